@@ -1,0 +1,19 @@
+import type { Account } from './account.entity.ts';
+
+/** Port: where accounts live. Adapters: account.repository.sqlite.ts, account.repository.cassandra.ts. */
+export interface AccountRepository {
+  /** Inserts a new account; resolves false (and writes nothing) when the username is taken. */
+  create(account: Account): Promise<boolean>;
+  get(id: string): Promise<Account | null>;
+  getByUsername(username: string): Promise<Account | null>;
+  /** Accounts ordered by username, after `afterUsername` when given. */
+  list(page: { limit: number; afterUsername?: string }): Promise<Account[]>;
+  count(): Promise<number>;
+  /** Replaces the mutable fields (everything but id, username, createdAt). */
+  update(account: Account): Promise<void>;
+  /**
+   * Adds `delta` bytes (may be negative) to the usage, refusing when the result would exceed the quota
+   * and `delta` is positive. Resolves the new usage, or null when refused or unknown.
+   */
+  addUsage(id: string, delta: number): Promise<number | null>;
+}

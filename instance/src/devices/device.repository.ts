@@ -1,0 +1,11 @@
+import type { Device } from './device.entity.ts';
+
+/** Port: devices of an account. Every read is scoped to the owning account. */
+export interface DeviceRepository {
+  create(device: Device): Promise<void>;
+  get(accountId: string, id: string): Promise<Device | null>;
+  /** Devices of the account, most recently seen first. Revoked ones included (the UI shows them greyed). */
+  listByAccount(accountId: string): Promise<Device[]>;
+  touch(accountId: string, id: string, at: Date): Promise<void>;
+  revoke(accountId: string, id: string, at: Date): Promise<boolean>;
+}

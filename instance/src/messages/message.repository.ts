@@ -1,0 +1,21 @@
+import type { TimePage } from '../shared/paging.ts';
+import type { Message, MessageFlags } from './message.entity.ts';
+
+/** Port: messages of an account. Every read and write is scoped to the owning account. */
+export interface MessageRepository {
+  /**
+   * Stores a message unless one with the same id, or the same (externalId, contentHash) for the account, is already
+   * stored. Resolves the stored message (the existing one when it was a duplicate) and whether it was inserted.
+   */
+  put(message: Message): Promise<{ message: Message; inserted: boolean }>;
+  get(accountId: string, id: string): Promise<Message | null>;
+  findByDedupeKey(accountId: string, externalId: string | null, contentHash: string): Promise<Message | null>;
+  /** Messages of one conversation, newest first (by receivedAt, id). */
+  listByConversation(accountId: string, conversationId: string, page: TimePage): Promise<Message[]>;
+  updateFlags(accountId: string, id: string, flags: MessageFlags): Promise<Message | null>;
+  /** Re-homes every message of `fromConversationId` into `toConversationId` (contact merge). Resolves how many. */
+  moveConversation(accountId: string, fromConversationId: string, toConversationId: string): Promise<number>;
+  /** Removes the message for good (after a soft delete). Resolves the removed message, for quota release. */
+  purge(accountId: string, id: string): Promise<Message | null>;
+  countByAccount(accountId: string): Promise<number>;
+}

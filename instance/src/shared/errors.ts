@@ -1,0 +1,62 @@
+/**
+ * The one place where the instance's error codes live.
+ *
+ * Every error a client can see is an `AppError` carrying one of these codes. The HTTP layer turns it into an
+ * RFC 9457 `application/problem+json` document; the CLI prints `title` and `hint`. Codes are stable: they are part
+ * of the API contract (documented in docs/errors.md, generated from this table by a test that keeps both in step).
+ */
+export const ERROR_CODES = {
+  // generic request problems
+  malformed_json: { status: 400, title: 'The request body is not valid JSON.' },
+  validation_failed: { status: 400, title: 'The request does not match the schema of this route.' },
+  unsupported_media_type: { status: 415, title: 'This route accepts application/json only.' },
+  payload_too_large: { status: 413, title: 'The request body is larger than this route accepts.' },
+  route_not_found: { status: 404, title: 'No such route.' },
+  method_not_allowed: { status: 405, title: 'This method is not allowed on this route.' },
+  rate_limited: { status: 429, title: 'Too many requests; slow down and retry later.' },
+  internal_error: { status: 500, title: 'Something went wrong on our side; the request id identifies it in our logs.' },
+  service_unavailable: { status: 503, title: 'A backing service is unavailable; retry later.' },
+
+  // authentication and authorization
+  unauthenticated: { status: 401, title: 'A valid bearer token is required.' },
+  token_invalid: { status: 401, title: 'The bearer token is unknown, malformed or forged.' },
+  token_expired: { status: 401, title: 'The bearer token has expired; log in again.' },
+  token_revoked: { status: 401, title: 'The bearer token was revoked; log in again.' },
+  invalid_credentials: { status: 401, title: 'Wrong username or password.' },
+  totp_required: { status: 401, title: 'This account uses two-factor authentication; send the current code as `totp`.' },
+  totp_invalid: { status: 401, title: 'The two-factor code is wrong or expired.' },
+  totp_not_pending: { status: 409, title: 'There is no two-factor enrolment waiting for confirmation.' },
+  totp_already_enabled: { status: 409, title: 'Two-factor authentication is already enabled on this account.' },
+  account_disabled: { status: 403, title: 'This account is disabled; contact your instance administrator.' },
+  forbidden: { status: 403, title: 'You are not allowed to do this.' },
+
+  // resources
+  not_found: { status: 404, title: 'No such resource (or it is not yours).' },
+  username_taken: { status: 409, title: 'This username is already taken on this instance.' },
+  username_invalid: { status: 400, title: 'Usernames are 1–64 characters: lowercase letters, digits, dot, dash, underscore.' },
+  password_too_weak: { status: 400, title: 'Passwords must be at least 10 characters long.' },
+  quota_exceeded: { status: 507, title: 'The account storage quota is exhausted.' },
+  conflict: { status: 409, title: 'The resource changed meanwhile; reload and retry.' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, extra?: Record<string, unknown>) {
+    super(detail ?? ERROR_CODES[code].title);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.detail = detail;
+    this.extra = extra;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

@@ -1,0 +1,25 @@
+import type { AccountRepository } from '../accounts/account.repository.ts';
+import type { ContactRepository } from '../contacts/contact.repository.ts';
+import type { ConversationRepository } from '../conversations/conversation.repository.ts';
+import type { DeviceRepository } from '../devices/device.repository.ts';
+import type { MessageRepository } from '../messages/message.repository.ts';
+import type { SessionRepository } from '../sessions/session.repository.ts';
+
+/**
+ * The instance's storage: one repository per domain, all on one engine chosen by configuration.
+ * Adapters: storage.sqlite.ts (embedded default), storage.cassandra.ts (scale). Both pass storage.conformance.ts.
+ */
+export interface Storage {
+  readonly engine: 'sqlite' | 'cassandra';
+  readonly accounts: AccountRepository;
+  readonly devices: DeviceRepository;
+  readonly sessions: SessionRepository;
+  readonly messages: MessageRepository;
+  readonly conversations: ConversationRepository;
+  readonly contacts: ContactRepository;
+  /** Applies pending schema migrations; idempotent, safe to call at every start. Resolves the schema version. */
+  migrate(): Promise<number>;
+  /** true when the engine answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
