@@ -1,0 +1,486 @@
+/**
+ * The storage conformance suite: every Storage adapter must pass it unchanged.
+ * Run by storage.sqlite.test.ts (always) and tests/conformance/storage.cassandra.test.ts (CASSANDRA_CONTACT_POINTS).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Account } from '../accounts/account.entity.ts';
+import type { Contact } from '../contacts/contact.entity.ts';
+import type { Conversation } from '../conversations/conversation.entity.ts';
+import type { Device } from '../devices/device.entity.ts';
+import type { Message } from '../messages/message.entity.ts';
+import type { Session } from '../sessions/session.entity.ts';
+import type { Storage } from './storage.port.ts';
+
+export interface StorageUnderTest {
+  storage: Storage;
+  /** Closes the storage and opens it again on the same data (to check durability and idempotent migrations). */
+  reopen: () => Promise<Storage>;
+  cleanup: () => Promise<void>;
+}
+
+// Millisecond precision is what every engine keeps; tests use whole milliseconds.
+const at = (iso: string) => new Date(iso);
+
+export function anAccount(over: Partial<Account> = {}): Account {
+  const now = at('2026-01-01T10:00:00.000Z');
+  return {
+    id: randomUUID(),
+    username: `user-${randomUUID().slice(0, 8)}`,
+    displayName: 'A Person',
+    role: 'user',
+    passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA',
+    totpSecretSealed: null,
+    totpPendingSealed: null,
+    totpLastStep: 0,
+    quotaBytes: 1000,
+    usedBytes: 0,
+    disabled: false,
+    createdAt: now,
+    updatedAt: now,
+    ...over,
+  };
+}
+
+export function aDevice(accountId: string, over: Partial<Device> = {}): Device {
+  return {
+    id: randomUUID(),
+    accountId,
+    name: 'Firefox on Linux',
+    type: 'desktop',
+    os: 'Linux',
+    osVersion: null,
+    browser: 'Firefox',
+    browserVersion: '140.0',
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+    firstSeenAt: at('2026-01-01T10:00:00.000Z'),
+    lastSeenAt: at('2026-01-01T10:00:00.000Z'),
+    revokedAt: null,
+    ...over,
+  };
+}
+
+export function aContact(accountId: string, over: Partial<Contact> = {}): Contact {
+  return {
+    id: randomUUID(),
+    accountId,
+    displayName: 'Alice Martin',
+    identities: [{ protocol: 'email', address: `alice-${randomUUID().slice(0, 6)}@x.example`, label: null }],
+    notes: '',
+    automatic: false,
+    pi: null,
+    createdAt: at('2026-01-01T10:00:00.000Z'),
+    updatedAt: at('2026-01-01T10:00:00.000Z'),
+    ...over,
+  };
+}
+
+export function aConversation(accountId: string, over: Partial<Conversation> = {}): Conversation {
+  return {
+    id: randomUUID(),
+    accountId,
+    kind: 'people',
+    key: `people:${randomUUID()}`,
+    title: 'Alice Martin',
+    participants: [{ contactId: null, address: 'alice@x.example', name: 'Alice' }],
+    lastMessageAt: at('2026-01-02T10:00:00.000Z'),
+    messageCount: 0,
+    unreadCount: 0,
+    pi: null,
+    importance: 0,
+    createdAt: at('2026-01-02T10:00:00.000Z'),
+    ...over,
+  };
+}
+
+export function aMessage(accountId: string, conversationId: string, over: Partial<Message> = {}): Message {
+  return {
+    id: randomUUID(),
+    accountId,
+    conversationId,
+    protocol: 'email',
+    direction: 'inbound',
+    externalId: `<${randomUUID()}@x.example>`,
+    contentHash: randomUUID().replaceAll('-', ''),
+    from: { protocol: 'email', address: 'alice@x.example', name: 'Alice', contactId: null },
+    to: [{ protocol: 'email', address: 'bob@alpha.test', name: null, contactId: null }],
+    cc: [],
+    subject: 'Café ce soir ?',
+    snippet: 'On se retrouve à 19 h…',
+    sentAt: at('2026-01-02T09:59:00.000Z'),
+    receivedAt: at('2026-01-02T10:00:00.000Z'),
+    sizeBytes: 100,
+    rawRef: 'raw/abc',
+    threadKey: 'cafe ce soir',
+    tags: ['INBOX'],
+    read: false,
+    archived: false,
+    deletedAt: null,
+    pi: { score: 22, level: 'low', modelVersion: 'pi-1' },
+    importance: 1,
+    facts: { transport: { tls: 'TLSv1.3' } },
+    ...over,
+  };
+}
+
+export function storageConformance(name: string, open: () => Promise<StorageUnderTest>): void {
+  describe(`Storage conformance: ${name}`, () => {
+    let sut: StorageUnderTest;
+    let s: Storage;
+    before(async () => {
+      sut = await open();
+      s = sut.storage;
+    });
+    after(async () => {
+      await sut.cleanup();
+    });
+
+    test('migrate is idempotent and ping answers', async () => {
+      const v1 = await s.migrate();
+      const v2 = await s.migrate();
+      assert.equal(v1, v2);
+      assert.ok(v1 >= 1);
+      assert.equal(await s.ping(), true);
+    });
+
+    describe('accounts', () => {
+      test('create, get by id and username, round trip of every field', async () => {
+        const a = anAccount({ totpSecretSealed: 'sealed', totpLastStep: 42, disabled: true, role: 'admin' });
+        assert.equal(await s.accounts.create(a), true);
+        assert.deepEqual(await s.accounts.get(a.id), a);
+        assert.deepEqual(await s.accounts.getByUsername(a.username), a);
+        assert.equal(await s.accounts.get(randomUUID()), null);
+        assert.equal(await s.accounts.getByUsername('nobody-here'), null);
+      });
+
+      test('usernames are unique: the second create is refused and writes nothing', async () => {
+        const a = anAccount();
+        assert.equal(await s.accounts.create(a), true);
+        const clash = anAccount({ username: a.username, displayName: 'Impostor' });
+        assert.equal(await s.accounts.create(clash), false);
+        assert.equal(await s.accounts.get(clash.id), null);
+        assert.equal((await s.accounts.getByUsername(a.username))?.displayName, 'A Person');
+      });
+
+      test('list pages by username; count', async () => {
+        const prefix = `zz-list-${randomUUID().slice(0, 4)}`;
+        for (const n of ['c', 'a', 'b']) await s.accounts.create(anAccount({ username: `${prefix}-${n}` }));
+        const all: string[] = [];
+        let afterUsername: string | undefined = `${prefix}`;
+        for (;;) {
+          const page = await s.accounts.list({ limit: 2, ...(afterUsername ? { afterUsername } : {}) });
+          const mine = page.filter((x) => x.username.startsWith(prefix));
+          all.push(...mine.map((x) => x.username));
+          if (page.length < 2 || mine.length < page.length) break;
+          afterUsername = page.at(-1)!.username;
+        }
+        assert.deepEqual(all, [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`]);
+        assert.ok((await s.accounts.count()) >= 3);
+      });
+
+      test('update replaces mutable fields', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const changed = { ...a, displayName: 'New Name', quotaBytes: 5000, totpPendingSealed: 'p', updatedAt: at('2026-02-01T00:00:00.000Z') };
+        await s.accounts.update(changed);
+        assert.deepEqual(await s.accounts.get(a.id), changed);
+      });
+
+      test('usage is bounded by the quota and never negative', async () => {
+        const a = anAccount({ quotaBytes: 1000 });
+        await s.accounts.create(a);
+        assert.equal(await s.accounts.addUsage(a.id, 600), 600);
+        assert.equal(await s.accounts.addUsage(a.id, 500), null, 'over quota is refused');
+        assert.equal((await s.accounts.get(a.id))?.usedBytes, 600, 'a refused increment changes nothing');
+        assert.equal(await s.accounts.addUsage(a.id, 400), 1000, 'exactly the quota is allowed');
+        assert.equal(await s.accounts.addUsage(a.id, -300), 700);
+        assert.equal(await s.accounts.addUsage(a.id, -5000), 0);
+        assert.equal(await s.accounts.addUsage(randomUUID(), 1), null);
+      });
+    });
+
+    describe('devices and sessions', () => {
+      test('devices are scoped to their account, newest seen first, touch and revoke', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const d1 = aDevice(a.id, { lastSeenAt: at('2026-01-01T10:00:00.000Z') });
+        const d2 = aDevice(a.id, { lastSeenAt: at('2026-01-03T10:00:00.000Z'), type: 'mobile', os: 'Android', osVersion: '15' });
+        await s.devices.create(d1);
+        await s.devices.create(d2);
+        assert.deepEqual(await s.devices.get(a.id, d2.id), d2);
+        assert.equal(await s.devices.get(b.id, d2.id), null, "B cannot read A's device");
+        assert.deepEqual((await s.devices.listByAccount(a.id)).map((d) => d.id), [d2.id, d1.id]);
+        assert.deepEqual(await s.devices.listByAccount(b.id), []);
+        await s.devices.touch(a.id, d1.id, at('2026-01-05T10:00:00.000Z'));
+        assert.deepEqual((await s.devices.listByAccount(a.id)).map((d) => d.id), [d1.id, d2.id]);
+        await s.devices.touch(a.id, d1.id, at('2026-01-04T10:00:00.000Z'));
+        assert.equal((await s.devices.get(a.id, d1.id))?.lastSeenAt.toISOString(), '2026-01-05T10:00:00.000Z', 'touch never goes back in time');
+        assert.equal(await s.devices.revoke(b.id, d1.id, at('2026-01-06T00:00:00.000Z')), false, "B cannot revoke A's device");
+        assert.equal(await s.devices.revoke(a.id, d1.id, at('2026-01-06T00:00:00.000Z')), true);
+        assert.equal(await s.devices.revoke(a.id, d1.id, at('2026-01-07T00:00:00.000Z')), false, 'revoking twice is a no-op');
+        assert.equal((await s.devices.get(a.id, d1.id))?.revokedAt?.toISOString(), '2026-01-06T00:00:00.000Z');
+      });
+
+      test('sessions: by token hash, revoke one, by device, by account, purge expired', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const dev1 = randomUUID();
+        const dev2 = randomUUID();
+        const mk = (deviceId: string, expiresAt = at('2027-01-01T00:00:00.000Z')): Session => ({
+          id: randomUUID(),
+          accountId: a.id,
+          deviceId,
+          tokenHash: randomUUID(),
+          createdAt: at('2026-01-01T00:00:00.000Z'),
+          expiresAt,
+          revokedAt: null,
+        });
+        const s1 = mk(dev1);
+        const s2 = mk(dev1);
+        const s3 = mk(dev2);
+        const old = mk(dev2, at('2026-01-02T00:00:00.000Z'));
+        for (const x of [s1, s2, s3, old]) await s.sessions.create(x);
+        assert.deepEqual(await s.sessions.getByTokenHash(s1.tokenHash), s1);
+        assert.equal(await s.sessions.getByTokenHash('unknown'), null);
+        assert.equal((await s.sessions.listByAccount(a.id)).length, 4);
+        assert.equal(await s.sessions.revoke(randomUUID(), s1.id, at('2026-01-03T00:00:00.000Z')), false, 'scoped to the account');
+        assert.equal(await s.sessions.revoke(a.id, s1.id, at('2026-01-03T00:00:00.000Z')), true);
+        assert.ok((await s.sessions.getByTokenHash(s1.tokenHash))?.revokedAt);
+        assert.equal(await s.sessions.revokeByDevice(a.id, dev1, at('2026-01-03T00:00:00.000Z')), 1, 'only the live one of dev1');
+        assert.ok((await s.sessions.getByTokenHash(s2.tokenHash))?.revokedAt);
+        assert.equal((await s.sessions.getByTokenHash(s3.tokenHash))?.revokedAt, null);
+        assert.equal(await s.sessions.purgeExpired(at('2026-06-01T00:00:00.000Z')), 1);
+        assert.equal(await s.sessions.getByTokenHash(old.tokenHash), null);
+        assert.equal(await s.sessions.revokeByAccount(a.id, at('2026-01-04T00:00:00.000Z')), 1);
+        assert.ok((await s.sessions.getByTokenHash(s3.tokenHash))?.revokedAt);
+      });
+    });
+
+    describe('contacts', () => {
+      test('create, get, find by identity, scoped to the account', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const c = aContact(a.id, {
+          identities: [
+            { protocol: 'email', address: 'alice@x.example', label: 'work' },
+            { protocol: 'email', address: 'alice@y.example', label: null },
+          ],
+          pi: { score: 40, level: 'fair', modelVersion: 'pi-1' },
+        });
+        assert.equal(await s.contacts.create(c), true);
+        assert.deepEqual(await s.contacts.get(a.id, c.id), c);
+        assert.equal(await s.contacts.get(b.id, c.id), null);
+        assert.equal((await s.contacts.findByIdentity(a.id, 'email', 'alice@y.example'))?.id, c.id);
+        assert.equal(await s.contacts.findByIdentity(b.id, 'email', 'alice@y.example'), null);
+        assert.equal(await s.contacts.findByIdentity(a.id, 'xmpp', 'alice@y.example'), null, 'protocol is part of the identity');
+        // B may have a contact with the same address: identities are unique per account only.
+        assert.equal(await s.contacts.create(aContact(b.id, { identities: [{ protocol: 'email', address: 'alice@x.example', label: null }] })), true);
+      });
+
+      test('an identity belongs to one contact: a clashing create or update is refused and writes nothing', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const c1 = aContact(a.id, { identities: [{ protocol: 'email', address: 'same@x.example', label: null }] });
+        assert.equal(await s.contacts.create(c1), true);
+        const c2 = aContact(a.id, { displayName: 'Other', identities: [{ protocol: 'email', address: 'same@x.example', label: null }] });
+        assert.equal(await s.contacts.create(c2), false);
+        assert.equal(await s.contacts.get(a.id, c2.id), null);
+        const c3 = aContact(a.id, { identities: [{ protocol: 'email', address: 'c3@x.example', label: null }] });
+        assert.equal(await s.contacts.create(c3), true);
+        const stolen = { ...c3, identities: [...c3.identities, { protocol: 'email', address: 'same@x.example', label: null }] };
+        assert.equal(await s.contacts.update(stolen), false);
+        assert.deepEqual(await s.contacts.get(a.id, c3.id), c3);
+        assert.equal((await s.contacts.findByIdentity(a.id, 'email', 'same@x.example'))?.id, c1.id);
+      });
+
+      test('update replaces identities (old ones no longer resolve), delete removes them', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const c = aContact(a.id, { identities: [{ protocol: 'email', address: 'old@x.example', label: null }] });
+        await s.contacts.create(c);
+        const next = { ...c, displayName: 'Alice M.', identities: [{ protocol: 'email', address: 'new@x.example', label: 'home' }], updatedAt: at('2026-03-01T00:00:00.000Z') };
+        assert.equal(await s.contacts.update(next), true);
+        assert.deepEqual(await s.contacts.get(a.id, c.id), next);
+        assert.equal(await s.contacts.findByIdentity(a.id, 'email', 'old@x.example'), null);
+        assert.equal((await s.contacts.findByIdentity(a.id, 'email', 'new@x.example'))?.id, c.id);
+        assert.equal(await s.contacts.update({ ...next, id: randomUUID() }), false, 'updating an unknown contact');
+        assert.equal(await s.contacts.delete(randomUUID(), c.id), false, 'scoped to the account');
+        assert.equal(await s.contacts.delete(a.id, c.id), true);
+        assert.equal(await s.contacts.get(a.id, c.id), null);
+        assert.equal(await s.contacts.findByIdentity(a.id, 'email', 'new@x.example'), null);
+      });
+
+      test('list pages by display name then id', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        for (const n of ['Chloé', 'Alice', 'Bruno', 'Alice']) await s.contacts.create(aContact(a.id, { displayName: n }));
+        const seen: string[] = [];
+        let afterKey: { displayName: string; id: string } | undefined;
+        for (;;) {
+          const page = await s.contacts.list(a.id, { limit: 3, ...(afterKey ? { after: afterKey } : {}) });
+          seen.push(...page.map((c) => c.displayName));
+          if (page.length < 3) break;
+          const last = page.at(-1)!;
+          afterKey = { displayName: last.displayName, id: last.id };
+        }
+        assert.deepEqual(seen, ['Alice', 'Alice', 'Bruno', 'Chloé']);
+      });
+    });
+
+    describe('conversations and messages', () => {
+      test('getOrCreate is keyed by (account, key); list by activity with keyset paging', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const c = aConversation(a.id, { key: 'people:k1' });
+        const first = await s.conversations.getOrCreate(c);
+        assert.deepEqual(first, c);
+        const again = await s.conversations.getOrCreate(aConversation(a.id, { key: 'people:k1', title: 'other' }));
+        assert.equal(again.id, c.id, 'same key, same conversation');
+        assert.deepEqual(await s.conversations.getByKey(a.id, 'people:k1'), c);
+        const days = [5, 3, 9, 1, 7];
+        for (const d of days) {
+          await s.conversations.getOrCreate(aConversation(a.id, { lastMessageAt: at(`2026-01-0${d}T00:00:00.000Z`), title: `d${d}` }));
+        }
+        const titles: string[] = [];
+        let beforeCursor: { at: Date; id: string } | undefined;
+        for (;;) {
+          const page = await s.conversations.list(a.id, { limit: 2, ...(beforeCursor ? { before: beforeCursor } : {}) });
+          titles.push(...page.map((x) => x.title));
+          if (page.length < 2) break;
+          const last = page.at(-1)!;
+          beforeCursor = { at: last.lastMessageAt, id: last.id };
+        }
+        assert.deepEqual(titles, ['d9', 'd7', 'd5', 'd3', 'Alice Martin', 'd1']);
+        const b = anAccount();
+        await s.accounts.create(b);
+        assert.deepEqual(await s.conversations.list(b.id, { limit: 10 }), []);
+        assert.equal(await s.conversations.get(b.id, c.id), null);
+      });
+
+      test('conversation update and delete', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const c = await s.conversations.getOrCreate(aConversation(a.id));
+        const next = { ...c, messageCount: 3, unreadCount: 2, pi: { score: 80, level: 'high', modelVersion: 'pi-1' }, importance: 2, lastMessageAt: at('2026-02-01T00:00:00.000Z') };
+        await s.conversations.update(next);
+        assert.deepEqual(await s.conversations.get(a.id, c.id), next);
+        assert.equal(await s.conversations.delete(randomUUID(), c.id), false);
+        assert.equal(await s.conversations.delete(a.id, c.id), true);
+        assert.equal(await s.conversations.get(a.id, c.id), null);
+      });
+
+      test('messages: put round trip, idempotent by id and by (external id, content hash)', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const m = aMessage(a.id, conv.id);
+        const r1 = await s.messages.put(m);
+        assert.equal(r1.inserted, true);
+        assert.deepEqual(await s.messages.get(a.id, m.id), m);
+        const r2 = await s.messages.put(m);
+        assert.equal(r2.inserted, false);
+        assert.deepEqual(r2.message, m);
+        const sameContent = { ...m, id: randomUUID() };
+        const r3 = await s.messages.put(sameContent);
+        assert.equal(r3.inserted, false, 'same Message-ID and content is the same message');
+        assert.equal(r3.message.id, m.id);
+        assert.equal(await s.messages.get(a.id, sameContent.id), null);
+        const otherContent = { ...m, id: randomUUID(), contentHash: 'different' };
+        assert.equal((await s.messages.put(otherContent)).inserted, true, 'same Message-ID, different content: kept');
+        const noExternalId = aMessage(a.id, conv.id, { externalId: null, contentHash: 'h-null' });
+        assert.equal((await s.messages.put(noExternalId)).inserted, true);
+        assert.equal((await s.messages.put({ ...noExternalId, id: randomUUID() })).inserted, false);
+        assert.equal((await s.messages.findByDedupeKey(a.id, null, 'h-null'))?.id, noExternalId.id);
+        assert.equal((await s.messages.findByDedupeKey(a.id, m.externalId, m.contentHash))?.id, m.id);
+        assert.equal(await s.messages.countByAccount(a.id), 3);
+        const b = anAccount();
+        await s.accounts.create(b);
+        assert.equal(await s.messages.get(b.id, m.id), null);
+        assert.equal(await s.messages.findByDedupeKey(b.id, m.externalId, m.contentHash), null);
+        // The same message delivered to another account is that account's own copy.
+        assert.equal((await s.messages.put({ ...m, id: randomUUID(), accountId: b.id })).inserted, true);
+      });
+
+      test('messages of a conversation, newest first, keyset paging across months', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const dates = ['2025-11-30T23:59:59.999Z', '2026-01-15T00:00:00.000Z', '2025-12-01T00:00:00.000Z', '2026-03-01T12:00:00.000Z', '2026-01-15T00:00:00.000Z'];
+        const ids: string[] = [];
+        for (const d of dates) {
+          const m = aMessage(a.id, conv.id, { receivedAt: at(d) });
+          ids.push(m.id);
+          await s.messages.put(m);
+        }
+        await s.messages.put(aMessage(a.id, (await s.conversations.getOrCreate(aConversation(a.id))).id));
+        const seen: Message[] = [];
+        let beforeCursor: { at: Date; id: string } | undefined;
+        for (;;) {
+          const page = await s.messages.listByConversation(a.id, conv.id, { limit: 2, ...(beforeCursor ? { before: beforeCursor } : {}) });
+          seen.push(...page);
+          if (page.length < 2) break;
+          const last = page.at(-1)!;
+          beforeCursor = { at: last.receivedAt, id: last.id };
+        }
+        assert.equal(seen.length, 5, 'no message lost or repeated across pages, none from another conversation');
+        assert.equal(new Set(seen.map((m) => m.id)).size, 5);
+        for (let i = 1; i < seen.length; i++) {
+          const prev = seen[i - 1]!;
+          const cur = seen[i]!;
+          const ordered = prev.receivedAt > cur.receivedAt || (prev.receivedAt.getTime() === cur.receivedAt.getTime() && prev.id > cur.id);
+          assert.ok(ordered, 'ordered by (receivedAt desc, id desc)');
+        }
+      });
+
+      test('flags update, move to another conversation, purge', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const c1 = await s.conversations.getOrCreate(aConversation(a.id));
+        const c2 = await s.conversations.getOrCreate(aConversation(a.id));
+        const m1 = aMessage(a.id, c1.id);
+        const m2 = aMessage(a.id, c1.id);
+        await s.messages.put(m1);
+        await s.messages.put(m2);
+        const updated = await s.messages.updateFlags(a.id, m1.id, { read: true, tags: ['INBOX', 'work'], importance: 3 });
+        assert.equal(updated?.read, true);
+        assert.deepEqual((await s.messages.get(a.id, m1.id))?.tags, ['INBOX', 'work']);
+        assert.equal((await s.messages.get(a.id, m1.id))?.archived, false, 'unspecified flags unchanged');
+        assert.equal(await s.messages.updateFlags(randomUUID(), m1.id, { read: false }), null, 'scoped to the account');
+        const deletedAt = at('2026-04-01T00:00:00.000Z');
+        await s.messages.updateFlags(a.id, m2.id, { deletedAt });
+        assert.equal((await s.messages.get(a.id, m2.id))?.deletedAt?.toISOString(), deletedAt.toISOString());
+        await s.messages.updateFlags(a.id, m2.id, { deletedAt: null });
+        assert.equal((await s.messages.get(a.id, m2.id))?.deletedAt, null, 'undelete');
+        assert.equal(await s.messages.moveConversation(a.id, c1.id, c2.id), 2);
+        assert.deepEqual(await s.messages.listByConversation(a.id, c1.id, { limit: 10 }), []);
+        assert.equal((await s.messages.listByConversation(a.id, c2.id, { limit: 10 })).length, 2);
+        assert.equal((await s.messages.get(a.id, m1.id))?.conversationId, c2.id);
+        assert.equal(await s.messages.purge(randomUUID(), m1.id), null);
+        const purged = await s.messages.purge(a.id, m1.id);
+        assert.equal(purged?.sizeBytes, m1.sizeBytes);
+        assert.equal(await s.messages.get(a.id, m1.id), null);
+        assert.equal(await s.messages.purge(a.id, m1.id), null, 'purging twice is a no-op');
+        // After a purge the same message can be imported again (it is a new arrival).
+        assert.equal((await s.messages.put({ ...m1, id: randomUUID() })).inserted, true);
+      });
+    });
+
+    test('data survives a close and reopen', async () => {
+      const a = anAccount();
+      await s.accounts.create(a);
+      const conv = await s.conversations.getOrCreate(aConversation(a.id));
+      const m = aMessage(a.id, conv.id);
+      await s.messages.put(m);
+      s = await sut.reopen();
+      assert.deepEqual(await s.accounts.get(a.id), a);
+      assert.deepEqual(await s.messages.get(a.id, m.id), m);
+      await s.migrate();
+      assert.deepEqual(await s.conversations.get(a.id, conv.id), conv);
+    });
+  });
+}
