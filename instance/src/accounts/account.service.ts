@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../shared/errors.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import { USERNAME_PATTERN, type Account, type Role } from './account.entity.ts';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from './password.ts';
+
+export interface NewAccount {
+  username: string;
+  password: string;
+  displayName?: string;
+  role?: Role;
+  quotaBytes?: number;
+}
+
+export interface AccountChanges {
+  displayName?: string;
+  role?: Role;
+  quotaBytes?: number;
+  disabled?: boolean;
+}
+
+/** What the instance operator does with accounts (admin API and CLI share it). */
+export class AccountService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly hasher: PasswordHasher,
+    private readonly clock: Clock,
+    private readonly defaultQuotaBytes: number,
+  ) {}
+
+  static normaliseUsername(username: string): string {
+    return username.trim().toLowerCase();
+  }
+
+  static checkPassword(password: string): void {
+    if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+      throw new AppError('password_too_weak', `Passwords must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters long.`);
+    }
+  }
+
+  async create(input: NewAccount): Promise<Account> {
+    const username = AccountService.normaliseUsername(input.username);
+    if (!USERNAME_PATTERN.test(username)) throw new AppError('username_invalid');
+    AccountService.checkPassword(input.password);
+    const now = this.clock();
+    const account: Account = {
+      id: randomUUID(),
+      username,
+      displayName: input.displayName?.trim() || username,
+      role: input.role ?? 'user',
+      passwordHash: await this.hasher.hash(input.password),
+      totpSecretSealed: null,
+      totpPendingSealed: null,
+      totpLastStep: 0,
+      quotaBytes: input.quotaBytes ?? this.defaultQuotaBytes,
+      usedBytes: 0,
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (!(await this.storage.accounts.create(account))) {
+      throw new AppError('username_taken', `The username "${username}" is already taken on this instance.`);
+    }
+    return account;
+  }
+
+  async get(id: string): Promise<Account> {
+    const account = await this.storage.accounts.get(id);
+    if (!account) throw new AppError('not_found');
+    return account;
+  }
+
+  async getByUsername(username: string): Promise<Account> {
+    const account = await this.storage.accounts.getByUsername(AccountService.normaliseUsername(username));
+    if (!account) throw new AppError('not_found', `No account named "${username}".`);
+    return account;
+  }
+
+  list(page: { limit: number; afterUsername?: string }): Promise<Account[]> {
+    return this.storage.accounts.list(page);
+  }
+
+  async update(id: string, changes: AccountChanges): Promise<Account> {
+    const account = await this.get(id);
+    const next: Account = {
+      ...account,
+      displayName: changes.displayName?.trim() || account.displayName,
+      role: changes.role ?? account.role,
+      quotaBytes: changes.quotaBytes ?? account.quotaBytes,
+      disabled: changes.disabled ?? account.disabled,
+      updatedAt: this.clock(),
+    };
+    await this.storage.accounts.update(next);
+    // A disabled account keeps no live session.
+    if (next.disabled && !account.disabled) await this.storage.sessions.revokeByAccount(id, next.updatedAt);
+    return next;
+  }
+
+  /** Sets a new password and ends every session of the account (a password change is a "log out everywhere"). */
+  async setPassword(id: string, password: string): Promise<Account> {
+    AccountService.checkPassword(password);
+    const account = await this.get(id);
+    const next: Account = { ...account, passwordHash: await this.hasher.hash(password), updatedAt: this.clock() };
+    await this.storage.accounts.update(next);
+    await this.storage.sessions.revokeByAccount(id, next.updatedAt);
+    return next;
+  }
+}

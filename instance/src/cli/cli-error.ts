@@ -1,0 +1,10 @@
+/** A CLI failure with the exit code that says what kind: 2 = usage or configuration, 1 = the operation failed. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

@@ -1,0 +1,121 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Value } from 'typebox/value';
+import { DEFAULTS, ENV_KEYS, InstanceConfigSchema, type InstanceConfig } from './config.schema.ts';
+
+export const CONFIG_FILE_NAME = 'caliopen.json';
+
+/** A configuration problem, naming the key (and the env var or file it came from) and what to do. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+  }
+  return out;
+}
+
+function setPath(target: Json, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const k of keys.slice(0, -1)) {
+    if (!isObject(node[k])) node[k] = {};
+    node = node[k] as Json;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): { values: Json; sources: Map<string, string> } {
+  const values: Json = {};
+  const sources = new Map<string, string>();
+  for (const [name, { path, kind }] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (kind === 'integer') {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} (${path}) must be an integer, got "${raw}".`);
+      value = Number(raw.trim());
+    } else if (kind === 'boolean') {
+      if (!/^(true|false|1|0)$/i.test(raw.trim())) throw new ConfigError(`${name} (${path}) must be true or false, got "${raw}".`);
+      value = /^(true|1)$/i.test(raw.trim());
+    } else if (kind === 'list') {
+      value = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    }
+    setPath(values, path, value);
+    sources.set(path, `environment variable ${name}`);
+  }
+  return { values, sources };
+}
+
+export interface LoadOptions {
+  /** Explicit config file; otherwise `$CALIOPEN_CONFIG`, then `<dataDir>/caliopen.json` when it exists. */
+  configFile?: string;
+  dataDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over the file (CLI flags). */
+  overrides?: Json;
+}
+
+/** Loads defaults < file < environment < overrides, validates the whole, and explains the first problems found. */
+export function loadConfig(options: LoadOptions = {}): InstanceConfig & { configFile: string | null } {
+  const env = options.env ?? process.env;
+  const envPart = fromEnv(env);
+  const dataDir = resolve(
+    (options.overrides?.dataDir as string | undefined) ?? (envPart.values.dataDir as string | undefined) ?? options.dataDir ?? '.data/instance',
+  );
+  const configFile = options.configFile ?? env.CALIOPEN_CONFIG ?? join(dataDir, CONFIG_FILE_NAME);
+  let fileValues: Json = {};
+  const fileExists = existsSync(configFile);
+  if (fileExists) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(configFile, 'utf8'));
+      if (!isObject(parsed)) throw new Error('the top level must be an object');
+      fileValues = parsed;
+    } catch (e) {
+      throw new ConfigError(`The config file ${configFile} is not valid JSON: ${(e as Error).message}. Fix it or run \`caliopen instance init\` again.`);
+    }
+  } else if (options.configFile ?? env.CALIOPEN_CONFIG) {
+    throw new ConfigError(`The config file ${configFile} does not exist.`);
+  }
+
+  const merged = deepMerge(deepMerge(deepMerge(deepMerge(DEFAULTS as unknown as Json, fileValues), envPart.values), options.overrides ?? {}), { dataDir });
+  if (!Value.Check(InstanceConfigSchema, merged)) {
+    const problems = [...Value.Errors(InstanceConfigSchema, merged)]
+      .map((err) => err as unknown as { keyword: string; schemaPath: string; instancePath: string; message: string })
+      // An unknown key is reported twice (the key, then its parent); keep the precise one.
+      .filter((e) => e.keyword !== 'additionalProperties')
+      .slice(0, 5)
+      .map((e) => {
+        const key = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+        const source = envPart.sources.get(key) ?? (fileExists ? `config file ${configFile}` : 'defaults');
+        return e.schemaPath.endsWith('/additionalProperties')
+          ? `unknown key "${key}" (from ${source}): remove it or check its spelling`
+          : `"${key}" ${e.message} (from ${source})`;
+      });
+    if (!('domain' in merged)) problems.unshift('"domain" is missing: run `caliopen instance init --domain example.org` or set CALIOPEN_DOMAIN');
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  const config = merged as InstanceConfig;
+  if (config.storage.engine === 'cassandra' && !config.storage.cassandra) {
+    throw new ConfigError('storage.engine is "cassandra" but storage.cassandra is missing: set CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC and CASSANDRA_KEYSPACE.');
+  }
+  if (config.search.engine === 'elasticsearch' && !config.search.elasticsearchUrl) {
+    throw new ConfigError('search.engine is "elasticsearch" but no URL is set: set ELASTICSEARCH_URL.');
+  }
+  if (config.queue.engine === 'bullmq' && !config.queue.redisUrl) {
+    throw new ConfigError('queue.engine is "bullmq" but no Redis URL is set: set REDIS_URL (redis://host:port).');
+  }
+  return { ...config, configFile: fileExists ? configFile : null };
+}

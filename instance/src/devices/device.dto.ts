@@ -1,0 +1,35 @@
+import { Type, type Static } from 'typebox';
+import type { Device } from './device.entity.ts';
+
+export const DeviceDto = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    type: Type.Union([Type.Literal('desktop'), Type.Literal('mobile'), Type.Literal('tablet'), Type.Literal('cli'), Type.Literal('unknown')]),
+    os: Type.Union([Type.String(), Type.Null()]),
+    osVersion: Type.Union([Type.String(), Type.Null()]),
+    browser: Type.Union([Type.String(), Type.Null()]),
+    browserVersion: Type.Union([Type.String(), Type.Null()]),
+    firstSeenAt: Type.String({ format: 'date-time' }),
+    lastSeenAt: Type.String({ format: 'date-time' }),
+    revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    current: Type.Boolean({ description: 'true for the device this request comes from' }),
+  },
+  { additionalProperties: false },
+);
+
+export function toDeviceDto(d: Device, currentDeviceId: string | null): Static<typeof DeviceDto> {
+  return {
+    id: d.id,
+    name: d.name,
+    type: d.type,
+    os: d.os,
+    osVersion: d.osVersion,
+    browser: d.browser,
+    browserVersion: d.browserVersion,
+    firstSeenAt: d.firstSeenAt.toISOString(),
+    lastSeenAt: d.lastSeenAt.toISOString(),
+    revokedAt: d.revokedAt ? d.revokedAt.toISOString() : null,
+    current: d.id === currentDeviceId,
+  };
+}

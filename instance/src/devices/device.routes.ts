@@ -1,0 +1,55 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { principalOf } from '../http/access.ts';
+import { problemResponses } from '../http/problem.ts';
+import { IdParams } from '../http/schemas.ts';
+import { DeviceDto, toDeviceDto } from './device.dto.ts';
+import type { DeviceService } from './device.service.ts';
+
+/** A user's devices: list them, see one, revoke one (its sessions end at once). */
+export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService }> = async (app, { devices }) => {
+  app.get(
+    '/api/v1/devices',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Devices that logged in to this account, most recently seen first.',
+        response: { 200: Type.Object({ items: Type.Array(DeviceDto) }), ...problemResponses(401) },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      return { items: (await devices.list(p.account.id)).map((d) => toDeviceDto(d, p.session.deviceId)) };
+    },
+  );
+
+  app.get(
+    '/api/v1/devices/:id',
+    {
+      config: { access: 'user' },
+      schema: { tags: ['devices'], params: IdParams, response: { 200: DeviceDto, ...problemResponses(400, 401, 404) } },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      return toDeviceDto(await devices.get(p.account.id, (request.params as { id: string }).id), p.session.deviceId);
+    },
+  );
+
+  app.delete(
+    '/api/v1/devices/:id',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['devices'],
+        summary: 'Revoke a device: every session opened from it ends now.',
+        params: IdParams,
+        response: { 200: DeviceDto, ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      return toDeviceDto(await devices.revoke(p.account.id, (request.params as { id: string }).id), p.session.deviceId);
+    },
+  );
+};

@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import type { InstanceServices } from '../app/instance.services.ts';
+
+/** Liveness/readiness and Prometheus metrics. Neither reveals anything about accounts or messages. */
+export const healthRoutes: FastifyPluginAsync<{ services: InstanceServices }> = async (app, { services }) => {
+  app.get(
+    '/healthz',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Ready when the storage answers.',
+        response: {
+          200: Type.Object({ status: Type.Literal('ok'), domain: Type.String(), engines: Type.Record(Type.String(), Type.String()) }),
+          503: Type.Object({ status: Type.Literal('unavailable'), failing: Type.Array(Type.String()) }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const storageOk = await services.storage.ping().catch(() => false);
+      if (!storageOk) return reply.code(503).send({ status: 'unavailable' as const, failing: ['storage'] });
+      return {
+        status: 'ok' as const,
+        domain: services.config.domain,
+        engines: { storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine },
+      };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Prometheus metrics (text format).', hide: false } },
+    async (_request, reply) => {
+      reply.type(services.metrics.registry.contentType);
+      return services.metrics.registry.metrics();
+    },
+  );
+};
