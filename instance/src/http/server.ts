@@ -44,6 +44,11 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Errors raised by the router before any route runs (overlong or badly encoded URLs) get problem+json too.
+    frameworkErrors: (error, request, reply) => {
+      const code: ErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_url';
+      void reply.code(problem(code, request.id).status).type('application/problem+json').send(problem(code, request.id));
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other body type is refused with 415 rather than half-parsed.

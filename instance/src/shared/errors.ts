@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, title: 'This route accepts application/json only.' },
   payload_too_large: { status: 413, title: 'The request body is larger than this route accepts.' },
   route_not_found: { status: 404, title: 'No such route.' },
+  uri_too_long: { status: 414, title: 'A path parameter is longer than this route accepts.' },
+  bad_url: { status: 400, title: 'The URL is malformed (bad percent-encoding).' },
   method_not_allowed: { status: 405, title: 'This method is not allowed on this route.' },
   rate_limited: { status: 429, title: 'Too many requests; slow down and retry later.' },
   internal_error: { status: 500, title: 'Something went wrong on our side; the request id identifies it in our logs.' },

@@ -1,0 +1,513 @@
+import type { StoredPi } from '../messages/message.entity.ts';
+
+/**
+ * The Cassandra schema of the instance store, and the pure helpers its key layout needs (time buckets, the walk
+ * over them, TTLs, column decoding). Nothing here talks to a server: storage.cassandra.ts runs the migrations and
+ * the repositories (`*.repository.cassandra.ts`) run the queries.
+ *
+ * Design rules (see instance/docs/cassandra.md):
+ * - one table per query; per-user data is partitioned by `account_id` (alone, or with a conversation / a month),
+ *   so no partition grows without bound and no query needs `ALLOW FILTERING`;
+ * - listing tables (`*_by_activity`, `*_by_conversation`, `contacts_by_name`) hold keys only; rows are read from
+ *   the table that owns them and a listing row that no longer matches its owner is skipped (and repaired), so a
+ *   race between two writers can never show a wrong row;
+ * - lightweight transactions (LWT) only where a value must be unique: `accounts_by_username`,
+ *   `contact_by_identity`, `conversation_by_key`, `messages_by_dedupe`, plus the quota compare-and-set on
+ *   `account_usage` and the migration lock. A column written by LWT is never written without one (mixing both on
+ *   one cell breaks linearisability: Paxos and client timestamps do not order each other);
+ * - collections are frozen (a non-frozen collection write first deletes the old one: one tombstone per write).
+ */
+
+/** One schema version: CQL statements applied in order. Statements must be idempotent (IF NOT EXISTS). */
+export interface CqlMigration {
+  version: number;
+  name: string;
+  statements: (keyspace: string) => readonly string[];
+}
+
+/** Names of the schema's tables, so that the repositories and the migrations spell them once. */
+export const TABLES = {
+  schemaMigrations: 'schema_migrations',
+  schemaLock: 'schema_lock',
+  accountsById: 'accounts_by_id',
+  accountUsage: 'account_usage',
+  accountsByUsername: 'accounts_by_username',
+  accountDirectory: 'account_directory',
+  devicesByAccount: 'devices_by_account',
+  sessionsByTokenHash: 'sessions_by_token_hash',
+  sessionsByAccount: 'sessions_by_account',
+  sessionsByExpiry: 'sessions_by_expiry',
+  sessionExpiryDays: 'session_expiry_days',
+  contactsByAccount: 'contacts_by_account',
+  contactsByName: 'contacts_by_name',
+  contactByIdentity: 'contact_by_identity',
+  conversationsByAccount: 'conversations_by_account',
+  conversationByKey: 'conversation_by_key',
+  conversationsByActivity: 'conversations_by_activity',
+  conversationActivityMonths: 'conversation_activity_months',
+  messagesById: 'messages_by_id',
+  messagesByConversation: 'messages_by_conversation',
+  messageMonths: 'message_months',
+  messagesByDedupe: 'messages_by_dedupe',
+  messageCounts: 'message_counts',
+} as const;
+
+/** The tables every schema version starts from: the migration ledger and its lock. */
+export function bootstrapStatements(ks: string): readonly string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.schemaMigrations} (
+       component  text,
+       version    int,
+       name       text,
+       applied_at timestamp,
+       PRIMARY KEY ((component), version)
+     )`,
+    // Only one process applies migrations at a time: concurrent CREATE TABLE on different coordinators can give
+    // one table two ids (schema disagreement). The lock row is taken by LWT and expires by itself (TTL) if its
+    // holder dies.
+    `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.schemaLock} (
+       component   text PRIMARY KEY,
+       owner       text,
+       acquired_at timestamp
+     )`,
+  ];
+}
+
+/** Append new versions; never edit a released one. */
+export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
+  {
+    version: 1,
+    name: 'accounts, devices, sessions, contacts, conversations, messages',
+    statements: (ks) => [
+      `CREATE TYPE IF NOT EXISTS ${ks}.stored_pi (score double, level text, model_version text)`,
+      `CREATE TYPE IF NOT EXISTS ${ks}.contact_identity (protocol text, address text, label text)`,
+      `CREATE TYPE IF NOT EXISTS ${ks}.participant (protocol text, address text, name text, contact_id text)`,
+      `CREATE TYPE IF NOT EXISTS ${ks}.conversation_participant (contact_id text, address text, name text)`,
+
+      // --- accounts -------------------------------------------------------------------------------------------
+      // get(id); the quota usage lives in account_usage (LWT-only), the username reservation in accounts_by_username.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountsById} (
+         account_id          text PRIMARY KEY,
+         username            text,
+         display_name        text,
+         role                text,
+         password_hash       text,
+         totp_secret_sealed  text,
+         totp_pending_sealed text,
+         totp_last_step      bigint,
+         quota_bytes         bigint,
+         disabled            boolean,
+         created_at          timestamp,
+         updated_at          timestamp
+       )`,
+      // addUsage: compare-and-set `UPDATE ... IF used_bytes = ?`. A counter cannot refuse an increment that would
+      // cross the quota, and a read-then-write lets two deliveries both squeeze under it. `last_op` identifies the
+      // last applied change, so that a CAS whose answer was lost (timeout) can tell whether it was applied.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountUsage} (
+         account_id text PRIMARY KEY,
+         used_bytes bigint,
+         last_op    text
+       )`,
+      // Username uniqueness: `INSERT ... IF NOT EXISTS` (LWT). A plain write would let two sign-ups for one name
+      // both succeed, each on a different replica.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountsByUsername} (
+         username   text PRIMARY KEY,
+         account_id text,
+         claimed_at timestamp
+       )`,
+      // list (by username, keyset paging) and count. One partition for the whole instance: rows are tiny (~80 bytes)
+      // and an instance holds hundreds to tens of thousands of accounts (a few MB at most), read only by the admin
+      // listing. Bucketing would only add a walk over buckets for no gain at that size.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountDirectory} (
+         directory  text,
+         username   text,
+         account_id text,
+         PRIMARY KEY ((directory), username)
+       ) WITH CLUSTERING ORDER BY (username ASC)`,
+
+      // --- devices --------------------------------------------------------------------------------------------
+      // An account has a handful of devices: the whole partition is read and ordered by last_seen_at in memory.
+      // last_seen_at is written with USING TIMESTAMP = the seen time, so the latest sighting wins whatever the order
+      // in which two touches arrive ("touch never goes back in time") without a read or an LWT.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.devicesByAccount} (
+         account_id      text,
+         device_id       text,
+         name            text,
+         device_type     text,
+         os              text,
+         os_version      text,
+         browser         text,
+         browser_version text,
+         user_agent      text,
+         first_seen_at   timestamp,
+         last_seen_at    timestamp,
+         revoked_at      timestamp,
+         PRIMARY KEY ((account_id), device_id)
+       )`,
+
+      // --- sessions -------------------------------------------------------------------------------------------
+      // Every session row carries a TTL (expiry + a short retention), so sessions vanish even if nothing purges.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.sessionsByTokenHash} (
+         token_hash text PRIMARY KEY,
+         session_id text,
+         account_id text,
+         device_id  text,
+         created_at timestamp,
+         expires_at timestamp,
+         revoked_at timestamp
+       )`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.sessionsByAccount} (
+         account_id text,
+         session_id text,
+         token_hash text,
+         device_id  text,
+         created_at timestamp,
+         expires_at timestamp,
+         revoked_at timestamp,
+         PRIMARY KEY ((account_id), session_id)
+       )`,
+      // purgeExpired: instance-level maintenance index, one partition per expiry day (bounded by the sessions that
+      // expire that day), listed by session_expiry_days.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.sessionsByExpiry} (
+         expiry_day int,
+         expires_at timestamp,
+         session_id text,
+         account_id text,
+         token_hash text,
+         PRIMARY KEY ((expiry_day), expires_at, session_id)
+       )`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.sessionExpiryDays} (
+         scope      text,
+         expiry_day int,
+         PRIMARY KEY ((scope), expiry_day)
+       ) WITH CLUSTERING ORDER BY (expiry_day ASC)`,
+
+      // --- contacts -------------------------------------------------------------------------------------------
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.contactsByAccount} (
+         account_id   text,
+         contact_id   text,
+         display_name text,
+         identities   frozen<list<frozen<contact_identity>>>,
+         notes        text,
+         automatic    boolean,
+         pi           frozen<stored_pi>,
+         created_at   timestamp,
+         updated_at   timestamp,
+         PRIMARY KEY ((account_id), contact_id)
+       )`,
+      // list: keys in (display_name, id) order; the rows are read from contacts_by_account in one IN query.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.contactsByName} (
+         account_id   text,
+         display_name text,
+         contact_id   text,
+         PRIMARY KEY ((account_id), display_name, contact_id)
+       ) WITH CLUSTERING ORDER BY (display_name ASC, contact_id ASC)`,
+      // findByIdentity, and ownership: an identity resolves to one contact. Claimed by LWT, because two inbound
+      // messages from a new address are processed in parallel and would otherwise create two contacts that both
+      // hold it.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.contactByIdentity} (
+         account_id text,
+         protocol   text,
+         address    text,
+         contact_id text,
+         claimed_at timestamp,
+         PRIMARY KEY ((account_id, protocol, address))
+       )`,
+
+      // --- conversations --------------------------------------------------------------------------------------
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.conversationsByAccount} (
+         account_id       text,
+         conversation_id  text,
+         kind             text,
+         conversation_key text,
+         title            text,
+         participants     frozen<list<frozen<conversation_participant>>>,
+         last_message_at  timestamp,
+         message_count    int,
+         unread_count     int,
+         pi               frozen<stored_pi>,
+         importance       int,
+         created_at       timestamp,
+         PRIMARY KEY ((account_id), conversation_id)
+       )`,
+      // getOrCreate: the participant-set key is unique per account (LWT IF NOT EXISTS), else two messages of a new
+      // correspondent arriving together would open two conversations.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.conversationByKey} (
+         account_id       text,
+         conversation_key text,
+         conversation_id  text,
+         claimed_at       timestamp,
+         PRIMARY KEY ((account_id, conversation_key))
+       )`,
+      // list by activity: one partition per account and month of last activity; update moves the key row.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.conversationsByActivity} (
+         account_id      text,
+         month           int,
+         last_message_at timestamp,
+         conversation_id text,
+         PRIMARY KEY ((account_id, month), last_message_at, conversation_id)
+       ) WITH CLUSTERING ORDER BY (last_message_at DESC, conversation_id DESC)`,
+      // The months that may hold activity rows of an account, newest first: the walk visits only these.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.conversationActivityMonths} (
+         account_id text,
+         month      int,
+         PRIMARY KEY ((account_id), month)
+       ) WITH CLUSTERING ORDER BY (month DESC)`,
+
+      // --- messages -------------------------------------------------------------------------------------------
+      // One partition per message: an account's mail is unbounded, a message is not.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messagesById} (
+         account_id       text,
+         message_id       text,
+         conversation_id  text,
+         protocol         text,
+         direction        text,
+         external_id      text,
+         content_hash     text,
+         from_participant frozen<participant>,
+         to_participants  frozen<list<frozen<participant>>>,
+         cc_participants  frozen<list<frozen<participant>>>,
+         subject          text,
+         snippet          text,
+         sent_at          timestamp,
+         received_at      timestamp,
+         size_bytes       bigint,
+         raw_ref          text,
+         thread_key       text,
+         tags             frozen<list<text>>,
+         read             boolean,
+         archived         boolean,
+         deleted_at       timestamp,
+         pi               frozen<stored_pi>,
+         importance       int,
+         facts_json       text,
+         PRIMARY KEY ((account_id, message_id))
+       )`,
+      // listByConversation: keys newest first, one partition per conversation and month of reception.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messagesByConversation} (
+         account_id      text,
+         conversation_id text,
+         month           int,
+         received_at     timestamp,
+         message_id      text,
+         PRIMARY KEY ((account_id, conversation_id, month), received_at, message_id)
+       ) WITH CLUSTERING ORDER BY (received_at DESC, message_id DESC)`,
+      // The months in which a conversation received messages, newest first (a few hundred rows at most).
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messageMonths} (
+         account_id      text,
+         conversation_id text,
+         month           int,
+         PRIMARY KEY ((account_id, conversation_id), month)
+       ) WITH CLUSTERING ORDER BY (month DESC)`,
+      // Idempotent import: (external id or '', content hash) is claimed by LWT before the message is written, so a
+      // retried or doubly delivered message is stored once even when both copies arrive at the same moment.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messagesByDedupe} (
+         account_id   text,
+         external_id  text,
+         content_hash text,
+         message_id   text,
+         claimed_at   timestamp,
+         PRIMARY KEY ((account_id, external_id, content_hash))
+       )`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messageCounts} (
+         account_id text PRIMARY KEY,
+         messages   counter
+       )`,
+    ],
+  },
+];
+
+/** The schema version this code expects. */
+export const CASSANDRA_SCHEMA_VERSION = Math.max(...CASSANDRA_MIGRATIONS.map((m) => m.version));
+
+// --- keyspace -------------------------------------------------------------------------------------------------
+
+export type CassandraReplication =
+  | { class: 'SimpleStrategy'; replicationFactor: number }
+  | { class: 'NetworkTopologyStrategy'; dataCenters: Record<string, number> };
+
+const KEYSPACE_NAME = /^[a-z][a-z0-9_]{0,47}$/;
+
+/** Keyspace names are interpolated into CQL (they cannot be bound): only plain lowercase identifiers pass. */
+export function assertKeyspaceName(name: string): string {
+  if (!KEYSPACE_NAME.test(name)) {
+    throw new Error(
+      `Invalid Cassandra keyspace name ${JSON.stringify(name)}: use 1–48 lowercase letters, digits or '_', starting with a letter.`,
+    );
+  }
+  return name;
+}
+
+/**
+ * Replication used when the keyspace does not exist yet and none was configured: NetworkTopologyStrategy on the
+ * local data center, three replicas, or fewer when the cluster has fewer nodes there (a single test node).
+ */
+export function defaultReplication(localDataCenter: string, nodesInLocalDataCenter: number): CassandraReplication {
+  return {
+    class: 'NetworkTopologyStrategy',
+    dataCenters: { [localDataCenter]: Math.max(1, Math.min(3, nodesInLocalDataCenter)) },
+  };
+}
+
+const cqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+function replicationFactor(n: number, where: string): number {
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`Invalid replication factor ${n} for ${where}.`);
+  return n;
+}
+
+/** The replication map of CREATE KEYSPACE, validated. */
+export function replicationCql(r: CassandraReplication): string {
+  if (r.class === 'SimpleStrategy') {
+    return `{'class': 'SimpleStrategy', 'replication_factor': ${replicationFactor(r.replicationFactor, 'SimpleStrategy')}}`;
+  }
+  const dcs = Object.entries(r.dataCenters);
+  if (dcs.length === 0) throw new Error('NetworkTopologyStrategy needs at least one data center.');
+  const parts = dcs.map(([dc, n]) => `${cqlString(dc)}: ${replicationFactor(n, `data center ${dc}`)}`);
+  return `{'class': 'NetworkTopologyStrategy', ${parts.join(', ')}}`;
+}
+
+export function createKeyspaceCql(keyspace: string, replication: CassandraReplication): string {
+  return `CREATE KEYSPACE IF NOT EXISTS ${assertKeyspaceName(keyspace)} WITH replication = ${replicationCql(replication)} AND durable_writes = true`;
+}
+
+// --- time buckets and the walk over them --------------------------------------------------------------------
+
+/** A listing key: a time and an id, ordered (at desc, id desc). Same shape as shared/paging.ts's TimeCursor. */
+export interface TimeKey {
+  at: Date;
+  id: string;
+}
+
+/** The month bucket of a time, in UTC, as yyyymm (2026-01-15 -> 202601). */
+export function monthBucket(d: Date): number {
+  return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
+}
+
+/** The day bucket of a time, in UTC, as yyyymmdd (2026-01-15 -> 20260115). */
+export function dayBucket(d: Date): number {
+  return monthBucket(d) * 100 + d.getUTCDate();
+}
+
+/** The buckets a newest-first walk visits: known buckets at or before the cursor's, newest first, each once. */
+export function monthsToVisit(months: readonly number[], before?: TimeKey): number[] {
+  const last = before ? monthBucket(before.at) : Number.POSITIVE_INFINITY;
+  return [...new Set(months)].filter((m) => m <= last).sort((a, b) => b - a);
+}
+
+/** true when `a` comes before `b` in (at desc, id desc) order. */
+export function newerThan(a: TimeKey, b: TimeKey): boolean {
+  const ta = a.at.getTime();
+  const tb = b.at.getTime();
+  return ta > tb || (ta === tb && a.id > b.id);
+}
+
+export interface BucketWalk<T> {
+  /** Buckets that may hold keys (any order, repeats allowed). */
+  months: readonly number[];
+  /** Only keys strictly older than this. */
+  before?: TimeKey | undefined;
+  limit: number;
+  /** Up to `limit` keys of one bucket, newest first, strictly older than `before` when given. */
+  fetch: (month: number, before: TimeKey | undefined, limit: number) => Promise<TimeKey[]>;
+  /** The items of these keys, in the same order; null for a key whose item no longer matches it (stale row). */
+  hydrate: (keys: TimeKey[]) => Promise<(T | null)[]>;
+}
+
+/**
+ * Keyset paging over month-bucketed index partitions: visits the buckets newest first, reads keys strictly older
+ * than the cursor, drops stale ones and keeps reading until `limit` items are found or the buckets run out. Each
+ * query reads one partition and at most `limit` rows.
+ */
+export async function collectNewestFirst<T>(walk: BucketWalk<T>): Promise<T[]> {
+  const out: T[] = [];
+  if (walk.limit <= 0) return out;
+  for (const month of monthsToVisit(walk.months, walk.before)) {
+    let cursor = walk.before;
+    for (;;) {
+      const need = walk.limit - out.length;
+      const keys = await walk.fetch(month, cursor, need);
+      if (keys.length === 0) break;
+      for (const item of await walk.hydrate(keys)) {
+        if (item !== null) out.push(item);
+      }
+      if (out.length >= walk.limit) return out.slice(0, walk.limit);
+      if (keys.length < need) break;
+      cursor = keys.at(-1);
+    }
+  }
+  return out;
+}
+
+// --- TTLs and claims ------------------------------------------------------------------------------------------
+
+/** How long an expired session is still found (so the API can say "expired" rather than "unknown"). */
+export const EXPIRED_SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
+/** A session created already expired still lives this long, so that a purge can find and count it. */
+export const MIN_SESSION_TTL_SECONDS = 24 * 3600;
+/** Cassandra's largest TTL (20 years). */
+export const MAX_TTL_SECONDS = 630_720_000;
+/**
+ * Cassandra 4 (and 5 in its default compatibility mode) stores expiry times as 32-bit seconds and refuses a TTL
+ * that ends after 2038-01-19T03:14:07Z; one day of margin.
+ */
+const LAST_EXPIRY_MS = Date.UTC(2038, 0, 18, 3, 14, 7);
+
+/**
+ * TTL of the rows of a session: until its expiry plus the retention, at least a day, at most what the server
+ * accepts. 0 (no TTL) only when no accepted TTL is left; purgeExpired still removes those rows.
+ */
+export function sessionTtlSeconds(expiresAt: Date, now: Date): number {
+  const wanted = Math.ceil((expiresAt.getTime() - now.getTime()) / 1000) + EXPIRED_SESSION_RETENTION_SECONDS;
+  const cap = Math.min(MAX_TTL_SECONDS, Math.floor((LAST_EXPIRY_MS - now.getTime()) / 1000));
+  if (cap < MIN_SESSION_TTL_SECONDS) return 0;
+  return Math.min(cap, Math.max(MIN_SESSION_TTL_SECONDS, wanted));
+}
+
+/**
+ * A uniqueness claim (username, identity, conversation key, dedupe key) whose owner row never appeared is
+ * considered abandoned (its writer died between the claim and the write) after this long, and may be taken over.
+ * Long enough that no live writer is still between its two steps.
+ */
+export const CLAIM_GRACE_MS = 2 * 60 * 1000;
+
+/** true when a claim made at `claimedAt` may be taken over at `now` (its owner row is missing). */
+export function claimAbandoned(claimedAt: Date | null, now: Date): boolean {
+  return claimedAt === null || now.getTime() - claimedAt.getTime() >= CLAIM_GRACE_MS;
+}
+
+// --- column decoding ------------------------------------------------------------------------------------------
+
+/** Decodes bigint/counter/int columns (the driver gives Long for 64-bit values) to a JS number. */
+export function toNumber(v: unknown, fallback = 0): number {
+  if (v === null || v === undefined) return fallback;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'object' && typeof (v as { toNumber?: unknown }).toNumber === 'function') {
+    return (v as { toNumber: () => number }).toNumber();
+  }
+  throw new TypeError(`Not a number column value: ${String(v)}`);
+}
+
+/** Nullable text columns: the driver gives null for a null cell and undefined for an absent column. */
+export const textOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+export const dateOrNull = (v: unknown): Date | null => (v instanceof Date ? v : null);
+
+/** The stored_pi user-defined type (Cassandra names its fields in snake_case). */
+interface StoredPiUdt {
+  score: number;
+  level: string;
+  model_version: string;
+}
+
+export const piToUdt = (pi: StoredPi | null): StoredPiUdt | null =>
+  pi === null ? null : { score: pi.score, level: pi.level, model_version: pi.modelVersion };
+
+export function piFromUdt(v: unknown): StoredPi | null {
+  if (v === null || v === undefined) return null;
+  const u = v as StoredPiUdt;
+  return { score: u.score, level: u.level, modelVersion: u.model_version };
+}
+
+/** Frozen lists come back as arrays, or null when empty or absent. */
+export const listOf = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);

@@ -1,0 +1,139 @@
+/**
+ * The authorization walk: every route the server registers is called as anonymous, as user A, as user B and as an
+ * admin, with A's resources in its path. It proves that nobody reads or changes what is not theirs.
+ *
+ * The walk is generic: it reads the live route catalogue (each route's declared access). A new route joins it
+ * automatically; a new route with a path parameter must name, in OWNED_BY_A below, which of A's resources fills it,
+ * or the walk fails — so no route can slip by unwalked. The set of public routes is pinned too.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+
+type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
+
+interface WalkContext {
+  a: { id: string; spareDeviceId: string };
+}
+
+/** For each route with parameters: the values that point at a resource belonging to user A. */
+const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> = {
+  '/api/v1/devices/:id': (ctx) => ({ id: ctx.a.spareDeviceId }),
+  '/api/v1/admin/users/:id': (ctx) => ({ id: ctx.a.id }),
+  '/api/v1/admin/users/:id/password': (ctx) => ({ id: ctx.a.id }),
+};
+
+/** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/auth/login']);
+
+/** A body that passes validation for each route that takes one, so the walk reaches the handler. */
+const VALID_BODIES: Record<string, unknown> = {
+  'POST /api/v1/auth/login': { username: 'nobody', password: 'irrelevant-password' },
+  'POST /api/v1/me/password': { currentPassword: 'wrong-current-password', newPassword: 'a-new-password-1' },
+  'POST /api/v1/me/totp/confirm': { code: '000000' },
+  'POST /api/v1/me/totp/disable': { code: '000000' },
+  'POST /api/v1/admin/users': { username: 'walk-created', password: 'walk-password-1' },
+  'PATCH /api/v1/admin/users/:id': { displayName: 'Renamed by the walk' },
+  'POST /api/v1/admin/users/:id/password': { password: 'walk-reset-password' },
+};
+
+describe('authorization walk over every route', () => {
+  let inst: TestInstance;
+  let ctx: WalkContext;
+  let passwords: Record<string, string>;
+
+  before(async () => {
+    inst = await startTestInstance();
+    const a = await inst.user('walker-a');
+    await inst.user('walker-b');
+    await inst.user('walker-admin', 'admin');
+    // A second device of A: the resource the device routes are walked on.
+    const spare = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'walker-a', password: a.password, deviceName: 'spare' } });
+    ctx = { a: { id: a.id, spareDeviceId: spare.body.device.id } };
+    passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
+  });
+  after(async () => {
+    await inst.stop();
+  });
+
+  /** A fresh token per call, so routes that end sessions (logout, password change) do not disturb the walk. */
+  async function tokenFor(who: Who): Promise<string | undefined> {
+    if (who === 'anonymous') return undefined;
+    const username = { userA: 'walker-a', userB: 'walker-b', admin: 'walker-admin' }[who];
+    const r = await inst.api('POST', '/api/v1/auth/login', { body: { username, password: passwords[who] } });
+    assert.equal(r.status, 200, `login as ${who}: ${r.text}`);
+    return r.body.token as string;
+  }
+
+  /** What A owns, as the API's own storage holds it: must not change when others call. */
+  async function stateOfA(): Promise<string> {
+    const s = inst.running.services.storage;
+    const account = await s.accounts.get(ctx.a.id);
+    const devices = await s.devices.listByAccount(ctx.a.id);
+    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })) });
+  }
+
+  async function call(method: string, url: string, who: Who): Promise<ApiResponse> {
+    const params = OWNED_BY_A[url]?.(ctx) ?? {};
+    const path = url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`));
+    const body = VALID_BODIES[`${method} ${url}`];
+    const token = await tokenFor(who);
+    return inst.api(method, path, { ...(token ? { token } : {}), ...(body !== undefined ? { body } : {}) });
+  }
+
+  test('the catalogue is complete: every parameterised route has an owner fixture; public routes are exactly the expected ones', () => {
+    const routes = inst.running.http.routes.filter((r) => !r.url.startsWith('/api/docs'));
+    assert.ok(routes.length >= 14, `walked ${routes.length} routes`);
+    for (const r of routes) {
+      if (r.url.includes(':')) assert.ok(OWNED_BY_A[r.url], `${r.method} ${r.url} has a parameter but no entry in OWNED_BY_A`);
+    }
+    const publicRoutes = routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(new Set(publicRoutes), PUBLIC_ROUTES);
+  });
+
+  test('anonymous callers reach public routes only', async () => {
+    for (const r of inst.running.http.routes.filter((r) => !r.url.startsWith('/api/docs'))) {
+      const before = await stateOfA();
+      const res = await call(r.method, r.url, 'anonymous');
+      if (r.access === 'public') {
+        assert.ok(res.status < 500, `${r.method} ${r.url}: ${res.status}`);
+      } else {
+        assert.equal(res.status, 401, `${r.method} ${r.url} answered ${res.status} to an anonymous caller`);
+        assert.equal(res.body.code, 'unauthenticated');
+      }
+      assert.equal(await stateOfA(), before, `${r.method} ${r.url} changed A's data for an anonymous caller`);
+    }
+  });
+
+  test("users cannot reach admin routes, and user B neither reads nor changes A's resources", async () => {
+    for (const r of inst.running.http.routes.filter((r) => r.access !== 'public' && !r.url.startsWith('/api/docs'))) {
+      const before = await stateOfA();
+      const res = await call(r.method, r.url, 'userB');
+      if (r.access === 'admin') {
+        assert.equal(res.status, 403, `${r.method} ${r.url} answered ${res.status} to a non-admin`);
+        assert.equal(res.body.code, 'forbidden');
+      } else if (OWNED_BY_A[r.url]) {
+        // Someone else's resource is indistinguishable from a missing one.
+        assert.equal(res.status, 404, `${r.method} ${r.url} answered ${res.status} to B for A's resource: ${res.text}`);
+        assert.equal(res.body.code, 'not_found');
+      } else {
+        // Routes about "me": B acts on B, never on A (checked by A's state below).
+        assert.ok(res.status < 500, `${r.method} ${r.url}: ${res.status} ${res.text}`);
+      }
+      assert.equal(await stateOfA(), before, `${r.method} ${r.url} as B changed A's data`);
+    }
+  });
+
+  test('A reaches its own resources and admins reach admin routes (the walk is not vacuous)', async () => {
+    const devicesOfA = inst.running.http.routes.filter((r) => r.url === '/api/v1/devices/:id');
+    for (const r of devicesOfA.sort((x, y) => Number(x.method === 'DELETE') - Number(y.method === 'DELETE'))) {
+      const res = await call(r.method, r.url, 'userA');
+      assert.equal(res.status, 200, `${r.method} ${r.url} as A: ${res.text}`);
+      assert.equal(res.body.id, ctx.a.spareDeviceId);
+    }
+    for (const r of inst.running.http.routes.filter((r) => r.access === 'admin')) {
+      const res = await call(r.method, r.url, 'admin');
+      assert.ok(res.status >= 200 && res.status < 300, `${r.method} ${r.url} as admin: ${res.status} ${res.text}`);
+    }
+  });
+});

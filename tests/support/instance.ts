@@ -1,0 +1,75 @@
+import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
+import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
+import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
+import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import pino from 'pino';
+import { tempDir } from './tmp.ts';
+
+export interface TestInstance {
+  running: RunningInstance;
+  url: string;
+  dataDir: string;
+  /** fetch against the instance with JSON in and out; `token` adds the bearer header. */
+  api(method: string, path: string, options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  /** Creates an account directly through the service layer and logs it in over HTTP. */
+  user(username: string, role?: 'user' | 'admin'): Promise<{ id: string; token: string; password: string; deviceId: string }>;
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+/** Starts a real instance (embedded engines, fresh data dir, free port) inside this process. */
+export async function startTestInstance(options: { clock?: Clock; domain?: string; env?: Record<string, string> } = {}): Promise<TestInstance> {
+  const { dir, cleanup } = tempDir('caliopen-instance-');
+  await initInstance({ domain: options.domain ?? 'alpha.test', dataDir: dir, httpPort: '0' }, () => {});
+  // Many tests log in from 127.0.0.1 in quick succession: a high login limit unless the test sets its own.
+  const config = loadConfig({ dataDir: dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', ...options.env }, overrides: { log: { level: 'silent' } } });
+  const running = await startInstance(config, { logger: pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) });
+  const url = running.url;
+
+  const api: TestInstance['api'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    let body: string | undefined;
+    if (o.rawBody !== undefined) body = o.rawBody;
+    else if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    return { status: res.status, headers: res.headers, body: parsed, text };
+  };
+
+  return {
+    running,
+    url,
+    dataDir: dir,
+    api,
+    async user(username, role = 'user') {
+      const password = `pw-${username}-0123456789`;
+      const account = await running.services.accounts.create({ username, password, role });
+      const r = await api('POST', '/api/v1/auth/login', {
+        body: { username, password },
+        headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' },
+      });
+      if (r.status !== 200) throw new Error(`login of ${username} failed: ${r.text}`);
+      return { id: account.id, token: r.body.token as string, password, deviceId: r.body.device.id as string };
+    },
+    async stop() {
+      await running.stop();
+      cleanup();
+    },
+  };
+}
