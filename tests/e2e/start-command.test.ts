@@ -43,7 +43,7 @@ async function npmStart(port: number): Promise<{ output: () => string; stop: () 
 test('npm start: demo instance answers /healthz, the demo account logs in, Ctrl-C stops it, data is reused', async () => {
   const port = await freePort();
   const first = await npmStart(port);
-  const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json();
+  const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; domain: string };
   assert.equal(health.status, 'ok');
   assert.equal(health.domain, 'demo.test');
 
@@ -56,7 +56,7 @@ test('npm start: demo instance answers /healthz, the demo account logs in, Ctrl-
     body: JSON.stringify({ username: demo.username, password: demo.password }),
   });
   assert.equal(login.status, 200);
-  const { account } = await login.json();
+  const { account } = (await login.json()) as { account: { id: string } };
   assert.equal((await first.stop()) ?? 0, 0);
 
   const second = await npmStart(port);
@@ -66,6 +66,6 @@ test('npm start: demo instance answers /healthz, the demo account logs in, Ctrl-
     body: JSON.stringify({ username: demo.username, password: demo.password }),
   });
   assert.equal(again.status, 200, 'same account, same password after a restart');
-  assert.equal((await again.json()).account.id, account.id);
+  assert.equal(((await again.json()) as { account: { id: string } }).account.id, account.id);
   await second.stop();
 });

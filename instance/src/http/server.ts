@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { adminRoutes } from '../accounts/admin.routes.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
 import { deviceRoutes } from '../devices/device.routes.ts';
@@ -46,8 +46,8 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
     return503OnClosing: true,
     // Errors raised by the router before any route runs (overlong or badly encoded URLs) get problem+json too.
     frameworkErrors: (error, request, reply) => {
-      const code: ErrorCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_url';
-      void reply.code(problem(code, request.id).status).type('application/problem+json').send(problem(code, request.id));
+      const body = problem(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_url', request.id);
+      void (reply as FastifyReply).code(body.status).type('application/problem+json').send(body);
     },
   });
   app.setValidatorCompiler(validatorCompiler);

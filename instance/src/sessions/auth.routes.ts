@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { AccountDto, toAccountDto } from '../accounts/account.dto.ts';
 import { DeviceDto, toDeviceDto } from '../devices/device.dto.ts';
 import { principalOf } from '../http/access.ts';
@@ -44,7 +44,7 @@ export const authRoutes: FastifyPluginAsync<{ auth: AuthService; metrics: Metric
       },
     },
     async (request) => {
-      const body = request.body as typeof LoginBody.static;
+      const body = request.body as Static<typeof LoginBody>;
       try {
         const r = await auth.login({ ...body, ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'] } : {}) });
         metrics.logins.inc({ outcome: 'ok' });
