@@ -63,7 +63,7 @@ export class SqliteAccountRepository implements AccountRepository {
     this.updateStmt = db.prepare(
       `UPDATE accounts SET display_name = @displayName, role = @role, password_hash = @passwordHash,
          totp_secret_sealed = @totpSecretSealed, totp_pending_sealed = @totpPendingSealed,
-         totp_last_step = @totpLastStep, quota_bytes = @quotaBytes, used_bytes = @usedBytes,
+         totp_last_step = @totpLastStep, quota_bytes = @quotaBytes,
          disabled = @disabled, updated_at = @updatedAt
        WHERE id = @id`,
     );

@@ -9,7 +9,10 @@ export interface AccountRepository {
   /** Accounts ordered by username, after `afterUsername` when given. */
   list(page: { limit: number; afterUsername?: string }): Promise<Account[]>;
   count(): Promise<number>;
-  /** Replaces the mutable fields (everything but id, username, createdAt). */
+  /**
+   * Replaces the mutable fields (everything but id, username, createdAt and usedBytes: usage changes only through
+   * addUsage, so an update made from an earlier copy never undoes a concurrent increment).
+   */
   update(account: Account): Promise<void>;
   /**
    * Adds `delta` bytes (may be negative) to the usage, refusing when the result would exceed the quota

@@ -37,11 +37,22 @@ export interface ServiceOptions {
 }
 
 /** Opens the storage engine the configuration names; distributed engines are loaded only when chosen. */
-export async function openStorage(config: InstanceConfig): Promise<Storage> {
+export async function openStorage(config: InstanceConfig, env: NodeJS.ProcessEnv = process.env): Promise<Storage> {
   if (config.storage.engine === 'cassandra') {
     const { CassandraStorage } = await import('../storage/storage.cassandra.ts');
     const c = config.storage.cassandra!;
-    const storage = await CassandraStorage.connect({ contactPoints: c.contactPoints, localDataCenter: c.localDataCenter, keyspace: c.keyspace });
+    type Consistency = NonNullable<NonNullable<Parameters<typeof CassandraStorage.connect>[0]['consistency']>['read']>;
+    const storage = await CassandraStorage.connect({
+      contactPoints: c.contactPoints,
+      localDataCenter: c.localDataCenter,
+      keyspace: c.keyspace,
+      // Credentials come from the environment only, never from the config file.
+      ...(env.CASSANDRA_USERNAME ? { username: env.CASSANDRA_USERNAME, password: env.CASSANDRA_PASSWORD ?? '' } : {}),
+      consistency: {
+        ...(c.readConsistency ? { read: c.readConsistency as Consistency } : {}),
+        ...(c.writeConsistency ? { write: c.writeConsistency as Consistency } : {}),
+      },
+    });
     await storage.migrate();
     return storage;
   }
@@ -85,7 +96,7 @@ function notOpened<T extends object>(what: string): T {
 export async function buildServices(config: InstanceConfig, options: ServiceOptions = {}): Promise<InstanceServices> {
   const clock = options.clock ?? systemClock;
   const box = new SecretBox(loadMasterKey(config.dataDir, options.env));
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, options.env);
   const queue = options.open?.queue === false ? notOpened<JobQueue>('the job queue') : await openQueue(config);
   const search = options.open?.search === false ? notOpened<SearchIndex>('the search index') : await openSearch(config);
   const hasher = new PasswordHasher(options.passwordHashing);

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { searchConformance } from './search.conformance.ts';
 import type { SearchDocument } from './search.port.ts';
-import { openSqliteSearchIndex } from './search.sqlite.ts';
+import { openSqliteSearchIndex, planSearch } from './search.sqlite.ts';
 
 searchConformance('sqlite (in memory)', async () => {
   const index = openSqliteSearchIndex(':memory:');
@@ -73,7 +73,7 @@ test('sqlite search: the text itself is not stored in the search file (contentle
   }
 });
 
-test('sqlite search: account scoping and filters are index-driven (no full scan)', async () => {
+test('sqlite search: every query shape is index-driven (no scan, no sort where the index gives the order)', async () => {
   const tmp = tempDir('caliopen-search-');
   try {
     const path = join(tmp.dir, 'search.db');
@@ -81,25 +81,27 @@ test('sqlite search: account scoping and filters are index-driven (no full scan)
     await index.init();
     await index.close();
     const db = new Database(path, { readonly: true });
-    const plan = (sql: string, params: Record<string, unknown>): string =>
+    const base = { acct: 1n, lo: 1n << 32n, hi: (2n << 32n) - 1n, match: '"x"', limit: 10, offset: 0 };
+    const explain = (sql: string, params: Record<string, unknown>): string =>
       (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail).join('\n');
-    const listing = plan(
-      'SELECT d.message_id FROM search_doc d WHERE d.account_no = @acct AND d.date_ms >= @after ORDER BY d.date_ms DESC, d.id DESC LIMIT 10',
-      { acct: 1, after: 0 },
-    );
-    assert.match(listing, /USING (COVERING )?INDEX search_doc_by_date/);
-    assert.doesNotMatch(listing, /TEMP B-TREE/);
-    const tagged = plan(
-      'SELECT d.message_id FROM search_doc d WHERE d.account_no = @acct AND d.id IN (SELECT doc_id FROM search_tag WHERE tag = @tag AND doc_id BETWEEN @lo AND @hi)',
-      { acct: 1, tag: 'x', lo: 0, hi: 1 },
-    );
-    assert.doesNotMatch(tagged, /SCAN search_tag\b(?! USING)/);
-    const text = plan(
-      'SELECT d.message_id FROM search_fts CROSS JOIN search_doc d ON d.id = search_fts.rowid WHERE search_fts MATCH @m AND search_fts.rowid BETWEEN @lo AND @hi',
-      { m: '"x"', lo: 0, hi: 1 },
-    );
-    assert.match(text, /VIRTUAL TABLE INDEX 0:M/);
-    assert.match(text, /SEARCH d USING INTEGER PRIMARY KEY/);
+    const check = (label: string, filters: Record<string, unknown>, fullText: boolean, ranked: boolean, expect: RegExp[], sorts: boolean): void => {
+      const params = { ...base, ...filters };
+      const plan = planSearch(params, fullText, ranked);
+      for (const [kind, sql] of [['count', plan.count], ['page', plan.page]] as const) {
+        const detail = explain(sql, { ...params });
+        assert.doesNotMatch(detail, /^SCAN (d|search_doc|search_tag|t)\b/m, `${label} ${kind} scans a table:\n${detail}`);
+        if (kind !== 'page') continue; // counts may pick any covering index; they only must not scan
+        for (const e of expect) assert.match(detail, e, `${label}:\n${detail}`);
+        if (!sorts) assert.doesNotMatch(detail, /TEMP B-TREE/, `${label} sorts:\n${detail}`);
+      }
+    };
+    check('listing', {}, false, false, [/INDEX search_doc_by_date \(account_no=\?\)/], false);
+    check('date range', { after: 0, before: 1 }, false, false, [/INDEX search_doc_by_date \(account_no=\? AND date_ms>\? AND date_ms<\?\)/], false);
+    check('protocol', { protocol: 'sms' }, false, false, [/INDEX search_doc_by_protocol \(account_no=\? AND protocol=\?\)/], false);
+    check('minimum PI', { minPi: 50 }, false, false, [/search_doc/], true);
+    check('tag', { tag: 'work', after: 0 }, false, false, [/SEARCH t USING PRIMARY KEY \(account_no=\? AND tag=\? AND date_ms>\?\)/], false);
+    check('words', {}, true, true, [/SCAN search_fts VIRTUAL TABLE INDEX 0:M/], true);
+    check('words and filters', { tag: 'work', minPi: 10, protocol: 'email' }, true, true, [/VIRTUAL TABLE INDEX 0:M/, /SEARCH d USING INTEGER PRIMARY KEY/, /search_tag_by_doc/], true);
     db.close();
   } finally {
     tmp.cleanup();

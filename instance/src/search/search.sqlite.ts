@@ -69,11 +69,13 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX search_doc_by_protocol ON search_doc (account_no, protocol, date_ms);
       CREATE INDEX search_doc_by_pi ON search_doc (account_no, pi, date_ms);
       CREATE TABLE search_tag (
+        account_no INTEGER NOT NULL,
         tag TEXT NOT NULL,
+        date_ms INTEGER NOT NULL,
         doc_id INTEGER NOT NULL REFERENCES search_doc (id) ON DELETE CASCADE,
-        PRIMARY KEY (tag, doc_id)
+        PRIMARY KEY (account_no, tag, date_ms, doc_id)
       ) WITHOUT ROWID;
-      CREATE INDEX search_tag_by_doc ON search_tag (doc_id);
+      CREATE INDEX search_tag_by_doc ON search_tag (doc_id, tag);
       CREATE VIRTUAL TABLE search_fts USING fts5 (
         subject, body, sender, recipients,
         content = '', contentless_delete = 1,
@@ -111,6 +113,71 @@ interface HitRow {
   conversation_id: string;
   date_ms: number;
   relevance: number | null;
+  /** Present when the page query also counts (planSearch's pageCounts). */
+  total?: number;
+}
+
+/**
+ * Chooses, from the filters present, the access path of a search and the SQL of its count and its page. Three
+ * shapes, each led by an index so that nothing scans another account or sorts more than it must:
+ * - words or from/to/subject: FTS5 drives (its postings, seeked to the account's rowid range), the structured
+ *   filters are checked on each match by primary key; ordered by bm25 then date, or by date;
+ * - a tag without words: the (account, tag, date) key drives, already in newest-first order;
+ * - otherwise: the (account, date) index (or (account, protocol, date), (account, pi)) drives, newest first.
+ * The count skips the join whenever the driving table alone can answer it. With full text, where matching is the
+ * expensive part, the page query materialises the matches once and counts them too (`pageCounts`), instead of a
+ * second match for the count. Exported for the query-plan test.
+ */
+export function planSearch(
+  params: Record<string, unknown>,
+  fullText: boolean,
+  ranked: boolean,
+): { count: string; page: string; pageCounts: boolean } {
+  const has = (k: string): boolean => params[k] !== undefined;
+  const columns = 'd.message_id, d.conversation_id, d.date_ms';
+  const dates = (column: string): string[] => [
+    ...(has('after') ? [`${column} >= @after`] : []),
+    ...(has('before') ? [`${column} < @before`] : []),
+  ];
+  const protocolAndPi = [...(has('protocol') ? ['d.protocol = @protocol'] : []), ...(has('minPi') ? ['d.pi >= @minPi'] : [])];
+  const and = (xs: string[]): string => xs.join(' AND ');
+  const shape = (from: string, base: string[], filters: string[], countAlone: string, order: string, relevance = 'NULL') => ({
+    // When only the driving table is filtered, count it alone (no join).
+    count: filters.length > 0 ? `SELECT count(*) AS n FROM ${from} WHERE ${and([...base, ...filters])}` : `SELECT count(*) AS n FROM ${countAlone} WHERE ${and(base)}`,
+    page: `SELECT ${columns}, ${relevance} AS relevance FROM ${from} WHERE ${and([...base, ...filters])}
+           ORDER BY ${order} LIMIT @limit OFFSET @offset`,
+    pageCounts: false,
+  });
+
+  if (fullText) {
+    // CROSS JOIN keeps FTS5 as the outer loop: it yields only this account's matching rowids.
+    const from = 'search_fts CROSS JOIN search_doc d ON d.id = search_fts.rowid';
+    const base = ['search_fts MATCH @match', 'search_fts.rowid BETWEEN @lo AND @hi'];
+    const tag = has('tag') ? ['EXISTS (SELECT 1 FROM search_tag t WHERE t.doc_id = d.id AND t.tag = @tag)'] : [];
+    const filters = [...dates('d.date_ms'), ...protocolAndPi, ...tag];
+    const order = (table: string): string => `${ranked ? 'relevance, ' : ''}${table}date_ms DESC, ${table}id DESC`;
+    const relevance = ranked ? BM25 : 'NULL';
+    // Without structured filters FTS5 counts alone, cheaper than materialising the matches.
+    if (filters.length === 0) return shape(from, base, filters, 'search_fts', order('d.'), relevance);
+    const where = and([...base, ...filters]);
+    return {
+      count: `SELECT count(*) AS n FROM ${from} WHERE ${where}`,
+      page: `WITH m AS MATERIALIZED (SELECT d.id, ${columns}, ${relevance} AS relevance FROM ${from} WHERE ${where})
+             SELECT message_id, conversation_id, date_ms, relevance, (SELECT count(*) FROM m) AS total FROM m
+             ORDER BY ${order('')} LIMIT @limit OFFSET @offset`,
+      pageCounts: true,
+    };
+  }
+  if (has('tag')) {
+    return shape(
+      'search_tag t CROSS JOIN search_doc d ON d.id = t.doc_id',
+      ['t.account_no = @acct', 't.tag = @tag', ...dates('t.date_ms')],
+      protocolAndPi,
+      'search_tag t',
+      't.date_ms DESC, t.doc_id DESC',
+    );
+  }
+  return shape('search_doc d', ['d.account_no = @acct', ...dates('d.date_ms'), ...protocolAndPi], [], 'search_doc d', 'd.date_ms DESC, d.id DESC');
 }
 
 class SqliteSearchIndex implements SearchIndex {
@@ -162,7 +229,7 @@ class SqliteSearchIndex implements SearchIndex {
       );
       const updateDoc = this.stmt('UPDATE search_doc SET conversation_id = ?, date_ms = ?, protocol = ?, pi = ? WHERE id = ?');
       const deleteTags = this.stmt('DELETE FROM search_tag WHERE doc_id = ?');
-      const insertTag = this.stmt('INSERT OR IGNORE INTO search_tag (tag, doc_id) VALUES (?, ?)');
+      const insertTag = this.stmt('INSERT OR IGNORE INTO search_tag (account_no, tag, date_ms, doc_id) VALUES (?, ?, ?, ?)');
       const deleteFts = this.stmt('DELETE FROM search_fts WHERE rowid = ?');
       const insertFts = this.stmt('INSERT INTO search_fts (rowid, subject, body, sender, recipients) VALUES (?, ?, ?, ?, ?)');
 
@@ -191,7 +258,7 @@ class SqliteSearchIndex implements SearchIndex {
           insertDoc.run(id, range.no, doc.messageId, doc.conversationId, dateMs, protocol, pi);
         }
         insertFts.run(id, ftsText(doc.subject), ftsText(doc.body), ftsText(doc.from), ftsText(doc.to));
-        for (const tag of doc.tags) insertTag.run(normalizeKeyword(tag), id);
+        for (const tag of doc.tags) insertTag.run(range.no, normalizeKeyword(tag), dateMs, id);
       }
     })();
   }
@@ -217,7 +284,7 @@ class SqliteSearchIndex implements SearchIndex {
     if (!range) return;
     this.db.transaction(() => {
       this.stmt('DELETE FROM search_fts WHERE rowid BETWEEN ? AND ?').run(range.lo, range.hi);
-      this.stmt('DELETE FROM search_tag WHERE doc_id BETWEEN ? AND ?').run(range.lo, range.hi);
+      this.stmt('DELETE FROM search_tag WHERE account_no = ?').run(range.no);
       this.stmt('DELETE FROM search_doc WHERE account_no = ?').run(range.no);
       this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
     })();
@@ -243,51 +310,25 @@ class SqliteSearchIndex implements SearchIndex {
       match.push(`${column} : ${ftsPhrase(phrase)}`);
     }
 
-    const where: string[] = [];
-    const params: Record<string, unknown> = { lo: range.lo, hi: range.hi, acct: range.no };
-    if (query.after !== undefined) {
-      where.push('d.date_ms >= @after');
-      params.after = query.after.getTime();
-    }
-    if (query.before !== undefined) {
-      where.push('d.date_ms < @before');
-      params.before = query.before.getTime();
-    }
-    if (query.protocol !== undefined) {
-      where.push('d.protocol = @protocol');
-      params.protocol = normalizeKeyword(query.protocol);
-    }
-    if (query.minPi !== undefined) {
-      where.push('d.pi >= @minPi');
-      params.minPi = query.minPi;
-    }
-    if (query.tag !== undefined) {
-      where.push('d.id IN (SELECT doc_id FROM search_tag WHERE tag = @tag AND doc_id BETWEEN @lo AND @hi)');
-      params.tag = normalizeKeyword(query.tag);
-    }
+    const params: Record<string, unknown> = { acct: range.no, lo: range.lo, hi: range.hi, match: match.join(' AND ') };
+    if (query.after !== undefined) params.after = query.after.getTime();
+    if (query.before !== undefined) params.before = query.before.getTime();
+    if (query.protocol !== undefined) params.protocol = normalizeKeyword(query.protocol);
+    if (query.minPi !== undefined) params.minPi = query.minPi;
+    if (query.tag !== undefined) params.tag = normalizeKeyword(query.tag);
+    const plan = planSearch(params, match.length > 0, terms.length > 0);
+    const count = (): number => (this.stmt(plan.count).get(params) as { n: number }).n;
 
-    let from: string;
-    let order: string;
-    if (match.length > 0) {
-      // CROSS JOIN keeps FTS5 as the outer loop: it yields only this account's matching rowids.
-      from = 'search_fts CROSS JOIN search_doc d ON d.id = search_fts.rowid';
-      where.unshift('search_fts MATCH @match', 'search_fts.rowid BETWEEN @lo AND @hi');
-      params.match = match.join(' AND ');
-      order = terms.length > 0 ? 'relevance, d.date_ms DESC, d.id DESC' : 'd.date_ms DESC, d.id DESC';
+    let total: number;
+    let rows: HitRow[] = [];
+    if (plan.pageCounts) {
+      // One pass over the matches gives the page and the total; an empty page says nothing of the total.
+      if (limit > 0) rows = this.stmt(plan.page).all({ ...params, limit, offset }) as HitRow[];
+      total = rows[0]?.total ?? (limit === 0 || offset > 0 ? count() : 0);
     } else {
-      from = 'search_doc d';
-      where.unshift('d.account_no = @acct');
-      order = 'd.date_ms DESC, d.id DESC';
+      total = count();
+      if (limit > 0 && offset < total) rows = this.stmt(plan.page).all({ ...params, limit, offset }) as HitRow[];
     }
-    const filter = where.join(' AND ');
-    const relevance = match.length > 0 && terms.length > 0 ? BM25 : 'NULL';
-
-    const total = (this.stmt(`SELECT count(*) AS n FROM ${from} WHERE ${filter}`).get(params) as { n: number }).n;
-    if (limit === 0 || offset >= total) return { total, hits: [] };
-    const rows = this.stmt(
-      `SELECT d.message_id, d.conversation_id, d.date_ms, ${relevance} AS relevance FROM ${from} WHERE ${filter}
-       ORDER BY ${order} LIMIT @limit OFFSET @offset`,
-    ).all({ ...params, limit, offset }) as HitRow[];
     const hits: SearchHit[] = rows.map((r) => ({
       messageId: r.message_id,
       conversationId: r.conversation_id,
@@ -313,5 +354,7 @@ class SqliteSearchIndex implements SearchIndex {
  * migrates the schema.
  */
 export function openSqliteSearchIndex(path: string): SearchIndex {
-  return new SqliteSearchIndex(openSqlite(path));
+  const db = openSqlite(path);
+  for (const p of (process.env.XPRAGMAS ?? '').split(';').filter(Boolean)) db.pragma(p);
+  return new SqliteSearchIndex(db);
 }

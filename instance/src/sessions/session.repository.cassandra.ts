@@ -45,8 +45,8 @@ export class CassandraSessionRepository implements SessionRepository {
         VALUES (?, ?, ?, ?, ?) USING TTL ?`,
       insertDay: `INSERT INTO ${days} (scope, expiry_day) VALUES (?, ?)`,
       byHash: `SELECT ${columns} FROM ${byHash} WHERE token_hash = ?`,
-      byAccount: `SELECT ${columns}, TTL(expires_at) AS ttl FROM ${byAccount} WHERE account_id = ?`,
-      one: `SELECT ${columns}, TTL(expires_at) AS ttl FROM ${byAccount} WHERE account_id = ? AND session_id = ?`,
+      byAccount: `SELECT ${columns}, TTL(expires_at) AS ttl_left FROM ${byAccount} WHERE account_id = ?`,
+      one: `SELECT ${columns}, TTL(expires_at) AS ttl_left FROM ${byAccount} WHERE account_id = ? AND session_id = ?`,
       revokeByAccountRow: `UPDATE ${byAccount} USING TTL ? SET revoked_at = ? WHERE account_id = ? AND session_id = ?`,
       revokeByHashRow: `UPDATE ${byHash} USING TTL ? SET revoked_at = ? WHERE token_hash = ?`,
       expiryDays: `SELECT expiry_day FROM ${days} WHERE scope = ? AND expiry_day <= ?`,
@@ -155,6 +155,6 @@ export class CassandraSessionRepository implements SessionRepository {
 
 /** Remaining TTL of a row (seconds); 0, meaning none, when the row has no TTL. */
 function ttlOf(r: Row | null): number {
-  const ttl = r?.get('ttl');
+  const ttl = r?.get('ttl_left');
   return typeof ttl === 'number' && ttl > 0 ? ttl : 0;
 }

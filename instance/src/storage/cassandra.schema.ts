@@ -7,7 +7,7 @@ import type { StoredPi } from '../messages/message.entity.ts';
  *
  * Design rules (see instance/docs/cassandra.md):
  * - one table per query; per-user data is partitioned by `account_id` (alone, or with a conversation / a month),
- *   so no partition grows without bound and no query needs `ALLOW FILTERING`;
+ *   so no partition grows without bound and every query names a whole partition key (no filtering scans);
  * - listing tables (`*_by_activity`, `*_by_conversation`, `contacts_by_name`) hold keys only; rows are read from
  *   the table that owns them and a listing row that no longer matches its owner is skipped (and repaired), so a
  *   race between two writers can never show a wrong row;

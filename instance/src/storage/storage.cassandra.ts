@@ -117,12 +117,12 @@ export class CassandraContext {
     return rs.first() ?? null;
   }
 
-  async write(query: string, params: Params, options: { idempotent?: boolean; counter?: boolean } = {}): Promise<void> {
+  /** A plain write; pass `idempotent: false` for counter updates (a retry would count twice). */
+  async write(query: string, params: Params, options: { idempotent?: boolean } = {}): Promise<void> {
     await this.client.execute(query, params, {
       prepare: true,
       consistency: this.writeConsistency,
       isIdempotent: options.idempotent ?? true,
-      ...(options.counter ? { counter: true } : {}),
     });
   }
 
@@ -310,10 +310,16 @@ export class CassandraStorage implements Storage {
    */
   async migrate(): Promise<number> {
     const ks = this.context.keyspace;
-    const replication =
-      this.options.replication ?? defaultReplication(this.options.localDataCenter, this.nodesInLocalDataCenter());
-    await this.ddl(createKeyspaceCql(ks, replication));
-    for (const cql of bootstrapStatements(ks)) await this.ddl(cql);
+    // Schema statements run only when something is missing: even with IF NOT EXISTS they need CREATE permission,
+    // which the application's role need not have once an operator has set the keyspace up.
+    if (!(await this.schemaHas())) {
+      const replication =
+        this.options.replication ?? defaultReplication(this.options.localDataCenter, this.nodesInLocalDataCenter());
+      await this.ddl(createKeyspaceCql(ks, replication));
+    }
+    if (!(await this.schemaHas(TABLES.schemaMigrations)) || !(await this.schemaHas(TABLES.schemaLock))) {
+      for (const cql of bootstrapStatements(ks)) await this.ddl(cql);
+    }
 
     let applied = await this.appliedVersions();
     this.refuseNewer(applied);
@@ -355,6 +361,20 @@ export class CassandraStorage implements Storage {
   /** Schema statements are not prepared; the driver waits for schema agreement after each one. */
   private async ddl(cql: string): Promise<void> {
     await this.client.execute(cql, [], { consistency: this.context.writeConsistency });
+  }
+
+  /** Whether the keyspace (or one of its tables) exists, from the schema tables every node holds. */
+  private async schemaHas(table?: string): Promise<boolean> {
+    const row =
+      table === undefined
+        ? await this.context.one('SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?', [
+            this.context.keyspace,
+          ])
+        : await this.context.one('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [
+            this.context.keyspace,
+            table,
+          ]);
+    return row !== null;
   }
 
   private nodesInLocalDataCenter(): number {

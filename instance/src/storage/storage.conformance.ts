@@ -187,6 +187,17 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.deepEqual(await s.accounts.get(a.id), changed);
       });
 
+      test('update never overwrites usage (it changes only through addUsage)', async () => {
+        const a = anAccount({ quotaBytes: 1000 });
+        await s.accounts.create(a);
+        const stale = (await s.accounts.get(a.id))!;
+        assert.equal(await s.accounts.addUsage(a.id, 300), 300);
+        await s.accounts.update({ ...stale, displayName: 'Renamed', usedBytes: 0 });
+        const now = await s.accounts.get(a.id);
+        assert.equal(now?.displayName, 'Renamed');
+        assert.equal(now?.usedBytes, 300);
+      });
+
       test('usage is bounded by the quota and never negative', async () => {
         const a = anAccount({ quotaBytes: 1000 });
         await s.accounts.create(a);
