@@ -1,4 +1,5 @@
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
+import { createLogger } from '@caliopen/instance/app/logger.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
@@ -24,12 +25,15 @@ export interface ApiResponse {
 }
 
 /** Starts a real instance (embedded engines, fresh data dir, free port) inside this process. */
-export async function startTestInstance(options: { clock?: Clock; domain?: string; env?: Record<string, string> } = {}): Promise<TestInstance> {
+export async function startTestInstance(
+  options: { clock?: Clock; domain?: string; env?: Record<string, string>; logTo?: NodeJS.WritableStream } = {},
+): Promise<TestInstance> {
   const { dir, cleanup } = tempDir('caliopen-instance-');
   await initInstance({ domain: options.domain ?? 'alpha.test', dataDir: dir, httpPort: '0' }, () => {});
   // Many tests log in from 127.0.0.1 in quick succession: a high login limit unless the test sets its own.
   const config = loadConfig({ dataDir: dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', ...options.env }, overrides: { log: { level: 'silent' } } });
-  const running = await startInstance(config, { logger: pino({ level: 'silent' }), ...(options.clock ? { clock: options.clock } : {}) });
+  const logger = options.logTo ? createLogger('trace', options.logTo) : pino({ level: 'silent' });
+  const running = await startInstance(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
   const url = running.url;
 
   const api: TestInstance['api'] = async (method, path, o = {}) => {
