@@ -256,18 +256,22 @@ export function searchConformance(
       });
 
       test('limit 0 returns the total only', async () => {
-        const r = await index().search(ALICE, { text: 'kangaroo', limit: 0 });
-        assert.equal(r.total, 3);
-        assert.deepEqual(r.hits, []);
+        assert.deepEqual(await index().search(ALICE, { text: 'kangaroo', limit: 0 }), { total: 3, hits: [] });
+        assert.deepEqual(await index().search(ALICE, { text: 'kangaroo', tag: 'work', limit: 0 }), { total: 2, hits: [] });
+        assert.deepEqual(await index().search(ALICE, { tag: 'work', limit: 0 }), { total: 9, hits: [] });
       });
 
-      test('paging works on relevance-ordered results too', async () => {
-        const all = await alice({ text: 'meeting' });
-        const first = await index().search(ALICE, { text: 'meeting', limit: 2 });
-        const rest = await index().search(ALICE, { text: 'meeting', limit: 10, offset: 2 });
-        assert.equal(first.total, all.length);
-        assert.equal(rest.total, all.length);
-        assert.deepEqual([...first.hits, ...rest.hits].map((h) => h.messageId), all);
+      test('paging works on relevance-ordered and filtered results too', async () => {
+        for (const q of [{ text: 'meeting' }, { text: 'meeting', tag: 'work' }, { from: 'dave', minPi: 60 }, { tag: 'work', minPi: 60 }]) {
+          const all = await alice(q);
+          assert.ok(all.length >= 3, JSON.stringify(q));
+          const first = await index().search(ALICE, { ...q, limit: 2 });
+          const rest = await index().search(ALICE, { ...q, limit: 10, offset: 2 });
+          assert.equal(first.total, all.length);
+          assert.equal(rest.total, all.length);
+          assert.deepEqual([...first.hits, ...rest.hits].map((h) => h.messageId), all, JSON.stringify(q));
+          assert.deepEqual(await index().search(ALICE, { ...q, offset: 100 }), { total: all.length, hits: [] }, JSON.stringify(q));
+        }
       });
 
       test('with free text, results are ordered by relevance, best first', async () => {

@@ -10,8 +10,8 @@ import { freeTextTerms, hasSearchableToken, normalizeKeyword, searchPage } from 
  * Search on Elasticsearch 8, for hubs that outgrow the embedded FTS5 index.
  *
  * Layout:
- * - One write alias `<prefix>messages` over rolling indices `<prefix>messages-000001`, `-000002`, ... created from an
- *   index template, rolled over by an ILM policy (primary shard size or age). Reads go through the same alias, which
+ * - One write alias `<prefix>-messages` over rolling indices `<prefix>-messages-000001`, `-000002`, ... created from
+ *   an index template, rolled over by an ILM policy (primary shard size or age). Reads go through the same alias, which
  *   spans every index of the pattern; writes land in its write index.
  * - Every write and every query carries `routing = accountId`: an account lives on one shard of each index, so a
  *   query touches one shard per index instead of all of them, and relevance statistics are computed within that
@@ -170,8 +170,14 @@ function errorType(e: unknown): string | undefined {
   return body?.error?.type;
 }
 
+/**
+ * An error cause fit for logs: Elasticsearch quotes a preview of the offending field's value in mapping errors,
+ * which could be a piece of someone's mail, so that part is cut.
+ */
 function describeCause(c: estypes.ErrorCause | undefined): string {
-  return c ? `${c.type}: ${c.reason ?? ''}` : 'unknown error';
+  if (!c) return 'unknown error';
+  const reason = (c.reason ?? '').replace(/Preview of field's value:.*$/s, '').slice(0, 200).trim();
+  return reason ? `${c.type}: ${reason}` : c.type;
 }
 
 class ElasticsearchSearch implements ElasticsearchSearchIndex {

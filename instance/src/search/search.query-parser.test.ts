@@ -139,13 +139,13 @@ describe('parseSearchQuery', () => {
     assertQueryError(words.join(' '), `w${SEARCH_MAX_TERMS}`, /at most/);
   });
 
-  test('the typed error is an AppError the HTTP layer maps to validation_failed', () => {
+  test('the typed error is an AppError the HTTP layer maps to search_query_invalid', () => {
     try {
       parseSearchQuery('after:never');
       assert.fail('should throw');
     } catch (e) {
       assert.ok(e instanceof AppError);
-      assert.equal(e.code, 'validation_failed');
+      assert.equal(e.code, 'search_query_invalid');
       assert.equal(e.status, 400);
       assert.equal(e.name, 'SearchQueryError');
       assert.deepEqual(e.extra?.token, 'after:never');

@@ -18,12 +18,12 @@ import type { SearchQuery } from './search.port.ts';
  *   `SearchQueryError` naming the token; nothing else is ever thrown, whatever the input.
  */
 
-/** A search query the user can fix; carries the offending token. Maps to the `validation_failed` API error. */
+/** A search query the user can fix; carries the offending token. Maps to the `search_query_invalid` API error. */
 export class SearchQueryError extends AppError {
   readonly token: string;
 
   constructor(token: string, reason: string) {
-    super('validation_failed', `Invalid search term ${JSON.stringify(token)}: ${reason}`, { token, reason });
+    super('search_query_invalid', `Invalid search term ${JSON.stringify(token)}: ${reason}`, { token, reason });
     this.name = 'SearchQueryError';
     this.token = token;
   }

@@ -90,7 +90,10 @@ function ftsPhrase(s: string): string {
   return `"${s.replaceAll('"', '""')}"`;
 }
 
-/** Text as indexed: NFC (so the engines agree on composed characters), several values one per line. */
+/**
+ * Text as indexed: NFC (so the engines agree on composed characters), several values one per line. (FTS5 has no
+ * position gap between values, so a phrase may span two addresses: a harmless widening.)
+ */
 function ftsText(values: string | string[]): string {
   return (Array.isArray(values) ? values.join('\n') : values).normalize('NFC');
 }
@@ -216,6 +219,10 @@ class SqliteSearchIndex implements SearchIndex {
     return rangeOf(no);
   }
 
+  /**
+   * One IMMEDIATE transaction per call: the write lock is taken up front, so a second process writing the same file
+   * waits (busy_timeout) instead of failing on a stale snapshot.
+   */
   async index(docs: SearchDocument[]): Promise<void> {
     if (docs.length === 0) return;
     this.db.transaction(() => {
@@ -260,7 +267,7 @@ class SqliteSearchIndex implements SearchIndex {
         insertFts.run(id, ftsText(doc.subject), ftsText(doc.body), ftsText(doc.from), ftsText(doc.to));
         for (const tag of doc.tags) insertTag.run(range.no, normalizeKeyword(tag), dateMs, id);
       }
-    })();
+    }).immediate();
   }
 
   async remove(accountId: string, messageIds: string[]): Promise<void> {
@@ -276,7 +283,7 @@ class SqliteSearchIndex implements SearchIndex {
         deleteFts.run(row.id);
         deleteDoc.run(row.id);
       }
-    })();
+    }).immediate();
   }
 
   async removeAccount(accountId: string): Promise<void> {
@@ -287,7 +294,7 @@ class SqliteSearchIndex implements SearchIndex {
       this.stmt('DELETE FROM search_tag WHERE account_no = ?').run(range.no);
       this.stmt('DELETE FROM search_doc WHERE account_no = ?').run(range.no);
       this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
-    })();
+    }).immediate();
   }
 
   async search(accountId: string, query: SearchQuery): Promise<SearchResult> {
@@ -355,6 +362,9 @@ class SqliteSearchIndex implements SearchIndex {
  */
 export function openSqliteSearchIndex(path: string): SearchIndex {
   const db = openSqlite(path);
-  for (const p of (process.env.XPRAGMAS ?? '').split(';').filter(Boolean)) db.pragma(p);
+  // Posting lists of a 100k-message account are tens of MB: a 32 MiB page cache (grown only as used, default 2 MiB)
+  // keeps the hot ones in process. Durability stays at openSqlite's synchronous=FULL: a job that indexed a message
+  // and was acknowledged must not lose it on a power cut (NORMAL would index ~30% faster).
+  db.pragma('cache_size = -32768');
   return new SqliteSearchIndex(db);
 }

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   password_too_weak: { status: 400, title: 'Passwords must be at least 10 characters long.' },
   quota_exceeded: { status: 507, title: 'The account storage quota is exhausted.' },
   conflict: { status: 409, title: 'The resource changed meanwhile; reload and retry.' },
+  search_query_invalid: { status: 400, title: 'The search query has a term that cannot be understood (the detail names it).' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
