@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FsBlobStore } from './blob-store.fs.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'caliopen-blobs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('put, get, replace, delete; files are private and no temporary file is left', async () => {
+  const store = new FsBlobStore(dir);
+  assert.equal(await store.put('raw/acc-1/m1', Buffer.from('hello')), 5);
+  assert.equal((await store.get('raw/acc-1/m1'))?.toString(), 'hello');
+  await store.put('raw/acc-1/m1', Buffer.from('again'));
+  assert.equal((await store.get('raw/acc-1/m1'))?.toString(), 'again');
+  assert.equal(statSync(join(dir, 'raw/acc-1/m1')).mode & 0o777, 0o600);
+  assert.deepEqual(readdirSync(join(dir, 'raw/acc-1')), ['m1']);
+  assert.equal(await store.delete('raw/acc-1/m1'), true);
+  assert.equal(await store.delete('raw/acc-1/m1'), false);
+  assert.equal(await store.get('raw/acc-1/m1'), null);
+});
+
+test('keys cannot escape the store', async () => {
+  const store = new FsBlobStore(dir);
+  for (const key of ['../etc/passwd', 'raw/../../x', '/abs', '', 'a\u0000b']) {
+    await assert.rejects(store.put(key, Buffer.from('x')), /invalid blob key/);
+  }
+});

@@ -1,0 +1,16 @@
+/**
+ * Port: immutable blobs (raw messages, attachments) addressed by key. Writes are durable when `put` resolves.
+ * Adapter: blob-store.fs.ts (files under `<dataDir>/blobs`, fsynced). A scaled deployment mounts a shared volume
+ * or adds an object-store adapter behind the same port.
+ */
+export interface BlobStore {
+  /** Writes the blob durably (file + directory fsync) and resolves its size. Writing an existing key replaces it. */
+  put(key: string, data: Uint8Array): Promise<number>;
+  /** Resolves the bytes, or null when there is no such blob. */
+  get(key: string): Promise<Buffer | null>;
+  /** Removes the blob; resolves false when there was none. */
+  delete(key: string): Promise<boolean>;
+}
+
+/** Keys are path-like (`raw/<accountId>/<messageId>`): letters, digits, `-`, `_`, `.` and `/`, no `..`. */
+export const BLOB_KEY = /^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_./-]{0,255}$/;

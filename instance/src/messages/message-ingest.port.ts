@@ -1,0 +1,30 @@
+import type { Message } from './message.entity.ts';
+import type { MessageFacts } from './message.facts.ts';
+
+/**
+ * The one way a message enters a mailbox, whatever brought it (SMTP, IMAP import, the composer's Sent copy, a bounce,
+ * later federation): keep the raw bytes, parse, resolve participants to contacts, find the conversation, store,
+ * count usage against the quota, and queue indexing. Idempotent: the same (Message-ID, content hash) for the same
+ * account is stored once, so retries and re-imports are harmless.
+ */
+export interface IngestRequest {
+  accountId: string;
+  /** The complete RFC 5322 message. */
+  raw: Buffer;
+  direction: 'inbound' | 'outbound';
+  receivedAt: Date;
+  facts: MessageFacts;
+  /** Tags to start with: IMAP folder names, 'sent', 'bounce'... */
+  tags?: string[];
+  read?: boolean;
+}
+
+export interface IngestResult {
+  message: Message;
+  /** false when the message was already in the mailbox (nothing written). */
+  inserted: boolean;
+}
+
+export interface MessageIngest {
+  ingest(request: IngestRequest): Promise<IngestResult>;
+}

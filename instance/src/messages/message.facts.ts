@@ -1,0 +1,52 @@
+/**
+ * Verified facts recorded with a message as it arrives: what the Privacy Index engine scores. Only what was
+ * checked goes here (a DKIM signature *verified*, a TLS version *we* negotiated); unverifiable means absent.
+ * Stored as `Message.facts` (JSON); later issues add `openpgp` and `federation` sections.
+ */
+export interface TlsFacts {
+  /** As negotiated on our hop, e.g. 'TLSv1.3'. */
+  version: string;
+  /** OpenSSL cipher name, e.g. 'TLS_AES_256_GCM_SHA384'. */
+  cipher: string;
+}
+
+export interface ReceivedHop {
+  from: string | null;
+  by: string | null;
+  /** The protocol word of the Received header (ESMTP, ESMTPS, ESMTPSA, LMTP...). */
+  with: string | null;
+  /** true when the hop says it used TLS (ESMTPS/ESMTPSA or a `(version=TLS...)` comment), false when it says it did not, null when unknown. */
+  tls: boolean | null;
+  date: string | null;
+}
+
+export interface TransportFacts {
+  /** How the message reached us. */
+  via: 'smtp' | 'imap-import' | 'local' | 'federation';
+  /** TLS on the hop into this instance; null = plaintext (or not applicable for local/import). */
+  tls: TlsFacts | null;
+  clientIp: string | null;
+  helo: string | null;
+  /** The Received: chain as parsed (newest first), outside our own hop. */
+  receivedChain: ReceivedHop[];
+  /** Hops outside this instance before us. */
+  externalHops: number;
+  /** Of those, hops that said they were not encrypted (`tls === false`). */
+  plaintextHops: number;
+}
+
+export type SpfResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy';
+export type DkimResult = 'pass' | 'fail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy';
+export type DmarcResult = 'pass' | 'fail' | 'none' | 'temperror' | 'permerror';
+
+export interface AuthenticationFacts {
+  spf: { result: SpfResult; domain: string | null };
+  /** One entry per DKIM-Signature header, each *verified* (result 'pass' only when the signature checked out). */
+  dkim: { result: DkimResult; domain: string | null; selector: string | null; aligned: boolean }[];
+  dmarc: { result: DmarcResult; domain: string | null; policy: string | null };
+}
+
+export interface MessageFacts {
+  transport: TransportFacts | null;
+  authentication: AuthenticationFacts | null;
+}
