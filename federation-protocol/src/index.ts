@@ -120,3 +120,4 @@ export {
   verifyFeedDelta,
   verifyFeedEnvelope,
 } from './feed.ts';
+export * from './descriptor.ts';
