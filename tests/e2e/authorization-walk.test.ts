@@ -7,13 +7,15 @@
  * or the walk fails — so no route can slip by unwalked. The set of public routes is pinned too.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remote-identity.entity.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
 type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
 
 interface WalkContext {
-  a: { id: string; spareDeviceId: string };
+  a: { id: string; spareDeviceId: string; messageId: string; conversationId: string; contactId: string; otherContactId: string; identityId: string };
 }
 
 /** For each route with parameters: the values that point at a resource belonging to user A. */
@@ -21,13 +23,21 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/devices/:id': (ctx) => ({ id: ctx.a.spareDeviceId }),
   '/api/v1/admin/users/:id': (ctx) => ({ id: ctx.a.id }),
   '/api/v1/admin/users/:id/password': (ctx) => ({ id: ctx.a.id }),
+  '/api/v1/identities/:id': (ctx) => ({ id: ctx.a.identityId }),
+  '/api/v1/identities/:id/import': (ctx) => ({ id: ctx.a.identityId }),
+  '/api/v1/discussions/:id': (ctx) => ({ id: ctx.a.conversationId }),
+  '/api/v1/discussions/:id/messages': (ctx) => ({ id: ctx.a.conversationId }),
+  '/api/v1/discussions/:id/threads': (ctx) => ({ id: ctx.a.conversationId }),
+  '/api/v1/messages/:id': (ctx) => ({ id: ctx.a.messageId }),
+  '/api/v1/messages/:id/raw': (ctx) => ({ id: ctx.a.messageId }),
+  '/api/v1/contacts/:id': (ctx) => ({ id: ctx.a.contactId }),
 };
 
 /** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/auth/login']);
 
 /** A body that passes validation for each route that takes one, so the walk reaches the handler. */
-const VALID_BODIES: Record<string, unknown> = {
+const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = {
   'POST /api/v1/auth/login': { username: 'nobody', password: 'irrelevant-password' },
   'POST /api/v1/me/password': { currentPassword: 'wrong-current-password', newPassword: 'a-new-password-1' },
   'POST /api/v1/me/totp/confirm': { code: '000000' },
@@ -35,6 +45,15 @@ const VALID_BODIES: Record<string, unknown> = {
   'POST /api/v1/admin/users': { username: 'walk-created', password: 'walk-password-1' },
   'PATCH /api/v1/admin/users/:id': { displayName: 'Renamed by the walk' },
   'POST /api/v1/admin/users/:id/password': { password: 'walk-reset-password' },
+  // A loopback host: refused before any connection (imports from non-public addresses are off by default).
+  'POST /api/v1/identities': { kind: 'imap', host: '127.0.0.1', port: 993, tls: 'implicit', username: 'walk', password: 'walk-remote-password' },
+  'PATCH /api/v1/messages/:id': { read: true, tags: ['walk'], deleted: true },
+  'POST /api/v1/contacts': { displayName: 'Walk contact', identities: [{ address: 'walk@w.example' }] },
+  'PATCH /api/v1/contacts/:id': { notes: 'changed by the walk' },
+  'POST /api/v1/contacts/merge': (ctx: WalkContext) => ({ target: ctx.a.contactId, sources: [ctx.a.otherContactId] }),
+  'POST /api/v1/contacts/import': 'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Walk import\r\nEMAIL:walk-import@w.example\r\nEND:VCARD\r\n',
+  // To B's own address: delivered locally, so the walk never reaches for the network.
+  'POST /api/v1/messages': { to: [{ address: 'walker-b@alpha.test' }], subject: 'walk', text: 'walk' },
 };
 
 describe('authorization walk over every route', () => {
@@ -49,7 +68,20 @@ describe('authorization walk over every route', () => {
     await inst.user('walker-admin', 'admin');
     // A second device of A: the resource the device routes are walked on.
     const spare = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'walker-a', password: a.password, deviceName: 'spare' } });
-    ctx = { a: { id: a.id, spareDeviceId: spare.body.device.id } };
+    // A message of A (in a conversation with an automatic contact) and a second contact: what the mail routes walk on.
+    const { services } = inst.running;
+    const raw = Buffer.from('From: Walk Sender <walk-sender@w.example>\r\nTo: walker-a@alpha.test\r\nSubject: walk\r\nMessage-ID: <walk@w.example>\r\n\r\nhello\r\n');
+    const { message } = await services.ingest.ingest({ accountId: a.id, raw, direction: 'inbound', receivedAt: new Date(), facts: { transport: null, authentication: null } });
+    const other = await services.contacts.create(a.id, { displayName: 'Other of A', identities: [{ address: 'other-of-a@w.example' }] });
+    // A remote identity of A, stored directly: creating one through the API needs a live IMAP server (imap-import.test.ts).
+    const identityId = randomUUID();
+    await services.storage.remoteIdentities.create({
+      id: identityId, accountId: a.id, kind: 'imap', label: 'walk', host: 'imap.w.example', port: 993, tls: 'implicit', username: 'walker-a',
+      credentialSealed: services.box.seal('walk-remote-password', credentialPurpose(identityId)), createdAt: new Date(), updatedAt: new Date(), sync: { ...IDLE_SYNC },
+    });
+    ctx = {
+      a: { id: a.id, spareDeviceId: spare.body.device.id, messageId: message.id, conversationId: message.conversationId, contactId: message.from.contactId!, otherContactId: other.id, identityId },
+    };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
   });
   after(async () => {
@@ -70,13 +102,18 @@ describe('authorization walk over every route', () => {
     const s = inst.running.services.storage;
     const account = await s.accounts.get(ctx.a.id);
     const devices = await s.devices.listByAccount(ctx.a.id);
-    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })) });
+    const message = await s.messages.get(ctx.a.id, ctx.a.messageId);
+    const conversation = await s.conversations.get(ctx.a.id, ctx.a.conversationId);
+    const contacts = await s.contacts.list(ctx.a.id, { limit: 100 });
+    const identities = await s.remoteIdentities.listByAccount(ctx.a.id);
+    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })), message, conversation, contacts, identities });
   }
 
   async function call(method: string, url: string, who: Who): Promise<ApiResponse> {
     const params = OWNED_BY_A[url]?.(ctx) ?? {};
     const path = url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`));
-    const body = VALID_BODIES[`${method} ${url}`];
+    const given = VALID_BODIES[`${method} ${url}`];
+    const body = typeof given === 'function' ? given(ctx) : given;
     const token = await tokenFor(who);
     return inst.api(method, path, { ...(token ? { token } : {}), ...(body !== undefined ? { body } : {}) });
   }
@@ -130,6 +167,10 @@ describe('authorization walk over every route', () => {
       const res = await call(r.method, r.url, 'userA');
       assert.equal(res.status, 200, `${r.method} ${r.url} as A: ${res.text}`);
       assert.equal(res.body.id, ctx.a.spareDeviceId);
+    }
+    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id']) {
+      const res = await call('GET', url, 'userA');
+      assert.equal(res.status, 200, `GET ${url} as A: ${res.text.slice(0, 200)}`);
     }
     for (const r of inst.running.http.routes.filter((r) => r.access === 'admin')) {
       const res = await call(r.method, r.url, 'admin');

@@ -137,7 +137,7 @@ describe('caliopen CLI', () => {
     const port = await freePort();
     server = spawn(process.execPath, [BIN, 'instance', 'start', '--data-dir', dataDir], {
       cwd: root,
-      env: { ...process.env, CALIOPEN_HTTP_PORT: String(port), CALIOPEN_LOG_LEVEL: 'warn' },
+      env: { ...process.env, CALIOPEN_HTTP_PORT: String(port), CALIOPEN_HTTPS_PORT: '0', CALIOPEN_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -20,7 +20,7 @@ async function npmStart(port: number): Promise<{ output: () => string; stop: () 
   const child = spawn('npm', ['start'], {
     cwd: root,
     detached: true,
-    env: { ...process.env, CALIOPEN_DATA_DIR: join(tmp.dir, 'demo'), CALIOPEN_HTTP_PORT: String(port), CALIOPEN_LOG_LEVEL: 'warn' },
+    env: { ...process.env, CALIOPEN_DATA_DIR: join(tmp.dir, 'demo'), CALIOPEN_HTTP_PORT: String(port), CALIOPEN_HTTPS_PORT: '0', CALIOPEN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

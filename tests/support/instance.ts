@@ -31,7 +31,7 @@ export async function startTestInstance(
   const { dir, cleanup } = tempDir('caliopen-instance-');
   await initInstance({ domain: options.domain ?? 'alpha.test', dataDir: dir, httpPort: '0' }, () => {});
   // Many tests log in from 127.0.0.1 in quick succession: a high login limit unless the test sets its own.
-  const config = loadConfig({ dataDir: dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', ...options.env }, overrides: { log: { level: 'silent' } } });
+  const config = loadConfig({ dataDir: dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0', ...options.env }, overrides: { log: { level: 'silent' } } });
   const logger = options.logTo ? createLogger('trace', options.logTo) : pino({ level: 'silent' });
   const running = await startInstance(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
   const url = running.url;

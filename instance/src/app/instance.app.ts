@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/config.schema.ts';
+import { startInboundMail, type InboundMail, type InboundMailOptions } from '../email/smtp-inbound.service.ts';
 import { buildHttpServer, type HttpServer } from '../http/server.ts';
+import { startPublicFace } from '../http/public.face.ts';
 import type { Worker } from '../queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
-import { buildServices, type InstanceServices, type ServiceOptions } from './instance.services.ts';
+import { buildServices, startEmailCoreWorkers, type InstanceServices, type ServiceOptions } from './instance.services.ts';
 
 export interface RunningInstance {
   services: InstanceServices;
@@ -11,6 +13,10 @@ export interface RunningInstance {
   /** Base URL the API listens on. */
   url: string;
   logger: Logger;
+  /** Base URL of the public HTTPS face (descriptor, registry challenges), null when `https.enabled` is false. */
+  publicUrl: string | null;
+  /** Inbound SMTP (null when `smtp.enabled` is false). */
+  smtp: InboundMail | null;
   stop(): Promise<void>;
 }
 
@@ -21,9 +27,12 @@ const HOUR = 3600_000;
  * Starts an instance: engines, HTTP API, background workers. `stop()` closes them in the reverse order, letting
  * running requests and jobs finish.
  */
-export async function startInstance(config: InstanceConfig, options: ServiceOptions & { logger?: Logger } = {}): Promise<RunningInstance> {
+export async function startInstance(
+  config: InstanceConfig,
+  options: ServiceOptions & { logger?: Logger; smtp?: InboundMailOptions } = {},
+): Promise<RunningInstance> {
   const logger = options.logger ?? createLogger(config.log.level);
-  const services = await buildServices(config, options);
+  const services = await buildServices(config, { ...options, logger });
   const http = await buildHttpServer(services, logger);
   const workers: Worker[] = [];
 
@@ -41,6 +50,22 @@ export async function startInstance(config: InstanceConfig, options: ServiceOpti
   );
   await scheduleMaintenance();
 
+  // Outbound mail: the DKIM key is checked (and created for an instance initialised before DKIM) before the first
+  // message is signed, then the 'smtp-out' delivery worker starts.
+  await services.outbound.dkimKey().catch((err: unknown) => logger.error({ err }, 'no DKIM key: outgoing mail cannot be signed'));
+  workers.push(services.outbound.startWorker(logger));
+
+  // Search indexing and the purge of soft-deleted mail.
+  workers.push(...startEmailCoreWorkers(services));
+
+  // IMAP imports and the scheduled re-sync of every remote identity.
+  workers.push(services.imports.startWorker(config.imports.concurrency));
+
+  // Inbound SMTP: 250 once the message is in <dataDir>/spool.db; the spool worker delivers it through ingest.
+  const smtp = config.smtp.enabled ? await startInboundMail(services, services.ingest, logger, options.smtp) : null;
+
+  const publicFace = config.https.enabled ? await startPublicFace(config, services, logger) : null;
+
   const address = await http.app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ address, domain: config.domain, storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine }, 'instance started');
 
@@ -50,8 +75,12 @@ export async function startInstance(config: InstanceConfig, options: ServiceOpti
     http,
     url: address,
     logger,
+    smtp,
+    publicUrl: publicFace?.url ?? null,
     stop() {
       stopping ??= (async () => {
+        await publicFace?.stop();
+        await smtp?.stop();
         await http.app.close();
         await Promise.all(workers.map((w) => w.close()));
         await services.close();

@@ -1,15 +1,33 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
 import { AccountService } from '../accounts/account.service.ts';
+import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { PasswordHasher, type PasswordHasherOptions } from '../accounts/password.ts';
+import { ConfigError } from '../config/config.loader.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
+import { FsBlobStore } from '../blobs/blob-store.fs.ts';
+import type { ContactService } from '../contacts/contact.service.ts';
+import type { ConversationService } from '../conversations/conversation.service.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
 import { DeviceService } from '../devices/device.service.ts';
+import { createOutboundMail, type OutboundMail } from '../email/smtp-outbound.service.ts';
+import { RemoteIdentityService } from '../identities/remote-identity.service.ts';
+import { ImapImportService } from '../imports/imap-import.service.ts';
+import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
+import { ImapSync } from '../imports/imap-sync.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
-import type { JobQueue } from '../queue/job-queue.port.ts';
+import { buildEmailCore } from '../messages/email-core.ts';
+import type { MessageIngest } from '../messages/message-ingest.port.ts';
+import type { MessageIngestService } from '../messages/message-ingest.service.ts';
+import type { MessageService } from '../messages/message.service.ts';
+import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
+import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../storage/storage.port.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
@@ -25,6 +43,21 @@ export interface InstanceServices {
   accounts: AccountService;
   auth: AuthService;
   devices: DeviceService;
+  /** Remote mailboxes (IMAP) of accounts. */
+  identities: RemoteIdentityService;
+  /** IMAP imports: start, progress, scheduled re-sync (its worker runs in startInstance). */
+  imports: ImapImportService;
+  /** Sending mail: compose (POST /api/v1/messages) and the 'smtp-out' delivery worker (started in startInstance). */
+  outbound: OutboundMail;
+  /** Raw messages and attachments (`<dataDir>/blobs`). */
+  blobs: BlobStore;
+  contacts: ContactService;
+  conversations: ConversationService;
+  messages: MessageService;
+  /** The one way mail enters a mailbox (SMTP, IMAP import, Sent copies, bounces). */
+  ingest: MessageIngestService;
+  /** Keeps the search index in step with the mailbox through the 'index' queue. */
+  indexer: SearchIndexer;
   close(): Promise<void>;
 }
 
@@ -32,6 +65,8 @@ export interface ServiceOptions {
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
   passwordHashing?: PasswordHasherOptions;
+  /** Where background services (imports) log; silent when absent. */
+  logger?: Logger;
   /** Which engines to open (the CLI's account commands need storage only). */
   open?: { queue?: boolean; search?: boolean };
 }
@@ -93,6 +128,18 @@ function notOpened<T extends object>(what: string): T {
   });
 }
 
+/** The extra CA bundle for IMAP import (imports.caFile), read once at start; a bad file stops the start, naming the key. */
+function readImportCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): cannot read ${file}: ${(e as Error).message}.`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): ${file} holds no PEM certificate.`);
+  return pem;
+}
+
 export async function buildServices(config: InstanceConfig, options: ServiceOptions = {}): Promise<InstanceServices> {
   const clock = options.clock ?? systemClock;
   const box = new SecretBox(loadMasterKey(config.dataDir, options.env));
@@ -104,7 +151,40 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes);
   const auth = new AuthService(storage, hasher, box, clock, { sessionTtlSeconds: config.auth.sessionTtlSeconds, totpIssuer: config.domain });
   const devices = new DeviceService(storage, clock);
-  return {
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const imapConnector = new ImapflowConnector({
+    allowPrivateHosts: config.imports.allowPrivateHosts,
+    maxMessageBytes: config.imports.maxMessageBytes,
+    ...(config.imports.caFile ? { extraCa: [readImportCa(config.imports.caFile)] } : {}),
+  });
+  // The email core's ingest, looked up when a message arrives (it joins these services on its own).
+  const ingest: MessageIngest = {
+    ingest: (request) => {
+      const real = (services as InstanceServices & { ingest?: MessageIngest }).ingest;
+      if (!real) throw new AppError('service_unavailable', 'Message ingest is not available in this process.');
+      return real.ingest(request);
+    },
+  };
+  const imapSync = new ImapSync({ storage, box, ingest, connector: imapConnector, clock, logger }, { maxMessageBytes: config.imports.maxMessageBytes });
+  const imports = new ImapImportService({ storage, queue, sync: imapSync, clock, logger }, { resyncMinutes: config.imports.resyncMinutes });
+  const identities = new RemoteIdentityService({
+    storage,
+    box,
+    connector: imapConnector,
+    clock,
+    onCreated: options.open?.queue === false ? undefined : (identity) => imports.scheduleResync(identity.accountId, identity.id),
+  });
+  // The email core: blob store, contacts, conversations, messages, ingest, search indexing.
+  const blobStore = new FsBlobStore(join(config.dataDir, 'blobs'));
+  const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger });
+  const mailIngest = core.ingest;
+  // The addresses of an account's remote mailboxes are its own: imported mail from them is the user's, not a correspondent's.
+  mailIngest.addOwnAddressSource(async (accountId) =>
+    (await storage.remoteIdentities.listByAccount(accountId)).map((i) => i.username.toLowerCase()).filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
+  );
+  // Sending mail: the Sent copy, local deliveries and bounces go through the same ingest; jobs read the raw back.
+  const outbound = createOutboundMail({ config, clock, storage, queue, box, ingest: mailIngest, blobs: blobStore, env: options.env ?? process.env });
+  const services: InstanceServices = {
     config,
     clock,
     storage,
@@ -116,10 +196,28 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     accounts,
     auth,
     devices,
+    identities,
+    imports,
+    outbound,
+    blobs: blobStore,
+    contacts: core.contacts,
+    conversations: core.conversations,
+    messages: core.messages,
+    ingest: mailIngest,
+    indexer: core.indexer,
     async close() {
       await queue.close();
       await search.close();
       await storage.close();
     },
   };
+  return services;
+}
+
+/**
+ * Starts the email core's background workers: search indexing (queue 'index') and the purge of soft-deleted
+ * messages past their retention (queue 'mail-purge'). startInstance calls it; the returned workers stop with it.
+ */
+export function startEmailCoreWorkers(services: InstanceServices): Worker[] {
+  return [services.indexer.start(), services.messages.startPurgeWorker()];
 }

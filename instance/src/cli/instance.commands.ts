@@ -43,6 +43,7 @@ export async function initInstance(opts: InitOptions, print: (line: string) => v
   print(`  signing key (Ed25519)    ${identity.signing.thumbprint}`);
   print(`  encryption key (X25519)  ${identity.encryption.thumbprint}`);
   print(`  TLS certificate          ${given ? 'given' : 'self-signed'}, SHA-256 ${identity.tls.fingerprintSha256}`);
+  print(`  DKIM key (RSA-2048)      selector ${identity.dkim.selector} (publish the ${identity.dkim.selector}._domainkey TXT record below)`);
   print('');
   printDns(identity, print);
   print('');

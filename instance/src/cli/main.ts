@@ -4,7 +4,11 @@ import { isAppError } from '../shared/errors.ts';
 import { registerAdminCommands } from './admin.commands.ts';
 import { CliError } from './cli-error.ts';
 import { registerDemoCommand } from './demo.command.ts';
+import { registerImportCommands } from './import.commands.ts';
 import { registerInstanceCommands } from './instance.commands.ts';
+import { registerRegistryClientCommands } from './registry-client.commands.ts';
+// The commands module only, not the registry's index: every `caliopen` command would otherwise load the whole registry.
+import { registerRegistryCommands } from '@caliopen/registry/cli/registry.commands.ts';
 
 /**
  * `caliopen` — one entry, subcommands, `--help` on each. Exit codes: 0 success, 1 the operation failed,
@@ -17,8 +21,11 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerInstanceCommands(program);
+  registerRegistryClientCommands(program);
   registerAdminCommands(program);
   registerDemoCommand(program);
+  registerImportCommands(program);
+  registerRegistryCommands(program);
   program.commands.forEach(function exitOverride(c) {
     c.exitOverride();
     c.commands.forEach(exitOverride);

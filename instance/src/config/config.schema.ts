@@ -18,6 +18,17 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** The public HTTPS face (instance certificate): descriptor, registry challenges, later the federation inbox. */
+    https: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        host: Type.String({ minLength: 1 }),
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        /** The base URL peers and registries reach it by (default https://<domain>[:port]). */
+        publicUrl: Type.Optional(Type.String({ pattern: '^https://[^/?#]+$' })),
+      },
+      { additionalProperties: false },
+    ),
     storage: Type.Object(
       {
         engine: Type.Union([Type.Literal('sqlite'), Type.Literal('cassandra')]),
@@ -61,6 +72,85 @@ export const InstanceConfigSchema = Type.Object(
       { defaultQuotaBytes: Type.Integer({ minimum: 0 }) },
       { additionalProperties: false },
     ),
+    /**
+     * Inbound SMTP (the MX): off unless enabled. Production listens on 0.0.0.0 port 25; 2525 is the unprivileged
+     * development default. `dnsServers` are used for SPF/DKIM/DMARC and reverse lookups (empty = the system's).
+     */
+    smtp: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        host: Type.String({ minLength: 1 }),
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 ** 3 }),
+        maxConnections: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        /** 0 = no limit. */
+        maxConnectionsPerIp: Type.Integer({ minimum: 0, maximum: 100_000 }),
+        /** 0 = no limit. */
+        messagesPerMinutePerIp: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        dnsServers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F:.]{2,45})$' }), { maxItems: 8 }),
+      },
+      { additionalProperties: false },
+    ),
+    /**
+     * Outbound mail (SMTP out). `mxOverride` routes a domain to a fixed host:port instead of its MX records: for
+     * tests and private networks only (it bypasses DNS, so never point it at a host you do not run).
+     */
+    outbound: Type.Object(
+      {
+        /** Relay every message through this host instead of the recipients' MX (credentials: environment only). */
+        smarthost: Type.Optional(
+          Type.Object(
+            {
+              host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' }),
+              port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+              requireTls: Type.Optional(Type.Boolean()),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        /** STARTTLS towards MX hosts: `opportunistic` (use it when offered) or `required` (never send in clear). */
+        tlsPolicy: Type.Union([Type.Literal('opportunistic'), Type.Literal('required')]),
+        /** Temporary failures are retried `attempts` times in all, the n-th retry after baseDelayMs * 2^(n-1). */
+        retry: Type.Object(
+          {
+            attempts: Type.Integer({ minimum: 1, maximum: 50 }),
+            baseDelayMs: Type.Integer({ minimum: 10, maximum: 24 * 3600_000 }),
+          },
+          { additionalProperties: false },
+        ),
+        /** `domain=host:port` entries (tests / private networks only). */
+        mxOverride: Type.Array(
+          Type.String({ pattern: '^[a-z0-9.-]{1,253}=[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$' }),
+          { maxItems: 1000 },
+        ),
+        /** Most recipients (to + cc + bcc) one message may have. */
+        maxRecipients: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        /** Most attachment bytes (decoded, all attachments together) one message may carry. */
+        maxAttachmentBytes: Type.Integer({ minimum: 0, maximum: 256 * 1024 * 1024 }),
+        /** Delivery jobs run at once by one process. */
+        concurrency: Type.Integer({ minimum: 1, maximum: 256 }),
+      },
+      { additionalProperties: false },
+    ),
+    /** Import of users' remote mailboxes (IMAP). */
+    imports: Type.Object(
+      {
+        /** Every identity is synced again this often, through the queue (0 = no scheduled sync). */
+        resyncMinutes: Type.Integer({ minimum: 0, maximum: 7 * 24 * 60 }),
+        /**
+         * Let users import from loopback, private, link-local and other non-public addresses. Off by default: a
+         * user could otherwise make the instance probe its own network. On for tests and private deployments only.
+         */
+        allowPrivateHosts: Type.Boolean(),
+        /** PEM file of extra certificate authorities trusted for IMAP over TLS (an organisation's internal CA). */
+        caFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Remote messages larger than this are left out of the import (and counted as skipped). */
+        maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+        /** Import jobs run at once by one process. */
+        concurrency: Type.Integer({ minimum: 1, maximum: 64 }),
+      },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       { level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')]) },
       { additionalProperties: false },
@@ -73,11 +163,16 @@ export type InstanceConfig = Static<typeof InstanceConfigSchema>;
 
 export const DEFAULTS = {
   http: { host: '127.0.0.1', port: 8080, trustProxy: false, bodyLimitBytes: 1024 * 1024 },
+  https: { enabled: true, host: '127.0.0.1', port: 8443 },
   storage: { engine: 'sqlite' },
   search: { engine: 'sqlite' },
   queue: { engine: 'sqlite' },
   auth: { sessionTtlSeconds: 30 * 24 * 3600, loginRateLimitPerMinute: 10 },
   accounts: { defaultQuotaBytes: 5 * 1024 ** 3 },
+  smtp: { enabled: false, host: '127.0.0.1', port: 2525, maxMessageBytes: 25 * 1024 * 1024, maxConnections: 200, maxConnectionsPerIp: 20, messagesPerMinutePerIp: 300, dnsServers: [] },
+  // 14 attempts, the first retry a minute later, doubling: the last try comes about 5.7 days after the first (RFC 5321 §4.5.4.1).
+  outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 14, baseDelayMs: 60_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
+  imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   log: { level: 'info' },
 } as const;
 
@@ -89,6 +184,10 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_HTTP_PORT: { path: 'http.port', kind: 'integer' },
   CALIOPEN_TRUST_PROXY: { path: 'http.trustProxy', kind: 'boolean' },
   CALIOPEN_BODY_LIMIT_BYTES: { path: 'http.bodyLimitBytes', kind: 'integer' },
+  CALIOPEN_HTTPS_ENABLED: { path: 'https.enabled', kind: 'boolean' },
+  CALIOPEN_HTTPS_HOST: { path: 'https.host', kind: 'string' },
+  CALIOPEN_HTTPS_PORT: { path: 'https.port', kind: 'integer' },
+  CALIOPEN_PUBLIC_URL: { path: 'https.publicUrl', kind: 'string' },
   CALIOPEN_STORAGE: { path: 'storage.engine', kind: 'string' },
   CASSANDRA_CONTACT_POINTS: { path: 'storage.cassandra.contactPoints', kind: 'list' },
   CASSANDRA_LOCAL_DC: { path: 'storage.cassandra.localDataCenter', kind: 'string' },
@@ -103,4 +202,27 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_LOGIN_RATE_LIMIT: { path: 'auth.loginRateLimitPerMinute', kind: 'integer' },
   CALIOPEN_DEFAULT_QUOTA_BYTES: { path: 'accounts.defaultQuotaBytes', kind: 'integer' },
   CALIOPEN_LOG_LEVEL: { path: 'log.level', kind: 'string' },
+  CALIOPEN_SMTP_ENABLED: { path: 'smtp.enabled', kind: 'boolean' },
+  CALIOPEN_SMTP_HOST: { path: 'smtp.host', kind: 'string' },
+  CALIOPEN_SMTP_PORT: { path: 'smtp.port', kind: 'integer' },
+  CALIOPEN_SMTP_MAX_MESSAGE_BYTES: { path: 'smtp.maxMessageBytes', kind: 'integer' },
+  CALIOPEN_SMTP_MAX_CONNECTIONS: { path: 'smtp.maxConnections', kind: 'integer' },
+  CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: { path: 'smtp.maxConnectionsPerIp', kind: 'integer' },
+  CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: { path: 'smtp.messagesPerMinutePerIp', kind: 'integer' },
+  CALIOPEN_SMTP_DNS_SERVERS: { path: 'smtp.dnsServers', kind: 'list' },
+  CALIOPEN_IMPORT_RESYNC_MINUTES: { path: 'imports.resyncMinutes', kind: 'integer' },
+  CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: { path: 'imports.allowPrivateHosts', kind: 'boolean' },
+  CALIOPEN_IMPORT_CA_FILE: { path: 'imports.caFile', kind: 'string' },
+  CALIOPEN_IMPORT_MAX_MESSAGE_BYTES: { path: 'imports.maxMessageBytes', kind: 'integer' },
+  CALIOPEN_IMPORT_CONCURRENCY: { path: 'imports.concurrency', kind: 'integer' },
+  CALIOPEN_SMARTHOST_HOST: { path: 'outbound.smarthost.host', kind: 'string' },
+  CALIOPEN_SMARTHOST_PORT: { path: 'outbound.smarthost.port', kind: 'integer' },
+  CALIOPEN_SMARTHOST_REQUIRE_TLS: { path: 'outbound.smarthost.requireTls', kind: 'boolean' },
+  CALIOPEN_OUTBOUND_TLS_POLICY: { path: 'outbound.tlsPolicy', kind: 'string' },
+  CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: { path: 'outbound.retry.attempts', kind: 'integer' },
+  CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: { path: 'outbound.retry.baseDelayMs', kind: 'integer' },
+  CALIOPEN_OUTBOUND_MX_OVERRIDE: { path: 'outbound.mxOverride', kind: 'list' },
+  CALIOPEN_OUTBOUND_MAX_RECIPIENTS: { path: 'outbound.maxRecipients', kind: 'integer' },
+  CALIOPEN_OUTBOUND_MAX_ATTACHMENT_BYTES: { path: 'outbound.maxAttachmentBytes', kind: 'integer' },
+  CALIOPEN_OUTBOUND_CONCURRENCY: { path: 'outbound.concurrency', kind: 'integer' },
 };

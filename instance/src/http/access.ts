@@ -22,6 +22,10 @@ export interface RouteEntry {
   method: string;
   url: string;
   access: Access;
+  /** The route's own body limit, when it sets one (else the server's). */
+  bodyLimit?: number;
+  /** Whether the route declares a body schema (takes a body). */
+  takesBody: boolean;
 }
 
 export type Authenticator = (token: string) => Promise<Principal>;
@@ -55,7 +59,13 @@ export function installAccessControl(
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      catalogue.push({ method, url: route.url, access });
+      catalogue.push({
+        method,
+        url: route.url,
+        access,
+        takesBody: (route.schema as { body?: unknown } | undefined)?.body !== undefined,
+        ...(route.bodyLimit !== undefined ? { bodyLimit: route.bodyLimit } : {}),
+      });
     }
   });
 

@@ -5,7 +5,13 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { adminRoutes } from '../accounts/admin.routes.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
+import { contactRoutes } from '../contacts/contact.routes.ts';
+import { conversationRoutes } from '../conversations/conversation.routes.ts';
 import { deviceRoutes } from '../devices/device.routes.ts';
+import { composeRoutes } from '../email/compose.routes.ts';
+import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
+import { imapImportRoutes } from '../imports/imap-import.routes.ts';
+import { messageRoutes } from '../messages/message.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
 import { AppError, isAppError, type ErrorCode } from '../shared/errors.ts';
 import type { InstanceServices } from '../app/instance.services.ts';
@@ -127,7 +133,13 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
   await app.register(authRoutes, { auth: services.auth, metrics: services.metrics, loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute });
   await app.register(meRoutes, { accounts: services.accounts, auth: services.auth, hasher: services.hasher });
   await app.register(deviceRoutes, { devices: services.devices });
+  await app.register(conversationRoutes, { conversations: services.conversations });
+  await app.register(messageRoutes, { messages: services.messages });
+  await app.register(contactRoutes, { contacts: services.contacts });
+  await app.register(remoteIdentityRoutes, { identities: services.identities });
+  await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(adminRoutes, { accounts: services.accounts });
+  await app.register(composeRoutes, { compose: services.outbound.compose, maxAttachmentBytes: config.outbound.maxAttachmentBytes });
 
   return { app, routes };
 }

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { createHash, generateKeyPairSync, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import { DKIM_SELECTOR, dkimRecordName, dkimTxtStrings, generateDkimKeyPair, quotedTxt, type DkimKey } from '../email/dkim-key.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -18,6 +19,8 @@ export interface InstanceIdentity {
   signing: { publicJwk: JWK; privateJwk: JWK; thumbprint: string };
   encryption: { publicJwk: JWK; privateJwk: JWK; thumbprint: string };
   tls: { certPem: string; keyPem: string; fingerprintSha256: string; spkiSha256: string; notAfter: Date };
+  /** The DKIM key outbound mail is signed with (RSA-2048, selector `caliopen1`). */
+  dkim: DkimKey;
 }
 
 interface StoredIdentity {
@@ -26,6 +29,8 @@ interface StoredIdentity {
   signing: { publicJwk: JWK; privateSealed: string };
   encryption: { publicJwk: JWK; privateSealed: string };
   tls: { keySealed: string };
+  /** Absent in identities created before outbound mail: added on the next load (see ensureDkim). */
+  dkim?: { selector: string; publicKeyPem: string; privateSealed: string };
 }
 
 const identityPath = (dataDir: string) => join(dataDir, 'keys', 'identity.json');
@@ -90,6 +95,7 @@ export async function createInstanceIdentity(
     signing: { publicJwk: signing.publicJwk, privateSealed: box.seal(JSON.stringify(signing.privateJwk), 'identity:signing') },
     encryption: { publicJwk: encryption.publicJwk, privateSealed: box.seal(JSON.stringify(encryption.privateJwk), 'identity:encryption') },
     tls: { keySealed: box.seal(tls.keyPem, 'identity:tls') },
+    dkim: sealedDkimKey(box),
   };
   mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
   writeFileSync(identityPath(dataDir), `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
@@ -99,15 +105,24 @@ export async function createInstanceIdentity(
 
 export async function loadInstanceIdentity(dataDir: string, box: SecretBox): Promise<InstanceIdentity> {
   if (!identityExists(dataDir)) throw new Error(`No instance identity in ${dataDir}: run \`caliopen instance init\` first.`);
-  const stored = JSON.parse(readFileSync(identityPath(dataDir), 'utf8')) as StoredIdentity;
+  const read = JSON.parse(readFileSync(identityPath(dataDir), 'utf8')) as StoredIdentity;
   const certPem = readFileSync(certPath(dataDir), 'utf8');
   let signingPrivate: JWK, encryptionPrivate: JWK, keyPem: string;
   try {
-    signingPrivate = JSON.parse(box.open(stored.signing.privateSealed, 'identity:signing')) as JWK;
-    encryptionPrivate = JSON.parse(box.open(stored.encryption.privateSealed, 'identity:encryption')) as JWK;
-    keyPem = box.open(stored.tls.keySealed, 'identity:tls');
+    signingPrivate = JSON.parse(box.open(read.signing.privateSealed, 'identity:signing')) as JWK;
+    encryptionPrivate = JSON.parse(box.open(read.encryption.privateSealed, 'identity:encryption')) as JWK;
+    keyPem = box.open(read.tls.keySealed, 'identity:tls');
   } catch {
     throw new Error('The instance keys do not open with this master key: check CALIOPEN_MASTER_KEY or secrets/master.key.');
+  }
+  // Only once the master key is known to be the right one may a missing DKIM key be added under it.
+  const stored = ensureDkim(dataDir, box, read);
+  const dkim = stored.dkim!;
+  let dkimPrivatePem: string;
+  try {
+    dkimPrivatePem = box.open(dkim.privateSealed, 'identity:dkim');
+  } catch {
+    throw new Error('The DKIM key does not open with this master key: check CALIOPEN_MASTER_KEY or secrets/master.key.');
   }
   return {
     domain: stored.domain,
@@ -118,7 +133,46 @@ export async function loadInstanceIdentity(dataDir: string, box: SecretBox): Pro
       thumbprint: await calculateJwkThumbprint(stored.encryption.publicJwk),
     },
     tls: { certPem, keyPem, ...describeCertificate(certPem) },
+    dkim: { domain: stored.domain, selector: dkim.selector, privateKeyPem: dkimPrivatePem, publicKeyPem: dkim.publicKeyPem },
   };
+}
+
+function sealedDkimKey(box: SecretBox): NonNullable<StoredIdentity['dkim']> {
+  const pair = generateDkimKeyPair();
+  return { selector: DKIM_SELECTOR, publicKeyPem: pair.publicKeyPem, privateSealed: box.seal(pair.privateKeyPem, 'identity:dkim') };
+}
+
+/**
+ * An identity written before outbound mail existed has no DKIM key: generate one and store it (sealed) so that old
+ * instances keep working. A lock file makes two processes starting at once agree on one key; the loser re-reads.
+ */
+function ensureDkim(dataDir: string, box: SecretBox, stored: StoredIdentity): StoredIdentity {
+  if (stored.dkim) return stored;
+  const path = identityPath(dataDir);
+  const lock = `${path}.lock`;
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx', 0o600);
+  } catch {
+    // Another process is adding the key: wait for it (bounded), then use what it wrote.
+    const until = Date.now() + 10_000;
+    while (existsSync(lock) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    const again = JSON.parse(readFileSync(path, 'utf8')) as StoredIdentity;
+    if (again.dkim) return again;
+    throw new Error(`Could not add a DKIM key to ${path}: a stale ${lock} is in the way (remove it if no other process runs).`);
+  }
+  try {
+    const current = JSON.parse(readFileSync(path, 'utf8')) as StoredIdentity;
+    if (current.dkim) return current;
+    const next: StoredIdentity = { ...current, dkim: sealedDkimKey(box) };
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, path);
+    return next;
+  } finally {
+    closeSync(fd);
+    unlinkSync(lock);
+  }
 }
 
 /** The DNS records the operator publishes for the instance (like `mox quickstart` prints them). */
@@ -128,6 +182,12 @@ export function dnsRecords(identity: InstanceIdentity): { name: string; type: st
     { name: `${d}.`, type: 'A/AAAA', value: '<public address of this server>', why: 'reach the web app, API and federation endpoint' },
     { name: `${d}.`, type: 'MX', value: `10 ${d}.`, why: 'receive email for the domain' },
     { name: `${d}.`, type: 'TXT', value: '"v=spf1 mx -all"', why: 'SPF: only this host sends mail for the domain' },
+    {
+      name: `${dkimRecordName(d, identity.dkim.selector)}.`,
+      type: 'TXT',
+      value: quotedTxt(dkimTxtStrings(identity.dkim.publicKeyPem)),
+      why: 'DKIM: receivers verify the signature on mail this instance sends',
+    },
     { name: `_dmarc.${d}.`, type: 'TXT', value: `"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${d}"`, why: 'DMARC: reject forged mail' },
     {
       name: `_caliopen.${d}.`,

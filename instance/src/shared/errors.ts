@@ -40,6 +40,28 @@ export const ERROR_CODES = {
   quota_exceeded: { status: 507, title: 'The account storage quota is exhausted.' },
   conflict: { status: 409, title: 'The resource changed meanwhile; reload and retry.' },
   search_query_invalid: { status: 400, title: 'The search query has a term that cannot be understood (the detail names it).' },
+
+  // contacts
+  identity_address_invalid: { status: 400, title: 'An identity address is not valid on its protocol (the detail names it).' },
+  contact_identity_taken: { status: 409, title: 'An address already belongs to another of your contacts; merge the two contacts instead.' },
+  contact_merge_invalid: { status: 400, title: 'This merge cannot be done (the target is also a source, or the result would be too large).' },
+  vcard_invalid: { status: 400, title: 'The vCard file cannot be read (the detail names the line and the problem).' },
+
+  // remote identities and IMAP import
+  imap_auth_failed: { status: 422, title: 'The remote IMAP server refused the login: check the username and password (some providers want an app password).' },
+  imap_unreachable: { status: 502, title: 'The remote IMAP server could not be reached: check the host, the port and the TLS mode.' },
+  imap_tls_failed: { status: 502, title: 'The TLS connection to the remote IMAP server failed: its certificate is not trusted or not valid for that host.' },
+  imap_host_forbidden: { status: 400, title: 'This host resolves to a loopback, private or otherwise non-public address, which this instance does not import from.' },
+  identity_exists: { status: 409, title: 'This account already has a remote identity for this username on this server.' },
+
+  // sending mail
+  no_recipients: { status: 400, title: 'A message needs at least one recipient (to, cc or bcc).' },
+  too_many_recipients: { status: 400, title: 'The message has more recipients than this instance allows (the detail says how many).' },
+  recipient_invalid: { status: 400, title: 'A recipient is not a valid email address, or gives both or neither of `address` and `contactId` (the detail names it).' },
+  recipient_unknown: { status: 404, title: 'A recipient names no contact of yours, a contact without an email address, or no account of this instance.' },
+  header_invalid: { status: 400, title: 'A subject, name or filename contains a control character (CR, LF, NUL...), which could forge headers.' },
+  attachment_invalid: { status: 400, title: 'An attachment is not valid base64, or has an unacceptable filename or content type (the detail says which).' },
+  attachments_too_large: { status: 413, title: 'The attachments together are larger than this instance accepts in one message.' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -50,6 +50,8 @@ export const TABLES = {
   messageMonths: 'message_months',
   messagesByDedupe: 'messages_by_dedupe',
   messageCounts: 'message_counts',
+  remoteIdentitiesByAccount: 'remote_identities_by_account',
+  imapFolderStates: 'imap_folder_states',
 } as const;
 
 /** The tables every schema version starts from: the migration ledger and its lock. */
@@ -312,6 +314,39 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
       `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messageCounts} (
          account_id text PRIMARY KEY,
          messages   counter
+       )`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'remote identities (IMAP import) and their per-folder sync state',
+    statements: (ks) => [
+      // An account has a handful of remote identities: the whole partition is read and sorted in memory. The password
+      // is sealed (SecretBox, purpose remote-identity:<id>); sync_json is the latest import's status and progress.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.remoteIdentitiesByAccount} (
+         account_id        text,
+         identity_id       text,
+         kind              text,
+         label             text,
+         host              text,
+         port              int,
+         tls               text,
+         username          text,
+         credential_sealed text,
+         sync_json         text,
+         created_at        timestamp,
+         updated_at        timestamp,
+         PRIMARY KEY ((account_id), identity_id)
+       )`,
+      // One partition per identity, one row per remote folder (bounded by the remote mailbox's folder count).
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.imapFolderStates} (
+         account_id   text,
+         identity_id  text,
+         folder_path  text,
+         uid_validity text,
+         last_uid     bigint,
+         updated_at   timestamp,
+         PRIMARY KEY ((account_id, identity_id), folder_path)
        )`,
     ],
   },

@@ -124,4 +124,38 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX messages_dedupe ON messages (account_id, coalesce(external_id, ''), content_hash);
     `,
   },
+  {
+    version: 2,
+    name: 'remote identities (IMAP import) and their per-folder sync state',
+    sql: `
+      -- A mailbox the account holds elsewhere. The password is sealed (SecretBox, purpose remote-identity:<id>);
+      -- sync_json is the latest import's status and progress.
+      CREATE TABLE remote_identities (
+        id                TEXT PRIMARY KEY,
+        account_id        TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        kind              TEXT NOT NULL CHECK (kind IN ('imap')),
+        label             TEXT NOT NULL,
+        host              TEXT NOT NULL,
+        port              INTEGER NOT NULL,
+        tls               TEXT NOT NULL CHECK (tls IN ('implicit', 'starttls', 'none')),
+        username          TEXT NOT NULL,
+        credential_sealed TEXT NOT NULL,
+        sync_json         TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX remote_identities_by_account ON remote_identities (account_id, created_at, id);
+
+      -- Incremental sync: everything up to last_uid under uid_validity was imported.
+      CREATE TABLE imap_folder_states (
+        account_id   TEXT NOT NULL,
+        identity_id  TEXT NOT NULL REFERENCES remote_identities(id) ON DELETE CASCADE,
+        path         TEXT NOT NULL,
+        uid_validity TEXT NOT NULL,
+        last_uid     INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (identity_id, path)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

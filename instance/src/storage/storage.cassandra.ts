@@ -5,6 +5,7 @@ import { CassandraAccountRepository } from '../accounts/account.repository.cassa
 import { CassandraContactRepository } from '../contacts/contact.repository.cassandra.ts';
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
+import { CassandraRemoteIdentityRepository } from '../identities/remote-identity.repository.cassandra.ts';
 import { CassandraMessageRepository } from '../messages/message.repository.cassandra.ts';
 import { CassandraSessionRepository } from '../sessions/session.repository.cassandra.ts';
 import { AppError } from '../shared/errors.ts';
@@ -263,6 +264,7 @@ export class CassandraStorage implements Storage {
   readonly messages;
   readonly conversations;
   readonly contacts;
+  readonly remoteIdentities;
   private readonly options: CassandraOptions;
 
   private constructor(client: Client, options: CassandraOptions) {
@@ -275,6 +277,7 @@ export class CassandraStorage implements Storage {
     this.messages = new CassandraMessageRepository(this.context);
     this.conversations = new CassandraConversationRepository(this.context);
     this.contacts = new CassandraContactRepository(this.context);
+    this.remoteIdentities = new CassandraRemoteIdentityRepository(this.context);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { Contact } from '../contacts/contact.entity.ts';
 import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
+import { IDLE_SYNC, type RemoteIdentity } from '../identities/remote-identity.entity.ts';
 import type { Message } from '../messages/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
 import type { Storage } from './storage.port.ts';
@@ -120,6 +121,24 @@ export function aMessage(accountId: string, conversationId: string, over: Partia
     pi: { score: 22, level: 'low', modelVersion: 'pi-1' },
     importance: 1,
     facts: { transport: { tls: 'TLSv1.3' } },
+    ...over,
+  };
+}
+
+export function aRemoteIdentity(accountId: string, over: Partial<RemoteIdentity> = {}): RemoteIdentity {
+  return {
+    id: randomUUID(),
+    accountId,
+    kind: 'imap',
+    label: 'Old provider',
+    host: 'imap.example.net',
+    port: 993,
+    tls: 'implicit',
+    username: 'alice@example.net',
+    credentialSealed: 'v1.aXY.c2VhbGVk',
+    createdAt: at('2026-01-01T10:00:00.000Z'),
+    updatedAt: at('2026-01-01T10:00:00.000Z'),
+    sync: { ...IDLE_SYNC },
     ...over,
   };
 }
@@ -478,6 +497,79 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.messages.purge(a.id, m1.id), null, 'purging twice is a no-op');
         // After a purge the same message can be imported again (it is a new arrival).
         assert.equal((await s.messages.put({ ...m1, id: randomUUID() })).inserted, true);
+      });
+    });
+
+    describe('remote identities', () => {
+      test('create, get, list oldest first, scoped to the account; delete removes folder states', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const i1 = aRemoteIdentity(a.id, { createdAt: at('2026-01-02T10:00:00.000Z'), updatedAt: at('2026-01-02T10:00:00.000Z') });
+        const i2 = aRemoteIdentity(a.id, { tls: 'starttls', port: 143, label: '', username: 'üser' });
+        await s.remoteIdentities.create(i1);
+        await s.remoteIdentities.create(i2);
+        assert.deepEqual(await s.remoteIdentities.get(a.id, i1.id), i1);
+        assert.deepEqual(await s.remoteIdentities.get(a.id, i2.id), i2);
+        assert.equal(await s.remoteIdentities.get(b.id, i1.id), null, "B cannot read A's identity");
+        assert.deepEqual((await s.remoteIdentities.listByAccount(a.id)).map((i) => i.id), [i2.id, i1.id]);
+        assert.deepEqual(await s.remoteIdentities.listByAccount(b.id), []);
+
+        await s.remoteIdentities.putFolder({ accountId: a.id, identityId: i1.id, path: 'INBOX', uidValidity: '4294967295', lastUid: 10, updatedAt: at('2026-01-03T10:00:00.000Z') });
+        assert.equal(await s.remoteIdentities.delete(b.id, i1.id), false, "B cannot delete A's identity");
+        assert.equal((await s.remoteIdentities.listFolders(a.id, i1.id)).length, 1);
+        assert.equal(await s.remoteIdentities.delete(a.id, i1.id), true);
+        assert.equal(await s.remoteIdentities.delete(a.id, i1.id), false, 'deleting twice is a no-op');
+        assert.equal(await s.remoteIdentities.get(a.id, i1.id), null);
+        assert.deepEqual(await s.remoteIdentities.listFolders(a.id, i1.id), []);
+        assert.equal(await s.remoteIdentities.updateSync(a.id, i1.id, { ...IDLE_SYNC, state: 'running' }, at('2026-01-04T00:00:00.000Z')), false);
+        assert.equal(await s.remoteIdentities.get(a.id, i1.id), null, 'a progress write after the delete does not resurrect it');
+        await s.remoteIdentities.putFolder({ accountId: a.id, identityId: i1.id, path: 'INBOX', uidValidity: '1', lastUid: 1, updatedAt: at('2026-01-04T00:00:00.000Z') });
+        assert.deepEqual(await s.remoteIdentities.listFolders(a.id, i1.id), [], 'no folder state for a deleted identity');
+      });
+
+      test('sync status round-trips; folder positions never go back under one UIDVALIDITY', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const i = aRemoteIdentity(a.id);
+        await s.remoteIdentities.create(i);
+        const sync = {
+          importId: randomUUID(),
+          state: 'running' as const,
+          trigger: 'manual' as const,
+          queuedAt: at('2026-01-05T10:00:00.000Z'),
+          startedAt: at('2026-01-05T10:00:01.000Z'),
+          finishedAt: null,
+          heartbeatAt: at('2026-01-05T10:00:02.000Z'),
+          lastError: { code: 'imap_unreachable', message: 'connection refused' },
+          folders: [
+            { path: 'INBOX', total: 300, done: 120, imported: 100, skipped: 1 },
+            { path: 'Archives/2025 ünïcode', total: null, done: 0, imported: 0, skipped: 0 },
+          ],
+          lastSuccessAt: null,
+        };
+        assert.equal(await s.remoteIdentities.updateSync(a.id, i.id, sync, at('2026-01-05T10:00:02.000Z')), true);
+        const got = await s.remoteIdentities.get(a.id, i.id);
+        assert.deepEqual(got?.sync, sync);
+        assert.equal(got?.updatedAt.toISOString(), '2026-01-05T10:00:02.000Z');
+        assert.equal(got?.credentialSealed, i.credentialSealed, 'a progress write leaves the credential alone');
+
+        const folder = (path: string, uidValidity: string, lastUid: number) => ({ accountId: a.id, identityId: i.id, path, uidValidity, lastUid, updatedAt: at('2026-01-05T11:00:00.000Z') });
+        await s.remoteIdentities.putFolder(folder('INBOX', '7', 50));
+        await s.remoteIdentities.putFolder(folder('Sent', '9', 3));
+        await s.remoteIdentities.putFolder(folder('INBOX', '7', 40));
+        assert.deepEqual((await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.uidValidity, f.lastUid]), [
+          ['INBOX', '7', 50],
+          ['Sent', '9', 3],
+        ]);
+        await s.remoteIdentities.putFolder(folder('INBOX', '8', 5));
+        assert.deepEqual((await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.uidValidity, f.lastUid]), [
+          ['INBOX', '8', 5],
+          ['Sent', '9', 3],
+        ], 'a new UIDVALIDITY starts the folder over');
+        await s.remoteIdentities.putFolder(folder('INBOX', '8', 4_294_967_295));
+        assert.equal((await s.remoteIdentities.listFolders(a.id, i.id))[0]?.lastUid, 4_294_967_295, 'UIDs are 32-bit unsigned');
       });
     });
 

@@ -2,6 +2,7 @@ import type { AccountRepository } from '../accounts/account.repository.ts';
 import type { ContactRepository } from '../contacts/contact.repository.ts';
 import type { ConversationRepository } from '../conversations/conversation.repository.ts';
 import type { DeviceRepository } from '../devices/device.repository.ts';
+import type { RemoteIdentityRepository } from '../identities/remote-identity.repository.ts';
 import type { MessageRepository } from '../messages/message.repository.ts';
 import type { SessionRepository } from '../sessions/session.repository.ts';
 
@@ -17,6 +18,8 @@ export interface Storage {
   readonly messages: MessageRepository;
   readonly conversations: ConversationRepository;
   readonly contacts: ContactRepository;
+  /** Remote mailboxes (IMAP) of an account and their per-folder sync state. */
+  readonly remoteIdentities: RemoteIdentityRepository;
   /** Applies pending schema migrations; idempotent, safe to call at every start. Resolves the schema version. */
   migrate(): Promise<number>;
   /** true when the engine answers. */

@@ -3,6 +3,7 @@ import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.t
 import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.ts';
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
+import { SqliteRemoteIdentityRepository } from '../identities/remote-identity.repository.sqlite.ts';
 import { SqliteMessageRepository } from '../messages/message.repository.sqlite.ts';
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from './sqlite.connection.ts';
@@ -19,6 +20,7 @@ export class SqliteStorage implements Storage {
   readonly messages;
   readonly conversations;
   readonly contacts;
+  readonly remoteIdentities;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -28,6 +30,7 @@ export class SqliteStorage implements Storage {
     this.messages = new SqliteMessageRepository(db);
     this.conversations = new SqliteConversationRepository(db);
     this.contacts = new SqliteContactRepository(db);
+    this.remoteIdentities = new SqliteRemoteIdentityRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */

@@ -1,0 +1,160 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { principalOf } from '../http/access.ts';
+import { problemResponses } from '../http/problem.ts';
+import { IdParams } from '../http/schemas.ts';
+import { MessageSummaryDto, PiDto, toMessageSummaryDto, toPiDto } from '../messages/message.dto.ts';
+import type { Conversation } from './conversation.entity.ts';
+import type { ConversationService, ThreadSummary } from './conversation.service.ts';
+
+export const DiscussionDto = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    kind: Type.Union([Type.Literal('people'), Type.Literal('list')], { description: 'people: defined by who you talk with; list: a mailing list (List-Id).' }),
+    title: Type.String(),
+    participants: Type.Array(
+      Type.Object(
+        { contactId: Type.Union([Type.String(), Type.Null()]), address: Type.String(), name: Type.Union([Type.String(), Type.Null()]) },
+        { additionalProperties: false },
+      ),
+      { description: 'The other participants (never the account itself); for a list, the list.' },
+    ),
+    lastMessageAt: Type.String({ format: 'date-time' }),
+    messageCount: Type.Integer({ description: 'Messages not deleted.' }),
+    unreadCount: Type.Integer(),
+    importance: Type.Number(),
+    pi: Type.Union([PiDto, Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+
+const ThreadDto = Type.Object(
+  {
+    threadKey: Type.String(),
+    subject: Type.String(),
+    messageCount: Type.Integer(),
+    unreadCount: Type.Integer(),
+    lastMessageAt: Type.String({ format: 'date-time' }),
+    messageIds: Type.Array(Type.String({ format: 'uuid' }), { description: 'Newest first, at most 50.' }),
+  },
+  { additionalProperties: false },
+);
+
+export function toDiscussionDto(c: Conversation): Static<typeof DiscussionDto> {
+  return {
+    id: c.id,
+    kind: c.kind,
+    title: c.title,
+    participants: c.participants.map((p) => ({ contactId: p.contactId, address: p.address, name: p.name })),
+    lastMessageAt: c.lastMessageAt.toISOString(),
+    messageCount: c.messageCount,
+    unreadCount: c.unreadCount,
+    importance: c.importance,
+    pi: toPiDto(c.pi),
+    createdAt: c.createdAt.toISOString(),
+  };
+}
+
+const toThreadDto = (t: ThreadSummary): Static<typeof ThreadDto> => ({ ...t, lastMessageAt: t.lastMessageAt.toISOString() });
+
+const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 }));
+const Cursor = Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The previous page’s `next`.' }));
+const PageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) });
+
+/**
+ * Discussions (conversations defined by who you talk with) and their messages. The per-subject thread view is a
+ * secondary view: `GET /api/v1/discussions/:id/threads` lists the threads, and `?thread=<threadKey>` on the
+ * messages route narrows the messages to one of them.
+ */
+export const conversationRoutes: FastifyPluginAsync<{ conversations: ConversationService }> = async (app, { conversations }) => {
+  app.get(
+    '/api/v1/discussions',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['discussions'],
+        summary: 'Discussions with at least one message, most recently active first.',
+        querystring: Type.Object(
+          {
+            limit: Limit,
+            cursor: Cursor,
+            sort: Type.Optional(Type.Literal('date', { default: 'date', description: 'Only `date` for now (importance comes with the PI engine).' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: PageOf(DiscussionDto), ...problemResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const q = request.query as { limit: number; cursor?: string };
+      const page = await conversations.list(principalOf(request).account.id, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
+      return { items: page.items.map(toDiscussionDto), next: page.next };
+    },
+  );
+
+  app.get(
+    '/api/v1/discussions/:id',
+    {
+      config: { access: 'user' },
+      schema: { tags: ['discussions'], params: IdParams, response: { 200: DiscussionDto, ...problemResponses(400, 401, 404) } },
+    },
+    async (request) => toDiscussionDto(await conversations.get(principalOf(request).account.id, (request.params as { id: string }).id)),
+  );
+
+  app.get(
+    '/api/v1/discussions/:id/messages',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['discussions'],
+        summary: 'Messages of a discussion, newest first.',
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            limit: Limit,
+            cursor: Cursor,
+            includeDeleted: Type.Optional(Type.Boolean({ default: false, description: 'Include soft-deleted messages (the trash).' })),
+            thread: Type.Optional(Type.String({ maxLength: 200, description: 'Only the messages of this thread (a `threadKey`).' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: PageOf(MessageSummaryDto), ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const q = request.query as { limit: number; cursor?: string; includeDeleted: boolean; thread?: string };
+      const page = await conversations.listMessages(principalOf(request).account.id, (request.params as { id: string }).id, {
+        limit: q.limit,
+        includeDeleted: q.includeDeleted,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+        ...(q.thread !== undefined ? { thread: q.thread } : {}),
+      });
+      return { items: page.items.map(toMessageSummaryDto), next: page.next };
+    },
+  );
+
+  app.get(
+    '/api/v1/discussions/:id/threads',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['discussions'],
+        summary: 'The per-subject thread view of a discussion: its messages grouped by subject (Re:/Fwd: ignored).',
+        params: IdParams,
+        response: {
+          200: Type.Object({
+            items: Type.Array(ThreadDto),
+            truncated: Type.Boolean({ description: 'true when only the newest 2000 messages were grouped.' }),
+          }),
+          ...problemResponses(400, 401, 404),
+        },
+      },
+    },
+    async (request) => {
+      const r = await conversations.threads(principalOf(request).account.id, (request.params as { id: string }).id);
+      return { items: r.items.map(toThreadDto), truncated: r.truncated };
+    },
+  );
+};

@@ -1,0 +1,258 @@
+import type { Contact } from '../contacts/contact.entity.ts';
+import type { Message } from '../messages/message.entity.ts';
+import { AppError } from '../shared/errors.ts';
+import { decodeCursor, encodeCursor, type TimeCursor } from '../shared/paging.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import type { Conversation } from './conversation.entity.ts';
+import { peopleKey, titleOf, type Resolution } from './conversation.resolver.ts';
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor of the next page, null on the last one. */
+  next: string | null;
+}
+
+export interface ThreadSummary {
+  threadKey: string;
+  /** Subject of the newest message of the thread. */
+  subject: string;
+  messageCount: number;
+  unreadCount: number;
+  lastMessageAt: Date;
+  /** Newest first, at most THREAD_MESSAGE_IDS. */
+  messageIds: string[];
+}
+
+/** Messages a thread view looks at (the newest ones of the conversation). */
+export const THREAD_SCAN_LIMIT = 2000;
+const THREAD_MESSAGE_IDS = 50;
+const BATCH = 100;
+
+export function parseCursor(cursor: string | undefined): TimeCursor | undefined {
+  if (cursor === undefined) return undefined;
+  const c = decodeCursor(cursor);
+  if (c === null) throw new AppError('validation_failed', 'The cursor is not one this API gave; start again without it.');
+  return c;
+}
+
+/**
+ * Fills a keyset page from a newest-first source while skipping items the caller must not see (soft-deleted
+ * messages, emptied conversations). Reads one visible item past the page to know whether there is a next one.
+ */
+async function collectPage<T>(
+  fetch: (before: TimeCursor | undefined, limit: number) => Promise<T[]>,
+  keep: (item: T) => boolean,
+  keyOf: (item: T) => TimeCursor,
+  limit: number,
+  before: TimeCursor | undefined,
+): Promise<Page<T>> {
+  const out: T[] = [];
+  let cursor = before;
+  const batch = Math.max(limit + 1, BATCH);
+  for (;;) {
+    const rows = await fetch(cursor, batch);
+    for (const row of rows) {
+      if (keep(row)) out.push(row);
+      if (out.length > limit) break;
+    }
+    if (out.length > limit || rows.length < batch) break;
+    cursor = keyOf(rows[rows.length - 1]!);
+  }
+  const items = out.slice(0, limit);
+  const more = out.length > limit;
+  return { items, next: more && items.length > 0 ? encodeCursor(keyOf(items[items.length - 1]!)) : null };
+}
+
+const visible = (m: Message) => m.deletedAt === null;
+const unread = (m: Message) => visible(m) && !m.read;
+const messageKey = (m: Message): TimeCursor => ({ at: m.receivedAt, id: m.id });
+
+/**
+ * The user's conversations: listing, and the counters (messages, unread, last activity, title) kept in step with
+ * every change to their messages. The `record*` and `mergeContacts` methods change counters and must run inside the
+ * account's MailboxLocks section (their callers hold it).
+ */
+export class ConversationService {
+  constructor(private readonly storage: Storage) {}
+
+  /** Conversations with at least one visible message, most recently active first. */
+  list(accountId: string, page: { limit: number; cursor?: string }): Promise<Page<Conversation>> {
+    return collectPage(
+      (before, limit) => this.storage.conversations.list(accountId, { limit, ...(before ? { before } : {}) }),
+      (c) => c.messageCount > 0,
+      (c) => ({ at: c.lastMessageAt, id: c.id }),
+      page.limit,
+      parseCursor(page.cursor),
+    );
+  }
+
+  async get(accountId: string, id: string): Promise<Conversation> {
+    const c = await this.storage.conversations.get(accountId, id);
+    if (c === null) throw new AppError('not_found', 'No such discussion.');
+    return c;
+  }
+
+  /** Messages of a conversation, newest first; soft-deleted ones only when asked; optionally one thread only. */
+  async listMessages(
+    accountId: string,
+    conversationId: string,
+    page: { limit: number; cursor?: string; includeDeleted?: boolean; thread?: string },
+  ): Promise<Page<Message>> {
+    await this.get(accountId, conversationId);
+    return collectPage(
+      (before, limit) => this.storage.messages.listByConversation(accountId, conversationId, { limit, ...(before ? { before } : {}) }),
+      (m) => (page.includeDeleted || visible(m)) && (page.thread === undefined || (m.threadKey ?? '') === page.thread),
+      messageKey,
+      page.limit,
+      parseCursor(page.cursor),
+    );
+  }
+
+  /**
+   * The secondary per-subject view: the conversation's visible messages grouped by thread key (subject without
+   * Re:/Fwd: prefixes), most recently active thread first. Looks at the newest THREAD_SCAN_LIMIT messages;
+   * `truncated` says when there were more.
+   */
+  async threads(accountId: string, conversationId: string): Promise<{ items: ThreadSummary[]; truncated: boolean }> {
+    await this.get(accountId, conversationId);
+    const threads = new Map<string, ThreadSummary>();
+    let scanned = 0;
+    let before: TimeCursor | undefined;
+    let truncated = false;
+    for (;;) {
+      const rows = await this.storage.messages.listByConversation(accountId, conversationId, { limit: BATCH, ...(before ? { before } : {}) });
+      for (const m of rows) {
+        if (scanned >= THREAD_SCAN_LIMIT) {
+          truncated = true;
+          break;
+        }
+        scanned++;
+        if (!visible(m)) continue;
+        const key = m.threadKey ?? '';
+        let t = threads.get(key);
+        if (t === undefined) {
+          t = { threadKey: key, subject: m.subject, messageCount: 0, unreadCount: 0, lastMessageAt: m.receivedAt, messageIds: [] };
+          threads.set(key, t);
+        }
+        t.messageCount++;
+        if (!m.read) t.unreadCount++;
+        if (t.messageIds.length < THREAD_MESSAGE_IDS) t.messageIds.push(m.id);
+      }
+      if (truncated || rows.length < BATCH) break;
+      before = messageKey(rows[rows.length - 1]!);
+    }
+    return { items: [...threads.values()].sort((a, b) => b.lastMessageAt.getTime() - a.lastMessageAt.getTime()), truncated };
+  }
+
+  /** A new message joined the conversation (caller holds the account lock). */
+  async recordIngested(resolution: Resolution, m: Message): Promise<Conversation> {
+    const current = (await this.storage.conversations.get(m.accountId, resolution.conversation.id)) ?? resolution.conversation;
+    const next: Conversation = {
+      ...current,
+      participants: resolution.participants,
+      title: resolution.title,
+      messageCount: current.messageCount + (visible(m) ? 1 : 0),
+      unreadCount: current.unreadCount + (unread(m) ? 1 : 0),
+      lastMessageAt: visible(m) && m.receivedAt > current.lastMessageAt ? m.receivedAt : current.lastMessageAt,
+    };
+    await this.storage.conversations.update(next);
+    return next;
+  }
+
+  /** A message's read or deleted state changed (caller holds the account lock). */
+  async recordFlags(before: Message, after: Message): Promise<void> {
+    const dCount = Number(visible(after)) - Number(visible(before));
+    const dUnread = Number(unread(after)) - Number(unread(before));
+    if (dCount === 0 && dUnread === 0) return;
+    const c = await this.storage.conversations.get(after.accountId, after.conversationId);
+    if (c === null) return;
+    let lastMessageAt = c.lastMessageAt;
+    if (dCount > 0 && after.receivedAt > lastMessageAt) lastMessageAt = after.receivedAt;
+    if (dCount < 0) lastMessageAt = (await this.newestVisible(after.accountId, after.conversationId)) ?? lastMessageAt;
+    await this.storage.conversations.update({
+      ...c,
+      messageCount: Math.max(0, c.messageCount + dCount),
+      unreadCount: Math.max(0, c.unreadCount + dUnread),
+      lastMessageAt,
+    });
+  }
+
+  /** A message was purged (caller holds the account lock). A conversation left without any message goes too. */
+  async recordPurged(m: Message): Promise<void> {
+    const c = await this.storage.conversations.get(m.accountId, m.conversationId);
+    if (c === null) return;
+    const remaining = await this.storage.messages.listByConversation(m.accountId, m.conversationId, { limit: 1 });
+    if (remaining.length === 0) {
+      await this.storage.conversations.delete(m.accountId, c.id);
+      return;
+    }
+    if (!visible(m)) return;
+    await this.storage.conversations.update({
+      ...c,
+      messageCount: Math.max(0, c.messageCount - 1),
+      unreadCount: Math.max(0, c.unreadCount - (unread(m) ? 1 : 0)),
+      lastMessageAt: (await this.newestVisible(m.accountId, m.conversationId)) ?? c.lastMessageAt,
+    });
+  }
+
+  /**
+   * Contacts `sourceIds` were merged into `target`: every conversation with people that involved a source is
+   * re-keyed on the merged participant set. When a conversation with that set already exists (typically the
+   * target's own), the messages move into it and the counters add up; otherwise the conversation just takes the
+   * new key. Scans the account's conversations (a merge is a rare, user-initiated action). Caller holds the lock.
+   */
+  async mergeContacts(accountId: string, target: Contact, sourceIds: ReadonlySet<string>): Promise<{ conversations: number; messagesMoved: number }> {
+    const affected: Conversation[] = [];
+    let before: TimeCursor | undefined;
+    for (;;) {
+      const rows = await this.storage.conversations.list(accountId, { limit: BATCH, ...(before ? { before } : {}) });
+      for (const c of rows) {
+        if (c.kind === 'people' && c.participants.some((p) => p.contactId !== null && sourceIds.has(p.contactId))) affected.push(c);
+      }
+      if (rows.length < BATCH) break;
+      const last = rows[rows.length - 1]!;
+      before = { at: last.lastMessageAt, id: last.id };
+    }
+    let messagesMoved = 0;
+    for (const old of affected) {
+      const participants = new Map<string, Conversation['participants'][number]>();
+      for (const p of old.participants) {
+        const merged = p.contactId !== null && sourceIds.has(p.contactId) ? { ...p, contactId: target.id, name: target.displayName } : p;
+        const id = merged.contactId ?? `address:${merged.address}`;
+        if (!participants.has(id)) participants.set(id, merged);
+      }
+      const list = [...participants.values()];
+      const key = peopleKey(list.flatMap((p) => (p.contactId === null ? [] : [p.contactId])));
+      const title = titleOf(list, old.title);
+      const into = await this.storage.conversations.getByKey(accountId, key);
+      if (into !== null && into.id !== old.id) {
+        messagesMoved += await this.storage.messages.moveConversation(accountId, old.id, into.id);
+        await this.storage.conversations.update({
+          ...into,
+          participants: list,
+          title,
+          messageCount: into.messageCount + old.messageCount,
+          unreadCount: into.unreadCount + old.unreadCount,
+          lastMessageAt: old.lastMessageAt > into.lastMessageAt ? old.lastMessageAt : into.lastMessageAt,
+          importance: Math.max(into.importance, old.importance),
+        });
+        await this.storage.conversations.delete(accountId, old.id);
+      } else {
+        await this.storage.conversations.update({ ...old, key, participants: list, title });
+      }
+    }
+    return { conversations: affected.length, messagesMoved };
+  }
+
+  private async newestVisible(accountId: string, conversationId: string): Promise<Date | null> {
+    let before: TimeCursor | undefined;
+    for (let scanned = 0; scanned < 10 * BATCH; scanned += BATCH) {
+      const rows = await this.storage.messages.listByConversation(accountId, conversationId, { limit: BATCH, ...(before ? { before } : {}) });
+      const m = rows.find(visible);
+      if (m) return m.receivedAt;
+      if (rows.length < BATCH) return null;
+      before = messageKey(rows[rows.length - 1]!);
+    }
+    return null;
+  }
+}

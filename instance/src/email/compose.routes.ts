@@ -1,0 +1,83 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { principalOf } from '../http/access.ts';
+import { problemResponses } from '../http/problem.ts';
+import type { ComposeInput, ComposeService } from './compose.service.ts';
+
+const Recipient = Type.Object(
+  {
+    address: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'local@domain' })),
+    name: Type.Optional(Type.String({ maxLength: 200, description: 'display name (no control characters)' })),
+    contactId: Type.Optional(Type.String({ format: 'uuid', description: 'one of your contacts: its first email address is used' })),
+  },
+  { additionalProperties: false, description: 'Either `address` (with an optional `name`) or `contactId`.' },
+);
+
+/** The schema's bounds are generous; the instance's limits (recipients, attachment bytes) are checked in code. */
+const Recipients = Type.Array(Recipient, { maxItems: 10_000 });
+
+const ComposeBody = Type.Object(
+  {
+    to: Type.Optional(Recipients),
+    cc: Type.Optional(Recipients),
+    bcc: Type.Optional(Recipients),
+    subject: Type.Optional(Type.String({ maxLength: 998 })),
+    text: Type.Optional(Type.String({ maxLength: 4 * 1024 * 1024 })),
+    html: Type.Optional(Type.String({ maxLength: 8 * 1024 * 1024 })),
+    attachments: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            filename: Type.String({ minLength: 1, maxLength: 255 }),
+            contentType: Type.String({ minLength: 3, maxLength: 200 }),
+            content: Type.String({ description: 'base64' }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 100 },
+      ),
+    ),
+    inReplyTo: Type.Optional(Type.String({ format: 'uuid', description: 'id of one of your messages this one answers' })),
+  },
+  { additionalProperties: false },
+);
+
+const SendResponse = Type.Object({
+  id: Type.String({ description: 'the stored Sent copy' }),
+  conversationId: Type.String(),
+  messageId: Type.String({ description: 'the Message-ID header' }),
+  recipients: Type.Array(
+    Type.Object({
+      address: Type.String(),
+      kind: Type.Union([Type.Literal('to'), Type.Literal('cc'), Type.Literal('bcc')]),
+      route: Type.Union([Type.Literal('local'), Type.Literal('smtp')]),
+      status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('failed')]),
+      detail: Type.Optional(Type.String()),
+    }),
+  ),
+});
+
+/**
+ * `POST /api/v1/messages`: send a message. The JSON body may be as large as the attachment limit allows (base64
+ * inflates by 4/3) plus room for the text and HTML bodies.
+ */
+export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAttachmentBytes: number }> = async (app, { compose, maxAttachmentBytes }) => {
+  app.post(
+    '/api/v1/messages',
+    {
+      config: { access: 'user' },
+      bodyLimit: Math.ceil((maxAttachmentBytes * 4) / 3) + 13 * 1024 * 1024,
+      schema: {
+        tags: ['messages'],
+        summary: 'Send a message: signed with the instance DKIM key, stored in your Sent conversation, delivered locally or queued for SMTP.',
+        body: ComposeBody,
+        response: { 202: SendResponse, ...problemResponses(400, 401, 404, 413, 507) },
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      const result = await compose.send(p.account, request.body as ComposeInput);
+      return reply.code(202).send(result);
+    },
+  );
+};

@@ -1,0 +1,139 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { InstanceConfig } from '../config/config.schema.ts';
+import { loadInstanceIdentity } from '../identity/instance-identity.ts';
+import type { InstanceServices } from '../app/instance.services.ts';
+import type { MessageIngest } from '../messages/message-ingest.port.ts';
+import type { InboundSpool } from './inbound-spool.port.ts';
+import { SqliteInboundSpool, type SqliteSpoolOptions } from './inbound-spool.sqlite.ts';
+import { InboundSpoolWorker, type SpoolWorkerOptions } from './inbound-spool.worker.ts';
+import { systemDnsResolver, type DnsResolver } from './smtp-inbound.authentication.ts';
+import { createRecipientResolver } from './smtp-inbound.recipients.ts';
+import { SmtpInboundServer } from './smtp-inbound.server.ts';
+
+/** Inbound mail of a running instance: the SMTP server, its spool and the worker that drains it. */
+export interface InboundMail {
+  /** Where the SMTP server listens. */
+  host: string;
+  port: number;
+  spool: InboundSpool;
+  worker: InboundSpoolWorker;
+  stop(): Promise<void>;
+}
+
+export interface InboundMailOptions {
+  /** Replaces the DNS used for SPF/DKIM/DMARC (tests: the remote domains' records). */
+  resolver?: DnsResolver;
+  spool?: SqliteSpoolOptions;
+  worker?: Pick<SpoolWorkerOptions, 'concurrency' | 'maxAttempts' | 'retryDelayMs' | 'authenticationTimeoutMs'>;
+}
+
+export type SmtpConfig = InstanceConfig['smtp'];
+
+/**
+ * Starts inbound mail: opens `<dataDir>/spool.db`, starts the worker (which first delivers what a previous run left),
+ * then listens for SMTP. `stop()` closes in the reverse order: no new sessions, open ones finish, pending commits
+ * land, in-flight deliveries finish.
+ */
+export async function startInboundMail(
+  services: Pick<InstanceServices, 'config' | 'storage' | 'box' | 'metrics' | 'clock'>,
+  ingest: MessageIngest,
+  logger: Logger,
+  options: InboundMailOptions = {},
+): Promise<InboundMail> {
+  const { config } = services;
+  const smtp = config.smtp;
+  const log = logger.child({ component: 'smtp-in' });
+  const identity = await loadInstanceIdentity(config.dataDir, services.box);
+  const resolver = options.resolver ?? systemDnsResolver(smtp.dnsServers);
+  const registry = services.metrics.registry;
+
+  const spool = SqliteInboundSpool.open(join(config.dataDir, 'spool.db'), options.spool);
+  const accepted = new Counter({ name: 'caliopen_smtp_in_accepted_total', help: 'Messages accepted (250 after the spool commit).', registers: [registry] });
+  const acceptedBytes = new Counter({ name: 'caliopen_smtp_in_accepted_bytes_total', help: 'Bytes of accepted messages.', registers: [registry] });
+  const rejected = new Counter({
+    name: 'caliopen_smtp_in_rejected_total',
+    help: 'Refusals by reason (rcpt-550, rcpt-452, size, rate-limit, connections-per-ip).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'caliopen_smtp_in_spool_commits',
+    help: 'Spool commits (fsyncs) since start, and messages they held: their ratio is the group-commit batch size.',
+    labelNames: ['what'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ what: 'commits' }, spool.stats.commits);
+      this.set({ what: 'messages' }, spool.stats.appended);
+    },
+  });
+  const delivered = new Counter({ name: 'caliopen_smtp_in_delivered_total', help: 'Spool entries delivered into mailboxes.', registers: [registry] });
+  new Gauge({
+    name: 'caliopen_smtp_in_spool_entries',
+    help: 'Entries in the inbound spool by state (queued, dead).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const c = await spool.counts();
+      this.set({ state: 'queued' }, c.queued);
+      this.set({ state: 'dead' }, c.dead);
+    },
+  });
+
+  const worker = new InboundSpoolWorker({
+    spool,
+    ingest,
+    domain: config.domain,
+    logger: log,
+    resolver,
+    clock: services.clock,
+    onDelivered: () => delivered.inc(),
+    ...options.worker,
+  });
+  worker.start();
+
+  const server = new SmtpInboundServer({
+    host: smtp.host,
+    port: smtp.port,
+    domain: config.domain,
+    maxMessageBytes: smtp.maxMessageBytes,
+    maxConnections: smtp.maxConnections,
+    maxConnectionsPerIp: smtp.maxConnectionsPerIp,
+    messagesPerMinutePerIp: smtp.messagesPerMinutePerIp,
+    tls: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
+    spool,
+    recipients: createRecipientResolver(services.storage.accounts, config.domain),
+    logger: log,
+    onAccepted: (bytes) => {
+      accepted.inc();
+      acceptedBytes.inc(bytes);
+    },
+    onRejected: (reason) => rejected.inc({ reason }),
+  });
+  let address;
+  try {
+    address = await server.listen();
+  } catch (e) {
+    await worker.close();
+    await spool.close();
+    throw new Error(`SMTP cannot listen on ${smtp.host}:${smtp.port}: ${(e as Error).message} (set smtp.port / CALIOPEN_SMTP_PORT)`);
+  }
+  log.info({ host: address.address, port: address.port, starttls: true }, 'smtp listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    host: address.address,
+    port: address.port,
+    spool,
+    worker,
+    stop() {
+      stopping ??= (async () => {
+        await server.close();
+        await worker.close();
+        await spool.close();
+      })();
+      return stopping;
+    },
+  };
+}

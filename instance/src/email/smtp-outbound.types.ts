@@ -1,0 +1,75 @@
+/** Shapes shared by the outbound path: routes, per-recipient outcomes, the delivery job and its record. */
+
+/** One host to try for a domain, lowest preference first. */
+export interface MxHost {
+  host: string;
+  port: number;
+  preference: number;
+}
+
+export interface DeliveryRoute {
+  /** How the hosts were found: MX records, the domain itself (no MX, RFC 5321 §5.1), configuration. */
+  kind: 'mx' | 'implicit-mx' | 'override' | 'smarthost';
+  hosts: MxHost[];
+}
+
+/**
+ * A failure that concerns every recipient of an attempt (no route, no connection, TLS refused...): `permanent`
+ * decides between a bounce now and a retry later. `status` is the RFC 3463 enhanced code (e.g. 4.4.1, 5.1.2).
+ */
+export class DeliveryFailure extends Error {
+  readonly permanent: boolean;
+  readonly status: string;
+  /** The remote reply behind the failure, when a server gave one. */
+  readonly smtpReply: string | null;
+  constructor(permanent: boolean, status: string, message: string, smtpReply: string | null = null) {
+    super(message);
+    this.name = 'DeliveryFailure';
+    this.permanent = permanent;
+    this.status = status;
+    this.smtpReply = smtpReply;
+  }
+}
+
+export type RecipientOutcome = 'delivered' | 'deferred' | 'failed';
+
+export interface RecipientResult {
+  address: string;
+  outcome: RecipientOutcome;
+  /** RFC 3463 enhanced status, e.g. 2.0.0, 4.4.1, 5.1.1. */
+  status: string;
+  /** What happened, for people: one line, ASCII. */
+  diagnostic: string;
+  /** The remote server's reply when the outcome came from one (for the DSN's Diagnostic-Code), one line, ASCII. */
+  smtpReply: string | null;
+}
+
+/** What one attempt on one domain found out. */
+export interface DeliveryAttempt {
+  at: string;
+  /** host:port that answered (null when none could be reached). */
+  remoteMta: string | null;
+  /** TLS negotiated on that connection; null = plaintext (or no connection). */
+  tls: { version: string; cipher: string; certificateVerified: boolean } | null;
+  recipients: RecipientResult[];
+}
+
+/** Queue 'smtp-out': one job per (message, recipient domain, attempt). */
+export const SMTP_OUT_QUEUE = 'smtp-out';
+
+export interface DeliveryJob {
+  /** The sender's account and its stored Sent copy (whose raw is what goes out). */
+  accountId: string;
+  messageId: string;
+  /** Envelope sender (MAIL FROM). */
+  from: string;
+  domain: string;
+  /** Recipients still to deliver in this attempt. */
+  recipients: string[];
+  /** 1 for the first try. */
+  attempt: number;
+  /** When the message was accepted for delivery (ISO). */
+  queuedAt: string;
+  /** What earlier attempts found (the delivery record travels with the job). */
+  history: DeliveryAttempt[];
+}

@@ -1,0 +1,52 @@
+import { signDescriptor, type InstanceDescriptor } from '@caliopen/federation-protocol';
+import type { Logger } from 'pino';
+import type { InstanceServices } from '../app/instance.services.ts';
+import type { InstanceConfig } from '../config/config.schema.ts';
+import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
+import { buildPublicServer } from './public.server.ts';
+
+const DESCRIPTOR_TTL_SECONDS = 3600;
+
+/** The URL peers reach the public face by: configured, or https://<domain>[:port]. */
+export function publicBaseUrl(config: InstanceConfig, port: number): string {
+  return config.https.publicUrl ?? `https://${config.domain}${port === 443 ? '' : `:${port}`}`;
+}
+
+/** The instance's own descriptor: its keys, endpoints and certificate, signed by its signing key. */
+export async function instanceDescriptor(identity: InstanceIdentity, httpsUrl: string, smtp: string | null, issuedAt: number): Promise<string> {
+  const descriptor: InstanceDescriptor = {
+    version: 1,
+    domain: identity.domain,
+    keys: { signing: identity.signing.publicJwk as InstanceDescriptor['keys']['signing'], encryption: identity.encryption.publicJwk as InstanceDescriptor['keys']['encryption'] },
+    endpoints: { https: httpsUrl, ...(smtp ? { smtp } : {}) },
+    certificateSha256: identity.tls.fingerprintSha256,
+    issuedAt,
+  };
+  return signDescriptor(descriptor, identity.signing.privateJwk as Parameters<typeof signDescriptor>[1]);
+}
+
+/** Starts the public HTTPS face; the descriptor is re-signed at most hourly. */
+export async function startPublicFace(config: InstanceConfig, services: InstanceServices, logger: Logger) {
+  const identity = await loadInstanceIdentity(config.dataDir, services.box);
+  let cached: { jws: string; until: number } | null = null;
+  let url = '';
+  const app = await buildPublicServer({
+    identity,
+    dataDir: config.dataDir,
+    logger,
+    descriptor: async () => {
+      const now = Math.floor(services.clock().getTime() / 1000);
+      if (!cached || cached.until <= now) {
+        const smtp = config.smtp.enabled ? `${config.domain}:${config.smtp.port}` : null;
+        cached = { jws: await instanceDescriptor(identity, url, smtp, now), until: now + DESCRIPTOR_TTL_SECONDS };
+      }
+      return cached.jws;
+    },
+  });
+  await app.listen({ host: config.https.host, port: config.https.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.https.port;
+  url = publicBaseUrl(config, port);
+  logger.info({ url, fingerprint: identity.tls.fingerprintSha256 }, 'public HTTPS face started');
+  return { url, identity, stop: () => app.close() };
+}

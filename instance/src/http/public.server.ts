@@ -1,0 +1,44 @@
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import type { InstanceIdentity } from '../identity/instance-identity.ts';
+import { readApplicationState } from '../registry-client/application.store.ts';
+
+export interface PublicServerOptions {
+  identity: InstanceIdentity;
+  dataDir: string;
+  /** The signed instance descriptor (compact JWS), served at /.well-known/caliopen. */
+  descriptor: () => Promise<string>;
+  logger: Logger;
+}
+
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * The instance's public HTTPS face, presenting the instance certificate: what registries and peer instances fetch
+ * (the signed descriptor, the registry's domain-control challenge; the federation inbox joins it later).
+ * Nothing here is per-user; nothing here needs a login.
+ */
+export async function buildPublicServer(options: PublicServerOptions) {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    https: { key: options.identity.tls.keyPem, cert: options.identity.tls.certPem, minVersion: 'TLSv1.2' },
+    bodyLimit: 64 * 1024,
+  });
+
+  app.get('/.well-known/caliopen', async (_request, reply) => {
+    reply.header('cache-control', 'max-age=300');
+    return reply.type('application/jose').send(await options.descriptor());
+  });
+
+  app.get<{ Params: { token: string } }>('/.well-known/caliopen-challenge/:token', async (request, reply) => {
+    const state = readApplicationState(options.dataDir);
+    const token = request.params.token;
+    if (!TOKEN.test(token) || !state?.challenge || state.challenge.token !== token) {
+      return reply.code(404).type('text/plain').send('no such challenge\n');
+    }
+    return reply.type('text/plain').send(state.challenge.value);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', domain: options.identity.domain }));
+  return app;
+}

@@ -1,0 +1,60 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { principalOf } from '../http/access.ts';
+import { problemResponses } from '../http/problem.ts';
+import { IdParams } from '../http/schemas.ts';
+import { CreateIdentityBody, IdentityDto, toIdentityDto } from './remote-identity.dto.ts';
+import type { RemoteIdentityService } from './remote-identity.service.ts';
+
+/** A user's remote mailboxes (IMAP): add one (its login is tested first), list, see, delete. */
+export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdentityService }> = async (app, { identities }) => {
+  app.post(
+    '/api/v1/identities',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['identities'],
+        summary: 'Add a remote IMAP mailbox. The login is tested first; the password is stored sealed and never returned.',
+        body: CreateIdentityBody,
+        response: { 201: IdentityDto, ...problemResponses(400, 401, 409, 422, 502) },
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request);
+      const identity = await identities.create(p.account.id, request.body as Static<typeof CreateIdentityBody>);
+      return reply.code(201).send(toIdentityDto(identity));
+    },
+  );
+
+  app.get(
+    '/api/v1/identities',
+    {
+      config: { access: 'user' },
+      schema: { tags: ['identities'], summary: 'Remote mailboxes of this account, oldest first.', response: { 200: Type.Object({ items: Type.Array(IdentityDto) }), ...problemResponses(401) } },
+    },
+    async (request) => ({ items: (await identities.list(principalOf(request).account.id)).map(toIdentityDto) }),
+  );
+
+  app.get(
+    '/api/v1/identities/:id',
+    {
+      config: { access: 'user' },
+      schema: { tags: ['identities'], params: IdParams, response: { 200: IdentityDto, ...problemResponses(400, 401, 404) } },
+    },
+    async (request) => toIdentityDto(await identities.get(principalOf(request).account.id, (request.params as { id: string }).id)),
+  );
+
+  app.delete(
+    '/api/v1/identities/:id',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['identities'],
+        summary: 'Forget a remote mailbox (its credential and sync positions). Mail already imported stays.',
+        params: IdParams,
+        response: { 200: IdentityDto, ...problemResponses(400, 401, 404) },
+      },
+    },
+    async (request) => toIdentityDto(await identities.delete(principalOf(request).account.id, (request.params as { id: string }).id)),
+  );
+};

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import type { ImapConnector } from '../imports/imap-session.port.ts';
+import type { Clock } from '../shared/clock.ts';
+import { AppError } from '../shared/errors.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import { credentialPurpose, IDLE_SYNC, type ImapTls, type RemoteIdentity } from './remote-identity.entity.ts';
+
+export interface NewRemoteIdentity {
+  kind: 'imap';
+  host: string;
+  port: number;
+  tls: ImapTls;
+  username: string;
+  password: string;
+  label?: string | undefined;
+}
+
+/** Most remote identities one account may hold (each is a connection the instance keeps syncing). */
+export const MAX_IDENTITIES_PER_ACCOUNT = 20;
+
+/**
+ * The remote mailboxes of an account. Adding one tests the login first (nothing is stored when it fails), then
+ * stores the password sealed for this identity only; nothing here ever returns or logs it.
+ */
+export class RemoteIdentityService {
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      box: SecretBox;
+      connector: ImapConnector;
+      clock: Clock;
+      /** Called once an identity exists (schedules its re-sync). */
+      onCreated?: (identity: RemoteIdentity) => Promise<void>;
+    },
+  ) {}
+
+  async create(accountId: string, input: NewRemoteIdentity): Promise<RemoteIdentity> {
+    const host = input.host.trim().toLowerCase().replace(/\.$/, '');
+    const existing = await this.deps.storage.remoteIdentities.listByAccount(accountId);
+    if (existing.some((i) => i.host === host && i.port === input.port && i.username === input.username)) {
+      throw new AppError('identity_exists');
+    }
+    if (existing.length >= MAX_IDENTITIES_PER_ACCOUNT) {
+      throw new AppError('conflict', `An account holds at most ${MAX_IDENTITIES_PER_ACCOUNT} remote identities; delete one first.`);
+    }
+    await this.deps.connector.verify({ host, port: input.port, tls: input.tls, username: input.username, password: input.password });
+    const id = randomUUID();
+    const now = this.deps.clock();
+    const identity: RemoteIdentity = {
+      id,
+      accountId,
+      kind: 'imap',
+      label: input.label?.trim() || `${input.username} on ${host}`,
+      host,
+      port: input.port,
+      tls: input.tls,
+      username: input.username,
+      credentialSealed: this.deps.box.seal(input.password, credentialPurpose(id)),
+      createdAt: now,
+      updatedAt: now,
+      sync: { ...IDLE_SYNC },
+    };
+    await this.deps.storage.remoteIdentities.create(identity);
+    await this.deps.onCreated?.(identity);
+    return identity;
+  }
+
+  list(accountId: string): Promise<RemoteIdentity[]> {
+    return this.deps.storage.remoteIdentities.listByAccount(accountId);
+  }
+
+  async get(accountId: string, id: string): Promise<RemoteIdentity> {
+    const identity = await this.deps.storage.remoteIdentities.get(accountId, id);
+    if (!identity) throw new AppError('not_found');
+    return identity;
+  }
+
+  /** Forgets the identity, its credential and its sync positions. Mail already imported stays in the mailbox. */
+  async delete(accountId: string, id: string): Promise<RemoteIdentity> {
+    const identity = await this.get(accountId, id);
+    await this.deps.storage.remoteIdentities.delete(accountId, id);
+    return identity;
+  }
+}

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { FsBlobStore } from '../blobs/blob-store.fs.ts';
+import { openSqliteJobQueue } from '../queue/job-queue.sqlite.ts';
+import type { JobQueue } from '../queue/job-queue.port.ts';
+import { openSqliteSearchIndex } from '../search/search.sqlite.ts';
+import type { SearchIndex } from '../search/search.port.ts';
+import { AppError } from '../shared/errors.ts';
+import { SqliteStorage } from '../storage/storage.sqlite.ts';
+import { buildEmailCore, type EmailCore } from './email-core.ts';
+import type { IngestRequest } from './message-ingest.port.ts';
+
+const DOMAIN = 'alpha.test';
+
+function mail(opts: { from?: string; to?: string; subject?: string; id?: string | null; body?: string; extra?: string[] } = {}): Buffer {
+  const headers = [
+    `From: ${opts.from ?? 'Alice <alice@x.example>'}`,
+    `To: ${opts.to ?? `ursula@${DOMAIN}`}`,
+    `Subject: ${opts.subject ?? 'hello'}`,
+    ...(opts.id === null ? [] : [`Message-ID: <${opts.id ?? randomUUID()}@x.example>`]),
+    'Date: Mon, 02 Mar 2026 09:00:00 +0000',
+    ...(opts.extra ?? []),
+  ];
+  return Buffer.from(`${headers.join('\r\n')}\r\n\r\n${opts.body ?? 'Hello there.'}\r\n`);
+}
+
+describe('message ingest (real SQLite storage, blob store, queue and search)', () => {
+  let dir: string;
+  let storage: SqliteStorage;
+  let queue: JobQueue;
+  let search: SearchIndex;
+  let core: EmailCore;
+  let accountId: string;
+
+  const request = (raw: Buffer, over: Partial<IngestRequest> = {}): IngestRequest => ({
+    accountId,
+    raw,
+    direction: 'inbound',
+    receivedAt: new Date(),
+    facts: { transport: null, authentication: null },
+    ...over,
+  });
+  const blobCount = () => {
+    const root = join(dir, 'blobs', 'raw', accountId);
+    return existsSync(root) ? readdirSync(root).length : 0;
+  };
+  const usage = async () => (await storage.accounts.get(accountId))!.usedBytes;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'caliopen-ingest-'));
+    storage = SqliteStorage.inDataDir(dir);
+    queue = openSqliteJobQueue(join(dir, 'queue.db'));
+    search = openSqliteSearchIndex(join(dir, 'search.db'));
+    await search.init();
+    core = buildEmailCore({ storage, blobs: new FsBlobStore(join(dir, 'blobs')), queue, search, clock: () => new Date(), domain: DOMAIN });
+  });
+  after(async () => {
+    await queue.close();
+    await search.close();
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    accountId = randomUUID();
+    const now = new Date();
+    await storage.accounts.create({
+      id: accountId,
+      username: `u${accountId.slice(0, 8)}`,
+      displayName: 'Ursula',
+      role: 'user',
+      passwordHash: 'not-a-real-hash',
+      totpSecretSealed: null,
+      totpPendingSealed: null,
+      totpLastStep: 0,
+      quotaBytes: 10_000,
+      usedBytes: 0,
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    });
+  });
+
+  test('stores the raw bytes, the parsed message, a contact and a conversation, and queues indexing', async () => {
+    const raw = mail({ subject: 'Re: Budget', to: `Me <U${accountId.slice(0, 8)}@ALPHA.test>` });
+    const { message, inserted } = await core.ingest.ingest(request(raw, { tags: ['INBOX', ' INBOX ', 'work\u0000'] }));
+    assert.equal(inserted, true);
+    assert.equal(message.subject, 'Re: Budget');
+    assert.equal(message.threadKey, 'budget');
+    assert.equal(message.from.address, 'alice@x.example');
+    assert.ok(message.from.contactId);
+    assert.equal(message.to[0]!.contactId, null, 'the account’s own address resolves to no contact');
+    assert.deepEqual(message.tags, ['INBOX', 'work']);
+    assert.equal(message.read, false);
+    assert.deepEqual(await core.blobs.get(message.rawRef!), raw);
+    assert.equal(message.rawRef, `raw/${accountId}/${message.id}`);
+    assert.equal(await usage(), raw.length);
+    const conv = await storage.conversations.get(accountId, message.conversationId);
+    assert.equal(conv?.messageCount, 1);
+    assert.equal(conv?.unreadCount, 1);
+    assert.equal(conv?.title, 'Alice');
+    const job = await queue.getJob(INDEX_QUEUE_NAME, `index-${message.id}`);
+    assert.deepEqual(job?.payload, { accountId, messageId: message.id });
+  });
+
+  test('idempotent by (Message-ID, content hash): a retry writes nothing, even when retried concurrently', async () => {
+    const raw = mail();
+    const first = await core.ingest.ingest(request(raw));
+    const again = await core.ingest.ingest(request(raw, { receivedAt: new Date(Date.now() + 1000) }));
+    assert.equal(again.inserted, false);
+    assert.equal(again.message.id, first.message.id);
+    const burst = await Promise.all(Array.from({ length: 8 }, () => core.ingest.ingest(request(mail({ id: 'burst' })))));
+    assert.equal(burst.filter((r) => r.inserted).length, 1, 'eight concurrent copies: one stored');
+    assert.equal(new Set(burst.map((r) => r.message.id)).size, 1);
+    assert.equal(await storage.messages.countByAccount(accountId), 2);
+    assert.equal(blobCount(), 2, 'no stray blob');
+    assert.equal((await storage.conversations.get(accountId, first.message.conversationId))?.messageCount, 2);
+  });
+
+  test('same Message-ID with other content, or no Message-ID at all: distinct messages', async () => {
+    const a = await core.ingest.ingest(request(mail({ id: 'same', body: 'one' })));
+    const b = await core.ingest.ingest(request(mail({ id: 'same', body: 'two' })));
+    assert.notEqual(a.message.id, b.message.id);
+    const c = await core.ingest.ingest(request(mail({ id: null, body: 'x' })));
+    const d = await core.ingest.ingest(request(mail({ id: null, body: 'x' })));
+    assert.equal(c.message.externalId, null);
+    assert.equal(d.inserted, false, 'no Message-ID: the content hash alone dedupes');
+  });
+
+  test('quota: a message that does not fit is refused, nothing written, and the usage is unchanged', async () => {
+    await core.ingest.ingest(request(mail({ body: 'x'.repeat(6000) })));
+    const used = await usage();
+    const before = { messages: await storage.messages.countByAccount(accountId), blobs: blobCount(), contacts: (await storage.contacts.list(accountId, { limit: 100 })).length };
+    await assert.rejects(
+      core.ingest.ingest(request(mail({ from: 'newcomer@n.example', body: 'y'.repeat(6000) }))),
+      (e: unknown) => e instanceof AppError && e.code === 'quota_exceeded',
+    );
+    assert.equal(await usage(), used);
+    assert.equal(await storage.messages.countByAccount(accountId), before.messages);
+    assert.equal(blobCount(), before.blobs, 'the blob written before the quota check is gone');
+    assert.equal((await storage.contacts.list(accountId, { limit: 100 })).length, before.contacts, 'no automatic contact for a refused message');
+    assert.equal(await storage.contacts.findByIdentity(accountId, 'email', 'newcomer@n.example'), null);
+  });
+
+  test('purge releases the quota, the blob and the conversation', async () => {
+    const { message } = await core.ingest.ingest(request(mail()));
+    assert.ok((await usage()) > 0);
+    await core.messages.purge(accountId, message.id);
+    assert.equal(await usage(), 0);
+    assert.equal(await core.blobs.get(message.rawRef!), null);
+    assert.equal(await storage.conversations.get(accountId, message.conversationId), null, 'a conversation left empty goes');
+    await assert.rejects(core.messages.purge(accountId, message.id), (e: unknown) => e instanceof AppError && e.code === 'not_found');
+  });
+
+  test('an unknown account is refused before anything is written', async () => {
+    await assert.rejects(core.ingest.ingest({ ...request(mail()), accountId: randomUUID() }), (e: unknown) => e instanceof AppError && e.code === 'not_found');
+  });
+
+  test('outbound mail: the recipients are the other participants, it starts read', async () => {
+    const raw = mail({ from: `Ursula <${`u${accountId.slice(0, 8)}`}@${DOMAIN}>`, to: 'Dave <dave@d.example>, erin@e.example' });
+    const { message } = await core.ingest.ingest(request(raw, { direction: 'outbound', tags: ['sent'] }));
+    assert.equal(message.read, true);
+    assert.equal(message.from.contactId, null);
+    const conv = await storage.conversations.get(accountId, message.conversationId);
+    assert.deepEqual(conv?.participants.map((p) => p.address).sort(), ['dave@d.example', 'erin@e.example']);
+    assert.equal(conv?.unreadCount, 0);
+  });
+});
+
+const INDEX_QUEUE_NAME = 'index';

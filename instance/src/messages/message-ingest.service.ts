@@ -1,0 +1,181 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { BlobStore } from '../blobs/blob-store.port.ts';
+import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { threadKeyOf, type ConversationResolver } from '../conversations/conversation.resolver.ts';
+import type { ConversationService } from '../conversations/conversation.service.ts';
+import type { SearchIndexer } from '../search/search.indexer.ts';
+import type { Clock } from '../shared/clock.ts';
+import { AppError } from '../shared/errors.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import type { MailboxLocks } from './mailbox-lock.ts';
+import type { IngestRequest, IngestResult, MessageIngest } from './message-ingest.port.ts';
+import type { Message } from './message.entity.ts';
+import { parseHeaders, parseMessage, snippetOf } from './message.parser.ts';
+
+/** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
+export type OwnAddressSource = (accountId: string) => Promise<string[]>;
+
+export const MAX_INGEST_TAGS = 50;
+
+export function rawKeyOf(accountId: string, messageId: string): string {
+  return `raw/${accountId}/${messageId}`;
+}
+
+/** Tags as stored: trimmed, NFC, without control characters, 1..64 characters, unique, at most 50. */
+export function cleanTags(tags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of tags) {
+    const s = Array.from(t.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').trim()).slice(0, 64).join('');
+    if (s !== '' && !out.includes(s)) out.push(s);
+    if (out.length >= MAX_INGEST_TAGS) break;
+  }
+  return out;
+}
+
+/**
+ * The one way a message enters a mailbox (the MessageIngest port): SMTP, IMAP import, the composer's Sent copy and
+ * bounces all come through here.
+ *
+ * Order of work, chosen so that a failure at any point leaves nothing half-visible:
+ * 1. SHA-256 of the raw bytes and the Message-ID (from a cheap header read); a message already stored with the same
+ *    (Message-ID, hash) is returned as it is (`inserted: false`) before anything is written.
+ * 2. Full parse (never throws; a message mailparser cannot read keeps what its headers said).
+ * 3. Raw bytes to the blob store (`raw/<accountId>/<messageId>`), then the quota: `addUsage` refused -> the blob is
+ *    deleted and `quota_exceeded` thrown; nothing else was written.
+ * 4. Under the account's lock: participants resolved to contacts (automatic ones created), conversation found or
+ *    created, message stored, conversation counters updated. A failure here releases the quota and the blob.
+ * 5. An `index` job queued (queue 'index'): acceptance never waits on the search engine.
+ */
+export class MessageIngestService implements MessageIngest {
+  private readonly ownSources: OwnAddressSource[] = [];
+
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      blobs: BlobStore;
+      resolver: ConversationResolver;
+      conversations: ConversationService;
+      indexer: SearchIndexer;
+      locks: MailboxLocks;
+      clock: Clock;
+      domain: string;
+    },
+  ) {}
+
+  /** Registers more addresses the account owns (they never count as other participants). */
+  addOwnAddressSource(source: OwnAddressSource): void {
+    this.ownSources.push(source);
+  }
+
+  async ingest(request: IngestRequest): Promise<IngestResult> {
+    const { storage, blobs, locks } = this.deps;
+    const { accountId, raw } = request;
+    if (!Buffer.isBuffer(raw)) throw new TypeError('IngestRequest.raw must be a Buffer');
+    const account = await storage.accounts.get(accountId);
+    if (account === null) throw new AppError('not_found', 'No such account.');
+
+    const contentHash = createHash('sha256').update(raw).digest('hex');
+    const externalId = parseHeaders(raw).messageId;
+    const known = await storage.messages.findByDedupeKey(accountId, externalId, contentHash);
+    if (known !== null) {
+      // A retry after a crash may have stored the message but not queued its indexing: queue it again (same job id).
+      await this.deps.indexer.enqueue(accountId, known.id, { once: true });
+      return { message: known, inserted: false };
+    }
+
+    const parsed = await parseMessage(raw);
+    const id = randomUUID();
+    const rawRef = rawKeyOf(accountId, id);
+    await blobs.put(rawRef, raw);
+    if ((await storage.accounts.addUsage(accountId, raw.length)) === null) {
+      await blobs.delete(rawRef);
+      throw new AppError('quota_exceeded', `Storing this message (${raw.length} bytes) would exceed the account's quota.`);
+    }
+
+    let outcome: IngestResult;
+    try {
+      outcome = await locks.run(accountId, async () => {
+        const again = await storage.messages.findByDedupeKey(accountId, externalId, contentHash);
+        if (again !== null) return { message: again, inserted: false };
+        const own = await this.ownAddresses(accountId, account.username);
+        const resolution = await this.deps.resolver.resolve({
+          accountId,
+          direction: request.direction,
+          from: parsed.from,
+          to: parsed.to,
+          cc: parsed.cc,
+          list: parsed.list,
+          own,
+          receivedAt: request.receivedAt,
+        });
+        const message: Message = {
+          id,
+          accountId,
+          conversationId: resolution.conversation.id,
+          protocol: 'email',
+          direction: request.direction,
+          externalId,
+          contentHash,
+          from: resolution.from,
+          to: resolution.to,
+          cc: resolution.cc,
+          subject: parsed.subject,
+          snippet: snippetOf(parsed.text),
+          sentAt: parsed.date,
+          receivedAt: request.receivedAt,
+          sizeBytes: raw.length,
+          rawRef,
+          threadKey: threadKeyOf(parsed.subject),
+          tags: cleanTags(request.tags ?? []),
+          read: request.read ?? request.direction === 'outbound',
+          archived: false,
+          deletedAt: null,
+          pi: null,
+          importance: 0,
+          facts: {
+            transport: request.facts?.transport ?? null,
+            authentication: request.facts?.authentication ?? null,
+            mime: {
+              parsed: parsed.problem === null,
+              problem: parsed.problem,
+              attachments: parsed.attachments.length,
+              truncatedHeaders: parsed.truncatedHeaders,
+              droppedAddresses: parsed.droppedAddresses,
+              listId: parsed.list?.id ?? null,
+            },
+          },
+        };
+        const stored = await storage.messages.put(message);
+        if (stored.inserted) await this.deps.conversations.recordIngested(resolution, message);
+        return stored;
+      });
+    } catch (e) {
+      await this.release(accountId, rawRef, raw.length);
+      throw e;
+    }
+    if (!outcome.inserted) {
+      await this.release(accountId, rawRef, raw.length);
+      return outcome;
+    }
+    await this.deps.indexer.enqueue(accountId, id, { once: true });
+    return outcome;
+  }
+
+  private async release(accountId: string, rawRef: string, size: number): Promise<void> {
+    await this.deps.storage.accounts.addUsage(accountId, -size);
+    await this.deps.blobs.delete(rawRef);
+  }
+
+  private async ownAddresses(accountId: string, username: string): Promise<Set<string>> {
+    const own = new Set<string>();
+    const primary = normaliseEmailAddress(`${username}@${this.deps.domain}`);
+    if (primary !== null) own.add(primary);
+    for (const source of this.ownSources) {
+      for (const a of await source(accountId)) {
+        const n = normaliseEmailAddress(a);
+        if (n !== null) own.add(n);
+      }
+    }
+    return own;
+  }
+}

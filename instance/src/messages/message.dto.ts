@@ -1,0 +1,199 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import type { Message, Participant, StoredPi } from './message.entity.ts';
+import type { MessageBody } from './message.service.ts';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const DateTime = Type.String({ format: 'date-time' });
+
+export const ParticipantDto = Type.Object(
+  {
+    protocol: Type.String(),
+    address: Type.String({ description: 'Normalised address ("" when the message had none that could be read).' }),
+    name: Nullable(Type.String()),
+    contactId: Nullable(Type.String({ description: 'The contact this address resolved to when the message was filed.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const PiDto = Type.Object({ score: Type.Number(), level: Type.String(), modelVersion: Type.String() }, { additionalProperties: false });
+
+export const MessageSummaryDto = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    conversationId: Type.String({ format: 'uuid' }),
+    protocol: Type.String(),
+    direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
+    from: ParticipantDto,
+    to: Type.Array(ParticipantDto),
+    cc: Type.Array(ParticipantDto),
+    subject: Type.String(),
+    snippet: Type.String(),
+    sentAt: Nullable(DateTime),
+    receivedAt: DateTime,
+    sizeBytes: Type.Integer(),
+    threadKey: Type.String({ description: 'Subject without Re:/Fwd: prefixes, case-folded: the per-subject thread it belongs to.' }),
+    tags: Type.Array(Type.String()),
+    read: Type.Boolean(),
+    archived: Type.Boolean(),
+    deletedAt: Nullable(DateTime),
+    importance: Type.Number(),
+    pi: Nullable(PiDto),
+  },
+  { additionalProperties: false },
+);
+
+const ReceivedHopDto = Type.Object(
+  {
+    from: Nullable(Type.String()),
+    by: Nullable(Type.String()),
+    with: Nullable(Type.String()),
+    tls: Nullable(Type.Boolean()),
+    date: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const TransportFactsDto = Type.Object(
+  {
+    via: Type.String({ description: 'smtp, imap-import, local or federation' }),
+    tls: Nullable(Type.Object({ version: Type.String(), cipher: Type.String() }, { additionalProperties: false })),
+    clientIp: Nullable(Type.String()),
+    helo: Nullable(Type.String()),
+    receivedChain: Type.Array(ReceivedHopDto),
+    externalHops: Type.Integer(),
+    plaintextHops: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+export const AuthenticationFactsDto = Type.Object(
+  {
+    spf: Type.Object({ result: Type.String(), domain: Nullable(Type.String()) }, { additionalProperties: false }),
+    dkim: Type.Array(
+      Type.Object(
+        { result: Type.String(), domain: Nullable(Type.String()), selector: Nullable(Type.String()), aligned: Type.Boolean() },
+        { additionalProperties: false },
+      ),
+    ),
+    dmarc: Type.Object({ result: Type.String(), domain: Nullable(Type.String()), policy: Nullable(Type.String()) }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const MessageDetailDto = Type.Object(
+  {
+    ...MessageSummaryDto.properties,
+    externalId: Nullable(Type.String({ description: 'The Message-ID header, as <id>.' })),
+    facts: Type.Object(
+      {
+        transport: Nullable(TransportFactsDto),
+        authentication: Nullable(AuthenticationFactsDto),
+      },
+      { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
+    ),
+    mime: Type.Object(
+      {
+        parsed: Type.Boolean({ description: 'false when the MIME structure could not be read in full.' }),
+        problem: Nullable(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    body: Type.Object(
+      {
+        text: Type.String({ description: 'Plain text (the text part, or the HTML part converted to text).' }),
+        textTruncated: Type.Boolean(),
+        hasHtml: Type.Boolean({ description: 'The message has an HTML part (the raw form holds it).' }),
+      },
+      { additionalProperties: false },
+    ),
+    attachments: Type.Array(
+      Type.Object({ filename: Nullable(Type.String()), contentType: Type.String(), size: Type.Integer() }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : 0);
+const obj = (v: unknown): Record<string, unknown> | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
+
+export function toParticipantDto(p: Participant): Static<typeof ParticipantDto> {
+  return { protocol: p.protocol, address: p.address, name: p.name, contactId: p.contactId };
+}
+
+export function toPiDto(pi: StoredPi | null): Static<typeof PiDto> | null {
+  return pi === null ? null : { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
+}
+
+export function toMessageSummaryDto(m: Message): Static<typeof MessageSummaryDto> {
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    protocol: m.protocol,
+    direction: m.direction,
+    from: toParticipantDto(m.from),
+    to: m.to.map(toParticipantDto),
+    cc: m.cc.map(toParticipantDto),
+    subject: m.subject,
+    snippet: m.snippet,
+    sentAt: iso(m.sentAt),
+    receivedAt: m.receivedAt.toISOString(),
+    sizeBytes: m.sizeBytes,
+    threadKey: m.threadKey ?? '',
+    tags: m.tags,
+    read: m.read,
+    archived: m.archived,
+    deletedAt: iso(m.deletedAt),
+    importance: m.importance,
+    pi: toPiDto(m.pi),
+  };
+}
+
+/** Facts as stored (JSON written by several protocols over time) read defensively into the documented shape. */
+function transportDto(v: unknown): Static<typeof TransportFactsDto> | null {
+  const t = obj(v);
+  if (t === null) return null;
+  const tls = obj(t.tls);
+  return {
+    via: str(t.via) ?? 'unknown',
+    tls: tls === null ? null : { version: str(tls.version) ?? '', cipher: str(tls.cipher) ?? '' },
+    clientIp: str(t.clientIp),
+    helo: str(t.helo),
+    receivedChain: arr(t.receivedChain).flatMap((h) => {
+      const hop = obj(h);
+      return hop === null ? [] : [{ from: str(hop.from), by: str(hop.by), with: str(hop.with), tls: bool(hop.tls), date: str(hop.date) }];
+    }),
+    externalHops: int(t.externalHops),
+    plaintextHops: int(t.plaintextHops),
+  };
+}
+
+function authenticationDto(v: unknown): Static<typeof AuthenticationFactsDto> | null {
+  const a = obj(v);
+  if (a === null) return null;
+  const spf = obj(a.spf) ?? {};
+  const dmarc = obj(a.dmarc) ?? {};
+  return {
+    spf: { result: str(spf.result) ?? 'none', domain: str(spf.domain) },
+    dkim: arr(a.dkim).flatMap((s) => {
+      const sig = obj(s);
+      return sig === null ? [] : [{ result: str(sig.result) ?? 'none', domain: str(sig.domain), selector: str(sig.selector), aligned: sig.aligned === true }];
+    }),
+    dmarc: { result: str(dmarc.result) ?? 'none', domain: str(dmarc.domain), policy: str(dmarc.policy) },
+  };
+}
+
+export function toMessageDetailDto(m: Message, body: MessageBody): Static<typeof MessageDetailDto> {
+  const mime = obj(m.facts.mime) ?? {};
+  return {
+    ...toMessageSummaryDto(m),
+    externalId: m.externalId,
+    facts: { transport: transportDto(m.facts.transport), authentication: authenticationDto(m.facts.authentication) },
+    mime: { parsed: mime.parsed !== false, problem: str(mime.problem) },
+    body: { text: body.text, textTruncated: body.textTruncated, hasHtml: body.hasHtml },
+    attachments: body.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size })),
+  };
+}

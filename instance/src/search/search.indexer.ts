@@ -1,0 +1,130 @@
+import type { BlobStore } from '../blobs/blob-store.port.ts';
+import type { Message, Participant } from '../messages/message.entity.ts';
+import { parseMessage } from '../messages/message.parser.ts';
+import type { JobInfo, JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import type { SearchDocument, SearchIndex } from './search.port.ts';
+
+export const INDEX_QUEUE = 'index';
+
+export interface IndexJob {
+  accountId: string;
+  messageId: string;
+}
+
+/** Body text sent to the search engine, at most. */
+const MAX_BODY_CHARS = 256 * 1024;
+/** Documents written in one call to the engine, at most. */
+const MAX_BATCH = 64;
+/** How long the first job of a batch waits for others to join it. */
+const BATCH_WINDOW_MS = 2;
+
+interface Pending {
+  docs: SearchDocument[];
+  removals: IndexJob[];
+  done: Promise<void>;
+}
+
+export interface IndexerLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+function participantText(p: Participant): string {
+  return p.name ? `${p.name} <${p.address}>` : p.address;
+}
+
+/**
+ * Keeps the search index in step with the mailbox through the queue: ingest, flag changes and deletions enqueue an
+ * `index` job ({accountId, messageId}); the worker loads the message and its raw form, extracts the text (the text
+ * part, or the HTML converted to text, plus attachment names), and indexes it — or removes it from the index when
+ * the message is gone or soft-deleted. Jobs that arrive together are written in one call to the engine.
+ */
+export class SearchIndexer {
+  private pending: Pending | null = null;
+
+  constructor(
+    private readonly deps: { storage: Storage; blobs: BlobStore; search: SearchIndex; queue: JobQueue; logger?: IndexerLogger },
+  ) {}
+
+  /**
+   * Queues (re)indexing of a message. `once` gives the job a stable id, so that a message's first indexing is queued
+   * once however many times its ingest is retried; later changes (tags, undelete) queue a fresh job.
+   */
+  async enqueue(accountId: string, messageId: string, options: { once?: boolean } = {}): Promise<void> {
+    await this.deps.queue.enqueue<IndexJob>(INDEX_QUEUE, 'index', { accountId, messageId }, {
+      attempts: 8,
+      backoff: { type: 'exponential', baseDelayMs: 500 },
+      ...(options.once ? { jobId: `index-${messageId}` } : {}),
+    });
+  }
+
+  /** Starts the worker; the returned Worker stops it. */
+  start(concurrency = 16): Worker {
+    return this.deps.queue.process<IndexJob>(INDEX_QUEUE, (job) => this.handle(job), { concurrency });
+  }
+
+  /** The document for a message as it is now, or null when it should not be searchable (gone, deleted). */
+  async documentFor(accountId: string, messageId: string): Promise<SearchDocument | null> {
+    const m = await this.deps.storage.messages.get(accountId, messageId);
+    if (m === null || m.deletedAt !== null) return null;
+    return { ...this.metadata(m), body: await this.bodyOf(m) };
+  }
+
+  private async handle(job: JobInfo<IndexJob>): Promise<void> {
+    const { accountId, messageId } = job.payload ?? ({} as Partial<IndexJob>);
+    if (typeof accountId !== 'string' || typeof messageId !== 'string') {
+      this.deps.logger?.warn({ jobId: job.id }, 'index job without accountId/messageId ignored');
+      return;
+    }
+    const doc = await this.documentFor(accountId, messageId);
+    return this.add(doc, { accountId, messageId });
+  }
+
+  private add(doc: SearchDocument | null, key: IndexJob): Promise<void> {
+    let batch = this.pending;
+    if (batch === null || batch.docs.length + batch.removals.length >= MAX_BATCH) {
+      const created: Pending = { docs: [], removals: [], done: Promise.resolve() };
+      created.done = new Promise<void>((resolve) => setTimeout(resolve, BATCH_WINDOW_MS)).then(() => {
+        if (this.pending === created) this.pending = null;
+        return this.write(created);
+      });
+      this.pending = created;
+      batch = created;
+    }
+    if (doc === null) batch.removals.push(key);
+    else batch.docs.push(doc);
+    return batch.done;
+  }
+
+  private async write(batch: Pending): Promise<void> {
+    if (batch.docs.length > 0) await this.deps.search.index(batch.docs);
+    const byAccount = new Map<string, string[]>();
+    for (const r of batch.removals) byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r.messageId]);
+    for (const [accountId, ids] of byAccount) await this.deps.search.remove(accountId, ids);
+  }
+
+  private metadata(m: Message): Omit<SearchDocument, 'body'> {
+    return {
+      accountId: m.accountId,
+      messageId: m.id,
+      conversationId: m.conversationId,
+      date: m.receivedAt,
+      protocol: m.protocol,
+      from: m.from.address === '' && m.from.name === null ? [] : [participantText(m.from)],
+      to: [...m.to, ...m.cc].map(participantText),
+      subject: m.subject,
+      tags: m.tags,
+      pi: m.pi?.score ?? 0,
+    };
+  }
+
+  private async bodyOf(m: Message): Promise<string> {
+    if (m.rawRef === null) return m.snippet;
+    const raw = await this.deps.blobs.get(m.rawRef);
+    if (raw === null) return m.snippet;
+    const parsed = await parseMessage(raw);
+    const names = parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : []));
+    const body = names.length > 0 ? `${parsed.text}\n\n${names.join('\n')}` : parsed.text;
+    return body.length > MAX_BODY_CHARS ? body.slice(0, MAX_BODY_CHARS) : body;
+  }
+}

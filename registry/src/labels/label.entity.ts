@@ -1,0 +1,55 @@
+import type { FeedInstance, PrivacyIndex } from '@caliopen/federation-protocol';
+import type { Ed25519PrivateJwk, Ed25519PublicJwk } from '@caliopen/federation-protocol';
+
+/** A label the registry signed (every issue and renewal is a new label with a new id). */
+export interface LabelRecord {
+  id: string;
+  domain: string;
+  applicationId: string;
+  kind: 'issued' | 'renewed';
+  jws: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  piScore: number;
+  revokedAt: Date | null;
+  revocationReason: string | null;
+}
+
+/** labelled: holds a valid label; suspended: its label lapsed unrenewed (a mandatory check failed); revoked: by an auditor. */
+export type MemberStatus = 'labelled' | 'suspended' | 'revoked';
+
+/** A labelled (or formerly labelled) instance: what the feed publishes about it and what renewal needs. */
+export interface Member {
+  domain: string;
+  /** The approved application whose keys, certificate and endpoints the label vouches for. */
+  applicationId: string;
+  status: MemberStatus;
+  listed: boolean;
+  currentLabelId: string;
+  labelIssuedAt: Date;
+  labelExpiresAt: Date;
+  /** The feed entry, exactly as published. */
+  entry: FeedInstance;
+  pi: PrivacyIndex;
+  /** Why renewal is held back (a failing mandatory check), or null. */
+  renewalBlocked: string | null;
+  lastCheckAt: Date | null;
+  lastPassingCheckAt: Date | null;
+  decidedAt: Date;
+  updatedAt: Date;
+  revokedAt: Date | null;
+  revocationReason: string | null;
+}
+
+/** A registry signing key; the private half sealed with the master key. */
+export interface RegistryKeyRecord {
+  kid: string;
+  publicJwk: Ed25519PublicJwk;
+  privateSealed: string;
+  /** NumericDate window in which peers accept it. */
+  notBefore: number;
+  notAfter: number;
+  createdAt: Date;
+}
+
+export type { Ed25519PrivateJwk };
