@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
+import { createTransport } from 'nodemailer';
 import { freePort, waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -20,7 +21,7 @@ async function npmStart(port: number): Promise<{ output: () => string; stop: () 
   const child = spawn('npm', ['start'], {
     cwd: root,
     detached: true,
-    env: { ...process.env, CALIOPEN_DATA_DIR: join(tmp.dir, 'demo'), CALIOPEN_HTTP_PORT: String(port), CALIOPEN_HTTPS_PORT: '0', CALIOPEN_LOG_LEVEL: 'warn' },
+    env: { ...process.env, CALIOPEN_DATA_DIR: join(tmp.dir, 'demo'), CALIOPEN_HTTP_PORT: String(port), CALIOPEN_HTTPS_PORT: '0', CALIOPEN_SMTP_PORT: '0', CALIOPEN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -56,7 +57,19 @@ test('npm start: demo instance answers /healthz, the demo account logs in, Ctrl-
     body: JSON.stringify({ username: demo.username, password: demo.password }),
   });
   assert.equal(login.status, 200);
-  const { account } = (await login.json()) as { account: { id: string } };
+  const { account, token } = (await login.json()) as { account: { id: string }; token: string };
+
+  // The demo instance receives mail: send one over SMTP (STARTTLS with the self-signed instance certificate).
+  const smtp = /SMTP\s+127\.0\.0\.1:(\d+)/.exec(first.output());
+  assert.ok(smtp, first.output());
+  const transport = createTransport({ host: '127.0.0.1', port: Number(smtp[1]), secure: false, tls: { rejectUnauthorized: false } });
+  await transport.sendMail({ from: 'Zoé <zoe@elsewhere.example>', to: 'demo@demo.test', subject: 'Bienvenue', text: 'Premier message.' });
+  transport.close();
+  await waitFor(async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/discussions`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await r.json()) as { items: { title: string }[] };
+    return body.items.length === 1;
+  }, 30_000);
   assert.equal((await first.stop()) ?? 0, 0);
 
   const second = await npmStart(port);

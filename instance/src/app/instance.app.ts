@@ -62,7 +62,18 @@ export async function startInstance(
   workers.push(services.imports.startWorker(config.imports.concurrency));
 
   // Inbound SMTP: 250 once the message is in <dataDir>/spool.db; the spool worker delivers it through ingest.
-  const smtp = config.smtp.enabled ? await startInboundMail(services, services.ingest, logger, options.smtp) : null;
+  // When it cannot start (port taken or privileged), what is already running is closed so that the process can exit.
+  let smtp: InboundMail | null = null;
+  if (config.smtp.enabled) {
+    try {
+      smtp = await startInboundMail(services, services.ingest, logger, options.smtp);
+    } catch (e) {
+      await http.app.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await services.close();
+      throw e;
+    }
+  }
 
   const publicFace = config.https.enabled ? await startPublicFace(config, services, logger) : null;
 

@@ -18,7 +18,6 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
           '*.newPassword',
           '*.token',
           '*.totp',
-          '*.code',
           '*.secret',
         ],
         censor: '[redacted]',

@@ -28,7 +28,9 @@ export function registerDemoCommand(program: Command): void {
       if (!existsSync(join(dataDir, CONFIG_FILE_NAME))) {
         await initInstance({ domain: 'demo.test', dataDir, httpPort: opts.port }, () => {});
       }
-      const config = configFrom({ dataDir }, { http: { port: Number(opts.port) } });
+      // The demo receives mail too (SMTP on 2525 unless CALIOPEN_SMTP_PORT / CALIOPEN_SMTP_ENABLED say otherwise).
+      const smtpEnabled = process.env.CALIOPEN_SMTP_ENABLED !== 'false';
+      const config = configFrom({ dataDir }, { http: { port: Number(opts.port) }, smtp: { enabled: smtpEnabled } });
       const running = await startInstance(config);
       let credentials: DemoCredentials;
       if (existsSync(credentialsFile)) {
@@ -49,6 +51,8 @@ Caliopen demo instance "${config.domain}" is running (data in ${dataDir}).
   API        ${running.url}/api/v1
   API docs   ${running.url}/api/docs
   health     ${running.url}/healthz
+  SMTP       ${running.smtp ? `${running.smtp.host}:${running.smtp.port} (mail to demo@${config.domain})` : 'off'}
+  public     ${running.publicUrl ?? 'off'} (descriptor and registry challenges, instance certificate)
 
 Log in (accounts in ${credentialsFile}):
 ${credentials.accounts.map((a) => `  ${a.role.padEnd(5)}  ${a.username} / ${a.password}`).join('\n')}

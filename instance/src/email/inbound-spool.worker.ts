@@ -92,7 +92,7 @@ export class InboundSpoolWorker {
     }
     this.pumping = true;
     void this.fill()
-      .catch((e: Error) => this.options.logger.error({ err: { message: e.message } }, 'inbound spool: cannot read the spool'))
+      .catch((e: Error) => this.options.logger.error({ error: e.message }, 'inbound spool: cannot read the spool'))
       .finally(() => {
         this.pumping = false;
         if (this.pumpAgain) {
@@ -160,7 +160,7 @@ export class InboundSpoolWorker {
       const err = e as Error & { code?: string };
       const reason = `${err.code ?? err.name}: ${err.message}`;
       this.options.logger.warn(
-        { spoolId: id, failures, retryAt: retryAt?.toISOString() ?? null, err: { code: err.code, message: err.message } },
+        { spoolId: id, failures, retryAt: retryAt?.toISOString() ?? null, error: err.message, errorCode: err.code },
         retryAt ? 'inbound spool: delivery failed, will retry' : 'inbound spool: delivery failed for good, entry kept as dead',
       );
       try {
@@ -222,7 +222,7 @@ export class InboundSpoolWorker {
       ]);
     } catch (e) {
       // Unverifiable means absent: the message is still delivered, without authentication facts.
-      this.options.logger.warn({ spoolId: entry.id, err: { message: (e as Error).message } }, 'inbound spool: authentication could not be verified');
+      this.options.logger.warn({ spoolId: entry.id, error: (e as Error).message }, 'inbound spool: authentication could not be verified');
       return null;
     } finally {
       clearTimeout(timer);
@@ -240,7 +240,7 @@ export class InboundSpoolWorker {
           await this.spool.remove(ids);
         } catch (e) {
           // Still in the spool: delivered again on the next start, deduplicated by ingest.
-          this.options.logger.error({ err: { message: (e as Error).message } }, 'inbound spool: cannot remove delivered entries');
+          this.options.logger.error({ error: (e as Error).message }, 'inbound spool: cannot remove delivered entries');
         }
         for (const id of ids) this.inFlight.delete(id);
       }

@@ -106,7 +106,8 @@ export class SmtpInboundServer {
         }
       },
     });
-    this.server.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'smtp connection error'));
+    // Socket errors of sessions (and a failed listen, also reported by listen()); pino's redaction hides any `code` key.
+    this.server.on('error', (err) => log.warn({ error: err.message, errorCode: (err as { code?: string }).code }, 'smtp server error'));
   }
 
   private state(session: SMTPServerSession): SessionState {
@@ -223,7 +224,7 @@ export class SmtpInboundServer {
             callback(null, `2.0.0 Ok: queued as ${id}`);
           },
           (e: Error) => {
-            this.options.logger.error({ err: { message: e.message } }, 'spool append failed');
+            this.options.logger.error({ error: e.message }, 'spool append failed');
             callback(smtpError(451, '4.3.0 Local error in processing, try again later'));
           },
         );
