@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { frameworkErrorHandler, installProblemHandling, requestIdOptions, type ProblemCatalogue } from '@caliopen/instance/http/problem-handling.ts';
 import { validatorCompiler } from '@caliopen/instance/http/validation.ts';
-import Fastify, { type FastifyError, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { RegistryServices } from '../app/registry.services.ts';
 import { applicationRoutes } from '../applications/application.routes.ts';
@@ -14,14 +14,10 @@ import { isRegistryError, RegistryError, type RegistryErrorCode } from '../share
 import { installRegistryAccessControl, type RegistryRouteEntry } from './registry.access.ts';
 import { registryProblem, RegistryProblemSchema } from './registry.problem.ts';
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
-
-const FASTIFY_CODES: Record<string, RegistryErrorCode> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_json',
+/** The registry's error table, as the shared problem handling uses it. */
+const catalogue: ProblemCatalogue<RegistryErrorCode> = {
+  problem: (code, requestId, more) => registryProblem(code, requestId, more),
+  isDomainError: isRegistryError,
 };
 
 export interface RegistryHttpServer {
@@ -36,16 +32,9 @@ export async function buildRegistryServer(services: RegistryServices, logger: Fa
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: config.http.trustProxy,
-    requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    ...requestIdOptions,
     return503OnClosing: true,
-    frameworkErrors: (error, request, reply) => {
-      const body = registryProblem(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_url', request.id);
-      void (reply as FastifyReply).code(body.status).type('application/problem+json').send(body);
-    },
+    frameworkErrors: frameworkErrorHandler(catalogue),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('text/plain');
@@ -56,43 +45,7 @@ export async function buildRegistryServer(services: RegistryServices, logger: Fa
     auditor: (token) => services.auditors.authenticate(token),
   });
 
-  app.setErrorHandler((error: FastifyError | RegistryError, request, reply) => {
-    let body;
-    if (isRegistryError(error)) {
-      body = registryProblem(error.code, request.id, { ...(error.detail ? { detail: error.detail } : {}), instance: request.url.split('?')[0]!, ...(error.extra ?? {}) });
-    } else if (error.validation) {
-      body = registryProblem('validation_failed', request.id, {
-        detail: error.message,
-        errors: error.validation.map((v) => ({
-          path: `${error.validationContext ?? ''}${v.instancePath}`,
-          message: v.keyword === 'additionalProperties' ? `unknown field "${String((v.params as { additionalProperty?: string }).additionalProperty)}"` : (v.message ?? 'invalid'),
-        })),
-      });
-    } else if (error.code && FASTIFY_CODES[error.code]) {
-      body = registryProblem(FASTIFY_CODES[error.code]!, request.id, { detail: error.message });
-    } else if (error.statusCode === 429) {
-      body = registryProblem('rate_limited', request.id);
-    } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      body = registryProblem('validation_failed', request.id, { detail: error.message, status: error.statusCode });
-    } else {
-      request.log.error({ err: error }, 'unhandled error');
-      body = registryProblem('internal_error', request.id);
-    }
-    if (body.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
-    return reply.code(body.status).type('application/problem+json').send(body);
-  });
-
-  app.setNotFoundHandler((request, reply) => {
-    const body = registryProblem('route_not_found', request.id, { detail: `${request.method} ${request.url.split('?')[0]}` });
-    return reply.code(404).type('application/problem+json').send(body);
-  });
-
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    if (!reply.hasHeader('cache-control') && request.routeOptions.config.access !== 'public') reply.header('cache-control', 'no-store');
-  });
+  installProblemHandling(app, catalogue, { noStore: (request) => request.routeOptions.config.access !== 'public' });
 
   app.addHook('onResponse', async (request, reply) => {
     services.metrics.httpDuration.observe(
