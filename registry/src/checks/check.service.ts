@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Application, CheckRun, CheckTrigger } from '../applications/application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import { isPublicAddress } from '@caliopen/instance/shared/public-address.ts';
 import type { CheckResult, Resolver, VerificationOptions, VerificationTarget } from '../verification/check.types.ts';
+
+/** Resolves a host name to its addresses (node:dns by default; injectable for tests). */
+export type Lookup = (host: string) => Promise<{ address: string }[]>;
+const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: true });
 
 /** The automated checks, as the registry runs them (registry/src/verification/run-checks.ts). */
 export type RunChecks = (target: VerificationTarget, options: VerificationOptions) => Promise<CheckResult[]>;
@@ -51,17 +57,39 @@ export class CheckService {
     private readonly resolver: Resolver,
     private readonly config: RegistryConfig,
     private readonly clock: Clock,
+    private readonly lookup: Lookup = systemLookup,
   ) {}
+
+  /**
+   * Where the live checks connect. An operator's `connectTo` entry wins. Otherwise the endpoint's host is resolved
+   * once and the checks connect to that address (no second DNS answer can swap it: DNS rebinding); a host that
+   * resolves to a loopback or private address is refused unless the operator allows private targets.
+   */
+  private async target(app: Application): Promise<{ connectTo?: { host: string; port: number }; refused?: string }> {
+    const configured = this.config.checks.connectTo[app.domain];
+    if (configured) return { connectTo: parseHostPort(configured) };
+    const url = new URL(app.endpoints.https);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const addresses = await this.lookup(host).catch(() => []);
+    if (addresses.length === 0) return {};
+    const forbidden = addresses.map((a) => a.address).filter((a) => !isPublicAddress(a));
+    if (forbidden.length > 0 && !this.config.checks.allowPrivateTargets) {
+      return { refused: `${host} resolves to ${forbidden.join(', ')}, which is not a public address: the registry does not connect there` };
+    }
+    return { connectTo: { host: addresses[0]!.address, port: Number(url.port || 443) } };
+  }
 
   async run(app: Application, trigger: CheckTrigger): Promise<CheckRun> {
     const startedAt = this.clock();
-    const connect = this.config.checks.connectTo[app.domain];
-    const results = await this.runChecks(verificationTarget(app), {
-      resolver: this.resolver,
-      ...(connect ? { connectTo: parseHostPort(connect) } : {}),
-      now: startedAt,
-      timeoutMs: this.config.checks.timeoutMs,
-    });
+    const where = await this.target(app);
+    const results: CheckResult[] = where.refused
+      ? [{ id: 'network.target', status: 'fail', points: 0, maxPoints: 0, mandatory: true, evidence: where.refused, checkedAt: startedAt.toISOString() }]
+      : await this.runChecks(verificationTarget(app), {
+          resolver: this.resolver,
+          ...(where.connectTo ? { connectTo: where.connectTo } : {}),
+          now: startedAt,
+          timeoutMs: this.config.checks.timeoutMs,
+        });
     const run: CheckRun = {
       id: randomUUID(),
       applicationId: app.id,

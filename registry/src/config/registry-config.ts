@@ -81,6 +81,11 @@ export const RegistryConfigSchema = Type.Object(
         timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
         /** Where to connect for a domain instead of resolving it (private deployments, tests): domain -> host:port. */
         connectTo: Type.Record(Type.String({ minLength: 1 }), HostPort),
+        /**
+         * Let the checks connect to loopback and private addresses when an application's domain resolves there
+         * (private deployments). Off by default: an applicant must not make the registry probe the operator's network.
+         */
+        allowPrivateTargets: Type.Boolean(),
       },
       { additionalProperties: false },
     ),
@@ -104,7 +109,7 @@ export const REGISTRY_DEFAULTS = {
   queue: { engine: 'sqlite' },
   audit: { approvalsRequired: 2, sessionTtlSeconds: 12 * 3600, loginRateLimitPerMinute: 10 },
   labels: { lifetimeDays: 7, renewAtFraction: 0.5, keyLifetimeDays: 365 },
-  checks: { recheckIntervalHours: 6, timeoutMs: 10_000, connectTo: {} },
+  checks: { recheckIntervalHours: 6, timeoutMs: 10_000, connectTo: {}, allowPrivateTargets: false },
   tickSeconds: 60,
   log: { level: 'info' },
 } as const;
@@ -131,6 +136,7 @@ export const REGISTRY_ENV_KEYS: Record<string, { path: string; kind: Kind }> = {
   CALIOPEN_REGISTRY_RECHECK_HOURS: { path: 'checks.recheckIntervalHours', kind: 'number' },
   CALIOPEN_REGISTRY_DNS_SERVER: { path: 'checks.dnsServer', kind: 'string' },
   CALIOPEN_REGISTRY_CONNECT_TO: { path: 'checks.connectTo', kind: 'map' },
+  CALIOPEN_REGISTRY_ALLOW_PRIVATE_TARGETS: { path: 'checks.allowPrivateTargets', kind: 'boolean' },
   CALIOPEN_REGISTRY_TICK_SECONDS: { path: 'tickSeconds', kind: 'integer' },
   CALIOPEN_LOG_LEVEL: { path: 'log.level', kind: 'string' },
 };
