@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { DEFAULTS, ENV_KEYS, InstanceConfigSchema, type InstanceConfig } from './config.schema.ts';
+import { deepMerge, isObject, valuesFromEnv, type Json } from './config.layers.ts';
 
 export const CONFIG_FILE_NAME = 'caliopen.json';
 
@@ -11,52 +12,6 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
-}
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function deepMerge(base: Json, over: Json): Json {
-  const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
-  }
-  return out;
-}
-
-function setPath(target: Json, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let node = target;
-  for (const k of keys.slice(0, -1)) {
-    if (!isObject(node[k])) node[k] = {};
-    node = node[k] as Json;
-  }
-  node[keys.at(-1)!] = value;
-}
-
-function fromEnv(env: NodeJS.ProcessEnv): { values: Json; sources: Map<string, string> } {
-  const values: Json = {};
-  const sources = new Map<string, string>();
-  for (const [name, { path, kind }] of Object.entries(ENV_KEYS)) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    let value: unknown = raw;
-    if (kind === 'integer') {
-      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} (${path}) must be an integer, got "${raw}".`);
-      value = Number(raw.trim());
-    } else if (kind === 'boolean') {
-      if (!/^(true|false|1|0)$/i.test(raw.trim())) throw new ConfigError(`${name} (${path}) must be true or false, got "${raw}".`);
-      value = /^(true|1)$/i.test(raw.trim());
-    } else if (kind === 'list') {
-      value = raw.split(',').map((s) => s.trim()).filter(Boolean);
-    }
-    setPath(values, path, value);
-    sources.set(path, `environment variable ${name}`);
-  }
-  return { values, sources };
 }
 
 export interface LoadOptions {
@@ -71,7 +26,7 @@ export interface LoadOptions {
 /** Loads defaults < file < environment < overrides, validates the whole, and explains the first problems found. */
 export function loadConfig(options: LoadOptions = {}): InstanceConfig & { configFile: string | null } {
   const env = options.env ?? process.env;
-  const envPart = fromEnv(env);
+  const envPart = valuesFromEnv(env, ENV_KEYS, (message) => new ConfigError(message));
   const dataDir = resolve(
     (options.overrides?.dataDir as string | undefined) ?? (envPart.values.dataDir as string | undefined) ?? options.dataDir ?? '.data/instance',
   );

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { deepMerge, isObject, valuesFromEnv, type EnvKind, type Json } from '@caliopen/instance/config/config.layers.ts';
 
 /**
  * The registry's configuration: `<dataDir>/registry.json` (written by `caliopen registry init`) overlaid by
@@ -114,10 +115,9 @@ export const REGISTRY_DEFAULTS = {
   log: { level: 'info' },
 } as const;
 
-type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'map';
 
 /** Environment variables and the key each sets. */
-export const REGISTRY_ENV_KEYS: Record<string, { path: string; kind: Kind }> = {
+export const REGISTRY_ENV_KEYS: Record<string, { path: string; kind: EnvKind }> = {
   CALIOPEN_REGISTRY_ORIGIN: { path: 'origin', kind: 'string' },
   CALIOPEN_REGISTRY_DATA_DIR: { path: 'dataDir', kind: 'string' },
   CALIOPEN_REGISTRY_HTTP_HOST: { path: 'http.host', kind: 'string' },
@@ -149,56 +149,6 @@ export class RegistryConfigError extends Error {
   }
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function deepMerge(base: Json, over: Json): Json {
-  const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
-  return out;
-}
-
-function setPath(target: Json, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let node = target;
-  for (const k of keys.slice(0, -1)) {
-    if (!isObject(node[k])) node[k] = {};
-    node = node[k] as Json;
-  }
-  node[keys.at(-1)!] = value;
-}
-
-function fromEnv(env: NodeJS.ProcessEnv): { values: Json; sources: Map<string, string> } {
-  const values: Json = {};
-  const sources = new Map<string, string>();
-  for (const [name, { path, kind }] of Object.entries(REGISTRY_ENV_KEYS)) {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') continue;
-    let value: unknown = raw;
-    if (kind === 'integer' || kind === 'number') {
-      const pattern = kind === 'integer' ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/;
-      if (!pattern.test(raw)) throw new RegistryConfigError(`${name} (${path}) must be ${kind === 'integer' ? 'an integer' : 'a number'}, got "${raw}".`);
-      value = Number(raw);
-    } else if (kind === 'boolean') {
-      if (!/^(true|false|1|0)$/i.test(raw)) throw new RegistryConfigError(`${name} (${path}) must be true or false, got "${raw}".`);
-      value = /^(true|1)$/i.test(raw);
-    } else if (kind === 'list') {
-      value = raw.split(',').map((s) => s.trim()).filter(Boolean);
-    } else if (kind === 'map') {
-      const map: Record<string, string> = {};
-      for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-        const eq = pair.indexOf('=');
-        if (eq <= 0) throw new RegistryConfigError(`${name} must be a list of domain=host:port, got "${pair}".`);
-        map[pair.slice(0, eq).trim().toLowerCase()] = pair.slice(eq + 1).trim();
-      }
-      value = map;
-    }
-    setPath(values, path, value);
-    sources.set(path, `environment variable ${name}`);
-  }
-  return { values, sources };
-}
-
 export interface RegistryLoadOptions {
   configFile?: string;
   dataDir?: string;
@@ -210,7 +160,7 @@ export interface RegistryLoadOptions {
 /** Loads defaults < file < environment < overrides, validates the whole, and explains the first problems found. */
 export function loadRegistryConfig(options: RegistryLoadOptions = {}): RegistryConfig & { configFile: string | null } {
   const env = options.env ?? process.env;
-  const envPart = fromEnv(env);
+  const envPart = valuesFromEnv(env, REGISTRY_ENV_KEYS, (message) => new RegistryConfigError(message));
   const dataDir = resolve(
     (options.overrides?.dataDir as string | undefined) ?? options.dataDir ?? (envPart.values.dataDir as string | undefined) ?? '.data/registry',
   );
