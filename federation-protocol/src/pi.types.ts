@@ -38,7 +38,10 @@ export const PI_MAX_SCORE = 100;
 export interface PiFactor {
   /** Dotted stable identifier, e.g. `transport.tls`, `e2e.openpgp`. */
   readonly id: string;
-  /** Points this factor added (or, for a worse fact, removed). Factors need not add up to the score: models cap. */
+  /**
+   * Points this factor added (or, for a cap or a worse fact, removed). The instance's models make the factors add up
+   * to the score exactly (caps are factors of their own); a reader must not assume it of every producer.
+   */
   readonly contribution: number;
   /** The verified fact, for people: `TLS 1.3 negotiated with mx.example.org`. */
   readonly evidence: string;

@@ -10,12 +10,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remote-identity.entity.ts';
+import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { waitFor } from '../support/net.ts';
 
 type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
 
 interface WalkContext {
-  a: { id: string; spareDeviceId: string; messageId: string; conversationId: string; contactId: string; otherContactId: string; identityId: string };
+  a: { id: string; spareDeviceId: string; messageId: string; conversationId: string; contactId: string; otherContactId: string; identityId: string; keyFingerprint: string; keyArmored: string };
 }
 
 /** For each route with parameters: the values that point at a resource belonging to user A. */
@@ -31,6 +33,9 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/messages/:id': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/messages/:id/raw': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/contacts/:id': (ctx) => ({ id: ctx.a.contactId }),
+  '/api/v1/contacts/:id/keys': (ctx) => ({ id: ctx.a.contactId }),
+  '/api/v1/contacts/:id/keys/:fingerprint/verify': (ctx) => ({ id: ctx.a.contactId, fingerprint: ctx.a.keyFingerprint }),
+  '/api/v1/contacts/:id/keys/:fingerprint/reject': (ctx) => ({ id: ctx.a.contactId, fingerprint: ctx.a.keyFingerprint }),
 };
 
 /** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
@@ -47,10 +52,11 @@ const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = 
   'POST /api/v1/admin/users/:id/password': { password: 'walk-reset-password' },
   // A loopback host: refused before any connection (imports from non-public addresses are off by default).
   'POST /api/v1/identities': { kind: 'imap', host: '127.0.0.1', port: 993, tls: 'implicit', username: 'walk', password: 'walk-remote-password' },
-  'PATCH /api/v1/messages/:id': { read: true, tags: ['walk'], deleted: true },
+  'PATCH /api/v1/messages/:id': { read: true, tags: ['walk'], deleted: true, importance: 'junk' },
   'POST /api/v1/contacts': { displayName: 'Walk contact', identities: [{ address: 'walk@w.example' }] },
   'PATCH /api/v1/contacts/:id': { notes: 'changed by the walk' },
   'POST /api/v1/contacts/merge': (ctx: WalkContext) => ({ target: ctx.a.contactId, sources: [ctx.a.otherContactId] }),
+  'POST /api/v1/contacts/:id/keys': (ctx: WalkContext) => ({ armored: ctx.a.keyArmored }),
   'POST /api/v1/contacts/import': 'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Walk import\r\nEMAIL:walk-import@w.example\r\nEND:VCARD\r\n',
   // To B's own address: delivered locally, so the walk never reaches for the network.
   'POST /api/v1/messages': { to: [{ address: 'walker-b@alpha.test' }], subject: 'walk', text: 'walk' },
@@ -79,8 +85,12 @@ describe('authorization walk over every route', () => {
       id: identityId, accountId: a.id, kind: 'imap', label: 'walk', host: 'imap.w.example', port: 993, tls: 'implicit', username: 'walker-a',
       credentialSealed: services.box.seal('walk-remote-password', credentialPurpose(identityId)), createdAt: new Date(), updatedAt: new Date(), sync: { ...IDLE_SYNC },
     });
+    // A key pinned for A's contact (the key routes walk on it), and a second key of the same address to add.
+    const pinned = await generateTestKey('walk-sender@w.example');
+    const another = await generateTestKey('walk-sender@w.example');
+    await services.keys.addKey(a.id, 'walk-sender@w.example', pinned.armoredPublic, 'autocrypt');
     ctx = {
-      a: { id: a.id, spareDeviceId: spare.body.device.id, messageId: message.id, conversationId: message.conversationId, contactId: message.from.contactId!, otherContactId: other.id, identityId },
+      a: { id: a.id, spareDeviceId: spare.body.device.id, messageId: message.id, conversationId: message.conversationId, contactId: message.from.contactId!, otherContactId: other.id, identityId, keyFingerprint: pinned.fingerprint, keyArmored: another.armoredPublic },
     };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
   });
@@ -99,6 +109,12 @@ describe('authorization walk over every route', () => {
 
   /** What A owns, as the API's own storage holds it: must not change when others call. */
   async function stateOfA(): Promise<string> {
+    // Privacy Index recomputation runs in the background ('pi' queue): let it settle so that only a change caused by
+    // the call under test can differ.
+    await waitFor(async () => {
+      const c = await inst.running.services.queue.counts('pi');
+      return c.waiting + c.active + c.delayed === 0;
+    }, 20_000);
     const s = inst.running.services.storage;
     const account = await s.accounts.get(ctx.a.id);
     const devices = await s.devices.listByAccount(ctx.a.id);
@@ -106,7 +122,8 @@ describe('authorization walk over every route', () => {
     const conversation = await s.conversations.get(ctx.a.id, ctx.a.conversationId);
     const contacts = await s.contacts.list(ctx.a.id, { limit: 100 });
     const identities = await s.remoteIdentities.listByAccount(ctx.a.id);
-    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })), message, conversation, contacts, identities });
+    const keys = await s.keys.listByAddresses(ctx.a.id, contacts.flatMap((c) => c.identities.map((i) => i.address)));
+    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })), message, conversation, contacts, identities, keys });
   }
 
   async function call(method: string, url: string, who: Who): Promise<ApiResponse> {
@@ -168,7 +185,7 @@ describe('authorization walk over every route', () => {
       assert.equal(res.status, 200, `${r.method} ${r.url} as A: ${res.text}`);
       assert.equal(res.body.id, ctx.a.spareDeviceId);
     }
-    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id']) {
+    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id', '/api/v1/contacts/:id/keys']) {
       const res = await call('GET', url, 'userA');
       assert.equal(res.status, 200, `GET ${url} as A: ${res.text.slice(0, 200)}`);
     }

@@ -136,6 +136,20 @@ describe('outbound mail through the API', () => {
     const raw = await inst.api('GET', `/api/v1/messages/${r.body.id}/raw`, { token: alice.token });
     assert.equal(raw.status, 200);
     assert.match(raw.text, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=alpha\.test;/);
+
+    // What the deliveries negotiated is on the Sent copy and makes its Privacy Index: TLS with remote.test's MX, local
+    // delivery to Bob; the weakest counts (TLS here), and the breakdown says so.
+    let pi: any;
+    await waitFor(async () => {
+      const m = await inst.api('GET', `/api/v1/messages/${r.body.id}`, { token: alice.token });
+      pi = m.body.pi;
+      return pi.factors.some((f: any) => f.id === 'transport.tls');
+    });
+    const tls = pi.factors.find((f: any) => f.id === 'transport.tls');
+    assert.ok(tls.contribution > 0 && tls.evidence.includes(got.tls.version) && tls.evidence.includes(`127.0.0.1:${sink.port}`), JSON.stringify(tls));
+    assert.equal(pi.factors.reduce((n: number, f: any) => n + f.contribution, 0), pi.score);
+    const listed = (await mailbox(alice.token)).find((m) => m.id === r.body.id);
+    assert.equal(listed.pi.score, pi.score, 'the stored summary matches the breakdown');
   });
 
   test('the MX is down: the message is retried and delivered exactly once when it is back', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../shared/errors.ts';
-import { dateOrNull, TABLES, textOrNull, toNumber } from '../storage/cassandra.schema.ts';
+import type { StoredPi } from '../messages/message.entity.ts';
+import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull, toNumber } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row, UniqueClaims } from '../storage/storage.cassandra.ts';
 import type { Account, Role } from './account.entity.ts';
 import type { AccountRepository } from './account.repository.ts';
@@ -63,6 +64,8 @@ export class CassandraAccountRepository implements AccountRepository {
       firstPage: `SELECT username, account_id FROM ${dir} WHERE directory = ? LIMIT ?`,
       nextPage: `SELECT username, account_id FROM ${dir} WHERE directory = ? AND username > ? LIMIT ?`,
       count: `SELECT count(*) AS n FROM ${dir} WHERE directory = ?`,
+      piGet: `SELECT pi FROM ${ctx.table(TABLES.accountPi)} WHERE account_id = ?`,
+      piSet: `INSERT INTO ${ctx.table(TABLES.accountPi)} (account_id, pi) VALUES (?, ?)`,
       update: `UPDATE ${byId} SET display_name = ?, role = ?, password_hash = ?, totp_secret_sealed = ?,
         totp_pending_sealed = ?, totp_last_step = ?, quota_bytes = ?, disabled = ?, updated_at = ?
         WHERE account_id = ?`,
@@ -177,5 +180,14 @@ export class CassandraAccountRepository implements AccountRepository {
       current = toNumber(seen);
     }
     throw new AppError('conflict', 'The storage usage of this account is too contended right now; retry shortly.');
+  }
+
+  async getPi(id: string): Promise<StoredPi | null> {
+    const row = await this.ctx.one(this.q.piGet, [id]);
+    return row === null ? null : piFromUdt(row.get('pi'));
+  }
+
+  async setPi(id: string, pi: StoredPi): Promise<void> {
+    await this.ctx.write(this.q.piSet, [id, piToUdt(pi)]);
   }
 }

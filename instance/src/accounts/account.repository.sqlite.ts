@@ -1,5 +1,6 @@
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
-import { fromMs, toMs } from '../storage/sqlite.mapping.ts';
+import type { StoredPi } from '../messages/message.entity.ts';
+import { fromMs, jsonOrNull, parseOrNull, toMs } from '../storage/sqlite.mapping.ts';
 import type { Account, Role } from './account.entity.ts';
 import type { AccountRepository } from './account.repository.ts';
 
@@ -45,6 +46,9 @@ export class SqliteAccountRepository implements AccountRepository {
   private readonly updateStmt;
   private readonly usage;
 
+  private readonly piGet;
+  private readonly piSet;
+
   constructor(db: SqliteDb) {
     this.insert = db.prepare(
       `INSERT INTO accounts (id, username, display_name, role, password_hash, totp_secret_sealed, totp_pending_sealed,
@@ -60,6 +64,8 @@ export class SqliteAccountRepository implements AccountRepository {
       'SELECT * FROM accounts WHERE username > ? ORDER BY username LIMIT ?',
     );
     this.total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM accounts');
+    this.piGet = db.prepare<[string], { pi_json: string | null }>('SELECT pi_json FROM accounts WHERE id = ?');
+    this.piSet = db.prepare<[string | null, string]>('UPDATE accounts SET pi_json = ? WHERE id = ?');
     this.updateStmt = db.prepare(
       `UPDATE accounts SET display_name = @displayName, role = @role, password_hash = @passwordHash,
          totp_secret_sealed = @totpSecretSealed, totp_pending_sealed = @totpPendingSealed,
@@ -117,5 +123,13 @@ export class SqliteAccountRepository implements AccountRepository {
   async addUsage(id: string, delta: number): Promise<number | null> {
     const r = this.usage.get({ id, delta });
     return r ? r.used_bytes : null;
+  }
+
+  async getPi(id: string): Promise<StoredPi | null> {
+    return parseOrNull<StoredPi>(this.piGet.get(id)?.pi_json ?? null);
+  }
+
+  async setPi(id: string, pi: StoredPi): Promise<void> {
+    this.piSet.run(jsonOrNull(pi), id);
   }
 }

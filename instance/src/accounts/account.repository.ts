@@ -1,3 +1,4 @@
+import type { StoredPi } from '../messages/message.entity.ts';
 import type { Account } from './account.entity.ts';
 
 /** Port: where accounts live. Adapters: account.repository.sqlite.ts, account.repository.cassandra.ts. */
@@ -19,4 +20,7 @@ export interface AccountRepository {
    * and `delta` is positive. Resolves the new usage, or null when refused or unknown.
    */
   addUsage(id: string, delta: number): Promise<number | null>;
+  /** The account's stored Privacy Index summary (null until first computed, or for an unknown account). */
+  getPi(id: string): Promise<StoredPi | null>;
+  setPi(id: string, pi: StoredPi): Promise<void>;
 }

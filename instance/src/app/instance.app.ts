@@ -3,8 +3,13 @@ import type { InstanceConfig } from '../config/config.schema.ts';
 import { startInboundMail, type InboundMail, type InboundMailOptions } from '../email/smtp-inbound.service.ts';
 import { buildHttpServer, type HttpServer } from '../http/server.ts';
 import { startPublicFace } from '../http/public.face.ts';
+import { createDiscovery, startInstanceDns } from '../discovery/discovery.service.ts';
+import type { DnsResponder } from '../discovery/dns.responder.ts';
+import type { PublishedKeySource } from '../discovery/published-keys.port.ts';
+import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import type { Worker } from '../queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
+import { PI_MODEL_VERSION } from '../privacy/pi.tally.ts';
 import { buildServices, startEmailCoreWorkers, type InstanceServices, type ServiceOptions } from './instance.services.ts';
 
 export interface RunningInstance {
@@ -17,6 +22,8 @@ export interface RunningInstance {
   publicUrl: string | null;
   /** Inbound SMTP (null when `smtp.enabled` is false). */
   smtp: InboundMail | null;
+  /** The authoritative DNS responder (null when `dns.enabled` is false). */
+  dns: DnsResponder | null;
   stop(): Promise<void>;
 }
 
@@ -29,7 +36,7 @@ const HOUR = 3600_000;
  */
 export async function startInstance(
   config: InstanceConfig,
-  options: ServiceOptions & { logger?: Logger; smtp?: InboundMailOptions } = {},
+  options: ServiceOptions & { logger?: Logger; smtp?: InboundMailOptions; publishedKeys?: PublishedKeySource } = {},
 ): Promise<RunningInstance> {
   const logger = options.logger ?? createLogger(config.log.level);
   const services = await buildServices(config, { ...options, logger });
@@ -57,6 +64,9 @@ export async function startInstance(
 
   // Search indexing and the purge of soft-deleted mail.
   workers.push(...startEmailCoreWorkers(services));
+  // PIs stored by an older model (or never computed) are recomputed in bulk, in the background.
+  const upgrades = await services.privacy.scheduleModelUpgrade();
+  if (upgrades > 0) logger.info({ accounts: upgrades, modelVersion: PI_MODEL_VERSION }, 'privacy index recomputation queued');
 
   // IMAP imports and the scheduled re-sync of every remote identity.
   workers.push(services.imports.startWorker(config.imports.concurrency));
@@ -75,7 +85,25 @@ export async function startInstance(
     }
   }
 
-  const publicFace = config.https.enabled ? await startPublicFace(config, services, logger) : null;
+  // Users' keys are published by WKD (public face) and DNS (RFC 7929), from one key source and username directory.
+  const discovery = createDiscovery(services.storage.accounts, options.publishedKeys, logger);
+  const publicFace = config.https.enabled ? await startPublicFace(config, services, logger, discovery) : null;
+
+  // The authoritative DNS responder for the instance's zone (dns.enabled). When it cannot start (port taken or
+  // privileged), what is already running is closed so that the process can exit.
+  let dns: DnsResponder | null = null;
+  if (config.dns.enabled) {
+    try {
+      dns = await startInstanceDns(config, publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box)), discovery, logger);
+    } catch (e) {
+      await publicFace?.stop();
+      await smtp?.stop();
+      await http.app.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await services.close();
+      throw e;
+    }
+  }
 
   const address = await http.app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ address, domain: config.domain, storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine }, 'instance started');
@@ -87,9 +115,11 @@ export async function startInstance(
     url: address,
     logger,
     smtp,
+    dns,
     publicUrl: publicFace?.url ?? null,
     stop() {
       stopping ??= (async () => {
+        await dns?.stop();
         await publicFace?.stop();
         await smtp?.stop();
         await http.app.close();

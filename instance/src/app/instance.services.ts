@@ -15,6 +15,7 @@ import { createOutboundMail, type OutboundMail } from '../email/smtp-outbound.se
 import { RemoteIdentityService } from '../identities/remote-identity.service.ts';
 import { ImapImportService } from '../imports/imap-import.service.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
+import { CorrespondentKeyService } from '../keys/public-key.service.ts';
 import { ImapSync } from '../imports/imap-sync.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
@@ -29,6 +30,7 @@ import { AuthService } from '../sessions/auth.service.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../storage/storage.port.ts';
+import type { PiService } from '../privacy/pi.service.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
 export interface InstanceServices {
@@ -52,12 +54,16 @@ export interface InstanceServices {
   /** Raw messages and attachments (`<dataDir>/blobs`). */
   blobs: BlobStore;
   contacts: ContactService;
+  /** Correspondents' OpenPGP public keys (trust on first use). */
+  keys: CorrespondentKeyService;
   conversations: ConversationService;
   messages: MessageService;
   /** The one way mail enters a mailbox (SMTP, IMAP import, Sent copies, bounces). */
   ingest: MessageIngestService;
   /** Keeps the search index in step with the mailbox through the 'index' queue. */
   indexer: SearchIndexer;
+  /** The Privacy Index of every element, and its recomputation through the 'pi' queue. */
+  privacy: PiService;
   close(): Promise<void>;
 }
 
@@ -183,7 +189,17 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     (await storage.remoteIdentities.listByAccount(accountId)).map((i) => i.username.toLowerCase()).filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
   );
   // Sending mail: the Sent copy, local deliveries and bounces go through the same ingest; jobs read the raw back.
-  const outbound = createOutboundMail({ config, clock, storage, queue, box, ingest: mailIngest, blobs: blobStore, env: options.env ?? process.env });
+  const outbound = createOutboundMail({
+    config,
+    clock,
+    storage,
+    queue,
+    box,
+    ingest: mailIngest,
+    blobs: blobStore,
+    env: options.env ?? process.env,
+    onDelivered: (accountId, messageId, fact) => core.privacy.recordDelivery(accountId, messageId, fact),
+  });
   const services: InstanceServices = {
     config,
     clock,
@@ -201,10 +217,22 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     outbound,
     blobs: blobStore,
     contacts: core.contacts,
+    // onKeysChanged: the lead wires Privacy Index recomputation of the address's contact here.
+    keys: new CorrespondentKeyService({
+      keys: storage.keys,
+      clock,
+      // A key pinned, replaced, verified or rejected: the contact, its messages (signatures re-checked) and the
+      // account are rescored through the 'pi' queue.
+      onKeysChanged: async (accountId, address) => {
+        const contact = await storage.contacts.findByIdentity(accountId, 'email', address);
+        if (contact !== null) await core.privacy.enqueue({ kind: 'contact', accountId, contactId: contact.id });
+      },
+    }),
     conversations: core.conversations,
     messages: core.messages,
     ingest: mailIngest,
     indexer: core.indexer,
+    privacy: core.privacy,
     async close() {
       await queue.close();
       await search.close();
@@ -216,8 +244,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
 
 /**
  * Starts the email core's background workers: search indexing (queue 'index') and the purge of soft-deleted
- * messages past their retention (queue 'mail-purge'). startInstance calls it; the returned workers stop with it.
+ * messages past their retention (queue 'mail-purge'), and Privacy Index recomputation (queue 'pi'). startInstance calls it; the returned workers stop with it.
  */
 export function startEmailCoreWorkers(services: InstanceServices): Worker[] {
-  return [services.indexer.start(), services.messages.startPurgeWorker()];
+  return [services.indexer.start(), services.messages.startPurgeWorker(), services.privacy.startWorker()];
 }

@@ -132,6 +132,25 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * The instance's authoritative DNS responder (its zone: OPENPGPKEY keys of its users, TLSA, discovery, mail
+     * records) and the resolvers used to look correspondents' keys up. Off unless enabled; see docs/discovery.md.
+     */
+    dns: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        host: Type.String({ minLength: 1 }),
+        /** UDP and TCP, the same port (53 in production; 0 = any free port). */
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        /** A/AAAA of the domain and of ns.<domain>. */
+        addresses: Type.Array(Type.String({ pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:.]{2,45})$' }), { minItems: 1, maxItems: 16 }),
+        /** Servers asked for correspondents' keys (`ip`, `ip:port`, `[ipv6]:port`); empty = the system's first. */
+        resolvers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F:.]{2,45})$' }), { maxItems: 8 }),
+        /** Count the resolvers' AD bit as DNSSEC validation: only for a validating resolver on a trusted path. */
+        trustAd: Type.Boolean(),
+      },
+      { additionalProperties: false },
+    ),
     /** Import of users' remote mailboxes (IMAP). */
     imports: Type.Object(
       {
@@ -172,6 +191,7 @@ export const DEFAULTS = {
   smtp: { enabled: false, host: '127.0.0.1', port: 2525, maxMessageBytes: 25 * 1024 * 1024, maxConnections: 200, maxConnectionsPerIp: 20, messagesPerMinutePerIp: 300, dnsServers: [] },
   // 14 attempts, the first retry a minute later, doubling: the last try comes about 5.7 days after the first (RFC 5321 §4.5.4.1).
   outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 14, baseDelayMs: 60_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
+  dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   log: { level: 'info' },
 } as const;
@@ -210,6 +230,12 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: { path: 'smtp.maxConnectionsPerIp', kind: 'integer' },
   CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: { path: 'smtp.messagesPerMinutePerIp', kind: 'integer' },
   CALIOPEN_SMTP_DNS_SERVERS: { path: 'smtp.dnsServers', kind: 'list' },
+  CALIOPEN_DNS_ENABLED: { path: 'dns.enabled', kind: 'boolean' },
+  CALIOPEN_DNS_HOST: { path: 'dns.host', kind: 'string' },
+  CALIOPEN_DNS_PORT: { path: 'dns.port', kind: 'integer' },
+  CALIOPEN_DNS_ADDRESSES: { path: 'dns.addresses', kind: 'list' },
+  CALIOPEN_DNS_RESOLVERS: { path: 'dns.resolvers', kind: 'list' },
+  CALIOPEN_DNS_TRUST_AD: { path: 'dns.trustAd', kind: 'boolean' },
   CALIOPEN_IMPORT_RESYNC_MINUTES: { path: 'imports.resyncMinutes', kind: 'integer' },
   CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: { path: 'imports.allowPrivateHosts', kind: 'boolean' },
   CALIOPEN_IMPORT_CA_FILE: { path: 'imports.caFile', kind: 'string' },

@@ -3,6 +3,8 @@ import { Type, type Static } from 'typebox';
 import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { IdParams } from '../http/schemas.ts';
+import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
+import type { PiService } from '../privacy/pi.service.ts';
 import type { Contact } from './contact.entity.ts';
 import { MAX_IDENTITIES, MAX_NOTES, type ContactInput, type ContactService } from './contact.service.ts';
 import { VCARD_LIMITS } from './contact.vcard.ts';
@@ -16,6 +18,7 @@ export const ContactDto = Type.Object(
     ),
     notes: Type.String(),
     automatic: Type.Boolean({ description: 'Created from correspondence, not (yet) edited by the user.' }),
+    pi: Type.Union([PiSummaryDto, Type.Null()], { description: 'The contact\'s Privacy Index (null until first computed, moments after it appears).' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -29,6 +32,7 @@ export function toContactDto(c: Contact): Static<typeof ContactDto> {
     identities: c.identities.map((i) => ({ protocol: i.protocol, address: i.address, label: i.label })),
     notes: c.notes,
     automatic: c.automatic,
+    pi: c.pi === null ? null : { score: c.pi.score, level: c.pi.level, modelVersion: c.pi.modelVersion },
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),
   };
@@ -60,7 +64,15 @@ const ImportReportDto = Type.Object({
 const VCARD_TYPES = ['text/vcard', 'text/x-vcard', 'text/directory'];
 
 /** The address book: contacts with several identities, merge, vCard export and import. */
-export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService }> = async (app, { contacts }) => {
+export const ContactDetailDto = Type.Object({ ...ContactDto.properties, pi: PiBreakdownDto }, { additionalProperties: false });
+
+export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; privacy: PiService }> = async (app, { contacts, privacy }) => {
+  /** A contact's identities or standing changed: its PI now, its messages' and the account's through the queue. */
+  const rescore = async (accountId: string, c: Contact): Promise<Contact> => {
+    await privacy.refreshContact(accountId, c.id);
+    await privacy.enqueue({ kind: 'contact', accountId, contactId: c.id });
+    return (await contacts.get(accountId, c.id)) ?? c;
+  };
   const params = (request: { params: unknown }) => (request.params as { id: string }).id;
 
   app.get(
@@ -99,8 +111,9 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService }> = a
       },
     },
     async (request, reply) => {
-      const c = await contacts.create(principalOf(request).account.id, request.body as ContactInput);
-      return reply.code(201).send(toContactDto(c));
+      const accountId = principalOf(request).account.id;
+      const c = await contacts.create(accountId, request.body as ContactInput);
+      return reply.code(201).send(toContactDto(await rescore(accountId, c)));
     },
   );
 
@@ -170,9 +183,17 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService }> = a
     '/api/v1/contacts/:id',
     {
       config: { access: 'user' },
-      schema: { tags: ['contacts'], params: IdParams, response: { 200: ContactDto, ...problemResponses(400, 401, 404) } },
+      schema: {
+        tags: ['contacts'],
+        summary: 'A contact, with its Privacy Index in full: the factors (routes, keys and how they were verified) and the suggestions to raise it.',
+        params: IdParams,
+        response: { 200: ContactDetailDto, ...problemResponses(400, 401, 404) },
+      },
     },
-    async (request) => toContactDto(await contacts.get(principalOf(request).account.id, params(request))),
+    async (request) => {
+      const c = await contacts.get(principalOf(request).account.id, params(request));
+      return { ...toContactDto(c), pi: toPiBreakdownDto(await privacy.contactPi(c)) };
+    },
   );
 
   app.patch(
@@ -187,7 +208,10 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService }> = a
         response: { 200: ContactDto, ...problemResponses(400, 401, 404, 409) },
       },
     },
-    async (request) => toContactDto(await contacts.update(principalOf(request).account.id, params(request), request.body as ContactInput)),
+    async (request) => {
+      const accountId = principalOf(request).account.id;
+      return toContactDto(await rescore(accountId, await contacts.update(accountId, params(request), request.body as ContactInput)));
+    },
   );
 
   app.delete(

@@ -3,7 +3,7 @@ import type { TimePage } from '../shared/paging.ts';
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
 import { fromMs, jsonOrNull, parseOrNull, toMs } from '../storage/sqlite.mapping.ts';
 import type { Conversation } from './conversation.entity.ts';
-import type { ConversationRepository } from './conversation.repository.ts';
+import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';
 
 interface ConversationRow {
   id: string;
@@ -56,6 +56,8 @@ export class SqliteConversationRepository implements ConversationRepository {
   private readonly byKey;
   private readonly firstPage;
   private readonly nextPage;
+  private readonly firstByImportance;
+  private readonly nextByImportance;
   private readonly updateStmt;
   private readonly deleteStmt;
 
@@ -79,6 +81,14 @@ export class SqliteConversationRepository implements ConversationRepository {
     this.nextPage = db.prepare<[string, number, string, number], ConversationRow>(
       `SELECT * FROM conversations WHERE account_id = ? AND (last_message_at, id) < (?, ?)
        ORDER BY last_message_at DESC, id DESC LIMIT ?`,
+    );
+    // Index conversations_by_importance (migration 5) serves both.
+    this.firstByImportance = db.prepare<[string, number], ConversationRow>(
+      'SELECT * FROM conversations WHERE account_id = ? ORDER BY importance DESC, last_message_at DESC, id DESC LIMIT ?',
+    );
+    this.nextByImportance = db.prepare<[string, number, number, string, number], ConversationRow>(
+      `SELECT * FROM conversations WHERE account_id = ? AND (importance, last_message_at, id) < (?, ?, ?)
+       ORDER BY importance DESC, last_message_at DESC, id DESC LIMIT ?`,
     );
     this.updateStmt = db.prepare(
       `UPDATE conversations SET kind = @kind, key = @key, title = @title, participants_json = @participantsJson,
@@ -108,6 +118,14 @@ export class SqliteConversationRepository implements ConversationRepository {
     const rows = page.before
       ? this.nextPage.all(accountId, toMs(page.before.at), page.before.id, page.limit)
       : this.firstPage.all(accountId, page.limit);
+    return rows.map(toConversation);
+  }
+
+  async listByImportance(accountId: string, page: ImportancePage): Promise<Conversation[]> {
+    const b = page.before;
+    const rows = b
+      ? this.nextByImportance.all(accountId, b.importance, toMs(b.at), b.id, page.limit)
+      : this.firstByImportance.all(accountId, page.limit);
     return rows.map(toConversation);
   }
 

@@ -3,9 +3,10 @@ import { Type, type Static } from 'typebox';
 import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { IdParams } from '../http/schemas.ts';
-import { MessageSummaryDto, PiDto, toMessageSummaryDto, toPiDto } from '../messages/message.dto.ts';
+import { importanceLevelOf } from '../messages/importance.model.ts';
+import { ImportanceLevelDto, MessageSummaryDto, PiDto, toMessageSummaryDto, toPiDto } from '../messages/message.dto.ts';
 import type { Conversation } from './conversation.entity.ts';
-import type { ConversationService, ThreadSummary } from './conversation.service.ts';
+import type { ConversationService, DiscussionSort, ThreadSummary } from './conversation.service.ts';
 
 export const DiscussionDto = Type.Object(
   {
@@ -22,7 +23,7 @@ export const DiscussionDto = Type.Object(
     lastMessageAt: Type.String({ format: 'date-time' }),
     messageCount: Type.Integer({ description: 'Messages not deleted.' }),
     unreadCount: Type.Integer(),
-    importance: Type.Number(),
+    importance: ImportanceLevelDto,
     pi: Type.Union([PiDto, Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
   },
@@ -50,7 +51,7 @@ export function toDiscussionDto(c: Conversation): Static<typeof DiscussionDto> {
     lastMessageAt: c.lastMessageAt.toISOString(),
     messageCount: c.messageCount,
     unreadCount: c.unreadCount,
-    importance: c.importance,
+    importance: importanceLevelOf(c.importance),
     pi: toPiDto(c.pi),
     createdAt: c.createdAt.toISOString(),
   };
@@ -75,12 +76,18 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
       config: { access: 'user' },
       schema: {
         tags: ['discussions'],
-        summary: 'Discussions with at least one message, most recently active first.',
+        summary: 'Discussions with at least one message, most recently active first, or most important first (`sort=importance`).',
         querystring: Type.Object(
           {
             limit: Limit,
             cursor: Cursor,
-            sort: Type.Optional(Type.Literal('date', { default: 'date', description: 'Only `date` for now (importance comes with the PI engine).' })),
+            sort: Type.Optional(
+              Type.Union([Type.Literal('date'), Type.Literal('importance')], {
+                default: 'date',
+                description:
+                  '`date`: most recently active first. `importance`: most important first (the highest importance among each discussion’s 20 newest messages), then most recently active. A cursor works only with the sort that gave it.',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -88,8 +95,12 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
       },
     },
     async (request) => {
-      const q = request.query as { limit: number; cursor?: string };
-      const page = await conversations.list(principalOf(request).account.id, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
+      const q = request.query as { limit: number; cursor?: string; sort?: DiscussionSort };
+      const page = await conversations.list(principalOf(request).account.id, {
+        limit: q.limit,
+        sort: q.sort ?? 'date',
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
       return { items: page.items.map(toDiscussionDto), next: page.next };
     },
   );

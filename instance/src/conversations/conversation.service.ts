@@ -4,6 +4,7 @@ import { AppError } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type TimeCursor } from '../shared/paging.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { Conversation } from './conversation.entity.ts';
+import type { ImportanceCursor } from './conversation.repository.ts';
 import { peopleKey, titleOf, type Resolution } from './conversation.resolver.ts';
 
 export interface Page<T> {
@@ -23,6 +24,28 @@ export interface ThreadSummary {
   messageIds: string[];
 }
 
+/**
+ * A conversation's importance is the highest importance among its IMPORTANCE_WINDOW newest visible (not deleted)
+ * messages: one important message makes the discussion important while it is recent, and a discussion of junk
+ * becomes normal again when a normal message arrives. Recomputed on ingest, on feedback, on delete, restore and purge.
+ */
+export const IMPORTANCE_WINDOW = 20;
+/** Rows read at most to find the IMPORTANCE_WINDOW newest visible messages (deleted ones are skipped). */
+const IMPORTANCE_SCAN = 200;
+
+export type DiscussionSort = 'date' | 'importance';
+
+function encodeImportanceCursor(c: ImportanceCursor): string {
+  return Buffer.from(`i:${c.importance}:${c.at.getTime()}:${c.id}`, 'utf8').toString('base64url');
+}
+
+function parseImportanceCursor(cursor: string | undefined): ImportanceCursor | undefined {
+  if (cursor === undefined) return undefined;
+  const m = /^i:(-?\d{1,2}):(\d{1,15}):([A-Za-z0-9-]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new AppError('validation_failed', 'The cursor is not one this API gave for this sort; start again without it.');
+  return { importance: Number(m[1]), at: new Date(Number(m[2])), id: m[3]! };
+}
+
 /** Messages a thread view looks at (the newest ones of the conversation). */
 export const THREAD_SCAN_LIMIT = 2000;
 const THREAD_MESSAGE_IDS = 50;
@@ -39,12 +62,13 @@ export function parseCursor(cursor: string | undefined): TimeCursor | undefined 
  * Fills a keyset page from a newest-first source while skipping items the caller must not see (soft-deleted
  * messages, emptied conversations). Reads one visible item past the page to know whether there is a next one.
  */
-async function collectPage<T>(
-  fetch: (before: TimeCursor | undefined, limit: number) => Promise<T[]>,
+async function collectPage<T, C = TimeCursor>(
+  fetch: (before: C | undefined, limit: number) => Promise<T[]>,
   keep: (item: T) => boolean,
-  keyOf: (item: T) => TimeCursor,
+  keyOf: (item: T) => C,
   limit: number,
-  before: TimeCursor | undefined,
+  before: C | undefined,
+  encode: (c: C) => string = encodeCursor as (c: C) => string,
 ): Promise<Page<T>> {
   const out: T[] = [];
   let cursor = before;
@@ -60,7 +84,7 @@ async function collectPage<T>(
   }
   const items = out.slice(0, limit);
   const more = out.length > limit;
-  return { items, next: more && items.length > 0 ? encodeCursor(keyOf(items[items.length - 1]!)) : null };
+  return { items, next: more && items.length > 0 ? encode(keyOf(items[items.length - 1]!)) : null };
 }
 
 const visible = (m: Message) => m.deletedAt === null;
@@ -75,8 +99,21 @@ const messageKey = (m: Message): TimeCursor => ({ at: m.receivedAt, id: m.id });
 export class ConversationService {
   constructor(private readonly storage: Storage) {}
 
-  /** Conversations with at least one visible message, most recently active first. */
-  list(accountId: string, page: { limit: number; cursor?: string }): Promise<Page<Conversation>> {
+  /**
+   * Conversations with at least one visible message, most recently active first; with `sort: 'importance'`, most
+   * important first, then most recently active. A cursor is valid only for the sort that gave it.
+   */
+  list(accountId: string, page: { limit: number; cursor?: string; sort?: DiscussionSort }): Promise<Page<Conversation>> {
+    if (page.sort === 'importance') {
+      return collectPage<Conversation, ImportanceCursor>(
+        (before, limit) => this.storage.conversations.listByImportance(accountId, { limit, ...(before ? { before } : {}) }),
+        (c) => c.messageCount > 0,
+        (c) => ({ importance: c.importance, at: c.lastMessageAt, id: c.id }),
+        page.limit,
+        parseImportanceCursor(page.cursor),
+        encodeImportanceCursor,
+      );
+    }
     return collectPage(
       (before, limit) => this.storage.conversations.list(accountId, { limit, ...(before ? { before } : {}) }),
       (c) => c.messageCount > 0,
@@ -154,9 +191,22 @@ export class ConversationService {
       messageCount: current.messageCount + (visible(m) ? 1 : 0),
       unreadCount: current.unreadCount + (unread(m) ? 1 : 0),
       lastMessageAt: visible(m) && m.receivedAt > current.lastMessageAt ? m.receivedAt : current.lastMessageAt,
+      importance: await this.importanceWith(current, m),
     };
     await this.storage.conversations.update(next);
     return next;
+  }
+
+  /**
+   * A message's importance or visibility changed (user feedback, delete, restore; caller holds the account lock):
+   * the conversation's importance is computed again over its recent messages.
+   */
+  async recordImportance(before: Message, after: Message): Promise<void> {
+    if (before.importance === after.importance && visible(before) === visible(after)) return;
+    const c = await this.storage.conversations.get(after.accountId, after.conversationId);
+    if (c === null) return;
+    const importance = await this.recentImportance(after.accountId, after.conversationId);
+    if (importance !== c.importance) await this.storage.conversations.update({ ...c, importance });
   }
 
   /** A message's read or deleted state changed (caller holds the account lock). */
@@ -192,6 +242,7 @@ export class ConversationService {
       messageCount: Math.max(0, c.messageCount - 1),
       unreadCount: Math.max(0, c.unreadCount - (unread(m) ? 1 : 0)),
       lastMessageAt: (await this.newestVisible(m.accountId, m.conversationId)) ?? c.lastMessageAt,
+      importance: await this.recentImportance(m.accountId, m.conversationId),
     });
   }
 
@@ -242,6 +293,38 @@ export class ConversationService {
       }
     }
     return { conversations: affected.length, messagesMoved };
+  }
+
+  /**
+   * The conversation's importance once `m` (just stored) joined it. When `m` is its newest message and matters at
+   * least as much as the conversation already does, `m` sets it (nothing else in the window can exceed it);
+   * otherwise the recent messages are read again (the message that made the conversation important may just have
+   * left the window; an old message imported late may not be in the window at all).
+   */
+  private async importanceWith(current: Conversation, m: Message): Promise<number> {
+    if (!visible(m)) return current.importance;
+    if (current.messageCount === 0) return m.importance;
+    if (m.importance >= current.importance && m.receivedAt >= current.lastMessageAt) return m.importance;
+    return this.recentImportance(m.accountId, m.conversationId);
+  }
+
+  /** The highest importance among the IMPORTANCE_WINDOW newest visible messages (0 when there are none). */
+  private async recentImportance(accountId: string, conversationId: string): Promise<number> {
+    let best: number | null = null;
+    let seen = 0;
+    let before: TimeCursor | undefined;
+    for (let scanned = 0; scanned < IMPORTANCE_SCAN && seen < IMPORTANCE_WINDOW; ) {
+      const rows = await this.storage.messages.listByConversation(accountId, conversationId, { limit: IMPORTANCE_WINDOW, ...(before ? { before } : {}) });
+      for (const m of rows) {
+        scanned++;
+        if (!visible(m)) continue;
+        best = best === null ? m.importance : Math.max(best, m.importance);
+        if (++seen >= IMPORTANCE_WINDOW) break;
+      }
+      if (rows.length < IMPORTANCE_WINDOW) break;
+      before = messageKey(rows[rows.length - 1]!);
+    }
+    return best ?? 0;
   }
 
   private async newestVisible(accountId: string, conversationId: string): Promise<Date | null> {

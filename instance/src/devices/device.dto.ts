@@ -1,5 +1,8 @@
 import { Type, type Static } from 'typebox';
+import { computeDevicePi } from '../privacy/device-pi.model.ts';
+import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
 import type { Device } from './device.entity.ts';
+import { deviceSupport } from './os-support.ts';
 
 export const DeviceDto = Type.Object(
   {
@@ -14,11 +17,13 @@ export const DeviceDto = Type.Object(
     lastSeenAt: Type.String({ format: 'date-time' }),
     revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     current: Type.Boolean({ description: 'true for the device this request comes from' }),
+    pi: PiBreakdownDto,
   },
   { additionalProperties: false },
 );
 
-export function toDeviceDto(d: Device, currentDeviceId: string | null): Static<typeof DeviceDto> {
+/** The device's PI as of `now`: its system's and browser's support status move with the calendar, not with the device. */
+export function toDeviceDto(d: Device, currentDeviceId: string | null, now: Date = new Date()): Static<typeof DeviceDto> {
   return {
     id: d.id,
     name: d.name,
@@ -31,5 +36,6 @@ export function toDeviceDto(d: Device, currentDeviceId: string | null): Static<t
     lastSeenAt: d.lastSeenAt.toISOString(),
     revokedAt: d.revokedAt ? d.revokedAt.toISOString() : null,
     current: d.id === currentDeviceId,
+    pi: toPiBreakdownDto(computeDevicePi({ id: d.id, ...deviceSupport(d, now) })),
   };
 }

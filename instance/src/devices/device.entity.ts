@@ -1,3 +1,5 @@
+import type { StoredPi } from '../messages/message.entity.ts';
+
 export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'cli' | 'unknown';
 
 /** A device an account logged in from: what the user agent said, parsed, and when it was seen. */
@@ -15,4 +17,6 @@ export interface Device {
   firstSeenAt: Date;
   lastSeenAt: Date;
   revokedAt: Date | null;
+  /** The device's Privacy Index (summary), null until first computed. */
+  pi: StoredPi | null;
 }

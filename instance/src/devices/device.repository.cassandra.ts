@@ -1,4 +1,5 @@
-import { dateOrNull, TABLES, textOrNull } from '../storage/cassandra.schema.ts';
+import type { StoredPi } from '../messages/message.entity.ts';
+import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row } from '../storage/storage.cassandra.ts';
 import type { Device, DeviceType } from './device.entity.ts';
 import type { DeviceRepository } from './device.repository.ts';
@@ -26,6 +27,7 @@ function toDevice(r: Row | null): Device | null {
     firstSeenAt,
     lastSeenAt: dateOrNull(r.get('last_seen_at')) ?? firstSeenAt,
     revokedAt: dateOrNull(r.get('revoked_at')),
+    pi: null,
   };
 }
 
@@ -48,6 +50,9 @@ export class CassandraDeviceRepository implements DeviceRepository {
       one: `SELECT ${COLUMNS} FROM ${t} WHERE account_id = ? AND device_id = ?`,
       all: `SELECT ${COLUMNS} FROM ${t} WHERE account_id = ?`,
       revoke: `UPDATE ${t} SET revoked_at = ? WHERE account_id = ? AND device_id = ?`,
+      pi: `INSERT INTO ${ctx.table(TABLES.devicePi)} (account_id, device_id, pi) VALUES (?, ?, ?)`,
+      piOne: `SELECT pi FROM ${ctx.table(TABLES.devicePi)} WHERE account_id = ? AND device_id = ?`,
+      piAll: `SELECT device_id, pi FROM ${ctx.table(TABLES.devicePi)} WHERE account_id = ?`,
     };
   }
 
@@ -63,11 +68,18 @@ export class CassandraDeviceRepository implements DeviceRepository {
   }
 
   async get(accountId: string, id: string): Promise<Device | null> {
-    return toDevice(await this.ctx.one(this.q.one, [accountId, id]));
+    const device = toDevice(await this.ctx.one(this.q.one, [accountId, id]));
+    if (device === null) return null;
+    const pi = await this.ctx.one(this.q.piOne, [accountId, id]);
+    return { ...device, pi: pi === null ? null : piFromUdt(pi.get('pi')) };
   }
 
   async listByAccount(accountId: string): Promise<Device[]> {
-    const devices = (await this.ctx.rows(this.q.all, [accountId])).map(toDevice).filter((d): d is Device => d !== null);
+    const pis = new Map((await this.ctx.rows(this.q.piAll, [accountId])).map((r) => [r.get('device_id') as string, piFromUdt(r.get('pi'))]));
+    const devices = (await this.ctx.rows(this.q.all, [accountId]))
+      .map(toDevice)
+      .filter((d): d is Device => d !== null)
+      .map((d) => ({ ...d, pi: pis.get(d.id) ?? null }));
     return devices.sort(
       (a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
     );
@@ -85,5 +97,10 @@ export class CassandraDeviceRepository implements DeviceRepository {
     if (device === null || device.revokedAt !== null) return false;
     await this.ctx.write(this.q.revoke, [at, accountId, id]);
     return true;
+  }
+
+  async setPi(accountId: string, id: string, pi: StoredPi): Promise<void> {
+    if ((await this.get(accountId, id)) === null) return;
+    await this.ctx.write(this.q.pi, [accountId, id, piToUdt(pi)]);
   }
 }

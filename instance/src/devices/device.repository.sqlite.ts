@@ -1,5 +1,7 @@
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
 import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
+import type { StoredPi } from '../messages/message.entity.ts';
+import { jsonOrNull, parseOrNull } from '../storage/sqlite.mapping.ts';
 import type { Device, DeviceType } from './device.entity.ts';
 import type { DeviceRepository } from './device.repository.ts';
 
@@ -16,6 +18,7 @@ interface DeviceRow {
   first_seen_at: number;
   last_seen_at: number;
   revoked_at: number | null;
+  pi_json: string | null;
 }
 
 const toDevice = (r: DeviceRow): Device => ({
@@ -31,6 +34,7 @@ const toDevice = (r: DeviceRow): Device => ({
   firstSeenAt: fromMs(r.first_seen_at),
   lastSeenAt: fromMs(r.last_seen_at),
   revokedAt: fromMsOrNull(r.revoked_at),
+  pi: parseOrNull<StoredPi>(r.pi_json),
 });
 
 export class SqliteDeviceRepository implements DeviceRepository {
@@ -39,6 +43,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
   private readonly byAccount;
   private readonly touchStmt;
   private readonly revokeStmt;
+  private readonly piStmt;
 
   constructor(db: SqliteDb) {
     this.insert = db.prepare(
@@ -54,14 +59,16 @@ export class SqliteDeviceRepository implements DeviceRepository {
     this.touchStmt = db.prepare<[number, string, string]>(
       'UPDATE devices SET last_seen_at = max(last_seen_at, ?) WHERE account_id = ? AND id = ?',
     );
+    this.piStmt = db.prepare<[string | null, string, string]>('UPDATE devices SET pi_json = ? WHERE account_id = ? AND id = ?');
     this.revokeStmt = db.prepare<[number, string, string]>(
       'UPDATE devices SET revoked_at = ? WHERE account_id = ? AND id = ? AND revoked_at IS NULL',
     );
   }
 
   async create(d: Device): Promise<void> {
+    const { pi: _pi, ...row } = d;
     this.insert.run({
-      ...d,
+      ...row,
       firstSeenAt: toMs(d.firstSeenAt),
       lastSeenAt: toMs(d.lastSeenAt),
       revokedAt: toMsOrNull(d.revokedAt),
@@ -83,5 +90,9 @@ export class SqliteDeviceRepository implements DeviceRepository {
 
   async revoke(accountId: string, id: string, at: Date): Promise<boolean> {
     return this.revokeStmt.run(toMs(at), accountId, id).changes === 1;
+  }
+
+  async setPi(accountId: string, id: string, pi: StoredPi): Promise<void> {
+    this.piStmt.run(jsonOrNull(pi), accountId, id);
   }
 }

@@ -1,3 +1,4 @@
+import type { StoredPi } from '../messages/message.entity.ts';
 import type { Device } from './device.entity.ts';
 
 /** Port: devices of an account. Every read is scoped to the owning account. */
@@ -8,4 +9,6 @@ export interface DeviceRepository {
   listByAccount(accountId: string): Promise<Device[]>;
   touch(accountId: string, id: string, at: Date): Promise<void>;
   revoke(accountId: string, id: string, at: Date): Promise<boolean>;
+  /** Stores the device's PI summary (no-op for an unknown device). */
+  setPi(accountId: string, id: string, pi: StoredPi): Promise<void>;
 }

@@ -4,10 +4,11 @@ import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { IdParams } from '../http/schemas.ts';
 import { DeviceDto, toDeviceDto } from './device.dto.ts';
+import type { PiService } from '../privacy/pi.service.ts';
 import type { DeviceService } from './device.service.ts';
 
 /** A user's devices: list them, see one, revoke one (its sessions end at once). */
-export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService }> = async (app, { devices }) => {
+export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService; privacy: PiService }> = async (app, { devices, privacy }) => {
   app.get(
     '/api/v1/devices',
     {
@@ -49,7 +50,10 @@ export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService }> = asyn
     },
     async (request) => {
       const p = principalOf(request);
-      return toDeviceDto(await devices.revoke(p.account.id, (request.params as { id: string }).id), p.session.deviceId);
+      const revoked = await devices.revoke(p.account.id, (request.params as { id: string }).id);
+      // The account PI counts active devices only: revoking the weakest may raise it.
+      await privacy.enqueue({ kind: 'summary', accountId: p.account.id });
+      return toDeviceDto(revoked, p.session.deviceId);
     },
   );
 };

@@ -12,7 +12,7 @@ import { buildBounce } from './bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';
 import { asMessageIdHeader, buildMime, headerValue, messageIds, withoutHeaders, type MimeAttachment } from './compose.mime.ts';
 import { signWithDkim, type DkimKey } from './dkim-key.ts';
-import { SMTP_OUT_QUEUE, type DeliveryJob, type RecipientResult } from './smtp-outbound.types.ts';
+import { SMTP_OUT_QUEUE, type DeliveryJob, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
 
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 
@@ -70,6 +70,8 @@ export interface ComposeDeps {
   limits: { maxRecipients: number; maxAttachmentBytes: number };
   retry: { attempts: number; baseDelayMs: number };
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Told of local deliveries (recorded on the Sent copy for its PI). */
+  onDelivered?: OnDelivered;
 }
 
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -138,6 +140,9 @@ export class ComposeService {
         try {
           await deps.ingest.ingest({ accountId: r.localAccount.id, raw: transmitted, direction: 'inbound', receivedAt: now, facts: LOCAL_FACTS, read: false });
           statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'delivered' });
+          await deps.onDelivered?.(sender.id, sent.message.id, { domain: deps.domain, via: 'local', tls: null, peer: null, at: now.toISOString() }).catch((err: unknown) => {
+            deps.logger?.warn({ err, messageId: sent.message.id }, 'could not record the delivery on the Sent copy');
+          });
         } catch (err) {
           const quota = err instanceof AppError && err.code === 'quota_exceeded';
           if (!quota) deps.logger?.error({ err, messageId: sent.message.id }, 'local delivery failed');

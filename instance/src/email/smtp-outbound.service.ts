@@ -11,6 +11,7 @@ import { ComposeService } from './compose.service.ts';
 import type { DkimKey } from './dkim-key.ts';
 import { MxResolver, type ResolveMx } from './mx-resolver.ts';
 import { DeliveryWorker } from './smtp-outbound.worker.ts';
+import type { OnDelivered } from './smtp-outbound.types.ts';
 
 export interface OutboundMailDeps {
   config: InstanceConfig;
@@ -24,6 +25,8 @@ export interface OutboundMailDeps {
   env?: NodeJS.ProcessEnv;
   /** The MX lookup (node:dns by default). */
   resolveMx?: ResolveMx;
+  /** Told what each delivery negotiated (the PI engine records it on the Sent copy). */
+  onDelivered?: OnDelivered;
 }
 
 /** Sending mail: the compose service (API side) and the delivery worker (queue side), sharing one configuration. */
@@ -70,6 +73,7 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
     dkimKey,
     limits: { maxRecipients: out.maxRecipients, maxAttachmentBytes: out.maxAttachmentBytes },
     retry: out.retry,
+    ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
   });
   return {
     compose,
@@ -87,6 +91,7 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
         smarthost,
         retry: out.retry,
         logger,
+        ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
       });
       return worker.start(out.concurrency);
     },

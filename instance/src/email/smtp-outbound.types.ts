@@ -54,6 +54,22 @@ export interface DeliveryAttempt {
   recipients: RecipientResult[];
 }
 
+/**
+ * What a delivery of the Sent copy negotiated, recorded on it (`facts.delivery`, one entry per recipient domain) for
+ * its Privacy Index: the weakest delivery counts.
+ */
+export interface DeliveryFact {
+  domain: string;
+  via: 'smtp' | 'local';
+  tls: { version: string; cipher: string } | null;
+  /** host:port of the server that accepted it (null for local delivery). */
+  peer: string | null;
+  at: string;
+}
+
+/** Told when recipients of a Sent copy were accepted (the PI engine records it). Must not throw for the caller. */
+export type OnDelivered = (accountId: string, messageId: string, fact: DeliveryFact) => Promise<void>;
+
 /** Queue 'smtp-out': one job per (message, recipient domain, attempt). */
 export const SMTP_OUT_QUEUE = 'smtp-out';
 

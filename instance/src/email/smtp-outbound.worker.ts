@@ -9,7 +9,7 @@ import { deliveryJobId, LOCAL_FACTS } from './compose.service.ts';
 import { asMessageIdHeader, withoutHeaders } from './compose.mime.ts';
 import type { MxResolver } from './mx-resolver.ts';
 import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
-import { DeliveryFailure, SMTP_OUT_QUEUE, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type RecipientResult } from './smtp-outbound.types.ts';
+import { DeliveryFailure, SMTP_OUT_QUEUE, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
 
 export interface DeliveryWorkerDeps {
   domain: string;
@@ -26,6 +26,8 @@ export interface DeliveryWorkerDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** The SMTP client (injectable for tests of the retry logic). */
   deliver?: typeof deliverOverSmtp;
+  /** Told what each successful delivery negotiated (recorded on the Sent copy for its PI). */
+  onDelivered?: OnDelivered;
 }
 
 /** Attempts kept in a job's history (what travels from one attempt to the next). */
@@ -90,6 +92,13 @@ export class DeliveryWorker {
       { ...log, route: route?.kind ?? null, remoteMta: attempt.remoteMta, tls: attempt.tls, delivered: count('delivered'), deferred: count('deferred'), failed: count('failed') },
       'delivery attempt',
     );
+
+    if (count('delivered') > 0 && deps.onDelivered) {
+      const tls = attempt.tls ? { version: attempt.tls.version, cipher: attempt.tls.cipher } : null;
+      await deps.onDelivered(job.accountId, job.messageId, { domain: job.domain, via: 'smtp', tls, peer: attempt.remoteMta, at: attempt.at }).catch((err: unknown) => {
+        deps.logger.warn({ ...log, err }, 'could not record the delivery on the Sent copy');
+      });
+    }
 
     const last = job.attempt >= deps.retry.attempts;
     const deferred = attempt.recipients.filter((r) => r.outcome === 'deferred');

@@ -4,6 +4,7 @@ import type { InstanceServices } from '../app/instance.services.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildPublicServer } from './public.server.ts';
+import type { Discovery } from '../discovery/discovery.service.ts';
 
 const DESCRIPTOR_TTL_SECONDS = 3600;
 
@@ -26,7 +27,7 @@ export async function instanceDescriptor(identity: InstanceIdentity, httpsUrl: s
 }
 
 /** Starts the public HTTPS face; the descriptor is re-signed at most hourly. */
-export async function startPublicFace(config: InstanceConfig, services: InstanceServices, logger: Logger) {
+export async function startPublicFace(config: InstanceConfig, services: InstanceServices, logger: Logger, discovery?: Discovery) {
   const identity = await loadInstanceIdentity(config.dataDir, services.box);
   let cached: { jws: string; until: number } | null = null;
   let url = '';
@@ -34,6 +35,7 @@ export async function startPublicFace(config: InstanceConfig, services: Instance
     identity,
     dataDir: config.dataDir,
     logger,
+    ...(discovery ? { wkd: { keys: discovery.keys, localParts: discovery.localParts } } : {}),
     descriptor: async () => {
       const now = Math.floor(services.clock().getTime() / 1000);
       if (!cached || cached.until <= now) {

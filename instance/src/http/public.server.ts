@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import { readApplicationState } from '../registry-client/application.store.ts';
+import { wkdRoutes, type WkdRoutesOptions } from '../discovery/wkd.ts';
 
 export interface PublicServerOptions {
   identity: InstanceIdentity;
@@ -9,6 +10,8 @@ export interface PublicServerOptions {
   /** The signed instance descriptor (compact JWS), served at /.well-known/caliopen. */
   descriptor: () => Promise<string>;
   logger: Logger;
+  /** Serve the users' keys by Web Key Directory (/.well-known/openpgpkey/...). */
+  wkd?: Omit<WkdRoutesOptions, 'domain'>;
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
@@ -38,6 +41,8 @@ export async function buildPublicServer(options: PublicServerOptions) {
     }
     return reply.type('text/plain').send(state.challenge.value);
   });
+
+  if (options.wkd) await app.register(wkdRoutes({ domain: options.identity.domain, ...options.wkd }));
 
   app.get('/healthz', async () => ({ status: 'ok', domain: options.identity.domain }));
   return app;

@@ -6,6 +6,8 @@ import type { JobQueue } from '../queue/job-queue.port.ts';
 import { SearchIndexer, type IndexerLogger } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import type { Clock } from '../shared/clock.ts';
+import { UNLABELLED, type InstanceStanding } from '../privacy/instance-standing.ts';
+import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { MailboxLocks } from './mailbox-lock.ts';
 import { MessageIngestService } from './message-ingest.service.ts';
@@ -17,6 +19,8 @@ export interface EmailCore {
   conversations: ConversationService;
   messages: MessageService;
   ingest: MessageIngestService;
+  /** Privacy Index of every element; its 'pi' queue worker runs in startInstance. */
+  privacy: PiService;
   /** Its worker (`indexer.start()`) and the purge worker (`messages.startPurgeWorker()`) run in startInstance. */
   indexer: SearchIndexer;
 }
@@ -31,6 +35,8 @@ export function buildEmailCore(deps: {
   domain: string;
   logger?: IndexerLogger;
   purgeAfterDays?: number;
+  /** This instance's standing at the registry (caps account PIs); unlabelled by default. */
+  standing?: InstanceStanding;
 }): EmailCore {
   const { storage, blobs, queue, search, clock } = deps;
   const locks = new MailboxLocks();
@@ -49,13 +55,22 @@ export function buildEmailCore(deps: {
     clock,
     ...(deps.purgeAfterDays !== undefined ? { purgeAfterDays: deps.purgeAfterDays } : {}),
   });
-  const ingest = new MessageIngestService({ storage, blobs, resolver, conversations, indexer, locks, clock, domain: deps.domain });
+  const privacy = new PiService({
+    storage,
+    blobs,
+    queue,
+    clock,
+    standing: deps.standing ?? UNLABELLED,
+    keysFor: (accountId, addresses) => storage.keys.listByAddresses(accountId, addresses),
+  });
+  const ingest = new MessageIngestService({ storage, blobs, resolver, conversations, indexer, locks, clock, domain: deps.domain, privacy });
   return {
     blobs,
     contacts,
     conversations,
     messages,
     ingest,
+    privacy,
     indexer,
   };
 }

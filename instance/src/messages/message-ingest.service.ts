@@ -9,6 +9,8 @@ import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { MailboxLocks } from './mailbox-lock.ts';
 import type { IngestRequest, IngestResult, MessageIngest } from './message-ingest.port.ts';
+import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';
+import type { PiService } from '../privacy/pi.service.ts';
 import type { Message } from './message.entity.ts';
 import { parseHeaders, parseMessage, snippetOf } from './message.parser.ts';
 
@@ -59,6 +61,8 @@ export class MessageIngestService implements MessageIngest {
       locks: MailboxLocks;
       clock: Clock;
       domain: string;
+      /** Scores each message as it is stored (and its conversation); absent in a few unit tests. */
+      privacy?: PiService;
     },
   ) {}
 
@@ -84,6 +88,9 @@ export class MessageIngestService implements MessageIngest {
     }
 
     const parsed = await parseMessage(raw);
+    // OpenPGP facts (encrypted? signed, and does it verify with a key we hold for the sender?) before the lock: the
+    // checks are CPU work and need no mailbox state.
+    const openpgp = this.deps.privacy && request.direction === 'inbound' ? await this.deps.privacy.openPgpFacts(accountId, normaliseEmailAddress(parsed.from?.address ?? '') ?? '', raw) : null;
     const id = randomUUID();
     const rawRef = rawKeyOf(accountId, id);
     await blobs.put(rawRef, raw);
@@ -131,10 +138,11 @@ export class MessageIngestService implements MessageIngest {
           archived: false,
           deletedAt: null,
           pi: null,
-          importance: 0,
+          importance: 0, // set by applyImportance below
           facts: {
             transport: request.facts?.transport ?? null,
             authentication: request.facts?.authentication ?? null,
+            ...(openpgp !== null ? { openpgp } : {}),
             mime: {
               parsed: parsed.problem === null,
               problem: parsed.problem,
@@ -145,8 +153,14 @@ export class MessageIngestService implements MessageIngest {
             },
           },
         };
+        await this.applyImportance(message, raw, own);
+        if (this.deps.privacy) {
+          const pi = await this.deps.privacy.messagePi(message);
+          message.pi = { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
+        }
         const stored = await storage.messages.put(message);
         if (stored.inserted) await this.deps.conversations.recordIngested(resolution, message);
+        if (stored.inserted && this.deps.privacy) await this.deps.privacy.refreshConversation(accountId, message.conversationId);
         return stored;
       });
     } catch (e) {
@@ -158,7 +172,31 @@ export class MessageIngestService implements MessageIngest {
       return outcome;
     }
     await this.deps.indexer.enqueue(accountId, id, { once: true });
+    await this.scoreNewCorrespondent(outcome.message);
     return outcome;
+  }
+
+  /** A sender seen for the first time (its contact has no PI yet) gets one, through the 'pi' queue. */
+  private async scoreNewCorrespondent(message: Message): Promise<void> {
+    const contactId = message.direction === 'inbound' ? message.from.contactId : null;
+    if (!this.deps.privacy || contactId === null) return;
+    const contact = await this.deps.storage.contacts.get(message.accountId, contactId);
+    if (contact !== null && contact.pi === null) await this.deps.privacy.enqueue({ kind: 'contact-pi', accountId: message.accountId, contactId });
+  }
+
+  /**
+   * Importance at ingest (importance.model.ts): an outbound message is recorded in the correspondence ledger (its
+   * Message-ID and recipients: later replies and senders are recognised by it); an inbound one is checked for a
+   * reply to one of the account's messages, then assessed. Sets `importance` and `facts.importance`.
+   */
+  private async applyImportance(message: Message, raw: Buffer, own: ReadonlySet<string>): Promise<void> {
+    const { storage } = this.deps;
+    if (message.direction === 'outbound') await recordSent(storage, message, own);
+    const repliesTo = message.direction === 'inbound' ? await findRepliedTo(storage, message.accountId, referencedMessageIds(raw)) : null;
+    message.facts = { ...message.facts, importance: { repliesTo, feedback: null, feedbackAt: null, reasons: [] } };
+    const assessed = await assessImportance(storage, message);
+    message.importance = assessed.importance;
+    message.facts = assessed.facts;
   }
 
   private async release(accountId: string, rawRef: string, size: number): Promise<void> {

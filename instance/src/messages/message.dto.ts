@@ -1,5 +1,9 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { importanceLevelOf } from './importance.model.ts';
+import { importanceSectionOf } from './importance.service.ts';
 import type { Message, Participant, StoredPi } from './message.entity.ts';
+import type { PrivacyIndex } from '@caliopen/federation-protocol';
+import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
 import type { MessageBody } from './message.service.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -13,6 +17,12 @@ export const ParticipantDto = Type.Object(
     contactId: Nullable(Type.String({ description: 'The contact this address resolved to when the message was filed.' })),
   },
   { additionalProperties: false },
+);
+
+/** The importance level's name, from junk to important (importance.model.ts). */
+export const ImportanceLevelDto = Type.Union(
+  [Type.Literal('junk'), Type.Literal('low'), Type.Literal('normal'), Type.Literal('high'), Type.Literal('important')],
+  { description: 'How much it matters, from junk to important (separate from the Privacy Index).' },
 );
 
 export const PiDto = Type.Object({ score: Type.Number(), level: Type.String(), modelVersion: Type.String() }, { additionalProperties: false });
@@ -36,7 +46,7 @@ export const MessageSummaryDto = Type.Object(
     read: Type.Boolean(),
     archived: Type.Boolean(),
     deletedAt: Nullable(DateTime),
-    importance: Type.Number(),
+    importance: ImportanceLevelDto,
     pi: Nullable(PiDto),
   },
   { additionalProperties: false },
@@ -80,14 +90,31 @@ export const AuthenticationFactsDto = Type.Object(
   { additionalProperties: false },
 );
 
+export const OpenPgpFactsDto = Type.Object(
+  {
+    kind: Type.String({ description: 'none, pgp-mime-encrypted, pgp-mime-signed, inline-encrypted or inline-signed.' }),
+    encrypted: Type.Boolean(),
+    signature: Type.String({ description: 'none, valid, invalid, unknown_key or unverifiable.' }),
+    signerFingerprint: Nullable(Type.String()),
+    signerKeyTrust: Nullable(Type.String()),
+    problem: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 export const MessageDetailDto = Type.Object(
   {
     ...MessageSummaryDto.properties,
+    pi: PiBreakdownDto,
     externalId: Nullable(Type.String({ description: 'The Message-ID header, as <id>.' })),
+    importanceReasons: Type.Array(Type.Object({ id: Type.String(), evidence: Type.String() }, { additionalProperties: false }), {
+      description: 'Why the message has its importance level (the signals that counted, your feedback included).',
+    }),
     facts: Type.Object(
       {
         transport: Nullable(TransportFactsDto),
         authentication: Nullable(AuthenticationFactsDto),
+        openpgp: Nullable(OpenPgpFactsDto),
       },
       { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
     ),
@@ -147,7 +174,7 @@ export function toMessageSummaryDto(m: Message): Static<typeof MessageSummaryDto
     read: m.read,
     archived: m.archived,
     deletedAt: iso(m.deletedAt),
-    importance: m.importance,
+    importance: importanceLevelOf(m.importance),
     pi: toPiDto(m.pi),
   };
 }
@@ -186,14 +213,29 @@ function authenticationDto(v: unknown): Static<typeof AuthenticationFactsDto> | 
   };
 }
 
-export function toMessageDetailDto(m: Message, body: MessageBody): Static<typeof MessageDetailDto> {
+export function toMessageDetailDto(m: Message, body: MessageBody, pi: PrivacyIndex): Static<typeof MessageDetailDto> {
   const mime = obj(m.facts.mime) ?? {};
   return {
     ...toMessageSummaryDto(m),
+    pi: toPiBreakdownDto(pi),
     externalId: m.externalId,
-    facts: { transport: transportDto(m.facts.transport), authentication: authenticationDto(m.facts.authentication) },
+    importanceReasons: importanceSectionOf(m.facts).reasons,
+    facts: { transport: transportDto(m.facts.transport), authentication: authenticationDto(m.facts.authentication), openpgp: openPgpDto(m.facts.openpgp) },
     mime: { parsed: mime.parsed !== false, problem: str(mime.problem) },
     body: { text: body.text, textTruncated: body.textTruncated, hasHtml: body.hasHtml },
     attachments: body.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size })),
+  };
+}
+
+function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {
+  const o = obj(v);
+  if (o === null) return null;
+  return {
+    kind: str(o.kind) ?? 'none',
+    encrypted: o.encrypted === true,
+    signature: str(o.signature) ?? 'none',
+    signerFingerprint: str(o.signerFingerprint),
+    signerKeyTrust: str(o.signerKeyTrust),
+    problem: str(o.problem),
   };
 }

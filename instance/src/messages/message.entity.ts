@@ -58,4 +58,6 @@ export interface MessageFlags {
   deletedAt?: Date | null;
   importance?: number;
   pi?: StoredPi | null;
+  /** Replaces the recorded facts (the importance section keeps the user's feedback there). */
+  facts?: Record<string, unknown>;
 }

@@ -13,7 +13,7 @@ import {
   toNumber,
 } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
-import type { Message, MessageFlags, Participant } from './message.entity.ts';
+import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
 import type { MessageRepository } from './message.repository.ts';
 
 const COLUMNS = `account_id, message_id, conversation_id, protocol, direction, external_id, content_hash,
@@ -130,9 +130,11 @@ export class CassandraMessageRepository implements MessageRepository {
       insert: `INSERT INTO ${byId} (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})`,
       one: `SELECT ${COLUMNS}, WRITETIME(conversation_id) AS placed_written FROM ${byId}
         WHERE account_id = ? AND message_id = ?`,
-      flags: `UPDATE ${byId} SET read = ?, archived = ?, tags = ?, deleted_at = ?, importance = ?, pi = ?
+      flags: `UPDATE ${byId} SET read = ?, archived = ?, tags = ?, deleted_at = ?, importance = ?, pi = ?, facts_json = ?
         WHERE account_id = ? AND message_id = ?`,
       place: `UPDATE ${byId} SET conversation_id = ? WHERE account_id = ? AND message_id = ?`,
+      pi: `UPDATE ${byId} SET pi = ? WHERE account_id = ? AND message_id = ?`,
+      piFacts: `UPDATE ${byId} SET pi = ?, facts_json = ? WHERE account_id = ? AND message_id = ?`,
       delete: `DELETE FROM ${byId} WHERE account_id = ? AND message_id = ?`,
       insertIndex: `INSERT INTO ${byConv} (account_id, conversation_id, month, received_at, message_id) VALUES (?, ?, ?, ?, ?)`,
       deleteIndex: `DELETE FROM ${byConv} WHERE ${indexKey}`,
@@ -212,6 +214,7 @@ export class CassandraMessageRepository implements MessageRepository {
       deletedAt: flags.deletedAt === undefined ? m.deletedAt : flags.deletedAt,
       importance: flags.importance ?? m.importance,
       pi: flags.pi === undefined ? m.pi : flags.pi,
+      facts: flags.facts ?? m.facts,
     };
     await this.ctx.write(this.q.flags, [
       next.read,
@@ -220,10 +223,21 @@ export class CassandraMessageRepository implements MessageRepository {
       next.deletedAt,
       next.importance,
       piToUdt(next.pi),
+      JSON.stringify(next.facts),
       accountId,
       id,
     ]);
     return next;
+  }
+
+  async setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void> {
+    // Like updateFlags: plain writes (these cells are never written under LWT), after checking the message is there so
+    // that an unknown id leaves no partial row.
+    await mapLimit(updates, PARALLEL_READS, async (u) => {
+      if ((await this.get(accountId, u.id)) === null) return;
+      if (u.facts === undefined) await this.ctx.write(this.q.pi, [piToUdt(u.pi), accountId, u.id]);
+      else await this.ctx.write(this.q.piFacts, [piToUdt(u.pi), JSON.stringify(u.facts), accountId, u.id]);
+    });
   }
 
   /**

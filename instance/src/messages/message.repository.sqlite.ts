@@ -96,6 +96,8 @@ export class SqliteMessageRepository implements MessageRepository {
   private readonly move;
   private readonly deleteStmt;
   private readonly countStmt;
+  private readonly piStmt;
+  private readonly piFactsStmt;
 
   constructor(db: SqliteDb) {
     this.db = db;
@@ -123,7 +125,7 @@ export class SqliteMessageRepository implements MessageRepository {
     );
     this.updateStmt = db.prepare(
       `UPDATE messages SET read = @read, archived = @archived, tags_json = @tagsJson, deleted_at = @deletedAt,
-         importance = @importance, pi_json = @piJson
+         importance = @importance, pi_json = @piJson, facts_json = @factsJson
        WHERE account_id = @accountId AND id = @id`,
     );
     this.move = db.prepare<[string, string, string]>(
@@ -131,6 +133,10 @@ export class SqliteMessageRepository implements MessageRepository {
     );
     this.deleteStmt = db.prepare<[string, string]>('DELETE FROM messages WHERE account_id = ? AND id = ?');
     this.countStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM messages WHERE account_id = ?');
+    this.piStmt = db.prepare<[string, string, string]>('UPDATE messages SET pi_json = ? WHERE account_id = ? AND id = ?');
+    this.piFactsStmt = db.prepare<[string, string, string, string]>(
+      'UPDATE messages SET pi_json = ?, facts_json = ? WHERE account_id = ? AND id = ?',
+    );
   }
 
   async put(message: Message): Promise<{ message: Message; inserted: boolean }> {
@@ -173,6 +179,7 @@ export class SqliteMessageRepository implements MessageRepository {
         deletedAt: flags.deletedAt === undefined ? m.deletedAt : flags.deletedAt,
         importance: flags.importance ?? m.importance,
         pi: flags.pi === undefined ? m.pi : flags.pi,
+        facts: flags.facts ?? m.facts,
       };
       this.updateStmt.run(toRow(next));
       return next;
@@ -194,5 +201,15 @@ export class SqliteMessageRepository implements MessageRepository {
 
   async countByAccount(accountId: string): Promise<number> {
     return this.countStmt.get(accountId)!.n;
+  }
+
+  async setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void> {
+    if (updates.length === 0) return;
+    this.db.transaction(() => {
+      for (const u of updates) {
+        if (u.facts === undefined) this.piStmt.run(JSON.stringify(u.pi), accountId, u.id);
+        else this.piFactsStmt.run(JSON.stringify(u.pi), JSON.stringify(u.facts), accountId, u.id);
+      }
+    }).immediate();
   }
 }

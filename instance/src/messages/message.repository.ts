@@ -1,5 +1,5 @@
 import type { TimePage } from '../shared/paging.ts';
-import type { Message, MessageFlags } from './message.entity.ts';
+import type { Message, MessageFlags, StoredPi } from './message.entity.ts';
 
 /** Port: messages of an account. Every read and write is scoped to the owning account. */
 export interface MessageRepository {
@@ -18,4 +18,9 @@ export interface MessageRepository {
   /** Removes the message for good (after a soft delete). Resolves the removed message, for quota release. */
   purge(accountId: string, id: string): Promise<Message | null>;
   countByAccount(accountId: string): Promise<number>;
+  /**
+   * Stores recomputed PI summaries (and, when given, refreshed facts) of many messages at once; unknown ids are
+   * skipped. Only these columns are written, so a concurrent flag change is never undone.
+   */
+  setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type { PiService } from '../privacy/pi.service.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../http/access.ts';
@@ -11,21 +12,22 @@ import type { MessagePatch, MessageService } from './message.service.ts';
 const Tag = Type.String({ minLength: 1, maxLength: 64 });
 
 /** Reading and changing one message, its raw form, and searching the mailbox. */
-export const messageRoutes: FastifyPluginAsync<{ messages: MessageService }> = async (app, { messages }) => {
+export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; privacy: PiService }> = async (app, { messages, privacy }) => {
   app.get(
     '/api/v1/messages/:id',
     {
       config: { access: 'user' },
       schema: {
         tags: ['messages'],
-        summary: 'A message: participants, flags, tags, body text, attachments, and its transport and authentication facts.',
+        summary:
+          'A message: participants, flags, tags, body text, attachments, its transport, authentication and OpenPGP facts, and its Privacy Index with the full breakdown (factors and suggestions).',
         params: IdParams,
         response: { 200: MessageDetailDto, ...problemResponses(400, 401, 404) },
       },
     },
     async (request) => {
       const m = await messages.get(principalOf(request).account.id, (request.params as { id: string }).id);
-      return toMessageDetailDto(m, await messages.body(m));
+      return toMessageDetailDto(m, await messages.body(m), await privacy.messagePi(m));
     },
   );
 
@@ -52,7 +54,8 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService }> = a
       config: { access: 'user' },
       schema: {
         tags: ['messages'],
-        summary: 'Mark read or unread, archive, set tags, soft-delete (`deleted: true`, purged after the retention period) or restore.',
+        summary:
+          'Mark read or unread, archive, set tags, soft-delete (`deleted: true`, purged after the retention period) or restore; mark important or junk (`importance`).',
         params: IdParams,
         body: Type.Object(
           {
@@ -60,6 +63,11 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService }> = a
             archived: Type.Optional(Type.Boolean()),
             tags: Type.Optional(Type.Array(Tag, { maxItems: MAX_INGEST_TAGS, description: 'Replaces the tags.' })),
             deleted: Type.Optional(Type.Boolean()),
+            importance: Type.Optional(
+              Type.Union([Type.Literal('important'), Type.Literal('junk'), Type.Null()], {
+                description: 'Your word on this message: overrides the computed importance (and moves its discussion); null withdraws it.',
+              }),
+            ),
           },
           { additionalProperties: false, minProperties: 1 },
         ),

@@ -9,6 +9,8 @@ import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { MailboxLocks } from './mailbox-lock.ts';
 import { cleanTags } from './message-ingest.service.ts';
+import type { ImportanceFeedback } from './importance.model.ts';
+import { assessImportance, withFeedback } from './importance.service.ts';
 import type { Message, MessageFlags } from './message.entity.ts';
 import { parseMessage, type ParsedMessage } from './message.parser.ts';
 
@@ -23,6 +25,8 @@ export interface MessagePatch {
   tags?: string[];
   /** true: soft delete (hidden, purged later); false: restore. */
   deleted?: boolean;
+  /** The user's word on the message's importance (overrides the computed level); null withdraws it. */
+  importance?: ImportanceFeedback | null;
 }
 
 export interface PurgeJob {
@@ -97,9 +101,17 @@ export class MessageService {
       if (patch.tags !== undefined) flags.tags = cleanTags(patch.tags);
       if (patch.deleted === true && current.deletedAt === null) flags.deletedAt = this.deps.clock();
       if (patch.deleted === false && current.deletedAt !== null) flags.deletedAt = null;
+      if (patch.importance !== undefined || patch.tags !== undefined) {
+        // Feedback is kept in the facts (durable: every later computation applies it); user tags count too.
+        const facts = patch.importance !== undefined ? withFeedback(current.facts, patch.importance, this.deps.clock()) : current.facts;
+        const assessed = await assessImportance(storage, { ...current, tags: flags.tags ?? current.tags, facts });
+        flags.importance = assessed.importance;
+        flags.facts = assessed.facts;
+      }
       const next = await storage.messages.updateFlags(accountId, id, flags);
       if (next === null) throw new AppError('not_found', 'No such message.');
       await conversations.recordFlags(current, next);
+      await conversations.recordImportance(current, next);
       return { before: current, after: next };
     });
     if (after.deletedAt !== null && before.deletedAt === null) {

@@ -197,6 +197,7 @@ export class AuthService {
       firstSeenAt: now,
       lastSeenAt: now,
       revokedAt: null,
+      pi: null,
     };
     await this.storage.devices.create(device);
     return device;

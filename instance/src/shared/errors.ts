@@ -62,6 +62,16 @@ export const ERROR_CODES = {
   header_invalid: { status: 400, title: 'A subject, name or filename contains a control character (CR, LF, NUL...), which could forge headers.' },
   attachment_invalid: { status: 400, title: 'An attachment is not valid base64, or has an unacceptable filename or content type (the detail says which).' },
   attachments_too_large: { status: 413, title: 'The attachments together are larger than this instance accepts in one message.' },
+
+  // correspondents' OpenPGP keys
+  key_malformed: { status: 422, title: 'The OpenPGP key cannot be read: bad armour, truncated packets, not a key, or several keys where one is expected.' },
+  key_too_large: { status: 422, title: 'The OpenPGP key is larger than this instance accepts (64 KiB).' },
+  key_private: { status: 422, title: 'This is a private key: give the public key only (it is refused and never stored).' },
+  key_expired: { status: 422, title: 'The OpenPGP key has expired.' },
+  key_revoked: { status: 422, title: 'The OpenPGP key has been revoked by its owner.' },
+  key_address_mismatch: { status: 422, title: 'None of the key’s valid user IDs carries this email address.' },
+  key_unusable: { status: 422, title: 'The OpenPGP key has no valid self-signature, or can neither encrypt nor sign.' },
+  contact_address_unknown: { status: 422, title: 'The address is not one of this contact’s email addresses (or the contact has several and none was named).' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

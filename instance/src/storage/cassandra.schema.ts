@@ -45,6 +45,8 @@ export const TABLES = {
   conversationByKey: 'conversation_by_key',
   conversationsByActivity: 'conversations_by_activity',
   conversationActivityMonths: 'conversation_activity_months',
+  accountPi: 'account_pi',
+  devicePi: 'device_pi',
   messagesById: 'messages_by_id',
   messagesByConversation: 'messages_by_conversation',
   messageMonths: 'message_months',
@@ -52,6 +54,10 @@ export const TABLES = {
   messageCounts: 'message_counts',
   remoteIdentitiesByAccount: 'remote_identities_by_account',
   imapFolderStates: 'imap_folder_states',
+  correspondentKeys: 'correspondent_keys',
+  conversationsByImportance: 'conversations_by_importance',
+  sentMessageIds: 'sent_message_ids',
+  writtenAddresses: 'written_addresses',
 } as const;
 
 /** The tables every schema version starts from: the migration ledger and its lock. */
@@ -347,6 +353,79 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          last_uid     bigint,
          updated_at   timestamp,
          PRIMARY KEY ((account_id, identity_id), folder_path)
+       )`,
+    ],
+  },
+  {
+    version: 3,
+    name: "correspondents' OpenPGP public keys (trust on first use)",
+    statements: (ks) => [
+      // One partition per account and address: the keys of one address are a handful of rows (the pinned one, the
+      // ones it replaced, conflicts), read whole. public_key holds the validated transferable public key.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.correspondentKeys} (
+         account_id     text,
+         address        text,
+         fingerprint    text,
+         version        int,
+         algorithm      text,
+         public_key     blob,
+         source         text,
+         status         text,
+         key_created_at timestamp,
+         key_expires_at timestamp,
+         verified_at    timestamp,
+         first_seen_at  timestamp,
+         last_seen_at   timestamp,
+         PRIMARY KEY ((account_id, address), fingerprint)
+       )`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'importance: discussions by importance, and the correspondence ledger (sent Message-IDs, addresses written to)',
+    statements: (ks) => [
+      // list by importance: keys of the conversations whose importance is not normal (0), one partition per
+      // account, level and month of last activity (the months are those of conversation_activity_months). Normal
+      // conversations, the great majority and all of those written before this version, are listed from
+      // conversations_by_activity (keeping those whose importance is 0), so no backfill is needed.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.conversationsByImportance} (
+         account_id      text,
+         importance      int,
+         month           int,
+         last_message_at timestamp,
+         conversation_id text,
+         PRIMARY KEY ((account_id, importance, month), last_message_at, conversation_id)
+       ) WITH CLUSTERING ORDER BY (last_message_at DESC, conversation_id DESC)`,
+      // The Message-IDs of the account's own outbound messages (a reply to one is important), one tiny partition each.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.sentMessageIds} (
+         account_id  text,
+         external_id text,
+         PRIMARY KEY ((account_id, external_id))
+       )`,
+      // The addresses the account has written to (a known sender), one tiny partition each.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.writtenAddresses} (
+         account_id text,
+         protocol   text,
+         address    text,
+         PRIMARY KEY ((account_id, protocol, address))
+       )`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'Privacy Index of accounts and devices',
+    statements: (ks) => [
+      // Tables of their own rather than ALTER TABLE ... ADD (not idempotent on Cassandra 4.0): one row per account
+      // and one partition of device rows per account, read next to the devices.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountPi} (
+         account_id text PRIMARY KEY,
+         pi         frozen<stored_pi>
+       )`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.devicePi} (
+         account_id text,
+         device_id  text,
+         pi         frozen<stored_pi>,
+         PRIMARY KEY ((account_id), device_id)
        )`,
     ],
   },

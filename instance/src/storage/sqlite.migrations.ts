@@ -158,4 +158,71 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'Privacy Index of accounts and devices',
+    sql: `
+      -- The stored PI summary ({ score, level, modelVersion }) of the element; NULL until first computed.
+      ALTER TABLE accounts ADD COLUMN pi_json TEXT;
+      ALTER TABLE devices ADD COLUMN pi_json TEXT;
+    `,
+  },
+  {
+    version: 4,
+    name: "correspondents' OpenPGP public keys (trust on first use)",
+    sql: `
+      -- Keys of correspondents, per account and address (see keys/public-key.entity.ts). public_key holds the
+      -- transferable public key as validated (binary packets, never private material).
+      CREATE TABLE correspondent_keys (
+        account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        address        TEXT NOT NULL,
+        fingerprint    TEXT NOT NULL,
+        version        INTEGER NOT NULL,
+        algorithm      TEXT NOT NULL,
+        public_key     BLOB NOT NULL,
+        source         TEXT NOT NULL CHECK (source IN ('autocrypt', 'attached', 'wkd', 'dns', 'dnssec', 'federation')),
+        status         TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'conflict', 'rejected')),
+        key_created_at INTEGER NOT NULL,
+        key_expires_at INTEGER,
+        verified_at    INTEGER,
+        first_seen_at  INTEGER NOT NULL,
+        last_seen_at   INTEGER NOT NULL,
+        PRIMARY KEY (account_id, address, fingerprint)
+      ) STRICT;
+    `,
+  },
+  {
+    version: 5,
+    name: 'importance: discussions by importance, and the correspondence ledger (sent Message-IDs, addresses written to)',
+    sql: `
+      -- GET /api/v1/discussions?sort=importance: importance desc, then last activity desc (keyset paging).
+      CREATE INDEX conversations_by_importance ON conversations (account_id, importance DESC, last_message_at DESC, id DESC);
+
+      -- The Message-IDs of the account's own outbound messages (a reply to one of them is important) and the
+      -- addresses it has written to (a known sender). Existence only.
+      CREATE TABLE sent_message_ids (
+        account_id  TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        external_id TEXT NOT NULL,
+        PRIMARY KEY (account_id, external_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE written_addresses (
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        protocol   TEXT NOT NULL,
+        address    TEXT NOT NULL,
+        PRIMARY KEY (account_id, protocol, address)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Filled from the outbound messages already stored.
+      INSERT OR IGNORE INTO sent_message_ids (account_id, external_id)
+        SELECT account_id, external_id FROM messages WHERE direction = 'outbound' AND external_id IS NOT NULL;
+      INSERT OR IGNORE INTO written_addresses (account_id, protocol, address)
+        SELECT m.account_id, coalesce(json_extract(p.value, '$.protocol'), 'email'), json_extract(p.value, '$.address')
+        FROM messages m, json_each(m.to_json) p
+        WHERE m.direction = 'outbound' AND coalesce(json_extract(p.value, '$.address'), '') <> ''
+        UNION
+        SELECT m.account_id, coalesce(json_extract(p.value, '$.protocol'), 'email'), json_extract(p.value, '$.address')
+        FROM messages m, json_each(m.cc_json) p
+        WHERE m.direction = 'outbound' AND coalesce(json_extract(p.value, '$.address'), '') <> '';
+    `,
+  },
 ];

@@ -6,6 +6,8 @@ import { CassandraContactRepository } from '../contacts/contact.repository.cassa
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
 import { CassandraRemoteIdentityRepository } from '../identities/remote-identity.repository.cassandra.ts';
+import { CassandraCorrespondentKeyRepository } from '../keys/public-key.repository.cassandra.ts';
+import { CassandraCorrespondenceRepository } from '../messages/correspondence.repository.cassandra.ts';
 import { CassandraMessageRepository } from '../messages/message.repository.cassandra.ts';
 import { CassandraSessionRepository } from '../sessions/session.repository.cassandra.ts';
 import { AppError } from '../shared/errors.ts';
@@ -265,6 +267,8 @@ export class CassandraStorage implements Storage {
   readonly conversations;
   readonly contacts;
   readonly remoteIdentities;
+  readonly keys;
+  readonly correspondence;
   private readonly options: CassandraOptions;
 
   private constructor(client: Client, options: CassandraOptions) {
@@ -278,6 +282,8 @@ export class CassandraStorage implements Storage {
     this.conversations = new CassandraConversationRepository(this.context);
     this.contacts = new CassandraContactRepository(this.context);
     this.remoteIdentities = new CassandraRemoteIdentityRepository(this.context);
+    this.keys = new CassandraCorrespondentKeyRepository(this.context);
+    this.correspondence = new CassandraCorrespondenceRepository(this.context);
   }
 
   /**

@@ -10,6 +10,7 @@ import type { Contact } from '../contacts/contact.entity.ts';
 import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { IDLE_SYNC, type RemoteIdentity } from '../identities/remote-identity.entity.ts';
+import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { Message } from '../messages/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
 import type { Storage } from './storage.port.ts';
@@ -58,6 +59,7 @@ export function aDevice(accountId: string, over: Partial<Device> = {}): Device {
     firstSeenAt: at('2026-01-01T10:00:00.000Z'),
     lastSeenAt: at('2026-01-01T10:00:00.000Z'),
     revokedAt: null,
+    pi: null,
     ...over,
   };
 }
@@ -139,6 +141,26 @@ export function aRemoteIdentity(accountId: string, over: Partial<RemoteIdentity>
     createdAt: at('2026-01-01T10:00:00.000Z'),
     updatedAt: at('2026-01-01T10:00:00.000Z'),
     sync: { ...IDLE_SYNC },
+    ...over,
+  };
+}
+
+export function aCorrespondentKey(accountId: string, over: Partial<CorrespondentKey> = {}): CorrespondentKey {
+  return {
+    accountId,
+    address: `bob-${randomUUID().slice(0, 6)}@x.example`,
+    fingerprint: randomUUID().replaceAll('-', '').padEnd(40, '0'),
+    version: 4,
+    algorithm: 'ed25519',
+    // Binary on purpose: NUL, high bytes, and a length that is no multiple of anything.
+    publicKey: Uint8Array.from([0xc6, 0x33, 0x04, 0x00, 0xff, 0x80, 0x0a, 0x0d, 0x27, 0x22, 0x5c]),
+    source: 'autocrypt',
+    status: 'active',
+    keyCreatedAt: at('2025-06-01T00:00:00.000Z'),
+    keyExpiresAt: null,
+    verifiedAt: null,
+    firstSeenAt: at('2026-01-01T10:00:00.000Z'),
+    lastSeenAt: at('2026-01-01T10:00:00.000Z'),
     ...over,
   };
 }
@@ -404,6 +426,84 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.conversations.get(a.id, c.id), null);
       });
 
+      test('list by importance: importance desc, then activity desc, then id; keyset paging; updates move conversations', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const specs: [string, number, string][] = [
+          ['n-jan5', 0, '2026-01-05T00:00:00.000Z'],
+          ['i-jan3', 2, '2026-01-03T00:00:00.000Z'],
+          ['j-jan9', -2, '2026-01-09T00:00:00.000Z'],
+          ['h-feb1', 1, '2026-02-01T00:00:00.000Z'],
+          ['h-dec20', 1, '2025-12-20T00:00:00.000Z'],
+          ['n-jan7', 0, '2026-01-07T00:00:00.000Z'],
+          ['l-jan1', -1, '2026-01-01T00:00:00.000Z'],
+          ['i-jan3-twin', 2, '2026-01-03T00:00:00.000Z'],
+        ];
+        const byTitle = new Map<string, Conversation>();
+        for (const [title, importance, when] of specs) {
+          byTitle.set(title, await s.conversations.getOrCreate(aConversation(a.id, { title, importance, lastMessageAt: at(when), messageCount: 1 })));
+        }
+        const expected = (list: Conversation[]) =>
+          [...list]
+            .sort((x, y) => y.importance - x.importance || y.lastMessageAt.getTime() - x.lastMessageAt.getTime() || (y.id > x.id ? 1 : y.id < x.id ? -1 : 0))
+            .map((c) => c.title);
+        const walk = async (accountId: string, limit: number) => {
+          const titles: string[] = [];
+          let before: { importance: number; at: Date; id: string } | undefined;
+          for (let pages = 0; pages < 20; pages++) {
+            const page = await s.conversations.listByImportance(accountId, { limit, ...(before ? { before } : {}) });
+            titles.push(...page.map((c) => c.title));
+            if (page.length < limit) break;
+            const last = page.at(-1)!;
+            before = { importance: last.importance, at: last.lastMessageAt, id: last.id };
+          }
+          return titles;
+        };
+        assert.deepEqual(await walk(a.id, 3), expected([...byTitle.values()]));
+        assert.deepEqual(await walk(a.id, 100), expected([...byTitle.values()]), 'one page holds the same order');
+        assert.equal(new Set(await walk(a.id, 1)).size, specs.length, 'page by page: none lost, none repeated');
+
+        // Junk becomes important; a normal one gets a later activity and turns low; an important one is deleted.
+        const up = { ...byTitle.get('j-jan9')!, importance: 2 };
+        const down = { ...byTitle.get('n-jan5')!, importance: -1, lastMessageAt: at('2026-03-01T00:00:00.000Z') };
+        await s.conversations.update(up);
+        await s.conversations.update(down);
+        await s.conversations.delete(a.id, byTitle.get('i-jan3')!.id);
+        byTitle.set('j-jan9', up);
+        byTitle.set('n-jan5', down);
+        byTitle.delete('i-jan3');
+        assert.deepEqual(await walk(a.id, 2), expected([...byTitle.values()]));
+        assert.deepEqual((await s.conversations.listByImportance(a.id, { limit: 1 }))[0]?.title, 'j-jan9');
+        const b = anAccount();
+        await s.accounts.create(b);
+        assert.deepEqual(await s.conversations.listByImportance(b.id, { limit: 10 }), [], 'scoped to the account');
+      });
+
+      test('correspondence: sent Message-IDs and addresses written to, idempotent, scoped to the account', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const sent = {
+          externalId: '<sent-1@alpha.test>',
+          recipients: [
+            { protocol: 'email', address: 'dave@d.example' },
+            { protocol: 'email', address: 'erin@e.example' },
+          ],
+        };
+        await s.correspondence.recordSent(a.id, sent);
+        await s.correspondence.recordSent(a.id, sent);
+        await s.correspondence.recordSent(a.id, { externalId: null, recipients: [{ protocol: 'email', address: 'frank@f.example' }] });
+        assert.deepEqual([...(await s.correspondence.sentAmong(a.id, ['<other@x>', '<sent-1@alpha.test>', '<sent-1@alpha.test>']))], ['<sent-1@alpha.test>']);
+        assert.deepEqual([...(await s.correspondence.sentAmong(a.id, []))], []);
+        assert.equal(await s.correspondence.hasWrittenTo(a.id, 'email', 'dave@d.example'), true);
+        assert.equal(await s.correspondence.hasWrittenTo(a.id, 'email', 'frank@f.example'), true);
+        assert.equal(await s.correspondence.hasWrittenTo(a.id, 'email', 'mallory@m.example'), false);
+        assert.equal(await s.correspondence.hasWrittenTo(a.id, 'federation', 'dave@d.example'), false, 'per protocol');
+        assert.deepEqual([...(await s.correspondence.sentAmong(b.id, ['<sent-1@alpha.test>']))], [], 'scoped to the account');
+        assert.equal(await s.correspondence.hasWrittenTo(b.id, 'email', 'dave@d.example'), false);
+      });
+
       test('messages: put round trip, idempotent by id and by (external id, content hash)', async () => {
         const a = anAccount();
         await s.accounts.create(a);
@@ -481,6 +581,11 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.deepEqual((await s.messages.get(a.id, m1.id))?.tags, ['INBOX', 'work']);
         assert.equal((await s.messages.get(a.id, m1.id))?.archived, false, 'unspecified flags unchanged');
         assert.equal(await s.messages.updateFlags(randomUUID(), m1.id, { read: false }), null, 'scoped to the account');
+        const facts = { ...m1.facts, importance: { repliesTo: null, feedback: 'junk', feedbackAt: '2026-04-01T00:00:00.000Z', reasons: [] } };
+        await s.messages.updateFlags(a.id, m1.id, { importance: -2, facts });
+        assert.deepEqual((await s.messages.get(a.id, m1.id))?.facts, facts, 'facts are replaced when given');
+        await s.messages.updateFlags(a.id, m1.id, { read: true });
+        assert.deepEqual((await s.messages.get(a.id, m1.id))?.facts, facts, 'and kept when not');
         const deletedAt = at('2026-04-01T00:00:00.000Z');
         await s.messages.updateFlags(a.id, m2.id, { deletedAt });
         assert.equal((await s.messages.get(a.id, m2.id))?.deletedAt?.toISOString(), deletedAt.toISOString());
@@ -497,6 +602,57 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.messages.purge(a.id, m1.id), null, 'purging twice is a no-op');
         // After a purge the same message can be imported again (it is a new arrival).
         assert.equal((await s.messages.put({ ...m1, id: randomUUID() })).inserted, true);
+      });
+    });
+
+    describe('Privacy Index storage', () => {
+      test('account and device PIs: stored, read back, replaced; unknown ids are harmless', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        assert.equal(await s.accounts.getPi(a.id), null);
+        const pi = { score: 37, level: 'guarded', modelVersion: 'hub-pi/1' };
+        await s.accounts.setPi(a.id, pi);
+        assert.deepEqual(await s.accounts.getPi(a.id), pi);
+        await s.accounts.setPi(a.id, { ...pi, score: 41 });
+        assert.equal((await s.accounts.getPi(a.id))?.score, 41);
+        assert.deepEqual(await s.accounts.get(a.id), a, 'the PI does not disturb the account row');
+
+        const d = aDevice(a.id);
+        await s.devices.create(d);
+        assert.equal((await s.devices.get(a.id, d.id))?.pi, null);
+        await s.devices.setPi(a.id, d.id, { score: 5, level: 'exposed', modelVersion: 'hub-pi/1' });
+        assert.equal((await s.devices.get(a.id, d.id))?.pi?.score, 5);
+        assert.equal((await s.devices.listByAccount(a.id))[0]?.pi?.score, 5);
+        await s.devices.setPi(a.id, randomUUID(), { score: 5, level: 'exposed', modelVersion: 'hub-pi/1' });
+        assert.equal((await s.devices.listByAccount(a.id)).length, 1, 'no row appears for an unknown device');
+      });
+
+      test('setPis rescoring many messages in one call, facts included, flags untouched, other accounts untouched', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const m1 = aMessage(a.id, conv.id, { read: true, tags: ['x'] });
+        const m2 = aMessage(a.id, conv.id);
+        await s.messages.put(m1);
+        await s.messages.put(m2);
+        const pi = { score: 22, level: 'basic', modelVersion: 'hub-pi/1' };
+        await s.messages.setPis(a.id, [
+          { id: m1.id, pi },
+          { id: m2.id, pi: { ...pi, score: 3, level: 'exposed' }, facts: { ...m2.facts, openpgp: { kind: 'none' } } },
+          { id: randomUUID(), pi },
+        ]);
+        const r1 = await s.messages.get(a.id, m1.id);
+        const r2 = await s.messages.get(a.id, m2.id);
+        assert.deepEqual(r1?.pi, pi);
+        assert.equal(r1?.read, true);
+        assert.deepEqual(r1?.tags, ['x']);
+        assert.equal(r2?.pi?.score, 3);
+        assert.deepEqual((r2?.facts as Record<string, unknown>)['openpgp'], { kind: 'none' });
+        await s.messages.setPis(b.id, [{ id: m1.id, pi: { ...pi, score: 99, level: 'sealed' } }]);
+        assert.equal((await s.messages.get(a.id, m1.id))?.pi?.score, 22, "another account's call changes nothing");
+        await s.messages.setPis(a.id, []);
       });
     });
 
@@ -570,6 +726,92 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         ], 'a new UIDVALIDITY starts the folder over');
         await s.remoteIdentities.putFolder(folder('INBOX', '8', 4_294_967_295));
         assert.equal((await s.remoteIdentities.listFolders(a.id, i.id))[0]?.lastUid, 4_294_967_295, 'UIDs are 32-bit unsigned');
+      });
+    });
+
+    describe('correspondent keys', () => {
+      test('put and get round-trip every field, bytes included; reads are scoped to the account', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const plain = aCorrespondentKey(a.id);
+        const full = aCorrespondentKey(a.id, {
+          address: plain.address,
+          fingerprint: 'f'.repeat(64),
+          version: 6,
+          publicKey: Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff),
+          source: 'dnssec',
+          status: 'conflict',
+          keyExpiresAt: at('2027-01-01T00:00:00.000Z'),
+          verifiedAt: at('2026-01-02T00:00:00.000Z'),
+          firstSeenAt: at('2026-01-03T00:00:00.000Z'),
+          lastSeenAt: at('2026-01-04T00:00:00.000Z'),
+        });
+        await s.keys.put(plain);
+        await s.keys.put(full);
+        assert.deepEqual(await s.keys.get(a.id, plain.address, plain.fingerprint), plain);
+        assert.deepEqual(await s.keys.get(a.id, full.address, full.fingerprint), full);
+        assert.equal(await s.keys.get(b.id, plain.address, plain.fingerprint), null, "B cannot read A's key");
+        assert.equal(await s.keys.get(a.id, 'other@x.example', plain.fingerprint), null, 'the address is part of the key');
+        assert.deepEqual(await s.keys.listByAddress(b.id, plain.address), []);
+      });
+
+      test('put replaces the same (account, address, fingerprint); the same key may serve two addresses and two accounts', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const k = aCorrespondentKey(a.id);
+        await s.keys.put(k);
+        const seenAgain = { ...k, source: 'wkd' as const, lastSeenAt: at('2026-02-01T00:00:00.000Z'), publicKey: Uint8Array.from([1, 2, 3]) };
+        await s.keys.put(seenAgain);
+        assert.deepEqual(await s.keys.listByAddress(a.id, k.address), [seenAgain]);
+        await s.keys.put({ ...k, address: 'second@x.example' });
+        await s.keys.put({ ...k, accountId: b.id });
+        assert.equal((await s.keys.listByAddress(a.id, k.address)).length, 1);
+        assert.equal((await s.keys.listByAddress(a.id, 'second@x.example')).length, 1);
+        assert.equal((await s.keys.listByAddress(b.id, k.address)).length, 1);
+      });
+
+      test('lists are newest first (first seen, then fingerprint), over one address or several', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const one = 'one@keys.example';
+        const two = 'two@keys.example';
+        const k1 = aCorrespondentKey(a.id, { address: one, fingerprint: 'a'.repeat(40), firstSeenAt: at('2026-01-01T00:00:00.000Z') });
+        const k2 = aCorrespondentKey(a.id, { address: one, fingerprint: 'b'.repeat(40), firstSeenAt: at('2026-03-01T00:00:00.000Z') });
+        const k3 = aCorrespondentKey(a.id, { address: one, fingerprint: 'c'.repeat(40), firstSeenAt: at('2026-03-01T00:00:00.000Z') });
+        const k4 = aCorrespondentKey(a.id, { address: two, fingerprint: 'd'.repeat(40), firstSeenAt: at('2026-02-01T00:00:00.000Z') });
+        const elsewhere = aCorrespondentKey(a.id, { address: 'three@keys.example', firstSeenAt: at('2026-05-01T00:00:00.000Z') });
+        for (const k of [k1, k2, k3, k4, elsewhere]) await s.keys.put(k);
+        assert.deepEqual((await s.keys.listByAddress(a.id, one)).map((k) => k.fingerprint), [k3, k2, k1].map((k) => k.fingerprint));
+        assert.deepEqual((await s.keys.listByAddresses(a.id, [two, one, two])).map((k) => k.fingerprint), [k3, k2, k4, k1].map((k) => k.fingerprint));
+        assert.deepEqual(await s.keys.listByAddresses(a.id, []), []);
+        assert.deepEqual(await s.keys.listByAddresses(a.id, ['nobody@keys.example']), []);
+      });
+
+      test('setStatus (with or without verifiedAt) and delete are scoped to the account', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const k = aCorrespondentKey(a.id, { status: 'conflict' });
+        await s.keys.put(k);
+        const verifiedAt = at('2026-04-01T00:00:00.000Z');
+        assert.equal(await s.keys.setStatus(b.id, k.address, k.fingerprint, 'rejected'), false, "B cannot change A's key");
+        assert.equal(await s.keys.setStatus(a.id, k.address, k.fingerprint, 'active', verifiedAt), true);
+        assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), { ...k, status: 'active', verifiedAt });
+        assert.equal(await s.keys.setStatus(a.id, k.address, k.fingerprint, 'superseded'), true);
+        assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), { ...k, status: 'superseded', verifiedAt }, 'verifiedAt unchanged when not given');
+        assert.equal(await s.keys.setStatus(a.id, k.address, k.fingerprint, 'rejected', null), true);
+        assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), { ...k, status: 'rejected', verifiedAt: null });
+        assert.equal(await s.keys.setStatus(a.id, k.address, 'e'.repeat(40), 'active'), false, 'unknown key');
+        assert.equal(await s.keys.get(a.id, k.address, 'e'.repeat(40)), null, 'a status write on an unknown key creates nothing');
+        assert.equal(await s.keys.delete(b.id, k.address, k.fingerprint), false);
+        assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), true);
+        assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), false, 'deleting twice is a no-op');
+        assert.deepEqual(await s.keys.listByAddress(a.id, k.address), []);
       });
     });
 

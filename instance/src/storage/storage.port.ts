@@ -3,6 +3,8 @@ import type { ContactRepository } from '../contacts/contact.repository.ts';
 import type { ConversationRepository } from '../conversations/conversation.repository.ts';
 import type { DeviceRepository } from '../devices/device.repository.ts';
 import type { RemoteIdentityRepository } from '../identities/remote-identity.repository.ts';
+import type { CorrespondentKeyRepository } from '../keys/public-key.repository.ts';
+import type { CorrespondenceRepository } from '../messages/correspondence.repository.ts';
 import type { MessageRepository } from '../messages/message.repository.ts';
 import type { SessionRepository } from '../sessions/session.repository.ts';
 
@@ -20,6 +22,10 @@ export interface Storage {
   readonly contacts: ContactRepository;
   /** Remote mailboxes (IMAP) of an account and their per-folder sync state. */
   readonly remoteIdentities: RemoteIdentityRepository;
+  /** The account's own correspondence (sent Message-IDs, addresses written to), for the importance model. */
+  readonly correspondence: CorrespondenceRepository;
+  /** Correspondents' OpenPGP public keys (per account and address), as trust on first use pins them. */
+  readonly keys: CorrespondentKeyRepository;
   /** Applies pending schema migrations; idempotent, safe to call at every start. Resolves the schema version. */
   migrate(): Promise<number>;
   /** true when the engine answers. */

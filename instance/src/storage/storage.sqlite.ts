@@ -4,6 +4,8 @@ import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.t
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
 import { SqliteRemoteIdentityRepository } from '../identities/remote-identity.repository.sqlite.ts';
+import { SqliteCorrespondentKeyRepository } from '../keys/public-key.repository.sqlite.ts';
+import { SqliteCorrespondenceRepository } from '../messages/correspondence.repository.sqlite.ts';
 import { SqliteMessageRepository } from '../messages/message.repository.sqlite.ts';
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from './sqlite.connection.ts';
@@ -21,6 +23,8 @@ export class SqliteStorage implements Storage {
   readonly conversations;
   readonly contacts;
   readonly remoteIdentities;
+  readonly keys;
+  readonly correspondence;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -31,6 +35,8 @@ export class SqliteStorage implements Storage {
     this.conversations = new SqliteConversationRepository(db);
     this.contacts = new SqliteContactRepository(db);
     this.remoteIdentities = new SqliteRemoteIdentityRepository(db);
+    this.keys = new SqliteCorrespondentKeyRepository(db);
+    this.correspondence = new SqliteCorrespondenceRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */

@@ -1,0 +1,212 @@
+/**
+ * Privacy Index recomputation end to end, and its scope: two accounts of one instance receive the same OpenPGP-signed
+ * message from bob@example.org over real SMTP (STARTTLS, SPF/DKIM/DMARC verified against a DNS server on loopback).
+ * Neither holds Bob's key: the signature cannot be checked, and the PI suggests adding the key. Account A then adds
+ * Bob's key (`POST /api/v1/contacts/:id/keys`); the 'pi' queue re-verifies and rescores what depends on it. A's
+ * message and A's contact for Bob rise; B's message, contact, conversation and account rows are left exactly as they
+ * were. The test polls (waitFor) for the queue's work; it never sleeps to assert.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { dkimSign } from 'mailauth';
+import { generateTestKey, pgpMimeSigned, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
+import { PI_QUEUE } from '@caliopen/instance/privacy/pi.service.ts';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
+import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { waitFor } from '../support/net.ts';
+import { RawSmtpClient } from '../support/smtp-client.ts';
+
+const DOMAIN = 'alpha.test';
+const BOB = 'bob@example.org';
+const SUBJECT = 'Signed: the keys to the shed';
+
+const dkimKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const dkimPrivatePem = dkimKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+interface Pi {
+  score: number;
+  factors: { id: string; contribution: number; evidence: string }[];
+  suggestions: { action: string; element: string; gain: number }[];
+}
+
+function ok(r: ApiResponse, status = 200): any {
+  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 400)}`);
+  return r.body;
+}
+
+/** The PI, checked to be well formed: the factors' contributions add up to the score. */
+function checkedPi(pi: Pi): Pi {
+  assert.ok(Number.isInteger(pi.score) && pi.score >= 0 && pi.score <= 100, `score ${pi.score}`);
+  assert.equal(pi.factors.reduce((s, f) => s + f.contribution, 0), pi.score, `contributions add up: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`);
+  return pi;
+}
+
+const has = (pi: Pi, id: string) => pi.factors.some((f) => f.id === id);
+const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
+
+describe('Privacy Index recomputation when a contact’s key arrives', () => {
+  let dns: TestDnsServer;
+  let inst: TestInstance;
+  let cert: string;
+  let bobKey: TestKey;
+  let a: { id: string; token: string };
+  let b: { id: string; token: string };
+
+  /** What one account sees of Bob: the message (detail), its summary in the discussion, the contact (detail). */
+  async function view(user: { token: string }) {
+    let summary: any = null;
+    for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token: user.token })).items) {
+      const items = ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: user.token })).items;
+      summary = items.find((m: any) => m.subject === SUBJECT) ?? summary;
+    }
+    assert.ok(summary, 'the message is in the mailbox');
+    const message = ok(await inst.api('GET', `/api/v1/messages/${summary.id}`, { token: user.token }));
+    const contacts = ok(await inst.api('GET', '/api/v1/contacts?limit=500', { token: user.token })).items;
+    const bob = contacts.find((c: any) => c.identities.some((i: any) => i.address === BOB));
+    assert.ok(bob, 'Bob is a contact (created from his mail)');
+    const contact = ok(await inst.api('GET', `/api/v1/contacts/${bob.id}`, { token: user.token }));
+    return { summary, message, contact };
+  }
+
+  /** B's rows as stored, read directly from storage: what must not change. */
+  async function storedRows(accountId: string, messageId: string, contactId: string, conversationId: string) {
+    const { storage } = inst.running.services;
+    return {
+      message: await storage.messages.get(accountId, messageId),
+      contact: await storage.contacts.get(accountId, contactId),
+      conversation: await storage.conversations.get(accountId, conversationId),
+      accountPi: await storage.accounts.getPi(accountId),
+    };
+  }
+
+  async function queueIdle(queue: string): Promise<boolean> {
+    const c = await inst.running.services.queue.counts(queue);
+    return c.waiting + c.active + c.delayed === 0;
+  }
+
+  before(async () => {
+    dns = await startDnsServer({
+      zone: {
+        'example.org': [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
+        'mail2026._domainkey.example.org': [{ type: 'TXT', data: `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}` }],
+        '_dmarc.example.org': [{ type: 'TXT', data: 'v=DMARC1; p=reject' }],
+      },
+    });
+    inst = await startTestInstance({
+      domain: DOMAIN,
+      env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}` },
+    });
+    cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
+    a = await inst.user('anna');
+    b = await inst.user('berit');
+    bobKey = await generateTestKey(BOB, { name: 'Bob Example' });
+
+    // One SMTP transaction to both accounts: the same bytes reach each mailbox.
+    const raw = await pgpMimeSigned({ from: `Bob Example <${BOB}>`, to: `anna@${DOMAIN}, berit@${DOMAIN}`, subject: SUBJECT, signer: bobKey });
+    const dkim = await dkimSign(raw.toString('utf8'), {
+      canonicalization: 'relaxed/relaxed',
+      signTime: new Date(),
+      signatureData: [{ signingDomain: 'example.org', selector: 'mail2026', privateKey: dkimPrivatePem }],
+    } as Parameters<typeof dkimSign>[1]);
+    assert.deepEqual(dkim.errors, []);
+    const c = await RawSmtpClient.connect(inst.running.smtp!.port);
+    assert.equal((await c.read())?.code, 220);
+    assert.equal((await c.command('EHLO mail.example.org'))?.code, 250);
+    await c.startTls({ ca: cert, servername: DOMAIN });
+    assert.equal((await c.command('EHLO mail.example.org'))?.code, 250);
+    assert.equal((await c.send(BOB, [`anna@${DOMAIN}`, `berit@${DOMAIN}`], dkim.signatures + raw.toString('utf8')))?.code, 250);
+    await c.quit();
+
+    await waitFor(async () => {
+      for (const user of [a, b]) {
+        const items = ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token: user.token })).items;
+        if (items.length === 0) return false;
+      }
+      return true;
+    }, 30_000);
+    // Everything the arrival set off (indexing, PI jobs) has run before the "before" picture is taken.
+    await waitFor(async () => (await queueIdle('index')) && (await queueIdle(PI_QUEUE)), 30_000);
+  });
+
+  after(async () => {
+    await inst?.stop();
+    await dns?.close();
+  });
+
+  test('a key added by A raises A’s message and contact PIs through the queue, and leaves B’s untouched', async () => {
+    const beforeA = await view(a);
+    const beforeB = await view(b);
+
+    // Both received the same facts: a signature by a key neither holds, and the suggestion to add it.
+    for (const [who, v] of [['A', beforeA], ['B', beforeB]] as const) {
+      assert.equal(v.message.facts.openpgp.kind, 'pgp-mime-signed', who);
+      assert.equal(v.message.facts.openpgp.signature, 'unknown_key', who);
+      assert.equal(v.message.facts.transport.tls?.version, 'TLSv1.3', who);
+      assert.equal(v.message.facts.authentication.dmarc.result, 'pass', who);
+      const pi = checkedPi(v.message.pi);
+      assert.ok(has(pi, 'origin.signature_unknown_key'), `${who}: ${explain(pi)}`);
+      assert.ok(!has(pi, 'origin.signature'), who);
+      const suggestion = pi.suggestions.find((s) => s.action === 'contact.add_public_key');
+      assert.ok(suggestion, `${who}: ${JSON.stringify(pi.suggestions)}`);
+      assert.equal(suggestion.element, `contact:${BOB}`);
+      assert.ok(suggestion.gain >= 1);
+      assert.equal(v.summary.pi.score, pi.score, `${who}: the stored summary agrees with the breakdown`);
+      const contactPi = checkedPi(v.contact.pi);
+      assert.ok(has(contactPi, 'e2e.no_key'), `${who}: ${explain(contactPi)}`);
+      assert.ok(contactPi.suggestions.some((s) => s.action === 'contact.add_public_key'), who);
+    }
+    assert.deepEqual(beforeA.message.pi, beforeB.message.pi, 'same message, same facts, same PI');
+    const rowsB = await storedRows(b.id, beforeB.message.id, beforeB.contact.id, beforeB.message.conversationId);
+    assert.ok(rowsB.message && rowsB.contact && rowsB.conversation, 'B’s rows exist');
+    const completedBefore = (await inst.running.services.queue.counts(PI_QUEUE)).completed;
+
+    // A adds Bob's key, as a user pastes it.
+    const added = ok(await inst.api('POST', `/api/v1/contacts/${beforeA.contact.id}/keys`, { token: a.token, body: { armored: bobKey.armoredPublic } }), 201);
+    assert.equal(added.key.fingerprint, bobKey.fingerprint);
+    assert.equal(added.outcome, 'new');
+
+    // The queue runs: A's message is re-verified (signature now valid) and rescored, then A's contact.
+    const { storage } = inst.running.services;
+    await waitFor(async () => {
+      const stored = await storage.messages.get(a.id, beforeA.message.id);
+      const contact = await storage.contacts.get(a.id, beforeA.contact.id);
+      return (
+        (stored?.facts as any)?.openpgp?.signature === 'valid' &&
+        stored!.pi !== null &&
+        stored!.pi.score > beforeA.message.pi.score &&
+        contact?.pi != null &&
+        contact.pi.score > beforeA.contact.pi.score &&
+        (await queueIdle(PI_QUEUE)) &&
+        (await inst.running.services.queue.counts(PI_QUEUE)).completed > completedBefore
+      );
+    }, 30_000);
+
+    const afterA = await view(a);
+    const messagePi = checkedPi(afterA.message.pi);
+    assert.equal(afterA.message.facts.openpgp.signature, 'valid');
+    assert.equal(afterA.message.facts.openpgp.signerFingerprint, bobKey.fingerprint);
+    assert.ok(has(messagePi, 'origin.signature'), explain(messagePi));
+    assert.ok(!has(messagePi, 'origin.signature_unknown_key'), explain(messagePi));
+    assert.ok(messagePi.score > beforeA.message.pi.score, `A's message: ${explain(beforeA.message.pi)} -> ${explain(messagePi)}`);
+    assert.ok(!messagePi.suggestions.some((s) => s.action === 'contact.add_public_key'), 'the suggestion is gone once followed');
+    assert.equal(afterA.summary.pi.score, messagePi.score, 'the stored PI (lists) was rewritten, not only the live breakdown');
+    const suggested = beforeA.message.pi.suggestions.find((s: any) => s.action === 'contact.add_public_key').gain;
+    assert.equal(messagePi.score - beforeA.message.pi.score, suggested, 'the gain the suggestion announced is the gain obtained');
+
+    const contactPi = checkedPi(afterA.contact.pi);
+    assert.ok(has(contactPi, 'e2e.key_known'), explain(contactPi));
+    assert.ok(contactPi.score > beforeA.contact.pi.score, `A's contact: ${explain(beforeA.contact.pi)} -> ${explain(contactPi)}`);
+    assert.equal((await storage.contacts.get(a.id, beforeA.contact.id))!.pi!.score, contactPi.score, 'the contact’s stored PI is the new one');
+
+    // B: the same message, contact, conversation and account PI, row for row.
+    const afterB = await view(b);
+    assert.deepEqual(afterB.message.pi, beforeB.message.pi);
+    assert.deepEqual(afterB.message.facts, beforeB.message.facts);
+    assert.deepEqual(afterB.contact.pi, beforeB.contact.pi);
+    assert.deepEqual(await storedRows(b.id, beforeB.message.id, beforeB.contact.id, rowsB.conversation!.id), rowsB);
+    assert.deepEqual(ok(await inst.api('GET', `/api/v1/contacts/${beforeB.contact.id}/keys`, { token: b.token })).items, [], 'B holds no key for Bob');
+  });
+});
