@@ -2,12 +2,14 @@ import { isDataExploitingDomain } from '@caliopen/charter';
 import type { PiSuggestion, PrivacyIndex } from '@caliopen/federation-protocol';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Contact } from '../contacts/contact.entity.ts';
+import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { deviceSupport } from '../devices/os-support.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
 import type { Message, StoredPi } from '../messages/message.entity.ts';
-import { gatherOpenPgpFacts } from '../openpgp/openpgp.facts.ts';
+import type { PrivateKey } from 'openpgp';
+import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp, type OpenPgpExamination } from '../openpgp/openpgp.facts.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
@@ -39,6 +41,9 @@ export const RECENT_EXCHANGES = 100;
 const BULK_PAGE = 500;
 const CONTACT_CONVERSATION_SCAN = 200;
 
+/** What mail from an address showed (TLS we negotiated, verified authentication), gathered while rescoring in bulk. */
+export type SeenFrom = Map<string, { tlsSeen: boolean; authenticatedSeen: boolean }>;
+
 export const summaryOf = (pi: PrivacyIndex): StoredPi => ({ score: pi.score, level: pi.level, modelVersion: pi.modelVersion });
 
 /**
@@ -60,6 +65,11 @@ export class PiService {
       keyStorageOf?: (accountId: string) => Promise<'none' | 'server' | 'client'>;
       /** Correspondents' keys for some addresses (storage.keys once it exists). */
       keysFor?: (accountId: string, addresses: readonly string[]) => Promise<CorrespondentKey[]>;
+      /**
+       * The account's private key when the server may use it (server-side key mode, unlocked by a session); null
+       * otherwise. Encrypted mail is then decrypted to check the signature inside (openpgp.facts.ts examineOpenPgp).
+       */
+      decryptionKeyOf?: (accountId: string) => Promise<PrivateKey | null>;
     },
   ) {}
 
@@ -81,10 +91,31 @@ export class PiService {
     return computeMessagePi(messagePiFacts(message, { knownContact }));
   }
 
-  /** The OpenPGP facts of raw bytes, checked against the keys the account holds for the sender. */
-  async openPgpFacts(accountId: string, sender: string, raw: Buffer): Promise<Record<string, unknown>> {
+  /**
+   * The OpenPGP facts of raw bytes, checked against the keys the account holds for the sender (decrypting with the
+   * account's key when the server may use it). `stored`: the facts recorded before; a message decrypted at arrival
+   * whose key is now locked keeps them, brought up to date with the keys held now (carryDecryptedFacts).
+   */
+  async openPgpFacts(accountId: string, sender: string, raw: Buffer, stored?: unknown): Promise<Record<string, unknown>> {
     const keys = sender === '' || !this.deps.keysFor ? [] : await this.deps.keysFor(accountId, [sender]);
-    return { ...(await gatherOpenPgpFacts(raw, keys, this.deps.clock())) };
+    const { facts } = await this.examineOpenPgp(accountId, sender, raw, 'inbound', keys);
+    if (facts.decrypted !== true && stored !== undefined) {
+      const carried = carryDecryptedFacts(stored, keys);
+      if (carried !== null) return { ...carried };
+    }
+    return { ...facts };
+  }
+
+  /**
+   * What ingest records about a message's OpenPGP: inbound, checked against the sender's keys; outbound (a Sent copy),
+   * the structure only. Decrypted with the account's key when the server may use it; the content comes back then.
+   */
+  async examineOpenPgp(accountId: string, sender: string, raw: Buffer, direction: 'inbound' | 'outbound', senderKeys?: CorrespondentKey[]): Promise<OpenPgpExamination> {
+    const now = this.deps.clock();
+    const key = this.deps.decryptionKeyOf ? await this.deps.decryptionKeyOf(accountId).catch(() => null) : null;
+    if (direction === 'outbound') return examineOwnOpenPgp(raw, now, key);
+    const keys = senderKeys ?? (sender === '' || !this.deps.keysFor ? [] : await this.deps.keysFor(accountId, [sender]));
+    return examineOpenPgp(raw, keys, now, key);
   }
 
   /**
@@ -137,19 +168,20 @@ export class PiService {
 
   // --- contacts -------------------------------------------------------------------------------------------------
 
-  async contactPi(contact: Contact): Promise<PrivacyIndex> {
-    return computeContactPi(await this.contactFacts(contact));
+  async contactPi(contact: Contact, seen?: SeenFrom): Promise<PrivacyIndex> {
+    return computeContactPi(await this.contactFacts(contact, seen));
   }
 
-  async refreshContact(accountId: string, contactId: string): Promise<void> {
+  /** Recomputes and stores a contact's PI; `seen` (from a bulk pass over their messages) spares the scan. */
+  async refreshContact(accountId: string, contactId: string, seen?: SeenFrom): Promise<void> {
     const contact = await this.deps.storage.contacts.get(accountId, contactId);
     if (contact === null) return;
-    const pi = summaryOf(await this.contactPi(contact));
+    const pi = summaryOf(await this.contactPi(contact, seen));
     if (contact.pi?.score === pi.score && contact.pi.modelVersion === pi.modelVersion) return;
     await this.deps.storage.contacts.update({ ...contact, pi });
   }
 
-  private async contactFacts(contact: Contact): Promise<ContactPiFacts> {
+  private async contactFacts(contact: Contact, seen?: SeenFrom): Promise<ContactPiFacts> {
     const addresses = contact.identities.filter((i) => i.protocol === 'email').map((i) => i.address);
     const now = this.deps.clock();
     const keys = addresses.length === 0 || !this.deps.keysFor ? [] : await this.deps.keysFor(contact.accountId, addresses);
@@ -159,7 +191,7 @@ export class PiService {
       const trust: KeyTrust = k.verifiedAt !== null ? 'verified' : k.source;
       if (best === null || KEY_TRUST_RANK[trust] > KEY_TRUST_RANK[best.trust]) best = { trust, fingerprint: k.fingerprint };
     }
-    const email = await this.seenFrom(contact, new Set(addresses));
+    const email = seen ? mergeSeen(seen, addresses) : await this.seenFrom(contact, new Set(addresses));
     let provider: ContactPiFacts['provider'] = null;
     for (const a of addresses) {
       const hit = isDataExploitingDomain(a.slice(a.lastIndexOf('@') + 1));
@@ -178,7 +210,11 @@ export class PiService {
     };
   }
 
-  /** What recent mail from the contact showed: TLS we negotiated, verified authentication. */
+  /**
+   * What recent mail from the contact showed: TLS we negotiated, verified authentication. Looks at their conversations
+   * among the account's CONTACT_CONVERSATION_SCAN most recent (a contact being scored alone is usually a recent one);
+   * bulk recomputations gather it from every message instead (SeenFrom).
+   */
   private async seenFrom(contact: Contact, addresses: ReadonlySet<string>): Promise<{ tlsSeen: boolean; authenticatedSeen: boolean }> {
     const seen = { tlsSeen: false, authenticatedSeen: false };
     if (addresses.size === 0) return seen;
@@ -317,19 +353,23 @@ export class PiService {
     const contact = await storage.contacts.get(accountId, contactId);
     if (contact === null) return;
     const addresses = new Set(contact.identities.map((i) => i.address));
-    const conversations = (await storage.conversations.list(accountId, { limit: 10_000 })).filter((c) =>
-      c.participants.some((p) => p.contactId === contactId || addresses.has(p.address)),
-    );
+    const conversations: Conversation[] = [];
+    for (let page = await storage.conversations.list(accountId, { limit: BULK_PAGE }); page.length > 0; ) {
+      conversations.push(...page.filter((c) => c.participants.some((p) => p.contactId === contactId || addresses.has(p.address))));
+      const last = page[page.length - 1]!;
+      page = page.length < BULK_PAGE ? [] : await storage.conversations.list(accountId, { limit: BULK_PAGE, before: { at: last.lastMessageAt, id: last.id } });
+    }
+    const seen: SeenFrom = new Map();
     for (const c of conversations) {
-      await this.rescoreConversation(accountId, c.id, async (m) => {
+      await this.rescoreConversation(accountId, c.id, seen, async (m) => {
         const pgp = (m.facts as Record<string, unknown>)['openpgp'] as Record<string, unknown> | undefined;
         if (m.direction !== 'inbound' || !addresses.has(m.from.address) || !pgp || pgp['kind'] === 'none' || m.rawRef === null) return undefined;
         const raw = await blobs.get(m.rawRef);
         if (raw === null) return undefined;
-        return { ...m.facts, openpgp: await this.openPgpFacts(accountId, m.from.address, raw) };
+        return { ...m.facts, openpgp: await this.openPgpFacts(accountId, m.from.address, raw, pgp) };
       });
     }
-    await this.refreshContact(accountId, contactId);
+    await this.refreshContact(accountId, contactId, seen);
     await this.refreshSummary(accountId);
   }
 
@@ -337,16 +377,17 @@ export class PiService {
   async recomputeAccount(accountId: string): Promise<{ messages: number }> {
     const { storage } = this.deps;
     let count = 0;
+    const seen: SeenFrom = new Map();
     let page = await storage.conversations.list(accountId, { limit: BULK_PAGE });
     while (page.length > 0) {
-      for (const c of page) count += await this.rescoreConversation(accountId, c.id);
+      for (const c of page) count += await this.rescoreConversation(accountId, c.id, seen);
       const last = page[page.length - 1]!;
       page = page.length < BULK_PAGE ? [] : await storage.conversations.list(accountId, { limit: BULK_PAGE, before: { at: last.lastMessageAt, id: last.id } });
     }
     let after: { displayName: string; id: string } | undefined;
     for (;;) {
       const contacts = await storage.contacts.list(accountId, { limit: BULK_PAGE, ...(after ? { after } : {}) });
-      for (const c of contacts) await this.refreshContact(accountId, c.id);
+      for (const c of contacts) await this.refreshContact(accountId, c.id, seen);
       if (contacts.length < BULK_PAGE) break;
       after = { displayName: contacts[contacts.length - 1]!.displayName, id: contacts[contacts.length - 1]!.id };
     }
@@ -358,7 +399,12 @@ export class PiService {
    * Rescores the messages of one conversation (optionally refreshing their facts first) and stores what changed in
    * one write per page, then the conversation's PI. Resolves how many messages were scored.
    */
-  private async rescoreConversation(accountId: string, conversationId: string, refreshFacts?: (m: Message) => Promise<Record<string, unknown> | undefined>): Promise<number> {
+  private async rescoreConversation(
+    accountId: string,
+    conversationId: string,
+    seen: SeenFrom,
+    refreshFacts?: (m: Message) => Promise<Record<string, unknown> | undefined>,
+  ): Promise<number> {
     const { storage } = this.deps;
     let count = 0;
     let before: { at: Date; id: string } | undefined;
@@ -376,7 +422,14 @@ export class PiService {
           isKnown = other === null ? false : await this.isKnown(accountId, other.contactId, other.address);
           known.set(key, isKnown);
         }
-        const pi = summaryOf(computeMessagePi(messagePiFacts(current, { knownContact: isKnown })));
+        const piFacts = messagePiFacts(current, { knownContact: isKnown });
+        if (current.direction === 'inbound' && current.from.address !== '') {
+          const s = seen.get(current.from.address) ?? { tlsSeen: false, authenticatedSeen: false };
+          if (piFacts.transport?.tls) s.tlsSeen = true;
+          if (piFacts.authentication?.dkim.result === 'aligned' || piFacts.authentication?.dmarc.pass) s.authenticatedSeen = true;
+          seen.set(current.from.address, s);
+        }
+        const pi = summaryOf(computeMessagePi(piFacts));
         if (facts !== undefined || m.pi?.score !== pi.score || m.pi.modelVersion !== pi.modelVersion || m.pi.level !== pi.level) {
           updates.push({ id: m.id, pi, ...(facts !== undefined ? { facts } : {}) });
         }
@@ -413,4 +466,14 @@ export class PiService {
     }
     return queued;
   }
+}
+
+function mergeSeen(seen: SeenFrom, addresses: readonly string[]): { tlsSeen: boolean; authenticatedSeen: boolean } {
+  const out = { tlsSeen: false, authenticatedSeen: false };
+  for (const a of addresses) {
+    const s = seen.get(a);
+    if (s?.tlsSeen) out.tlsSeen = true;
+    if (s?.authenticatedSeen) out.authenticatedSeen = true;
+  }
+  return out;
 }
