@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { IdParams } from '../http/schemas.ts';
-import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
+import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { Contact } from './contact.entity.ts';
 import { MAX_IDENTITIES, MAX_NOTES, type ContactInput, type ContactService } from './contact.service.ts';
@@ -32,7 +32,7 @@ export function toContactDto(c: Contact): Static<typeof ContactDto> {
     identities: c.identities.map((i) => ({ protocol: i.protocol, address: i.address, label: i.label })),
     notes: c.notes,
     automatic: c.automatic,
-    pi: c.pi === null ? null : { score: c.pi.score, level: c.pi.level, modelVersion: c.pi.modelVersion },
+    pi: toPiSummaryDto(c.pi),
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),
   };

@@ -4,7 +4,8 @@ import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { IdParams } from '../http/schemas.ts';
 import { importanceLevelOf } from '../messages/importance.model.ts';
-import { ImportanceLevelDto, MessageSummaryDto, PiDto, toMessageSummaryDto, toPiDto } from '../messages/message.dto.ts';
+import { ImportanceLevelDto, MessageSummaryDto, toMessageSummaryDto } from '../messages/message.dto.ts';
+import { PiSummaryDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
 import type { Conversation } from './conversation.entity.ts';
 import type { ConversationService, DiscussionSort, ThreadSummary } from './conversation.service.ts';
 
@@ -24,7 +25,7 @@ export const DiscussionDto = Type.Object(
     messageCount: Type.Integer({ description: 'Messages not deleted.' }),
     unreadCount: Type.Integer(),
     importance: ImportanceLevelDto,
-    pi: Type.Union([PiDto, Type.Null()]),
+    pi: Type.Union([PiSummaryDto, Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
   },
   { additionalProperties: false },
@@ -52,7 +53,7 @@ export function toDiscussionDto(c: Conversation): Static<typeof DiscussionDto> {
     messageCount: c.messageCount,
     unreadCount: c.unreadCount,
     importance: importanceLevelOf(c.importance),
-    pi: toPiDto(c.pi),
+    pi: toPiSummaryDto(c.pi),
     createdAt: c.createdAt.toISOString(),
   };
 }

@@ -3,7 +3,7 @@ import { importanceLevelOf } from './importance.model.ts';
 import { importanceSectionOf } from './importance.service.ts';
 import type { Message, Participant, StoredPi } from './message.entity.ts';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
-import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
+import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
 import type { MessageBody } from './message.service.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -25,7 +25,6 @@ export const ImportanceLevelDto = Type.Union(
   { description: 'How much it matters, from junk to important (separate from the Privacy Index).' },
 );
 
-export const PiDto = Type.Object({ score: Type.Number(), level: Type.String(), modelVersion: Type.String() }, { additionalProperties: false });
 
 export const MessageSummaryDto = Type.Object(
   {
@@ -47,7 +46,7 @@ export const MessageSummaryDto = Type.Object(
     archived: Type.Boolean(),
     deletedAt: Nullable(DateTime),
     importance: ImportanceLevelDto,
-    pi: Nullable(PiDto),
+    pi: Nullable(PiSummaryDto),
   },
   { additionalProperties: false },
 );
@@ -151,10 +150,6 @@ export function toParticipantDto(p: Participant): Static<typeof ParticipantDto> 
   return { protocol: p.protocol, address: p.address, name: p.name, contactId: p.contactId };
 }
 
-export function toPiDto(pi: StoredPi | null): Static<typeof PiDto> | null {
-  return pi === null ? null : { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
-}
-
 export function toMessageSummaryDto(m: Message): Static<typeof MessageSummaryDto> {
   return {
     id: m.id,
@@ -175,7 +170,7 @@ export function toMessageSummaryDto(m: Message): Static<typeof MessageSummaryDto
     archived: m.archived,
     deletedAt: iso(m.deletedAt),
     importance: importanceLevelOf(m.importance),
-    pi: toPiDto(m.pi),
+    pi: toPiSummaryDto(m.pi),
   };
 }
 

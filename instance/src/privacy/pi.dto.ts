@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
+import type { StoredPi } from '../messages/message.entity.ts';
 
 /** The PI as the API shows it in lists: score, level and the model that computed it. */
 export const PiSummaryDto = Type.Object(
@@ -34,6 +35,10 @@ export const PiBreakdownDto = Type.Object(
   { ...PiSummaryDto.properties, factors: Type.Array(PiFactorDto), suggestions: Type.Array(PiSuggestionDto) },
   { additionalProperties: false },
 );
+
+export function toPiSummaryDto(pi: StoredPi | null): Static<typeof PiSummaryDto> | null {
+  return pi === null ? null : { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
+}
 
 export function toPiBreakdownDto(pi: PrivacyIndex): Static<typeof PiBreakdownDto> {
   return {
