@@ -58,7 +58,7 @@ describe('hostile input on every route', () => {
     assert.ok(routes.length >= 8, 'the walk found the body-taking routes');
     let checked = 0;
     for (const route of routes) {
-      const url = route.url.replace(':id', route.url.startsWith('/api/v1/devices') ? deviceId : userId);
+      const url = route.url.replace(':id', route.url.startsWith('/api/v1/devices') ? deviceId : userId).replace(':fingerprint', 'a'.repeat(40));
       const token = route.access === 'admin' ? tokens.admin : route.access === 'user' ? tokens.user : undefined;
       for (const b of bodies) {
         const parses = !['malformed JSON', 'empty JSON body', 'oversize body (2 MiB)', 'text/plain', 'form encoded', 'prototype pollution'].includes(b.name);
@@ -89,6 +89,11 @@ describe('hostile input on every route', () => {
     expectProblem(await inst.api('GET', '/api/v1/admin/users?limit=abc', { token: tokens.admin }), 400, ['validation_failed'], 'non-numeric limit');
     expectProblem(await inst.api('GET', '/api/v1/admin/users?limit=100000', { token: tokens.admin }), 400, ['validation_failed'], 'limit too large');
     expectProblem(await inst.api('GET', '/api/v1/admin/users?sort=password', { token: tokens.admin }), 400, ['validation_failed'], 'unknown query parameter');
+    expectProblem(await inst.api('GET', '/api/v1/routes', { token: tokens.user }), 400, ['validation_failed'], 'route preview without an address');
+    expectProblem(await inst.api('GET', '/api/v1/routes?to=no-at-sign', { token: tokens.user }), 400, ['recipient_invalid'], 'route preview to a non-address');
+    expectProblem(await inst.api('GET', `/api/v1/routes?to=${encodeURIComponent('a@b.example\r\nBcc: c@d.example')}`, { token: tokens.user }), 400, ['recipient_invalid'], 'route preview with a header injection');
+    expectProblem(await inst.api('GET', `/api/v1/routes?to=a@${'b'.repeat(400)}.example`, { token: tokens.user }), 400, ['validation_failed'], 'route preview to an oversize address');
+    expectProblem(await inst.api('GET', '/api/v1/routes?to=a@b.example&via=federation', { token: tokens.user }), 400, ['validation_failed'], 'route preview with an unknown parameter');
     expectProblem(await inst.api('GET', '/api/v1/nowhere'), 404, ['route_not_found'], 'unknown route');
     expectProblem(await inst.api('PUT', '/api/v1/me', { token: tokens.user }), 404, ['route_not_found'], 'unknown method on a route');
     assert.equal(snapshot(inst), before, 'no stored row changed');

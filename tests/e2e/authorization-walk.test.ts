@@ -17,7 +17,7 @@ import { waitFor } from '../support/net.ts';
 type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
 
 interface WalkContext {
-  a: { id: string; spareDeviceId: string; messageId: string; conversationId: string; contactId: string; otherContactId: string; identityId: string; keyFingerprint: string; keyArmored: string };
+  a: { id: string; spareDeviceId: string; messageId: string; conversationId: string; contactId: string; otherContactId: string; identityId: string; keyFingerprint: string; keyArmored: string; ownKeyFingerprint: string };
 }
 
 /** For each route with parameters: the values that point at a resource belonging to user A. */
@@ -36,10 +36,17 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/contacts/:id/keys': (ctx) => ({ id: ctx.a.contactId }),
   '/api/v1/contacts/:id/keys/:fingerprint/verify': (ctx) => ({ id: ctx.a.contactId, fingerprint: ctx.a.keyFingerprint }),
   '/api/v1/contacts/:id/keys/:fingerprint/reject': (ctx) => ({ id: ctx.a.contactId, fingerprint: ctx.a.keyFingerprint }),
+  '/api/v1/keys/:fingerprint/revoke': (ctx) => ({ fingerprint: ctx.a.ownKeyFingerprint }),
 };
 
 /** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/auth/login']);
+
+/** A query string that passes validation for each route that needs one, so the walk reaches the handler. */
+const VALID_QUERIES: Record<string, string> = {
+  // A's own address: a local recipient, so the preview never reaches for the network.
+  'GET /api/v1/routes': '?to=walker-a@alpha.test',
+};
 
 /** A body that passes validation for each route that takes one, so the walk reaches the handler. */
 const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = {
@@ -60,6 +67,11 @@ const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = 
   'POST /api/v1/contacts/import': 'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Walk import\r\nEMAIL:walk-import@w.example\r\nEND:VCARD\r\n',
   // To B's own address: delivered locally, so the walk never reaches for the network.
   'POST /api/v1/messages': { to: [{ address: 'walker-b@alpha.test' }], subject: 'walk', text: 'walk' },
+  // B's own password: B makes a key for B (then moves it to client mode); A's key (made in before) never changes.
+  'POST /api/v1/keys': { mode: 'server', password: 'pw-walker-b-0123456789' },
+  'POST /api/v1/keys/mode': { mode: 'client', password: 'pw-walker-b-0123456789' },
+  'POST /api/v1/keys/export': { password: 'pw-walker-b-0123456789' },
+  'POST /api/v1/keys/:fingerprint/revoke': {},
 };
 
 describe('authorization walk over every route', () => {
@@ -89,8 +101,10 @@ describe('authorization walk over every route', () => {
     const pinned = await generateTestKey('walk-sender@w.example');
     const another = await generateTestKey('walk-sender@w.example');
     await services.keys.addKey(a.id, 'walk-sender@w.example', pinned.armoredPublic, 'autocrypt');
+    // A's own key, server-held: the account-key routes walk on it.
+    const own = await services.accountKeys.generate(a.id, { mode: 'server', password: a.password });
     ctx = {
-      a: { id: a.id, spareDeviceId: spare.body.device.id, messageId: message.id, conversationId: message.conversationId, contactId: message.from.contactId!, otherContactId: other.id, identityId, keyFingerprint: pinned.fingerprint, keyArmored: another.armoredPublic },
+      a: { id: a.id, spareDeviceId: spare.body.device.id, messageId: message.id, conversationId: message.conversationId, contactId: message.from.contactId!, otherContactId: other.id, identityId, keyFingerprint: pinned.fingerprint, keyArmored: another.armoredPublic, ownKeyFingerprint: own.fingerprint },
     };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
   });
@@ -123,12 +137,13 @@ describe('authorization walk over every route', () => {
     const contacts = await s.contacts.list(ctx.a.id, { limit: 100 });
     const identities = await s.remoteIdentities.listByAccount(ctx.a.id);
     const keys = await s.keys.listByAddresses(ctx.a.id, contacts.flatMap((c) => c.identities.map((i) => i.address)));
-    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })), message, conversation, contacts, identities, keys });
+    const ownKeys = await s.accountKeys.listByAccount(ctx.a.id);
+    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })), message, conversation, contacts, identities, keys, ownKeys });
   }
 
   async function call(method: string, url: string, who: Who): Promise<ApiResponse> {
     const params = OWNED_BY_A[url]?.(ctx) ?? {};
-    const path = url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`));
+    const path = url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`)) + (VALID_QUERIES[`${method} ${url}`] ?? '');
     const given = VALID_BODIES[`${method} ${url}`];
     const body = typeof given === 'function' ? given(ctx) : given;
     const token = await tokenFor(who);
@@ -185,7 +200,7 @@ describe('authorization walk over every route', () => {
       assert.equal(res.status, 200, `${r.method} ${r.url} as A: ${res.text}`);
       assert.equal(res.body.id, ctx.a.spareDeviceId);
     }
-    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id', '/api/v1/contacts/:id/keys']) {
+    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id', '/api/v1/contacts/:id/keys', '/api/v1/keys']) {
       const res = await call('GET', url, 'userA');
       assert.equal(res.status, 200, `GET ${url} as A: ${res.text.slice(0, 200)}`);
     }

@@ -3,6 +3,7 @@ import { createLogger } from '@caliopen/instance/app/logger.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { ServiceOptions } from '@caliopen/instance/app/instance.services.ts';
 import pino from 'pino';
 import { tempDir } from './tmp.ts';
 
@@ -26,14 +27,21 @@ export interface ApiResponse {
 
 /** Starts a real instance (embedded engines, fresh data dir, free port) inside this process. */
 export async function startTestInstance(
-  options: { clock?: Clock; domain?: string; env?: Record<string, string>; logTo?: NodeJS.WritableStream } = {},
+  options: {
+    clock?: Clock;
+    domain?: string;
+    env?: Record<string, string>;
+    logTo?: NodeJS.WritableStream;
+    /** Service stand-ins (e.g. the accounts' keys) and settings no environment variable sets (e.g. key lookups). */
+    services?: Pick<ServiceOptions, 'accountKeys' | 'keyDiscovery'>;
+  } = {},
 ): Promise<TestInstance> {
   const { dir, cleanup } = tempDir('caliopen-instance-');
   await initInstance({ domain: options.domain ?? 'alpha.test', dataDir: dir, httpPort: '0' }, () => {});
   // Many tests log in from 127.0.0.1 in quick succession: a high login limit unless the test sets its own.
   const config = loadConfig({ dataDir: dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0', ...options.env }, overrides: { log: { level: 'silent' } } });
   const logger = options.logTo ? createLogger('trace', options.logTo) : pino({ level: 'silent' });
-  const running = await startInstance(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
+  const running = await startInstance(config, { logger, ...(options.clock ? { clock: options.clock } : {}), ...options.services });
   const url = running.url;
 
   const api: TestInstance['api'] = async (method, path, o = {}) => {

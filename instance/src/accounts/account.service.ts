@@ -20,6 +20,12 @@ export interface AccountChanges {
   disabled?: boolean;
 }
 
+/**
+ * Told before a password changes: the account-keys domain re-wraps a server-held private key under the new password
+ * and resolves what to do once the new password is stored (AccountKeyService.passwordChanging).
+ */
+export type PasswordChangeHook = (accountId: string, newPassword: string, oldPassword?: string) => Promise<() => Promise<void>>;
+
 /** What the instance operator does with accounts (admin API and CLI share it). */
 export class AccountService {
   constructor(
@@ -27,6 +33,7 @@ export class AccountService {
     private readonly hasher: PasswordHasher,
     private readonly clock: Clock,
     private readonly defaultQuotaBytes: number,
+    private readonly hooks: { passwordChanging?: PasswordChangeHook } = {},
   ) {}
 
   static normaliseUsername(username: string): string {
@@ -97,13 +104,18 @@ export class AccountService {
     return next;
   }
 
-  /** Sets a new password and ends every session of the account (a password change is a "log out everywhere"). */
-  async setPassword(id: string, password: string): Promise<Account> {
+  /**
+   * Sets a new password and ends every session of the account (a password change is a "log out everywhere").
+   * `currentPassword`, when the user gave it, lets a server-held private key follow the change (re-wrapped).
+   */
+  async setPassword(id: string, password: string, currentPassword?: string): Promise<Account> {
     AccountService.checkPassword(password);
     const account = await this.get(id);
+    const commitKeys = await this.hooks.passwordChanging?.(id, password, currentPassword);
     const next: Account = { ...account, passwordHash: await this.hasher.hash(password), updatedAt: this.clock() };
     await this.storage.accounts.update(next);
     await this.storage.sessions.revokeByAccount(id, next.updatedAt);
+    await commitKeys?.();
     return next;
   }
 }

@@ -40,7 +40,7 @@ export const meRoutes: FastifyPluginAsync<{ accounts: AccountService; auth: Auth
       const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
       const { account } = principalOf(request);
       if (!(await hasher.verify(account.passwordHash, currentPassword))) throw new AppError('invalid_credentials', 'The current password is wrong.');
-      await accounts.setPassword(account.id, newPassword);
+      await accounts.setPassword(account.id, newPassword, currentPassword);
       return reply.code(204).send();
     },
   );

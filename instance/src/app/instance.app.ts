@@ -6,6 +6,7 @@ import { startPublicFace } from '../http/public.face.ts';
 import { createDiscovery, startInstanceDns } from '../discovery/discovery.service.ts';
 import type { DnsResponder } from '../discovery/dns.responder.ts';
 import type { PublishedKeySource } from '../discovery/published-keys.port.ts';
+import { AccountKeyPublishedSource } from '../keys/account-key.published.ts';
 import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import type { Worker } from '../queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
@@ -85,8 +86,10 @@ export async function startInstance(
     }
   }
 
-  // Users' keys are published by WKD (public face) and DNS (RFC 7929), from one key source and username directory.
-  const discovery = createDiscovery(services.storage.accounts, options.publishedKeys, logger);
+  // Users' keys are published by WKD (public face) and DNS (RFC 7929), from one key source and username directory:
+  // the active keys of enabled accounts (a test may hand its own source).
+  const publishedKeys = options.publishedKeys ?? new AccountKeyPublishedSource({ accounts: services.storage.accounts, keys: services.storage.accountKeys, domain: config.domain, clock: services.clock });
+  const discovery = createDiscovery(services.storage.accounts, publishedKeys, logger);
   const publicFace = config.https.enabled ? await startPublicFace(config, services, logger, discovery) : null;
 
   // The authoritative DNS responder for the instance's zone (dns.enabled). When it cannot start (port taken or

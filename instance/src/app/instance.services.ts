@@ -16,6 +16,10 @@ import { RemoteIdentityService } from '../identities/remote-identity.service.ts'
 import { ImapImportService } from '../imports/imap-import.service.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
 import { CorrespondentKeyService } from '../keys/public-key.service.ts';
+import type { AccountKeys } from '../keys/account-key.port.ts';
+import { KeyDiscoveryService, type KeyDiscoveryOptions } from '../keys/key-discovery.service.ts';
+import { RoutePreviewService } from '../routing/route-preview.service.ts';
+import { AccountKeyService } from '../keys/account-key.service.ts';
 import { ImapSync } from '../imports/imap-sync.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
@@ -56,6 +60,8 @@ export interface InstanceServices {
   contacts: ContactService;
   /** Correspondents' OpenPGP public keys (trust on first use). */
   keys: CorrespondentKeyService;
+  /** The account's own OpenPGP keys, where the private key lives, its session-held unlock (implements AccountKeys). */
+  accountKeys: AccountKeyService;
   conversations: ConversationService;
   messages: MessageService;
   /** The one way mail enters a mailbox (SMTP, IMAP import, Sent copies, bounces). */
@@ -64,6 +70,10 @@ export interface InstanceServices {
   indexer: SearchIndexer;
   /** The Privacy Index of every element, and its recomputation through the 'pi' queue. */
   privacy: PiService;
+  /** Keys to encrypt to (own accounts', correspondents', WKD and DNS lookups) and Autocrypt learning. */
+  keyDiscovery: KeyDiscoveryService;
+  /** The routes to a recipient and the PI each gives (GET /api/v1/routes). */
+  routes: RoutePreviewService;
   close(): Promise<void>;
 }
 
@@ -75,6 +85,10 @@ export interface ServiceOptions {
   logger?: Logger;
   /** Which engines to open (the CLI's account commands need storage only). */
   open?: { queue?: boolean; search?: boolean };
+  /** What end-to-end mail reads the accounts' own keys through (a stand-in for tests; default: the account-keys service). */
+  accountKeys?: AccountKeys;
+  /** Overrides of the key lookup (WKD, DNS) settings: tests turn WKD off or point it at a local server. */
+  keyDiscovery?: Partial<KeyDiscoveryOptions>;
 }
 
 /** Opens the storage engine the configuration names; distributed engines are loaded only when chosen. */
@@ -154,8 +168,23 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   const search = options.open?.search === false ? notOpened<SearchIndex>('the search index') : await openSearch(config);
   const hasher = new PasswordHasher(options.passwordHashing);
   const metrics = createMetrics();
-  const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes);
-  const auth = new AuthService(storage, hasher, box, clock, { sessionTtlSeconds: config.auth.sessionTtlSeconds, totpIssuer: config.domain });
+  // The account's own keys: a change moves the account PI (its 'summary' job, through the email core's PiService).
+  const accountKeys = new AccountKeyService({
+    keys: storage.accountKeys,
+    accounts: storage.accounts,
+    sessions: storage.sessions,
+    box,
+    hasher,
+    clock,
+    domain: config.domain,
+    ...(options.passwordHashing ? { kdf: options.passwordHashing } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    onChanged: (accountId) => core.privacy.enqueue({ kind: 'summary', accountId }),
+  });
+  const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes, {
+    passwordChanging: (accountId, newPassword, oldPassword) => accountKeys.passwordChanging(accountId, newPassword, oldPassword),
+  });
+  const auth = new AuthService(storage, hasher, box, clock, { sessionTtlSeconds: config.auth.sessionTtlSeconds, totpIssuer: config.domain, keyUnlock: accountKeys });
   const devices = new DeviceService(storage, clock);
   const logger = options.logger ?? pino({ level: 'silent' });
   const imapConnector = new ImapflowConnector({
@@ -182,7 +211,14 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   });
   // The email core: blob store, contacts, conversations, messages, ingest, search indexing.
   const blobStore = new FsBlobStore(join(config.dataDir, 'blobs'));
-  const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger });
+  // End-to-end mail: encrypted mail to an account in server-side key mode, unlocked, is decrypted at arrival.
+  const ownKeys: AccountKeys = options.accountKeys ?? accountKeys;
+  // Every key the account can unlock (the active one, and those it replaced: mail encrypted before a rotation).
+  const decryptionKeyOf = async (accountId: string) => {
+    if ((await ownKeys.mode(accountId)) !== 'server') return null;
+    return ownKeys.unlockedKeys ? ownKeys.unlockedKeys(accountId) : ownKeys.unlocked(accountId);
+  };
+  const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger, keyStorageOf: (accountId) => accountKeys.mode(accountId), decryptionKeyOf });
   const mailIngest = core.ingest;
   // The addresses of an account's remote mailboxes are its own: imported mail from them is the user's, not a correspondent's.
   mailIngest.addOwnAddressSource(async (accountId) =>
@@ -200,6 +236,24 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     env: options.env ?? process.env,
     onDelivered: (accountId, messageId, fact) => core.privacy.recordDelivery(accountId, messageId, fact),
   });
+  // End-to-end encrypted mail: keys to encrypt to (WKD and DNS lookups through the instance's resolvers), Autocrypt
+  // keys learnt from inbound mail, and the route preview. The correspondents' key service is read when first used.
+  const keyDiscovery = new KeyDiscoveryService(
+    {
+      keys: { addKey: (...a) => services.keys.addKey(...a), keysForAddress: (...a) => services.keys.keysForAddress(...a) },
+      accountKeys: ownKeys,
+      accounts: storage.accounts,
+      domain: config.domain,
+      clock,
+      logger,
+    },
+    { dns: { resolvers: config.dns.resolvers, trustAd: config.dns.trustAd }, wkd: {}, ...options.keyDiscovery },
+  );
+  mailIngest.addKeyLearner(async (accountId, sender, raw, facts) => {
+    await keyDiscovery.learnAutocrypt(accountId, sender, raw, facts);
+  });
+  outbound.compose.enableOpenPgp({ accountKeys: ownKeys, recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o) });
+  const routes = new RoutePreviewService({ storage, privacy: core.privacy, keys: keyDiscovery, accountKeys: ownKeys, domain: config.domain, tlsPolicy: config.outbound.tlsPolicy });
   const services: InstanceServices = {
     config,
     clock,
@@ -228,11 +282,14 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
         if (contact !== null) await core.privacy.enqueue({ kind: 'contact', accountId, contactId: contact.id });
       },
     }),
+    accountKeys,
     conversations: core.conversations,
     messages: core.messages,
     ingest: mailIngest,
     indexer: core.indexer,
     privacy: core.privacy,
+    keyDiscovery,
+    routes,
     async close() {
       await queue.close();
       await search.close();

@@ -38,6 +38,13 @@ const ComposeBody = Type.Object(
       ),
     ),
     inReplyTo: Type.Optional(Type.String({ format: 'uuid', description: 'id of one of your messages this one answers' })),
+    encryption: Type.Optional(
+      Type.Enum(['auto', 'require', 'none'], {
+        description:
+          'End-to-end encryption (OpenPGP): `auto` (default) when every recipient’s key is known (or found by WKD/DNS) and you have a key; `require`: refuse (encryption_unavailable) otherwise; `none`: never.',
+      }),
+    ),
+    sign: Type.Optional(Type.Boolean({ description: 'Sign with your OpenPGP key (default: when the server can use your key).' })),
   },
   { additionalProperties: false },
 );
@@ -53,8 +60,11 @@ const SendResponse = Type.Object({
       route: Type.Union([Type.Literal('local'), Type.Literal('smtp')]),
       status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('failed')]),
       detail: Type.Optional(Type.String()),
+      encrypted: Type.Boolean({ description: 'It went to this recipient encrypted end to end.' }),
     }),
   ),
+  encrypted: Type.Boolean({ description: 'Encrypted end to end (OpenPGP, to every recipient’s key and yours).' }),
+  signed: Type.Boolean({ description: 'Signed with your OpenPGP key.' }),
 });
 
 /**
@@ -71,7 +81,7 @@ export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAtt
         tags: ['messages'],
         summary: 'Send a message: signed with the instance DKIM key, stored in your Sent conversation, delivered locally or queued for SMTP.',
         body: ComposeBody,
-        response: { 202: SendResponse, ...problemResponses(400, 401, 404, 413, 507) },
+        response: { 202: SendResponse, ...problemResponses(400, 401, 404, 413, 422, 507) },
       },
     },
     async (request, reply) => {

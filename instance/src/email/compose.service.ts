@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { PrivateKey } from 'openpgp';
 import type { Logger } from 'pino';
 import type { Account } from '../accounts/account.entity.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
+import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageFacts } from '../messages/message.facts.ts';
+import { autocryptHeader, autocryptKeydata, ComposeError, encryptMime, signMime, withHeader } from '../openpgp/openpgp.compose.ts';
 import type { JobQueue } from '../queue/job-queue.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -40,6 +43,14 @@ export interface ComposeInput {
   attachments?: AttachmentInput[];
   /** Id of a message of the account this one answers. */
   inReplyTo?: string;
+  /**
+   * End-to-end encryption (OpenPGP, RFC 3156): `auto` (default) encrypts when every recipient's key is known (or
+   * found by WKD/DNS) and you have a key; `require` refuses to send otherwise (`encryption_unavailable`, naming the
+   * recipients without a key); `none` never encrypts.
+   */
+  encryption?: 'auto' | 'require' | 'none';
+  /** Sign with your OpenPGP key. Default: when the server can use your key (server-side key mode, unlocked). */
+  sign?: boolean;
 }
 
 export interface RecipientStatus {
@@ -48,6 +59,8 @@ export interface RecipientStatus {
   route: 'local' | 'smtp';
   status: 'delivered' | 'queued' | 'failed';
   detail?: string;
+  /** The message went to this recipient encrypted end to end (OpenPGP). */
+  encrypted: boolean;
 }
 
 export interface SendResult {
@@ -57,6 +70,28 @@ export interface SendResult {
   /** The Message-ID header. */
   messageId: string;
   recipients: RecipientStatus[];
+  /** Encrypted end to end (to every recipient's key and yours). */
+  encrypted: boolean;
+  /** Signed with your OpenPGP key. */
+  signed: boolean;
+}
+
+/** What compose needs for end-to-end encryption (instance.services wires it; without it nothing is encrypted). */
+export interface ComposeOpenPgp {
+  accountKeys: AccountKeys;
+  /** The key to encrypt to for a recipient, as the sender's account knows it (KeyDiscoveryService.keyFor). */
+  recipientKey(accountId: string, address: string, options: { discover: boolean }): Promise<{ fingerprint: string; publicKey: Uint8Array } | null>;
+  /** Whether the user asks for `prefer-encrypt=mutual` in their Autocrypt header (default: no preference). */
+  preferEncrypt?: (accountId: string) => Promise<boolean>;
+}
+
+interface OpenPgpPlan {
+  /** Recipients' keys (the sender's own is added) when the message is to be encrypted, else null. */
+  encryptTo: Uint8Array[] | null;
+  ownKey: Uint8Array | null;
+  signer: PrivateKey | null;
+  /** The Autocrypt header line, when the sender has a key. */
+  autocrypt: string | null;
 }
 
 export interface ComposeDeps {
@@ -72,6 +107,8 @@ export interface ComposeDeps {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Told of local deliveries (recorded on the Sent copy for its PI). */
   onDelivered?: OnDelivered;
+  /** End-to-end encryption; also settable later with `enableOpenPgp`. */
+  openpgp?: ComposeOpenPgp;
 }
 
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -98,7 +135,16 @@ interface ResolvedRecipient {
  * hop) and queues one delivery job per remote domain.
  */
 export class ComposeService {
-  constructor(private readonly deps: ComposeDeps) {}
+  private openpgp: ComposeOpenPgp | null;
+
+  constructor(private readonly deps: ComposeDeps) {
+    this.openpgp = deps.openpgp ?? null;
+  }
+
+  /** Turns end-to-end encryption on (the keys domain is built after the outbound mail). */
+  enableOpenPgp(openpgp: ComposeOpenPgp): void {
+    this.openpgp = openpgp;
+  }
 
   async send(sender: Account, input: ComposeInput): Promise<SendResult> {
     const { deps } = this;
@@ -111,8 +157,10 @@ export class ComposeService {
     const now = deps.clock();
     const messageId = `<${randomUUID()}@${deps.domain}>`;
     const from = `${sender.username}@${deps.domain}`;
+    // Encryption and signature decided before anything is stored: a refusal (require, sign) leaves nothing behind.
+    const plan = await this.planOpenPgp(sender, from, recipients, input, now);
     const pick = (k: RecipientKind) => recipients.filter((r) => r.kind === k).map((r) => ({ name: r.name, address: r.email.address }));
-    const mime = await buildMime({
+    const composed = await buildMime({
       from: { name: headerSafe(sender.displayName) || null, address: from },
       to: pick('to'),
       cc: pick('cc'),
@@ -126,7 +174,9 @@ export class ComposeService {
       inReplyTo: thread.inReplyTo,
       references: thread.references,
     });
+    const mime = await this.protect(composed, plan, recipients.some((r) => r.kind === 'bcc'), now);
     const raw = await signWithDkim(mime, await deps.dkimKey(), now);
+    const encrypted = plan.encryptTo !== null;
 
     // The Sent copy first: it is what the delivery jobs read, and the quota is checked there.
     const sent = await deps.ingest.ingest({ accountId: sender.id, raw, direction: 'outbound', receivedAt: now, facts: LOCAL_FACTS, tags: ['sent'], read: true });
@@ -139,7 +189,7 @@ export class ComposeService {
       if (r.localAccount) {
         try {
           await deps.ingest.ingest({ accountId: r.localAccount.id, raw: transmitted, direction: 'inbound', receivedAt: now, facts: LOCAL_FACTS, read: false });
-          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'delivered' });
+          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'delivered', encrypted });
           await deps.onDelivered?.(sender.id, sent.message.id, { domain: deps.domain, via: 'local', tls: null, peer: null, at: now.toISOString() }).catch((err: unknown) => {
             deps.logger?.warn({ err, messageId: sent.message.id }, 'could not record the delivery on the Sent copy');
           });
@@ -147,14 +197,14 @@ export class ComposeService {
           const quota = err instanceof AppError && err.code === 'quota_exceeded';
           if (!quota) deps.logger?.error({ err, messageId: sent.message.id }, 'local delivery failed');
           const detail = quota ? "The recipient's mailbox is full." : 'The recipient could not be reached (internal error).';
-          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'failed', detail });
+          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'failed', detail, encrypted });
           localFailures.push({ address: r.email.address, outcome: 'failed', status: quota ? '5.2.2' : '4.3.0', diagnostic: detail, smtpReply: null, remoteMta: null });
         }
       } else {
         const list = remote.get(r.email.domain) ?? [];
         list.push(r.email.address);
         remote.set(r.email.domain, list);
-        statuses.push({ address: r.email.address, kind: r.kind, route: 'smtp', status: 'queued' });
+        statuses.push({ address: r.email.address, kind: r.kind, route: 'smtp', status: 'queued', encrypted });
       }
     }
 
@@ -178,7 +228,7 @@ export class ComposeService {
       });
     }
     deps.logger?.info(
-      { messageId: sent.message.id, local: recipients.filter((r) => r.localAccount).length, remoteDomains: remote.size, bytes: raw.length },
+      { messageId: sent.message.id, local: recipients.filter((r) => r.localAccount).length, remoteDomains: remote.size, bytes: raw.length, encrypted, signed: plan.signer !== null },
       'message sent',
     );
 
@@ -199,7 +249,70 @@ export class ComposeService {
       });
     }
 
-    return { id: sent.message.id, conversationId: sent.message.conversationId, messageId, recipients: statuses };
+    return { id: sent.message.id, conversationId: sent.message.conversationId, messageId, recipients: statuses, encrypted, signed: plan.signer !== null };
+  }
+
+  /**
+   * Whether to encrypt and sign, with which keys (see ComposeInput.encryption / sign). Encryption needs a key for every
+   * recipient (to, cc and bcc) and one of the sender's own: the Sent copy is the very message sent, and must stay
+   * readable to its owner. Recipients are looked up (WKD, DNS) only when the sender has a key.
+   */
+  private async planOpenPgp(sender: Account, from: string, recipients: ResolvedRecipient[], input: ComposeInput, now: Date): Promise<OpenPgpPlan> {
+    const mode = input.encryption ?? 'auto';
+    const o = this.openpgp;
+    if (o === null) {
+      if (mode === 'require') throw new AppError('encryption_unavailable', 'End-to-end encryption is not available on this instance.');
+      if (input.sign === true) throw new AppError('signing_key_unavailable', 'OpenPGP signatures are not available on this instance.');
+      return { encryptTo: null, ownKey: null, signer: null, autocrypt: null };
+    }
+    const [own, unlocked] = await Promise.all([o.accountKeys.publicKey(sender.id), o.accountKeys.unlocked(sender.id)]);
+    const sign = input.sign ?? unlocked !== null;
+    if (sign && unlocked === null) {
+      throw new AppError(
+        'signing_key_unavailable',
+        own === null ? 'You have no OpenPGP key: create or import one to sign.' : 'The server cannot use your private key (kept on your devices, or locked until you sign in again).',
+      );
+    }
+    let autocrypt: string | null = null;
+    if (own !== null) {
+      try {
+        const keydata = await autocryptKeydata(own.publicKey, from, now);
+        autocrypt = autocryptHeader({ address: from, keydata, preferEncrypt: (await o.preferEncrypt?.(sender.id)) ?? false });
+      } catch (err) {
+        this.deps.logger?.warn({ err }, 'no Autocrypt header: the sender key cannot be used for it');
+      }
+    }
+    const plan: OpenPgpPlan = { encryptTo: null, ownKey: own?.publicKey ?? null, signer: sign ? unlocked : null, autocrypt };
+    if (mode === 'none') return plan;
+    if (own === null) {
+      if (mode === 'require') throw new AppError('encryption_unavailable', 'You have no OpenPGP key of your own: your copy of the message could not be encrypted for you. Create or import a key first.', { recipients: [from] });
+      return plan;
+    }
+    const found = await Promise.all(recipients.map(async (r) => ({ address: r.email.address, key: await o.recipientKey(sender.id, r.email.address, { discover: true }) })));
+    const missing = found.filter((f) => f.key === null).map((f) => f.address);
+    if (missing.length > 0) {
+      if (mode === 'require') {
+        throw new AppError('encryption_unavailable', `No OpenPGP key is known for ${missing.slice(0, 20).map(printable).join(', ')}${missing.length > 20 ? ` and ${missing.length - 20} more` : ''}.`, {
+          recipients: missing,
+        });
+      }
+      return plan;
+    }
+    return { ...plan, encryptTo: found.map((f) => f.key!.publicKey) };
+  }
+
+  /** The composed message encrypted and signed, or signed, or with the Autocrypt header only, as planned. */
+  private async protect(composed: Buffer, plan: OpenPgpPlan, hasBcc: boolean, now: Date): Promise<Buffer> {
+    try {
+      if (plan.encryptTo !== null && plan.ownKey !== null) {
+        return await encryptMime({ raw: composed, encryptionKeys: [...plan.encryptTo, plan.ownKey], signingKey: plan.signer, hideRecipients: hasBcc, autocrypt: plan.autocrypt, now });
+      }
+      if (plan.signer !== null) return await signMime({ raw: composed, signingKey: plan.signer, autocrypt: plan.autocrypt, now });
+      return plan.autocrypt === null ? composed : withHeader(composed, plan.autocrypt);
+    } catch (err) {
+      if (err instanceof ComposeError) throw new AppError(plan.encryptTo !== null ? 'encryption_unavailable' : 'signing_key_unavailable', err.message);
+      throw err;
+    }
   }
 
   private async resolveRecipients(sender: Account, input: ComposeInput): Promise<ResolvedRecipient[]> {

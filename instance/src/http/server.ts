@@ -6,6 +6,7 @@ import { adminRoutes } from '../accounts/admin.routes.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
 import { contactRoutes } from '../contacts/contact.routes.ts';
 import { contactKeyRoutes } from '../keys/contact-key.routes.ts';
+import { accountKeyRoutes } from '../keys/account-key.routes.ts';
 import { conversationRoutes } from '../conversations/conversation.routes.ts';
 import { deviceRoutes } from '../devices/device.routes.ts';
 import { composeRoutes } from '../email/compose.routes.ts';
@@ -13,6 +14,7 @@ import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
 import { imapImportRoutes } from '../imports/imap-import.routes.ts';
 import { messageRoutes } from '../messages/message.routes.ts';
 import { privacyRoutes } from '../privacy/privacy.routes.ts';
+import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { InstanceServices } from '../app/instance.services.ts';
@@ -88,10 +90,12 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
   await app.register(privacyRoutes, { privacy: services.privacy });
   await app.register(contactRoutes, { contacts: services.contacts, privacy: services.privacy });
   await app.register(contactKeyRoutes, { contacts: services.contacts, keys: services.keys });
+  await app.register(accountKeyRoutes, { keys: services.accountKeys });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
   await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(adminRoutes, { accounts: services.accounts });
   await app.register(composeRoutes, { compose: services.outbound.compose, maxAttachmentBytes: config.outbound.maxAttachmentBytes });
+  await app.register(routePreviewRoutes, { routes: services.routes });
 
   return { app, routes };
 }

@@ -25,8 +25,14 @@ export interface AccountKeys {
   mode(accountId: string): Promise<KeyStorageMode>;
   publicKey(accountId: string): Promise<OwnPublicKey | null>;
   /**
-   * The private key, unlocked, when the account is in `server` mode and a session of this process holds the unlock
-   * secret; null otherwise (client mode, no key, nobody signed in since the process started). Never persisted in clear.
+   * The active private key, unlocked, when the account is in `server` mode and a live session of this process holds
+   * the unlock secret (derived from the password at login, or when a key operation re-asked it); null otherwise
+   * (client mode, no key, nobody signed in since the process started, every session ended). Never persisted in clear.
    */
   unlocked(accountId: string): Promise<PrivateKey | null>;
+  /**
+   * Every server-held private key this process can unlock now, the active one first, then retired and revoked ones
+   * (mail encrypted to a key before its rotation still decrypts). Optional: test doubles may leave it out.
+   */
+  unlockedKeys?(accountId: string): Promise<PrivateKey[]>;
 }

@@ -1,4 +1,5 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
+import { decryptionKeyList, decryptMessage, type DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import { ContactService } from '../contacts/contact.service.ts';
 import { ConversationResolver } from '../conversations/conversation.resolver.ts';
 import { ConversationService } from '../conversations/conversation.service.ts';
@@ -11,6 +12,7 @@ import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { MailboxLocks } from './mailbox-lock.ts';
 import { MessageIngestService } from './message-ingest.service.ts';
+import type { Message } from './message.entity.ts';
 import { MessageService } from './message.service.ts';
 
 export interface EmailCore {
@@ -37,10 +39,27 @@ export function buildEmailCore(deps: {
   purgeAfterDays?: number;
   /** This instance's standing at the registry (caps account PIs); unlabelled by default. */
   standing?: InstanceStanding;
+  /**
+   * The account's private key when the server may use it (server-side key mode, unlocked): encrypted mail is then
+   * decrypted at arrival (facts, subject, search). Absent: mail is stored and indexed as it came.
+   */
+  decryptionKeyOf?: (accountId: string) => Promise<DecryptionKeys | null>;
+  /** Where the account's private key lives (the account-keys service answers); 'none' for every account when absent. */
+  keyStorageOf?: (accountId: string) => Promise<'none' | 'server' | 'client'>;
 }): EmailCore {
   const { storage, blobs, queue, search, clock } = deps;
   const locks = new MailboxLocks();
-  const indexer = new SearchIndexer({ storage, blobs, search, queue, ...(deps.logger ? { logger: deps.logger } : {}) });
+  const decryptionKeyOf = deps.decryptionKeyOf;
+  // A message decrypted at arrival is indexed from its decrypted form, while the account's key is usable.
+  const openEncrypted = decryptionKeyOf
+    ? async (m: Message, raw: Buffer) => {
+        const keys = decryptionKeyList(await decryptionKeyOf(m.accountId));
+        if (keys.length === 0) return null;
+        const outcome = await decryptMessage(raw, keys, [], clock());
+        return outcome.ok ? outcome.content.mime : null;
+      }
+    : undefined;
+  const indexer = new SearchIndexer({ storage, blobs, search, queue, ...(deps.logger ? { logger: deps.logger } : {}), ...(openEncrypted ? { openEncrypted } : {}) });
   const conversations = new ConversationService(storage);
   const contacts = new ContactService(storage, clock, locks, conversations);
   const resolver = new ConversationResolver(storage, contacts, clock);
@@ -54,6 +73,7 @@ export function buildEmailCore(deps: {
     locks,
     clock,
     ...(deps.purgeAfterDays !== undefined ? { purgeAfterDays: deps.purgeAfterDays } : {}),
+    ...(openEncrypted ? { openEncrypted } : {}),
   });
   const privacy = new PiService({
     storage,
@@ -62,6 +82,8 @@ export function buildEmailCore(deps: {
     clock,
     standing: deps.standing ?? UNLABELLED,
     keysFor: (accountId, addresses) => storage.keys.listByAddresses(accountId, addresses),
+    ...(deps.keyStorageOf ? { keyStorageOf: deps.keyStorageOf } : {}),
+    ...(decryptionKeyOf ? { decryptionKeyOf } : {}),
   });
   const ingest = new MessageIngestService({ storage, blobs, resolver, conversations, indexer, locks, clock, domain: deps.domain, privacy });
   return {

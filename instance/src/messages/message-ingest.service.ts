@@ -17,6 +17,12 @@ import { parseHeaders, parseMessage, snippetOf } from './message.parser.ts';
 /** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
 export type OwnAddressSource = (accountId: string) => Promise<string[]>;
 
+/**
+ * Learns correspondents' keys from an inbound message before its OpenPGP is checked (Autocrypt headers: see
+ * KeyDiscoveryService.learnAutocrypt). Must not throw; a failure never stops the message.
+ */
+export type KeyLearner = (accountId: string, sender: string, raw: Buffer, facts: IngestRequest['facts']) => Promise<void>;
+
 export const MAX_INGEST_TAGS = 50;
 
 export function rawKeyOf(accountId: string, messageId: string): string {
@@ -50,6 +56,7 @@ export function cleanTags(tags: readonly string[]): string[] {
  */
 export class MessageIngestService implements MessageIngest {
   private readonly ownSources: OwnAddressSource[] = [];
+  private readonly keyLearners: KeyLearner[] = [];
 
   constructor(
     private readonly deps: {
@@ -71,6 +78,11 @@ export class MessageIngestService implements MessageIngest {
     this.ownSources.push(source);
   }
 
+  /** Registers a learner of correspondents' keys from inbound mail (Autocrypt). */
+  addKeyLearner(learner: KeyLearner): void {
+    this.keyLearners.push(learner);
+  }
+
   async ingest(request: IngestRequest): Promise<IngestResult> {
     const { storage, blobs, locks } = this.deps;
     const { accountId, raw } = request;
@@ -88,9 +100,18 @@ export class MessageIngestService implements MessageIngest {
     }
 
     const parsed = await parseMessage(raw);
+    const sender = normaliseEmailAddress(parsed.from?.address ?? '') ?? '';
+    // Keys the message itself brings (Autocrypt) are learnt first, so that its signature is checked with them.
+    if (request.direction === 'inbound' && sender !== '') {
+      for (const learn of this.keyLearners) await learn(accountId, sender, raw, request.facts).catch(() => undefined);
+    }
     // OpenPGP facts (encrypted? signed, and does it verify with a key we hold for the sender?) before the lock: the
-    // checks are CPU work and need no mailbox state.
-    const openpgp = this.deps.privacy && request.direction === 'inbound' ? await this.deps.privacy.openPgpFacts(accountId, normaliseEmailAddress(parsed.from?.address ?? '') ?? '', raw) : null;
+    // checks are CPU work and need no mailbox state. When the account's key is usable here (server-side key mode),
+    // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
+    // message stays as it came (ciphertext).
+    const examined = this.deps.privacy ? await this.deps.privacy.examineOpenPgp(accountId, sender, raw, request.direction) : null;
+    const openpgp = examined && (request.direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
+    const inner = examined?.content ? await parseMessage(examined.content.mime) : null;
     const id = randomUUID();
     const rawRef = rawKeyOf(accountId, id);
     await blobs.put(rawRef, raw);
@@ -126,13 +147,14 @@ export class MessageIngestService implements MessageIngest {
           from: resolution.from,
           to: resolution.to,
           cc: resolution.cc,
-          subject: parsed.subject,
-          snippet: snippetOf(parsed.text),
+          // Protected headers: the inner Subject of a decrypted message is the real one (the outer is often "...").
+          subject: inner?.hasSubject ? inner.subject : parsed.subject,
+          snippet: snippetOf((inner ?? parsed).text),
           sentAt: parsed.date,
           receivedAt: request.receivedAt,
           sizeBytes: raw.length,
           rawRef,
-          threadKey: threadKeyOf(parsed.subject),
+          threadKey: threadKeyOf(inner?.hasSubject ? inner.subject : parsed.subject),
           tags: cleanTags(request.tags ?? []),
           read: request.read ?? request.direction === 'outbound',
           archived: false,

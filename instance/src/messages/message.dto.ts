@@ -97,6 +97,7 @@ export const OpenPgpFactsDto = Type.Object(
     signerFingerprint: Nullable(Type.String()),
     signerKeyTrust: Nullable(Type.String()),
     problem: Nullable(Type.String()),
+    decrypted: Type.Optional(Type.Boolean({ description: 'Decrypted here with your key (server-side key mode): the signature fields are those of the signature inside.' })),
   },
   { additionalProperties: false },
 );
@@ -232,5 +233,6 @@ function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {
     signerFingerprint: str(o.signerFingerprint),
     signerKeyTrust: str(o.signerKeyTrust),
     problem: str(o.problem),
+    ...(o.decrypted === true ? { decrypted: true } : {}),
   };
 }

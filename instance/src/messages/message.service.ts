@@ -65,6 +65,11 @@ export class MessageService {
       locks: MailboxLocks;
       clock: Clock;
       purgeAfterDays?: number;
+      /**
+       * The decrypted form of a message that was decrypted at arrival, while the account's key is usable (server-side
+       * key mode); null otherwise. Reading shows it; the raw form stays as it came.
+       */
+      openEncrypted?: (message: Message, raw: Buffer) => Promise<Buffer | null>;
     },
   ) {
     this.purgeAfterMs = (deps.purgeAfterDays ?? DEFAULT_PURGE_AFTER_DAYS) * DAY;
@@ -87,7 +92,9 @@ export class MessageService {
   async body(m: Message): Promise<MessageBody> {
     const raw = m.rawRef === null ? null : await this.deps.blobs.get(m.rawRef);
     if (raw === null) return { text: '', textTruncated: false, hasHtml: false, attachments: [] };
-    const parsed = await parseMessage(raw);
+    const decrypted = (m.facts['openpgp'] as { decrypted?: unknown } | undefined)?.decrypted === true;
+    const inner = decrypted && this.deps.openEncrypted ? await this.deps.openEncrypted(m, raw).catch(() => null) : null;
+    const parsed = await parseMessage(inner ?? raw);
     return { text: parsed.text, textTruncated: parsed.textTruncated, hasHtml: parsed.hasHtml, attachments: parsed.attachments };
   }
 

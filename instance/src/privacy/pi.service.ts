@@ -8,7 +8,7 @@ import { deviceSupport } from '../devices/os-support.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
 import type { Message, StoredPi } from '../messages/message.entity.ts';
-import type { PrivateKey } from 'openpgp';
+import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp, type OpenPgpExamination } from '../openpgp/openpgp.facts.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -69,7 +69,7 @@ export class PiService {
        * The account's private key when the server may use it (server-side key mode, unlocked by a session); null
        * otherwise. Encrypted mail is then decrypted to check the signature inside (openpgp.facts.ts examineOpenPgp).
        */
-      decryptionKeyOf?: (accountId: string) => Promise<PrivateKey | null>;
+      decryptionKeyOf?: (accountId: string) => Promise<DecryptionKeys | null>;
     },
   ) {}
 

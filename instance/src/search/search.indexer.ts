@@ -43,7 +43,18 @@ export class SearchIndexer {
   private pending: Pending | null = null;
 
   constructor(
-    private readonly deps: { storage: Storage; blobs: BlobStore; search: SearchIndex; queue: JobQueue; logger?: IndexerLogger },
+    private readonly deps: {
+      storage: Storage;
+      blobs: BlobStore;
+      search: SearchIndex;
+      queue: JobQueue;
+      logger?: IndexerLogger;
+      /**
+       * The decrypted form of a message that was decrypted at arrival (server-side key mode), when the account's key
+       * is usable now; null otherwise (then only the snippet recorded at arrival is searchable besides metadata).
+       */
+      openEncrypted?: (message: Message, raw: Buffer) => Promise<Buffer | null>;
+    },
   ) {}
 
   /**
@@ -122,6 +133,16 @@ export class SearchIndexer {
     if (m.rawRef === null) return m.snippet;
     const raw = await this.deps.blobs.get(m.rawRef);
     if (raw === null) return m.snippet;
+    const decrypted = (m.facts['openpgp'] as { decrypted?: unknown } | undefined)?.decrypted === true;
+    if (decrypted) {
+      const inner = this.deps.openEncrypted ? await this.deps.openEncrypted(m, raw).catch(() => null) : null;
+      if (inner === null) return m.snippet;
+      return this.textOf(inner);
+    }
+    return this.textOf(raw);
+  }
+
+  private async textOf(raw: Buffer): Promise<string> {
     const parsed = await parseMessage(raw);
     const names = parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : []));
     const body = names.length > 0 ? `${parsed.text}\n\n${names.join('\n')}` : parsed.text;

@@ -33,12 +33,24 @@ export interface Principal {
   session: Session;
 }
 
+/**
+ * Told when a session starts with the password in hand and when it ends: the account-keys domain derives the unlock
+ * secret of a server-held private key from the password and holds it for the session (keys/key-unlock.cache.ts).
+ * sessionStarted never throws (a failure leaves the key locked, not the user out).
+ */
+export interface SessionKeyUnlock {
+  sessionStarted(accountId: string, session: Pick<Session, 'id' | 'expiresAt'>, password: string): Promise<void>;
+  sessionEnded(sessionId: string): void;
+}
+
 export interface AuthOptions {
   sessionTtlSeconds: number;
   /** The issuer shown by authenticator apps. */
   totpIssuer: string;
   /** A device's last-seen time is written at most this often (keeps reads from turning into writes). */
   touchEverySeconds?: number;
+  /** Session-held unlock of the account's server-held private key (absent: no key is ever unlocked). */
+  keyUnlock?: SessionKeyUnlock;
 }
 
 const totpPurpose = (accountId: string) => `totp:${accountId}`;
@@ -87,6 +99,7 @@ export class AuthService {
       revokedAt: null,
     };
     await this.storage.sessions.create(session);
+    await this.options.keyUnlock?.sessionStarted(current.id, session, input.password);
     return { token, session, account: current, device };
   }
 
@@ -112,6 +125,7 @@ export class AuthService {
 
   async logout(principal: Principal): Promise<void> {
     await this.storage.sessions.revoke(principal.account.id, principal.session.id, this.clock());
+    this.options.keyUnlock?.sessionEnded(principal.session.id);
   }
 
   /** Starts two-factor enrolment: a new secret, pending until a first valid code confirms it. */

@@ -72,6 +72,26 @@ export const ERROR_CODES = {
   key_address_mismatch: { status: 422, title: 'None of the key’s valid user IDs carries this email address.' },
   key_unusable: { status: 422, title: 'The OpenPGP key has no valid self-signature, or can neither encrypt nor sign.' },
   contact_address_unknown: { status: 422, title: 'The address is not one of this contact’s email addresses (or the contact has several and none was named).' },
+
+  // end-to-end encrypted mail (OpenPGP)
+  encryption_unavailable: {
+    status: 422,
+    title: 'The message cannot be encrypted end to end: no OpenPGP key is known for some recipients, or you have none (the detail names them). Send with encryption "auto" or "none", or add their keys.',
+  },
+  signing_key_unavailable: { status: 422, title: 'The message cannot be signed: you have no OpenPGP key, or the server cannot use it (kept on your devices, or locked until you sign in again).' },
+
+  // the account's own OpenPGP keys
+  key_request_invalid: { status: 400, title: 'The request does not fit the mode: server mode takes your password (and the private key to import, if any); client mode takes the public key made on your device.' },
+  key_not_private: { status: 422, title: 'This is a public key: keeping the key on the server needs the private key (-----BEGIN PGP PRIVATE KEY BLOCK-----).' },
+  key_passphrase_wrong: { status: 422, title: 'The private key is protected by a passphrase, and the one given (or none) does not open it.' },
+  key_not_yours: { status: 422, title: 'This private key is not one of your account’s keys.' },
+  key_revocation_missing: { status: 422, title: 'The instance holds no revocation certificate for this key: send one (`revocationCertificate`), made where the private key is.' },
+  key_revocation_invalid: { status: 422, title: 'The revocation certificate cannot be read or does not revoke this key.' },
+  key_none: { status: 409, title: 'The account has no key yet: generate or import one first.' },
+  key_exists: { status: 409, title: 'This key is already one of your account’s keys.' },
+  key_mode_mismatch: { status: 409, title: 'Your key is kept the other way (on the server or on your devices): switch with POST /api/v1/keys/mode first.' },
+  key_mode_unchanged: { status: 409, title: 'Your private key is already kept this way.' },
+  key_locked: { status: 409, title: 'The server-held private key does not open with this password (it was protected under an earlier one).' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -58,6 +58,7 @@ export const TABLES = {
   conversationsByImportance: 'conversations_by_importance',
   sentMessageIds: 'sent_message_ids',
   writtenAddresses: 'written_addresses',
+  accountKeys: 'account_keys',
 } as const;
 
 /** The tables every schema version starts from: the migration ledger and its lock. */
@@ -426,6 +427,30 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          device_id  text,
          pi         frozen<stored_pi>,
          PRIMARY KEY ((account_id), device_id)
+       )`,
+    ],
+  },
+  {
+    version: 6,
+    name: "the account's own OpenPGP keys, and its server-held private key (wrapped, sealed)",
+    statements: (ks) => [
+      // One partition per account, one row per key (a handful over an account's life), read whole. private_sealed
+      // and kek_json are set only for a server-held private key (wrapped under a password-derived key, then sealed).
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountKeys} (
+         account_id     text,
+         fingerprint    text,
+         version        int,
+         algorithm      text,
+         public_key     blob,
+         status         text,
+         key_created_at timestamp,
+         key_expires_at timestamp,
+         revocation     text,
+         private_sealed text,
+         kek_json       text,
+         added_at       timestamp,
+         updated_at     timestamp,
+         PRIMARY KEY ((account_id), fingerprint)
        )`,
     ],
   },

@@ -225,4 +225,30 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         WHERE m.direction = 'outbound' AND coalesce(json_extract(p.value, '$.address'), '') <> '';
     `,
   },
+  {
+    version: 6,
+    name: "the account's own OpenPGP keys, and its server-held private key (wrapped, sealed)",
+    sql: `
+      -- The account's own keys (see keys/account-key.entity.ts). public_key: the transferable public key (binary);
+      -- revocation: the armoured revocation certificate (public). private_sealed and kek_json are set only when the
+      -- private key is held by the server (server mode): the key wrapped under a key derived from the user's password
+      -- (argon2id parameters and salt in kek_json), then sealed with the instance master key.
+      CREATE TABLE account_keys (
+        account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        fingerprint    TEXT NOT NULL,
+        version        INTEGER NOT NULL,
+        algorithm      TEXT NOT NULL,
+        public_key     BLOB NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('active', 'retired', 'revoked')),
+        key_created_at INTEGER NOT NULL,
+        key_expires_at INTEGER,
+        revocation     TEXT,
+        private_sealed TEXT,
+        kek_json       TEXT,
+        added_at       INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (account_id, fingerprint)
+      ) STRICT;
+    `,
+  },
 ];

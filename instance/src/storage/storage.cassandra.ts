@@ -6,6 +6,7 @@ import { CassandraContactRepository } from '../contacts/contact.repository.cassa
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
 import { CassandraRemoteIdentityRepository } from '../identities/remote-identity.repository.cassandra.ts';
+import { CassandraAccountKeyRepository } from '../keys/account-key.repository.cassandra.ts';
 import { CassandraCorrespondentKeyRepository } from '../keys/public-key.repository.cassandra.ts';
 import { CassandraCorrespondenceRepository } from '../messages/correspondence.repository.cassandra.ts';
 import { CassandraMessageRepository } from '../messages/message.repository.cassandra.ts';
@@ -268,6 +269,7 @@ export class CassandraStorage implements Storage {
   readonly contacts;
   readonly remoteIdentities;
   readonly keys;
+  readonly accountKeys;
   readonly correspondence;
   private readonly options: CassandraOptions;
 
@@ -283,6 +285,7 @@ export class CassandraStorage implements Storage {
     this.contacts = new CassandraContactRepository(this.context);
     this.remoteIdentities = new CassandraRemoteIdentityRepository(this.context);
     this.keys = new CassandraCorrespondentKeyRepository(this.context);
+    this.accountKeys = new CassandraAccountKeyRepository(this.context);
     this.correspondence = new CassandraCorrespondenceRepository(this.context);
   }
 

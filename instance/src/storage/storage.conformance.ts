@@ -10,6 +10,7 @@ import type { Contact } from '../contacts/contact.entity.ts';
 import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { IDLE_SYNC, type RemoteIdentity } from '../identities/remote-identity.entity.ts';
+import type { AccountKey } from '../keys/account-key.entity.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { Message } from '../messages/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
@@ -161,6 +162,24 @@ export function aCorrespondentKey(accountId: string, over: Partial<Correspondent
     verifiedAt: null,
     firstSeenAt: at('2026-01-01T10:00:00.000Z'),
     lastSeenAt: at('2026-01-01T10:00:00.000Z'),
+    ...over,
+  };
+}
+
+export function anAccountKey(accountId: string, over: Partial<AccountKey> = {}): AccountKey {
+  return {
+    accountId,
+    fingerprint: randomUUID().replaceAll('-', '').padEnd(40, '0'),
+    version: 4,
+    algorithm: 'ed25519',
+    publicKey: Uint8Array.from([0xc6, 0x33, 0x04, 0x00, 0xff, 0x80, 0x0a, 0x0d, 0x27, 0x22, 0x5c]),
+    status: 'active',
+    keyCreatedAt: at('2025-06-01T00:00:00.000Z'),
+    keyExpiresAt: null,
+    revocationCertificate: null,
+    privateKey: null,
+    addedAt: at('2026-01-01T10:00:00.000Z'),
+    updatedAt: at('2026-01-01T10:00:00.000Z'),
     ...over,
   };
 }
@@ -812,6 +831,64 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), true);
         assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), false, 'deleting twice is a no-op');
         assert.deepEqual(await s.keys.listByAddress(a.id, k.address), []);
+      });
+    });
+
+    describe("the account's own keys", () => {
+      test('put and get round-trip every field (bytes, revocation, wrapped private key); reads are scoped to the account', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const publicOnly = anAccountKey(a.id);
+        const full = anAccountKey(a.id, {
+          fingerprint: 'f'.repeat(64),
+          version: 6,
+          publicKey: Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff),
+          status: 'retired',
+          keyExpiresAt: at('2028-01-01T00:00:00.000Z'),
+          revocationCertificate: '-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: This is a revocation certificate\n\nwnUEIBYKAB0WIQQ=\n-----END PGP PUBLIC KEY BLOCK-----\n',
+          privateKey: {
+            sealed: 'v1.aXY.c2VhbGVk',
+            kek: { algorithm: 'argon2id', memoryCost: 19456, timeCost: 2, parallelism: 1, salt: Uint8Array.from([0, 255, 1, 128, 2, 127, 3, 10, 13, 0, 0, 9, 8, 7, 6, 5]) },
+          },
+          addedAt: at('2026-01-02T00:00:00.000Z'),
+          updatedAt: at('2026-01-03T00:00:00.000Z'),
+        });
+        await s.accountKeys.put(publicOnly);
+        await s.accountKeys.put(full);
+        assert.deepEqual(await s.accountKeys.get(a.id, publicOnly.fingerprint), publicOnly);
+        assert.deepEqual(await s.accountKeys.get(a.id, full.fingerprint), full);
+        assert.equal(await s.accountKeys.get(b.id, full.fingerprint), null, "B cannot read A's key");
+        assert.deepEqual(await s.accountKeys.listByAccount(b.id), []);
+      });
+
+      test('put replaces every field (a null private key erases the stored one); lists are newest first', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const wrapped = { sealed: 'v1.aXY.d3JhcHBlZA', kek: { algorithm: 'argon2id' as const, memoryCost: 1024, timeCost: 1, parallelism: 1, salt: new Uint8Array(16).fill(7) } };
+        const k1 = anAccountKey(a.id, { fingerprint: 'a'.repeat(40), addedAt: at('2026-01-01T00:00:00.000Z'), privateKey: wrapped });
+        const k2 = anAccountKey(a.id, { fingerprint: 'b'.repeat(40), addedAt: at('2026-03-01T00:00:00.000Z') });
+        const k3 = anAccountKey(a.id, { fingerprint: 'c'.repeat(40), addedAt: at('2026-03-01T00:00:00.000Z') });
+        for (const k of [k1, k2, k3]) await s.accountKeys.put(k);
+        assert.deepEqual((await s.accountKeys.listByAccount(a.id)).map((k) => k.fingerprint), [k3, k2, k1].map((k) => k.fingerprint));
+        const moved = { ...k1, status: 'revoked' as const, privateKey: null, publicKey: Uint8Array.from([9, 9, 9]), updatedAt: at('2026-04-01T00:00:00.000Z') };
+        await s.accountKeys.put(moved);
+        assert.deepEqual(await s.accountKeys.get(a.id, k1.fingerprint), moved);
+        assert.equal((await s.accountKeys.listByAccount(a.id)).length, 3);
+      });
+
+      test('delete is scoped to the account', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const k = anAccountKey(a.id);
+        await s.accountKeys.put(k);
+        assert.equal(await s.accountKeys.delete(b.id, k.fingerprint), false, "B cannot delete A's key");
+        assert.equal(await s.accountKeys.delete(a.id, k.fingerprint), true);
+        assert.equal(await s.accountKeys.delete(a.id, k.fingerprint), false, 'deleting twice is a no-op');
+        assert.deepEqual(await s.accountKeys.listByAccount(a.id), []);
       });
     });
 

@@ -3,6 +3,7 @@ import type { ContactRepository } from '../contacts/contact.repository.ts';
 import type { ConversationRepository } from '../conversations/conversation.repository.ts';
 import type { DeviceRepository } from '../devices/device.repository.ts';
 import type { RemoteIdentityRepository } from '../identities/remote-identity.repository.ts';
+import type { AccountKeyRepository } from '../keys/account-key.repository.ts';
 import type { CorrespondentKeyRepository } from '../keys/public-key.repository.ts';
 import type { CorrespondenceRepository } from '../messages/correspondence.repository.ts';
 import type { MessageRepository } from '../messages/message.repository.ts';
@@ -26,6 +27,8 @@ export interface Storage {
   readonly correspondence: CorrespondenceRepository;
   /** Correspondents' OpenPGP public keys (per account and address), as trust on first use pins them. */
   readonly keys: CorrespondentKeyRepository;
+  /** The account's own OpenPGP keys (and, in server mode, its wrapped and sealed private key). */
+  readonly accountKeys: AccountKeyRepository;
   /** Applies pending schema migrations; idempotent, safe to call at every start. Resolves the schema version. */
   migrate(): Promise<number>;
   /** true when the engine answers. */

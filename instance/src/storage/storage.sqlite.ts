@@ -4,6 +4,7 @@ import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.t
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
 import { SqliteRemoteIdentityRepository } from '../identities/remote-identity.repository.sqlite.ts';
+import { SqliteAccountKeyRepository } from '../keys/account-key.repository.sqlite.ts';
 import { SqliteCorrespondentKeyRepository } from '../keys/public-key.repository.sqlite.ts';
 import { SqliteCorrespondenceRepository } from '../messages/correspondence.repository.sqlite.ts';
 import { SqliteMessageRepository } from '../messages/message.repository.sqlite.ts';
@@ -24,6 +25,7 @@ export class SqliteStorage implements Storage {
   readonly contacts;
   readonly remoteIdentities;
   readonly keys;
+  readonly accountKeys;
   readonly correspondence;
 
   private constructor(db: SqliteDb) {
@@ -36,6 +38,7 @@ export class SqliteStorage implements Storage {
     this.contacts = new SqliteContactRepository(db);
     this.remoteIdentities = new SqliteRemoteIdentityRepository(db);
     this.keys = new SqliteCorrespondentKeyRepository(db);
+    this.accountKeys = new SqliteAccountKeyRepository(db);
     this.correspondence = new SqliteCorrespondenceRepository(db);
   }
 
