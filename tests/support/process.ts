@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './net.ts';
+import { spawnCaliopen, untilReady } from '@caliopen/instance/cli/federation.children.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CALIOPEN_BIN = join(ROOT, 'instance/bin/caliopen.mjs');
@@ -25,30 +25,16 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts a long-running `caliopen <args>` and waits until `ready` answers true. */
+/** Starts a long-running `caliopen <args>` and waits until `ready` answers true (the spawning is `caliopen federation`'s). */
 export async function startCaliopen(args: string[], env: Record<string, string>, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [CALIOPEN_BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = spawnCaliopen(args, { cwd: ROOT, env: { ...process.env, ...env } });
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`caliopen ${args.join(' ')} exited with ${child.exitCode}:\n${out}`);
-      return ready();
-    }, timeoutMs);
+    await untilReady(started, ready, timeoutMs, 50);
   } catch (e) {
-    child.kill('SIGKILL');
-    throw new Error(`caliopen ${args.join(' ')} did not become ready: ${(e as Error).message}\n${out}`);
+    started.process.kill('SIGKILL');
+    throw new Error(`caliopen ${args.join(' ')} did not become ready: ${(e as Error).message}`);
   }
-  return {
-    child,
-    output: () => out,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return { child: started.process, output: started.output, stop: started.stop };
 }
 
 /** true when a GET on the URL answers 2xx. */

@@ -3,7 +3,7 @@ import { ConfigError } from '../config/config.loader.ts';
 import { isAppError } from '../shared/errors.ts';
 import { registerAdminCommands } from './admin.commands.ts';
 import { CliError } from './cli-error.ts';
-import { registerDemoCommand } from './demo.command.ts';
+import { registerFederationCommand } from './federation.command.ts';
 import { registerImportCommands } from './import.commands.ts';
 import { registerInstanceCommands } from './instance.commands.ts';
 import { registerRegistryClientCommands } from './registry-client.commands.ts';
@@ -23,7 +23,7 @@ export function buildProgram(): Command {
   registerInstanceCommands(program);
   registerRegistryClientCommands(program);
   registerAdminCommands(program);
-  registerDemoCommand(program);
+  registerFederationCommand(program);
   registerImportCommands(program);
   registerRegistryCommands(program);
   program.commands.forEach(function exitOverride(c) {

@@ -11,7 +11,7 @@ import { RegistryClient, RegistryClientError, type ApplicationView } from '../re
 import { CliError } from './cli-error.ts';
 import type { CommonOptions } from './context.ts';
 
-interface ApplyOptions extends CommonOptions {
+export interface ApplyOptions extends CommonOptions {
   registry: string;
   declaration?: string;
   jurisdiction?: string;
@@ -47,6 +47,64 @@ function registryFailure(e: unknown): never {
   throw e;
 }
 
+/**
+ * `caliopen instance apply`: writes (or reads) the declaration, signs it, applies, records the application and its
+ * challenge for the running instance to serve, and asks the registry to run its checks. Null when it stopped so that
+ * the operator reviews a declaration it just wrote. `caliopen federation` applies its members with it too.
+ */
+export async function applyToRegistry(opts: ApplyOptions, print: (line: string) => void = console.log): Promise<{ applicationId: string; application: ApplicationView } | null> {
+  const config = loadConfig({ ...(opts.config ? { configFile: opts.config } : {}), overrides: opts.dataDir ? { dataDir: opts.dataDir } : {} });
+  const box = new SecretBox(loadMasterKey(config.dataDir));
+  const identity = await loadInstanceIdentity(config.dataDir, box);
+  const file = opts.declaration ?? declarationPath(config.dataDir);
+  if (!existsSync(file)) {
+    if (!opts.jurisdiction || !opts.adminEmail) {
+      throw new CliError(`No declaration at ${file}: run again with --jurisdiction <CC> --admin-email <address> to create one for review.`, 2);
+    }
+    writeDeclaration(
+      file,
+      declarationTemplate({ domain: config.domain, jurisdiction: opts.jurisdiction.toUpperCase(), adminEmail: opts.adminEmail, adminName: opts.adminName ?? 'Instance administrators', doesEmail: config.smtp.enabled }),
+    );
+    if (!opts.yes) {
+      print(`Wrote ${file}: it is what this instance commits to, publicly. Review it, then run the same command again.`);
+      return null;
+    }
+  }
+  let declaration;
+  try {
+    declaration = readDeclaration(file);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  if (declaration.domain !== config.domain) throw new CliError(`${file} declares ${declaration.domain}, but this instance is ${config.domain}.`, 2);
+  const httpsUrl = opts.httpsUrl ?? publicBaseUrl(config, config.https.port);
+  const client = new RegistryClient(opts.registry);
+  const answer = await client
+    .apply({
+      domain: config.domain,
+      endpoints: { https: httpsUrl, ...(config.smtp.enabled ? { smtp: `${config.domain}:${config.smtp.port}` } : {}) },
+      keys: { signing: identity.signing.publicJwk as never, encryption: identity.encryption.publicJwk as never },
+      certificatePem: identity.tls.certPem,
+      declaration: await signDeclaration(declaration, { privateJwk: identity.signing.privateJwk, thumbprint: identity.signing.thumbprint }, new Date()),
+      ...(opts.unlisted ? { listed: false } : {}),
+    })
+    .catch(registryFailure);
+  writeApplicationState(config.dataDir, {
+    registryUrl: opts.registry,
+    applicationId: answer.id,
+    applicantTokenSealed: sealApplicantToken(box, answer.id, answer.token),
+    challenge: { token: answer.challenge.token, value: answer.challenge.value },
+    appliedAt: new Date().toISOString(),
+  });
+  print(`Applied to ${opts.registry}: application ${answer.id}.`);
+  print(`Domain control: the running instance now serves ${answer.challenge.https.url}`);
+  print(`  (or publish DNS TXT ${answer.challenge.dns.name} "${answer.challenge.dns.value}").`);
+  const verified = await client.verify(answer.id, answer.token).catch(registryFailure);
+  printApplication(verified.application, print);
+  print('Follow it with `caliopen instance label`.');
+  return { applicationId: answer.id, application: verified.application };
+}
+
 /** `caliopen instance apply` and `caliopen instance label`: joining the association's registry. */
 export function registerRegistryClientCommands(program: Command): void {
   const instance = program.commands.find((c) => c.name() === 'instance');
@@ -66,55 +124,7 @@ export function registerRegistryClientCommands(program: Command): void {
     .option('--data-dir <dir>', 'the instance data directory')
     .option('--config <file>', 'config file')
     .action(async (opts: ApplyOptions) => {
-      const config = loadConfig({ ...(opts.config ? { configFile: opts.config } : {}), overrides: opts.dataDir ? { dataDir: opts.dataDir } : {} });
-      const box = new SecretBox(loadMasterKey(config.dataDir));
-      const identity = await loadInstanceIdentity(config.dataDir, box);
-      const file = opts.declaration ?? declarationPath(config.dataDir);
-      if (!existsSync(file)) {
-        if (!opts.jurisdiction || !opts.adminEmail) {
-          throw new CliError(`No declaration at ${file}: run again with --jurisdiction <CC> --admin-email <address> to create one for review.`, 2);
-        }
-        writeDeclaration(
-          file,
-          declarationTemplate({ domain: config.domain, jurisdiction: opts.jurisdiction.toUpperCase(), adminEmail: opts.adminEmail, adminName: opts.adminName ?? 'Instance administrators', doesEmail: config.smtp.enabled }),
-        );
-        if (!opts.yes) {
-          console.log(`Wrote ${file}: it is what this instance commits to, publicly. Review it, then run the same command again.`);
-          return;
-        }
-      }
-      let declaration;
-      try {
-        declaration = readDeclaration(file);
-      } catch (e) {
-        throw new CliError((e as Error).message, 2);
-      }
-      if (declaration.domain !== config.domain) throw new CliError(`${file} declares ${declaration.domain}, but this instance is ${config.domain}.`, 2);
-      const httpsUrl = opts.httpsUrl ?? publicBaseUrl(config, config.https.port);
-      const client = new RegistryClient(opts.registry);
-      const answer = await client
-        .apply({
-          domain: config.domain,
-          endpoints: { https: httpsUrl, ...(config.smtp.enabled ? { smtp: `${config.domain}:${config.smtp.port}` } : {}) },
-          keys: { signing: identity.signing.publicJwk as never, encryption: identity.encryption.publicJwk as never },
-          certificatePem: identity.tls.certPem,
-          declaration: await signDeclaration(declaration, { privateJwk: identity.signing.privateJwk, thumbprint: identity.signing.thumbprint }, new Date()),
-          ...(opts.unlisted ? { listed: false } : {}),
-        })
-        .catch(registryFailure);
-      writeApplicationState(config.dataDir, {
-        registryUrl: opts.registry,
-        applicationId: answer.id,
-        applicantTokenSealed: sealApplicantToken(box, answer.id, answer.token),
-        challenge: { token: answer.challenge.token, value: answer.challenge.value },
-        appliedAt: new Date().toISOString(),
-      });
-      console.log(`Applied to ${opts.registry}: application ${answer.id}.`);
-      console.log(`Domain control: the running instance now serves ${answer.challenge.https.url}`);
-      console.log(`  (or publish DNS TXT ${answer.challenge.dns.name} "${answer.challenge.dns.value}").`);
-      const verified = await client.verify(answer.id, answer.token).catch(registryFailure);
-      printApplication(verified.application, console.log);
-      console.log('Follow it with `caliopen instance label`.');
+      await applyToRegistry(opts);
     });
 
   instance
