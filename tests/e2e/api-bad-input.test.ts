@@ -94,6 +94,11 @@ describe('hostile input on every route', () => {
     expectProblem(await inst.api('GET', `/api/v1/routes?to=${encodeURIComponent('a@b.example\r\nBcc: c@d.example')}`, { token: tokens.user }), 400, ['recipient_invalid'], 'route preview with a header injection');
     expectProblem(await inst.api('GET', `/api/v1/routes?to=a@${'b'.repeat(400)}.example`, { token: tokens.user }), 400, ['validation_failed'], 'route preview to an oversize address');
     expectProblem(await inst.api('GET', '/api/v1/routes?to=a@b.example&via=federation', { token: tokens.user }), 400, ['validation_failed'], 'route preview with an unknown parameter');
+    expectProblem(await inst.api('GET', '/api/v1/keys/alerts?limit=0', { token: tokens.user }), 400, ['validation_failed'], 'key alerts: limit 0');
+    expectProblem(await inst.api('GET', '/api/v1/keys/alerts?limit=100000', { token: tokens.user }), 400, ['validation_failed'], 'key alerts: limit too large');
+    expectProblem(await inst.api('GET', '/api/v1/keys/alerts?cursor=%00%01', { token: tokens.user }), 400, ['validation_failed'], 'key alerts: a cursor this API never gave');
+    expectProblem(await inst.api('GET', `/api/v1/keys/alerts?cursor=${'Q'.repeat(5000)}`, { token: tokens.user }), 400, ['validation_failed'], 'key alerts: an oversize cursor');
+    expectProblem(await inst.api('GET', '/api/v1/keys/alerts?status=all', { token: tokens.user }), 400, ['validation_failed'], 'key alerts: an unknown parameter');
     expectProblem(await inst.api('GET', '/api/v1/nowhere'), 404, ['route_not_found'], 'unknown route');
     expectProblem(await inst.api('PUT', '/api/v1/me', { token: tokens.user }), 404, ['route_not_found'], 'unknown method on a route');
     assert.equal(snapshot(inst), before, 'no stored row changed');

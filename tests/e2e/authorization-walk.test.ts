@@ -101,6 +101,8 @@ describe('authorization walk over every route', () => {
     const pinned = await generateTestKey('walk-sender@w.example');
     const another = await generateTestKey('walk-sender@w.example');
     await services.keys.addKey(a.id, 'walk-sender@w.example', pinned.armoredPublic, 'autocrypt');
+    // A key alert of A (a third key of the address, in conflict with the pinned one): GET /api/v1/keys/alerts shows it.
+    await services.keys.addKey(a.id, 'walk-sender@w.example', (await generateTestKey('walk-sender@w.example')).armoredPublic, 'autocrypt');
     // A's own key, server-held: the account-key routes walk on it.
     const own = await services.accountKeys.generate(a.id, { mode: 'server', password: a.password });
     ctx = {
@@ -200,10 +202,13 @@ describe('authorization walk over every route', () => {
       assert.equal(res.status, 200, `${r.method} ${r.url} as A: ${res.text}`);
       assert.equal(res.body.id, ctx.a.spareDeviceId);
     }
-    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id', '/api/v1/contacts/:id/keys', '/api/v1/keys']) {
+    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id', '/api/v1/contacts/:id/keys', '/api/v1/keys', '/api/v1/keys/alerts']) {
       const res = await call('GET', url, 'userA');
       assert.equal(res.status, 200, `GET ${url} as A: ${res.text.slice(0, 200)}`);
     }
+    // Key alerts are the caller's own: A sees the one of A's contact, B none of it.
+    assert.deepEqual((await call('GET', '/api/v1/keys/alerts', 'userA')).body.items.map((i: { contact: { id: string } }) => i.contact.id), [ctx.a.contactId]);
+    assert.deepEqual((await call('GET', '/api/v1/keys/alerts', 'userB')).body.items, []);
     for (const r of inst.running.http.routes.filter((r) => r.access === 'admin')) {
       const res = await call(r.method, r.url, 'admin');
       assert.ok(res.status >= 200 && res.status < 300, `${r.method} ${r.url} as admin: ${res.status} ${res.text}`);

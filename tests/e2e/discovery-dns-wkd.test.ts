@@ -13,12 +13,9 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { promises as dnsPromises } from 'node:dns';
 import { readFileSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import dnsPacket from 'dns-packet';
-import type { DecodedPacket, Packet } from 'dns-packet';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import * as openpgp from 'openpgp';
 import pino from 'pino';
@@ -29,55 +26,8 @@ import { lookupOpenPgpKey, lookupTlsa } from '@caliopen/instance/discovery/dns.r
 import { openPgpKeyName, wkdHash } from '@caliopen/instance/discovery/key-names.ts';
 import { MemoryPublishedKeys } from '@caliopen/instance/discovery/published-keys.memory.ts';
 import { lookupWkd } from '@caliopen/instance/discovery/wkd.ts';
+import { encodeQuery, tcpQuery, udpQuery } from '../support/dns-client.ts';
 import { tempDir } from '../support/tmp.ts';
-
-type Reply = DecodedPacket & { rcode: string };
-
-function encodeQuery(name: string, type: string): Buffer {
-  return dnsPacket.encode({
-    type: 'query',
-    id: 777,
-    flags: 0,
-    questions: [{ name, type, class: 'IN' }],
-    // EDNS(0) with the 1232-byte payload of DNS flag day 2020, as current resolvers ask.
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] }],
-  } as unknown as Packet);
-}
-
-function udpQuery(port: number, message: Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error('no UDP answer'));
-    }, 3000);
-    socket.on('message', (reply) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(dnsPacket.decode(reply) as Reply);
-    });
-    socket.send(message, port, '127.0.0.1');
-  });
-}
-
-function tcpQuery(port: number, message: Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const socket = new Socket();
-    let buffered = Buffer.alloc(0);
-    const prefix = Buffer.alloc(2);
-    prefix.writeUInt16BE(message.length);
-    socket.connect(port, '127.0.0.1', () => socket.write(Buffer.concat([prefix, message])));
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const reply = dnsPacket.streamDecode(buffered);
-      if (reply) {
-        socket.destroy();
-        resolve(reply as Reply);
-      }
-    });
-    socket.on('error', reject);
-  });
-}
 
 /** The certificate the public HTTPS face presents. */
 function presentedCertificate(port: number): Promise<X509Certificate> {

@@ -16,6 +16,7 @@ import { RemoteIdentityService } from '../identities/remote-identity.service.ts'
 import { ImapImportService } from '../imports/imap-import.service.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
 import { CorrespondentKeyService } from '../keys/public-key.service.ts';
+import { KeyAlertService } from '../keys/key-alert.service.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import { KeyDiscoveryService, type KeyDiscoveryOptions } from '../keys/key-discovery.service.ts';
 import { RoutePreviewService } from '../routing/route-preview.service.ts';
@@ -60,6 +61,8 @@ export interface InstanceServices {
   contacts: ContactService;
   /** Correspondents' OpenPGP public keys (trust on first use). */
   keys: CorrespondentKeyService;
+  /** Unresolved trust-on-first-use conflicts of an account (GET /api/v1/keys/alerts). */
+  keyAlerts: KeyAlertService;
   /** The account's own OpenPGP keys, where the private key lives, its session-held unlock (implements AccountKeys). */
   accountKeys: AccountKeyService;
   conversations: ConversationService;
@@ -282,6 +285,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
         if (contact !== null) await core.privacy.enqueue({ kind: 'contact', accountId, contactId: contact.id });
       },
     }),
+    keyAlerts: new KeyAlertService({ keys: storage.keys, contacts: storage.contacts }),
     accountKeys,
     conversations: core.conversations,
     messages: core.messages,

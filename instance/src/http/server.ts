@@ -7,6 +7,7 @@ import { meRoutes } from '../accounts/me.routes.ts';
 import { contactRoutes } from '../contacts/contact.routes.ts';
 import { contactKeyRoutes } from '../keys/contact-key.routes.ts';
 import { accountKeyRoutes } from '../keys/account-key.routes.ts';
+import { keyAlertRoutes } from '../keys/key-alert.routes.ts';
 import { conversationRoutes } from '../conversations/conversation.routes.ts';
 import { deviceRoutes } from '../devices/device.routes.ts';
 import { composeRoutes } from '../email/compose.routes.ts';
@@ -91,6 +92,7 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
   await app.register(contactRoutes, { contacts: services.contacts, privacy: services.privacy });
   await app.register(contactKeyRoutes, { contacts: services.contacts, keys: services.keys });
   await app.register(accountKeyRoutes, { keys: services.accountKeys });
+  await app.register(keyAlertRoutes, { alerts: services.keyAlerts });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
   await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(adminRoutes, { accounts: services.accounts });

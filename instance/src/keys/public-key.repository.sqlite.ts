@@ -1,7 +1,7 @@
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
 import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
 import type { CorrespondentKey, KeySource, KeyStatus } from './public-key.entity.ts';
-import type { CorrespondentKeyRepository } from './public-key.repository.ts';
+import type { ConflictCursor, CorrespondentKeyRepository } from './public-key.repository.ts';
 
 interface KeyRow {
   account_id: string;
@@ -44,6 +44,8 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
   private readonly upsert;
   private readonly one;
   private readonly byAddress;
+  private readonly conflicts;
+  private readonly conflictsAfter;
   private readonly status;
   private readonly statusAndVerified;
   private readonly remove;
@@ -60,6 +62,12 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
       'SELECT * FROM correspondent_keys WHERE account_id = ? AND address = ? AND fingerprint = ?',
     );
     this.byAddress = db.prepare<[string, string], KeyRow>(`SELECT * FROM correspondent_keys WHERE account_id = ? AND address = ? ${ORDER}`);
+    // Both read the partial index correspondent_keys_conflicts (migration 7), in its order.
+    const conflictOrder = 'ORDER BY first_seen_at DESC, address DESC, fingerprint DESC LIMIT ?';
+    this.conflicts = db.prepare<[string, number], KeyRow>(`SELECT * FROM correspondent_keys WHERE account_id = ? AND status = 'conflict' ${conflictOrder}`);
+    this.conflictsAfter = db.prepare<[string, number, string, string, number], KeyRow>(
+      `SELECT * FROM correspondent_keys WHERE account_id = ? AND status = 'conflict' AND (first_seen_at, address, fingerprint) < (?, ?, ?) ${conflictOrder}`,
+    );
     this.status = db.prepare<[KeyStatus, string, string, string]>(
       'UPDATE correspondent_keys SET status = ? WHERE account_id = ? AND address = ? AND fingerprint = ?',
     );
@@ -112,6 +120,15 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
     }
     out.sort((a, b) => b.first_seen_at - a.first_seen_at || (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0));
     return out.map(toKey);
+  }
+
+  async listConflicts(accountId: string, page: { limit: number; after?: ConflictCursor }): Promise<CorrespondentKey[]> {
+    const { limit, after } = page;
+    const rows =
+      after === undefined
+        ? this.conflicts.all(accountId, limit)
+        : this.conflictsAfter.all(accountId, toMs(after.firstSeenAt), after.address, after.fingerprint, limit);
+    return rows.map(toKey);
   }
 
   async setStatus(accountId: string, address: string, fingerprint: string, status: KeyStatus, verifiedAt?: Date | null): Promise<boolean> {

@@ -1,5 +1,12 @@
 import type { CorrespondentKey, KeyStatus } from './public-key.entity.ts';
 
+/** Where a page of conflicts starts: strictly after this key in the listing order of `listConflicts`. */
+export interface ConflictCursor {
+  firstSeenAt: Date;
+  address: string;
+  fingerprint: string;
+}
+
 /**
  * Port: correspondents' OpenPGP public keys, per account. Keyed by (accountId, address, fingerprint). Every read and
  * write is scoped to the owning account. Adapters: public-key.repository.sqlite.ts, public-key.repository.cassandra.ts
@@ -13,6 +20,13 @@ export interface CorrespondentKeyRepository {
   listByAddress(accountId: string, address: string): Promise<CorrespondentKey[]>;
   /** Keys known for any of the addresses (a contact's identities), grouped by nothing, newest first. */
   listByAddresses(accountId: string, addresses: readonly string[]): Promise<CorrespondentKey[]>;
+  /**
+   * The account's keys in `conflict` (unresolved trust-on-first-use alerts), newest first: by firstSeenAt, then
+   * address, then fingerprint, all descending; at most `limit`, strictly after `after` when given. Kept by an index
+   * (SQLite: a partial index; Cassandra: an index table written with the key), so the read never scans the account's
+   * other keys.
+   */
+  listConflicts(accountId: string, page: { limit: number; after?: ConflictCursor }): Promise<CorrespondentKey[]>;
   setStatus(accountId: string, address: string, fingerprint: string, status: KeyStatus, verifiedAt?: Date | null): Promise<boolean>;
   delete(accountId: string, address: string, fingerprint: string): Promise<boolean>;
 }

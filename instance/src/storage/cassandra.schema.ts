@@ -59,6 +59,7 @@ export const TABLES = {
   sentMessageIds: 'sent_message_ids',
   writtenAddresses: 'written_addresses',
   accountKeys: 'account_keys',
+  correspondentKeyConflicts: 'correspondent_key_conflicts',
 } as const;
 
 /** The tables every schema version starts from: the migration ledger and its lock. */
@@ -452,6 +453,22 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          updated_at     timestamp,
          PRIMARY KEY ((account_id), fingerprint)
        )`,
+    ],
+  },
+  {
+    version: 7,
+    name: "key alerts: an account's unresolved trust-on-first-use conflicts, newest first",
+    statements: (ks) => [
+      // The index of correspondent_keys rows whose status is 'conflict' (GET /api/v1/keys/alerts): one partition per
+      // account, in the listing order, written in the same logged batch as the key row. Only unresolved conflicts
+      // are in it (a handful), and a row leaves when its key is verified, rejected or deleted.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.correspondentKeyConflicts} (
+         account_id    text,
+         first_seen_at timestamp,
+         address       text,
+         fingerprint   text,
+         PRIMARY KEY ((account_id), first_seen_at, address, fingerprint)
+       ) WITH CLUSTERING ORDER BY (first_seen_at DESC, address DESC, fingerprint DESC)`,
     ],
   },
 ];

@@ -251,4 +251,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 7,
+    name: "key alerts: an account's unresolved trust-on-first-use conflicts, newest first",
+    sql: `
+      -- GET /api/v1/keys/alerts: the keys in conflict of one account, in the listing order, without reading its other
+      -- keys (a partial index: only conflicts are in it, and they are few).
+      CREATE INDEX correspondent_keys_conflicts ON correspondent_keys (account_id, first_seen_at DESC, address DESC, fingerprint DESC)
+        WHERE status = 'conflict';
+    `,
+  },
 ];

@@ -832,6 +832,48 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), false, 'deleting twice is a no-op');
         assert.deepEqual(await s.keys.listByAddress(a.id, k.address), []);
       });
+
+      test('listConflicts: the account’s keys in conflict only, newest first (first seen, address, fingerprint), paged; follows every write', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const fp = (c: string) => c.repeat(40);
+        const one = 'one@alerts.example';
+        const two = 'two@alerts.example';
+        const t1 = at('2026-01-01T00:00:00.000Z');
+        const t2 = at('2026-02-01T00:00:00.000Z');
+        const pinned = aCorrespondentKey(a.id, { address: one, fingerprint: fp('1'), firstSeenAt: t1 });
+        const c1 = aCorrespondentKey(a.id, { address: one, fingerprint: fp('a'), status: 'conflict', firstSeenAt: t2 });
+        const c2 = aCorrespondentKey(a.id, { address: one, fingerprint: fp('b'), status: 'conflict', firstSeenAt: t2 });
+        const c3 = aCorrespondentKey(a.id, { address: two, fingerprint: fp('c'), status: 'conflict', firstSeenAt: t2 });
+        const c4 = aCorrespondentKey(a.id, { address: two, fingerprint: fp('d'), status: 'conflict', firstSeenAt: t1 });
+        const rejected = aCorrespondentKey(a.id, { address: two, fingerprint: fp('e'), status: 'rejected', firstSeenAt: at('2026-03-01T00:00:00.000Z') });
+        const ofB = aCorrespondentKey(b.id, { address: one, fingerprint: fp('f'), status: 'conflict', firstSeenAt: at('2026-04-01T00:00:00.000Z') });
+        for (const k of [pinned, c1, c2, c3, c4, rejected, ofB]) await s.keys.put(k);
+        const fps = (ks: CorrespondentKey[]) => ks.map((k) => k.fingerprint);
+        const order = [c3, c2, c1, c4];
+        assert.deepEqual(fps(await s.keys.listConflicts(a.id, { limit: 10 })), fps(order), 'newest first, then address and fingerprint descending');
+        assert.deepEqual(await s.keys.listConflicts(a.id, { limit: 10 }), order, 'whole keys, bytes included');
+        assert.deepEqual(fps(await s.keys.listConflicts(b.id, { limit: 10 })), [ofB.fingerprint], "B's alerts are B's");
+        // Paging: strictly after the last key of the previous page.
+        const first = await s.keys.listConflicts(a.id, { limit: 2 });
+        assert.deepEqual(fps(first), fps([c3, c2]));
+        const last = first.at(-1)!;
+        const second = await s.keys.listConflicts(a.id, { limit: 2, after: { firstSeenAt: last.firstSeenAt, address: last.address, fingerprint: last.fingerprint } });
+        assert.deepEqual(fps(second), fps([c1, c4]));
+        assert.deepEqual(await s.keys.listConflicts(a.id, { limit: 2, after: { firstSeenAt: c4.firstSeenAt, address: c4.address, fingerprint: c4.fingerprint } }), []);
+        // Every write keeps the listing right: status changes both ways, a put that resolves or moves, a delete.
+        assert.equal(await s.keys.setStatus(a.id, one, c1.fingerprint, 'active', at('2026-05-01T00:00:00.000Z')), true);
+        assert.equal(await s.keys.setStatus(a.id, one, pinned.fingerprint, 'conflict'), true);
+        await s.keys.put({ ...c3, status: 'rejected' });
+        await s.keys.put({ ...c4, firstSeenAt: at('2026-06-01T00:00:00.000Z'), lastSeenAt: at('2026-06-01T00:00:00.000Z') });
+        assert.equal(await s.keys.delete(a.id, one, c2.fingerprint), true);
+        assert.deepEqual(fps(await s.keys.listConflicts(a.id, { limit: 10 })), [c4.fingerprint, pinned.fingerprint]);
+        assert.equal((await s.keys.listConflicts(a.id, { limit: 10 }))[1]?.status, 'conflict');
+        assert.equal(await s.keys.setStatus(b.id, two, c4.fingerprint, 'rejected'), false, "B cannot resolve A's alert");
+        assert.equal((await s.keys.listConflicts(a.id, { limit: 10 })).length, 2);
+      });
     });
 
     describe("the account's own keys", () => {
