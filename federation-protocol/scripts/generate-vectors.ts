@@ -45,6 +45,7 @@ import {
   signedCheckpointOf,
   strangerKey,
 } from '../src/testing/fixtures.ts';
+import { directoryVectors, envelopeVectors, prekeyVectors, receiptVectors, requestSignatureVectors } from './federation-vectors.ts';
 
 export const VECTORS_DIRECTORY = new URL('../test-vectors/', import.meta.url);
 
@@ -59,6 +60,11 @@ export async function generateVectors(): Promise<Record<string, unknown>> {
     'labels.json': await labelVectors(),
     'checkpoints.json': await checkpointVectors(),
     'feeds.json': await feedVectors(),
+    'prekeys.json': await prekeyVectors(),
+    'envelopes.json': await envelopeVectors(),
+    'request-signatures.json': await requestSignatureVectors(),
+    'receipts.json': await receiptVectors(),
+    'directory.json': await directoryVectors(),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * @caliopen/federation-protocol — the wire contract shared by the registry and the instances.
  * Pure: no I/O and no clock; time comes in as `now` (NumericDate seconds). The one hidden input is randomness, for
- * a label id the caller does not give.
+ * a label id the caller does not give, and for prekeys and envelopes (injectable there, for test vectors).
  */
 export { ERROR_CODES, ProtocolError, fail, isProtocolError, ok, unwrap } from './errors.ts';
 export type { ErrorCode, Failure, Result } from './errors.ts';
@@ -121,3 +121,112 @@ export {
   verifyFeedEnvelope,
 } from './feed.ts';
 export * from './descriptor.ts';
+
+// caliopen-federation/1: what instances say to each other (SPEC.md).
+export { FEDERATION_HTTP_ERRORS } from './errors.ts';
+export type { FederationHttpErrorCode, SenderAction } from './errors.ts';
+export { FEDERATION_PATHS, FEDERATION_PROTOCOL_VERSION } from './protocol.ts';
+export { MAX_LOCAL_PART_LENGTH, isLocalPart } from './address.ts';
+
+export {
+  DEFAULT_PREKEY_GRACE_SECONDS,
+  DEFAULT_PREKEY_MIN_REMAINING_SECONDS,
+  DEFAULT_PREKEY_OVERLAP_SECONDS,
+  DEFAULT_PREKEY_WINDOW_SECONDS,
+  MAX_PREKEY_WINDOW_SECONDS,
+  MAX_PUBLISHED_PREKEYS,
+  PREKEYS_PATH,
+  PREKEY_JWS_TYPE,
+  choosePrekey,
+  defaultRandomBytes,
+  generatePrekey,
+  isExpired,
+  parsePrekeyClaims,
+  planPrekeyRotation,
+  signPrekey,
+  verifyPrekey,
+  verifyPrekeyList,
+} from './prekeys.ts';
+export type {
+  Prekey,
+  PrekeyPrivate,
+  PrekeyRotationPlan,
+  PrekeyRotationPolicy,
+  RandomBytes,
+  VerifyPrekeyOptions,
+  X25519PrivateJwk,
+} from './prekeys.ts';
+
+export {
+  DEFAULT_ENVELOPE_LIFETIME_SECONDS,
+  ENVELOPE_JWE_TYPE,
+  ENVELOPE_JWS_TYPE,
+  ENVELOPE_MEDIA_TYPE,
+  ENVELOPE_VERSION,
+  INBOX_PATH,
+  MAX_BUCKET_BYTES,
+  MAX_ENVELOPE_BYTES,
+  MAX_ENVELOPE_LIFETIME_SECONDS,
+  MIN_BUCKET_BYTES,
+  bucketFor,
+  newEnvelopeId,
+  openEnvelope,
+  sealEnvelope,
+} from './envelope.ts';
+export type {
+  EnvelopeContent,
+  EnvelopeFrom,
+  EnvelopeTo,
+  OpenEnvelopeOptions,
+  OpenedEnvelope,
+  SealEnvelopeInput,
+  SealEnvelopeOptions,
+  SealedEnvelope,
+  SealedEnvelopeResult,
+} from './envelope.ts';
+
+export {
+  DEFAULT_REQUEST_SIGNATURE_LIFETIME_SECONDS,
+  MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS,
+  REQUEST_JWS_TYPE,
+  REQUEST_SIGNATURE_HEADER,
+  contentSha256,
+  signRequest,
+  verifyRequest,
+} from './request-signature.ts';
+export type {
+  ReceivedRequest,
+  RequestSignatureClaims,
+  SignRequestInput,
+  VerifiedRequest,
+  VerifyRequestOptions,
+} from './request-signature.ts';
+
+export { MemoryReplayStore, checkReplay, replayKey } from './replay.ts';
+export type { ReplayCheckInput, ReplayStore, ReplayVerdict } from './replay.ts';
+
+export { RECEIPT_JWS_TYPE, RECEIPT_STATUSES, signReceipt, verifyReceipt } from './receipt.ts';
+export type { Receipt, ReceiptStatus, VerifyReceiptOptions } from './receipt.ts';
+
+export {
+  DEFAULT_KEY_DIRECTORY_LIFETIME_SECONDS,
+  KEY_DIRECTORY_JWS_TYPE,
+  KEY_DIRECTORY_PATH_PREFIX,
+  MAX_KEY_DIRECTORY_LIFETIME_SECONDS,
+  MAX_OPENPGP_KEY_BYTES,
+  keyDirectoryPath,
+  signKeyDirectoryEntry,
+  verifyKeyDirectoryEntry,
+} from './key-directory.ts';
+export type { KeyDirectoryEntry, SignKeyDirectoryInput, VerifyKeyDirectoryOptions } from './key-directory.ts';
+
+export {
+  DEFAULT_TRUST_LIFETIME_SECONDS,
+  MAX_TRUST_LIFETIME_SECONDS,
+  TRUST_JWS_TYPE,
+  TRUST_PATH_PREFIX,
+  signTrustStatement,
+  trustPath,
+  verifyTrustStatement,
+} from './trust.ts';
+export type { SignTrustInput, TrustStatement, VerifyTrustOptions } from './trust.ts';

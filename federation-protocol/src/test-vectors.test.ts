@@ -24,7 +24,25 @@ import {
   verifyInclusion,
   verifyLabel,
 } from './index.ts';
-import type { Checkpoint, LabelClaims, Result } from './index.ts';
+import {
+  MemoryReplayStore,
+  checkReplay,
+  choosePrekey,
+  decodeBase64Url,
+  encodeBase64Url,
+  openEnvelope,
+  planPrekeyRotation,
+  sealEnvelope,
+  utf8Decode,
+  verifyKeyDirectoryEntry,
+  verifyPrekey,
+  verifyPrekeyList,
+  verifyReceipt,
+  verifyRequest,
+  verifyTrustStatement,
+} from './index.ts';
+import type { Checkpoint, Ed25519PublicJwk, LabelClaims, PrekeyPrivate, Result, SealEnvelopeInput } from './index.ts';
+import { fixedRandom } from './testing/federation-fixtures.ts';
 import { privateCryptoKey } from './keys.ts';
 import { VECTORS_DIRECTORY, generateVectors, serializeVectors } from '../scripts/generate-vectors.ts';
 
@@ -33,7 +51,19 @@ import { VECTORS_DIRECTORY, generateVectors, serializeVectors } from '../scripts
  * the checked-in files are exactly what the generator produces (so a format change cannot go unnoticed).
  */
 
-const FILES = ['canonical-json.json', 'merkle.json', 'keys.json', 'labels.json', 'checkpoints.json', 'feeds.json'];
+const FILES = [
+  'canonical-json.json',
+  'merkle.json',
+  'keys.json',
+  'labels.json',
+  'checkpoints.json',
+  'feeds.json',
+  'prekeys.json',
+  'envelopes.json',
+  'request-signatures.json',
+  'receipts.json',
+  'directory.json',
+];
 
 // The vector files are JSON whose shape the generator fixes; reading them loosely keeps this test short.
 type Loose = any;
@@ -65,6 +95,11 @@ function assertExpected(result: Result<unknown>, expected: { ok: boolean; code?:
     assert.ok(!result.ok, `${name}: expected ${expected.code}, got a valid result`);
     assert.equal(result.error.code, expected.code, `${name}: ${result.error.message}`);
   }
+}
+
+/** The signing key of a test instance, from the name its seed derives from (the vectors publish only the public half). */
+function signingKeyOf(seedName: string) {
+  return ed25519KeyPairFromSeed(sha256(`caliopen test vectors: ${seedName}`));
 }
 
 function labelClaimsFromWire(wire: Loose): LabelClaims {
@@ -227,6 +262,104 @@ describe('test vectors', () => {
         assert.deepEqual(result.value.instances.map((entry) => entry.domain), vector.expected.domains);
         assert.equal(feedDigest(result.value), vector.expected.resultSha256);
       }
+    }
+  });
+  it('prekeys.json', async () => {
+    const vectors = load('prekeys.json');
+    for (const { randomness, privateJwk, prekey } of vectors.prekeys) {
+      assert.equal(privateJwk.d, encodeBase64Url(hex(randomness)), 'the private key is the randomness');
+      assert.equal(prekey.kid, jwkThumbprint(prekey.publicJwk));
+      assert.equal(privateJwk.x, prekey.publicJwk.x);
+    }
+    for (const vector of vectors.cases) {
+      const result = await verifyPrekey(vector.jws, vector.verify);
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) assert.deepEqual(result.value, vector.expected.prekey, vector.name);
+    }
+    for (const vector of vectors.lists) {
+      const result = await verifyPrekeyList(vector.document, vector.verify);
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) assert.deepEqual(result.value.map((prekey) => prekey.kid), vector.expected.kids, vector.name);
+    }
+    for (const { now, prekeys, expected } of vectors.choose) {
+      assert.equal(choosePrekey(prekeys as { kid: string; notBefore: number; notAfter: number }[], now)?.kid ?? null, expected, `choose at ${now}`);
+    }
+    for (const { now, held, expected } of vectors.rotation) assert.deepEqual(planPrekeyRotation(held, now), expected, `rotation at ${now}`);
+  });
+
+  it('envelopes.json', async () => {
+    const vectors = load('envelopes.json');
+    const prekeys = new Map<string, PrekeyPrivate>(vectors.recipientPrekeys.map((entry: Loose) => [entry.prekey.kid, { ...entry.prekey, privateJwk: entry.privateJwk }]));
+    const senderKeys = (domain: string): Ed25519PublicJwk[] | undefined => vectors.senderKeys[domain];
+    const optionsOf = (open: Loose) => ({ ...open, prekeyPrivate: (kid: string) => prekeys.get(kid), senderKeys });
+    for (const vector of vectors.cases) {
+      if (vector.seal) {
+        // Sealing with the listed randomness reproduces the envelope byte for byte.
+        const input: SealEnvelopeInput = { ...vector.seal.input, body: decodeBase64Url(vector.seal.input.body)! };
+        const prekey = vectors.recipientPrekeys[0].prekey;
+        const sealed = await sealEnvelope(input, { prekey, signingKey: signingKeyOf(vectors.sender.seedName), randomBytes: fixedRandom(hex(vector.seal.randomness)) });
+        assert.equal(utf8Decode(sealed.bytes), vector.envelope, `${vector.name}: sealing`);
+      }
+      const result = await openEnvelope(vector.envelope, optionsOf(vector.open));
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) {
+        const { content, senderKid, prekeyKid, bucket } = result.value;
+        assert.deepEqual({ ...content, body: encodeBase64Url(content.body) }, vector.expected.content, vector.name);
+        assert.deepEqual({ senderKid, prekeyKid, bucket }, { senderKid: vector.expected.senderKid, prekeyKid: vector.expected.prekeyKid, bucket: vector.expected.bucket });
+      }
+    }
+    const store = new MemoryReplayStore();
+    for (const expected of vectors.replay.expected) {
+      const opened = unwrap(await openEnvelope(vectors.replay.envelope, optionsOf(vectors.replay.open)));
+      assertExpected(await checkReplay(store, opened.content, { now: vectors.replay.open.now }), expected, vectors.replay.name);
+    }
+    for (const { bucket, ciphertextLength } of vectors.buckets) assert.equal(ciphertextLength, Math.ceil((bucket * 4) / 3));
+    for (const { bodyLength, bucket, ciphertextLength, envelopeLength } of vectors.padding) {
+      const input: SealEnvelopeInput = { ...vectors.cases[0].seal.input, body: new Uint8Array(bodyLength).fill(0x41) };
+      const sealed = await sealEnvelope(input, { prekey: vectors.recipientPrekeys[0].prekey, signingKey: signingKeyOf(vectors.sender.seedName) });
+      assert.deepEqual(
+        { bucket: sealed.bucket, ciphertextLength: sealed.envelope.jwe.split('.')[3]!.length, envelopeLength: sealed.bytes.byteLength },
+        { bucket, ciphertextLength, envelopeLength },
+        `padding of ${bodyLength} bytes`,
+      );
+    }
+  });
+
+  it('request-signatures.json', async () => {
+    const vectors = load('request-signatures.json');
+    for (const vector of vectors.cases) {
+      const { method, path, body, signature } = vector.request;
+      const result = await verifyRequest(
+        { method, path, body: decodeBase64Url(body)!, signature: signature ?? undefined },
+        { ...vector.verify, keysOf: (domain: string) => vectors.keys[domain] },
+      );
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) {
+        assert.deepEqual(result.value, { instance: vector.expected.instance, kid: vector.expected.kid, claims: vector.expected.claims }, vector.name);
+      }
+    }
+  });
+
+  it('receipts.json', async () => {
+    const vectors = load('receipts.json');
+    for (const vector of vectors.cases) {
+      const result = await verifyReceipt(vector.jws, vector.verify);
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) assert.deepEqual(result.value, vector.expected.receipt, vector.name);
+    }
+  });
+
+  it('directory.json', async () => {
+    const vectors = load('directory.json');
+    for (const vector of vectors.keyDirectory) {
+      const result = await verifyKeyDirectoryEntry(vector.jws, vector.verify);
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) assert.deepEqual({ ...result.value, openpgpKey: encodeBase64Url(result.value.openpgpKey) }, vector.expected.entry, vector.name);
+    }
+    for (const vector of vectors.trust) {
+      const result = await verifyTrustStatement(vector.jws, vector.verify);
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) assert.deepEqual(result.value, vector.expected.statement, vector.name);
     }
   });
 });
