@@ -62,3 +62,28 @@ test('an identity created before DKIM gets a key on its next load (once), never 
     tmp.cleanup();
   }
 });
+
+test('the signature covers an Autocrypt header: a key swapped on the way breaks it; Bcc stays out', async () => {
+  const tmp = tempDir('caliopen-dkim-');
+  try {
+    const identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
+    const strings = dkimTxtStrings(identity.dkim.publicKeyPem);
+    const resolver = (async () => [strings]) as never;
+    const withAutocrypt = Buffer.from(
+      MESSAGE.toString('latin1').replace('\r\n\r\n', '\r\nBcc: hidden@remote.test\r\nAutocrypt: addr=a@alpha.test; keydata=AAAA\r\n\r\n'),
+      'latin1',
+    );
+    const signed = await signWithDkim(withAutocrypt, identity.dkim, new Date());
+    const header = /^DKIM-Signature:[\s\S]*?\r\n(?=\S)/i.exec(signed.toString('latin1'))![0];
+    const signedHeaders = /\bh=([^;]+)/.exec(header.replace(/\s+/g, ''))![1]!.toLowerCase().split(':');
+    assert.ok(signedHeaders.includes('autocrypt'), `h= lists autocrypt: ${signedHeaders.join(':')}`);
+    assert.ok(!signedHeaders.includes('bcc'), 'Bcc is not signed');
+    assert.equal((await dkimVerify(signed, { resolver })).results[0]!.status.result, 'pass');
+    const swapped = Buffer.from(signed.toString('latin1').replace('keydata=AAAA', 'keydata=BBBB'), 'latin1');
+    assert.equal((await dkimVerify(swapped, { resolver })).results[0]!.status.result, 'fail');
+    const withoutBcc = Buffer.from(signed.toString('latin1').replace('Bcc: hidden@remote.test\r\n', ''), 'latin1');
+    assert.equal((await dkimVerify(withoutBcc, { resolver })).results[0]!.status.result, 'pass');
+  } finally {
+    tmp.cleanup();
+  }
+});

@@ -55,17 +55,25 @@ export function quotedTxt(strings: readonly string[]): string {
 }
 
 /**
- * Signs an RFC 5322 message and returns it with the DKIM-Signature header prepended. relaxed/relaxed
- * canonicalisation; the signed header list is mailauth's default (From, To, Cc, Subject, Date, Message-ID, MIME
- * headers, In-Reply-To, References...), which leaves Bcc out, so the Bcc header of the sender's Sent copy can be
- * removed before transmission without breaking the signature.
+ * The headers our DKIM signature covers: the usual set (as mailauth signs by default), plus `Autocrypt`, so that a
+ * peer that learns our users' keys from that header only when DKIM verified is not fooled by one added on the way.
+ * Bcc is left out, so the Bcc header of the sender's Sent copy can be removed before transmission.
  */
+export const DKIM_SIGNED_HEADERS = [
+  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type',
+  'Content-Transfer-Encoding', 'Content-ID', 'Content-Description', 'Resent-Date', 'Resent-From', 'Resent-Sender',
+  'Resent-To', 'Resent-Cc', 'Resent-Message-ID', 'In-Reply-To', 'References', 'List-Id', 'List-Help',
+  'List-Unsubscribe', 'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive', 'Autocrypt',
+].join(':');
+
+/** Signs an RFC 5322 message and returns it with the DKIM-Signature header prepended (relaxed/relaxed, rsa-sha256). */
 export async function signWithDkim(raw: Buffer, key: DkimKey, at: Date): Promise<Buffer> {
   // mailauth reads the keys from `signatureData` (its top-level signingDomain/selector/privateKey are ignored).
   const options = {
     canonicalization: 'relaxed/relaxed',
     algorithm: 'rsa-sha256',
     signTime: at,
+    headerList: DKIM_SIGNED_HEADERS,
     signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKeyPem, canonicalization: 'relaxed/relaxed', algorithm: 'rsa-sha256' }],
   };
   const result = await dkimSign(raw, options as unknown as Parameters<typeof dkimSign>[1]);
