@@ -108,6 +108,10 @@ export async function startInstance(
     }
   }
 
+  // The peer directory (federation.registryUrl): the registry's signed feed, synced now and every
+  // federation.syncSeconds, verified against the pinned keys and the last checkpoint; never asked per message.
+  services.federation?.start();
+
   const address = await http.app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ address, domain: config.domain, storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine }, 'instance started');
 
@@ -127,6 +131,7 @@ export async function startInstance(
         await smtp?.stop();
         await http.app.close();
         await Promise.all(workers.map((w) => w.close()));
+        await services.federation?.stop();
         await services.close();
         logger.info('instance stopped');
         logger.flush();

@@ -25,6 +25,7 @@ import { ImapSync } from '../imports/imap-sync.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
+import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
 import type { MessageService } from '../messages/message.service.ts';
@@ -77,6 +78,8 @@ export interface InstanceServices {
   keyDiscovery: KeyDiscoveryService;
   /** The routes to a recipient and the PI each gives (GET /api/v1/routes). */
   routes: RoutePreviewService;
+  /** The peer directory: the registry's verified feed and this instance's standing in it (null: federation off). startInstance syncs it. */
+  federation?: PeerDirectory | null;
   close(): Promise<void>;
 }
 
@@ -221,7 +224,16 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     if ((await ownKeys.mode(accountId)) !== 'server') return null;
     return ownKeys.unlockedKeys ? ownKeys.unlockedKeys(accountId) : ownKeys.unlocked(accountId);
   };
-  const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger, keyStorageOf: (accountId) => accountKeys.mode(accountId), decryptionKeyOf });
+  // The peer directory (federation.registryUrl): the registry's verified feed and this instance's own standing in it,
+  // which caps account PIs; a change of standing rescores every account. Read from disk here, synced by startInstance.
+  const federation = peerDirectoryFromConfig(config, {
+    clock,
+    logger,
+    onStandingChanged: () => {
+      rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) => logger.error({ err }, 'account PIs not rescored after a change of instance standing'));
+    },
+  });
+  const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger, keyStorageOf: (accountId) => accountKeys.mode(accountId), decryptionKeyOf, ...(federation ? { standing: federation } : {}) });
   const mailIngest = core.ingest;
   // The addresses of an account's remote mailboxes are its own: imported mail from them is the user's, not a correspondent's.
   mailIngest.addOwnAddressSource(async (accountId) =>
@@ -294,6 +306,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     privacy: core.privacy,
     keyDiscovery,
     routes,
+    federation,
     async close() {
       await queue.close();
       await search.close();

@@ -170,6 +170,20 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * The federation: the association's registry whose signed feed this instance syncs (its peer directory, see
+     * instance/src/federation). Off while `registryUrl` is null. `registryKeys` pins the registry key set: the JSON
+     * document its `GET /v1/keys` publishes, or the path of a file holding it; required when `registryUrl` is set.
+     */
+    federation: Type.Object(
+      {
+        registryUrl: Type.Union([Type.Null(), Type.String({ pattern: '^https?://[^?#\\s]+$', maxLength: 2048 })]),
+        registryKeys: Type.Union([Type.Null(), Type.String({ minLength: 1, maxLength: 65536 })]),
+        /** The feed is synced (a delta, usually nothing) this often. */
+        syncSeconds: Type.Integer({ minimum: 5, maximum: 7 * 24 * 3600 }),
+      },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       { level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')]) },
       { additionalProperties: false },
@@ -193,6 +207,7 @@ export const DEFAULTS = {
   outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 14, baseDelayMs: 60_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
+  federation: { registryUrl: null, registryKeys: null, syncSeconds: 300 },
   log: { level: 'info' },
 } as const;
 
@@ -251,4 +266,7 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_OUTBOUND_MAX_RECIPIENTS: { path: 'outbound.maxRecipients', kind: 'integer' },
   CALIOPEN_OUTBOUND_MAX_ATTACHMENT_BYTES: { path: 'outbound.maxAttachmentBytes', kind: 'integer' },
   CALIOPEN_OUTBOUND_CONCURRENCY: { path: 'outbound.concurrency', kind: 'integer' },
+  CALIOPEN_FEDERATION_REGISTRY_URL: { path: 'federation.registryUrl', kind: 'string' },
+  CALIOPEN_FEDERATION_REGISTRY_KEYS: { path: 'federation.registryKeys', kind: 'string' },
+  CALIOPEN_FEDERATION_SYNC_SECONDS: { path: 'federation.syncSeconds', kind: 'integer' },
 };
