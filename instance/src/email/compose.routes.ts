@@ -57,7 +57,7 @@ const SendResponse = Type.Object({
     Type.Object({
       address: Type.String(),
       kind: Type.Union([Type.Literal('to'), Type.Literal('cc'), Type.Literal('bcc')]),
-      route: Type.Union([Type.Literal('local'), Type.Literal('smtp')]),
+      route: Type.Union([Type.Literal('local'), Type.Literal('smtp'), Type.Literal('federation')]),
       status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('failed')]),
       detail: Type.Optional(Type.String()),
       encrypted: Type.Boolean({ description: 'It went to this recipient encrypted end to end.' }),

@@ -56,7 +56,7 @@ export interface ComposeInput {
 export interface RecipientStatus {
   address: string;
   kind: RecipientKind;
-  route: 'local' | 'smtp';
+  route: 'local' | 'smtp' | 'federation';
   status: 'delivered' | 'queued' | 'failed';
   detail?: string;
   /** The message went to this recipient encrypted end to end (OpenPGP). */
@@ -83,6 +83,14 @@ export interface ComposeOpenPgp {
   recipientKey(accountId: string, address: string, options: { discover: boolean }): Promise<{ fingerprint: string; publicKey: Uint8Array } | null>;
   /** Whether the user asks for `prefer-encrypt=mutual` in their Autocrypt header (default: no preference). */
   preferEncrypt?: (accountId: string) => Promise<boolean>;
+}
+
+/** Delivery over the federation (instance/src/federation wires it): for recipients at a labelled peer instance. */
+export interface ComposeFederation {
+  /** True when mail for this domain goes over the federation now (a peer with a valid label, and ours valid). */
+  routes(domain: string): boolean;
+  /** Queues the delivery job (queue 'federation-out'). */
+  enqueue(job: DeliveryJob): Promise<void>;
 }
 
 interface OpenPgpPlan {
@@ -136,9 +144,15 @@ interface ResolvedRecipient {
  */
 export class ComposeService {
   private openpgp: ComposeOpenPgp | null;
+  private federation: ComposeFederation | null = null;
 
   constructor(private readonly deps: ComposeDeps) {
     this.openpgp = deps.openpgp ?? null;
+  }
+
+  /** Routes recipients at labelled peer instances over the federation instead of SMTP. */
+  enableFederation(federation: ComposeFederation): void {
+    this.federation = federation;
   }
 
   /** Turns end-to-end encryption on (the keys domain is built after the outbound mail). */
@@ -185,6 +199,7 @@ export class ComposeService {
     const statuses: RecipientStatus[] = [];
     const localFailures: (RecipientResult & { remoteMta: string | null })[] = [];
     const remote = new Map<string, string[]>();
+    const federated = new Set<string>();
     for (const r of recipients) {
       if (r.localAccount) {
         try {
@@ -204,7 +219,9 @@ export class ComposeService {
         const list = remote.get(r.email.domain) ?? [];
         list.push(r.email.address);
         remote.set(r.email.domain, list);
-        statuses.push({ address: r.email.address, kind: r.kind, route: 'smtp', status: 'queued', encrypted });
+        const overFederation = this.federation?.routes(r.email.domain) ?? false;
+        if (overFederation) federated.add(r.email.domain);
+        statuses.push({ address: r.email.address, kind: r.kind, route: overFederation ? 'federation' : 'smtp', status: 'queued', encrypted });
       }
     }
 
@@ -219,6 +236,10 @@ export class ComposeService {
         queuedAt: now.toISOString(),
         history: [],
       };
+      if (federated.has(domain)) {
+        await this.federation!.enqueue(job);
+        continue;
+      }
       // Retries of SMTP-level failures are new jobs (see smtp-outbound.worker.ts); the queue's own attempts cover
       // only a crash of the handler itself.
       await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', job, {

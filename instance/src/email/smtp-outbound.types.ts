@@ -60,11 +60,13 @@ export interface DeliveryAttempt {
  */
 export interface DeliveryFact {
   domain: string;
-  via: 'smtp' | 'local';
+  via: 'smtp' | 'local' | 'federation';
   tls: { version: string; cipher: string } | null;
   /** host:port of the server that accepted it (null for local delivery). */
   peer: string | null;
   at: string;
+  /** Federation only: the recipient instance's signed receipt (compact JWS), verified before it is recorded. */
+  receipt?: string;
 }
 
 /** Told when recipients of a Sent copy were accepted (the PI engine records it). Must not throw for the caller. */

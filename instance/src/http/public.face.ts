@@ -5,6 +5,7 @@ import type { InstanceConfig } from '../config/config.schema.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildPublicServer } from './public.server.ts';
 import type { Discovery } from '../discovery/discovery.service.ts';
+import { startFederation } from '../federation/federation.wiring.ts';
 
 const DESCRIPTOR_TTL_SECONDS = 3600;
 
@@ -29,12 +30,15 @@ export async function instanceDescriptor(identity: InstanceIdentity, httpsUrl: s
 /** Starts the public HTTPS face; the descriptor is re-signed at most hourly. */
 export async function startPublicFace(config: InstanceConfig, services: InstanceServices, logger: Logger, discovery?: Discovery) {
   const identity = await loadInstanceIdentity(config.dataDir, services.box);
+  // The federation (prekeys, inbox, 'federation-out' worker, compose routing) lives on the public face.
+  const federation = startFederation(config, services, identity, logger);
   let cached: { jws: string; until: number } | null = null;
   let url = '';
   const app = await buildPublicServer({
     identity,
     dataDir: config.dataDir,
     logger,
+    federation: federation.inbox,
     ...(discovery ? { wkd: { keys: discovery.keys, localParts: discovery.localParts } } : {}),
     descriptor: async () => {
       const now = Math.floor(services.clock().getTime() / 1000);
@@ -50,5 +54,12 @@ export async function startPublicFace(config: InstanceConfig, services: Instance
   const port = typeof address === 'object' && address ? address.port : config.https.port;
   url = publicBaseUrl(config, port);
   logger.info({ url, fingerprint: identity.tls.fingerprintSha256 }, 'public HTTPS face started');
-  return { url, identity, stop: () => app.close() };
+  return {
+    url,
+    identity,
+    stop: async () => {
+      await app.close();
+      await federation.stop();
+    },
+  };
 }

@@ -164,6 +164,7 @@ export class MessageIngestService implements MessageIngest {
           facts: {
             transport: request.facts?.transport ?? null,
             authentication: request.facts?.authentication ?? null,
+            ...(request.facts?.federation ? { federation: request.facts.federation } : {}),
             ...(openpgp !== null ? { openpgp } : {}),
             mime: {
               parsed: parsed.problem === null,

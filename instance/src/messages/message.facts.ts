@@ -46,7 +46,26 @@ export interface AuthenticationFacts {
   dmarc: { result: DmarcResult; domain: string | null; policy: string | null };
 }
 
+/** A message received over the federation (instance/src/federation/inbox.routes.ts): what the inbox verified. */
+export interface FederationFacts {
+  /** The sending instance, authenticated by its request signature (and TLS client certificate). */
+  peerDomain: string;
+  /** Its label was valid in the verified feed when the envelope was accepted. */
+  labelValid: boolean;
+  /** Its instance PI from the feed. */
+  peerInstancePi: number | null;
+  sealed: boolean;
+  forwardSecret: boolean;
+  senderAuthenticated: boolean;
+  /** The envelope id (its receipt names it). */
+  envelopeId: string;
+  /** The sender declared the body end-to-end encrypted to the recipient. */
+  e2e: boolean;
+}
+
 export interface MessageFacts {
   transport: TransportFacts | null;
   authentication: AuthenticationFacts | null;
+  /** Only for messages received over the federation. */
+  federation?: FederationFacts;
 }

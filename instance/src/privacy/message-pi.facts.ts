@@ -46,7 +46,7 @@ function transportOf(raw: unknown, inbound: boolean, delivery: unknown): Message
     for (const d of delivery.slice(0, 100)) {
       if (!isObject(d)) return null;
       const tls = isObject(d['tls']) && str(d['tls']['version']) && str(d['tls']['cipher']) ? { version: str(d['tls']['version'])!, cipher: str(d['tls']['cipher'])! } : null;
-      const t = { via: d['via'] === 'local' ? ('local' as const) : ('smtp' as const), tls, peer: str(d['peer']), plaintextHops: 0 };
+      const t = { via: d['via'] === 'local' ? ('local' as const) : d['via'] === 'federation' ? ('federation' as const) : ('smtp' as const), tls, peer: str(d['peer']), plaintextHops: 0 };
       if (weakest === null || (weakest.tls !== null && tls === null) || (weakest.via === 'local' && t.via !== 'local')) weakest = t;
     }
     return weakest;

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * HTTPS to a peer instance (SPEC.md §5): the server is authenticated by pinning — its certificate must be exactly the
+ * one the feed pins (SHA-256 of the DER), checked once the handshake is done and before any byte of the request is
+ * sent; system CAs play no part. Our instance certificate is presented as TLS client certificate. No redirects;
+ * answers are bounded.
+ */
+
+export interface PeerRequest {
+  url: string;
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  /** SHA-256 of the peer certificate's DER, hex. */
+  pinSha256: string;
+  /** Our instance certificate and key (PEM), presented as client certificate. */
+  clientCert: { certPem: string; keyPem: string };
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+}
+
+export interface PeerResponse {
+  status: number;
+  contentType: string;
+  body: Buffer;
+  /** TLS as negotiated on this connection. */
+  tls: { version: string; cipher: string };
+  /** host:port reached. */
+  remote: string;
+}
+
+export class PeerTransportError extends Error {
+  constructor(
+    message: string,
+    readonly pinMismatch = false,
+  ) {
+    super(message);
+    this.name = 'PeerTransportError';
+  }
+}
+
+export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
+  const url = new URL(options.url);
+  if (url.protocol !== 'https:') return Promise.reject(new PeerTransportError(`Peers are reached over HTTPS only (${url.protocol}).`));
+  const maxBytes = options.maxResponseBytes ?? 256 * 1024;
+  const pin = options.pinSha256.toLowerCase();
+  return new Promise<PeerResponse>((resolve, reject) => {
+    let tls: PeerResponse['tls'] | null = null;
+    const req = httpsRequest(
+      {
+        protocol: 'https:',
+        hostname: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port || 443,
+        path: `${url.pathname}${url.search}`,
+        method: options.method,
+        headers: { ...options.headers, ...(options.body ? { 'content-length': String(options.body.byteLength) } : {}) },
+        cert: options.clientCert.certPem,
+        key: options.clientCert.keyPem,
+        minVersion: 'TLSv1.2',
+        // Pinning replaces chain validation: checked below, before the request is written.
+        rejectUnauthorized: false,
+        agent: false,
+        timeout: options.timeoutMs ?? 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            req.destroy(new PeerTransportError(`The peer answered more than ${maxBytes} bytes.`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks),
+            tls: tls ?? { version: 'unknown', cipher: 'unknown' },
+            remote: `${url.hostname}:${url.port || 443}`,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new PeerTransportError('The peer did not answer in time.')));
+    req.on('error', (err) => reject(err instanceof PeerTransportError ? err : new PeerTransportError(`The peer could not be reached: ${(err as Error).message}`)));
+    req.on('socket', (socket) => {
+      const s = socket as TLSSocket;
+      s.once('secureConnect', () => {
+        const cert = s.getPeerCertificate();
+        const seen = cert && Buffer.isBuffer(cert.raw) ? createHash('sha256').update(cert.raw).digest('hex') : null;
+        if (seen !== pin) {
+          req.destroy(new PeerTransportError('The peer certificate is not the one the feed pins.', true));
+          return;
+        }
+        const cipher = s.getCipher();
+        tls = { version: s.getProtocol() ?? 'unknown', cipher: cipher.standardName ?? cipher.name };
+        req.end(options.body ? Buffer.from(options.body) : undefined);
+      });
+    });
+  });
+}

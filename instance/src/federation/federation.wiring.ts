@@ -1,0 +1,124 @@
+import type { Logger } from 'pino';
+import type { InstanceServices } from '../app/instance.services.ts';
+import type { InstanceConfig } from '../config/config.schema.ts';
+import type { InstanceIdentity } from '../identity/instance-identity.ts';
+import { computeMessagePi } from '../privacy/message-pi.model.ts';
+import type { Worker } from '../queue/job-queue.port.ts';
+import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
+import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
+import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
+import { PrekeyStore, signingKeyOf } from './prekey.store.ts';
+import { SqliteReplayStore } from './replay.store.sqlite.ts';
+
+/** Rank of the federation route: above every email route (EMAIL_ROUTE_RANKS). */
+export const FEDERATION_ROUTE_RANK = 100;
+
+/** Whether mail for `domain` goes over the federation now: the peer and this instance both hold a valid label. */
+export function federationRouteOpen(peers: PeerLookup | null, ownDomain: string, domain: string): { open: boolean; reason: string; known: boolean } {
+  const peer = peers?.peer(domain) ?? null;
+  if (peers === null || peer === null) return { open: false, known: false, reason: `${domain} is not a member instance` };
+  if (!peer.labelValid) return { open: false, known: true, reason: `the label of ${domain} is not valid (${peer.status === 'labelled' ? 'expired' : peer.status})` };
+  const own = peers.peer(ownDomain);
+  if (own === null || !own.labelValid) return { open: false, known: true, reason: `this instance (${ownDomain}) holds no valid label` };
+  return { open: true, known: true, reason: `sealed delivery to ${domain}, a labelled member instance (instance PI ${peer.instancePi})` };
+}
+
+/** The route preview's federation provider (RoutePreviewService.addProvider). */
+export function federationRouteProvider(peers: () => PeerLookup | null, ownDomain: string): RouteProvider {
+  return {
+    name: 'federation',
+    async routesFor(context) {
+      const directory = peers();
+      const verdict = federationRouteOpen(directory, ownDomain, context.domain);
+      if (!verdict.known) return [];
+      const peer = directory!.peer(context.domain)!;
+      const option: RouteOption = {
+        route: 'federation',
+        rank: FEDERATION_ROUTE_RANK,
+        status: verdict.open ? 'available' : 'unavailable',
+        available: verdict.open,
+        reason: verdict.reason,
+        encrypted: false,
+        key: null,
+        pi: computeMessagePi({
+          direction: 'outbound',
+          transport: { via: 'federation', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' }, peer: context.domain, plaintextHops: 0 },
+          authentication: null,
+          provider: null,
+          openpgp: null,
+          knownContact: context.knownContact,
+          correspondent: context.address,
+          federation: { peerDomain: context.domain, labelValid: verdict.open, peerInstancePi: peer.instancePi, sealed: true, forwardSecret: true, senderAuthenticated: true },
+        }),
+      };
+      return [option];
+    },
+  };
+}
+
+export interface RunningFederation {
+  inbox: InboxDeps;
+  prekeys: PrekeyStore;
+  replay: SqliteReplayStore;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts what the federation needs on the public face: the prekey store (rotation every few minutes), the persistent
+ * replay store, the 'federation-out' worker, compose routing to labelled peers and the route preview's provider. The
+ * peer directory is read at each use (`services.federation`): a feed sync, or a label lapsing, takes effect at once.
+ */
+export function startFederation(config: InstanceConfig, services: InstanceServices, identity: InstanceIdentity, logger: Logger): RunningFederation {
+  const peers = (): PeerLookup | null => services.federation ?? null;
+  const prekeys = new PrekeyStore({ dataDir: config.dataDir, box: services.box, identity, clock: services.clock, logger });
+  prekeys.start();
+  const replay = new SqliteReplayStore(config.dataDir);
+  const retry = config.outbound.retry;
+  const worker = new FederationDeliveryWorker({
+    domain: config.domain,
+    clock: services.clock,
+    storage: services.storage,
+    queue: services.queue,
+    ingest: services.ingest,
+    blobs: services.blobs,
+    peers,
+    signingKey: signingKeyOf(identity),
+    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
+    retry,
+    logger,
+    onDelivered: (accountId, messageId, fact) => services.privacy.recordDelivery(accountId, messageId, fact),
+  }).start(config.outbound.concurrency);
+  services.outbound.compose.enableFederation({
+    routes: (domain) => federationRouteOpen(peers(), config.domain, domain).open,
+    enqueue: async (job) => {
+      await services.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', job, {
+        jobId: federationJobId(job.messageId, job.domain, 1),
+        attempts: 3,
+        backoff: { type: 'exponential', baseDelayMs: retry.baseDelayMs },
+      });
+    },
+  });
+  services.routes.addProvider(federationRouteProvider(peers, config.domain));
+  const inbox: InboxDeps = {
+    identity,
+    peers,
+    prekeys,
+    replay,
+    accounts: services.storage.accounts,
+    ingest: services.ingest,
+    clock: services.clock,
+    logger,
+  };
+  return {
+    inbox,
+    prekeys,
+    replay,
+    worker,
+    async stop() {
+      await worker.close();
+      await prekeys.stop();
+      replay.close();
+    },
+  };
+}

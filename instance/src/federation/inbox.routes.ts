@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import {
+  ENVELOPE_MEDIA_TYPE,
+  ERROR_CODES as PROTOCOL_ERRORS,
+  FEDERATION_HTTP_ERRORS,
+  INBOX_PATH,
+  MAX_BUCKET_BYTES,
+  PREKEYS_PATH,
+  REQUEST_SIGNATURE_HEADER,
+  checkReplay,
+  openEnvelope,
+  replayKey,
+  signReceipt,
+  verifyRequest,
+  type Ed25519PublicJwk,
+  type FederationHttpErrorCode,
+} from '@caliopen/federation-protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Account } from '../accounts/account.entity.ts';
+import type { InstanceIdentity } from '../identity/instance-identity.ts';
+import type { MessageIngest } from '../messages/message-ingest.port.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { PeerInfo } from './peer-directory.ts';
+import { signingKeyOf, type PrekeyStore } from './prekey.store.ts';
+import type { SqliteReplayStore } from './replay.store.sqlite.ts';
+
+/** What the federation needs of the peer directory (PeerDirectory implements it; tests may hand a stand-in). */
+export interface PeerLookup {
+  peer(domain: string): PeerInfo | null;
+}
+
+export interface InboxDeps {
+  identity: Pick<InstanceIdentity, 'domain' | 'signing'>;
+  /** The peer directory as it is now (null: federation off, every sender is `peer_unknown`). */
+  peers: () => PeerLookup | null;
+  prekeys: PrekeyStore;
+  replay: SqliteReplayStore;
+  accounts: { getByUsername(username: string): Promise<Account | null> };
+  ingest: MessageIngest;
+  clock: Clock;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Largest request body accepted, refused before reading (default: a 16 MiB bucket, base64url, plus 2 KiB). */
+  maxEnvelopeBytes?: number;
+}
+
+/** The default body limit: envelopes up to the 16 MiB bucket (messages of about 12 MiB). */
+export const DEFAULT_MAX_INBOX_BYTES = Math.ceil(((MAX_BUCKET_BYTES / 2) * 4) / 3) + 2048;
+
+/** SHA-256 of the DER of the TLS client certificate of a request, lowercase hex, or null without one. */
+export function clientCertificateSha256(request: FastifyRequest): string | null {
+  const socket = request.raw.socket as TLSSocket;
+  if (typeof socket.getPeerCertificate !== 'function') return null;
+  const cert = socket.getPeerCertificate();
+  if (!cert || !Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return null;
+  return createHash('sha256').update(cert.raw).digest('hex');
+}
+
+class InboxRefusal extends Error {
+  constructor(
+    readonly code: FederationHttpErrorCode,
+    message: string,
+    readonly receipt: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+function sendProblem(reply: FastifyReply, code: FederationHttpErrorCode, detail?: string, receipt?: string | null): FastifyReply {
+  const status = FEDERATION_HTTP_ERRORS[code].status;
+  const body: Record<string, unknown> = { type: 'about:blank', title: PROTOCOL_ERRORS[code], status, code };
+  if (detail !== undefined && detail !== PROTOCOL_ERRORS[code]) body['detail'] = detail;
+  if (receipt) body['receipt'] = receipt;
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+/**
+ * The federation endpoints of the public HTTPS face (SPEC.md §4.3): `GET /federation/v1/prekeys` and
+ * `POST /federation/v1/inbox`. The inbox checks, in the order of SPEC.md §10: body size (before reading), request
+ * signature (keys from the peer directory), label, TLS client certificate against the feed's fingerprint, envelope
+ * (our prekeys; expected sender = the authenticated one), replay (persistent), recipient; then stores the message
+ * for the recipient once and answers with a signed receipt. Any failure: problem+json with the protocol's code and
+ * status, nothing stored. Logs name the sending instance, the code and the bucket only.
+ */
+export function federationRoutes(deps: InboxDeps) {
+  const maxBytes = deps.maxEnvelopeBytes ?? DEFAULT_MAX_INBOX_BYTES;
+  const signingKey = signingKeyOf(deps.identity);
+  const domain = deps.identity.domain;
+  const nowSeconds = () => Math.floor(deps.clock().getTime() / 1000);
+  const keysOf = (peerDomain: string): readonly Ed25519PublicJwk[] | undefined => {
+    const peer = deps.peers()?.peer(peerDomain);
+    return peer ? [peer.keys.signing] : undefined;
+  };
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser([ENVELOPE_MEDIA_TYPE, 'application/json'], { parseAs: 'buffer', bodyLimit: maxBytes }, (_req, body, done) => done(null, body));
+    app.setErrorHandler((error: { statusCode?: number; code?: string }, request, reply) => {
+      if (error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 'envelope_oversize', `The inbox accepts at most ${maxBytes} bytes.`);
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return sendProblem(reply, 'envelope_malformed', 'The request body is not an envelope (application/vnd.caliopen.envelope+json).');
+      request.log.error({ err: error }, 'federation endpoint failed');
+      return reply.code(500).type('application/problem+json').send({ type: 'about:blank', title: 'Internal error; retry later.', status: 500, code: 'internal_error' });
+    });
+
+    app.get(PREKEYS_PATH, async (_request, reply) => {
+      reply.header('cache-control', 'max-age=60');
+      return reply.type('application/json').send(await deps.prekeys.published());
+    });
+
+    app.post(INBOX_PATH, { bodyLimit: maxBytes }, async (request, reply) => {
+      const body = request.body;
+      if (!Buffer.isBuffer(body)) return sendProblem(reply, 'envelope_malformed', 'The request has no envelope.');
+      let sender: string | null = null;
+      let bucket: number | null = null;
+      try {
+        const receipt = await receive(request, body, (s, b) => {
+          sender = s;
+          bucket = b;
+        });
+        deps.logger.info({ peer: sender, bucket }, 'federation envelope accepted');
+        return reply.code(200).type('application/json').send({ receipt });
+      } catch (error) {
+        if (!(error instanceof InboxRefusal)) throw error;
+        deps.logger.info({ peer: sender, bucket, code: error.code }, 'federation envelope refused');
+        return sendProblem(reply, error.code, error.message, error.receipt);
+      }
+    });
+  };
+
+  async function receive(request: FastifyRequest, body: Buffer, note: (sender: string, bucket: number | null) => void): Promise<string> {
+    const now = nowSeconds();
+    // 2. Request signature (destination = us, keys from the directory).
+    const signature = request.headers[REQUEST_SIGNATURE_HEADER];
+    const verified = await verifyRequest(
+      { method: request.method, path: request.url, signature, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) },
+      { expectedDestination: domain, now, keysOf },
+    );
+    if (!verified.ok) throw new InboxRefusal(verified.error.code as FederationHttpErrorCode, verified.error.message);
+    const senderDomain = verified.value.instance;
+    note(senderDomain, null);
+    // 3. Labelled now.
+    const peer = deps.peers()?.peer(senderDomain) ?? null;
+    if (peer === null) throw new InboxRefusal('peer_unknown', `The feed lists no instance "${senderDomain}".`);
+    if (!peer.labelValid) throw new InboxRefusal('peer_not_labelled', `"${senderDomain}" holds no valid label (${peer.status}).`);
+    // 4. The TLS client certificate is the one the feed pins for the sender.
+    const presented = clientCertificateSha256(request);
+    if (presented === null || presented !== peer.certificateSha256.toLowerCase()) {
+      throw new InboxRefusal('peer_certificate_mismatch', presented === null ? 'No TLS client certificate was presented.' : `The TLS client certificate is not the one the feed pins for "${senderDomain}".`);
+    }
+    // 5. Open the envelope.
+    const opened = await openEnvelope(body, {
+      expectedDestination: domain,
+      now,
+      prekeyPrivate: (kid) => deps.prekeys.privateHalf(kid),
+      senderKeys: keysOf,
+      expectedSender: senderDomain,
+      maxEnvelopeBytes: maxBytes,
+    });
+    if (!opened.ok) throw new InboxRefusal(opened.error.code as FederationHttpErrorCode, opened.error.message);
+    const { content } = opened.value;
+    note(senderDomain, opened.value.bucket);
+    // 6. Replay (persistent); a replay answers with the receipt issued the first time.
+    const replay = await checkReplay(deps.replay, content, { now });
+    if (!replay.ok) {
+      const code = replay.error.code as FederationHttpErrorCode;
+      throw new InboxRefusal(code, replay.error.message, code === 'envelope_replayed' ? deps.replay.receiptOf(replayKey(content)) : null);
+    }
+    const key = replay.value.key;
+    try {
+      // 7. The recipient.
+      const account = await deps.accounts.getByUsername(content.to.local.toLowerCase());
+      if (account === null || account.disabled) throw new InboxRefusal('recipient_unknown', 'No such recipient on this instance.');
+      // 8. Store once, then sign the receipt.
+      const tlsSocket = request.raw.socket as TLSSocket;
+      const cipher = typeof tlsSocket.getCipher === 'function' ? tlsSocket.getCipher() : null;
+      const version = typeof tlsSocket.getProtocol === 'function' ? tlsSocket.getProtocol() : null;
+      await deps.ingest.ingest({
+        accountId: account.id,
+        raw: Buffer.from(content.body),
+        direction: 'inbound',
+        receivedAt: deps.clock(),
+        read: false,
+        facts: {
+          transport: {
+            via: 'federation',
+            tls: cipher && version ? { version, cipher: cipher.standardName ?? cipher.name } : null,
+            clientIp: request.ip,
+            helo: senderDomain,
+            receivedChain: [],
+            externalHops: 0,
+            plaintextHops: 0,
+          },
+          authentication: null,
+          federation: {
+            peerDomain: senderDomain,
+            labelValid: true,
+            peerInstancePi: peer.instancePi,
+            sealed: true,
+            forwardSecret: true,
+            senderAuthenticated: true,
+            envelopeId: content.id,
+            e2e: content.e2e,
+          },
+        },
+      });
+      const receipt = await signReceipt({ envelopeId: content.id, to: { instance: domain, local: content.to.local }, receivedAt: now, status: 'delivered' }, signingKey);
+      deps.replay.setReceipt(key, receipt);
+      return receipt;
+    } catch (error) {
+      // Nothing stored on a failure: the envelope may come again.
+      await deps.replay.forget(key);
+      throw error;
+    }
+  }
+}
