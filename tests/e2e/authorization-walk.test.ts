@@ -72,6 +72,7 @@ const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = 
   'POST /api/v1/keys/mode': { mode: 'client', password: 'pw-walker-b-0123456789' },
   'POST /api/v1/keys/export': { password: 'pw-walker-b-0123456789' },
   'POST /api/v1/keys/:fingerprint/revoke': {},
+  'PUT /api/v1/privacy/sharing': { shareTrust: false },
 };
 
 describe('authorization walk over every route', () => {

@@ -33,63 +33,19 @@ import {
   verifyPrekeyList,
   verifyReceipt,
   type Prekey,
-  type PrivacyIndex,
 } from '@caliopen/federation-protocol';
 import { peerRequest } from '@caliopen/instance/federation/federation.client.ts';
-import { DEFAULT_MAX_INBOX_BYTES, type PeerLookup } from '@caliopen/instance/federation/inbox.routes.ts';
-import type { PeerInfo } from '@caliopen/instance/federation/peer-directory.ts';
+import { DEFAULT_MAX_INBOX_BYTES } from '@caliopen/instance/federation/inbox.routes.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { StandInDirectory } from '../support/federation.ts';
 
 function ok(r: ApiResponse, status = 200): any {
   assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
   return r.body;
-}
-
-const INSTANCE_PI = 90;
-const PI: PrivacyIndex = { score: INSTANCE_PI, level: 'sealed', factors: [], suggestions: [], modelVersion: 'test' } as unknown as PrivacyIndex;
-
-/** PeerDirectory's `peer()` shape, from a table the test controls. */
-class StandInDirectory implements PeerLookup {
-  readonly entries = new Map<string, { info: PeerInfo; labelValid: boolean }>();
-  /** Lookups of a domain left before its label lapses (the label lapses between queueing and sending). */
-  readonly lapseAfter = new Map<string, number>();
-  add(identity: Pick<InstanceIdentity, 'domain' | 'tls' | 'signing' | 'encryption'>, publicUrl: string): void {
-    const port = new URL(publicUrl).port;
-    const info = {
-      domain: identity.domain,
-      status: 'labelled',
-      labelValid: true,
-      labelId: `label-${identity.domain}`,
-      labelExpiresAt: Math.floor(Date.now() / 1000) + 30 * 86400,
-      instancePi: INSTANCE_PI,
-      pi: PI,
-      certificateSha256: identity.tls.fingerprintSha256,
-      keys: { signing: identity.signing.publicJwk, encryption: identity.encryption.publicJwk },
-      endpoints: { federation: `https://127.0.0.1:${port}`, https: `https://127.0.0.1:${port}` },
-    } as unknown as PeerInfo;
-    this.entries.set(identity.domain, { info, labelValid: true });
-  }
-  peer(domain: string): PeerInfo | null {
-    const entry = this.entries.get(domain);
-    if (!entry) return null;
-    const left = this.lapseAfter.get(domain);
-    if (left !== undefined) {
-      if (left <= 0) {
-        entry.labelValid = false;
-        this.lapseAfter.delete(domain);
-      } else this.lapseAfter.set(domain, left - 1);
-    }
-    return { ...entry.info, labelValid: entry.labelValid, status: entry.labelValid ? 'labelled' : 'revoked' } as PeerInfo;
-  }
-  setLabel(domain: string, valid: boolean): void {
-    this.entries.get(domain)!.labelValid = valid;
-  }
-  start(): void {}
-  async stop(): Promise<void> {}
 }
 
 describe('federated delivery alpha.test -> beta.test', () => {

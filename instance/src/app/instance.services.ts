@@ -26,6 +26,7 @@ import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
+import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlite.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
 import type { MessageService } from '../messages/message.service.ts';
@@ -80,6 +81,8 @@ export interface InstanceServices {
   routes: RoutePreviewService;
   /** The peer directory: the registry's verified feed and this instance's standing in it (null: federation off). startInstance syncs it. */
   federation?: PeerDirectory | null;
+  /** The users' trust-sharing choice (GET/PUT /api/v1/privacy/sharing; read by GET /federation/v1/trust/:local). */
+  trustSharing: SqliteTrustSharingStore;
   close(): Promise<void>;
 }
 
@@ -269,6 +272,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   });
   outbound.compose.enableOpenPgp({ accountKeys: ownKeys, recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o) });
   const routes = new RoutePreviewService({ storage, privacy: core.privacy, keys: keyDiscovery, accountKeys: ownKeys, domain: config.domain, tlsPolicy: config.outbound.tlsPolicy });
+  const trustSharing = new SqliteTrustSharingStore(config.dataDir);
   const services: InstanceServices = {
     config,
     clock,
@@ -307,7 +311,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     keyDiscovery,
     routes,
     federation,
+    trustSharing,
     async close() {
+      trustSharing.close();
       await queue.close();
       await search.close();
       await storage.close();

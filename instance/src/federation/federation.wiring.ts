@@ -7,6 +7,7 @@ import type { Worker } from '../queue/job-queue.port.ts';
 import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
 import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
 import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
+import { PeerDirectoryClient } from './peer-lookup.ts';
 import { PrekeyStore, signingKeyOf } from './prekey.store.ts';
 import { SqliteReplayStore } from './replay.store.sqlite.ts';
 
@@ -61,6 +62,8 @@ export interface RunningFederation {
   prekeys: PrekeyStore;
   replay: SqliteReplayStore;
   worker: Worker;
+  /** Asks labelled peers for their users' keys and shared trust. */
+  directoryClient: PeerDirectoryClient;
   stop(): Promise<void>;
 }
 
@@ -100,6 +103,27 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
     },
   });
   services.routes.addProvider(federationRouteProvider(peers, config.domain));
+  // The federated key directory and trust sharing (SPEC.md §12, §13): asked of labelled peers by key discovery (before
+  // WKD and DNS) and by the contacts' PI; answered to them from the accounts' keys and, when allowed, account PIs.
+  const directoryClient = new PeerDirectoryClient({
+    domain: config.domain,
+    peers,
+    signingKey: signingKeyOf(identity),
+    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
+    clock: services.clock,
+    logger,
+  });
+  services.keyDiscovery.enableFederation(async (address) => {
+    if (!directoryClient.isPeerAddress(address)) return null;
+    const answer = await directoryClient.fetchKey(address);
+    if (answer.ok) return { found: answer.value.openpgpKey, detail: `Served by ${answer.value.domain}'s key directory.` };
+    return { found: null, detail: `${answer.code}: ${answer.message}`.slice(0, 300) };
+  });
+  services.privacy.enableFederation((addresses) => directoryClient.contactFederation(addresses));
+  const enabledAccount = async (local: string) => {
+    const account = await services.storage.accounts.getByUsername(local.toLowerCase());
+    return account === null || account.disabled ? null : account;
+  };
   const inbox: InboxDeps = {
     identity,
     peers,
@@ -109,9 +133,22 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
     ingest: services.ingest,
     clock: services.clock,
     logger,
+    directory: {
+      async publicKeyOf(local) {
+        const account = await enabledAccount(local);
+        return account === null ? null : services.accountKeys.publicKey(account.id);
+      },
+      async sharedTrustOf(local) {
+        const account = await enabledAccount(local);
+        if (account === null || !services.trustSharing.sharesTrust(account.id)) return null;
+        const pi = await services.privacy.accountPi(account.id);
+        return { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
+      },
+    },
   };
   return {
     inbox,
+    directoryClient,
     prekeys,
     replay,
     worker,

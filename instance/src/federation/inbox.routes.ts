@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import {
   ENVELOPE_MEDIA_TYPE,
@@ -7,12 +6,10 @@ import {
   INBOX_PATH,
   MAX_BUCKET_BYTES,
   PREKEYS_PATH,
-  REQUEST_SIGNATURE_HEADER,
   checkReplay,
   openEnvelope,
   replayKey,
   signReceipt,
-  verifyRequest,
   type Ed25519PublicJwk,
   type FederationHttpErrorCode,
 } from '@caliopen/federation-protocol';
@@ -22,14 +19,13 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { PeerInfo } from './peer-directory.ts';
+import { registerDirectoryRoutes, type DirectorySource } from './directory.routes.ts';
+import { authenticatePeer, type PeerLookup } from './peer-auth.ts';
 import { signingKeyOf, type PrekeyStore } from './prekey.store.ts';
 import type { SqliteReplayStore } from './replay.store.sqlite.ts';
 
-/** What the federation needs of the peer directory (PeerDirectory implements it; tests may hand a stand-in). */
-export interface PeerLookup {
-  peer(domain: string): PeerInfo | null;
-}
+export type { PeerLookup } from './peer-auth.ts';
+export { clientCertificateSha256 } from './peer-auth.ts';
 
 export interface InboxDeps {
   identity: Pick<InstanceIdentity, 'domain' | 'signing'>;
@@ -43,19 +39,12 @@ export interface InboxDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Largest request body accepted, refused before reading (default: a 16 MiB bucket, base64url, plus 2 KiB). */
   maxEnvelopeBytes?: number;
+  /** The key directory and trust sharing (directory.routes.ts); absent: not served. */
+  directory?: DirectorySource;
 }
 
 /** The default body limit: envelopes up to the 16 MiB bucket (messages of about 12 MiB). */
 export const DEFAULT_MAX_INBOX_BYTES = Math.ceil(((MAX_BUCKET_BYTES / 2) * 4) / 3) + 2048;
-
-/** SHA-256 of the DER of the TLS client certificate of a request, lowercase hex, or null without one. */
-export function clientCertificateSha256(request: FastifyRequest): string | null {
-  const socket = request.raw.socket as TLSSocket;
-  if (typeof socket.getPeerCertificate !== 'function') return null;
-  const cert = socket.getPeerCertificate();
-  if (!cert || !Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return null;
-  return createHash('sha256').update(cert.raw).digest('hex');
-}
 
 class InboxRefusal extends Error {
   constructor(
@@ -108,6 +97,10 @@ export function federationRoutes(deps: InboxDeps) {
       return reply.type('application/json').send(await deps.prekeys.published());
     });
 
+    if (deps.directory) {
+      registerDirectoryRoutes(app, { domain, signingKey, peers: deps.peers, nowSeconds, source: deps.directory, logger: deps.logger });
+    }
+
     app.post(INBOX_PATH, { bodyLimit: maxBytes }, async (request, reply) => {
       const body = request.body;
       if (!Buffer.isBuffer(body)) return sendProblem(reply, 'envelope_malformed', 'The request has no envelope.');
@@ -130,24 +123,11 @@ export function federationRoutes(deps: InboxDeps) {
 
   async function receive(request: FastifyRequest, body: Buffer, note: (sender: string, bucket: number | null) => void): Promise<string> {
     const now = nowSeconds();
-    // 2. Request signature (destination = us, keys from the directory).
-    const signature = request.headers[REQUEST_SIGNATURE_HEADER];
-    const verified = await verifyRequest(
-      { method: request.method, path: request.url, signature, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) },
-      { expectedDestination: domain, now, keysOf },
-    );
-    if (!verified.ok) throw new InboxRefusal(verified.error.code as FederationHttpErrorCode, verified.error.message);
-    const senderDomain = verified.value.instance;
-    note(senderDomain, null);
-    // 3. Labelled now.
-    const peer = deps.peers()?.peer(senderDomain) ?? null;
-    if (peer === null) throw new InboxRefusal('peer_unknown', `The feed lists no instance "${senderDomain}".`);
-    if (!peer.labelValid) throw new InboxRefusal('peer_not_labelled', `"${senderDomain}" holds no valid label (${peer.status}).`);
-    // 4. The TLS client certificate is the one the feed pins for the sender.
-    const presented = clientCertificateSha256(request);
-    if (presented === null || presented !== peer.certificateSha256.toLowerCase()) {
-      throw new InboxRefusal('peer_certificate_mismatch', presented === null ? 'No TLS client certificate was presented.' : `The TLS client certificate is not the one the feed pins for "${senderDomain}".`);
-    }
+    // 2-4. Request signature (destination = us, keys from the directory), label, TLS client certificate.
+    const auth = await authenticatePeer(request, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { domain, now, peers: deps.peers });
+    if (auth.domain !== null) note(auth.domain, null);
+    if (!auth.ok) throw new InboxRefusal(auth.code, auth.message);
+    const { domain: senderDomain, peer } = auth;
     // 5. Open the envelope.
     const opened = await openEnvelope(body, {
       expectedDestination: domain,

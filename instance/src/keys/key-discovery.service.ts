@@ -48,7 +48,7 @@ export interface RecipientKey {
   verified: boolean;
 }
 
-export type LookupMethod = 'wkd' | 'dns';
+export type LookupMethod = 'federation' | 'wkd' | 'dns';
 
 export interface LookupAttempt {
   method: LookupMethod;
@@ -128,9 +128,18 @@ async function canEncrypt(bytes: Uint8Array, now: Date): Promise<boolean> {
 
 const usableStatus = (k: CorrespondentKey, now: Date) => k.status === 'active' && (k.keyExpiresAt === null || k.keyExpiresAt > now);
 
+/** The federated key directory (SPEC.md §12): null when the address is not at a labelled member instance (not asked). */
+export type FederationKeyLookup = (address: string) => Promise<{ found: Uint8Array | null; detail: string } | null>;
+
 export class KeyDiscoveryService {
   private readonly cache = new Map<string, CachedLookup>();
   private readonly running = new Map<string, Promise<CachedLookup>>();
+  private federation: FederationKeyLookup | null = null;
+
+  /** The federation wiring's key directory, asked before WKD and DNS for addresses at labelled member instances. */
+  enableFederation(lookup: FederationKeyLookup): void {
+    this.federation = lookup;
+  }
 
   constructor(
     private readonly deps: KeyDiscoveryDeps,
@@ -212,7 +221,8 @@ export class KeyDiscoveryService {
         return { address: normalised, key, outcome, attempts, cached };
       } catch (e) {
         // Checked when found; it may have expired since (a cached answer): refused for this account.
-        const attempt = attempts.find((a) => a.method === (found.source === 'wkd' ? 'wkd' : 'dns') && a.result === 'found');
+        const method: LookupMethod = found.source === 'wkd' || found.source === 'federation' ? found.source : 'dns';
+        const attempt = attempts.find((a) => a.method === method && a.result === 'found');
         if (attempt) {
           attempt.result = 'refused';
           attempt.detail = isAppError(e) ? `${e.code}: ${e.message}` : 'The key could not be filed.';
@@ -225,9 +235,16 @@ export class KeyDiscoveryService {
   private async lookUp(address: string): Promise<CachedLookup> {
     const attempts: LookupAttempt[] = [];
     const found: Found[] = [];
-    const wkd = await this.viaWkd(address);
-    attempts.push(wkd.attempt);
-    found.push(...(await this.acceptable(address, wkd.found ? [wkd.found] : [], wkd.attempt)));
+    const federated = this.federation === null ? null : await this.viaFederation(this.federation, address);
+    if (federated !== null) {
+      attempts.push(federated.attempt);
+      found.push(...(await this.acceptable(address, federated.found ? [federated.found] : [], federated.attempt)));
+    }
+    const wkd = found.length > 0 ? null : await this.viaWkd(address);
+    if (wkd !== null) {
+      attempts.push(wkd.attempt);
+      found.push(...(await this.acceptable(address, wkd.found ? [wkd.found] : [], wkd.attempt)));
+    }
     if (found.length === 0) {
       const dns = await this.viaDns(address);
       attempts.push(dns.attempt);
@@ -275,6 +292,17 @@ export class KeyDiscoveryService {
   /** How many addresses the cache holds (for tests and metrics). */
   cacheSize(): number {
     return this.cache.size;
+  }
+
+  private async viaFederation(lookup: FederationKeyLookup, address: string): Promise<{ attempt: LookupAttempt; found: Found | null } | null> {
+    try {
+      const answer = await lookup(address);
+      if (answer === null) return null;
+      if (answer.found === null) return { attempt: { method: 'federation', result: 'none', detail: answer.detail }, found: null };
+      return { attempt: { method: 'federation', result: 'found', detail: answer.detail }, found: { bytes: answer.found, source: 'federation' } };
+    } catch (e) {
+      return { attempt: { method: 'federation', result: 'error', detail: (e as Error).message.slice(0, 200) }, found: null };
+    }
   }
 
   private async viaWkd(address: string): Promise<{ attempt: LookupAttempt; found: Found | null }> {

@@ -53,6 +53,12 @@ export const summaryOf = (pi: PrivacyIndex): StoredPi => ({ score: pi.score, lev
  */
 export class PiService {
   private readonly deliveryWrites = new Map<string, Promise<void>>();
+  private federationFacts: ((addresses: readonly string[]) => Promise<ContactPiFacts['federation']>) | null = null;
+
+  /** The federation wiring: a contact's facts as a member instance gives them (label, instance PI, shared account PI). */
+  enableFederation(facts: (addresses: readonly string[]) => Promise<ContactPiFacts['federation']>): void {
+    this.federationFacts = facts;
+  }
 
   constructor(
     private readonly deps: {
@@ -206,7 +212,7 @@ export class PiService {
       key: best,
       keyConflict: keys.some((k) => k.status === 'conflict'),
       provider,
-      federation: null,
+      federation: this.federationFacts === null || addresses.length === 0 ? null : await this.federationFacts(addresses).catch(() => null),
     };
   }
 

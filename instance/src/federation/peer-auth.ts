@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { verifyRequest, REQUEST_SIGNATURE_HEADER, type Ed25519PublicJwk, type FederationHttpErrorCode } from '@caliopen/federation-protocol';
+import type { FastifyRequest } from 'fastify';
+import type { PeerInfo } from './peer-directory.ts';
+
+/** What the federation needs of the peer directory (PeerDirectory implements it; tests may hand a stand-in). */
+export interface PeerLookup {
+  peer(domain: string): PeerInfo | null;
+}
+
+/** SHA-256 of the DER of the TLS client certificate of a request, lowercase hex, or null without one. */
+export function clientCertificateSha256(request: FastifyRequest): string | null {
+  const socket = request.raw.socket as TLSSocket;
+  if (typeof socket.getPeerCertificate !== 'function') return null;
+  const cert = socket.getPeerCertificate();
+  if (!cert || !Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return null;
+  return createHash('sha256').update(cert.raw).digest('hex');
+}
+
+export type PeerAuthentication =
+  | { ok: true; domain: string; peer: PeerInfo }
+  /** `domain`: the signer, once the request signature verified (for logs). */
+  | { ok: false; code: FederationHttpErrorCode; message: string; domain: string | null };
+
+/**
+ * Authenticates a request from a peer instance (SPEC.md §6, the inbox's steps 2 to 4): the request signature
+ * (destination = us, keys from the peer directory), then a valid label now, then the TLS client certificate against
+ * the feed's fingerprint for the signer. Used by every federation endpoint that answers labelled peers only.
+ */
+export async function authenticatePeer(
+  request: FastifyRequest,
+  body: Uint8Array,
+  deps: { domain: string; now: number; peers: () => PeerLookup | null },
+): Promise<PeerAuthentication> {
+  const keysOf = (peerDomain: string): readonly Ed25519PublicJwk[] | undefined => {
+    const peer = deps.peers()?.peer(peerDomain);
+    return peer ? [peer.keys.signing] : undefined;
+  };
+  const verified = await verifyRequest(
+    { method: request.method, path: request.url, signature: request.headers[REQUEST_SIGNATURE_HEADER], body },
+    { expectedDestination: deps.domain, now: deps.now, keysOf },
+  );
+  if (!verified.ok) return { ok: false, code: verified.error.code as FederationHttpErrorCode, message: verified.error.message, domain: null };
+  const domain = verified.value.instance;
+  const peer = deps.peers()?.peer(domain) ?? null;
+  if (peer === null) return { ok: false, code: 'peer_unknown', message: `The feed lists no instance "${domain}".`, domain };
+  if (!peer.labelValid) return { ok: false, code: 'peer_not_labelled', message: `"${domain}" holds no valid label (${peer.status}).`, domain };
+  const presented = clientCertificateSha256(request);
+  if (presented === null || presented !== peer.certificateSha256.toLowerCase()) {
+    return {
+      ok: false,
+      code: 'peer_certificate_mismatch',
+      message: presented === null ? 'No TLS client certificate was presented.' : `The TLS client certificate is not the one the feed pins for "${domain}".`,
+      domain,
+    };
+  }
+  return { ok: true, domain, peer };
+}

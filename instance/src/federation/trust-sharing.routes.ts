@@ -1,0 +1,52 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import type { Clock } from '../shared/clock.ts';
+import { principalOf } from '../http/access.ts';
+import { problemResponses } from '../http/problem.ts';
+import type { TrustSharingPreferences } from './trust-sharing.store.sqlite.ts';
+
+const SharingDto = Type.Object(
+  {
+    shareTrust: Type.Boolean({
+      description: 'Whether labelled member instances may read your account Privacy Index (its score and level only), to show it to their users who correspond with you. Off by default.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * `GET` and `PUT /api/v1/privacy/sharing`: the user's trust-sharing choice (SPEC.md §13, `GET /federation/v1/trust/:local`
+ * answers peers only when it is on). Default off.
+ */
+export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingPreferences; clock: Clock }> = async (app, { sharing, clock }) => {
+  app.get(
+    '/api/v1/privacy/sharing',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['privacy'],
+        summary: 'Whether labelled member instances may read your account Privacy Index.',
+        response: { 200: SharingDto, ...problemResponses(401) },
+      },
+    },
+    async (request) => ({ shareTrust: sharing.sharesTrust(principalOf(request).account.id) }),
+  );
+
+  app.put<{ Body: { shareTrust: boolean } }>(
+    '/api/v1/privacy/sharing',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['privacy'],
+        summary: 'Allow or stop labelled member instances reading your account Privacy Index (score and level only).',
+        body: SharingDto,
+        response: { 200: SharingDto, ...problemResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const accountId = principalOf(request).account.id;
+      sharing.setSharesTrust(accountId, request.body.shareTrust, clock());
+      return { shareTrust: sharing.sharesTrust(accountId) };
+    },
+  );
+};
