@@ -6,7 +6,8 @@ import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { buildBounce } from './bounce.ts';
 import { deliveryJobId, LOCAL_FACTS } from './compose.service.ts';
-import { asMessageIdHeader, withoutHeaders } from './compose.mime.ts';
+import { asMessageIdHeader } from './compose.mime.ts';
+import { readSentCopy } from './sent-copy.ts';
 import type { MxResolver } from './mx-resolver.ts';
 import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
 import { DeliveryFailure, SMTP_OUT_QUEUE, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
@@ -55,13 +56,12 @@ export class DeliveryWorker {
   async handle(job: DeliveryJob): Promise<void> {
     const { deps } = this;
     const log = { messageId: job.messageId, domain: job.domain, attempt: job.attempt };
-    const message = await deps.storage.messages.get(job.accountId, job.messageId);
-    const raw = message?.rawRef ? await deps.blobs.get(message.rawRef) : null;
-    if (!message || !raw) {
+    const copy = await readSentCopy(deps, job.accountId, job.messageId);
+    if (copy === null) {
       deps.logger.warn(log, 'outbound message no longer stored (deleted by its sender?): delivery dropped');
       return;
     }
-    const transmitted = withoutHeaders(raw, ['bcc']);
+    const { message, transmitted } = copy;
 
     let attempt: DeliveryAttempt;
     let route: DeliveryRoute | null = null;

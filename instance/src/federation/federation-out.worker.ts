@@ -17,7 +17,8 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { buildBounce } from '../email/bounce.ts';
 import { LOCAL_FACTS } from '../email/compose.service.ts';
-import { asMessageIdHeader, headerSection, withoutHeaders } from '../email/compose.mime.ts';
+import { asMessageIdHeader, headerSection } from '../email/compose.mime.ts';
+import { readSentCopy } from '../email/sent-copy.ts';
 import type { DeliveryJob, OnDelivered, RecipientResult } from '../email/smtp-outbound.types.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
@@ -86,13 +87,12 @@ export class FederationDeliveryWorker {
   async handle(job: FederationJob): Promise<void> {
     const { deps } = this;
     const log = { messageId: job.messageId, domain: job.domain, attempt: job.attempt };
-    const message = await deps.storage.messages.get(job.accountId, job.messageId);
-    const raw = message?.rawRef ? await deps.blobs.get(message.rawRef) : null;
-    if (!message || !raw) {
+    const copy = await readSentCopy(deps, job.accountId, job.messageId);
+    if (copy === null) {
       deps.logger.warn(log, 'outbound message no longer stored (deleted by its sender?): federation delivery dropped');
       return;
     }
-    const transmitted = withoutHeaders(raw, ['bcc']);
+    const { message, transmitted } = copy;
     const at = deps.clock().toISOString();
 
     const directory = deps.peers();

@@ -163,15 +163,6 @@ export class PiService {
     if (fresh !== null) await storage.conversations.update({ ...fresh, pi });
   }
 
-  /** The conversation's full PI: the weakest recent message, with that message's suggestions. */
-  async conversationPi(accountId: string, conversationId: string): Promise<PrivacyIndex> {
-    const recent = (await this.deps.storage.messages.listByConversation(accountId, conversationId, { limit: RECENT_MESSAGES + 5 }))
-      .filter((m) => m.deletedAt === null)
-      .slice(0, RECENT_MESSAGES);
-    const scored = await Promise.all(recent.map(async (m) => ({ id: m.id, receivedAt: m.receivedAt, pi: await this.messagePi(m) })));
-    return computeConversationPi({ recent: scored });
-  }
-
   // --- contacts -------------------------------------------------------------------------------------------------
 
   async contactPi(contact: Contact, seen?: SeenFrom): Promise<PrivacyIndex> {

@@ -1,0 +1,20 @@
+import type { BlobStore } from '../blobs/blob-store.port.ts';
+import type { Message } from '../messages/message.entity.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import { withoutHeaders } from './compose.mime.ts';
+
+/**
+ * The stored Sent copy a delivery job sends, and its bytes as they leave the instance (the Bcc header removed).
+ * Null when the message or its raw form is gone (deleted by its sender meanwhile): the job is then dropped. Shared by
+ * the SMTP and federation delivery workers.
+ */
+export async function readSentCopy(
+  deps: { storage: Storage; blobs: BlobStore },
+  accountId: string,
+  messageId: string,
+): Promise<{ message: Message; transmitted: Buffer } | null> {
+  const message = await deps.storage.messages.get(accountId, messageId);
+  const raw = message?.rawRef ? await deps.blobs.get(message.rawRef) : null;
+  if (!message || !raw) return null;
+  return { message, transmitted: withoutHeaders(raw, ['bcc']) };
+}
