@@ -18,7 +18,8 @@ import {
 } from './openpgp.fixture.ts';
 import { encryptionRecipients, verifySignature } from './openpgp.verify.ts';
 
-const now = new Date();
+/** Ahead of the wall clock, so every key and signature the tests make is in its past (see openpgp.keys.test.ts). */
+const now = new Date(Date.now() + 10 * 60_000);
 const mail = { from: 'Bob <bob@example.org>', to: 'alice@alpha.test' };
 
 function stored(k: TestKey, over: { status?: KeyStatus; source?: KeySource; verifiedAt?: Date | null; address?: string } = {}): CorrespondentKey {
