@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import {
   ENVELOPE_MEDIA_TYPE,
   FEDERATION_HTTP_ERRORS,
@@ -54,6 +55,8 @@ export interface FederationWorkerDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   onDelivered?: OnDelivered;
   timeoutMs?: number;
+  /** How peers' host names are resolved (peer-host.lookup.ts); the system's resolver when absent. */
+  lookup?: LookupFunction;
 }
 
 type Outcome = RecipientResult & { response?: PeerResponse; receipt?: string };
@@ -206,7 +209,7 @@ export class FederationDeliveryWorker {
     const local = address.slice(0, address.lastIndexOf('@'));
     const base = (peer.endpoints.federation ?? peer.endpoints['https'] ?? '').replace(/\/+$/, '');
     const request = (path: string, method: 'GET' | 'POST', headers: Record<string, string>, bytes?: Uint8Array) =>
-      peerRequest({ url: `${base}${path}`, method, headers, ...(bytes ? { body: bytes } : {}), pinSha256: peer.certificateSha256, clientCert: deps.clientCert, ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}) });
+      peerRequest({ url: `${base}${path}`, method, headers, ...(bytes ? { body: bytes } : {}), pinSha256: peer.certificateSha256, clientCert: deps.clientCert, ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}), ...(deps.lookup ? { lookup: deps.lookup } : {}) });
     const deferred = (status: string, diagnostic: string, response?: PeerResponse): Outcome => ({ address, outcome: 'deferred', status, diagnostic, smtpReply: null, ...(response ? { response } : {}) });
     const failed = (status: string, diagnostic: string, response?: PeerResponse): Outcome => ({ address, outcome: 'failed', status, diagnostic, smtpReply: null, ...(response ? { response } : {}) });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
 /**
@@ -20,6 +21,8 @@ export interface PeerRequest {
   clientCert: { certPem: string; keyPem: string };
   timeoutMs?: number;
   maxResponseBytes?: number;
+  /** How the peer's host name is resolved (peer-host.lookup.ts); the system's resolver when absent. */
+  lookup?: LookupFunction;
 }
 
 export interface PeerResponse {
@@ -63,6 +66,7 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
         // Pinning replaces chain validation: checked below, before the request is written.
         rejectUnauthorized: false,
         agent: false,
+        ...(options.lookup ? { lookup: options.lookup } : {}),
         timeout: options.timeoutMs ?? 30_000,
       },
       (res) => {

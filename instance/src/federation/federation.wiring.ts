@@ -8,6 +8,7 @@ import type { RouteOption, RouteProvider } from '../routing/route-preview.servic
 import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
 import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
 import { PeerDirectoryClient } from './peer-lookup.ts';
+import { peerHostLookup } from './peer-host.lookup.ts';
 import { PrekeyStore, signingKeyOf } from './prekey.store.ts';
 import { SqliteReplayStore } from './replay.store.sqlite.ts';
 
@@ -78,6 +79,7 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
   prekeys.start();
   const replay = new SqliteReplayStore(config.dataDir);
   const retry = config.outbound.retry;
+  const lookup = peerHostLookup(config.dns.resolvers);
   const worker = new FederationDeliveryWorker({
     domain: config.domain,
     clock: services.clock,
@@ -91,6 +93,7 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
     retry,
     logger,
     onDelivered: (accountId, messageId, fact) => services.privacy.recordDelivery(accountId, messageId, fact),
+    ...(lookup ? { lookup } : {}),
   }).start(config.outbound.concurrency);
   services.outbound.compose.enableFederation({
     routes: (domain) => federationRouteOpen(peers(), config.domain, domain).open,
@@ -112,6 +115,7 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
     clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
     clock: services.clock,
     logger,
+    ...(lookup ? { lookup } : {}),
   });
   services.keyDiscovery.enableFederation(async (address) => {
     if (!directoryClient.isPeerAddress(address)) return null;

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import {
   FEDERATION_HTTP_ERRORS,
   REQUEST_SIGNATURE_HEADER,
@@ -31,6 +32,8 @@ export interface PeerDirectoryClientDeps {
   clock: Clock;
   logger?: Pick<Logger, 'debug'>;
   timeoutMs?: number;
+  /** How peers' host names are resolved (peer-host.lookup.ts); the system's resolver when absent. */
+  lookup?: LookupFunction;
   /** How long a trust answer is kept (at most until it expires; default 10 minutes). */
   trustTtlMs?: number;
   /** How long "not shared" or a failure is remembered (default 5 minutes). */
@@ -84,6 +87,7 @@ export class PeerDirectoryClient {
         pinSha256: peer.certificateSha256,
         clientCert: this.deps.clientCert,
         timeoutMs: this.deps.timeoutMs ?? 10_000,
+        ...(this.deps.lookup ? { lookup: this.deps.lookup } : {}),
         maxResponseBytes: 256 * 1024,
       });
     } catch (e) {
