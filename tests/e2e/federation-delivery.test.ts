@@ -7,6 +7,8 @@
  * - alice@alpha.test sends to bob@beta.test through the API: routed over the federation, not SMTP (alpha's MX override
  *   points at an SMTP sink that receives nothing), stored once for bob with the federation facts and their PI factors;
  *   alice's Sent copy records the delivery with beta's verified receipt.
+ * - Alice's Sent copy then shows the federation factors (with E2E when encrypted), scored as computeMessagePi scores
+ *   the facts the delivery verified.
  * - Hostile inbox requests, each with its stable code and status, nothing stored for bob: replayed envelope (409 with
  *   the original receipt), expired request signature, wrong destination (request and envelope), envelope signed by a
  *   key the directory does not list, unlabelled sender, no client certificate, unknown recipient, oversize, malformed,
@@ -38,10 +40,11 @@ import { peerRequest } from '@caliopen/instance/federation/federation.client.ts'
 import { DEFAULT_MAX_INBOX_BYTES } from '@caliopen/instance/federation/inbox.routes.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
+import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/privacy/message-pi.model.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
-import { StandInDirectory } from '../support/federation.ts';
+import { STAND_IN_INSTANCE_PI, StandInDirectory } from '../support/federation.ts';
 
 function ok(r: ApiResponse, status = 200): any {
   assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
@@ -214,6 +217,58 @@ describe('federated delivery alpha.test -> beta.test', () => {
     assert.match(detail.body.text, /encrypted end to end/);
     console.log(`# bob's PI for alice's federated E2E message: ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
     assert.ok(detail.pi.score >= 80, `PI ${detail.pi.score}`);
+    assert.equal(sink.messages.length, 0, 'nothing went over SMTP');
+  });
+
+  test("alice's Sent copy carries the federation facts once delivered: its PI names the federation factors, scored as computeMessagePi scores those facts", async () => {
+    for (const c of [
+      { subject: 'sent copy, signed only', encryption: 'none', e2e: false },
+      { subject: 'sent copy, end to end', encryption: 'require', e2e: true },
+    ]) {
+      const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: c.subject, text: 'the Sent copy too', encryption: c.encryption } }), 202);
+      assert.equal(sent.encrypted, c.e2e);
+      assert.equal(sent.recipients[0].route, 'federation');
+      let delivery: any = null;
+      await waitFor(async () => {
+        const m = await a.running.services.storage.messages.get(alice.id, sent.id);
+        delivery = (m?.facts['delivery'] as any[] | undefined)?.find((d) => d.domain === 'beta.test') ?? null;
+        return delivery !== null;
+      }, 20_000);
+      assert.equal(delivery.via, 'federation');
+      assert.deepEqual(delivery.federation, { labelValid: true, peerInstancePi: STAND_IN_INSTANCE_PI, sealed: true, forwardSecret: true, receiptVerified: true, e2e: c.e2e });
+
+      const detail = ok(await a.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token }));
+      assert.equal(detail.direction, 'outbound');
+      assert.equal(detail.facts.openpgp?.encrypted ?? false, c.e2e);
+      const factors = new Map<string, any>(detail.pi.factors.map((f: any) => [f.id, f]));
+      for (const id of ['federation.label', 'federation.instance_pi', 'federation.sealed', 'federation.forward_secret', 'federation.authenticated', 'transport.tls']) {
+        assert.ok((factors.get(id)?.contribution ?? 0) > 0, `${c.subject}: ${id} counts: ${[...factors.keys()].join()}`);
+      }
+      assert.equal(factors.has('e2e.openpgp'), c.e2e, `${c.subject}: e2e.openpgp`);
+      assert.ok(![...factors.keys()].some((id) => id === 'transport.unknown' || id.startsWith('cap.') || id.startsWith('auth.')), [...factors.keys()].join());
+      assert.match(factors.get('federation.instance_pi').evidence, new RegExp(`beta\\.test's instance PI is ${STAND_IN_INSTANCE_PI}\\b`));
+      assert.match(factors.get('federation.authenticated').evidence, /receipt signed by a key the registry's feed lists for beta\.test/i);
+
+      // The same facts, stated here from what the test knows: the score and the factors are exactly the model's.
+      const expected: MessagePiFacts = {
+        direction: 'outbound',
+        transport: { via: 'federation', tls: { version: delivery.tls.version, cipher: delivery.tls.cipher }, peer: delivery.peer, plaintextHops: 0 },
+        authentication: null,
+        provider: null,
+        openpgp: detail.facts.openpgp === null ? null : { encrypted: c.e2e, signature: 'none', signerKeyTrust: null, signerFingerprint: null, problem: null },
+        knownContact: true, // alice has written to bob
+        correspondent: 'bob@beta.test',
+        federation: { peerDomain: 'beta.test', labelValid: true, peerInstancePi: STAND_IN_INSTANCE_PI, sealed: true, forwardSecret: true, senderAuthenticated: true },
+      };
+      const model = computeMessagePi(expected);
+      assert.equal(detail.pi.score, model.score, `${c.subject}: ${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')}`);
+      assert.equal(detail.pi.level, model.level);
+      assert.deepEqual(detail.pi.factors.map((f: any) => [f.id, f.contribution]), model.factors.map((f) => [f.id, f.contribution]));
+      // The list's summary (stored when the delivery was recorded) agrees.
+      const listed = ok(await a.api('GET', `/api/v1/discussions/${sent.conversationId}/messages?limit=200`, { token: alice.token })).items.find((m: any) => m.id === sent.id);
+      assert.equal(listed.pi.score, model.score);
+      console.log(`# alice's Sent copy over the federation (${c.e2e ? 'E2E' : 'no E2E'}): ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
+    }
     assert.equal(sink.messages.length, 0, 'nothing went over SMTP');
   });
 

@@ -9,10 +9,15 @@
  *   beta signs it; bob turns it off: refused again and, once alpha's cache has expired, the factor is gone.
  * - Hostile callers, each with its stable code: no request signature, a signature for another instance, an
  *   unlabelled instance, no client certificate; unknown user, user without key, malformed local part.
+ * - Content end to end: dave@beta.test's key is known to alpha only through beta's key directory; alice writes to him
+ *   through alpha's API (encryption required): compose finds the key at send time, the message travels over the
+ *   federation PGP/MIME-encrypted to dave's key (checked on beta's stored raw), dave reads it decrypted and its PI
+ *   counts E2E.
  * Both instances run on clocks the test moves forward together (past alpha's trust cache), never asserting times.
  */
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
+import * as openpgp from 'openpgp';
 import { after, before, describe, test } from 'node:test';
 import {
   REQUEST_SIGNATURE_HEADER,
@@ -29,6 +34,7 @@ import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/
 import { generateEd25519KeyPair } from '@caliopen/federation-protocol';
 import { joinDirectory, STAND_IN_INSTANCE_PI, StandInDirectory } from '../support/federation.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { waitFor } from '../support/net.ts';
 
 function ok(r: ApiResponse, status = 200): any {
   assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
@@ -210,5 +216,51 @@ describe('federated key directory and trust sharing', () => {
     assert.equal((await b.api('PUT', '/api/v1/privacy/sharing', { body: { shareTrust: true } })).status, 401);
     const carol = await b.user('carol2');
     assert.deepEqual(ok(await b.api('GET', '/api/v1/privacy/sharing', { token: carol.token })), { shareTrust: false });
+  });
+  test("content end to end: alice writes to dave, whose key alpha learns at send time from beta's key directory only", async () => {
+    const dave = await b.user('dave');
+    const daveKey = ok(await b.api('POST', '/api/v1/keys', { token: dave.token, body: { mode: 'server', password: dave.password } }), 201).key;
+    const davePublic = await openpgp.readKey({ binaryKey: (await b.running.services.storage.accountKeys.get(dave.id, daveKey.fingerprint))!.publicKey });
+    const daveEncryptionKeyId = (await davePublic.getEncryptionKey(undefined, clock())).getKeyID().toHex();
+    ok(await a.api('POST', '/api/v1/keys', { token: alice.token, body: { mode: 'server', password: `pw-alice-0123456789` } }), 201);
+    // Nothing at alpha knows dave's key yet (no preview, no contact, no mail from him: no Autocrypt), and WKD and DNS
+    // lookups are off: only beta's key directory can give it.
+    assert.deepEqual(await a.running.services.storage.keys.listByAddress(alice.id, 'dave@beta.test'), []);
+
+    const marker = `plaintext-marker-${Math.random().toString(36).slice(2)}`;
+    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'dave@beta.test' }], subject: 'through the key directory', text: `for dave only: ${marker}`, encryption: 'require' } }), 202);
+    assert.equal(sent.encrypted, true);
+    assert.deepEqual(sent.recipients.map((r: any) => [r.address, r.route, r.encrypted]), [['dave@beta.test', 'federation', true]]);
+    const filed = await a.running.services.storage.keys.listByAddress(alice.id, 'dave@beta.test');
+    assert.deepEqual(filed.map((k) => [k.fingerprint.toLowerCase(), k.source]), [[daveKey.fingerprint.toLowerCase(), 'federation']]);
+
+    let got: any = null;
+    await waitFor(async () => {
+      for (const d of ok(await b.api('GET', '/api/v1/discussions?limit=200', { token: dave.token })).items) {
+        got = ok(await b.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: dave.token })).items.find((m: any) => m.direction === 'inbound' && m.subject === 'through the key directory') ?? got;
+      }
+      return got !== null;
+    }, 20_000);
+    // On beta's disk: PGP/MIME, encrypted to dave's key, the plaintext nowhere.
+    const stored = await b.running.services.storage.messages.get(dave.id, got.id);
+    const raw = (await b.running.services.blobs.get(stored!.rawRef!))!;
+    const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1');
+    assert.match(head, /^content-type:[ \t]*multipart\/encrypted;[^]*application\/pgp-encrypted/im);
+    assert.ok(!raw.includes(marker), 'the plaintext marker is not in the raw message');
+    const armored = /-----BEGIN PGP MESSAGE-----[^]*?-----END PGP MESSAGE-----/.exec(raw.toString('latin1'));
+    assert.ok(armored, 'an armored OpenPGP message');
+    const encryptedTo = (await openpgp.readMessage({ armoredMessage: armored[0] })).getEncryptionKeyIDs().map((k) => k.toHex());
+    assert.ok(encryptedTo.includes(daveEncryptionKeyId), `encrypted to dave's key ${daveEncryptionKeyId}: ${encryptedTo.join()}`);
+
+    // Dave reads it (server-side key mode), delivered over the federation, and its PI counts E2E.
+    const detail = ok(await b.api('GET', `/api/v1/messages/${got.id}`, { token: dave.token }));
+    assert.equal(detail.facts.transport.via, 'federation');
+    assert.equal(detail.facts.openpgp.encrypted, true);
+    assert.equal(detail.facts.openpgp.decrypted, true);
+    assert.match(detail.body.text, new RegExp(`for dave only: ${marker}`));
+    const factors = new Map<string, number>(detail.pi.factors.map((f: any) => [f.id, f.contribution]));
+    assert.ok((factors.get('e2e.openpgp') ?? 0) > 0, factorIds(detail.pi).join());
+    assert.ok((factors.get('federation.sealed') ?? 0) > 0, factorIds(detail.pi).join());
+    console.log(`# dave's PI for alice's message, key from the federated directory: ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
   });
 });

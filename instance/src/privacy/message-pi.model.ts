@@ -53,7 +53,7 @@ export interface MessagePiFacts {
     sealed: boolean;
     /** Encrypted to a short-lived prekey since deleted. */
     forwardSecret: boolean;
-    /** The request was signed by a key the feed lists for the peer. */
+    /** The request was signed by a key the feed lists for the peer (outbound: the peer's receipt was). */
     senderAuthenticated: boolean;
   } | null;
 }
@@ -180,7 +180,13 @@ function tallyMessage(f: MessagePiFacts): PiTally {
       t.add('federation.instance_pi', (MESSAGE_POINTS.federationInstancePi * pi) / 100, fed.peerInstancePi === null ? `${fed.peerDomain} has no instance PI in the feed.` : `${fed.peerDomain}'s instance PI is ${pi} in the registry's feed.`);
       if (fed.sealed) t.add('federation.sealed', MESSAGE_POINTS.federationSealed, 'Sealed envelope: the network saw only the destination instance.');
       if (fed.forwardSecret) t.add('federation.forward_secret', MESSAGE_POINTS.federationForwardSecret, 'Encrypted to a short-lived prekey, since deleted (forward secrecy).');
-      if (fed.senderAuthenticated) t.add('federation.authenticated', MESSAGE_POINTS.federationAuthenticated, `Delivery signed by a key the registry's feed lists for ${fed.peerDomain}.`);
+      if (fed.senderAuthenticated) {
+        t.add(
+          'federation.authenticated',
+          MESSAGE_POINTS.federationAuthenticated,
+          inbound ? `Delivery signed by a key the registry's feed lists for ${fed.peerDomain}.` : `Delivery receipt signed by a key the registry's feed lists for ${fed.peerDomain}.`,
+        );
+      }
     }
   }
 
