@@ -26,6 +26,7 @@ import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
+import { noticeDue, notifyStanding } from '../federation/standing.ts';
 import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlite.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
@@ -232,8 +233,13 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   const federation = peerDirectoryFromConfig(config, {
     clock,
     logger,
-    onStandingChanged: () => {
+    onStandingChanged: (now, before) => {
       rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) => logger.error({ err }, 'account PIs not rescored after a change of instance standing'));
+      // Users are told when federation stops for this instance (and when it resumes), in their mailbox.
+      const notice = noticeDue(now, before);
+      if (notice !== null) {
+        notifyStanding({ domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger }, notice, now).catch((err: unknown) => logger.error({ err }, 'federation standing notice not delivered'));
+      }
     },
   });
   const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger, keyStorageOf: (accountId) => accountKeys.mode(accountId), decryptionKeyOf, ...(federation ? { standing: federation } : {}) });

@@ -22,7 +22,8 @@ export interface FederationPlan {
   dataDir: string;
   credentialsFile: string;
   logDir: string;
-  registry: { origin: string; dataDir: string; port: number; url: string };
+  /** `keysFile`: the registry's published key set, written at each start, which the members pin. */
+  registry: { origin: string; dataDir: string; port: number; url: string; keysFile: string };
   /** The federation's name server (federation.resolver.ts). */
   resolverPort: number;
   members: [MemberPlan, MemberPlan];
@@ -96,17 +97,21 @@ export function federationPlan(env: NodeJS.ProcessEnv, dataDirOption?: string): 
     dataDir,
     credentialsFile: join(dataDir, 'credentials.json'),
     logDir: join(dataDir, 'logs'),
-    registry: { origin: REGISTRY_ORIGIN, dataDir: join(dataDir, 'registry'), port: ports.registry, url: `http://127.0.0.1:${ports.registry}` },
+    registry: { origin: REGISTRY_ORIGIN, dataDir: join(dataDir, 'registry'), port: ports.registry, url: `http://127.0.0.1:${ports.registry}`, keysFile: join(dataDir, 'registry-keys.json') },
     resolverPort: ports.resolver,
     members: [member('alpha.test', 'alice', 'Alice', 'alpha'), member('beta.test', 'bob', 'Bob', 'beta')],
     bindings: (Object.entries(PORT_SETTINGS) as [PortName, PortSetting][]).map(([name, s]) => ({ port: ports[name], what: s.what, env: s.env, udp: s.udp === true })),
   };
 }
 
+/** How often members sync the registry's feed in the local federation (a delta, usually nothing; production: 300 s). */
+export const MEMBER_SYNC_SECONDS = 5;
+
 /**
  * The instance configuration the federation writes into `<member>/caliopen.json` (merged over what is there, so
  * `caliopen instance start --data-dir <member>` runs the same instance on its own): every port, SMTP and the DNS
- * responder on, the federation's name server for every lookup, and mail to the other member routed to its SMTP port.
+ * responder on, the federation's name server for every lookup (peers' host names included), the registry's feed
+ * with its key set pinned, and mail to the other member routed to its SMTP port when it goes by email.
  */
 export function memberConfig(plan: FederationPlan, member: MemberPlan): Record<string, unknown> {
   const resolver = `127.0.0.1:${plan.resolverPort}`;
@@ -117,6 +122,7 @@ export function memberConfig(plan: FederationPlan, member: MemberPlan): Record<s
     smtp: { enabled: true, host: '127.0.0.1', port: member.ports.smtp, dnsServers: [resolver] },
     dns: { enabled: true, host: '127.0.0.1', port: member.ports.dns, addresses: ['127.0.0.1'], resolvers: [resolver] },
     outbound: { mxOverride: plan.members.filter((m) => m !== member).map((m) => `${m.domain}=127.0.0.1:${m.ports.smtp}`) },
+    federation: { registryUrl: plan.registry.url, registryKeys: plan.registry.keysFile, syncSeconds: MEMBER_SYNC_SECONDS },
   };
 }
 

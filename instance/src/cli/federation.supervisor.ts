@@ -14,7 +14,7 @@ import { isAppError } from '../shared/errors.ts';
 import { CliError } from './cli-error.ts';
 import { withServices } from './context.ts';
 import { answers, spawnCaliopen, untilReady, type CaliopenChild } from './federation.children.ts';
-import { AUDITORS, FEDERATION_ENV, FederationPlanError, federationPlan, memberConfig, portsInUse, registryConfig, type FederationPlan, type MemberPlan } from './federation.plan.ts';
+import { AUDITORS, FEDERATION_ENV, FederationPlanError, federationPlan, MEMBER_SYNC_SECONDS, memberConfig, portsInUse, registryConfig, type FederationPlan, type MemberPlan } from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 import { initInstance } from './instance.commands.ts';
 import { generatePassword } from './prompt.ts';
@@ -124,8 +124,9 @@ export async function runFederation(opts: { dataDir?: string }): Promise<void> {
     const labels: string[] = [];
     for (const member of plan.members) labels.push(await step(ensureLabelled(plan, member, credentials)));
     const feed = await step(verifiedFeed(plan));
+    const federated = await step(untilMembersSeeEachOther(plan, feed));
 
-    printSummary(plan, credentials, labels, feed);
+    printSummary(plan, credentials, labels, feed, federated);
     const crashed = Promise.race(children.map((c) => c.exited.then((code) => ({ child: c, code }))));
     const outcome = await Promise.race([interrupted.then(() => null), crashed]);
     if (outcome !== null) {
@@ -227,6 +228,13 @@ async function prepareRegistry(plan: FederationPlan, credentials: Credentials): 
     for (const a of credentials.registry.auditors) {
       if ((await storage.auditors.getByName(a.name)) === null) await service.create(a.name, a.password);
     }
+    // The key set the members pin (their federation.registryKeys): what GET /v1/keys will publish, read before the
+    // registry runs since the members start first.
+    const { RegistryKeyService } = await import('@caliopen/registry/labels/registry-keys.service.ts');
+    const { loadRegistryMasterKey } = await import('@caliopen/registry/app/registry.services.ts');
+    const document = await new RegistryKeyService(storage, new SecretBox(loadRegistryMasterKey(config))).document();
+    writeFileSync(`${plan.registry.keysFile}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 });
+    renameSync(`${plan.registry.keysFile}.tmp`, plan.registry.keysFile);
   } finally {
     await storage.close();
   }
@@ -343,10 +351,37 @@ async function verifiedFeed(plan: FederationPlan): Promise<{ serial: number; ins
   return { serial: feed.value.feed.serial, instances: feed.value.feed.instances };
 }
 
+/**
+ * Waits (up to a minute) until each member's peer directory holds a feed listing every member labelled — what makes
+ * alice's mail to bob go over the federation rather than SMTP. Read from each member's stored copy of the feed
+ * (`<member>/federation/peer-directory.json`, written atomically by its sync). Returns, per member, the domains it
+ * sees labelled.
+ */
+async function untilMembersSeeEachOther(plan: FederationPlan, feed: Awaited<ReturnType<typeof verifiedFeed>>): Promise<string[][]> {
+  const expected = 'error' in feed ? [] : feed.instances.filter((e) => e.status === 'labelled').map((e) => e.domain);
+  const seen = () =>
+    plan.members.map((m) => {
+      try {
+        const stored = JSON.parse(readFileSync(join(m.dataDir, 'federation', 'peer-directory.json'), 'utf8')) as { feed?: { instances?: { domain: string; status: string; labelExpiresAt: number }[] } };
+        const now = Date.now() / 1000;
+        return (stored.feed?.instances ?? []).filter((e) => e.status === 'labelled' && e.labelExpiresAt > now).map((e) => e.domain);
+      } catch {
+        return [];
+      }
+    });
+  const until = Date.now() + 60_000;
+  let current = seen();
+  while (Date.now() < until && !current.every((domains) => expected.every((d) => domains.includes(d)))) {
+    await new Promise((r) => setTimeout(r, 500));
+    current = seen();
+  }
+  return current;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Output
 
-function printSummary(plan: FederationPlan, credentials: Credentials, labels: string[], feed: Awaited<ReturnType<typeof verifiedFeed>>): void {
+function printSummary(plan: FederationPlan, credentials: Credentials, labels: string[], feed: Awaited<ReturnType<typeof verifiedFeed>>, federated: string[][]): void {
   const lines: string[] = ['', `Caliopen local federation (data in ${plan.dataDir}, logs in ${plan.logDir}):`, ''];
   const r = plan.registry;
   lines.push(`  registry ${r.origin}`);
@@ -364,6 +399,14 @@ function printSummary(plan: FederationPlan, credentials: Credentials, labels: st
     lines.push(`    SMTP       127.0.0.1:${m.ports.smtp}   (mail to ${account.address})`);
     lines.push(`    DNS        127.0.0.1:${m.ports.dns}   dig @127.0.0.1 -p ${m.ports.dns} _caliopen.${m.domain} TXT`);
     lines.push(`    label      ${labels[i]!.replace(`${m.domain}: `, '')}${entry ? `; in the feed: ${entry.status}, instance PI ${entry.pi.score} (${entry.pi.level})` : ''}`);
+    const others = plan.members.filter((o) => o !== m);
+    const peersSeen = others.filter((o) => federated[i]!.includes(o.domain));
+    const ownSeen = federated[i]!.includes(m.domain);
+    lines.push(
+      ownSeen && peersSeen.length === others.length
+        ? `    federation open: mail to ${others.map((o) => `@${o.domain}`).join(', ')} goes sealed over the federation (feed synced every ${MEMBER_SYNC_SECONDS} s)`
+        : `    federation NOT open yet: its copy of the feed lists ${federated[i]!.join(', ') || 'no labelled member'}; mail goes by SMTP meanwhile (GET /api/v1/federation says why)`,
+    );
     lines.push(`    login      ${account.address}: username ${account.username}, password ${account.password}`);
   }
   const [alpha, beta] = plan.members;

@@ -7,7 +7,9 @@ import type { Worker } from '../queue/job-queue.port.ts';
 import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
 import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
 import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
+import type { OwnStanding } from './peer-directory.ts';
 import { PeerDirectoryClient } from './peer-lookup.ts';
+import { explainStanding } from './standing.ts';
 import { peerHostLookup } from './peer-host.lookup.ts';
 import { PrekeyStore, signingKeyOf } from './prekey.store.ts';
 import { SqliteReplayStore } from './replay.store.sqlite.ts';
@@ -21,7 +23,14 @@ export function federationRouteOpen(peers: PeerLookup | null, ownDomain: string,
   if (peers === null || peer === null) return { open: false, known: false, reason: `${domain} is not a member instance` };
   if (!peer.labelValid) return { open: false, known: true, reason: `the label of ${domain} is not valid (${peer.status === 'labelled' ? 'expired' : peer.status})` };
   const own = peers.peer(ownDomain);
-  if (own === null || !own.labelValid) return { open: false, known: true, reason: `this instance (${ownDomain}) holds no valid label` };
+  if (own === null || !own.labelValid) {
+    // Told as the users' notice and GET /api/v1/federation tell it (standing.ts).
+    const standing: OwnStanding =
+      own === null
+        ? { status: 'absent', labelValid: false, instancePi: null, labelExpiresAt: null, serial: null }
+        : { status: own.status === 'labelled' ? 'expired' : own.status, labelValid: false, instancePi: own.instancePi, labelExpiresAt: own.labelExpiresAt, serial: null };
+    return { open: false, known: true, reason: explainStanding(ownDomain, standing) };
+  }
   return { open: true, known: true, reason: `sealed delivery to ${domain}, a labelled member instance (instance PI ${peer.instancePi})` };
 }
 

@@ -93,8 +93,25 @@ export interface PeerDirectoryOptions {
   logger?: Logger;
   /** Per request (default 30 s). */
   timeoutMs?: number;
-  /** Called after a feed is accepted whose entry for `ownDomain` changed standing. */
-  onStandingChanged?: (standing: { labelValid: boolean; instancePi: number | null }) => void;
+  /**
+   * Called when this instance's own standing changes: a feed accepted whose entry for `ownDomain` differs, or the
+   * label lapsing with time (checked at every sync tick). `before` is what was reported last.
+   */
+  onStandingChanged?: (standing: OwnStanding, before: OwnStanding) => void;
+}
+
+/**
+ * This instance's own entry in the feed, in words a user can be told: `not_synced` (no feed yet), `absent` (the feed
+ * does not list it), `labelled`, `expired` (listed, label past its expiry), `suspended`, `revoked`.
+ */
+export interface OwnStanding {
+  readonly status: 'not_synced' | 'absent' | FeedInstance['status'] | 'expired';
+  readonly labelValid: boolean;
+  readonly instancePi: number | null;
+  /** NumericDate (seconds), null when not listed. */
+  readonly labelExpiresAt: number | null;
+  /** The feed serial that says so (null before the first feed). */
+  readonly serial: number | null;
 }
 
 interface StoredState {
@@ -132,10 +149,13 @@ export class PeerDirectory implements InstanceStanding {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly file: string;
+  /** The own standing last reported to `onStandingChanged` (initially what the stored feed says). */
+  private reported: OwnStanding;
 
   constructor(private readonly options: PeerDirectoryOptions) {
     this.file = join(options.dataDir, 'federation', STATE_FILE);
     this.load();
+    this.reported = this.standing();
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -160,9 +180,23 @@ export class PeerDirectory implements InstanceStanding {
   }
 
   /** This instance's own standing, as the verified feed says: the account PI is capped by it. */
-  standing(): { labelValid: boolean; instancePi: number | null } {
+  standing(): OwnStanding {
+    const serial = this.state?.feed.serial ?? null;
+    if (this.state === null) return { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
     const own = this.peer(this.options.ownDomain);
-    return { labelValid: own?.labelValid ?? false, instancePi: own?.instancePi ?? null };
+    if (own === null) return { status: 'absent', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
+    const status = own.status === 'labelled' && !own.labelValid ? 'expired' : own.status;
+    return { status, labelValid: own.labelValid, instancePi: own.instancePi, labelExpiresAt: own.labelExpiresAt, serial };
+  }
+
+  /** Reports a change of own standing since the last report (a new feed, or the label lapsing with time). */
+  private checkStanding(): void {
+    const now = this.standing();
+    const before = this.reported;
+    this.reported = now;
+    if (before.status !== now.status || before.labelValid !== now.labelValid || before.instancePi !== now.instancePi) {
+      this.options.onStandingChanged?.(now, before);
+    }
   }
 
   /** InstanceStanding. */
@@ -193,6 +227,7 @@ export class PeerDirectory implements InstanceStanding {
     const tick = async () => {
       this.timer = null;
       await this.sync();
+      this.checkStanding();
       if (!this.stopped) {
         this.timer = setTimeout(() => void tick(), this.options.syncSeconds * 1000);
         this.timer.unref();
@@ -328,15 +363,13 @@ export class PeerDirectory implements InstanceStanding {
   }
 
   private async accept(feed: Feed, checkpoint: Checkpoint, etag: string | null): Promise<void> {
-    const before = this.standing();
     this.state = { version: 1, registryUrl: this.options.registryUrl, feed, checkpoint: feed.checkpoint, etag, lastSyncAt: this.state?.lastSyncAt ?? null, fork: this.fork };
     this.lastCheckpoint = checkpoint;
     this.byDomain = new Map(feed.instances.map((entry) => [entry.domain, entry]));
     this.state.lastSyncAt = this.options.clock().toISOString();
     await this.persist();
     this.options.logger?.info({ serial: feed.serial, instances: feed.instances.length, treeSize: checkpoint.treeSize }, 'registry feed accepted');
-    const after = this.standing();
-    if (before.labelValid !== after.labelValid || before.instancePi !== after.instancePi) this.options.onStandingChanged?.(after);
+    this.checkStanding();
   }
 
   private async get(path: string, headers: Record<string, string> = {}): Promise<Response> {

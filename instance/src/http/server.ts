@@ -15,6 +15,7 @@ import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
 import { imapImportRoutes } from '../imports/imap-import.routes.ts';
 import { messageRoutes } from '../messages/message.routes.ts';
 import { privacyRoutes } from '../privacy/privacy.routes.ts';
+import { federationStatusRoutes } from '../federation/standing.routes.ts';
 import { trustSharingRoutes } from '../federation/trust-sharing.routes.ts';
 import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
@@ -91,6 +92,7 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
   await app.register(messageRoutes, { messages: services.messages, privacy: services.privacy });
   await app.register(privacyRoutes, { privacy: services.privacy });
   await app.register(trustSharingRoutes, { sharing: services.trustSharing, clock: services.clock });
+  await app.register(federationStatusRoutes, { domain: config.domain, directory: () => services.federation ?? null });
   await app.register(contactRoutes, { contacts: services.contacts, privacy: services.privacy });
   await app.register(contactKeyRoutes, { contacts: services.contacts, keys: services.keys });
   await app.register(accountKeyRoutes, { keys: services.accountKeys });
