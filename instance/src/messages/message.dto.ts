@@ -102,6 +102,32 @@ export const OpenPgpFactsDto = Type.Object(
   { additionalProperties: false },
 );
 
+/** Received over the federation: what the inbox verified about the sending instance. */
+const FederationFactsDto = Type.Object(
+  {
+    peerDomain: Type.String({ description: 'The sending instance, authenticated by its request signature and TLS client certificate.' }),
+    labelValid: Type.Boolean({ description: "Its label was valid in the registry's verified feed when the envelope was accepted." }),
+    peerInstancePi: Nullable(Type.Integer({ description: "Its instance PI in the registry's feed." })),
+    sealed: Type.Boolean(),
+    forwardSecret: Type.Boolean(),
+    senderAuthenticated: Type.Boolean(),
+    e2e: Type.Boolean({ description: 'The sender declared the content end-to-end encrypted (OpenPGP) to the recipient.' }),
+  },
+  { additionalProperties: false },
+);
+
+const DeliveryDto = Type.Object(
+  {
+    domain: Type.String(),
+    via: Type.String({ description: 'federation, smtp or local' }),
+    tls: Nullable(Type.Object({ version: Type.String(), cipher: Type.String() }, { additionalProperties: false })),
+    peer: Nullable(Type.String({ description: 'host:port that accepted it.' })),
+    at: DateTime,
+    receipt: Nullable(Type.String({ description: "Federation: the recipient instance's signed receipt (compact JWS), verified before it was recorded." })),
+  },
+  { additionalProperties: false },
+);
+
 export const MessageDetailDto = Type.Object(
   {
     ...MessageSummaryDto.properties,
@@ -115,9 +141,13 @@ export const MessageDetailDto = Type.Object(
         transport: Nullable(TransportFactsDto),
         authentication: Nullable(AuthenticationFactsDto),
         openpgp: Nullable(OpenPgpFactsDto),
+        federation: Nullable(FederationFactsDto),
       },
       { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
     ),
+    deliveries: Type.Array(DeliveryDto, {
+      description: 'Sent copies: how each recipient domain was reached (empty until a delivery is recorded, and for received messages).',
+    }),
     mime: Type.Object(
       {
         parsed: Type.Boolean({ description: 'false when the MIME structure could not be read in full.' }),
@@ -216,11 +246,42 @@ export function toMessageDetailDto(m: Message, body: MessageBody, pi: PrivacyInd
     pi: toPiBreakdownDto(pi),
     externalId: m.externalId,
     importanceReasons: importanceSectionOf(m.facts).reasons,
-    facts: { transport: transportDto(m.facts.transport), authentication: authenticationDto(m.facts.authentication), openpgp: openPgpDto(m.facts.openpgp) },
+    facts: { transport: transportDto(m.facts.transport), authentication: authenticationDto(m.facts.authentication), openpgp: openPgpDto(m.facts.openpgp), federation: federationDto(m.facts.federation) },
+    deliveries: deliveriesDto(m.facts.delivery),
     mime: { parsed: mime.parsed !== false, problem: str(mime.problem) },
     body: { text: body.text, textTruncated: body.textTruncated, hasHtml: body.hasHtml },
     attachments: body.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size })),
   };
+}
+
+function federationDto(v: unknown): Static<typeof FederationFactsDto> | null {
+  const o = obj(v);
+  const peerDomain = str(o?.peerDomain);
+  if (o === null || peerDomain === null) return null;
+  const pi = o.peerInstancePi;
+  return {
+    peerDomain,
+    labelValid: o.labelValid === true,
+    peerInstancePi: typeof pi === 'number' && Number.isInteger(pi) ? pi : null,
+    sealed: o.sealed === true,
+    forwardSecret: o.forwardSecret === true,
+    senderAuthenticated: o.senderAuthenticated === true,
+    e2e: o.e2e === true,
+  };
+}
+
+function deliveriesDto(v: unknown): Static<typeof DeliveryDto>[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((entry) => {
+    const o = obj(entry);
+    const domain = str(o?.domain);
+    const at = str(o?.at);
+    if (o === null || domain === null || at === null) return [];
+    const tls = obj(o.tls);
+    const version = str(tls?.version);
+    const cipher = str(tls?.cipher);
+    return [{ domain, via: str(o.via) ?? 'unknown', tls: version !== null && cipher !== null ? { version, cipher } : null, peer: str(o.peer), at, receipt: str(o.receipt) }];
+  });
 }
 
 function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {

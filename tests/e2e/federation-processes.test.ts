@@ -1,0 +1,367 @@
+/**
+ * The local federation as separate processes on loopback (issue 7, Show): the registry, alpha.test and beta.test
+ * each a `caliopen ... start` process, prepared and labelled by `caliopen federation` (what `npm start` runs), then
+ * restarted one by one by this test so that beta can be stopped alone and the wire between the instances observed.
+ *
+ * - alice@alpha sends to bob@beta: delivered over the federation (not SMTP); bob sees it with PI >= 80, the sender
+ *   instance's label and PI; alice's Sent copy holds beta's signed receipt, which verifies against the key the
+ *   registry's feed lists for beta; everything that crossed the wire (a relay between the instances records each
+ *   byte, both ways) reveals neither the sender nor the content: only the destination's name is in clear (SNI).
+ * - beta is stopped: alice's messages queue and are retried (the relay counts the attempts); beta restarts and each
+ *   message arrives exactly once.
+ * - the registry revokes alpha's label: after its next feed sync beta refuses alpha's deliveries (403
+ *   peer_not_labelled, nothing stored); alpha, learning of its own revocation, stops offering the federation route,
+ *   says why (route preview, GET /api/v1/federation) and tells its users by a notice in their mailbox; mail to bob
+ *   then goes by email.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  ENVELOPE_MEDIA_TYPE,
+  INBOX_PATH,
+  PREKEYS_PATH,
+  REQUEST_SIGNATURE_HEADER,
+  choosePrekey,
+  parseKeySet,
+  sealEnvelope,
+  signRequest,
+  verifyFeed,
+  verifyPrekeyList,
+  verifyReceipt,
+  type FeedInstance,
+} from '@caliopen/federation-protocol';
+import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/instance/cli/federation.children.ts';
+import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/instance/cli/federation.resolver.ts';
+import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
+import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
+import { peerRequest } from '@caliopen/instance/federation/federation.client.ts';
+import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
+import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
+import { loadMasterKey } from '@caliopen/instance/identity/master-key.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { answers, ROOT } from '../support/process.ts';
+import { tempDir } from '../support/tmp.ts';
+import { startWireCapture, type WireCapture } from '../support/wire-capture.ts';
+
+const tmp = tempDir('caliopen-fedproc-');
+const dataDir = join(tmp.dir, 'federation');
+const alphaDir = join(dataDir, 'alpha.test');
+const betaDir = join(dataDir, 'beta.test');
+
+interface MemberPorts {
+  http: number;
+  https: number;
+  smtp: number;
+  dns: number;
+}
+
+async function distinctPorts(n: number): Promise<number[]> {
+  const seen = new Set<number>();
+  while (seen.size < n) seen.add(await freePort());
+  return [...seen];
+}
+
+/** The environment without this test's own CALIOPEN_* settings, which would reach every process at once. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))), CALIOPEN_LOG_LEVEL: 'warn', ...extra };
+}
+
+async function json(url: string, init: Omit<RequestInit, 'body'> & { token?: string; body?: any } = {}): Promise<{ status: number; body: any }> {
+  const { token, body, ...rest } = init;
+  const res = await fetch(url, {
+    ...rest,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+function ok<T = any>(r: { status: number; body: any }, status = 200): T {
+  assert.equal(r.status, status, JSON.stringify(r.body));
+  return r.body as T;
+}
+
+function mergeConfig(dir: string, patch: (config: any) => void): void {
+  const file = join(dir, CONFIG_FILE_NAME);
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  patch(config);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+}
+
+describe('the local federation as separate processes on loopback', { timeout: 600_000 }, () => {
+  let ports: { registry: number; resolver: number; alpha: MemberPorts; beta: MemberPorts; betaInner: number };
+  let capture: WireCapture;
+  let resolver: LoopbackResolver;
+  const running = new Map<string, CaliopenChild>();
+  let alpha: string;
+  let beta: string;
+  let registry: string;
+  let alice: { token: string };
+  let bob: { token: string };
+  let credentials: any;
+
+  async function startMember(name: 'alpha.test' | 'beta.test'): Promise<void> {
+    const dir = name === 'alpha.test' ? alphaDir : betaDir;
+    const api = name === 'alpha.test' ? alpha : beta;
+    // alpha logs at info: its delivery attempts are what an operator sees of the retries (no message content).
+    const child = spawnCaliopen(['instance', 'start', '--data-dir', dir], { name, cwd: ROOT, env: cleanEnv(name === 'alpha.test' ? { CALIOPEN_LOG_LEVEL: 'info' } : {}) });
+    running.set(name, child);
+    await untilReady(child, () => answers(`${api}/healthz`), 120_000);
+  }
+
+  async function stop(name: string): Promise<void> {
+    const child = running.get(name);
+    running.delete(name);
+    if (child) assert.equal(await child.stop('SIGTERM'), 0, `${name} stops cleanly:\n${child.output().slice(-2000)}`);
+  }
+
+  const passwordOf = (username: string): string => credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
+
+  async function login(api: string, username: string): Promise<{ token: string }> {
+    return { token: ok(await json(`${api}/api/v1/auth/login`, { method: 'POST', body: { username, password: passwordOf(username) } })).token };
+  }
+
+  async function mailbox(api: string, token: string): Promise<any[]> {
+    const out: any[] = [];
+    for (const d of ok(await json(`${api}/api/v1/discussions?limit=200`, { token })).items) {
+      out.push(...ok(await json(`${api}/api/v1/discussions/${d.id}/messages?limit=200`, { token })).items);
+    }
+    return out;
+  }
+
+  async function received(api: string, token: string, subject: string, timeoutMs = 60_000): Promise<any> {
+    let found: any = null;
+    await waitFor(async () => {
+      found = (await mailbox(api, token)).find((m) => m.subject === subject && m.direction === 'inbound') ?? null;
+      return found !== null;
+    }, timeoutMs, 250);
+    return ok(await json(`${api}/api/v1/messages/${found.id}`, { token }));
+  }
+
+  /** The registry's feed, verified with the key set it publishes. */
+  async function feedEntry(domain: string): Promise<FeedInstance> {
+    const keys = parseKeySet(ok(await json(`${registry}/v1/keys`)));
+    assert.ok(keys.ok);
+    const bytes = new Uint8Array(await (await fetch(`${registry}/v1/index`)).arrayBuffer());
+    const feed = await verifyFeed(bytes, { keySet: keys.value, now: Math.floor(Date.now() / 1000) });
+    assert.ok(feed.ok, 'the feed verifies');
+    return feed.value.feed.instances.find((i) => i.domain === domain)!;
+  }
+
+  before(async () => {
+    const p = await distinctPorts(12);
+    ports = { registry: p[0]!, resolver: p[1]!, alpha: { http: p[2]!, https: p[3]!, smtp: p[4]!, dns: p[5]! }, beta: { http: p[6]!, https: p[7]!, smtp: p[8]!, dns: p[9]! }, betaInner: p[10]! };
+    alpha = `http://127.0.0.1:${ports.alpha.http}`;
+    beta = `http://127.0.0.1:${ports.beta.http}`;
+    registry = `http://127.0.0.1:${ports.registry}`;
+    const portEnv = {
+      CALIOPEN_REGISTRY_HTTP_PORT: String(ports.registry),
+      CALIOPEN_FEDERATION_DNS_PORT: String(ports.resolver),
+      CALIOPEN_ALPHA_HTTP_PORT: String(ports.alpha.http),
+      CALIOPEN_ALPHA_HTTPS_PORT: String(ports.alpha.https),
+      CALIOPEN_ALPHA_SMTP_PORT: String(ports.alpha.smtp),
+      CALIOPEN_ALPHA_DNS_PORT: String(ports.alpha.dns),
+      CALIOPEN_BETA_HTTP_PORT: String(ports.beta.http),
+      CALIOPEN_BETA_HTTPS_PORT: String(ports.beta.https),
+      CALIOPEN_BETA_SMTP_PORT: String(ports.beta.smtp),
+      CALIOPEN_BETA_DNS_PORT: String(ports.beta.dns),
+    };
+
+    // 1. `caliopen federation` prepares, applies, audits and labels both members, and says the federation is open.
+    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], { name: 'federation', cwd: ROOT, env: cleanEnv(portEnv) });
+    await untilReady(supervisor, async () => supervisor.output().includes('Ready. Ctrl-C stops the federation'), 240_000, 250);
+    const summary = supervisor.output();
+    assert.equal(summary.match(/federation open: mail to @/g)?.length, 2, summary);
+    assert.equal(await supervisor.stop('SIGTERM'), 0, supervisor.output().slice(-2000));
+    credentials = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
+
+    // 2. The same processes, run one by one: alpha retries quickly; beta's public face moves behind a recording relay
+    //    on the port the feed lists for it, so that every byte alpha sends beta crosses the relay.
+    mergeConfig(alphaDir, (c) => (c.outbound = { ...c.outbound, retry: { attempts: 30, baseDelayMs: 500 } }));
+    mergeConfig(betaDir, (c) => (c.https = { ...c.https, port: ports.betaInner }));
+    capture = await startWireCapture(ports.beta.https, ports.betaInner);
+    resolver = await startLoopbackResolver({
+      port: ports.resolver,
+      routes: [
+        { zone: 'alpha.test', host: '127.0.0.1', port: ports.alpha.dns },
+        { zone: 'beta.test', host: '127.0.0.1', port: ports.beta.dns },
+      ],
+      fallback: null,
+    });
+    await Promise.all([startMember('alpha.test'), startMember('beta.test')]);
+    const reg = spawnCaliopen(['registry', 'start', '--data-dir', join(dataDir, 'registry')], { name: 'registry', cwd: ROOT, env: cleanEnv() });
+    running.set('registry', reg);
+    await untilReady(reg, () => answers(`${registry}/v1/keys`), 120_000);
+
+    alice = await login(alpha, 'alice');
+    bob = await login(beta, 'bob');
+    // Keys on both sides, server-held (alpha finds bob's through beta's key directory); bob knows alice.
+    ok(await json(`${beta}/api/v1/keys`, { method: 'POST', token: bob.token, body: { mode: 'server', password: passwordOf('bob') } }), 201);
+    ok(await json(`${alpha}/api/v1/keys`, { method: 'POST', token: alice.token, body: { mode: 'server', password: passwordOf('alice') } }), 201);
+    ok(await json(`${beta}/api/v1/contacts`, { method: 'POST', token: bob.token, body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] } }), 201);
+    // Each member's peer directory lists the other as labelled (synced from the registry, not asked per message).
+    await waitFor(async () => (await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token })).body?.chosen === 'federation', 60_000, 250);
+    await waitFor(async () => (await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).body?.chosen === 'federation', 60_000, 250);
+  });
+
+  after(async () => {
+    for (const [name, child] of [...running].reverse()) {
+      await child.stop('SIGTERM');
+      running.delete(name);
+    }
+    await capture?.close();
+    await resolver?.close();
+    tmp.cleanup();
+  });
+
+  test('alice sends to bob: over the federation, PI >= 80 with alpha’s label and PI, a receipt alice holds, and nothing on the wire reveals sender or content', async () => {
+    const subject = `Quarterly figures ${Date.now()}`;
+    const marker = 'The-vault-code-is-7741-ZEBRA';
+    capture.reset();
+    const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject, text: `Hello Bob, ${marker}.`, encryption: 'require' } }), 202);
+    assert.deepEqual(sent.recipients.map((r: any) => [r.address, r.route]), [['bob@beta.test', 'federation']]);
+    assert.equal(sent.encrypted, true);
+
+    const got = await received(beta, bob.token, subject);
+    assert.equal(got.facts.transport.via, 'federation', 'not SMTP');
+    assert.match(got.body.text, new RegExp(marker), 'bob reads it (decrypted with his server-side key)');
+    assert.equal(got.facts.openpgp.encrypted, true);
+    const alphaEntry = await feedEntry('alpha.test');
+    assert.deepEqual(
+      { peer: got.facts.federation.peerDomain, label: got.facts.federation.labelValid, pi: got.facts.federation.peerInstancePi, sealed: got.facts.federation.sealed, fs: got.facts.federation.forwardSecret },
+      { peer: 'alpha.test', label: true, pi: alphaEntry.pi.score, sealed: true, fs: true },
+    );
+    const factors = new Map<string, any>(got.pi.factors.map((f: any) => [f.id, f]));
+    assert.match(factors.get('federation.label').evidence, /alpha\.test holds a valid label/);
+    assert.match(factors.get('federation.instance_pi').evidence, new RegExp(`instance PI is ${alphaEntry.pi.score}`));
+    assert.ok(got.pi.score >= 80, `PI ${got.pi.score}: ${got.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')}`);
+
+    // Alice's Sent copy holds beta's receipt, signed by the key the registry's feed lists for beta.
+    let delivery: any = null;
+    await waitFor(async () => {
+      delivery = ok(await json(`${alpha}/api/v1/messages/${sent.id}`, { token: alice.token })).deliveries.find((d: any) => d.domain === 'beta.test') ?? null;
+      return delivery !== null;
+    }, 30_000, 250);
+    assert.equal(delivery.via, 'federation');
+    const betaEntry = await feedEntry('beta.test');
+    const receipt = await verifyReceipt(delivery.receipt, { signingKeys: [betaEntry.keys.signing], expectedTo: { instance: 'beta.test', local: 'bob' } });
+    assert.ok(receipt.ok, 'the receipt verifies against beta’s key in the feed');
+    assert.equal(receipt.value.status, 'delivered');
+
+    // The wire: TLS records only; the one name in clear is the destination's (SNI).
+    const wire = capture.bytes();
+    assert.ok(capture.connections >= 1 && wire.length > 2000, `the relay saw the delivery (${capture.connections} connections, ${wire.length} bytes)`);
+    for (const stream of capture.clientStreams()) assert.equal(stream[0], 0x16, 'each connection opens with a TLS handshake record');
+    assert.ok(wire.includes('beta.test'), 'the destination instance is visible (SNI), as the threat model says');
+    for (const secret of ['alice', 'Alice', 'alpha.test', marker, subject, 'Quarterly', 'bob@']) {
+      assert.equal(wire.includes(secret), false, `"${secret}" must not cross the wire in clear`);
+    }
+  });
+
+  test('beta stopped: alice’s messages queue and are retried; beta restarted: each arrives exactly once', async () => {
+    await stop('beta.test');
+    const subjects = [1, 2, 3].map((i) => `while beta was down #${i} ${Date.now()}`);
+    const ids: string[] = [];
+    for (const subject of subjects) {
+      const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject, text: 'queued, retried, delivered once' } }), 202);
+      assert.deepEqual(sent.recipients.map((r: any) => [r.route, r.status]), [['federation', 'queued']]);
+      ids.push(sent.id);
+    }
+    // Alpha keeps trying: its log (what an operator sees; ids and counts, no content) shows each message deferred
+    // and attempted again with backoff. While beta is down its name does not even resolve (beta's DNS responder is
+    // down with it), so nothing reaches the wire.
+    const attempts = (id: string) =>
+      running
+        .get('alpha.test')!
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"federation delivery attempt"') && l.includes(`"messageId":"${id}"`))
+        .map((l) => JSON.parse(l) as { attempt: number; deferred: number; delivered: number });
+    await waitFor(async () => ids.every((id) => attempts(id).filter((a) => a.deferred === 1).length >= 3), 60_000, 250).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${ids.map((id) => attempts(id).length).join(', ')} attempts\n${running.get('alpha.test')!.output().slice(-3000)}`);
+    });
+    for (const id of ids) assert.deepEqual(attempts(id).slice(0, 3).map((a) => a.attempt), [1, 2, 3], 'retried, one attempt after the other');
+    for (const id of ids) assert.deepEqual(ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries, [], 'not delivered while beta is down');
+
+    await startMember('beta.test');
+    bob = await login(beta, 'bob');
+    for (const subject of subjects) await received(beta, bob.token, subject, 120_000);
+    for (const id of ids) {
+      await waitFor(async () => ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries.some((d: any) => d.via === 'federation' && d.receipt), 30_000, 250);
+    }
+    // Later retries, if any were in flight, must not store a second copy.
+    await new Promise((r) => setTimeout(r, 3000));
+    const box = await mailbox(beta, bob.token);
+    for (const subject of subjects) assert.equal(box.filter((m) => m.subject === subject).length, 1, `${subject}: exactly once`);
+  });
+
+  test('the registry revokes alpha: beta refuses alpha’s deliveries (peer_not_labelled); alpha stops offering the federation and tells its users why', async () => {
+    const auditor = credentials.registry.auditors[0];
+    const session = ok(await json(`${registry}/v1/auth/login`, { method: 'POST', body: { name: auditor.name, password: auditor.password } }));
+    const revoked = ok(await json(`${registry}/v1/audit/instances/alpha.test/revoke`, { method: 'POST', token: session.token, body: { reason: 'charter breach found in an audit' } }));
+    assert.equal(revoked.status, 'revoked');
+
+    // Beta's next feed sync: its route preview to alice says alpha's label is not valid.
+    let betaView: any = null;
+    await waitFor(async () => {
+      betaView = ok(await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).routes.find((r: any) => r.route === 'federation');
+      return betaView?.available === false;
+    }, 60_000, 250);
+    assert.match(betaView.reason, /alpha\.test.*revoked/);
+
+    // A delivery signed by alpha's own keys, with its certificate, is refused with a stable code; nothing stored.
+    const master = (dir: string) => new SecretBox(loadMasterKey(dir));
+    const alphaId: InstanceIdentity = await loadInstanceIdentity(alphaDir, master(alphaDir));
+    const betaId: InstanceIdentity = await loadInstanceIdentity(betaDir, master(betaDir));
+    const betaUrl = `https://127.0.0.1:${ports.betaInner}`;
+    const now = Math.floor(Date.now() / 1000);
+    const listed = await peerRequest({ url: `${betaUrl}${PREKEYS_PATH}`, method: 'GET', pinSha256: betaId.tls.fingerprintSha256, clientCert: alphaId.tls });
+    const prekeys = await verifyPrekeyList(JSON.parse(listed.body.toString('utf8')), { signingKeys: [betaId.signing.publicJwk as never], expectedDomain: 'beta.test', now });
+    assert.ok(prekeys.ok);
+    const raw = Buffer.from('From: alice@alpha.test\r\nTo: bob@beta.test\r\nSubject: after the revocation\r\nMessage-ID: <after-revocation@alpha.test>\r\n\r\nhello\r\n');
+    const { bytes: envelope } = await sealEnvelope(
+      { from: { instance: 'alpha.test', account: 'alice' }, to: { instance: 'beta.test', local: 'bob' }, contentType: 'message/rfc822', body: raw, e2e: false, created: now },
+      { prekey: choosePrekey(prekeys.value, now)!, signingKey: signingKeyOf(alphaId) },
+    );
+    const signature = await signRequest({ instance: 'alpha.test', method: 'POST', path: INBOX_PATH, destination: 'beta.test', body: envelope, created: now }, signingKeyOf(alphaId));
+    const before = (await mailbox(beta, bob.token)).length;
+    const refused = await peerRequest({
+      url: `${betaUrl}${INBOX_PATH}`,
+      method: 'POST',
+      headers: { 'content-type': ENVELOPE_MEDIA_TYPE, [REQUEST_SIGNATURE_HEADER]: signature },
+      body: envelope,
+      pinSha256: betaId.tls.fingerprintSha256,
+      clientCert: alphaId.tls,
+    });
+    assert.equal(refused.status, 403, refused.body.toString('utf8'));
+    assert.equal(JSON.parse(refused.body.toString('utf8')).code, 'peer_not_labelled');
+    assert.equal((await mailbox(beta, bob.token)).length, before, 'nothing stored');
+
+    // Alpha learns of its own revocation from the feed: the federation route is withdrawn, and users are told why.
+    let standing: any = null;
+    await waitFor(async () => {
+      standing = ok(await json(`${alpha}/api/v1/federation`, { token: alice.token }));
+      return standing.standing.status === 'revoked';
+    }, 60_000, 250);
+    assert.equal(standing.federationRoutes, 'closed');
+    assert.match(standing.explanation, /revoked the label of alpha\.test/);
+    const preview = ok(await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token }));
+    const federation = preview.routes.find((r: any) => r.route === 'federation');
+    assert.equal(federation.available, false);
+    assert.match(federation.reason, /revoked/);
+    assert.notEqual(preview.chosen, 'federation');
+    const notice = await received(alpha, alice.token, "Federation paused: this instance's label was revoked");
+    assert.ok(notice.tags.includes('notice'));
+    assert.match(notice.body.text, /revoked the label of alpha\.test/);
+
+    // Mail to bob now goes by email (beta's SMTP), not over the federation.
+    const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'by email now', text: 'the federation is closed for alpha' } }), 202);
+    assert.notEqual(sent.recipients[0].route, 'federation');
+    const got = await received(beta, bob.token, 'by email now');
+    assert.equal(got.facts.transport.via, 'smtp');
+  });
+});
