@@ -13,6 +13,7 @@ import {
   verifyPrekeyList,
   verifyReceipt,
   type Ed25519KeyPair,
+  type Prekey,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
@@ -80,7 +81,13 @@ function isEncrypted(raw: Buffer): boolean {
  * failures and give-ups bounce to the sender. When the peer's label (or our own) is no longer valid at sending time,
  * nothing is sent over federation and the sender gets a notice saying why (no fallback to email without consent).
  */
+/** How long a verified prekey list is reused for further deliveries to the same peer (a `reseal` answer drops it). */
+const PREKEY_LIST_REUSE_SECONDS = 60;
+
 export class FederationDeliveryWorker {
+  /** Verified prekey lists per peer (domain, signing key and pinned certificate): one fetch serves a burst. */
+  private readonly prekeyLists = new Map<string, { prekeys: readonly Prekey[]; fetchedAt: number }>();
+
   constructor(private readonly deps: FederationWorkerDeps) {}
 
   start(concurrency: number): Worker {
@@ -218,19 +225,28 @@ export class FederationDeliveryWorker {
     for (let seal = 0; seal <= MAX_RESEALS; seal++) {
       const now = Math.floor(deps.clock().getTime() / 1000);
       try {
-        // Prekeys: fetched and verified against the feed's signing key for the peer, then the current one chosen.
-        const listed = await request(PREKEYS_PATH, 'GET', { accept: 'application/json' });
-        if (listed.status !== 200) return deferred('4.4.0', `the peer's prekeys are unavailable (HTTP ${listed.status})`, listed);
-        let document: unknown;
-        try {
-          document = JSON.parse(listed.body.toString('utf8'));
-        } catch {
-          return deferred('4.7.0', "the peer's prekey list is not JSON", listed);
+        // Prekeys: fetched and verified against the feed's signing key for the peer, then the current one chosen. A
+        // list verified less than a minute ago is reused while it still has a prekey usable now.
+        const cacheKey = `${peer.domain}|${peer.certificateSha256}|${peer.keys.signing.x}`;
+        const cached = this.prekeyLists.get(cacheKey);
+        let prekey = cached && now - cached.fetchedAt < PREKEY_LIST_REUSE_SECONDS && seal === 0 ? choosePrekey(cached.prekeys, now) : undefined;
+        if (prekey === undefined) {
+          this.prekeyLists.delete(cacheKey);
+          const listed = await request(PREKEYS_PATH, 'GET', { accept: 'application/json' });
+          if (listed.status !== 200) return deferred('4.4.0', `the peer's prekeys are unavailable (HTTP ${listed.status})`, listed);
+          let document: unknown;
+          try {
+            document = JSON.parse(listed.body.toString('utf8'));
+          } catch {
+            return deferred('4.7.0', "the peer's prekey list is not JSON", listed);
+          }
+          const prekeys = await verifyPrekeyList(document, { signingKeys: [peer.keys.signing], expectedDomain: peer.domain, now });
+          if (!prekeys.ok) return deferred('4.7.0', `the peer's prekeys do not verify (${prekeys.error.code})`, listed);
+          prekey = choosePrekey(prekeys.value, now);
+          if (prekey === undefined) return deferred('4.7.0', 'the peer publishes no prekey usable now', listed);
+          this.prekeyLists.set(cacheKey, { prekeys: prekeys.value, fetchedAt: now });
+          if (this.prekeyLists.size > 1024) this.prekeyLists.delete(this.prekeyLists.keys().next().value!);
         }
-        const prekeys = await verifyPrekeyList(document, { signingKeys: [peer.keys.signing], expectedDomain: peer.domain, now });
-        if (!prekeys.ok) return deferred('4.7.0', `the peer's prekeys do not verify (${prekeys.error.code})`, listed);
-        const prekey = choosePrekey(prekeys.value, now);
-        if (prekey === undefined) return deferred('4.7.0', 'the peer publishes no prekey usable now', listed);
 
         const sealed = await sealEnvelope(
           { from: { instance: deps.domain, account: fromLocal }, to: { instance: peer.domain, local }, contentType: 'message/rfc822', body, e2e, created: now, id: envelopeId },
@@ -267,6 +283,8 @@ export class FederationDeliveryWorker {
             return { address, outcome: 'delivered', status: '2.0.0', diagnostic: 'already delivered over the federation', smtpReply: null, response: answer, ...(receipt ? { receipt } : {}) };
           }
           case 'reseal':
+            // The peer rotated or dropped that prekey: fetch its list again.
+            this.prekeyLists.delete(cacheKey);
             if (seal < MAX_RESEALS) continue;
             return deferred('4.7.0', what, answer);
           case 'retry':

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
@@ -45,6 +45,36 @@ export class PeerTransportError extends Error {
   }
 }
 
+/**
+ * One keep-alive agent per pinned peer certificate: a delivery's prekey `GET` and inbox `POST`, and the next
+ * deliveries, reuse a connection (and new connections resume the TLS session) instead of a full mutual-TLS handshake
+ * each. The pin is checked on every request, reused connection or not; connections carrying another client
+ * certificate are never shared (the agent's connection key includes it). Idle connections close after 30 s, below
+ * the servers' keep-alive timeout, and do not keep the process alive.
+ */
+const agents = new Map<string, Agent>();
+const MAX_AGENTS = 256;
+
+function agentFor(pin: string): Agent {
+  let agent = agents.get(pin);
+  if (agent === undefined) {
+    if (agents.size >= MAX_AGENTS) {
+      const [oldest, first] = agents.entries().next().value as [string, Agent];
+      first.destroy();
+      agents.delete(oldest);
+    }
+    agent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 4, timeout: 30_000 });
+    agents.set(pin, agent);
+  }
+  return agent;
+}
+
+/** Closes every kept-alive peer connection (instance shutdown, tests). */
+export function closePeerConnections(): void {
+  for (const agent of agents.values()) agent.destroy();
+  agents.clear();
+}
+
 export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
   const url = new URL(options.url);
   if (url.protocol !== 'https:') return Promise.reject(new PeerTransportError(`Peers are reached over HTTPS only (${url.protocol}).`));
@@ -65,7 +95,7 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
         minVersion: 'TLSv1.2',
         // Pinning replaces chain validation: checked below, before the request is written.
         rejectUnauthorized: false,
-        agent: false,
+        agent: agentFor(pin),
         ...(options.lookup ? { lookup: options.lookup } : {}),
         timeout: options.timeoutMs ?? 30_000,
       },
@@ -96,7 +126,7 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
     req.on('error', (err) => reject(err instanceof PeerTransportError ? err : new PeerTransportError(`The peer could not be reached: ${(err as Error).message}`)));
     req.on('socket', (socket) => {
       const s = socket as TLSSocket;
-      s.once('secureConnect', () => {
+      const checkThenSend = () => {
         const cert = s.getPeerCertificate();
         const seen = cert && Buffer.isBuffer(cert.raw) ? createHash('sha256').update(cert.raw).digest('hex') : null;
         if (seen !== pin) {
@@ -106,7 +136,11 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
         const cipher = s.getCipher();
         tls = { version: s.getProtocol() ?? 'unknown', cipher: cipher.standardName ?? cipher.name };
         req.end(options.body ? Buffer.from(options.body) : undefined);
-      });
+      };
+      // A kept-alive connection finished its handshake long ago: its certificate is checked at once.
+      const handshakeDone = typeof s.getPeerCertificate === 'function' && Buffer.isBuffer(s.getPeerCertificate()?.raw);
+      if (handshakeDone) checkThenSend();
+      else s.once('secureConnect', checkThenSend);
     });
   });
 }

@@ -125,7 +125,7 @@ describe('PeerDirectory against a registry on loopback', () => {
   test('before any sync nothing is known: peers are null, the instance is unlabelled', () => {
     const d = directory();
     assert.equal(d.peer('beta.test'), null);
-    assert.deepEqual(d.current(), { labelValid: false, instancePi: null });
+    assert.deepEqual(d.current(), { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial: null });
     assert.equal(d.status().serial, null);
   });
 
@@ -141,7 +141,8 @@ describe('PeerDirectory against a registry on loopback', () => {
     assert.equal(peer.labelExpiresAt, T0 + 7 * DAY);
     assert.equal(d.peer('BETA.test')?.domain, 'beta.test');
     assert.equal(d.peer('unknown.test'), null);
-    assert.deepEqual(d.standing(), { labelValid: true, instancePi: 85 });
+    assert.deepEqual({ ...d.standing(), labelExpiresAt: null }, { status: 'labelled', labelValid: true, instancePi: 85, labelExpiresAt: null, serial: 1 });
+    assert.ok(d.standing().labelExpiresAt! > nowSeconds);
     const status = d.status();
     assert.equal(status.serial, 1);
     assert.equal(status.checkpointSize, 3);
@@ -175,8 +176,34 @@ describe('PeerDirectory against a registry on loopback', () => {
     // The label lapses with time alone, without a sync.
     nowSeconds = T0 + 7 * DAY + 1;
     assert.equal(d.peer('gamma.test')?.labelValid, false);
-    assert.deepEqual(d.standing(), { labelValid: false, instancePi: 85 });
+    assert.deepEqual({ ...d.standing(), labelExpiresAt: null }, { status: 'expired', labelValid: false, instancePi: 85, labelExpiresAt: null, serial: 2 });
     nowSeconds = T0 + 3600;
+  });
+
+  test('own standing is reported when it changes: a label lapsing with time, noticed at the next sync tick', async () => {
+    const changes: { now: string; before: string }[] = [];
+    const d = new PeerDirectory({
+      registryUrl: registry.url,
+      keySet,
+      dataDir,
+      ownDomain: 'alpha.test',
+      clock,
+      syncSeconds: 0.05,
+      logger,
+      onStandingChanged: (now, before) => changes.push({ now: now.status, before: before.status }),
+    });
+    assert.equal(d.standing().status, 'labelled', 'the stored feed, read at construction, is not a change');
+    d.start();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(changes, [], 'syncing the same feed reports nothing');
+      nowSeconds = T0 + 7 * DAY + 1;
+      for (let i = 0; i < 100 && changes.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(changes, [{ now: 'expired', before: 'labelled' }]);
+    } finally {
+      await d.stop();
+      nowSeconds = T0 + 3600;
+    }
   });
 
   test('a feed signed by a key that is not pinned is refused; the last good feed is kept', async () => {
