@@ -348,6 +348,7 @@ describe('the local federation as separate processes on loopback', { timeout: 60
       return standing.standing.status === 'revoked';
     }, 60_000, 250);
     assert.equal(standing.federationRoutes, 'closed');
+    assert.equal(standing.directory.ownEntryMismatch, null, "the feed's entry for alpha lists alpha's own keys and certificate");
     assert.match(standing.explanation, /revoked the label of alpha\.test/);
     const preview = ok(await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token }));
     const federation = preview.routes.find((r: any) => r.route === 'federation');

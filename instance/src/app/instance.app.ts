@@ -110,7 +110,12 @@ export async function startInstance(
 
   // The peer directory (federation.registryUrl): the registry's signed feed, synced now and every
   // federation.syncSeconds, verified against the pinned keys and the last checkpoint; never asked per message.
-  services.federation?.start();
+  if (services.federation) {
+    // Every feed's entry for this instance must list its own keys and certificate (SPEC.md §3).
+    const identity = publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box));
+    services.federation.expectOwn({ signingX: identity.signing.publicJwk.x ?? '', encryptionX: identity.encryption.publicJwk.x ?? '', certFingerprint: identity.tls.fingerprintSha256 });
+    services.federation.start();
+  }
 
   const address = await http.app.listen({ host: config.http.host, port: config.http.port });
   logger.info({ address, domain: config.domain, storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine }, 'instance started');

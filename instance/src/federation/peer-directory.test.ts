@@ -20,7 +20,7 @@ import {
   strangerKey,
   type InstanceFixture,
 } from '../../../federation-protocol/src/testing/fixtures.ts';
-import { FEED_FORK_DETECTED, PeerDirectory, peerDirectoryFromConfig, readPinnedKeySet } from './peer-directory.ts';
+import { FEED_FORK_DETECTED, FEED_OWN_ENTRY_MISMATCH, PeerDirectory, peerDirectoryFromConfig, readPinnedKeySet } from './peer-directory.ts';
 
 const alpha = instanceFixture('alpha.test', 85);
 const beta = instanceFixture('beta.test', 70);
@@ -178,6 +178,24 @@ describe('PeerDirectory against a registry on loopback', () => {
     assert.equal(d.peer('gamma.test')?.labelValid, false);
     assert.deepEqual({ ...d.standing(), labelExpiresAt: null }, { status: 'expired', labelValid: false, instancePi: 85, labelExpiresAt: null, serial: 2 });
     nowSeconds = T0 + 3600;
+  });
+
+  test("the feed's entry for this instance must list its own keys and certificate: a substitution alerts the operator (SPEC §3)", async () => {
+    const d = directory();
+    const own = { signingX: alpha.signingKey.publicJwk.x!, encryptionX: alpha.encryptionJwk.x!, certFingerprint: alpha.certFingerprint };
+    d.expectOwn(own);
+    assert.equal(d.status().ownEntryMismatch, null, 'the feed lists our own keys');
+    logs.length = 0;
+    d.expectOwn({ ...own, certFingerprint: 'ab'.repeat(32), signingX: beta.signingKey.publicJwk.x! });
+    assert.deepEqual(d.status().ownEntryMismatch?.fields, ['keys.signing', 'certFingerprint']);
+    assert.equal(d.status().ownEntryMismatch?.code, FEED_OWN_ENTRY_MISMATCH);
+    const alert = logs.filter((l) => l.level === 'error' && l.obj['code'] === FEED_OWN_ENTRY_MISMATCH);
+    assert.equal(alert.length, 1);
+    assert.deepEqual(alert[0]!.obj['fields'], ['keys.signing', 'certFingerprint']);
+    d.expectOwn({ ...own, certFingerprint: 'ab'.repeat(32), signingX: beta.signingKey.publicJwk.x! });
+    assert.equal(logs.filter((l) => l.obj['code'] === FEED_OWN_ENTRY_MISMATCH).length, 1, 'alerted once per change, not at every sync');
+    d.expectOwn(own);
+    assert.equal(d.status().ownEntryMismatch, null, 'cleared once the entry is right again');
   });
 
   test('own standing is reported when it changes: a label lapsing with time, noticed at the next sync tick', async () => {

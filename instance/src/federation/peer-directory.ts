@@ -37,6 +37,18 @@ import type { Clock } from '../shared/clock.ts';
  */
 
 export const FEED_FORK_DETECTED = 'feed_fork_detected';
+/** The feed's entry for this instance lists keys or a certificate that are not its own (SPEC.md §3). */
+export const FEED_OWN_ENTRY_MISMATCH = 'feed_own_entry_mismatch';
+
+/** What this instance holds, which the feed's entry for it must list (SPEC.md §3). */
+export interface OwnKeys {
+  /** `x` of the Ed25519 signing public JWK. */
+  readonly signingX: string;
+  /** `x` of the X25519 encryption public JWK. */
+  readonly encryptionX: string;
+  /** SHA-256 of the instance TLS certificate (DER), hex. */
+  readonly certFingerprint: string;
+}
 
 export interface PeerInfo {
   readonly domain: string;
@@ -76,6 +88,8 @@ export interface PeerDirectoryStatus {
   readonly lastError: { readonly code: string; readonly message: string; readonly at: string } | null;
   /** The last forked log detected (kept until the operator looks into it; a restart does not clear it). */
   readonly fork: ForkIncident | null;
+  /** The feed's entry for this instance lists other keys or another certificate than its own (which fields). */
+  readonly ownEntryMismatch: { readonly code: typeof FEED_OWN_ENTRY_MISMATCH; readonly at: string; readonly fields: readonly string[] } | null;
 }
 
 export type SyncOutcome = 'full' | 'delta' | 'unchanged' | 'refused' | 'failed';
@@ -151,6 +165,8 @@ export class PeerDirectory implements InstanceStanding {
   private readonly file: string;
   /** The own standing last reported to `onStandingChanged` (initially what the stored feed says). */
   private reported: OwnStanding;
+  private expectedOwn: OwnKeys | null = null;
+  private ownMismatch: PeerDirectoryStatus['ownEntryMismatch'] = null;
 
   constructor(private readonly options: PeerDirectoryOptions) {
     this.file = join(options.dataDir, 'federation', STATE_FILE);
@@ -189,6 +205,42 @@ export class PeerDirectory implements InstanceStanding {
     return { status, labelValid: own.labelValid, instancePi: own.instancePi, labelExpiresAt: own.labelExpiresAt, serial };
   }
 
+  /**
+   * The keys and certificate this instance holds: from now on, every accepted feed's entry for it is compared with
+   * them (SPEC.md §3). A registry substituting them — to impersonate this instance to its peers — shows there first:
+   * the operator is alerted (an error log with FEED_OWN_ENTRY_MISMATCH, `status().ownEntryMismatch`,
+   * GET /api/v1/federation). A certificate or key rotated here and not yet re-labelled shows the same way.
+   */
+  expectOwn(own: OwnKeys): void {
+    this.expectedOwn = own;
+    this.checkOwnEntry();
+  }
+
+  private checkOwnEntry(): void {
+    const expected = this.expectedOwn;
+    const entry = this.byDomain.get(this.options.ownDomain.toLowerCase());
+    if (expected === null || entry === undefined) {
+      this.ownMismatch = null;
+      return;
+    }
+    const fields: string[] = [];
+    if (entry.keys.signing.x !== expected.signingX) fields.push('keys.signing');
+    if (entry.keys.encryption.x !== expected.encryptionX) fields.push('keys.encryption');
+    if (entry.certFingerprint.toLowerCase() !== expected.certFingerprint.toLowerCase()) fields.push('certFingerprint');
+    if (fields.length === 0) {
+      this.ownMismatch = null;
+      return;
+    }
+    const known = this.ownMismatch?.fields.join() === fields.join();
+    this.ownMismatch = { code: FEED_OWN_ENTRY_MISMATCH, at: known ? this.ownMismatch!.at : this.options.clock().toISOString(), fields };
+    if (!known) {
+      this.options.logger?.error(
+        { code: FEED_OWN_ENTRY_MISMATCH, fields, serial: this.state?.feed.serial ?? null, registry: this.options.registryUrl },
+        "the registry's feed lists keys or a certificate for this instance that are not its own: peers will trust those, not ours",
+      );
+    }
+  }
+
   /** Reports a change of own standing since the last report (a new feed, or the label lapsing with time). */
   private checkStanding(): void {
     const now = this.standing();
@@ -215,6 +267,7 @@ export class PeerDirectory implements InstanceStanding {
       instances: this.byDomain.size,
       lastError: this.lastError,
       fork: this.fork,
+      ownEntryMismatch: this.ownMismatch,
     };
   }
 
@@ -369,6 +422,7 @@ export class PeerDirectory implements InstanceStanding {
     this.state.lastSyncAt = this.options.clock().toISOString();
     await this.persist();
     this.options.logger?.info({ serial: feed.serial, instances: feed.instances.length, treeSize: checkpoint.treeSize }, 'registry feed accepted');
+    this.checkOwnEntry();
     this.checkStanding();
   }
 

@@ -34,6 +34,9 @@ const FederationStatusDto = Type.Object(
           members: Type.Integer({ description: 'Instances the feed lists.' }),
           lastError: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), at: Type.String() }, { additionalProperties: false }), Type.Null()]),
           forkDetected: Type.Boolean({ description: "The registry's log forked: its feed is refused and the last good one kept." }),
+          ownEntryMismatch: Type.Union([Type.Array(Type.String()), Type.Null()], {
+            description: "The feed's entry for this instance lists keys or a certificate that are not its own (which fields): peers trust those, not this instance's.",
+          }),
         },
         { additionalProperties: false },
       ),
@@ -80,8 +83,18 @@ export const federationStatusRoutes: FastifyPluginAsync<{ domain: string; direct
         registry: status.registryUrl,
         standing: { status: own.status, labelValid: own.labelValid, instancePi: own.instancePi, labelExpiresAt: iso(own.labelExpiresAt), feedSerial: own.serial },
         federationRoutes: own.labelValid ? ('open' as const) : ('closed' as const),
-        explanation: explainStanding(domain, own),
-        directory: { lastSyncAt: status.lastSyncAt, lastAttemptAt: status.lastAttemptAt, members: status.instances, lastError: status.lastError, forkDetected: status.fork !== null },
+        explanation:
+          status.ownEntryMismatch === null
+            ? explainStanding(domain, own)
+            : `The registry's feed lists ${status.ownEntryMismatch.fields.join(', ')} for ${domain} that are not this instance's own: member instances will refuse its deliveries until the operator has the entry corrected. ${explainStanding(domain, own)}`,
+        directory: {
+          lastSyncAt: status.lastSyncAt,
+          lastAttemptAt: status.lastAttemptAt,
+          members: status.instances,
+          lastError: status.lastError,
+          forkDetected: status.fork !== null,
+          ownEntryMismatch: status.ownEntryMismatch === null ? null : [...status.ownEntryMismatch.fields],
+        },
       };
     },
   );
