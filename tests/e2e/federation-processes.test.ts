@@ -92,7 +92,7 @@ function mergeConfig(dir: string, patch: (config: any) => void): void {
   writeFileSync(file, JSON.stringify(config, null, 2));
 }
 
-describe('the local federation as separate processes on loopback', { timeout: 600_000 }, () => {
+describe('the local federation as separate processes on loopback', { timeout: 900_000 }, () => {
   let ports: { registry: number; resolver: number; alpha: MemberPorts; beta: MemberPorts; betaInner: number };
   let capture: WireCapture;
   let resolver: LoopbackResolver;
@@ -181,7 +181,7 @@ describe('the local federation as separate processes on loopback', { timeout: 60
 
     // 2. The same processes, run one by one: alpha retries quickly; beta's public face moves behind a recording relay
     //    on the port the feed lists for it, so that every byte alpha sends beta crosses the relay.
-    mergeConfig(alphaDir, (c) => (c.outbound = { ...c.outbound, retry: { attempts: 30, baseDelayMs: 500 } }));
+    mergeConfig(alphaDir, (c) => (c.outbound = { ...c.outbound, retry: { attempts: 30, baseDelayMs: 250 } }));
     mergeConfig(betaDir, (c) => (c.https = { ...c.https, port: ports.betaInner }));
     capture = await startWireCapture(ports.beta.https, ports.betaInner);
     resolver = await startLoopbackResolver({
@@ -221,7 +221,6 @@ describe('the local federation as separate processes on loopback', { timeout: 60
   test('alice sends to bob: over the federation, PI >= 80 with alpha’s label and PI, a receipt alice holds, and nothing on the wire reveals sender or content', async () => {
     const subject = `Quarterly figures ${Date.now()}`;
     const marker = 'The-vault-code-is-7741-ZEBRA';
-    capture.reset();
     const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject, text: `Hello Bob, ${marker}.`, encryption: 'require' } }), 202);
     assert.deepEqual(sent.recipients.map((r: any) => [r.address, r.route]), [['bob@beta.test', 'federation']]);
     assert.equal(sent.encrypted, true);
@@ -252,7 +251,8 @@ describe('the local federation as separate processes on loopback', { timeout: 60
     assert.ok(receipt.ok, 'the receipt verifies against beta’s key in the feed');
     assert.equal(receipt.value.status, 'delivered');
 
-    // The wire: TLS records only; the one name in clear is the destination's (SNI).
+    // The wire, everything alpha and beta exchanged since they started (key directory, prekeys, this delivery; a
+    // connection is kept alive between requests): TLS records only; the one name in clear is the destination's (SNI).
     const wire = capture.bytes();
     assert.ok(capture.connections >= 1 && wire.length > 2000, `the relay saw the delivery (${capture.connections} connections, ${wire.length} bytes)`);
     for (const stream of capture.clientStreams()) assert.equal(stream[0], 0x16, 'each connection opens with a TLS handshake record');
@@ -289,7 +289,12 @@ describe('the local federation as separate processes on loopback', { timeout: 60
 
     await startMember('beta.test');
     bob = await login(beta, 'bob');
-    for (const subject of subjects) await received(beta, bob.token, subject, 120_000);
+    for (const subject of subjects) {
+      // Backoff doubles: the next attempt may come as long after beta's return as beta was away (slow starts under load).
+      await received(beta, bob.token, subject, 300_000).catch((e) => {
+        throw new Error(`${(e as Error).message}: ${subject} not received; alpha's attempts: ${JSON.stringify(ids.map((id) => attempts(id).map((a) => a.attempt)))}\n${running.get('alpha.test')!.output().slice(-2000)}`);
+      });
+    }
     for (const id of ids) {
       await waitFor(async () => ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries.some((d: any) => d.via === 'federation' && d.receipt), 30_000, 250);
     }
