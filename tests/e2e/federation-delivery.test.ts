@@ -365,6 +365,47 @@ describe('federated delivery alpha.test -> beta.test', () => {
     }
   });
 
+  test('the user overrides the route: "email" goes by SMTP even to a labelled peer; "federation" is refused when it is closed, naming who and why, nothing stored', async () => {
+    const sinkBefore = sink.messages.length;
+    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'by email, my choice', text: 'route override', route: 'email', encryption: 'none' } }), 202);
+    assert.deepEqual(sent.recipients.map((r: any) => [r.route, r.status]), [['smtp', 'queued']]);
+    await sink.waitForMessages(sinkBefore + 1, 20_000);
+    assert.ok(sink.messages.slice(sinkBefore).some((m) => m.raw.includes('by email, my choice')), 'it went by SMTP');
+
+    directory.setLabel('beta.test', false);
+    try {
+      const stored = (await mailbox(a, alice.token)).length;
+      const refused = await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'federation or nothing', text: 'x', route: 'federation' } });
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, 'route_unavailable');
+      assert.match(refused.body.detail, /bob@beta\.test \(the label of beta\.test is not valid/);
+      assert.equal((await mailbox(a, alice.token)).length, stored, 'no Sent copy for a refused message');
+    } finally {
+      directory.setLabel('beta.test', true);
+    }
+  });
+
+  test("with the sender's consent (emailFallback), a message whose federation route closes before sending goes by email instead of back", async () => {
+    const sinkBefore = sink.messages.length;
+    directory.lapseAfter.set('beta.test', 1); // compose's routing check sees it valid; the worker does not
+    try {
+      const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'fallback consented', text: 'by email if need be', emailFallback: true, encryption: 'none' } }), 202);
+      assert.equal(sent.recipients[0].route, 'federation');
+      await sink.waitForMessages(sinkBefore + 1, 20_000);
+      assert.ok(sink.messages.slice(sinkBefore).some((m) => m.raw.includes('fallback consented')));
+      let delivery: any = null;
+      await waitFor(async () => {
+        delivery = ok(await a.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token })).deliveries.find((d: any) => d.domain === 'beta.test') ?? null;
+        return delivery !== null;
+      }, 20_000);
+      assert.equal(delivery.via, 'smtp', "the Sent copy says how it really went (and its PI is email's)");
+      const bounced = (await mailbox(a, alice.token)).filter((m) => m.tags.includes('bounce') && m.subject.includes('fallback consented'));
+      assert.equal(bounced.length, 0, 'not returned to the sender');
+    } finally {
+      directory.setLabel('beta.test', true);
+    }
+  });
+
   test('an envelope sealed to a prekey past its window is refused once beta deleted its private half (422 envelope_unknown_prekey)', async () => {
     const old = await betaPrekey();
     const sealed = await sealFor('bob', { prekey: old });

@@ -181,6 +181,8 @@ export const InstanceConfigSchema = Type.Object(
         registryKeys: Type.Union([Type.Null(), Type.String({ minLength: 1, maxLength: 65536 })]),
         /** The feed is synced (a delta, usually nothing) this often. */
         syncSeconds: Type.Integer({ minimum: 5, maximum: 7 * 24 * 3600 }),
+        /** Policy: a message whose federation route closes before delivery goes by email instead of back to its sender. */
+        emailFallback: Type.Boolean(),
       },
       { additionalProperties: false },
     ),
@@ -207,7 +209,7 @@ export const DEFAULTS = {
   outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 14, baseDelayMs: 60_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
-  federation: { registryUrl: null, registryKeys: null, syncSeconds: 300 },
+  federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false },
   log: { level: 'info' },
 } as const;
 
@@ -269,4 +271,5 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_FEDERATION_REGISTRY_URL: { path: 'federation.registryUrl', kind: 'string' },
   CALIOPEN_FEDERATION_REGISTRY_KEYS: { path: 'federation.registryKeys', kind: 'string' },
   CALIOPEN_FEDERATION_SYNC_SECONDS: { path: 'federation.syncSeconds', kind: 'integer' },
+  CALIOPEN_FEDERATION_EMAIL_FALLBACK: { path: 'federation.emailFallback', kind: 'boolean' },
 };

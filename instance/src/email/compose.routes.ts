@@ -38,6 +38,17 @@ const ComposeBody = Type.Object(
       ),
     ),
     inReplyTo: Type.Optional(Type.String({ format: 'uuid', description: 'id of one of your messages this one answers' })),
+    route: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('email'), Type.Literal('federation')], {
+        description:
+          'How remote recipients are reached: `auto` (default) the most private route open for each (the federation to a labelled member instance, else email); `email` by email even where the federation is open; `federation` only over the federation (route_unavailable otherwise, naming who and why).',
+      }),
+    ),
+    emailFallback: Type.Optional(
+      Type.Boolean({
+        description: 'If the federation closes before the message is delivered over it (a label lapses), send it by email rather than return it to you. Default: the instance policy (off unless the operator set federation.emailFallback).',
+      }),
+    ),
     encryption: Type.Optional(
       Type.Enum(['auto', 'require', 'none'], {
         description:

@@ -51,6 +51,17 @@ export interface ComposeInput {
   encryption?: 'auto' | 'require' | 'none';
   /** Sign with your OpenPGP key. Default: when the server can use your key (server-side key mode, unlocked). */
   sign?: boolean;
+  /**
+   * How remote recipients are reached: `auto` (default) the most private route open for each — the federation to a
+   * labelled member instance, else email; `email` by email even where the federation is open (the user's override);
+   * `federation` only over the federation: refused (`route_unavailable`, naming them) if some cannot be reached so.
+   */
+  route?: 'auto' | 'email' | 'federation';
+  /**
+   * If the federation closes before a message is delivered over it (a label lapses), send it by email rather than
+   * return it to you. Default: the instance's policy (`federation.emailFallback`, off unless the operator set it).
+   */
+  emailFallback?: boolean;
 }
 
 export interface RecipientStatus {
@@ -89,6 +100,10 @@ export interface ComposeOpenPgp {
 export interface ComposeFederation {
   /** True when mail for this domain goes over the federation now (a peer with a valid label, and ours valid). */
   routes(domain: string): boolean;
+  /** Why it does not (for `route: federation` refusals). */
+  reason(domain: string): string;
+  /** The instance's policy when the sender did not say (`federation.emailFallback`). */
+  emailFallback: boolean;
   /** Queues the delivery job (queue 'federation-out'). */
   enqueue(job: DeliveryJob): Promise<void>;
 }
@@ -167,6 +182,16 @@ export class ComposeService {
     if (CONTROL_CHARS.test(subject.replace(/\t/g, ' '))) throw new AppError('header_invalid', 'The subject contains a control character (CR, LF, NUL...).');
     const attachments = this.decodeAttachments(input.attachments ?? []);
     const thread = await this.threadOf(sender, input.inReplyTo);
+    const routeChoice = input.route ?? 'auto';
+    const overFederation = (domain: string) => routeChoice !== 'email' && (this.federation?.routes(domain) ?? false);
+    if (routeChoice === 'federation') {
+      // Refused before anything is stored: who cannot be reached over the federation, and why.
+      const closed = recipients.filter((r) => !r.localAccount && !overFederation(r.email.domain));
+      if (closed.length > 0) {
+        const why = closed.map((r) => `${r.email.address} (${this.federation?.reason(r.email.domain) ?? 'this instance does not federate'})`);
+        throw new AppError('route_unavailable', `Not reachable over the federation: ${why.join('; ')}.`);
+      }
+    }
 
     const now = deps.clock();
     const messageId = `<${randomUUID()}@${deps.domain}>`;
@@ -219,9 +244,9 @@ export class ComposeService {
         const list = remote.get(r.email.domain) ?? [];
         list.push(r.email.address);
         remote.set(r.email.domain, list);
-        const overFederation = this.federation?.routes(r.email.domain) ?? false;
-        if (overFederation) federated.add(r.email.domain);
-        statuses.push({ address: r.email.address, kind: r.kind, route: overFederation ? 'federation' : 'smtp', status: 'queued', encrypted });
+        const federates = overFederation(r.email.domain);
+        if (federates) federated.add(r.email.domain);
+        statuses.push({ address: r.email.address, kind: r.kind, route: federates ? 'federation' : 'smtp', status: 'queued', encrypted });
       }
     }
 
@@ -237,7 +262,7 @@ export class ComposeService {
         history: [],
       };
       if (federated.has(domain)) {
-        await this.federation!.enqueue(job);
+        await this.federation!.enqueue({ ...job, emailFallback: input.emailFallback ?? this.federation!.emailFallback });
         continue;
       }
       // Retries of SMTP-level failures are new jobs (see smtp-outbound.worker.ts); the queue's own attempts cover

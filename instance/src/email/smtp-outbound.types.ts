@@ -108,4 +108,9 @@ export interface DeliveryJob {
   queuedAt: string;
   /** What earlier attempts found (the delivery record travels with the job). */
   history: DeliveryAttempt[];
+  /**
+   * Federation jobs: when the federation closes before delivery (a label lapses), send by email instead of bouncing
+   * — the sender's consent (compose `emailFallback`) or the instance's policy (`federation.emailFallback`).
+   */
+  emailFallback?: boolean;
 }

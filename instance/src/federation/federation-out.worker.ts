@@ -18,10 +18,10 @@ import {
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { buildBounce } from '../email/bounce.ts';
-import { LOCAL_FACTS } from '../email/compose.service.ts';
+import { deliveryJobId, LOCAL_FACTS } from '../email/compose.service.ts';
 import { asMessageIdHeader, headerSection } from '../email/compose.mime.ts';
 import { readSentCopy } from '../email/sent-copy.ts';
-import type { DeliveryJob, OnDelivered, RecipientResult } from '../email/smtp-outbound.types.ts';
+import { SMTP_OUT_QUEUE, type DeliveryJob, type OnDelivered, type RecipientResult } from '../email/smtp-outbound.types.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -112,13 +112,24 @@ export class FederationDeliveryWorker {
     if (peer === null) refusal = `${job.domain} is no longer in the registry's feed`;
     else if (!peer.labelValid) refusal = `the label of ${job.domain} is no longer valid (${peer.status === 'labelled' ? 'expired' : peer.status})`;
     else if (own === null || !own.labelValid) refusal = `this instance (${deps.domain}) no longer holds a valid label`;
+    if (refusal !== null && job.emailFallback === true) {
+      // The sender (or the instance's policy) consented: by email instead, through the SMTP queue, as a new delivery.
+      deps.logger.info({ ...log, recipients: job.recipients.length }, 'federation closed before delivery: falling back to email (consented)');
+      const byEmail: DeliveryJob = { accountId: job.accountId, messageId: job.messageId, from: job.from, domain: job.domain, recipients: job.recipients, attempt: 1, queuedAt: job.queuedAt, history: [] };
+      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', byEmail, {
+        jobId: deliveryJobId(job.messageId, job.domain, 1),
+        attempts: 3,
+        backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
+      });
+      return;
+    }
     if (refusal !== null) {
       deps.logger.info({ ...log, recipients: job.recipients.length }, 'federation delivery not attempted: label not valid');
       const failed = job.recipients.map((address) => ({
         address,
         outcome: 'failed' as const,
         status: '5.7.0',
-        diagnostic: `not sent over the federation: ${refusal}. Nothing was sent; send it again by email if you accept a less private route.`,
+        diagnostic: `not sent over the federation: ${refusal}. Nothing was sent; send it again by email if you accept a less private route (or allow it in advance: emailFallback).`,
         smtpReply: null,
         remoteMta: null,
       }));

@@ -106,6 +106,8 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
   }).start(config.outbound.concurrency);
   services.outbound.compose.enableFederation({
     routes: (domain) => federationRouteOpen(peers(), config.domain, domain).open,
+    reason: (domain) => federationRouteOpen(peers(), config.domain, domain).reason,
+    emailFallback: config.federation.emailFallback,
     enqueue: async (job) => {
       await services.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', job, {
         jobId: federationJobId(job.messageId, job.domain, 1),

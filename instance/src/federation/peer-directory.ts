@@ -485,7 +485,7 @@ export class PeerDirectory implements InstanceStanding {
  * Reads the stored feed; syncing starts with `start()`. A missing or invalid pinned key set stops the start.
  */
 export function peerDirectoryFromConfig(
-  config: Pick<InstanceConfig, 'domain' | 'dataDir' | 'federation'>,
+  config: Pick<InstanceConfig, 'domain' | 'dataDir'> & { federation: Pick<InstanceConfig['federation'], 'registryUrl' | 'registryKeys' | 'syncSeconds'> },
   deps: Pick<PeerDirectoryOptions, 'clock' | 'logger' | 'onStandingChanged'>,
 ): PeerDirectory | null {
   const { registryUrl, registryKeys, syncSeconds } = config.federation;

@@ -74,6 +74,10 @@ export const ERROR_CODES = {
   contact_address_unknown: { status: 422, title: 'The address is not one of this contact’s email addresses (or the contact has several and none was named).' },
 
   // end-to-end encrypted mail (OpenPGP)
+  route_unavailable: {
+    status: 422,
+    title: 'Some recipients cannot be reached by the route asked (the detail names them and says why). Send with route "auto" to use the most private route open for each.',
+  },
   encryption_unavailable: {
     status: 422,
     title: 'The message cannot be encrypted end to end: no OpenPGP key is known for some recipients, or you have none (the detail names them). Send with encryption "auto" or "none", or add their keys.',
