@@ -152,6 +152,24 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
     assert.equal(d.cacheSize(), 2, 'bounded');
   });
 
+  test("an absence at a labelled member instance's key directory is remembered 5 minutes, not the hour of WKD and DNS", async () => {
+    wkdAnswer = () => ({ key: null, url: 'u', status: 404, error: null });
+    dnsAnswer = () => ({ ...none, rcode: 'NXDOMAIN' });
+    const d = service();
+    let asked = 0;
+    d.enableFederation(async (address) => {
+      asked++;
+      return address.endsWith('@peer.example') ? { found: null, detail: 'key_not_found: no key yet' } : null;
+    });
+    await d.discover(accountId, 'new@peer.example');
+    await d.discover(accountId, 'x@elsewhere.example');
+    assert.equal((await d.discover(accountId, 'new@peer.example')).cached, true);
+    clock = new Date(clock.getTime() + 5 * 60_000 + 1000);
+    assert.equal((await d.discover(accountId, 'new@peer.example')).cached, false, 'asked again after 5 minutes');
+    assert.equal((await d.discover(accountId, 'x@elsewhere.example')).cached, true, 'elsewhere: still the hour');
+    assert.equal(asked, 3);
+  });
+
   test('WKD never reaches non-public addresses unless allowed', async () => {
     const r = await service().discover(accountId, 'bob@intranet.example');
     assert.deepEqual(calls.wkd, []);

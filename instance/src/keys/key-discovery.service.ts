@@ -113,6 +113,8 @@ interface CachedLookup {
 }
 
 const HOUR = 3600_000;
+/** How long an absence at a labelled member instance's key directory is remembered. */
+const FEDERATION_NEGATIVE_TTL_MS = 5 * 60 * 1000;
 
 /** Whether a key can encrypt at `now`. */
 async function canEncrypt(bytes: Uint8Array, now: Date): Promise<boolean> {
@@ -250,7 +252,10 @@ export class KeyDiscoveryService {
       attempts.push(dns.attempt);
       found.push(...(await this.acceptable(address, dns.found, dns.attempt)));
     }
-    const ttl = found.length > 0 ? (this.options.positiveTtlMs ?? HOUR) : (this.options.negativeTtlMs ?? HOUR);
+    // An absence at a labelled member instance is remembered briefly: asking its key directory is cheap and private,
+    // and a user there who has just made a key becomes reachable within minutes, not an hour.
+    const negative = federated !== null ? Math.min(this.options.negativeTtlMs ?? HOUR, FEDERATION_NEGATIVE_TTL_MS) : (this.options.negativeTtlMs ?? HOUR);
+    const ttl = found.length > 0 ? (this.options.positiveTtlMs ?? HOUR) : negative;
     const entry: CachedLookup = { expires: this.deps.clock().getTime() + ttl, found, attempts };
     this.remember(address, entry);
     return entry;
