@@ -25,6 +25,7 @@ import { ImapSync } from '../imports/imap-sync.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
+import type { LateDecryptionService } from '../messages/late-decryption.service.ts';
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
 import { noticeDue, notifyStanding } from '../federation/standing.ts';
 import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlite.ts';
@@ -76,6 +77,8 @@ export interface InstanceServices {
   indexer: SearchIndexer;
   /** The Privacy Index of every element, and its recomputation through the 'pi' queue. */
   privacy: PiService;
+  /** Encrypted mail that arrived while the account's key was locked, decrypted once unlocked (queue 'decrypt-pending'). */
+  lateDecryption?: LateDecryptionService;
   /** Keys to encrypt to (own accounts', correspondents', WKD and DNS lookups) and Autocrypt learning. */
   keyDiscovery: KeyDiscoveryService;
   /** The routes to a recipient and the PI each gives (GET /api/v1/routes). */
@@ -190,6 +193,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     ...(options.passwordHashing ? { kdf: options.passwordHashing } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     onChanged: (accountId) => core.privacy.enqueue({ kind: 'summary', accountId }),
+    // Encrypted mail that arrived while the key was locked is decrypted once a session unlocks it.
+    onUnlocked: async (accountId) => core.lateDecryption?.keyUnlocked(accountId),
   });
   const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes, {
     passwordChanging: (accountId, newPassword, oldPassword) => accountKeys.passwordChanging(accountId, newPassword, oldPassword),
@@ -314,6 +319,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     ingest: mailIngest,
     indexer: core.indexer,
     privacy: core.privacy,
+    ...(core.lateDecryption ? { lateDecryption: core.lateDecryption } : {}),
     keyDiscovery,
     routes,
     federation,
@@ -333,5 +339,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
  * messages past their retention (queue 'mail-purge'), and Privacy Index recomputation (queue 'pi'). startInstance calls it; the returned workers stop with it.
  */
 export function startEmailCoreWorkers(services: InstanceServices): Worker[] {
-  return [services.indexer.start(), services.messages.startPurgeWorker(), services.privacy.startWorker()];
+  const workers = [services.indexer.start(), services.messages.startPurgeWorker(), services.privacy.startWorker()];
+  // Late decryption (queue 'decrypt-pending'): encrypted mail that arrived while the account's key was locked.
+  if (services.lateDecryption) workers.push(services.lateDecryption.startWorker());
+  return workers;
 }

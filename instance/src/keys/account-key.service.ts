@@ -35,6 +35,11 @@ export interface AccountKeyServiceDeps {
   kdf?: PasswordHasherOptions;
   /** Called after the account's keys or their storage mode changed (the account PI moves): enqueue a rescoring. */
   onChanged?: (accountId: string) => Promise<void>;
+  /**
+   * Called once a session holds an unlock for the account's server-held key (login, key moved to the server): mail
+   * that arrived while it was locked is decrypted then (late-decryption.service.ts). Its failure never stops a login.
+   */
+  onUnlocked?: (accountId: string) => Promise<void>;
   /** Where failures of background unlocks are told (never with a secret). */
   logger?: { warn(obj: object, msg: string): void };
 }
@@ -293,6 +298,7 @@ export class AccountKeyService implements AccountKeys {
       return { mode: 'server' as const, exported: null };
     });
     await this.changed(accountId);
+    if (result.mode === 'server' && options.session) await this.unlockedNow(accountId);
     return result;
   }
 
@@ -322,14 +328,19 @@ export class AccountKeyService implements AccountKeys {
     try {
       this.unlockCache.sweep(this.deps.clock());
       const held = (await this.deps.keys.listByAccount(accountId)).filter(isServerHeld);
+      let unlocked = false;
       for (const group of bySalt(held)) {
         const kek = await deriveKek(password, group[0]!.privateKey.kek);
         try {
-          if (this.opensAny(accountId, group, kek)) this.unlockCache.put(accountId, session.id, session.expiresAt, group[0]!.privateKey.kek, kek);
+          if (this.opensAny(accountId, group, kek)) {
+            this.unlockCache.put(accountId, session.id, session.expiresAt, group[0]!.privateKey.kek, kek);
+            unlocked = true;
+          }
         } finally {
           kek.fill(0);
         }
       }
+      if (unlocked) await this.unlockedNow(accountId);
     } catch (e) {
       this.deps.logger?.warn({ accountId, reason: e instanceof Error ? e.name : 'error' }, 'account keys: the private key could not be unlocked at login');
     }
@@ -591,6 +602,15 @@ export class AccountKeyService implements AccountKeys {
       throw new AppError('key_locked', `${held.length - packets.length} of your server-held keys do not open with this password.`);
     }
     return openpgp.armor(openpgp.enums.armor.privateKey, Buffer.concat(packets));
+  }
+
+  /** Tells the unlock hook; never throws (a login or a mode switch is not undone by it). */
+  private async unlockedNow(accountId: string): Promise<void> {
+    try {
+      await this.deps.onUnlocked?.(accountId);
+    } catch (e) {
+      this.deps.logger?.warn({ accountId, reason: e instanceof Error ? e.name : 'error' }, 'account keys: mail waiting for the unlocked key was not scheduled');
+    }
   }
 
   private async changed(accountId: string): Promise<void> {

@@ -10,6 +10,7 @@ import type { Clock } from '../shared/clock.ts';
 import { UNLABELLED, type InstanceStanding } from '../privacy/instance-standing.ts';
 import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../storage/storage.port.ts';
+import { LateDecryptionService } from './late-decryption.service.ts';
 import { MailboxLocks } from './mailbox-lock.ts';
 import { MessageIngestService } from './message-ingest.service.ts';
 import type { Message } from './message.entity.ts';
@@ -25,6 +26,11 @@ export interface EmailCore {
   privacy: PiService;
   /** Its worker (`indexer.start()`) and the purge worker (`messages.startPurgeWorker()`) run in startInstance. */
   indexer: SearchIndexer;
+  /**
+   * Encrypted mail that arrived while the account's server-held key was locked, decrypted once it is unlocked
+   * (queue 'decrypt-pending'; its worker runs in startInstance). Absent without decryptionKeyOf and keyStorageOf.
+   */
+  lateDecryption?: LateDecryptionService;
 }
 
 /** Wires the email core (contacts, conversations, messages, ingest, indexing) over the engines it is given. */
@@ -85,7 +91,22 @@ export function buildEmailCore(deps: {
     ...(deps.keyStorageOf ? { keyStorageOf: deps.keyStorageOf } : {}),
     ...(decryptionKeyOf ? { decryptionKeyOf } : {}),
   });
-  const ingest = new MessageIngestService({ storage, blobs, resolver, conversations, indexer, locks, clock, domain: deps.domain, privacy });
+  const lateDecryption =
+    decryptionKeyOf && deps.keyStorageOf
+      ? new LateDecryptionService({ storage, blobs, queue, indexer, privacy, keyStorageOf: deps.keyStorageOf, decryptionKeyOf, ...(deps.logger ? { logger: deps.logger } : {}) })
+      : undefined;
+  const ingest = new MessageIngestService({
+    storage,
+    blobs,
+    resolver,
+    conversations,
+    indexer,
+    locks,
+    clock,
+    domain: deps.domain,
+    privacy,
+    ...(lateDecryption ? { pendingDecryption: lateDecryption } : {}),
+  });
   return {
     blobs,
     contacts,
@@ -94,5 +115,6 @@ export function buildEmailCore(deps: {
     ingest,
     privacy,
     indexer,
+    ...(lateDecryption ? { lateDecryption } : {}),
   };
 }

@@ -12,7 +12,7 @@ import type { IngestRequest, IngestResult, MessageIngest } from './message-inges
 import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { Message } from './message.entity.ts';
-import { parseHeaders, parseMessage, snippetOf } from './message.parser.ts';
+import { parseHeaders, parseMessage, snippetOf, type ParsedMessage } from './message.parser.ts';
 
 /** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
 export type OwnAddressSource = (accountId: string) => Promise<string[]>;
@@ -27,6 +27,39 @@ export const MAX_INGEST_TAGS = 50;
 
 export function rawKeyOf(accountId: string, messageId: string): string {
   return `raw/${accountId}/${messageId}`;
+}
+
+/**
+ * Late decryption (late-decryption.service.ts): tells whether the account's server-held key is locked now (server
+ * mode, no live unlock), and schedules the account's pending mail when the key became usable meanwhile.
+ */
+export interface PendingDecryption {
+  isLocked(accountId: string): Promise<boolean>;
+  scheduleIfUnlocked(accountId: string): Promise<void>;
+}
+
+/** The OpenPGP of a message as the mailbox records it: the facts (null: none to record) and the decrypted inner message. */
+export interface OpenedContent {
+  openpgp: Record<string, unknown> | null;
+  inner: ParsedMessage | null;
+}
+
+/**
+ * OpenPGP facts (encrypted? signed, and does it verify with a key we hold for the sender?), decrypting when the
+ * account's key is usable here (server-side key mode): the inner message is then parsed. Ingest and late decryption
+ * share it. `privacy` absent (a few unit tests): nothing is examined.
+ */
+export async function examineContent(privacy: PiService | undefined, accountId: string, sender: string, raw: Buffer, direction: 'inbound' | 'outbound'): Promise<OpenedContent> {
+  const examined = privacy ? await privacy.examineOpenPgp(accountId, sender, raw, direction) : null;
+  const openpgp = examined && (direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
+  const inner = examined?.content ? await parseMessage(examined.content.mime) : null;
+  return { openpgp, inner };
+}
+
+/** Subject, snippet and thread key as shown: protected headers, the inner Subject of a decrypted message is the real one (the outer is often "..."). */
+export function contentView(parsed: ParsedMessage, inner: ParsedMessage | null): { subject: string; snippet: string; threadKey: string | null } {
+  const subject = inner?.hasSubject ? inner.subject : parsed.subject;
+  return { subject, snippet: snippetOf((inner ?? parsed).text), threadKey: threadKeyOf(subject) };
 }
 
 /** Tags as stored: trimmed, NFC, without control characters, 1..64 characters, unique, at most 50. */
@@ -70,6 +103,8 @@ export class MessageIngestService implements MessageIngest {
       domain: string;
       /** Scores each message as it is stored (and its conversation); absent in a few unit tests. */
       privacy?: PiService;
+      /** Marks encrypted mail that arrives while the account's server-held key is locked, for a later decryption. */
+      pendingDecryption?: PendingDecryption;
     },
   ) {}
 
@@ -109,9 +144,13 @@ export class MessageIngestService implements MessageIngest {
     // checks are CPU work and need no mailbox state. When the account's key is usable here (server-side key mode),
     // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
     // message stays as it came (ciphertext).
-    const examined = this.deps.privacy ? await this.deps.privacy.examineOpenPgp(accountId, sender, raw, request.direction) : null;
-    const openpgp = examined && (request.direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
-    const inner = examined?.content ? await parseMessage(examined.content.mime) : null;
+    // Asked before the examination: a key unlocked in between decrypts it now, one unlocked after is caught below.
+    const locked = this.deps.pendingDecryption ? await this.deps.pendingDecryption.isLocked(accountId).catch(() => false) : false;
+    const { openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction);
+    // Encrypted to an account whose key is locked: marked, decrypted once the key is unlocked (late-decryption.service.ts).
+    const pending = locked && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true;
+    if (pending) openpgp['pendingDecryption'] = true;
+    const view = contentView(parsed, inner);
     const id = randomUUID();
     const rawRef = rawKeyOf(accountId, id);
     await blobs.put(rawRef, raw);
@@ -148,13 +187,13 @@ export class MessageIngestService implements MessageIngest {
           to: resolution.to,
           cc: resolution.cc,
           // Protected headers: the inner Subject of a decrypted message is the real one (the outer is often "...").
-          subject: inner?.hasSubject ? inner.subject : parsed.subject,
-          snippet: snippetOf((inner ?? parsed).text),
+          subject: view.subject,
+          snippet: view.snippet,
           sentAt: parsed.date,
           receivedAt: request.receivedAt,
           sizeBytes: raw.length,
           rawRef,
-          threadKey: threadKeyOf(inner?.hasSubject ? inner.subject : parsed.subject),
+          threadKey: view.threadKey,
           tags: cleanTags(request.tags ?? []),
           read: request.read ?? request.direction === 'outbound',
           archived: false,
@@ -196,6 +235,8 @@ export class MessageIngestService implements MessageIngest {
     }
     await this.deps.indexer.enqueue(accountId, id, { once: true });
     await this.scoreNewCorrespondent(outcome.message);
+    // The key may have been unlocked while this message was examined: its login's job may have run already.
+    if (pending) await this.deps.pendingDecryption?.scheduleIfUnlocked(accountId).catch(() => undefined);
     return outcome;
   }
 

@@ -98,6 +98,7 @@ export const OpenPgpFactsDto = Type.Object(
     signerKeyTrust: Nullable(Type.String()),
     problem: Nullable(Type.String()),
     decrypted: Type.Optional(Type.Boolean({ description: 'Decrypted here with your key (server-side key mode): the signature fields are those of the signature inside.' })),
+    pendingDecryption: Type.Optional(Type.Boolean({ description: 'Arrived while your server-held key was locked: decrypted in the background once you sign in.' })),
   },
   { additionalProperties: false },
 );
@@ -295,5 +296,6 @@ function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {
     signerKeyTrust: str(o.signerKeyTrust),
     problem: str(o.problem),
     ...(o.decrypted === true ? { decrypted: true } : {}),
+    ...(o.pendingDecryption === true ? { pendingDecryption: true } : {}),
   };
 }

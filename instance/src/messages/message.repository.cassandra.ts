@@ -14,7 +14,7 @@ import {
 } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
-import type { MessageRepository } from './message.repository.ts';
+import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
 
 const COLUMNS = `account_id, message_id, conversation_id, protocol, direction, external_id, content_hash,
   from_participant, to_participants, cc_participants, subject, snippet, sent_at, received_at, size_bytes, raw_ref,
@@ -125,6 +125,7 @@ export class CassandraMessageRepository implements MessageRepository {
     const byConv = ctx.table(TABLES.messagesByConversation);
     const months = ctx.table(TABLES.messageMonths);
     const counts = ctx.table(TABLES.messageCounts);
+    const pending = ctx.table(TABLES.messagesPendingDecryption);
     const indexKey = 'account_id = ? AND conversation_id = ? AND month = ? AND received_at = ? AND message_id = ?';
     this.q = {
       insert: `INSERT INTO ${byId} (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})`,
@@ -148,6 +149,11 @@ export class CassandraMessageRepository implements MessageRepository {
       months: `SELECT month FROM ${months} WHERE account_id = ? AND conversation_id = ?`,
       count: `SELECT messages FROM ${counts} WHERE account_id = ?`,
       addCount: `UPDATE ${counts} SET messages = messages + ? WHERE account_id = ?`,
+      insertPending: `INSERT INTO ${pending} (account_id, received_at, message_id) VALUES (?, ?, ?)`,
+      deletePending: `DELETE FROM ${pending} WHERE account_id = ? AND received_at = ? AND message_id = ?`,
+      pending: `SELECT received_at, message_id FROM ${pending} WHERE account_id = ? LIMIT ?`,
+      decrypted: `UPDATE ${byId} SET subject = ?, snippet = ?, thread_key = ?, pi = ?, facts_json = ?
+        WHERE account_id = ? AND message_id = ?`,
     };
   }
 
@@ -173,6 +179,7 @@ export class CassandraMessageRepository implements MessageRepository {
       { query: this.q.insert, params: this.row(message) },
       { query: this.q.insertIndex, params: [accountId, message.conversationId, month, message.receivedAt, message.id] },
       { query: this.q.insertMonth, params: [accountId, message.conversationId, month] },
+      ...(isPendingDecryption(message.facts) ? [{ query: this.q.insertPending, params: [accountId, message.receivedAt, message.id] }] : []),
     ]);
     // Counters cannot join a batch with other tables, nor be retried safely: a lost answer may leave it off by one.
     await this.ctx.write(this.q.addCount, [1, accountId], { idempotent: false });
@@ -279,11 +286,41 @@ export class CassandraMessageRepository implements MessageRepository {
         query: this.q.deleteIndex,
         params: [accountId, m.conversationId, monthBucket(m.receivedAt), m.receivedAt, id],
       },
+      { query: this.q.deletePending, params: [accountId, m.receivedAt, id] },
     ];
     await this.ctx.loggedBatch(rows);
     if (!released) return null;
     await this.ctx.write(this.q.addCount, [-1, accountId], { idempotent: false });
     return m;
+  }
+
+  /**
+   * Walks the account's pending keys oldest first; a key whose message is gone or no longer pending (a lost
+   * delete) is removed on the way. Bounded: at most `limit` messages, reading at most a few pages of keys.
+   */
+  async listPendingDecryption(accountId: string, limit: number): Promise<Message[]> {
+    if (limit <= 0) return [];
+    const keys = (await this.ctx.rows(this.q.pending, [accountId, limit * 2])).map(toKey);
+    const found = await mapLimit(keys, PARALLEL_READS, async (k) => {
+      const m = await this.get(accountId, k.id);
+      if (m !== null && isPendingDecryption(m.facts)) return m;
+      await this.ctx.write(this.q.deletePending, [accountId, k.at, k.id]);
+      return null;
+    });
+    return found.filter((m): m is Message => m !== null).slice(0, limit);
+  }
+
+  async setDecryption(accountId: string, id: string, update: DecryptionUpdate): Promise<Message | null> {
+    const m = await this.get(accountId, id);
+    if (m === null) return null;
+    // Only the openpgp section is replaced (plain writes, like updateFlags: these cells are never written under LWT).
+    const next: Message = { ...m, ...(update.content ?? {}), pi: update.pi, facts: { ...m.facts, openpgp: update.openpgp } };
+    const statements: Statement[] = [
+      { query: this.q.decrypted, params: [next.subject, next.snippet, next.threadKey, piToUdt(next.pi), JSON.stringify(next.facts), accountId, id] },
+    ];
+    if (!isPendingDecryption(next.facts)) statements.push({ query: this.q.deletePending, params: [accountId, m.receivedAt, id] });
+    await this.ctx.loggedBatch(statements);
+    return next;
   }
 
   async countByAccount(accountId: string): Promise<number> {

@@ -2,7 +2,7 @@ import type { TimePage } from '../shared/paging.ts';
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
 import { fromMs, fromMsOrNull, jsonOrNull, parseOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
-import type { MessageRepository } from './message.repository.ts';
+import type { DecryptionUpdate, MessageRepository } from './message.repository.ts';
 
 interface MessageRow {
   id: string;
@@ -98,6 +98,8 @@ export class SqliteMessageRepository implements MessageRepository {
   private readonly countStmt;
   private readonly piStmt;
   private readonly piFactsStmt;
+  private readonly pendingStmt;
+  private readonly decryptedStmt;
 
   constructor(db: SqliteDb) {
     this.db = db;
@@ -136,6 +138,15 @@ export class SqliteMessageRepository implements MessageRepository {
     this.piStmt = db.prepare<[string, string, string]>('UPDATE messages SET pi_json = ? WHERE account_id = ? AND id = ?');
     this.piFactsStmt = db.prepare<[string, string, string, string]>(
       'UPDATE messages SET pi_json = ?, facts_json = ? WHERE account_id = ? AND id = ?',
+    );
+    // The partial index messages_pending_decryption (migration 8) answers this: its WHERE is the index's own.
+    this.pendingStmt = db.prepare<[string, number], MessageRow>(
+      `SELECT * FROM messages WHERE account_id = ? AND json_extract(facts_json, '$.openpgp.pendingDecryption') = 1
+       ORDER BY received_at, id LIMIT ?`,
+    );
+    this.decryptedStmt = db.prepare(
+      `UPDATE messages SET subject = @subject, snippet = @snippet, thread_key = @threadKey, pi_json = @piJson,
+         facts_json = @factsJson WHERE account_id = @accountId AND id = @id`,
     );
   }
 
@@ -210,6 +221,23 @@ export class SqliteMessageRepository implements MessageRepository {
         if (u.facts === undefined) this.piStmt.run(JSON.stringify(u.pi), accountId, u.id);
         else this.piFactsStmt.run(JSON.stringify(u.pi), JSON.stringify(u.facts), accountId, u.id);
       }
+    }).immediate();
+  }
+
+  async listPendingDecryption(accountId: string, limit: number): Promise<Message[]> {
+    if (limit <= 0) return [];
+    return this.pendingStmt.all(accountId, limit).map(toMessage);
+  }
+
+  async setDecryption(accountId: string, id: string, update: DecryptionUpdate): Promise<Message | null> {
+    return this.db.transaction(() => {
+      const r = this.one.get(accountId, id);
+      if (!r) return null;
+      const m = toMessage(r);
+      // Only the openpgp section is replaced: a concurrent importance feedback in the other sections is kept.
+      const next: Message = { ...m, ...(update.content ?? {}), pi: update.pi, facts: { ...m.facts, openpgp: update.openpgp } };
+      this.decryptedStmt.run({ accountId, id, subject: next.subject, snippet: next.snippet, threadKey: next.threadKey, piJson: jsonOrNull(next.pi), factsJson: JSON.stringify(next.facts) });
+      return next;
     }).immediate();
   }
 }

@@ -23,4 +23,30 @@ export interface MessageRepository {
    * skipped. Only these columns are written, so a concurrent flag change is never undone.
    */
   setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void>;
+  /**
+   * Messages waiting for a late decryption (`facts.openpgp.pendingDecryption === true`: encrypted to the account
+   * while its server-held key was locked), oldest received first, at most `limit`. Reads only those messages (an
+   * index of the pending ones), not the whole mailbox.
+   */
+  listPendingDecryption(accountId: string, limit: number): Promise<Message[]>;
+  /**
+   * The outcome of a late decryption: replaces the `openpgp` section of the facts (the other sections untouched)
+   * and the PI, and, when `content` is given, the subject, snippet and thread key. Flags are never touched. A message
+   * whose new `openpgp` has no `pendingDecryption: true` leaves the pending list. Resolves the updated message, or
+   * null for an unknown id.
+   */
+  setDecryption(accountId: string, id: string, update: DecryptionUpdate): Promise<Message | null>;
+}
+
+/** What a late decryption writes (MessageRepository.setDecryption). */
+export interface DecryptionUpdate {
+  content: { subject: string; snippet: string; threadKey: string | null } | null;
+  openpgp: Record<string, unknown>;
+  pi: StoredPi | null;
+}
+
+/** Whether stored facts mark the message as waiting for a late decryption. */
+export function isPendingDecryption(facts: Record<string, unknown>): boolean {
+  const pgp = facts['openpgp'];
+  return typeof pgp === 'object' && pgp !== null && (pgp as Record<string, unknown>)['pendingDecryption'] === true;
 }

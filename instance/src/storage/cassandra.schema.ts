@@ -52,6 +52,7 @@ export const TABLES = {
   messageMonths: 'message_months',
   messagesByDedupe: 'messages_by_dedupe',
   messageCounts: 'message_counts',
+  messagesPendingDecryption: 'messages_pending_decryption',
   remoteIdentitiesByAccount: 'remote_identities_by_account',
   imapFolderStates: 'imap_folder_states',
   correspondentKeys: 'correspondent_keys',
@@ -469,6 +470,21 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          fingerprint   text,
          PRIMARY KEY ((account_id), first_seen_at, address, fingerprint)
        ) WITH CLUSTERING ORDER BY (first_seen_at DESC, address DESC, fingerprint DESC)`,
+    ],
+  },  {
+    version: 8,
+    name: 'encrypted mail waiting for the account key to be unlocked (late decryption)',
+    statements: (ks) => [
+      // MessageRepository.listPendingDecryption: the keys of messages whose facts say openpgp.pendingDecryption
+      // (encrypted to the account while its server-held key was locked), one partition per account, oldest first.
+      // Written in the same logged batch as the message; a key leaves when the message is decrypted, given up on, or
+      // purged. Only what waits is in it (usually a handful, at most the mail of one locked period).
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.messagesPendingDecryption} (
+         account_id  text,
+         received_at timestamp,
+         message_id  text,
+         PRIMARY KEY ((account_id), received_at, message_id)
+       ) WITH CLUSTERING ORDER BY (received_at ASC, message_id ASC)`,
     ],
   },
 ];

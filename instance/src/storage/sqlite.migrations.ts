@@ -261,4 +261,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         WHERE status = 'conflict';
     `,
   },
+  {
+    version: 8,
+    name: 'encrypted mail waiting for the account key to be unlocked (late decryption)',
+    sql: `
+      -- MessageRepository.listPendingDecryption: a partial index, holding only the messages whose facts say
+      -- openpgp.pendingDecryption (encrypted to the account while its server-held key was locked). Reading them costs
+      -- what is pending, not the mailbox; a message leaves the index when its facts are rewritten without the marker.
+      CREATE INDEX messages_pending_decryption ON messages (account_id, received_at, id)
+        WHERE json_extract(facts_json, '$.openpgp.pendingDecryption') = 1;
+    `,
+  },
 ];

@@ -586,6 +586,43 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         }
       });
 
+      test('pending decryption: listed oldest first, only the marked, scoped; setDecryption updates in place and unmarks; purge removes', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const marked = (over: Partial<Message>) => aMessage(a.id, conv.id, { subject: '...', facts: { transport: null, authentication: null, openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, pendingDecryption: true }, importance: { feedback: 'up' } }, ...over });
+        const older = marked({ receivedAt: at('2026-03-01T10:00:00.000Z') });
+        const newer = marked({ receivedAt: at('2026-04-01T10:00:00.000Z'), read: true, tags: ['keep'] });
+        const third = marked({ receivedAt: at('2026-05-01T10:00:00.000Z') });
+        const plain = aMessage(a.id, conv.id);
+        for (const m of [newer, plain, third, older]) await s.messages.put(m);
+        assert.deepEqual((await s.messages.listPendingDecryption(a.id, 10)).map((m) => m.id), [older.id, newer.id, third.id]);
+        assert.deepEqual((await s.messages.listPendingDecryption(a.id, 2)).map((m) => m.id), [older.id, newer.id], 'bounded');
+        assert.deepEqual(await s.messages.listPendingDecryption(b.id, 10), [], "another account's are not listed");
+        assert.deepEqual(await s.messages.listPendingDecryption(a.id, 0), []);
+
+        const pi = { score: 40, level: 'good', modelVersion: 'hub-pi/1' };
+        const openpgp = { kind: 'pgp-mime-encrypted', encrypted: true, decrypted: true, signature: 'valid' };
+        assert.equal(await s.messages.setDecryption(b.id, newer.id, { content: { subject: 'x', snippet: 'x', threadKey: null }, openpgp, pi }), null, "another account's call changes nothing");
+        const updated = await s.messages.setDecryption(a.id, newer.id, { content: { subject: 'Harbour plans', snippet: 'Meet at the lighthouse', threadKey: 'harbour plans' }, openpgp, pi });
+        assert.equal(updated?.subject, 'Harbour plans');
+        const read = (await s.messages.get(a.id, newer.id))!;
+        assert.deepEqual([read.subject, read.snippet, read.threadKey], ['Harbour plans', 'Meet at the lighthouse', 'harbour plans']);
+        assert.deepEqual(read.pi, pi);
+        assert.deepEqual(read.facts['openpgp'], openpgp, 'the openpgp section replaced');
+        assert.deepEqual(read.facts['importance'], { feedback: 'up' }, 'the other sections kept');
+        assert.deepEqual([read.read, read.tags], [true, ['keep']], 'flags untouched');
+        // Given up: facts only, the content stays as it came.
+        await s.messages.setDecryption(a.id, older.id, { content: null, openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, problem: 'Not decrypted.' }, pi: null });
+        assert.equal((await s.messages.get(a.id, older.id))?.subject, '...');
+        assert.deepEqual((await s.messages.listPendingDecryption(a.id, 10)).map((m) => m.id), [third.id]);
+        await s.messages.purge(a.id, third.id);
+        assert.deepEqual(await s.messages.listPendingDecryption(a.id, 10), [], 'a purged message is no longer listed');
+        assert.equal(await s.messages.setDecryption(a.id, randomUUID(), { content: null, openpgp, pi }), null, 'unknown id');
+      });
+
       test('flags update, move to another conversation, purge', async () => {
         const a = anAccount();
         await s.accounts.create(a);
