@@ -357,6 +357,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     assert.equal(standing.federationRoutes, 'closed');
     assert.equal(standing.directory.ownEntryMismatch, null, "the feed's entry for alpha lists alpha's own keys and certificate");
     assert.match(standing.explanation, /revoked the label of alpha\.test/);
+    await waitFor(async () => ok(await json(`${alpha}/api/v1/federation`, { token: alice.token })).explanation.includes('charter breach found in an audit'), 30_000, 250);
     const preview = ok(await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token }));
     const federation = preview.routes.find((r: any) => r.route === 'federation');
     assert.equal(federation.available, false);
@@ -364,7 +365,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     assert.notEqual(preview.chosen, 'federation');
     const notice = await received(alpha, alice.token, "Federation paused: this instance's label was revoked");
     assert.ok(notice.tags.includes('notice'));
-    assert.match(notice.body.text, /revoked the label of alpha\.test/);
+    assert.match(notice.body.text, /revoked the label of alpha\.test \(the reason it published: "charter breach found in an audit"\)/);
 
     // Mail to bob now goes by email (beta's SMTP), not over the federation.
     const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'by email now', text: 'the federation is closed for alpha', encryption: 'none' } }), 202);

@@ -243,7 +243,14 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       // Users are told when federation stops for this instance (and when it resumes), in their mailbox.
       const notice = noticeDue(now, before);
       if (notice !== null) {
-        notifyStanding({ domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger }, notice, now).catch((err: unknown) => logger.error({ err }, 'federation standing notice not delivered'));
+        // A revocation's reason is read from the registry's public record first (words for the users; the signed
+        // feed alone decides the standing).
+        const reason = now.status === 'revoked' && federation ? federation.fetchOwnRevocation().then((r) => r?.reason ?? null) : Promise.resolve(null);
+        reason
+          .then((why) => notifyStanding({ domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger }, notice, now, why))
+          .catch((err: unknown) => logger.error({ err }, 'federation standing notice not delivered'));
+      } else if (now.status === 'revoked' && federation) {
+        void federation.fetchOwnRevocation();
       }
     },
   });

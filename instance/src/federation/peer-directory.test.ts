@@ -324,8 +324,16 @@ describe('PeerDirectory against a registry on loopback', () => {
       writeFileSync(join(dir, 'federation', 'peer-directory.json'), '{"version":1,"feed":{"instances":"nope"}}');
       const d = new PeerDirectory({ registryUrl: 'http://127.0.0.1:9', keySet, dataDir: dir, ownDomain: 'alpha.test', clock, syncSeconds: 300, logger, timeoutMs: 2000 });
       assert.equal(d.status().serial, null);
+      logs.length = 0;
       assert.equal(await d.sync(), 'failed');
       assert.equal(d.status().lastError?.code, 'feed_unreachable');
+      // Out of reach once or twice is routine (info); the third failure in a row is a warning.
+      assert.equal(await d.sync(), 'failed');
+      assert.equal(await d.sync(), 'failed');
+      assert.deepEqual(
+        logs.filter((l) => l.msg === 'registry feed refused or unreachable').map((l) => l.level),
+        ['info', 'info', 'warn'],
+      );
       assert.match(readFileSync(join(dir, 'federation', 'peer-directory.json'), 'utf8'), /nope/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -88,6 +88,11 @@ export interface PeerDirectoryStatus {
   readonly lastError: { readonly code: string; readonly message: string; readonly at: string } | null;
   /** The last forked log detected (kept until the operator looks into it; a restart does not clear it). */
   readonly fork: ForkIncident | null;
+  /**
+   * Why the registry revoked this instance, as its public record says (`GET /v1/instances/:domain`; words for users,
+   * not part of the signed feed, which alone decides the standing). Null unless revoked and the record was read.
+   */
+  readonly ownRevocation: { readonly reason: string | null; readonly at: string | null } | null;
   /** The feed's entry for this instance lists other keys or another certificate than its own (which fields). */
   readonly ownEntryMismatch: { readonly code: typeof FEED_OWN_ENTRY_MISMATCH; readonly at: string; readonly fields: readonly string[] } | null;
 }
@@ -166,6 +171,8 @@ export class PeerDirectory implements InstanceStanding {
   /** The own standing last reported to `onStandingChanged` (initially what the stored feed says). */
   private reported: OwnStanding;
   private expectedOwn: OwnKeys | null = null;
+  private ownRevocation: PeerDirectoryStatus['ownRevocation'] = null;
+  private transportFailures = 0;
   private ownMismatch: PeerDirectoryStatus['ownEntryMismatch'] = null;
 
   constructor(private readonly options: PeerDirectoryOptions) {
@@ -267,6 +274,7 @@ export class PeerDirectory implements InstanceStanding {
       instances: this.byDomain.size,
       lastError: this.lastError,
       fork: this.fork,
+      ownRevocation: this.ownRevocation,
       ownEntryMismatch: this.ownMismatch,
     };
   }
@@ -277,6 +285,8 @@ export class PeerDirectory implements InstanceStanding {
   /** Syncs now, then every `syncSeconds`. Errors are recorded in `status()`, never thrown. */
   start(): void {
     this.stopped = false;
+    // Revoked when stopped: the users' explanation gets the registry's published reason again.
+    if (this.standing().status === 'revoked') void this.fetchOwnRevocation();
     const tick = async () => {
       this.timer = null;
       await this.sync();
@@ -312,6 +322,7 @@ export class PeerDirectory implements InstanceStanding {
     try {
       const outcome = await this.fetchAndAccept();
       this.lastError = null;
+      this.transportFailures = 0;
       if (this.state) {
         this.state.lastSyncAt = this.options.clock().toISOString();
         if (outcome === 'unchanged') await this.persist();
@@ -321,7 +332,12 @@ export class PeerDirectory implements InstanceStanding {
       const error = e instanceof SyncError ? e : new SyncError('feed_sync_failed', (e as Error).message);
       this.lastError = { code: error.code, message: error.message, at: this.options.clock().toISOString() };
       if (error.code === FEED_FORK_DETECTED) return 'refused';
-      this.options.logger?.warn({ code: error.code, reason: error.message, registry: this.options.registryUrl }, 'registry feed refused or unreachable');
+      // A registry out of reach for a sync or two (it restarts, or starts after us) is routine: a warning from the
+      // third failure in a row. A refused feed is always one.
+      const transport = TRANSPORT_FAILURES.has(error.code);
+      this.transportFailures = transport ? this.transportFailures + 1 : 0;
+      const level = transport && this.transportFailures < 3 ? 'info' : 'warn';
+      this.options.logger?.[level]({ code: error.code, reason: error.message, registry: this.options.registryUrl, failuresInARow: this.transportFailures }, 'registry feed refused or unreachable');
       return TRANSPORT_FAILURES.has(error.code) ? 'failed' : 'refused';
     }
   }
@@ -424,6 +440,25 @@ export class PeerDirectory implements InstanceStanding {
     this.options.logger?.info({ serial: feed.serial, instances: feed.instances.length, treeSize: checkpoint.treeSize }, 'registry feed accepted');
     this.checkOwnEntry();
     this.checkStanding();
+  }
+
+  /**
+   * Reads the reason the registry gives for this instance's revocation from its public record (a request about
+   * ourselves: it tells the registry nothing about whom we talk to). Kept for `status()`; null when not revoked, or
+   * when the record cannot be read (the revocation itself stands: it comes from the signed feed).
+   */
+  async fetchOwnRevocation(): Promise<PeerDirectoryStatus['ownRevocation']> {
+    if (this.standing().status !== 'revoked') return (this.ownRevocation = null);
+    try {
+      const res = await this.get(`/v1/instances/${encodeURIComponent(this.options.ownDomain)}`, { accept: 'application/json' });
+      if (res.status !== 200) return this.ownRevocation;
+      const body = (await res.json().catch(() => null)) as { revocation?: { reason?: unknown; at?: unknown } | null } | null;
+      const clean = (v: unknown, max: number) => (typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, max) || null : null);
+      this.ownRevocation = body?.revocation ? { reason: clean(body.revocation.reason, 500), at: clean(body.revocation.at, 40) } : null;
+    } catch {
+      // unreachable: the reason stays unknown
+    }
+    return this.ownRevocation;
   }
 
   private async get(path: string, headers: Record<string, string> = {}): Promise<Response> {

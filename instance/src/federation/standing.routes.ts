@@ -85,8 +85,8 @@ export const federationStatusRoutes: FastifyPluginAsync<{ domain: string; direct
         federationRoutes: own.labelValid ? ('open' as const) : ('closed' as const),
         explanation:
           status.ownEntryMismatch === null
-            ? explainStanding(domain, own)
-            : `The registry's feed lists ${status.ownEntryMismatch.fields.join(', ')} for ${domain} that are not this instance's own: member instances will refuse its deliveries until the operator has the entry corrected. ${explainStanding(domain, own)}`,
+            ? explainStanding(domain, own, status.ownRevocation?.reason ?? null)
+            : `The registry's feed lists ${status.ownEntryMismatch.fields.join(', ')} for ${domain} that are not this instance's own: member instances will refuse its deliveries until the operator has the entry corrected. ${explainStanding(domain, own, status.ownRevocation?.reason ?? null)}`,
         directory: {
           lastSyncAt: status.lastSyncAt,
           lastAttemptAt: status.lastAttemptAt,

@@ -14,13 +14,13 @@ import type { OwnStanding } from './peer-directory.ts';
 const when = (seconds: number | null) => (seconds === null ? 'an unknown date' : new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC');
 
 /** One sentence: whether this instance may federate, and if not, why and what happens to mail meanwhile. */
-export function explainStanding(domain: string, own: OwnStanding): string {
+export function explainStanding(domain: string, own: OwnStanding, revocationReason: string | null = null): string {
   const meanwhile = 'mail to member instances goes by email (OpenPGP where keys are known) until it is labelled again.';
   switch (own.status) {
     case 'labelled':
       return `${domain} holds a valid label (instance PI ${own.instancePi}, expires ${when(own.labelExpiresAt)}): mail to labelled member instances goes over the federation.`;
     case 'revoked':
-      return `The registry revoked the label of ${domain}: federation is off for this instance; ${meanwhile}`;
+      return `The registry revoked the label of ${domain}${revocationReason ? ` (the reason it published: "${revocationReason}")` : ''}: federation is off for this instance; ${meanwhile}`;
     case 'suspended':
       return `The registry suspended the label of ${domain}: federation is off for this instance; ${meanwhile}`;
     case 'expired':
@@ -49,9 +49,9 @@ export interface StandingNoticeDeps {
 }
 
 /** Delivers the notice to every enabled account (a local message, tagged `notice`). Returns how many were told. */
-export async function notifyStanding(deps: StandingNoticeDeps, kind: 'stopped' | 'resumed', own: OwnStanding): Promise<number> {
+export async function notifyStanding(deps: StandingNoticeDeps, kind: 'stopped' | 'resumed', own: OwnStanding, revocationReason: string | null = null): Promise<number> {
   const subject = kind === 'stopped' ? `Federation paused: ${explainHeadline(own)}` : 'Federation resumed: this instance is labelled again';
-  const text = `${explainStanding(deps.domain, own)}\n\nThe route shown when you write to someone (GET /api/v1/routes) says which route each message takes.\n\n-- \nThe ${deps.domain} instance\n`;
+  const text = `${explainStanding(deps.domain, own, revocationReason)}\n\nThe route shown when you write to someone (GET /api/v1/routes) says which route each message takes.\n\n-- \nThe ${deps.domain} instance\n`;
   let told = 0;
   let afterUsername: string | undefined;
   for (;;) {
