@@ -110,11 +110,12 @@ export const InstanceConfigSchema = Type.Object(
         ),
         /** STARTTLS towards MX hosts: `opportunistic` (use it when offered) or `required` (never send in clear). */
         tlsPolicy: Type.Union([Type.Literal('opportunistic'), Type.Literal('required')]),
-        /** Temporary failures are retried `attempts` times in all, the n-th retry after baseDelayMs * 2^(n-1). */
+        /** Temporary failures are retried `attempts` times in all, the n-th retry after min(baseDelayMs * 2^(n-1), maxDelayMs). */
         retry: Type.Object(
           {
-            attempts: Type.Integer({ minimum: 1, maximum: 50 }),
+            attempts: Type.Integer({ minimum: 1, maximum: 100 }),
             baseDelayMs: Type.Integer({ minimum: 10, maximum: 24 * 3600_000 }),
+            maxDelayMs: Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600_000 }),
           },
           { additionalProperties: false },
         ),
@@ -205,8 +206,9 @@ export const DEFAULTS = {
   auth: { sessionTtlSeconds: 30 * 24 * 3600, loginRateLimitPerMinute: 10 },
   accounts: { defaultQuotaBytes: 5 * 1024 ** 3 },
   smtp: { enabled: false, host: '127.0.0.1', port: 2525, maxMessageBytes: 25 * 1024 * 1024, maxConnections: 200, maxConnectionsPerIp: 20, messagesPerMinutePerIp: 300, dnsServers: [] },
-  // 14 attempts, the first retry a minute later, doubling: the last try comes about 5.7 days after the first (RFC 5321 §4.5.4.1).
-  outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 14, baseDelayMs: 60_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
+  // The first retry a minute later, doubling up to 4 hours between tries (a destination back after an outage gets its
+  // mail within 4 hours); 37 attempts: the last try comes about 4.8 days after the first (RFC 5321 §4.5.4.1: 4-5 days).
+  outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 37, baseDelayMs: 60_000, maxDelayMs: 4 * 3600_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false },
@@ -263,6 +265,7 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_SMARTHOST_REQUIRE_TLS: { path: 'outbound.smarthost.requireTls', kind: 'boolean' },
   CALIOPEN_OUTBOUND_TLS_POLICY: { path: 'outbound.tlsPolicy', kind: 'string' },
   CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: { path: 'outbound.retry.attempts', kind: 'integer' },
+  CALIOPEN_OUTBOUND_RETRY_MAX_DELAY_MS: { path: 'outbound.retry.maxDelayMs', kind: 'integer' },
   CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: { path: 'outbound.retry.baseDelayMs', kind: 'integer' },
   CALIOPEN_OUTBOUND_MX_OVERRIDE: { path: 'outbound.mxOverride', kind: 'list' },
   CALIOPEN_OUTBOUND_MAX_RECIPIENTS: { path: 'outbound.maxRecipients', kind: 'integer' },

@@ -15,7 +15,7 @@ import { buildBounce } from './bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';
 import { asMessageIdHeader, buildMime, headerValue, messageIds, withoutHeaders, type MimeAttachment } from './compose.mime.ts';
 import { signWithDkim, type DkimKey } from './dkim-key.ts';
-import { SMTP_OUT_QUEUE, type DeliveryJob, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
+import { SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
 
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 
@@ -126,7 +126,7 @@ export interface ComposeDeps {
   blobs: BlobStore;
   dkimKey: () => Promise<DkimKey>;
   limits: { maxRecipients: number; maxAttachmentBytes: number };
-  retry: { attempts: number; baseDelayMs: number };
+  retry: RetryPolicy;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Told of local deliveries (recorded on the Sent copy for its PI). */
   onDelivered?: OnDelivered;

@@ -93,6 +93,22 @@ export type OnDelivered = (accountId: string, messageId: string, fact: DeliveryF
 /** Queue 'smtp-out': one job per (message, recipient domain, attempt). */
 export const SMTP_OUT_QUEUE = 'smtp-out';
 
+/** How delivery retries are spaced (outbound.retry). */
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  /** No retry waits longer (absent: no bound). */
+  maxDelayMs?: number;
+}
+
+/**
+ * The wait before attempt `attempt + 1`: `baseDelayMs × 2^(attempt-1)`, bounded by `maxDelayMs` — as MTAs bound
+ * their backoff (Postfix: maximal_backoff_time), so a peer back after a long outage gets its mail within that bound.
+ */
+export function retryDelayMs(retry: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, attempt: number): number {
+  return Math.min(retry.maxDelayMs ?? Number.POSITIVE_INFINITY, retry.baseDelayMs * 2 ** Math.min(attempt - 1, 40));
+}
+
 export interface DeliveryJob {
   /** The sender's account and its stored Sent copy (whose raw is what goes out). */
   accountId: string;

@@ -10,7 +10,7 @@ import { asMessageIdHeader } from './compose.mime.ts';
 import { readSentCopy } from './sent-copy.ts';
 import type { MxResolver } from './mx-resolver.ts';
 import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
-import { DeliveryFailure, SMTP_OUT_QUEUE, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
+import { DeliveryFailure, retryDelayMs, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
 
 export interface DeliveryWorkerDeps {
   domain: string;
@@ -22,7 +22,7 @@ export interface DeliveryWorkerDeps {
   resolver: MxResolver;
   tlsPolicy: 'opportunistic' | 'required';
   smarthost?: { requireTls: boolean; auth?: { user: string; pass: string } | undefined } | undefined;
-  retry: { attempts: number; baseDelayMs: number };
+  retry: RetryPolicy;
   timeouts?: SmtpClientOptions['timeouts'];
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** The SMTP client (injectable for tests of the retry logic). */
@@ -115,7 +115,7 @@ export class DeliveryWorker {
       };
       await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', next, {
         jobId: deliveryJobId(job.messageId, job.domain, next.attempt),
-        delayMs: deps.retry.baseDelayMs * 2 ** (job.attempt - 1),
+        delayMs: retryDelayMs(deps.retry, job.attempt),
         attempts: 3,
         backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
       });

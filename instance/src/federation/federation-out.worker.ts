@@ -21,7 +21,7 @@ import { buildBounce } from '../email/bounce.ts';
 import { deliveryJobId, LOCAL_FACTS } from '../email/compose.service.ts';
 import { asMessageIdHeader, headerSection } from '../email/compose.mime.ts';
 import { readSentCopy } from '../email/sent-copy.ts';
-import { SMTP_OUT_QUEUE, type DeliveryJob, type OnDelivered, type RecipientResult } from '../email/smtp-outbound.types.ts';
+import { retryDelayMs, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from '../email/smtp-outbound.types.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -52,7 +52,7 @@ export interface FederationWorkerDeps {
   signingKey: Ed25519KeyPair;
   /** Our instance certificate, presented as TLS client certificate. */
   clientCert: { certPem: string; keyPem: string };
-  retry: { attempts: number; baseDelayMs: number };
+  retry: RetryPolicy;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   onDelivered?: OnDelivered;
   timeoutMs?: number;
@@ -190,7 +190,7 @@ export class FederationDeliveryWorker {
       };
       await deps.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', next, {
         jobId: federationJobId(job.messageId, job.domain, next.attempt),
-        delayMs: deps.retry.baseDelayMs * 2 ** (job.attempt - 1),
+        delayMs: retryDelayMs(deps.retry, job.attempt),
         attempts: 3,
         backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
       });
