@@ -15,7 +15,7 @@ import { buildBounce } from './bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';
 import { asMessageIdHeader, buildMime, headerValue, messageIds, withoutHeaders, type MimeAttachment } from './compose.mime.ts';
 import { signWithDkim, type DkimKey } from './dkim-key.ts';
-import { SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
+import { deliveryEnqueueOptions, deliveryJobId, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
 
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 
@@ -265,13 +265,7 @@ export class ComposeService {
         await this.federation!.enqueue({ ...job, emailFallback: input.emailFallback ?? this.federation!.emailFallback });
         continue;
       }
-      // Retries of SMTP-level failures are new jobs (see smtp-outbound.worker.ts); the queue's own attempts cover
-      // only a crash of the handler itself.
-      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', job, {
-        jobId: deliveryJobId(sent.message.id, domain, 1),
-        attempts: 3,
-        backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
-      });
+      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', job, deliveryEnqueueOptions(deliveryJobId(sent.message.id, domain, 1), deps.retry));
     }
     deps.logger?.info(
       { messageId: sent.message.id, local: recipients.filter((r) => r.localAccount).length, remoteDomains: remote.size, bytes: raw.length, encrypted, signed: plan.signer !== null },
@@ -441,7 +435,6 @@ export class ComposeService {
   }
 }
 
-export const deliveryJobId = (messageId: string, domain: string, attempt: number) => `${messageId}.${domain}.${attempt}`;
 
 /** A display name from stored data, made safe for a header (control characters become spaces). */
 function headerSafe(s: string): string {

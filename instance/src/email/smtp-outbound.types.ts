@@ -1,3 +1,5 @@
+import type { EnqueueOptions } from '../queue/job-queue.port.ts';
+
 /** Shapes shared by the outbound path: routes, per-recipient outcomes, the delivery job and its record. */
 
 /** One host to try for a domain, lowest preference first. */
@@ -107,6 +109,22 @@ export interface RetryPolicy {
  */
 export function retryDelayMs(retry: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, attempt: number): number {
   return Math.min(retry.maxDelayMs ?? Number.POSITIVE_INFINITY, retry.baseDelayMs * 2 ** Math.min(attempt - 1, 40));
+}
+
+/** The job id of a delivery attempt (queue 'smtp-out'): one job per message, recipient domain and attempt. */
+export const deliveryJobId = (messageId: string, domain: string, attempt: number) => `${messageId}.${domain}.${attempt}`;
+
+/**
+ * How a delivery attempt is queued (SMTP or federation): its own job id, and after a failed attempt the policy's
+ * delay. Retries of delivery failures are new jobs; the queue's own attempts cover only a crash of the handler.
+ */
+export function deliveryEnqueueOptions(jobId: string, retry: RetryPolicy, afterAttempt?: number): EnqueueOptions {
+  return {
+    jobId,
+    ...(afterAttempt !== undefined ? { delayMs: retryDelayMs(retry, afterAttempt) } : {}),
+    attempts: 3,
+    backoff: { type: 'exponential', baseDelayMs: retry.baseDelayMs },
+  };
 }
 
 export interface DeliveryJob {

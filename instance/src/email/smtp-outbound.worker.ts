@@ -5,12 +5,12 @@ import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { buildBounce } from './bounce.ts';
-import { deliveryJobId, LOCAL_FACTS } from './compose.service.ts';
+import { LOCAL_FACTS } from './compose.service.ts';
 import { asMessageIdHeader } from './compose.mime.ts';
 import { readSentCopy } from './sent-copy.ts';
 import type { MxResolver } from './mx-resolver.ts';
 import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
-import { DeliveryFailure, retryDelayMs, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
+import { DeliveryFailure, deliveryEnqueueOptions, deliveryJobId, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
 
 export interface DeliveryWorkerDeps {
   domain: string;
@@ -113,12 +113,7 @@ export class DeliveryWorker {
         attempt: job.attempt + 1,
         history: [...job.history, attempt].slice(-HISTORY_KEPT),
       };
-      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', next, {
-        jobId: deliveryJobId(job.messageId, job.domain, next.attempt),
-        delayMs: retryDelayMs(deps.retry, job.attempt),
-        attempts: 3,
-        backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
-      });
+      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', next, deliveryEnqueueOptions(deliveryJobId(job.messageId, job.domain, next.attempt), deps.retry, job.attempt));
     } else if (deferred.length > 0) {
       for (const r of deferred) {
         failed.push({ ...r, outcome: 'failed', diagnostic: `gave up after ${job.attempt} attempts; last: ${r.diagnostic}`, remoteMta: attempt.remoteMta });

@@ -18,10 +18,10 @@ import {
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { buildBounce } from '../email/bounce.ts';
-import { deliveryJobId, LOCAL_FACTS } from '../email/compose.service.ts';
+import { LOCAL_FACTS } from '../email/compose.service.ts';
 import { asMessageIdHeader, headerSection } from '../email/compose.mime.ts';
 import { readSentCopy } from '../email/sent-copy.ts';
-import { retryDelayMs, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from '../email/smtp-outbound.types.ts';
+import { deliveryEnqueueOptions, deliveryJobId, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from '../email/smtp-outbound.types.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -116,11 +116,7 @@ export class FederationDeliveryWorker {
       // The sender (or the instance's policy) consented: by email instead, through the SMTP queue, as a new delivery.
       deps.logger.info({ ...log, recipients: job.recipients.length }, 'federation closed before delivery: falling back to email (consented)');
       const byEmail: DeliveryJob = { accountId: job.accountId, messageId: job.messageId, from: job.from, domain: job.domain, recipients: job.recipients, attempt: 1, queuedAt: job.queuedAt, history: [] };
-      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', byEmail, {
-        jobId: deliveryJobId(job.messageId, job.domain, 1),
-        attempts: 3,
-        backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
-      });
+      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', byEmail, deliveryEnqueueOptions(deliveryJobId(job.messageId, job.domain, 1), deps.retry));
       return;
     }
     if (refusal !== null) {
@@ -188,12 +184,7 @@ export class FederationDeliveryWorker {
         envelopeIds: Object.fromEntries(deferred.map((r) => [r.address, envelopeIds[r.address]!])),
         history: [...job.history, attemptRecord].slice(-HISTORY_KEPT),
       };
-      await deps.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', next, {
-        jobId: federationJobId(job.messageId, job.domain, next.attempt),
-        delayMs: retryDelayMs(deps.retry, job.attempt),
-        attempts: 3,
-        backoff: { type: 'exponential', baseDelayMs: deps.retry.baseDelayMs },
-      });
+      await deps.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', next, deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, next.attempt), deps.retry, job.attempt));
     } else if (deferred.length > 0) {
       for (const r of deferred) {
         failed.push({ address: r.address, outcome: 'failed', status: r.status, diagnostic: `gave up after ${job.attempt} attempts; last: ${r.diagnostic}`, smtpReply: null, remoteMta: r.response?.remote ?? null });

@@ -4,6 +4,7 @@ import type { InstanceConfig } from '../config/config.schema.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import { computeMessagePi } from '../privacy/message-pi.model.ts';
 import type { Worker } from '../queue/job-queue.port.ts';
+import { deliveryEnqueueOptions } from '../email/smtp-outbound.types.ts';
 import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
 import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
 import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
@@ -109,11 +110,7 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
     reason: (domain) => federationRouteOpen(peers(), config.domain, domain).reason,
     emailFallback: config.federation.emailFallback,
     enqueue: async (job) => {
-      await services.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', job, {
-        jobId: federationJobId(job.messageId, job.domain, 1),
-        attempts: 3,
-        backoff: { type: 'exponential', baseDelayMs: retry.baseDelayMs },
-      });
+      await services.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', job, deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, 1), retry));
     },
   });
   services.routes.addProvider(federationRouteProvider(peers, config.domain));

@@ -35,6 +35,7 @@ export function rawKeyOf(accountId: string, messageId: string): string {
  */
 export interface PendingDecryption {
   isLocked(accountId: string): Promise<boolean>;
+  isUnlocked(accountId: string): Promise<boolean>;
   scheduleIfUnlocked(accountId: string): Promise<void>;
 }
 
@@ -144,12 +145,17 @@ export class MessageIngestService implements MessageIngest {
     // checks are CPU work and need no mailbox state. When the account's key is usable here (server-side key mode),
     // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
     // message stays as it came (ciphertext).
-    // Asked before the examination: a key unlocked in between decrypts it now, one unlocked after is caught below.
-    const locked = this.deps.pendingDecryption ? await this.deps.pendingDecryption.isLocked(accountId).catch(() => false) : false;
-    const { openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction);
-    // Encrypted to an account whose key is locked: marked, decrypted once the key is unlocked (late-decryption.service.ts).
-    const pending = locked && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true;
-    if (pending) openpgp['pendingDecryption'] = true;
+    let { openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction);
+    // Encrypted mail that could not be opened (only that: the key state is not asked of every message). The key is
+    // locked: marked, decrypted once it is unlocked (late-decryption.service.ts; one unlocked after this check is
+    // caught below). The key was unlocked since the examination: examined again, so it opens now.
+    let pending = false;
+    const pendingDecryption = this.deps.pendingDecryption;
+    if (pendingDecryption && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true) {
+      if (await pendingDecryption.isLocked(accountId).catch(() => false)) pending = true;
+      else if (await pendingDecryption.isUnlocked(accountId).catch(() => false)) ({ openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction));
+    }
+    if (pending) openpgp!['pendingDecryption'] = true;
     const view = contentView(parsed, inner);
     const id = randomUUID();
     const rawRef = rawKeyOf(accountId, id);
