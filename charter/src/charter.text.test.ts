@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { charterClauses, charterVersion, charterVersions, INCIDENT_DISCLOSURE_LIMIT_V1, RETENTION_LIMITS_V1 } from './index.ts';
 

@@ -1,4 +1,4 @@
-import { describe, it, before, after } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -77,11 +77,11 @@ describe('published charter versions', () => {
 
 describe('loading and publishing, on a copy of the charter folder', () => {
   let dir: string;
-  before(() => {
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'charter-'));
     cpSync(CHARTER_DIR, dir, { recursive: true });
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('refuses a published text edited afterwards, even by one character', () => {
     const file = join(dir, 'v1.0.md');

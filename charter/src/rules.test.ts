@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { CharterError, charterClauses, evaluateCompliance, parseDeclaration } from './index.ts';
 import type { CheckResultLike, ClauseResult, Declaration } from './index.ts';

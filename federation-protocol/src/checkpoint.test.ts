@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { ErrorCode, Result } from './errors.ts';
 import { checkpointOf, parseCheckpoint, signCheckpoint, verifyCheckpoint, verifyConsistentWith } from './checkpoint.ts';

@@ -1,4 +1,4 @@
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalJson, canonicalJsonBytes, sha256 } from './canonical-json.ts';
@@ -50,7 +50,7 @@ describe('registry feed', () => {
   const options = { keySet, now: T0 + DAY };
   const lastCheckpoint = checkpointOf(tree, { origin: LOG_ORIGIN, timestamp: T0 - DAY, size: 20 });
 
-  before(async () => {
+  beforeAll(async () => {
     feed = await feedOf(instances.slice().reverse(), { serial: 7, issuedAt: T0, tree });
     envelope = await signFeed(feed, registryKey);
   });
@@ -181,7 +181,7 @@ describe('registry feed', () => {
   describe('deltas', () => {
     let next: Feed;
 
-    before(async () => {
+    beforeAll(async () => {
       const delta = instanceFixture('delta.caliopen.test', 75);
       const changedBeta = { ...(await feedEntryFor(instances[1]!, T0 + DAY)), status: 'suspended' as const };
       next = buildFeed({

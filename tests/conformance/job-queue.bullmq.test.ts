@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, it } from 'node:test';
+import { afterAll, beforeAll, it } from 'vitest';
 import fc from 'fast-check';
 import { jobQueueConformance } from '@caliopen/instance/queue/job-queue.conformance.ts';
 import { decodeKey, encodeKey, openBullmqJobQueue } from '@caliopen/instance/queue/job-queue.bullmq.ts';
@@ -12,10 +12,10 @@ const redis = redisServerComponent();
 let server: RedisServer | undefined;
 
 if (!redis.skip) {
-  before(async () => {
+  beforeAll(async () => {
     server = await startRedisServer(redis.path);
   });
-  after(async () => {
+  afterAll(async () => {
     await server?.stop();
   });
 }

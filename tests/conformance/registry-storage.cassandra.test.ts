@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { CassandraOptions } from '@caliopen/instance/storage/storage.cassandra.ts';
 // The registry package exports only its public API; its conformance suite and Cassandra adapter are reached by path.
 import { registryStorageConformance } from '@caliopen/registry/storage/registry-storage.conformance.ts';

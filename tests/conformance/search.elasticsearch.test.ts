@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { searchConformance } from '@caliopen/instance/search/search.conformance.ts';
 import { elasticsearchOptionsFromEnv, openElasticsearchIndex } from '@caliopen/instance/search/search.elasticsearch.ts';
 import { externalService } from '../support/real-component.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { type CassandraOptions, CassandraStorage } from '@caliopen/instance/storage/storage.cassandra.ts';
 import { storageConformance } from '@caliopen/instance/storage/storage.conformance.ts';
 import { externalService } from '../support/real-component.ts';

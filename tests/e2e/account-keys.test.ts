@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import Database from 'better-sqlite3';
 import * as openpgp from 'openpgp';
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
@@ -175,7 +175,7 @@ describe('account keys over the API', () => {
     await waitFor(async () => (await running.services.storage.accounts.getPi(accountId))?.score === score, 15_000);
   }
 
-  before(async () => {
+  beforeAll(async () => {
     await initInstance({ domain: 'alpha.test', dataDir: tmp.dir, httpPort: '0' }, () => {});
     config = loadConfig({
       dataDir: tmp.dir,
@@ -191,7 +191,7 @@ describe('account keys over the API', () => {
     cleoKey = await generateTestKey('cleo@alpha.test', { name: 'Cleo Client' });
     stranger = await generateTestKey('cleo@elsewhere.example');
   });
-  after(async () => {
+  afterAll(async () => {
     await running?.stop();
     tmp.cleanup();
   });

@@ -2,7 +2,7 @@
  * The account, session, device and admin API over real HTTP against a running instance (embedded engines).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generate } from 'otplib';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
@@ -25,10 +25,10 @@ const clock = () => new Date(now);
 
 describe('accounts, sessions and devices over HTTP', () => {
   let inst: TestInstance;
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance({ clock });
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
   });
 
@@ -233,10 +233,10 @@ describe('accounts, sessions and devices over HTTP', () => {
 
 describe('login rate limit', () => {
   let inst: TestInstance;
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance({ env: { CALIOPEN_LOGIN_RATE_LIMIT: '3' } });
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
   });
 

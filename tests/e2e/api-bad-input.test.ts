@@ -3,7 +3,7 @@
  * right status and stable code, and nothing stored changes.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
@@ -27,7 +27,7 @@ describe('hostile input on every route', () => {
   let userId: string;
   let deviceId: string;
 
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance();
     const u = await inst.user('ursula');
     const a = await inst.user('adele', 'admin');
@@ -35,7 +35,7 @@ describe('hostile input on every route', () => {
     userId = u.id;
     deviceId = u.deviceId;
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
   });
 

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remote-identity.entity.ts';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
@@ -80,7 +80,7 @@ describe('authorization walk over every route', () => {
   let ctx: WalkContext;
   let passwords: Record<string, string>;
 
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance();
     const a = await inst.user('walker-a');
     await inst.user('walker-b');
@@ -111,7 +111,7 @@ describe('authorization walk over every route', () => {
     };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
   });
 

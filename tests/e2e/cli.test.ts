@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { freePort, waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -29,7 +29,7 @@ describe('caliopen CLI', () => {
   const dataDir = join(tmp.dir, 'inst');
   let server: ChildProcess | null = null;
 
-  after(() => {
+  afterAll(() => {
     server?.kill('SIGKILL');
     tmp.cleanup();
   });

@@ -3,7 +3,7 @@
  * key learnt from mail is a conflict until the user decides), verify and reject, and hostile input.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateTestKey, revokedPublicKey, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import type { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
@@ -24,7 +24,7 @@ describe('contact keys API', () => {
   let k2: TestKey;
   let k3: TestKey;
 
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance();
     alice = await inst.user('alice-keys');
     bobToken = (await inst.user('bob-keys')).token;
@@ -38,7 +38,7 @@ describe('contact keys API', () => {
     });
     twoAddressContactId = two.body.id;
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
   });
 

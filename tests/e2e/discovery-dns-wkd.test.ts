@@ -15,7 +15,7 @@ import { promises as dnsPromises } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import * as openpgp from 'openpgp';
 import pino from 'pino';
@@ -51,7 +51,7 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
   let certPem: string;
   let aliceKey: Uint8Array;
 
-  before(async () => {
+  beforeAll(async () => {
     await initInstance({ domain: 'alpha.test', dataDir: tmp.dir, httpPort: '0' }, () => {});
     const config = loadConfig({
       dataDir: tmp.dir,
@@ -68,7 +68,7 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
     httpsPort = Number(new URL(running.publicUrl!).port);
     certPem = readFileSync(join(tmp.dir, 'keys', 'tls.crt'), 'utf8');
   });
-  after(async () => {
+  afterAll(async () => {
     await running?.stop();
     tmp.cleanup();
   });

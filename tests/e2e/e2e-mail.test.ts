@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimSign } from 'mailauth';
 import * as openpgp from 'openpgp';
 import type { AccountKeys } from '@caliopen/instance/keys/account-key.port.ts';
@@ -120,7 +120,7 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
   let bobKey: TestKey;
   let carolKey: TestKey;
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startDnsServer({
       zone: {
         [OUTSIDE]: [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
@@ -152,7 +152,7 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     accountKeys.keys.set(bob.id, bobKey);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await sink?.stop();
     await dns?.close();
@@ -381,10 +381,10 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
 describe('end-to-end encrypted mail with the account-keys service itself (server-side and client-side keys)', () => {
   let inst: TestInstance;
 
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance({ domain: DOMAIN, services: { keyDiscovery: { wkd: false, dns: false } } });
   });
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
   });
 

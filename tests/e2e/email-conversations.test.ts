@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import nodemailer from 'nodemailer';
 import { hostileCorpus } from '@caliopen/instance/messages/hostile-mail.fixture.ts';
 import { PURGE_QUEUE } from '@caliopen/instance/messages/message.service.ts';
@@ -65,13 +65,13 @@ describe('email core through the API', () => {
   const discussionOf = async (messageId: string) => ok(await api('GET', `/api/v1/messages/${messageId}`)).conversationId as string;
   const usedBytes = async () => ok(await api('GET', '/api/v1/me')).usedBytes as number;
 
-  before(async () => {
+  beforeAll(async () => {
     inst = await startTestInstance({ clock: () => new Date(Date.now() + clockOffset), env: { CALIOPEN_SESSION_TTL_SECONDS: String(365 * 24 * 3600) } });
     const u = await inst.user('ursula');
     token = u.token;
     accountId = u.id;
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
   });
 
@@ -391,13 +391,13 @@ describe('conversations by people, through the real SMTP server', () => {
   let dns: InternetDns;
   let token: string;
 
-  before(async () => {
+  beforeAll(async () => {
     // The senders' domains are on the internet: a DNS server on loopback answers for them (no records: SPF none).
     dns = await startInternetDns();
     inst = await startTestInstance({ env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server } });
     token = (await inst.user('victor')).token;
   });
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await dns?.stop();
   });

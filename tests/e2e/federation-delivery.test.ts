@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import {
   ENVELOPE_MEDIA_TYPE,
@@ -64,7 +64,7 @@ describe('federated delivery alpha.test -> beta.test', () => {
   let alice: { id: string; token: string };
   let bob: { id: string; token: string };
 
-  before(async () => {
+  beforeAll(async () => {
     sink = await startSmtpSink();
     a = await startTestInstance({
       domain: 'alpha.test',
@@ -84,7 +84,7 @@ describe('federated delivery alpha.test -> beta.test', () => {
     // Alice is a contact Bob made.
     ok(await b.api('POST', '/api/v1/contacts', { token: bob.token, body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] } }), 201);
   });
-  after(async () => {
+  afterAll(async () => {
     await a?.stop();
     await b?.stop();
     await sink?.stop();

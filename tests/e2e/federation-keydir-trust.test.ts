@@ -18,7 +18,7 @@
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import * as openpgp from 'openpgp';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
   REQUEST_SIGNATURE_HEADER,
   keyDirectoryPath,
@@ -59,7 +59,7 @@ describe('federated key directory and trust sharing', () => {
   let bobFingerprint: string;
   let bobContactAtAlpha: string;
 
-  before(async () => {
+  beforeAll(async () => {
     // WKD off and DNS lookups off: a key found can only come from the federation.
     const services = { keyDiscovery: { wkd: false as const, dns: false as const } };
     a = await startTestInstance({ domain: 'alpha.test', clock, services });
@@ -77,7 +77,7 @@ describe('federated key directory and trust sharing', () => {
     bobFingerprint = ok(await b.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }), 201).key.fingerprint.toLowerCase();
     bobContactAtAlpha = ok(await a.api('POST', '/api/v1/contacts', { token: alice.token, body: { displayName: 'Bob', identities: [{ address: 'bob@beta.test' }] } }), 201).id;
   });
-  after(async () => {
+  afterAll(async () => {
     await a?.stop();
     await b?.stop();
   });

@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
   ENVELOPE_MEDIA_TYPE,
   INBOX_PATH,
@@ -152,7 +152,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     return feed.value.feed.instances.find((i) => i.domain === domain)!;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     const p = await distinctPorts(12);
     ports = { registry: p[0]!, resolver: p[1]!, alpha: { http: p[2]!, https: p[3]!, smtp: p[4]!, dns: p[5]! }, beta: { http: p[6]!, https: p[7]!, smtp: p[8]!, dns: p[9]! }, betaInner: p[10]! };
     alpha = `http://127.0.0.1:${ports.alpha.http}`;
@@ -208,7 +208,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     await waitFor(async () => (await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).body?.chosen === 'federation', 60_000, 250);
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const [name, child] of [...running].reverse()) {
       await child.stop('SIGTERM');
       running.delete(name);

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { credentialPurpose } from '@caliopen/instance/identities/remote-identity.entity.ts';
 import type { Message } from '@caliopen/instance/messages/message.entity.ts';
 import type { Storage } from '@caliopen/instance/storage/storage.port.ts';
@@ -130,7 +130,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     return last;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startDovecot({ users: [REMOTE, { username: 'bob', password: 'bob-password-123' }], ssl: true });
     writeFileSync(caFile, server.certPem!);
     const client = await imapClient(server);
@@ -146,7 +146,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     b = await inst.user('importer-b');
   });
 
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await server?.stop();
     ca.cleanup();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';
@@ -66,7 +66,7 @@ describe('importance: from important to junk', () => {
   const byImportance = async () => ok(await api('GET', '/api/v1/discussions?sort=importance&limit=200')).items as any[];
   const titles = async () => (await byImportance()).map((d) => `${d.title}:${d.importance}`);
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startInternetDns({
       // Senders on friend.example and stranger.example are who they say (SPF from this machine, aligned: DMARC pass).
       'friend.example': ['v=spf1 ip4:127.0.0.1 -all'],
@@ -88,7 +88,7 @@ describe('importance: from important to junk', () => {
     });
     token = (await inst.user('ursula')).token;
   });
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await sink?.stop();
     await dns?.stop();

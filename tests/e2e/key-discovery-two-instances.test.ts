@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { CONTACT_POINTS } from '@caliopen/instance/privacy/contact-pi.model.ts';
@@ -63,7 +63,7 @@ describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
   /** The contact PI bob's contact for alice had with her key known by DNS (for the WKD comparison). */
   let dnsContactPi: Pi;
 
-  before(async () => {
+  beforeAll(async () => {
     a = await startTestInstance({
       domain: 'alpha.test',
       env: { CALIOPEN_DNS_ENABLED: 'true', CALIOPEN_DNS_PORT: '0', CALIOPEN_DNS_ADDRESSES: '127.0.0.1' },
@@ -77,7 +77,7 @@ describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
     alice = await userWithKey(a, 'alice');
     published = (await a.running.services.storage.accountKeys.get(alice.id, alice.fingerprint))!.publicKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await a?.stop();
   });
 
@@ -167,14 +167,14 @@ describe('key lookups through a resolver that answers garbage: no key, no crash,
   let dns: TestDnsServer;
   let b: TestInstance;
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startDnsServer();
     b = await startTestInstance({
       domain: 'beta.test',
       services: { keyDiscovery: { wkd: false, dns: { resolvers: [`${dns.host}:${dns.port}`], trustAd: false, timeoutMs: 1500 } } },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await b?.stop();
     await dns?.close();
   });

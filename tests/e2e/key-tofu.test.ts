@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimSign } from 'mailauth';
 import { autocryptHeader, autocryptKeydata, withHeader } from '@caliopen/instance/openpgp/openpgp.compose.ts';
 import { generateTestKey, pgpMimeSigned, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
@@ -104,7 +104,7 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
   let noKey: Pi;
   let plainLetter: { id: string; pi: Pi; facts: any; from: { contactId: string } };
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startDnsServer({
       zone: {
         [OUTSIDE]: [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
@@ -128,7 +128,7 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     alice = await inst.user('alice');
     other = await inst.user('olivier');
   });
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await dns?.close();
   });

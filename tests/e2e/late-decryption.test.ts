@@ -10,7 +10,7 @@
  *   crash); a client-mode account's encrypted mail is never marked nor touched.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
@@ -90,7 +90,7 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     return r.message.id;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     await initInstance({ domain: DOMAIN, dataDir: tmp.dir, httpPort: '0' }, () => {});
     config = loadConfig({ dataDir: tmp.dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0' }, overrides: { log: { level: 'silent' } } });
     await start();
@@ -105,7 +105,7 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     stranger = await generateTestKey('stranger@elsewhere.example');
     ok(await api('POST', '/api/v1/keys', { token: tokens.carl, body: { mode: 'client', armoredPublicKey: carlKey.armoredPublic } }), 201);
   });
-  after(async () => {
+  afterAll(async () => {
     await running?.stop();
     tmp.cleanup();
   });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { generate } from 'otplib';
 import { startTestInstance } from '../support/instance.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PeerDirectory, readPinnedKeySet } from '@caliopen/instance/federation/peer-directory.ts';
 import { keySetDocument } from '../../federation-protocol/src/testing/fixtures.ts';
@@ -19,7 +19,7 @@ describe('peer directory: an instance syncs the real registry feed', () => {
   let keysJson = '';
   const tmp = tempDir('caliopen-peer-directory-');
 
-  before(async () => {
+  beforeAll(async () => {
     site = await startTestInstanceSite('alpha.test');
     reg = await startTestRegistry({ maintenance: false });
     reg.connect(site.domain, site.connectTo);
@@ -40,7 +40,7 @@ describe('peer directory: an instance syncs the real registry feed', () => {
       env: { CALIOPEN_FEDERATION_REGISTRY_URL: reg.url, CALIOPEN_FEDERATION_REGISTRY_KEYS: keysJson, CALIOPEN_FEDERATION_SYNC_SECONDS: '3600' },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await instance?.stop();
     await reg?.stop();
     await site?.stop();

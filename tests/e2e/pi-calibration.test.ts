@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimSign } from 'mailauth';
 import { generateTestKey, pgpMimeEncrypted, pgpMimeSigned, signedPartContent, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { startDnsServer, type TestDnsServer, type Zone } from '../support/dns-server.ts';
@@ -152,7 +152,7 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
     return received(subject);
   }
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startDnsServer({
       zone: {
         ...wellConfigured(GMAIL, 'none'),
@@ -174,7 +174,7 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
     ok(await inst.api('POST', `/api/v1/contacts/${dora.id}/keys`, { token: ursula.token, body: { armored: doraKey.armoredPublic } }), 201);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await dns?.close();
   });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimSign } from 'mailauth';
 import { generateTestKey, pgpMimeSigned, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { PI_QUEUE } from '@caliopen/instance/privacy/pi.service.ts';
@@ -87,7 +87,7 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     return c.waiting + c.active + c.delayed === 0;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startDnsServer({
       zone: {
         'example.org': [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
@@ -131,7 +131,7 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     await waitFor(async () => (await queueIdle('index')) && (await queueIdle(PI_QUEUE)), 30_000);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await inst?.stop();
     await dns?.close();
   });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:https';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import { verifyDescriptor } from '@caliopen/federation-protocol';
 import { writeApplicationState } from '@caliopen/instance/registry-client/application.store.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
@@ -27,10 +27,10 @@ function get(url: string): Promise<{ status: number; body: string; fingerprint: 
 }
 
 let inst: TestInstance;
-before(async () => {
+beforeAll(async () => {
   inst = await startTestInstance();
 });
-after(async () => {
+afterAll(async () => {
   await inst.stop();
 });
 

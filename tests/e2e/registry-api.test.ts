@@ -5,7 +5,7 @@
  * revocation, renewal and its refusal when a mandatory check fails, deltas, ETags, public records and the directory.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
   applyDelta,
   canonicalJson,
@@ -40,7 +40,7 @@ describe('registry API: from application to label, feed and log', () => {
   let bob: { token: string };
   let keySet: KeySet;
 
-  before(async () => {
+  beforeAll(async () => {
     for (const d of ['alpha.test', 'beta.test', 'gamma.test', 'delta.test']) sites[d] = await startTestInstanceSite(d);
     reg = await startTestRegistry({ clock, maintenance: false });
     for (const site of Object.values(sites)) reg.connect(site.domain, site.connectTo);
@@ -48,7 +48,7 @@ describe('registry API: from application to label, feed and log', () => {
     bob = await reg.auditor('bob');
     keySet = unwrap(parseKeySet((await reg.api('GET', '/v1/keys')).body));
   });
-  after(async () => {
+  afterAll(async () => {
     await reg?.stop();
     for (const site of Object.values(sites)) await site.stop();
   });

@@ -5,7 +5,7 @@
  * path parameter must say in OWNED below what fills it, or the walk fails. The set of public routes is pinned.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { applicationFor, startTestInstanceSite, startTestRegistry, type ApiResponse, type TestInstanceSite, type TestRegistry } from '../support/registry.ts';
 
 type Who = 'anonymous' | 'applicant1' | 'applicant2' | 'auditor';
@@ -53,7 +53,7 @@ describe('registry authorization walk over every route', () => {
   let auditorPassword: string;
   let bodies: Record<string, unknown>;
 
-  before(async () => {
+  beforeAll(async () => {
     const [one, two, labelled, fresh] = await Promise.all(['walk-one.test', 'walk-two.test', 'walk-labelled.test', 'walk-new.test'].map((d) => startTestInstanceSite(d)));
     sites.push(one!, two!, labelled!, fresh!);
     reg = await startTestRegistry({ maintenance: false, approvals: 1 });
@@ -81,7 +81,7 @@ describe('registry authorization walk over every route', () => {
       'POST /v1/audit/instances/:domain/revoke': { reason: 'The walk revokes what it may.' },
     };
   });
-  after(async () => {
+  afterAll(async () => {
     await reg?.stop();
     for (const s of sites) await s.stop();
   });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateEd25519KeyPair } from '@caliopen/federation-protocol';
 import type { SqliteRegistryStorage } from '@caliopen/registry';
 import {
@@ -42,7 +42,7 @@ describe('hostile input on every registry route', () => {
   let app: { id: string; token: string };
   let closedId: string;
 
-  before(async () => {
+  beforeAll(async () => {
     site = await startTestInstanceSite('hostile.test');
     reg = await startTestRegistry({ maintenance: false, approvals: 1 });
     reg.connect(site.domain, site.connectTo);
@@ -59,7 +59,7 @@ describe('hostile input on every registry route', () => {
     assert.equal(second.status, 201, second.text);
     app = { id: second.body.id, token: second.body.token };
   });
-  after(async () => {
+  afterAll(async () => {
     await reg?.stop();
     await site?.stop();
   });

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from 'vitest';
 import { freePort, waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -35,7 +35,7 @@ describe('caliopen registry CLI', () => {
   const dataDir = join(tmp.dir, 'registry');
   let server: ChildProcess | null = null;
 
-  after(() => {
+  afterAll(() => {
     server?.kill('SIGKILL');
     tmp.cleanup();
   });

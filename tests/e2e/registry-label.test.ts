@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
   canonicalJson,
   decodeBase64,
@@ -58,7 +58,7 @@ describe('an instance process applies to a registry process and gets labelled', 
     return { status: res.status, body, bytes, text };
   };
 
-  before(async () => {
+  beforeAll(async () => {
     dns = await startDnsServer({ zone: {} });
     const registryPort = await freePort();
     registryUrl = `http://127.0.0.1:${registryPort}`;
@@ -92,7 +92,7 @@ describe('an instance process applies to a registry process and gets labelled', 
     keySet = unwrap(parseKeySet((await api('GET', '/v1/keys')).body));
   });
 
-  after(async () => {
+  afterAll(async () => {
     await instance?.stop();
     await registry?.stop();
     await dns?.close();

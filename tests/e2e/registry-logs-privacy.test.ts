@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { applicationFor, startTestInstanceSite, startTestRegistry } from '../support/registry.ts';
 
 test('no secret of applicants or auditors reaches the registry logs', async () => {

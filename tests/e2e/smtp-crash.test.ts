@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { it } from 'node:test';
+import { it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
 import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
@@ -45,13 +45,13 @@ const body = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do ei
 const message = (n: number) =>
   `From: Burst <burst@sender.example>\r\nTo: bob@${DOMAIN}\r\nSubject: burst ${n}\r\nMessage-ID: <burst-${n}@sender.example>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\n${body}`;
 
-it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledged message is delivered exactly once', { timeout: 180_000 }, async (t) => {
+it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledged message is delivered exactly once', { timeout: 180_000 }, async () => {
   const tmp = tempDir('caliopen-smtp-crash-');
   const dataDir = join(tmp.dir, 'instance');
   const dns = await startInternetDns({ 'sender.example': ['v=spf1 ip4:127.0.0.1 -all'] });
   const children: ChildProcess[] = [];
   const t0 = Date.now();
-  const mark = (what: string) => t.diagnostic(`${what} at ${Date.now() - t0} ms`);
+  const mark = (what: string) => console.info(`${what} at ${Date.now() - t0} ms`);
   try {
     // Created in this process (what `caliopen instance init` and `admin user add` do), to spare two process starts.
     await initInstance({ domain: DOMAIN, dataDir, httpPort: '0' }, () => {});
@@ -112,7 +112,7 @@ it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledge
     mark('killed');
     assert.equal(first.signalCode, 'SIGKILL', 'the process died by SIGKILL');
     assert.ok(acknowledged.size >= KILL_AFTER && acknowledged.size < TOTAL, `killed mid-burst (${acknowledged.size} acknowledged)`);
-    t.diagnostic(`killed after ${acknowledged.size} acknowledged, ${attempted.size} attempted`);
+    console.info(`killed after ${acknowledged.size} acknowledged, ${attempted.size} attempted`);
 
     // Restart: leftovers in the spool are delivered; then a clean stop so the databases can be read.
     const second = startProcess(dataDir, env);
@@ -151,7 +151,7 @@ it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledge
     assert.deepEqual(duplicated, [], 'no message stored twice');
     assert.deepEqual(lost, [], 'no acknowledged message lost');
     assert.equal(rows.length, acknowledged.size, 'nothing else stored');
-    t.diagnostic(`${rows.length} stored exactly once, ${retried.length} of them acknowledged only after a retry`);
+    console.info(`${rows.length} stored exactly once, ${retried.length} of them acknowledged only after a retry`);
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await dns.stop();

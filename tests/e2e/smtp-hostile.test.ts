@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';
@@ -45,7 +45,7 @@ async function stillServing(subject: string): Promise<void> {
   await waitFor(async () => (await subjects()).includes(subject), 20_000);
 }
 
-before(async () => {
+beforeAll(async () => {
   dns = await startInternetDns({ 'sender.example': ['v=spf1 ip4:127.0.0.1 -all'] });
   inst = await startTestInstance({
     domain: DOMAIN,
@@ -55,7 +55,7 @@ before(async () => {
   token = (await inst.user('bob')).token;
 });
 
-after(async () => {
+afterAll(async () => {
   await inst?.stop();
   await dns?.stop();
 });

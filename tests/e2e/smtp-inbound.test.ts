@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { dkimSign } from 'mailauth';
 import nodemailer from 'nodemailer';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
@@ -66,7 +66,7 @@ async function session(): Promise<RawSmtpClient> {
   return c;
 }
 
-before(async () => {
+beforeAll(async () => {
   dns = await startInternetDns({
     'sender.example': ['v=spf1 ip4:127.0.0.1 -all'],
     '_dmarc.sender.example': ['v=DMARC1; p=reject; adkim=s; aspf=s'],
@@ -87,7 +87,7 @@ before(async () => {
   bob = await inst.user('bob');
 });
 
-after(async () => {
+afterAll(async () => {
   await inst?.stop();
   await dns?.stop();
 });
@@ -254,7 +254,7 @@ describe('inbound SMTP on a running instance', () => {
 
 describe('per-client limits', () => {
   let limited: TestInstance;
-  before(async () => {
+  beforeAll(async () => {
     limited = await startTestInstance({
       domain: 'beta.test',
       env: {
@@ -267,7 +267,7 @@ describe('per-client limits', () => {
     });
     await limited.running.services.accounts.create({ username: 'erin', password: 'pw-erin-0123456789' });
   });
-  after(async () => limited?.stop());
+  afterAll(async () => limited?.stop());
 
   it('refuses a third simultaneous connection from one address with 421, and takes it again once one closes', async () => {
     const p = limited.running.smtp!.port;

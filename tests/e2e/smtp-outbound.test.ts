@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dnsRecords, loadInstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { freePort, waitFor } from '../support/net.ts';
@@ -33,7 +33,7 @@ describe('outbound mail through the API', () => {
   const logLines: Record<string, unknown>[] = [];
   let dkimTxt: string[];
 
-  before(async () => {
+  beforeAll(async () => {
     sink = await startSmtpSink({ port: await freePort() });
     const logs = new PassThrough();
     logs.on('data', (chunk: Buffer) => {
@@ -57,7 +57,7 @@ describe('outbound mail through the API', () => {
     assert.ok(record, 'instance dns prints the DKIM record');
     dkimTxt = [...record.value.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
   });
-  after(async () => {
+  afterAll(async () => {
     await inst.stop();
     await sink.stop();
   });

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from 'vitest';
 import { parseKeySet, verifyFeed, verifyLabel, unwrap, type FeedInstance, type KeySet } from '@caliopen/federation-protocol';
 import { dnsQuery } from '@caliopen/instance/discovery/dns.resolver.ts';
 import { openPgpKeyName } from '@caliopen/instance/discovery/key-names.ts';
@@ -21,7 +21,7 @@ import { CALIOPEN_BIN, caliopenAsync, ROOT } from '../support/process.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const tmp = tempDir('caliopen-start-');
-after(() => tmp.cleanup());
+afterAll(() => tmp.cleanup());
 const dataDir = join(tmp.dir, 'federation');
 
 interface Ports {

@@ -31,9 +31,9 @@ export interface DovecotServer {
 
 /**
  * Whether Dovecot is installed. Under CI a missing binary throws; elsewhere it warns loudly and returns a skip reason
- * for node:test. Call it at module level, before registering the tests that need it.
+ * for vitest. Call it at module level, before registering the tests that need it.
  */
-export function dovecotComponent(): { skip: string | false; path: string } {
+export function dovecotComponent(): { skip: boolean; path: string } {
   return realComponent('dovecot', 'dovecot-imapd');
 }
 

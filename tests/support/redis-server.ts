@@ -15,9 +15,9 @@ export interface RedisServer {
 
 /**
  * Whether redis-server is installed. Under CI a missing binary throws; elsewhere it warns loudly and returns a skip
- * reason for node:test. Call it at module level, before registering the tests that need Redis.
+ * reason for vitest. Call it at module level, before registering the tests that need Redis.
  */
-export function redisServerComponent(): { skip: string | false; path: string } {
+export function redisServerComponent(): { skip: boolean; path: string } {
   return realComponent('redis-server', 'redis-server');
 }
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { afterAll, test } from 'vitest';
 import { FsBlobStore } from './blob-store.fs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'caliopen-blobs-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('put, get, replace, delete; files are private and no temporary file is left', async () => {
   const store = new FsBlobStore(dir);

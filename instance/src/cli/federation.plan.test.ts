@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { FederationPlanError, PORT_SETTINGS, federationPlan, memberConfig, portsInUse, registryConfig } from './federation.plan.ts';
 
 describe('federation plan', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import dnsPacket from 'dns-packet';
 import { startDnsServer, type TestDnsServer } from '../../../tests/support/dns-server.ts';
 import { freePort } from '../../../tests/support/net.ts';
@@ -16,7 +16,7 @@ describe('the local federation name server (a relay by zone)', () => {
   let refusing: LoopbackResolver;
   let server = '';
 
-  before(async () => {
+  beforeAll(async () => {
     alpha = await startDnsServer({ zone: { '_caliopen.alpha.test': [{ type: 'TXT', data: 'v=caliopen1; alpha' }] } });
     // Large enough that UDP answers come back truncated and the client asks again over TCP.
     beta = await startDnsServer({ zone: { 'beta.test': Array.from({ length: 12 }, (_, i) => ({ type: 'TXT' as const, data: `beta-${i}-${'x'.repeat(200)}` })) } });
@@ -34,7 +34,7 @@ describe('the local federation name server (a relay by zone)', () => {
     server = `127.0.0.1:${resolver.port}`;
   });
 
-  after(async () => {
+  afterAll(async () => {
     await resolver?.close();
     await refusing?.close();
     await Promise.all([alpha?.close(), beta?.close(), fallback?.close()]);

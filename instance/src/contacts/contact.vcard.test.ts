@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import fc from 'fast-check';
 import { AppError } from '../shared/errors.ts';
 import { contactIdFromUid, formatVcard, parseVcards, VCARD_LIMITS, type VcardSource } from './contact.vcard.ts';

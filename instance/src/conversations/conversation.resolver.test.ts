@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import fc from 'fast-check';
 import { listKey, peopleKey, SELF_KEY, threadKeyOf, titleOf } from './conversation.resolver.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { SecretBox } from './secret-box.ts';
 
 test('seal/open round trip; the sealed text does not contain the secret', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parseUserAgent } from './user-agent.ts';
 
 test('desktop, mobile and CLI user agents', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Answer } from 'dns-packet';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
@@ -21,13 +21,13 @@ describe('the instance zone', () => {
   const aliceKey = randomBytes(300);
   let usernames = ['alice', 'bob'];
 
-  before(async () => {
+  beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey);
     const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? usernames : []), missRefreshMs: 0 });
     zone = buildDnsZone({ identity, addresses: ['192.0.2.10', '2001:db8::10'], keys, localParts, serial: 2024010101 });
   });
-  after(() => tmp.cleanup());
+  afterAll(() => tmp.cleanup());
 
   it('has SOA and NS at the apex, the name server at the configured addresses', async () => {
     const soa = await zone.answer('alpha.test', 'SOA');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import fc from 'fast-check';
 import pino from 'pino';
 import { startDnsServer, type DnsBehaviour, type TestDnsServer } from '../../../tests/support/dns-server.ts';
@@ -23,7 +23,7 @@ describe('the resolver against the instance responder', () => {
   let responder: DnsResponder;
   let servers: string[];
 
-  before(async () => {
+  beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey).set('big', bigKey);
     const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? ['alice', 'big'] : []) });
@@ -31,7 +31,7 @@ describe('the resolver against the instance responder', () => {
     responder = await startDnsResponder({ host: '127.0.0.1', port: 0, zone, logger: pino({ level: 'silent' }) });
     servers = [`127.0.0.1:${responder.udpPort}`];
   });
-  after(async () => {
+  afterAll(async () => {
     await responder.stop();
     tmp.cleanup();
   });
@@ -72,11 +72,11 @@ describe('the resolver against a hostile DNS server', () => {
   const key = randomBytes(64);
   const name = openPgpKeyName('carol', 'remote.test');
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startDnsServer({ zone: { [name]: [{ type: 'UNKNOWN_61', data: key }], '_25._tcp.remote.test': [{ type: 'TXT', data: 'not tlsa' }] } });
     servers = [`127.0.0.1:${server.port}`];
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   const expectations: [DnsBehaviour, DnsLookupErrorCode | null][] = [
     ['normal', null],

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { promises as dnsPromises } from 'node:dns';
 import { connect, type Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
 import fc from 'fast-check';
@@ -162,14 +162,14 @@ describe('the authoritative DNS responder', () => {
     return r;
   };
 
-  before(async () => {
+  beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey).set('big', bigKey);
     const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? ['alice', 'big', 'bob'] : []) });
     zone = buildDnsZone({ identity, addresses: ['127.0.0.1', '::1'], keys, localParts });
     responder = await startDnsResponder({ host: '127.0.0.1', port: 0, zone, logger: silent });
   });
-  after(async () => {
+  afterAll(async () => {
     await responder.stop();
     await Promise.all(extra.map((r) => r.stop()));
     tmp.cleanup();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import fc from 'fast-check';
 import { normaliseDomain, openPgpKeyHash, openPgpKeyName, parseMailAddress, wkdHash, wkdLocalPart, zBase32 } from './key-names.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { openPgpKeyHash, wkdHash } from './key-names.ts';
 import { LocalPartDirectory } from './local-part.directory.ts';
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpsServer, request } from 'node:https';
 import { createServer as createTcpServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
@@ -33,7 +33,7 @@ describe('Web Key Directory', () => {
   let port: number;
   let connectTo: Record<string, string>;
 
-  before(async () => {
+  beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey).set('huge', randomBytes(70 * 1024)).set('empty', new Uint8Array());
     const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? ['alice', 'bob', 'huge', 'empty'] : []) });
@@ -43,7 +43,7 @@ describe('Web Key Directory', () => {
     port = (app.server.address() as { port: number }).port;
     connectTo = { 'alpha.test': `127.0.0.1:${port}` };
   });
-  after(async () => {
+  afterAll(async () => {
     await app.close();
     tmp.cleanup();
   });

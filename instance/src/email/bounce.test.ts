@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { BOUNCE_FULL_ORIGINAL_MAX_BYTES, buildBounce } from './bounce.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parseAddress } from './compose.address.ts';
 
 test('addresses: normalised domain, local part kept, hostile forms refused with a reason', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { asMessageIdHeader, buildMime, headerValue, messageIds, withoutHeaders } from './compose.mime.ts';
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { freePort, waitFor } from '../../../tests/support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../../../tests/support/smtp-sink.ts';
@@ -90,7 +90,7 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
   let txt: string[];
   const silent = { info() {}, warn() {}, error() {} };
 
-  before(async () => {
+  beforeAll(async () => {
     tmp = tempDir('caliopen-compose-');
     sink = await startSmtpSink({ port: await freePort() });
     await initInstance({ domain: 'alpha.test', dataDir: tmp.dir, httpPort: '0' }, () => {});
@@ -113,7 +113,7 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     const record = dnsRecords(identity).find((r) => r.name === 'caliopen1._domainkey.alpha.test.')!;
     txt = [...record.value.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
   });
-  after(async () => {
+  afterAll(async () => {
     await worker.close();
     await queue.close();
     await storage.close();

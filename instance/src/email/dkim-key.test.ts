@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '../crypto/secret-box.ts';

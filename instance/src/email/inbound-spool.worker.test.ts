@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'vitest';
 import { dkimSign } from 'mailauth';
 import pino from 'pino';
 import type { IngestRequest, IngestResult, MessageIngest } from '../messages/message-ingest.port.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { MxResolver, parseMxOverride } from './mx-resolver.ts';
 import { DeliveryFailure } from './smtp-outbound.types.ts';
 

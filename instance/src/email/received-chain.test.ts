@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { headerValues, MAX_HOPS, parseReceived, receivedChain } from './received-chain.ts';
 
 // Real-world shapes (addresses and ids changed).

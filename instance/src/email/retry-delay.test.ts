@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { DEFAULTS } from '../config/config.schema.ts';
 import { retryDelayMs } from './smtp-outbound.types.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { dkimSign } from 'mailauth';
 import { dkimResultOf, verifyAuthentication, type DnsResolver } from './smtp-inbound.authentication.ts';
 

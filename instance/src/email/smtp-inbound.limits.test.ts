@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { ClientLimits, clientKey } from './smtp-inbound.limits.ts';
 
 describe('clientKey', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { freePort } from '../../../tests/support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../../../tests/support/smtp-sink.ts';
 import { deliverOverSmtp, enhancedStatus, sanitizeDiagnostic } from './smtp-outbound.delivery.ts';
@@ -14,11 +14,11 @@ const opts = { heloName: 'alpha.test', requireTls: false, timeouts: { connection
 describe('SMTP delivery to a real server', () => {
   let tlsSink: SmtpSink;
   let plainSink: SmtpSink;
-  before(async () => {
+  beforeAll(async () => {
     tlsSink = await startSmtpSink();
     plainSink = await startSmtpSink({ starttls: false });
   });
-  after(async () => {
+  afterAll(async () => {
     await tlsSink.stop();
     await plainSink.stop();
   });

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { buildFeed, diffFeeds, encodeProof, feedDigest, signFeed, signFeedDelta, type Ed25519KeyPair, type Feed, type MerkleTree } from '@caliopen/federation-protocol';
 import {
   DAY,
@@ -112,12 +112,12 @@ describe('PeerDirectory against a registry on loopback', () => {
   const keySet = readPinnedKeySet(JSON.stringify(keySetDocument));
   const directory = (dir = dataDir) => new PeerDirectory({ registryUrl: registry.url, keySet, dataDir: dir, ownDomain: 'alpha.test', clock, syncSeconds: 300, logger });
 
-  before(async () => {
+  beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'peer-directory-'));
     await registry.start();
     await registry.publish(1, T0, logTree(3), labelled(T0));
   });
-  after(async () => {
+  afterAll(async () => {
     await registry.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });

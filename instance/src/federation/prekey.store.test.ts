@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from 'vitest';
 import {
   DEFAULT_PREKEY_GRACE_SECONDS,
   DEFAULT_PREKEY_WINDOW_SECONDS,
@@ -21,7 +21,7 @@ function tmp(): string {
   dirs.push(dir);
   return dir;
 }
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const signing = generateEd25519KeyPair();
 const identity = { domain: 'beta.test', signing: { publicJwk: signing.publicJwk as never, privateJwk: signing.privateJwk as never, thumbprint: signing.kid } };

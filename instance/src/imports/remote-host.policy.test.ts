@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { isAppError } from '../shared/errors.ts';
 import { isPublicAddress, resolveImportHost } from './remote-host.policy.ts';
 

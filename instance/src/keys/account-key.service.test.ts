@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import { PasswordHasher } from '../accounts/password.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
@@ -78,7 +78,7 @@ describe('AccountKeyService', () => {
     return s;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     hasher = new PasswordHasher(COST);
     alice = await generateTestKey(`alice@${DOMAIN}`, { name: 'Alice' });
     aliceProtected = (await openpgp.encryptKey({ privateKey: alice.privateKey, passphrase: 'key passphrase' })).armor();
@@ -94,7 +94,7 @@ describe('AccountKeyService', () => {
     clock = new Date();
     service = newService();
   });
-  after(async () => {
+  afterAll(async () => {
     await storage?.close();
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import { generateTestKey, type TestKey } from '../openpgp/openpgp.fixture.ts';
 import { isAppError } from '../shared/errors.ts';
@@ -19,7 +19,7 @@ describe('KeyAlertService', () => {
   let bob: TestKey[];
   let carol: TestKey[];
 
-  before(async () => {
+  beforeAll(async () => {
     storage = SqliteStorage.open(':memory:');
     const a = anAccount();
     const b = anAccount();
@@ -34,7 +34,7 @@ describe('KeyAlertService', () => {
     carol = await Promise.all([1, 2].map(() => generateTestKey('carol@example.net')));
     await storage.contacts.create(aContact(accountId, { displayName: 'Bob', identities: [{ protocol: 'email', address: 'bob@example.org', label: null }] }));
   });
-  after(async () => {
+  afterAll(async () => {
     await storage?.close();
   });
 

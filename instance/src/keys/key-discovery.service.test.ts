@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, beforeEach, describe, test } from 'node:test';
+import { beforeAll, beforeEach, describe, test } from 'vitest';
 import type { OpenPgpKeyLookup } from '../discovery/dns.resolver.ts';
 import type { WkdLookup, WkdLookupOptions } from '../discovery/wkd.ts';
 import type { MessageFacts } from '../messages/message.facts.ts';
@@ -66,7 +66,7 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
     );
   }
 
-  before(async () => {
+  beforeAll(async () => {
     [bob, bob2, carol, local] = await Promise.all([
       generateTestKey('bob@example.org'),
       generateTestKey('bob@example.org'),
@@ -244,6 +244,6 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
 });
 
 let revokedPublicKeyText = '';
-before(async () => {
+beforeAll(async () => {
   revokedPublicKeyText = await revokedPublicKey(await generateTestKey('bob@example.org'));
 });

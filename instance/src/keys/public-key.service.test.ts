@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { generateTestKey, revokedPublicKey, type TestKey } from '../openpgp/openpgp.fixture.ts';
 import { loadPublicKey } from '../openpgp/openpgp.keys.ts';
 import { AppError } from '../shared/errors.ts';
@@ -17,7 +17,7 @@ describe('CorrespondentKeyService (trust on first use)', () => {
   let bob2: TestKey;
   let bob3: TestKey;
 
-  before(async () => {
+  beforeAll(async () => {
     [bob, bob2, bob3] = await Promise.all([
       generateTestKey('bob@example.org'),
       generateTestKey('Bob@Example.org'),
@@ -39,7 +39,7 @@ describe('CorrespondentKeyService (trust on first use)', () => {
       },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await storage?.close();
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
 import { anAccount, aMessage } from '../storage/storage.conformance.ts';
 import { migrateSqlite, openSqlite } from '../storage/sqlite.connection.ts';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { FsBlobStore } from '../blobs/blob-store.fs.ts';
 import { openSqliteJobQueue } from '../queue/job-queue.sqlite.ts';
 import type { JobQueue } from '../queue/job-queue.port.ts';
@@ -50,7 +50,7 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
   };
   const usage = async () => (await storage.accounts.get(accountId))!.usedBytes;
 
-  before(async () => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'caliopen-ingest-'));
     storage = SqliteStorage.inDataDir(dir);
     queue = openSqliteJobQueue(join(dir, 'queue.db'));
@@ -58,7 +58,7 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     await search.init();
     core = buildEmailCore({ storage, blobs: new FsBlobStore(join(dir, 'blobs')), queue, search, clock: () => new Date(), domain: DOMAIN });
   });
-  after(async () => {
+  afterAll(async () => {
     await queue.close();
     await search.close();
     await storage.close();

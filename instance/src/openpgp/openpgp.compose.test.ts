@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import { buildMime } from '../email/compose.mime.ts';
 import { parseMessage } from '../messages/message.parser.ts';
@@ -39,7 +39,7 @@ describe('outgoing PGP/MIME (RFC 3156)', () => {
   let bob: TestKey;
   let carol: TestKey;
   let eve: TestKey;
-  before(async () => {
+  beforeAll(async () => {
     [alice, bob, carol, eve] = await Promise.all([
       generateTestKey('alice@alpha.test', { alsoEmails: ['alice.old@elsewhere.test'] }),
       generateTestKey('bob@beta.test'),
@@ -120,7 +120,7 @@ describe('outgoing PGP/MIME (RFC 3156)', () => {
 describe('Autocrypt header (Level 1)', () => {
   let alice: TestKey;
   let mallory: TestKey;
-  before(async () => {
+  beforeAll(async () => {
     [alice, mallory] = await Promise.all([generateTestKey('alice@alpha.test', { alsoEmails: ['alice.old@elsewhere.test'] }), generateTestKey('mallory@evil.test')]);
   });
 

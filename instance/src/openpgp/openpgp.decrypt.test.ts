@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { before, describe, test } from 'node:test';
+import { beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import type { CorrespondentKey, KeySource, KeyStatus } from '../keys/public-key.entity.ts';
 import { hostileCorpus } from '../messages/hostile-mail.fixture.ts';
@@ -95,7 +95,7 @@ describe('decrypting incoming OpenPGP mail', () => {
   let alice: TestKey;
   let bob: TestKey;
   let eve: TestKey;
-  before(async () => {
+  beforeAll(async () => {
     [alice, bob, eve] = await Promise.all([generateTestKey('alice@alpha.test'), generateTestKey('bob@example.org'), generateTestKey('eve@evil.test')]);
   });
 
@@ -204,7 +204,7 @@ describe('OpenPGP facts with decryption (server-side key mode)', () => {
   let alice: TestKey;
   let bob: TestKey;
   let eve: TestKey;
-  before(async () => {
+  beforeAll(async () => {
     [alice, bob, eve] = await Promise.all([generateTestKey('alice@alpha.test'), generateTestKey('bob@example.org'), generateTestKey('eve@evil.test')]);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { CorrespondentKey, KeySource, KeyStatus } from '../keys/public-key.entity.ts';
 import { hostileCorpus } from '../messages/hostile-mail.fixture.ts';
@@ -53,7 +53,7 @@ describe('OpenPGP facts of incoming mail', () => {
   let six: TestKey;
   let eve: TestKey;
   let alice: TestKey;
-  before(async () => {
+  beforeAll(async () => {
     [bob, six, eve, alice] = await Promise.all([
       generateTestKey('bob@example.org'),
       generateTestKey('bob@example.org', { v6: true }),

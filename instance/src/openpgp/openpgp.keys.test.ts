@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import * as openpgp from 'openpgp';
 import { generateTestKey, revokedPublicKey, type TestKey } from './openpgp.fixture.ts';
@@ -33,7 +33,7 @@ function withPacket(key: openpgp.PublicKey, p: openpgp.UserIDPacket): Uint8Array
 describe('parsePublicKey', () => {
   let bob: TestKey;
   let six: TestKey;
-  before(async () => {
+  beforeAll(async () => {
     bob = await generateTestKey('Bob@Example.ORG', { name: 'Bob', alsoEmails: ['bob@work.example'] });
     six = await generateTestKey('six@example.org', { v6: true });
   });

@@ -3,7 +3,7 @@
  * counts, as for the transport; malformed or missing stored facts read as "not verified", never as safer ones.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
 import type { Message } from '../messages/message.entity.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import fc from 'fast-check';
 import { levelForScore, parsePrivacyIndex, type PrivacyIndex } from '@caliopen/federation-protocol';
 import { computeAccountPi, type AccountPiFacts } from './account-pi.model.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobInfo, JobQueue, QueueCounts } from './job-queue.port.ts';
 
@@ -20,7 +20,7 @@ export interface ConformanceSubject {
 export function jobQueueConformance(
   name: string,
   open: () => Promise<ConformanceSubject>,
-  options: { skip?: string | false } = {},
+  options: { skip?: boolean } = {},
 ): void {
   const test = (title: string, body: (s: ConformanceSubject) => Promise<void>) =>
     it(title, { timeout: 30_000 }, () => withSubject(open, body));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'vitest';
 import type { Account } from '../accounts/account.entity.ts';
 import type { RecipientKey } from '../keys/key-discovery.service.ts';
 import { AppError } from '../shared/errors.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { SearchDocument, SearchIndex, SearchQuery, SearchResult } from './search.port.ts';
 
 /**
@@ -206,14 +206,14 @@ const freshAccount = (label: string): string => `acct-${label}-${process.pid}-${
 export function searchConformance(
   name: string,
   open: () => Promise<SearchHarness>,
-  options: { skip?: string | false } = {},
+  options: { skip?: boolean } = {},
 ): void {
   describe(`SearchIndex conformance: ${name}`, { skip: options.skip ?? false }, () => {
     let harness: SearchHarness | undefined;
     const index = (): SearchIndex => harness!.index;
     const alice = (q: SearchQuery): Promise<string[]> => searchIds(index(), ALICE, q);
 
-    before(async () => {
+    beforeAll(async () => {
       harness = await open();
       await harness.index.init();
       await harness.index.init(); // idempotent
@@ -221,7 +221,7 @@ export function searchConformance(
       await harness.index.refresh();
     });
 
-    after(async () => {
+    afterAll(async () => {
       await harness?.cleanup();
     });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import Database from 'better-sqlite3';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { searchConformance } from './search.conformance.ts';

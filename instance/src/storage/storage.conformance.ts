@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { Account } from '../accounts/account.entity.ts';
 import type { Contact } from '../contacts/contact.entity.ts';
 import type { Conversation } from '../conversations/conversation.entity.ts';
@@ -188,11 +188,11 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
   describe(`Storage conformance: ${name}`, () => {
     let sut: StorageUnderTest;
     let s: Storage;
-    before(async () => {
+    beforeAll(async () => {
       sut = await open();
       s = sut.storage;
     });
-    after(async () => {
+    afterAll(async () => {
       await sut.cleanup();
     });
 

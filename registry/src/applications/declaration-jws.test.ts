@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { generateEd25519KeyPair } from '@caliopen/federation-protocol';
 import { CompactSign, importJWK } from 'jose';
 import { DECLARATION_JWS_TYPE, verifyDeclarationJws } from './declaration-jws.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
 import { unitRegistry } from '../testing/unit-registry.ts';
 import { AuditorService } from './auditor.service.ts';

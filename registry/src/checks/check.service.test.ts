@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { Application } from '../applications/application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { applyDelta, issueLabel, jwkThumbprint, levelForScore, unwrap, verifyFeed, verifyFeedDelta, type Ed25519KeyPair, type X25519PublicJwk } from '@caliopen/federation-protocol';
 import type { Member } from '../labels/label.entity.ts';
 import { Exclusive } from '../shared/exclusive.ts';

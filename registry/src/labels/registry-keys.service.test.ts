@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { signCheckpoint, verifyCheckpoint } from '@caliopen/federation-protocol';
 import { unitRegistry } from '../testing/unit-registry.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { canonicalJson, decodeBase64, leafHash, utf8Encode, verifyCheckpoint, verifyConsistentWith, verifyInclusion } from '@caliopen/federation-protocol';
 import { unitRegistry } from '../testing/unit-registry.ts';
 import { RegistryKeyService } from '../labels/registry-keys.service.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parsePrivacyIndex } from '@caliopen/federation-protocol';
 import fc from 'fast-check';
 import { computeInstancePi, PI_WEIGHTS, type InstancePiCheck, type InstancePiInput } from './instance-pi.ts';

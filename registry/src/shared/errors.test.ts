@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { renderRegistryErrorDoc } from './errors.doc.ts';
 import { REGISTRY_ERROR_CODES, RegistryError } from './errors.ts';
 

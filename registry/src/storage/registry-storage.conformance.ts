@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { Declaration } from '@caliopen/charter';
 import { leafHash, levelForScore, utf8Encode } from '@caliopen/federation-protocol';
 import type { Application, CheckRun } from '../applications/application.entity.ts';
@@ -105,11 +105,11 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
     let sut: RegistryStorageUnderTest;
     let s: RegistryStorage;
 
-    before(async () => {
+    beforeAll(async () => {
       sut = await open();
       s = sut.storage;
     });
-    after(async () => {
+    afterAll(async () => {
       await sut.cleanup();
     });
 

@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { generateCertificate, startTlsServer } from '../../../tests/support/tls-server.ts';
 import type { TestKeyType } from '../../../tests/support/tls-server.ts';
@@ -54,10 +54,10 @@ describe('certificate inspection', () => {
 
 describe('certificate checks', () => {
   let instance: ConfiguredInstance;
-  before(async () => {
+  beforeAll(async () => {
     instance = await startConfiguredInstance();
   });
-  after(() => instance.close());
+  afterAll(() => instance.close());
   beforeEach(() => instance.reset());
 
   /** Declares `certPem` and serves it from the instance, then runs the checks. */

@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { DnsPacketResolver } from './dns.resolver.ts';
 import { runChecks } from './run-checks.ts';
@@ -10,10 +10,10 @@ const DNS_IDS = ['dns.discovery', 'dns.tlsa.https', 'dns.mx', 'dns.spf', 'dns.dm
 
 describe('DNS configuration checks', () => {
   let instance: ConfiguredInstance;
-  before(async () => {
+  beforeAll(async () => {
     instance = await startConfiguredInstance();
   });
-  after(() => instance.close());
+  afterAll(() => instance.close());
   beforeEach(() => instance.reset());
 
   const run = async (target = instance.target, options = instance.options()) => {

@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import dnsPacket from 'dns-packet';
@@ -40,11 +40,11 @@ describe('DnsPacketResolver against a real DNS server', () => {
   let server: TestDnsServer;
   let resolver: DnsPacketResolver;
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startDnsServer({ zone: zone() });
     resolver = new DnsPacketResolver({ host: server.host, port: server.port, timeoutMs: 1500 });
   });
-  after(() => server.close());
+  afterAll(() => server.close());
   beforeEach(() => {
     server.zone = zone();
     server.behaviour = 'normal';

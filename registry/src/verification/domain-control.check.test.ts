@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { runChecks } from './run-checks.ts';
 import { generateCertificate } from '../../../tests/support/tls-server.ts';
@@ -10,10 +10,10 @@ const CHALLENGE_PATH = `/.well-known/caliopen-challenge/${CHALLENGE.token}`;
 
 describe('domain.control', () => {
   let instance: ConfiguredInstance;
-  before(async () => {
+  beforeAll(async () => {
     instance = await startConfiguredInstance();
   });
-  after(() => instance.close());
+  afterAll(() => instance.close());
   beforeEach(() => instance.reset());
 
   const check = async () => resultOf(await runChecks(instance.target, instance.options()), 'domain.control');

@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { decodeBase64Url, encodeBase64Url } from '@caliopen/federation-protocol';
 import { generateCertificate } from '../../../tests/support/tls-server.ts';
@@ -10,10 +10,10 @@ const PATH = '/.well-known/caliopen';
 
 describe('federation descriptor checks', () => {
   let instance: ConfiguredInstance;
-  before(async () => {
+  beforeAll(async () => {
     instance = await startConfiguredInstance();
   });
-  after(() => instance.close());
+  afterAll(() => instance.close());
   beforeEach(() => instance.reset());
 
   const run = async (target = instance.target) => {

@@ -1,4 +1,4 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -28,10 +28,10 @@ const ALL_IDS = [
 
 describe('runChecks', () => {
   let instance: ConfiguredInstance;
-  before(async () => {
+  beforeAll(async () => {
     instance = await startConfiguredInstance();
   });
-  after(() => instance.close());
+  afterAll(() => instance.close());
   beforeEach(() => instance.reset());
 
   it('passes every check against a correctly configured instance (real DNS, TLS endpoint and signed descriptor)', async () => {
