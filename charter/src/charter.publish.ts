@@ -41,13 +41,15 @@ export function publishCharterVersion(options: PublishOptions): PublishedEntry {
     : [];
   if (existing.some((e) => e.version === version)) throw refuse('already published; a published version never changes');
   const last = existing.at(-1);
-  if (last && compareVersions(version, last.version) <= 0) throw refuse(`must come after the current version ${last.version}`);
+  if (last && compareVersions(version, last.version) <= 0)
+    throw refuse(`must come after the current version ${last.version}`);
   if (!existsSync(join(dir, charterFileName(version)))) throw refuse(`write ${charterFileName(version)} first`);
   const text = readCharterText(dir, version);
   if (text.trim().length === 0) throw refuse(`${charterFileName(version)} is empty`);
   const now = options.now ?? new Date();
   const publishedAt = new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-  if (last && Date.parse(last.publishedAt) > Date.parse(publishedAt)) throw refuse(`cannot be published before ${last.version}`);
+  if (last && Date.parse(last.publishedAt) > Date.parse(publishedAt))
+    throw refuse(`cannot be published before ${last.version}`);
   const entry: PublishedEntry = { version, publishedAt, contentHash: contentHashOf(text) };
   const document = { versions: [...existing, entry] };
   // Validate what we are about to write with the same parser the loader uses, then replace the file atomically.

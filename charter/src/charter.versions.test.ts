@@ -29,7 +29,8 @@ describe('published charter versions', () => {
     const versions = charterVersions();
     assert.ok(versions.length >= 1);
     assert.equal(versions[0]!.version, '1.0');
-    for (let i = 1; i < versions.length; i++) assert.ok(compareVersions(versions[i - 1]!.version, versions[i]!.version) < 0);
+    for (let i = 1; i < versions.length; i++)
+      assert.ok(compareVersions(versions[i - 1]!.version, versions[i]!.version) < 0);
     assert.deepEqual(currentCharter(), versions.at(-1));
   });
 
@@ -50,12 +51,25 @@ describe('published charter versions', () => {
   });
 
   it('hashes UTF-8 bytes, not UTF-16 code units', () => {
-    assert.equal(contentHashOf('é'), createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest('hex'));
+    assert.equal(
+      contentHashOf('é'),
+      createHash('sha256')
+        .update(Buffer.from([0xc3, 0xa9]))
+        .digest('hex'),
+    );
   });
 
   it('the 1.0 text is the charter: purpose, clauses, process, breach', () => {
     const text = charterVersion('1.0')!.text;
-    for (const needle of ['## Purpose', 'C1.no-resale', 'C5.key-storage', 'A3.consensus', 'A6.transparency-log', 'A7.gated-listing', 'Part III']) {
+    for (const needle of [
+      '## Purpose',
+      'C1.no-resale',
+      'C5.key-storage',
+      'A3.consensus',
+      'A6.transparency-log',
+      'A7.gated-listing',
+      'Part III',
+    ]) {
       assert.ok(text.includes(needle), needle);
     }
     assert.ok(!text.includes('\r'));
@@ -69,7 +83,8 @@ describe('published charter versions', () => {
   });
 
   it('knows no other version, and does not trip on hostile lookups', () => {
-    for (const v of ['9.9', '1.0.0', '1', 'v1.0', '', ' 1.0', '__proto__', 'constructor']) assert.equal(charterVersion(v), null, v);
+    for (const v of ['9.9', '1.0.0', '1', 'v1.0', '', ' 1.0', '__proto__', 'constructor'])
+      assert.equal(charterVersion(v), null, v);
     assert.equal(charterVersion(42 as unknown as string), null);
     assert.equal(charterVersion(null as unknown as string), null);
   });
@@ -88,15 +103,24 @@ describe('loading and publishing, on a copy of the charter folder', () => {
     const original = readFileSync(file, 'utf8');
     try {
       writeFileSync(file, original.replace('no resale', 'no  resale').replace('does not sell', 'does not  sell'));
-      assert.equal(codeOf(() => loadCharterVersions(dir)), 'charter_text_changed');
+      assert.equal(
+        codeOf(() => loadCharterVersions(dir)),
+        'charter_text_changed',
+      );
       writeFileSync(file, original.replace(/\n/g, '\r\n'));
       assert.throws(() => loadCharterVersions(dir), /CR line endings/);
       writeFileSync(file, `\uFEFF${original}`);
-      assert.equal(codeOf(() => loadCharterVersions(dir)), 'charter_text_changed');
+      assert.equal(
+        codeOf(() => loadCharterVersions(dir)),
+        'charter_text_changed',
+      );
       writeFileSync(file, Buffer.concat([Buffer.from(original), Buffer.from([0xff, 0xfe])]));
       assert.throws(() => loadCharterVersions(dir), /not valid UTF-8/);
       rmSync(file);
-      assert.equal(codeOf(() => loadCharterVersions(dir)), 'charter_text_changed');
+      assert.equal(
+        codeOf(() => loadCharterVersions(dir)),
+        'charter_text_changed',
+      );
     } finally {
       writeFileSync(file, original);
     }
@@ -119,8 +143,16 @@ describe('loading and publishing, on a copy of the charter folder', () => {
       { versions: [{ ...entry, version: '1.1' }, entry] },
       { versions: [entry, { ...entry, version: '1.1', publishedAt: '2025-01-01T00:00:00Z' }] },
     ];
-    for (const doc of bad) assert.equal(codeOf(() => parsePublishedIndex(doc)), 'charter_index_invalid', JSON.stringify(doc));
-    assert.deepEqual(parsePublishedIndex({ versions: [entry, { ...entry, version: '1.10' }] }).map((e) => e.version), ['1.0', '1.10']);
+    for (const doc of bad)
+      assert.equal(
+        codeOf(() => parsePublishedIndex(doc)),
+        'charter_index_invalid',
+        JSON.stringify(doc),
+      );
+    assert.deepEqual(
+      parsePublishedIndex({ versions: [entry, { ...entry, version: '1.10' }] }).map((e) => e.version),
+      ['1.0', '1.10'],
+    );
   });
 
   it('publishes a new version with a hash computed from its text, and freezes it', () => {
@@ -129,27 +161,51 @@ describe('loading and publishing, on a copy of the charter folder', () => {
     // One second and a fraction after 1.0: still before the real clock, which the command below uses.
     const now = new Date(Date.parse(charterVersion('1.0')!.publishedAt) + 1789);
     const entry = publishCharterVersion({ dir, version: '1.1', now });
-    const expectedAt = new Date(Date.parse(charterVersion('1.0')!.publishedAt) + 1000).toISOString().replace('.000Z', 'Z');
+    const expectedAt = new Date(Date.parse(charterVersion('1.0')!.publishedAt) + 1000)
+      .toISOString()
+      .replace('.000Z', 'Z');
     assert.deepEqual(entry, { version: '1.1', publishedAt: expectedAt, contentHash: contentHashOf(text) });
     const loaded = loadCharterVersions(dir);
-    assert.deepEqual(loaded.map((v) => v.version), ['1.0', '1.1']);
+    assert.deepEqual(
+      loaded.map((v) => v.version),
+      ['1.0', '1.1'],
+    );
     assert.equal(loaded[1]!.text, text);
     // The previous entry is untouched.
     assert.equal(loaded[0]!.contentHash, charterVersion('1.0')!.contentHash);
-    assert.equal(codeOf(() => publishCharterVersion({ dir, version: '1.1', now })), 'charter_publish_refused');
-    assert.equal(codeOf(() => publishCharterVersion({ dir, version: '1.0', now })), 'charter_publish_refused');
+    assert.equal(
+      codeOf(() => publishCharterVersion({ dir, version: '1.1', now })),
+      'charter_publish_refused',
+    );
+    assert.equal(
+      codeOf(() => publishCharterVersion({ dir, version: '1.0', now })),
+      'charter_publish_refused',
+    );
     writeFileSync(join(dir, 'v1.2.md'), 'later');
-    assert.equal(codeOf(() => publishCharterVersion({ dir, version: '1.2', now: new Date('2020-01-01T00:00:00Z') })), 'charter_publish_refused');
-    assert.equal(codeOf(() => publishCharterVersion({ dir, version: '1.3', now })), 'charter_publish_refused');
-    assert.equal(codeOf(() => publishCharterVersion({ dir, version: '../x', now })), 'charter_publish_refused');
+    assert.equal(
+      codeOf(() => publishCharterVersion({ dir, version: '1.2', now: new Date('2020-01-01T00:00:00Z') })),
+      'charter_publish_refused',
+    );
+    assert.equal(
+      codeOf(() => publishCharterVersion({ dir, version: '1.3', now })),
+      'charter_publish_refused',
+    );
+    assert.equal(
+      codeOf(() => publishCharterVersion({ dir, version: '../x', now })),
+      'charter_publish_refused',
+    );
     writeFileSync(join(dir, 'v1.1.md'), `${text}edit\n`);
-    assert.equal(codeOf(() => loadCharterVersions(dir)), 'charter_text_changed');
+    assert.equal(
+      codeOf(() => loadCharterVersions(dir)),
+      'charter_text_changed',
+    );
     writeFileSync(join(dir, 'v1.1.md'), text);
   });
 
   it('the publishing command explains itself and exits non-zero on refusal', () => {
     const script = fileURLToPath(new URL('./charter.publish.ts', import.meta.url));
-    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' });
     const help = run('--help');
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage: .*charter\.publish\.ts <MAJOR\.MINOR>/);
@@ -160,6 +216,9 @@ describe('loading and publishing, on a copy of the charter folder', () => {
     const again = run('2.0', '--dir', dir);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already published/);
-    assert.deepEqual(loadCharterVersions(dir).map((v) => v.version), ['1.0', '1.1', '2.0']);
+    assert.deepEqual(
+      loadCharterVersions(dir).map((v) => v.version),
+      ['1.0', '1.1', '2.0'],
+    );
   });
 });

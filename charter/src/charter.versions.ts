@@ -66,7 +66,8 @@ export function parsePublishedIndex(raw: unknown, where = PUBLISHED_INDEX_FILE):
     const extra = Object.keys(entry).filter((k) => !['version', 'publishedAt', 'contentHash'].includes(k));
     if (extra.length > 0) throw invalidIndex(`${at} has unknown field(s) ${extra.join(', ')}`);
     const { version, publishedAt, contentHash } = entry;
-    if (typeof version !== 'string' || !VERSION_PATTERN.test(version)) throw invalidIndex(`${at}.version must be MAJOR.MINOR`);
+    if (typeof version !== 'string' || !VERSION_PATTERN.test(version))
+      throw invalidIndex(`${at}.version must be MAJOR.MINOR`);
     if (typeof publishedAt !== 'string' || !ISO_INSTANT.test(publishedAt) || Number.isNaN(Date.parse(publishedAt))) {
       throw invalidIndex(`${at}.publishedAt must be an ISO 8601 UTC instant`);
     }
@@ -75,7 +76,9 @@ export function parsePublishedIndex(raw: unknown, where = PUBLISHED_INDEX_FILE):
     }
     const previous = entries.at(-1);
     if (previous && compareVersions(previous.version, version) >= 0) {
-      throw invalidIndex(`${at}: version ${version} does not come after ${previous.version} (oldest first, no duplicates)`);
+      throw invalidIndex(
+        `${at}: version ${version} does not come after ${previous.version} (oldest first, no duplicates)`,
+      );
     }
     if (previous && Date.parse(previous.publishedAt) > Date.parse(publishedAt)) {
       throw invalidIndex(`${at}: published before the version it follows`);
@@ -93,7 +96,10 @@ export function readCharterText(dir: string, version: string): string {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new CharterError('charter_text_changed', `charter ${version}: cannot read ${path}: ${(err as Error).message}`);
+    throw new CharterError(
+      'charter_text_changed',
+      `charter ${version}: cannot read ${path}: ${(err as Error).message}`,
+    );
   }
   let text: string;
   try {
@@ -101,9 +107,13 @@ export function readCharterText(dir: string, version: string): string {
   } catch {
     throw new CharterError('charter_text_changed', `charter ${version}: ${path} is not valid UTF-8`);
   }
-  if (text.startsWith('\uFEFF')) throw new CharterError('charter_text_changed', `charter ${version}: ${path} starts with a byte-order mark`);
+  if (text.startsWith('\uFEFF'))
+    throw new CharterError('charter_text_changed', `charter ${version}: ${path} starts with a byte-order mark`);
   if (text.includes('\r')) {
-    throw new CharterError('charter_text_changed', `charter ${version}: ${path} has CR line endings; restore the LF original (git: the file is marked -text)`);
+    throw new CharterError(
+      'charter_text_changed',
+      `charter ${version}: ${path} has CR line endings; restore the LF original (git: the file is marked -text)`,
+    );
   }
   return text;
 }

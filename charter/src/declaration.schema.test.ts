@@ -63,7 +63,12 @@ describe('parseDeclaration accepts valid declarations', () => {
   });
 
   it('accepts internationalised domains as A-labels and long but legal names', () => {
-    for (const domain of ['xn--bcher-kva.example', 'a.b.c.d.example', `${'a'.repeat(63)}.example`, 'mail-1.example-2.org']) {
+    for (const domain of [
+      'xn--bcher-kva.example',
+      'a.b.c.d.example',
+      `${'a'.repeat(63)}.example`,
+      'mail-1.example-2.org',
+    ]) {
       assert.ok(parseDeclaration(withChange('domain', domain)).ok, domain);
     }
   });
@@ -88,7 +93,8 @@ describe('parseDeclaration accepts valid declarations', () => {
     const walk = (node: unknown, at: string): void => {
       if (typeof node !== 'object' || node === null) return;
       const n = node as Json;
-      if (n.type === 'string' && !('enum' in n)) assert.equal(typeof n.maxLength, 'number', `${at} is an unbounded string`);
+      if (n.type === 'string' && !('enum' in n))
+        assert.equal(typeof n.maxLength, 'number', `${at} is an unbounded string`);
       if (n.type === 'integer' || n.type === 'number') {
         assert.equal(typeof n.minimum, 'number', `${at} has no minimum`);
         assert.equal(typeof n.maximum, 'number', `${at} has no maximum`);
@@ -103,7 +109,10 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
   it('refuses what is not an object', () => {
     for (const input of [null, undefined, 'declaration', 42, true, [], [aDeclaration()], () => 1, Symbol('x')]) {
       const errors = errorsOf(input);
-      assert.deepEqual(errors.map((e) => e.path), ['']);
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        [''],
+      );
     }
   });
 
@@ -113,9 +122,21 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
     refusedAt(cyclic, '', /not JSON data/);
     refusedAt({ ...aDeclaration(), incidentDisclosureDays: 10n }, '', /not JSON data/);
     const throwing = { ...aDeclaration() };
-    Object.defineProperty(throwing, 'domain', { enumerable: true, get: () => { throw new Error('boom'); } });
+    Object.defineProperty(throwing, 'domain', {
+      enumerable: true,
+      get: () => {
+        throw new Error('boom');
+      },
+    });
     refusedAt(throwing, '', /not JSON data/);
-    const proxy = new Proxy({}, { ownKeys: () => { throw new Error('trap'); } });
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('trap');
+        },
+      },
+    );
     refusedAt(proxy, '', /not JSON data/);
     let deep: Json = {};
     const root = deep;
@@ -126,7 +147,20 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
   it('reports each missing field by its path', () => {
     const errors = errorsOf({});
     const paths = errors.map((e) => e.path);
-    for (const field of ['/charterVersion', '/domain', '/jurisdiction', '/retention', '/logging', '/keyStorageOptions', '/noResaleOfUserData', '/noProfilingOrAds', '/spamHandling', '/adminContact', '/incidentDisclosureDays', '/doesEmail']) {
+    for (const field of [
+      '/charterVersion',
+      '/domain',
+      '/jurisdiction',
+      '/retention',
+      '/logging',
+      '/keyStorageOptions',
+      '/noResaleOfUserData',
+      '/noProfilingOrAds',
+      '/spamHandling',
+      '/adminContact',
+      '/incidentDisclosureDays',
+      '/doesEmail',
+    ]) {
       assert.ok(paths.includes(field), field);
     }
     assert.ok(!paths.includes('/hostingProvider'));
@@ -138,11 +172,22 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
     refusedAt(withChange('sellsData', false), '/sellsData', /not a field/);
     refusedAt(withChange('retention.forever', true), '/retention/forever', /not a field/);
     refusedAt(withChange('spamHandling.vendor', 'x'), '/spamHandling/vendor', /not a field/);
-    refusedAt(JSON.parse(`{${JSON.stringify(aDeclaration()).slice(1, -1)},"__proto__":{"isAdmin":true}}`), '/__proto__', /not a field/);
-    refusedAt(JSON.parse(`{${JSON.stringify(aDeclaration()).slice(1, -1)},"constructor":{}}`), '/constructor', /not a field/);
+    refusedAt(
+      JSON.parse(`{${JSON.stringify(aDeclaration()).slice(1, -1)},"__proto__":{"isAdmin":true}}`),
+      '/__proto__',
+      /not a field/,
+    );
+    refusedAt(
+      JSON.parse(`{${JSON.stringify(aDeclaration()).slice(1, -1)},"constructor":{}}`),
+      '/constructor',
+      /not a field/,
+    );
     refusedAt(withChange('a/b~c', 1), '/a~1b~0c');
     const long = errorsOf(withChange('k'.repeat(100_000), 1));
-    assert.ok(long.every((e) => e.path.length < 100), 'an unknown key is not echoed whole');
+    assert.ok(
+      long.every((e) => e.path.length < 100),
+      'an unknown key is not echoed whole',
+    );
   });
 
   it('refuses wrong types with the expected type in words', () => {
@@ -164,7 +209,11 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
     refusedAt(withChange('logging.retentionDays', -0.5), '/logging/retentionDays');
     refusedAt(withChange('incidentDisclosureDays', 366), '/incidentDisclosureDays', /at most 365/);
     refusedAt(withChange('incidentDisclosureDays', Number.MAX_SAFE_INTEGER + 2), '/incidentDisclosureDays');
-    refusedAt(withChange('retention.messagesDays', 0), '/retention/messagesDays', /null .* or a whole number of days from 1 to 3650/);
+    refusedAt(
+      withChange('retention.messagesDays', 0),
+      '/retention/messagesDays',
+      /null .* or a whole number of days from 1 to 3650/,
+    );
     refusedAt(withChange('retention.messagesDays', 'forever'), '/retention/messagesDays', /null/);
     // NaN and Infinity become null in JSON, which a day count is not.
     refusedAt(withChange('retention.logsDays', Number.NaN), '/retention/logsDays', /whole number/);
@@ -192,7 +241,23 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
   });
 
   it('refuses domains that are not canonical DNS names', () => {
-    for (const domain of ['Mail.Example.org', 'mail.example.org.', 'localhost', '192.0.2.1', '-mail.example.org', 'mail-.example.org', 'mail..example.org', 'mail.example.org:443', 'https://mail.example.org', 'mail example.org', 'mail.exämple.org', `${'a'.repeat(64)}.example`, `${'a.'.repeat(127)}org`, '', '.']) {
+    for (const domain of [
+      'Mail.Example.org',
+      'mail.example.org.',
+      'localhost',
+      '192.0.2.1',
+      '-mail.example.org',
+      'mail-.example.org',
+      'mail..example.org',
+      'mail.example.org:443',
+      'https://mail.example.org',
+      'mail example.org',
+      'mail.exämple.org',
+      `${'a'.repeat(64)}.example`,
+      `${'a.'.repeat(127)}org`,
+      '',
+      '.',
+    ]) {
       refusedAt(withChange('domain', domain), '/domain', /lowercase|at most 253|must not be empty|at least/);
     }
   });
@@ -205,12 +270,29 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
     refusedAt(withChange('adminContact.name', ' Admin'), '/adminContact/name', /leading or trailing/);
     refusedAt(withChange('adminContact.name', 'Admin\u0000'), '/adminContact/name');
     refusedAt(withChange('adminContact.name', 'Admin \u202Egro.elpmaxe'), '/adminContact/name');
-    refusedAt(withChange('spamHandling', { contentScanning: 'third-party', thirdParty: 'Filter\r\nCorp' }), '/spamHandling/thirdParty');
-    assert.ok(parseDeclaration(withChange('adminContact.name', 'Équipe d’administration — Coop’Mail')).ok, 'accented text is fine');
+    refusedAt(
+      withChange('spamHandling', { contentScanning: 'third-party', thirdParty: 'Filter\r\nCorp' }),
+      '/spamHandling/thirdParty',
+    );
+    assert.ok(
+      parseDeclaration(withChange('adminContact.name', 'Équipe d’administration — Coop’Mail')).ok,
+      'accented text is fine',
+    );
   });
 
   it('refuses addresses that are not email addresses', () => {
-    for (const email of ['admin', 'admin@', '@example.org', 'admin@example', 'admin@@example.org', 'ad min@example.org', 'admin@example.org\n', `${'a'.repeat(65)}@example.org`, `a@${'b'.repeat(250)}.org`, 'admin@192.0.2.1']) {
+    for (const email of [
+      'admin',
+      'admin@',
+      '@example.org',
+      'admin@example',
+      'admin@@example.org',
+      'ad min@example.org',
+      'admin@example.org\n',
+      `${'a'.repeat(65)}@example.org`,
+      `a@${'b'.repeat(250)}.org`,
+      'admin@192.0.2.1',
+    ]) {
       refusedAt(withChange('adminContact.email', email), '/adminContact/email');
     }
     assert.ok(parseDeclaration(withChange('adminContact.email', 'First.Last+caliopen@Mail.Example.ORG')).ok);
@@ -225,16 +307,48 @@ describe('parseDeclaration refuses hostile and broken declarations, saying where
   });
 
   it('refuses incoherent spam handling and log retention', () => {
-    refusedAt(withChange('spamHandling', { contentScanning: 'third-party' }), '/spamHandling/thirdParty', /required when contentScanning is "third-party"/);
-    refusedAt(withChange('spamHandling', { contentScanning: 'local', thirdParty: 'X' }), '/spamHandling/thirdParty', /absent/);
-    refusedAt(withChange('spamHandling', { contentScanning: 'cloud' }), '/spamHandling/contentScanning', /"none", "local" or "third-party"/);
-    refusedAt(withChange('logging', { ipAddresses: true, messageMetadata: false, retentionDays: 30 }), '/logging/retentionDays', /must not exceed retention\.logsDays \(7\)/);
+    refusedAt(
+      withChange('spamHandling', { contentScanning: 'third-party' }),
+      '/spamHandling/thirdParty',
+      /required when contentScanning is "third-party"/,
+    );
+    refusedAt(
+      withChange('spamHandling', { contentScanning: 'local', thirdParty: 'X' }),
+      '/spamHandling/thirdParty',
+      /absent/,
+    );
+    refusedAt(
+      withChange('spamHandling', { contentScanning: 'cloud' }),
+      '/spamHandling/contentScanning',
+      /"none", "local" or "third-party"/,
+    );
+    refusedAt(
+      withChange('logging', { ipAddresses: true, messageMetadata: false, retentionDays: 30 }),
+      '/logging/retentionDays',
+      /must not exceed retention\.logsDays \(7\)/,
+    );
   });
 
   it('reports many problems at once, each at its own path, and caps the list', () => {
-    const errors = errorsOf({ ...aDeclaration(), domain: 'X', jurisdiction: 'XX', incidentDisclosureDays: -1, doesEmail: 'yes', retention: { messagesDays: 0, logsDays: -1, backupsDays: 'x', deletedAccountDays: 1e6 } });
+    const errors = errorsOf({
+      ...aDeclaration(),
+      domain: 'X',
+      jurisdiction: 'XX',
+      incidentDisclosureDays: -1,
+      doesEmail: 'yes',
+      retention: { messagesDays: 0, logsDays: -1, backupsDays: 'x', deletedAccountDays: 1e6 },
+    });
     const paths = errors.map((e) => e.path);
-    for (const p of ['/domain', '/jurisdiction', '/incidentDisclosureDays', '/doesEmail', '/retention/messagesDays', '/retention/logsDays', '/retention/backupsDays', '/retention/deletedAccountDays']) {
+    for (const p of [
+      '/domain',
+      '/jurisdiction',
+      '/incidentDisclosureDays',
+      '/doesEmail',
+      '/retention/messagesDays',
+      '/retention/logsDays',
+      '/retention/backupsDays',
+      '/retention/deletedAccountDays',
+    ]) {
       assert.ok(paths.includes(p), p);
     }
     const flood: Json = {};

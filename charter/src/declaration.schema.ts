@@ -61,16 +61,25 @@ const EMAIL_PATTERN = `^(?=[^@]{1,64}@)${ATOM}(?:\\.${ATOM})*@(?:${MIXED_LABEL}\
 const TEXT_PATTERN =
   '^[^\\s\\x00-\\x1F\\x7F\\u202A-\\u202E\\u2066-\\u2069](?:[^\\x00-\\x1F\\x7F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\x00-\\x1F\\x7F\\u202A-\\u202E\\u2066-\\u2069])?$';
 
-const Text = (description: string) => Type.String({ minLength: 1, maxLength: MAX_TEXT, pattern: TEXT_PATTERN, description });
+const Text = (description: string) =>
+  Type.String({ minLength: 1, maxLength: MAX_TEXT, pattern: TEXT_PATTERN, description });
 const Days = (description: string) => Type.Integer({ minimum: 0, maximum: MAX_DAYS, description });
 
 const PUBLISHED_VERSIONS = charterVersions().map((v) => v.version);
 
 const FIELDS = {
-  charterVersion: Type.Enum(PUBLISHED_VERSIONS, { description: 'The charter version the instance signs (MAJOR.MINOR).' }),
-  domain: Type.String({ minLength: 3, maxLength: 253, pattern: DOMAIN_PATTERN, description: "The instance's domain: lowercase, no trailing dot." }),
+  charterVersion: Type.Enum(PUBLISHED_VERSIONS, {
+    description: 'The charter version the instance signs (MAJOR.MINOR).',
+  }),
+  domain: Type.String({
+    minLength: 3,
+    maxLength: 253,
+    pattern: DOMAIN_PATTERN,
+    description: "The instance's domain: lowercase, no trailing dot.",
+  }),
   jurisdiction: Type.Enum([...JURISDICTION_CODES], {
-    description: "ISO 3166-1 alpha-2 code of the country whose law the instance operates under (the association's jurisdiction table).",
+    description:
+      "ISO 3166-1 alpha-2 code of the country whose law the instance operates under (the association's jurisdiction table).",
   }),
   retention: Type.Object(
     {
@@ -79,15 +88,21 @@ const FIELDS = {
       }),
       logsDays: Days('Days operational logs are kept (charter C3: at most 365).'),
       backupsDays: Days('Days a backup is kept before it is destroyed (charter C3: at most 180).'),
-      deletedAccountDays: Days("Days within which a deleted account's data is erased, outside backups (charter C3: at most 90)."),
+      deletedAccountDays: Days(
+        "Days within which a deleted account's data is erased, outside backups (charter C3: at most 90).",
+      ),
     },
     { additionalProperties: false },
   ),
   logging: Type.Object(
     {
       ipAddresses: Type.Boolean({ description: "Whether logs hold users' IP addresses." }),
-      messageMetadata: Type.Boolean({ description: 'Whether logs hold message metadata (senders, recipients, dates, subjects).' }),
-      retentionDays: Days('Days log entries holding IP addresses or metadata are kept; never more than retention.logsDays.'),
+      messageMetadata: Type.Boolean({
+        description: 'Whether logs hold message metadata (senders, recipients, dates, subjects).',
+      }),
+      retentionDays: Days(
+        'Days log entries holding IP addresses or metadata are kept; never more than retention.logsDays.',
+      ),
     },
     { additionalProperties: false },
   ),
@@ -95,16 +110,20 @@ const FIELDS = {
     minItems: 1,
     maxItems: 2,
     uniqueItems: true,
-    description: "Where users may choose to keep their private keys: 'client' (their devices), 'server' (sealed on the instance).",
+    description:
+      "Where users may choose to keep their private keys: 'client' (their devices), 'server' (sealed on the instance).",
   }),
   noResaleOfUserData: Type.Boolean({ description: 'Charter C1: user data is never sold or exploited.' }),
   noProfilingOrAds: Type.Boolean({ description: 'Charter C2: no profiling, no advertising built on user data.' }),
   spamHandling: Type.Object(
     {
       contentScanning: Type.Enum(['none', 'local', 'third-party'] as const, {
-        description: "How mail content is scanned for spam: not at all, on the instance's own servers, or by a third party.",
+        description:
+          "How mail content is scanned for spam: not at all, on the instance's own servers, or by a third party.",
       }),
-      thirdParty: Type.Optional(Text('The third-party filtering service, required when contentScanning is third-party.')),
+      thirdParty: Type.Optional(
+        Text('The third-party filtering service, required when contentScanning is third-party.'),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -115,9 +134,15 @@ const FIELDS = {
     },
     { additionalProperties: false },
   ),
-  incidentDisclosureDays: Type.Integer({ minimum: 0, maximum: 365, description: 'Days within which incidents are disclosed (charter C9: at most 30).' }),
+  incidentDisclosureDays: Type.Integer({
+    minimum: 0,
+    maximum: 365,
+    description: 'Days within which incidents are disclosed (charter C9: at most 30).',
+  }),
   hostingProvider: Type.Optional(Text('Who runs the servers, when it is not the instance itself.')),
-  doesEmail: Type.Boolean({ description: 'Whether the instance sends and receives Internet email (then its email DNS records are checked).' }),
+  doesEmail: Type.Boolean({
+    description: 'Whether the instance sends and receives Internet email (then its email DNS records are checked).',
+  }),
 };
 
 /** JSON Schema (TypeBox) of a declaration. */
@@ -178,7 +203,8 @@ function valueAt(root: unknown, pointer: string): unknown {
 function jurisdictionMessage(value: unknown): string {
   if (typeof value !== 'string') return 'must be an ISO 3166-1 alpha-2 country code, e.g. "FR"';
   const upper = value.trim().toUpperCase();
-  if (upper !== value && JURISDICTION_CODES.includes(upper)) return `must be written "${upper}" (uppercase ISO 3166-1 alpha-2)`;
+  if (upper !== value && JURISDICTION_CODES.includes(upper))
+    return `must be written "${upper}" (uppercase ISO 3166-1 alpha-2)`;
   if (upper === 'UK') return 'is not an ISO 3166-1 code: the United Kingdom is "GB"';
   if (upper === 'EL') return 'is not an ISO 3166-1 code: Greece is "GR"';
   if (upper === 'EU') return 'must be one country, where the instance is operated: "EU" is not a country';
@@ -222,7 +248,13 @@ function translate(raw: RawError[], prefix: string, root: unknown): DeclarationE
         out.push({ path, message: `must be at most ${String(e.params.limit)}` });
         break;
       case 'minLength':
-        out.push({ path, message: Number(e.params.limit) <= 1 ? 'must not be empty' : `must have at least ${String(e.params.limit)} characters` });
+        out.push({
+          path,
+          message:
+            Number(e.params.limit) <= 1
+              ? 'must not be empty'
+              : `must have at least ${String(e.params.limit)} characters`,
+        });
         break;
       case 'maxLength':
         out.push({ path, message: `must have at most ${String(e.params.limit)} characters` });
@@ -267,10 +299,16 @@ function coherence(d: Declaration): DeclarationError[] {
     });
   }
   if (d.spamHandling.contentScanning === 'third-party' && d.spamHandling.thirdParty === undefined) {
-    errors.push({ path: '/spamHandling/thirdParty', message: 'is required when contentScanning is "third-party": name the service' });
+    errors.push({
+      path: '/spamHandling/thirdParty',
+      message: 'is required when contentScanning is "third-party": name the service',
+    });
   }
   if (d.spamHandling.contentScanning !== 'third-party' && d.spamHandling.thirdParty !== undefined) {
-    errors.push({ path: '/spamHandling/thirdParty', message: `must be absent when contentScanning is "${d.spamHandling.contentScanning}"` });
+    errors.push({
+      path: '/spamHandling/thirdParty',
+      message: `must be absent when contentScanning is "${d.spamHandling.contentScanning}"`,
+    });
   }
   return errors;
 }
@@ -315,7 +353,8 @@ export function parseDeclaration(input: unknown): ParseDeclarationResult {
   const record = root as Record<string, unknown>;
   const errors: DeclarationError[] = [];
   for (const key of Object.keys(record)) {
-    if (!Object.hasOwn(FIELDS, key)) errors.push({ path: `/${pointerToken(key)}`, message: 'is not a field of the declaration' });
+    if (!Object.hasOwn(FIELDS, key))
+      errors.push({ path: `/${pointerToken(key)}`, message: 'is not a field of the declaration' });
   }
   for (const name of FIELD_NAMES) {
     if (!Object.hasOwn(record, name)) {
@@ -344,7 +383,11 @@ function build(d: Declaration): Declaration {
       backupsDays: d.retention.backupsDays,
       deletedAccountDays: d.retention.deletedAccountDays,
     },
-    logging: { ipAddresses: d.logging.ipAddresses, messageMetadata: d.logging.messageMetadata, retentionDays: d.logging.retentionDays },
+    logging: {
+      ipAddresses: d.logging.ipAddresses,
+      messageMetadata: d.logging.messageMetadata,
+      retentionDays: d.logging.retentionDays,
+    },
     keyStorageOptions: [...d.keyStorageOptions],
     noResaleOfUserData: d.noResaleOfUserData,
     noProfilingOrAds: d.noProfilingOrAds,

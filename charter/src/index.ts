@@ -13,7 +13,13 @@ export type { Declaration, DeclarationError, ParseDeclarationResult } from './de
 export { INCIDENT_DISCLOSURE_LIMIT_V1, RETENTION_LIMITS_V1, charterClauses, evaluateCompliance } from './rules.ts';
 export type { CheckResultLike, ClauseDefinition, ClauseResult, ComplianceResult } from './rules.ts';
 
-export { JURISDICTION_CODES, isAssessedJurisdiction, jurisdiction, jurisdictionDefault, jurisdictions } from './jurisdictions.data.ts';
+export {
+  JURISDICTION_CODES,
+  isAssessedJurisdiction,
+  jurisdiction,
+  jurisdictionDefault,
+  jurisdictions,
+} from './jurisdictions.data.ts';
 export type { Jurisdiction, JurisdictionTable } from './jurisdictions.data.ts';
 
 export { dataExploitingProviderNamed, dataExploitingProviders, isDataExploitingDomain } from './providers.data.ts';

@@ -2,15 +2,55 @@ import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CharterError, JURISDICTION_CODES, isAssessedJurisdiction, jurisdiction, jurisdictionDefault, jurisdictions } from './index.ts';
+import {
+  CharterError,
+  JURISDICTION_CODES,
+  isAssessedJurisdiction,
+  jurisdiction,
+  jurisdictionDefault,
+  jurisdictions,
+} from './index.ts';
 import { JURISDICTIONS_FILE, parseJurisdictionTable } from './jurisdictions.data.ts';
 import { DATA_DIR } from './package.files.ts';
 
-const EU = ['AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE', 'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE'];
+const EU = [
+  'AT',
+  'BE',
+  'BG',
+  'HR',
+  'CY',
+  'CZ',
+  'DK',
+  'EE',
+  'FI',
+  'FR',
+  'DE',
+  'GR',
+  'HU',
+  'IE',
+  'IT',
+  'LV',
+  'LT',
+  'LU',
+  'MT',
+  'NL',
+  'PL',
+  'PT',
+  'RO',
+  'SK',
+  'SI',
+  'ES',
+  'SE',
+];
 const EEA = ['NO', 'IS', 'LI'];
 const OTHERS = ['CH', 'GB', 'US', 'CA', 'AU', 'NZ', 'JP', 'KR', 'IN', 'BR', 'RU', 'CN'];
 
-const raw = () => JSON.parse(readFileSync(join(DATA_DIR, JURISDICTIONS_FILE), 'utf8')) as Record<string, unknown> & { assessed: Record<string, unknown>[]; territories: Record<string, unknown>[]; countries: Record<string, string> };
+const raw = () =>
+  JSON.parse(readFileSync(join(DATA_DIR, JURISDICTIONS_FILE), 'utf8')) as Record<string, unknown> & {
+    assessed: Record<string, unknown>[];
+    territories: Record<string, unknown>[];
+    countries: Record<string, string>;
+  };
 
 function refused(mutate: (doc: ReturnType<typeof raw>) => unknown, message: RegExp): void {
   const doc = raw();
@@ -27,7 +67,10 @@ describe('the jurisdiction table', () => {
     assert.match(table.version, /^\d{4}\.\d+$/);
     assert.equal(table.entries.length, 249);
     assert.equal(JURISDICTION_CODES.length, 249);
-    assert.deepEqual(table.entries.map((e) => e.code), [...JURISDICTION_CODES]);
+    assert.deepEqual(
+      table.entries.map((e) => e.code),
+      [...JURISDICTION_CODES],
+    );
     for (const e of table.entries) {
       assert.match(e.code, /^[A-Z]{2}$/);
       assert.ok(Number.isInteger(e.score) && e.score >= 0 && e.score <= 100, e.code);
@@ -60,7 +103,12 @@ describe('the jurisdiction table', () => {
   });
 
   it('gives territories the assessment of the country whose law applies, and others the default', () => {
-    for (const [territory, state] of [['RE', 'FR'], ['GF', 'FR'], ['AX', 'FI'], ['PR', 'US']] as const) {
+    for (const [territory, state] of [
+      ['RE', 'FR'],
+      ['GF', 'FR'],
+      ['AX', 'FI'],
+      ['PR', 'US'],
+    ] as const) {
       assert.equal(jurisdiction(territory)!.score, jurisdiction(state)!.score);
       assert.ok(jurisdiction(territory)!.rationale.includes(jurisdiction(state)!.rationale));
       assert.ok(isAssessedJurisdiction(territory));
@@ -73,7 +121,8 @@ describe('the jurisdiction table', () => {
   });
 
   it('looks codes up exactly, and hostile lookups find nothing', () => {
-    for (const code of ['fr', 'Fr', 'FRA', 'XX', 'UK', '', ' FR', '__proto__', 'constructor', 'toString']) assert.equal(jurisdiction(code), null, code);
+    for (const code of ['fr', 'Fr', 'FRA', 'XX', 'UK', '', ' FR', '__proto__', 'constructor', 'toString'])
+      assert.equal(jurisdiction(code), null, code);
     assert.equal(jurisdiction(undefined as unknown as string), null);
     assert.equal(isAssessedJurisdiction('__proto__'), false);
   });

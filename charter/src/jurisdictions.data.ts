@@ -42,12 +42,18 @@ function invalid(detail: string): CharterError {
 }
 
 function score(value: unknown, at: string): number {
-  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 100) throw invalid(`${at} must be an integer from 0 to 100`);
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 100)
+    throw invalid(`${at} must be an integer from 0 to 100`);
   return value as number;
 }
 
 function text(value: unknown, at: string, max = MAX_RATIONALE): string {
-  if (typeof value !== 'string' || value.trim().length < 20 || value.length > max || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (
+    typeof value !== 'string' ||
+    value.trim().length < 20 ||
+    value.length > max ||
+    /[\u0000-\u001f\u007f]/.test(value)
+  ) {
     throw invalid(`${at} must be a sentence of 20 to ${max} printable characters`);
   }
   return value;
@@ -61,9 +67,26 @@ function onlyKeys(obj: Record<string, unknown>, allowed: string[], at: string): 
 /** Validates a jurisdiction table document and resolves every country to its entry. */
 export function parseJurisdictionTable(raw: unknown): ParsedTable {
   if (!isRecord(raw)) throw invalid('not an object');
-  onlyKeys(raw, ['version', 'updated', 'maintainer', 'question', 'scale', 'default', 'assessed', 'territories', 'countries', 'countriesSource'], 'the table');
-  if (typeof raw.version !== 'string' || !DATA_VERSION.test(raw.version)) throw invalid('version must look like 2026.1');
-  if (typeof raw.updated !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw.updated)) throw invalid('updated must be a YYYY-MM-DD date');
+  onlyKeys(
+    raw,
+    [
+      'version',
+      'updated',
+      'maintainer',
+      'question',
+      'scale',
+      'default',
+      'assessed',
+      'territories',
+      'countries',
+      'countriesSource',
+    ],
+    'the table',
+  );
+  if (typeof raw.version !== 'string' || !DATA_VERSION.test(raw.version))
+    throw invalid('version must look like 2026.1');
+  if (typeof raw.updated !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw.updated))
+    throw invalid('updated must be a YYYY-MM-DD date');
   text(raw.maintainer, 'maintainer');
   text(raw.question, 'question');
   if (!Array.isArray(raw.scale) || raw.scale.length === 0) throw invalid('scale must list the score bands');
@@ -78,7 +101,8 @@ export function parseJurisdictionTable(raw: unknown): ParsedTable {
   const names = new Map<string, string>();
   for (const [code, name] of Object.entries(raw.countries)) {
     if (!CODE.test(code)) throw invalid(`countries: ${JSON.stringify(code)} is not an ISO 3166-1 alpha-2 code`);
-    if (typeof name !== 'string' || name.length === 0 || name.length > 80) throw invalid(`countries.${code} must be a name`);
+    if (typeof name !== 'string' || name.length === 0 || name.length > 80)
+      throw invalid(`countries.${code} must be a name`);
     names.set(code, name);
   }
   if (names.size < 249) throw invalid(`countries lists ${names.size} codes; ISO 3166-1 assigns 249`);
@@ -86,7 +110,10 @@ export function parseJurisdictionTable(raw: unknown): ParsedTable {
 
   if (!isRecord(raw.default)) throw invalid('default must be { score, rationale }');
   onlyKeys(raw.default, ['score', 'rationale'], 'default');
-  const fallback = { score: score(raw.default.score, 'default.score'), rationale: text(raw.default.rationale, 'default.rationale') };
+  const fallback = {
+    score: score(raw.default.score, 'default.score'),
+    rationale: text(raw.default.rationale, 'default.rationale'),
+  };
 
   const byCode = new Map<string, Jurisdiction>();
   const assessed = new Set<string>();
@@ -97,9 +124,15 @@ export function parseJurisdictionTable(raw: unknown): ParsedTable {
     if (!isRecord(entry)) throw invalid(`${at} is not an object`);
     onlyKeys(entry, ['code', 'score', 'rationale'], at);
     const code = entry.code;
-    if (typeof code !== 'string' || !names.has(code)) throw invalid(`${at}.code ${JSON.stringify(code)} is not in countries`);
+    if (typeof code !== 'string' || !names.has(code))
+      throw invalid(`${at}.code ${JSON.stringify(code)} is not in countries`);
     if (byCode.has(code)) throw invalid(`${at}: ${code} is assessed twice`);
-    byCode.set(code, { code, name: names.get(code)!, score: score(entry.score, `${at}.score`), rationale: text(entry.rationale, `${at}.rationale`) });
+    byCode.set(code, {
+      code,
+      name: names.get(code)!,
+      score: score(entry.score, `${at}.score`),
+      rationale: text(entry.rationale, `${at}.rationale`),
+    });
     assessed.add(code);
   });
 
@@ -109,7 +142,8 @@ export function parseJurisdictionTable(raw: unknown): ParsedTable {
     if (!isRecord(entry)) throw invalid(`${at} is not an object`);
     onlyKeys(entry, ['code', 'lawOf', 'note'], at);
     const { code, lawOf } = entry;
-    if (typeof code !== 'string' || !names.has(code)) throw invalid(`${at}.code ${JSON.stringify(code)} is not in countries`);
+    if (typeof code !== 'string' || !names.has(code))
+      throw invalid(`${at}.code ${JSON.stringify(code)} is not in countries`);
     if (byCode.has(code)) throw invalid(`${at}: ${code} has an entry already`);
     const parent = typeof lawOf === 'string' && assessed.has(lawOf) ? byCode.get(lawOf)! : null;
     if (!parent || !assessedList.some((a) => isRecord(a) && a.code === lawOf)) {

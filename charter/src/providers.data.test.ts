@@ -24,7 +24,14 @@ describe('the data-exploiting providers table', () => {
   it('validates, is versioned, and lists the providers the association classified, each with a source', () => {
     const table = dataExploitingProviders();
     assert.match(table.version, /^\d{4}\.\d+$/);
-    assert.deepEqual(table.providers.map((p) => p.id).sort(), ['google', 'microsoft', 'united-internet', 'vk-mail-ru', 'yahoo', 'yandex']);
+    assert.deepEqual(table.providers.map((p) => p.id).sort(), [
+      'google',
+      'microsoft',
+      'united-internet',
+      'vk-mail-ru',
+      'yahoo',
+      'yandex',
+    ]);
     for (const p of table.providers) {
       assert.match(p.source, /^https:\/\//, p.id);
       assert.ok(p.rationale.length > 50, p.id);
@@ -83,10 +90,22 @@ describe('the data-exploiting providers table', () => {
   });
 
   it('finds nothing in what is not a domain name, and does not trip on hostile input', () => {
-    for (const input of ['', '.', 'user@gmail.com', 'gmail..com', 'gmail.com/', 'http://gmail.com', 'gm ail.com', '-gmail.com', `${'a'.repeat(300)}.gmail.com`, `${'a.'.repeat(200)}gmail.com`]) {
+    for (const input of [
+      '',
+      '.',
+      'user@gmail.com',
+      'gmail..com',
+      'gmail.com/',
+      'http://gmail.com',
+      'gm ail.com',
+      '-gmail.com',
+      `${'a'.repeat(300)}.gmail.com`,
+      `${'a.'.repeat(200)}gmail.com`,
+    ]) {
       assert.equal(isDataExploitingDomain(input), null, input.slice(0, 40));
     }
-    for (const input of [null, undefined, 42, {}, ['gmail.com']]) assert.equal(isDataExploitingDomain(input as unknown as string), null);
+    for (const input of [null, undefined, 42, {}, ['gmail.com']])
+      assert.equal(isDataExploitingDomain(input as unknown as string), null);
     assert.equal(isDataExploitingDomain('x'.repeat(1_000_000)), null);
   });
 
@@ -95,7 +114,8 @@ describe('the data-exploiting providers table', () => {
     assert.equal(dataExploitingProviderNamed("Microsoft's Exchange Online Protection")?.id, 'microsoft');
     assert.equal(dataExploitingProviderNamed('filters at mx.yandex.net')?.id, 'yandex');
     assert.equal(dataExploitingProviderNamed('GMX Spamfilter')?.id, 'united-internet');
-    for (const name of ['SpamExperts', 'Googleplex Filters', 'rspamd', 'Hornetsecurity', 'notgmail.com', '']) assert.equal(dataExploitingProviderNamed(name), null, name);
+    for (const name of ['SpamExperts', 'Googleplex Filters', 'rspamd', 'Hornetsecurity', 'notgmail.com', ''])
+      assert.equal(dataExploitingProviderNamed(name), null, name);
   });
 
   it('hands out copies', () => {

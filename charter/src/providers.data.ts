@@ -46,7 +46,12 @@ function invalid(detail: string): CharterError {
 }
 
 function sentence(value: unknown, at: string, max = 1500): string {
-  if (typeof value !== 'string' || value.trim().length < 20 || value.length > max || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (
+    typeof value !== 'string' ||
+    value.trim().length < 20 ||
+    value.length > max ||
+    /[\u0000-\u001f\u007f]/.test(value)
+  ) {
     throw invalid(`${at} must be a sentence of 20 to ${max} printable characters`);
   }
   return value;
@@ -77,8 +82,10 @@ function onlyKeys(obj: Record<string, unknown>, allowed: string[], at: string): 
 export function parseProviderTable(raw: unknown): ParsedProviders {
   if (!isRecord(raw)) throw invalid('not an object');
   onlyKeys(raw, ['version', 'updated', 'maintainer', 'criterion', 'matching', 'providers', 'considered'], 'the table');
-  if (typeof raw.version !== 'string' || !DATA_VERSION.test(raw.version)) throw invalid('version must look like 2026.1');
-  if (typeof raw.updated !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw.updated)) throw invalid('updated must be a YYYY-MM-DD date');
+  if (typeof raw.version !== 'string' || !DATA_VERSION.test(raw.version))
+    throw invalid('version must look like 2026.1');
+  if (typeof raw.updated !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw.updated))
+    throw invalid('updated must be a YYYY-MM-DD date');
   sentence(raw.maintainer, 'maintainer');
   sentence(raw.criterion, 'criterion');
   sentence(raw.matching, 'matching');
@@ -91,10 +98,13 @@ export function parseProviderTable(raw: unknown): ParsedProviders {
     const at = `providers[${i}]`;
     if (!isRecord(entry)) throw invalid(`${at} is not an object`);
     onlyKeys(entry, ['id', 'name', 'domains', 'keywords', 'source', 'rationale'], at);
-    if (typeof entry.id !== 'string' || !ID.test(entry.id) || entry.id.length > 40) throw invalid(`${at}.id must be a lowercase slug`);
+    if (typeof entry.id !== 'string' || !ID.test(entry.id) || entry.id.length > 40)
+      throw invalid(`${at}.id must be a lowercase slug`);
     if (providers.some((p) => p.id === entry.id)) throw invalid(`${at}.id ${entry.id} is used twice`);
-    if (typeof entry.name !== 'string' || entry.name.trim().length === 0 || entry.name.length > 120) throw invalid(`${at}.name must be a name`);
-    if (!Array.isArray(entry.domains) || entry.domains.length === 0) throw invalid(`${at}.domains must list at least one domain`);
+    if (typeof entry.name !== 'string' || entry.name.trim().length === 0 || entry.name.length > 120)
+      throw invalid(`${at}.name must be a name`);
+    if (!Array.isArray(entry.domains) || entry.domains.length === 0)
+      throw invalid(`${at}.domains must list at least one domain`);
     const domains = entry.domains.map((d: unknown, j: number) => {
       if (typeof d !== 'string' || d !== normalizeDomain(d) || !isDomain(d) || !d.includes('.')) {
         throw invalid(`${at}.domains[${j}] ${JSON.stringify(d)} must be a lowercase domain of at least two labels`);
@@ -116,7 +126,8 @@ export function parseProviderTable(raw: unknown): ParsedProviders {
     const keywords = entry.keywords === undefined ? [] : entry.keywords;
     if (!Array.isArray(keywords)) throw invalid(`${at}.keywords must be a list of lowercase brand words`);
     keywords.forEach((k: unknown, j: number) => {
-      if (typeof k !== 'string' || !KEYWORD.test(k)) throw invalid(`${at}.keywords[${j}] must be a lowercase brand word`);
+      if (typeof k !== 'string' || !KEYWORD.test(k))
+        throw invalid(`${at}.keywords[${j}] must be a lowercase brand word`);
       if (byKeyword.has(k)) throw invalid(`${at}.keywords: ${k} is used twice`);
       byKeyword.set(k, provider);
     });
@@ -127,7 +138,8 @@ export function parseProviderTable(raw: unknown): ParsedProviders {
     const labels = d.split('.');
     for (let i = 1; i < labels.length - 1; i++) {
       const parent = byDomain.get(labels.slice(i).join('.'));
-      if (parent && parent !== owner) throw invalid(`${d} (${owner.id}) lies under ${labels.slice(i).join('.')} (${parent.id})`);
+      if (parent && parent !== owner)
+        throw invalid(`${d} (${owner.id}) lies under ${labels.slice(i).join('.')} (${parent.id})`);
     }
   }
   if (raw.considered !== undefined) {
@@ -142,7 +154,12 @@ export function parseProviderTable(raw: unknown): ParsedProviders {
       sentence(entry.rationale, `${at}.rationale`);
     });
   }
-  return { version: raw.version, providers: Object.freeze(providers.map((p) => Object.freeze(p))), byDomain, byKeyword };
+  return {
+    version: raw.version,
+    providers: Object.freeze(providers.map((p) => Object.freeze(p))),
+    byDomain,
+    byKeyword,
+  };
 }
 
 const TABLE = parseProviderTable(readJsonFile(join(DATA_DIR, PROVIDERS_FILE), invalid));
@@ -179,7 +196,11 @@ export function isDataExploitingDomain(domain: string): DataExploitingProvider |
  */
 export function dataExploitingProviderNamed(text: string): DataExploitingProvider | null {
   if (typeof text !== 'string') return null;
-  const words = text.toLowerCase().slice(0, 1000).split(/[^a-z0-9.-]+/).filter(Boolean);
+  const words = text
+    .toLowerCase()
+    .slice(0, 1000)
+    .split(/[^a-z0-9.-]+/)
+    .filter(Boolean);
   for (const word of words) {
     const trimmed = word.replace(/^[.-]+|[.-]+$/g, '');
     const hit = TABLE.byKeyword.get(trimmed) ?? (trimmed.includes('.') ? isDataExploitingDomain(trimmed) : null);

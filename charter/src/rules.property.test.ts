@@ -22,7 +22,10 @@ function assertWellFormed(result: ComplianceResult): void {
   assert.equal(result.points, sum);
   assert.equal(result.maxPoints, max);
   assert.ok(result.points <= result.maxPoints);
-  assert.equal(result.mandatoryMet, result.clauses.every((c) => !c.mandatory || c.status === 'met'));
+  assert.equal(
+    result.mandatoryMet,
+    result.clauses.every((c) => !c.mandatory || c.status === 'met'),
+  );
 }
 
 describe('evaluateCompliance, on any valid declaration and any check results', () => {
@@ -60,12 +63,36 @@ describe('evaluateCompliance, on any valid declaration and any check results', (
 
   it('a safer practice never lowers the points: offering client-side keys, logging less, disclosing sooner', () => {
     const safer: [string, (d: Declaration) => Declaration][] = [
-      ['client-side keys', (d) => ({ ...d, keyStorageOptions: d.keyStorageOptions.includes('client') ? d.keyStorageOptions : [...d.keyStorageOptions, 'client'] })],
+      [
+        'client-side keys',
+        (d) => ({
+          ...d,
+          keyStorageOptions: d.keyStorageOptions.includes('client')
+            ? d.keyStorageOptions
+            : [...d.keyStorageOptions, 'client'],
+        }),
+      ],
       ['no IP addresses in logs', (d) => ({ ...d, logging: { ...d.logging, ipAddresses: false } })],
       ['no metadata in logs', (d) => ({ ...d, logging: { ...d.logging, messageMetadata: false } })],
-      ['shorter logs', (d) => ({ ...d, retention: { ...d.retention, logsDays: Math.floor(d.retention.logsDays / 2) }, logging: { ...d.logging, retentionDays: Math.floor(d.logging.retentionDays / 2) } })],
-      ['shorter backups', (d) => ({ ...d, retention: { ...d.retention, backupsDays: Math.floor(d.retention.backupsDays / 2) } })],
-      ['sooner erasure', (d) => ({ ...d, retention: { ...d.retention, deletedAccountDays: Math.floor(d.retention.deletedAccountDays / 2) } })],
+      [
+        'shorter logs',
+        (d) => ({
+          ...d,
+          retention: { ...d.retention, logsDays: Math.floor(d.retention.logsDays / 2) },
+          logging: { ...d.logging, retentionDays: Math.floor(d.logging.retentionDays / 2) },
+        }),
+      ],
+      [
+        'shorter backups',
+        (d) => ({ ...d, retention: { ...d.retention, backupsDays: Math.floor(d.retention.backupsDays / 2) } }),
+      ],
+      [
+        'sooner erasure',
+        (d) => ({
+          ...d,
+          retention: { ...d.retention, deletedAccountDays: Math.floor(d.retention.deletedAccountDays / 2) },
+        }),
+      ],
       ['sooner disclosure', (d) => ({ ...d, incidentDisclosureDays: Math.floor(d.incidentDisclosureDays / 2) })],
       ['local spam filtering', (d) => ({ ...d, spamHandling: { contentScanning: 'local' } })],
     ];

@@ -25,10 +25,16 @@ describe('evaluateCompliance: the whole charter', () => {
     const result = evaluateCompliance(aDeclaration(), PASSING_CHECKS);
     assert.equal(result.charterVersion, '1.0');
     assert.equal(result.mandatoryMet, true);
-    assert.deepEqual(result.clauses.filter((c) => c.status !== 'met'), []);
+    assert.deepEqual(
+      result.clauses.filter((c) => c.status !== 'met'),
+      [],
+    );
     assert.equal(result.points, 100);
     assert.equal(result.maxPoints, 100);
-    assert.deepEqual(result.clauses.map((c) => c.id), charterClauses('1.0').map((c) => c.id));
+    assert.deepEqual(
+      result.clauses.map((c) => c.id),
+      charterClauses('1.0').map((c) => c.id),
+    );
     for (const c of result.clauses) assert.ok(c.evidence.length > 20, `${c.id} explains itself`);
   });
 
@@ -74,7 +80,15 @@ describe('evaluateCompliance: the whole charter', () => {
   });
 
   it('ignores check results that are not check-shaped, and never throws on them', () => {
-    const junk = [null, 1, 'tls.x', { id: 5, status: 'pass' }, { id: 'tls.x', status: 'PASS' }, { id: 'tls.x' }, aCheck('tls.ok', 'pass')] as unknown as CheckResultLike[];
+    const junk = [
+      null,
+      1,
+      'tls.x',
+      { id: 5, status: 'pass' },
+      { id: 'tls.x', status: 'PASS' },
+      { id: 'tls.x' },
+      aCheck('tls.ok', 'pass'),
+    ] as unknown as CheckResultLike[];
     const c6 = clause(aDeclaration(), 'C6.transport-security', junk);
     assert.equal(c6.status, 'met');
     assert.match(c6.evidence, /1 of 1 tls\.\* checks passed/);
@@ -109,8 +123,12 @@ describe('evaluateCompliance: clause by clause', () => {
       assert.equal(c3.points, 0);
       assert.match(c3.evidence, needle);
     }
-    assert.equal(clause(withRetention({ logsDays: 365, backupsDays: 180, deletedAccountDays: 90 }), 'C3.retention-limits').status, 'met');
-    const points = (over: Partial<Declaration['retention']>) => clause(withRetention(over), 'C3.retention-limits').points;
+    assert.equal(
+      clause(withRetention({ logsDays: 365, backupsDays: 180, deletedAccountDays: 90 }), 'C3.retention-limits').status,
+      'met',
+    );
+    const points = (over: Partial<Declaration['retention']>) =>
+      clause(withRetention(over), 'C3.retention-limits').points;
     assert.equal(points({}), 20);
     assert.equal(points({ logsDays: 30 }), 17);
     assert.equal(points({ logsDays: 90 }), 14);
@@ -120,14 +138,20 @@ describe('evaluateCompliance: clause by clause', () => {
     assert.equal(points({ deletedAccountDays: 30 }), 18);
     assert.equal(points({ deletedAccountDays: 90 }), 15);
     assert.equal(points({ logsDays: 365, backupsDays: 180, deletedAccountDays: 90 }), 1);
-    assert.match(clause(withRetention({ messagesDays: 730 }), 'C3.retention-limits').evidence, /messages are deleted after 730 days/);
+    assert.match(
+      clause(withRetention({ messagesDays: 730 }), 'C3.retention-limits').evidence,
+      /messages are deleted after 730 days/,
+    );
   });
 
   it('C4: logging IP addresses or metadata costs points, and so does keeping them long', () => {
     const c4 = (over: Partial<Declaration['logging']>) => clause(withLogging(over), 'C4.logging-limits');
     assert.deepEqual([c4({}).status, c4({}).points], ['met', 15]);
     assert.deepEqual([c4({ retentionDays: 90 }).points], [15], 'nothing personal logged: retention does not matter');
-    assert.deepEqual([c4({ ipAddresses: true, retentionDays: 7 }).status, c4({ ipAddresses: true, retentionDays: 7 }).points], ['unmet', 9]);
+    assert.deepEqual(
+      [c4({ ipAddresses: true, retentionDays: 7 }).status, c4({ ipAddresses: true, retentionDays: 7 }).points],
+      ['unmet', 9],
+    );
     assert.equal(c4({ ipAddresses: true, retentionDays: 30 }).points, 7);
     assert.equal(c4({ ipAddresses: true, messageMetadata: true, retentionDays: 90 }).points, 0);
     assert.match(c4({ ipAddresses: true, retentionDays: 30 }).evidence, /IP addresses \(0\/6\).*kept 30 days \(1\/3\)/);
@@ -149,20 +173,40 @@ describe('evaluateCompliance: clause by clause', () => {
   });
 
   it('C6: failing TLS checks make the TLS clause unmet, and no label can be granted', () => {
-    const checks = [...PASSING_CHECKS.filter((c) => c.id !== 'tls.certificate.san'), aCheck('tls.certificate.san', 'fail', { evidence: 'certificate SAN [other.test] does not cover mail.example.org' })];
+    const checks = [
+      ...PASSING_CHECKS.filter((c) => c.id !== 'tls.certificate.san'),
+      aCheck('tls.certificate.san', 'fail', {
+        evidence: 'certificate SAN [other.test] does not cover mail.example.org',
+      }),
+    ];
     const result = evaluateCompliance(aDeclaration(), checks);
     const c6 = result.clauses.find((c) => c.id === 'C6.transport-security')!;
     assert.equal(c6.status, 'unmet');
     assert.equal(c6.points, 0);
-    assert.match(c6.evidence, /tls\.certificate\.san: certificate SAN \[other\.test\] does not cover mail\.example\.org/);
+    assert.match(
+      c6.evidence,
+      /tls\.certificate\.san: certificate SAN \[other\.test\] does not cover mail\.example\.org/,
+    );
     assert.equal(result.mandatoryMet, false);
     // A failing non-mandatory TLS check fails the clause too: the charter asks that none fails.
-    assert.equal(clause(aDeclaration(), 'C6.transport-security', [aCheck('tls.cert', 'pass'), aCheck('tls.version13', 'fail', { mandatory: false })]).status, 'unmet');
+    assert.equal(
+      clause(aDeclaration(), 'C6.transport-security', [
+        aCheck('tls.cert', 'pass'),
+        aCheck('tls.version13', 'fail', { mandatory: false }),
+      ]).status,
+      'unmet',
+    );
   });
 
   it('C6: notices earn half, info results do not count, and other families do not leak in', () => {
     const c6 = (checks: CheckResultLike[]) => clause(aDeclaration(), 'C6.transport-security', checks);
-    assert.deepEqual([c6([aCheck('tls.a', 'pass'), aCheck('tls.b', 'notice')]).status, c6([aCheck('tls.a', 'pass'), aCheck('tls.b', 'notice')]).points], ['met', 11]);
+    assert.deepEqual(
+      [
+        c6([aCheck('tls.a', 'pass'), aCheck('tls.b', 'notice')]).status,
+        c6([aCheck('tls.a', 'pass'), aCheck('tls.b', 'notice')]).points,
+      ],
+      ['met', 11],
+    );
     assert.equal(c6([aCheck('tls.a', 'info')]).status, 'unknown');
     assert.equal(c6([aCheck('tls.a', 'pass'), aCheck('tls.b', 'info')]).points, 15);
     assert.equal(c6([aCheck('tls.a', 'pass'), aCheck('tlsx.a', 'fail'), aCheck('dns.tls', 'fail')]).status, 'met');
@@ -170,19 +214,28 @@ describe('evaluateCompliance: clause by clause', () => {
   });
 
   it('C7: DNS checks give partial credit, and the evidence names what failed', () => {
-    const checks = [aCheck('dns.mx', 'pass'), aCheck('dns.spf', 'pass'), aCheck('dns.dmarc', 'fail', { evidence: 'no DMARC record at _dmarc.mail.example.org' }), aCheck('dns.mta-sts', 'notice')];
+    const checks = [
+      aCheck('dns.mx', 'pass'),
+      aCheck('dns.spf', 'pass'),
+      aCheck('dns.dmarc', 'fail', { evidence: 'no DMARC record at _dmarc.mail.example.org' }),
+      aCheck('dns.mta-sts', 'notice'),
+    ];
     const c7 = clause(aDeclaration(), 'C7.dns-configuration', checks);
     assert.equal(c7.status, 'unmet');
     assert.equal(c7.points, 6); // (2 + 0.5) / 4 of 10
     assert.match(c7.evidence, /dns\.dmarc: no DMARC record/);
     assert.match(c7.evidence, /handles email/);
     assert.match(clause(aDeclaration({ doesEmail: false }), 'C7.dns-configuration').evidence, /does not handle email/);
-    const notice = clause(aDeclaration(), 'C7.dns-configuration', [aCheck('dns.mx', 'pass'), aCheck('dns.tlsa', 'notice')]);
+    const notice = clause(aDeclaration(), 'C7.dns-configuration', [
+      aCheck('dns.mx', 'pass'),
+      aCheck('dns.tlsa', 'notice'),
+    ]);
     assert.deepEqual([notice.status, notice.points], ['unmet', 7], 'a scored clause is met only with full points');
   });
 
   it('C8: spam filtering by a data-exploiting provider fails a mandatory clause; another third party earns less', () => {
-    const third = (thirdParty: string) => aDeclaration({ spamHandling: { contentScanning: 'third-party', thirdParty } });
+    const third = (thirdParty: string) =>
+      aDeclaration({ spamHandling: { contentScanning: 'third-party', thirdParty } });
     for (const name of ['Google Workspace spam filtering', 'filter.mail.protection.outlook.com', 'GMX', 'gmail.com']) {
       const c8 = clause(third(name), 'C8.spam-handling');
       assert.equal(c8.status, 'unmet', name);
@@ -201,7 +254,10 @@ describe('evaluateCompliance: clause by clause', () => {
   it('C9: incident disclosure beyond 30 days is unmet; sooner earns more', () => {
     const c9 = (n: number) => clause(aDeclaration({ incidentDisclosureDays: n }), 'C9.incident-disclosure');
     assert.deepEqual([c9(31).status, c9(31).points], ['unmet', 0]);
-    assert.deepEqual([0, 3, 4, 7, 8, 14, 15, 30].map((n) => c9(n).points), [5, 5, 3, 3, 1, 1, 0, 0]);
+    assert.deepEqual(
+      [0, 3, 4, 7, 8, 14, 15, 30].map((n) => c9(n).points),
+      [5, 5, 3, 3, 1, 1, 0, 0],
+    );
     assert.equal(c9(30).status, 'met');
   });
 
@@ -212,13 +268,25 @@ describe('evaluateCompliance: clause by clause', () => {
       assert.match(c.evidence, /auditors/);
     }
     assert.equal(clause(withRetention({ deletedAccountDays: 120 }), 'C11.user-rights').status, 'unmet');
-    assert.match(clause(aDeclaration({ keyStorageOptions: ['server'] }), 'C12.key-erasure').evidence, /erased with their account/);
+    assert.match(
+      clause(aDeclaration({ keyStorageOptions: ['server'] }), 'C12.key-erasure').evidence,
+      /erased with their account/,
+    );
   });
 
   it('C13: the evidence gives the jurisdiction score, says when it is the default, and names the host', () => {
-    assert.match(clause(aDeclaration({ jurisdiction: 'DE' }), 'C13.truthful-declaration').evidence, /Germany \(DE\), scored 66\/100/);
-    assert.match(clause(aDeclaration({ jurisdiction: 'MX' }), 'C13.truthful-declaration').evidence, /Mexico \(MX\), scored 20\/100 .*not yet assessed/);
-    assert.match(clause(aDeclaration({ hostingProvider: 'Google Cloud' }), 'C13.truthful-declaration').evidence, /Google .* data-exploiting/);
+    assert.match(
+      clause(aDeclaration({ jurisdiction: 'DE' }), 'C13.truthful-declaration').evidence,
+      /Germany \(DE\), scored 66\/100/,
+    );
+    assert.match(
+      clause(aDeclaration({ jurisdiction: 'MX' }), 'C13.truthful-declaration').evidence,
+      /Mexico \(MX\), scored 20\/100 .*not yet assessed/,
+    );
+    assert.match(
+      clause(aDeclaration({ hostingProvider: 'Google Cloud' }), 'C13.truthful-declaration').evidence,
+      /Google .* data-exploiting/,
+    );
     assert.match(clause(aDeclaration(), 'C13.truthful-declaration').evidence, /runs its own servers/);
     // A declaration that skipped parseDeclaration with an unknown country is not met, and does not throw.
     assert.equal(clause(aDeclaration({ jurisdiction: 'XX' }), 'C13.truthful-declaration').status, 'unmet');
@@ -234,7 +302,10 @@ describe('evaluateCompliance: clause by clause', () => {
   });
 
   it('an unmet mandatory clause never earns points, whatever it would grade', () => {
-    const result = evaluateCompliance(withRetention({ logsDays: 400 }), [aCheck('tls.a', 'pass'), aCheck('tls.b', 'fail')]);
+    const result = evaluateCompliance(withRetention({ logsDays: 400 }), [
+      aCheck('tls.a', 'pass'),
+      aCheck('tls.b', 'fail'),
+    ]);
     for (const c of result.clauses) if (c.mandatory && c.status !== 'met') assert.equal(c.points, 0, c.id);
   });
 });

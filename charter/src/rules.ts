@@ -71,7 +71,9 @@ function tier(value: number, tiers: readonly (readonly [bound: number, points: n
 
 /** Check evidence comes from elsewhere: keep it on one line and short. */
 function quote(text: unknown, max = 160): string {
-  const clean = String(text).replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
+  const clean = String(text)
+    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
+    .trim();
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
@@ -104,10 +106,23 @@ function verifiedBy(family: string, what: string, checks: readonly CheckResultLi
     const shown = list.slice(0, 6).map((c) => quote(c.id, 60));
     return list.length > 6 ? `${shown.join(', ')} and ${list.length - 6} more` : shown.join(', ');
   };
-  const parts = [`${passed.length} of ${graded.length} ${family}.* checks passed${passed.length > 0 ? ` (${ids(passed)})` : ''}`];
-  if (notices.length > 0) parts.push(`${notices.length} passed with a notice (${notices.slice(0, 3).map((c) => `${quote(c.id, 60)}: ${quote(c.evidence)}`).join('; ')})`);
+  const parts = [
+    `${passed.length} of ${graded.length} ${family}.* checks passed${passed.length > 0 ? ` (${ids(passed)})` : ''}`,
+  ];
+  if (notices.length > 0)
+    parts.push(
+      `${notices.length} passed with a notice (${notices
+        .slice(0, 3)
+        .map((c) => `${quote(c.id, 60)}: ${quote(c.evidence)}`)
+        .join('; ')})`,
+    );
   if (failed.length > 0) {
-    parts.push(`${failed.length} failed (${failed.slice(0, 3).map((c) => `${quote(c.id, 60)}: ${quote(c.evidence)}`).join('; ')}${failed.length > 3 ? '; …' : ''})`);
+    parts.push(
+      `${failed.length} failed (${failed
+        .slice(0, 3)
+        .map((c) => `${quote(c.id, 60)}: ${quote(c.evidence)}`)
+        .join('; ')}${failed.length > 3 ? '; …' : ''})`,
+    );
     return { status: 'unmet', points, evidence: `The ${what} does not hold: ${parts.join('; ')}.` };
   }
   return { status: 'met', points, evidence: `The ${what} is verified: ${parts.join('; ')}.` };
@@ -128,11 +143,16 @@ const RULES_V1_0: readonly ClauseRule[] = [
     maxPoints: 0,
     evaluate: (d) =>
       d.noResaleOfUserData === true
-        ? { status: 'met', points: 0, evidence: 'Declared: user data is never sold, rented, traded or exploited (noResaleOfUserData: true).' }
+        ? {
+            status: 'met',
+            points: 0,
+            evidence: 'Declared: user data is never sold, rented, traded or exploited (noResaleOfUserData: true).',
+          }
         : {
             status: 'unmet',
             points: 0,
-            evidence: 'The declaration does not commit to never selling or exploiting user data (noResaleOfUserData: false); no label can be granted without it.',
+            evidence:
+              'The declaration does not commit to never selling or exploiting user data (noResaleOfUserData: false); no label can be granted without it.',
           },
   },
   {
@@ -142,11 +162,17 @@ const RULES_V1_0: readonly ClauseRule[] = [
     maxPoints: 0,
     evaluate: (d) =>
       d.noProfilingOrAds === true
-        ? { status: 'met', points: 0, evidence: 'Declared: no profiling of users and no advertising built on their data (noProfilingOrAds: true).' }
+        ? {
+            status: 'met',
+            points: 0,
+            evidence:
+              'Declared: no profiling of users and no advertising built on their data (noProfilingOrAds: true).',
+          }
         : {
             status: 'unmet',
             points: 0,
-            evidence: 'The declaration allows profiling or advertising built on users\' data (noProfilingOrAds: false); no label can be granted with it.',
+            evidence:
+              "The declaration allows profiling or advertising built on users' data (noProfilingOrAds: false); no label can be granted with it.",
           },
   },
   {
@@ -157,16 +183,35 @@ const RULES_V1_0: readonly ClauseRule[] = [
     evaluate: (d) => {
       const r = d.retention;
       const over: string[] = [];
-      if (r.logsDays > RETENTION_LIMITS_V1.logsDays) over.push(`operational logs are kept ${days(r.logsDays)} (limit ${RETENTION_LIMITS_V1.logsDays})`);
-      if (r.backupsDays > RETENTION_LIMITS_V1.backupsDays) over.push(`backups are kept ${days(r.backupsDays)} (limit ${RETENTION_LIMITS_V1.backupsDays})`);
+      if (r.logsDays > RETENTION_LIMITS_V1.logsDays)
+        over.push(`operational logs are kept ${days(r.logsDays)} (limit ${RETENTION_LIMITS_V1.logsDays})`);
+      if (r.backupsDays > RETENTION_LIMITS_V1.backupsDays)
+        over.push(`backups are kept ${days(r.backupsDays)} (limit ${RETENTION_LIMITS_V1.backupsDays})`);
       if (r.deletedAccountDays > RETENTION_LIMITS_V1.deletedAccountDays) {
-        over.push(`a deleted account's data is kept ${days(r.deletedAccountDays)} (limit ${RETENTION_LIMITS_V1.deletedAccountDays})`);
+        over.push(
+          `a deleted account's data is kept ${days(r.deletedAccountDays)} (limit ${RETENTION_LIMITS_V1.deletedAccountDays})`,
+        );
       }
-      if (over.length > 0) return { status: 'unmet', points: 0, evidence: `Beyond the charter's retention limits: ${over.join('; ')}.` };
-      const logs = tier(r.logsDays, [[7, 8], [30, 5], [90, 2]]);
-      const backups = tier(r.backupsDays, [[30, 6], [90, 3]]);
-      const deleted = tier(r.deletedAccountDays, [[7, 6], [30, 4], [90, 1]]);
-      const messages = r.messagesDays === null ? 'messages are kept until the user deletes them' : `messages are deleted after ${days(r.messagesDays)}`;
+      if (over.length > 0)
+        return { status: 'unmet', points: 0, evidence: `Beyond the charter's retention limits: ${over.join('; ')}.` };
+      const logs = tier(r.logsDays, [
+        [7, 8],
+        [30, 5],
+        [90, 2],
+      ]);
+      const backups = tier(r.backupsDays, [
+        [30, 6],
+        [90, 3],
+      ]);
+      const deleted = tier(r.deletedAccountDays, [
+        [7, 6],
+        [30, 4],
+        [90, 1],
+      ]);
+      const messages =
+        r.messagesDays === null
+          ? 'messages are kept until the user deletes them'
+          : `messages are deleted after ${days(r.messagesDays)}`;
       return {
         status: 'met',
         points: logs + backups + deleted,
@@ -186,14 +231,25 @@ const RULES_V1_0: readonly ClauseRule[] = [
       const ip = l.ipAddresses ? 0 : 6;
       const meta = l.messageMetadata ? 0 : 6;
       const personal = l.ipAddresses || l.messageMetadata;
-      const kept = personal ? tier(l.retentionDays, [[7, 3], [30, 1]]) : 3;
+      const kept = personal
+        ? tier(l.retentionDays, [
+            [7, 3],
+            [30, 1],
+          ])
+        : 3;
       const points = ip + meta + kept;
       const parts = [
         l.ipAddresses ? `logs hold users' IP addresses (0/6)` : 'logs hold no IP addresses (6/6)',
         l.messageMetadata ? 'logs hold message metadata (0/6)' : 'logs hold no message metadata (6/6)',
-        personal ? `entries holding them are kept ${days(l.retentionDays)} (${kept}/3)` : 'nothing personal is logged (3/3)',
+        personal
+          ? `entries holding them are kept ${days(l.retentionDays)} (${kept}/3)`
+          : 'nothing personal is logged (3/3)',
       ];
-      return { status: points === 15 ? 'met' : 'unmet', points, evidence: `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase()) };
+      return {
+        status: points === 15 ? 'met' : 'unmet',
+        points,
+        evidence: `${parts.join('; ')}.`.replace(/^./, (c) => c.toUpperCase()),
+      };
     },
   },
   {
@@ -239,7 +295,11 @@ const RULES_V1_0: readonly ClauseRule[] = [
       const scope = d.doesEmail
         ? ' The instance handles email, so its MX, SPF, DKIM, DMARC, MTA-STS and TLSA records are among what is checked.'
         : ' The instance declares it does not handle email: its discovery records are what is checked.';
-      return { ...outcome, status: outcome.status === 'met' && outcome.points < 10 ? 'unmet' : outcome.status, evidence: outcome.evidence + scope };
+      return {
+        ...outcome,
+        status: outcome.status === 'met' && outcome.points < 10 ? 'unmet' : outcome.status,
+        evidence: outcome.evidence + scope,
+      };
     },
   },
   {
@@ -249,8 +309,14 @@ const RULES_V1_0: readonly ClauseRule[] = [
     maxPoints: 10,
     evaluate: (d) => {
       const s = d.spamHandling;
-      if (s.contentScanning === 'none') return { status: 'met', points: 10, evidence: 'Mail content is not scanned for spam (10/10).' };
-      if (s.contentScanning === 'local') return { status: 'met', points: 10, evidence: "Spam is filtered on the instance's own servers: mail is not handed to anyone (10/10)." };
+      if (s.contentScanning === 'none')
+        return { status: 'met', points: 10, evidence: 'Mail content is not scanned for spam (10/10).' };
+      if (s.contentScanning === 'local')
+        return {
+          status: 'met',
+          points: 10,
+          evidence: "Spam is filtered on the instance's own servers: mail is not handed to anyone (10/10).",
+        };
       const name = quote(s.thirdParty ?? '(unnamed)', 200);
       const provider = s.thirdParty === undefined ? null : dataExploitingProviderNamed(s.thirdParty);
       if (provider) {
@@ -263,7 +329,11 @@ const RULES_V1_0: readonly ClauseRule[] = [
         };
       }
       if (s.thirdParty === undefined) {
-        return { status: 'unmet', points: 0, evidence: 'Mail content is sent to a third party for spam scanning, but the declaration does not name it.' };
+        return {
+          status: 'unmet',
+          points: 0,
+          evidence: 'Mail content is sent to a third party for spam scanning, but the declaration does not name it.',
+        };
       }
       return {
         status: 'met',
@@ -280,10 +350,22 @@ const RULES_V1_0: readonly ClauseRule[] = [
     evaluate: (d) => {
       const n = d.incidentDisclosureDays;
       if (n > INCIDENT_DISCLOSURE_LIMIT_V1) {
-        return { status: 'unmet', points: 0, evidence: `Incidents would be disclosed within ${days(n)}, beyond the charter's limit of ${INCIDENT_DISCLOSURE_LIMIT_V1} days.` };
+        return {
+          status: 'unmet',
+          points: 0,
+          evidence: `Incidents would be disclosed within ${days(n)}, beyond the charter's limit of ${INCIDENT_DISCLOSURE_LIMIT_V1} days.`,
+        };
       }
-      const points = tier(n, [[3, 5], [7, 3], [14, 1]]);
-      return { status: 'met', points, evidence: `Incidents and legal demands are disclosed to users and the association within ${days(n)} (${points}/5).` };
+      const points = tier(n, [
+        [3, 5],
+        [7, 3],
+        [14, 1],
+      ]);
+      return {
+        status: 'met',
+        points,
+        evidence: `Incidents and legal demands are disclosed to users and the association within ${days(n)} (${points}/5).`,
+      };
     },
   },
   {
@@ -331,7 +413,9 @@ const RULES_V1_0: readonly ClauseRule[] = [
       points: 0,
       evidence:
         'Signed commitment, reviewed by the auditors: federation pre-keys are deleted after their window and session keys are never stored' +
-        (d.keyStorageOptions.includes('server') ? '; keys held on the server for users are erased with their account.' : '.'),
+        (d.keyStorageOptions.includes('server')
+          ? '; keys held on the server for users are erased with their account.'
+          : '.'),
     }),
   },
   {
@@ -341,14 +425,20 @@ const RULES_V1_0: readonly ClauseRule[] = [
     maxPoints: 0,
     evaluate: (d) => {
       const j = jurisdiction(d.jurisdiction);
-      if (!j) return { status: 'unmet', points: 0, evidence: `The jurisdiction "${quote(d.jurisdiction, 16)}" is not in the association's jurisdiction table.` };
+      if (!j)
+        return {
+          status: 'unmet',
+          points: 0,
+          evidence: `The jurisdiction "${quote(d.jurisdiction, 16)}" is not in the association's jurisdiction table.`,
+        };
       const table = jurisdictions().version;
       const assessed = isAssessedJurisdiction(j.code) ? '' : ', the default for countries not yet assessed';
       let hosting = 'No hosting provider is declared: the instance runs its own servers.';
       if (d.hostingProvider !== undefined) {
         const exploiting = dataExploitingProviderNamed(d.hostingProvider);
         hosting = `Servers run by "${quote(d.hostingProvider, 200)}".`;
-        if (exploiting) hosting += ` ${exploiting.name} is also listed as a data-exploiting mail provider: the auditors review what it can reach.`;
+        if (exploiting)
+          hosting += ` ${exploiting.name} is also listed as a data-exploiting mail provider: the auditors review what it can reach.`;
       }
       return {
         status: 'met',
@@ -367,7 +457,8 @@ function rulesFor(version: unknown): readonly ClauseRule[] {
     throw new CharterError('charter_version_unknown', `charter version ${shown} was never published`);
   }
   const rules = Object.hasOwn(RULES, version) ? RULES[version] : undefined;
-  if (!rules) throw new CharterError('charter_rules_missing', `charter ${version} is published but has no compliance rules`);
+  if (!rules)
+    throw new CharterError('charter_rules_missing', `charter ${version} is published but has no compliance rules`);
   return rules;
 }
 
@@ -390,11 +481,23 @@ export function evaluateCompliance(declaration: Declaration, checks: CheckResult
       outcome = rule.evaluate(declaration, usable);
     } catch (err) {
       // Only a declaration that skipped parseDeclaration gets here; the clause is then not met, and says why.
-      outcome = { status: 'unmet', points: 0, evidence: `The declaration could not be evaluated for this clause (${quote((err as Error).message, 120)}).` };
+      outcome = {
+        status: 'unmet',
+        points: 0,
+        evidence: `The declaration could not be evaluated for this clause (${quote((err as Error).message, 120)}).`,
+      };
     }
     const earned = rule.mandatory && outcome.status !== 'met' ? 0 : outcome.points;
     const points = Number.isFinite(earned) ? Math.min(rule.maxPoints, Math.max(0, Math.floor(earned))) : 0;
-    return { id: rule.id, title: rule.title, mandatory: rule.mandatory, status: outcome.status, points, maxPoints: rule.maxPoints, evidence: outcome.evidence };
+    return {
+      id: rule.id,
+      title: rule.title,
+      mandatory: rule.mandatory,
+      status: outcome.status,
+      points,
+      maxPoints: rule.maxPoints,
+      evidence: outcome.evidence,
+    };
   });
   return {
     charterVersion: declaration.charterVersion,

@@ -45,7 +45,13 @@ import {
   signedCheckpointOf,
   strangerKey,
 } from '../src/testing/fixtures.ts';
-import { directoryVectors, envelopeVectors, prekeyVectors, receiptVectors, requestSignatureVectors } from './federation-vectors.ts';
+import {
+  directoryVectors,
+  envelopeVectors,
+  prekeyVectors,
+  receiptVectors,
+  requestSignatureVectors,
+} from './federation-vectors.ts';
 
 export const VECTORS_DIRECTORY = new URL('../test-vectors/', import.meta.url);
 
@@ -72,20 +78,57 @@ export async function generateVectors(): Promise<Record<string, unknown>> {
 
 function canonicalJsonVectors() {
   const texts: [string, string][] = [
-    ['RFC 8785 §3.2.2 sample', '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}'],
-    ['RFC 8785 §3.2.3 member order (UTF-16 code units)', '{"\\u20ac": "Euro Sign", "\\r": "Carriage Return", "\\ufb33": "Hebrew Letter Dalet With Dagesh", "1": "One", "\\ud83d\\ude00": "Emoji: Grinning Face", "\\u0080": "Control", "\\u00f6": "Latin Small Letter O With Diaeresis"}'],
-    ['nested members sorted at every depth, arrays kept in order', '{"b": [{"z": 1, "a": 2}, [3, 1, 2]], "a": {"d": {"y": null, "x": true}, "c": false}}'],
+    [
+      'RFC 8785 §3.2.2 sample',
+      '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}',
+    ],
+    [
+      'RFC 8785 §3.2.3 member order (UTF-16 code units)',
+      '{"\\u20ac": "Euro Sign", "\\r": "Carriage Return", "\\ufb33": "Hebrew Letter Dalet With Dagesh", "1": "One", "\\ud83d\\ude00": "Emoji: Grinning Face", "\\u0080": "Control", "\\u00f6": "Latin Small Letter O With Diaeresis"}',
+    ],
+    [
+      'nested members sorted at every depth, arrays kept in order',
+      '{"b": [{"z": 1, "a": 2}, [3, 1, 2]], "a": {"d": {"y": null, "x": true}, "c": false}}',
+    ],
     ['empty containers and whitespace', ' { "empty" : { } , "list" : [ ] } '],
-    ['number spellings', '[1.0, -0, 1E2, 0.1, 1e-7, 123456789012345678901234567890, -1.5e-10, 100000000000000000000, 1e21]'],
-    ['string escapes: only the required ones', '["\\u0000\\u001f\\b\\f\\n\\r\\t", "\\u007f\\u00e9\\u2028", "\\"quoted\\" \\\\ \\/"]'],
-    ['a label payload', '{"sub": "alpha.caliopen.test", "iss": "registry.caliopen.test", "pi": {"score": 90, "level": "sealed", "modelVersion": "instance-pi/1"}, "iat": 1767225600, "exp": 1767830400}'],
+    [
+      'number spellings',
+      '[1.0, -0, 1E2, 0.1, 1e-7, 123456789012345678901234567890, -1.5e-10, 100000000000000000000, 1e21]',
+    ],
+    [
+      'string escapes: only the required ones',
+      '["\\u0000\\u001f\\b\\f\\n\\r\\t", "\\u007f\\u00e9\\u2028", "\\"quoted\\" \\\\ \\/"]',
+    ],
+    [
+      'a label payload',
+      '{"sub": "alpha.caliopen.test", "iss": "registry.caliopen.test", "pi": {"score": 90, "level": "sealed", "modelVersion": "instance-pi/1"}, "iat": 1767225600, "exp": 1767830400}',
+    ],
   ];
   const numbers = [
-    '0000000000000000', '8000000000000000', '0000000000000001', '8000000000000001', '7fefffffffffffff',
-    'ffefffffffffffff', '4340000000000000', 'c340000000000000', '4430000000000000', '44b52d02c7e14af5',
-    '44b52d02c7e14af6', '44b52d02c7e14af7', '444b1ae4d6e2ef4e', '444b1ae4d6e2ef4f', '444b1ae4d6e2ef50',
-    '3eb0c6f7a0b5ed8c', '3eb0c6f7a0b5ed8d', '41b3de4355555553', '41b3de4355555554', '41b3de4355555555',
-    '41b3de4355555556', '41b3de4355555557', 'becbf647612f3696', '43143ff3c1cb0959',
+    '0000000000000000',
+    '8000000000000000',
+    '0000000000000001',
+    '8000000000000001',
+    '7fefffffffffffff',
+    'ffefffffffffffff',
+    '4340000000000000',
+    'c340000000000000',
+    '4430000000000000',
+    '44b52d02c7e14af5',
+    '44b52d02c7e14af6',
+    '44b52d02c7e14af7',
+    '444b1ae4d6e2ef4e',
+    '444b1ae4d6e2ef4f',
+    '444b1ae4d6e2ef50',
+    '3eb0c6f7a0b5ed8c',
+    '3eb0c6f7a0b5ed8d',
+    '41b3de4355555553',
+    '41b3de4355555554',
+    '41b3de4355555555',
+    '41b3de4355555556',
+    '41b3de4355555557',
+    'becbf647612f3696',
+    '43143ff3c1cb0959',
   ];
   return {
     description:
@@ -97,7 +140,10 @@ function canonicalJsonVectors() {
       const canonical = canonicalJson(JSON.parse(json));
       return { name, json, canonical, sha256: encodeHex(sha256(canonical)) };
     }),
-    numbers: numbers.map((ieee754) => ({ ieee754, canonical: canonicalJson(Buffer.from(ieee754, 'hex').readDoubleBE(0)) })),
+    numbers: numbers.map((ieee754) => ({
+      ieee754,
+      canonical: canonicalJson(Buffer.from(ieee754, 'hex').readDoubleBE(0)),
+    })),
     invalid: [
       { name: 'lone high surrogate in a string', json: '["\\ud800"]' },
       { name: 'lone low surrogate in a member name', json: '{"\\udc00": 1}' },
@@ -158,23 +204,111 @@ function merkleVectors() {
         leafHash: encodeHex(large.leafHash(leafIndex)),
         proof: hex(large.inclusionProof(leafIndex)),
       })),
-      consistency: [1, 2, 511, 512, 513, 999].map((oldSize) => ({ oldSize, newSize: 1000, proof: hex(large.consistencyProof(oldSize)) })),
+      consistency: [1, 2, 511, 512, 513, 999].map((oldSize) => ({
+        oldSize,
+        newSize: 1000,
+        proof: hex(large.consistencyProof(oldSize)),
+      })),
     },
     invalidInclusion: [
-      { name: 'tampered proof hash', leafHash: leaf(5), leafIndex: 5, treeSize: 8, rootHash: root(8), proof: [flip(tree.inclusionProof(5)[0]!), ...hex(tree.inclusionProof(5).slice(1))] },
-      { name: 'another leaf', leafHash: leaf(4), leafIndex: 5, treeSize: 8, rootHash: root(8), proof: hex(tree.inclusionProof(5)) },
-      { name: 'another index', leafHash: leaf(5), leafIndex: 4, treeSize: 8, rootHash: root(8), proof: hex(tree.inclusionProof(5)) },
-      { name: 'another size with its own root', leafHash: leaf(5), leafIndex: 5, treeSize: 7, rootHash: root(7), proof: hex(tree.inclusionProof(5)) },
-      { name: 'truncated proof', leafHash: leaf(5), leafIndex: 5, treeSize: 8, rootHash: root(8), proof: hex(tree.inclusionProof(5).slice(0, 2)) },
-      { name: 'index beyond the tree', leafHash: leaf(5), leafIndex: 8, treeSize: 8, rootHash: root(8), proof: hex(tree.inclusionProof(5)) },
+      {
+        name: 'tampered proof hash',
+        leafHash: leaf(5),
+        leafIndex: 5,
+        treeSize: 8,
+        rootHash: root(8),
+        proof: [flip(tree.inclusionProof(5)[0]!), ...hex(tree.inclusionProof(5).slice(1))],
+      },
+      {
+        name: 'another leaf',
+        leafHash: leaf(4),
+        leafIndex: 5,
+        treeSize: 8,
+        rootHash: root(8),
+        proof: hex(tree.inclusionProof(5)),
+      },
+      {
+        name: 'another index',
+        leafHash: leaf(5),
+        leafIndex: 4,
+        treeSize: 8,
+        rootHash: root(8),
+        proof: hex(tree.inclusionProof(5)),
+      },
+      {
+        name: 'another size with its own root',
+        leafHash: leaf(5),
+        leafIndex: 5,
+        treeSize: 7,
+        rootHash: root(7),
+        proof: hex(tree.inclusionProof(5)),
+      },
+      {
+        name: 'truncated proof',
+        leafHash: leaf(5),
+        leafIndex: 5,
+        treeSize: 8,
+        rootHash: root(8),
+        proof: hex(tree.inclusionProof(5).slice(0, 2)),
+      },
+      {
+        name: 'index beyond the tree',
+        leafHash: leaf(5),
+        leafIndex: 8,
+        treeSize: 8,
+        rootHash: root(8),
+        proof: hex(tree.inclusionProof(5)),
+      },
     ],
     invalidConsistency: [
-      { name: 'old root of a rewritten history', oldSize: 6, newSize: 8, oldRootHash: flip(tree.rootHash(6)), newRootHash: root(8), proof: hex(tree.consistencyProof(6, 8)) },
-      { name: 'new root of a forked log', oldSize: 6, newSize: 9, oldRootHash: root(6), newRootHash: flip(forked.rootHash(9)), proof: hex(forked.consistencyProof(6, 9)) },
-      { name: 'tampered proof hash', oldSize: 6, newSize: 8, oldRootHash: root(6), newRootHash: root(8), proof: [flip(tree.consistencyProof(6, 8)[0]!), ...hex(tree.consistencyProof(6, 8).slice(1))] },
-      { name: 'same size, different roots', oldSize: 8, newSize: 8, oldRootHash: root(8), newRootHash: flip(tree.rootHash(8)), proof: [] },
-      { name: 'same size with a superfluous proof', oldSize: 8, newSize: 8, oldRootHash: root(8), newRootHash: root(8), proof: [root(8)] },
-      { name: 'a tree that shrank', oldSize: 8, newSize: 6, oldRootHash: root(8), newRootHash: root(6), proof: hex(tree.consistencyProof(6, 8)) },
+      {
+        name: 'old root of a rewritten history',
+        oldSize: 6,
+        newSize: 8,
+        oldRootHash: flip(tree.rootHash(6)),
+        newRootHash: root(8),
+        proof: hex(tree.consistencyProof(6, 8)),
+      },
+      {
+        name: 'new root of a forked log',
+        oldSize: 6,
+        newSize: 9,
+        oldRootHash: root(6),
+        newRootHash: flip(forked.rootHash(9)),
+        proof: hex(forked.consistencyProof(6, 9)),
+      },
+      {
+        name: 'tampered proof hash',
+        oldSize: 6,
+        newSize: 8,
+        oldRootHash: root(6),
+        newRootHash: root(8),
+        proof: [flip(tree.consistencyProof(6, 8)[0]!), ...hex(tree.consistencyProof(6, 8).slice(1))],
+      },
+      {
+        name: 'same size, different roots',
+        oldSize: 8,
+        newSize: 8,
+        oldRootHash: root(8),
+        newRootHash: flip(tree.rootHash(8)),
+        proof: [],
+      },
+      {
+        name: 'same size with a superfluous proof',
+        oldSize: 8,
+        newSize: 8,
+        oldRootHash: root(8),
+        newRootHash: root(8),
+        proof: [root(8)],
+      },
+      {
+        name: 'a tree that shrank',
+        oldSize: 8,
+        newSize: 6,
+        oldRootHash: root(8),
+        newRootHash: root(6),
+        proof: hex(tree.consistencyProof(6, 8)),
+      },
       { name: 'missing proof', oldSize: 6, newSize: 8, oldRootHash: root(6), newRootHash: root(8), proof: [] },
     ],
   };
@@ -189,7 +323,13 @@ function uint32be(value: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------------
 
 function describeKey(name: string, keyPair: Ed25519KeyPair) {
-  return { name, seed: encodeHex(seedOf(name)), privateJwk: keyPair.privateJwk, publicJwk: keyPair.publicJwk, kid: keyPair.kid };
+  return {
+    name,
+    seed: encodeHex(seedOf(name)),
+    privateJwk: keyPair.privateJwk,
+    publicJwk: keyPair.publicJwk,
+    kid: keyPair.kid,
+  };
 }
 
 function keyVectors() {
@@ -275,19 +415,43 @@ async function labelVectors() {
     keySet: keySetDocument,
     cases: [
       { name: 'valid label', jws: valid.jws, verify, expected: { ok: true, claims: payloadOf(valid.jws) } },
-      { name: 'valid label, issuer and revocation list checked', jws: valid.jws, verify: { ...verify, expectedIssuer: REGISTRY, revokedIds: ['label-other'] }, expected: { ok: true, claims: payloadOf(valid.jws) } },
+      {
+        name: 'valid label, issuer and revocation list checked',
+        jws: valid.jws,
+        verify: { ...verify, expectedIssuer: REGISTRY, revokedIds: ['label-other'] },
+        expected: { ok: true, claims: payloadOf(valid.jws) },
+      },
       rejected('bad signature (one bit flipped)', withFlippedSignature(valid.jws), 'label_bad_signature'),
       rejected('unknown key', (await labelFor(alpha, { issuedAt: T0, key: strangerKey })).jws, 'label_unknown_key'),
-      rejected('registry key outside its validity window', (await labelFor(alpha, { issuedAt: T0, key: retiredRegistryKey })).jws, 'label_key_outside_validity'),
+      rejected(
+        'registry key outside its validity window',
+        (await labelFor(alpha, { issuedAt: T0, key: retiredRegistryKey })).jws,
+        'label_key_outside_validity',
+      ),
       rejected('expired', valid.jws, 'label_expired', { now: valid.claims.expiresAt + 3600 }),
       rejected('not yet valid', valid.jws, 'label_not_yet_valid', { now: T0 - 3600 }),
       rejected('wrong domain', valid.jws, 'label_wrong_domain', { expectedDomain: 'mallory.example' }),
       rejected('wrong issuer', valid.jws, 'label_wrong_issuer', { expectedIssuer: 'other-registry.example' }),
       rejected('revoked', valid.jws, 'label_revoked', { revokedIds: [valid.claims.id] }),
       rejected('a checkpoint is not a label (typ)', checkpoint, 'label_malformed'),
-      rejected('lifetime beyond 14 days', await signRawLabel({ ...payloadOf(valid.jws), exp: T0 + 30 * DAY }), 'label_malformed'),
-      rejected('level that does not match the score', await signRawLabel({ ...payloadOf(valid.jws), pi: { score: 90, level: 'basic', modelVersion: 'instance-pi/1' } }), 'label_malformed'),
-      rejected('alg none', `${encodeBase64Url(Buffer.from('{"alg":"none","typ":"caliopen-label+jwt"}'))}.${valid.jws.split('.')[1]}.`, 'label_malformed'),
+      rejected(
+        'lifetime beyond 14 days',
+        await signRawLabel({ ...payloadOf(valid.jws), exp: T0 + 30 * DAY }),
+        'label_malformed',
+      ),
+      rejected(
+        'level that does not match the score',
+        await signRawLabel({
+          ...payloadOf(valid.jws),
+          pi: { score: 90, level: 'basic', modelVersion: 'instance-pi/1' },
+        }),
+        'label_malformed',
+      ),
+      rejected(
+        'alg none',
+        `${encodeBase64Url(Buffer.from('{"alg":"none","typ":"caliopen-label+jwt"}'))}.${valid.jws.split('.')[1]}.`,
+        'label_malformed',
+      ),
     ],
   };
 }
@@ -297,7 +461,8 @@ async function labelVectors() {
 async function checkpointVectors() {
   const tree = logTree(12);
   const forked = logTree(12, 'fork', 5);
-  const at = (size: number, source = tree): Checkpoint => checkpointOf(source, { origin: LOG_ORIGIN, timestamp: T0 + size, size });
+  const at = (size: number, source = tree): Checkpoint =>
+    checkpointOf(source, { origin: LOG_ORIGIN, timestamp: T0 + size, size });
   const signed = await signCheckpoint(at(12), registryKey);
   return {
     description:
@@ -310,18 +475,68 @@ async function checkpointVectors() {
     entries: Array.from({ length: 12 }, (_, index) => utf8Decode(logEntry(index))),
     forkedEntries: Array.from({ length: 12 }, (_, index) => utf8Decode(logEntry(index, index < 5 ? 'main' : 'fork'))),
     signed: [
-      { name: 'valid checkpoint', jws: signed, verify: { now: T0, expectedOrigin: LOG_ORIGIN }, expected: { ok: true, checkpoint: at(12) } },
-      { name: 'bad signature', jws: withFlippedSignature(signed), verify: { now: T0 }, expected: { ok: false, code: 'checkpoint_bad_signature' } },
-      { name: 'unknown key', jws: await signCheckpoint(at(12), strangerKey), verify: { now: T0 }, expected: { ok: false, code: 'checkpoint_unknown_key' } },
-      { name: 'wrong origin', jws: signed, verify: { now: T0, expectedOrigin: 'other.example/log' }, expected: { ok: false, code: 'checkpoint_wrong_origin' } },
+      {
+        name: 'valid checkpoint',
+        jws: signed,
+        verify: { now: T0, expectedOrigin: LOG_ORIGIN },
+        expected: { ok: true, checkpoint: at(12) },
+      },
+      {
+        name: 'bad signature',
+        jws: withFlippedSignature(signed),
+        verify: { now: T0 },
+        expected: { ok: false, code: 'checkpoint_bad_signature' },
+      },
+      {
+        name: 'unknown key',
+        jws: await signCheckpoint(at(12), strangerKey),
+        verify: { now: T0 },
+        expected: { ok: false, code: 'checkpoint_unknown_key' },
+      },
+      {
+        name: 'wrong origin',
+        jws: signed,
+        verify: { now: T0, expectedOrigin: 'other.example/log' },
+        expected: { ok: false, code: 'checkpoint_wrong_origin' },
+      },
     ],
     consistency: [
-      { name: 'append-only growth', previous: at(5), next: at(12), proof: encodeProof(tree.consistencyProof(5, 12)), expected: { ok: true } },
+      {
+        name: 'append-only growth',
+        previous: at(5),
+        next: at(12),
+        proof: encodeProof(tree.consistencyProof(5, 12)),
+        expected: { ok: true },
+      },
       { name: 'same tree', previous: at(12), next: at(12), proof: [], expected: { ok: true } },
-      { name: 'fork after entry 5, with a proof valid in the fork', previous: at(8), next: at(12, forked), proof: encodeProof(forked.consistencyProof(8, 12)), expected: { ok: false, code: 'checkpoint_inconsistent' } },
-      { name: 'two roots for the same size', previous: at(8), next: at(8, forked), proof: [], expected: { ok: false, code: 'checkpoint_inconsistent' } },
-      { name: 'rollback', previous: at(12), next: at(8), proof: encodeProof(tree.consistencyProof(8, 12)), expected: { ok: false, code: 'checkpoint_inconsistent' } },
-      { name: 'another log', previous: at(5), next: { ...at(12), origin: 'other.example/log' }, proof: encodeProof(tree.consistencyProof(5, 12)), expected: { ok: false, code: 'checkpoint_wrong_origin' } },
+      {
+        name: 'fork after entry 5, with a proof valid in the fork',
+        previous: at(8),
+        next: at(12, forked),
+        proof: encodeProof(forked.consistencyProof(8, 12)),
+        expected: { ok: false, code: 'checkpoint_inconsistent' },
+      },
+      {
+        name: 'two roots for the same size',
+        previous: at(8),
+        next: at(8, forked),
+        proof: [],
+        expected: { ok: false, code: 'checkpoint_inconsistent' },
+      },
+      {
+        name: 'rollback',
+        previous: at(12),
+        next: at(8),
+        proof: encodeProof(tree.consistencyProof(8, 12)),
+        expected: { ok: false, code: 'checkpoint_inconsistent' },
+      },
+      {
+        name: 'another log',
+        previous: at(5),
+        next: { ...at(12), origin: 'other.example/log' },
+        proof: encodeProof(tree.consistencyProof(5, 12)),
+        expected: { ok: false, code: 'checkpoint_wrong_origin' },
+      },
     ],
   };
 }
@@ -329,14 +544,24 @@ async function checkpointVectors() {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function feedVectors() {
-  const fixtures = ['alpha.caliopen.test', 'beta.caliopen.test'].map((domain, index) => instanceFixture(domain, 90 - 25 * index));
+  const fixtures = ['alpha.caliopen.test', 'beta.caliopen.test'].map((domain, index) =>
+    instanceFixture(domain, 90 - 25 * index),
+  );
   const tree = logTree(12);
   const forked = logTree(12, 'fork', 5);
   const issuedAt = T0;
   const entries = await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, issuedAt)));
-  const feed = buildFeed({ serial: 42, issuedAt, registry: REGISTRY, checkpoint: await signedCheckpointOf(tree, issuedAt), instances: entries });
+  const feed = buildFeed({
+    serial: 42,
+    issuedAt,
+    registry: REGISTRY,
+    checkpoint: await signedCheckpointOf(tree, issuedAt),
+    instances: entries,
+  });
   const envelope = text(await signFeed(feed, registryKey));
-  const forkedEnvelope = text(await signFeed(buildFeed({ ...feed, checkpoint: await signedCheckpointOf(forked, issuedAt) }), registryKey));
+  const forkedEnvelope = text(
+    await signFeed(buildFeed({ ...feed, checkpoint: await signedCheckpointOf(forked, issuedAt) }), registryKey),
+  );
   const lastCheckpoint = checkpointOf(tree, { origin: LOG_ORIGIN, timestamp: issuedAt - DAY, size: 8 });
   const mislabelled = buildFeed({ ...feed, instances: [{ ...entries[0]!, label: entries[1]!.label }, entries[1]!] });
 
@@ -350,7 +575,12 @@ async function feedVectors() {
   });
   const delta = text(await signFeedDelta(diffFeeds(feed, next), registryKey));
   const now = issuedAt + 3600;
-  const summary = (document: Feed) => ({ ok: true, serial: document.serial, domains: document.instances.map((entry) => entry.domain), bodySha256: encodeBase64Sha256(canonicalJsonBytes(document)) });
+  const summary = (document: Feed) => ({
+    ok: true,
+    serial: document.serial,
+    domains: document.instances.map((entry) => entry.domain),
+    bodySha256: encodeBase64Sha256(canonicalJsonBytes(document)),
+  });
   const tamperedBody = envelope.replace('"score":90', '"score":91');
   if (tamperedBody === envelope) throw new Error('The tampered-body vector did not change the body.');
 
@@ -367,18 +597,75 @@ async function feedVectors() {
     cases: [
       { name: 'valid feed', envelope, verify: { now }, expected: summary(feed) },
       { name: 'valid feed, labels checked', envelope, verify: { now, verifyLabels: true }, expected: summary(feed) },
-      { name: 'valid feed extending the last checkpoint seen', envelope, verify: { now, lastSerial: 41, lastCheckpoint, consistencyProof: encodeProof(tree.consistencyProof(8, 12)) }, expected: summary(feed) },
-      { name: 'forked log: the feed checkpoint does not extend the last one seen', envelope: forkedEnvelope, verify: { now, lastCheckpoint, consistencyProof: encodeProof(forked.consistencyProof(8, 12)) }, expected: { ok: false, code: 'feed_inconsistent_log' } },
-      { name: 'log grew but no consistency proof given', envelope, verify: { now, lastCheckpoint }, expected: { ok: false, code: 'feed_consistency_proof_required' } },
-      { name: 'stale serial (replayed older feed)', envelope, verify: { now, lastSerial: 43 }, expected: { ok: false, code: 'feed_stale_serial' } },
-      { name: 'body changed after signing', envelope: tamperedBody, verify: { now }, expected: { ok: false, code: 'feed_bad_signature' } },
-      { name: 'signed by an unknown key', envelope: text(await signFeed(feed, strangerKey)), verify: { now }, expected: { ok: false, code: 'feed_unknown_key' } },
-      { name: 'an entry carries the label of another instance', envelope: text(await signFeed(mislabelled, registryKey)), verify: { now, verifyLabels: true }, expected: { ok: false, code: 'feed_invalid_label' } },
-      { name: 'no signature line', envelope: canonicalJson(feed), verify: { now }, expected: { ok: false, code: 'feed_malformed' } },
+      {
+        name: 'valid feed extending the last checkpoint seen',
+        envelope,
+        verify: { now, lastSerial: 41, lastCheckpoint, consistencyProof: encodeProof(tree.consistencyProof(8, 12)) },
+        expected: summary(feed),
+      },
+      {
+        name: 'forked log: the feed checkpoint does not extend the last one seen',
+        envelope: forkedEnvelope,
+        verify: { now, lastCheckpoint, consistencyProof: encodeProof(forked.consistencyProof(8, 12)) },
+        expected: { ok: false, code: 'feed_inconsistent_log' },
+      },
+      {
+        name: 'log grew but no consistency proof given',
+        envelope,
+        verify: { now, lastCheckpoint },
+        expected: { ok: false, code: 'feed_consistency_proof_required' },
+      },
+      {
+        name: 'stale serial (replayed older feed)',
+        envelope,
+        verify: { now, lastSerial: 43 },
+        expected: { ok: false, code: 'feed_stale_serial' },
+      },
+      {
+        name: 'body changed after signing',
+        envelope: tamperedBody,
+        verify: { now },
+        expected: { ok: false, code: 'feed_bad_signature' },
+      },
+      {
+        name: 'signed by an unknown key',
+        envelope: text(await signFeed(feed, strangerKey)),
+        verify: { now },
+        expected: { ok: false, code: 'feed_unknown_key' },
+      },
+      {
+        name: 'an entry carries the label of another instance',
+        envelope: text(await signFeed(mislabelled, registryKey)),
+        verify: { now, verifyLabels: true },
+        expected: { ok: false, code: 'feed_invalid_label' },
+      },
+      {
+        name: 'no signature line',
+        envelope: canonicalJson(feed),
+        verify: { now },
+        expected: { ok: false, code: 'feed_malformed' },
+      },
     ],
     deltas: [
-      { name: 'delta from serial 42 to 43', base: envelope, delta, verify: { now: now + DAY }, expected: { ok: true, serial: 43, domains: ['alpha.caliopen.test', 'gamma.caliopen.test'], resultSha256: encodeBase64Sha256(canonicalJsonBytes(next)) } },
-      { name: 'delta applied to another base', base: text(await signFeed(next, registryKey)), delta, verify: { now: now + DAY }, expected: { ok: false, code: 'feed_delta_base_mismatch' } },
+      {
+        name: 'delta from serial 42 to 43',
+        base: envelope,
+        delta,
+        verify: { now: now + DAY },
+        expected: {
+          ok: true,
+          serial: 43,
+          domains: ['alpha.caliopen.test', 'gamma.caliopen.test'],
+          resultSha256: encodeBase64Sha256(canonicalJsonBytes(next)),
+        },
+      },
+      {
+        name: 'delta applied to another base',
+        base: text(await signFeed(next, registryKey)),
+        delta,
+        verify: { now: now + DAY },
+        expected: { ok: false, code: 'feed_delta_base_mismatch' },
+      },
     ],
   };
 }

@@ -23,7 +23,8 @@ function shuffleKeys(value: unknown, random: () => number): unknown {
 function rejects(value: unknown, pattern: RegExp): void {
   assert.throws(
     () => canonicalJson(value),
-    (error: unknown) => error instanceof ProtocolError && error.code === 'json_unsupported_value' && pattern.test(error.message),
+    (error: unknown) =>
+      error instanceof ProtocolError && error.code === 'json_unsupported_value' && pattern.test(error.message),
   );
 }
 
@@ -58,7 +59,10 @@ describe('canonicalJson (RFC 8785)', () => {
   });
 
   it('writes numbers as ECMAScript does, -0 as 0', () => {
-    assert.equal(canonicalJson([-0, 1e21, 1e-7, 0.1 + 0.2, 9007199254740993]), '[0,1e+21,1e-7,0.30000000000000004,9007199254740992]');
+    assert.equal(
+      canonicalJson([-0, 1e21, 1e-7, 0.1 + 0.2, 9007199254740993]),
+      '[0,1e+21,1e-7,0.30000000000000004,9007199254740992]',
+    );
   });
 
   it('refuses what JSON cannot hold, naming where it is', () => {
@@ -123,7 +127,6 @@ describe('canonicalJson (RFC 8785)', () => {
         }),
       );
     });
-
   });
 });
 

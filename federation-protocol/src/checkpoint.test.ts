@@ -35,22 +35,38 @@ describe('checkpoints', () => {
     const otherPayload = (await signCheckpoint(at(13), registryKey)).split('.')[1];
     assertCode(await verifyCheckpoint(`${header}.${otherPayload}.${signature}`, options), 'checkpoint_bad_signature');
     assertCode(await verifyCheckpoint(await signCheckpoint(at(12), strangerKey), options), 'checkpoint_unknown_key');
-    assertCode(await verifyCheckpoint(await signCheckpoint(at(12), retiredRegistryKey), options), 'checkpoint_key_outside_validity');
+    assertCode(
+      await verifyCheckpoint(await signCheckpoint(at(12), retiredRegistryKey), options),
+      'checkpoint_key_outside_validity',
+    );
     assertCode(await verifyCheckpoint(jws, { ...options, expectedOrigin: 'other/log' }), 'checkpoint_wrong_origin');
     assertCode(await verifyCheckpoint(`${header}.${payload}`, options), 'checkpoint_malformed');
-    await assert.rejects(signCheckpoint({ ...at(12), rootHash: 'short' }, registryKey), { code: 'checkpoint_malformed' });
+    await assert.rejects(signCheckpoint({ ...at(12), rootHash: 'short' }, registryKey), {
+      code: 'checkpoint_malformed',
+    });
   });
 
   it('validates stored checkpoint claims', () => {
     assert.ok(parseCheckpoint(at(3)).ok);
-    for (const bad of [null, { ...at(3), treeSize: -1 }, { ...at(3), origin: 'has space' }, { ...at(3), timestamp: 1.5 }]) {
+    for (const bad of [
+      null,
+      { ...at(3), treeSize: -1 },
+      { ...at(3), origin: 'has space' },
+      { ...at(3), timestamp: 1.5 },
+    ]) {
       assertCode(parseCheckpoint(bad), 'checkpoint_malformed');
     }
   });
 
   describe('verifyConsistentWith', () => {
     it('accepts an append-only extension with its proof, and the same tree without one', () => {
-      for (const [m, n] of [[0, 20], [1, 20], [9, 20], [12, 17], [20, 20]] as const) {
+      for (const [m, n] of [
+        [0, 20],
+        [1, 20],
+        [9, 20],
+        [12, 17],
+        [20, 20],
+      ] as const) {
         const result = verifyConsistentWith(at(m), at(n), tree.consistencyProof(m, n));
         assert.ok(result.ok, `${m} -> ${n}`);
         assert.deepEqual(result.value, at(n));
@@ -60,7 +76,10 @@ describe('checkpoints', () => {
     it('refuses a fork: another history with its own valid-looking proof', () => {
       const proofInFork = forkedTree.consistencyProof(12, 20);
       assertCode(verifyConsistentWith(at(12), at(20, forkedTree), proofInFork), 'checkpoint_inconsistent');
-      assertCode(verifyConsistentWith(at(12), at(20, forkedTree), tree.consistencyProof(12, 20)), 'checkpoint_inconsistent');
+      assertCode(
+        verifyConsistentWith(at(12), at(20, forkedTree), tree.consistencyProof(12, 20)),
+        'checkpoint_inconsistent',
+      );
       assertCode(verifyConsistentWith(at(12), at(12, forkedTree), []), 'checkpoint_inconsistent');
       // Before the fork point both histories agree.
       assert.ok(verifyConsistentWith(at(9), at(20, forkedTree), forkedTree.consistencyProof(9, 20)).ok);
@@ -68,7 +87,10 @@ describe('checkpoints', () => {
 
     it('refuses a rollback, another log and a missing proof', () => {
       assertCode(verifyConsistentWith(at(15), at(12), tree.consistencyProof(12, 15)), 'checkpoint_inconsistent');
-      assertCode(verifyConsistentWith(at(12), { ...at(20), origin: 'other/log' }, tree.consistencyProof(12, 20)), 'checkpoint_wrong_origin');
+      assertCode(
+        verifyConsistentWith(at(12), { ...at(20), origin: 'other/log' }, tree.consistencyProof(12, 20)),
+        'checkpoint_wrong_origin',
+      );
       assertCode(verifyConsistentWith(at(12), at(20), []), 'checkpoint_inconsistent');
     });
   });

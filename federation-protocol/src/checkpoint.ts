@@ -84,7 +84,10 @@ export async function verifyCheckpoint(
  */
 export function verifyConsistentWith(previous: Checkpoint, next: Checkpoint, proof: Proof): Result<Checkpoint> {
   if (previous.origin !== next.origin) {
-    return fail('checkpoint_wrong_origin', `The checkpoints belong to different logs: "${previous.origin}", "${next.origin}".`);
+    return fail(
+      'checkpoint_wrong_origin',
+      `The checkpoints belong to different logs: "${previous.origin}", "${next.origin}".`,
+    );
   }
   if (next.treeSize < previous.treeSize) {
     return fail(
@@ -94,7 +97,8 @@ export function verifyConsistentWith(previous: Checkpoint, next: Checkpoint, pro
   }
   const oldRoot = decodeRootHash(previous.rootHash);
   const newRoot = decodeRootHash(next.rootHash);
-  if (oldRoot === undefined || newRoot === undefined) return fail('checkpoint_malformed', 'A root hash is not 32 bytes of base64.');
+  if (oldRoot === undefined || newRoot === undefined)
+    return fail('checkpoint_malformed', 'A root hash is not 32 bytes of base64.');
   if (!verifyConsistency(previous.treeSize, next.treeSize, oldRoot, newRoot, proof)) {
     return fail(
       'checkpoint_inconsistent',

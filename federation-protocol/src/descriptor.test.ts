@@ -3,12 +3,7 @@ import assert from 'node:assert/strict';
 import { CompactSign, importJWK } from 'jose';
 import fc from 'fast-check';
 import { canonicalJsonBytes } from './canonical-json.ts';
-import {
-  DESCRIPTOR_ERROR_CODES,
-  DESCRIPTOR_JWS_TYPE,
-  signDescriptor,
-  verifyDescriptor,
-} from './descriptor.ts';
+import { DESCRIPTOR_ERROR_CODES, DESCRIPTOR_JWS_TYPE, signDescriptor, verifyDescriptor } from './descriptor.ts';
 import type { DescriptorErrorCode, DescriptorResult, InstanceDescriptor } from './descriptor.ts';
 import { decodeBase64Url, encodeBase64Url } from './encoding.ts';
 import { ERROR_CODES } from './errors.ts';
@@ -46,14 +41,20 @@ describe('instance descriptor', () => {
     const verified = await verifyDescriptor(jws, options);
     assert.ok(verified.ok, verified.ok ? '' : verified.error.message);
     assert.deepEqual(verified.value.descriptor, descriptor);
-    assert.deepEqual(verified.value.thumbprints, { signing: alpha.signingKey.kid, encryption: jwkThumbprint(alpha.encryptionJwk) });
+    assert.deepEqual(verified.value.thumbprints, {
+      signing: alpha.signingKey.kid,
+      encryption: jwkThumbprint(alpha.encryptionJwk),
+    });
     const header = JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString()) as unknown;
     assert.deepEqual(header, { alg: 'EdDSA', kid: alpha.signingKey.kid, typ: DESCRIPTOR_JWS_TYPE });
   });
 
   it('normalises the domain when signing, compares domains normalised, and keeps smtp optional', async () => {
     const { smtp: _smtp, ...httpsOnly } = descriptor.endpoints;
-    const jws = await signDescriptor({ ...descriptor, domain: 'Alpha.Caliopen.Test.', endpoints: httpsOnly }, alpha.signingKey.privateJwk);
+    const jws = await signDescriptor(
+      { ...descriptor, domain: 'Alpha.Caliopen.Test.', endpoints: httpsOnly },
+      alpha.signingKey.privateJwk,
+    );
     const verified = await verifyDescriptor(jws, { ...options, expectedDomain: 'ALPHA.caliopen.test.' });
     assert.ok(verified.ok, verified.ok ? '' : verified.error.message);
     assert.equal(verified.value.descriptor.domain, 'alpha.caliopen.test');
@@ -62,9 +63,14 @@ describe('instance descriptor', () => {
 
   it('refuses to sign with a key the descriptor does not carry, or a descriptor verifiers would refuse', async () => {
     await assert.rejects(signDescriptor(descriptor, otherKey.privateJwk), { code: 'descriptor_key_mismatch' });
-    await assert.rejects(signDescriptor({ ...descriptor, certificateSha256: 'AB' }, alpha.signingKey.privateJwk), { code: 'descriptor_malformed' });
+    await assert.rejects(signDescriptor({ ...descriptor, certificateSha256: 'AB' }, alpha.signingKey.privateJwk), {
+      code: 'descriptor_malformed',
+    });
     await assert.rejects(
-      signDescriptor({ ...descriptor, endpoints: { https: 'http://alpha.caliopen.test' } }, alpha.signingKey.privateJwk),
+      signDescriptor(
+        { ...descriptor, endpoints: { https: 'http://alpha.caliopen.test' } },
+        alpha.signingKey.privateJwk,
+      ),
       { code: 'descriptor_malformed' },
     );
   });
@@ -88,12 +94,18 @@ describe('instance descriptor', () => {
       const [header, payload, signature] = jws.split('.') as [string, string, string];
       const bytes = decodeBase64Url(signature)!;
       bytes[5]! ^= 0x40;
-      assertCode(await verifyDescriptor(`${header}.${payload}.${encodeBase64Url(bytes)}`, options), 'descriptor_bad_signature');
+      assertCode(
+        await verifyDescriptor(`${header}.${payload}.${encodeBase64Url(bytes)}`, options),
+        'descriptor_bad_signature',
+      );
       const later = await signDescriptor({ ...descriptor, issuedAt: T0 + 1 }, alpha.signingKey.privateJwk);
-      assertCode(await verifyDescriptor(`${header}.${later.split('.')[1]}.${signature}`, options), 'descriptor_bad_signature');
+      assertCode(
+        await verifyDescriptor(`${header}.${later.split('.')[1]}.${signature}`, options),
+        'descriptor_bad_signature',
+      );
     });
 
-    it('descriptor_bad_signature: signed by another key under the carried key\'s kid', async () => {
+    it("descriptor_bad_signature: signed by another key under the carried key's kid", async () => {
       const forged = await signRaw(descriptor, otherKey, { kid: alpha.signingKey.kid });
       assertCode(await verifyDescriptor(forged, options), 'descriptor_bad_signature');
     });
@@ -105,16 +117,32 @@ describe('instance descriptor', () => {
 
     it('descriptor_wrong_domain: served for another domain', async () => {
       const jws = await signDescriptor(descriptor, alpha.signingKey.privateJwk);
-      assertCode(await verifyDescriptor(jws, { ...options, expectedDomain: 'mallory.example' }), 'descriptor_wrong_domain');
+      assertCode(
+        await verifyDescriptor(jws, { ...options, expectedDomain: 'mallory.example' }),
+        'descriptor_wrong_domain',
+      );
     });
 
     it('descriptor_unexpected_keys: keys other than those the registry lists', async () => {
       const jws = await signDescriptor(descriptor, alpha.signingKey.privateJwk);
       const encryption = jwkThumbprint(alpha.encryptionJwk);
-      assert.ok((await verifyDescriptor(jws, { ...options, expectedThumbprints: { signing: alpha.signingKey.kid, encryption } })).ok);
-      const result = await verifyDescriptor(jws, { ...options, expectedThumbprints: { signing: otherKey.kid, encryption } });
+      assert.ok(
+        (
+          await verifyDescriptor(jws, {
+            ...options,
+            expectedThumbprints: { signing: alpha.signingKey.kid, encryption },
+          })
+        ).ok,
+      );
+      const result = await verifyDescriptor(jws, {
+        ...options,
+        expectedThumbprints: { signing: otherKey.kid, encryption },
+      });
       assertCode(result, 'descriptor_unexpected_keys');
-      assert.match(result.ok ? '' : result.error.message, new RegExp(`signing key ${alpha.signingKey.kid}, expected ${otherKey.kid}`));
+      assert.match(
+        result.ok ? '' : result.error.message,
+        new RegExp(`signing key ${alpha.signingKey.kid}, expected ${otherKey.kid}`),
+      );
     });
 
     it('descriptor_not_yet_valid and descriptor_too_old, with the clock tolerance', async () => {
@@ -122,16 +150,34 @@ describe('instance descriptor', () => {
       assertCode(await verifyDescriptor(jws, { ...options, now: T0 - 61 }), 'descriptor_not_yet_valid');
       assert.ok((await verifyDescriptor(jws, { ...options, now: T0 - 60 })).ok);
       assert.ok((await verifyDescriptor(jws, { ...options, now: T0 + 10 * 86_400 })).ok, 'no age limit unless asked');
-      assertCode(await verifyDescriptor(jws, { ...options, now: T0 + 3661, maxAgeSeconds: 3600 }), 'descriptor_too_old');
+      assertCode(
+        await verifyDescriptor(jws, { ...options, now: T0 + 3661, maxAgeSeconds: 3600 }),
+        'descriptor_too_old',
+      );
     });
 
     it('descriptor_malformed: not a JWS, another typ or alg, bad payloads', async () => {
       const jws = await signDescriptor(descriptor, alpha.signingKey.privateJwk);
-      for (const input of [undefined, 42, '', 'a.b', 'a.b.c.d', `${jws}x!`, 'x'.repeat(20_000), `${jws.slice(0, -2)}`]) {
+      for (const input of [
+        undefined,
+        42,
+        '',
+        'a.b',
+        'a.b.c.d',
+        `${jws}x!`,
+        'x'.repeat(20_000),
+        `${jws.slice(0, -2)}`,
+      ]) {
         assertCode(await verifyDescriptor(input, options), 'descriptor_malformed');
       }
-      assertCode(await verifyDescriptor(await signRaw(descriptor, alpha.signingKey, { typ: 'caliopen-label+jwt' }), options), 'descriptor_malformed');
-      assertCode(await verifyDescriptor(await signRaw(descriptor, alpha.signingKey, { crit: ['b64'], b64: true }), options), 'descriptor_malformed');
+      assertCode(
+        await verifyDescriptor(await signRaw(descriptor, alpha.signingKey, { typ: 'caliopen-label+jwt' }), options),
+        'descriptor_malformed',
+      );
+      assertCode(
+        await verifyDescriptor(await signRaw(descriptor, alpha.signingKey, { crit: ['b64'], b64: true }), options),
+        'descriptor_malformed',
+      );
       const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: DESCRIPTOR_JWS_TYPE, kid: alpha.signingKey.kid })).toString('base64url')}.${jws.split('.')[1]}.`;
       assertCode(await verifyDescriptor(none, options), 'descriptor_malformed');
 
@@ -146,11 +192,15 @@ describe('instance descriptor', () => {
         { ...descriptor, endpoints: { https: 'https://alpha.caliopen.test', smtp: 'alpha.caliopen.test' } },
         { ...descriptor, endpoints: { https: 'https://alpha.caliopen.test', ftp: 'x' } },
         { ...descriptor, keys: { signing: alpha.signingKey.publicJwk, encryption: alpha.signingKey.publicJwk } },
-        { ...descriptor, keys: { signing: alpha.signingKey.publicJwk, encryption: alpha.encryptionJwk, extra: alpha.encryptionJwk } },
+        {
+          ...descriptor,
+          keys: { signing: alpha.signingKey.publicJwk, encryption: alpha.encryptionJwk, extra: alpha.encryptionJwk },
+        },
         { ...descriptor, keys: { signing: alpha.signingKey.privateJwk, encryption: alpha.encryptionJwk } },
         [descriptor],
       ];
-      for (const payload of bad) assertCode(await verifyDescriptor(await signRaw(payload, alpha.signingKey), options), 'descriptor_malformed');
+      for (const payload of bad)
+        assertCode(await verifyDescriptor(await signRaw(payload, alpha.signingKey), options), 'descriptor_malformed');
     });
   });
 

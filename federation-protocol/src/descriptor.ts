@@ -112,7 +112,10 @@ export async function signDescriptor(descriptor: InstanceDescriptor, privateJwk:
     throw new DescriptorError('descriptor_malformed', 'The signing key must be a private Ed25519 JWK.');
   }
   if (privateJwk.x !== value.keys.signing.x) {
-    throw new DescriptorError('descriptor_key_mismatch', 'The private key is not the signing key the descriptor carries.');
+    throw new DescriptorError(
+      'descriptor_key_mismatch',
+      'The private key is not the signing key the descriptor carries.',
+    );
   }
   const key = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: privateJwk.x, d: privateJwk.d }, 'EdDSA');
   return new CompactSign(canonicalJsonBytes(value))
@@ -137,12 +140,17 @@ export async function verifyDescriptor(
   } catch {
     return failure('descriptor_malformed', 'The JWS protected header is not base64url JSON.');
   }
-  if (header['alg'] !== 'EdDSA') return failure('descriptor_malformed', `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
+  if (header['alg'] !== 'EdDSA')
+    return failure('descriptor_malformed', `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
   if (header['typ'] !== DESCRIPTOR_JWS_TYPE) {
-    return failure('descriptor_malformed', `The JWS type must be "${DESCRIPTOR_JWS_TYPE}", not "${String(header['typ'])}".`);
+    return failure(
+      'descriptor_malformed',
+      `The JWS type must be "${DESCRIPTOR_JWS_TYPE}", not "${String(header['typ'])}".`,
+    );
   }
   const kid = header['kid'];
-  if (typeof kid !== 'string' || !SHA256_BASE64URL.test(kid)) return failure('descriptor_malformed', 'The JWS header has no thumbprint kid.');
+  if (typeof kid !== 'string' || !SHA256_BASE64URL.test(kid))
+    return failure('descriptor_malformed', 'The JWS header has no thumbprint kid.');
   if (header['crit'] !== undefined) return failure('descriptor_malformed', 'The JWS header has a "crit" member.');
 
   // The key is inside the payload: read it unverified, check the kid names it, then verify with it.
@@ -156,11 +164,18 @@ export async function verifyDescriptor(
   } catch {
     return failure('descriptor_malformed', 'The JWS payload is not JSON.');
   }
-  const signingJwk = isRecord(unverified) && isRecord(unverified['keys']) ? parseOkpPublicJwk(unverified['keys']['signing'], 'Ed25519') : undefined;
-  if (signingJwk === undefined) return failure('descriptor_malformed', 'The payload carries no public Ed25519 signing key (keys.signing).');
+  const signingJwk =
+    isRecord(unverified) && isRecord(unverified['keys'])
+      ? parseOkpPublicJwk(unverified['keys']['signing'], 'Ed25519')
+      : undefined;
+  if (signingJwk === undefined)
+    return failure('descriptor_malformed', 'The payload carries no public Ed25519 signing key (keys.signing).');
   const signingThumbprint = jwkThumbprint(signingJwk);
   if (kid !== signingThumbprint) {
-    return failure('descriptor_key_mismatch', `The JWS kid ${kid} is not the thumbprint ${signingThumbprint} of the carried signing key.`);
+    return failure(
+      'descriptor_key_mismatch',
+      `The JWS kid ${kid} is not the thumbprint ${signingThumbprint} of the carried signing key.`,
+    );
   }
   try {
     const key = await importJWK({ ...signingJwk }, 'EdDSA');
@@ -184,15 +199,20 @@ export async function verifyDescriptor(
   const expected = options.expectedThumbprints;
   if (expected !== undefined) {
     const differences: string[] = [];
-    if (thumbprints.signing !== expected.signing) differences.push(`signing key ${thumbprints.signing}, expected ${expected.signing}`);
+    if (thumbprints.signing !== expected.signing)
+      differences.push(`signing key ${thumbprints.signing}, expected ${expected.signing}`);
     if (thumbprints.encryption !== expected.encryption) {
       differences.push(`encryption key ${thumbprints.encryption}, expected ${expected.encryption}`);
     }
-    if (differences.length > 0) return failure('descriptor_unexpected_keys', `The descriptor carries ${differences.join('; ')}.`);
+    if (differences.length > 0)
+      return failure('descriptor_unexpected_keys', `The descriptor carries ${differences.join('; ')}.`);
   }
   const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (descriptor.issuedAt > options.now + tolerance) {
-    return failure('descriptor_not_yet_valid', `The descriptor was issued at ${descriptor.issuedAt}; it is ${options.now}.`);
+    return failure(
+      'descriptor_not_yet_valid',
+      `The descriptor was issued at ${descriptor.issuedAt}; it is ${options.now}.`,
+    );
   }
   if (options.maxAgeSeconds !== undefined && options.now - descriptor.issuedAt > options.maxAgeSeconds + tolerance) {
     return failure(
@@ -208,7 +228,8 @@ export function parseDescriptorPayload(input: unknown): DescriptorResult<Instanc
   if (!isRecord(input)) return malformed('the payload is not an object');
   const allowed = new Set(['version', 'domain', 'keys', 'endpoints', 'certificateSha256', 'issuedAt']);
   const unknown = Object.keys(input).filter((member) => !allowed.has(member));
-  if (unknown.length > 0) return malformed(`unknown member ${unknown.map((m) => JSON.stringify(m.slice(0, 40))).join(', ')}`);
+  if (unknown.length > 0)
+    return malformed(`unknown member ${unknown.map((m) => JSON.stringify(m.slice(0, 40))).join(', ')}`);
   const { version, domain, keys, endpoints, certificateSha256, issuedAt } = input;
   if (version !== DESCRIPTOR_VERSION) return malformed(`version must be ${DESCRIPTOR_VERSION}`);
   if (!isDomain(domain)) return malformed('domain is not a normalised domain name');
@@ -251,7 +272,9 @@ function isHttpsBaseUrl(value: unknown): value is string {
   } catch {
     return false;
   }
-  return url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  return (
+    url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+  );
 }
 
 function isHostPort(value: unknown): value is string {

@@ -32,7 +32,9 @@ import {
 import { T0, strangerKey } from './testing/fixtures.ts';
 
 const now = T0 + 60;
-const message = utf8Encode('From: alice@alpha.caliopen.test\r\nTo: bob@beta.caliopen.test\r\nSubject: hi\r\n\r\nHello Bob.\r\n');
+const message = utf8Encode(
+  'From: alice@alpha.caliopen.test\r\nTo: bob@beta.caliopen.test\r\nSubject: hi\r\n\r\nHello Bob.\r\n',
+);
 const input: SealEnvelopeInput = {
   from: { instance: alpha.domain, account: 'alice' },
   to: { instance: beta.domain, local: 'bob' },
@@ -71,7 +73,10 @@ describe('sealed envelopes', () => {
     assert.ok((await openEnvelope(JSON.parse(utf8Decode(sealed.bytes)!), openOptions)).ok);
     // Without an account (a message from the instance itself), end to end, binary body.
     const binary = Uint8Array.from({ length: 300 }, (_, i) => i % 256);
-    const notice = await sealEnvelope({ ...input, from: { instance: alpha.domain }, body: binary, e2e: true, contentType: 'application/pgp-encrypted' }, sealOptions);
+    const notice = await sealEnvelope(
+      { ...input, from: { instance: alpha.domain }, body: binary, e2e: true, contentType: 'application/pgp-encrypted' },
+      sealOptions,
+    );
     const openedNotice = await openEnvelope(notice.bytes, openOptions);
     assert.ok(openedNotice.ok);
     assert.deepEqual(openedNotice.value.content.from, { instance: alpha.domain });
@@ -92,7 +97,12 @@ describe('sealed envelopes', () => {
     }
     // The ciphertext is not the message, nor its base64url, nor the signed payload.
     const ciphertext = Buffer.from(ciphertextPart, 'base64url');
-    for (const secret of [Buffer.from(message), Buffer.from(encodeBase64Url(message)), Buffer.from(alpha.signingKey.kid), Buffer.from('"from":{"account":"alice"')]) {
+    for (const secret of [
+      Buffer.from(message),
+      Buffer.from(encodeBase64Url(message)),
+      Buffer.from(alpha.signingKey.kid),
+      Buffer.from('"from":{"account":"alice"'),
+    ]) {
       assert.equal(ciphertext.includes(secret), false, 'plaintext visible in the ciphertext');
     }
     const header = decodeProtectedHeader(sealed.envelope.jwe);
@@ -119,23 +129,43 @@ describe('sealed envelopes', () => {
       sizes.set(sealed.bucket, set);
     }
     assert.deepEqual([...sizes.keys()], [4096, 8192, 16384]);
-    for (const [bucket, lengths] of sizes) assert.equal(lengths.size, 1, `bucket ${bucket} has one wire size, not ${[...lengths]}`);
+    for (const [bucket, lengths] of sizes)
+      assert.equal(lengths.size, 1, `bucket ${bucket} has one wire size, not ${[...lengths]}`);
   });
 
   it('refuses to seal for another instance than the prekey, or beyond the largest bucket', async () => {
-    await assert.rejects(sealEnvelope({ ...input, to: { instance: gamma.domain, local: 'bob' } }, sealOptions), { code: 'envelope_wrong_destination' });
-    await assert.rejects(sealEnvelope({ ...input, to: { instance: beta.domain, local: 'not a local part' } }, sealOptions), { code: 'envelope_malformed' });
-    await assert.rejects(sealEnvelope({ ...input, expires: T0 + MAX_ENVELOPE_LIFETIME_SECONDS + 1 }, sealOptions), { code: 'envelope_malformed' });
-    await assert.rejects(sealEnvelope({ ...input, contentType: 'Text/Plain; charset=utf-8' }, sealOptions), { code: 'envelope_malformed' });
-    await assert.rejects(sealEnvelope({ ...input, created: betaPrekey.prekey.notAfter }, sealOptions), { code: 'envelope_unknown_prekey' });
-    await assert.rejects(sealEnvelope({ ...input, body: new Uint8Array(24 * 1024 * 1024) }, sealOptions), { code: 'envelope_oversize' });
+    await assert.rejects(sealEnvelope({ ...input, to: { instance: gamma.domain, local: 'bob' } }, sealOptions), {
+      code: 'envelope_wrong_destination',
+    });
+    await assert.rejects(
+      sealEnvelope({ ...input, to: { instance: beta.domain, local: 'not a local part' } }, sealOptions),
+      { code: 'envelope_malformed' },
+    );
+    await assert.rejects(sealEnvelope({ ...input, expires: T0 + MAX_ENVELOPE_LIFETIME_SECONDS + 1 }, sealOptions), {
+      code: 'envelope_malformed',
+    });
+    await assert.rejects(sealEnvelope({ ...input, contentType: 'Text/Plain; charset=utf-8' }, sealOptions), {
+      code: 'envelope_malformed',
+    });
+    await assert.rejects(sealEnvelope({ ...input, created: betaPrekey.prekey.notAfter }, sealOptions), {
+      code: 'envelope_unknown_prekey',
+    });
+    await assert.rejects(sealEnvelope({ ...input, body: new Uint8Array(24 * 1024 * 1024) }, sealOptions), {
+      code: 'envelope_oversize',
+    });
     // Just over the largest bucket once signed: refused after signing.
-    await assert.rejects(sealEnvelope({ ...input, body: new Uint8Array(((MAX_BUCKET_BYTES - 200) * 3) / 4) }, sealOptions), { code: 'envelope_oversize' });
+    await assert.rejects(
+      sealEnvelope({ ...input, body: new Uint8Array(((MAX_BUCKET_BYTES - 200) * 3) / 4) }, sealOptions),
+      { code: 'envelope_oversize' },
+    );
   });
 
   it('refuses an envelope for another instance, outside and inside', async () => {
     const sealed = await sealEnvelope(input, sealOptions);
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, expectedDestination: gamma.domain }), 'envelope_wrong_destination');
+    assertCode(
+      await openEnvelope(sealed.bytes, { ...openOptions, expectedDestination: gamma.domain }),
+      'envelope_wrong_destination',
+    );
     assertCode(await openEnvelope({ ...sealed.envelope, to: gamma.domain }, openOptions), 'envelope_wrong_destination');
     // An inner payload for gamma in an envelope addressed to beta (a sender relaying what it got from gamma's peer).
     const relayed = await sealRaw({
@@ -149,17 +179,38 @@ describe('sealed envelopes', () => {
 
   it('refuses an envelope to an unknown, deleted or expired prekey', async () => {
     const sealed = await sealEnvelope(input, sealOptions);
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, prekeyPrivate: () => undefined }), 'envelope_unknown_prekey');
+    assertCode(
+      await openEnvelope(sealed.bytes, { ...openOptions, prekeyPrivate: () => undefined }),
+      'envelope_unknown_prekey',
+    );
     const other = prekeyFixture(beta.domain, T0, 'another prekey');
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, prekeyPrivate: () => other.privateKey }), 'envelope_unknown_prekey');
+    assertCode(
+      await openEnvelope(sealed.bytes, { ...openOptions, prekeyPrivate: () => other.privateKey }),
+      'envelope_unknown_prekey',
+    );
     const late = betaPrekey.prekey.notAfter + DEFAULT_PREKEY_GRACE_SECONDS;
     // Past the window + grace: refused even though the instance still holds the private half.
-    const longLived = await sealEnvelope({ ...input, created: late - 3000, expires: late + 3000 }, sealOptions).catch(() => undefined);
+    const longLived = await sealEnvelope({ ...input, created: late - 3000, expires: late + 3000 }, sealOptions).catch(
+      () => undefined,
+    );
     assert.equal(longLived, undefined, 'the sender does not seal to a prekey past its window');
-    const raw = await sealRaw({ payload: payloadFor(late - 100), signingKey: alpha.signingKey, iss: alpha.domain, prekey: betaPrekey.prekey });
+    const raw = await sealRaw({
+      payload: payloadFor(late - 100),
+      signingKey: alpha.signingKey,
+      iss: alpha.domain,
+      prekey: betaPrekey.prekey,
+    });
     assert.ok((await openEnvelope(raw, { ...openOptions, now: late - 1 })).ok, 'still inside the grace period');
     assertCode(await openEnvelope(raw, { ...openOptions, now: late }), 'envelope_unknown_prekey');
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, prekeyPrivate: () => { throw new Error('storage down'); } }), 'envelope_unknown_prekey');
+    assertCode(
+      await openEnvelope(sealed.bytes, {
+        ...openOptions,
+        prekeyPrivate: () => {
+          throw new Error('storage down');
+        },
+      }),
+      'envelope_unknown_prekey',
+    );
   });
 
   it('refuses an expired envelope, or one created in the future', async () => {
@@ -171,20 +222,42 @@ describe('sealed envelopes', () => {
 
   it('refuses an envelope signed by a key the feed does not list for the sender', async () => {
     const sealed = await sealEnvelope(input, sealOptions);
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, senderKeys: () => undefined }), 'envelope_bad_signature');
+    assertCode(
+      await openEnvelope(sealed.bytes, { ...openOptions, senderKeys: () => undefined }),
+      'envelope_bad_signature',
+    );
     assertCode(await openEnvelope(sealed.bytes, { ...openOptions, senderKeys: () => [] }), 'envelope_bad_signature');
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, senderKeys: () => [gamma.signingKey.publicJwk] }), 'envelope_bad_signature');
+    assertCode(
+      await openEnvelope(sealed.bytes, { ...openOptions, senderKeys: () => [gamma.signingKey.publicJwk] }),
+      'envelope_bad_signature',
+    );
     // A stranger's key, claiming to be alpha.
     const forged = await sealEnvelope(input, { ...sealOptions, signingKey: strangerKey });
     assertCode(await openEnvelope(forged.bytes, openOptions), 'envelope_bad_signature');
     // Gamma (labelled) signing a payload that claims to come from alpha: signed as one, from the other.
-    const spoofed = await sealRaw({ payload: payloadFor(T0), signingKey: gamma.signingKey, iss: gamma.domain, prekey: betaPrekey.prekey });
-    assertCode(await openEnvelope(spoofed, { ...openOptions, ...keyLookups([betaPrekey.privateKey], [alpha, gamma]) }), 'envelope_malformed');
+    const spoofed = await sealRaw({
+      payload: payloadFor(T0),
+      signingKey: gamma.signingKey,
+      iss: gamma.domain,
+      prekey: betaPrekey.prekey,
+    });
+    assertCode(
+      await openEnvelope(spoofed, { ...openOptions, ...keyLookups([betaPrekey.privateKey], [alpha, gamma]) }),
+      'envelope_malformed',
+    );
     // Delivered by gamma (authenticated by its request) but signed by alpha: instances do not relay.
-    assertCode(await openEnvelope(sealed.bytes, { ...openOptions, expectedSender: gamma.domain }), 'envelope_bad_signature');
+    assertCode(
+      await openEnvelope(sealed.bytes, { ...openOptions, expectedSender: gamma.domain }),
+      'envelope_bad_signature',
+    );
     assert.ok((await openEnvelope(sealed.bytes, { ...openOptions, expectedSender: alpha.domain })).ok);
     // Gamma's key, header claiming alpha.
-    const claimed = await sealRaw({ payload: payloadFor(T0), signingKey: gamma.signingKey, iss: alpha.domain, prekey: betaPrekey.prekey });
+    const claimed = await sealRaw({
+      payload: payloadFor(T0),
+      signingKey: gamma.signingKey,
+      iss: alpha.domain,
+      prekey: betaPrekey.prekey,
+    });
     assertCode(await openEnvelope(claimed, openOptions), 'envelope_bad_signature');
   });
 
@@ -198,7 +271,10 @@ describe('sealed envelopes', () => {
       const result = await openEnvelope({ ...sealed.envelope, jwe: flipBase64UrlChar(jwe, index) }, openOptions);
       assert.ok(!result.ok, `accepted with character ${index} changed`);
     }
-    const inCiphertext = await openEnvelope({ ...sealed.envelope, jwe: flipBase64UrlChar(jwe, dots[2]! + 100) }, openOptions);
+    const inCiphertext = await openEnvelope(
+      { ...sealed.envelope, jwe: flipBase64UrlChar(jwe, dots[2]! + 100) },
+      openOptions,
+    );
     assertCode(inCiphertext, 'envelope_decrypt_failed');
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: jwe.length - 1 }), async (index) => {
@@ -239,7 +315,10 @@ describe('sealed envelopes', () => {
     const sealed = await sealEnvelope(input, sealOptions);
     assertCode(await openEnvelope(sealed.bytes, { ...openOptions, maxEnvelopeBytes: 1000 }), 'envelope_oversize');
     // A parsed body whose JWE is too long.
-    assertCode(await openEnvelope({ ...sealed.envelope, jwe: 'A'.repeat(MAX_ENVELOPE_BYTES + 1) }, openOptions), 'envelope_oversize');
+    assertCode(
+      await openEnvelope({ ...sealed.envelope, jwe: 'A'.repeat(MAX_ENVELOPE_BYTES + 1) }, openOptions),
+      'envelope_oversize',
+    );
   });
 
   it('refuses malformed outer layers, JWE headers, paddings and payloads', async () => {
@@ -277,12 +356,27 @@ describe('sealed envelopes', () => {
     }
 
     const raw = (overrides: Partial<Parameters<typeof sealRaw>[0]>) =>
-      sealRaw({ payload: payloadFor(T0), signingKey: alpha.signingKey, iss: alpha.domain, prekey: betaPrekey.prekey, ...overrides });
+      sealRaw({
+        payload: payloadFor(T0),
+        signingKey: alpha.signingKey,
+        iss: alpha.domain,
+        prekey: betaPrekey.prekey,
+        ...overrides,
+      });
     const jwsOnly = utf8Encode('eyJhbGciOiJFZERTQSJ9..c2ln\n{}');
     const inner: [string, Promise<Record<string, unknown>>][] = [
       ['no padding marker', raw({ plaintext: new Uint8Array(MIN_BUCKET_BYTES).fill(0x41) })],
       ['all zeros', raw({ plaintext: new Uint8Array(MIN_BUCKET_BYTES) })],
-      ['padding with a non-zero byte after the marker', raw({ plaintext: (() => { const p = padded(jwsOnly); p[p.length - 1] = 1; return p; })() })],
+      [
+        'padding with a non-zero byte after the marker',
+        raw({
+          plaintext: (() => {
+            const p = padded(jwsOnly);
+            p[p.length - 1] = 1;
+            return p;
+          })(),
+        }),
+      ],
       ['no LF between signature and payload', raw({ plaintext: padded(utf8Encode('abc..def{}')) })],
       ['a byte outside ASCII', raw({ plaintext: padded(utf8Encode('abc..def\n{"a":"é"}')) })],
       ['not a detached JWS', raw({ plaintext: padded(utf8Encode('abc.xyz.def\n{}')) })],
@@ -295,7 +389,10 @@ describe('sealed envelopes', () => {
       ['body not base64url', raw({ payload: payloadFor(T0, { body: 'aGk=' }) })],
       ['e2e not a boolean', raw({ payload: payloadFor(T0, { e2e: 'yes' }) })],
       ['from without instance', raw({ payload: payloadFor(T0, { from: { account: 'alice' } }) })],
-      ['recipient local part with a space', raw({ payload: payloadFor(T0, { to: { instance: beta.domain, local: 'bob smith' } }) })],
+      [
+        'recipient local part with a space',
+        raw({ payload: payloadFor(T0, { to: { instance: beta.domain, local: 'bob smith' } }) }),
+      ],
     ];
     for (const [name, promise] of inner) {
       const result = await openEnvelope(await promise, openOptions);
@@ -312,7 +409,12 @@ describe('sealed envelopes', () => {
           fc.uint8Array({ maxLength: 2000 }),
           fc.string({ maxLength: 2000 }),
           fc.jsonValue(),
-          fc.record({ v: fc.constant(1), to: fc.constant(beta.domain), prekey: fc.constant(betaPrekey.prekey.kid), jwe: fc.string({ maxLength: 400 }) }),
+          fc.record({
+            v: fc.constant(1),
+            to: fc.constant(beta.domain),
+            prekey: fc.constant(betaPrekey.prekey.kid),
+            jwe: fc.string({ maxLength: 400 }),
+          }),
           fc.record({
             v: fc.constant(1),
             to: fc.constant(beta.domain),

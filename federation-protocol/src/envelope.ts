@@ -148,17 +148,24 @@ export function newEnvelopeId(randomBytes: RandomBytes = defaultRandomBytes): st
  * across attempts). Throws a `ProtocolError` (`envelope_malformed`, `envelope_wrong_destination`, `envelope_oversize`,
  * `envelope_unknown_prekey` for a prekey past its window) rather than seal what the recipient would refuse.
  */
-export async function sealEnvelope(input: SealEnvelopeInput, options: SealEnvelopeOptions): Promise<SealedEnvelopeResult> {
+export async function sealEnvelope(
+  input: SealEnvelopeInput,
+  options: SealEnvelopeOptions,
+): Promise<SealedEnvelopeResult> {
   const { prekey } = options;
   if (base64UrlLength(input.body.byteLength) >= MAX_BUCKET_BYTES) {
-    throw new ProtocolError('envelope_oversize', `A body of ${input.body.byteLength} bytes does not fit the largest bucket (${MAX_BUCKET_BYTES} bytes).`);
+    throw new ProtocolError(
+      'envelope_oversize',
+      `A body of ${input.body.byteLength} bytes does not fit the largest bucket (${MAX_BUCKET_BYTES} bytes).`,
+    );
   }
   const id = input.id ?? newEnvelopeId(options.randomBytes ?? defaultRandomBytes);
   const expires = input.expires ?? input.created + DEFAULT_ENVELOPE_LIFETIME_SECONDS;
   const wire = {
-    from: input.from.account === undefined
-      ? { instance: normalizeDomain(input.from.instance) }
-      : { instance: normalizeDomain(input.from.instance), account: input.from.account },
+    from:
+      input.from.account === undefined
+        ? { instance: normalizeDomain(input.from.instance) }
+        : { instance: normalizeDomain(input.from.instance), account: input.from.account },
     to: { instance: normalizeDomain(input.to.instance), local: input.to.local },
     id,
     created: input.created,
@@ -170,14 +177,21 @@ export async function sealEnvelope(input: SealEnvelopeInput, options: SealEnvelo
   const parsed = parsePayload(wire);
   if (!parsed.ok) throw parsed.error;
   if (wire.to.instance !== prekey.domain) {
-    throw new ProtocolError('envelope_wrong_destination', `The prekey belongs to "${prekey.domain}", not "${wire.to.instance}".`);
+    throw new ProtocolError(
+      'envelope_wrong_destination',
+      `The prekey belongs to "${prekey.domain}", not "${wire.to.instance}".`,
+    );
   }
-  if (prekey.notAfter <= input.created) throw new ProtocolError('envelope_unknown_prekey', `Prekey ${prekey.kid} is past its window.`);
+  if (prekey.notAfter <= input.created)
+    throw new ProtocolError('envelope_unknown_prekey', `Prekey ${prekey.kid} is past its window.`);
 
   const inner = await innerPlaintext(wire, options.signingKey);
   const bucket = bucketFor(inner.byteLength);
   if (bucket === undefined) {
-    throw new ProtocolError('envelope_oversize', `The signed payload is ${inner.byteLength} bytes; the largest bucket holds ${MAX_BUCKET_BYTES - 1}.`);
+    throw new ProtocolError(
+      'envelope_oversize',
+      `The signed payload is ${inner.byteLength} bytes; the largest bucket holds ${MAX_BUCKET_BYTES - 1}.`,
+    );
   }
   const plaintext = new Uint8Array(bucket);
   plaintext.set(inner);
@@ -205,8 +219,14 @@ export async function encryptForPrekey(
     typ: ENVELOPE_JWE_TYPE,
   });
   if (randomBytes !== undefined) {
-    const ephemeral = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8' });
-    const epk = await importJWK(ephemeral.export({ format: 'jwk' }) as Parameters<typeof importJWK>[0], 'ECDH-ES', { extractable: true });
+    const ephemeral = createPrivateKey({
+      key: Buffer.concat([X25519_PKCS8_PREFIX, randomBytes(32)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    const epk = await importJWK(ephemeral.export({ format: 'jwk' }) as Parameters<typeof importJWK>[0], 'ECDH-ES', {
+      extractable: true,
+    });
     encrypt.setKeyManagementParameters({ epk: epk as CryptoKey }).setInitializationVector(randomBytes(12));
   }
   return encrypt.encrypt(recipientKey);
@@ -276,7 +296,10 @@ export async function openEnvelope(input: unknown, options: OpenEnvelopeOptions)
     return fail('envelope_unknown_prekey', `This instance holds no prekey ${envelope.prekey}.`);
   }
   if (isExpired(prekey, options.now, options.prekeyGraceSeconds ?? DEFAULT_PREKEY_GRACE_SECONDS)) {
-    return fail('envelope_unknown_prekey', `Prekey ${envelope.prekey} is past its window (it ended at ${prekey.notAfter}).`);
+    return fail(
+      'envelope_unknown_prekey',
+      `Prekey ${envelope.prekey} is past its window (it ended at ${prekey.notAfter}).`,
+    );
   }
 
   let plaintext: Uint8Array;
@@ -292,17 +315,24 @@ export async function openEnvelope(input: unknown, options: OpenEnvelopeOptions)
 
   const jws = attachedJws(plaintext);
   if (jws === undefined) {
-    return fail('envelope_malformed', 'Malformed envelope: the plaintext is not a detached JWS, LF, an ASCII payload, 0x80 and zero bytes.');
+    return fail(
+      'envelope_malformed',
+      'Malformed envelope: the plaintext is not a detached JWS, LF, an ASCII payload, 0x80 and zero bytes.',
+    );
   }
 
   let claimed = '';
   const verified = await verifyInstanceJws(jws, {
     keys: async (header) => {
       const iss = header['iss'];
-      if (!isDomain(iss)) return fail('envelope_malformed', 'Malformed envelope: the inner JWS header has no sender domain (iss).');
+      if (!isDomain(iss))
+        return fail('envelope_malformed', 'Malformed envelope: the inner JWS header has no sender domain (iss).');
       claimed = iss;
       if (options.expectedSender !== undefined && iss !== normalizeDomain(options.expectedSender)) {
-        return fail('envelope_bad_signature', `The envelope is signed by "${iss}" but was delivered by "${options.expectedSender}".`);
+        return fail(
+          'envelope_bad_signature',
+          `The envelope is signed by "${iss}" but was delivered by "${options.expectedSender}".`,
+        );
       }
       let keys: readonly Ed25519PublicJwk[] | undefined;
       try {
@@ -327,14 +357,23 @@ export async function openEnvelope(input: unknown, options: OpenEnvelopeOptions)
   if (!parsed.ok) return parsed;
   const content = parsed.value;
   if (content.from.instance !== claimed) {
-    return fail('envelope_malformed', `Malformed envelope: signed as "${claimed}" for a payload from "${content.from.instance}".`);
+    return fail(
+      'envelope_malformed',
+      `Malformed envelope: signed as "${claimed}" for a payload from "${content.from.instance}".`,
+    );
   }
   if (content.to.instance !== destination) {
-    return fail('envelope_wrong_destination', `The envelope payload is for "${content.to.instance}", not "${destination}".`);
+    return fail(
+      'envelope_wrong_destination',
+      `The envelope payload is for "${content.to.instance}", not "${destination}".`,
+    );
   }
   const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (content.created > options.now + tolerance) {
-    return fail('envelope_expired', `The envelope was created at ${content.created}, in the future (it is ${options.now}).`);
+    return fail(
+      'envelope_expired',
+      `The envelope was created at ${content.created}, in the future (it is ${options.now}).`,
+    );
   }
   if (options.now - tolerance >= content.expires) {
     return fail('envelope_expired', `The envelope expired at ${content.expires}; it is ${options.now}.`);
@@ -348,7 +387,8 @@ function parseOuter(input: unknown, maxBytes: number): Result<SealedEnvelope> {
   let value: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const length = typeof input === 'string' ? input.length : input.byteLength;
-    if (length > maxBytes) return fail('envelope_oversize', `The envelope is ${length} bytes; at most ${maxBytes} are accepted.`);
+    if (length > maxBytes)
+      return fail('envelope_oversize', `The envelope is ${length} bytes; at most ${maxBytes} are accepted.`);
     const text = typeof input === 'string' ? input : utf8Decode(input);
     if (text === undefined) return outerMalformed('it is not UTF-8');
     try {
@@ -358,13 +398,16 @@ function parseOuter(input: unknown, maxBytes: number): Result<SealedEnvelope> {
     }
   }
   if (!isRecord(value)) return outerMalformed('it is not an object');
-  if (!hasOnlyMembers(value, ['v', 'to', 'prekey', 'jwe'])) return outerMalformed('it has members other than v, to, prekey, jwe');
+  if (!hasOnlyMembers(value, ['v', 'to', 'prekey', 'jwe']))
+    return outerMalformed('it has members other than v, to, prekey, jwe');
   const { v, to, prekey, jwe } = value;
   if (v !== ENVELOPE_VERSION) return outerMalformed(`v must be ${ENVELOPE_VERSION}`);
   if (!isDomain(to)) return outerMalformed('to is not a normalised domain name');
-  if (typeof prekey !== 'string' || !SHA256_BASE64URL.test(prekey)) return outerMalformed('prekey is not a key thumbprint');
+  if (typeof prekey !== 'string' || !SHA256_BASE64URL.test(prekey))
+    return outerMalformed('prekey is not a key thumbprint');
   if (typeof jwe !== 'string') return outerMalformed('jwe is not a string');
-  if (jwe.length > maxBytes) return fail('envelope_oversize', `The JWE is ${jwe.length} characters; at most ${maxBytes} are accepted.`);
+  if (jwe.length > maxBytes)
+    return fail('envelope_oversize', `The JWE is ${jwe.length} characters; at most ${maxBytes} are accepted.`);
   return ok({ v, to, prekey, jwe });
 }
 
@@ -372,7 +415,8 @@ function parseOuter(input: unknown, maxBytes: number): Result<SealedEnvelope> {
 function checkJwe(envelope: SealedEnvelope, maxBytes: number): Result<number> {
   const { jwe } = envelope;
   const dots: number[] = [];
-  for (let index = jwe.indexOf('.'); index !== -1 && dots.length <= 4; index = jwe.indexOf('.', index + 1)) dots.push(index);
+  for (let index = jwe.indexOf('.'); index !== -1 && dots.length <= 4; index = jwe.indexOf('.', index + 1))
+    dots.push(index);
   if (dots.length !== 4) return jweMalformed('it is not a compact JWE (five parts)');
   const [d1, d2, d3, d4] = dots as [number, number, number, number];
   const header = jwe.slice(0, d1);
@@ -380,9 +424,11 @@ function checkJwe(envelope: SealedEnvelope, maxBytes: number): Result<number> {
   const iv = jwe.slice(d2 + 1, d3);
   const ciphertextLength = d4 - d3 - 1;
   const tag = jwe.slice(d4 + 1);
-  if (header.length === 0 || header.length > MAX_JWE_HEADER_LENGTH || !BASE64URL.test(header)) return jweMalformed('bad protected header');
+  if (header.length === 0 || header.length > MAX_JWE_HEADER_LENGTH || !BASE64URL.test(header))
+    return jweMalformed('bad protected header');
   if (encryptedKey !== '') return jweMalformed('ECDH-ES has no encrypted key');
-  if (iv.length !== 16 || !BASE64URL.test(iv) || tag.length !== 22 || !BASE64URL.test(tag)) return jweMalformed('bad IV or tag');
+  if (iv.length !== 16 || !BASE64URL.test(iv) || tag.length !== 22 || !BASE64URL.test(tag))
+    return jweMalformed('bad IV or tag');
   // One spelling per value: the unused low bits of a last base64url character must be zero (decoders ignore them).
   if (!hasCanonicalTail(header) || !hasCanonicalTail(tag) || !hasCanonicalTail(jwe.charAt(d4 - 1), ciphertextLength)) {
     return jweMalformed('a part is not canonical base64url');
@@ -393,29 +439,39 @@ function checkJwe(envelope: SealedEnvelope, maxBytes: number): Result<number> {
   } catch {
     return jweMalformed('the protected header is not base64url JSON');
   }
-  if (!hasOnlyMembers(parsedHeader, JWE_HEADER_MEMBERS)) return jweMalformed(`the header may hold only ${JWE_HEADER_MEMBERS.join(', ')}`);
-  if (parsedHeader['alg'] !== 'ECDH-ES' || parsedHeader['enc'] !== 'A256GCM') return jweMalformed('alg must be ECDH-ES and enc A256GCM');
+  if (!hasOnlyMembers(parsedHeader, JWE_HEADER_MEMBERS))
+    return jweMalformed(`the header may hold only ${JWE_HEADER_MEMBERS.join(', ')}`);
+  if (parsedHeader['alg'] !== 'ECDH-ES' || parsedHeader['enc'] !== 'A256GCM')
+    return jweMalformed('alg must be ECDH-ES and enc A256GCM');
   if (parsedHeader['typ'] !== ENVELOPE_JWE_TYPE) return jweMalformed(`typ must be "${ENVELOPE_JWE_TYPE}"`);
-  if (parsedHeader['kid'] !== envelope.prekey) return jweMalformed('the header kid is not the prekey of the outer layer');
+  if (parsedHeader['kid'] !== envelope.prekey)
+    return jweMalformed('the header kid is not the prekey of the outer layer');
   const epk = parsedHeader['epk'];
   if (!hasOnlyMembers(epk, ['kty', 'crv', 'x']) || parseOkpPublicJwk(epk, 'X25519') === undefined) {
     return jweMalformed('epk is not a public X25519 JWK');
   }
-  if (ciphertextLength > maxBytes) return fail('envelope_oversize', `The ciphertext is ${ciphertextLength} characters; at most ${maxBytes} are accepted.`);
+  if (ciphertextLength > maxBytes)
+    return fail(
+      'envelope_oversize',
+      `The ciphertext is ${ciphertextLength} characters; at most ${maxBytes} are accepted.`,
+    );
   for (let bucket = MIN_BUCKET_BYTES; bucket <= MAX_BUCKET_BYTES; bucket *= 2) {
     if (ciphertextLength === base64UrlLength(bucket)) {
       // The ciphertext characters are checked by the decryption (base64url) and the tag.
       return ok(bucket);
     }
   }
-  if (ciphertextLength > base64UrlLength(MAX_BUCKET_BYTES)) return fail('envelope_oversize', 'The ciphertext is larger than the largest bucket.');
+  if (ciphertextLength > base64UrlLength(MAX_BUCKET_BYTES))
+    return fail('envelope_oversize', 'The ciphertext is larger than the largest bucket.');
   return jweMalformed('the ciphertext is not the size of a bucket (padding missing)');
 }
 
 /** `<protected header>..<signature> LF <payload>`: the signed payload with a detached JWS (RFC 7515 appendix F). */
 async function innerPlaintext(payload: unknown, signingKey: Ed25519KeyPair): Promise<Uint8Array> {
   const payloadBytes = canonicalJsonBytes(payload);
-  const jws = await signInstanceJwsBytes(payloadBytes, signingKey, ENVELOPE_JWS_TYPE, { iss: (payload as { from: EnvelopeFrom }).from.instance });
+  const jws = await signInstanceJwsBytes(payloadBytes, signingKey, ENVELOPE_JWS_TYPE, {
+    iss: (payload as { from: EnvelopeFrom }).from.instance,
+  });
   const detached = `${jws.slice(0, jws.indexOf('.'))}..${jws.slice(jws.lastIndexOf('.') + 1)}\n`;
   const inner = new Uint8Array(detached.length + payloadBytes.byteLength);
   inner.set(utf8Encode(detached));
@@ -455,25 +511,33 @@ function parsePayload(input: unknown): Result<EnvelopeContent> {
   if (!hasOnlyMembers(from, ['instance', 'account']) || !isDomain(from['instance'])) {
     return payloadMalformed('from must be { instance, account? } with a normalised domain');
   }
-  if (from['account'] !== undefined && !isLocalPart(from['account'])) return payloadMalformed('from.account is not a local part');
+  if (from['account'] !== undefined && !isLocalPart(from['account']))
+    return payloadMalformed('from.account is not a local part');
   if (!hasOnlyMembers(to, ['instance', 'local']) || !isDomain(to['instance']) || !isLocalPart(to['local'])) {
     return payloadMalformed('to must be { instance, local } with a normalised domain and a local part');
   }
-  if (typeof id !== 'string' || decodeBase64Url(id)?.byteLength !== ID_BYTES) return payloadMalformed('id is not 16 bytes of base64url');
-  if (!isTimestamp(created) || !isTimestamp(expires)) return payloadMalformed('created and expires must be integer seconds');
+  if (typeof id !== 'string' || decodeBase64Url(id)?.byteLength !== ID_BYTES)
+    return payloadMalformed('id is not 16 bytes of base64url');
+  if (!isTimestamp(created) || !isTimestamp(expires))
+    return payloadMalformed('created and expires must be integer seconds');
   if (expires <= created || expires - created > MAX_ENVELOPE_LIFETIME_SECONDS) {
     return payloadMalformed(`the lifetime must be more than 0 and at most ${MAX_ENVELOPE_LIFETIME_SECONDS} seconds`);
   }
-  if (typeof contentType !== 'string' || contentType.length > MAX_CONTENT_TYPE_LENGTH || !CONTENT_TYPE.test(contentType)) {
+  if (
+    typeof contentType !== 'string' ||
+    contentType.length > MAX_CONTENT_TYPE_LENGTH ||
+    !CONTENT_TYPE.test(contentType)
+  ) {
     return payloadMalformed('contentType is not a lowercase media type without parameters');
   }
   if (typeof body !== 'string') return payloadMalformed('body is not a string');
   const bytes = decodeBase64Url(body);
   if (bytes === undefined) return payloadMalformed('body is not canonical base64url');
   if (typeof e2e !== 'boolean') return payloadMalformed('e2e is not a boolean');
-  const sender: EnvelopeFrom = from['account'] === undefined
-    ? { instance: from['instance'] }
-    : { instance: from['instance'], account: from['account'] as string };
+  const sender: EnvelopeFrom =
+    from['account'] === undefined
+      ? { instance: from['instance'] }
+      : { instance: from['instance'], account: from['account'] as string };
   return ok({
     from: sender,
     to: { instance: to['instance'], local: to['local'] },

@@ -13,7 +13,8 @@ export const ERROR_CODES = {
 
   pi_malformed: 'The Privacy Index does not follow the wire format (score, level, factors, suggestions, modelVersion).',
 
-  key_set_malformed: 'The registry key set document is malformed (bad JWK, kid that is not its thumbprint, bad window).',
+  key_set_malformed:
+    'The registry key set document is malformed (bad JWK, kid that is not its thumbprint, bad window).',
 
   label_malformed: 'The label is not a well-formed compact JWS with the expected header and claims.',
   label_unknown_key: 'The label is signed by a key that is not in the pinned registry key set.',
@@ -46,7 +47,8 @@ export const ERROR_CODES = {
   feed_delta_result_mismatch: 'Applying the delta did not produce the feed the registry signed.',
 
   // caliopen-federation/1 (SPEC.md): what instances say to each other.
-  prekey_malformed: 'The prekey is not a well-formed compact JWS with the expected header and claims (or its window is too long).',
+  prekey_malformed:
+    'The prekey is not a well-formed compact JWS with the expected header and claims (or its window is too long).',
   prekey_bad_signature: 'The prekey is not signed by a signing key of its instance, or the signature does not verify.',
   prekey_wrong_domain: 'The prekey belongs to another instance than the one it was fetched from.',
   prekey_not_yet_valid: 'The prekey window has not started yet.',
@@ -55,16 +57,20 @@ export const ERROR_CODES = {
   envelope_malformed: 'The envelope does not follow the wire format (outer layer, JWE, padding, inner JWS or payload).',
   envelope_oversize: 'The envelope is larger than the largest size bucket allows.',
   envelope_wrong_destination: 'The envelope is addressed to another instance.',
-  envelope_unknown_prekey: 'The envelope is encrypted to a prekey this instance does not hold (unknown, past its window, or deleted).',
+  envelope_unknown_prekey:
+    'The envelope is encrypted to a prekey this instance does not hold (unknown, past its window, or deleted).',
   envelope_expired: 'The envelope is outside its validity window (expired, or created in the future).',
   envelope_bad_signature: 'The inner payload is not signed by a key the feed lists for the sending instance.',
-  envelope_decrypt_failed: 'The envelope does not decrypt with the prekey it names (tampered, or encrypted to another key).',
+  envelope_decrypt_failed:
+    'The envelope does not decrypt with the prekey it names (tampered, or encrypted to another key).',
   envelope_replayed: 'An envelope with this id from this instance was already accepted within its validity window.',
   replay_store_full: 'The replay store is full: the envelope cannot be checked now; retry later.',
 
   request_signature_missing: 'The request carries no Caliopen-Signature header.',
-  request_signature_malformed: 'The request signature is not a well-formed compact JWS with the expected header and claims.',
-  request_signature_expired: 'The request signature is outside its validity window (expired, or created in the future).',
+  request_signature_malformed:
+    'The request signature is not a well-formed compact JWS with the expected header and claims.',
+  request_signature_expired:
+    'The request signature is outside its validity window (expired, or created in the future).',
   request_signature_bad:
     'The request signature does not verify with a key the feed lists for the signing instance, or covers another ' +
     'method or path.',
@@ -75,8 +81,10 @@ export const ERROR_CODES = {
   receipt_bad_signature: 'The receipt is not signed by a signing key of the recipient instance, or does not verify.',
   receipt_mismatch: 'The receipt is for another envelope or another recipient than the one expected.',
 
-  key_directory_malformed: 'The key directory answer is not a well-formed compact JWS with the expected header and claims.',
-  key_directory_bad_signature: 'The key directory answer is not signed by a signing key of the instance, or does not verify.',
+  key_directory_malformed:
+    'The key directory answer is not a well-formed compact JWS with the expected header and claims.',
+  key_directory_bad_signature:
+    'The key directory answer is not signed by a signing key of the instance, or does not verify.',
   key_directory_mismatch: 'The key directory answer is for another user or instance than the one asked for.',
   key_directory_expired: 'The key directory answer is outside its validity window.',
 
@@ -154,7 +162,9 @@ export class ProtocolError extends Error {
  * What a verification returns. Verifiers never throw on hostile input: a peer must be able to reject anything
  * with a code, and a caller cannot forget to catch a result it has to unpack.
  */
-export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ProtocolError };
+export type Result<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: ProtocolError };
 
 export type Failure = Extract<Result<never>, { ok: false }>;
 

@@ -3,7 +3,15 @@ import { decodeBase64, utf8Decode } from './encoding.ts';
 import { fail, ok } from './errors.ts';
 import type { Failure, Result } from './errors.ts';
 import { FEED_VERSION, INSTANCE_STATUSES } from './feed.types.ts';
-import type { Feed, FeedDelta, FeedDeltaHead, FeedEndpoints, FeedHead, FeedInstance, InstanceStatus } from './feed.types.ts';
+import type {
+  Feed,
+  FeedDelta,
+  FeedDeltaHead,
+  FeedEndpoints,
+  FeedHead,
+  FeedInstance,
+  InstanceStatus,
+} from './feed.types.ts';
 import { MAX_JWS_LENGTH } from './jws.ts';
 import { parseOkpPublicJwk } from './keys.ts';
 import { parsePrivacyIndex } from './pi.types.ts';
@@ -36,7 +44,8 @@ export function parseFeedDelta(input: unknown): Result<FeedDelta> {
     return feedMalformed('removed is not a sorted list of distinct domains');
   }
   const changedDomains = new Set(changed.map((entry) => entry.domain));
-  if (removed.some((domain) => changedDomains.has(domain))) return feedMalformed('a domain is both changed and removed');
+  if (removed.some((domain) => changedDomains.has(domain)))
+    return feedMalformed('a domain is both changed and removed');
   return ok({ ...head, changed, removed: [...removed] });
 }
 
@@ -114,7 +123,8 @@ function parseFeedInstance(input: unknown): FeedInstance | string {
   if (!isCompactJws(label)) return 'label is not a compact JWS';
   const pi = parsePrivacyIndex(input['pi']);
   if (!pi.ok) return `pi: ${pi.error.message}`;
-  if (!INSTANCE_STATUSES.includes(status as InstanceStatus)) return `status is not one of ${INSTANCE_STATUSES.join(', ')}`;
+  if (!INSTANCE_STATUSES.includes(status as InstanceStatus))
+    return `status is not one of ${INSTANCE_STATUSES.join(', ')}`;
   if (typeof listed !== 'boolean') return 'listed is not a boolean';
   return {
     domain,
@@ -153,7 +163,10 @@ function isEndpointUrl(value: unknown): value is string {
   if (url.username !== '' || url.password !== '') return false;
   if (url.protocol === 'https:') return true;
   const host = url.hostname;
-  return url.protocol === 'http:' && (host === 'localhost' || host.endsWith('.localhost') || host === '127.0.0.1' || host === '[::1]');
+  return (
+    url.protocol === 'http:' &&
+    (host === 'localhost' || host.endsWith('.localhost') || host === '127.0.0.1' || host === '[::1]')
+  );
 }
 
 function isSha256Base64(value: unknown): value is string {

@@ -5,7 +5,17 @@ import { canonicalJson, canonicalJsonBytes, sha256 } from './canonical-json.ts';
 import { checkpointOf } from './checkpoint.ts';
 import { encodeBase64, utf8Decode, utf8Encode } from './encoding.ts';
 import type { ErrorCode, Result } from './errors.ts';
-import { applyDelta, buildFeed, diffFeeds, feedDigest, signFeed, signFeedDelta, verifyFeed, verifyFeedDelta, verifyFeedEnvelope } from './feed.ts';
+import {
+  applyDelta,
+  buildFeed,
+  diffFeeds,
+  feedDigest,
+  signFeed,
+  signFeedDelta,
+  verifyFeed,
+  verifyFeedDelta,
+  verifyFeedEnvelope,
+} from './feed.ts';
 import { parseFeed } from './feed.parse.ts';
 import { FEED_DELTA_JWS_TYPE, FEED_JWS_TYPE } from './feed.types.ts';
 import type { Feed, FeedInstance } from './feed.types.ts';
@@ -64,7 +74,10 @@ describe('registry feed', () => {
     assert.equal(head['bodySha256'], encodeBase64(sha256(body)));
     assert.equal(head['bodySha256'], feedDigest(feed));
     assert.equal(head['instances'], undefined);
-    assert.deepEqual(feed.instances.map((entry) => entry.domain), ['alpha.caliopen.test', 'beta.caliopen.test', 'gamma.caliopen.test']);
+    assert.deepEqual(
+      feed.instances.map((entry) => entry.domain),
+      ['alpha.caliopen.test', 'beta.caliopen.test', 'gamma.caliopen.test'],
+    );
   });
 
   it('verifies, from bytes or text, to the same feed', async () => {
@@ -141,8 +154,14 @@ describe('registry feed', () => {
       'feed_inconsistent_log',
     );
     const ahead = checkpointOf(tree, { origin: LOG_ORIGIN, timestamp: T0, size: 30 });
-    const rolledBack = await signFeed(buildFeed({ ...feed, checkpoint: await signedCheckpointOf(tree, T0, 25) }), registryKey);
-    assertCode(await verifyFeed(rolledBack, { ...options, lastCheckpoint: ahead, consistencyProof: [] }), 'feed_inconsistent_log');
+    const rolledBack = await signFeed(
+      buildFeed({ ...feed, checkpoint: await signedCheckpointOf(tree, T0, 25) }),
+      registryKey,
+    );
+    assertCode(
+      await verifyFeed(rolledBack, { ...options, lastCheckpoint: ahead, consistencyProof: [] }),
+      'feed_inconsistent_log',
+    );
     assertCode(
       await verifyFeed(envelope, { ...options, lastCheckpoint: { ...ahead, origin: 'other/log' } }),
       'feed_inconsistent_log',
@@ -155,7 +174,10 @@ describe('registry feed', () => {
     const [alpha, beta] = feed.instances as [FeedInstance, FeedInstance];
     const mismatches: Feed[] = [
       buildFeed({ ...feed, instances: [{ ...alpha, label: beta.label }, ...feed.instances.slice(1)] }),
-      buildFeed({ ...feed, instances: [{ ...alpha, labelExpiresAt: alpha.labelExpiresAt + 1 }, ...feed.instances.slice(1)] }),
+      buildFeed({
+        ...feed,
+        instances: [{ ...alpha, labelExpiresAt: alpha.labelExpiresAt + 1 }, ...feed.instances.slice(1)],
+      }),
       buildFeed({ ...feed, instances: [{ ...alpha, keys: beta.keys }, ...feed.instances.slice(1)] }),
       buildFeed({ ...feed, instances: [{ ...alpha, pi: samplePi(12) }, ...feed.instances.slice(1)] }),
     ];
@@ -164,18 +186,28 @@ describe('registry feed', () => {
       assert.ok((await verifyFeed(signed, options)).ok, 'not checked unless asked');
       assertCode(await verifyFeed(signed, { ...options, verifyLabels: true }), 'feed_invalid_label');
     }
-    const suspended = buildFeed({ ...feed, instances: [{ ...alpha, label: beta.label, status: 'suspended' }, ...feed.instances.slice(1)] });
+    const suspended = buildFeed({
+      ...feed,
+      instances: [{ ...alpha, label: beta.label, status: 'suspended' }, ...feed.instances.slice(1)],
+    });
     assert.ok((await verifyFeed(await signFeed(suspended, registryKey), { ...options, verifyLabels: true })).ok);
   });
 
   it('builds feeds sorted by domain and refuses what peers would refuse', async () => {
     const [alpha] = feed.instances as [FeedInstance];
     assert.throws(() => buildFeed({ ...feed, instances: [alpha, alpha] }), { code: 'feed_malformed' });
-    assert.throws(() => buildFeed({ ...feed, instances: [{ ...alpha, endpoints: { federation: 'http://alpha.caliopen.test/' } }] }), {
+    assert.throws(
+      () => buildFeed({ ...feed, instances: [{ ...alpha, endpoints: { federation: 'http://alpha.caliopen.test/' } }] }),
+      {
+        code: 'feed_malformed',
+      },
+    );
+    assert.ok(
+      parseFeed({ ...feed, instances: [{ ...alpha, endpoints: { federation: 'http://127.0.0.1:8443/fed' } }] }).ok,
+    );
+    assert.throws(() => buildFeed({ ...feed, instances: [{ ...alpha, status: 'pending' as 'labelled' }] }), {
       code: 'feed_malformed',
     });
-    assert.ok(parseFeed({ ...feed, instances: [{ ...alpha, endpoints: { federation: 'http://127.0.0.1:8443/fed' } }] }).ok);
-    assert.throws(() => buildFeed({ ...feed, instances: [{ ...alpha, status: 'pending' as 'labelled' }] }), { code: 'feed_malformed' });
   });
 
   describe('deltas', () => {
@@ -195,7 +227,10 @@ describe('registry feed', () => {
 
     it('carries only the changes, and applying it gives the next feed', async () => {
       const delta = diffFeeds(feed, next);
-      assert.deepEqual(delta.changed.map((entry) => entry.domain), ['beta.caliopen.test', 'delta.caliopen.test']);
+      assert.deepEqual(
+        delta.changed.map((entry) => entry.domain),
+        ['beta.caliopen.test', 'delta.caliopen.test'],
+      );
       assert.deepEqual(delta.removed, ['gamma.caliopen.test']);
       const verified = await verifyFeedDelta(await signFeedDelta(delta, registryKey), { ...options, lastSerial: 7 });
       assert.ok(verified.ok, verified.ok ? '' : verified.error.message);
@@ -209,13 +244,21 @@ describe('registry feed', () => {
       const delta = diffFeeds(feed, next);
       assertCode(applyDelta(next, delta), 'feed_delta_base_mismatch');
       assertCode(applyDelta({ ...feed, registry: 'other.registry' }, delta), 'feed_delta_base_mismatch');
-      assertCode(applyDelta(buildFeed({ ...feed, instances: feed.instances.slice(0, 2) }), delta), 'feed_delta_base_mismatch');
+      assertCode(
+        applyDelta(buildFeed({ ...feed, instances: feed.instances.slice(0, 2) }), delta),
+        'feed_delta_base_mismatch',
+      );
       const wrong = { ...delta, resultSha256: feedDigest(feed) };
       assert.ok(applyDelta(feed, wrong).ok, 'the digest is only checked when asked');
       assertCode(applyDelta(feed, wrong, { checkResultDigest: true }), 'feed_delta_result_mismatch');
       assertCode(await verifyFeedDelta(envelope, options), 'feed_malformed');
-      assertCode(await verifyFeedDelta(await signFeedDelta(delta, registryKey), { ...options, lastSerial: 9 }), 'feed_stale_serial');
-      const header = JSON.parse(Buffer.from(envelopeParts(await signFeedDelta(delta, registryKey)).jws.split('.')[0]!, 'base64url').toString()) as { typ: string };
+      assertCode(
+        await verifyFeedDelta(await signFeedDelta(delta, registryKey), { ...options, lastSerial: 9 }),
+        'feed_stale_serial',
+      );
+      const header = JSON.parse(
+        Buffer.from(envelopeParts(await signFeedDelta(delta, registryKey)).jws.split('.')[0]!, 'base64url').toString(),
+      ) as { typ: string };
       assert.equal(header.typ, FEED_DELTA_JWS_TYPE);
     });
 
@@ -238,7 +281,10 @@ describe('registry feed', () => {
           assert.ok(applied.ok);
           assert.deepEqual(applied.value, following);
           const unchanged = Object.keys(after).filter((domain) => before[domain] === after[domain]);
-          assert.ok(delta.changed.every((entry) => !unchanged.includes(entry.domain)), 'unchanged entries are not sent');
+          assert.ok(
+            delta.changed.every((entry) => !unchanged.includes(entry.domain)),
+            'unchanged entries are not sent',
+          );
         }),
         { numRuns: 50 },
       );

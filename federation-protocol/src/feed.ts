@@ -4,7 +4,15 @@ import type { VerifiedCheckpoint } from './checkpoint.ts';
 import { encodeBase64, utf8Decode, utf8Encode } from './encoding.ts';
 import { fail, ok } from './errors.ts';
 import type { Result } from './errors.ts';
-import { byDomain, headMismatch, parseFeed, parseFeedDelta, parseFeedDeltaHead, parseFeedHead, parseJsonBody } from './feed.parse.ts';
+import {
+  byDomain,
+  headMismatch,
+  parseFeed,
+  parseFeedDelta,
+  parseFeedDeltaHead,
+  parseFeedHead,
+  parseJsonBody,
+} from './feed.parse.ts';
 import { FEED_DELTA_JWS_TYPE, FEED_JWS_TYPE, FEED_VERSION } from './feed.types.ts';
 import type {
   Feed,
@@ -39,7 +47,9 @@ const FEED_CODES: JwsErrorCodes = {
 // Building and signing (registry side)
 
 /** A feed from its parts: instances sorted by domain and validated, so that what is signed is what peers accept. */
-export function buildFeed(input: Omit<Feed, 'version' | 'instances'> & { readonly instances: Iterable<FeedInstance> }): Feed {
+export function buildFeed(
+  input: Omit<Feed, 'version' | 'instances'> & { readonly instances: Iterable<FeedInstance> },
+): Feed {
   const feed: Feed = { ...input, version: FEED_VERSION, instances: [...input.instances].sort(byDomain) };
   const checked = parseFeed(feed);
   if (!checked.ok) throw checked.error;
@@ -164,12 +174,22 @@ export async function verifyFeedDelta(
  * compared with the digest the registry signed (`feed_delta_result_mismatch`); that costs a canonicalisation of
  * the whole feed, so a peer may do it now and then rather than on every delta.
  */
-export function applyDelta(previous: Feed, delta: FeedDelta, options: { checkResultDigest?: boolean } = {}): Result<Feed> {
+export function applyDelta(
+  previous: Feed,
+  delta: FeedDelta,
+  options: { checkResultDigest?: boolean } = {},
+): Result<Feed> {
   if (delta.registry !== previous.registry) {
-    return fail('feed_delta_base_mismatch', `The delta is from "${delta.registry}", the feed from "${previous.registry}".`);
+    return fail(
+      'feed_delta_base_mismatch',
+      `The delta is from "${delta.registry}", the feed from "${previous.registry}".`,
+    );
   }
   if (delta.fromSerial !== previous.serial) {
-    return fail('feed_delta_base_mismatch', `The delta starts at serial ${delta.fromSerial}, the feed is at ${previous.serial}.`);
+    return fail(
+      'feed_delta_base_mismatch',
+      `The delta starts at serial ${delta.fromSerial}, the feed is at ${previous.serial}.`,
+    );
   }
   const entries = new Map(previous.instances.map((entry) => [entry.domain, entry]));
   for (const domain of delta.removed) {
@@ -201,7 +221,11 @@ interface OpenedEnvelope {
 }
 
 /** Splits the envelope, verifies the JWS and checks that the body is the one whose digest it signs. */
-async function openEnvelope(bytes: Uint8Array | string, typ: string, options: FeedVerifyOptions): Promise<Result<OpenedEnvelope>> {
+async function openEnvelope(
+  bytes: Uint8Array | string,
+  typ: string,
+  options: FeedVerifyOptions,
+): Promise<Result<OpenedEnvelope>> {
   const data = typeof bytes === 'string' ? utf8Encode(bytes) : bytes;
   const newline = data.subarray(0, MAX_JWS_LENGTH + 1).indexOf(LF);
   if (newline < 0) return fail('feed_malformed', 'No signature line: a signed feed is "<JWS>\\n<body>".');
@@ -210,7 +234,8 @@ async function openEnvelope(bytes: Uint8Array | string, typ: string, options: Fe
   if (!verified.ok) return verified;
   const body = data.subarray(newline + 1);
   const payload = verified.value.payload;
-  const signedDigest = isRecord(payload) && typeof payload['bodySha256'] === 'string' ? payload['bodySha256'] : undefined;
+  const signedDigest =
+    isRecord(payload) && typeof payload['bodySha256'] === 'string' ? payload['bodySha256'] : undefined;
   if (signedDigest === undefined) return fail('feed_malformed', 'The signed head has no bodySha256.');
   if (encodeBase64(sha256(body)) !== signedDigest) {
     return fail('feed_bad_signature', 'The body is not the one the signature covers (its SHA-256 differs).');
@@ -255,7 +280,11 @@ async function verifyFeedLabels(feed: Feed, keySet: KeySet): Promise<Result<Feed
       now: feed.issuedAt,
     });
     if (!label.ok) {
-      return fail('feed_invalid_label', `The label of ${entry.domain} does not verify: ${label.error.message}`, label.error);
+      return fail(
+        'feed_invalid_label',
+        `The label of ${entry.domain} does not verify: ${label.error.message}`,
+        label.error,
+      );
     }
     const mismatch = labelMismatch(entry, label.value);
     if (mismatch !== undefined) {

@@ -62,7 +62,8 @@ export function checkInstanceJwsShape(
   maxLength: number,
   extraHeaderMembers: readonly string[] = [],
 ): { kid: string; header: Record<string, unknown> } | { reason: string } {
-  if (typeof jws !== 'string' || jws.length > maxLength) return { reason: `not a string of at most ${maxLength} characters` };
+  if (typeof jws !== 'string' || jws.length > maxLength)
+    return { reason: `not a string of at most ${maxLength} characters` };
   if (!COMPACT_JWS.test(jws)) return { reason: 'not a compact JWS' };
   const headerPart = jws.slice(0, jws.indexOf('.'));
   if (headerPart.length > MAX_HEADER_LENGTH) return { reason: 'the protected header is too long' };
@@ -106,7 +107,9 @@ export async function verifyInstanceJws(
   jws: unknown,
   options: {
     /** The instance's keys, or a function finding them from the (integrity-protected) header. */
-    keys: readonly Ed25519PublicJwk[] | ((header: Record<string, unknown>) => Promise<Result<readonly Ed25519PublicJwk[]>>);
+    keys:
+      | readonly Ed25519PublicJwk[]
+      | ((header: Record<string, unknown>) => Promise<Result<readonly Ed25519PublicJwk[]>>);
     typ: string;
     codes: InstanceJwsCodes;
     maxLength: number;
@@ -127,7 +130,8 @@ export async function verifyInstanceJws(
     keys = options.keys;
   }
   const jwk = keys.find((candidate) => safeThumbprint(candidate) === kid);
-  if (jwk === undefined) return fail(codes.badSignature, `The ${what} is signed by key ${kid}, which is not a signing key of the instance.`);
+  if (jwk === undefined)
+    return fail(codes.badSignature, `The ${what} is signed by key ${kid}, which is not a signing key of the instance.`);
   let payloadBytes: Uint8Array;
   try {
     ({ payload: payloadBytes } = await compactVerify(jws as string, await importedKey(jwk), { algorithms: ['EdDSA'] }));

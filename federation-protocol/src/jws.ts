@@ -62,8 +62,10 @@ export async function verifyJws(
   } catch {
     return fail(codes.malformed, 'The JWS protected header is not base64url JSON.');
   }
-  if (header['alg'] !== 'EdDSA') return fail(codes.malformed, `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
-  if (header['typ'] !== typ) return fail(codes.malformed, `The JWS type must be "${typ}", not "${String(header['typ'])}".`);
+  if (header['alg'] !== 'EdDSA')
+    return fail(codes.malformed, `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
+  if (header['typ'] !== typ)
+    return fail(codes.malformed, `The JWS type must be "${typ}", not "${String(header['typ'])}".`);
   const kid = header['kid'];
   if (typeof kid !== 'string') return fail(codes.malformed, 'The JWS header has no kid.');
 

@@ -15,7 +15,12 @@ import { T0 } from './testing/fixtures.ts';
 
 const openpgpKey = Uint8Array.from({ length: 600 }, (_, i) => (i * 7) % 256);
 const entry = { domain: beta.domain, local: 'bob', openpgpKey, fingerprint: 'a'.repeat(40), issuedAt: T0 };
-const options = { signingKeys: [beta.signingKey.publicJwk], expectedDomain: beta.domain, expectedLocal: 'bob', now: T0 + 60 };
+const options = {
+  signingKeys: [beta.signingKey.publicJwk],
+  expectedDomain: beta.domain,
+  expectedLocal: 'bob',
+  now: T0 + 60,
+};
 
 function assertCode(result: Result<unknown>, code: ErrorCode): void {
   assert.ok(!result.ok, `expected ${code}, got a valid result`);
@@ -34,17 +39,30 @@ describe('key directory', () => {
 
   it('refuses an answer by another instance, for another user, or outside its window', async () => {
     const jws = await signKeyDirectoryEntry(entry, beta.signingKey);
-    assertCode(await verifyKeyDirectoryEntry(await signKeyDirectoryEntry(entry, alpha.signingKey), options), 'key_directory_bad_signature');
+    assertCode(
+      await verifyKeyDirectoryEntry(await signKeyDirectoryEntry(entry, alpha.signingKey), options),
+      'key_directory_bad_signature',
+    );
     assertCode(await verifyKeyDirectoryEntry(jws, { ...options, expectedLocal: 'carol' }), 'key_directory_mismatch');
     assertCode(await verifyKeyDirectoryEntry(jws, { ...options, expectedLocal: 'Bob' }), 'key_directory_mismatch');
-    assertCode(await verifyKeyDirectoryEntry(jws, { ...options, expectedDomain: alpha.domain }), 'key_directory_mismatch');
+    assertCode(
+      await verifyKeyDirectoryEntry(jws, { ...options, expectedDomain: alpha.domain }),
+      'key_directory_mismatch',
+    );
     assertCode(await verifyKeyDirectoryEntry(jws, { ...options, now: T0 + 24 * 3600 + 60 }), 'key_directory_expired');
     assertCode(await verifyKeyDirectoryEntry(jws, { ...options, now: T0 - 61 }), 'key_directory_expired');
   });
 
   it('refuses malformed answers and any changed character', async () => {
     const header = { alg: 'EdDSA', kid: beta.signingKey.kid, typ: KEY_DIRECTORY_JWS_TYPE };
-    const wire = { domain: beta.domain, local: 'bob', openpgpKey: Buffer.from(openpgpKey).toString('base64url'), fingerprint: 'a'.repeat(40), issuedAt: T0, expiresAt: T0 + 3600 };
+    const wire = {
+      domain: beta.domain,
+      local: 'bob',
+      openpgpKey: Buffer.from(openpgpKey).toString('base64url'),
+      fingerprint: 'a'.repeat(40),
+      issuedAt: T0,
+      expiresAt: T0 + 3600,
+    };
     for (const claims of [
       { ...wire, fingerprint: 'A'.repeat(40) },
       { ...wire, fingerprint: 'a'.repeat(50) },
@@ -54,9 +72,15 @@ describe('key directory', () => {
       { ...wire, local: 'bob smith' },
       { ...wire, extra: true },
     ]) {
-      assertCode(await verifyKeyDirectoryEntry(await signWithHeader(header, claims, beta.signingKey), options), 'key_directory_malformed');
+      assertCode(
+        await verifyKeyDirectoryEntry(await signWithHeader(header, claims, beta.signingKey), options),
+        'key_directory_malformed',
+      );
     }
-    await assert.rejects(signKeyDirectoryEntry({ ...entry, openpgpKey: new Uint8Array(MAX_OPENPGP_KEY_BYTES + 1) }, beta.signingKey), { code: 'key_directory_malformed' });
+    await assert.rejects(
+      signKeyDirectoryEntry({ ...entry, openpgpKey: new Uint8Array(MAX_OPENPGP_KEY_BYTES + 1) }, beta.signingKey),
+      { code: 'key_directory_malformed' },
+    );
     const jws = await signKeyDirectoryEntry(entry, beta.signingKey);
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: jws.length - 1 }), async (index) => {

@@ -78,7 +78,10 @@ export interface VerifyKeyDirectoryOptions {
  * (`key_directory_bad_signature`), claims (`key_directory_malformed`), user (`key_directory_mismatch`), time
  * (`key_directory_expired`).
  */
-export async function verifyKeyDirectoryEntry(jws: unknown, options: VerifyKeyDirectoryOptions): Promise<Result<KeyDirectoryEntry>> {
+export async function verifyKeyDirectoryEntry(
+  jws: unknown,
+  options: VerifyKeyDirectoryOptions,
+): Promise<Result<KeyDirectoryEntry>> {
   const verified = await verifyInstanceJws(jws, {
     keys: options.signingKeys,
     typ: KEY_DIRECTORY_JWS_TYPE,
@@ -92,11 +95,17 @@ export async function verifyKeyDirectoryEntry(jws: unknown, options: VerifyKeyDi
   const entry = parsed.value;
   const domain = normalizeDomain(options.expectedDomain);
   if (entry.domain !== domain || entry.local !== options.expectedLocal) {
-    return fail('key_directory_mismatch', `The answer is for ${entry.local}@${entry.domain}, not ${options.expectedLocal}@${domain}.`);
+    return fail(
+      'key_directory_mismatch',
+      `The answer is for ${entry.local}@${entry.domain}, not ${options.expectedLocal}@${domain}.`,
+    );
   }
   const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (entry.issuedAt > options.now + tolerance || options.now - tolerance >= entry.expiresAt) {
-    return fail('key_directory_expired', `The answer is valid from ${entry.issuedAt} to ${entry.expiresAt}; it is ${options.now}.`);
+    return fail(
+      'key_directory_expired',
+      `The answer is valid from ${entry.issuedAt} to ${entry.expiresAt}; it is ${options.now}.`,
+    );
   }
   return ok(entry);
 }
@@ -112,8 +121,10 @@ function parseEntry(input: unknown): Result<KeyDirectoryEntry> {
   if (key === undefined || key.byteLength === 0 || key.byteLength > MAX_OPENPGP_KEY_BYTES) {
     return malformed(`openpgpKey is not 1 to ${MAX_OPENPGP_KEY_BYTES} bytes of base64url`);
   }
-  if (typeof fingerprint !== 'string' || !FINGERPRINT.test(fingerprint)) return malformed('fingerprint is not 40 or 64 lowercase hex digits');
-  if (!isTimestamp(issuedAt) || !isTimestamp(expiresAt)) return malformed('issuedAt and expiresAt must be integer seconds');
+  if (typeof fingerprint !== 'string' || !FINGERPRINT.test(fingerprint))
+    return malformed('fingerprint is not 40 or 64 lowercase hex digits');
+  if (!isTimestamp(issuedAt) || !isTimestamp(expiresAt))
+    return malformed('issuedAt and expiresAt must be integer seconds');
   if (expiresAt <= issuedAt || expiresAt - issuedAt > MAX_KEY_DIRECTORY_LIFETIME_SECONDS) {
     return malformed(`the lifetime must be more than 0 and at most ${MAX_KEY_DIRECTORY_LIFETIME_SECONDS} seconds`);
   }

@@ -49,7 +49,12 @@ describe('keys', () => {
       const withOptionalMembers = { ...jwk, alg: 'EdDSA', use: 'sig', kid: 'whatever' };
       assert.equal(jwkThumbprint(withOptionalMembers), jwkThumbprint(jwk));
     }
-    const ec = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
+    const ec = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+    };
     assert.equal(jwkThumbprint(ec), await calculateJwkThumbprint(ec));
     assert.throws(() => jwkThumbprint({ kty: 'XYZ' }), TypeError);
   });

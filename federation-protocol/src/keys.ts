@@ -42,7 +42,9 @@ export function generateEd25519KeyPair(): Ed25519KeyPair {
 /** The key pair of a 32-byte seed (RFC 8032): deterministic, for test vectors and keys kept as seeds. */
 export function ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair {
   if (seed.byteLength !== 32) throw new RangeError('An Ed25519 seed is 32 bytes.');
-  return keyPairFromPrivateKey(createPrivateKey({ key: pkcs8(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' }));
+  return keyPairFromPrivateKey(
+    createPrivateKey({ key: pkcs8(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' }),
+  );
 }
 
 /** The public JWK of a 32-byte X25519 private key (RFC 7748), for instance encryption keys in vectors and tests. */

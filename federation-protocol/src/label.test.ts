@@ -67,14 +67,34 @@ describe('labels', () => {
   it('uses JWT claim names on the wire and an explicit typ', async () => {
     const { jws } = await labelFor(alpha, { issuedAt: T0 });
     const [header, payload] = jws.split('.') as [string, string];
-    assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), { alg: 'EdDSA', kid: registryKey.kid, typ: LABEL_JWS_TYPE });
+    assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), {
+      alg: 'EdDSA',
+      kid: registryKey.kid,
+      typ: LABEL_JWS_TYPE,
+    });
     assert.deepEqual(Object.keys(JSON.parse(Buffer.from(payload, 'base64url').toString()) as object).sort(), [
-      'certFingerprint', 'charterVersion', 'exp', 'iat', 'instanceKeys', 'iss', 'jti', 'pi', 'sub',
+      'certFingerprint',
+      'charterVersion',
+      'exp',
+      'iat',
+      'instanceKeys',
+      'iss',
+      'jti',
+      'pi',
+      'sub',
     ]);
   });
 
   it('gives a random id when none is given, and normalises the domain', async () => {
-    const input = { issuer: REGISTRY, domain: 'Alpha.Caliopen.Test.', issuedAt: T0, charterVersion: '1.0', instanceKeys: { signing: registryKey.kid, encryption: registryKey.kid }, certFingerprint: alpha.certFingerprint, pi: { score: 5, level: 'exposed' as const, modelVersion: 'm/1' } };
+    const input = {
+      issuer: REGISTRY,
+      domain: 'Alpha.Caliopen.Test.',
+      issuedAt: T0,
+      charterVersion: '1.0',
+      instanceKeys: { signing: registryKey.kid, encryption: registryKey.kid },
+      certFingerprint: alpha.certFingerprint,
+      pi: { score: 5, level: 'exposed' as const, modelVersion: 'm/1' },
+    };
     const a = await issueLabel(input, registryKey);
     const b = await issueLabel(input, registryKey);
     assert.notEqual(a.claims.id, b.claims.id);
@@ -82,7 +102,9 @@ describe('labels', () => {
   });
 
   it('refuses to issue a label that peers would refuse', async () => {
-    await assert.rejects(labelFor(alpha, { issuedAt: T0, expiresAt: T0 + MAX_LABEL_LIFETIME_SECONDS + 1 }), { code: 'label_malformed' });
+    await assert.rejects(labelFor(alpha, { issuedAt: T0, expiresAt: T0 + MAX_LABEL_LIFETIME_SECONDS + 1 }), {
+      code: 'label_malformed',
+    });
     await assert.rejects(labelFor(alpha, { issuedAt: T0, expiresAt: T0 }), { code: 'label_malformed' });
   });
 
@@ -124,7 +146,10 @@ describe('labels', () => {
       const { jws, claims } = await labelFor(alpha, { issuedAt: T0 });
       assertCode(await verifyLabel(jws, { ...options, now: claims.expiresAt + 60 }), 'label_expired');
       assert.ok((await verifyLabel(jws, { ...options, now: claims.expiresAt + 59 })).ok);
-      assertCode(await verifyLabel(jws, { ...options, now: claims.expiresAt, clockToleranceSeconds: 0 }), 'label_expired');
+      assertCode(
+        await verifyLabel(jws, { ...options, now: claims.expiresAt, clockToleranceSeconds: 0 }),
+        'label_expired',
+      );
       assertCode(await verifyLabel(jws, { ...options, now: T0 - 61 }), 'label_not_yet_valid');
       assert.ok((await verifyLabel(jws, { ...options, now: T0 - 60 })).ok);
     });
@@ -147,7 +172,10 @@ describe('labels', () => {
       for (const input of [undefined, 42, '', 'a.b', 'a.b.c.d', `${jws}x!`, 'x'.repeat(20_000)]) {
         assertCode(await verifyLabel(input, options), 'label_malformed');
       }
-      const checkpoint = await signCheckpoint({ origin: LOG_ORIGIN, treeSize: 0, rootHash: '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=', timestamp: T0 }, registryKey);
+      const checkpoint = await signCheckpoint(
+        { origin: LOG_ORIGIN, treeSize: 0, rootHash: '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=', timestamp: T0 },
+        registryKey,
+      );
       assertCode(await verifyLabel(checkpoint, options), 'label_malformed');
       assert.equal(JSON.parse(Buffer.from(checkpoint.split('.')[0]!, 'base64url').toString()).typ, CHECKPOINT_JWS_TYPE);
 
@@ -162,7 +190,8 @@ describe('labels', () => {
         { ...payload, jti: '' },
         { ...payload, iss: 42 },
       ];
-      for (const claims of badClaims) assertCode(await verifyLabel(await signRawLabel(claims), options), 'label_malformed');
+      for (const claims of badClaims)
+        assertCode(await verifyLabel(await signRawLabel(claims), options), 'label_malformed');
       const none = `${Buffer.from('{"alg":"none","typ":"caliopen-label+jwt"}').toString('base64url')}.${jws.split('.')[1]}.`;
       assertCode(await verifyLabel(none, options), 'label_malformed');
     });

@@ -92,7 +92,12 @@ export async function issueLabel(
  * (`label_not_yet_valid`, `label_expired`).
  */
 export async function verifyLabel(jws: unknown, options: VerifyLabelOptions): Promise<Result<LabelClaims>> {
-  const verified = await verifyJws(jws, { keySet: options.keySet, now: options.now, typ: LABEL_JWS_TYPE, codes: LABEL_CODES });
+  const verified = await verifyJws(jws, {
+    keySet: options.keySet,
+    now: options.now,
+    typ: LABEL_JWS_TYPE,
+    codes: LABEL_CODES,
+  });
   if (!verified.ok) return verified;
   const parsed = parseWireClaims(verified.value.payload);
   if (!parsed.ok) return parsed;

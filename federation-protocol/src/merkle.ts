@@ -38,7 +38,13 @@ const NODE_PREFIX = new Uint8Array([0x01]);
  * The path alone does not authenticate the tree size: a proof for leaf 0 of a 7-leaf tree has the same shape as
  * one for leaf 0 of 8 leaves. Take the size and the root from the same signed checkpoint.
  */
-export function verifyInclusion(leaf: Hash, leafIndex: number, treeSize: number, proof: Proof, rootHash: Hash): boolean {
+export function verifyInclusion(
+  leaf: Hash,
+  leafIndex: number,
+  treeSize: number,
+  proof: Proof,
+  rootHash: Hash,
+): boolean {
   if (!isTreeSize(treeSize) || !isTreeSize(leafIndex) || leafIndex >= treeSize) return false;
   if (!isHash(leaf) || !isHash(rootHash) || !proof.every(isHash)) return false;
   let fn = leafIndex;
@@ -68,7 +74,13 @@ export function verifyInclusion(leaf: Hash, leafIndex: number, treeSize: number,
  * leaves with root `oldRoot` (RFC 9162 §2.1.4.2). Between equal sizes the proof is empty and the roots equal; every
  * tree extends the empty one. Extra proof hashes are refused, not ignored: a proof has one valid form.
  */
-export function verifyConsistency(oldSize: number, newSize: number, oldRoot: Hash, newRoot: Hash, proof: Proof): boolean {
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: Hash,
+  newRoot: Hash,
+  proof: Proof,
+): boolean {
   if (!isTreeSize(oldSize) || !isTreeSize(newSize) || oldSize > newSize) return false;
   if (!isHash(oldRoot) || !isHash(newRoot) || !proof.every(isHash)) return false;
   if (oldSize === 0) return proof.length === 0 && bytesEqual(oldRoot, emptyRootHash());

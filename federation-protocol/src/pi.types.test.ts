@@ -15,11 +15,24 @@ const valid: PrivacyIndex = {
 describe('Privacy Index wire types', () => {
   it('names the levels at their boundaries', () => {
     const expected: [number, string][] = [
-      [0, 'exposed'], [10, 'exposed'], [11, 'basic'], [30, 'basic'], [31, 'guarded'], [50, 'guarded'],
-      [51, 'protected'], [70, 'protected'], [71, 'private'], [85, 'private'], [86, 'sealed'], [100, 'sealed'],
+      [0, 'exposed'],
+      [10, 'exposed'],
+      [11, 'basic'],
+      [30, 'basic'],
+      [31, 'guarded'],
+      [50, 'guarded'],
+      [51, 'protected'],
+      [70, 'protected'],
+      [71, 'private'],
+      [85, 'private'],
+      [86, 'sealed'],
+      [100, 'sealed'],
     ];
     for (const [score, level] of expected) assert.equal(levelForScore(score), level, `score ${score}`);
-    assert.deepEqual(PI_LEVELS.map((level) => level.name), ['exposed', 'basic', 'guarded', 'protected', 'private', 'sealed']);
+    assert.deepEqual(
+      PI_LEVELS.map((level) => level.name),
+      ['exposed', 'basic', 'guarded', 'protected', 'private', 'sealed'],
+    );
   });
 
   it('refuses scores outside 0..100 or not integers', () => {

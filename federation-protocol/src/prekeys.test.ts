@@ -19,7 +19,14 @@ import {
   verifyPrekeyList,
 } from './prekeys.ts';
 import type { Prekey } from './prekeys.ts';
-import { alpha, beta, flipBase64UrlChar, prekeyFixture, seededRandom, signWithHeader } from './testing/federation-fixtures.ts';
+import {
+  alpha,
+  beta,
+  flipBase64UrlChar,
+  prekeyFixture,
+  seededRandom,
+  signWithHeader,
+} from './testing/federation-fixtures.ts';
 import { DAY, T0 } from './testing/fixtures.ts';
 
 const { prekey, privateKey } = prekeyFixture(beta.domain);
@@ -38,14 +45,23 @@ describe('prekeys', () => {
     assert.equal(privateKey.kid, prekey.kid);
     assert.equal('d' in prekey.publicJwk, false, 'the published part carries no private key');
     // Deterministic from the randomness, different for different randomness.
-    assert.deepEqual(generatePrekey({ domain: beta.domain, notBefore: T0, randomBytes: seededRandom(`${beta.domain} prekey ${T0}`) }).prekey, prekey);
+    assert.deepEqual(
+      generatePrekey({ domain: beta.domain, notBefore: T0, randomBytes: seededRandom(`${beta.domain} prekey ${T0}`) })
+        .prekey,
+      prekey,
+    );
     assert.notEqual(generatePrekey({ domain: beta.domain, notBefore: T0 }).prekey.kid, prekey.kid);
   });
 
   it('refuses to generate or sign what verifiers refuse', async () => {
     assert.throws(() => generatePrekey({ domain: 'not a domain', notBefore: T0 }), { code: 'prekey_malformed' });
-    assert.throws(() => generatePrekey({ domain: beta.domain, notBefore: T0, windowSeconds: MAX_PREKEY_WINDOW_SECONDS + 1 }), { code: 'prekey_malformed' });
-    await assert.rejects(signPrekey({ ...prekey, kid: alpha.signingKey.kid }, beta.signingKey), { code: 'prekey_malformed' });
+    assert.throws(
+      () => generatePrekey({ domain: beta.domain, notBefore: T0, windowSeconds: MAX_PREKEY_WINDOW_SECONDS + 1 }),
+      { code: 'prekey_malformed' },
+    );
+    await assert.rejects(signPrekey({ ...prekey, kid: alpha.signingKey.kid }, beta.signingKey), {
+      code: 'prekey_malformed',
+    });
   });
 
   it('verifies a prekey signed by the instance, for its domain, inside its window', async () => {
@@ -58,7 +74,10 @@ describe('prekeys', () => {
   it('refuses a prekey signed by another instance, for another domain, or outside its window', async () => {
     const jws = await signPrekey(prekey, beta.signingKey);
     assertCode(await verifyPrekey(await signPrekey(prekey, alpha.signingKey), options), 'prekey_bad_signature');
-    assertCode(await verifyPrekey(jws, { ...options, signingKeys: [alpha.signingKey.publicJwk] }), 'prekey_bad_signature');
+    assertCode(
+      await verifyPrekey(jws, { ...options, signingKeys: [alpha.signingKey.publicJwk] }),
+      'prekey_bad_signature',
+    );
     assertCode(await verifyPrekey(jws, { ...options, expectedDomain: alpha.domain }), 'prekey_wrong_domain');
     assertCode(await verifyPrekey(jws, { ...options, now: prekey.notAfter }), 'prekey_expired');
     assertCode(await verifyPrekey(jws, { ...options, now: prekey.notBefore - 61 }), 'prekey_not_yet_valid');
@@ -71,17 +90,27 @@ describe('prekeys', () => {
     const cases: [string, Promise<string> | string][] = [
       ['label type', signWithHeader({ ...header, typ: 'caliopen-label+jwt' }, prekey, key)],
       ['extra header member', signWithHeader({ ...header, jku: 'https://attacker.test/keys' }, prekey, key)],
-      ['window too long', signWithHeader(header, { ...prekey, notAfter: prekey.notBefore + MAX_PREKEY_WINDOW_SECONDS + 1 }, key)],
+      [
+        'window too long',
+        signWithHeader(header, { ...prekey, notAfter: prekey.notBefore + MAX_PREKEY_WINDOW_SECONDS + 1 }, key),
+      ],
       ['empty window', signWithHeader(header, { ...prekey, notAfter: prekey.notBefore }, key)],
       ['private key published', signWithHeader(header, { ...prekey, publicJwk: privateKey.privateJwk }, key)],
       ['kid not the thumbprint', signWithHeader(header, { ...prekey, kid: key.kid }, key)],
-      ['Ed25519 instead of X25519', signWithHeader(header, { ...prekey, publicJwk: { ...prekey.publicJwk, crv: 'Ed25519' } }, key)],
+      [
+        'Ed25519 instead of X25519',
+        signWithHeader(header, { ...prekey, publicJwk: { ...prekey.publicJwk, crv: 'Ed25519' } }, key),
+      ],
       ['unknown member', signWithHeader(header, { ...prekey, extra: 1 }, key)],
       ['not a JWS', 'hello'],
-      ['alg none', `${Buffer.from(JSON.stringify({ alg: 'none', kid: key.kid, typ: PREKEY_JWS_TYPE })).toString('base64url')}.${Buffer.from(JSON.stringify(prekey)).toString('base64url')}.`],
+      [
+        'alg none',
+        `${Buffer.from(JSON.stringify({ alg: 'none', kid: key.kid, typ: PREKEY_JWS_TYPE })).toString('base64url')}.${Buffer.from(JSON.stringify(prekey)).toString('base64url')}.`,
+      ],
     ];
     for (const [name, jws] of cases) assertCode(await verifyPrekey(await jws, options), 'prekey_malformed');
-    for (const value of [undefined, null, 42, {}, [], 'a'.repeat(5000)]) assertCode(await verifyPrekey(value, options), 'prekey_malformed');
+    for (const value of [undefined, null, 42, {}, [], 'a'.repeat(5000)])
+      assertCode(await verifyPrekey(value, options), 'prekey_malformed');
   });
 
   it('never accepts a prekey with one character changed, and never throws on random input', async () => {
@@ -96,23 +125,38 @@ describe('prekeys', () => {
       { numRuns: 150 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{1,60}\.[A-Za-z0-9_-]{0,60}\.[A-Za-z0-9_-]{1,90}$/), fc.jsonValue()), async (input) => {
-        const result = await verifyPrekey(input, options);
-        assert.ok(!result.ok);
-        assert.match(result.error.code, /^prekey_/);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.stringMatching(/^[A-Za-z0-9_-]{1,60}\.[A-Za-z0-9_-]{0,60}\.[A-Za-z0-9_-]{1,90}$/),
+          fc.jsonValue(),
+        ),
+        async (input) => {
+          const result = await verifyPrekey(input, options);
+          assert.ok(!result.ok);
+          assert.match(result.error.code, /^prekey_/);
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('verifies a prekey list: drops prekeys outside their window, fails on a forged one', async () => {
     const old = prekeyFixture(beta.domain, T0 - DAY);
-    const list = { prekeys: [await signPrekey(old.prekey, beta.signingKey), await signPrekey(prekey, beta.signingKey)] };
+    const list = {
+      prekeys: [await signPrekey(old.prekey, beta.signingKey), await signPrekey(prekey, beta.signingKey)],
+    };
     const verified = await verifyPrekeyList(list, { ...options, now: T0 + 3600 });
     assert.ok(verified.ok);
-    assert.deepEqual(verified.value.map((p) => p.kid), [prekey.kid]);
+    assert.deepEqual(
+      verified.value.map((p) => p.kid),
+      [prekey.kid],
+    );
     assertCode(await verifyPrekeyList(list, { ...options, now: T0 + 2 * DAY }), 'prekey_expired');
-    assertCode(await verifyPrekeyList({ prekeys: [...list.prekeys, await signPrekey(prekey, alpha.signingKey)] }, options), 'prekey_bad_signature');
+    assertCode(
+      await verifyPrekeyList({ prekeys: [...list.prekeys, await signPrekey(prekey, alpha.signingKey)] }, options),
+      'prekey_bad_signature',
+    );
     assertCode(await verifyPrekeyList({ prekeys: [] }, options), 'prekey_malformed');
     assertCode(await verifyPrekeyList({ prekeys: Array(17).fill(list.prekeys[1]) }, options), 'prekey_malformed');
     assertCode(await verifyPrekeyList({ prekeys: list.prekeys, more: 1 }, options), 'prekey_malformed');
@@ -121,7 +165,11 @@ describe('prekeys', () => {
 
   it('chooses the newest prekey with enough time left', () => {
     const window = (notBefore: number, notAfter: number, kid: string) => ({ kid, notBefore, notAfter });
-    const prekeys = [window(T0, T0 + DAY, 'a'), window(T0 + 18 * 3600, T0 + 42 * 3600, 'b'), window(T0 + 2 * DAY, T0 + 3 * DAY, 'future')];
+    const prekeys = [
+      window(T0, T0 + DAY, 'a'),
+      window(T0 + 18 * 3600, T0 + 42 * 3600, 'b'),
+      window(T0 + 2 * DAY, T0 + 3 * DAY, 'future'),
+    ];
     assert.equal(choosePrekey(prekeys, T0 + 3600)?.kid, 'a');
     assert.equal(choosePrekey(prekeys, T0 + 18 * 3600)?.kid, 'b', 'moves to the successor as soon as it starts');
     assert.equal(choosePrekey([prekeys[0]!], T0 + DAY - 299), undefined, 'not with less than 5 minutes left');
@@ -141,7 +189,11 @@ describe('prekeys', () => {
     for (let now = T0; now < T0 + 10 * DAY; now += 600) {
       const plan = planPrekeyRotation(held, now);
       if (plan.generate) held.push({ kid: `k${generated++}`, ...plan.generate });
-      for (const kid of plan.delete) held.splice(held.findIndex((p) => p.kid === kid), 1);
+      for (const kid of plan.delete)
+        held.splice(
+          held.findIndex((p) => p.kid === kid),
+          1,
+        );
       const after = planPrekeyRotation(held, now);
       assert.equal(after.generate, null, 'one generation per step suffices');
       const published = held.filter((p) => after.publish.includes(p.kid));
@@ -149,7 +201,8 @@ describe('prekeys', () => {
       assert.ok(chosen, `a sender finds a prekey at ${now - T0}`);
       assert.ok(chosen.notAfter - now > DEFAULT_PREKEY_OVERLAP_SECONDS - 600, 'the chosen prekey has hours left');
       assert.ok(published.length <= 2, 'at most two prekeys published');
-      for (const p of held) assert.ok(now < p.notAfter + DEFAULT_PREKEY_GRACE_SECONDS, 'nothing kept past the grace period');
+      for (const p of held)
+        assert.ok(now < p.notAfter + DEFAULT_PREKEY_GRACE_SECONDS, 'nothing kept past the grace period');
     }
     // One new prekey every window minus overlap.
     assert.equal(generated, Math.ceil((10 * DAY) / (DEFAULT_PREKEY_WINDOW_SECONDS - DEFAULT_PREKEY_OVERLAP_SECONDS)));

@@ -133,7 +133,8 @@ export async function verifyPrekey(jws: unknown, options: VerifyPrekeyOptions): 
   if (options.now + tolerance < prekey.notBefore) {
     return fail('prekey_not_yet_valid', `The prekey is valid from ${prekey.notBefore}; it is ${options.now}.`);
   }
-  if (options.now >= prekey.notAfter) return fail('prekey_expired', `The prekey expired at ${prekey.notAfter}; it is ${options.now}.`);
+  if (options.now >= prekey.notAfter)
+    return fail('prekey_expired', `The prekey expired at ${prekey.notAfter}; it is ${options.now}.`);
   return ok(prekey);
 }
 
@@ -142,7 +143,10 @@ export async function verifyPrekey(jws: unknown, options: VerifyPrekeyOptions): 
  * One forged, malformed or foreign prekey fails the whole list (the peer is broken or attacked); prekeys outside
  * their window are dropped, and a list with none left fails with `prekey_expired` (or `prekey_not_yet_valid`).
  */
-export async function verifyPrekeyList(document: unknown, options: VerifyPrekeyOptions): Promise<Result<readonly Prekey[]>> {
+export async function verifyPrekeyList(
+  document: unknown,
+  options: VerifyPrekeyOptions,
+): Promise<Result<readonly Prekey[]>> {
   if (!hasOnlyMembers(document, ['prekeys']) || !Array.isArray(document['prekeys'])) {
     return fail('prekey_malformed', 'The prekey list is not { "prekeys": [...] }.');
   }
@@ -155,7 +159,8 @@ export async function verifyPrekeyList(document: unknown, options: VerifyPrekeyO
   for (const jws of list) {
     const verified = await verifyPrekey(jws, options);
     if (verified.ok) usable.push(verified.value);
-    else if (verified.error.code === 'prekey_expired' || verified.error.code === 'prekey_not_yet_valid') outsideWindow = verified as Result<never>;
+    else if (verified.error.code === 'prekey_expired' || verified.error.code === 'prekey_not_yet_valid')
+      outsideWindow = verified as Result<never>;
     else return verified;
   }
   if (usable.length === 0) return outsideWindow!;
@@ -181,7 +186,11 @@ export function choosePrekey<P extends Pick<Prekey, 'notBefore' | 'notAfter'>>(
 }
 
 /** True once a prekey's private half must be gone: `now >= notAfter + graceSeconds`. */
-export function isExpired(prekey: Pick<Prekey, 'notAfter'>, now: number, graceSeconds: number = DEFAULT_PREKEY_GRACE_SECONDS): boolean {
+export function isExpired(
+  prekey: Pick<Prekey, 'notAfter'>,
+  now: number,
+  graceSeconds: number = DEFAULT_PREKEY_GRACE_SECONDS,
+): boolean {
   return now >= prekey.notAfter + graceSeconds;
 }
 
@@ -231,13 +240,15 @@ export function planPrekeyRotation(
 /** Validates untrusted prekey claims; returns a copy with only the members of the format. */
 export function parsePrekeyClaims(input: unknown): Result<Prekey> {
   if (!isRecord(input)) return malformed('the payload is not an object');
-  if (!hasOnlyMembers(input, ['kid', 'domain', 'publicJwk', 'notBefore', 'notAfter'])) return malformed('it has unknown members');
+  if (!hasOnlyMembers(input, ['kid', 'domain', 'publicJwk', 'notBefore', 'notAfter']))
+    return malformed('it has unknown members');
   const { kid, domain, notBefore, notAfter } = input;
   if (!isDomain(domain)) return malformed('domain is not a normalised domain name');
   const publicJwk = parseOkpPublicJwk(input['publicJwk'], 'X25519');
   if (publicJwk === undefined) return malformed('publicJwk is not a public X25519 JWK');
   if (kid !== jwkThumbprint(publicJwk)) return malformed('kid is not the RFC 7638 thumbprint of publicJwk');
-  if (!isTimestamp(notBefore) || !isTimestamp(notAfter)) return malformed('notBefore and notAfter must be integer seconds');
+  if (!isTimestamp(notBefore) || !isTimestamp(notAfter))
+    return malformed('notBefore and notAfter must be integer seconds');
   if (notAfter <= notBefore || notAfter - notBefore > MAX_PREKEY_WINDOW_SECONDS) {
     return malformed(`the window must be more than 0 and at most ${MAX_PREKEY_WINDOW_SECONDS} seconds`);
   }

@@ -30,7 +30,10 @@ export interface Receipt {
 
 /** Signs a receipt with the recipient instance's signing key. Throws a `ProtocolError` on a malformed receipt. */
 export async function signReceipt(receipt: Receipt, signingKey: Ed25519KeyPair): Promise<string> {
-  const parsed = parseReceipt({ ...receipt, to: { instance: normalizeDomain(receipt.to.instance), local: receipt.to.local } });
+  const parsed = parseReceipt({
+    ...receipt,
+    to: { instance: normalizeDomain(receipt.to.instance), local: receipt.to.local },
+  });
   if (!parsed.ok) throw parsed.error;
   return signJws(parsed.value, signingKey, RECEIPT_JWS_TYPE);
 }
@@ -61,11 +64,17 @@ export async function verifyReceipt(jws: unknown, options: VerifyReceiptOptions)
   if (!parsed.ok) return parsed;
   const receipt = parsed.value;
   if (options.expectedEnvelopeId !== undefined && receipt.envelopeId !== options.expectedEnvelopeId) {
-    return fail('receipt_mismatch', `The receipt is for envelope ${receipt.envelopeId}, not ${options.expectedEnvelopeId}.`);
+    return fail(
+      'receipt_mismatch',
+      `The receipt is for envelope ${receipt.envelopeId}, not ${options.expectedEnvelopeId}.`,
+    );
   }
   const to = options.expectedTo;
   if (to !== undefined && (receipt.to.instance !== normalizeDomain(to.instance) || receipt.to.local !== to.local)) {
-    return fail('receipt_mismatch', `The receipt is for ${receipt.to.local}@${receipt.to.instance}, not ${to.local}@${to.instance}.`);
+    return fail(
+      'receipt_mismatch',
+      `The receipt is for ${receipt.to.local}@${receipt.to.instance}, not ${to.local}@${to.instance}.`,
+    );
   }
   return ok(receipt);
 }
@@ -75,13 +84,20 @@ function parseReceipt(input: unknown): Result<Receipt> {
     return malformed('the claims are not { envelopeId, to, receivedAt, status }');
   }
   const { envelopeId, to, receivedAt, status } = input;
-  if (typeof envelopeId !== 'string' || decodeBase64Url(envelopeId)?.byteLength !== 16) return malformed('envelopeId is not an envelope id');
+  if (typeof envelopeId !== 'string' || decodeBase64Url(envelopeId)?.byteLength !== 16)
+    return malformed('envelopeId is not an envelope id');
   if (!hasOnlyMembers(to, ['instance', 'local']) || !isDomain(to['instance']) || !isLocalPart(to['local'])) {
     return malformed('to must be { instance, local }');
   }
   if (!isTimestamp(receivedAt)) return malformed('receivedAt is not integer seconds');
-  if (!RECEIPT_STATUSES.includes(status as ReceiptStatus)) return malformed(`status must be one of ${RECEIPT_STATUSES.join(', ')}`);
-  return ok({ envelopeId, to: { instance: to['instance'], local: to['local'] }, receivedAt, status: status as ReceiptStatus });
+  if (!RECEIPT_STATUSES.includes(status as ReceiptStatus))
+    return malformed(`status must be one of ${RECEIPT_STATUSES.join(', ')}`);
+  return ok({
+    envelopeId,
+    to: { instance: to['instance'], local: to['local'] },
+    receivedAt,
+    status: status as ReceiptStatus,
+  });
 }
 
 function malformed(reason: string) {

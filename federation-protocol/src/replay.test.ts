@@ -14,7 +14,10 @@ describe('replay', () => {
     const again = await checkReplay(store, envelope, { now: T0 + 100 });
     assert.ok(!again.ok);
     assert.equal(again.error.code, 'envelope_replayed');
-    assert.ok((await checkReplay(store, { ...envelope, from: { instance: 'gamma.caliopen.test' } }, { now: T0 })).ok, 'ids are per instance');
+    assert.ok(
+      (await checkReplay(store, { ...envelope, from: { instance: 'gamma.caliopen.test' } }, { now: T0 })).ok,
+      'ids are per instance',
+    );
     assert.ok((await checkReplay(store, { ...envelope, id: 'AAAAAAAAAAAAAAAAAAAAAA' }, { now: T0 })).ok);
     assert.equal(replayKey(envelope), 'alpha.caliopen.test cYFfyk8IktXuJJJ8hbga2g');
   });
@@ -33,7 +36,11 @@ describe('replay', () => {
   it('remembers an id until the envelope expires (plus tolerance), then forgets it', async () => {
     const store = new MemoryReplayStore();
     await checkReplay(store, envelope, { now: T0 });
-    assert.equal(store.rememberOnce(replayKey(envelope), 0, envelope.expires + 59), 'seen', 'still remembered while the envelope is accepted');
+    assert.equal(
+      store.rememberOnce(replayKey(envelope), 0, envelope.expires + 59),
+      'seen',
+      'still remembered while the envelope is accepted',
+    );
     store.sweep(envelope.expires + 60);
     assert.equal(store.size, 0);
   });
@@ -52,8 +59,13 @@ describe('replay', () => {
     const full = await checkReplay(store, { ...envelope, id: 'd' }, { now: T0 });
     assert.ok(!full.ok);
     assert.equal(full.error.code, 'replay_store_full');
-    assert.ok(!(await checkReplay(store, { ...envelope, id: 'a' }, { now: T0 })).ok, 'a full store still refuses replays');
-    assert.ok((await checkReplay(store, { ...envelope, id: 'd', expires: T0 + 7200 }, { now: envelope.expires + 60 })).ok);
+    assert.ok(
+      !(await checkReplay(store, { ...envelope, id: 'a' }, { now: T0 })).ok,
+      'a full store still refuses replays',
+    );
+    assert.ok(
+      (await checkReplay(store, { ...envelope, id: 'd', expires: T0 + 7200 }, { now: envelope.expires + 60 })).ok,
+    );
     assert.equal(store.size, 1);
     assert.throws(() => new MemoryReplayStore({ maxEntries: 0 }), RangeError);
   });
@@ -61,7 +73,14 @@ describe('replay', () => {
   it('behaves like a set of live ids (model check)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd'), ttl: fc.integer({ min: 1, max: 50 }), advance: fc.integer({ min: 0, max: 20 }) }), { maxLength: 200 }),
+        fc.array(
+          fc.record({
+            key: fc.constantFrom('a', 'b', 'c', 'd'),
+            ttl: fc.integer({ min: 1, max: 50 }),
+            advance: fc.integer({ min: 0, max: 20 }),
+          }),
+          { maxLength: 200 },
+        ),
         (operations) => {
           const store = new MemoryReplayStore({ maxEntries: 1_000 });
           const model = new Map<string, number>();

@@ -56,7 +56,8 @@ export async function checkReplay(
   }
   const key = replayKey(envelope);
   const verdict = await store.rememberOnce(key, envelope.expires + tolerance, options.now);
-  if (verdict === 'seen') return fail('envelope_replayed', `Envelope ${envelope.id} from ${envelope.from.instance} was already accepted.`);
+  if (verdict === 'seen')
+    return fail('envelope_replayed', `Envelope ${envelope.id} from ${envelope.from.instance} was already accepted.`);
   if (verdict === 'full') return fail('replay_store_full');
   return ok({ key });
 }
@@ -69,7 +70,8 @@ export class MemoryReplayStore implements ReplayStore {
 
   constructor(options: { maxEntries?: number } = {}) {
     this.maxEntries = options.maxEntries ?? 1_000_000;
-    if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be a positive integer.');
+    if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1)
+      throw new RangeError('maxEntries must be a positive integer.');
   }
 
   get size(): number {
@@ -80,7 +82,8 @@ export class MemoryReplayStore implements ReplayStore {
     const remembered = this.entries.get(key);
     if (remembered !== undefined && remembered > now) return 'seen';
     // Sweep when full, and otherwise after as many inserts as there are entries (amortised O(1) per insert).
-    if (this.entries.size >= this.maxEntries || ++this.insertsSinceSweep > Math.max(1024, this.entries.size)) this.sweep(now);
+    if (this.entries.size >= this.maxEntries || ++this.insertsSinceSweep > Math.max(1024, this.entries.size))
+      this.sweep(now);
     if (remembered === undefined && this.entries.size >= this.maxEntries) return 'full';
     this.entries.set(key, until);
     return 'fresh';

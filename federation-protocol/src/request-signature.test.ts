@@ -19,11 +19,22 @@ const path = '/federation/v1/inbox';
 const options: VerifyRequestOptions = {
   expectedDestination: beta.domain,
   now: T0 + 10,
-  keysOf: (domain) => (domain === alpha.domain ? [alpha.signingKey.publicJwk] : domain === gamma.domain ? [gamma.signingKey.publicJwk] : undefined),
+  keysOf: (domain) =>
+    domain === alpha.domain
+      ? [alpha.signingKey.publicJwk]
+      : domain === gamma.domain
+        ? [gamma.signingKey.publicJwk]
+        : undefined,
 };
 
-async function signed(overrides: Partial<Parameters<typeof signRequest>[0]> = {}, key = alpha.signingKey): Promise<string> {
-  return signRequest({ instance: alpha.domain, method: 'POST', path, destination: beta.domain, body, created: T0, ...overrides }, key);
+async function signed(
+  overrides: Partial<Parameters<typeof signRequest>[0]> = {},
+  key = alpha.signingKey,
+): Promise<string> {
+  return signRequest(
+    { instance: alpha.domain, method: 'POST', path, destination: beta.domain, body, created: T0, ...overrides },
+    key,
+  );
 }
 
 function request(signature: ReceivedRequest['signature'], overrides: Partial<ReceivedRequest> = {}): ReceivedRequest {
@@ -53,8 +64,18 @@ describe('request signatures', () => {
     });
     // A GET: empty body, lowercase method normalised, query part of the path.
     const get = await signed({ method: 'get', path: '/federation/v1/keys/bob?x=1', body: new Uint8Array() });
-    assert.ok((await verifyRequest({ method: 'GET', path: '/federation/v1/keys/bob?x=1', signature: get, body: new Uint8Array() }, options)).ok);
-    assert.ok((await verifyRequest(request(` ${signature} `), options)).ok, 'surrounding spaces of a header value are ignored');
+    assert.ok(
+      (
+        await verifyRequest(
+          { method: 'GET', path: '/federation/v1/keys/bob?x=1', signature: get, body: new Uint8Array() },
+          options,
+        )
+      ).ok,
+    );
+    assert.ok(
+      (await verifyRequest(request(` ${signature} `), options)).ok,
+      'surrounding spaces of a header value are ignored',
+    );
   });
 
   it('refuses a request without a signature, or with several', async () => {
@@ -66,7 +87,10 @@ describe('request signatures', () => {
   });
 
   it('refuses a signature for another instance', async () => {
-    assertCode(await verifyRequest(request(await signed({ destination: gamma.domain })), options), 'request_signature_wrong_destination');
+    assertCode(
+      await verifyRequest(request(await signed({ destination: gamma.domain })), options),
+      'request_signature_wrong_destination',
+    );
   });
 
   it('refuses an expired signature, or one from the future, with clock skew tolerated', async () => {
@@ -75,20 +99,36 @@ describe('request signatures', () => {
     assertCode(await verifyRequest(request(signature), { ...options, now: T0 + 60 + 60 }), 'request_signature_expired');
     assert.ok((await verifyRequest(request(signature), { ...options, now: T0 - 60 })).ok);
     assertCode(await verifyRequest(request(signature), { ...options, now: T0 - 61 }), 'request_signature_expired');
-    await assert.rejects(signed({ lifetimeSeconds: MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS + 1 }), { code: 'request_signature_malformed' });
+    await assert.rejects(signed({ lifetimeSeconds: MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS + 1 }), {
+      code: 'request_signature_malformed',
+    });
   });
 
   it('refuses a signature for another method or path, or by a key the feed does not list', async () => {
     const signature = await signed();
     assertCode(await verifyRequest(request(signature, { method: 'PUT' }), options), 'request_signature_bad');
-    assertCode(await verifyRequest(request(signature, { path: '/federation/v1/inbox?again' }), options), 'request_signature_bad');
+    assertCode(
+      await verifyRequest(request(signature, { path: '/federation/v1/inbox?again' }), options),
+      'request_signature_bad',
+    );
     assertCode(await verifyRequest(request(await signed({}, strangerKey)), options), 'request_signature_bad');
     assertCode(await verifyRequest(request(await signed({}, gamma.signingKey)), options), 'request_signature_bad');
-    assertCode(await verifyRequest(request(signature), { ...options, keysOf: () => { throw new Error('feed unavailable'); } }), 'request_signature_bad');
+    assertCode(
+      await verifyRequest(request(signature), {
+        ...options,
+        keysOf: () => {
+          throw new Error('feed unavailable');
+        },
+      }),
+      'request_signature_bad',
+    );
   });
 
   it('names an instance the feed does not list', async () => {
-    assertCode(await verifyRequest(request(await signed({ instance: 'unknown.caliopen.test' })), options), 'peer_unknown');
+    assertCode(
+      await verifyRequest(request(await signed({ instance: 'unknown.caliopen.test' })), options),
+      'peer_unknown',
+    );
     assertCode(await verifyRequest(request(await signed()), { ...options, keysOf: () => [] }), 'peer_unknown');
   });
 
@@ -97,19 +137,33 @@ describe('request signatures', () => {
     const other = body.slice();
     other[5]! ^= 1;
     assertCode(await verifyRequest(request(signature, { body: other }), options), 'request_signature_digest_mismatch');
-    assertCode(await verifyRequest(request(signature, { body: new Uint8Array() }), options), 'request_signature_digest_mismatch');
+    assertCode(
+      await verifyRequest(request(signature, { body: new Uint8Array() }), options),
+      'request_signature_digest_mismatch',
+    );
   });
 
   it('refuses malformed signatures', async () => {
     const key = alpha.signingKey;
     const header = { alg: 'EdDSA', kid: key.kid, typ: REQUEST_JWS_TYPE };
-    const claims = { iss: alpha.domain, method: 'POST', path, destination: beta.domain, contentSha256: contentSha256(body), created: T0, expires: T0 + 60 };
+    const claims = {
+      iss: alpha.domain,
+      method: 'POST',
+      path,
+      destination: beta.domain,
+      contentSha256: contentSha256(body),
+      created: T0,
+      expires: T0 + 60,
+    };
     const cases: [string, string][] = [
       ['not a JWS', 'Signature keyId="x"'],
       ['another type', await signWithHeader({ ...header, typ: 'caliopen-prekey+jws' }, claims, key)],
       ['an extra header member', await signWithHeader({ ...header, iss: alpha.domain }, claims, key)],
       ['lowercase method', await signWithHeader(header, { ...claims, method: 'post' }, key)],
-      ['absolute URL as path', await signWithHeader(header, { ...claims, path: 'https://beta.caliopen.test/federation/v1/inbox' }, key)],
+      [
+        'absolute URL as path',
+        await signWithHeader(header, { ...claims, path: 'https://beta.caliopen.test/federation/v1/inbox' }, key),
+      ],
       ['unknown claim', await signWithHeader(header, { ...claims, nonce: 1 }, key)],
       ['window too long', await signWithHeader(header, { ...claims, expires: T0 + 301 }, key)],
       ['digest not base64url', await signWithHeader(header, { ...claims, contentSha256: 'x' }, key)],
@@ -133,11 +187,14 @@ describe('request signatures', () => {
       { numRuns: 150 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 600 }), fc.array(fc.string(), { maxLength: 3 })), async (header) => {
-        const result = await verifyRequest(request(header), options);
-        assert.ok(!result.ok);
-        assert.match(result.error.code, /^(request_signature_|peer_unknown$)/);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 600 }), fc.array(fc.string(), { maxLength: 3 })),
+        async (header) => {
+          const result = await verifyRequest(request(header), options);
+          assert.ok(!result.ok);
+          assert.match(result.error.code, /^(request_signature_|peer_unknown$)/);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -119,12 +119,16 @@ export interface VerifiedRequest {
  * feed does not list it), key and signature (`request_signature_bad`), then the body digest
  * (`request_signature_digest_mismatch`). Never throws on hostile input.
  */
-export async function verifyRequest(request: ReceivedRequest, options: VerifyRequestOptions): Promise<Result<VerifiedRequest>> {
+export async function verifyRequest(
+  request: ReceivedRequest,
+  options: VerifyRequestOptions,
+): Promise<Result<VerifiedRequest>> {
   const header = request.signature;
   if (header === undefined || header === '' || (Array.isArray(header) && header.length === 0)) {
     return fail('request_signature_missing', 'The request carries no Caliopen-Signature header.');
   }
-  if (typeof header !== 'string') return fail('request_signature_malformed', 'The request carries several Caliopen-Signature headers.');
+  if (typeof header !== 'string')
+    return fail('request_signature_malformed', 'The request carries several Caliopen-Signature headers.');
   const jws = header.trim();
   const shape = checkInstanceJwsShape(jws, REQUEST_JWS_TYPE, MAX_REQUEST_JWS_LENGTH);
   if ('reason' in shape) return fail('request_signature_malformed', `Malformed request signature: ${shape.reason}.`);
@@ -134,17 +138,26 @@ export async function verifyRequest(request: ReceivedRequest, options: VerifyReq
 
   const destination = normalizeDomain(options.expectedDestination);
   if (claims.destination !== destination) {
-    return fail('request_signature_wrong_destination', `The request is signed for "${claims.destination}", not "${destination}".`);
+    return fail(
+      'request_signature_wrong_destination',
+      `The request is signed for "${claims.destination}", not "${destination}".`,
+    );
   }
   const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (claims.created > options.now + tolerance) {
-    return fail('request_signature_expired', `The signature was created at ${claims.created}, in the future (it is ${options.now}).`);
+    return fail(
+      'request_signature_expired',
+      `The signature was created at ${claims.created}, in the future (it is ${options.now}).`,
+    );
   }
   if (options.now - tolerance >= claims.expires) {
     return fail('request_signature_expired', `The signature expired at ${claims.expires}; it is ${options.now}.`);
   }
   if (claims.method !== request.method.toUpperCase() || claims.path !== request.path) {
-    return fail('request_signature_bad', `The signature covers ${claims.method} ${claims.path.slice(0, 200)}, not this request.`);
+    return fail(
+      'request_signature_bad',
+      `The signature covers ${claims.method} ${claims.path.slice(0, 200)}, not this request.`,
+    );
   }
   let keys: readonly Ed25519PublicJwk[] | undefined;
   try {
@@ -152,7 +165,8 @@ export async function verifyRequest(request: ReceivedRequest, options: VerifyReq
   } catch (error) {
     return fail('request_signature_bad', `The signing keys of "${claims.iss}" could not be read.`, error);
   }
-  if (keys === undefined || keys.length === 0) return fail('peer_unknown', `The feed lists no instance "${claims.iss}".`);
+  if (keys === undefined || keys.length === 0)
+    return fail('peer_unknown', `The feed lists no instance "${claims.iss}".`);
   const verified = await verifyInstanceJws(jws, {
     keys,
     typ: REQUEST_JWS_TYPE,
@@ -174,9 +188,11 @@ function parseClaims(input: unknown): Result<RequestSignatureClaims> {
   const { iss, method, path, destination, contentSha256: digest, created, expires } = input;
   if (!isDomain(iss)) return malformed('iss is not a normalised domain name');
   if (typeof method !== 'string' || !METHOD.test(method)) return malformed('method is not an uppercase HTTP method');
-  if (typeof path !== 'string' || path.length > MAX_PATH_LENGTH || !PATH.test(path)) return malformed('path is not a request target');
+  if (typeof path !== 'string' || path.length > MAX_PATH_LENGTH || !PATH.test(path))
+    return malformed('path is not a request target');
   if (!isDomain(destination)) return malformed('destination is not a normalised domain name');
-  if (typeof digest !== 'string' || !SHA256_BASE64URL.test(digest)) return malformed('contentSha256 is not a base64url SHA-256');
+  if (typeof digest !== 'string' || !SHA256_BASE64URL.test(digest))
+    return malformed('contentSha256 is not a base64url SHA-256');
   if (!isTimestamp(created) || !isTimestamp(expires)) return malformed('created and expires must be integer seconds');
   if (expires <= created || expires - created > MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS) {
     return malformed(`the lifetime must be more than 0 and at most ${MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS} seconds`);

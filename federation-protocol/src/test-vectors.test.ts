@@ -122,7 +122,11 @@ describe('test vectors', () => {
     assert.deepEqual(Object.keys(generated).sort(), [...FILES].sort());
     for (const [name, vectors] of Object.entries(generated)) {
       const onDisk = readFileSync(new URL(name, VECTORS_DIRECTORY), 'utf8');
-      assert.equal(onDisk, serializeVectors(vectors), `${name} is stale: run node --import tsx federation-protocol/scripts/generate-vectors.ts`);
+      assert.equal(
+        onDisk,
+        serializeVectors(vectors),
+        `${name} is stale: run node --import tsx federation-protocol/scripts/generate-vectors.ts`,
+      );
     }
   });
 
@@ -145,14 +149,25 @@ describe('test vectors', () => {
     const vectors = load('merkle.json');
     const tree = new MerkleTree();
     for (const entry of vectors.entries) tree.appendEntry(hex(entry));
-    assert.deepEqual(vectors.leafHashes, vectors.entries.map((_: unknown, index: number) => encodeHex(tree.leafHash(index))));
+    assert.deepEqual(
+      vectors.leafHashes,
+      vectors.entries.map((_: unknown, index: number) => encodeHex(tree.leafHash(index))),
+    );
     for (const { treeSize, rootHash } of vectors.roots) assert.equal(encodeHex(tree.rootHash(treeSize)), rootHash);
     for (const { leafIndex, treeSize, proof } of vectors.inclusion) {
-      assert.deepEqual(tree.inclusionProof(leafIndex, treeSize).map(encodeHex), proof, `inclusion ${leafIndex}/${treeSize}`);
+      assert.deepEqual(
+        tree.inclusionProof(leafIndex, treeSize).map(encodeHex),
+        proof,
+        `inclusion ${leafIndex}/${treeSize}`,
+      );
       assert.ok(verifyInclusion(tree.leafHash(leafIndex), leafIndex, treeSize, hexes(proof), tree.rootHash(treeSize)));
     }
     for (const { oldSize, newSize, proof } of vectors.consistency) {
-      assert.deepEqual(tree.consistencyProof(oldSize, newSize).map(encodeHex), proof, `consistency ${oldSize}/${newSize}`);
+      assert.deepEqual(
+        tree.consistencyProof(oldSize, newSize).map(encodeHex),
+        proof,
+        `consistency ${oldSize}/${newSize}`,
+      );
       assert.ok(verifyConsistency(oldSize, newSize, tree.rootHash(oldSize), tree.rootHash(newSize), hexes(proof)));
     }
 
@@ -164,7 +179,8 @@ describe('test vectors', () => {
     }
     const largeRoot = hex(vectors.large.rootHash);
     assert.equal(encodeHex(large.rootHash()), vectors.large.rootHash);
-    for (const { treeSize, rootHash } of vectors.large.rootHashes) assert.equal(encodeHex(large.rootHash(treeSize)), rootHash);
+    for (const { treeSize, rootHash } of vectors.large.rootHashes)
+      assert.equal(encodeHex(large.rootHash(treeSize)), rootHash);
     for (const { leafIndex, treeSize, leafHash, proof } of vectors.large.inclusion) {
       assert.deepEqual(large.inclusionProof(leafIndex, treeSize).map(encodeHex), proof);
       assert.ok(verifyInclusion(hex(leafHash), leafIndex, treeSize, hexes(proof), largeRoot));
@@ -175,7 +191,16 @@ describe('test vectors', () => {
     }
 
     for (const vector of vectors.invalidInclusion) {
-      assert.ok(!verifyInclusion(hex(vector.leafHash), vector.leafIndex, vector.treeSize, hexes(vector.proof), hex(vector.rootHash)), vector.name);
+      assert.ok(
+        !verifyInclusion(
+          hex(vector.leafHash),
+          vector.leafIndex,
+          vector.treeSize,
+          hexes(vector.proof),
+          hex(vector.rootHash),
+        ),
+        vector.name,
+      );
     }
     for (const vector of vectors.invalidConsistency) {
       const { oldSize, newSize, oldRootHash, newRootHash, proof, name } = vector;
@@ -188,7 +213,9 @@ describe('test vectors', () => {
     const rfc = vectors.rfc8037;
     const rfcPair = ed25519KeyPairFromSeed(Buffer.from(rfc.privateJwk.d, 'base64url'));
     assert.equal(rfcPair.kid, rfc.thumbprint);
-    const signed = await new CompactSign(new TextEncoder().encode(rfc.payload)).setProtectedHeader(rfc.protectedHeader).sign(await privateCryptoKey(rfcPair));
+    const signed = await new CompactSign(new TextEncoder().encode(rfc.payload))
+      .setProtectedHeader(rfc.protectedHeader)
+      .sign(await privateCryptoKey(rfcPair));
     assert.equal(signed, rfc.jws);
 
     for (const key of vectors.keys) {
@@ -198,7 +225,8 @@ describe('test vectors', () => {
       assert.equal(jwkThumbprint(key.publicJwk), key.kid);
     }
     const keySet = unwrap(parseKeySet(vectors.keySet));
-    for (const { kid, at, expected } of vectors.lookups) assert.equal(keySet.lookup(kid, at).status, expected, `${kid} at ${at}`);
+    for (const { kid, at, expected } of vectors.lookups)
+      assert.equal(keySet.lookup(kid, at).status, expected, `${kid} at ${at}`);
     for (const { name, document } of vectors.invalidKeySets) {
       const parsed = parseKeySet(document);
       assertExpected(parsed, { ok: false, code: 'key_set_malformed' }, name);
@@ -210,7 +238,11 @@ describe('test vectors', () => {
     const keySet = unwrap(parseKeySet(vectors.keySet));
     for (const vector of vectors.cases) {
       const { revokedIds, ...verify } = vector.verify;
-      const result = await verifyLabel(vector.jws, { keySet, ...verify, ...(revokedIds ? { revokedIds: new Set(revokedIds) } : {}) });
+      const result = await verifyLabel(vector.jws, {
+        keySet,
+        ...verify,
+        ...(revokedIds ? { revokedIds: new Set(revokedIds) } : {}),
+      });
       assertExpected(result, vector.expected, vector.name);
       if (result.ok) assert.deepEqual(result.value, labelClaimsFromWire(vector.expected.claims), vector.name);
     }
@@ -230,7 +262,11 @@ describe('test vectors', () => {
       }
     }
     for (const vector of vectors.consistency) {
-      const result = verifyConsistentWith(vector.previous as Checkpoint, vector.next as Checkpoint, proofOf(vector.proof));
+      const result = verifyConsistentWith(
+        vector.previous as Checkpoint,
+        vector.next as Checkpoint,
+        proofOf(vector.proof),
+      );
       assertExpected(result, vector.expected, vector.name);
     }
   });
@@ -248,18 +284,26 @@ describe('test vectors', () => {
       assertExpected(result, vector.expected, vector.name);
       if (result.ok) {
         assert.equal(result.value.feed.serial, vector.expected.serial);
-        assert.deepEqual(result.value.feed.instances.map((entry) => entry.domain), vector.expected.domains);
+        assert.deepEqual(
+          result.value.feed.instances.map((entry) => entry.domain),
+          vector.expected.domains,
+        );
         assert.equal(feedDigest(result.value.feed), vector.expected.bodySha256);
       }
     }
     for (const vector of vectors.deltas) {
       const base = unwrap(await verifyFeed(vector.base, optionsOf(vector.verify))).feed;
-      const delta = unwrap(await verifyFeedDelta(vector.delta, { ...optionsOf(vector.verify), lastSerial: base.serial })).delta;
+      const delta = unwrap(
+        await verifyFeedDelta(vector.delta, { ...optionsOf(vector.verify), lastSerial: base.serial }),
+      ).delta;
       const result = applyDelta(base, delta, { checkResultDigest: true });
       assertExpected(result, vector.expected, vector.name);
       if (result.ok) {
         assert.equal(result.value.serial, vector.expected.serial);
-        assert.deepEqual(result.value.instances.map((entry) => entry.domain), vector.expected.domains);
+        assert.deepEqual(
+          result.value.instances.map((entry) => entry.domain),
+          vector.expected.domains,
+        );
         assert.equal(feedDigest(result.value), vector.expected.resultSha256);
       }
     }
@@ -279,17 +323,32 @@ describe('test vectors', () => {
     for (const vector of vectors.lists) {
       const result = await verifyPrekeyList(vector.document, vector.verify);
       assertExpected(result, vector.expected, vector.name);
-      if (result.ok) assert.deepEqual(result.value.map((prekey) => prekey.kid), vector.expected.kids, vector.name);
+      if (result.ok)
+        assert.deepEqual(
+          result.value.map((prekey) => prekey.kid),
+          vector.expected.kids,
+          vector.name,
+        );
     }
     for (const { now, prekeys, expected } of vectors.choose) {
-      assert.equal(choosePrekey(prekeys as { kid: string; notBefore: number; notAfter: number }[], now)?.kid ?? null, expected, `choose at ${now}`);
+      assert.equal(
+        choosePrekey(prekeys as { kid: string; notBefore: number; notAfter: number }[], now)?.kid ?? null,
+        expected,
+        `choose at ${now}`,
+      );
     }
-    for (const { now, held, expected } of vectors.rotation) assert.deepEqual(planPrekeyRotation(held, now), expected, `rotation at ${now}`);
+    for (const { now, held, expected } of vectors.rotation)
+      assert.deepEqual(planPrekeyRotation(held, now), expected, `rotation at ${now}`);
   });
 
   it('envelopes.json', async () => {
     const vectors = load('envelopes.json');
-    const prekeys = new Map<string, PrekeyPrivate>(vectors.recipientPrekeys.map((entry: Loose) => [entry.prekey.kid, { ...entry.prekey, privateJwk: entry.privateJwk }]));
+    const prekeys = new Map<string, PrekeyPrivate>(
+      vectors.recipientPrekeys.map((entry: Loose) => [
+        entry.prekey.kid,
+        { ...entry.prekey, privateJwk: entry.privateJwk },
+      ]),
+    );
     const senderKeys = (domain: string): Ed25519PublicJwk[] | undefined => vectors.senderKeys[domain];
     const optionsOf = (open: Loose) => ({ ...open, prekeyPrivate: (kid: string) => prekeys.get(kid), senderKeys });
     for (const vector of vectors.cases) {
@@ -297,7 +356,11 @@ describe('test vectors', () => {
         // Sealing with the listed randomness reproduces the envelope byte for byte.
         const input: SealEnvelopeInput = { ...vector.seal.input, body: decodeBase64Url(vector.seal.input.body)! };
         const prekey = vectors.recipientPrekeys[0].prekey;
-        const sealed = await sealEnvelope(input, { prekey, signingKey: signingKeyOf(vectors.sender.seedName), randomBytes: fixedRandom(hex(vector.seal.randomness)) });
+        const sealed = await sealEnvelope(input, {
+          prekey,
+          signingKey: signingKeyOf(vectors.sender.seedName),
+          randomBytes: fixedRandom(hex(vector.seal.randomness)),
+        });
         assert.equal(utf8Decode(sealed.bytes), vector.envelope, `${vector.name}: sealing`);
       }
       const result = await openEnvelope(vector.envelope, optionsOf(vector.open));
@@ -305,20 +368,39 @@ describe('test vectors', () => {
       if (result.ok) {
         const { content, senderKid, prekeyKid, bucket } = result.value;
         assert.deepEqual({ ...content, body: encodeBase64Url(content.body) }, vector.expected.content, vector.name);
-        assert.deepEqual({ senderKid, prekeyKid, bucket }, { senderKid: vector.expected.senderKid, prekeyKid: vector.expected.prekeyKid, bucket: vector.expected.bucket });
+        assert.deepEqual(
+          { senderKid, prekeyKid, bucket },
+          {
+            senderKid: vector.expected.senderKid,
+            prekeyKid: vector.expected.prekeyKid,
+            bucket: vector.expected.bucket,
+          },
+        );
       }
     }
     const store = new MemoryReplayStore();
     for (const expected of vectors.replay.expected) {
       const opened = unwrap(await openEnvelope(vectors.replay.envelope, optionsOf(vectors.replay.open)));
-      assertExpected(await checkReplay(store, opened.content, { now: vectors.replay.open.now }), expected, vectors.replay.name);
+      assertExpected(
+        await checkReplay(store, opened.content, { now: vectors.replay.open.now }),
+        expected,
+        vectors.replay.name,
+      );
     }
-    for (const { bucket, ciphertextLength } of vectors.buckets) assert.equal(ciphertextLength, Math.ceil((bucket * 4) / 3));
+    for (const { bucket, ciphertextLength } of vectors.buckets)
+      assert.equal(ciphertextLength, Math.ceil((bucket * 4) / 3));
     for (const { bodyLength, bucket, ciphertextLength, envelopeLength } of vectors.padding) {
       const input: SealEnvelopeInput = { ...vectors.cases[0].seal.input, body: new Uint8Array(bodyLength).fill(0x41) };
-      const sealed = await sealEnvelope(input, { prekey: vectors.recipientPrekeys[0].prekey, signingKey: signingKeyOf(vectors.sender.seedName) });
+      const sealed = await sealEnvelope(input, {
+        prekey: vectors.recipientPrekeys[0].prekey,
+        signingKey: signingKeyOf(vectors.sender.seedName),
+      });
       assert.deepEqual(
-        { bucket: sealed.bucket, ciphertextLength: sealed.envelope.jwe.split('.')[3]!.length, envelopeLength: sealed.bytes.byteLength },
+        {
+          bucket: sealed.bucket,
+          ciphertextLength: sealed.envelope.jwe.split('.')[3]!.length,
+          envelopeLength: sealed.bytes.byteLength,
+        },
         { bucket, ciphertextLength, envelopeLength },
         `padding of ${bodyLength} bytes`,
       );
@@ -335,7 +417,11 @@ describe('test vectors', () => {
       );
       assertExpected(result, vector.expected, vector.name);
       if (result.ok) {
-        assert.deepEqual(result.value, { instance: vector.expected.instance, kid: vector.expected.kid, claims: vector.expected.claims }, vector.name);
+        assert.deepEqual(
+          result.value,
+          { instance: vector.expected.instance, kid: vector.expected.kid, claims: vector.expected.claims },
+          vector.name,
+        );
       }
     }
   });
@@ -354,7 +440,12 @@ describe('test vectors', () => {
     for (const vector of vectors.keyDirectory) {
       const result = await verifyKeyDirectoryEntry(vector.jws, vector.verify);
       assertExpected(result, vector.expected, vector.name);
-      if (result.ok) assert.deepEqual({ ...result.value, openpgpKey: encodeBase64Url(result.value.openpgpKey) }, vector.expected.entry, vector.name);
+      if (result.ok)
+        assert.deepEqual(
+          { ...result.value, openpgpKey: encodeBase64Url(result.value.openpgpKey) },
+          vector.expected.entry,
+          vector.name,
+        );
     }
     for (const vector of vectors.trust) {
       const result = await verifyTrustStatement(vector.jws, vector.verify);

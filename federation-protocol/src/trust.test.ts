@@ -6,8 +6,18 @@ import { TRUST_JWS_TYPE, signTrustStatement, trustPath, verifyTrustStatement } f
 import { alpha, beta, flipBase64UrlChar, signWithHeader } from './testing/federation-fixtures.ts';
 import { T0 } from './testing/fixtures.ts';
 
-const statement = { domain: beta.domain, local: 'bob', pi: { score: 82, level: 'private' as const, modelVersion: 'account-pi/1' }, issuedAt: T0 };
-const options = { signingKeys: [beta.signingKey.publicJwk], expectedDomain: beta.domain, expectedLocal: 'bob', now: T0 + 60 };
+const statement = {
+  domain: beta.domain,
+  local: 'bob',
+  pi: { score: 82, level: 'private' as const, modelVersion: 'account-pi/1' },
+  issuedAt: T0,
+};
+const options = {
+  signingKeys: [beta.signingKey.publicJwk],
+  expectedDomain: beta.domain,
+  expectedLocal: 'bob',
+  now: T0 + 60,
+};
 
 function assertCode(result: Result<unknown>, code: ErrorCode): void {
   assert.ok(!result.ok, `expected ${code}, got a valid result`);
@@ -22,7 +32,10 @@ describe('trust sharing', () => {
     assert.deepEqual(verified.value, { ...statement, expiresAt: T0 + 24 * 3600 });
     assert.equal(trustPath('bob'), '/federation/v1/trust/bob');
     // Only the summary crosses, even when given a full PI.
-    const full = { ...statement, pi: { ...statement.pi, factors: [{ id: 'x', contribution: 1, evidence: 'secret' }], suggestions: [] } };
+    const full = {
+      ...statement,
+      pi: { ...statement.pi, factors: [{ id: 'x', contribution: 1, evidence: 'secret' }], suggestions: [] },
+    };
     const summaryOnly = await verifyTrustStatement(await signTrustStatement(full, beta.signingKey), options);
     assert.ok(summaryOnly.ok);
     assert.deepEqual(Object.keys(summaryOnly.value.pi).sort(), ['level', 'modelVersion', 'score']);
@@ -30,7 +43,10 @@ describe('trust sharing', () => {
 
   it('refuses an answer by another instance, for another user, or outside its window', async () => {
     const jws = await signTrustStatement(statement, beta.signingKey);
-    assertCode(await verifyTrustStatement(await signTrustStatement(statement, alpha.signingKey), options), 'trust_bad_signature');
+    assertCode(
+      await verifyTrustStatement(await signTrustStatement(statement, alpha.signingKey), options),
+      'trust_bad_signature',
+    );
     assertCode(await verifyTrustStatement(jws, { ...options, expectedLocal: 'carol' }), 'trust_mismatch');
     assertCode(await verifyTrustStatement(jws, { ...options, expectedDomain: alpha.domain }), 'trust_mismatch');
     assertCode(await verifyTrustStatement(jws, { ...options, now: T0 + 24 * 3600 + 60 }), 'trust_expired');
@@ -46,7 +62,10 @@ describe('trust sharing', () => {
       { ...wire, expiresAt: T0 },
       { ...wire, domain: 'Beta.Caliopen.Test' },
     ]) {
-      assertCode(await verifyTrustStatement(await signWithHeader(header, claims, beta.signingKey), options), 'trust_malformed');
+      assertCode(
+        await verifyTrustStatement(await signWithHeader(header, claims, beta.signingKey), options),
+        'trust_malformed',
+      );
     }
     const jws = await signTrustStatement(statement, beta.signingKey);
     await fc.assert(

@@ -84,11 +84,17 @@ export async function verifyTrustStatement(jws: unknown, options: VerifyTrustOpt
   const statement = parsed.value;
   const domain = normalizeDomain(options.expectedDomain);
   if (statement.domain !== domain || statement.local !== options.expectedLocal) {
-    return fail('trust_mismatch', `The answer is for ${statement.local}@${statement.domain}, not ${options.expectedLocal}@${domain}.`);
+    return fail(
+      'trust_mismatch',
+      `The answer is for ${statement.local}@${statement.domain}, not ${options.expectedLocal}@${domain}.`,
+    );
   }
   const tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (statement.issuedAt > options.now + tolerance || options.now - tolerance >= statement.expiresAt) {
-    return fail('trust_expired', `The answer is valid from ${statement.issuedAt} to ${statement.expiresAt}; it is ${options.now}.`);
+    return fail(
+      'trust_expired',
+      `The answer is valid from ${statement.issuedAt} to ${statement.expiresAt}; it is ${options.now}.`,
+    );
   }
   return ok(statement);
 }
@@ -100,10 +106,12 @@ function parseStatement(input: unknown): Result<TrustStatement> {
   const { domain, local, issuedAt, expiresAt } = input;
   if (!isDomain(domain)) return malformed('domain is not a normalised domain name');
   if (!isLocalPart(local)) return malformed('local is not a local part');
-  if (!hasOnlyMembers(input['pi'], ['score', 'level', 'modelVersion'])) return malformed('pi must be { score, level, modelVersion }');
+  if (!hasOnlyMembers(input['pi'], ['score', 'level', 'modelVersion']))
+    return malformed('pi must be { score, level, modelVersion }');
   const pi = parsePiSummary(input['pi']);
   if (!pi.ok) return malformed(`pi: ${pi.error.message}`);
-  if (!isTimestamp(issuedAt) || !isTimestamp(expiresAt)) return malformed('issuedAt and expiresAt must be integer seconds');
+  if (!isTimestamp(issuedAt) || !isTimestamp(expiresAt))
+    return malformed('issuedAt and expiresAt must be integer seconds');
   if (expiresAt <= issuedAt || expiresAt - issuedAt > MAX_TRUST_LIFETIME_SECONDS) {
     return malformed(`the lifetime must be more than 0 and at most ${MAX_TRUST_LIFETIME_SECONDS} seconds`);
   }

@@ -9,7 +9,12 @@ export type { RegistryServiceOptions, RegistryServices } from './app/registry.se
 export { createRegistryLogger } from './app/registry.logger.ts';
 export { initRegistry, registerRegistryCommands } from './cli/registry.commands.ts';
 export type { RegistryInitOptions } from './cli/registry.commands.ts';
-export { loadRegistryConfig, RegistryConfigError, REGISTRY_CONFIG_FILE, REGISTRY_ENV_KEYS } from './config/registry-config.ts';
+export {
+  loadRegistryConfig,
+  RegistryConfigError,
+  REGISTRY_CONFIG_FILE,
+  REGISTRY_ENV_KEYS,
+} from './config/registry-config.ts';
 export type { RegistryConfig } from './config/registry-config.ts';
 export { DECLARATION_JWS_TYPE, DECLARATION_MAX_SKEW_SECONDS } from './applications/declaration-jws.ts';
 export type { Application, CheckRun } from './applications/application.entity.ts';

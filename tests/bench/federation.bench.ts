@@ -43,7 +43,11 @@
  */
 import * as openpgp from 'openpgp';
 import type { IngestRequest, IngestResult } from '@caliopen/instance/messages/message-ingest.port.ts';
-import { dnsRecords, loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
+import {
+  dnsRecords,
+  loadInstanceIdentity,
+  type InstanceIdentity,
+} from '@caliopen/instance/identity/instance-identity.ts';
 import { startDnsServer, type Zone, type ZoneRecord } from '../support/dns-server.ts';
 import { StandInDirectory } from '../support/federation.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
@@ -62,7 +66,8 @@ type Via = 'federation' | 'smtp';
 
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 1) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 class BenchAbort extends Error {}
 
@@ -79,7 +84,18 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** ~SIZE bytes of plain ASCII text in 76-character lines (7bit as composed: no transfer-encoding growth). */
 function bodyText(tag: string): string {
-  const words = ['federation', 'sealed', 'envelope', 'receipt', 'instance', 'privacy', 'index', 'relay', 'message', 'label'];
+  const words = [
+    'federation',
+    'sealed',
+    'envelope',
+    'receipt',
+    'instance',
+    'privacy',
+    'index',
+    'relay',
+    'message',
+    'label',
+  ];
   const lines = [`${tag} — the same text in both phases.`];
   let size = lines[0]!.length + 2;
   for (let i = 0; size < SIZE; i++) {
@@ -118,7 +134,11 @@ interface Arrival {
   bytes: number;
   facts: {
     transport?: { via?: unknown; tls?: { version?: string } | null };
-    authentication?: { spf?: { result?: string }; dkim?: { result?: string; aligned?: boolean }[]; dmarc?: { result?: string } } | null;
+    authentication?: {
+      spf?: { result?: string };
+      dkim?: { result?: string; aligned?: boolean }[];
+      dmarc?: { result?: string };
+    } | null;
     federation?: { sealed?: boolean; forwardSecret?: boolean; senderAuthenticated?: boolean };
     openpgp?: { encrypted?: boolean } | null;
   };
@@ -130,7 +150,8 @@ function pathProblem(via: Via, facts: Arrival['facts']): string | null {
   if (!facts.transport.tls?.version) return 'arrived at beta without TLS';
   if (via === 'federation') {
     const f = facts.federation;
-    if (!f?.sealed || !f.forwardSecret || !f.senderAuthenticated) return `federation facts incomplete: ${JSON.stringify(f)}`;
+    if (!f?.sealed || !f.forwardSecret || !f.senderAuthenticated)
+      return `federation facts incomplete: ${JSON.stringify(f)}`;
   }
   if (E2E && facts.openpgp?.encrypted !== true) return 'not end-to-end encrypted (FED_BENCH_E2E=1)';
   return null;
@@ -140,7 +161,8 @@ function pathProblem(via: Via, facts: Arrival['facts']): string | null {
 function authenticationProblem(via: Via, facts: Arrival['facts']): string | null {
   if (via !== 'smtp') return null;
   const a = facts.authentication;
-  if (a?.spf?.result !== 'pass' || !a.dkim?.some((d) => d.result === 'pass' && d.aligned) || a.dmarc?.result !== 'pass') return `SPF/DKIM/DMARC not all passing: ${JSON.stringify(a)}`;
+  if (a?.spf?.result !== 'pass' || !a.dkim?.some((d) => d.result === 'pass' && d.aligned) || a.dmarc?.result !== 'pass')
+    return `SPF/DKIM/DMARC not all passing: ${JSON.stringify(a)}`;
   return null;
 }
 
@@ -167,7 +189,10 @@ interface PhaseResult {
 async function main() {
   console.log(
     `federation bench: N=${N} messages of ~${SIZE} B per phase, ${CLIENTS} API clients, warm-up ${WARMUP}, ${ROUNDS} round(s)${E2E ? ', OpenPGP end to end' : ''}; ` +
-      `node ${process.version}, ${(await import('node:os')).cpus().length} CPUs, load ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+      `node ${process.version}, ${(await import('node:os')).cpus().length} CPUs, load ${(await import('node:os'))
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
   );
 
   // --- setup (not timed) -----------------------------------------------------------------------------------------
@@ -211,14 +236,40 @@ async function main() {
 
     const alice = await a.user('alice');
     const bob = await beta.user('bob');
-    expect(await beta.api('POST', '/api/v1/contacts', { token: bob.token, body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] } }), 201, 'bob adds alice');
+    expect(
+      await beta.api('POST', '/api/v1/contacts', {
+        token: bob.token,
+        body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] },
+      }),
+      201,
+      'bob adds alice',
+    );
     if (E2E) {
-      const bobKey = expect(await beta.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }), 201, 'bob makes a key').key;
-      expect(await a.api('POST', '/api/v1/keys', { token: alice.token, body: { mode: 'server', password: alice.password } }), 201, 'alice makes a key');
+      const bobKey = expect(
+        await beta.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }),
+        201,
+        'bob makes a key',
+      ).key;
+      expect(
+        await a.api('POST', '/api/v1/keys', { token: alice.token, body: { mode: 'server', password: alice.password } }),
+        201,
+        'alice makes a key',
+      );
       const stored = await beta.running.services.storage.accountKeys.get(bob.id, bobKey.fingerprint);
       const armored = (await openpgp.readKey({ binaryKey: stored!.publicKey })).armor();
-      const contact = expect(await a.api('POST', '/api/v1/contacts', { token: alice.token, body: { displayName: 'Bob', identities: [{ address: 'bob@beta.test' }] } }), 201, 'alice adds bob');
-      expect(await a.api('POST', `/api/v1/contacts/${contact.id}/keys`, { token: alice.token, body: { armored } }), 201, "alice adds bob's key");
+      const contact = expect(
+        await a.api('POST', '/api/v1/contacts', {
+          token: alice.token,
+          body: { displayName: 'Bob', identities: [{ address: 'bob@beta.test' }] },
+        }),
+        201,
+        'alice adds bob',
+      );
+      expect(
+        await a.api('POST', `/api/v1/contacts/${contact.id}/keys`, { token: alice.token, body: { armored } }),
+        201,
+        "alice adds bob's key",
+      );
     }
 
     // Beta's ingest, hooked: the moment a message is stored for bob, with the transport facts it was stored with.
@@ -229,7 +280,12 @@ async function main() {
       const result = await realIngest(request);
       if (request.accountId === bob.id && request.direction === 'inbound' && result.inserted) {
         const m = SUBJECT.exec(result.message.subject);
-        if (m) arrivals.set(m[1]!, { at: now(), bytes: result.message.sizeBytes, facts: result.message.facts as Arrival['facts'] });
+        if (m)
+          arrivals.set(m[1]!, {
+            at: now(),
+            bytes: result.message.sizeBytes,
+            facts: result.message.facts as Arrival['facts'],
+          });
       }
       return result;
     };
@@ -243,7 +299,11 @@ async function main() {
 
     /** Submits one message through alice's API; returns alpha's message id and the route compose chose. */
     async function submit(key: string, i: number): Promise<{ id: string; route: string }> {
-      const body: Record<string, unknown> = { to: [{ address: 'bob@beta.test' }], subject: subjectOf(key), text: textOf(i) };
+      const body: Record<string, unknown> = {
+        to: [{ address: 'bob@beta.test' }],
+        subject: subjectOf(key),
+        text: textOf(i),
+      };
       if (E2E) body['encryption'] = 'require';
       const sent = expect(await a.api('POST', '/api/v1/messages', { token: alice.token, body }), 202, `submit ${key}`);
       if (E2E && sent.encrypted !== true) throw new BenchAbort(`${key}: compose did not encrypt it end to end`);
@@ -253,7 +313,8 @@ async function main() {
     async function waitArrived(keys: readonly string[], what: string): Promise<void> {
       const until = Date.now() + PHASE_TIMEOUT_MS;
       while (keys.some((k) => !arrivals.has(k))) {
-        if (Date.now() > until) throw new BenchAbort(`${what}: ${keys.filter((k) => !arrivals.has(k)).length} message(s) never reached bob`);
+        if (Date.now() > until)
+          throw new BenchAbort(`${what}: ${keys.filter((k) => !arrivals.has(k)).length} message(s) never reached bob`);
         await sleep(5);
       }
     }
@@ -268,10 +329,14 @@ async function main() {
       for (const { key, id } of sent) {
         for (;;) {
           const m = await a.running.services.storage.messages.get(alice.id, id);
-          const delivery = (m?.facts['delivery'] as { domain: string; via: string; receipt?: string }[] | undefined)?.find((d) => d.domain === 'beta.test');
+          const delivery = (
+            m?.facts['delivery'] as { domain: string; via: string; receipt?: string }[] | undefined
+          )?.find((d) => d.domain === 'beta.test');
           if (delivery) {
-            if (delivery.via !== via) throw new BenchAbort(`${key}: alice's Sent copy says via=${delivery.via}, expected ${via}`);
-            if (via === 'federation' && !delivery.receipt) throw new BenchAbort(`${key}: no receipt recorded for a federated delivery`);
+            if (delivery.via !== via)
+              throw new BenchAbort(`${key}: alice's Sent copy says via=${delivery.via}, expected ${via}`);
+            if (via === 'federation' && !delivery.receipt)
+              throw new BenchAbort(`${key}: no receipt recorded for a federated delivery`);
             break;
           }
           if (Date.now() > until) throw new BenchAbort(`${key}: no delivery fact on alice's Sent copy`);
@@ -291,13 +356,18 @@ async function main() {
         if (s.route !== via) throw new BenchAbort(`warm-up ${key}: compose routed it by ${s.route}, expected ${via}`);
         warm.push({ key, id: s.id });
       }
-      await waitArrived(warm.map((w) => w.key), `${via} warm-up`);
+      await waitArrived(
+        warm.map((w) => w.key),
+        `${via} warm-up`,
+      );
       await checkRoute(via, warm);
       for (const { key } of warm) {
         const problem = authenticationProblem(via, arrivals.get(key)!.facts);
         if (problem !== null) throw new BenchAbort(`warm-up ${key}: ${problem}`);
       }
-      console.log(`  warm-up ok: ${pathSummary(via, arrivals.get(warm[0]!.key)!.facts)}; alice's Sent copy: delivered via=${via}${via === 'federation' ? ' with a receipt' : ''}`);
+      console.log(
+        `  warm-up ok: ${pathSummary(via, arrivals.get(warm[0]!.key)!.facts)}; alice's Sent copy: delivered via=${via}${via === 'federation' ? ' with a receipt' : ''}`,
+      );
 
       // Measured: CLIENTS callers submit the N messages back to back.
       const started = new Map<string, number>();
@@ -323,8 +393,13 @@ async function main() {
       const keys = [...started.keys()];
       await waitArrived(keys, via);
       const dnsPerMessage = (dns.queries.length - dnsBefore) / N;
-      const unauthenticated = keys.map((k) => authenticationProblem(via, arrivals.get(k)!.facts)).filter((p) => p !== null);
-      if (unauthenticated.length > 0) console.log(`  ${unauthenticated.length} message(s) not passing SPF/DKIM/DMARC at beta, e.g. ${unauthenticated[0]}`);
+      const unauthenticated = keys
+        .map((k) => authenticationProblem(via, arrivals.get(k)!.facts))
+        .filter((p) => p !== null);
+      if (unauthenticated.length > 0)
+        console.log(
+          `  ${unauthenticated.length} message(s) not passing SPF/DKIM/DMARC at beta, e.g. ${unauthenticated[0]}`,
+        );
       const last = Math.max(...keys.map((k) => arrivals.get(k)!.at));
       const latencies = keys.map((k) => arrivals.get(k)!.at - started.get(k)!).sort((x, y) => x - y);
       // Not timed: every message took the expected path on both sides, and the queues are drained.
@@ -344,7 +419,16 @@ async function main() {
         serial.push(arrivals.get(key)!.at - t);
       }
       await checkRoute(via, serialSent);
-      return { via, n: N, elapsedMs: last - t0, latencies, submitMs: submitMs.sort((x, y) => x - y), meanBytes, dnsPerMessage, serial: serial.sort((x, y) => x - y) };
+      return {
+        via,
+        n: N,
+        elapsedMs: last - t0,
+        latencies,
+        submitMs: submitMs.sort((x, y) => x - y),
+        meanBytes,
+        dnsPerMessage,
+        serial: serial.sort((x, y) => x - y),
+      };
     }
 
     // --- the runs ------------------------------------------------------------------------------------------------
@@ -360,22 +444,31 @@ async function main() {
     // --- figures ---------------------------------------------------------------------------------------------------
     const rate = (p: PhaseResult) => (p.n * 1000) / p.elapsedMs;
     const ms = (x: number) => fmt(x, 0).padStart(6);
-    const pcts = (l: readonly number[]) => `${ms(percentile(l, 50))} ${ms(percentile(l, 90))} ${ms(percentile(l, 99))} ${ms(l[l.length - 1]!)}`;
+    const pcts = (l: readonly number[]) =>
+      `${ms(percentile(l, 50))} ${ms(percentile(l, 90))} ${ms(percentile(l, 99))} ${ms(l[l.length - 1]!)}`;
     const ratio = (x: number, y: number) => fmt(x / y, 2).padStart(6);
-    console.log(`\nlatency = API request start -> stored in bob's mailbox (ms: p50 p90 p99 max); throughput = N / (first request -> last stored)`);
-    console.log(`${''.padEnd(22)}${'msg/s'.padStart(8)}   under load (N=${N}, ${CLIENTS} clients)   one at a time (${SERIAL})      API answer p50`);
+    console.log(
+      `\nlatency = API request start -> stored in bob's mailbox (ms: p50 p90 p99 max); throughput = N / (first request -> last stored)`,
+    );
+    console.log(
+      `${''.padEnd(22)}${'msg/s'.padStart(8)}   under load (N=${N}, ${CLIENTS} clients)   one at a time (${SERIAL})      API answer p50`,
+    );
     for (let r = 0; r < ROUNDS; r++) {
       const fed = results.find((p, i) => p.via === 'federation' && Math.floor(i / 2) === r)!;
       const smtp = results.find((p, i) => p.via === 'smtp' && Math.floor(i / 2) === r)!;
       for (const p of [fed, smtp]) {
-        console.log(`${`${p.via} (round ${r + 1})`.padEnd(22)}${fmt(rate(p)).padStart(8)}   ${pcts(p.latencies)}        ${pcts(p.serial)}   ${ms(percentile(p.submitMs, 50))}`);
+        console.log(
+          `${`${p.via} (round ${r + 1})`.padEnd(22)}${fmt(rate(p)).padStart(8)}   ${pcts(p.latencies)}        ${pcts(p.serial)}   ${ms(percentile(p.submitMs, 50))}`,
+        );
       }
       console.log(
         `${`federation/smtp`.padEnd(22)}${fmt(rate(fed) / rate(smtp), 2).padStart(8)}   ` +
           `${ratio(percentile(fed.latencies, 50), percentile(smtp.latencies, 50))} ${ratio(percentile(fed.latencies, 90), percentile(smtp.latencies, 90))} ${ratio(percentile(fed.latencies, 99), percentile(smtp.latencies, 99))} ${ratio(fed.latencies.at(-1)!, smtp.latencies.at(-1)!)}        ` +
           `${ratio(percentile(fed.serial, 50), percentile(smtp.serial, 50))} ${ratio(percentile(fed.serial, 90), percentile(smtp.serial, 90))} ${ratio(percentile(fed.serial, 99), percentile(smtp.serial, 99))} ${ratio(fed.serial.at(-1)!, smtp.serial.at(-1)!)}`,
       );
-      console.log(`  (throughput ratio above 1 / latency ratio below 1: federation faster; ${fmt(fed.meanBytes / 1024)} KiB stored per message; beta made ${fmt(smtp.dnsPerMessage)} DNS queries per SMTP message)`);
+      console.log(
+        `  (throughput ratio above 1 / latency ratio below 1: federation faster; ${fmt(fed.meanBytes / 1024)} KiB stored per message; beta made ${fmt(smtp.dnsPerMessage)} DNS queries per SMTP message)`,
+      );
     }
     ingestService.ingest = realIngest;
   } finally {

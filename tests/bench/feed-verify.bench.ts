@@ -18,7 +18,16 @@ import {
   verifyFeedDelta,
   verifyFeedEnvelope,
 } from '@caliopen/federation-protocol';
-import { REGISTRY, T0, feedEntryFor, instanceFixture, keySet, logTree, registryKey, signedCheckpointOf } from '../../federation-protocol/src/testing/fixtures.ts';
+import {
+  REGISTRY,
+  T0,
+  feedEntryFor,
+  instanceFixture,
+  keySet,
+  logTree,
+  registryKey,
+  signedCheckpointOf,
+} from '../../federation-protocol/src/testing/fixtures.ts';
 
 const members = Number(process.argv[2] ?? 10_000);
 
@@ -43,7 +52,10 @@ const feed = buildFeed({
   issuedAt: T0,
   registry: REGISTRY,
   checkpoint: await signedCheckpointOf(logTree(100), T0),
-  instances: Array.from({ length: members }, (_, index) => ({ ...template, domain: `member-${String(index).padStart(6, '0')}.caliopen.test` })),
+  instances: Array.from({ length: members }, (_, index) => ({
+    ...template,
+    domain: `member-${String(index).padStart(6, '0')}.caliopen.test`,
+  })),
 });
 const envelope = await signFeed(feed, registryKey);
 const options = { keySet, now: T0 + 60 };
@@ -57,15 +69,27 @@ const limit = await measure('limit: SHA-256 of the bytes + 1 Ed25519 verify', 20
   createHash('sha256').update(envelope).digest();
   verify(null, message, publicKey, signature);
 });
-const envelopeOnly = await measure('verifyFeedEnvelope (all checks, body not parsed)', 20, async () => must(await verifyFeedEnvelope(envelope, options)));
-const full = await measure('verifyFeed (plus JSON.parse and validation)', 5, async () => must(await verifyFeed(envelope, options)));
-console.log(`P4 ratio verifyFeedEnvelope / limit: ${(envelopeOnly / limit).toFixed(2)} (target <= 1.5); verifyFeed / limit: ${(full / limit).toFixed(2)}`);
+const envelopeOnly = await measure('verifyFeedEnvelope (all checks, body not parsed)', 20, async () =>
+  must(await verifyFeedEnvelope(envelope, options)),
+);
+const full = await measure('verifyFeed (plus JSON.parse and validation)', 5, async () =>
+  must(await verifyFeed(envelope, options)),
+);
+console.log(
+  `P4 ratio verifyFeedEnvelope / limit: ${(envelopeOnly / limit).toFixed(2)} (target <= 1.5); verifyFeed / limit: ${(full / limit).toFixed(2)}`,
+);
 
 await measure('registry: signFeed', 3, () => signFeed(feed, registryKey));
-const next = buildFeed({ ...feed, serial: 2, instances: feed.instances.map((entry, index) => (index % 1000 === 0 ? { ...entry, listed: false } : entry)) });
+const next = buildFeed({
+  ...feed,
+  serial: 2,
+  instances: feed.instances.map((entry, index) => (index % 1000 === 0 ? { ...entry, listed: false } : entry)),
+});
 const delta = await signFeedDelta(diffFeeds(feed, next), registryKey);
 console.log(`delta with ${Math.ceil(members / 1000)} changes: ${delta.byteLength} bytes`);
-await measure('peer: verifyFeedDelta + applyDelta', 10, async () => must(applyDelta(feed, must(await verifyFeedDelta(delta, options)).delta)));
+await measure('peer: verifyFeedDelta + applyDelta', 10, async () =>
+  must(applyDelta(feed, must(await verifyFeedDelta(delta, options)).delta)),
+);
 
 const leaves = Array.from({ length: 100_000 }, (_, index) => createHash('sha256').update(String(index)).digest());
 let tree = new MerkleTree();

@@ -57,7 +57,17 @@ const chance = (p: number) => random() < p;
 
 /** Sending domains: a quarter of correspondents on data-exploiting webmail, the rest on providers of every quality. */
 const EXPLOITING = ['gmail.com', 'gmail.com', 'gmail.com', 'outlook.com', 'hotmail.fr', 'yahoo.com', 'gmx.de'];
-const ORDINARY = ['orange.fr', 'free.fr', 'posteo.de', 'mailbox.example', 'exemple.fr', 'uni-example.de', 'asso.example.org', 'cabinet-example.fr', 'mairie-example.fr'];
+const ORDINARY = [
+  'orange.fr',
+  'free.fr',
+  'posteo.de',
+  'mailbox.example',
+  'exemple.fr',
+  'uni-example.de',
+  'asso.example.org',
+  'cabinet-example.fr',
+  'mairie-example.fr',
+];
 
 interface Correspondent {
   address: string;
@@ -84,7 +94,10 @@ function makeCorrespondents(n: number): Correspondent[] {
     const pgp = !exploiting && chance(0.06);
     const t = random();
     out.push({
-      address: `c${i}.${pick(['martin', 'bernard', 'dubois', 'smith', 'müller', 'rossi', 'garcia'])}@${domain}`.normalize('NFC'),
+      address:
+        `c${i}.${pick(['martin', 'bernard', 'dubois', 'smith', 'müller', 'rossi', 'garcia'])}@${domain}`.normalize(
+          'NFC',
+        ),
       name: `Correspondent ${i}`,
       domain,
       tls: exploiting ? 'TLSv1.3' : t < 0.62 ? 'TLSv1.3' : t < 0.88 ? 'TLSv1.2' : t < 0.9 ? 'TLSv1' : null,
@@ -118,16 +131,46 @@ function zipfPicker(n: number): () => number {
   };
 }
 
-const CIPHERS = { 'TLSv1.3': 'TLS_AES_256_GCM_SHA384', 'TLSv1.2': 'ECDHE-RSA-AES256-GCM-SHA384', TLSv1: 'AES128-SHA' } as const;
+const CIPHERS = {
+  'TLSv1.3': 'TLS_AES_256_GCM_SHA384',
+  'TLSv1.2': 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLSv1: 'AES128-SHA',
+} as const;
 
 /** The facts ingest records for a message from this correspondent (MessageFacts + openpgp + mime + importance). */
 function storedFacts(c: Correspondent, inbound: boolean, fingerprint: string): Record<string, unknown> {
-  const mime = { parsed: true, problem: null, attachments: chance(0.15) ? 1 : 0, truncatedHeaders: false, droppedAddresses: 0, listId: null };
+  const mime = {
+    parsed: true,
+    problem: null,
+    attachments: chance(0.15) ? 1 : 0,
+    truncatedHeaders: false,
+    droppedAddresses: 0,
+    listId: null,
+  };
   const importance = { repliesTo: null, feedback: null, feedbackAt: null, reasons: [] };
   const pgpFacts = (): Record<string, unknown> => {
-    if (!c.pgp || chance(0.2)) return { kind: 'none', encrypted: false, encryptedTo: [], signature: 'none', signerKeyId: null, signerFingerprint: null, signerKeyTrust: null, problem: null };
+    if (!c.pgp || chance(0.2))
+      return {
+        kind: 'none',
+        encrypted: false,
+        encryptedTo: [],
+        signature: 'none',
+        signerKeyId: null,
+        signerFingerprint: null,
+        signerKeyTrust: null,
+        problem: null,
+      };
     if (chance(0.3)) {
-      return { kind: 'pgp-mime-encrypted', encrypted: true, encryptedTo: ['0123456789abcdef'], signature: 'unverifiable', signerKeyId: null, signerFingerprint: null, signerKeyTrust: null, problem: null };
+      return {
+        kind: 'pgp-mime-encrypted',
+        encrypted: true,
+        encryptedTo: ['0123456789abcdef'],
+        signature: 'unverifiable',
+        signerKeyId: null,
+        signerFingerprint: null,
+        signerKeyTrust: null,
+        problem: null,
+      };
     }
     const valid = c.keyKnown && !chance(0.01);
     return {
@@ -143,26 +186,59 @@ function storedFacts(c: Correspondent, inbound: boolean, fingerprint: string): R
   };
   if (!inbound) {
     const tls = c.tls === null ? null : { version: c.tls, cipher: CIPHERS[c.tls] };
-    return { transport: null, authentication: null, delivery: [{ via: 'smtp', tls, peer: `mx.${c.domain}` }], mime, importance, ...(c.pgp && chance(0.5) ? { openpgp: pgpFacts() } : {}) };
+    return {
+      transport: null,
+      authentication: null,
+      delivery: [{ via: 'smtp', tls, peer: `mx.${c.domain}` }],
+      mime,
+      importance,
+      ...(c.pgp && chance(0.5) ? { openpgp: pgpFacts() } : {}),
+    };
   }
   const imported = chance(0.08);
   const tls = c.tls === null || chance(0.01) ? null : { version: c.tls, cipher: CIPHERS[c.tls] };
   const hops = 1 + Math.floor(random() * 3);
   const receivedChain = Array.from({ length: hops }, (_, i) => {
     const plain = chance(0.03);
-    return { from: i === hops - 1 ? `laptop.${c.domain}` : `relay${i}.${c.domain}`, by: `relay${i + 1}.${c.domain}`, with: plain ? 'SMTP' : 'ESMTPS', tls: !plain, date: 'Sun, 22 Nov 2026 09:59:58 +0000' };
+    return {
+      from: i === hops - 1 ? `laptop.${c.domain}` : `relay${i}.${c.domain}`,
+      by: `relay${i + 1}.${c.domain}`,
+      with: plain ? 'SMTP' : 'ESMTPS',
+      tls: !plain,
+      date: 'Sun, 22 Nov 2026 09:59:58 +0000',
+    };
   });
   const helo = c.domain === 'gmail.com' ? 'mail-wr1-f41.google.com' : `smtp-out.${c.domain}`;
   const transport = imported
-    ? { via: 'imap-import', tls: null, clientIp: null, helo: null, receivedChain, externalHops: hops, plaintextHops: receivedChain.filter((h) => !h.tls).length }
-    : { via: 'smtp', tls, clientIp: '192.0.2.10', helo, receivedChain, externalHops: hops, plaintextHops: receivedChain.filter((h) => !h.tls).length };
+    ? {
+        via: 'imap-import',
+        tls: null,
+        clientIp: null,
+        helo: null,
+        receivedChain,
+        externalHops: hops,
+        plaintextHops: receivedChain.filter((h) => !h.tls).length,
+      }
+    : {
+        via: 'smtp',
+        tls,
+        clientIp: '192.0.2.10',
+        helo,
+        receivedChain,
+        externalHops: hops,
+        plaintextHops: receivedChain.filter((h) => !h.tls).length,
+      };
   const dkimOk = c.dkim && !chance(0.02);
   const authentication = imported
     ? null
     : {
         spf: { result: chance(0.9) ? 'pass' : pick(['softfail', 'none', 'neutral']), domain: c.domain },
         dkim: c.dkim ? [{ result: dkimOk ? 'pass' : 'fail', domain: c.domain, selector: 's1', aligned: true }] : [],
-        dmarc: { result: c.dmarc && dkimOk ? 'pass' : c.dmarc ? 'fail' : 'none', domain: c.domain, policy: c.dmarc ? 'quarantine' : null },
+        dmarc: {
+          result: c.dmarc && dkimOk ? 'pass' : c.dmarc ? 'fail' : 'none',
+          domain: c.domain,
+          policy: c.dmarc ? 'quarantine' : null,
+        },
       };
   return { transport, authentication, openpgp: pgpFacts(), mime, importance };
 }
@@ -202,7 +278,11 @@ function message(accountId: string, own: string, c: Correspondent, i: number, at
 
 // --- 1. the pure model -------------------------------------------------------------------------------------------
 
-function timeRuns(label: string, inputs: readonly MessagePiFacts[] | readonly Message[], run: (x: any) => unknown): number {
+function timeRuns(
+  label: string,
+  inputs: readonly MessagePiFacts[] | readonly Message[],
+  run: (x: any) => unknown,
+): number {
   const rates: number[] = [];
   for (let r = 0; r < REPS; r++) {
     const t0 = process.hrtime.bigint();
@@ -210,24 +290,37 @@ function timeRuns(label: string, inputs: readonly MessagePiFacts[] | readonly Me
     rates.push((inputs.length * ROUNDS) / (ms(t0) / 1000));
   }
   const rate = median(rates);
-  console.log(`model  ${label.padEnd(44)}: ${fmt(rate).padStart(9)} /s  (${fmt(1e6 / rate)} µs each; runs ${rates.map((x) => fmt(x)).join(', ')})`);
+  console.log(
+    `model  ${label.padEnd(44)}: ${fmt(rate).padStart(9)} /s  (${fmt(1e6 / rate)} µs each; runs ${rates.map((x) => fmt(x)).join(', ')})`,
+  );
   return rate;
 }
 
 async function pureModel(): Promise<void> {
-  console.log(`\n1. computeMessagePi over ${FACTS} generated fact sets, ${ROUNDS} passes per run, median of ${REPS} runs`);
+  console.log(
+    `\n1. computeMessagePi over ${FACTS} generated fact sets, ${ROUNDS} passes per run, median of ${REPS} runs`,
+  );
   const people = makeCorrespondents(CORRESPONDENTS);
   const next = zipfPicker(people.length);
   const fingerprint = 'a'.repeat(40);
-  const messages = Array.from({ length: FACTS }, (_, i) => message('acct', 'bench@bench.test', people[next()]!, i, new Date(), fingerprint));
-  const facts = messages.map((m) => messagePiFacts(m, { knownContact: people.find((p) => p.contactId === (m.direction === 'inbound' ? m.from : m.to[0]!).contactId)!.userContact }));
+  const messages = Array.from({ length: FACTS }, (_, i) =>
+    message('acct', 'bench@bench.test', people[next()]!, i, new Date(), fingerprint),
+  );
+  const facts = messages.map((m) =>
+    messagePiFacts(m, {
+      knownContact: people.find((p) => p.contactId === (m.direction === 'inbound' ? m.from : m.to[0]!).contactId)!
+        .userContact,
+    }),
+  );
   const anonymous = facts.map((f) => ({ ...f, correspondent: null }));
 
   // Warm-up (JIT), then the runs.
   for (const f of facts) computeMessagePi(f);
   const full = timeRuns('breakdown + suggestions (computeMessagePi)', facts, computeMessagePi);
   const bare = timeRuns('breakdown alone (no suggestion applies)', anonymous, computeMessagePi);
-  timeRuns('from stored facts (messagePiFacts + compute)', messages, (m: Message) => computeMessagePi(messagePiFacts(m, { knownContact: false })));
+  timeRuns('from stored facts (messagePiFacts + compute)', messages, (m: Message) =>
+    computeMessagePi(messagePiFacts(m, { knownContact: false })),
+  );
   console.log(`model  suggestions' share of the cost                 : ${fmt(100 * (1 - full / bare))} %`);
 
   const pis = facts.map(computeMessagePi);
@@ -238,21 +331,39 @@ async function pureModel(): Promise<void> {
     `model  per PI: ${fmt(avg(pis.map((p) => p.factors.length)))} factors, ${fmt(avg(pis.map((p) => p.suggestions.length)))} suggestions, ` +
       `${fmt(avg(pis.map((p) => JSON.stringify(p).length)))} bytes of JSON; mean score ${fmt(avg(pis.map((p) => p.score)))}`,
   );
-  console.log(`model  levels of the mix: ${[...hist.entries()].sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${fmt((100 * n) / pis.length)} %`).join(', ')}`);
+  console.log(
+    `model  levels of the mix: ${[...hist.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([l, n]) => `${l} ${fmt((100 * n) / pis.length)} %`)
+      .join(', ')}`,
+  );
 }
 
 // --- 2. bulk recomputation ---------------------------------------------------------------------------------------
 
 async function bulk(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'caliopen-pi-bench-'));
-  console.log(`\n2. PiService.recomputeAccount over ${N} stored messages, ${CORRESPONDENTS} correspondents (SQLite in ${dir})`);
+  console.log(
+    `\n2. PiService.recomputeAccount over ${N} stored messages, ${CORRESPONDENTS} correspondents (SQLite in ${dir})`,
+  );
   const storage = SqliteStorage.inDataDir(dir);
   const queue = openSqliteJobQueue(join(dir, 'queue.db'));
   const accountId = randomUUID();
   const now = new Date();
   await storage.accounts.create({
-    id: accountId, username: 'bench', displayName: 'Bench', role: 'user', passwordHash: 'x', totpSecretSealed: null,
-    totpPendingSealed: null, totpLastStep: 0, quotaBytes: 1e15, usedBytes: 0, disabled: false, createdAt: now, updatedAt: now,
+    id: accountId,
+    username: 'bench',
+    displayName: 'Bench',
+    role: 'user',
+    passwordHash: 'x',
+    totpSecretSealed: null,
+    totpPendingSealed: null,
+    totpLastStep: 0,
+    quotaBytes: 1e15,
+    usedBytes: 0,
+    disabled: false,
+    createdAt: now,
+    updatedAt: now,
   });
   const own = 'bench@bench.test';
   const people = makeCorrespondents(CORRESPONDENTS);
@@ -277,22 +388,49 @@ async function bulk(): Promise<void> {
     .transaction(() => {
       for (const c of people) {
         const contact: Contact = {
-          id: c.contactId, accountId, displayName: c.name, identities: [{ protocol: 'email', address: c.address, label: null }], notes: '',
-          automatic: !c.userContact, pi: null, createdAt: now, updatedAt: now,
+          id: c.contactId,
+          accountId,
+          displayName: c.name,
+          identities: [{ protocol: 'email', address: c.address, label: null }],
+          notes: '',
+          automatic: !c.userContact,
+          pi: null,
+          createdAt: now,
+          updatedAt: now,
         };
         void storage.contacts.create(contact);
         if (c.keyKnown) {
           const k: CorrespondentKey = {
-            accountId, address: c.address, fingerprint: key.fingerprint, version: 4, algorithm: 'curve25519', publicKey: key.publicKey.write(),
-            source: 'attached', status: 'active', keyCreatedAt: now, keyExpiresAt: null, verifiedAt: null, firstSeenAt: now, lastSeenAt: now,
+            accountId,
+            address: c.address,
+            fingerprint: key.fingerprint,
+            version: 4,
+            algorithm: 'curve25519',
+            publicKey: key.publicKey.write(),
+            source: 'attached',
+            status: 'active',
+            keyCreatedAt: now,
+            keyExpiresAt: null,
+            verifiedAt: null,
+            firstSeenAt: now,
+            lastSeenAt: now,
           };
           void storage.keys.put(k);
         }
         if (!counts.has(c.conversationId)) continue;
         const conversation: Conversation = {
-          id: c.conversationId, accountId, kind: 'people', key: peopleKey([c.contactId]), title: c.name,
-          participants: [{ contactId: c.contactId, address: c.address, name: c.name }], lastMessageAt: new Date(last.get(c.conversationId)!),
-          messageCount: counts.get(c.conversationId)!, unreadCount: 0, pi: null, importance: 0, createdAt: now,
+          id: c.conversationId,
+          accountId,
+          kind: 'people',
+          key: peopleKey([c.contactId]),
+          title: c.name,
+          participants: [{ contactId: c.contactId, address: c.address, name: c.name }],
+          lastMessageAt: new Date(last.get(c.conversationId)!),
+          messageCount: counts.get(c.conversationId)!,
+          unreadCount: 0,
+          pi: null,
+          importance: 0,
+          createdAt: now,
         };
         void storage.conversations.getOrCreate(conversation);
       }
@@ -301,15 +439,24 @@ async function bulk(): Promise<void> {
     .immediate();
   const seedMs = ms(t0);
   const conversations = counts.size;
-  console.log(`seed   ${N} messages, ${conversations} conversations, ${people.length} contacts (${people.filter((p) => p.keyKnown).length} with a key) in one transaction: ${fmt(seedMs / 1000)} s`);
-  console.log(`seed   instance.db size: ${mib(statSync(join(dir, 'instance.db')).size)}; RSS ${mib(process.memoryUsage().rss)}`);
+  console.log(
+    `seed   ${N} messages, ${conversations} conversations, ${people.length} contacts (${people.filter((p) => p.keyKnown).length} with a key) in one transaction: ${fmt(seedMs / 1000)} s`,
+  );
+  console.log(
+    `seed   instance.db size: ${mib(statSync(join(dir, 'instance.db')).size)}; RSS ${mib(process.memoryUsage().rss)}`,
+  );
   await queue.close();
   await storage.close();
 
   // The recomputation runs in a fresh process over the stored data: its memory figures are its own, not the seeding's.
   const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
     stdio: 'inherit',
-    env: { ...process.env, PI_BENCH_DIR: dir, PI_BENCH_ACCOUNT: accountId, PI_BENCH_CONTACTS: JSON.stringify(people.map((p) => p.contactId)) },
+    env: {
+      ...process.env,
+      PI_BENCH_DIR: dir,
+      PI_BENCH_ACCOUNT: accountId,
+      PI_BENCH_CONTACTS: JSON.stringify(people.map((p) => p.contactId)),
+    },
   });
   if (process.env.KEEP !== '1') rmSync(dir, { recursive: true, force: true });
   if (child.status !== 0) throw new Error(`the recomputation process failed (${child.status ?? child.signal})`);
@@ -320,7 +467,11 @@ async function recompute(dir: string, accountId: string, contactIds: string[]): 
   const storage = SqliteStorage.inDataDir(dir);
   const queue = openSqliteJobQueue(join(dir, 'queue.db'));
   const service = new PiService({
-    storage, blobs: new FsBlobStore(join(dir, 'blobs')), queue, clock: () => new Date(), standing: UNLABELLED,
+    storage,
+    blobs: new FsBlobStore(join(dir, 'blobs')),
+    queue,
+    clock: () => new Date(),
+    standing: UNLABELLED,
     keysFor: (id, addresses) => storage.keys.listByAddresses(id, addresses),
   });
   const rssBefore = process.memoryUsage().rss;
@@ -332,30 +483,50 @@ async function recompute(dir: string, accountId: string, contactIds: string[]): 
     t0 = process.hrtime.bigint();
     const { messages } = await service.recomputeAccount(accountId);
     const s = ms(t0) / 1000;
-    console.log(`bulk   ${label.padEnd(48)}: ${fmt(messages / s).padStart(8)} msg/s (${fmt(s)} s for ${messages}) [${what}]`);
+    console.log(
+      `bulk   ${label.padEnd(48)}: ${fmt(messages / s).padStart(8)} msg/s (${fmt(s)} s for ${messages}) [${what}]`,
+    );
   }
   const maxRss = process.resourceUsage().maxRSS * 1024;
   const mem = process.memoryUsage();
-  console.log(`bulk   RSS of the recomputing process: ${mib(rssBefore)} at start, peak ${mib(maxRss)}, ${mib(mem.rss)} at the end (JS heap used ${mib(mem.heapUsed)})`);
+  console.log(
+    `bulk   RSS of the recomputing process: ${mib(rssBefore)} at start, peak ${mib(maxRss)}, ${mib(mem.rss)} at the end (JS heap used ${mib(mem.heapUsed)})`,
+  );
   // The contacts' share: recomputeAccount ends with every contact refreshed (and the account summary).
   t0 = process.hrtime.bigint();
   for (const id of contactIds) await service.refreshContact(accountId, id);
-  console.log(`bulk   of which contacts: refreshContact for each of ${contactIds.length} contacts alone: ${fmt(ms(t0) / 1000)} s`);
+  console.log(
+    `bulk   of which contacts: refreshContact for each of ${contactIds.length} contacts alone: ${fmt(ms(t0) / 1000)} s`,
+  );
 
   // What the rescoring produced (the stored summaries), by level, and that every row now carries this model's version.
-  const levels = storage.db.prepare(`SELECT json_extract(pi_json, '$.level') AS level, json_extract(pi_json, '$.modelVersion') AS version, count(*) AS n FROM messages GROUP BY 1, 2 ORDER BY n DESC`).all() as { level: string; version: string; n: number }[];
+  const levels = storage.db
+    .prepare(
+      `SELECT json_extract(pi_json, '$.level') AS level, json_extract(pi_json, '$.modelVersion') AS version, count(*) AS n FROM messages GROUP BY 1, 2 ORDER BY n DESC`,
+    )
+    .all() as { level: string; version: string; n: number }[];
   const total = levels.reduce((sum, l) => sum + l.n, 0);
-  console.log(`bulk   stored levels: ${levels.map((l) => `${l.level} ${fmt((100 * l.n) / total)} %${l.version === PI_MODEL_VERSION ? '' : ` (${l.version}!)`}`).join(', ')}`);
+  console.log(
+    `bulk   stored levels: ${levels.map((l) => `${l.level} ${fmt((100 * l.n) / total)} %${l.version === PI_MODEL_VERSION ? '' : ` (${l.version}!)`}`).join(', ')}`,
+  );
   const account = await storage.accounts.getPi(accountId);
-  console.log(`bulk   account PI ${account?.score} (${account?.level}); contacts scored: ${(storage.db.prepare('SELECT count(*) AS n FROM contacts WHERE pi_json IS NOT NULL').get() as { n: number }).n}`);
+  console.log(
+    `bulk   account PI ${account?.score} (${account?.level}); contacts scored: ${(storage.db.prepare('SELECT count(*) AS n FROM contacts WHERE pi_json IS NOT NULL').get() as { n: number }).n}`,
+  );
   await queue.close();
   await storage.close();
 }
 
 if (process.env.PI_BENCH_DIR) {
-  await recompute(process.env.PI_BENCH_DIR, process.env.PI_BENCH_ACCOUNT!, JSON.parse(process.env.PI_BENCH_CONTACTS ?? '[]') as string[]);
+  await recompute(
+    process.env.PI_BENCH_DIR,
+    process.env.PI_BENCH_ACCOUNT!,
+    JSON.parse(process.env.PI_BENCH_CONTACTS ?? '[]') as string[],
+  );
 } else {
-  console.log(`Privacy Index bench (model ${PI_MODEL_VERSION}): FACTS=${FACTS} ROUNDS=${ROUNDS} REPS=${REPS} N=${N} CORRESPONDENTS=${CORRESPONDENTS}`);
+  console.log(
+    `Privacy Index bench (model ${PI_MODEL_VERSION}): FACTS=${FACTS} ROUNDS=${ROUNDS} REPS=${REPS} N=${N} CORRESPONDENTS=${CORRESPONDENTS}`,
+  );
   await pureModel();
   await bulk();
 }

@@ -17,7 +17,13 @@ import {
   type Ed25519PublicJwk,
   type X25519PublicJwk,
 } from '@caliopen/federation-protocol';
-import { buildRegistryServices, initRegistry, loadRegistryConfig, type Application, type CheckRun } from '@caliopen/registry';
+import {
+  buildRegistryServices,
+  initRegistry,
+  loadRegistryConfig,
+  type Application,
+  type CheckRun,
+} from '@caliopen/registry';
 import { PublicationBatch } from '../../registry/src/labels/label.service.ts';
 import { emptyDnsResolver, selfSignedCertificate } from '../support/registry.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -48,14 +54,27 @@ async function measure(label: string, runs: number, task: () => unknown): Promis
 
 await initRegistry({ dataDir: dir, origin: 'registry.bench.test', httpPort: '0' }, () => {});
 const config = loadRegistryConfig({ dataDir: dir, env: {}, overrides: { log: { level: 'silent' } } });
-const services = await buildRegistryServices(config, { runChecks: async () => [], resolver: emptyDnsResolver, open: { queue: false } });
+const services = await buildRegistryServices(config, {
+  runChecks: async () => [],
+  resolver: emptyDnsResolver,
+  open: { queue: false },
+});
 const { storage, labels, feed, keys, exclusive } = services;
 
 // One real certificate for every member (its fingerprint is all the feed carries); distinct keys per member.
 const cert = await selfSignedCertificate('bench.caliopen.test');
 const now = new Date();
 const nowS = Math.floor(now.getTime() / 1000);
-const PASSING = ['domain.control', 'tls.certificate.san', 'tls.certificate.validity', 'tls.certificate.key', 'tls.certificate.live', 'tls.version', 'federation.descriptor', 'federation.descriptor.keys'];
+const PASSING = [
+  'domain.control',
+  'tls.certificate.san',
+  'tls.certificate.validity',
+  'tls.certificate.key',
+  'tls.certificate.live',
+  'tls.version',
+  'federation.descriptor',
+  'federation.descriptor.keys',
+];
 
 function application(index: number): Application {
   const domain = `member-${String(index).padStart(6, '0')}.caliopen.test`;
@@ -105,7 +124,15 @@ function passingRun(app: Application): CheckRun {
     startedAt: now,
     finishedAt: now,
     mandatoryPassed: true,
-    results: PASSING.map((id) => ({ id, status: 'pass' as const, points: 10, maxPoints: 10, mandatory: !id.startsWith('tls.version'), evidence: `${id} passes`, checkedAt: now.toISOString() })),
+    results: PASSING.map((id) => ({
+      id,
+      status: 'pass' as const,
+      points: 10,
+      maxPoints: 10,
+      mandatory: !id.startsWith('tls.version'),
+      evidence: `${id} passes`,
+      checkedAt: now.toISOString(),
+    })),
   };
 }
 
@@ -128,10 +155,14 @@ await exclusive.run(async () => {
   await time(`log ${members} entries + 1 checkpoint, publish the feed`, () => labels.flush(batch, now));
 });
 
-const build = await measure('build and sign the feed (members read, built, signed)', 3, () => exclusive.run(() => feed.publish([], now)));
+const build = await measure('build and sign the feed (members read, built, signed)', 3, () =>
+  exclusive.run(() => feed.publish([], now)),
+);
 const current = await feed.current(now);
 const envelope = current.envelope;
-console.log(`${'feed size'.padEnd(60)} ${(envelope.byteLength / 1e6).toFixed(2).padStart(10)} MB (serial ${current.serial})`);
+console.log(
+  `${'feed size'.padEnd(60)} ${(envelope.byteLength / 1e6).toFixed(2).padStart(10)} MB (serial ${current.serial})`,
+);
 
 const keySet = await keys.keySet();
 const options = { keySet, now: nowS + 60 };
@@ -143,9 +174,13 @@ const limit = await measure('peer: limit, SHA-256 of the bytes + 1 Ed25519 verif
   createHash('sha256').update(envelope).digest();
   verify(null, message, publicKey, signature);
 });
-const envelopeOnly = await measure('peer: verifyFeedEnvelope', 10, async () => must(await verifyFeedEnvelope(envelope, options)));
+const envelopeOnly = await measure('peer: verifyFeedEnvelope', 10, async () =>
+  must(await verifyFeedEnvelope(envelope, options)),
+);
 await measure('peer: verifyFeed (parsed and validated)', 3, async () => must(await verifyFeed(envelope, options)));
-await measure('peer: verifyFeed with every label verified', 1, async () => must(await verifyFeed(envelope, { ...options, verifyLabels: true })));
+await measure('peer: verifyFeed with every label verified', 1, async () =>
+  must(await verifyFeed(envelope, { ...options, verifyLabels: true })),
+);
 const previous = must(await verifyFeed(envelope, options)).feed;
 
 // 10 changes: 5 renewals, 5 revocations, published as one serial.
@@ -155,15 +190,21 @@ await exclusive.run(async () => {
   for (const app of apps.slice(5, 10)) await labels.revoke(app.domain, 'bench revocation', now, batch);
   await time('publish 10 changes (log append + new serial)', () => labels.flush(batch, now));
 });
-const delta = (await time('build and sign the delta of 10 changes', async () => (await feed.delta(previous.serial, now))!)).envelope;
+const delta = (
+  await time('build and sign the delta of 10 changes', async () => (await feed.delta(previous.serial, now))!)
+).envelope;
 const after = await feed.current(now);
-console.log(`${'delta size (10 changes)'.padEnd(60)} ${(delta.byteLength / 1e3).toFixed(1).padStart(10)} kB (full feed ${(after.envelope.byteLength / 1e6).toFixed(2)} MB)`);
+console.log(
+  `${'delta size (10 changes)'.padEnd(60)} ${(delta.byteLength / 1e3).toFixed(1).padStart(10)} kB (full feed ${(after.envelope.byteLength / 1e6).toFixed(2)} MB)`,
+);
 await measure('peer: verifyFeedDelta + applyDelta (result digest checked)', 3, async () => {
   const verified = must(await verifyFeedDelta(delta, { ...options, lastSerial: previous.serial }));
   must(applyDelta(previous, verified.delta, { checkResultDigest: true }));
 });
 
-console.log(`${'P4 ratio verifyFeedEnvelope / limit'.padEnd(60)} ${(envelopeOnly / limit).toFixed(2).padStart(10)}   (target <= 1.5)`);
+console.log(
+  `${'P4 ratio verifyFeedEnvelope / limit'.padEnd(60)} ${(envelopeOnly / limit).toFixed(2).padStart(10)}   (target <= 1.5)`,
+);
 console.log(`${'feed build+sign per member'.padEnd(60)} ${((build * 1000) / members).toFixed(1).padStart(10)} us`);
 await services.close();
 cleanup();

@@ -135,7 +135,11 @@ function buildVocabulary(random: () => number): { english: string[]; french: str
     return xs;
   };
   // Function words take the top ranks (as in real text), then inflected content words, then the rare tail.
-  const english = [...ENGLISH_FUNCTION, ...shuffle([...new Set(inflect(ENGLISH_STEMS, ENGLISH_SUFFIXES))]), ...tail(600)];
+  const english = [
+    ...ENGLISH_FUNCTION,
+    ...shuffle([...new Set(inflect(ENGLISH_STEMS, ENGLISH_SUFFIXES))]),
+    ...tail(600),
+  ];
   const french = [...FRENCH_FUNCTION, ...shuffle([...new Set(inflect(FRENCH_STEMS, FRENCH_SUFFIXES))]), ...tail(600)];
   return { english, french };
 }
@@ -153,7 +157,12 @@ const LAST_NAMES = words(`
 `);
 const DOMAINS = words('example.com example.org exemple.fr mail.example courriel.example corp.example asso.example');
 const TAGS = words('work famille finance travel école urgent newsletter legal santé projet-kangaroo receipts friends');
-const PROTOCOLS: Array<[string, number]> = [['email', 0.8], ['sms', 0.1], ['mastodon', 0.06], ['twitter', 0.04]];
+const PROTOCOLS: Array<[string, number]> = [
+  ['email', 0.8],
+  ['sms', 0.1],
+  ['mastodon', 0.06],
+  ['twitter', 0.04],
+];
 
 export const CORRESPONDENT_COUNT = 2000;
 
@@ -195,7 +204,8 @@ export function* generateSearchDocuments(count: number, options: SearchFixtureOp
 
   for (let i = 0; i < count; i++) {
     const french = random() < 0.4;
-    const word = (): string => (french ? vocabulary.french[frenchWord(random)]! : vocabulary.english[englishWord(random)]!);
+    const word = (): string =>
+      french ? vocabulary.french[frenchWord(random)]! : vocabulary.english[englishWord(random)]!;
     const sentence = (n: number): string => {
       const ws = Array.from({ length: n }, word);
       ws[0] = ws[0]!.charAt(0).toUpperCase() + ws[0]!.slice(1);

@@ -45,7 +45,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function smtpSource(): string | null {
   if (process.env.CLIENT === 'node') return null;
-  const r = spawnSync('sh', ['-c', 'command -v smtp-source || ls /usr/sbin/smtp-source 2>/dev/null'], { encoding: 'utf8' });
+  const r = spawnSync('sh', ['-c', 'command -v smtp-source || ls /usr/sbin/smtp-source 2>/dev/null'], {
+    encoding: 'utf8',
+  });
   return r.stdout.trim() || null;
 }
 
@@ -75,9 +77,31 @@ async function nodeClient(port: number, total: number, tag: string): Promise<voi
 }
 
 function sourceClient(binary: string, port: number, total: number): Promise<void> {
-  const child = spawn(binary, ['-4', '-M', 'client.bench.test', '-f', SENDER, '-t', `bob@${DOMAIN}`, '-S', 'P1 ingest', '-l', String(SIZE), '-m', String(total), '-s', String(CONNS), '-d', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const child = spawn(
+    binary,
+    [
+      '-4',
+      '-M',
+      'client.bench.test',
+      '-f',
+      SENDER,
+      '-t',
+      `bob@${DOMAIN}`,
+      '-S',
+      'P1 ingest',
+      '-l',
+      String(SIZE),
+      '-m',
+      String(total),
+      '-s',
+      String(CONNS),
+      '-d',
+      `127.0.0.1:${port}`,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   return once(child, 'exit').then(([code]) => {
     if (code !== 0) throw new Error(`smtp-source exited with ${code}`);
   });
@@ -95,7 +119,9 @@ async function waitUntil(probe: () => boolean, what: string, timeoutMs = 1800_00
 function runAnchor(): { accepted: number; delivered: number } | null {
   if (!ANCHOR) return null;
   if (process.getuid?.() !== 0) {
-    console.log('anchor: skipped (postfix-ingest.sh needs root; run this as root, or run the script with sudo beside it)');
+    console.log(
+      'anchor: skipped (postfix-ingest.sh needs root; run this as root, or run the script with sudo beside it)',
+    );
     return null;
   }
   if (!existsSync(ANCHOR_SCRIPT)) {
@@ -103,7 +129,11 @@ function runAnchor(): { accepted: number; delivered: number } | null {
     return null;
   }
   console.log(`\nanchor: ${ANCHOR_SCRIPT} (N=${N}, SIZE=${SIZE}, CONNS=${CONNS})`);
-  const r = spawnSync('bash', [ANCHOR_SCRIPT], { env: { ...process.env, N: String(N), SIZE: String(SIZE), CONNS: String(CONNS) }, encoding: 'utf8', timeout: 1800_000 });
+  const r = spawnSync('bash', [ANCHOR_SCRIPT], {
+    env: { ...process.env, N: String(N), SIZE: String(SIZE), CONNS: String(CONNS) },
+    encoding: 'utf8',
+    timeout: 1800_000,
+  });
   process.stdout.write(r.stderr);
   process.stdout.write(r.stdout);
   const m = /postfix: accepted (\d+) msg\/s, delivered (\d+) msg\/s/.exec(r.stdout);
@@ -112,7 +142,9 @@ function runAnchor(): { accepted: number; delivered: number } | null {
 
 async function main() {
   const source = smtpSource();
-  console.log(`smtp ingest bench: N=${N} messages of ${SIZE} B on ${CONNS} connections, client ${source ? 'smtp-source (Postfix)' : 'Node'}`);
+  console.log(
+    `smtp ingest bench: N=${N} messages of ${SIZE} B on ${CONNS} connections, client ${source ? 'smtp-source (Postfix)' : 'Node'}`,
+  );
   const tmp = tempDir('caliopen-bench-smtp-');
   const dataDir = join(tmp.dir, 'instance');
   const dns = await startInternetDns({ 'client.bench.test': ['v=spf1 ip4:127.0.0.1 -all'] });
@@ -122,26 +154,33 @@ async function main() {
   try {
     await initInstance({ domain: DOMAIN, dataDir, httpPort: '0' }, () => {});
     const storage = SqliteStorage.inDataDir(dataDir);
-    await new AccountService(storage, new PasswordHasher(), systemClock, 1024 ** 4).create({ username: 'bob', password: 'pw-bob-0123456789' });
+    await new AccountService(storage, new PasswordHasher(), systemClock, 1024 ** 4).create({
+      username: 'bob',
+      password: 'pw-bob-0123456789',
+    });
     await storage.close();
 
     const port = await freePort();
     const httpPort = await freePort();
-    child = spawn(process.execPath, [join(root, 'instance/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir], {
-      cwd: root,
-      env: {
-        ...process.env,
-        CALIOPEN_HTTP_PORT: String(httpPort),
-        CALIOPEN_HTTPS_PORT: '0',
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: String(port),
-        CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
-        CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-        CALIOPEN_LOG_LEVEL: 'warn',
+    child = spawn(
+      process.execPath,
+      [join(root, 'instance/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          CALIOPEN_HTTP_PORT: String(httpPort),
+          CALIOPEN_HTTPS_PORT: '0',
+          CALIOPEN_SMTP_ENABLED: 'true',
+          CALIOPEN_SMTP_PORT: String(port),
+          CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
+          CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
+          CALIOPEN_SMTP_DNS_SERVERS: dns.server,
+          CALIOPEN_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     for (let i = 0; ; i++) {
       try {
         const c = await RawSmtpClient.connect(port);
@@ -157,7 +196,12 @@ async function main() {
     instanceDb = openSqlite(join(dataDir, 'instance.db'), { readonly: true });
     queueDb = openSqlite(join(dataDir, 'queue.db'), { readonly: true });
     const stored = () => (instanceDb!.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
-    const indexBacklog = () => (queueDb!.prepare("SELECT COUNT(*) AS n FROM jobs WHERE queue = 'index' AND state IN ('queued', 'active')").get() as { n: number }).n;
+    const indexBacklog = () =>
+      (
+        queueDb!
+          .prepare("SELECT COUNT(*) AS n FROM jobs WHERE queue = 'index' AND state IN ('queued', 'active')")
+          .get() as { n: number }
+      ).n;
 
     // Warm-up (not counted): one message through the whole path.
     await nodeClient(port, 1, 'warmup');
@@ -171,16 +215,25 @@ async function main() {
     const tIndexed = await waitUntil(() => indexBacklog() === 0, 'indexing');
 
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const gauge = (what: string) => Number(new RegExp(`caliopen_smtp_in_spool_commits\\{what="${what}"\\} (\\d+)`).exec(metrics)?.[1] ?? NaN);
+    const gauge = (what: string) =>
+      Number(new RegExp(`caliopen_smtp_in_spool_commits\\{what="${what}"\\} (\\d+)`).exec(metrics)?.[1] ?? NaN);
     const commits = gauge('commits');
     const appended = gauge('messages');
 
     const acceptedMs = tAccepted - t0;
     const ingestedMs = tIngested - t0;
-    console.log(`caliopen: accepted ${rate(N, acceptedMs)} (= durably stored: 250 after the spool commit) in ${(acceptedMs / 1000).toFixed(2)} s`);
-    console.log(`caliopen: spool commits ${commits} for ${appended} messages: ${(appended / commits).toFixed(1)} messages per fsync`);
-    console.log(`caliopen: ingested ${rate(N, ingestedMs)} (all ${N} in the mailbox after ${(ingestedMs / 1000).toFixed(2)} s)`);
-    console.log(`caliopen: indexed ${rate(N, tIndexed - t0)} (search index caught up after ${((tIndexed - t0) / 1000).toFixed(2)} s)`);
+    console.log(
+      `caliopen: accepted ${rate(N, acceptedMs)} (= durably stored: 250 after the spool commit) in ${(acceptedMs / 1000).toFixed(2)} s`,
+    );
+    console.log(
+      `caliopen: spool commits ${commits} for ${appended} messages: ${(appended / commits).toFixed(1)} messages per fsync`,
+    );
+    console.log(
+      `caliopen: ingested ${rate(N, ingestedMs)} (all ${N} in the mailbox after ${(ingestedMs / 1000).toFixed(2)} s)`,
+    );
+    console.log(
+      `caliopen: indexed ${rate(N, tIndexed - t0)} (search index caught up after ${((tIndexed - t0) / 1000).toFixed(2)} s)`,
+    );
 
     child.kill('SIGTERM');
     await once(child, 'exit');
@@ -190,9 +243,13 @@ async function main() {
     if (anchor) {
       const ours = (N * 1000) / acceptedMs;
       const oursIngested = (N * 1000) / ingestedMs;
-      console.log(`\nratio (P1 target >= 1.0): caliopen accepted+stored / postfix delivered = ${(ours / anchor.delivered).toFixed(2)}`);
+      console.log(
+        `\nratio (P1 target >= 1.0): caliopen accepted+stored / postfix delivered = ${(ours / anchor.delivered).toFixed(2)}`,
+      );
       console.log(`           caliopen accepted / postfix accepted = ${(ours / anchor.accepted).toFixed(2)}`);
-      console.log(`           caliopen ingested into mailboxes / postfix delivered to Maildir = ${(oursIngested / anchor.delivered).toFixed(2)}`);
+      console.log(
+        `           caliopen ingested into mailboxes / postfix delivered to Maildir = ${(oursIngested / anchor.delivered).toFixed(2)}`,
+      );
     }
   } finally {
     if (child) child.kill('SIGKILL');

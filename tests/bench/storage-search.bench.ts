@@ -24,17 +24,31 @@ const BATCH = 500;
 const dir = mkdtempSync(join(tmpdir(), 'caliopen-bench-'));
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
 
 async function main() {
-  console.log(`storage + search bench: N=${N} messages, ${SINGLE} single durable writes, batches of ${BATCH}, REPS=${REPS}`);
+  console.log(
+    `storage + search bench: N=${N} messages, ${SINGLE} single durable writes, batches of ${BATCH}, REPS=${REPS}`,
+  );
   console.log(`data in ${dir}`);
   const storage = SqliteStorage.inDataDir(dir);
   const accountId = randomUUID();
   await storage.accounts.create({
-    id: accountId, username: 'bench', displayName: 'Bench', role: 'user', passwordHash: 'x', totpSecretSealed: null,
-    totpPendingSealed: null, totpLastStep: 0, quotaBytes: 1e15, usedBytes: 0, disabled: false, createdAt: new Date(), updatedAt: new Date(),
+    id: accountId,
+    username: 'bench',
+    displayName: 'Bench',
+    role: 'user',
+    passwordHash: 'x',
+    totpSecretSealed: null,
+    totpPendingSealed: null,
+    totpLastStep: 0,
+    quotaBytes: 1e15,
+    usedBytes: 0,
+    disabled: false,
+    createdAt: new Date(),
+    updatedAt: new Date(),
   });
 
   // One mailbox of N messages: the fixture's documents re-homed to the bench account.
@@ -46,11 +60,30 @@ async function main() {
     if (!conversationId) conversations.set(key, (conversationId = randomUUID()));
     d.conversationId = conversationId;
     return {
-      id: d.messageId, accountId, conversationId, protocol: d.protocol, direction: 'inbound', externalId: `<${i}@bench.test>`,
-      contentHash: `h${i}`, from: { protocol: d.protocol, address: key, name: null, contactId: null }, to: [], cc: [],
-      subject: d.subject, snippet: d.body.slice(0, 200), sentAt: d.date, receivedAt: d.date, sizeBytes: d.body.length + 600,
-      rawRef: null, threadKey: null, tags: d.tags, read: false, archived: false, deletedAt: null,
-      pi: { score: d.pi, level: 'basic', modelVersion: 'bench' }, importance: 0, facts: { transport: { tls: 'TLSv1.3' } },
+      id: d.messageId,
+      accountId,
+      conversationId,
+      protocol: d.protocol,
+      direction: 'inbound',
+      externalId: `<${i}@bench.test>`,
+      contentHash: `h${i}`,
+      from: { protocol: d.protocol, address: key, name: null, contactId: null },
+      to: [],
+      cc: [],
+      subject: d.subject,
+      snippet: d.body.slice(0, 200),
+      sentAt: d.date,
+      receivedAt: d.date,
+      sizeBytes: d.body.length + 600,
+      rawRef: null,
+      threadKey: null,
+      tags: d.tags,
+      read: false,
+      archived: false,
+      deletedAt: null,
+      pi: { score: d.pi, level: 'basic', modelVersion: 'bench' },
+      importance: 0,
+      facts: { transport: { tls: 'TLSv1.3' } },
     };
   };
 
@@ -58,7 +91,9 @@ async function main() {
   let t0 = process.hrtime.bigint();
   for (let i = 0; i < SINGLE; i++) await storage.messages.put(toMessage(docs[i]!, i));
   const singleMs = ms(t0);
-  console.log(`storage  single durable puts : ${fmt(SINGLE / (singleMs / 1000))} msg/s (${fmt(singleMs)} ms for ${SINGLE})`);
+  console.log(
+    `storage  single durable puts : ${fmt(SINGLE / (singleMs / 1000))} msg/s (${fmt(singleMs)} ms for ${SINGLE})`,
+  );
 
   // 2. Group commit: BATCH puts per transaction, one fsync per batch (what the ingest path will do).
   t0 = process.hrtime.bigint();
@@ -70,7 +105,9 @@ async function main() {
     tx.immediate();
   }
   const batchMs = ms(t0);
-  console.log(`storage  grouped puts (${BATCH}/tx) : ${fmt((N - SINGLE) / (batchMs / 1000))} msg/s (${fmt(batchMs)} ms for ${N - SINGLE})`);
+  console.log(
+    `storage  grouped puts (${BATCH}/tx) : ${fmt((N - SINGLE) / (batchMs / 1000))} msg/s (${fmt(batchMs)} ms for ${N - SINGLE})`,
+  );
   console.log(`storage  instance.db size      : ${fmt(statSync(join(dir, 'instance.db')).size / 1024 / 1024)} MiB`);
 
   // 3. Reads: a conversation page.
@@ -81,7 +118,9 @@ async function main() {
     await storage.messages.listByConversation(accountId, convIds[i % convIds.length]!, { limit: 50 });
     pageTimes.push(ms(t0));
   }
-  console.log(`storage  conversation page (50): median ${fmt(median(pageTimes))} ms, p95 ${fmt(pct(pageTimes, 0.95))} ms`);
+  console.log(
+    `storage  conversation page (50): median ${fmt(median(pageTimes))} ms, p95 ${fmt(pct(pageTimes, 0.95))} ms`,
+  );
 
   // 4. Search indexing.
   const index = openSqliteSearchIndex(join(dir, 'search.db'));
@@ -90,7 +129,9 @@ async function main() {
   for (let i = 0; i < N; i += 1000) await index.index(docs.slice(i, i + 1000));
   await index.refresh();
   const indexMs = ms(t0);
-  console.log(`search   indexing              : ${fmt(N / (indexMs / 1000))} msg/s (${fmt(indexMs / 1000)} s for ${N})`);
+  console.log(
+    `search   indexing              : ${fmt(N / (indexMs / 1000))} msg/s (${fmt(indexMs / 1000)} s for ${N})`,
+  );
   console.log(`search   search.db size        : ${fmt(statSync(join(dir, 'search.db')).size / 1024 / 1024)} MiB`);
 
   // 5. Queries: median of REPS runs each, first page of 50.
@@ -107,7 +148,9 @@ async function main() {
     medians.push(median(times));
     console.log(`  ${median(times).toFixed(2).padStart(8)} ms  ${String(total).padStart(7)} hits  ${q}`);
   }
-  console.log(`search   query latency         : median of medians ${fmt(median(medians))} ms, slowest ${fmt(Math.max(...medians))} ms`);
+  console.log(
+    `search   query latency         : median of medians ${fmt(median(medians))} ms, slowest ${fmt(Math.max(...medians))} ms`,
+  );
 
   await index.close();
   await storage.close();

@@ -20,7 +20,10 @@ if (cassandra.skip) {
 } else {
   const namedKeyspace = process.env.CASSANDRA_REGISTRY_KEYSPACE;
   const options: CassandraOptions = {
-    contactPoints: cassandra.value.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    contactPoints: cassandra.value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     localDataCenter: process.env.CASSANDRA_LOCAL_DC || 'datacenter1',
     keyspace: namedKeyspace || `caliopen_registry_test_${randomBytes(6).toString('hex')}`,
   };

@@ -40,15 +40,27 @@ searchConformance(
 );
 
 test('elasticsearch options come from ELASTICSEARCH_URL and ELASTICSEARCH_INDEX_PREFIX', () => {
-  assert.deepEqual(elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'http://127.0.0.1:9200' }), { url: 'http://127.0.0.1:9200' });
-  assert.deepEqual(elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'http://es:9200', ELASTICSEARCH_INDEX_PREFIX: 'hub-a' }), {
-    url: 'http://es:9200',
-    indexPrefix: 'hub-a',
+  assert.deepEqual(elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'http://127.0.0.1:9200' }), {
+    url: 'http://127.0.0.1:9200',
   });
+  assert.deepEqual(
+    elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'http://es:9200', ELASTICSEARCH_INDEX_PREFIX: 'hub-a' }),
+    {
+      url: 'http://es:9200',
+      indexPrefix: 'hub-a',
+    },
+  );
   assert.throws(() => elasticsearchOptionsFromEnv({}), /ELASTICSEARCH_URL is not set/);
-  assert.throws(() => elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'not a url' }), /ELASTICSEARCH_URL is not a URL/);
   assert.throws(
-    () => elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'http://u:secret@es:9200', ELASTICSEARCH_INDEX_PREFIX: '_bad/prefix' }),
+    () => elasticsearchOptionsFromEnv({ ELASTICSEARCH_URL: 'not a url' }),
+    /ELASTICSEARCH_URL is not a URL/,
+  );
+  assert.throws(
+    () =>
+      elasticsearchOptionsFromEnv({
+        ELASTICSEARCH_URL: 'http://u:secret@es:9200',
+        ELASTICSEARCH_INDEX_PREFIX: '_bad/prefix',
+      }),
     (e: unknown) => e instanceof Error && /ELASTICSEARCH_INDEX_PREFIX/.test(e.message) && !e.message.includes('secret'),
   );
 });
@@ -62,7 +74,12 @@ test('elasticsearch index prefixes are checked before any request', () => {
 });
 
 test('elasticsearch: upserts and removals stay exact across a rollover', { skip: es.skip }, async () => {
-  const index = openElasticsearchIndex({ url: es.value, indexPrefix: `caliopen-test-rollover-${process.pid}-${Date.now()}`, shards: 1, replicas: 0 });
+  const index = openElasticsearchIndex({
+    url: es.value,
+    indexPrefix: `caliopen-test-rollover-${process.pid}-${Date.now()}`,
+    shards: 1,
+    replicas: 0,
+  });
   try {
     await index.init();
     const doc = {
@@ -85,8 +102,14 @@ test('elasticsearch: upserts and removals stay exact across a rollover', { skip:
     await index.refresh();
     const all = await index.search('acct-roll', {});
     assert.equal(all.total, 2, 'the upsert did not leave a copy in the older index');
-    assert.deepEqual((await index.search('acct-roll', { text: 'armadillo' })).hits.map((h) => h.messageId), ['m2']);
-    assert.deepEqual((await index.search('acct-roll', { text: 'pangolin' })).hits.map((h) => h.messageId), ['m1']);
+    assert.deepEqual(
+      (await index.search('acct-roll', { text: 'armadillo' })).hits.map((h) => h.messageId),
+      ['m2'],
+    );
+    assert.deepEqual(
+      (await index.search('acct-roll', { text: 'pangolin' })).hits.map((h) => h.messageId),
+      ['m1'],
+    );
     await index.remove('acct-roll', ['m1', 'm2']);
     await index.refresh();
     assert.equal((await index.search('acct-roll', {})).total, 0);

@@ -7,7 +7,8 @@ import { generate } from 'otplib';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0';
-const ANDROID = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36';
+const ANDROID =
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36';
 
 function assertProblem(r: ApiResponse, status: number, code: string): void {
   assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status}: ${r.text}`);
@@ -44,7 +45,12 @@ describe('accounts, sessions and devices over HTTP', () => {
     assert.equal(login.body.account.username, 'alice');
     assert.equal(login.body.account.passwordHash, undefined, 'no hash on the wire');
     assert.deepEqual(
-      { name: login.body.device.name, type: login.body.device.type, os: login.body.device.os, browser: login.body.device.browser },
+      {
+        name: login.body.device.name,
+        type: login.body.device.type,
+        os: login.body.device.os,
+        browser: login.body.device.browser,
+      },
       { name: 'Firefox on Linux', type: 'desktop', os: 'Linux', browser: 'Firefox' },
     );
     const me = await inst.api('GET', '/api/v1/me', { token: login.body.token });
@@ -54,7 +60,9 @@ describe('accounts, sessions and devices over HTTP', () => {
 
     // The token is stored only as a hash.
     const stored = await inst.running.services.storage.sessions.listByAccount(login.body.account.id);
-    assert.ok(stored.every((s) => s.tokenHash !== login.body.token && !s.tokenHash.includes(login.body.token.slice(4))));
+    assert.ok(
+      stored.every((s) => s.tokenHash !== login.body.token && !s.tokenHash.includes(login.body.token.slice(4))),
+    );
 
     const out = await inst.api('POST', '/api/v1/auth/logout', { token: login.body.token });
     assert.equal(out.status, 204);
@@ -63,13 +71,25 @@ describe('accounts, sessions and devices over HTTP', () => {
 
   test('wrong password and unknown user give the same answer; disabled accounts cannot log in', async () => {
     await inst.running.services.accounts.create({ username: 'bruno', password: 'bruno-password-1' });
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'bruno', password: 'nope-nope-nope' } }), 401, 'invalid_credentials');
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'nobody', password: 'nope-nope-nope' } }), 401, 'invalid_credentials');
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'bruno', password: 'nope-nope-nope' } }),
+      401,
+      'invalid_credentials',
+    );
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'nobody', password: 'nope-nope-nope' } }),
+      401,
+      'invalid_credentials',
+    );
   });
 
   test('tokens: missing, malformed, forged, expired', async () => {
     assertProblem(await inst.api('GET', '/api/v1/me'), 401, 'unauthenticated');
-    assertProblem(await inst.api('GET', '/api/v1/me', { headers: { authorization: 'Basic Zm9vOmJhcg==' } }), 401, 'token_invalid');
+    assertProblem(
+      await inst.api('GET', '/api/v1/me', { headers: { authorization: 'Basic Zm9vOmJhcg==' } }),
+      401,
+      'token_invalid',
+    );
     assertProblem(await inst.api('GET', '/api/v1/me', { token: 'not-a-token' }), 401, 'token_invalid');
     // Well-formed, but never issued: a forged token.
     assertProblem(await inst.api('GET', '/api/v1/me', { token: `cal_${'A'.repeat(43)}` }), 401, 'token_invalid');
@@ -93,26 +113,67 @@ describe('accounts, sessions and devices over HTTP', () => {
     assert.ok(stored?.totpPendingSealed && !stored.totpPendingSealed.includes(secret));
 
     const code = (offsetSeconds = 0) => generate({ secret, epoch: Math.floor(now / 1000) + offsetSeconds });
-    assertProblem(await inst.api('POST', '/api/v1/me/totp/confirm', { token: u.token, body: { code: '000000' === (await code()) ? '111111' : '000000' } }), 401, 'totp_invalid');
-    assert.equal((await inst.api('POST', '/api/v1/me/totp/confirm', { token: u.token, body: { code: await code() } })).status, 204);
+    assertProblem(
+      await inst.api('POST', '/api/v1/me/totp/confirm', {
+        token: u.token,
+        body: { code: '000000' === (await code()) ? '111111' : '000000' },
+      }),
+      401,
+      'totp_invalid',
+    );
+    assert.equal(
+      (await inst.api('POST', '/api/v1/me/totp/confirm', { token: u.token, body: { code: await code() } })).status,
+      204,
+    );
     assert.equal((await inst.api('GET', '/api/v1/me', { token: u.token })).body.totpEnabled, true);
 
     now += 60_000;
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password } }), 401, 'totp_required');
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: '12345' } }), 401, 'totp_invalid');
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password } }),
+      401,
+      'totp_required',
+    );
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: '12345' } }),
+      401,
+      'totp_invalid',
+    );
     const wrong = String((Number(await code()) + 1) % 1_000_000).padStart(6, '0');
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: wrong } }), 401, 'totp_invalid');
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: wrong } }),
+      401,
+      'totp_invalid',
+    );
     const good = await code();
-    const ok = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: good } });
+    const ok = await inst.api('POST', '/api/v1/auth/login', {
+      body: { username: 'dora', password: u.password, totp: good },
+    });
     assert.equal(ok.status, 200, ok.text);
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: good } }), 401, 'totp_invalid');
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password, totp: good } }),
+      401,
+      'totp_invalid',
+    );
     // The right code with the wrong password is still a wrong password.
     now += 60_000;
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: 'wrong-password-1', totp: await code() } }), 401, 'invalid_credentials');
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', {
+        body: { username: 'dora', password: 'wrong-password-1', totp: await code() },
+      }),
+      401,
+      'invalid_credentials',
+    );
 
     assertProblem(await inst.api('POST', '/api/v1/me/totp', { token: ok.body.token }), 409, 'totp_already_enabled');
-    assert.equal((await inst.api('POST', '/api/v1/me/totp/disable', { token: ok.body.token, body: { code: await code() } })).status, 204);
-    assert.equal((await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password } })).status, 200);
+    assert.equal(
+      (await inst.api('POST', '/api/v1/me/totp/disable', { token: ok.body.token, body: { code: await code() } }))
+        .status,
+      204,
+    );
+    assert.equal(
+      (await inst.api('POST', '/api/v1/auth/login', { body: { username: 'dora', password: u.password } })).status,
+      200,
+    );
   });
 
   test('devices: listed, reused by id, revoking one ends its sessions only', async () => {
@@ -141,7 +202,9 @@ describe('accounts, sessions and devices over HTTP', () => {
     assertProblem(await inst.api('GET', '/api/v1/me', { token: again.body.token }), 401, 'token_revoked');
     assert.equal((await inst.api('GET', '/api/v1/me', { token: u.token })).status, 200, 'the other device still works');
     // A revoked device id cannot be reused: the next login records a new device.
-    const relog = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'emile', password: u.password, deviceId: phone.body.device.id } });
+    const relog = await inst.api('POST', '/api/v1/auth/login', {
+      body: { username: 'emile', password: u.password, deviceId: phone.body.device.id },
+    });
     assert.notEqual(relog.body.device.id, phone.body.device.id);
     assertProblem(await inst.api('GET', '/api/v1/devices/not-a-uuid', { token: u.token }), 400, 'validation_failed');
   });
@@ -149,23 +212,46 @@ describe('accounts, sessions and devices over HTTP', () => {
   test('password change ends every session', async () => {
     const u = await inst.user('fanny');
     assertProblem(
-      await inst.api('POST', '/api/v1/me/password', { token: u.token, body: { currentPassword: 'wrong-one-123', newPassword: 'new-password-123' } }),
+      await inst.api('POST', '/api/v1/me/password', {
+        token: u.token,
+        body: { currentPassword: 'wrong-one-123', newPassword: 'new-password-123' },
+      }),
       401,
       'invalid_credentials',
     );
     assertProblem(
-      await inst.api('POST', '/api/v1/me/password', { token: u.token, body: { currentPassword: u.password, newPassword: 'short' } }),
+      await inst.api('POST', '/api/v1/me/password', {
+        token: u.token,
+        body: { currentPassword: u.password, newPassword: 'short' },
+      }),
       400,
       'password_too_weak',
     );
-    assert.equal((await inst.api('GET', '/api/v1/me', { token: u.token })).status, 200, 'refused changes left the session alone');
     assert.equal(
-      (await inst.api('POST', '/api/v1/me/password', { token: u.token, body: { currentPassword: u.password, newPassword: 'new-password-123' } })).status,
+      (await inst.api('GET', '/api/v1/me', { token: u.token })).status,
+      200,
+      'refused changes left the session alone',
+    );
+    assert.equal(
+      (
+        await inst.api('POST', '/api/v1/me/password', {
+          token: u.token,
+          body: { currentPassword: u.password, newPassword: 'new-password-123' },
+        })
+      ).status,
       204,
     );
     assertProblem(await inst.api('GET', '/api/v1/me', { token: u.token }), 401, 'token_revoked');
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'fanny', password: u.password } }), 401, 'invalid_credentials');
-    assert.equal((await inst.api('POST', '/api/v1/auth/login', { body: { username: 'fanny', password: 'new-password-123' } })).status, 200);
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'fanny', password: u.password } }),
+      401,
+      'invalid_credentials',
+    );
+    assert.equal(
+      (await inst.api('POST', '/api/v1/auth/login', { body: { username: 'fanny', password: 'new-password-123' } }))
+        .status,
+      200,
+    );
   });
 
   test('admin: create, list with paging, change, disable; conflicts and invalid input change nothing', async () => {
@@ -178,16 +264,46 @@ describe('accounts, sessions and devices over HTTP', () => {
     assert.equal(created.body.username, 'gaston');
     assert.equal(created.body.quotaBytes, 1024);
     const count = await inst.running.services.storage.accounts.count();
-    assertProblem(await inst.api('POST', '/api/v1/admin/users', { token: admin.token, body: { username: 'gaston', password: 'other-password-1' } }), 409, 'username_taken');
-    assertProblem(await inst.api('POST', '/api/v1/admin/users', { token: admin.token, body: { username: 'bad name!', password: 'other-password-1' } }), 400, 'username_invalid');
-    assertProblem(await inst.api('POST', '/api/v1/admin/users', { token: admin.token, body: { username: 'henri', password: 'short' } }), 400, 'password_too_weak');
-    assertProblem(await inst.api('POST', '/api/v1/admin/users', { token: admin.token, body: { username: 'henri', password: 'long-enough-pw', role: 'god' } }), 400, 'validation_failed');
+    assertProblem(
+      await inst.api('POST', '/api/v1/admin/users', {
+        token: admin.token,
+        body: { username: 'gaston', password: 'other-password-1' },
+      }),
+      409,
+      'username_taken',
+    );
+    assertProblem(
+      await inst.api('POST', '/api/v1/admin/users', {
+        token: admin.token,
+        body: { username: 'bad name!', password: 'other-password-1' },
+      }),
+      400,
+      'username_invalid',
+    );
+    assertProblem(
+      await inst.api('POST', '/api/v1/admin/users', {
+        token: admin.token,
+        body: { username: 'henri', password: 'short' },
+      }),
+      400,
+      'password_too_weak',
+    );
+    assertProblem(
+      await inst.api('POST', '/api/v1/admin/users', {
+        token: admin.token,
+        body: { username: 'henri', password: 'long-enough-pw', role: 'god' },
+      }),
+      400,
+      'validation_failed',
+    );
     assert.equal(await inst.running.services.storage.accounts.count(), count, 'no account written by refused requests');
 
     const seen: string[] = [];
     let next: string | null = null;
     do {
-      const page: ApiResponse = await inst.api('GET', `/api/v1/admin/users?limit=2${next ? `&after=${next}` : ''}`, { token: admin.token });
+      const page: ApiResponse = await inst.api('GET', `/api/v1/admin/users?limit=2${next ? `&after=${next}` : ''}`, {
+        token: admin.token,
+      });
       assert.equal(page.status, 200);
       seen.push(...page.body.items.map((a: { username: string }) => a.username));
       next = page.body.next;
@@ -195,17 +311,44 @@ describe('accounts, sessions and devices over HTTP', () => {
     assert.equal(seen.length, count);
     assert.deepEqual(seen, [...seen].sort());
 
-    const g = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'gaston', password: 'gaston-password-1' } });
+    const g = await inst.api('POST', '/api/v1/auth/login', {
+      body: { username: 'gaston', password: 'gaston-password-1' },
+    });
     assert.equal(g.status, 200);
-    const patched = await inst.api('PATCH', `/api/v1/admin/users/${created.body.id}`, { token: admin.token, body: { disabled: true, quotaBytes: 2048 } });
+    const patched = await inst.api('PATCH', `/api/v1/admin/users/${created.body.id}`, {
+      token: admin.token,
+      body: { disabled: true, quotaBytes: 2048 },
+    });
     assert.equal(patched.status, 200);
     assert.equal(patched.body.disabled, true);
     assert.equal(patched.body.quotaBytes, 2048);
     assertProblem(await inst.api('GET', '/api/v1/me', { token: g.body.token }), 401, 'token_revoked');
-    assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'gaston', password: 'gaston-password-1' } }), 403, 'account_disabled');
-    assertProblem(await inst.api('PATCH', `/api/v1/admin/users/${created.body.id}`, { token: admin.token, body: {} }), 400, 'validation_failed');
-    assertProblem(await inst.api('GET', `/api/v1/admin/users/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`, { token: admin.token }), 404, 'not_found');
-    assert.equal((await inst.api('POST', `/api/v1/admin/users/${created.body.id}/password`, { token: admin.token, body: { password: 'reset-password-1' } })).status, 204);
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', { body: { username: 'gaston', password: 'gaston-password-1' } }),
+      403,
+      'account_disabled',
+    );
+    assertProblem(
+      await inst.api('PATCH', `/api/v1/admin/users/${created.body.id}`, { token: admin.token, body: {} }),
+      400,
+      'validation_failed',
+    );
+    assertProblem(
+      await inst.api('GET', `/api/v1/admin/users/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`, {
+        token: admin.token,
+      }),
+      404,
+      'not_found',
+    );
+    assert.equal(
+      (
+        await inst.api('POST', `/api/v1/admin/users/${created.body.id}/password`, {
+          token: admin.token,
+          body: { password: 'reset-password-1' },
+        })
+      ).status,
+      204,
+    );
   });
 
   test('operations: /healthz, /metrics, OpenAPI lists every route', async () => {
@@ -242,7 +385,11 @@ describe('login rate limit', () => {
 
   test('the fourth login attempt within a minute is refused with 429 and Retry-After', async () => {
     for (let i = 0; i < 3; i++) {
-      assertProblem(await inst.api('POST', '/api/v1/auth/login', { body: { username: 'x', password: 'y-y-y-y-y-y' } }), 401, 'invalid_credentials');
+      assertProblem(
+        await inst.api('POST', '/api/v1/auth/login', { body: { username: 'x', password: 'y-y-y-y-y-y' } }),
+        401,
+        'invalid_credentials',
+      );
     }
     const limited = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'x', password: 'y-y-y-y-y-y' } });
     assertProblem(limited, 429, 'rate_limited');

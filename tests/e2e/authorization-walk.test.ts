@@ -17,7 +17,18 @@ import { waitFor } from '../support/net.ts';
 type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
 
 interface WalkContext {
-  a: { id: string; spareDeviceId: string; messageId: string; conversationId: string; contactId: string; otherContactId: string; identityId: string; keyFingerprint: string; keyArmored: string; ownKeyFingerprint: string };
+  a: {
+    id: string;
+    spareDeviceId: string;
+    messageId: string;
+    conversationId: string;
+    contactId: string;
+    otherContactId: string;
+    identityId: string;
+    keyFingerprint: string;
+    keyArmored: string;
+    ownKeyFingerprint: string;
+  };
 }
 
 /** For each route with parameters: the values that point at a resource belonging to user A. */
@@ -34,8 +45,14 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/messages/:id/raw': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/contacts/:id': (ctx) => ({ id: ctx.a.contactId }),
   '/api/v1/contacts/:id/keys': (ctx) => ({ id: ctx.a.contactId }),
-  '/api/v1/contacts/:id/keys/:fingerprint/verify': (ctx) => ({ id: ctx.a.contactId, fingerprint: ctx.a.keyFingerprint }),
-  '/api/v1/contacts/:id/keys/:fingerprint/reject': (ctx) => ({ id: ctx.a.contactId, fingerprint: ctx.a.keyFingerprint }),
+  '/api/v1/contacts/:id/keys/:fingerprint/verify': (ctx) => ({
+    id: ctx.a.contactId,
+    fingerprint: ctx.a.keyFingerprint,
+  }),
+  '/api/v1/contacts/:id/keys/:fingerprint/reject': (ctx) => ({
+    id: ctx.a.contactId,
+    fingerprint: ctx.a.keyFingerprint,
+  }),
   '/api/v1/keys/:fingerprint/revoke': (ctx) => ({ fingerprint: ctx.a.ownKeyFingerprint }),
 };
 
@@ -58,13 +75,21 @@ const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = 
   'PATCH /api/v1/admin/users/:id': { displayName: 'Renamed by the walk' },
   'POST /api/v1/admin/users/:id/password': { password: 'walk-reset-password' },
   // A loopback host: refused before any connection (imports from non-public addresses are off by default).
-  'POST /api/v1/identities': { kind: 'imap', host: '127.0.0.1', port: 993, tls: 'implicit', username: 'walk', password: 'walk-remote-password' },
+  'POST /api/v1/identities': {
+    kind: 'imap',
+    host: '127.0.0.1',
+    port: 993,
+    tls: 'implicit',
+    username: 'walk',
+    password: 'walk-remote-password',
+  },
   'PATCH /api/v1/messages/:id': { read: true, tags: ['walk'], deleted: true, importance: 'junk' },
   'POST /api/v1/contacts': { displayName: 'Walk contact', identities: [{ address: 'walk@w.example' }] },
   'PATCH /api/v1/contacts/:id': { notes: 'changed by the walk' },
   'POST /api/v1/contacts/merge': (ctx: WalkContext) => ({ target: ctx.a.contactId, sources: [ctx.a.otherContactId] }),
   'POST /api/v1/contacts/:id/keys': (ctx: WalkContext) => ({ armored: ctx.a.keyArmored }),
-  'POST /api/v1/contacts/import': 'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Walk import\r\nEMAIL:walk-import@w.example\r\nEND:VCARD\r\n',
+  'POST /api/v1/contacts/import':
+    'BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Walk import\r\nEMAIL:walk-import@w.example\r\nEND:VCARD\r\n',
   // To B's own address: delivered locally, so the walk never reaches for the network.
   'POST /api/v1/messages': { to: [{ address: 'walker-b@alpha.test' }], subject: 'walk', text: 'walk' },
   // B's own password: B makes a key for B (then moves it to client mode); A's key (made in before) never changes.
@@ -86,28 +111,67 @@ describe('authorization walk over every route', () => {
     await inst.user('walker-b');
     await inst.user('walker-admin', 'admin');
     // A second device of A: the resource the device routes are walked on.
-    const spare = await inst.api('POST', '/api/v1/auth/login', { body: { username: 'walker-a', password: a.password, deviceName: 'spare' } });
+    const spare = await inst.api('POST', '/api/v1/auth/login', {
+      body: { username: 'walker-a', password: a.password, deviceName: 'spare' },
+    });
     // A message of A (in a conversation with an automatic contact) and a second contact: what the mail routes walk on.
     const { services } = inst.running;
-    const raw = Buffer.from('From: Walk Sender <walk-sender@w.example>\r\nTo: walker-a@alpha.test\r\nSubject: walk\r\nMessage-ID: <walk@w.example>\r\n\r\nhello\r\n');
-    const { message } = await services.ingest.ingest({ accountId: a.id, raw, direction: 'inbound', receivedAt: new Date(), facts: { transport: null, authentication: null } });
-    const other = await services.contacts.create(a.id, { displayName: 'Other of A', identities: [{ address: 'other-of-a@w.example' }] });
+    const raw = Buffer.from(
+      'From: Walk Sender <walk-sender@w.example>\r\nTo: walker-a@alpha.test\r\nSubject: walk\r\nMessage-ID: <walk@w.example>\r\n\r\nhello\r\n',
+    );
+    const { message } = await services.ingest.ingest({
+      accountId: a.id,
+      raw,
+      direction: 'inbound',
+      receivedAt: new Date(),
+      facts: { transport: null, authentication: null },
+    });
+    const other = await services.contacts.create(a.id, {
+      displayName: 'Other of A',
+      identities: [{ address: 'other-of-a@w.example' }],
+    });
     // A remote identity of A, stored directly: creating one through the API needs a live IMAP server (imap-import.test.ts).
     const identityId = randomUUID();
     await services.storage.remoteIdentities.create({
-      id: identityId, accountId: a.id, kind: 'imap', label: 'walk', host: 'imap.w.example', port: 993, tls: 'implicit', username: 'walker-a',
-      credentialSealed: services.box.seal('walk-remote-password', credentialPurpose(identityId)), createdAt: new Date(), updatedAt: new Date(), sync: { ...IDLE_SYNC },
+      id: identityId,
+      accountId: a.id,
+      kind: 'imap',
+      label: 'walk',
+      host: 'imap.w.example',
+      port: 993,
+      tls: 'implicit',
+      username: 'walker-a',
+      credentialSealed: services.box.seal('walk-remote-password', credentialPurpose(identityId)),
+      createdAt: new Date(),
+      updatedAt: new Date(),
+      sync: { ...IDLE_SYNC },
     });
     // A key pinned for A's contact (the key routes walk on it), and a second key of the same address to add.
     const pinned = await generateTestKey('walk-sender@w.example');
     const another = await generateTestKey('walk-sender@w.example');
     await services.keys.addKey(a.id, 'walk-sender@w.example', pinned.armoredPublic, 'autocrypt');
     // A key alert of A (a third key of the address, in conflict with the pinned one): GET /api/v1/keys/alerts shows it.
-    await services.keys.addKey(a.id, 'walk-sender@w.example', (await generateTestKey('walk-sender@w.example')).armoredPublic, 'autocrypt');
+    await services.keys.addKey(
+      a.id,
+      'walk-sender@w.example',
+      (await generateTestKey('walk-sender@w.example')).armoredPublic,
+      'autocrypt',
+    );
     // A's own key, server-held: the account-key routes walk on it.
     const own = await services.accountKeys.generate(a.id, { mode: 'server', password: a.password });
     ctx = {
-      a: { id: a.id, spareDeviceId: spare.body.device.id, messageId: message.id, conversationId: message.conversationId, contactId: message.from.contactId!, otherContactId: other.id, identityId, keyFingerprint: pinned.fingerprint, keyArmored: another.armoredPublic, ownKeyFingerprint: own.fingerprint },
+      a: {
+        id: a.id,
+        spareDeviceId: spare.body.device.id,
+        messageId: message.id,
+        conversationId: message.conversationId,
+        contactId: message.from.contactId!,
+        otherContactId: other.id,
+        identityId,
+        keyFingerprint: pinned.fingerprint,
+        keyArmored: another.armoredPublic,
+        ownKeyFingerprint: own.fingerprint,
+      },
     };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
   });
@@ -139,14 +203,28 @@ describe('authorization walk over every route', () => {
     const conversation = await s.conversations.get(ctx.a.id, ctx.a.conversationId);
     const contacts = await s.contacts.list(ctx.a.id, { limit: 100 });
     const identities = await s.remoteIdentities.listByAccount(ctx.a.id);
-    const keys = await s.keys.listByAddresses(ctx.a.id, contacts.flatMap((c) => c.identities.map((i) => i.address)));
+    const keys = await s.keys.listByAddresses(
+      ctx.a.id,
+      contacts.flatMap((c) => c.identities.map((i) => i.address)),
+    );
     const ownKeys = await s.accountKeys.listByAccount(ctx.a.id);
-    return JSON.stringify({ account, devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })), message, conversation, contacts, identities, keys, ownKeys });
+    return JSON.stringify({
+      account,
+      devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })),
+      message,
+      conversation,
+      contacts,
+      identities,
+      keys,
+      ownKeys,
+    });
   }
 
   async function call(method: string, url: string, who: Who): Promise<ApiResponse> {
     const params = OWNED_BY_A[url]?.(ctx) ?? {};
-    const path = url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`)) + (VALID_QUERIES[`${method} ${url}`] ?? '');
+    const path =
+      url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`)) +
+      (VALID_QUERIES[`${method} ${url}`] ?? '');
     const given = VALID_BODIES[`${method} ${url}`];
     const body = typeof given === 'function' ? given(ctx) : given;
     const token = await tokenFor(who);
@@ -157,7 +235,8 @@ describe('authorization walk over every route', () => {
     const routes = inst.running.http.routes.filter((r) => !r.url.startsWith('/api/docs'));
     assert.ok(routes.length >= 14, `walked ${routes.length} routes`);
     for (const r of routes) {
-      if (r.url.includes(':')) assert.ok(OWNED_BY_A[r.url], `${r.method} ${r.url} has a parameter but no entry in OWNED_BY_A`);
+      if (r.url.includes(':'))
+        assert.ok(OWNED_BY_A[r.url], `${r.method} ${r.url} has a parameter but no entry in OWNED_BY_A`);
     }
     const publicRoutes = routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(new Set(publicRoutes), PUBLIC_ROUTES);
@@ -203,12 +282,27 @@ describe('authorization walk over every route', () => {
       assert.equal(res.status, 200, `${r.method} ${r.url} as A: ${res.text}`);
       assert.equal(res.body.id, ctx.a.spareDeviceId);
     }
-    for (const url of ['/api/v1/discussions/:id', '/api/v1/discussions/:id/messages', '/api/v1/discussions/:id/threads', '/api/v1/messages/:id', '/api/v1/messages/:id/raw', '/api/v1/contacts/:id', '/api/v1/contacts/:id/keys', '/api/v1/keys', '/api/v1/keys/alerts']) {
+    for (const url of [
+      '/api/v1/discussions/:id',
+      '/api/v1/discussions/:id/messages',
+      '/api/v1/discussions/:id/threads',
+      '/api/v1/messages/:id',
+      '/api/v1/messages/:id/raw',
+      '/api/v1/contacts/:id',
+      '/api/v1/contacts/:id/keys',
+      '/api/v1/keys',
+      '/api/v1/keys/alerts',
+    ]) {
       const res = await call('GET', url, 'userA');
       assert.equal(res.status, 200, `GET ${url} as A: ${res.text.slice(0, 200)}`);
     }
     // Key alerts are the caller's own: A sees the one of A's contact, B none of it.
-    assert.deepEqual((await call('GET', '/api/v1/keys/alerts', 'userA')).body.items.map((i: { contact: { id: string } }) => i.contact.id), [ctx.a.contactId]);
+    assert.deepEqual(
+      (await call('GET', '/api/v1/keys/alerts', 'userA')).body.items.map(
+        (i: { contact: { id: string } }) => i.contact.id,
+      ),
+      [ctx.a.contactId],
+    );
     assert.deepEqual((await call('GET', '/api/v1/keys/alerts', 'userB')).body.items, []);
     for (const r of inst.running.http.routes.filter((r) => r.access === 'admin')) {
       const res = await call(r.method, r.url, 'admin');

@@ -60,7 +60,10 @@ describe('caliopen CLI', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /Instance alpha\.test created/);
     assert.match(ok.stdout, /alpha\.test\.\s+MX\s+10 alpha\.test\./);
-    assert.match(ok.stdout, /_caliopen\.alpha\.test\.\s+TXT\s+"v=caliopen1; sig=ed25519:[A-Za-z0-9_-]{43}; enc=x25519:[A-Za-z0-9_-]{43}"/);
+    assert.match(
+      ok.stdout,
+      /_caliopen\.alpha\.test\.\s+TXT\s+"v=caliopen1; sig=ed25519:[A-Za-z0-9_-]{43}; enc=x25519:[A-Za-z0-9_-]{43}"/,
+    );
     assert.match(ok.stdout, /_443\._tcp\.alpha\.test\.\s+TLSA\s+3 1 1 [0-9a-f]{64}/);
     assert.match(ok.stdout, /_dmarc\.alpha\.test\./);
 
@@ -83,7 +86,18 @@ describe('caliopen CLI', () => {
   });
 
   test('admin user add | list | passwd', () => {
-    const add = caliopen(['admin', 'user', 'add', 'alice', '--display-name', 'Alice Martin', '--quota', '2GiB', '--data-dir', dataDir]);
+    const add = caliopen([
+      'admin',
+      'user',
+      'add',
+      'alice',
+      '--display-name',
+      'Alice Martin',
+      '--quota',
+      '2GiB',
+      '--data-dir',
+      dataDir,
+    ]);
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /Created user alice@alpha\.test/);
     assert.match(add.stdout, /Password: [a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{5}/);
@@ -92,11 +106,16 @@ describe('caliopen CLI', () => {
     assert.equal(dup.code, 2);
     assert.match(dup.stderr, /already taken/);
 
-    const weak = caliopen(['admin', 'user', 'add', 'bob', '--password-stdin', '--data-dir', dataDir], { input: 'short\n' });
+    const weak = caliopen(['admin', 'user', 'add', 'bob', '--password-stdin', '--data-dir', dataDir], {
+      input: 'short\n',
+    });
     assert.equal(weak.code, 2);
     assert.match(weak.stderr, /at least|characters/);
 
-    const bob = caliopen(['admin', 'user', 'add', 'bob', '--admin', '--password-stdin', '--json', '--data-dir', dataDir], { input: 'bob-long-password\n' });
+    const bob = caliopen(
+      ['admin', 'user', 'add', 'bob', '--admin', '--password-stdin', '--json', '--data-dir', dataDir],
+      { input: 'bob-long-password\n' },
+    );
     assert.equal(bob.code, 0, bob.stderr);
     const created = JSON.parse(bob.stdout);
     assert.equal(created.username, 'bob');
@@ -111,10 +130,18 @@ describe('caliopen CLI', () => {
     assert.equal(list.code, 0);
     assert.match(list.stdout, /alice\s+user\s+off\s+0 B \/ 2\.0 GiB\s+active/);
     assert.match(list.stdout, /bob\s+admin/);
-    const json = caliopen(['admin', 'user', 'list', '--json', '--data-dir', dataDir]).stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(json.map((a) => a.username), ['alice', 'bob']);
+    const json = caliopen(['admin', 'user', 'list', '--json', '--data-dir', dataDir])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      json.map((a) => a.username),
+      ['alice', 'bob'],
+    );
 
-    const pw = caliopen(['admin', 'user', 'passwd', 'bob', '--password-stdin', '--data-dir', dataDir], { input: 'bob-new-password-2' });
+    const pw = caliopen(['admin', 'user', 'passwd', 'bob', '--password-stdin', '--data-dir', dataDir], {
+      input: 'bob-new-password-2',
+    });
     assert.equal(pw.code, 0, pw.stderr);
     const nobody = caliopen(['admin', 'user', 'passwd', 'nobody', '--data-dir', dataDir]);
     assert.equal(nobody.code, 2);

@@ -42,7 +42,7 @@ function presentedCertificate(port: number): Promise<X509Certificate> {
   });
 }
 
-describe('an instance publishes its users\' keys by DNS and WKD', () => {
+describe("an instance publishes its users' keys by DNS and WKD", () => {
   const tmp = tempDir('caliopen-discovery-');
   const keys = new MemoryPublishedKeys();
   let running: RunningInstance;
@@ -55,12 +55,22 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
     await initInstance({ domain: 'alpha.test', dataDir: tmp.dir, httpPort: '0' }, () => {});
     const config = loadConfig({
       dataDir: tmp.dir,
-      env: { CALIOPEN_HTTPS_PORT: '0', CALIOPEN_DNS_ENABLED: 'true', CALIOPEN_DNS_PORT: '0', CALIOPEN_DNS_ADDRESSES: '127.0.0.1,::1' },
+      env: {
+        CALIOPEN_HTTPS_PORT: '0',
+        CALIOPEN_DNS_ENABLED: 'true',
+        CALIOPEN_DNS_PORT: '0',
+        CALIOPEN_DNS_ADDRESSES: '127.0.0.1,::1',
+      },
       overrides: { log: { level: 'silent' } },
     });
     running = await startInstance(config, { logger: pino({ level: 'silent' }), publishedKeys: keys });
-    for (const username of ['alice', 'bob']) await running.services.accounts.create({ username, password: `pw-${username}-0123456789`, role: 'user' });
-    const generated = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ name: 'Alice', email: 'alice@alpha.test' }], format: 'binary' });
+    for (const username of ['alice', 'bob'])
+      await running.services.accounts.create({ username, password: `pw-${username}-0123456789`, role: 'user' });
+    const generated = await openpgp.generateKey({
+      type: 'curve25519',
+      userIDs: [{ name: 'Alice', email: 'alice@alpha.test' }],
+      format: 'binary',
+    });
     aliceKey = generated.publicKey;
     keys.set('alice', aliceKey);
     assert.ok(running.dns, 'dns.enabled starts the responder');
@@ -75,7 +85,10 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
 
   it('answers a real OPENPGPKEY query over UDP and TCP with the user key', async () => {
     const name = openPgpKeyName('alice', 'alpha.test');
-    for (const reply of [await udpQuery(dnsPort, encodeQuery(name, 'UNKNOWN_61')), await tcpQuery(running.dns!.tcpPort, encodeQuery(name, 'UNKNOWN_61'))]) {
+    for (const reply of [
+      await udpQuery(dnsPort, encodeQuery(name, 'UNKNOWN_61')),
+      await tcpQuery(running.dns!.tcpPort, encodeQuery(name, 'UNKNOWN_61')),
+    ]) {
       assert.equal(reply.rcode, 'NOERROR');
       assert.ok(reply.flag_aa && !reply.flag_tc);
       const record = reply.answers![0] as unknown as { type: string; data: Buffer };
@@ -85,7 +98,11 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
       assert.deepEqual(key.getUserIDs(), ['Alice <alice@alpha.test>']);
       assert.ok(!key.isPrivate());
     }
-    assert.equal((await udpQuery(dnsPort, encodeQuery(openPgpKeyName('bob', 'alpha.test'), 'UNKNOWN_61'))).rcode, 'NXDOMAIN', 'bob publishes nothing');
+    assert.equal(
+      (await udpQuery(dnsPort, encodeQuery(openPgpKeyName('bob', 'alpha.test'), 'UNKNOWN_61'))).rcode,
+      'NXDOMAIN',
+      'bob publishes nothing',
+    );
   });
 
   it('a second instance finds the key through its resolver pointed at the first', async () => {
@@ -99,14 +116,19 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
 
   it('TLSA matches the certificate the public HTTPS face presents; the discovery record names the instance keys', async () => {
     const presented = await presentedCertificate(httpsPort);
-    const spkiSha256 = createHash('sha256').update(presented.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+    const spkiSha256 = createHash('sha256')
+      .update(presented.publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
     for (const port of [443, 25]) {
       const tlsa = await lookupTlsa('alpha.test', port, { servers: [`127.0.0.1:${dnsPort}`] });
       assert.deepEqual(tlsa.records, [{ usage: 3, selector: 1, matchingType: 1, data: spkiSha256 }]);
     }
     const resolver = new dnsPromises.Resolver({ timeout: 2000, tries: 2 });
     resolver.setServers([`127.0.0.1:${dnsPort}`]);
-    const identity = JSON.parse(readFileSync(join(tmp.dir, 'keys', 'identity.json'), 'utf8')) as { signing: { publicJwk: JWK }; encryption: { publicJwk: JWK } };
+    const identity = JSON.parse(readFileSync(join(tmp.dir, 'keys', 'identity.json'), 'utf8')) as {
+      signing: { publicJwk: JWK };
+      encryption: { publicJwk: JWK };
+    };
     const [discovery] = await resolver.resolveTxt('_caliopen.alpha.test');
     const sig = await calculateJwkThumbprint(identity.signing.publicJwk);
     const enc = await calculateJwkThumbprint(identity.encryption.publicJwk);
@@ -117,11 +139,17 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
   });
 
   it('serves the same key by WKD on the public face, trusted by exactly its certificate', async () => {
-    const found = await lookupWkd('alice@alpha.test', { ca: certPem, connectTo: { 'alpha.test': `127.0.0.1:${httpsPort}` } });
+    const found = await lookupWkd('alice@alpha.test', {
+      ca: certPem,
+      connectTo: { 'alpha.test': `127.0.0.1:${httpsPort}` },
+    });
     assert.equal(found.error, null);
     assert.deepEqual(found.key, aliceKey);
     assert.equal(found.url, `https://alpha.test/.well-known/openpgpkey/hu/${wkdHash('alice')}?l=alice`);
-    const none = await lookupWkd('bob@alpha.test', { ca: certPem, connectTo: { 'alpha.test': `127.0.0.1:${httpsPort}` } });
+    const none = await lookupWkd('bob@alpha.test', {
+      ca: certPem,
+      connectTo: { 'alpha.test': `127.0.0.1:${httpsPort}` },
+    });
     assert.deepEqual([none.key, none.status, none.error], [null, 404, null]);
     const policy = await fetch(`https://127.0.0.1:${httpsPort}/.well-known/openpgpkey/policy`).catch((e: Error) => e);
     assert.ok(policy instanceof Error, 'fetch with the system CAs refuses the self-signed certificate');
@@ -129,7 +157,8 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
 
   it('garbage at the DNS port does not disturb the instance', async () => {
     const socket = createSocket('udp4');
-    for (let i = 0; i < 50; i++) socket.send(Buffer.from(Array.from({ length: 40 }, () => Math.floor(Math.random() * 256))), dnsPort, '127.0.0.1');
+    for (let i = 0; i < 50; i++)
+      socket.send(Buffer.from(Array.from({ length: 40 }, () => Math.floor(Math.random() * 256))), dnsPort, '127.0.0.1');
     await new Promise((resolve) => setTimeout(resolve, 100));
     socket.close();
     const reply = await udpQuery(dnsPort, encodeQuery('alpha.test', 'SOA'));
@@ -149,7 +178,10 @@ describe('an instance publishes its users\' keys by DNS and WKD', () => {
       });
       await assert.rejects(startInstance(config, { logger: pino({ level: 'silent' }) }), { code: 'EADDRINUSE' });
       // Everything was closed: the same data directory starts cleanly once the port is free.
-      const retry = await startInstance({ ...config, dns: { ...config.dns, port: 0 } }, { logger: pino({ level: 'silent' }) });
+      const retry = await startInstance(
+        { ...config, dns: { ...config.dns, port: 0 } },
+        { logger: pino({ level: 'silent' }) },
+      );
       assert.ok(retry.dns && retry.dns.udpPort !== dnsPort);
       assert.equal((await udpQuery(retry.dns.udpPort, encodeQuery('beta.test', 'SOA'))).rcode, 'NOERROR');
       await retry.stop();

@@ -23,7 +23,12 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimSign } from 'mailauth';
 import * as openpgp from 'openpgp';
 import type { AccountKeys } from '@caliopen/instance/keys/account-key.port.ts';
-import { autocryptHeader, autocryptKeydata, readAutocryptHeader, withHeader } from '@caliopen/instance/openpgp/openpgp.compose.ts';
+import {
+  autocryptHeader,
+  autocryptKeydata,
+  readAutocryptHeader,
+  withHeader,
+} from '@caliopen/instance/openpgp/openpgp.compose.ts';
 import { detectOpenPgp } from '@caliopen/instance/openpgp/openpgp.detect.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
@@ -58,7 +63,11 @@ function ok(r: ApiResponse, status = 200): any {
 
 /** The PI, checked to be well formed (its factors add up to the score). */
 function checkedPi(m: { pi: Pi }): Pi {
-  assert.equal(m.pi.factors.reduce((s, f) => s + f.contribution, 0), m.pi.score, explain(m.pi));
+  assert.equal(
+    m.pi.factors.reduce((s, f) => s + f.contribution, 0),
+    m.pi.score,
+    explain(m.pi),
+  );
   return m.pi;
 }
 
@@ -145,7 +154,11 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
       services: { accountKeys, keyDiscovery: { wkd: false } },
     });
     cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
-    [aliceKey, bobKey, carolKey] = await Promise.all([generateTestKey(`alice@${DOMAIN}`), generateTestKey(`bob@${DOMAIN}`), generateTestKey(CAROL, { name: 'Carol' })]);
+    [aliceKey, bobKey, carolKey] = await Promise.all([
+      generateTestKey(`alice@${DOMAIN}`),
+      generateTestKey(`bob@${DOMAIN}`),
+      generateTestKey(CAROL, { name: 'Carol' }),
+    ]);
     alice = await inst.user('alice');
     bob = await inst.user('bob');
     accountKeys.keys.set(alice.id, aliceKey);
@@ -205,24 +218,49 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
 
   test('two accounts on one instance: encrypted and signed, decrypted at arrival, PI up by exactly 25 + 8 + 1', async () => {
     // A first message, neither encrypted nor signed: it carries Alice's Autocrypt header (she has a key).
-    const plain = ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Lunch', text: 'Noon?', encryption: 'none', sign: false } }), 202);
+    const plain = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Lunch', text: 'Noon?', encryption: 'none', sign: false },
+      }),
+      202,
+    );
     assert.deepEqual([plain.encrypted, plain.signed, plain.recipients[0].encrypted], [false, false, false]);
     const baseline = await received(bob.token, 'Lunch');
     assert.equal(baseline.facts.openpgp.kind, 'none');
     // Over local delivery the Autocrypt header is trusted as far as Autocrypt goes: Alice's key is now Bob's contact's.
     const learnt = await keysOfContact(bob.token, `alice@${DOMAIN}`);
-    assert.deepEqual(learnt.map((k) => [k.fingerprint, k.source, k.status]), [[aliceKey.fingerprint, 'autocrypt', 'active']]);
+    assert.deepEqual(
+      learnt.map((k) => [k.fingerprint, k.source, k.status]),
+      [[aliceKey.fingerprint, 'autocrypt', 'active']],
+    );
 
     // The route preview says the message will be encrypted (Bob's key on this instance, Alice's own for her copy).
     const preview = ok(await inst.api('GET', `/api/v1/routes?to=bob@${DOMAIN}`, { token: alice.token }));
     assert.equal(preview.chosen, 'openpgp-email');
     assert.equal(preview.encrypted, true);
-    assert.deepEqual(preview.routes.map((r: any) => [r.route, r.status]), [['openpgp-email', 'available'], ['local', 'available']]);
+    assert.deepEqual(
+      preview.routes.map((r: any) => [r.route, r.status]),
+      [
+        ['openpgp-email', 'available'],
+        ['local', 'available'],
+      ],
+    );
     assert.equal(preview.routes[0].key.source, 'local');
     assert.ok(preview.routes[0].pi.score > preview.routes[1].pi.score, 'the encrypted route gives more');
 
-    const sent = ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'The safe code', text: 'It is 4-8-15-16, swordfish.' } }), 202);
-    assert.deepEqual([sent.encrypted, sent.signed, sent.recipients[0].encrypted], [true, true, true], 'auto: every key known, so encrypted; signed by default');
+    const sent = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'The safe code', text: 'It is 4-8-15-16, swordfish.' },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      [sent.encrypted, sent.signed, sent.recipients[0].encrypted],
+      [true, true, true],
+      'auto: every key known, so encrypted; signed by default',
+    );
 
     const m = await received(bob.token, 'The safe code');
     assert.equal(m.facts.openpgp.kind, 'pgp-mime-encrypted');
@@ -248,7 +286,13 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     assert.equal(raw.status, 200);
     assert.ok(!raw.text.includes('swordfish'));
     assert.match(raw.text, /^Subject: \.\.\.\r$/m, 'the outer subject is hidden (protected headers)');
-    await waitFor(async () => ok(await inst.api('GET', '/api/v1/search?q=swordfish', { token: bob.token })).items.some((i: any) => i.message.id === m.id), 20_000);
+    await waitFor(
+      async () =>
+        ok(await inst.api('GET', '/api/v1/search?q=swordfish', { token: bob.token })).items.some(
+          (i: any) => i.message.id === m.id,
+        ),
+      20_000,
+    );
     const own = ok(await inst.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token }));
     assert.equal(own.subject, 'The safe code');
     assert.equal(own.facts.openpgp.encrypted, true);
@@ -264,9 +308,19 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     const plain = await received(alice.token, 'Tuesday');
     assert.equal(plain.facts.authentication.dkim[0]?.result, 'pass');
     const keys = await keysOfContact(alice.token, CAROL);
-    assert.deepEqual(keys.map((k) => [k.fingerprint, k.source, k.status]), [[carolKey.fingerprint, 'autocrypt', 'active']]);
+    assert.deepEqual(
+      keys.map((k) => [k.fingerprint, k.source, k.status]),
+      [[carolKey.fingerprint, 'autocrypt', 'active']],
+    );
 
-    const encrypted = await pgpMimeEncrypted({ from: `Carol <${CAROL}>`, to: `Alice <alice@${DOMAIN}>`, subject: 'Contract draft', recipients: [aliceKey], signer: carolKey, text: 'Clause 7 is the one, albatross.' });
+    const encrypted = await pgpMimeEncrypted({
+      from: `Carol <${CAROL}>`,
+      to: `Alice <alice@${DOMAIN}>`,
+      subject: 'Contract draft',
+      recipients: [aliceKey],
+      signer: carolKey,
+      text: 'Clause 7 is the one, albatross.',
+    });
     await deliverFromOutside(CAROL, await dkimSigned(withHeader(encrypted, autocrypt)));
     const m = await received(alice.token, 'Contract draft');
     assert.equal(m.facts.transport.tls?.version, 'TLSv1.3');
@@ -277,28 +331,63 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     const pi = checkedPi(ok(await inst.api('GET', `/api/v1/messages/${m.id}`, { token: alice.token })));
     const base = checkedPi(ok(await inst.api('GET', `/api/v1/messages/${plain.id}`, { token: alice.token })));
     assert.equal(pi.score - base.score, 25 + 8 + 1, `encrypted ${explain(pi)} vs plain ${explain(base)}`);
-    for (const id of ['e2e.openpgp', 'origin.signature', 'origin.key_trust', 'transport.tls', 'auth.dkim']) assert.ok((factor(pi, id)?.contribution ?? 0) > 0, `${id}: ${explain(pi)}`);
-    await waitFor(async () => ok(await inst.api('GET', '/api/v1/search?q=albatross', { token: alice.token })).items.some((i: any) => i.message.id === m.id), 20_000);
+    for (const id of ['e2e.openpgp', 'origin.signature', 'origin.key_trust', 'transport.tls', 'auth.dkim'])
+      assert.ok((factor(pi, id)?.contribution ?? 0) > 0, `${id}: ${explain(pi)}`);
+    await waitFor(
+      async () =>
+        ok(await inst.api('GET', '/api/v1/search?q=albatross', { token: alice.token })).items.some(
+          (i: any) => i.message.id === m.id,
+        ),
+      20_000,
+    );
   });
 
   test('the route preview chooses openpgp-email once the key is known; the reply leaves encrypted and the correspondent decrypts it', async () => {
     const preview = ok(await inst.api('GET', `/api/v1/routes?to=${CAROL}`, { token: alice.token }));
     assert.equal(preview.chosen, 'openpgp-email');
     assert.equal(preview.encrypted, true);
-    assert.deepEqual(preview.routes.map((r: any) => r.route), ['openpgp-email', 'tls-email', 'email'], 'most private first');
-    assert.deepEqual(preview.routes[0].key, { fingerprint: carolKey.fingerprint, source: 'autocrypt', verified: false });
+    assert.deepEqual(
+      preview.routes.map((r: any) => r.route),
+      ['openpgp-email', 'tls-email', 'email'],
+      'most private first',
+    );
+    assert.deepEqual(preview.routes[0].key, {
+      fingerprint: carolKey.fingerprint,
+      source: 'autocrypt',
+      verified: false,
+    });
     assert.equal(preview.routes[1].status, 'unknown', 'never delivered to outside.example yet');
     const scores = preview.routes.map((r: any) => r.pi.score);
     assert.ok(scores[0] > scores[2] && scores[1] >= scores[2], `scores ${scores}`);
-    assert.ok(factor(preview.routes[2].pi, 'transport.plaintext') && scores[2] <= 5, `plain email is a postcard: ${explain(preview.routes[2].pi)}`);
+    assert.ok(
+      factor(preview.routes[2].pi, 'transport.plaintext') && scores[2] <= 5,
+      `plain email is a postcard: ${explain(preview.routes[2].pi)}`,
+    );
 
     const before = sink.messages.length;
-    const sent = ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: CAROL }], subject: 'Re: Contract draft', text: 'Agreed on clause 7. Alice', encryption: 'require' } }), 202);
-    assert.deepEqual([sent.encrypted, sent.signed, sent.recipients[0].route, sent.recipients[0].encrypted], [true, true, 'smtp', true]);
+    const sent = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: {
+          to: [{ address: CAROL }],
+          subject: 'Re: Contract draft',
+          text: 'Agreed on clause 7. Alice',
+          encryption: 'require',
+        },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      [sent.encrypted, sent.signed, sent.recipients[0].route, sent.recipients[0].encrypted],
+      [true, true, 'smtp', true],
+    );
     const [got] = (await sink.waitForMessages(before + 1)).slice(before);
     assert.ok(got);
     const wire = got.raw.toString('latin1');
-    assert.ok(!wire.includes('clause 7') && !wire.includes('Contract draft'), 'neither content nor subject on the wire');
+    assert.ok(
+      !wire.includes('clause 7') && !wire.includes('Contract draft'),
+      'neither content nor subject on the wire',
+    );
     // Carol's side: her private key decrypts, Alice's key (from the Autocrypt header of the mail) verifies.
     const header = readAutocryptHeader(got.raw).header;
     assert.ok(header);
@@ -320,12 +409,21 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     assert.equal(await decrypted.signatures[0]!.verified, true);
 
     // What the delivery negotiated now shows: TLS to outside.example's server is known.
-    await waitFor(async () => ok(await inst.api('GET', `/api/v1/routes?to=${CAROL}`, { token: alice.token })).routes[1].status === 'available', 20_000);
+    await waitFor(
+      async () =>
+        ok(await inst.api('GET', `/api/v1/routes?to=${CAROL}`, { token: alice.token })).routes[1].status ===
+        'available',
+      20_000,
+    );
   });
 
   test('bad input: malformed armour or another address’s key in Autocrypt, garbage DNS answers — never a crash, never a higher PI', async () => {
     const garbageArmour = `Autocrypt: addr=${DAVE}; keydata=LS0tLS1CRUdJTiBQR1AgUFVCTElDIEtFWS0tLS0tCgpub3QgYSBrZXkK`;
-    const carolsKey = autocryptHeader({ address: DAVE, keydata: await autocryptKeydata(carolKey.publicKey.write(), CAROL, new Date()), preferEncrypt: true });
+    const carolsKey = autocryptHeader({
+      address: DAVE,
+      keydata: await autocryptKeydata(carolKey.publicKey.write(), CAROL, new Date()),
+      preferEncrypt: true,
+    });
     await deliverFromOutside(DAVE, await dkimSigned(letter(`Dave <${DAVE}>`, 'No header')));
     await deliverFromOutside(DAVE, await dkimSigned(letter(`Dave <${DAVE}>`, 'Garbage armour', [garbageArmour])));
     await deliverFromOutside(DAVE, await dkimSigned(letter(`Dave <${DAVE}>`, 'Somebody else key', [carolsKey])));
@@ -345,11 +443,17 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     assert.equal(preview.routes[0].route, 'openpgp-email');
     assert.equal(preview.routes[0].available, false);
     assert.notEqual(preview.chosen, 'email', 'never plaintext while TLS may be had');
-    assert.ok(dns.queries.some((q) => q.name.endsWith('garbage.example')), 'the resolver was asked');
+    assert.ok(
+      dns.queries.some((q) => q.name.endsWith('garbage.example')),
+      'the resolver was asked',
+    );
     // Requiring encryption to her is refused, naming her, and nothing is stored or sent.
     const countBefore = (await mailbox(alice.token)).length;
     const sinkBefore = sink.messages.length;
-    const refused = await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'eve@garbage.example' }], subject: 'x', text: 'x', encryption: 'require' } });
+    const refused = await inst.api('POST', '/api/v1/messages', {
+      token: alice.token,
+      body: { to: [{ address: 'eve@garbage.example' }], subject: 'x', text: 'x', encryption: 'require' },
+    });
     assert.equal(refused.status, 422, refused.text);
     assert.equal(refused.body.code, 'encryption_unavailable');
     assert.match(refused.body.detail, /eve@garbage\.example/);
@@ -357,17 +461,33 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     assert.equal(sink.messages.length, sinkBefore);
     // A sender without a key: no signature, no required encryption — refused with what to do, nothing stored.
     const dan = await inst.user('dan');
-    const unsigned = await inst.api('POST', '/api/v1/messages', { token: dan.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'x', text: 'x', sign: true } });
+    const unsigned = await inst.api('POST', '/api/v1/messages', {
+      token: dan.token,
+      body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'x', text: 'x', sign: true },
+    });
     assert.equal(unsigned.status, 422, unsigned.text);
     assert.equal(unsigned.body.code, 'signing_key_unavailable');
-    const keyless = await inst.api('POST', '/api/v1/messages', { token: dan.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'x', text: 'x', encryption: 'require' } });
+    const keyless = await inst.api('POST', '/api/v1/messages', {
+      token: dan.token,
+      body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'x', text: 'x', encryption: 'require' },
+    });
     assert.equal(keyless.status, 422, keyless.text);
     assert.equal(keyless.body.code, 'encryption_unavailable');
     assert.match(keyless.body.detail, /no OpenPGP key of your own/);
     assert.deepEqual(await mailbox(dan.token), []);
-    const auto = ok(await inst.api('POST', '/api/v1/messages', { token: dan.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'From Dan', text: 'Plain, and that is fine.' } }), 202);
+    const auto = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: dan.token,
+        body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'From Dan', text: 'Plain, and that is fine.' },
+      }),
+      202,
+    );
     assert.deepEqual([auto.encrypted, auto.signed], [false, false], 'auto without a key of your own: sent as it is');
-    assert.equal(readAutocryptHeader(await inst.running.services.messages.raw(dan.id, auto.id)).header, null, 'no Autocrypt header without a key');
+    assert.equal(
+      readAutocryptHeader(await inst.running.services.messages.raw(dan.id, auto.id)).header,
+      null,
+      'no Autocrypt header without a key',
+    );
     // Hostile addresses in the preview: a clear 400.
     for (const to of ['not-an-address', 'a@b', `x@${'y'.repeat(300)}.example`, 'a\r\nBcc: b@c.example@d.example']) {
       const r = await inst.api('GET', `/api/v1/routes?to=${encodeURIComponent(to)}`, { token: alice.token });
@@ -392,7 +512,10 @@ describe('end-to-end encrypted mail with the account-keys service itself (server
     let found: any = null;
     await waitFor(async () => {
       for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=50', { token })).items) {
-        found ??= ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=50`, { token })).items.find((m: any) => m.subject === subject && m.direction === 'inbound') ?? null;
+        found ??=
+          ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=50`, { token })).items.find(
+            (m: any) => m.subject === subject && m.direction === 'inbound',
+          ) ?? null;
       }
       return found !== null;
     }, 20_000);
@@ -403,21 +526,58 @@ describe('end-to-end encrypted mail with the account-keys service itself (server
     const alice = await inst.user('alice');
     const bob = await inst.user('bob');
     const clara = await inst.user('clara');
-    ok(await inst.api('POST', '/api/v1/keys', { token: alice.token, body: { mode: 'server', password: alice.password } }), 201);
-    ok(await inst.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }), 201);
+    ok(
+      await inst.api('POST', '/api/v1/keys', {
+        token: alice.token,
+        body: { mode: 'server', password: alice.password },
+      }),
+      201,
+    );
+    ok(
+      await inst.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }),
+      201,
+    );
     const claraKey = await generateTestKey(`clara@${DOMAIN}`);
-    ok(await inst.api('POST', '/api/v1/keys', { token: clara.token, body: { mode: 'client', armoredPublicKey: claraKey.armoredPublic } }), 201);
+    ok(
+      await inst.api('POST', '/api/v1/keys', {
+        token: clara.token,
+        body: { mode: 'client', armoredPublicKey: claraKey.armoredPublic },
+      }),
+      201,
+    );
 
     // Bob learns Alice's key from the Autocrypt header of a first message, then gets an encrypted one.
-    ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Hello', text: 'hi', encryption: 'none', sign: false } }), 202);
+    ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Hello', text: 'hi', encryption: 'none', sign: false },
+      }),
+      202,
+    );
     const base = await messageWithSubject(bob.token, 'Hello');
     // Signed only (the default when the server can use the key): the signature counts without encryption.
-    ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Signed', text: 'signed', encryption: 'none' } }), 202);
+    ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Signed', text: 'signed', encryption: 'none' },
+      }),
+      202,
+    );
     const signed = await messageWithSubject(bob.token, 'Signed');
     assert.equal(signed.facts.openpgp.kind, 'pgp-mime-signed');
     assert.equal(signed.facts.openpgp.signature, 'valid', signed.facts.openpgp.problem ?? '');
-    assert.equal(checkedPi(signed).score - checkedPi(base).score, 8 + 1, `${explain(signed.pi)} vs ${explain(base.pi)}`);
-    const sent = ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Vault', text: 'The vault word is kingfisher.' } }), 202);
+    assert.equal(
+      checkedPi(signed).score - checkedPi(base).score,
+      8 + 1,
+      `${explain(signed.pi)} vs ${explain(base.pi)}`,
+    );
+    const sent = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Vault', text: 'The vault word is kingfisher.' },
+      }),
+      202,
+    );
     assert.deepEqual([sent.encrypted, sent.signed], [true, true]);
     const m = await messageWithSubject(bob.token, 'Vault');
     assert.equal(m.facts.openpgp.decrypted, true);
@@ -426,7 +586,13 @@ describe('end-to-end encrypted mail with the account-keys service itself (server
     assert.equal(checkedPi(m).score - checkedPi(base).score, 25 + 8 + 1, `${explain(m.pi)} vs ${explain(base.pi)}`);
 
     // Clara keeps her private key on her devices: the server stores ciphertext, and searches metadata only.
-    const toClara = ok(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: `clara@${DOMAIN}` }], subject: 'For Clara', text: 'The word is heron.' } }), 202);
+    const toClara = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: `clara@${DOMAIN}` }], subject: 'For Clara', text: 'The word is heron.' },
+      }),
+      202,
+    );
     assert.equal(toClara.encrypted, true);
     const c = await messageWithSubject(clara.token, '...');
     assert.equal(c.facts.openpgp.encrypted, true);
@@ -434,11 +600,27 @@ describe('end-to-end encrypted mail with the account-keys service itself (server
     assert.equal(c.facts.openpgp.signature, 'unverifiable');
     assert.ok(!c.body.text.includes('heron'));
     // Once the message is indexed (its metadata is searchable), its words are still not.
-    await waitFor(async () => ok(await inst.api('GET', '/api/v1/search?q=from:alice', { token: clara.token })).items.some((i: any) => i.message.id === c.id), 20_000);
-    assert.equal(ok(await inst.api('GET', '/api/v1/search?q=heron', { token: clara.token })).total, 0, 'the words are not in the index');
+    await waitFor(
+      async () =>
+        ok(await inst.api('GET', '/api/v1/search?q=from:alice', { token: clara.token })).items.some(
+          (i: any) => i.message.id === c.id,
+        ),
+      20_000,
+    );
+    assert.equal(
+      ok(await inst.api('GET', '/api/v1/search?q=heron', { token: clara.token })).total,
+      0,
+      'the words are not in the index',
+    );
     // Her client decrypts what the server kept.
     const raw = await inst.api('GET', `/api/v1/messages/${c.id}/raw`, { token: clara.token });
-    const decrypted = await openpgp.decrypt({ message: await openpgp.readMessage({ armoredMessage: String(detectOpenPgp(Buffer.from(raw.text, 'latin1')).encryptedData) }), decryptionKeys: claraKey.privateKey, format: 'binary' });
+    const decrypted = await openpgp.decrypt({
+      message: await openpgp.readMessage({
+        armoredMessage: String(detectOpenPgp(Buffer.from(raw.text, 'latin1')).encryptedData),
+      }),
+      decryptionKeys: claraKey.privateKey,
+      format: 'binary',
+    });
     assert.match(Buffer.from(decrypted.data).toString('utf8'), /The word is heron/);
   });
 });

@@ -18,7 +18,15 @@ import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
 const DOMAIN = 'alpha.test';
 const DAY = 86_400_000;
 
-function mail(o: { from: string; to?: string; cc?: string; subject?: string; body?: string; headers?: string[]; html?: boolean }): Buffer {
+function mail(o: {
+  from: string;
+  to?: string;
+  cc?: string;
+  subject?: string;
+  body?: string;
+  headers?: string[];
+  html?: boolean;
+}): Buffer {
   const headers = [
     `From: ${o.from}`,
     `To: ${o.to ?? `Ursula <ursula@${DOMAIN}>`}`,
@@ -54,19 +62,36 @@ describe('email core through the API', () => {
       direction: 'inbound',
       receivedAt: new Date(received),
       facts: {
-        transport: { via: 'smtp', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' }, clientIp: '192.0.2.7', helo: 'mx.test.example', receivedChain: [], externalHops: 1, plaintextHops: 0 },
-        authentication: { spf: { result: 'pass', domain: 'x.example' }, dkim: [{ result: 'pass', domain: 'x.example', selector: 's1', aligned: true }], dmarc: { result: 'pass', domain: 'x.example', policy: 'reject' } },
+        transport: {
+          via: 'smtp',
+          tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
+          clientIp: '192.0.2.7',
+          helo: 'mx.test.example',
+          receivedChain: [],
+          externalHops: 1,
+          plaintextHops: 0,
+        },
+        authentication: {
+          spf: { result: 'pass', domain: 'x.example' },
+          dkim: [{ result: 'pass', domain: 'x.example', selector: 's1', aligned: true }],
+          dmarc: { result: 'pass', domain: 'x.example', policy: 'reject' },
+        },
       },
       ...over,
     });
   }
-  const api = (method: string, path: string, body?: unknown) => inst.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
+  const api = (method: string, path: string, body?: unknown) =>
+    inst.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
   const discussions = async () => ok(await api('GET', '/api/v1/discussions?limit=200')).items as any[];
-  const discussionOf = async (messageId: string) => ok(await api('GET', `/api/v1/messages/${messageId}`)).conversationId as string;
+  const discussionOf = async (messageId: string) =>
+    ok(await api('GET', `/api/v1/messages/${messageId}`)).conversationId as string;
   const usedBytes = async () => ok(await api('GET', '/api/v1/me')).usedBytes as number;
 
   beforeAll(async () => {
-    inst = await startTestInstance({ clock: () => new Date(Date.now() + clockOffset), env: { CALIOPEN_SESSION_TTL_SECONDS: String(365 * 24 * 3600) } });
+    inst = await startTestInstance({
+      clock: () => new Date(Date.now() + clockOffset),
+      env: { CALIOPEN_SESSION_TTL_SECONDS: String(365 * 24 * 3600) },
+    });
     const u = await inst.user('ursula');
     token = u.token;
     accountId = u.id;
@@ -77,10 +102,16 @@ describe('email core through the API', () => {
 
   test('mail from two addresses of one contact lands in one conversation', async () => {
     const alice = ok(
-      await api('POST', '/api/v1/contacts', { displayName: 'Alice Liddell', identities: [{ address: 'alice@x.example', label: 'work' }, { address: 'Alice@Y.Example' }] }),
+      await api('POST', '/api/v1/contacts', {
+        displayName: 'Alice Liddell',
+        identities: [{ address: 'alice@x.example', label: 'work' }, { address: 'Alice@Y.Example' }],
+      }),
       201,
     );
-    assert.deepEqual(alice.identities.map((i: any) => i.address), ['alice@x.example', 'alice@y.example']);
+    assert.deepEqual(
+      alice.identities.map((i: any) => i.address),
+      ['alice@x.example', 'alice@y.example'],
+    );
     const m1 = await ingest(mail({ from: 'alice@x.example', subject: 'Tea?' }));
     const m2 = await ingest(mail({ from: '"Alice (mobile)" <ALICE@y.example>', subject: 'Re: Tea?' }));
     assert.equal(m1.message.conversationId, m2.message.conversationId);
@@ -89,12 +120,23 @@ describe('email core through the API', () => {
     assert.equal(d.title, 'Alice Liddell');
     assert.equal(d.messageCount, 2);
     assert.equal(d.unreadCount, 2);
-    assert.deepEqual(d.participants.map((p: any) => p.contactId), [alice.id]);
+    assert.deepEqual(
+      d.participants.map((p: any) => p.contactId),
+      [alice.id],
+    );
     const msgs = ok(await api('GET', `/api/v1/discussions/${d.id}/messages`));
-    assert.deepEqual(msgs.items.map((m: any) => m.subject), ['Re: Tea?', 'Tea?'], 'newest first');
+    assert.deepEqual(
+      msgs.items.map((m: any) => m.subject),
+      ['Re: Tea?', 'Tea?'],
+      'newest first',
+    );
     assert.ok(msgs.items.every((m: any) => m.from.contactId === alice.id));
     const contacts = ok(await api('GET', '/api/v1/contacts')).items;
-    assert.deepEqual(contacts.map((c: any) => c.displayName), ['Alice Liddell'], 'no automatic contact for a known address');
+    assert.deepEqual(
+      contacts.map((c: any) => c.displayName),
+      ['Alice Liddell'],
+      'no automatic contact for a known address',
+    );
     // The per-subject view groups both under one thread.
     const threads = ok(await api('GET', `/api/v1/discussions/${d.id}/threads`));
     assert.equal(threads.items.length, 1);
@@ -105,11 +147,17 @@ describe('email core through the API', () => {
   });
 
   test('the account’s own address is never another participant; recipients of outbound mail become contacts', async () => {
-    const sent = await ingest(mail({ from: `Ursula <URSULA@${DOMAIN}>`, to: 'Dave <dave@d.example>', subject: 'Plans' }), { direction: 'outbound', tags: ['sent'] });
+    const sent = await ingest(
+      mail({ from: `Ursula <URSULA@${DOMAIN}>`, to: 'Dave <dave@d.example>', subject: 'Plans' }),
+      { direction: 'outbound', tags: ['sent'] },
+    );
     const reply = await ingest(mail({ from: 'Dave <dave@d.example>', to: `ursula@${DOMAIN}`, subject: 'Re: Plans' }));
     assert.equal(sent.message.conversationId, reply.message.conversationId);
     const d = ok(await api('GET', `/api/v1/discussions/${sent.message.conversationId}`));
-    assert.deepEqual(d.participants.map((p: any) => p.address), ['dave@d.example']);
+    assert.deepEqual(
+      d.participants.map((p: any) => p.address),
+      ['dave@d.example'],
+    );
     assert.equal(d.unreadCount, 1, 'the sent copy starts read');
     const dave = ok(await api('GET', `/api/v1/contacts/${d.participants[0].contactId}`));
     assert.equal(dave.automatic, true);
@@ -139,7 +187,11 @@ describe('email core through the API', () => {
     const d = ok(await api('GET', `/api/v1/discussions/${x.message.conversationId}`));
     assert.equal(d.messageCount, 3);
     assert.equal(d.unreadCount, 3);
-    assert.equal((await api('GET', `/api/v1/discussions/${y1.message.conversationId}`)).status, 404, 'the merged-away discussion is gone');
+    assert.equal(
+      (await api('GET', `/api/v1/discussions/${y1.message.conversationId}`)).status,
+      404,
+      'the merged-away discussion is gone',
+    );
     const msgs = ok(await api('GET', `/api/v1/discussions/${d.id}/messages`)).items.map((m: any) => m.id);
     assert.deepEqual(new Set(msgs), new Set([x.message.id, y1.message.id, y2.message.id]));
     // The group conversation was re-keyed onto the merged contact, not merged with anything.
@@ -160,16 +212,28 @@ describe('email core through the API', () => {
 
   test('mailing-list mail forms its own conversation, keyed by the List-Id, without flooding the contacts', async () => {
     const contactsBefore = ok(await api('GET', '/api/v1/contacts?limit=500')).items.length;
-    const a = await ingest(mail({ from: 'alice@x.example', subject: '[dev] release', headers: ['List-Id: Developers <dev.lists.example>'] }));
-    const b = await ingest(mail({ from: 'stranger@z.example', subject: 'Re: [dev] release', headers: ['List-Id: <DEV.lists.example>'] }));
+    const a = await ingest(
+      mail({ from: 'alice@x.example', subject: '[dev] release', headers: ['List-Id: Developers <dev.lists.example>'] }),
+    );
+    const b = await ingest(
+      mail({ from: 'stranger@z.example', subject: 'Re: [dev] release', headers: ['List-Id: <DEV.lists.example>'] }),
+    );
     assert.equal(a.message.conversationId, b.message.conversationId);
     const d = ok(await api('GET', `/api/v1/discussions/${a.message.conversationId}`));
     assert.equal(d.kind, 'list');
     assert.equal(d.title, 'Developers');
     const aliceConversation = (await discussions()).find((x) => x.title === 'Alice Liddell');
     assert.notEqual(aliceConversation.id, d.id, 'Alice’s list mail is not in her personal conversation');
-    assert.equal(a.message.from.contactId, aliceConversation.participants[0].contactId, 'a known sender is still resolved');
-    assert.equal(ok(await api('GET', '/api/v1/contacts?limit=500')).items.length, contactsBefore, 'no automatic contact from list traffic');
+    assert.equal(
+      a.message.from.contactId,
+      aliceConversation.participants[0].contactId,
+      'a known sender is still resolved',
+    );
+    assert.equal(
+      ok(await api('GET', '/api/v1/contacts?limit=500')).items.length,
+      contactsBefore,
+      'no automatic contact from list traffic',
+    );
   });
 
   test('a message shows its participants, flags, body and transport and authentication facts; its raw form is intact', async () => {
@@ -184,7 +248,9 @@ describe('email core through the API', () => {
     assert.equal(m.facts.authentication.dkim[0].result, 'pass');
     assert.equal(m.mime.parsed, true);
     assert.match(m.externalId, /^<.+@test\.example>$/);
-    const r = await fetch(`${inst.url}/api/v1/messages/${message.id}/raw`, { headers: { authorization: `Bearer ${token}` } });
+    const r = await fetch(`${inst.url}/api/v1/messages/${message.id}/raw`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'message/rfc822');
     assert.deepEqual(Buffer.from(await r.arrayBuffer()), raw);
@@ -203,7 +269,9 @@ describe('email core through the API', () => {
     assert.deepEqual(await counts(), [2, 1]);
     assert.equal(ok(await api('PATCH', `/api/v1/messages/${one.message.id}`, { read: false })).read, false);
     assert.deepEqual(await counts(), [2, 2]);
-    const tagged = ok(await api('PATCH', `/api/v1/messages/${one.message.id}`, { tags: ['work', 'urgent', 'work'], archived: true }));
+    const tagged = ok(
+      await api('PATCH', `/api/v1/messages/${one.message.id}`, { tags: ['work', 'urgent', 'work'], archived: true }),
+    );
     assert.deepEqual(tagged.tags, ['work', 'urgent']);
     assert.equal(tagged.archived, true);
 
@@ -244,7 +312,8 @@ describe('email core through the API', () => {
     const job = await queue.getJob(PURGE_QUEUE, `purge-${message.id}-${Date.parse(deleted.deletedAt)}`);
     assert.equal(job?.state, 'delayed', 'the purge is scheduled for the end of the retention period');
     const used = await usedBytes();
-    const completed = (jobId: string) => waitFor(async () => (await queue.getJob(PURGE_QUEUE, jobId))?.state === 'completed', 30_000);
+    const completed = (jobId: string) =>
+      waitFor(async () => (await queue.getJob(PURGE_QUEUE, jobId))?.state === 'completed', 30_000);
     // Run a purge job now: too early, so nothing happens.
     await completed(await queue.enqueue(PURGE_QUEUE, 'purge-deleted', { accountId, messageId: message.id }));
     assert.equal((await api('GET', `/api/v1/messages/${message.id}`)).status, 200);
@@ -263,7 +332,14 @@ describe('email core through the API', () => {
 
   test('search finds a message once its index job ran (HTML converted to text); deleting it removes it', async () => {
     const word = `zanzibar${randomUUID().slice(0, 8)}`;
-    const { message } = await ingest(mail({ from: 'Search <search@s.example>', subject: 'indexing', html: true, body: `<p>Meet me in <b>${word}</b></p><script>${word}script()</script>` }));
+    const { message } = await ingest(
+      mail({
+        from: 'Search <search@s.example>',
+        subject: 'indexing',
+        html: true,
+        body: `<p>Meet me in <b>${word}</b></p><script>${word}script()</script>`,
+      }),
+    );
     let hits: any;
     await waitFor(async () => {
       hits = ok(await api('GET', `/api/v1/search?q=${word}`));
@@ -271,11 +347,22 @@ describe('email core through the API', () => {
     }, 30_000);
     assert.equal(hits.items[0].message.id, message.id);
     assert.equal(hits.items[0].conversationId, message.conversationId);
-    assert.equal(ok(await api('GET', `/api/v1/search?q=${word}script`)).items.length, 0, 'script content is not indexed');
-    assert.equal(ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(`from:search@s.example ${word}`)}`)).items.length, 1);
+    assert.equal(
+      ok(await api('GET', `/api/v1/search?q=${word}script`)).items.length,
+      0,
+      'script content is not indexed',
+    );
+    assert.equal(
+      ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(`from:search@s.example ${word}`)}`)).items.length,
+      1,
+    );
     // Tags are searchable once re-indexed.
     ok(await api('PATCH', `/api/v1/messages/${message.id}`, { tags: ['travel'] }));
-    await waitFor(async () => ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(`tag:travel ${word}`)}`)).items.length === 1, 30_000);
+    await waitFor(
+      async () =>
+        ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(`tag:travel ${word}`)}`)).items.length === 1,
+      30_000,
+    );
     ok(await api('PATCH', `/api/v1/messages/${message.id}`, { deleted: true }));
     assert.equal(ok(await api('GET', `/api/v1/search?q=${word}`)).total, 0);
     const badQuery = await api('GET', `/api/v1/search?q=${encodeURIComponent('after:2024-13-45')}`);
@@ -284,7 +371,9 @@ describe('email core through the API', () => {
   });
 
   test('vCard export and import through the API; hostile vCards get a clear error', async () => {
-    const res = await fetch(`${inst.url}/api/v1/contacts/export.vcf`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${inst.url}/api/v1/contacts/export.vcf`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/vcard/);
     const vcf = await res.text();
@@ -292,43 +381,85 @@ describe('email core through the API', () => {
     assert.match(vcf, /EMAIL;TYPE="work":alice@x\.example\r\n/);
     // Importing our own export changes nothing but the "automatic" flags.
     const before = ok(await api('GET', '/api/v1/contacts?limit=500')).items.length;
-    const again = ok(await inst.api('POST', '/api/v1/contacts/import', { token, rawBody: vcf, headers: { 'content-type': 'text/vcard' } }));
+    const again = ok(
+      await inst.api('POST', '/api/v1/contacts/import', {
+        token,
+        rawBody: vcf,
+        headers: { 'content-type': 'text/vcard' },
+      }),
+    );
     assert.equal(again.created, 0);
     assert.equal(again.updated, before);
     assert.equal(ok(await api('GET', '/api/v1/contacts?limit=500')).items.length, before);
     // A new card, with one bad address reported.
-    const card = 'BEGIN:VCARD\r\nVERSION:3.0\r\nN:Gide;André;;;\r\nEMAIL:andre@gide.example\r\nEMAIL:not an address\r\nEND:VCARD\r\n';
-    const imported = ok(await inst.api('POST', '/api/v1/contacts/import', { token, rawBody: card, headers: { 'content-type': 'text/vcard; charset=utf-8' } }));
+    const card =
+      'BEGIN:VCARD\r\nVERSION:3.0\r\nN:Gide;André;;;\r\nEMAIL:andre@gide.example\r\nEMAIL:not an address\r\nEND:VCARD\r\n';
+    const imported = ok(
+      await inst.api('POST', '/api/v1/contacts/import', {
+        token,
+        rawBody: card,
+        headers: { 'content-type': 'text/vcard; charset=utf-8' },
+      }),
+    );
     assert.equal(imported.created, 1);
     assert.match(imported.skipped[0].reason, /not a valid email address/);
     // Mail from the imported address goes to that contact.
     const m = await ingest(mail({ from: 'andre@gide.example', subject: 'bonjour' }));
     assert.equal(ok(await api('GET', `/api/v1/discussions/${m.message.conversationId}`)).title, 'André Gide');
 
-    const hostile = await inst.api('POST', '/api/v1/contacts/import', { token, rawBody: 'BEGIN:VCARD\r\nVERSION:4.0\r\nBEGIN:VCARD\r\n', headers: { 'content-type': 'text/vcard' } });
+    const hostile = await inst.api('POST', '/api/v1/contacts/import', {
+      token,
+      rawBody: 'BEGIN:VCARD\r\nVERSION:4.0\r\nBEGIN:VCARD\r\n',
+      headers: { 'content-type': 'text/vcard' },
+    });
     assert.equal(hostile.status, 400);
     assert.equal(hostile.body.code, 'vcard_invalid');
     assert.match(hostile.body.detail, /line 3/);
-    const tooBig = await inst.api('POST', '/api/v1/contacts/import', { token, rawBody: `BEGIN:VCARD\r\nNOTE:${'x'.repeat(1024 * 1024 + 10)}\r\n`, headers: { 'content-type': 'text/vcard' } });
+    const tooBig = await inst.api('POST', '/api/v1/contacts/import', {
+      token,
+      rawBody: `BEGIN:VCARD\r\nNOTE:${'x'.repeat(1024 * 1024 + 10)}\r\n`,
+      headers: { 'content-type': 'text/vcard' },
+    });
     assert.equal(tooBig.status, 413);
-    const wrongType = await inst.api('POST', '/api/v1/contacts/import', { token, rawBody: 'BEGIN:VCARD', headers: { 'content-type': 'text/plain' } });
+    const wrongType = await inst.api('POST', '/api/v1/contacts/import', {
+      token,
+      rawBody: 'BEGIN:VCARD',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(wrongType.status, 415);
   });
 
   test('contacts: identities are normalised and unique; editing, deleting; a taken address is a clear conflict', async () => {
-    const c = ok(await api('POST', '/api/v1/contacts', { displayName: '  "Frank"  ', identities: [{ address: 'FRANK@F.example' }, { protocol: 'xmpp', address: 'frank@chat.example/phone' }] }), 201);
+    const c = ok(
+      await api('POST', '/api/v1/contacts', {
+        displayName: '  "Frank"  ',
+        identities: [{ address: 'FRANK@F.example' }, { protocol: 'xmpp', address: 'frank@chat.example/phone' }],
+      }),
+      201,
+    );
     assert.equal(c.displayName, 'Frank');
     assert.deepEqual(c.identities, [
       { protocol: 'email', address: 'frank@f.example', label: null },
       { protocol: 'xmpp', address: 'frank@chat.example', label: null },
     ]);
-    const taken = await api('POST', '/api/v1/contacts', { displayName: 'Other', identities: [{ address: 'frank@f.example' }] });
+    const taken = await api('POST', '/api/v1/contacts', {
+      displayName: 'Other',
+      identities: [{ address: 'frank@f.example' }],
+    });
     assert.equal(taken.status, 409);
     assert.equal(taken.body.code, 'contact_identity_taken');
-    const invalid = await api('POST', '/api/v1/contacts', { displayName: 'Bad', identities: [{ address: 'a\r\nBcc: x@y.example' }] });
+    const invalid = await api('POST', '/api/v1/contacts', {
+      displayName: 'Bad',
+      identities: [{ address: 'a\r\nBcc: x@y.example' }],
+    });
     assert.equal(invalid.status, 400);
     assert.equal(invalid.body.code, 'identity_address_invalid');
-    const edited = ok(await api('PATCH', `/api/v1/contacts/${c.id}`, { notes: 'Likes jazz', identities: [{ address: 'frank@f.example' }] }));
+    const edited = ok(
+      await api('PATCH', `/api/v1/contacts/${c.id}`, {
+        notes: 'Likes jazz',
+        identities: [{ address: 'frank@f.example' }],
+      }),
+    );
     assert.equal(edited.notes, 'Likes jazz');
     assert.equal(edited.identities.length, 1);
     ok(await api('DELETE', `/api/v1/contacts/${c.id}`));
@@ -350,7 +481,10 @@ describe('email core through the API', () => {
       seen.push(...page.items.map((d: any) => d.id));
       cursor = page.next;
     } while (cursor !== null);
-    assert.deepEqual(seen, all.map((d) => d.id));
+    assert.deepEqual(
+      seen,
+      all.map((d) => d.id),
+    );
     for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].lastMessageAt >= all[i].lastMessageAt);
     assert.equal((await api('GET', '/api/v1/discussions?sort=size')).status, 400, 'only sort=date or sort=importance');
     assert.equal((await api('GET', '/api/v1/discussions?cursor=Zm9v')).status, 400);
@@ -365,7 +499,9 @@ describe('email core through the API', () => {
       else if (h.expect.subject !== undefined) assert.equal(m.subject, h.expect.subject, h.name);
       if (h.expect.fromAddress !== undefined) assert.equal(m.from.address, h.expect.fromAddress, h.name);
       if (h.expect.parsed !== undefined) assert.equal(m.mime.parsed, h.expect.parsed, h.name);
-      const raw = await fetch(`${inst.url}/api/v1/messages/${message.id}/raw`, { headers: { authorization: `Bearer ${token}` } });
+      const raw = await fetch(`${inst.url}/api/v1/messages/${message.id}/raw`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.deepEqual(Buffer.from(await raw.arrayBuffer()), h.raw, `${h.name}: raw kept byte for byte`);
       assert.equal(ok(await api('GET', `/api/v1/discussions/${m.conversationId}`)).id, m.conversationId, h.name);
       assert.equal((await ingest(h.raw)).inserted, false, `${h.name}: a retry stores nothing`);
@@ -376,7 +512,11 @@ describe('email core through the API', () => {
   test('another account sees none of it', async () => {
     const other = await inst.user('olga');
     const mine = (await discussions())[0];
-    for (const path of [`/api/v1/discussions/${mine.id}`, `/api/v1/discussions/${mine.id}/messages`, `/api/v1/discussions/${mine.id}/threads`]) {
+    for (const path of [
+      `/api/v1/discussions/${mine.id}`,
+      `/api/v1/discussions/${mine.id}/messages`,
+      `/api/v1/discussions/${mine.id}/threads`,
+    ]) {
       const r = await inst.api('GET', path, { token: other.token });
       assert.equal(r.status, 404, path);
     }
@@ -394,7 +534,9 @@ describe('conversations by people, through the real SMTP server', () => {
   beforeAll(async () => {
     // The senders' domains are on the internet: a DNS server on loopback answers for them (no records: SPF none).
     dns = await startInternetDns();
-    inst = await startTestInstance({ env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server } });
+    inst = await startTestInstance({
+      env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server },
+    });
     token = (await inst.user('victor')).token;
   });
   afterAll(async () => {
@@ -403,11 +545,33 @@ describe('conversations by people, through the real SMTP server', () => {
   });
 
   test('mail from two addresses of one contact, sent over SMTP, lands in one conversation', async () => {
-    const contact = ok(await inst.api('POST', '/api/v1/contacts', { token, body: { displayName: 'Zoé', identities: [{ address: 'zoe@x.example' }, { address: 'zoe@y.example' }] } }), 201);
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: inst.running.smtp!.port, secure: false, ignoreTLS: true, tls: { rejectUnauthorized: false } });
+    const contact = ok(
+      await inst.api('POST', '/api/v1/contacts', {
+        token,
+        body: { displayName: 'Zoé', identities: [{ address: 'zoe@x.example' }, { address: 'zoe@y.example' }] },
+      }),
+      201,
+    );
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: inst.running.smtp!.port,
+      secure: false,
+      ignoreTLS: true,
+      tls: { rejectUnauthorized: false },
+    });
     try {
-      await transport.sendMail({ from: 'Zoé <zoe@x.example>', to: `victor@${DOMAIN}`, subject: 'first, from x', text: 'one' });
-      await transport.sendMail({ from: 'Zoé <ZOE@Y.example>', to: `victor@${DOMAIN}`, subject: 'second, from y', text: 'two' });
+      await transport.sendMail({
+        from: 'Zoé <zoe@x.example>',
+        to: `victor@${DOMAIN}`,
+        subject: 'first, from x',
+        text: 'one',
+      });
+      await transport.sendMail({
+        from: 'Zoé <ZOE@Y.example>',
+        to: `victor@${DOMAIN}`,
+        subject: 'second, from y',
+        text: 'two',
+      });
     } finally {
       transport.close();
     }
@@ -417,7 +581,10 @@ describe('conversations by people, through the real SMTP server', () => {
       return list.length === 1 && list[0].messageCount === 2;
     }, 20_000);
     assert.equal(list[0].title, 'Zoé');
-    assert.deepEqual(list[0].participants.map((p: any) => p.contactId), [contact.id]);
+    assert.deepEqual(
+      list[0].participants.map((p: any) => p.contactId),
+      [contact.id],
+    );
     const messages = ok(await inst.api('GET', `/api/v1/discussions/${list[0].id}/messages`, { token })).items;
     assert.deepEqual(messages.map((m: any) => m.subject).sort(), ['first, from x', 'second, from y']);
     const detail = ok(await inst.api('GET', `/api/v1/messages/${messages[0].id}`, { token }));

@@ -68,7 +68,11 @@ describe('federated delivery alpha.test -> beta.test', () => {
     sink = await startSmtpSink();
     a = await startTestInstance({
       domain: 'alpha.test',
-      env: { CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`, CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: '2', CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: '200' },
+      env: {
+        CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`,
+        CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: '2',
+        CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: '200',
+      },
     });
     b = await startTestInstance({ domain: 'beta.test', clock: () => new Date(Date.now() + betaOffsetMs) });
     alphaId = await loadInstanceIdentity(a.dataDir, a.running.services.box);
@@ -82,7 +86,13 @@ describe('federated delivery alpha.test -> beta.test', () => {
     alice = await a.user('alice');
     bob = await b.user('bob');
     // Alice is a contact Bob made.
-    ok(await b.api('POST', '/api/v1/contacts', { token: bob.token, body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] } }), 201);
+    ok(
+      await b.api('POST', '/api/v1/contacts', {
+        token: bob.token,
+        body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] },
+      }),
+      201,
+    );
   });
   afterAll(async () => {
     await a?.stop();
@@ -105,44 +115,96 @@ describe('federated delivery alpha.test -> beta.test', () => {
   const betaNow = () => Math.floor((Date.now() + betaOffsetMs) / 1000);
 
   async function betaPrekey(): Promise<Prekey> {
-    const r = await peerRequest({ url: `${betaUrl}${PREKEYS_PATH}`, method: 'GET', pinSha256: betaId.tls.fingerprintSha256, clientCert: alphaId.tls });
+    const r = await peerRequest({
+      url: `${betaUrl}${PREKEYS_PATH}`,
+      method: 'GET',
+      pinSha256: betaId.tls.fingerprintSha256,
+      clientCert: alphaId.tls,
+    });
     assert.equal(r.status, 200);
-    const list = await verifyPrekeyList(JSON.parse(r.body.toString('utf8')), { signingKeys: [betaId.signing.publicJwk as never], expectedDomain: 'beta.test', now: betaNow() });
+    const list = await verifyPrekeyList(JSON.parse(r.body.toString('utf8')), {
+      signingKeys: [betaId.signing.publicJwk as never],
+      expectedDomain: 'beta.test',
+      now: betaNow(),
+    });
     assert.ok(list.ok, 'beta serves prekeys signed by its key');
     return choosePrekey(list.value, betaNow())!;
   }
 
-  async function sealFor(local: string, options: { signingKey?: ReturnType<typeof generateEd25519KeyPair>; prekey?: Prekey } = {}) {
-    const raw = Buffer.from(`From: alice@alpha.test\r\nTo: ${local}@beta.test\r\nSubject: by hand ${Math.random()}\r\nMessage-ID: <${Math.random()}@alpha.test>\r\n\r\nhello\r\n`);
+  async function sealFor(
+    local: string,
+    options: { signingKey?: ReturnType<typeof generateEd25519KeyPair>; prekey?: Prekey } = {},
+  ) {
+    const raw = Buffer.from(
+      `From: alice@alpha.test\r\nTo: ${local}@beta.test\r\nSubject: by hand ${Math.random()}\r\nMessage-ID: <${Math.random()}@alpha.test>\r\n\r\nhello\r\n`,
+    );
     return sealEnvelope(
-      { from: { instance: 'alpha.test', account: 'alice' }, to: { instance: 'beta.test', local }, contentType: 'message/rfc822', body: raw, e2e: false, created: betaNow() },
+      {
+        from: { instance: 'alpha.test', account: 'alice' },
+        to: { instance: 'beta.test', local },
+        contentType: 'message/rfc822',
+        body: raw,
+        e2e: false,
+        created: betaNow(),
+      },
       { prekey: options.prekey ?? (await betaPrekey()), signingKey: options.signingKey ?? signingKeyOf(alphaId) },
     );
   }
 
-  async function post(bytes: Uint8Array, options: { created?: number; destination?: string; clientCert?: boolean } = {}) {
+  async function post(
+    bytes: Uint8Array,
+    options: { created?: number; destination?: string; clientCert?: boolean } = {},
+  ) {
     const signature = await signRequest(
-      { instance: 'alpha.test', method: 'POST', path: INBOX_PATH, destination: options.destination ?? 'beta.test', body: bytes, created: options.created ?? betaNow() },
+      {
+        instance: 'alpha.test',
+        method: 'POST',
+        path: INBOX_PATH,
+        destination: options.destination ?? 'beta.test',
+        body: bytes,
+        created: options.created ?? betaNow(),
+      },
       signingKeyOf(alphaId),
     );
     const headers = { 'content-type': ENVELOPE_MEDIA_TYPE, [REQUEST_SIGNATURE_HEADER]: signature };
     if (options.clientCert === false) {
       // Without a client certificate (node:https, beta's certificate as the only CA).
       return new Promise<{ status: number; body: any }>((resolve, reject) => {
-        const req = httpsRequest(`${betaUrl}${INBOX_PATH}`, { method: 'POST', headers: { ...headers, 'content-length': String(bytes.byteLength) }, ca: betaId.tls.certPem, checkServerIdentity: () => undefined }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-        });
+        const req = httpsRequest(
+          `${betaUrl}${INBOX_PATH}`,
+          {
+            method: 'POST',
+            headers: { ...headers, 'content-length': String(bytes.byteLength) },
+            ca: betaId.tls.certPem,
+            checkServerIdentity: () => undefined,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+            );
+          },
+        );
         req.on('error', reject);
         req.end(Buffer.from(bytes));
       });
     }
-    const r = await peerRequest({ url: `${betaUrl}${INBOX_PATH}`, method: 'POST', headers, body: bytes, pinSha256: betaId.tls.fingerprintSha256, clientCert: alphaId.tls });
+    const r = await peerRequest({
+      url: `${betaUrl}${INBOX_PATH}`,
+      method: 'POST',
+      headers,
+      body: bytes,
+      pinSha256: betaId.tls.fingerprintSha256,
+      clientCert: alphaId.tls,
+    });
     return { status: r.status, body: JSON.parse(r.body.toString('utf8')) };
   }
 
-  async function refused(expected: { status: number; code: string }, attempt: () => Promise<{ status: number; body: any }>) {
+  async function refused(
+    expected: { status: number; code: string },
+    attempt: () => Promise<{ status: number; body: any }>,
+  ) {
     const before = await bobCount();
     const r = await attempt();
     assert.equal(r.status, expected.status, JSON.stringify(r.body));
@@ -158,12 +220,23 @@ describe('federated delivery alpha.test -> beta.test', () => {
     assert.equal(preview.chosen, 'federation');
     assert.equal(preview.routes[0].route, 'federation');
 
-    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'over the federation', text: 'sealed and forward secret' } }), 202);
-    assert.deepEqual(sent.recipients.map((r: any) => [r.address, r.route, r.status]), [['bob@beta.test', 'federation', 'queued']]);
+    const sent = ok(
+      await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: 'bob@beta.test' }], subject: 'over the federation', text: 'sealed and forward secret' },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      sent.recipients.map((r: any) => [r.address, r.route, r.status]),
+      [['bob@beta.test', 'federation', 'queued']],
+    );
 
     let got: any = null;
     await waitFor(async () => {
-      got = (await mailbox(b, bob.token)).find((m) => m.subject === 'over the federation' && m.direction === 'inbound') ?? null;
+      got =
+        (await mailbox(b, bob.token)).find((m) => m.subject === 'over the federation' && m.direction === 'inbound') ??
+        null;
       return got !== null;
     }, 20_000);
     const detail = ok(await b.api('GET', `/api/v1/messages/${got.id}`, { token: bob.token }));
@@ -172,11 +245,22 @@ describe('federated delivery alpha.test -> beta.test', () => {
     assert.match(detail.facts.transport.tls.version, /^TLSv1\.[23]$/);
     assert.match(detail.body.text, /sealed and forward secret/);
     const factors = new Map<string, number>(detail.pi.factors.map((f: any) => [f.id, f.contribution]));
-    for (const id of ['federation.label', 'federation.instance_pi', 'federation.sealed', 'federation.forward_secret', 'federation.authenticated']) {
-      assert.ok((factors.get(id) ?? 0) > 0, `${id} counts: ${JSON.stringify(detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`))}`);
+    for (const id of [
+      'federation.label',
+      'federation.instance_pi',
+      'federation.sealed',
+      'federation.forward_secret',
+      'federation.authenticated',
+    ]) {
+      assert.ok(
+        (factors.get(id) ?? 0) > 0,
+        `${id} counts: ${JSON.stringify(detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`))}`,
+      );
     }
     // Reported, not asserted at >= 80: without end-to-end OpenPGP content this is the federation-only score.
-    console.log(`# bob's PI for alice's federated message (known contact, no E2E): ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
+    console.log(
+      `# bob's PI for alice's federated message (known contact, no E2E): ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`,
+    );
     assert.ok(detail.pi.score >= 50, `PI ${detail.pi.score}`);
 
     // Alice's Sent copy records the delivery over the federation with beta's receipt, which verifies.
@@ -187,16 +271,35 @@ describe('federated delivery alpha.test -> beta.test', () => {
       return delivery !== null;
     });
     assert.equal(delivery.via, 'federation');
-    const receipt = await verifyReceipt(delivery.receipt, { signingKeys: [betaId.signing.publicJwk as never], expectedTo: { instance: 'beta.test', local: 'bob' } });
+    const receipt = await verifyReceipt(delivery.receipt, {
+      signingKeys: [betaId.signing.publicJwk as never],
+      expectedTo: { instance: 'beta.test', local: 'bob' },
+    });
     assert.ok(receipt.ok, 'the receipt on the Sent copy is signed by beta, for bob');
     assert.equal(receipt.value.status, 'delivered');
     assert.equal(sink.messages.length, 0, 'nothing went over SMTP');
-    assert.equal((await mailbox(b, bob.token)).filter((m) => m.subject === 'over the federation').length, 1, 'stored once');
+    assert.equal(
+      (await mailbox(b, bob.token)).filter((m) => m.subject === 'over the federation').length,
+      1,
+      'stored once',
+    );
   });
 
   test('end to end: with OpenPGP keys on both sides, bob sees the federated message encrypted, from a known contact, with PI >= 80', async () => {
-    const bobKey = ok(await b.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: `pw-bob-0123456789` } }), 201).key;
-    ok(await a.api('POST', '/api/v1/keys', { token: alice.token, body: { mode: 'server', password: `pw-alice-0123456789` } }), 201);
+    const bobKey = ok(
+      await b.api('POST', '/api/v1/keys', {
+        token: bob.token,
+        body: { mode: 'server', password: `pw-bob-0123456789` },
+      }),
+      201,
+    ).key;
+    ok(
+      await a.api('POST', '/api/v1/keys', {
+        token: alice.token,
+        body: { mode: 'server', password: `pw-alice-0123456789` },
+      }),
+      201,
+    );
     const stored = await b.running.services.storage.accountKeys.get(bob.id, bobKey.fingerprint);
     const armored = (await openpgp.readKey({ binaryKey: stored!.publicKey })).armor();
     // Alice's contact for bob (made when she first wrote to him): she adds his key to it.
@@ -204,18 +307,32 @@ describe('federated delivery alpha.test -> beta.test', () => {
     const contactId = contacts.find((c) => JSON.stringify(c).includes('bob@beta.test')).id;
     ok(await a.api('POST', `/api/v1/contacts/${contactId}/keys`, { token: alice.token, body: { armored } }), 201);
 
-    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'sealed twice', text: 'encrypted end to end', encryption: 'require' } }), 202);
+    const sent = ok(
+      await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: {
+          to: [{ address: 'bob@beta.test' }],
+          subject: 'sealed twice',
+          text: 'encrypted end to end',
+          encryption: 'require',
+        },
+      }),
+      202,
+    );
     assert.equal(sent.encrypted, true);
     assert.equal(sent.recipients[0].route, 'federation');
     let got: any = null;
     await waitFor(async () => {
-      got = (await mailbox(b, bob.token)).find((m) => m.subject === 'sealed twice' && m.direction === 'inbound') ?? null;
+      got =
+        (await mailbox(b, bob.token)).find((m) => m.subject === 'sealed twice' && m.direction === 'inbound') ?? null;
       return got !== null;
     }, 20_000);
     const detail = ok(await b.api('GET', `/api/v1/messages/${got.id}`, { token: bob.token }));
     assert.equal(detail.facts.openpgp.encrypted, true);
     assert.match(detail.body.text, /encrypted end to end/);
-    console.log(`# bob's PI for alice's federated E2E message: ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
+    console.log(
+      `# bob's PI for alice's federated E2E message: ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`,
+    );
     assert.ok(detail.pi.score >= 80, `PI ${detail.pi.score}`);
     assert.equal(sink.messages.length, 0, 'nothing went over SMTP');
   });
@@ -225,7 +342,18 @@ describe('federated delivery alpha.test -> beta.test', () => {
       { subject: 'sent copy, signed only', encryption: 'none', e2e: false },
       { subject: 'sent copy, end to end', encryption: 'require', e2e: true },
     ]) {
-      const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: c.subject, text: 'the Sent copy too', encryption: c.encryption } }), 202);
+      const sent = ok(
+        await a.api('POST', '/api/v1/messages', {
+          token: alice.token,
+          body: {
+            to: [{ address: 'bob@beta.test' }],
+            subject: c.subject,
+            text: 'the Sent copy too',
+            encryption: c.encryption,
+          },
+        }),
+        202,
+      );
       assert.equal(sent.encrypted, c.e2e);
       assert.equal(sent.recipients[0].route, 'federation');
       let delivery: any = null;
@@ -235,39 +363,93 @@ describe('federated delivery alpha.test -> beta.test', () => {
         return delivery !== null;
       }, 20_000);
       assert.equal(delivery.via, 'federation');
-      assert.deepEqual(delivery.federation, { labelValid: true, peerInstancePi: STAND_IN_INSTANCE_PI, sealed: true, forwardSecret: true, receiptVerified: true, e2e: c.e2e });
+      assert.deepEqual(delivery.federation, {
+        labelValid: true,
+        peerInstancePi: STAND_IN_INSTANCE_PI,
+        sealed: true,
+        forwardSecret: true,
+        receiptVerified: true,
+        e2e: c.e2e,
+      });
 
       const detail = ok(await a.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token }));
       assert.equal(detail.direction, 'outbound');
       assert.equal(detail.facts.openpgp?.encrypted ?? false, c.e2e);
       const factors = new Map<string, any>(detail.pi.factors.map((f: any) => [f.id, f]));
-      for (const id of ['federation.label', 'federation.instance_pi', 'federation.sealed', 'federation.forward_secret', 'federation.authenticated', 'transport.tls']) {
-        assert.ok((factors.get(id)?.contribution ?? 0) > 0, `${c.subject}: ${id} counts: ${[...factors.keys()].join()}`);
+      for (const id of [
+        'federation.label',
+        'federation.instance_pi',
+        'federation.sealed',
+        'federation.forward_secret',
+        'federation.authenticated',
+        'transport.tls',
+      ]) {
+        assert.ok(
+          (factors.get(id)?.contribution ?? 0) > 0,
+          `${c.subject}: ${id} counts: ${[...factors.keys()].join()}`,
+        );
       }
       assert.equal(factors.has('e2e.openpgp'), c.e2e, `${c.subject}: e2e.openpgp`);
-      assert.ok(![...factors.keys()].some((id) => id === 'transport.unknown' || id.startsWith('cap.') || id.startsWith('auth.')), [...factors.keys()].join());
-      assert.match(factors.get('federation.instance_pi').evidence, new RegExp(`beta\\.test's instance PI is ${STAND_IN_INSTANCE_PI}\\b`));
-      assert.match(factors.get('federation.authenticated').evidence, /receipt signed by a key the registry's feed lists for beta\.test/i);
+      assert.ok(
+        ![...factors.keys()].some(
+          (id) => id === 'transport.unknown' || id.startsWith('cap.') || id.startsWith('auth.'),
+        ),
+        [...factors.keys()].join(),
+      );
+      assert.match(
+        factors.get('federation.instance_pi').evidence,
+        new RegExp(`beta\\.test's instance PI is ${STAND_IN_INSTANCE_PI}\\b`),
+      );
+      assert.match(
+        factors.get('federation.authenticated').evidence,
+        /receipt signed by a key the registry's feed lists for beta\.test/i,
+      );
 
       // The same facts, stated here from what the test knows: the score and the factors are exactly the model's.
       const expected: MessagePiFacts = {
         direction: 'outbound',
-        transport: { via: 'federation', tls: { version: delivery.tls.version, cipher: delivery.tls.cipher }, peer: delivery.peer, plaintextHops: 0 },
+        transport: {
+          via: 'federation',
+          tls: { version: delivery.tls.version, cipher: delivery.tls.cipher },
+          peer: delivery.peer,
+          plaintextHops: 0,
+        },
         authentication: null,
         provider: null,
-        openpgp: detail.facts.openpgp === null ? null : { encrypted: c.e2e, signature: 'none', signerKeyTrust: null, signerFingerprint: null, problem: null },
+        openpgp:
+          detail.facts.openpgp === null
+            ? null
+            : { encrypted: c.e2e, signature: 'none', signerKeyTrust: null, signerFingerprint: null, problem: null },
         knownContact: true, // alice has written to bob
         correspondent: 'bob@beta.test',
-        federation: { peerDomain: 'beta.test', labelValid: true, peerInstancePi: STAND_IN_INSTANCE_PI, sealed: true, forwardSecret: true, senderAuthenticated: true },
+        federation: {
+          peerDomain: 'beta.test',
+          labelValid: true,
+          peerInstancePi: STAND_IN_INSTANCE_PI,
+          sealed: true,
+          forwardSecret: true,
+          senderAuthenticated: true,
+        },
       };
       const model = computeMessagePi(expected);
-      assert.equal(detail.pi.score, model.score, `${c.subject}: ${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')}`);
+      assert.equal(
+        detail.pi.score,
+        model.score,
+        `${c.subject}: ${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')}`,
+      );
       assert.equal(detail.pi.level, model.level);
-      assert.deepEqual(detail.pi.factors.map((f: any) => [f.id, f.contribution]), model.factors.map((f) => [f.id, f.contribution]));
+      assert.deepEqual(
+        detail.pi.factors.map((f: any) => [f.id, f.contribution]),
+        model.factors.map((f) => [f.id, f.contribution]),
+      );
       // The list's summary (stored when the delivery was recorded) agrees.
-      const listed = ok(await a.api('GET', `/api/v1/discussions/${sent.conversationId}/messages?limit=200`, { token: alice.token })).items.find((m: any) => m.id === sent.id);
+      const listed = ok(
+        await a.api('GET', `/api/v1/discussions/${sent.conversationId}/messages?limit=200`, { token: alice.token }),
+      ).items.find((m: any) => m.id === sent.id);
       assert.equal(listed.pi.score, model.score);
-      console.log(`# alice's Sent copy over the federation (${c.e2e ? 'E2E' : 'no E2E'}): ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
+      console.log(
+        `# alice's Sent copy over the federation (${c.e2e ? 'E2E' : 'no E2E'}): ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`,
+      );
     }
     assert.equal(sink.messages.length, 0, 'nothing went over SMTP');
   });
@@ -282,9 +464,15 @@ describe('federated delivery alpha.test -> beta.test', () => {
 
   test('hostile inbox requests: each its stable code, nothing stored', async () => {
     const sealed = await sealFor('bob');
-    await refused({ status: 401, code: 'request_signature_expired' }, () => post(sealed.bytes, { created: betaNow() - 600 }));
-    await refused({ status: 401, code: 'request_signature_wrong_destination' }, () => post(sealed.bytes, { destination: 'gamma.test' }));
-    await refused({ status: 421, code: 'envelope_wrong_destination' }, () => post(canonicalJsonBytes({ ...sealed.envelope, to: 'gamma.test' })));
+    await refused({ status: 401, code: 'request_signature_expired' }, () =>
+      post(sealed.bytes, { created: betaNow() - 600 }),
+    );
+    await refused({ status: 401, code: 'request_signature_wrong_destination' }, () =>
+      post(sealed.bytes, { destination: 'gamma.test' }),
+    );
+    await refused({ status: 421, code: 'envelope_wrong_destination' }, () =>
+      post(canonicalJsonBytes({ ...sealed.envelope, to: 'gamma.test' })),
+    );
     const forged = await sealFor('bob', { signingKey: generateEd25519KeyPair() });
     await refused({ status: 403, code: 'envelope_bad_signature' }, () => post(forged.bytes));
     await refused({ status: 403, code: 'peer_certificate_mismatch' }, () => post(sealed.bytes, { clientCert: false }));
@@ -302,35 +490,58 @@ describe('federated delivery alpha.test -> beta.test', () => {
   });
 
   test('an oversize body is refused before it is read (413 envelope_oversize)', async () => {
-    await refused({ status: 413, code: 'envelope_oversize' }, () =>
-      new Promise((resolve, reject) => {
-        const req = httpsRequest(
-          `${betaUrl}${INBOX_PATH}`,
-          { method: 'POST', headers: { 'content-type': ENVELOPE_MEDIA_TYPE, 'content-length': String(DEFAULT_MAX_INBOX_BYTES + 1) }, cert: alphaId.tls.certPem, key: alphaId.tls.keyPem, ca: betaId.tls.certPem, checkServerIdentity: () => undefined },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              req.destroy();
-              resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-            });
-          },
-        );
-        req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
-        req.flushHeaders();
-        req.write(Buffer.alloc(1024, 0x20));
-      }),
+    await refused(
+      { status: 413, code: 'envelope_oversize' },
+      () =>
+        new Promise((resolve, reject) => {
+          const req = httpsRequest(
+            `${betaUrl}${INBOX_PATH}`,
+            {
+              method: 'POST',
+              headers: { 'content-type': ENVELOPE_MEDIA_TYPE, 'content-length': String(DEFAULT_MAX_INBOX_BYTES + 1) },
+              cert: alphaId.tls.certPem,
+              key: alphaId.tls.keyPem,
+              ca: betaId.tls.certPem,
+              checkServerIdentity: () => undefined,
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => {
+                req.destroy();
+                resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+              });
+            },
+          );
+          req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+          req.flushHeaders();
+          req.write(Buffer.alloc(1024, 0x20));
+        }),
     );
   });
 
   test('a permanent refusal (recipient_unknown) bounces at once; an unreachable peer is retried with backoff, then bounces', async () => {
     // gamma.test: labelled in the directory, but nothing listens where it says.
     directory.add({ ...alphaId, domain: 'gamma.test' }, `https://127.0.0.1:${await freePort()}`);
-    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'nobody@beta.test' }, { address: 'carol@gamma.test' }], subject: 'two failures', text: 'x' } }), 202);
-    assert.deepEqual(sent.recipients.map((r: any) => r.route), ['federation', 'federation']);
+    const sent = ok(
+      await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: {
+          to: [{ address: 'nobody@beta.test' }, { address: 'carol@gamma.test' }],
+          subject: 'two failures',
+          text: 'x',
+        },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      sent.recipients.map((r: any) => r.route),
+      ['federation', 'federation'],
+    );
     const bounces = async () => {
       const out: string[] = [];
-      for (const m of (await mailbox(a, alice.token)).filter((m) => m.tags.includes('bounce'))) out.push(ok(await a.api('GET', `/api/v1/messages/${m.id}`, { token: alice.token })).body.text);
+      for (const m of (await mailbox(a, alice.token)).filter((m) => m.tags.includes('bounce')))
+        out.push(ok(await a.api('GET', `/api/v1/messages/${m.id}`, { token: alice.token })).body.text);
       return out;
     };
     let texts: string[] = [];
@@ -338,8 +549,16 @@ describe('federated delivery alpha.test -> beta.test', () => {
       texts = await bounces();
       return texts.some((t) => t.includes('nobody@beta.test')) && texts.some((t) => t.includes('carol@gamma.test'));
     }, 20_000);
-    assert.ok(texts.some((t) => /nobody@beta\.test>: the peer refused it: recipient_unknown/.test(t) && /after 1 attempt\b/.test(t)), texts.join('\n----\n'));
-    assert.ok(texts.some((t) => /carol@gamma\.test>: gave up after 2 attempts; last: the peer could not be reached/i.test(t)), texts.join('\n----\n'));
+    assert.ok(
+      texts.some(
+        (t) => /nobody@beta\.test>: the peer refused it: recipient_unknown/.test(t) && /after 1 attempt\b/.test(t),
+      ),
+      texts.join('\n----\n'),
+    );
+    assert.ok(
+      texts.some((t) => /carol@gamma\.test>: gave up after 2 attempts; last: the peer could not be reached/i.test(t)),
+      texts.join('\n----\n'),
+    );
     directory.entries.delete('gamma.test');
   });
 
@@ -347,7 +566,13 @@ describe('federated delivery alpha.test -> beta.test', () => {
     const before = await bobCount();
     directory.lapseAfter.set('beta.test', 1); // compose's routing check sees it valid; the worker does not
     try {
-      const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'too late', text: 'label lapsed' } }), 202);
+      const sent = ok(
+        await a.api('POST', '/api/v1/messages', {
+          token: alice.token,
+          body: { to: [{ address: 'bob@beta.test' }], subject: 'too late', text: 'label lapsed' },
+        }),
+        202,
+      );
       assert.equal(sent.recipients[0].route, 'federation');
       let notice: any = null;
       await waitFor(async () => {
@@ -367,15 +592,36 @@ describe('federated delivery alpha.test -> beta.test', () => {
 
   test('the user overrides the route: "email" goes by SMTP even to a labelled peer; "federation" is refused when it is closed, naming who and why, nothing stored', async () => {
     const sinkBefore = sink.messages.length;
-    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'by email, my choice', text: 'route override', route: 'email', encryption: 'none' } }), 202);
-    assert.deepEqual(sent.recipients.map((r: any) => [r.route, r.status]), [['smtp', 'queued']]);
+    const sent = ok(
+      await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: {
+          to: [{ address: 'bob@beta.test' }],
+          subject: 'by email, my choice',
+          text: 'route override',
+          route: 'email',
+          encryption: 'none',
+        },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      sent.recipients.map((r: any) => [r.route, r.status]),
+      [['smtp', 'queued']],
+    );
     await sink.waitForMessages(sinkBefore + 1, 20_000);
-    assert.ok(sink.messages.slice(sinkBefore).some((m) => m.raw.includes('by email, my choice')), 'it went by SMTP');
+    assert.ok(
+      sink.messages.slice(sinkBefore).some((m) => m.raw.includes('by email, my choice')),
+      'it went by SMTP',
+    );
 
     directory.setLabel('beta.test', false);
     try {
       const stored = (await mailbox(a, alice.token)).length;
-      const refused = await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'federation or nothing', text: 'x', route: 'federation' } });
+      const refused = await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: 'bob@beta.test' }], subject: 'federation or nothing', text: 'x', route: 'federation' },
+      });
       assert.equal(refused.status, 422, JSON.stringify(refused.body));
       assert.equal(refused.body.code, 'route_unavailable');
       assert.match(refused.body.detail, /bob@beta\.test \(the label of beta\.test is not valid/);
@@ -389,17 +635,34 @@ describe('federated delivery alpha.test -> beta.test', () => {
     const sinkBefore = sink.messages.length;
     directory.lapseAfter.set('beta.test', 1); // compose's routing check sees it valid; the worker does not
     try {
-      const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'fallback consented', text: 'by email if need be', emailFallback: true, encryption: 'none' } }), 202);
+      const sent = ok(
+        await a.api('POST', '/api/v1/messages', {
+          token: alice.token,
+          body: {
+            to: [{ address: 'bob@beta.test' }],
+            subject: 'fallback consented',
+            text: 'by email if need be',
+            emailFallback: true,
+            encryption: 'none',
+          },
+        }),
+        202,
+      );
       assert.equal(sent.recipients[0].route, 'federation');
       await sink.waitForMessages(sinkBefore + 1, 20_000);
       assert.ok(sink.messages.slice(sinkBefore).some((m) => m.raw.includes('fallback consented')));
       let delivery: any = null;
       await waitFor(async () => {
-        delivery = ok(await a.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token })).deliveries.find((d: any) => d.domain === 'beta.test') ?? null;
+        delivery =
+          ok(await a.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token })).deliveries.find(
+            (d: any) => d.domain === 'beta.test',
+          ) ?? null;
         return delivery !== null;
       }, 20_000);
       assert.equal(delivery.via, 'smtp', "the Sent copy says how it really went (and its PI is email's)");
-      const bounced = (await mailbox(a, alice.token)).filter((m) => m.tags.includes('bounce') && m.subject.includes('fallback consented'));
+      const bounced = (await mailbox(a, alice.token)).filter(
+        (m) => m.tags.includes('bounce') && m.subject.includes('fallback consented'),
+      );
       assert.equal(bounced.length, 0, 'not returned to the sender');
     } finally {
       directory.setLabel('beta.test', true);
@@ -413,7 +676,9 @@ describe('federated delivery alpha.test -> beta.test', () => {
     betaOffsetMs = (old.notAfter + 3600 + 120) * 1000 - Date.now();
     const fresh = await betaPrekey(); // beta rotates when serving its list
     assert.notEqual(fresh.kid, old.kid);
-    const stored = JSON.parse(readFileSync(join(b.dataDir, 'federation', 'prekeys.json'), 'utf8')) as { prekeys: { prekey: Prekey; privateSealed: string | null }[] };
+    const stored = JSON.parse(readFileSync(join(b.dataDir, 'federation', 'prekeys.json'), 'utf8')) as {
+      prekeys: { prekey: Prekey; privateSealed: string | null }[];
+    };
     const entry = stored.prekeys.find((p) => p.prekey.kid === old.kid);
     assert.ok(entry === undefined || entry.privateSealed === null, 'the private half is gone from beta’s prekey file');
     await refused({ status: 422, code: 'envelope_unknown_prekey' }, () => post(sealed.bytes));

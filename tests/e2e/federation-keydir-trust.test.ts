@@ -74,8 +74,17 @@ describe('federated key directory and trust sharing', () => {
     alice = await a.user('alice');
     bob = await b.user('bob');
     await b.user('carol'); // no key
-    bobFingerprint = ok(await b.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }), 201).key.fingerprint.toLowerCase();
-    bobContactAtAlpha = ok(await a.api('POST', '/api/v1/contacts', { token: alice.token, body: { displayName: 'Bob', identities: [{ address: 'bob@beta.test' }] } }), 201).id;
+    bobFingerprint = ok(
+      await b.api('POST', '/api/v1/keys', { token: bob.token, body: { mode: 'server', password: bob.password } }),
+      201,
+    ).key.fingerprint.toLowerCase();
+    bobContactAtAlpha = ok(
+      await a.api('POST', '/api/v1/contacts', {
+        token: alice.token,
+        body: { displayName: 'Bob', identities: [{ address: 'bob@beta.test' }] },
+      }),
+      201,
+    ).id;
   });
   afterAll(async () => {
     await a?.stop();
@@ -83,15 +92,30 @@ describe('federated key directory and trust sharing', () => {
   });
 
   /** A GET to beta's public face as alpha would send it (signed by `signer`, alpha's certificate), or as told. */
-  async function askBeta(path: string, o: { sign?: boolean; signer?: Ed25519KeyPair; destination?: string } = {}): Promise<PeerResponse> {
+  async function askBeta(
+    path: string,
+    o: { sign?: boolean; signer?: Ed25519KeyPair; destination?: string } = {},
+  ): Promise<PeerResponse> {
     const headers: Record<string, string> = { accept: 'application/jose' };
     if (o.sign !== false) {
       headers[REQUEST_SIGNATURE_HEADER] = await signRequest(
-        { instance: 'alpha.test', method: 'GET', path, destination: o.destination ?? 'beta.test', created: nowSeconds() },
+        {
+          instance: 'alpha.test',
+          method: 'GET',
+          path,
+          destination: o.destination ?? 'beta.test',
+          created: nowSeconds(),
+        },
         o.signer ?? signingKeyOf(alphaId),
       );
     }
-    return peerRequest({ url: `${betaUrl}${path}`, method: 'GET', headers, pinSha256: betaId.tls.fingerprintSha256, clientCert: { certPem: alphaId.tls.certPem, keyPem: alphaId.tls.keyPem } });
+    return peerRequest({
+      url: `${betaUrl}${path}`,
+      method: 'GET',
+      headers,
+      pinSha256: betaId.tls.fingerprintSha256,
+      clientCert: { certPem: alphaId.tls.certPem, keyPem: alphaId.tls.keyPem },
+    });
   }
   const codeOf = (r: PeerResponse) => (JSON.parse(r.body.toString('utf8')) as { code: string }).code;
 
@@ -103,13 +127,20 @@ describe('federated key directory and trust sharing', () => {
     const r = await askBeta(keyDirectoryPath('bob'));
     assert.equal(r.status, 200, r.body.toString());
     assert.match(r.contentType, /application\/jose/);
-    const entry = await verifyKeyDirectoryEntry(r.body.toString('utf8'), { signingKeys: [betaId.signing.publicJwk as never], expectedDomain: 'beta.test', expectedLocal: 'bob', now: nowSeconds() });
+    const entry = await verifyKeyDirectoryEntry(r.body.toString('utf8'), {
+      signingKeys: [betaId.signing.publicJwk as never],
+      expectedDomain: 'beta.test',
+      expectedLocal: 'bob',
+      now: nowSeconds(),
+    });
     assert.ok(entry.ok, JSON.stringify(!entry.ok && entry.error));
     assert.equal(entry.value.fingerprint, bobFingerprint);
   });
 
   test("alpha's route preview finds bob's key through the federation, filed with source 'federation'", async () => {
-    const preview = ok(await a.api('GET', `/api/v1/routes?to=${encodeURIComponent('bob@beta.test')}`, { token: alice.token }));
+    const preview = ok(
+      await a.api('GET', `/api/v1/routes?to=${encodeURIComponent('bob@beta.test')}`, { token: alice.token }),
+    );
     const keyed = preview.routes.filter((r: any) => r.key !== null);
     assert.ok(keyed.length > 0, JSON.stringify(preview.routes));
     for (const r of keyed) {
@@ -118,7 +149,10 @@ describe('federated key directory and trust sharing', () => {
     }
     const keys = ok(await a.api('GET', `/api/v1/contacts/${bobContactAtAlpha}/keys`, { token: alice.token }));
     const items = keys.items ?? keys;
-    assert.ok(items.some((k: any) => k.fingerprint.toLowerCase() === bobFingerprint && k.source === 'federation'), JSON.stringify(items));
+    assert.ok(
+      items.some((k: any) => k.fingerprint.toLowerCase() === bobFingerprint && k.source === 'federation'),
+      JSON.stringify(items),
+    );
   });
 
   test('key directory: unknown user, user without key, hostile local part -> key_not_found', async () => {
@@ -145,26 +179,48 @@ describe('federated key directory and trust sharing', () => {
   });
 
   test('bob allows it: the contact at alpha shows his account PI as beta signs it', async () => {
-    assert.equal(ok(await b.api('PUT', '/api/v1/privacy/sharing', { token: bob.token, body: { shareTrust: 'yes' } }), 400)?.code, 'validation_failed');
-    assert.deepEqual(ok(await b.api('PUT', '/api/v1/privacy/sharing', { token: bob.token, body: { shareTrust: true } })), { shareTrust: true });
+    assert.equal(
+      ok(await b.api('PUT', '/api/v1/privacy/sharing', { token: bob.token, body: { shareTrust: 'yes' } }), 400)?.code,
+      'validation_failed',
+    );
+    assert.deepEqual(
+      ok(await b.api('PUT', '/api/v1/privacy/sharing', { token: bob.token, body: { shareTrust: true } })),
+      { shareTrust: true },
+    );
     const bobPi = ok(await b.api('GET', '/api/v1/privacy', { token: bob.token })).account.score as number;
     const r = await askBeta(trustPath('bob'));
     assert.equal(r.status, 200, r.body.toString());
-    const statement = await verifyTrustStatement(r.body.toString('utf8'), { signingKeys: [betaId.signing.publicJwk as never], expectedDomain: 'beta.test', expectedLocal: 'bob', now: nowSeconds() });
+    const statement = await verifyTrustStatement(r.body.toString('utf8'), {
+      signingKeys: [betaId.signing.publicJwk as never],
+      expectedDomain: 'beta.test',
+      expectedLocal: 'bob',
+      now: nowSeconds(),
+    });
     assert.ok(statement.ok);
     assert.equal(statement.value.pi.score, bobPi);
-    assert.deepEqual(Object.keys(JSON.parse(Buffer.from(r.body.toString('utf8').split('.')[1]!, 'base64url').toString('utf8')).pi).sort(), ['level', 'modelVersion', 'score']);
+    assert.deepEqual(
+      Object.keys(
+        JSON.parse(Buffer.from(r.body.toString('utf8').split('.')[1]!, 'base64url').toString('utf8')).pi,
+      ).sort(),
+      ['level', 'modelVersion', 'score'],
+    );
     // Past alpha's cache of the earlier absence.
     offsetMs += 6 * 60_000;
     const contact = ok(await a.api('GET', `/api/v1/contacts/${bobContactAtAlpha}`, { token: alice.token }));
     const factor = contact.pi.factors.find((f: any) => f.id === 'federation.account_pi');
     assert.ok(factor, factorIds(contact.pi).join());
     assert.match(factor.evidence, new RegExp(`is ${bobPi}\\b`));
-    assert.match(contact.pi.factors.find((f: any) => f.id === 'federation.instance_pi').evidence, new RegExp(`${STAND_IN_INSTANCE_PI}`));
+    assert.match(
+      contact.pi.factors.find((f: any) => f.id === 'federation.instance_pi').evidence,
+      new RegExp(`${STAND_IN_INSTANCE_PI}`),
+    );
   });
 
   test('bob disallows it: refused again, and the factor is gone once alpha no longer holds the answer', async () => {
-    assert.deepEqual(ok(await b.api('PUT', '/api/v1/privacy/sharing', { token: bob.token, body: { shareTrust: false } })), { shareTrust: false });
+    assert.deepEqual(
+      ok(await b.api('PUT', '/api/v1/privacy/sharing', { token: bob.token, body: { shareTrust: false } })),
+      { shareTrust: false },
+    );
     const r = await askBeta(trustPath('bob'));
     assert.equal(r.status, 404);
     assert.equal(codeOf(r), 'trust_not_shared');
@@ -182,17 +238,39 @@ describe('federated key directory and trust sharing', () => {
       r = await askBeta(path, { signer: await generateEd25519KeyPair() });
       assert.deepEqual([r.status, codeOf(r)], [401, 'request_signature_bad'], path);
       // A signature for another path.
-      const other = await signRequest({ instance: 'alpha.test', method: 'GET', path: keyDirectoryPath('carol'), destination: 'beta.test', created: nowSeconds() }, signingKeyOf(alphaId));
-      r = await peerRequest({ url: `${betaUrl}${path}`, method: 'GET', headers: { [REQUEST_SIGNATURE_HEADER]: other }, pinSha256: betaId.tls.fingerprintSha256, clientCert: { certPem: alphaId.tls.certPem, keyPem: alphaId.tls.keyPem } });
+      const other = await signRequest(
+        {
+          instance: 'alpha.test',
+          method: 'GET',
+          path: keyDirectoryPath('carol'),
+          destination: 'beta.test',
+          created: nowSeconds(),
+        },
+        signingKeyOf(alphaId),
+      );
+      r = await peerRequest({
+        url: `${betaUrl}${path}`,
+        method: 'GET',
+        headers: { [REQUEST_SIGNATURE_HEADER]: other },
+        pinSha256: betaId.tls.fingerprintSha256,
+        clientCert: { certPem: alphaId.tls.certPem, keyPem: alphaId.tls.keyPem },
+      });
       assert.deepEqual([r.status, codeOf(r)], [401, 'request_signature_bad'], path);
       // Signed properly, but without alpha's client certificate.
-      const signature = await signRequest({ instance: 'alpha.test', method: 'GET', path, destination: 'beta.test', created: nowSeconds() }, signingKeyOf(alphaId));
+      const signature = await signRequest(
+        { instance: 'alpha.test', method: 'GET', path, destination: 'beta.test', created: nowSeconds() },
+        signingKeyOf(alphaId),
+      );
       const bare = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = httpsRequest(`${betaUrl}${path}`, { method: 'GET', rejectUnauthorized: false, headers: { [REQUEST_SIGNATURE_HEADER]: signature } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        });
+        const req = httpsRequest(
+          `${betaUrl}${path}`,
+          { method: 'GET', rejectUnauthorized: false, headers: { [REQUEST_SIGNATURE_HEADER]: signature } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -219,25 +297,56 @@ describe('federated key directory and trust sharing', () => {
   });
   test("content end to end: alice writes to dave, whose key alpha learns at send time from beta's key directory only", async () => {
     const dave = await b.user('dave');
-    const daveKey = ok(await b.api('POST', '/api/v1/keys', { token: dave.token, body: { mode: 'server', password: dave.password } }), 201).key;
-    const davePublic = await openpgp.readKey({ binaryKey: (await b.running.services.storage.accountKeys.get(dave.id, daveKey.fingerprint))!.publicKey });
+    const daveKey = ok(
+      await b.api('POST', '/api/v1/keys', { token: dave.token, body: { mode: 'server', password: dave.password } }),
+      201,
+    ).key;
+    const davePublic = await openpgp.readKey({
+      binaryKey: (await b.running.services.storage.accountKeys.get(dave.id, daveKey.fingerprint))!.publicKey,
+    });
     const daveEncryptionKeyId = (await davePublic.getEncryptionKey(undefined, clock())).getKeyID().toHex();
-    ok(await a.api('POST', '/api/v1/keys', { token: alice.token, body: { mode: 'server', password: `pw-alice-0123456789` } }), 201);
+    ok(
+      await a.api('POST', '/api/v1/keys', {
+        token: alice.token,
+        body: { mode: 'server', password: `pw-alice-0123456789` },
+      }),
+      201,
+    );
     // Nothing at alpha knows dave's key yet (no preview, no contact, no mail from him: no Autocrypt), and WKD and DNS
     // lookups are off: only beta's key directory can give it.
     assert.deepEqual(await a.running.services.storage.keys.listByAddress(alice.id, 'dave@beta.test'), []);
 
     const marker = `plaintext-marker-${Math.random().toString(36).slice(2)}`;
-    const sent = ok(await a.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'dave@beta.test' }], subject: 'through the key directory', text: `for dave only: ${marker}`, encryption: 'require' } }), 202);
+    const sent = ok(
+      await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: {
+          to: [{ address: 'dave@beta.test' }],
+          subject: 'through the key directory',
+          text: `for dave only: ${marker}`,
+          encryption: 'require',
+        },
+      }),
+      202,
+    );
     assert.equal(sent.encrypted, true);
-    assert.deepEqual(sent.recipients.map((r: any) => [r.address, r.route, r.encrypted]), [['dave@beta.test', 'federation', true]]);
+    assert.deepEqual(
+      sent.recipients.map((r: any) => [r.address, r.route, r.encrypted]),
+      [['dave@beta.test', 'federation', true]],
+    );
     const filed = await a.running.services.storage.keys.listByAddress(alice.id, 'dave@beta.test');
-    assert.deepEqual(filed.map((k) => [k.fingerprint.toLowerCase(), k.source]), [[daveKey.fingerprint.toLowerCase(), 'federation']]);
+    assert.deepEqual(
+      filed.map((k) => [k.fingerprint.toLowerCase(), k.source]),
+      [[daveKey.fingerprint.toLowerCase(), 'federation']],
+    );
 
     let got: any = null;
     await waitFor(async () => {
       for (const d of ok(await b.api('GET', '/api/v1/discussions?limit=200', { token: dave.token })).items) {
-        got = ok(await b.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: dave.token })).items.find((m: any) => m.direction === 'inbound' && m.subject === 'through the key directory') ?? got;
+        got =
+          ok(await b.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: dave.token })).items.find(
+            (m: any) => m.direction === 'inbound' && m.subject === 'through the key directory',
+          ) ?? got;
       }
       return got !== null;
     }, 20_000);
@@ -249,8 +358,13 @@ describe('federated key directory and trust sharing', () => {
     assert.ok(!raw.includes(marker), 'the plaintext marker is not in the raw message');
     const armored = /-----BEGIN PGP MESSAGE-----[^]*?-----END PGP MESSAGE-----/.exec(raw.toString('latin1'));
     assert.ok(armored, 'an armored OpenPGP message');
-    const encryptedTo = (await openpgp.readMessage({ armoredMessage: armored[0] })).getEncryptionKeyIDs().map((k) => k.toHex());
-    assert.ok(encryptedTo.includes(daveEncryptionKeyId), `encrypted to dave's key ${daveEncryptionKeyId}: ${encryptedTo.join()}`);
+    const encryptedTo = (await openpgp.readMessage({ armoredMessage: armored[0] }))
+      .getEncryptionKeyIDs()
+      .map((k) => k.toHex());
+    assert.ok(
+      encryptedTo.includes(daveEncryptionKeyId),
+      `encrypted to dave's key ${daveEncryptionKeyId}: ${encryptedTo.join()}`,
+    );
 
     // Dave reads it (server-side key mode), delivered over the federation, and its PI counts E2E.
     const detail = ok(await b.api('GET', `/api/v1/messages/${got.id}`, { token: dave.token }));
@@ -261,6 +375,8 @@ describe('federated key directory and trust sharing', () => {
     const factors = new Map<string, number>(detail.pi.factors.map((f: any) => [f.id, f.contribution]));
     assert.ok((factors.get('e2e.openpgp') ?? 0) > 0, factorIds(detail.pi).join());
     assert.ok((factors.get('federation.sealed') ?? 0) > 0, factorIds(detail.pi).join());
-    console.log(`# dave's PI for alice's message, key from the federated directory: ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`);
+    console.log(
+      `# dave's PI for alice's message, key from the federated directory: ${detail.pi.score} (${detail.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')})`,
+    );
   });
 });

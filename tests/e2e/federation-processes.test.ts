@@ -65,14 +65,24 @@ async function distinctPorts(n: number): Promise<number[]> {
 
 /** The environment without this test's own CALIOPEN_* settings, which would reach every process at once. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))), CALIOPEN_LOG_LEVEL: 'warn', ...extra };
+  return {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))),
+    CALIOPEN_LOG_LEVEL: 'warn',
+    ...extra,
+  };
 }
 
-async function json(url: string, init: Omit<RequestInit, 'body'> & { token?: string; body?: any } = {}): Promise<{ status: number; body: any }> {
+async function json(
+  url: string,
+  init: Omit<RequestInit, 'body'> & { token?: string; body?: any } = {},
+): Promise<{ status: number; body: any }> {
   const { token, body, ...rest } = init;
   const res = await fetch(url, {
     ...rest,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(30_000),
   });
@@ -108,7 +118,11 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     const dir = name === 'alpha.test' ? alphaDir : betaDir;
     const api = name === 'alpha.test' ? alpha : beta;
     // alpha logs at info: its delivery attempts are what an operator sees of the retries (no message content).
-    const child = spawnCaliopen(['instance', 'start', '--data-dir', dir], { name, cwd: ROOT, env: cleanEnv(name === 'alpha.test' ? { CALIOPEN_LOG_LEVEL: 'info' } : {}) });
+    const child = spawnCaliopen(['instance', 'start', '--data-dir', dir], {
+      name,
+      cwd: ROOT,
+      env: cleanEnv(name === 'alpha.test' ? { CALIOPEN_LOG_LEVEL: 'info' } : {}),
+    });
     running.set(name, child);
     await untilReady(child, () => answers(`${api}/healthz`), 120_000);
   }
@@ -119,10 +133,15 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     if (child) assert.equal(await child.stop('SIGTERM'), 0, `${name} stops cleanly:\n${child.output().slice(-2000)}`);
   }
 
-  const passwordOf = (username: string): string => credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
+  const passwordOf = (username: string): string =>
+    credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
 
   async function login(api: string, username: string): Promise<{ token: string }> {
-    return { token: ok(await json(`${api}/api/v1/auth/login`, { method: 'POST', body: { username, password: passwordOf(username) } })).token };
+    return {
+      token: ok(
+        await json(`${api}/api/v1/auth/login`, { method: 'POST', body: { username, password: passwordOf(username) } }),
+      ).token,
+    };
   }
 
   async function mailbox(api: string, token: string): Promise<any[]> {
@@ -135,10 +154,14 @@ describe('the local federation as separate processes on loopback', { timeout: 90
 
   async function received(api: string, token: string, subject: string, timeoutMs = 60_000): Promise<any> {
     let found: any = null;
-    await waitFor(async () => {
-      found = (await mailbox(api, token)).find((m) => m.subject === subject && m.direction === 'inbound') ?? null;
-      return found !== null;
-    }, timeoutMs, 250);
+    await waitFor(
+      async () => {
+        found = (await mailbox(api, token)).find((m) => m.subject === subject && m.direction === 'inbound') ?? null;
+        return found !== null;
+      },
+      timeoutMs,
+      250,
+    );
     return ok(await json(`${api}/api/v1/messages/${found.id}`, { token }));
   }
 
@@ -154,7 +177,13 @@ describe('the local federation as separate processes on loopback', { timeout: 90
 
   beforeAll(async () => {
     const p = await distinctPorts(12);
-    ports = { registry: p[0]!, resolver: p[1]!, alpha: { http: p[2]!, https: p[3]!, smtp: p[4]!, dns: p[5]! }, beta: { http: p[6]!, https: p[7]!, smtp: p[8]!, dns: p[9]! }, betaInner: p[10]! };
+    ports = {
+      registry: p[0]!,
+      resolver: p[1]!,
+      alpha: { http: p[2]!, https: p[3]!, smtp: p[4]!, dns: p[5]! },
+      beta: { http: p[6]!, https: p[7]!, smtp: p[8]!, dns: p[9]! },
+      betaInner: p[10]!,
+    };
     alpha = `http://127.0.0.1:${ports.alpha.http}`;
     beta = `http://127.0.0.1:${ports.beta.http}`;
     registry = `http://127.0.0.1:${ports.registry}`;
@@ -172,8 +201,17 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     };
 
     // 1. `caliopen federation` prepares, applies, audits and labels both members, and says the federation is open.
-    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], { name: 'federation', cwd: ROOT, env: cleanEnv(portEnv) });
-    await untilReady(supervisor, async () => supervisor.output().includes('Ready. Ctrl-C stops the federation'), 240_000, 250);
+    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], {
+      name: 'federation',
+      cwd: ROOT,
+      env: cleanEnv(portEnv),
+    });
+    await untilReady(
+      supervisor,
+      async () => supervisor.output().includes('Ready. Ctrl-C stops the federation'),
+      240_000,
+      250,
+    );
     const summary = supervisor.output();
     assert.equal(summary.match(/federation open: mail to @/g)?.length, 2, summary);
     assert.equal(await supervisor.stop('SIGTERM'), 0, supervisor.output().slice(-2000));
@@ -181,7 +219,10 @@ describe('the local federation as separate processes on loopback', { timeout: 90
 
     // 2. The same processes, run one by one: alpha retries quickly (backoff bounded at 2 s); beta's public face moves behind a recording relay
     //    on the port the feed lists for it, so that every byte alpha sends beta crosses the relay.
-    mergeConfig(alphaDir, (c) => (c.outbound = { ...c.outbound, retry: { attempts: 100, baseDelayMs: 250, maxDelayMs: 2000 } }));
+    mergeConfig(
+      alphaDir,
+      (c) => (c.outbound = { ...c.outbound, retry: { attempts: 100, baseDelayMs: 250, maxDelayMs: 2000 } }),
+    );
     mergeConfig(betaDir, (c) => (c.https = { ...c.https, port: ports.betaInner }));
     capture = await startWireCapture(ports.beta.https, ports.betaInner);
     resolver = await startLoopbackResolver({
@@ -193,19 +234,54 @@ describe('the local federation as separate processes on loopback', { timeout: 90
       fallback: null,
     });
     await Promise.all([startMember('alpha.test'), startMember('beta.test')]);
-    const reg = spawnCaliopen(['registry', 'start', '--data-dir', join(dataDir, 'registry')], { name: 'registry', cwd: ROOT, env: cleanEnv() });
+    const reg = spawnCaliopen(['registry', 'start', '--data-dir', join(dataDir, 'registry')], {
+      name: 'registry',
+      cwd: ROOT,
+      env: cleanEnv(),
+    });
     running.set('registry', reg);
     await untilReady(reg, () => answers(`${registry}/v1/keys`), 120_000);
 
     alice = await login(alpha, 'alice');
     bob = await login(beta, 'bob');
     // Keys on both sides, server-held (alpha finds bob's through beta's key directory); bob knows alice.
-    ok(await json(`${beta}/api/v1/keys`, { method: 'POST', token: bob.token, body: { mode: 'server', password: passwordOf('bob') } }), 201);
-    ok(await json(`${alpha}/api/v1/keys`, { method: 'POST', token: alice.token, body: { mode: 'server', password: passwordOf('alice') } }), 201);
-    ok(await json(`${beta}/api/v1/contacts`, { method: 'POST', token: bob.token, body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] } }), 201);
+    ok(
+      await json(`${beta}/api/v1/keys`, {
+        method: 'POST',
+        token: bob.token,
+        body: { mode: 'server', password: passwordOf('bob') },
+      }),
+      201,
+    );
+    ok(
+      await json(`${alpha}/api/v1/keys`, {
+        method: 'POST',
+        token: alice.token,
+        body: { mode: 'server', password: passwordOf('alice') },
+      }),
+      201,
+    );
+    ok(
+      await json(`${beta}/api/v1/contacts`, {
+        method: 'POST',
+        token: bob.token,
+        body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] },
+      }),
+      201,
+    );
     // Each member's peer directory lists the other as labelled (synced from the registry, not asked per message).
-    await waitFor(async () => (await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token })).body?.chosen === 'federation', 60_000, 250);
-    await waitFor(async () => (await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).body?.chosen === 'federation', 60_000, 250);
+    await waitFor(
+      async () =>
+        (await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token })).body?.chosen === 'federation',
+      60_000,
+      250,
+    );
+    await waitFor(
+      async () =>
+        (await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).body?.chosen === 'federation',
+      60_000,
+      250,
+    );
   });
 
   afterAll(async () => {
@@ -221,8 +297,18 @@ describe('the local federation as separate processes on loopback', { timeout: 90
   test('alice sends to bob: over the federation, PI >= 80 with alpha’s label and PI, a receipt alice holds, and nothing on the wire reveals sender or content', async () => {
     const subject = `Quarterly figures ${Date.now()}`;
     const marker = 'The-vault-code-is-7741-ZEBRA';
-    const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject, text: `Hello Bob, ${marker}.`, encryption: 'require' } }), 202);
-    assert.deepEqual(sent.recipients.map((r: any) => [r.address, r.route]), [['bob@beta.test', 'federation']]);
+    const sent = ok(
+      await json(`${alpha}/api/v1/messages`, {
+        method: 'POST',
+        token: alice.token,
+        body: { to: [{ address: 'bob@beta.test' }], subject, text: `Hello Bob, ${marker}.`, encryption: 'require' },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      sent.recipients.map((r: any) => [r.address, r.route]),
+      [['bob@beta.test', 'federation']],
+    );
     assert.equal(sent.encrypted, true);
 
     const got = await received(beta, bob.token, subject);
@@ -231,31 +317,54 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     assert.equal(got.facts.openpgp.encrypted, true);
     const alphaEntry = await feedEntry('alpha.test');
     assert.deepEqual(
-      { peer: got.facts.federation.peerDomain, label: got.facts.federation.labelValid, pi: got.facts.federation.peerInstancePi, sealed: got.facts.federation.sealed, fs: got.facts.federation.forwardSecret },
+      {
+        peer: got.facts.federation.peerDomain,
+        label: got.facts.federation.labelValid,
+        pi: got.facts.federation.peerInstancePi,
+        sealed: got.facts.federation.sealed,
+        fs: got.facts.federation.forwardSecret,
+      },
       { peer: 'alpha.test', label: true, pi: alphaEntry.pi.score, sealed: true, fs: true },
     );
     const factors = new Map<string, any>(got.pi.factors.map((f: any) => [f.id, f]));
     assert.match(factors.get('federation.label').evidence, /alpha\.test holds a valid label/);
     assert.match(factors.get('federation.instance_pi').evidence, new RegExp(`instance PI is ${alphaEntry.pi.score}`));
-    assert.ok(got.pi.score >= 80, `PI ${got.pi.score}: ${got.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')}`);
+    assert.ok(
+      got.pi.score >= 80,
+      `PI ${got.pi.score}: ${got.pi.factors.map((f: any) => `${f.id}=${f.contribution}`).join(', ')}`,
+    );
 
     // Alice's Sent copy holds beta's receipt, signed by the key the registry's feed lists for beta.
     let delivery: any = null;
-    await waitFor(async () => {
-      delivery = ok(await json(`${alpha}/api/v1/messages/${sent.id}`, { token: alice.token })).deliveries.find((d: any) => d.domain === 'beta.test') ?? null;
-      return delivery !== null;
-    }, 30_000, 250);
+    await waitFor(
+      async () => {
+        delivery =
+          ok(await json(`${alpha}/api/v1/messages/${sent.id}`, { token: alice.token })).deliveries.find(
+            (d: any) => d.domain === 'beta.test',
+          ) ?? null;
+        return delivery !== null;
+      },
+      30_000,
+      250,
+    );
     assert.equal(delivery.via, 'federation');
     const betaEntry = await feedEntry('beta.test');
-    const receipt = await verifyReceipt(delivery.receipt, { signingKeys: [betaEntry.keys.signing], expectedTo: { instance: 'beta.test', local: 'bob' } });
+    const receipt = await verifyReceipt(delivery.receipt, {
+      signingKeys: [betaEntry.keys.signing],
+      expectedTo: { instance: 'beta.test', local: 'bob' },
+    });
     assert.ok(receipt.ok, 'the receipt verifies against beta’s key in the feed');
     assert.equal(receipt.value.status, 'delivered');
 
     // The wire, everything alpha and beta exchanged since they started (key directory, prekeys, this delivery; a
     // connection is kept alive between requests): TLS records only; the one name in clear is the destination's (SNI).
     const wire = capture.bytes();
-    assert.ok(capture.connections >= 1 && wire.length > 2000, `the relay saw the delivery (${capture.connections} connections, ${wire.length} bytes)`);
-    for (const stream of capture.clientStreams()) assert.equal(stream[0], 0x16, 'each connection opens with a TLS handshake record');
+    assert.ok(
+      capture.connections >= 1 && wire.length > 2000,
+      `the relay saw the delivery (${capture.connections} connections, ${wire.length} bytes)`,
+    );
+    for (const stream of capture.clientStreams())
+      assert.equal(stream[0], 0x16, 'each connection opens with a TLS handshake record');
     assert.ok(wire.includes('beta.test'), 'the destination instance is visible (SNI), as the threat model says');
     for (const secret of ['alice', 'Alice', 'alpha.test', marker, subject, 'Quarterly', 'bob@']) {
       assert.equal(wire.includes(secret), false, `"${secret}" must not cross the wire in clear`);
@@ -269,8 +378,23 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     // Not encrypted: bob's server-held key stays locked after beta's restart until he logs in again, and a message
     // arriving meanwhile keeps its protected subject ("...") — this test is about the queue, not about E2E.
     for (const subject of subjects) {
-      const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject, text: 'queued, retried, delivered once', encryption: 'none' } }), 202);
-      assert.deepEqual(sent.recipients.map((r: any) => [r.route, r.status]), [['federation', 'queued']]);
+      const sent = ok(
+        await json(`${alpha}/api/v1/messages`, {
+          method: 'POST',
+          token: alice.token,
+          body: {
+            to: [{ address: 'bob@beta.test' }],
+            subject,
+            text: 'queued, retried, delivered once',
+            encryption: 'none',
+          },
+        }),
+        202,
+      );
+      assert.deepEqual(
+        sent.recipients.map((r: any) => [r.route, r.status]),
+        [['federation', 'queued']],
+      );
       ids.push(sent.id);
     }
     // Alpha keeps trying: its log (what an operator sees; ids and counts, no content) shows each message deferred
@@ -283,40 +407,85 @@ describe('the local federation as separate processes on loopback', { timeout: 90
         .split('\n')
         .filter((l) => l.includes('"federation delivery attempt"') && l.includes(`"messageId":"${id}"`))
         .map((l) => JSON.parse(l) as { attempt: number; deferred: number; delivered: number });
-    await waitFor(async () => ids.every((id) => attempts(id).filter((a) => a.deferred === 1).length >= 3), 60_000, 250).catch((e) => {
-      throw new Error(`${(e as Error).message}: ${ids.map((id) => attempts(id).length).join(', ')} attempts\n${running.get('alpha.test')!.output().slice(-3000)}`);
+    await waitFor(
+      async () => ids.every((id) => attempts(id).filter((a) => a.deferred === 1).length >= 3),
+      60_000,
+      250,
+    ).catch((e) => {
+      throw new Error(
+        `${(e as Error).message}: ${ids.map((id) => attempts(id).length).join(', ')} attempts\n${running.get('alpha.test')!.output().slice(-3000)}`,
+      );
     });
-    for (const id of ids) assert.deepEqual(attempts(id).slice(0, 3).map((a) => a.attempt), [1, 2, 3], 'retried, one attempt after the other');
-    for (const id of ids) assert.deepEqual(ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries, [], 'not delivered while beta is down');
+    for (const id of ids)
+      assert.deepEqual(
+        attempts(id)
+          .slice(0, 3)
+          .map((a) => a.attempt),
+        [1, 2, 3],
+        'retried, one attempt after the other',
+      );
+    for (const id of ids)
+      assert.deepEqual(
+        ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries,
+        [],
+        'not delivered while beta is down',
+      );
 
     await startMember('beta.test');
     bob = await login(beta, 'bob');
     for (const subject of subjects) {
       await received(beta, bob.token, subject, 120_000).catch((e) => {
-        throw new Error(`${(e as Error).message}: ${subject} not received; alpha's attempts: ${JSON.stringify(ids.map((id) => attempts(id).map((a) => a.attempt)))}\n${running.get('alpha.test')!.output().slice(-2000)}`);
+        throw new Error(
+          `${(e as Error).message}: ${subject} not received; alpha's attempts: ${JSON.stringify(ids.map((id) => attempts(id).map((a) => a.attempt)))}\n${running.get('alpha.test')!.output().slice(-2000)}`,
+        );
       });
     }
     for (const id of ids) {
-      await waitFor(async () => ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries.some((d: any) => d.via === 'federation' && d.receipt), 30_000, 250);
+      await waitFor(
+        async () =>
+          ok(await json(`${alpha}/api/v1/messages/${id}`, { token: alice.token })).deliveries.some(
+            (d: any) => d.via === 'federation' && d.receipt,
+          ),
+        30_000,
+        250,
+      );
     }
     // Later retries, if any were in flight, must not store a second copy.
     await new Promise((r) => setTimeout(r, 3000));
     const box = await mailbox(beta, bob.token);
-    for (const subject of subjects) assert.equal(box.filter((m) => m.subject === subject).length, 1, `${subject}: exactly once`);
+    for (const subject of subjects)
+      assert.equal(box.filter((m) => m.subject === subject).length, 1, `${subject}: exactly once`);
   });
 
   test('the registry revokes alpha: beta refuses alpha’s deliveries (peer_not_labelled); alpha stops offering the federation and tells its users why', async () => {
     const auditor = credentials.registry.auditors[0];
-    const session = ok(await json(`${registry}/v1/auth/login`, { method: 'POST', body: { name: auditor.name, password: auditor.password } }));
-    const revoked = ok(await json(`${registry}/v1/audit/instances/alpha.test/revoke`, { method: 'POST', token: session.token, body: { reason: 'charter breach found in an audit' } }));
+    const session = ok(
+      await json(`${registry}/v1/auth/login`, {
+        method: 'POST',
+        body: { name: auditor.name, password: auditor.password },
+      }),
+    );
+    const revoked = ok(
+      await json(`${registry}/v1/audit/instances/alpha.test/revoke`, {
+        method: 'POST',
+        token: session.token,
+        body: { reason: 'charter breach found in an audit' },
+      }),
+    );
     assert.equal(revoked.status, 'revoked');
 
     // Beta's next feed sync: its route preview to alice says alpha's label is not valid.
     let betaView: any = null;
-    await waitFor(async () => {
-      betaView = ok(await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).routes.find((r: any) => r.route === 'federation');
-      return betaView?.available === false;
-    }, 60_000, 250);
+    await waitFor(
+      async () => {
+        betaView = ok(await json(`${beta}/api/v1/routes?to=alice@alpha.test`, { token: bob.token })).routes.find(
+          (r: any) => r.route === 'federation',
+        );
+        return betaView?.available === false;
+      },
+      60_000,
+      250,
+    );
     assert.match(betaView.reason, /alpha\.test.*revoked/);
 
     // A delivery signed by alpha's own keys, with its certificate, is refused with a stable code; nothing stored.
@@ -325,15 +494,43 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     const betaId: InstanceIdentity = await loadInstanceIdentity(betaDir, master(betaDir));
     const betaUrl = `https://127.0.0.1:${ports.betaInner}`;
     const now = Math.floor(Date.now() / 1000);
-    const listed = await peerRequest({ url: `${betaUrl}${PREKEYS_PATH}`, method: 'GET', pinSha256: betaId.tls.fingerprintSha256, clientCert: alphaId.tls });
-    const prekeys = await verifyPrekeyList(JSON.parse(listed.body.toString('utf8')), { signingKeys: [betaId.signing.publicJwk as never], expectedDomain: 'beta.test', now });
+    const listed = await peerRequest({
+      url: `${betaUrl}${PREKEYS_PATH}`,
+      method: 'GET',
+      pinSha256: betaId.tls.fingerprintSha256,
+      clientCert: alphaId.tls,
+    });
+    const prekeys = await verifyPrekeyList(JSON.parse(listed.body.toString('utf8')), {
+      signingKeys: [betaId.signing.publicJwk as never],
+      expectedDomain: 'beta.test',
+      now,
+    });
     assert.ok(prekeys.ok);
-    const raw = Buffer.from('From: alice@alpha.test\r\nTo: bob@beta.test\r\nSubject: after the revocation\r\nMessage-ID: <after-revocation@alpha.test>\r\n\r\nhello\r\n');
+    const raw = Buffer.from(
+      'From: alice@alpha.test\r\nTo: bob@beta.test\r\nSubject: after the revocation\r\nMessage-ID: <after-revocation@alpha.test>\r\n\r\nhello\r\n',
+    );
     const { bytes: envelope } = await sealEnvelope(
-      { from: { instance: 'alpha.test', account: 'alice' }, to: { instance: 'beta.test', local: 'bob' }, contentType: 'message/rfc822', body: raw, e2e: false, created: now },
+      {
+        from: { instance: 'alpha.test', account: 'alice' },
+        to: { instance: 'beta.test', local: 'bob' },
+        contentType: 'message/rfc822',
+        body: raw,
+        e2e: false,
+        created: now,
+      },
       { prekey: choosePrekey(prekeys.value, now)!, signingKey: signingKeyOf(alphaId) },
     );
-    const signature = await signRequest({ instance: 'alpha.test', method: 'POST', path: INBOX_PATH, destination: 'beta.test', body: envelope, created: now }, signingKeyOf(alphaId));
+    const signature = await signRequest(
+      {
+        instance: 'alpha.test',
+        method: 'POST',
+        path: INBOX_PATH,
+        destination: 'beta.test',
+        body: envelope,
+        created: now,
+      },
+      signingKeyOf(alphaId),
+    );
     const before = (await mailbox(beta, bob.token)).length;
     const refused = await peerRequest({
       url: `${betaUrl}${INBOX_PATH}`,
@@ -349,14 +546,29 @@ describe('the local federation as separate processes on loopback', { timeout: 90
 
     // Alpha learns of its own revocation from the feed: the federation route is withdrawn, and users are told why.
     let standing: any = null;
-    await waitFor(async () => {
-      standing = ok(await json(`${alpha}/api/v1/federation`, { token: alice.token }));
-      return standing.standing.status === 'revoked';
-    }, 60_000, 250);
+    await waitFor(
+      async () => {
+        standing = ok(await json(`${alpha}/api/v1/federation`, { token: alice.token }));
+        return standing.standing.status === 'revoked';
+      },
+      60_000,
+      250,
+    );
     assert.equal(standing.federationRoutes, 'closed');
-    assert.equal(standing.directory.ownEntryMismatch, null, "the feed's entry for alpha lists alpha's own keys and certificate");
+    assert.equal(
+      standing.directory.ownEntryMismatch,
+      null,
+      "the feed's entry for alpha lists alpha's own keys and certificate",
+    );
     assert.match(standing.explanation, /revoked the label of alpha\.test/);
-    await waitFor(async () => ok(await json(`${alpha}/api/v1/federation`, { token: alice.token })).explanation.includes('charter breach found in an audit'), 30_000, 250);
+    await waitFor(
+      async () =>
+        ok(await json(`${alpha}/api/v1/federation`, { token: alice.token })).explanation.includes(
+          'charter breach found in an audit',
+        ),
+      30_000,
+      250,
+    );
     const preview = ok(await json(`${alpha}/api/v1/routes?to=bob@beta.test`, { token: alice.token }));
     const federation = preview.routes.find((r: any) => r.route === 'federation');
     assert.equal(federation.available, false);
@@ -364,10 +576,25 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     assert.notEqual(preview.chosen, 'federation');
     const notice = await received(alpha, alice.token, "Federation paused: this instance's label was revoked");
     assert.ok(notice.tags.includes('notice'));
-    assert.match(notice.body.text, /revoked the label of alpha\.test \(the reason it published: "charter breach found in an audit"\)/);
+    assert.match(
+      notice.body.text,
+      /revoked the label of alpha\.test \(the reason it published: "charter breach found in an audit"\)/,
+    );
 
     // Mail to bob now goes by email (beta's SMTP), not over the federation.
-    const sent = ok(await json(`${alpha}/api/v1/messages`, { method: 'POST', token: alice.token, body: { to: [{ address: 'bob@beta.test' }], subject: 'by email now', text: 'the federation is closed for alpha', encryption: 'none' } }), 202);
+    const sent = ok(
+      await json(`${alpha}/api/v1/messages`, {
+        method: 'POST',
+        token: alice.token,
+        body: {
+          to: [{ address: 'bob@beta.test' }],
+          subject: 'by email now',
+          text: 'the federation is closed for alpha',
+          encryption: 'none',
+        },
+      }),
+      202,
+    );
     assert.notEqual(sent.recipients[0].route, 'federation');
     const got = await received(beta, bob.token, 'by email now');
     assert.equal(got.facts.transport.via, 'smtp');

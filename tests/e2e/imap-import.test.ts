@@ -51,7 +51,14 @@ function generated(folder: string, n: number, tag = 'seed'): string {
 }
 
 async function imapClient(server: DovecotServer): Promise<ImapFlow> {
-  const client = new ImapFlow({ host: '127.0.0.1', port: server.port, secure: false, doSTARTTLS: false, auth: { user: REMOTE.username, pass: REMOTE.password }, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: server.port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: REMOTE.username, pass: REMOTE.password },
+    logger: false,
+  });
   client.on('error', () => {});
   await client.connect();
   return client;
@@ -60,7 +67,8 @@ async function imapClient(server: DovecotServer): Promise<ImapFlow> {
 async function append(server: DovecotServer, folder: string, from: number, count: number, tag = 'seed'): Promise<void> {
   const client = await imapClient(server);
   try {
-    for (let n = from; n < from + count; n++) await client.append(folder, generated(folder, n, tag), n % 2 === 0 ? ['\\Seen'] : []);
+    for (let n = from; n < from + count; n++)
+      await client.append(folder, generated(folder, n, tag), n % 2 === 0 ? ['\\Seen'] : []);
   } finally {
     await client.logout();
   }
@@ -75,7 +83,10 @@ async function allMessages(storage: Storage, accountId: string): Promise<Message
     for (const c of page) {
       let mBefore: { at: Date; id: string } | undefined;
       for (;;) {
-        const msgs = await storage.messages.listByConversation(accountId, c.id, { limit: 200, ...(mBefore ? { before: mBefore } : {}) });
+        const msgs = await storage.messages.listByConversation(accountId, c.id, {
+          limit: 200,
+          ...(mBefore ? { before: mBefore } : {}),
+        });
         out.push(...msgs);
         if (msgs.length < 200) break;
         mBefore = { at: msgs.at(-1)!.receivedAt, id: msgs.at(-1)!.id };
@@ -121,11 +132,15 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.match(started.body.importId, /^[0-9a-f-]{36}$/);
     assert.ok(['queued', 'running'].includes(started.body.state), started.body.state);
     let last: any = null;
-    await waitFor(async () => {
-      last = (await importOf(a.token)).body;
-      observed.push(last);
-      return last.importId === started.body.importId && (last.state === 'completed' || last.state === 'failed');
-    }, 50_000, 100);
+    await waitFor(
+      async () => {
+        last = (await importOf(a.token)).body;
+        observed.push(last);
+        return last.importId === started.body.importId && (last.state === 'completed' || last.state === 'failed');
+      },
+      50_000,
+      100,
+    );
     assert.equal(last.state, 'completed', JSON.stringify(last.lastError));
     return last;
   }
@@ -139,7 +154,11 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     await client.logout();
     for (const f of FOLDERS) await append(server, f.path, 0, f.count);
     inst = await startTestInstance({
-      env: { CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true', CALIOPEN_IMPORT_CA_FILE: caFile, CALIOPEN_IMPORT_RESYNC_MINUTES: '1440' },
+      env: {
+        CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
+        CALIOPEN_IMPORT_CA_FILE: caFile,
+        CALIOPEN_IMPORT_RESYNC_MINUTES: '1440',
+      },
       logTo: logs,
     });
     a = await inst.user('importer-a');
@@ -153,18 +172,31 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
   });
 
   test('a wrong password, a closed port or an untrusted certificate: a clear error and nothing stored', async () => {
-    const body = { kind: 'imap', host: '127.0.0.1', port: server.tlsPort, tls: 'implicit', username: REMOTE.username, password: 'not-the-password' };
+    const body = {
+      kind: 'imap',
+      host: '127.0.0.1',
+      port: server.tlsPort,
+      tls: 'implicit',
+      username: REMOTE.username,
+      password: 'not-the-password',
+    };
     const wrong = await inst.api('POST', '/api/v1/identities', { token: a.token, body });
     assert.equal(wrong.status, 422, wrong.text);
     assert.equal(wrong.body.code, 'imap_auth_failed');
     assert.ok(!wrong.text.includes('not-the-password'));
 
-    const closed = await inst.api('POST', '/api/v1/identities', { token: a.token, body: { ...body, password: REMOTE.password, port: await freePort() } });
+    const closed = await inst.api('POST', '/api/v1/identities', {
+      token: a.token,
+      body: { ...body, password: REMOTE.password, port: await freePort() },
+    });
     assert.equal(closed.status, 502, closed.text);
     assert.equal(closed.body.code, 'imap_unreachable');
 
     // Implicit TLS towards the plain port: the server greets in clear, the TLS handshake fails.
-    const plain = await inst.api('POST', '/api/v1/identities', { token: a.token, body: { ...body, password: REMOTE.password, port: server.port } });
+    const plain = await inst.api('POST', '/api/v1/identities', {
+      token: a.token,
+      body: { ...body, password: REMOTE.password, port: server.port },
+    });
     assert.equal(plain.status, 502, plain.text);
     assert.equal(plain.body.code, 'imap_tls_failed');
 
@@ -172,12 +204,21 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.deepEqual(await inst.running.services.storage.remoteIdentities.listByAccount(a.id), []);
 
     // Another instance that does not trust the test CA, and one that keeps users off private addresses.
-    const [untrusting, strict] = await Promise.all([startTestInstance({ env: { CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true' } }), startTestInstance()]);
+    const [untrusting, strict] = await Promise.all([
+      startTestInstance({ env: { CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true' } }),
+      startTestInstance(),
+    ]);
     try {
-      for (const [other, code] of [[untrusting, 'imap_tls_failed'], [strict, 'imap_host_forbidden']] as const) {
+      for (const [other, code] of [
+        [untrusting, 'imap_tls_failed'],
+        [strict, 'imap_host_forbidden'],
+      ] as const) {
         const u = await other.user('someone');
         for (const host of code === 'imap_host_forbidden' ? ['127.0.0.1', 'localhost', '[::1]'] : ['127.0.0.1']) {
-          const r = await other.api('POST', '/api/v1/identities', { token: u.token, body: { ...body, host, password: REMOTE.password } });
+          const r = await other.api('POST', '/api/v1/identities', {
+            token: u.token,
+            body: { ...body, host, password: REMOTE.password },
+          });
           assert.equal(r.body.code, code, `${host}: ${r.text}`);
         }
         assert.deepEqual(await other.running.services.storage.remoteIdentities.listByAccount(u.id), []);
@@ -189,7 +230,14 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
   });
 
   test('hostile input is refused by the schema', async () => {
-    const good = { kind: 'imap', host: '127.0.0.1', port: server.tlsPort, tls: 'implicit', username: REMOTE.username, password: REMOTE.password };
+    const good = {
+      kind: 'imap',
+      host: '127.0.0.1',
+      port: server.tlsPort,
+      tls: 'implicit',
+      username: REMOTE.username,
+      password: REMOTE.password,
+    };
     for (const bad of [
       { ...good, kind: 'pop3' },
       { ...good, port: 0 },
@@ -210,13 +258,25 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     for (const path of ['/api/v1/identities/not-a-uuid', '/api/v1/identities/not-a-uuid/import']) {
       assert.equal((await inst.api('GET', path, { token: a.token })).status, 400);
     }
-    assert.equal((await inst.api('GET', '/api/v1/identities/00000000-0000-4000-8000-000000000000/import', { token: a.token })).status, 404);
+    assert.equal(
+      (await inst.api('GET', '/api/v1/identities/00000000-0000-4000-8000-000000000000/import', { token: a.token }))
+        .status,
+      404,
+    );
   });
 
   test('first import: 500 messages of 3 folders (the \\Noselect parent skipped), folder names as tags, Sent as outbound', async () => {
     const created = await inst.api('POST', '/api/v1/identities', {
       token: a.token,
-      body: { kind: 'imap', host: '127.0.0.1', port: server.tlsPort, tls: 'implicit', username: REMOTE.username, password: REMOTE.password, label: 'Old mailbox' },
+      body: {
+        kind: 'imap',
+        host: '127.0.0.1',
+        port: server.tlsPort,
+        tls: 'implicit',
+        username: REMOTE.username,
+        password: REMOTE.password,
+        label: 'Old mailbox',
+      },
     });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.body.label, 'Old mailbox');
@@ -224,7 +284,17 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.ok(!created.text.includes(REMOTE.password), 'the password is never returned');
     identityId = created.body.id;
 
-    const again = await inst.api('POST', '/api/v1/identities', { token: a.token, body: { kind: 'imap', host: '127.0.0.1', port: server.tlsPort, tls: 'implicit', username: REMOTE.username, password: REMOTE.password } });
+    const again = await inst.api('POST', '/api/v1/identities', {
+      token: a.token,
+      body: {
+        kind: 'imap',
+        host: '127.0.0.1',
+        port: server.tlsPort,
+        tls: 'implicit',
+        username: REMOTE.username,
+        password: REMOTE.password,
+      },
+    });
     assert.equal(again.status, 409);
     assert.equal(again.body.code, 'identity_exists');
 
@@ -251,7 +321,10 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     for (const f of FOLDERS) {
       const inFolder = stored.filter((m) => m.tags.includes(f.path));
       assert.equal(inFolder.length, f.count, f.path);
-      assert.ok(inFolder.every((m) => m.direction === (f.path === 'Sent' ? 'outbound' : 'inbound')), `${f.path} direction`);
+      assert.ok(
+        inFolder.every((m) => m.direction === (f.path === 'Sent' ? 'outbound' : 'inbound')),
+        `${f.path} direction`,
+      );
       assert.ok(inFolder.every((m) => (m.facts as any).transport?.via === 'imap-import'));
     }
     const m7 = stored.find((m) => m.externalId?.includes('seed-inbox-7@'));
@@ -297,23 +370,44 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
 
     const done = await syncNow();
     const archives = done.folders.find((f: any) => f.path === 'Archives/2025');
-    assert.deepEqual([archives.total, archives.done, archives.imported], [103, 103, 0], 'the whole renumbered folder was looked at, nothing imported again');
+    assert.deepEqual(
+      [archives.total, archives.done, archives.imported],
+      [103, 103, 0],
+      'the whole renumbered folder was looked at, nothing imported again',
+    );
     assert.equal(done.totals.imported, 0);
     const after = await inst.running.services.storage.remoteIdentities.listFolders(a.id, identityId);
-    assert.notEqual(after.find((f) => f.path === 'Archives/2025')?.uidValidity, before.find((f) => f.path === 'Archives/2025')?.uidValidity);
+    assert.notEqual(
+      after.find((f) => f.path === 'Archives/2025')?.uidValidity,
+      before.find((f) => f.path === 'Archives/2025')?.uidValidity,
+    );
 
     const stored = await allMessages(inst.running.services.storage, a.id);
     assert.equal(stored.length, 505);
     const first = stored.find((m) => m.externalId?.includes('seed-inbox-0@'));
-    assert.deepEqual(first?.tags.filter((t) => t === 'INBOX' || t === 'Sent').sort(), ['INBOX', 'Sent'], 'the copy in Sent added its tag');
+    assert.deepEqual(
+      first?.tags.filter((t) => t === 'INBOX' || t === 'Sent').sort(),
+      ['INBOX', 'Sent'],
+      'the copy in Sent added its tag',
+    );
   });
 
   test('the CLI imports with a progress line per batch', async () => {
     await append(server, 'INBOX', 2000, 3, 'cli');
-    const child = spawn(process.execPath, [join(root, 'instance/bin/caliopen.mjs'), 'import', 'run', 'importer-a', identityId, '--data-dir', inst.dataDir], {
-      env: { ...process.env, CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true', CALIOPEN_IMPORT_CA_FILE: caFile, CALIOPEN_LOG_LEVEL: 'silent', CALIOPEN_HTTP_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'instance/bin/caliopen.mjs'), 'import', 'run', 'importer-a', identityId, '--data-dir', inst.dataDir],
+      {
+        env: {
+          ...process.env,
+          CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
+          CALIOPEN_IMPORT_CA_FILE: caFile,
+          CALIOPEN_LOG_LEVEL: 'silent',
+          CALIOPEN_HTTP_PORT: '0',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -326,11 +420,18 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.ok(!out.includes(REMOTE.password) && !err.includes(REMOTE.password));
     assert.equal((await allMessages(inst.running.services.storage, a.id)).length, 508);
 
-    const list = spawn(process.execPath, [join(root, 'instance/bin/caliopen.mjs'), 'import', 'list', 'importer-a', '--data-dir', inst.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const list = spawn(
+      process.execPath,
+      [join(root, 'instance/bin/caliopen.mjs'), 'import', 'list', 'importer-a', '--data-dir', inst.dataDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let listed = '';
     list.stdout.on('data', (c: Buffer) => (listed += c.toString()));
     assert.equal(await new Promise((resolve) => list.on('exit', resolve)), 0);
-    assert.match(listed, new RegExp(`${identityId}  Old mailbox  implicit://127.0.0.1:${server.tlsPort}  last import: completed`));
+    assert.match(
+      listed,
+      new RegExp(`${identityId}  Old mailbox  implicit://127.0.0.1:${server.tlsPort}  last import: completed`),
+    );
   });
 
   test('the password is sealed: in no file of the data directory, in no log line, and it opens for this identity only', async () => {
@@ -362,7 +463,10 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.equal((await importOf(a.token)).body.state, 'completed', "B's attempts changed nothing");
 
     const listed = await inst.api('GET', '/api/v1/identities', { token: a.token });
-    assert.deepEqual(listed.body.items.map((i: any) => i.id), [identityId]);
+    assert.deepEqual(
+      listed.body.items.map((i: any) => i.id),
+      [identityId],
+    );
     assert.ok(!listed.text.includes(REMOTE.password));
     const removed = await inst.api('DELETE', `/api/v1/identities/${identityId}`, { token: a.token });
     assert.equal(removed.status, 200, removed.text);

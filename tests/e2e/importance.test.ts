@@ -31,7 +31,8 @@ describe('importance: from important to junk', () => {
   let sink: SmtpSink;
   let inst: TestInstance;
   let token: string;
-  const api = (method: string, path: string, body?: unknown) => inst.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
+  const api = (method: string, path: string, body?: unknown) =>
+    inst.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
 
   /** Delivers a message over SMTP (plain session, envelope as given) and resolves it once it is in the mailbox. */
   async function deliver(o: { envelopeFrom: string; from: string; subject: string; headers?: string[] }): Promise<any> {
@@ -98,18 +99,42 @@ describe('importance: from important to junk', () => {
   let strangerMessage: any;
 
   test('a known contact’s message ranks above an unknown sender’s; a forged sender is junk', async () => {
-    ok(await api('POST', '/api/v1/contacts', { displayName: 'Fiona Friend', identities: [{ address: 'fiona@friend.example' }] }), 201);
-    strangerMessage = await deliver({ envelopeFrom: 'sam@stranger.example', from: 'Sam Stranger <sam@stranger.example>', subject: 'Offer' });
-    fionaMessage = await deliver({ envelopeFrom: 'fiona@friend.example', from: 'Fiona <fiona@friend.example>', subject: 'Lunch' });
-    const forged = await deliver({ envelopeFrom: 'bounce@spoofer.example', from: 'The Boss <boss@friend.example>', subject: 'Urgent wire' });
+    ok(
+      await api('POST', '/api/v1/contacts', {
+        displayName: 'Fiona Friend',
+        identities: [{ address: 'fiona@friend.example' }],
+      }),
+      201,
+    );
+    strangerMessage = await deliver({
+      envelopeFrom: 'sam@stranger.example',
+      from: 'Sam Stranger <sam@stranger.example>',
+      subject: 'Offer',
+    });
+    fionaMessage = await deliver({
+      envelopeFrom: 'fiona@friend.example',
+      from: 'Fiona <fiona@friend.example>',
+      subject: 'Lunch',
+    });
+    const forged = await deliver({
+      envelopeFrom: 'bounce@spoofer.example',
+      from: 'The Boss <boss@friend.example>',
+      subject: 'Urgent wire',
+    });
 
     assert.equal(fionaMessage.facts.authentication.dmarc.result, 'pass');
     assert.equal(fionaMessage.importance, 'high');
-    assert.deepEqual(fionaMessage.importanceReasons.map((r: any) => r.id), ['sender.contact']);
+    assert.deepEqual(
+      fionaMessage.importanceReasons.map((r: any) => r.id),
+      ['sender.contact'],
+    );
     assert.equal(strangerMessage.importance, 'normal');
     assert.equal(forged.facts.authentication.dmarc.result, 'fail');
     assert.equal(forged.importance, 'junk');
-    assert.deepEqual(forged.importanceReasons.map((r: any) => r.id), ['spam.dmarc', 'spam.spf']);
+    assert.deepEqual(
+      forged.importanceReasons.map((r: any) => r.id),
+      ['spam.dmarc', 'spam.spf'],
+    );
 
     assert.deepEqual(await titles(), ['Fiona Friend:high', 'Sam Stranger:normal', 'The Boss:junk']);
     // The default order is still by last activity (the forged message came last).
@@ -119,7 +144,11 @@ describe('importance: from important to junk', () => {
 
   test('a reply to the user’s own message is high; from someone the user wrote to, important', async () => {
     const sent = ok(
-      await api('POST', '/api/v1/messages', { to: [{ address: 'dave@remote.test', name: 'Dave' }], subject: 'Plans for May', text: 'Shall we?' }),
+      await api('POST', '/api/v1/messages', {
+        to: [{ address: 'dave@remote.test', name: 'Dave' }],
+        subject: 'Plans for May',
+        text: 'Shall we?',
+      }),
       202,
     );
     await sink.waitForMessages(1);
@@ -135,7 +164,10 @@ describe('importance: from important to junk', () => {
       headers: [`References: <unrelated@remote.test> ${sent.messageId}`],
     });
     assert.equal(carol.importance, 'high');
-    assert.deepEqual(carol.importanceReasons.map((r: any) => r.id), ['reply.to-you']);
+    assert.deepEqual(
+      carol.importanceReasons.map((r: any) => r.id),
+      ['reply.to-you'],
+    );
     const dave = await deliver({
       envelopeFrom: 'dave@remote.test',
       from: 'Dave <dave@remote.test>',
@@ -143,7 +175,10 @@ describe('importance: from important to junk', () => {
       headers: [`In-Reply-To: ${sent.messageId}`, `References: ${sent.messageId}`],
     });
     assert.equal(dave.importance, 'important');
-    assert.deepEqual(dave.importanceReasons.map((r: any) => r.id), ['sender.written-to', 'reply.to-you']);
+    assert.deepEqual(
+      dave.importanceReasons.map((r: any) => r.id),
+      ['sender.written-to', 'reply.to-you'],
+    );
     // A message that names someone else's Message-ID is no reply to the user.
     const other = await deliver({
       envelopeFrom: 'sam@stranger.example',
@@ -166,7 +201,10 @@ describe('importance: from important to junk', () => {
     const marked = ok(await api('PATCH', `/api/v1/messages/${strangerMessage.id}`, { importance: 'important' }));
     assert.equal(marked.importance, 'important');
     // Fiona's: junk by the user's word, at the bottom with the forged mail (more recent, so listed before it).
-    assert.equal(ok(await api('PATCH', `/api/v1/messages/${fionaMessage.id}`, { importance: 'junk' })).importance, 'junk');
+    assert.equal(
+      ok(await api('PATCH', `/api/v1/messages/${fionaMessage.id}`, { importance: 'junk' })).importance,
+      'junk',
+    );
     let order = await titles();
     assert.deepEqual(order.slice(0, 2).sort(), ['Dave:important', 'Sam Stranger:important']);
     assert.deepEqual(order.slice(2), ['Carol:high', 'The Boss:junk', 'Fiona Friend:junk']);
@@ -182,7 +220,10 @@ describe('importance: from important to junk', () => {
     assert.equal(fiona.importanceReasons.at(-1).id, 'feedback.junk');
 
     // Withdrawn: computed again from the facts (a contact: high).
-    assert.equal(ok(await api('PATCH', `/api/v1/messages/${fionaMessage.id}`, { importance: null })).importance, 'high');
+    assert.equal(
+      ok(await api('PATCH', `/api/v1/messages/${fionaMessage.id}`, { importance: null })).importance,
+      'high',
+    );
     order = await titles();
     assert.ok(order.indexOf('Fiona Friend:high') < order.indexOf('The Boss:junk'));
 
@@ -196,25 +237,43 @@ describe('importance: from important to junk', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = ok(await api('GET', `/api/v1/discussions?sort=importance&limit=2${cursor ? `&cursor=${cursor}` : ''}`));
+      const page: any = ok(
+        await api('GET', `/api/v1/discussions?sort=importance&limit=2${cursor ? `&cursor=${cursor}` : ''}`),
+      );
       seen.push(...page.items.map((d: any) => d.id));
       cursor = page.next;
     } while (cursor !== null);
     assert.deepEqual(seen, all);
     // A cursor belongs to its sort.
     const dateCursor = ok(await api('GET', '/api/v1/discussions?limit=1')).next;
-    expectProblem(await api('GET', `/api/v1/discussions?sort=importance&cursor=${dateCursor}`), 'validation_failed', 'a date cursor with sort=importance');
+    expectProblem(
+      await api('GET', `/api/v1/discussions?sort=importance&cursor=${dateCursor}`),
+      'validation_failed',
+      'a date cursor with sort=importance',
+    );
     const importanceCursor = ok(await api('GET', '/api/v1/discussions?sort=importance&limit=1')).next;
-    expectProblem(await api('GET', `/api/v1/discussions?cursor=${importanceCursor}`), 'validation_failed', 'an importance cursor with sort=date');
+    expectProblem(
+      await api('GET', `/api/v1/discussions?cursor=${importanceCursor}`),
+      'validation_failed',
+      'an importance cursor with sort=date',
+    );
   });
 
   test('bad values for sort and importance are 400 problem+json, and change nothing', async () => {
     for (const sort of ['size', 'IMPORTANCE', '', 'importance,date']) {
-      expectProblem(await api('GET', `/api/v1/discussions?sort=${encodeURIComponent(sort)}`), 'validation_failed', `sort=${sort}`);
+      expectProblem(
+        await api('GET', `/api/v1/discussions?sort=${encodeURIComponent(sort)}`),
+        'validation_failed',
+        `sort=${sort}`,
+      );
     }
     const before = ok(await api('GET', `/api/v1/messages/${fionaMessage.id}`));
     for (const importance of ['urgent', 'high', 'normal', 1, 2, true, '', ['junk'], { level: 'junk' }]) {
-      expectProblem(await api('PATCH', `/api/v1/messages/${fionaMessage.id}`, { importance }), 'validation_failed', `importance=${JSON.stringify(importance)}`);
+      expectProblem(
+        await api('PATCH', `/api/v1/messages/${fionaMessage.id}`, { importance }),
+        'validation_failed',
+        `importance=${JSON.stringify(importance)}`,
+      );
     }
     assert.deepEqual(ok(await api('GET', `/api/v1/messages/${fionaMessage.id}`)), before);
   });

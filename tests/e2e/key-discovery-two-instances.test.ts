@@ -38,18 +38,28 @@ function ok(r: ApiResponse, status = 200): any {
 }
 
 /** RFC 7929 §3, computed here rather than with the code under test: SHA-256 of the local part, 28 octets, hex. */
-const ownerName = (localPart: string, domain: string) => `${createHash('sha256').update(localPart, 'utf8').digest().subarray(0, 28).toString('hex')}._openpgpkey.${domain}`;
+const ownerName = (localPart: string, domain: string) =>
+  `${createHash('sha256').update(localPart, 'utf8').digest().subarray(0, 28).toString('hex')}._openpgpkey.${domain}`;
 
 /** An account on `inst` with its own key (server mode, so that its mail can be encrypted for itself too). */
-async function userWithKey(inst: TestInstance, username: string): Promise<{ id: string; token: string; fingerprint: string }> {
+async function userWithKey(
+  inst: TestInstance,
+  username: string,
+): Promise<{ id: string; token: string; fingerprint: string }> {
   const u = await inst.user(username);
-  const created = ok(await inst.api('POST', '/api/v1/keys', { token: u.token, body: { mode: 'server', password: u.password } }), 201);
+  const created = ok(
+    await inst.api('POST', '/api/v1/keys', { token: u.token, body: { mode: 'server', password: u.password } }),
+    201,
+  );
   return { id: u.id, token: u.token, fingerprint: created.key.fingerprint };
 }
 
 /** A contact for `address` on `inst`; resolves its id. */
 async function contactFor(inst: TestInstance, token: string, address: string, displayName: string): Promise<string> {
-  return ok(await inst.api('POST', '/api/v1/contacts', { token, body: { displayName, identities: [{ address }] } }), 201).id;
+  return ok(
+    await inst.api('POST', '/api/v1/contacts', { token, body: { displayName, identities: [{ address }] } }),
+    201,
+  ).id;
 }
 
 describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
@@ -87,7 +97,10 @@ describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
     const name = ownerName('alice', 'alpha.test');
     const udp = await udpQuery(dnsPort, encodeQuery(name, 'UNKNOWN_61'));
     const tcp = await tcpQuery(dnsPort, encodeQuery(name, 'UNKNOWN_61'));
-    for (const [transport, reply] of [['udp', udp], ['tcp', tcp]] as const) {
+    for (const [transport, reply] of [
+      ['udp', udp],
+      ['tcp', tcp],
+    ] as const) {
       assert.equal(reply.rcode, 'NOERROR', transport);
       assert.ok(reply.flag_aa, `${transport}: authoritative`);
       assert.ok(!reply.flag_tc, `${transport}: not truncated`);
@@ -103,7 +116,10 @@ describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
     }
     // Who has no key has no record (the name does not exist in the zone).
     await a.user('nokey');
-    assert.equal((await udpQuery(dnsPort, encodeQuery(ownerName('nokey', 'alpha.test'), 'UNKNOWN_61'))).rcode, 'NXDOMAIN');
+    assert.equal(
+      (await udpQuery(dnsPort, encodeQuery(ownerName('nokey', 'alpha.test'), 'UNKNOWN_61'))).rcode,
+      'NXDOMAIN',
+    );
   });
 
   test('B, its resolver pointed at A and WKD off, finds alice’s key by DNS: route openpgp-email, source dns, on bob’s contact', async () => {
@@ -126,12 +142,19 @@ describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
       assert.deepEqual(e2e.key, { fingerprint: alice.fingerprint, source: 'dns', verified: false });
 
       const keys = ok(await b.api('GET', `/api/v1/contacts/${contactId}/keys`, { token: bob.token })).items;
-      assert.deepEqual(keys.map((k: any) => [k.fingerprint, k.source, k.status, k.address]), [[alice.fingerprint, 'dns', 'active', 'alice@alpha.test']]);
+      assert.deepEqual(
+        keys.map((k: any) => [k.fingerprint, k.source, k.status, k.address]),
+        [[alice.fingerprint, 'dns', 'active', 'alice@alpha.test']],
+      );
       const held = (await b.running.services.storage.keys.get(bob.id, 'alice@alpha.test', alice.fingerprint))!;
       assert.equal((await openpgp.readKey({ binaryKey: held.publicKey })).getFingerprint(), alice.fingerprint);
 
       dnsContactPi = ok(await b.api('GET', `/api/v1/contacts/${contactId}`, { token: bob.token })).pi;
-      assert.equal(dnsContactPi.score - before.score, CONTACT_POINTS.keyKnown + KEY_TRUST_RANK.dns * CONTACT_POINTS.keyTrustStep, `${explain(dnsContactPi)} vs ${explain(before)}`);
+      assert.equal(
+        dnsContactPi.score - before.score,
+        CONTACT_POINTS.keyKnown + KEY_TRUST_RANK.dns * CONTACT_POINTS.keyTrustStep,
+        `${explain(dnsContactPi)} vs ${explain(before)}`,
+      );
       assert.match(dnsContactPi.factors.find((f) => f.id === 'e2e.key_trust')!.evidence, /DNS without DNSSEC/);
     } finally {
       await b.stop();
@@ -142,21 +165,34 @@ describe('key discovery between two instances: DNS (RFC 7929) and WKD', () => {
     const b = await startTestInstance({
       domain: 'beta.test',
       // connectTo pins alpha.test to A's HTTPS face (no name resolution, so no private-address check to lift).
-      services: { keyDiscovery: { dns: false, wkd: { ca: certA, connectTo: { 'alpha.test': `127.0.0.1:${httpsPort}` } } } },
+      services: {
+        keyDiscovery: { dns: false, wkd: { ca: certA, connectTo: { 'alpha.test': `127.0.0.1:${httpsPort}` } } },
+      },
     });
     try {
       const carl = await userWithKey(b, 'carl');
       const contactId = await contactFor(b, carl.token, 'alice@alpha.test', 'Alice');
       const preview = ok(await b.api('GET', '/api/v1/routes?to=alice@alpha.test', { token: carl.token }));
       assert.equal(preview.chosen, 'openpgp-email');
-      assert.deepEqual(preview.routes.find((r: any) => r.route === 'openpgp-email').key, { fingerprint: alice.fingerprint, source: 'wkd', verified: false });
+      assert.deepEqual(preview.routes.find((r: any) => r.route === 'openpgp-email').key, {
+        fingerprint: alice.fingerprint,
+        source: 'wkd',
+        verified: false,
+      });
       const keys = ok(await b.api('GET', `/api/v1/contacts/${contactId}/keys`, { token: carl.token })).items;
-      assert.deepEqual(keys.map((k: any) => [k.fingerprint, k.source, k.status]), [[alice.fingerprint, 'wkd', 'active']]);
+      assert.deepEqual(
+        keys.map((k: any) => [k.fingerprint, k.source, k.status]),
+        [[alice.fingerprint, 'wkd', 'active']],
+      );
       const held = (await b.running.services.storage.keys.get(carl.id, 'alice@alpha.test', alice.fingerprint))!;
       assert.deepEqual(held.publicKey, published, 'WKD serves the very bytes DNS does');
       // The same facts but a stronger source: the contact PI is higher by exactly the model's step.
       const pi: Pi = ok(await b.api('GET', `/api/v1/contacts/${contactId}`, { token: carl.token })).pi;
-      assert.equal(pi.score - dnsContactPi.score, (KEY_TRUST_RANK.wkd - KEY_TRUST_RANK.dns) * CONTACT_POINTS.keyTrustStep, `${explain(pi)} vs ${explain(dnsContactPi)}`);
+      assert.equal(
+        pi.score - dnsContactPi.score,
+        (KEY_TRUST_RANK.wkd - KEY_TRUST_RANK.dns) * CONTACT_POINTS.keyTrustStep,
+        `${explain(pi)} vs ${explain(dnsContactPi)}`,
+      );
     } finally {
       await b.stop();
     }
@@ -171,7 +207,9 @@ describe('key lookups through a resolver that answers garbage: no key, no crash,
     dns = await startDnsServer();
     b = await startTestInstance({
       domain: 'beta.test',
-      services: { keyDiscovery: { wkd: false, dns: { resolvers: [`${dns.host}:${dns.port}`], trustAd: false, timeoutMs: 1500 } } },
+      services: {
+        keyDiscovery: { wkd: false, dns: { resolvers: [`${dns.host}:${dns.port}`], trustAd: false, timeoutMs: 1500 } },
+      },
     });
   });
   afterAll(async () => {
@@ -180,7 +218,10 @@ describe('key lookups through a resolver that answers garbage: no key, no crash,
   });
 
   test('each hostile answer leaves the contact without a key and its PI where it was', async () => {
-    const [valid, mallory] = await Promise.all([generateTestKey('victim@hostile.example'), generateTestKey('mallory@evil.example')]);
+    const [valid, mallory] = await Promise.all([
+      generateTestKey('victim@hostile.example'),
+      generateTestKey('mallory@evil.example'),
+    ]);
     const bytes = valid.publicKey.write();
     // Per address (its own local part, so that no answer is served from the lookup cache): what the resolver does.
     const cases: { local: string; behaviour?: DnsBehaviour; record?: Buffer }[] = [
@@ -193,7 +234,8 @@ describe('key lookups through a resolver that answers garbage: no key, no crash,
       { local: 'private', record: Buffer.from(valid.privateKey.write()) },
       { local: 'someoneelse', record: Buffer.from(mallory.publicKey.write()) },
     ];
-    for (const c of cases) if (c.record) dns.zone[ownerName(c.local, 'hostile.example')] = [{ type: 'UNKNOWN_61', data: c.record }];
+    for (const c of cases)
+      if (c.record) dns.zone[ownerName(c.local, 'hostile.example')] = [{ type: 'UNKNOWN_61', data: c.record }];
     const byName = new Map(cases.map((c) => [ownerName(c.local, 'hostile.example'), c.behaviour ?? 'normal']));
     dns.behaviour = (q) => byName.get(q.name) ?? 'normal';
 
@@ -204,18 +246,37 @@ describe('key lookups through a resolver that answers garbage: no key, no crash,
       const before: Pi = ok(await b.api('GET', `/api/v1/contacts/${contactId}`, { token: dora.token })).pi;
       const preview = ok(await b.api('GET', `/api/v1/routes?to=${address}`, { token: dora.token }));
       const e2e = preview.routes.find((r: any) => r.route === 'openpgp-email');
-      assert.deepEqual([e2e.status, e2e.key, preview.encrypted], ['unavailable', null, false], `${c.local}: ${e2e.reason}`);
+      assert.deepEqual(
+        [e2e.status, e2e.key, preview.encrypted],
+        ['unavailable', null, false],
+        `${c.local}: ${e2e.reason}`,
+      );
       assert.notEqual(preview.chosen, 'openpgp-email', c.local);
-      assert.deepEqual(ok(await b.api('GET', `/api/v1/contacts/${contactId}/keys`, { token: dora.token })).items, [], `${c.local}: no key filed`);
+      assert.deepEqual(
+        ok(await b.api('GET', `/api/v1/contacts/${contactId}/keys`, { token: dora.token })).items,
+        [],
+        `${c.local}: no key filed`,
+      );
       const after: Pi = ok(await b.api('GET', `/api/v1/contacts/${contactId}`, { token: dora.token })).pi;
       assert.ok(after.score <= before.score, `${c.local}: ${explain(after)} vs ${explain(before)}`);
-      assert.equal(after.factors.find((f) => f.id === 'e2e.key_known'), undefined, c.local);
+      assert.equal(
+        after.factors.find((f) => f.id === 'e2e.key_known'),
+        undefined,
+        c.local,
+      );
     }
-    assert.ok(byName.size === cases.length && dns.queries.filter((q) => q.type === 'UNKNOWN_61').length >= cases.length, 'the resolver was asked for each');
+    assert.ok(
+      byName.size === cases.length && dns.queries.filter((q) => q.type === 'UNKNOWN_61').length >= cases.length,
+      'the resolver was asked for each',
+    );
     // Still serving, and a well-behaved answer still works through the same resolver.
     dns.zone[ownerName('victim', 'hostile.example')] = [{ type: 'UNKNOWN_61', data: Buffer.from(bytes) }];
     const fine = ok(await b.api('GET', '/api/v1/routes?to=victim@hostile.example', { token: dora.token }));
-    assert.deepEqual(fine.routes.find((r: any) => r.route === 'openpgp-email').key, { fingerprint: valid.fingerprint, source: 'dns', verified: false });
+    assert.deepEqual(fine.routes.find((r: any) => r.route === 'openpgp-email').key, {
+      fingerprint: valid.fingerprint,
+      source: 'dns',
+      verified: false,
+    });
     assert.equal((await b.api('GET', '/healthz')).status, 200);
   });
 });

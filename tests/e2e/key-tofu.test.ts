@@ -124,7 +124,10 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
       services: { keyDiscovery: { wkd: false, dns: false } },
     });
     cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
-    [k1, k2] = await Promise.all([generateTestKey(CAROL, { name: 'Carol' }), generateTestKey(CAROL, { name: 'Carol (new laptop)' })]);
+    [k1, k2] = await Promise.all([
+      generateTestKey(CAROL, { name: 'Carol' }),
+      generateTestKey(CAROL, { name: 'Carol (new laptop)' }),
+    ]);
     alice = await inst.user('alice');
     other = await inst.user('olivier');
   });
@@ -140,7 +143,9 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
 
   /** Waits until `probe` holds and the 'pi' queue has nothing left to do. */
   async function settled(probe: () => Promise<boolean>, what: string): Promise<void> {
-    await waitFor(async () => (await probe()) && (await piQueueIdle()), 30_000).catch(() => assert.fail(`not settled: ${what}`));
+    await waitFor(async () => (await probe()) && (await piQueueIdle()), 30_000).catch(() =>
+      assert.fail(`not settled: ${what}`),
+    );
   }
 
   /** One SMTP session from the outside domain's server, over STARTTLS. */
@@ -160,7 +165,9 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     let id: string | null = null;
     await waitFor(async () => {
       for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=50', { token: alice.token })).items) {
-        const m = ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=100`, { token: alice.token })).items.find((x: any) => x.subject === subject);
+        const m = ok(
+          await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=100`, { token: alice.token }),
+        ).items.find((x: any) => x.subject === subject);
         if (m) id = m.id;
       }
       return id !== null;
@@ -171,11 +178,25 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
   const message = async (id: string) => ok(await inst.api('GET', `/api/v1/messages/${id}`, { token: alice.token }));
   const contact = async () => ok(await inst.api('GET', `/api/v1/contacts/${contactId}`, { token: alice.token }));
   /** The PI stored for the contact (what lists show), as the 'pi' queue left it. */
-  const storedScore = async () => (ok(await inst.api('GET', '/api/v1/contacts?limit=100', { token: alice.token })).items as any[]).find((c) => c.id === contactId)?.pi?.score;
-  const alerts = async (token = alice.token, query = '') => ok(await inst.api('GET', `/api/v1/keys/alerts${query}`, { token }));
-  const autocrypt = async (k: TestKey) => autocryptHeader({ address: CAROL, keydata: await autocryptKeydata(k.publicKey.write(), CAROL, new Date()), preferEncrypt: true });
+  const storedScore = async () =>
+    (ok(await inst.api('GET', '/api/v1/contacts?limit=100', { token: alice.token })).items as any[]).find(
+      (c) => c.id === contactId,
+    )?.pi?.score;
+  const alerts = async (token = alice.token, query = '') =>
+    ok(await inst.api('GET', `/api/v1/keys/alerts${query}`, { token }));
+  const autocrypt = async (k: TestKey) =>
+    autocryptHeader({
+      address: CAROL,
+      keydata: await autocryptKeydata(k.publicKey.write(), CAROL, new Date()),
+      preferEncrypt: true,
+    });
   const signedBy = async (k: TestKey, subject: string) =>
-    dkimSigned(withHeader(await pgpMimeSigned({ from: `Carol <${CAROL}>`, to: `Alice <alice@${DOMAIN}>`, subject, signer: k }), await autocrypt(k)));
+    dkimSigned(
+      withHeader(
+        await pgpMimeSigned({ from: `Carol <${CAROL}>`, to: `Alice <alice@${DOMAIN}>`, subject, signer: k }),
+        await autocrypt(k),
+      ),
+    );
 
   test('her first key (Autocrypt, DKIM-verified mail) is pinned: the contact PI rises by the model’s points; her signature counts', async () => {
     await deliver(await dkimSigned(letter('Tuesday')));
@@ -192,7 +213,10 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     await deliver(await dkimSigned(letter('Keys', [await autocrypt(k1)])));
     await received('Keys');
     const keys = ok(await inst.api('GET', `/api/v1/contacts/${contactId}/keys`, { token: alice.token })).items;
-    assert.deepEqual(keys.map((k: any) => [k.fingerprint, k.source, k.status, k.verified]), [[k1.fingerprint, 'autocrypt', 'active', false]]);
+    assert.deepEqual(
+      keys.map((k: any) => [k.fingerprint, k.source, k.status, k.verified]),
+      [[k1.fingerprint, 'autocrypt', 'active', false]],
+    );
     const pinnedGain = CONTACT_POINTS.keyKnown + KEY_TRUST_RANK.autocrypt * CONTACT_POINTS.keyTrustStep;
     await settled(async () => (await storedScore()) === noKey.score + pinnedGain, 'the contact rescored with her key');
     const pinned: Pi = (await contact()).pi;
@@ -206,7 +230,11 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     const signed = await received('Signed with the first key');
     assert.equal(signed.facts.openpgp.signature, 'valid', signed.facts.openpgp.problem ?? '');
     assert.equal(signed.facts.openpgp.signerFingerprint, k1.fingerprint);
-    assert.equal(signed.pi.score - plainLetter.pi.score, MESSAGE_POINTS.signatureValid + KEY_TRUST_RANK.autocrypt * MESSAGE_POINTS.keyTrustStep, `${explain(signed.pi)} vs ${explain(plainLetter.pi)}`);
+    assert.equal(
+      signed.pi.score - plainLetter.pi.score,
+      MESSAGE_POINTS.signatureValid + KEY_TRUST_RANK.autocrypt * MESSAGE_POINTS.keyTrustStep,
+      `${explain(signed.pi)} vs ${explain(plainLetter.pi)}`,
+    );
   });
 
   test('a different key in her mail raises an alert, caps the contact PI, and a signature by it does not count', async () => {
@@ -214,7 +242,10 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     await deliver(await dkimSigned(letter('New laptop', [await autocrypt(k2)])));
     await received('New laptop');
     const keys = ok(await inst.api('GET', `/api/v1/contacts/${contactId}/keys`, { token: alice.token })).items;
-    assert.deepEqual(Object.fromEntries(keys.map((k: any) => [k.fingerprint, k.status])), { [k1.fingerprint]: 'active', [k2.fingerprint]: 'conflict' });
+    assert.deepEqual(Object.fromEntries(keys.map((k: any) => [k.fingerprint, k.status])), {
+      [k1.fingerprint]: 'active',
+      [k2.fingerprint]: 'conflict',
+    });
 
     const page = await alerts();
     assert.equal(page.next, null);
@@ -224,7 +255,10 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     assert.equal(alert.address, CAROL);
     assert.equal(alert.pinned.fingerprint, k1.fingerprint);
     assert.equal(alert.conflicting.fingerprint, k2.fingerprint);
-    for (const [k, shown] of [[k1, alert.pinned], [k2, alert.conflicting]] as const) {
+    for (const [k, shown] of [
+      [k1, alert.pinned],
+      [k2, alert.conflicting],
+    ] as const) {
       // Ten groups of four, two spaces in the middle: what two people read to each other.
       assert.match(shown.fingerprintGrouped, /^([0-9A-F]{4} ){4}[0-9A-F]{4} {2}([0-9A-F]{4} ){4}[0-9A-F]{4}$/);
       assert.equal(shown.fingerprintGrouped.replace(/\s/g, '').toLowerCase(), k.fingerprint);
@@ -232,15 +266,24 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     }
     assert.deepEqual([alert.pinned.status, alert.conflicting.status], ['active', 'conflict']);
     assert.equal(alert.raisedAt, alert.conflicting.firstSeenAt);
-    assert.ok(Date.parse(alert.pinned.firstSeenAt) < Date.parse(alert.conflicting.firstSeenAt), 'the pinned key was seen first');
+    assert.ok(
+      Date.parse(alert.pinned.firstSeenAt) < Date.parse(alert.conflicting.firstSeenAt),
+      'the pinned key was seen first',
+    );
     assert.deepEqual((await alerts(other.token)).items, [], 'another account sees none of it');
 
     await settled(async () => (await storedScore()) <= CONTACT_CAPS.keyConflict, 'the contact rescored under the cap');
     const conflicted: Pi = (await contact()).pi;
-    assert.ok(conflicted.score <= CONTACT_CAPS.keyConflict && conflicted.score < before.score, `${explain(conflicted)} vs ${explain(before)}`);
+    assert.ok(
+      conflicted.score <= CONTACT_CAPS.keyConflict && conflicted.score < before.score,
+      `${explain(conflicted)} vs ${explain(before)}`,
+    );
     assert.ok(factor(conflicted, 'cap.key_conflict'), explain(conflicted));
     assert.equal(factor(conflicted, 'e2e.key_known'), undefined, 'a contact whose key is in doubt gets nothing for it');
-    assert.ok(conflicted.suggestions.some((s) => s.action === 'contact.resolve_key_conflict' && s.gain > 0), JSON.stringify(conflicted.suggestions));
+    assert.ok(
+      conflicted.suggestions.some((s) => s.action === 'contact.resolve_key_conflict' && s.gain > 0),
+      JSON.stringify(conflicted.suggestions),
+    );
     assert.equal(await storedScore(), conflicted.score);
 
     // Signed with the new key: not valid (the key is not accepted until Alice decides), and no higher than plain.
@@ -258,12 +301,20 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
 
   test('comparing fingerprints clears the alert; the contact PI comes back higher; the new key’s signature now counts', async () => {
     const signedId = (await received('Signed with the new key')).id;
-    const verified = ok(await inst.api('POST', `/api/v1/contacts/${contactId}/keys/${k2.fingerprint}/verify`, { token: alice.token }));
-    assert.deepEqual(Object.fromEntries(verified.items.map((k: any) => [k.fingerprint, [k.status, k.verified]])), { [k1.fingerprint]: ['superseded', false], [k2.fingerprint]: ['active', true] });
+    const verified = ok(
+      await inst.api('POST', `/api/v1/contacts/${contactId}/keys/${k2.fingerprint}/verify`, { token: alice.token }),
+    );
+    assert.deepEqual(Object.fromEntries(verified.items.map((k: any) => [k.fingerprint, [k.status, k.verified]])), {
+      [k1.fingerprint]: ['superseded', false],
+      [k2.fingerprint]: ['active', true],
+    });
     assert.deepEqual(await alerts(), { items: [], next: null });
 
     const gain = CONTACT_POINTS.keyKnown + KEY_TRUST_RANK.verified * CONTACT_POINTS.keyTrustStep;
-    await settled(async () => (await storedScore()) === noKey.score + gain, 'the contact rescored with the verified key');
+    await settled(
+      async () => (await storedScore()) === noKey.score + gain,
+      'the contact rescored with the verified key',
+    );
     const restored: Pi = (await contact()).pi;
     assert.equal(restored.score - noKey.score, gain, `${explain(restored)} vs ${explain(noKey)}`);
     assert.equal(factor(restored, 'cap.key_conflict'), undefined);
@@ -274,7 +325,11 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     const m = await message(signedId);
     assert.equal(m.facts.openpgp.signerFingerprint, k2.fingerprint);
     assert.equal(m.facts.openpgp.signerKeyTrust, 'verified');
-    assert.equal(m.pi.score - plainLetter.pi.score, MESSAGE_POINTS.signatureValid + KEY_TRUST_RANK.verified * MESSAGE_POINTS.keyTrustStep, `${explain(m.pi)} vs ${explain(plainLetter.pi)}`);
+    assert.equal(
+      m.pi.score - plainLetter.pi.score,
+      MESSAGE_POINTS.signatureValid + KEY_TRUST_RANK.verified * MESSAGE_POINTS.keyTrustStep,
+      `${explain(m.pi)} vs ${explain(plainLetter.pi)}`,
+    );
   });
 
   test('the alerts route: paging, bad input, anonymous callers', async () => {
@@ -289,22 +344,32 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     assert.equal(first.items[0].pinned.verified, true);
     assert.ok(first.next);
     const second = await alerts(alice.token, `?limit=1&cursor=${encodeURIComponent(first.next)}`);
-    assert.deepEqual(second.items.map((a: any) => [a.conflicting.fingerprint, a.conflicting.source]), [[k3.fingerprint, 'dns']]);
+    assert.deepEqual(
+      second.items.map((a: any) => [a.conflicting.fingerprint, a.conflicting.source]),
+      [[k3.fingerprint, 'dns']],
+    );
     assert.equal(second.next, null);
 
-    const get = (query: string, token: string | null = alice.token) => inst.api('GET', `/api/v1/keys/alerts${query}`, token ? { token } : {});
+    const get = (query: string, token: string | null = alice.token) =>
+      inst.api('GET', `/api/v1/keys/alerts${query}`, token ? { token } : {});
     expectProblem(await get('?limit=0'), 400, 'validation_failed', 'limit 0');
     expectProblem(await get('?limit=201'), 400, 'validation_failed', 'limit too large');
     expectProblem(await get('?limit=ten'), 400, 'validation_failed', 'limit not a number');
     expectProblem(await get('?cursor=not-a-cursor'), 400, 'validation_failed', 'a cursor this API never gave');
-    expectProblem(await get(`?cursor=${Buffer.from(`a1\n1\n${CAROL}\n${'z'.repeat(40)}`).toString('base64url')}`), 400, 'validation_failed', 'a forged cursor');
+    expectProblem(
+      await get(`?cursor=${Buffer.from(`a1\n1\n${CAROL}\n${'z'.repeat(40)}`).toString('base64url')}`),
+      400,
+      'validation_failed',
+      'a forged cursor',
+    );
     expectProblem(await get(`?cursor=${'A'.repeat(700)}`), 400, 'validation_failed', 'an oversize cursor');
     expectProblem(await get('?contact=all'), 400, 'validation_failed', 'an unknown parameter');
     expectProblem(await get('', null), 401, 'unauthenticated', 'anonymous');
     // Another account's cursor shows that account's alerts only (the cursor is a position, not a permission).
     assert.deepEqual((await alerts(other.token, `?cursor=${encodeURIComponent(first.next)}`)).items, []);
 
-    for (const k of [k3, k4]) ok(await inst.api('POST', `/api/v1/contacts/${contactId}/keys/${k.fingerprint}/reject`, { token: alice.token }));
+    for (const k of [k3, k4])
+      ok(await inst.api('POST', `/api/v1/contacts/${contactId}/keys/${k.fingerprint}/reject`, { token: alice.token }));
     assert.deepEqual(await alerts(), { items: [], next: null });
     assert.equal((await inst.api('GET', '/healthz')).status, 200);
   });

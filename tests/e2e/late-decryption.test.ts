@@ -31,7 +31,11 @@ describe('late decryption: encrypted mail that arrived while the server-held key
   const tmp = tempDir('caliopen-late-decryption-');
   let config: ReturnType<typeof loadConfig>;
   let running: RunningInstance;
-  const passwords = { alice: 'alice-password-0123456789', bob: 'bob-password-0123456789', carl: 'carl-password-0123456789' };
+  const passwords = {
+    alice: 'alice-password-0123456789',
+    bob: 'bob-password-0123456789',
+    carl: 'carl-password-0123456789',
+  };
   const ids: Record<string, string> = {};
   const tokens: Record<string, string> = {};
   let carlKey: TestKey;
@@ -41,7 +45,11 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     if (o.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${running.url}${path}`, { method, headers, ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}) });
+    const res = await fetch(`${running.url}${path}`, {
+      method,
+      headers,
+      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    });
     const text = await res.text();
     let body: unknown = null;
     try {
@@ -56,7 +64,8 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     return r.body;
   };
   async function login(username: keyof typeof passwords): Promise<string> {
-    return ok(await api('POST', '/api/v1/auth/login', { body: { username, password: passwords[username] } })).token as string;
+    return ok(await api('POST', '/api/v1/auth/login', { body: { username, password: passwords[username] } }))
+      .token as string;
   }
   const start = async () => {
     running = await startInstance(config, { logger: pino({ level: 'silent' }) });
@@ -76,7 +85,9 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     }, 30_000);
   }
   async function searchIds(token: string, q: string): Promise<string[]> {
-    return (ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(q)}`, { token })).items as any[]).map((i) => i.message.id as string);
+    return (ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(q)}`, { token })).items as any[]).map(
+      (i) => i.message.id as string,
+    );
   }
   /** Delivered as local mail is (the ingest port, facts of a local hop). */
   async function deliverLocally(accountId: string, raw: Buffer): Promise<string> {
@@ -85,25 +96,52 @@ describe('late decryption: encrypted mail that arrived while the server-held key
       raw,
       direction: 'inbound',
       receivedAt: new Date(),
-      facts: { transport: { via: 'local', tls: null, clientIp: null, helo: null, receivedChain: [], externalHops: 0, plaintextHops: 0 }, authentication: null },
+      facts: {
+        transport: {
+          via: 'local',
+          tls: null,
+          clientIp: null,
+          helo: null,
+          receivedChain: [],
+          externalHops: 0,
+          plaintextHops: 0,
+        },
+        authentication: null,
+      },
     });
     return r.message.id;
   }
 
   beforeAll(async () => {
     await initInstance({ domain: DOMAIN, dataDir: tmp.dir, httpPort: '0' }, () => {});
-    config = loadConfig({ dataDir: tmp.dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0' }, overrides: { log: { level: 'silent' } } });
+    config = loadConfig({
+      dataDir: tmp.dir,
+      env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0' },
+      overrides: { log: { level: 'silent' } },
+    });
     await start();
     for (const username of ['alice', 'bob', 'carl'] as const) {
       ids[username] = (await running.services.accounts.create({ username, password: passwords[username] })).id;
       tokens[username] = await login(username);
     }
     for (const username of ['alice', 'bob'] as const) {
-      ok(await api('POST', '/api/v1/keys', { token: tokens[username], body: { mode: 'server', password: passwords[username] } }), 201);
+      ok(
+        await api('POST', '/api/v1/keys', {
+          token: tokens[username],
+          body: { mode: 'server', password: passwords[username] },
+        }),
+        201,
+      );
     }
     carlKey = await generateTestKey(`carl@${DOMAIN}`, { name: 'Carl' });
     stranger = await generateTestKey('stranger@elsewhere.example');
-    ok(await api('POST', '/api/v1/keys', { token: tokens.carl, body: { mode: 'client', armoredPublicKey: carlKey.armoredPublic } }), 201);
+    ok(
+      await api('POST', '/api/v1/keys', {
+        token: tokens.carl,
+        body: { mode: 'client', armoredPublicKey: carlKey.armoredPublic },
+      }),
+      201,
+    );
   });
   afterAll(async () => {
     await running?.stop();
@@ -117,27 +155,74 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     assert.equal(await running.services.accountKeys.unlocked(ids.bob!), null, 'Bob is locked after the restart');
     tokens.alice = await login('alice');
 
-    const sent = ok(await api('POST', '/api/v1/messages', { token: tokens.alice, body: { to: [{ address: `bob@${DOMAIN}` }], subject: 'Harbour plans', text: 'Meet at the lighthouse, pelican at dawn.', encryption: 'require', sign: true } }), 202);
+    const sent = ok(
+      await api('POST', '/api/v1/messages', {
+        token: tokens.alice,
+        body: {
+          to: [{ address: `bob@${DOMAIN}` }],
+          subject: 'Harbour plans',
+          text: 'Meet at the lighthouse, pelican at dawn.',
+          encryption: 'require',
+          sign: true,
+        },
+      }),
+      202,
+    );
     assert.deepEqual([sent.encrypted, sent.signed], [true, true]);
     // Carl (client mode) gets one too: the server can never decrypt it, and never marks it.
-    const toCarl = ok(await api('POST', '/api/v1/messages', { token: tokens.alice, body: { to: [{ address: `carl@${DOMAIN}` }], subject: 'For Carl', text: 'Only Carl reads this, walrus.', encryption: 'require', sign: true } }), 202);
+    const toCarl = ok(
+      await api('POST', '/api/v1/messages', {
+        token: tokens.alice,
+        body: {
+          to: [{ address: `carl@${DOMAIN}` }],
+          subject: 'For Carl',
+          text: 'Only Carl reads this, walrus.',
+          encryption: 'require',
+          sign: true,
+        },
+      }),
+      202,
+    );
     assert.equal(toCarl.encrypted, true);
     // Hostile or foreign ciphertext to Bob, while locked: encrypted to a stranger, and an altered copy of one to him.
     const bobPublic = (await running.services.accountKeys.publicKey(ids.bob!))!;
-    const bobAsRecipient = { publicKey: await (await import('openpgp')).readKey({ armoredKey: bobPublic.armored }) } as unknown as TestKey;
-    const foreign = await deliverLocally(ids.bob!, await pgpMimeEncrypted({ from: `Alice <alice@${DOMAIN}>`, to: `bob@${DOMAIN}`, subject: 'Not for you', recipients: [stranger], text: 'stranger words, narwhal.' }));
-    const good = (await pgpMimeEncrypted({ from: `Alice <alice@${DOMAIN}>`, to: `bob@${DOMAIN}`, subject: 'Altered', recipients: [bobAsRecipient], text: 'tampered words, okapi.' })).toString('latin1');
+    const bobAsRecipient = {
+      publicKey: await (await import('openpgp')).readKey({ armoredKey: bobPublic.armored }),
+    } as unknown as TestKey;
+    const foreign = await deliverLocally(
+      ids.bob!,
+      await pgpMimeEncrypted({
+        from: `Alice <alice@${DOMAIN}>`,
+        to: `bob@${DOMAIN}`,
+        subject: 'Not for you',
+        recipients: [stranger],
+        text: 'stranger words, narwhal.',
+      }),
+    );
+    const good = (
+      await pgpMimeEncrypted({
+        from: `Alice <alice@${DOMAIN}>`,
+        to: `bob@${DOMAIN}`,
+        subject: 'Altered',
+        recipients: [bobAsRecipient],
+        text: 'tampered words, okapi.',
+      })
+    ).toString('latin1');
     // Flip characters deep in the armoured ciphertext (after the session key packet): parses, never decrypts.
     const lines = good.split('\r\n');
     const armourStart = lines.findIndex((l) => l.startsWith('-----BEGIN PGP MESSAGE'));
     const target = armourStart + 4;
-    lines[target] = lines[target]!.split('').map((c, i) => (i % 7 === 3 ? (c === 'A' ? 'B' : 'A') : c)).join('');
+    lines[target] = lines[target]!.split('')
+      .map((c, i) => (i % 7 === 3 ? (c === 'A' ? 'B' : 'A') : c))
+      .join('');
     const altered = await deliverLocally(ids.bob!, Buffer.from(lines.join('\r\n'), 'latin1'));
 
     // Bob's listing: the message is there, unreadable (the outer subject), waiting.
     let locked: any = null;
     await waitFor(async () => {
-      locked = (await mailbox(tokens.bob!)).find((m) => m.direction === 'inbound' && m.id !== foreign && m.id !== altered) ?? null;
+      locked =
+        (await mailbox(tokens.bob!)).find((m) => m.direction === 'inbound' && m.id !== foreign && m.id !== altered) ??
+        null;
       return locked !== null;
     }, 30_000);
     assert.equal(locked.subject, '...', 'the outer subject only');
@@ -155,7 +240,11 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     assert.equal(carlBefore.facts.openpgp.pendingDecryption, undefined, 'a client-mode account is never marked');
     for (const id of [foreign, altered]) {
       const m = ok(await api('GET', `/api/v1/messages/${id}`, { token: tokens.bob }));
-      assert.deepEqual([m.facts.openpgp.encrypted, m.facts.openpgp.pendingDecryption], [true, true], `${id}: well-formed, so marked too`);
+      assert.deepEqual(
+        [m.facts.openpgp.encrypted, m.facts.openpgp.pendingDecryption],
+        [true, true],
+        `${id}: well-formed, so marked too`,
+      );
     }
 
     // Bob signs in: his key is unlocked, and the waiting mail is decrypted in the background.
@@ -174,7 +263,8 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     await queueIdle('decrypt-pending');
     await queueIdle('pi');
     const pi = ok(await api('GET', `/api/v1/messages/${locked.id}`, { token: tokens.bob })).pi;
-    const factor = (id: string) => (pi.factors as { id: string; contribution: number }[]).find((f) => f.id === id)?.contribution ?? 0;
+    const factor = (id: string) =>
+      (pi.factors as { id: string; contribution: number }[]).find((f) => f.id === id)?.contribution ?? 0;
     assert.equal(factor('e2e.openpgp'), 25, JSON.stringify(pi.factors));
     assert.equal(factor('origin.signature'), 8, JSON.stringify(pi.factors));
     const stored = (await running.services.storage.messages.get(ids.bob!, locked.id))!;
@@ -191,7 +281,11 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     }
     assert.equal((await running.services.queue.counts('decrypt-pending')).dead, 0, 'no job failed');
     assert.deepEqual(await running.services.storage.messages.listPendingDecryption(ids.bob!, 10), []);
-    assert.deepEqual(await running.services.lateDecryption!.run(ids.bob!), { decrypted: 0, givenUp: 0, more: false }, 'a re-run finds nothing');
+    assert.deepEqual(
+      await running.services.lateDecryption!.run(ids.bob!),
+      { decrypted: 0, givenUp: 0, more: false },
+      'a re-run finds nothing',
+    );
 
     // Carl's message was never touched; his logins schedule nothing.
     tokens.carl = await login('carl');

@@ -22,11 +22,19 @@ test('logs (at trace level) hold no passwords, tokens, TOTP secrets or codes', a
     const code = await generate({ secret: begin.body.secret });
     secrets.push(code);
     assert.equal((await inst.api('POST', '/api/v1/me/totp/confirm', { token: u.token, body: { code } })).status, 204);
-    await inst.api('POST', '/api/v1/auth/login', { body: { username: 'lea', password: 'a-wrong-password-xyz', totp: '123456' } });
+    await inst.api('POST', '/api/v1/auth/login', {
+      body: { username: 'lea', password: 'a-wrong-password-xyz', totp: '123456' },
+    });
     secrets.push('a-wrong-password-xyz');
-    await inst.api('POST', '/api/v1/me/password', { token: u.token, body: { currentPassword: u.password, newPassword: 'the-next-password-42' } });
+    await inst.api('POST', '/api/v1/me/password', {
+      token: u.token,
+      body: { currentPassword: u.password, newPassword: 'the-next-password-42' },
+    });
     secrets.push('the-next-password-42');
-    await inst.api('POST', '/api/v1/auth/login', { rawBody: '{"username":"lea","password":"broken-json-secret', headers: { 'content-type': 'application/json' } });
+    await inst.api('POST', '/api/v1/auth/login', {
+      rawBody: '{"username":"lea","password":"broken-json-secret',
+      headers: { 'content-type': 'application/json' },
+    });
     secrets.push('broken-json-secret');
   } finally {
     await inst.stop();

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PeerDirectory, readPinnedKeySet } from '@caliopen/instance/federation/peer-directory.ts';
 import { keySetDocument } from '../../federation-protocol/src/testing/fixtures.ts';
-import { applicationFor, startTestInstanceSite, startTestRegistry, type TestInstanceSite, type TestRegistry } from '../support/registry.ts';
+import {
+  applicationFor,
+  startTestInstanceSite,
+  startTestRegistry,
+  type TestInstanceSite,
+  type TestRegistry,
+} from '../support/registry.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -32,12 +38,19 @@ describe('peer directory: an instance syncs the real registry feed', () => {
     const verified = await reg.api('POST', `/v1/applications/${applied.body.id}/verify`, { token: applied.body.token });
     assert.equal(verified.status, 200, verified.text);
     for (const auditor of [alice, bob]) {
-      const r = await reg.api('POST', `/v1/audit/applications/${applied.body.id}/votes`, { token: auditor.token, body: { vote: 'approve' } });
+      const r = await reg.api('POST', `/v1/audit/applications/${applied.body.id}/votes`, {
+        token: auditor.token,
+        body: { vote: 'approve' },
+      });
       assert.equal(r.status, 200, r.text);
     }
     instance = await startTestInstance({
       domain: 'alpha.test',
-      env: { CALIOPEN_FEDERATION_REGISTRY_URL: reg.url, CALIOPEN_FEDERATION_REGISTRY_KEYS: keysJson, CALIOPEN_FEDERATION_SYNC_SECONDS: '3600' },
+      env: {
+        CALIOPEN_FEDERATION_REGISTRY_URL: reg.url,
+        CALIOPEN_FEDERATION_REGISTRY_KEYS: keysJson,
+        CALIOPEN_FEDERATION_SYNC_SECONDS: '3600',
+      },
     });
   });
   afterAll(async () => {
@@ -81,7 +94,10 @@ describe('peer directory: an instance syncs the real registry feed', () => {
     assert.equal(await directory.sync(), 'unchanged');
 
     const [auditor] = [await reg.auditor('dave')];
-    const revoked = await reg.api('POST', '/v1/audit/instances/alpha.test/revoke', { token: auditor!.token, body: { reason: 'test of revocation' } });
+    const revoked = await reg.api('POST', '/v1/audit/instances/alpha.test/revoke', {
+      token: auditor!.token,
+      body: { reason: 'test of revocation' },
+    });
     assert.equal(revoked.status, 200, revoked.text);
     assert.equal(await directory.sync(), 'delta');
     assert.equal(directory.status().lastError, null);

@@ -14,7 +14,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { dkimSign } from 'mailauth';
-import { generateTestKey, pgpMimeEncrypted, pgpMimeSigned, signedPartContent, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
+import {
+  generateTestKey,
+  pgpMimeEncrypted,
+  pgpMimeSigned,
+  signedPartContent,
+  type TestKey,
+} from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { startDnsServer, type TestDnsServer, type Zone } from '../support/dns-server.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
@@ -38,11 +44,35 @@ interface Sender {
   helo: string;
 }
 
-const GMAIL: Sender = { address: 'gabriel.lefebvre@gmail.com', name: 'Gabriel Lefebvre', domain: 'gmail.com', selector: '20230601', helo: 'mail-wr1-f41.google.com' };
-const ORDINARY: Sender = { address: 'alice.martin@mailbox.example', name: 'Alice Martin', domain: 'mailbox.example', selector: 'mbx2026', helo: 'smtp-out.mailbox.example' };
-const PGP_USER: Sender = { address: 'dora@pgp.example', name: 'Dora Keller', domain: 'pgp.example', selector: 'k1', helo: 'mx1.pgp.example' };
+const GMAIL: Sender = {
+  address: 'gabriel.lefebvre@gmail.com',
+  name: 'Gabriel Lefebvre',
+  domain: 'gmail.com',
+  selector: '20230601',
+  helo: 'mail-wr1-f41.google.com',
+};
+const ORDINARY: Sender = {
+  address: 'alice.martin@mailbox.example',
+  name: 'Alice Martin',
+  domain: 'mailbox.example',
+  selector: 'mbx2026',
+  helo: 'smtp-out.mailbox.example',
+};
+const PGP_USER: Sender = {
+  address: 'dora@pgp.example',
+  name: 'Dora Keller',
+  domain: 'pgp.example',
+  selector: 'k1',
+  helo: 'mx1.pgp.example',
+};
 /** No SPF, DKIM or DMARC records anywhere: a sender nobody vouches for. */
-const STRANGER: Sender = { address: 'x7@stranger.example', name: 'X', domain: 'stranger.example', selector: 'none', helo: 'host-203-0-113-9.stranger.example' };
+const STRANGER: Sender = {
+  address: 'x7@stranger.example',
+  name: 'X',
+  domain: 'stranger.example',
+  selector: 'none',
+  helo: 'host-203-0-113-9.stranger.example',
+};
 
 const txt = (data: string) => [{ type: 'TXT' as const, data }];
 
@@ -67,7 +97,11 @@ async function dkimSigned(s: Sender, message: string | Buffer): Promise<string> 
 }
 
 /** A plain text letter as a mail client writes it. */
-function letter(s: Sender, subject: string, body = 'Hello Ursula,\r\n\r\nthe minutes of Tuesday are below.\r\n\r\n-- \r\n'): string {
+function letter(
+  s: Sender,
+  subject: string,
+  body = 'Hello Ursula,\r\n\r\nthe minutes of Tuesday are below.\r\n\r\n-- \r\n',
+): string {
   return [
     `From: ${s.name} <${s.address}>`,
     `To: Ursula Berg <${RECIPIENT}>`,
@@ -138,7 +172,9 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
     let id: string | null = null;
     await waitFor(async () => {
       for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token: ursula.token })).items) {
-        const messages = ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: ursula.token })).items;
+        const messages = ok(
+          await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: ursula.token }),
+        ).items;
         id = messages.find((m: any) => m.subject === subject)?.id ?? null;
         if (id !== null) return true;
       }
@@ -162,16 +198,35 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
     });
     inst = await startTestInstance({
       domain: DOMAIN,
-      env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}` },
+      env: {
+        CALIOPEN_SMTP_ENABLED: 'true',
+        CALIOPEN_SMTP_PORT: '0',
+        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
+      },
     });
     assert.ok(inst.running.smtp, 'smtp.enabled=true starts the SMTP server');
     cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
     ursula = await inst.user('ursula');
-    [ursulaKey, doraKey] = await Promise.all([generateTestKey(RECIPIENT), generateTestKey(PGP_USER.address, { name: PGP_USER.name })]);
+    [ursulaKey, doraKey] = await Promise.all([
+      generateTestKey(RECIPIENT),
+      generateTestKey(PGP_USER.address, { name: PGP_USER.name }),
+    ]);
 
     // Ursula knows Dora: a contact she made, holding Dora's public key (added as a user would: pasted armour).
-    const dora = ok(await inst.api('POST', '/api/v1/contacts', { token: ursula.token, body: { displayName: PGP_USER.name, identities: [{ address: PGP_USER.address }] } }), 201);
-    ok(await inst.api('POST', `/api/v1/contacts/${dora.id}/keys`, { token: ursula.token, body: { armored: doraKey.armoredPublic } }), 201);
+    const dora = ok(
+      await inst.api('POST', '/api/v1/contacts', {
+        token: ursula.token,
+        body: { displayName: PGP_USER.name, identities: [{ address: PGP_USER.address }] },
+      }),
+      201,
+    );
+    ok(
+      await inst.api('POST', `/api/v1/contacts/${dora.id}/keys`, {
+        token: ursula.token,
+        body: { armored: doraKey.armoredPublic },
+      }),
+      201,
+    );
   });
 
   afterAll(async () => {
@@ -208,8 +263,12 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
   test('an ordinary provider over TLS with verified, aligned DKIM, SPF and DMARC: low (≤ 30), above the same mail in plaintext', async () => {
     const overTls = 'Minutes of Tuesday';
     const inPlain = 'Minutes of Tuesday (plaintext)';
-    const tls = await deliverAndRead(ORDINARY, await dkimSigned(ORDINARY, letter(ORDINARY, overTls)), overTls, { tls: true });
-    const plain = await deliverAndRead(ORDINARY, await dkimSigned(ORDINARY, letter(ORDINARY, inPlain)), inPlain, { tls: false });
+    const tls = await deliverAndRead(ORDINARY, await dkimSigned(ORDINARY, letter(ORDINARY, overTls)), overTls, {
+      tls: true,
+    });
+    const plain = await deliverAndRead(ORDINARY, await dkimSigned(ORDINARY, letter(ORDINARY, inPlain)), inPlain, {
+      tls: false,
+    });
 
     for (const m of [tls, plain]) {
       assert.deepEqual(m.facts.authentication, {
@@ -233,11 +292,21 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
 
   test('PGP/MIME encrypted (and signed inside) from a well-configured host, sender key known: ≥ 20 with the e2e factor', async () => {
     const subject = 'The contract, encrypted';
-    const raw = await pgpMimeEncrypted({ from: `${PGP_USER.name} <${PGP_USER.address}>`, to: `Ursula Berg <${RECIPIENT}>`, subject, recipients: [ursulaKey], signer: doraKey });
+    const raw = await pgpMimeEncrypted({
+      from: `${PGP_USER.name} <${PGP_USER.address}>`,
+      to: `Ursula Berg <${RECIPIENT}>`,
+      subject,
+      recipients: [ursulaKey],
+      signer: doraKey,
+    });
     const m = await deliverAndRead(PGP_USER, await dkimSigned(PGP_USER, raw), subject, { tls: true });
     assert.equal(m.facts.openpgp.kind, 'pgp-mime-encrypted');
     assert.equal(m.facts.openpgp.encrypted, true);
-    assert.equal(m.facts.openpgp.signature, 'unverifiable', 'a signature inside the encryption cannot be checked by the host');
+    assert.equal(
+      m.facts.openpgp.signature,
+      'unverifiable',
+      'a signature inside the encryption cannot be checked by the host',
+    );
     assert.equal(m.facts.authentication.dmarc.result, 'pass');
     const pi = checkedPi(m);
     assert.ok(pi.score >= 20, explain(pi));
@@ -250,9 +319,19 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
     const signedSubject = 'Signed agenda';
     const plainSubject = 'Unsigned agenda';
     const from = `${PGP_USER.name} <${PGP_USER.address}>`;
-    const signedRaw = await pgpMimeSigned({ from, to: `Ursula Berg <${RECIPIENT}>`, subject: signedSubject, signer: doraKey });
+    const signedRaw = await pgpMimeSigned({
+      from,
+      to: `Ursula Berg <${RECIPIENT}>`,
+      subject: signedSubject,
+      signer: doraKey,
+    });
     const signed = await deliverAndRead(PGP_USER, await dkimSigned(PGP_USER, signedRaw), signedSubject, { tls: true });
-    const unsigned = await deliverAndRead(PGP_USER, await dkimSigned(PGP_USER, letter(PGP_USER, plainSubject)), plainSubject, { tls: true });
+    const unsigned = await deliverAndRead(
+      PGP_USER,
+      await dkimSigned(PGP_USER, letter(PGP_USER, plainSubject)),
+      plainSubject,
+      { tls: true },
+    );
 
     assert.equal(signed.facts.openpgp.kind, 'pgp-mime-signed');
     assert.equal(signed.facts.openpgp.signature, 'valid', signed.facts.openpgp.problem ?? '');
@@ -274,15 +353,35 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
     const tamperedSubject = 'Bank details (signed)';
     const plainSubject = 'Bank details (unsigned)';
     const from = `${PGP_USER.name} <${PGP_USER.address}>`;
-    const content = signedPartContent('Hello Ursula,\r\nmy new account is FR76 3000 6000 0112 3456 7890 189.\r\nthis message is signed.\r\n');
+    const content = signedPartContent(
+      'Hello Ursula,\r\nmy new account is FR76 3000 6000 0112 3456 7890 189.\r\nthis message is signed.\r\n',
+    );
     // The byte is flipped after the OpenPGP signature and before DKIM: the host's checks pass, the author's does not.
-    const tamperedRaw = await pgpMimeSigned({ from, to: `Ursula Berg <${RECIPIENT}>`, subject: tamperedSubject, signer: doraKey, content, tamper: true });
-    const tampered = await deliverAndRead(PGP_USER, await dkimSigned(PGP_USER, tamperedRaw), tamperedSubject, { tls: true });
-    const unsigned = await deliverAndRead(PGP_USER, await dkimSigned(PGP_USER, letter(PGP_USER, plainSubject)), plainSubject, { tls: true });
+    const tamperedRaw = await pgpMimeSigned({
+      from,
+      to: `Ursula Berg <${RECIPIENT}>`,
+      subject: tamperedSubject,
+      signer: doraKey,
+      content,
+      tamper: true,
+    });
+    const tampered = await deliverAndRead(PGP_USER, await dkimSigned(PGP_USER, tamperedRaw), tamperedSubject, {
+      tls: true,
+    });
+    const unsigned = await deliverAndRead(
+      PGP_USER,
+      await dkimSigned(PGP_USER, letter(PGP_USER, plainSubject)),
+      plainSubject,
+      { tls: true },
+    );
 
     assert.equal(tampered.facts.openpgp.signature, 'invalid');
     assert.match(tampered.facts.openpgp.problem ?? '', /does not match|does not verify/);
-    assert.equal(tampered.facts.authentication.dkim[0].result, 'pass', 'DKIM covers the tampered bytes: only OpenPGP sees the change');
+    assert.equal(
+      tampered.facts.authentication.dkim[0].result,
+      'pass',
+      'DKIM covers the tampered bytes: only OpenPGP sees the change',
+    );
     const pi = checkedPi(tampered);
     const base = checkedPi(unsigned);
     const invalid = factor(pi, 'origin.signature_invalid');
@@ -307,14 +406,18 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
   test('a present-but-invalid DKIM signature (body changed after signing) earns nothing: same score as no signature at all', async () => {
     const badSubject = 'Invoice 2026-118';
     const noneSubject = 'Invoice 2026-118 (no DKIM)';
-    const tamper = (raw: string) => raw.replace('the minutes of Tuesday are below.', 'please pay invoice 2026-118 to the new IBAN below.');
+    const tamper = (raw: string) =>
+      raw.replace('the minutes of Tuesday are below.', 'please pay invoice 2026-118 to the new IBAN below.');
     const badRaw = tamper(await dkimSigned(ORDINARY, letter(ORDINARY, badSubject)));
     assert.match(badRaw, /^DKIM-Signature: /);
     const noneRaw = tamper(letter(ORDINARY, noneSubject));
     const bad = await deliverAndRead(ORDINARY, badRaw, badSubject, { tls: true });
     const none = await deliverAndRead(ORDINARY, noneRaw, noneSubject, { tls: true });
 
-    assert.deepEqual(bad.facts.authentication.dkim.map((d: any) => [d.result, d.domain]), [['fail', ORDINARY.domain]]);
+    assert.deepEqual(
+      bad.facts.authentication.dkim.map((d: any) => [d.result, d.domain]),
+      [['fail', ORDINARY.domain]],
+    );
     assert.deepEqual(none.facts.authentication.dkim, []);
     const piBad = checkedPi(bad);
     const piNone = checkedPi(none);

@@ -40,7 +40,11 @@ function ok(r: ApiResponse, status = 200): any {
 /** The PI, checked to be well formed: the factors' contributions add up to the score. */
 function checkedPi(pi: Pi): Pi {
   assert.ok(Number.isInteger(pi.score) && pi.score >= 0 && pi.score <= 100, `score ${pi.score}`);
-  assert.equal(pi.factors.reduce((s, f) => s + f.contribution, 0), pi.score, `contributions add up: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`);
+  assert.equal(
+    pi.factors.reduce((s, f) => s + f.contribution, 0),
+    pi.score,
+    `contributions add up: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`,
+  );
   return pi;
 }
 
@@ -59,7 +63,9 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
   async function view(user: { token: string }) {
     let summary: any = null;
     for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token: user.token })).items) {
-      const items = ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: user.token })).items;
+      const items = ok(
+        await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: user.token }),
+      ).items;
       summary = items.find((m: any) => m.subject === SUBJECT) ?? summary;
     }
     assert.ok(summary, 'the message is in the mailbox');
@@ -91,13 +97,22 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     dns = await startDnsServer({
       zone: {
         'example.org': [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
-        'mail2026._domainkey.example.org': [{ type: 'TXT', data: `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}` }],
+        'mail2026._domainkey.example.org': [
+          {
+            type: 'TXT',
+            data: `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
+          },
+        ],
         '_dmarc.example.org': [{ type: 'TXT', data: 'v=DMARC1; p=reject' }],
       },
     });
     inst = await startTestInstance({
       domain: DOMAIN,
-      env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}` },
+      env: {
+        CALIOPEN_SMTP_ENABLED: 'true',
+        CALIOPEN_SMTP_PORT: '0',
+        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
+      },
     });
     cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
     a = await inst.user('anna');
@@ -105,7 +120,12 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     bobKey = await generateTestKey(BOB, { name: 'Bob Example' });
 
     // One SMTP transaction to both accounts: the same bytes reach each mailbox.
-    const raw = await pgpMimeSigned({ from: `Bob Example <${BOB}>`, to: `anna@${DOMAIN}, berit@${DOMAIN}`, subject: SUBJECT, signer: bobKey });
+    const raw = await pgpMimeSigned({
+      from: `Bob Example <${BOB}>`,
+      to: `anna@${DOMAIN}, berit@${DOMAIN}`,
+      subject: SUBJECT,
+      signer: bobKey,
+    });
     const dkim = await dkimSign(raw.toString('utf8'), {
       canonicalization: 'relaxed/relaxed',
       signTime: new Date(),
@@ -117,7 +137,10 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     assert.equal((await c.command('EHLO mail.example.org'))?.code, 250);
     await c.startTls({ ca: cert, servername: DOMAIN });
     assert.equal((await c.command('EHLO mail.example.org'))?.code, 250);
-    assert.equal((await c.send(BOB, [`anna@${DOMAIN}`, `berit@${DOMAIN}`], dkim.signatures + raw.toString('utf8')))?.code, 250);
+    assert.equal(
+      (await c.send(BOB, [`anna@${DOMAIN}`, `berit@${DOMAIN}`], dkim.signatures + raw.toString('utf8')))?.code,
+      250,
+    );
     await c.quit();
 
     await waitFor(async () => {
@@ -141,7 +164,10 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     const beforeB = await view(b);
 
     // Both received the same facts: a signature by a key neither holds, and the suggestion to add it.
-    for (const [who, v] of [['A', beforeA], ['B', beforeB]] as const) {
+    for (const [who, v] of [
+      ['A', beforeA],
+      ['B', beforeB],
+    ] as const) {
       assert.equal(v.message.facts.openpgp.kind, 'pgp-mime-signed', who);
       assert.equal(v.message.facts.openpgp.signature, 'unknown_key', who);
       assert.equal(v.message.facts.transport.tls?.version, 'TLSv1.3', who);
@@ -156,7 +182,10 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
       assert.equal(v.summary.pi.score, pi.score, `${who}: the stored summary agrees with the breakdown`);
       const contactPi = checkedPi(v.contact.pi);
       assert.ok(has(contactPi, 'e2e.no_key'), `${who}: ${explain(contactPi)}`);
-      assert.ok(contactPi.suggestions.some((s) => s.action === 'contact.add_public_key'), who);
+      assert.ok(
+        contactPi.suggestions.some((s) => s.action === 'contact.add_public_key'),
+        who,
+      );
     }
     assert.deepEqual(beforeA.message.pi, beforeB.message.pi, 'same message, same facts, same PI');
     const rowsB = await storedRows(b.id, beforeB.message.id, beforeB.contact.id, beforeB.message.conversationId);
@@ -164,7 +193,13 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     const completedBefore = (await inst.running.services.queue.counts(PI_QUEUE)).completed;
 
     // A adds Bob's key, as a user pastes it.
-    const added = ok(await inst.api('POST', `/api/v1/contacts/${beforeA.contact.id}/keys`, { token: a.token, body: { armored: bobKey.armoredPublic } }), 201);
+    const added = ok(
+      await inst.api('POST', `/api/v1/contacts/${beforeA.contact.id}/keys`, {
+        token: a.token,
+        body: { armored: bobKey.armoredPublic },
+      }),
+      201,
+    );
     assert.equal(added.key.fingerprint, bobKey.fingerprint);
     assert.equal(added.outcome, 'new');
 
@@ -190,16 +225,37 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     assert.equal(afterA.message.facts.openpgp.signerFingerprint, bobKey.fingerprint);
     assert.ok(has(messagePi, 'origin.signature'), explain(messagePi));
     assert.ok(!has(messagePi, 'origin.signature_unknown_key'), explain(messagePi));
-    assert.ok(messagePi.score > beforeA.message.pi.score, `A's message: ${explain(beforeA.message.pi)} -> ${explain(messagePi)}`);
-    assert.ok(!messagePi.suggestions.some((s) => s.action === 'contact.add_public_key'), 'the suggestion is gone once followed');
-    assert.equal(afterA.summary.pi.score, messagePi.score, 'the stored PI (lists) was rewritten, not only the live breakdown');
+    assert.ok(
+      messagePi.score > beforeA.message.pi.score,
+      `A's message: ${explain(beforeA.message.pi)} -> ${explain(messagePi)}`,
+    );
+    assert.ok(
+      !messagePi.suggestions.some((s) => s.action === 'contact.add_public_key'),
+      'the suggestion is gone once followed',
+    );
+    assert.equal(
+      afterA.summary.pi.score,
+      messagePi.score,
+      'the stored PI (lists) was rewritten, not only the live breakdown',
+    );
     const suggested = beforeA.message.pi.suggestions.find((s: any) => s.action === 'contact.add_public_key').gain;
-    assert.equal(messagePi.score - beforeA.message.pi.score, suggested, 'the gain the suggestion announced is the gain obtained');
+    assert.equal(
+      messagePi.score - beforeA.message.pi.score,
+      suggested,
+      'the gain the suggestion announced is the gain obtained',
+    );
 
     const contactPi = checkedPi(afterA.contact.pi);
     assert.ok(has(contactPi, 'e2e.key_known'), explain(contactPi));
-    assert.ok(contactPi.score > beforeA.contact.pi.score, `A's contact: ${explain(beforeA.contact.pi)} -> ${explain(contactPi)}`);
-    assert.equal((await storage.contacts.get(a.id, beforeA.contact.id))!.pi!.score, contactPi.score, 'the contact’s stored PI is the new one');
+    assert.ok(
+      contactPi.score > beforeA.contact.pi.score,
+      `A's contact: ${explain(beforeA.contact.pi)} -> ${explain(contactPi)}`,
+    );
+    assert.equal(
+      (await storage.contacts.get(a.id, beforeA.contact.id))!.pi!.score,
+      contactPi.score,
+      'the contact’s stored PI is the new one',
+    );
 
     // B: the same message, contact, conversation and account PI, row for row.
     const afterB = await view(b);
@@ -207,6 +263,10 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     assert.deepEqual(afterB.message.facts, beforeB.message.facts);
     assert.deepEqual(afterB.contact.pi, beforeB.contact.pi);
     assert.deepEqual(await storedRows(b.id, beforeB.message.id, beforeB.contact.id, rowsB.conversation!.id), rowsB);
-    assert.deepEqual(ok(await inst.api('GET', `/api/v1/contacts/${beforeB.contact.id}/keys`, { token: b.token })).items, [], 'B holds no key for Bob');
+    assert.deepEqual(
+      ok(await inst.api('GET', `/api/v1/contacts/${beforeB.contact.id}/keys`, { token: b.token })).items,
+      [],
+      'B holds no key for Bob',
+    );
   });
 });

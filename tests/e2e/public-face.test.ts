@@ -18,7 +18,12 @@ function get(url: string): Promise<{ status: number; body: string; fingerprint: 
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body, fingerprint: createHash('sha256').update(cert.raw).digest('hex'), contentType: String(res.headers['content-type']) }),
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          fingerprint: createHash('sha256').update(cert.raw).digest('hex'),
+          contentType: String(res.headers['content-type']),
+        }),
       );
     });
     req.on('error', reject);
@@ -41,14 +46,23 @@ test('the descriptor is served over TLS with the instance certificate and verifi
   const r = await get(`${local}/.well-known/caliopen`);
   assert.equal(r.status, 200);
   assert.match(r.contentType, /application\/jose/);
-  const identity = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(`${inst.dataDir}/keys/identity.json`, 'utf8')));
+  const identity = JSON.parse(
+    await import('node:fs').then((fs) => fs.readFileSync(`${inst.dataDir}/keys/identity.json`, 'utf8')),
+  );
   const verified = await verifyDescriptor(r.body, { expectedDomain: 'alpha.test', now: Math.floor(Date.now() / 1000) });
   assert.ok(verified.ok, JSON.stringify(verified));
   if (!verified.ok) return;
   assert.deepEqual(verified.value.descriptor.keys.signing, identity.signing.publicJwk);
-  assert.equal(verified.value.descriptor.certificateSha256, r.fingerprint, 'the descriptor names the certificate the endpoint presents');
+  assert.equal(
+    verified.value.descriptor.certificateSha256,
+    r.fingerprint,
+    'the descriptor names the certificate the endpoint presents',
+  );
   assert.equal(verified.value.descriptor.endpoints.https, url);
-  const wrongDomain = await verifyDescriptor(r.body, { expectedDomain: 'beta.test', now: Math.floor(Date.now() / 1000) });
+  const wrongDomain = await verifyDescriptor(r.body, {
+    expectedDomain: 'beta.test',
+    now: Math.floor(Date.now() / 1000),
+  });
   assert.equal(wrongDomain.ok, false);
 });
 

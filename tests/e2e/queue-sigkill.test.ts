@@ -78,7 +78,10 @@ it('the embedded queue loses no job when its process is SIGKILLed mid-run', { ti
     }
     assert.ok(rerun.length <= CONCURRENCY, `${rerun.length} jobs ran twice; the killed process held at most 4`);
     for (const { job_id } of interrupted) {
-      assert.ok(rerun.some((r) => r.job_id === job_id), `${job_id}, interrupted by the kill, did not run again`);
+      assert.ok(
+        rerun.some((r) => r.job_id === job_id),
+        `${job_id}, interrupted by the kill, did not run again`,
+      );
     }
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

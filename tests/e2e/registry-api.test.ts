@@ -24,7 +24,13 @@ import {
   type Feed,
   type KeySet,
 } from '@caliopen/federation-protocol';
-import { applicationFor, startTestInstanceSite, startTestRegistry, type TestInstanceSite, type TestRegistry } from '../support/registry.ts';
+import {
+  applicationFor,
+  startTestInstanceSite,
+  startTestRegistry,
+  type TestInstanceSite,
+  type TestRegistry,
+} from '../support/registry.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 const ORIGIN = 'registry.caliopen.test';
@@ -55,11 +61,16 @@ describe('registry API: from application to label, feed and log', () => {
 
   async function apply(domain: string, options: { listed?: boolean } = {}): Promise<{ id: string; token: string }> {
     const site = sites[domain]!;
-    const r = await reg.api('POST', '/v1/applications', { body: await applicationFor(site, { now: clock(), ...options }) });
+    const r = await reg.api('POST', '/v1/applications', {
+      body: await applicationFor(site, { now: clock(), ...options }),
+    });
     assert.equal(r.status, 201, r.text);
     assert.match(r.body.token, /^cal_/);
     assert.equal(r.body.challenge.dns.name, `_caliopen-challenge.${domain}`);
-    assert.equal(r.body.challenge.https.url, `${site.httpsUrl}/.well-known/caliopen-challenge/${r.body.challenge.token}`);
+    assert.equal(
+      r.body.challenge.https.url,
+      `${site.httpsUrl}/.well-known/caliopen-challenge/${r.body.challenge.token}`,
+    );
     site.publishChallenge(r.body.challenge.token, r.body.challenge.value);
     apps[domain] = { id: r.body.id, token: r.body.token };
     return apps[domain]!;
@@ -73,7 +84,10 @@ describe('registry API: from application to label, feed and log', () => {
   }
 
   async function vote(who: { token: string }, domain: string, v: 'approve' | 'object' | 'abstain', reason?: string) {
-    const r = await reg.api('POST', `/v1/audit/applications/${apps[domain]!.id}/votes`, { token: who.token, body: { vote: v, ...(reason ? { reason } : {}) } });
+    const r = await reg.api('POST', `/v1/audit/applications/${apps[domain]!.id}/votes`, {
+      token: who.token,
+      body: { vote: v, ...(reason ? { reason } : {}) },
+    });
     assert.equal(r.status, 200, r.text);
     return r.body;
   }
@@ -97,17 +111,33 @@ describe('registry API: from application to label, feed and log', () => {
 
   test('an application signed with the instance key is accepted; the real checks pass once the challenge is published', async () => {
     await apply('alpha.test');
-    const view = await reg.api('GET', `/v1/applications/${apps['alpha.test']!.id}`, { token: apps['alpha.test']!.token });
+    const view = await reg.api('GET', `/v1/applications/${apps['alpha.test']!.id}`, {
+      token: apps['alpha.test']!.token,
+    });
     assert.equal(view.status, 200, view.text);
     assert.equal(view.body.status, 'pending');
     assert.equal(view.body.checks, null);
     // Before any check, the transport-security clause cannot be verified either.
-    assert.deepEqual(view.body.decision.blockers, ['approvals: 0 of 2 needed', 'no automated check has run yet', 'mandatory charter clauses not met: C6.transport-security']);
+    assert.deepEqual(view.body.decision.blockers, [
+      'approvals: 0 of 2 needed',
+      'no automated check has run yet',
+      'mandatory charter clauses not met: C6.transport-security',
+    ]);
 
     const body = await verify('alpha.test');
     const byId = Object.fromEntries(body.run.results.map((r: { id: string; status: string }) => [r.id, r.status]));
-    for (const id of ['domain.control', 'tls.certificate.san', 'tls.certificate.live', 'federation.descriptor', 'federation.descriptor.keys']) {
-      assert.equal(byId[id], 'pass', `${id}: ${JSON.stringify(body.run.results.find((r: { id: string }) => r.id === id))}`);
+    for (const id of [
+      'domain.control',
+      'tls.certificate.san',
+      'tls.certificate.live',
+      'federation.descriptor',
+      'federation.descriptor.keys',
+    ]) {
+      assert.equal(
+        byId[id],
+        'pass',
+        `${id}: ${JSON.stringify(body.run.results.find((r: { id: string }) => r.id === id))}`,
+      );
     }
     assert.equal(body.run.mandatoryPassed, true);
     assert.deepEqual(body.application.decision.blockers, ['approvals: 0 of 2 needed']);
@@ -126,15 +156,27 @@ describe('registry API: from application to label, feed and log', () => {
     assert.ok(entry, 'alpha.test is in the feed');
     assert.equal(entry.status, 'labelled');
     assert.equal(entry.certFingerprint, sites['alpha.test']!.identity.tls.fingerprintSha256);
-    const claims = unwrap(await verifyLabel(entry.label, { keySet, expectedDomain: 'alpha.test', expectedIssuer: ORIGIN, now: nowSeconds() }));
+    const claims = unwrap(
+      await verifyLabel(entry.label, {
+        keySet,
+        expectedDomain: 'alpha.test',
+        expectedIssuer: ORIGIN,
+        now: nowSeconds(),
+      }),
+    );
     assert.equal(claims.id, entry.labelId);
     assert.equal(claims.expiresAt - claims.issuedAt, 7 * 24 * 3600);
     assert.equal(claims.instanceKeys.signing, sites['alpha.test']!.identity.signing.thumbprint);
     assert.equal(claims.pi.score, entry.pi.score);
-    assert.ok(entry.pi.factors.some((factor) => factor.id === 'jurisdiction' && factor.contribution > 0), 'DE scores in the jurisdiction table');
+    assert.ok(
+      entry.pi.factors.some((factor) => factor.id === 'jurisdiction' && factor.contribution > 0),
+      'DE scores in the jurisdiction table',
+    );
 
     // The applicant sees its label.
-    const view = await reg.api('GET', `/v1/applications/${apps['alpha.test']!.id}`, { token: apps['alpha.test']!.token });
+    const view = await reg.api('GET', `/v1/applications/${apps['alpha.test']!.id}`, {
+      token: apps['alpha.test']!.token,
+    });
     assert.equal(view.body.label.id, claims.id);
     assert.equal(view.body.label.status, 'labelled');
 
@@ -142,19 +184,31 @@ describe('registry API: from application to label, feed and log', () => {
     const entries = await logEntries();
     const issued = entries.find((e) => e.entry.type === 'label.issued' && e.entry.labelId === claims.id);
     assert.ok(issued, 'label.issued is logged');
-    const checkpoint = unwrap(await verifyCheckpoint(f.checkpoint, { keySet, now: nowSeconds(), expectedOrigin: `${ORIGIN}/log` })).checkpoint;
+    const checkpoint = unwrap(
+      await verifyCheckpoint(f.checkpoint, { keySet, now: nowSeconds(), expectedOrigin: `${ORIGIN}/log` }),
+    ).checkpoint;
     const proof = await reg.api('GET', `/v1/log/proof/inclusion?index=${issued.index}&size=${checkpoint.treeSize}`);
     assert.equal(proof.status, 200, proof.text);
     const leaf = leafHash(utf8Encode(canonicalJson(issued.entry)));
     assert.equal(Buffer.from(leaf).toString('base64'), issued.leafHash, 'the leaf is the canonical JSON of the entry');
-    assert.ok(verifyInclusion(leaf, issued.index, checkpoint.treeSize, decodeProof(proof.body.proof)!, decodeBase64(checkpoint.rootHash)!));
+    assert.ok(
+      verifyInclusion(
+        leaf,
+        issued.index,
+        checkpoint.treeSize,
+        decodeProof(proof.body.proof)!,
+        decodeBase64(checkpoint.rootHash)!,
+      ),
+    );
   });
 
   test('the feed answers 304 to its ETag, a delta from an older serial applies to the same feed, and checkpoints stay consistent', async () => {
     const before = await feed();
     const notModified = await reg.api('GET', '/v1/index', { headers: { 'if-none-match': before.etag } });
     assert.equal(notModified.status, 304);
-    const oldCheckpoint = unwrap(await verifyCheckpoint(before.feed.checkpoint, { keySet, now: nowSeconds() })).checkpoint;
+    const oldCheckpoint = unwrap(
+      await verifyCheckpoint(before.feed.checkpoint, { keySet, now: nowSeconds() }),
+    ).checkpoint;
 
     // delta.test is labelled, unlisted: in the signed feed for peers, not in the public directory.
     await apply('delta.test', { listed: false });
@@ -169,13 +223,29 @@ describe('registry API: from application to label, feed and log', () => {
     const deltaResponse = await reg.api('GET', `/v1/index?since=${before.feed.serial}`);
     assert.equal(deltaResponse.status, 200, deltaResponse.text);
     assert.equal(deltaResponse.headers.get('content-type'), 'application/vnd.caliopen.feed-delta');
-    const newCheckpoint = unwrap(await verifyCheckpoint(afterFeed.feed.checkpoint, { keySet, now: nowSeconds() })).checkpoint;
-    const consistency = await reg.api('GET', `/v1/log/proof/consistency?from=${oldCheckpoint.treeSize}&to=${newCheckpoint.treeSize}`);
+    const newCheckpoint = unwrap(
+      await verifyCheckpoint(afterFeed.feed.checkpoint, { keySet, now: nowSeconds() }),
+    ).checkpoint;
+    const consistency = await reg.api(
+      'GET',
+      `/v1/log/proof/consistency?from=${oldCheckpoint.treeSize}&to=${newCheckpoint.treeSize}`,
+    );
     assert.equal(consistency.status, 200, consistency.text);
     const proof = decodeProof(consistency.body.proof)!;
     unwrap(verifyConsistentWith(oldCheckpoint, newCheckpoint, proof));
-    const delta = unwrap(await verifyFeedDelta(deltaResponse.bytes, { keySet, now: nowSeconds(), lastSerial: before.feed.serial, lastCheckpoint: oldCheckpoint, consistencyProof: proof })).delta;
-    assert.deepEqual(delta.changed.map((c) => c.domain), ['delta.test']);
+    const delta = unwrap(
+      await verifyFeedDelta(deltaResponse.bytes, {
+        keySet,
+        now: nowSeconds(),
+        lastSerial: before.feed.serial,
+        lastCheckpoint: oldCheckpoint,
+        consistencyProof: proof,
+      }),
+    ).delta;
+    assert.deepEqual(
+      delta.changed.map((c) => c.domain),
+      ['delta.test'],
+    );
     const applied = unwrap(applyDelta(before.feed, delta, { checkResultDigest: true }));
     assert.deepEqual(applied, afterFeed.feed);
     assert.equal((await reg.api('GET', `/v1/index?since=${afterFeed.feed.serial}`)).status, 304);
@@ -190,7 +260,12 @@ describe('registry API: from application to label, feed and log', () => {
     await apply('beta.test');
     await verify('beta.test');
     await vote(alice, 'beta.test', 'approve');
-    const objected = await vote(bob, 'beta.test', 'object', 'The declaration keeps IP logs longer than the privacy policy says.');
+    const objected = await vote(
+      bob,
+      'beta.test',
+      'object',
+      'The declaration keeps IP logs longer than the privacy policy says.',
+    );
     await vote(alice, 'beta.test', 'approve'); // a repeated vote changes nothing
     assert.equal(objected.consensus.reached, false);
     assert.deepEqual(objected.consensus.blockers, ['approvals: 1 of 2 needed', '1 standing objection']);
@@ -200,18 +275,34 @@ describe('registry API: from application to label, feed and log', () => {
     assert.deepEqual(third.consensus.blockers, ['1 standing objection']);
     assert.ok(!(await feed()).feed.instances.some((i) => i.domain === 'beta.test'));
 
-    const applicant = await reg.api('GET', `/v1/applications/${apps['beta.test']!.id}`, { token: apps['beta.test']!.token });
-    assert.deepEqual(applicant.body.votes.objectionReasons, ['The declaration keeps IP logs longer than the privacy policy says.']);
+    const applicant = await reg.api('GET', `/v1/applications/${apps['beta.test']!.id}`, {
+      token: apps['beta.test']!.token,
+    });
+    assert.deepEqual(applicant.body.votes.objectionReasons, [
+      'The declaration keeps IP logs longer than the privacy policy says.',
+    ]);
     assert.ok(!applicant.text.includes('bob'), 'the applicant does not learn who objected');
 
-    const withdrawn = await reg.api('DELETE', `/v1/audit/applications/${apps['beta.test']!.id}/votes`, { token: bob.token });
+    const withdrawn = await reg.api('DELETE', `/v1/audit/applications/${apps['beta.test']!.id}/votes`, {
+      token: bob.token,
+    });
     assert.equal(withdrawn.status, 200, withdrawn.text);
     assert.equal(withdrawn.body.consensus.reached, true);
     assert.equal((await feed()).feed.instances.find((i) => i.domain === 'beta.test')?.status, 'labelled');
 
     const events = await reg.api('GET', '/v1/audit/events?limit=100', { token: alice.token });
-    const actions = events.body.events.filter((e: { domain: string }) => e.domain === 'beta.test').map((e: { auditor: string | null; action: string }) => `${e.auditor ?? 'registry'}:${e.action}`);
-    for (const expected of ['alice:vote.cast', 'bob:vote.cast', 'alice:vote.changed', 'carol:vote.cast', 'bob:vote.withdrawn', 'registry:decision.reached', 'registry:label.issued']) {
+    const actions = events.body.events
+      .filter((e: { domain: string }) => e.domain === 'beta.test')
+      .map((e: { auditor: string | null; action: string }) => `${e.auditor ?? 'registry'}:${e.action}`);
+    for (const expected of [
+      'alice:vote.cast',
+      'bob:vote.cast',
+      'alice:vote.changed',
+      'carol:vote.cast',
+      'bob:vote.withdrawn',
+      'registry:decision.reached',
+      'registry:label.issued',
+    ]) {
       assert.ok(actions.includes(expected), `${expected} in ${actions.join(', ')}`);
     }
   });
@@ -219,7 +310,10 @@ describe('registry API: from application to label, feed and log', () => {
   test('revocation appears in the feed at once and in the log; the public record counts actions without names', async () => {
     const before = await feed();
     const labelId = before.feed.instances.find((i) => i.domain === 'beta.test')!.labelId;
-    const r = await reg.api('POST', '/v1/audit/instances/beta.test/revoke', { token: alice.token, body: { reason: 'Sold its users\u2019 address books to an advertiser.' } });
+    const r = await reg.api('POST', '/v1/audit/instances/beta.test/revoke', {
+      token: alice.token,
+      body: { reason: 'Sold its users\u2019 address books to an advertiser.' },
+    });
     assert.equal(r.status, 200, r.text);
     const after = await feed();
     assert.equal(after.feed.serial, before.feed.serial + 1);
@@ -231,9 +325,18 @@ describe('registry API: from application to label, feed and log', () => {
     assert.equal(revoked?.entry.labelId, labelId);
     assert.equal(revoked?.entry.reason, 'Sold its users\u2019 address books to an advertiser.');
     // A peer holding the revocation refuses the label.
-    const refused = await verifyLabel(entry.label, { keySet, expectedDomain: 'beta.test', now: nowSeconds(), revokedIds: new Set([entry.labelId]) });
+    const refused = await verifyLabel(entry.label, {
+      keySet,
+      expectedDomain: 'beta.test',
+      now: nowSeconds(),
+      revokedIds: new Set([entry.labelId]),
+    });
     assert.equal(refused.ok ? 'accepted' : refused.error.code, 'label_revoked');
-    assert.equal((await reg.api('POST', '/v1/audit/instances/beta.test/revoke', { token: alice.token, body: { reason: 'again' } })).body.code, 'instance_not_labelled');
+    assert.equal(
+      (await reg.api('POST', '/v1/audit/instances/beta.test/revoke', { token: alice.token, body: { reason: 'again' } }))
+        .body.code,
+      'instance_not_labelled',
+    );
 
     const record = await reg.api('GET', '/v1/instances/beta.test');
     assert.equal(record.status, 200);
@@ -241,8 +344,11 @@ describe('registry API: from application to label, feed and log', () => {
     assert.equal(record.body.revocation.labelId, labelId);
     assert.equal(record.body.audit.counts['instance.revoked'], 1);
     assert.equal(record.body.audit.counts['vote.cast'], 3);
-    for (const name of ['alice', 'bob', 'carol']) assert.ok(!record.text.includes(name), `the public record names no auditor (${name})`);
-    assert.ok(!(await reg.api('GET', '/v1/directory')).body.instances.some((i: { domain: string }) => i.domain === 'beta.test'));
+    for (const name of ['alice', 'bob', 'carol'])
+      assert.ok(!record.text.includes(name), `the public record names no auditor (${name})`);
+    assert.ok(
+      !(await reg.api('GET', '/v1/directory')).body.instances.some((i: { domain: string }) => i.domain === 'beta.test'),
+    );
   });
 
   test('labels renew while checks pass; a failing mandatory check stops renewal and the label lapses', async () => {

@@ -6,7 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { applicationFor, startTestInstanceSite, startTestRegistry, type ApiResponse, type TestInstanceSite, type TestRegistry } from '../support/registry.ts';
+import {
+  applicationFor,
+  startTestInstanceSite,
+  startTestRegistry,
+  type ApiResponse,
+  type TestInstanceSite,
+  type TestRegistry,
+} from '../support/registry.ts';
 
 type Who = 'anonymous' | 'applicant1' | 'applicant2' | 'auditor';
 
@@ -54,7 +61,9 @@ describe('registry authorization walk over every route', () => {
   let bodies: Record<string, unknown>;
 
   beforeAll(async () => {
-    const [one, two, labelled, fresh] = await Promise.all(['walk-one.test', 'walk-two.test', 'walk-labelled.test', 'walk-new.test'].map((d) => startTestInstanceSite(d)));
+    const [one, two, labelled, fresh] = await Promise.all(
+      ['walk-one.test', 'walk-two.test', 'walk-labelled.test', 'walk-new.test'].map((d) => startTestInstanceSite(d)),
+    );
     sites.push(one!, two!, labelled!, fresh!);
     reg = await startTestRegistry({ maintenance: false, approvals: 1 });
     for (const s of sites) reg.connect(s.domain, s.connectTo);
@@ -70,7 +79,10 @@ describe('registry authorization walk over every route', () => {
     const a2 = await submit(two!);
     const a3 = await submit(labelled!);
     assert.equal((await reg.api('POST', `/v1/applications/${a3.id}/verify`, { token: a3.token })).status, 200);
-    const decided = await reg.api('POST', `/v1/audit/applications/${a3.id}/votes`, { token: auditor.token, body: { vote: 'approve' } });
+    const decided = await reg.api('POST', `/v1/audit/applications/${a3.id}/votes`, {
+      token: auditor.token,
+      body: { vote: 'approve' },
+    });
     assert.equal(decided.body.status, 'approved', decided.text);
     ctx = { app1: a1.id, labelled: labelled!.domain };
     tokens = { applicant1: a1.token, applicant2: a2.token };
@@ -110,7 +122,9 @@ describe('registry authorization walk over every route', () => {
 
   async function call(method: string, url: string, who: Who): Promise<ApiResponse> {
     const params = OWNED[url]?.(ctx) ?? {};
-    const path = url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`)) + (QUERIES[`${method} ${url}`] ?? '');
+    const path =
+      url.replace(/:(\w+)/g, (_m, name: string) => params[name] ?? assert.fail(`no value for :${name} in ${url}`)) +
+      (QUERIES[`${method} ${url}`] ?? '');
     const body = bodies[`${method} ${url}`];
     const token = await tokenFor(who);
     return reg.api(method, path, { ...(token ? { token } : {}), ...(body !== undefined ? { body } : {}) });
@@ -121,15 +135,20 @@ describe('registry authorization walk over every route', () => {
   test('the catalogue is complete: every parameterised route has an owner fixture; public routes are exactly the expected ones', () => {
     const routes = walked();
     assert.ok(routes.length >= 20, `walked ${routes.length} routes`);
-    for (const r of routes) if (r.url.includes(':')) assert.ok(OWNED[r.url], `${r.method} ${r.url} has a parameter but no entry in OWNED`);
-    assert.deepEqual(new Set(routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`)), PUBLIC_ROUTES);
+    for (const r of routes)
+      if (r.url.includes(':')) assert.ok(OWNED[r.url], `${r.method} ${r.url} has a parameter but no entry in OWNED`);
+    assert.deepEqual(
+      new Set(routes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.url}`)),
+      PUBLIC_ROUTES,
+    );
   });
 
   test('anonymous callers reach public routes only, and change nothing of application 1', async () => {
     for (const r of walked()) {
       const before = await stateOf1();
       const res = await call(r.method, r.url, 'anonymous');
-      if (r.access === 'public') assert.ok(res.status < 500, `${r.method} ${r.url}: ${res.status} ${res.text.slice(0, 200)}`);
+      if (r.access === 'public')
+        assert.ok(res.status < 500, `${r.method} ${r.url}: ${res.status} ${res.text.slice(0, 200)}`);
       else {
         assert.equal(res.status, 401, `${r.method} ${r.url} answered ${res.status} to an anonymous caller`);
         assert.equal(res.body.code, 'unauthenticated');
@@ -138,7 +157,7 @@ describe('registry authorization walk over every route', () => {
     }
   });
 
-  test("the applicant of application 2 neither reads nor changes application 1, and no applicant reaches auditor routes", async () => {
+  test('the applicant of application 2 neither reads nor changes application 1, and no applicant reaches auditor routes', async () => {
     for (const r of walked().filter((x) => x.access !== 'public')) {
       const before = await stateOf1();
       const res = await call(r.method, r.url, 'applicant2');
@@ -147,7 +166,11 @@ describe('registry authorization walk over every route', () => {
         assert.equal(res.body.code, 'forbidden');
       } else {
         // Another application is indistinguishable from a missing one.
-        assert.equal(res.status, 404, `${r.method} ${r.url} answered ${res.status} to applicant 2 for application 1: ${res.text.slice(0, 200)}`);
+        assert.equal(
+          res.status,
+          404,
+          `${r.method} ${r.url} answered ${res.status} to applicant 2 for application 1: ${res.text.slice(0, 200)}`,
+        );
         assert.equal(res.body.code, 'not_found');
       }
       assert.equal(await stateOf1(), before, `${r.method} ${r.url} as applicant 2 changed application 1`);
@@ -181,7 +204,10 @@ describe('registry authorization walk over every route', () => {
       .sort((a, b) => order(a) - order(b));
     for (const r of adminRoutes) {
       const res = await call(r.method, r.url, 'auditor');
-      assert.ok(res.status >= 200 && res.status < 300, `${r.method} ${r.url} as auditor: ${res.status} ${res.text.slice(0, 200)}`);
+      assert.ok(
+        res.status >= 200 && res.status < 300,
+        `${r.method} ${r.url} as auditor: ${res.status} ${res.text.slice(0, 200)}`,
+      );
     }
     assert.equal((await reg.running.services.storage.members.get(ctx.labelled))?.status, 'revoked');
   });

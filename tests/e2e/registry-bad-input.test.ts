@@ -31,8 +31,19 @@ function expectProblem(r: ApiResponse, status: number, codes: string[], what: st
 /** Every row of every table of registry.db. */
 function snapshot(reg: TestRegistry): string {
   const db = (reg.running.services.storage as SqliteRegistryStorage).db;
-  const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
-  return JSON.stringify(tables.map(({ name }) => [name, db.prepare(`SELECT * FROM "${name}"`).all().map((row) => JSON.stringify(row)).sort()]));
+  const tables = db
+    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .all();
+  return JSON.stringify(
+    tables.map(({ name }) => [
+      name,
+      db
+        .prepare(`SELECT * FROM "${name}"`)
+        .all()
+        .map((row) => JSON.stringify(row))
+        .sort(),
+    ]),
+  );
 }
 
 describe('hostile input on every registry route', () => {
@@ -51,8 +62,14 @@ describe('hostile input on every registry route', () => {
     const first = await reg.api('POST', '/v1/applications', { body: await applicationFor(site) });
     assert.equal(first.status, 201, first.text);
     site.publishChallenge(first.body.challenge.token, first.body.challenge.value);
-    assert.equal((await reg.api('POST', `/v1/applications/${first.body.id}/verify`, { token: first.body.token })).status, 200);
-    const approved = await reg.api('POST', `/v1/audit/applications/${first.body.id}/votes`, { token: auditor.token, body: { vote: 'approve' } });
+    assert.equal(
+      (await reg.api('POST', `/v1/applications/${first.body.id}/verify`, { token: first.body.token })).status,
+      200,
+    );
+    const approved = await reg.api('POST', `/v1/audit/applications/${first.body.id}/votes`, {
+      token: auditor.token,
+      body: { vote: 'approve' },
+    });
     assert.equal(approved.body.status, 'approved', approved.text);
     closedId = first.body.id;
     const second = await reg.api('POST', '/v1/applications', { body: await applicationFor(site) });
@@ -68,25 +85,56 @@ describe('hostile input on every registry route', () => {
     { name: 'malformed JSON', raw: '{"domain": "x",', status: 400, codes: ['malformed_json'] },
     { name: 'JSON array instead of object', raw: '[1,2,3]', status: 400, codes: ['validation_failed'] },
     { name: 'unknown field only', raw: '{"isAuditor": true}', status: 400, codes: ['validation_failed'] },
-    { name: 'prototype pollution', raw: '{"__proto__": {"status": "approved"}}', status: 400, codes: ['malformed_json', 'validation_failed'] },
-    { name: 'oversize body (2 MiB)', raw: JSON.stringify({ domain: 'x'.repeat(2 * 1024 * 1024) }), status: 413, codes: ['payload_too_large'] },
+    {
+      name: 'prototype pollution',
+      raw: '{"__proto__": {"status": "approved"}}',
+      status: 400,
+      codes: ['malformed_json', 'validation_failed'],
+    },
+    {
+      name: 'oversize body (2 MiB)',
+      raw: JSON.stringify({ domain: 'x'.repeat(2 * 1024 * 1024) }),
+      status: 413,
+      codes: ['payload_too_large'],
+    },
     { name: 'text/plain', raw: 'domain=x', contentType: 'text/plain', status: 415, codes: ['unsupported_media_type'] },
-    { name: 'form encoded', raw: 'domain=x', contentType: 'application/x-www-form-urlencoded', status: 415, codes: ['unsupported_media_type'] },
+    {
+      name: 'form encoded',
+      raw: 'domain=x',
+      contentType: 'application/x-www-form-urlencoded',
+      status: 415,
+      codes: ['unsupported_media_type'],
+    },
   ];
 
   test('every body-taking route refuses hostile bodies with a precise problem, and nothing changes', async () => {
     const before = snapshot(reg);
-    const routes = reg.running.http.routes.filter((r) => ['POST', 'PATCH', 'PUT', 'DELETE'].includes(r.method) && !r.url.startsWith('/docs'));
+    const routes = reg.running.http.routes.filter(
+      (r) => ['POST', 'PATCH', 'PUT', 'DELETE'].includes(r.method) && !r.url.startsWith('/docs'),
+    );
     assert.ok(routes.length >= 7, `found ${routes.length} body-taking routes`);
-    const takesBody = new Set(['POST /v1/applications', 'POST /v1/auth/login', 'POST /v1/audit/applications/:id/votes', 'POST /v1/audit/instances/:domain/revoke']);
+    const takesBody = new Set([
+      'POST /v1/applications',
+      'POST /v1/auth/login',
+      'POST /v1/audit/applications/:id/votes',
+      'POST /v1/audit/instances/:domain/revoke',
+    ]);
     let checked = 0;
     for (const route of routes) {
       const url = route.url.replace(':id', app.id).replace(':domain', site.domain);
       const token = route.access === 'admin' ? auditor.token : route.access === 'user' ? app.token : undefined;
       for (const b of transportBodies) {
         // A route without a body runs its handler on a well-formed one: only transport-level refusals apply there.
-        if (!takesBody.has(`${route.method} ${route.url}`) && ['JSON array instead of object', 'unknown field only'].includes(b.name)) continue;
-        const r = await reg.api(route.method, url, { rawBody: b.raw, headers: { 'content-type': b.contentType ?? 'application/json' }, ...(token ? { token } : {}) });
+        if (
+          !takesBody.has(`${route.method} ${route.url}`) &&
+          ['JSON array instead of object', 'unknown field only'].includes(b.name)
+        )
+          continue;
+        const r = await reg.api(route.method, url, {
+          rawBody: b.raw,
+          headers: { 'content-type': b.contentType ?? 'application/json' },
+          ...(token ? { token } : {}),
+        });
         expectProblem(r, b.status, b.codes, `${route.method} ${route.url} <- ${b.name}`);
         checked++;
       }
@@ -113,10 +161,22 @@ describe('hostile input on every registry route', () => {
       return `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
     };
     const cases: { name: string; body: unknown; status: number; code: string }[] = [
-      { name: 'declaration payload altered after signing (forged)', body: { ...valid, declaration: tamper(valid.declaration as string) }, status: 400, code: 'declaration_bad_signature' },
+      {
+        name: 'declaration payload altered after signing (forged)',
+        body: { ...valid, declaration: tamper(valid.declaration as string) },
+        status: 400,
+        code: 'declaration_bad_signature',
+      },
       {
         name: 'declaration signed by another key than the application signing key',
-        body: { ...valid, declaration: await signDeclaration(stranger.privateJwk, { declaration: declarationFor(site) }, { kid: site.identity.signing.thumbprint }) },
+        body: {
+          ...valid,
+          declaration: await signDeclaration(
+            stranger.privateJwk,
+            { declaration: declarationFor(site) },
+            { kid: site.identity.signing.thumbprint },
+          ),
+        },
         status: 400,
         code: 'declaration_bad_signature',
       },
@@ -126,40 +186,208 @@ describe('hostile input on every registry route', () => {
         status: 400,
         code: 'declaration_bad_signature',
       },
-      { name: 'declaration JWS with alg none', body: { ...valid, declaration: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.x` }, status: 400, code: 'declaration_malformed' },
-      { name: 'declaration of the wrong typ', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site) }, { typ: 'caliopen-label+jwt' }) }, status: 400, code: 'declaration_malformed' },
-      { name: 'declaration not a JWS', body: { ...valid, declaration: 'not a jws' }, status: 400, code: 'declaration_malformed' },
-      { name: 'declaration payload with an extra member', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), admin: true }) }, status: 400, code: 'declaration_malformed' },
-      { name: 'declaration with a short nonce', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), nonce: 'short' }) }, status: 400, code: 'declaration_malformed' },
-      { name: 'declaration signed an hour ago', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), iat: now - 3600 }) }, status: 400, code: 'declaration_stale' },
-      { name: 'declaration signed in the future', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), iat: now + 3600 }) }, status: 400, code: 'declaration_stale' },
-      { name: 'unknown charter version', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site, { charterVersion: '9.9' }) }) }, status: 400, code: 'charter_version_unknown' },
+      {
+        name: 'declaration JWS with alg none',
+        body: {
+          ...valid,
+          declaration: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.x`,
+        },
+        status: 400,
+        code: 'declaration_malformed',
+      },
+      {
+        name: 'declaration of the wrong typ',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(
+            signingPrivate,
+            { declaration: declarationFor(site) },
+            { typ: 'caliopen-label+jwt' },
+          ),
+        },
+        status: 400,
+        code: 'declaration_malformed',
+      },
+      {
+        name: 'declaration not a JWS',
+        body: { ...valid, declaration: 'not a jws' },
+        status: 400,
+        code: 'declaration_malformed',
+      },
+      {
+        name: 'declaration payload with an extra member',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), admin: true }),
+        },
+        status: 400,
+        code: 'declaration_malformed',
+      },
+      {
+        name: 'declaration with a short nonce',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), nonce: 'short' }),
+        },
+        status: 400,
+        code: 'declaration_malformed',
+      },
+      {
+        name: 'declaration signed an hour ago',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), iat: now - 3600 }),
+        },
+        status: 400,
+        code: 'declaration_stale',
+      },
+      {
+        name: 'declaration signed in the future',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site), iat: now + 3600 }),
+        },
+        status: 400,
+        code: 'declaration_stale',
+      },
+      {
+        name: 'unknown charter version',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, {
+            declaration: declarationFor(site, { charterVersion: '9.9' }),
+          }),
+        },
+        status: 400,
+        code: 'charter_version_unknown',
+      },
       {
         name: 'declaration outside the schema',
-        body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: { ...declarationFor(site), retention: { messagesDays: -4 }, jurisdiction: 'Atlantis' } }) },
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, {
+            declaration: { ...declarationFor(site), retention: { messagesDays: -4 }, jurisdiction: 'Atlantis' },
+          }),
+        },
         status: 400,
         code: 'declaration_invalid',
       },
-      { name: 'declaration for another domain', body: { ...valid, declaration: await signDeclaration(signingPrivate, { declaration: declarationFor(site, { domain: 'other.test' }) }) }, status: 400, code: 'declaration_domain_mismatch' },
-      { name: 'replayed declaration (its nonce was used by an accepted application)', body: { ...valid, declaration: JSON.parse(JSON.stringify(await appDeclarationOfFirst())) }, status: 409, code: 'application_replayed' },
+      {
+        name: 'declaration for another domain',
+        body: {
+          ...valid,
+          declaration: await signDeclaration(signingPrivate, {
+            declaration: declarationFor(site, { domain: 'other.test' }),
+          }),
+        },
+        status: 400,
+        code: 'declaration_domain_mismatch',
+      },
+      {
+        name: 'replayed declaration (its nonce was used by an accepted application)',
+        body: { ...valid, declaration: JSON.parse(JSON.stringify(await appDeclarationOfFirst())) },
+        status: 409,
+        code: 'application_replayed',
+      },
       { name: 'uppercase domain', body: { ...valid, domain: 'HOSTILE.test' }, status: 400, code: 'domain_invalid' },
       { name: 'domain with a space', body: { ...valid, domain: 'hostile .test' }, status: 400, code: 'domain_invalid' },
-      { name: 'plain http endpoint', body: { ...valid, endpoints: { https: 'http://hostile.test' } }, status: 400, code: 'endpoint_invalid' },
-      { name: 'endpoint on another domain', body: { ...valid, endpoints: { https: 'https://evil.example' } }, status: 400, code: 'endpoint_invalid' },
-      { name: 'endpoint with credentials', body: { ...valid, endpoints: { https: 'https://u:p@hostile.test' } }, status: 400, code: 'endpoint_invalid' },
-      { name: 'smtp endpoint that is not a host', body: { ...valid, endpoints: { https: site.httpsUrl, smtp: 'smtp://x y' } }, status: 400, code: 'endpoint_invalid' },
-      { name: 'private signing JWK', body: { ...valid, keys: { ...(valid.keys as object), signing: { ...site.signingJwk, d: 'AAAA' } } }, status: 400, code: 'validation_failed' },
-      { name: 'encryption key on the wrong curve', body: { ...valid, keys: { ...(valid.keys as object), encryption: site.signingJwk } }, status: 400, code: 'key_invalid' },
-      { name: 'signing key of 31 bytes', body: { ...valid, keys: { ...(valid.keys as object), signing: { kty: 'OKP', crv: 'Ed25519', x: randomBytes(31).toString('base64url') } } }, status: 400, code: 'key_invalid' },
-      { name: 'certificate that is not PEM', body: { ...valid, certificatePem: 'hello' }, status: 400, code: 'certificate_invalid' },
-      { name: 'certificate PEM of garbage', body: { ...valid, certificatePem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }, status: 400, code: 'certificate_invalid' },
-      { name: 'oversize certificate field', body: { ...valid, certificatePem: 'A'.repeat(40_000) }, status: 400, code: 'validation_failed' },
-      { name: 'oversize declaration field', body: { ...valid, declaration: 'A'.repeat(33_000) }, status: 400, code: 'validation_failed' },
-      { name: 'oversize domain', body: { ...valid, domain: `${'a'.repeat(250)}.test` }, status: 400, code: 'validation_failed' },
-      { name: 'unknown field beside valid ones', body: { ...valid, status: 'approved' }, status: 400, code: 'validation_failed' },
-      { name: 'unknown endpoint', body: { ...valid, endpoints: { https: site.httpsUrl, gopher: 'gopher://x' } }, status: 400, code: 'validation_failed' },
+      {
+        name: 'plain http endpoint',
+        body: { ...valid, endpoints: { https: 'http://hostile.test' } },
+        status: 400,
+        code: 'endpoint_invalid',
+      },
+      {
+        name: 'endpoint on another domain',
+        body: { ...valid, endpoints: { https: 'https://evil.example' } },
+        status: 400,
+        code: 'endpoint_invalid',
+      },
+      {
+        name: 'endpoint with credentials',
+        body: { ...valid, endpoints: { https: 'https://u:p@hostile.test' } },
+        status: 400,
+        code: 'endpoint_invalid',
+      },
+      {
+        name: 'smtp endpoint that is not a host',
+        body: { ...valid, endpoints: { https: site.httpsUrl, smtp: 'smtp://x y' } },
+        status: 400,
+        code: 'endpoint_invalid',
+      },
+      {
+        name: 'private signing JWK',
+        body: { ...valid, keys: { ...(valid.keys as object), signing: { ...site.signingJwk, d: 'AAAA' } } },
+        status: 400,
+        code: 'validation_failed',
+      },
+      {
+        name: 'encryption key on the wrong curve',
+        body: { ...valid, keys: { ...(valid.keys as object), encryption: site.signingJwk } },
+        status: 400,
+        code: 'key_invalid',
+      },
+      {
+        name: 'signing key of 31 bytes',
+        body: {
+          ...valid,
+          keys: {
+            ...(valid.keys as object),
+            signing: { kty: 'OKP', crv: 'Ed25519', x: randomBytes(31).toString('base64url') },
+          },
+        },
+        status: 400,
+        code: 'key_invalid',
+      },
+      {
+        name: 'certificate that is not PEM',
+        body: { ...valid, certificatePem: 'hello' },
+        status: 400,
+        code: 'certificate_invalid',
+      },
+      {
+        name: 'certificate PEM of garbage',
+        body: { ...valid, certificatePem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' },
+        status: 400,
+        code: 'certificate_invalid',
+      },
+      {
+        name: 'oversize certificate field',
+        body: { ...valid, certificatePem: 'A'.repeat(40_000) },
+        status: 400,
+        code: 'validation_failed',
+      },
+      {
+        name: 'oversize declaration field',
+        body: { ...valid, declaration: 'A'.repeat(33_000) },
+        status: 400,
+        code: 'validation_failed',
+      },
+      {
+        name: 'oversize domain',
+        body: { ...valid, domain: `${'a'.repeat(250)}.test` },
+        status: 400,
+        code: 'validation_failed',
+      },
+      {
+        name: 'unknown field beside valid ones',
+        body: { ...valid, status: 'approved' },
+        status: 400,
+        code: 'validation_failed',
+      },
+      {
+        name: 'unknown endpoint',
+        body: { ...valid, endpoints: { https: site.httpsUrl, gopher: 'gopher://x' } },
+        status: 400,
+        code: 'validation_failed',
+      },
       { name: 'listed as a string', body: { ...valid, listed: 'no' }, status: 400, code: 'validation_failed' },
-      { name: 'missing declaration', body: { ...valid, declaration: undefined }, status: 400, code: 'validation_failed' },
+      {
+        name: 'missing declaration',
+        body: { ...valid, declaration: undefined },
+        status: 400,
+        code: 'validation_failed',
+      },
     ];
     for (const c of cases) {
       const r = await reg.api('POST', '/v1/applications', { body: c.body });
@@ -175,10 +403,19 @@ describe('hostile input on every registry route', () => {
 
   test('the declaration_invalid problem lists what is wrong, field by field', async () => {
     const signingPrivate = site.identity.signing.privateJwk as { x: string; d: string };
-    const body = { ...(await applicationFor(site)), declaration: await signDeclaration(signingPrivate, { declaration: { ...declarationFor(site), incidentDisclosureDays: 'soon' } }) };
+    const body = {
+      ...(await applicationFor(site)),
+      declaration: await signDeclaration(signingPrivate, {
+        declaration: { ...declarationFor(site), incidentDisclosureDays: 'soon' },
+      }),
+    };
     const r = await reg.api('POST', '/v1/applications', { body });
     expectProblem(r, 400, ['declaration_invalid'], 'declaration_invalid');
-    assert.ok(Array.isArray(r.body.errors) && r.body.errors.some((e: { path: string }) => e.path.includes('incidentDisclosureDays')), r.text);
+    assert.ok(
+      Array.isArray(r.body.errors) &&
+        r.body.errors.some((e: { path: string }) => e.path.includes('incidentDisclosureDays')),
+      r.text,
+    );
   });
 
   test('parameters and query strings of every other route', async () => {
@@ -189,8 +426,20 @@ describe('hostile input on every registry route', () => {
       ['GET', `/v1/applications/${closedId}`, { token: app.token }, 404, 'not_found'],
       ['POST', '/v1/applications/..%2F..%2Fetc/verify', { token: app.token }, 400, 'validation_failed'],
       ['POST', `/v1/applications/${'x'.repeat(5000)}/verify`, { token: app.token }, 414, 'uri_too_long'],
-      ['POST', '/v1/auth/login', { body: { name: 'auditor', password: 'wrong-password-123' } }, 401, 'invalid_credentials'],
-      ['POST', '/v1/auth/login', { body: { name: 'nobody', password: 'wrong-password-123' } }, 401, 'invalid_credentials'],
+      [
+        'POST',
+        '/v1/auth/login',
+        { body: { name: 'auditor', password: 'wrong-password-123' } },
+        401,
+        'invalid_credentials',
+      ],
+      [
+        'POST',
+        '/v1/auth/login',
+        { body: { name: 'nobody', password: 'wrong-password-123' } },
+        401,
+        'invalid_credentials',
+      ],
       ['POST', '/v1/auth/login', { body: { name: 'auditor' } }, 400, 'validation_failed'],
       ['GET', '/v1/audit/applications?status=bogus', a, 400, 'validation_failed'],
       ['GET', '/v1/audit/applications?limit=0', a, 400, 'validation_failed'],
@@ -199,15 +448,45 @@ describe('hostile input on every registry route', () => {
       ['GET', '/v1/audit/applications/00000000-0000-4000-8000-000000000000', a, 404, 'not_found'],
       ['POST', `/v1/audit/applications/${app.id}/votes`, { ...a, body: { vote: 'maybe' } }, 400, 'validation_failed'],
       ['POST', `/v1/audit/applications/${app.id}/votes`, { ...a, body: { vote: 'object' } }, 400, 'reason_required'],
-      ['POST', `/v1/audit/applications/${app.id}/votes`, { ...a, body: { vote: 'object', reason: '   ' } }, 400, 'reason_required'],
-      ['POST', `/v1/audit/applications/${app.id}/votes`, { ...a, body: { vote: 'approve', reason: 'x'.repeat(2001) } }, 400, 'validation_failed'],
-      ['POST', `/v1/audit/applications/${closedId}/votes`, { ...a, body: { vote: 'approve' } }, 409, 'application_closed'],
-      ['POST', '/v1/audit/applications/00000000-0000-4000-8000-000000000000/votes', { ...a, body: { vote: 'approve' } }, 404, 'not_found'],
+      [
+        'POST',
+        `/v1/audit/applications/${app.id}/votes`,
+        { ...a, body: { vote: 'object', reason: '   ' } },
+        400,
+        'reason_required',
+      ],
+      [
+        'POST',
+        `/v1/audit/applications/${app.id}/votes`,
+        { ...a, body: { vote: 'approve', reason: 'x'.repeat(2001) } },
+        400,
+        'validation_failed',
+      ],
+      [
+        'POST',
+        `/v1/audit/applications/${closedId}/votes`,
+        { ...a, body: { vote: 'approve' } },
+        409,
+        'application_closed',
+      ],
+      [
+        'POST',
+        '/v1/audit/applications/00000000-0000-4000-8000-000000000000/votes',
+        { ...a, body: { vote: 'approve' } },
+        404,
+        'not_found',
+      ],
       ['DELETE', `/v1/audit/applications/${app.id}/votes`, a, 404, 'vote_not_found'],
       ['GET', '/v1/audit/events?before=yesterday', a, 400, 'validation_failed'],
       ['GET', '/v1/audit/events?limit=100000', a, 400, 'validation_failed'],
       ['POST', '/v1/audit/instances/HOSTILE.TEST/revoke', { ...a, body: { reason: 'x' } }, 400, 'validation_failed'],
-      ['POST', '/v1/audit/instances/unknown.test/revoke', { ...a, body: { reason: 'x' } }, 409, 'instance_not_labelled'],
+      [
+        'POST',
+        '/v1/audit/instances/unknown.test/revoke',
+        { ...a, body: { reason: 'x' } },
+        409,
+        'instance_not_labelled',
+      ],
       ['POST', `/v1/audit/instances/${site.domain}/revoke`, { ...a, body: { reason: '' } }, 400, 'validation_failed'],
       ['POST', `/v1/audit/instances/${site.domain}/revoke`, { ...a, body: {} }, 400, 'validation_failed'],
       ['GET', '/v1/index?since=-1', {}, 400, 'validation_failed'],
@@ -235,9 +514,24 @@ describe('hostile input on every registry route', () => {
     for (const [method, path, o, status, code] of cases) {
       expectProblem(await reg.api(method, path, o), status, [code], `${method} ${path}`);
     }
-    expectProblem(await reg.api('GET', `/v1/applications/${app.id}`, { headers: { authorization: 'Basic abc' } }), 401, ['token_invalid'], 'a non-bearer Authorization header');
-    expectProblem(await reg.api('GET', `/v1/applications/${app.id}`, { token: 'cal_forged' }), 401, ['token_invalid'], 'a malformed token');
-    expectProblem(await reg.api('GET', `/v1/applications/${app.id}`, { token: `cal_${randomBytes(32).toString('base64url')}` }), 401, ['token_invalid'], 'an unknown token');
+    expectProblem(
+      await reg.api('GET', `/v1/applications/${app.id}`, { headers: { authorization: 'Basic abc' } }),
+      401,
+      ['token_invalid'],
+      'a non-bearer Authorization header',
+    );
+    expectProblem(
+      await reg.api('GET', `/v1/applications/${app.id}`, { token: 'cal_forged' }),
+      401,
+      ['token_invalid'],
+      'a malformed token',
+    );
+    expectProblem(
+      await reg.api('GET', `/v1/applications/${app.id}`, { token: `cal_${randomBytes(32).toString('base64url')}` }),
+      401,
+      ['token_invalid'],
+      'an unknown token',
+    );
     assert.equal(snapshot(reg), before, 'no stored row changed');
   });
 

@@ -14,9 +14,16 @@ import { tempDir } from '../support/tmp.ts';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(root, 'instance/bin/caliopen.mjs');
 
-function caliopen(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function caliopen(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,7 +53,18 @@ describe('caliopen registry CLI', () => {
       caliopen(['registry', '--help']),
       caliopen(['registry', 'init', '--http-port', 'eighty', '--data-dir', join(tmp.dir, 'never')]),
       caliopen(['registry', 'auditor', 'add', 'alice', '--data-dir', join(tmp.dir, 'nowhere')]),
-      caliopen(['registry', 'init', '--data-dir', dataDir, '--origin', 'registry.cli.test', '--http-port', '0', '--approvals', '3']),
+      caliopen([
+        'registry',
+        'init',
+        '--data-dir',
+        dataDir,
+        '--origin',
+        'registry.cli.test',
+        '--http-port',
+        '0',
+        '--approvals',
+        '3',
+      ]),
     ]);
     assert.equal(help.code, 0, help.stderr);
     for (const sub of ['init', 'start', 'auditor', 'keys']) assert.match(help.stdout, new RegExp(`\\b${sub}\\b`));
@@ -93,7 +111,11 @@ describe('caliopen registry CLI', () => {
     assert.match(output, /listening on http:\/\/127\.0\.0\.1:\d+/);
     const keys = (await (await fetch(`${base}/v1/keys`)).json()) as { keys: { kid: string }[] };
     assert.equal(keys.keys.length, 2);
-    const login = await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: alice.password }) });
+    const login = await fetch(`${base}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'alice', password: alice.password }),
+    });
     assert.equal(login.status, 200);
     const feed = await fetch(`${base}/v1/index`);
     assert.equal(feed.status, 200);

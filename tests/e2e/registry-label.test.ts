@@ -44,7 +44,10 @@ describe('an instance process applies to a registry process and gets labelled', 
   const api = async (method: string, path: string, options: { token?: string; body?: unknown } = {}) => {
     const res = await fetch(`${registryUrl}${path}`, {
       method,
-      headers: { ...(options.body ? { 'content-type': 'application/json' } : {}), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+      headers: {
+        ...(options.body ? { 'content-type': 'application/json' } : {}),
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      },
       ...(options.body ? { body: JSON.stringify(options.body) } : {}),
     });
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -65,7 +68,16 @@ describe('an instance process applies to a registry process and gets labelled', 
     const httpPort = await freePort();
     httpsPort = await freePort();
 
-    const init = caliopen(['registry', 'init', '--data-dir', registryDir, '--origin', 'registry.test', '--http-port', String(registryPort)]);
+    const init = caliopen([
+      'registry',
+      'init',
+      '--data-dir',
+      registryDir,
+      '--origin',
+      'registry.test',
+      '--http-port',
+      String(registryPort),
+    ]);
     assert.equal(init.code, 0, init.stderr);
     for (const name of ['ines', 'oscar']) {
       const added = caliopen(['registry', 'auditor', 'add', name, '--json', '--data-dir', registryDir]);
@@ -82,7 +94,16 @@ describe('an instance process applies to a registry process and gets labelled', 
       () => answers(`${registryUrl}/v1/keys`),
     );
 
-    const created = caliopen(['instance', 'init', '--domain', 'alpha.test', '--data-dir', instanceDir, '--http-port', String(httpPort)]);
+    const created = caliopen([
+      'instance',
+      'init',
+      '--domain',
+      'alpha.test',
+      '--data-dir',
+      instanceDir,
+      '--http-port',
+      String(httpPort),
+    ]);
     assert.equal(created.code, 0, created.stderr);
     instance = await startCaliopen(
       ['instance', 'start', '--data-dir', instanceDir],
@@ -101,11 +122,28 @@ describe('an instance process applies to a registry process and gets labelled', 
 
   test('`caliopen instance apply`: the declaration is signed, the challenge served, the real checks pass', async () => {
     const env = { CALIOPEN_HTTPS_PORT: String(httpsPort) };
-    const refused = await caliopenAsync(['instance', 'apply', '--registry', registryUrl, '--data-dir', instanceDir], { env });
+    const refused = await caliopenAsync(['instance', 'apply', '--registry', registryUrl, '--data-dir', instanceDir], {
+      env,
+    });
     assert.equal(refused.code, 2, 'no declaration and nothing to make one from');
     assert.match(refused.stderr, /--jurisdiction <CC> --admin-email/);
 
-    const r = await caliopenAsync(['instance', 'apply', '--registry', registryUrl, '--jurisdiction', 'FR', '--admin-email', 'admin@alpha.test', '--yes', '--data-dir', instanceDir], { env });
+    const r = await caliopenAsync(
+      [
+        'instance',
+        'apply',
+        '--registry',
+        registryUrl,
+        '--jurisdiction',
+        'FR',
+        '--admin-email',
+        'admin@alpha.test',
+        '--yes',
+        '--data-dir',
+        instanceDir,
+      ],
+      { env },
+    );
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     for (const id of ['domain.control', 'tls.certificate.san', 'tls.certificate.live', 'federation.descriptor']) {
       assert.match(r.stdout, new RegExp(`PASS\\s+${id.replaceAll('.', '\\.')}\\s`), `${id} passes:\n${r.stdout}`);
@@ -113,7 +151,10 @@ describe('an instance process applies to a registry process and gets labelled', 
     // No DNS records are published for alpha.test: the DNS checks say what is missing instead of passing.
     assert.match(r.stdout, /(FAIL|NOTICE)\s+dns\.[^\n]*_caliopen\.alpha\.test/);
     assert.match(r.stdout, /Auditors: 0\/2 approvals/);
-    assert.ok(dns.queries.some((q) => q.name.endsWith('alpha.test')), `the registry really asked the DNS server: ${JSON.stringify(dns.queries)}\n${r.stdout}`);
+    assert.ok(
+      dns.queries.some((q) => q.name.endsWith('alpha.test')),
+      `the registry really asked the DNS server: ${JSON.stringify(dns.queries)}\n${r.stdout}`,
+    );
   });
 
   test('two auditors approve: the label is in the signed feed and in the log with an inclusion proof', async () => {
@@ -124,10 +165,15 @@ describe('an instance process applies to a registry process and gets labelled', 
     }
     const queue = await api('GET', '/v1/audit/applications', { token: auditors[0]!.token! });
     assert.equal(queue.status, 200, queue.text);
-    const application = (queue.body.items ?? queue.body.applications ?? queue.body).find((x: { domain: string }) => x.domain === 'alpha.test');
+    const application = (queue.body.items ?? queue.body.applications ?? queue.body).find(
+      (x: { domain: string }) => x.domain === 'alpha.test',
+    );
     assert.ok(application, queue.text);
     for (const a of auditors) {
-      const v = await api('POST', `/v1/audit/applications/${application.id}/votes`, { token: a.token!, body: { vote: 'approve' } });
+      const v = await api('POST', `/v1/audit/applications/${application.id}/votes`, {
+        token: a.token!,
+        body: { vote: 'approve' },
+      });
       assert.equal(v.status, 200, v.text);
     }
 
@@ -147,23 +193,41 @@ describe('an instance process applies to a registry process and gets labelled', 
     const claims = unwrap(await verifyLabel(entry.label, { keySet, expectedDomain: 'alpha.test', now: now() }));
     assert.ok(claims.expiresAt - claims.issuedAt <= 14 * 24 * 3600, 'short-lived');
 
-    const checkpoint = unwrap(await verifyCheckpoint(verified.value.feed.checkpoint, { keySet, now: now() })).checkpoint;
+    const checkpoint = unwrap(
+      await verifyCheckpoint(verified.value.feed.checkpoint, { keySet, now: now() }),
+    ).checkpoint;
     const entries = await api('GET', `/v1/log/entries?start=0&end=${checkpoint.treeSize}`);
-    const issued = entries.body.entries.find((e: { entry: { type: string; labelId?: string } }) => e.entry.type === 'label.issued' && e.entry.labelId === claims.id);
+    const issued = entries.body.entries.find(
+      (e: { entry: { type: string; labelId?: string } }) =>
+        e.entry.type === 'label.issued' && e.entry.labelId === claims.id,
+    );
     assert.ok(issued, 'the issue is logged');
     const proof = await api('GET', `/v1/log/proof/inclusion?index=${issued.index}&size=${checkpoint.treeSize}`);
     const leaf = leafHash(utf8Encode(canonicalJson(issued.entry)));
-    assert.ok(verifyInclusion(leaf, issued.index, checkpoint.treeSize, decodeProof(proof.body.proof)!, decodeBase64(checkpoint.rootHash)!));
+    assert.ok(
+      verifyInclusion(
+        leaf,
+        issued.index,
+        checkpoint.treeSize,
+        decodeProof(proof.body.proof)!,
+        decodeBase64(checkpoint.rootHash)!,
+      ),
+    );
   });
 
   test('revocation is in the feed at once and in the log; the instance sees it', async () => {
-    const r = await api('POST', '/v1/audit/instances/alpha.test/revoke', { token: auditors[0]!.token!, body: { reason: 'test of revocation' } });
+    const r = await api('POST', '/v1/audit/instances/alpha.test/revoke', {
+      token: auditors[0]!.token!,
+      body: { reason: 'test of revocation' },
+    });
     assert.ok(r.status === 200 || r.status === 201, r.text);
     const verified = await verifyFeed((await api('GET', '/v1/index')).bytes, { keySet, now: now() });
     assert.ok(verified.ok);
     if (!verified.ok) return;
     assert.equal(verified.value.feed.instances.find((i) => i.domain === 'alpha.test')?.status, 'revoked');
-    const size = verified.value.feed.checkpoint ? unwrap(await verifyCheckpoint(verified.value.feed.checkpoint, { keySet, now: now() })).checkpoint.treeSize : 0;
+    const size = verified.value.feed.checkpoint
+      ? unwrap(await verifyCheckpoint(verified.value.feed.checkpoint, { keySet, now: now() })).checkpoint.treeSize
+      : 0;
     const entries = await api('GET', `/v1/log/entries?start=0&end=${size}`);
     assert.ok(entries.body.entries.some((e: { entry: { type: string } }) => e.entry.type === 'label.revoked'));
     const label = await caliopenAsync(['instance', 'label', '--data-dir', instanceDir]);

@@ -25,7 +25,10 @@ test('no secret of applicants or auditors reaches the registry logs', async () =
     assert.equal(applied.status, 201, applied.text);
     site.publishChallenge(applied.body.challenge.token, applied.body.challenge.value);
     await reg.api('POST', `/v1/applications/${applied.body.id}/verify`, { token: applied.body.token });
-    const voted = await reg.api('POST', `/v1/audit/applications/${applied.body.id}/votes`, { token: auditor.token, body: { vote: 'approve' } });
+    const voted = await reg.api('POST', `/v1/audit/applications/${applied.body.id}/votes`, {
+      token: auditor.token,
+      body: { vote: 'approve' },
+    });
     assert.equal(voted.body.status, 'approved', voted.text);
     await reg.api('POST', '/v1/auth/login', { body: { name: 'hush', password: 'a-wrong-password-0' } });
 
@@ -39,8 +42,10 @@ test('no secret of applicants or auditors reaches the registry logs', async () =
       'signed declaration': String(body.declaration),
       'instance private key': site.identity.signing.privateJwk.d,
     };
-    for (const [what, value] of Object.entries(secrets)) assert.ok(!logs.includes(value), `${what} appears in the logs`);
-    for (const key of (await reg.running.services.keys.records()).map((k) => k.privateSealed)) assert.ok(!logs.includes(key));
+    for (const [what, value] of Object.entries(secrets))
+      assert.ok(!logs.includes(value), `${what} appears in the logs`);
+    for (const key of (await reg.running.services.keys.records()).map((k) => k.privateSealed))
+      assert.ok(!logs.includes(key));
   } finally {
     await reg.stop();
     await site.stop();

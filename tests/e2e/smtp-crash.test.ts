@@ -41,11 +41,14 @@ async function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
 }
 
-const body = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.\r\n'.repeat(20);
+const body =
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.\r\n'.repeat(20);
 const message = (n: number) =>
   `From: Burst <burst@sender.example>\r\nTo: bob@${DOMAIN}\r\nSubject: burst ${n}\r\nMessage-ID: <burst-${n}@sender.example>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\n${body}`;
 
-it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledged message is delivered exactly once', { timeout: 180_000 }, async () => {
+it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledged message is delivered exactly once', {
+  timeout: 180_000,
+}, async () => {
   const tmp = tempDir('caliopen-smtp-crash-');
   const dataDir = join(tmp.dir, 'instance');
   const dns = await startInternetDns({ 'sender.example': ['v=spf1 ip4:127.0.0.1 -all'] });
@@ -56,7 +59,10 @@ it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledge
     // Created in this process (what `caliopen instance init` and `admin user add` do), to spare two process starts.
     await initInstance({ domain: DOMAIN, dataDir, httpPort: '0' }, () => {});
     const storage = SqliteStorage.inDataDir(dataDir);
-    await new AccountService(storage, new PasswordHasher(), systemClock, 1024 ** 3).create({ username: 'bob', password: 'pw-bob-0123456789' });
+    await new AccountService(storage, new PasswordHasher(), systemClock, 1024 ** 3).create({
+      username: 'bob',
+      password: 'pw-bob-0123456789',
+    });
     await storage.close();
     mark('init+user');
     const smtpPort = await freePort();
@@ -111,7 +117,10 @@ it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledge
     await exited(first);
     mark('killed');
     assert.equal(first.signalCode, 'SIGKILL', 'the process died by SIGKILL');
-    assert.ok(acknowledged.size >= KILL_AFTER && acknowledged.size < TOTAL, `killed mid-burst (${acknowledged.size} acknowledged)`);
+    assert.ok(
+      acknowledged.size >= KILL_AFTER && acknowledged.size < TOTAL,
+      `killed mid-burst (${acknowledged.size} acknowledged)`,
+    );
     console.info(`killed after ${acknowledged.size} acknowledged, ${attempted.size} attempted`);
 
     // Restart: leftovers in the spool are delivered; then a clean stop so the databases can be read.
@@ -126,13 +135,21 @@ it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledge
     assert.equal((await retry.read())?.code, 220);
     await retry.command('EHLO burst.sender.example');
     for (const n of retried) {
-      assert.equal((await retry.send('burst@sender.example', [`bob@${DOMAIN}`], message(n)))?.code, 250, `retry of ${n}`);
+      assert.equal(
+        (await retry.send('burst@sender.example', [`bob@${DOMAIN}`], message(n)))?.code,
+        250,
+        `retry of ${n}`,
+      );
       acknowledged.add(n);
     }
     await retry.quit();
     const spool = openSqlite(join(dataDir, 'spool.db'), { readonly: true });
     try {
-      await waitFor(async () => (spool.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n === 0, 90_000, 200);
+      await waitFor(
+        async () => (spool.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n === 0,
+        90_000,
+        200,
+      );
     } finally {
       spool.close();
     }
@@ -143,7 +160,9 @@ it('SIGKILL during a burst of 1,000 messages on 8 connections: every acknowledge
     mark('stopped');
 
     const db = openSqlite(join(dataDir, 'instance.db'), { readonly: true });
-    const rows = db.prepare("SELECT external_id AS id, COUNT(*) AS n FROM messages WHERE direction = 'inbound' GROUP BY external_id").all() as { id: string; n: number }[];
+    const rows = db
+      .prepare("SELECT external_id AS id, COUNT(*) AS n FROM messages WHERE direction = 'inbound' GROUP BY external_id")
+      .all() as { id: string; n: number }[];
     db.close();
     const stored = new Map(rows.map((r) => [r.id, r.n]));
     const duplicated = rows.filter((r) => r.n > 1).map((r) => r.id);

@@ -49,7 +49,12 @@ beforeAll(async () => {
   dns = await startInternetDns({ 'sender.example': ['v=spf1 ip4:127.0.0.1 -all'] });
   inst = await startTestInstance({
     domain: DOMAIN,
-    env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server, CALIOPEN_SMTP_MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) },
+    env: {
+      CALIOPEN_SMTP_ENABLED: 'true',
+      CALIOPEN_SMTP_PORT: '0',
+      CALIOPEN_SMTP_DNS_SERVERS: dns.server,
+      CALIOPEN_SMTP_MAX_MESSAGE_BYTES: String(4 * 1024 * 1024),
+    },
   });
   port = inst.running.smtp!.port;
   token = (await inst.user('bob')).token;
@@ -63,7 +68,11 @@ afterAll(async () => {
 describe('hostile input on the SMTP boundary', () => {
   it('8-bit garbage in the envelope: refused cleanly (bad EHLO name, invalid bytes, non-ASCII without SMTPUTF8)', async () => {
     const c = await session('');
-    assert.equal((await c.command(Buffer.from('EHLO \xff\xfe\x80.example', 'latin1')))?.code, 250, 'smtp-server takes the EHLO line...');
+    assert.equal(
+      (await c.command(Buffer.from('EHLO \xff\xfe\x80.example', 'latin1')))?.code,
+      250,
+      'smtp-server takes the EHLO line...',
+    );
     const helo = await c.command('MAIL FROM:<alice@sender.example>');
     assert.equal(helo?.code, 501, '...and the transaction is refused until a clean EHLO name is given');
     assert.match(helo!.text, /^5\.5\.4 /);
@@ -74,7 +83,11 @@ describe('hostile input on the SMTP boundary', () => {
     const utf8 = await c.command(Buffer.from('MAIL FROM:<élodie@sender.example>', 'utf8'));
     assert.equal(utf8?.code, 553);
     assert.match(utf8!.text, /^5\.6\.7 .*SMTPUTF8/);
-    assert.equal((await c.command(Buffer.from('MAIL FROM:<élodie@sender.example> SMTPUTF8', 'utf8')))?.code, 250, 'allowed with SMTPUTF8');
+    assert.equal(
+      (await c.command(Buffer.from('MAIL FROM:<élodie@sender.example> SMTPUTF8', 'utf8')))?.code,
+      250,
+      'allowed with SMTPUTF8',
+    );
     const rcpt = await c.command(Buffer.from(`RCPT TO:<b\xf0\x28\x8c\xbcb@${DOMAIN}>`, 'latin1'));
     assert.equal(rcpt?.code, 501);
     await c.quit();
@@ -83,7 +96,11 @@ describe('hostile input on the SMTP boundary', () => {
   it('NUL bytes: refused in commands, kept as they are inside a message', async () => {
     const c = await session();
     assert.equal((await c.command(Buffer.from('MAIL FROM:<a\x00b@sender.example>', 'latin1')))?.code, 501);
-    const reply = await c.send('alice@sender.example', [`bob@${DOMAIN}`], letter('NUL inside', 'before\x00\x00after\r\n'));
+    const reply = await c.send(
+      'alice@sender.example',
+      [`bob@${DOMAIN}`],
+      letter('NUL inside', 'before\x00\x00after\r\n'),
+    );
     assert.equal(reply?.code, 250);
     await c.quit();
     await waitFor(async () => (await subjects()).includes('NUL inside'), 20_000);
@@ -92,12 +109,23 @@ describe('hostile input on the SMTP boundary', () => {
   it('bad addresses get 501/550 replies with text', async () => {
     const c = await session();
     assert.equal((await c.command('MAIL FROM:<alice@sender.example>'))?.code, 250);
-    for (const bad of ['<a@b@c>', '<>', `bob@${DOMAIN}`, `<"bob smith"@${DOMAIN}>`, `<${'x'.repeat(300)}@${DOMAIN}>`, '<postmaster>']) {
+    for (const bad of [
+      '<a@b@c>',
+      '<>',
+      `bob@${DOMAIN}`,
+      `<"bob smith"@${DOMAIN}>`,
+      `<${'x'.repeat(300)}@${DOMAIN}>`,
+      '<postmaster>',
+    ]) {
       const r = await c.command(`RCPT TO:${bad}`);
       assert.ok(r && [501, 550, 553].includes(r.code), `RCPT TO:${bad.slice(0, 40)} -> ${r?.code} ${r?.text}`);
       assert.match(r!.text, /^5\.\d\.\d+ \S/);
     }
-    assert.equal((await c.command(`RCPT TO:<@relay.example:bob@${DOMAIN}>`))?.code, 250, 'a source route is ignored (RFC 5321 §3.6.1)');
+    assert.equal(
+      (await c.command(`RCPT TO:<@relay.example:bob@${DOMAIN}>`))?.code,
+      250,
+      'a source route is ignored (RFC 5321 §3.6.1)',
+    );
     await c.quit();
   });
 
@@ -151,11 +179,18 @@ describe('hostile input on the SMTP boundary', () => {
     const many: number[] = [];
     for (let i = 0; i < 150; i++) many.push((await c.read())!.code);
     assert.equal(many.filter((x) => x === 250).length, 100);
-    assert.ok(many.slice(100).every((x) => x === 452), 'beyond 100 recipients: 452');
+    assert.ok(
+      many.slice(100).every((x) => x === 452),
+      'beyond 100 recipients: 452',
+    );
     assert.equal((await c.command('RSET'))?.code, 250);
 
-    c.write(`MAIL FROM:<alice@sender.example>\r\nRCPT TO:<bob@${DOMAIN}>\r\nDATA\r\n${letter('Pipelined whole')}.\r\nNOOP\r\n`);
-    const replies = [await c.read(), await c.read(), await c.read(), await c.read(), await c.read()].map((r) => r?.code);
+    c.write(
+      `MAIL FROM:<alice@sender.example>\r\nRCPT TO:<bob@${DOMAIN}>\r\nDATA\r\n${letter('Pipelined whole')}.\r\nNOOP\r\n`,
+    );
+    const replies = [await c.read(), await c.read(), await c.read(), await c.read(), await c.read()].map(
+      (r) => r?.code,
+    );
     assert.deepEqual(replies, [250, 250, 354, 250, 250]);
 
     c.write('NOOP\r\n'.repeat(5000));
@@ -183,9 +218,13 @@ describe('hostile input on the SMTP boundary', () => {
     const c = await session();
     const longHeader = letter('Megabyte header', 'body\r\n', `X-Long: ${'h'.repeat(1024 * 1024)}\r\n`);
     let nested = 'the innermost part\r\n';
-    for (let i = 0; i < 1000; i++) nested = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${nested}\r\n--b${i}--\r\n`;
+    for (let i = 0; i < 1000; i++)
+      nested = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${nested}\r\n--b${i}--\r\n`;
     const deep = `From: alice@sender.example\r\nSubject: Deep nesting\r\nMessage-ID: <deep@sender.example>\r\nMIME-Version: 1.0\r\n${nested}`;
-    const garbage = Buffer.concat([Buffer.from(letter('Eight-bit garbage', ''), 'latin1'), Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256))]);
+    const garbage = Buffer.concat([
+      Buffer.from(letter('Eight-bit garbage', ''), 'latin1'),
+      Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)),
+    ]);
     for (const message of [longHeader, deep, 'no header, no blank line, just text\r\n', garbage]) {
       const reply = await c.send('alice@sender.example', [`bob@${DOMAIN}`], message);
       assert.equal(reply?.code, 250);
@@ -193,8 +232,13 @@ describe('hostile input on the SMTP boundary', () => {
     await c.quit();
     await waitFor(async () => (await inst.running.smtp!.spool.counts()).queued === 0, 30_000);
     const seen = await subjects();
-    for (const s of ['Megabyte header', 'Deep nesting', 'Eight-bit garbage']) assert.ok(seen.includes(s), `${s} is in the mailbox`);
-    assert.deepEqual(await inst.running.smtp!.spool.counts(), { queued: 0, dead: 0 }, 'every one was delivered, none given up');
+    for (const s of ['Megabyte header', 'Deep nesting', 'Eight-bit garbage'])
+      assert.ok(seen.includes(s), `${s} is in the mailbox`);
+    assert.deepEqual(
+      await inst.running.smtp!.spool.counts(),
+      { queued: 0, dead: 0 },
+      'every one was delivered, none given up',
+    );
     await stillServing('After hostile messages');
   });
 

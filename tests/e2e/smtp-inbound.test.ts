@@ -70,7 +70,9 @@ beforeAll(async () => {
   dns = await startInternetDns({
     'sender.example': ['v=spf1 ip4:127.0.0.1 -all'],
     '_dmarc.sender.example': ['v=DMARC1; p=reject; adkim=s; aspf=s'],
-    'sel._domainkey.sender.example': [`v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`],
+    'sel._domainkey.sender.example': [
+      `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
+    ],
   });
   inst = await startTestInstance({
     domain: DOMAIN,
@@ -127,7 +129,10 @@ describe('inbound SMTP on a running instance', () => {
 
     const m = await delivered('Minutes of Tuesday');
     assert.equal(m.from.address, 'alice@sender.example');
-    assert.ok(m.discussion.participants.some((p: any) => p.address === 'alice@sender.example'), 'the discussion is the one with Alice');
+    assert.ok(
+      m.discussion.participants.some((p: any) => p.address === 'alice@sender.example'),
+      'the discussion is the one with Alice',
+    );
     assert.equal(m.facts.transport.via, 'smtp');
     assert.equal(m.facts.transport.tls.version, 'TLSv1.3', 'the version negotiated on our socket');
     assert.match(m.facts.transport.tls.cipher, /^TLS_/);
@@ -160,13 +165,19 @@ describe('inbound SMTP on a running instance', () => {
   it('records a plaintext delivery as such, and a present-but-invalid DKIM signature as fail, never pass', async () => {
     const c = await session();
     await c.command('EHLO mail.sender.example');
-    const tampered = (await signed(letter('Tampered in transit'))).replace('see you at the meeting', 'wire 5000 EUR to this account');
+    const tampered = (await signed(letter('Tampered in transit'))).replace(
+      'see you at the meeting',
+      'wire 5000 EUR to this account',
+    );
     const reply = await c.send('alice@sender.example', [`bob@${DOMAIN}`], tampered);
     assert.equal(reply?.code, 250);
     await c.quit();
     const m = await delivered('Tampered in transit');
     assert.equal(m.facts.transport.tls, null);
-    assert.deepEqual(m.facts.authentication.dkim.map((d: any) => d.result), ['fail']);
+    assert.deepEqual(
+      m.facts.authentication.dkim.map((d: any) => d.result),
+      ['fail'],
+    );
   });
 
   it('records the Received chain of the hops before us, with the external and plaintext hop counts', async () => {
@@ -194,7 +205,11 @@ describe('inbound SMTP on a running instance', () => {
   it('validates recipients: unknown 550 5.1.1, disabled 550 5.2.1, over quota 452 4.2.2, other domains 550 5.7.1', async () => {
     const carol = await inst.running.services.accounts.create({ username: 'carol', password: 'pw-carol-0123456789' });
     await inst.running.services.accounts.update(carol.id, { disabled: true });
-    const dave = await inst.running.services.accounts.create({ username: 'dave', password: 'pw-dave-0123456789', quotaBytes: 0 });
+    const dave = await inst.running.services.accounts.create({
+      username: 'dave',
+      password: 'pw-dave-0123456789',
+      quotaBytes: 0,
+    });
     assert.ok(dave);
     const c = await session();
     await c.command('EHLO mail.sender.example');
@@ -229,7 +244,12 @@ describe('inbound SMTP on a running instance', () => {
     const declared = await c.command(`MAIL FROM:<alice@sender.example> SIZE=${MAX_BYTES + 1}`);
     assert.equal(declared?.code, 552);
     assert.match(declared!.text, /^5\.3\.4 /);
-    const big = letter('Too big', '') + 'x'.repeat(76).concat('\r\n').repeat(Math.ceil(MAX_BYTES / 78) + 10);
+    const big =
+      letter('Too big', '') +
+      'x'
+        .repeat(76)
+        .concat('\r\n')
+        .repeat(Math.ceil(MAX_BYTES / 78) + 10);
     const reply = await c.send('alice@sender.example', [`bob@${DOMAIN}`], big);
     assert.equal(reply?.code, 552);
     assert.match(reply!.text, /^5\.3\.4 Message exceeds the maximum size of 65536 bytes$/);
@@ -243,7 +263,10 @@ describe('inbound SMTP on a running instance', () => {
     const admin = await inst.user('root', 'admin');
     const c = await session();
     await c.command('EHLO mail.sender.example');
-    assert.equal((await c.send('alice@sender.example', [`Postmaster@${DOMAIN}`], letter('To the postmaster')))?.code, 250);
+    assert.equal(
+      (await c.send('alice@sender.example', [`Postmaster@${DOMAIN}`], letter('To the postmaster')))?.code,
+      250,
+    );
     await c.quit();
     await waitFor(async () => {
       const d = await inst.api('GET', '/api/v1/discussions', { token: admin.token });

@@ -37,7 +37,8 @@ describe('outbound mail through the API', () => {
     sink = await startSmtpSink({ port: await freePort() });
     const logs = new PassThrough();
     logs.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
     });
     inst = await startTestInstance({
       domain: 'alpha.test',
@@ -96,17 +97,27 @@ describe('outbound mail through the API', () => {
         subject: 'Les chiffres — 2024',
         text: 'Bonjour,\nvoici les chiffres.\n',
         html: '<p>Bonjour,<br>voici les <b>chiffres</b>.</p>',
-        attachments: [{ filename: 'chiffres.csv', contentType: 'text/csv', content: Buffer.from('a;b\n1;2\n').toString('base64') }],
+        attachments: [
+          { filename: 'chiffres.csv', contentType: 'text/csv', content: Buffer.from('a;b\n1;2\n').toString('base64') },
+        ],
       },
     });
     assert.equal(r.status, 202, r.text);
     assert.match(r.body.messageId, /^<[0-9a-f-]{36}@alpha\.test>$/);
     const routes = Object.fromEntries(r.body.recipients.map((x: any) => [x.address, [x.route, x.status]]));
-    assert.deepEqual(routes, { 'carol@remote.test': ['smtp', 'queued'], 'bob@alpha.test': ['local', 'delivered'], 'dan@remote.test': ['smtp', 'queued'] });
+    assert.deepEqual(routes, {
+      'carol@remote.test': ['smtp', 'queued'],
+      'bob@alpha.test': ['local', 'delivered'],
+      'dan@remote.test': ['smtp', 'queued'],
+    });
 
     const [got] = (await sink.waitForMessages(before + 1)).slice(before);
     assert.ok(got);
-    assert.deepEqual([...got.to].sort(), ['carol@remote.test', 'dan@remote.test'], 'one SMTP transaction for the domain');
+    assert.deepEqual(
+      [...got.to].sort(),
+      ['carol@remote.test', 'dan@remote.test'],
+      'one SMTP transaction for the domain',
+    );
     assert.equal(got.from, 'alice@alpha.test');
     assert.equal(got.helo, 'alpha.test');
     assert.equal(messageIdOf(got.raw), r.body.messageId);
@@ -132,7 +143,9 @@ describe('outbound mail through the API', () => {
     assert.equal(sent.body.direction, 'outbound');
     assert.ok(sent.body.tags.includes('sent'));
     assert.equal(sent.body.conversationId, r.body.conversationId);
-    await waitFor(async () => (await mailbox(bob.token)).some((m) => m.subject === 'Les chiffres — 2024' && m.direction === 'inbound'));
+    await waitFor(async () =>
+      (await mailbox(bob.token)).some((m) => m.subject === 'Les chiffres — 2024' && m.direction === 'inbound'),
+    );
     const raw = await inst.api('GET', `/api/v1/messages/${r.body.id}/raw`, { token: alice.token });
     assert.equal(raw.status, 200);
     assert.match(raw.text, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=alpha\.test;/);
@@ -146,8 +159,14 @@ describe('outbound mail through the API', () => {
       return pi.factors.some((f: any) => f.id === 'transport.tls');
     });
     const tls = pi.factors.find((f: any) => f.id === 'transport.tls');
-    assert.ok(tls.contribution > 0 && tls.evidence.includes(got.tls.version) && tls.evidence.includes(`127.0.0.1:${sink.port}`), JSON.stringify(tls));
-    assert.equal(pi.factors.reduce((n: number, f: any) => n + f.contribution, 0), pi.score);
+    assert.ok(
+      tls.contribution > 0 && tls.evidence.includes(got.tls.version) && tls.evidence.includes(`127.0.0.1:${sink.port}`),
+      JSON.stringify(tls),
+    );
+    assert.equal(
+      pi.factors.reduce((n: number, f: any) => n + f.contribution, 0),
+      pi.score,
+    );
     const listed = (await mailbox(alice.token)).find((m) => m.id === r.body.id);
     assert.equal(listed.pi.score, pi.score, 'the stored summary matches the breakdown');
   });
@@ -155,22 +174,41 @@ describe('outbound mail through the API', () => {
   test('the MX is down: the message is retried and delivered exactly once when it is back', async () => {
     await sink.stop();
     const before = sink.messages.length;
-    const r = await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'erin@remote.test' }], subject: 'while the MX is down', text: 'retry me' } });
+    const r = await inst.api('POST', '/api/v1/messages', {
+      token: alice.token,
+      body: { to: [{ address: 'erin@remote.test' }], subject: 'while the MX is down', text: 'retry me' },
+    });
     assert.equal(r.status, 202, r.text);
     // The first attempt and the first retry find nobody listening.
-    await waitFor(async () => logLines.filter((l) => l.msg === 'delivery attempt' && l.messageId === r.body.id && l.deferred === 1).length >= 2, 15_000, 20);
+    await waitFor(
+      async () =>
+        logLines.filter((l) => l.msg === 'delivery attempt' && l.messageId === r.body.id && l.deferred === 1).length >=
+        2,
+      15_000,
+      20,
+    );
     assert.equal(sink.messages.length, before);
     await sink.start();
     await sink.waitForMessages(before + 1);
     await waitFor(queueIdle);
-    assert.equal(sink.messages.filter((m) => messageIdOf(m.raw) === r.body.messageId).length, 1, 'delivered exactly once');
+    assert.equal(
+      sink.messages.filter((m) => messageIdOf(m.raw) === r.body.messageId).length,
+      1,
+      'delivered exactly once',
+    );
   });
 
   test('a permanent refusal (550): the sender finds a bounce in the mailbox, and nothing is retried', async () => {
-    sink.behaviour.rejectRecipients.set('nobody@remote.test', '550 5.1.1 <nobody@remote.test>: Recipient address rejected');
+    sink.behaviour.rejectRecipients.set(
+      'nobody@remote.test',
+      '550 5.1.1 <nobody@remote.test>: Recipient address rejected',
+    );
     try {
       const connectionsBefore = sink.connections;
-      const r = await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ address: 'nobody@remote.test' }], subject: 'to nobody', text: 'x' } });
+      const r = await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: 'nobody@remote.test' }], subject: 'to nobody', text: 'x' },
+      });
       assert.equal(r.status, 202, r.text);
       let bounce: any;
       await waitFor(async () => {
@@ -192,41 +230,94 @@ describe('outbound mail through the API', () => {
   });
 
   test('contacts as recipients: one of mine works, one of another account is refused like a missing one', async () => {
-    const mine = await inst.api('POST', '/api/v1/contacts', { token: alice.token, body: { displayName: 'Fran Remote', identities: [{ address: 'fran@remote.test' }] } });
+    const mine = await inst.api('POST', '/api/v1/contacts', {
+      token: alice.token,
+      body: { displayName: 'Fran Remote', identities: [{ address: 'fran@remote.test' }] },
+    });
     assert.equal(mine.status, 201, mine.text);
-    const bobs = await inst.api('POST', '/api/v1/contacts', { token: bob.token, body: { displayName: 'Gus', identities: [{ address: 'gus@remote.test' }] } });
+    const bobs = await inst.api('POST', '/api/v1/contacts', {
+      token: bob.token,
+      body: { displayName: 'Gus', identities: [{ address: 'gus@remote.test' }] },
+    });
     assert.equal(bobs.status, 201, bobs.text);
     const before = sink.messages.length;
-    const ok = await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ contactId: mine.body.id }], subject: 'to a contact' } });
+    const ok = await inst.api('POST', '/api/v1/messages', {
+      token: alice.token,
+      body: { to: [{ contactId: mine.body.id }], subject: 'to a contact' },
+    });
     assert.equal(ok.status, 202, ok.text);
-    assert.deepEqual(ok.body.recipients.map((x: any) => x.address), ['fran@remote.test']);
+    assert.deepEqual(
+      ok.body.recipients.map((x: any) => x.address),
+      ['fran@remote.test'],
+    );
     const [got] = (await sink.waitForMessages(before + 1)).slice(before);
     assert.match(got!.raw.toString('latin1'), /^To: Fran Remote <fran@remote\.test>/m);
-    expectProblem(await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ contactId: bobs.body.id }] } }), 404, 'recipient_unknown', "B's contact");
+    expectProblem(
+      await inst.api('POST', '/api/v1/messages', { token: alice.token, body: { to: [{ contactId: bobs.body.id }] } }),
+      404,
+      'recipient_unknown',
+      "B's contact",
+    );
   });
 
   test('hostile input: precise problem+json codes, and nothing is stored or queued', async () => {
     const storage = inst.running.services.storage;
     await waitFor(queueIdle);
-    const before = JSON.stringify([await storage.messages.countByAccount(alice.id), await storage.messages.countByAccount(bob.id), await inst.running.services.queue.counts(SMTP_OUT)]);
+    const before = JSON.stringify([
+      await storage.messages.countByAccount(alice.id),
+      await storage.messages.countByAccount(bob.id),
+      await inst.running.services.queue.counts(SMTP_OUT),
+    ]);
     const to = [{ address: 'x@remote.test' }];
-    const att = (content: string, more: Record<string, string> = {}) => [{ filename: 'a.bin', contentType: 'application/octet-stream', content, ...more }];
+    const att = (content: string, more: Record<string, string> = {}) => [
+      { filename: 'a.bin', contentType: 'application/octet-stream', content, ...more },
+    ];
     const cases: [string, unknown, number, string][] = [
       ['no recipient at all', { subject: 'x' }, 400, 'no_recipients'],
       ['not an address', { to: [{ address: 'not an address' }] }, 400, 'recipient_invalid'],
       ['two @', { to: [{ address: 'a@b@remote.test' }] }, 400, 'recipient_invalid'],
       ['CRLF in an address', { to: [{ address: 'x@remote.test\r\nBcc: victim@evil.test' }] }, 400, 'recipient_invalid'],
       ['CRLF in the subject', { to, subject: 'Hello\r\nBcc: victim@evil.test' }, 400, 'header_invalid'],
-      ['LF in a display name', { to: [{ address: 'x@remote.test', name: 'Eve\nBcc: victim@evil.test' }] }, 400, 'header_invalid'],
+      [
+        'LF in a display name',
+        { to: [{ address: 'x@remote.test', name: 'Eve\nBcc: victim@evil.test' }] },
+        400,
+        'header_invalid',
+      ],
       ['NUL in the subject', { to, subject: 'a\u0000b' }, 400, 'header_invalid'],
       ['unknown contact id', { to: [{ contactId: randomUUID() }] }, 404, 'recipient_unknown'],
       ['unknown local account', { to: [{ address: 'ghost@alpha.test' }] }, 404, 'recipient_unknown'],
-      ['address and contact id together', { to: [{ address: 'x@remote.test', contactId: randomUUID() }] }, 400, 'recipient_invalid'],
-      ['too many recipients', { to: Array.from({ length: 11 }, (_, i) => ({ address: `r${i}@remote.test` })) }, 400, 'too_many_recipients'],
+      [
+        'address and contact id together',
+        { to: [{ address: 'x@remote.test', contactId: randomUUID() }] },
+        400,
+        'recipient_invalid',
+      ],
+      [
+        'too many recipients',
+        { to: Array.from({ length: 11 }, (_, i) => ({ address: `r${i}@remote.test` })) },
+        400,
+        'too_many_recipients',
+      ],
       ['bad base64', { to, attachments: att('%%% not base64 %%%') }, 400, 'attachment_invalid'],
-      ['bad content type', { to, attachments: att('QUJD', { contentType: 'text/plain\r\nX-Evil: 1' }) }, 400, 'attachment_invalid'],
-      ['CRLF in a filename', { to, attachments: att('QUJD', { filename: 'a\r\nContent-Type: text/html' }) }, 400, 'header_invalid'],
-      ['oversize attachments', { to, attachments: att(Buffer.alloc(70_000).toString('base64')) }, 413, 'attachments_too_large'],
+      [
+        'bad content type',
+        { to, attachments: att('QUJD', { contentType: 'text/plain\r\nX-Evil: 1' }) },
+        400,
+        'attachment_invalid',
+      ],
+      [
+        'CRLF in a filename',
+        { to, attachments: att('QUJD', { filename: 'a\r\nContent-Type: text/html' }) },
+        400,
+        'header_invalid',
+      ],
+      [
+        'oversize attachments',
+        { to, attachments: att(Buffer.alloc(70_000).toString('base64')) },
+        413,
+        'attachments_too_large',
+      ],
       ['unknown inReplyTo', { to, inReplyTo: randomUUID() }, 404, 'not_found'],
       ['unknown field', { to, priority: 'high' }, 400, 'validation_failed'],
       ['contact id not a uuid', { to: [{ contactId: '../../etc/passwd' }] }, 400, 'validation_failed'],
@@ -235,7 +326,11 @@ describe('outbound mail through the API', () => {
       expectProblem(await inst.api('POST', '/api/v1/messages', { token: alice.token, body }), status, code, what);
     }
     expectProblem(await inst.api('POST', '/api/v1/messages', { body: { to } }), 401, 'unauthenticated', 'anonymous');
-    const after = JSON.stringify([await storage.messages.countByAccount(alice.id), await storage.messages.countByAccount(bob.id), await inst.running.services.queue.counts(SMTP_OUT)]);
+    const after = JSON.stringify([
+      await storage.messages.countByAccount(alice.id),
+      await storage.messages.countByAccount(bob.id),
+      await inst.running.services.queue.counts(SMTP_OUT),
+    ]);
     assert.equal(after, before, 'nothing stored, nothing queued');
   });
 });

@@ -12,7 +12,14 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, test } from 'vitest';
-import { parseKeySet, verifyFeed, verifyLabel, unwrap, type FeedInstance, type KeySet } from '@caliopen/federation-protocol';
+import {
+  parseKeySet,
+  verifyFeed,
+  verifyLabel,
+  unwrap,
+  type FeedInstance,
+  type KeySet,
+} from '@caliopen/federation-protocol';
 import { dnsQuery } from '@caliopen/instance/discovery/dns.resolver.ts';
 import { openPgpKeyName } from '@caliopen/instance/discovery/key-names.ts';
 import { createTransport } from 'nodemailer';
@@ -36,7 +43,7 @@ async function freePorts(): Promise<Ports> {
   const next = async (): Promise<number> => {
     for (;;) {
       const p = await freePort();
-      if (!seen.has(p)) return seen.add(p), p;
+      if (!seen.has(p)) return (seen.add(p), p);
     }
   };
   const member = async () => ({ http: await next(), https: await next(), smtp: await next(), dns: await next() });
@@ -89,15 +96,24 @@ async function start(ports: Ports, how: 'npm start' | 'caliopen federation'): Pr
   // This test's own CALIOPEN_* settings must not leak in; a stray one must be ignored, and said so.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_')));
   const [cmd, args] = how === 'npm start' ? ['npm', ['start']] : [process.execPath, [CALIOPEN_BIN, 'federation']];
-  const child = spawn(cmd as string, args as string[], { cwd: ROOT, detached: true, env: { ...env, ...portEnv(ports), CALIOPEN_HTTP_PORT: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd as string, args as string[], {
+    cwd: ROOT,
+    detached: true,
+    env: { ...env, ...portEnv(ports), CALIOPEN_HTTP_PORT: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error('exited');
-    return out.includes('Ready. Ctrl-C stops the federation');
-  }, 150_000, 200).catch((e) => {
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error('exited');
+      return out.includes('Ready. Ctrl-C stops the federation');
+    },
+    150_000,
+    200,
+  ).catch((e) => {
     process.kill(-child.pid!, 'SIGKILL');
     throw new Error(`${how} did not come up: ${(e as Error).message}\n${out}`);
   });
@@ -124,7 +140,11 @@ async function json(url: string, init: RequestInit = {}): Promise<{ status: numb
 }
 
 async function login(port: number, username: string, password: string): Promise<{ status: number; body: any }> {
-  return json(`http://127.0.0.1:${port}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  return json(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
 }
 
 async function verifiedFeed(registryPort: number, keySet: KeySet): Promise<readonly FeedInstance[]> {
@@ -135,7 +155,13 @@ async function verifiedFeed(registryPort: number, keySet: KeySet): Promise<reado
 }
 
 describe('npm start: the local federation', () => {
-  const state: { ports?: Ports; kids?: string[]; labels?: Record<string, string>; applications?: Record<string, string>; credentials?: any } = {};
+  const state: {
+    ports?: Ports;
+    kids?: string[];
+    labels?: Record<string, string>;
+    applications?: Record<string, string>;
+    credentials?: any;
+  } = {};
 
   test('a port already in use stops the start at once, naming the variable that moves it', async () => {
     const ports = await freePorts();
@@ -144,7 +170,10 @@ describe('npm start: the local federation', () => {
     try {
       const r = await caliopenAsync(['federation'], { env: portEnv(ports) });
       assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`port ${ports.beta.smtp} \\(beta.test SMTP\\) is in use: .*CALIOPEN_BETA_SMTP_PORT=<another port>`));
+      assert.match(
+        r.stderr,
+        new RegExp(`port ${ports.beta.smtp} \\(beta.test SMTP\\) is in use: .*CALIOPEN_BETA_SMTP_PORT=<another port>`),
+      );
       assert.equal(existsSync(dataDir), false, 'nothing was created');
     } finally {
       squatter.close();
@@ -157,7 +186,10 @@ describe('npm start: the local federation', () => {
     const out = first.output();
     try {
       // Both instances answer, each for its own domain.
-      for (const [domain, p] of [['alpha.test', ports.alpha], ['beta.test', ports.beta]] as const) {
+      for (const [domain, p] of [
+        ['alpha.test', ports.alpha],
+        ['beta.test', ports.beta],
+      ] as const) {
         const health = await json(`http://127.0.0.1:${p.http}/healthz`);
         assert.equal(health.status, 200);
         assert.equal(health.body.domain, domain);
@@ -185,27 +217,48 @@ describe('npm start: the local federation', () => {
         const entry = instances.find((i) => i.domain === domain);
         assert.ok(entry, `${domain} is in the feed`);
         assert.equal(entry.status, 'labelled');
-        const claims = unwrap(await verifyLabel(entry.label, { keySet, expectedDomain: domain, now: Math.floor(Date.now() / 1000) }));
+        const claims = unwrap(
+          await verifyLabel(entry.label, { keySet, expectedDomain: domain, now: Math.floor(Date.now() / 1000) }),
+        );
         assert.equal(claims.id, entry.labelId);
         state.labels[domain] = entry.labelId;
       }
       state.applications = Object.fromEntries(
-        ['alpha.test', 'beta.test'].map((d) => [d, JSON.parse(readFileSync(join(dataDir, d, 'registry', 'application.json'), 'utf8')).applicationId]),
+        ['alpha.test', 'beta.test'].map((d) => [
+          d,
+          JSON.parse(readFileSync(join(dataDir, d, 'registry', 'application.json'), 'utf8')).applicationId,
+        ]),
       );
 
       // alice and bob log in, each on their own instance only.
       const a = await login(ports.alpha.http, alice.username, alice.password);
       assert.equal(a.status, 200);
       assert.equal((await login(ports.beta.http, bob.username, bob.password)).status, 200);
-      assert.equal((await login(ports.beta.http, alice.username, alice.password)).status, 401, 'alice has no account on beta');
+      assert.equal(
+        (await login(ports.beta.http, alice.username, alice.password)).status,
+        401,
+        'alice has no account on beta',
+      );
       assert.equal((await login(ports.alpha.http, alice.username, `${alice.password}x`)).status, 401);
 
       // SMTP: a message to alice on alpha's SMTP port (STARTTLS with the self-signed instance certificate) reaches her.
-      const transport = createTransport({ host: '127.0.0.1', port: ports.alpha.smtp, secure: false, tls: { rejectUnauthorized: false } });
-      await transport.sendMail({ from: 'Bob <bob@beta.test>', to: 'alice@alpha.test', subject: 'Bonjour Alice', text: 'Par SMTP, pour commencer.' });
+      const transport = createTransport({
+        host: '127.0.0.1',
+        port: ports.alpha.smtp,
+        secure: false,
+        tls: { rejectUnauthorized: false },
+      });
+      await transport.sendMail({
+        from: 'Bob <bob@beta.test>',
+        to: 'alice@alpha.test',
+        subject: 'Bonjour Alice',
+        text: 'Par SMTP, pour commencer.',
+      });
       transport.close();
       await waitFor(async () => {
-        const r = await json(`http://127.0.0.1:${ports.alpha.http}/api/v1/discussions`, { headers: { authorization: `Bearer ${a.body.token}` } });
+        const r = await json(`http://127.0.0.1:${ports.alpha.http}/api/v1/discussions`, {
+          headers: { authorization: `Bearer ${a.body.token}` },
+        });
         return r.body.items.length === 1;
       }, 30_000);
 
@@ -215,7 +268,9 @@ describe('npm start: the local federation', () => {
       assert.equal(txt.error, null, txt.error?.message);
       assert.equal(txt.answer!.transport, 'udp');
       assert.match(txtOf(txt.answer!.records[0]!), /^v=caliopen1; sig=ed25519:/);
-      const key = await dnsQuery(openPgpKeyName('alice', 'alpha.test'), 'UNKNOWN_61', { servers: [`127.0.0.1:${ports.alpha.dns}`] });
+      const key = await dnsQuery(openPgpKeyName('alice', 'alpha.test'), 'UNKNOWN_61', {
+        servers: [`127.0.0.1:${ports.alpha.dns}`],
+      });
       assert.equal(key.error, null, `an authoritative answer (a key or NXDOMAIN): ${key.error?.message}`);
       assert.equal(key.answer!.transport, 'udp');
       const relayed = await dnsQuery('_caliopen.beta.test', 'TXT', { servers: [`127.0.0.1:${ports.resolver}`] });
@@ -245,10 +300,17 @@ describe('npm start: the local federation', () => {
       const out = second.output();
       assert.doesNotMatch(out, /applied to|Created /, 'nothing created or applied again');
       const keySet = unwrap(parseKeySet((await json(`http://127.0.0.1:${ports.registry}/v1/keys`)).body));
-      assert.deepEqual(keySet.document.keys.map((k) => k.kid), state.kids);
+      assert.deepEqual(
+        keySet.document.keys.map((k) => k.kid),
+        state.kids,
+      );
       const instances = await verifiedFeed(ports.registry, keySet);
       for (const domain of ['alpha.test', 'beta.test']) {
-        assert.equal(instances.find((i) => i.domain === domain)?.labelId, state.labels![domain], `${domain} keeps its label`);
+        assert.equal(
+          instances.find((i) => i.domain === domain)?.labelId,
+          state.labels![domain],
+          `${domain} keeps its label`,
+        );
         const app = JSON.parse(readFileSync(join(dataDir, domain, 'registry', 'application.json'), 'utf8'));
         assert.equal(app.applicationId, state.applications![domain]);
       }
@@ -262,7 +324,9 @@ describe('npm start: the local federation', () => {
       assert.equal(session.status, 200);
       const all: { domain: string }[] = [];
       for (const status of ['pending', 'approved', 'closed']) {
-        const q = await json(`http://127.0.0.1:${ports.registry}/v1/audit/applications?status=${status}`, { headers: { authorization: `Bearer ${session.body.token}` } });
+        const q = await json(`http://127.0.0.1:${ports.registry}/v1/audit/applications?status=${status}`, {
+          headers: { authorization: `Bearer ${session.body.token}` },
+        });
         all.push(...q.body.applications);
       }
       assert.deepEqual(all.map((a) => a.domain).sort(), ['alpha.test', 'beta.test']);
@@ -271,7 +335,9 @@ describe('npm start: the local federation', () => {
       const alice = state.credentials.instances[0].accounts[0];
       const again = await login(ports.alpha.http, alice.username, alice.password);
       assert.equal(again.status, 200);
-      const discussions = await json(`http://127.0.0.1:${ports.alpha.http}/api/v1/discussions`, { headers: { authorization: `Bearer ${again.body.token}` } });
+      const discussions = await json(`http://127.0.0.1:${ports.alpha.http}/api/v1/discussions`, {
+        headers: { authorization: `Bearer ${again.body.token}` },
+      });
       assert.equal(discussions.body.items.length, 1);
     } catch (e) {
       process.kill(-second.pid, 'SIGKILL');

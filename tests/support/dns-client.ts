@@ -17,7 +17,9 @@ export function encodeQuery(name: string, type: string, id = 777): Buffer {
     id,
     flags: 0,
     questions: [{ name, type, class: 'IN' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] }],
+    additionals: [
+      { type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] },
+    ],
   } as unknown as Packet);
 }
 

@@ -65,14 +65,23 @@ export interface TestDnsServer {
   /** The zone served; mutate it or replace its entries at will. */
   zone: Zone;
   /** What the server does; a function decides per question, and may return the exact bytes to send (`{ raw }`). */
-  behaviour: DnsBehaviour | ((question: { name: string; type: string; transport: 'udp' | 'tcp'; id: number }) => DnsBehaviour | { raw: Buffer });
+  behaviour:
+    | DnsBehaviour
+    | ((question: {
+        name: string;
+        type: string;
+        transport: 'udp' | 'tcp';
+        id: number;
+      }) => DnsBehaviour | { raw: Buffer });
   /** Set the AD bit on answers (as a DNSSEC-validating resolver would). */
   authenticatedData: boolean;
   readonly queries: DnsQueryLog[];
   close(): Promise<void>;
 }
 
-export async function startDnsServer(options: { zone?: Zone; authenticatedData?: boolean } = {}): Promise<TestDnsServer> {
+export async function startDnsServer(
+  options: { zone?: Zone; authenticatedData?: boolean } = {},
+): Promise<TestDnsServer> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     try {
@@ -167,9 +176,15 @@ async function listen(port: number, options: { zone?: Zone; authenticatedData?: 
       const name = question.name.toLowerCase().replace(/\.$/, '');
       const type = String(question.type);
       const opt = query.additionals?.find((record) => record.type === 'OPT') as { udpPayloadSize?: number } | undefined;
-      this.queries.push({ name, type, transport, ...(opt?.udpPayloadSize === undefined ? {} : { udpPayloadSize: opt.udpPayloadSize }) });
+      this.queries.push({
+        name,
+        type,
+        transport,
+        ...(opt?.udpPayloadSize === undefined ? {} : { udpPayloadSize: opt.udpPayloadSize }),
+      });
       const id = query.id ?? 0;
-      const behaviour = typeof this.behaviour === 'function' ? this.behaviour({ name, type, transport, id }) : this.behaviour;
+      const behaviour =
+        typeof this.behaviour === 'function' ? this.behaviour({ name, type, transport, id }) : this.behaviour;
       if (typeof behaviour === 'object') return behaviour.raw;
       const base = { id, question, flags: (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED };
       switch (behaviour) {
@@ -209,7 +224,8 @@ async function listen(port: number, options: { zone?: Zone; authenticatedData?: 
       });
       if (transport === 'udp') {
         const limit = Math.max(512, opt?.udpPayloadSize ?? 512);
-        if (reply.length > limit) reply = encodeReply({ ...base, truncated: true, authenticatedData: this.authenticatedData });
+        if (reply.length > limit)
+          reply = encodeReply({ ...base, truncated: true, authenticatedData: this.authenticatedData });
       }
       switch (behaviour) {
         case 'wrong-id':
@@ -248,7 +264,13 @@ function encodeReply(reply: {
   let flags = reply.flags | dnsPacket.AUTHORITATIVE_ANSWER | (reply.rcode ?? 0);
   if (reply.truncated) flags |= dnsPacket.TRUNCATED_RESPONSE;
   if (reply.authenticatedData) flags |= dnsPacket.AUTHENTIC_DATA;
-  const packet: Packet = { type: 'response', id: reply.id, flags, questions: [reply.question], answers: reply.truncated ? [] : (reply.answers ?? []) };
+  const packet: Packet = {
+    type: 'response',
+    id: reply.id,
+    flags,
+    questions: [reply.question],
+    answers: reply.truncated ? [] : (reply.answers ?? []),
+  };
   return dnsPacket.encode(packet);
 }
 
@@ -289,7 +311,14 @@ function toAnswer(name: string, record: ZoneRecord): Answer {
   const common = { name, ttl: 60, class: 'IN' as const };
   if (record.type === 'TLSA') {
     const { certificate } = record.data;
-    return { ...common, type: 'TLSA', data: { ...record.data, certificate: typeof certificate === 'string' ? Buffer.from(certificate, 'hex') : certificate } };
+    return {
+      ...common,
+      type: 'TLSA',
+      data: {
+        ...record.data,
+        certificate: typeof certificate === 'string' ? Buffer.from(certificate, 'hex') : certificate,
+      },
+    };
   }
   if (record.type === 'TXT') {
     // A character-string holds at most 255 bytes: longer values travel as several strings of one record.
@@ -302,6 +331,7 @@ function toAnswer(name: string, record: ZoneRecord): Answer {
     return { ...common, type: 'TXT', data: strings };
   }
   if (record.type === 'MX') return { ...common, type: 'MX', data: record.data };
-  if (record.type === 'A' || record.type === 'AAAA' || record.type === 'CNAME') return { ...common, type: record.type, data: record.data };
+  if (record.type === 'A' || record.type === 'AAAA' || record.type === 'CNAME')
+    return { ...common, type: record.type, data: record.data };
   return { ...common, type: record.type, data: record.data } as unknown as Answer;
 }

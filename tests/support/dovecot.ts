@@ -60,7 +60,10 @@ function systemUser(preferred: string): string {
  * plaintext login allowed (loopback only). With `ssl: true` it also gets a fresh self-signed certificate, offers
  * STARTTLS on the plain port and listens for implicit TLS on a second port. `stop()` stops it and removes everything.
  */
-export async function startDovecot(options: { users: DovecotUser[]; ssl?: boolean }, binary = dovecotComponent().path): Promise<DovecotServer> {
+export async function startDovecot(
+  options: { users: DovecotUser[]; ssl?: boolean },
+  binary = dovecotComponent().path,
+): Promise<DovecotServer> {
   if (!binary) throw new Error('dovecot is not installed: apt-get install -y dovecot-imapd');
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -86,13 +89,16 @@ async function startOnce(binary: string, options: { users: DovecotUser[]; ssl?: 
   for (const d of ['run', 'state']) mkdirSync(join(root, d), { mode: 0o755 });
 
   for (const u of options.users) {
-    if (!/^[a-z0-9._-]{1,64}$/i.test(u.username) || /[:\n]/.test(u.password)) throw new Error(`unusable test user ${u.username}`);
+    if (!/^[a-z0-9._-]{1,64}$/i.test(u.username) || /[:\n]/.test(u.password))
+      throw new Error(`unusable test user ${u.username}`);
   }
   const internalUser = systemUser('dovecot');
   const loginUser = systemUser('dovenull');
   // Only the auth process (running as the internal user) reads the user database.
   const passwdFile = join(root, 'users');
-  writeFileSync(passwdFile, options.users.map((u) => `${u.username}:{PLAIN}${u.password}::::::\n`).join(''), { mode: 0o600 });
+  writeFileSync(passwdFile, options.users.map((u) => `${u.username}:{PLAIN}${u.password}::::::\n`).join(''), {
+    mode: 0o600,
+  });
   chownSync(passwdFile, idOf('-u', internalUser), idOf('-g', internalUser));
 
   let certPem: string | null = null;
@@ -105,8 +111,25 @@ async function startOnce(binary: string, options: { users: DovecotUser[]; ssl?: 
     const key = join(root, 'key.pem');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
       { stdio: 'ignore' },
     );
     certPem = readFileSync(cert, 'utf8');

@@ -10,7 +10,13 @@ import type { InstanceIdentity } from '@caliopen/instance/identity/instance-iden
 import type { TestInstance } from './instance.ts';
 
 export const STAND_IN_INSTANCE_PI = 90;
-const PI: PrivacyIndex = { score: STAND_IN_INSTANCE_PI, level: 'sealed', factors: [], suggestions: [], modelVersion: 'test' } as unknown as PrivacyIndex;
+const PI: PrivacyIndex = {
+  score: STAND_IN_INSTANCE_PI,
+  level: 'sealed',
+  factors: [],
+  suggestions: [],
+  modelVersion: 'test',
+} as unknown as PrivacyIndex;
 
 /** PeerDirectory's `peer()` shape, from a table the test controls. */
 export class StandInDirectory implements PeerLookup {
@@ -43,7 +49,11 @@ export class StandInDirectory implements PeerLookup {
         this.lapseAfter.delete(domain);
       } else this.lapseAfter.set(domain, left - 1);
     }
-    return { ...entry.info, labelValid: entry.labelValid, status: entry.labelValid ? 'labelled' : 'revoked' } as PeerInfo;
+    return {
+      ...entry.info,
+      labelValid: entry.labelValid,
+      status: entry.labelValid ? 'labelled' : 'revoked',
+    } as PeerInfo;
   }
   setLabel(domain: string, valid: boolean): void {
     this.entries.get(domain)!.labelValid = valid;
@@ -53,7 +63,10 @@ export class StandInDirectory implements PeerLookup {
 }
 
 /** Lists the instances in the directory and makes each read it at each use (in place of the registry feed). */
-export function joinDirectory(directory: StandInDirectory, members: readonly { instance: TestInstance; identity: InstanceIdentity }[]): void {
+export function joinDirectory(
+  directory: StandInDirectory,
+  members: readonly { instance: TestInstance; identity: InstanceIdentity }[],
+): void {
   for (const m of members) directory.add(m.identity, m.instance.running.publicUrl!);
   for (const m of members) (m.instance.running.services as { federation?: unknown }).federation = directory;
 }

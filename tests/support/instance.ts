@@ -12,9 +12,16 @@ export interface TestInstance {
   url: string;
   dataDir: string;
   /** fetch against the instance with JSON in and out; `token` adds the bearer header. */
-  api(method: string, path: string, options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
   /** Creates an account directly through the service layer and logs it in over HTTP. */
-  user(username: string, role?: 'user' | 'admin'): Promise<{ id: string; token: string; password: string; deviceId: string }>;
+  user(
+    username: string,
+    role?: 'user' | 'admin',
+  ): Promise<{ id: string; token: string; password: string; deviceId: string }>;
   stop(): Promise<void>;
 }
 
@@ -39,9 +46,17 @@ export async function startTestInstance(
   const { dir, cleanup } = tempDir('caliopen-instance-');
   await initInstance({ domain: options.domain ?? 'alpha.test', dataDir: dir, httpPort: '0' }, () => {});
   // Many tests log in from 127.0.0.1 in quick succession: a high login limit unless the test sets its own.
-  const config = loadConfig({ dataDir: dir, env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0', ...options.env }, overrides: { log: { level: 'silent' } } });
+  const config = loadConfig({
+    dataDir: dir,
+    env: { CALIOPEN_LOGIN_RATE_LIMIT: '10000', CALIOPEN_HTTPS_PORT: '0', ...options.env },
+    overrides: { log: { level: 'silent' } },
+  });
   const logger = options.logTo ? createLogger('trace', options.logTo) : pino({ level: 'silent' });
-  const running = await startInstance(config, { logger, ...(options.clock ? { clock: options.clock } : {}), ...options.services });
+  const running = await startInstance(config, {
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...options.services,
+  });
   const url = running.url;
 
   const api: TestInstance['api'] = async (method, path, o = {}) => {

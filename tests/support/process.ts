@@ -26,7 +26,12 @@ export interface RunningProcess {
 }
 
 /** Starts a long-running `caliopen <args>` and waits until `ready` answers true (the spawning is `caliopen federation`'s). */
-export async function startCaliopen(args: string[], env: Record<string, string>, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<RunningProcess> {
+export async function startCaliopen(
+  args: string[],
+  env: Record<string, string>,
+  ready: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<RunningProcess> {
   const started = spawnCaliopen(args, { cwd: ROOT, env: { ...process.env, ...env } });
   try {
     await untilReady(started, ready, timeoutMs, 50);
@@ -50,9 +55,16 @@ export async function answers(url: string): Promise<boolean> {
  * Runs `caliopen <args>` to completion without blocking this process's event loop (use it when the test itself
  * serves something the command needs: a DNS server, an SMTP sink...).
  */
-export function caliopenAsync(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function caliopenAsync(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CALIOPEN_BIN, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CALIOPEN_BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

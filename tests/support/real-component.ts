@@ -8,9 +8,13 @@ import { execFileSync } from 'node:child_process';
 export function realComponent(binary: string, debianPackage: string): { skip: boolean; path: string } {
   let path = '';
   try {
-    path = execFileSync('sh', ['-c', `command -v ${binary} || ls /usr/sbin/${binary} /usr/bin/${binary} 2>/dev/null | head -1`], {
-      encoding: 'utf8',
-    }).trim();
+    path = execFileSync(
+      'sh',
+      ['-c', `command -v ${binary} || ls /usr/sbin/${binary} /usr/bin/${binary} 2>/dev/null | head -1`],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
   } catch {
     path = '';
   }

@@ -3,10 +3,23 @@ import { createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:cr
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Declaration } from '@caliopen/charter';
-import { jwkThumbprint, signDescriptor, type Ed25519PrivateJwk, type Ed25519PublicJwk, type X25519PublicJwk } from '@caliopen/federation-protocol';
+import {
+  jwkThumbprint,
+  signDescriptor,
+  type Ed25519PrivateJwk,
+  type Ed25519PublicJwk,
+  type X25519PublicJwk,
+} from '@caliopen/federation-protocol';
 import * as x509 from '@peculiar/x509';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
-import { DECLARATION_JWS_TYPE, initRegistry, loadRegistryConfig, startRegistry, type RunningRegistry, type RunChecks } from '@caliopen/registry';
+import {
+  DECLARATION_JWS_TYPE,
+  initRegistry,
+  loadRegistryConfig,
+  startRegistry,
+  type RunningRegistry,
+  type RunChecks,
+} from '@caliopen/registry';
 import { CompactSign, importJWK } from 'jose';
 import pino from 'pino';
 import { tempDir } from './tmp.ts';
@@ -23,7 +36,11 @@ export interface TestRegistry {
   running: RunningRegistry;
   url: string;
   dataDir: string;
-  api(method: string, path: string, options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
   /** Creates an auditor through the service layer and logs it in over HTTP. */
   auditor(name: string): Promise<{ id: string; token: string; password: string }>;
   /** Where the checks reach `domain` (a test site on loopback). */
@@ -43,10 +60,25 @@ export const emptyDnsResolver = {
  * with cheaper argon2 parameters so that tests stay fast.
  */
 export async function startTestRegistry(
-  options: { clock?: Clock; approvals?: number; env?: Record<string, string>; runChecks?: RunChecks; maintenance?: boolean; logTo?: NodeJS.WritableStream } = {},
+  options: {
+    clock?: Clock;
+    approvals?: number;
+    env?: Record<string, string>;
+    runChecks?: RunChecks;
+    maintenance?: boolean;
+    logTo?: NodeJS.WritableStream;
+  } = {},
 ): Promise<TestRegistry> {
   const { dir, cleanup } = tempDir('caliopen-registry-');
-  await initRegistry({ dataDir: dir, origin: 'registry.caliopen.test', httpPort: '0', ...(options.approvals ? { approvals: String(options.approvals) } : {}) }, () => {});
+  await initRegistry(
+    {
+      dataDir: dir,
+      origin: 'registry.caliopen.test',
+      httpPort: '0',
+      ...(options.approvals ? { approvals: String(options.approvals) } : {}),
+    },
+    () => {},
+  );
   const config = loadRegistryConfig({
     dataDir: dir,
     env: { CALIOPEN_REGISTRY_LOGIN_RATE_LIMIT: '10000', CALIOPEN_REGISTRY_APPLY_RATE_LIMIT: '10000', ...options.env },
@@ -119,7 +151,9 @@ export interface SiteIdentity {
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** A self-signed ECDSA P-256 certificate for `domain` (SAN dns), as `caliopen instance init` makes one. */
-export async function selfSignedCertificate(domain: string): Promise<{ certPem: string; keyPem: string; fingerprintSha256: string }> {
+export async function selfSignedCertificate(
+  domain: string,
+): Promise<{ certPem: string; keyPem: string; fingerprintSha256: string }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const notBefore = new Date(Date.now() - 60_000);
@@ -138,8 +172,15 @@ export async function selfSignedCertificate(domain: string): Promise<{ certPem: 
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
-  return { certPem: cert.toString('pem'), keyPem, fingerprintSha256: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex') };
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n-----END PRIVATE KEY-----\n`;
+  return {
+    certPem: cert.toString('pem'),
+    keyPem,
+    fingerprintSha256: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
+  };
 }
 
 async function siteIdentity(domain: string): Promise<SiteIdentity> {
@@ -147,7 +188,10 @@ async function siteIdentity(domain: string): Promise<SiteIdentity> {
   const encryption = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as { x: string };
   const encryptionJwk = { kty: 'OKP', crv: 'X25519', x: encryption.x } as X25519PublicJwk;
   return {
-    signing: { privateJwk: { kty: 'OKP', crv: 'Ed25519', x: signing.x, d: signing.d }, thumbprint: jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: signing.x } as Ed25519PublicJwk) },
+    signing: {
+      privateJwk: { kty: 'OKP', crv: 'Ed25519', x: signing.x, d: signing.d },
+      thumbprint: jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: signing.x } as Ed25519PublicJwk),
+    },
     encryption: { publicJwk: encryptionJwk, thumbprint: jwkThumbprint(encryptionJwk) },
     tls: await selfSignedCertificate(domain),
   };
@@ -227,7 +271,11 @@ export async function signDeclaration(
   const body = { nonce: randomBytes(18).toString('base64url'), iat: Math.floor(Date.now() / 1000), ...payload };
   const thumbprint = jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: privateJwk.x } as Ed25519PublicJwk);
   return new CompactSign(new TextEncoder().encode(JSON.stringify(body)))
-    .setProtectedHeader({ alg: header.alg ?? 'EdDSA', typ: header.typ ?? DECLARATION_JWS_TYPE, kid: header.kid ?? thumbprint })
+    .setProtectedHeader({
+      alg: header.alg ?? 'EdDSA',
+      typ: header.typ ?? DECLARATION_JWS_TYPE,
+      kid: header.kid ?? thumbprint,
+    })
     .sign(key);
 }
 

@@ -100,7 +100,12 @@ export class RawSmtpClient {
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('close');
-    const secure = tlsConnect({ socket: plain, ca: options.ca, servername: options.servername, ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}) });
+    const secure = tlsConnect({
+      socket: plain,
+      ca: options.ca,
+      servername: options.servername,
+      ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve);
       secure.once('error', reject);

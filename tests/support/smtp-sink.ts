@@ -48,7 +48,9 @@ function replyError(reply: string): Error & { responseCode: number } {
  * smtp-server's own self-signed certificate (or none with `starttls: false`), no AUTH, records what it accepts;
  * it can be stopped and started again on the same port and told to refuse (4xx or 5xx) recipients or data.
  */
-export async function startSmtpSink(options: { port?: number; starttls?: boolean; size?: number } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(
+  options: { port?: number; starttls?: boolean; size?: number } = {},
+): Promise<SmtpSink> {
   const port = options.port ?? (await freePort());
   const behaviour: SinkBehaviour = { rejectAll: null, rejectRecipients: new Map(), rejectData: null };
   const sink: SmtpSink = {
@@ -92,7 +94,10 @@ export async function startSmtpSink(options: { port?: number; starttls?: boolean
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           if (behaviour.rejectData) return callback(replyError(behaviour.rejectData));
-          const tls = session.secure && session.tlsOptions ? { version: session.tlsOptions.version ?? 'unknown', cipher: session.tlsOptions.name } : null;
+          const tls =
+            session.secure && session.tlsOptions
+              ? { version: session.tlsOptions.version ?? 'unknown', cipher: session.tlsOptions.name }
+              : null;
           sink.messages.push({
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
             to: session.envelope.rcptTo.map((r) => r.address),

@@ -38,7 +38,10 @@ export interface CertificateOptions {
 
 const DAY_MS = 24 * 3600 * 1000;
 
-function keyAlgorithm(key: TestKeyType): { generate: Parameters<typeof webcrypto.subtle.generateKey>[0]; sign: object } {
+function keyAlgorithm(key: TestKeyType): {
+  generate: Parameters<typeof webcrypto.subtle.generateKey>[0];
+  sign: object;
+} {
   switch (key) {
     case 'P-256':
     case 'P-384':
@@ -51,7 +54,12 @@ function keyAlgorithm(key: TestKeyType): { generate: Parameters<typeof webcrypto
       return { generate: { name: 'Ed25519' }, sign: { name: 'Ed25519' } };
     case 'RSA-1024':
     case 'RSA-2048': {
-      const algorithm = { name: 'RSASSA-PKCS1-v1_5', modulusLength: key === 'RSA-1024' ? 1024 : 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+      const algorithm = {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: key === 'RSA-1024' ? 1024 : 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
       return { generate: algorithm, sign: algorithm };
     }
   }
@@ -61,7 +69,10 @@ function keyAlgorithm(key: TestKeyType): { generate: Parameters<typeof webcrypto
 export async function generateCertificate(options: CertificateOptions = {}): Promise<TestCertificate> {
   const names = options.names ?? ['localhost'];
   const algorithm = keyAlgorithm(options.key ?? 'P-256');
-  const keys = (await webcrypto.subtle.generateKey(algorithm.generate, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(algorithm.generate, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
   const notBefore = options.notBefore ?? new Date(Date.now() - DAY_MS);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + 90 * DAY_MS);
   const extensions: x509.Extension[] = [
@@ -69,18 +80,24 @@ export async function generateCertificate(options: CertificateOptions = {}): Pro
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
   ];
-  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names.map((value) => ({ type: 'dns' as const, value }))));
+  if (names.length > 0)
+    extensions.push(new x509.SubjectAlternativeNameExtension(names.map((value) => ({ type: 'dns' as const, value }))));
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: `01${Buffer.from(webcrypto.getRandomValues(new Uint8Array(15))).toString('hex')}`,
     name: `CN=${options.commonName ?? names[0] ?? 'test'}`,
     notBefore,
     notAfter,
-    signingAlgorithm: algorithm.sign as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['signingAlgorithm'],
+    signingAlgorithm: algorithm.sign as Parameters<
+      typeof x509.X509CertificateGenerator.createSelfSigned
+    >[0]['signingAlgorithm'],
     keys,
     extensions,
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n-----END PRIVATE KEY-----\n`;
   return {
     certPem: certificate.toString('pem'),
     keyPem,
@@ -137,7 +154,12 @@ export async function startTlsServer(
     (request, response) => {
       const path = (request.url ?? '/').split('?')[0]!;
       const servername = (request.socket as TLSSocket & { servername?: string | false }).servername;
-      requests.push({ method: request.method ?? '', path, host: request.headers.host, servername: servername || undefined });
+      requests.push({
+        method: request.method ?? '',
+        path,
+        host: request.headers.host,
+        servername: servername || undefined,
+      });
       const route = routes.get(path);
       if (route === undefined) {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -151,7 +173,9 @@ export async function startTlsServer(
         return;
       }
       if (typeof answer === 'string') answer = { body: answer };
-      response.writeHead(answer.status ?? 200, { 'content-type': 'text/plain', ...answer.headers }).end(answer.body ?? '');
+      response
+        .writeHead(answer.status ?? 200, { 'content-type': 'text/plain', ...answer.headers })
+        .end(answer.body ?? '');
     },
   );
   server.on('connection', (socket: Socket) => {

@@ -22,7 +22,11 @@ export function aDeclaration(over: Partial<Declaration> = {}): Declaration {
   };
 }
 
-export function aCheck(id: string, status: CheckResultLike['status'], over: Partial<CheckResultLike> = {}): CheckResultLike {
+export function aCheck(
+  id: string,
+  status: CheckResultLike['status'],
+  over: Partial<CheckResultLike> = {},
+): CheckResultLike {
   return { id, status, mandatory: id.startsWith('tls.'), evidence: `${id}: ${status}`, ...over };
 }
 
@@ -47,7 +51,12 @@ const text = fc
 /** Any declaration `parseDeclaration` accepts (within the schema and its coherence rules). */
 export const declarationArbitrary: fc.Arbitrary<Declaration> = fc
   .record({
-    domain: fc.constantFrom('mail.example.org', 'a.test', 'xn--bcher-kva.example', 'very-long-label-0123456789.example.com'),
+    domain: fc.constantFrom(
+      'mail.example.org',
+      'a.test',
+      'xn--bcher-kva.example',
+      'very-long-label-0123456789.example.com',
+    ),
     jurisdiction: fc.constantFrom(...JURISDICTION_CODES),
     messagesDays: fc.option(fc.integer({ min: 1, max: 3650 }), { nil: null }),
     logsDays: days(3650),
@@ -56,14 +65,26 @@ export const declarationArbitrary: fc.Arbitrary<Declaration> = fc
     ipAddresses: fc.boolean(),
     messageMetadata: fc.boolean(),
     logRetentionFraction: fc.double({ min: 0, max: 1, noNaN: true }),
-    keyStorageOptions: fc.constantFrom<Declaration['keyStorageOptions']>(['client'], ['server'], ['client', 'server'], ['server', 'client']),
+    keyStorageOptions: fc.constantFrom<Declaration['keyStorageOptions']>(
+      ['client'],
+      ['server'],
+      ['client', 'server'],
+      ['server', 'client'],
+    ),
     noResaleOfUserData: fc.boolean(),
     noProfilingOrAds: fc.boolean(),
     spam: fc.oneof(
       fc.constantFrom<Declaration['spamHandling']>({ contentScanning: 'none' }, { contentScanning: 'local' }),
-      fc.constantFrom('Google Postmaster', 'gmail.com', 'SpamExperts', 'Hornetsecurity', 'filter.mx.microsoft', 'Outlook').map(
-        (thirdParty): Declaration['spamHandling'] => ({ contentScanning: 'third-party', thirdParty }),
-      ),
+      fc
+        .constantFrom(
+          'Google Postmaster',
+          'gmail.com',
+          'SpamExperts',
+          'Hornetsecurity',
+          'filter.mx.microsoft',
+          'Outlook',
+        )
+        .map((thirdParty): Declaration['spamHandling'] => ({ contentScanning: 'third-party', thirdParty })),
       text.map((thirdParty): Declaration['spamHandling'] => ({ contentScanning: 'third-party', thirdParty })),
     ),
     adminName: text,
@@ -76,7 +97,12 @@ export const declarationArbitrary: fc.Arbitrary<Declaration> = fc
       charterVersion: '1.0',
       domain: r.domain,
       jurisdiction: r.jurisdiction,
-      retention: { messagesDays: r.messagesDays, logsDays: r.logsDays, backupsDays: r.backupsDays, deletedAccountDays: r.deletedAccountDays },
+      retention: {
+        messagesDays: r.messagesDays,
+        logsDays: r.logsDays,
+        backupsDays: r.backupsDays,
+        deletedAccountDays: r.deletedAccountDays,
+      },
       logging: {
         ipAddresses: r.ipAddresses,
         messageMetadata: r.messageMetadata,
@@ -98,7 +124,17 @@ export const declarationArbitrary: fc.Arbitrary<Declaration> = fc
 export const checksArbitrary: fc.Arbitrary<CheckResultLike[]> = fc.array(
   fc.record({
     id: fc.oneof(
-      fc.constantFrom('tls', 'tls.certificate.san', 'tls.version', 'dns.mx', 'dns.spf', 'dns', 'domain.control', 'tlsx.bogus', 'dnssec.ds'),
+      fc.constantFrom(
+        'tls',
+        'tls.certificate.san',
+        'tls.version',
+        'dns.mx',
+        'dns.spf',
+        'dns',
+        'domain.control',
+        'tlsx.bogus',
+        'dnssec.ds',
+      ),
       fc.string({ maxLength: 30 }),
     ),
     status: fc.constantFrom<CheckResultLike['status']>('pass', 'fail', 'notice', 'info'),

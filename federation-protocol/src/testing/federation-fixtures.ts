@@ -57,9 +57,14 @@ export function prekeyFixture(domain: string, notBefore = T0, name = `${domain} 
 export const betaPrekey = prekeyFixture(beta.domain);
 
 /** What openEnvelope needs to look keys up, from lists of prekeys and instances. */
-export function keyLookups(prekeys: readonly PrekeyPrivate[], instances: readonly { domain: string; signingKey: Ed25519KeyPair }[]) {
+export function keyLookups(
+  prekeys: readonly PrekeyPrivate[],
+  instances: readonly { domain: string; signingKey: Ed25519KeyPair }[],
+) {
   const byKid = new Map(prekeys.map((prekey) => [prekey.kid, prekey]));
-  const byDomain = new Map<string, readonly Ed25519PublicJwk[]>(instances.map((instance) => [instance.domain, [instance.signingKey.publicJwk]]));
+  const byDomain = new Map<string, readonly Ed25519PublicJwk[]>(
+    instances.map((instance) => [instance.domain, [instance.signingKey.publicJwk]]),
+  );
   return {
     prekeyPrivate: (kid: string) => byKid.get(kid),
     senderKeys: (domain: string) => byDomain.get(domain),
@@ -101,14 +106,26 @@ export async function sealRaw(input: RawSealInput): Promise<Record<string, unkno
   let plaintext = input.plaintext;
   if (plaintext === undefined) {
     const payload = canonicalJsonBytes(input.payload);
-    const jws = await signInstanceJwsBytes(payload, input.signingKey, input.typ ?? ENVELOPE_JWS_TYPE, { iss: input.iss });
-    plaintext = padded(utf8Encode(`${jws.slice(0, jws.indexOf('.'))}..${jws.slice(jws.lastIndexOf('.') + 1)}\n`), payload);
+    const jws = await signInstanceJwsBytes(payload, input.signingKey, input.typ ?? ENVELOPE_JWS_TYPE, {
+      iss: input.iss,
+    });
+    plaintext = padded(
+      utf8Encode(`${jws.slice(0, jws.indexOf('.'))}..${jws.slice(jws.lastIndexOf('.') + 1)}\n`),
+      payload,
+    );
   }
-  const jwe = input.header === undefined
-    ? await encryptForPrekey(plaintext, input.prekey, input.randomBytes)
-    : await new CompactEncrypt(plaintext)
-      .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', kid: input.prekey.kid, typ: ENVELOPE_JWE_TYPE, ...input.header } as never)
-      .encrypt(await importJWK({ ...input.prekey.publicJwk }, 'ECDH-ES'));
+  const jwe =
+    input.header === undefined
+      ? await encryptForPrekey(plaintext, input.prekey, input.randomBytes)
+      : await new CompactEncrypt(plaintext)
+          .setProtectedHeader({
+            alg: 'ECDH-ES',
+            enc: 'A256GCM',
+            kid: input.prekey.kid,
+            typ: ENVELOPE_JWE_TYPE,
+            ...input.header,
+          } as never)
+          .encrypt(await importJWK({ ...input.prekey.publicJwk }, 'ECDH-ES'));
   return { v: 1, to: input.prekey.domain, prekey: input.prekey.kid, jwe, ...input.outer };
 }
 
@@ -136,6 +153,12 @@ export function flipBase64UrlChar(text: string, index: number): string {
 }
 
 /** A compact JWS with the given header over the given payload, signed by `key`: for malformed-header tests. */
-export async function signWithHeader(header: Record<string, unknown>, payload: unknown, key: Ed25519KeyPair): Promise<string> {
-  return new CompactSign(canonicalJsonBytes(payload)).setProtectedHeader(header as never).sign(await privateCryptoKey(key));
+export async function signWithHeader(
+  header: Record<string, unknown>,
+  payload: unknown,
+  key: Ed25519KeyPair,
+): Promise<string> {
+  return new CompactSign(canonicalJsonBytes(payload))
+    .setProtectedHeader(header as never)
+    .sign(await privateCryptoKey(key));
 }

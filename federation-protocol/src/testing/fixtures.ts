@@ -2,7 +2,13 @@ import { sha256 } from '../canonical-json.ts';
 import { encodeHex, utf8Encode } from '../encoding.ts';
 import { buildFeed } from '../feed.ts';
 import type { Feed, FeedInstance } from '../feed.types.ts';
-import { ed25519KeyPairFromSeed, jwkThumbprint, keySetEntry, parseKeySet, x25519PublicJwkFromPrivate } from '../keys.ts';
+import {
+  ed25519KeyPairFromSeed,
+  jwkThumbprint,
+  keySetEntry,
+  parseKeySet,
+  x25519PublicJwkFromPrivate,
+} from '../keys.ts';
 import type { Ed25519KeyPair, KeySet, KeySetDocument } from '../keys.ts';
 import { issueLabel } from '../label.ts';
 import { MerkleTree } from '../merkle.ts';
@@ -53,7 +59,8 @@ export function samplePi(score: number): PrivacyIndex {
       { id: 'transport.tls', contribution: 20, evidence: 'TLS 1.3 with a valid certificate for the domain' },
       { id: 'dns.dane', contribution: Math.max(0, score - 50), evidence: 'TLSA record verified with DNSSEC' },
     ],
-    suggestions: score < 100 ? [{ action: 'instance.enable_mta_sts', element: 'instance', gain: Math.min(10, 100 - score) }] : [],
+    suggestions:
+      score < 100 ? [{ action: 'instance.enable_mta_sts', element: 'instance', gain: Math.min(10, 100 - score) }] : [],
     modelVersion: 'instance-pi/1',
   };
 }
@@ -77,7 +84,10 @@ export function instanceFixture(domain: string, score = 90): InstanceFixture {
 }
 
 /** A label for an instance fixture, signed by `key` (the registry key by default). */
-export function labelFor(instance: InstanceFixture, options: { issuedAt: number; expiresAt?: number; key?: Ed25519KeyPair }) {
+export function labelFor(
+  instance: InstanceFixture,
+  options: { issuedAt: number; expiresAt?: number; key?: Ed25519KeyPair },
+) {
   return issueLabel(
     {
       id: `label-${instance.domain}-${options.issuedAt}`,

@@ -24,7 +24,11 @@ export interface AccountChanges {
  * Told before a password changes: the account-keys domain re-wraps a server-held private key under the new password
  * and resolves what to do once the new password is stored (AccountKeyService.passwordChanging).
  */
-export type PasswordChangeHook = (accountId: string, newPassword: string, oldPassword?: string) => Promise<() => Promise<void>>;
+export type PasswordChangeHook = (
+  accountId: string,
+  newPassword: string,
+  oldPassword?: string,
+) => Promise<() => Promise<void>>;
 
 /** What the instance operator does with accounts (admin API and CLI share it). */
 export class AccountService {
@@ -42,7 +46,10 @@ export class AccountService {
 
   static checkPassword(password: string): void {
     if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
-      throw new AppError('password_too_weak', `Passwords must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters long.`);
+      throw new AppError(
+        'password_too_weak',
+        `Passwords must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters long.`,
+      );
     }
   }
 

@@ -46,7 +46,9 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
         querystring: Type.Object(
           {
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-            after: Type.Optional(Type.String({ maxLength: 64, description: 'Username to continue after (the previous page’s `next`).' })),
+            after: Type.Optional(
+              Type.String({ maxLength: 64, description: 'Username to continue after (the previous page’s `next`).' }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -67,7 +69,11 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
     '/api/v1/admin/users/:id',
     {
       config: { access: 'admin' },
-      schema: { tags: ['admin'], params: IdParams, response: { 200: AccountDto, ...problemResponses(400, 401, 403, 404) } },
+      schema: {
+        tags: ['admin'],
+        params: IdParams,
+        response: { 200: AccountDto, ...problemResponses(400, 401, 403, 404) },
+      },
     },
     async (request) => toAccountDto(await accounts.get((request.params as { id: string }).id)),
   );
@@ -92,7 +98,8 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
         response: { 200: AccountDto, ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => toAccountDto(await accounts.update((request.params as { id: string }).id, request.body as object)),
+    async (request) =>
+      toAccountDto(await accounts.update((request.params as { id: string }).id, request.body as object)),
   );
 
   app.post(
@@ -108,7 +115,10 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
       },
     },
     async (request, reply) => {
-      await accounts.setPassword((request.params as { id: string }).id, (request.body as { password: string }).password);
+      await accounts.setPassword(
+        (request.params as { id: string }).id,
+        (request.body as { password: string }).password,
+      );
       return reply.code(204).send();
     },
   );

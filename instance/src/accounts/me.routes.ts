@@ -12,15 +12,20 @@ import type { PasswordHasher } from './password.ts';
 const Code = Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }, { additionalProperties: false });
 
 /** The logged-in user's own account: profile, password, two-factor authentication. */
-export const meRoutes: FastifyPluginAsync<{ accounts: AccountService; auth: AuthService; hasher: PasswordHasher }> = async (
-  app,
-  { accounts, auth, hasher },
-) => {
+export const meRoutes: FastifyPluginAsync<{
+  accounts: AccountService;
+  auth: AuthService;
+  hasher: PasswordHasher;
+}> = async (app, { accounts, auth, hasher }) => {
   app.get(
     '/api/v1/me',
     {
       config: { access: 'user' },
-      schema: { tags: ['me'], summary: 'The account this token belongs to.', response: { 200: AccountDto, ...problemResponses(401) } },
+      schema: {
+        tags: ['me'],
+        summary: 'The account this token belongs to.',
+        response: { 200: AccountDto, ...problemResponses(401) },
+      },
     },
     async (request) => toAccountDto(principalOf(request).account),
   );
@@ -39,7 +44,8 @@ export const meRoutes: FastifyPluginAsync<{ accounts: AccountService; auth: Auth
     async (request, reply) => {
       const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
       const { account } = principalOf(request);
-      if (!(await hasher.verify(account.passwordHash, currentPassword))) throw new AppError('invalid_credentials', 'The current password is wrong.');
+      if (!(await hasher.verify(account.passwordHash, currentPassword)))
+        throw new AppError('invalid_credentials', 'The current password is wrong.');
       await accounts.setPassword(account.id, newPassword, currentPassword);
       return reply.code(204).send();
     },
@@ -52,7 +58,10 @@ export const meRoutes: FastifyPluginAsync<{ accounts: AccountService; auth: Auth
       schema: {
         tags: ['me'],
         summary: 'Start two-factor enrolment: returns a secret and an otpauth:// URI for an authenticator app.',
-        response: { 200: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }), ...problemResponses(401, 409) },
+        response: {
+          200: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }),
+          ...problemResponses(401, 409),
+        },
       },
     },
     async (request) => auth.beginTotp(principalOf(request).account.id),

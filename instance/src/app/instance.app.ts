@@ -11,7 +11,12 @@ import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import type { Worker } from '../queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
 import { PI_MODEL_VERSION } from '../privacy/pi.tally.ts';
-import { buildServices, startEmailCoreWorkers, type InstanceServices, type ServiceOptions } from './instance.services.ts';
+import {
+  buildServices,
+  startEmailCoreWorkers,
+  type InstanceServices,
+  type ServiceOptions,
+} from './instance.services.ts';
 
 export interface RunningInstance {
   services: InstanceServices;
@@ -47,7 +52,12 @@ export async function startInstance(
   // Hourly housekeeping through the queue: one job per hour slot (the jobId makes restarts idempotent).
   const scheduleMaintenance = async () => {
     const slot = Math.floor(services.clock().getTime() / HOUR) + 1;
-    await services.queue.enqueue(MAINTENANCE_QUEUE, 'purge-expired-sessions', { slot }, { jobId: `purge-sessions-${slot}`, delayMs: slot * HOUR - services.clock().getTime() });
+    await services.queue.enqueue(
+      MAINTENANCE_QUEUE,
+      'purge-expired-sessions',
+      { slot },
+      { jobId: `purge-sessions-${slot}`, delayMs: slot * HOUR - services.clock().getTime() },
+    );
   };
   workers.push(
     services.queue.process<{ slot: number }>(MAINTENANCE_QUEUE, async () => {
@@ -60,14 +70,17 @@ export async function startInstance(
 
   // Outbound mail: the DKIM key is checked (and created for an instance initialised before DKIM) before the first
   // message is signed, then the 'smtp-out' delivery worker starts.
-  await services.outbound.dkimKey().catch((err: unknown) => logger.error({ err }, 'no DKIM key: outgoing mail cannot be signed'));
+  await services.outbound
+    .dkimKey()
+    .catch((err: unknown) => logger.error({ err }, 'no DKIM key: outgoing mail cannot be signed'));
   workers.push(services.outbound.startWorker(logger));
 
   // Search indexing and the purge of soft-deleted mail.
   workers.push(...startEmailCoreWorkers(services));
   // PIs stored by an older model (or never computed) are recomputed in bulk, in the background.
   const upgrades = await services.privacy.scheduleModelUpgrade();
-  if (upgrades > 0) logger.info({ accounts: upgrades, modelVersion: PI_MODEL_VERSION }, 'privacy index recomputation queued');
+  if (upgrades > 0)
+    logger.info({ accounts: upgrades, modelVersion: PI_MODEL_VERSION }, 'privacy index recomputation queued');
 
   // IMAP imports and the scheduled re-sync of every remote identity.
   workers.push(services.imports.startWorker(config.imports.concurrency));
@@ -88,7 +101,14 @@ export async function startInstance(
 
   // Users' keys are published by WKD (public face) and DNS (RFC 7929), from one key source and username directory:
   // the active keys of enabled accounts (a test may hand its own source).
-  const publishedKeys = options.publishedKeys ?? new AccountKeyPublishedSource({ accounts: services.storage.accounts, keys: services.storage.accountKeys, domain: config.domain, clock: services.clock });
+  const publishedKeys =
+    options.publishedKeys ??
+    new AccountKeyPublishedSource({
+      accounts: services.storage.accounts,
+      keys: services.storage.accountKeys,
+      domain: config.domain,
+      clock: services.clock,
+    });
   const discovery = createDiscovery(services.storage.accounts, publishedKeys, logger);
   const publicFace = config.https.enabled ? await startPublicFace(config, services, logger, discovery) : null;
 
@@ -97,7 +117,12 @@ export async function startInstance(
   let dns: DnsResponder | null = null;
   if (config.dns.enabled) {
     try {
-      dns = await startInstanceDns(config, publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box)), discovery, logger);
+      dns = await startInstanceDns(
+        config,
+        publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box)),
+        discovery,
+        logger,
+      );
     } catch (e) {
       await publicFace?.stop();
       await smtp?.stop();
@@ -113,12 +138,25 @@ export async function startInstance(
   if (services.federation) {
     // Every feed's entry for this instance must list its own keys and certificate (SPEC.md §3).
     const identity = publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box));
-    services.federation.expectOwn({ signingX: identity.signing.publicJwk.x ?? '', encryptionX: identity.encryption.publicJwk.x ?? '', certFingerprint: identity.tls.fingerprintSha256 });
+    services.federation.expectOwn({
+      signingX: identity.signing.publicJwk.x ?? '',
+      encryptionX: identity.encryption.publicJwk.x ?? '',
+      certFingerprint: identity.tls.fingerprintSha256,
+    });
     services.federation.start();
   }
 
   const address = await http.app.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ address, domain: config.domain, storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine }, 'instance started');
+  logger.info(
+    {
+      address,
+      domain: config.domain,
+      storage: services.storage.engine,
+      queue: services.queue.engine,
+      search: services.search.engine,
+    },
+    'instance started',
+  );
 
   let stopping: Promise<void> | null = null;
   return {

@@ -141,7 +141,10 @@ export async function openSearch(config: InstanceConfig): Promise<SearchIndex> {
   let index: SearchIndex;
   if (config.search.engine === 'elasticsearch') {
     const { openElasticsearchIndex } = await import('../search/search.elasticsearch.ts');
-    index = openElasticsearchIndex({ url: config.search.elasticsearchUrl!, indexPrefix: `caliopen-${config.domain.replaceAll('.', '-')}` });
+    index = openElasticsearchIndex({
+      url: config.search.elasticsearchUrl!,
+      indexPrefix: `caliopen-${config.domain.replaceAll('.', '-')}`,
+    });
   } else {
     const { openSqliteSearchIndex } = await import('../search/search.sqlite.ts');
     index = openSqliteSearchIndex(join(config.dataDir, 'search.db'));
@@ -169,7 +172,8 @@ function readImportCa(file: string): string {
   } catch (e) {
     throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): cannot read ${file}: ${(e as Error).message}.`);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): ${file} holds no PEM certificate.`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): ${file} holds no PEM certificate.`);
   return pem;
 }
 
@@ -197,9 +201,14 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     onUnlocked: async (accountId) => core.lateDecryption?.keyUnlocked(accountId),
   });
   const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes, {
-    passwordChanging: (accountId, newPassword, oldPassword) => accountKeys.passwordChanging(accountId, newPassword, oldPassword),
+    passwordChanging: (accountId, newPassword, oldPassword) =>
+      accountKeys.passwordChanging(accountId, newPassword, oldPassword),
   });
-  const auth = new AuthService(storage, hasher, box, clock, { sessionTtlSeconds: config.auth.sessionTtlSeconds, totpIssuer: config.domain, keyUnlock: accountKeys });
+  const auth = new AuthService(storage, hasher, box, clock, {
+    sessionTtlSeconds: config.auth.sessionTtlSeconds,
+    totpIssuer: config.domain,
+    keyUnlock: accountKeys,
+  });
   const devices = new DeviceService(storage, clock);
   const logger = options.logger ?? pino({ level: 'silent' });
   const imapConnector = new ImapflowConnector({
@@ -215,14 +224,21 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       return real.ingest(request);
     },
   };
-  const imapSync = new ImapSync({ storage, box, ingest, connector: imapConnector, clock, logger }, { maxMessageBytes: config.imports.maxMessageBytes });
-  const imports = new ImapImportService({ storage, queue, sync: imapSync, clock, logger }, { resyncMinutes: config.imports.resyncMinutes });
+  const imapSync = new ImapSync(
+    { storage, box, ingest, connector: imapConnector, clock, logger },
+    { maxMessageBytes: config.imports.maxMessageBytes },
+  );
+  const imports = new ImapImportService(
+    { storage, queue, sync: imapSync, clock, logger },
+    { resyncMinutes: config.imports.resyncMinutes },
+  );
   const identities = new RemoteIdentityService({
     storage,
     box,
     connector: imapConnector,
     clock,
-    onCreated: options.open?.queue === false ? undefined : (identity) => imports.scheduleResync(identity.accountId, identity.id),
+    onCreated:
+      options.open?.queue === false ? undefined : (identity) => imports.scheduleResync(identity.accountId, identity.id),
   });
   // The email core: blob store, contacts, conversations, messages, ingest, search indexing.
   const blobStore = new FsBlobStore(join(config.dataDir, 'blobs'));
@@ -239,26 +255,51 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     clock,
     logger,
     onStandingChanged: (now, before) => {
-      rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) => logger.error({ err }, 'account PIs not rescored after a change of instance standing'));
+      rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) =>
+        logger.error({ err }, 'account PIs not rescored after a change of instance standing'),
+      );
       // Users are told when federation stops for this instance (and when it resumes), in their mailbox.
       const notice = noticeDue(now, before);
       if (notice !== null) {
         // A revocation's reason is read from the registry's public record first (words for the users; the signed
         // feed alone decides the standing).
-        const reason = now.status === 'revoked' && federation ? federation.fetchOwnRevocation().then((r) => r?.reason ?? null) : Promise.resolve(null);
+        const reason =
+          now.status === 'revoked' && federation
+            ? federation.fetchOwnRevocation().then((r) => r?.reason ?? null)
+            : Promise.resolve(null);
         reason
-          .then((why) => notifyStanding({ domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger }, notice, now, why))
+          .then((why) =>
+            notifyStanding(
+              { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
+              notice,
+              now,
+              why,
+            ),
+          )
           .catch((err: unknown) => logger.error({ err }, 'federation standing notice not delivered'));
       } else if (now.status === 'revoked' && federation) {
         void federation.fetchOwnRevocation();
       }
     },
   });
-  const core = buildEmailCore({ storage, blobs: blobStore, queue, search, clock, domain: config.domain, logger, keyStorageOf: (accountId) => accountKeys.mode(accountId), decryptionKeyOf, ...(federation ? { standing: federation } : {}) });
+  const core = buildEmailCore({
+    storage,
+    blobs: blobStore,
+    queue,
+    search,
+    clock,
+    domain: config.domain,
+    logger,
+    keyStorageOf: (accountId) => accountKeys.mode(accountId),
+    decryptionKeyOf,
+    ...(federation ? { standing: federation } : {}),
+  });
   const mailIngest = core.ingest;
   // The addresses of an account's remote mailboxes are its own: imported mail from them is the user's, not a correspondent's.
   mailIngest.addOwnAddressSource(async (accountId) =>
-    (await storage.remoteIdentities.listByAccount(accountId)).map((i) => i.username.toLowerCase()).filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
+    (await storage.remoteIdentities.listByAccount(accountId))
+      .map((i) => i.username.toLowerCase())
+      .filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
   );
   // Sending mail: the Sent copy, local deliveries and bounces go through the same ingest; jobs read the raw back.
   const outbound = createOutboundMail({
@@ -276,7 +317,10 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   // keys learnt from inbound mail, and the route preview. The correspondents' key service is read when first used.
   const keyDiscovery = new KeyDiscoveryService(
     {
-      keys: { addKey: (...a) => services.keys.addKey(...a), keysForAddress: (...a) => services.keys.keysForAddress(...a) },
+      keys: {
+        addKey: (...a) => services.keys.addKey(...a),
+        keysForAddress: (...a) => services.keys.keysForAddress(...a),
+      },
       accountKeys: ownKeys,
       accounts: storage.accounts,
       domain: config.domain,
@@ -288,8 +332,18 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   mailIngest.addKeyLearner(async (accountId, sender, raw, facts) => {
     await keyDiscovery.learnAutocrypt(accountId, sender, raw, facts);
   });
-  outbound.compose.enableOpenPgp({ accountKeys: ownKeys, recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o) });
-  const routes = new RoutePreviewService({ storage, privacy: core.privacy, keys: keyDiscovery, accountKeys: ownKeys, domain: config.domain, tlsPolicy: config.outbound.tlsPolicy });
+  outbound.compose.enableOpenPgp({
+    accountKeys: ownKeys,
+    recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
+  });
+  const routes = new RoutePreviewService({
+    storage,
+    privacy: core.privacy,
+    keys: keyDiscovery,
+    accountKeys: ownKeys,
+    domain: config.domain,
+    tlsPolicy: config.outbound.tlsPolicy,
+  });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
   const services: InstanceServices = {
     config,

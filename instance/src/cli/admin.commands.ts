@@ -61,10 +61,18 @@ export function registerAdminCommands(program: Command): void {
         }),
       }));
       if (opts.json) {
-        console.log(JSON.stringify({ id: account.id, username: account.username, role, ...(opts.passwordStdin ? {} : { password }) }));
+        console.log(
+          JSON.stringify({
+            id: account.id,
+            username: account.username,
+            role,
+            ...(opts.passwordStdin ? {} : { password }),
+          }),
+        );
       } else {
         console.log(`Created ${role} ${account.username}@${domain} (id ${account.id}).`);
-        if (!opts.passwordStdin) console.log(`Password: ${password}\n(shown once; the user can change it after logging in)`);
+        if (!opts.passwordStdin)
+          console.log(`Password: ${password}\n(shown once; the user can change it after logging in)`);
       }
     });
 
@@ -80,14 +88,26 @@ export function registerAdminCommands(program: Command): void {
       if (!Number.isInteger(limit) || limit < 1) throw new CliError('--limit must be a positive integer.', 2);
       const accounts = await withServices(opts, (s) => s.accounts.list({ limit }));
       if (opts.json) {
-        for (const a of accounts) console.log(JSON.stringify({ id: a.id, username: a.username, role: a.role, disabled: a.disabled, quotaBytes: a.quotaBytes, usedBytes: a.usedBytes }));
+        for (const a of accounts)
+          console.log(
+            JSON.stringify({
+              id: a.id,
+              username: a.username,
+              role: a.role,
+              disabled: a.disabled,
+              quotaBytes: a.quotaBytes,
+              usedBytes: a.usedBytes,
+            }),
+          );
         return;
       }
       if (accounts.length === 0) {
         console.log('No accounts yet: create one with `caliopen admin user add <username>`.');
         return;
       }
-      console.log(`${'USERNAME'.padEnd(24)} ${'ROLE'.padEnd(6)} ${'2FA'.padEnd(4)} ${'USED / QUOTA'.padEnd(24)} STATUS`);
+      console.log(
+        `${'USERNAME'.padEnd(24)} ${'ROLE'.padEnd(6)} ${'2FA'.padEnd(4)} ${'USED / QUOTA'.padEnd(24)} STATUS`,
+      );
       for (const a of accounts) {
         console.log(
           `${a.username.padEnd(24)} ${a.role.padEnd(6)} ${(a.totpSecretSealed ? 'on' : 'off').padEnd(4)} ${`${human(a.usedBytes)} / ${human(a.quotaBytes)}`.padEnd(24)} ${a.disabled ? 'disabled' : 'active'}`,

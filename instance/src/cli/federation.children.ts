@@ -85,20 +85,28 @@ export function spawnCaliopen(args: readonly string[], options: SpawnCaliopenOpt
  * Polls `probe` until it answers true; fails at once, with the child's output, if the child ends first, and after
  * `timeoutMs` otherwise (the child is left running: the caller decides what to stop).
  */
-export async function untilReady(child: CaliopenChild, probe: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
+export async function untilReady(
+  child: CaliopenChild,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   let ended = false;
   void child.exited.then(() => (ended = true));
   for (;;) {
     if (ended || child.process.exitCode !== null) {
-      throw new Error(`${child.name} exited with code ${child.process.exitCode ?? child.process.signalCode} before it was ready:\n${tail(child.output())}`);
+      throw new Error(
+        `${child.name} exited with code ${child.process.exitCode ?? child.process.signalCode} before it was ready:\n${tail(child.output())}`,
+      );
     }
     try {
       if (await probe()) return;
     } catch {
       // not yet
     }
-    if (Date.now() > until) throw new Error(`${child.name} was not ready after ${Math.round(timeoutMs / 1000)} s:\n${tail(child.output())}`);
+    if (Date.now() > until)
+      throw new Error(`${child.name} was not ready after ${Math.round(timeoutMs / 1000)} s:\n${tail(child.output())}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -13,7 +13,9 @@ export function registerFederationCommand(program: Command): void {
   program
     .command('federation')
     .alias('demo')
-    .description('run the local federation on loopback: a registry and two labelled instances (alpha.test, beta.test) with demo accounts; created on the first start, reused after')
+    .description(
+      'run the local federation on loopback: a registry and two labelled instances (alpha.test, beta.test) with demo accounts; created on the first start, reused after',
+    )
     .option('--data-dir <dir>', 'where the federation keeps its data (default .data/federation or $CALIOPEN_DATA_DIR)')
     .addHelpText(
       'after',

@@ -46,11 +46,21 @@ interface PortSetting {
  */
 export const PORT_SETTINGS = {
   registry: { env: 'CALIOPEN_REGISTRY_HTTP_PORT', what: 'registry HTTP API', fallback: 8090 },
-  resolver: { env: 'CALIOPEN_FEDERATION_DNS_PORT', what: 'federation name server (UDP and TCP)', fallback: 5300, udp: true },
+  resolver: {
+    env: 'CALIOPEN_FEDERATION_DNS_PORT',
+    what: 'federation name server (UDP and TCP)',
+    fallback: 5300,
+    udp: true,
+  },
   alphaHttp: { env: 'CALIOPEN_ALPHA_HTTP_PORT', what: 'alpha.test HTTP API', fallback: 8080 },
   alphaHttps: { env: 'CALIOPEN_ALPHA_HTTPS_PORT', what: 'alpha.test public HTTPS face', fallback: 8443 },
   alphaSmtp: { env: 'CALIOPEN_ALPHA_SMTP_PORT', what: 'alpha.test SMTP', fallback: 2525 },
-  alphaDns: { env: 'CALIOPEN_ALPHA_DNS_PORT', what: 'alpha.test DNS responder (UDP and TCP)', fallback: 5301, udp: true },
+  alphaDns: {
+    env: 'CALIOPEN_ALPHA_DNS_PORT',
+    what: 'alpha.test DNS responder (UDP and TCP)',
+    fallback: 5301,
+    udp: true,
+  },
   betaHttp: { env: 'CALIOPEN_BETA_HTTP_PORT', what: 'beta.test HTTP API', fallback: 8081 },
   betaHttps: { env: 'CALIOPEN_BETA_HTTPS_PORT', what: 'beta.test public HTTPS face', fallback: 8444 },
   betaSmtp: { env: 'CALIOPEN_BETA_SMTP_PORT', what: 'beta.test SMTP', fallback: 2526 },
@@ -60,7 +70,11 @@ export const PORT_SETTINGS = {
 type PortName = keyof typeof PORT_SETTINGS;
 
 /** Environment variables `caliopen federation` reads itself; every other CALIOPEN_* setting is for one process. */
-export const FEDERATION_ENV = new Set(['CALIOPEN_DATA_DIR', 'CALIOPEN_LOG_LEVEL', ...Object.values(PORT_SETTINGS).map((p) => p.env)]);
+export const FEDERATION_ENV = new Set([
+  'CALIOPEN_DATA_DIR',
+  'CALIOPEN_LOG_LEVEL',
+  ...Object.values(PORT_SETTINGS).map((p) => p.env),
+]);
 
 export class FederationPlanError extends Error {}
 
@@ -75,13 +89,15 @@ export function federationPlan(env: NodeJS.ProcessEnv, dataDirOption?: string): 
       continue;
     }
     const value = Number(raw);
-    if (!/^\d{1,5}$/.test(raw.trim()) || value < 1 || value > 65535) problems.push(`${setting.env}="${raw}" must be a port number from 1 to 65535`);
+    if (!/^\d{1,5}$/.test(raw.trim()) || value < 1 || value > 65535)
+      problems.push(`${setting.env}="${raw}" must be a port number from 1 to 65535`);
     ports[name] = value;
   }
   const seen = new Map<number, string>();
   for (const [name, port] of Object.entries(ports) as [PortName, number][]) {
     const other = seen.get(port);
-    if (other !== undefined) problems.push(`${PORT_SETTINGS[name].env} and ${other} are both ${port}: each needs its own port`);
+    if (other !== undefined)
+      problems.push(`${PORT_SETTINGS[name].env} and ${other} are both ${port}: each needs its own port`);
     seen.set(port, PORT_SETTINGS[name].env);
   }
   if (problems.length > 0) throw new FederationPlanError(`Invalid port settings:\n  - ${problems.join('\n  - ')}`);
@@ -97,10 +113,21 @@ export function federationPlan(env: NodeJS.ProcessEnv, dataDirOption?: string): 
     dataDir,
     credentialsFile: join(dataDir, 'credentials.json'),
     logDir: join(dataDir, 'logs'),
-    registry: { origin: REGISTRY_ORIGIN, dataDir: join(dataDir, 'registry'), port: ports.registry, url: `http://127.0.0.1:${ports.registry}`, keysFile: join(dataDir, 'registry-keys.json') },
+    registry: {
+      origin: REGISTRY_ORIGIN,
+      dataDir: join(dataDir, 'registry'),
+      port: ports.registry,
+      url: `http://127.0.0.1:${ports.registry}`,
+      keysFile: join(dataDir, 'registry-keys.json'),
+    },
     resolverPort: ports.resolver,
     members: [member('alpha.test', 'alice', 'Alice', 'alpha'), member('beta.test', 'bob', 'Bob', 'beta')],
-    bindings: (Object.entries(PORT_SETTINGS) as [PortName, PortSetting][]).map(([name, s]) => ({ port: ports[name], what: s.what, env: s.env, udp: s.udp === true })),
+    bindings: (Object.entries(PORT_SETTINGS) as [PortName, PortSetting][]).map(([name, s]) => ({
+      port: ports[name],
+      what: s.what,
+      env: s.env,
+      udp: s.udp === true,
+    })),
   };
 }
 
@@ -121,8 +148,14 @@ export function memberConfig(plan: FederationPlan, member: MemberPlan): Record<s
     https: { enabled: true, host: '127.0.0.1', port: member.ports.https },
     smtp: { enabled: true, host: '127.0.0.1', port: member.ports.smtp, dnsServers: [resolver] },
     dns: { enabled: true, host: '127.0.0.1', port: member.ports.dns, addresses: ['127.0.0.1'], resolvers: [resolver] },
-    outbound: { mxOverride: plan.members.filter((m) => m !== member).map((m) => `${m.domain}=127.0.0.1:${m.ports.smtp}`) },
-    federation: { registryUrl: plan.registry.url, registryKeys: plan.registry.keysFile, syncSeconds: MEMBER_SYNC_SECONDS },
+    outbound: {
+      mxOverride: plan.members.filter((m) => m !== member).map((m) => `${m.domain}=127.0.0.1:${m.ports.smtp}`),
+    },
+    federation: {
+      registryUrl: plan.registry.url,
+      registryKeys: plan.registry.keysFile,
+      syncSeconds: MEMBER_SYNC_SECONDS,
+    },
   };
 }
 
@@ -162,7 +195,9 @@ export async function portsInUse(plan: FederationPlan): Promise<string[]> {
 function tcpTaken(port: number): Promise<string | null> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE' ? 'in use' : `not available (${e.code ?? e.message})`));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      resolve(e.code === 'EADDRINUSE' ? 'in use' : `not available (${e.code ?? e.message})`),
+    );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(null)));
   });
 }

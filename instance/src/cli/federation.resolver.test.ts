@@ -19,7 +19,14 @@ describe('the local federation name server (a relay by zone)', () => {
   beforeAll(async () => {
     alpha = await startDnsServer({ zone: { '_caliopen.alpha.test': [{ type: 'TXT', data: 'v=caliopen1; alpha' }] } });
     // Large enough that UDP answers come back truncated and the client asks again over TCP.
-    beta = await startDnsServer({ zone: { 'beta.test': Array.from({ length: 12 }, (_, i) => ({ type: 'TXT' as const, data: `beta-${i}-${'x'.repeat(200)}` })) } });
+    beta = await startDnsServer({
+      zone: {
+        'beta.test': Array.from({ length: 12 }, (_, i) => ({
+          type: 'TXT' as const,
+          data: `beta-${i}-${'x'.repeat(200)}`,
+        })),
+      },
+    });
     fallback = await startDnsServer({ zone: { 'example.org': [{ type: 'TXT', data: 'from the system resolver' }] } });
     resolver = await startLoopbackResolver({
       port: await freePort(),
@@ -30,7 +37,12 @@ describe('the local federation name server (a relay by zone)', () => {
       fallback: { host: fallback.host, port: fallback.port },
       timeoutMs: 500,
     });
-    refusing = await startLoopbackResolver({ port: 0, routes: [{ zone: 'alpha.test', host: alpha.host, port: alpha.port }], fallback: null, timeoutMs: 500 });
+    refusing = await startLoopbackResolver({
+      port: 0,
+      routes: [{ zone: 'alpha.test', host: alpha.host, port: alpha.port }],
+      fallback: null,
+      timeoutMs: 500,
+    });
     server = `127.0.0.1:${resolver.port}`;
   });
 
@@ -44,7 +56,10 @@ describe('the local federation name server (a relay by zone)', () => {
     const r = await dnsQuery('_caliopen.ALPHA.test', 'TXT', { servers: [server] });
     assert.equal(r.error, null, r.error?.message);
     assert.equal(r.answer!.transport, 'udp');
-    assert.deepEqual(r.answer!.records.map((a) => Buffer.concat((a as { data: Buffer[] }).data).toString()), ['v=caliopen1; alpha']);
+    assert.deepEqual(
+      r.answer!.records.map((a) => Buffer.concat((a as { data: Buffer[] }).data).toString()),
+      ['v=caliopen1; alpha'],
+    );
     assert.ok(alpha.queries.some((q) => q.name.toLowerCase() === '_caliopen.alpha.test'));
     assert.ok(!beta.queries.some((q) => q.name.toLowerCase().includes('alpha')), 'the other zone saw nothing');
   });
@@ -83,8 +98,16 @@ describe('the local federation name server (a relay by zone)', () => {
     const replies: Buffer[] = [];
     udp.on('message', (m) => replies.push(m));
     const response = dnsPacket.encode({ type: 'response', id: 7, questions: [{ type: 'TXT', name: 'alpha.test' }] });
-    const two = dnsPacket.encode({ type: 'query', id: 8, questions: [{ type: 'TXT', name: 'alpha.test' }, { type: 'A', name: 'alpha.test' }] });
-    for (const bytes of [Buffer.from('garbage'), Buffer.alloc(3), response, two]) udp.send(bytes, resolver.port, '127.0.0.1');
+    const two = dnsPacket.encode({
+      type: 'query',
+      id: 8,
+      questions: [
+        { type: 'TXT', name: 'alpha.test' },
+        { type: 'A', name: 'alpha.test' },
+      ],
+    });
+    for (const bytes of [Buffer.from('garbage'), Buffer.alloc(3), response, two])
+      udp.send(bytes, resolver.port, '127.0.0.1');
     await new Promise((r) => setTimeout(r, 200));
     udp.close();
     assert.equal(replies.length, 0);

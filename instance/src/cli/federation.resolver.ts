@@ -55,14 +55,23 @@ export async function startLoopbackResolver(options: LoopbackResolverOptions): P
     try {
       const decoded = dnsPacket.decode(message);
       if (decoded.type !== 'query' || decoded.questions?.length !== 1) return null;
-      return { id: decoded.id ?? 0, rd: ((decoded.flags ?? 0) & dnsPacket.RECURSION_DESIRED) !== 0, questions: decoded.questions };
+      return {
+        id: decoded.id ?? 0,
+        rd: ((decoded.flags ?? 0) & dnsPacket.RECURSION_DESIRED) !== 0,
+        questions: decoded.questions,
+      };
     } catch {
       return null;
     }
   };
 
   const failure = (q: NonNullable<ReturnType<typeof questionOf>>, rcode: number): Buffer =>
-    dnsPacket.encode({ type: 'response', id: q.id, flags: (q.rd ? dnsPacket.RECURSION_DESIRED : 0) | rcode, questions: q.questions });
+    dnsPacket.encode({
+      type: 'response',
+      id: q.id,
+      flags: (q.rd ? dnsPacket.RECURSION_DESIRED : 0) | rcode,
+      questions: q.questions,
+    });
 
   // UDP: each question relayed from its own socket (a random source port per question), the answer passed back as is.
   const udp: UdpSocket = createSocket('udp4');
@@ -160,7 +169,10 @@ export async function startLoopbackResolver(options: LoopbackResolverOptions): P
     port,
     close: async () => {
       for (const c of connections) c.destroy();
-      await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
+      await Promise.all([
+        new Promise<void>((r) => udp.close(() => r())),
+        new Promise<void>((r) => tcp.close(() => r())),
+      ]);
     },
   };
 }

@@ -1,4 +1,12 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { getServers } from 'node:dns';
 import { join } from 'node:path';
 import { parseKeySet, verifyFeed, type FeedInstance } from '@caliopen/federation-protocol';
@@ -14,7 +22,18 @@ import { isAppError } from '../shared/errors.ts';
 import { CliError } from './cli-error.ts';
 import { withServices } from './context.ts';
 import { answers, spawnCaliopen, untilReady, type CaliopenChild } from './federation.children.ts';
-import { AUDITORS, FEDERATION_ENV, FederationPlanError, federationPlan, MEMBER_SYNC_SECONDS, memberConfig, portsInUse, registryConfig, type FederationPlan, type MemberPlan } from './federation.plan.ts';
+import {
+  AUDITORS,
+  FEDERATION_ENV,
+  FederationPlanError,
+  federationPlan,
+  MEMBER_SYNC_SECONDS,
+  memberConfig,
+  portsInUse,
+  registryConfig,
+  type FederationPlan,
+  type MemberPlan,
+} from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 import { initInstance } from './instance.commands.ts';
 import { generatePassword } from './prompt.ts';
@@ -55,10 +74,16 @@ export async function runFederation(opts: { dataDir?: string }): Promise<void> {
   }
   const ignored = embeddedDefaultsOnly();
   if (ignored.length > 0) {
-    console.log(`Ignoring ${ignored.join(', ')}: the local federation runs on embedded defaults (these apply to \`caliopen instance start\` / \`registry start\`).`);
+    console.log(
+      `Ignoring ${ignored.join(', ')}: the local federation runs on embedded defaults (these apply to \`caliopen instance start\` / \`registry start\`).`,
+    );
   }
   const taken = await portsInUse(plan);
-  if (taken.length > 0) throw new CliError(`Cannot start the local federation:\n  - ${taken.join('\n  - ')}\n(A federation already running from ${plan.dataDir}? Stop it first.)`, 2);
+  if (taken.length > 0)
+    throw new CliError(
+      `Cannot start the local federation:\n  - ${taken.join('\n  - ')}\n(A federation already running from ${plan.dataDir}? Stop it first.)`,
+      2,
+    );
 
   // Signals from the very start: Ctrl-C during setup stops what was started; a second one while stopping is ignored
   // (npm relays the terminal's SIGINT, so the supervisor often receives two).
@@ -110,16 +135,30 @@ export async function runFederation(opts: { dataDir?: string }): Promise<void> {
       return child;
     };
     // Instances first: the registry's first maintenance tick may re-check its members at once.
-    const memberChildren = plan.members.map((m) => spawnChild(m.domain, ['instance', 'start', '--data-dir', m.dataDir]));
+    const memberChildren = plan.members.map((m) =>
+      spawnChild(m.domain, ['instance', 'start', '--data-dir', m.dataDir]),
+    );
     await step(
       Promise.all(
         memberChildren.map((child, i) =>
-          untilReady(child, async () => child.output().includes('listening on') && (await answers(`http://127.0.0.1:${plan.members[i]!.ports.http}/healthz`)), READY_TIMEOUT_MS),
+          untilReady(
+            child,
+            async () =>
+              child.output().includes('listening on') &&
+              (await answers(`http://127.0.0.1:${plan.members[i]!.ports.http}/healthz`)),
+            READY_TIMEOUT_MS,
+          ),
         ),
       ),
     );
     const registry = spawnChild('registry', ['registry', 'start', '--data-dir', plan.registry.dataDir]);
-    await step(untilReady(registry, async () => registry.output().includes('listening on') && (await answers(`${plan.registry.url}/v1/keys`)), READY_TIMEOUT_MS));
+    await step(
+      untilReady(
+        registry,
+        async () => registry.output().includes('listening on') && (await answers(`${plan.registry.url}/v1/keys`)),
+        READY_TIMEOUT_MS,
+      ),
+    );
 
     const labels: string[] = [];
     for (const member of plan.members) labels.push(await step(ensureLabelled(plan, member, credentials)));
@@ -130,7 +169,10 @@ export async function runFederation(opts: { dataDir?: string }): Promise<void> {
     const crashed = Promise.race(children.map((c) => c.exited.then((code) => ({ child: c, code }))));
     const outcome = await Promise.race([interrupted.then(() => null), crashed]);
     if (outcome !== null) {
-      failure = new CliError(`${outcome.child.name} exited with code ${outcome.code} (log: ${join(plan.logDir, `${outcome.child.name}.log`)}); stopping the federation.`, 1);
+      failure = new CliError(
+        `${outcome.child.name} exited with code ${outcome.code} (log: ${join(plan.logDir, `${outcome.child.name}.log`)}); stopping the federation.`,
+        1,
+      );
       stopping = 'SIGTERM';
     }
   } catch (e) {
@@ -146,7 +188,8 @@ export async function runFederation(opts: { dataDir?: string }): Promise<void> {
   process.off('SIGTERM', onSignal);
   if (failure !== null) throw failure;
   const unclean = children.filter((_, i) => codes[children.length - 1 - i] !== 0);
-  if (unclean.length > 0) throw new CliError(`${unclean.map((c) => c.name).join(', ')} did not stop cleanly (logs in ${plan.logDir}).`, 1);
+  if (unclean.length > 0)
+    throw new CliError(`${unclean.map((c) => c.name).join(', ')} did not stop cleanly (logs in ${plan.logDir}).`, 1);
   console.log('Stopped. The next start reuses the same data.');
 }
 
@@ -174,7 +217,8 @@ function embeddedDefaultsOnly(): string[] {
 function systemResolver(ownPort: number): { host: string; port: number } | null {
   const first = getServers()[0];
   const server = first === undefined ? null : parseServer(first);
-  if (server === null || (server.port === ownPort && (server.host === '127.0.0.1' || server.host === '::1'))) return null;
+  if (server === null || (server.port === ownPort && (server.host === '127.0.0.1' || server.host === '::1')))
+    return null;
   return server;
 }
 
@@ -182,14 +226,24 @@ function systemResolver(ownPort: number): { host: string; port: number } | null 
 // Data directories and accounts
 
 function loadCredentials(plan: FederationPlan): Credentials {
-  const stored: Partial<Credentials> = existsSync(plan.credentialsFile) ? (JSON.parse(readFileSync(plan.credentialsFile, 'utf8')) as Partial<Credentials>) : {};
-  const auditors = AUDITORS.map((name) => stored.registry?.auditors?.find((a) => a.name === name) ?? { name, password: generatePassword() });
+  const stored: Partial<Credentials> = existsSync(plan.credentialsFile)
+    ? (JSON.parse(readFileSync(plan.credentialsFile, 'utf8')) as Partial<Credentials>)
+    : {};
+  const auditors = AUDITORS.map(
+    (name) => stored.registry?.auditors?.find((a) => a.name === name) ?? { name, password: generatePassword() },
+  );
   return {
     registry: { url: plan.registry.url, origin: plan.registry.origin, auditors },
     instances: plan.members.map((m) => {
       const address = `${m.user.username}@${m.domain}`;
-      const known = stored.instances?.find((i) => i.domain === m.domain)?.accounts.find((a) => a.username === m.user.username);
-      return { domain: m.domain, api: `http://127.0.0.1:${m.ports.http}/api/v1`, accounts: [{ username: m.user.username, address, password: known?.password ?? generatePassword() }] };
+      const known = stored.instances
+        ?.find((i) => i.domain === m.domain)
+        ?.accounts.find((a) => a.username === m.user.username);
+      return {
+        domain: m.domain,
+        api: `http://127.0.0.1:${m.ports.http}/api/v1`,
+        accounts: [{ username: m.user.username, address, password: known?.password ?? generatePassword() }],
+      };
     }),
   };
 }
@@ -214,7 +268,15 @@ async function prepareRegistry(plan: FederationPlan, credentials: Credentials): 
   const { REGISTRY_CONFIG_FILE, loadRegistryConfig } = await import('@caliopen/registry/config/registry-config.ts');
   const configFile = join(plan.registry.dataDir, REGISTRY_CONFIG_FILE);
   if (!existsSync(configFile)) {
-    await initRegistry({ dataDir: plan.registry.dataDir, origin: plan.registry.origin, httpPort: String(plan.registry.port), approvals: String(AUDITORS.length) }, () => {});
+    await initRegistry(
+      {
+        dataDir: plan.registry.dataDir,
+        origin: plan.registry.origin,
+        httpPort: String(plan.registry.port),
+        approvals: String(AUDITORS.length),
+      },
+      () => {},
+    );
     console.log(`Created the registry ${plan.registry.origin} in ${plan.registry.dataDir}.`);
   }
   mergeJsonFile(configFile, registryConfig(plan) as Json);
@@ -243,8 +305,13 @@ async function prepareRegistry(plan: FederationPlan, credentials: Credentials): 
 async function prepareMember(plan: FederationPlan, member: MemberPlan, credentials: Credentials): Promise<void> {
   const configFile = join(member.dataDir, CONFIG_FILE_NAME);
   if (!existsSync(configFile)) {
-    const identity = await initInstance({ domain: member.domain, dataDir: member.dataDir, httpPort: String(member.ports.http) }, () => {});
-    console.log(`Created ${member.domain} in ${member.dataDir} (keys, self-signed certificate ${identity.tls.fingerprintSha256.slice(0, 16)}…).`);
+    const identity = await initInstance(
+      { domain: member.domain, dataDir: member.dataDir, httpPort: String(member.ports.http) },
+      () => {},
+    );
+    console.log(
+      `Created ${member.domain} in ${member.dataDir} (keys, self-signed certificate ${identity.tls.fingerprintSha256.slice(0, 16)}…).`,
+    );
   }
   mergeJsonFile(configFile, memberConfig(plan, member) as Json);
   const account = credentials.instances.find((i) => i.domain === member.domain)!.accounts[0]!;
@@ -254,7 +321,12 @@ async function prepareMember(plan: FederationPlan, member: MemberPlan, credentia
       throw e;
     });
     if (existing === null) {
-      await s.accounts.create({ username: account.username, password: account.password, role: 'user', displayName: member.user.displayName });
+      await s.accounts.create({
+        username: account.username,
+        password: account.password,
+        role: 'user',
+        displayName: member.user.displayName,
+      });
     } else if (!(await new PasswordHasher().verify(existing.passwordHash, account.password))) {
       // credentials.json was lost or replaced: the account takes the password written there now.
       await s.accounts.setPassword(existing.id, account.password);
@@ -290,7 +362,13 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
   }
   if (view === null || view.status === 'closed') {
     const applied = await applyToRegistry(
-      { registry: plan.registry.url, dataDir: member.dataDir, jurisdiction: member.domain === 'alpha.test' ? 'FR' : 'DE', adminEmail: `admin@${member.domain}`, yes: true },
+      {
+        registry: plan.registry.url,
+        dataDir: member.dataDir,
+        jurisdiction: member.domain === 'alpha.test' ? 'FR' : 'DE',
+        adminEmail: `admin@${member.domain}`,
+        yes: true,
+      },
       () => {},
     );
     view = applied!.application;
@@ -299,17 +377,29 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
   if (view.status === 'pending') {
     view = (await client.verify(view.id, applicantToken(readApplicationState(member.dataDir)!, box))).application;
     if (!view.checks?.mandatoryPassed) {
-      const failing = view.checks?.results.filter((r) => r.mandatory && r.status === 'fail').map((r) => `${r.id}: ${r.evidence}`) ?? [];
+      const failing =
+        view.checks?.results.filter((r) => r.mandatory && r.status === 'fail').map((r) => `${r.id}: ${r.evidence}`) ??
+        [];
       return `${member.domain}: NOT labelled, mandatory checks fail:\n      ${failing.join('\n      ')}`;
     }
     for (const auditor of credentials.registry.auditors) await approve(plan, auditor, view.id);
     view = await client.application(view.id, applicantToken(readApplicationState(member.dataDir)!, box));
-    if (view.label) console.log(`${member.domain} approved by ${credentials.registry.auditors.map((a) => a.name).join(' and ')}: label ${view.label.id}.`);
+    if (view.label)
+      console.log(
+        `${member.domain} approved by ${credentials.registry.auditors.map((a) => a.name).join(' and ')}: label ${view.label.id}.`,
+      );
   }
   const labelled = (v: ApplicationView) => v.label?.status === 'labelled' && Date.parse(v.label.expiresAt) > Date.now();
   if (view.status === 'approved' && !labelled(view) && view.label?.status !== 'revoked') {
-    const why = view.label === null ? 'missing' : view.label.status === 'labelled' ? `expired ${view.label.expiresAt}` : view.label.status;
-    console.log(`${member.domain}: label ${why}; waiting for the registry to renew it (its maintenance tick re-runs the checks first)…`);
+    const why =
+      view.label === null
+        ? 'missing'
+        : view.label.status === 'labelled'
+          ? `expired ${view.label.expiresAt}`
+          : view.label.status;
+    console.log(
+      `${member.domain}: label ${why}; waiting for the registry to renew it (its maintenance tick re-runs the checks first)…`,
+    );
     const token = applicantToken(readApplicationState(member.dataDir)!, box);
     const until = Date.now() + RENEWAL_WAIT_MS;
     while (!labelled(view) && Date.now() < until) {
@@ -320,11 +410,16 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
   if (view.label?.status === 'revoked') {
     return `${member.domain}: label REVOKED (${view.label.revocationReason ?? 'no reason given'}); a new application needs a new decision: \`caliopen instance apply --registry ${plan.registry.url} --data-dir ${member.dataDir}\``;
   }
-  if (!labelled(view)) return `${member.domain}: NOT labelled yet (${view.decision.blockers.join('; ') || view.label?.status || view.status}); see \`caliopen instance label --data-dir ${member.dataDir}\``;
+  if (!labelled(view))
+    return `${member.domain}: NOT labelled yet (${view.decision.blockers.join('; ') || view.label?.status || view.status}); see \`caliopen instance label --data-dir ${member.dataDir}\``;
   return `${member.domain}: labelled (label ${view.label!.id}, expires ${view.label!.expiresAt})`;
 }
 
-async function approve(plan: FederationPlan, auditor: { name: string; password: string }, applicationId: string): Promise<void> {
+async function approve(
+  plan: FederationPlan,
+  auditor: { name: string; password: string },
+  applicationId: string,
+): Promise<void> {
   const call = async (path: string, body: unknown, token?: string) => {
     const res = await fetch(`${plan.registry.url}${path}`, {
       method: 'POST',
@@ -333,7 +428,11 @@ async function approve(plan: FederationPlan, auditor: { name: string; password: 
       signal: AbortSignal.timeout(60_000),
     });
     const json = (await res.json().catch(() => null)) as { token?: string; code?: string; detail?: string } | null;
-    if (!res.ok) throw new CliError(`the registry refused ${path} for auditor ${auditor.name}: ${json?.detail ?? json?.code ?? res.status}`, 1);
+    if (!res.ok)
+      throw new CliError(
+        `the registry refused ${path} for auditor ${auditor.name}: ${json?.detail ?? json?.code ?? res.status}`,
+        1,
+      );
     return json;
   };
   const login = await call('/v1/auth/login', { name: auditor.name, password: auditor.password });
@@ -342,7 +441,9 @@ async function approve(plan: FederationPlan, auditor: { name: string; password: 
 }
 
 /** The registry's feed, verified as a peer verifies it: signature by the published key set, labels included. */
-async function verifiedFeed(plan: FederationPlan): Promise<{ serial: number; instances: readonly FeedInstance[] } | { error: string }> {
+async function verifiedFeed(
+  plan: FederationPlan,
+): Promise<{ serial: number; instances: readonly FeedInstance[] } | { error: string }> {
   const keys = parseKeySet(await (await fetch(`${plan.registry.url}/v1/keys`)).json());
   if (!keys.ok) return { error: keys.error.message };
   const bytes = new Uint8Array(await (await fetch(`${plan.registry.url}/v1/index`)).arrayBuffer());
@@ -357,14 +458,21 @@ async function verifiedFeed(plan: FederationPlan): Promise<{ serial: number; ins
  * (`<member>/federation/peer-directory.json`, written atomically by its sync). Returns, per member, the domains it
  * sees labelled.
  */
-async function untilMembersSeeEachOther(plan: FederationPlan, feed: Awaited<ReturnType<typeof verifiedFeed>>): Promise<string[][]> {
+async function untilMembersSeeEachOther(
+  plan: FederationPlan,
+  feed: Awaited<ReturnType<typeof verifiedFeed>>,
+): Promise<string[][]> {
   const expected = 'error' in feed ? [] : feed.instances.filter((e) => e.status === 'labelled').map((e) => e.domain);
   const seen = () =>
     plan.members.map((m) => {
       try {
-        const stored = JSON.parse(readFileSync(join(m.dataDir, 'federation', 'peer-directory.json'), 'utf8')) as { feed?: { instances?: { domain: string; status: string; labelExpiresAt: number }[] } };
+        const stored = JSON.parse(readFileSync(join(m.dataDir, 'federation', 'peer-directory.json'), 'utf8')) as {
+          feed?: { instances?: { domain: string; status: string; labelExpiresAt: number }[] };
+        };
         const now = Date.now() / 1000;
-        return (stored.feed?.instances ?? []).filter((e) => e.status === 'labelled' && e.labelExpiresAt > now).map((e) => e.domain);
+        return (stored.feed?.instances ?? [])
+          .filter((e) => e.status === 'labelled' && e.labelExpiresAt > now)
+          .map((e) => e.domain);
       } catch {
         return [];
       }
@@ -381,24 +489,38 @@ async function untilMembersSeeEachOther(plan: FederationPlan, feed: Awaited<Retu
 // ---------------------------------------------------------------------------------------------------------------
 // Output
 
-function printSummary(plan: FederationPlan, credentials: Credentials, labels: string[], feed: Awaited<ReturnType<typeof verifiedFeed>>, federated: string[][]): void {
+function printSummary(
+  plan: FederationPlan,
+  credentials: Credentials,
+  labels: string[],
+  feed: Awaited<ReturnType<typeof verifiedFeed>>,
+  federated: string[][],
+): void {
   const lines: string[] = ['', `Caliopen local federation (data in ${plan.dataDir}, logs in ${plan.logDir}):`, ''];
   const r = plan.registry;
   lines.push(`  registry ${r.origin}`);
   lines.push(`    ready      API ${r.url}/v1   (docs ${r.url}/docs)`);
   lines.push(`    feed       ${r.url}/v1/index   (signed; keys at ${r.url}/v1/keys)`);
-  lines.push(`    auditors   ${credentials.registry.auditors.map((a) => `${a.name} / ${a.password}`).join(', ')}   (POST ${r.url}/v1/auth/login)`);
+  lines.push(
+    `    auditors   ${credentials.registry.auditors.map((a) => `${a.name} / ${a.password}`).join(', ')}   (POST ${r.url}/v1/auth/login)`,
+  );
   if ('error' in feed) lines.push(`    WARNING    the feed does not verify: ${feed.error}`);
   for (const [i, m] of plan.members.entries()) {
     const account = credentials.instances[i]!.accounts[0]!;
     const entry = 'error' in feed ? undefined : feed.instances.find((e) => e.domain === m.domain);
     lines.push('');
     lines.push(`  instance ${m.domain}`);
-    lines.push(`    ready      API http://127.0.0.1:${m.ports.http}/api/v1   (docs http://127.0.0.1:${m.ports.http}/api/docs)`);
-    lines.push(`    public     https://${m.domain}:${m.ports.https} on 127.0.0.1:${m.ports.https} (self-signed instance certificate)`);
+    lines.push(
+      `    ready      API http://127.0.0.1:${m.ports.http}/api/v1   (docs http://127.0.0.1:${m.ports.http}/api/docs)`,
+    );
+    lines.push(
+      `    public     https://${m.domain}:${m.ports.https} on 127.0.0.1:${m.ports.https} (self-signed instance certificate)`,
+    );
     lines.push(`    SMTP       127.0.0.1:${m.ports.smtp}   (mail to ${account.address})`);
     lines.push(`    DNS        127.0.0.1:${m.ports.dns}   dig @127.0.0.1 -p ${m.ports.dns} _caliopen.${m.domain} TXT`);
-    lines.push(`    label      ${labels[i]!.replace(`${m.domain}: `, '')}${entry ? `; in the feed: ${entry.status}, instance PI ${entry.pi.score} (${entry.pi.level})` : ''}`);
+    lines.push(
+      `    label      ${labels[i]!.replace(`${m.domain}: `, '')}${entry ? `; in the feed: ${entry.status}, instance PI ${entry.pi.score} (${entry.pi.level})` : ''}`,
+    );
     const others = plan.members.filter((o) => o !== m);
     const peersSeen = others.filter((o) => federated[i]!.includes(o.domain));
     const ownSeen = federated[i]!.includes(m.domain);
@@ -412,11 +534,15 @@ function printSummary(plan: FederationPlan, credentials: Credentials, labels: st
   const [alpha, beta] = plan.members;
   const alice = credentials.instances[0]!.accounts[0]!;
   lines.push('');
-  lines.push(`  name server 127.0.0.1:${plan.resolverPort} (UDP and TCP) answers for ${plan.members.map((m) => m.domain).join(' and ')}:`);
+  lines.push(
+    `  name server 127.0.0.1:${plan.resolverPort} (UDP and TCP) answers for ${plan.members.map((m) => m.domain).join(' and ')}:`,
+  );
   lines.push(`               dig @127.0.0.1 -p ${plan.resolverPort} ${beta.domain} MX`);
   lines.push('');
   lines.push(`Log in as ${alice.address}:`);
-  lines.push(`  curl -s -X POST http://127.0.0.1:${alpha.ports.http}/api/v1/auth/login -H 'content-type: application/json' \\`);
+  lines.push(
+    `  curl -s -X POST http://127.0.0.1:${alpha.ports.http}/api/v1/auth/login -H 'content-type: application/json' \\`,
+  );
   lines.push(`       -d '{"username":"${alice.username}","password":"${alice.password}"}'`);
   lines.push('');
   lines.push(`Accounts and passwords: ${plan.credentialsFile} (mode 0600).`);

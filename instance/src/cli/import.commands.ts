@@ -24,7 +24,9 @@ export function progressLine(s: SyncStatus): string {
   const total = s.folders.reduce((n, f) => n + (f.total ?? 0), 0);
   const current = s.folders.find((f) => f.total === null || f.done < f.total) ?? s.folders.at(-1);
   const index = current ? s.folders.indexOf(current) + 1 : 0;
-  const where = current ? ` folder ${index}/${s.folders.length} ${JSON.stringify(current.path)} ${current.done}/${current.total ?? '?'}` : '';
+  const where = current
+    ? ` folder ${index}/${s.folders.length} ${JSON.stringify(current.path)} ${current.done}/${current.total ?? '?'}`
+    : '';
   return `${s.state}:${where} | all folders ${sum('done')}/${total} done, ${sum('imported')} new${sum('skipped') ? `, ${sum('skipped')} skipped` : ''}`;
 }
 
@@ -32,15 +34,25 @@ function summary(identity: RemoteIdentity, s: SyncStatus): string {
   const imported = s.folders.reduce((n, f) => n + f.imported, 0);
   const done = s.folders.reduce((n, f) => n + f.done, 0);
   const skipped = s.folders.reduce((n, f) => n + f.skipped, 0);
-  const perFolder = s.folders.map((f) => `  ${f.path}: ${f.imported} new of ${f.total ?? 0}${f.skipped ? ` (${f.skipped} over the size limit, skipped)` : ''}`);
-  return [`Imported ${imported} new message(s) from ${s.folders.length} folder(s) of ${identity.label} (${done - imported - skipped} already present, ${skipped} skipped).`, ...perFolder].join('\n');
+  const perFolder = s.folders.map(
+    (f) =>
+      `  ${f.path}: ${f.imported} new of ${f.total ?? 0}${f.skipped ? ` (${f.skipped} over the size limit, skipped)` : ''}`,
+  );
+  return [
+    `Imported ${imported} new message(s) from ${s.folders.length} folder(s) of ${identity.label} (${done - imported - skipped} already present, ${skipped} skipped).`,
+    ...perFolder,
+  ].join('\n');
 }
 
-async function accountId(s: { accounts: { getByUsername(u: string): Promise<{ id: string }> } }, username: string): Promise<string> {
+async function accountId(
+  s: { accounts: { getByUsername(u: string): Promise<{ id: string }> } },
+  username: string,
+): Promise<string> {
   try {
     return (await s.accounts.getByUsername(username)).id;
   } catch (e) {
-    if (isAppError(e) && e.code === 'not_found') throw new CliError(`No account named ${username}: list them with \`caliopen admin user list\`.`, 2);
+    if (isAppError(e) && e.code === 'not_found')
+      throw new CliError(`No account named ${username}: list them with \`caliopen admin user list\`.`, 2);
     throw e;
   }
 }
@@ -51,28 +63,58 @@ export function registerImportCommands(program: Command): void {
 
   imp
     .command('add <username>')
-    .description("add a remote IMAP mailbox to an account (the login is tested first; the password is stored sealed)")
+    .description('add a remote IMAP mailbox to an account (the login is tested first; the password is stored sealed)')
     .requiredOption('--host <host>', 'the IMAP server, e.g. imap.example.org')
     .option('--port <port>', 'the IMAP port (default 993 with --tls implicit, 143 otherwise)')
     .option('--tls <mode>', 'implicit (IMAPS), starttls, or none', 'implicit')
     .requiredOption('--login <name>', 'the username on the remote server')
     .option('--label <text>', 'a name for this mailbox')
-    .option('--password-stdin', 'read the remote password from standard input (required: passwords never go on the command line)')
+    .option(
+      '--password-stdin',
+      'read the remote password from standard input (required: passwords never go on the command line)',
+    )
     .option('--json', 'print the result as JSON')
     .option('--data-dir <dir>', 'the instance data directory')
     .option('--config <file>', 'config file')
     .action(async (username: string, opts: AddOptions) => {
-      if (!TLS_MODES.includes(opts.tls as ImapTls)) throw new CliError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${opts.tls}".`, 2);
+      if (!TLS_MODES.includes(opts.tls as ImapTls))
+        throw new CliError(`--tls must be one of ${TLS_MODES.join(', ')}, got "${opts.tls}".`, 2);
       const tls = opts.tls as ImapTls;
       const port = opts.port === undefined ? (tls === 'implicit' ? 993 : 143) : Number(opts.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--port must be 1-65535, got "${opts.port}".`, 2);
-      if (!opts.passwordStdin) throw new CliError('Pass the remote password on standard input with --password-stdin, e.g. `printf %s "$PW" | caliopen import add ...`.', 2);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new CliError(`--port must be 1-65535, got "${opts.port}".`, 2);
+      if (!opts.passwordStdin)
+        throw new CliError(
+          'Pass the remote password on standard input with --password-stdin, e.g. `printf %s "$PW" | caliopen import add ...`.',
+          2,
+        );
       const password = await readStdinSecret();
       const identity = await withServices(opts, async (s) =>
-        s.identities.create(await accountId(s, username), { kind: 'imap', host: opts.host, port, tls, username: opts.login, password, label: opts.label }),
+        s.identities.create(await accountId(s, username), {
+          kind: 'imap',
+          host: opts.host,
+          port,
+          tls,
+          username: opts.login,
+          password,
+          label: opts.label,
+        }),
       );
-      if (opts.json) console.log(JSON.stringify({ id: identity.id, label: identity.label, host: identity.host, port: identity.port, tls: identity.tls, username: identity.username }));
-      else console.log(`Added ${identity.label} (id ${identity.id}). Import it now with \`caliopen import run ${username} ${identity.id}\`.`);
+      if (opts.json)
+        console.log(
+          JSON.stringify({
+            id: identity.id,
+            label: identity.label,
+            host: identity.host,
+            port: identity.port,
+            tls: identity.tls,
+            username: identity.username,
+          }),
+        );
+      else
+        console.log(
+          `Added ${identity.label} (id ${identity.id}). Import it now with \`caliopen import run ${username} ${identity.id}\`.`,
+        );
     });
 
   imp
@@ -84,21 +126,39 @@ export function registerImportCommands(program: Command): void {
     .action(async (username: string, opts: CommonOptions & { json?: boolean }) => {
       const identities = await withServices(opts, async (s) => s.identities.list(await accountId(s, username)));
       if (opts.json) {
-        for (const i of identities) console.log(JSON.stringify({ id: i.id, label: i.label, host: i.host, port: i.port, tls: i.tls, username: i.username, state: i.sync.state, lastSuccessAt: i.sync.lastSuccessAt }));
+        for (const i of identities)
+          console.log(
+            JSON.stringify({
+              id: i.id,
+              label: i.label,
+              host: i.host,
+              port: i.port,
+              tls: i.tls,
+              username: i.username,
+              state: i.sync.state,
+              lastSuccessAt: i.sync.lastSuccessAt,
+            }),
+          );
         return;
       }
       if (identities.length === 0) {
-        console.log(`${username} has no remote mailbox: add one with \`caliopen import add ${username} --host ... --login ... --password-stdin\`.`);
+        console.log(
+          `${username} has no remote mailbox: add one with \`caliopen import add ${username} --host ... --login ... --password-stdin\`.`,
+        );
         return;
       }
       for (const i of identities) {
-        console.log(`${i.id}  ${i.label}  ${i.tls}://${i.host}:${i.port}  last import: ${i.sync.state}${i.sync.lastSuccessAt ? `, last success ${i.sync.lastSuccessAt.toISOString()}` : ''}${i.sync.lastError ? ` (${i.sync.lastError.code}: ${i.sync.lastError.message})` : ''}`);
+        console.log(
+          `${i.id}  ${i.label}  ${i.tls}://${i.host}:${i.port}  last import: ${i.sync.state}${i.sync.lastSuccessAt ? `, last success ${i.sync.lastSuccessAt.toISOString()}` : ''}${i.sync.lastError ? ` (${i.sync.lastError.code}: ${i.sync.lastError.message})` : ''}`,
+        );
       }
     });
 
   imp
     .command('run <username> [identity-id]')
-    .description('import now, in this process, showing progress (every remote mailbox of the account when no id is given)')
+    .description(
+      'import now, in this process, showing progress (every remote mailbox of the account when no id is given)',
+    )
     .option('--data-dir <dir>', 'the instance data directory')
     .option('--config <file>', 'config file')
     .action(async (username: string, identityId: string | undefined, opts: CommonOptions) => {
@@ -119,7 +179,9 @@ export function registerImportCommands(program: Command): void {
           });
           if (result.state === 'failed') {
             failed++;
-            console.error(`caliopen: import of ${identity.label} failed: ${result.lastError?.code}: ${result.lastError?.message}`);
+            console.error(
+              `caliopen: import of ${identity.label} failed: ${result.lastError?.code}: ${result.lastError?.message}`,
+            );
           } else {
             console.log(summary(identity, result));
           }
@@ -127,6 +189,10 @@ export function registerImportCommands(program: Command): void {
       } finally {
         await s.close();
       }
-      if (failed > 0) throw new CliError(`${failed} import(s) failed (see above); fix the cause and run again: imports resume where they stopped.`, 1);
+      if (failed > 0)
+        throw new CliError(
+          `${failed} import(s) failed (see above); fix the cause and run again: imports resume where they stopped.`,
+          1,
+        );
     });
 }

@@ -4,7 +4,12 @@ import type { Command } from 'commander';
 import { startInstance } from '../app/instance.app.ts';
 import { CONFIG_FILE_NAME } from '../config/config.loader.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
-import { createInstanceIdentity, dnsRecords, loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
+import {
+  createInstanceIdentity,
+  dnsRecords,
+  loadInstanceIdentity,
+  type InstanceIdentity,
+} from '../identity/instance-identity.ts';
 import { createMasterKey, loadMasterKey } from '../identity/master-key.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { CliError } from './cli-error.ts';
@@ -21,16 +26,25 @@ export interface InitOptions extends CommonOptions {
 }
 
 /** Creates a new instance in a data directory: config, master key, instance keys and certificate, empty store. */
-export async function initInstance(opts: InitOptions, print: (line: string) => void = console.log): Promise<InstanceIdentity> {
+export async function initInstance(
+  opts: InitOptions,
+  print: (line: string) => void = console.log,
+): Promise<InstanceIdentity> {
   const domain = opts.domain.trim().toLowerCase();
   if (!DOMAIN.test(domain)) throw new CliError(`"${opts.domain}" is not a domain name (e.g. mail.example.org).`, 2);
-  if ((opts.cert === undefined) !== (opts.key === undefined)) throw new CliError('--cert and --key go together (PEM files).', 2);
+  if ((opts.cert === undefined) !== (opts.key === undefined))
+    throw new CliError('--cert and --key go together (PEM files).', 2);
   const dataDir = resolve(opts.dataDir ?? process.env.CALIOPEN_DATA_DIR ?? '.data/instance');
   const configFile = join(dataDir, CONFIG_FILE_NAME);
-  if (existsSync(configFile)) throw new CliError(`${configFile} exists: this directory already holds an instance. Use another --data-dir.`, 2);
+  if (existsSync(configFile))
+    throw new CliError(`${configFile} exists: this directory already holds an instance. Use another --data-dir.`, 2);
   const port = opts.httpPort === undefined ? 8080 : Number(opts.httpPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--http-port must be a port number, got "${opts.httpPort}".`, 2);
-  const given = opts.cert && opts.key ? { certPem: readFileSync(opts.cert, 'utf8'), keyPem: readFileSync(opts.key, 'utf8') } : undefined;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CliError(`--http-port must be a port number, got "${opts.httpPort}".`, 2);
+  const given =
+    opts.cert && opts.key
+      ? { certPem: readFileSync(opts.cert, 'utf8'), keyPem: readFileSync(opts.key, 'utf8') }
+      : undefined;
 
   const box = new SecretBox(process.env.CALIOPEN_MASTER_KEY ? loadMasterKey(dataDir) : createMasterKey(dataDir));
   const identity = await createInstanceIdentity(dataDir, domain, box, given);
@@ -43,7 +57,9 @@ export async function initInstance(opts: InitOptions, print: (line: string) => v
   print(`  signing key (Ed25519)    ${identity.signing.thumbprint}`);
   print(`  encryption key (X25519)  ${identity.encryption.thumbprint}`);
   print(`  TLS certificate          ${given ? 'given' : 'self-signed'}, SHA-256 ${identity.tls.fingerprintSha256}`);
-  print(`  DKIM key (RSA-2048)      selector ${identity.dkim.selector} (publish the ${identity.dkim.selector}._domainkey TXT record below)`);
+  print(
+    `  DKIM key (RSA-2048)      selector ${identity.dkim.selector} (publish the ${identity.dkim.selector}._domainkey TXT record below)`,
+  );
   print('');
   printDns(identity, print);
   print('');
@@ -54,7 +70,8 @@ export async function initInstance(opts: InitOptions, print: (line: string) => v
 
 function printDns(identity: InstanceIdentity, print: (line: string) => void): void {
   print('Publish these DNS records:');
-  for (const r of dnsRecords(identity)) print(`  ${r.name.padEnd(30)} ${r.type.padEnd(7)} ${r.value}\n  ${''.padEnd(30)} ; ${r.why}`);
+  for (const r of dnsRecords(identity))
+    print(`  ${r.name.padEnd(30)} ${r.type.padEnd(7)} ${r.value}\n  ${''.padEnd(30)} ; ${r.why}`);
 }
 
 export function registerInstanceCommands(program: Command): void {
@@ -80,7 +97,9 @@ export function registerInstanceCommands(program: Command): void {
     .option('--config <file>', 'config file (default <data-dir>/caliopen.json)')
     .action(async (opts: CommonOptions) => {
       const running = await startInstance(configFrom(opts));
-      console.log(`Caliopen instance ${running.services.config.domain} listening on ${running.url} (API docs: ${running.url}/api/docs)`);
+      console.log(
+        `Caliopen instance ${running.services.config.domain} listening on ${running.url} (API docs: ${running.url}/api/docs)`,
+      );
       await untilSignal();
       await running.stop();
     });

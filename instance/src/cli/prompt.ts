@@ -3,10 +3,13 @@ import { CliError } from './cli-error.ts';
 
 /** Reads a whole secret from standard input (`--password-stdin`), trimming one trailing newline. */
 export async function readStdinSecret(): Promise<string> {
-  if (process.stdin.isTTY) throw new CliError('--password-stdin reads the password from a pipe, e.g. `printf %s "$PW" | caliopen ...`.', 2);
+  if (process.stdin.isTTY)
+    throw new CliError('--password-stdin reads the password from a pipe, e.g. `printf %s "$PW" | caliopen ...`.', 2);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const text = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!text) throw new CliError('No password on standard input.', 2);
   return text;
 }

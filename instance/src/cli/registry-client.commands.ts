@@ -5,8 +5,19 @@ import { SecretBox } from '../crypto/secret-box.ts';
 import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import { publicBaseUrl } from '../http/public.face.ts';
-import { declarationPath, declarationTemplate, readDeclaration, signDeclaration, writeDeclaration } from '../registry-client/declaration.ts';
-import { applicantToken, readApplicationState, sealApplicantToken, writeApplicationState } from '../registry-client/application.store.ts';
+import {
+  declarationPath,
+  declarationTemplate,
+  readDeclaration,
+  signDeclaration,
+  writeDeclaration,
+} from '../registry-client/declaration.ts';
+import {
+  applicantToken,
+  readApplicationState,
+  sealApplicantToken,
+  writeApplicationState,
+} from '../registry-client/application.store.ts';
 import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';
 import { CliError } from './cli-error.ts';
 import type { CommonOptions } from './context.ts';
@@ -27,10 +38,14 @@ function printApplication(view: ApplicationView, print: (l: string) => void): vo
   if (view.checks) {
     print(`Checks (${view.checks.mandatoryPassed ? 'all mandatory checks pass' : 'a mandatory check fails'}):`);
     for (const c of view.checks.results) {
-      print(`  ${c.status.toUpperCase().padEnd(6)} ${c.id.padEnd(34)} ${String(c.points).padStart(2)}/${c.maxPoints}${c.mandatory ? ' (mandatory)' : ''}  ${c.evidence}`);
+      print(
+        `  ${c.status.toUpperCase().padEnd(6)} ${c.id.padEnd(34)} ${String(c.points).padStart(2)}/${c.maxPoints}${c.mandatory ? ' (mandatory)' : ''}  ${c.evidence}`,
+      );
     }
   }
-  print(`Auditors: ${view.votes.approvals}/${view.votes.approvalsRequired} approvals, ${view.votes.objections} objection(s)`);
+  print(
+    `Auditors: ${view.votes.approvals}/${view.votes.approvalsRequired} approvals, ${view.votes.objections} objection(s)`,
+  );
   for (const r of view.votes.objectionReasons) print(`  objection: ${r}`);
   for (const b of view.decision.blockers) print(`  waiting for: ${b}`);
   if (view.label) {
@@ -43,7 +58,8 @@ function printApplication(view: ApplicationView, print: (l: string) => void): vo
 }
 
 function registryFailure(e: unknown): never {
-  if (e instanceof RegistryClientError) throw new CliError(`the registry refused: ${e.message} (${e.code})`, e.status >= 400 && e.status < 500 ? 2 : 1);
+  if (e instanceof RegistryClientError)
+    throw new CliError(`the registry refused: ${e.message} (${e.code})`, e.status >= 400 && e.status < 500 ? 2 : 1);
   throw e;
 }
 
@@ -52,21 +68,38 @@ function registryFailure(e: unknown): never {
  * challenge for the running instance to serve, and asks the registry to run its checks. Null when it stopped so that
  * the operator reviews a declaration it just wrote. `caliopen federation` applies its members with it too.
  */
-export async function applyToRegistry(opts: ApplyOptions, print: (line: string) => void = console.log): Promise<{ applicationId: string; application: ApplicationView } | null> {
-  const config = loadConfig({ ...(opts.config ? { configFile: opts.config } : {}), overrides: opts.dataDir ? { dataDir: opts.dataDir } : {} });
+export async function applyToRegistry(
+  opts: ApplyOptions,
+  print: (line: string) => void = console.log,
+): Promise<{ applicationId: string; application: ApplicationView } | null> {
+  const config = loadConfig({
+    ...(opts.config ? { configFile: opts.config } : {}),
+    overrides: opts.dataDir ? { dataDir: opts.dataDir } : {},
+  });
   const box = new SecretBox(loadMasterKey(config.dataDir));
   const identity = await loadInstanceIdentity(config.dataDir, box);
   const file = opts.declaration ?? declarationPath(config.dataDir);
   if (!existsSync(file)) {
     if (!opts.jurisdiction || !opts.adminEmail) {
-      throw new CliError(`No declaration at ${file}: run again with --jurisdiction <CC> --admin-email <address> to create one for review.`, 2);
+      throw new CliError(
+        `No declaration at ${file}: run again with --jurisdiction <CC> --admin-email <address> to create one for review.`,
+        2,
+      );
     }
     writeDeclaration(
       file,
-      declarationTemplate({ domain: config.domain, jurisdiction: opts.jurisdiction.toUpperCase(), adminEmail: opts.adminEmail, adminName: opts.adminName ?? 'Instance administrators', doesEmail: config.smtp.enabled }),
+      declarationTemplate({
+        domain: config.domain,
+        jurisdiction: opts.jurisdiction.toUpperCase(),
+        adminEmail: opts.adminEmail,
+        adminName: opts.adminName ?? 'Instance administrators',
+        doesEmail: config.smtp.enabled,
+      }),
     );
     if (!opts.yes) {
-      print(`Wrote ${file}: it is what this instance commits to, publicly. Review it, then run the same command again.`);
+      print(
+        `Wrote ${file}: it is what this instance commits to, publicly. Review it, then run the same command again.`,
+      );
       return null;
     }
   }
@@ -76,7 +109,8 @@ export async function applyToRegistry(opts: ApplyOptions, print: (line: string) 
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
-  if (declaration.domain !== config.domain) throw new CliError(`${file} declares ${declaration.domain}, but this instance is ${config.domain}.`, 2);
+  if (declaration.domain !== config.domain)
+    throw new CliError(`${file} declares ${declaration.domain}, but this instance is ${config.domain}.`, 2);
   const httpsUrl = opts.httpsUrl ?? publicBaseUrl(config, config.https.port);
   const client = new RegistryClient(opts.registry);
   const answer = await client
@@ -85,7 +119,11 @@ export async function applyToRegistry(opts: ApplyOptions, print: (line: string) 
       endpoints: { https: httpsUrl, ...(config.smtp.enabled ? { smtp: `${config.domain}:${config.smtp.port}` } : {}) },
       keys: { signing: identity.signing.publicJwk as never, encryption: identity.encryption.publicJwk as never },
       certificatePem: identity.tls.certPem,
-      declaration: await signDeclaration(declaration, { privateJwk: identity.signing.privateJwk, thumbprint: identity.signing.thumbprint }, new Date()),
+      declaration: await signDeclaration(
+        declaration,
+        { privateJwk: identity.signing.privateJwk, thumbprint: identity.signing.thumbprint },
+        new Date(),
+      ),
       ...(opts.unlisted ? { listed: false } : {}),
     })
     .catch(registryFailure);
@@ -112,9 +150,14 @@ export function registerRegistryClientCommands(program: Command): void {
 
   instance
     .command('apply')
-    .description('apply to a registry for the label: signs the charter declaration, publishes the challenge, asks for verification')
+    .description(
+      'apply to a registry for the label: signs the charter declaration, publishes the challenge, asks for verification',
+    )
     .requiredOption('--registry <url>', 'the registry base URL, e.g. https://registry.example.org')
-    .option('--declaration <file>', 'the charter declaration (default <data-dir>/declaration.json; created for review when missing)')
+    .option(
+      '--declaration <file>',
+      'the charter declaration (default <data-dir>/declaration.json; created for review when missing)',
+    )
     .option('--jurisdiction <code>', 'ISO country code for a new declaration (e.g. FR)')
     .option('--admin-email <email>', 'admin contact for a new declaration')
     .option('--admin-name <name>', 'admin contact name for a new declaration', 'Instance administrators')
@@ -135,9 +178,16 @@ export function registerRegistryClientCommands(program: Command): void {
     .option('--data-dir <dir>', 'the instance data directory')
     .option('--config <file>', 'config file')
     .action(async (opts: CommonOptions & { verify?: boolean; json?: boolean }) => {
-      const config = loadConfig({ ...(opts.config ? { configFile: opts.config } : {}), overrides: opts.dataDir ? { dataDir: opts.dataDir } : {} });
+      const config = loadConfig({
+        ...(opts.config ? { configFile: opts.config } : {}),
+        overrides: opts.dataDir ? { dataDir: opts.dataDir } : {},
+      });
       const state = readApplicationState(config.dataDir);
-      if (!state) throw new CliError('This instance has not applied to a registry yet: run `caliopen instance apply --registry <url>`.', 2);
+      if (!state)
+        throw new CliError(
+          'This instance has not applied to a registry yet: run `caliopen instance apply --registry <url>`.',
+          2,
+        );
       const token = applicantToken(state, new SecretBox(loadMasterKey(config.dataDir)));
       const client = new RegistryClient(state.registryUrl);
       const view = opts.verify

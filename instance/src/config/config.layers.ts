@@ -11,7 +11,8 @@ export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !=
 /** Objects merge key by key; anything else in `over` replaces what `base` had. */
 export function deepMerge(base: Json, over: Json): Json {
   const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+  for (const [k, v] of Object.entries(over))
+    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
   return out;
 }
 
@@ -42,16 +43,23 @@ export function valuesFromEnv(
     let value: unknown = raw;
     if (kind === 'integer' || kind === 'number') {
       const pattern = kind === 'integer' ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/;
-      if (!pattern.test(raw)) throw fail(`${name} (${path}) must be ${kind === 'integer' ? 'an integer' : 'a number'}, got "${raw}".`);
+      if (!pattern.test(raw))
+        throw fail(`${name} (${path}) must be ${kind === 'integer' ? 'an integer' : 'a number'}, got "${raw}".`);
       value = Number(raw);
     } else if (kind === 'boolean') {
       if (!/^(true|false|1|0)$/i.test(raw)) throw fail(`${name} (${path}) must be true or false, got "${raw}".`);
       value = /^(true|1)$/i.test(raw);
     } else if (kind === 'list') {
-      value = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      value = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     } else if (kind === 'map') {
       const map: Record<string, string> = {};
-      for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const pair of raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const eq = pair.indexOf('=');
         if (eq <= 0) throw fail(`${name} must be a list of domain=host:port, got "${pair}".`);
         map[pair.slice(0, eq).trim().toLowerCase()] = pair.slice(eq + 1).trim();

@@ -28,7 +28,10 @@ export function loadConfig(options: LoadOptions = {}): InstanceConfig & { config
   const env = options.env ?? process.env;
   const envPart = valuesFromEnv(env, ENV_KEYS, (message) => new ConfigError(message));
   const dataDir = resolve(
-    (options.overrides?.dataDir as string | undefined) ?? (envPart.values.dataDir as string | undefined) ?? options.dataDir ?? '.data/instance',
+    (options.overrides?.dataDir as string | undefined) ??
+      (envPart.values.dataDir as string | undefined) ??
+      options.dataDir ??
+      '.data/instance',
   );
   const configFile = options.configFile ?? env.CALIOPEN_CONFIG ?? join(dataDir, CONFIG_FILE_NAME);
   let fileValues: Json = {};
@@ -39,13 +42,18 @@ export function loadConfig(options: LoadOptions = {}): InstanceConfig & { config
       if (!isObject(parsed)) throw new Error('the top level must be an object');
       fileValues = parsed;
     } catch (e) {
-      throw new ConfigError(`The config file ${configFile} is not valid JSON: ${(e as Error).message}. Fix it or run \`caliopen instance init\` again.`);
+      throw new ConfigError(
+        `The config file ${configFile} is not valid JSON: ${(e as Error).message}. Fix it or run \`caliopen instance init\` again.`,
+      );
     }
   } else if (options.configFile ?? env.CALIOPEN_CONFIG) {
     throw new ConfigError(`The config file ${configFile} does not exist.`);
   }
 
-  const merged = deepMerge(deepMerge(deepMerge(deepMerge(DEFAULTS as unknown as Json, fileValues), envPart.values), options.overrides ?? {}), { dataDir });
+  const merged = deepMerge(
+    deepMerge(deepMerge(deepMerge(DEFAULTS as unknown as Json, fileValues), envPart.values), options.overrides ?? {}),
+    { dataDir },
+  );
   if (!Value.Check(InstanceConfigSchema, merged)) {
     const problems = [...Value.Errors(InstanceConfigSchema, merged)]
       .map((err) => err as unknown as { keyword: string; schemaPath: string; instancePath: string; message: string })
@@ -59,12 +67,15 @@ export function loadConfig(options: LoadOptions = {}): InstanceConfig & { config
           ? `unknown key "${key}" (from ${source}): remove it or check its spelling`
           : `"${key}" ${e.message} (from ${source})`;
       });
-    if (!('domain' in merged)) problems.unshift('"domain" is missing: run `caliopen instance init --domain example.org` or set CALIOPEN_DOMAIN');
+    if (!('domain' in merged))
+      problems.unshift('"domain" is missing: run `caliopen instance init --domain example.org` or set CALIOPEN_DOMAIN');
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   const config = merged as InstanceConfig;
   if (config.storage.engine === 'cassandra' && !config.storage.cassandra) {
-    throw new ConfigError('storage.engine is "cassandra" but storage.cassandra is missing: set CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC and CASSANDRA_KEYSPACE.');
+    throw new ConfigError(
+      'storage.engine is "cassandra" but storage.cassandra is missing: set CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC and CASSANDRA_KEYSPACE.',
+    );
   }
   if (config.search.engine === 'elasticsearch' && !config.search.elasticsearchUrl) {
     throw new ConfigError('search.engine is "elasticsearch" but no URL is set: set ELASTICSEARCH_URL.');

@@ -38,8 +38,16 @@ export const InstanceConfigSchema = Type.Object(
               contactPoints: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
               localDataCenter: Type.String({ minLength: 1 }),
               keyspace: Type.String({ pattern: '^[a-z][a-z0-9_]{0,47}$' }),
-              readConsistency: Type.Optional(Type.Union(['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'].map((c) => Type.Literal(c)))),
-              writeConsistency: Type.Optional(Type.Union(['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'].map((c) => Type.Literal(c)))),
+              readConsistency: Type.Optional(
+                Type.Union(
+                  ['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'].map((c) => Type.Literal(c)),
+                ),
+              ),
+              writeConsistency: Type.Optional(
+                Type.Union(
+                  ['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'].map((c) => Type.Literal(c)),
+                ),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -68,10 +76,7 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    accounts: Type.Object(
-      { defaultQuotaBytes: Type.Integer({ minimum: 0 }) },
-      { additionalProperties: false },
-    ),
+    accounts: Type.Object({ defaultQuotaBytes: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
     /**
      * Inbound SMTP (the MX): off unless enabled. Production listens on 0.0.0.0 port 25; 2525 is the unprivileged
      * development default. `dnsServers` are used for SPF/DKIM/DMARC and reverse lookups (empty = the system's).
@@ -87,7 +92,9 @@ export const InstanceConfigSchema = Type.Object(
         maxConnectionsPerIp: Type.Integer({ minimum: 0, maximum: 100_000 }),
         /** 0 = no limit. */
         messagesPerMinutePerIp: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
-        dnsServers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F:.]{2,45})$' }), { maxItems: 8 }),
+        dnsServers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F:.]{2,45})$' }), {
+          maxItems: 8,
+        }),
       },
       { additionalProperties: false },
     ),
@@ -120,10 +127,9 @@ export const InstanceConfigSchema = Type.Object(
           { additionalProperties: false },
         ),
         /** `domain=host:port` entries (tests / private networks only). */
-        mxOverride: Type.Array(
-          Type.String({ pattern: '^[a-z0-9.-]{1,253}=[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$' }),
-          { maxItems: 1000 },
-        ),
+        mxOverride: Type.Array(Type.String({ pattern: '^[a-z0-9.-]{1,253}=[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$' }), {
+          maxItems: 1000,
+        }),
         /** Most recipients (to + cc + bcc) one message may have. */
         maxRecipients: Type.Integer({ minimum: 1, maximum: 10_000 }),
         /** Most attachment bytes (decoded, all attachments together) one message may carry. */
@@ -144,9 +150,14 @@ export const InstanceConfigSchema = Type.Object(
         /** UDP and TCP, the same port (53 in production; 0 = any free port). */
         port: Type.Integer({ minimum: 0, maximum: 65535 }),
         /** A/AAAA of the domain and of ns.<domain>. */
-        addresses: Type.Array(Type.String({ pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:.]{2,45})$' }), { minItems: 1, maxItems: 16 }),
+        addresses: Type.Array(Type.String({ pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:.]{2,45})$' }), {
+          minItems: 1,
+          maxItems: 16,
+        }),
         /** Servers asked for correspondents' keys (`ip`, `ip:port`, `[ipv6]:port`); empty = the system's first. */
-        resolvers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F:.]{2,45})$' }), { maxItems: 8 }),
+        resolvers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F:.]{2,45})$' }), {
+          maxItems: 8,
+        }),
         /** Count the resolvers' AD bit as DNSSEC validation: only for a validating resolver on a trusted path. */
         trustAd: Type.Boolean(),
       },
@@ -188,7 +199,17 @@ export const InstanceConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     log: Type.Object(
-      { level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')]) },
+      {
+        level: Type.Union([
+          Type.Literal('fatal'),
+          Type.Literal('error'),
+          Type.Literal('warn'),
+          Type.Literal('info'),
+          Type.Literal('debug'),
+          Type.Literal('trace'),
+          Type.Literal('silent'),
+        ]),
+      },
       { additionalProperties: false },
     ),
   },
@@ -205,10 +226,26 @@ export const DEFAULTS = {
   queue: { engine: 'sqlite' },
   auth: { sessionTtlSeconds: 30 * 24 * 3600, loginRateLimitPerMinute: 10 },
   accounts: { defaultQuotaBytes: 5 * 1024 ** 3 },
-  smtp: { enabled: false, host: '127.0.0.1', port: 2525, maxMessageBytes: 25 * 1024 * 1024, maxConnections: 200, maxConnectionsPerIp: 20, messagesPerMinutePerIp: 300, dnsServers: [] },
+  smtp: {
+    enabled: false,
+    host: '127.0.0.1',
+    port: 2525,
+    maxMessageBytes: 25 * 1024 * 1024,
+    maxConnections: 200,
+    maxConnectionsPerIp: 20,
+    messagesPerMinutePerIp: 300,
+    dnsServers: [],
+  },
   // The first retry a minute later, doubling up to 4 hours between tries (a destination back after an outage gets its
   // mail within 4 hours); 37 attempts: the last try comes about 4.8 days after the first (RFC 5321 §4.5.4.1: 4-5 days).
-  outbound: { tlsPolicy: 'opportunistic', retry: { attempts: 37, baseDelayMs: 60_000, maxDelayMs: 4 * 3600_000 }, mxOverride: [], maxRecipients: 100, maxAttachmentBytes: 10 * 1024 * 1024, concurrency: 4 },
+  outbound: {
+    tlsPolicy: 'opportunistic',
+    retry: { attempts: 37, baseDelayMs: 60_000, maxDelayMs: 4 * 3600_000 },
+    mxOverride: [],
+    maxRecipients: 100,
+    maxAttachmentBytes: 10 * 1024 * 1024,
+    concurrency: 4,
+  },
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false },

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import fc from 'fast-check';
-import { cleanDisplayName, cleanText, normaliseDomain, normaliseEmailAddress, normaliseIdentityAddress } from './contact.normalise.ts';
+import {
+  cleanDisplayName,
+  cleanText,
+  normaliseDomain,
+  normaliseEmailAddress,
+  normaliseIdentityAddress,
+} from './contact.normalise.ts';
 
 describe('email address normalisation', () => {
   test('lowercases the whole address, converts IDN domains to ASCII, strips brackets and mailto:', () => {

@@ -59,7 +59,12 @@ export function normaliseDomain(input: string): string | null {
  */
 export function cleanDisplayName(input: string | null | undefined, address?: string | null): string | null {
   if (input === null || input === undefined) return null;
-  let s = input.slice(0, 4 * MAX_NAME).normalize('NFC').replace(INVISIBLE, ' ').replace(/\s+/gu, ' ').trim();
+  let s = input
+    .slice(0, 4 * MAX_NAME)
+    .normalize('NFC')
+    .replace(INVISIBLE, ' ')
+    .replace(/\s+/gu, ' ')
+    .trim();
   for (let i = 0; i < 3 && s.length >= 2; i++) {
     const first = s[0]!;
     const last = s[s.length - 1]!;
@@ -95,7 +100,10 @@ export function normaliseIdentityAddress(protocol: string, address: string): str
   let s = address.normalize('NFC').trim();
   if (s === '' || s.length > 320 || /[\s\u0000-\u001f\u007f]/u.test(s)) return null;
   if (protocol === 'xmpp') {
-    s = s.replace(/^xmpp:/i, '').split('/')[0]!.toLowerCase();
+    s = s
+      .replace(/^xmpp:/i, '')
+      .split('/')[0]!
+      .toLowerCase();
     const at = s.lastIndexOf('@');
     const domain = normaliseDomain(at >= 0 ? s.slice(at + 1) : s);
     if (domain === null || (at >= 0 && (at === 0 || at > 1023))) return null;

@@ -105,7 +105,10 @@ export class CassandraContactRepository implements ContactRepository {
     return toContact(await this.ctx.one(this.q.one, [accountId, id]));
   }
 
-  async list(accountId: string, page: { limit: number; after?: { displayName: string; id: string } }): Promise<Contact[]> {
+  async list(
+    accountId: string,
+    page: { limit: number; after?: { displayName: string; id: string } },
+  ): Promise<Contact[]> {
     const out: Contact[] = [];
     let after = page.after;
     while (out.length < page.limit) {
@@ -156,7 +159,10 @@ export class CassandraContactRepository implements ContactRepository {
     }
     await this.ctx.loggedBatch(batch);
     const kept = new Set(identities.map(identityKey));
-    await this.releaseIdentities(current, current.identities.filter((i) => !kept.has(identityKey(i))));
+    await this.releaseIdentities(
+      current,
+      current.identities.filter((i) => !kept.has(identityKey(i))),
+    );
     return true;
   }
 

@@ -92,7 +92,9 @@ export class SqliteContactRepository implements ContactRepository {
       pi: parseOrNull<StoredPi>(r.pi_json),
       createdAt: fromMs(r.created_at),
       updatedAt: fromMs(r.updated_at),
-      identities: this.identitiesOf.all(r.id).map((i) => ({ protocol: i.protocol, address: i.address, label: i.label })),
+      identities: this.identitiesOf
+        .all(r.id)
+        .map((i) => ({ protocol: i.protocol, address: i.address, label: i.label })),
     };
   }
 
@@ -106,7 +108,14 @@ export class SqliteContactRepository implements ContactRepository {
 
   private writeIdentities(c: Contact): void {
     uniqueIdentities(c.identities).forEach((i, position) =>
-      this.insertIdentity.run({ accountId: c.accountId, contactId: c.id, protocol: i.protocol, address: i.address, label: i.label, position }),
+      this.insertIdentity.run({
+        accountId: c.accountId,
+        contactId: c.id,
+        protocol: i.protocol,
+        address: i.address,
+        label: i.label,
+        position,
+      }),
     );
   }
 
@@ -124,12 +133,14 @@ export class SqliteContactRepository implements ContactRepository {
   }
 
   async create(contact: Contact): Promise<boolean> {
-    return this.db.transaction(() => {
-      if (!this.identitiesFree(contact)) return false;
-      this.insertContact.run(this.row(contact));
-      this.writeIdentities(contact);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (!this.identitiesFree(contact)) return false;
+        this.insertContact.run(this.row(contact));
+        this.writeIdentities(contact);
+        return true;
+      })
+      .immediate();
   }
 
   async get(accountId: string, id: string): Promise<Contact | null> {
@@ -137,7 +148,10 @@ export class SqliteContactRepository implements ContactRepository {
     return r ? this.hydrate(r) : null;
   }
 
-  async list(accountId: string, page: { limit: number; after?: { displayName: string; id: string } }): Promise<Contact[]> {
+  async list(
+    accountId: string,
+    page: { limit: number; after?: { displayName: string; id: string } },
+  ): Promise<Contact[]> {
     const rows = page.after
       ? this.nextPage.all(accountId, page.after.displayName, page.after.id, page.limit)
       : this.firstPage.all(accountId, page.limit);
@@ -150,14 +164,16 @@ export class SqliteContactRepository implements ContactRepository {
   }
 
   async update(contact: Contact): Promise<boolean> {
-    return this.db.transaction(() => {
-      if (this.one.get(contact.accountId, contact.id) === undefined) return false;
-      if (!this.identitiesFree(contact)) return false;
-      this.updateContact.run(this.row(contact));
-      this.deleteIdentities.run(contact.id);
-      this.writeIdentities(contact);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.one.get(contact.accountId, contact.id) === undefined) return false;
+        if (!this.identitiesFree(contact)) return false;
+        this.updateContact.run(this.row(contact));
+        this.deleteIdentities.run(contact.id);
+        this.writeIdentities(contact);
+        return true;
+      })
+      .immediate();
   }
 
   async delete(accountId: string, id: string): Promise<boolean> {

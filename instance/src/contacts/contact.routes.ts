@@ -14,11 +14,16 @@ export const ContactDto = Type.Object(
     id: Type.String({ format: 'uuid' }),
     displayName: Type.String(),
     identities: Type.Array(
-      Type.Object({ protocol: Type.String(), address: Type.String(), label: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
+      Type.Object(
+        { protocol: Type.String(), address: Type.String(), label: Type.Union([Type.String(), Type.Null()]) },
+        { additionalProperties: false },
+      ),
     ),
     notes: Type.String(),
     automatic: Type.Boolean({ description: 'Created from correspondence, not (yet) edited by the user.' }),
-    pi: Type.Union([PiSummaryDto, Type.Null()], { description: 'The contact\'s Privacy Index (null until first computed, moments after it appears).' }),
+    pi: Type.Union([PiSummaryDto, Type.Null()], {
+      description: "The contact's Privacy Index (null until first computed, moments after it appears).",
+    }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -57,16 +62,25 @@ const ImportReportDto = Type.Object({
   created: Type.Integer(),
   updated: Type.Integer(),
   skipped: Type.Array(
-    Type.Object({ line: Type.Integer(), name: Type.Union([Type.String(), Type.Null()]), reason: Type.String() }, { additionalProperties: false }),
+    Type.Object(
+      { line: Type.Integer(), name: Type.Union([Type.String(), Type.Null()]), reason: Type.String() },
+      { additionalProperties: false },
+    ),
   ),
 });
 
 const VCARD_TYPES = ['text/vcard', 'text/x-vcard', 'text/directory'];
 
 /** The address book: contacts with several identities, merge, vCard export and import. */
-export const ContactDetailDto = Type.Object({ ...ContactDto.properties, pi: PiBreakdownDto }, { additionalProperties: false });
+export const ContactDetailDto = Type.Object(
+  { ...ContactDto.properties, pi: PiBreakdownDto },
+  { additionalProperties: false },
+);
 
-export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; privacy: PiService }> = async (app, { contacts, privacy }) => {
+export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; privacy: PiService }> = async (
+  app,
+  { contacts, privacy },
+) => {
   /** A contact's identities or standing changed: its PI now, its messages' and the account's through the queue. */
   const rescore = async (accountId: string, c: Contact): Promise<Contact> => {
     await privacy.refreshContact(accountId, c.id);
@@ -85,16 +99,24 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; priva
         querystring: Type.Object(
           {
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1200, description: 'The previous page’s `next`.' })),
+            cursor: Type.Optional(
+              Type.String({ minLength: 1, maxLength: 1200, description: 'The previous page’s `next`.' }),
+            ),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(ContactDto), next: Type.Union([Type.String(), Type.Null()]) }), ...problemResponses(400, 401) },
+        response: {
+          200: Type.Object({ items: Type.Array(ContactDto), next: Type.Union([Type.String(), Type.Null()]) }),
+          ...problemResponses(400, 401),
+        },
       },
     },
     async (request) => {
       const q = request.query as { limit: number; cursor?: string };
-      const page = await contacts.list(principalOf(request).account.id, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
+      const page = await contacts.list(principalOf(request).account.id, {
+        limit: q.limit,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
       return { items: page.items.map(toContactDto), next: page.next };
     },
   );
@@ -123,7 +145,8 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; priva
       config: { access: 'user' },
       schema: {
         tags: ['contacts'],
-        summary: 'Merge contacts into one: identities move to the target, the sources go, their discussions merge into the target’s.',
+        summary:
+          'Merge contacts into one: identities move to the target, the sources go, their discussions merge into the target’s.',
         body: Type.Object(
           {
             target: Type.String({ format: 'uuid' }),
@@ -134,7 +157,9 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; priva
         response: {
           200: Type.Object({
             contact: ContactDto,
-            conversationsMerged: Type.Integer({ description: 'Discussions that involved a source and were re-keyed or merged.' }),
+            conversationsMerged: Type.Integer({
+              description: 'Discussions that involved a source and were re-keyed or merged.',
+            }),
             messagesMoved: Type.Integer(),
           }),
           ...problemResponses(400, 401, 404, 409),
@@ -152,17 +177,28 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; priva
     '/api/v1/contacts/export.vcf',
     {
       config: { access: 'user' },
-      schema: { tags: ['contacts'], summary: 'Every contact as a vCard 4.0 file (text/vcard).', response: problemResponses(401) },
+      schema: {
+        tags: ['contacts'],
+        summary: 'Every contact as a vCard 4.0 file (text/vcard).',
+        response: problemResponses(401),
+      },
     },
     async (request, reply) => {
       const text = await contacts.exportVcards(principalOf(request).account.id);
-      return reply.type('text/vcard; charset=utf-8').header('content-disposition', 'attachment; filename="contacts.vcf"').send(text);
+      return reply
+        .type('text/vcard; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="contacts.vcf"')
+        .send(text);
     },
   );
 
   // The import route reads text/vcard bodies: a parser registered in this context only, with its own size limit.
   await app.register(async (scoped) => {
-    scoped.addContentTypeParser(VCARD_TYPES, { parseAs: 'string', bodyLimit: VCARD_LIMITS.bytes }, (_request, body, done) => done(null, body));
+    scoped.addContentTypeParser(
+      VCARD_TYPES,
+      { parseAs: 'string', bodyLimit: VCARD_LIMITS.bytes },
+      (_request, body, done) => done(null, body),
+    );
     scoped.post(
       '/api/v1/contacts/import',
       {
@@ -185,7 +221,8 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; priva
       config: { access: 'user' },
       schema: {
         tags: ['contacts'],
-        summary: 'A contact, with its Privacy Index in full: the factors (routes, keys and how they were verified) and the suggestions to raise it.',
+        summary:
+          'A contact, with its Privacy Index in full: the factors (routes, keys and how they were verified) and the suggestions to raise it.',
         params: IdParams,
         response: { 200: ContactDetailDto, ...problemResponses(400, 401, 404) },
       },
@@ -210,7 +247,9 @@ export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; priva
     },
     async (request) => {
       const accountId = principalOf(request).account.id;
-      return toContactDto(await rescore(accountId, await contacts.update(accountId, params(request), request.body as ContactInput)));
+      return toContactDto(
+        await rescore(accountId, await contacts.update(accountId, params(request), request.body as ContactInput)),
+      );
     },
   );
 

@@ -40,7 +40,14 @@ export function encodeContactCursor(c: Contact): string {
 function decodeContactCursor(s: string): { displayName: string; id: string } {
   try {
     const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && v[0].length <= 400 && /^[0-9a-f-]{36}$/.test(v[1])) {
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      typeof v[0] === 'string' &&
+      typeof v[1] === 'string' &&
+      v[0].length <= 400 &&
+      /^[0-9a-f-]{36}$/.test(v[1])
+    ) {
       return { displayName: v[0], id: v[1] };
     }
   } catch {
@@ -78,7 +85,8 @@ export class ContactService {
   async create(accountId: string, input: ContactInput): Promise<Contact> {
     const identities = this.identities(input.identities ?? []);
     const displayName = cleanDisplayName(input.displayName) ?? identities[0]?.address;
-    if (displayName === undefined) throw new AppError('validation_failed', 'A contact needs a display name or at least one identity.');
+    if (displayName === undefined)
+      throw new AppError('validation_failed', 'A contact needs a display name or at least one identity.');
     const now = this.clock();
     const contact: Contact = {
       id: randomUUID(),
@@ -103,14 +111,18 @@ export class ContactService {
       const current = await this.get(accountId, id);
       const next: Contact = {
         ...current,
-        displayName: input.displayName !== undefined ? (cleanDisplayName(input.displayName) ?? current.displayName) : current.displayName,
+        displayName:
+          input.displayName !== undefined
+            ? (cleanDisplayName(input.displayName) ?? current.displayName)
+            : current.displayName,
         identities: input.identities !== undefined ? this.identities(input.identities) : current.identities,
         notes: input.notes !== undefined ? cleanText(input.notes, MAX_NOTES) : current.notes,
         automatic: false,
         updatedAt: this.clock(),
       };
       if (!(await this.storage.contacts.update(next))) {
-        if ((await this.storage.contacts.get(accountId, id)) === null) throw new AppError('not_found', 'No such contact.');
+        if ((await this.storage.contacts.get(accountId, id)) === null)
+          throw new AppError('not_found', 'No such contact.');
         throw await this.identityTaken(accountId, next);
       }
       return next;
@@ -166,7 +178,11 @@ export class ContactService {
    * target takes their identities (an identity belongs to one contact); a crash in between leaves those addresses
    * without a contact until the next message from them creates an automatic one.
    */
-  async merge(accountId: string, targetId: string, sourceIds: string[]): Promise<{ contact: Contact; conversations: number; messagesMoved: number }> {
+  async merge(
+    accountId: string,
+    targetId: string,
+    sourceIds: string[],
+  ): Promise<{ contact: Contact; conversations: number; messagesMoved: number }> {
     const sources = [...new Set(sourceIds)];
     if (sources.includes(targetId)) throw new AppError('contact_merge_invalid', 'The target cannot also be a source.');
     return this.locks.run(accountId, async () => {
@@ -180,19 +196,26 @@ export class ContactService {
       }
       const identities = dedupeIdentities([...target.identities, ...merged.flatMap((c) => c.identities)]);
       if (identities.length > MAX_IDENTITIES) {
-        throw new AppError('contact_merge_invalid', `The merged contact would have ${identities.length} identities (at most ${MAX_IDENTITIES}).`);
+        throw new AppError(
+          'contact_merge_invalid',
+          `The merged contact would have ${identities.length} identities (at most ${MAX_IDENTITIES}).`,
+        );
       }
       const manual = [target, ...merged].find((c) => !c.automatic);
       const next: Contact = {
         ...target,
         displayName: target.automatic && manual ? manual.displayName : target.displayName,
         identities,
-        notes: [target.notes, ...merged.map((c) => c.notes)].filter((n) => n !== '').join('\n\n').slice(0, MAX_NOTES),
+        notes: [target.notes, ...merged.map((c) => c.notes)]
+          .filter((n) => n !== '')
+          .join('\n\n')
+          .slice(0, MAX_NOTES),
         automatic: manual === undefined,
         updatedAt: this.clock(),
       };
       for (const c of merged) await this.storage.contacts.delete(accountId, c.id);
-      if (!(await this.storage.contacts.update(next))) throw new AppError('conflict', 'An address of these contacts was taken meanwhile; retry.');
+      if (!(await this.storage.contacts.update(next)))
+        throw new AppError('conflict', 'An address of these contacts was taken meanwhile; retry.');
       const moved = await this.conversations.mergeContacts(accountId, next, new Set(sources));
       return { contact: next, ...moved };
     });
@@ -227,7 +250,12 @@ export class ContactService {
       for (const i of card.identities) {
         const address = normaliseIdentityAddress(i.protocol, i.address);
         if (address === null) skip(`${JSON.stringify(i.address.slice(0, 100))} is not a valid ${i.protocol} address`);
-        else identities.push({ protocol: i.protocol, address, label: i.label === null ? null : cleanText(i.label, 64) || null });
+        else
+          identities.push({
+            protocol: i.protocol,
+            address,
+            label: i.label === null ? null : cleanText(i.label, 64) || null,
+          });
       }
       const name = cleanDisplayName(card.displayName) ?? identities[0]?.address ?? null;
       if (name === null) {
@@ -244,7 +272,9 @@ export class ContactService {
           if (owner !== null) owners.set(owner.id, owner);
         }
         if (owners.size > 1) {
-          skip(`its addresses belong to several contacts (${[...owners.values()].map((c) => c.displayName).join(', ')}): merge them first`);
+          skip(
+            `its addresses belong to several contacts (${[...owners.values()].map((c) => c.displayName).join(', ')}): merge them first`,
+          );
           return;
         }
         const existing = [...owners.values()][0];
@@ -281,11 +311,16 @@ export class ContactService {
   }
 
   private identities(input: IdentityInput[]): ContactIdentity[] {
-    if (input.length > MAX_IDENTITIES) throw new AppError('validation_failed', `A contact has at most ${MAX_IDENTITIES} identities.`);
+    if (input.length > MAX_IDENTITIES)
+      throw new AppError('validation_failed', `A contact has at most ${MAX_IDENTITIES} identities.`);
     const out = input.map((i) => {
       const protocol = i.protocol ?? 'email';
       const address = normaliseIdentityAddress(protocol, i.address);
-      if (address === null) throw new AppError('identity_address_invalid', `${JSON.stringify(i.address.slice(0, 100))} is not a valid ${protocol} address.`);
+      if (address === null)
+        throw new AppError(
+          'identity_address_invalid',
+          `${JSON.stringify(i.address.slice(0, 100))} is not a valid ${protocol} address.`,
+        );
       const label = i.label ? cleanText(i.label, 64) || null : null;
       return { protocol, address, label };
     });
@@ -296,7 +331,10 @@ export class ContactService {
     for (const i of c.identities) {
       const owner = await this.storage.contacts.findByIdentity(accountId, i.protocol, i.address);
       if (owner !== null && owner.id !== c.id) {
-        return new AppError('contact_identity_taken', `${i.address} already belongs to the contact ${owner.id} (${owner.displayName}); merge the two contacts instead.`);
+        return new AppError(
+          'contact_identity_taken',
+          `${i.address} already belongs to the contact ${owner.id} (${owner.displayName}); merge the two contacts instead.`,
+        );
       }
     }
     return new AppError('conflict', 'The contact changed meanwhile; reload and retry.');

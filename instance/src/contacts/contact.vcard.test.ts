@@ -43,21 +43,31 @@ describe('vCard export and import', () => {
   test('long lines are folded at 75 octets without splitting a character, and unfolded on import', () => {
     const c = source({ displayName: 'Ωμέγα '.repeat(40).trim(), notes: '日本語のメモ'.repeat(50) });
     const text = formatVcard(c);
-    for (const line of text.split('\r\n')) assert.ok(Buffer.byteLength(line, 'utf8') <= 75, `line of ${Buffer.byteLength(line)} octets`);
+    for (const line of text.split('\r\n'))
+      assert.ok(Buffer.byteLength(line, 'utf8') <= 75, `line of ${Buffer.byteLength(line)} octets`);
     const [card] = parseVcards(text);
     assert.equal(card!.displayName, c.displayName);
     assert.equal(card!.notes, c.notes);
   });
 
   test('property: any name and notes survive the round trip', () => {
-    const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 120 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && s.trim() === s && s !== '');
+    const text = fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 120 })
+      .filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && s.trim() === s && s !== '');
     fc.assert(
-      fc.property(text, fc.array(fc.string({ unit: 'grapheme', maxLength: 60 }).filter((s) => !/[\u0000-\u0009\u000b-\u001f\u007f]/.test(s)), { maxLength: 4 }), (name, noteLines) => {
-        const c = source({ displayName: name, notes: noteLines.join('\n') });
-        const [card] = parseVcards(formatVcard(c));
-        assert.equal(card!.displayName, name);
-        assert.equal(card!.notes, c.notes);
-      }),
+      fc.property(
+        text,
+        fc.array(
+          fc.string({ unit: 'grapheme', maxLength: 60 }).filter((s) => !/[\u0000-\u0009\u000b-\u001f\u007f]/.test(s)),
+          { maxLength: 4 },
+        ),
+        (name, noteLines) => {
+          const c = source({ displayName: name, notes: noteLines.join('\n') });
+          const [card] = parseVcards(formatVcard(c));
+          assert.equal(card!.displayName, name);
+          assert.equal(card!.notes, c.notes);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -92,7 +102,10 @@ describe('vCard export and import', () => {
       ],
     );
     assert.equal(b!.displayName, 'André Gide');
-    assert.deepEqual(b!.identities.map((i) => i.address), ['andre@gide.example']);
+    assert.deepEqual(
+      b!.identities.map((i) => i.address),
+      ['andre@gide.example'],
+    );
     assert.equal(b!.notes, 'line one\r\nline two');
   });
 
@@ -108,18 +121,42 @@ describe('vCard export and import', () => {
     rejects('BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n', /not a vCard/);
     rejects('BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\u0000B\r\nEND:VCARD\r\n', /line 3: control character U\+0000/);
     rejects('BEGIN:VCARD\r\nVERSION:4.0\r\nF N:A\r\nEND:VCARD\r\n', /line 3: bad property name/);
-    rejects(`BEGIN:VCARD\r\nVERSION:4.0\r\nNOTE:${'x'.repeat(VCARD_LIMITS.lineChars + 1)}\r\nEND:VCARD\r\n`, /longer than/);
+    rejects(
+      `BEGIN:VCARD\r\nVERSION:4.0\r\nNOTE:${'x'.repeat(VCARD_LIMITS.lineChars + 1)}\r\nEND:VCARD\r\n`,
+      /longer than/,
+    );
     // A folded line that never ends is still one (too long) line.
-    rejects(`BEGIN:VCARD\r\nVERSION:4.0\r\nNOTE:x\r\n${' y\r\n'.repeat(VCARD_LIMITS.lineChars)}END:VCARD\r\n`, /longer than/);
+    rejects(
+      `BEGIN:VCARD\r\nVERSION:4.0\r\nNOTE:x\r\n${' y\r\n'.repeat(VCARD_LIMITS.lineChars)}END:VCARD\r\n`,
+      /longer than/,
+    );
     rejects('BEGIN:VCARD\r\nVERSION:4.0\r\nEND:VCARD\r\n'.repeat(VCARD_LIMITS.cards + 1), /more than 1000 cards/);
-    rejects(`BEGIN:VCARD\r\nVERSION:4.0\r\n${'EMAIL:a@b.example\r\n'.repeat(60)}END:VCARD\r\n`, /more than 50 addresses/);
-    rejects(`BEGIN:VCARD\r\nVERSION:4.0\r\n${'X-FOO:bar\r\n'.repeat(VCARD_LIMITS.propertiesPerCard + 1)}END:VCARD\r\n`, /more than 500 properties/);
+    rejects(
+      `BEGIN:VCARD\r\nVERSION:4.0\r\n${'EMAIL:a@b.example\r\n'.repeat(60)}END:VCARD\r\n`,
+      /more than 50 addresses/,
+    );
+    rejects(
+      `BEGIN:VCARD\r\nVERSION:4.0\r\n${'X-FOO:bar\r\n'.repeat(VCARD_LIMITS.propertiesPerCard + 1)}END:VCARD\r\n`,
+      /more than 500 properties/,
+    );
     assert.throws(() => parseVcards('x'.repeat(VCARD_LIMITS.bytes + 1)), /larger than/);
   });
 
   test('never throws anything but vcard_invalid, whatever the input', () => {
     const line = fc.oneof(
-      fc.constantFrom('BEGIN:VCARD', 'END:VCARD', 'VERSION:4.0', 'VERSION:2.1', 'FN:x', 'N:a;b', 'EMAIL;TYPE="a,b":x@y.example', ' folded', '=', 'NOTE;ENCODING=QUOTED-PRINTABLE:=', 'UID:urn:uuid:x'),
+      fc.constantFrom(
+        'BEGIN:VCARD',
+        'END:VCARD',
+        'VERSION:4.0',
+        'VERSION:2.1',
+        'FN:x',
+        'N:a;b',
+        'EMAIL;TYPE="a,b":x@y.example',
+        ' folded',
+        '=',
+        'NOTE;ENCODING=QUOTED-PRINTABLE:=',
+        'UID:urn:uuid:x',
+      ),
       fc.string({ maxLength: 40 }),
     );
     fc.assert(

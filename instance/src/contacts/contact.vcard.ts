@@ -149,7 +149,11 @@ function logicalLines(text: string): { line: number; text: string }[] {
     const prev = out[out.length - 1];
     if (prev !== undefined && (p.startsWith(' ') || p.startsWith('\t'))) {
       prev.text += p.slice(1);
-    } else if (prev !== undefined && /QUOTED-PRINTABLE/i.test(prev.text.split(':')[0] ?? '') && prev.text.endsWith('=')) {
+    } else if (
+      prev !== undefined &&
+      /QUOTED-PRINTABLE/i.test(prev.text.split(':')[0] ?? '') &&
+      prev.text.endsWith('=')
+    ) {
       prev.text = prev.text.slice(0, -1) + p;
     } else if (p.trim() !== '' || prev === undefined) {
       out.push({ line: i + 1, text: p });
@@ -157,7 +161,8 @@ function logicalLines(text: string): { line: number; text: string }[] {
       out.push({ line: i + 1, text: '' });
     }
     const last = out[out.length - 1]!;
-    if (last.text.length > VCARD_LIMITS.lineChars) throw invalid(last.line, `property longer than ${VCARD_LIMITS.lineChars} characters.`);
+    if (last.text.length > VCARD_LIMITS.lineChars)
+      throw invalid(last.line, `property longer than ${VCARD_LIMITS.lineChars} characters.`);
   }
   return out.filter((l) => l.text.trim() !== '');
 }
@@ -177,7 +182,8 @@ function labelOf(p: Property): string | null {
 function toCard(line: number, props: Property[]): VcardCard {
   const version = props.find((p) => p.name === 'VERSION')?.value.trim();
   if (version === undefined) throw invalid(line, 'card without VERSION.');
-  if (!['2.1', '3.0', '4.0'].includes(version)) throw invalid(line, `unsupported VERSION ${JSON.stringify(version.slice(0, 10))} (2.1, 3.0 and 4.0 are read).`);
+  if (!['2.1', '3.0', '4.0'].includes(version))
+    throw invalid(line, `unsupported VERSION ${JSON.stringify(version.slice(0, 10))} (2.1, 3.0 and 4.0 are read).`);
   let fn: string | null = null;
   let n: string | null = null;
   let uid: string | null = null;
@@ -192,7 +198,11 @@ function toCard(line: number, props: Property[]): VcardCard {
         break;
       case 'N': {
         const [family = '', given = '', additional = '', prefix = '', suffix = ''] = splitStructured(valueOf(p));
-        n ??= [prefix, given, additional, family, suffix].map((s) => s.trim()).filter(Boolean).join(' ') || null;
+        n ??=
+          [prefix, given, additional, family, suffix]
+            .map((s) => s.trim())
+            .filter(Boolean)
+            .join(' ') || null;
         break;
       }
       case 'UID':
@@ -208,41 +218,52 @@ function toCard(line: number, props: Property[]): VcardCard {
         const v = p.value.trim();
         const colon = v.indexOf(':');
         const scheme = colon > 0 ? v.slice(0, colon).toLowerCase() : '';
-        if (PROTOCOL_PATTERN.test(scheme)) identities.push({ protocol: scheme, address: v.slice(colon + 1), label: labelOf(p) });
+        if (PROTOCOL_PATTERN.test(scheme))
+          identities.push({ protocol: scheme, address: v.slice(colon + 1), label: labelOf(p) });
         break;
       }
       default:
         break;
     }
-    if (identities.length > VCARD_LIMITS.identitiesPerCard) throw invalid(p.line, `more than ${VCARD_LIMITS.identitiesPerCard} addresses in one card.`);
+    if (identities.length > VCARD_LIMITS.identitiesPerCard)
+      throw invalid(p.line, `more than ${VCARD_LIMITS.identitiesPerCard} addresses in one card.`);
   }
   return { line, uid, displayName: fn ?? n, identities, notes: notes.join('\n') };
 }
 
 /** Reads every card of a vCard file. Throws AppError('vcard_invalid') naming the line of a structural problem. */
 export function parseVcards(text: string): VcardCard[] {
-  if (Buffer.byteLength(text, 'utf8') > VCARD_LIMITS.bytes) throw new AppError('vcard_invalid', `the file is larger than ${VCARD_LIMITS.bytes} bytes.`);
+  if (Buffer.byteLength(text, 'utf8') > VCARD_LIMITS.bytes)
+    throw new AppError('vcard_invalid', `the file is larger than ${VCARD_LIMITS.bytes} bytes.`);
   const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text);
   if (control) {
     const line = text.slice(0, control.index).split(/\r\n|\n|\r/).length;
-    throw invalid(line, `control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} is not allowed.`);
+    throw invalid(
+      line,
+      `control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} is not allowed.`,
+    );
   }
   const cards: VcardCard[] = [];
   let open: { line: number; props: Property[] } | null = null;
   for (const l of logicalLines(text)) {
     const p = parseProperty(l.text, l.line);
     if (p.name === 'BEGIN') {
-      if (p.value.trim().toUpperCase() !== 'VCARD') throw invalid(l.line, `BEGIN:${p.value.slice(0, 20)} is not a vCard.`);
-      if (open !== null) throw invalid(l.line, `a card cannot contain another card (the card of line ${open.line} is not closed).`);
-      if (cards.length >= VCARD_LIMITS.cards) throw invalid(l.line, `more than ${VCARD_LIMITS.cards} cards in one file.`);
+      if (p.value.trim().toUpperCase() !== 'VCARD')
+        throw invalid(l.line, `BEGIN:${p.value.slice(0, 20)} is not a vCard.`);
+      if (open !== null)
+        throw invalid(l.line, `a card cannot contain another card (the card of line ${open.line} is not closed).`);
+      if (cards.length >= VCARD_LIMITS.cards)
+        throw invalid(l.line, `more than ${VCARD_LIMITS.cards} cards in one file.`);
       open = { line: l.line, props: [] };
     } else if (p.name === 'END') {
-      if (open === null || p.value.trim().toUpperCase() !== 'VCARD') throw invalid(l.line, 'END:VCARD without a matching BEGIN:VCARD.');
+      if (open === null || p.value.trim().toUpperCase() !== 'VCARD')
+        throw invalid(l.line, 'END:VCARD without a matching BEGIN:VCARD.');
       cards.push(toCard(open.line, open.props));
       open = null;
     } else {
       if (open === null) throw invalid(l.line, `property ${p.name} outside BEGIN:VCARD ... END:VCARD.`);
-      if (open.props.length >= VCARD_LIMITS.propertiesPerCard) throw invalid(l.line, `more than ${VCARD_LIMITS.propertiesPerCard} properties in one card.`);
+      if (open.props.length >= VCARD_LIMITS.propertiesPerCard)
+        throw invalid(l.line, `more than ${VCARD_LIMITS.propertiesPerCard} properties in one card.`);
       open.props.push(p);
     }
   }
@@ -252,7 +273,11 @@ export function parseVcards(text: string): VcardCard[] {
 }
 
 function escapeText(s: string): string {
-  return s.replaceAll('\\', '\\\\').replace(/\r\n|\r|\n/g, '\\n').replaceAll(',', '\\,').replaceAll(';', '\\;');
+  return s
+    .replaceAll('\\', '\\\\')
+    .replace(/\r\n|\r|\n/g, '\\n')
+    .replaceAll(',', '\\,')
+    .replaceAll(';', '\\;');
 }
 
 /** Folds a content line at 75 octets without splitting a UTF-8 character. */
@@ -297,7 +322,13 @@ export function formatVcard(c: VcardSource): string {
     else lines.push(`IMPP${typeParam(i.label)}:${i.protocol}:${i.address}`);
   }
   if (c.notes !== '') lines.push(`NOTE:${escapeText(c.notes)}`);
-  lines.push(`REV:${c.updatedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}`, 'END:VCARD');
+  lines.push(
+    `REV:${c.updatedAt
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '')}`,
+    'END:VCARD',
+  );
   return lines.map(fold).join('\r\n') + '\r\n';
 }
 

@@ -30,9 +30,9 @@ function toConversation(r: Row | null): Conversation | null {
     kind: r.get('kind') as Conversation['kind'],
     key: r.get('conversation_key') as string,
     title: r.get('title') as string,
-    participants: listOf<{ contact_id: string | null; address: string; name: string | null }>(r.get('participants')).map(
-      (p) => ({ contactId: textOrNull(p.contact_id), address: p.address, name: textOrNull(p.name) }),
-    ),
+    participants: listOf<{ contact_id: string | null; address: string; name: string | null }>(
+      r.get('participants'),
+    ).map((p) => ({ contactId: textOrNull(p.contact_id), address: p.address, name: textOrNull(p.name) })),
     lastMessageAt: dateOrNull(r.get('last_message_at')) ?? createdAt,
     messageCount: toNumber(r.get('message_count')),
     unreadCount: toNumber(r.get('unread_count')),
@@ -111,9 +111,14 @@ export class CassandraConversationRepository implements ConversationRepository {
     const existing = await this.getByKey(conversation.accountId, conversation.key);
     if (existing !== null) return existing;
     const { accountId } = conversation;
-    const outcome = await this.keys.acquire([accountId, conversation.key], conversation.id, this.holder(accountId, conversation.key), {
-      waitForOwner: true,
-    });
+    const outcome = await this.keys.acquire(
+      [accountId, conversation.key],
+      conversation.id,
+      this.holder(accountId, conversation.key),
+      {
+        waitForOwner: true,
+      },
+    );
     if (!outcome.won) {
       if (outcome.current !== null) return outcome.current;
       throw new AppError('conflict', 'This conversation is being created by another request; retry shortly.');
@@ -176,7 +181,8 @@ export class CassandraConversationRepository implements ConversationRepository {
       if (need <= 0) break;
       if (b !== undefined && level > levelOf(b.importance)) continue;
       const before = b !== undefined && level === levelOf(b.importance) ? { at: b.at, id: b.id } : undefined;
-      const toKeys = (rows: Row[]) => rows.map((r) => ({ at: r.get('last_message_at') as Date, id: r.get('conversation_id') as string }));
+      const toKeys = (rows: Row[]) =>
+        rows.map((r) => ({ at: r.get('last_message_at') as Date, id: r.get('conversation_id') as string }));
       const items =
         level === 0
           ? await collectNewestFirst<Conversation>({
@@ -189,7 +195,10 @@ export class CassandraConversationRepository implements ConversationRepository {
                     ? await this.ctx.rows(this.q.nextInMonth, [accountId, month, from.at, from.id, limit])
                     : await this.ctx.rows(this.q.firstInMonth, [accountId, month, limit]),
                 ),
-              hydrate: async (keys) => (await this.hydrate(accountId, keys)).map((c) => (c !== null && levelOf(c.importance) === 0 ? c : null)),
+              hydrate: async (keys) =>
+                (await this.hydrate(accountId, keys)).map((c) =>
+                  c !== null && levelOf(c.importance) === 0 ? c : null,
+                ),
             })
           : await collectNewestFirst<Conversation>({
               months,
@@ -218,9 +227,14 @@ export class CassandraConversationRepository implements ConversationRepository {
     if (current === null) return;
     const keyChanged = current.key !== conversation.key;
     if (keyChanged) {
-      const outcome = await this.keys.acquire([accountId, conversation.key], id, this.holder(accountId, conversation.key), {
-        waitForOwner: true,
-      });
+      const outcome = await this.keys.acquire(
+        [accountId, conversation.key],
+        id,
+        this.holder(accountId, conversation.key),
+        {
+          waitForOwner: true,
+        },
+      );
       if (!outcome.won) throw new AppError('conflict', 'Another conversation of this account already has this key.');
     }
     const batch: Statement[] = [
@@ -251,7 +265,8 @@ export class CassandraConversationRepository implements ConversationRepository {
     const oldLevel = levelOf(current.importance);
     if (
       oldLevel !== 0 &&
-      (oldLevel !== levelOf(conversation.importance) || current.lastMessageAt.getTime() !== conversation.lastMessageAt.getTime())
+      (oldLevel !== levelOf(conversation.importance) ||
+        current.lastMessageAt.getTime() !== conversation.lastMessageAt.getTime())
     ) {
       batch.push({
         query: this.q.deleteImportance,
@@ -267,13 +282,22 @@ export class CassandraConversationRepository implements ConversationRepository {
     if (current === null) return false;
     await this.ctx.loggedBatch([
       { query: this.q.delete, params: [accountId, id] },
-      { query: this.q.deleteActivity, params: [accountId, monthBucket(current.lastMessageAt), current.lastMessageAt, id] },
+      {
+        query: this.q.deleteActivity,
+        params: [accountId, monthBucket(current.lastMessageAt), current.lastMessageAt, id],
+      },
       ...(levelOf(current.importance) === 0
         ? []
         : [
             {
               query: this.q.deleteImportance,
-              params: [accountId, levelOf(current.importance), monthBucket(current.lastMessageAt), current.lastMessageAt, id],
+              params: [
+                accountId,
+                levelOf(current.importance),
+                monthBucket(current.lastMessageAt),
+                current.lastMessageAt,
+                id,
+              ],
             },
           ]),
     ]);
@@ -296,7 +320,9 @@ export class CassandraConversationRepository implements ConversationRepository {
     return [
       { query: this.q.insertActivity, params: [c.accountId, month, c.lastMessageAt, c.id] },
       { query: this.q.insertMonth, params: [c.accountId, month] },
-      ...(level === 0 ? [] : [{ query: this.q.insertImportance, params: [c.accountId, level, month, c.lastMessageAt, c.id] }]),
+      ...(level === 0
+        ? []
+        : [{ query: this.q.insertImportance, params: [c.accountId, level, month, c.lastMessageAt, c.id] }]),
     ];
   }
 
@@ -313,12 +339,23 @@ export class CassandraConversationRepository implements ConversationRepository {
     for (const k of keys) {
       const row = byId.get(k.id) ?? null;
       const conversation = toConversation(row);
-      if (conversation !== null && levelOf(conversation.importance) === level && conversation.lastMessageAt.getTime() === k.at.getTime()) {
+      if (
+        conversation !== null &&
+        levelOf(conversation.importance) === level &&
+        conversation.lastMessageAt.getTime() === k.at.getTime()
+      ) {
         out.push(conversation);
         continue;
       }
       if (conversation !== null && row !== null) {
-        await this.ctx.write(this.q.repairImportance, [row.get('activity_written'), accountId, level, monthBucket(k.at), k.at, k.id]);
+        await this.ctx.write(this.q.repairImportance, [
+          row.get('activity_written'),
+          accountId,
+          level,
+          monthBucket(k.at),
+          k.at,
+          k.id,
+        ]);
       }
       out.push(null);
     }
@@ -343,7 +380,13 @@ export class CassandraConversationRepository implements ConversationRepository {
         continue;
       }
       if (conversation !== null && row !== null) {
-        await this.ctx.write(this.q.repairActivity, [row.get('activity_written'), accountId, monthBucket(k.at), k.at, k.id]);
+        await this.ctx.write(this.q.repairActivity, [
+          row.get('activity_written'),
+          accountId,
+          monthBucket(k.at),
+          k.at,
+          k.id,
+        ]);
       }
       out.push(null);
     }

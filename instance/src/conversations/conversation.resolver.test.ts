@@ -55,7 +55,11 @@ describe('thread keys', () => {
     ]) {
       assert.equal(threadKeyOf(s), base, s);
     }
-    assert.notEqual(threadKeyOf('Reunion'), threadKeyOf('union'), 'only a prefix followed by a colon is a reply marker');
+    assert.notEqual(
+      threadKeyOf('Reunion'),
+      threadKeyOf('union'),
+      'only a prefix followed by a colon is a reply marker',
+    );
     assert.equal(threadKeyOf('Re: '), '');
     assert.equal(threadKeyOf(''), '');
   });
@@ -74,7 +78,11 @@ describe('thread keys', () => {
 
 describe('titles', () => {
   test('the first three names and how many more; the fallback when there is nobody', () => {
-    const p = (name: string | null, address = `${name ?? 'x'}@x.example`) => ({ contactId: randomUUID(), address, name });
+    const p = (name: string | null, address = `${name ?? 'x'}@x.example`) => ({
+      contactId: randomUUID(),
+      address,
+      name,
+    });
     assert.equal(titleOf([p('Alice')], 'x'), 'Alice');
     assert.equal(titleOf([p('Alice'), p(null, 'bob@b.example')], 'x'), 'Alice, bob@b.example');
     assert.equal(titleOf([p('A'), p('B'), p('C'), p('D'), p('E')], 'x'), 'A, B, C +2');

@@ -112,7 +112,9 @@ export class ConversationResolver {
       contactId: (await contactOf(a))?.id ?? null,
     });
 
-    const from: Participant = input.from ? await participant(input.from) : { protocol: 'email', address: '', name: null, contactId: null };
+    const from: Participant = input.from
+      ? await participant(input.from)
+      : { protocol: 'email', address: '', name: null, contactId: null };
     const to: Participant[] = [];
     for (const a of input.to) to.push(await participant(a));
     const cc: Participant[] = [];

@@ -12,11 +12,17 @@ import type { ConversationService, DiscussionSort, ThreadSummary } from './conve
 export const DiscussionDto = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
-    kind: Type.Union([Type.Literal('people'), Type.Literal('list')], { description: 'people: defined by who you talk with; list: a mailing list (List-Id).' }),
+    kind: Type.Union([Type.Literal('people'), Type.Literal('list')], {
+      description: 'people: defined by who you talk with; list: a mailing list (List-Id).',
+    }),
     title: Type.String(),
     participants: Type.Array(
       Type.Object(
-        { contactId: Type.Union([Type.String(), Type.Null()]), address: Type.String(), name: Type.Union([Type.String(), Type.Null()]) },
+        {
+          contactId: Type.Union([Type.String(), Type.Null()]),
+          address: Type.String(),
+          name: Type.Union([Type.String(), Type.Null()]),
+        },
         { additionalProperties: false },
       ),
       { description: 'The other participants (never the account itself); for a list, the list.' },
@@ -58,7 +64,10 @@ export function toDiscussionDto(c: Conversation): Static<typeof DiscussionDto> {
   };
 }
 
-const toThreadDto = (t: ThreadSummary): Static<typeof ThreadDto> => ({ ...t, lastMessageAt: t.lastMessageAt.toISOString() });
+const toThreadDto = (t: ThreadSummary): Static<typeof ThreadDto> => ({
+  ...t,
+  lastMessageAt: t.lastMessageAt.toISOString(),
+});
 
 const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 }));
 const Cursor = Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The previous page’s `next`.' }));
@@ -70,14 +79,18 @@ const PageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
  * secondary view: `GET /api/v1/discussions/:id/threads` lists the threads, and `?thread=<threadKey>` on the
  * messages route narrows the messages to one of them.
  */
-export const conversationRoutes: FastifyPluginAsync<{ conversations: ConversationService }> = async (app, { conversations }) => {
+export const conversationRoutes: FastifyPluginAsync<{ conversations: ConversationService }> = async (
+  app,
+  { conversations },
+) => {
   app.get(
     '/api/v1/discussions',
     {
       config: { access: 'user' },
       schema: {
         tags: ['discussions'],
-        summary: 'Discussions with at least one message, most recently active first, or most important first (`sort=importance`).',
+        summary:
+          'Discussions with at least one message, most recently active first, or most important first (`sort=importance`).',
         querystring: Type.Object(
           {
             limit: Limit,
@@ -110,9 +123,14 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
     '/api/v1/discussions/:id',
     {
       config: { access: 'user' },
-      schema: { tags: ['discussions'], params: IdParams, response: { 200: DiscussionDto, ...problemResponses(400, 401, 404) } },
+      schema: {
+        tags: ['discussions'],
+        params: IdParams,
+        response: { 200: DiscussionDto, ...problemResponses(400, 401, 404) },
+      },
     },
-    async (request) => toDiscussionDto(await conversations.get(principalOf(request).account.id, (request.params as { id: string }).id)),
+    async (request) =>
+      toDiscussionDto(await conversations.get(principalOf(request).account.id, (request.params as { id: string }).id)),
   );
 
   app.get(
@@ -127,8 +145,12 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
           {
             limit: Limit,
             cursor: Cursor,
-            includeDeleted: Type.Optional(Type.Boolean({ default: false, description: 'Include soft-deleted messages (the trash).' })),
-            thread: Type.Optional(Type.String({ maxLength: 200, description: 'Only the messages of this thread (a `threadKey`).' })),
+            includeDeleted: Type.Optional(
+              Type.Boolean({ default: false, description: 'Include soft-deleted messages (the trash).' }),
+            ),
+            thread: Type.Optional(
+              Type.String({ maxLength: 200, description: 'Only the messages of this thread (a `threadKey`).' }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -137,12 +159,16 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
     },
     async (request) => {
       const q = request.query as { limit: number; cursor?: string; includeDeleted: boolean; thread?: string };
-      const page = await conversations.listMessages(principalOf(request).account.id, (request.params as { id: string }).id, {
-        limit: q.limit,
-        includeDeleted: q.includeDeleted,
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-        ...(q.thread !== undefined ? { thread: q.thread } : {}),
-      });
+      const page = await conversations.listMessages(
+        principalOf(request).account.id,
+        (request.params as { id: string }).id,
+        {
+          limit: q.limit,
+          includeDeleted: q.includeDeleted,
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+          ...(q.thread !== undefined ? { thread: q.thread } : {}),
+        },
+      );
       return { items: page.items.map(toMessageSummaryDto), next: page.next };
     },
   );

@@ -42,7 +42,11 @@ function encodeImportanceCursor(c: ImportanceCursor): string {
 function parseImportanceCursor(cursor: string | undefined): ImportanceCursor | undefined {
   if (cursor === undefined) return undefined;
   const m = /^i:(-?\d{1,2}):(\d{1,15}):([A-Za-z0-9-]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw new AppError('validation_failed', 'The cursor is not one this API gave for this sort; start again without it.');
+  if (!m)
+    throw new AppError(
+      'validation_failed',
+      'The cursor is not one this API gave for this sort; start again without it.',
+    );
   return { importance: Number(m[1]), at: new Date(Number(m[2])), id: m[3]! };
 }
 
@@ -54,7 +58,8 @@ const BATCH = 100;
 export function parseCursor(cursor: string | undefined): TimeCursor | undefined {
   if (cursor === undefined) return undefined;
   const c = decodeCursor(cursor);
-  if (c === null) throw new AppError('validation_failed', 'The cursor is not one this API gave; start again without it.');
+  if (c === null)
+    throw new AppError('validation_failed', 'The cursor is not one this API gave; start again without it.');
   return c;
 }
 
@@ -103,10 +108,14 @@ export class ConversationService {
    * Conversations with at least one visible message, most recently active first; with `sort: 'importance'`, most
    * important first, then most recently active. A cursor is valid only for the sort that gave it.
    */
-  list(accountId: string, page: { limit: number; cursor?: string; sort?: DiscussionSort }): Promise<Page<Conversation>> {
+  list(
+    accountId: string,
+    page: { limit: number; cursor?: string; sort?: DiscussionSort },
+  ): Promise<Page<Conversation>> {
     if (page.sort === 'importance') {
       return collectPage<Conversation, ImportanceCursor>(
-        (before, limit) => this.storage.conversations.listByImportance(accountId, { limit, ...(before ? { before } : {}) }),
+        (before, limit) =>
+          this.storage.conversations.listByImportance(accountId, { limit, ...(before ? { before } : {}) }),
         (c) => c.messageCount > 0,
         (c) => ({ importance: c.importance, at: c.lastMessageAt, id: c.id }),
         page.limit,
@@ -137,7 +146,8 @@ export class ConversationService {
   ): Promise<Page<Message>> {
     await this.get(accountId, conversationId);
     return collectPage(
-      (before, limit) => this.storage.messages.listByConversation(accountId, conversationId, { limit, ...(before ? { before } : {}) }),
+      (before, limit) =>
+        this.storage.messages.listByConversation(accountId, conversationId, { limit, ...(before ? { before } : {}) }),
       (m) => (page.includeDeleted || visible(m)) && (page.thread === undefined || (m.threadKey ?? '') === page.thread),
       messageKey,
       page.limit,
@@ -157,7 +167,10 @@ export class ConversationService {
     let before: TimeCursor | undefined;
     let truncated = false;
     for (;;) {
-      const rows = await this.storage.messages.listByConversation(accountId, conversationId, { limit: BATCH, ...(before ? { before } : {}) });
+      const rows = await this.storage.messages.listByConversation(accountId, conversationId, {
+        limit: BATCH,
+        ...(before ? { before } : {}),
+      });
       for (const m of rows) {
         if (scanned >= THREAD_SCAN_LIMIT) {
           truncated = true;
@@ -168,7 +181,14 @@ export class ConversationService {
         const key = m.threadKey ?? '';
         let t = threads.get(key);
         if (t === undefined) {
-          t = { threadKey: key, subject: m.subject, messageCount: 0, unreadCount: 0, lastMessageAt: m.receivedAt, messageIds: [] };
+          t = {
+            threadKey: key,
+            subject: m.subject,
+            messageCount: 0,
+            unreadCount: 0,
+            lastMessageAt: m.receivedAt,
+            messageIds: [],
+          };
           threads.set(key, t);
         }
         t.messageCount++;
@@ -178,12 +198,16 @@ export class ConversationService {
       if (truncated || rows.length < BATCH) break;
       before = messageKey(rows[rows.length - 1]!);
     }
-    return { items: [...threads.values()].sort((a, b) => b.lastMessageAt.getTime() - a.lastMessageAt.getTime()), truncated };
+    return {
+      items: [...threads.values()].sort((a, b) => b.lastMessageAt.getTime() - a.lastMessageAt.getTime()),
+      truncated,
+    };
   }
 
   /** A new message joined the conversation (caller holds the account lock). */
   async recordIngested(resolution: Resolution, m: Message): Promise<Conversation> {
-    const current = (await this.storage.conversations.get(m.accountId, resolution.conversation.id)) ?? resolution.conversation;
+    const current =
+      (await this.storage.conversations.get(m.accountId, resolution.conversation.id)) ?? resolution.conversation;
     const next: Conversation = {
       ...current,
       participants: resolution.participants,
@@ -252,13 +276,18 @@ export class ConversationService {
    * target's own), the messages move into it and the counters add up; otherwise the conversation just takes the
    * new key. Scans the account's conversations (a merge is a rare, user-initiated action). Caller holds the lock.
    */
-  async mergeContacts(accountId: string, target: Contact, sourceIds: ReadonlySet<string>): Promise<{ conversations: number; messagesMoved: number }> {
+  async mergeContacts(
+    accountId: string,
+    target: Contact,
+    sourceIds: ReadonlySet<string>,
+  ): Promise<{ conversations: number; messagesMoved: number }> {
     const affected: Conversation[] = [];
     let before: TimeCursor | undefined;
     for (;;) {
       const rows = await this.storage.conversations.list(accountId, { limit: BATCH, ...(before ? { before } : {}) });
       for (const c of rows) {
-        if (c.kind === 'people' && c.participants.some((p) => p.contactId !== null && sourceIds.has(p.contactId))) affected.push(c);
+        if (c.kind === 'people' && c.participants.some((p) => p.contactId !== null && sourceIds.has(p.contactId)))
+          affected.push(c);
       }
       if (rows.length < BATCH) break;
       const last = rows[rows.length - 1]!;
@@ -268,7 +297,10 @@ export class ConversationService {
     for (const old of affected) {
       const participants = new Map<string, Conversation['participants'][number]>();
       for (const p of old.participants) {
-        const merged = p.contactId !== null && sourceIds.has(p.contactId) ? { ...p, contactId: target.id, name: target.displayName } : p;
+        const merged =
+          p.contactId !== null && sourceIds.has(p.contactId)
+            ? { ...p, contactId: target.id, name: target.displayName }
+            : p;
         const id = merged.contactId ?? `address:${merged.address}`;
         if (!participants.has(id)) participants.set(id, merged);
       }
@@ -314,7 +346,10 @@ export class ConversationService {
     let seen = 0;
     let before: TimeCursor | undefined;
     for (let scanned = 0; scanned < IMPORTANCE_SCAN && seen < IMPORTANCE_WINDOW; ) {
-      const rows = await this.storage.messages.listByConversation(accountId, conversationId, { limit: IMPORTANCE_WINDOW, ...(before ? { before } : {}) });
+      const rows = await this.storage.messages.listByConversation(accountId, conversationId, {
+        limit: IMPORTANCE_WINDOW,
+        ...(before ? { before } : {}),
+      });
       for (const m of rows) {
         scanned++;
         if (!visible(m)) continue;
@@ -330,7 +365,10 @@ export class ConversationService {
   private async newestVisible(accountId: string, conversationId: string): Promise<Date | null> {
     let before: TimeCursor | undefined;
     for (let scanned = 0; scanned < 10 * BATCH; scanned += BATCH) {
-      const rows = await this.storage.messages.listByConversation(accountId, conversationId, { limit: BATCH, ...(before ? { before } : {}) });
+      const rows = await this.storage.messages.listByConversation(accountId, conversationId, {
+        limit: BATCH,
+        ...(before ? { before } : {}),
+      });
       const m = rows.find(visible);
       if (m) return m.receivedAt;
       if (rows.length < BATCH) return null;

@@ -8,7 +8,13 @@ export const DeviceDto = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     name: Type.String(),
-    type: Type.Union([Type.Literal('desktop'), Type.Literal('mobile'), Type.Literal('tablet'), Type.Literal('cli'), Type.Literal('unknown')]),
+    type: Type.Union([
+      Type.Literal('desktop'),
+      Type.Literal('mobile'),
+      Type.Literal('tablet'),
+      Type.Literal('cli'),
+      Type.Literal('unknown'),
+    ]),
     os: Type.Union([Type.String(), Type.Null()]),
     osVersion: Type.Union([Type.String(), Type.Null()]),
     browser: Type.Union([Type.String(), Type.Null()]),
@@ -23,7 +29,11 @@ export const DeviceDto = Type.Object(
 );
 
 /** The device's PI as of `now`: its system's and browser's support status move with the calendar, not with the device. */
-export function toDeviceDto(d: Device, currentDeviceId: string | null, now: Date = new Date()): Static<typeof DeviceDto> {
+export function toDeviceDto(
+  d: Device,
+  currentDeviceId: string | null,
+  now: Date = new Date(),
+): Static<typeof DeviceDto> {
   return {
     id: d.id,
     name: d.name,

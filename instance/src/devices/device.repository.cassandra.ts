@@ -61,7 +61,19 @@ export class CassandraDeviceRepository implements DeviceRepository {
     await this.ctx.partitionBatch([
       {
         query: this.q.insert,
-        params: [d.accountId, d.id, d.name, d.type, d.os, d.osVersion, d.browser, d.browserVersion, d.userAgent, d.firstSeenAt, d.revokedAt],
+        params: [
+          d.accountId,
+          d.id,
+          d.name,
+          d.type,
+          d.os,
+          d.osVersion,
+          d.browser,
+          d.browserVersion,
+          d.userAgent,
+          d.firstSeenAt,
+          d.revokedAt,
+        ],
       },
       { query: this.q.seen, params: [micros(d.lastSeenAt), d.lastSeenAt, d.accountId, d.id] },
     ]);
@@ -75,7 +87,12 @@ export class CassandraDeviceRepository implements DeviceRepository {
   }
 
   async listByAccount(accountId: string): Promise<Device[]> {
-    const pis = new Map((await this.ctx.rows(this.q.piAll, [accountId])).map((r) => [r.get('device_id') as string, piFromUdt(r.get('pi'))]));
+    const pis = new Map(
+      (await this.ctx.rows(this.q.piAll, [accountId])).map((r) => [
+        r.get('device_id') as string,
+        piFromUdt(r.get('pi')),
+      ]),
+    );
     const devices = (await this.ctx.rows(this.q.all, [accountId]))
       .map(toDevice)
       .filter((d): d is Device => d !== null)

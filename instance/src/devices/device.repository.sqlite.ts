@@ -59,7 +59,9 @@ export class SqliteDeviceRepository implements DeviceRepository {
     this.touchStmt = db.prepare<[number, string, string]>(
       'UPDATE devices SET last_seen_at = max(last_seen_at, ?) WHERE account_id = ? AND id = ?',
     );
-    this.piStmt = db.prepare<[string | null, string, string]>('UPDATE devices SET pi_json = ? WHERE account_id = ? AND id = ?');
+    this.piStmt = db.prepare<[string | null, string, string]>(
+      'UPDATE devices SET pi_json = ? WHERE account_id = ? AND id = ?',
+    );
     this.revokeStmt = db.prepare<[number, string, string]>(
       'UPDATE devices SET revoked_at = ? WHERE account_id = ? AND id = ? AND revoked_at IS NULL',
     );

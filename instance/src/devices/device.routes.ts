@@ -8,7 +8,10 @@ import type { PiService } from '../privacy/pi.service.ts';
 import type { DeviceService } from './device.service.ts';
 
 /** A user's devices: list them, see one, revoke one (its sessions end at once). */
-export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService; privacy: PiService }> = async (app, { devices, privacy }) => {
+export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService; privacy: PiService }> = async (
+  app,
+  { devices, privacy },
+) => {
   app.get(
     '/api/v1/devices',
     {

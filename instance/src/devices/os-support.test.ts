@@ -22,32 +22,44 @@ const verdict = (ua: string, now = TODAY) => deviceSupport(parseUserAgent(ua), n
 const clone = () => structuredClone(OS_SUPPORT_DATA) as unknown as Record<string, any>;
 
 const UA = {
-  win7Chrome109: 'Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36',
+  win7Chrome109:
+    'Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36',
   win10Chrome: (major: number) =>
     `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Safari/537.36`,
   winXpFirefox52: 'Mozilla/5.0 (Windows NT 5.1; rv:52.0) Gecko/20100101 Firefox/52.0',
-  win10FirefoxEsr: (major: number) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:${major}.0) Gecko/20100101 Firefox/${major}.0`,
+  win10FirefoxEsr: (major: number) =>
+    `Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:${major}.0) Gecko/20100101 Firefox/${major}.0`,
   win10Edge: (major: number) =>
     `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Safari/537.36 Edg/${major}.0.0.0`,
   win7Ie11: 'Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko',
-  macSafari26: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.1 Safari/605.1.15',
+  macSafari26:
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.1 Safari/605.1.15',
   macFirefox: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:158.0) Gecko/20100101 Firefox/158.0',
-  macHighSierra: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.2 Safari/605.1.15',
-  iphoneIos26: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Mobile/15E148 Safari/604.1',
-  iphoneIos18: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.7 Mobile/15E148 Safari/604.1',
-  ipadIos17: 'Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.7 Mobile/15E148 Safari/604.1',
-  androidChromeReduced: 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/155.0.0.0 Mobile Safari/537.36',
-  androidFirefox: (android: string, major = 158) => `Mozilla/5.0 (Android ${android}; Mobile; rv:${major}.0) Gecko/${major}.0 Firefox/${major}.0`,
+  macHighSierra:
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.2 Safari/605.1.15',
+  iphoneIos26:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Mobile/15E148 Safari/604.1',
+  iphoneIos18:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.7 Mobile/15E148 Safari/604.1',
+  ipadIos17:
+    'Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.7 Mobile/15E148 Safari/604.1',
+  androidChromeReduced:
+    'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/155.0.0.0 Mobile Safari/537.36',
+  androidFirefox: (android: string, major = 158) =>
+    `Mozilla/5.0 (Android ${android}; Mobile; rv:${major}.0) Gecko/${major}.0 Firefox/${major}.0`,
   androidKitKatStock:
     'Mozilla/5.0 (Linux; U; Android 4.4.2; en-us; GT-I9505 Build/KOT49H) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30',
   linuxChrome: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/155.0.0.0 Safari/537.36',
-  debianOldFirefox: 'Mozilla/5.0 (X11; U; Linux i686; en-US; rv:1.9.0.3) Gecko/2008092416 Firefox/3.0.3 (Debian-3.0.3-1)',
+  debianOldFirefox:
+    'Mozilla/5.0 (X11; U; Linux i686; en-US; rv:1.9.0.3) Gecko/2008092416 Firefox/3.0.3 (Debian-3.0.3-1)',
   ubuntuMaverick:
     'Mozilla/5.0 (X11; U; Linux x86_64; en-US) AppleWebKit/534.16 (KHTML, like Gecko) Ubuntu/10.10 Chromium/10.0.648.133 Chrome/10.0.648.133 Safari/534.16',
-  chromeOs: 'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/155.0.0.0 Safari/537.36',
+  chromeOs:
+    'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/155.0.0.0 Safari/537.36',
   windowsPhone:
     'Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/52.0.2743.116 Mobile Safari/537.36 Edge/15.14977',
-  blackberry: 'Mozilla/5.0 (BlackBerry; U; BlackBerry 9900; en) AppleWebKit/534.11+ (KHTML, like Gecko) Version/7.1.0.346 Mobile Safari/534.11+',
+  blackberry:
+    'Mozilla/5.0 (BlackBerry; U; BlackBerry 9900; en) AppleWebKit/534.11+ (KHTML, like Gecko) Version/7.1.0.346 Mobile Safari/534.11+',
   samsungInternet:
     'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/28.0 Chrome/130.0.0.0 Mobile Safari/537.36',
 };
@@ -59,7 +71,17 @@ describe('the shipped table', () => {
       assert.ok(fam.sources.length > 0 && fam.sources.every((s) => s.startsWith('https://')), fam.family);
     }
     const families = OS_SUPPORT_DATA.operatingSystems.map((f) => f.family);
-    for (const required of ['Windows', 'Mac OS', 'iOS', 'Android', 'Ubuntu', 'Debian', 'Fedora', 'Linux', 'Chromium OS']) {
+    for (const required of [
+      'Windows',
+      'Mac OS',
+      'iOS',
+      'Android',
+      'Ubuntu',
+      'Debian',
+      'Fedora',
+      'Linux',
+      'Chromium OS',
+    ]) {
       assert.ok(families.includes(required), required);
     }
   });
@@ -69,7 +91,10 @@ describe('the shipped table', () => {
     assert.equal(windows.versions.find((v) => v.version === '10')?.supportEnds, '2025-10-14');
     assert.match(windows.versions.find((v) => v.version === '10')?.note ?? '', /2026-10-13/);
     assert.equal(windows.versions.find((v) => v.version === '7')?.supportEnds, '2020-01-14');
-    assert.deepEqual(windows.frozenVersions.map((f) => f.version), ['10']);
+    assert.deepEqual(
+      windows.frozenVersions.map((f) => f.version),
+      ['10'],
+    );
   });
 });
 
@@ -77,7 +102,10 @@ describe('the validator', () => {
   const rejects = (mutate: (d: Record<string, any>) => void, message: RegExp) => {
     const d = clone();
     mutate(d);
-    assert.throws(() => parseOsSupportData(d), (e: unknown) => e instanceof OsSupportDataError && message.test(e.message));
+    assert.throws(
+      () => parseOsSupportData(d),
+      (e: unknown) => e instanceof OsSupportDataError && message.test(e.message),
+    );
   };
 
   test('accepts the shipped table as it is', () => {
@@ -89,8 +117,14 @@ describe('the validator', () => {
     assert.throws(() => parseOsSupportData([]), OsSupportDataError);
     rejects((d) => (d.version = 'latest'), /\/version/);
     rejects((d) => (d.extra = true), /\(root\)|extra/);
-    rejects((d) => (d.operatingSystems[0].versions[0].supportEnds = '2026-02-30'), /operatingSystems\/0\/versions\/0\/supportEnds is not a real calendar day/);
-    rejects((d) => (d.operatingSystems[0].versions[0].released = '1995/08/24'), /operatingSystems\/0\/versions\/0\/released/);
+    rejects(
+      (d) => (d.operatingSystems[0].versions[0].supportEnds = '2026-02-30'),
+      /operatingSystems\/0\/versions\/0\/supportEnds is not a real calendar day/,
+    );
+    rejects(
+      (d) => (d.operatingSystems[0].versions[0].released = '1995/08/24'),
+      /operatingSystems\/0\/versions\/0\/released/,
+    );
     rejects((d) => (d.operatingSystems[0].versions[1].supportEnds = '1990-01-01'), /supportEnds is before released/);
     rejects((d) => (d.operatingSystems[0].sources = ['http://insecure.example']), /operatingSystems\/0\/sources/);
     rejects((d) => (d.operatingSystems[0].sources = []), /operatingSystems\/0\/sources/);
@@ -98,7 +132,10 @@ describe('the validator', () => {
     rejects((d) => d.operatingSystems[0].versions.push({ ...d.operatingSystems[0].versions[0] }), /repeats "95"/);
     rejects((d) => d.operatingSystems[1].versions.reverse(), /must be greater than the previous version/);
     rejects((d) => (d.operatingSystems[1].versions[0].version = '10.x'), /is not a dotted number/);
-    rejects((d) => (d.operatingSystems[1].frozenVersions[0].version = 'frozen'), /frozenVersions\/0\/version is not a dotted number/);
+    rejects(
+      (d) => (d.operatingSystems[1].frozenVersions[0].version = 'frozen'),
+      /frozenVersions\/0\/version is not a dotted number/,
+    );
     rejects((d) => (d.operatingSystems[1].versions[0].confidence = 'high'), /confidence/);
     rejects((d) => d.browsers[0].releases.reverse(), /must be newer \(major and date\)/);
     rejects((d) => (d.browsers[1].releasesOf = 'Netscape'), /releasesOf must name another browser/);
@@ -113,11 +150,20 @@ describe('the validator', () => {
     try {
       const bad = join(dir, 'bad.json');
       writeFileSync(bad, '{ "version": ');
-      assert.throws(() => loadOsSupportData(bad), (e: unknown) => e instanceof OsSupportDataError && e.message.includes(bad) && /not valid JSON/.test(e.message));
-      assert.throws(() => loadOsSupportData(join(dir, 'missing.json')), (e: unknown) => e instanceof OsSupportDataError && /cannot read/.test(e.message));
+      assert.throws(
+        () => loadOsSupportData(bad),
+        (e: unknown) => e instanceof OsSupportDataError && e.message.includes(bad) && /not valid JSON/.test(e.message),
+      );
+      assert.throws(
+        () => loadOsSupportData(join(dir, 'missing.json')),
+        (e: unknown) => e instanceof OsSupportDataError && /cannot read/.test(e.message),
+      );
       const wrong = join(dir, 'wrong.json');
       writeFileSync(wrong, JSON.stringify({ ...clone(), version: 7 }));
-      assert.throws(() => loadOsSupportData(wrong), (e: unknown) => e instanceof OsSupportDataError && e.message.startsWith(`${wrong}: /version`));
+      assert.throws(
+        () => loadOsSupportData(wrong),
+        (e: unknown) => e instanceof OsSupportDataError && e.message.startsWith(`${wrong}: /version`),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -224,10 +270,14 @@ describe('verdicts for real user agents on 2026-11-22', () => {
     assert.match(esr140.browserEvidence, /ESR 140/);
     assert.equal(verdict(UA.win10FirefoxEsr(115)).browser, 'outdated');
     assert.equal(verdict(UA.win10FirefoxEsr(115), at('2025-06-01')).browser, 'supported');
-    assert.equal(verdict(UA.win10FirefoxEsr(139), at('2025-12-01')).browser, 'outdated', 'a plain release is not an ESR line');
+    assert.equal(
+      verdict(UA.win10FirefoxEsr(139), at('2025-12-01')).browser,
+      'outdated',
+      'a plain release is not an ESR line',
+    );
   });
 
-  test('Edge follows Chrome\'s schedule', () => {
+  test("Edge follows Chrome's schedule", () => {
     assert.equal(verdict(UA.win10Edge(155)).browser, 'supported');
     assert.equal(verdict(UA.win10Edge(140)).browser, 'outdated');
     assert.equal(verdict(UA.win10Edge(140), at('2025-10-01')).browser, 'supported');
@@ -295,7 +345,13 @@ describe('hostile input', () => {
   test('garbage fields give unknown, with short printable evidence', () => {
     const cases: DeviceForSupport[] = [
       { os: '__proto__', osVersion: 'constructor', browser: 'toString', browserVersion: '1', type: 'desktop' },
-      { os: 'Android', osVersion: '99999999999999999999.1', browser: 'Chrome', browserVersion: '9'.repeat(50), type: 'mobile' },
+      {
+        os: 'Android',
+        osVersion: '99999999999999999999.1',
+        browser: 'Chrome',
+        browserVersion: '9'.repeat(50),
+        type: 'mobile',
+      },
       { os: 'Windows', osVersion: '\u0000\u001b[31mXP', browser: 'Firefox', browserVersion: 'x.y', type: 'desktop' },
       { os: 'Mac OS', osVersion: '10.15.7.1.2.3.4.5.6', browser: 'Safari', browserVersion: '', type: 'desktop' },
       { os: 'x'.repeat(100_000), osVersion: '1'.repeat(100_000), browser: '\u202e', browserVersion: '-1', type: '' },
@@ -316,20 +372,37 @@ describe('hostile input', () => {
 describe('properties', () => {
   const os = OS_SUPPORT_DATA.operatingSystems;
   const knownOs = os.flatMap((f) => [f.family, ...f.aliases]);
-  const knownOsVersions = os.flatMap((f) => [...f.versions.map((v) => v.version), ...f.frozenVersions.map((v) => v.version)]);
+  const knownOsVersions = os.flatMap((f) => [
+    ...f.versions.map((v) => v.version),
+    ...f.frozenVersions.map((v) => v.version),
+  ]);
   const knownBrowsers = OS_SUPPORT_DATA.browsers.flatMap((b) => [b.family, ...b.aliases]);
   const text = fc.string({ unit: 'binary', maxLength: 40 });
   const device = fc.record({
     os: fc.option(fc.oneof(fc.constantFrom(...knownOs), text), { nil: null }),
     osVersion: fc.option(
-      fc.oneof(fc.constantFrom(...knownOsVersions), fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }).map((n) => n.join('.')), text),
+      fc.oneof(
+        fc.constantFrom(...knownOsVersions),
+        fc.array(fc.nat(40), { minLength: 1, maxLength: 4 }).map((n) => n.join('.')),
+        text,
+      ),
       { nil: null },
     ),
     browser: fc.option(fc.oneof(fc.constantFrom(...knownBrowsers), text), { nil: null }),
-    browserVersion: fc.option(fc.oneof(fc.integer({ min: 0, max: 200 }).map((n) => `${n}.0`), text), { nil: null }),
+    browserVersion: fc.option(
+      fc.oneof(
+        fc.integer({ min: 0, max: 200 }).map((n) => `${n}.0`),
+        text,
+      ),
+      { nil: null },
+    ),
     type: fc.constantFrom('desktop', 'mobile', 'tablet', 'cli', 'unknown'),
   });
-  const date = fc.date({ min: new Date('2010-01-01T00:00:00Z'), max: new Date('2036-01-01T00:00:00Z'), noInvalidDate: true });
+  const date = fc.date({
+    min: new Date('2010-01-01T00:00:00Z'),
+    max: new Date('2036-01-01T00:00:00Z'),
+    noInvalidDate: true,
+  });
 
   test('any device and any date give a verdict, never an exception', () => {
     fc.assert(
@@ -358,7 +431,10 @@ describe('properties', () => {
         const [early, late] = a <= b ? [a, b] : [b, a];
         const before = deviceSupport(d, early);
         const after = deviceSupport(d, late);
-        assert.ok(OS_VERDICT_RANK[after.os] <= OS_VERDICT_RANK[before.os], `${before.osEvidence} -> ${after.osEvidence}`);
+        assert.ok(
+          OS_VERDICT_RANK[after.os] <= OS_VERDICT_RANK[before.os],
+          `${before.osEvidence} -> ${after.osEvidence}`,
+        );
         assert.ok(
           BROWSER_VERDICT_RANK[after.browser] <= BROWSER_VERDICT_RANK[before.browser],
           `${before.browserEvidence} -> ${after.browserEvidence}`,

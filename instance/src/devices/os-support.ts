@@ -224,7 +224,9 @@ function covers(entry: readonly number[], reported: readonly number[]): boolean 
 export function parseOsSupportData(raw: unknown, file = 'os-support.data.json'): OsSupportData {
   const fail = (at: string, problem: string) => new OsSupportDataError(`${file}: ${at || '(root)'} ${problem}`);
   if (!Value.Check(OsSupportDataSchema, raw)) {
-    const first = [...Value.Errors(OsSupportDataSchema, raw)][0] as unknown as { instancePath?: string; message?: string } | undefined;
+    const first = [...Value.Errors(OsSupportDataSchema, raw)][0] as unknown as
+      | { instancePath?: string; message?: string }
+      | undefined;
     throw fail(first?.instancePath ?? '', first?.message ?? 'does not match the schema');
   }
   const data = raw;
@@ -254,19 +256,23 @@ export function parseOsSupportData(raw: unknown, file = 'os-support.data.json'):
     fam.versions.forEach((v, j) => {
       const vat = `${at}/versions/${j}`;
       const released = day(v.released, `${vat}/released`);
-      if (v.supportEnds !== null && day(v.supportEnds, `${vat}/supportEnds`) < released) throw fail(`${vat}/supportEnds`, 'is before released');
+      if (v.supportEnds !== null && day(v.supportEnds, `${vat}/supportEnds`) < released)
+        throw fail(`${vat}/supportEnds`, 'is before released');
       if (fam.versionScheme === 'names') {
         if (versionNames.has(v.version.toLowerCase())) throw fail(`${vat}/version`, `repeats "${v.version}"`);
         versionNames.add(v.version.toLowerCase());
         return;
       }
       const parsed = parseDotted(v.version);
-      if (!parsed || !/^\d+(?:\.\d+)*$/.test(v.version)) throw fail(`${vat}/version`, `is not a dotted number: "${v.version}"`);
-      if (previous && compareDotted(previous, parsed) >= 0) throw fail(`${vat}/version`, 'must be greater than the previous version (oldest first)');
+      if (!parsed || !/^\d+(?:\.\d+)*$/.test(v.version))
+        throw fail(`${vat}/version`, `is not a dotted number: "${v.version}"`);
+      if (previous && compareDotted(previous, parsed) >= 0)
+        throw fail(`${vat}/version`, 'must be greater than the previous version (oldest first)');
       previous = parsed;
     });
     fam.frozenVersions.forEach((f, j) => {
-      if (fam.versionScheme === 'dotted' && !parseDotted(f.version)) throw fail(`${at}/frozenVersions/${j}/version`, `is not a dotted number: "${f.version}"`);
+      if (fam.versionScheme === 'dotted' && !parseDotted(f.version))
+        throw fail(`${at}/frozenVersions/${j}/version`, `is not a dotted number: "${f.version}"`);
     });
   });
 
@@ -280,18 +286,23 @@ export function parseOsSupportData(raw: unknown, file = 'os-support.data.json'):
     let last: { major: number; t: number } | null = null;
     b.releases.forEach((r, j) => {
       const t = day(r.released, `${at}/releases/${j}/released`);
-      if (last && (r.major <= last.major || t <= last.t)) throw fail(`${at}/releases/${j}`, 'must be newer (major and date) than the previous release');
+      if (last && (r.major <= last.major || t <= last.t))
+        throw fail(`${at}/releases/${j}`, 'must be newer (major and date) than the previous release');
       last = { major: r.major, t };
     });
     b.extendedLines.forEach((l, j) => {
       const lat = `${at}/extendedLines/${j}`;
       const released = day(l.released, `${lat}/released`);
-      if (l.supportEnds !== null && day(l.supportEnds, `${lat}/supportEnds`) < released) throw fail(`${lat}/supportEnds`, 'is before released');
+      if (l.supportEnds !== null && day(l.supportEnds, `${lat}/supportEnds`) < released)
+        throw fail(`${lat}/supportEnds`, 'is before released');
     });
     if (b.releasesOf !== undefined) {
       const source = byName.get(b.releasesOf.toLowerCase());
       if (!source || source === b || source.releasesOf !== undefined || source.releases.length === 0) {
-        throw fail(`${at}/releasesOf`, `must name another browser of this table that has releases of its own: "${b.releasesOf}"`);
+        throw fail(
+          `${at}/releasesOf`,
+          `must name another browser of this table that has releases of its own: "${b.releasesOf}"`,
+        );
       }
       if (b.releases.length > 0) throw fail(`${at}/releases`, 'must be empty when releasesOf is given');
     } else if (b.lagDays !== undefined) {
@@ -319,7 +330,9 @@ export function loadOsSupportData(path: string): OsSupportData {
 }
 
 /** The table shipped with the instance, loaded and validated once, at import. */
-export const OS_SUPPORT_DATA: OsSupportData = loadOsSupportData(fileURLToPath(new URL('./os-support.data.json', import.meta.url)));
+export const OS_SUPPORT_DATA: OsSupportData = loadOsSupportData(
+  fileURLToPath(new URL('./os-support.data.json', import.meta.url)),
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // The verdict
@@ -357,10 +370,13 @@ function osVerdict(device: DeviceForSupport, now: number, data: OsSupportData): 
     return { os: 'unsupported', osEvidence: `${name} (no security updates since ${fam.supportEnds})` };
   }
   const reported = device.osVersion?.trim() ?? '';
-  if (fam.userAgentVersion === 'absent') return unknown(`${name}: the user agent names neither the distribution nor its release`);
+  if (fam.userAgentVersion === 'absent')
+    return unknown(`${name}: the user agent names neither the distribution nor its release`);
   if (!reported) return unknown(`${name} version not reported`);
   if (fam.userAgentVersion === 'unreliable') {
-    return unknown(`${name} release not in the user agent (its number ${shown(reported)} is the browser package's version)`);
+    return unknown(
+      `${name} release not in the user agent (its number ${shown(reported)} is the browser package's version)`,
+    );
   }
 
   const dotted = fam.versionScheme === 'dotted' ? parseDotted(reported) : null;
@@ -398,7 +414,10 @@ function osVerdict(device: DeviceForSupport, now: number, data: OsSupportData): 
     if (olderThanListed) return unknown(`${label} is older than any version in our data (${data.version})`);
     return {
       os: 'supported',
-      osEvidence: entry.supportEnds === null ? `${label} (still receives security updates)` : `${label} (security updates until ${entry.supportEnds})`,
+      osEvidence:
+        entry.supportEnds === null
+          ? `${label} (still receives security updates)`
+          : `${label} (security updates until ${entry.supportEnds})`,
     };
   }
   const index = fam.versions.indexOf(entry);
@@ -447,17 +466,24 @@ function browserVerdict(device: DeviceForSupport, now: number, data: OsSupportDa
     return { browser: 'outdated', browserEvidence: `${name} (no security updates since ${fam.supportEnds})` };
   }
   const parsed = parseDotted(device.browserVersion ?? '');
-  if (!parsed) return unknown(`${name} version ${device.browserVersion?.trim() ? `"${shown(device.browserVersion)}" not understood` : 'not reported'}`);
+  if (!parsed)
+    return unknown(
+      `${name} version ${device.browserVersion?.trim() ? `"${shown(device.browserVersion)}" not understood` : 'not reported'}`,
+    );
   const major = parsed[0] ?? 0;
   const { releases, lag } = releasesFor(fam, data);
-  if (releases.length === 0 && fam.extendedLines.length === 0) return unknown(`${name} ${major}: no release data for ${name}`);
+  if (releases.length === 0 && fam.extendedLines.length === 0)
+    return unknown(`${name} ${major}: no release data for ${name}`);
 
   const minimum = newestMajorAt(releases, lag, fam.cadenceDays, now - fam.graceDays * DAY_MS);
   const lastListed = releases[releases.length - 1]?.major ?? 0;
   if (releases.length > 0 && major >= minimum) {
     return {
       browser: 'supported',
-      browserEvidence: major > lastListed ? `${name} ${major} (newer than our release data; taken at its word)` : `${name} ${major} (current)`,
+      browserEvidence:
+        major > lastListed
+          ? `${name} ${major} (newer than our release data; taken at its word)`
+          : `${name} ${major} (current)`,
     };
   }
   const line = fam.extendedLines.find((l) => l.major === major);
@@ -467,7 +493,11 @@ function browserVerdict(device: DeviceForSupport, now: number, data: OsSupportDa
       browserEvidence: `${name} ${major} (${line.label}, ${line.supportEnds === null ? 'still receives security updates' : `security updates until ${line.supportEnds}`})`,
     };
   }
-  if (line) return { browser: 'outdated', browserEvidence: `${name} ${major} (${line.label} support ended ${line.supportEnds})` };
+  if (line)
+    return {
+      browser: 'outdated',
+      browserEvidence: `${name} ${major} (${line.label} support ended ${line.supportEnds})`,
+    };
   return {
     browser: 'outdated',
     browserEvidence: `${name} ${major} (out of date: ${name} patches only recent versions, ${minimum} or later on ${isoDay(now)})`,
@@ -478,7 +508,11 @@ function browserVerdict(device: DeviceForSupport, now: number, data: OsSupportDa
  * The support verdict for a device's OS and browser on `now`. Pure and total: garbage in, a verdict ('unknown'
  * where nothing can be told) out. `data` defaults to the shipped table.
  */
-export function deviceSupport(device: DeviceForSupport, now: Date, data: OsSupportData = OS_SUPPORT_DATA): DeviceSupportVerdict {
+export function deviceSupport(
+  device: DeviceForSupport,
+  now: Date,
+  data: OsSupportData = OS_SUPPORT_DATA,
+): DeviceSupportVerdict {
   const t = now.getTime();
   if (!Number.isFinite(t)) {
     return {

@@ -17,7 +17,14 @@ const MAX_UA_LENGTH = 512;
 export function parseUserAgent(userAgent: string | undefined): ParsedUserAgent {
   const ua = (userAgent ?? '').slice(0, MAX_UA_LENGTH);
   if (/^caliopen-cli\//i.test(ua)) {
-    return { type: 'cli', os: null, osVersion: null, browser: null, browserVersion: null, suggestedName: 'caliopen CLI' };
+    return {
+      type: 'cli',
+      os: null,
+      osVersion: null,
+      browser: null,
+      browserVersion: null,
+      suggestedName: 'caliopen CLI',
+    };
   }
   const r = new UAParser(ua).getResult();
   const os = r.os.name ?? null;
@@ -25,7 +32,13 @@ export function parseUserAgent(userAgent: string | undefined): ParsedUserAgent {
   const browser = r.browser.name ?? null;
   const browserVersion = r.browser.version ?? null;
   const type: DeviceType =
-    r.device.type === 'mobile' ? 'mobile' : r.device.type === 'tablet' ? 'tablet' : browser || os ? 'desktop' : 'unknown';
+    r.device.type === 'mobile'
+      ? 'mobile'
+      : r.device.type === 'tablet'
+        ? 'tablet'
+        : browser || os
+          ? 'desktop'
+          : 'unknown';
   const where = os ? ` on ${os}${osVersion && type !== 'desktop' ? ` ${osVersion}` : ''}` : '';
   const suggestedName = browser ? `${browser}${where}` : os ? `${os} device` : 'Unknown device';
   return { type, os, osVersion, browser, browserVersion, suggestedName };

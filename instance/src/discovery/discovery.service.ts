@@ -13,15 +13,31 @@ export interface Discovery {
   localParts: LocalPartDirectory;
 }
 
-export function createDiscovery(accounts: AccountRepository, keys: PublishedKeySource | undefined, logger: Logger): Discovery {
+export function createDiscovery(
+  accounts: AccountRepository,
+  keys: PublishedKeySource | undefined,
+  logger: Logger,
+): Discovery {
   return {
     keys: keys ?? noPublishedKeys,
-    localParts: LocalPartDirectory.ofAccounts(accounts, { onError: (err) => logger.warn({ err }, 'discovery: the username directory could not be rebuilt') }),
+    localParts: LocalPartDirectory.ofAccounts(accounts, {
+      onError: (err) => logger.warn({ err }, 'discovery: the username directory could not be rebuilt'),
+    }),
   };
 }
 
 /** Starts the authoritative DNS responder for the instance's zone (`dns.*` settings). */
-export function startInstanceDns(config: InstanceConfig, identity: InstanceIdentity, discovery: Discovery, logger: Logger): Promise<DnsResponder> {
-  const zone = buildDnsZone({ identity, addresses: config.dns.addresses, keys: discovery.keys, localParts: discovery.localParts });
+export function startInstanceDns(
+  config: InstanceConfig,
+  identity: InstanceIdentity,
+  discovery: Discovery,
+  logger: Logger,
+): Promise<DnsResponder> {
+  const zone = buildDnsZone({
+    identity,
+    addresses: config.dns.addresses,
+    keys: discovery.keys,
+    localParts: discovery.localParts,
+  });
   return startDnsResponder({ host: config.dns.host, port: config.dns.port, zone, logger });
 }

@@ -24,7 +24,10 @@ describe('the instance zone', () => {
   beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey);
-    const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? usernames : []), missRefreshMs: 0 });
+    const localParts = new LocalPartDirectory({
+      listUsernames: async (after) => (after === undefined ? usernames : []),
+      missRefreshMs: 0,
+    });
     zone = buildDnsZone({ identity, addresses: ['192.0.2.10', '2001:db8::10'], keys, localParts, serial: 2024010101 });
   });
   afterAll(() => tmp.cleanup());
@@ -34,16 +37,28 @@ describe('the instance zone', () => {
     assert.equal(soa.rcode, 'NOERROR');
     assert.ok(soa.rcode === 'NOERROR');
     const value = data<{ mname: string; rname: string; serial: number; minimum: number }>(soa.answers[0]);
-    assert.deepEqual([value.mname, value.rname, value.serial, value.minimum], ['ns.alpha.test', 'hostmaster.alpha.test', 2024010101, 60]);
+    assert.deepEqual(
+      [value.mname, value.rname, value.serial, value.minimum],
+      ['ns.alpha.test', 'hostmaster.alpha.test', 2024010101, 60],
+    );
     const ns = await zone.answer('alpha.test', 'NS');
     assert.ok(ns.rcode === 'NOERROR');
-    assert.deepEqual(ns.answers.map((a) => data<string>(a)), ['ns.alpha.test']);
+    assert.deepEqual(
+      ns.answers.map((a) => data<string>(a)),
+      ['ns.alpha.test'],
+    );
     const glue = await zone.answer('ns.alpha.test', 'A');
     assert.ok(glue.rcode === 'NOERROR');
-    assert.deepEqual(glue.answers.map((a) => data<string>(a)), ['192.0.2.10']);
+    assert.deepEqual(
+      glue.answers.map((a) => data<string>(a)),
+      ['192.0.2.10'],
+    );
     const glue6 = await zone.answer('ns.alpha.test', 'AAAA');
     assert.ok(glue6.rcode === 'NOERROR');
-    assert.deepEqual(glue6.answers.map((a) => data<string>(a)), ['2001:db8::10']);
+    assert.deepEqual(
+      glue6.answers.map((a) => data<string>(a)),
+      ['2001:db8::10'],
+    );
   });
 
   it('serves every record dnsRecords() prints, with the same values', async () => {
@@ -57,18 +72,27 @@ describe('the instance zone', () => {
     }
     const apex = await zone.answer('alpha.test', 'A');
     assert.ok(apex.rcode === 'NOERROR');
-    assert.deepEqual(apex.answers.map((a) => data<string>(a)), ['192.0.2.10']);
+    assert.deepEqual(
+      apex.answers.map((a) => data<string>(a)),
+      ['192.0.2.10'],
+    );
     const mx = await zone.answer('alpha.test', 'MX');
     assert.ok(mx.rcode === 'NOERROR');
     assert.deepEqual(data(mx.answers[0]), { preference: 10, exchange: 'alpha.test' });
     const dkim = await zone.answer('caliopen1._domainkey.alpha.test', 'TXT');
     assert.ok(dkim.rcode === 'NOERROR');
     const strings = data<Buffer[]>(dkim.answers[0]);
-    assert.ok(strings.length > 1 && strings.every((s) => s.length <= 255), 'the DKIM key is cut into character-strings');
+    assert.ok(
+      strings.length > 1 && strings.every((s) => s.length <= 255),
+      'the DKIM key is cut into character-strings',
+    );
     assert.equal(Buffer.concat(strings).toString(), dkimTxtValue(identity.dkim.publicKeyPem));
     const discovery = await zone.answer('_caliopen.alpha.test', 'TXT');
     assert.ok(discovery.rcode === 'NOERROR');
-    assert.equal(Buffer.concat(data<Buffer[]>(discovery.answers[0])).toString(), `v=caliopen1; sig=ed25519:${identity.signing.thumbprint}; enc=x25519:${identity.encryption.thumbprint}`);
+    assert.equal(
+      Buffer.concat(data<Buffer[]>(discovery.answers[0])).toString(),
+      `v=caliopen1; sig=ed25519:${identity.signing.thumbprint}; enc=x25519:${identity.encryption.thumbprint}`,
+    );
   });
 
   it('TLSA 3 1 1 for HTTPS and SMTP is the SHA-256 of the certificate SubjectPublicKeyInfo', async () => {
@@ -77,7 +101,9 @@ describe('the instance zone', () => {
     for (const name of ['_443._tcp.alpha.test', '_25._tcp.alpha.test']) {
       const tlsa = await zone.answer(name, 'TLSA');
       assert.ok(tlsa.rcode === 'NOERROR');
-      const value = data<{ usage: number; selector: number; matchingType: number; certificate: Buffer }>(tlsa.answers[0]);
+      const value = data<{ usage: number; selector: number; matchingType: number; certificate: Buffer }>(
+        tlsa.answers[0],
+      );
       assert.deepEqual([value.usage, value.selector, value.matchingType], [3, 1, 1]);
       assert.deepEqual(value.certificate, expected);
     }
@@ -141,7 +167,10 @@ describe('the instance zone', () => {
 
   it('refuses to build with an address that is not one', () => {
     const localParts = new LocalPartDirectory({ listUsernames: async () => [] });
-    assert.throws(() => buildDnsZone({ identity, addresses: ['example.org'], keys, localParts }), /not an IPv4 or IPv6 address/);
+    assert.throws(
+      () => buildDnsZone({ identity, addresses: ['example.org'], keys, localParts }),
+      /not an IPv4 or IPv6 address/,
+    );
     assert.throws(() => buildDnsZone({ identity, addresses: [], keys, localParts }), /at least one address/);
   });
 });

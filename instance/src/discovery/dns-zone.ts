@@ -65,7 +65,8 @@ export function buildDnsZone(options: DnsZoneOptions): DnsZone {
   const origin = options.identity.domain.toLowerCase().replace(/\.$/, '');
   const ttl = options.ttl ?? 300;
   const negativeTtl = options.negativeTtl ?? 60;
-  if (options.addresses.length === 0) throw new Error('The DNS zone needs at least one address for the domain (dns.addresses).');
+  if (options.addresses.length === 0)
+    throw new Error('The DNS zone needs at least one address for the domain (dns.addresses).');
   for (const address of options.addresses) {
     if (isIP(address) === 0) throw new Error(`dns.addresses: "${address}" is not an IPv4 or IPv6 address.`);
   }
@@ -86,10 +87,13 @@ export function buildDnsZone(options: DnsZoneOptions): DnsZone {
     },
   };
   const addressRecords = (name: string): Answer[] =>
-    options.addresses.map((address) => ({ name, type: isIP(address) === 6 ? 'AAAA' : 'A', class: 'IN', ttl, data: address }) as Answer);
+    options.addresses.map(
+      (address) => ({ name, type: isIP(address) === 6 ? 'AAAA' : 'A', class: 'IN', ttl, data: address }) as Answer,
+    );
 
   const records: Answer[] = [soa, { name: origin, type: 'NS', class: 'IN', ttl, data: ns }, ...addressRecords(ns)];
-  for (const record of dnsRecords(options.identity)) records.push(...fromPresentation(record, origin, ttl, addressRecords));
+  for (const record of dnsRecords(options.identity))
+    records.push(...fromPresentation(record, origin, ttl, addressRecords));
 
   const byName = new Map<string, Answer[]>();
   for (const record of records) {
@@ -149,15 +153,21 @@ function fromPresentation(
   addressRecords: (name: string) => Answer[],
 ): Answer[] {
   const name = record.name.toLowerCase().replace(/\.$/, '');
-  if (name !== origin && !name.endsWith(`.${origin}`)) throw new Error(`dnsRecords() lists ${record.name}, outside the zone ${origin}.`);
-  const bad = () => new Error(`dnsRecords() lists a ${record.type} record for ${record.name} the zone cannot read: ${record.value.slice(0, 80)}`);
+  if (name !== origin && !name.endsWith(`.${origin}`))
+    throw new Error(`dnsRecords() lists ${record.name}, outside the zone ${origin}.`);
+  const bad = () =>
+    new Error(
+      `dnsRecords() lists a ${record.type} record for ${record.name} the zone cannot read: ${record.value.slice(0, 80)}`,
+    );
   switch (record.type) {
     case 'A/AAAA':
       return addressRecords(name);
     case 'MX': {
       const m = /^(\d{1,5}) (\S+)$/.exec(record.value);
       if (!m || Number(m[1]) > 65535) throw bad();
-      return [{ name, type: 'MX', class: 'IN', ttl, data: { preference: Number(m[1]), exchange: m[2]!.replace(/\.$/, '') } }];
+      return [
+        { name, type: 'MX', class: 'IN', ttl, data: { preference: Number(m[1]), exchange: m[2]!.replace(/\.$/, '') } },
+      ];
     }
     case 'TXT':
       return [{ name, type: 'TXT', class: 'IN', ttl, data: parseQuotedStrings(record.value, bad) }];
@@ -165,7 +175,18 @@ function fromPresentation(
       const m = /^(\d{1,3}) (\d{1,3}) (\d{1,3}) ((?:[0-9a-fA-F]{2})+)$/.exec(record.value);
       if (!m || [m[1], m[2], m[3]].some((n) => Number(n) > 255)) throw bad();
       return [
-        { name, type: 'TLSA', class: 'IN', ttl, data: { usage: Number(m[1]), selector: Number(m[2]), matchingType: Number(m[3]), certificate: Buffer.from(m[4]!, 'hex') } },
+        {
+          name,
+          type: 'TLSA',
+          class: 'IN',
+          ttl,
+          data: {
+            usage: Number(m[1]),
+            selector: Number(m[2]),
+            matchingType: Number(m[3]),
+            certificate: Buffer.from(m[4]!, 'hex'),
+          },
+        },
       ];
     }
     default:

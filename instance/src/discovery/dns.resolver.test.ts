@@ -9,7 +9,14 @@ import { SecretBox } from '../crypto/secret-box.ts';
 import { createInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildDnsZone } from './dns-zone.ts';
 import { startDnsResponder, type DnsResponder } from './dns.responder.ts';
-import { dnsQuery, lookupOpenPgpKey, lookupTlsa, parseServer, resolverServers, type DnsLookupErrorCode } from './dns.resolver.ts';
+import {
+  dnsQuery,
+  lookupOpenPgpKey,
+  lookupTlsa,
+  parseServer,
+  resolverServers,
+  type DnsLookupErrorCode,
+} from './dns.resolver.ts';
 import { openPgpKeyName } from './key-names.ts';
 import { LocalPartDirectory } from './local-part.directory.ts';
 import { MemoryPublishedKeys } from './published-keys.memory.ts';
@@ -26,7 +33,9 @@ describe('the resolver against the instance responder', () => {
   beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey).set('big', bigKey);
-    const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? ['alice', 'big'] : []) });
+    const localParts = new LocalPartDirectory({
+      listUsernames: async (after) => (after === undefined ? ['alice', 'big'] : []),
+    });
     const zone = buildDnsZone({ identity, addresses: ['127.0.0.1'], keys, localParts });
     responder = await startDnsResponder({ host: '127.0.0.1', port: 0, zone, logger: pino({ level: 'silent' }) });
     servers = [`127.0.0.1:${responder.udpPort}`];
@@ -41,7 +50,10 @@ describe('the resolver against the instance responder', () => {
     assert.equal(found.error, null);
     assert.deepEqual(found.key, new Uint8Array(aliceKey));
     assert.equal(found.keys.length, 1);
-    assert.deepEqual([found.rcode, found.transport, found.server, found.name], ['NOERROR', 'udp', servers[0], openPgpKeyName('alice', 'alpha.test')]);
+    assert.deepEqual(
+      [found.rcode, found.transport, found.server, found.name],
+      ['NOERROR', 'udp', servers[0], openPgpKeyName('alice', 'alpha.test')],
+    );
     assert.equal(found.dnssecValidated, false, 'our zone is unsigned; no AD bit');
     const big = await lookupOpenPgpKey('big@alpha.test', { servers });
     assert.equal(big.transport, 'tcp');
@@ -73,7 +85,12 @@ describe('the resolver against a hostile DNS server', () => {
   const name = openPgpKeyName('carol', 'remote.test');
 
   beforeAll(async () => {
-    server = await startDnsServer({ zone: { [name]: [{ type: 'UNKNOWN_61', data: key }], '_25._tcp.remote.test': [{ type: 'TXT', data: 'not tlsa' }] } });
+    server = await startDnsServer({
+      zone: {
+        [name]: [{ type: 'UNKNOWN_61', data: key }],
+        '_25._tcp.remote.test': [{ type: 'TXT', data: 'not tlsa' }],
+      },
+    });
     servers = [`127.0.0.1:${server.port}`];
   });
   afterAll(() => server.close());
@@ -129,7 +146,10 @@ describe('the resolver against a hostile DNS server', () => {
     const dead = await startDnsServer();
     dead.behaviour = 'silent';
     try {
-      const result = await lookupOpenPgpKey('carol@remote.test', { servers: [`127.0.0.1:${dead.port}`, ...servers], timeoutMs: 300 });
+      const result = await lookupOpenPgpKey('carol@remote.test', {
+        servers: [`127.0.0.1:${dead.port}`, ...servers],
+        timeoutMs: 300,
+      });
       assert.equal(result.error, null);
       assert.equal(result.server, servers[0]);
     } finally {

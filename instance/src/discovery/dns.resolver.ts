@@ -147,14 +147,34 @@ function display(host: string, port: number): string {
 /** One question to the servers in turn; the first server that answers (NOERROR or NXDOMAIN) wins. Never throws. */
 export async function dnsQuery(name: string, type: string, options: DnsLookupOptions = {}): Promise<DnsQueryOutcome> {
   const qname = normaliseDomain(name);
-  if (qname === null) return { answer: null, server: null, error: { code: 'dns_invalid_query', message: `"${String(name).slice(0, 80)}" is not a DNS name that can be asked.` } };
+  if (qname === null)
+    return {
+      answer: null,
+      server: null,
+      error: {
+        code: 'dns_invalid_query',
+        message: `"${String(name).slice(0, 80)}" is not a DNS name that can be asked.`,
+      },
+    };
   const servers = (options.servers ?? resolverServers([])).slice(0, MAX_SERVERS);
-  if (servers.length === 0) return { answer: null, server: null, error: { code: 'dns_no_server', message: 'No DNS server to ask: set dns.resolvers.' } };
+  if (servers.length === 0)
+    return {
+      answer: null,
+      server: null,
+      error: { code: 'dns_no_server', message: 'No DNS server to ask: set dns.resolvers.' },
+    };
   let last: DnsQueryOutcome = { answer: null, server: null, error: null };
   for (const server of servers) {
     const target = parseServer(server);
     if (target === null) {
-      last = { answer: null, server, error: { code: 'dns_no_server', message: `"${server.slice(0, 60)}" is not a DNS server address (ip, ip:port or [ipv6]:port).` } };
+      last = {
+        answer: null,
+        server,
+        error: {
+          code: 'dns_no_server',
+          message: `"${server.slice(0, 60)}" is not a DNS server address (ip, ip:port or [ipv6]:port).`,
+        },
+      };
       continue;
     }
     const shown = display(target.host, target.port);
@@ -162,7 +182,10 @@ export async function dnsQuery(name: string, type: string, options: DnsLookupOpt
       const answer = await queryServer(target.host, target.port, qname, type, options);
       return { answer, server: shown, error: null };
     } catch (error) {
-      const failure = error instanceof LookupFailure ? error : new LookupFailure('dns_network', `DNS lookup failed: ${(error as Error).message}`);
+      const failure =
+        error instanceof LookupFailure
+          ? error
+          : new LookupFailure('dns_network', `DNS lookup failed: ${(error as Error).message}`);
       last = { answer: null, server: shown, error: { code: failure.code, message: failure.message } };
     }
   }
@@ -174,11 +197,20 @@ export async function dnsQuery(name: string, type: string, options: DnsLookupOpt
  * exist and the local part has capitals, the lowercase form is tried too (most providers' local parts are
  * case-insensitive, and publishers hash the lowercase form — this instance does).
  */
-export async function lookupOpenPgpKey(address: string, options: DnsLookupOptions & { maxKeyBytes?: number } = {}): Promise<OpenPgpKeyLookup> {
+export async function lookupOpenPgpKey(
+  address: string,
+  options: DnsLookupOptions & { maxKeyBytes?: number } = {},
+): Promise<OpenPgpKeyLookup> {
   const parsed = parseMailAddress(address);
   const none = { key: null, keys: [], dnssecValidated: false, transport: null };
   if (parsed === null) {
-    return { ...none, name: null, server: null, rcode: null, error: { code: 'dns_invalid_query', message: `"${String(address).slice(0, 80)}" is not a mail address.` } };
+    return {
+      ...none,
+      name: null,
+      server: null,
+      rcode: null,
+      error: { code: 'dns_invalid_query', message: `"${String(address).slice(0, 80)}" is not a mail address.` },
+    };
   }
   const maxKeyBytes = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
   let name = openPgpKeyName(parsed.localPart, parsed.domain);
@@ -204,7 +236,10 @@ export async function lookupOpenPgpKey(address: string, options: DnsLookupOption
         name,
         server,
         rcode: answer.rcode,
-        error: { code: 'dns_bad_record', message: `The OPENPGPKEY record of ${parsed.localPart}@${parsed.domain} from ${server} is unusable (${size}; at most ${maxKeyBytes}).` },
+        error: {
+          code: 'dns_bad_record',
+          message: `The OPENPGPKEY record of ${parsed.localPart}@${parsed.domain} from ${server} is unusable (${size}; at most ${maxKeyBytes}).`,
+        },
       };
     }
     keys.push(new Uint8Array(data));
@@ -213,10 +248,21 @@ export async function lookupOpenPgpKey(address: string, options: DnsLookupOption
 }
 
 /** The TLSA records of a service: `_<port>._<protocol>.<host>` (RFC 6698 §3). */
-export async function lookupTlsa(host: string, port: number, options: DnsLookupOptions & { protocol?: 'tcp' | 'udp' } = {}): Promise<TlsaLookup> {
+export async function lookupTlsa(
+  host: string,
+  port: number,
+  options: DnsLookupOptions & { protocol?: 'tcp' | 'udp' } = {},
+): Promise<TlsaLookup> {
   const domain = normaliseDomain(host);
   if (domain === null || !Number.isInteger(port) || port < 1 || port > 65535) {
-    return { records: [], dnssecValidated: false, name: null, server: null, rcode: null, error: { code: 'dns_invalid_query', message: `No TLSA name for ${String(host).slice(0, 80)} port ${port}.` } };
+    return {
+      records: [],
+      dnssecValidated: false,
+      name: null,
+      server: null,
+      rcode: null,
+      error: { code: 'dns_invalid_query', message: `No TLSA name for ${String(host).slice(0, 80)} port ${port}.` },
+    };
   }
   const name = `_${port}._${options.protocol ?? 'tcp'}.${domain}`;
   const { answer, server, error } = await dnsQuery(name, 'TLSA', options);
@@ -224,11 +270,30 @@ export async function lookupTlsa(host: string, port: number, options: DnsLookupO
   const dnssecValidated = options.trustAd === true && answer.authenticatedData;
   const records: TlsaRecord[] = [];
   for (const record of answer.records) {
-    const data = (record as { data?: { usage?: unknown; selector?: unknown; matchingType?: unknown; certificate?: unknown } }).data;
-    if (typeof data?.usage !== 'number' || typeof data.selector !== 'number' || typeof data.matchingType !== 'number' || !Buffer.isBuffer(data.certificate)) {
-      return { records: [], dnssecValidated, name, server, rcode: answer.rcode, error: { code: 'dns_bad_record', message: `A TLSA record of ${name} from ${server} is malformed.` } };
+    const data = (
+      record as { data?: { usage?: unknown; selector?: unknown; matchingType?: unknown; certificate?: unknown } }
+    ).data;
+    if (
+      typeof data?.usage !== 'number' ||
+      typeof data.selector !== 'number' ||
+      typeof data.matchingType !== 'number' ||
+      !Buffer.isBuffer(data.certificate)
+    ) {
+      return {
+        records: [],
+        dnssecValidated,
+        name,
+        server,
+        rcode: answer.rcode,
+        error: { code: 'dns_bad_record', message: `A TLSA record of ${name} from ${server} is malformed.` },
+      };
     }
-    records.push({ usage: data.usage, selector: data.selector, matchingType: data.matchingType, data: data.certificate.toString('hex') });
+    records.push({
+      usage: data.usage,
+      selector: data.selector,
+      matchingType: data.matchingType,
+      data: data.certificate.toString('hex'),
+    });
   }
   return { records, dnssecValidated, name, server, rcode: answer.rcode, error: null };
 }
@@ -240,7 +305,13 @@ interface Question {
   shown: string;
 }
 
-async function queryServer(host: string, port: number, name: string, type: string, options: DnsLookupOptions): Promise<DnsAnswer> {
+async function queryServer(
+  host: string,
+  port: number,
+  name: string,
+  type: string,
+  options: DnsLookupOptions,
+): Promise<DnsAnswer> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   const id = randomInt(0, 0x10000);
@@ -252,12 +323,27 @@ async function queryServer(host: string, port: number, name: string, type: strin
       // RD: a recursive resolver may recurse; AD in a query asks for the AD bit in the answer (RFC 6840 §5.7).
       flags: dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA,
       questions: [{ type, name, class: 'IN' }],
-      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: options.udpPayloadSize ?? 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] }],
+      additionals: [
+        {
+          type: 'OPT',
+          name: '.',
+          udpPayloadSize: options.udpPayloadSize ?? 1232,
+          extendedRcode: 0,
+          ednsVersion: 0,
+          flags: 0,
+          options: [],
+        },
+      ],
     } as unknown as Packet);
   } catch (error) {
     throw new LookupFailure('dns_invalid_query', `Cannot ask ${type} ${name}: ${(error as Error).message}.`);
   }
-  const question: Question = { id, name, type, shown: `${type === OPENPGPKEY_TYPE ? 'OPENPGPKEY' : type} ${name} at ${display(host, port)}` };
+  const question: Question = {
+    id,
+    name,
+    type,
+    shown: `${type === OPENPGPKEY_TYPE ? 'OPENPGPKEY' : type} ${name} at ${display(host, port)}`,
+  };
   let reply = await overUdp(host, port, query, question, deadline, timeoutMs);
   let transport: 'udp' | 'tcp' = 'udp';
   if (reply.flag_tc) {
@@ -267,7 +353,14 @@ async function queryServer(host: string, port: number, name: string, type: strin
   return interpret(reply, question, transport);
 }
 
-function overUdp(host: string, port: number, query: Buffer, question: Question, deadline: number, timeoutMs: number): Promise<DecodedPacket> {
+function overUdp(
+  host: string,
+  port: number,
+  query: Buffer,
+  question: Question,
+  deadline: number,
+  timeoutMs: number,
+): Promise<DecodedPacket> {
   return new Promise((resolve, reject) => {
     let socket: UdpSocket | undefined;
     let ignored = 0;
@@ -292,7 +385,10 @@ function overUdp(host: string, port: number, query: Buffer, question: Question, 
     );
     const send = () =>
       socket?.send(query, (error) => {
-        if (error) finish(new LookupFailure('dns_network', `The query for ${question.shown} could not be sent: ${error.message}.`));
+        if (error)
+          finish(
+            new LookupFailure('dns_network', `The query for ${question.shown} could not be sent: ${error.message}.`),
+          );
       });
     try {
       socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
@@ -300,7 +396,9 @@ function overUdp(host: string, port: number, query: Buffer, question: Question, 
       finish(new LookupFailure('dns_network', `No UDP socket for ${question.shown}: ${(error as Error).message}.`));
       return;
     }
-    socket.on('error', (error) => finish(new LookupFailure('dns_network', `DNS over UDP failed for ${question.shown}: ${error.message}.`)));
+    socket.on('error', (error) =>
+      finish(new LookupFailure('dns_network', `DNS over UDP failed for ${question.shown}: ${error.message}.`)),
+    );
     socket.on('message', (message: Buffer) => {
       // Only the server can reach a connected socket; a reply with another id is stale or forged: keep waiting.
       if (message.length < 2 || message.readUInt16BE(0) !== question.id) {
@@ -321,7 +419,14 @@ function overUdp(host: string, port: number, query: Buffer, question: Question, 
   });
 }
 
-function overTcp(host: string, port: number, query: Buffer, question: Question, deadline: number, timeoutMs: number): Promise<DecodedPacket> {
+function overTcp(
+  host: string,
+  port: number,
+  query: Buffer,
+  question: Question,
+  deadline: number,
+  timeoutMs: number,
+): Promise<DecodedPacket> {
   return new Promise((resolve, reject) => {
     let socket: TcpSocket | undefined;
     let received = Buffer.alloc(0);
@@ -334,12 +439,27 @@ function overTcp(host: string, port: number, query: Buffer, question: Question, 
       else resolve(packet!);
     };
     const timer = setTimeout(
-      () => finish(new LookupFailure('dns_timeout', `No TCP answer within ${timeoutMs} ms for ${question.shown} (the UDP answer was truncated).`)),
+      () =>
+        finish(
+          new LookupFailure(
+            'dns_timeout',
+            `No TCP answer within ${timeoutMs} ms for ${question.shown} (the UDP answer was truncated).`,
+          ),
+        ),
       Math.max(0, deadline - Date.now()),
     );
     socket = tcpConnect({ host, port });
-    socket.on('error', (error) => finish(new LookupFailure('dns_network', `DNS over TCP failed for ${question.shown}: ${error.message}.`)));
-    socket.on('close', () => finish(new LookupFailure('dns_malformed_reply', `The server closed the TCP connection before a whole answer for ${question.shown}.`)));
+    socket.on('error', (error) =>
+      finish(new LookupFailure('dns_network', `DNS over TCP failed for ${question.shown}: ${error.message}.`)),
+    );
+    socket.on('close', () =>
+      finish(
+        new LookupFailure(
+          'dns_malformed_reply',
+          `The server closed the TCP connection before a whole answer for ${question.shown}.`,
+        ),
+      ),
+    );
     socket.on('connect', () => {
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16BE(query.length);
@@ -354,7 +474,10 @@ function overTcp(host: string, port: number, query: Buffer, question: Question, 
       const message = received.subarray(2, 2 + length);
       try {
         if (message.length < 2 || message.readUInt16BE(0) !== question.id) {
-          throw new LookupFailure('dns_mismatched_reply', `The TCP answer for ${question.shown} carries another query id.`);
+          throw new LookupFailure(
+            'dns_mismatched_reply',
+            `The TCP answer for ${question.shown} carries another query id.`,
+          );
         }
         finish(undefined, decodeReply(message, question));
       } catch (error) {
@@ -370,20 +493,40 @@ function decodeReply(message: Buffer, question: Question): DecodedPacket {
   try {
     packet = dnsPacket.decode(message);
   } catch (error) {
-    throw new LookupFailure('dns_malformed_reply', `Undecodable answer for ${question.shown}: ${(error as Error).message}.`);
+    throw new LookupFailure(
+      'dns_malformed_reply',
+      `Undecodable answer for ${question.shown}: ${(error as Error).message}.`,
+    );
   }
   // dns-packet reads some record data past the end without complaint: the records must end where the message does.
   if (dnsPacket.decode.bytes !== message.length) {
-    throw new LookupFailure('dns_malformed_reply', `Malformed answer for ${question.shown}: its records take ${dnsPacket.decode.bytes} bytes, the message ${message.length}.`);
+    throw new LookupFailure(
+      'dns_malformed_reply',
+      `Malformed answer for ${question.shown}: its records take ${dnsPacket.decode.bytes} bytes, the message ${message.length}.`,
+    );
   }
-  if (!packet.flag_qr) throw new LookupFailure('dns_mismatched_reply', `The reply for ${question.shown} is not a response (QR bit clear).`);
+  if (!packet.flag_qr)
+    throw new LookupFailure(
+      'dns_mismatched_reply',
+      `The reply for ${question.shown} is not a response (QR bit clear).`,
+    );
   const opcode = (packet as DecodedPacket & { opcode?: string }).opcode;
-  if (opcode !== 'QUERY') throw new LookupFailure('dns_mismatched_reply', `The reply for ${question.shown} has opcode ${String(opcode)}.`);
+  if (opcode !== 'QUERY')
+    throw new LookupFailure('dns_mismatched_reply', `The reply for ${question.shown} has opcode ${String(opcode)}.`);
   const echoed = packet.questions ?? [];
   const first = echoed[0];
-  if (echoed.length !== 1 || first === undefined || lower(first.name) !== question.name || String(first.type) !== question.type || first.class !== 'IN') {
+  if (
+    echoed.length !== 1 ||
+    first === undefined ||
+    lower(first.name) !== question.name ||
+    String(first.type) !== question.type ||
+    first.class !== 'IN'
+  ) {
     const seen = first === undefined ? 'no question' : `${String(first.type)} ${first.name}`;
-    throw new LookupFailure('dns_mismatched_reply', `The reply for ${question.shown} does not echo the question (it has ${seen.slice(0, 120)}).`);
+    throw new LookupFailure(
+      'dns_mismatched_reply',
+      `The reply for ${question.shown} does not echo the question (it has ${seen.slice(0, 120)}).`,
+    );
   }
   return packet;
 }
@@ -392,10 +535,13 @@ function interpret(packet: DecodedPacket, question: Question, transport: 'udp' |
   const rcode = (packet as DecodedPacket & { rcode?: string }).rcode;
   if (rcode === 'SERVFAIL') throw new LookupFailure('dns_server_failure', `SERVFAIL for ${question.shown}.`);
   if (rcode === 'REFUSED') throw new LookupFailure('dns_refused', `The server refused ${question.shown}.`);
-  if (rcode !== 'NOERROR' && rcode !== 'NXDOMAIN') throw new LookupFailure('dns_error_rcode', `The server answered ${String(rcode)} for ${question.shown}.`);
+  if (rcode !== 'NOERROR' && rcode !== 'NXDOMAIN')
+    throw new LookupFailure('dns_error_rcode', `The server answered ${String(rcode)} for ${question.shown}.`);
   const authenticatedData = packet.flag_ad;
   if (rcode === 'NXDOMAIN') return { rcode, authenticatedData, transport, records: [] };
-  const answers = (packet.answers ?? []).filter((answer) => answer.type !== 'OPT' && (answer as { class?: string }).class === 'IN');
+  const answers = (packet.answers ?? []).filter(
+    (answer) => answer.type !== 'OPT' && (answer as { class?: string }).class === 'IN',
+  );
   const records: Answer[] = [];
   let current = question.name;
   for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {

@@ -24,19 +24,40 @@ type Reply = DecodedPacket & { rcode: string; opcode: string };
 const decode = (message: Buffer): Reply => dnsPacket.decode(message) as Reply;
 const AA = dnsPacket.AUTHORITATIVE_ANSWER;
 
-function query(name: string, type: string, options: { id?: number; edns?: number; ednsVersion?: number; flags?: number; qclass?: string } = {}): Buffer {
+function query(
+  name: string,
+  type: string,
+  options: { id?: number; edns?: number; ednsVersion?: number; flags?: number; qclass?: string } = {},
+): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id: options.id ?? 4242,
     flags: options.flags ?? dnsPacket.RECURSION_DESIRED,
     questions: [{ name, type, class: options.qclass ?? 'IN' }],
     additionals:
-      options.edns === undefined ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: options.edns, extendedRcode: 0, ednsVersion: options.ednsVersion ?? 0, flags: 0, options: [] }],
+      options.edns === undefined
+        ? []
+        : [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: options.edns,
+              extendedRcode: 0,
+              ednsVersion: options.ednsVersion ?? 0,
+              flags: 0,
+              options: [],
+            },
+          ],
   } as unknown as Packet);
 }
 
 /** Sends one datagram and collects what comes back within `waitMs` (no assertion is made on time). */
-async function udpExchange(port: number, messages: Buffer[], waitMs = 400, expect = messages.length): Promise<Buffer[]> {
+async function udpExchange(
+  port: number,
+  messages: Buffer[],
+  waitMs = 400,
+  expect = messages.length,
+): Promise<Buffer[]> {
   const socket = createSocket('udp4');
   const replies: Buffer[] = [];
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
@@ -165,7 +186,9 @@ describe('the authoritative DNS responder', () => {
   beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
     keys.set('alice', aliceKey).set('big', bigKey);
-    const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? ['alice', 'big', 'bob'] : []) });
+    const localParts = new LocalPartDirectory({
+      listUsernames: async (after) => (after === undefined ? ['alice', 'big', 'bob'] : []),
+    });
     zone = buildDnsZone({ identity, addresses: ['127.0.0.1', '::1'], keys, localParts });
     responder = await startDnsResponder({ host: '127.0.0.1', port: 0, zone, logger: silent });
   });
@@ -187,7 +210,10 @@ describe('the authoritative DNS responder', () => {
       const reply = transport === 'udp' ? await udp(responder.udpPort, message) : await tcp(responder.tcpPort, message);
       assert.equal(reply.rcode, 'NOERROR', transport);
       assert.equal(reply.id, 4242);
-      assert.ok(reply.flag_aa && reply.flag_qr && !reply.flag_tc && !reply.flag_ad, `${transport}: AA, no TC, no AD (unsigned zone)`);
+      assert.ok(
+        reply.flag_aa && reply.flag_qr && !reply.flag_tc && !reply.flag_ad,
+        `${transport}: AA, no TC, no AD (unsigned zone)`,
+      );
       assert.equal(reply.answers!.length, 1);
       const record = reply.answers![0] as unknown as { type: string; name: string; data: Buffer };
       assert.equal(record.type, 'UNKNOWN_61');
@@ -209,7 +235,10 @@ describe('the authoritative DNS responder', () => {
     assert.deepEqual(await resolver.resolve6('alpha.test'), ['::1']);
     assert.deepEqual(await resolver.resolveMx('alpha.test'), [{ exchange: 'alpha.test', priority: 10 }]);
     assert.deepEqual(await resolver.resolveTxt('alpha.test'), [['v=spf1 mx -all']]);
-    assert.equal((await resolver.resolveTxt('caliopen1._domainkey.alpha.test'))[0]!.join(''), dkimTxtValue(identity.dkim.publicKeyPem));
+    assert.equal(
+      (await resolver.resolveTxt('caliopen1._domainkey.alpha.test'))[0]!.join(''),
+      dkimTxtValue(identity.dkim.publicKeyPem),
+    );
     assert.match((await resolver.resolveTxt('_caliopen.alpha.test'))[0]!.join(''), /^v=caliopen1; sig=ed25519:/);
     const soa = await resolver.resolveSoa('alpha.test');
     assert.equal(soa.nsname, 'ns.alpha.test');
@@ -225,8 +254,15 @@ describe('the authoritative DNS responder', () => {
   it('TLSA for HTTPS and SMTP over the wire: 3 1 1 and the SPKI digest of the instance certificate', async () => {
     for (const name of ['_443._tcp.alpha.test', '_25._tcp.alpha.test']) {
       const reply = await udp(responder.udpPort, query(name, 'TLSA'));
-      const data = (reply.answers![0] as unknown as { data: { usage: number; selector: number; matchingType: number; certificate: Buffer } }).data;
-      assert.deepEqual([data.usage, data.selector, data.matchingType, data.certificate.toString('hex')], [3, 1, 1, identity.tls.spkiSha256]);
+      const data = (
+        reply.answers![0] as unknown as {
+          data: { usage: number; selector: number; matchingType: number; certificate: Buffer };
+        }
+      ).data;
+      assert.deepEqual(
+        [data.usage, data.selector, data.matchingType, data.certificate.toString('hex')],
+        [3, 1, 1, identity.tls.spkiSha256],
+      );
     }
   });
 
@@ -275,11 +311,17 @@ describe('the authoritative DNS responder', () => {
     const reply = await udp(responder.udpPort, notify);
     assert.equal(reply.rcode, 'NOTIMP');
     const badvers = await udp(responder.udpPort, query('alpha.test', 'A', { edns: 1232, ednsVersion: 1 }));
-    const opt = badvers.additionals!.find((r) => r.type === 'OPT') as unknown as { extendedRcode: number; udpPayloadSize: number };
+    const opt = badvers.additionals!.find((r) => r.type === 'OPT') as unknown as {
+      extendedRcode: number;
+      udpPayloadSize: number;
+    };
     assert.equal(opt.extendedRcode, 1, 'BADVERS is extended rcode 1 + rcode 0 (= 16)');
     assert.equal(badvers.answers!.length, 0);
     const ok = await udp(responder.udpPort, query('alpha.test', 'A', { edns: 4096 }));
-    const okOpt = ok.additionals!.find((r) => r.type === 'OPT') as unknown as { udpPayloadSize: number; ednsVersion: number };
+    const okOpt = ok.additionals!.find((r) => r.type === 'OPT') as unknown as {
+      udpPayloadSize: number;
+      ednsVersion: number;
+    };
     assert.equal(okOpt.udpPayloadSize, 1232);
     assert.equal(okOpt.ednsVersion, 0);
   });
@@ -287,7 +329,10 @@ describe('the authoritative DNS responder', () => {
   it('truncates UDP answers above 512 bytes, or above the EDNS size (capped at 1232); TCP has it all', async () => {
     const name = openPgpKeyName('big', 'alpha.test');
     const plain = await udp(responder.udpPort, query(name, 'UNKNOWN_61'));
-    assert.ok(plain.flag_tc && plain.answers!.length === 0 && plain.questions!.length === 1, 'TC, no records, the question');
+    assert.ok(
+      plain.flag_tc && plain.answers!.length === 0 && plain.questions!.length === 1,
+      'TC, no records, the question',
+    );
     const edns = await udp(responder.udpPort, query(name, 'UNKNOWN_61', { edns: 65000 }));
     assert.ok(edns.flag_tc, 'an EDNS size above 1232 does not raise the cap');
     const dkim = await udp(responder.udpPort, query('caliopen1._domainkey.alpha.test', 'TXT'));
@@ -312,7 +357,13 @@ describe('the authoritative DNS responder', () => {
     const cases: [string, Buffer, 'FORMERR' | 'silence'][] = [
       ['empty', Buffer.alloc(0), 'silence'],
       ['shorter than a header', valid.subarray(0, 11), 'silence'],
-      ['a response', Buffer.from(dnsPacket.encode({ type: 'response', id: 7, questions: [{ name: 'alpha.test', type: 'A' }] } as Packet)), 'silence'],
+      [
+        'a response',
+        Buffer.from(
+          dnsPacket.encode({ type: 'response', id: 7, questions: [{ name: 'alpha.test', type: 'A' }] } as Packet),
+        ),
+        'silence',
+      ],
       ['cut in the question', valid.subarray(0, valid.length - 3), 'FORMERR'],
       ['huge counts', hugeCounts, 'FORMERR'],
       ['two questions announced, one sent', twoQuestions, 'FORMERR'],
@@ -332,7 +383,12 @@ describe('the authoritative DNS responder', () => {
       }
     }
     // The same over the sockets, then a valid query still gets its answer.
-    const udpReplies = await udpExchange(responder.udpPort, cases.map(([, m]) => m), 500, cases.filter(([, , e]) => e === 'FORMERR').length);
+    const udpReplies = await udpExchange(
+      responder.udpPort,
+      cases.map(([, m]) => m),
+      500,
+      cases.filter(([, , e]) => e === 'FORMERR').length,
+    );
     assert.equal(udpReplies.length, cases.filter(([, , e]) => e === 'FORMERR').length);
     assert.ok(udpReplies.every((r) => decode(r).rcode === 'FORMERR'));
     assert.equal((await udp(responder.udpPort, valid)).rcode, 'NOERROR');
@@ -345,11 +401,13 @@ describe('the authoritative DNS responder', () => {
         fc.oneof(
           fc.uint8Array({ maxLength: 600 }),
           // Valid queries with bytes flipped: deeper into the decoder.
-          fc.tuple(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 })).map(([flips]) => {
-            const copy = Buffer.from(base);
-            for (const [at, value] of flips) copy[at] = value;
-            return new Uint8Array(copy);
-          }),
+          fc
+            .tuple(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }))
+            .map(([flips]) => {
+              const copy = Buffer.from(base);
+              for (const [at, value] of flips) copy[at] = value;
+              return new Uint8Array(copy);
+            }),
         ),
         fc.constantFrom('udp' as const, 'tcp' as const),
         async (bytes, transport) => {
@@ -368,7 +426,11 @@ describe('the authoritative DNS responder', () => {
 
   it('TCP: pipelined queries are answered in order; garbage framing gets FORMERR; a response closes the stream', async () => {
     const client = await tcpConnect(responder.tcpPort);
-    const frames = [query('alpha.test', 'A', { id: 1 }), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]), query('alpha.test', 'MX', { id: 3 })].map((m) => {
+    const frames = [
+      query('alpha.test', 'A', { id: 1 }),
+      Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]),
+      query('alpha.test', 'MX', { id: 3 }),
+    ].map((m) => {
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16BE(m.length);
       return Buffer.concat([prefix, m]);
@@ -377,8 +439,17 @@ describe('the authoritative DNS responder', () => {
     for (const byte of Buffer.concat(frames)) client.socket.write(Buffer.from([byte]));
     const { messages } = await client.read(3);
     const decoded = messages.map((m) => decode(m));
-    assert.deepEqual(decoded.map((d) => [d.id, d.rcode]), [[1, 'NOERROR'], [0x0102, 'FORMERR'], [3, 'NOERROR']]);
-    client.send(dnsPacket.encode({ type: 'response', id: 9, questions: [{ name: 'alpha.test', type: 'A' }] } as Packet));
+    assert.deepEqual(
+      decoded.map((d) => [d.id, d.rcode]),
+      [
+        [1, 'NOERROR'],
+        [0x0102, 'FORMERR'],
+        [3, 'NOERROR'],
+      ],
+    );
+    client.send(
+      dnsPacket.encode({ type: 'response', id: 9, questions: [{ name: 'alpha.test', type: 'A' }] } as Packet),
+    );
     assert.deepEqual(await client.read(4), { messages, closed: true }, 'no answer, the connection closed');
   });
 
@@ -386,7 +457,9 @@ describe('the authoritative DNS responder', () => {
     const roomy = await start({ burst: 10_000 });
     const client = await tcpConnect(roomy.tcpPort);
     const frames = Array.from({ length: 100 }, (_, i) => {
-      const m = query(i % 2 ? 'alpha.test' : openPgpKeyName('alice', 'alpha.test'), i % 2 ? 'MX' : 'UNKNOWN_61', { id: 1000 + i });
+      const m = query(i % 2 ? 'alpha.test' : openPgpKeyName('alice', 'alpha.test'), i % 2 ? 'MX' : 'UNKNOWN_61', {
+        id: 1000 + i,
+      });
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16BE(m.length);
       return Buffer.concat([prefix, m]);
@@ -406,7 +479,11 @@ describe('the authoritative DNS responder', () => {
     const first = await tcpConnect(limited.tcpPort);
     const second = await tcpConnect(limited.tcpPort);
     const third = await tcpConnect(limited.tcpPort);
-    assert.deepEqual(await third.read(1), { messages: [], closed: true }, 'the third connection from one source is closed');
+    assert.deepEqual(
+      await third.read(1),
+      { messages: [], closed: true },
+      'the third connection from one source is closed',
+    );
     // The first two, idle, are closed by the server.
     assert.deepEqual(await first.read(1), { messages: [], closed: true });
     assert.deepEqual(await second.read(1), { messages: [], closed: true });
@@ -429,7 +506,9 @@ describe('the authoritative DNS responder', () => {
 
   it('stops cleanly and refuses to start on a port in use', async () => {
     const other = await startDnsResponder({ host: '127.0.0.1', port: 0, zone, logger: silent });
-    await assert.rejects(startDnsResponder({ host: '127.0.0.1', port: other.udpPort, zone, logger: silent }), { code: 'EADDRINUSE' });
+    await assert.rejects(startDnsResponder({ host: '127.0.0.1', port: other.udpPort, zone, logger: silent }), {
+      code: 'EADDRINUSE',
+    });
     await other.stop();
     await other.stop();
   });

@@ -112,20 +112,60 @@ export async function answerDnsMessage(zone: DnsZone, message: Buffer, context: 
     return headerOnly('FORMERR');
   }
   const raw = rawQuestion(message);
-  if (raw === null || query.questions?.length !== 1 || (query.answers?.length ?? 0) > 0 || (query.authorities?.length ?? 0) > 0) {
+  if (
+    raw === null ||
+    query.questions?.length !== 1 ||
+    (query.answers?.length ?? 0) > 0 ||
+    (query.authorities?.length ?? 0) > 0
+  ) {
     return headerOnly('FORMERR');
   }
-  const opts = (query.additionals ?? []).filter((record) => record.type === 'OPT') as { name: string; udpPayloadSize?: number; ednsVersion?: number }[];
+  const opts = (query.additionals ?? []).filter((record) => record.type === 'OPT') as {
+    name: string;
+    udpPayloadSize?: number;
+    ednsVersion?: number;
+  }[];
   if (opts.length > 1 || opts.some((opt) => opt.name !== '.')) return headerOnly('FORMERR');
   const edns = opts[0];
 
   const maxUdp = context.maxUdpPayload ?? DEFAULT_DNS_LIMITS.maxUdpPayload;
-  const limit = context.transport === 'tcp' ? MAX_TCP_MESSAGE : edns ? Math.min(Math.max(512, edns.udpPayloadSize ?? 512), maxUdp) : 512;
-  const reply = (rcode: Rcode, authoritative: boolean, answers: Answer[] = [], authorities: Answer[] = [], extendedRcode = 0): Buffer => {
+  const limit =
+    context.transport === 'tcp'
+      ? MAX_TCP_MESSAGE
+      : edns
+        ? Math.min(Math.max(512, edns.udpPayloadSize ?? 512), maxUdp)
+        : 512;
+  const reply = (
+    rcode: Rcode,
+    authoritative: boolean,
+    answers: Answer[] = [],
+    authorities: Answer[] = [],
+    extendedRcode = 0,
+  ): Buffer => {
     let replyFlags = QR | echoed | RCODE[rcode] | (authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0);
     const build = (a: Answer[], ns: Answer[]) => {
-      const additionals = edns ? [{ type: 'OPT', name: '.', udpPayloadSize: maxUdp, extendedRcode, ednsVersion: 0, flags: 0, options: [] } as unknown as Answer] : [];
-      const body = dnsPacket.encode({ id, type: 'response', flags: replyFlags, questions: [], answers: a, authorities: ns, additionals } as Packet);
+      const additionals = edns
+        ? [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: maxUdp,
+              extendedRcode,
+              ednsVersion: 0,
+              flags: 0,
+              options: [],
+            } as unknown as Answer,
+          ]
+        : [];
+      const body = dnsPacket.encode({
+        id,
+        type: 'response',
+        flags: replyFlags,
+        questions: [],
+        answers: a,
+        authorities: ns,
+        additionals,
+      } as Packet);
       // dns-packet writes no compression pointers, so the question can be spliced in as the client sent it.
       const out = Buffer.concat([body.subarray(0, 12), raw.bytes, body.subarray(12)]);
       out.writeUInt16BE(1, 4);
@@ -157,7 +197,8 @@ export async function answerDnsMessage(zone: DnsZone, message: Buffer, context: 
   const relative = labels.slice(0, labels.length - origin.length);
   const type = String(query.questions[0]!.type);
   // No name of this zone has a label with a dot inside or bytes other than letters, digits, '-' and '_'.
-  if (relative.some((label) => !/^[A-Za-z0-9_-]+$/.test(label.toString('latin1')))) return reply('NXDOMAIN', true, [], [zone.soa]);
+  if (relative.some((label) => !/^[A-Za-z0-9_-]+$/.test(label.toString('latin1'))))
+    return reply('NXDOMAIN', true, [], [zone.soa]);
   const name = labels.map((label) => asciiLower(label)).join('.');
   const answer = await zone.answer(name, type).catch((): { rcode: 'SERVFAIL' } => ({ rcode: 'SERVFAIL' }));
   switch (answer.rcode) {
@@ -193,7 +234,12 @@ function rawQuestion(message: Buffer): { labels: Buffer[]; qtype: number; qclass
   }
   offset += 1;
   if (offset + 4 > message.length) return null;
-  return { labels, qtype: message.readUInt16BE(offset), qclass: message.readUInt16BE(offset + 2), bytes: message.subarray(12, offset + 4) };
+  return {
+    labels,
+    qtype: message.readUInt16BE(offset),
+    qclass: message.readUInt16BE(offset + 2),
+    bytes: message.subarray(12, offset + 4),
+  };
 }
 
 /** Token buckets per source, at most `maxSources` (a Map keeps insertion order: the first entry is the stalest). */
@@ -218,7 +264,10 @@ class SourceLimiter {
       bucket = { tokens: this.limits.burst, at: now, refused: 0 };
     } else {
       this.buckets.delete(key);
-      bucket.tokens = Math.min(this.limits.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.limits.queriesPerSecond);
+      bucket.tokens = Math.min(
+        this.limits.burst,
+        bucket.tokens + ((now - bucket.at) / 1000) * this.limits.queriesPerSecond,
+      );
       bucket.at = now;
     }
     this.buckets.set(key, bucket);
@@ -401,7 +450,10 @@ export async function startDnsResponder(options: DnsResponderOptions): Promise<D
         if (stopped) return;
         stopped = true;
         for (const socket of connections) socket.destroy();
-        await Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), new Promise<void>((resolve) => tcp.close(() => resolve()))]);
+        await Promise.all([
+          new Promise<void>((resolve) => udp.close(() => resolve())),
+          new Promise<void>((resolve) => tcp.close(() => resolve())),
+        ]);
         logger.info({ ...counters }, 'dns responder stopped');
       },
     };

@@ -2,15 +2,29 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'vitest';
 import fc from 'fast-check';
-import { normaliseDomain, openPgpKeyHash, openPgpKeyName, parseMailAddress, wkdHash, wkdLocalPart, zBase32 } from './key-names.ts';
+import {
+  normaliseDomain,
+  openPgpKeyHash,
+  openPgpKeyName,
+  parseMailAddress,
+  wkdHash,
+  wkdLocalPart,
+  zBase32,
+} from './key-names.ts';
 
 test('RFC 7929 §3 example: hugh@example.com', () => {
-  assert.equal(openPgpKeyName('hugh', 'example.com'), 'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.example.com');
+  assert.equal(
+    openPgpKeyName('hugh', 'example.com'),
+    'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.example.com',
+  );
   assert.equal(openPgpKeyHash('hugh').length, 56, '28 octets, hex');
   // No case folding: the hash is of the local part as written.
   assert.notEqual(openPgpKeyHash('Hugh'), openPgpKeyHash('hugh'));
   // UTF-8 local parts are hashed as UTF-8.
-  assert.equal(openPgpKeyHash('josé'), createHash('sha256').update(Buffer.from('josé', 'utf8')).digest('hex').slice(0, 56));
+  assert.equal(
+    openPgpKeyHash('josé'),
+    createHash('sha256').update(Buffer.from('josé', 'utf8')).digest('hex').slice(0, 56),
+  );
 });
 
 test('WKD example of the draft: Joe.Doe@Example.ORG', () => {
@@ -35,15 +49,34 @@ test('z-base-32: known values and laws', () => {
     }),
   );
   fc.assert(
-    fc.property(fc.uint8Array({ minLength: 5, maxLength: 5 }), fc.uint8Array({ minLength: 5, maxLength: 5 }), (a, b) => {
-      // Injective on whole 40-bit groups.
-      if (Buffer.compare(a, b) !== 0) assert.notEqual(zBase32(a), zBase32(b));
-    }),
+    fc.property(
+      fc.uint8Array({ minLength: 5, maxLength: 5 }),
+      fc.uint8Array({ minLength: 5, maxLength: 5 }),
+      (a, b) => {
+        // Injective on whole 40-bit groups.
+        if (Buffer.compare(a, b) !== 0) assert.notEqual(zBase32(a), zBase32(b));
+      },
+    ),
   );
 });
 
 test('addresses: what is not one is refused, quoted local parts lose their quotes', () => {
-  for (const bad of ['', '@', 'a@', '@b.c', 'nodomain', 'a@b', 'a@-b.c', 'a@b..c', 'a b@c.d', 'a\n@c.d', `${'x'.repeat(65)}@c.d`, `a@${'d'.repeat(64)}.org`, 'a@b.c.', 'a@exa mple.org']) {
+  for (const bad of [
+    '',
+    '@',
+    'a@',
+    '@b.c',
+    'nodomain',
+    'a@b',
+    'a@-b.c',
+    'a@b..c',
+    'a b@c.d',
+    'a\n@c.d',
+    `${'x'.repeat(65)}@c.d`,
+    `a@${'d'.repeat(64)}.org`,
+    'a@b.c.',
+    'a@exa mple.org',
+  ]) {
     const parsed = parseMailAddress(bad);
     if (bad === 'a@b.c.') assert.deepEqual(parsed, { localPart: 'a', domain: 'b.c' }, 'a trailing dot is the root');
     else assert.equal(parsed, null, JSON.stringify(bad));

@@ -36,7 +36,8 @@ export function parseMailAddress(address: string): MailAddress | null {
   const quoted = localPart.length >= 2 && localPart.startsWith('"') && localPart.endsWith('"');
   if (quoted) localPart = localPart.slice(1, -1).replace(/\\(.)/g, '$1');
   // eslint-disable-next-line no-control-regex
-  if (localPart.length === 0 || Buffer.byteLength(localPart, 'utf8') > 64 || /[\u0000-\u001f\u007f]/.test(localPart)) return null;
+  if (localPart.length === 0 || Buffer.byteLength(localPart, 'utf8') > 64 || /[\u0000-\u001f\u007f]/.test(localPart))
+    return null;
   if (!quoted && /[\s@"]/.test(localPart)) return null;
   return { localPart, domain };
 }

@@ -26,7 +26,11 @@ test('maps both hashes back to the username, over several pages', async () => {
   const { state, directory } = fixture(names);
   assert.equal(await directory.byOpenPgpKeyHash(openPgpKeyHash('user2499')), 'user2499');
   assert.equal(await directory.byWkdHash(wkdHash('user0000')), 'user0000');
-  assert.equal(await directory.byOpenPgpKeyHash(openPgpKeyHash('user1000').toUpperCase()), 'user1000', 'hex is case-insensitive');
+  assert.equal(
+    await directory.byOpenPgpKeyHash(openPgpKeyHash('user1000').toUpperCase()),
+    'user1000',
+    'hex is case-insensitive',
+  );
   assert.equal(state.lists, 3, 'one rebuild, three pages');
   assert.equal(await directory.byOpenPgpKeyHash('not-a-hash'), null);
   assert.equal(await directory.byWkdHash('0'.repeat(32)), null, '0 is not in the z-base-32 alphabet');
@@ -47,9 +51,17 @@ test('a miss rebuilds at most once per missRefreshMs; the map refreshes after re
   assert.equal(state.lists, 2);
   state.names.splice(state.names.indexOf('alice'), 1);
   state.now = 64_999;
-  assert.equal(await directory.byOpenPgpKeyHash(openPgpKeyHash('alice')), 'alice', 'hits are served from the map until it is 60 s old');
+  assert.equal(
+    await directory.byOpenPgpKeyHash(openPgpKeyHash('alice')),
+    'alice',
+    'hits are served from the map until it is 60 s old',
+  );
   state.now = 65_000;
-  assert.equal(await directory.byOpenPgpKeyHash(openPgpKeyHash('alice')), null, 'a deleted account disappears at the refresh');
+  assert.equal(
+    await directory.byOpenPgpKeyHash(openPgpKeyHash('alice')),
+    null,
+    'a deleted account disappears at the refresh',
+  );
   directory.invalidate();
   state.names.push('carol');
   assert.equal(await directory.byWkdHash(wkdHash('carol')), 'carol', 'invalidate() makes the next lookup rebuild');
@@ -69,5 +81,9 @@ test('concurrent lookups share one rebuild; a failed rebuild keeps the previous 
 
   const empty = fixture(['alice']);
   empty.state.fail = true;
-  await assert.rejects(empty.directory.byWkdHash(wkdHash('alice')), /storage down/, 'with no map at all, the failure surfaces');
+  await assert.rejects(
+    empty.directory.byWkdHash(wkdHash('alice')),
+    /storage down/,
+    'with no map at all, the failure surfaces',
+  );
 });

@@ -54,11 +54,16 @@ export class LocalPartDirectory implements LocalPartIndex {
   }
 
   /** Over the accounts repository (every account, disabled ones too: the key source decides what is published). */
-  static ofAccounts(accounts: AccountRepository, options: Omit<LocalPartDirectoryOptions, 'listUsernames'> = {}): LocalPartDirectory {
+  static ofAccounts(
+    accounts: AccountRepository,
+    options: Omit<LocalPartDirectoryOptions, 'listUsernames'> = {},
+  ): LocalPartDirectory {
     return new LocalPartDirectory({
       ...options,
       listUsernames: async (after, limit) =>
-        (await accounts.list({ limit, ...(after === undefined ? {} : { afterUsername: after }) })).map((account) => account.username),
+        (await accounts.list({ limit, ...(after === undefined ? {} : { afterUsername: after }) })).map(
+          (account) => account.username,
+        ),
     });
   }
 
@@ -69,7 +74,9 @@ export class LocalPartDirectory implements LocalPartIndex {
 
   byWkdHash(hash: string): Promise<string | null> {
     const key = hash.toLowerCase();
-    return /^[ybndrfg8ejkmcpqxot1uwisza345h769]{32}$/.test(key) ? this.find((maps) => maps.wkd.get(key)) : Promise.resolve(null);
+    return /^[ybndrfg8ejkmcpqxot1uwisza345h769]{32}$/.test(key)
+      ? this.find((maps) => maps.wkd.get(key))
+      : Promise.resolve(null);
   }
 
   /** Forgets the map: the next lookup rebuilds it (call after an account is created, renamed or deleted). */
@@ -90,7 +97,8 @@ export class LocalPartDirectory implements LocalPartIndex {
 
   private async current(): Promise<Maps> {
     const now = this.now();
-    if (this.maps && (now - this.maps.builtAt < this.refreshMs || now - this.lastAttemptAt < this.missRefreshMs)) return this.maps;
+    if (this.maps && (now - this.maps.builtAt < this.refreshMs || now - this.lastAttemptAt < this.missRefreshMs))
+      return this.maps;
     return this.rebuild();
   }
 
@@ -120,7 +128,11 @@ export class LocalPartDirectory implements LocalPartIndex {
       const page = await this.options.listUsernames(after, PAGE);
       for (const username of page) {
         if (openPgp.size >= this.maxEntries) {
-          this.options.onError?.(new Error(`More than ${this.maxEntries} accounts: keys of the others are not published until the directory stores hashes.`));
+          this.options.onError?.(
+            new Error(
+              `More than ${this.maxEntries} accounts: keys of the others are not published until the directory stores hashes.`,
+            ),
+          );
           return { openPgp, wkd, builtAt };
         }
         openPgp.set(openPgpKeyHash(username), username);

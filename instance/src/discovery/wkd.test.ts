@@ -12,13 +12,22 @@ import { LocalPartDirectory } from './local-part.directory.ts';
 import { MemoryPublishedKeys } from './published-keys.memory.ts';
 import { lookupWkd, wkdHash, wkdRoutes, wkdUrls } from './wkd.ts';
 
-function get(port: number, path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+function get(
+  port: number,
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, rejectUnauthorized: false, servername: 'alpha.test' }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method, rejectUnauthorized: false, servername: 'alpha.test' },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -35,8 +44,13 @@ describe('Web Key Directory', () => {
 
   beforeAll(async () => {
     identity = await createInstanceIdentity(tmp.dir, 'alpha.test', new SecretBox(randomBytes(32)));
-    keys.set('alice', aliceKey).set('huge', randomBytes(70 * 1024)).set('empty', new Uint8Array());
-    const localParts = new LocalPartDirectory({ listUsernames: async (after) => (after === undefined ? ['alice', 'bob', 'huge', 'empty'] : []) });
+    keys
+      .set('alice', aliceKey)
+      .set('huge', randomBytes(70 * 1024))
+      .set('empty', new Uint8Array());
+    const localParts = new LocalPartDirectory({
+      listUsernames: async (after) => (after === undefined ? ['alice', 'bob', 'huge', 'empty'] : []),
+    });
     app = Fastify({ https: { key: identity.tls.keyPem, cert: identity.tls.certPem } });
     await app.register(wkdRoutes({ domain: 'alpha.test', keys, localParts }));
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -51,14 +65,19 @@ describe('Web Key Directory', () => {
   it('URLs of the draft example', () => {
     assert.deepEqual(wkdUrls('Joe.Doe@Example.ORG'), {
       direct: 'https://example.org/.well-known/openpgpkey/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe',
-      advanced: 'https://openpgpkey.example.org/.well-known/openpgpkey/example.org/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe',
+      advanced:
+        'https://openpgpkey.example.org/.well-known/openpgpkey/example.org/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe',
     });
     assert.equal(wkdUrls('nope'), null);
   });
 
   it('serves the binary key by hash (direct and advanced paths), with CORS', async () => {
     const hash = wkdHash('alice');
-    for (const path of [`/.well-known/openpgpkey/hu/${hash}?l=alice`, `/.well-known/openpgpkey/hu/${hash}`, `/.well-known/openpgpkey/alpha.test/hu/${hash}?l=Alice`]) {
+    for (const path of [
+      `/.well-known/openpgpkey/hu/${hash}?l=alice`,
+      `/.well-known/openpgpkey/hu/${hash}`,
+      `/.well-known/openpgpkey/alpha.test/hu/${hash}?l=Alice`,
+    ]) {
       const r = await get(port, path);
       assert.equal(r.status, 200, path);
       assert.equal(r.headers['content-type'], 'application/octet-stream');
@@ -85,7 +104,11 @@ describe('Web Key Directory', () => {
       assert.equal(r.status, 404, path);
       assert.equal(r.headers['access-control-allow-origin'], '*', path);
     }
-    assert.equal((await get(port, `/.well-known/openpgpkey/hu/${wkdHash('alice')}?l=${'a'.repeat(300)}`)).status, 400, 'an absurd hint is a bad request');
+    assert.equal(
+      (await get(port, `/.well-known/openpgpkey/hu/${wkdHash('alice')}?l=${'a'.repeat(300)}`)).status,
+      400,
+      'an absurd hint is a bad request',
+    );
     const policy = await get(port, '/.well-known/openpgpkey/policy');
     assert.equal(policy.status, 200);
     assert.equal(policy.body.length, 0);
@@ -105,18 +128,37 @@ describe('Web Key Directory', () => {
   it('lookupWkd: untrusted certificate, oversized or empty key, unreachable server, bad address are errors', async () => {
     const other = await createInstanceIdentity(join(tmp.dir, 'other'), 'alpha.test', new SecretBox(randomBytes(32)));
     assert.equal((await lookupWkd('alice@alpha.test', { ca: other.tls.certPem, connectTo })).error?.code, 'wkd_tls');
-    assert.equal((await lookupWkd('alice@alpha.test', { connectTo })).error?.code, 'wkd_tls', 'a self-signed certificate is not trusted by default');
+    assert.equal(
+      (await lookupWkd('alice@alpha.test', { connectTo })).error?.code,
+      'wkd_tls',
+      'a self-signed certificate is not trusted by default',
+    );
     // The certificate is for alpha.test: the advanced host is not covered, and only a missing sub-domain falls back.
-    const advanced = await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo: { ...connectTo, 'openpgpkey.alpha.test': `127.0.0.1:${port}` }, method: 'advanced' });
+    const advanced = await lookupWkd('alice@alpha.test', {
+      ca: identity.tls.certPem,
+      connectTo: { ...connectTo, 'openpgpkey.alpha.test': `127.0.0.1:${port}` },
+      method: 'advanced',
+    });
     assert.equal(advanced.error?.code, 'wkd_tls');
     assert.match(advanced.url!, /^https:\/\/openpgpkey\.alpha\.test\//);
     const huge = await lookupWkd('huge@alpha.test', { ca: identity.tls.certPem, connectTo });
     assert.deepEqual([huge.key, huge.error?.code], [null, 'wkd_too_large']);
-    assert.equal((await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo, maxBytes: 100 })).error?.code, 'wkd_too_large');
-    assert.deepEqual((await lookupWkd('empty@alpha.test', { ca: identity.tls.certPem, connectTo })).status, 404, 'an empty key is not served');
+    assert.equal(
+      (await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo, maxBytes: 100 })).error?.code,
+      'wkd_too_large',
+    );
+    assert.deepEqual(
+      (await lookupWkd('empty@alpha.test', { ca: identity.tls.certPem, connectTo })).status,
+      404,
+      'an empty key is not served',
+    );
     assert.equal((await lookupWkd('"x y"@alpha.test', { ca: identity.tls.certPem, connectTo })).status, 404);
     assert.equal((await lookupWkd('not-an-address', {})).error?.code, 'wkd_invalid_address');
-    assert.equal((await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo: { 'alpha.test': '127.0.0.1:1' } })).error?.code, 'wkd_network');
+    assert.equal(
+      (await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo: { 'alpha.test': '127.0.0.1:1' } }))
+        .error?.code,
+      'wkd_network',
+    );
   });
 
   it('lookupWkd: statuses other than 200 and 404 (redirects included) and empty bodies are errors', async () => {
@@ -153,9 +195,17 @@ describe('Web Key Directory', () => {
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const slowPort = (slow.address() as { port: number }).port;
     try {
-      const stalled = await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo: { 'alpha.test': `127.0.0.1:${silentPort}` }, timeoutMs: 300 });
+      const stalled = await lookupWkd('alice@alpha.test', {
+        ca: identity.tls.certPem,
+        connectTo: { 'alpha.test': `127.0.0.1:${silentPort}` },
+        timeoutMs: 300,
+      });
       assert.equal(stalled.error?.code, 'wkd_timeout');
-      const dribble = await lookupWkd('alice@alpha.test', { ca: identity.tls.certPem, connectTo: { 'alpha.test': `127.0.0.1:${slowPort}` }, timeoutMs: 300 });
+      const dribble = await lookupWkd('alice@alpha.test', {
+        ca: identity.tls.certPem,
+        connectTo: { 'alpha.test': `127.0.0.1:${slowPort}` },
+        timeoutMs: 300,
+      });
       assert.equal(dribble.error?.code, 'wkd_timeout');
     } finally {
       slow.closeAllConnections();

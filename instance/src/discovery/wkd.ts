@@ -38,15 +38,27 @@ export function wkdRoutes(options: WkdRoutesOptions): FastifyPluginAsync {
     const key = async (hash: string, hint: string | undefined, reply: import('fastify').FastifyReply) => {
       reply.headers(cors);
       const bytes = HASH.test(hash) ? await keyFor(hash, hint) : null;
-      if (bytes === null || bytes.length === 0) return reply.code(404).type('text/plain; charset=utf-8').send('no key published for this address\n');
+      if (bytes === null || bytes.length === 0)
+        return reply.code(404).type('text/plain; charset=utf-8').send('no key published for this address\n');
       return reply.type('application/octet-stream').send(Buffer.from(bytes));
     };
     const keyFor = async (hash: string, hint: string | undefined): Promise<Uint8Array | null> => {
-      const local = hint !== undefined && hint.length <= 64 && wkdHash(hint) === hash ? wkdLocalPart(hint) : await options.localParts.byWkdHash(hash);
+      const local =
+        hint !== undefined && hint.length <= 64 && wkdHash(hint) === hash
+          ? wkdLocalPart(hint)
+          : await options.localParts.byWkdHash(hash);
       return local === null ? null : options.keys.publicKeyOf(local);
     };
-    const hashParams = { type: 'object', properties: { hash: { type: 'string', maxLength: 64 } }, required: ['hash'] } as const;
-    const domainHashParams = { type: 'object', properties: { domain: { type: 'string', maxLength: 253 }, hash: { type: 'string', maxLength: 64 } }, required: ['domain', 'hash'] } as const;
+    const hashParams = {
+      type: 'object',
+      properties: { hash: { type: 'string', maxLength: 64 } },
+      required: ['hash'],
+    } as const;
+    const domainHashParams = {
+      type: 'object',
+      properties: { domain: { type: 'string', maxLength: 253 }, hash: { type: 'string', maxLength: 64 } },
+      required: ['domain', 'hash'],
+    } as const;
     const query = { type: 'object', properties: { l: { type: 'string', maxLength: 256 } } } as const;
 
     app.get('/.well-known/openpgpkey/policy', { config: { access: 'public' } }, policy);
@@ -57,19 +69,34 @@ export function wkdRoutes(options: WkdRoutesOptions): FastifyPluginAsync {
     );
     app.get<{ Params: { domain: string } }>(
       '/.well-known/openpgpkey/:domain/policy',
-      { config: { access: 'public' }, schema: { params: { type: 'object', properties: { domain: { type: 'string', maxLength: 253 } }, required: ['domain'] } } },
-      (request, reply) => (request.params.domain.toLowerCase() === domain ? policy(request, reply) : reply.code(404).send('')),
+      {
+        config: { access: 'public' },
+        schema: {
+          params: { type: 'object', properties: { domain: { type: 'string', maxLength: 253 } }, required: ['domain'] },
+        },
+      },
+      (request, reply) =>
+        request.params.domain.toLowerCase() === domain ? policy(request, reply) : reply.code(404).send(''),
     );
     app.get<{ Params: { domain: string; hash: string }; Querystring: { l?: string } }>(
       '/.well-known/openpgpkey/:domain/hu/:hash',
       { config: { access: 'public' }, schema: { params: domainHashParams, querystring: query } },
       (request, reply) =>
-        request.params.domain.toLowerCase() === domain ? key(request.params.hash, request.query.l, reply) : reply.code(404).headers(cors).send(''),
+        request.params.domain.toLowerCase() === domain
+          ? key(request.params.hash, request.query.l, reply)
+          : reply.code(404).headers(cors).send(''),
     );
   };
 }
 
-export type WkdErrorCode = 'wkd_invalid_address' | 'wkd_timeout' | 'wkd_network' | 'wkd_tls' | 'wkd_http_status' | 'wkd_too_large' | 'wkd_empty';
+export type WkdErrorCode =
+  | 'wkd_invalid_address'
+  | 'wkd_timeout'
+  | 'wkd_network'
+  | 'wkd_tls'
+  | 'wkd_http_status'
+  | 'wkd_too_large'
+  | 'wkd_empty';
 
 export interface WkdLookupOptions {
   /** Deadline of the whole lookup (default 5000 ms). */
@@ -108,7 +135,13 @@ export function wkdUrls(address: string): { direct: string; advanced: string } |
 /** Looks a correspondent's key up by WKD. Never throws: failures are in `error`; "no key" is `key: null` alone. */
 export async function lookupWkd(address: string, options: WkdLookupOptions = {}): Promise<WkdLookup> {
   const urls = wkdUrls(address);
-  if (urls === null) return { key: null, url: null, status: null, error: { code: 'wkd_invalid_address', message: `"${String(address).slice(0, 80)}" is not a mail address.` } };
+  if (urls === null)
+    return {
+      key: null,
+      url: null,
+      status: null,
+      error: { code: 'wkd_invalid_address', message: `"${String(address).slice(0, 80)}" is not a mail address.` },
+    };
   const deadline = Date.now() + (options.timeoutMs ?? 5000);
   if (options.method === 'advanced') {
     const advanced = await fetchKey(urls.advanced, options, deadline);
@@ -132,8 +165,12 @@ function fetchKey(url: string, options: WkdLookupOptions, deadline: number): Pro
       req.destroy();
       resolve({ ...result, url });
     };
-    const fail = (code: WkdErrorCode, message: string, status: number | null = null) => finish({ key: null, status, error: { code, message } });
-    const timer = setTimeout(() => fail('wkd_timeout', `No complete answer from ${target.host} within the deadline.`), Math.max(0, deadline - Date.now()));
+    const fail = (code: WkdErrorCode, message: string, status: number | null = null) =>
+      finish({ key: null, status, error: { code, message } });
+    const timer = setTimeout(
+      () => fail('wkd_timeout', `No complete answer from ${target.host} within the deadline.`),
+      Math.max(0, deadline - Date.now()),
+    );
     const req = request(
       {
         host: connectHost,
@@ -159,7 +196,11 @@ function fetchKey(url: string, options: WkdLookupOptions, deadline: number): Pro
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) {
-          fail('wkd_too_large', `The key from ${target.host} is ${declared} bytes; at most ${maxBytes} are accepted.`, status);
+          fail(
+            'wkd_too_large',
+            `The key from ${target.host} is ${declared} bytes; at most ${maxBytes} are accepted.`,
+            status,
+          );
           return;
         }
         const chunks: Buffer[] = [];
@@ -172,7 +213,9 @@ function fetchKey(url: string, options: WkdLookupOptions, deadline: number): Pro
           }
           chunks.push(chunk);
         });
-        res.on('error', (error) => fail('wkd_network', `Reading the key from ${target.host} failed: ${error.message}.`, status));
+        res.on('error', (error) =>
+          fail('wkd_network', `Reading the key from ${target.host} failed: ${error.message}.`, status),
+        );
         res.on('end', () => {
           if (size === 0) fail('wkd_empty', `${target.host} answered 200 with an empty body.`, status);
           else finish({ key: new Uint8Array(Buffer.concat(chunks)), status, error: null });
@@ -181,7 +224,10 @@ function fetchKey(url: string, options: WkdLookupOptions, deadline: number): Pro
     );
     req.on('error', (error: NodeJS.ErrnoException) => {
       const tls = /CERT|SSL|TLS|self.signed|altnames|unable to verify/i.test(`${error.code ?? ''} ${error.message}`);
-      fail(tls ? 'wkd_tls' : 'wkd_network', `${tls ? 'TLS with' : 'Connecting to'} ${target.host} failed: ${error.code ?? ''} ${error.message}`.trim());
+      fail(
+        tls ? 'wkd_tls' : 'wkd_network',
+        `${tls ? 'TLS with' : 'Connecting to'} ${target.host} failed: ${error.code ?? ''} ${error.message}`.trim(),
+      );
     });
     req.end();
   });

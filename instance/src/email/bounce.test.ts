@@ -4,7 +4,9 @@ import { simpleParser } from 'mailparser';
 import { BOUNCE_FULL_ORIGINAL_MAX_BYTES, buildBounce } from './bounce.ts';
 
 const original = (body: string) =>
-  Buffer.from(`From: a@alpha.test\r\nTo: b@remote.test\r\nBcc: secret@hidden.test\r\nSubject: hi\r\nMessage-ID: <m1@alpha.test>\r\n\r\n${body}\r\n`);
+  Buffer.from(
+    `From: a@alpha.test\r\nTo: b@remote.test\r\nBcc: secret@hidden.test\r\nSubject: hi\r\nMessage-ID: <m1@alpha.test>\r\n\r\n${body}\r\n`,
+  );
 
 const input = (raw: Buffer) => ({
   domain: 'alpha.test',
@@ -16,8 +18,22 @@ const input = (raw: Buffer) => ({
   now: new Date('2024-01-02T00:00:00Z'),
   attempts: 3,
   failed: [
-    { address: 'b@remote.test', outcome: 'failed' as const, status: '5.1.1', diagnostic: 'mx said: 550 5.1.1 no such user', smtpReply: '550 5.1.1 no such user', remoteMta: 'mx.remote.test:25' },
-    { address: 'c@remote.test', outcome: 'failed' as const, status: '4.4.1', diagnostic: 'gave up after 3 attempts; last: no answer', smtpReply: null, remoteMta: null },
+    {
+      address: 'b@remote.test',
+      outcome: 'failed' as const,
+      status: '5.1.1',
+      diagnostic: 'mx said: 550 5.1.1 no such user',
+      smtpReply: '550 5.1.1 no such user',
+      remoteMta: 'mx.remote.test:25',
+    },
+    {
+      address: 'c@remote.test',
+      outcome: 'failed' as const,
+      status: '4.4.1',
+      diagnostic: 'gave up after 3 attempts; last: no answer',
+      smtpReply: null,
+      remoteMta: null,
+    },
   ],
 });
 
@@ -28,8 +44,14 @@ test('a small original travels whole (without Bcc) in an RFC 3464 report that ma
   assert.match(text, /\r\nAuto-Submitted: auto-replied\r\n/);
   assert.match(text, /\r\nIn-Reply-To: <m1@alpha\.test>\r\n/);
   assert.match(text, /Reporting-MTA: dns; alpha\.test\r\nArrival-Date: Mon, 01 Jan 2024 00:00:00 \+0000/);
-  assert.match(text, /Final-Recipient: rfc822; b@remote\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.remote\.test\r\nDiagnostic-Code: smtp; 550 5\.1\.1 no such user/);
-  assert.match(text, /Final-Recipient: rfc822; c@remote\.test\r\nAction: failed\r\nStatus: 4\.4\.1\r\nDiagnostic-Code: x-caliopen; gave up after 3 attempts/);
+  assert.match(
+    text,
+    /Final-Recipient: rfc822; b@remote\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.remote\.test\r\nDiagnostic-Code: smtp; 550 5\.1\.1 no such user/,
+  );
+  assert.match(
+    text,
+    /Final-Recipient: rfc822; c@remote\.test\r\nAction: failed\r\nStatus: 4\.4\.1\r\nDiagnostic-Code: x-caliopen; gave up after 3 attempts/,
+  );
   assert.match(text, /Content-Type: message\/rfc822/);
   assert.ok(text.includes('short body'));
   assert.ok(!text.includes('secret@hidden.test'), 'the Bcc never appears');

@@ -52,7 +52,7 @@ export function buildBounce(input: BounceInput): Buffer {
     `Your message "${input.originalSubject}" could not be delivered to ${input.failed.length === 1 ? 'this recipient' : 'these recipients'}` +
     ` after ${input.attempts} attempt${input.attempts === 1 ? '' : 's'}:\n\n${who}\n\n` +
     'A permanent error (5.x.x) means the address or the message was refused: check the address, or ask the recipient.\n' +
-    'A temporary error (4.x.x) that lasted until we gave up means the recipient\'s server stayed unreachable or busy.\n';
+    "A temporary error (4.x.x) that lasted until we gave up means the recipient's server stayed unreachable or busy.\n";
 
   const perMessage = [`Reporting-MTA: dns; ${input.domain}`, `Arrival-Date: ${rfc5322Date(input.arrivalDate)}`];
   const perRecipient = input.failed.map((f) =>
@@ -61,7 +61,9 @@ export function buildBounce(input: BounceInput): Buffer {
       'Action: failed',
       `Status: ${f.status}`,
       ...(f.remoteMta ? [`Remote-MTA: dns; ${f.remoteMta.replace(/:\d+$/, '')}`] : []),
-      f.smtpReply ? `Diagnostic-Code: smtp; ${ascii(f.smtpReply)}` : `Diagnostic-Code: x-caliopen; ${ascii(f.diagnostic)}`,
+      f.smtpReply
+        ? `Diagnostic-Code: smtp; ${ascii(f.smtpReply)}`
+        : `Diagnostic-Code: x-caliopen; ${ascii(f.diagnostic)}`,
       `Last-Attempt-Date: ${rfc5322Date(input.now)}`,
     ].join('\r\n'),
   );
@@ -76,7 +78,8 @@ export function buildBounce(input: BounceInput): Buffer {
     originalPart = `Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered message headers (the message was ${transmitted.length} bytes)\r\n\r\n${headers}`;
   }
 
-  const ref = input.originalMessageId && /^<[^<>\s]{1,250}>$/.test(input.originalMessageId) ? input.originalMessageId : null;
+  const ref =
+    input.originalMessageId && /^<[^<>\s]{1,250}>$/.test(input.originalMessageId) ? input.originalMessageId : null;
   const head = [
     `From: Mail Delivery System <MAILER-DAEMON@${input.domain}>`,
     `To: <${input.to}>`,

@@ -29,7 +29,11 @@ export function parseAddress(input: string): { ok: true; value: EmailAddress } |
   const local = s.slice(0, at);
   const rawDomain = s.slice(at + 1);
   if (local.length > 64) return { ok: false, reason: 'has a local part longer than 64 characters' };
-  if (!LOCAL.test(local)) return { ok: false, reason: 'has a local part with characters that are not allowed (or non-ASCII ones, which are not supported yet)' };
+  if (!LOCAL.test(local))
+    return {
+      ok: false,
+      reason: 'has a local part with characters that are not allowed (or non-ASCII ones, which are not supported yet)',
+    };
   if (rawDomain.startsWith('[')) return { ok: false, reason: 'uses an address literal; a domain name is required' };
   const domain = domainToASCII(rawDomain.toLowerCase());
   if (!domain || domain.length > 253) return { ok: false, reason: 'has an invalid domain' };

@@ -38,9 +38,14 @@ test('MIME: encoded headers, both bodies, attachment, Bcc kept for the Sent copy
 });
 
 test('header helpers', () => {
-  const raw = Buffer.from('Subject: a\r\n long\r\nBcc: x@y.test,\r\n z@y.test\r\nReferences: <a@b> <c@d>\r\n\r\nBcc: not a header\r\n');
+  const raw = Buffer.from(
+    'Subject: a\r\n long\r\nBcc: x@y.test,\r\n z@y.test\r\nReferences: <a@b> <c@d>\r\n\r\nBcc: not a header\r\n',
+  );
   assert.equal(headerValue(raw, 'subject'), 'a long');
-  assert.equal(withoutHeaders(raw, ['bcc']).toString(), 'Subject: a\r\n long\r\nReferences: <a@b> <c@d>\r\n\r\nBcc: not a header\r\n');
+  assert.equal(
+    withoutHeaders(raw, ['bcc']).toString(),
+    'Subject: a\r\n long\r\nReferences: <a@b> <c@d>\r\n\r\nBcc: not a header\r\n',
+  );
   assert.deepEqual(messageIds(headerValue(raw, 'references')), ['<a@b>', '<c@d>']);
   assert.equal(asMessageIdHeader('abc@x'), '<abc@x>');
   assert.equal(asMessageIdHeader('<abc@x>'), '<abc@x>');

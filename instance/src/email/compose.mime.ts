@@ -44,7 +44,12 @@ export async function buildMime(input: MimeInput): Promise<Buffer> {
     ...(input.text !== null ? { text: input.text } : {}),
     ...(input.html !== null ? { html: input.html } : {}),
     ...(input.text === null && input.html === null ? { text: '' } : {}),
-    attachments: input.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content, contentTransferEncoding: 'base64' })),
+    attachments: input.attachments.map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: a.content,
+      contentTransferEncoding: 'base64',
+    })),
     messageId: input.messageId,
     date: input.date,
     ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),

@@ -8,7 +8,9 @@ const Recipient = Type.Object(
   {
     address: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: 'local@domain' })),
     name: Type.Optional(Type.String({ maxLength: 200, description: 'display name (no control characters)' })),
-    contactId: Type.Optional(Type.String({ format: 'uuid', description: 'one of your contacts: its first email address is used' })),
+    contactId: Type.Optional(
+      Type.String({ format: 'uuid', description: 'one of your contacts: its first email address is used' }),
+    ),
   },
   { additionalProperties: false, description: 'Either `address` (with an optional `name`) or `contactId`.' },
 );
@@ -37,7 +39,9 @@ const ComposeBody = Type.Object(
         { maxItems: 100 },
       ),
     ),
-    inReplyTo: Type.Optional(Type.String({ format: 'uuid', description: 'id of one of your messages this one answers' })),
+    inReplyTo: Type.Optional(
+      Type.String({ format: 'uuid', description: 'id of one of your messages this one answers' }),
+    ),
     route: Type.Optional(
       Type.Union([Type.Literal('auto'), Type.Literal('email'), Type.Literal('federation')], {
         description:
@@ -46,7 +50,8 @@ const ComposeBody = Type.Object(
     ),
     emailFallback: Type.Optional(
       Type.Boolean({
-        description: 'If the federation closes before the message is delivered over it (a label lapses), send it by email rather than return it to you. Default: the instance policy (off unless the operator set federation.emailFallback).',
+        description:
+          'If the federation closes before the message is delivered over it (a label lapses), send it by email rather than return it to you. Default: the instance policy (off unless the operator set federation.emailFallback).',
       }),
     ),
     encryption: Type.Optional(
@@ -55,7 +60,9 @@ const ComposeBody = Type.Object(
           'End-to-end encryption (OpenPGP): `auto` (default) when every recipient’s key is known (or found by WKD/DNS) and you have a key; `require`: refuse (encryption_unavailable) otherwise; `none`: never.',
       }),
     ),
-    sign: Type.Optional(Type.Boolean({ description: 'Sign with your OpenPGP key (default: when the server can use your key).' })),
+    sign: Type.Optional(
+      Type.Boolean({ description: 'Sign with your OpenPGP key (default: when the server can use your key).' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -82,7 +89,10 @@ const SendResponse = Type.Object({
  * `POST /api/v1/messages`: send a message. The JSON body may be as large as the attachment limit allows (base64
  * inflates by 4/3) plus room for the text and HTML bodies.
  */
-export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAttachmentBytes: number }> = async (app, { compose, maxAttachmentBytes }) => {
+export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAttachmentBytes: number }> = async (
+  app,
+  { compose, maxAttachmentBytes },
+) => {
   app.post(
     '/api/v1/messages',
     {
@@ -90,7 +100,8 @@ export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAtt
       bodyLimit: Math.ceil((maxAttachmentBytes * 4) / 3) + 13 * 1024 * 1024,
       schema: {
         tags: ['messages'],
-        summary: 'Send a message: signed with the instance DKIM key, stored in your Sent conversation, delivered locally or queued for SMTP.',
+        summary:
+          'Send a message: signed with the instance DKIM key, stored in your Sent conversation, delivered locally or queued for SMTP.',
         body: ComposeBody,
         response: { 202: SendResponse, ...problemResponses(400, 401, 404, 413, 422, 507) },
       },

@@ -43,7 +43,8 @@ class RecordingIngest implements MessageIngest {
     const externalId = headerValue(request.raw, 'message-id');
     const known = await this.storage.messages.findByDedupeKey(request.accountId, externalId, contentHash);
     if (known) return { message: known, inserted: false };
-    if ((await this.storage.accounts.addUsage(request.accountId, request.raw.length)) === null) throw new AppError('quota_exceeded');
+    if ((await this.storage.accounts.addUsage(request.accountId, request.raw.length)) === null)
+      throw new AppError('quota_exceeded');
     const id = randomUUID();
     await this.blobs.put(`raw/${request.accountId}/${id}`, request.raw);
     const message: Message = {
@@ -97,14 +98,26 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     const config = loadConfig({
       dataDir: tmp.dir,
       env: {},
-      overrides: { outbound: { mxOverride: [`remote.test=127.0.0.1:${sink.port}`], retry: { attempts: 4, baseDelayMs: 50 }, maxRecipients: 5, maxAttachmentBytes: 1000 } },
+      overrides: {
+        outbound: {
+          mxOverride: [`remote.test=127.0.0.1:${sink.port}`],
+          retry: { attempts: 4, baseDelayMs: 50 },
+          maxRecipients: 5,
+          maxAttachmentBytes: 1000,
+        },
+      },
     });
     storage = SqliteStorage.inDataDir(tmp.dir);
     queue = openSqliteJobQueue(`${tmp.dir}/queue.db`, { pollIntervalMs: 20 });
     blobs = new FsBlobStore(`${tmp.dir}/blobs`);
     ingest = new RecordingIngest(storage, blobs);
     const box = new SecretBox(loadMasterKey(tmp.dir));
-    const accounts = new AccountService(storage, new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }), () => new Date(), 10 ** 9);
+    const accounts = new AccountService(
+      storage,
+      new PasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 }),
+      () => new Date(),
+      10 ** 9,
+    );
     alice = await accounts.create({ username: 'alice', password: 'alice-password-1', displayName: 'Alice Liddell' });
     bob = await accounts.create({ username: 'bob', password: 'bob-password-12' });
     outbound = createOutboundMail({ config, clock: () => new Date(), storage, queue, box, ingest, blobs, env: {} });
@@ -133,7 +146,9 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
       bcc: [{ address: 'dave@remote.test' }],
       subject: 'Quarterly report — café ☕',
       text: 'Hello,\nthe figures are attached.\n',
-      attachments: [{ filename: 'figures.csv', contentType: 'text/csv', content: Buffer.from('a,b\n1,2\n').toString('base64') }],
+      attachments: [
+        { filename: 'figures.csv', contentType: 'text/csv', content: Buffer.from('a,b\n1,2\n').toString('base64') },
+      ],
     });
     assert.deepEqual(
       r.recipients.map((x) => [x.address, x.kind, x.route, x.status]),
@@ -169,14 +184,21 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     assert.equal(verdict.results[0]!.selector, 'caliopen1');
 
     // Tampering breaks it: the signature is real.
-    const tampered = Buffer.from(got!.raw.toString('latin1').replace('the figures are attached', 'the figures are ATTACHED'), 'latin1');
+    const tampered = Buffer.from(
+      got!.raw.toString('latin1').replace('the figures are attached', 'the figures are ATTACHED'),
+      'latin1',
+    );
     const bad = await dkimVerify(tampered, { resolver: resolver as never });
     assert.notEqual(bad.results[0]!.status.result, 'pass');
   });
 
   test('answers carry In-Reply-To and References', async () => {
     const first = await outbound.compose.send(alice, { to: [{ address: 'bob@alpha.test' }], subject: 'first' });
-    const second = await outbound.compose.send(alice, { to: [{ address: 'bob@alpha.test' }], subject: 'Re: first', inReplyTo: first.id });
+    const second = await outbound.compose.send(alice, {
+      to: [{ address: 'bob@alpha.test' }],
+      subject: 'Re: first',
+      inReplyTo: first.id,
+    });
     const raw = (await blobs.get((await storage.messages.get(alice.id, second.id))!.rawRef!))!;
     assert.equal(headerValue(raw, 'in-reply-to'), first.messageId);
     assert.equal(headerValue(raw, 'references'), first.messageId);
@@ -185,9 +207,17 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
   test('a remote MX that is down: retried with backoff, delivered once when it is back', async () => {
     await sink.stop();
     const before = sink.messages.length;
-    const r = await outbound.compose.send(alice, { to: [{ address: 'erin@remote.test' }], subject: 'while down', text: 'retry me' });
+    const r = await outbound.compose.send(alice, {
+      to: [{ address: 'erin@remote.test' }],
+      subject: 'while down',
+      text: 'retry me',
+    });
     // The first attempt and at least one retry fail on a closed port.
-    await waitFor(async () => (await queue.getJob(SMTP_OUT_QUEUE, `${r.id}.remote.test.2`))?.state === 'completed', 10_000, 10);
+    await waitFor(
+      async () => (await queue.getJob(SMTP_OUT_QUEUE, `${r.id}.remote.test.2`))?.state === 'completed',
+      10_000,
+      10,
+    );
     await sink.start();
     await sink.waitForMessages(before + 1);
     await waitFor(async () => {
@@ -202,7 +232,11 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     sink.behaviour.rejectRecipients.set('nobody@remote.test', '550 5.1.1 <nobody@remote.test>: no such user');
     try {
       const bouncesBefore = ingest.calls.filter((c) => c.tags?.includes('bounce')).length;
-      const r = await outbound.compose.send(alice, { to: [{ address: 'nobody@remote.test' }], subject: 'to nobody', text: 'x' });
+      const r = await outbound.compose.send(alice, {
+        to: [{ address: 'nobody@remote.test' }],
+        subject: 'to nobody',
+        text: 'x',
+      });
       await waitFor(async () => ingest.calls.filter((c) => c.tags?.includes('bounce')).length > bouncesBefore);
       const bounce = ingest.calls.filter((c) => c.tags?.includes('bounce')).at(-1)!;
       assert.equal(bounce.accountId, alice.id);
@@ -225,11 +259,21 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     sink.behaviour.rejectRecipients.set('busy@remote.test', '450 4.2.1 mailbox busy');
     try {
       const connectionsBefore = sink.connections;
-      const r = await outbound.compose.send(alice, { to: [{ address: 'busy@remote.test' }], subject: 'busy', text: 'x' });
-      await waitFor(async () => ingest.calls.some((c) => c.tags?.includes('bounce') && headerValue(c.raw, 'in-reply-to') === r.messageId), 15_000);
+      const r = await outbound.compose.send(alice, {
+        to: [{ address: 'busy@remote.test' }],
+        subject: 'busy',
+        text: 'x',
+      });
+      await waitFor(
+        async () =>
+          ingest.calls.some((c) => c.tags?.includes('bounce') && headerValue(c.raw, 'in-reply-to') === r.messageId),
+        15_000,
+      );
       assert.equal(sink.connections - connectionsBefore, 4, 'four attempts in all');
       assert.equal(await queue.getJob(SMTP_OUT_QUEUE, `${r.id}.remote.test.5`), null);
-      const bounce = ingest.calls.find((c) => c.tags?.includes('bounce') && headerValue(c.raw, 'in-reply-to') === r.messageId)!;
+      const bounce = ingest.calls.find(
+        (c) => c.tags?.includes('bounce') && headerValue(c.raw, 'in-reply-to') === r.messageId,
+      )!;
       assert.match(bounce.raw.toString('latin1'), /Status: 4\.2\.1/);
     } finally {
       sink.behaviour.rejectRecipients.clear();
@@ -245,24 +289,88 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
       ['address with CRLF', { to: [{ address: 'x@remote.test\r\nBcc: evil@evil.test' }] }, 'recipient_invalid'],
       ['address literal', { to: [{ address: 'x@[127.0.0.1]' }] }, 'recipient_invalid'],
       ['numeric TLD', { to: [{ address: 'x@10.0.0.1' }] }, 'recipient_invalid'],
-      ['both address and contact', { to: [{ address: 'x@remote.test', contactId: randomUUID() }] }, 'recipient_invalid'],
+      [
+        'both address and contact',
+        { to: [{ address: 'x@remote.test', contactId: randomUUID() }] },
+        'recipient_invalid',
+      ],
       ['neither', { to: [{ name: 'x' }] }, 'recipient_invalid'],
-      ['subject injection', { to: [{ address: 'x@remote.test' }], subject: 'hi\r\nBcc: evil@evil.test' }, 'header_invalid'],
+      [
+        'subject injection',
+        { to: [{ address: 'x@remote.test' }], subject: 'hi\r\nBcc: evil@evil.test' },
+        'header_invalid',
+      ],
       ['name injection', { to: [{ address: 'x@remote.test', name: 'Eve\nBcc: evil@evil.test' }] }, 'header_invalid'],
       ['NUL in subject', { to: [{ address: 'x@remote.test' }], subject: 'a\u0000b' }, 'header_invalid'],
       ['unknown contact', { to: [{ contactId: randomUUID() }] }, 'recipient_unknown'],
       ['unknown local account', { to: [{ address: 'ghost@alpha.test' }] }, 'recipient_unknown'],
-      ['too many recipients', { to: Array.from({ length: 6 }, (_, i) => ({ address: `r${i}@remote.test` })) }, 'too_many_recipients'],
-      ['bad base64', { to: [{ address: 'x@remote.test' }], attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: '!!!notbase64' }] }, 'attachment_invalid'],
-      ['truncated base64', { to: [{ address: 'x@remote.test' }], attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: 'QUJD=' }] }, 'attachment_invalid'],
-      ['bad content type', { to: [{ address: 'x@remote.test' }], attachments: [{ filename: 'a.bin', contentType: 'text/html\r\nX: y', content: 'QUJD' }] }, 'attachment_invalid'],
-      ['multipart attachment', { to: [{ address: 'x@remote.test' }], attachments: [{ filename: 'a', contentType: 'multipart/mixed', content: 'QUJD' }] }, 'attachment_invalid'],
-      ['filename injection', { to: [{ address: 'x@remote.test' }], attachments: [{ filename: 'a\r\n.txt', contentType: 'text/plain', content: 'QUJD' }] }, 'header_invalid'],
-      ['oversize attachments', { to: [{ address: 'x@remote.test' }], attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', content: Buffer.alloc(1001).toString('base64') }] }, 'attachments_too_large'],
+      [
+        'too many recipients',
+        { to: Array.from({ length: 6 }, (_, i) => ({ address: `r${i}@remote.test` })) },
+        'too_many_recipients',
+      ],
+      [
+        'bad base64',
+        {
+          to: [{ address: 'x@remote.test' }],
+          attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: '!!!notbase64' }],
+        },
+        'attachment_invalid',
+      ],
+      [
+        'truncated base64',
+        {
+          to: [{ address: 'x@remote.test' }],
+          attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', content: 'QUJD=' }],
+        },
+        'attachment_invalid',
+      ],
+      [
+        'bad content type',
+        {
+          to: [{ address: 'x@remote.test' }],
+          attachments: [{ filename: 'a.bin', contentType: 'text/html\r\nX: y', content: 'QUJD' }],
+        },
+        'attachment_invalid',
+      ],
+      [
+        'multipart attachment',
+        {
+          to: [{ address: 'x@remote.test' }],
+          attachments: [{ filename: 'a', contentType: 'multipart/mixed', content: 'QUJD' }],
+        },
+        'attachment_invalid',
+      ],
+      [
+        'filename injection',
+        {
+          to: [{ address: 'x@remote.test' }],
+          attachments: [{ filename: 'a\r\n.txt', contentType: 'text/plain', content: 'QUJD' }],
+        },
+        'header_invalid',
+      ],
+      [
+        'oversize attachments',
+        {
+          to: [{ address: 'x@remote.test' }],
+          attachments: [
+            {
+              filename: 'big.bin',
+              contentType: 'application/octet-stream',
+              content: Buffer.alloc(1001).toString('base64'),
+            },
+          ],
+        },
+        'attachments_too_large',
+      ],
       ['unknown inReplyTo', { to: [{ address: 'x@remote.test' }], inReplyTo: randomUUID() }, 'not_found'],
     ];
     for (const [what, input, code] of cases) {
-      await assert.rejects(outbound.compose.send(alice, input), (err: unknown) => err instanceof AppError && err.code === code, what);
+      await assert.rejects(
+        outbound.compose.send(alice, input),
+        (err: unknown) => err instanceof AppError && err.code === code,
+        what,
+      );
     }
     assert.equal(ingest.calls.length, callsBefore, 'nothing stored');
     assert.equal(JSON.stringify(await queue.counts(SMTP_OUT_QUEUE)), countsBefore, 'nothing queued');

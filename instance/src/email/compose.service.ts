@@ -6,16 +6,38 @@ import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageFacts } from '../messages/message.facts.ts';
-import { autocryptHeader, autocryptKeydata, ComposeError, encryptMime, signMime, withHeader } from '../openpgp/openpgp.compose.ts';
+import {
+  autocryptHeader,
+  autocryptKeydata,
+  ComposeError,
+  encryptMime,
+  signMime,
+  withHeader,
+} from '../openpgp/openpgp.compose.ts';
 import type { JobQueue } from '../queue/job-queue.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { buildBounce } from './bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';
-import { asMessageIdHeader, buildMime, headerValue, messageIds, withoutHeaders, type MimeAttachment } from './compose.mime.ts';
+import {
+  asMessageIdHeader,
+  buildMime,
+  headerValue,
+  messageIds,
+  withoutHeaders,
+  type MimeAttachment,
+} from './compose.mime.ts';
 import { signWithDkim, type DkimKey } from './dkim-key.ts';
-import { deliveryEnqueueOptions, deliveryJobId, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
+import {
+  deliveryEnqueueOptions,
+  deliveryJobId,
+  SMTP_OUT_QUEUE,
+  type RetryPolicy,
+  type DeliveryJob,
+  type OnDelivered,
+  type RecipientResult,
+} from './smtp-outbound.types.ts';
 
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 
@@ -91,7 +113,11 @@ export interface SendResult {
 export interface ComposeOpenPgp {
   accountKeys: AccountKeys;
   /** The key to encrypt to for a recipient, as the sender's account knows it (KeyDiscoveryService.keyFor). */
-  recipientKey(accountId: string, address: string, options: { discover: boolean }): Promise<{ fingerprint: string; publicKey: Uint8Array } | null>;
+  recipientKey(
+    accountId: string,
+    address: string,
+    options: { discover: boolean },
+  ): Promise<{ fingerprint: string; publicKey: Uint8Array } | null>;
   /** Whether the user asks for `prefer-encrypt=mutual` in their Autocrypt header (default: no preference). */
   preferEncrypt?: (accountId: string) => Promise<boolean>;
 }
@@ -139,7 +165,15 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Facts of a message that never left this instance (composed here, or delivered locally). */
 export const LOCAL_FACTS: MessageFacts = {
-  transport: { via: 'local', tls: null, clientIp: null, helo: null, receivedChain: [], externalHops: 0, plaintextHops: 0 },
+  transport: {
+    via: 'local',
+    tls: null,
+    clientIp: null,
+    helo: null,
+    receivedChain: [],
+    externalHops: 0,
+    plaintextHops: 0,
+  },
   authentication: null,
 };
 
@@ -179,7 +213,8 @@ export class ComposeService {
     const { deps } = this;
     const recipients = await this.resolveRecipients(sender, input);
     const subject = input.subject ?? '';
-    if (CONTROL_CHARS.test(subject.replace(/\t/g, ' '))) throw new AppError('header_invalid', 'The subject contains a control character (CR, LF, NUL...).');
+    if (CONTROL_CHARS.test(subject.replace(/\t/g, ' ')))
+      throw new AppError('header_invalid', 'The subject contains a control character (CR, LF, NUL...).');
     const attachments = this.decodeAttachments(input.attachments ?? []);
     const thread = await this.threadOf(sender, input.inReplyTo);
     const routeChoice = input.route ?? 'auto';
@@ -188,7 +223,9 @@ export class ComposeService {
       // Refused before anything is stored: who cannot be reached over the federation, and why.
       const closed = recipients.filter((r) => !r.localAccount && !overFederation(r.email.domain));
       if (closed.length > 0) {
-        const why = closed.map((r) => `${r.email.address} (${this.federation?.reason(r.email.domain) ?? 'this instance does not federate'})`);
+        const why = closed.map(
+          (r) => `${r.email.address} (${this.federation?.reason(r.email.domain) ?? 'this instance does not federate'})`,
+        );
         throw new AppError('route_unavailable', `Not reachable over the federation: ${why.join('; ')}.`);
       }
     }
@@ -198,7 +235,8 @@ export class ComposeService {
     const from = `${sender.username}@${deps.domain}`;
     // Encryption and signature decided before anything is stored: a refusal (require, sign) leaves nothing behind.
     const plan = await this.planOpenPgp(sender, from, recipients, input, now);
-    const pick = (k: RecipientKind) => recipients.filter((r) => r.kind === k).map((r) => ({ name: r.name, address: r.email.address }));
+    const pick = (k: RecipientKind) =>
+      recipients.filter((r) => r.kind === k).map((r) => ({ name: r.name, address: r.email.address }));
     const composed = await buildMime({
       from: { name: headerSafe(sender.displayName) || null, address: from },
       to: pick('to'),
@@ -213,12 +251,25 @@ export class ComposeService {
       inReplyTo: thread.inReplyTo,
       references: thread.references,
     });
-    const mime = await this.protect(composed, plan, recipients.some((r) => r.kind === 'bcc'), now);
+    const mime = await this.protect(
+      composed,
+      plan,
+      recipients.some((r) => r.kind === 'bcc'),
+      now,
+    );
     const raw = await signWithDkim(mime, await deps.dkimKey(), now);
     const encrypted = plan.encryptTo !== null;
 
     // The Sent copy first: it is what the delivery jobs read, and the quota is checked there.
-    const sent = await deps.ingest.ingest({ accountId: sender.id, raw, direction: 'outbound', receivedAt: now, facts: LOCAL_FACTS, tags: ['sent'], read: true });
+    const sent = await deps.ingest.ingest({
+      accountId: sender.id,
+      raw,
+      direction: 'outbound',
+      receivedAt: now,
+      facts: LOCAL_FACTS,
+      tags: ['sent'],
+      read: true,
+    });
     const transmitted = withoutHeaders(raw, ['bcc']);
 
     const statuses: RecipientStatus[] = [];
@@ -228,17 +279,48 @@ export class ComposeService {
     for (const r of recipients) {
       if (r.localAccount) {
         try {
-          await deps.ingest.ingest({ accountId: r.localAccount.id, raw: transmitted, direction: 'inbound', receivedAt: now, facts: LOCAL_FACTS, read: false });
-          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'delivered', encrypted });
-          await deps.onDelivered?.(sender.id, sent.message.id, { domain: deps.domain, via: 'local', tls: null, peer: null, at: now.toISOString() }).catch((err: unknown) => {
-            deps.logger?.warn({ err, messageId: sent.message.id }, 'could not record the delivery on the Sent copy');
+          await deps.ingest.ingest({
+            accountId: r.localAccount.id,
+            raw: transmitted,
+            direction: 'inbound',
+            receivedAt: now,
+            facts: LOCAL_FACTS,
+            read: false,
           });
+          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'delivered', encrypted });
+          await deps
+            .onDelivered?.(sender.id, sent.message.id, {
+              domain: deps.domain,
+              via: 'local',
+              tls: null,
+              peer: null,
+              at: now.toISOString(),
+            })
+            .catch((err: unknown) => {
+              deps.logger?.warn({ err, messageId: sent.message.id }, 'could not record the delivery on the Sent copy');
+            });
         } catch (err) {
           const quota = err instanceof AppError && err.code === 'quota_exceeded';
           if (!quota) deps.logger?.error({ err, messageId: sent.message.id }, 'local delivery failed');
-          const detail = quota ? "The recipient's mailbox is full." : 'The recipient could not be reached (internal error).';
-          statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'failed', detail, encrypted });
-          localFailures.push({ address: r.email.address, outcome: 'failed', status: quota ? '5.2.2' : '4.3.0', diagnostic: detail, smtpReply: null, remoteMta: null });
+          const detail = quota
+            ? "The recipient's mailbox is full."
+            : 'The recipient could not be reached (internal error).';
+          statuses.push({
+            address: r.email.address,
+            kind: r.kind,
+            route: 'local',
+            status: 'failed',
+            detail,
+            encrypted,
+          });
+          localFailures.push({
+            address: r.email.address,
+            outcome: 'failed',
+            status: quota ? '5.2.2' : '4.3.0',
+            diagnostic: detail,
+            smtpReply: null,
+            remoteMta: null,
+          });
         }
       } else {
         const list = remote.get(r.email.domain) ?? [];
@@ -246,7 +328,13 @@ export class ComposeService {
         remote.set(r.email.domain, list);
         const federates = overFederation(r.email.domain);
         if (federates) federated.add(r.email.domain);
-        statuses.push({ address: r.email.address, kind: r.kind, route: federates ? 'federation' : 'smtp', status: 'queued', encrypted });
+        statuses.push({
+          address: r.email.address,
+          kind: r.kind,
+          route: federates ? 'federation' : 'smtp',
+          status: 'queued',
+          encrypted,
+        });
       }
     }
 
@@ -262,13 +350,28 @@ export class ComposeService {
         history: [],
       };
       if (federated.has(domain)) {
-        await this.federation!.enqueue({ ...job, emailFallback: input.emailFallback ?? this.federation!.emailFallback });
+        await this.federation!.enqueue({
+          ...job,
+          emailFallback: input.emailFallback ?? this.federation!.emailFallback,
+        });
         continue;
       }
-      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', job, deliveryEnqueueOptions(deliveryJobId(sent.message.id, domain, 1), deps.retry));
+      await deps.queue.enqueue(
+        SMTP_OUT_QUEUE,
+        'deliver',
+        job,
+        deliveryEnqueueOptions(deliveryJobId(sent.message.id, domain, 1), deps.retry),
+      );
     }
     deps.logger?.info(
-      { messageId: sent.message.id, local: recipients.filter((r) => r.localAccount).length, remoteDomains: remote.size, bytes: raw.length, encrypted, signed: plan.signer !== null },
+      {
+        messageId: sent.message.id,
+        local: recipients.filter((r) => r.localAccount).length,
+        remoteDomains: remote.size,
+        bytes: raw.length,
+        encrypted,
+        signed: plan.signer !== null,
+      },
       'message sent',
     );
 
@@ -284,12 +387,29 @@ export class ComposeService {
         failed: localFailures,
         attempts: 1,
       });
-      await deps.ingest.ingest({ accountId: sender.id, raw: bounce, direction: 'inbound', receivedAt: now, facts: LOCAL_FACTS, tags: ['bounce'], read: false }).catch((err: unknown) => {
-        deps.logger?.error({ err, messageId: sent.message.id }, 'could not store the bounce');
-      });
+      await deps.ingest
+        .ingest({
+          accountId: sender.id,
+          raw: bounce,
+          direction: 'inbound',
+          receivedAt: now,
+          facts: LOCAL_FACTS,
+          tags: ['bounce'],
+          read: false,
+        })
+        .catch((err: unknown) => {
+          deps.logger?.error({ err, messageId: sent.message.id }, 'could not store the bounce');
+        });
     }
 
-    return { id: sent.message.id, conversationId: sent.message.conversationId, messageId, recipients: statuses, encrypted, signed: plan.signer !== null };
+    return {
+      id: sent.message.id,
+      conversationId: sent.message.conversationId,
+      messageId,
+      recipients: statuses,
+      encrypted,
+      signed: plan.signer !== null,
+    };
   }
 
   /**
@@ -297,12 +417,20 @@ export class ComposeService {
    * recipient (to, cc and bcc) and one of the sender's own: the Sent copy is the very message sent, and must stay
    * readable to its owner. Recipients are looked up (WKD, DNS) only when the sender has a key.
    */
-  private async planOpenPgp(sender: Account, from: string, recipients: ResolvedRecipient[], input: ComposeInput, now: Date): Promise<OpenPgpPlan> {
+  private async planOpenPgp(
+    sender: Account,
+    from: string,
+    recipients: ResolvedRecipient[],
+    input: ComposeInput,
+    now: Date,
+  ): Promise<OpenPgpPlan> {
     const mode = input.encryption ?? 'auto';
     const o = this.openpgp;
     if (o === null) {
-      if (mode === 'require') throw new AppError('encryption_unavailable', 'End-to-end encryption is not available on this instance.');
-      if (input.sign === true) throw new AppError('signing_key_unavailable', 'OpenPGP signatures are not available on this instance.');
+      if (mode === 'require')
+        throw new AppError('encryption_unavailable', 'End-to-end encryption is not available on this instance.');
+      if (input.sign === true)
+        throw new AppError('signing_key_unavailable', 'OpenPGP signatures are not available on this instance.');
       return { encryptTo: null, ownKey: null, signer: null, autocrypt: null };
     }
     const [own, unlocked] = await Promise.all([o.accountKeys.publicKey(sender.id), o.accountKeys.unlocked(sender.id)]);
@@ -310,31 +438,56 @@ export class ComposeService {
     if (sign && unlocked === null) {
       throw new AppError(
         'signing_key_unavailable',
-        own === null ? 'You have no OpenPGP key: create or import one to sign.' : 'The server cannot use your private key (kept on your devices, or locked until you sign in again).',
+        own === null
+          ? 'You have no OpenPGP key: create or import one to sign.'
+          : 'The server cannot use your private key (kept on your devices, or locked until you sign in again).',
       );
     }
     let autocrypt: string | null = null;
     if (own !== null) {
       try {
         const keydata = await autocryptKeydata(own.publicKey, from, now);
-        autocrypt = autocryptHeader({ address: from, keydata, preferEncrypt: (await o.preferEncrypt?.(sender.id)) ?? false });
+        autocrypt = autocryptHeader({
+          address: from,
+          keydata,
+          preferEncrypt: (await o.preferEncrypt?.(sender.id)) ?? false,
+        });
       } catch (err) {
         this.deps.logger?.warn({ err }, 'no Autocrypt header: the sender key cannot be used for it');
       }
     }
-    const plan: OpenPgpPlan = { encryptTo: null, ownKey: own?.publicKey ?? null, signer: sign ? unlocked : null, autocrypt };
+    const plan: OpenPgpPlan = {
+      encryptTo: null,
+      ownKey: own?.publicKey ?? null,
+      signer: sign ? unlocked : null,
+      autocrypt,
+    };
     if (mode === 'none') return plan;
     if (own === null) {
-      if (mode === 'require') throw new AppError('encryption_unavailable', 'You have no OpenPGP key of your own: your copy of the message could not be encrypted for you. Create or import a key first.', { recipients: [from] });
+      if (mode === 'require')
+        throw new AppError(
+          'encryption_unavailable',
+          'You have no OpenPGP key of your own: your copy of the message could not be encrypted for you. Create or import a key first.',
+          { recipients: [from] },
+        );
       return plan;
     }
-    const found = await Promise.all(recipients.map(async (r) => ({ address: r.email.address, key: await o.recipientKey(sender.id, r.email.address, { discover: true }) })));
+    const found = await Promise.all(
+      recipients.map(async (r) => ({
+        address: r.email.address,
+        key: await o.recipientKey(sender.id, r.email.address, { discover: true }),
+      })),
+    );
     const missing = found.filter((f) => f.key === null).map((f) => f.address);
     if (missing.length > 0) {
       if (mode === 'require') {
-        throw new AppError('encryption_unavailable', `No OpenPGP key is known for ${missing.slice(0, 20).map(printable).join(', ')}${missing.length > 20 ? ` and ${missing.length - 20} more` : ''}.`, {
-          recipients: missing,
-        });
+        throw new AppError(
+          'encryption_unavailable',
+          `No OpenPGP key is known for ${missing.slice(0, 20).map(printable).join(', ')}${missing.length > 20 ? ` and ${missing.length - 20} more` : ''}.`,
+          {
+            recipients: missing,
+          },
+        );
       }
       return plan;
     }
@@ -345,12 +498,21 @@ export class ComposeService {
   private async protect(composed: Buffer, plan: OpenPgpPlan, hasBcc: boolean, now: Date): Promise<Buffer> {
     try {
       if (plan.encryptTo !== null && plan.ownKey !== null) {
-        return await encryptMime({ raw: composed, encryptionKeys: [...plan.encryptTo, plan.ownKey], signingKey: plan.signer, hideRecipients: hasBcc, autocrypt: plan.autocrypt, now });
+        return await encryptMime({
+          raw: composed,
+          encryptionKeys: [...plan.encryptTo, plan.ownKey],
+          signingKey: plan.signer,
+          hideRecipients: hasBcc,
+          autocrypt: plan.autocrypt,
+          now,
+        });
       }
-      if (plan.signer !== null) return await signMime({ raw: composed, signingKey: plan.signer, autocrypt: plan.autocrypt, now });
+      if (plan.signer !== null)
+        return await signMime({ raw: composed, signingKey: plan.signer, autocrypt: plan.autocrypt, now });
       return plan.autocrypt === null ? composed : withHeader(composed, plan.autocrypt);
     } catch (err) {
-      if (err instanceof ComposeError) throw new AppError(plan.encryptTo !== null ? 'encryption_unavailable' : 'signing_key_unavailable', err.message);
+      if (err instanceof ComposeError)
+        throw new AppError(plan.encryptTo !== null ? 'encryption_unavailable' : 'signing_key_unavailable', err.message);
       throw err;
     }
   }
@@ -361,7 +523,10 @@ export class ComposeService {
     for (const kind of ['to', 'cc', 'bcc'] as const) (input[kind] ?? []).forEach((r, i) => given.push([kind, r, i]));
     if (given.length === 0) throw new AppError('no_recipients');
     if (given.length > deps.limits.maxRecipients) {
-      throw new AppError('too_many_recipients', `${given.length} recipients; at most ${deps.limits.maxRecipients} per message.`);
+      throw new AppError(
+        'too_many_recipients',
+        `${given.length} recipients; at most ${deps.limits.maxRecipients} per message.`,
+      );
     }
     const out: ResolvedRecipient[] = [];
     const seen = new Set<string>();
@@ -370,14 +535,19 @@ export class ComposeService {
       if ((r.address === undefined) === (r.contactId === undefined)) {
         throw new AppError('recipient_invalid', `${where}: give either "address" or "contactId".`);
       }
-      if (r.name !== undefined && CONTROL_CHARS.test(r.name)) throw new AppError('header_invalid', `${where}.name contains a control character.`);
+      if (r.name !== undefined && CONTROL_CHARS.test(r.name))
+        throw new AppError('header_invalid', `${where}.name contains a control character.`);
       let name = r.name?.trim() || null;
       let address = r.address;
       if (r.contactId !== undefined) {
         const contact = await deps.storage.contacts.get(sender.id, r.contactId);
         if (!contact) throw new AppError('recipient_unknown', `${where}: no contact ${r.contactId} among yours.`);
         const email = contact.identities.find((id) => id.protocol === 'email');
-        if (!email) throw new AppError('recipient_unknown', `${where}: the contact "${contact.displayName}" has no email address.`);
+        if (!email)
+          throw new AppError(
+            'recipient_unknown',
+            `${where}: the contact "${contact.displayName}" has no email address.`,
+          );
         address = email.address;
         name ??= headerSafe(contact.displayName) || null;
       }
@@ -389,7 +559,11 @@ export class ComposeService {
       let localAccount: Account | null = null;
       if (parsed.value.domain === deps.domain) {
         localAccount = await deps.storage.accounts.getByUsername(parsed.value.local.toLowerCase());
-        if (!localAccount || localAccount.disabled) throw new AppError('recipient_unknown', `${where}: ${parsed.value.address} is not an account of this instance.`);
+        if (!localAccount || localAccount.disabled)
+          throw new AppError(
+            'recipient_unknown',
+            `${where}: ${parsed.value.address} is not an account of this instance.`,
+          );
       }
       out.push({ kind, name, email: parsed.value, localAccount });
     }
@@ -404,26 +578,40 @@ export class ComposeService {
         throw new AppError('header_invalid', `${where}.filename is empty or contains a control character.`);
       }
       const contentType = a.contentType.trim().toLowerCase();
-      if (!CONTENT_TYPE.test(contentType)) throw new AppError('attachment_invalid', `${where}.contentType "${printable(a.contentType)}" is not a type/subtype media type.`);
+      if (!CONTENT_TYPE.test(contentType))
+        throw new AppError(
+          'attachment_invalid',
+          `${where}.contentType "${printable(a.contentType)}" is not a type/subtype media type.`,
+        );
       if (/^(multipart|message)\//.test(contentType)) {
-        throw new AppError('attachment_invalid', `${where}.contentType ${contentType} cannot be attached as is; send it as application/octet-stream.`);
+        throw new AppError(
+          'attachment_invalid',
+          `${where}.contentType ${contentType} cannot be attached as is; send it as application/octet-stream.`,
+        );
       }
       const b64 = a.content.replace(/[\r\n\t ]/g, '');
       if (!BASE64.test(b64)) throw new AppError('attachment_invalid', `${where}.content is not valid base64.`);
       // Size from the encoded length, before decoding anything big.
       total += (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
       if (total > this.deps.limits.maxAttachmentBytes) {
-        throw new AppError('attachments_too_large', `Attachments total more than ${this.deps.limits.maxAttachmentBytes} bytes.`);
+        throw new AppError(
+          'attachments_too_large',
+          `Attachments total more than ${this.deps.limits.maxAttachmentBytes} bytes.`,
+        );
       }
       return { filename: a.filename.trim(), contentType, content: Buffer.from(b64, 'base64') };
     });
   }
 
   /** In-Reply-To and References for an answer to one of the account's messages (RFC 5322 §3.6.4). */
-  private async threadOf(sender: Account, inReplyTo: string | undefined): Promise<{ inReplyTo: string | null; references: string[] }> {
+  private async threadOf(
+    sender: Account,
+    inReplyTo: string | undefined,
+  ): Promise<{ inReplyTo: string | null; references: string[] }> {
     if (inReplyTo === undefined) return { inReplyTo: null, references: [] };
     const original = await this.deps.storage.messages.get(sender.id, inReplyTo);
-    if (!original || original.deletedAt) throw new AppError('not_found', `inReplyTo: no message ${inReplyTo} among yours.`);
+    if (!original || original.deletedAt)
+      throw new AppError('not_found', `inReplyTo: no message ${inReplyTo} among yours.`);
     const parentId = asMessageIdHeader(original.externalId);
     if (!parentId) return { inReplyTo: null, references: [] };
     const raw = original.rawRef ? await this.deps.blobs.get(original.rawRef) : null;
@@ -434,7 +622,6 @@ export class ComposeService {
     return { inReplyTo: parentId, references };
   }
 }
-
 
 /** A display name from stored data, made safe for a header (control characters become spaces). */
 function headerSafe(s: string): string {

@@ -9,7 +9,9 @@ import { SecretBox } from '../crypto/secret-box.ts';
 import { createInstanceIdentity, dnsRecords, loadInstanceIdentity } from '../identity/instance-identity.ts';
 import { dkimTxtStrings, dkimTxtValue, signWithDkim } from './dkim-key.ts';
 
-const MESSAGE = Buffer.from('From: a@alpha.test\r\nTo: b@remote.test\r\nSubject: s\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@alpha.test>\r\n\r\nbody\r\n');
+const MESSAGE = Buffer.from(
+  'From: a@alpha.test\r\nTo: b@remote.test\r\nSubject: s\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@alpha.test>\r\n\r\nbody\r\n',
+);
 
 test('a new identity has an RSA-2048 DKIM key, sealed at rest, published as <selector>._domainkey TXT strings', async () => {
   const tmp = tempDir('caliopen-dkim-');
@@ -25,7 +27,10 @@ test('a new identity has an RSA-2048 DKIM key, sealed at rest, published as <sel
     const record = dnsRecords(identity).find((r) => r.name === 'caliopen1._domainkey.alpha.test.')!;
     assert.equal(record.type, 'TXT');
     const strings = [...record.value.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
-    assert.ok(strings.every((s) => s.length <= 255), 'each TXT string fits in 255 octets');
+    assert.ok(
+      strings.every((s) => s.length <= 255),
+      'each TXT string fits in 255 octets',
+    );
     assert.equal(strings.join(''), dkimTxtValue(identity.dkim.publicKeyPem));
     assert.match(strings.join(''), /^v=DKIM1; k=rsa; p=MIIBIjANBg/, 'a 2048-bit RSA SPKI');
     assert.deepEqual(strings, dkimTxtStrings(identity.dkim.publicKeyPem));
@@ -48,15 +53,24 @@ test('an identity created before DKIM gets a key on its next load (once), never 
     delete old.dkim;
     writeFileSync(path, JSON.stringify(old));
 
-    await assert.rejects(loadInstanceIdentity(tmp.dir, new SecretBox(randomBytes(32))), /do not open with this master key/);
-    assert.equal((JSON.parse(readFileSync(path, 'utf8')) as { dkim?: unknown }).dkim, undefined, 'nothing written under the wrong key');
+    await assert.rejects(
+      loadInstanceIdentity(tmp.dir, new SecretBox(randomBytes(32))),
+      /do not open with this master key/,
+    );
+    assert.equal(
+      (JSON.parse(readFileSync(path, 'utf8')) as { dkim?: unknown }).dkim,
+      undefined,
+      'nothing written under the wrong key',
+    );
 
     const first = await loadInstanceIdentity(tmp.dir, box);
     assert.ok(first.dkim.privateKeyPem.includes('PRIVATE KEY'));
     const second = await loadInstanceIdentity(tmp.dir, box);
     assert.equal(second.dkim.publicKeyPem, first.dkim.publicKeyPem, 'the same key from then on');
     const signed = await signWithDkim(MESSAGE, second.dkim, new Date());
-    const verdict = await dkimVerify(signed, { resolver: (async () => [dkimTxtStrings(first.dkim.publicKeyPem)]) as never });
+    const verdict = await dkimVerify(signed, {
+      resolver: (async () => [dkimTxtStrings(first.dkim.publicKeyPem)]) as never,
+    });
     assert.equal(verdict.results[0]!.status.result, 'pass');
   } finally {
     tmp.cleanup();
@@ -70,7 +84,10 @@ test('the signature covers an Autocrypt header: a key swapped on the way breaks 
     const strings = dkimTxtStrings(identity.dkim.publicKeyPem);
     const resolver = (async () => [strings]) as never;
     const withAutocrypt = Buffer.from(
-      MESSAGE.toString('latin1').replace('\r\n\r\n', '\r\nBcc: hidden@remote.test\r\nAutocrypt: addr=a@alpha.test; keydata=AAAA\r\n\r\n'),
+      MESSAGE.toString('latin1').replace(
+        '\r\n\r\n',
+        '\r\nBcc: hidden@remote.test\r\nAutocrypt: addr=a@alpha.test; keydata=AAAA\r\n\r\n',
+      ),
       'latin1',
     );
     const signed = await signWithDkim(withAutocrypt, identity.dkim, new Date());

@@ -21,7 +21,10 @@ export interface DkimKey {
 }
 
 export function generateDkimKeyPair(): { privateKeyPem: string; publicKeyPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: DKIM_KEY_BITS, publicExponent: 0x10001 });
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: DKIM_KEY_BITS,
+    publicExponent: 0x10001,
+  });
   return {
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
     publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
@@ -60,10 +63,35 @@ export function quotedTxt(strings: readonly string[]): string {
  * Bcc is left out, so the Bcc header of the sender's Sent copy can be removed before transmission.
  */
 export const DKIM_SIGNED_HEADERS = [
-  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type',
-  'Content-Transfer-Encoding', 'Content-ID', 'Content-Description', 'Resent-Date', 'Resent-From', 'Resent-Sender',
-  'Resent-To', 'Resent-Cc', 'Resent-Message-ID', 'In-Reply-To', 'References', 'List-Id', 'List-Help',
-  'List-Unsubscribe', 'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive', 'Autocrypt',
+  'From',
+  'Sender',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'To',
+  'Cc',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'Content-ID',
+  'Content-Description',
+  'Resent-Date',
+  'Resent-From',
+  'Resent-Sender',
+  'Resent-To',
+  'Resent-Cc',
+  'Resent-Message-ID',
+  'In-Reply-To',
+  'References',
+  'List-Id',
+  'List-Help',
+  'List-Unsubscribe',
+  'List-Subscribe',
+  'List-Post',
+  'List-Owner',
+  'List-Archive',
+  'Autocrypt',
 ].join(':');
 
 /** Signs an RFC 5322 message and returns it with the DKIM-Signature header prepended (relaxed/relaxed, rsa-sha256). */
@@ -74,7 +102,15 @@ export async function signWithDkim(raw: Buffer, key: DkimKey, at: Date): Promise
     algorithm: 'rsa-sha256',
     signTime: at,
     headerList: DKIM_SIGNED_HEADERS,
-    signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKeyPem, canonicalization: 'relaxed/relaxed', algorithm: 'rsa-sha256' }],
+    signatureData: [
+      {
+        signingDomain: key.domain,
+        selector: key.selector,
+        privateKey: key.privateKeyPem,
+        canonicalization: 'relaxed/relaxed',
+        algorithm: 'rsa-sha256',
+      },
+    ],
   };
   const result = await dkimSign(raw, options as unknown as Parameters<typeof dkimSign>[1]);
   if (result.errors.length > 0) {

@@ -10,7 +10,11 @@ const entry = (n: number, bytes = 100): SpoolEntryInput => ({
   receivedAt: new Date(1_800_000_000_000 + n),
   mailFrom: `sender${n}@remote.example`,
   recipients: [{ address: `Bob@alpha.test`, accountId: `acc-${n % 3}` }],
-  transport: { tls: n % 2 ? { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' } : null, clientIp: '192.0.2.1', helo: 'mx.remote.example' },
+  transport: {
+    tls: n % 2 ? { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' } : null,
+    clientIp: '192.0.2.1',
+    helo: 'mx.remote.example',
+  },
   raw: Buffer.concat([Buffer.from(`Message-ID: <${n}@remote.example>\r\n\r\n`), Buffer.alloc(bytes, 0xe9)]),
 });
 
@@ -52,7 +56,10 @@ describe('SqliteInboundSpool', () => {
     const again = SqliteInboundSpool.open(path);
     const read = await again.get(id);
     assert.ok(read);
-    assert.deepEqual({ ...read, raw: read.raw.toString('base64') }, { ...written, raw: written.raw.toString('base64'), id, attempts: 0 });
+    assert.deepEqual(
+      { ...read, raw: read.raw.toString('base64') },
+      { ...written, raw: written.raw.toString('base64'), id, attempts: 0 },
+    );
     assert.equal(await again.get('999999'), null);
     await again.close();
   });
@@ -95,8 +102,15 @@ describe('SqliteInboundSpool', () => {
   it('rejects every append of a batch whose commit failed (nothing acknowledged that is not stored)', async () => {
     const spool = SqliteInboundSpool.open(join(dir, 'spool.db'));
     const bad = { ...entry(1), raw: null as unknown as Buffer };
-    const results = await Promise.allSettled([spool.append(entry(0)), spool.append({ ...bad, raw: Buffer.alloc(0) }), spool.append({ ...entry(2), mailFrom: null as unknown as string })]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+    const results = await Promise.allSettled([
+      spool.append(entry(0)),
+      spool.append({ ...bad, raw: Buffer.alloc(0) }),
+      spool.append({ ...entry(2), mailFrom: null as unknown as string }),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected', 'rejected'],
+    );
     assert.deepEqual(await spool.counts(), { queued: 0, dead: 0 });
     await spool.close();
   });

@@ -88,7 +88,10 @@ interface Row {
 }
 
 type WriterOp =
-  | { op: 'append'; rows: { receivedAt: number; mailFrom: string; recipients: string; transport: string; raw: Uint8Array }[] }
+  | {
+      op: 'append';
+      rows: { receivedAt: number; mailFrom: string; recipients: string; transport: string; raw: Uint8Array }[];
+    }
   | { op: 'remove'; ids: number[] }
   | { op: 'defer'; id: number; error: string; retryAt: number; dead: number }
   | { op: 'close' };
@@ -187,7 +190,11 @@ export class SqliteInboundSpool implements InboundSpool {
     this.appending = true;
     let count = 0;
     let bytes = 0;
-    while (count < this.pending.length && count < this.maxBatch && (count === 0 || bytes + this.pending[count]!.entry.raw.length <= this.maxBatchBytes)) {
+    while (
+      count < this.pending.length &&
+      count < this.maxBatch &&
+      (count === 0 || bytes + this.pending[count]!.entry.raw.length <= this.maxBatchBytes)
+    ) {
       bytes += this.pending[count]!.entry.raw.length;
       count++;
     }
@@ -220,11 +227,16 @@ export class SqliteInboundSpool implements InboundSpool {
     const rows = this.db
       .prepare('SELECT id FROM spool WHERE dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?')
       .all(now.getTime(), limit + exclude.size) as { id: number }[];
-    return rows.map((r) => String(r.id)).filter((id) => !exclude.has(id)).slice(0, limit);
+    return rows
+      .map((r) => String(r.id))
+      .filter((id) => !exclude.has(id))
+      .slice(0, limit);
   }
 
   async nextDueAt(): Promise<Date | null> {
-    const row = this.db.prepare('SELECT MIN(next_attempt_at) AS at FROM spool WHERE dead = 0').get() as { at: number | null };
+    const row = this.db.prepare('SELECT MIN(next_attempt_at) AS at FROM spool WHERE dead = 0').get() as {
+      at: number | null;
+    };
     return row.at === null ? null : new Date(row.at);
   }
 
@@ -247,7 +259,13 @@ export class SqliteInboundSpool implements InboundSpool {
   }
 
   async defer(id: string, error: string, retryAt: Date | null): Promise<void> {
-    await this.write({ op: 'defer', id: Number(id), error: error.slice(0, 500), retryAt: retryAt ? retryAt.getTime() : 0, dead: retryAt ? 0 : 1 });
+    await this.write({
+      op: 'defer',
+      id: Number(id),
+      error: error.slice(0, 500),
+      retryAt: retryAt ? retryAt.getTime() : 0,
+      dead: retryAt ? 0 : 1,
+    });
   }
 
   async counts(): Promise<SpoolCounts> {

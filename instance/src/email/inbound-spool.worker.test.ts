@@ -27,7 +27,8 @@ class RecordingIngest implements MessageIngest {
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const resolver: DnsResolver = async (name, type) => {
-  if (type === 'TXT' && name === 'sel._domainkey.sender.example') return [[`v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`]];
+  if (type === 'TXT' && name === 'sel._domainkey.sender.example')
+    return [[`v=DKIM1; k=rsa; p=${rsa.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`]];
   if (type === 'TXT' && name === 'sender.example') return [['v=spf1 ip4:192.0.2.10 -all']];
   throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
 };
@@ -43,15 +44,31 @@ const until = async (probe: () => boolean | Promise<boolean>, what: string) => {
 
 async function signedMessage(n: number): Promise<Buffer> {
   const msg = `Received: from old.example by mx.sender.example with ESMTP; Sun, 22 Nov 2026 10:00:00 +0000\r\nFrom: alice@sender.example\r\nTo: bob@alpha.test\r\nSubject: n${n}\r\nMessage-ID: <${n}@sender.example>\r\n\r\nbody ${n}\r\n`;
-  const signed = await dkimSign(msg, { signTime: new Date(), signatureData: [{ signingDomain: 'sender.example', selector: 'sel', privateKey: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) }] } as Parameters<typeof dkimSign>[1]);
+  const signed = await dkimSign(msg, {
+    signTime: new Date(),
+    signatureData: [
+      {
+        signingDomain: 'sender.example',
+        selector: 'sel',
+        privateKey: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      },
+    ],
+  } as Parameters<typeof dkimSign>[1]);
   return Buffer.from(signed.signatures + msg);
 }
 
-const entry = async (n: number, recipients = [{ address: 'bob@alpha.test', accountId: 'bob' }]): Promise<SpoolEntryInput> => ({
+const entry = async (
+  n: number,
+  recipients = [{ address: 'bob@alpha.test', accountId: 'bob' }],
+): Promise<SpoolEntryInput> => ({
   receivedAt: new Date(1_800_000_000_000 + n),
   mailFrom: 'alice@sender.example',
   recipients,
-  transport: { tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' }, clientIp: '192.0.2.10', helo: 'mx.sender.example' },
+  transport: {
+    tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' },
+    clientIp: '192.0.2.10',
+    helo: 'mx.sender.example',
+  },
   raw: await signedMessage(n),
 });
 
@@ -75,10 +92,22 @@ describe('InboundSpoolWorker', () => {
     const worker = new InboundSpoolWorker({ spool, ingest, domain: 'alpha.test', logger: silent, resolver });
     worker.start();
     await until(async () => (await spool.counts()).queued === 0, 'the leftover entry');
-    await spool.append(await entry(2, [{ address: 'bob@alpha.test', accountId: 'bob' }, { address: 'carol@alpha.test', accountId: 'carol' }]));
+    await spool.append(
+      await entry(2, [
+        { address: 'bob@alpha.test', accountId: 'bob' },
+        { address: 'carol@alpha.test', accountId: 'carol' },
+      ]),
+    );
     await until(async () => ingest.calls.length === 3 && (await spool.counts()).queued === 0, 'the new entry');
     await worker.close();
-    assert.deepEqual(ingest.calls.map((c) => [c.accountId, c.direction]), [['bob', 'inbound'], ['bob', 'inbound'], ['carol', 'inbound']]);
+    assert.deepEqual(
+      ingest.calls.map((c) => [c.accountId, c.direction]),
+      [
+        ['bob', 'inbound'],
+        ['bob', 'inbound'],
+        ['carol', 'inbound'],
+      ],
+    );
     assert.ok(ingest.calls[0]!.raw.equals(leftover.raw), 'the exact bytes received');
     assert.equal(ingest.calls[0]!.receivedAt.getTime(), 1_800_000_000_001);
   });
@@ -95,7 +124,15 @@ describe('InboundSpoolWorker', () => {
       tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' },
       clientIp: '192.0.2.10',
       helo: 'mx.sender.example',
-      receivedChain: [{ from: 'old.example', by: 'mx.sender.example', with: 'ESMTP', tls: false, date: 'Sun, 22 Nov 2026 10:00:00 +0000' }],
+      receivedChain: [
+        {
+          from: 'old.example',
+          by: 'mx.sender.example',
+          with: 'ESMTP',
+          tls: false,
+          date: 'Sun, 22 Nov 2026 10:00:00 +0000',
+        },
+      ],
       externalHops: 1,
       plaintextHops: 1,
     });
@@ -137,7 +174,14 @@ describe('InboundSpoolWorker', () => {
   it('a transient failure followed by success delivers once and removes the entry', async () => {
     ingest.fail = (_r, call) => (call === 0 ? new Error('database is locked') : null);
     const id = await spool.append(await entry(1));
-    const worker = new InboundSpoolWorker({ spool, ingest, domain: 'alpha.test', logger: silent, resolver, retryDelayMs: () => 60 });
+    const worker = new InboundSpoolWorker({
+      spool,
+      ingest,
+      domain: 'alpha.test',
+      logger: silent,
+      resolver,
+      retryDelayMs: () => 60,
+    });
     worker.start();
     await until(async () => (await spool.get(id)) === null, 'the retry');
     await worker.close();
@@ -146,18 +190,33 @@ describe('InboundSpoolWorker', () => {
 
   it('drops the copy of a recipient whose account was deleted meanwhile, still delivering the others', async () => {
     ingest.fail = (r) => (r.accountId === 'gone' ? new AppError('not_found', 'No such account.') : null);
-    await spool.append(await entry(1, [{ address: 'gone@alpha.test', accountId: 'gone' }, { address: 'bob@alpha.test', accountId: 'bob' }]));
+    await spool.append(
+      await entry(1, [
+        { address: 'gone@alpha.test', accountId: 'gone' },
+        { address: 'bob@alpha.test', accountId: 'bob' },
+      ]),
+    );
     const worker = new InboundSpoolWorker({ spool, ingest, domain: 'alpha.test', logger: silent, resolver });
     worker.start();
     await until(async () => (await spool.counts()).queued === 0, 'delivery');
     await worker.close();
-    assert.deepEqual(ingest.calls.map((c) => c.accountId), ['gone', 'bob']);
+    assert.deepEqual(
+      ingest.calls.map((c) => c.accountId),
+      ['gone', 'bob'],
+    );
   });
 
   it('delivers without authentication facts when verification cannot finish, rather than holding the message', async () => {
     const hanging: DnsResolver = () => new Promise(() => {});
     await spool.append(await entry(1));
-    const worker = new InboundSpoolWorker({ spool, ingest, domain: 'alpha.test', logger: silent, resolver: hanging, authenticationTimeoutMs: 100 });
+    const worker = new InboundSpoolWorker({
+      spool,
+      ingest,
+      domain: 'alpha.test',
+      logger: silent,
+      resolver: hanging,
+      authenticationTimeoutMs: 100,
+    });
     worker.start();
     await until(() => ingest.calls.length === 1, 'delivery');
     await worker.close();
@@ -179,7 +238,16 @@ describe('InboundSpoolWorker', () => {
         return ingest.ingest(request);
       },
     };
-    const worker = new InboundSpoolWorker({ spool, ingest: gated, domain: 'alpha.test', logger: silent, resolver, concurrency: 4, busyShare: 0.5, busyWindowMs: 60_000 });
+    const worker = new InboundSpoolWorker({
+      spool,
+      ingest: gated,
+      domain: 'alpha.test',
+      logger: silent,
+      resolver,
+      concurrency: 4,
+      busyShare: 0.5,
+      busyWindowMs: 60_000,
+    });
     worker.start();
     for (let i = 0; i < 6; i++) await spool.append(await entry(i));
     await until(() => running === 1, 'the first delivery');
@@ -192,7 +260,15 @@ describe('InboundSpoolWorker', () => {
     assert.equal(ingest.calls.length, 6);
     assert.equal(peak, 1);
 
-    const quiet = new InboundSpoolWorker({ spool, ingest: gated, domain: 'alpha.test', logger: silent, resolver, concurrency: 4, busyWindowMs: 1 });
+    const quiet = new InboundSpoolWorker({
+      spool,
+      ingest: gated,
+      domain: 'alpha.test',
+      logger: silent,
+      resolver,
+      concurrency: 4,
+      busyWindowMs: 1,
+    });
     peak = 0;
     gate = new Promise<void>((r) => (release = r));
     for (let i = 10; i < 16; i++) await spool.append(await entry(i));

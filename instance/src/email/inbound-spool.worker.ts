@@ -156,12 +156,15 @@ export class InboundSpoolWorker {
       this.scheduleRemoval();
     } catch (e) {
       const failures = (entry?.attempts ?? 0) + 1;
-      const retryAt = failures >= this.maxAttempts ? null : new Date(this.clock().getTime() + this.retryDelay(failures));
+      const retryAt =
+        failures >= this.maxAttempts ? null : new Date(this.clock().getTime() + this.retryDelay(failures));
       const err = e as Error & { code?: string };
       const reason = `${err.code ?? err.name}: ${err.message}`;
       this.options.logger.warn(
         { spoolId: id, failures, retryAt: retryAt?.toISOString() ?? null, error: err.message, errorCode: err.code },
-        retryAt ? 'inbound spool: delivery failed, will retry' : 'inbound spool: delivery failed for good, entry kept as dead',
+        retryAt
+          ? 'inbound spool: delivery failed, will retry'
+          : 'inbound spool: delivery failed for good, entry kept as dead',
       );
       try {
         await this.spool.defer(id, reason, retryAt);
@@ -199,7 +202,10 @@ export class InboundSpoolWorker {
       } catch (e) {
         // The account was deleted since RCPT TO accepted it: there is no mailbox left to deliver to.
         if (!(isAppError(e) && e.code === 'not_found')) throw e;
-        this.options.logger.warn({ spoolId: entry.id, accountId: recipient.accountId }, 'inbound spool: recipient account no longer exists, copy dropped');
+        this.options.logger.warn(
+          { spoolId: entry.id, accountId: recipient.accountId },
+          'inbound spool: recipient account no longer exists, copy dropped',
+        );
       }
     }
   }
@@ -222,7 +228,10 @@ export class InboundSpoolWorker {
       ]);
     } catch (e) {
       // Unverifiable means absent: the message is still delivered, without authentication facts.
-      this.options.logger.warn({ spoolId: entry.id, error: (e as Error).message }, 'inbound spool: authentication could not be verified');
+      this.options.logger.warn(
+        { spoolId: entry.id, error: (e as Error).message },
+        'inbound spool: authentication could not be verified',
+      );
       return null;
     } finally {
       clearTimeout(timer);

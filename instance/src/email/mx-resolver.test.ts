@@ -25,16 +25,40 @@ describe('MX resolution', () => {
   });
 
   test('no MX record: the domain itself (implicit MX); null MX and NXDOMAIN are permanent; SERVFAIL is temporary', async () => {
-    assert.deepEqual(await new MxResolver({ resolveMx: async () => { throw dnsError('ENODATA'); } }).route('example.org'), {
-      kind: 'implicit-mx',
-      hosts: [{ host: 'example.org', port: 25, preference: 0 }],
-    });
+    assert.deepEqual(
+      await new MxResolver({
+        resolveMx: async () => {
+          throw dnsError('ENODATA');
+        },
+      }).route('example.org'),
+      {
+        kind: 'implicit-mx',
+        hosts: [{ host: 'example.org', port: 25, preference: 0 }],
+      },
+    );
     const nullMx = new MxResolver({ resolveMx: async () => [{ exchange: '', priority: 0 }] });
-    await assert.rejects(nullMx.route('example.org'), (e: unknown) => e instanceof DeliveryFailure && e.permanent && e.status === '5.1.10');
-    const nx = new MxResolver({ resolveMx: async () => { throw dnsError('ENOTFOUND'); } });
-    await assert.rejects(nx.route('nope.example'), (e: unknown) => e instanceof DeliveryFailure && e.permanent && e.status === '5.1.2');
-    const servfail = new MxResolver({ resolveMx: async () => { throw dnsError('ESERVFAIL'); } });
-    await assert.rejects(servfail.route('example.org'), (e: unknown) => e instanceof DeliveryFailure && !e.permanent && e.status === '4.4.3');
+    await assert.rejects(
+      nullMx.route('example.org'),
+      (e: unknown) => e instanceof DeliveryFailure && e.permanent && e.status === '5.1.10',
+    );
+    const nx = new MxResolver({
+      resolveMx: async () => {
+        throw dnsError('ENOTFOUND');
+      },
+    });
+    await assert.rejects(
+      nx.route('nope.example'),
+      (e: unknown) => e instanceof DeliveryFailure && e.permanent && e.status === '5.1.2',
+    );
+    const servfail = new MxResolver({
+      resolveMx: async () => {
+        throw dnsError('ESERVFAIL');
+      },
+    });
+    await assert.rejects(
+      servfail.route('example.org'),
+      (e: unknown) => e instanceof DeliveryFailure && !e.permanent && e.status === '4.4.3',
+    );
   });
 
   test('override entries win, then the smarthost; DNS is not asked', async () => {
@@ -42,10 +66,19 @@ describe('MX resolution', () => {
     const r = new MxResolver({
       mxOverride: ['remote.test=127.0.0.1:2525'],
       smarthost: { host: 'relay.example.net', port: 587 },
-      resolveMx: async (d) => { asked.push(d); return []; },
+      resolveMx: async (d) => {
+        asked.push(d);
+        return [];
+      },
     });
-    assert.deepEqual(await r.route('REMOTE.test'), { kind: 'override', hosts: [{ host: '127.0.0.1', port: 2525, preference: 0 }] });
-    assert.deepEqual(await r.route('other.example'), { kind: 'smarthost', hosts: [{ host: 'relay.example.net', port: 587, preference: 0 }] });
+    assert.deepEqual(await r.route('REMOTE.test'), {
+      kind: 'override',
+      hosts: [{ host: '127.0.0.1', port: 2525, preference: 0 }],
+    });
+    assert.deepEqual(await r.route('other.example'), {
+      kind: 'smarthost',
+      hosts: [{ host: 'relay.example.net', port: 587, preference: 0 }],
+    });
     assert.deepEqual(asked, []);
   });
 

@@ -26,7 +26,15 @@ export function parseMxOverride(entries: readonly string[]): Map<string, { host:
   return out;
 }
 
-const TEMPORARY_DNS = new Set(['ETIMEOUT', 'ESERVFAIL', 'ECONNREFUSED', 'EREFUSED', 'ECANCELLED', 'EAI_AGAIN', 'ECONNRESET']);
+const TEMPORARY_DNS = new Set([
+  'ETIMEOUT',
+  'ESERVFAIL',
+  'ECONNREFUSED',
+  'EREFUSED',
+  'ECANCELLED',
+  'EAI_AGAIN',
+  'ECONNRESET',
+]);
 
 /**
  * Where mail for `domain` goes: an override entry, else the smarthost when configured, else the MX records sorted by
@@ -58,9 +66,15 @@ export class MxResolver {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (code === 'ENODATA') return { kind: 'implicit-mx', hosts: [{ host: d, port: this.port, preference: 0 }] };
-      if (code === 'ENOTFOUND') throw new DeliveryFailure(true, '5.1.2', `the domain ${d} does not exist (no DNS records)`);
-      if (TEMPORARY_DNS.has(code)) throw new DeliveryFailure(false, '4.4.3', `DNS lookup of the MX of ${d} failed (${code}); will retry`);
-      throw new DeliveryFailure(false, '4.4.3', `DNS lookup of the MX of ${d} failed (${code || (err as Error).message})`);
+      if (code === 'ENOTFOUND')
+        throw new DeliveryFailure(true, '5.1.2', `the domain ${d} does not exist (no DNS records)`);
+      if (TEMPORARY_DNS.has(code))
+        throw new DeliveryFailure(false, '4.4.3', `DNS lookup of the MX of ${d} failed (${code}); will retry`);
+      throw new DeliveryFailure(
+        false,
+        '4.4.3',
+        `DNS lookup of the MX of ${d} failed (${code || (err as Error).message})`,
+      );
     }
     if (records.length === 0) return { kind: 'implicit-mx', hosts: [{ host: d, port: this.port, preference: 0 }] };
     const usable = records.filter((r) => r.exchange !== '' && r.exchange !== '.');

@@ -138,14 +138,38 @@ function tokenize(value: string): { tokens: Token[]; date: string | null } {
 
 const CLAUSES = new Set(['from', 'by', 'via', 'with', 'id', 'for']);
 /** Protocol words (RFC 3848, the registry of mail transmission types, and SMTPS as Gmail writes it) that say TLS was used. */
-const TLS_PROTOCOLS = new Set(['ESMTPS', 'ESMTPSA', 'UTF8SMTPS', 'UTF8SMTPSA', 'LMTPS', 'LMTPSA', 'UTF8LMTPS', 'UTF8LMTPSA', 'HTTPS', 'SMTPS', 'SMTPSA']);
+const TLS_PROTOCOLS = new Set([
+  'ESMTPS',
+  'ESMTPSA',
+  'UTF8SMTPS',
+  'UTF8SMTPSA',
+  'LMTPS',
+  'LMTPSA',
+  'UTF8LMTPS',
+  'UTF8LMTPSA',
+  'HTTPS',
+  'SMTPS',
+  'SMTPSA',
+]);
 /** Protocol words that say the hop was in clear text. */
-const PLAINTEXT_PROTOCOLS = new Set(['SMTP', 'ESMTP', 'ESMTPA', 'UTF8SMTP', 'UTF8SMTPA', 'LMTP', 'LMTPA', 'UTF8LMTP', 'UTF8LMTPA', 'HTTP']);
+const PLAINTEXT_PROTOCOLS = new Set([
+  'SMTP',
+  'ESMTP',
+  'ESMTPA',
+  'UTF8SMTP',
+  'UTF8SMTPA',
+  'LMTP',
+  'LMTPA',
+  'UTF8LMTP',
+  'UTF8LMTPA',
+  'HTTP',
+]);
 /**
  * What MTAs write in comments when they used TLS: Postfix "(using TLSv1.3 with cipher ...)", Sendmail and Gmail
  * "(version=TLSv1.3 cipher=...)", Exchange "(version=TLS1_2, cipher=...)", Exim "(TLS1.3) tls TLS_AES_...".
  */
-const TLS_COMMENT = /(?:^|[^A-Za-z0-9])(?:TLS\s?v?1(?:[._]\d)?|TLS_[A-Z0-9_]+|version=TLS|using\s+TLS|SSLv3)(?![A-Za-z])/i;
+const TLS_COMMENT =
+  /(?:^|[^A-Za-z0-9])(?:TLS\s?v?1(?:[._]\d)?|TLS_[A-Z0-9_]+|version=TLS|using\s+TLS|SSLv3)(?![A-Za-z])/i;
 
 function clip(s: string): string {
   // Control characters never belong in a trace value; they are what header injection is made of.

@@ -27,19 +27,35 @@ const body = 'Hello Bob,\r\n\r\nthe minutes are attached.\r\n';
 const message = (from = 'Alice <alice@sender.example>') =>
   `From: ${from}\r\nTo: bob@alpha.test\r\nSubject: minutes\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m1@sender.example>\r\n\r\n${body}`;
 
-async function sign(msg: string, options: { selector?: string; domain?: string; bodyLength?: boolean } = {}): Promise<string> {
+async function sign(
+  msg: string,
+  options: { selector?: string; domain?: string; bodyLength?: boolean } = {},
+): Promise<string> {
   const signed = await dkimSign(msg, {
     canonicalization: 'relaxed/relaxed',
     // An explicit sign time: without one, mailauth computes t= twice and a signature made across a half-second
     // boundary does not verify (about 1 in 300).
     signTime: new Date(),
-    signatureData: [{ signingDomain: options.domain ?? 'sender.example', selector: options.selector ?? 'sel', privateKey: privateKeyPem, ...(options.bodyLength ? { maxBodyLength: 20 } : {}) }],
+    signatureData: [
+      {
+        signingDomain: options.domain ?? 'sender.example',
+        selector: options.selector ?? 'sel',
+        privateKey: privateKeyPem,
+        ...(options.bodyLength ? { maxBodyLength: 20 } : {}),
+      },
+    ],
   } as Parameters<typeof dkimSign>[1]);
   assert.deepEqual(signed.errors, []);
   return signed.signatures + msg;
 }
 
-const input = { ip: '192.0.2.10', helo: 'mail.sender.example', sender: 'alice@sender.example', mta: 'alpha.test', resolver };
+const input = {
+  ip: '192.0.2.10',
+  helo: 'mail.sender.example',
+  sender: 'alice@sender.example',
+  mta: 'alpha.test',
+  resolver,
+};
 
 describe('verifyAuthentication (mailauth, injected resolver)', () => {
   it('a real DKIM signature verifies: dkim pass, aligned; SPF pass for the listed address; DMARC pass', async () => {
@@ -51,15 +67,30 @@ describe('verifyAuthentication (mailauth, injected resolver)', () => {
 
   it('a signature over a changed body fails (never pass), and so does one over a changed header', async () => {
     const signed = await sign(message());
-    const bodyTampered = await verifyAuthentication(Buffer.from(signed.replace('minutes are attached', 'minutes are ATTACHED')), input);
-    assert.deepEqual(bodyTampered.dkim.map((d) => d.result), ['fail']);
-    const headerTampered = await verifyAuthentication(Buffer.from(signed.replace('Subject: minutes', 'Subject: wire the money')), input);
-    assert.deepEqual(headerTampered.dkim.map((d) => d.result), ['fail']);
+    const bodyTampered = await verifyAuthentication(
+      Buffer.from(signed.replace('minutes are attached', 'minutes are ATTACHED')),
+      input,
+    );
+    assert.deepEqual(
+      bodyTampered.dkim.map((d) => d.result),
+      ['fail'],
+    );
+    const headerTampered = await verifyAuthentication(
+      Buffer.from(signed.replace('Subject: minutes', 'Subject: wire the money')),
+      input,
+    );
+    assert.deepEqual(
+      headerTampered.dkim.map((d) => d.result),
+      ['fail'],
+    );
   });
 
   it('a signature made with another key than the published one fails; one whose key is not published is a permerror', async () => {
     const wrongKey = await verifyAuthentication(Buffer.from(await sign(message(), { selector: 'rotated' })), input);
-    assert.deepEqual(wrongKey.dkim.map((d) => d.result), ['fail']);
+    assert.deepEqual(
+      wrongKey.dkim.map((d) => d.result),
+      ['fail'],
+    );
     const noKey = await verifyAuthentication(Buffer.from(await sign(message(), { selector: 'gone' })), input);
     assert.deepEqual(noKey.dkim, [{ result: 'permerror', domain: 'sender.example', selector: 'gone', aligned: true }]);
   });
@@ -84,7 +115,10 @@ describe('verifyAuthentication (mailauth, injected resolver)', () => {
   it('a signature over only part of the body (l=) is not a pass: what follows could have been added by anyone', async () => {
     const signed = await sign(message(), { bodyLength: true });
     const facts = await verifyAuthentication(Buffer.from(`${signed}P.S. appended by someone else\r\n`), input);
-    assert.deepEqual(facts.dkim.map((d) => d.result), ['policy']);
+    assert.deepEqual(
+      facts.dkim.map((d) => d.result),
+      ['policy'],
+    );
   });
 
   it('does not trust Authentication-Results or Received headers the message brings', async () => {
@@ -94,14 +128,20 @@ describe('verifyAuthentication (mailauth, injected resolver)', () => {
   });
 
   it('gives a result for hostile input instead of throwing', async () => {
-    const garbage = Buffer.concat([Buffer.from('DKIM-Signature: v=1; a=rsa-sha256; d=; s=\r\nFrom: \xff\xfe\r\n\r\n', 'latin1'), Buffer.alloc(1000, 0)]);
+    const garbage = Buffer.concat([
+      Buffer.from('DKIM-Signature: v=1; a=rsa-sha256; d=; s=\r\nFrom: \xff\xfe\r\n\r\n', 'latin1'),
+      Buffer.alloc(1000, 0),
+    ]);
     const facts = await verifyAuthentication(garbage, { ...input, sender: '' });
     assert.ok(facts.dkim.every((d) => d.result !== 'pass'));
     assert.notEqual(facts.spf.result, 'pass');
   });
 
   it('maps mailauth statuses strictly', () => {
-    const row = (result: string, comment?: string, extra: object = {}) => ({ signingDomain: 'd.example', status: { result, ...(comment ? { comment } : {}), ...extra } });
+    const row = (result: string, comment?: string, extra: object = {}) => ({
+      signingDomain: 'd.example',
+      status: { result, ...(comment ? { comment } : {}), ...extra },
+    });
     assert.equal(dkimResultOf(row('pass')), 'pass');
     assert.equal(dkimResultOf(row('pass', undefined, { underSized: 12 })), 'policy');
     assert.equal(dkimResultOf(row('neutral', 'body hash did not verify')), 'fail');

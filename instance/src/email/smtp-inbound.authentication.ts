@@ -28,7 +28,16 @@ export interface AuthenticationInput {
   resolver?: DnsResolver;
 }
 
-const SPF_RESULTS = new Set<SpfResult>(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy']);
+const SPF_RESULTS = new Set<SpfResult>([
+  'pass',
+  'fail',
+  'softfail',
+  'neutral',
+  'none',
+  'temperror',
+  'permerror',
+  'policy',
+]);
 const DMARC_RESULTS = new Set<DmarcResult>(['pass', 'fail', 'none', 'temperror', 'permerror']);
 
 function normalise(result: string | undefined): string {
@@ -59,7 +68,8 @@ export function dkimResultOf(row: MailauthDkimRow): DkimResult {
     if (/no key|unknown key|invalid public key/i.test(comment)) return 'permerror';
     return 'neutral';
   }
-  if (result === 'fail' || result === 'none' || result === 'temperror' || result === 'permerror' || result === 'policy') return result;
+  if (result === 'fail' || result === 'none' || result === 'temperror' || result === 'permerror' || result === 'policy')
+    return result;
   return 'neutral';
 }
 

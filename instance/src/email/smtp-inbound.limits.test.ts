@@ -38,7 +38,8 @@ describe('ClientLimits', () => {
     now += 1;
     assert.equal(limits.takeMessage('192.0.2.1'), true);
     now += 3600_000;
-    for (let i = 0; i < 6; i++) assert.equal(limits.takeMessage('192.0.2.1'), true, 'the bucket never holds more than a minute');
+    for (let i = 0; i < 6; i++)
+      assert.equal(limits.takeMessage('192.0.2.1'), true, 'the bucket never holds more than a minute');
     assert.equal(limits.takeMessage('192.0.2.1'), false);
   });
 

@@ -35,7 +35,13 @@ export function createRecipientResolver(accounts: AccountRepository, domain: str
     async resolve(address, declaredSize) {
       const at = address.lastIndexOf('@');
       const local = (at < 0 ? address : address.slice(0, at)).toLowerCase();
-      const addrDomain = at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+      const addrDomain =
+        at < 0
+          ? ''
+          : address
+              .slice(at + 1)
+              .toLowerCase()
+              .replace(/\.$/, '');
       if (at >= 0 && addrDomain !== ownDomain) {
         return refuse(550, `5.7.1 <${address}>: relay access denied, this server only takes mail for ${ownDomain}`);
       }
@@ -50,7 +56,10 @@ export function createRecipientResolver(accounts: AccountRepository, domain: str
       }
       if (!account) return refuse(550, `5.1.1 <${address}>: no such user here`);
       if (account.disabled) return refuse(550, `5.2.1 <${address}>: this mailbox is disabled`);
-      if (account.usedBytes >= account.quotaBytes || (declaredSize > 0 && account.usedBytes + declaredSize > account.quotaBytes)) {
+      if (
+        account.usedBytes >= account.quotaBytes ||
+        (declaredSize > 0 && account.usedBytes + declaredSize > account.quotaBytes)
+      ) {
         return refuse(452, `4.2.2 <${address}>: mailbox full, try again later`);
       }
       return { accept: true, accountId: account.id };

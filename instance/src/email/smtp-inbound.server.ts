@@ -107,7 +107,9 @@ export class SmtpInboundServer {
       },
     });
     // Socket errors of sessions (and a failed listen, also reported by listen()); pino's redaction hides any `code` key.
-    this.server.on('error', (err) => log.warn({ error: err.message, errorCode: (err as { code?: string }).code }, 'smtp server error'));
+    this.server.on('error', (err) =>
+      log.warn({ error: err.message, errorCode: (err as { code?: string }).code }, 'smtp server error'),
+    );
   }
 
   private state(session: SMTPServerSession): SessionState {
@@ -134,18 +136,26 @@ export class SmtpInboundServer {
     this.ownEnhancedCodes(session);
     if (!this.limits.openConnection(session.remoteAddress)) {
       this.options.onRejected?.('connections-per-ip');
-      return callback(smtpError(421, `4.7.0 ${this.options.domain} too many connections from your address, try again later`));
+      return callback(
+        smtpError(421, `4.7.0 ${this.options.domain} too many connections from your address, try again later`),
+      );
     }
     this.state(session).counted = true;
     callback();
   }
 
-  private onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+  private onMailFrom(
+    address: SMTPServerAddress,
+    session: SMTPServerSession,
+    callback: (err?: Error | null) => void,
+  ): void {
     const state = this.state(session);
     state.accounts.clear();
     // smtp-server takes any bytes as the EHLO name; one that is not text would end up in the recorded facts.
     if (CONTROL_OR_INVALID.test(session.hostNameAppearsAs || '')) {
-      return callback(smtpError(501, '5.5.4 The name given in EHLO/HELO has control characters or invalid bytes; send EHLO again'));
+      return callback(
+        smtpError(501, '5.5.4 The name given in EHLO/HELO has control characters or invalid bytes; send EHLO again'),
+      );
     }
     const bad = this.badAddress(address.address, session);
     if (bad) return callback(bad);
@@ -157,7 +167,8 @@ export class SmtpInboundServer {
   }
 
   private badAddress(address: string, session: SMTPServerSession): Error | null {
-    if (CONTROL_OR_INVALID.test(address)) return smtpError(501, '5.1.7 Bad address syntax: control characters or invalid bytes');
+    if (CONTROL_OR_INVALID.test(address))
+      return smtpError(501, '5.1.7 Bad address syntax: control characters or invalid bytes');
     if (NON_ASCII.test(address) && !session.envelope.smtpUtf8) {
       return smtpError(553, '5.6.7 A non-ASCII address needs SMTPUTF8 (RFC 6531)');
     }
@@ -168,7 +179,10 @@ export class SmtpInboundServer {
   private async onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const bad = this.badAddress(address.address, session);
     if (bad) throw bad;
-    const declared = session.envelope.mailFrom && session.envelope.mailFrom.args ? Number(session.envelope.mailFrom.args.SIZE ?? 0) : 0;
+    const declared =
+      session.envelope.mailFrom && session.envelope.mailFrom.args
+        ? Number(session.envelope.mailFrom.args.SIZE ?? 0)
+        : 0;
     const decision = await this.options.recipients.resolve(address.address, Number.isFinite(declared) ? declared : 0);
     if (!decision.accept) {
       this.options.onRejected?.(`rcpt-${decision.code}`);
@@ -177,7 +191,11 @@ export class SmtpInboundServer {
     this.state(session).accounts.set(address.address.toLowerCase(), decision.accountId);
   }
 
-  private onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void {
+  private onData(
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    callback: (err?: Error | null, message?: string) => void,
+  ): void {
     const chunks: Buffer[] = [];
     let bytes = 0;
     stream.on('data', (chunk: Buffer) => {
@@ -190,7 +208,9 @@ export class SmtpInboundServer {
     stream.once('end', () => {
       if (stream.sizeExceeded) {
         this.options.onRejected?.('size');
-        return callback(smtpError(552, `5.3.4 Message exceeds the maximum size of ${this.options.maxMessageBytes} bytes`));
+        return callback(
+          smtpError(552, `5.3.4 Message exceeds the maximum size of ${this.options.maxMessageBytes} bytes`),
+        );
       }
       const state = this.state(session);
       const recipients: SpoolRecipient[] = [];

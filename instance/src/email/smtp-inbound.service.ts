@@ -50,8 +50,16 @@ export async function startInboundMail(
   const registry = services.metrics.registry;
 
   const spool = SqliteInboundSpool.open(join(config.dataDir, 'spool.db'), options.spool);
-  const accepted = new Counter({ name: 'caliopen_smtp_in_accepted_total', help: 'Messages accepted (250 after the spool commit).', registers: [registry] });
-  const acceptedBytes = new Counter({ name: 'caliopen_smtp_in_accepted_bytes_total', help: 'Bytes of accepted messages.', registers: [registry] });
+  const accepted = new Counter({
+    name: 'caliopen_smtp_in_accepted_total',
+    help: 'Messages accepted (250 after the spool commit).',
+    registers: [registry],
+  });
+  const acceptedBytes = new Counter({
+    name: 'caliopen_smtp_in_accepted_bytes_total',
+    help: 'Bytes of accepted messages.',
+    registers: [registry],
+  });
   const rejected = new Counter({
     name: 'caliopen_smtp_in_rejected_total',
     help: 'Refusals by reason (rcpt-550, rcpt-452, size, rate-limit, connections-per-ip).',
@@ -68,7 +76,11 @@ export async function startInboundMail(
       this.set({ what: 'messages' }, spool.stats.appended);
     },
   });
-  const delivered = new Counter({ name: 'caliopen_smtp_in_delivered_total', help: 'Spool entries delivered into mailboxes.', registers: [registry] });
+  const delivered = new Counter({
+    name: 'caliopen_smtp_in_delivered_total',
+    help: 'Spool entries delivered into mailboxes.',
+    registers: [registry],
+  });
   new Gauge({
     name: 'caliopen_smtp_in_spool_entries',
     help: 'Entries in the inbound spool by state (queued, dead).',
@@ -117,7 +129,9 @@ export async function startInboundMail(
   } catch (e) {
     await worker.close();
     await spool.close();
-    throw new Error(`SMTP cannot listen on ${smtp.host}:${smtp.port}: ${(e as Error).message} (set smtp.port / CALIOPEN_SMTP_PORT)`);
+    throw new Error(
+      `SMTP cannot listen on ${smtp.host}:${smtp.port}: ${(e as Error).message} (set smtp.port / CALIOPEN_SMTP_PORT)`,
+    );
   }
   log.info({ host: address.address, port: address.port, starttls: true }, 'smtp listening');
 

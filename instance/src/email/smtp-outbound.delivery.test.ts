@@ -8,8 +8,15 @@ import type { DeliveryRoute } from './smtp-outbound.types.ts';
 const RAW = Buffer.from(
   'From: a@alpha.test\r\nTo: b@remote.test\r\nSubject: hello\r\nMessage-ID: <x@alpha.test>\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\nHello there.\r\n',
 );
-const route = (port: number): DeliveryRoute => ({ kind: 'override', hosts: [{ host: '127.0.0.1', port, preference: 0 }] });
-const opts = { heloName: 'alpha.test', requireTls: false, timeouts: { connectionMs: 5000, greetingMs: 5000, socketMs: 10_000 } };
+const route = (port: number): DeliveryRoute => ({
+  kind: 'override',
+  hosts: [{ host: '127.0.0.1', port, preference: 0 }],
+});
+const opts = {
+  heloName: 'alpha.test',
+  requireTls: false,
+  timeouts: { connectionMs: 5000, greetingMs: 5000, socketMs: 10_000 },
+};
 
 describe('SMTP delivery to a real server', () => {
   let tlsSink: SmtpSink;
@@ -24,8 +31,16 @@ describe('SMTP delivery to a real server', () => {
   });
 
   test('STARTTLS is used when offered and what was negotiated is reported', async () => {
-    const r = await deliverOverSmtp(route(tlsSink.port), { from: 'a@alpha.test', to: ['b@remote.test', 'c@remote.test'] }, RAW, opts);
-    assert.deepEqual(r.recipients.map((x) => x.outcome), ['delivered', 'delivered']);
+    const r = await deliverOverSmtp(
+      route(tlsSink.port),
+      { from: 'a@alpha.test', to: ['b@remote.test', 'c@remote.test'] },
+      RAW,
+      opts,
+    );
+    assert.deepEqual(
+      r.recipients.map((x) => x.outcome),
+      ['delivered', 'delivered'],
+    );
     assert.equal(r.remoteMta, `127.0.0.1:${tlsSink.port}`);
     assert.match(r.tls?.version ?? '', /^TLSv1\.[23]$/);
     assert.ok(r.tls?.cipher);
@@ -47,7 +62,10 @@ describe('SMTP delivery to a real server', () => {
 
   test('required: a server without STARTTLS is not sent anything (temporary failure, 4.7.4)', async () => {
     const before = plainSink.messages.length;
-    const r = await deliverOverSmtp(route(plainSink.port), { from: 'a@alpha.test', to: ['b@remote.test'] }, RAW, { ...opts, requireTls: true });
+    const r = await deliverOverSmtp(route(plainSink.port), { from: 'a@alpha.test', to: ['b@remote.test'] }, RAW, {
+      ...opts,
+      requireTls: true,
+    });
     assert.equal(r.recipients[0]!.outcome, 'deferred');
     assert.equal(r.recipients[0]!.status, '4.7.4');
     assert.equal(plainSink.messages.length, before);
@@ -58,7 +76,12 @@ describe('SMTP delivery to a real server', () => {
     tlsSink.behaviour.rejectRecipients.set('busy@remote.test', '452 4.2.2 Mailbox full');
     try {
       const before = tlsSink.messages.length;
-      const r = await deliverOverSmtp(route(tlsSink.port), { from: 'a@alpha.test', to: ['ok@remote.test', 'gone@remote.test', 'busy@remote.test'] }, RAW, opts);
+      const r = await deliverOverSmtp(
+        route(tlsSink.port),
+        { from: 'a@alpha.test', to: ['ok@remote.test', 'gone@remote.test', 'busy@remote.test'] },
+        RAW,
+        opts,
+      );
       const by = Object.fromEntries(r.recipients.map((x) => [x.address, x]));
       assert.equal(by['ok@remote.test']!.outcome, 'delivered');
       assert.equal(by['gone@remote.test']!.outcome, 'failed');
@@ -76,8 +99,19 @@ describe('SMTP delivery to a real server', () => {
   test('every recipient refused, and the message refused after DATA', async () => {
     tlsSink.behaviour.rejectAll = '550 5.7.1 Go away';
     try {
-      const r = await deliverOverSmtp(route(tlsSink.port), { from: 'a@alpha.test', to: ['x@remote.test', 'y@remote.test'] }, RAW, opts);
-      assert.deepEqual(r.recipients.map((x) => [x.outcome, x.status]), [['failed', '5.7.1'], ['failed', '5.7.1']]);
+      const r = await deliverOverSmtp(
+        route(tlsSink.port),
+        { from: 'a@alpha.test', to: ['x@remote.test', 'y@remote.test'] },
+        RAW,
+        opts,
+      );
+      assert.deepEqual(
+        r.recipients.map((x) => [x.outcome, x.status]),
+        [
+          ['failed', '5.7.1'],
+          ['failed', '5.7.1'],
+        ],
+      );
     } finally {
       tlsSink.behaviour.rejectAll = null;
     }

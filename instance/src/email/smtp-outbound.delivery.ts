@@ -1,7 +1,13 @@
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import { DeliveryFailure, type DeliveryAttempt, type DeliveryRoute, type MxHost, type RecipientResult } from './smtp-outbound.types.ts';
+import {
+  DeliveryFailure,
+  type DeliveryAttempt,
+  type DeliveryRoute,
+  type MxHost,
+  type RecipientResult,
+} from './smtp-outbound.types.ts';
 
 export interface SmtpClientOptions {
   /** EHLO name: the instance domain. */
@@ -24,14 +30,23 @@ interface SmtpError extends Error {
 
 /** One line of printable ASCII, bounded: what a remote server said may end up in a bounce and in logs. */
 export function sanitizeDiagnostic(text: string): string {
-  return text.replace(/[^\x20-\x7e]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 500);
+  return text
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 500);
 }
 
 /** The RFC 3463 enhanced code of a reply ("550 5.1.1 ..." -> 5.1.1), else one derived from the basic code. */
-export function enhancedStatus(response: string | undefined, responseCode: number | undefined, fallback: string): string {
+export function enhancedStatus(
+  response: string | undefined,
+  responseCode: number | undefined,
+  fallback: string,
+): string {
   const m = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(response ?? '');
   if (m) return m[1]!;
-  if (responseCode !== undefined && responseCode >= 200 && responseCode < 600) return `${Math.floor(responseCode / 100)}.0.0`;
+  if (responseCode !== undefined && responseCode >= 200 && responseCode < 600)
+    return `${Math.floor(responseCode / 100)}.0.0`;
   return fallback;
 }
 
@@ -41,8 +56,13 @@ function tlsOf(conn: SMTPConnection, host: string): DeliveryAttempt['tls'] {
   const socket = conn._socket as TLSSocket | null | false;
   if (!conn.secure || !socket || typeof socket.getProtocol !== 'function') return null;
   const cert = socket.getPeerCertificate();
-  const verified = socket.authorized && !isIP(host) && cert !== undefined && checkServerIdentity(host, cert) === undefined;
-  return { version: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher()?.name ?? 'unknown', certificateVerified: verified };
+  const verified =
+    socket.authorized && !isIP(host) && cert !== undefined && checkServerIdentity(host, cert) === undefined;
+  return {
+    version: socket.getProtocol() ?? 'unknown',
+    cipher: socket.getCipher()?.name ?? 'unknown',
+    certificateVerified: verified,
+  };
 }
 
 function connect(conn: SMTPConnection): Promise<void> {
@@ -60,11 +80,22 @@ function login(conn: SMTPConnection, auth: { user: string; pass: string }): Prom
   return new Promise((resolve, reject) => conn.login(auth, (err) => (err ? reject(err) : resolve())));
 }
 
-function send(conn: SMTPConnection, from: string, to: string[], raw: Buffer): Promise<{ accepted: string[]; rejected: string[]; rejectedErrors: SmtpError[]; response: string }> {
+function send(
+  conn: SMTPConnection,
+  from: string,
+  to: string[],
+  raw: Buffer,
+): Promise<{ accepted: string[]; rejected: string[]; rejectedErrors: SmtpError[]; response: string }> {
   return new Promise((resolve, reject) => {
     conn.send({ from, to, size: raw.length }, raw, (err, info) => {
       if (err) reject(err);
-      else resolve({ accepted: info!.accepted, rejected: info!.rejected, rejectedErrors: (info!.rejectedErrors ?? []) as SmtpError[], response: info!.response });
+      else
+        resolve({
+          accepted: info!.accepted,
+          rejected: info!.rejected,
+          rejectedErrors: (info!.rejectedErrors ?? []) as SmtpError[],
+          response: info!.response,
+        });
     });
   });
 }
@@ -73,11 +104,20 @@ function send(conn: SMTPConnection, from: string, to: string[], raw: Buffer): Pr
 function connectionFailure(err: SmtpError, where: string, requireTls: boolean): DeliveryFailure {
   if (err instanceof DeliveryFailure) return err;
   if (err.code === 'ETLS' || (requireTls && /STARTTLS/i.test(err.message))) {
-    return new DeliveryFailure(false, '4.7.4', `${where}: TLS is required by policy but could not be negotiated (${sanitizeDiagnostic(err.message)})`);
+    return new DeliveryFailure(
+      false,
+      '4.7.4',
+      `${where}: TLS is required by policy but could not be negotiated (${sanitizeDiagnostic(err.message)})`,
+    );
   }
   if (err.responseCode !== undefined) {
     const text = sanitizeDiagnostic(err.response ?? err.message);
-    return new DeliveryFailure(isPermanentCode(err.responseCode), enhancedStatus(err.response, err.responseCode, '4.4.2'), `${where} said: ${text}`, text);
+    return new DeliveryFailure(
+      isPermanentCode(err.responseCode),
+      enhancedStatus(err.response, err.responseCode, '4.4.2'),
+      `${where} said: ${text}`,
+      text,
+    );
   }
   const what = err.code === 'ETIMEDOUT' ? 'timed out' : sanitizeDiagnostic(err.message);
   return new DeliveryFailure(false, '4.4.1', `${where}: no answer (${what})`);
@@ -89,7 +129,12 @@ function connectionFailure(err: SmtpError, where: string, requireTls: boolean): 
  * outcome per recipient — delivered (2xx after DATA), deferred (4xx, no connection, timeout) or failed (5xx) — with
  * the TLS version and cipher actually negotiated. Never throws for a remote problem: everything is in the result.
  */
-export async function deliverOverSmtp(route: DeliveryRoute, envelope: { from: string; to: string[] }, raw: Buffer, options: SmtpClientOptions): Promise<DeliveryAttempt> {
+export async function deliverOverSmtp(
+  route: DeliveryRoute,
+  envelope: { from: string; to: string[] },
+  raw: Buffer,
+  options: SmtpClientOptions,
+): Promise<DeliveryAttempt> {
   const at = new Date().toISOString();
   let lastFailure: DeliveryFailure | null = null;
   let allPermanent = true;
@@ -102,11 +147,16 @@ export async function deliverOverSmtp(route: DeliveryRoute, envelope: { from: st
       conn.on('error', () => {});
       await connect(conn);
       const tls = tlsOf(conn, host.host);
-      if (options.requireTls && tls === null) throw new DeliveryFailure(false, '4.7.4', `${where}: TLS is required by policy but was not offered`);
+      if (options.requireTls && tls === null)
+        throw new DeliveryFailure(false, '4.7.4', `${where}: TLS is required by policy but was not offered`);
       if (options.auth) {
         if (tls === null) throw new DeliveryFailure(false, '4.7.4', `${where}: will not send credentials in clear`);
         await login(conn, options.auth).catch((err: SmtpError) => {
-          throw new DeliveryFailure(false, '4.7.8', `${where}: authentication refused (${sanitizeDiagnostic(err.response ?? err.message)})`);
+          throw new DeliveryFailure(
+            false,
+            '4.7.8',
+            `${where}: authentication refused (${sanitizeDiagnostic(err.response ?? err.message)})`,
+          );
         });
       }
       const recipients = await transact(conn, where, envelope, raw);
@@ -158,7 +208,12 @@ function openConnection(host: MxHost, options: SmtpClientOptions): SMTPConnectio
 }
 
 /** MAIL, RCPT for each recipient, DATA: the per-recipient outcome. Envelope-level errors concern every recipient. */
-async function transact(conn: SMTPConnection, where: string, envelope: { from: string; to: string[] }, raw: Buffer): Promise<RecipientResult[]> {
+async function transact(
+  conn: SMTPConnection,
+  where: string,
+  envelope: { from: string; to: string[] },
+  raw: Buffer,
+): Promise<RecipientResult[]> {
   const byAddress = new Map<string, RecipientResult>();
   const rejectedResult = (e: SmtpError, address: string): RecipientResult => {
     const permanent = isPermanentCode(e.responseCode);
@@ -175,7 +230,13 @@ async function transact(conn: SMTPConnection, where: string, envelope: { from: s
     for (const e of info.rejectedErrors) if (e.recipient) byAddress.set(e.recipient, rejectedResult(e, e.recipient));
     for (const address of info.accepted) {
       const reply = sanitizeDiagnostic(info.response);
-      byAddress.set(address, { address, outcome: 'delivered', status: enhancedStatus(info.response, 250, '2.0.0'), diagnostic: `${where} said: ${reply}`, smtpReply: reply });
+      byAddress.set(address, {
+        address,
+        outcome: 'delivered',
+        status: enhancedStatus(info.response, 250, '2.0.0'),
+        diagnostic: `${where} said: ${reply}`,
+        smtpReply: reply,
+      });
     }
   } catch (e) {
     const err = e as SmtpError;
@@ -184,7 +245,8 @@ async function transact(conn: SMTPConnection, where: string, envelope: { from: s
       for (const r of err.rejectedErrors) if (r.recipient) byAddress.set(r.recipient, rejectedResult(r, r.recipient));
     } else if (err.responseCode !== undefined) {
       // MAIL FROM or DATA refused: the same answer for everyone still pending.
-      for (const address of envelope.to) if (!byAddress.has(address)) byAddress.set(address, rejectedResult(err, address));
+      for (const address of envelope.to)
+        if (!byAddress.has(address)) byAddress.set(address, rejectedResult(err, address));
     } else {
       throw err;
     }
@@ -192,6 +254,12 @@ async function transact(conn: SMTPConnection, where: string, envelope: { from: s
   // A recipient the server never answered for (connection lost mid-envelope) is deferred.
   return envelope.to.map(
     (address) =>
-      byAddress.get(address) ?? { address, outcome: 'deferred', status: '4.4.2', diagnostic: `${where}: connection lost before an answer for this recipient`, smtpReply: null },
+      byAddress.get(address) ?? {
+        address,
+        outcome: 'deferred',
+        status: '4.4.2',
+        diagnostic: `${where}: connection lost before an answer for this recipient`,
+        smtpReply: null,
+      },
   );
 }

@@ -55,7 +55,9 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
         host: out.smarthost.host,
         port: out.smarthost.port ?? 587,
         requireTls: out.smarthost.requireTls ?? true,
-        auth: env.CALIOPEN_SMARTHOST_USERNAME ? { user: env.CALIOPEN_SMARTHOST_USERNAME, pass: env.CALIOPEN_SMARTHOST_PASSWORD ?? '' } : undefined,
+        auth: env.CALIOPEN_SMARTHOST_USERNAME
+          ? { user: env.CALIOPEN_SMARTHOST_USERNAME, pass: env.CALIOPEN_SMARTHOST_PASSWORD ?? '' }
+          : undefined,
       }
     : undefined;
   const resolver = new MxResolver({

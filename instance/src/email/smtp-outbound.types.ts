@@ -112,7 +112,8 @@ export function retryDelayMs(retry: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayM
 }
 
 /** The job id of a delivery attempt (queue 'smtp-out'): one job per message, recipient domain and attempt. */
-export const deliveryJobId = (messageId: string, domain: string, attempt: number) => `${messageId}.${domain}.${attempt}`;
+export const deliveryJobId = (messageId: string, domain: string, attempt: number) =>
+  `${messageId}.${domain}.${attempt}`;
 
 /**
  * How a delivery attempt is queued (SMTP or federation): its own job id, and after a failed attempt the policy's

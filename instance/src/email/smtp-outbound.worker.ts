@@ -10,7 +10,18 @@ import { asMessageIdHeader } from './compose.mime.ts';
 import { readSentCopy } from './sent-copy.ts';
 import type { MxResolver } from './mx-resolver.ts';
 import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
-import { DeliveryFailure, deliveryEnqueueOptions, deliveryJobId, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryAttempt, type DeliveryJob, type DeliveryRoute, type OnDelivered, type RecipientResult } from './smtp-outbound.types.ts';
+import {
+  DeliveryFailure,
+  deliveryEnqueueOptions,
+  deliveryJobId,
+  SMTP_OUT_QUEUE,
+  type RetryPolicy,
+  type DeliveryAttempt,
+  type DeliveryJob,
+  type DeliveryRoute,
+  type OnDelivered,
+  type RecipientResult,
+} from './smtp-outbound.types.ts';
 
 export interface DeliveryWorkerDeps {
   domain: string;
@@ -73,11 +84,18 @@ export class DeliveryWorker {
         at: deps.clock().toISOString(),
         remoteMta: null,
         tls: null,
-        recipients: job.recipients.map((address) => ({ address, outcome: err.permanent ? 'failed' : 'deferred', status: err.status, diagnostic: err.message, smtpReply: null })),
+        recipients: job.recipients.map((address) => ({
+          address,
+          outcome: err.permanent ? 'failed' : 'deferred',
+          status: err.status,
+          diagnostic: err.message,
+          smtpReply: null,
+        })),
       };
     }
     if (route) {
-      const requireTls = deps.tlsPolicy === 'required' || (route.kind === 'smarthost' && deps.smarthost?.requireTls !== false);
+      const requireTls =
+        deps.tlsPolicy === 'required' || (route.kind === 'smarthost' && deps.smarthost?.requireTls !== false);
       attempt = await this.deliver(route, { from: job.from, to: job.recipients }, transmitted, {
         heloName: deps.domain,
         requireTls,
@@ -89,15 +107,31 @@ export class DeliveryWorker {
 
     const count = (o: RecipientResult['outcome']) => attempt.recipients.filter((r) => r.outcome === o).length;
     deps.logger.info(
-      { ...log, route: route?.kind ?? null, remoteMta: attempt.remoteMta, tls: attempt.tls, delivered: count('delivered'), deferred: count('deferred'), failed: count('failed') },
+      {
+        ...log,
+        route: route?.kind ?? null,
+        remoteMta: attempt.remoteMta,
+        tls: attempt.tls,
+        delivered: count('delivered'),
+        deferred: count('deferred'),
+        failed: count('failed'),
+      },
       'delivery attempt',
     );
 
     if (count('delivered') > 0 && deps.onDelivered) {
       const tls = attempt.tls ? { version: attempt.tls.version, cipher: attempt.tls.cipher } : null;
-      await deps.onDelivered(job.accountId, job.messageId, { domain: job.domain, via: 'smtp', tls, peer: attempt.remoteMta, at: attempt.at }).catch((err: unknown) => {
-        deps.logger.warn({ ...log, err }, 'could not record the delivery on the Sent copy');
-      });
+      await deps
+        .onDelivered(job.accountId, job.messageId, {
+          domain: job.domain,
+          via: 'smtp',
+          tls,
+          peer: attempt.remoteMta,
+          at: attempt.at,
+        })
+        .catch((err: unknown) => {
+          deps.logger.warn({ ...log, err }, 'could not record the delivery on the Sent copy');
+        });
     }
 
     const last = job.attempt >= deps.retry.attempts;
@@ -113,10 +147,20 @@ export class DeliveryWorker {
         attempt: job.attempt + 1,
         history: [...job.history, attempt].slice(-HISTORY_KEPT),
       };
-      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', next, deliveryEnqueueOptions(deliveryJobId(job.messageId, job.domain, next.attempt), deps.retry, job.attempt));
+      await deps.queue.enqueue(
+        SMTP_OUT_QUEUE,
+        'deliver',
+        next,
+        deliveryEnqueueOptions(deliveryJobId(job.messageId, job.domain, next.attempt), deps.retry, job.attempt),
+      );
     } else if (deferred.length > 0) {
       for (const r of deferred) {
-        failed.push({ ...r, outcome: 'failed', diagnostic: `gave up after ${job.attempt} attempts; last: ${r.diagnostic}`, remoteMta: attempt.remoteMta });
+        failed.push({
+          ...r,
+          outcome: 'failed',
+          diagnostic: `gave up after ${job.attempt} attempts; last: ${r.diagnostic}`,
+          remoteMta: attempt.remoteMta,
+        });
       }
     }
 
@@ -132,7 +176,15 @@ export class DeliveryWorker {
         failed,
         attempts: job.attempt,
       });
-      await deps.ingest.ingest({ accountId: job.accountId, raw: bounce, direction: 'inbound', receivedAt: deps.clock(), facts: LOCAL_FACTS, tags: ['bounce'], read: false });
+      await deps.ingest.ingest({
+        accountId: job.accountId,
+        raw: bounce,
+        direction: 'inbound',
+        receivedAt: deps.clock(),
+        facts: LOCAL_FACTS,
+        tags: ['bounce'],
+        read: false,
+      });
       deps.logger.info({ ...log, failed: failed.length }, 'bounce delivered to the sender');
     }
   }

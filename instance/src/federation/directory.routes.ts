@@ -48,7 +48,11 @@ function problem(reply: FastifyReply, code: FederationHttpErrorCode, detail?: st
  * (the same answer as for no such user). Logs name the asking instance and the code, never the user.
  */
 export function registerDirectoryRoutes(app: FastifyInstance, deps: DirectoryRouteDeps): void {
-  const authenticate = async (request: FastifyRequest, reply: FastifyReply, what: string): Promise<{ now: number } | null> => {
+  const authenticate = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    what: string,
+  ): Promise<{ now: number } | null> => {
     const now = deps.nowSeconds();
     const auth = await authenticatePeer(request, EMPTY, { domain: deps.domain, now, peers: deps.peers });
     if (auth.ok) return { now };
@@ -64,7 +68,13 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: DirectoryRou
     const key = isLocalPart(local) ? await deps.source.publicKeyOf(local) : null;
     if (key === null) return problem(reply, 'key_not_found');
     const jws = await signKeyDirectoryEntry(
-      { domain: deps.domain, local, openpgpKey: key.publicKey, fingerprint: key.fingerprint.toLowerCase(), issuedAt: authed.now },
+      {
+        domain: deps.domain,
+        local,
+        openpgpKey: key.publicKey,
+        fingerprint: key.fingerprint.toLowerCase(),
+        issuedAt: authed.now,
+      },
       deps.signingKey,
     );
     reply.header('cache-control', 'no-store');

@@ -21,7 +21,15 @@ import { buildBounce } from '../email/bounce.ts';
 import { LOCAL_FACTS } from '../email/compose.service.ts';
 import { asMessageIdHeader, headerSection } from '../email/compose.mime.ts';
 import { readSentCopy } from '../email/sent-copy.ts';
-import { deliveryEnqueueOptions, deliveryJobId, SMTP_OUT_QUEUE, type RetryPolicy, type DeliveryJob, type OnDelivered, type RecipientResult } from '../email/smtp-outbound.types.ts';
+import {
+  deliveryEnqueueOptions,
+  deliveryJobId,
+  SMTP_OUT_QUEUE,
+  type RetryPolicy,
+  type DeliveryJob,
+  type OnDelivered,
+  type RecipientResult,
+} from '../email/smtp-outbound.types.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
@@ -38,7 +46,8 @@ export interface FederationJob extends DeliveryJob {
   envelopeIds?: Record<string, string>;
 }
 
-export const federationJobId = (messageId: string, domain: string, attempt: number) => `fed.${messageId}.${domain}.${attempt}`;
+export const federationJobId = (messageId: string, domain: string, attempt: number) =>
+  `fed.${messageId}.${domain}.${attempt}`;
 
 export interface FederationWorkerDeps {
   domain: string;
@@ -91,7 +100,9 @@ export class FederationDeliveryWorker {
   constructor(private readonly deps: FederationWorkerDeps) {}
 
   start(concurrency: number): Worker {
-    return this.deps.queue.process<FederationJob>(FEDERATION_OUT_QUEUE, (job) => this.handle(job.payload), { concurrency });
+    return this.deps.queue.process<FederationJob>(FEDERATION_OUT_QUEUE, (job) => this.handle(job.payload), {
+      concurrency,
+    });
   }
 
   async handle(job: FederationJob): Promise<void> {
@@ -110,17 +121,38 @@ export class FederationDeliveryWorker {
     const own = directory?.peer(deps.domain) ?? null;
     let refusal: string | null = null;
     if (peer === null) refusal = `${job.domain} is no longer in the registry's feed`;
-    else if (!peer.labelValid) refusal = `the label of ${job.domain} is no longer valid (${peer.status === 'labelled' ? 'expired' : peer.status})`;
+    else if (!peer.labelValid)
+      refusal = `the label of ${job.domain} is no longer valid (${peer.status === 'labelled' ? 'expired' : peer.status})`;
     else if (own === null || !own.labelValid) refusal = `this instance (${deps.domain}) no longer holds a valid label`;
     if (refusal !== null && job.emailFallback === true) {
       // The sender (or the instance's policy) consented: by email instead, through the SMTP queue, as a new delivery.
-      deps.logger.info({ ...log, recipients: job.recipients.length }, 'federation closed before delivery: falling back to email (consented)');
-      const byEmail: DeliveryJob = { accountId: job.accountId, messageId: job.messageId, from: job.from, domain: job.domain, recipients: job.recipients, attempt: 1, queuedAt: job.queuedAt, history: [] };
-      await deps.queue.enqueue(SMTP_OUT_QUEUE, 'deliver', byEmail, deliveryEnqueueOptions(deliveryJobId(job.messageId, job.domain, 1), deps.retry));
+      deps.logger.info(
+        { ...log, recipients: job.recipients.length },
+        'federation closed before delivery: falling back to email (consented)',
+      );
+      const byEmail: DeliveryJob = {
+        accountId: job.accountId,
+        messageId: job.messageId,
+        from: job.from,
+        domain: job.domain,
+        recipients: job.recipients,
+        attempt: 1,
+        queuedAt: job.queuedAt,
+        history: [],
+      };
+      await deps.queue.enqueue(
+        SMTP_OUT_QUEUE,
+        'deliver',
+        byEmail,
+        deliveryEnqueueOptions(deliveryJobId(job.messageId, job.domain, 1), deps.retry),
+      );
       return;
     }
     if (refusal !== null) {
-      deps.logger.info({ ...log, recipients: job.recipients.length }, 'federation delivery not attempted: label not valid');
+      deps.logger.info(
+        { ...log, recipients: job.recipients.length },
+        'federation delivery not attempted: label not valid',
+      );
       const failed = job.recipients.map((address) => ({
         address,
         outcome: 'failed' as const,
@@ -143,7 +175,10 @@ export class FederationDeliveryWorker {
       results.push(await this.deliverOne(peer!, address, envelopeIds[address]!, transmitted, e2e, fromLocal));
     }
     const count = (o: RecipientResult['outcome']) => results.filter((r) => r.outcome === o).length;
-    deps.logger.info({ ...log, delivered: count('delivered'), deferred: count('deferred'), failed: count('failed') }, 'federation delivery attempt');
+    deps.logger.info(
+      { ...log, delivered: count('delivered'), deferred: count('deferred'), failed: count('failed') },
+      'federation delivery attempt',
+    );
 
     const delivered = results.filter((r) => r.outcome === 'delivered');
     if (delivered.length > 0 && deps.onDelivered) {
@@ -157,7 +192,14 @@ export class FederationDeliveryWorker {
           at,
           ...(first.receipt ? { receipt: first.receipt } : {}),
           // The peer's label was checked valid just above; every envelope was sealed to a verified prekey.
-          federation: { labelValid: peer!.labelValid, peerInstancePi: peer!.instancePi, sealed: true, forwardSecret: true, receiptVerified: delivered.every((r) => r.receipt !== undefined), e2e },
+          federation: {
+            labelValid: peer!.labelValid,
+            peerInstancePi: peer!.instancePi,
+            sealed: true,
+            forwardSecret: true,
+            receiptVerified: delivered.every((r) => r.receipt !== undefined),
+            e2e,
+          },
         })
         .catch((err: unknown) => deps.logger.warn({ ...log, err }, 'could not record the delivery on the Sent copy'));
     }
@@ -166,7 +208,14 @@ export class FederationDeliveryWorker {
     const deferred = results.filter((r) => r.outcome === 'deferred');
     const failed: (RecipientResult & { remoteMta: string | null })[] = results
       .filter((r) => r.outcome === 'failed')
-      .map((r) => ({ address: r.address, outcome: r.outcome, status: r.status, diagnostic: r.diagnostic, smtpReply: null, remoteMta: r.response?.remote ?? null }));
+      .map((r) => ({
+        address: r.address,
+        outcome: r.outcome,
+        status: r.status,
+        diagnostic: r.diagnostic,
+        smtpReply: null,
+        remoteMta: r.response?.remote ?? null,
+      }));
     const attemptRecord = {
       at,
       remoteMta: results.find((r) => r.response)?.response?.remote ?? null,
@@ -174,7 +223,13 @@ export class FederationDeliveryWorker {
         const t = results.find((r) => r.response)?.response?.tls;
         return t ? { ...t, certificateVerified: true } : null;
       })(),
-      recipients: results.map(({ address, outcome, status, diagnostic, smtpReply }) => ({ address, outcome, status, diagnostic, smtpReply })),
+      recipients: results.map(({ address, outcome, status, diagnostic, smtpReply }) => ({
+        address,
+        outcome,
+        status,
+        diagnostic,
+        smtpReply,
+      })),
     };
     if (deferred.length > 0 && !last) {
       const next: FederationJob = {
@@ -184,10 +239,22 @@ export class FederationDeliveryWorker {
         envelopeIds: Object.fromEntries(deferred.map((r) => [r.address, envelopeIds[r.address]!])),
         history: [...job.history, attemptRecord].slice(-HISTORY_KEPT),
       };
-      await deps.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', next, deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, next.attempt), deps.retry, job.attempt));
+      await deps.queue.enqueue(
+        FEDERATION_OUT_QUEUE,
+        'deliver',
+        next,
+        deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, next.attempt), deps.retry, job.attempt),
+      );
     } else if (deferred.length > 0) {
       for (const r of deferred) {
-        failed.push({ address: r.address, outcome: 'failed', status: r.status, diagnostic: `gave up after ${job.attempt} attempts; last: ${r.diagnostic}`, smtpReply: null, remoteMta: r.response?.remote ?? null });
+        failed.push({
+          address: r.address,
+          outcome: 'failed',
+          status: r.status,
+          diagnostic: `gave up after ${job.attempt} attempts; last: ${r.diagnostic}`,
+          smtpReply: null,
+          remoteMta: r.response?.remote ?? null,
+        });
       }
     }
     if (failed.length > 0) await this.bounce(job, message, transmitted, failed);
@@ -211,18 +278,59 @@ export class FederationDeliveryWorker {
       failed,
       attempts: job.attempt,
     });
-    await deps.ingest.ingest({ accountId: job.accountId, raw: bounce, direction: 'inbound', receivedAt: deps.clock(), facts: LOCAL_FACTS, tags: ['bounce'], read: false });
-    deps.logger.info({ messageId: job.messageId, domain: job.domain, failed: failed.length }, 'federation bounce delivered to the sender');
+    await deps.ingest.ingest({
+      accountId: job.accountId,
+      raw: bounce,
+      direction: 'inbound',
+      receivedAt: deps.clock(),
+      facts: LOCAL_FACTS,
+      tags: ['bounce'],
+      read: false,
+    });
+    deps.logger.info(
+      { messageId: job.messageId, domain: job.domain, failed: failed.length },
+      'federation bounce delivered to the sender',
+    );
   }
 
-  private async deliverOne(peer: PeerInfo, address: string, envelopeId: string, body: Buffer, e2e: boolean, fromLocal: string): Promise<Outcome> {
+  private async deliverOne(
+    peer: PeerInfo,
+    address: string,
+    envelopeId: string,
+    body: Buffer,
+    e2e: boolean,
+    fromLocal: string,
+  ): Promise<Outcome> {
     const { deps } = this;
     const local = address.slice(0, address.lastIndexOf('@'));
     const base = (peer.endpoints.federation ?? peer.endpoints['https'] ?? '').replace(/\/+$/, '');
     const request = (path: string, method: 'GET' | 'POST', headers: Record<string, string>, bytes?: Uint8Array) =>
-      peerRequest({ url: `${base}${path}`, method, headers, ...(bytes ? { body: bytes } : {}), pinSha256: peer.certificateSha256, clientCert: deps.clientCert, ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}), ...(deps.lookup ? { lookup: deps.lookup } : {}) });
-    const deferred = (status: string, diagnostic: string, response?: PeerResponse): Outcome => ({ address, outcome: 'deferred', status, diagnostic, smtpReply: null, ...(response ? { response } : {}) });
-    const failed = (status: string, diagnostic: string, response?: PeerResponse): Outcome => ({ address, outcome: 'failed', status, diagnostic, smtpReply: null, ...(response ? { response } : {}) });
+      peerRequest({
+        url: `${base}${path}`,
+        method,
+        headers,
+        ...(bytes ? { body: bytes } : {}),
+        pinSha256: peer.certificateSha256,
+        clientCert: deps.clientCert,
+        ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}),
+        ...(deps.lookup ? { lookup: deps.lookup } : {}),
+      });
+    const deferred = (status: string, diagnostic: string, response?: PeerResponse): Outcome => ({
+      address,
+      outcome: 'deferred',
+      status,
+      diagnostic,
+      smtpReply: null,
+      ...(response ? { response } : {}),
+    });
+    const failed = (status: string, diagnostic: string, response?: PeerResponse): Outcome => ({
+      address,
+      outcome: 'failed',
+      status,
+      diagnostic,
+      smtpReply: null,
+      ...(response ? { response } : {}),
+    });
 
     for (let seal = 0; seal <= MAX_RESEALS; seal++) {
       const now = Math.floor(deps.clock().getTime() / 1000);
@@ -231,18 +339,26 @@ export class FederationDeliveryWorker {
         // list verified less than a minute ago is reused while it still has a prekey usable now.
         const cacheKey = `${peer.domain}|${peer.certificateSha256}|${peer.keys.signing.x}`;
         const cached = this.prekeyLists.get(cacheKey);
-        let prekey = cached && now - cached.fetchedAt < PREKEY_LIST_REUSE_SECONDS && seal === 0 ? choosePrekey(cached.prekeys, now) : undefined;
+        let prekey =
+          cached && now - cached.fetchedAt < PREKEY_LIST_REUSE_SECONDS && seal === 0
+            ? choosePrekey(cached.prekeys, now)
+            : undefined;
         if (prekey === undefined) {
           this.prekeyLists.delete(cacheKey);
           const listed = await request(PREKEYS_PATH, 'GET', { accept: 'application/json' });
-          if (listed.status !== 200) return deferred('4.4.0', `the peer's prekeys are unavailable (HTTP ${listed.status})`, listed);
+          if (listed.status !== 200)
+            return deferred('4.4.0', `the peer's prekeys are unavailable (HTTP ${listed.status})`, listed);
           let document: unknown;
           try {
             document = JSON.parse(listed.body.toString('utf8'));
           } catch {
             return deferred('4.7.0', "the peer's prekey list is not JSON", listed);
           }
-          const prekeys = await verifyPrekeyList(document, { signingKeys: [peer.keys.signing], expectedDomain: peer.domain, now });
+          const prekeys = await verifyPrekeyList(document, {
+            signingKeys: [peer.keys.signing],
+            expectedDomain: peer.domain,
+            now,
+          });
           if (!prekeys.ok) return deferred('4.7.0', `the peer's prekeys do not verify (${prekeys.error.code})`, listed);
           prekey = choosePrekey(prekeys.value, now);
           if (prekey === undefined) return deferred('4.7.0', 'the peer publishes no prekey usable now', listed);
@@ -251,38 +367,80 @@ export class FederationDeliveryWorker {
         }
 
         const sealed = await sealEnvelope(
-          { from: { instance: deps.domain, account: fromLocal }, to: { instance: peer.domain, local }, contentType: 'message/rfc822', body, e2e, created: now, id: envelopeId },
+          {
+            from: { instance: deps.domain, account: fromLocal },
+            to: { instance: peer.domain, local },
+            contentType: 'message/rfc822',
+            body,
+            e2e,
+            created: now,
+            id: envelopeId,
+          },
           { prekey, signingKey: deps.signingKey },
         );
         const path = `${new URL(base).pathname.replace(/\/+$/, '')}${INBOX_PATH}`;
-        const signature = await signRequest({ instance: deps.domain, method: 'POST', path, destination: peer.domain, body: sealed.bytes, created: now }, deps.signingKey);
-        const answer = await request(INBOX_PATH, 'POST', { 'content-type': ENVELOPE_MEDIA_TYPE, [REQUEST_SIGNATURE_HEADER]: signature, accept: 'application/json' }, sealed.bytes);
+        const signature = await signRequest(
+          { instance: deps.domain, method: 'POST', path, destination: peer.domain, body: sealed.bytes, created: now },
+          deps.signingKey,
+        );
+        const answer = await request(
+          INBOX_PATH,
+          'POST',
+          { 'content-type': ENVELOPE_MEDIA_TYPE, [REQUEST_SIGNATURE_HEADER]: signature, accept: 'application/json' },
+          sealed.bytes,
+        );
 
         let parsed: Record<string, unknown> = {};
         try {
           const value = JSON.parse(answer.body.toString('utf8')) as unknown;
-          if (typeof value === 'object' && value !== null && !Array.isArray(value)) parsed = value as Record<string, unknown>;
+          if (typeof value === 'object' && value !== null && !Array.isArray(value))
+            parsed = value as Record<string, unknown>;
         } catch {
           // an answer that is not JSON: handled by its status below
         }
         const checkReceipt = async () => {
           if (typeof parsed['receipt'] !== 'string') return null;
-          const verified = await verifyReceipt(parsed['receipt'], { signingKeys: [peer.keys.signing], expectedEnvelopeId: envelopeId, expectedTo: { instance: peer.domain, local } });
+          const verified = await verifyReceipt(parsed['receipt'], {
+            signingKeys: [peer.keys.signing],
+            expectedEnvelopeId: envelopeId,
+            expectedTo: { instance: peer.domain, local },
+          });
           return verified.ok ? (parsed['receipt'] as string) : null;
         };
         if (answer.status === 200) {
           const receipt = await checkReceipt();
           if (receipt === null) return deferred('4.7.0', 'the peer answered without a valid receipt', answer);
-          return { address, outcome: 'delivered', status: '2.0.0', diagnostic: 'delivered over the federation (receipt verified)', smtpReply: null, response: answer, receipt };
+          return {
+            address,
+            outcome: 'delivered',
+            status: '2.0.0',
+            diagnostic: 'delivered over the federation (receipt verified)',
+            smtpReply: null,
+            response: answer,
+            receipt,
+          };
         }
         const code = typeof parsed['code'] === 'string' ? parsed['code'] : '';
-        const known = Object.hasOwn(FEDERATION_HTTP_ERRORS, code) ? FEDERATION_HTTP_ERRORS[code as keyof typeof FEDERATION_HTTP_ERRORS] : null;
+        const known = Object.hasOwn(FEDERATION_HTTP_ERRORS, code)
+          ? FEDERATION_HTTP_ERRORS[code as keyof typeof FEDERATION_HTTP_ERRORS]
+          : null;
         const what = `the peer refused it: ${code || `HTTP ${answer.status}`}`;
-        if (known === null) return answer.status >= 500 || answer.status === 429 ? deferred('4.4.0', what, answer) : failed('5.7.0', what, answer);
+        if (known === null)
+          return answer.status >= 500 || answer.status === 429
+            ? deferred('4.4.0', what, answer)
+            : failed('5.7.0', what, answer);
         switch (known.senderAction) {
           case 'done': {
             const receipt = await checkReceipt();
-            return { address, outcome: 'delivered', status: '2.0.0', diagnostic: 'already delivered over the federation', smtpReply: null, response: answer, ...(receipt ? { receipt } : {}) };
+            return {
+              address,
+              outcome: 'delivered',
+              status: '2.0.0',
+              diagnostic: 'already delivered over the federation',
+              smtpReply: null,
+              response: answer,
+              ...(receipt ? { receipt } : {}),
+            };
           }
           case 'reseal':
             // The peer rotated or dropped that prekey: fetch its list again.
@@ -292,11 +450,17 @@ export class FederationDeliveryWorker {
           case 'retry':
             return deferred('4.7.0', what, answer);
           case 'fail':
-            return failed(code === 'recipient_unknown' ? '5.1.1' : code === 'envelope_oversize' ? '5.3.4' : '5.7.0', what, answer);
+            return failed(
+              code === 'recipient_unknown' ? '5.1.1' : code === 'envelope_oversize' ? '5.3.4' : '5.7.0',
+              what,
+              answer,
+            );
         }
       } catch (error) {
         if (isProtocolError(error)) {
-          return error.code === 'envelope_oversize' ? failed('5.3.4', 'the message is too large for the federation') : deferred('4.7.0', `could not seal: ${error.code}`);
+          return error.code === 'envelope_oversize'
+            ? failed('5.3.4', 'the message is too large for the federation')
+            : deferred('4.7.0', `could not seal: ${error.code}`);
         }
         if (error instanceof PeerTransportError) return deferred(error.pinMismatch ? '4.7.5' : '4.4.1', error.message);
         throw error;

@@ -77,7 +77,8 @@ export function closePeerConnections(): void {
 
 export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
   const url = new URL(options.url);
-  if (url.protocol !== 'https:') return Promise.reject(new PeerTransportError(`Peers are reached over HTTPS only (${url.protocol}).`));
+  if (url.protocol !== 'https:')
+    return Promise.reject(new PeerTransportError(`Peers are reached over HTTPS only (${url.protocol}).`));
   const maxBytes = options.maxResponseBytes ?? 256 * 1024;
   const pin = options.pinSha256.toLowerCase();
   return new Promise<PeerResponse>((resolve, reject) => {
@@ -123,7 +124,13 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
       },
     );
     req.on('timeout', () => req.destroy(new PeerTransportError('The peer did not answer in time.')));
-    req.on('error', (err) => reject(err instanceof PeerTransportError ? err : new PeerTransportError(`The peer could not be reached: ${(err as Error).message}`)));
+    req.on('error', (err) =>
+      reject(
+        err instanceof PeerTransportError
+          ? err
+          : new PeerTransportError(`The peer could not be reached: ${(err as Error).message}`),
+      ),
+    );
     req.on('socket', (socket) => {
       const s = socket as TLSSocket;
       const checkThenSend = () => {

@@ -19,20 +19,40 @@ import { SqliteReplayStore } from './replay.store.sqlite.ts';
 export const FEDERATION_ROUTE_RANK = 100;
 
 /** Whether mail for `domain` goes over the federation now: the peer and this instance both hold a valid label. */
-export function federationRouteOpen(peers: PeerLookup | null, ownDomain: string, domain: string): { open: boolean; reason: string; known: boolean } {
+export function federationRouteOpen(
+  peers: PeerLookup | null,
+  ownDomain: string,
+  domain: string,
+): { open: boolean; reason: string; known: boolean } {
   const peer = peers?.peer(domain) ?? null;
-  if (peers === null || peer === null) return { open: false, known: false, reason: `${domain} is not a member instance` };
-  if (!peer.labelValid) return { open: false, known: true, reason: `the label of ${domain} is not valid (${peer.status === 'labelled' ? 'expired' : peer.status})` };
+  if (peers === null || peer === null)
+    return { open: false, known: false, reason: `${domain} is not a member instance` };
+  if (!peer.labelValid)
+    return {
+      open: false,
+      known: true,
+      reason: `the label of ${domain} is not valid (${peer.status === 'labelled' ? 'expired' : peer.status})`,
+    };
   const own = peers.peer(ownDomain);
   if (own === null || !own.labelValid) {
     // Told as the users' notice and GET /api/v1/federation tell it (standing.ts).
     const standing: OwnStanding =
       own === null
         ? { status: 'absent', labelValid: false, instancePi: null, labelExpiresAt: null, serial: null }
-        : { status: own.status === 'labelled' ? 'expired' : own.status, labelValid: false, instancePi: own.instancePi, labelExpiresAt: own.labelExpiresAt, serial: null };
+        : {
+            status: own.status === 'labelled' ? 'expired' : own.status,
+            labelValid: false,
+            instancePi: own.instancePi,
+            labelExpiresAt: own.labelExpiresAt,
+            serial: null,
+          };
     return { open: false, known: true, reason: explainStanding(ownDomain, standing) };
   }
-  return { open: true, known: true, reason: `sealed delivery to ${domain}, a labelled member instance (instance PI ${peer.instancePi})` };
+  return {
+    open: true,
+    known: true,
+    reason: `sealed delivery to ${domain}, a labelled member instance (instance PI ${peer.instancePi})`,
+  };
 }
 
 /** The route preview's federation provider (RoutePreviewService.addProvider). */
@@ -54,13 +74,25 @@ export function federationRouteProvider(peers: () => PeerLookup | null, ownDomai
         key: null,
         pi: computeMessagePi({
           direction: 'outbound',
-          transport: { via: 'federation', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' }, peer: context.domain, plaintextHops: 0 },
+          transport: {
+            via: 'federation',
+            tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
+            peer: context.domain,
+            plaintextHops: 0,
+          },
           authentication: null,
           provider: null,
           openpgp: null,
           knownContact: context.knownContact,
           correspondent: context.address,
-          federation: { peerDomain: context.domain, labelValid: verdict.open, peerInstancePi: peer.instancePi, sealed: true, forwardSecret: true, senderAuthenticated: true },
+          federation: {
+            peerDomain: context.domain,
+            labelValid: verdict.open,
+            peerInstancePi: peer.instancePi,
+            sealed: true,
+            forwardSecret: true,
+            senderAuthenticated: true,
+          },
         }),
       };
       return [option];
@@ -83,9 +115,20 @@ export interface RunningFederation {
  * replay store, the 'federation-out' worker, compose routing to labelled peers and the route preview's provider. The
  * peer directory is read at each use (`services.federation`): a feed sync, or a label lapsing, takes effect at once.
  */
-export function startFederation(config: InstanceConfig, services: InstanceServices, identity: InstanceIdentity, logger: Logger): RunningFederation {
+export function startFederation(
+  config: InstanceConfig,
+  services: InstanceServices,
+  identity: InstanceIdentity,
+  logger: Logger,
+): RunningFederation {
   const peers = (): PeerLookup | null => services.federation ?? null;
-  const prekeys = new PrekeyStore({ dataDir: config.dataDir, box: services.box, identity, clock: services.clock, logger });
+  const prekeys = new PrekeyStore({
+    dataDir: config.dataDir,
+    box: services.box,
+    identity,
+    clock: services.clock,
+    logger,
+  });
   prekeys.start();
   const replay = new SqliteReplayStore(config.dataDir);
   const retry = config.outbound.retry;
@@ -110,7 +153,12 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
     reason: (domain) => federationRouteOpen(peers(), config.domain, domain).reason,
     emailFallback: config.federation.emailFallback,
     enqueue: async (job) => {
-      await services.queue.enqueue(FEDERATION_OUT_QUEUE, 'deliver', job, deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, 1), retry));
+      await services.queue.enqueue(
+        FEDERATION_OUT_QUEUE,
+        'deliver',
+        job,
+        deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, 1), retry),
+      );
     },
   });
   services.routes.addProvider(federationRouteProvider(peers, config.domain));
@@ -128,7 +176,8 @@ export function startFederation(config: InstanceConfig, services: InstanceServic
   services.keyDiscovery.enableFederation(async (address) => {
     if (!directoryClient.isPeerAddress(address)) return null;
     const answer = await directoryClient.fetchKey(address);
-    if (answer.ok) return { found: answer.value.openpgpKey, detail: `Served by ${answer.value.domain}'s key directory.` };
+    if (answer.ok)
+      return { found: answer.value.openpgpKey, detail: `Served by ${answer.value.domain}'s key directory.` };
     return { found: null, detail: `${answer.code}: ${answer.message}`.slice(0, 300) };
   });
   services.privacy.enableFederation((addresses) => directoryClient.contactFederation(addresses));

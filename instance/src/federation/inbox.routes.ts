@@ -56,7 +56,12 @@ class InboxRefusal extends Error {
   }
 }
 
-function sendProblem(reply: FastifyReply, code: FederationHttpErrorCode, detail?: string, receipt?: string | null): FastifyReply {
+function sendProblem(
+  reply: FastifyReply,
+  code: FederationHttpErrorCode,
+  detail?: string,
+  receipt?: string | null,
+): FastifyReply {
   const status = FEDERATION_HTTP_ERRORS[code].status;
   const body: Record<string, unknown> = { type: 'about:blank', title: PROTOCOL_ERRORS[code], status, code };
   if (detail !== undefined && detail !== PROTOCOL_ERRORS[code]) body['detail'] = detail;
@@ -84,12 +89,25 @@ export function federationRoutes(deps: InboxDeps) {
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser([ENVELOPE_MEDIA_TYPE, 'application/json'], { parseAs: 'buffer', bodyLimit: maxBytes }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser(
+      [ENVELOPE_MEDIA_TYPE, 'application/json'],
+      { parseAs: 'buffer', bodyLimit: maxBytes },
+      (_req, body, done) => done(null, body),
+    );
     app.setErrorHandler((error: { statusCode?: number; code?: string }, request, reply) => {
-      if (error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 'envelope_oversize', `The inbox accepts at most ${maxBytes} bytes.`);
-      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return sendProblem(reply, 'envelope_malformed', 'The request body is not an envelope (application/vnd.caliopen.envelope+json).');
+      if (error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        return sendProblem(reply, 'envelope_oversize', `The inbox accepts at most ${maxBytes} bytes.`);
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+        return sendProblem(
+          reply,
+          'envelope_malformed',
+          'The request body is not an envelope (application/vnd.caliopen.envelope+json).',
+        );
       request.log.error({ err: error }, 'federation endpoint failed');
-      return reply.code(500).type('application/problem+json').send({ type: 'about:blank', title: 'Internal error; retry later.', status: 500, code: 'internal_error' });
+      return reply
+        .code(500)
+        .type('application/problem+json')
+        .send({ type: 'about:blank', title: 'Internal error; retry later.', status: 500, code: 'internal_error' });
     });
 
     app.get(PREKEYS_PATH, async (_request, reply) => {
@@ -98,7 +116,14 @@ export function federationRoutes(deps: InboxDeps) {
     });
 
     if (deps.directory) {
-      registerDirectoryRoutes(app, { domain, signingKey, peers: deps.peers, nowSeconds, source: deps.directory, logger: deps.logger });
+      registerDirectoryRoutes(app, {
+        domain,
+        signingKey,
+        peers: deps.peers,
+        nowSeconds,
+        source: deps.directory,
+        logger: deps.logger,
+      });
     }
 
     app.post(INBOX_PATH, { bodyLimit: maxBytes }, async (request, reply) => {
@@ -121,10 +146,18 @@ export function federationRoutes(deps: InboxDeps) {
     });
   };
 
-  async function receive(request: FastifyRequest, body: Buffer, note: (sender: string, bucket: number | null) => void): Promise<string> {
+  async function receive(
+    request: FastifyRequest,
+    body: Buffer,
+    note: (sender: string, bucket: number | null) => void,
+  ): Promise<string> {
     const now = nowSeconds();
     // 2-4. Request signature (destination = us, keys from the directory), label, TLS client certificate.
-    const auth = await authenticatePeer(request, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { domain, now, peers: deps.peers });
+    const auth = await authenticatePeer(request, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), {
+      domain,
+      now,
+      peers: deps.peers,
+    });
     if (auth.domain !== null) note(auth.domain, null);
     if (!auth.ok) throw new InboxRefusal(auth.code, auth.message);
     const { domain: senderDomain, peer } = auth;
@@ -144,13 +177,18 @@ export function federationRoutes(deps: InboxDeps) {
     const replay = await checkReplay(deps.replay, content, { now });
     if (!replay.ok) {
       const code = replay.error.code as FederationHttpErrorCode;
-      throw new InboxRefusal(code, replay.error.message, code === 'envelope_replayed' ? deps.replay.receiptOf(replayKey(content)) : null);
+      throw new InboxRefusal(
+        code,
+        replay.error.message,
+        code === 'envelope_replayed' ? deps.replay.receiptOf(replayKey(content)) : null,
+      );
     }
     const key = replay.value.key;
     try {
       // 7. The recipient.
       const account = await deps.accounts.getByUsername(content.to.local.toLowerCase());
-      if (account === null || account.disabled) throw new InboxRefusal('recipient_unknown', 'No such recipient on this instance.');
+      if (account === null || account.disabled)
+        throw new InboxRefusal('recipient_unknown', 'No such recipient on this instance.');
       // 8. Store once, then sign the receipt.
       const tlsSocket = request.raw.socket as TLSSocket;
       const cipher = typeof tlsSocket.getCipher === 'function' ? tlsSocket.getCipher() : null;
@@ -184,7 +222,15 @@ export function federationRoutes(deps: InboxDeps) {
           },
         },
       });
-      const receipt = await signReceipt({ envelopeId: content.id, to: { instance: domain, local: content.to.local }, receivedAt: now, status: 'delivered' }, signingKey);
+      const receipt = await signReceipt(
+        {
+          envelopeId: content.id,
+          to: { instance: domain, local: content.to.local },
+          receivedAt: now,
+          status: 'delivered',
+        },
+        signingKey,
+      );
       deps.replay.setReceipt(key, receipt);
       return receipt;
     } catch (error) {

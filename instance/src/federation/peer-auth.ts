@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { verifyRequest, REQUEST_SIGNATURE_HEADER, type Ed25519PublicJwk, type FederationHttpErrorCode } from '@caliopen/federation-protocol';
+import {
+  verifyRequest,
+  REQUEST_SIGNATURE_HEADER,
+  type Ed25519PublicJwk,
+  type FederationHttpErrorCode,
+} from '@caliopen/federation-protocol';
 import type { FastifyRequest } from 'fastify';
 import type { PeerInfo } from './peer-directory.ts';
 
@@ -41,17 +46,33 @@ export async function authenticatePeer(
     { method: request.method, path: request.url, signature: request.headers[REQUEST_SIGNATURE_HEADER], body },
     { expectedDestination: deps.domain, now: deps.now, keysOf },
   );
-  if (!verified.ok) return { ok: false, code: verified.error.code as FederationHttpErrorCode, message: verified.error.message, domain: null };
+  if (!verified.ok)
+    return {
+      ok: false,
+      code: verified.error.code as FederationHttpErrorCode,
+      message: verified.error.message,
+      domain: null,
+    };
   const domain = verified.value.instance;
   const peer = deps.peers()?.peer(domain) ?? null;
-  if (peer === null) return { ok: false, code: 'peer_unknown', message: `The feed lists no instance "${domain}".`, domain };
-  if (!peer.labelValid) return { ok: false, code: 'peer_not_labelled', message: `"${domain}" holds no valid label (${peer.status}).`, domain };
+  if (peer === null)
+    return { ok: false, code: 'peer_unknown', message: `The feed lists no instance "${domain}".`, domain };
+  if (!peer.labelValid)
+    return {
+      ok: false,
+      code: 'peer_not_labelled',
+      message: `"${domain}" holds no valid label (${peer.status}).`,
+      domain,
+    };
   const presented = clientCertificateSha256(request);
   if (presented === null || presented !== peer.certificateSha256.toLowerCase()) {
     return {
       ok: false,
       code: 'peer_certificate_mismatch',
-      message: presented === null ? 'No TLS client certificate was presented.' : `The TLS client certificate is not the one the feed pins for "${domain}".`,
+      message:
+        presented === null
+          ? 'No TLS client certificate was presented.'
+          : `The TLS client certificate is not the one the feed pins for "${domain}".`,
       domain,
     };
   }

@@ -5,7 +5,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { buildFeed, diffFeeds, encodeProof, feedDigest, signFeed, signFeedDelta, type Ed25519KeyPair, type Feed, type MerkleTree } from '@caliopen/federation-protocol';
+import {
+  buildFeed,
+  diffFeeds,
+  encodeProof,
+  feedDigest,
+  signFeed,
+  signFeedDelta,
+  type Ed25519KeyPair,
+  type Feed,
+  type MerkleTree,
+} from '@caliopen/federation-protocol';
 import {
   DAY,
   REGISTRY,
@@ -20,7 +30,13 @@ import {
   strangerKey,
   type InstanceFixture,
 } from '../../../federation-protocol/src/testing/fixtures.ts';
-import { FEED_FORK_DETECTED, FEED_OWN_ENTRY_MISMATCH, PeerDirectory, peerDirectoryFromConfig, readPinnedKeySet } from './peer-directory.ts';
+import {
+  FEED_FORK_DETECTED,
+  FEED_OWN_ENTRY_MISMATCH,
+  PeerDirectory,
+  peerDirectoryFromConfig,
+  readPinnedKeySet,
+} from './peer-directory.ts';
 
 const alpha = instanceFixture('alpha.test', 85);
 const beta = instanceFixture('beta.test', 70);
@@ -50,7 +66,12 @@ class FakeRegistry {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  async publish(serial: number, issuedAt: number, tree: MerkleTree, entries: (fixture: InstanceFixture[]) => Promise<Feed['instances']>) {
+  async publish(
+    serial: number,
+    issuedAt: number,
+    tree: MerkleTree,
+    entries: (fixture: InstanceFixture[]) => Promise<Feed['instances']>,
+  ) {
     this.tree = tree;
     this.current = buildFeed({
       serial,
@@ -62,7 +83,11 @@ class FakeRegistry {
     this.history.set(serial, this.current);
   }
 
-  private async handle(rawUrl: string, ifNoneMatch: string | string[] | undefined, res: import('node:http').ServerResponse) {
+  private async handle(
+    rawUrl: string,
+    ifNoneMatch: string | string[] | undefined,
+    res: import('node:http').ServerResponse,
+  ) {
     this.requests.push(rawUrl);
     const url = new URL(rawUrl, 'http://x');
     if (url.pathname === '/v1/index') {
@@ -70,7 +95,8 @@ class FakeRegistry {
       if (since !== null) {
         const from = this.history.get(Number(since));
         if (Number(since) === this.current.serial) return void res.writeHead(304).end();
-        if (from === undefined) return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":"feed_serial_unknown"}');
+        if (from === undefined)
+          return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":"feed_serial_unknown"}');
         const envelope = await signFeedDelta(diffFeeds(from, this.current), this.signer);
         return void res.writeHead(200, { 'content-type': 'application/vnd.caliopen.feed-delta' }).end(envelope);
       }
@@ -83,7 +109,9 @@ class FakeRegistry {
       const from = Number(url.searchParams.get('from'));
       const to = Number(url.searchParams.get('to'));
       const proof = from > this.tree.size || to > this.tree.size ? [] : this.tree.consistencyProof(from, to);
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ from, to, proof: encodeProof(proof) }));
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ from, to, proof: encodeProof(proof) }));
     }
     res.writeHead(404).end();
   }
@@ -95,8 +123,10 @@ async function signCheckpointWith(tree: MerkleTree, timestamp: number, key: Ed25
   return signCheckpoint(checkpointOf(tree, { origin: `${REGISTRY}/log`, timestamp }), key);
 }
 
-const labelled = (issuedAt: number, overrides: Record<string, 'labelled' | 'revoked' | 'suspended'> = {}) => (fixtures: InstanceFixture[]) =>
-  Promise.all(fixtures.map((f) => feedEntryFor(f, issuedAt, { status: overrides[f.domain] ?? 'labelled' })));
+const labelled =
+  (issuedAt: number, overrides: Record<string, 'labelled' | 'revoked' | 'suspended'> = {}) =>
+  (fixtures: InstanceFixture[]) =>
+    Promise.all(fixtures.map((f) => feedEntryFor(f, issuedAt, { status: overrides[f.domain] ?? 'labelled' })));
 
 describe('PeerDirectory against a registry on loopback', () => {
   const registry = new FakeRegistry();
@@ -110,7 +140,16 @@ describe('PeerDirectory against a registry on loopback', () => {
     error: (obj: Record<string, unknown>, msg: string) => logs.push({ level: 'error', obj, msg }),
   } as unknown as import('pino').Logger;
   const keySet = readPinnedKeySet(JSON.stringify(keySetDocument));
-  const directory = (dir = dataDir) => new PeerDirectory({ registryUrl: registry.url, keySet, dataDir: dir, ownDomain: 'alpha.test', clock, syncSeconds: 300, logger });
+  const directory = (dir = dataDir) =>
+    new PeerDirectory({
+      registryUrl: registry.url,
+      keySet,
+      dataDir: dir,
+      ownDomain: 'alpha.test',
+      clock,
+      syncSeconds: 300,
+      logger,
+    });
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'peer-directory-'));
@@ -125,7 +164,13 @@ describe('PeerDirectory against a registry on loopback', () => {
   test('before any sync nothing is known: peers are null, the instance is unlabelled', () => {
     const d = directory();
     assert.equal(d.peer('beta.test'), null);
-    assert.deepEqual(d.current(), { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial: null });
+    assert.deepEqual(d.current(), {
+      status: 'not_synced',
+      labelValid: false,
+      instancePi: null,
+      labelExpiresAt: null,
+      serial: null,
+    });
     assert.equal(d.status().serial, null);
   });
 
@@ -141,7 +186,10 @@ describe('PeerDirectory against a registry on loopback', () => {
     assert.equal(peer.labelExpiresAt, T0 + 7 * DAY);
     assert.equal(d.peer('BETA.test')?.domain, 'beta.test');
     assert.equal(d.peer('unknown.test'), null);
-    assert.deepEqual({ ...d.standing(), labelExpiresAt: null }, { status: 'labelled', labelValid: true, instancePi: 85, labelExpiresAt: null, serial: 1 });
+    assert.deepEqual(
+      { ...d.standing(), labelExpiresAt: null },
+      { status: 'labelled', labelValid: true, instancePi: 85, labelExpiresAt: null, serial: 1 },
+    );
     assert.ok(d.standing().labelExpiresAt! > nowSeconds);
     const status = d.status();
     assert.equal(status.serial, 1);
@@ -176,13 +224,20 @@ describe('PeerDirectory against a registry on loopback', () => {
     // The label lapses with time alone, without a sync.
     nowSeconds = T0 + 7 * DAY + 1;
     assert.equal(d.peer('gamma.test')?.labelValid, false);
-    assert.deepEqual({ ...d.standing(), labelExpiresAt: null }, { status: 'expired', labelValid: false, instancePi: 85, labelExpiresAt: null, serial: 2 });
+    assert.deepEqual(
+      { ...d.standing(), labelExpiresAt: null },
+      { status: 'expired', labelValid: false, instancePi: 85, labelExpiresAt: null, serial: 2 },
+    );
     nowSeconds = T0 + 3600;
   });
 
   test("the feed's entry for this instance must list its own keys and certificate: a substitution alerts the operator (SPEC §3)", async () => {
     const d = directory();
-    const own = { signingX: alpha.signingKey.publicJwk.x!, encryptionX: alpha.encryptionJwk.x!, certFingerprint: alpha.certFingerprint };
+    const own = {
+      signingX: alpha.signingKey.publicJwk.x!,
+      encryptionX: alpha.encryptionJwk.x!,
+      certFingerprint: alpha.certFingerprint,
+    };
     d.expectOwn(own);
     assert.equal(d.status().ownEntryMismatch, null, 'the feed lists our own keys');
     logs.length = 0;
@@ -193,7 +248,11 @@ describe('PeerDirectory against a registry on loopback', () => {
     assert.equal(alert.length, 1);
     assert.deepEqual(alert[0]!.obj['fields'], ['keys.signing', 'certFingerprint']);
     d.expectOwn({ ...own, certFingerprint: 'ab'.repeat(32), signingX: beta.signingKey.publicJwk.x! });
-    assert.equal(logs.filter((l) => l.obj['code'] === FEED_OWN_ENTRY_MISMATCH).length, 1, 'alerted once per change, not at every sync');
+    assert.equal(
+      logs.filter((l) => l.obj['code'] === FEED_OWN_ENTRY_MISMATCH).length,
+      1,
+      'alerted once per change, not at every sync',
+    );
     d.expectOwn(own);
     assert.equal(d.status().ownEntryMismatch, null, 'cleared once the entry is right again');
   });
@@ -306,7 +365,11 @@ describe('PeerDirectory against a registry on loopback', () => {
     await registry.publish(5, T0 + 4 * DAY, logTree(10), async (fixtures) => {
       const entries = await labelled(T0 + 3 * DAY)(fixtures);
       const forged = await labelFor(gamma, { issuedAt: T0 + 4 * DAY, key: strangerKey });
-      return entries.map((e) => (e.domain === 'gamma.test' ? { ...e, label: forged.jws, labelId: forged.claims.id, labelExpiresAt: forged.claims.expiresAt } : e));
+      return entries.map((e) =>
+        e.domain === 'gamma.test'
+          ? { ...e, label: forged.jws, labelId: forged.claims.id, labelExpiresAt: forged.claims.expiresAt }
+          : e,
+      );
     });
     const d = directory();
     assert.equal(await d.sync(), 'refused');
@@ -322,7 +385,16 @@ describe('PeerDirectory against a registry on loopback', () => {
       const { mkdirSync } = await import('node:fs');
       mkdirSync(join(dir, 'federation'));
       writeFileSync(join(dir, 'federation', 'peer-directory.json'), '{"version":1,"feed":{"instances":"nope"}}');
-      const d = new PeerDirectory({ registryUrl: 'http://127.0.0.1:9', keySet, dataDir: dir, ownDomain: 'alpha.test', clock, syncSeconds: 300, logger, timeoutMs: 2000 });
+      const d = new PeerDirectory({
+        registryUrl: 'http://127.0.0.1:9',
+        keySet,
+        dataDir: dir,
+        ownDomain: 'alpha.test',
+        clock,
+        syncSeconds: 300,
+        logger,
+        timeoutMs: 2000,
+      });
       assert.equal(d.status().serial, null);
       logs.length = 0;
       assert.equal(await d.sync(), 'failed');
@@ -357,16 +429,39 @@ describe('PeerDirectory against a registry on loopback', () => {
   test('from configuration: off without a registry URL; a URL without a valid pinned key set stops the start', () => {
     const base = { domain: 'alpha.test', dataDir };
     const deps = { clock };
-    assert.equal(peerDirectoryFromConfig({ ...base, federation: { registryUrl: null, registryKeys: null, syncSeconds: 300 } }, deps), null);
+    assert.equal(
+      peerDirectoryFromConfig(
+        { ...base, federation: { registryUrl: null, registryKeys: null, syncSeconds: 300 } },
+        deps,
+      ),
+      null,
+    );
     assert.throws(
-      () => peerDirectoryFromConfig({ ...base, federation: { registryUrl: registry.url, registryKeys: null, syncSeconds: 300 } }, deps),
+      () =>
+        peerDirectoryFromConfig(
+          { ...base, federation: { registryUrl: registry.url, registryKeys: null, syncSeconds: 300 } },
+          deps,
+        ),
       (e: Error) => e.name === 'ConfigError' && /CALIOPEN_FEDERATION_REGISTRY_KEYS/.test(e.message),
     );
     assert.throws(
-      () => peerDirectoryFromConfig({ ...base, federation: { registryUrl: registry.url, registryKeys: '{"keys":[{"kid":"x"}]}', syncSeconds: 300 } }, deps),
+      () =>
+        peerDirectoryFromConfig(
+          {
+            ...base,
+            federation: { registryUrl: registry.url, registryKeys: '{"keys":[{"kid":"x"}]}', syncSeconds: 300 },
+          },
+          deps,
+        ),
       (e: Error) => e.name === 'ConfigError' && /registryKeys/.test(e.message),
     );
-    const d = peerDirectoryFromConfig({ ...base, federation: { registryUrl: registry.url, registryKeys: JSON.stringify(keySetDocument), syncSeconds: 300 } }, deps);
+    const d = peerDirectoryFromConfig(
+      {
+        ...base,
+        federation: { registryUrl: registry.url, registryKeys: JSON.stringify(keySetDocument), syncSeconds: 300 },
+      },
+      deps,
+    );
     assert.equal(d?.status().serial, 4, 'it reads the stored feed');
   });
 });

@@ -94,7 +94,11 @@ export interface PeerDirectoryStatus {
    */
   readonly ownRevocation: { readonly reason: string | null; readonly at: string | null } | null;
   /** The feed's entry for this instance lists other keys or another certificate than its own (which fields). */
-  readonly ownEntryMismatch: { readonly code: typeof FEED_OWN_ENTRY_MISMATCH; readonly at: string; readonly fields: readonly string[] } | null;
+  readonly ownEntryMismatch: {
+    readonly code: typeof FEED_OWN_ENTRY_MISMATCH;
+    readonly at: string;
+    readonly fields: readonly string[];
+  } | null;
 }
 
 export type SyncOutcome = 'full' | 'delta' | 'unchanged' | 'refused' | 'failed';
@@ -155,7 +159,12 @@ class SyncError extends Error {
 
 const STATE_FILE = 'peer-directory.json';
 /** The registry could not be asked (down, unreachable, odd answer): nothing was refused, the sync is retried. */
-const TRANSPORT_FAILURES = new Set(['feed_unreachable', 'feed_unavailable', 'feed_consistency_proof_unavailable', 'feed_sync_failed']);
+const TRANSPORT_FAILURES = new Set([
+  'feed_unreachable',
+  'feed_unavailable',
+  'feed_consistency_proof_unavailable',
+  'feed_sync_failed',
+]);
 
 export class PeerDirectory implements InstanceStanding {
   private state: StoredState | null = null;
@@ -205,11 +214,18 @@ export class PeerDirectory implements InstanceStanding {
   /** This instance's own standing, as the verified feed says: the account PI is capped by it. */
   standing(): OwnStanding {
     const serial = this.state?.feed.serial ?? null;
-    if (this.state === null) return { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
+    if (this.state === null)
+      return { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
     const own = this.peer(this.options.ownDomain);
     if (own === null) return { status: 'absent', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
     const status = own.status === 'labelled' && !own.labelValid ? 'expired' : own.status;
-    return { status, labelValid: own.labelValid, instancePi: own.instancePi, labelExpiresAt: own.labelExpiresAt, serial };
+    return {
+      status,
+      labelValid: own.labelValid,
+      instancePi: own.instancePi,
+      labelExpiresAt: own.labelExpiresAt,
+      serial,
+    };
   }
 
   /**
@@ -239,10 +255,19 @@ export class PeerDirectory implements InstanceStanding {
       return;
     }
     const known = this.ownMismatch?.fields.join() === fields.join();
-    this.ownMismatch = { code: FEED_OWN_ENTRY_MISMATCH, at: known ? this.ownMismatch!.at : this.options.clock().toISOString(), fields };
+    this.ownMismatch = {
+      code: FEED_OWN_ENTRY_MISMATCH,
+      at: known ? this.ownMismatch!.at : this.options.clock().toISOString(),
+      fields,
+    };
     if (!known) {
       this.options.logger?.error(
-        { code: FEED_OWN_ENTRY_MISMATCH, fields, serial: this.state?.feed.serial ?? null, registry: this.options.registryUrl },
+        {
+          code: FEED_OWN_ENTRY_MISMATCH,
+          fields,
+          serial: this.state?.feed.serial ?? null,
+          registry: this.options.registryUrl,
+        },
         "the registry's feed lists keys or a certificate for this instance that are not its own: peers will trust those, not ours",
       );
     }
@@ -337,7 +362,15 @@ export class PeerDirectory implements InstanceStanding {
       const transport = TRANSPORT_FAILURES.has(error.code);
       this.transportFailures = transport ? this.transportFailures + 1 : 0;
       const level = transport && this.transportFailures < 3 ? 'info' : 'warn';
-      this.options.logger?.[level]({ code: error.code, reason: error.message, registry: this.options.registryUrl, failuresInARow: this.transportFailures }, 'registry feed refused or unreachable');
+      this.options.logger?.[level](
+        {
+          code: error.code,
+          reason: error.message,
+          registry: this.options.registryUrl,
+          failuresInARow: this.transportFailures,
+        },
+        'registry feed refused or unreachable',
+      );
       return TRANSPORT_FAILURES.has(error.code) ? 'failed' : 'refused';
     }
   }
@@ -354,7 +387,11 @@ export class PeerDirectory implements InstanceStanding {
     }
     const bytes = new Uint8Array(await res.arrayBuffer());
     const state = this.state;
-    const verified = await verifyFeedDelta(bytes, { keySet: this.options.keySet, now: this.nowSeconds(), lastSerial: state.feed.serial });
+    const verified = await verifyFeedDelta(bytes, {
+      keySet: this.options.keySet,
+      now: this.nowSeconds(),
+      lastSerial: state.feed.serial,
+    });
     if (!verified.ok) throw new SyncError(verified.error.code, verified.error.message);
     await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
     const { delta } = verified.value;
@@ -373,7 +410,8 @@ export class PeerDirectory implements InstanceStanding {
     if (this.state?.etag) headers['if-none-match'] = this.state.etag;
     const res = await this.get('/v1/index', headers);
     if (res.status === 304 && this.state) return 'unchanged';
-    if (res.status !== 200) throw new SyncError('feed_unavailable', `The registry answered ${res.status} for its feed.`);
+    if (res.status !== 200)
+      throw new SyncError('feed_unavailable', `The registry answered ${res.status} for its feed.`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const verified = await verifyFeed(bytes, {
       keySet: this.options.keySet,
@@ -383,7 +421,10 @@ export class PeerDirectory implements InstanceStanding {
     });
     if (!verified.ok) throw new SyncError(verified.error.code, verified.error.message);
     if (this.state && verified.value.feed.registry !== this.state.feed.registry) {
-      throw new SyncError('feed_wrong_registry', `The feed is from "${verified.value.feed.registry}", not "${this.state.feed.registry}".`);
+      throw new SyncError(
+        'feed_wrong_registry',
+        `The feed is from "${verified.value.feed.registry}", not "${this.state.feed.registry}".`,
+      );
     }
     await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
     await this.accept(verified.value.feed, verified.value.checkpoint.checkpoint, res.headers.get('etag'));
@@ -397,10 +438,15 @@ export class PeerDirectory implements InstanceStanding {
     let proof: Uint8Array[] = [];
     if (offered.treeSize > last.treeSize) {
       const res = await this.get(`/v1/log/proof/consistency?from=${last.treeSize}&to=${offered.treeSize}`);
-      if (res.status !== 200) throw new SyncError('feed_consistency_proof_unavailable', `The registry answered ${res.status} for a consistency proof.`);
+      if (res.status !== 200)
+        throw new SyncError(
+          'feed_consistency_proof_unavailable',
+          `The registry answered ${res.status} for a consistency proof.`,
+        );
       const body = (await res.json().catch(() => null)) as { proof?: unknown } | null;
       const decoded = decodeProof(body?.proof);
-      if (decoded === undefined) throw new SyncError('feed_consistency_proof_unavailable', 'The consistency proof is malformed.');
+      if (decoded === undefined)
+        throw new SyncError('feed_consistency_proof_unavailable', 'The consistency proof is malformed.');
       proof = decoded;
     }
     const linked = verifyConsistentWith(last, offered, proof);
@@ -408,14 +454,25 @@ export class PeerDirectory implements InstanceStanding {
     if (linked.error.code !== 'checkpoint_inconsistent' && linked.error.code !== 'checkpoint_wrong_origin') {
       throw new SyncError(linked.error.code, linked.error.message);
     }
-    const incident: ForkIncident = { code: FEED_FORK_DETECTED, at: this.options.clock().toISOString(), message: linked.error.message, accepted: last, offered };
+    const incident: ForkIncident = {
+      code: FEED_FORK_DETECTED,
+      at: this.options.clock().toISOString(),
+      message: linked.error.message,
+      accepted: last,
+      offered,
+    };
     this.fork = incident;
     if (this.state) {
       this.state.fork = incident;
       await this.persist();
     }
     this.options.logger?.error(
-      { code: FEED_FORK_DETECTED, registry: this.options.registryUrl, accepted: { treeSize: last.treeSize, rootHash: last.rootHash }, offered: { treeSize: offered.treeSize, rootHash: offered.rootHash } },
+      {
+        code: FEED_FORK_DETECTED,
+        registry: this.options.registryUrl,
+        accepted: { treeSize: last.treeSize, rootHash: last.rootHash },
+        offered: { treeSize: offered.treeSize, rootHash: offered.rootHash },
+      },
       'registry log forked: feed refused, the last accepted feed is kept',
     );
     throw new SyncError(FEED_FORK_DETECTED, linked.error.message);
@@ -424,20 +481,41 @@ export class PeerDirectory implements InstanceStanding {
   /** A changed `labelled` entry of a delta: its label verifies and matches it (the full feed checks every label). */
   private async checkLabel(entry: FeedInstance, registry: string, issuedAt: number): Promise<void> {
     if (entry.status !== 'labelled') return;
-    const label = await verifyLabel(entry.label, { keySet: this.options.keySet, expectedDomain: entry.domain, expectedIssuer: registry, now: issuedAt });
-    if (!label.ok) throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not verify: ${label.error.message}`);
-    if (label.value.id !== entry.labelId || label.value.expiresAt !== entry.labelExpiresAt || label.value.certFingerprint !== entry.certFingerprint) {
+    const label = await verifyLabel(entry.label, {
+      keySet: this.options.keySet,
+      expectedDomain: entry.domain,
+      expectedIssuer: registry,
+      now: issuedAt,
+    });
+    if (!label.ok)
+      throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not verify: ${label.error.message}`);
+    if (
+      label.value.id !== entry.labelId ||
+      label.value.expiresAt !== entry.labelExpiresAt ||
+      label.value.certFingerprint !== entry.certFingerprint
+    ) {
       throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not match its entry.`);
     }
   }
 
   private async accept(feed: Feed, checkpoint: Checkpoint, etag: string | null): Promise<void> {
-    this.state = { version: 1, registryUrl: this.options.registryUrl, feed, checkpoint: feed.checkpoint, etag, lastSyncAt: this.state?.lastSyncAt ?? null, fork: this.fork };
+    this.state = {
+      version: 1,
+      registryUrl: this.options.registryUrl,
+      feed,
+      checkpoint: feed.checkpoint,
+      etag,
+      lastSyncAt: this.state?.lastSyncAt ?? null,
+      fork: this.fork,
+    };
     this.lastCheckpoint = checkpoint;
     this.byDomain = new Map(feed.instances.map((entry) => [entry.domain, entry]));
     this.state.lastSyncAt = this.options.clock().toISOString();
     await this.persist();
-    this.options.logger?.info({ serial: feed.serial, instances: feed.instances.length, treeSize: checkpoint.treeSize }, 'registry feed accepted');
+    this.options.logger?.info(
+      { serial: feed.serial, instances: feed.instances.length, treeSize: checkpoint.treeSize },
+      'registry feed accepted',
+    );
     this.checkOwnEntry();
     this.checkStanding();
   }
@@ -450,11 +528,23 @@ export class PeerDirectory implements InstanceStanding {
   async fetchOwnRevocation(): Promise<PeerDirectoryStatus['ownRevocation']> {
     if (this.standing().status !== 'revoked') return (this.ownRevocation = null);
     try {
-      const res = await this.get(`/v1/instances/${encodeURIComponent(this.options.ownDomain)}`, { accept: 'application/json' });
+      const res = await this.get(`/v1/instances/${encodeURIComponent(this.options.ownDomain)}`, {
+        accept: 'application/json',
+      });
       if (res.status !== 200) return this.ownRevocation;
-      const body = (await res.json().catch(() => null)) as { revocation?: { reason?: unknown; at?: unknown } | null } | null;
-      const clean = (v: unknown, max: number) => (typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, max) || null : null);
-      this.ownRevocation = body?.revocation ? { reason: clean(body.revocation.reason, 500), at: clean(body.revocation.at, 40) } : null;
+      const body = (await res.json().catch(() => null)) as {
+        revocation?: { reason?: unknown; at?: unknown } | null;
+      } | null;
+      const clean = (v: unknown, max: number) =>
+        typeof v === 'string'
+          ? v
+              .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+              .trim()
+              .slice(0, max) || null
+          : null;
+      this.ownRevocation = body?.revocation
+        ? { reason: clean(body.revocation.reason, 500), at: clean(body.revocation.at, 40) }
+        : null;
     } catch {
       // unreachable: the reason stays unknown
     }
@@ -464,7 +554,11 @@ export class PeerDirectory implements InstanceStanding {
   private async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     const url = `${this.options.registryUrl.replace(/\/+$/, '')}${path}`;
     try {
-      return await fetch(url, { headers, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000) });
+      return await fetch(url, {
+        headers,
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
     } catch (e) {
       throw new SyncError('feed_unreachable', `The registry could not be reached: ${(e as Error).message}`);
     }
@@ -493,7 +587,8 @@ export class PeerDirectory implements InstanceStanding {
       if (raw.version !== 1) throw new Error(`unknown version ${String(raw.version)}`);
       const feed = parseFeed(raw.feed);
       if (!feed.ok) throw new Error(feed.error.message);
-      if (typeof raw.checkpoint !== 'string' || raw.checkpoint !== feed.value.checkpoint) throw new Error('the checkpoint is not the feed\'s');
+      if (typeof raw.checkpoint !== 'string' || raw.checkpoint !== feed.value.checkpoint)
+        throw new Error("the checkpoint is not the feed's");
       // Verified when accepted; its claims are read back as they were signed.
       const checkpoint = parseCheckpoint(decodeJwt(raw.checkpoint));
       if (!checkpoint.ok) throw new Error(checkpoint.error.message);
@@ -510,7 +605,10 @@ export class PeerDirectory implements InstanceStanding {
       this.fork = this.state.fork;
       this.byDomain = new Map(feed.value.instances.map((entry) => [entry.domain, entry]));
     } catch (e) {
-      this.options.logger?.error({ file: this.file, reason: (e as Error).message }, 'the stored registry feed is unreadable; it is ignored');
+      this.options.logger?.error(
+        { file: this.file, reason: (e as Error).message },
+        'the stored registry feed is unreadable; it is ignored',
+      );
     }
   }
 }
@@ -520,13 +618,17 @@ export class PeerDirectory implements InstanceStanding {
  * Reads the stored feed; syncing starts with `start()`. A missing or invalid pinned key set stops the start.
  */
 export function peerDirectoryFromConfig(
-  config: Pick<InstanceConfig, 'domain' | 'dataDir'> & { federation: Pick<InstanceConfig['federation'], 'registryUrl' | 'registryKeys' | 'syncSeconds'> },
+  config: Pick<InstanceConfig, 'domain' | 'dataDir'> & {
+    federation: Pick<InstanceConfig['federation'], 'registryUrl' | 'registryKeys' | 'syncSeconds'>;
+  },
   deps: Pick<PeerDirectoryOptions, 'clock' | 'logger' | 'onStandingChanged'>,
 ): PeerDirectory | null {
   const { registryUrl, registryKeys, syncSeconds } = config.federation;
   if (registryUrl === null) return null;
   if (registryKeys === null) {
-    throw new ConfigError('federation.registryKeys (CALIOPEN_FEDERATION_REGISTRY_KEYS) is required with federation.registryUrl: pin the registry key set.');
+    throw new ConfigError(
+      'federation.registryKeys (CALIOPEN_FEDERATION_REGISTRY_KEYS) is required with federation.registryUrl: pin the registry key set.',
+    );
   }
   let keySet: KeySet;
   try {
@@ -534,7 +636,14 @@ export function peerDirectoryFromConfig(
   } catch (e) {
     throw new ConfigError(`${(e as Error).message} (CALIOPEN_FEDERATION_REGISTRY_KEYS)`);
   }
-  return new PeerDirectory({ registryUrl, keySet, dataDir: config.dataDir, ownDomain: config.domain, syncSeconds, ...deps });
+  return new PeerDirectory({
+    registryUrl,
+    keySet,
+    dataDir: config.dataDir,
+    ownDomain: config.domain,
+    syncSeconds,
+    ...deps,
+  });
 }
 
 /**
@@ -558,7 +667,9 @@ function readKeyFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`federation.registryKeys: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+    throw new Error(
+      `federation.registryKeys: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`,
+    );
   }
 }
 
@@ -567,7 +678,9 @@ function readKeyFile(path: string): string {
  * summary is recomputed through the 'pi' queue, since the instance standing caps it. Pages through the accounts.
  */
 export async function rescoreAccountSummaries(
-  accounts: { list(options: { limit: number; afterUsername?: string }): Promise<readonly { id: string; username: string }[]> },
+  accounts: {
+    list(options: { limit: number; afterUsername?: string }): Promise<readonly { id: string; username: string }[]>;
+  },
   enqueue: (job: { kind: 'summary'; accountId: string }) => Promise<void>,
 ): Promise<number> {
   let queued = 0;

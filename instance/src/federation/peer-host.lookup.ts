@@ -10,14 +10,16 @@ import { dnsQuery } from '../discovery/dns.resolver.ts';
 export function peerHostLookup(resolvers: readonly string[]): LookupFunction | undefined {
   if (resolvers.length === 0) return undefined;
   const lookup = (hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void): void => {
-    const answer = (address: string) => (options.all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4));
+    const answer = (address: string) =>
+      options.all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4);
     if (isIP(hostname) === 4) {
       answer(hostname);
       return;
     }
     void dnsQuery(hostname, 'A', { servers: resolvers }).then((outcome) => {
       const record = outcome.answer?.records.find((r) => r.type === 'A');
-      const address = record !== undefined && 'data' in record && typeof record.data === 'string' ? record.data : undefined;
+      const address =
+        record !== undefined && 'data' in record && typeof record.data === 'string' ? record.data : undefined;
       if (address === undefined) {
         const why = outcome.error?.message ?? `no A record (${outcome.answer?.rcode ?? 'no answer'})`;
         callback(Object.assign(new Error(`${hostname}: ${why}`), { code: 'ENOTFOUND' }));

@@ -76,7 +76,10 @@ export class PeerDirectoryClient {
 
   private async get(peer: PeerInfo, path: string): Promise<PeerAnswer<string>> {
     const now = Math.floor(this.deps.clock().getTime() / 1000);
-    const signature = await signRequest({ instance: this.deps.domain, method: 'GET', path, destination: peer.domain, created: now }, this.deps.signingKey);
+    const signature = await signRequest(
+      { instance: this.deps.domain, method: 'GET', path, destination: peer.domain, created: now },
+      this.deps.signingKey,
+    );
     const base = (peer.endpoints.federation ?? peer.endpoints['https'] ?? '').replace(/\/+$/, '');
     let response: PeerResponse;
     try {
@@ -91,7 +94,11 @@ export class PeerDirectoryClient {
         maxResponseBytes: 256 * 1024,
       });
     } catch (e) {
-      return { ok: false, code: 'peer_unreachable', message: e instanceof PeerTransportError ? e.message : 'The peer could not be reached.' };
+      return {
+        ok: false,
+        code: 'peer_unreachable',
+        message: e instanceof PeerTransportError ? e.message : 'The peer could not be reached.',
+      };
     }
     const body = response.body.toString('utf8');
     if (response.status === 200) return { ok: true, value: body.trim() };
@@ -109,17 +116,32 @@ export class PeerDirectoryClient {
   async fetchKey(address: string): Promise<PeerAnswer<KeyDirectoryEntry>> {
     const split = splitAddress(address);
     const peer = split === null ? null : this.openPeer(split.domain);
-    if (split === null || peer === null) return { ok: false, code: 'peer_not_member', message: 'The address is not at a labelled member instance.' };
+    if (split === null || peer === null)
+      return { ok: false, code: 'peer_not_member', message: 'The address is not at a labelled member instance.' };
     const answer = await this.get(peer, keyDirectoryPath(split.local));
     if (!answer.ok) return answer;
     const now = this.deps.clock();
-    const verified = await verifyKeyDirectoryEntry(answer.value, { signingKeys: [peer.keys.signing], expectedDomain: peer.domain, expectedLocal: split.local, now: Math.floor(now.getTime() / 1000) });
+    const verified = await verifyKeyDirectoryEntry(answer.value, {
+      signingKeys: [peer.keys.signing],
+      expectedDomain: peer.domain,
+      expectedLocal: split.local,
+      now: Math.floor(now.getTime() / 1000),
+    });
     if (!verified.ok) return { ok: false, code: verified.error.code, message: verified.error.message };
     try {
       const parsed = await parsePublicKey(verified.value.openpgpKey, { now });
-      if (parsed.fingerprint !== verified.value.fingerprint) return { ok: false, code: 'key_fingerprint_mismatch', message: `The key served by ${peer.domain} is not the one its fingerprint names.` };
+      if (parsed.fingerprint !== verified.value.fingerprint)
+        return {
+          ok: false,
+          code: 'key_fingerprint_mismatch',
+          message: `The key served by ${peer.domain} is not the one its fingerprint names.`,
+        };
     } catch (e) {
-      return { ok: false, code: isKeyError(e) ? e.code : 'key_malformed', message: `The key served by ${peer.domain} is not usable.` };
+      return {
+        ok: false,
+        code: isKeyError(e) ? e.code : 'key_malformed',
+        message: `The key served by ${peer.domain} is not usable.`,
+      };
     }
     return verified;
   }
@@ -128,10 +150,16 @@ export class PeerDirectoryClient {
   async fetchTrust(address: string): Promise<PeerAnswer<TrustStatement>> {
     const split = splitAddress(address);
     const peer = split === null ? null : this.openPeer(split.domain);
-    if (split === null || peer === null) return { ok: false, code: 'peer_not_member', message: 'The address is not at a labelled member instance.' };
+    if (split === null || peer === null)
+      return { ok: false, code: 'peer_not_member', message: 'The address is not at a labelled member instance.' };
     const answer = await this.get(peer, trustPath(split.local));
     if (!answer.ok) return answer;
-    const verified = await verifyTrustStatement(answer.value, { signingKeys: [peer.keys.signing], expectedDomain: peer.domain, expectedLocal: split.local, now: Math.floor(this.deps.clock().getTime() / 1000) });
+    const verified = await verifyTrustStatement(answer.value, {
+      signingKeys: [peer.keys.signing],
+      expectedDomain: peer.domain,
+      expectedLocal: split.local,
+      now: Math.floor(this.deps.clock().getTime() / 1000),
+    });
     return verified.ok ? verified : { ok: false, code: verified.error.code, message: verified.error.message };
   }
 
@@ -141,7 +169,8 @@ export class PeerDirectoryClient {
     if (key === null) return null;
     const now = this.deps.clock().getTime();
     const hit = this.trustCache.get(key);
-    if (hit !== undefined && hit.expires > now && (hit.value === null || hit.value.expiresAt * 1000 > now)) return hit.value;
+    if (hit !== undefined && hit.expires > now && (hit.value === null || hit.value.expiresAt * 1000 > now))
+      return hit.value;
     let pending = this.running.get(key);
     if (pending === undefined) {
       pending = this.lookUpTrust(key).finally(() => this.running.delete(key));
@@ -155,7 +184,10 @@ export class PeerDirectoryClient {
     if (!answer.ok) this.deps.logger?.debug({ code: answer.code }, 'federation trust lookup: none');
     const value = answer.ok ? answer.value : null;
     const now = this.deps.clock().getTime();
-    const ttl = value !== null ? Math.min(this.deps.trustTtlMs ?? 10 * MINUTE, value.expiresAt * 1000 - now) : (this.deps.negativeTtlMs ?? 5 * MINUTE);
+    const ttl =
+      value !== null
+        ? Math.min(this.deps.trustTtlMs ?? 10 * MINUTE, value.expiresAt * 1000 - now)
+        : (this.deps.negativeTtlMs ?? 5 * MINUTE);
     this.trustCache.delete(address);
     this.trustCache.set(address, { expires: now + ttl, value });
     const max = this.deps.maxEntries ?? 10_000;
@@ -182,7 +214,12 @@ export class PeerDirectoryClient {
       if (peer === null) continue;
       const open = this.openPeer(split.domain) !== null;
       const trust = open ? await this.trustFor(address) : null;
-      return { peerDomain: peer.domain, labelValid: peer.labelValid, peerInstancePi: peer.instancePi, sharedAccountPi: trust?.pi.score ?? null };
+      return {
+        peerDomain: peer.domain,
+        labelValid: peer.labelValid,
+        peerInstancePi: peer.instancePi,
+        sharedAccountPi: trust?.pi.score ?? null,
+      };
     }
     return null;
   }

@@ -24,7 +24,10 @@ function tmp(): string {
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const signing = generateEd25519KeyPair();
-const identity = { domain: 'beta.test', signing: { publicJwk: signing.publicJwk as never, privateJwk: signing.privateJwk as never, thumbprint: signing.kid } };
+const identity = {
+  domain: 'beta.test',
+  signing: { publicJwk: signing.publicJwk as never, privateJwk: signing.privateJwk as never, thumbprint: signing.kid },
+};
 
 describe('PrekeyStore', () => {
   test('publishes a signed prekey, seals its private half at rest, rotates by the plan and deletes private halves past window + grace', async () => {
@@ -35,7 +38,11 @@ describe('PrekeyStore', () => {
     const store = new PrekeyStore({ dataDir: dir, box, identity, clock });
 
     const doc = await store.published();
-    const verified = await verifyPrekeyList(doc, { signingKeys: [signing.publicJwk], expectedDomain: 'beta.test', now });
+    const verified = await verifyPrekeyList(doc, {
+      signingKeys: [signing.publicJwk],
+      expectedDomain: 'beta.test',
+      now,
+    });
     assert.ok(verified.ok, 'signed by the instance signing key, for its domain');
     const first = verified.value[0]!;
     assert.equal(store.privateHalf(first.kid)?.kid, first.kid);
@@ -55,8 +62,16 @@ describe('PrekeyStore', () => {
     now = first.notAfter + DEFAULT_PREKEY_GRACE_SECONDS;
     await store.rotate();
     assert.equal(store.privateHalf(first.kid), undefined);
-    assert.equal(new PrekeyStore({ dataDir: dir, box, identity, clock }).privateHalf(first.kid), undefined, 'not in the file either');
-    const after = await verifyPrekeyList(await store.published(), { signingKeys: [signing.publicJwk], expectedDomain: 'beta.test', now });
+    assert.equal(
+      new PrekeyStore({ dataDir: dir, box, identity, clock }).privateHalf(first.kid),
+      undefined,
+      'not in the file either',
+    );
+    const after = await verifyPrekeyList(await store.published(), {
+      signingKeys: [signing.publicJwk],
+      expectedDomain: 'beta.test',
+      now,
+    });
     assert.ok(after.ok && after.value.every((p) => p.kid !== first.kid));
   });
 
@@ -66,7 +81,9 @@ describe('PrekeyStore', () => {
     const store = new PrekeyStore({ dataDir: dir, box: new SecretBox(randomBytes(32)), identity, clock });
     await store.rotate();
     const kid = store.list()[0]!.prekey.kid;
-    assert.throws(() => new PrekeyStore({ dataDir: dir, box: new SecretBox(randomBytes(32)), identity, clock }).privateHalf(kid));
+    assert.throws(() =>
+      new PrekeyStore({ dataDir: dir, box: new SecretBox(randomBytes(32)), identity, clock }).privateHalf(kid),
+    );
   });
 });
 

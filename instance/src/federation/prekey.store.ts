@@ -77,7 +77,8 @@ export class PrekeyStore {
   private load(): StoredPrekeys {
     if (!existsSync(this.file)) return { version: 1, prekeys: [] };
     const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as StoredPrekeys;
-    if (parsed.version !== 1 || !Array.isArray(parsed.prekeys)) throw new Error(`${this.file} is not a prekey file of version 1.`);
+    if (parsed.version !== 1 || !Array.isArray(parsed.prekeys))
+      throw new Error(`${this.file} is not a prekey file of version 1.`);
     return parsed;
   }
 
@@ -95,7 +96,11 @@ export class PrekeyStore {
   rotate(): Promise<void> {
     const run = async () => {
       const now = this.nowSeconds();
-      const plan = planPrekeyRotation(this.state.prekeys.map((p) => p.prekey), now, this.options.policy);
+      const plan = planPrekeyRotation(
+        this.state.prekeys.map((p) => p.prekey),
+        now,
+        this.options.policy,
+      );
       let changed = false;
       const toDelete = new Set(plan.delete);
       for (const entry of this.state.prekeys) {
@@ -110,14 +115,23 @@ export class PrekeyStore {
       this.state.prekeys = kept;
       if (plan.generate) {
         const windowSeconds = plan.generate.notAfter - plan.generate.notBefore;
-        const { prekey, privateKey } = generatePrekey({ domain: this.options.identity.domain, notBefore: plan.generate.notBefore, windowSeconds });
+        const { prekey, privateKey } = generatePrekey({
+          domain: this.options.identity.domain,
+          notBefore: plan.generate.notBefore,
+          windowSeconds,
+        });
         const jws = await signPrekey(prekey, signingKeyOf(this.options.identity));
-        this.state.prekeys.push({ prekey, jws, privateSealed: this.options.box.seal(JSON.stringify(privateKey), purpose(prekey.kid)) });
+        this.state.prekeys.push({
+          prekey,
+          jws,
+          privateSealed: this.options.box.seal(JSON.stringify(privateKey), purpose(prekey.kid)),
+        });
         changed = true;
         this.options.logger?.info({ kid: prekey.kid, notAfter: prekey.notAfter }, 'federation prekey generated');
       }
       if (changed) this.save();
-      if (toDelete.size > 0) this.options.logger?.info({ deleted: toDelete.size }, 'federation prekeys past their window deleted');
+      if (toDelete.size > 0)
+        this.options.logger?.info({ deleted: toDelete.size }, 'federation prekeys past their window deleted');
     };
     const previous = this.rotating ?? Promise.resolve();
     const next = previous.then(run, run);
@@ -129,7 +143,11 @@ export class PrekeyStore {
   async published(): Promise<{ prekeys: string[] }> {
     await this.rotate();
     const now = this.nowSeconds();
-    return { prekeys: this.state.prekeys.filter((p) => p.prekey.notBefore <= now + 60 && p.prekey.notAfter > now).map((p) => p.jws) };
+    return {
+      prekeys: this.state.prekeys
+        .filter((p) => p.prekey.notBefore <= now + 60 && p.prekey.notAfter > now)
+        .map((p) => p.jws),
+    };
   }
 
   /** The private half of a prekey, or undefined when unknown or deleted. */

@@ -17,7 +17,13 @@ export class SqliteReplayStore implements ReplayStore {
     this.db = openSqlite(join(dataDir, 'federation', 'replay.db'));
     migrateSqlite(
       this.db,
-      [{ version: 1, name: 'replay', sql: 'CREATE TABLE replay (key TEXT PRIMARY KEY, until INTEGER NOT NULL, receipt TEXT) WITHOUT ROWID; CREATE INDEX replay_until ON replay (until);' }],
+      [
+        {
+          version: 1,
+          name: 'replay',
+          sql: 'CREATE TABLE replay (key TEXT PRIMARY KEY, until INTEGER NOT NULL, receipt TEXT) WITHOUT ROWID; CREATE INDEX replay_until ON replay (until);',
+        },
+      ],
       'federation replay store',
     );
   }
@@ -31,7 +37,10 @@ export class SqliteReplayStore implements ReplayStore {
       }
       const present = this.db.prepare('SELECT 1 FROM replay WHERE key = ?').get(key) !== undefined;
       if (present) return 'seen';
-      return this.db.prepare('INSERT OR IGNORE INTO replay (key, until, receipt) VALUES (?, ?, NULL)').run(key, until).changes === 1 ? 'fresh' : 'seen';
+      return this.db.prepare('INSERT OR IGNORE INTO replay (key, until, receipt) VALUES (?, ?, NULL)').run(key, until)
+        .changes === 1
+        ? 'fresh'
+        : 'seen';
     })();
   }
 
@@ -46,7 +55,9 @@ export class SqliteReplayStore implements ReplayStore {
 
   /** The receipt issued the first time, for the answer to a replay. */
   receiptOf(key: string): string | null {
-    const row = this.db.prepare('SELECT receipt FROM replay WHERE key = ?').get(key) as { receipt: string | null } | undefined;
+    const row = this.db.prepare('SELECT receipt FROM replay WHERE key = ?').get(key) as
+      | { receipt: string | null }
+      | undefined;
     return row?.receipt ?? null;
   }
 

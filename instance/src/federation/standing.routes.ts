@@ -10,12 +10,17 @@ const FederationStatusDto = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Whether this instance follows a registry (federation.registryUrl).' }),
     domain: Type.String(),
-    registry: Type.Union([Type.String(), Type.Null()], { description: "The registry whose signed feed this instance syncs." }),
+    registry: Type.Union([Type.String(), Type.Null()], {
+      description: 'The registry whose signed feed this instance syncs.',
+    }),
     standing: Type.Object(
       {
-        status: Type.Union(['not_synced', 'absent', 'labelled', 'expired', 'suspended', 'revoked'].map((s) => Type.Literal(s)), {
-          description: "This instance's entry in the registry's verified feed.",
-        }),
+        status: Type.Union(
+          ['not_synced', 'absent', 'labelled', 'expired', 'suspended', 'revoked'].map((s) => Type.Literal(s)),
+          {
+            description: "This instance's entry in the registry's verified feed.",
+          },
+        ),
         labelValid: Type.Boolean(),
         instancePi: Type.Union([Type.Integer(), Type.Null()]),
         labelExpiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -32,10 +37,19 @@ const FederationStatusDto = Type.Object(
           lastSyncAt: Type.Union([Type.String(), Type.Null()]),
           lastAttemptAt: Type.Union([Type.String(), Type.Null()]),
           members: Type.Integer({ description: 'Instances the feed lists.' }),
-          lastError: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), at: Type.String() }, { additionalProperties: false }), Type.Null()]),
-          forkDetected: Type.Boolean({ description: "The registry's log forked: its feed is refused and the last good one kept." }),
+          lastError: Type.Union([
+            Type.Object(
+              { code: Type.String(), message: Type.String(), at: Type.String() },
+              { additionalProperties: false },
+            ),
+            Type.Null(),
+          ]),
+          forkDetected: Type.Boolean({
+            description: "The registry's log forked: its feed is refused and the last good one kept.",
+          }),
           ownEntryMismatch: Type.Union([Type.Array(Type.String()), Type.Null()], {
-            description: "The feed's entry for this instance lists keys or a certificate that are not its own (which fields): peers trust those, not this instance's.",
+            description:
+              "The feed's entry for this instance lists keys or a certificate that are not its own (which fields): peers trust those, not this instance's.",
           }),
         },
         { additionalProperties: false },
@@ -51,14 +65,18 @@ const FederationStatusDto = Type.Object(
  * users (why their mail to member instances goes, or no longer goes, over the federation). The feed is public: this
  * says nothing a user could not learn from it, and nothing about other users.
  */
-export const federationStatusRoutes: FastifyPluginAsync<{ domain: string; directory: () => PeerDirectory | null }> = async (app, { domain, directory }) => {
+export const federationStatusRoutes: FastifyPluginAsync<{
+  domain: string;
+  directory: () => PeerDirectory | null;
+}> = async (app, { domain, directory }) => {
   app.get(
     '/api/v1/federation',
     {
       config: { access: 'user' },
       schema: {
         tags: ['federation'],
-        summary: "This instance's standing at the registry: whether mail to member instances goes over the federation, and why.",
+        summary:
+          "This instance's standing at the registry: whether mail to member instances goes over the federation, and why.",
         response: { 200: FederationStatusDto, ...problemResponses(401) },
       },
     },
@@ -69,7 +87,13 @@ export const federationStatusRoutes: FastifyPluginAsync<{ domain: string; direct
           enabled: false,
           domain,
           registry: null,
-          standing: { status: 'absent' as const, labelValid: false, instancePi: null, labelExpiresAt: null, feedSerial: null },
+          standing: {
+            status: 'absent' as const,
+            labelValid: false,
+            instancePi: null,
+            labelExpiresAt: null,
+            feedSerial: null,
+          },
           federationRoutes: 'closed' as const,
           explanation: `${domain} does not follow a registry (federation.registryUrl is not set): mail goes by email.`,
           directory: null,
@@ -81,7 +105,13 @@ export const federationStatusRoutes: FastifyPluginAsync<{ domain: string; direct
         enabled: true,
         domain,
         registry: status.registryUrl,
-        standing: { status: own.status, labelValid: own.labelValid, instancePi: own.instancePi, labelExpiresAt: iso(own.labelExpiresAt), feedSerial: own.serial },
+        standing: {
+          status: own.status,
+          labelValid: own.labelValid,
+          instancePi: own.instancePi,
+          labelExpiresAt: iso(own.labelExpiresAt),
+          feedSerial: own.serial,
+        },
         federationRoutes: own.labelValid ? ('open' as const) : ('closed' as const),
         explanation:
           status.ownEntryMismatch === null

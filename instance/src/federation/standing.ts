@@ -11,7 +11,8 @@ import type { OwnStanding } from './peer-directory.ts';
  * suspended, expired, or gone from the feed) and when it resumes.
  */
 
-const when = (seconds: number | null) => (seconds === null ? 'an unknown date' : new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC');
+const when = (seconds: number | null) =>
+  seconds === null ? 'an unknown date' : new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 
 /** One sentence: whether this instance may federate, and if not, why and what happens to mail meanwhile. */
 export function explainStanding(domain: string, own: OwnStanding, revocationReason: string | null = null): string {
@@ -35,22 +36,39 @@ export function explainStanding(domain: string, own: OwnStanding, revocationReas
 /** A notice is due when federation stops (a valid label lost) or resumes after a stop (not on the first labelling). */
 export function noticeDue(now: OwnStanding, before: OwnStanding): 'stopped' | 'resumed' | null {
   if (before.labelValid && !now.labelValid) return 'stopped';
-  const stoppedBefore = before.status === 'revoked' || before.status === 'suspended' || before.status === 'expired' || before.status === 'absent';
+  const stoppedBefore =
+    before.status === 'revoked' ||
+    before.status === 'suspended' ||
+    before.status === 'expired' ||
+    before.status === 'absent';
   if (!before.labelValid && now.labelValid && stoppedBefore) return 'resumed';
   return null;
 }
 
 export interface StandingNoticeDeps {
   domain: string;
-  accounts: { list(options: { limit: number; afterUsername?: string }): Promise<readonly { id: string; username: string; disabled?: boolean }[]> };
+  accounts: {
+    list(options: {
+      limit: number;
+      afterUsername?: string;
+    }): Promise<readonly { id: string; username: string; disabled?: boolean }[]>;
+  };
   ingest: MessageIngest;
   clock: () => Date;
   logger: Pick<Logger, 'info' | 'error'>;
 }
 
 /** Delivers the notice to every enabled account (a local message, tagged `notice`). Returns how many were told. */
-export async function notifyStanding(deps: StandingNoticeDeps, kind: 'stopped' | 'resumed', own: OwnStanding, revocationReason: string | null = null): Promise<number> {
-  const subject = kind === 'stopped' ? `Federation paused: ${explainHeadline(own)}` : 'Federation resumed: this instance is labelled again';
+export async function notifyStanding(
+  deps: StandingNoticeDeps,
+  kind: 'stopped' | 'resumed',
+  own: OwnStanding,
+  revocationReason: string | null = null,
+): Promise<number> {
+  const subject =
+    kind === 'stopped'
+      ? `Federation paused: ${explainHeadline(own)}`
+      : 'Federation resumed: this instance is labelled again';
   const text = `${explainStanding(deps.domain, own, revocationReason)}\n\nThe route shown when you write to someone (GET /api/v1/routes) says which route each message takes.\n\n-- \nThe ${deps.domain} instance\n`;
   let told = 0;
   let afterUsername: string | undefined;
@@ -72,7 +90,15 @@ export async function notifyStanding(deps: StandingNoticeDeps, kind: 'stopped' |
         inReplyTo: null,
         references: [],
       });
-      await deps.ingest.ingest({ accountId: account.id, raw, direction: 'inbound', receivedAt: deps.clock(), facts: LOCAL_FACTS, tags: ['notice'], read: false });
+      await deps.ingest.ingest({
+        accountId: account.id,
+        raw,
+        direction: 'inbound',
+        receivedAt: deps.clock(),
+        facts: LOCAL_FACTS,
+        tags: ['notice'],
+        read: false,
+      });
       told++;
     }
     if (page.length < 500) break;

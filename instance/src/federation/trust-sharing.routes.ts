@@ -8,7 +8,8 @@ import type { TrustSharingPreferences } from './trust-sharing.store.sqlite.ts';
 const SharingDto = Type.Object(
   {
     shareTrust: Type.Boolean({
-      description: 'Whether labelled member instances may read your account Privacy Index (its score and level only), to show it to their users who correspond with you. Off by default.',
+      description:
+        'Whether labelled member instances may read your account Privacy Index (its score and level only), to show it to their users who correspond with you. Off by default.',
     }),
   },
   { additionalProperties: false },
@@ -18,7 +19,10 @@ const SharingDto = Type.Object(
  * `GET` and `PUT /api/v1/privacy/sharing`: the user's trust-sharing choice (SPEC.md §13, `GET /federation/v1/trust/:local`
  * answers peers only when it is on). Default off.
  */
-export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingPreferences; clock: Clock }> = async (app, { sharing, clock }) => {
+export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingPreferences; clock: Clock }> = async (
+  app,
+  { sharing, clock },
+) => {
   app.get(
     '/api/v1/privacy/sharing',
     {

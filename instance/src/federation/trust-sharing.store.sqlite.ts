@@ -19,19 +19,29 @@ export class SqliteTrustSharingStore implements TrustSharingPreferences {
     this.db = openSqlite(join(dataDir, 'federation', 'sharing.db'));
     migrateSqlite(
       this.db,
-      [{ version: 1, name: 'sharing', sql: 'CREATE TABLE trust_sharing (account_id TEXT PRIMARY KEY, share INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;' }],
+      [
+        {
+          version: 1,
+          name: 'sharing',
+          sql: 'CREATE TABLE trust_sharing (account_id TEXT PRIMARY KEY, share INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;',
+        },
+      ],
       'federation trust sharing store',
     );
   }
 
   sharesTrust(accountId: string): boolean {
-    const row = this.db.prepare('SELECT share FROM trust_sharing WHERE account_id = ?').get(accountId) as { share: number } | undefined;
+    const row = this.db.prepare('SELECT share FROM trust_sharing WHERE account_id = ?').get(accountId) as
+      | { share: number }
+      | undefined;
     return row?.share === 1;
   }
 
   setSharesTrust(accountId: string, share: boolean, at: Date): void {
     this.db
-      .prepare('INSERT INTO trust_sharing (account_id, share, updated_at) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET share = excluded.share, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO trust_sharing (account_id, share, updated_at) VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET share = excluded.share, updated_at = excluded.updated_at',
+      )
       .run(accountId, share ? 1 : 0, at.getTime());
   }
 

@@ -78,7 +78,8 @@ export function installAccessControl(
     }
     if (token === null) throw new AppError('unauthenticated');
     request.principal = await authenticate(token);
-    if (access === 'admin' && request.principal.account.role !== 'admin') throw new AppError('forbidden', 'This route is for instance administrators.');
+    if (access === 'admin' && request.principal.account.role !== 'admin')
+      throw new AppError('forbidden', 'This route is for instance administrators.');
   });
 
   return catalogue;

@@ -12,7 +12,11 @@ export const healthRoutes: FastifyPluginAsync<{ services: InstanceServices }> = 
         tags: ['operations'],
         summary: 'Ready when the storage answers.',
         response: {
-          200: Type.Object({ status: Type.Literal('ok'), domain: Type.String(), engines: Type.Record(Type.String(), Type.String()) }),
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            domain: Type.String(),
+            engines: Type.Record(Type.String(), Type.String()),
+          }),
           503: Type.Object({ status: Type.Literal('unavailable'), failing: Type.Array(Type.String()) }),
         },
       },
@@ -30,7 +34,10 @@ export const healthRoutes: FastifyPluginAsync<{ services: InstanceServices }> = 
 
   app.get(
     '/metrics',
-    { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Prometheus metrics (text format).', hide: false } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['operations'], summary: 'Prometheus metrics (text format).', hide: false },
+    },
     async (_request, reply) => {
       reply.type(services.metrics.registry.contentType);
       return services.metrics.registry.metrics();

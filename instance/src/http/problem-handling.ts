@@ -28,7 +28,9 @@ export interface ProblemCatalogue<Code extends string> {
   /** Builds a problem document for a code of the table. */
   problem(code: Code | GenericCode, requestId: string, more?: Record<string, unknown>): ProblemBody;
   /** Recognises the server's own domain errors. */
-  isDomainError(e: unknown): e is { code: Code; detail: string | undefined; extra?: Record<string, unknown> | undefined };
+  isDomainError(
+    e: unknown,
+  ): e is { code: Code; detail: string | undefined; extra?: Record<string, unknown> | undefined };
 }
 
 /** Fastify's own error codes, mapped onto ours. */
@@ -62,7 +64,10 @@ function send(reply: FastifyReply, body: ProblemBody): FastifyReply {
  */
 export function frameworkErrorHandler<Code extends string>(catalogue: ProblemCatalogue<Code>) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    void send(reply, catalogue.problem(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_url', request.id));
+    void send(
+      reply,
+      catalogue.problem(error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uri_too_long' : 'bad_url', request.id),
+    );
   };
 }
 
@@ -75,7 +80,11 @@ export function installProblemHandling<Code extends string>(
     const instance = request.url.split('?')[0]!;
     let body: ProblemBody;
     if (catalogue.isDomainError(error)) {
-      body = catalogue.problem(error.code, request.id, { ...(error.detail ? { detail: error.detail } : {}), instance, ...(error.extra ?? {}) });
+      body = catalogue.problem(error.code, request.id, {
+        ...(error.detail ? { detail: error.detail } : {}),
+        instance,
+        ...(error.extra ?? {}),
+      });
     } else if (error.validation) {
       body = catalogue.problem('validation_failed', request.id, {
         detail: error.message,
@@ -102,7 +111,10 @@ export function installProblemHandling<Code extends string>(
   });
 
   app.setNotFoundHandler((request, reply) =>
-    send(reply, catalogue.problem('route_not_found', request.id, { detail: `${request.method} ${request.url.split('?')[0]}` })),
+    send(
+      reply,
+      catalogue.problem('route_not_found', request.id, { detail: `${request.method} ${request.url.split('?')[0]}` }),
+    ),
   );
 
   app.addHook('onSend', async (request, reply) => {

@@ -27,7 +27,11 @@ export interface Problem {
   errors?: { path: string; message: string }[];
 }
 
-export function problem(code: ErrorCode, requestId: string, more: Partial<Omit<Problem, 'code' | 'requestId'>> = {}): Problem {
+export function problem(
+  code: ErrorCode,
+  requestId: string,
+  more: Partial<Omit<Problem, 'code' | 'requestId'>> = {},
+): Problem {
   const { status, title } = ERROR_CODES[code];
   return { type: `urn:caliopen:problem:${code}`, title, status, code, requestId, ...more };
 }

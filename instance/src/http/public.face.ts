@@ -15,11 +15,19 @@ export function publicBaseUrl(config: InstanceConfig, port: number): string {
 }
 
 /** The instance's own descriptor: its keys, endpoints and certificate, signed by its signing key. */
-export async function instanceDescriptor(identity: InstanceIdentity, httpsUrl: string, smtp: string | null, issuedAt: number): Promise<string> {
+export async function instanceDescriptor(
+  identity: InstanceIdentity,
+  httpsUrl: string,
+  smtp: string | null,
+  issuedAt: number,
+): Promise<string> {
   const descriptor: InstanceDescriptor = {
     version: 1,
     domain: identity.domain,
-    keys: { signing: identity.signing.publicJwk as InstanceDescriptor['keys']['signing'], encryption: identity.encryption.publicJwk as InstanceDescriptor['keys']['encryption'] },
+    keys: {
+      signing: identity.signing.publicJwk as InstanceDescriptor['keys']['signing'],
+      encryption: identity.encryption.publicJwk as InstanceDescriptor['keys']['encryption'],
+    },
     endpoints: { https: httpsUrl, ...(smtp ? { smtp } : {}) },
     certificateSha256: identity.tls.fingerprintSha256,
     issuedAt,
@@ -28,7 +36,12 @@ export async function instanceDescriptor(identity: InstanceIdentity, httpsUrl: s
 }
 
 /** Starts the public HTTPS face; the descriptor is re-signed at most hourly. */
-export async function startPublicFace(config: InstanceConfig, services: InstanceServices, logger: Logger, discovery?: Discovery) {
+export async function startPublicFace(
+  config: InstanceConfig,
+  services: InstanceServices,
+  logger: Logger,
+  discovery?: Discovery,
+) {
   const identity = await loadInstanceIdentity(config.dataDir, services.box);
   // The federation (prekeys, inbox, 'federation-out' worker, compose routing) lives on the public face.
   const federation = startFederation(config, services, identity, logger);

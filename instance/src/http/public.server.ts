@@ -29,7 +29,13 @@ export async function buildPublicServer(options: PublicServerOptions) {
     loggerInstance: options.logger,
     // A client certificate is requested (never required by TLS itself): the federation inbox checks it against the
     // feed's fingerprint for the sending instance (SPEC.md §5); the other routes ignore it.
-    https: { key: options.identity.tls.keyPem, cert: options.identity.tls.certPem, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false },
+    https: {
+      key: options.identity.tls.keyPem,
+      cert: options.identity.tls.certPem,
+      minVersion: 'TLSv1.2',
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
     bodyLimit: 64 * 1024,
   });
 

@@ -24,11 +24,19 @@ import type { InstanceServices } from '../app/instance.services.ts';
 import { installAccessControl, type RouteEntry } from './access.ts';
 import { healthRoutes } from './health.routes.ts';
 import { problem, ProblemSchema } from './problem.ts';
-import { frameworkErrorHandler, installProblemHandling, requestIdOptions, type ProblemCatalogue } from './problem-handling.ts';
+import {
+  frameworkErrorHandler,
+  installProblemHandling,
+  requestIdOptions,
+  type ProblemCatalogue,
+} from './problem-handling.ts';
 import { validatorCompiler } from './validation.ts';
 
 /** The instance's error table, as the shared problem handling uses it. */
-const catalogue: ProblemCatalogue<AppError['code']> = { problem: (code, requestId, more) => problem(code, requestId, more), isDomainError: isAppError };
+const catalogue: ProblemCatalogue<AppError['code']> = {
+  problem: (code, requestId, more) => problem(code, requestId, more),
+  isDomainError: isAppError,
+};
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -37,7 +45,10 @@ export interface HttpServer {
 }
 
 /** Builds the instance's HTTP API: every domain's routes, OpenAPI at /api/docs, problem+json errors, metrics. */
-export async function buildHttpServer(services: InstanceServices, logger: FastifyServerOptions['loggerInstance']): Promise<HttpServer> {
+export async function buildHttpServer(
+  services: InstanceServices,
+  logger: FastifyServerOptions['loggerInstance'],
+): Promise<HttpServer> {
   const { config } = services;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
@@ -66,7 +77,8 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
 
   await app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_req, ctx) => Object.assign(new AppError('rate_limited', `Retry in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(new AppError('rate_limited', `Retry in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
   });
 
   await app.register(swagger, {
@@ -80,12 +92,18 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
   await app.register(healthRoutes, { services });
-  await app.register(authRoutes, { auth: services.auth, metrics: services.metrics, loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute });
+  await app.register(authRoutes, {
+    auth: services.auth,
+    metrics: services.metrics,
+    loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute,
+  });
   await app.register(meRoutes, { accounts: services.accounts, auth: services.auth, hasher: services.hasher });
   await app.register(deviceRoutes, { devices: services.devices, privacy: services.privacy });
   await app.register(conversationRoutes, { conversations: services.conversations });
@@ -100,7 +118,10 @@ export async function buildHttpServer(services: InstanceServices, logger: Fastif
   await app.register(remoteIdentityRoutes, { identities: services.identities });
   await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(adminRoutes, { accounts: services.accounts });
-  await app.register(composeRoutes, { compose: services.outbound.compose, maxAttachmentBytes: config.outbound.maxAttachmentBytes });
+  await app.register(composeRoutes, {
+    compose: services.outbound.compose,
+    maxAttachmentBytes: config.outbound.maxAttachmentBytes,
+  });
   await app.register(routePreviewRoutes, { routes: services.routes });
 
   return { app, routes };

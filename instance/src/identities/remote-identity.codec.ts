@@ -27,7 +27,13 @@ export function syncToJson(s: SyncStatus): string {
     finishedAt: iso(s.finishedAt),
     heartbeatAt: iso(s.heartbeatAt),
     lastError: s.lastError,
-    folders: s.folders.map((f) => ({ path: f.path, total: f.total, done: f.done, imported: f.imported, skipped: f.skipped })),
+    folders: s.folders.map((f) => ({
+      path: f.path,
+      total: f.total,
+      done: f.done,
+      imported: f.imported,
+      skipped: f.skipped,
+    })),
     lastSuccessAt: iso(s.lastSuccessAt),
   };
   return JSON.stringify(stored);

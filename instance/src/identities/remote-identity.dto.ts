@@ -5,11 +5,17 @@ const DateTime = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const ImapTlsSchema = Type.Union([Type.Literal('implicit'), Type.Literal('starttls'), Type.Literal('none')], {
-  description: '`implicit`: TLS from the first byte (IMAPS, port 993); `starttls`: plain connection upgraded with STARTTLS (port 143), refused if the server does not offer it; `none`: no encryption (the password crosses the network in clear).',
+  description:
+    '`implicit`: TLS from the first byte (IMAPS, port 993); `starttls`: plain connection upgraded with STARTTLS (port 143), refused if the server does not offer it; `none`: no encryption (the password crosses the network in clear).',
 });
 
 /** A host name (letters, digits, dots, dashes) or an IP literal (IPv6 in brackets or bare). */
-const Host = Type.String({ minLength: 1, maxLength: 253, pattern: '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?|\\[?[0-9A-Fa-f:.]+\\]?)$' });
+const Host = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  pattern:
+    '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?|\\[?[0-9A-Fa-f:.]+\\]?)$',
+});
 
 export const CreateIdentityBody = Type.Object(
   {
@@ -27,7 +33,13 @@ export const CreateIdentityBody = Type.Object(
 export const SyncStatusDto = Type.Object(
   {
     importId: Nullable(Type.String({ format: 'uuid' })),
-    state: Type.Union([Type.Literal('idle'), Type.Literal('queued'), Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed')]),
+    state: Type.Union([
+      Type.Literal('idle'),
+      Type.Literal('queued'),
+      Type.Literal('running'),
+      Type.Literal('completed'),
+      Type.Literal('failed'),
+    ]),
     trigger: Nullable(Type.Union([Type.Literal('manual'), Type.Literal('scheduled')])),
     queuedAt: Nullable(DateTime),
     startedAt: Nullable(DateTime),
@@ -43,7 +55,12 @@ export const SyncStatusDto = Type.Object(
         skipped: Type.Integer({ description: 'messages over the size limit, left out' }),
       }),
     ),
-    totals: Type.Object({ total: Type.Integer(), done: Type.Integer(), imported: Type.Integer(), skipped: Type.Integer() }),
+    totals: Type.Object({
+      total: Type.Integer(),
+      done: Type.Integer(),
+      imported: Type.Integer(),
+      skipped: Type.Integer(),
+    }),
     lastSuccessAt: Nullable(DateTime),
   },
   { additionalProperties: false },
@@ -77,8 +94,19 @@ export function toSyncStatusDto(s: SyncStatus): Static<typeof SyncStatusDto> {
     finishedAt: iso(s.finishedAt),
     heartbeatAt: iso(s.heartbeatAt),
     lastError: s.lastError,
-    folders: s.folders.map((f) => ({ path: f.path, total: f.total, done: f.done, imported: f.imported, skipped: f.skipped })),
-    totals: { total: s.folders.reduce((n, f) => n + (f.total ?? 0), 0), done: sum('done'), imported: sum('imported'), skipped: sum('skipped') },
+    folders: s.folders.map((f) => ({
+      path: f.path,
+      total: f.total,
+      done: f.done,
+      imported: f.imported,
+      skipped: f.skipped,
+    })),
+    totals: {
+      total: s.folders.reduce((n, f) => n + (f.total ?? 0), 0),
+      done: sum('done'),
+      imported: sum('imported'),
+      skipped: sum('skipped'),
+    },
     lastSuccessAt: iso(s.lastSuccessAt),
   };
 }

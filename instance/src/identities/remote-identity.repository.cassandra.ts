@@ -86,8 +86,12 @@ export class CassandraRemoteIdentityRepository implements RemoteIdentityReposito
   }
 
   async listByAccount(accountId: string): Promise<RemoteIdentity[]> {
-    const all = (await this.ctx.rows(this.q.all, [accountId])).map(toIdentity).filter((i): i is RemoteIdentity => i !== null);
-    return all.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const all = (await this.ctx.rows(this.q.all, [accountId]))
+      .map(toIdentity)
+      .filter((i): i is RemoteIdentity => i !== null);
+    return all.sort(
+      (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
   }
 
   async updateSync(accountId: string, id: string, sync: SyncStatus, at: Date): Promise<boolean> {
@@ -115,7 +119,12 @@ export class CassandraRemoteIdentityRepository implements RemoteIdentityReposito
   async putFolder(s: FolderSyncState): Promise<void> {
     if ((await this.get(s.accountId, s.identityId)) === null) return;
     const current = await this.ctx.one(this.q.folder, [s.accountId, s.identityId, s.path]);
-    if (current !== null && current.get('uid_validity') === s.uidValidity && toNumber(current.get('last_uid')) >= s.lastUid) return;
+    if (
+      current !== null &&
+      current.get('uid_validity') === s.uidValidity &&
+      toNumber(current.get('last_uid')) >= s.lastUid
+    )
+      return;
     await this.ctx.write(this.q.putFolder, [s.accountId, s.identityId, s.path, s.uidValidity, s.lastUid, s.updatedAt]);
   }
 }

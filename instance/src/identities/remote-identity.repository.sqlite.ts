@@ -69,7 +69,9 @@ export class SqliteRemoteIdentityRepository implements RemoteIdentityRepository 
        VALUES (@id, @accountId, @kind, @label, @host, @port, @tls, @username, @credentialSealed,
          @syncJson, @createdAt, @updatedAt)`,
     );
-    this.one = db.prepare<[string, string], IdentityRow>('SELECT * FROM remote_identities WHERE account_id = ? AND id = ?');
+    this.one = db.prepare<[string, string], IdentityRow>(
+      'SELECT * FROM remote_identities WHERE account_id = ? AND id = ?',
+    );
     this.byAccount = db.prepare<[string], IdentityRow>(
       'SELECT * FROM remote_identities WHERE account_id = ? ORDER BY created_at, id',
     );

@@ -7,14 +7,18 @@ import { CreateIdentityBody, IdentityDto, toIdentityDto } from './remote-identit
 import type { RemoteIdentityService } from './remote-identity.service.ts';
 
 /** A user's remote mailboxes (IMAP): add one (its login is tested first), list, see, delete. */
-export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdentityService }> = async (app, { identities }) => {
+export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdentityService }> = async (
+  app,
+  { identities },
+) => {
   app.post(
     '/api/v1/identities',
     {
       config: { access: 'user' },
       schema: {
         tags: ['identities'],
-        summary: 'Add a remote IMAP mailbox. The login is tested first; the password is stored sealed and never returned.',
+        summary:
+          'Add a remote IMAP mailbox. The login is tested first; the password is stored sealed and never returned.',
         body: CreateIdentityBody,
         response: { 201: IdentityDto, ...problemResponses(400, 401, 409, 422, 502) },
       },
@@ -30,7 +34,11 @@ export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdenti
     '/api/v1/identities',
     {
       config: { access: 'user' },
-      schema: { tags: ['identities'], summary: 'Remote mailboxes of this account, oldest first.', response: { 200: Type.Object({ items: Type.Array(IdentityDto) }), ...problemResponses(401) } },
+      schema: {
+        tags: ['identities'],
+        summary: 'Remote mailboxes of this account, oldest first.',
+        response: { 200: Type.Object({ items: Type.Array(IdentityDto) }), ...problemResponses(401) },
+      },
     },
     async (request) => ({ items: (await identities.list(principalOf(request).account.id)).map(toIdentityDto) }),
   );
@@ -39,9 +47,14 @@ export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdenti
     '/api/v1/identities/:id',
     {
       config: { access: 'user' },
-      schema: { tags: ['identities'], params: IdParams, response: { 200: IdentityDto, ...problemResponses(400, 401, 404) } },
+      schema: {
+        tags: ['identities'],
+        params: IdParams,
+        response: { 200: IdentityDto, ...problemResponses(400, 401, 404) },
+      },
     },
-    async (request) => toIdentityDto(await identities.get(principalOf(request).account.id, (request.params as { id: string }).id)),
+    async (request) =>
+      toIdentityDto(await identities.get(principalOf(request).account.id, (request.params as { id: string }).id)),
   );
 
   app.delete(
@@ -55,6 +68,7 @@ export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdenti
         response: { 200: IdentityDto, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => toIdentityDto(await identities.delete(principalOf(request).account.id, (request.params as { id: string }).id)),
+    async (request) =>
+      toIdentityDto(await identities.delete(principalOf(request).account.id, (request.params as { id: string }).id)),
   );
 };

@@ -42,9 +42,18 @@ export class RemoteIdentityService {
       throw new AppError('identity_exists');
     }
     if (existing.length >= MAX_IDENTITIES_PER_ACCOUNT) {
-      throw new AppError('conflict', `An account holds at most ${MAX_IDENTITIES_PER_ACCOUNT} remote identities; delete one first.`);
+      throw new AppError(
+        'conflict',
+        `An account holds at most ${MAX_IDENTITIES_PER_ACCOUNT} remote identities; delete one first.`,
+      );
     }
-    await this.deps.connector.verify({ host, port: input.port, tls: input.tls, username: input.username, password: input.password });
+    await this.deps.connector.verify({
+      host,
+      port: input.port,
+      tls: input.tls,
+      username: input.username,
+      password: input.password,
+    });
     const id = randomUUID();
     const now = this.deps.clock();
     const identity: RemoteIdentity = {

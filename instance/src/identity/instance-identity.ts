@@ -1,11 +1,27 @@
 import 'reflect-metadata';
 import { createHash, generateKeyPairSync, webcrypto } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { DKIM_SELECTOR, dkimRecordName, dkimTxtStrings, generateDkimKeyPair, quotedTxt, type DkimKey } from '../email/dkim-key.ts';
+import {
+  DKIM_SELECTOR,
+  dkimRecordName,
+  dkimTxtStrings,
+  generateDkimKeyPair,
+  quotedTxt,
+  type DkimKey,
+} from '../email/dkim-key.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -38,7 +54,10 @@ const certPath = (dataDir: string) => join(dataDir, 'keys', 'tls.crt');
 
 function keyPair(type: 'ed25519' | 'x25519'): { publicJwk: JWK; privateJwk: JWK } {
   const { publicKey, privateKey } = generateKeyPairSync(type as 'ed25519');
-  return { publicJwk: publicKey.export({ format: 'jwk' }) as JWK, privateJwk: privateKey.export({ format: 'jwk' }) as JWK };
+  return {
+    publicJwk: publicKey.export({ format: 'jwk' }) as JWK,
+    privateJwk: privateKey.export({ format: 'jwk' }) as JWK,
+  };
 }
 
 async function selfSignedCertificate(domain: string): Promise<{ certPem: string; keyPem: string }> {
@@ -46,7 +65,9 @@ async function selfSignedCertificate(domain: string): Promise<{ certPem: string;
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const notBefore = new Date(Date.now() - 60_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: `CN=${domain}`,
     notBefore,
     notAfter: new Date(notBefore.getTime() + 397 * 24 * 3600 * 1000),
@@ -61,7 +82,10 @@ async function selfSignedCertificate(domain: string): Promise<{ certPem: string;
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n-----END PRIVATE KEY-----\n`;
   return { certPem: cert.toString('pem'), keyPem };
 }
 
@@ -85,15 +109,22 @@ export async function createInstanceIdentity(
   box: SecretBox,
   given?: { certPem: string; keyPem: string },
 ): Promise<InstanceIdentity> {
-  if (identityExists(dataDir)) throw new Error(`${identityPath(dataDir)} already exists; refusing to replace this instance's keys.`);
+  if (identityExists(dataDir))
+    throw new Error(`${identityPath(dataDir)} already exists; refusing to replace this instance's keys.`);
   const signing = keyPair('ed25519');
   const encryption = keyPair('x25519');
   const tls = given ?? (await selfSignedCertificate(domain));
   const stored: StoredIdentity = {
     version: 1,
     domain,
-    signing: { publicJwk: signing.publicJwk, privateSealed: box.seal(JSON.stringify(signing.privateJwk), 'identity:signing') },
-    encryption: { publicJwk: encryption.publicJwk, privateSealed: box.seal(JSON.stringify(encryption.privateJwk), 'identity:encryption') },
+    signing: {
+      publicJwk: signing.publicJwk,
+      privateSealed: box.seal(JSON.stringify(signing.privateJwk), 'identity:signing'),
+    },
+    encryption: {
+      publicJwk: encryption.publicJwk,
+      privateSealed: box.seal(JSON.stringify(encryption.privateJwk), 'identity:encryption'),
+    },
     tls: { keySealed: box.seal(tls.keyPem, 'identity:tls') },
     dkim: sealedDkimKey(box),
   };
@@ -104,7 +135,8 @@ export async function createInstanceIdentity(
 }
 
 export async function loadInstanceIdentity(dataDir: string, box: SecretBox): Promise<InstanceIdentity> {
-  if (!identityExists(dataDir)) throw new Error(`No instance identity in ${dataDir}: run \`caliopen instance init\` first.`);
+  if (!identityExists(dataDir))
+    throw new Error(`No instance identity in ${dataDir}: run \`caliopen instance init\` first.`);
   const read = JSON.parse(readFileSync(identityPath(dataDir), 'utf8')) as StoredIdentity;
   const certPem = readFileSync(certPath(dataDir), 'utf8');
   let signingPrivate: JWK, encryptionPrivate: JWK, keyPem: string;
@@ -113,7 +145,9 @@ export async function loadInstanceIdentity(dataDir: string, box: SecretBox): Pro
     encryptionPrivate = JSON.parse(box.open(read.encryption.privateSealed, 'identity:encryption')) as JWK;
     keyPem = box.open(read.tls.keySealed, 'identity:tls');
   } catch {
-    throw new Error('The instance keys do not open with this master key: check CALIOPEN_MASTER_KEY or secrets/master.key.');
+    throw new Error(
+      'The instance keys do not open with this master key: check CALIOPEN_MASTER_KEY or secrets/master.key.',
+    );
   }
   // Only once the master key is known to be the right one may a missing DKIM key be added under it.
   const stored = ensureDkim(dataDir, box, read);
@@ -122,24 +156,39 @@ export async function loadInstanceIdentity(dataDir: string, box: SecretBox): Pro
   try {
     dkimPrivatePem = box.open(dkim.privateSealed, 'identity:dkim');
   } catch {
-    throw new Error('The DKIM key does not open with this master key: check CALIOPEN_MASTER_KEY or secrets/master.key.');
+    throw new Error(
+      'The DKIM key does not open with this master key: check CALIOPEN_MASTER_KEY or secrets/master.key.',
+    );
   }
   return {
     domain: stored.domain,
-    signing: { publicJwk: stored.signing.publicJwk, privateJwk: signingPrivate, thumbprint: await calculateJwkThumbprint(stored.signing.publicJwk) },
+    signing: {
+      publicJwk: stored.signing.publicJwk,
+      privateJwk: signingPrivate,
+      thumbprint: await calculateJwkThumbprint(stored.signing.publicJwk),
+    },
     encryption: {
       publicJwk: stored.encryption.publicJwk,
       privateJwk: encryptionPrivate,
       thumbprint: await calculateJwkThumbprint(stored.encryption.publicJwk),
     },
     tls: { certPem, keyPem, ...describeCertificate(certPem) },
-    dkim: { domain: stored.domain, selector: dkim.selector, privateKeyPem: dkimPrivatePem, publicKeyPem: dkim.publicKeyPem },
+    dkim: {
+      domain: stored.domain,
+      selector: dkim.selector,
+      privateKeyPem: dkimPrivatePem,
+      publicKeyPem: dkim.publicKeyPem,
+    },
   };
 }
 
 function sealedDkimKey(box: SecretBox): NonNullable<StoredIdentity['dkim']> {
   const pair = generateDkimKeyPair();
-  return { selector: DKIM_SELECTOR, publicKeyPem: pair.publicKeyPem, privateSealed: box.seal(pair.privateKeyPem, 'identity:dkim') };
+  return {
+    selector: DKIM_SELECTOR,
+    publicKeyPem: pair.publicKeyPem,
+    privateSealed: box.seal(pair.privateKeyPem, 'identity:dkim'),
+  };
 }
 
 /**
@@ -159,7 +208,9 @@ function ensureDkim(dataDir: string, box: SecretBox, stored: StoredIdentity): St
     while (existsSync(lock) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     const again = JSON.parse(readFileSync(path, 'utf8')) as StoredIdentity;
     if (again.dkim) return again;
-    throw new Error(`Could not add a DKIM key to ${path}: a stale ${lock} is in the way (remove it if no other process runs).`);
+    throw new Error(
+      `Could not add a DKIM key to ${path}: a stale ${lock} is in the way (remove it if no other process runs).`,
+    );
   }
   try {
     const current = JSON.parse(readFileSync(path, 'utf8')) as StoredIdentity;
@@ -179,7 +230,12 @@ function ensureDkim(dataDir: string, box: SecretBox, stored: StoredIdentity): St
 export function dnsRecords(identity: InstanceIdentity): { name: string; type: string; value: string; why: string }[] {
   const d = identity.domain;
   return [
-    { name: `${d}.`, type: 'A/AAAA', value: '<public address of this server>', why: 'reach the web app, API and federation endpoint' },
+    {
+      name: `${d}.`,
+      type: 'A/AAAA',
+      value: '<public address of this server>',
+      why: 'reach the web app, API and federation endpoint',
+    },
     { name: `${d}.`, type: 'MX', value: `10 ${d}.`, why: 'receive email for the domain' },
     { name: `${d}.`, type: 'TXT', value: '"v=spf1 mx -all"', why: 'SPF: only this host sends mail for the domain' },
     {
@@ -188,15 +244,30 @@ export function dnsRecords(identity: InstanceIdentity): { name: string; type: st
       value: quotedTxt(dkimTxtStrings(identity.dkim.publicKeyPem)),
       why: 'DKIM: receivers verify the signature on mail this instance sends',
     },
-    { name: `_dmarc.${d}.`, type: 'TXT', value: `"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${d}"`, why: 'DMARC: reject forged mail' },
+    {
+      name: `_dmarc.${d}.`,
+      type: 'TXT',
+      value: `"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${d}"`,
+      why: 'DMARC: reject forged mail',
+    },
     {
       name: `_caliopen.${d}.`,
       type: 'TXT',
       value: `"v=caliopen1; sig=ed25519:${identity.signing.thumbprint}; enc=x25519:${identity.encryption.thumbprint}"`,
       why: 'federation discovery: peers check the instance keys against the registry feed',
     },
-    { name: `_443._tcp.${d}.`, type: 'TLSA', value: `3 1 1 ${identity.tls.spkiSha256}`, why: 'DANE for HTTPS (needs DNSSEC)' },
-    { name: `_25._tcp.${d}.`, type: 'TLSA', value: `3 1 1 ${identity.tls.spkiSha256}`, why: 'DANE for SMTP (needs DNSSEC)' },
+    {
+      name: `_443._tcp.${d}.`,
+      type: 'TLSA',
+      value: `3 1 1 ${identity.tls.spkiSha256}`,
+      why: 'DANE for HTTPS (needs DNSSEC)',
+    },
+    {
+      name: `_25._tcp.${d}.`,
+      type: 'TLSA',
+      value: `3 1 1 ${identity.tls.spkiSha256}`,
+      why: 'DANE for SMTP (needs DNSSEC)',
+    },
     { name: `_mta-sts.${d}.`, type: 'TXT', value: '"v=STSv1; id=1"', why: 'MTA-STS: senders require TLS to this host' },
     { name: `_smtp._tls.${d}.`, type: 'TXT', value: `"v=TLSRPTv1; rua=mailto:postmaster@${d}"`, why: 'TLS reporting' },
   ];

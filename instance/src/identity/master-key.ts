@@ -15,12 +15,15 @@ export function loadMasterKey(dataDir: string, env: NodeJS.ProcessEnv = process.
   const fromEnv = env.CALIOPEN_MASTER_KEY;
   if (fromEnv) {
     const key = Buffer.from(fromEnv, 'base64');
-    if (key.length !== 32) throw new Error('CALIOPEN_MASTER_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`).');
+    if (key.length !== 32)
+      throw new Error('CALIOPEN_MASTER_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`).');
     return key;
   }
   const path = masterKeyPath(dataDir);
   if (!existsSync(path)) {
-    throw new Error(`No master key at ${path} and CALIOPEN_MASTER_KEY is not set: run \`caliopen instance init --domain <domain> --data-dir ${dataDir}\` first.`);
+    throw new Error(
+      `No master key at ${path} and CALIOPEN_MASTER_KEY is not set: run \`caliopen instance init --domain <domain> --data-dir ${dataDir}\` first.`,
+    );
   }
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new Error(`${path} does not hold a 32-byte base64 key.`);
@@ -29,7 +32,8 @@ export function loadMasterKey(dataDir: string, env: NodeJS.ProcessEnv = process.
 
 export function createMasterKey(dataDir: string): Buffer {
   const path = masterKeyPath(dataDir);
-  if (existsSync(path)) throw new Error(`${path} already exists; refusing to overwrite the key that opens this instance's secrets.`);
+  if (existsSync(path))
+    throw new Error(`${path} already exists; refusing to overwrite the key that opens this instance's secrets.`);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600 });

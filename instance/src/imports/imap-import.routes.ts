@@ -13,7 +13,8 @@ export const imapImportRoutes: FastifyPluginAsync<{ imports: ImapImportService }
       config: { access: 'user' },
       schema: {
         tags: ['identities'],
-        summary: 'Start an import of every folder (the first one takes everything, later ones what is new). 202 with the import id; when one is already queued or running, that one.',
+        summary:
+          'Start an import of every folder (the first one takes everything, later ones what is new). 202 with the import id; when one is already queued or running, that one.',
         params: IdParams,
         response: { 202: SyncStatusDto, ...problemResponses(400, 401, 404) },
       },
@@ -35,6 +36,7 @@ export const imapImportRoutes: FastifyPluginAsync<{ imports: ImapImportService }
         response: { 200: SyncStatusDto, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) => toSyncStatusDto(await imports.status(principalOf(request).account.id, (request.params as { id: string }).id)),
+    async (request) =>
+      toSyncStatusDto(await imports.status(principalOf(request).account.id, (request.params as { id: string }).id)),
   );
 };

@@ -70,7 +70,8 @@ export class ImapImportService {
       lastError: null,
       folders: [],
     };
-    if (!(await this.deps.storage.remoteIdentities.updateSync(accountId, identityId, status, now))) throw new AppError('not_found');
+    if (!(await this.deps.storage.remoteIdentities.updateSync(accountId, identityId, status, now)))
+      throw new AppError('not_found');
     const job: ImportJob = { accountId, identityId, importId };
     await this.deps.queue.enqueue(IMPORT_QUEUE, 'import', job, { jobId: `import:${importId}`, attempts: 1 });
     await this.scheduleResync(accountId, identityId);
@@ -78,7 +79,9 @@ export class ImapImportService {
   }
 
   private queuedRecently(sync: SyncStatus, now: Date): boolean {
-    return sync.state === 'queued' && sync.queuedAt !== null && now.getTime() - sync.queuedAt.getTime() < QUEUED_TOO_LONG_MS;
+    return (
+      sync.state === 'queued' && sync.queuedAt !== null && now.getTime() - sync.queuedAt.getTime() < QUEUED_TOO_LONG_MS
+    );
   }
 
   async status(accountId: string, identityId: string): Promise<SyncStatus> {
@@ -92,7 +95,10 @@ export class ImapImportService {
   async runNow(accountId: string, identityId: string, onProgress: (s: SyncStatus) => void): Promise<SyncStatus> {
     const identity = await this.identity(accountId, identityId);
     if (isRunningFresh(identity.sync, this.deps.clock())) {
-      throw new AppError('conflict', 'An import of this identity is running already; follow it with GET /api/v1/identities/:id/import.');
+      throw new AppError(
+        'conflict',
+        'An import of this identity is running already; follow it with GET /api/v1/identities/:id/import.',
+      );
     }
     const result = await this.deps.sync.run(identity, randomUUID(), 'manual', onProgress);
     if (!result) throw new AppError('not_found');
@@ -106,7 +112,11 @@ export class ImapImportService {
     const now = this.deps.clock().getTime();
     const slot = Math.floor(now / this.intervalMs) + 1;
     const job: ResyncJob = { accountId, identityId };
-    await this.deps.queue.enqueue(IMPORT_QUEUE, 'resync', job, { jobId: `resync:${identityId}:${slot}`, delayMs: slot * this.intervalMs - now, attempts: 1 });
+    await this.deps.queue.enqueue(IMPORT_QUEUE, 'resync', job, {
+      jobId: `resync:${identityId}:${slot}`,
+      delayMs: slot * this.intervalMs - now,
+      attempts: 1,
+    });
   }
 
   /** The queue worker for imports and re-syncs. */

@@ -1,7 +1,15 @@
 import { rootCertificates } from 'node:tls';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { AppError, isAppError } from '../shared/errors.ts';
-import type { FetchedMessage, ImapConnector, ImapEndpoint, ImapSession, OpenedFolder, RemoteFolder, RemoteMessageSize } from './imap-session.port.ts';
+import type {
+  FetchedMessage,
+  ImapConnector,
+  ImapEndpoint,
+  ImapSession,
+  OpenedFolder,
+  RemoteFolder,
+  RemoteMessageSize,
+} from './imap-session.port.ts';
 import { resolveImportHost, type Lookup } from './remote-host.policy.ts';
 import { toSequenceSet } from './sequence-set.ts';
 
@@ -18,7 +26,24 @@ export interface ImapflowConnectorOptions {
 }
 
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|HOSTNAME|ALTNAME|EPROTO|handshake/i;
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT', 'NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECT_TIMEOUT',
+  'GREETING_TIMEOUT',
+  'UPGRADE_TIMEOUT',
+  'ETIMEOUT',
+  'NoConnection',
+  'EConnectionClosed',
+  'ClosedAfterConnectText',
+  'ClosedAfterConnectTLS',
+]);
 
 interface ImapflowErrorShape {
   code?: string;
@@ -42,17 +67,29 @@ export function classifyImapError(err: unknown, where: { host: string; port: num
   const at = `${where.host}:${where.port}`;
   if (e.authenticationFailed) {
     // Dovecot says [UNAVAILABLE] when its auth backend is down: not the user's password.
-    if (e.serverResponseCode === 'UNAVAILABLE') return new AppError('imap_unreachable', `${at} cannot check logins right now (temporary failure); retry later.`);
-    return new AppError('imap_auth_failed', `${at} refused the login${e.serverResponseCode ? ` (${e.serverResponseCode})` : ''}.`);
+    if (e.serverResponseCode === 'UNAVAILABLE')
+      return new AppError('imap_unreachable', `${at} cannot check logins right now (temporary failure); retry later.`);
+    return new AppError(
+      'imap_auth_failed',
+      `${at} refused the login${e.serverResponseCode ? ` (${e.serverResponseCode})` : ''}.`,
+    );
   }
-  if (e.tlsFailed || TLS_ERROR.test(code) || /certificate|self[- ]signed|altnames|wrong version number|handshake/i.test(text)) {
-    return new AppError('imap_tls_failed', `TLS with ${at} failed${code ? ` (${code})` : ''}: check the TLS mode, or ask the operator to trust this server's certificate authority.`);
+  if (
+    e.tlsFailed ||
+    TLS_ERROR.test(code) ||
+    /certificate|self[- ]signed|altnames|wrong version number|handshake/i.test(text)
+  ) {
+    return new AppError(
+      'imap_tls_failed',
+      `TLS with ${at} failed${code ? ` (${code})` : ''}: check the TLS mode, or ask the operator to trust this server's certificate authority.`,
+    );
   }
   if (code === 'ECONNREFUSED') return new AppError('imap_unreachable', `${at} refused the connection.`);
   if (UNREACHABLE.has(code) || /timed? ?out|closed|ECONN/i.test(text)) {
     return new AppError('imap_unreachable', `${at} did not answer as an IMAP server${code ? ` (${code})` : ''}.`);
   }
-  if (/STARTTLS/i.test(text)) return new AppError('imap_tls_failed', `${at} does not offer STARTTLS: choose implicit TLS (usually port 993).`);
+  if (/STARTTLS/i.test(text))
+    return new AppError('imap_tls_failed', `${at} does not offer STARTTLS: choose implicit TLS (usually port 993).`);
   return new AppError('imap_unreachable', `${at} gave an answer that could not be used${code ? ` (${code})` : ''}.`);
 }
 
@@ -108,7 +145,10 @@ export class ImapflowConnector implements ImapConnector {
     }
     if (endpoint.tls === 'starttls' && !client.secureConnection) {
       client.close();
-      throw new AppError('imap_tls_failed', `${where.host}:${where.port} did not switch to TLS (no STARTTLS): choose implicit TLS (usually port 993).`);
+      throw new AppError(
+        'imap_tls_failed',
+        `${where.host}:${where.port} did not switch to TLS (no STARTTLS): choose implicit TLS (usually port 993).`,
+      );
     }
     return new ImapflowSession(client, where, () => lastError);
   }
@@ -146,7 +186,11 @@ class ImapflowSession implements ImapSession {
     try {
       const mailbox = this.client.mailbox;
       if (!mailbox) this.fail(new Error(`folder ${path} did not open`));
-      return await fn({ uidValidity: mailbox.uidValidity.toString(), uidNext: mailbox.uidNext, exists: mailbox.exists });
+      return await fn({
+        uidValidity: mailbox.uidValidity.toString(),
+        uidNext: mailbox.uidNext,
+        exists: mailbox.exists,
+      });
     } finally {
       lock.release();
     }
@@ -178,9 +222,18 @@ class ImapflowSession implements ImapSession {
   async *fetch(uids: readonly number[]): AsyncIterable<FetchedMessage> {
     if (uids.length === 0) return;
     try {
-      for await (const m of this.client.fetch(toSequenceSet(uids), { uid: true, source: true, flags: true, internalDate: true }, { uid: true })) {
+      for await (const m of this.client.fetch(
+        toSequenceSet(uids),
+        { uid: true, source: true, flags: true, internalDate: true },
+        { uid: true },
+      )) {
         if (!m.source) continue;
-        const internalDate = m.internalDate instanceof Date ? m.internalDate : typeof m.internalDate === 'string' ? new Date(m.internalDate) : null;
+        const internalDate =
+          m.internalDate instanceof Date
+            ? m.internalDate
+            : typeof m.internalDate === 'string'
+              ? new Date(m.internalDate)
+              : null;
         yield {
           uid: m.uid,
           source: m.source,

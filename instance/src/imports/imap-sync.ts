@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { credentialPurpose, type FolderProgress, type RemoteIdentity, type SyncStatus } from '../identities/remote-identity.entity.ts';
+import {
+  credentialPurpose,
+  type FolderProgress,
+  type RemoteIdentity,
+  type SyncStatus,
+} from '../identities/remote-identity.entity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { cleanTags } from '../messages/message-ingest.service.ts';
 import type { MessageFacts } from '../messages/message.facts.ts';
@@ -31,7 +36,15 @@ class IdentityGone extends Error {}
 
 /** What an import of a message through IMAP can truthfully say about its transport: nothing was verified on our side. */
 const IMPORT_FACTS: MessageFacts = {
-  transport: { via: 'imap-import', tls: null, clientIp: null, helo: null, receivedChain: [], externalHops: 0, plaintextHops: 0 },
+  transport: {
+    via: 'imap-import',
+    tls: null,
+    clientIp: null,
+    helo: null,
+    receivedChain: [],
+    externalHops: 0,
+    plaintextHops: 0,
+  },
   authentication: null,
 };
 
@@ -59,7 +72,14 @@ export class ImapSync {
   private readonly ingestConcurrency: number;
 
   constructor(
-    private readonly deps: { storage: Storage; box: SecretBox; ingest: MessageIngest; connector: ImapConnector; clock: Clock; logger: Logger },
+    private readonly deps: {
+      storage: Storage;
+      box: SecretBox;
+      ingest: MessageIngest;
+      connector: ImapConnector;
+      clock: Clock;
+      logger: Logger;
+    },
     private readonly options: ImapSyncOptions,
   ) {
     this.batchCount = options.batchCount ?? 50;
@@ -95,7 +115,8 @@ export class ImapSync {
     };
     const save = async () => {
       status.heartbeatAt = clock();
-      if (!(await storage.remoteIdentities.updateSync(identity.accountId, identity.id, status, status.heartbeatAt))) throw new IdentityGone();
+      if (!(await storage.remoteIdentities.updateSync(identity.accountId, identity.id, status, status.heartbeatAt)))
+        throw new IdentityGone();
       onProgress(structuredClone(status));
     };
 
@@ -103,11 +124,19 @@ export class ImapSync {
     try {
       await save();
       const password = this.deps.box.open(identity.credentialSealed, credentialPurpose(identity.id));
-      session = await this.deps.connector.connect({ host: identity.host, port: identity.port, tls: identity.tls, username: identity.username, password });
+      session = await this.deps.connector.connect({
+        host: identity.host,
+        port: identity.port,
+        tls: identity.tls,
+        username: identity.username,
+        password,
+      });
       const folders = await session.listFolders();
       status.folders = folders.map((f) => ({ path: f.path, total: null, done: 0, imported: 0, skipped: 0 }));
       await save();
-      const positions = new Map((await storage.remoteIdentities.listFolders(identity.accountId, identity.id)).map((f) => [f.path, f]));
+      const positions = new Map(
+        (await storage.remoteIdentities.listFolders(identity.accountId, identity.id)).map((f) => [f.path, f]),
+      );
       for (const [i, folder] of folders.entries()) {
         await this.syncFolder(identity, session, folder, status.folders[i]!, positions.get(folder.path) ?? null, save);
       }
@@ -115,7 +144,10 @@ export class ImapSync {
       status.finishedAt = clock();
       status.lastSuccessAt = status.finishedAt;
       await save();
-      log.info({ folders: status.folders.length, imported: status.folders.reduce((n, f) => n + f.imported, 0) }, 'IMAP import completed');
+      log.info(
+        { folders: status.folders.length, imported: status.folders.reduce((n, f) => n + f.imported, 0) },
+        'IMAP import completed',
+      );
     } catch (err) {
       if (err instanceof IdentityGone) {
         log.info('identity deleted during its import: stopped');
@@ -127,7 +159,10 @@ export class ImapSync {
         status.lastError = { code: err.code, message: err.detail ?? err.message };
         log.warn({ code: err.code, detail: err.detail }, 'IMAP import failed');
       } else {
-        status.lastError = { code: 'internal_error', message: 'The import stopped on an internal error; the operator can find it in the logs.' };
+        status.lastError = {
+          code: 'internal_error',
+          message: 'The import stopped on an internal error; the operator can find it in the logs.',
+        };
         log.error({ err }, 'IMAP import failed');
       }
       try {
@@ -142,7 +177,13 @@ export class ImapSync {
     return status;
   }
 
-  private async importOne(identity: RemoteIdentity, folder: RemoteFolder, direction: 'inbound' | 'outbound', m: FetchedMessage, progress: FolderProgress): Promise<void> {
+  private async importOne(
+    identity: RemoteIdentity,
+    folder: RemoteFolder,
+    direction: 'inbound' | 'outbound',
+    m: FetchedMessage,
+    progress: FolderProgress,
+  ): Promise<void> {
     const { message, inserted } = await this.deps.ingest.ingest({
       accountId: identity.accountId,
       raw: m.source,
@@ -155,7 +196,9 @@ export class ImapSync {
     // The same message in two remote folders is stored once, with both folder names as tags (as ingest cleans them).
     const tag = cleanTags([folder.path])[0];
     if (!inserted && tag !== undefined && !message.tags.includes(tag)) {
-      await this.deps.storage.messages.updateFlags(identity.accountId, message.id, { tags: cleanTags([...message.tags, tag]) });
+      await this.deps.storage.messages.updateFlags(identity.accountId, message.id, {
+        tags: cleanTags([...message.tags, tag]),
+      });
     }
     progress.done++;
     if (inserted) progress.imported++;
@@ -174,7 +217,14 @@ export class ImapSync {
       // A new UIDVALIDITY means the server renumbered the folder: look at all of it again (ingest deduplicates).
       const fromUid = position !== null && position.uidValidity === opened.uidValidity ? position.lastUid + 1 : 1;
       const record = async (lastUid: number) => {
-        await storage.remoteIdentities.putFolder({ accountId: identity.accountId, identityId: identity.id, path: folder.path, uidValidity: opened.uidValidity, lastUid, updatedAt: clock() });
+        await storage.remoteIdentities.putFolder({
+          accountId: identity.accountId,
+          identityId: identity.id,
+          path: folder.path,
+          uidValidity: opened.uidValidity,
+          lastUid,
+          updatedAt: clock(),
+        });
       };
       if (opened.exists === 0 || opened.uidNext <= fromUid) {
         progress.total = 0;
@@ -189,7 +239,11 @@ export class ImapSync {
       const direction = directionOf(folder);
       for (let w = 0; w < uids.length; w += this.windowSize) {
         const sizes = await session.sizes(uids.slice(w, w + this.windowSize));
-        for (const batch of planBatches(sizes, { maxCount: this.batchCount, maxBytes: this.batchBytes, maxMessageBytes: this.options.maxMessageBytes })) {
+        for (const batch of planBatches(sizes, {
+          maxCount: this.batchCount,
+          maxBytes: this.batchBytes,
+          maxMessageBytes: this.options.maxMessageBytes,
+        })) {
           // Messages of a batch are ingested a few at a time (ingest is safe for concurrent deliveries to one
           // account); the folder position moves only once all of them are stored.
           const inFlight = new Set<Promise<void>>();

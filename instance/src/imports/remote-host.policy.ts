@@ -25,7 +25,10 @@ const systemLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: tr
  * Resolves `host` and checks where it points. Refuses (imap_host_forbidden) when any of its addresses is not public,
  * unless private hosts are allowed; fails with imap_unreachable when the name does not resolve.
  */
-export async function resolveImportHost(host: string, options: { allowPrivate: boolean; lookup?: Lookup }): Promise<ConnectTarget> {
+export async function resolveImportHost(
+  host: string,
+  options: { allowPrivate: boolean; lookup?: Lookup },
+): Promise<ConnectTarget> {
   const literal = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   let addresses: string[];
   if (isIP(literal) !== 0) {
@@ -36,7 +39,8 @@ export async function resolveImportHost(host: string, options: { allowPrivate: b
     } catch {
       throw new AppError('imap_unreachable', `The host name ${JSON.stringify(host)} does not resolve.`);
     }
-    if (addresses.length === 0) throw new AppError('imap_unreachable', `The host name ${JSON.stringify(host)} does not resolve.`);
+    if (addresses.length === 0)
+      throw new AppError('imap_unreachable', `The host name ${JSON.stringify(host)} does not resolve.`);
   }
   // Every address must pass: one public answer among private ones would let a later connection land on the private one.
   if (!options.allowPrivate && addresses.some((a) => !isPublicAddress(a))) {

@@ -19,7 +19,10 @@ test('property: a sequence set names exactly the given UIDs', () => {
         const [a, b] = part.split(':').map(Number);
         for (let u = a!; u <= (b ?? a!); u++) named.add(u);
       }
-      assert.deepEqual([...named].sort((x, y) => x - y), [...new Set(uids)].sort((x, y) => x - y));
+      assert.deepEqual(
+        [...named].sort((x, y) => x - y),
+        [...new Set(uids)].sort((x, y) => x - y),
+      );
     }),
   );
 });
@@ -56,14 +59,20 @@ test('batches respect the count and byte limits; oversized messages are skipped'
 test('property: every message lands in exactly one batch, in UID order, within the limits', () => {
   fc.assert(
     fc.property(
-      fc.uniqueArray(fc.record({ uid: fc.integer({ min: 1, max: 10_000 }), size: fc.integer({ min: 0, max: 500 }) }), { selector: (m) => m.uid, maxLength: 100 }),
+      fc.uniqueArray(fc.record({ uid: fc.integer({ min: 1, max: 10_000 }), size: fc.integer({ min: 0, max: 500 }) }), {
+        selector: (m) => m.uid,
+        maxLength: 100,
+      }),
       fc.integer({ min: 1, max: 10 }),
       fc.integer({ min: 1, max: 1000 }),
       (messages, maxCount, maxBytes) => {
         const limits = { maxCount, maxBytes, maxMessageBytes: 300 };
         const batches = planBatches(messages, limits);
         const all = batches.flatMap((b) => [...b.fetch, ...b.skipped]).sort((a, b) => a - b);
-        assert.deepEqual(all, messages.map((m) => m.uid).sort((a, b) => a - b));
+        assert.deepEqual(
+          all,
+          messages.map((m) => m.uid).sort((a, b) => a - b),
+        );
         const size = new Map(messages.map((m) => [m.uid, m.size]));
         let previous = 0;
         for (const b of batches) {

@@ -36,7 +36,11 @@ export function planBatches(
   let current: Batch | null = null;
   let bytes = 0;
   for (const m of sorted) {
-    if (current === null || (m.size <= limits.maxMessageBytes && (current.fetch.length >= limits.maxCount || (current.fetch.length > 0 && bytes + m.size > limits.maxBytes)))) {
+    if (
+      current === null ||
+      (m.size <= limits.maxMessageBytes &&
+        (current.fetch.length >= limits.maxCount || (current.fetch.length > 0 && bytes + m.size > limits.maxBytes)))
+    ) {
       current = { fetch: [], skipped: [], lastUid: m.uid };
       bytes = 0;
       batches.push(current);

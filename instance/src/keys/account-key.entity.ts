@@ -80,7 +80,12 @@ export function kekFromJson(text: string | null): KekDerivation | null {
   try {
     const v = JSON.parse(text) as Record<string, unknown>;
     const ints = [v['memoryCost'], v['timeCost'], v['parallelism']];
-    if (v['algorithm'] !== 'argon2id' || typeof v['salt'] !== 'string' || !ints.every((n) => Number.isInteger(n) && (n as number) > 0)) return null;
+    if (
+      v['algorithm'] !== 'argon2id' ||
+      typeof v['salt'] !== 'string' ||
+      !ints.every((n) => Number.isInteger(n) && (n as number) > 0)
+    )
+      return null;
     return {
       algorithm: 'argon2id',
       memoryCost: v['memoryCost'] as number,

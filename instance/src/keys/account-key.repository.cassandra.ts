@@ -30,7 +30,8 @@ function toKey(r: Row | null): AccountKey | null {
 }
 
 const newestFirst = (a: AccountKey, b: AccountKey) =>
-  b.addedAt.getTime() - a.addedAt.getTime() || (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0);
+  b.addedAt.getTime() - a.addedAt.getTime() ||
+  (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0);
 
 /**
  * The account's own keys on Cassandra: one partition per account, one row per key (a handful over the account's
@@ -76,7 +77,10 @@ export class CassandraAccountKeyRepository implements AccountKeyRepository {
 
   async listByAccount(accountId: string): Promise<AccountKey[]> {
     const rows = await this.ctx.rows(this.q.byAccount, [accountId]);
-    return rows.map(toKey).filter((k): k is AccountKey => k !== null).sort(newestFirst);
+    return rows
+      .map(toKey)
+      .filter((k): k is AccountKey => k !== null)
+      .sort(newestFirst);
   }
 
   async delete(accountId: string, fingerprint: string): Promise<boolean> {

@@ -51,8 +51,12 @@ export class SqliteAccountKeyRepository implements AccountKeyRepository {
        VALUES (@accountId, @fingerprint, @version, @algorithm, @publicKey, @status, @keyCreatedAt,
          @keyExpiresAt, @revocation, @privateSealed, @kekJson, @addedAt, @updatedAt)`,
     );
-    this.one = db.prepare<[string, string], AccountKeyRow>('SELECT * FROM account_keys WHERE account_id = ? AND fingerprint = ?');
-    this.byAccount = db.prepare<[string], AccountKeyRow>('SELECT * FROM account_keys WHERE account_id = ? ORDER BY added_at DESC, fingerprint DESC');
+    this.one = db.prepare<[string, string], AccountKeyRow>(
+      'SELECT * FROM account_keys WHERE account_id = ? AND fingerprint = ?',
+    );
+    this.byAccount = db.prepare<[string], AccountKeyRow>(
+      'SELECT * FROM account_keys WHERE account_id = ? ORDER BY added_at DESC, fingerprint DESC',
+    );
     this.remove = db.prepare<[string, string]>('DELETE FROM account_keys WHERE account_id = ? AND fingerprint = ?');
   }
 

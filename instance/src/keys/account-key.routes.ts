@@ -15,26 +15,45 @@ const MODES = ['none', 'server', 'client'] as const;
 
 export const OwnKeyDto = Type.Object(
   {
-    fingerprint: Type.String({ description: 'Primary key fingerprint, lowercase hex (40 characters for v4 keys, 64 for v6).' }),
-    fingerprintGrouped: Type.String({ description: 'The fingerprint to read aloud to a correspondent who compares it: uppercase groups of four.' }),
-    status: Type.Enum([...ACCOUNT_KEY_STATUSES], { description: '`active`: published and used; `retired`: replaced, kept to read old mail; `revoked`: revoked, never published again.' }),
-    heldBy: Type.Enum(['server', 'client'], { description: 'Where the private key is: on the server (encrypted under your password) or only on your devices.' }),
+    fingerprint: Type.String({
+      description: 'Primary key fingerprint, lowercase hex (40 characters for v4 keys, 64 for v6).',
+    }),
+    fingerprintGrouped: Type.String({
+      description: 'The fingerprint to read aloud to a correspondent who compares it: uppercase groups of four.',
+    }),
+    status: Type.Enum([...ACCOUNT_KEY_STATUSES], {
+      description:
+        '`active`: published and used; `retired`: replaced, kept to read old mail; `revoked`: revoked, never published again.',
+    }),
+    heldBy: Type.Enum(['server', 'client'], {
+      description: 'Where the private key is: on the server (encrypted under your password) or only on your devices.',
+    }),
     userIds: Type.Array(Type.String()),
     version: Type.Integer(),
     algorithm: Type.String(),
     createdAt: Type.String({ format: 'date-time', description: 'When the key was made.' }),
     expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     addedAt: Type.String({ format: 'date-time', description: 'When the key joined your account.' }),
-    revocationHeld: Type.Boolean({ description: 'The instance holds a revocation certificate for the key (it can revoke it without the private key).' }),
-    armored: Type.String({ description: 'The public key, armoured (after a revocation, carrying it: give it to correspondents).' }),
+    revocationHeld: Type.Boolean({
+      description:
+        'The instance holds a revocation certificate for the key (it can revoke it without the private key).',
+    }),
+    armored: Type.String({
+      description: 'The public key, armoured (after a revocation, carrying it: give it to correspondents).',
+    }),
   },
   { additionalProperties: false },
 );
 
 const KeysReply = Type.Object(
   {
-    mode: Type.Enum([...MODES], { description: 'Where your private key lives: `none` (no key yet), `server`, `client` (your devices only).' }),
-    unlocked: Type.Boolean({ description: 'Server mode: the server can use your private key now (a session of yours proved the password since the server started).' }),
+    mode: Type.Enum([...MODES], {
+      description: 'Where your private key lives: `none` (no key yet), `server`, `client` (your devices only).',
+    }),
+    unlocked: Type.Boolean({
+      description:
+        'Server mode: the server can use your private key now (a session of yours proved the password since the server started).',
+    }),
     items: Type.Array(OwnKeyDto),
   },
   { additionalProperties: false },
@@ -43,16 +62,43 @@ const KeysReply = Type.Object(
 const Armored = (max: number, description: string) => Type.String({ minLength: 1, maxLength: max, description });
 /** The room above the key limits, so that oversize keys get key_too_large rather than a schema error. */
 const MAX_PUBLIC_ARMOR = 256 * 1024;
-const ExportPassphrase = Type.String({ minLength: MIN_PASSWORD_LENGTH, maxLength: 1024, description: 'Protects the private key handed out (OpenPGP passphrase); default: your password.' });
+const ExportPassphrase = Type.String({
+  minLength: MIN_PASSWORD_LENGTH,
+  maxLength: 1024,
+  description: 'Protects the private key handed out (OpenPGP passphrase); default: your password.',
+});
 
 const AddKeyBody = Type.Object(
   {
-    mode: Type.Enum(['server', 'client'], { description: '`server`: the server keeps the private key, encrypted under your password. `client`: it stays on your devices; send the public key only.' }),
-    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Server mode: your password (asked again; the key is encrypted under a key derived from it).' })),
-    armoredPrivateKey: Type.Optional(Armored(MAX_PRIVATE_ARMOR_BYTES * 2, 'Server mode, import: your existing private key, armoured. Without it, a new key is generated.')),
-    passphrase: Type.Optional(Type.String({ maxLength: 1024, description: 'The passphrase of `armoredPrivateKey`, when it has one.' })),
-    armoredPublicKey: Type.Optional(Armored(MAX_PUBLIC_ARMOR, 'Client mode: the public key of the key made on your device, armoured.')),
-    revocationCertificate: Type.Optional(Armored(MAX_REVOCATION_BYTES * 2, 'Client mode: the key’s revocation certificate, so that the instance can revoke it for you.')),
+    mode: Type.Enum(['server', 'client'], {
+      description:
+        '`server`: the server keeps the private key, encrypted under your password. `client`: it stays on your devices; send the public key only.',
+    }),
+    password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description: 'Server mode: your password (asked again; the key is encrypted under a key derived from it).',
+      }),
+    ),
+    armoredPrivateKey: Type.Optional(
+      Armored(
+        MAX_PRIVATE_ARMOR_BYTES * 2,
+        'Server mode, import: your existing private key, armoured. Without it, a new key is generated.',
+      ),
+    ),
+    passphrase: Type.Optional(
+      Type.String({ maxLength: 1024, description: 'The passphrase of `armoredPrivateKey`, when it has one.' }),
+    ),
+    armoredPublicKey: Type.Optional(
+      Armored(MAX_PUBLIC_ARMOR, 'Client mode: the public key of the key made on your device, armoured.'),
+    ),
+    revocationCertificate: Type.Optional(
+      Armored(
+        MAX_REVOCATION_BYTES * 2,
+        'Client mode: the key’s revocation certificate, so that the instance can revoke it for you.',
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -62,23 +108,38 @@ const ModeBody = Type.Object(
     mode: Type.Enum(['server', 'client']),
     password: Password,
     exportPassphrase: Type.Optional(ExportPassphrase),
-    armoredPrivateKey: Type.Optional(Armored(MAX_PRIVATE_ARMOR_BYTES * 2, 'To `server`: your private key(s), armoured, the active one included.')),
+    armoredPrivateKey: Type.Optional(
+      Armored(MAX_PRIVATE_ARMOR_BYTES * 2, 'To `server`: your private key(s), armoured, the active one included.'),
+    ),
     passphrase: Type.Optional(Type.String({ maxLength: 1024, description: 'The passphrase of `armoredPrivateKey`.' })),
   },
   { additionalProperties: false },
 );
 
-const ExportBody = Type.Object({ password: Password, exportPassphrase: Type.Optional(ExportPassphrase) }, { additionalProperties: false });
+const ExportBody = Type.Object(
+  { password: Password, exportPassphrase: Type.Optional(ExportPassphrase) },
+  { additionalProperties: false },
+);
 
 const RevokeBody = Type.Object(
   {
-    revocationCertificate: Type.Optional(Armored(MAX_REVOCATION_BYTES * 2, 'A revocation certificate made where the private key is; needed when the instance holds none.')),
+    revocationCertificate: Type.Optional(
+      Armored(
+        MAX_REVOCATION_BYTES * 2,
+        'A revocation certificate made where the private key is; needed when the instance holds none.',
+      ),
+    ),
   },
   { additionalProperties: false },
 );
 
 const FingerprintParams = Type.Object(
-  { fingerprint: Type.String({ pattern: '^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$', description: 'The key’s fingerprint, hex.' }) },
+  {
+    fingerprint: Type.String({
+      pattern: '^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$',
+      description: 'The key’s fingerprint, hex.',
+    }),
+  },
   { additionalProperties: false },
 );
 
@@ -120,7 +181,8 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
       config: { access: 'user' },
       schema: {
         tags: ['keys'],
-        summary: 'Your OpenPGP keys (newest first), where the private key lives, and whether the server can use it now.',
+        summary:
+          'Your OpenPGP keys (newest first), where the private key lives, and whether the server can use it now.',
         response: { 200: KeysReply, ...problemResponses(401) },
       },
     },
@@ -148,7 +210,10 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
       let key: AccountKey;
       if (body.mode === 'server') {
         if (body.armoredPublicKey !== undefined || body.revocationCertificate !== undefined) {
-          throw new AppError('key_request_invalid', 'Server mode takes `password` (and `armoredPrivateKey` to import), not a public key.');
+          throw new AppError(
+            'key_request_invalid',
+            'Server mode takes `password` (and `armoredPrivateKey` to import), not a public key.',
+          );
         }
         const password = body.password ?? '';
         key =
@@ -157,10 +222,21 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
             : await keys.import(account.id, body.armoredPrivateKey, body.passphrase, { password, session });
       } else {
         if (body.armoredPrivateKey !== undefined || body.password !== undefined || body.passphrase !== undefined) {
-          throw new AppError('key_request_invalid', 'Client mode takes the public key only (`armoredPublicKey`): the private key and your password stay with you.');
+          throw new AppError(
+            'key_request_invalid',
+            'Client mode takes the public key only (`armoredPublicKey`): the private key and your password stay with you.',
+          );
         }
-        if (body.armoredPublicKey === undefined) throw new AppError('key_request_invalid', 'Client mode needs the public key of the key made on your device (`armoredPublicKey`).');
-        key = await keys.importPublic(account.id, body.armoredPublicKey, body.revocationCertificate !== undefined ? { revocationCertificate: body.revocationCertificate } : {});
+        if (body.armoredPublicKey === undefined)
+          throw new AppError(
+            'key_request_invalid',
+            'Client mode needs the public key of the key made on your device (`armoredPublicKey`).',
+          );
+        key = await keys.importPublic(
+          account.id,
+          body.armoredPublicKey,
+          body.revocationCertificate !== undefined ? { revocationCertificate: body.revocationCertificate } : {},
+        );
       }
       return res.code(201).send({ mode: await keys.mode(account.id), key: await toOwnKeyDto(key) });
     },
@@ -179,7 +255,10 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
           200: Type.Object(
             {
               mode: Type.Enum([...MODES]),
-              exported: Type.Union([Type.String(), Type.Null()], { description: 'To `client`: your private key(s), armoured and passphrase-protected. Keep them: the server no longer has them.' }),
+              exported: Type.Union([Type.String(), Type.Null()], {
+                description:
+                  'To `client`: your private key(s), armoured and passphrase-protected. Keep them: the server no longer has them.',
+              }),
               items: Type.Array(OwnKeyDto),
             },
             { additionalProperties: false },
@@ -212,7 +291,10 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
           'Server mode: your server-held private key(s), armoured and protected by `exportPassphrase` (default: your password), e.g. to set up a device before switching to client mode. Asks your password again (a POST: a stolen token alone gets no private key out). Nothing changes on the server.',
         body: ExportBody,
         response: {
-          200: Type.Object({ armored: Type.String({ description: 'The private key(s), armoured, passphrase-protected.' }) }, { additionalProperties: false }),
+          200: Type.Object(
+            { armored: Type.String({ description: 'The private key(s), armoured, passphrase-protected.' }) },
+            { additionalProperties: false },
+          ),
           ...problemResponses(400, 401, 409, 429),
         },
       },
@@ -220,7 +302,12 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
     async (request) => {
       const { account } = principalOf(request);
       const body = request.body as Static<typeof ExportBody>;
-      return { armored: await keys.export(account.id, { password: body.password, ...(body.exportPassphrase !== undefined ? { exportPassphrase: body.exportPassphrase } : {}) }) };
+      return {
+        armored: await keys.export(account.id, {
+          password: body.password,
+          ...(body.exportPassphrase !== undefined ? { exportPassphrase: body.exportPassphrase } : {}),
+        }),
+      };
     },
   );
 
@@ -241,7 +328,11 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
       const { account } = principalOf(request);
       const { fingerprint } = request.params as Static<typeof FingerprintParams>;
       const body = request.body as Static<typeof RevokeBody>;
-      await keys.revoke(account.id, fingerprint, body.revocationCertificate !== undefined ? { revocationCertificate: body.revocationCertificate } : {});
+      await keys.revoke(
+        account.id,
+        fingerprint,
+        body.revocationCertificate !== undefined ? { revocationCertificate: body.revocationCertificate } : {},
+      );
       return reply(account.id);
     },
   );

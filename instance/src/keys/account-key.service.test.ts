@@ -30,8 +30,14 @@ async function refused(p: Promise<unknown>, code: string): Promise<void> {
 
 /** A message encrypted to `key` and decrypted with `privateKey`: proves the private key is the key's. */
 async function roundTrip(publicArmored: string, privateKey: openpgp.PrivateKey): Promise<void> {
-  const encrypted = await openpgp.encrypt({ message: await openpgp.createMessage({ text: 'for your eyes' }), encryptionKeys: await openpgp.readKey({ armoredKey: publicArmored }) });
-  const { data } = await openpgp.decrypt({ message: await openpgp.readMessage({ armoredMessage: encrypted }), decryptionKeys: privateKey });
+  const encrypted = await openpgp.encrypt({
+    message: await openpgp.createMessage({ text: 'for your eyes' }),
+    encryptionKeys: await openpgp.readKey({ armoredKey: publicArmored }),
+  });
+  const { data } = await openpgp.decrypt({
+    message: await openpgp.readMessage({ armoredMessage: encrypted }),
+    decryptionKeys: privateKey,
+  });
   assert.equal(data, 'for your eyes');
 }
 
@@ -87,7 +93,11 @@ describe('AccountKeyService', () => {
   beforeEach(async () => {
     storage = SqliteStorage.open(':memory:');
     box = new SecretBox(Buffer.alloc(32, 7));
-    const account = anAccount({ username: 'alice', displayName: 'Alice <Admin> "A."', passwordHash: await hasher.hash(PASSWORD) });
+    const account = anAccount({
+      username: 'alice',
+      displayName: 'Alice <Admin> "A."',
+      passwordHash: await hasher.hash(PASSWORD),
+    });
     await storage.accounts.create(account);
     accountId = account.id;
     changes = [];
@@ -112,12 +122,19 @@ describe('AccountKeyService', () => {
       assert.deepEqual(changes, ['A'], 'the account PI is told');
 
       const parsed = await parsePublicKey(key.publicKey, { now: clock, address: `alice@${DOMAIN}` });
-      assert.deepEqual(parsed.userIds, [`Alice Admin A. <alice@${DOMAIN}>`], 'the display name is kept plain in the user ID');
+      assert.deepEqual(
+        parsed.userIds,
+        [`Alice Admin A. <alice@${DOMAIN}>`],
+        'the display name is kept plain in the user ID',
+      );
       assert.equal(parsed.canEncrypt, true);
       const stored = (await storage.accountKeys.get(accountId, key.fingerprint))!;
       assert.ok(stored.privateKey, 'server mode keeps the private key');
       assert.equal(stored.privateKey.kek.salt.length, 16);
-      assert.ok(!(await openpgp.readKey({ binaryKey: stored.publicKey })).isPrivate(), 'public_key holds no private parts');
+      assert.ok(
+        !(await openpgp.readKey({ binaryKey: stored.publicKey })).isPrivate(),
+        'public_key holds no private parts',
+      );
 
       const unlocked = await service.unlocked(accountId);
       assert.ok(unlocked, 'unlocked for the session that proved the password');
@@ -135,9 +152,21 @@ describe('AccountKeyService', () => {
       const secret = unwrapPrivateKey(sealed, kek, box, purpose);
       assert.ok(secret);
       assert.equal((await openpgp.readPrivateKey({ binaryKey: secret })).getFingerprint(), key.fingerprint);
-      assert.equal(unwrapPrivateKey(sealed, await deriveKek('another password!', kdf), box, purpose), null, 'another password');
-      assert.equal(unwrapPrivateKey(sealed, kek, new SecretBox(Buffer.alloc(32, 8)), purpose), null, 'another instance key');
-      assert.equal(unwrapPrivateKey(sealed, kek, box, wrapPurpose(randomUUID(), key.fingerprint)), null, 'copied to another account');
+      assert.equal(
+        unwrapPrivateKey(sealed, await deriveKek('another password!', kdf), box, purpose),
+        null,
+        'another password',
+      );
+      assert.equal(
+        unwrapPrivateKey(sealed, kek, new SecretBox(Buffer.alloc(32, 8)), purpose),
+        null,
+        'another instance key',
+      );
+      assert.equal(
+        unwrapPrivateKey(sealed, kek, box, wrapPurpose(randomUUID(), key.fingerprint)),
+        null,
+        'copied to another account',
+      );
       assert.equal(unwrapPrivateKey(sealed.slice(0, -4) + 'AAAA', kek, box, purpose), null, 'tampered');
       assert.ok(!sealed.includes(key.fingerprint) && !sealed.includes('PRIVATE'));
     });
@@ -166,7 +195,11 @@ describe('AccountKeyService', () => {
       const s2 = await session();
       await service.sessionStarted(accountId, s2, PASSWORD);
       await storage.sessions.revoke(accountId, s2.id, clock);
-      assert.equal(await service.unlocked(accountId), null, 'revoked in the store (device revoked, password changed elsewhere)');
+      assert.equal(
+        await service.unlocked(accountId),
+        null,
+        'revoked in the store (device revoked, password changed elsewhere)',
+      );
       assert.equal(service.unlockCache.size, 0);
 
       const s3 = await session({ expiresAt: new Date(clock.getTime() + 1000) });
@@ -186,26 +219,72 @@ describe('AccountKeyService', () => {
       const first = await service.generate(accountId, { mode: 'server', password: PASSWORD, session: s });
       const second = await service.rotate(accountId, { password: PASSWORD, session: s });
       const keys = await service.list(accountId);
-      assert.deepEqual(keys.map((k) => [k.fingerprint, k.status]), [[second.fingerprint, 'active'], [first.fingerprint, 'retired']]);
+      assert.deepEqual(
+        keys.map((k) => [k.fingerprint, k.status]),
+        [
+          [second.fingerprint, 'active'],
+          [first.fingerprint, 'retired'],
+        ],
+      );
       assert.equal((await service.publicKey(accountId))!.fingerprint, second.fingerprint);
       const restarted = newService();
       await restarted.sessionStarted(accountId, await session(), PASSWORD);
-      assert.deepEqual((await restarted.unlockedKeys(accountId)).map((k) => k.getFingerprint()), [second.fingerprint, first.fingerprint], 'one login opens both, the active first');
+      assert.deepEqual(
+        (await restarted.unlockedKeys(accountId)).map((k) => k.getFingerprint()),
+        [second.fingerprint, first.fingerprint],
+        'one login opens both, the active first',
+      );
     });
 
     test('import: the private key is opened with its passphrase and kept; refusals have clear codes', async () => {
       const s = await session();
-      await refused(service.import(accountId, aliceProtected, 'wrong', { password: PASSWORD, session: s }), 'key_passphrase_wrong');
-      await refused(service.import(accountId, aliceProtected, undefined, { password: PASSWORD, session: s }), 'key_passphrase_wrong');
-      await refused(service.import(accountId, alice.armoredPublic, undefined, { password: PASSWORD }), 'key_not_private');
-      await refused(service.import(accountId, stranger.armoredPrivate, undefined, { password: PASSWORD }), 'key_address_mismatch');
-      await refused(service.import(accountId, '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nnot base64 at all\n-----END PGP PRIVATE KEY BLOCK-----\n', undefined, { password: PASSWORD }), 'key_malformed');
+      await refused(
+        service.import(accountId, aliceProtected, 'wrong', { password: PASSWORD, session: s }),
+        'key_passphrase_wrong',
+      );
+      await refused(
+        service.import(accountId, aliceProtected, undefined, { password: PASSWORD, session: s }),
+        'key_passphrase_wrong',
+      );
+      await refused(
+        service.import(accountId, alice.armoredPublic, undefined, { password: PASSWORD }),
+        'key_not_private',
+      );
+      await refused(
+        service.import(accountId, stranger.armoredPrivate, undefined, { password: PASSWORD }),
+        'key_address_mismatch',
+      );
+      await refused(
+        service.import(
+          accountId,
+          '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nnot base64 at all\n-----END PGP PRIVATE KEY BLOCK-----\n',
+          undefined,
+          { password: PASSWORD },
+        ),
+        'key_malformed',
+      );
       await refused(service.import(accountId, 'hello', undefined, { password: PASSWORD }), 'key_malformed');
-      await refused(service.import(accountId, compressionBomb(1024), undefined, { password: PASSWORD }), 'key_malformed');
-      await refused(service.import(accountId, `${aliceProtected}\n${'x'.repeat(300 * 1024)}`, 'key passphrase', { password: PASSWORD }), 'key_too_large');
+      await refused(
+        service.import(accountId, compressionBomb(1024), undefined, { password: PASSWORD }),
+        'key_malformed',
+      );
+      await refused(
+        service.import(accountId, `${aliceProtected}\n${'x'.repeat(300 * 1024)}`, 'key passphrase', {
+          password: PASSWORD,
+        }),
+        'key_too_large',
+      );
       const truncated = alice.armoredPrivate.split('\n');
-      await refused(service.import(accountId, [...truncated.slice(0, 6), ...truncated.slice(-3)].join('\n'), undefined, { password: PASSWORD }), 'key_malformed');
-      await refused(service.import(accountId, aliceProtected, 'key passphrase', { password: 'not the password' }), 'invalid_credentials');
+      await refused(
+        service.import(accountId, [...truncated.slice(0, 6), ...truncated.slice(-3)].join('\n'), undefined, {
+          password: PASSWORD,
+        }),
+        'key_malformed',
+      );
+      await refused(
+        service.import(accountId, aliceProtected, 'key passphrase', { password: 'not the password' }),
+        'invalid_credentials',
+      );
       assert.deepEqual(await service.list(accountId), [], 'nothing stored by a refusal');
 
       const key = await service.import(accountId, aliceProtected, 'key passphrase', { password: PASSWORD, session: s });
@@ -216,7 +295,10 @@ describe('AccountKeyService', () => {
     });
 
     test('import refuses revoked and expired keys', async () => {
-      const old = await generateTestKey(`alice@${DOMAIN}`, { date: new Date(Date.now() - 10 * 86400_000), expiresInSeconds: 86400 });
+      const old = await generateTestKey(`alice@${DOMAIN}`, {
+        date: new Date(Date.now() - 10 * 86400_000),
+        expiresInSeconds: 86400,
+      });
       await refused(service.import(accountId, old.armoredPrivate, undefined, { password: PASSWORD }), 'key_expired');
       const revoked = await generateTestKey(`alice@${DOMAIN}`);
       const { privateKey } = await openpgp.revokeKey({ key: revoked.privateKey, format: 'armored' });
@@ -245,25 +327,52 @@ describe('AccountKeyService', () => {
       // A new key made on the device replaces the active one.
       const next = await generateTestKey(`alice@${DOMAIN}`);
       await service.importPublic(accountId, next.armoredPublic);
-      assert.deepEqual((await service.list(accountId)).map((k) => k.status), ['active', 'retired']);
+      assert.deepEqual(
+        (await service.list(accountId)).map((k) => k.status),
+        ['active', 'retired'],
+      );
     });
 
     test('revoke: with the certificate the client gave, or one sent now; never another key’s', async () => {
-      const certified = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ email: `alice@${DOMAIN}` }], format: 'armored' });
-      const key = await service.importPublic(accountId, certified.publicKey, { revocationCertificate: certified.revocationCertificate });
+      const certified = await openpgp.generateKey({
+        type: 'curve25519',
+        userIDs: [{ email: `alice@${DOMAIN}` }],
+        format: 'armored',
+      });
+      const key = await service.importPublic(accountId, certified.publicKey, {
+        revocationCertificate: certified.revocationCertificate,
+      });
       await refused(service.revoke(accountId, 'f'.repeat(40)), 'not_found');
       const revoked = await service.revoke(accountId, key.fingerprint.toUpperCase());
       assert.equal(revoked.status, 'revoked');
-      await assert.rejects(parsePublicKey(revoked.publicKey, { now: clock }), (e: unknown) => isKeyError(e) && e.code === 'key_revoked', 'the stored key carries the revocation');
+      await assert.rejects(
+        parsePublicKey(revoked.publicKey, { now: clock }),
+        (e: unknown) => isKeyError(e) && e.code === 'key_revoked',
+        'the stored key carries the revocation',
+      );
       assert.equal(await service.mode(accountId), 'none');
       assert.equal(await service.publicKey(accountId), null);
 
       const bare = await service.importPublic(accountId, alice.armoredPublic);
       await refused(service.revoke(accountId, bare.fingerprint), 'key_revocation_missing');
-      await refused(service.revoke(accountId, bare.fingerprint, { revocationCertificate: certified.revocationCertificate }), 'key_revocation_invalid');
-      await refused(service.revoke(accountId, bare.fingerprint, { revocationCertificate: 'garbage' }), 'key_revocation_invalid');
-      const { revocationCertificate } = await openpgp.generateKey({ type: 'curve25519', userIDs: [{ email: 'x@y.example' }] });
-      await refused(service.importPublic(accountId, (await generateTestKey(`alice@${DOMAIN}`)).armoredPublic, { revocationCertificate }), 'key_revocation_invalid');
+      await refused(
+        service.revoke(accountId, bare.fingerprint, { revocationCertificate: certified.revocationCertificate }),
+        'key_revocation_invalid',
+      );
+      await refused(
+        service.revoke(accountId, bare.fingerprint, { revocationCertificate: 'garbage' }),
+        'key_revocation_invalid',
+      );
+      const { revocationCertificate } = await openpgp.generateKey({
+        type: 'curve25519',
+        userIDs: [{ email: 'x@y.example' }],
+      });
+      await refused(
+        service.importPublic(accountId, (await generateTestKey(`alice@${DOMAIN}`)).armoredPublic, {
+          revocationCertificate,
+        }),
+        'key_revocation_invalid',
+      );
     });
   });
 
@@ -273,7 +382,11 @@ describe('AccountKeyService', () => {
       const key = await service.generate(accountId, { mode: 'server', password: PASSWORD, session: s });
       await refused(service.setMode(accountId, 'server', { password: PASSWORD }), 'key_mode_unchanged');
       await refused(service.setMode(accountId, 'client', { password: 'wrong password' }), 'invalid_credentials');
-      const { mode, exported } = await service.setMode(accountId, 'client', { password: PASSWORD, exportPassphrase: 'device passphrase', session: s });
+      const { mode, exported } = await service.setMode(accountId, 'client', {
+        password: PASSWORD,
+        exportPassphrase: 'device passphrase',
+        session: s,
+      });
       assert.equal(mode, 'client');
       assert.match(exported!, /^-----BEGIN PGP PRIVATE KEY BLOCK-----/);
       const handedOut = await openpgp.readPrivateKey({ armoredKey: exported! });
@@ -281,17 +394,35 @@ describe('AccountKeyService', () => {
       const opened = await openpgp.decryptKey({ privateKey: handedOut, passphrase: 'device passphrase' });
       assert.equal(opened.getFingerprint(), key.fingerprint);
       await roundTrip((await service.publicKey(accountId))!.armored, opened);
-      assert.equal((await storage.accountKeys.get(accountId, key.fingerprint))!.privateKey, null, 'the server copy is erased');
+      assert.equal(
+        (await storage.accountKeys.get(accountId, key.fingerprint))!.privateKey,
+        null,
+        'the server copy is erased',
+      );
       assert.equal(await service.mode(accountId), 'client');
       assert.equal(await service.unlocked(accountId), null);
       assert.equal(service.unlockCache.size, 0, 'unlock secrets dropped');
       await refused(service.export(accountId, { password: PASSWORD }), 'key_mode_mismatch');
 
       await refused(service.setMode(accountId, 'server', { password: PASSWORD }), 'key_request_invalid');
-      await refused(service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: exported!, passphrase: 'wrong' }), 'key_passphrase_wrong');
-      await refused(service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: alice.armoredPrivate }), 'key_not_yours');
-      await refused(service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: key.revocationCertificate! }), 'key_not_private');
-      const back = await service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: exported!, passphrase: 'device passphrase', session: s });
+      await refused(
+        service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: exported!, passphrase: 'wrong' }),
+        'key_passphrase_wrong',
+      );
+      await refused(
+        service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: alice.armoredPrivate }),
+        'key_not_yours',
+      );
+      await refused(
+        service.setMode(accountId, 'server', { password: PASSWORD, armoredPrivateKey: key.revocationCertificate! }),
+        'key_not_private',
+      );
+      const back = await service.setMode(accountId, 'server', {
+        password: PASSWORD,
+        armoredPrivateKey: exported!,
+        passphrase: 'device passphrase',
+        session: s,
+      });
       assert.deepEqual(back, { mode: 'server', exported: null });
       assert.equal(await service.mode(accountId), 'server');
       assert.equal((await service.unlocked(accountId))!.getFingerprint(), key.fingerprint);
@@ -304,7 +435,11 @@ describe('AccountKeyService', () => {
       const second = await service.generate(accountId, { mode: 'server', password: PASSWORD });
       const armored = await service.export(accountId, { password: PASSWORD });
       const keys = await openpgp.readPrivateKeys({ armoredKeys: armored });
-      assert.deepEqual(keys.map((k) => k.getFingerprint()), [second.fingerprint, first.fingerprint], 'every server-held key, the active one first');
+      assert.deepEqual(
+        keys.map((k) => k.getFingerprint()),
+        [second.fingerprint, first.fingerprint],
+        'every server-held key, the active one first',
+      );
       for (const k of keys) await openpgp.decryptKey({ privateKey: k, passphrase: PASSWORD });
       assert.equal(await service.mode(accountId), 'server');
     });
@@ -315,7 +450,11 @@ describe('AccountKeyService', () => {
       const key = await service.generate(accountId, { mode: 'server', password: PASSWORD });
       const before = (await storage.accountKeys.get(accountId, key.fingerprint))!.privateKey!;
       const commit = await service.passwordChanging(accountId, 'the new password!', PASSWORD);
-      assert.deepEqual((await storage.accountKeys.get(accountId, key.fingerprint))!.privateKey, before, 'nothing written before the commit');
+      assert.deepEqual(
+        (await storage.accountKeys.get(accountId, key.fingerprint))!.privateKey,
+        before,
+        'nothing written before the commit',
+      );
       await commit();
       const after = (await storage.accountKeys.get(accountId, key.fingerprint))!.privateKey!;
       assert.notDeepEqual(after.kek.salt, before.kek.salt);
@@ -347,13 +486,23 @@ describe('AccountKeyService', () => {
 
   describe('publication', () => {
     test('the active key of an enabled account whose user ID carries <username>@<domain>; nothing else', async () => {
-      const published = new AccountKeyPublishedSource({ accounts: storage.accounts, keys: storage.accountKeys, domain: DOMAIN, clock: () => clock });
+      const published = new AccountKeyPublishedSource({
+        accounts: storage.accounts,
+        keys: storage.accountKeys,
+        domain: DOMAIN,
+        clock: () => clock,
+      });
       assert.equal(await published.publicKeyOf('alice'), null, 'no key yet');
       assert.equal(await published.publicKeyOf('nobody'), null);
       const key = await service.importPublic(accountId, alice.armoredPublic, {});
       assert.deepEqual(await published.publicKeyOf('alice'), key.publicKey);
       assert.deepEqual(await published.publicKeyOf('ALICE'), key.publicKey);
-      const other = new AccountKeyPublishedSource({ accounts: storage.accounts, keys: storage.accountKeys, domain: 'beta.test', clock: () => clock });
+      const other = new AccountKeyPublishedSource({
+        accounts: storage.accounts,
+        keys: storage.accountKeys,
+        domain: 'beta.test',
+        clock: () => clock,
+      });
       assert.equal(await other.publicKeyOf('alice'), null, 'a key without <username>@<domain> is not published');
       await storage.accounts.update({ ...(await storage.accounts.get(accountId))!, disabled: true });
       assert.equal(await published.publicKeyOf('alice'), null, 'a disabled account publishes nothing');

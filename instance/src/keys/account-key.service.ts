@@ -12,9 +12,22 @@ import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
 import type { AccountKey, KekDerivation, WrappedPrivateKey } from './account-key.entity.ts';
 import type { AccountKeys, KeyStorageMode, OwnPublicKey } from './account-key.port.ts';
-import { applyRevocation, asAppError, MAX_PRIVATE_KEYS, readPrivateKeys, revocationCertificateOf } from './account-key.private.ts';
+import {
+  applyRevocation,
+  asAppError,
+  MAX_PRIVATE_KEYS,
+  readPrivateKeys,
+  revocationCertificateOf,
+} from './account-key.private.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';
-import { deriveKek, newKekDerivation, sameSalt, unwrapPrivateKey, wrapPrivateKey, wrapPurpose } from './account-key.wrap.ts';
+import {
+  deriveKek,
+  newKekDerivation,
+  sameSalt,
+  unwrapPrivateKey,
+  wrapPrivateKey,
+  wrapPurpose,
+} from './account-key.wrap.ts';
 import { KeyUnlockCache, type HeldKek } from './key-unlock.cache.ts';
 
 /** The session a request runs in: a KEK the user just proved is held for it, so the key is unlocked at once. */
@@ -69,7 +82,11 @@ interface OpenedKek {
 
 /** User ID names stay plain: no address brackets, comment parentheses, quotes or control characters. */
 function userIdName(displayName: string, fallback: string): string {
-  const name = displayName.replace(/[<>()"\\\p{Cc}]/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 100);
+  const name = displayName
+    .replace(/[<>()"\\\p{Cc}]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 100);
   return name === '' ? fallback : name;
 }
 
@@ -149,9 +166,15 @@ export class AccountKeyService implements AccountKeys {
    * the key is made on the user's device and its public key sent (importPublic). When a key is active already, this
    * is a rotation: the previous key is retired.
    */
-  async generate(accountId: string, options: { mode: KeyStorageMode } & Partial<ServerKeyOptions>): Promise<AccountKey> {
+  async generate(
+    accountId: string,
+    options: { mode: KeyStorageMode } & Partial<ServerKeyOptions>,
+  ): Promise<AccountKey> {
     if (options.mode !== 'server') {
-      throw new AppError('key_request_invalid', 'In client mode the key is made on your device: send its public key (`armoredPublicKey`).');
+      throw new AppError(
+        'key_request_invalid',
+        'In client mode the key is made on your device: send its public key (`armoredPublicKey`).',
+      );
     }
     const password = requirePassword(options.password);
     const key = await this.locks.run(accountId, async () => {
@@ -166,7 +189,14 @@ export class AccountKeyService implements AccountKeys {
         date: now,
         config: { ...OPENPGP_CONFIG, v6Keys: false },
       });
-      return this.fileServerKey(account, existing, privateKey, revocationCertificate, { password, ...(options.session ? { session: options.session } : {}) }, now);
+      return this.fileServerKey(
+        account,
+        existing,
+        privateKey,
+        revocationCertificate,
+        { password, ...(options.session ? { session: options.session } : {}) },
+        now,
+      );
     });
     await this.changed(accountId);
     return key;
@@ -175,7 +205,10 @@ export class AccountKeyService implements AccountKeys {
   /** A new key replacing the active server-held one (which is retired). */
   async rotate(accountId: string, options: ServerKeyOptions): Promise<AccountKey> {
     if ((await this.mode(accountId)) !== 'server') {
-      throw new AppError('key_request_invalid', 'Only a server-held key is rotated here; in client mode, make the new key on your device and send its public key.');
+      throw new AppError(
+        'key_request_invalid',
+        'Only a server-held key is rotated here; in client mode, make the new key on your device and send its public key.',
+      );
     }
     return this.generate(accountId, { mode: 'server', ...options });
   }
@@ -184,7 +217,12 @@ export class AccountKeyService implements AccountKeys {
    * Imports a private key to keep on the server (server mode): the armoured private key, opened with `passphrase`
    * when protected. It must carry the account's address in a valid user ID, and be neither expired nor revoked.
    */
-  async import(accountId: string, armoredPrivateKey: string, passphrase: string | undefined, options: ServerKeyOptions): Promise<AccountKey> {
+  async import(
+    accountId: string,
+    armoredPrivateKey: string,
+    passphrase: string | undefined,
+    options: ServerKeyOptions,
+  ): Promise<AccountKey> {
     const password = requirePassword(options.password);
     const now = this.deps.clock();
     const [privateKey] = await readPrivateKeys(armoredPrivateKey, passphrase, { now });
@@ -193,7 +231,14 @@ export class AccountKeyService implements AccountKeys {
       const existing = await this.deps.keys.listByAccount(accountId);
       this.refuseOtherMode(existing, 'server');
       this.refuseKnown(existing, privateKey!.getFingerprint().toLowerCase());
-      return this.fileServerKey(account, existing, privateKey!, await revocationCertificateOf(privateKey!, now), options, now);
+      return this.fileServerKey(
+        account,
+        existing,
+        privateKey!,
+        await revocationCertificateOf(privateKey!, now),
+        options,
+        now,
+      );
     });
     await this.changed(accountId);
     return key;
@@ -203,12 +248,17 @@ export class AccountKeyService implements AccountKeys {
    * Client mode: the public key of a key made on the user's device (the private key never comes here), with its
    * revocation certificate when the client gives one. Replaces (retires) the active key when there is one.
    */
-  async importPublic(accountId: string, armoredPublicKey: string, options: { revocationCertificate?: string } = {}): Promise<AccountKey> {
+  async importPublic(
+    accountId: string,
+    armoredPublicKey: string,
+    options: { revocationCertificate?: string } = {},
+  ): Promise<AccountKey> {
     const key = await this.locks.run(accountId, async () => {
       const account = await this.mustAccount(accountId);
       const now = this.deps.clock();
       const parsed = await this.checkPublic(account, armoredPublicKey, now);
-      if (options.revocationCertificate !== undefined) await applyRevocation(parsed.publicKey, options.revocationCertificate, now);
+      if (options.revocationCertificate !== undefined)
+        await applyRevocation(parsed.publicKey, options.revocationCertificate, now);
       const existing = await this.deps.keys.listByAccount(accountId);
       this.refuseOtherMode(existing, 'client');
       this.refuseKnown(existing, parsed.fingerprint);
@@ -226,7 +276,11 @@ export class AccountKeyService implements AccountKeys {
    * key is): the revocation is merged into the stored public key, and the key is no longer published (DNS, WKD,
    * Autocrypt) nor used. Revoking a revoked key changes nothing.
    */
-  async revoke(accountId: string, fingerprint: string, options: { revocationCertificate?: string } = {}): Promise<AccountKey> {
+  async revoke(
+    accountId: string,
+    fingerprint: string,
+    options: { revocationCertificate?: string } = {},
+  ): Promise<AccountKey> {
     const wanted = fingerprint.toLowerCase();
     const { key, changed } = await this.locks.run(accountId, async () => {
       const key = await this.deps.keys.get(accountId, wanted);
@@ -258,7 +312,11 @@ export class AccountKeyService implements AccountKeys {
    * - client -> server: the client uploads its private key(s) (`armoredPrivateKey`, opened with `passphrase`); each
    *   must be one of the account's keys, the active one included. They are wrapped under the password's KEK.
    */
-  async setMode(accountId: string, mode: 'server' | 'client', options: ModeSwitchOptions): Promise<{ mode: KeyStorageMode; exported: string | null }> {
+  async setMode(
+    accountId: string,
+    mode: 'server' | 'client',
+    options: ModeSwitchOptions,
+  ): Promise<{ mode: KeyStorageMode; exported: string | null }> {
     const password = requirePassword(options.password);
     const result = await this.locks.run(accountId, async () => {
       const account = await this.reauthenticate(accountId, password);
@@ -270,17 +328,28 @@ export class AccountKeyService implements AccountKeys {
       const now = this.deps.clock();
       if (mode === 'client') {
         const exported = await this.exportHeld(existing, password, options.exportPassphrase ?? password);
-        for (const k of existing.filter(isServerHeld)) await this.deps.keys.put({ ...k, privateKey: null, updatedAt: now });
+        for (const k of existing.filter(isServerHeld))
+          await this.deps.keys.put({ ...k, privateKey: null, updatedAt: now });
         this.unlockCache.dropAccount(accountId);
         return { mode: 'client' as const, exported };
       }
       if (options.armoredPrivateKey === undefined) {
-        throw new AppError('key_request_invalid', 'Moving the key to the server needs the private key (`armoredPrivateKey`) and its passphrase.');
+        throw new AppError(
+          'key_request_invalid',
+          'Moving the key to the server needs the private key (`armoredPrivateKey`) and its passphrase.',
+        );
       }
-      const uploaded = await readPrivateKeys(options.armoredPrivateKey, options.passphrase, { now, max: MAX_PRIVATE_KEYS });
+      const uploaded = await readPrivateKeys(options.armoredPrivateKey, options.passphrase, {
+        now,
+        max: MAX_PRIVATE_KEYS,
+      });
       const byFingerprint = new Map(existing.map((k) => [k.fingerprint, k]));
       for (const key of uploaded) {
-        if (!byFingerprint.has(key.getFingerprint().toLowerCase())) throw new AppError('key_not_yours', `Key ${key.getFingerprint().toLowerCase()} is not one of your account’s keys.`);
+        if (!byFingerprint.has(key.getFingerprint().toLowerCase()))
+          throw new AppError(
+            'key_not_yours',
+            `Key ${key.getFingerprint().toLowerCase()} is not one of your account’s keys.`,
+          );
       }
       if (!uploaded.some((k) => k.getFingerprint().toLowerCase() === active.fingerprint)) {
         throw new AppError('key_not_yours', `The upload must include your active key (${active.fingerprint}).`);
@@ -289,9 +358,14 @@ export class AccountKeyService implements AccountKeys {
       try {
         for (const key of uploaded) {
           const stored = byFingerprint.get(key.getFingerprint().toLowerCase())!;
-          await this.deps.keys.put({ ...stored, privateKey: this.wrap(account.id, stored.fingerprint, key, opened), updatedAt: now });
+          await this.deps.keys.put({
+            ...stored,
+            privateKey: this.wrap(account.id, stored.fingerprint, key, opened),
+            updatedAt: now,
+          });
         }
-        if (options.session) this.unlockCache.put(account.id, options.session.id, options.session.expiresAt, opened.kdf, opened.kek);
+        if (options.session)
+          this.unlockCache.put(account.id, options.session.id, options.session.expiresAt, opened.kdf, opened.kek);
       } finally {
         opened.kek.fill(0);
       }
@@ -313,7 +387,11 @@ export class AccountKeyService implements AccountKeys {
       const existing = await this.deps.keys.listByAccount(accountId);
       const active = existing.find((k) => k.status === 'active');
       if (active === undefined) throw new AppError('key_none');
-      if (active.privateKey === null) throw new AppError('key_mode_mismatch', 'Your private key is kept on your devices: there is nothing to export from the server.');
+      if (active.privateKey === null)
+        throw new AppError(
+          'key_mode_mismatch',
+          'Your private key is kept on your devices: there is nothing to export from the server.',
+        );
       return this.exportHeld(existing, password, options.exportPassphrase ?? password);
     });
   }
@@ -342,7 +420,10 @@ export class AccountKeyService implements AccountKeys {
       }
       if (unlocked) await this.unlockedNow(accountId);
     } catch (e) {
-      this.deps.logger?.warn({ accountId, reason: e instanceof Error ? e.name : 'error' }, 'account keys: the private key could not be unlocked at login');
+      this.deps.logger?.warn(
+        { accountId, reason: e instanceof Error ? e.name : 'error' },
+        'account keys: the private key could not be unlocked at login',
+      );
     }
   }
 
@@ -368,7 +449,12 @@ export class AccountKeyService implements AccountKeys {
         for (const group of bySalt(held)) {
           const kek = await deriveKek(oldPassword, group[0]!.privateKey.kek);
           for (const k of group) {
-            const secret = unwrapPrivateKey(k.privateKey.sealed, kek, this.deps.box, wrapPurpose(accountId, k.fingerprint));
+            const secret = unwrapPrivateKey(
+              k.privateKey.sealed,
+              kek,
+              this.deps.box,
+              wrapPurpose(accountId, k.fingerprint),
+            );
             if (secret) opened.push({ key: k, secret });
           }
           kek.fill(0);
@@ -378,7 +464,12 @@ export class AccountKeyService implements AccountKeys {
       for (const k of held) {
         if (opened.some((o) => o.key.fingerprint === k.fingerprint)) continue;
         for (const h of live.filter((h) => sameSalt(h.kdf, k.privateKey.kek))) {
-          const secret = unwrapPrivateKey(k.privateKey.sealed, h.kek, this.deps.box, wrapPurpose(accountId, k.fingerprint));
+          const secret = unwrapPrivateKey(
+            k.privateKey.sealed,
+            h.kek,
+            this.deps.box,
+            wrapPurpose(accountId, k.fingerprint),
+          );
           if (secret) {
             opened.push({ key: k, secret });
             break;
@@ -386,14 +477,20 @@ export class AccountKeyService implements AccountKeys {
         }
       }
       if (opened.length < held.length) {
-        this.deps.logger?.warn({ accountId, locked: held.length - opened.length }, 'account keys: some server-held keys stay under the previous password');
+        this.deps.logger?.warn(
+          { accountId, locked: held.length - opened.length },
+          'account keys: some server-held keys stay under the previous password',
+        );
       }
       if (opened.length === 0) return drop;
       const kdf = newKekDerivation(this.kdf);
       const kek = await deriveKek(newPassword, kdf);
       const rewrapped = opened.map(({ key, secret }) => ({
         key,
-        privateKey: { sealed: wrapPrivateKey(secret, kek, this.deps.box, wrapPurpose(accountId, key.fingerprint)), kek: kdf },
+        privateKey: {
+          sealed: wrapPrivateKey(secret, kek, this.deps.box, wrapPurpose(accountId, key.fingerprint)),
+          kek: kdf,
+        },
       }));
       kek.fill(0);
       return async () => {
@@ -402,7 +499,8 @@ export class AccountKeyService implements AccountKeys {
           for (const r of rewrapped) {
             const current = await this.deps.keys.get(accountId, r.key.fingerprint);
             // Written only over the very copy that was re-wrapped (a concurrent switch to client mode wins).
-            if (current?.privateKey?.sealed === r.key.privateKey.sealed) await this.deps.keys.put({ ...current, privateKey: r.privateKey, updatedAt: now });
+            if (current?.privateKey?.sealed === r.key.privateKey.sealed)
+              await this.deps.keys.put({ ...current, privateKey: r.privateKey, updatedAt: now });
           }
         });
         this.unlockCache.dropAccount(accountId);
@@ -430,7 +528,8 @@ export class AccountKeyService implements AccountKeys {
 
   private async reauthenticate(accountId: string, password: string): Promise<Account> {
     const account = await this.mustAccount(accountId);
-    if (!(await this.deps.hasher.verify(account.passwordHash, password))) throw new AppError('invalid_credentials', 'The password is wrong.');
+    if (!(await this.deps.hasher.verify(account.passwordHash, password)))
+      throw new AppError('invalid_credentials', 'The password is wrong.');
     return account;
   }
 
@@ -439,13 +538,19 @@ export class AccountKeyService implements AccountKeys {
     if (active === undefined) return;
     const current = active.privateKey !== null ? 'server' : 'client';
     if (current !== mode) {
-      throw new AppError('key_mode_mismatch', current === 'server' ? 'Your private key is kept on the server: switch to client mode first (POST /api/v1/keys/mode).' : 'Your private key is kept on your devices: switch to server mode first (POST /api/v1/keys/mode).');
+      throw new AppError(
+        'key_mode_mismatch',
+        current === 'server'
+          ? 'Your private key is kept on the server: switch to client mode first (POST /api/v1/keys/mode).'
+          : 'Your private key is kept on your devices: switch to server mode first (POST /api/v1/keys/mode).',
+      );
     }
   }
 
   private refuseKnown(existing: AccountKey[], fingerprint: string): void {
     const known = existing.find((k) => k.fingerprint === fingerprint);
-    if (known?.status === 'revoked') throw new AppError('key_revoked', 'This key was revoked: it cannot become your key again.');
+    if (known?.status === 'revoked')
+      throw new AppError('key_revoked', 'This key was revoked: it cannot become your key again.');
     if (known) throw new AppError('key_exists');
   }
 
@@ -457,11 +562,21 @@ export class AccountKeyService implements AccountKeys {
     } catch (e) {
       throw asAppError(e);
     }
-    if (!parsed.canEncrypt) throw new AppError('key_unusable', 'The key has no valid encryption subkey: nobody could encrypt mail to you with it.');
+    if (!parsed.canEncrypt)
+      throw new AppError(
+        'key_unusable',
+        'The key has no valid encryption subkey: nobody could encrypt mail to you with it.',
+      );
     return parsed;
   }
 
-  private newKey(accountId: string, parsed: ParsedPublicKey, revocationCertificate: string | null, privateKey: WrappedPrivateKey | null, now: Date): AccountKey {
+  private newKey(
+    accountId: string,
+    parsed: ParsedPublicKey,
+    revocationCertificate: string | null,
+    privateKey: WrappedPrivateKey | null,
+    now: Date,
+  ): AccountKey {
     return {
       accountId,
       fingerprint: parsed.fingerprint,
@@ -479,7 +594,8 @@ export class AccountKeyService implements AccountKeys {
   }
 
   private async retireActive(existing: AccountKey[], now: Date): Promise<void> {
-    for (const k of existing) if (k.status === 'active') await this.deps.keys.put({ ...k, status: 'retired', updatedAt: now });
+    for (const k of existing)
+      if (k.status === 'active') await this.deps.keys.put({ ...k, status: 'retired', updatedAt: now });
   }
 
   /** Checks, wraps and stores a decrypted private key as the account's active server-held key. */
@@ -494,10 +610,17 @@ export class AccountKeyService implements AccountKeys {
     const parsed = await this.checkPublic(account, privateKey.toPublic().write(), now);
     const opened = await this.kekForNewWrap(existing, options.password);
     try {
-      const key = this.newKey(account.id, parsed, revocationCertificate, this.wrap(account.id, parsed.fingerprint, privateKey, opened), now);
+      const key = this.newKey(
+        account.id,
+        parsed,
+        revocationCertificate,
+        this.wrap(account.id, parsed.fingerprint, privateKey, opened),
+        now,
+      );
       await this.retireActive(existing, now);
       await this.deps.keys.put(key);
-      if (options.session) this.unlockCache.put(account.id, options.session.id, options.session.expiresAt, opened.kdf, opened.kek);
+      if (options.session)
+        this.unlockCache.put(account.id, options.session.id, options.session.expiresAt, opened.kdf, opened.kek);
       return key;
     } finally {
       opened.kek.fill(0);
@@ -506,7 +629,10 @@ export class AccountKeyService implements AccountKeys {
 
   private wrap(accountId: string, fingerprint: string, key: openpgp.PrivateKey, opened: OpenedKek): WrappedPrivateKey {
     // Not zeroed afterwards: openpgp.js may share these bytes with the key object it came from.
-    return { sealed: wrapPrivateKey(key.write(), opened.kek, this.deps.box, wrapPurpose(accountId, fingerprint)), kek: opened.kdf };
+    return {
+      sealed: wrapPrivateKey(key.write(), opened.kek, this.deps.box, wrapPurpose(accountId, fingerprint)),
+      kek: opened.kdf,
+    };
   }
 
   /**
@@ -546,13 +672,21 @@ export class AccountKeyService implements AccountKeys {
       this.unlockCache.dropAccount(accountId);
       return [];
     }
-    const live = new Set((await this.deps.sessions.listByAccount(accountId)).filter((s) => s.revokedAt === null && s.expiresAt > now).map((s) => s.id));
-    for (const sessionId of new Set(held.map((h) => h.sessionId))) if (!live.has(sessionId)) this.unlockCache.drop(sessionId);
+    const live = new Set(
+      (await this.deps.sessions.listByAccount(accountId))
+        .filter((s) => s.revokedAt === null && s.expiresAt > now)
+        .map((s) => s.id),
+    );
+    for (const sessionId of new Set(held.map((h) => h.sessionId)))
+      if (!live.has(sessionId)) this.unlockCache.drop(sessionId);
     return held.filter((h) => live.has(h.sessionId));
   }
 
   /** Opens the given server-held keys with the KEKs live sessions hold; keys none opens are left out. */
-  private async openWithHeld(accountId: string, keys: (AccountKey & { privateKey: WrappedPrivateKey })[]): Promise<{ stored: AccountKey; key: openpgp.PrivateKey }[]> {
+  private async openWithHeld(
+    accountId: string,
+    keys: (AccountKey & { privateKey: WrappedPrivateKey })[],
+  ): Promise<{ stored: AccountKey; key: openpgp.PrivateKey }[]> {
     if (keys.length === 0) return [];
     const held = await this.liveKeks(accountId);
     const out: { stored: AccountKey; key: openpgp.PrivateKey }[] = [];
@@ -568,7 +702,10 @@ export class AccountKeyService implements AccountKeys {
     return out;
   }
 
-  private async open(k: AccountKey & { privateKey: WrappedPrivateKey }, kek: Buffer): Promise<openpgp.PrivateKey | null> {
+  private async open(
+    k: AccountKey & { privateKey: WrappedPrivateKey },
+    kek: Buffer,
+  ): Promise<openpgp.PrivateKey | null> {
     const secret = unwrapPrivateKey(k.privateKey.sealed, kek, this.deps.box, wrapPurpose(k.accountId, k.fingerprint));
     if (secret === null) return null;
     try {
@@ -599,7 +736,10 @@ export class AccountKeyService implements AccountKeys {
     }
     if (packets.length < held.length) {
       // A key the password does not open (wrapped under an earlier password) is not handed out, and not erased either.
-      throw new AppError('key_locked', `${held.length - packets.length} of your server-held keys do not open with this password.`);
+      throw new AppError(
+        'key_locked',
+        `${held.length - packets.length} of your server-held keys do not open with this password.`,
+      );
     }
     return openpgp.armor(openpgp.enums.armor.privateKey, Buffer.concat(packets));
   }
@@ -609,7 +749,10 @@ export class AccountKeyService implements AccountKeys {
     try {
       await this.deps.onUnlocked?.(accountId);
     } catch (e) {
-      this.deps.logger?.warn({ accountId, reason: e instanceof Error ? e.name : 'error' }, 'account keys: mail waiting for the unlocked key was not scheduled');
+      this.deps.logger?.warn(
+        { accountId, reason: e instanceof Error ? e.name : 'error' },
+        'account keys: mail waiting for the unlocked key was not scheduled',
+      );
     }
   }
 
@@ -619,7 +762,8 @@ export class AccountKeyService implements AccountKeys {
 }
 
 function requirePassword(password: string | undefined): string {
-  if (password === undefined || password === '') throw new AppError('key_request_invalid', 'Keeping the key on the server needs your password (`password`).');
+  if (password === undefined || password === '')
+    throw new AppError('key_request_invalid', 'Keeping the key on the server needs your password (`password`).');
   return password;
 }
 

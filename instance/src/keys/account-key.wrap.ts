@@ -36,7 +36,13 @@ export const wrapPurpose = (accountId: string, fingerprint: string) => `account-
 
 /** A fresh derivation (new random salt) with the given argon2id cost. */
 export function newKekDerivation(cost: PasswordHasherOptions): KekDerivation {
-  return { algorithm: 'argon2id', memoryCost: cost.memoryCost, timeCost: cost.timeCost, parallelism: cost.parallelism, salt: new Uint8Array(randomBytes(SALT_BYTES)) };
+  return {
+    algorithm: 'argon2id',
+    memoryCost: cost.memoryCost,
+    timeCost: cost.timeCost,
+    parallelism: cost.parallelism,
+    salt: new Uint8Array(randomBytes(SALT_BYTES)),
+  };
 }
 
 /** The KEK for a password under a derivation. Costs one argon2id run (tens of milliseconds, ~19 MiB by default). */
@@ -88,7 +94,9 @@ export function unwrapPrivateKey(sealed: string, kek: Buffer, box: SecretBox, pu
     const decipher = createDecipheriv('aes-256-gcm', kek, iv);
     decipher.setAAD(Buffer.from(purpose, 'utf8'));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    return new Uint8Array(Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]));
+    return new Uint8Array(
+      Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]),
+    );
   } catch {
     return null;
   }

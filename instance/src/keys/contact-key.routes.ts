@@ -12,12 +12,19 @@ import { fingerprintWords, type CorrespondentKeyService } from './public-key.ser
 
 export const CorrespondentKeyDto = Type.Object(
   {
-    fingerprint: Type.String({ description: 'Primary key fingerprint, lowercase hex (40 characters for v4 keys, 64 for v6).' }),
-    fingerprintGrouped: Type.String({ description: 'The fingerprint to read aloud and compare: uppercase groups of four.' }),
+    fingerprint: Type.String({
+      description: 'Primary key fingerprint, lowercase hex (40 characters for v4 keys, 64 for v6).',
+    }),
+    fingerprintGrouped: Type.String({
+      description: 'The fingerprint to read aloud and compare: uppercase groups of four.',
+    }),
     address: Type.String({ description: 'The email address the key is for.' }),
-    source: Type.Enum([...KEY_SOURCES], { description: 'Where the key came from (autocrypt, attached, wkd, dns, dnssec, federation).' }),
+    source: Type.Enum([...KEY_SOURCES], {
+      description: 'Where the key came from (autocrypt, attached, wkd, dns, dnssec, federation).',
+    }),
     status: Type.Enum(['active', 'superseded', 'conflict', 'rejected'], {
-      description: '`conflict`: a different key than the pinned one was seen (trust on first use alert); not used until you decide.',
+      description:
+        '`conflict`: a different key than the pinned one was seen (trust on first use alert); not used until you decide.',
     }),
     verified: Type.Boolean({ description: 'You compared the fingerprint with its owner.' }),
     verifiedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -54,7 +61,10 @@ const KeyList = Type.Object({ items: Type.Array(CorrespondentKeyDto) }, { additi
 const KeyParams = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
-    fingerprint: Type.String({ pattern: '^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$', description: 'The key’s fingerprint, hex.' }),
+    fingerprint: Type.String({
+      pattern: '^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$',
+      description: 'The key’s fingerprint, hex.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -64,8 +74,18 @@ const MAX_ARMORED = 256 * 1024;
 
 const AddKeyBody = Type.Object(
   {
-    address: Type.Optional(Type.String({ minLength: 3, maxLength: 320, description: 'One of the contact’s email addresses; defaults to its only one.' })),
-    armored: Type.String({ minLength: 1, maxLength: MAX_ARMORED, description: 'The ASCII-armoured OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK-----).' }),
+    address: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 320,
+        description: 'One of the contact’s email addresses; defaults to its only one.',
+      }),
+    ),
+    armored: Type.String({
+      minLength: 1,
+      maxLength: MAX_ARMORED,
+      description: 'The ASCII-armoured OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK-----).',
+    }),
   },
   { additionalProperties: false },
 );
@@ -79,17 +99,25 @@ function addressFor(contact: Contact, given: string | undefined): string {
     if (addresses.length === 1) return addresses[0]!;
     throw new AppError(
       'contact_address_unknown',
-      addresses.length === 0 ? 'This contact has no email address.' : 'This contact has several email addresses: say which one the key is for (`address`).',
+      addresses.length === 0
+        ? 'This contact has no email address.'
+        : 'This contact has several email addresses: say which one the key is for (`address`).',
     );
   }
   const normalised = normaliseEmailAddress(given);
-  if (normalised === null || !addresses.includes(normalised)) throw new AppError('contact_address_unknown', 'This address is not one of the contact’s email addresses.');
+  if (normalised === null || !addresses.includes(normalised))
+    throw new AppError('contact_address_unknown', 'This address is not one of the contact’s email addresses.');
   return normalised;
 }
 
 /** OpenPGP public keys of a contact: list, add (trust on first use), verify (fingerprints compared), reject. */
-export const contactKeyRoutes: FastifyPluginAsync<{ contacts: ContactService; keys: CorrespondentKeyService }> = async (app, { contacts, keys }) => {
-  const listOf = async (contact: Contact) => ({ items: (await keys.keysForContact(contact)).map(toCorrespondentKeyDto) });
+export const contactKeyRoutes: FastifyPluginAsync<{ contacts: ContactService; keys: CorrespondentKeyService }> = async (
+  app,
+  { contacts, keys },
+) => {
+  const listOf = async (contact: Contact) => ({
+    items: (await keys.keysForContact(contact)).map(toCorrespondentKeyDto),
+  });
 
   app.get(
     '/api/v1/contacts/:id/keys',
@@ -119,8 +147,14 @@ export const contactKeyRoutes: FastifyPluginAsync<{ contacts: ContactService; ke
         params: IdParams,
         body: AddKeyBody,
         response: {
-          200: Type.Object({ key: CorrespondentKeyDto, outcome: Type.Literal('known') }, { additionalProperties: false }),
-          201: Type.Object({ key: CorrespondentKeyDto, outcome: Type.Union([Type.Literal('new'), Type.Literal('conflict')]) }, { additionalProperties: false }),
+          200: Type.Object(
+            { key: CorrespondentKeyDto, outcome: Type.Literal('known') },
+            { additionalProperties: false },
+          ),
+          201: Type.Object(
+            { key: CorrespondentKeyDto, outcome: Type.Union([Type.Literal('new'), Type.Literal('conflict')]) },
+            { additionalProperties: false },
+          ),
           ...problemResponses(400, 401, 404, 422),
         },
       },

@@ -9,15 +9,28 @@ const KeyAlertDto = Type.Object(
   {
     address: Type.String({ description: 'The email address two keys claim.' }),
     contact: Type.Union(
-      [Type.Object({ id: Type.String({ format: 'uuid' }), displayName: Type.String() }, { additionalProperties: false }), Type.Null()],
-      { description: 'The contact holding the address (null when none does: add the address to a contact to resolve the alert).' },
+      [
+        Type.Object(
+          { id: Type.String({ format: 'uuid' }), displayName: Type.String() },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      {
+        description:
+          'The contact holding the address (null when none does: add the address to a contact to resolve the alert).',
+      },
     ),
     pinned: Type.Union([CorrespondentKeyDto, Type.Null()], {
-      description: 'The key pinned for the address on first use, still the one used; null when none is active any more.',
+      description:
+        'The key pinned for the address on first use, still the one used; null when none is active any more.',
     }),
     // The different key that appeared (its source says where from): never used until you decide.
     conflicting: CorrespondentKeyDto,
-    raisedAt: Type.String({ format: 'date-time', description: 'When the different key (`conflicting`) was first seen.' }),
+    raisedAt: Type.String({
+      format: 'date-time',
+      description: 'When the different key (`conflicting`) was first seen.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -52,14 +65,25 @@ export const keyAlertRoutes: FastifyPluginAsync<{ alerts: KeyAlertService }> = a
           'Key alerts, newest first: a correspondent’s address for which a different key appeared after one was pinned (trust on first use). Compare both fingerprints (fingerprintGrouped, read aloud) with the person, then POST /api/v1/contacts/:id/keys/:fingerprint/verify with the right one (the other is set aside), or …/reject the new one. Until then the new key is never used and the contact’s Privacy Index is capped (cap.key_conflict).',
         querystring: AlertsQuery,
         response: {
-          200: Type.Object({ items: Type.Array(KeyAlertDto), next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor of the next page, null on the last.' }) }, { additionalProperties: false }),
+          200: Type.Object(
+            {
+              items: Type.Array(KeyAlertDto),
+              next: Type.Union([Type.String(), Type.Null()], {
+                description: 'Cursor of the next page, null on the last.',
+              }),
+            },
+            { additionalProperties: false },
+          ),
           ...problemResponses(400, 401),
         },
       },
     },
     async (request) => {
       const q = request.query as { limit: number; cursor?: string };
-      const page = await alerts.list(principalOf(request).account.id, { limit: q.limit, ...(q.cursor ? { cursor: q.cursor } : {}) });
+      const page = await alerts.list(principalOf(request).account.id, {
+        limit: q.limit,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
       return { items: page.items.map(toKeyAlertDto), next: page.next };
     },
   );

@@ -32,7 +32,12 @@ describe('KeyAlertService', () => {
     alerts = new KeyAlertService({ keys: storage.keys, contacts: storage.contacts });
     bob = await Promise.all([1, 2, 3].map(() => generateTestKey('bob@example.org')));
     carol = await Promise.all([1, 2].map(() => generateTestKey('carol@example.net')));
-    await storage.contacts.create(aContact(accountId, { displayName: 'Bob', identities: [{ protocol: 'email', address: 'bob@example.org', label: null }] }));
+    await storage.contacts.create(
+      aContact(accountId, {
+        displayName: 'Bob',
+        identities: [{ protocol: 'email', address: 'bob@example.org', label: null }],
+      }),
+    );
   });
   afterAll(async () => {
     await storage?.close();
@@ -45,23 +50,43 @@ describe('KeyAlertService', () => {
     assert.deepEqual(await alerts.list(accountId, { limit: 10 }), { items: [], next: null });
 
     tick();
-    assert.equal((await keys.addKey(accountId, 'bob@example.org', bob[1]!.armoredPublic, 'autocrypt')).outcome, 'conflict');
+    assert.equal(
+      (await keys.addKey(accountId, 'bob@example.org', bob[1]!.armoredPublic, 'autocrypt')).outcome,
+      'conflict',
+    );
     tick();
-    assert.equal((await keys.addKey(accountId, 'carol@example.net', carol[1]!.armoredPublic, 'dns')).outcome, 'conflict');
+    assert.equal(
+      (await keys.addKey(accountId, 'carol@example.net', carol[1]!.armoredPublic, 'dns')).outcome,
+      'conflict',
+    );
     tick();
-    assert.equal((await keys.addKey(accountId, 'bob@example.org', bob[2]!.armoredPublic, 'autocrypt')).outcome, 'conflict');
+    assert.equal(
+      (await keys.addKey(accountId, 'bob@example.org', bob[2]!.armoredPublic, 'autocrypt')).outcome,
+      'conflict',
+    );
 
     const page = await alerts.list(accountId, { limit: 10 });
     assert.equal(page.next, null);
     assert.deepEqual(
-      page.items.map((a) => [a.address, a.conflicting.fingerprint, a.conflicting.source, a.pinned?.fingerprint, a.pinned?.source, a.contact?.displayName ?? null]),
+      page.items.map((a) => [
+        a.address,
+        a.conflicting.fingerprint,
+        a.conflicting.source,
+        a.pinned?.fingerprint,
+        a.pinned?.source,
+        a.contact?.displayName ?? null,
+      ]),
       [
         ['bob@example.org', bob[2]!.fingerprint, 'autocrypt', bob[0]!.fingerprint, 'wkd', 'Bob'],
         ['carol@example.net', carol[1]!.fingerprint, 'dns', carol[0]!.fingerprint, 'autocrypt', null],
         ['bob@example.org', bob[1]!.fingerprint, 'autocrypt', bob[0]!.fingerprint, 'wkd', 'Bob'],
       ],
     );
-    assert.deepEqual(await alerts.list(otherAccountId, { limit: 10 }), { items: [], next: null }, 'alerts are per account');
+    assert.deepEqual(
+      await alerts.list(otherAccountId, { limit: 10 }),
+      { items: [], next: null },
+      'alerts are per account',
+    );
   });
 
   test('pages follow one another without gaps or repeats', async () => {
@@ -91,7 +116,10 @@ describe('KeyAlertService', () => {
   test('cursors: round trip, and anything else is a validation error', () => {
     const at = new Date('2026-03-04T05:06:07.089Z');
     const fp = 'ab'.repeat(20);
-    assert.deepEqual(decodeAlertCursor(encodeAlertCursor({ firstSeenAt: at, address: 'bob@example.org', fingerprint: fp })), { firstSeenAt: at, address: 'bob@example.org', fingerprint: fp });
+    assert.deepEqual(
+      decodeAlertCursor(encodeAlertCursor({ firstSeenAt: at, address: 'bob@example.org', fingerprint: fp })),
+      { firstSeenAt: at, address: 'bob@example.org', fingerprint: fp },
+    );
     const refused = (s: string) => {
       try {
         decodeAlertCursor(s);
@@ -101,9 +129,22 @@ describe('KeyAlertService', () => {
       }
     };
     const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
-    for (const bad of ['', 'not base64!', b64('a1\n12\nbob@example.org'), b64(`a2\n12\nbob@example.org\n${fp}`), b64(`a1\n-1\nbob@example.org\n${fp}`), b64(`a1\n12\n\n${fp}`), b64(`a1\n12\nbo\u0000b@x\n${fp}`), b64(`a1\n12\nbob@example.org\n${'g'.repeat(40)}`), b64(`a1\n12\nbob@example.org\n${fp}\nextra`), b64(`a1\n12\n${'x'.repeat(400)}\n${fp}`)]) {
+    for (const bad of [
+      '',
+      'not base64!',
+      b64('a1\n12\nbob@example.org'),
+      b64(`a2\n12\nbob@example.org\n${fp}`),
+      b64(`a1\n-1\nbob@example.org\n${fp}`),
+      b64(`a1\n12\n\n${fp}`),
+      b64(`a1\n12\nbo\u0000b@x\n${fp}`),
+      b64(`a1\n12\nbob@example.org\n${'g'.repeat(40)}`),
+      b64(`a1\n12\nbob@example.org\n${fp}\nextra`),
+      b64(`a1\n12\n${'x'.repeat(400)}\n${fp}`),
+    ]) {
       assert.ok(refused(bad), JSON.stringify(bad));
     }
-    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => refused(s) || decodeAlertCursor(s).fingerprint.length >= 40));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => refused(s) || decodeAlertCursor(s).fingerprint.length >= 40),
+    );
   });
 });

@@ -61,21 +61,31 @@ export class KeyAlertService {
 
   async list(accountId: string, page: { limit: number; cursor?: string }): Promise<KeyAlertPage> {
     const after = page.cursor === undefined ? undefined : decodeAlertCursor(page.cursor);
-    const conflicts = await this.deps.keys.listConflicts(accountId, { limit: page.limit + 1, ...(after ? { after } : {}) });
+    const conflicts = await this.deps.keys.listConflicts(accountId, {
+      limit: page.limit + 1,
+      ...(after ? { after } : {}),
+    });
     const shown = conflicts.slice(0, page.limit);
     // Several alerts may concern one address (two keys seen after the pinned one): read each address once.
     const perAddress = new Map<string, Promise<{ contact: Contact | null; pinned: CorrespondentKey | null }>>();
     const about = (address: string) => {
       let found = perAddress.get(address);
       if (found === undefined) {
-        found = Promise.all([this.deps.contacts.findByIdentity(accountId, 'email', address), this.deps.keys.listByAddress(accountId, address)]).then(
-          ([contact, keys]) => ({ contact, pinned: pinnedOf(keys) }),
-        );
+        found = Promise.all([
+          this.deps.contacts.findByIdentity(accountId, 'email', address),
+          this.deps.keys.listByAddress(accountId, address),
+        ]).then(([contact, keys]) => ({ contact, pinned: pinnedOf(keys) }));
         perAddress.set(address, found);
       }
       return found;
     };
-    const items = await Promise.all(shown.map(async (conflicting) => ({ address: conflicting.address, ...(await about(conflicting.address)), conflicting })));
+    const items = await Promise.all(
+      shown.map(async (conflicting) => ({
+        address: conflicting.address,
+        ...(await about(conflicting.address)),
+        conflicting,
+      })),
+    );
     return { items, next: conflicts.length > page.limit ? encodeAlertCursor(shown.at(-1)!) : null };
   }
 }

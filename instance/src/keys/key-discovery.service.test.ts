@@ -13,10 +13,33 @@ import { CorrespondentKeyService } from './public-key.service.ts';
 
 const DOMAIN = 'alpha.test';
 const DKIM_ALIGNED = (domain: string): MessageFacts => ({
-  transport: { via: 'smtp', tls: null, clientIp: '192.0.2.1', helo: `mx.${domain}`, receivedChain: [], externalHops: 0, plaintextHops: 0 },
-  authentication: { spf: { result: 'pass', domain }, dkim: [{ result: 'pass', domain, selector: 's', aligned: true }], dmarc: { result: 'pass', domain, policy: 'none' } },
+  transport: {
+    via: 'smtp',
+    tls: null,
+    clientIp: '192.0.2.1',
+    helo: `mx.${domain}`,
+    receivedChain: [],
+    externalHops: 0,
+    plaintextHops: 0,
+  },
+  authentication: {
+    spf: { result: 'pass', domain },
+    dkim: [{ result: 'pass', domain, selector: 's', aligned: true }],
+    dmarc: { result: 'pass', domain, policy: 'none' },
+  },
 });
-const LOCAL: MessageFacts = { transport: { via: 'local', tls: null, clientIp: null, helo: null, receivedChain: [], externalHops: 0, plaintextHops: 0 }, authentication: null };
+const LOCAL: MessageFacts = {
+  transport: {
+    via: 'local',
+    tls: null,
+    clientIp: null,
+    helo: null,
+    receivedChain: [],
+    externalHops: 0,
+    plaintextHops: 0,
+  },
+  authentication: null,
+};
 
 describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', () => {
   let bob: TestKey;
@@ -32,11 +55,29 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
   let dnsAnswer: (address: string) => OpenPgpKeyLookup;
   let localAccountId: string;
 
-  const none: OpenPgpKeyLookup = { key: null, keys: [], dnssecValidated: false, name: 'x', server: '127.0.0.1:53', rcode: 'NXDOMAIN', transport: 'udp', error: null };
-  const dnsWith = (bytes: Uint8Array, ad: boolean): OpenPgpKeyLookup => ({ ...none, key: bytes, keys: [bytes], dnssecValidated: ad, rcode: 'NOERROR' });
+  const none: OpenPgpKeyLookup = {
+    key: null,
+    keys: [],
+    dnssecValidated: false,
+    name: 'x',
+    server: '127.0.0.1:53',
+    rcode: 'NXDOMAIN',
+    transport: 'udp',
+    error: null,
+  };
+  const dnsWith = (bytes: Uint8Array, ad: boolean): OpenPgpKeyLookup => ({
+    ...none,
+    key: bytes,
+    keys: [bytes],
+    dnssecValidated: ad,
+    rcode: 'NOERROR',
+  });
   const accountKeys: AccountKeys = {
     mode: async (id) => (id === localAccountId ? 'server' : 'none'),
-    publicKey: async (id) => (id === localAccountId ? { fingerprint: local.fingerprint, publicKey: local.publicKey.write(), armored: local.armoredPublic } : null),
+    publicKey: async (id) =>
+      id === localAccountId
+        ? { fingerprint: local.fingerprint, publicKey: local.publicKey.write(), armored: local.armoredPublic }
+        : null,
     unlocked: async () => null,
   };
 
@@ -90,15 +131,27 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
   });
 
   test('WKD first: the key found is filed (source wkd) and used; the answer is cached', async () => {
-    wkdAnswer = () => ({ key: bob.publicKey.write(), url: 'https://example.org/.well-known/openpgpkey/hu/x', status: 200, error: null });
+    wkdAnswer = () => ({
+      key: bob.publicKey.write(),
+      url: 'https://example.org/.well-known/openpgpkey/hu/x',
+      status: 200,
+      error: null,
+    });
     const d = service();
     const key = await d.keyFor(accountId, 'Bob@Example.org', { discover: true });
     assert.equal(key?.fingerprint, bob.fingerprint);
     assert.equal(key?.source, 'wkd');
     assert.deepEqual(calls.dns, [], 'DNS is not asked once WKD answered');
-    assert.deepEqual(calls.wkdOptions[0]?.connectTo, { 'example.org': '203.0.114.7:443' }, 'the connection is pinned to the address checked');
+    assert.deepEqual(
+      calls.wkdOptions[0]?.connectTo,
+      { 'example.org': '203.0.114.7:443' },
+      'the connection is pinned to the address checked',
+    );
     const filed = await keys.keysForAddress(accountId, 'bob@example.org');
-    assert.deepEqual(filed.map((k) => [k.source, k.status]), [['wkd', 'active']]);
+    assert.deepEqual(
+      filed.map((k) => [k.source, k.status]),
+      [['wkd', 'active']],
+    );
     // Held now: no lookup at all.
     assert.equal((await d.keyFor(accountId, 'bob@example.org', { discover: true }))?.fingerprint, bob.fingerprint);
     assert.equal(calls.wkd.length, 1);
@@ -124,11 +177,23 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
     dnsAnswer = () => dnsWith(Buffer.from('garbage, not a key'), false);
     const r = await service().discover(accountId, 'bob@example.org');
     assert.equal(r.key, null);
-    assert.deepEqual(r.attempts.map((a) => [a.method, a.result]), [["wkd", "refused"], ["dns", "refused"]], JSON.stringify(r.attempts));
+    assert.deepEqual(
+      r.attempts.map((a) => [a.method, a.result]),
+      [
+        ['wkd', 'refused'],
+        ['dns', 'refused'],
+      ],
+      JSON.stringify(r.attempts),
+    );
     assert.match(r.attempts[0]!.detail!, /key_address_mismatch/);
     assert.match(r.attempts[1]!.detail!, /key_malformed/);
     dnsAnswer = () => none;
-    wkdAnswer = () => ({ key: Buffer.from(new TextEncoder().encode(revokedPublicKeyText)), url: 'u', status: 200, error: null });
+    wkdAnswer = () => ({
+      key: Buffer.from(new TextEncoder().encode(revokedPublicKeyText)),
+      url: 'u',
+      status: 200,
+      error: null,
+    });
     const revoked = await service().discover(accountId, 'bob@example.org');
     assert.equal(revoked.key, null);
     assert.match(revoked.attempts[0]!.detail!, /key_revoked/);
@@ -141,7 +206,10 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
     const d = service({ negativeTtlMs: 60_000, maxEntries: 2 });
     const [a, b] = await Promise.all([d.discover(accountId, 'x@one.example'), d.discover(accountId, 'x@one.example')]);
     assert.equal(calls.wkd.length, 1, 'one lookup for both');
-    assert.deepEqual(a.attempts.map((t) => t.result), ['error', 'error']);
+    assert.deepEqual(
+      a.attempts.map((t) => t.result),
+      ['error', 'error'],
+    );
     assert.deepEqual(b.attempts, a.attempts);
     assert.equal((await d.discover(accountId, 'x@one.example')).cached, true);
     assert.equal(calls.wkd.length, 1);
@@ -186,7 +254,10 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
     wkdAnswer = () => ({ key: bob2.publicKey.write(), url: 'u', status: 200, error: null });
     const r = await service().discover(accountId, 'bob@example.org');
     assert.equal(r.outcome, 'conflict');
-    assert.equal((await service().keyFor(accountId, 'bob@example.org', { discover: true }))?.fingerprint, bob.fingerprint);
+    assert.equal(
+      (await service().keyFor(accountId, 'bob@example.org', { discover: true }))?.fingerprint,
+      bob.fingerprint,
+    );
   });
 
   test('same-instance recipients: their own key, never a lookup', async () => {
@@ -202,32 +273,102 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
   describe('Autocrypt learning', () => {
     async function withAutocrypt(from: string, key: TestKey, addr = from): Promise<Buffer> {
       const keydata = await autocryptKeydata(key.publicKey.write(), key.publicKey.users[0]!.userID!.email, clock);
-      return withHeader(Buffer.from(`From: ${from}\r\nTo: a@${DOMAIN}\r\nSubject: hi\r\n\r\nhello\r\n`), autocryptHeader({ address: addr, keydata, preferEncrypt: true }));
+      return withHeader(
+        Buffer.from(`From: ${from}\r\nTo: a@${DOMAIN}\r\nSubject: hi\r\n\r\nhello\r\n`),
+        autocryptHeader({ address: addr, keydata, preferEncrypt: true }),
+      );
     }
 
     test('learnt when the From domain vouches (aligned DKIM) or over local delivery; TOFU applies', async () => {
       const d = service();
-      assert.deepEqual(await d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', bob), DKIM_ALIGNED('example.org')), { learned: 'new', problem: null });
+      assert.deepEqual(
+        await d.learnAutocrypt(
+          accountId,
+          'bob@example.org',
+          await withAutocrypt('bob@example.org', bob),
+          DKIM_ALIGNED('example.org'),
+        ),
+        { learned: 'new', problem: null },
+      );
       const [k] = await keys.keysForAddress(accountId, 'bob@example.org');
       assert.equal(k?.source, 'autocrypt');
-      assert.deepEqual(await d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', bob2), DKIM_ALIGNED('example.org')), { learned: 'conflict', problem: null });
-      assert.equal((await d.learnAutocrypt(accountId, `lou@${DOMAIN}`, await withAutocrypt(`lou@${DOMAIN}`, local), LOCAL)).learned, 'new');
+      assert.deepEqual(
+        await d.learnAutocrypt(
+          accountId,
+          'bob@example.org',
+          await withAutocrypt('bob@example.org', bob2),
+          DKIM_ALIGNED('example.org'),
+        ),
+        { learned: 'conflict', problem: null },
+      );
+      assert.equal(
+        (await d.learnAutocrypt(accountId, `lou@${DOMAIN}`, await withAutocrypt(`lou@${DOMAIN}`, local), LOCAL))
+          .learned,
+        'new',
+      );
     });
 
     test('ignored: not vouched, addr not the sender, a key for another address, garbage, a report', async () => {
       const d = service();
       const cases: [string, Promise<{ learned: unknown; problem: string | null }>][] = [
-        ['no DKIM', d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', bob), { transport: null, authentication: null })],
-        ['DKIM of another domain', d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', bob), DKIM_ALIGNED('evil.example'))],
-        ['addr is not the sender', d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', carol, 'carol@example.org'), DKIM_ALIGNED('example.org'))],
-        ['key for another address', d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', carol, 'bob@example.org'), DKIM_ALIGNED('example.org'))],
-        ['malformed armour', d.learnAutocrypt(accountId, 'bob@example.org', Buffer.from('Autocrypt: addr=bob@example.org; keydata=-----BEGIN PGP\r\nFrom: bob@example.org\r\n\r\nx'), DKIM_ALIGNED('example.org'))],
+        [
+          'no DKIM',
+          d.learnAutocrypt(accountId, 'bob@example.org', await withAutocrypt('bob@example.org', bob), {
+            transport: null,
+            authentication: null,
+          }),
+        ],
+        [
+          'DKIM of another domain',
+          d.learnAutocrypt(
+            accountId,
+            'bob@example.org',
+            await withAutocrypt('bob@example.org', bob),
+            DKIM_ALIGNED('evil.example'),
+          ),
+        ],
+        [
+          'addr is not the sender',
+          d.learnAutocrypt(
+            accountId,
+            'bob@example.org',
+            await withAutocrypt('bob@example.org', carol, 'carol@example.org'),
+            DKIM_ALIGNED('example.org'),
+          ),
+        ],
+        [
+          'key for another address',
+          d.learnAutocrypt(
+            accountId,
+            'bob@example.org',
+            await withAutocrypt('bob@example.org', carol, 'bob@example.org'),
+            DKIM_ALIGNED('example.org'),
+          ),
+        ],
+        [
+          'malformed armour',
+          d.learnAutocrypt(
+            accountId,
+            'bob@example.org',
+            Buffer.from('Autocrypt: addr=bob@example.org; keydata=-----BEGIN PGP\r\nFrom: bob@example.org\r\n\r\nx'),
+            DKIM_ALIGNED('example.org'),
+          ),
+        ],
         [
           'a report',
           d.learnAutocrypt(
             accountId,
             'bob@example.org',
-            Buffer.concat([await withAutocrypt('bob@example.org', bob)].map((b) => Buffer.from(b.toString('latin1').replace('Subject: hi', 'Content-Type: multipart/report; report-type=delivery-status; boundary=x'), 'latin1'))),
+            Buffer.concat(
+              [await withAutocrypt('bob@example.org', bob)].map((b) =>
+                Buffer.from(
+                  b
+                    .toString('latin1')
+                    .replace('Subject: hi', 'Content-Type: multipart/report; report-type=delivery-status; boundary=x'),
+                  'latin1',
+                ),
+              ),
+            ),
             DKIM_ALIGNED('example.org'),
           ),
         ],

@@ -75,7 +75,9 @@ export interface KeyDiscoveryOptions {
    * WKD lookups (direct method); false: none. `allowPrivateHosts` lets them reach non-public addresses (tests, a
    * private deployment); `ca` / `connectTo` as lookupWkd takes them (a pinned `connectTo` skips the address check).
    */
-  wkd: (Pick<WkdLookupOptions, 'ca' | 'connectTo' | 'timeoutMs' | 'maxBytes'> & { allowPrivateHosts?: boolean }) | false;
+  wkd:
+    | (Pick<WkdLookupOptions, 'ca' | 'connectTo' | 'timeoutMs' | 'maxBytes'> & { allowPrivateHosts?: boolean })
+    | false;
   /** How long an absence is remembered (default 1 hour). */
   negativeTtlMs?: number;
   /** How long a key found is remembered for other accounts asking (default 1 hour). */
@@ -128,7 +130,8 @@ async function canEncrypt(bytes: Uint8Array, now: Date): Promise<boolean> {
   }
 }
 
-const usableStatus = (k: CorrespondentKey, now: Date) => k.status === 'active' && (k.keyExpiresAt === null || k.keyExpiresAt > now);
+const usableStatus = (k: CorrespondentKey, now: Date) =>
+  k.status === 'active' && (k.keyExpiresAt === null || k.keyExpiresAt > now);
 
 /** The federated key directory (SPEC.md §12): null when the address is not at a labelled member instance (not asked). */
 export type FederationKeyLookup = (address: string) => Promise<{ found: Uint8Array | null; detail: string } | null>;
@@ -157,7 +160,9 @@ export class KeyDiscoveryService {
   async localAccount(address: string): Promise<Account | null> {
     const normalised = normaliseEmailAddress(address);
     if (normalised === null || !this.isLocal(normalised)) return null;
-    const account = await this.deps.accounts.getByUsername(normalised.slice(0, normalised.lastIndexOf('@')).toLowerCase());
+    const account = await this.deps.accounts.getByUsername(
+      normalised.slice(0, normalised.lastIndexOf('@')).toLowerCase(),
+    );
     return account === null || account.disabled ? null : account;
   }
 
@@ -174,7 +179,13 @@ export class KeyDiscoveryService {
       const account = await this.localAccount(normalised);
       const own = account === null ? null : await this.deps.accountKeys.publicKey(account.id);
       if (own === null || !(await canEncrypt(own.publicKey, now))) return null;
-      return { address: normalised, fingerprint: own.fingerprint.toLowerCase(), publicKey: own.publicKey, source: 'local', verified: false };
+      return {
+        address: normalised,
+        fingerprint: own.fingerprint.toLowerCase(),
+        publicKey: own.publicKey,
+        source: 'local',
+        verified: false,
+      };
     }
     const held = await this.heldKey(accountId, normalised, now);
     if (held !== null || !options.discover) return held;
@@ -187,7 +198,14 @@ export class KeyDiscoveryService {
     const keys = (await this.deps.keys.keysForAddress(accountId, address)).filter((k) => usableStatus(k, now));
     keys.sort((a, b) => Number(b.verifiedAt !== null) - Number(a.verifiedAt !== null));
     for (const k of keys) {
-      if (await canEncrypt(k.publicKey, now)) return { address, fingerprint: k.fingerprint, publicKey: k.publicKey, source: k.source, verified: k.verifiedAt !== null };
+      if (await canEncrypt(k.publicKey, now))
+        return {
+          address,
+          fingerprint: k.fingerprint,
+          publicKey: k.publicKey,
+          source: k.source,
+          verified: k.verifiedAt !== null,
+        };
     }
     return null;
   }
@@ -199,7 +217,13 @@ export class KeyDiscoveryService {
   async discover(accountId: string, address: string): Promise<DiscoveryResult> {
     const normalised = normaliseEmailAddress(address);
     if (normalised === null || parseMailAddress(normalised) === null) {
-      return { address, key: null, outcome: null, attempts: [{ method: 'wkd', result: 'skipped', detail: 'Not a mail address.' }], cached: false };
+      return {
+        address,
+        key: null,
+        outcome: null,
+        attempts: [{ method: 'wkd', result: 'skipped', detail: 'Not a mail address.' }],
+        cached: false,
+      };
     }
     const now = this.deps.clock().getTime();
     const hit = this.cache.get(normalised);
@@ -254,7 +278,10 @@ export class KeyDiscoveryService {
     }
     // An absence at a labelled member instance is remembered briefly: asking its key directory is cheap and private,
     // and a user there who has just made a key becomes reachable within minutes, not an hour.
-    const negative = federated !== null ? Math.min(this.options.negativeTtlMs ?? HOUR, FEDERATION_NEGATIVE_TTL_MS) : (this.options.negativeTtlMs ?? HOUR);
+    const negative =
+      federated !== null
+        ? Math.min(this.options.negativeTtlMs ?? HOUR, FEDERATION_NEGATIVE_TTL_MS)
+        : (this.options.negativeTtlMs ?? HOUR);
     const ttl = found.length > 0 ? (this.options.positiveTtlMs ?? HOUR) : negative;
     const entry: CachedLookup = { expires: this.deps.clock().getTime() + ttl, found, attempts };
     this.remember(address, entry);
@@ -299,38 +326,75 @@ export class KeyDiscoveryService {
     return this.cache.size;
   }
 
-  private async viaFederation(lookup: FederationKeyLookup, address: string): Promise<{ attempt: LookupAttempt; found: Found | null } | null> {
+  private async viaFederation(
+    lookup: FederationKeyLookup,
+    address: string,
+  ): Promise<{ attempt: LookupAttempt; found: Found | null } | null> {
     try {
       const answer = await lookup(address);
       if (answer === null) return null;
-      if (answer.found === null) return { attempt: { method: 'federation', result: 'none', detail: answer.detail }, found: null };
-      return { attempt: { method: 'federation', result: 'found', detail: answer.detail }, found: { bytes: answer.found, source: 'federation' } };
+      if (answer.found === null)
+        return { attempt: { method: 'federation', result: 'none', detail: answer.detail }, found: null };
+      return {
+        attempt: { method: 'federation', result: 'found', detail: answer.detail },
+        found: { bytes: answer.found, source: 'federation' },
+      };
     } catch (e) {
-      return { attempt: { method: 'federation', result: 'error', detail: (e as Error).message.slice(0, 200) }, found: null };
+      return {
+        attempt: { method: 'federation', result: 'error', detail: (e as Error).message.slice(0, 200) },
+        found: null,
+      };
     }
   }
 
   private async viaWkd(address: string): Promise<{ attempt: LookupAttempt; found: Found | null }> {
     const o = this.options.wkd;
-    if (o === false) return { attempt: { method: 'wkd', result: 'skipped', detail: 'Web Key Directory lookups are off.' }, found: null };
+    if (o === false)
+      return {
+        attempt: { method: 'wkd', result: 'skipped', detail: 'Web Key Directory lookups are off.' },
+        found: null,
+      };
     const domain = address.slice(address.lastIndexOf('@') + 1);
-    const options: WkdLookupOptions = { method: 'direct', timeoutMs: o.timeoutMs ?? 5000, ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}), ...(o.ca ? { ca: o.ca } : {}) };
+    const options: WkdLookupOptions = {
+      method: 'direct',
+      timeoutMs: o.timeoutMs ?? 5000,
+      ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}),
+      ...(o.ca ? { ca: o.ca } : {}),
+    };
     if (o.connectTo) {
       options.connectTo = o.connectTo;
     } else {
       const vetted = await this.vetHost(domain, o.allowPrivateHosts === true, options.timeoutMs!);
-      if ('refused' in vetted) return { attempt: { method: 'wkd', result: 'skipped', detail: vetted.refused }, found: null };
+      if ('refused' in vetted)
+        return { attempt: { method: 'wkd', result: 'skipped', detail: vetted.refused }, found: null };
       options.connectTo = { [domain]: vetted.connect };
     }
     const result = await (this.options.lookups?.wkd ?? lookupWkd)(address, options);
-    if (result.error) return { attempt: { method: 'wkd', result: 'error', detail: `${result.error.code}: ${result.error.message}` }, found: null };
-    if (result.key === null) return { attempt: { method: 'wkd', result: 'none', detail: `No key at ${domain} (HTTP ${result.status ?? '?'}).` }, found: null };
-    return { attempt: { method: 'wkd', result: 'found', detail: `Served by ${domain}.` }, found: { bytes: result.key, source: 'wkd' } };
+    if (result.error)
+      return {
+        attempt: { method: 'wkd', result: 'error', detail: `${result.error.code}: ${result.error.message}` },
+        found: null,
+      };
+    if (result.key === null)
+      return {
+        attempt: { method: 'wkd', result: 'none', detail: `No key at ${domain} (HTTP ${result.status ?? '?'}).` },
+        found: null,
+      };
+    return {
+      attempt: { method: 'wkd', result: 'found', detail: `Served by ${domain}.` },
+      found: { bytes: result.key, source: 'wkd' },
+    };
   }
 
   /** `ip:443` to connect to for the domain's WKD, or why not (a non-public address, no address, a timeout). */
-  private async vetHost(domain: string, allowPrivate: boolean, timeoutMs: number): Promise<{ connect: string } | { refused: string }> {
-    const resolve = this.options.lookups?.resolveHost ?? (async (host: string) => (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address));
+  private async vetHost(
+    domain: string,
+    allowPrivate: boolean,
+    timeoutMs: number,
+  ): Promise<{ connect: string } | { refused: string }> {
+    const resolve =
+      this.options.lookups?.resolveHost ??
+      (async (host: string) => (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address));
     let timer: NodeJS.Timeout | undefined;
     try {
       const addresses = await Promise.race([
@@ -341,11 +405,14 @@ export class KeyDiscoveryService {
         }),
       ]);
       if (addresses.length === 0) return { refused: `${domain} has no address.` };
-      if (!allowPrivate && addresses.some((a) => !isPublicAddress(a))) return { refused: `${domain} resolves to a non-public address: not asked.` };
+      if (!allowPrivate && addresses.some((a) => !isPublicAddress(a)))
+        return { refused: `${domain} resolves to a non-public address: not asked.` };
       const first = addresses[0]!;
       return { connect: isIP(first) === 6 ? `[${first}]:443` : `${first}:443` };
     } catch (e) {
-      return { refused: `${domain} could not be resolved: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.` };
+      return {
+        refused: `${domain} could not be resolved: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`,
+      };
     } finally {
       clearTimeout(timer);
     }
@@ -353,18 +420,35 @@ export class KeyDiscoveryService {
 
   private async viaDns(address: string): Promise<{ attempt: LookupAttempt; found: Found[] }> {
     const o = this.options.dns;
-    if (o === false) return { attempt: { method: 'dns', result: 'skipped', detail: 'DNS key lookups are off.' }, found: [] };
+    if (o === false)
+      return { attempt: { method: 'dns', result: 'skipped', detail: 'DNS key lookups are off.' }, found: [] };
     let result: OpenPgpKeyLookup;
     try {
-      result = await (this.options.lookups?.dns ?? lookupOpenPgpKey)(address, { servers: resolverServers(o.resolvers), trustAd: o.trustAd, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+      result = await (this.options.lookups?.dns ?? lookupOpenPgpKey)(address, {
+        servers: resolverServers(o.resolvers),
+        trustAd: o.trustAd,
+        ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+      });
     } catch (e) {
       return { attempt: { method: 'dns', result: 'error', detail: (e as Error).message.slice(0, 200) }, found: [] };
     }
-    if (result.error) return { attempt: { method: 'dns', result: 'error', detail: `${result.error.code}: ${result.error.message}` }, found: [] };
-    if (result.keys.length === 0) return { attempt: { method: 'dns', result: 'none', detail: `No OPENPGPKEY record (${result.rcode ?? 'no answer'}).` }, found: [] };
+    if (result.error)
+      return {
+        attempt: { method: 'dns', result: 'error', detail: `${result.error.code}: ${result.error.message}` },
+        found: [],
+      };
+    if (result.keys.length === 0)
+      return {
+        attempt: { method: 'dns', result: 'none', detail: `No OPENPGPKEY record (${result.rcode ?? 'no answer'}).` },
+        found: [],
+      };
     const source: KeySource = result.dnssecValidated ? 'dnssec' : 'dns';
     return {
-      attempt: { method: 'dns', result: 'found', detail: `${result.keys.length} record(s) from ${result.server}${result.dnssecValidated ? ', DNSSEC-validated' : ''}.` },
+      attempt: {
+        method: 'dns',
+        result: 'found',
+        detail: `${result.keys.length} record(s) from ${result.server}${result.dnssecValidated ? ', DNSSEC-validated' : ''}.`,
+      },
       found: result.keys.map((bytes) => ({ bytes, source })),
     };
   }
@@ -373,19 +457,39 @@ export class KeyDiscoveryService {
    * Learns the key of an inbound message's Autocrypt header (see the class comment for when). Resolves what happened;
    * never throws.
    */
-  async learnAutocrypt(accountId: string, sender: string, raw: Buffer, facts: MessageFacts | null): Promise<{ learned: AddKeyOutcome | null; problem: string | null }> {
+  async learnAutocrypt(
+    accountId: string,
+    sender: string,
+    raw: Buffer,
+    facts: MessageFacts | null,
+  ): Promise<{ learned: AddKeyOutcome | null; problem: string | null }> {
     try {
       const from = normaliseEmailAddress(sender);
       if (from === null) return { learned: null, problem: 'No usable From address.' };
       const local = facts?.transport?.via === 'local';
       const domain = from.slice(from.lastIndexOf('@') + 1);
-      const vouched = (facts?.authentication?.dkim ?? []).some((d) => d.result === 'pass' && d.aligned && typeof d.domain === 'string' && (domain === d.domain.toLowerCase() || domain.endsWith(`.${d.domain.toLowerCase()}`)));
+      const vouched = (facts?.authentication?.dkim ?? []).some(
+        (d) =>
+          d.result === 'pass' &&
+          d.aligned &&
+          typeof d.domain === 'string' &&
+          (domain === d.domain.toLowerCase() || domain.endsWith(`.${d.domain.toLowerCase()}`)),
+      );
       const reading = readAutocryptHeader(raw);
       if (reading.header === null) return { learned: null, problem: reading.problem };
-      if (!local && !vouched) return { learned: null, problem: 'The Autocrypt header is not vouched for (no DKIM signature of the From domain verified): ignored.' };
+      if (!local && !vouched)
+        return {
+          learned: null,
+          problem: 'The Autocrypt header is not vouched for (no DKIM signature of the From domain verified): ignored.',
+        };
       const contentType = headerValue(readHeaderBlock(raw), 'content-type') ?? '';
-      if (/^\s*multipart\/report/i.test(contentType)) return { learned: null, problem: 'Reports (bounces) are not read for Autocrypt.' };
-      if (reading.header.address !== from) return { learned: null, problem: `The Autocrypt header is for ${reading.header.address.slice(0, 100)}, not for the sender: ignored.` };
+      if (/^\s*multipart\/report/i.test(contentType))
+        return { learned: null, problem: 'Reports (bounces) are not read for Autocrypt.' };
+      if (reading.header.address !== from)
+        return {
+          learned: null,
+          problem: `The Autocrypt header is for ${reading.header.address.slice(0, 100)}, not for the sender: ignored.`,
+        };
       const { outcome } = await this.deps.keys.addKey(accountId, from, reading.header.keydata, 'autocrypt');
       return { learned: outcome, problem: null };
     } catch (e) {

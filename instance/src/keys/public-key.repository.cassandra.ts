@@ -29,7 +29,8 @@ function toKey(r: Row | null): CorrespondentKey | null {
 }
 
 const newestFirst = (a: CorrespondentKey, b: CorrespondentKey) =>
-  b.firstSeenAt.getTime() - a.firstSeenAt.getTime() || (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0);
+  b.firstSeenAt.getTime() - a.firstSeenAt.getTime() ||
+  (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0);
 
 /**
  * Correspondents' keys on Cassandra: one partition per (account, address), one row per key (a handful). No
@@ -75,8 +76,16 @@ export class CassandraCorrespondentKeyRepository implements CorrespondentKeyRepo
     const indexed = next?.status === 'conflict';
     const moved = wasIndexed && indexed && previous.firstSeenAt.getTime() !== next.firstSeenAt.getTime();
     const out: Statement[] = [];
-    if (wasIndexed && (!indexed || moved)) out.push({ query: this.conflicts.remove, params: [previous.accountId, previous.firstSeenAt, previous.address, previous.fingerprint] });
-    if (indexed && (!wasIndexed || moved)) out.push({ query: this.conflicts.insert, params: [next.accountId, next.firstSeenAt, next.address, next.fingerprint] });
+    if (wasIndexed && (!indexed || moved))
+      out.push({
+        query: this.conflicts.remove,
+        params: [previous.accountId, previous.firstSeenAt, previous.address, previous.fingerprint],
+      });
+    if (indexed && (!wasIndexed || moved))
+      out.push({
+        query: this.conflicts.insert,
+        params: [next.accountId, next.firstSeenAt, next.address, next.fingerprint],
+      });
     return out;
   }
 
@@ -115,7 +124,10 @@ export class CassandraCorrespondentKeyRepository implements CorrespondentKeyRepo
 
   async listByAddress(accountId: string, address: string): Promise<CorrespondentKey[]> {
     const rows = await this.ctx.rows(this.q.byAddress, [accountId, address]);
-    return rows.map(toKey).filter((k): k is CorrespondentKey => k !== null).sort(newestFirst);
+    return rows
+      .map(toKey)
+      .filter((k): k is CorrespondentKey => k !== null)
+      .sort(newestFirst);
   }
 
   async listByAddresses(accountId: string, addresses: readonly string[]): Promise<CorrespondentKey[]> {
@@ -134,17 +146,35 @@ export class CassandraCorrespondentKeyRepository implements CorrespondentKeyRepo
       const rows =
         after === undefined
           ? await this.ctx.rows(this.conflicts.page, [accountId, want])
-          : await this.ctx.rows(this.conflicts.pageAfter, [accountId, after.firstSeenAt, after.address, after.fingerprint, want]);
-      const keys = await Promise.all(rows.map((r) => this.get(accountId, r.get('address') as string, r.get('fingerprint') as string)));
+          : await this.ctx.rows(this.conflicts.pageAfter, [
+              accountId,
+              after.firstSeenAt,
+              after.address,
+              after.fingerprint,
+              want,
+            ]);
+      const keys = await Promise.all(
+        rows.map((r) => this.get(accountId, r.get('address') as string, r.get('fingerprint') as string)),
+      );
       for (const k of keys) if (k !== null && k.status === 'conflict') out.push(k);
       const last = rows.at(-1);
       if (rows.length < want || last === undefined || out.length >= page.limit) break;
-      after = { firstSeenAt: last.get('first_seen_at') as Date, address: last.get('address') as string, fingerprint: last.get('fingerprint') as string };
+      after = {
+        firstSeenAt: last.get('first_seen_at') as Date,
+        address: last.get('address') as string,
+        fingerprint: last.get('fingerprint') as string,
+      };
     }
     return out;
   }
 
-  async setStatus(accountId: string, address: string, fingerprint: string, status: KeyStatus, verifiedAt?: Date | null): Promise<boolean> {
+  async setStatus(
+    accountId: string,
+    address: string,
+    fingerprint: string,
+    status: KeyStatus,
+    verifiedAt?: Date | null,
+  ): Promise<boolean> {
     const previous = await this.get(accountId, address, fingerprint);
     if (previous === null) return false;
     const write: Statement =
@@ -158,7 +188,10 @@ export class CassandraCorrespondentKeyRepository implements CorrespondentKeyRepo
   async delete(accountId: string, address: string, fingerprint: string): Promise<boolean> {
     const previous = await this.get(accountId, address, fingerprint);
     if (previous === null) return false;
-    await this.writeWithIndex({ query: this.q.remove, params: [accountId, address, fingerprint] }, this.indexChanges(previous, null));
+    await this.writeWithIndex(
+      { query: this.q.remove, params: [accountId, address, fingerprint] },
+      this.indexChanges(previous, null),
+    );
     return true;
   }
 }

@@ -61,10 +61,14 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
     this.one = db.prepare<[string, string, string], KeyRow>(
       'SELECT * FROM correspondent_keys WHERE account_id = ? AND address = ? AND fingerprint = ?',
     );
-    this.byAddress = db.prepare<[string, string], KeyRow>(`SELECT * FROM correspondent_keys WHERE account_id = ? AND address = ? ${ORDER}`);
+    this.byAddress = db.prepare<[string, string], KeyRow>(
+      `SELECT * FROM correspondent_keys WHERE account_id = ? AND address = ? ${ORDER}`,
+    );
     // Both read the partial index correspondent_keys_conflicts (migration 7), in its order.
     const conflictOrder = 'ORDER BY first_seen_at DESC, address DESC, fingerprint DESC LIMIT ?';
-    this.conflicts = db.prepare<[string, number], KeyRow>(`SELECT * FROM correspondent_keys WHERE account_id = ? AND status = 'conflict' ${conflictOrder}`);
+    this.conflicts = db.prepare<[string, number], KeyRow>(
+      `SELECT * FROM correspondent_keys WHERE account_id = ? AND status = 'conflict' ${conflictOrder}`,
+    );
     this.conflictsAfter = db.prepare<[string, number, string, string, number], KeyRow>(
       `SELECT * FROM correspondent_keys WHERE account_id = ? AND status = 'conflict' AND (first_seen_at, address, fingerprint) < (?, ?, ?) ${conflictOrder}`,
     );
@@ -74,7 +78,9 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
     this.statusAndVerified = db.prepare<[KeyStatus, number | null, string, string, string]>(
       'UPDATE correspondent_keys SET status = ?, verified_at = ? WHERE account_id = ? AND address = ? AND fingerprint = ?',
     );
-    this.remove = db.prepare<[string, string, string]>('DELETE FROM correspondent_keys WHERE account_id = ? AND address = ? AND fingerprint = ?');
+    this.remove = db.prepare<[string, string, string]>(
+      'DELETE FROM correspondent_keys WHERE account_id = ? AND address = ? AND fingerprint = ?',
+    );
   }
 
   async put(k: CorrespondentKey): Promise<void> {
@@ -118,7 +124,11 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
         .all(accountId, ...chunk);
       out.push(...rows);
     }
-    out.sort((a, b) => b.first_seen_at - a.first_seen_at || (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0));
+    out.sort(
+      (a, b) =>
+        b.first_seen_at - a.first_seen_at ||
+        (a.fingerprint < b.fingerprint ? 1 : a.fingerprint > b.fingerprint ? -1 : 0),
+    );
     return out.map(toKey);
   }
 
@@ -131,7 +141,13 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
     return rows.map(toKey);
   }
 
-  async setStatus(accountId: string, address: string, fingerprint: string, status: KeyStatus, verifiedAt?: Date | null): Promise<boolean> {
+  async setStatus(
+    accountId: string,
+    address: string,
+    fingerprint: string,
+    status: KeyStatus,
+    verifiedAt?: Date | null,
+  ): Promise<boolean> {
     const changes =
       verifiedAt === undefined
         ? this.status.run(status, accountId, address, fingerprint).changes

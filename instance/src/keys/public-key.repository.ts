@@ -27,6 +27,12 @@ export interface CorrespondentKeyRepository {
    * other keys.
    */
   listConflicts(accountId: string, page: { limit: number; after?: ConflictCursor }): Promise<CorrespondentKey[]>;
-  setStatus(accountId: string, address: string, fingerprint: string, status: KeyStatus, verifiedAt?: Date | null): Promise<boolean>;
+  setStatus(
+    accountId: string,
+    address: string,
+    fingerprint: string,
+    status: KeyStatus,
+    verifiedAt?: Date | null,
+  ): Promise<boolean>;
   delete(accountId: string, address: string, fingerprint: string): Promise<boolean>;
 }

@@ -43,7 +43,10 @@ describe('CorrespondentKeyService (trust on first use)', () => {
     await storage?.close();
   });
 
-  const statuses = async () => Object.fromEntries((await service.keysForAddress(accountId, 'bob@example.org')).map((k) => [k.fingerprint, k.status]));
+  const statuses = async () =>
+    Object.fromEntries(
+      (await service.keysForAddress(accountId, 'bob@example.org')).map((k) => [k.fingerprint, k.status]),
+    );
   const later = (ms: number) => {
     clock = new Date(clock.getTime() + ms);
   };
@@ -66,7 +69,10 @@ describe('CorrespondentKeyService (trust on first use)', () => {
 
   test('stronger evidence for the same key upgrades its source; weaker evidence does not downgrade it', async () => {
     await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'autocrypt');
-    assert.equal((await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'dnssec')).key.source, 'dnssec');
+    assert.equal(
+      (await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'dnssec')).key.source,
+      'dnssec',
+    );
     assert.equal(changes.length, 2);
     assert.equal((await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'wkd')).key.source, 'dnssec');
     assert.equal((await storage.keys.get(accountId, 'bob@example.org', bob.fingerprint))?.source, 'dnssec');
@@ -77,7 +83,9 @@ describe('CorrespondentKeyService (trust on first use)', () => {
     const extended = await bob.privateKey.addSubkey({ type: 'curve25519' });
     const again = await service.addKey(accountId, 'bob@example.org', extended.toPublic().armor(), 'autocrypt');
     assert.equal(again.outcome, 'known');
-    const stored = await loadPublicKey((await storage.keys.get(accountId, 'bob@example.org', bob.fingerprint))!.publicKey);
+    const stored = await loadPublicKey(
+      (await storage.keys.get(accountId, 'bob@example.org', bob.fingerprint))!.publicKey,
+    );
     assert.equal(stored?.subkeys.length, 2);
     assert.equal(changes.length, 2);
   });
@@ -90,7 +98,10 @@ describe('CorrespondentKeyService (trust on first use)', () => {
     assert.deepEqual(await statuses(), { [bob.fingerprint]: 'active', [bob2.fingerprint]: 'conflict' });
     assert.equal(changes.length, 2, 'a conflict is a change (the contact PI drops until the user decides)');
     // Even strong evidence does not silently replace a pinned key.
-    assert.equal((await service.addKey(accountId, 'bob@example.org', bob3.armoredPublic, 'dnssec')).outcome, 'conflict');
+    assert.equal(
+      (await service.addKey(accountId, 'bob@example.org', bob3.armoredPublic, 'dnssec')).outcome,
+      'conflict',
+    );
   });
 
   test('a key the user adds by hand replaces the pinned one (superseded, kept to check old signatures)', async () => {
@@ -101,15 +112,27 @@ describe('CorrespondentKeyService (trust on first use)', () => {
     // A key in conflict that the user then attaches by hand becomes the active one.
     await service.addKey(accountId, 'bob@example.org', bob3.armoredPublic, 'autocrypt');
     assert.equal((await statuses())[bob3.fingerprint], 'conflict');
-    assert.equal((await service.addKey(accountId, 'bob@example.org', bob3.armoredPublic, 'attached')).key.status, 'active');
-    assert.deepEqual(await statuses(), { [bob.fingerprint]: 'superseded', [bob2.fingerprint]: 'superseded', [bob3.fingerprint]: 'active' });
+    assert.equal(
+      (await service.addKey(accountId, 'bob@example.org', bob3.armoredPublic, 'attached')).key.status,
+      'active',
+    );
+    assert.deepEqual(await statuses(), {
+      [bob.fingerprint]: 'superseded',
+      [bob2.fingerprint]: 'superseded',
+      [bob3.fingerprint]: 'active',
+    });
   });
 
   test('an expired pinned key is replaced by the next one (rotation), not put in conflict', async () => {
     const created = new Date(clock.getTime() - 3 * 24 * 3600_000);
     const short = await generateTestKey('bob@example.org', { date: created, expiresInSeconds: 24 * 3600 });
     clock = new Date(created.getTime() + 3600_000);
-    assert.equal((await service.addKey(accountId, 'bob@example.org', short.armoredPublic, 'autocrypt')).key.keyExpiresAt?.getTime(), Math.floor(created.getTime() / 1000) * 1000 + 24 * 3600_000);
+    assert.equal(
+      (
+        await service.addKey(accountId, 'bob@example.org', short.armoredPublic, 'autocrypt')
+      ).key.keyExpiresAt?.getTime(),
+      Math.floor(created.getTime() / 1000) * 1000 + 24 * 3600_000,
+    );
     clock = new Date(created.getTime() + 3 * 24 * 3600_000 + 60_000);
     const next = await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'autocrypt');
     assert.equal(next.outcome, 'new');
@@ -128,24 +151,43 @@ describe('CorrespondentKeyService (trust on first use)', () => {
 
     await service.addKey(accountId, 'bob@example.org', bob3.armoredPublic, 'autocrypt');
     await service.verify(accountId, 'bob@example.org', bob2.fingerprint);
-    assert.deepEqual(await statuses(), { [bob.fingerprint]: 'superseded', [bob2.fingerprint]: 'active', [bob3.fingerprint]: 'rejected' }, 'verifying the pinned key rejects the conflicting one');
+    assert.deepEqual(
+      await statuses(),
+      { [bob.fingerprint]: 'superseded', [bob2.fingerprint]: 'active', [bob3.fingerprint]: 'rejected' },
+      'verifying the pinned key rejects the conflicting one',
+    );
 
     const rejected = await service.reject(accountId, 'bob@example.org', bob2.fingerprint);
     assert.equal(rejected.status, 'rejected');
     assert.equal(rejected.verifiedAt, null);
     assert.equal((await storage.keys.get(accountId, 'bob@example.org', bob2.fingerprint))?.status, 'rejected');
-    await assert.rejects(service.verify(accountId, 'bob@example.org', 'ab'.repeat(20)), (e: AppError) => e.code === 'not_found');
-    await assert.rejects(service.reject(accountId, 'nobody@example.org', bob.fingerprint), (e: AppError) => e.code === 'not_found');
+    await assert.rejects(
+      service.verify(accountId, 'bob@example.org', 'ab'.repeat(20)),
+      (e: AppError) => e.code === 'not_found',
+    );
+    await assert.rejects(
+      service.reject(accountId, 'nobody@example.org', bob.fingerprint),
+      (e: AppError) => e.code === 'not_found',
+    );
   });
 
   test('refused keys are AppErrors with the key_* codes, and nothing is stored', async () => {
     const refusal = async (input: string, code: string, address = 'bob@example.org') =>
-      assert.rejects(service.addKey(accountId, address, input, 'attached'), (e: unknown) => e instanceof AppError && e.code === code && e.status === 422);
+      assert.rejects(
+        service.addKey(accountId, address, input, 'attached'),
+        (e: unknown) => e instanceof AppError && e.code === code && e.status === 422,
+      );
     await refusal(bob.armoredPrivate, 'key_private');
     await refusal(bob.armoredPublic, 'key_address_mismatch', 'alice@example.org');
-    await refusal('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n-----END PGP PUBLIC KEY BLOCK-----', 'key_malformed');
+    await refusal(
+      '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n-----END PGP PUBLIC KEY BLOCK-----',
+      'key_malformed',
+    );
     await refusal(await revokedPublicKey(bob3), 'key_revoked');
-    await assert.rejects(service.addKey(accountId, 'not an address', bob.armoredPublic, 'attached'), (e: AppError) => e.code === 'identity_address_invalid');
+    await assert.rejects(
+      service.addKey(accountId, 'not an address', bob.armoredPublic, 'attached'),
+      (e: AppError) => e.code === 'identity_address_invalid',
+    );
     assert.deepEqual(await service.keysForAddress(accountId, 'bob@example.org'), []);
     assert.deepEqual(changes, []);
   });
@@ -175,9 +217,15 @@ describe('CorrespondentKeyService (trust on first use)', () => {
   });
 
   test('fingerprints read aloud: groups of four, split in the middle', () => {
-    assert.equal(fingerprintWords('5c7f53695dbdb462954c0a51587ceee7db324c89'), '5C7F 5369 5DBD B462 954C  0A51 587C EEE7 DB32 4C89');
+    assert.equal(
+      fingerprintWords('5c7f53695dbdb462954c0a51587ceee7db324c89'),
+      '5C7F 5369 5DBD B462 954C  0A51 587C EEE7 DB32 4C89',
+    );
     const v6 = fingerprintWords('3668769ebbf7f368602fa9c82b88532b302eaefaa1486d56af6b0e656294132b');
     assert.equal(v6.split(/\s+/).length, 16);
-    assert.equal(v6.replace(/\s/g, '').toLowerCase(), '3668769ebbf7f368602fa9c82b88532b302eaefaa1486d56af6b0e656294132b');
+    assert.equal(
+      v6.replace(/\s/g, '').toLowerCase(),
+      '3668769ebbf7f368602fa9c82b88532b302eaefaa1486d56af6b0e656294132b',
+    );
   });
 });

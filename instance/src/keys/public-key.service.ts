@@ -1,7 +1,13 @@
 import type { Contact } from '../contacts/contact.entity.ts';
 import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
 import { MailboxLocks } from '../messages/mailbox-lock.ts';
-import { fullConfig, isKeyError, loadPublicKey, parsePublicKey, type ParsedPublicKey } from '../openpgp/openpgp.keys.ts';
+import {
+  fullConfig,
+  isKeyError,
+  loadPublicKey,
+  parsePublicKey,
+  type ParsedPublicKey,
+} from '../openpgp/openpgp.keys.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
 import { KEY_SOURCES, type CorrespondentKey, type KeySource } from './public-key.entity.ts';
@@ -14,7 +20,11 @@ import type { CorrespondentKeyRepository } from './public-key.repository.ts';
  * Comparing the groups one by one compares the whole fingerprint.
  */
 export function fingerprintWords(fingerprint: string): string {
-  const groups = fingerprint.toUpperCase().replace(/[^0-9A-F]/g, '').match(/.{1,4}/g) ?? [];
+  const groups =
+    fingerprint
+      .toUpperCase()
+      .replace(/[^0-9A-F]/g, '')
+      .match(/.{1,4}/g) ?? [];
   const half = Math.ceil(groups.length / 2);
   return `${groups.slice(0, half).join(' ')}  ${groups.slice(half).join(' ')}`.trim();
 }
@@ -60,7 +70,12 @@ export class CorrespondentKeyService {
   }
 
   /** Parses, checks and files a key for an address (TOFU, above). Refusals are AppErrors with the key_* codes. */
-  async addKey(accountId: string, address: string, input: string | Uint8Array, source: KeySource): Promise<{ key: CorrespondentKey; outcome: AddKeyOutcome }> {
+  async addKey(
+    accountId: string,
+    address: string,
+    input: string | Uint8Array,
+    source: KeySource,
+  ): Promise<{ key: CorrespondentKey; outcome: AddKeyOutcome }> {
     const normalised = this.address(address);
     const now = this.clock();
     let parsed: ParsedPublicKey;
@@ -70,7 +85,9 @@ export class CorrespondentKeyService {
       if (isKeyError(e)) throw new AppError(e.code, e.message);
       throw e;
     }
-    const result = await this.locks.run(`${accountId}\n${normalised}`, () => this.file(accountId, normalised, parsed, source, now));
+    const result = await this.locks.run(`${accountId}\n${normalised}`, () =>
+      this.file(accountId, normalised, parsed, source, now),
+    );
     if (result.changed) await this.onKeysChanged(accountId, normalised);
     return { key: result.key, outcome: result.outcome };
   }
@@ -99,7 +116,11 @@ export class CorrespondentKeyService {
       };
       if (promote) await this.supersedeActive(existing, key.fingerprint);
       await this.repo.put(key);
-      const changed = promote || key.source !== same.source || !sameBytes(key.publicKey, same.publicKey) || key.keyExpiresAt?.getTime() !== same.keyExpiresAt?.getTime();
+      const changed =
+        promote ||
+        key.source !== same.source ||
+        !sameBytes(key.publicKey, same.publicKey) ||
+        key.keyExpiresAt?.getTime() !== same.keyExpiresAt?.getTime();
       return { key, outcome: 'known', changed };
     }
     const active = existing.find((k) => k.status === 'active');
@@ -127,7 +148,8 @@ export class CorrespondentKeyService {
 
   private async supersedeActive(existing: CorrespondentKey[], except: string): Promise<void> {
     for (const k of existing) {
-      if (k.status === 'active' && k.fingerprint !== except) await this.repo.setStatus(k.accountId, k.address, k.fingerprint, 'superseded');
+      if (k.status === 'active' && k.fingerprint !== except)
+        await this.repo.setStatus(k.accountId, k.address, k.fingerprint, 'superseded');
     }
   }
 
@@ -181,20 +203,28 @@ export class CorrespondentKeyService {
 
   private address(address: string): string {
     const normalised = normaliseEmailAddress(address);
-    if (normalised === null) throw new AppError('identity_address_invalid', `Not a usable email address: ${address.slice(0, 100)}.`);
+    if (normalised === null)
+      throw new AppError('identity_address_invalid', `Not a usable email address: ${address.slice(0, 100)}.`);
     return normalised;
   }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  );
 }
 
 /**
  * The stored key updated with what a new copy of the same key brings (openpgp.js Key.update: new valid signatures,
  * subkeys, user IDs, revocations), re-checked; the new copy alone when the merge fails.
  */
-async function mergeKeyMaterial(stored: Uint8Array, fresh: ParsedPublicKey, now: Date): Promise<{ bytes: Uint8Array; expires: Date | null }> {
+async function mergeKeyMaterial(
+  stored: Uint8Array,
+  fresh: ParsedPublicKey,
+  now: Date,
+): Promise<{ bytes: Uint8Array; expires: Date | null }> {
   try {
     const old = await loadPublicKey(stored);
     const incoming = await loadPublicKey(fresh.publicKey);

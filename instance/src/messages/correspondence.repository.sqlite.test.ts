@@ -11,7 +11,11 @@ import { SqliteMessageRepository } from './message.repository.sqlite.ts';
 test('migration 5 fills the correspondence ledger from the outbound messages already stored', async () => {
   const db = openSqlite(':memory:');
   try {
-    migrateSqlite(db, SQLITE_MIGRATIONS.filter((m) => m.version < 5), 'instance');
+    migrateSqlite(
+      db,
+      SQLITE_MIGRATIONS.filter((m) => m.version < 5),
+      'instance',
+    );
     const account = anAccount();
     await new SqliteAccountRepository(db).create(account);
     const messages = new SqliteMessageRepository(db);
@@ -24,15 +28,30 @@ test('migration 5 fills the correspondence ledger from the outbound messages alr
         cc: [participant('erin@e.example')],
       }),
     );
-    await messages.put(aMessage(account.id, 'c1', { direction: 'outbound', externalId: null, to: [participant('dave@d.example')] }));
-    await messages.put(aMessage(account.id, 'c2', { direction: 'inbound', externalId: '<inbound@x.example>', from: participant('mallory@m.example') }));
+    await messages.put(
+      aMessage(account.id, 'c1', { direction: 'outbound', externalId: null, to: [participant('dave@d.example')] }),
+    );
+    await messages.put(
+      aMessage(account.id, 'c2', {
+        direction: 'inbound',
+        externalId: '<inbound@x.example>',
+        from: participant('mallory@m.example'),
+      }),
+    );
 
     migrateSqlite(db, SQLITE_MIGRATIONS, 'instance');
     const ledger = new SqliteCorrespondenceRepository(db);
-    assert.deepEqual([...(await ledger.sentAmong(account.id, ['<old-sent@alpha.test>', '<inbound@x.example>']))], ['<old-sent@alpha.test>']);
+    assert.deepEqual(
+      [...(await ledger.sentAmong(account.id, ['<old-sent@alpha.test>', '<inbound@x.example>']))],
+      ['<old-sent@alpha.test>'],
+    );
     assert.equal(await ledger.hasWrittenTo(account.id, 'email', 'dave@d.example'), true);
     assert.equal(await ledger.hasWrittenTo(account.id, 'email', 'erin@e.example'), true, 'Cc counts');
-    assert.equal(await ledger.hasWrittenTo(account.id, 'email', 'mallory@m.example'), false, 'a sender of inbound mail was not written to');
+    assert.equal(
+      await ledger.hasWrittenTo(account.id, 'email', 'mallory@m.example'),
+      false,
+      'a sender of inbound mail was not written to',
+    );
     assert.equal(await ledger.hasWrittenTo(account.id, 'email', ''), false);
     for (const sql of [
       'SELECT * FROM conversations WHERE account_id = ? ORDER BY importance DESC, last_message_at DESC, id DESC LIMIT 5',

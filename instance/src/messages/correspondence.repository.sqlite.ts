@@ -11,11 +11,15 @@ export class SqliteCorrespondenceRepository implements CorrespondenceRepository 
 
   constructor(db: SqliteDb) {
     this.db = db;
-    this.insertSent = db.prepare<[string, string]>('INSERT OR IGNORE INTO sent_message_ids (account_id, external_id) VALUES (?, ?)');
+    this.insertSent = db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO sent_message_ids (account_id, external_id) VALUES (?, ?)',
+    );
     this.insertWritten = db.prepare<[string, string, string]>(
       'INSERT OR IGNORE INTO written_addresses (account_id, protocol, address) VALUES (?, ?, ?)',
     );
-    this.sentOne = db.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM sent_message_ids WHERE account_id = ? AND external_id = ?');
+    this.sentOne = db.prepare<[string, string], { n: number }>(
+      'SELECT 1 AS n FROM sent_message_ids WHERE account_id = ? AND external_id = ?',
+    );
     this.writtenOne = db.prepare<[string, string, string], { n: number }>(
       'SELECT 1 AS n FROM written_addresses WHERE account_id = ? AND protocol = ? AND address = ?',
     );

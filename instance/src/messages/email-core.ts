@@ -65,7 +65,14 @@ export function buildEmailCore(deps: {
         return outcome.ok ? outcome.content.mime : null;
       }
     : undefined;
-  const indexer = new SearchIndexer({ storage, blobs, search, queue, ...(deps.logger ? { logger: deps.logger } : {}), ...(openEncrypted ? { openEncrypted } : {}) });
+  const indexer = new SearchIndexer({
+    storage,
+    blobs,
+    search,
+    queue,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(openEncrypted ? { openEncrypted } : {}),
+  });
   const conversations = new ConversationService(storage);
   const contacts = new ContactService(storage, clock, locks, conversations);
   const resolver = new ConversationResolver(storage, contacts, clock);
@@ -93,7 +100,16 @@ export function buildEmailCore(deps: {
   });
   const lateDecryption =
     decryptionKeyOf && deps.keyStorageOf
-      ? new LateDecryptionService({ storage, blobs, queue, indexer, privacy, keyStorageOf: deps.keyStorageOf, decryptionKeyOf, ...(deps.logger ? { logger: deps.logger } : {}) })
+      ? new LateDecryptionService({
+          storage,
+          blobs,
+          queue,
+          indexer,
+          privacy,
+          keyStorageOf: deps.keyStorageOf,
+          decryptionKeyOf,
+          ...(deps.logger ? { logger: deps.logger } : {}),
+        })
       : undefined;
   const ingest = new MessageIngestService({
     storage,

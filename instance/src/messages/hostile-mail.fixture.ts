@@ -17,7 +17,10 @@ function nestedMultipart(depth: number): string {
   let head = `From: Deep <deep@nest.example>${CRLF}To: someone@alpha.test${CRLF}Subject: nested ${depth} deep${CRLF}Message-ID: <nest-${depth}@nest.example>${CRLF}MIME-Version: 1.0${CRLF}`;
   let body = '';
   for (let i = 0; i < depth; i++) {
-    body += i === 0 ? `Content-Type: multipart/mixed; boundary="b${i}"${CRLF}${CRLF}` : `--b${i - 1}${CRLF}Content-Type: multipart/mixed; boundary="b${i}"${CRLF}${CRLF}`;
+    body +=
+      i === 0
+        ? `Content-Type: multipart/mixed; boundary="b${i}"${CRLF}${CRLF}`
+        : `--b${i - 1}${CRLF}Content-Type: multipart/mixed; boundary="b${i}"${CRLF}${CRLF}`;
   }
   body += `--b${depth - 1}${CRLF}Content-Type: text/plain${CRLF}${CRLF}the bottom of the well${CRLF}`;
   for (let i = depth - 1; i >= 0; i--) body += `--b${i}--${CRLF}`;
@@ -66,23 +69,31 @@ export function hostileCorpus(to = 'someone@alpha.test'): HostileMail[] {
     },
     {
       name: '1 MB header line',
-      raw: Buffer.from(`From: long@header.example${CRLF}To: ${to}${CRLF}Subject: a long header${CRLF}Message-ID: <long@header.example>${CRLF}X-Long: ${'h'.repeat(1024 * 1024)}${CRLF}${CRLF}body after a long header${CRLF}`),
+      raw: Buffer.from(
+        `From: long@header.example${CRLF}To: ${to}${CRLF}Subject: a long header${CRLF}Message-ID: <long@header.example>${CRLF}X-Long: ${'h'.repeat(1024 * 1024)}${CRLF}${CRLF}body after a long header${CRLF}`,
+      ),
       expect: { subject: 'a long header', fromAddress: 'long@header.example' },
     },
     {
       name: '1 MB subject line',
-      raw: Buffer.from(`From: long@subject.example${CRLF}To: ${to}${CRLF}Subject: ${'s'.repeat(1024 * 1024)}${CRLF}${CRLF}body${CRLF}`),
+      raw: Buffer.from(
+        `From: long@subject.example${CRLF}To: ${to}${CRLF}Subject: ${'s'.repeat(1024 * 1024)}${CRLF}${CRLF}body${CRLF}`,
+      ),
       expect: { subject: /^s{500}$/, fromAddress: 'long@subject.example' },
     },
     {
       name: 'missing Date and Message-ID',
-      raw: Buffer.from(`From: nodate@missing.example${CRLF}To: ${to}${CRLF}Subject: no date, no id${CRLF}${CRLF}hello${CRLF}`),
+      raw: Buffer.from(
+        `From: nodate@missing.example${CRLF}To: ${to}${CRLF}Subject: no date, no id${CRLF}${CRLF}hello${CRLF}`,
+      ),
       expect: { subject: 'no date, no id', fromAddress: 'nodate@missing.example', parsed: true },
     },
     {
       name: 'unknown charsets in the subject and the body',
       raw: Buffer.concat([
-        Buffer.from(`From: =?x-klingon-9?Q?Kl=E9ngon?= <charset@unknown.example>${CRLF}To: ${to}${CRLF}Subject: =?x-unknown-999?Q?h=E9llo?= world${CRLF}Message-ID: <charset@unknown.example>${CRLF}MIME-Version: 1.0${CRLF}Content-Type: text/plain; charset=x-unknown-999${CRLF}${CRLF}`),
+        Buffer.from(
+          `From: =?x-klingon-9?Q?Kl=E9ngon?= <charset@unknown.example>${CRLF}To: ${to}${CRLF}Subject: =?x-unknown-999?Q?h=E9llo?= world${CRLF}Message-ID: <charset@unknown.example>${CRLF}MIME-Version: 1.0${CRLF}Content-Type: text/plain; charset=x-unknown-999${CRLF}${CRLF}`,
+        ),
         Buffer.from([0x68, 0xe9, 0x6c, 0x6c, 0x6f, 0x0d, 0x0a]),
       ]),
       expect: { subject: /world$/, fromAddress: 'charset@unknown.example' },
@@ -94,7 +105,14 @@ export function hostileCorpus(to = 'someone@alpha.test'): HostileMail[] {
     },
     {
       name: '8-bit garbage in headers and body',
-      raw: Buffer.concat([Buffer.from(`From: `), garbage(200, 7), Buffer.from(` <eight@bit.example>${CRLF}To: ${to}${CRLF}Subject: `), garbage(100, 9), Buffer.from(`${CRLF}${CRLF}`), garbage(4096, 11)]),
+      raw: Buffer.concat([
+        Buffer.from(`From: `),
+        garbage(200, 7),
+        Buffer.from(` <eight@bit.example>${CRLF}To: ${to}${CRLF}Subject: `),
+        garbage(100, 9),
+        Buffer.from(`${CRLF}${CRLF}`),
+        garbage(4096, 11),
+      ]),
       expect: {},
     },
     {

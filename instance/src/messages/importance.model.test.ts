@@ -40,12 +40,17 @@ const factsArb: fc.Arbitrary<ImportanceFacts> = fc.record({
   senderWrittenTo: fc.boolean(),
   repliesTo: fc.option(fc.constantFrom('<a@x>', '<b@y>'), { nil: null }),
   feedback: fc.constantFrom(null, 'important' as const, 'junk' as const),
-  userTags: fc.array(fc.constantFrom('INBOX', 'sent', 'bounce', 'Family', 'work', '[Gmail]/Spam', 'INBOX.Drafts'), { maxLength: 4 }),
+  userTags: fc.array(fc.constantFrom('INBOX', 'sent', 'bounce', 'Family', 'work', '[Gmail]/Spam', 'INBOX.Drafts'), {
+    maxLength: 4,
+  }),
   listId: fc.option(fc.constant('dev.lists.example'), { nil: null }),
   authentication: fc.option(
     fc.record({
       spf: fc.constantFrom(...spfResults),
-      dmarc: fc.record({ result: fc.constantFrom(...dmarcResults), policy: fc.constantFrom(null, 'none', 'quarantine', 'reject', 'REJECT') }),
+      dmarc: fc.record({
+        result: fc.constantFrom(...dmarcResults),
+        policy: fc.constantFrom(null, 'none', 'quarantine', 'reject', 'REJECT'),
+      }),
     }),
     { nil: null },
   ),
@@ -81,17 +86,31 @@ describe('importance model: the rules', () => {
   test('spam verdicts from verified facts: DMARC fail under reject/quarantine is junk, SPF fail is low', () => {
     assert.equal(level({ authentication: { spf: 'pass', dmarc: { result: 'fail', policy: 'reject' } } }), 'junk');
     assert.equal(level({ authentication: { spf: 'pass', dmarc: { result: 'fail', policy: 'quarantine' } } }), 'junk');
-    assert.equal(level({ authentication: { spf: 'pass', dmarc: { result: 'fail', policy: 'none' } } }), 'normal', 'p=none: the domain asks for nothing');
+    assert.equal(
+      level({ authentication: { spf: 'pass', dmarc: { result: 'fail', policy: 'none' } } }),
+      'normal',
+      'p=none: the domain asks for nothing',
+    );
     assert.equal(level({ authentication: { spf: 'fail', dmarc: { result: 'pass', policy: 'reject' } } }), 'low');
-    assert.equal(level({ authentication: { spf: 'softfail', dmarc: { result: 'none', policy: null } } }), 'normal', 'a softfail is no verdict');
+    assert.equal(
+      level({ authentication: { spf: 'softfail', dmarc: { result: 'none', policy: null } } }),
+      'normal',
+      'a softfail is no verdict',
+    );
     assert.equal(level({ authentication: null }), 'normal', 'nothing verified (local, import): no verdict');
   });
 
   test('a failed DMARC voids the known-sender signal: a spoofer cannot borrow a contact’s standing', () => {
-    const spoof = { senderIsContact: true, authentication: { spf: 'fail' as const, dmarc: { result: 'fail' as const, policy: 'reject' } } };
+    const spoof = {
+      senderIsContact: true,
+      authentication: { spf: 'fail' as const, dmarc: { result: 'fail' as const, policy: 'reject' } },
+    };
     assert.equal(level(spoof), 'junk');
     assert.ok(ids(spoof).includes('sender.unproven'));
-    assert.equal(level({ senderIsContact: true, authentication: { spf: 'pass', dmarc: { result: 'fail', policy: 'none' } } }), 'normal');
+    assert.equal(
+      level({ senderIsContact: true, authentication: { spf: 'pass', dmarc: { result: 'fail', policy: 'none' } } }),
+      'normal',
+    );
   });
 
   test('user tags lift to at least normal; protocol tags do not count', () => {
@@ -100,13 +119,20 @@ describe('importance model: the rules', () => {
     assert.equal(level({ ...junk, userTags: ['INBOX', 'Family'] }), 'normal');
     assert.ok(ids({ ...junk, userTags: ['Family'] }).includes('tags.user'));
     assert.equal(level({ senderIsContact: true, userTags: ['Family'] }), 'high', 'a floor, never a cap');
-    assert.deepEqual(userTagsOf(['INBOX', 'Sent', 'bounce', '[Gmail]/All Mail', 'INBOX.Trash', 'Junk', 'INBOX/Family', 'work']), ['INBOX/Family', 'work']);
+    assert.deepEqual(
+      userTagsOf(['INBOX', 'Sent', 'bounce', '[Gmail]/All Mail', 'INBOX.Trash', 'Junk', 'INBOX/Family', 'work']),
+      ['INBOX/Family', 'work'],
+    );
   });
 
   test('mailing-list mail is at most normal, unless the user says otherwise', () => {
     assert.equal(level({ listId: 'dev.lists.example', senderIsContact: true, repliesTo: '<x@y>' }), 'normal');
     assert.ok(ids({ listId: 'dev.lists.example', senderIsContact: true }).includes('list'));
-    assert.equal(level({ listId: 'dev.lists.example', authentication: { spf: 'fail', dmarc: { result: 'pass', policy: null } } }), 'low', 'a cap, never a floor');
+    assert.equal(
+      level({ listId: 'dev.lists.example', authentication: { spf: 'fail', dmarc: { result: 'pass', policy: null } } }),
+      'low',
+      'a cap, never a floor',
+    );
     assert.equal(level({ listId: 'dev.lists.example', feedback: 'important' }), 'important');
   });
 
@@ -119,7 +145,10 @@ describe('importance model: the rules', () => {
     const r = importanceOf(base({ senderIsContact: true, repliesTo: '<x@y>', feedback: 'junk' }));
     assert.equal(r.level, 'junk');
     assert.equal(r.reasons.at(-1)!.id, 'feedback.junk');
-    assert.equal(level({ authentication: { spf: 'fail', dmarc: { result: 'fail', policy: 'reject' } }, feedback: 'important' }), 'important');
+    assert.equal(
+      level({ authentication: { spf: 'fail', dmarc: { result: 'fail', policy: 'reject' } }, feedback: 'important' }),
+      'important',
+    );
   });
 });
 
@@ -140,7 +169,10 @@ describe('importance model: laws (fast-check)', () => {
         const without = value(importanceOf({ ...f, senderIsContact: false, senderWrittenTo: false }).level);
         assert.ok(value(importanceOf({ ...f, senderIsContact: true }).level) >= without);
         assert.ok(value(importanceOf({ ...f, senderWrittenTo: true }).level) >= without);
-        assert.ok(value(importanceOf({ ...f, repliesTo: '<sent@alpha.test>' }).level) >= value(importanceOf({ ...f, repliesTo: null }).level));
+        assert.ok(
+          value(importanceOf({ ...f, repliesTo: '<sent@alpha.test>' }).level) >=
+            value(importanceOf({ ...f, repliesTo: null }).level),
+        );
       }),
       { numRuns: 500 },
     );
@@ -152,7 +184,11 @@ describe('importance model: laws (fast-check)', () => {
         const auth = f.authentication ?? { spf: 'pass' as const, dmarc: { result: 'pass' as const, policy: 'reject' } };
         const clean = value(importanceOf({ ...f, authentication: auth }).level);
         assert.ok(value(importanceOf({ ...f, authentication: { ...auth, spf: 'fail' } }).level) <= clean);
-        assert.ok(value(importanceOf({ ...f, authentication: { ...auth, dmarc: { result: 'fail', policy: 'reject' } } }).level) <= clean);
+        assert.ok(
+          value(
+            importanceOf({ ...f, authentication: { ...auth, dmarc: { result: 'fail', policy: 'reject' } } }).level,
+          ) <= clean,
+        );
         const untagged = value(importanceOf({ ...f, userTags: [] }).level);
         assert.ok(value(importanceOf({ ...f, userTags: ['Family'] }).level) >= untagged);
       }),
@@ -185,7 +221,10 @@ describe('referenced Message-IDs', () => {
     assert.equal(got.length, 50);
     assert.equal(got[0], '<r499@x>', 'the nearest ancestors are kept');
     // Hostile: many long References headers (each cut at the header cap) still give the 50 nearest, in order.
-    const flood = Array.from({ length: 20 }, (_, h) => `References: ${Array.from({ length: 6000 }, (_, i) => `<h${h}-${i}@x>`).join(' ')}`).join('\r\n');
+    const flood = Array.from(
+      { length: 20 },
+      (_, h) => `References: ${Array.from({ length: 6000 }, (_, i) => `<h${h}-${i}@x>`).join(' ')}`,
+    ).join('\r\n');
     const nearest = referencedMessageIds(Buffer.from(`In-Reply-To: <parent@x>\r\n${flood}\r\n\r\n`));
     assert.equal(nearest.length, 50);
     assert.equal(nearest[0], '<parent@x>');

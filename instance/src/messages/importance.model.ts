@@ -11,7 +11,13 @@ import type { DmarcResult, SpfResult } from './message.facts.ts';
 export type ImportanceLevel = 'junk' | 'low' | 'normal' | 'high' | 'important';
 
 /** The integer stored for each level (`Message.importance`, `Conversation.importance`): higher matters more. */
-export const IMPORTANCE_VALUES: Readonly<Record<ImportanceLevel, number>> = { junk: -2, low: -1, normal: 0, high: 1, important: 2 };
+export const IMPORTANCE_VALUES: Readonly<Record<ImportanceLevel, number>> = {
+  junk: -2,
+  low: -1,
+  normal: 0,
+  high: 1,
+  important: 2,
+};
 
 /** The levels, most important first (the order `?sort=importance` lists discussions in). */
 export const IMPORTANCE_LEVELS: readonly ImportanceLevel[] = ['important', 'high', 'normal', 'low', 'junk'];
@@ -115,7 +121,11 @@ const PROTOCOL_TAGS = new Set([
  */
 export function userTagsOf(tags: readonly string[]): string[] {
   return tags.filter((t) => {
-    const leaf = t.toLowerCase().replace(/^\[(gmail|google mail)\][/.]/, '').replace(/^inbox[/.]/, '').trim();
+    const leaf = t
+      .toLowerCase()
+      .replace(/^\[(gmail|google mail)\][/.]/, '')
+      .replace(/^inbox[/.]/, '')
+      .trim();
     return leaf !== '' && !PROTOCOL_TAGS.has(leaf);
   });
 }
@@ -133,7 +143,8 @@ function levelOfScore(score: number): ImportanceLevel {
   return 'normal';
 }
 
-const atLeast = (a: ImportanceLevel, floor: ImportanceLevel) => (IMPORTANCE_VALUES[a] < IMPORTANCE_VALUES[floor] ? floor : a);
+const atLeast = (a: ImportanceLevel, floor: ImportanceLevel) =>
+  IMPORTANCE_VALUES[a] < IMPORTANCE_VALUES[floor] ? floor : a;
 const atMost = (a: ImportanceLevel, cap: ImportanceLevel) => (IMPORTANCE_VALUES[a] > IMPORTANCE_VALUES[cap] ? cap : a);
 
 /**
@@ -167,15 +178,24 @@ export function importanceOf(facts: ImportanceFacts): Importance {
     const policy = auth?.dmarc.policy?.toLowerCase() ?? null;
     if (dmarcFailed && (policy === 'reject' || policy === 'quarantine')) {
       score += IMPORTANCE_WEIGHTS.dmarcFail;
-      reasons.push({ id: 'spam.dmarc', evidence: `DMARC failed, and the sender's domain asks to ${policy} such mail.` });
+      reasons.push({
+        id: 'spam.dmarc',
+        evidence: `DMARC failed, and the sender's domain asks to ${policy} such mail.`,
+      });
     }
     if (auth?.spf === 'fail') {
       score += IMPORTANCE_WEIGHTS.spfFail;
-      reasons.push({ id: 'spam.spf', evidence: "SPF failed: the sending server is not one the sender's domain allows." });
+      reasons.push({
+        id: 'spam.spf',
+        evidence: "SPF failed: the sending server is not one the sender's domain allows.",
+      });
     }
     if (facts.senderIsContact || facts.senderWrittenTo) {
       if (dmarcFailed) {
-        reasons.push({ id: 'sender.unproven', evidence: 'The sender looks known, but DMARC failed: the From address is not proven, so it does not count.' });
+        reasons.push({
+          id: 'sender.unproven',
+          evidence: 'The sender looks known, but DMARC failed: the From address is not proven, so it does not count.',
+        });
       } else {
         score += IMPORTANCE_WEIGHTS.knownSender;
         reasons.push(

@@ -1,6 +1,13 @@
 import type { Storage } from '../storage/storage.port.ts';
 import { MAX_SENT_LOOKUP } from './correspondence.repository.ts';
-import { importanceOf, IMPORTANCE_VALUES, type ImportanceFacts, type ImportanceFeedback, type ImportanceLevel, type ImportanceReason } from './importance.model.ts';
+import {
+  importanceOf,
+  IMPORTANCE_VALUES,
+  type ImportanceFacts,
+  type ImportanceFeedback,
+  type ImportanceLevel,
+  type ImportanceReason,
+} from './importance.model.ts';
 import type { Message, Participant } from './message.entity.ts';
 import type { DmarcResult, SpfResult } from './message.facts.ts';
 import { headerValues, readHeaderBlock } from './mime-headers.ts';
@@ -24,9 +31,15 @@ export interface ImportanceSection {
   reasons: ImportanceReason[];
 }
 
-export const EMPTY_IMPORTANCE_SECTION: ImportanceSection = { repliesTo: null, feedback: null, feedbackAt: null, reasons: [] };
+export const EMPTY_IMPORTANCE_SECTION: ImportanceSection = {
+  repliesTo: null,
+  feedback: null,
+  feedbackAt: null,
+  reasons: [],
+};
 
-const obj = (v: unknown): Record<string, unknown> | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /** The importance section of stored facts, read defensively (facts are JSON written over time). */
@@ -51,7 +64,10 @@ function authenticationOf(facts: Record<string, unknown>): ImportanceFacts['auth
   if (a === null) return null;
   const spf = str(obj(a.spf)?.result) ?? 'none';
   const dmarc = obj(a.dmarc);
-  return { spf: spf as SpfResult, dmarc: { result: (str(dmarc?.result) ?? 'none') as DmarcResult, policy: str(dmarc?.policy) } };
+  return {
+    spf: spf as SpfResult,
+    dmarc: { result: (str(dmarc?.result) ?? 'none') as DmarcResult, policy: str(dmarc?.policy) },
+  };
 }
 
 const MESSAGE_ID = /<([^<>\s]{1,996})>/g;
@@ -76,7 +92,11 @@ export function referencedMessageIds(raw: Buffer): string[] {
 }
 
 /** The first of these Message-IDs (most direct first) that is one of the account's own outbound messages, or null. */
-export async function findRepliedTo(storage: Storage, accountId: string, referenced: readonly string[]): Promise<string | null> {
+export async function findRepliedTo(
+  storage: Storage,
+  accountId: string,
+  referenced: readonly string[],
+): Promise<string | null> {
   if (referenced.length === 0) return null;
   const sent = await storage.correspondence.sentAmong(accountId, referenced);
   return referenced.find((id) => sent.has(id)) ?? null;
@@ -126,11 +146,19 @@ export async function assessImportance(
 ): Promise<{ importance: number; level: ImportanceLevel; facts: Record<string, unknown> }> {
   const result = importanceOf(await importanceFactsOf(storage, m));
   const section: ImportanceSection = { ...importanceSectionOf(m.facts), reasons: result.reasons };
-  return { importance: IMPORTANCE_VALUES[result.level], level: result.level, facts: { ...m.facts, importance: section } };
+  return {
+    importance: IMPORTANCE_VALUES[result.level],
+    level: result.level,
+    facts: { ...m.facts, importance: section },
+  };
 }
 
 /** The facts with the user's feedback recorded (null clears it). */
-export function withFeedback(facts: Record<string, unknown>, feedback: ImportanceFeedback | null, at: Date): Record<string, unknown> {
+export function withFeedback(
+  facts: Record<string, unknown>,
+  feedback: ImportanceFeedback | null,
+  at: Date,
+): Record<string, unknown> {
   const section = importanceSectionOf(facts);
   return { ...facts, importance: { ...section, feedback, feedbackAt: feedback === null ? null : at.toISOString() } };
 }

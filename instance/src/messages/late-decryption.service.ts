@@ -75,7 +75,12 @@ export class LateDecryptionService implements PendingDecryption {
 
   /** Queues the account's job. Jobs of one account may pile up harmlessly: each finds only what is still marked. */
   async schedule(accountId: string): Promise<void> {
-    await this.deps.queue.enqueue<DecryptPendingJob>(DECRYPT_PENDING_QUEUE, 'decrypt-pending', { accountId }, { attempts: 5, backoff: { type: 'exponential', baseDelayMs: 1000 } });
+    await this.deps.queue.enqueue<DecryptPendingJob>(
+      DECRYPT_PENDING_QUEUE,
+      'decrypt-pending',
+      { accountId },
+      { attempts: 5, backoff: { type: 'exponential', baseDelayMs: 1000 } },
+    );
   }
 
   async scheduleIfUnlocked(accountId: string): Promise<void> {
@@ -84,15 +89,20 @@ export class LateDecryptionService implements PendingDecryption {
 
   /** The key hook: the account's key was just unlocked. Queues a job only when something is pending (one index read). */
   async keyUnlocked(accountId: string): Promise<void> {
-    if ((await this.deps.storage.messages.listPendingDecryption(accountId, 1)).length > 0) await this.schedule(accountId);
+    if ((await this.deps.storage.messages.listPendingDecryption(accountId, 1)).length > 0)
+      await this.schedule(accountId);
   }
 
   startWorker(): Worker {
-    return this.deps.queue.process<DecryptPendingJob>(DECRYPT_PENDING_QUEUE, async (job) => {
-      const accountId = (job.payload as Partial<DecryptPendingJob> | null)?.accountId;
-      if (typeof accountId !== 'string' || accountId === '') return; // a malformed job is dropped, not retried
-      await this.run(accountId);
-    }, { concurrency: 1 });
+    return this.deps.queue.process<DecryptPendingJob>(
+      DECRYPT_PENDING_QUEUE,
+      async (job) => {
+        const accountId = (job.payload as Partial<DecryptPendingJob> | null)?.accountId;
+        if (typeof accountId !== 'string' || accountId === '') return; // a malformed job is dropped, not retried
+        await this.run(accountId);
+      },
+      { concurrency: 1 },
+    );
   }
 
   /** Works through the account's pending mail, at most LATE_DECRYPTION_BATCH × LATE_DECRYPTION_MAX_BATCHES messages. */
@@ -124,7 +134,8 @@ export class LateDecryptionService implements PendingDecryption {
       return outcome;
     } finally {
       // What depends on the messages' PI: their conversations, their senders, the account (through the 'pi' queue).
-      for (const conversationId of conversations) await this.deps.privacy.refreshConversation(accountId, conversationId);
+      for (const conversationId of conversations)
+        await this.deps.privacy.refreshConversation(accountId, conversationId);
       for (const contactId of contacts) await this.deps.privacy.enqueue({ kind: 'contact-pi', accountId, contactId });
       if (outcome.decrypted > 0) await this.deps.privacy.enqueue({ kind: 'summary', accountId });
     }
@@ -148,7 +159,10 @@ export class LateDecryptionService implements PendingDecryption {
         }
       } catch (e) {
         // examineContent never throws on hostile input; anything else is told (no content, no key) and given up.
-        this.deps.logger?.warn({ accountId: m.accountId, messageId: m.id, reason: e instanceof Error ? e.name : 'error' }, 'late decryption: message could not be examined');
+        this.deps.logger?.warn(
+          { accountId: m.accountId, messageId: m.id, reason: e instanceof Error ? e.name : 'error' },
+          'late decryption: message could not be examined',
+        );
         problem = 'Not decrypted: the message could not be examined.';
       }
     }
@@ -156,7 +170,11 @@ export class LateDecryptionService implements PendingDecryption {
       // Not opened: the key may have been locked meanwhile (then the message stays marked), else it is given up.
       if (!(await this.isUnlocked(m.accountId))) return 'locked';
       const { pendingDecryption: _, ...rest } = before;
-      update = { content: null, openpgp: { ...rest, problem: problem ?? (rest['problem'] as string | null | undefined) ?? null }, pi: m.pi };
+      update = {
+        content: null,
+        openpgp: { ...rest, problem: problem ?? (rest['problem'] as string | null | undefined) ?? null },
+        pi: m.pi,
+      };
     }
     const next: Message = { ...m, ...(update.content ?? {}), facts: { ...m.facts, openpgp: update.openpgp } };
     const pi = await privacy.messagePi(next);

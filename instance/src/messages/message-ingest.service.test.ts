@@ -16,7 +16,9 @@ import type { IngestRequest } from './message-ingest.port.ts';
 
 const DOMAIN = 'alpha.test';
 
-function mail(opts: { from?: string; to?: string; subject?: string; id?: string | null; body?: string; extra?: string[] } = {}): Buffer {
+function mail(
+  opts: { from?: string; to?: string; subject?: string; id?: string | null; body?: string; extra?: string[] } = {},
+): Buffer {
   const headers = [
     `From: ${opts.from ?? 'Alice <alice@x.example>'}`,
     `To: ${opts.to ?? `ursula@${DOMAIN}`}`,
@@ -56,7 +58,14 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     queue = openSqliteJobQueue(join(dir, 'queue.db'));
     search = openSqliteSearchIndex(join(dir, 'search.db'));
     await search.init();
-    core = buildEmailCore({ storage, blobs: new FsBlobStore(join(dir, 'blobs')), queue, search, clock: () => new Date(), domain: DOMAIN });
+    core = buildEmailCore({
+      storage,
+      blobs: new FsBlobStore(join(dir, 'blobs')),
+      queue,
+      search,
+      clock: () => new Date(),
+      domain: DOMAIN,
+    });
   });
   afterAll(async () => {
     await queue.close();
@@ -112,7 +121,9 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     const again = await core.ingest.ingest(request(raw, { receivedAt: new Date(Date.now() + 1000) }));
     assert.equal(again.inserted, false);
     assert.equal(again.message.id, first.message.id);
-    const burst = await Promise.all(Array.from({ length: 8 }, () => core.ingest.ingest(request(mail({ id: 'burst' })))));
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, () => core.ingest.ingest(request(mail({ id: 'burst' })))),
+    );
     assert.equal(burst.filter((r) => r.inserted).length, 1, 'eight concurrent copies: one stored');
     assert.equal(new Set(burst.map((r) => r.message.id)).size, 1);
     assert.equal(await storage.messages.countByAccount(accountId), 2);
@@ -133,7 +144,11 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
   test('quota: a message that does not fit is refused, nothing written, and the usage is unchanged', async () => {
     await core.ingest.ingest(request(mail({ body: 'x'.repeat(6000) })));
     const used = await usage();
-    const before = { messages: await storage.messages.countByAccount(accountId), blobs: blobCount(), contacts: (await storage.contacts.list(accountId, { limit: 100 })).length };
+    const before = {
+      messages: await storage.messages.countByAccount(accountId),
+      blobs: blobCount(),
+      contacts: (await storage.contacts.list(accountId, { limit: 100 })).length,
+    };
     await assert.rejects(
       core.ingest.ingest(request(mail({ from: 'newcomer@n.example', body: 'y'.repeat(6000) }))),
       (e: unknown) => e instanceof AppError && e.code === 'quota_exceeded',
@@ -141,7 +156,11 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     assert.equal(await usage(), used);
     assert.equal(await storage.messages.countByAccount(accountId), before.messages);
     assert.equal(blobCount(), before.blobs, 'the blob written before the quota check is gone');
-    assert.equal((await storage.contacts.list(accountId, { limit: 100 })).length, before.contacts, 'no automatic contact for a refused message');
+    assert.equal(
+      (await storage.contacts.list(accountId, { limit: 100 })).length,
+      before.contacts,
+      'no automatic contact for a refused message',
+    );
     assert.equal(await storage.contacts.findByIdentity(accountId, 'email', 'newcomer@n.example'), null);
   });
 
@@ -151,16 +170,29 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     await core.messages.purge(accountId, message.id);
     assert.equal(await usage(), 0);
     assert.equal(await core.blobs.get(message.rawRef!), null);
-    assert.equal(await storage.conversations.get(accountId, message.conversationId), null, 'a conversation left empty goes');
-    await assert.rejects(core.messages.purge(accountId, message.id), (e: unknown) => e instanceof AppError && e.code === 'not_found');
+    assert.equal(
+      await storage.conversations.get(accountId, message.conversationId),
+      null,
+      'a conversation left empty goes',
+    );
+    await assert.rejects(
+      core.messages.purge(accountId, message.id),
+      (e: unknown) => e instanceof AppError && e.code === 'not_found',
+    );
   });
 
   test('an unknown account is refused before anything is written', async () => {
-    await assert.rejects(core.ingest.ingest({ ...request(mail()), accountId: randomUUID() }), (e: unknown) => e instanceof AppError && e.code === 'not_found');
+    await assert.rejects(
+      core.ingest.ingest({ ...request(mail()), accountId: randomUUID() }),
+      (e: unknown) => e instanceof AppError && e.code === 'not_found',
+    );
   });
 
   test('outbound mail: the recipients are the other participants, it starts read', async () => {
-    const raw = mail({ from: `Ursula <${`u${accountId.slice(0, 8)}`}@${DOMAIN}>`, to: 'Dave <dave@d.example>, erin@e.example' });
+    const raw = mail({
+      from: `Ursula <${`u${accountId.slice(0, 8)}`}@${DOMAIN}>`,
+      to: 'Dave <dave@d.example>, erin@e.example',
+    });
     const { message } = await core.ingest.ingest(request(raw, { direction: 'outbound', tags: ['sent'] }));
     assert.equal(message.read, true);
     assert.equal(message.from.contactId, null);

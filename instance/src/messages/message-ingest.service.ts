@@ -21,7 +21,12 @@ export type OwnAddressSource = (accountId: string) => Promise<string[]>;
  * Learns correspondents' keys from an inbound message before its OpenPGP is checked (Autocrypt headers: see
  * KeyDiscoveryService.learnAutocrypt). Must not throw; a failure never stops the message.
  */
-export type KeyLearner = (accountId: string, sender: string, raw: Buffer, facts: IngestRequest['facts']) => Promise<void>;
+export type KeyLearner = (
+  accountId: string,
+  sender: string,
+  raw: Buffer,
+  facts: IngestRequest['facts'],
+) => Promise<void>;
 
 export const MAX_INGEST_TAGS = 50;
 
@@ -50,15 +55,25 @@ export interface OpenedContent {
  * account's key is usable here (server-side key mode): the inner message is then parsed. Ingest and late decryption
  * share it. `privacy` absent (a few unit tests): nothing is examined.
  */
-export async function examineContent(privacy: PiService | undefined, accountId: string, sender: string, raw: Buffer, direction: 'inbound' | 'outbound'): Promise<OpenedContent> {
+export async function examineContent(
+  privacy: PiService | undefined,
+  accountId: string,
+  sender: string,
+  raw: Buffer,
+  direction: 'inbound' | 'outbound',
+): Promise<OpenedContent> {
   const examined = privacy ? await privacy.examineOpenPgp(accountId, sender, raw, direction) : null;
-  const openpgp = examined && (direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
+  const openpgp =
+    examined && (direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
   const inner = examined?.content ? await parseMessage(examined.content.mime) : null;
   return { openpgp, inner };
 }
 
 /** Subject, snippet and thread key as shown: protected headers, the inner Subject of a decrypted message is the real one (the outer is often "..."). */
-export function contentView(parsed: ParsedMessage, inner: ParsedMessage | null): { subject: string; snippet: string; threadKey: string | null } {
+export function contentView(
+  parsed: ParsedMessage,
+  inner: ParsedMessage | null,
+): { subject: string; snippet: string; threadKey: string | null } {
   const subject = inner?.hasSubject ? inner.subject : parsed.subject;
   return { subject, snippet: snippetOf((inner ?? parsed).text), threadKey: threadKeyOf(subject) };
 }
@@ -67,7 +82,14 @@ export function contentView(parsed: ParsedMessage, inner: ParsedMessage | null):
 export function cleanTags(tags: readonly string[]): string[] {
   const out: string[] = [];
   for (const t of tags) {
-    const s = Array.from(t.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').trim()).slice(0, 64).join('');
+    const s = Array.from(
+      t
+        .normalize('NFC')
+        .replace(/[\u0000-\u001f\u007f]/g, '')
+        .trim(),
+    )
+      .slice(0, 64)
+      .join('');
     if (s !== '' && !out.includes(s)) out.push(s);
     if (out.length >= MAX_INGEST_TAGS) break;
   }
@@ -153,7 +175,8 @@ export class MessageIngestService implements MessageIngest {
     const pendingDecryption = this.deps.pendingDecryption;
     if (pendingDecryption && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true) {
       if (await pendingDecryption.isLocked(accountId).catch(() => false)) pending = true;
-      else if (await pendingDecryption.isUnlocked(accountId).catch(() => false)) ({ openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction));
+      else if (await pendingDecryption.isUnlocked(accountId).catch(() => false))
+        ({ openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction));
     }
     if (pending) openpgp!['pendingDecryption'] = true;
     const view = contentView(parsed, inner);
@@ -162,7 +185,10 @@ export class MessageIngestService implements MessageIngest {
     await blobs.put(rawRef, raw);
     if ((await storage.accounts.addUsage(accountId, raw.length)) === null) {
       await blobs.delete(rawRef);
-      throw new AppError('quota_exceeded', `Storing this message (${raw.length} bytes) would exceed the account's quota.`);
+      throw new AppError(
+        'quota_exceeded',
+        `Storing this message (${raw.length} bytes) would exceed the account's quota.`,
+      );
     }
 
     let outcome: IngestResult;
@@ -228,7 +254,8 @@ export class MessageIngestService implements MessageIngest {
         }
         const stored = await storage.messages.put(message);
         if (stored.inserted) await this.deps.conversations.recordIngested(resolution, message);
-        if (stored.inserted && this.deps.privacy) await this.deps.privacy.refreshConversation(accountId, message.conversationId);
+        if (stored.inserted && this.deps.privacy)
+          await this.deps.privacy.refreshConversation(accountId, message.conversationId);
         return stored;
       });
     } catch (e) {
@@ -251,7 +278,8 @@ export class MessageIngestService implements MessageIngest {
     const contactId = message.direction === 'inbound' ? message.from.contactId : null;
     if (!this.deps.privacy || contactId === null) return;
     const contact = await this.deps.storage.contacts.get(message.accountId, contactId);
-    if (contact !== null && contact.pi === null) await this.deps.privacy.enqueue({ kind: 'contact-pi', accountId: message.accountId, contactId });
+    if (contact !== null && contact.pi === null)
+      await this.deps.privacy.enqueue({ kind: 'contact-pi', accountId: message.accountId, contactId });
   }
 
   /**
@@ -262,7 +290,10 @@ export class MessageIngestService implements MessageIngest {
   private async applyImportance(message: Message, raw: Buffer, own: ReadonlySet<string>): Promise<void> {
     const { storage } = this.deps;
     if (message.direction === 'outbound') await recordSent(storage, message, own);
-    const repliesTo = message.direction === 'inbound' ? await findRepliedTo(storage, message.accountId, referencedMessageIds(raw)) : null;
+    const repliesTo =
+      message.direction === 'inbound'
+        ? await findRepliedTo(storage, message.accountId, referencedMessageIds(raw))
+        : null;
     message.facts = { ...message.facts, importance: { repliesTo, feedback: null, feedbackAt: null, reasons: [] } };
     const assessed = await assessImportance(storage, message);
     message.importance = assessed.importance;

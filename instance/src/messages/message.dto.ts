@@ -14,7 +14,9 @@ export const ParticipantDto = Type.Object(
     protocol: Type.String(),
     address: Type.String({ description: 'Normalised address ("" when the message had none that could be read).' }),
     name: Nullable(Type.String()),
-    contactId: Nullable(Type.String({ description: 'The contact this address resolved to when the message was filed.' })),
+    contactId: Nullable(
+      Type.String({ description: 'The contact this address resolved to when the message was filed.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -24,7 +26,6 @@ export const ImportanceLevelDto = Type.Union(
   [Type.Literal('junk'), Type.Literal('low'), Type.Literal('normal'), Type.Literal('high'), Type.Literal('important')],
   { description: 'How much it matters, from junk to important (separate from the Privacy Index).' },
 );
-
 
 export const MessageSummaryDto = Type.Object(
   {
@@ -40,7 +41,9 @@ export const MessageSummaryDto = Type.Object(
     sentAt: Nullable(DateTime),
     receivedAt: DateTime,
     sizeBytes: Type.Integer(),
-    threadKey: Type.String({ description: 'Subject without Re:/Fwd: prefixes, case-folded: the per-subject thread it belongs to.' }),
+    threadKey: Type.String({
+      description: 'Subject without Re:/Fwd: prefixes, case-folded: the per-subject thread it belongs to.',
+    }),
     tags: Type.Array(Type.String()),
     read: Type.Boolean(),
     archived: Type.Boolean(),
@@ -80,11 +83,19 @@ export const AuthenticationFactsDto = Type.Object(
     spf: Type.Object({ result: Type.String(), domain: Nullable(Type.String()) }, { additionalProperties: false }),
     dkim: Type.Array(
       Type.Object(
-        { result: Type.String(), domain: Nullable(Type.String()), selector: Nullable(Type.String()), aligned: Type.Boolean() },
+        {
+          result: Type.String(),
+          domain: Nullable(Type.String()),
+          selector: Nullable(Type.String()),
+          aligned: Type.Boolean(),
+        },
         { additionalProperties: false },
       ),
     ),
-    dmarc: Type.Object({ result: Type.String(), domain: Nullable(Type.String()), policy: Nullable(Type.String()) }, { additionalProperties: false }),
+    dmarc: Type.Object(
+      { result: Type.String(), domain: Nullable(Type.String()), policy: Nullable(Type.String()) },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -97,8 +108,17 @@ export const OpenPgpFactsDto = Type.Object(
     signerFingerprint: Nullable(Type.String()),
     signerKeyTrust: Nullable(Type.String()),
     problem: Nullable(Type.String()),
-    decrypted: Type.Optional(Type.Boolean({ description: 'Decrypted here with your key (server-side key mode): the signature fields are those of the signature inside.' })),
-    pendingDecryption: Type.Optional(Type.Boolean({ description: 'Arrived while your server-held key was locked: decrypted in the background once you sign in.' })),
+    decrypted: Type.Optional(
+      Type.Boolean({
+        description:
+          'Decrypted here with your key (server-side key mode): the signature fields are those of the signature inside.',
+      }),
+    ),
+    pendingDecryption: Type.Optional(
+      Type.Boolean({
+        description: 'Arrived while your server-held key was locked: decrypted in the background once you sign in.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -106,13 +126,19 @@ export const OpenPgpFactsDto = Type.Object(
 /** Received over the federation: what the inbox verified about the sending instance. */
 const FederationFactsDto = Type.Object(
   {
-    peerDomain: Type.String({ description: 'The sending instance, authenticated by its request signature and TLS client certificate.' }),
-    labelValid: Type.Boolean({ description: "Its label was valid in the registry's verified feed when the envelope was accepted." }),
+    peerDomain: Type.String({
+      description: 'The sending instance, authenticated by its request signature and TLS client certificate.',
+    }),
+    labelValid: Type.Boolean({
+      description: "Its label was valid in the registry's verified feed when the envelope was accepted.",
+    }),
     peerInstancePi: Nullable(Type.Integer({ description: "Its instance PI in the registry's feed." })),
     sealed: Type.Boolean(),
     forwardSecret: Type.Boolean(),
     senderAuthenticated: Type.Boolean(),
-    e2e: Type.Boolean({ description: 'The sender declared the content end-to-end encrypted (OpenPGP) to the recipient.' }),
+    e2e: Type.Boolean({
+      description: 'The sender declared the content end-to-end encrypted (OpenPGP) to the recipient.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -124,7 +150,12 @@ const DeliveryDto = Type.Object(
     tls: Nullable(Type.Object({ version: Type.String(), cipher: Type.String() }, { additionalProperties: false })),
     peer: Nullable(Type.String({ description: 'host:port that accepted it.' })),
     at: DateTime,
-    receipt: Nullable(Type.String({ description: "Federation: the recipient instance's signed receipt (compact JWS), verified before it was recorded." })),
+    receipt: Nullable(
+      Type.String({
+        description:
+          "Federation: the recipient instance's signed receipt (compact JWS), verified before it was recorded.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -134,9 +165,12 @@ export const MessageDetailDto = Type.Object(
     ...MessageSummaryDto.properties,
     pi: PiBreakdownDto,
     externalId: Nullable(Type.String({ description: 'The Message-ID header, as <id>.' })),
-    importanceReasons: Type.Array(Type.Object({ id: Type.String(), evidence: Type.String() }, { additionalProperties: false }), {
-      description: 'Why the message has its importance level (the signals that counted, your feedback included).',
-    }),
+    importanceReasons: Type.Array(
+      Type.Object({ id: Type.String(), evidence: Type.String() }, { additionalProperties: false }),
+      {
+        description: 'Why the message has its importance level (the signals that counted, your feedback included).',
+      },
+    ),
     facts: Type.Object(
       {
         transport: Nullable(TransportFactsDto),
@@ -147,7 +181,8 @@ export const MessageDetailDto = Type.Object(
       { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
     ),
     deliveries: Type.Array(DeliveryDto, {
-      description: 'Sent copies: how each recipient domain was reached (empty until a delivery is recorded, and for received messages).',
+      description:
+        'Sent copies: how each recipient domain was reached (empty until a delivery is recorded, and for received messages).',
     }),
     mime: Type.Object(
       {
@@ -165,7 +200,10 @@ export const MessageDetailDto = Type.Object(
       { additionalProperties: false },
     ),
     attachments: Type.Array(
-      Type.Object({ filename: Nullable(Type.String()), contentType: Type.String(), size: Type.Integer() }, { additionalProperties: false }),
+      Type.Object(
+        { filename: Nullable(Type.String()), contentType: Type.String(), size: Type.Integer() },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -174,7 +212,8 @@ export const MessageDetailDto = Type.Object(
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : 0);
-const obj = (v: unknown): Record<string, unknown> | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
 
@@ -218,7 +257,9 @@ function transportDto(v: unknown): Static<typeof TransportFactsDto> | null {
     helo: str(t.helo),
     receivedChain: arr(t.receivedChain).flatMap((h) => {
       const hop = obj(h);
-      return hop === null ? [] : [{ from: str(hop.from), by: str(hop.by), with: str(hop.with), tls: bool(hop.tls), date: str(hop.date) }];
+      return hop === null
+        ? []
+        : [{ from: str(hop.from), by: str(hop.by), with: str(hop.with), tls: bool(hop.tls), date: str(hop.date) }];
     }),
     externalHops: int(t.externalHops),
     plaintextHops: int(t.plaintextHops),
@@ -234,7 +275,16 @@ function authenticationDto(v: unknown): Static<typeof AuthenticationFactsDto> | 
     spf: { result: str(spf.result) ?? 'none', domain: str(spf.domain) },
     dkim: arr(a.dkim).flatMap((s) => {
       const sig = obj(s);
-      return sig === null ? [] : [{ result: str(sig.result) ?? 'none', domain: str(sig.domain), selector: str(sig.selector), aligned: sig.aligned === true }];
+      return sig === null
+        ? []
+        : [
+            {
+              result: str(sig.result) ?? 'none',
+              domain: str(sig.domain),
+              selector: str(sig.selector),
+              aligned: sig.aligned === true,
+            },
+          ];
     }),
     dmarc: { result: str(dmarc.result) ?? 'none', domain: str(dmarc.domain), policy: str(dmarc.policy) },
   };
@@ -247,7 +297,12 @@ export function toMessageDetailDto(m: Message, body: MessageBody, pi: PrivacyInd
     pi: toPiBreakdownDto(pi),
     externalId: m.externalId,
     importanceReasons: importanceSectionOf(m.facts).reasons,
-    facts: { transport: transportDto(m.facts.transport), authentication: authenticationDto(m.facts.authentication), openpgp: openPgpDto(m.facts.openpgp), federation: federationDto(m.facts.federation) },
+    facts: {
+      transport: transportDto(m.facts.transport),
+      authentication: authenticationDto(m.facts.authentication),
+      openpgp: openPgpDto(m.facts.openpgp),
+      federation: federationDto(m.facts.federation),
+    },
     deliveries: deliveriesDto(m.facts.delivery),
     mime: { parsed: mime.parsed !== false, problem: str(mime.problem) },
     body: { text: body.text, textTruncated: body.textTruncated, hasHtml: body.hasHtml },
@@ -281,7 +336,16 @@ function deliveriesDto(v: unknown): Static<typeof DeliveryDto>[] {
     const tls = obj(o.tls);
     const version = str(tls?.version);
     const cipher = str(tls?.cipher);
-    return [{ domain, via: str(o.via) ?? 'unknown', tls: version !== null && cipher !== null ? { version, cipher } : null, peer: str(o.peer), at, receipt: str(o.receipt) }];
+    return [
+      {
+        domain,
+        via: str(o.via) ?? 'unknown',
+        tls: version !== null && cipher !== null ? { version, cipher } : null,
+        peer: str(o.peer),
+        at,
+        receipt: str(o.receipt),
+      },
+    ];
   });
 }
 

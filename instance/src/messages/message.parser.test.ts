@@ -27,7 +27,11 @@ describe('header reading', () => {
   });
 
   test('folded headers are unfolded; 8-bit header bytes are read as UTF-8 or Latin-1', () => {
-    const raw = Buffer.concat([Buffer.from('Subject: one\r\n two\r\nX-Latin: caf'), Buffer.from([0xe9]), Buffer.from('\r\n\r\nbody')]);
+    const raw = Buffer.concat([
+      Buffer.from('Subject: one\r\n two\r\nX-Latin: caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('\r\n\r\nbody'),
+    ]);
     const block = readHeaderBlock(raw);
     assert.deepEqual(block.fields, [
       { name: 'subject', value: 'one two' },
@@ -54,8 +58,14 @@ describe('parsing', () => {
       ),
     );
     assert.deepEqual(m.from, { address: 'alice@x.example', written: 'Alice@X.Example', name: 'Alïce' });
-    assert.deepEqual(m.to.map((a) => a.address), ['bob@b.example', 'carol@c.example', 'dave@d.example']);
-    assert.deepEqual(m.cc.map((a) => a.address), ['erin@e.example']);
+    assert.deepEqual(
+      m.to.map((a) => a.address),
+      ['bob@b.example', 'carol@c.example', 'dave@d.example'],
+    );
+    assert.deepEqual(
+      m.cc.map((a) => a.address),
+      ['erin@e.example'],
+    );
     assert.equal(m.subject, 'Réunion');
     assert.equal(m.date?.toISOString(), '2026-03-03T09:00:00.000Z');
     assert.equal(m.messageId, '<m1@x.example>');
@@ -132,7 +142,9 @@ describe('parsing', () => {
 
   test('HTML to text: scripts and styles dropped, blocks become lines, entities decoded, linear on hostile markup', () => {
     assert.equal(
-      htmlToText('<html><head><title>t</title><style>p{}</style></head><body><p>Caf&eacute; &amp; th&#233; &#x1F600;</p><script>x()</script><div>two<br>lines</div></body></html>'),
+      htmlToText(
+        '<html><head><title>t</title><style>p{}</style></head><body><p>Caf&eacute; &amp; th&#233; &#x1F600;</p><script>x()</script><div>two<br>lines</div></body></html>',
+      ),
       'Café & thé 😀\n\ntwo\nlines',
     );
     assert.equal(htmlToText('a <!-- hidden --> b'), 'a b');
@@ -144,7 +156,14 @@ describe('parsing', () => {
 
   test('property: arbitrary bytes never make the parser throw', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), fc.constantFrom('', 'From: a@b.example\r\nSubject: x\r\n\r\n', 'Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n'), async (bytes, prefix) => {
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.constantFrom(
+          '',
+          'From: a@b.example\r\nSubject: x\r\n\r\n',
+          'Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n',
+        ),
+        async (bytes, prefix) => {
           const m = await parseMessage(Buffer.concat([Buffer.from(prefix), bytes]));
           assert.equal(typeof m.subject, 'string');
         },

@@ -2,7 +2,15 @@ import { createRequire } from 'node:module';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import type AddressParser from 'nodemailer/lib/addressparser';
 import { cleanDisplayName, normaliseEmailAddress } from '../contacts/contact.normalise.ts';
-import { decodeEncodedWords, headerValue, headerValues, MAX_HEADER_VALUE, messageIdOf, readHeaderBlock, type HeaderBlock } from './mime-headers.ts';
+import {
+  decodeEncodedWords,
+  headerValue,
+  headerValues,
+  MAX_HEADER_VALUE,
+  messageIdOf,
+  readHeaderBlock,
+  type HeaderBlock,
+} from './mime-headers.ts';
 
 const require = createRequire(import.meta.url);
 // A directory module (lib/addressparser/index.js): ESM cannot import it by that path, require can.
@@ -123,7 +131,10 @@ function parseListId(value: string | null): ParsedHeaders['list'] {
 
 export function parseHeaders(raw: Buffer, block: HeaderBlock = readHeaderBlock(raw)): ParsedHeaders {
   const subjectValue = headerValue(block, 'subject');
-  const from = parseAddresses(headerValues(block, 'from'), 1).kept[0] ?? parseAddresses(headerValues(block, 'sender'), 1).kept[0] ?? null;
+  const from =
+    parseAddresses(headerValues(block, 'from'), 1).kept[0] ??
+    parseAddresses(headerValues(block, 'sender'), 1).kept[0] ??
+    null;
   const to = parseAddresses(headerValues(block, 'to'), PARSE_LIMITS.addressesPerField);
   const cc = parseAddresses(headerValues(block, 'cc'), PARSE_LIMITS.addressesPerField);
   return {
@@ -151,7 +162,10 @@ function withoutOversizedHeaders(raw: Buffer, block: HeaderBlock): Buffer {
 async function runMailparser(raw: Buffer): Promise<ParsedMail> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`parse took longer than ${PARSE_LIMITS.parseTimeoutMs} ms`)), PARSE_LIMITS.parseTimeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`parse took longer than ${PARSE_LIMITS.parseTimeoutMs} ms`)),
+      PARSE_LIMITS.parseTimeoutMs,
+    );
   });
   try {
     return await Promise.race([
@@ -198,7 +212,11 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
   const plain = typeof mail?.text === 'string' ? mail.text : '';
   const fullText = plain.trim() === '' && html !== '' ? htmlToText(html) : plain;
   const text = fullText.length > PARSE_LIMITS.textChars ? fullText.slice(0, PARSE_LIMITS.textChars) : fullText;
-  const subject = headers.hasSubject ? headers.subject : problem !== null && mail === null ? UNPARSABLE_SUBJECT : headers.subject;
+  const subject = headers.hasSubject
+    ? headers.subject
+    : problem !== null && mail === null
+      ? UNPARSABLE_SUBJECT
+      : headers.subject;
   return {
     ...headers,
     subject: !headers.hasHeaders ? UNPARSABLE_SUBJECT : subject,
@@ -215,21 +233,96 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
 }
 
 const ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', shy: '', copy: '©', reg: '®', trade: '™', euro: '€',
-  pound: '£', yen: '¥', cent: '¢', sect: '§', deg: '°', plusmn: '±', times: '×', divide: '÷', middot: '·', para: '¶',
-  laquo: '«', raquo: '»', lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', sbquo: '‚', bdquo: '„', ndash: '–',
-  mdash: '—', hellip: '…', bull: '•', iexcl: '¡', iquest: '¿', szlig: 'ß',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: ' ',
+  shy: '',
+  copy: '©',
+  reg: '®',
+  trade: '™',
+  euro: '€',
+  pound: '£',
+  yen: '¥',
+  cent: '¢',
+  sect: '§',
+  deg: '°',
+  plusmn: '±',
+  times: '×',
+  divide: '÷',
+  middot: '·',
+  para: '¶',
+  laquo: '«',
+  raquo: '»',
+  lsquo: '‘',
+  rsquo: '’',
+  ldquo: '“',
+  rdquo: '”',
+  sbquo: '‚',
+  bdquo: '„',
+  ndash: '–',
+  mdash: '—',
+  hellip: '…',
+  bull: '•',
+  iexcl: '¡',
+  iquest: '¿',
+  szlig: 'ß',
 };
 // Latin-1 letters with diacritics: &eacute; &Agrave; &ccedil; &ntilde; &ouml; &oslash; &aring; ...
-for (const [base, marks] of Object.entries({ a: 'grave acute circ tilde uml ring', e: 'grave acute circ uml', i: 'grave acute circ uml', o: 'grave acute circ tilde uml', u: 'grave acute circ uml', y: 'acute uml', n: 'tilde', c: 'cedil' })) {
+for (const [base, marks] of Object.entries({
+  a: 'grave acute circ tilde uml ring',
+  e: 'grave acute circ uml',
+  i: 'grave acute circ uml',
+  o: 'grave acute circ tilde uml',
+  u: 'grave acute circ uml',
+  y: 'acute uml',
+  n: 'tilde',
+  c: 'cedil',
+})) {
   for (const mark of marks.split(' ')) {
-    const combining = { grave: '\u0300', acute: '\u0301', circ: '\u0302', tilde: '\u0303', uml: '\u0308', ring: '\u030a', cedil: '\u0327' }[mark]!;
+    const combining = {
+      grave: '\u0300',
+      acute: '\u0301',
+      circ: '\u0302',
+      tilde: '\u0303',
+      uml: '\u0308',
+      ring: '\u030a',
+      cedil: '\u0327',
+    }[mark]!;
     ENTITIES[`${base}${mark}`] = `${base}${combining}`.normalize('NFC');
     ENTITIES[`${base.toUpperCase()}${mark}`] = `${base.toUpperCase()}${combining}`.normalize('NFC');
   }
 }
-Object.assign(ENTITIES, { aelig: 'æ', AElig: 'Æ', oslash: 'ø', Oslash: 'Ø', oelig: 'œ', OElig: 'Œ', eth: 'ð', thorn: 'þ' });
-const BLOCK_TAGS = new Set(['br', 'p', 'div', 'li', 'tr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'pre', 'table', 'hr', 'title']);
+Object.assign(ENTITIES, {
+  aelig: 'æ',
+  AElig: 'Æ',
+  oslash: 'ø',
+  Oslash: 'Ø',
+  oelig: 'œ',
+  OElig: 'Œ',
+  eth: 'ð',
+  thorn: 'þ',
+});
+const BLOCK_TAGS = new Set([
+  'br',
+  'p',
+  'div',
+  'li',
+  'tr',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'blockquote',
+  'pre',
+  'table',
+  'hr',
+  'title',
+]);
 
 function decodeEntities(s: string): string {
   return s.replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{2,8});/gi, (m, e: string) => {
@@ -286,7 +379,16 @@ export function htmlToText(html: string): string {
 export function snippetOf(text: string, max = 200): string {
   const lines = text.slice(0, 16 * 1024).split(/\r?\n/);
   const own = lines.filter((l) => !l.trimStart().startsWith('>'));
-  const s = (own.length > 0 ? own : lines).join(' ').replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\s+/gu, ' ').trim();
+  const s = (own.length > 0 ? own : lines)
+    .join(' ')
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/\s+/gu, ' ')
+    .trim();
   const chars = Array.from(s);
-  return chars.length > max ? `${chars.slice(0, max - 1).join('').trimEnd()}…` : s;
+  return chars.length > max
+    ? `${chars
+        .slice(0, max - 1)
+        .join('')
+        .trimEnd()}…`
+    : s;
 }

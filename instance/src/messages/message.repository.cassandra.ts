@@ -128,7 +128,9 @@ export class CassandraMessageRepository implements MessageRepository {
     const pending = ctx.table(TABLES.messagesPendingDecryption);
     const indexKey = 'account_id = ? AND conversation_id = ? AND month = ? AND received_at = ? AND message_id = ?';
     this.q = {
-      insert: `INSERT INTO ${byId} (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})`,
+      insert: `INSERT INTO ${byId} (${COLUMNS}) VALUES (${COLUMNS.split(',')
+        .map(() => '?')
+        .join(', ')})`,
       one: `SELECT ${COLUMNS}, WRITETIME(conversation_id) AS placed_written FROM ${byId}
         WHERE account_id = ? AND message_id = ?`,
       flags: `UPDATE ${byId} SET read = ?, archived = ?, tags = ?, deleted_at = ?, importance = ?, pi = ?, facts_json = ?
@@ -179,7 +181,9 @@ export class CassandraMessageRepository implements MessageRepository {
       { query: this.q.insert, params: this.row(message) },
       { query: this.q.insertIndex, params: [accountId, message.conversationId, month, message.receivedAt, message.id] },
       { query: this.q.insertMonth, params: [accountId, message.conversationId, month] },
-      ...(isPendingDecryption(message.facts) ? [{ query: this.q.insertPending, params: [accountId, message.receivedAt, message.id] }] : []),
+      ...(isPendingDecryption(message.facts)
+        ? [{ query: this.q.insertPending, params: [accountId, message.receivedAt, message.id] }]
+        : []),
     ]);
     // Counters cannot join a batch with other tables, nor be retried safely: a lost answer may leave it off by one.
     await this.ctx.write(this.q.addCount, [1, accountId], { idempotent: false });
@@ -237,7 +241,10 @@ export class CassandraMessageRepository implements MessageRepository {
     return next;
   }
 
-  async setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void> {
+  async setPis(
+    accountId: string,
+    updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[],
+  ): Promise<void> {
     // Like updateFlags: plain writes (these cells are never written under LWT), after checking the message is there so
     // that an unknown id leaves no partial row.
     await mapLimit(updates, PARALLEL_READS, async (u) => {
@@ -314,11 +321,28 @@ export class CassandraMessageRepository implements MessageRepository {
     const m = await this.get(accountId, id);
     if (m === null) return null;
     // Only the openpgp section is replaced (plain writes, like updateFlags: these cells are never written under LWT).
-    const next: Message = { ...m, ...(update.content ?? {}), pi: update.pi, facts: { ...m.facts, openpgp: update.openpgp } };
+    const next: Message = {
+      ...m,
+      ...(update.content ?? {}),
+      pi: update.pi,
+      facts: { ...m.facts, openpgp: update.openpgp },
+    };
     const statements: Statement[] = [
-      { query: this.q.decrypted, params: [next.subject, next.snippet, next.threadKey, piToUdt(next.pi), JSON.stringify(next.facts), accountId, id] },
+      {
+        query: this.q.decrypted,
+        params: [
+          next.subject,
+          next.snippet,
+          next.threadKey,
+          piToUdt(next.pi),
+          JSON.stringify(next.facts),
+          accountId,
+          id,
+        ],
+      },
     ];
-    if (!isPendingDecryption(next.facts)) statements.push({ query: this.q.deletePending, params: [accountId, m.receivedAt, id] });
+    if (!isPendingDecryption(next.facts))
+      statements.push({ query: this.q.deletePending, params: [accountId, m.receivedAt, id] });
     await this.ctx.loggedBatch(statements);
     return next;
   }

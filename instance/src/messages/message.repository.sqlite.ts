@@ -135,7 +135,9 @@ export class SqliteMessageRepository implements MessageRepository {
     );
     this.deleteStmt = db.prepare<[string, string]>('DELETE FROM messages WHERE account_id = ? AND id = ?');
     this.countStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM messages WHERE account_id = ?');
-    this.piStmt = db.prepare<[string, string, string]>('UPDATE messages SET pi_json = ? WHERE account_id = ? AND id = ?');
+    this.piStmt = db.prepare<[string, string, string]>(
+      'UPDATE messages SET pi_json = ? WHERE account_id = ? AND id = ?',
+    );
     this.piFactsStmt = db.prepare<[string, string, string, string]>(
       'UPDATE messages SET pi_json = ?, facts_json = ? WHERE account_id = ? AND id = ?',
     );
@@ -178,23 +180,25 @@ export class SqliteMessageRepository implements MessageRepository {
   }
 
   async updateFlags(accountId: string, id: string, flags: MessageFlags): Promise<Message | null> {
-    return this.db.transaction(() => {
-      const r = this.one.get(accountId, id);
-      if (!r) return null;
-      const m = toMessage(r);
-      const next: Message = {
-        ...m,
-        read: flags.read ?? m.read,
-        archived: flags.archived ?? m.archived,
-        tags: flags.tags ?? m.tags,
-        deletedAt: flags.deletedAt === undefined ? m.deletedAt : flags.deletedAt,
-        importance: flags.importance ?? m.importance,
-        pi: flags.pi === undefined ? m.pi : flags.pi,
-        facts: flags.facts ?? m.facts,
-      };
-      this.updateStmt.run(toRow(next));
-      return next;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const r = this.one.get(accountId, id);
+        if (!r) return null;
+        const m = toMessage(r);
+        const next: Message = {
+          ...m,
+          read: flags.read ?? m.read,
+          archived: flags.archived ?? m.archived,
+          tags: flags.tags ?? m.tags,
+          deletedAt: flags.deletedAt === undefined ? m.deletedAt : flags.deletedAt,
+          importance: flags.importance ?? m.importance,
+          pi: flags.pi === undefined ? m.pi : flags.pi,
+          facts: flags.facts ?? m.facts,
+        };
+        this.updateStmt.run(toRow(next));
+        return next;
+      })
+      .immediate();
   }
 
   async moveConversation(accountId: string, fromConversationId: string, toConversationId: string): Promise<number> {
@@ -202,26 +206,33 @@ export class SqliteMessageRepository implements MessageRepository {
   }
 
   async purge(accountId: string, id: string): Promise<Message | null> {
-    return this.db.transaction(() => {
-      const r = this.one.get(accountId, id);
-      if (!r) return null;
-      this.deleteStmt.run(accountId, id);
-      return toMessage(r);
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const r = this.one.get(accountId, id);
+        if (!r) return null;
+        this.deleteStmt.run(accountId, id);
+        return toMessage(r);
+      })
+      .immediate();
   }
 
   async countByAccount(accountId: string): Promise<number> {
     return this.countStmt.get(accountId)!.n;
   }
 
-  async setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void> {
+  async setPis(
+    accountId: string,
+    updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[],
+  ): Promise<void> {
     if (updates.length === 0) return;
-    this.db.transaction(() => {
-      for (const u of updates) {
-        if (u.facts === undefined) this.piStmt.run(JSON.stringify(u.pi), accountId, u.id);
-        else this.piFactsStmt.run(JSON.stringify(u.pi), JSON.stringify(u.facts), accountId, u.id);
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const u of updates) {
+          if (u.facts === undefined) this.piStmt.run(JSON.stringify(u.pi), accountId, u.id);
+          else this.piFactsStmt.run(JSON.stringify(u.pi), JSON.stringify(u.facts), accountId, u.id);
+        }
+      })
+      .immediate();
   }
 
   async listPendingDecryption(accountId: string, limit: number): Promise<Message[]> {
@@ -230,14 +241,29 @@ export class SqliteMessageRepository implements MessageRepository {
   }
 
   async setDecryption(accountId: string, id: string, update: DecryptionUpdate): Promise<Message | null> {
-    return this.db.transaction(() => {
-      const r = this.one.get(accountId, id);
-      if (!r) return null;
-      const m = toMessage(r);
-      // Only the openpgp section is replaced: a concurrent importance feedback in the other sections is kept.
-      const next: Message = { ...m, ...(update.content ?? {}), pi: update.pi, facts: { ...m.facts, openpgp: update.openpgp } };
-      this.decryptedStmt.run({ accountId, id, subject: next.subject, snippet: next.snippet, threadKey: next.threadKey, piJson: jsonOrNull(next.pi), factsJson: JSON.stringify(next.facts) });
-      return next;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const r = this.one.get(accountId, id);
+        if (!r) return null;
+        const m = toMessage(r);
+        // Only the openpgp section is replaced: a concurrent importance feedback in the other sections is kept.
+        const next: Message = {
+          ...m,
+          ...(update.content ?? {}),
+          pi: update.pi,
+          facts: { ...m.facts, openpgp: update.openpgp },
+        };
+        this.decryptedStmt.run({
+          accountId,
+          id,
+          subject: next.subject,
+          snippet: next.snippet,
+          threadKey: next.threadKey,
+          piJson: jsonOrNull(next.pi),
+          factsJson: JSON.stringify(next.facts),
+        });
+        return next;
+      })
+      .immediate();
   }
 }

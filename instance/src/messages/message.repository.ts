@@ -22,7 +22,10 @@ export interface MessageRepository {
    * Stores recomputed PI summaries (and, when given, refreshed facts) of many messages at once; unknown ids are
    * skipped. Only these columns are written, so a concurrent flag change is never undone.
    */
-  setPis(accountId: string, updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[]): Promise<void>;
+  setPis(
+    accountId: string,
+    updates: readonly { id: string; pi: StoredPi; facts?: Record<string, unknown> }[],
+  ): Promise<void>;
   /**
    * Messages waiting for a late decryption (`facts.openpgp.pendingDecryption === true`: encrypted to the account
    * while its server-held key was locked), oldest received first, at most `limit`. Reads only those messages (an

@@ -12,7 +12,10 @@ import type { MessagePatch, MessageService } from './message.service.ts';
 const Tag = Type.String({ minLength: 1, maxLength: 64 });
 
 /** Reading and changing one message, its raw form, and searching the mailbox. */
-export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; privacy: PiService }> = async (app, { messages, privacy }) => {
+export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; privacy: PiService }> = async (
+  app,
+  { messages, privacy },
+) => {
   app.get(
     '/api/v1/messages/:id',
     {
@@ -65,7 +68,8 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
             deleted: Type.Optional(Type.Boolean()),
             importance: Type.Optional(
               Type.Union([Type.Literal('important'), Type.Literal('junk'), Type.Null()], {
-                description: 'Your word on this message: overrides the computed importance (and moves its discussion); null withdraws it.',
+                description:
+                  'Your word on this message: overrides the computed importance (and moves its discussion); null withdraws it.',
               }),
             ),
           },
@@ -75,7 +79,11 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
       },
     },
     async (request) => {
-      const m = await messages.update(principalOf(request).account.id, (request.params as { id: string }).id, request.body as MessagePatch);
+      const m = await messages.update(
+        principalOf(request).account.id,
+        (request.params as { id: string }).id,
+        request.body as MessagePatch,
+      );
       return toMessageSummaryDto(m);
     },
   );
@@ -89,7 +97,11 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
         summary: 'Purge a message for good (raw form and search entry included); its size is released from the quota.',
         params: IdParams,
         response: {
-          200: Type.Object({ id: Type.String({ format: 'uuid' }), purged: Type.Literal(true), releasedBytes: Type.Integer() }),
+          200: Type.Object({
+            id: Type.String({ format: 'uuid' }),
+            purged: Type.Literal(true),
+            releasedBytes: Type.Integer(),
+          }),
           ...problemResponses(400, 401, 404),
         },
       },
@@ -109,7 +121,11 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
         summary: 'Search messages: free words and filters (from: to: subject: after: before: protocol: tag: pi>=).',
         querystring: Type.Object(
           {
-            q: Type.String({ minLength: 1, maxLength: 2000, description: `The search box text (at most ${SEARCH_MAX_TERMS} words or phrases).` }),
+            q: Type.String({
+              minLength: 1,
+              maxLength: 2000,
+              description: `The search box text (at most ${SEARCH_MAX_TERMS} words or phrases).`,
+            }),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
             offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0 })),
           },
@@ -117,9 +133,14 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
         ),
         response: {
           200: Type.Object({
-            total: Type.Integer({ description: 'Matches in the index (deleted messages may still count until they are unindexed).' }),
+            total: Type.Integer({
+              description: 'Matches in the index (deleted messages may still count until they are unindexed).',
+            }),
             items: Type.Array(
-              Type.Object({ score: Type.Number(), conversationId: Type.String({ format: 'uuid' }), message: MessageSummaryDto }, { additionalProperties: false }),
+              Type.Object(
+                { score: Type.Number(), conversationId: Type.String({ format: 'uuid' }), message: MessageSummaryDto },
+                { additionalProperties: false },
+              ),
             ),
           }),
           ...problemResponses(400, 401),
@@ -131,7 +152,11 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
       const r = await messages.search(principalOf(request).account.id, q.q, { limit: q.limit, offset: q.offset });
       return {
         total: r.total,
-        items: r.items.map((i) => ({ score: i.score, conversationId: i.message.conversationId, message: toMessageSummaryDto(i.message) })),
+        items: r.items.map((i) => ({
+          score: i.score,
+          conversationId: i.message.conversationId,
+          message: toMessageSummaryDto(i.message),
+        })),
       };
     },
   );

@@ -95,7 +95,12 @@ export class MessageService {
     const decrypted = (m.facts['openpgp'] as { decrypted?: unknown } | undefined)?.decrypted === true;
     const inner = decrypted && this.deps.openEncrypted ? await this.deps.openEncrypted(m, raw).catch(() => null) : null;
     const parsed = await parseMessage(inner ?? raw);
-    return { text: parsed.text, textTruncated: parsed.textTruncated, hasHtml: parsed.hasHtml, attachments: parsed.attachments };
+    return {
+      text: parsed.text,
+      textTruncated: parsed.textTruncated,
+      hasHtml: parsed.hasHtml,
+      attachments: parsed.attachments,
+    };
   }
 
   async update(accountId: string, id: string, patch: MessagePatch): Promise<Message> {
@@ -110,7 +115,10 @@ export class MessageService {
       if (patch.deleted === false && current.deletedAt !== null) flags.deletedAt = null;
       if (patch.importance !== undefined || patch.tags !== undefined) {
         // Feedback is kept in the facts (durable: every later computation applies it); user tags count too.
-        const facts = patch.importance !== undefined ? withFeedback(current.facts, patch.importance, this.deps.clock()) : current.facts;
+        const facts =
+          patch.importance !== undefined
+            ? withFeedback(current.facts, patch.importance, this.deps.clock())
+            : current.facts;
         const assessed = await assessImportance(storage, { ...current, tags: flags.tags ?? current.tags, facts });
         flags.importance = assessed.importance;
         flags.facts = assessed.facts;
@@ -161,10 +169,15 @@ export class MessageService {
   /** The purge job of a soft-deleted message, due `purgeAfterDays` after its deletion. */
   private async schedulePurge(m: Message, suffix = ''): Promise<void> {
     const deletedAt = m.deletedAt!.getTime();
-    await this.deps.queue.enqueue<PurgeJob>(PURGE_QUEUE, 'purge-deleted', { accountId: m.accountId, messageId: m.id }, {
-      jobId: `purge-${m.id}-${deletedAt}${suffix}`,
-      delayMs: Math.max(0, deletedAt + this.purgeAfterMs - this.deps.clock().getTime()),
-    });
+    await this.deps.queue.enqueue<PurgeJob>(
+      PURGE_QUEUE,
+      'purge-deleted',
+      { accountId: m.accountId, messageId: m.id },
+      {
+        jobId: `purge-${m.id}-${deletedAt}${suffix}`,
+        delayMs: Math.max(0, deletedAt + this.purgeAfterMs - this.deps.clock().getTime()),
+      },
+    );
   }
 
   /**

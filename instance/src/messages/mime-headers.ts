@@ -82,7 +82,11 @@ export function readHeaderBlock(raw: Buffer): HeaderBlock {
     const name = bytes.subarray(0, colon).toString('latin1').trimEnd();
     if (!HEADER_NAME.test(name)) continue;
     const valueBytes = bytes.subarray(colon + 1);
-    current = { name: name.toLowerCase(), parts: [decodeLine(valueBytes.subarray(0, MAX_HEADER_VALUE + 1))], length: valueBytes.length };
+    current = {
+      name: name.toLowerCase(),
+      parts: [decodeLine(valueBytes.subarray(0, MAX_HEADER_VALUE + 1))],
+      length: valueBytes.length,
+    };
   }
   flush();
   return { fields, bodyOffset, truncated };

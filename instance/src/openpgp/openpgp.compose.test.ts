@@ -3,7 +3,15 @@ import { beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import { buildMime } from '../email/compose.mime.ts';
 import { parseMessage } from '../messages/message.parser.ts';
-import { autocryptHeader, autocryptKeydata, encryptMime, HIDDEN_SUBJECT, readAutocryptHeader, signMime, withHeader } from './openpgp.compose.ts';
+import {
+  autocryptHeader,
+  autocryptKeydata,
+  encryptMime,
+  HIDDEN_SUBJECT,
+  readAutocryptHeader,
+  signMime,
+  withHeader,
+} from './openpgp.compose.ts';
 import { decryptMessage } from './openpgp.decrypt.ts';
 import { detectOpenPgp } from './openpgp.detect.ts';
 import { generateTestKey, type TestKey } from './openpgp.fixture.ts';
@@ -24,7 +32,9 @@ function composed(o: { bcc?: boolean; attachment?: boolean } = {}): Promise<Buff
     subject: SUBJECT,
     text: BODY,
     html: null,
-    attachments: o.attachment ? [{ filename: 'plan.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.4 fake') }] : [],
+    attachments: o.attachment
+      ? [{ filename: 'plan.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.4 fake') }]
+      : [],
     messageId: '<m1@alpha.test>',
     date: now,
     inReplyTo: null,
@@ -49,7 +59,12 @@ describe('outgoing PGP/MIME (RFC 3156)', () => {
   });
 
   test('encrypted and signed: each recipient and the sender decrypt it, the signature inside verifies, the subject is only inside', async () => {
-    const raw = await encryptMime({ raw: await composed(), encryptionKeys: [bob.publicKey.write(), carol.publicKey.write(), alice.publicKey.write()], signingKey: alice.privateKey, now });
+    const raw = await encryptMime({
+      raw: await composed(),
+      encryptionKeys: [bob.publicKey.write(), carol.publicKey.write(), alice.publicKey.write()],
+      signingKey: alice.privateKey,
+      now,
+    });
     const part = detectOpenPgp(raw);
     assert.equal(part.kind, 'pgp-mime-encrypted');
     assert.equal(part.problem, undefined);
@@ -76,28 +91,58 @@ describe('outgoing PGP/MIME (RFC 3156)', () => {
   });
 
   test('Bcc never goes inside, and with Bcc recipients the key IDs are anonymous (yet everyone still decrypts)', async () => {
-    const raw = await encryptMime({ raw: await composed({ bcc: true }), encryptionKeys: [bob.publicKey.write(), alice.publicKey.write()], signingKey: null, hideRecipients: true, now });
+    const raw = await encryptMime({
+      raw: await composed({ bcc: true }),
+      encryptionKeys: [bob.publicKey.write(), alice.publicKey.write()],
+      signingKey: null,
+      hideRecipients: true,
+      now,
+    });
     const message = await openpgp.readMessage({ armoredMessage: String(detectOpenPgp(raw).encryptedData) });
     assert.deepEqual(new Set(message.getEncryptionKeyIDs().map((id) => id.toHex())), new Set(['0000000000000000']));
     const d = await decryptMessage(raw, bob.privateKey, [], now);
     assert.ok(d.ok);
     assert.equal(d.signature.status, 'none', 'not signed');
     assert.ok(!/^bcc:/im.test(d.content.mime.toString('latin1')), 'no Bcc in the encrypted part');
-    assert.match(raw.toString('latin1'), /^Bcc: carol@gamma\.test\r$/m, 'the Sent copy keeps its Bcc outside (removed before transmission)');
+    assert.match(
+      raw.toString('latin1'),
+      /^Bcc: carol@gamma\.test\r$/m,
+      'the Sent copy keeps its Bcc outside (removed before transmission)',
+    );
   });
 
   test('attachments survive the round trip', async () => {
-    const raw = await encryptMime({ raw: await composed({ attachment: true }), encryptionKeys: [bob.publicKey], signingKey: alice.privateKey, now });
+    const raw = await encryptMime({
+      raw: await composed({ attachment: true }),
+      encryptionKeys: [bob.publicKey],
+      signingKey: alice.privateKey,
+      now,
+    });
     const d = await decryptMessage(raw, bob.privateKey, [vk(alice)], now);
     assert.ok(d.ok);
     const inner = await parseMessage(d.content.mime);
-    assert.deepEqual(inner.attachments.map((a) => a.filename), ['plan.pdf']);
+    assert.deepEqual(
+      inner.attachments.map((a) => a.filename),
+      ['plan.pdf'],
+    );
   });
 
   test('a recipient key that cannot encrypt, or garbage, is refused before anything is built', async () => {
-    const signOnly = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ email: 'so@x.test' }], subkeys: [], format: 'object' });
-    await assert.rejects(encryptMime({ raw: await composed(), encryptionKeys: [signOnly.publicKey], signingKey: null, now }), /cannot encrypt/);
-    await assert.rejects(encryptMime({ raw: await composed(), encryptionKeys: [new Uint8Array([1, 2, 3])], signingKey: null, now }), /cannot be read/);
+    const signOnly = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ email: 'so@x.test' }],
+      subkeys: [],
+      format: 'object',
+    });
+    await assert.rejects(
+      encryptMime({ raw: await composed(), encryptionKeys: [signOnly.publicKey], signingKey: null, now }),
+      /cannot encrypt/,
+    );
+    await assert.rejects(
+      encryptMime({ raw: await composed(), encryptionKeys: [new Uint8Array([1, 2, 3])], signingKey: null, now }),
+      /cannot be read/,
+    );
     await assert.rejects(encryptMime({ raw: await composed(), encryptionKeys: [], signingKey: null, now }), /No key/);
   });
 
@@ -121,7 +166,10 @@ describe('Autocrypt header (Level 1)', () => {
   let alice: TestKey;
   let mallory: TestKey;
   beforeAll(async () => {
-    [alice, mallory] = await Promise.all([generateTestKey('alice@alpha.test', { alsoEmails: ['alice.old@elsewhere.test'] }), generateTestKey('mallory@evil.test')]);
+    [alice, mallory] = await Promise.all([
+      generateTestKey('alice@alpha.test', { alsoEmails: ['alice.old@elsewhere.test'] }),
+      generateTestKey('mallory@evil.test'),
+    ]);
   });
 
   test('round trip: the minimal key (primary, that user ID, the encryption subkey) parses for the address', async () => {
@@ -132,7 +180,10 @@ describe('Autocrypt header (Level 1)', () => {
     assert.equal(minimal.subkeys.length, 1, 'only the encryption subkey');
     assert.ok(keydata.length < alice.publicKey.write().length);
     const header = autocryptHeader({ address: 'alice@alpha.test', keydata, preferEncrypt: true });
-    assert.ok(header.split('\r\n').every((line) => line.length <= 78), 'folded under 78 characters');
+    assert.ok(
+      header.split('\r\n').every((line) => line.length <= 78),
+      'folded under 78 characters',
+    );
     const raw = withHeader(Buffer.from('From: alice@alpha.test\r\nSubject: hi\r\n\r\nbody\r\n'), header);
     const read = readAutocryptHeader(raw);
     assert.ok(read.header, String(read.problem));
@@ -141,13 +192,21 @@ describe('Autocrypt header (Level 1)', () => {
     const parsed = await parsePublicKey(read.header.keydata, { now, address: 'alice@alpha.test' });
     assert.equal(parsed.fingerprint, alice.fingerprint);
     assert.ok(parsed.canEncrypt);
-    const noPref = readAutocryptHeader(withHeader(raw, autocryptHeader({ address: 'x@y.test', keydata, preferEncrypt: false }).replace('Autocrypt', 'X-Other')));
+    const noPref = readAutocryptHeader(
+      withHeader(
+        raw,
+        autocryptHeader({ address: 'x@y.test', keydata, preferEncrypt: false }).replace('Autocrypt', 'X-Other'),
+      ),
+    );
     assert.equal(noPref.header?.preferEncrypt, 'mutual', 'other headers are not Autocrypt');
   });
 
   test('hostile headers: refused with a reason, never a key', async () => {
-    const keydata = Buffer.from(await autocryptKeydata(mallory.publicKey.write(), 'mallory@evil.test', now)).toString('base64');
-    const mail = (...headers: string[]) => Buffer.from(`${headers.map((h) => `Autocrypt: ${h}\r\n`).join('')}From: mallory@evil.test\r\n\r\nhi\r\n`);
+    const keydata = Buffer.from(await autocryptKeydata(mallory.publicKey.write(), 'mallory@evil.test', now)).toString(
+      'base64',
+    );
+    const mail = (...headers: string[]) =>
+      Buffer.from(`${headers.map((h) => `Autocrypt: ${h}\r\n`).join('')}From: mallory@evil.test\r\n\r\nhi\r\n`);
     const cases: [string, Buffer][] = [
       ['no keydata', mail('addr=mallory@evil.test')],
       ['no addr', mail(`keydata=${keydata}`)],
@@ -155,7 +214,10 @@ describe('Autocrypt header (Level 1)', () => {
       ['unknown critical attribute', mail(`addr=mallory@evil.test; type=2; keydata=${keydata}`)],
       ['attribute without value', mail(`addr=mallory@evil.test; junk; keydata=${keydata}`)],
       ['repeated attribute', mail(`addr=mallory@evil.test; addr=alice@alpha.test; keydata=${keydata}`)],
-      ['two valid headers', mail(`addr=mallory@evil.test; keydata=${keydata}`, `addr=mallory@evil.test; keydata=${keydata}`)],
+      [
+        'two valid headers',
+        mail(`addr=mallory@evil.test; keydata=${keydata}`, `addr=mallory@evil.test; keydata=${keydata}`),
+      ],
       ['oversize keydata', mail(`addr=mallory@evil.test; keydata=${'A'.repeat(200_000)}`)],
       ['not an address', mail(`addr=not an address; keydata=${keydata}`)],
     ];
@@ -168,8 +230,12 @@ describe('Autocrypt header (Level 1)', () => {
     assert.ok(readAutocryptHeader(mail(`addr=mallory@evil.test; _note=hello; keydata=${keydata}`)).header);
     assert.deepEqual(readAutocryptHeader(Buffer.from('From: a@b.test\r\n\r\nx')), { header: null, problem: null });
     // A header whose keydata is garbage bytes parses as a header: the key check (addKey) refuses it later.
-    const garbage = readAutocryptHeader(mail(`addr=mallory@evil.test; keydata=${Buffer.from('garbage').toString('base64')}`));
+    const garbage = readAutocryptHeader(
+      mail(`addr=mallory@evil.test; keydata=${Buffer.from('garbage').toString('base64')}`),
+    );
     assert.ok(garbage.header);
-    await assert.rejects(parsePublicKey(garbage.header.keydata, { now, address: 'mallory@evil.test' }), { code: 'key_malformed' });
+    await assert.rejects(parsePublicKey(garbage.header.keydata, { now, address: 'mallory@evil.test' }), {
+      code: 'key_malformed',
+    });
   });
 });

@@ -84,7 +84,10 @@ function protectedPart(fields: RawField[], body: Buffer): Buffer {
   const contentType = fields.find((f) => f.name === 'content-type');
   const content = fields.filter((f) => f.name.startsWith('content-') && f !== contentType).map((f) => f.text);
   const copied = PROTECTED.flatMap((name) => fields.filter((f) => f.name === name).map((f) => f.text));
-  return Buffer.concat([Buffer.from(withProtectedParam(contentType) + content.join('') + copied.join('') + CRLF, 'latin1'), body]);
+  return Buffer.concat([
+    Buffer.from(withProtectedParam(contentType) + content.join('') + copied.join('') + CRLF, 'latin1'),
+    body,
+  ]);
 }
 
 /** The outer header fields: everything but the Content-* ones (and Subject replaced when asked), Autocrypt added. */
@@ -111,7 +114,10 @@ export class ComposeError extends Error {
   }
 }
 
-async function encryptionKeysOf(keys: readonly (Uint8Array | openpgp.PublicKey)[], now: Date): Promise<openpgp.PublicKey[]> {
+async function encryptionKeysOf(
+  keys: readonly (Uint8Array | openpgp.PublicKey)[],
+  now: Date,
+): Promise<openpgp.PublicKey[]> {
   const out: openpgp.PublicKey[] = [];
   const seen = new Set<string>();
   for (const k of keys) {
@@ -218,7 +224,10 @@ export async function signMime(o: SignMimeOptions): Promise<Buffer> {
     throw new ComposeError(`The message could not be signed: ${errorText(e)}.`);
   }
   const hash = signature.packets[0]?.hashAlgorithm;
-  const micalg = hash === undefined || hash === null ? 'pgp-sha256' : `pgp-${openpgp.enums.read(openpgp.enums.hash, hash)}`.toLowerCase();
+  const micalg =
+    hash === undefined || hash === null
+      ? 'pgp-sha256'
+      : `pgp-${openpgp.enums.read(openpgp.enums.hash, hash)}`.toLowerCase();
   const boundary = `sig-${randomUUID()}`;
   const head = outerFields(fields, { hideSubject: false, autocrypt: o.autocrypt ?? null });
   const start = Buffer.from(
@@ -325,7 +334,8 @@ export function readAutocryptHeader(raw: Buffer): AutocryptReading {
       if (typeof parsed === 'string') problem = parsed;
       else valid.push(parsed);
     }
-    if (valid.length > 1) return { header: null, problem: 'Several Autocrypt headers: none is used (Autocrypt Level 1 §2.3).' };
+    if (valid.length > 1)
+      return { header: null, problem: 'Several Autocrypt headers: none is used (Autocrypt Level 1 §2.3).' };
     if (valid.length === 0) return { header: null, problem };
     return { header: valid[0]!, problem: null };
   } catch (e) {
@@ -334,7 +344,8 @@ export function readAutocryptHeader(raw: Buffer): AutocryptReading {
 }
 
 function parseAutocryptValue(value: string): AutocryptHeader | string {
-  if (value.length > Math.min(MAX_KEYDATA_CHARS + 2048, MAX_HEADER_VALUE - 1024)) return 'The Autocrypt header is too large.';
+  if (value.length > Math.min(MAX_KEYDATA_CHARS + 2048, MAX_HEADER_VALUE - 1024))
+    return 'The Autocrypt header is too large.';
   const attributes = new Map<string, string>();
   for (const piece of value.split(';')) {
     if (piece.trim() === '') continue;
@@ -345,7 +356,8 @@ function parseAutocryptValue(value: string): AutocryptHeader | string {
     attributes.set(name, piece.slice(eq + 1).trim());
   }
   for (const name of attributes.keys()) {
-    if (!['addr', 'prefer-encrypt', 'keydata'].includes(name) && !name.startsWith('_')) return `Unknown critical Autocrypt attribute "${name.slice(0, 40)}".`;
+    if (!['addr', 'prefer-encrypt', 'keydata'].includes(name) && !name.startsWith('_'))
+      return `Unknown critical Autocrypt attribute "${name.slice(0, 40)}".`;
   }
   const address = normaliseEmailAddress(attributes.get('addr') ?? '');
   if (address === null) return 'The Autocrypt header has no usable addr.';

@@ -8,7 +8,15 @@ import { parseMessage } from '../messages/message.parser.ts';
 import { OPENPGP_LIMITS } from './openpgp.config.ts';
 import { decryptMessage } from './openpgp.decrypt.ts';
 import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp } from './openpgp.facts.ts';
-import { compressionBomb, generateTestKey, inlineEncrypted, pgpMimeEncrypted, pgpMimeSigned, signedPartContent, type TestKey } from './openpgp.fixture.ts';
+import {
+  compressionBomb,
+  generateTestKey,
+  inlineEncrypted,
+  pgpMimeEncrypted,
+  pgpMimeSigned,
+  signedPartContent,
+  type TestKey,
+} from './openpgp.fixture.ts';
 import { fullConfig } from './openpgp.keys.ts';
 
 /** A little ahead: the keys below are made after this module loads, and must be valid at `now`. */
@@ -16,7 +24,10 @@ const now = new Date(Date.now() + 5 * 60_000);
 const mail = { from: 'Bob <bob@example.org>', to: 'alice@alpha.test' };
 const CRLF = '\r\n';
 
-function stored(k: TestKey, over: { status?: KeyStatus; source?: KeySource; verifiedAt?: Date | null } = {}): CorrespondentKey {
+function stored(
+  k: TestKey,
+  over: { status?: KeyStatus; source?: KeySource; verifiedAt?: Date | null } = {},
+): CorrespondentKey {
   return {
     accountId: 'acc',
     address: 'bob@example.org',
@@ -78,17 +89,33 @@ async function encryptedBomb(to: TestKey, expandedBytes: number): Promise<string
   const { data } = await openpgp.unarmor(compressionBomb(expandedBytes));
   const bytes = data as Uint8Array;
   // compressionBomb writes one packet: tag 8, a five-octet length (6 bytes of header), the algorithm, the data.
-  const packet = new openpgp.CompressedDataPacket() as openpgp.CompressedDataPacket & { algorithm: number; compressed: Uint8Array };
+  const packet = new openpgp.CompressedDataPacket() as openpgp.CompressedDataPacket & {
+    algorithm: number;
+    compressed: Uint8Array;
+  };
   packet.algorithm = bytes[6]!;
   packet.compressed = bytes.subarray(7);
   const list = new openpgp.PacketList<openpgp.AnyPacket>();
   list.push(packet);
-  const encrypted = await new openpgp.Message(list).encrypt([to.publicKey], undefined, undefined, false, undefined, now, undefined, fullConfig());
+  const encrypted = await new openpgp.Message(list).encrypt(
+    [to.publicKey],
+    undefined,
+    undefined,
+    false,
+    undefined,
+    now,
+    undefined,
+    fullConfig(),
+  );
   return encrypted.armor(fullConfig());
 }
 
 async function encryptedArmor(text: string, to: TestKey[], signer?: TestKey): Promise<string> {
-  return openpgp.encrypt({ message: await openpgp.createMessage({ binary: Buffer.from(text) }), encryptionKeys: to.map((k) => k.publicKey), ...(signer ? { signingKeys: signer.privateKey } : {}) });
+  return openpgp.encrypt({
+    message: await openpgp.createMessage({ binary: Buffer.from(text) }),
+    encryptionKeys: to.map((k) => k.publicKey),
+    ...(signer ? { signingKeys: signer.privateKey } : {}),
+  });
 }
 
 describe('decrypting incoming OpenPGP mail', () => {
@@ -96,11 +123,20 @@ describe('decrypting incoming OpenPGP mail', () => {
   let bob: TestKey;
   let eve: TestKey;
   beforeAll(async () => {
-    [alice, bob, eve] = await Promise.all([generateTestKey('alice@alpha.test'), generateTestKey('bob@example.org'), generateTestKey('eve@evil.test')]);
+    [alice, bob, eve] = await Promise.all([
+      generateTestKey('alice@alpha.test'),
+      generateTestKey('bob@example.org'),
+      generateTestKey('eve@evil.test'),
+    ]);
   });
 
   test('PGP/MIME, signed inside (RFC 3156 §6.2): the inner MIME and a valid signature', async () => {
-    const raw = await pgpMimeEncrypted({ ...mail, recipients: [alice], signer: bob, text: 'The plan is in the attic.' });
+    const raw = await pgpMimeEncrypted({
+      ...mail,
+      recipients: [alice],
+      signer: bob,
+      text: 'The plan is in the attic.',
+    });
     const d = await decryptMessage(raw, alice.privateKey, [vk(bob)], now);
     assert.ok(d.ok, !d.ok ? d.problem : '');
     assert.equal(d.content.form, 'pgp-mime');
@@ -115,18 +151,42 @@ describe('decrypting incoming OpenPGP mail', () => {
     assert.ok(d.ok);
     assert.equal(d.signature.status, 'unknown_key');
     assert.equal(d.signature.signerKeyId, (await eve.publicKey.getSigningKey()).getKeyID().toHex());
-    const unsigned = await decryptMessage(await pgpMimeEncrypted({ ...mail, recipients: [alice] }), alice.privateKey, [vk(bob)], now);
+    const unsigned = await decryptMessage(
+      await pgpMimeEncrypted({ ...mail, recipients: [alice] }),
+      alice.privateKey,
+      [vk(bob)],
+      now,
+    );
     assert.ok(unsigned.ok);
     assert.equal(unsigned.signature.status, 'none');
   });
 
   test('signed, then encrypted separately (RFC 3156 §6.1): the multipart/signed inside is checked; a tampered one is invalid', async () => {
-    const signed = await pgpMimeSigned({ ...mail, signer: bob, content: signedPartContent('Signed first, encrypted after.\r\n') });
-    const ok = await decryptMessage(pgpMimeOf(await encryptedArmor(signed.toString('latin1'), [alice])), alice.privateKey, [vk(bob)], now);
+    const signed = await pgpMimeSigned({
+      ...mail,
+      signer: bob,
+      content: signedPartContent('Signed first, encrypted after.\r\n'),
+    });
+    const ok = await decryptMessage(
+      pgpMimeOf(await encryptedArmor(signed.toString('latin1'), [alice])),
+      alice.privateKey,
+      [vk(bob)],
+      now,
+    );
     assert.ok(ok.ok);
     assert.equal(ok.signature.status, 'valid');
-    const tampered = await pgpMimeSigned({ ...mail, signer: bob, content: signedPartContent('Signed first, encrypted after.\r\n'), tamper: true });
-    const bad = await decryptMessage(pgpMimeOf(await encryptedArmor(tampered.toString('latin1'), [alice])), alice.privateKey, [vk(bob)], now);
+    const tampered = await pgpMimeSigned({
+      ...mail,
+      signer: bob,
+      content: signedPartContent('Signed first, encrypted after.\r\n'),
+      tamper: true,
+    });
+    const bad = await decryptMessage(
+      pgpMimeOf(await encryptedArmor(tampered.toString('latin1'), [alice])),
+      alice.privateKey,
+      [vk(bob)],
+      now,
+    );
     assert.ok(bad.ok);
     assert.equal(bad.signature.status, 'invalid');
   });
@@ -150,7 +210,12 @@ describe('decrypting incoming OpenPGP mail', () => {
   });
 
   test('the wrong key: not_for_this_key, without trying', async () => {
-    const d = await decryptMessage(await pgpMimeEncrypted({ ...mail, recipients: [alice], signer: bob }), eve.privateKey, [vk(bob)], now);
+    const d = await decryptMessage(
+      await pgpMimeEncrypted({ ...mail, recipients: [alice], signer: bob }),
+      eve.privateKey,
+      [vk(bob)],
+      now,
+    );
     assert.deepEqual(d.ok ? null : d.code, 'not_for_this_key');
   });
 
@@ -167,10 +232,17 @@ describe('decrypting incoming OpenPGP mail', () => {
     const armored = await encryptedArmor('Cut in the middle.', [alice]);
     const lines = armored.trimEnd().split('\n');
     const cut = [...lines.slice(0, Math.ceil(lines.length / 2)), '-----END PGP MESSAGE-----'].join('\n');
-    for (const broken of [cut, '-----BEGIN PGP MESSAGE-----\n\n!!!!\n-----END PGP MESSAGE-----\n', '-----BEGIN PGP MESSAGE-----\n\nwcBMA0\n-----END PGP MESSAGE-----\n']) {
+    for (const broken of [
+      cut,
+      '-----BEGIN PGP MESSAGE-----\n\n!!!!\n-----END PGP MESSAGE-----\n',
+      '-----BEGIN PGP MESSAGE-----\n\nwcBMA0\n-----END PGP MESSAGE-----\n',
+    ]) {
       const d = await decryptMessage(pgpMimeOf(broken), alice.privateKey, [], now);
       assert.equal(d.ok, false);
-      assert.ok(!d.ok && ['malformed', 'not_for_this_key', 'failed'].includes(d.code), !d.ok ? `${d.code}: ${d.problem}` : '');
+      assert.ok(
+        !d.ok && ['malformed', 'not_for_this_key', 'failed'].includes(d.code),
+        !d.ok ? `${d.code}: ${d.problem}` : '',
+      );
     }
   });
 
@@ -181,11 +253,19 @@ describe('decrypting incoming OpenPGP mail', () => {
     const d = await decryptMessage(pgpMimeOf(armored), alice.privateKey, [], now);
     assert.equal(d.ok, false);
     assert.equal(!d.ok && d.code, 'too_large', !d.ok ? d.problem : '');
-    assert.ok(process.memoryUsage().rss - before < 3 * OPENPGP_LIMITS.decompressedBytes * 4, 'did not hold the expanded content');
+    assert.ok(
+      process.memoryUsage().rss - before < 3 * OPENPGP_LIMITS.decompressedBytes * 4,
+      'did not hold the expanded content',
+    );
   });
 
   test('not encrypted, or a locked key: clear codes', async () => {
-    const plain = await decryptMessage(Buffer.from('From: a@b.test\r\nSubject: x\r\n\r\nhello\r\n'), alice.privateKey, [], now);
+    const plain = await decryptMessage(
+      Buffer.from('From: a@b.test\r\nSubject: x\r\n\r\nhello\r\n'),
+      alice.privateKey,
+      [],
+      now,
+    );
     assert.equal(!plain.ok && plain.code, 'not_encrypted');
     const locked = await openpgp.encryptKey({ privateKey: alice.privateKey, passphrase: 'secret passphrase' });
     const d = await decryptMessage(await pgpMimeEncrypted({ ...mail, recipients: [alice] }), locked, [], now);
@@ -205,7 +285,11 @@ describe('OpenPGP facts with decryption (server-side key mode)', () => {
   let bob: TestKey;
   let eve: TestKey;
   beforeAll(async () => {
-    [alice, bob, eve] = await Promise.all([generateTestKey('alice@alpha.test'), generateTestKey('bob@example.org'), generateTestKey('eve@evil.test')]);
+    [alice, bob, eve] = await Promise.all([
+      generateTestKey('alice@alpha.test'),
+      generateTestKey('bob@example.org'),
+      generateTestKey('eve@evil.test'),
+    ]);
   });
 
   test('decrypted: the signature inside counts, with the trust of the key that made it; without the key it cannot', async () => {
@@ -247,7 +331,12 @@ describe('OpenPGP facts with decryption (server-side key mode)', () => {
   });
 
   test('own Sent copies: structure and content, never a signature status', async () => {
-    const raw = await pgpMimeEncrypted({ from: 'alice@alpha.test', to: 'bob@example.org', recipients: [bob, alice], signer: alice });
+    const raw = await pgpMimeEncrypted({
+      from: 'alice@alpha.test',
+      to: 'bob@example.org',
+      recipients: [bob, alice],
+      signer: alice,
+    });
     const own = await examineOwnOpenPgp(raw, now, alice.privateKey);
     assert.equal(own.facts.encrypted, true);
     assert.equal(own.facts.decrypted, true);
@@ -266,6 +355,9 @@ describe('OpenPGP facts with decryption (server-side key mode)', () => {
     assert.equal(carryDecryptedFacts({ ...storedFacts, decrypted: false }, [stored(bob)]), null);
     assert.equal(carryDecryptedFacts('garbage', [stored(bob)]), null);
     // Stored JSON altered to claim more: an unknown status is unverifiable, never valid.
-    assert.equal(carryDecryptedFacts({ ...storedFacts, signature: 'super-valid' }, [stored(bob)])?.signature, 'unverifiable');
+    assert.equal(
+      carryDecryptedFacts({ ...storedFacts, signature: 'super-valid' }, [stored(bob)])?.signature,
+      'unverifiable',
+    );
   });
 });

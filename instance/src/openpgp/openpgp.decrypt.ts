@@ -46,7 +46,12 @@ export type DecryptionOutcome =
 
 const fail = (code: DecryptionErrorCode, problem: string): DecryptionOutcome => ({ ok: false, code, problem });
 
-const check = (status: SignatureCheck['status'], reason: string | null, signerKeyId: string | null = null, signerFingerprint: string | null = null): SignatureCheck => ({
+const check = (
+  status: SignatureCheck['status'],
+  reason: string | null,
+  signerKeyId: string | null = null,
+  signerFingerprint: string | null = null,
+): SignatureCheck => ({
   status,
   reason,
   signerKeyId,
@@ -57,11 +62,16 @@ const WILDCARD = '0000000000000000';
 
 function classify(e: unknown): DecryptionOutcome {
   const text = errorText(e);
-  if (/decompress|maximum.*size/i.test(text)) return fail('too_large', `The decrypted content is larger than ${OPENPGP_LIMITS.decompressedBytes} bytes (a compression bomb?).`);
+  if (/decompress|maximum.*size/i.test(text))
+    return fail(
+      'too_large',
+      `The decrypted content is larger than ${OPENPGP_LIMITS.decompressedBytes} bytes (a compression bomb?).`,
+    );
   if (/modification detected|mdc|authentication tag|integrity|tag.*(?:mismatch|invalid)|message digest/i.test(text)) {
     return fail('integrity', 'The encrypted content was altered on the way (its integrity check fails).');
   }
-  if (/session key decryption failed|no decryption key|decryption key|not decrypted/i.test(text)) return fail('not_for_this_key', 'The message is not encrypted to this key.');
+  if (/session key decryption failed|no decryption key|decryption key|not decrypted/i.test(text))
+    return fail('not_for_this_key', 'The message is not encrypted to this key.');
   if (/unexpected end|truncat|premature|malformed|invalid packet|armor|base64|unknown packet|grammar/i.test(text)) {
     return fail('malformed', `The encrypted message is malformed: ${text}.`);
   }
@@ -84,7 +94,10 @@ async function loadKeys(keys: readonly VerificationKey[]): Promise<LoadedKey[]> 
 }
 
 /** The signature statuses of the one-pass signatures openpgp.js found while decrypting. */
-async function signatureOf(signatures: openpgp.DecryptMessageResult['signatures'], loaded: LoadedKey[]): Promise<SignatureCheck | null> {
+async function signatureOf(
+  signatures: openpgp.DecryptMessageResult['signatures'],
+  loaded: LoadedKey[],
+): Promise<SignatureCheck | null> {
   if (signatures.length === 0) return null;
   let failure: SignatureCheck | null = null;
   let unknown: string | null = null;
@@ -102,7 +115,14 @@ async function signatureOf(signatures: openpgp.DecryptMessageResult['signatures'
       return check('valid', null, keyId, signer.fingerprint);
     } catch (e) {
       const text = errorText(e);
-      failure ??= check('invalid', /digest did not match|signature (?:is )?invalid|verification failed/i.test(text) ? 'The signature does not match the content (tampered?).' : `The signature does not verify: ${text}.`, keyId, signer.fingerprint);
+      failure ??= check(
+        'invalid',
+        /digest did not match|signature (?:is )?invalid|verification failed/i.test(text)
+          ? 'The signature does not match the content (tampered?).'
+          : `The signature does not verify: ${text}.`,
+        keyId,
+        signer.fingerprint,
+      );
     }
   }
   if (failure) return failure;
@@ -111,7 +131,10 @@ async function signatureOf(signatures: openpgp.DecryptMessageResult['signatures'
 
 /** Text made a text/plain MIME entity, CRLF. */
 function textEntity(text: string): Buffer {
-  return Buffer.from(`Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text.replace(/\r?\n/g, '\r\n')}`, 'utf8');
+  return Buffer.from(
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text.replace(/\r?\n/g, '\r\n')}`,
+    'utf8',
+  );
 }
 
 /** One private key, or several (the active one and those it replaced: mail encrypted before a rotation). */
@@ -127,15 +150,23 @@ export function decryptionKeyList(keys: DecryptionKeys | null): openpgp.PrivateK
  * Decrypts the encrypted part detectOpenPgp found, with `keys` (those the message is encrypted to are used), checking
  * the signature inside against `senderKeys`.
  */
-export async function decryptPart(part: OpenPgpPart, keys: DecryptionKeys, senderKeys: readonly VerificationKey[], now: Date): Promise<DecryptionOutcome> {
+export async function decryptPart(
+  part: OpenPgpPart,
+  keys: DecryptionKeys,
+  senderKeys: readonly VerificationKey[],
+  now: Date,
+): Promise<DecryptionOutcome> {
   try {
-    if (part.kind !== 'pgp-mime-encrypted' && part.kind !== 'inline-encrypted') return fail('not_encrypted', 'The message is not encrypted.');
+    if (part.kind !== 'pgp-mime-encrypted' && part.kind !== 'inline-encrypted')
+      return fail('not_encrypted', 'The message is not encrypted.');
     const data = part.encryptedData;
     if (data === undefined) return fail('malformed', part.problem ?? 'No encrypted data.');
-    if (data.length > OPENPGP_LIMITS.armorBytes) return fail('too_large', 'The encrypted part is too large to be decrypted here.');
+    if (data.length > OPENPGP_LIMITS.armorBytes)
+      return fail('too_large', 'The encrypted part is too large to be decrypted here.');
     const given = decryptionKeyList(keys).slice(0, OPENPGP_LIMITS.verificationKeys);
     const usable = given.filter((k) => k.isPrivate() && k.isDecrypted());
-    if (usable.length === 0) return fail('key_locked', given.length === 0 ? 'No private key to decrypt with.' : 'The private key is locked.');
+    if (usable.length === 0)
+      return fail('key_locked', given.length === 0 ? 'No private key to decrypt with.' : 'The private key is locked.');
 
     let message: openpgp.Message<Uint8Array | string>;
     try {
@@ -168,7 +199,8 @@ export async function decryptPart(part: OpenPgpPart, keys: DecryptionKeys, sende
       return classify(e);
     }
     const bytes = Buffer.from(result.data.buffer, result.data.byteOffset, result.data.length);
-    if (bytes.length > OPENPGP_LIMITS.decompressedBytes) return fail('too_large', `The decrypted content is larger than ${OPENPGP_LIMITS.decompressedBytes} bytes.`);
+    if (bytes.length > OPENPGP_LIMITS.decompressedBytes)
+      return fail('too_large', `The decrypted content is larger than ${OPENPGP_LIMITS.decompressedBytes} bytes.`);
 
     const form = part.kind === 'pgp-mime-encrypted' ? 'pgp-mime' : 'inline';
     const mime = form === 'pgp-mime' ? bytes : textEntity(bytes.toString('utf8'));
@@ -176,7 +208,8 @@ export async function decryptPart(part: OpenPgpPart, keys: DecryptionKeys, sende
     if (signature === null && form === 'pgp-mime') {
       // Signed, then encrypted separately (RFC 3156 §6.1): a multipart/signed entity inside.
       const inner = detectOpenPgp(mime);
-      if (inner.kind === 'pgp-mime-signed' || inner.kind === 'inline-signed') signature = await verifySignature(inner, senderKeys, now);
+      if (inner.kind === 'pgp-mime-signed' || inner.kind === 'inline-signed')
+        signature = await verifySignature(inner, senderKeys, now);
     }
     return { ok: true, content: { form, mime }, signature: signature ?? check('none', null) };
   } catch (e) {
@@ -185,12 +218,21 @@ export async function decryptPart(part: OpenPgpPart, keys: DecryptionKeys, sende
 }
 
 /** Detects the OpenPGP of a raw message and decrypts it (decryptPart), within the time budget. Never throws. */
-export async function decryptMessage(raw: Buffer, keys: DecryptionKeys, senderKeys: readonly VerificationKey[], now: Date): Promise<DecryptionOutcome> {
+export async function decryptMessage(
+  raw: Buffer,
+  keys: DecryptionKeys,
+  senderKeys: readonly VerificationKey[],
+  now: Date,
+): Promise<DecryptionOutcome> {
   const part = detectOpenPgp(raw);
-  if (part.kind !== 'pgp-mime-encrypted' && part.kind !== 'inline-encrypted') return fail('not_encrypted', part.problem ?? 'The message is not encrypted.');
+  if (part.kind !== 'pgp-mime-encrypted' && part.kind !== 'inline-encrypted')
+    return fail('not_encrypted', part.problem ?? 'The message is not encrypted.');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<DecryptionOutcome>((resolve) => {
-    timer = setTimeout(() => resolve(fail('timeout', 'Decryption took too long and was abandoned.')), OPENPGP_LIMITS.timeBudgetMs);
+    timer = setTimeout(
+      () => resolve(fail('timeout', 'Decryption took too long and was abandoned.')),
+      OPENPGP_LIMITS.timeBudgetMs,
+    );
     timer.unref();
   });
   try {

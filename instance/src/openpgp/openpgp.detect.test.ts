@@ -5,7 +5,16 @@ import { detectOpenPgp, firstPacketTag } from './openpgp.detect.ts';
 const CRLF = '\r\n';
 const msg = (headers: string[], body: string[]) => Buffer.from([...headers, '', ...body].join(CRLF), 'utf8');
 const head = ['From: a@b.example', 'To: c@d.example', 'Subject: t', 'MIME-Version: 1.0'];
-const SIGNED = ['-----BEGIN PGP SIGNED MESSAGE-----', 'Hash: SHA256', '', 'hi', '-----BEGIN PGP SIGNATURE-----', '', 'wnUEARYKAAYFAmcAAAAACgkQ', '-----END PGP SIGNATURE-----'];
+const SIGNED = [
+  '-----BEGIN PGP SIGNED MESSAGE-----',
+  'Hash: SHA256',
+  '',
+  'hi',
+  '-----BEGIN PGP SIGNATURE-----',
+  '',
+  'wnUEARYKAAYFAmcAAAAACgkQ',
+  '-----END PGP SIGNATURE-----',
+];
 
 describe('detectOpenPgp', () => {
   test('inline armour in the text/plain part of multipart/alternative inside multipart/mixed', () => {
@@ -39,22 +48,69 @@ describe('detectOpenPgp', () => {
   test('a text/plain attachment is not the body; armour not at the start of a line is not armour', () => {
     const attached = msg(
       [...head, 'Content-Type: multipart/mixed; boundary=m'],
-      ['--m', 'Content-Type: text/html', '', '<p>x</p>', '--m', 'Content-Type: text/plain', 'Content-Disposition: attachment; filename=a.asc', '', ...SIGNED, '--m--'],
+      [
+        '--m',
+        'Content-Type: text/html',
+        '',
+        '<p>x</p>',
+        '--m',
+        'Content-Type: text/plain',
+        'Content-Disposition: attachment; filename=a.asc',
+        '',
+        ...SIGNED,
+        '--m--',
+      ],
     );
     assert.equal(detectOpenPgp(attached).kind, 'none');
     assert.equal(detectOpenPgp(msg(head, [`quoted: ${SIGNED[0]}`])).kind, 'none');
   });
 
   test('protocol names are compared case-insensitively; S/MIME and protocol-less multipart/signed are not OpenPGP', () => {
-    const body = ['--s', 'Content-Type: text/plain', '', 'x', '--s', 'Content-Type: application/pgp-signature', '', 'sig', '--s--'];
-    assert.equal(detectOpenPgp(msg([...head, 'Content-Type: multipart/signed; boundary=s; protocol="Application/PGP-Signature"'], body)).kind, 'pgp-mime-signed');
-    assert.equal(detectOpenPgp(msg([...head, 'Content-Type: multipart/signed; boundary=s; protocol="application/pkcs7-signature"'], body)).kind, 'none');
+    const body = [
+      '--s',
+      'Content-Type: text/plain',
+      '',
+      'x',
+      '--s',
+      'Content-Type: application/pgp-signature',
+      '',
+      'sig',
+      '--s--',
+    ];
+    assert.equal(
+      detectOpenPgp(
+        msg([...head, 'Content-Type: multipart/signed; boundary=s; protocol="Application/PGP-Signature"'], body),
+      ).kind,
+      'pgp-mime-signed',
+    );
+    assert.equal(
+      detectOpenPgp(
+        msg([...head, 'Content-Type: multipart/signed; boundary=s; protocol="application/pkcs7-signature"'], body),
+      ).kind,
+      'none',
+    );
     assert.equal(detectOpenPgp(msg([...head, 'Content-Type: multipart/signed; boundary=s'], body)).kind, 'none');
   });
 
   test('the signed content is the first part byte for byte (headers included), made CRLF', () => {
     const raw = Buffer.from(
-      [...head, 'Content-Type: multipart/signed; boundary=s; protocol="application/pgp-signature"', '', '--s', 'Content-Type: text/plain', '', 'line 1  ', 'line 2', '', '--s', 'Content-Type: application/pgp-signature', '', 'sig', '--s--', ''].join('\n'),
+      [
+        ...head,
+        'Content-Type: multipart/signed; boundary=s; protocol="application/pgp-signature"',
+        '',
+        '--s',
+        'Content-Type: text/plain',
+        '',
+        'line 1  ',
+        'line 2',
+        '',
+        '--s',
+        'Content-Type: application/pgp-signature',
+        '',
+        'sig',
+        '--s--',
+        '',
+      ].join('\n'),
     );
     const part = detectOpenPgp(raw);
     assert.equal(part.signedContent?.toString('latin1'), 'Content-Type: text/plain\r\n\r\nline 1  \r\nline 2\r\n');

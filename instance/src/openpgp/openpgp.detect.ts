@@ -42,7 +42,8 @@ const PGP_SIGNATURE = 'application/pgp-signature';
 
 export function detectOpenPgp(raw: Buffer): OpenPgpPart {
   try {
-    if (raw.length > OPENPGP_LIMITS.messageBytes) return { kind: 'none', problem: 'The message is too large to be checked for OpenPGP.' };
+    if (raw.length > OPENPGP_LIMITS.messageBytes)
+      return { kind: 'none', problem: 'The message is too large to be checked for OpenPGP.' };
     const top = readEntity(raw);
     const pgpMime = pgpMimeOf(top);
     if (pgpMime) return pgpMime;
@@ -82,17 +83,23 @@ function armoredOrBinary(bytes: Buffer, marker: string): string | Uint8Array {
 function pgpMimeSigned(entity: MimeEntity): OpenPgpPart {
   const split = partsOf(entity, OPENPGP_LIMITS.mimeParts);
   if (split === null) return { kind: 'pgp-mime-signed', problem: 'multipart/signed without a usable boundary.' };
-  if (split.parts.length < 2) return { kind: 'pgp-mime-signed', problem: `multipart/signed with ${split.parts.length} part(s); two expected.` };
+  if (split.parts.length < 2)
+    return { kind: 'pgp-mime-signed', problem: `multipart/signed with ${split.parts.length} part(s); two expected.` };
   const content = split.parts[0]!;
   const sigPart = split.entities[1]!;
   const part: OpenPgpPart = { kind: 'pgp-mime-signed', signedContent: canonicalCrlf(content) };
   if (sigPart.contentType.mediaType !== PGP_SIGNATURE) {
-    return { ...part, problem: `The second part of multipart/signed is ${sigPart.contentType.mediaType}, not ${PGP_SIGNATURE}.` };
+    return {
+      ...part,
+      problem: `The second part of multipart/signed is ${sigPart.contentType.mediaType}, not ${PGP_SIGNATURE}.`,
+    };
   }
-  if (sigPart.body.length > OPENPGP_LIMITS.signatureBytes * 2) return { ...part, problem: 'The signature part is too large to be a signature.' };
+  if (sigPart.body.length > OPENPGP_LIMITS.signatureBytes * 2)
+    return { ...part, problem: 'The signature part is too large to be a signature.' };
   const signature = decodedBody(sigPart);
   if (signature.length === 0) return { ...part, problem: 'The signature part is empty.' };
-  if (signature.length > OPENPGP_LIMITS.signatureBytes) return { ...part, problem: 'The signature part is too large to be a signature.' };
+  if (signature.length > OPENPGP_LIMITS.signatureBytes)
+    return { ...part, problem: 'The signature part is too large to be a signature.' };
   const problem = split.closed ? {} : { problem: 'multipart/signed has no closing boundary.' };
   return { ...part, signature: armoredOrBinary(signature, '-----BEGIN PGP SIGNATURE-----'), ...problem };
 }
@@ -101,16 +108,28 @@ function pgpMimeSigned(entity: MimeEntity): OpenPgpPart {
 function pgpMimeEncrypted(entity: MimeEntity): OpenPgpPart {
   const split = partsOf(entity, OPENPGP_LIMITS.mimeParts);
   if (split === null) return { kind: 'pgp-mime-encrypted', problem: 'multipart/encrypted without a usable boundary.' };
-  if (split.parts.length < 2) return { kind: 'pgp-mime-encrypted', problem: `multipart/encrypted with ${split.parts.length} part(s); two expected.` };
+  if (split.parts.length < 2)
+    return {
+      kind: 'pgp-mime-encrypted',
+      problem: `multipart/encrypted with ${split.parts.length} part(s); two expected.`,
+    };
   const control = split.entities[0]!;
   const payload = split.entities[1]!;
-  if (payload.body.length > OPENPGP_LIMITS.armorBytes * 2) return { kind: 'pgp-mime-encrypted', problem: 'The encrypted part is too large to be checked.' };
+  if (payload.body.length > OPENPGP_LIMITS.armorBytes * 2)
+    return { kind: 'pgp-mime-encrypted', problem: 'The encrypted part is too large to be checked.' };
   const data = decodedBody(payload);
   if (data.length === 0) return { kind: 'pgp-mime-encrypted', problem: 'The encrypted part is empty.' };
-  if (data.length > OPENPGP_LIMITS.armorBytes) return { kind: 'pgp-mime-encrypted', problem: 'The encrypted part is too large to be checked.' };
-  const part: OpenPgpPart = { kind: 'pgp-mime-encrypted', encryptedData: armoredOrBinary(data, '-----BEGIN PGP MESSAGE-----') };
+  if (data.length > OPENPGP_LIMITS.armorBytes)
+    return { kind: 'pgp-mime-encrypted', problem: 'The encrypted part is too large to be checked.' };
+  const part: OpenPgpPart = {
+    kind: 'pgp-mime-encrypted',
+    encryptedData: armoredOrBinary(data, '-----BEGIN PGP MESSAGE-----'),
+  };
   if (control.contentType.mediaType !== PGP_ENCRYPTED) {
-    return { ...part, problem: `The first part of multipart/encrypted is ${control.contentType.mediaType}, not ${PGP_ENCRYPTED}.` };
+    return {
+      ...part,
+      problem: `The first part of multipart/encrypted is ${control.contentType.mediaType}, not ${PGP_ENCRYPTED}.`,
+    };
   }
   return part;
 }
@@ -160,7 +179,8 @@ function inlineOf(text: string): OpenPgpPart {
   if (signedAt >= 0 && (messageAt < 0 || signedAt < messageAt)) {
     const sigAt = armorLine(text, SIGNATURE_BEGIN, signedAt);
     const endAt = sigAt < 0 ? -1 : armorLine(text, SIGNATURE_END, sigAt);
-    if (endAt < 0) return { kind: 'inline-signed', problem: 'A signed block without its signature (or without its end).' };
+    if (endAt < 0)
+      return { kind: 'inline-signed', problem: 'A signed block without its signature (or without its end).' };
     const end = endOfLine(text, endAt);
     return { kind: 'inline-signed', cleartext: text.slice(signedAt, end), signature: text.slice(sigAt, end) };
   }

@@ -22,7 +22,10 @@ import { encryptionRecipients, verifySignature } from './openpgp.verify.ts';
 const now = new Date(Date.now() + 10 * 60_000);
 const mail = { from: 'Bob <bob@example.org>', to: 'alice@alpha.test' };
 
-function stored(k: TestKey, over: { status?: KeyStatus; source?: KeySource; verifiedAt?: Date | null; address?: string } = {}): CorrespondentKey {
+function stored(
+  k: TestKey,
+  over: { status?: KeyStatus; source?: KeySource; verifiedAt?: Date | null; address?: string } = {},
+): CorrespondentKey {
   return {
     accountId: 'acc',
     address: over.address ?? 'bob@example.org',
@@ -91,7 +94,16 @@ describe('OpenPGP facts of incoming mail', () => {
     });
 
     test('valid with a base64-encoded signature part, and one level down in multipart/mixed (list footer)', async () => {
-      assert.equal((await gatherOpenPgpFacts(await pgpMimeSigned({ ...mail, signer: bob, base64Signature: true }), [stored(bob)], now)).signature, 'valid');
+      assert.equal(
+        (
+          await gatherOpenPgpFacts(
+            await pgpMimeSigned({ ...mail, signer: bob, base64Signature: true }),
+            [stored(bob)],
+            now,
+          )
+        ).signature,
+        'valid',
+      );
       const listed = await pgpMimeSigned({ ...mail, signer: bob, listFooter: true });
       const f = await gatherOpenPgpFacts(listed, [stored(bob)], now);
       assert.equal(f.kind, 'pgp-mime-signed');
@@ -99,7 +111,11 @@ describe('OpenPGP facts of incoming mail', () => {
     });
 
     test('a v6 (RFC 9580) key signs and verifies', async () => {
-      const f = await gatherOpenPgpFacts(await pgpMimeSigned({ ...mail, signer: six }), [stored(bob), stored(six)], now);
+      const f = await gatherOpenPgpFacts(
+        await pgpMimeSigned({ ...mail, signer: six }),
+        [stored(bob), stored(six)],
+        now,
+      );
       assert.equal(f.signature, 'valid');
       assert.equal(f.signerFingerprint, six.fingerprint);
     });
@@ -115,7 +131,11 @@ describe('OpenPGP facts of incoming mail', () => {
     });
 
     test('one byte changed in the signed part: invalid, reported as tampering', async () => {
-      const f = await gatherOpenPgpFacts(await pgpMimeSigned({ ...mail, signer: bob, tamper: true }), [stored(bob)], now);
+      const f = await gatherOpenPgpFacts(
+        await pgpMimeSigned({ ...mail, signer: bob, tamper: true }),
+        [stored(bob)],
+        now,
+      );
       assert.equal(f.signature, 'invalid');
       assert.equal(f.signerFingerprint, bob.fingerprint);
       assert.match(f.problem ?? '', /does not match the content \(tampered\?\)/);
@@ -151,7 +171,8 @@ describe('OpenPGP facts of incoming mail', () => {
       assert.match(f1.problem ?? '', /malformed/);
 
       const boundary = /boundary="([^"]+)"/.exec(raw)![1]!;
-      const onePart = raw.slice(0, raw.indexOf(`--${boundary}\r\nContent-Type: application/pgp-signature`)) + `--${boundary}--\r\n`;
+      const onePart =
+        raw.slice(0, raw.indexOf(`--${boundary}\r\nContent-Type: application/pgp-signature`)) + `--${boundary}--\r\n`;
       const f2 = await gatherOpenPgpFacts(Buffer.from(onePart, 'latin1'), [stored(bob)], now);
       assert.equal(f2.kind, 'pgp-mime-signed');
       assert.equal(f2.signature, 'invalid');
@@ -205,7 +226,10 @@ describe('OpenPGP facts of incoming mail', () => {
 
     test('truncated or garbage encrypted data is not "encrypted"', async () => {
       const raw = (await pgpMimeEncrypted({ ...mail, recipients: [alice] })).toString('latin1');
-      const truncated = raw.replace(/(-----BEGIN PGP MESSAGE-----\r\n\r\n)([\s\S]*?)(-----END PGP MESSAGE-----)/, (_m, a: string, body: string, c: string) => `${a}${body.slice(0, 40)}\r\n${c}`);
+      const truncated = raw.replace(
+        /(-----BEGIN PGP MESSAGE-----\r\n\r\n)([\s\S]*?)(-----END PGP MESSAGE-----)/,
+        (_m, a: string, body: string, c: string) => `${a}${body.slice(0, 40)}\r\n${c}`,
+      );
       const f1 = await gatherOpenPgpFacts(Buffer.from(truncated, 'latin1'), [], now);
       assert.equal(f1.kind, 'pgp-mime-encrypted');
       assert.equal(f1.encrypted, false);
@@ -225,8 +249,21 @@ describe('OpenPGP facts of incoming mail', () => {
       const f = await gatherOpenPgpFacts(raw, [stored(bob)], now);
       assert.equal(f.signature, 'valid');
       assert.equal(f.signerFingerprint, bob.fingerprint);
-      assert.equal((await gatherOpenPgpFacts(await inlineSigned({ ...mail, signer: bob, quotedPrintable: true }), [stored(bob)], now)).signature, 'valid');
-      const t = await gatherOpenPgpFacts(await inlineSigned({ ...mail, signer: bob, tamper: true }), [stored(bob)], now);
+      assert.equal(
+        (
+          await gatherOpenPgpFacts(
+            await inlineSigned({ ...mail, signer: bob, quotedPrintable: true }),
+            [stored(bob)],
+            now,
+          )
+        ).signature,
+        'valid',
+      );
+      const t = await gatherOpenPgpFacts(
+        await inlineSigned({ ...mail, signer: bob, tamper: true }),
+        [stored(bob)],
+        now,
+      );
       assert.equal(t.signature, 'invalid');
       assert.match(t.problem ?? '', /tampered/);
       assert.equal((await gatherOpenPgpFacts(raw, [stored(eve)], now)).signature, 'unknown_key');
@@ -261,21 +298,31 @@ describe('OpenPGP facts of incoming mail', () => {
     });
 
     test('armour without its end, or broken inside', async () => {
-      const f1 = await gatherOpenPgpFacts(inlineMail(mail, '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhello\n'), [stored(bob)], now);
+      const f1 = await gatherOpenPgpFacts(
+        inlineMail(mail, '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nhello\n'),
+        [stored(bob)],
+        now,
+      );
       assert.equal(f1.kind, 'inline-signed');
       assert.equal(f1.signature, 'invalid');
       assert.ok(f1.problem);
       const f2 = await gatherOpenPgpFacts(inlineMail(mail, '-----BEGIN PGP MESSAGE-----\n\nhQEMA\n'), [], now);
       assert.equal(f2.kind, 'inline-encrypted');
       assert.equal(f2.encrypted, false);
-      const f3 = await gatherOpenPgpFacts(inlineMail(mail, '-----BEGIN PGP MESSAGE-----\n\n!!!!\n-----END PGP MESSAGE-----\n'), [], now);
+      const f3 = await gatherOpenPgpFacts(
+        inlineMail(mail, '-----BEGIN PGP MESSAGE-----\n\n!!!!\n-----END PGP MESSAGE-----\n'),
+        [],
+        now,
+      );
       assert.equal(f3.encrypted, false);
       assertNeverValid(f3, 'garbage block');
     });
   });
 
   test('plain mail has no OpenPGP facts and no problem', async () => {
-    const raw = Buffer.from('From: a@b.example\r\nTo: c@d.example\r\nSubject: hi\r\n\r\nJust text, mentioning -----BEGIN PGP MESSAGE----- in passing.\r\n');
+    const raw = Buffer.from(
+      'From: a@b.example\r\nTo: c@d.example\r\nSubject: hi\r\n\r\nJust text, mentioning -----BEGIN PGP MESSAGE----- in passing.\r\n',
+    );
     assert.deepEqual(await gatherOpenPgpFacts(raw, [stored(bob)], now), {
       kind: 'none',
       encrypted: false,
@@ -291,10 +338,20 @@ describe('OpenPGP facts of incoming mail', () => {
   test('verifySignature on parts that carry nothing to check', async () => {
     assert.equal((await verifySignature({ kind: 'none' }, [], now)).status, 'none');
     assert.equal((await verifySignature({ kind: 'pgp-mime-signed' }, [], now)).status, 'invalid');
-    assert.equal((await verifySignature({ kind: 'inline-signed', signature: new Uint8Array([0x88, 1, 2]) }, [], now)).status, 'invalid');
+    assert.equal(
+      (await verifySignature({ kind: 'inline-signed', signature: new Uint8Array([0x88, 1, 2]) }, [], now)).status,
+      'invalid',
+    );
     // Stored keys that are garbage are skipped, not fatal.
     const raw = await pgpMimeSigned({ ...mail, signer: bob });
-    const check = await verifySignature(detectOpenPgp(raw), [{ fingerprint: 'x', publicKey: new Uint8Array([1, 2, 3]) }, { fingerprint: bob.fingerprint, publicKey: bob.publicKey.write() }], now);
+    const check = await verifySignature(
+      detectOpenPgp(raw),
+      [
+        { fingerprint: 'x', publicKey: new Uint8Array([1, 2, 3]) },
+        { fingerprint: bob.fingerprint, publicKey: bob.publicKey.write() },
+      ],
+      now,
+    );
     assert.equal(check.status, 'valid');
   });
 

@@ -54,7 +54,12 @@ export interface OpenPgpExamination {
   content: DecryptedContent | null;
 }
 
-async function gather(part: OpenPgpPart, senderKeys: readonly CorrespondentKey[], now: Date, decryptionKey: DecryptionKeys | null): Promise<OpenPgpExamination> {
+async function gather(
+  part: OpenPgpPart,
+  senderKeys: readonly CorrespondentKey[],
+  now: Date,
+  decryptionKey: DecryptionKeys | null,
+): Promise<OpenPgpExamination> {
   if (part.kind === 'none') return { facts: { ...NO_OPENPGP, problem: part.problem ?? null }, content: null };
   const facts: OpenPgpFacts = { ...NO_OPENPGP, kind: part.kind };
   const problems: string[] = [];
@@ -93,7 +98,8 @@ async function gather(part: OpenPgpPart, senderKeys: readonly CorrespondentKey[]
     if (!problems.some((p) => reason.includes(p.replace(/\.$/, '')))) problems.unshift(reason);
   } else if (check.status === 'unknown_key' && check.signerKeyId) {
     const refused = await refusedKeyNamed(senderKeys, check.signerKeyId);
-    if (refused) problems.push(`Signed by a key of the sender that is not accepted (${refused.status}): ${refused.fingerprint}.`);
+    if (refused)
+      problems.push(`Signed by a key of the sender that is not accepted (${refused.status}): ${refused.fingerprint}.`);
   }
   facts.problem = problems.length > 0 ? problems.join(' ') : null;
   return { facts, content: inner?.content ?? null };
@@ -113,7 +119,11 @@ async function refusedKeyNamed(keys: readonly CorrespondentKey[], keyId: string)
  * only active and superseded ones can make a signature valid), at `now`. Never throws: hostile input gives facts
  * with a `problem`, never a valid signature. The work has a time budget (OPENPGP_LIMITS.timeBudgetMs).
  */
-export async function gatherOpenPgpFacts(raw: Buffer, senderKeys: readonly CorrespondentKey[], now: Date): Promise<OpenPgpFacts> {
+export async function gatherOpenPgpFacts(
+  raw: Buffer,
+  senderKeys: readonly CorrespondentKey[],
+  now: Date,
+): Promise<OpenPgpFacts> {
   return (await examineOpenPgp(raw, senderKeys, now, null)).facts;
 }
 
@@ -124,13 +134,27 @@ export async function gatherOpenPgpFacts(raw: Buffer, senderKeys: readonly Corre
  * cannot be decrypted (not for this key, altered, a compression bomb, truncated) keeps the facts of the ciphertext,
  * with the reason in `problem`: never a better signature status than without the key. Never throws; time-budgeted.
  */
-export async function examineOpenPgp(raw: Buffer, senderKeys: readonly CorrespondentKey[], now: Date, decryptionKey: DecryptionKeys | null): Promise<OpenPgpExamination> {
+export async function examineOpenPgp(
+  raw: Buffer,
+  senderKeys: readonly CorrespondentKey[],
+  now: Date,
+  decryptionKey: DecryptionKeys | null,
+): Promise<OpenPgpExamination> {
   // Detection is synchronous and bounded; the cryptography after it runs under the time budget.
   const part = detectOpenPgp(raw);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<OpenPgpExamination>((resolve) => {
     timer = setTimeout(
-      () => resolve({ facts: { ...NO_OPENPGP, kind: part.kind, signature: 'unverifiable', problem: 'The OpenPGP checks took too long and were abandoned.' }, content: null }),
+      () =>
+        resolve({
+          facts: {
+            ...NO_OPENPGP,
+            kind: part.kind,
+            signature: 'unverifiable',
+            problem: 'The OpenPGP checks took too long and were abandoned.',
+          },
+          content: null,
+        }),
       OPENPGP_LIMITS.timeBudgetMs,
     );
     timer.unref();
@@ -138,7 +162,14 @@ export async function examineOpenPgp(raw: Buffer, senderKeys: readonly Correspon
   try {
     return await Promise.race([gather(part, senderKeys, now, decryptionKey), timeout]);
   } catch (e) {
-    return { facts: { ...NO_OPENPGP, kind: part.kind, problem: `The OpenPGP structure could not be checked: ${errorText(e)}.` }, content: null };
+    return {
+      facts: {
+        ...NO_OPENPGP,
+        kind: part.kind,
+        problem: `The OpenPGP structure could not be checked: ${errorText(e)}.`,
+      },
+      content: null,
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -149,11 +180,22 @@ export async function examineOpenPgp(raw: Buffer, senderKeys: readonly Correspon
  * decrypted with the account's key when given (for its subject and search), and no signature status — the account
  * signed it itself; a signature is a fact about a correspondent, not about us. Never throws.
  */
-export async function examineOwnOpenPgp(raw: Buffer, now: Date, decryptionKey: DecryptionKeys | null): Promise<OpenPgpExamination> {
+export async function examineOwnOpenPgp(
+  raw: Buffer,
+  now: Date,
+  decryptionKey: DecryptionKeys | null,
+): Promise<OpenPgpExamination> {
   const examined = await examineOpenPgp(raw, [], now, decryptionKey);
   const { facts } = examined;
   return {
-    facts: { ...facts, signature: 'none', signerKeyId: null, signerFingerprint: null, signerKeyTrust: null, problem: facts.encrypted || facts.kind === 'none' ? facts.problem : null },
+    facts: {
+      ...facts,
+      signature: 'none',
+      signerKeyId: null,
+      signerFingerprint: null,
+      signerKeyTrust: null,
+      problem: facts.encrypted || facts.kind === 'none' ? facts.problem : null,
+    },
     content: examined.content,
   };
 }
@@ -172,11 +214,15 @@ export function carryDecryptedFacts(stored: unknown, senderKeys: readonly Corres
   if (f['decrypted'] !== true || f['encrypted'] !== true) return null;
   const text = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 && v.length <= 1024 ? v : null);
   const kind = f['kind'] === 'inline-encrypted' ? 'inline-encrypted' : 'pgp-mime-encrypted';
-  const signature = SIGNATURE_STATUSES.has(f['signature'] as string) ? (f['signature'] as SignatureCheck['status']) : 'unverifiable';
+  const signature = SIGNATURE_STATUSES.has(f['signature'] as string)
+    ? (f['signature'] as SignatureCheck['status'])
+    : 'unverifiable';
   const facts: OpenPgpFacts = {
     kind,
     encrypted: true,
-    encryptedTo: Array.isArray(f['encryptedTo']) ? f['encryptedTo'].filter((x): x is string => typeof x === 'string' && /^[0-9a-f]{16}$/.test(x)).slice(0, 64) : [],
+    encryptedTo: Array.isArray(f['encryptedTo'])
+      ? f['encryptedTo'].filter((x): x is string => typeof x === 'string' && /^[0-9a-f]{16}$/.test(x)).slice(0, 64)
+      : [],
     signature,
     signerKeyId: text(f['signerKeyId']),
     signerFingerprint: text(f['signerFingerprint']),

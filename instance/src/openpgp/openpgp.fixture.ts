@@ -30,7 +30,10 @@ export interface TestKeyOptions {
 }
 
 export async function generateTestKey(email: string, options: TestKeyOptions = {}): Promise<TestKey> {
-  const userIDs = [{ name: options.name ?? email.split('@')[0]!, email }, ...(options.alsoEmails ?? []).map((e) => ({ email: e }))];
+  const userIDs = [
+    { name: options.name ?? email.split('@')[0]!, email },
+    ...(options.alsoEmails ?? []).map((e) => ({ email: e })),
+  ];
   const { privateKey, publicKey } = await openpgp.generateKey({
     type: 'curve25519',
     userIDs,
@@ -137,7 +140,9 @@ export async function pgpMimeSigned(o: PgpMimeSignedOptions): Promise<Buffer> {
     sent[at] = sent[at]! ^ 0x01;
   }
   const boundary = `sig-${randomUUID()}`;
-  const sigBody = o.base64Signature ? Buffer.from(signature, 'utf8').toString('base64').replace(/.{76}/g, `$&${CRLF}`) : signature.trimEnd().replace(/\r?\n/g, CRLF);
+  const sigBody = o.base64Signature
+    ? Buffer.from(signature, 'utf8').toString('base64').replace(/.{76}/g, `$&${CRLF}`)
+    : signature.trimEnd().replace(/\r?\n/g, CRLF);
   const body = [
     'This is an OpenPGP/MIME signed message (RFC 4880 and 3156)',
     `--${boundary}`,
@@ -152,7 +157,11 @@ export async function pgpMimeSigned(o: PgpMimeSignedOptions): Promise<Buffer> {
     `--${boundary}--`,
     '',
   ].join(CRLF);
-  return envelope(o, `multipart/signed; micalg=pgp-sha512; protocol="application/pgp-signature"; boundary="${boundary}"`, body);
+  return envelope(
+    o,
+    `multipart/signed; micalg=pgp-sha512; protocol="application/pgp-signature"; boundary="${boundary}"`,
+    body,
+  );
 }
 
 export interface PgpMimeEncryptedOptions extends MailOptions {
@@ -202,7 +211,10 @@ export interface InlineSignedOptions extends MailOptions {
 /** A text/plain message whose body is a cleartext-signed block (`-----BEGIN PGP SIGNED MESSAGE-----`). */
 export async function inlineSigned(o: InlineSignedOptions): Promise<Buffer> {
   const text = o.text ?? 'Hello Alice,\n- this line starts with a dash\nsigned inline.';
-  let block = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text }), signingKeys: o.signer.privateKey });
+  let block = await openpgp.sign({
+    message: await openpgp.createCleartextMessage({ text }),
+    signingKeys: o.signer.privateKey,
+  });
   if (o.tamper) block = block.replace('signed inline', 'signed inlime');
   const body = block.replace(/\r?\n/g, CRLF);
   if (o.quotedPrintable) {
@@ -231,7 +243,10 @@ export async function inlineEncrypted(o: InlineEncryptedOptions): Promise<Buffer
 
 /** A text/plain message whose body is an armoured signed (not encrypted) OpenPGP message (`gpg --sign --armor`). */
 export async function inlineSignedMessage(o: MailOptions & { signer: TestKey; text?: string }): Promise<Buffer> {
-  const armored = await openpgp.sign({ message: await openpgp.createMessage({ text: o.text ?? 'Signed, not encrypted.' }), signingKeys: o.signer.privateKey });
+  const armored = await openpgp.sign({
+    message: await openpgp.createMessage({ text: o.text ?? 'Signed, not encrypted.' }),
+    signingKeys: o.signer.privateKey,
+  });
   return envelope(o, 'text/plain; charset=us-ascii', armored.replace(/\r?\n/g, CRLF));
 }
 

@@ -12,9 +12,17 @@ import { isKeyError, KeyError, type KeyErrorCode, loadPublicKey, parsePublicKey 
  */
 const now = new Date(Date.now() + 10 * 60_000);
 
-async function refused(input: string | Uint8Array, code: KeyErrorCode, options: { address?: string; maxBytes?: number; now?: Date } = {}): Promise<KeyError> {
+async function refused(
+  input: string | Uint8Array,
+  code: KeyErrorCode,
+  options: { address?: string; maxBytes?: number; now?: Date } = {},
+): Promise<KeyError> {
   try {
-    const parsed = await parsePublicKey(input, { now: options.now ?? now, ...(options.address ? { address: options.address } : {}), ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}) });
+    const parsed = await parsePublicKey(input, {
+      now: options.now ?? now,
+      ...(options.address ? { address: options.address } : {}),
+      ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
+    });
     assert.fail(`expected ${code}, but the key was accepted (${parsed.fingerprint})`);
   } catch (e) {
     assert.ok(isKeyError(e), `expected a KeyError, got ${String(e)}`);
@@ -55,14 +63,21 @@ describe('parsePublicKey', () => {
     assert.equal(again.isPrivate(), false);
     assert.equal(again.getFingerprint(), k.fingerprint);
     // No secret key packet (tags 5 and 7) in what would be stored.
-    assert.ok(again.toPacketList().every((p) => !(p instanceof openpgp.SecretKeyPacket) && !(p instanceof openpgp.SecretSubkeyPacket)));
+    assert.ok(
+      again
+        .toPacketList()
+        .every((p) => !(p instanceof openpgp.SecretKeyPacket) && !(p instanceof openpgp.SecretSubkeyPacket)),
+    );
     assert.notEqual(await loadPublicKey(k.publicKey), null);
   });
 
   test('reads binary input, and armour given as bytes', async () => {
     const fromBinary = await parsePublicKey(bob.publicKey.write(), { now });
     assert.equal(fromBinary.fingerprint, bob.fingerprint);
-    const fromArmorBytes = await parsePublicKey(new TextEncoder().encode(`Here is my key:\n\n${bob.armoredPublic}\nCheers`), { now });
+    const fromArmorBytes = await parsePublicKey(
+      new TextEncoder().encode(`Here is my key:\n\n${bob.armoredPublic}\nCheers`),
+      { now },
+    );
     assert.equal(fromArmorBytes.fingerprint, bob.fingerprint);
   });
 
@@ -75,15 +90,24 @@ describe('parsePublicKey', () => {
   });
 
   test('the address must be carried by a user ID (compared normalised)', async () => {
-    assert.equal((await parsePublicKey(bob.armoredPublic, { now, address: 'BOB@example.org' })).fingerprint, bob.fingerprint);
-    assert.equal((await parsePublicKey(bob.armoredPublic, { now, address: '<bob@WORK.example>' })).fingerprint, bob.fingerprint);
+    assert.equal(
+      (await parsePublicKey(bob.armoredPublic, { now, address: 'BOB@example.org' })).fingerprint,
+      bob.fingerprint,
+    );
+    assert.equal(
+      (await parsePublicKey(bob.armoredPublic, { now, address: '<bob@WORK.example>' })).fingerprint,
+      bob.fingerprint,
+    );
     const e = await refused(bob.armoredPublic, 'key_address_mismatch', { address: 'alice@example.org' });
     assert.match(e.message, /bob@example\.org/);
     await refused(bob.armoredPublic, 'key_address_mismatch', { address: 'not an address' });
   });
 
   test('a user ID without a valid self-signature does not count (anyone can append one)', async () => {
-    const forged = withPacket(bob.publicKey, openpgp.UserIDPacket.fromObject({ name: 'Victim', email: 'victim@bank.example' }));
+    const forged = withPacket(
+      bob.publicKey,
+      openpgp.UserIDPacket.fromObject({ name: 'Victim', email: 'victim@bank.example' }),
+    );
     const k = await parsePublicKey(forged, { now });
     assert.ok(!k.addresses.includes('victim@bank.example'));
     assert.ok(!k.userIds.some((u) => u.includes('victim')));
@@ -111,7 +135,11 @@ describe('parsePublicKey', () => {
     const binary = bob.publicKey.write();
     await refused(binary.subarray(0, binary.length - 20), 'key_malformed');
     await refused(binary.subarray(0, 3), 'key_malformed');
-    const signature = await openpgp.sign({ message: await openpgp.createMessage({ text: 'x' }), signingKeys: bob.privateKey, detached: true });
+    const signature = await openpgp.sign({
+      message: await openpgp.createMessage({ text: 'x' }),
+      signingKeys: bob.privateKey,
+      detached: true,
+    });
     await refused(signature, 'key_malformed');
     await refused(`${bob.armoredPublic}\n${six.armoredPublic}`, 'key_malformed');
     await refused(new Uint8Array([...bob.publicKey.write(), ...six.publicKey.write()]), 'key_malformed');
@@ -166,16 +194,19 @@ describe('parsePublicKey', () => {
   test('a key with flipped bits is refused with a KeyError or read as some valid key, never crashes', async () => {
     const binary = bob.publicKey.write();
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(binary.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), async (flips) => {
-        const mutated = Uint8Array.from(binary);
-        for (const [at, x] of flips) mutated[at]! ^= x;
-        try {
-          const k = await parsePublicKey(mutated, { now });
-          return k.publicKey.length > 0;
-        } catch (e) {
-          return isKeyError(e);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(binary.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        async (flips) => {
+          const mutated = Uint8Array.from(binary);
+          for (const [at, x] of flips) mutated[at]! ^= x;
+          try {
+            const k = await parsePublicKey(mutated, { now });
+            return k.publicKey.length > 0;
+          } catch (e) {
+            return isKeyError(e);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -91,14 +91,22 @@ async function readOneKey(input: string | Uint8Array): Promise<openpgp.Key> {
   if (armor !== null) {
     const blocks = [...armor.matchAll(ARMOR_BEGIN)].map((m) => m[1]!);
     if (blocks.some((b) => b.includes('PRIVATE KEY'))) {
-      throw new KeyError('key_private', 'This is a private key; give the public key only (the private key must never leave its owner).');
+      throw new KeyError(
+        'key_private',
+        'This is a private key; give the public key only (the private key must never leave its owner).',
+      );
     }
-    if (blocks.length === 0) throw new KeyError('key_malformed', 'No OpenPGP armour (-----BEGIN PGP PUBLIC KEY BLOCK-----) found.');
+    if (blocks.length === 0)
+      throw new KeyError('key_malformed', 'No OpenPGP armour (-----BEGIN PGP PUBLIC KEY BLOCK-----) found.');
     if (blocks.length > 1) throw new KeyError('key_malformed', 'Several armoured blocks: one key expected.');
-    if (blocks[0] !== 'PUBLIC KEY BLOCK') throw new KeyError('key_malformed', `This is a PGP ${blocks[0]!.toLowerCase()}, not a public key.`);
+    if (blocks[0] !== 'PUBLIC KEY BLOCK')
+      throw new KeyError('key_malformed', `This is a PGP ${blocks[0]!.toLowerCase()}, not a public key.`);
     try {
       // Text around the block (a greeting, indentation) is not part of the key.
-      keys = await openpgp.readKeys({ armoredKeys: armor.slice(armor.indexOf('-----BEGIN PGP')), config: OPENPGP_CONFIG });
+      keys = await openpgp.readKeys({
+        armoredKeys: armor.slice(armor.indexOf('-----BEGIN PGP')),
+        config: OPENPGP_CONFIG,
+      });
     } catch (e) {
       throw new KeyError('key_malformed', `The key cannot be read: ${errorText(e)}.`);
     }
@@ -112,7 +120,10 @@ async function readOneKey(input: string | Uint8Array): Promise<openpgp.Key> {
   if (keys.length !== 1) throw new KeyError('key_malformed', `${keys.length} keys given: one key expected.`);
   const key = keys[0]!;
   if (key.isPrivate()) {
-    throw new KeyError('key_private', 'This is a private key; give the public key only (the private key must never leave its owner).');
+    throw new KeyError(
+      'key_private',
+      'This is a private key; give the public key only (the private key must never leave its owner).',
+    );
   }
   return key;
 }
@@ -127,16 +138,21 @@ const expiryOf = (t: Date | number | null): Date | null => (t instanceof Date ? 
  * packets, not a key, several keys), key_revoked, key_expired, key_address_mismatch, key_unusable (no valid
  * self-signature, or neither an encryption nor a signing capability at `now`).
  */
-export async function parsePublicKey(input: string | Uint8Array, options: ParsePublicKeyOptions): Promise<ParsedPublicKey> {
+export async function parsePublicKey(
+  input: string | Uint8Array,
+  options: ParsePublicKeyOptions,
+): Promise<ParsedPublicKey> {
   const { now } = options;
   const maxBytes = options.maxBytes ?? OPENPGP_LIMITS.keyBytes;
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
-  if (size > maxBytes) throw new KeyError('key_too_large', `The key is ${size} bytes; at most ${maxBytes} are accepted.`);
+  if (size > maxBytes)
+    throw new KeyError('key_too_large', `The key is ${size} bytes; at most ${maxBytes} are accepted.`);
   if (size === 0) throw new KeyError('key_malformed', 'The key is empty.');
 
   const key = await readOneKey(input);
   const version = key.keyPacket.version;
-  if (version !== 4 && version !== 6) throw new KeyError('key_malformed', `OpenPGP key version ${version} is not supported (4 or 6).`);
+  if (version !== 4 && version !== 6)
+    throw new KeyError('key_malformed', `OpenPGP key version ${version} is not supported (4 or 6).`);
 
   let revoked = false;
   try {
@@ -157,7 +173,10 @@ export async function parsePublicKey(input: string | Uint8Array, options: ParseP
       expiry = null;
     }
     if (/expired/i.test(message) || (expiry !== null && expiry <= now)) {
-      throw new KeyError('key_expired', expiry ? `The key expired on ${expiry.toISOString()}.` : 'The key has expired.');
+      throw new KeyError(
+        'key_expired',
+        expiry ? `The key expired on ${expiry.toISOString()}.` : 'The key has expired.',
+      );
     }
     throw new KeyError('key_unusable', `The key has no valid self-signature: ${message}.`);
   }
@@ -193,7 +212,11 @@ export async function parsePublicKey(input: string | Uint8Array, options: ParseP
   try {
     const enc = await key.getEncryptionKey(undefined, now, undefined, fullConfig());
     canEncrypt = true;
-    if (enc !== key) expires = earliest(expires, expiryOf(await (enc as openpgp.Subkey).getExpirationTime(now, fullConfig()).catch(() => null)));
+    if (enc !== key)
+      expires = earliest(
+        expires,
+        expiryOf(await (enc as openpgp.Subkey).getExpirationTime(now, fullConfig()).catch(() => null)),
+      );
   } catch {
     canEncrypt = false;
   }
@@ -204,7 +227,8 @@ export async function parsePublicKey(input: string | Uint8Array, options: ParseP
   } catch {
     canSign = false;
   }
-  if (!canEncrypt && !canSign) throw new KeyError('key_unusable', 'The key has no valid encryption or signing (sub)key.');
+  if (!canEncrypt && !canSign)
+    throw new KeyError('key_unusable', 'The key has no valid encryption or signing (sub)key.');
 
   const publicKey = key.toPublic();
   return {

@@ -4,11 +4,13 @@ import fc from 'fast-check';
 import { canonicalCrlf, decodeQuotedPrintable, parseContentType, splitMultipart } from './openpgp.mime.ts';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
-const parts = (s: string, boundary: string, max = 64) => splitMultipart(b(s), boundary, max)?.parts.map((p) => p.toString('latin1'));
+const parts = (s: string, boundary: string, max = 64) =>
+  splitMultipart(b(s), boundary, max)?.parts.map((p) => p.toString('latin1'));
 
 describe('splitMultipart', () => {
   test('parts are the bytes between delimiter lines; the CRLF before a delimiter belongs to it', () => {
-    const body = 'preamble\r\n--xyz\r\nContent-Type: text/plain\r\n\r\none\r\n\r\n--xyz\r\n\r\ntwo\r\n--xyz--\r\nepilogue\r\n';
+    const body =
+      'preamble\r\n--xyz\r\nContent-Type: text/plain\r\n\r\none\r\n\r\n--xyz\r\n\r\ntwo\r\n--xyz--\r\nepilogue\r\n';
     assert.deepEqual(parts(body, 'xyz'), ['Content-Type: text/plain\r\n\r\none\r\n', '\r\ntwo']);
     assert.equal(splitMultipart(b(body), 'xyz', 64)?.closed, true);
   });
@@ -71,7 +73,9 @@ describe('splitMultipart', () => {
 
 describe('MIME helpers', () => {
   test('content types: case, quoting, comments, defaults', () => {
-    const ct = parseContentType('Multipart/Signed; micalg=pgp-sha256; protocol="application/pgp-signature" (x); Boundary="a \\"b"');
+    const ct = parseContentType(
+      'Multipart/Signed; micalg=pgp-sha256; protocol="application/pgp-signature" (x); Boundary="a \\"b"',
+    );
     assert.equal(ct.mediaType, 'multipart/signed');
     assert.equal(ct.params.get('protocol'), 'application/pgp-signature');
     assert.equal(ct.params.get('boundary'), 'a "b');

@@ -47,8 +47,20 @@ export function readEntity(raw: Buffer): MimeEntity {
   return {
     raw,
     contentType,
-    transferEncoding: cte === null ? null : cte.trim().toLowerCase().split(/[\s;(]/)[0]!,
-    disposition: disposition === null ? null : disposition.trim().toLowerCase().split(/[\s;(]/)[0]!,
+    transferEncoding:
+      cte === null
+        ? null
+        : cte
+            .trim()
+            .toLowerCase()
+            .split(/[\s;(]/)[0]!,
+    disposition:
+      disposition === null
+        ? null
+        : disposition
+            .trim()
+            .toLowerCase()
+            .split(/[\s;(]/)[0]!,
     body: raw.subarray(block.bodyOffset),
   };
 }
@@ -90,7 +102,8 @@ export function splitMultipart(body: Buffer, boundary: string, maxParts: number)
     if (after >= body.length) lineEnd = body.length;
     else if (body[after] === 0x0a) lineEnd = after + 1;
     else if (body[after] === 0x0d && body[after + 1] === 0x0a) lineEnd = after + 2;
-    else if (close) lineEnd = after; // text after a close delimiter is epilogue
+    else if (close)
+      lineEnd = after; // text after a close delimiter is epilogue
     else continue; // `--boundaryX`: a longer line, not a delimiter
     if (partStart >= 0) {
       let end = at;
@@ -123,7 +136,15 @@ export function decodeQuotedPrintable(input: Buffer): Buffer {
   const out = Buffer.alloc(input.length);
   let n = 0;
   const hex = (c: number | undefined) =>
-    c === undefined ? -1 : c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    c === undefined
+      ? -1
+      : c >= 0x30 && c <= 0x39
+        ? c - 0x30
+        : c >= 0x41 && c <= 0x46
+          ? c - 0x37
+          : c >= 0x61 && c <= 0x66
+            ? c - 0x57
+            : -1;
   for (let i = 0; i < input.length; i++) {
     const c = input[i]!;
     if (c !== 0x3d) {
@@ -164,7 +185,8 @@ export function decodedBody(entity: MimeEntity): Buffer {
  */
 export function canonicalCrlf(input: Buffer): Buffer {
   let bare = 0;
-  for (let i = input.indexOf(0x0a); i >= 0; i = input.indexOf(0x0a, i + 1)) if (i === 0 || input[i - 1] !== 0x0d) bare++;
+  for (let i = input.indexOf(0x0a); i >= 0; i = input.indexOf(0x0a, i + 1))
+    if (i === 0 || input[i - 1] !== 0x0d) bare++;
   if (bare === 0) return input;
   const out = Buffer.alloc(input.length + bare);
   let n = 0;

@@ -32,7 +32,12 @@ export interface VerificationKey {
   publicKey: Uint8Array;
 }
 
-const result = (status: SignatureStatus, reason: string | null, signerKeyId: string | null = null, signerFingerprint: string | null = null): SignatureCheck => ({
+const result = (
+  status: SignatureStatus,
+  reason: string | null,
+  signerKeyId: string | null = null,
+  signerFingerprint: string | null = null,
+): SignatureCheck => ({
   status,
   signerKeyId,
   signerFingerprint,
@@ -68,7 +73,8 @@ const hexIds = (ids: openpgp.KeyID[]) => [...new Set(ids.map((id) => id.toHex().
 async function readSigned(part: OpenPgpPart): Promise<Signed> {
   const config = OPENPGP_CONFIG;
   if (part.kind === 'pgp-mime-signed') {
-    if (part.signedContent === undefined || part.signature === undefined) throw new Error(part.problem ?? 'the signed part or the signature is missing');
+    if (part.signedContent === undefined || part.signature === undefined)
+      throw new Error(part.problem ?? 'the signed part or the signature is missing');
     const signature =
       typeof part.signature === 'string'
         ? await openpgp.readSignature({ armoredSignature: part.signature, config })
@@ -80,13 +86,16 @@ async function readSigned(part: OpenPgpPart): Promise<Signed> {
     return { form: 'cleartext', message, keyIds: hexIds(message.getSigningKeyIDs()) };
   }
   if (part.signature === undefined) throw new Error(part.problem ?? 'the signed message is missing');
-  if ((typeof part.signature === 'string' ? part.signature.length : part.signature.length) > OPENPGP_LIMITS.armorBytes) throw new Error('the signed message is too large');
+  if ((typeof part.signature === 'string' ? part.signature.length : part.signature.length) > OPENPGP_LIMITS.armorBytes)
+    throw new Error('the signed message is too large');
   const message =
     typeof part.signature === 'string'
       ? await openpgp.readMessage({ armoredMessage: part.signature, config })
       : await openpgp.readMessage({ binaryMessage: part.signature, config });
   // A compressed signed message names its signers inside the compressed packet.
-  const inner = message.packets.some((p) => p instanceof openpgp.CompressedDataPacket) ? message.unwrapCompressed() : message;
+  const inner = message.packets.some((p) => p instanceof openpgp.CompressedDataPacket)
+    ? message.unwrapCompressed()
+    : message;
   return { form: 'message', message: message as openpgp.Message<Uint8Array>, keyIds: hexIds(inner.getSigningKeyIDs()) };
 }
 
@@ -103,11 +112,18 @@ async function runVerify(signed: Signed, keys: openpgp.PublicKey[], now: Date): 
 }
 
 /** Checks the signature of a detected part against the sender's keys, at `now`. */
-export async function verifySignature(part: OpenPgpPart, keys: readonly VerificationKey[], now: Date): Promise<SignatureCheck> {
+export async function verifySignature(
+  part: OpenPgpPart,
+  keys: readonly VerificationKey[],
+  now: Date,
+): Promise<SignatureCheck> {
   try {
     if (part.kind === 'none') return result('none', null);
     if (part.kind === 'pgp-mime-encrypted' || part.kind === 'inline-encrypted') {
-      return result('unverifiable', 'The message is encrypted: a signature inside it cannot be checked without decrypting it.');
+      return result(
+        'unverifiable',
+        'The message is encrypted: a signature inside it cannot be checked without decrypting it.',
+      );
     }
     let signed: Signed;
     try {
@@ -119,13 +135,26 @@ export async function verifySignature(part: OpenPgpPart, keys: readonly Verifica
     const loaded = await loadKeys(keys);
     const matching = loaded.filter((k) => k.keyIds.some((id) => signed.keyIds.includes(id)));
     if (matching.length === 0) {
-      return result('unknown_key', `Signed by key ${signed.keyIds[0]}, which is not a known key of the sender.`, signed.keyIds[0]!);
+      return result(
+        'unknown_key',
+        `Signed by key ${signed.keyIds[0]}, which is not a known key of the sender.`,
+        signed.keyIds[0]!,
+      );
     }
     let signatures: VerificationResult[];
     try {
-      signatures = await runVerify(signed, matching.map((m) => m.key), now);
+      signatures = await runVerify(
+        signed,
+        matching.map((m) => m.key),
+        now,
+      );
     } catch (e) {
-      return result('invalid', `The signed message is malformed: ${errorText(e)}.`, signed.keyIds[0]!, matching[0]!.fingerprint);
+      return result(
+        'invalid',
+        `The signed message is malformed: ${errorText(e)}.`,
+        signed.keyIds[0]!,
+        matching[0]!.fingerprint,
+      );
     }
     let failure: SignatureCheck | null = null;
     for (const s of signatures) {
@@ -139,7 +168,14 @@ export async function verifySignature(part: OpenPgpPart, keys: readonly Verifica
         failure ??= result('invalid', reasonFor(e), keyId, signer.fingerprint);
       }
     }
-    return failure ?? result('unknown_key', `Signed by key ${signed.keyIds[0]}, which is not a known key of the sender.`, signed.keyIds[0]!);
+    return (
+      failure ??
+      result(
+        'unknown_key',
+        `Signed by key ${signed.keyIds[0]}, which is not a known key of the sender.`,
+        signed.keyIds[0]!,
+      )
+    );
   } catch (e) {
     return result('invalid', `The signature could not be checked: ${errorText(e)}.`);
   }
@@ -181,13 +217,27 @@ export async function inspectEncrypted(part: OpenPgpPart): Promise<EncryptedInsp
     return { wellFormed: false, recipients: [], problem: `The encrypted message is malformed: ${errorText(e)}.` };
   }
   const packets = [...message.packets];
-  const sessionKeys = packets.filter((p) => p instanceof openpgp.PublicKeyEncryptedSessionKeyPacket || p instanceof openpgp.SymEncryptedSessionKeyPacket);
-  const protectedData = packets.filter((p) => p instanceof openpgp.SymEncryptedIntegrityProtectedDataPacket || p instanceof openpgp.AEADEncryptedDataPacket);
+  const sessionKeys = packets.filter(
+    (p) => p instanceof openpgp.PublicKeyEncryptedSessionKeyPacket || p instanceof openpgp.SymEncryptedSessionKeyPacket,
+  );
+  const protectedData = packets.filter(
+    (p) =>
+      p instanceof openpgp.SymEncryptedIntegrityProtectedDataPacket || p instanceof openpgp.AEADEncryptedDataPacket,
+  );
   const legacy = packets.some((p) => p instanceof openpgp.SymmetricallyEncryptedDataPacket);
   const recipients = hexIds(message.getEncryptionKeyIDs());
-  if (legacy) return { wellFormed: false, recipients, problem: 'The message uses obsolete encryption without integrity protection.' };
+  if (legacy)
+    return {
+      wellFormed: false,
+      recipients,
+      problem: 'The message uses obsolete encryption without integrity protection.',
+    };
   if (sessionKeys.length === 0 || protectedData.length !== 1) {
-    return { wellFormed: false, recipients, problem: 'The OpenPGP message is not an encrypted message (no session key or no encrypted data).' };
+    return {
+      wellFormed: false,
+      recipients,
+      problem: 'The OpenPGP message is not an encrypted message (no session key or no encrypted data).',
+    };
   }
   return { wellFormed: true, recipients, problem: part.problem ?? null };
 }

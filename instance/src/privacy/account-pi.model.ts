@@ -62,10 +62,18 @@ function tallyAccount(f: AccountPiFacts): PiTally {
   }
   switch (f.keyStorage) {
     case 'client':
-      t.add('keys.storage', ACCOUNT_POINTS.keysClient, 'Your private key stays on your devices: the server cannot read your encrypted mail.');
+      t.add(
+        'keys.storage',
+        ACCOUNT_POINTS.keysClient,
+        'Your private key stays on your devices: the server cannot read your encrypted mail.',
+      );
       break;
     case 'server':
-      t.add('keys.storage', ACCOUNT_POINTS.keysServer, 'Your private key is kept encrypted on the server, unlocked by your password (this keeps server-side search).');
+      t.add(
+        'keys.storage',
+        ACCOUNT_POINTS.keysServer,
+        'Your private key is kept encrypted on the server, unlocked by your password (this keeps server-side search).',
+      );
       break;
     default:
       t.add('keys.storage', 0, 'You have no OpenPGP key yet: nobody can encrypt mail to you.');
@@ -75,35 +83,66 @@ function tallyAccount(f: AccountPiFacts): PiTally {
   } else {
     const weakest = f.devices.reduce((w, d) => (d.score < w.score ? d : w));
     const s = clampInt(weakest.score, 0, 100);
-    t.add('devices.weakest', (ACCOUNT_POINTS.devices * s) / 100, `Your least protected active device, ${weakest.name}, scores ${s}.`);
+    t.add(
+      'devices.weakest',
+      (ACCOUNT_POINTS.devices * s) / 100,
+      `Your least protected active device, ${weakest.name}, scores ${s}.`,
+    );
   }
   if (f.exchanges.count === 0) {
     t.add('exchanges.recent', 0, 'No exchanges yet.');
   } else {
     const mean = clampInt(f.exchanges.meanScore, 0, 100);
-    t.add('exchanges.recent', (ACCOUNT_POINTS.exchanges * mean) / 100, `Your ${f.exchanges.count} most recent messages score ${mean} on average.`);
+    t.add(
+      'exchanges.recent',
+      (ACCOUNT_POINTS.exchanges * mean) / 100,
+      `Your ${f.exchanges.count} most recent messages score ${mean} on average.`,
+    );
   }
   const i = f.instance;
   if (i.labelValid && i.instancePi !== null) {
     const ipi = clampInt(i.instancePi, 0, 100);
-    t.add('instance.labelled', ACCOUNT_POINTS.instanceLabelled, `Your instance holds a valid label; its instance PI is ${ipi}.`);
+    t.add(
+      'instance.labelled',
+      ACCOUNT_POINTS.instanceLabelled,
+      `Your instance holds a valid label; its instance PI is ${ipi}.`,
+    );
     t.cap('cap.instance_pi', ipi, `An account cannot be more private than its instance (instance PI ${ipi}).`);
   } else {
-    t.cap('cap.instance_unlabelled', UNLABELLED_INSTANCE_CAP, `Your instance is not labelled by the association: nothing about it was verified, so accounts stop at ${UNLABELLED_INSTANCE_CAP}.`);
+    t.cap(
+      'cap.instance_unlabelled',
+      UNLABELLED_INSTANCE_CAP,
+      `Your instance is not labelled by the association: nothing about it was verified, so accounts stop at ${UNLABELLED_INSTANCE_CAP}.`,
+    );
   }
   return t;
 }
 
 const ACCOUNT_WHAT_IFS: readonly WhatIf<AccountPiFacts>[] = [
-  { action: 'account.enable_totp', element: () => 'account', applies: (f) => f.authentication === 'password', apply: (f) => ({ ...f, authentication: 'password+totp' }) },
+  {
+    action: 'account.enable_totp',
+    element: () => 'account',
+    applies: (f) => f.authentication === 'password',
+    apply: (f) => ({ ...f, authentication: 'password+totp' }),
+  },
   {
     action: 'account.use_client_certificate',
     element: () => 'account',
     applies: (f) => f.clientCertificateAvailable && f.authentication !== 'client-certificate',
     apply: (f) => ({ ...f, authentication: 'client-certificate' }),
   },
-  { action: 'account.create_key', element: () => 'account', applies: (f) => f.keyStorage === 'none', apply: (f) => ({ ...f, keyStorage: 'server' }) },
-  { action: 'account.keep_keys_on_devices', element: () => 'account', applies: (f) => f.keyStorage !== 'client', apply: (f) => ({ ...f, keyStorage: 'client' }) },
+  {
+    action: 'account.create_key',
+    element: () => 'account',
+    applies: (f) => f.keyStorage === 'none',
+    apply: (f) => ({ ...f, keyStorage: 'server' }),
+  },
+  {
+    action: 'account.keep_keys_on_devices',
+    element: () => 'account',
+    applies: (f) => f.keyStorage !== 'client',
+    apply: (f) => ({ ...f, keyStorage: 'client' }),
+  },
   {
     action: 'device.update_or_revoke',
     element: (f) => `device:${f.devices.reduce((w, d) => (d.score < w.score ? d : w)).id}`,

@@ -26,7 +26,12 @@ export interface ContactPiFacts {
   /** A data-exploiting provider serves their address (charter data). */
   provider: { id: string; name: string } | null;
   /** Filled by the federation protocol: they are on a member instance. */
-  federation: { peerDomain: string; labelValid: boolean; peerInstancePi: number | null; sharedAccountPi: number | null } | null;
+  federation: {
+    peerDomain: string;
+    labelValid: boolean;
+    peerInstancePi: number | null;
+    sharedAccountPi: number | null;
+  } | null;
 }
 
 export const CONTACT_POINTS = {
@@ -60,11 +65,24 @@ function tallyContact(f: ContactPiFacts): PiTally {
   if (f.email.reachable) t.add('route.email', CONTACT_POINTS.reachable, `Reachable by email at ${who}.`);
   else t.add('route.none', 0, 'No address to reach this contact yet.');
   if (f.email.tlsSeen) t.add('route.tls', CONTACT_POINTS.tlsSeen, 'Their mail reaches us over TLS.');
-  if (f.email.authenticatedSeen) t.add('origin.authenticated', CONTACT_POINTS.authenticatedSeen, 'Their mail carries verified DKIM/DMARC authentication.');
+  if (f.email.authenticatedSeen)
+    t.add(
+      'origin.authenticated',
+      CONTACT_POINTS.authenticatedSeen,
+      'Their mail carries verified DKIM/DMARC authentication.',
+    );
 
   if (f.key !== null && !f.keyConflict) {
-    t.add('e2e.key_known', CONTACT_POINTS.keyKnown, `You hold their OpenPGP key ${f.key.fingerprint.slice(-16).toUpperCase()}: mail to them can be encrypted end to end.`);
-    t.add('e2e.key_trust', KEY_TRUST_RANK[f.key.trust] * CONTACT_POINTS.keyTrustStep, `The key is ${keyTrustWords(f.key.trust)}.`);
+    t.add(
+      'e2e.key_known',
+      CONTACT_POINTS.keyKnown,
+      `You hold their OpenPGP key ${f.key.fingerprint.slice(-16).toUpperCase()}: mail to them can be encrypted end to end.`,
+    );
+    t.add(
+      'e2e.key_trust',
+      KEY_TRUST_RANK[f.key.trust] * CONTACT_POINTS.keyTrustStep,
+      `The key is ${keyTrustWords(f.key.trust)}.`,
+    );
   } else if (f.key === null) {
     t.add('e2e.no_key', 0, 'No OpenPGP key known: mail to them cannot be encrypted end to end.');
   }
@@ -72,21 +90,44 @@ function tallyContact(f: ContactPiFacts): PiTally {
   const fed = f.federation;
   if (fed !== null) {
     if (fed.labelValid) {
-      t.add('route.federation', CONTACT_POINTS.federationRoute, `On ${fed.peerDomain}, a labelled member instance: reachable over the federation.`);
+      t.add(
+        'route.federation',
+        CONTACT_POINTS.federationRoute,
+        `On ${fed.peerDomain}, a labelled member instance: reachable over the federation.`,
+      );
       const ipi = fed.peerInstancePi === null ? 0 : clampInt(fed.peerInstancePi, 0, 100);
-      t.add('federation.instance_pi', (CONTACT_POINTS.federationInstancePi * ipi) / 100, `${fed.peerDomain}'s instance PI is ${ipi}.`);
+      t.add(
+        'federation.instance_pi',
+        (CONTACT_POINTS.federationInstancePi * ipi) / 100,
+        `${fed.peerDomain}'s instance PI is ${ipi}.`,
+      );
       if (fed.sharedAccountPi !== null) {
         const api = clampInt(fed.sharedAccountPi, 0, 100);
-        t.add('federation.account_pi', (CONTACT_POINTS.federationAccountPi * api) / 100, `Their account PI, shared by ${fed.peerDomain}, is ${api}.`);
+        t.add(
+          'federation.account_pi',
+          (CONTACT_POINTS.federationAccountPi * api) / 100,
+          `Their account PI, shared by ${fed.peerDomain}, is ${api}.`,
+        );
       }
     } else {
       t.add('route.federation', 0, `${fed.peerDomain} has no valid label: the federation route is closed.`);
     }
   }
 
-  if (f.keyConflict) t.cap('cap.key_conflict', CONTACT_CAPS.keyConflict, 'A different key appeared for this contact: check it with them before trusting either.', { always: true });
+  if (f.keyConflict)
+    t.cap(
+      'cap.key_conflict',
+      CONTACT_CAPS.keyConflict,
+      'A different key appeared for this contact: check it with them before trusting either.',
+      { always: true },
+    );
   if (f.provider !== null && !(fed?.labelValid ?? false)) {
-    t.cap('cap.data_exploiting_provider', f.key !== null && !f.keyConflict ? CONTACT_CAPS.providerWithKey : CONTACT_CAPS.provider, `Their address is served by ${f.provider.name}, which finances its mail with its users' data.`, { always: true });
+    t.cap(
+      'cap.data_exploiting_provider',
+      f.key !== null && !f.keyConflict ? CONTACT_CAPS.providerWithKey : CONTACT_CAPS.provider,
+      `Their address is served by ${f.provider.name}, which finances its mail with its users' data.`,
+      { always: true },
+    );
   }
   return t;
 }
@@ -94,7 +135,22 @@ function tallyContact(f: ContactPiFacts): PiTally {
 const element = (f: ContactPiFacts) => `contact:${f.address ?? 'unknown'}`;
 
 const CONTACT_WHAT_IFS: readonly WhatIf<ContactPiFacts>[] = [
-  { action: 'contact.add_public_key', element, applies: (f) => f.key === null, apply: (f) => ({ ...f, key: { trust: 'attached', fingerprint: '0'.repeat(40) } }) },
-  { action: 'contact.resolve_key_conflict', element, applies: (f) => f.keyConflict, apply: (f) => ({ ...f, keyConflict: false, key: f.key ?? { trust: 'verified', fingerprint: '0'.repeat(40) } }) },
-  { action: 'contact.verify_key', element, applies: (f) => f.key !== null && f.key.trust !== 'verified', apply: (f) => ({ ...f, keyConflict: false, key: { ...f.key!, trust: 'verified' } }) },
+  {
+    action: 'contact.add_public_key',
+    element,
+    applies: (f) => f.key === null,
+    apply: (f) => ({ ...f, key: { trust: 'attached', fingerprint: '0'.repeat(40) } }),
+  },
+  {
+    action: 'contact.resolve_key_conflict',
+    element,
+    applies: (f) => f.keyConflict,
+    apply: (f) => ({ ...f, keyConflict: false, key: f.key ?? { trust: 'verified', fingerprint: '0'.repeat(40) } }),
+  },
+  {
+    action: 'contact.verify_key',
+    element,
+    applies: (f) => f.key !== null && f.key.trust !== 'verified',
+    apply: (f) => ({ ...f, keyConflict: false, key: { ...f.key!, trust: 'verified' } }),
+  },
 ];

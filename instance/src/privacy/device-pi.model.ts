@@ -31,10 +31,20 @@ function tallyDevice(f: DevicePiFacts): PiTally {
   const t = new PiTally();
   const os = f.os === 'supported' ? DEVICE_POINTS.osSupported : f.os === 'unknown' ? DEVICE_POINTS.osUnknown : 0;
   t.add('device.os', os, f.osEvidence);
-  const browser = f.browser === 'supported' ? DEVICE_POINTS.browserSupported : f.browser === 'unknown' ? DEVICE_POINTS.browserUnknown : 0;
+  const browser =
+    f.browser === 'supported'
+      ? DEVICE_POINTS.browserSupported
+      : f.browser === 'unknown'
+        ? DEVICE_POINTS.browserUnknown
+        : 0;
   t.add('device.browser', browser, f.browserEvidence);
   if (f.os === 'outdated' || f.os === 'unsupported') {
-    t.cap('cap.os_unsupported', DEVICE_CAPS.eliminatory, 'The operating system no longer receives security updates: nothing else on this device can be trusted.', { always: true });
+    t.cap(
+      'cap.os_unsupported',
+      DEVICE_CAPS.eliminatory,
+      'The operating system no longer receives security updates: nothing else on this device can be trusted.',
+      { always: true },
+    );
   }
   return t;
 }
@@ -42,6 +52,16 @@ function tallyDevice(f: DevicePiFacts): PiTally {
 const element = (f: DevicePiFacts) => `device:${f.id}`;
 
 const DEVICE_WHAT_IFS: readonly WhatIf<DevicePiFacts>[] = [
-  { action: 'device.update_os', element, applies: (f) => f.os === 'outdated' || f.os === 'unsupported', apply: (f) => ({ ...f, os: 'supported' }) },
-  { action: 'device.update_browser', element, applies: (f) => f.browser === 'outdated', apply: (f) => ({ ...f, browser: 'supported' }) },
+  {
+    action: 'device.update_os',
+    element,
+    applies: (f) => f.os === 'outdated' || f.os === 'unsupported',
+    apply: (f) => ({ ...f, os: 'supported' }),
+  },
+  {
+    action: 'device.update_browser',
+    element,
+    applies: (f) => f.browser === 'outdated',
+    apply: (f) => ({ ...f, browser: 'supported' }),
+  },
 ];

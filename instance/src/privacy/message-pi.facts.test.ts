@@ -38,7 +38,12 @@ function sentCopy(delivery: unknown, facts: Record<string, unknown> = {}): Messa
     deletedAt: null,
     pi: null,
     importance: 0,
-    facts: { transport: { via: 'local' }, authentication: null, ...facts, ...(delivery === undefined ? {} : { delivery }) },
+    facts: {
+      transport: { via: 'local' },
+      authentication: null,
+      ...facts,
+      ...(delivery === undefined ? {} : { delivery }),
+    },
   };
 }
 
@@ -49,24 +54,53 @@ const federated = (domain: string, over: Partial<NonNullable<DeliveryFact['feder
   peer: `127.0.0.1:4430`,
   at: AT,
   receipt: 'eyJ.x.y',
-  federation: { labelValid: true, peerInstancePi: 90, sealed: true, forwardSecret: true, receiptVerified: true, e2e: false, ...over },
+  federation: {
+    labelValid: true,
+    peerInstancePi: 90,
+    sealed: true,
+    forwardSecret: true,
+    receiptVerified: true,
+    e2e: false,
+    ...over,
+  },
 });
 const smtp = (domain: string): DeliveryFact => ({ domain, via: 'smtp', tls: TLS, peer: `mx.${domain}:25`, at: AT });
 const local: DeliveryFact = { domain: 'alpha.test', via: 'local', tls: null, peer: null, at: AT };
 
-const facts = (delivery: unknown, extra?: Record<string, unknown>) => messagePiFacts(sentCopy(delivery, extra), { knownContact: false });
+const facts = (delivery: unknown, extra?: Record<string, unknown>) =>
+  messagePiFacts(sentCopy(delivery, extra), { knownContact: false });
 const ids = (delivery: unknown) => computeMessagePi(facts(delivery)).factors.map((f) => f.id);
 
 describe('Sent copy: federation facts from its deliveries', () => {
   test('one federation delivery: the federation factors count, with the receipt as evidence', () => {
     const f = facts([federated('beta.test')]);
-    assert.deepEqual(f.federation, { peerDomain: 'beta.test', labelValid: true, peerInstancePi: 90, sealed: true, forwardSecret: true, senderAuthenticated: true });
+    assert.deepEqual(f.federation, {
+      peerDomain: 'beta.test',
+      labelValid: true,
+      peerInstancePi: 90,
+      sealed: true,
+      forwardSecret: true,
+      senderAuthenticated: true,
+    });
     assert.equal(f.transport?.via, 'federation');
     const pi = computeMessagePi(f);
-    for (const id of ['federation.label', 'federation.instance_pi', 'federation.sealed', 'federation.forward_secret', 'federation.authenticated', 'transport.tls']) {
-      assert.ok(pi.factors.some((x) => x.id === id && x.contribution > 0), id);
+    for (const id of [
+      'federation.label',
+      'federation.instance_pi',
+      'federation.sealed',
+      'federation.forward_secret',
+      'federation.authenticated',
+      'transport.tls',
+    ]) {
+      assert.ok(
+        pi.factors.some((x) => x.id === id && x.contribution > 0),
+        id,
+      );
     }
-    assert.match(pi.factors.find((x) => x.id === 'federation.authenticated')!.evidence, /receipt signed by a key the registry's feed lists for beta\.test/i);
+    assert.match(
+      pi.factors.find((x) => x.id === 'federation.authenticated')!.evidence,
+      /receipt signed by a key the registry's feed lists for beta\.test/i,
+    );
     assert.ok(pi.score > computeMessagePi({ ...f, federation: null }).score);
   });
 
@@ -91,9 +125,23 @@ describe('Sent copy: federation facts from its deliveries', () => {
   });
 
   test('several peers: the least trusted names the facts, and each property holds only if it held for all', () => {
-    const f = facts([federated('beta.test'), federated('gamma.test', { peerInstancePi: 40, forwardSecret: false }), federated('delta.test', { receiptVerified: false })]);
-    assert.deepEqual(f.federation, { peerDomain: 'gamma.test', labelValid: true, peerInstancePi: 40, sealed: true, forwardSecret: false, senderAuthenticated: false });
-    const unlabelled = facts([federated('beta.test'), federated('gamma.test', { labelValid: false, peerInstancePi: 99 })]);
+    const f = facts([
+      federated('beta.test'),
+      federated('gamma.test', { peerInstancePi: 40, forwardSecret: false }),
+      federated('delta.test', { receiptVerified: false }),
+    ]);
+    assert.deepEqual(f.federation, {
+      peerDomain: 'gamma.test',
+      labelValid: true,
+      peerInstancePi: 40,
+      sealed: true,
+      forwardSecret: false,
+      senderAuthenticated: false,
+    });
+    const unlabelled = facts([
+      federated('beta.test'),
+      federated('gamma.test', { labelValid: false, peerInstancePi: 99 }),
+    ]);
     assert.equal(unlabelled.federation?.peerDomain, 'gamma.test');
     assert.equal(unlabelled.federation?.labelValid, false);
     const noPi = facts([federated('beta.test'), federated('gamma.test', { peerInstancePi: null })]);
@@ -113,7 +161,21 @@ describe('Sent copy: federation facts from its deliveries', () => {
     });
     const toFact = (e: typeof entry extends fc.Arbitrary<infer T> ? T : never): DeliveryFact =>
       e.via === 'federation'
-        ? { domain: e.domain, via: e.via, tls: e.tls, peer: null, at: AT, federation: { labelValid: e.labelValid, peerInstancePi: e.peerInstancePi, sealed: e.sealed, forwardSecret: e.forwardSecret, receiptVerified: e.receiptVerified, e2e: false } }
+        ? {
+            domain: e.domain,
+            via: e.via,
+            tls: e.tls,
+            peer: null,
+            at: AT,
+            federation: {
+              labelValid: e.labelValid,
+              peerInstancePi: e.peerInstancePi,
+              sealed: e.sealed,
+              forwardSecret: e.forwardSecret,
+              receiptVerified: e.receiptVerified,
+              e2e: false,
+            },
+          }
         : { domain: e.domain, via: e.via, tls: e.via === 'local' ? null : e.tls, peer: null, at: AT };
     fc.assert(
       fc.property(fc.array(entry, { minLength: 1, maxLength: 6 }), entry, (list, extra) => {
@@ -122,7 +184,8 @@ describe('Sent copy: federation facts from its deliveries', () => {
         const score = (d: DeliveryFact[]) => computeMessagePi(facts(d)).score;
         // Only when the delivery added is not local and the list had a non-local one (a first real delivery
         // replaces "not delivered yet").
-        if (extra.via !== 'local' && before.some((d) => d.via !== 'local')) assert.ok(score(withOne) <= score(before), `${score(withOne)} > ${score(before)}`);
+        if (extra.via !== 'local' && before.some((d) => d.via !== 'local'))
+          assert.ok(score(withOne) <= score(before), `${score(withOne)} > ${score(before)}`);
       }),
       { numRuns: 300 },
     );
@@ -143,10 +206,41 @@ describe('Sent copy: federation facts from its deliveries', () => {
     ]) {
       assert.equal(facts(delivery).federation, null, JSON.stringify(delivery).slice(0, 200));
     }
-    const liar = facts([{ ...good, federation: { labelValid: 'true', peerInstancePi: 1000, sealed: 1, forwardSecret: 'yes', receiptVerified: {}, e2e: true } }]);
-    assert.deepEqual(liar.federation, { peerDomain: 'beta.test', labelValid: false, peerInstancePi: null, sealed: false, forwardSecret: false, senderAuthenticated: false });
+    const liar = facts([
+      {
+        ...good,
+        federation: {
+          labelValid: 'true',
+          peerInstancePi: 1000,
+          sealed: 1,
+          forwardSecret: 'yes',
+          receiptVerified: {},
+          e2e: true,
+        },
+      },
+    ]);
+    assert.deepEqual(liar.federation, {
+      peerDomain: 'beta.test',
+      labelValid: false,
+      peerInstancePi: null,
+      sealed: false,
+      forwardSecret: false,
+      senderAuthenticated: false,
+    });
     assert.ok(!computeMessagePi(liar).factors.some((f) => f.id.startsWith('federation.') && f.contribution > 0));
     // A federation section stored on a Sent copy (not something deliveries write) is not read.
-    assert.equal(facts([smtp('example.org')], { federation: { peerDomain: 'beta.test', labelValid: true, peerInstancePi: 100, sealed: true, forwardSecret: true, senderAuthenticated: true } }).federation, null);
+    assert.equal(
+      facts([smtp('example.org')], {
+        federation: {
+          peerDomain: 'beta.test',
+          labelValid: true,
+          peerInstancePi: 100,
+          sealed: true,
+          forwardSecret: true,
+          senderAuthenticated: true,
+        },
+      }).federation,
+      null,
+    );
   });
 });

@@ -17,7 +17,9 @@ export interface MessageContext {
 export function messagePiFacts(message: Message, context: MessageContext): MessagePiFacts {
   const facts = message.facts as Record<string, unknown>;
   const inbound = message.direction === 'inbound';
-  const correspondent = inbound ? message.from.address || null : (message.to[0]?.address ?? message.cc[0]?.address ?? null);
+  const correspondent = inbound
+    ? message.from.address || null
+    : (message.to[0]?.address ?? message.cc[0]?.address ?? null);
   return {
     direction: message.direction,
     transport: transportOf(facts['transport'], inbound, facts['delivery']),
@@ -45,9 +47,23 @@ function transportOf(raw: unknown, inbound: boolean, delivery: unknown): Message
     let weakest: MessagePiFacts['transport'] = null;
     for (const d of delivery.slice(0, 100)) {
       if (!isObject(d)) return null;
-      const tls = isObject(d['tls']) && str(d['tls']['version']) && str(d['tls']['cipher']) ? { version: str(d['tls']['version'])!, cipher: str(d['tls']['cipher'])! } : null;
-      const t = { via: d['via'] === 'local' ? ('local' as const) : d['via'] === 'federation' ? ('federation' as const) : ('smtp' as const), tls, peer: str(d['peer']), plaintextHops: 0 };
-      if (weakest === null || (weakest.tls !== null && tls === null) || (weakest.via === 'local' && t.via !== 'local')) weakest = t;
+      const tls =
+        isObject(d['tls']) && str(d['tls']['version']) && str(d['tls']['cipher'])
+          ? { version: str(d['tls']['version'])!, cipher: str(d['tls']['cipher'])! }
+          : null;
+      const t = {
+        via:
+          d['via'] === 'local'
+            ? ('local' as const)
+            : d['via'] === 'federation'
+              ? ('federation' as const)
+              : ('smtp' as const),
+        tls,
+        peer: str(d['peer']),
+        plaintextHops: 0,
+      };
+      if (weakest === null || (weakest.tls !== null && tls === null) || (weakest.via === 'local' && t.via !== 'local'))
+        weakest = t;
     }
     return weakest;
   }
@@ -55,8 +71,12 @@ function transportOf(raw: unknown, inbound: boolean, delivery: unknown): Message
   const t = raw as Partial<TransportFacts>;
   const via = t.via === 'smtp' || t.via === 'imap-import' || t.via === 'local' || t.via === 'federation' ? t.via : null;
   if (via === null) return null;
-  const tls = isObject(t.tls) && str(t.tls.version) && str(t.tls.cipher) ? { version: t.tls.version, cipher: t.tls.cipher } : null;
-  const plaintextHops = Number.isInteger(t.plaintextHops) && (t.plaintextHops as number) >= 0 ? (t.plaintextHops as number) : 0;
+  const tls =
+    isObject(t.tls) && str(t.tls.version) && str(t.tls.cipher)
+      ? { version: t.tls.version, cipher: t.tls.cipher }
+      : null;
+  const plaintextHops =
+    Number.isInteger(t.plaintextHops) && (t.plaintextHops as number) >= 0 ? (t.plaintextHops as number) : 0;
   return { via, tls, peer: str(t.helo), plaintextHops };
 }
 
@@ -114,15 +134,23 @@ function providerOf(message: Message, facts: Record<string, unknown>): MessagePi
     if (d) candidates.push({ domain: d, evidence: `Sent from ${d}` });
     const auth = facts['authentication'];
     if (isObject(auth) && Array.isArray(auth['dkim'])) {
-      for (const k of auth['dkim'].slice(0, 10)) if (isObject(k) && k['result'] === 'pass' && str(k['domain'])) candidates.push({ domain: k['domain'] as string, evidence: `Signed (DKIM) by ${k['domain'] as string}` });
+      for (const k of auth['dkim'].slice(0, 10))
+        if (isObject(k) && k['result'] === 'pass' && str(k['domain']))
+          candidates.push({ domain: k['domain'] as string, evidence: `Signed (DKIM) by ${k['domain'] as string}` });
     }
     const tr = facts['transport'];
     if (isObject(tr)) {
-      if (str(tr['helo'])) candidates.push({ domain: tr['helo'] as string, evidence: `Handed over by ${tr['helo'] as string}` });
+      if (str(tr['helo']))
+        candidates.push({ domain: tr['helo'] as string, evidence: `Handed over by ${tr['helo'] as string}` });
       if (Array.isArray(tr['receivedChain'])) {
         for (const hop of tr['receivedChain'].slice(0, 20)) {
           if (!isObject(hop)) continue;
-          for (const k of ['from', 'by'] as const) if (str(hop[k])) candidates.push({ domain: (hop[k] as string).split(/\s/)[0]!, evidence: `Relayed by ${hop[k] as string}` });
+          for (const k of ['from', 'by'] as const)
+            if (str(hop[k]))
+              candidates.push({
+                domain: (hop[k] as string).split(/\s/)[0]!,
+                evidence: `Relayed by ${hop[k] as string}`,
+              });
         }
       }
     }
@@ -144,7 +172,9 @@ const TRUSTS = new Set(['verified', 'autocrypt', 'attached', 'wkd', 'dns', 'dnss
 
 function openPgpOf(raw: unknown): MessagePiFacts['openpgp'] {
   if (!isObject(raw)) return null;
-  const signature = SIGNATURES.has(raw['signature'] as string) ? (raw['signature'] as NonNullable<MessagePiFacts['openpgp']>['signature']) : 'none';
+  const signature = SIGNATURES.has(raw['signature'] as string)
+    ? (raw['signature'] as NonNullable<MessagePiFacts['openpgp']>['signature'])
+    : 'none';
   const trust = TRUSTS.has(raw['signerKeyTrust'] as string) ? (raw['signerKeyTrust'] as KeyTrust) : null;
   return {
     encrypted: raw['encrypted'] === true,

@@ -119,7 +119,13 @@ function tallyMessage(f: MessagePiFacts): PiTally {
   const tr = f.transport;
   let plaintextOnOurHop = false;
   if (tr === null) {
-    t.add('transport.unknown', 0, inbound ? 'How this message travelled was not witnessed by this instance (imported).' : 'Not delivered yet: the transport is not known.');
+    t.add(
+      'transport.unknown',
+      0,
+      inbound
+        ? 'How this message travelled was not witnessed by this instance (imported).'
+        : 'Not delivered yet: the transport is not known.',
+    );
   } else if (tr.via === 'local') {
     t.add('transport.local', MESSAGE_POINTS.local, 'Delivered inside this instance: it never crossed a network.');
   } else if (tr.tls !== null) {
@@ -128,13 +134,21 @@ function tallyMessage(f: MessagePiFacts): PiTally {
     t.add('transport.tls', pts, `${tr.tls.version} (${tr.tls.cipher}) negotiated${peer}.`);
     const hops = clampInt(tr.plaintextHops, 0, 1000);
     if (hops > 0) {
-      t.add('transport.plaintext_hops', -Math.min(pts, hops * MESSAGE_POINTS.plaintextHop), `${hops} earlier hop(s) say they carried it without encryption.`);
+      t.add(
+        'transport.plaintext_hops',
+        -Math.min(pts, hops * MESSAGE_POINTS.plaintextHop),
+        `${hops} earlier hop(s) say they carried it without encryption.`,
+      );
     }
   } else if (tr.via === 'imap-import') {
     t.add('transport.unknown', 0, 'Imported from another mailbox: how it reached that mailbox was not witnessed here.');
   } else {
     plaintextOnOurHop = true;
-    t.add('transport.plaintext', 0, `Received without encryption${tr.peer ? ` from ${tr.peer}` : ''}: readable by anyone on the path.`);
+    t.add(
+      'transport.plaintext',
+      0,
+      `Received without encryption${tr.peer ? ` from ${tr.peer}` : ''}: readable by anyone on the path.`,
+    );
   }
 
   // Sender authentication (inbound): only what verified counts.
@@ -142,49 +156,130 @@ function tallyMessage(f: MessagePiFacts): PiTally {
   if (inbound && tr?.via === 'local') {
     t.add('auth.local', MESSAGE_POINTS.localSender, 'Sent by an authenticated account of this instance.');
   } else if (inbound && a !== null) {
-    t.add('auth.spf', a.spf.pass ? MESSAGE_POINTS.spf : 0, a.spf.pass ? `SPF pass for ${a.spf.domain ?? 'the envelope domain'}.` : 'SPF did not pass: the sending server is not vouched for.');
+    t.add(
+      'auth.spf',
+      a.spf.pass ? MESSAGE_POINTS.spf : 0,
+      a.spf.pass
+        ? `SPF pass for ${a.spf.domain ?? 'the envelope domain'}.`
+        : 'SPF did not pass: the sending server is not vouched for.',
+    );
     const d = a.dkim;
-    if (d.result === 'aligned') t.add('auth.dkim', MESSAGE_POINTS.dkimAligned, `DKIM signature by ${d.domain} verified, aligned with the From domain.`);
-    else if (d.result === 'unaligned') t.add('auth.dkim', MESSAGE_POINTS.dkimUnaligned, `DKIM signature by ${d.domain} verified, but not for the From domain.`);
-    else if (d.result === 'failed') t.add('auth.dkim', 0, `DKIM signature${d.domain ? ` by ${d.domain}` : ''} present but does not verify: it earns nothing.`);
+    if (d.result === 'aligned')
+      t.add(
+        'auth.dkim',
+        MESSAGE_POINTS.dkimAligned,
+        `DKIM signature by ${d.domain} verified, aligned with the From domain.`,
+      );
+    else if (d.result === 'unaligned')
+      t.add(
+        'auth.dkim',
+        MESSAGE_POINTS.dkimUnaligned,
+        `DKIM signature by ${d.domain} verified, but not for the From domain.`,
+      );
+    else if (d.result === 'failed')
+      t.add(
+        'auth.dkim',
+        0,
+        `DKIM signature${d.domain ? ` by ${d.domain}` : ''} present but does not verify: it earns nothing.`,
+      );
     else t.add('auth.dkim', 0, 'No DKIM signature.');
-    t.add('auth.dmarc', a.dmarc.pass ? MESSAGE_POINTS.dmarc : 0, a.dmarc.pass ? `DMARC pass for ${a.dmarc.domain}.` : 'DMARC did not pass.');
+    t.add(
+      'auth.dmarc',
+      a.dmarc.pass ? MESSAGE_POINTS.dmarc : 0,
+      a.dmarc.pass ? `DMARC pass for ${a.dmarc.domain}.` : 'DMARC did not pass.',
+    );
   }
 
   // End-to-end encryption and signatures.
   const p = f.openpgp;
   if (p !== null) {
-    if (p.encrypted) t.add('e2e.openpgp', MESSAGE_POINTS.encrypted, 'Content encrypted end to end with OpenPGP: neither host can read it.');
+    if (p.encrypted)
+      t.add(
+        'e2e.openpgp',
+        MESSAGE_POINTS.encrypted,
+        'Content encrypted end to end with OpenPGP: neither host can read it.',
+      );
     if (p.signature === 'valid' && p.signerKeyTrust !== null) {
-      t.add('origin.signature', MESSAGE_POINTS.signatureValid, `OpenPGP signature verified${p.signerFingerprint ? ` with key ${p.signerFingerprint.slice(-16).toUpperCase()}` : ''}.`);
-      t.add('origin.key_trust', KEY_TRUST_RANK[p.signerKeyTrust] * MESSAGE_POINTS.keyTrustStep, `The signer's key is ${keyTrustWords(p.signerKeyTrust)}.`);
+      t.add(
+        'origin.signature',
+        MESSAGE_POINTS.signatureValid,
+        `OpenPGP signature verified${p.signerFingerprint ? ` with key ${p.signerFingerprint.slice(-16).toUpperCase()}` : ''}.`,
+      );
+      t.add(
+        'origin.key_trust',
+        KEY_TRUST_RANK[p.signerKeyTrust] * MESSAGE_POINTS.keyTrustStep,
+        `The signer's key is ${keyTrustWords(p.signerKeyTrust)}.`,
+      );
     } else if (p.signature === 'invalid') {
-      t.add('origin.signature_invalid', 0, `OpenPGP signature does not verify${p.problem ? `: ${p.problem}` : ''}. The content may have been altered; it earns nothing.`);
+      t.add(
+        'origin.signature_invalid',
+        0,
+        `OpenPGP signature does not verify${p.problem ? `: ${p.problem}` : ''}. The content may have been altered; it earns nothing.`,
+      );
     } else if (p.signature === 'unknown_key') {
-      t.add('origin.signature_unknown_key', 0, 'Signed with an OpenPGP key you do not have yet: the signature cannot be checked.');
+      t.add(
+        'origin.signature_unknown_key',
+        0,
+        'Signed with an OpenPGP key you do not have yet: the signature cannot be checked.',
+      );
     } else if (p.signature === 'unverifiable') {
-      t.add('origin.signature_unverifiable', 0, 'A signature is inside the encrypted content and could not be checked here.');
+      t.add(
+        'origin.signature_unverifiable',
+        0,
+        'A signature is inside the encrypted content and could not be checked here.',
+      );
     }
   }
 
-  if (f.knownContact) t.add('contact.known', MESSAGE_POINTS.knownContact, `${f.correspondent ?? 'The correspondent'} is in your contacts.`);
+  if (f.knownContact)
+    t.add(
+      'contact.known',
+      MESSAGE_POINTS.knownContact,
+      `${f.correspondent ?? 'The correspondent'} is in your contacts.`,
+    );
 
   // Federation: counts only while the peer's label is valid; otherwise the message is worth what email would be.
   const fed = f.federation;
   if (fed !== null) {
     if (!fed.labelValid) {
-      t.add('federation.label', 0, `${fed.peerDomain} has no valid label (expired or revoked): the federation earns nothing.`);
+      t.add(
+        'federation.label',
+        0,
+        `${fed.peerDomain} has no valid label (expired or revoked): the federation earns nothing.`,
+      );
     } else {
-      t.add('federation.label', MESSAGE_POINTS.federationLabel, `${fed.peerDomain} holds a valid label from the association.`);
+      t.add(
+        'federation.label',
+        MESSAGE_POINTS.federationLabel,
+        `${fed.peerDomain} holds a valid label from the association.`,
+      );
       const pi = fed.peerInstancePi === null ? 0 : clampInt(fed.peerInstancePi, 0, 100);
-      t.add('federation.instance_pi', (MESSAGE_POINTS.federationInstancePi * pi) / 100, fed.peerInstancePi === null ? `${fed.peerDomain} has no instance PI in the feed.` : `${fed.peerDomain}'s instance PI is ${pi} in the registry's feed.`);
-      if (fed.sealed) t.add('federation.sealed', MESSAGE_POINTS.federationSealed, 'Sealed envelope: the network saw only the destination instance.');
-      if (fed.forwardSecret) t.add('federation.forward_secret', MESSAGE_POINTS.federationForwardSecret, 'Encrypted to a short-lived prekey, since deleted (forward secrecy).');
+      t.add(
+        'federation.instance_pi',
+        (MESSAGE_POINTS.federationInstancePi * pi) / 100,
+        fed.peerInstancePi === null
+          ? `${fed.peerDomain} has no instance PI in the feed.`
+          : `${fed.peerDomain}'s instance PI is ${pi} in the registry's feed.`,
+      );
+      if (fed.sealed)
+        t.add(
+          'federation.sealed',
+          MESSAGE_POINTS.federationSealed,
+          'Sealed envelope: the network saw only the destination instance.',
+        );
+      if (fed.forwardSecret)
+        t.add(
+          'federation.forward_secret',
+          MESSAGE_POINTS.federationForwardSecret,
+          'Encrypted to a short-lived prekey, since deleted (forward secrecy).',
+        );
       if (fed.senderAuthenticated) {
         t.add(
           'federation.authenticated',
           MESSAGE_POINTS.federationAuthenticated,
-          inbound ? `Delivery signed by a key the registry's feed lists for ${fed.peerDomain}.` : `Delivery receipt signed by a key the registry's feed lists for ${fed.peerDomain}.`,
+          inbound
+            ? `Delivery signed by a key the registry's feed lists for ${fed.peerDomain}.`
+            : `Delivery receipt signed by a key the registry's feed lists for ${fed.peerDomain}.`,
         );
       }
     }
@@ -192,7 +287,13 @@ function tallyMessage(f: MessagePiFacts): PiTally {
 
   // Caps: each only lowers, and each is lifted (or raised) by a safer fact.
   if (plaintextOnOurHop && !federated) {
-    t.cap('cap.plaintext', encrypted ? MESSAGE_CAPS.plaintextEncrypted : MESSAGE_CAPS.plaintext, encrypted ? 'Travelled in plaintext: the content is sealed, but who wrote to whom was readable.' : 'Travelled in plaintext, like a postcard.');
+    t.cap(
+      'cap.plaintext',
+      encrypted ? MESSAGE_CAPS.plaintextEncrypted : MESSAGE_CAPS.plaintext,
+      encrypted
+        ? 'Travelled in plaintext: the content is sealed, but who wrote to whom was readable.'
+        : 'Travelled in plaintext, like a postcard.',
+    );
   }
   if (f.provider !== null && !federated) {
     t.cap(
@@ -218,14 +319,24 @@ const MESSAGE_WHAT_IFS: readonly WhatIf<MessagePiFacts>[] = [
   {
     action: 'contact.verify_key',
     element: contactOf,
-    applies: (f) => f.correspondent !== null && f.openpgp?.signature === 'valid' && f.openpgp.signerKeyTrust !== 'verified',
+    applies: (f) =>
+      f.correspondent !== null && f.openpgp?.signature === 'valid' && f.openpgp.signerKeyTrust !== 'verified',
     apply: (f) => ({ ...f, openpgp: { ...f.openpgp!, signerKeyTrust: 'verified' } }),
   },
   {
     action: 'contact.ask_to_encrypt',
     element: contactOf,
     applies: (f) => f.correspondent !== null && f.openpgp?.encrypted !== true,
-    apply: (f) => ({ ...f, openpgp: { encrypted: true, signature: f.openpgp?.signature ?? 'none', signerKeyTrust: f.openpgp?.signerKeyTrust ?? null, signerFingerprint: f.openpgp?.signerFingerprint ?? null, problem: null } }),
+    apply: (f) => ({
+      ...f,
+      openpgp: {
+        encrypted: true,
+        signature: f.openpgp?.signature ?? 'none',
+        signerKeyTrust: f.openpgp?.signerKeyTrust ?? null,
+        signerFingerprint: f.openpgp?.signerFingerprint ?? null,
+        problem: null,
+      },
+    }),
   },
   {
     action: 'contact.add_to_contacts',

@@ -15,7 +15,9 @@ export const PiSummaryDto = Type.Object(
 export const PiFactorDto = Type.Object(
   {
     id: Type.String({ description: 'Stable dotted identifier, e.g. transport.tls, e2e.openpgp, cap.plaintext.' }),
-    contribution: Type.Integer({ description: 'Points it added (negative for caps); the contributions add up to the score.' }),
+    contribution: Type.Integer({
+      description: 'Points it added (negative for caps); the contributions add up to the score.',
+    }),
     evidence: Type.String({ description: 'The verified fact it rests on, in words.' }),
   },
   { additionalProperties: false },
@@ -23,7 +25,9 @@ export const PiFactorDto = Type.Object(
 
 export const PiSuggestionDto = Type.Object(
   {
-    action: Type.String({ description: 'Stable dotted identifier of the action, e.g. contact.add_public_key, account.enable_totp.' }),
+    action: Type.String({
+      description: 'Stable dotted identifier of the action, e.g. contact.add_public_key, account.enable_totp.',
+    }),
     element: Type.String({ description: 'What it is about: account, contact:<id or address>, device:<id>.' }),
     gain: Type.Integer({ minimum: 1, description: 'Points the element would gain, as the model computes it.' }),
   },

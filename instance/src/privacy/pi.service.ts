@@ -9,7 +9,12 @@ import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
 import type { Message, StoredPi } from '../messages/message.entity.ts';
 import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
-import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp, type OpenPgpExamination } from '../openpgp/openpgp.facts.ts';
+import {
+  carryDecryptedFacts,
+  examineOpenPgp,
+  examineOwnOpenPgp,
+  type OpenPgpExamination,
+} from '../openpgp/openpgp.facts.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
@@ -44,7 +49,11 @@ const CONTACT_CONVERSATION_SCAN = 200;
 /** What mail from an address showed (TLS we negotiated, verified authentication), gathered while rescoring in bulk. */
 export type SeenFrom = Map<string, { tlsSeen: boolean; authenticatedSeen: boolean }>;
 
-export const summaryOf = (pi: PrivacyIndex): StoredPi => ({ score: pi.score, level: pi.level, modelVersion: pi.modelVersion });
+export const summaryOf = (pi: PrivacyIndex): StoredPi => ({
+  score: pi.score,
+  level: pi.level,
+  modelVersion: pi.modelVersion,
+});
 
 /**
  * Computes, stores and recomputes the Privacy Index of every element. The models are pure (./*.model.ts); this
@@ -102,7 +111,12 @@ export class PiService {
    * account's key when the server may use it). `stored`: the facts recorded before; a message decrypted at arrival
    * whose key is now locked keeps them, brought up to date with the keys held now (carryDecryptedFacts).
    */
-  async openPgpFacts(accountId: string, sender: string, raw: Buffer, stored?: unknown): Promise<Record<string, unknown>> {
+  async openPgpFacts(
+    accountId: string,
+    sender: string,
+    raw: Buffer,
+    stored?: unknown,
+  ): Promise<Record<string, unknown>> {
     const keys = sender === '' || !this.deps.keysFor ? [] : await this.deps.keysFor(accountId, [sender]);
     const { facts } = await this.examineOpenPgp(accountId, sender, raw, 'inbound', keys);
     if (facts.decrypted !== true && stored !== undefined) {
@@ -116,11 +130,18 @@ export class PiService {
    * What ingest records about a message's OpenPGP: inbound, checked against the sender's keys; outbound (a Sent copy),
    * the structure only. Decrypted with the account's key when the server may use it; the content comes back then.
    */
-  async examineOpenPgp(accountId: string, sender: string, raw: Buffer, direction: 'inbound' | 'outbound', senderKeys?: CorrespondentKey[]): Promise<OpenPgpExamination> {
+  async examineOpenPgp(
+    accountId: string,
+    sender: string,
+    raw: Buffer,
+    direction: 'inbound' | 'outbound',
+    senderKeys?: CorrespondentKey[],
+  ): Promise<OpenPgpExamination> {
     const now = this.deps.clock();
     const key = this.deps.decryptionKeyOf ? await this.deps.decryptionKeyOf(accountId).catch(() => null) : null;
     if (direction === 'outbound') return examineOwnOpenPgp(raw, now, key);
-    const keys = senderKeys ?? (sender === '' || !this.deps.keysFor ? [] : await this.deps.keysFor(accountId, [sender]));
+    const keys =
+      senderKeys ?? (sender === '' || !this.deps.keysFor ? [] : await this.deps.keysFor(accountId, [sender]));
     return examineOpenPgp(raw, keys, now, key);
   }
 
@@ -153,10 +174,14 @@ export class PiService {
     const { storage } = this.deps;
     const conversation = await storage.conversations.get(accountId, conversationId);
     if (conversation === null) return;
-    const recent = (await storage.messages.listByConversation(accountId, conversationId, { limit: RECENT_MESSAGES + 5 }))
+    const recent = (
+      await storage.messages.listByConversation(accountId, conversationId, { limit: RECENT_MESSAGES + 5 })
+    )
       .filter((m) => m.deletedAt === null && m.pi !== null)
       .slice(0, RECENT_MESSAGES);
-    const pi = summaryOf(computeConversationPi({ recent: recent.map((m) => ({ id: m.id, receivedAt: m.receivedAt, pi: m.pi! })) }));
+    const pi = summaryOf(
+      computeConversationPi({ recent: recent.map((m) => ({ id: m.id, receivedAt: m.receivedAt, pi: m.pi! })) }),
+    );
     if (conversation.pi?.score === pi.score && conversation.pi.modelVersion === pi.modelVersion) return;
     // Re-read right before writing: counters may have moved since.
     const fresh = await storage.conversations.get(accountId, conversationId);
@@ -181,12 +206,14 @@ export class PiService {
   private async contactFacts(contact: Contact, seen?: SeenFrom): Promise<ContactPiFacts> {
     const addresses = contact.identities.filter((i) => i.protocol === 'email').map((i) => i.address);
     const now = this.deps.clock();
-    const keys = addresses.length === 0 || !this.deps.keysFor ? [] : await this.deps.keysFor(contact.accountId, addresses);
+    const keys =
+      addresses.length === 0 || !this.deps.keysFor ? [] : await this.deps.keysFor(contact.accountId, addresses);
     let best: { trust: KeyTrust; fingerprint: string } | null = null;
     for (const k of keys) {
       if (k.status !== 'active' || (k.keyExpiresAt !== null && k.keyExpiresAt <= now)) continue;
       const trust: KeyTrust = k.verifiedAt !== null ? 'verified' : k.source;
-      if (best === null || KEY_TRUST_RANK[trust] > KEY_TRUST_RANK[best.trust]) best = { trust, fingerprint: k.fingerprint };
+      if (best === null || KEY_TRUST_RANK[trust] > KEY_TRUST_RANK[best.trust])
+        best = { trust, fingerprint: k.fingerprint };
     }
     const email = seen ? mergeSeen(seen, addresses) : await this.seenFrom(contact, new Set(addresses));
     let provider: ContactPiFacts['provider'] = null;
@@ -203,7 +230,10 @@ export class PiService {
       key: best,
       keyConflict: keys.some((k) => k.status === 'conflict'),
       provider,
-      federation: this.federationFacts === null || addresses.length === 0 ? null : await this.federationFacts(addresses).catch(() => null),
+      federation:
+        this.federationFacts === null || addresses.length === 0
+          ? null
+          : await this.federationFacts(addresses).catch(() => null),
     };
   }
 
@@ -212,13 +242,16 @@ export class PiService {
    * among the account's CONTACT_CONVERSATION_SCAN most recent (a contact being scored alone is usually a recent one);
    * bulk recomputations gather it from every message instead (SeenFrom).
    */
-  private async seenFrom(contact: Contact, addresses: ReadonlySet<string>): Promise<{ tlsSeen: boolean; authenticatedSeen: boolean }> {
+  private async seenFrom(
+    contact: Contact,
+    addresses: ReadonlySet<string>,
+  ): Promise<{ tlsSeen: boolean; authenticatedSeen: boolean }> {
     const seen = { tlsSeen: false, authenticatedSeen: false };
     if (addresses.size === 0) return seen;
     const { storage } = this.deps;
-    const conversations = (await storage.conversations.list(contact.accountId, { limit: CONTACT_CONVERSATION_SCAN })).filter((c) =>
-      c.participants.some((p) => p.contactId === contact.id || addresses.has(p.address)),
-    );
+    const conversations = (
+      await storage.conversations.list(contact.accountId, { limit: CONTACT_CONVERSATION_SCAN })
+    ).filter((c) => c.participants.some((p) => p.contactId === contact.id || addresses.has(p.address)));
     for (const c of conversations.slice(0, 5)) {
       for (const m of await storage.messages.listByConversation(contact.accountId, c.id, { limit: 20 })) {
         if (m.direction !== 'inbound' || !addresses.has(m.from.address)) continue;
@@ -250,7 +283,11 @@ export class PiService {
       authentication: account?.totpSecretSealed ? 'password+totp' : 'password',
       clientCertificateAvailable: false,
       keyStorage: this.deps.keyStorageOf ? await this.deps.keyStorageOf(accountId) : 'none',
-      devices: devices.map((d) => ({ id: d.id, name: d.name, score: (d.pi?.modelVersion === PI_MODEL_VERSION ? d.pi.score : null) ?? this.devicePi(d).score })),
+      devices: devices.map((d) => ({
+        id: d.id,
+        name: d.name,
+        score: (d.pi?.modelVersion === PI_MODEL_VERSION ? d.pi.score : null) ?? this.devicePi(d).score,
+      })),
       exchanges,
       instance: this.deps.standing.current(),
     };
@@ -271,7 +308,8 @@ export class PiService {
 
   async storeAccountPi(accountId: string, pi: StoredPi): Promise<void> {
     const stored = await this.deps.storage.accounts.getPi(accountId);
-    if (stored?.score !== pi.score || stored.modelVersion !== pi.modelVersion) await this.deps.storage.accounts.setPi(accountId, pi);
+    if (stored?.score !== pi.score || stored.modelVersion !== pi.modelVersion)
+      await this.deps.storage.accounts.setPi(accountId, pi);
   }
 
   /** Recomputes and stores the devices' and the account's PIs. */
@@ -279,7 +317,8 @@ export class PiService {
     const { storage } = this.deps;
     for (const d of await storage.devices.listByAccount(accountId)) {
       const pi = summaryOf(this.devicePi(d));
-      if (d.pi?.score !== pi.score || d.pi.modelVersion !== pi.modelVersion) await storage.devices.setPi(accountId, d.id, pi);
+      if (d.pi?.score !== pi.score || d.pi.modelVersion !== pi.modelVersion)
+        await storage.devices.setPi(accountId, d.id, pi);
     }
     const pi = summaryOf(await this.accountPi(accountId));
     await storage.accounts.setPi(accountId, pi);
@@ -290,7 +329,9 @@ export class PiService {
    * The account's privacy overview (GET /api/v1/privacy): its PI, and the ranked suggestions to raise it — the
    * account's own, then those of its contacts and devices, each with the element it concerns and its measured gain.
    */
-  async overview(accountId: string): Promise<{ account: PrivacyIndex; suggestions: (PiSuggestion & { elementScore: number })[] }> {
+  async overview(
+    accountId: string,
+  ): Promise<{ account: PrivacyIndex; suggestions: (PiSuggestion & { elementScore: number })[] }> {
     const account = await this.accountPi(accountId);
     const merged = new Map<string, PiSuggestion & { elementScore: number }>();
     const add = (s: PiSuggestion, elementScore: number) => {
@@ -309,14 +350,19 @@ export class PiService {
       const pi = await this.contactPi(c);
       for (const s of pi.suggestions) add({ ...s, element: `contact:${c.id}` }, pi.score);
     }
-    const suggestions = [...merged.values()].sort((a, b) => b.gain - a.gain || a.elementScore - b.elementScore || (a.element < b.element ? -1 : 1)).slice(0, 50);
+    const suggestions = [...merged.values()]
+      .sort((a, b) => b.gain - a.gain || a.elementScore - b.elementScore || (a.element < b.element ? -1 : 1))
+      .slice(0, 50);
     return { account, suggestions };
   }
 
   // --- recomputation --------------------------------------------------------------------------------------------
 
   async enqueue(job: PiJob): Promise<void> {
-    await this.deps.queue.enqueue(PI_QUEUE, job.kind, job, { attempts: 5, backoff: { type: 'exponential', baseDelayMs: 1000 } });
+    await this.deps.queue.enqueue(PI_QUEUE, job.kind, job, {
+      attempts: 5,
+      backoff: { type: 'exponential', baseDelayMs: 1000 },
+    });
   }
 
   startWorker(): Worker {
@@ -352,15 +398,30 @@ export class PiService {
     const addresses = new Set(contact.identities.map((i) => i.address));
     const conversations: Conversation[] = [];
     for (let page = await storage.conversations.list(accountId, { limit: BULK_PAGE }); page.length > 0; ) {
-      conversations.push(...page.filter((c) => c.participants.some((p) => p.contactId === contactId || addresses.has(p.address))));
+      conversations.push(
+        ...page.filter((c) => c.participants.some((p) => p.contactId === contactId || addresses.has(p.address))),
+      );
       const last = page[page.length - 1]!;
-      page = page.length < BULK_PAGE ? [] : await storage.conversations.list(accountId, { limit: BULK_PAGE, before: { at: last.lastMessageAt, id: last.id } });
+      page =
+        page.length < BULK_PAGE
+          ? []
+          : await storage.conversations.list(accountId, {
+              limit: BULK_PAGE,
+              before: { at: last.lastMessageAt, id: last.id },
+            });
     }
     const seen: SeenFrom = new Map();
     for (const c of conversations) {
       await this.rescoreConversation(accountId, c.id, seen, async (m) => {
         const pgp = (m.facts as Record<string, unknown>)['openpgp'] as Record<string, unknown> | undefined;
-        if (m.direction !== 'inbound' || !addresses.has(m.from.address) || !pgp || pgp['kind'] === 'none' || m.rawRef === null) return undefined;
+        if (
+          m.direction !== 'inbound' ||
+          !addresses.has(m.from.address) ||
+          !pgp ||
+          pgp['kind'] === 'none' ||
+          m.rawRef === null
+        )
+          return undefined;
         const raw = await blobs.get(m.rawRef);
         if (raw === null) return undefined;
         return { ...m.facts, openpgp: await this.openPgpFacts(accountId, m.from.address, raw, pgp) };
@@ -379,7 +440,13 @@ export class PiService {
     while (page.length > 0) {
       for (const c of page) count += await this.rescoreConversation(accountId, c.id, seen);
       const last = page[page.length - 1]!;
-      page = page.length < BULK_PAGE ? [] : await storage.conversations.list(accountId, { limit: BULK_PAGE, before: { at: last.lastMessageAt, id: last.id } });
+      page =
+        page.length < BULK_PAGE
+          ? []
+          : await storage.conversations.list(accountId, {
+              limit: BULK_PAGE,
+              before: { at: last.lastMessageAt, id: last.id },
+            });
     }
     let after: { displayName: string; id: string } | undefined;
     for (;;) {
@@ -406,7 +473,10 @@ export class PiService {
     let count = 0;
     let before: { at: Date; id: string } | undefined;
     for (;;) {
-      const messages = await storage.messages.listByConversation(accountId, conversationId, { limit: BULK_PAGE, ...(before ? { before } : {}) });
+      const messages = await storage.messages.listByConversation(accountId, conversationId, {
+        limit: BULK_PAGE,
+        ...(before ? { before } : {}),
+      });
       const updates: { id: string; pi: StoredPi; facts?: Record<string, unknown> }[] = [];
       const known = new Map<string, boolean>();
       for (const m of messages) {
@@ -423,11 +493,17 @@ export class PiService {
         if (current.direction === 'inbound' && current.from.address !== '') {
           const s = seen.get(current.from.address) ?? { tlsSeen: false, authenticatedSeen: false };
           if (piFacts.transport?.tls) s.tlsSeen = true;
-          if (piFacts.authentication?.dkim.result === 'aligned' || piFacts.authentication?.dmarc.pass) s.authenticatedSeen = true;
+          if (piFacts.authentication?.dkim.result === 'aligned' || piFacts.authentication?.dmarc.pass)
+            s.authenticatedSeen = true;
           seen.set(current.from.address, s);
         }
         const pi = summaryOf(computeMessagePi(piFacts));
-        if (facts !== undefined || m.pi?.score !== pi.score || m.pi.modelVersion !== pi.modelVersion || m.pi.level !== pi.level) {
+        if (
+          facts !== undefined ||
+          m.pi?.score !== pi.score ||
+          m.pi.modelVersion !== pi.modelVersion ||
+          m.pi.level !== pi.level
+        ) {
           updates.push({ id: m.id, pi, ...(facts !== undefined ? { facts } : {}) });
         }
       }

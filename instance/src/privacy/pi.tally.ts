@@ -1,4 +1,10 @@
-import { levelForScore, PI_MAX_SCORE, type PiFactor, type PiSuggestion, type PrivacyIndex } from '@caliopen/federation-protocol';
+import {
+  levelForScore,
+  PI_MAX_SCORE,
+  type PiFactor,
+  type PiSuggestion,
+  type PrivacyIndex,
+} from '@caliopen/federation-protocol';
 
 /**
  * The one way our models build a Privacy Index, so that every model keeps the same laws:
@@ -42,7 +48,13 @@ export class PiTally {
   finish(suggestions: readonly PiSuggestion[] = []): PrivacyIndex {
     this.cap('scale.max', PI_MAX_SCORE, `The scale stops at ${PI_MAX_SCORE}.`);
     if (this.total < 0) this.add('scale.min', -this.total, 'The scale starts at 0.');
-    return { score: this.total, level: levelForScore(this.total), factors: this.factors, suggestions, modelVersion: PI_MODEL_VERSION };
+    return {
+      score: this.total,
+      level: levelForScore(this.total),
+      factors: this.factors,
+      suggestions,
+      modelVersion: PI_MODEL_VERSION,
+    };
   }
 }
 
@@ -56,7 +68,12 @@ export interface WhatIf<F> {
 }
 
 /** Suggestions with a positive measured gain, largest first (ties by action, for stable output). */
-export function measureSuggestions<F>(facts: F, score: number, score_: (facts: F) => number, candidates: readonly WhatIf<F>[]): PiSuggestion[] {
+export function measureSuggestions<F>(
+  facts: F,
+  score: number,
+  score_: (facts: F) => number,
+  candidates: readonly WhatIf<F>[],
+): PiSuggestion[] {
   const out: PiSuggestion[] = [];
   for (const c of candidates) {
     if (!c.applies(facts)) continue;

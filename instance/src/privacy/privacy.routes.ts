@@ -8,7 +8,11 @@ import { summaryOf, type PiService } from './pi.service.ts';
 const RankedSuggestionDto = Type.Object(
   {
     ...PiSuggestionDto.properties,
-    elementScore: Type.Integer({ minimum: 0, maximum: 100, description: 'The current PI of the element the suggestion is about.' }),
+    elementScore: Type.Integer({
+      minimum: 0,
+      maximum: 100,
+      description: 'The current PI of the element the suggestion is about.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -24,9 +28,13 @@ export const privacyRoutes: FastifyPluginAsync<{ privacy: PiService }> = async (
       config: { access: 'user' },
       schema: {
         tags: ['privacy'],
-        summary: "Your account's Privacy Index, what makes it, and the actions that would raise it (largest gain first).",
+        summary:
+          "Your account's Privacy Index, what makes it, and the actions that would raise it (largest gain first).",
         response: {
-          200: Type.Object({ account: PiBreakdownDto, suggestions: Type.Array(RankedSuggestionDto) }, { additionalProperties: false }),
+          200: Type.Object(
+            { account: PiBreakdownDto, suggestions: Type.Array(RankedSuggestionDto) },
+            { additionalProperties: false },
+          ),
           ...problemResponses(401),
         },
       },

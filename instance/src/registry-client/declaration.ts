@@ -13,7 +13,13 @@ export function declarationPath(dataDir: string): string {
 }
 
 /** A starting declaration with the charter's most protective commitments; the operator reviews it before applying. */
-export function declarationTemplate(input: { domain: string; jurisdiction: string; adminName: string; adminEmail: string; doesEmail: boolean }): Declaration {
+export function declarationTemplate(input: {
+  domain: string;
+  jurisdiction: string;
+  adminName: string;
+  adminEmail: string;
+  doesEmail: boolean;
+}): Declaration {
   return {
     charterVersion: currentCharter().version,
     domain: input.domain,
@@ -40,7 +46,10 @@ export function readDeclaration(file: string): Declaration {
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
   const parsed = parseDeclaration(raw);
-  if (!parsed.ok) throw new Error(`${file} is not a valid declaration:\n${parsed.errors.map((e) => `  - ${e.path || '(root)'}: ${e.message}`).join('\n')}`);
+  if (!parsed.ok)
+    throw new Error(
+      `${file} is not a valid declaration:\n${parsed.errors.map((e) => `  - ${e.path || '(root)'}: ${e.message}`).join('\n')}`,
+    );
   return parsed.value;
 }
 
@@ -49,8 +58,14 @@ export function writeDeclaration(file: string, declaration: Declaration): void {
 }
 
 /** The declaration as the registry wants it: a compact JWS of { declaration, nonce, iat } by the instance key. */
-export async function signDeclaration(declaration: Declaration, signing: { privateJwk: JWK; thumbprint: string }, now: Date): Promise<string> {
+export async function signDeclaration(
+  declaration: Declaration,
+  signing: { privateJwk: JWK; thumbprint: string },
+  now: Date,
+): Promise<string> {
   const payload = { declaration, nonce: randomBytes(24).toString('base64url'), iat: Math.floor(now.getTime() / 1000) };
   const key = await importJWK(signing.privateJwk, 'EdDSA');
-  return new CompactSign(canonicalJsonBytes(payload)).setProtectedHeader({ alg: 'EdDSA', typ: DECLARATION_JWS_TYPE, kid: signing.thumbprint }).sign(key);
+  return new CompactSign(canonicalJsonBytes(payload))
+    .setProtectedHeader({ alg: 'EdDSA', typ: DECLARATION_JWS_TYPE, kid: signing.thumbprint })
+    .sign(key);
 }

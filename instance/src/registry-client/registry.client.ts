@@ -46,7 +46,13 @@ export interface ApplicationView {
   checks: { mandatoryPassed: boolean; results: CheckView[] } | null;
   votes: { approvals: number; objections: number; approvalsRequired: number; objectionReasons: string[] };
   decision: { reached: boolean; blockers: string[] };
-  label: { id: string; status: string; expiresAt: string; revokedAt: string | null; revocationReason: string | null } | null;
+  label: {
+    id: string;
+    status: string;
+    expiresAt: string;
+    revokedAt: string | null;
+    revocationReason: string | null;
+  } | null;
 }
 
 export class RegistryClient {
@@ -70,7 +76,11 @@ export class RegistryClient {
         signal: AbortSignal.timeout(60_000),
       });
     } catch (e) {
-      throw new RegistryClientError(0, 'registry_unreachable', `The registry at ${this.base} cannot be reached: ${(e as Error).message}`);
+      throw new RegistryClientError(
+        0,
+        'registry_unreachable',
+        `The registry at ${this.base} cannot be reached: ${(e as Error).message}`,
+      );
     }
     const text = await res.text();
     let json: unknown = null;
@@ -81,7 +91,11 @@ export class RegistryClient {
     }
     if (!res.ok) {
       const p = (json ?? {}) as { code?: string; title?: string; detail?: string };
-      throw new RegistryClientError(res.status, p.code ?? 'registry_error', p.detail ?? p.title ?? `HTTP ${res.status}`);
+      throw new RegistryClientError(
+        res.status,
+        p.code ?? 'registry_error',
+        p.detail ?? p.title ?? `HTTP ${res.status}`,
+      );
     }
     return json as T;
   }

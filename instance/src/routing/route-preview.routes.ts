@@ -6,14 +6,17 @@ import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
 import type { RouteOption, RoutePreview, RoutePreviewService } from './route-preview.service.ts';
 
 const RouteNames = Type.Enum(['federation', 'openpgp-email', 'local', 'tls-email', 'email'], {
-  description: 'federation (labelled peer instance), openpgp-email (end-to-end encrypted), local (inside this instance), tls-email, email (plain).',
+  description:
+    'federation (labelled peer instance), openpgp-email (end-to-end encrypted), local (inside this instance), tls-email, email (plain).',
 });
 
 const RouteDto = Type.Object(
   {
     route: RouteNames,
     rank: Type.Integer({ description: 'Higher is more private; routes are listed highest first.' }),
-    status: Type.Enum(['available', 'unavailable', 'unknown'], { description: '`unknown`: it may work, nothing tells yet (TLS with a domain never delivered to).' }),
+    status: Type.Enum(['available', 'unavailable', 'unknown'], {
+      description: '`unknown`: it may work, nothing tells yet (TLS with a domain never delivered to).',
+    }),
     available: Type.Boolean(),
     reason: Type.String({ description: 'Why the route is (not) available, in words.' }),
     encrypted: Type.Boolean({ description: 'The content is encrypted end to end on this route.' }),
@@ -21,7 +24,9 @@ const RouteDto = Type.Object(
       Type.Object(
         {
           fingerprint: Type.String(),
-          source: Type.Enum(['local', 'autocrypt', 'attached', 'wkd', 'dns', 'dnssec', 'federation'], { description: 'How the key is known (local: an account of this instance).' }),
+          source: Type.Enum(['local', 'autocrypt', 'attached', 'wkd', 'dns', 'dnssec', 'federation'], {
+            description: 'How the key is known (local: an account of this instance).',
+          }),
           verified: Type.Boolean({ description: 'You compared its fingerprint.' }),
         },
         { additionalProperties: false },
@@ -37,7 +42,9 @@ const PreviewDto = Type.Object(
   {
     to: Type.String(),
     routes: Type.Array(RouteDto),
-    chosen: Type.Union([RouteNames, Type.Null()], { description: 'The most private available route: what sending now would use.' }),
+    chosen: Type.Union([RouteNames, Type.Null()], {
+      description: 'The most private available route: what sending now would use.',
+    }),
     encrypted: Type.Boolean({ description: 'Whether a message sent now would be encrypted end to end.' }),
   },
   { additionalProperties: false },
@@ -49,7 +56,16 @@ const PreviewQuery = Type.Object(
 );
 
 function toRouteDto(r: RouteOption): Static<typeof RouteDto> {
-  return { route: r.route, rank: r.rank, status: r.status, available: r.available, reason: r.reason, encrypted: r.encrypted, key: r.key, pi: toPiBreakdownDto(r.pi) };
+  return {
+    route: r.route,
+    rank: r.rank,
+    status: r.status,
+    available: r.available,
+    reason: r.reason,
+    encrypted: r.encrypted,
+    key: r.key,
+    pi: toPiBreakdownDto(r.pi),
+  };
 }
 
 function toPreviewDto(p: RoutePreview): Static<typeof PreviewDto> {
@@ -68,7 +84,8 @@ export const routePreviewRoutes: FastifyPluginAsync<{ routes: RoutePreviewServic
       config: { access: 'user' },
       schema: {
         tags: ['messages'],
-        summary: 'The routes to a recipient (OpenPGP email, TLS email, plain email...), the Privacy Index each gives, and the one sending would use.',
+        summary:
+          'The routes to a recipient (OpenPGP email, TLS email, plain email...), the Privacy Index each gives, and the one sending would use.',
         querystring: PreviewQuery,
         response: { 200: PreviewDto, ...problemResponses(400, 401) },
       },

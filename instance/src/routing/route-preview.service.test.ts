@@ -8,7 +8,13 @@ import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { RoutePreviewService, type RoutePreviewDeps } from './route-preview.service.ts';
 
 const DOMAIN = 'alpha.test';
-const KEY: RecipientKey = { address: 'bob@example.org', fingerprint: 'ab'.repeat(20), publicKey: new Uint8Array([1]), source: 'wkd', verified: false };
+const KEY: RecipientKey = {
+  address: 'bob@example.org',
+  fingerprint: 'ab'.repeat(20),
+  publicKey: new Uint8Array([1]),
+  source: 'wkd',
+  verified: false,
+};
 const OWN = { fingerprint: 'cd'.repeat(20), publicKey: new Uint8Array([2]), armored: '' };
 
 describe('route preview: the routes to a recipient, the PI each gives, the one chosen', () => {
@@ -24,7 +30,12 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
       storage,
       privacy: { isKnown: async () => false },
       keys: {
-        keyFor: async (_a, address) => (address.endsWith(`@${DOMAIN}`) ? (address === `lou@${DOMAIN}` ? { ...KEY, address, source: 'local' } : null) : recipientKey),
+        keyFor: async (_a, address) =>
+          address.endsWith(`@${DOMAIN}`)
+            ? address === `lou@${DOMAIN}`
+              ? { ...KEY, address, source: 'local' }
+              : null
+            : recipientKey,
         localAccount: async (address) => (address === `lou@${DOMAIN}` ? local : null),
       },
       accountKeys: { publicKey: async () => ownKey },
@@ -36,12 +47,20 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
 
   /** A Sent copy to bob@example.org whose delivery recorded this TLS (or none). */
   async function delivered(tls: { version: string; cipher: string } | null, at: string): Promise<void> {
-    const c = await storage.conversations.getOrCreate(aConversation(sender.id, { participants: [{ contactId: null, address: 'bob@example.org', name: null }] }));
+    const c = await storage.conversations.getOrCreate(
+      aConversation(sender.id, { participants: [{ contactId: null, address: 'bob@example.org', name: null }] }),
+    );
     await storage.messages.put(
       aMessage(sender.id, c.id, {
         direction: 'outbound',
         to: [{ protocol: 'email', address: 'bob@example.org', name: null, contactId: null }],
-        facts: { delivery: [{ domain: 'example.org', via: 'smtp', tls, peer: 'mx.example.org:25', at }, { domain: 'example.org', via: 'smtp', tls: 'forged', at: 'z' }, 'junk'] },
+        facts: {
+          delivery: [
+            { domain: 'example.org', via: 'smtp', tls, peer: 'mx.example.org:25', at },
+            { domain: 'example.org', via: 'smtp', tls: 'forged', at: 'z' },
+            'junk',
+          ],
+        },
       }),
     );
   }
@@ -60,13 +79,27 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
   test('no key, never delivered: TLS email is chosen (STARTTLS first), never plaintext; nothing encrypted', async () => {
     const p = await make().preview(sender, 'Bob@Example.org');
     assert.equal(p.to, 'bob@example.org');
-    assert.deepEqual(p.routes.map((r) => [r.route, r.status]), [['openpgp-email', 'unavailable'], ['tls-email', 'unknown'], ['email', 'available']]);
+    assert.deepEqual(
+      p.routes.map((r) => [r.route, r.status]),
+      [
+        ['openpgp-email', 'unavailable'],
+        ['tls-email', 'unknown'],
+        ['email', 'available'],
+      ],
+    );
     assert.equal(p.chosen, 'tls-email');
     assert.equal(p.encrypted, false);
     const email = p.routes[2]!;
     assert.ok(email.pi.score <= 5, 'plain email is a postcard');
-    assert.ok(p.routes[0]!.pi.score > email.pi.score, 'the PI the encrypted route would give is shown even when unavailable');
-    for (const r of p.routes) assert.equal(r.pi.factors.reduce((s, f) => s + f.contribution, 0), r.pi.score);
+    assert.ok(
+      p.routes[0]!.pi.score > email.pi.score,
+      'the PI the encrypted route would give is shown even when unavailable',
+    );
+    for (const r of p.routes)
+      assert.equal(
+        r.pi.factors.reduce((s, f) => s + f.contribution, 0),
+        r.pi.score,
+      );
   });
 
   test('a key known (and one of your own): OpenPGP chosen, with the key and how it is known; without your own key it is not', async () => {
@@ -99,13 +132,26 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
     tlsPolicy = 'required';
     await delivered(null, '2026-04-01T10:00:00.000Z');
     const p = await make().preview(sender, 'bob@example.org');
-    assert.deepEqual(p.routes.map((r) => [r.route, r.status]), [['openpgp-email', 'unavailable'], ['tls-email', 'unknown'], ['email', 'unavailable']]);
+    assert.deepEqual(
+      p.routes.map((r) => [r.route, r.status]),
+      [
+        ['openpgp-email', 'unavailable'],
+        ['tls-email', 'unknown'],
+        ['email', 'unavailable'],
+      ],
+    );
     assert.equal(p.chosen, 'tls-email');
   });
 
   test('same-instance recipients: delivery inside the instance, OpenPGP with their key; unknown accounts have no route', async () => {
     const p = await make().preview(sender, `lou@${DOMAIN}`);
-    assert.deepEqual(p.routes.map((r) => [r.route, r.status]), [['openpgp-email', 'available'], ['local', 'available']]);
+    assert.deepEqual(
+      p.routes.map((r) => [r.route, r.status]),
+      [
+        ['openpgp-email', 'available'],
+        ['local', 'available'],
+      ],
+    );
     assert.equal(p.routes[1]!.pi.factors.find((f) => f.id === 'transport.local')?.contribution, 10);
     const none = await make().preview(sender, `nobody@${DOMAIN}`);
     assert.equal(none.chosen, null);
@@ -115,7 +161,11 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
   test('a data-exploiting provider caps every route it reads; an encrypted one less', async () => {
     recipientKey = { ...KEY, address: 'someone@gmail.com' };
     const p = await make().preview(sender, 'someone@gmail.com');
-    for (const r of p.routes) assert.ok(r.pi.factors.some((f) => f.id === 'cap.data_exploiting_provider') || r.pi.score <= 10, `${r.route}: ${r.pi.score}`);
+    for (const r of p.routes)
+      assert.ok(
+        r.pi.factors.some((f) => f.id === 'cap.data_exploiting_provider') || r.pi.score <= 10,
+        `${r.route}: ${r.pi.score}`,
+      );
     assert.ok(p.routes[0]!.pi.score <= 30);
   });
 
@@ -124,7 +174,18 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
     const base = await service.preview(sender, 'bob@example.org');
     service.addProvider({
       name: 'federation',
-      routesFor: async () => [{ route: 'federation', rank: 100, status: 'available', available: true, reason: 'labelled peer', encrypted: true, key: null, pi: base.routes[0]!.pi }],
+      routesFor: async () => [
+        {
+          route: 'federation',
+          rank: 100,
+          status: 'available',
+          available: true,
+          reason: 'labelled peer',
+          encrypted: true,
+          key: null,
+          pi: base.routes[0]!.pi,
+        },
+      ],
     });
     const p = await service.preview(sender, 'bob@example.org');
     assert.equal(p.routes[0]!.route, 'federation');
@@ -133,7 +194,11 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
 
   test('not an address: recipient_invalid', async () => {
     for (const bad of ['', 'nope', 'a@b', 'a b@c.example', 'x@y.example\r\nBcc: z@w.example']) {
-      await assert.rejects(make().preview(sender, bad), (e: unknown) => e instanceof AppError && e.code === 'recipient_invalid', bad);
+      await assert.rejects(
+        make().preview(sender, bad),
+        (e: unknown) => e instanceof AppError && e.code === 'recipient_invalid',
+        bad,
+      );
     }
   });
 });

@@ -100,13 +100,19 @@ export class RoutePreviewService {
 
   async preview(sender: Account, to: string): Promise<RoutePreview> {
     const parsed = parseAddress(to);
-    if (!parsed.ok) throw new AppError('recipient_invalid', `"${to.slice(0, 80).replace(/[\u0000-\u001f\u007f]/g, '?')}" ${parsed.reason}.`);
+    if (!parsed.ok)
+      throw new AppError(
+        'recipient_invalid',
+        `"${to.slice(0, 80).replace(/[\u0000-\u001f\u007f]/g, '?')}" ${parsed.reason}.`,
+      );
     const address = parsed.value.address.toLowerCase();
     const domain = parsed.value.domain.toLowerCase();
     const contact = await this.deps.storage.contacts.findByIdentity(sender.id, 'email', address);
     const knownContact = await this.deps.privacy.isKnown(sender.id, contact?.id ?? null, address);
     const context: RouteContext = { sender, address, domain, knownContact };
-    const routes = (await Promise.all(this.providers.map((p) => p.routesFor(context)))).flat().sort((a, b) => b.rank - a.rank);
+    const routes = (await Promise.all(this.providers.map((p) => p.routesFor(context))))
+      .flat()
+      .sort((a, b) => b.rank - a.rank);
     // In rank order: the first available route, or TLS email whose support is not known yet (STARTTLS is tried first,
     // so it is what sending does; plaintext is only what an MX that offers no TLS gets).
     const chosen = routes.find((r) => r.available || (r.route === 'tls-email' && r.status === 'unknown')) ?? null;
@@ -127,7 +133,10 @@ class EmailRoutes implements RouteProvider {
       const pi = this.pi(c, { via: 'local', tls: null, peer: null }, false);
       return [this.option('local', 'unavailable', `${c.address} is not an account of this instance.`, false, null, pi)];
     }
-    const [key, own] = await Promise.all([this.deps.keys.keyFor(c.sender.id, c.address, { discover: true }), this.deps.accountKeys.publicKey(c.sender.id)]);
+    const [key, own] = await Promise.all([
+      this.deps.keys.keyFor(c.sender.id, c.address, { discover: true }),
+      this.deps.accountKeys.publicKey(c.sender.id),
+    ]);
     const last = local ? null : await this.lastDelivery(c.sender.id, c.domain);
     const routes: RouteOption[] = [];
 
@@ -136,22 +145,69 @@ class EmailRoutes implements RouteProvider {
     const e2eTransport = local ? { via: 'local' as const, tls: null, peer: null } : smtpTls;
     const e2ePi = this.pi(c, e2eTransport, true);
     if (key === null) {
-      routes.push(this.option('openpgp-email', 'unavailable', local ? `${c.address} has no OpenPGP key on this instance.` : `No OpenPGP key is known for ${c.address} (none held, none published by WKD or DNS).`, true, null, e2ePi));
+      routes.push(
+        this.option(
+          'openpgp-email',
+          'unavailable',
+          local
+            ? `${c.address} has no OpenPGP key on this instance.`
+            : `No OpenPGP key is known for ${c.address} (none held, none published by WKD or DNS).`,
+          true,
+          null,
+          e2ePi,
+        ),
+      );
     } else if (own === null) {
-      routes.push(this.option('openpgp-email', 'unavailable', 'You have no OpenPGP key of your own: your copy of the message could not be encrypted for you.', true, key, e2ePi));
+      routes.push(
+        this.option(
+          'openpgp-email',
+          'unavailable',
+          'You have no OpenPGP key of your own: your copy of the message could not be encrypted for you.',
+          true,
+          key,
+          e2ePi,
+        ),
+      );
     } else {
-      routes.push(this.option('openpgp-email', 'available', `Encrypted to key ${key.fingerprint.slice(-16).toUpperCase()} (${howKnown(key)}) and to yours.`, true, key, e2ePi));
+      routes.push(
+        this.option(
+          'openpgp-email',
+          'available',
+          `Encrypted to key ${key.fingerprint.slice(-16).toUpperCase()} (${howKnown(key)}) and to yours.`,
+          true,
+          key,
+          e2ePi,
+        ),
+      );
     }
 
     if (local) {
-      routes.push(this.option('local', 'available', 'Delivered inside this instance: it never crosses a network.', false, null, this.pi(c, { via: 'local', tls: null, peer: null }, false)));
+      routes.push(
+        this.option(
+          'local',
+          'available',
+          'Delivered inside this instance: it never crosses a network.',
+          false,
+          null,
+          this.pi(c, { via: 'local', tls: null, peer: null }, false),
+        ),
+      );
       return routes;
     }
 
     // TLS on the hop to their server: known from our last delivery to that domain (the sender's own Sent copies).
     const required = this.deps.tlsPolicy === 'required';
     if (last?.tls) {
-      routes.push(this.option('tls-email', 'available', `${last.tls.version} was negotiated with ${last.peer ?? c.domain} on our last delivery (${last.at}).`, false, null, this.pi(c, smtpTls, false)));
+      routes.push(
+        this.option(
+          'tls-email',
+          'available',
+          `${last.tls.version} was negotiated with ${last.peer ?? c.domain} on our last delivery (${last.at}).`,
+          false,
+          null,
+          this.pi(c, smtpTls, false),
+        ),
+      );
     } else if (last !== null) {
       routes.push(
         this.option(
@@ -164,18 +220,48 @@ class EmailRoutes implements RouteProvider {
         ),
       );
     } else {
-      routes.push(this.option('tls-email', 'unknown', `Not known yet: you never delivered to ${c.domain}. STARTTLS is always tried first.`, false, null, this.pi(c, null, false)));
+      routes.push(
+        this.option(
+          'tls-email',
+          'unknown',
+          `Not known yet: you never delivered to ${c.domain}. STARTTLS is always tried first.`,
+          false,
+          null,
+          this.pi(c, null, false),
+        ),
+      );
     }
     const plainPi = this.pi(c, { via: 'smtp', tls: null, peer: last?.peer ?? null }, false);
     routes.push(
       required
-        ? this.option('email', 'unavailable', 'This instance never sends mail without TLS (outbound.tlsPolicy = required).', false, null, plainPi)
-        : this.option('email', 'available', 'Plain email: readable on the way when their server offers no TLS, like a postcard.', false, null, plainPi),
+        ? this.option(
+            'email',
+            'unavailable',
+            'This instance never sends mail without TLS (outbound.tlsPolicy = required).',
+            false,
+            null,
+            plainPi,
+          )
+        : this.option(
+            'email',
+            'available',
+            'Plain email: readable on the way when their server offers no TLS, like a postcard.',
+            false,
+            null,
+            plainPi,
+          ),
     );
     return routes;
   }
 
-  private option(route: keyof typeof EMAIL_ROUTE_RANKS, status: RouteStatus, reason: string, encrypted: boolean, key: RecipientKey | null, pi: PrivacyIndex): RouteOption {
+  private option(
+    route: keyof typeof EMAIL_ROUTE_RANKS,
+    status: RouteStatus,
+    reason: string,
+    encrypted: boolean,
+    key: RecipientKey | null,
+    pi: PrivacyIndex,
+  ): RouteOption {
     return {
       route,
       rank: EMAIL_ROUTE_RANKS[route],
@@ -189,14 +275,20 @@ class EmailRoutes implements RouteProvider {
   }
 
   /** The model's PI for an outbound message that travels this way. */
-  private pi(c: RouteContext, transport: { via: 'smtp' | 'local'; tls: { version: string; cipher: string } | null; peer: string | null } | null, encrypted: boolean): PrivacyIndex {
+  private pi(
+    c: RouteContext,
+    transport: { via: 'smtp' | 'local'; tls: { version: string; cipher: string } | null; peer: string | null } | null,
+    encrypted: boolean,
+  ): PrivacyIndex {
     const hit = isDataExploitingDomain(c.domain);
     const facts: MessagePiFacts = {
       direction: 'outbound',
       transport: transport === null ? null : { ...transport, plaintextHops: 0 },
       authentication: null,
       provider: hit ? { id: hit.id, name: hit.name, evidence: `Sent to ${c.domain}` } : null,
-      openpgp: encrypted ? { encrypted: true, signature: 'none', signerKeyTrust: null, signerFingerprint: null, problem: null } : null,
+      openpgp: encrypted
+        ? { encrypted: true, signature: 'none', signerKeyTrust: null, signerFingerprint: null, problem: null }
+        : null,
       knownContact: c.knownContact,
       correspondent: c.address,
       federation: null,
@@ -211,14 +303,22 @@ class EmailRoutes implements RouteProvider {
   private async lastDelivery(accountId: string, domain: string): Promise<DeliveryFact | null> {
     const { storage } = this.deps;
     const suffix = `@${domain}`;
-    const conversations = (await storage.conversations.list(accountId, { limit: 200 })).filter((c) => c.participants.some((p) => p.address.toLowerCase().endsWith(suffix)));
+    const conversations = (await storage.conversations.list(accountId, { limit: 200 })).filter((c) =>
+      c.participants.some((p) => p.address.toLowerCase().endsWith(suffix)),
+    );
     let best: DeliveryFact | null = null;
     for (const c of conversations.slice(0, 20)) {
       for (const m of await storage.messages.listByConversation(accountId, c.id, { limit: 50 })) {
         if (m.direction !== 'outbound' || !Array.isArray(m.facts['delivery'])) continue;
         for (const d of (m.facts['delivery'] as unknown[]).slice(0, 100)) {
           const fact = deliveryFact(d);
-          if (fact !== null && fact.domain === domain && fact.via === 'smtp' && (best === null || Date.parse(fact.at) > Date.parse(best.at))) best = fact;
+          if (
+            fact !== null &&
+            fact.domain === domain &&
+            fact.via === 'smtp' &&
+            (best === null || Date.parse(fact.at) > Date.parse(best.at))
+          )
+            best = fact;
         }
       }
     }
@@ -233,7 +333,13 @@ function deliveryFact(raw: unknown): DeliveryFact | null {
   const s = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 256 ? v : null);
   const domain = s(d['domain']);
   const at = s(d['at']);
-  if (domain === null || at === null || !Number.isFinite(Date.parse(at)) || (d['via'] !== 'smtp' && d['via'] !== 'local')) return null;
+  if (
+    domain === null ||
+    at === null ||
+    !Number.isFinite(Date.parse(at)) ||
+    (d['via'] !== 'smtp' && d['via'] !== 'local')
+  )
+    return null;
   const t = d['tls'] as Record<string, unknown> | null | undefined;
   const tls = t && s(t['version']) && s(t['cipher']) ? { version: s(t['version'])!, cipher: s(t['cipher'])! } : null;
   return { domain: domain.toLowerCase(), via: d['via'] as 'smtp' | 'local', tls, peer: s(d['peer']), at };

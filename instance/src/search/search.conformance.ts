@@ -62,97 +62,189 @@ const DAVE = 'Dave Jones <dave@example.org>';
 /** Alice's mailbox, in English and French; dates are unique so that "newest first" is a total order. */
 const ALICE_DRAFTS: Record<string, Draft> = {
   a01: {
-    date: '2024-01-03T08:15:00Z', from: [BRUNO_ADDR], subject: "Réunion de l'école", tags: ['école', 'famille'], pi: 80,
+    date: '2024-01-03T08:15:00Z',
+    from: [BRUNO_ADDR],
+    subject: "Réunion de l'école",
+    tags: ['école', 'famille'],
+    pi: 80,
     body: "La réunion des parents d'élèves aura lieu jeudi à l'école primaire. Merci de confirmer votre présence.",
   },
   a02: {
-    date: '2024-01-10T10:00:00Z', from: [CAROL], subject: 'Quarterly invoices', tags: ['work', 'finance'], pi: 65,
+    date: '2024-01-10T10:00:00Z',
+    from: [CAROL],
+    subject: 'Quarterly invoices',
+    tags: ['work', 'finance'],
+    pi: 65,
     body: 'Please find attached the invoices for the last quarter. Payment is due within thirty days.',
   },
   a03: {
-    date: '2024-01-15T14:30:00Z', from: [DAVE], subject: 'Team meeting moved', tags: ['work'], pi: 70,
+    date: '2024-01-15T14:30:00Z',
+    from: [DAVE],
+    subject: 'Team meeting moved',
+    tags: ['work'],
+    pi: 70,
     body: 'The weekly team meeting is moved to Thursday afternoon. Bring your notes.',
   },
   a04: {
-    date: '2024-01-22T07:00:00Z', protocol: 'twitter', from: ['Eve News <eve@news.example>'], to: ['@alice'], pi: 20,
+    date: '2024-01-22T07:00:00Z',
+    protocol: 'twitter',
+    from: ['Eve News <eve@news.example>'],
+    to: ['@alice'],
+    pi: 20,
     body: 'Breaking: the kangaroo escaped from the zoo again',
   },
   a05: {
-    date: '2024-02-01T00:00:00.000Z', from: [CAROL], subject: 'Invoice reminder', tags: ['finance'], pi: 60,
+    date: '2024-02-01T00:00:00.000Z',
+    from: [CAROL],
+    subject: 'Invoice reminder',
+    tags: ['finance'],
+    pi: 60,
     body: 'A gentle reminder about the unpaid invoice number 4521.',
   },
   a06: {
-    date: '2024-01-31T23:59:59.999Z', from: [BRUNO_ADDR], subject: "Vacances d'été", tags: ['famille'], pi: 85,
+    date: '2024-01-31T23:59:59.999Z',
+    from: [BRUNO_ADDR],
+    subject: "Vacances d'été",
+    tags: ['famille'],
+    pi: 85,
     body: 'Nous partons en vacances à la mer cet été. Les enfants sont ravis.',
   },
   a07: {
-    date: '2024-02-05T18:45:00Z', protocol: 'sms', from: ['+33612345678'], to: ['+33698765432'], tags: ['famille'], pi: 50,
+    date: '2024-02-05T18:45:00Z',
+    protocol: 'sms',
+    from: ['+33612345678'],
+    to: ['+33698765432'],
+    tags: ['famille'],
+    pi: 50,
     body: 'Je serai en retard pour le dîner ce soir',
   },
   a08: {
-    date: '2024-02-12T09:00:00Z', from: [DAVE], to: ['alice@example.com', CAROL], subject: 'Project kangaroo kickoff',
-    tags: ['work'], pi: 75, body: 'Kangaroo project kickoff: kangaroo scope, kangaroo budget.',
+    date: '2024-02-12T09:00:00Z',
+    from: [DAVE],
+    to: ['alice@example.com', CAROL],
+    subject: 'Project kangaroo kickoff',
+    tags: ['work'],
+    pi: 75,
+    body: 'Kangaroo project kickoff: kangaroo scope, kangaroo budget.',
   },
   a09: {
-    date: '2024-02-20T03:33:00Z', from: ['Frank <frank@spam.example>'], subject: 'You won a prize', tags: ['spam'], pi: 5,
+    date: '2024-02-20T03:33:00Z',
+    from: ['Frank <frank@spam.example>'],
+    subject: 'You won a prize',
+    tags: ['spam'],
+    pi: 5,
     body: 'Click here to claim your prize, limited offer',
   },
   a10: {
-    date: '2024-03-01T00:00:00.000Z', from: [BRUNO_ADDR], subject: 'Résumé de la conférence', tags: ['work'], pi: 78,
+    date: '2024-03-01T00:00:00.000Z',
+    from: [BRUNO_ADDR],
+    subject: 'Résumé de la conférence',
+    tags: ['work'],
+    pi: 78,
     body: "Le résumé de la conférence sur la sécurité est disponible. Très intéressant pour l'équipe.",
   },
   a11: {
-    date: '2024-03-08T12:00:00Z', from: [CAROL], subject: 'Lunch?', pi: 55,
+    date: '2024-03-08T12:00:00Z',
+    from: [CAROL],
+    subject: 'Lunch?',
+    pi: 55,
     body: 'Are you free for lunch on Friday? There is a new café near the office.',
   },
   a12: {
-    date: '2024-03-15T16:20:00Z', from: ['Alice Durand <alice@example.com>'], to: [BRUNO_ADDR], tags: ['école'], pi: 90,
-    subject: "Re: Réunion de l'école", body: 'Je confirme ma présence à la réunion.',
+    date: '2024-03-15T16:20:00Z',
+    from: ['Alice Durand <alice@example.com>'],
+    to: [BRUNO_ADDR],
+    tags: ['école'],
+    pi: 90,
+    subject: "Re: Réunion de l'école",
+    body: 'Je confirme ma présence à la réunion.',
   },
   a13: {
-    date: '2024-03-20T08:00:00Z', from: [DAVE], subject: 'Meetings schedule', tags: ['work'], pi: 68,
+    date: '2024-03-20T08:00:00Z',
+    from: [DAVE],
+    subject: 'Meetings schedule',
+    tags: ['work'],
+    pi: 68,
     body: 'All meetings next week are cancelled.',
   },
   a14: {
-    date: '2024-04-02T11:11:00Z', from: ['Grace Hopper <grace@navy.example>'], subject: 'Debugging tips', tags: ['work'], pi: 72,
+    date: '2024-04-02T11:11:00Z',
+    from: ['Grace Hopper <grace@navy.example>'],
+    subject: 'Debugging tips',
+    tags: ['work'],
+    pi: 72,
     body:
       'A long message about debugging compilers, reading core dumps, writing careful notes, and the first actual bug ' +
       'found in a relay of an old computer; the kangaroo had nothing to do with it, whatever the rumours say.',
   },
   a15: {
-    date: '2024-04-10T06:30:00Z', protocol: 'mastodon', from: ['@henri@mastodon.example'], to: ['@alice@example.com'], pi: 40,
+    date: '2024-04-10T06:30:00Z',
+    protocol: 'mastodon',
+    from: ['@henri@mastodon.example'],
+    to: ['@alice@example.com'],
+    pi: 40,
     body: 'Bonne journée à tous ! Le café est prêt.',
   },
   a16: {
-    date: '2024-04-18T15:00:00Z', from: [CAROL], subject: 'Paris trip', tags: ['travel'], pi: 66,
+    date: '2024-04-18T15:00:00Z',
+    from: [CAROL],
+    subject: 'Paris trip',
+    tags: ['travel'],
+    pi: 66,
     body: 'Paris in spring: the Louvre, a crêpe on the street, and coffee by the Seine.',
   },
   a17: {
-    date: '2024-05-02T17:40:00Z', from: [BRUNO_ADDR], subject: "Fête de l'école", tags: ['école', 'famille'], pi: 82,
+    date: '2024-05-02T17:40:00Z',
+    from: [BRUNO_ADDR],
+    subject: "Fête de l'école",
+    tags: ['école', 'famille'],
+    pi: 82,
     body: "La fête de l'école aura lieu samedi. Apportez un gâteau.",
   },
   a18: {
-    date: '2024-05-15T09:45:00Z', from: ['Ivan Petrov <ivan@example.net>'], subject: 'Contract draft', tags: ['work', 'legal'],
-    pi: 58, body: 'Here is the contract draft. Please review clause 7 (liability) and clause 9: termination.',
+    date: '2024-05-15T09:45:00Z',
+    from: ['Ivan Petrov <ivan@example.net>'],
+    subject: 'Contract draft',
+    tags: ['work', 'legal'],
+    pi: 58,
+    body: 'Here is the contract draft. Please review clause 7 (liability) and clause 9: termination.',
   },
   a19: {
-    date: '2024-06-01T13:00:00Z', from: [DAVE], subject: 'Meeting notes', tags: ['Work'], pi: 71,
+    date: '2024-06-01T13:00:00Z',
+    from: [DAVE],
+    subject: 'Meeting notes',
+    tags: ['Work'],
+    pi: 71,
     body: 'Notes from the team meeting: budget approved.',
   },
   a20: {
-    date: '2024-06-10T19:05:00Z', from: [CAROL], subject: 'Photos', tags: ['travel'], pi: 64,
+    date: '2024-06-10T19:05:00Z',
+    from: [CAROL],
+    subject: 'Photos',
+    tags: ['travel'],
+    pi: 64,
     body: 'Photos from the trip to Zürich and Malmö',
   },
   a21: {
-    date: '2024-06-20T07:00:00Z', from: ['Digest <digest@news.example>'], subject: 'Weekly digest', pi: 30,
+    date: '2024-06-20T07:00:00Z',
+    from: ['Digest <digest@news.example>'],
+    subject: 'Weekly digest',
+    pi: 30,
     body: 'Your weekly digest of zeppelin news',
   },
   a22: {
-    date: '2024-06-25T07:00:00Z', from: ['Digest <digest@news.example>'], subject: 'Weekly digest', pi: 30,
+    date: '2024-06-25T07:00:00Z',
+    from: ['Digest <digest@news.example>'],
+    subject: 'Weekly digest',
+    pi: 30,
     body: 'Your weekly digest of zeppelin news',
   },
   a23: {
-    date: '2024-07-01T10:00:00Z', from: [DAVE], subject: 'Short sync', tags: ['work'], pi: 73,
+    date: '2024-07-01T10:00:00Z',
+    from: [DAVE],
+    subject: 'Short sync',
+    tags: ['work'],
+    pi: 73,
     body: 'Our team will have a short meeting before the release.',
   },
 };
@@ -174,11 +266,50 @@ const ALICE_NEWEST_FIRST = [...ALICE_DOCS].sort((x, y) => y.date.getTime() - x.d
 
 /** Strings that mean something to FTS5, Lucene or SQL. None may crash a query or widen it to other accounts. */
 export const HOSTILE_QUERY_TEXT: readonly string[] = [
-  '"', '""', '"unbalanced', 'unbalanced"', "'", '*', 'kanga*', '-', '-kangaroo', 'NOT kangaroo', 'kangaroo OR prize',
-  'NEAR(', 'NEAR(kangaroo zoo, 2)', ':', 'a:b', 'subject:', 'body:kangaroo', '{subject}: kangaroo', '(', ')',
-  '((kangaroo', 'kangaroo)', '^kangaroo', '+kangaroo', 'AND', 'OR', 'NOT', 'kangaroo AND', '\\', '\\"', '\u0000',
-  "'; DROP TABLE search_doc; --", 'kangaroo~2', 'title:[a TO z]', '/kan.*/', '!kangaroo', '&& ||', '?', '{', '}',
-  '<script>', '😀', '\u0301', 'x'.repeat(2000),
+  '"',
+  '""',
+  '"unbalanced',
+  'unbalanced"',
+  "'",
+  '*',
+  'kanga*',
+  '-',
+  '-kangaroo',
+  'NOT kangaroo',
+  'kangaroo OR prize',
+  'NEAR(',
+  'NEAR(kangaroo zoo, 2)',
+  ':',
+  'a:b',
+  'subject:',
+  'body:kangaroo',
+  '{subject}: kangaroo',
+  '(',
+  ')',
+  '((kangaroo',
+  'kangaroo)',
+  '^kangaroo',
+  '+kangaroo',
+  'AND',
+  'OR',
+  'NOT',
+  'kangaroo AND',
+  '\\',
+  '\\"',
+  '\u0000',
+  "'; DROP TABLE search_doc; --",
+  'kangaroo~2',
+  'title:[a TO z]',
+  '/kan.*/',
+  '!kangaroo',
+  '&& ||',
+  '?',
+  '{',
+  '}',
+  '<script>',
+  '😀',
+  '\u0301',
+  'x'.repeat(2000),
 ];
 
 async function searchIds(index: SearchIndex, accountId: string, query: SearchQuery): Promise<string[]> {
@@ -230,7 +361,10 @@ export function searchConformance(
         const r = await index().search(ALICE, { limit: 100 });
         assertShape(r);
         assert.equal(r.total, ALICE_DOCS.length);
-        assert.deepEqual(r.hits.map((h) => h.messageId), ALICE_NEWEST_FIRST);
+        assert.deepEqual(
+          r.hits.map((h) => h.messageId),
+          ALICE_NEWEST_FIRST,
+        );
       });
 
       test('hits carry the conversation and the exact date', async () => {
@@ -257,20 +391,36 @@ export function searchConformance(
 
       test('limit 0 returns the total only', async () => {
         assert.deepEqual(await index().search(ALICE, { text: 'kangaroo', limit: 0 }), { total: 3, hits: [] });
-        assert.deepEqual(await index().search(ALICE, { text: 'kangaroo', tag: 'work', limit: 0 }), { total: 2, hits: [] });
+        assert.deepEqual(await index().search(ALICE, { text: 'kangaroo', tag: 'work', limit: 0 }), {
+          total: 2,
+          hits: [],
+        });
         assert.deepEqual(await index().search(ALICE, { tag: 'work', limit: 0 }), { total: 9, hits: [] });
       });
 
       test('paging works on relevance-ordered and filtered results too', async () => {
-        for (const q of [{ text: 'meeting' }, { text: 'meeting', tag: 'work' }, { from: 'dave', minPi: 60 }, { tag: 'work', minPi: 60 }]) {
+        for (const q of [
+          { text: 'meeting' },
+          { text: 'meeting', tag: 'work' },
+          { from: 'dave', minPi: 60 },
+          { tag: 'work', minPi: 60 },
+        ]) {
           const all = await alice(q);
           assert.ok(all.length >= 3, JSON.stringify(q));
           const first = await index().search(ALICE, { ...q, limit: 2 });
           const rest = await index().search(ALICE, { ...q, limit: 10, offset: 2 });
           assert.equal(first.total, all.length);
           assert.equal(rest.total, all.length);
-          assert.deepEqual([...first.hits, ...rest.hits].map((h) => h.messageId), all, JSON.stringify(q));
-          assert.deepEqual(await index().search(ALICE, { ...q, offset: 100 }), { total: all.length, hits: [] }, JSON.stringify(q));
+          assert.deepEqual(
+            [...first.hits, ...rest.hits].map((h) => h.messageId),
+            all,
+            JSON.stringify(q),
+          );
+          assert.deepEqual(
+            await index().search(ALICE, { ...q, offset: 100 }),
+            { total: all.length, hits: [] },
+            JSON.stringify(q),
+          );
         }
       });
 
@@ -278,7 +428,10 @@ export function searchConformance(
         const r = await index().search(ALICE, { text: 'kangaroo' });
         assertShape(r);
         // a08 says it in its subject and three times in a short body; a04 once in a short body; a14 once in a long one.
-        assert.deepEqual(r.hits.map((h) => h.messageId), ['a08', 'a04', 'a14']);
+        assert.deepEqual(
+          r.hits.map((h) => h.messageId),
+          ['a08', 'a04', 'a14'],
+        );
         for (let i = 1; i < r.hits.length; i++) assert.ok(r.hits[i - 1]!.score >= r.hits[i]!.score);
         assert.ok(r.hits[0]!.score > r.hits[2]!.score);
       });
@@ -332,7 +485,10 @@ export function searchConformance(
       test('text with nothing searchable in it is ignored', async () => {
         const r = await index().search(ALICE, { text: ' * - ( ) " ', limit: 100 });
         assert.equal(r.total, ALICE_DOCS.length);
-        assert.deepEqual(r.hits.map((h) => h.messageId), ALICE_NEWEST_FIRST);
+        assert.deepEqual(
+          r.hits.map((h) => h.messageId),
+          ALICE_NEWEST_FIRST,
+        );
       });
     });
 
@@ -367,7 +523,9 @@ export function searchConformance(
         assert.deepEqual(feb, ['a09', 'a08', 'a07', 'a05']);
         assert.deepEqual(await alice({ after: at('2024-07-01T10:00:00Z') }), ['a23']);
         assert.deepEqual(await alice({ before: at('2024-01-10T10:00:00.001Z') }), ['a02', 'a01']);
-        assert.deepEqual(await alice({ after: at('2024-01-31T23:59:59.999Z'), before: at('2024-02-01T00:00:00Z') }), ['a06']);
+        assert.deepEqual(await alice({ after: at('2024-01-31T23:59:59.999Z'), before: at('2024-02-01T00:00:00Z') }), [
+          'a06',
+        ]);
       });
 
       test('protocol: is a case-insensitive keyword', async () => {
@@ -395,17 +553,21 @@ export function searchConformance(
       });
 
       test('filters combine with each other and with free text', async () => {
-        assert.deepEqual(
-          sorted(await alice({ text: 'meeting', from: 'dave', after: at('2024-03-01T00:00:00Z') })),
-          ['a13', 'a19', 'a23'],
-        );
+        assert.deepEqual(sorted(await alice({ text: 'meeting', from: 'dave', after: at('2024-03-01T00:00:00Z') })), [
+          'a13',
+          'a19',
+          'a23',
+        ]);
         assert.deepEqual(
           sorted(await alice({ text: 'meeting', tag: 'work', minPi: 70, after: at('2024-03-01T00:00:00Z') })),
           ['a19', 'a23'],
         );
         assert.deepEqual(await alice({ tag: 'famille', protocol: 'sms' }), ['a07']);
         assert.deepEqual(await alice({ subject: 'invoice', minPi: 62 }), ['a02']);
-        assert.deepEqual(await alice({ from: 'bruno', tag: 'famille', before: at('2024-02-01T00:00:00Z') }), ['a06', 'a01']);
+        assert.deepEqual(await alice({ from: 'bruno', tag: 'famille', before: at('2024-02-01T00:00:00Z') }), [
+          'a06',
+          'a01',
+        ]);
       });
     });
 
@@ -433,19 +595,40 @@ export function searchConformance(
       test('hostile query text neither crashes a query nor widens it to other accounts', async () => {
         const brunoIds = new Set(BRUNO_DOCS.map((d) => d.messageId));
         for (const s of HOSTILE_QUERY_TEXT) {
-          for (const q of [{ text: s }, { from: s }, { to: s }, { subject: s }, { tag: s }, { protocol: s }] as SearchQuery[]) {
-            const r = await index().search(ALICE, { ...q, limit: 100 }).catch((e: unknown) => {
-              assert.fail(`search ${JSON.stringify(q)} threw: ${String(e)}`);
-            });
+          for (const q of [
+            { text: s },
+            { from: s },
+            { to: s },
+            { subject: s },
+            { tag: s },
+            { protocol: s },
+          ] as SearchQuery[]) {
+            const r = await index()
+              .search(ALICE, { ...q, limit: 100 })
+              .catch((e: unknown) => {
+                assert.fail(`search ${JSON.stringify(q)} threw: ${String(e)}`);
+              });
             assertShape(r);
-            assert.ok(r.hits.every((h) => !brunoIds.has(h.messageId)), `${JSON.stringify(q)} leaked another account`);
+            assert.ok(
+              r.hits.every((h) => !brunoIds.has(h.messageId)),
+              `${JSON.stringify(q)} leaked another account`,
+            );
           }
         }
       });
 
       test('engine syntax in free text is taken literally', async () => {
         const kangaroo = sorted(await alice({ text: 'kangaroo' }));
-        for (const s of ['-kangaroo', 'kangaroo*', '(kangaroo)', '"kangaroo', '+kangaroo', '^kangaroo', '!kangaroo', 'kangaroo?']) {
+        for (const s of [
+          '-kangaroo',
+          'kangaroo*',
+          '(kangaroo)',
+          '"kangaroo',
+          '+kangaroo',
+          '^kangaroo',
+          '!kangaroo',
+          'kangaroo?',
+        ]) {
           assert.deepEqual(sorted(await alice({ text: s })), kangaroo, s);
         }
         assert.deepEqual(await alice({ text: 'kangaroo OR prize' }), [], 'OR is a word, and no message has it');
@@ -457,7 +640,11 @@ export function searchConformance(
       test('index() is an upsert keyed by account and message id', async () => {
         const acct = freshAccount('upsert');
         const original = doc(acct, 'm1', {
-          date: '2024-01-01T00:00:00Z', from: ['Zed <zed@example.com>'], subject: 'Aardvark sighting', tags: ['zoo'], pi: 10,
+          date: '2024-01-01T00:00:00Z',
+          from: ['Zed <zed@example.com>'],
+          subject: 'Aardvark sighting',
+          tags: ['zoo'],
+          pi: 10,
           body: 'An aardvark was seen near the river.',
         });
         await index().index([original]);
@@ -465,14 +652,27 @@ export function searchConformance(
         assert.deepEqual(await searchIds(index(), acct, { text: 'aardvark' }), ['m1']);
 
         await index().index([
-          { ...original, conversationId: 'conv-new', date: at('2024-05-05T00:00:00Z'), subject: 'Okapi', body: 'An okapi instead.', tags: ['forest'], pi: 95, protocol: 'sms', from: ['Yann <yann@example.com>'] },
+          {
+            ...original,
+            conversationId: 'conv-new',
+            date: at('2024-05-05T00:00:00Z'),
+            subject: 'Okapi',
+            body: 'An okapi instead.',
+            tags: ['forest'],
+            pi: 95,
+            protocol: 'sms',
+            from: ['Yann <yann@example.com>'],
+          },
         ]);
         await index().refresh();
         assert.deepEqual(await searchIds(index(), acct, { text: 'aardvark' }), [], 'old words are gone');
         assert.deepEqual(await searchIds(index(), acct, { from: 'zed' }), []);
         assert.deepEqual(await searchIds(index(), acct, { tag: 'zoo' }), [], 'old tags are gone');
         assert.deepEqual(await searchIds(index(), acct, { protocol: 'email' }), []);
-        assert.deepEqual(await searchIds(index(), acct, { text: 'okapi', tag: 'forest', protocol: 'sms', minPi: 95, from: 'yann' }), ['m1']);
+        assert.deepEqual(
+          await searchIds(index(), acct, { text: 'okapi', tag: 'forest', protocol: 'sms', minPi: 95, from: 'yann' }),
+          ['m1'],
+        );
         const all = await index().search(acct, {});
         assert.equal(all.total, 1);
         assert.equal(all.hits[0]!.conversationId, 'conv-new');
@@ -481,8 +681,17 @@ export function searchConformance(
 
       test('the last version of a message in one batch wins', async () => {
         const acct = freshAccount('batch');
-        const base = doc(acct, 'm1', { date: '2024-01-01T00:00:00Z', from: ['x@example.com'], body: 'first platypus', pi: 1 });
-        await index().index([base, doc(acct, 'm2', { date: '2024-01-02T00:00:00Z', from: ['x@example.com'], body: 'platypus two', pi: 1 }), { ...base, body: 'second wombat' }]);
+        const base = doc(acct, 'm1', {
+          date: '2024-01-01T00:00:00Z',
+          from: ['x@example.com'],
+          body: 'first platypus',
+          pi: 1,
+        });
+        await index().index([
+          base,
+          doc(acct, 'm2', { date: '2024-01-02T00:00:00Z', from: ['x@example.com'], body: 'platypus two', pi: 1 }),
+          { ...base, body: 'second wombat' },
+        ]);
         await index().refresh();
         assert.deepEqual(await searchIds(index(), acct, { text: 'platypus' }), ['m2']);
         assert.deepEqual(await searchIds(index(), acct, { text: 'wombat' }), ['m1']);
@@ -491,7 +700,12 @@ export function searchConformance(
 
       test('the same message id in two accounts is two documents', async () => {
         const [x, y] = [freshAccount('same-id'), freshAccount('same-id')];
-        const d = doc(x, 'shared-id', { date: '2024-01-01T00:00:00Z', from: ['x@example.com'], body: 'narwhal', pi: 1 });
+        const d = doc(x, 'shared-id', {
+          date: '2024-01-01T00:00:00Z',
+          from: ['x@example.com'],
+          body: 'narwhal',
+          pi: 1,
+        });
         await index().index([d, { ...d, accountId: y, body: 'walrus' }]);
         await index().refresh();
         assert.deepEqual(await searchIds(index(), x, { text: 'narwhal' }), ['shared-id']);
@@ -510,7 +724,13 @@ export function searchConformance(
       test('remove() deletes the given messages of the account only; unknown ids are ignored', async () => {
         const acct = freshAccount('remove');
         const docs = ['m1', 'm2', 'm3'].map((id, i) =>
-          doc(acct, id, { date: `2024-01-0${i + 1}T00:00:00Z`, from: ['x@example.com'], body: `ibex ${id}`, tags: ['t'], pi: 50 }),
+          doc(acct, id, {
+            date: `2024-01-0${i + 1}T00:00:00Z`,
+            from: ['x@example.com'],
+            body: `ibex ${id}`,
+            tags: ['t'],
+            pi: 50,
+          }),
         );
         await index().index(docs);
         await index().refresh();
@@ -543,8 +763,12 @@ export function searchConformance(
         const make = (acct: string): SearchDocument[] =>
           Array.from({ length: 30 }, (_, i) =>
             doc(acct, `m${i}`, {
-              date: new Date(Date.UTC(2024, 0, 1 + i)).toISOString(), from: ['x@example.com'], body: `quokka number ${i}`,
-              tags: ['animals'], pi: i, protocol: i % 2 ? 'email' : 'sms',
+              date: new Date(Date.UTC(2024, 0, 1 + i)).toISOString(),
+              from: ['x@example.com'],
+              body: `quokka number ${i}`,
+              tags: ['animals'],
+              pi: i,
+              protocol: i % 2 ? 'email' : 'sms',
             }),
           );
         await index().index([...make(gone), ...make(kept)]);
@@ -560,7 +784,11 @@ export function searchConformance(
 
         await index().index(make(gone).slice(0, 2));
         await index().refresh();
-        assert.equal((await index().search(gone, { text: 'quokka', limit: 0 })).total, 2, 'the account can start again');
+        assert.equal(
+          (await index().search(gone, { text: 'quokka', limit: 0 })).total,
+          2,
+          'the account can start again',
+        );
       });
     });
   });

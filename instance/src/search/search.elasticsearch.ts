@@ -50,7 +50,8 @@ export interface ElasticsearchSearchOptions {
 /** Reads ELASTICSEARCH_URL and ELASTICSEARCH_INDEX_PREFIX; the error names the bad key. */
 export function elasticsearchOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ElasticsearchSearchOptions {
   const url = env.ELASTICSEARCH_URL;
-  if (!url) throw new Error('ELASTICSEARCH_URL is not set: give the URL of the Elasticsearch cluster (http://host:9200).');
+  if (!url)
+    throw new Error('ELASTICSEARCH_URL is not set: give the URL of the Elasticsearch cluster (http://host:9200).');
   try {
     new URL(url);
   } catch {
@@ -59,7 +60,9 @@ export function elasticsearchOptionsFromEnv(env: NodeJS.ProcessEnv = process.env
   const indexPrefix = env.ELASTICSEARCH_INDEX_PREFIX;
   if (indexPrefix === undefined) return { url };
   if (namePrefix(indexPrefix) === null) {
-    throw new Error(`ELASTICSEARCH_INDEX_PREFIX ${JSON.stringify(indexPrefix)} is not usable in index names: ${PREFIX_RULE}`);
+    throw new Error(
+      `ELASTICSEARCH_INDEX_PREFIX ${JSON.stringify(indexPrefix)} is not usable in index names: ${PREFIX_RULE}`,
+    );
   }
   return { url, indexPrefix };
 }
@@ -130,7 +133,11 @@ const ANALYSIS: estypes.IndicesIndexSettingsAnalysis = {
     caliopen_light_english: { type: 'stemmer', language: 'light_english' },
   },
   analyzer: {
-    [ANALYZER]: { type: 'custom', tokenizer: 'caliopen_words', filter: ['lowercase', 'asciifolding', 'caliopen_light_english'] },
+    [ANALYZER]: {
+      type: 'custom',
+      tokenizer: 'caliopen_words',
+      filter: ['lowercase', 'asciifolding', 'caliopen_light_english'],
+    },
   },
   normalizer: {
     [NORMALIZER]: { type: 'custom', filter: ['lowercase'] },
@@ -139,7 +146,9 @@ const ANALYSIS: estypes.IndicesIndexSettingsAnalysis = {
 
 /** The document id: unambiguous for any (accountId, messageId) pair, fixed length, within the 512-byte limit. */
 function documentId(accountId: string, messageId: string): string {
-  return createHash('sha256').update(JSON.stringify([accountId, messageId])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([accountId, messageId]))
+    .digest('base64url');
 }
 
 function toIndexed(d: SearchDocument): IndexedMessage {
@@ -176,7 +185,10 @@ function errorType(e: unknown): string | undefined {
  */
 function describeCause(c: estypes.ErrorCause | undefined): string {
   if (!c) return 'unknown error';
-  const reason = (c.reason ?? '').replace(/Preview of field's value:.*$/s, '').slice(0, 200).trim();
+  const reason = (c.reason ?? '')
+    .replace(/Preview of field's value:.*$/s, '')
+    .slice(0, 200)
+    .trim();
   return reason ? `${c.type}: ${reason}` : c.type;
 }
 
@@ -190,7 +202,9 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
   constructor(private readonly options: ElasticsearchSearchOptions) {
     const prefix = namePrefix(options.indexPrefix ?? 'caliopen');
     if (prefix === null) {
-      throw new Error(`The Elasticsearch index prefix ${JSON.stringify(options.indexPrefix)} is not usable in index names: ${PREFIX_RULE}`);
+      throw new Error(
+        `The Elasticsearch index prefix ${JSON.stringify(options.indexPrefix)} is not usable in index names: ${PREFIX_RULE}`,
+      );
     }
     this.alias = `${prefix}-messages`;
     this.policy = `${prefix}-messages`;
@@ -208,7 +222,10 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
           hot: {
             min_age: '0ms',
             actions: {
-              rollover: { max_primary_shard_size: rollover.maxPrimaryShardSize ?? '30gb', max_age: rollover.maxAge ?? '180d' },
+              rollover: {
+                max_primary_shard_size: rollover.maxPrimaryShardSize ?? '30gb',
+                max_age: rollover.maxAge ?? '180d',
+              },
             },
           },
         },
@@ -232,7 +249,10 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
     });
     if (await this.client.indices.existsAlias({ name: this.alias })) return;
     try {
-      await this.client.indices.create({ index: `${this.alias}-000001`, aliases: { [this.alias]: { is_write_index: true } } });
+      await this.client.indices.create({
+        index: `${this.alias}-000001`,
+        aliases: { [this.alias]: { is_write_index: true } },
+      });
     } catch (e) {
       // Another process bootstrapped the first index at the same time: that is the outcome we wanted.
       if (errorType(e) !== 'resource_already_exists_exception') throw e;
@@ -243,7 +263,9 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
   private async aliasIndices(): Promise<{ write: string | undefined; older: string[] }> {
     const found = await this.client.indices.getAlias({ name: this.alias });
     const names = Object.keys(found);
-    const write = names.find((n) => found[n]!.aliases[this.alias]?.is_write_index === true) ?? (names.length === 1 ? names[0] : undefined);
+    const write =
+      names.find((n) => found[n]!.aliases[this.alias]?.is_write_index === true) ??
+      (names.length === 1 ? names[0] : undefined);
     return { write, older: names.filter((n) => n !== write) };
   }
 
@@ -257,7 +279,10 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
         const _id = documentId(d.accountId, d.messageId);
         for (const index of older) actions.push({ action: { delete: { _index: index, _id, routing: d.accountId } } });
         // require_alias: never let a missing alias auto-create a concrete index of that name.
-        actions.push({ action: { index: { _index: this.alias, _id, routing: d.accountId, require_alias: true } }, source: toIndexed(d) });
+        actions.push({
+          action: { index: { _index: this.alias, _id, routing: d.accountId, require_alias: true } },
+          source: toIndexed(d),
+        });
       }
       const results = await this.bulk(actions);
       // A rollover happened during the request: the previous versions may sit in the former write index.
@@ -265,7 +290,9 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
       actions.forEach((a, n) => {
         const landed = results[n]?._index;
         if (a.action.index && write !== undefined && landed !== undefined && landed !== write) {
-          strays.push({ action: { delete: { _index: write, _id: a.action.index._id!, routing: a.action.index.routing! } } });
+          strays.push({
+            action: { delete: { _index: write, _id: a.action.index._id!, routing: a.action.index.routing! } },
+          });
         }
       });
       if (strays.length > 0) await this.bulk(strays);
@@ -306,10 +333,14 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
         else failures.push(`${kind} ${result._index}/${result._id ?? '?'}: ${describeCause(result.error)}`);
       });
       if (failures.length > 0) {
-        throw new Error(`Elasticsearch bulk request: ${failures.length} action(s) failed; first: ${failures.slice(0, 3).join('; ')}`);
+        throw new Error(
+          `Elasticsearch bulk request: ${failures.length} action(s) failed; first: ${failures.slice(0, 3).join('; ')}`,
+        );
       }
       if (retry.length > 0 && attempt >= BULK_RETRIES) {
-        throw new Error(`Elasticsearch bulk request: ${retry.length} action(s) still rejected (429) after ${BULK_RETRIES} retries.`);
+        throw new Error(
+          `Elasticsearch bulk request: ${retry.length} action(s) still rejected (429) after ${BULK_RETRIES} retries.`,
+        );
       }
       pending = retry;
       if (pending.length > 0) await sleep(200 * 2 ** attempt);
@@ -332,12 +363,16 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
       if (started.task === undefined) throw new Error('Elasticsearch delete_by_query did not return a task id.');
       const outcome = await this.waitForTask(String(started.task));
       if (outcome.failures && outcome.failures.length > 0) {
-        throw new Error(`Elasticsearch delete_by_query for an account failed: ${describeCause(outcome.failures[0]!.cause)}`);
+        throw new Error(
+          `Elasticsearch delete_by_query for an account failed: ${describeCause(outcome.failures[0]!.cause)}`,
+        );
       }
       // A version conflict means a document of the account was written meanwhile: go round again.
       if (!outcome.version_conflicts) return;
     }
-    throw new Error('Elasticsearch delete_by_query for an account kept meeting concurrent writes; stop indexing the account first.');
+    throw new Error(
+      'Elasticsearch delete_by_query for an account kept meeting concurrent writes; stop indexing the account first.',
+    );
   }
 
   /** Polls a background task to its end (a large account takes longer than one HTTP request should). */
@@ -353,7 +388,10 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
   async search(accountId: string, query: SearchQuery): Promise<SearchResult> {
     const { limit, offset } = searchPage(query);
     if (offset + limit > MAX_RESULT_WINDOW) {
-      throw new AppError('validation_failed', `Search results can be paged up to the ${MAX_RESULT_WINDOW}th; narrow the search.`);
+      throw new AppError(
+        'validation_failed',
+        `Search results can be paged up to the ${MAX_RESULT_WINDOW}th; narrow the search.`,
+      );
     }
     const terms = freeTextTerms(query.text);
     const filter: estypes.QueryDslQueryContainer[] = [{ term: { accountId } }];
@@ -427,7 +465,11 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
       if (!(e instanceof errors.ResponseError && e.statusCode === 404)) throw e;
     };
     // Wildcard deletes are refused by default (action.destructive_requires_name): list, then delete by name.
-    const existing = await this.client.indices.get({ index: `${this.alias}-*`, allow_no_indices: true, expand_wildcards: 'all' });
+    const existing = await this.client.indices.get({
+      index: `${this.alias}-*`,
+      allow_no_indices: true,
+      expand_wildcards: 'all',
+    });
     const names = Object.keys(existing);
     if (names.length > 0) await this.client.indices.delete({ index: names, ignore_unavailable: true });
     await this.client.indices.deleteIndexTemplate({ name: this.template }).catch(notFound);

@@ -62,11 +62,16 @@ export class SearchIndexer {
    * once however many times its ingest is retried; later changes (tags, undelete) queue a fresh job.
    */
   async enqueue(accountId: string, messageId: string, options: { once?: boolean } = {}): Promise<void> {
-    await this.deps.queue.enqueue<IndexJob>(INDEX_QUEUE, 'index', { accountId, messageId }, {
-      attempts: 8,
-      backoff: { type: 'exponential', baseDelayMs: 500 },
-      ...(options.once ? { jobId: `index-${messageId}` } : {}),
-    });
+    await this.deps.queue.enqueue<IndexJob>(
+      INDEX_QUEUE,
+      'index',
+      { accountId, messageId },
+      {
+        attempts: 8,
+        backoff: { type: 'exponential', baseDelayMs: 500 },
+        ...(options.once ? { jobId: `index-${messageId}` } : {}),
+      },
+    );
   }
 
   /** Starts the worker; the returned Worker stops it. */

@@ -64,7 +64,11 @@ describe('parseSearchQuery', () => {
     assert.deepEqual(parseSearchQuery('is:unread https://example.com 10:30 cc:bob'), {
       text: 'is:unread https://example.com 10:30 cc:bob',
     });
-    assert.deepEqual(parseSearchQuery('from=alice'), { text: 'from=alice' }, 'only pi takes an operator other than ":"');
+    assert.deepEqual(
+      parseSearchQuery('from=alice'),
+      { text: 'from=alice' },
+      'only pi takes an operator other than ":"',
+    );
   });
 
   test('a quoted phrase that looks like a filter stays text', () => {
@@ -77,7 +81,10 @@ describe('parseSearchQuery', () => {
   });
 
   test('quoted values may contain spaces and colons', () => {
-    assert.deepEqual(parseSearchQuery('from:"Alice Durand" subject:"Re: lunch"'), { from: 'Alice Durand', subject: 'Re: lunch' });
+    assert.deepEqual(parseSearchQuery('from:"Alice Durand" subject:"Re: lunch"'), {
+      from: 'Alice Durand',
+      subject: 'Re: lunch',
+    });
   });
 
   test('an unterminated quote runs to the end of the input', () => {
@@ -100,7 +107,10 @@ describe('parseSearchQuery', () => {
   test('dates: a day is midnight UTC; date-times need a zone', () => {
     assert.deepEqual(parseSearchQuery('after:2024-02-29').after, day('2024-02-29'));
     assert.deepEqual(parseSearchQuery('after:2024-01-31T18:00Z').after, new Date('2024-01-31T18:00:00Z'));
-    assert.deepEqual(parseSearchQuery('before:2024-01-31T18:00:30.250+02:00').before, new Date('2024-01-31T16:00:30.250Z'));
+    assert.deepEqual(
+      parseSearchQuery('before:2024-01-31T18:00:30.250+02:00').before,
+      new Date('2024-01-31T16:00:30.250Z'),
+    );
     assert.deepEqual(parseSearchQuery('after:0024-01-01').after!.getUTCFullYear(), 24);
   });
 
@@ -135,7 +145,10 @@ describe('parseSearchQuery', () => {
 
   test(`more than ${SEARCH_MAX_TERMS} words is an error`, () => {
     const words = Array.from({ length: SEARCH_MAX_TERMS + 1 }, (_, i) => `w${i}`);
-    assert.equal(parseSearchQuery(words.slice(0, SEARCH_MAX_TERMS).join(' ')).text, words.slice(0, SEARCH_MAX_TERMS).join(' '));
+    assert.equal(
+      parseSearchQuery(words.slice(0, SEARCH_MAX_TERMS).join(' ')).text,
+      words.slice(0, SEARCH_MAX_TERMS).join(' '),
+    );
     assertQueryError(words.join(' '), `w${SEARCH_MAX_TERMS}`, /at most/);
   });
 
@@ -183,8 +196,37 @@ describe('search query properties', () => {
   /** Characters that matter to the language, mixed with ordinary ones, so generated strings hit the edge cases. */
   const syntaxy = fc.string({
     unit: fc.constantFrom(
-      'a', 'é', 'Z', '0', '5', ' ', '\t', '"', ':', '>', '<', '=', '-', '*', '(', ')', '.', '@',
-      'from', 'to', 'subject', 'after', 'before', 'protocol', 'pi', 'tag', '2024-01-01', '2024-02-30', 'T10:00Z', '100', '101',
+      'a',
+      'é',
+      'Z',
+      '0',
+      '5',
+      ' ',
+      '\t',
+      '"',
+      ':',
+      '>',
+      '<',
+      '=',
+      '-',
+      '*',
+      '(',
+      ')',
+      '.',
+      '@',
+      'from',
+      'to',
+      'subject',
+      'after',
+      'before',
+      'protocol',
+      'pi',
+      'tag',
+      '2024-01-01',
+      '2024-02-30',
+      'T10:00Z',
+      '100',
+      '101',
     ),
     maxLength: 40,
   });
@@ -232,11 +274,23 @@ describe('search query properties', () => {
 
   test('well-formed filters always round-trip', () => {
     const value = fc.stringMatching(/^[a-zA-Z0-9éà@. -]{1,12}$/).filter((v) => v.trim() === v && v !== '');
-    const date = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true });
+    const date = fc.date({
+      min: new Date('1970-01-01T00:00:00Z'),
+      max: new Date('2100-01-01T00:00:00Z'),
+      noInvalidDate: true,
+    });
     fc.assert(
       fc.property(
         fc.record(
-          { from: value, to: value, subject: value, protocol: value, tag: value, minPi: fc.integer({ min: 0, max: 100 }), after: date },
+          {
+            from: value,
+            to: value,
+            subject: value,
+            protocol: value,
+            tag: value,
+            minPi: fc.integer({ min: 0, max: 100 }),
+            after: date,
+          },
           { requiredKeys: [], noNullPrototype: true },
         ),
         (q) => {

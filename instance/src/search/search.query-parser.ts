@@ -35,7 +35,16 @@ export const SEARCH_DEFAULT_LIMIT = 50;
 export const SEARCH_MAX_LIMIT = 1000;
 
 type FilterKey = 'from' | 'to' | 'subject' | 'after' | 'before' | 'protocol' | 'tag' | 'pi';
-const FILTER_KEYS: ReadonlySet<string> = new Set<FilterKey>(['from', 'to', 'subject', 'after', 'before', 'protocol', 'tag', 'pi']);
+const FILTER_KEYS: ReadonlySet<string> = new Set<FilterKey>([
+  'from',
+  'to',
+  'subject',
+  'after',
+  'before',
+  'protocol',
+  'tag',
+  'pi',
+]);
 
 /** A lexical unit of the query string: a bare run of non-space characters, or a quoted phrase. */
 type Lexeme =
@@ -59,7 +68,9 @@ function lex(input: string): Lexeme[] {
   let i = 0;
   const readQuoted = (start: number): { text: string; end: number } => {
     const close = input.indexOf('"', start + 1);
-    return close < 0 ? { text: input.slice(start + 1), end: n } : { text: input.slice(start + 1, close), end: close + 1 };
+    return close < 0
+      ? { text: input.slice(start + 1), end: n }
+      : { text: input.slice(start + 1, close), end: close + 1 };
   };
   while (i < n) {
     if (SPACE.test(input[i]!)) {
@@ -78,7 +89,13 @@ function lex(input: string): Lexeme[] {
     const head = FILTER_HEAD.exec(bare);
     if (head && input[j] === '"' && FILTER_KEYS.has(head[1]!.toLowerCase())) {
       const q = readQuoted(j);
-      out.push({ kind: 'filter', raw: input.slice(i, q.end), key: head[1]!.toLowerCase() as FilterKey, op: head[2]!, value: q.text });
+      out.push({
+        kind: 'filter',
+        raw: input.slice(i, q.end),
+        key: head[1]!.toLowerCase() as FilterKey,
+        op: head[2]!,
+        value: q.text,
+      });
       i = q.end;
       continue;
     }
@@ -119,12 +136,23 @@ function parseDate(value: string, token: string): Date {
   if (dt) {
     const [y, m, d, hh, mm, ss, zh, zm] = dt.slice(1).map((s) => (s === undefined ? 0 : Number(s)));
     const t = new Date(value);
-    if (!isRealDay(y!, m!, d!) || hh! > 23 || mm! > 59 || ss! > 59 || zh! > 23 || zm! > 59 || Number.isNaN(t.getTime())) {
+    if (
+      !isRealDay(y!, m!, d!) ||
+      hh! > 23 ||
+      mm! > 59 ||
+      ss! > 59 ||
+      zh! > 23 ||
+      zm! > 59 ||
+      Number.isNaN(t.getTime())
+    ) {
       throw new SearchQueryError(token, `${value} is not a valid date-time.`);
     }
     return t;
   }
-  throw new SearchQueryError(token, 'expected a date as YYYY-MM-DD, or an ISO 8601 date-time with a zone (2024-01-31T18:00Z).');
+  throw new SearchQueryError(
+    token,
+    'expected a date as YYYY-MM-DD, or an ISO 8601 date-time with a zone (2024-01-31T18:00Z).',
+  );
 }
 
 function parsePi(op: string, value: string, token: string): number {
@@ -158,7 +186,10 @@ export function parseSearchQuery(input: string): SearchQuery {
     if (value === '') continue;
     const earlier = seen.get(l.key);
     if (earlier !== undefined) {
-      throw new SearchQueryError(l.raw, `${l.key} is already given (${JSON.stringify(earlier)}); a filter can appear only once.`);
+      throw new SearchQueryError(
+        l.raw,
+        `${l.key} is already given (${JSON.stringify(earlier)}); a filter can appear only once.`,
+      );
     }
     seen.set(l.key, l.raw);
     switch (l.key) {
@@ -179,7 +210,10 @@ export function parseSearchQuery(input: string): SearchQuery {
     }
   }
   if (query.after && query.before && query.after.getTime() >= query.before.getTime()) {
-    throw new SearchQueryError(seen.get('before')!, `the date range is empty: it must end after ${seen.get('after')!}.`);
+    throw new SearchQueryError(
+      seen.get('before')!,
+      `the date range is empty: it must end after ${seen.get('after')!}.`,
+    );
   }
   if (free.length > SEARCH_MAX_TERMS) {
     throw new SearchQueryError(free[SEARCH_MAX_TERMS]!, `a search takes at most ${SEARCH_MAX_TERMS} words or phrases.`);
@@ -229,7 +263,10 @@ export function freeTextTerms(text: string | undefined): string[] {
     if (hasSearchableToken(t)) terms.push(t);
   }
   if (terms.length > SEARCH_MAX_TERMS) {
-    throw new SearchQueryError(terms[SEARCH_MAX_TERMS]!, `a search takes at most ${SEARCH_MAX_TERMS} words or phrases.`);
+    throw new SearchQueryError(
+      terms[SEARCH_MAX_TERMS]!,
+      `a search takes at most ${SEARCH_MAX_TERMS} words or phrases.`,
+    );
   }
   return terms;
 }
@@ -241,7 +278,8 @@ export function normalizeKeyword(s: string): string {
 
 /** limit in 0..SEARCH_MAX_LIMIT (0 asks for the total only), offset >= 0; anything else falls back to the default. */
 export function searchPage(q: SearchQuery): { limit: number; offset: number } {
-  const limit = Number.isInteger(q.limit) && q.limit! >= 0 ? Math.min(q.limit!, SEARCH_MAX_LIMIT) : SEARCH_DEFAULT_LIMIT;
+  const limit =
+    Number.isInteger(q.limit) && q.limit! >= 0 ? Math.min(q.limit!, SEARCH_MAX_LIMIT) : SEARCH_DEFAULT_LIMIT;
   const offset = Number.isInteger(q.offset) && q.offset! >= 0 ? q.offset! : 0;
   return { limit, offset };
 }

@@ -49,7 +49,10 @@ test('sqlite search: the index survives a close and a reopen', async () => {
     const second = openSqliteSearchIndex(path);
     await second.init();
     const r = await second.search('acct-1', { text: 'pangolin' });
-    assert.deepEqual(r.hits.map((h) => h.messageId), ['m1']);
+    assert.deepEqual(
+      r.hits.map((h) => h.messageId),
+      ['m1'],
+    );
     await second.close();
   } finally {
     tmp.cleanup();
@@ -84,24 +87,66 @@ test('sqlite search: every query shape is index-driven (no scan, no sort where t
     const base = { acct: 1n, lo: 1n << 32n, hi: (2n << 32n) - 1n, match: '"x"', limit: 10, offset: 0 };
     const explain = (sql: string, params: Record<string, unknown>): string =>
       (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail).join('\n');
-    const check = (label: string, filters: Record<string, unknown>, fullText: boolean, ranked: boolean, expect: RegExp[], sorts: boolean): void => {
+    const check = (
+      label: string,
+      filters: Record<string, unknown>,
+      fullText: boolean,
+      ranked: boolean,
+      expect: RegExp[],
+      sorts: boolean,
+    ): void => {
       const params = { ...base, ...filters };
       const plan = planSearch(params, fullText, ranked);
-      for (const [kind, sql] of [['count', plan.count], ['page', plan.page]] as const) {
+      for (const [kind, sql] of [
+        ['count', plan.count],
+        ['page', plan.page],
+      ] as const) {
         const detail = explain(sql, { ...params });
-        assert.doesNotMatch(detail, /^SCAN (d|search_doc|search_tag|t)\b/m, `${label} ${kind} scans a table:\n${detail}`);
+        assert.doesNotMatch(
+          detail,
+          /^SCAN (d|search_doc|search_tag|t)\b/m,
+          `${label} ${kind} scans a table:\n${detail}`,
+        );
         if (kind !== 'page') continue; // counts may pick any covering index; they only must not scan
         for (const e of expect) assert.match(detail, e, `${label}:\n${detail}`);
         if (!sorts) assert.doesNotMatch(detail, /TEMP B-TREE/, `${label} sorts:\n${detail}`);
       }
     };
     check('listing', {}, false, false, [/INDEX search_doc_by_date \(account_no=\?\)/], false);
-    check('date range', { after: 0, before: 1 }, false, false, [/INDEX search_doc_by_date \(account_no=\? AND date_ms>\? AND date_ms<\?\)/], false);
-    check('protocol', { protocol: 'sms' }, false, false, [/INDEX search_doc_by_protocol \(account_no=\? AND protocol=\?\)/], false);
+    check(
+      'date range',
+      { after: 0, before: 1 },
+      false,
+      false,
+      [/INDEX search_doc_by_date \(account_no=\? AND date_ms>\? AND date_ms<\?\)/],
+      false,
+    );
+    check(
+      'protocol',
+      { protocol: 'sms' },
+      false,
+      false,
+      [/INDEX search_doc_by_protocol \(account_no=\? AND protocol=\?\)/],
+      false,
+    );
     check('minimum PI', { minPi: 50 }, false, false, [/search_doc/], true);
-    check('tag', { tag: 'work', after: 0 }, false, false, [/SEARCH t USING PRIMARY KEY \(account_no=\? AND tag=\? AND date_ms>\?\)/], false);
+    check(
+      'tag',
+      { tag: 'work', after: 0 },
+      false,
+      false,
+      [/SEARCH t USING PRIMARY KEY \(account_no=\? AND tag=\? AND date_ms>\?\)/],
+      false,
+    );
     check('words', {}, true, true, [/SCAN search_fts VIRTUAL TABLE INDEX 0:M/], true);
-    check('words and filters', { tag: 'work', minPi: 10, protocol: 'email' }, true, true, [/VIRTUAL TABLE INDEX 0:M/, /SEARCH d USING INTEGER PRIMARY KEY/, /search_tag_by_doc/], true);
+    check(
+      'words and filters',
+      { tag: 'work', minPi: 10, protocol: 'email' },
+      true,
+      true,
+      [/VIRTUAL TABLE INDEX 0:M/, /SEARCH d USING INTEGER PRIMARY KEY/, /search_tag_by_doc/],
+      true,
+    );
     db.close();
   } finally {
     tmp.cleanup();

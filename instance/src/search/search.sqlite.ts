@@ -142,11 +142,24 @@ export function planSearch(
     ...(has('after') ? [`${column} >= @after`] : []),
     ...(has('before') ? [`${column} < @before`] : []),
   ];
-  const protocolAndPi = [...(has('protocol') ? ['d.protocol = @protocol'] : []), ...(has('minPi') ? ['d.pi >= @minPi'] : [])];
+  const protocolAndPi = [
+    ...(has('protocol') ? ['d.protocol = @protocol'] : []),
+    ...(has('minPi') ? ['d.pi >= @minPi'] : []),
+  ];
   const and = (xs: string[]): string => xs.join(' AND ');
-  const shape = (from: string, base: string[], filters: string[], countAlone: string, order: string, relevance = 'NULL') => ({
+  const shape = (
+    from: string,
+    base: string[],
+    filters: string[],
+    countAlone: string,
+    order: string,
+    relevance = 'NULL',
+  ) => ({
     // When only the driving table is filtered, count it alone (no join).
-    count: filters.length > 0 ? `SELECT count(*) AS n FROM ${from} WHERE ${and([...base, ...filters])}` : `SELECT count(*) AS n FROM ${countAlone} WHERE ${and(base)}`,
+    count:
+      filters.length > 0
+        ? `SELECT count(*) AS n FROM ${from} WHERE ${and([...base, ...filters])}`
+        : `SELECT count(*) AS n FROM ${countAlone} WHERE ${and(base)}`,
     page: `SELECT ${columns}, ${relevance} AS relevance FROM ${from} WHERE ${and([...base, ...filters])}
            ORDER BY ${order} LIMIT @limit OFFSET @offset`,
     pageCounts: false,
@@ -180,7 +193,13 @@ export function planSearch(
       't.date_ms DESC, t.doc_id DESC',
     );
   }
-  return shape('search_doc d', ['d.account_no = @acct', ...dates('d.date_ms'), ...protocolAndPi], [], 'search_doc d', 'd.date_ms DESC, d.id DESC');
+  return shape(
+    'search_doc d',
+    ['d.account_no = @acct', ...dates('d.date_ms'), ...protocolAndPi],
+    [],
+    'search_doc d',
+    'd.date_ms DESC, d.id DESC',
+  );
 }
 
 class SqliteSearchIndex implements SearchIndex {
@@ -204,9 +223,9 @@ class SqliteSearchIndex implements SearchIndex {
   }
 
   private accountRange(accountId: string): AccountRange | undefined {
-    const row = this.stmt('SELECT account_no FROM search_account WHERE account_id = ?').safeIntegers(true).get(accountId) as
-      | { account_no: bigint }
-      | undefined;
+    const row = this.stmt('SELECT account_no FROM search_account WHERE account_id = ?')
+      .safeIntegers(true)
+      .get(accountId) as { account_no: bigint } | undefined;
     return row ? rangeOf(row.account_no) : undefined;
   }
 
@@ -225,76 +244,93 @@ class SqliteSearchIndex implements SearchIndex {
    */
   async index(docs: SearchDocument[]): Promise<void> {
     if (docs.length === 0) return;
-    this.db.transaction(() => {
-      const ranges = new Map<string, AccountRange>();
-      const nextIds = new Map<string, bigint>();
-      const findDoc = this.stmt('SELECT id FROM search_doc WHERE account_no = ? AND message_id = ?').safeIntegers(true);
-      const maxId = this.stmt('SELECT max(id) AS id FROM search_doc WHERE id BETWEEN ? AND ?').safeIntegers(true);
-      const insertDoc = this.stmt(
-        `INSERT INTO search_doc (id, account_no, message_id, conversation_id, date_ms, protocol, pi)
+    this.db
+      .transaction(() => {
+        const ranges = new Map<string, AccountRange>();
+        const nextIds = new Map<string, bigint>();
+        const findDoc = this.stmt('SELECT id FROM search_doc WHERE account_no = ? AND message_id = ?').safeIntegers(
+          true,
+        );
+        const maxId = this.stmt('SELECT max(id) AS id FROM search_doc WHERE id BETWEEN ? AND ?').safeIntegers(true);
+        const insertDoc = this.stmt(
+          `INSERT INTO search_doc (id, account_no, message_id, conversation_id, date_ms, protocol, pi)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      );
-      const updateDoc = this.stmt('UPDATE search_doc SET conversation_id = ?, date_ms = ?, protocol = ?, pi = ? WHERE id = ?');
-      const deleteTags = this.stmt('DELETE FROM search_tag WHERE doc_id = ?');
-      const insertTag = this.stmt('INSERT OR IGNORE INTO search_tag (account_no, tag, date_ms, doc_id) VALUES (?, ?, ?, ?)');
-      const deleteFts = this.stmt('DELETE FROM search_fts WHERE rowid = ?');
-      const insertFts = this.stmt('INSERT INTO search_fts (rowid, subject, body, sender, recipients) VALUES (?, ?, ?, ?, ?)');
+        );
+        const updateDoc = this.stmt(
+          'UPDATE search_doc SET conversation_id = ?, date_ms = ?, protocol = ?, pi = ? WHERE id = ?',
+        );
+        const deleteTags = this.stmt('DELETE FROM search_tag WHERE doc_id = ?');
+        const insertTag = this.stmt(
+          'INSERT OR IGNORE INTO search_tag (account_no, tag, date_ms, doc_id) VALUES (?, ?, ?, ?)',
+        );
+        const deleteFts = this.stmt('DELETE FROM search_fts WHERE rowid = ?');
+        const insertFts = this.stmt(
+          'INSERT INTO search_fts (rowid, subject, body, sender, recipients) VALUES (?, ?, ?, ?, ?)',
+        );
 
-      for (const doc of docs) {
-        let range = ranges.get(doc.accountId);
-        if (!range) {
-          range = this.ensureAccount(doc.accountId);
-          ranges.set(doc.accountId, range);
-          const top = (maxId.get(range.lo, range.hi) as { id: bigint | null }).id;
-          nextIds.set(doc.accountId, top === null ? range.lo : top + 1n);
+        for (const doc of docs) {
+          let range = ranges.get(doc.accountId);
+          if (!range) {
+            range = this.ensureAccount(doc.accountId);
+            ranges.set(doc.accountId, range);
+            const top = (maxId.get(range.lo, range.hi) as { id: bigint | null }).id;
+            nextIds.set(doc.accountId, top === null ? range.lo : top + 1n);
+          }
+          const dateMs = doc.date.getTime();
+          const protocol = normalizeKeyword(doc.protocol);
+          const pi = Math.round(doc.pi);
+          const existing = findDoc.get(range.no, doc.messageId) as { id: bigint } | undefined;
+          let id: bigint;
+          if (existing) {
+            id = existing.id;
+            updateDoc.run(doc.conversationId, dateMs, protocol, pi, id);
+            deleteTags.run(id);
+            deleteFts.run(id);
+          } else {
+            id = nextIds.get(doc.accountId)!;
+            if (id > range.hi)
+              throw new Error(`Search index: account ${doc.accountId} has exhausted its document ids.`);
+            nextIds.set(doc.accountId, id + 1n);
+            insertDoc.run(id, range.no, doc.messageId, doc.conversationId, dateMs, protocol, pi);
+          }
+          insertFts.run(id, ftsText(doc.subject), ftsText(doc.body), ftsText(doc.from), ftsText(doc.to));
+          for (const tag of doc.tags) insertTag.run(range.no, normalizeKeyword(tag), dateMs, id);
         }
-        const dateMs = doc.date.getTime();
-        const protocol = normalizeKeyword(doc.protocol);
-        const pi = Math.round(doc.pi);
-        const existing = findDoc.get(range.no, doc.messageId) as { id: bigint } | undefined;
-        let id: bigint;
-        if (existing) {
-          id = existing.id;
-          updateDoc.run(doc.conversationId, dateMs, protocol, pi, id);
-          deleteTags.run(id);
-          deleteFts.run(id);
-        } else {
-          id = nextIds.get(doc.accountId)!;
-          if (id > range.hi) throw new Error(`Search index: account ${doc.accountId} has exhausted its document ids.`);
-          nextIds.set(doc.accountId, id + 1n);
-          insertDoc.run(id, range.no, doc.messageId, doc.conversationId, dateMs, protocol, pi);
-        }
-        insertFts.run(id, ftsText(doc.subject), ftsText(doc.body), ftsText(doc.from), ftsText(doc.to));
-        for (const tag of doc.tags) insertTag.run(range.no, normalizeKeyword(tag), dateMs, id);
-      }
-    }).immediate();
+      })
+      .immediate();
   }
 
   async remove(accountId: string, messageIds: string[]): Promise<void> {
     const range = this.accountRange(accountId);
     if (!range || messageIds.length === 0) return;
-    this.db.transaction(() => {
-      const findDoc = this.stmt('SELECT id FROM search_doc WHERE account_no = ? AND message_id = ?').safeIntegers(true);
-      const deleteFts = this.stmt('DELETE FROM search_fts WHERE rowid = ?');
-      const deleteDoc = this.stmt('DELETE FROM search_doc WHERE id = ?'); // tags follow (ON DELETE CASCADE)
-      for (const messageId of messageIds) {
-        const row = findDoc.get(range.no, messageId) as { id: bigint } | undefined;
-        if (!row) continue;
-        deleteFts.run(row.id);
-        deleteDoc.run(row.id);
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const findDoc = this.stmt('SELECT id FROM search_doc WHERE account_no = ? AND message_id = ?').safeIntegers(
+          true,
+        );
+        const deleteFts = this.stmt('DELETE FROM search_fts WHERE rowid = ?');
+        const deleteDoc = this.stmt('DELETE FROM search_doc WHERE id = ?'); // tags follow (ON DELETE CASCADE)
+        for (const messageId of messageIds) {
+          const row = findDoc.get(range.no, messageId) as { id: bigint } | undefined;
+          if (!row) continue;
+          deleteFts.run(row.id);
+          deleteDoc.run(row.id);
+        }
+      })
+      .immediate();
   }
 
   async removeAccount(accountId: string): Promise<void> {
     const range = this.accountRange(accountId);
     if (!range) return;
-    this.db.transaction(() => {
-      this.stmt('DELETE FROM search_fts WHERE rowid BETWEEN ? AND ?').run(range.lo, range.hi);
-      this.stmt('DELETE FROM search_tag WHERE account_no = ?').run(range.no);
-      this.stmt('DELETE FROM search_doc WHERE account_no = ?').run(range.no);
-      this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.stmt('DELETE FROM search_fts WHERE rowid BETWEEN ? AND ?').run(range.lo, range.hi);
+        this.stmt('DELETE FROM search_tag WHERE account_no = ?').run(range.no);
+        this.stmt('DELETE FROM search_doc WHERE account_no = ?').run(range.no);
+        this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
+      })
+      .immediate();
   }
 
   async search(accountId: string, query: SearchQuery): Promise<SearchResult> {

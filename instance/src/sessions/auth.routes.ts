@@ -13,8 +13,12 @@ const LoginBody = Type.Object(
   {
     username: Username,
     password: Password,
-    totp: Type.Optional(Type.String({ maxLength: 16, description: 'Current two-factor code, when the account uses one.' })),
-    deviceId: Type.Optional(Type.String({ format: 'uuid', description: 'The device id of an earlier login from this device.' })),
+    totp: Type.Optional(
+      Type.String({ maxLength: 16, description: 'Current two-factor code, when the account uses one.' }),
+    ),
+    deviceId: Type.Optional(
+      Type.String({ format: 'uuid', description: 'The device id of an earlier login from this device.' }),
+    ),
     deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   },
   { additionalProperties: false },
@@ -28,10 +32,11 @@ const LoginReply = Type.Object({
   device: DeviceDto,
 });
 
-export const authRoutes: FastifyPluginAsync<{ auth: AuthService; metrics: Metrics; loginRateLimitPerMinute: number }> = async (
-  app,
-  { auth, metrics, loginRateLimitPerMinute },
-) => {
+export const authRoutes: FastifyPluginAsync<{
+  auth: AuthService;
+  metrics: Metrics;
+  loginRateLimitPerMinute: number;
+}> = async (app, { auth, metrics, loginRateLimitPerMinute }) => {
   app.post(
     '/api/v1/auth/login',
     {
@@ -46,7 +51,10 @@ export const authRoutes: FastifyPluginAsync<{ auth: AuthService; metrics: Metric
     async (request) => {
       const body = request.body as Static<typeof LoginBody>;
       try {
-        const r = await auth.login({ ...body, ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'] } : {}) });
+        const r = await auth.login({
+          ...body,
+          ...(request.headers['user-agent'] ? { userAgent: request.headers['user-agent'] } : {}),
+        });
         metrics.logins.inc({ outcome: 'ok' });
         request.log.info({ accountId: r.account.id, deviceId: r.device.id }, 'login');
         return {
@@ -67,7 +75,11 @@ export const authRoutes: FastifyPluginAsync<{ auth: AuthService; metrics: Metric
     '/api/v1/auth/logout',
     {
       config: { access: 'user' },
-      schema: { tags: ['auth'], summary: 'End this session (the token stops working).', response: { 204: NoContent, ...problemResponses(401) } },
+      schema: {
+        tags: ['auth'],
+        summary: 'End this session (the token stops working).',
+        response: { 204: NoContent, ...problemResponses(401) },
+      },
     },
     async (request, reply) => {
       await auth.logout(principalOf(request));

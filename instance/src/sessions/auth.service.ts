@@ -161,7 +161,12 @@ export class AuthService {
     const account = await this.mustGet(accountId);
     if (!account.totpSecretSealed) throw new AppError('totp_not_pending', 'Two-factor authentication is not enabled.');
     const checked = await this.checkTotp(account, account.totpSecretSealed, code);
-    await this.storage.accounts.update({ ...checked, totpSecretSealed: null, totpPendingSealed: null, updatedAt: this.clock() });
+    await this.storage.accounts.update({
+      ...checked,
+      totpSecretSealed: null,
+      totpPendingSealed: null,
+      updatedAt: this.clock(),
+    });
   }
 
   /** Verifies a code against a sealed secret, refusing replays of a code already used; records the step used. */

@@ -25,7 +25,10 @@ export const ERROR_CODES = {
   token_expired: { status: 401, title: 'The bearer token has expired; log in again.' },
   token_revoked: { status: 401, title: 'The bearer token was revoked; log in again.' },
   invalid_credentials: { status: 401, title: 'Wrong username or password.' },
-  totp_required: { status: 401, title: 'This account uses two-factor authentication; send the current code as `totp`.' },
+  totp_required: {
+    status: 401,
+    title: 'This account uses two-factor authentication; send the current code as `totp`.',
+  },
   totp_invalid: { status: 401, title: 'The two-factor code is wrong or expired.' },
   totp_not_pending: { status: 409, title: 'There is no two-factor enrolment waiting for confirmation.' },
   totp_already_enabled: { status: 409, title: 'Two-factor authentication is already enabled on this account.' },
@@ -35,67 +38,161 @@ export const ERROR_CODES = {
   // resources
   not_found: { status: 404, title: 'No such resource (or it is not yours).' },
   username_taken: { status: 409, title: 'This username is already taken on this instance.' },
-  username_invalid: { status: 400, title: 'Usernames are 1–64 characters: lowercase letters, digits, dot, dash, underscore.' },
+  username_invalid: {
+    status: 400,
+    title: 'Usernames are 1–64 characters: lowercase letters, digits, dot, dash, underscore.',
+  },
   password_too_weak: { status: 400, title: 'Passwords must be at least 10 characters long.' },
   quota_exceeded: { status: 507, title: 'The account storage quota is exhausted.' },
   conflict: { status: 409, title: 'The resource changed meanwhile; reload and retry.' },
-  search_query_invalid: { status: 400, title: 'The search query has a term that cannot be understood (the detail names it).' },
+  search_query_invalid: {
+    status: 400,
+    title: 'The search query has a term that cannot be understood (the detail names it).',
+  },
 
   // contacts
-  identity_address_invalid: { status: 400, title: 'An identity address is not valid on its protocol (the detail names it).' },
-  contact_identity_taken: { status: 409, title: 'An address already belongs to another of your contacts; merge the two contacts instead.' },
-  contact_merge_invalid: { status: 400, title: 'This merge cannot be done (the target is also a source, or the result would be too large).' },
+  identity_address_invalid: {
+    status: 400,
+    title: 'An identity address is not valid on its protocol (the detail names it).',
+  },
+  contact_identity_taken: {
+    status: 409,
+    title: 'An address already belongs to another of your contacts; merge the two contacts instead.',
+  },
+  contact_merge_invalid: {
+    status: 400,
+    title: 'This merge cannot be done (the target is also a source, or the result would be too large).',
+  },
   vcard_invalid: { status: 400, title: 'The vCard file cannot be read (the detail names the line and the problem).' },
 
   // remote identities and IMAP import
-  imap_auth_failed: { status: 422, title: 'The remote IMAP server refused the login: check the username and password (some providers want an app password).' },
-  imap_unreachable: { status: 502, title: 'The remote IMAP server could not be reached: check the host, the port and the TLS mode.' },
-  imap_tls_failed: { status: 502, title: 'The TLS connection to the remote IMAP server failed: its certificate is not trusted or not valid for that host.' },
-  imap_host_forbidden: { status: 400, title: 'This host resolves to a loopback, private or otherwise non-public address, which this instance does not import from.' },
-  identity_exists: { status: 409, title: 'This account already has a remote identity for this username on this server.' },
+  imap_auth_failed: {
+    status: 422,
+    title:
+      'The remote IMAP server refused the login: check the username and password (some providers want an app password).',
+  },
+  imap_unreachable: {
+    status: 502,
+    title: 'The remote IMAP server could not be reached: check the host, the port and the TLS mode.',
+  },
+  imap_tls_failed: {
+    status: 502,
+    title:
+      'The TLS connection to the remote IMAP server failed: its certificate is not trusted or not valid for that host.',
+  },
+  imap_host_forbidden: {
+    status: 400,
+    title:
+      'This host resolves to a loopback, private or otherwise non-public address, which this instance does not import from.',
+  },
+  identity_exists: {
+    status: 409,
+    title: 'This account already has a remote identity for this username on this server.',
+  },
 
   // sending mail
   no_recipients: { status: 400, title: 'A message needs at least one recipient (to, cc or bcc).' },
-  too_many_recipients: { status: 400, title: 'The message has more recipients than this instance allows (the detail says how many).' },
-  recipient_invalid: { status: 400, title: 'A recipient is not a valid email address, or gives both or neither of `address` and `contactId` (the detail names it).' },
-  recipient_unknown: { status: 404, title: 'A recipient names no contact of yours, a contact without an email address, or no account of this instance.' },
-  header_invalid: { status: 400, title: 'A subject, name or filename contains a control character (CR, LF, NUL...), which could forge headers.' },
-  attachment_invalid: { status: 400, title: 'An attachment is not valid base64, or has an unacceptable filename or content type (the detail says which).' },
-  attachments_too_large: { status: 413, title: 'The attachments together are larger than this instance accepts in one message.' },
+  too_many_recipients: {
+    status: 400,
+    title: 'The message has more recipients than this instance allows (the detail says how many).',
+  },
+  recipient_invalid: {
+    status: 400,
+    title:
+      'A recipient is not a valid email address, or gives both or neither of `address` and `contactId` (the detail names it).',
+  },
+  recipient_unknown: {
+    status: 404,
+    title: 'A recipient names no contact of yours, a contact without an email address, or no account of this instance.',
+  },
+  header_invalid: {
+    status: 400,
+    title: 'A subject, name or filename contains a control character (CR, LF, NUL...), which could forge headers.',
+  },
+  attachment_invalid: {
+    status: 400,
+    title:
+      'An attachment is not valid base64, or has an unacceptable filename or content type (the detail says which).',
+  },
+  attachments_too_large: {
+    status: 413,
+    title: 'The attachments together are larger than this instance accepts in one message.',
+  },
 
   // correspondents' OpenPGP keys
-  key_malformed: { status: 422, title: 'The OpenPGP key cannot be read: bad armour, truncated packets, not a key, or several keys where one is expected.' },
+  key_malformed: {
+    status: 422,
+    title:
+      'The OpenPGP key cannot be read: bad armour, truncated packets, not a key, or several keys where one is expected.',
+  },
   key_too_large: { status: 422, title: 'The OpenPGP key is larger than this instance accepts (64 KiB).' },
-  key_private: { status: 422, title: 'This is a private key: give the public key only (it is refused and never stored).' },
+  key_private: {
+    status: 422,
+    title: 'This is a private key: give the public key only (it is refused and never stored).',
+  },
   key_expired: { status: 422, title: 'The OpenPGP key has expired.' },
   key_revoked: { status: 422, title: 'The OpenPGP key has been revoked by its owner.' },
   key_address_mismatch: { status: 422, title: 'None of the key’s valid user IDs carries this email address.' },
   key_unusable: { status: 422, title: 'The OpenPGP key has no valid self-signature, or can neither encrypt nor sign.' },
-  contact_address_unknown: { status: 422, title: 'The address is not one of this contact’s email addresses (or the contact has several and none was named).' },
+  contact_address_unknown: {
+    status: 422,
+    title: 'The address is not one of this contact’s email addresses (or the contact has several and none was named).',
+  },
 
   // end-to-end encrypted mail (OpenPGP)
   route_unavailable: {
     status: 422,
-    title: 'Some recipients cannot be reached by the route asked (the detail names them and says why). Send with route "auto" to use the most private route open for each.',
+    title:
+      'Some recipients cannot be reached by the route asked (the detail names them and says why). Send with route "auto" to use the most private route open for each.',
   },
   encryption_unavailable: {
     status: 422,
-    title: 'The message cannot be encrypted end to end: no OpenPGP key is known for some recipients, or you have none (the detail names them). Send with encryption "auto" or "none", or add their keys.',
+    title:
+      'The message cannot be encrypted end to end: no OpenPGP key is known for some recipients, or you have none (the detail names them). Send with encryption "auto" or "none", or add their keys.',
   },
-  signing_key_unavailable: { status: 422, title: 'The message cannot be signed: you have no OpenPGP key, or the server cannot use it (kept on your devices, or locked until you sign in again).' },
+  signing_key_unavailable: {
+    status: 422,
+    title:
+      'The message cannot be signed: you have no OpenPGP key, or the server cannot use it (kept on your devices, or locked until you sign in again).',
+  },
 
   // the account's own OpenPGP keys
-  key_request_invalid: { status: 400, title: 'The request does not fit the mode: server mode takes your password (and the private key to import, if any); client mode takes the public key made on your device.' },
-  key_not_private: { status: 422, title: 'This is a public key: keeping the key on the server needs the private key (-----BEGIN PGP PRIVATE KEY BLOCK-----).' },
-  key_passphrase_wrong: { status: 422, title: 'The private key is protected by a passphrase, and the one given (or none) does not open it.' },
+  key_request_invalid: {
+    status: 400,
+    title:
+      'The request does not fit the mode: server mode takes your password (and the private key to import, if any); client mode takes the public key made on your device.',
+  },
+  key_not_private: {
+    status: 422,
+    title:
+      'This is a public key: keeping the key on the server needs the private key (-----BEGIN PGP PRIVATE KEY BLOCK-----).',
+  },
+  key_passphrase_wrong: {
+    status: 422,
+    title: 'The private key is protected by a passphrase, and the one given (or none) does not open it.',
+  },
   key_not_yours: { status: 422, title: 'This private key is not one of your account’s keys.' },
-  key_revocation_missing: { status: 422, title: 'The instance holds no revocation certificate for this key: send one (`revocationCertificate`), made where the private key is.' },
-  key_revocation_invalid: { status: 422, title: 'The revocation certificate cannot be read or does not revoke this key.' },
+  key_revocation_missing: {
+    status: 422,
+    title:
+      'The instance holds no revocation certificate for this key: send one (`revocationCertificate`), made where the private key is.',
+  },
+  key_revocation_invalid: {
+    status: 422,
+    title: 'The revocation certificate cannot be read or does not revoke this key.',
+  },
   key_none: { status: 409, title: 'The account has no key yet: generate or import one first.' },
   key_exists: { status: 409, title: 'This key is already one of your account’s keys.' },
-  key_mode_mismatch: { status: 409, title: 'Your key is kept the other way (on the server or on your devices): switch with POST /api/v1/keys/mode first.' },
+  key_mode_mismatch: {
+    status: 409,
+    title:
+      'Your key is kept the other way (on the server or on your devices): switch with POST /api/v1/keys/mode first.',
+  },
   key_mode_unchanged: { status: 409, title: 'Your private key is already kept this way.' },
-  key_locked: { status: 409, title: 'The server-held private key does not open with this password (it was protected under an earlier one).' },
+  key_locked: {
+    status: 409,
+    title: 'The server-held private key does not open with this password (it was protected under an earlier one).',
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

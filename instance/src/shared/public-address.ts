@@ -50,4 +50,3 @@ export function isPublicAddress(address: string): boolean {
   }
   return !NON_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
-

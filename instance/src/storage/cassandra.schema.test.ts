@@ -43,7 +43,11 @@ interface TableDef {
   cql: string;
 }
 
-const splitColumns = (s: string) => s.split(',').map((c) => c.trim()).filter((c) => c !== '');
+const splitColumns = (s: string) =>
+  s
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
 
 /** Name and partition key of every CREATE TABLE, read from the CQL text. */
 function tables(): TableDef[] {
@@ -99,7 +103,8 @@ describe('Cassandra schema', () => {
   test('versions are strictly increasing from 1 and the schema version is the last one', () => {
     const versions = CASSANDRA_MIGRATIONS.map((m) => m.version);
     assert.equal(versions[0], 1);
-    for (let i = 1; i < versions.length; i++) assert.ok(versions[i]! > versions[i - 1]!, `version ${versions[i]} after ${versions[i - 1]}`);
+    for (let i = 1; i < versions.length; i++)
+      assert.ok(versions[i]! > versions[i - 1]!, `version ${versions[i]} after ${versions[i - 1]}`);
     assert.equal(CASSANDRA_SCHEMA_VERSION, versions.at(-1));
     for (const m of CASSANDRA_MIGRATIONS) assert.ok(m.name.length > 0 && m.statements(KS).length > 0);
   });
@@ -136,10 +141,17 @@ describe('Cassandra schema', () => {
   test('per-user tables are partitioned by account_id; the others are listed with a reason', () => {
     const defs = tables();
     const created = new Set(defs.map((t) => t.name));
-    assert.deepEqual([...created].sort(), Object.values(TABLES).sort(), 'every table in TABLES is created, and only those');
+    assert.deepEqual(
+      [...created].sort(),
+      Object.values(TABLES).sort(),
+      'every table in TABLES is created, and only those',
+    );
     for (const t of defs) {
       if (INSTANCE_LEVEL[t.name]) continue;
-      assert.ok(t.partitionKey.includes('account_id'), `${t.name} partition key (${t.partitionKey.join(', ')}) lacks account_id`);
+      assert.ok(
+        t.partitionKey.includes('account_id'),
+        `${t.name} partition key (${t.partitionKey.join(', ')}) lacks account_id`,
+      );
     }
     const key = (name: string) => defs.find((t) => t.name === name)!.partitionKey;
     // The unbounded streams are bounded by their partition keys: one message, one conversation-month, one month.
@@ -154,7 +166,10 @@ describe('Cassandra schema', () => {
   test('listings are clustered newest first; collections are frozen', () => {
     const cql = (name: string) => tables().find((t) => t.name === name)!.cql;
     assert.match(cql(TABLES.messagesByConversation), /CLUSTERING ORDER BY \(received_at DESC, message_id DESC\)/);
-    assert.match(cql(TABLES.conversationsByActivity), /CLUSTERING ORDER BY \(last_message_at DESC, conversation_id DESC\)/);
+    assert.match(
+      cql(TABLES.conversationsByActivity),
+      /CLUSTERING ORDER BY \(last_message_at DESC, conversation_id DESC\)/,
+    );
     for (const s of allStatements) {
       const unfrozen = s.replaceAll(/frozen<(list|set|map)</g, '').match(/\b(list|set|map)</g);
       assert.equal(unfrozen, null, `non-frozen collection in: ${s.slice(0, 80)}`);
@@ -180,8 +195,14 @@ describe('keyspace', () => {
       "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'o''dc': 2}",
     );
     assert.throws(() => replicationCql({ class: 'SimpleStrategy', replicationFactor: 0 }), /replication factor/);
-    assert.throws(() => replicationCql({ class: 'NetworkTopologyStrategy', dataCenters: { dc1: 1.5 } }), /replication factor/);
-    assert.throws(() => replicationCql({ class: 'NetworkTopologyStrategy', dataCenters: {} }), /at least one data center/);
+    assert.throws(
+      () => replicationCql({ class: 'NetworkTopologyStrategy', dataCenters: { dc1: 1.5 } }),
+      /replication factor/,
+    );
+    assert.throws(
+      () => replicationCql({ class: 'NetworkTopologyStrategy', dataCenters: {} }),
+      /at least one data center/,
+    );
     assert.equal(
       createKeyspaceCql('caliopen', { class: 'SimpleStrategy', replicationFactor: 3 }),
       "CREATE KEYSPACE IF NOT EXISTS caliopen WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3} AND durable_writes = true",
@@ -201,26 +222,37 @@ describe('time buckets', () => {
   test('month and day buckets are UTC', () => {
     assert.equal(monthBucket(new Date('2025-11-30T23:59:59.999Z')), 202511);
     assert.equal(monthBucket(new Date('2025-12-01T00:00:00.000Z')), 202512);
-    assert.equal(monthBucket(new Date('2026-01-01T00:30:00+01:00')), 202512, 'local midnight in Paris is still December in UTC');
+    assert.equal(
+      monthBucket(new Date('2026-01-01T00:30:00+01:00')),
+      202512,
+      'local midnight in Paris is still December in UTC',
+    );
     assert.equal(dayBucket(new Date('2026-01-02T00:00:00.000Z')), 20260102);
     assert.equal(dayBucket(new Date('2026-12-31T23:59:59.999Z')), 20261231);
   });
 
   test('bucket order is time order', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('1990-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }), fc.date({ min: new Date('1990-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }), (a, b) => {
-        if (a <= b) {
-          assert.ok(monthBucket(a) <= monthBucket(b));
-          assert.ok(dayBucket(a) <= dayBucket(b));
-        }
-      }),
+      fc.property(
+        fc.date({ min: new Date('1990-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }),
+        fc.date({ min: new Date('1990-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }),
+        (a, b) => {
+          if (a <= b) {
+            assert.ok(monthBucket(a) <= monthBucket(b));
+            assert.ok(dayBucket(a) <= dayBucket(b));
+          }
+        },
+      ),
     );
   });
 
   test('the walk visits known months at or before the cursor, newest first, once each', () => {
     const months = [202601, 202511, 202603, 202601, 202512];
     assert.deepEqual(monthsToVisit(months), [202603, 202601, 202512, 202511]);
-    assert.deepEqual(monthsToVisit(months, { at: new Date('2026-01-15T00:00:00.000Z'), id: 'x' }), [202601, 202512, 202511]);
+    assert.deepEqual(
+      monthsToVisit(months, { at: new Date('2026-01-15T00:00:00.000Z'), id: 'x' }),
+      [202601, 202512, 202511],
+    );
     assert.deepEqual(monthsToVisit(months, { at: new Date('2025-01-15T00:00:00.000Z'), id: 'x' }), []);
     assert.deepEqual(monthsToVisit([]), []);
   });
@@ -284,8 +316,15 @@ describe('collectNewestFirst (keyset paging over month buckets)', () => {
       { at: new Date('2026-03-01T12:00:00.000Z'), id: 'd4', stale: false },
       { at: new Date('2026-01-15T00:00:00.000Z'), id: 'e5', stale: false },
     ];
-    const { seen } = await pageThrough(rows, rows.map((r) => monthBucket(r.at)), 2);
-    assert.deepEqual(seen.map((k) => k.id), ['d4', 'e5', 'b2', 'c3', 'a1']);
+    const { seen } = await pageThrough(
+      rows,
+      rows.map((r) => monthBucket(r.at)),
+      2,
+    );
+    assert.deepEqual(
+      seen.map((k) => k.id),
+      ['d4', 'e5', 'b2', 'c3', 'a1'],
+    );
   });
 
   test('stale keys are skipped and the page is still filled from older rows and months', async () => {
@@ -296,15 +335,34 @@ describe('collectNewestFirst (keyset paging over month buckets)', () => {
       { at: new Date('2026-01-20T00:00:00.000Z'), id: 'w', stale: false },
     ];
     const index = fakeIndex(rows);
-    const page = await collectNewestFirst({ months: [202602, 202601, 202512], limit: 2, fetch: index.fetch, hydrate: index.hydrate });
-    assert.deepEqual(page.map((k) => k.id), ['z', 'w']);
-    assert.ok(index.calls.every((c) => c.limit <= 2), 'no query reads more than the page size');
+    const page = await collectNewestFirst({
+      months: [202602, 202601, 202512],
+      limit: 2,
+      fetch: index.fetch,
+      hydrate: index.hydrate,
+    });
+    assert.deepEqual(
+      page.map((k) => k.id),
+      ['z', 'w'],
+    );
+    assert.ok(
+      index.calls.every((c) => c.limit <= 2),
+      'no query reads more than the page size',
+    );
     assert.ok(!index.calls.some((c) => c.month === 202512), 'stops as soon as the page is full');
   });
 
   test('limit 0 reads nothing', async () => {
     const index = fakeIndex([{ at: new Date(), id: 'a', stale: false }]);
-    assert.deepEqual(await collectNewestFirst({ months: [monthBucket(new Date())], limit: 0, fetch: index.fetch, hydrate: index.hydrate }), []);
+    assert.deepEqual(
+      await collectNewestFirst({
+        months: [monthBucket(new Date())],
+        limit: 0,
+        fetch: index.fetch,
+        hydrate: index.hydrate,
+      }),
+      [],
+    );
     assert.equal(index.calls.length, 0);
   });
 
@@ -329,7 +387,10 @@ describe('collectNewestFirst (keyset paging over month buckets)', () => {
             .filter((r) => !r.stale)
             .sort((a, b) => (newerThan(a, b) ? -1 : 1))
             .map((r) => r.id);
-          assert.deepEqual(seen.map((k) => k.id), expected);
+          assert.deepEqual(
+            seen.map((k) => k.id),
+            expected,
+          );
           assert.ok(calls.every((c) => c.limit <= limit && c.returned <= c.limit));
         },
       ),
@@ -344,7 +405,11 @@ describe('sessions TTL', () => {
   test('a live session lives until its expiry plus the retention', () => {
     const expiresAt = new Date(now.getTime() + 30 * 24 * 3600 * 1000);
     assert.equal(sessionTtlSeconds(expiresAt, now), 30 * 24 * 3600 + EXPIRED_SESSION_RETENTION_SECONDS);
-    assert.equal(sessionTtlSeconds(new Date(now.getTime() + 1500), now), 2 + EXPIRED_SESSION_RETENTION_SECONDS, 'rounded up');
+    assert.equal(
+      sessionTtlSeconds(new Date(now.getTime() + 1500), now),
+      2 + EXPIRED_SESSION_RETENTION_SECONDS,
+      'rounded up',
+    );
   });
 
   test('an already expired session still lives a day, so that a purge finds it', () => {
@@ -355,7 +420,11 @@ describe('sessions TTL', () => {
     const ttl = sessionTtlSeconds(new Date('2100-01-01T00:00:00.000Z'), now);
     assert.ok(ttl > 0);
     assert.ok(now.getTime() + ttl * 1000 < Date.UTC(2038, 0, 19, 3, 14, 7));
-    assert.equal(sessionTtlSeconds(new Date('2040-01-01T00:00:00.000Z'), new Date('2038-01-18T00:00:00.000Z')), 0, 'no TTL left: none');
+    assert.equal(
+      sessionTtlSeconds(new Date('2040-01-01T00:00:00.000Z'), new Date('2038-01-18T00:00:00.000Z')),
+      0,
+      'no TTL left: none',
+    );
   });
 });
 

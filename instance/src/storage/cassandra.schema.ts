@@ -471,7 +471,8 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          PRIMARY KEY ((account_id), first_seen_at, address, fingerprint)
        ) WITH CLUSTERING ORDER BY (first_seen_at DESC, address DESC, fingerprint DESC)`,
     ],
-  },  {
+  },
+  {
     version: 8,
     name: 'encrypted mail waiting for the account key to be unlocked (late decryption)',
     statements: (ks) => [

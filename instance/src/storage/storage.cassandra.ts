@@ -352,7 +352,10 @@ export class CassandraStorage implements Storage {
       }
     } finally {
       await this.context
-        .lwt(`DELETE FROM ${this.context.table(TABLES.schemaLock)} WHERE component = ? IF owner = ?`, [MIGRATION_COMPONENT, owner])
+        .lwt(`DELETE FROM ${this.context.table(TABLES.schemaLock)} WHERE component = ? IF owner = ?`, [
+          MIGRATION_COMPONENT,
+          owner,
+        ])
         .catch(() => undefined);
     }
     return CASSANDRA_SCHEMA_VERSION;
@@ -382,10 +385,10 @@ export class CassandraStorage implements Storage {
         ? await this.context.one('SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?', [
             this.context.keyspace,
           ])
-        : await this.context.one('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [
-            this.context.keyspace,
-            table,
-          ]);
+        : await this.context.one(
+            'SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?',
+            [this.context.keyspace, table],
+          );
     return row !== null;
   }
 

@@ -242,7 +242,13 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       test('update replaces mutable fields', async () => {
         const a = anAccount();
         await s.accounts.create(a);
-        const changed = { ...a, displayName: 'New Name', quotaBytes: 5000, totpPendingSealed: 'p', updatedAt: at('2026-02-01T00:00:00.000Z') };
+        const changed = {
+          ...a,
+          displayName: 'New Name',
+          quotaBytes: 5000,
+          totpPendingSealed: 'p',
+          updatedAt: at('2026-02-01T00:00:00.000Z'),
+        };
         await s.accounts.update(changed);
         assert.deepEqual(await s.accounts.get(a.id), changed);
       });
@@ -278,20 +284,43 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         await s.accounts.create(a);
         await s.accounts.create(b);
         const d1 = aDevice(a.id, { lastSeenAt: at('2026-01-01T10:00:00.000Z') });
-        const d2 = aDevice(a.id, { lastSeenAt: at('2026-01-03T10:00:00.000Z'), type: 'mobile', os: 'Android', osVersion: '15' });
+        const d2 = aDevice(a.id, {
+          lastSeenAt: at('2026-01-03T10:00:00.000Z'),
+          type: 'mobile',
+          os: 'Android',
+          osVersion: '15',
+        });
         await s.devices.create(d1);
         await s.devices.create(d2);
         assert.deepEqual(await s.devices.get(a.id, d2.id), d2);
         assert.equal(await s.devices.get(b.id, d2.id), null, "B cannot read A's device");
-        assert.deepEqual((await s.devices.listByAccount(a.id)).map((d) => d.id), [d2.id, d1.id]);
+        assert.deepEqual(
+          (await s.devices.listByAccount(a.id)).map((d) => d.id),
+          [d2.id, d1.id],
+        );
         assert.deepEqual(await s.devices.listByAccount(b.id), []);
         await s.devices.touch(a.id, d1.id, at('2026-01-05T10:00:00.000Z'));
-        assert.deepEqual((await s.devices.listByAccount(a.id)).map((d) => d.id), [d1.id, d2.id]);
+        assert.deepEqual(
+          (await s.devices.listByAccount(a.id)).map((d) => d.id),
+          [d1.id, d2.id],
+        );
         await s.devices.touch(a.id, d1.id, at('2026-01-04T10:00:00.000Z'));
-        assert.equal((await s.devices.get(a.id, d1.id))?.lastSeenAt.toISOString(), '2026-01-05T10:00:00.000Z', 'touch never goes back in time');
-        assert.equal(await s.devices.revoke(b.id, d1.id, at('2026-01-06T00:00:00.000Z')), false, "B cannot revoke A's device");
+        assert.equal(
+          (await s.devices.get(a.id, d1.id))?.lastSeenAt.toISOString(),
+          '2026-01-05T10:00:00.000Z',
+          'touch never goes back in time',
+        );
+        assert.equal(
+          await s.devices.revoke(b.id, d1.id, at('2026-01-06T00:00:00.000Z')),
+          false,
+          "B cannot revoke A's device",
+        );
         assert.equal(await s.devices.revoke(a.id, d1.id, at('2026-01-06T00:00:00.000Z')), true);
-        assert.equal(await s.devices.revoke(a.id, d1.id, at('2026-01-07T00:00:00.000Z')), false, 'revoking twice is a no-op');
+        assert.equal(
+          await s.devices.revoke(a.id, d1.id, at('2026-01-07T00:00:00.000Z')),
+          false,
+          'revoking twice is a no-op',
+        );
         assert.equal((await s.devices.get(a.id, d1.id))?.revokedAt?.toISOString(), '2026-01-06T00:00:00.000Z');
       });
 
@@ -317,10 +346,18 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.deepEqual(await s.sessions.getByTokenHash(s1.tokenHash), s1);
         assert.equal(await s.sessions.getByTokenHash('unknown'), null);
         assert.equal((await s.sessions.listByAccount(a.id)).length, 4);
-        assert.equal(await s.sessions.revoke(randomUUID(), s1.id, at('2026-01-03T00:00:00.000Z')), false, 'scoped to the account');
+        assert.equal(
+          await s.sessions.revoke(randomUUID(), s1.id, at('2026-01-03T00:00:00.000Z')),
+          false,
+          'scoped to the account',
+        );
         assert.equal(await s.sessions.revoke(a.id, s1.id, at('2026-01-03T00:00:00.000Z')), true);
         assert.ok((await s.sessions.getByTokenHash(s1.tokenHash))?.revokedAt);
-        assert.equal(await s.sessions.revokeByDevice(a.id, dev1, at('2026-01-03T00:00:00.000Z')), 1, 'only the live one of dev1');
+        assert.equal(
+          await s.sessions.revokeByDevice(a.id, dev1, at('2026-01-03T00:00:00.000Z')),
+          1,
+          'only the live one of dev1',
+        );
         assert.ok((await s.sessions.getByTokenHash(s2.tokenHash))?.revokedAt);
         assert.equal((await s.sessions.getByTokenHash(s3.tokenHash))?.revokedAt, null);
         assert.equal(await s.sessions.purgeExpired(at('2026-06-01T00:00:00.000Z')), 1);
@@ -348,9 +385,18 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.contacts.get(b.id, c.id), null);
         assert.equal((await s.contacts.findByIdentity(a.id, 'email', 'alice@y.example'))?.id, c.id);
         assert.equal(await s.contacts.findByIdentity(b.id, 'email', 'alice@y.example'), null);
-        assert.equal(await s.contacts.findByIdentity(a.id, 'xmpp', 'alice@y.example'), null, 'protocol is part of the identity');
+        assert.equal(
+          await s.contacts.findByIdentity(a.id, 'xmpp', 'alice@y.example'),
+          null,
+          'protocol is part of the identity',
+        );
         // B may have a contact with the same address: identities are unique per account only.
-        assert.equal(await s.contacts.create(aContact(b.id, { identities: [{ protocol: 'email', address: 'alice@x.example', label: null }] })), true);
+        assert.equal(
+          await s.contacts.create(
+            aContact(b.id, { identities: [{ protocol: 'email', address: 'alice@x.example', label: null }] }),
+          ),
+          true,
+        );
       });
 
       test('an identity belongs to one contact: a clashing create or update is refused and writes nothing', async () => {
@@ -358,12 +404,18 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         await s.accounts.create(a);
         const c1 = aContact(a.id, { identities: [{ protocol: 'email', address: 'same@x.example', label: null }] });
         assert.equal(await s.contacts.create(c1), true);
-        const c2 = aContact(a.id, { displayName: 'Other', identities: [{ protocol: 'email', address: 'same@x.example', label: null }] });
+        const c2 = aContact(a.id, {
+          displayName: 'Other',
+          identities: [{ protocol: 'email', address: 'same@x.example', label: null }],
+        });
         assert.equal(await s.contacts.create(c2), false);
         assert.equal(await s.contacts.get(a.id, c2.id), null);
         const c3 = aContact(a.id, { identities: [{ protocol: 'email', address: 'c3@x.example', label: null }] });
         assert.equal(await s.contacts.create(c3), true);
-        const stolen = { ...c3, identities: [...c3.identities, { protocol: 'email', address: 'same@x.example', label: null }] };
+        const stolen = {
+          ...c3,
+          identities: [...c3.identities, { protocol: 'email', address: 'same@x.example', label: null }],
+        };
         assert.equal(await s.contacts.update(stolen), false);
         assert.deepEqual(await s.contacts.get(a.id, c3.id), c3);
         assert.equal((await s.contacts.findByIdentity(a.id, 'email', 'same@x.example'))?.id, c1.id);
@@ -374,7 +426,12 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         await s.accounts.create(a);
         const c = aContact(a.id, { identities: [{ protocol: 'email', address: 'old@x.example', label: null }] });
         await s.contacts.create(c);
-        const next = { ...c, displayName: 'Alice M.', identities: [{ protocol: 'email', address: 'new@x.example', label: 'home' }], updatedAt: at('2026-03-01T00:00:00.000Z') };
+        const next = {
+          ...c,
+          displayName: 'Alice M.',
+          identities: [{ protocol: 'email', address: 'new@x.example', label: 'home' }],
+          updatedAt: at('2026-03-01T00:00:00.000Z'),
+        };
         assert.equal(await s.contacts.update(next), true);
         assert.deepEqual(await s.contacts.get(a.id, c.id), next);
         assert.equal(await s.contacts.findByIdentity(a.id, 'email', 'old@x.example'), null);
@@ -389,7 +446,8 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       test('list pages by display name then id', async () => {
         const a = anAccount();
         await s.accounts.create(a);
-        for (const n of ['Chloé', 'Alice', 'Bruno', 'Alice']) await s.contacts.create(aContact(a.id, { displayName: n }));
+        for (const n of ['Chloé', 'Alice', 'Bruno', 'Alice'])
+          await s.contacts.create(aContact(a.id, { displayName: n }));
         const seen: string[] = [];
         let afterKey: { displayName: string; id: string } | undefined;
         for (;;) {
@@ -415,12 +473,17 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.deepEqual(await s.conversations.getByKey(a.id, 'people:k1'), c);
         const days = [5, 3, 9, 1, 7];
         for (const d of days) {
-          await s.conversations.getOrCreate(aConversation(a.id, { lastMessageAt: at(`2026-01-0${d}T00:00:00.000Z`), title: `d${d}` }));
+          await s.conversations.getOrCreate(
+            aConversation(a.id, { lastMessageAt: at(`2026-01-0${d}T00:00:00.000Z`), title: `d${d}` }),
+          );
         }
         const titles: string[] = [];
         let beforeCursor: { at: Date; id: string } | undefined;
         for (;;) {
-          const page = await s.conversations.list(a.id, { limit: 2, ...(beforeCursor ? { before: beforeCursor } : {}) });
+          const page = await s.conversations.list(a.id, {
+            limit: 2,
+            ...(beforeCursor ? { before: beforeCursor } : {}),
+          });
           titles.push(...page.map((x) => x.title));
           if (page.length < 2) break;
           const last = page.at(-1)!;
@@ -437,7 +500,14 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const a = anAccount();
         await s.accounts.create(a);
         const c = await s.conversations.getOrCreate(aConversation(a.id));
-        const next = { ...c, messageCount: 3, unreadCount: 2, pi: { score: 80, level: 'high', modelVersion: 'pi-1' }, importance: 2, lastMessageAt: at('2026-02-01T00:00:00.000Z') };
+        const next = {
+          ...c,
+          messageCount: 3,
+          unreadCount: 2,
+          pi: { score: 80, level: 'high', modelVersion: 'pi-1' },
+          importance: 2,
+          lastMessageAt: at('2026-02-01T00:00:00.000Z'),
+        };
         await s.conversations.update(next);
         assert.deepEqual(await s.conversations.get(a.id, c.id), next);
         assert.equal(await s.conversations.delete(randomUUID(), c.id), false);
@@ -460,11 +530,21 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         ];
         const byTitle = new Map<string, Conversation>();
         for (const [title, importance, when] of specs) {
-          byTitle.set(title, await s.conversations.getOrCreate(aConversation(a.id, { title, importance, lastMessageAt: at(when), messageCount: 1 })));
+          byTitle.set(
+            title,
+            await s.conversations.getOrCreate(
+              aConversation(a.id, { title, importance, lastMessageAt: at(when), messageCount: 1 }),
+            ),
+          );
         }
         const expected = (list: Conversation[]) =>
           [...list]
-            .sort((x, y) => y.importance - x.importance || y.lastMessageAt.getTime() - x.lastMessageAt.getTime() || (y.id > x.id ? 1 : y.id < x.id ? -1 : 0))
+            .sort(
+              (x, y) =>
+                y.importance - x.importance ||
+                y.lastMessageAt.getTime() - x.lastMessageAt.getTime() ||
+                (y.id > x.id ? 1 : y.id < x.id ? -1 : 0),
+            )
             .map((c) => c.title);
         const walk = async (accountId: string, limit: number) => {
           const titles: string[] = [];
@@ -512,14 +592,24 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         };
         await s.correspondence.recordSent(a.id, sent);
         await s.correspondence.recordSent(a.id, sent);
-        await s.correspondence.recordSent(a.id, { externalId: null, recipients: [{ protocol: 'email', address: 'frank@f.example' }] });
-        assert.deepEqual([...(await s.correspondence.sentAmong(a.id, ['<other@x>', '<sent-1@alpha.test>', '<sent-1@alpha.test>']))], ['<sent-1@alpha.test>']);
+        await s.correspondence.recordSent(a.id, {
+          externalId: null,
+          recipients: [{ protocol: 'email', address: 'frank@f.example' }],
+        });
+        assert.deepEqual(
+          [...(await s.correspondence.sentAmong(a.id, ['<other@x>', '<sent-1@alpha.test>', '<sent-1@alpha.test>']))],
+          ['<sent-1@alpha.test>'],
+        );
         assert.deepEqual([...(await s.correspondence.sentAmong(a.id, []))], []);
         assert.equal(await s.correspondence.hasWrittenTo(a.id, 'email', 'dave@d.example'), true);
         assert.equal(await s.correspondence.hasWrittenTo(a.id, 'email', 'frank@f.example'), true);
         assert.equal(await s.correspondence.hasWrittenTo(a.id, 'email', 'mallory@m.example'), false);
         assert.equal(await s.correspondence.hasWrittenTo(a.id, 'federation', 'dave@d.example'), false, 'per protocol');
-        assert.deepEqual([...(await s.correspondence.sentAmong(b.id, ['<sent-1@alpha.test>']))], [], 'scoped to the account');
+        assert.deepEqual(
+          [...(await s.correspondence.sentAmong(b.id, ['<sent-1@alpha.test>']))],
+          [],
+          'scoped to the account',
+        );
         assert.equal(await s.correspondence.hasWrittenTo(b.id, 'email', 'dave@d.example'), false);
       });
 
@@ -559,7 +649,13 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const a = anAccount();
         await s.accounts.create(a);
         const conv = await s.conversations.getOrCreate(aConversation(a.id));
-        const dates = ['2025-11-30T23:59:59.999Z', '2026-01-15T00:00:00.000Z', '2025-12-01T00:00:00.000Z', '2026-03-01T12:00:00.000Z', '2026-01-15T00:00:00.000Z'];
+        const dates = [
+          '2025-11-30T23:59:59.999Z',
+          '2026-01-15T00:00:00.000Z',
+          '2025-12-01T00:00:00.000Z',
+          '2026-03-01T12:00:00.000Z',
+          '2026-01-15T00:00:00.000Z',
+        ];
         const ids: string[] = [];
         for (const d of dates) {
           const m = aMessage(a.id, conv.id, { receivedAt: at(d) });
@@ -570,7 +666,10 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const seen: Message[] = [];
         let beforeCursor: { at: Date; id: string } | undefined;
         for (;;) {
-          const page = await s.messages.listByConversation(a.id, conv.id, { limit: 2, ...(beforeCursor ? { before: beforeCursor } : {}) });
+          const page = await s.messages.listByConversation(a.id, conv.id, {
+            limit: 2,
+            ...(beforeCursor ? { before: beforeCursor } : {}),
+          });
           seen.push(...page);
           if (page.length < 2) break;
           const last = page.at(-1)!;
@@ -581,7 +680,9 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         for (let i = 1; i < seen.length; i++) {
           const prev = seen[i - 1]!;
           const cur = seen[i]!;
-          const ordered = prev.receivedAt > cur.receivedAt || (prev.receivedAt.getTime() === cur.receivedAt.getTime() && prev.id > cur.id);
+          const ordered =
+            prev.receivedAt > cur.receivedAt ||
+            (prev.receivedAt.getTime() === cur.receivedAt.getTime() && prev.id > cur.id);
           assert.ok(ordered, 'ordered by (receivedAt desc, id desc)');
         }
       });
@@ -592,35 +693,78 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         await s.accounts.create(a);
         await s.accounts.create(b);
         const conv = await s.conversations.getOrCreate(aConversation(a.id));
-        const marked = (over: Partial<Message>) => aMessage(a.id, conv.id, { subject: '...', facts: { transport: null, authentication: null, openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, pendingDecryption: true }, importance: { feedback: 'up' } }, ...over });
+        const marked = (over: Partial<Message>) =>
+          aMessage(a.id, conv.id, {
+            subject: '...',
+            facts: {
+              transport: null,
+              authentication: null,
+              openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, pendingDecryption: true },
+              importance: { feedback: 'up' },
+            },
+            ...over,
+          });
         const older = marked({ receivedAt: at('2026-03-01T10:00:00.000Z') });
         const newer = marked({ receivedAt: at('2026-04-01T10:00:00.000Z'), read: true, tags: ['keep'] });
         const third = marked({ receivedAt: at('2026-05-01T10:00:00.000Z') });
         const plain = aMessage(a.id, conv.id);
         for (const m of [newer, plain, third, older]) await s.messages.put(m);
-        assert.deepEqual((await s.messages.listPendingDecryption(a.id, 10)).map((m) => m.id), [older.id, newer.id, third.id]);
-        assert.deepEqual((await s.messages.listPendingDecryption(a.id, 2)).map((m) => m.id), [older.id, newer.id], 'bounded');
+        assert.deepEqual(
+          (await s.messages.listPendingDecryption(a.id, 10)).map((m) => m.id),
+          [older.id, newer.id, third.id],
+        );
+        assert.deepEqual(
+          (await s.messages.listPendingDecryption(a.id, 2)).map((m) => m.id),
+          [older.id, newer.id],
+          'bounded',
+        );
         assert.deepEqual(await s.messages.listPendingDecryption(b.id, 10), [], "another account's are not listed");
         assert.deepEqual(await s.messages.listPendingDecryption(a.id, 0), []);
 
         const pi = { score: 40, level: 'good', modelVersion: 'hub-pi/1' };
         const openpgp = { kind: 'pgp-mime-encrypted', encrypted: true, decrypted: true, signature: 'valid' };
-        assert.equal(await s.messages.setDecryption(b.id, newer.id, { content: { subject: 'x', snippet: 'x', threadKey: null }, openpgp, pi }), null, "another account's call changes nothing");
-        const updated = await s.messages.setDecryption(a.id, newer.id, { content: { subject: 'Harbour plans', snippet: 'Meet at the lighthouse', threadKey: 'harbour plans' }, openpgp, pi });
+        assert.equal(
+          await s.messages.setDecryption(b.id, newer.id, {
+            content: { subject: 'x', snippet: 'x', threadKey: null },
+            openpgp,
+            pi,
+          }),
+          null,
+          "another account's call changes nothing",
+        );
+        const updated = await s.messages.setDecryption(a.id, newer.id, {
+          content: { subject: 'Harbour plans', snippet: 'Meet at the lighthouse', threadKey: 'harbour plans' },
+          openpgp,
+          pi,
+        });
         assert.equal(updated?.subject, 'Harbour plans');
         const read = (await s.messages.get(a.id, newer.id))!;
-        assert.deepEqual([read.subject, read.snippet, read.threadKey], ['Harbour plans', 'Meet at the lighthouse', 'harbour plans']);
+        assert.deepEqual(
+          [read.subject, read.snippet, read.threadKey],
+          ['Harbour plans', 'Meet at the lighthouse', 'harbour plans'],
+        );
         assert.deepEqual(read.pi, pi);
         assert.deepEqual(read.facts['openpgp'], openpgp, 'the openpgp section replaced');
         assert.deepEqual(read.facts['importance'], { feedback: 'up' }, 'the other sections kept');
         assert.deepEqual([read.read, read.tags], [true, ['keep']], 'flags untouched');
         // Given up: facts only, the content stays as it came.
-        await s.messages.setDecryption(a.id, older.id, { content: null, openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, problem: 'Not decrypted.' }, pi: null });
+        await s.messages.setDecryption(a.id, older.id, {
+          content: null,
+          openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, problem: 'Not decrypted.' },
+          pi: null,
+        });
         assert.equal((await s.messages.get(a.id, older.id))?.subject, '...');
-        assert.deepEqual((await s.messages.listPendingDecryption(a.id, 10)).map((m) => m.id), [third.id]);
+        assert.deepEqual(
+          (await s.messages.listPendingDecryption(a.id, 10)).map((m) => m.id),
+          [third.id],
+        );
         await s.messages.purge(a.id, third.id);
         assert.deepEqual(await s.messages.listPendingDecryption(a.id, 10), [], 'a purged message is no longer listed');
-        assert.equal(await s.messages.setDecryption(a.id, randomUUID(), { content: null, openpgp, pi }), null, 'unknown id');
+        assert.equal(
+          await s.messages.setDecryption(a.id, randomUUID(), { content: null, openpgp, pi }),
+          null,
+          'unknown id',
+        );
       });
 
       test('flags update, move to another conversation, purge', async () => {
@@ -632,12 +776,19 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const m2 = aMessage(a.id, c1.id);
         await s.messages.put(m1);
         await s.messages.put(m2);
-        const updated = await s.messages.updateFlags(a.id, m1.id, { read: true, tags: ['INBOX', 'work'], importance: 3 });
+        const updated = await s.messages.updateFlags(a.id, m1.id, {
+          read: true,
+          tags: ['INBOX', 'work'],
+          importance: 3,
+        });
         assert.equal(updated?.read, true);
         assert.deepEqual((await s.messages.get(a.id, m1.id))?.tags, ['INBOX', 'work']);
         assert.equal((await s.messages.get(a.id, m1.id))?.archived, false, 'unspecified flags unchanged');
         assert.equal(await s.messages.updateFlags(randomUUID(), m1.id, { read: false }), null, 'scoped to the account');
-        const facts = { ...m1.facts, importance: { repliesTo: null, feedback: 'junk', feedbackAt: '2026-04-01T00:00:00.000Z', reasons: [] } };
+        const facts = {
+          ...m1.facts,
+          importance: { repliesTo: null, feedback: 'junk', feedbackAt: '2026-04-01T00:00:00.000Z', reasons: [] },
+        };
         await s.messages.updateFlags(a.id, m1.id, { importance: -2, facts });
         assert.deepEqual((await s.messages.get(a.id, m1.id))?.facts, facts, 'facts are replaced when given');
         await s.messages.updateFlags(a.id, m1.id, { read: true });
@@ -718,27 +869,63 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const b = anAccount();
         await s.accounts.create(a);
         await s.accounts.create(b);
-        const i1 = aRemoteIdentity(a.id, { createdAt: at('2026-01-02T10:00:00.000Z'), updatedAt: at('2026-01-02T10:00:00.000Z') });
+        const i1 = aRemoteIdentity(a.id, {
+          createdAt: at('2026-01-02T10:00:00.000Z'),
+          updatedAt: at('2026-01-02T10:00:00.000Z'),
+        });
         const i2 = aRemoteIdentity(a.id, { tls: 'starttls', port: 143, label: '', username: 'üser' });
         await s.remoteIdentities.create(i1);
         await s.remoteIdentities.create(i2);
         assert.deepEqual(await s.remoteIdentities.get(a.id, i1.id), i1);
         assert.deepEqual(await s.remoteIdentities.get(a.id, i2.id), i2);
         assert.equal(await s.remoteIdentities.get(b.id, i1.id), null, "B cannot read A's identity");
-        assert.deepEqual((await s.remoteIdentities.listByAccount(a.id)).map((i) => i.id), [i2.id, i1.id]);
+        assert.deepEqual(
+          (await s.remoteIdentities.listByAccount(a.id)).map((i) => i.id),
+          [i2.id, i1.id],
+        );
         assert.deepEqual(await s.remoteIdentities.listByAccount(b.id), []);
 
-        await s.remoteIdentities.putFolder({ accountId: a.id, identityId: i1.id, path: 'INBOX', uidValidity: '4294967295', lastUid: 10, updatedAt: at('2026-01-03T10:00:00.000Z') });
+        await s.remoteIdentities.putFolder({
+          accountId: a.id,
+          identityId: i1.id,
+          path: 'INBOX',
+          uidValidity: '4294967295',
+          lastUid: 10,
+          updatedAt: at('2026-01-03T10:00:00.000Z'),
+        });
         assert.equal(await s.remoteIdentities.delete(b.id, i1.id), false, "B cannot delete A's identity");
         assert.equal((await s.remoteIdentities.listFolders(a.id, i1.id)).length, 1);
         assert.equal(await s.remoteIdentities.delete(a.id, i1.id), true);
         assert.equal(await s.remoteIdentities.delete(a.id, i1.id), false, 'deleting twice is a no-op');
         assert.equal(await s.remoteIdentities.get(a.id, i1.id), null);
         assert.deepEqual(await s.remoteIdentities.listFolders(a.id, i1.id), []);
-        assert.equal(await s.remoteIdentities.updateSync(a.id, i1.id, { ...IDLE_SYNC, state: 'running' }, at('2026-01-04T00:00:00.000Z')), false);
-        assert.equal(await s.remoteIdentities.get(a.id, i1.id), null, 'a progress write after the delete does not resurrect it');
-        await s.remoteIdentities.putFolder({ accountId: a.id, identityId: i1.id, path: 'INBOX', uidValidity: '1', lastUid: 1, updatedAt: at('2026-01-04T00:00:00.000Z') });
-        assert.deepEqual(await s.remoteIdentities.listFolders(a.id, i1.id), [], 'no folder state for a deleted identity');
+        assert.equal(
+          await s.remoteIdentities.updateSync(
+            a.id,
+            i1.id,
+            { ...IDLE_SYNC, state: 'running' },
+            at('2026-01-04T00:00:00.000Z'),
+          ),
+          false,
+        );
+        assert.equal(
+          await s.remoteIdentities.get(a.id, i1.id),
+          null,
+          'a progress write after the delete does not resurrect it',
+        );
+        await s.remoteIdentities.putFolder({
+          accountId: a.id,
+          identityId: i1.id,
+          path: 'INBOX',
+          uidValidity: '1',
+          lastUid: 1,
+          updatedAt: at('2026-01-04T00:00:00.000Z'),
+        });
+        assert.deepEqual(
+          await s.remoteIdentities.listFolders(a.id, i1.id),
+          [],
+          'no folder state for a deleted identity',
+        );
       });
 
       test('sync status round-trips; folder positions never go back under one UIDVALIDITY', async () => {
@@ -767,21 +954,39 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(got?.updatedAt.toISOString(), '2026-01-05T10:00:02.000Z');
         assert.equal(got?.credentialSealed, i.credentialSealed, 'a progress write leaves the credential alone');
 
-        const folder = (path: string, uidValidity: string, lastUid: number) => ({ accountId: a.id, identityId: i.id, path, uidValidity, lastUid, updatedAt: at('2026-01-05T11:00:00.000Z') });
+        const folder = (path: string, uidValidity: string, lastUid: number) => ({
+          accountId: a.id,
+          identityId: i.id,
+          path,
+          uidValidity,
+          lastUid,
+          updatedAt: at('2026-01-05T11:00:00.000Z'),
+        });
         await s.remoteIdentities.putFolder(folder('INBOX', '7', 50));
         await s.remoteIdentities.putFolder(folder('Sent', '9', 3));
         await s.remoteIdentities.putFolder(folder('INBOX', '7', 40));
-        assert.deepEqual((await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.uidValidity, f.lastUid]), [
-          ['INBOX', '7', 50],
-          ['Sent', '9', 3],
-        ]);
+        assert.deepEqual(
+          (await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.uidValidity, f.lastUid]),
+          [
+            ['INBOX', '7', 50],
+            ['Sent', '9', 3],
+          ],
+        );
         await s.remoteIdentities.putFolder(folder('INBOX', '8', 5));
-        assert.deepEqual((await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.uidValidity, f.lastUid]), [
-          ['INBOX', '8', 5],
-          ['Sent', '9', 3],
-        ], 'a new UIDVALIDITY starts the folder over');
+        assert.deepEqual(
+          (await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.uidValidity, f.lastUid]),
+          [
+            ['INBOX', '8', 5],
+            ['Sent', '9', 3],
+          ],
+          'a new UIDVALIDITY starts the folder over',
+        );
         await s.remoteIdentities.putFolder(folder('INBOX', '8', 4_294_967_295));
-        assert.equal((await s.remoteIdentities.listFolders(a.id, i.id))[0]?.lastUid, 4_294_967_295, 'UIDs are 32-bit unsigned');
+        assert.equal(
+          (await s.remoteIdentities.listFolders(a.id, i.id))[0]?.lastUid,
+          4_294_967_295,
+          'UIDs are 32-bit unsigned',
+        );
       });
     });
 
@@ -809,7 +1014,11 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.deepEqual(await s.keys.get(a.id, plain.address, plain.fingerprint), plain);
         assert.deepEqual(await s.keys.get(a.id, full.address, full.fingerprint), full);
         assert.equal(await s.keys.get(b.id, plain.address, plain.fingerprint), null, "B cannot read A's key");
-        assert.equal(await s.keys.get(a.id, 'other@x.example', plain.fingerprint), null, 'the address is part of the key');
+        assert.equal(
+          await s.keys.get(a.id, 'other@x.example', plain.fingerprint),
+          null,
+          'the address is part of the key',
+        );
         assert.deepEqual(await s.keys.listByAddress(b.id, plain.address), []);
       });
 
@@ -820,7 +1029,12 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         await s.accounts.create(b);
         const k = aCorrespondentKey(a.id);
         await s.keys.put(k);
-        const seenAgain = { ...k, source: 'wkd' as const, lastSeenAt: at('2026-02-01T00:00:00.000Z'), publicKey: Uint8Array.from([1, 2, 3]) };
+        const seenAgain = {
+          ...k,
+          source: 'wkd' as const,
+          lastSeenAt: at('2026-02-01T00:00:00.000Z'),
+          publicKey: Uint8Array.from([1, 2, 3]),
+        };
         await s.keys.put(seenAgain);
         assert.deepEqual(await s.keys.listByAddress(a.id, k.address), [seenAgain]);
         await s.keys.put({ ...k, address: 'second@x.example' });
@@ -835,14 +1049,39 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         await s.accounts.create(a);
         const one = 'one@keys.example';
         const two = 'two@keys.example';
-        const k1 = aCorrespondentKey(a.id, { address: one, fingerprint: 'a'.repeat(40), firstSeenAt: at('2026-01-01T00:00:00.000Z') });
-        const k2 = aCorrespondentKey(a.id, { address: one, fingerprint: 'b'.repeat(40), firstSeenAt: at('2026-03-01T00:00:00.000Z') });
-        const k3 = aCorrespondentKey(a.id, { address: one, fingerprint: 'c'.repeat(40), firstSeenAt: at('2026-03-01T00:00:00.000Z') });
-        const k4 = aCorrespondentKey(a.id, { address: two, fingerprint: 'd'.repeat(40), firstSeenAt: at('2026-02-01T00:00:00.000Z') });
-        const elsewhere = aCorrespondentKey(a.id, { address: 'three@keys.example', firstSeenAt: at('2026-05-01T00:00:00.000Z') });
+        const k1 = aCorrespondentKey(a.id, {
+          address: one,
+          fingerprint: 'a'.repeat(40),
+          firstSeenAt: at('2026-01-01T00:00:00.000Z'),
+        });
+        const k2 = aCorrespondentKey(a.id, {
+          address: one,
+          fingerprint: 'b'.repeat(40),
+          firstSeenAt: at('2026-03-01T00:00:00.000Z'),
+        });
+        const k3 = aCorrespondentKey(a.id, {
+          address: one,
+          fingerprint: 'c'.repeat(40),
+          firstSeenAt: at('2026-03-01T00:00:00.000Z'),
+        });
+        const k4 = aCorrespondentKey(a.id, {
+          address: two,
+          fingerprint: 'd'.repeat(40),
+          firstSeenAt: at('2026-02-01T00:00:00.000Z'),
+        });
+        const elsewhere = aCorrespondentKey(a.id, {
+          address: 'three@keys.example',
+          firstSeenAt: at('2026-05-01T00:00:00.000Z'),
+        });
         for (const k of [k1, k2, k3, k4, elsewhere]) await s.keys.put(k);
-        assert.deepEqual((await s.keys.listByAddress(a.id, one)).map((k) => k.fingerprint), [k3, k2, k1].map((k) => k.fingerprint));
-        assert.deepEqual((await s.keys.listByAddresses(a.id, [two, one, two])).map((k) => k.fingerprint), [k3, k2, k4, k1].map((k) => k.fingerprint));
+        assert.deepEqual(
+          (await s.keys.listByAddress(a.id, one)).map((k) => k.fingerprint),
+          [k3, k2, k1].map((k) => k.fingerprint),
+        );
+        assert.deepEqual(
+          (await s.keys.listByAddresses(a.id, [two, one, two])).map((k) => k.fingerprint),
+          [k3, k2, k4, k1].map((k) => k.fingerprint),
+        );
         assert.deepEqual(await s.keys.listByAddresses(a.id, []), []);
         assert.deepEqual(await s.keys.listByAddresses(a.id, ['nobody@keys.example']), []);
       });
@@ -855,15 +1094,31 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const k = aCorrespondentKey(a.id, { status: 'conflict' });
         await s.keys.put(k);
         const verifiedAt = at('2026-04-01T00:00:00.000Z');
-        assert.equal(await s.keys.setStatus(b.id, k.address, k.fingerprint, 'rejected'), false, "B cannot change A's key");
+        assert.equal(
+          await s.keys.setStatus(b.id, k.address, k.fingerprint, 'rejected'),
+          false,
+          "B cannot change A's key",
+        );
         assert.equal(await s.keys.setStatus(a.id, k.address, k.fingerprint, 'active', verifiedAt), true);
         assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), { ...k, status: 'active', verifiedAt });
         assert.equal(await s.keys.setStatus(a.id, k.address, k.fingerprint, 'superseded'), true);
-        assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), { ...k, status: 'superseded', verifiedAt }, 'verifiedAt unchanged when not given');
+        assert.deepEqual(
+          await s.keys.get(a.id, k.address, k.fingerprint),
+          { ...k, status: 'superseded', verifiedAt },
+          'verifiedAt unchanged when not given',
+        );
         assert.equal(await s.keys.setStatus(a.id, k.address, k.fingerprint, 'rejected', null), true);
-        assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), { ...k, status: 'rejected', verifiedAt: null });
+        assert.deepEqual(await s.keys.get(a.id, k.address, k.fingerprint), {
+          ...k,
+          status: 'rejected',
+          verifiedAt: null,
+        });
         assert.equal(await s.keys.setStatus(a.id, k.address, 'e'.repeat(40), 'active'), false, 'unknown key');
-        assert.equal(await s.keys.get(a.id, k.address, 'e'.repeat(40)), null, 'a status write on an unknown key creates nothing');
+        assert.equal(
+          await s.keys.get(a.id, k.address, 'e'.repeat(40)),
+          null,
+          'a status write on an unknown key creates nothing',
+        );
         assert.equal(await s.keys.delete(b.id, k.address, k.fingerprint), false);
         assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), true);
         assert.equal(await s.keys.delete(a.id, k.address, k.fingerprint), false, 'deleting twice is a no-op');
@@ -885,30 +1140,61 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         const c2 = aCorrespondentKey(a.id, { address: one, fingerprint: fp('b'), status: 'conflict', firstSeenAt: t2 });
         const c3 = aCorrespondentKey(a.id, { address: two, fingerprint: fp('c'), status: 'conflict', firstSeenAt: t2 });
         const c4 = aCorrespondentKey(a.id, { address: two, fingerprint: fp('d'), status: 'conflict', firstSeenAt: t1 });
-        const rejected = aCorrespondentKey(a.id, { address: two, fingerprint: fp('e'), status: 'rejected', firstSeenAt: at('2026-03-01T00:00:00.000Z') });
-        const ofB = aCorrespondentKey(b.id, { address: one, fingerprint: fp('f'), status: 'conflict', firstSeenAt: at('2026-04-01T00:00:00.000Z') });
+        const rejected = aCorrespondentKey(a.id, {
+          address: two,
+          fingerprint: fp('e'),
+          status: 'rejected',
+          firstSeenAt: at('2026-03-01T00:00:00.000Z'),
+        });
+        const ofB = aCorrespondentKey(b.id, {
+          address: one,
+          fingerprint: fp('f'),
+          status: 'conflict',
+          firstSeenAt: at('2026-04-01T00:00:00.000Z'),
+        });
         for (const k of [pinned, c1, c2, c3, c4, rejected, ofB]) await s.keys.put(k);
         const fps = (ks: CorrespondentKey[]) => ks.map((k) => k.fingerprint);
         const order = [c3, c2, c1, c4];
-        assert.deepEqual(fps(await s.keys.listConflicts(a.id, { limit: 10 })), fps(order), 'newest first, then address and fingerprint descending');
+        assert.deepEqual(
+          fps(await s.keys.listConflicts(a.id, { limit: 10 })),
+          fps(order),
+          'newest first, then address and fingerprint descending',
+        );
         assert.deepEqual(await s.keys.listConflicts(a.id, { limit: 10 }), order, 'whole keys, bytes included');
         assert.deepEqual(fps(await s.keys.listConflicts(b.id, { limit: 10 })), [ofB.fingerprint], "B's alerts are B's");
         // Paging: strictly after the last key of the previous page.
         const first = await s.keys.listConflicts(a.id, { limit: 2 });
         assert.deepEqual(fps(first), fps([c3, c2]));
         const last = first.at(-1)!;
-        const second = await s.keys.listConflicts(a.id, { limit: 2, after: { firstSeenAt: last.firstSeenAt, address: last.address, fingerprint: last.fingerprint } });
+        const second = await s.keys.listConflicts(a.id, {
+          limit: 2,
+          after: { firstSeenAt: last.firstSeenAt, address: last.address, fingerprint: last.fingerprint },
+        });
         assert.deepEqual(fps(second), fps([c1, c4]));
-        assert.deepEqual(await s.keys.listConflicts(a.id, { limit: 2, after: { firstSeenAt: c4.firstSeenAt, address: c4.address, fingerprint: c4.fingerprint } }), []);
+        assert.deepEqual(
+          await s.keys.listConflicts(a.id, {
+            limit: 2,
+            after: { firstSeenAt: c4.firstSeenAt, address: c4.address, fingerprint: c4.fingerprint },
+          }),
+          [],
+        );
         // Every write keeps the listing right: status changes both ways, a put that resolves or moves, a delete.
         assert.equal(await s.keys.setStatus(a.id, one, c1.fingerprint, 'active', at('2026-05-01T00:00:00.000Z')), true);
         assert.equal(await s.keys.setStatus(a.id, one, pinned.fingerprint, 'conflict'), true);
         await s.keys.put({ ...c3, status: 'rejected' });
-        await s.keys.put({ ...c4, firstSeenAt: at('2026-06-01T00:00:00.000Z'), lastSeenAt: at('2026-06-01T00:00:00.000Z') });
+        await s.keys.put({
+          ...c4,
+          firstSeenAt: at('2026-06-01T00:00:00.000Z'),
+          lastSeenAt: at('2026-06-01T00:00:00.000Z'),
+        });
         assert.equal(await s.keys.delete(a.id, one, c2.fingerprint), true);
         assert.deepEqual(fps(await s.keys.listConflicts(a.id, { limit: 10 })), [c4.fingerprint, pinned.fingerprint]);
         assert.equal((await s.keys.listConflicts(a.id, { limit: 10 }))[1]?.status, 'conflict');
-        assert.equal(await s.keys.setStatus(b.id, two, c4.fingerprint, 'rejected'), false, "B cannot resolve A's alert");
+        assert.equal(
+          await s.keys.setStatus(b.id, two, c4.fingerprint, 'rejected'),
+          false,
+          "B cannot resolve A's alert",
+        );
         assert.equal((await s.keys.listConflicts(a.id, { limit: 10 })).length, 2);
       });
     });
@@ -926,10 +1212,17 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           publicKey: Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff),
           status: 'retired',
           keyExpiresAt: at('2028-01-01T00:00:00.000Z'),
-          revocationCertificate: '-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: This is a revocation certificate\n\nwnUEIBYKAB0WIQQ=\n-----END PGP PUBLIC KEY BLOCK-----\n',
+          revocationCertificate:
+            '-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: This is a revocation certificate\n\nwnUEIBYKAB0WIQQ=\n-----END PGP PUBLIC KEY BLOCK-----\n',
           privateKey: {
             sealed: 'v1.aXY.c2VhbGVk',
-            kek: { algorithm: 'argon2id', memoryCost: 19456, timeCost: 2, parallelism: 1, salt: Uint8Array.from([0, 255, 1, 128, 2, 127, 3, 10, 13, 0, 0, 9, 8, 7, 6, 5]) },
+            kek: {
+              algorithm: 'argon2id',
+              memoryCost: 19456,
+              timeCost: 2,
+              parallelism: 1,
+              salt: Uint8Array.from([0, 255, 1, 128, 2, 127, 3, 10, 13, 0, 0, 9, 8, 7, 6, 5]),
+            },
           },
           addedAt: at('2026-01-02T00:00:00.000Z'),
           updatedAt: at('2026-01-03T00:00:00.000Z'),
@@ -945,13 +1238,35 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       test('put replaces every field (a null private key erases the stored one); lists are newest first', async () => {
         const a = anAccount();
         await s.accounts.create(a);
-        const wrapped = { sealed: 'v1.aXY.d3JhcHBlZA', kek: { algorithm: 'argon2id' as const, memoryCost: 1024, timeCost: 1, parallelism: 1, salt: new Uint8Array(16).fill(7) } };
-        const k1 = anAccountKey(a.id, { fingerprint: 'a'.repeat(40), addedAt: at('2026-01-01T00:00:00.000Z'), privateKey: wrapped });
+        const wrapped = {
+          sealed: 'v1.aXY.d3JhcHBlZA',
+          kek: {
+            algorithm: 'argon2id' as const,
+            memoryCost: 1024,
+            timeCost: 1,
+            parallelism: 1,
+            salt: new Uint8Array(16).fill(7),
+          },
+        };
+        const k1 = anAccountKey(a.id, {
+          fingerprint: 'a'.repeat(40),
+          addedAt: at('2026-01-01T00:00:00.000Z'),
+          privateKey: wrapped,
+        });
         const k2 = anAccountKey(a.id, { fingerprint: 'b'.repeat(40), addedAt: at('2026-03-01T00:00:00.000Z') });
         const k3 = anAccountKey(a.id, { fingerprint: 'c'.repeat(40), addedAt: at('2026-03-01T00:00:00.000Z') });
         for (const k of [k1, k2, k3]) await s.accountKeys.put(k);
-        assert.deepEqual((await s.accountKeys.listByAccount(a.id)).map((k) => k.fingerprint), [k3, k2, k1].map((k) => k.fingerprint));
-        const moved = { ...k1, status: 'revoked' as const, privateKey: null, publicKey: Uint8Array.from([9, 9, 9]), updatedAt: at('2026-04-01T00:00:00.000Z') };
+        assert.deepEqual(
+          (await s.accountKeys.listByAccount(a.id)).map((k) => k.fingerprint),
+          [k3, k2, k1].map((k) => k.fingerprint),
+        );
+        const moved = {
+          ...k1,
+          status: 'revoked' as const,
+          privateKey: null,
+          publicKey: Uint8Array.from([9, 9, 9]),
+          updatedAt: at('2026-04-01T00:00:00.000Z'),
+        };
         await s.accountKeys.put(moved);
         assert.deepEqual(await s.accountKeys.get(a.id, k1.fingerprint), moved);
         assert.equal((await s.accountKeys.listByAccount(a.id)).length, 3);

@@ -19,7 +19,10 @@ export const MAINTENANCE_QUEUE = 'registry-maintenance';
  * Starts the registry: engines, HTTP API, and the maintenance tick through the queue (re-checks, renewals, lapses).
  * One job per tick slot (its jobId makes restarts and several processes idempotent); each run schedules the next.
  */
-export async function startRegistry(config: RegistryConfig, options: RegistryServiceOptions & { logger?: Logger; maintenance?: boolean } = {}): Promise<RunningRegistry> {
+export async function startRegistry(
+  config: RegistryConfig,
+  options: RegistryServiceOptions & { logger?: Logger; maintenance?: boolean } = {},
+): Promise<RunningRegistry> {
   const logger = options.logger ?? createRegistryLogger(config.log.level);
   const services = await buildRegistryServices(config, { ...options, logger });
   const workers: Worker[] = [];
@@ -38,7 +41,12 @@ export async function startRegistry(config: RegistryConfig, options: RegistrySer
     const schedule = async () => {
       const now = Date.now();
       const slot = Math.floor(now / everyMs) + 1;
-      await services.queue.enqueue(MAINTENANCE_QUEUE, 'tick', { slot }, { jobId: `tick-${slot}`, delayMs: slot * everyMs - now, attempts: 1 });
+      await services.queue.enqueue(
+        MAINTENANCE_QUEUE,
+        'tick',
+        { slot },
+        { jobId: `tick-${slot}`, delayMs: slot * everyMs - now, attempts: 1 },
+      );
     };
     workers.push(
       services.queue.process<{ slot: number }>(MAINTENANCE_QUEUE, async () => {
@@ -48,7 +56,8 @@ export async function startRegistry(config: RegistryConfig, options: RegistrySer
             if (report[outcome].length > 0) services.metrics.maintenance.inc({ outcome }, report[outcome].length);
           }
           const members = await services.storage.members.list();
-          for (const status of ['labelled', 'suspended', 'revoked'] as const) services.metrics.members.set({ status }, members.filter((m) => m.status === status).length);
+          for (const status of ['labelled', 'suspended', 'revoked'] as const)
+            services.metrics.members.set({ status }, members.filter((m) => m.status === status).length);
         } finally {
           await schedule();
         }
@@ -58,7 +67,10 @@ export async function startRegistry(config: RegistryConfig, options: RegistrySer
   }
 
   const url = await http.app.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ url, origin: config.origin, storage: services.storage.engine, queue: services.queue.engine }, 'registry started');
+  logger.info(
+    { url, origin: config.origin, storage: services.storage.engine, queue: services.queue.engine },
+    'registry started',
+  );
 
   let stopping: Promise<void> | null = null;
   return {

@@ -10,7 +10,15 @@ export function createRegistryLogger(level: string, destination?: NodeJS.Writabl
       level,
       base: { service: 'caliopen-registry' },
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.declaration', '*.privateJwk', '*.secret'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          '*.password',
+          '*.token',
+          '*.declaration',
+          '*.privateJwk',
+          '*.secret',
+        ],
         censor: '[redacted]',
       },
     },

@@ -56,7 +56,10 @@ export interface RegistryServiceOptions {
   logger?: Pick<Logger, 'warn' | 'info'>;
 }
 
-export async function openRegistryStorage(config: RegistryConfig, env: NodeJS.ProcessEnv = process.env): Promise<RegistryStorage> {
+export async function openRegistryStorage(
+  config: RegistryConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RegistryStorage> {
   if (config.storage.engine === 'cassandra') {
     const { CassandraRegistryStorage } = await import('../storage/registry-storage.cassandra.ts');
     const c = config.storage.cassandra!;
@@ -66,7 +69,12 @@ export async function openRegistryStorage(config: RegistryConfig, env: NodeJS.Pr
       keyspace: c.keyspace,
       ...(env.CASSANDRA_USERNAME ? { username: env.CASSANDRA_USERNAME, password: env.CASSANDRA_PASSWORD ?? '' } : {}),
       ...(c.readConsistency || c.writeConsistency
-        ? { consistency: { ...(c.readConsistency ? { read: c.readConsistency } : {}), ...(c.writeConsistency ? { write: c.writeConsistency } : {}) } }
+        ? {
+            consistency: {
+              ...(c.readConsistency ? { read: c.readConsistency } : {}),
+              ...(c.writeConsistency ? { write: c.writeConsistency } : {}),
+            },
+          }
         : {}),
     });
     await storage.migrate();
@@ -79,7 +87,10 @@ export async function openRegistryStorage(config: RegistryConfig, env: NodeJS.Pr
 export async function openRegistryQueue(config: RegistryConfig): Promise<JobQueue> {
   if (config.queue.engine === 'bullmq') {
     const { openBullmqJobQueue } = await import('@caliopen/instance/queue/job-queue.bullmq.ts');
-    return openBullmqJobQueue({ connection: config.queue.redisUrl!, prefix: `caliopen-registry-${config.origin.replace(/[^A-Za-z0-9.-]/g, '_')}` });
+    return openBullmqJobQueue({
+      connection: config.queue.redisUrl!,
+      prefix: `caliopen-registry-${config.origin.replace(/[^A-Za-z0-9.-]/g, '_')}`,
+    });
   }
   const { openSqliteJobQueue } = await import('@caliopen/instance/queue/job-queue.sqlite.ts');
   return openSqliteJobQueue(join(config.dataDir, 'registry-queue.db'));
@@ -113,10 +124,17 @@ async function defaultRunChecks(): Promise<RunChecks> {
 async function defaultResolver(config: RegistryConfig): Promise<Resolver> {
   const { DnsPacketResolver } = await import('../verification/dns.resolver.ts');
   const server = dnsServerFrom(config);
-  return new DnsPacketResolver({ host: server.host, port: server.port, timeoutMs: Math.min(config.checks.timeoutMs, 5000) });
+  return new DnsPacketResolver({
+    host: server.host,
+    port: server.port,
+    timeoutMs: Math.min(config.checks.timeoutMs, 5000),
+  });
 }
 
-export async function buildRegistryServices(config: RegistryConfig, options: RegistryServiceOptions = {}): Promise<RegistryServices> {
+export async function buildRegistryServices(
+  config: RegistryConfig,
+  options: RegistryServiceOptions = {},
+): Promise<RegistryServices> {
   const clock = options.clock ?? systemClock;
   const box = new SecretBox(loadRegistryMasterKey(config, options.env));
   const storage = await openRegistryStorage(config, options.env);
@@ -134,8 +152,17 @@ export async function buildRegistryServices(config: RegistryConfig, options: Reg
   const keys = new RegistryKeyService(storage, box);
   const log = await TransparencyLogService.open(storage, keys, `${config.origin}/log`);
   const feed = new FeedService(storage, keys, log, config.origin, exclusive);
-  const labels = new LabelService(storage, keys, log, feed, { origin: config.origin, lifetimeDays: config.labels.lifetimeDays });
-  const checks = new CheckService(storage, options.runChecks ?? (await defaultRunChecks()), options.resolver ?? (await defaultResolver(config)), config, clock);
+  const labels = new LabelService(storage, keys, log, feed, {
+    origin: config.origin,
+    lifetimeDays: config.labels.lifetimeDays,
+  });
+  const checks = new CheckService(
+    storage,
+    options.runChecks ?? (await defaultRunChecks()),
+    options.resolver ?? (await defaultResolver(config)),
+    config,
+    clock,
+  );
   const applications = new ApplicationService(storage, clock);
   const auditors = new AuditorService(storage, hasher, clock, config.audit.sessionTtlSeconds);
   const audits = new AuditService(storage, labels, checks, exclusive, clock, config.audit.approvalsRequired);
@@ -146,7 +173,10 @@ export async function buildRegistryServices(config: RegistryConfig, options: Reg
     audits,
     exclusive,
     clock,
-    { recheckIntervalMs: config.checks.recheckIntervalHours * 3600_000, renewAtFraction: config.labels.renewAtFraction },
+    {
+      recheckIntervalMs: config.checks.recheckIntervalHours * 3600_000,
+      renewAtFraction: config.labels.renewAtFraction,
+    },
     logger,
   );
   return {

@@ -19,31 +19,64 @@ export const ApplicationBody = Type.Object(
     domain: Type.String({ minLength: 1, maxLength: 253 }),
     endpoints: Type.Object(
       {
-        https: Type.String({ minLength: 1, maxLength: 2048, description: 'HTTPS base URL of the instance, on its domain.' }),
-        federation: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Federation endpoint (default: the HTTPS base URL).' })),
-        smtp: Type.Optional(Type.String({ minLength: 1, maxLength: 260, description: 'Mail exchanger host[:port], when the instance does email.' })),
+        https: Type.String({
+          minLength: 1,
+          maxLength: 2048,
+          description: 'HTTPS base URL of the instance, on its domain.',
+        }),
+        federation: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description: 'Federation endpoint (default: the HTTPS base URL).',
+          }),
+        ),
+        smtp: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 260,
+            description: 'Mail exchanger host[:port], when the instance does email.',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
     keys: Type.Object({ signing: Jwk, encryption: Jwk }, { additionalProperties: false }),
     certificatePem: Type.String({ minLength: 1, maxLength: 32 * 1024 }),
-    declaration: Type.String({ minLength: 1, maxLength: MAX_DECLARATION_JWS_LENGTH, description: 'Compact JWS of { declaration, nonce, iat } (typ caliopen-declaration+jws).' }),
-    listed: Type.Optional(Type.Boolean({ description: 'false: in the signed feed for peers, hidden from the public directory.' })),
+    declaration: Type.String({
+      minLength: 1,
+      maxLength: MAX_DECLARATION_JWS_LENGTH,
+      description: 'Compact JWS of { declaration, nonce, iat } (typ caliopen-declaration+jws).',
+    }),
+    listed: Type.Optional(
+      Type.Boolean({ description: 'false: in the signed feed for peers, hidden from the public directory.' }),
+    ),
   },
   { additionalProperties: false },
 );
 
-export const ApplicationIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false });
+export const ApplicationIdParams = Type.Object(
+  { id: Type.String({ format: 'uuid' }) },
+  { additionalProperties: false },
+);
 
 export function checkRunView(run: CheckRun | null) {
   return run === null
     ? null
-    : { id: run.id, trigger: run.trigger, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt.toISOString(), mandatoryPassed: run.mandatoryPassed, results: run.results };
+    : {
+        id: run.id,
+        trigger: run.trigger,
+        startedAt: run.startedAt.toISOString(),
+        finishedAt: run.finishedAt.toISOString(),
+        mandatoryPassed: run.mandatoryPassed,
+        results: run.results,
+      };
 }
 
 export function labelView(label: LabelRecord | null, member: Member | null) {
   if (label === null) return null;
-  const status = label.revokedAt !== null ? 'revoked' : member?.currentLabelId === label.id ? member.status : 'superseded';
+  const status =
+    label.revokedAt !== null ? 'revoked' : member?.currentLabelId === label.id ? member.status : 'superseded';
   return {
     id: label.id,
     kind: label.kind,
@@ -77,21 +110,30 @@ export function applicantView(review: ApplicationReview, label: LabelRecord | nu
       approvalsRequired: review.consensus.approvalsRequired,
       objectionReasons: review.votes.filter((v) => v.vote === 'object').map((v) => v.reason ?? ''),
     },
-    decision: { reached: review.consensus.reached || app.status === 'approved', blockers: app.status === 'pending' ? review.consensus.blockers : [] },
+    decision: {
+      reached: review.consensus.reached || app.status === 'approved',
+      blockers: app.status === 'pending' ? review.consensus.blockers : [],
+    },
     label: labelView(label, member),
   };
 }
 
-async function currentLabelOf(storage: RegistryStorage, app: Application): Promise<{ label: LabelRecord | null; member: Member | null }> {
+async function currentLabelOf(
+  storage: RegistryStorage,
+  app: Application,
+): Promise<{ label: LabelRecord | null; member: Member | null }> {
   const member = await storage.members.get(app.domain);
   const labels = await storage.labels.listByDomain(app.domain);
   return { label: labels.find((l) => l.applicationId === app.id) ?? null, member };
 }
 
-export const applicationRoutes: FastifyPluginAsync<{ applications: ApplicationService; audits: AuditService; checks: CheckService; storage: RegistryStorage; rateLimitPerMinute: number }> = async (
-  app,
-  { applications, audits, checks, storage, rateLimitPerMinute },
-) => {
+export const applicationRoutes: FastifyPluginAsync<{
+  applications: ApplicationService;
+  audits: AuditService;
+  checks: CheckService;
+  storage: RegistryStorage;
+  rateLimitPerMinute: number;
+}> = async (app, { applications, audits, checks, storage, rateLimitPerMinute }) => {
   app.post(
     '/v1/applications',
     {
@@ -99,12 +141,15 @@ export const applicationRoutes: FastifyPluginAsync<{ applications: ApplicationSe
       schema: {
         tags: ['applications'],
         summary: 'Apply for the label: domain, endpoints, public keys, certificate and the signed charter declaration.',
-        description: 'Answers the application id, the applicant bearer token (shown once) and the domain-control challenge.',
+        description:
+          'Answers the application id, the applicant bearer token (shown once) and the domain-control challenge.',
         body: ApplicationBody,
       },
     },
     async (request, reply) => {
-      const { application, token, challenge } = await applications.submit(request.body as Static<typeof ApplicationBody>);
+      const { application, token, challenge } = await applications.submit(
+        request.body as Static<typeof ApplicationBody>,
+      );
       request.log.info({ applicationId: application.id, domain: application.domain }, 'application received');
       return reply.code(201).send({
         id: application.id,
@@ -122,7 +167,11 @@ export const applicationRoutes: FastifyPluginAsync<{ applications: ApplicationSe
     '/v1/applications/:id',
     {
       config: { access: 'user' },
-      schema: { tags: ['applications'], summary: 'The applicant follows its application: status, checks, vote summary, label.', params: ApplicationIdParams },
+      schema: {
+        tags: ['applications'],
+        summary: 'The applicant follows its application: status, checks, vote summary, label.',
+        params: ApplicationIdParams,
+      },
     },
     async (request) => {
       const own = applicantApplication(request, (request.params as Static<typeof ApplicationIdParams>).id);
@@ -136,7 +185,11 @@ export const applicationRoutes: FastifyPluginAsync<{ applications: ApplicationSe
     '/v1/applications/:id/verify',
     {
       config: { access: 'user', rateLimit: { max: rateLimitPerMinute, timeWindow: 60_000 } },
-      schema: { tags: ['applications'], summary: 'Run the automated checks now (after publishing the challenge or fixing a failure).', params: ApplicationIdParams },
+      schema: {
+        tags: ['applications'],
+        summary: 'Run the automated checks now (after publishing the challenge or fixing a failure).',
+        params: ApplicationIdParams,
+      },
     },
     async (request) => {
       const own = applicantApplication(request, (request.params as Static<typeof ApplicationIdParams>).id);

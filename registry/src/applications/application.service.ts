@@ -39,19 +39,34 @@ export class ApplicationService {
     private readonly clock: Clock,
   ) {}
 
-  async submit(input: ApplicationInput): Promise<{ application: Application; token: string; challenge: ChallengeInstructions }> {
+  async submit(
+    input: ApplicationInput,
+  ): Promise<{ application: Application; token: string; challenge: ChallengeInstructions }> {
     const now = this.clock();
     const domain = input.domain;
-    if (!isDomain(domain)) throw new RegistryError('domain_invalid', `"${String(input.domain).slice(0, 80)}" is not a lowercase DNS name.`);
+    if (!isDomain(domain))
+      throw new RegistryError('domain_invalid', `"${String(input.domain).slice(0, 80)}" is not a lowercase DNS name.`);
     const https = endpointUrl(input.endpoints.https, domain, 'endpoints.https');
-    const federation = input.endpoints.federation === undefined ? https : endpointUrl(input.endpoints.federation, domain, 'endpoints.federation');
+    const federation =
+      input.endpoints.federation === undefined
+        ? https
+        : endpointUrl(input.endpoints.federation, domain, 'endpoints.federation');
     const smtp = input.endpoints.smtp ?? null;
-    if (smtp !== null && !SMTP_HOST.test(smtp)) throw new RegistryError('endpoint_invalid', 'endpoints.smtp must be a mail host name, optionally with :port.');
+    if (smtp !== null && !SMTP_HOST.test(smtp))
+      throw new RegistryError('endpoint_invalid', 'endpoints.smtp must be a mail host name, optionally with :port.');
 
     const signing = parseOkpPublicJwk(input.keys.signing, 'Ed25519');
-    if (signing === undefined) throw new RegistryError('key_invalid', 'keys.signing must be a public Ed25519 JWK (kty OKP, crv Ed25519, 32-byte x, no d).');
+    if (signing === undefined)
+      throw new RegistryError(
+        'key_invalid',
+        'keys.signing must be a public Ed25519 JWK (kty OKP, crv Ed25519, 32-byte x, no d).',
+      );
     const encryption = parseOkpPublicJwk(input.keys.encryption, 'X25519');
-    if (encryption === undefined) throw new RegistryError('key_invalid', 'keys.encryption must be a public X25519 JWK (kty OKP, crv X25519, 32-byte x, no d).');
+    if (encryption === undefined)
+      throw new RegistryError(
+        'key_invalid',
+        'keys.encryption must be a public X25519 JWK (kty OKP, crv X25519, 32-byte x, no d).',
+      );
 
     let certFingerprint: string;
     try {
@@ -64,16 +79,34 @@ export class ApplicationService {
     const signed = await verifyDeclarationJws(input.declaration, signing, signingThumbprint);
     const skew = Math.abs(Math.floor(now.getTime() / 1000) - signed.iat);
     if (skew > DECLARATION_MAX_SKEW_SECONDS) {
-      throw new RegistryError('declaration_stale', `iat is ${skew} s away from the registry clock (${now.toISOString()}); at most ${DECLARATION_MAX_SKEW_SECONDS} s.`);
+      throw new RegistryError(
+        'declaration_stale',
+        `iat is ${skew} s away from the registry clock (${now.toISOString()}); at most ${DECLARATION_MAX_SKEW_SECONDS} s.`,
+      );
     }
     const claimedVersion = (signed.declaration as Record<string, unknown>)['charterVersion'];
     if (typeof claimedVersion !== 'string' || charterVersion(claimedVersion) === null) {
-      throw new RegistryError('charter_version_unknown', `The registry knows no charter version ${JSON.stringify(claimedVersion ?? null).slice(0, 40)}.`);
+      throw new RegistryError(
+        'charter_version_unknown',
+        `The registry knows no charter version ${JSON.stringify(claimedVersion ?? null).slice(0, 40)}.`,
+      );
     }
     const parsed = parseDeclaration(signed.declaration);
-    if (!parsed.ok) throw new RegistryError('declaration_invalid', parsed.errors.map((e) => `${e.path}: ${e.message}`).slice(0, 5).join('; '), { errors: parsed.errors.slice(0, 50) });
+    if (!parsed.ok)
+      throw new RegistryError(
+        'declaration_invalid',
+        parsed.errors
+          .map((e) => `${e.path}: ${e.message}`)
+          .slice(0, 5)
+          .join('; '),
+        { errors: parsed.errors.slice(0, 50) },
+      );
     const declaration = parsed.value;
-    if (declaration.domain !== domain) throw new RegistryError('declaration_domain_mismatch', `The declaration is for "${declaration.domain}", the application for "${domain}".`);
+    if (declaration.domain !== domain)
+      throw new RegistryError(
+        'declaration_domain_mismatch',
+        `The declaration is for "${declaration.domain}", the application for "${domain}".`,
+      );
 
     const token = newToken();
     const application: Application = {
@@ -97,8 +130,16 @@ export class ApplicationService {
       closedReason: null,
     };
     const outcome = await this.storage.applications.create(application);
-    if (outcome === 'nonce_taken') throw new RegistryError('application_replayed', 'This declaration nonce was already used: sign a fresh declaration.');
-    if (outcome === 'domain_pending') throw new RegistryError('application_pending', `${domain} already has a pending application; follow it with its token.`);
+    if (outcome === 'nonce_taken')
+      throw new RegistryError(
+        'application_replayed',
+        'This declaration nonce was already used: sign a fresh declaration.',
+      );
+    if (outcome === 'domain_pending')
+      throw new RegistryError(
+        'application_pending',
+        `${domain} already has a pending application; follow it with its token.`,
+      );
     return { application, token, challenge: challengeInstructions(application) };
   }
 
@@ -139,6 +180,7 @@ function endpointUrl(text: string, domain: string, name: string): string {
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
     throw new RegistryError('endpoint_invalid', `${name} must have no credentials, query or fragment.`);
   }
-  if (host !== domain && !host.endsWith(`.${domain}`)) throw new RegistryError('endpoint_invalid', `${name} must be on ${domain} or one of its subdomains, not ${host}.`);
+  if (host !== domain && !host.endsWith(`.${domain}`))
+    throw new RegistryError('endpoint_invalid', `${name} must be on ${domain} or one of its subdomains, not ${host}.`);
   return url.href.replace(/\/$/, '');
 }

@@ -25,7 +25,11 @@ const code = async (p: Promise<unknown>) => {
 
 test('a declaration signed by the application key verifies and yields { declaration, nonce, iat }', async () => {
   assert.deepEqual(await verifyDeclarationJws(await sign(good), instance.publicJwk, instance.kid), good);
-  assert.deepEqual(await verifyDeclarationJws(await sign(good, { kid: undefined }), instance.publicJwk, instance.kid), good, 'kid is optional');
+  assert.deepEqual(
+    await verifyDeclarationJws(await sign(good, { kid: undefined }), instance.publicJwk, instance.kid),
+    good,
+    'kid is optional',
+  );
 });
 
 test('forgeries and malformed declarations are refused with their code', async () => {
@@ -33,11 +37,27 @@ test('forgeries and malformed declarations are refused with their code', async (
   const [h, , s] = jws.split('.');
   const forged = `${h}.${Buffer.from(JSON.stringify({ ...good, nonce: 'zzzzzzzzzzzzzzzz' })).toString('base64url')}.${s}`;
   assert.equal(await code(verifyDeclarationJws(forged, instance.publicJwk, instance.kid)), 'declaration_bad_signature');
-  assert.equal(await code(verifyDeclarationJws(await sign(good, { kid: stranger.kid }, stranger), instance.publicJwk, instance.kid)), 'declaration_bad_signature');
-  assert.equal(await code(verifyDeclarationJws(await sign(good, { kid: instance.kid }, stranger), instance.publicJwk, instance.kid)), 'declaration_bad_signature');
-  assert.equal(await code(verifyDeclarationJws(await sign(good, { typ: 'JWT' }), instance.publicJwk, instance.kid)), 'declaration_malformed');
+  assert.equal(
+    await code(
+      verifyDeclarationJws(await sign(good, { kid: stranger.kid }, stranger), instance.publicJwk, instance.kid),
+    ),
+    'declaration_bad_signature',
+  );
+  assert.equal(
+    await code(
+      verifyDeclarationJws(await sign(good, { kid: instance.kid }, stranger), instance.publicJwk, instance.kid),
+    ),
+    'declaration_bad_signature',
+  );
+  assert.equal(
+    await code(verifyDeclarationJws(await sign(good, { typ: 'JWT' }), instance.publicJwk, instance.kid)),
+    'declaration_malformed',
+  );
   assert.equal(await code(verifyDeclarationJws('a.b', instance.publicJwk, instance.kid)), 'declaration_malformed');
-  assert.equal(await code(verifyDeclarationJws(`${'a'.repeat(40_000)}.b.c`, instance.publicJwk, instance.kid)), 'declaration_malformed');
+  assert.equal(
+    await code(verifyDeclarationJws(`${'a'.repeat(40_000)}.b.c`, instance.publicJwk, instance.kid)),
+    'declaration_malformed',
+  );
   for (const payload of [
     { ...good, extra: 1 },
     { ...good, nonce: 'short' },
@@ -48,6 +68,10 @@ test('forgeries and malformed declarations are refused with their code', async (
     { nonce: good.nonce, iat: good.iat },
     'a string',
   ]) {
-    assert.equal(await code(verifyDeclarationJws(await sign(payload), instance.publicJwk, instance.kid)), 'declaration_malformed', JSON.stringify(payload));
+    assert.equal(
+      await code(verifyDeclarationJws(await sign(payload), instance.publicJwk, instance.kid)),
+      'declaration_malformed',
+      JSON.stringify(payload),
+    );
   }
 });

@@ -22,18 +22,28 @@ export interface SignedDeclaration {
   iat: number;
 }
 
-export async function verifyDeclarationJws(jws: string, signingJwk: Ed25519PublicJwk, signingThumbprint: string): Promise<SignedDeclaration> {
-  if (jws.length > MAX_DECLARATION_JWS_LENGTH || !COMPACT_JWS.test(jws)) throw new RegistryError('declaration_malformed', 'The declaration is not a compact JWS.');
+export async function verifyDeclarationJws(
+  jws: string,
+  signingJwk: Ed25519PublicJwk,
+  signingThumbprint: string,
+): Promise<SignedDeclaration> {
+  if (jws.length > MAX_DECLARATION_JWS_LENGTH || !COMPACT_JWS.test(jws))
+    throw new RegistryError('declaration_malformed', 'The declaration is not a compact JWS.');
   let header: Record<string, unknown>;
   try {
     header = decodeProtectedHeader(jws);
   } catch {
     throw new RegistryError('declaration_malformed', 'The JWS protected header is not base64url JSON.');
   }
-  if (header['alg'] !== 'EdDSA') throw new RegistryError('declaration_malformed', `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
-  if (header['typ'] !== DECLARATION_JWS_TYPE) throw new RegistryError('declaration_malformed', `The JWS type must be "${DECLARATION_JWS_TYPE}".`);
+  if (header['alg'] !== 'EdDSA')
+    throw new RegistryError('declaration_malformed', `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
+  if (header['typ'] !== DECLARATION_JWS_TYPE)
+    throw new RegistryError('declaration_malformed', `The JWS type must be "${DECLARATION_JWS_TYPE}".`);
   if (header['kid'] !== undefined && header['kid'] !== signingThumbprint) {
-    throw new RegistryError('declaration_bad_signature', 'The declaration names another key (kid) than the signing key of the application.');
+    throw new RegistryError(
+      'declaration_bad_signature',
+      'The declaration names another key (kid) than the signing key of the application.',
+    );
   }
   let payloadBytes: Uint8Array;
   try {
@@ -41,7 +51,10 @@ export async function verifyDeclarationJws(jws: string, signingJwk: Ed25519Publi
     ({ payload: payloadBytes } = await compactVerify(jws, key, { algorithms: ['EdDSA'] }));
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') {
-      throw new RegistryError('declaration_bad_signature', 'The signature does not verify with the signing key of the application.');
+      throw new RegistryError(
+        'declaration_bad_signature',
+        'The signature does not verify with the signing key of the application.',
+      );
     }
     throw new RegistryError('declaration_malformed', 'The JWS cannot be verified (malformed parts).');
   }
@@ -51,13 +64,21 @@ export async function verifyDeclarationJws(jws: string, signingJwk: Ed25519Publi
   } catch {
     throw new RegistryError('declaration_malformed', 'The JWS payload is not UTF-8 JSON.');
   }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new RegistryError('declaration_malformed', 'The payload is not an object.');
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw new RegistryError('declaration_malformed', 'The payload is not an object.');
   const record = payload as Record<string, unknown>;
   const extra = Object.keys(record).filter((k) => !['declaration', 'nonce', 'iat'].includes(k));
-  if (extra.length > 0) throw new RegistryError('declaration_malformed', `The payload has unknown members: ${extra.slice(0, 5).join(', ')}.`);
+  if (extra.length > 0)
+    throw new RegistryError(
+      'declaration_malformed',
+      `The payload has unknown members: ${extra.slice(0, 5).join(', ')}.`,
+    );
   const { declaration, nonce, iat } = record;
-  if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new RegistryError('declaration_malformed', 'nonce must be 16 to 128 base64url characters.');
-  if (!Number.isSafeInteger(iat) || (iat as number) < 0) throw new RegistryError('declaration_malformed', 'iat must be integer seconds since the epoch.');
-  if (typeof declaration !== 'object' || declaration === null || Array.isArray(declaration)) throw new RegistryError('declaration_malformed', 'declaration must be an object.');
+  if (typeof nonce !== 'string' || !NONCE.test(nonce))
+    throw new RegistryError('declaration_malformed', 'nonce must be 16 to 128 base64url characters.');
+  if (!Number.isSafeInteger(iat) || (iat as number) < 0)
+    throw new RegistryError('declaration_malformed', 'iat must be integer seconds since the epoch.');
+  if (typeof declaration !== 'object' || declaration === null || Array.isArray(declaration))
+    throw new RegistryError('declaration_malformed', 'declaration must be an object.');
   return { declaration, nonce, iat: iat as number };
 }

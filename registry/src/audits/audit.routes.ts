@@ -15,12 +15,23 @@ const LoginBody = Type.Object(
 const VoteBody = Type.Object(
   {
     vote: Type.Union([Type.Literal('approve'), Type.Literal('object'), Type.Literal('abstain')]),
-    reason: Type.Optional(Type.String({ maxLength: 2000, description: 'Required for an objection; shown to the applicant without your name.' })),
+    reason: Type.Optional(
+      Type.String({
+        maxLength: 2000,
+        description: 'Required for an objection; shown to the applicant without your name.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
-const RevokeBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false });
-const DomainParams = Type.Object({ domain: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9.-]+$' }) }, { additionalProperties: false });
+const RevokeBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 2000 }) },
+  { additionalProperties: false },
+);
+const DomainParams = Type.Object(
+  { domain: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9.-]+$' }) },
+  { additionalProperties: false },
+);
 const QueueQuery = Type.Object(
   {
     status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('closed')])),
@@ -29,7 +40,10 @@ const QueueQuery = Type.Object(
   { additionalProperties: false },
 );
 const EventsQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), before: Type.Optional(Type.String({ format: 'date-time' })) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    before: Type.Optional(Type.String({ format: 'date-time' })),
+  },
   { additionalProperties: false },
 );
 
@@ -54,19 +68,33 @@ export function auditorView(review: ApplicationReview) {
     challenge: challengeInstructions(a),
     checks: checkRunView(review.latestCheck),
     compliance: review.compliance,
-    votes: review.votes.map((v) => ({ auditor: v.auditorName, vote: v.vote, reason: v.reason, castAt: v.castAt.toISOString() })),
+    votes: review.votes.map((v) => ({
+      auditor: v.auditorName,
+      vote: v.vote,
+      reason: v.reason,
+      castAt: v.castAt.toISOString(),
+    })),
     consensus: review.consensus,
   };
 }
 
 export function eventView(e: AuditEvent) {
-  return { id: e.id, at: e.at.toISOString(), auditor: e.auditorName, action: e.action, domain: e.domain, applicationId: e.applicationId, detail: e.detail };
+  return {
+    id: e.id,
+    at: e.at.toISOString(),
+    auditor: e.auditorName,
+    action: e.action,
+    domain: e.domain,
+    applicationId: e.applicationId,
+    detail: e.detail,
+  };
 }
 
-export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: AuditorService; loginRateLimitPerMinute: number }> = async (
-  app,
-  { audits, auditors, loginRateLimitPerMinute },
-) => {
+export const auditRoutes: FastifyPluginAsync<{
+  audits: AuditService;
+  auditors: AuditorService;
+  loginRateLimitPerMinute: number;
+}> = async (app, { audits, auditors, loginRateLimitPerMinute }) => {
   app.post(
     '/v1/auth/login',
     {
@@ -77,7 +105,12 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
       const { name, password } = request.body as Static<typeof LoginBody>;
       const { token, session, auditor } = await auditors.login(name, password);
       request.log.info({ auditorId: auditor.id }, 'auditor login');
-      return { token, tokenType: 'Bearer', expiresAt: session.expiresAt.toISOString(), auditor: { id: auditor.id, name: auditor.name } };
+      return {
+        token,
+        tokenType: 'Bearer',
+        expiresAt: session.expiresAt.toISOString(),
+        auditor: { id: auditor.id, name: auditor.name },
+      };
     },
   );
 
@@ -92,7 +125,14 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
 
   app.get(
     '/v1/audit/applications',
-    { config: { access: 'admin' }, schema: { tags: ['audit'], summary: 'The review queue (pending by default), with checks, declarations and votes.', querystring: QueueQuery } },
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'The review queue (pending by default), with checks, declarations and votes.',
+        querystring: QueueQuery,
+      },
+    },
     async (request) => {
       const q = request.query as Static<typeof QueueQuery>;
       return { applications: (await audits.queue(q.status ?? 'pending', q.limit ?? 100)).map(auditorView) };
@@ -101,7 +141,10 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
 
   app.get(
     '/v1/audit/applications/:id',
-    { config: { access: 'admin' }, schema: { tags: ['audit'], summary: 'One application, as auditors review it.', params: ApplicationIdParams } },
+    {
+      config: { access: 'admin' },
+      schema: { tags: ['audit'], summary: 'One application, as auditors review it.', params: ApplicationIdParams },
+    },
     async (request) => {
       const review = await audits.reviewById((request.params as Static<typeof ApplicationIdParams>).id);
       return auditorView(review);
@@ -112,7 +155,12 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
     '/v1/audit/applications/:id/votes',
     {
       config: { access: 'admin' },
-      schema: { tags: ['audit'], summary: 'Cast or change your vote (approve, object with a reason, abstain).', params: ApplicationIdParams, body: VoteBody },
+      schema: {
+        tags: ['audit'],
+        summary: 'Cast or change your vote (approve, object with a reason, abstain).',
+        params: ApplicationIdParams,
+        body: VoteBody,
+      },
     },
     async (request) => {
       const { id } = request.params as Static<typeof ApplicationIdParams>;
@@ -126,7 +174,14 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
 
   app.delete(
     '/v1/audit/applications/:id/votes',
-    { config: { access: 'admin' }, schema: { tags: ['audit'], summary: 'Withdraw your vote (an objection stops blocking).', params: ApplicationIdParams } },
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Withdraw your vote (an objection stops blocking).',
+        params: ApplicationIdParams,
+      },
+    },
     async (request) => {
       const { id } = request.params as Static<typeof ApplicationIdParams>;
       return auditorView(await audits.withdraw(auditorOf(request).auditor, id));
@@ -135,11 +190,19 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
 
   app.get(
     '/v1/audit/events',
-    { config: { access: 'admin' }, schema: { tags: ['audit'], summary: 'Every auditor action and registry decision, newest first (members only).', querystring: EventsQuery } },
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Every auditor action and registry decision, newest first (members only).',
+        querystring: EventsQuery,
+      },
+    },
     async (request) => {
       const q = request.query as Static<typeof EventsQuery>;
       const before = q.before === undefined ? undefined : new Date(q.before);
-      if (before !== undefined && Number.isNaN(before.getTime())) throw new RegistryError('validation_failed', 'before is not a date-time.');
+      if (before !== undefined && Number.isNaN(before.getTime()))
+        throw new RegistryError('validation_failed', 'before is not a date-time.');
       const events = await audits.events({ limit: q.limit ?? 100, ...(before ? { before } : {}) });
       return { events: events.map(eventView) };
     },
@@ -149,7 +212,12 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
     '/v1/audit/instances/:domain/revoke',
     {
       config: { access: 'admin' },
-      schema: { tags: ['audit'], summary: 'Revoke an instance label now: in the feed and the log at once, with a public reason.', params: DomainParams, body: RevokeBody },
+      schema: {
+        tags: ['audit'],
+        summary: 'Revoke an instance label now: in the feed and the log at once, with a public reason.',
+        params: DomainParams,
+        body: RevokeBody,
+      },
     },
     async (request) => {
       const { domain } = request.params as Static<typeof DomainParams>;
@@ -157,7 +225,13 @@ export const auditRoutes: FastifyPluginAsync<{ audits: AuditService; auditors: A
       const { auditor } = auditorOf(request);
       const member = await audits.revoke(auditor, domain, reason);
       request.log.info({ auditorId: auditor.id, domain }, 'instance revoked');
-      return { domain: member.domain, status: member.status, labelId: member.currentLabelId, revokedAt: member.revokedAt?.toISOString() ?? null, reason: member.revocationReason };
+      return {
+        domain: member.domain,
+        status: member.status,
+        labelId: member.currentLabelId,
+        revokedAt: member.revokedAt?.toISOString() ?? null,
+        reason: member.revocationReason,
+      };
     },
   );
 };

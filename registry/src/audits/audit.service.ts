@@ -34,9 +34,17 @@ export class AuditService {
   ) {}
 
   async review(app: Application): Promise<ApplicationReview> {
-    const [latestCheck, votes] = await Promise.all([this.checks.latest(app.id), this.storage.votes.listByApplication(app.id)]);
+    const [latestCheck, votes] = await Promise.all([
+      this.checks.latest(app.id),
+      this.storage.votes.listByApplication(app.id),
+    ]);
     const compliance = complianceOf(app, latestCheck);
-    const consensus = decide({ votes, approvalsRequired: this.approvalsRequired, checks: latestCheck?.results ?? null, compliance });
+    const consensus = decide({
+      votes,
+      approvalsRequired: this.approvalsRequired,
+      checks: latestCheck?.results ?? null,
+      compliance,
+    });
     return { application: app, latestCheck, votes, compliance, consensus };
   }
 
@@ -51,15 +59,35 @@ export class AuditService {
     return Promise.all(apps.map((a) => this.review(a)));
   }
 
-  async vote(auditor: Auditor, applicationId: string, vote: VoteValue, reason: string | null): Promise<ApplicationReview> {
-    if (vote === 'object' && (reason === null || reason.trim() === '')) throw new RegistryError('reason_required', 'An objection needs a reason the applicant and the other auditors can read.');
+  async vote(
+    auditor: Auditor,
+    applicationId: string,
+    vote: VoteValue,
+    reason: string | null,
+  ): Promise<ApplicationReview> {
+    if (vote === 'object' && (reason === null || reason.trim() === ''))
+      throw new RegistryError(
+        'reason_required',
+        'An objection needs a reason the applicant and the other auditors can read.',
+      );
     return this.exclusive.run(async () => {
       const app = await this.pending(applicationId);
       const now = this.clock();
-      const cast: Vote = { applicationId, auditorId: auditor.id, auditorName: auditor.name, vote, reason: reason?.trim() || null, castAt: now };
+      const cast: Vote = {
+        applicationId,
+        auditorId: auditor.id,
+        auditorName: auditor.name,
+        vote,
+        reason: reason?.trim() || null,
+        castAt: now,
+      };
       const previous = await this.storage.votes.put(cast);
       await this.storage.auditEvents.append(
-        this.event(auditor, previous ? 'vote.changed' : 'vote.cast', app, now, { vote, reason: cast.reason, ...(previous ? { previousVote: previous.vote } : {}) }),
+        this.event(auditor, previous ? 'vote.changed' : 'vote.cast', app, now, {
+          vote,
+          reason: cast.reason,
+          ...(previous ? { previousVote: previous.vote } : {}),
+        }),
       );
       return this.decideLocked(app, now);
     });
@@ -71,7 +99,9 @@ export class AuditService {
       const now = this.clock();
       const removed = await this.storage.votes.delete(applicationId, auditor.id);
       if (removed === null) throw new RegistryError('vote_not_found');
-      await this.storage.auditEvents.append(this.event(auditor, 'vote.withdrawn', app, now, { previousVote: removed.vote }));
+      await this.storage.auditEvents.append(
+        this.event(auditor, 'vote.withdrawn', app, now, { previousVote: removed.vote }),
+      );
       return this.decideLocked(app, now);
     });
   }
@@ -121,15 +151,33 @@ export class AuditService {
     if (!review.consensus.reached || review.latestCheck === null) return review;
     const { approvals, objections, abstentions } = review.consensus;
     await this.labels.issue(app, review.latestCheck, 'issued', now);
-    await this.storage.auditEvents.append(systemEvent('decision.reached', app.domain, app.id, now, { approvals, objections, abstentions }));
+    await this.storage.auditEvents.append(
+      systemEvent('decision.reached', app.domain, app.id, now, { approvals, objections, abstentions }),
+    );
     for (const earlier of await this.storage.applications.listByDomain(app.domain)) {
-      if (earlier.id !== app.id && earlier.status === 'approved') await this.storage.applications.setStatus(earlier.id, 'closed', now, `superseded by application ${app.id}`);
+      if (earlier.id !== app.id && earlier.status === 'approved')
+        await this.storage.applications.setStatus(earlier.id, 'closed', now, `superseded by application ${app.id}`);
     }
     await this.storage.applications.setStatus(app.id, 'approved', now);
     return { ...review, application: { ...app, status: 'approved', updatedAt: now } };
   }
 
-  private event(auditor: Auditor, action: AuditEvent['action'], app: Application, at: Date, detail: AuditEvent['detail']): AuditEvent {
-    return { id: randomUUID(), at, auditorId: auditor.id, auditorName: auditor.name, action, domain: app.domain, applicationId: app.id, detail };
+  private event(
+    auditor: Auditor,
+    action: AuditEvent['action'],
+    app: Application,
+    at: Date,
+    detail: AuditEvent['detail'],
+  ): AuditEvent {
+    return {
+      id: randomUUID(),
+      at,
+      auditorId: auditor.id,
+      auditorName: auditor.name,
+      action,
+      domain: app.domain,
+      applicationId: app.id,
+      detail,
+    };
   }
 }

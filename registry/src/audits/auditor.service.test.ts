@@ -16,7 +16,12 @@ const code = async (p: Promise<unknown>) => {
 test('auditor accounts: names checked and unique, sessions expire and end on logout', async () => {
   const r = await unitRegistry();
   let now = new Date('2026-03-01T00:00:00.000Z');
-  const auditors = new AuditorService(r.storage, new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }), () => now, 3600);
+  const auditors = new AuditorService(
+    r.storage,
+    new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }),
+    () => now,
+    3600,
+  );
   try {
     assert.equal(await code(auditors.create('Not A Name', 'long-enough-password')), 'validation_failed');
     assert.equal(await code(auditors.create('short', 'tiny')), 'validation_failed');
@@ -29,7 +34,11 @@ test('auditor accounts: names checked and unique, sessions expire and end on log
     const { token, session } = await auditors.login('alice', 'long-enough-password');
     assert.match(token, /^cal_/);
     assert.equal((await auditors.authenticate(token))?.auditor.id, alice.id);
-    assert.equal(await auditors.authenticate(`cal_${'A'.repeat(43)}`), null, 'an unknown well-formed token may be an applicant\u2019s');
+    assert.equal(
+      await auditors.authenticate(`cal_${'A'.repeat(43)}`),
+      null,
+      'an unknown well-formed token may be an applicant\u2019s',
+    );
     assert.equal(await code(auditors.authenticate('not-a-token')), 'token_invalid');
 
     now = new Date(now.getTime() + 3601 * 1000);

@@ -19,10 +19,22 @@ export class AuditorService {
   ) {}
 
   async create(name: string, password: string): Promise<Auditor> {
-    if (!AUDITOR_NAME.test(name)) throw new RegistryError('validation_failed', 'Auditor names are 1–64 characters: lowercase letters, digits, dot, dash, underscore.');
-    if (password.length < MIN_AUDITOR_PASSWORD_LENGTH) throw new RegistryError('validation_failed', `Passwords are at least ${MIN_AUDITOR_PASSWORD_LENGTH} characters.`);
-    const auditor: Auditor = { id: randomUUID(), name, passwordHash: await this.hasher.hash(password), disabled: false, createdAt: this.clock() };
-    if ((await this.storage.auditors.create(auditor)) === 'name_taken') throw new RegistryError('validation_failed', `An auditor named "${name}" already exists.`);
+    if (!AUDITOR_NAME.test(name))
+      throw new RegistryError(
+        'validation_failed',
+        'Auditor names are 1–64 characters: lowercase letters, digits, dot, dash, underscore.',
+      );
+    if (password.length < MIN_AUDITOR_PASSWORD_LENGTH)
+      throw new RegistryError('validation_failed', `Passwords are at least ${MIN_AUDITOR_PASSWORD_LENGTH} characters.`);
+    const auditor: Auditor = {
+      id: randomUUID(),
+      name,
+      passwordHash: await this.hasher.hash(password),
+      disabled: false,
+      createdAt: this.clock(),
+    };
+    if ((await this.storage.auditors.create(auditor)) === 'name_taken')
+      throw new RegistryError('validation_failed', `An auditor named "${name}" already exists.`);
     return auditor;
   }
 

@@ -31,7 +31,8 @@ export function decide(input: ConsensusInput): ConsensusState {
   const objections = count('object');
   const abstentions = count('abstain');
   const blockers: string[] = [];
-  if (approvals < input.approvalsRequired) blockers.push(`approvals: ${approvals} of ${input.approvalsRequired} needed`);
+  if (approvals < input.approvalsRequired)
+    blockers.push(`approvals: ${approvals} of ${input.approvalsRequired} needed`);
   if (objections > 0) blockers.push(`${objections} standing objection${objections > 1 ? 's' : ''}`);
   if (input.checks === null) {
     blockers.push('no automated check has run yet');
@@ -43,5 +44,12 @@ export function decide(input: ConsensusInput): ConsensusState {
     const unmet = input.compliance.clauses.filter((c) => c.mandatory && c.status !== 'met').map((c) => c.id);
     blockers.push(`mandatory charter clauses not met: ${unmet.join(', ') || '(see compliance)'}`);
   }
-  return { reached: blockers.length === 0, approvals, objections, abstentions, approvalsRequired: input.approvalsRequired, blockers };
+  return {
+    reached: blockers.length === 0,
+    approvals,
+    objections,
+    abstentions,
+    approvalsRequired: input.approvalsRequired,
+    blockers,
+  };
 }

@@ -24,9 +24,15 @@ function service(lookup: Lookup, checks: Partial<RegistryConfig['checks']> = {})
   };
   const stored: unknown[] = [];
   const storage = { checkRuns: { add: async (run: unknown) => void stored.push(run) } } as unknown as RegistryStorage;
-  const config = { checks: { recheckIntervalHours: 6, timeoutMs: 1000, connectTo: {}, allowPrivateTargets: false, ...checks } } as unknown as RegistryConfig;
+  const config = {
+    checks: { recheckIntervalHours: 6, timeoutMs: 1000, connectTo: {}, allowPrivateTargets: false, ...checks },
+  } as unknown as RegistryConfig;
   const resolver = { txt: async () => [], mx: async () => [], tlsa: async () => [] };
-  return { svc: new CheckService(storage, runChecks, resolver, config, () => new Date('2026-11-22T00:00:00Z'), lookup), calls, stored };
+  return {
+    svc: new CheckService(storage, runChecks, resolver, config, () => new Date('2026-11-22T00:00:00Z'), lookup),
+    calls,
+    stored,
+  };
 }
 
 test('an endpoint resolving to a loopback or private address is refused without any connection', async () => {
@@ -49,7 +55,9 @@ test('a public address is pinned for the checks (no second lookup can swap it); 
   await allowed.svc.run(app, 'applicant');
   assert.deepEqual(allowed.calls[0]?.connectTo, { host: '10.0.0.7', port: 8443 });
 
-  const configured = service(async () => assert.fail('no lookup when the operator says where to connect'), { connectTo: { 'alpha.example': '127.0.0.1:9443' } });
+  const configured = service(async () => assert.fail('no lookup when the operator says where to connect'), {
+    connectTo: { 'alpha.example': '127.0.0.1:9443' },
+  });
   await configured.svc.run(app, 'applicant');
   assert.deepEqual(configured.calls[0]?.connectTo, { host: '127.0.0.1', port: 9443 });
 });

@@ -74,7 +74,9 @@ export class CheckService {
     if (addresses.length === 0) return {};
     const forbidden = addresses.map((a) => a.address).filter((a) => !isPublicAddress(a));
     if (forbidden.length > 0 && !this.config.checks.allowPrivateTargets) {
-      return { refused: `${host} resolves to ${forbidden.join(', ')}, which is not a public address: the registry does not connect there` };
+      return {
+        refused: `${host} resolves to ${forbidden.join(', ')}, which is not a public address: the registry does not connect there`,
+      };
     }
     return { connectTo: { host: addresses[0]!.address, port: Number(url.port || 443) } };
   }
@@ -83,7 +85,17 @@ export class CheckService {
     const startedAt = this.clock();
     const where = await this.target(app);
     const results: CheckResult[] = where.refused
-      ? [{ id: 'network.target', status: 'fail', points: 0, maxPoints: 0, mandatory: true, evidence: where.refused, checkedAt: startedAt.toISOString() }]
+      ? [
+          {
+            id: 'network.target',
+            status: 'fail',
+            points: 0,
+            maxPoints: 0,
+            mandatory: true,
+            evidence: where.refused,
+            checkedAt: startedAt.toISOString(),
+          },
+        ]
       : await this.runChecks(verificationTarget(app), {
           resolver: this.resolver,
           ...(where.connectTo ? { connectTo: where.connectTo } : {}),

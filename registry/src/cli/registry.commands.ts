@@ -23,7 +23,10 @@ const ORIGIN = /^[\x21-\x7e]{1,200}$/;
 
 async function configFrom(opts: CommonOptions, overrides: Record<string, unknown> = {}): Promise<RegistryConfig> {
   const { loadRegistryConfig } = await import('../config/registry-config.ts');
-  return loadRegistryConfig({ ...(opts.config ? { configFile: opts.config } : {}), overrides: { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...overrides } });
+  return loadRegistryConfig({
+    ...(opts.config ? { configFile: opts.config } : {}),
+    overrides: { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...overrides },
+  });
 }
 
 /** Registry failures as the `caliopen` program reports them: 2 when the fix is on the caller's side, 1 otherwise. */
@@ -41,7 +44,10 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...arg
   };
 }
 
-async function withStorage<T>(opts: CommonOptions, fn: (ctx: { config: RegistryConfig; storage: RegistryStorage; box: SecretBox }) => Promise<T>): Promise<T> {
+async function withStorage<T>(
+  opts: CommonOptions,
+  fn: (ctx: { config: RegistryConfig; storage: RegistryStorage; box: SecretBox }) => Promise<T>,
+): Promise<T> {
   const config = await configFrom(opts);
   const { SecretBox } = await import('@caliopen/instance/crypto/secret-box.ts');
   const { loadRegistryMasterKey, openRegistryStorage } = await import('../app/registry.services.ts');
@@ -62,14 +68,23 @@ export interface RegistryInitOptions extends CommonOptions {
 }
 
 /** Creates a registry in a data directory: configuration, master key, the first registry signing key, empty store. */
-export async function initRegistry(opts: RegistryInitOptions, print: (line: string) => void = console.log): Promise<{ dataDir: string; kid: string }> {
+export async function initRegistry(
+  opts: RegistryInitOptions,
+  print: (line: string) => void = console.log,
+): Promise<{ dataDir: string; kid: string }> {
   const origin = opts.origin ?? process.env.CALIOPEN_REGISTRY_ORIGIN ?? 'registry.localhost';
-  if (!ORIGIN.test(origin)) throw new CliError(`--origin must be a registry name without spaces (e.g. registry.example.org), got "${origin}".`, 2);
+  if (!ORIGIN.test(origin))
+    throw new CliError(
+      `--origin must be a registry name without spaces (e.g. registry.example.org), got "${origin}".`,
+      2,
+    );
   const dataDir = resolve(opts.dataDir ?? process.env.CALIOPEN_REGISTRY_DATA_DIR ?? '.data/registry');
   const configFile = join(dataDir, REGISTRY_CONFIG_FILE);
-  if (existsSync(configFile)) throw new CliError(`${configFile} exists: this directory already holds a registry. Use another --data-dir.`, 2);
+  if (existsSync(configFile))
+    throw new CliError(`${configFile} exists: this directory already holds a registry. Use another --data-dir.`, 2);
   const port = opts.httpPort === undefined ? 8090 : Number(opts.httpPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--http-port must be a port number, got "${opts.httpPort}".`, 2);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CliError(`--http-port must be a port number, got "${opts.httpPort}".`, 2);
   const approvals = opts.approvals === undefined ? undefined : Number(opts.approvals);
   if (approvals !== undefined && (!Number.isInteger(approvals) || approvals < 1 || approvals > 100)) {
     throw new CliError(`--approvals must be an integer from 1 to 100, got "${opts.approvals}".`, 2);
@@ -81,7 +96,11 @@ export async function initRegistry(opts: RegistryInitOptions, print: (line: stri
   const { openRegistryStorage } = await import('../app/registry.services.ts');
   const { RegistryKeyService } = await import('../labels/registry-keys.service.ts');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const fileConfig = { origin, http: { host: opts.httpHost ?? '127.0.0.1', port }, ...(approvals ? { audit: { approvalsRequired: approvals } } : {}) };
+  const fileConfig = {
+    origin,
+    http: { host: opts.httpHost ?? '127.0.0.1', port },
+    ...(approvals ? { audit: { approvalsRequired: approvals } } : {}),
+  };
   // Validate before anything is written: a bad environment variable stops init with its name.
   const config = loadRegistryConfig({ overrides: { ...fileConfig, dataDir } });
   const box = new SecretBox(process.env.CALIOPEN_MASTER_KEY ? loadMasterKey(dataDir) : createMasterKey(dataDir));
@@ -90,13 +109,17 @@ export async function initRegistry(opts: RegistryInitOptions, print: (line: stri
   let kid: string;
   try {
     const keys = new RegistryKeyService(storage, box);
-    kid = (await keys.ensureInitialKey(new Date(), config.labels.keyLifetimeDays)) ?? (await keys.signingKey(new Date())).kid;
+    kid =
+      (await keys.ensureInitialKey(new Date(), config.labels.keyLifetimeDays)) ??
+      (await keys.signingKey(new Date())).kid;
   } finally {
     await storage.close();
   }
   print(`Registry ${origin} created in ${dataDir}`);
   print(`  signing key (Ed25519)  ${kid}  (sealed with the master key; valid ${config.labels.keyLifetimeDays} days)`);
-  print(`  decisions need ${config.audit.approvalsRequired} approvals and no standing objection; labels live ${config.labels.lifetimeDays} days`);
+  print(
+    `  decisions need ${config.audit.approvalsRequired} approvals and no standing objection; labels live ${config.labels.lifetimeDays} days`,
+  );
   print('');
   print(`Next: add auditors with \`caliopen registry auditor add <name> --data-dir ${dataDir}\`,`);
   print(`      then start with \`caliopen registry start --data-dir ${dataDir}\`.`);
@@ -105,13 +128,21 @@ export async function initRegistry(opts: RegistryInitOptions, print: (line: stri
 }
 
 export function registerRegistryCommands(program: Command): void {
-  const registry = program.command('registry').description("run the association's registry: applications, audits, labels, log and feed");
+  const registry = program
+    .command('registry')
+    .description("run the association's registry: applications, audits, labels, log and feed");
 
   registry
     .command('init')
     .description('create a registry: configuration, master key and the first signing key')
-    .option('--data-dir <dir>', 'where the registry keeps its data (default .data/registry or $CALIOPEN_REGISTRY_DATA_DIR)')
-    .option('--origin <name>', "the registry's name: issuer of its labels, name of its feed and log (default registry.localhost or $CALIOPEN_REGISTRY_ORIGIN)")
+    .option(
+      '--data-dir <dir>',
+      'where the registry keeps its data (default .data/registry or $CALIOPEN_REGISTRY_DATA_DIR)',
+    )
+    .option(
+      '--origin <name>',
+      "the registry's name: issuer of its labels, name of its feed and log (default registry.localhost or $CALIOPEN_REGISTRY_ORIGIN)",
+    )
     .option('--http-host <host>', 'address the HTTP API listens on', '127.0.0.1')
     .option('--http-port <port>', 'port of the HTTP API', '8090')
     .option('--approvals <k>', 'approvals needed for a decision (default 2)')
@@ -131,7 +162,9 @@ export function registerRegistryCommands(program: Command): void {
         const { startRegistry } = await import('../app/registry.app.ts');
         const { untilSignal } = await import('@caliopen/instance/cli/instance.commands.ts');
         const running = await startRegistry(await configFrom(opts));
-        console.log(`Caliopen registry ${running.services.config.origin} listening on ${running.url} (feed ${running.url}/v1/index, keys ${running.url}/v1/keys, API docs ${running.url}/docs)`);
+        console.log(
+          `Caliopen registry ${running.services.config.origin} listening on ${running.url} (feed ${running.url}/v1/index, keys ${running.url}/v1/keys, API docs ${running.url}/docs)`,
+        );
         await untilSignal();
         await running.stop();
       }),
@@ -152,10 +185,15 @@ export function registerRegistryCommands(program: Command): void {
         const { AuditorService } = await import('../audits/auditor.service.ts');
         const password = opts.passwordStdin ? await readStdinSecret() : generatePassword();
         const created = await withStorage(opts, ({ config, storage }) =>
-          new AuditorService(storage, new PasswordHasher(), () => new Date(), config.audit.sessionTtlSeconds).create(name, password),
+          new AuditorService(storage, new PasswordHasher(), () => new Date(), config.audit.sessionTtlSeconds).create(
+            name,
+            password,
+          ),
         );
         if (opts.json) {
-          console.log(JSON.stringify({ id: created.id, name: created.name, ...(opts.passwordStdin ? {} : { password }) }));
+          console.log(
+            JSON.stringify({ id: created.id, name: created.name, ...(opts.passwordStdin ? {} : { password }) }),
+          );
         } else {
           console.log(`Created auditor ${created.name} (id ${created.id}).`);
           if (!opts.passwordStdin) console.log(`Password: ${password}\n(shown once; log in with POST /v1/auth/login)`);
@@ -171,7 +209,8 @@ export function registerRegistryCommands(program: Command): void {
       action(async (opts: CommonOptions) => {
         const auditors = await withStorage(opts, ({ storage }) => storage.auditors.list());
         if (auditors.length === 0) console.log('No auditors yet: add one with `caliopen registry auditor add <name>`.');
-        for (const a of auditors) console.log(`${a.name.padEnd(24)} ${a.disabled ? 'disabled' : 'active'}  since ${a.createdAt.toISOString()}`);
+        for (const a of auditors)
+          console.log(`${a.name.padEnd(24)} ${a.disabled ? 'disabled' : 'active'}  since ${a.createdAt.toISOString()}`);
       }),
     );
 
@@ -179,19 +218,34 @@ export function registerRegistryCommands(program: Command): void {
   keys
     .command('rotate')
     .description('add a new signing key; the current one retires after an overlap, so labels it signed stay verifiable')
-    .option('--activate-in-hours <h>', 'hours before the new key starts signing (peers fetch the new key set meanwhile)', '24')
-    .option('--overlap-days <d>', 'days the old key stays valid after the new one starts (at least the label lifetime; default twice it)')
+    .option(
+      '--activate-in-hours <h>',
+      'hours before the new key starts signing (peers fetch the new key set meanwhile)',
+      '24',
+    )
+    .option(
+      '--overlap-days <d>',
+      'days the old key stays valid after the new one starts (at least the label lifetime; default twice it)',
+    )
     .option('--data-dir <dir>', 'the registry data directory')
     .option('--config <file>', 'config file')
     .action(
       action(async (opts: CommonOptions & { activateInHours: string; overlapDays?: string }) => {
         const hours = Number(opts.activateInHours);
-        if (!Number.isFinite(hours) || hours < 0 || hours > 24 * 90) throw new CliError(`--activate-in-hours must be a number of hours from 0 to 2160, got "${opts.activateInHours}".`, 2);
+        if (!Number.isFinite(hours) || hours < 0 || hours > 24 * 90)
+          throw new CliError(
+            `--activate-in-hours must be a number of hours from 0 to 2160, got "${opts.activateInHours}".`,
+            2,
+          );
         const { RegistryKeyService } = await import('../labels/registry-keys.service.ts');
         await withStorage(opts, async ({ config, storage, box }) => {
-          const overlapDays = opts.overlapDays === undefined ? 2 * config.labels.lifetimeDays : Number(opts.overlapDays);
+          const overlapDays =
+            opts.overlapDays === undefined ? 2 * config.labels.lifetimeDays : Number(opts.overlapDays);
           if (!Number.isFinite(overlapDays) || overlapDays < config.labels.lifetimeDays || overlapDays > 365) {
-            throw new CliError(`--overlap-days must be from ${config.labels.lifetimeDays} (the label lifetime) to 365, got "${opts.overlapDays}".`, 2);
+            throw new CliError(
+              `--overlap-days must be from ${config.labels.lifetimeDays} (the label lifetime) to 365, got "${opts.overlapDays}".`,
+              2,
+            );
           }
           const service = new RegistryKeyService(storage, box);
           const { kid, document } = await service.rotate(new Date(), {
@@ -201,7 +255,9 @@ export function registerRegistryCommands(program: Command): void {
           });
           console.log(`New registry key ${kid}; the key set is now:`);
           for (const k of document.keys) {
-            console.log(`  ${k.kid}  valid ${new Date(k.notBefore * 1000).toISOString()} .. ${new Date(k.notAfter * 1000).toISOString()}`);
+            console.log(
+              `  ${k.kid}  valid ${new Date(k.notBefore * 1000).toISOString()} .. ${new Date(k.notAfter * 1000).toISOString()}`,
+            );
           }
           console.log('Peers refresh it from GET /v1/keys; a running registry signs with the new key once it starts.');
         });
@@ -219,7 +275,10 @@ export function registerRegistryCommands(program: Command): void {
         await withStorage(opts, async ({ storage, box }) => {
           const document = await new RegistryKeyService(storage, box).document();
           if (opts.json) return console.log(JSON.stringify(document));
-          for (const k of document.keys) console.log(`${k.kid}  valid ${new Date(k.notBefore * 1000).toISOString()} .. ${new Date(k.notAfter * 1000).toISOString()}`);
+          for (const k of document.keys)
+            console.log(
+              `${k.kid}  valid ${new Date(k.notBefore * 1000).toISOString()} .. ${new Date(k.notAfter * 1000).toISOString()}`,
+            );
         });
       }),
     );

@@ -2,14 +2,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { deepMerge, isObject, valuesFromEnv, type EnvKind, type Json } from '@caliopen/instance/config/config.layers.ts';
+import {
+  deepMerge,
+  isObject,
+  valuesFromEnv,
+  type EnvKind,
+  type Json,
+} from '@caliopen/instance/config/config.layers.ts';
 
 /**
  * The registry's configuration: `<dataDir>/registry.json` (written by `caliopen registry init`) overlaid by
  * environment variables, then by CLI flags. Every key is validated at start; an invalid one stops the start with a
  * message naming it and where it came from. Documented in docs/registry.md.
  */
-const Consistency = Type.Union(['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'].map((c) => Type.Literal(c)));
+const Consistency = Type.Union(
+  ['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'].map((c) => Type.Literal(c)),
+);
 const HostPort = Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]-]+:[0-9]{1,5}$' });
 
 export const RegistryConfigSchema = Type.Object(
@@ -115,7 +123,6 @@ export const REGISTRY_DEFAULTS = {
   log: { level: 'info' },
 } as const;
 
-
 /** Environment variables and the key each sets. */
 export const REGISTRY_ENV_KEYS: Record<string, { path: string; kind: EnvKind }> = {
   CALIOPEN_REGISTRY_ORIGIN: { path: 'origin', kind: 'string' },
@@ -162,7 +169,10 @@ export function loadRegistryConfig(options: RegistryLoadOptions = {}): RegistryC
   const env = options.env ?? process.env;
   const envPart = valuesFromEnv(env, REGISTRY_ENV_KEYS, (message) => new RegistryConfigError(message));
   const dataDir = resolve(
-    (options.overrides?.dataDir as string | undefined) ?? options.dataDir ?? (envPart.values.dataDir as string | undefined) ?? '.data/registry',
+    (options.overrides?.dataDir as string | undefined) ??
+      options.dataDir ??
+      (envPart.values.dataDir as string | undefined) ??
+      '.data/registry',
   );
   const configFile = options.configFile ?? env.CALIOPEN_REGISTRY_CONFIG ?? join(dataDir, REGISTRY_CONFIG_FILE);
   let fileValues: Json = {};
@@ -179,10 +189,25 @@ export function loadRegistryConfig(options: RegistryLoadOptions = {}): RegistryC
     throw new RegistryConfigError(`The config file ${configFile} does not exist.`);
   }
 
-  const merged = deepMerge(deepMerge(deepMerge(deepMerge(REGISTRY_DEFAULTS as unknown as Json, fileValues), envPart.values), options.overrides ?? {}), { dataDir });
+  const merged = deepMerge(
+    deepMerge(
+      deepMerge(deepMerge(REGISTRY_DEFAULTS as unknown as Json, fileValues), envPart.values),
+      options.overrides ?? {},
+    ),
+    { dataDir },
+  );
   if (!Value.Check(RegistryConfigSchema, merged)) {
     const problems = [...Value.Errors(RegistryConfigSchema, merged)]
-      .map((err) => err as unknown as { keyword: string; schemaPath: string; instancePath: string; message: string; params?: { additionalProperties?: string[] } })
+      .map(
+        (err) =>
+          err as unknown as {
+            keyword: string;
+            schemaPath: string;
+            instancePath: string;
+            message: string;
+            params?: { additionalProperties?: string[] };
+          },
+      )
       .slice(0, 5)
       .map((e) => {
         const key = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(root)';
@@ -192,16 +217,22 @@ export function loadRegistryConfig(options: RegistryLoadOptions = {}): RegistryC
           : `"${key}" ${e.message} (from ${source})`;
       });
     if (!('origin' in merged)) {
-      problems.unshift(`"origin" is missing: run \`caliopen registry init --origin registry.example.org --data-dir ${dataDir}\` or set CALIOPEN_REGISTRY_ORIGIN`);
+      problems.unshift(
+        `"origin" is missing: run \`caliopen registry init --origin registry.example.org --data-dir ${dataDir}\` or set CALIOPEN_REGISTRY_ORIGIN`,
+      );
     }
     throw new RegistryConfigError(`Invalid registry configuration:\n  - ${problems.join('\n  - ')}`);
   }
   const config = merged as RegistryConfig;
   if (config.storage.engine === 'cassandra' && !config.storage.cassandra) {
-    throw new RegistryConfigError('storage.engine is "cassandra" but storage.cassandra is missing: set CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC and CASSANDRA_REGISTRY_KEYSPACE.');
+    throw new RegistryConfigError(
+      'storage.engine is "cassandra" but storage.cassandra is missing: set CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC and CASSANDRA_REGISTRY_KEYSPACE.',
+    );
   }
   if (config.queue.engine === 'bullmq' && !config.queue.redisUrl) {
-    throw new RegistryConfigError('queue.engine is "bullmq" but no Redis URL is set: set REDIS_URL (redis://host:port).');
+    throw new RegistryConfigError(
+      'queue.engine is "bullmq" but no Redis URL is set: set REDIS_URL (redis://host:port).',
+    );
   }
   return { ...config, configFile: fileExists ? configFile : null };
 }

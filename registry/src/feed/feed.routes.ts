@@ -11,22 +11,32 @@ import type { FeedService } from './feed.service.ts';
 export const FEED_MEDIA_TYPE = 'application/vnd.caliopen.feed';
 export const FEED_DELTA_MEDIA_TYPE = 'application/vnd.caliopen.feed-delta';
 
-const IndexQuery = Type.Object({ since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) }, { additionalProperties: false });
-const DomainParams = Type.Object({ domain: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9.-]+$' }) }, { additionalProperties: false });
+const IndexQuery = Type.Object(
+  { since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) },
+  { additionalProperties: false },
+);
+const DomainParams = Type.Object(
+  { domain: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9.-]+$' }) },
+  { additionalProperties: false },
+);
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /** The public face of the registry: the signed feed and its deltas, the key set, instance records, the directory. */
-export const feedRoutes: FastifyPluginAsync<{ feed: FeedService; keys: RegistryKeyService; storage: RegistryStorage; checks: CheckService; clock: Clock }> = async (
-  app,
-  { feed, keys, storage, checks, clock },
-) => {
+export const feedRoutes: FastifyPluginAsync<{
+  feed: FeedService;
+  keys: RegistryKeyService;
+  storage: RegistryStorage;
+  checks: CheckService;
+  clock: Clock;
+}> = async (app, { feed, keys, storage, checks, clock }) => {
   app.get(
     '/v1/index',
     {
       config: { access: 'public' },
       schema: {
         tags: ['feed'],
-        summary: 'The signed feed of every labelled, suspended or revoked instance; `?since=SERIAL` for a signed delta.',
+        summary:
+          'The signed feed of every labelled, suspended or revoked instance; `?since=SERIAL` for a signed delta.',
         description: `Full feed: ${FEED_MEDIA_TYPE}, with ETag (If-None-Match answers 304). Delta: ${FEED_DELTA_MEDIA_TYPE}; 304 when SERIAL is current.`,
         querystring: IndexQuery,
       },
@@ -38,20 +48,32 @@ export const feedRoutes: FastifyPluginAsync<{ feed: FeedService; keys: RegistryK
         const delta = await feed.delta(since, clock());
         if (delta === null) return reply.code(304).send();
         reply.header('x-feed-serial', String(delta.current.serial));
-        return reply.type(FEED_DELTA_MEDIA_TYPE).send(Buffer.from(delta.envelope.buffer, delta.envelope.byteOffset, delta.envelope.byteLength));
+        return reply
+          .type(FEED_DELTA_MEDIA_TYPE)
+          .send(Buffer.from(delta.envelope.buffer, delta.envelope.byteOffset, delta.envelope.byteLength));
       }
       const current = await feed.current(clock());
       reply.header('etag', current.etag);
       reply.header('x-feed-serial', String(current.serial));
       const inm = request.headers['if-none-match'];
-      if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === current.etag || t.trim() === '*')) return reply.code(304).send();
-      return reply.type(FEED_MEDIA_TYPE).send(Buffer.from(current.envelope.buffer, current.envelope.byteOffset, current.envelope.byteLength));
+      if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === current.etag || t.trim() === '*'))
+        return reply.code(304).send();
+      return reply
+        .type(FEED_MEDIA_TYPE)
+        .send(Buffer.from(current.envelope.buffer, current.envelope.byteOffset, current.envelope.byteLength));
     },
   );
 
   app.get(
     '/v1/keys',
-    { config: { access: 'public' }, schema: { tags: ['feed'], summary: 'The registry key set peers pin: Ed25519 JWKs with their validity windows.', querystring: NoQuery } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['feed'],
+        summary: 'The registry key set peers pin: Ed25519 JWKs with their validity windows.',
+        querystring: NoQuery,
+      },
+    },
     async (_request, reply) => {
       reply.header('cache-control', 'max-age=300');
       return keys.document();
@@ -62,7 +84,11 @@ export const feedRoutes: FastifyPluginAsync<{ feed: FeedService; keys: RegistryK
     '/v1/instances/:domain',
     {
       config: { access: 'public' },
-      schema: { tags: ['feed'], summary: 'The public record of an instance: status, label history, PI breakdown, checks, audit counts.', params: DomainParams },
+      schema: {
+        tags: ['feed'],
+        summary: 'The public record of an instance: status, label history, PI breakdown, checks, audit counts.',
+        params: DomainParams,
+      },
     },
     async (request) => {
       const { domain } = request.params as Static<typeof DomainParams>;
@@ -89,7 +115,14 @@ export const feedRoutes: FastifyPluginAsync<{ feed: FeedService; keys: RegistryK
           const { jws: _jws, ...rest } = labelView(l, member)!;
           return rest;
         }),
-        revocation: member.status === 'revoked' ? { labelId: member.currentLabelId, at: member.revokedAt?.toISOString() ?? null, reason: member.revocationReason } : null,
+        revocation:
+          member.status === 'revoked'
+            ? {
+                labelId: member.currentLabelId,
+                at: member.revokedAt?.toISOString() ?? null,
+                reason: member.revocationReason,
+              }
+            : null,
         renewalBlocked: member.renewalBlocked,
         pi: member.pi,
         checks: checkRunView(run),
@@ -104,13 +137,25 @@ export const feedRoutes: FastifyPluginAsync<{ feed: FeedService; keys: RegistryK
 
   app.get(
     '/v1/directory',
-    { config: { access: 'public' }, schema: { tags: ['feed'], summary: 'The public directory: labelled instances that chose to be listed.', querystring: NoQuery } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['feed'],
+        summary: 'The public directory: labelled instances that chose to be listed.',
+        querystring: NoQuery,
+      },
+    },
     async () => {
       const members = await storage.members.list();
       return {
         instances: members
           .filter((m) => m.listed && m.status === 'labelled')
-          .map((m) => ({ domain: m.domain, status: m.status, pi: { score: m.pi.score, level: m.pi.level }, labelExpiresAt: m.labelExpiresAt.toISOString() })),
+          .map((m) => ({
+            domain: m.domain,
+            status: m.status,
+            pi: { score: m.pi.score, level: m.pi.level },
+            labelExpiresAt: m.labelExpiresAt.toISOString(),
+          })),
       };
     },
   );

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'vitest';
-import { applyDelta, issueLabel, jwkThumbprint, levelForScore, unwrap, verifyFeed, verifyFeedDelta, type Ed25519KeyPair, type X25519PublicJwk } from '@caliopen/federation-protocol';
+import {
+  applyDelta,
+  issueLabel,
+  jwkThumbprint,
+  levelForScore,
+  unwrap,
+  verifyFeed,
+  verifyFeedDelta,
+  type Ed25519KeyPair,
+  type X25519PublicJwk,
+} from '@caliopen/federation-protocol';
 import type { Member } from '../labels/label.entity.ts';
 import { Exclusive } from '../shared/exclusive.ts';
 import { unitRegistry } from '../testing/unit-registry.ts';
@@ -12,11 +22,29 @@ const nowS = Math.floor(NOW.getTime() / 1000);
 
 async function member(domain: string, key: Ed25519KeyPair, score: number, over: Partial<Member> = {}): Promise<Member> {
   const signing = { kty: 'OKP' as const, crv: 'Ed25519' as const, x: randomBytes(32).toString('base64url') };
-  const encryption = { kty: 'OKP', crv: 'X25519', x: (generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as { x: string }).x } as X25519PublicJwk;
-  const pi = { score, level: levelForScore(score), factors: [{ id: 'jurisdiction', contribution: 40, evidence: 'DE' }], suggestions: [], modelVersion: 'instance-pi/1' };
+  const encryption = {
+    kty: 'OKP',
+    crv: 'X25519',
+    x: (generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as { x: string }).x,
+  } as X25519PublicJwk;
+  const pi = {
+    score,
+    level: levelForScore(score),
+    factors: [{ id: 'jurisdiction', contribution: 40, evidence: 'DE' }],
+    suggestions: [],
+    modelVersion: 'instance-pi/1',
+  };
   const certFingerprint = randomBytes(32).toString('hex');
   const { jws, claims } = await issueLabel(
-    { issuer: 'registry.unit.test', domain, issuedAt: nowS, charterVersion: '1.0', instanceKeys: { signing: jwkThumbprint(signing), encryption: jwkThumbprint(encryption) }, certFingerprint, pi: { score, level: pi.level, modelVersion: pi.modelVersion } },
+    {
+      issuer: 'registry.unit.test',
+      domain,
+      issuedAt: nowS,
+      charterVersion: '1.0',
+      instanceKeys: { signing: jwkThumbprint(signing), encryption: jwkThumbprint(encryption) },
+      certFingerprint,
+      pi: { score, level: pi.level, modelVersion: pi.modelVersion },
+    },
     key,
   );
   return {
@@ -27,7 +55,18 @@ async function member(domain: string, key: Ed25519KeyPair, score: number, over: 
     currentLabelId: claims.id,
     labelIssuedAt: NOW,
     labelExpiresAt: new Date(claims.expiresAt * 1000),
-    entry: { domain, endpoints: { federation: `https://${domain}` }, keys: { signing, encryption }, certFingerprint, labelId: claims.id, labelExpiresAt: claims.expiresAt, label: jws, pi, status: 'labelled', listed: true },
+    entry: {
+      domain,
+      endpoints: { federation: `https://${domain}` },
+      keys: { signing, encryption },
+      certFingerprint,
+      labelId: claims.id,
+      labelExpiresAt: claims.expiresAt,
+      label: jws,
+      pi,
+      status: 'labelled',
+      listed: true,
+    },
     pi,
     renewalBlocked: null,
     lastCheckAt: NOW,
@@ -54,7 +93,10 @@ test('serials follow each other; a delta leads a peer from any older serial to e
     const second = await feed.publish(['a.test', 'b.test', 'c.test'], NOW);
     assert.equal(second.serial, 2);
     const full2 = unwrap(await verifyFeed(second.envelope, { keySet, now: nowS, verifyLabels: true })).feed;
-    assert.deepEqual(full2.instances.map((i) => i.domain), ['a.test', 'b.test', 'c.test']);
+    assert.deepEqual(
+      full2.instances.map((i) => i.domain),
+      ['a.test', 'b.test', 'c.test'],
+    );
 
     const b = (await r.storage.members.get('b.test'))!;
     await r.storage.members.put({ ...b, status: 'revoked', entry: { ...b.entry, status: 'revoked' } });
@@ -64,7 +106,10 @@ test('serials follow each other; a delta leads a peer from any older serial to e
 
     const from2 = (await feed.delta(2, NOW))!;
     const delta = unwrap(await verifyFeedDelta(from2.envelope, { keySet, now: nowS, lastSerial: 2 })).delta;
-    assert.deepEqual(delta.changed.map((c) => c.domain), ['b.test', 'd.test']);
+    assert.deepEqual(
+      delta.changed.map((c) => c.domain),
+      ['b.test', 'd.test'],
+    );
     assert.deepEqual(unwrap(applyDelta(full2, delta, { checkResultDigest: true })), full3);
     const from1 = unwrap(await verifyFeedDelta((await feed.delta(1, NOW))!.envelope, { keySet, now: nowS })).delta;
     assert.equal(from1.changed.length, 4);

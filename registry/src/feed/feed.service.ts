@@ -58,7 +58,13 @@ export class FeedService {
       const checkpoint = await this.log.latestCheckpoint(now);
       const members = await this.storage.members.list();
       const issuedAt = Math.floor(now.getTime() / 1000);
-      const feed = buildFeed({ serial, issuedAt, registry: this.registry, checkpoint: checkpoint.jws, instances: members.map((m) => m.entry) });
+      const feed = buildFeed({
+        serial,
+        issuedAt,
+        registry: this.registry,
+        checkpoint: checkpoint.jws,
+        instances: members.map((m) => m.entry),
+      });
       const envelope = await signFeed(feed, await this.keys.signingKey(now));
       const publication: FeedPublication = {
         serial,
@@ -102,7 +108,10 @@ export class FeedService {
     const current = await this.currentLocked(now);
     if (since === current.serial) return null;
     if (!Number.isSafeInteger(since) || since < 0 || since > current.serial) {
-      throw new RegistryError('feed_serial_unknown', `The feed is at serial ${current.serial}; no delta from ${since}.`);
+      throw new RegistryError(
+        'feed_serial_unknown',
+        `The feed is at serial ${current.serial}; no delta from ${since}.`,
+      );
     }
     const key = `${since}->${current.serial}`;
     const cached = this.deltas.get(key);
@@ -127,7 +136,14 @@ export class FeedService {
 }
 
 function toCurrent(p: FeedPublication): CurrentFeed {
-  return { serial: p.serial, issuedAt: p.issuedAt, envelope: p.envelope, digest: p.digest, checkpointJws: p.checkpointJws, etag: `"${p.serial}-${p.digest.slice(0, 16).replace(/[^A-Za-z0-9]/g, '_')}"` };
+  return {
+    serial: p.serial,
+    issuedAt: p.issuedAt,
+    envelope: p.envelope,
+    digest: p.digest,
+    checkpointJws: p.checkpointJws,
+    etag: `"${p.serial}-${p.digest.slice(0, 16).replace(/[^A-Za-z0-9]/g, '_')}"`,
+  };
 }
 
 /** The bodySha256 the envelope's signed head carries (the canonical feed's digest), read without re-hashing the body. */

@@ -43,7 +43,11 @@ function bearerToken(request: FastifyRequest): string | null {
 }
 
 /** Installs the access check and returns the live catalogue of routes. */
-export function installRegistryAccessControl(app: FastifyInstance, auth: RegistryAuthenticators, publicPrefixes: readonly string[] = ['/docs']): RegistryRouteEntry[] {
+export function installRegistryAccessControl(
+  app: FastifyInstance,
+  auth: RegistryAuthenticators,
+  publicPrefixes: readonly string[] = ['/docs'],
+): RegistryRouteEntry[] {
   const catalogue: RegistryRouteEntry[] = [];
   app.decorateRequest('registryPrincipal', null);
 
@@ -70,7 +74,8 @@ export function installRegistryAccessControl(app: FastifyInstance, auth: Registr
         request.registryPrincipal = { kind: 'auditor', ...auditor };
         return;
       }
-      if ((await auth.applicant(token)) !== null) throw new RegistryError('forbidden', 'This route is for the association auditors.');
+      if ((await auth.applicant(token)) !== null)
+        throw new RegistryError('forbidden', 'This route is for the association auditors.');
       throw new RegistryError('token_invalid');
     }
     const application = await auth.applicant(token);
@@ -78,7 +83,8 @@ export function installRegistryAccessControl(app: FastifyInstance, auth: Registr
       request.registryPrincipal = { kind: 'applicant', application };
       return;
     }
-    if ((await auth.auditor(token)) !== null) throw new RegistryError('forbidden', 'This route is for the applicant, with its application token.');
+    if ((await auth.auditor(token)) !== null)
+      throw new RegistryError('forbidden', 'This route is for the applicant, with its application token.');
     throw new RegistryError('token_invalid');
   });
 

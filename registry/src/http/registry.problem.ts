@@ -27,7 +27,11 @@ export interface RegistryProblem {
   errors?: { path: string; message: string }[];
 }
 
-export function registryProblem(code: RegistryErrorCode, requestId: string, more: Partial<Omit<RegistryProblem, 'code' | 'requestId'>> = {}): RegistryProblem {
+export function registryProblem(
+  code: RegistryErrorCode,
+  requestId: string,
+  more: Partial<Omit<RegistryProblem, 'code' | 'requestId'>> = {},
+): RegistryProblem {
   const { status, title } = REGISTRY_ERROR_CODES[code];
   return { type: `urn:caliopen:registry:problem:${code}`, title, status, code, requestId, ...more };
 }

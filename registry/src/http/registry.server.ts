@@ -1,7 +1,12 @@
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { frameworkErrorHandler, installProblemHandling, requestIdOptions, type ProblemCatalogue } from '@caliopen/instance/http/problem-handling.ts';
+import {
+  frameworkErrorHandler,
+  installProblemHandling,
+  requestIdOptions,
+  type ProblemCatalogue,
+} from '@caliopen/instance/http/problem-handling.ts';
 import { validatorCompiler } from '@caliopen/instance/http/validation.ts';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
@@ -26,7 +31,10 @@ export interface RegistryHttpServer {
 }
 
 /** The registry's own HTTP API (fastify): problem+json errors with the registry's codes, OpenAPI at /docs. */
-export async function buildRegistryServer(services: RegistryServices, logger: FastifyServerOptions['loggerInstance']): Promise<RegistryHttpServer> {
+export async function buildRegistryServer(
+  services: RegistryServices,
+  logger: FastifyServerOptions['loggerInstance'],
+): Promise<RegistryHttpServer> {
   const { config } = services;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
@@ -56,16 +64,23 @@ export async function buildRegistryServer(services: RegistryServices, logger: Fa
 
   await app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_req, ctx) => Object.assign(new RegistryError('rate_limited', `Retry in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(new RegistryError('rate_limited', `Retry in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
   });
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Caliopen registry API', version: '1', description: 'Errors are application/problem+json with a stable `code` (see docs/registry-errors.md).' },
+      info: {
+        title: 'Caliopen registry API',
+        version: '1',
+        description: 'Errors are application/problem+json with a stable `code` (see docs/registry-errors.md).',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -73,17 +88,32 @@ export async function buildRegistryServer(services: RegistryServices, logger: Fa
     '/healthz',
     {
       config: { access: 'public' },
-      schema: { tags: ['operations'], summary: 'Ready when the storage answers.', querystring: Type.Object({}, { additionalProperties: false }) },
+      schema: {
+        tags: ['operations'],
+        summary: 'Ready when the storage answers.',
+        querystring: Type.Object({}, { additionalProperties: false }),
+      },
     },
     async (_request, reply) => {
       const ok = await services.storage.ping().catch(() => false);
       if (!ok) return reply.code(503).send({ status: 'unavailable', failing: ['storage'] });
-      return { status: 'ok', origin: config.origin, engines: { storage: services.storage.engine, queue: services.queue.engine } };
+      return {
+        status: 'ok',
+        origin: config.origin,
+        engines: { storage: services.storage.engine, queue: services.queue.engine },
+      };
     },
   );
   app.get(
     '/metrics',
-    { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Prometheus metrics (text format).', querystring: Type.Object({}, { additionalProperties: false }) } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text format).',
+        querystring: Type.Object({}, { additionalProperties: false }),
+      },
+    },
     async (_request, reply) => {
       reply.type(services.metrics.registry.contentType);
       return services.metrics.registry.metrics();
@@ -97,8 +127,18 @@ export async function buildRegistryServer(services: RegistryServices, logger: Fa
     storage: services.storage,
     rateLimitPerMinute: config.http.applyRateLimitPerMinute,
   });
-  await app.register(auditRoutes, { audits: services.audits, auditors: services.auditors, loginRateLimitPerMinute: config.audit.loginRateLimitPerMinute });
-  await app.register(feedRoutes, { feed: services.feed, keys: services.keys, storage: services.storage, checks: services.checks, clock: services.clock });
+  await app.register(auditRoutes, {
+    audits: services.audits,
+    auditors: services.auditors,
+    loginRateLimitPerMinute: config.audit.loginRateLimitPerMinute,
+  });
+  await app.register(feedRoutes, {
+    feed: services.feed,
+    keys: services.keys,
+    storage: services.storage,
+    checks: services.checks,
+    clock: services.clock,
+  });
   await app.register(logRoutes, { log: services.log, clock: services.clock });
 
   return { app, routes };

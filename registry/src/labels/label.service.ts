@@ -16,12 +16,22 @@ const DAY = 24 * 3600;
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
 export function complianceOf(app: Application, run: CheckRun | null) {
-  const checks = (run?.results ?? []).map((r) => ({ id: r.id, status: r.status, mandatory: r.mandatory, evidence: r.evidence }));
+  const checks = (run?.results ?? []).map((r) => ({
+    id: r.id,
+    status: r.status,
+    mandatory: r.mandatory,
+    evidence: r.evidence,
+  }));
   return evaluateCompliance(app.declaration, checks);
 }
 
 /** The instance PI of an application's instance from its latest check run. */
-export function instancePiOf(app: Application, run: CheckRun | null, lastVerifiedAt: Date | null, now: Date): PrivacyIndex {
+export function instancePiOf(
+  app: Application,
+  run: CheckRun | null,
+  lastVerifiedAt: Date | null,
+  now: Date,
+): PrivacyIndex {
   const compliance = complianceOf(app, run);
   const j = jurisdiction(app.declaration.jurisdiction);
   return computeInstancePi({
@@ -64,7 +74,13 @@ export class LabelService {
   ) {}
 
   /** Issues (or renews) the label of `app`'s instance from its latest check run. */
-  async issue(app: Application, run: CheckRun, kind: LabelRecord['kind'], now: Date, batch?: PublicationBatch): Promise<Member> {
+  async issue(
+    app: Application,
+    run: CheckRun,
+    kind: LabelRecord['kind'],
+    now: Date,
+    batch?: PublicationBatch,
+  ): Promise<Member> {
     const previous = await this.storage.members.get(app.domain);
     const lastPassingCheckAt = run.mandatoryPassed ? run.finishedAt : (previous?.lastPassingCheckAt ?? null);
     const pi = instancePiOf(app, run, lastPassingCheckAt ?? now, now);
@@ -126,9 +142,23 @@ export class LabelService {
     };
     await this.storage.members.put(member);
     const summary = summarizePi(pi);
-    const entries: LogEntry[] = [{ type: kind === 'issued' ? 'label.issued' : 'label.renewed', domain: app.domain, labelId: claims.id, pi: summary, at: issuedAt }];
-    if (previous && previous.pi.score !== pi.score) entries.push({ type: 'pi.changed', domain: app.domain, pi: summary, at: issuedAt });
-    await this.storage.auditEvents.append(systemEvent(kind === 'issued' ? 'label.issued' : 'label.renewed', app.domain, app.id, now, { labelId: claims.id, piScore: pi.score }));
+    const entries: LogEntry[] = [
+      {
+        type: kind === 'issued' ? 'label.issued' : 'label.renewed',
+        domain: app.domain,
+        labelId: claims.id,
+        pi: summary,
+        at: issuedAt,
+      },
+    ];
+    if (previous && previous.pi.score !== pi.score)
+      entries.push({ type: 'pi.changed', domain: app.domain, pi: summary, at: issuedAt });
+    await this.storage.auditEvents.append(
+      systemEvent(kind === 'issued' ? 'label.issued' : 'label.renewed', app.domain, app.id, now, {
+        labelId: claims.id,
+        piScore: pi.score,
+      }),
+    );
     await this.publishOrDefer(entries, app.domain, now, batch);
     return member;
   }
@@ -136,10 +166,22 @@ export class LabelService {
   /** A label that expired unrenewed: the instance is suspended until its checks pass again. */
   async lapse(member: Member, now: Date, batch?: PublicationBatch): Promise<Member> {
     const reason = member.renewalBlocked ?? 'the label expired before it could be renewed';
-    const next: Member = { ...member, status: 'suspended', entry: { ...member.entry, status: 'suspended' }, updatedAt: now };
+    const next: Member = {
+      ...member,
+      status: 'suspended',
+      entry: { ...member.entry, status: 'suspended' },
+      updatedAt: now,
+    };
     await this.storage.members.put(next);
-    await this.storage.auditEvents.append(systemEvent('label.lapsed', member.domain, member.applicationId, now, { labelId: member.currentLabelId, reason }));
-    await this.publishOrDefer([{ type: 'label.lapsed', domain: member.domain, labelId: member.currentLabelId, reason, at: seconds(now) }], member.domain, now, batch);
+    await this.storage.auditEvents.append(
+      systemEvent('label.lapsed', member.domain, member.applicationId, now, { labelId: member.currentLabelId, reason }),
+    );
+    await this.publishOrDefer(
+      [{ type: 'label.lapsed', domain: member.domain, labelId: member.currentLabelId, reason, at: seconds(now) }],
+      member.domain,
+      now,
+      batch,
+    );
     return next;
   }
 
@@ -147,7 +189,10 @@ export class LabelService {
   async revoke(domain: string, reason: string, now: Date, batch?: PublicationBatch): Promise<Member> {
     const member = await this.storage.members.get(domain);
     if (member === null || member.status === 'revoked') {
-      throw new RegistryError('instance_not_labelled', member === null ? `${domain} never held a label.` : `${domain} is already revoked.`);
+      throw new RegistryError(
+        'instance_not_labelled',
+        member === null ? `${domain} never held a label.` : `${domain} is already revoked.`,
+      );
     }
     const next: Member = {
       ...member,
@@ -160,7 +205,12 @@ export class LabelService {
     await this.storage.labels.markRevoked(member.currentLabelId, now, reason);
     await this.storage.members.put(next);
     await this.storage.applications.setStatus(member.applicationId, 'closed', now, 'instance revoked');
-    await this.publishOrDefer([{ type: 'label.revoked', domain, labelId: member.currentLabelId, reason, at: seconds(now) }], domain, now, batch);
+    await this.publishOrDefer(
+      [{ type: 'label.revoked', domain, labelId: member.currentLabelId, reason, at: seconds(now) }],
+      domain,
+      now,
+      batch,
+    );
     return next;
   }
 
@@ -172,7 +222,12 @@ export class LabelService {
     batch.domains.clear();
   }
 
-  private async publishOrDefer(entries: LogEntry[], domain: string, now: Date, batch: PublicationBatch | undefined): Promise<void> {
+  private async publishOrDefer(
+    entries: LogEntry[],
+    domain: string,
+    now: Date,
+    batch: PublicationBatch | undefined,
+  ): Promise<void> {
     const target = batch ?? new PublicationBatch();
     target.entries.push(...entries);
     target.domains.add(domain);
@@ -180,6 +235,12 @@ export class LabelService {
   }
 }
 
-export function systemEvent(action: AuditEvent['action'], domain: string, applicationId: string | null, at: Date, detail: AuditEvent['detail']): AuditEvent {
+export function systemEvent(
+  action: AuditEvent['action'],
+  domain: string,
+  applicationId: string | null,
+  at: Date,
+  detail: AuditEvent['detail'],
+): AuditEvent {
   return { id: randomUUID(), at, auditorId: null, auditorName: null, action, domain, applicationId, detail };
 }

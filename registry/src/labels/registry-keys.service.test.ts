@@ -13,10 +13,18 @@ test('the first key is sealed at rest, published, and signs what peers verify', 
     const [record] = await r.keys.records();
     assert.ok(record);
     assert.match(record.privateSealed, /^v1\./);
-    assert.ok(!record.privateSealed.includes((await r.keys.signingKey(T0)).privateJwk.d), 'the private key is not stored in clear');
+    assert.ok(
+      !record.privateSealed.includes((await r.keys.signingKey(T0)).privateJwk.d),
+      'the private key is not stored in clear',
+    );
     assert.equal(await r.keys.ensureInitialKey(T0, 365), null, 'init twice keeps the key');
-    const jws = await signCheckpoint({ origin: 'o', treeSize: 0, rootHash: Buffer.alloc(32).toString('base64'), timestamp: 1 }, await r.keys.signingKey(T0));
-    assert.ok((await verifyCheckpoint(jws, { keySet: await r.keys.keySet(), now: Math.floor(T0.getTime() / 1000) })).ok);
+    const jws = await signCheckpoint(
+      { origin: 'o', treeSize: 0, rootHash: Buffer.alloc(32).toString('base64'), timestamp: 1 },
+      await r.keys.signingKey(T0),
+    );
+    assert.ok(
+      (await verifyCheckpoint(jws, { keySet: await r.keys.keySet(), now: Math.floor(T0.getTime() / 1000) })).ok,
+    );
   } finally {
     await r.close();
   }
@@ -26,7 +34,11 @@ test('rotation with overlap: the new key signs from its start, the old one verif
   const r = await unitRegistry(T0);
   try {
     const old = await r.keys.signingKey(T0);
-    const { kid, document } = await r.keys.rotate(T0, { activateInSeconds: DAY, overlapSeconds: 14 * DAY, lifetimeDays: 365 });
+    const { kid, document } = await r.keys.rotate(T0, {
+      activateInSeconds: DAY,
+      overlapSeconds: 14 * DAY,
+      lifetimeDays: 365,
+    });
     assert.notEqual(kid, old.kid);
     assert.equal(document.keys.length, 2);
     // Before activation the old key still signs; the new one is already published.
@@ -34,9 +46,15 @@ test('rotation with overlap: the new key signs from its start, the old one verif
     assert.ok((await r.keys.document()).keys.some((k) => k.kid === kid));
     assert.equal((await r.keys.signingKey(at(DAY))).kid, kid);
     const keySet = await r.keys.keySet();
-    const signedByOld = await signCheckpoint({ origin: 'o', treeSize: 0, rootHash: Buffer.alloc(32).toString('base64'), timestamp: 1 }, old);
+    const signedByOld = await signCheckpoint(
+      { origin: 'o', treeSize: 0, rootHash: Buffer.alloc(32).toString('base64'), timestamp: 1 },
+      old,
+    );
     const nowS = Math.floor(T0.getTime() / 1000);
-    assert.ok((await verifyCheckpoint(signedByOld, { keySet, now: nowS + 15 * DAY - 1 })).ok, 'old key valid during the overlap');
+    assert.ok(
+      (await verifyCheckpoint(signedByOld, { keySet, now: nowS + 15 * DAY - 1 })).ok,
+      'old key valid during the overlap',
+    );
     const late = await verifyCheckpoint(signedByOld, { keySet, now: nowS + 15 * DAY });
     assert.equal(late.ok ? 'ok' : late.error.code, 'checkpoint_key_outside_validity');
     // The window change is stored, not only returned.
@@ -50,7 +68,11 @@ test('rotation with overlap: the new key signs from its start, the old one verif
 test('with every key expired the registry refuses to sign, saying what to do', async () => {
   const r = await unitRegistry(T0);
   try {
-    await assert.rejects(r.keys.signingKey(at(400 * DAY)), (e: Error & { code?: string }) => e.code === 'registry_key_unavailable' && /rotate/.test(e.message + (e as { detail?: string }).detail));
+    await assert.rejects(
+      r.keys.signingKey(at(400 * DAY)),
+      (e: Error & { code?: string }) =>
+        e.code === 'registry_key_unavailable' && /rotate/.test(e.message + (e as { detail?: string }).detail),
+    );
   } finally {
     await r.close();
   }

@@ -58,7 +58,10 @@ export class RegistryKeyService {
    * Rotation with overlap: a new key valid from `now + activateInSeconds` for `lifetimeDays`; every key valid then
    * retires `overlapSeconds` after the new key starts.
    */
-  async rotate(now: Date, options: { activateInSeconds: number; overlapSeconds: number; lifetimeDays: number }): Promise<{ kid: string; document: KeySetDocument }> {
+  async rotate(
+    now: Date,
+    options: { activateInSeconds: number; overlapSeconds: number; lifetimeDays: number },
+  ): Promise<{ kid: string; document: KeySetDocument }> {
     const current = await this.document();
     const notBefore = seconds(now) + options.activateInSeconds;
     const pair = generateEd25519KeyPair();
@@ -75,9 +78,15 @@ export class RegistryKeyService {
   /** The key pair to sign with at `now`; registry_key_unavailable when none is valid (rotate the keys). */
   async signingKey(now: Date): Promise<Ed25519KeyPair> {
     const records = await this.records();
-    const document: KeySetDocument = { keys: records.map((r) => keySetEntry(r.publicJwk, { notBefore: r.notBefore, notAfter: r.notAfter })) };
+    const document: KeySetDocument = {
+      keys: records.map((r) => keySetEntry(r.publicJwk, { notBefore: r.notBefore, notAfter: r.notAfter })),
+    };
     const entry = signingEntryAt(document, seconds(now));
-    if (entry === undefined) throw new RegistryError('registry_key_unavailable', `No registry key is valid at ${now.toISOString()}: rotate the keys (caliopen registry keys rotate).`);
+    if (entry === undefined)
+      throw new RegistryError(
+        'registry_key_unavailable',
+        `No registry key is valid at ${now.toISOString()}: rotate the keys (caliopen registry keys rotate).`,
+      );
     let pair = this.opened.get(entry.kid);
     if (pair === undefined) {
       const record = records.find((r) => r.kid === entry.kid)!;

@@ -44,7 +44,9 @@ export class RenewalService {
 
   async tick(): Promise<TickReport> {
     const report: TickReport = { checked: [], renewed: [], lapsed: [], blocked: [], failed: [] };
-    const due = (await this.storage.members.list()).filter((m) => m.status !== 'revoked').map((m) => ({ member: m, ...this.plan(m) }));
+    const due = (await this.storage.members.list())
+      .filter((m) => m.status !== 'revoked')
+      .map((m) => ({ member: m, ...this.plan(m) }));
 
     // Phase 1: the checks that are due, a few at a time.
     const runs = new Map<string, CheckRun>();
@@ -78,7 +80,8 @@ export class RenewalService {
 
     for (const app of await this.storage.applications.listByStatus('pending', { limit: 1000 })) {
       const latest = await this.checks.latest(app.id);
-      if (latest === null || this.clock().getTime() - latest.finishedAt.getTime() < this.options.recheckIntervalMs) continue;
+      if (latest === null || this.clock().getTime() - latest.finishedAt.getTime() < this.options.recheckIntervalMs)
+        continue;
       try {
         await this.checks.run(app, 'schedule');
         report.checked.push(app.domain);
@@ -88,7 +91,8 @@ export class RenewalService {
         this.logger.warn({ err: error, domain: app.domain }, 'registry re-check of a pending application failed');
       }
     }
-    if (report.renewed.length + report.lapsed.length + report.blocked.length + report.failed.length > 0) this.logger.info(report, 'registry maintenance');
+    if (report.renewed.length + report.lapsed.length + report.blocked.length + report.failed.length > 0)
+      this.logger.info(report, 'registry maintenance');
     return report;
   }
 
@@ -96,14 +100,23 @@ export class RenewalService {
     const now = this.clock().getTime();
     const life = member.labelExpiresAt.getTime() - member.labelIssuedAt.getTime();
     // A suspended instance renews as soon as its checks pass again; a labelled one once its renewal point passed.
-    const renewDue = member.status === 'suspended' || now >= member.labelIssuedAt.getTime() + life * this.options.renewAtFraction;
-    const recheckDue = member.lastCheckAt === null || now - member.lastCheckAt.getTime() >= this.options.recheckIntervalMs;
+    const renewDue =
+      member.status === 'suspended' || now >= member.labelIssuedAt.getTime() + life * this.options.renewAtFraction;
+    const recheckDue =
+      member.lastCheckAt === null || now - member.lastCheckAt.getTime() >= this.options.recheckIntervalMs;
     // A renewal held back by a failing check is retried at the re-check pace, not at every tick.
     const runNow = recheckDue || (renewDue && member.status === 'labelled' && member.renewalBlocked === null);
     return { renewDue, runNow };
   }
 
-  private async apply(member: Member, run: CheckRun | null, renewDue: boolean, at: Date, batch: PublicationBatch, report: TickReport): Promise<void> {
+  private async apply(
+    member: Member,
+    run: CheckRun | null,
+    renewDue: boolean,
+    at: Date,
+    batch: PublicationBatch,
+    report: TickReport,
+  ): Promise<void> {
     if (run === null && at.getTime() < member.labelExpiresAt.getTime()) return;
     const current = await this.storage.members.get(member.domain);
     // Revoked or re-decided since the tick began: its view is stale.

@@ -12,10 +12,20 @@ const ConsistencyQuery = Type.Object({ from: Count, to: Count }, { additionalPro
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /** The transparency log over HTTP: signed checkpoint, entries, inclusion and consistency proofs (RFC 9162). */
-export const logRoutes: FastifyPluginAsync<{ log: TransparencyLogService; clock: Clock }> = async (app, { log, clock }) => {
+export const logRoutes: FastifyPluginAsync<{ log: TransparencyLogService; clock: Clock }> = async (
+  app,
+  { log, clock },
+) => {
   app.get(
     '/v1/log/checkpoint',
-    { config: { access: 'public' }, schema: { tags: ['log'], summary: 'The latest signed checkpoint (compact JWS, typ caliopen-checkpoint+jws).', querystring: NoQuery } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['log'],
+        summary: 'The latest signed checkpoint (compact JWS, typ caliopen-checkpoint+jws).',
+        querystring: NoQuery,
+      },
+    },
     async () => {
       const c = await log.latestCheckpoint(clock());
       return { checkpoint: c.jws, treeSize: c.treeSize, timestamp: c.timestamp, origin: log.origin };
@@ -24,7 +34,14 @@ export const logRoutes: FastifyPluginAsync<{ log: TransparencyLogService; clock:
 
   app.get(
     '/v1/log/entries',
-    { config: { access: 'public' }, schema: { tags: ['log'], summary: `Entries start <= i < end (at most ${MAX_LOG_RANGE}), with their leaf hashes.`, querystring: EntriesQuery } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['log'],
+        summary: `Entries start <= i < end (at most ${MAX_LOG_RANGE}), with their leaf hashes.`,
+        querystring: EntriesQuery,
+      },
+    },
     async (request) => {
       const { start, end } = request.query as Static<typeof EntriesQuery>;
       const entries = await log.entries(start, end);
@@ -34,7 +51,14 @@ export const logRoutes: FastifyPluginAsync<{ log: TransparencyLogService; clock:
 
   app.get(
     '/v1/log/proof/inclusion',
-    { config: { access: 'public' }, schema: { tags: ['log'], summary: 'Inclusion proof of entry `index` in the tree of `size` entries.', querystring: InclusionQuery } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['log'],
+        summary: 'Inclusion proof of entry `index` in the tree of `size` entries.',
+        querystring: InclusionQuery,
+      },
+    },
     async (request) => {
       const { index, size } = request.query as Static<typeof InclusionQuery>;
       const { leafHash, proof } = await log.inclusionProof(index, size);
@@ -44,7 +68,14 @@ export const logRoutes: FastifyPluginAsync<{ log: TransparencyLogService; clock:
 
   app.get(
     '/v1/log/proof/consistency',
-    { config: { access: 'public' }, schema: { tags: ['log'], summary: 'Consistency proof from the tree of `from` entries to the tree of `to`.', querystring: ConsistencyQuery } },
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['log'],
+        summary: 'Consistency proof from the tree of `from` entries to the tree of `to`.',
+        querystring: ConsistencyQuery,
+      },
+    },
     async (request) => {
       const { from, to } = request.query as Static<typeof ConsistencyQuery>;
       if (from > to) throw new RegistryError('log_range_invalid', 'from must not exceed to.');

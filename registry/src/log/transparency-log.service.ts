@@ -31,8 +31,17 @@ export class TransparencyLogService {
     private readonly tree: MerkleTree,
   ) {}
 
-  static async open(storage: RegistryStorage, keys: RegistryKeyService, origin: string): Promise<TransparencyLogService> {
-    return new TransparencyLogService(storage, keys, origin, MerkleTree.fromLeafHashes(await storage.log.leafHashesFrom(0)));
+  static async open(
+    storage: RegistryStorage,
+    keys: RegistryKeyService,
+    origin: string,
+  ): Promise<TransparencyLogService> {
+    return new TransparencyLogService(
+      storage,
+      keys,
+      origin,
+      MerkleTree.fromLeafHashes(await storage.log.leafHashesFrom(0)),
+    );
   }
 
   /** Catches the in-memory tree up with what storage holds (another process may have appended). */
@@ -50,7 +59,11 @@ export class TransparencyLogService {
     const texts = entries.map((e) => canonicalJson(stripUndefined(e)));
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
       const start = await this.sync();
-      const stored: StoredLogEntry[] = texts.map((entry, i) => ({ index: start + i, entry, leafHash: leafHash(utf8Encode(entry)) }));
+      const stored: StoredLogEntry[] = texts.map((entry, i) => ({
+        index: start + i,
+        entry,
+        leafHash: leafHash(utf8Encode(entry)),
+      }));
       if (await this.storage.log.append(stored, start)) {
         for (const s of stored) this.tree.appendLeafHash(s.leafHash);
         return { firstIndex: start, checkpoint: await this.checkpoint(now, start + stored.length) };
@@ -64,7 +77,10 @@ export class TransparencyLogService {
     await this.sync();
     const treeSize = size ?? this.tree.size;
     const timestamp = Math.floor(now.getTime() / 1000);
-    const jws = await signCheckpoint(checkpointOf(this.tree, { origin: this.origin, timestamp, size: treeSize }), await this.keys.signingKey(now));
+    const jws = await signCheckpoint(
+      checkpointOf(this.tree, { origin: this.origin, timestamp, size: treeSize }),
+      await this.keys.signingKey(now),
+    );
     const stored = { treeSize, jws, timestamp };
     await this.storage.log.putCheckpoint(stored);
     return stored;
@@ -78,15 +94,25 @@ export class TransparencyLogService {
   async entries(start: number, end: number): Promise<{ index: number; entry: unknown; leafHash: Uint8Array }[]> {
     const size = await this.sync();
     if (!(start >= 0 && end > start && end <= size && end - start <= MAX_LOG_RANGE)) {
-      throw new RegistryError('log_range_invalid', `Entries are 0 to ${size}, at most ${MAX_LOG_RANGE} at once; asked [${start}, ${end}).`);
+      throw new RegistryError(
+        'log_range_invalid',
+        `Entries are 0 to ${size}, at most ${MAX_LOG_RANGE} at once; asked [${start}, ${end}).`,
+      );
     }
-    return (await this.storage.log.range(start, end)).map((s) => ({ index: s.index, entry: JSON.parse(s.entry) as unknown, leafHash: s.leafHash }));
+    return (await this.storage.log.range(start, end)).map((s) => ({
+      index: s.index,
+      entry: JSON.parse(s.entry) as unknown,
+      leafHash: s.leafHash,
+    }));
   }
 
   async inclusionProof(index: number, size: number): Promise<{ leafHash: Hash; proof: Hash[] }> {
     const current = await this.sync();
     if (!(size >= 1 && size <= current && index >= 0 && index < size)) {
-      throw new RegistryError('log_range_invalid', `The log has ${current} entries; index must be below size, size at most ${current}.`);
+      throw new RegistryError(
+        'log_range_invalid',
+        `The log has ${current} entries; index must be below size, size at most ${current}.`,
+      );
     }
     return { leafHash: this.tree.leafHash(index), proof: this.tree.inclusionProof(index, size) };
   }
@@ -94,7 +120,10 @@ export class TransparencyLogService {
   async consistencyProof(from: number, to: number): Promise<Hash[]> {
     const current = await this.sync();
     if (!(from >= 0 && from <= to && to <= current)) {
-      throw new RegistryError('log_range_invalid', `The log has ${current} entries; need 0 <= from <= to <= ${current}.`);
+      throw new RegistryError(
+        'log_range_invalid',
+        `The log has ${current} entries; need 0 <= from <= to <= ${current}.`,
+      );
     }
     return this.tree.consistencyProof(from, to);
   }

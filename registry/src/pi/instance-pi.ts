@@ -56,7 +56,10 @@ export function computeInstancePi(input: InstancePiInput): PrivacyIndex {
   factors.push({
     id: 'jurisdiction',
     contribution: round1(jurisdiction),
-    evidence: j === null ? 'The declared jurisdiction is not in the charter table: no protection is assumed.' : `Operated under the law of ${j.name} (${j.code}): ${jScore}/100 in the charter jurisdiction table.`,
+    evidence:
+      j === null
+        ? 'The declared jurisdiction is not in the charter table: no protection is assumed.'
+        : `Operated under the law of ${j.name} (${j.code}): ${jScore}/100 in the charter jurisdiction table.`,
   });
 
   // Verified checks
@@ -85,12 +88,16 @@ export function computeInstancePi(input: InstancePiInput): PrivacyIndex {
       .map((c) => ({ c, gain: Math.floor((PI_WEIGHTS.checks * (c.maxPoints - Math.max(0, c.points))) / available) }))
       .filter((m) => m.gain >= 1)
       .sort((a, b) => b.gain - a.gain || (a.c.id < b.c.id ? -1 : 1));
-    for (const { c, gain } of misses.slice(0, 40)) suggestions.push({ action: suggestionAction(c.id), element: 'instance', gain });
+    for (const { c, gain } of misses.slice(0, 40))
+      suggestions.push({ action: suggestionAction(c.id), element: 'instance', gain });
   }
 
   // Charter commitments
   const comp = input.compliance;
-  const charter = comp === null || !comp.mandatoryMet || comp.maxPoints <= 0 ? 0 : (PI_WEIGHTS.charter * clamp(comp.points, 0, comp.maxPoints)) / comp.maxPoints;
+  const charter =
+    comp === null || !comp.mandatoryMet || comp.maxPoints <= 0
+      ? 0
+      : (PI_WEIGHTS.charter * clamp(comp.points, 0, comp.maxPoints)) / comp.maxPoints;
   factors.push({
     id: 'charter.commitments',
     contribution: round1(charter),
@@ -107,7 +114,10 @@ export function computeInstancePi(input: InstancePiInput): PrivacyIndex {
   }
 
   // Audit freshness
-  const ageDays = input.lastVerifiedAt === null ? Infinity : Math.max(0, (input.now.getTime() - input.lastVerifiedAt.getTime()) / DAY_MS);
+  const ageDays =
+    input.lastVerifiedAt === null
+      ? Infinity
+      : Math.max(0, (input.now.getTime() - input.lastVerifiedAt.getTime()) / DAY_MS);
   const fresh = Number.isFinite(ageDays) ? clamp(1 - ageDays / FRESHNESS_DAYS, 0, 1) : 0;
   const freshness = PI_WEIGHTS.freshness * fresh;
   factors.push({
@@ -134,7 +144,12 @@ export function computeInstancePi(input: InstancePiInput): PrivacyIndex {
 
 /** `tls.certificate.san` -> `instance.pass_check.tls_certificate_san` (a dotted name the wire format accepts). */
 function suggestionAction(checkId: string): string {
-  const slug = checkId.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'check';
+  const slug =
+    checkId
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 40) || 'check';
   return `instance.pass_check.${/^[a-z]/.test(slug) ? slug : `c${slug}`}`;
 }
 

@@ -2,7 +2,9 @@ import { REGISTRY_ERROR_CODES } from './errors.ts';
 
 /** Renders docs/registry-errors.md from the error table (kept in step by errors.test.ts). */
 export function renderRegistryErrorDoc(): string {
-  const rows = Object.entries(REGISTRY_ERROR_CODES).map(([code, { status, title }]) => `| \`${code}\` | ${status} | ${title} |`);
+  const rows = Object.entries(REGISTRY_ERROR_CODES).map(
+    ([code, { status, title }]) => `| \`${code}\` | ${status} | ${title} |`,
+  );
   return [
     '# Registry API error codes',
     '',

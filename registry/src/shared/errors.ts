@@ -20,34 +20,62 @@ export const REGISTRY_ERROR_CODES = {
   service_unavailable: { status: 503, title: 'A backing service is unavailable; retry later.' },
 
   // authentication and authorization
-  unauthenticated: { status: 401, title: 'A valid bearer token is required (an applicant token or an auditor session).' },
+  unauthenticated: {
+    status: 401,
+    title: 'A valid bearer token is required (an applicant token or an auditor session).',
+  },
   token_invalid: { status: 401, title: 'The bearer token is unknown, malformed or forged.' },
   token_expired: { status: 401, title: 'The auditor session has expired; log in again.' },
   invalid_credentials: { status: 401, title: 'Wrong auditor name or password.' },
   auditor_disabled: { status: 403, title: 'This auditor account is disabled.' },
-  forbidden: { status: 403, title: 'You are not allowed to do this (auditor routes need an auditor, applicant routes the applicant).' },
+  forbidden: {
+    status: 403,
+    title: 'You are not allowed to do this (auditor routes need an auditor, applicant routes the applicant).',
+  },
 
   // applications
   not_found: { status: 404, title: 'No such resource (or it is not yours).' },
   domain_invalid: { status: 400, title: 'The domain is not a lowercase DNS name (A-labels, 253 characters at most).' },
   endpoint_invalid: {
     status: 400,
-    title: 'An endpoint is not acceptable: the HTTPS base URL must be https:// on the application domain (or a subdomain), without credentials.',
+    title:
+      'An endpoint is not acceptable: the HTTPS base URL must be https:// on the application domain (or a subdomain), without credentials.',
   },
-  key_invalid: { status: 400, title: 'An instance key is not a public JWK of the right curve (Ed25519 for signing, X25519 for encryption).' },
+  key_invalid: {
+    status: 400,
+    title: 'An instance key is not a public JWK of the right curve (Ed25519 for signing, X25519 for encryption).',
+  },
   certificate_invalid: { status: 400, title: 'The certificate is not a single PEM X.509 certificate.' },
   declaration_malformed: {
     status: 400,
     title: 'The declaration is not a compact JWS (EdDSA) whose payload is { declaration, nonce, iat }.',
   },
-  declaration_bad_signature: { status: 400, title: 'The declaration signature does not verify with the signing key of the application.' },
-  declaration_stale: { status: 400, title: 'The declaration `iat` is more than 10 minutes away from the registry clock; sign it again.' },
-  declaration_invalid: { status: 400, title: 'The declaration does not follow the charter declaration schema (`errors` lists why).' },
+  declaration_bad_signature: {
+    status: 400,
+    title: 'The declaration signature does not verify with the signing key of the application.',
+  },
+  declaration_stale: {
+    status: 400,
+    title: 'The declaration `iat` is more than 10 minutes away from the registry clock; sign it again.',
+  },
+  declaration_invalid: {
+    status: 400,
+    title: 'The declaration does not follow the charter declaration schema (`errors` lists why).',
+  },
   declaration_domain_mismatch: { status: 400, title: 'The declaration is for another domain than the application.' },
-  charter_version_unknown: { status: 400, title: 'The declaration names a charter version the registry does not know.' },
-  application_replayed: { status: 409, title: 'This signed declaration (its nonce) was already submitted; sign a new one.' },
+  charter_version_unknown: {
+    status: 400,
+    title: 'The declaration names a charter version the registry does not know.',
+  },
+  application_replayed: {
+    status: 409,
+    title: 'This signed declaration (its nonce) was already submitted; sign a new one.',
+  },
   application_pending: { status: 409, title: 'This domain already has an application waiting for its decision.' },
-  application_closed: { status: 409, title: 'This application is closed (approved, superseded or its instance revoked).' },
+  application_closed: {
+    status: 409,
+    title: 'This application is closed (approved, superseded or its instance revoked).',
+  },
 
   // audits and labels
   reason_required: { status: 400, title: 'An objection or a revocation needs a reason.' },
@@ -59,8 +87,14 @@ export const REGISTRY_ERROR_CODES = {
   },
 
   // log and feed
-  log_range_invalid: { status: 400, title: 'The requested log range or tree size is outside the log (`detail` gives the current size).' },
-  feed_serial_unknown: { status: 404, title: 'No delta can be made from this serial (ahead of the feed, or before its history); fetch the full feed.' },
+  log_range_invalid: {
+    status: 400,
+    title: 'The requested log range or tree size is outside the log (`detail` gives the current size).',
+  },
+  feed_serial_unknown: {
+    status: 404,
+    title: 'No delta can be made from this serial (ahead of the feed, or before its history); fetch the full feed.',
+  },
   feed_unavailable: { status: 503, title: 'No feed has been published yet (no instance holds a label).' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -65,21 +65,36 @@ class CassandraApplications implements ApplicationRepository {
   constructor(private readonly c: CassandraContext) {}
 
   async create(a: Application): Promise<CreateApplicationOutcome> {
-    const nonce = await this.c.lwt(`INSERT INTO ${this.c.table(T.applicationNonces)} (nonce, application_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS`, [a.nonce, a.id, new Date()]);
+    const nonce = await this.c.lwt(
+      `INSERT INTO ${this.c.table(T.applicationNonces)} (nonce, application_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS`,
+      [a.nonce, a.id, new Date()],
+    );
     if (!nonce.applied && String(nonce.row?.get('application_id')) !== a.id) return 'nonce_taken';
-    const pending = await this.c.lwt(`INSERT INTO ${this.c.table(T.pendingApplicationByDomain)} (domain, application_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS`, [a.domain, a.id, new Date()]);
+    const pending = await this.c.lwt(
+      `INSERT INTO ${this.c.table(T.pendingApplicationByDomain)} (domain, application_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS`,
+      [a.domain, a.id, new Date()],
+    );
     if (!pending.applied && String(pending.row?.get('application_id')) !== a.id) {
       const holder = String(pending.row?.get('application_id'));
       const holderApp = await this.get(holder);
       if (holderApp === null || holderApp.status === 'pending') {
         // Refused: give the nonce back, so a refused submission records nothing.
-        await this.c.lwt(`DELETE FROM ${this.c.table(T.applicationNonces)} WHERE nonce = ? IF application_id = ?`, [a.nonce, a.id]);
+        await this.c.lwt(`DELETE FROM ${this.c.table(T.applicationNonces)} WHERE nonce = ? IF application_id = ?`, [
+          a.nonce,
+          a.id,
+        ]);
         return 'domain_pending';
       }
       // A stale claim (its application is no longer pending): take it over.
-      const taken = await this.c.lwt(`UPDATE ${this.c.table(T.pendingApplicationByDomain)} SET application_id = ?, claimed_at = ? WHERE domain = ? IF application_id = ?`, [a.id, new Date(), a.domain, holder]);
+      const taken = await this.c.lwt(
+        `UPDATE ${this.c.table(T.pendingApplicationByDomain)} SET application_id = ?, claimed_at = ? WHERE domain = ? IF application_id = ?`,
+        [a.id, new Date(), a.domain, holder],
+      );
       if (!taken.applied) {
-        await this.c.lwt(`DELETE FROM ${this.c.table(T.applicationNonces)} WHERE nonce = ? IF application_id = ?`, [a.nonce, a.id]);
+        await this.c.lwt(`DELETE FROM ${this.c.table(T.applicationNonces)} WHERE nonce = ? IF application_id = ?`, [
+          a.nonce,
+          a.id,
+        ]);
         return 'domain_pending';
       }
     }
@@ -87,12 +102,34 @@ class CassandraApplications implements ApplicationRepository {
     await this.c.loggedBatch([
       {
         query: `INSERT INTO ${this.c.table(T.applicationsById)} (id, domain, status, nonce, token_hash, created_at, updated_at, closed_reason, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        params: [a.id, a.domain, a.status, a.nonce, a.applicantTokenHash, a.createdAt, a.updatedAt, a.closedReason, applicationToJson(a)],
+        params: [
+          a.id,
+          a.domain,
+          a.status,
+          a.nonce,
+          a.applicantTokenHash,
+          a.createdAt,
+          a.updatedAt,
+          a.closedReason,
+          applicationToJson(a),
+        ],
       },
-      { query: `INSERT INTO ${this.c.table(T.applicationsByToken)} (token_hash, id) VALUES (?, ?)`, params: [a.applicantTokenHash, a.id] },
-      { query: `INSERT INTO ${this.c.table(T.applicationsByDomain)} (domain, created_at, id) VALUES (?, ?, ?)`, params: [a.domain, a.createdAt, a.id] },
-      { query: `INSERT INTO ${this.c.table(T.applicationsByStatus)} (status, month, created_at, id) VALUES (?, ?, ?, ?)`, params: [a.status, month, a.createdAt, a.id] },
-      { query: `INSERT INTO ${this.c.table(T.applicationStatusMonths)} (status, month) VALUES (?, ?)`, params: [a.status, month] },
+      {
+        query: `INSERT INTO ${this.c.table(T.applicationsByToken)} (token_hash, id) VALUES (?, ?)`,
+        params: [a.applicantTokenHash, a.id],
+      },
+      {
+        query: `INSERT INTO ${this.c.table(T.applicationsByDomain)} (domain, created_at, id) VALUES (?, ?, ?)`,
+        params: [a.domain, a.createdAt, a.id],
+      },
+      {
+        query: `INSERT INTO ${this.c.table(T.applicationsByStatus)} (status, month, created_at, id) VALUES (?, ?, ?, ?)`,
+        params: [a.status, month, a.createdAt, a.id],
+      },
+      {
+        query: `INSERT INTO ${this.c.table(T.applicationStatusMonths)} (status, month) VALUES (?, ?)`,
+        params: [a.status, month],
+      },
     ]);
     return 'created';
   }
@@ -112,17 +149,24 @@ class CassandraApplications implements ApplicationRepository {
   }
 
   async getByTokenHash(tokenHash: string): Promise<Application | null> {
-    const row = await this.c.one(`SELECT id FROM ${this.c.table(T.applicationsByToken)} WHERE token_hash = ?`, [tokenHash]);
+    const row = await this.c.one(`SELECT id FROM ${this.c.table(T.applicationsByToken)} WHERE token_hash = ?`, [
+      tokenHash,
+    ]);
     return row ? this.get(String(row.get('id'))) : null;
   }
 
   async listByStatus(status: ApplicationStatus, options: { limit: number }): Promise<Application[]> {
-    const months = (await this.c.rows(`SELECT month FROM ${this.c.table(T.applicationStatusMonths)} WHERE status = ?`, [status]))
+    const months = (
+      await this.c.rows(`SELECT month FROM ${this.c.table(T.applicationStatusMonths)} WHERE status = ?`, [status])
+    )
       .map((r) => r.get('month') as number)
       .sort((a, b) => b - a);
     const out: Application[] = [];
     for (const month of months) {
-      const rows = await this.c.rows(`SELECT id FROM ${this.c.table(T.applicationsByStatus)} WHERE status = ? AND month = ?`, [status, month]);
+      const rows = await this.c.rows(
+        `SELECT id FROM ${this.c.table(T.applicationsByStatus)} WHERE status = ? AND month = ?`,
+        [status, month],
+      );
       for (const r of rows) {
         const app = await this.get(String(r.get('id')));
         // A listing row whose application moved on (a status change between two writes) is skipped.
@@ -144,18 +188,33 @@ class CassandraApplications implements ApplicationRepository {
     if (app === null) return;
     const month = monthBucket(app.createdAt);
     const statements: Statement[] = [
-      { query: `UPDATE ${this.c.table(T.applicationsById)} SET status = ?, updated_at = ?, closed_reason = ? WHERE id = ?`, params: [status, at, closedReason, id] },
+      {
+        query: `UPDATE ${this.c.table(T.applicationsById)} SET status = ?, updated_at = ?, closed_reason = ? WHERE id = ?`,
+        params: [status, at, closedReason, id],
+      },
     ];
     if (app.status !== status) {
       statements.push(
-        { query: `DELETE FROM ${this.c.table(T.applicationsByStatus)} WHERE status = ? AND month = ? AND created_at = ? AND id = ?`, params: [app.status, month, app.createdAt, id] },
-        { query: `INSERT INTO ${this.c.table(T.applicationsByStatus)} (status, month, created_at, id) VALUES (?, ?, ?, ?)`, params: [status, month, app.createdAt, id] },
-        { query: `INSERT INTO ${this.c.table(T.applicationStatusMonths)} (status, month) VALUES (?, ?)`, params: [status, month] },
+        {
+          query: `DELETE FROM ${this.c.table(T.applicationsByStatus)} WHERE status = ? AND month = ? AND created_at = ? AND id = ?`,
+          params: [app.status, month, app.createdAt, id],
+        },
+        {
+          query: `INSERT INTO ${this.c.table(T.applicationsByStatus)} (status, month, created_at, id) VALUES (?, ?, ?, ?)`,
+          params: [status, month, app.createdAt, id],
+        },
+        {
+          query: `INSERT INTO ${this.c.table(T.applicationStatusMonths)} (status, month) VALUES (?, ?)`,
+          params: [status, month],
+        },
       );
     }
     await this.c.loggedBatch(statements);
     if (app.status === 'pending' && status !== 'pending') {
-      await this.c.lwt(`DELETE FROM ${this.c.table(T.pendingApplicationByDomain)} WHERE domain = ? IF application_id = ?`, [app.domain, id]);
+      await this.c.lwt(
+        `DELETE FROM ${this.c.table(T.pendingApplicationByDomain)} WHERE domain = ? IF application_id = ?`,
+        [app.domain, id],
+      );
     }
   }
 }
@@ -164,17 +223,23 @@ class CassandraCheckRuns implements CheckRunRepository {
   constructor(private readonly c: CassandraContext) {}
 
   async add(run: CheckRun): Promise<void> {
-    await this.c.write(`INSERT INTO ${this.c.table(T.checkRunsByApplication)} (application_id, finished_at, id, body) VALUES (?, ?, ?, ?)`, [
-      run.applicationId,
-      run.finishedAt,
-      run.id,
-      JSON.stringify({ ...run, startedAt: run.startedAt.getTime(), finishedAt: run.finishedAt.getTime() }),
-    ]);
+    await this.c.write(
+      `INSERT INTO ${this.c.table(T.checkRunsByApplication)} (application_id, finished_at, id, body) VALUES (?, ?, ?, ?)`,
+      [
+        run.applicationId,
+        run.finishedAt,
+        run.id,
+        JSON.stringify({ ...run, startedAt: run.startedAt.getTime(), finishedAt: run.finishedAt.getTime() }),
+      ],
+    );
   }
 
   async listByApplication(applicationId: string, limit: number): Promise<CheckRun[]> {
     if (!isUuid(applicationId)) return [];
-    const rows = await this.c.rows(`SELECT body FROM ${this.c.table(T.checkRunsByApplication)} WHERE application_id = ? LIMIT ?`, [applicationId, limit]);
+    const rows = await this.c.rows(
+      `SELECT body FROM ${this.c.table(T.checkRunsByApplication)} WHERE application_id = ? LIMIT ?`,
+      [applicationId, limit],
+    );
     return rows.map((r) => {
       const json = JSON.parse(r.get('body') as string) as CheckRun & { startedAt: number; finishedAt: number };
       return { ...json, startedAt: new Date(json.startedAt), finishedAt: new Date(json.finishedAt) };
@@ -186,14 +251,28 @@ class CassandraAuditors implements AuditorRepository {
   constructor(private readonly c: CassandraContext) {}
 
   async create(a: Auditor): Promise<CreateAuditorOutcome> {
-    const claim = await this.c.lwt(`INSERT INTO ${this.c.table(T.auditorsByName)} (name, auditor_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS`, [a.name, a.id, new Date()]);
+    const claim = await this.c.lwt(
+      `INSERT INTO ${this.c.table(T.auditorsByName)} (name, auditor_id, claimed_at) VALUES (?, ?, ?) IF NOT EXISTS`,
+      [a.name, a.id, new Date()],
+    );
     if (!claim.applied && String(claim.row?.get('auditor_id')) !== a.id) return 'name_taken';
-    await this.c.write(`INSERT INTO ${this.c.table(T.auditorsById)} (id, name, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, ?)`, [a.id, a.name, a.passwordHash, a.disabled, a.createdAt]);
+    await this.c.write(
+      `INSERT INTO ${this.c.table(T.auditorsById)} (id, name, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, ?)`,
+      [a.id, a.name, a.passwordHash, a.disabled, a.createdAt],
+    );
     return 'created';
   }
 
   private of(r: Row | null): Auditor | null {
-    return r ? { id: String(r.get('id')), name: r.get('name') as string, passwordHash: r.get('password_hash') as string, disabled: r.get('disabled') === true, createdAt: d(r.get('created_at')) } : null;
+    return r
+      ? {
+          id: String(r.get('id')),
+          name: r.get('name') as string,
+          passwordHash: r.get('password_hash') as string,
+          disabled: r.get('disabled') === true,
+          createdAt: d(r.get('created_at')),
+        }
+      : null;
   }
 
   async get(id: string): Promise<Auditor | null> {
@@ -218,14 +297,26 @@ class CassandraAuditors implements AuditorRepository {
         query: `INSERT INTO ${this.c.table(T.auditorSessionsByToken)} (token_hash, id, auditor_id, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
         params: [s.tokenHash, s.id, s.auditorId, s.createdAt, s.expiresAt, s.revokedAt],
       },
-      { query: `INSERT INTO ${this.c.table(T.auditorSessionsById)} (id, token_hash) VALUES (?, ?)`, params: [s.id, s.tokenHash] },
+      {
+        query: `INSERT INTO ${this.c.table(T.auditorSessionsById)} (id, token_hash) VALUES (?, ?)`,
+        params: [s.id, s.tokenHash],
+      },
     ]);
   }
 
   async getSessionByTokenHash(tokenHash: string): Promise<AuditorSession | null> {
-    const r = await this.c.one(`SELECT * FROM ${this.c.table(T.auditorSessionsByToken)} WHERE token_hash = ?`, [tokenHash]);
+    const r = await this.c.one(`SELECT * FROM ${this.c.table(T.auditorSessionsByToken)} WHERE token_hash = ?`, [
+      tokenHash,
+    ]);
     return r
-      ? { id: String(r.get('id')), auditorId: String(r.get('auditor_id')), tokenHash, createdAt: d(r.get('created_at')), expiresAt: d(r.get('expires_at')), revokedAt: dateOrNull(r.get('revoked_at')) }
+      ? {
+          id: String(r.get('id')),
+          auditorId: String(r.get('auditor_id')),
+          tokenHash,
+          createdAt: d(r.get('created_at')),
+          expiresAt: d(r.get('expires_at')),
+          revokedAt: dateOrNull(r.get('revoked_at')),
+        }
       : null;
   }
 
@@ -234,7 +325,10 @@ class CassandraAuditors implements AuditorRepository {
     if (r === null) return;
     const session = await this.getSessionByTokenHash(r.get('token_hash') as string);
     if (session === null || session.revokedAt !== null) return;
-    await this.c.write(`UPDATE ${this.c.table(T.auditorSessionsByToken)} SET revoked_at = ? WHERE token_hash = ?`, [at, session.tokenHash]);
+    await this.c.write(`UPDATE ${this.c.table(T.auditorSessionsByToken)} SET revoked_at = ? WHERE token_hash = ?`, [
+      at,
+      session.tokenHash,
+    ]);
   }
 }
 
@@ -251,32 +345,39 @@ class CassandraVotes implements VoteRepository {
   constructor(private readonly c: CassandraContext) {}
 
   private async one(applicationId: string, auditorId: string): Promise<Vote | null> {
-    const r = await this.c.one(`SELECT * FROM ${this.c.table(T.votesByApplication)} WHERE application_id = ? AND auditor_id = ?`, [applicationId, auditorId]);
+    const r = await this.c.one(
+      `SELECT * FROM ${this.c.table(T.votesByApplication)} WHERE application_id = ? AND auditor_id = ?`,
+      [applicationId, auditorId],
+    );
     return r ? voteOf(r) : null;
   }
 
   async put(v: Vote): Promise<Vote | null> {
     const previous = await this.one(v.applicationId, v.auditorId);
-    await this.c.write(`INSERT INTO ${this.c.table(T.votesByApplication)} (application_id, auditor_id, auditor_name, vote, reason, cast_at) VALUES (?, ?, ?, ?, ?, ?)`, [
-      v.applicationId,
-      v.auditorId,
-      v.auditorName,
-      v.vote,
-      v.reason,
-      v.castAt,
-    ]);
+    await this.c.write(
+      `INSERT INTO ${this.c.table(T.votesByApplication)} (application_id, auditor_id, auditor_name, vote, reason, cast_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      [v.applicationId, v.auditorId, v.auditorName, v.vote, v.reason, v.castAt],
+    );
     return previous;
   }
 
   async delete(applicationId: string, auditorId: string): Promise<Vote | null> {
     const previous = await this.one(applicationId, auditorId);
-    if (previous !== null) await this.c.write(`DELETE FROM ${this.c.table(T.votesByApplication)} WHERE application_id = ? AND auditor_id = ?`, [applicationId, auditorId]);
+    if (previous !== null)
+      await this.c.write(
+        `DELETE FROM ${this.c.table(T.votesByApplication)} WHERE application_id = ? AND auditor_id = ?`,
+        [applicationId, auditorId],
+      );
     return previous;
   }
 
   async listByApplication(applicationId: string): Promise<Vote[]> {
-    const rows = await this.c.rows(`SELECT * FROM ${this.c.table(T.votesByApplication)} WHERE application_id = ?`, [applicationId]);
-    return rows.map(voteOf).sort((a, b) => a.castAt.getTime() - b.castAt.getTime() || (a.auditorName < b.auditorName ? -1 : 1));
+    const rows = await this.c.rows(`SELECT * FROM ${this.c.table(T.votesByApplication)} WHERE application_id = ?`, [
+      applicationId,
+    ]);
+    return rows
+      .map(voteOf)
+      .sort((a, b) => a.castAt.getTime() - b.castAt.getTime() || (a.auditorName < b.auditorName ? -1 : 1));
   }
 }
 
@@ -292,8 +393,14 @@ class CassandraAuditEvents implements AuditEventRepository {
   async append(e: AuditEvent): Promise<void> {
     const month = monthBucket(e.at);
     await this.c.loggedBatch([
-      { query: `INSERT INTO ${this.c.table(T.auditEventsByDomain)} (domain, at, id, body) VALUES (?, ?, ?, ?)`, params: [e.domain, e.at, e.id, eventBody(e)] },
-      { query: `INSERT INTO ${this.c.table(T.auditEventsByMonth)} (month, at, id, body) VALUES (?, ?, ?, ?)`, params: [month, e.at, e.id, eventBody(e)] },
+      {
+        query: `INSERT INTO ${this.c.table(T.auditEventsByDomain)} (domain, at, id, body) VALUES (?, ?, ?, ?)`,
+        params: [e.domain, e.at, e.id, eventBody(e)],
+      },
+      {
+        query: `INSERT INTO ${this.c.table(T.auditEventsByMonth)} (month, at, id, body) VALUES (?, ?, ?, ?)`,
+        params: [month, e.at, e.id, eventBody(e)],
+      },
       { query: `INSERT INTO ${this.c.table(T.auditEventMonths)} (one, month) VALUES (?, ?)`, params: [ONE, month] },
     ]);
   }
@@ -306,8 +413,14 @@ class CassandraAuditEvents implements AuditEventRepository {
     const out: AuditEvent[] = [];
     for (const month of months) {
       const rows = options.before
-        ? await this.c.rows(`SELECT body FROM ${this.c.table(T.auditEventsByMonth)} WHERE month = ? AND at < ? LIMIT ?`, [month, options.before, options.limit - out.length])
-        : await this.c.rows(`SELECT body FROM ${this.c.table(T.auditEventsByMonth)} WHERE month = ? LIMIT ?`, [month, options.limit - out.length]);
+        ? await this.c.rows(
+            `SELECT body FROM ${this.c.table(T.auditEventsByMonth)} WHERE month = ? AND at < ? LIMIT ?`,
+            [month, options.before, options.limit - out.length],
+          )
+        : await this.c.rows(`SELECT body FROM ${this.c.table(T.auditEventsByMonth)} WHERE month = ? LIMIT ?`, [
+            month,
+            options.limit - out.length,
+          ]);
       out.push(...rows.map(eventOf));
       if (out.length >= options.limit) break;
     }
@@ -315,15 +428,27 @@ class CassandraAuditEvents implements AuditEventRepository {
   }
 
   async listByDomain(domain: string): Promise<AuditEvent[]> {
-    return (await this.c.rows(`SELECT body FROM ${this.c.table(T.auditEventsByDomain)} WHERE domain = ?`, [domain])).map(eventOf);
+    return (
+      await this.c.rows(`SELECT body FROM ${this.c.table(T.auditEventsByDomain)} WHERE domain = ?`, [domain])
+    ).map(eventOf);
   }
 }
 
 const labelBody = (l: LabelRecord) =>
-  JSON.stringify({ ...l, issuedAt: l.issuedAt.getTime(), expiresAt: l.expiresAt.getTime(), revokedAt: l.revokedAt?.getTime() ?? null });
+  JSON.stringify({
+    ...l,
+    issuedAt: l.issuedAt.getTime(),
+    expiresAt: l.expiresAt.getTime(),
+    revokedAt: l.revokedAt?.getTime() ?? null,
+  });
 const labelOf = (text: string): LabelRecord => {
   const json = JSON.parse(text) as LabelRecord & { issuedAt: number; expiresAt: number; revokedAt: number | null };
-  return { ...json, issuedAt: new Date(json.issuedAt), expiresAt: new Date(json.expiresAt), revokedAt: json.revokedAt === null ? null : new Date(json.revokedAt) };
+  return {
+    ...json,
+    issuedAt: new Date(json.issuedAt),
+    expiresAt: new Date(json.expiresAt),
+    revokedAt: json.revokedAt === null ? null : new Date(json.revokedAt),
+  };
 };
 
 class CassandraLabels implements LabelRepository {
@@ -331,8 +456,14 @@ class CassandraLabels implements LabelRepository {
 
   private statements(l: LabelRecord): Statement[] {
     return [
-      { query: `INSERT INTO ${this.c.table(T.labelsById)} (id, domain, issued_at, body) VALUES (?, ?, ?, ?)`, params: [l.id, l.domain, l.issuedAt, labelBody(l)] },
-      { query: `INSERT INTO ${this.c.table(T.labelsByDomain)} (domain, issued_at, id, body) VALUES (?, ?, ?, ?)`, params: [l.domain, l.issuedAt, l.id, labelBody(l)] },
+      {
+        query: `INSERT INTO ${this.c.table(T.labelsById)} (id, domain, issued_at, body) VALUES (?, ?, ?, ?)`,
+        params: [l.id, l.domain, l.issuedAt, labelBody(l)],
+      },
+      {
+        query: `INSERT INTO ${this.c.table(T.labelsByDomain)} (domain, issued_at, id, body) VALUES (?, ?, ?, ?)`,
+        params: [l.domain, l.issuedAt, l.id, labelBody(l)],
+      },
     ];
   }
 
@@ -346,7 +477,9 @@ class CassandraLabels implements LabelRepository {
   }
 
   async listByDomain(domain: string): Promise<LabelRecord[]> {
-    return (await this.c.rows(`SELECT body FROM ${this.c.table(T.labelsByDomain)} WHERE domain = ?`, [domain])).map((r) => labelOf(r.get('body') as string));
+    return (await this.c.rows(`SELECT body FROM ${this.c.table(T.labelsByDomain)} WHERE domain = ?`, [domain])).map(
+      (r) => labelOf(r.get('body') as string),
+    );
   }
 
   async markRevoked(id: string, at: Date, reason: string): Promise<void> {
@@ -360,17 +493,25 @@ class CassandraMembers implements MemberRepository {
   constructor(private readonly c: CassandraContext) {}
 
   async get(domain: string): Promise<Member | null> {
-    const r = await this.c.one(`SELECT body FROM ${this.c.table(T.membersByBucket)} WHERE bucket = ? AND domain = ?`, [memberBucket(domain), domain]);
+    const r = await this.c.one(`SELECT body FROM ${this.c.table(T.membersByBucket)} WHERE bucket = ? AND domain = ?`, [
+      memberBucket(domain),
+      domain,
+    ]);
     return r ? memberFromJson(r.get('body') as string) : null;
   }
 
   async put(m: Member): Promise<void> {
-    await this.c.write(`INSERT INTO ${this.c.table(T.membersByBucket)} (bucket, domain, status, body) VALUES (?, ?, ?, ?)`, [memberBucket(m.domain), m.domain, m.status, memberToJson(m)]);
+    await this.c.write(
+      `INSERT INTO ${this.c.table(T.membersByBucket)} (bucket, domain, status, body) VALUES (?, ?, ?, ?)`,
+      [memberBucket(m.domain), m.domain, m.status, memberToJson(m)],
+    );
   }
 
   async list(): Promise<Member[]> {
     const buckets = await Promise.all(
-      Array.from({ length: MEMBER_BUCKETS }, (_v, bucket) => this.c.rows(`SELECT body FROM ${this.c.table(T.membersByBucket)} WHERE bucket = ?`, [bucket])),
+      Array.from({ length: MEMBER_BUCKETS }, (_v, bucket) =>
+        this.c.rows(`SELECT body FROM ${this.c.table(T.membersByBucket)} WHERE bucket = ?`, [bucket]),
+      ),
     );
     return buckets
       .flat()
@@ -393,12 +534,10 @@ class CassandraTransparencyLog implements TransparencyLogRepository {
     for (const [i, e] of entries.entries()) {
       for (;;) {
         // Each index belongs to the first writer that claims it.
-        const won = await this.c.lwt(`INSERT INTO ${this.c.table(T.logEntries)} (chunk, idx, leaf_hash, entry) VALUES (?, ?, ?, ?) IF NOT EXISTS`, [
-          Math.floor(index / LOG_CHUNK),
-          index,
-          Buffer.from(e.leafHash),
-          e.entry,
-        ]);
+        const won = await this.c.lwt(
+          `INSERT INTO ${this.c.table(T.logEntries)} (chunk, idx, leaf_hash, entry) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+          [Math.floor(index / LOG_CHUNK), index, Buffer.from(e.leafHash), e.entry],
+        );
         if (won.applied) break;
         // The first index lost: nothing of ours is in the log. A later one lost: keep appending after the other writer.
         if (i === 0) return false;
@@ -415,7 +554,10 @@ class CassandraTransparencyLog implements TransparencyLogRepository {
     const head = await this.c.one(`SELECT size FROM ${this.c.table(T.logHead)} WHERE one = ?`, [ONE]);
     let size = head ? toNumber(head.get('size')) : 0;
     for (;;) {
-      const rows = await this.c.rows(`SELECT idx FROM ${this.c.table(T.logEntries)} WHERE chunk = ? AND idx >= ?`, [Math.floor(size / LOG_CHUNK), size]);
+      const rows = await this.c.rows(`SELECT idx FROM ${this.c.table(T.logEntries)} WHERE chunk = ? AND idx >= ?`, [
+        Math.floor(size / LOG_CHUNK),
+        size,
+      ]);
       let advanced = false;
       for (const r of rows) {
         if (toNumber(r.get('idx')) !== size) break;
@@ -429,8 +571,16 @@ class CassandraTransparencyLog implements TransparencyLogRepository {
   async range(start: number, end: number): Promise<StoredLogEntry[]> {
     const out: StoredLogEntry[] = [];
     for (let chunk = Math.floor(start / LOG_CHUNK); chunk * LOG_CHUNK < end; chunk++) {
-      const rows = await this.c.rows(`SELECT idx, leaf_hash, entry FROM ${this.c.table(T.logEntries)} WHERE chunk = ? AND idx >= ? AND idx < ?`, [chunk, start, end]);
-      for (const r of rows) out.push({ index: toNumber(r.get('idx')), leafHash: new Uint8Array(r.get('leaf_hash') as Buffer), entry: r.get('entry') as string });
+      const rows = await this.c.rows(
+        `SELECT idx, leaf_hash, entry FROM ${this.c.table(T.logEntries)} WHERE chunk = ? AND idx >= ? AND idx < ?`,
+        [chunk, start, end],
+      );
+      for (const r of rows)
+        out.push({
+          index: toNumber(r.get('idx')),
+          leafHash: new Uint8Array(r.get('leaf_hash') as Buffer),
+          entry: r.get('entry') as string,
+        });
     }
     return out;
   }
@@ -439,19 +589,32 @@ class CassandraTransparencyLog implements TransparencyLogRepository {
     const size = await this.size();
     const out: Uint8Array[] = [];
     for (let chunk = Math.floor(start / LOG_CHUNK); chunk * LOG_CHUNK < size; chunk++) {
-      const rows = await this.c.rows(`SELECT idx, leaf_hash FROM ${this.c.table(T.logEntries)} WHERE chunk = ? AND idx >= ? AND idx < ?`, [chunk, start, size]);
+      const rows = await this.c.rows(
+        `SELECT idx, leaf_hash FROM ${this.c.table(T.logEntries)} WHERE chunk = ? AND idx >= ? AND idx < ?`,
+        [chunk, start, size],
+      );
       for (const r of rows) out.push(new Uint8Array(r.get('leaf_hash') as Buffer));
     }
     return out;
   }
 
   async putCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    await this.c.write(`INSERT INTO ${this.c.table(T.logCheckpoints)} (one, tree_size, jws, ts) VALUES (?, ?, ?, ?)`, [ONE, cp.treeSize, cp.jws, cp.timestamp]);
+    await this.c.write(`INSERT INTO ${this.c.table(T.logCheckpoints)} (one, tree_size, jws, ts) VALUES (?, ?, ?, ?)`, [
+      ONE,
+      cp.treeSize,
+      cp.jws,
+      cp.timestamp,
+    ]);
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | null> {
-    const r = await this.c.one(`SELECT tree_size, jws, ts FROM ${this.c.table(T.logCheckpoints)} WHERE one = ? LIMIT 1`, [ONE]);
-    return r ? { treeSize: toNumber(r.get('tree_size')), jws: r.get('jws') as string, timestamp: toNumber(r.get('ts')) } : null;
+    const r = await this.c.one(
+      `SELECT tree_size, jws, ts FROM ${this.c.table(T.logCheckpoints)} WHERE one = ? LIMIT 1`,
+      [ONE],
+    );
+    return r
+      ? { treeSize: toNumber(r.get('tree_size')), jws: r.get('jws') as string, timestamp: toNumber(r.get('ts')) }
+      : null;
   }
 }
 
@@ -463,38 +626,61 @@ class CassandraFeed implements FeedRepository {
     const chunks = Math.max(1, Math.ceil(p.envelope.byteLength / ENVELOPE_CHUNK_BYTES));
     for (let i = 0; i < chunks; i++) {
       const data = Buffer.from(p.envelope.subarray(i * ENVELOPE_CHUNK_BYTES, (i + 1) * ENVELOPE_CHUNK_BYTES));
-      await this.c.write(`INSERT INTO ${this.c.table(T.feedEnvelopeChunks)} (publication_id, chunk, data) VALUES (?, ?, ?)`, [id, i, data]);
+      await this.c.write(
+        `INSERT INTO ${this.c.table(T.feedEnvelopeChunks)} (publication_id, chunk, data) VALUES (?, ?, ?)`,
+        [id, i, data],
+      );
     }
-    await this.c.write(`INSERT INTO ${this.c.table(T.feedPublications)} (id, serial, issued_at, digest, checkpoint, chunks) VALUES (?, ?, ?, ?, ?, ?)`, [
-      id,
-      p.serial,
-      p.issuedAt,
-      p.digest,
-      p.checkpointJws,
-      chunks,
-    ]);
+    await this.c.write(
+      `INSERT INTO ${this.c.table(T.feedPublications)} (id, serial, issued_at, digest, checkpoint, chunks) VALUES (?, ?, ?, ?, ?, ?)`,
+      [id, p.serial, p.issuedAt, p.digest, p.checkpointJws, chunks],
+    );
     const won =
       p.serial === 1
-        ? await this.c.lwt(`INSERT INTO ${this.c.table(T.feedLatest)} (one, serial, publication_id) VALUES (?, ?, ?) IF NOT EXISTS`, [ONE, 1, id])
-        : await this.c.lwt(`UPDATE ${this.c.table(T.feedLatest)} SET serial = ?, publication_id = ? WHERE one = ? IF serial = ?`, [p.serial, id, ONE, p.serial - 1]);
+        ? await this.c.lwt(
+            `INSERT INTO ${this.c.table(T.feedLatest)} (one, serial, publication_id) VALUES (?, ?, ?) IF NOT EXISTS`,
+            [ONE, 1, id],
+          )
+        : await this.c.lwt(
+            `UPDATE ${this.c.table(T.feedLatest)} SET serial = ?, publication_id = ? WHERE one = ? IF serial = ?`,
+            [p.serial, id, ONE, p.serial - 1],
+          );
     if (!won.applied) return false;
     const block = Math.floor(p.serial / FEED_CHANGE_BLOCK);
     for (const domain of new Set(p.changedDomains)) {
-      await this.c.write(`INSERT INTO ${this.c.table(T.feedChanges)} (block, serial, domain) VALUES (?, ?, ?)`, [block, p.serial, domain]);
+      await this.c.write(`INSERT INTO ${this.c.table(T.feedChanges)} (block, serial, domain) VALUES (?, ?, ?)`, [
+        block,
+        p.serial,
+        domain,
+      ]);
     }
     return true;
   }
 
   async latest(): Promise<FeedPublication | null> {
-    const head = await this.c.one(`SELECT serial, publication_id FROM ${this.c.table(T.feedLatest)} WHERE one = ?`, [ONE]);
+    const head = await this.c.one(`SELECT serial, publication_id FROM ${this.c.table(T.feedLatest)} WHERE one = ?`, [
+      ONE,
+    ]);
     if (head === null) return null;
     const id = String(head.get('publication_id'));
     const serial = toNumber(head.get('serial'));
     const pub = await this.c.one(`SELECT * FROM ${this.c.table(T.feedPublications)} WHERE id = ?`, [id]);
     if (pub === null) return null;
-    const rows = await this.c.rows(`SELECT chunk, data FROM ${this.c.table(T.feedEnvelopeChunks)} WHERE publication_id = ?`, [id]);
-    const envelope = new Uint8Array(Buffer.concat(rows.sort((a, b) => (a.get('chunk') as number) - (b.get('chunk') as number)).map((r) => r.get('data') as Buffer)));
-    const changes = await this.c.rows(`SELECT domain FROM ${this.c.table(T.feedChanges)} WHERE block = ? AND serial = ?`, [Math.floor(serial / FEED_CHANGE_BLOCK), serial]);
+    const rows = await this.c.rows(
+      `SELECT chunk, data FROM ${this.c.table(T.feedEnvelopeChunks)} WHERE publication_id = ?`,
+      [id],
+    );
+    const envelope = new Uint8Array(
+      Buffer.concat(
+        rows
+          .sort((a, b) => (a.get('chunk') as number) - (b.get('chunk') as number))
+          .map((r) => r.get('data') as Buffer),
+      ),
+    );
+    const changes = await this.c.rows(
+      `SELECT domain FROM ${this.c.table(T.feedChanges)} WHERE block = ? AND serial = ?`,
+      [Math.floor(serial / FEED_CHANGE_BLOCK), serial],
+    );
     return {
       serial,
       issuedAt: toNumber(pub.get('issued_at')),
@@ -509,8 +695,15 @@ class CassandraFeed implements FeedRepository {
     const head = await this.c.one(`SELECT serial FROM ${this.c.table(T.feedLatest)} WHERE one = ?`, [ONE]);
     const latest = head ? toNumber(head.get('serial')) : 0;
     const domains = new Set<string>();
-    for (let block = Math.floor((serial + 1) / FEED_CHANGE_BLOCK); block <= Math.floor(latest / FEED_CHANGE_BLOCK); block++) {
-      const rows = await this.c.rows(`SELECT domain FROM ${this.c.table(T.feedChanges)} WHERE block = ? AND serial > ?`, [block, serial]);
+    for (
+      let block = Math.floor((serial + 1) / FEED_CHANGE_BLOCK);
+      block <= Math.floor(latest / FEED_CHANGE_BLOCK);
+      block++
+    ) {
+      const rows = await this.c.rows(
+        `SELECT domain FROM ${this.c.table(T.feedChanges)} WHERE block = ? AND serial > ?`,
+        [block, serial],
+      );
       for (const r of rows) domains.add(r.get('domain') as string);
     }
     return [...domains].sort();
@@ -521,15 +714,10 @@ class CassandraRegistryKeys implements RegistryKeyRepository {
   constructor(private readonly c: CassandraContext) {}
 
   async add(k: RegistryKeyRecord): Promise<void> {
-    await this.c.write(`INSERT INTO ${this.c.table(T.registryKeys)} (one, kid, public_jwk, private_sealed, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
-      ONE,
-      k.kid,
-      JSON.stringify(k.publicJwk),
-      k.privateSealed,
-      k.notBefore,
-      k.notAfter,
-      k.createdAt,
-    ]);
+    await this.c.write(
+      `INSERT INTO ${this.c.table(T.registryKeys)} (one, kid, public_jwk, private_sealed, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [ONE, k.kid, JSON.stringify(k.publicJwk), k.privateSealed, k.notBefore, k.notAfter, k.createdAt],
+    );
   }
 
   async list(): Promise<RegistryKeyRecord[]> {
@@ -547,7 +735,11 @@ class CassandraRegistryKeys implements RegistryKeyRepository {
   }
 
   async setNotAfter(kid: string, notAfter: number): Promise<void> {
-    await this.c.write(`UPDATE ${this.c.table(T.registryKeys)} SET not_after = ? WHERE one = ? AND kid = ?`, [notAfter, ONE, kid]);
+    await this.c.write(`UPDATE ${this.c.table(T.registryKeys)} SET not_after = ? WHERE one = ? AND kid = ?`, [
+      notAfter,
+      ONE,
+      kid,
+    ]);
   }
 }
 
@@ -596,14 +788,19 @@ export class CassandraRegistryStorage implements RegistryStorage {
     const client = new Client({
       contactPoints: options.contactPoints,
       localDataCenter: options.localDataCenter,
-      ...(options.username !== undefined ? { credentials: { username: options.username, password: options.password ?? '' } } : {}),
+      ...(options.username !== undefined
+        ? { credentials: { username: options.username, password: options.password ?? '' } }
+        : {}),
       queryOptions: { prepare: true },
     });
     try {
       await client.connect();
     } catch (err) {
       await client.shutdown().catch(() => undefined);
-      throw new Error(`Cannot connect to Cassandra at ${options.contactPoints.join(', ')} (data center ${options.localDataCenter}): ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `Cannot connect to Cassandra at ${options.contactPoints.join(', ')} (data center ${options.localDataCenter}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return new CassandraRegistryStorage(client, options);
   }
@@ -612,19 +809,38 @@ export class CassandraRegistryStorage implements RegistryStorage {
   async migrate(): Promise<number> {
     const ks = this.context.keyspace;
     const hostsHere = this.client.hosts.values().filter((h) => h.datacenter === this.options.localDataCenter).length;
-    await this.ddl(createKeyspaceCql(ks, this.options.replication ?? defaultReplication(this.options.localDataCenter, hostsHere)));
+    await this.ddl(
+      createKeyspaceCql(ks, this.options.replication ?? defaultReplication(this.options.localDataCenter, hostsHere)),
+    );
     for (const cql of bootstrapStatements(ks)) await this.ddl(cql);
     const applied = async () =>
-      new Set((await this.context.rows(`SELECT version FROM ${this.context.table(TABLES.schemaMigrations)} WHERE component = ?`, [MIGRATION_COMPONENT])).map((r) => r.get('version') as number));
+      new Set(
+        (
+          await this.context.rows(
+            `SELECT version FROM ${this.context.table(TABLES.schemaMigrations)} WHERE component = ?`,
+            [MIGRATION_COMPONENT],
+          )
+        ).map((r) => r.get('version') as number),
+      );
     let done = await applied();
     if (Math.max(0, ...done) > REGISTRY_CASSANDRA_SCHEMA_VERSION) {
-      throw new Error(`Cassandra keyspace ${ks} has a registry schema newer than this code (${REGISTRY_CASSANDRA_SCHEMA_VERSION}): upgrade the software.`);
+      throw new Error(
+        `Cassandra keyspace ${ks} has a registry schema newer than this code (${REGISTRY_CASSANDRA_SCHEMA_VERSION}): upgrade the software.`,
+      );
     }
     if (REGISTRY_CASSANDRA_MIGRATIONS.every((m) => done.has(m.version))) return REGISTRY_CASSANDRA_SCHEMA_VERSION;
     const owner = randomUUID();
     const until = Date.now() + 60_000;
-    while (!(await this.context.lwt(`INSERT INTO ${this.context.table(TABLES.schemaLock)} (component, owner, acquired_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${LOCK_TTL_SECONDS}`, [MIGRATION_COMPONENT, owner, new Date()])).applied) {
-      if (Date.now() > until) throw new Error(`Another process has been migrating keyspace ${ks} for over a minute; retry when it is done.`);
+    while (
+      !(
+        await this.context.lwt(
+          `INSERT INTO ${this.context.table(TABLES.schemaLock)} (component, owner, acquired_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${LOCK_TTL_SECONDS}`,
+          [MIGRATION_COMPONENT, owner, new Date()],
+        )
+      ).applied
+    ) {
+      if (Date.now() > until)
+        throw new Error(`Another process has been migrating keyspace ${ks} for over a minute; retry when it is done.`);
       await sleep(500);
     }
     try {
@@ -632,15 +848,18 @@ export class CassandraRegistryStorage implements RegistryStorage {
       for (const m of REGISTRY_CASSANDRA_MIGRATIONS) {
         if (done.has(m.version)) continue;
         for (const cql of m.statements(ks)) await this.ddl(cql);
-        await this.context.write(`INSERT INTO ${this.context.table(TABLES.schemaMigrations)} (component, version, name, applied_at) VALUES (?, ?, ?, ?)`, [
-          MIGRATION_COMPONENT,
-          m.version,
-          m.name,
-          new Date(),
-        ]);
+        await this.context.write(
+          `INSERT INTO ${this.context.table(TABLES.schemaMigrations)} (component, version, name, applied_at) VALUES (?, ?, ?, ?)`,
+          [MIGRATION_COMPONENT, m.version, m.name, new Date()],
+        );
       }
     } finally {
-      await this.context.lwt(`DELETE FROM ${this.context.table(TABLES.schemaLock)} WHERE component = ? IF owner = ?`, [MIGRATION_COMPONENT, owner]).catch(() => undefined);
+      await this.context
+        .lwt(`DELETE FROM ${this.context.table(TABLES.schemaLock)} WHERE component = ? IF owner = ?`, [
+          MIGRATION_COMPONENT,
+          owner,
+        ])
+        .catch(() => undefined);
     }
     return REGISTRY_CASSANDRA_SCHEMA_VERSION;
   }

@@ -48,7 +48,10 @@ export function anApplication(over: Partial<Application> = {}): Application {
     domain,
     status: 'pending',
     endpoints: { https: `https://${domain}`, federation: `https://${domain}`, smtp: null },
-    keys: { signing: { kty: 'OKP', crv: 'Ed25519', x: b64url(32) }, encryption: { kty: 'OKP', crv: 'X25519', x: b64url(32) } },
+    keys: {
+      signing: { kty: 'OKP', crv: 'Ed25519', x: b64url(32) },
+      encryption: { kty: 'OKP', crv: 'X25519', x: b64url(32) },
+    },
     keyThumbprints: { signing: b64url(32), encryption: b64url(32) },
     certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
     certFingerprint: randomBytes(32).toString('hex'),
@@ -67,7 +70,13 @@ export function anApplication(over: Partial<Application> = {}): Application {
 }
 
 function aMember(domain: string, applicationId: string, over: Partial<Member> = {}): Member {
-  const pi = { score: 72, level: levelForScore(72), factors: [{ id: 'jurisdiction', contribution: 40, evidence: 'FR' }], suggestions: [], modelVersion: 'instance-pi/1' };
+  const pi = {
+    score: 72,
+    level: levelForScore(72),
+    factors: [{ id: 'jurisdiction', contribution: 40, evidence: 'FR' }],
+    suggestions: [],
+    modelVersion: 'instance-pi/1',
+  };
   return {
     domain,
     applicationId,
@@ -79,7 +88,10 @@ function aMember(domain: string, applicationId: string, over: Partial<Member> = 
     entry: {
       domain,
       endpoints: { federation: `https://${domain}` },
-      keys: { signing: { kty: 'OKP', crv: 'Ed25519', x: b64url(32) }, encryption: { kty: 'OKP', crv: 'X25519', x: b64url(32) } },
+      keys: {
+        signing: { kty: 'OKP', crv: 'Ed25519', x: b64url(32) },
+        encryption: { kty: 'OKP', crv: 'X25519', x: b64url(32) },
+      },
       certFingerprint: randomBytes(32).toString('hex'),
       labelId: 'label-1',
       labelExpiresAt: 1_767_866_400,
@@ -138,7 +150,10 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
       const second = anApplication({ domain: a.domain, createdAt: at('2026-01-03T00:00:00.000Z') });
       assert.equal(await s.applications.create(second), 'created');
       assert.equal(await s.applications.create(anApplication({ nonce: a.nonce })), 'nonce_taken');
-      assert.deepEqual((await s.applications.listByDomain(a.domain)).map((x) => x.id), [a.id, second.id]);
+      assert.deepEqual(
+        (await s.applications.listByDomain(a.domain)).map((x) => x.id),
+        [a.id, second.id],
+      );
       const pending = await s.applications.listByStatus('pending', { limit: 1000 });
       assert.ok(pending.some((x) => x.id === second.id) && !pending.some((x) => x.id === a.id));
       await s.applications.setStatus(second.id, 'closed', at('2026-01-04T00:00:00.000Z'), 'superseded');
@@ -156,7 +171,17 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
         startedAt: at(iso),
         finishedAt: at(iso),
         mandatoryPassed: ok,
-        results: [{ id: 'tls.certificate.san', status: ok ? 'pass' : 'fail', points: ok ? 10 : 0, maxPoints: 10, mandatory: true, evidence: 'SAN ok', checkedAt: iso }],
+        results: [
+          {
+            id: 'tls.certificate.san',
+            status: ok ? 'pass' : 'fail',
+            points: ok ? 10 : 0,
+            maxPoints: 10,
+            mandatory: true,
+            evidence: 'SAN ok',
+            checkedAt: iso,
+          },
+        ],
       });
       const r1 = run('2026-01-01T00:00:00.000Z', true);
       const r2 = run('2026-01-02T00:00:00.000Z', false);
@@ -168,17 +193,33 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
 
     test('auditors and sessions: unique names, sessions by token hash, revocation', async () => {
       const name = `aud-${randomUUID().slice(0, 6)}`;
-      const auditor = { id: randomUUID(), name, passwordHash: '$argon2id$x', disabled: false, createdAt: at('2026-01-01T00:00:00.000Z') };
+      const auditor = {
+        id: randomUUID(),
+        name,
+        passwordHash: '$argon2id$x',
+        disabled: false,
+        createdAt: at('2026-01-01T00:00:00.000Z'),
+      };
       assert.equal(await s.auditors.create(auditor), 'created');
       assert.equal(await s.auditors.create({ ...auditor, id: randomUUID() }), 'name_taken');
       assert.deepEqual(await s.auditors.get(auditor.id), auditor);
       assert.deepEqual(await s.auditors.getByName(name), auditor);
       assert.ok((await s.auditors.list()).some((x) => x.id === auditor.id));
-      const session = { id: randomUUID(), auditorId: auditor.id, tokenHash: randomBytes(32).toString('hex'), createdAt: at('2026-01-01T00:00:00.000Z'), expiresAt: at('2026-01-02T00:00:00.000Z'), revokedAt: null };
+      const session = {
+        id: randomUUID(),
+        auditorId: auditor.id,
+        tokenHash: randomBytes(32).toString('hex'),
+        createdAt: at('2026-01-01T00:00:00.000Z'),
+        expiresAt: at('2026-01-02T00:00:00.000Z'),
+        revokedAt: null,
+      };
       await s.auditors.createSession(session);
       assert.deepEqual(await s.auditors.getSessionByTokenHash(session.tokenHash), session);
       await s.auditors.revokeSession(session.id, at('2026-01-01T01:00:00.000Z'));
-      assert.deepEqual((await s.auditors.getSessionByTokenHash(session.tokenHash))?.revokedAt, at('2026-01-01T01:00:00.000Z'));
+      assert.deepEqual(
+        (await s.auditors.getSessionByTokenHash(session.tokenHash))?.revokedAt,
+        at('2026-01-01T01:00:00.000Z'),
+      );
     });
 
     test('votes: one per auditor and application, replaced and withdrawn', async () => {
@@ -186,13 +227,33 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
       await s.applications.create(a);
       const auditors = [randomUUID(), randomUUID()];
       for (const [i, id] of auditors.entries()) {
-        await s.auditors.create({ id, name: `voter-${i}-${id.slice(0, 6)}`, passwordHash: 'x', disabled: false, createdAt: at('2026-01-01T00:00:00.000Z') });
+        await s.auditors.create({
+          id,
+          name: `voter-${i}-${id.slice(0, 6)}`,
+          passwordHash: 'x',
+          disabled: false,
+          createdAt: at('2026-01-01T00:00:00.000Z'),
+        });
       }
-      const v1: Vote = { applicationId: a.id, auditorId: auditors[0]!, auditorName: 'one', vote: 'object', reason: 'logs kept too long', castAt: at('2026-01-01T00:00:00.000Z') };
+      const v1: Vote = {
+        applicationId: a.id,
+        auditorId: auditors[0]!,
+        auditorName: 'one',
+        vote: 'object',
+        reason: 'logs kept too long',
+        castAt: at('2026-01-01T00:00:00.000Z'),
+      };
       assert.equal(await s.votes.put(v1), null);
       const v1b: Vote = { ...v1, vote: 'approve', reason: null, castAt: at('2026-01-01T02:00:00.000Z') };
       assert.deepEqual(await s.votes.put(v1b), v1);
-      const v2: Vote = { applicationId: a.id, auditorId: auditors[1]!, auditorName: 'two', vote: 'abstain', reason: null, castAt: at('2026-01-01T03:00:00.000Z') };
+      const v2: Vote = {
+        applicationId: a.id,
+        auditorId: auditors[1]!,
+        auditorName: 'two',
+        vote: 'abstain',
+        reason: null,
+        castAt: at('2026-01-01T03:00:00.000Z'),
+      };
       await s.votes.put(v2);
       assert.deepEqual(await s.votes.listByApplication(a.id), [v1b, v2]);
       assert.deepEqual(await s.votes.delete(a.id, auditors[1]!), v2);
@@ -252,14 +313,25 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
       await s.members.put(m1);
       await s.members.put(m2);
       assert.deepEqual(await s.members.get(m1.domain), m1);
-      const changed = { ...m1, status: 'suspended' as const, renewalBlocked: 'tls.certificate.san failed', updatedAt: at('2026-02-01T00:00:00.000Z') };
+      const changed = {
+        ...m1,
+        status: 'suspended' as const,
+        renewalBlocked: 'tls.certificate.san failed',
+        updatedAt: at('2026-02-01T00:00:00.000Z'),
+      };
       await s.members.put(changed);
       assert.deepEqual(await s.members.get(m1.domain), changed);
       const all = await s.members.list();
       const ours = all.filter((m) => m.domain.endsWith(`-${suffix}.test`));
-      assert.deepEqual(ours.map((m) => m.domain), [m2.domain, m1.domain]);
+      assert.deepEqual(
+        ours.map((m) => m.domain),
+        [m2.domain, m1.domain],
+      );
       assert.deepEqual([...all.map((m) => m.domain)], [...all.map((m) => m.domain)].sort());
-      assert.deepEqual((await s.members.getMany([m1.domain, 'nowhere.test', m2.domain])).map((m) => m.domain), [m2.domain, m1.domain]);
+      assert.deepEqual(
+        (await s.members.getMany([m1.domain, 'nowhere.test', m2.domain])).map((m) => m.domain),
+        [m2.domain, m1.domain],
+      );
     });
 
     test('transparency log: append only at the expected size, ranges, leaf hashes, checkpoints', async () => {
@@ -269,7 +341,11 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
         return { index: start + i, leafHash: leafHash(utf8Encode(text)), entry: text };
       };
       assert.equal(await s.log.append([entry(0), entry(1)], start), true);
-      assert.equal(await s.log.append([{ ...entry(2), index: start + 1 }], start + 1), false, 'a stale writer appends nothing');
+      assert.equal(
+        await s.log.append([{ ...entry(2), index: start + 1 }], start + 1),
+        false,
+        'a stale writer appends nothing',
+      );
       assert.equal(await s.log.size(), start + 2);
       assert.equal(await s.log.append([entry(2)], start + 2), true);
       assert.deepEqual(await s.log.range(start, start + 3), [entry(0), entry(1), entry(2)]);
@@ -298,15 +374,28 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
       assert.equal(await s.feed.publish(p2), true);
       assert.deepEqual(await s.feed.latest(), { ...p2, changedDomains: ['b.test', 'c.test'] });
       assert.deepEqual(await s.feed.changedSince(first + 1), ['b.test', 'c.test']);
-      assert.deepEqual((await s.feed.changedSince(first)).filter((d) => ['a.test', 'b.test', 'c.test'].includes(d)), ['a.test', 'b.test', 'c.test']);
+      assert.deepEqual(
+        (await s.feed.changedSince(first)).filter((d) => ['a.test', 'b.test', 'c.test'].includes(d)),
+        ['a.test', 'b.test', 'c.test'],
+      );
       assert.deepEqual(await s.feed.changedSince(first + 2), []);
     });
 
     test('registry keys: stored sealed, windows changed on rotation', async () => {
       const kid = b64url(32);
-      const key = { kid, publicJwk: { kty: 'OKP' as const, crv: 'Ed25519' as const, x: b64url(32) }, privateSealed: 'v1.x.y', notBefore: 100, notAfter: 1000, createdAt: at('2026-01-01T00:00:00.000Z') };
+      const key = {
+        kid,
+        publicJwk: { kty: 'OKP' as const, crv: 'Ed25519' as const, x: b64url(32) },
+        privateSealed: 'v1.x.y',
+        notBefore: 100,
+        notAfter: 1000,
+        createdAt: at('2026-01-01T00:00:00.000Z'),
+      };
       await s.keys.add(key);
-      assert.deepEqual((await s.keys.list()).find((k) => k.kid === kid), key);
+      assert.deepEqual(
+        (await s.keys.list()).find((k) => k.kid === kid),
+        key,
+      );
       await s.keys.setNotAfter(kid, 500);
       assert.equal((await s.keys.list()).find((k) => k.kid === kid)?.notAfter, 500);
     });

@@ -14,12 +14,23 @@ export function applicationToJson(a: Application): string {
   return JSON.stringify(json);
 }
 
-export function applicationFromJson(text: string, mutable: { status: ApplicationStatus; updatedAt: Date; closedReason: string | null }): Application {
+export function applicationFromJson(
+  text: string,
+  mutable: { status: ApplicationStatus; updatedAt: Date; closedReason: string | null },
+): Application {
   const json = JSON.parse(text) as ApplicationJson;
   return { ...json, createdAt: new Date(json.createdAt), ...mutable };
 }
 
-const MEMBER_DATES = ['labelIssuedAt', 'labelExpiresAt', 'lastCheckAt', 'lastPassingCheckAt', 'decidedAt', 'updatedAt', 'revokedAt'] as const;
+const MEMBER_DATES = [
+  'labelIssuedAt',
+  'labelExpiresAt',
+  'lastCheckAt',
+  'lastPassingCheckAt',
+  'decidedAt',
+  'updatedAt',
+  'revokedAt',
+] as const;
 
 export function memberToJson(m: Member): string {
   const json: Record<string, unknown> = { ...m };
@@ -29,6 +40,7 @@ export function memberToJson(m: Member): string {
 
 export function memberFromJson(text: string): Member {
   const json = JSON.parse(text) as Record<string, unknown>;
-  for (const key of MEMBER_DATES) json[key] = json[key] === null || json[key] === undefined ? null : new Date(json[key] as number);
+  for (const key of MEMBER_DATES)
+    json[key] = json[key] === null || json[key] === undefined ? null : new Date(json[key] as number);
   return json as unknown as Member;
 }

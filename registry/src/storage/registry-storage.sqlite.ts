@@ -43,7 +43,17 @@ class SqliteApplications implements ApplicationRepository {
           `INSERT INTO applications (id, domain, status, nonce, applicant_token_hash, created_at, updated_at, closed_reason, body_json)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(a.id, a.domain, a.status, a.nonce, a.applicantTokenHash, ms(a.createdAt), ms(a.updatedAt), a.closedReason, applicationToJson(a));
+        .run(
+          a.id,
+          a.domain,
+          a.status,
+          a.nonce,
+          a.applicantTokenHash,
+          ms(a.createdAt),
+          ms(a.updatedAt),
+          a.closedReason,
+          applicationToJson(a),
+        );
       return 'created';
     } catch (error) {
       if (isUniqueViolation(error, 'applications.nonce')) return 'nonce_taken';
@@ -53,7 +63,13 @@ class SqliteApplications implements ApplicationRepository {
   }
 
   private row(row: ApplicationRow | undefined): Application | null {
-    return row ? applicationFromJson(row.body_json, { status: row.status, updatedAt: date(row.updated_at), closedReason: row.closed_reason }) : null;
+    return row
+      ? applicationFromJson(row.body_json, {
+          status: row.status,
+          updatedAt: date(row.updated_at),
+          closedReason: row.closed_reason,
+        })
+      : null;
   }
 
   async get(id: string): Promise<Application | null> {
@@ -61,23 +77,33 @@ class SqliteApplications implements ApplicationRepository {
   }
 
   async getByTokenHash(tokenHash: string): Promise<Application | null> {
-    return this.row(this.db.prepare<[string], ApplicationRow>('SELECT * FROM applications WHERE applicant_token_hash = ?').get(tokenHash));
+    return this.row(
+      this.db
+        .prepare<[string], ApplicationRow>('SELECT * FROM applications WHERE applicant_token_hash = ?')
+        .get(tokenHash),
+    );
   }
 
   async listByStatus(status: ApplicationStatus, options: { limit: number }): Promise<Application[]> {
     const rows = this.db
-      .prepare<[string, number], ApplicationRow>('SELECT * FROM applications WHERE status = ? ORDER BY created_at DESC, id LIMIT ?')
+      .prepare<[string, number], ApplicationRow>(
+        'SELECT * FROM applications WHERE status = ? ORDER BY created_at DESC, id LIMIT ?',
+      )
       .all(status, options.limit);
     return rows.map((r) => this.row(r)!);
   }
 
   async listByDomain(domain: string): Promise<Application[]> {
-    const rows = this.db.prepare<[string], ApplicationRow>('SELECT * FROM applications WHERE domain = ? ORDER BY created_at, id').all(domain);
+    const rows = this.db
+      .prepare<[string], ApplicationRow>('SELECT * FROM applications WHERE domain = ? ORDER BY created_at, id')
+      .all(domain);
     return rows.map((r) => this.row(r)!);
   }
 
   async setStatus(id: string, status: ApplicationStatus, at: Date, closedReason: string | null = null): Promise<void> {
-    this.db.prepare('UPDATE applications SET status = ?, updated_at = ?, closed_reason = ? WHERE id = ?').run(status, ms(at), closedReason, id);
+    this.db
+      .prepare('UPDATE applications SET status = ?, updated_at = ?, closed_reason = ? WHERE id = ?')
+      .run(status, ms(at), closedReason, id);
   }
 }
 
@@ -97,13 +123,33 @@ class SqliteCheckRuns implements CheckRunRepository {
         `INSERT INTO check_runs (id, application_id, domain, trigger, started_at, finished_at, mandatory_ok, results_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(run.id, run.applicationId, run.domain, run.trigger, ms(run.startedAt), ms(run.finishedAt), run.mandatoryPassed ? 1 : 0, JSON.stringify(run.results));
+      .run(
+        run.id,
+        run.applicationId,
+        run.domain,
+        run.trigger,
+        ms(run.startedAt),
+        ms(run.finishedAt),
+        run.mandatoryPassed ? 1 : 0,
+        JSON.stringify(run.results),
+      );
   }
 
   async listByApplication(applicationId: string, limit: number): Promise<CheckRun[]> {
-    type Row = { id: string; application_id: string; domain: string; trigger: CheckRun['trigger']; started_at: number; finished_at: number; mandatory_ok: number; results_json: string };
+    type Row = {
+      id: string;
+      application_id: string;
+      domain: string;
+      trigger: CheckRun['trigger'];
+      started_at: number;
+      finished_at: number;
+      mandatory_ok: number;
+      results_json: string;
+    };
     const rows = this.db
-      .prepare<[string, number], Row>('SELECT * FROM check_runs WHERE application_id = ? ORDER BY finished_at DESC, rowid DESC LIMIT ?')
+      .prepare<[string, number], Row>(
+        'SELECT * FROM check_runs WHERE application_id = ? ORDER BY finished_at DESC, rowid DESC LIMIT ?',
+      )
       .all(applicationId, limit);
     return rows.map((r) => ({
       id: r.id,
@@ -119,9 +165,22 @@ class SqliteCheckRuns implements CheckRunRepository {
 }
 
 type AuditorRow = { id: string; name: string; password_hash: string; disabled: number; created_at: number };
-type SessionRow = { id: string; auditor_id: string; token_hash: string; created_at: number; expires_at: number; revoked_at: number | null };
+type SessionRow = {
+  id: string;
+  auditor_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+};
 
-const auditorOf = (r: AuditorRow): Auditor => ({ id: r.id, name: r.name, passwordHash: r.password_hash, disabled: r.disabled === 1, createdAt: date(r.created_at) });
+const auditorOf = (r: AuditorRow): Auditor => ({
+  id: r.id,
+  name: r.name,
+  passwordHash: r.password_hash,
+  disabled: r.disabled === 1,
+  createdAt: date(r.created_at),
+});
 
 class SqliteAuditors implements AuditorRepository {
   constructor(private readonly db: SqliteDb) {}
@@ -154,14 +213,25 @@ class SqliteAuditors implements AuditorRepository {
 
   async createSession(s: AuditorSession): Promise<void> {
     this.db
-      .prepare('INSERT INTO auditor_sessions (id, auditor_id, token_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO auditor_sessions (id, auditor_id, token_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(s.id, s.auditorId, s.tokenHash, ms(s.createdAt), ms(s.expiresAt), s.revokedAt ? ms(s.revokedAt) : null);
   }
 
   async getSessionByTokenHash(tokenHash: string): Promise<AuditorSession | null> {
-    const r = this.db.prepare<[string], SessionRow>('SELECT * FROM auditor_sessions WHERE token_hash = ?').get(tokenHash);
+    const r = this.db
+      .prepare<[string], SessionRow>('SELECT * FROM auditor_sessions WHERE token_hash = ?')
+      .get(tokenHash);
     return r
-      ? { id: r.id, auditorId: r.auditor_id, tokenHash: r.token_hash, createdAt: date(r.created_at), expiresAt: date(r.expires_at), revokedAt: dateOrNull(r.revoked_at) }
+      ? {
+          id: r.id,
+          auditorId: r.auditor_id,
+          tokenHash: r.token_hash,
+          createdAt: date(r.created_at),
+          expiresAt: date(r.expires_at),
+          revokedAt: dateOrNull(r.revoked_at),
+        }
       : null;
   }
 
@@ -170,7 +240,14 @@ class SqliteAuditors implements AuditorRepository {
   }
 }
 
-type VoteRow = { application_id: string; auditor_id: string; auditor_name: string; vote: Vote['vote']; reason: string | null; cast_at: number };
+type VoteRow = {
+  application_id: string;
+  auditor_id: string;
+  auditor_name: string;
+  vote: Vote['vote'];
+  reason: string | null;
+  cast_at: number;
+};
 const voteOf = (r: VoteRow): Vote => ({
   applicationId: r.application_id,
   auditorId: r.auditor_id,
@@ -185,7 +262,9 @@ class SqliteVotes implements VoteRepository {
 
   async put(v: Vote): Promise<Vote | null> {
     return this.db.transaction(() => {
-      const previous = this.db.prepare<[string, string], VoteRow>('SELECT * FROM votes WHERE application_id = ? AND auditor_id = ?').get(v.applicationId, v.auditorId);
+      const previous = this.db
+        .prepare<[string, string], VoteRow>('SELECT * FROM votes WHERE application_id = ? AND auditor_id = ?')
+        .get(v.applicationId, v.auditorId);
       this.db
         .prepare(
           `INSERT INTO votes (application_id, auditor_id, auditor_name, vote, reason, cast_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -205,11 +284,23 @@ class SqliteVotes implements VoteRepository {
   }
 
   async listByApplication(applicationId: string): Promise<Vote[]> {
-    return this.db.prepare<[string], VoteRow>('SELECT * FROM votes WHERE application_id = ? ORDER BY cast_at, auditor_name').all(applicationId).map(voteOf);
+    return this.db
+      .prepare<[string], VoteRow>('SELECT * FROM votes WHERE application_id = ? ORDER BY cast_at, auditor_name')
+      .all(applicationId)
+      .map(voteOf);
   }
 }
 
-type EventRow = { id: string; at: number; auditor_id: string | null; auditor_name: string | null; action: AuditEvent['action']; domain: string; application_id: string | null; detail_json: string };
+type EventRow = {
+  id: string;
+  at: number;
+  auditor_id: string | null;
+  auditor_name: string | null;
+  action: AuditEvent['action'];
+  domain: string;
+  application_id: string | null;
+  detail_json: string;
+};
 const eventOf = (r: EventRow): AuditEvent => ({
   id: r.id,
   at: date(r.at),
@@ -226,23 +317,45 @@ class SqliteAuditEvents implements AuditEventRepository {
 
   async append(e: AuditEvent): Promise<void> {
     this.db
-      .prepare('INSERT INTO audit_events (id, at, auditor_id, auditor_name, action, domain, application_id, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO audit_events (id, at, auditor_id, auditor_name, action, domain, application_id, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(e.id, ms(e.at), e.auditorId, e.auditorName, e.action, e.domain, e.applicationId, JSON.stringify(e.detail));
   }
 
   async list(options: { limit: number; before?: Date }): Promise<AuditEvent[]> {
     const rows = options.before
-      ? this.db.prepare<[number, number], EventRow>('SELECT * FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT ?').all(ms(options.before), options.limit)
-      : this.db.prepare<[number], EventRow>('SELECT * FROM audit_events ORDER BY at DESC, seq DESC LIMIT ?').all(options.limit);
+      ? this.db
+          .prepare<[number, number], EventRow>(
+            'SELECT * FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT ?',
+          )
+          .all(ms(options.before), options.limit)
+      : this.db
+          .prepare<[number], EventRow>('SELECT * FROM audit_events ORDER BY at DESC, seq DESC LIMIT ?')
+          .all(options.limit);
     return rows.map(eventOf);
   }
 
   async listByDomain(domain: string): Promise<AuditEvent[]> {
-    return this.db.prepare<[string], EventRow>('SELECT * FROM audit_events WHERE domain = ? ORDER BY at, seq').all(domain).map(eventOf);
+    return this.db
+      .prepare<[string], EventRow>('SELECT * FROM audit_events WHERE domain = ? ORDER BY at, seq')
+      .all(domain)
+      .map(eventOf);
   }
 }
 
-type LabelRow = { id: string; domain: string; application_id: string; kind: LabelRecord['kind']; jws: string; issued_at: number; expires_at: number; pi_score: number; revoked_at: number | null; revocation_reason: string | null };
+type LabelRow = {
+  id: string;
+  domain: string;
+  application_id: string;
+  kind: LabelRecord['kind'];
+  jws: string;
+  issued_at: number;
+  expires_at: number;
+  pi_score: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+};
 const labelOf = (r: LabelRow): LabelRecord => ({
   id: r.id,
   domain: r.domain,
@@ -265,7 +378,18 @@ class SqliteLabels implements LabelRepository {
         `INSERT INTO labels (id, domain, application_id, kind, jws, issued_at, expires_at, pi_score, revoked_at, revocation_reason)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(l.id, l.domain, l.applicationId, l.kind, l.jws, ms(l.issuedAt), ms(l.expiresAt), l.piScore, l.revokedAt ? ms(l.revokedAt) : null, l.revocationReason);
+      .run(
+        l.id,
+        l.domain,
+        l.applicationId,
+        l.kind,
+        l.jws,
+        ms(l.issuedAt),
+        ms(l.expiresAt),
+        l.piScore,
+        l.revokedAt ? ms(l.revokedAt) : null,
+        l.revocationReason,
+      );
   }
 
   async get(id: string): Promise<LabelRecord | null> {
@@ -274,11 +398,18 @@ class SqliteLabels implements LabelRepository {
   }
 
   async listByDomain(domain: string): Promise<LabelRecord[]> {
-    return this.db.prepare<[string], LabelRow>('SELECT * FROM labels WHERE domain = ? ORDER BY issued_at DESC, rowid DESC').all(domain).map(labelOf);
+    return this.db
+      .prepare<[string], LabelRow>('SELECT * FROM labels WHERE domain = ? ORDER BY issued_at DESC, rowid DESC')
+      .all(domain)
+      .map(labelOf);
   }
 
   async markRevoked(id: string, at: Date, reason: string): Promise<void> {
-    this.db.prepare('UPDATE labels SET revoked_at = coalesce(revoked_at, ?), revocation_reason = coalesce(revocation_reason, ?) WHERE id = ?').run(ms(at), reason, id);
+    this.db
+      .prepare(
+        'UPDATE labels SET revoked_at = coalesce(revoked_at, ?), revocation_reason = coalesce(revocation_reason, ?) WHERE id = ?',
+      )
+      .run(ms(at), reason, id);
   }
 }
 
@@ -286,7 +417,9 @@ class SqliteMembers implements MemberRepository {
   constructor(private readonly db: SqliteDb) {}
 
   async get(domain: string): Promise<Member | null> {
-    const r = this.db.prepare<[string], { member_json: string }>('SELECT member_json FROM members WHERE domain = ?').get(domain);
+    const r = this.db
+      .prepare<[string], { member_json: string }>('SELECT member_json FROM members WHERE domain = ?')
+      .get(domain);
     return r ? memberFromJson(r.member_json) : null;
   }
 
@@ -300,7 +433,10 @@ class SqliteMembers implements MemberRepository {
   }
 
   async list(): Promise<Member[]> {
-    return this.db.prepare<[], { member_json: string }>('SELECT member_json FROM members ORDER BY domain').all().map((r) => memberFromJson(r.member_json));
+    return this.db
+      .prepare<[], { member_json: string }>('SELECT member_json FROM members ORDER BY domain')
+      .all()
+      .map((r) => memberFromJson(r.member_json));
   }
 
   async getMany(domains: readonly string[]): Promise<Member[]> {
@@ -318,15 +454,18 @@ class SqliteTransparencyLog implements TransparencyLogRepository {
   constructor(private readonly db: SqliteDb) {}
 
   async append(entries: readonly StoredLogEntry[], expectedSize: number): Promise<boolean> {
-    return this.db.transaction(() => {
-      if (this.count() !== expectedSize) return false;
-      const insert = this.db.prepare('INSERT INTO log_entries (idx, leaf_hash, entry) VALUES (?, ?, ?)');
-      entries.forEach((e, i) => {
-        if (e.index !== expectedSize + i) throw new RangeError(`log entry ${e.index} appended at ${expectedSize + i}`);
-        insert.run(e.index, Buffer.from(e.leafHash), e.entry);
-      });
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.count() !== expectedSize) return false;
+        const insert = this.db.prepare('INSERT INTO log_entries (idx, leaf_hash, entry) VALUES (?, ?, ?)');
+        entries.forEach((e, i) => {
+          if (e.index !== expectedSize + i)
+            throw new RangeError(`log entry ${e.index} appended at ${expectedSize + i}`);
+          insert.run(e.index, Buffer.from(e.leafHash), e.entry);
+        });
+        return true;
+      })
+      .immediate();
   }
 
   private count(): number {
@@ -354,13 +493,17 @@ class SqliteTransparencyLog implements TransparencyLogRepository {
 
   async putCheckpoint(c: StoredCheckpoint): Promise<void> {
     this.db
-      .prepare('INSERT INTO log_checkpoints (tree_size, jws, timestamp) VALUES (?, ?, ?) ON CONFLICT (tree_size) DO UPDATE SET jws = excluded.jws, timestamp = excluded.timestamp')
+      .prepare(
+        'INSERT INTO log_checkpoints (tree_size, jws, timestamp) VALUES (?, ?, ?) ON CONFLICT (tree_size) DO UPDATE SET jws = excluded.jws, timestamp = excluded.timestamp',
+      )
       .run(c.treeSize, c.jws, c.timestamp);
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | null> {
     const r = this.db
-      .prepare<[], { tree_size: number; jws: string; timestamp: number }>('SELECT * FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1')
+      .prepare<[], { tree_size: number; jws: string; timestamp: number }>(
+        'SELECT * FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1',
+      )
       .get();
     return r ? { treeSize: r.tree_size, jws: r.jws, timestamp: r.timestamp } : null;
   }
@@ -370,26 +513,36 @@ class SqliteFeed implements FeedRepository {
   constructor(private readonly db: SqliteDb) {}
 
   async publish(p: FeedPublication): Promise<boolean> {
-    return this.db.transaction(() => {
-      const latest = this.db.prepare<[], { serial: number }>('SELECT serial FROM feed_latest WHERE one = 1').get();
-      if ((latest?.serial ?? 0) !== p.serial - 1) return false;
-      this.db.prepare('INSERT INTO feed_publications (serial, issued_at_s, digest, checkpoint) VALUES (?, ?, ?, ?)').run(p.serial, p.issuedAt, p.digest, p.checkpointJws);
-      this.db
-        .prepare('INSERT INTO feed_latest (one, serial, envelope) VALUES (1, ?, ?) ON CONFLICT (one) DO UPDATE SET serial = excluded.serial, envelope = excluded.envelope')
-        .run(p.serial, Buffer.from(p.envelope));
-      const change = this.db.prepare('INSERT INTO feed_changes (serial, domain) VALUES (?, ?)');
-      for (const domain of new Set(p.changedDomains)) change.run(p.serial, domain);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const latest = this.db.prepare<[], { serial: number }>('SELECT serial FROM feed_latest WHERE one = 1').get();
+        if ((latest?.serial ?? 0) !== p.serial - 1) return false;
+        this.db
+          .prepare('INSERT INTO feed_publications (serial, issued_at_s, digest, checkpoint) VALUES (?, ?, ?, ?)')
+          .run(p.serial, p.issuedAt, p.digest, p.checkpointJws);
+        this.db
+          .prepare(
+            'INSERT INTO feed_latest (one, serial, envelope) VALUES (1, ?, ?) ON CONFLICT (one) DO UPDATE SET serial = excluded.serial, envelope = excluded.envelope',
+          )
+          .run(p.serial, Buffer.from(p.envelope));
+        const change = this.db.prepare('INSERT INTO feed_changes (serial, domain) VALUES (?, ?)');
+        for (const domain of new Set(p.changedDomains)) change.run(p.serial, domain);
+        return true;
+      })
+      .immediate();
   }
 
   async latest(): Promise<FeedPublication | null> {
     type Row = { serial: number; envelope: Buffer; issued_at_s: number; digest: string; checkpoint: string };
     const r = this.db
-      .prepare<[], Row>('SELECT l.serial, l.envelope, p.issued_at_s, p.digest, p.checkpoint FROM feed_latest l JOIN feed_publications p ON p.serial = l.serial')
+      .prepare<[], Row>(
+        'SELECT l.serial, l.envelope, p.issued_at_s, p.digest, p.checkpoint FROM feed_latest l JOIN feed_publications p ON p.serial = l.serial',
+      )
       .get();
     if (!r) return null;
-    const changed = this.db.prepare<[number], { domain: string }>('SELECT domain FROM feed_changes WHERE serial = ? ORDER BY domain').all(r.serial);
+    const changed = this.db
+      .prepare<[number], { domain: string }>('SELECT domain FROM feed_changes WHERE serial = ? ORDER BY domain')
+      .all(r.serial);
     return {
       serial: r.serial,
       issuedAt: r.issued_at_s,
@@ -402,7 +555,9 @@ class SqliteFeed implements FeedRepository {
 
   async changedSince(serial: number): Promise<string[]> {
     return this.db
-      .prepare<[number], { domain: string }>('SELECT DISTINCT domain FROM feed_changes WHERE serial > ? ORDER BY domain')
+      .prepare<[number], { domain: string }>(
+        'SELECT DISTINCT domain FROM feed_changes WHERE serial > ? ORDER BY domain',
+      )
       .all(serial)
       .map((r) => r.domain);
   }
@@ -413,12 +568,21 @@ class SqliteRegistryKeys implements RegistryKeyRepository {
 
   async add(k: RegistryKeyRecord): Promise<void> {
     this.db
-      .prepare('INSERT INTO registry_keys (kid, public_jwk, private_sealed, not_before_s, not_after_s, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO registry_keys (kid, public_jwk, private_sealed, not_before_s, not_after_s, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(k.kid, JSON.stringify(k.publicJwk), k.privateSealed, k.notBefore, k.notAfter, ms(k.createdAt));
   }
 
   async list(): Promise<RegistryKeyRecord[]> {
-    type Row = { kid: string; public_jwk: string; private_sealed: string; not_before_s: number; not_after_s: number; created_at: number };
+    type Row = {
+      kid: string;
+      public_jwk: string;
+      private_sealed: string;
+      not_before_s: number;
+      not_after_s: number;
+      created_at: number;
+    };
     return this.db
       .prepare<[], Row>('SELECT * FROM registry_keys ORDER BY not_before_s, kid')
       .all()

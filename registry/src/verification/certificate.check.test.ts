@@ -25,7 +25,8 @@ describe('certificate inspection', () => {
       ['example.org', 'alpha.example.org', false],
       ['', 'alpha.example.org', false],
     ];
-    for (const [san, domain, expected] of cases) assert.equal(sanNameCovers(san, domain), expected, `${san} vs ${domain}`);
+    for (const [san, domain, expected] of cases)
+      assert.equal(sanNameCovers(san, domain), expected, `${san} vs ${domain}`);
   });
 
   it('key assessment: RSA >= 2048, ECDSA P-256/P-384 and Ed25519 only', async () => {
@@ -38,7 +39,9 @@ describe('certificate inspection', () => {
       ['RSA-1024', false, 'RSA 1024 bits'],
     ];
     for (const [key, acceptable, description] of expectations) {
-      const assessment = assessKey(parseDeclaredCertificate((await generateCertificate({ names: [DOMAIN], key })).certPem));
+      const assessment = assessKey(
+        parseDeclaredCertificate((await generateCertificate({ names: [DOMAIN], key })).certPem),
+      );
       assert.equal(assessment.acceptable, acceptable, key);
       assert.equal(assessment.description, description);
     }
@@ -47,7 +50,10 @@ describe('certificate inspection', () => {
   it('refuses what is not a certificate, saying why', () => {
     assert.throws(() => parseDeclaredCertificate(''), /no certificate was declared/);
     assert.throws(() => parseDeclaredCertificate('hello'), /not a PEM "CERTIFICATE" block/);
-    assert.throws(() => parseDeclaredCertificate('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'), /does not parse as X\.509/);
+    assert.throws(
+      () => parseDeclaredCertificate('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'),
+      /does not parse as X\.509/,
+    );
     assert.throws(() => parseDeclaredCertificate('x'.repeat(70_000)), /longer than/);
   });
 });
@@ -65,16 +71,28 @@ describe('certificate checks', () => {
     const certificate = await generateCertificate(options);
     instance.tls.setCertificate(certificate);
     await instance.serveDescriptor({ certificateSha256: certificate.fingerprintSha256 });
-    const results = await runChecks({ ...instance.target, certificatePem: certificate.certPem }, instance.options({ now }));
+    const results = await runChecks(
+      { ...instance.target, certificatePem: certificate.certPem },
+      instance.options({ now }),
+    );
     return { certificate, results };
   }
 
   it('passes SAN, validity, key, live endpoint and TLS 1.3 for the configured instance, with evidence', async () => {
     const results = await runChecks(instance.target, instance.options());
     assert.equal(resultOf(results, 'tls.certificate.san').evidence, `certificate SAN [${DOMAIN}] covers ${DOMAIN}`);
-    assert.match(resultOf(results, 'tls.certificate.validity').evidence, /^the certificate is valid from .* to .*, \d+ days left$/);
-    assert.equal(resultOf(results, 'tls.certificate.key').evidence, 'the certificate key is ECDSA P-256, signed with SHA-256');
-    assert.equal(resultOf(results, 'tls.version').evidence, `127.0.0.1:${instance.tls.port} (SNI ${DOMAIN}) negotiated TLS 1.3`);
+    assert.match(
+      resultOf(results, 'tls.certificate.validity').evidence,
+      /^the certificate is valid from .* to .*, \d+ days left$/,
+    );
+    assert.equal(
+      resultOf(results, 'tls.certificate.key').evidence,
+      'the certificate key is ECDSA P-256, signed with SHA-256',
+    );
+    assert.equal(
+      resultOf(results, 'tls.version').evidence,
+      `127.0.0.1:${instance.tls.port} (SNI ${DOMAIN}) negotiated TLS 1.3`,
+    );
   });
 
   it('accepts a wildcard that covers the domain', async () => {
@@ -90,10 +108,17 @@ describe('certificate checks', () => {
     assert.equal(san.status, 'fail');
     assert.equal(san.mandatory, true);
     assert.equal(san.evidence, `certificate SAN [beta.caliopen.test, *.alpha.caliopen.test] does not cover ${DOMAIN}`);
-    assert.equal(resultOf(results, 'tls.certificate.live').status, 'pass', 'the endpoint does present the declared certificate');
+    assert.equal(
+      resultOf(results, 'tls.certificate.live').status,
+      'pass',
+      'the endpoint does present the declared certificate',
+    );
 
     const bare = await declareAndServe({ names: [], commonName: DOMAIN });
-    assert.equal(resultOf(bare.results, 'tls.certificate.san').evidence, `the certificate has no DNS name in a SAN extension; it must name ${DOMAIN}`);
+    assert.equal(
+      resultOf(bare.results, 'tls.certificate.san').evidence,
+      `the certificate has no DNS name in a SAN extension; it must name ${DOMAIN}`,
+    );
   });
 
   it('fails an expired certificate, and one not valid yet', async () => {
@@ -103,14 +128,25 @@ describe('certificate checks', () => {
     const validity = resultOf(results, 'tls.certificate.validity');
     assert.equal(validity.status, 'fail');
     assert.equal(validity.points, 0);
-    assert.equal(validity.evidence, `the certificate expired: valid from ${notBefore.toISOString().replace(/\.\d+Z/, '.000Z')} to ${notAfter.toISOString().replace(/\.\d+Z/, '.000Z')}`);
+    assert.equal(
+      validity.evidence,
+      `the certificate expired: valid from ${notBefore.toISOString().replace(/\.\d+Z/, '.000Z')} to ${notAfter.toISOString().replace(/\.\d+Z/, '.000Z')}`,
+    );
 
-    const future = await declareAndServe({ names: [DOMAIN], notBefore: new Date(Date.now() + 2 * DAY), notAfter: new Date(Date.now() + 90 * DAY) });
+    const future = await declareAndServe({
+      names: [DOMAIN],
+      notBefore: new Date(Date.now() + 2 * DAY),
+      notAfter: new Date(Date.now() + 90 * DAY),
+    });
     assert.match(resultOf(future.results, 'tls.certificate.validity').evidence, /^the certificate is not valid yet/);
   });
 
   it('gives a notice with half the points under 14 days left', async () => {
-    const { results } = await declareAndServe({ names: [DOMAIN], notBefore: new Date(Date.now() - 80 * DAY), notAfter: new Date(Date.now() + 10 * DAY + 3600_000) });
+    const { results } = await declareAndServe({
+      names: [DOMAIN],
+      notBefore: new Date(Date.now() - 80 * DAY),
+      notAfter: new Date(Date.now() + 10 * DAY + 3600_000),
+    });
     const validity = resultOf(results, 'tls.certificate.validity');
     assert.equal(validity.status, 'notice');
     assert.equal(validity.points, 5);
@@ -125,7 +161,10 @@ describe('certificate checks', () => {
     assert.equal(key.evidence, 'the certificate key is RSA 1024 bits: RSA keys need at least 2048 bits');
     for (const type of ['Ed25519', 'RSA-2048'] as const) {
       const certificate = await generateCertificate({ names: [DOMAIN], key: type });
-      const accepted = resultOf(await runChecks({ ...instance.target, certificatePem: certificate.certPem }, instance.options()), 'tls.certificate.key');
+      const accepted = resultOf(
+        await runChecks({ ...instance.target, certificatePem: certificate.certPem }, instance.options()),
+        'tls.certificate.key',
+      );
       assert.equal(accepted.status, 'pass', `${type}: ${accepted.evidence}`);
     }
   });
@@ -150,14 +189,22 @@ describe('certificate checks', () => {
     const port = closed.port;
     await closed.close();
     const results = await runChecks(instance.target, instance.options({ connectTo: { host: '127.0.0.1', port } }));
-    assert.match(resultOf(results, 'tls.certificate.live').evidence, new RegExp(`^no TLS handshake with 127\\.0\\.0\\.1:${port} \\(SNI ${DOMAIN}\\): TLS connection to 127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`));
+    assert.match(
+      resultOf(results, 'tls.certificate.live').evidence,
+      new RegExp(
+        `^no TLS handshake with 127\\.0\\.0\\.1:${port} \\(SNI ${DOMAIN}\\): TLS connection to 127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`,
+      ),
+    );
     assert.equal(resultOf(results, 'tls.version').status, 'fail');
   });
 
   it('gives TLS 1.2 a notice with partial points', async () => {
     const tls12 = await startTlsServer({ domain: DOMAIN, certificate: instance.certificate, maxVersion: 'TLSv1.2' });
     try {
-      const results = await runChecks(instance.target, instance.options({ connectTo: { host: tls12.host, port: tls12.port } }));
+      const results = await runChecks(
+        instance.target,
+        instance.options({ connectTo: { host: tls12.host, port: tls12.port } }),
+      );
       const version = resultOf(results, 'tls.version');
       assert.equal(version.status, 'notice');
       assert.equal(version.points, 3);

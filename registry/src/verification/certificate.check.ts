@@ -1,7 +1,13 @@
 import { WEIGHT, budgetMs, fail, messageOf, notice, pass } from './check.result.ts';
 import type { CheckContext, CheckGroup, CheckSpec } from './check.result.ts';
 import type { CheckResult } from './check.types.ts';
-import { assessKey, parseDeclaredCertificate, sanDnsNames, sanNameCovers, signatureHash } from './certificate.inspect.ts';
+import {
+  assessKey,
+  parseDeclaredCertificate,
+  sanDnsNames,
+  sanNameCovers,
+  signatureHash,
+} from './certificate.inspect.ts';
 import type { DeclaredCertificate } from './certificate.inspect.ts';
 import { endpointFor, probeTls } from './tls.probe.ts';
 import type { TlsProbe } from './tls.probe.ts';
@@ -79,17 +85,25 @@ export const certificateCheck: CheckGroup = {
         probeError = messageOf(error);
       }
     }
-    const where = endpoint === undefined ? 'the endpoint' : `${endpoint.host}:${endpoint.port} (SNI ${endpoint.servername})`;
+    const where =
+      endpoint === undefined ? 'the endpoint' : `${endpoint.host}:${endpoint.port} (SNI ${endpoint.servername})`;
 
     const results: CheckResult[] = [];
     if (declared === undefined) {
-      for (const spec of [CERTIFICATE_SAN, CERTIFICATE_VALIDITY, CERTIFICATE_KEY, CERTIFICATE_LIVE]) results.push(fail(spec, parseError, now));
+      for (const spec of [CERTIFICATE_SAN, CERTIFICATE_VALIDITY, CERTIFICATE_KEY, CERTIFICATE_LIVE])
+        results.push(fail(spec, parseError, now));
     } else {
       results.push(checkSan(declared, target.domain, now), checkValidity(declared, now), checkKey(declared, now));
       if (probe === undefined) {
         results.push(fail(CERTIFICATE_LIVE, `no TLS handshake with ${where}: ${probeError}`, now));
       } else if (probe.fingerprintSha256 === declared.fingerprintSha256) {
-        results.push(pass(CERTIFICATE_LIVE, `${where} presents the declared certificate (SHA-256 ${declared.fingerprintSha256})`, now));
+        results.push(
+          pass(
+            CERTIFICATE_LIVE,
+            `${where} presents the declared certificate (SHA-256 ${declared.fingerprintSha256})`,
+            now,
+          ),
+        );
       } else {
         results.push(
           fail(
@@ -108,16 +122,22 @@ export const certificateCheck: CheckGroup = {
 function checkSan(declared: DeclaredCertificate, domain: string, now: Date): CheckResult {
   const names = sanDnsNames(declared.certificate);
   const listed = `[${names.join(', ')}]`;
-  if (names.length === 0) return fail(CERTIFICATE_SAN, `the certificate has no DNS name in a SAN extension; it must name ${domain}`, now);
+  if (names.length === 0)
+    return fail(CERTIFICATE_SAN, `the certificate has no DNS name in a SAN extension; it must name ${domain}`, now);
   const covering = names.find((name) => sanNameCovers(name, domain));
   if (covering === undefined) return fail(CERTIFICATE_SAN, `certificate SAN ${listed} does not cover ${domain}`, now);
-  return pass(CERTIFICATE_SAN, `certificate SAN ${listed} covers ${domain}${covering === domain ? '' : ` (by ${covering})`}`, now);
+  return pass(
+    CERTIFICATE_SAN,
+    `certificate SAN ${listed} covers ${domain}${covering === domain ? '' : ` (by ${covering})`}`,
+    now,
+  );
 }
 
 function checkValidity(declared: DeclaredCertificate, now: Date): CheckResult {
   const { notBefore, notAfter } = declared.certificate;
   const window = `valid from ${notBefore.toISOString()} to ${notAfter.toISOString()}`;
-  if (now.getTime() < notBefore.getTime()) return fail(CERTIFICATE_VALIDITY, `the certificate is not valid yet: ${window}`, now);
+  if (now.getTime() < notBefore.getTime())
+    return fail(CERTIFICATE_VALIDITY, `the certificate is not valid yet: ${window}`, now);
   if (now.getTime() > notAfter.getTime()) return fail(CERTIFICATE_VALIDITY, `the certificate expired: ${window}`, now);
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
   if (daysLeft < EXPIRY_NOTICE_DAYS) {
@@ -133,12 +153,21 @@ function checkValidity(declared: DeclaredCertificate, now: Date): CheckResult {
 
 function checkKey(declared: DeclaredCertificate, now: Date): CheckResult {
   const key = assessKey(declared);
-  if (!key.acceptable) return fail(CERTIFICATE_KEY, `the certificate key is ${key.description}: ${key.reason ?? 'not accepted'}`, now);
+  if (!key.acceptable)
+    return fail(CERTIFICATE_KEY, `the certificate key is ${key.description}: ${key.reason ?? 'not accepted'}`, now);
   const hash = signatureHash(declared);
   if (hash !== undefined && WEAK_SIGNATURE_HASHES.has(hash.toUpperCase())) {
-    return fail(CERTIFICATE_KEY, `the certificate key is ${key.description} but it is signed with ${hash}, which is broken`, now);
+    return fail(
+      CERTIFICATE_KEY,
+      `the certificate key is ${key.description} but it is signed with ${hash}, which is broken`,
+      now,
+    );
   }
-  return pass(CERTIFICATE_KEY, `the certificate key is ${key.description}${hash === undefined ? '' : `, signed with ${hash}`}`, now);
+  return pass(
+    CERTIFICATE_KEY,
+    `the certificate key is ${key.description}${hash === undefined ? '' : `, signed with ${hash}`}`,
+    now,
+  );
 }
 
 function checkVersion(probe: TlsProbe | undefined, probeError: string, where: string, now: Date): CheckResult {

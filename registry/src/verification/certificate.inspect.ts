@@ -57,7 +57,9 @@ export function sha512Hex(bytes: Uint8Array): string {
 export function sanDnsNames(certificate: x509.X509Certificate): string[] {
   const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
   if (san === null) return [];
-  return san.names.items.filter((name) => name.type === 'dns').map((name) => name.value.toLowerCase().replace(/\.$/, ''));
+  return san.names.items
+    .filter((name) => name.type === 'dns')
+    .map((name) => name.value.toLowerCase().replace(/\.$/, ''));
 }
 
 /**
@@ -110,18 +112,24 @@ export function assessKey(declared: DeclaredCertificate): KeyAssessment {
   if (nodeType === 'rsa' || nodeType === 'rsa-pss' || name.startsWith('RSA')) {
     const bits = algorithm.modulusLength ?? nodeDetails.modulusLength;
     const description = `RSA ${bits ?? '?'} bits`;
-    if (bits === undefined || bits < MIN_RSA_BITS) return { acceptable: false, description, reason: `RSA keys need at least ${MIN_RSA_BITS} bits` };
+    if (bits === undefined || bits < MIN_RSA_BITS)
+      return { acceptable: false, description, reason: `RSA keys need at least ${MIN_RSA_BITS} bits` };
     return { acceptable: true, description };
   }
   if (nodeType === 'ec' || name === 'ECDSA' || name === 'ECDH') {
     const curve = algorithm.namedCurve ?? nodeCurveName(nodeDetails.namedCurve);
     const description = `ECDSA ${curve ?? 'unknown curve'}`;
-    if (curve === undefined || !ACCEPTED_CURVES.has(curve)) return { acceptable: false, description, reason: 'ECDSA keys must be on P-256 or P-384' };
+    if (curve === undefined || !ACCEPTED_CURVES.has(curve))
+      return { acceptable: false, description, reason: 'ECDSA keys must be on P-256 or P-384' };
     return { acceptable: true, description };
   }
   if (nodeType === 'ed25519' || name === 'Ed25519') return { acceptable: true, description: 'Ed25519' };
   const description = nodeType ?? (name || 'an unknown key type');
-  return { acceptable: false, description, reason: 'only RSA (2048 bits or more), ECDSA P-256/P-384 and Ed25519 are accepted' };
+  return {
+    acceptable: false,
+    description,
+    reason: 'only RSA (2048 bits or more), ECDSA P-256/P-384 and Ed25519 are accepted',
+  };
 }
 
 function nodeCurveName(curve: string | undefined): string | undefined {

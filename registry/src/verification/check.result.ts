@@ -34,7 +34,13 @@ export interface CheckGroup {
   run(context: CheckContext): Promise<CheckResult[]>;
 }
 
-export function checkResult(spec: CheckSpec, status: CheckStatus, evidence: string, now: Date, points = 0): CheckResult {
+export function checkResult(
+  spec: CheckSpec,
+  status: CheckStatus,
+  evidence: string,
+  now: Date,
+  points = 0,
+): CheckResult {
   return {
     id: spec.id,
     status,
@@ -55,8 +61,10 @@ function boundedEvidence(evidence: string): string {
   return oneLine.length > MAX_EVIDENCE_LENGTH ? `${oneLine.slice(0, MAX_EVIDENCE_LENGTH - 1)}…` : oneLine;
 }
 
-export const pass = (spec: CheckSpec, evidence: string, now: Date): CheckResult => checkResult(spec, 'pass', evidence, now);
-export const fail = (spec: CheckSpec, evidence: string, now: Date): CheckResult => checkResult(spec, 'fail', evidence, now);
+export const pass = (spec: CheckSpec, evidence: string, now: Date): CheckResult =>
+  checkResult(spec, 'pass', evidence, now);
+export const fail = (spec: CheckSpec, evidence: string, now: Date): CheckResult =>
+  checkResult(spec, 'fail', evidence, now);
 /** Partial credit: something works but not fully (TLS 1.2, DMARC p=none, TLSA without DNSSEC) or could not be verified. */
 export const notice = (spec: CheckSpec, evidence: string, now: Date, points = 0): CheckResult =>
   checkResult(spec, 'notice', evidence, now, points);

@@ -6,7 +6,16 @@ import { DOMAIN, resultOf, startConfiguredInstance } from './target.fixture.ts';
 import type { ConfiguredInstance } from './target.fixture.ts';
 import type { CheckResult } from './check.types.ts';
 
-const DNS_IDS = ['dns.discovery', 'dns.tlsa.https', 'dns.mx', 'dns.spf', 'dns.dmarc', 'dns.dkim', 'dns.mta-sts', 'dns.tlsa.smtp'];
+const DNS_IDS = [
+  'dns.discovery',
+  'dns.tlsa.https',
+  'dns.mx',
+  'dns.spf',
+  'dns.dmarc',
+  'dns.dkim',
+  'dns.mta-sts',
+  'dns.tlsa.smtp',
+];
 
 describe('DNS configuration checks', () => {
   let instance: ConfiguredInstance;
@@ -20,7 +29,8 @@ describe('DNS configuration checks', () => {
     const results = await runChecks(target, options);
     return (id: string): CheckResult => resultOf(results, id);
   };
-  const discoveryValue = () => `v=caliopen1; sig=ed25519:${instance.keys.signing.kid}; enc=x25519:${instance.keys.encryptionThumbprint}`;
+  const discoveryValue = () =>
+    `v=caliopen1; sig=ed25519:${instance.keys.signing.kid}; enc=x25519:${instance.keys.encryptionThumbprint}`;
 
   it('all pass for a correctly configured instance, none mandatory', async () => {
     const result = await run();
@@ -28,8 +38,14 @@ describe('DNS configuration checks', () => {
       assert.equal(result(id).status, 'pass', `${id}: ${result(id).evidence}`);
       assert.equal(result(id).mandatory, false);
     }
-    assert.equal(result('dns.discovery').evidence, `_caliopen.${DOMAIN} names the application keys (sig ed25519:${instance.keys.signing.kid}, enc x25519:${instance.keys.encryptionThumbprint})`);
-    assert.equal(result('dns.tlsa.smtp').evidence, `TLSA _25._tcp.mail.${DOMAIN} 3 1 1 matches the certificate, DNSSEC-authenticated (AD bit set)`);
+    assert.equal(
+      result('dns.discovery').evidence,
+      `_caliopen.${DOMAIN} names the application keys (sig ed25519:${instance.keys.signing.kid}, enc x25519:${instance.keys.encryptionThumbprint})`,
+    );
+    assert.equal(
+      result('dns.tlsa.smtp').evidence,
+      `TLSA _25._tcp.mail.${DOMAIN} 3 1 1 matches the certificate, DNSSEC-authenticated (AD bit set)`,
+    );
   });
 
   describe('the discovery record', () => {
@@ -39,19 +55,33 @@ describe('DNS configuration checks', () => {
       assert.equal(discovery.status, 'fail');
       assert.equal(discovery.points, 0);
       assert.equal(discovery.maxPoints, 10);
-      assert.equal(discovery.evidence, `missing: no TXT record at _caliopen.${DOMAIN}; publish _caliopen.${DOMAIN}. TXT "${discoveryValue()}"`);
+      assert.equal(
+        discovery.evidence,
+        `missing: no TXT record at _caliopen.${DOMAIN}; publish _caliopen.${DOMAIN}. TXT "${discoveryValue()}"`,
+      );
     });
 
     it('naming other keys: fails with what differs', async () => {
-      instance.dns.zone[`_caliopen.${DOMAIN}`] = [{ type: 'TXT', data: `v=caliopen1; sig=ed25519:AAAA; enc=x25519:${instance.keys.encryptionThumbprint}` }];
+      instance.dns.zone[`_caliopen.${DOMAIN}`] = [
+        { type: 'TXT', data: `v=caliopen1; sig=ed25519:AAAA; enc=x25519:${instance.keys.encryptionThumbprint}` },
+      ];
       const discovery = (await run())('dns.discovery');
       assert.equal(discovery.status, 'fail');
-      assert.match(discovery.evidence, new RegExp(`sig="ed25519:AAAA" instead of ed25519:${instance.keys.signing.kid}; publish`));
+      assert.match(
+        discovery.evidence,
+        new RegExp(`sig="ed25519:AAAA" instead of ed25519:${instance.keys.signing.kid}; publish`),
+      );
     });
 
     it('two records: fails, peers could not tell which holds', async () => {
-      instance.dns.zone[`_caliopen.${DOMAIN}`] = [{ type: 'TXT', data: discoveryValue() }, { type: 'TXT', data: 'v=caliopen1; sig=ed25519:old' }];
-      assert.match((await run())('dns.discovery').evidence, /^2 v=caliopen1 records at _caliopen\.alpha\.caliopen\.test/);
+      instance.dns.zone[`_caliopen.${DOMAIN}`] = [
+        { type: 'TXT', data: discoveryValue() },
+        { type: 'TXT', data: 'v=caliopen1; sig=ed25519:old' },
+      ];
+      assert.match(
+        (await run())('dns.discovery').evidence,
+        /^2 v=caliopen1 records at _caliopen\.alpha\.caliopen\.test/,
+      );
     });
   });
 
@@ -62,7 +92,11 @@ describe('DNS configuration checks', () => {
       for (const id of DNS_IDS.filter((id) => id !== 'dns.dkim' || instance.target.dkimSelector)) {
         assert.equal(result(id).status, 'notice', `${id}: ${result(id).evidence}`);
         assert.equal(result(id).points, 0);
-        assert.match(result(id).evidence, /^could not verify: the (TXT|MX|TLSA) lookup of \S+ failed: Undecodable DNS answer/, id);
+        assert.match(
+          result(id).evidence,
+          /^could not verify: the (TXT|MX|TLSA) lookup of \S+ failed: Undecodable DNS answer/,
+          id,
+        );
       }
       assert.equal(result('domain.control').status, 'pass');
     });
@@ -72,7 +106,10 @@ describe('DNS configuration checks', () => {
       const resolver = new DnsPacketResolver({ host: instance.dns.host, port: instance.dns.port, timeoutMs: 300 });
       const result = await run(instance.target, instance.options({ resolver }));
       assert.equal(result('dns.discovery').status, 'notice');
-      assert.match(result('dns.discovery').evidence, /^could not verify: the TXT lookup of _caliopen\.alpha\.caliopen\.test failed: DNS timeout: no answer within 300 ms/);
+      assert.match(
+        result('dns.discovery').evidence,
+        /^could not verify: the TXT lookup of _caliopen\.alpha\.caliopen\.test failed: DNS timeout: no answer within 300 ms/,
+      );
       assert.match(result('dns.mx').evidence, /DNS timeout/);
     });
 
@@ -89,7 +126,10 @@ describe('DNS configuration checks', () => {
   describe('email records', () => {
     it('MX missing, or a null MX: fail with the record to publish', async () => {
       instance.dns.zone[DOMAIN] = instance.dns.zone[DOMAIN]!.filter((record) => record.type !== 'MX');
-      assert.equal((await run())('dns.mx').evidence, `missing: no MX record for ${DOMAIN}; publish ${DOMAIN}. MX 10 ${DOMAIN}.`);
+      assert.equal(
+        (await run())('dns.mx').evidence,
+        `missing: no MX record for ${DOMAIN}; publish ${DOMAIN}. MX 10 ${DOMAIN}.`,
+      );
       instance.dns.zone[DOMAIN]!.push({ type: 'MX', data: { preference: 0, exchange: '.' } });
       assert.match((await run())('dns.mx').evidence, /null MX \(RFC 7505\)/);
     });
@@ -98,12 +138,20 @@ describe('DNS configuration checks', () => {
       instance.dns.zone[DOMAIN]!.push({ type: 'MX', data: { preference: 5, exchange: `mx0.${DOMAIN}` } });
       const smtp = (await run())('dns.tlsa.smtp');
       assert.equal(smtp.status, 'fail');
-      assert.match(smtp.evidence, new RegExp(`^missing: no TLSA record at _25\\._tcp\\.mx0\\.${DOMAIN.replace(/\./g, '\\.')}; publish _25\\._tcp\\.mx0\\.${DOMAIN.replace(/\./g, '\\.')}\\. TLSA 3 1 1 ${instance.certificate.spkiSha256}`));
+      assert.match(
+        smtp.evidence,
+        new RegExp(
+          `^missing: no TLSA record at _25\\._tcp\\.mx0\\.${DOMAIN.replace(/\./g, '\\.')}; publish _25\\._tcp\\.mx0\\.${DOMAIN.replace(/\./g, '\\.')}\\. TLSA 3 1 1 ${instance.certificate.spkiSha256}`,
+        ),
+      );
     });
 
     it('SPF: ~all passes; +all, no all, two records and none fail', async () => {
       const spf = async (...records: string[]) => {
-        instance.dns.zone[DOMAIN] = [...instance.dns.zone[DOMAIN]!.filter((r) => r.type !== 'TXT'), ...records.map((data) => ({ type: 'TXT' as const, data }))];
+        instance.dns.zone[DOMAIN] = [
+          ...instance.dns.zone[DOMAIN]!.filter((r) => r.type !== 'TXT'),
+          ...records.map((data) => ({ type: 'TXT' as const, data })),
+        ];
         return (await run())('dns.spf');
       };
       assert.equal((await spf('v=spf1 ip4:192.0.2.1 ~all')).status, 'pass');
@@ -112,7 +160,10 @@ describe('DNS configuration checks', () => {
       assert.match(open.evidence, /ends with \+all, which lets anyone send as alpha\.caliopen\.test/);
       assert.match((await spf('v=spf1 mx')).evidence, /has no "all" mechanism/);
       assert.match((await spf('v=spf1 mx -all', 'v=spf1 -all')).evidence, /^2 SPF records/);
-      assert.equal((await spf('unrelated')).evidence, `missing: no SPF record (v=spf1) at ${DOMAIN}; publish ${DOMAIN}. TXT "v=spf1 mx -all"`);
+      assert.equal(
+        (await spf('unrelated')).evidence,
+        `missing: no SPF record (v=spf1) at ${DOMAIN}; publish ${DOMAIN}. TXT "v=spf1 mx -all"`,
+      );
       assert.equal((await spf('v=spf1 redirect=_spf.example.net')).status, 'notice');
     });
 
@@ -129,7 +180,10 @@ describe('DNS configuration checks', () => {
       assert.ok(none.points < none.maxPoints);
       const absent = await dmarc();
       assert.equal(absent.status, 'fail');
-      assert.match(absent.evidence, /^missing: no DMARC record at _dmarc\.alpha\.caliopen\.test; publish _dmarc\.alpha\.caliopen\.test\. TXT "v=DMARC1; p=reject/);
+      assert.match(
+        absent.evidence,
+        /^missing: no DMARC record at _dmarc\.alpha\.caliopen\.test; publish _dmarc\.alpha\.caliopen\.test\. TXT "v=DMARC1; p=reject/,
+      );
     });
 
     it('DKIM: info when no selector is known, fail when the key is missing or revoked', async () => {
@@ -140,7 +194,10 @@ describe('DNS configuration checks', () => {
       instance.dns.zone[`cal1._domainkey.${DOMAIN}`] = [{ type: 'TXT', data: 'v=DKIM1; p=' }];
       assert.match((await run())('dns.dkim').evidence, /revoked or unreadable/);
       delete instance.dns.zone[`cal1._domainkey.${DOMAIN}`];
-      assert.match((await run())('dns.dkim').evidence, /^missing: no DKIM key record at cal1\._domainkey\.alpha\.caliopen\.test/);
+      assert.match(
+        (await run())('dns.dkim').evidence,
+        /^missing: no DKIM key record at cal1\._domainkey\.alpha\.caliopen\.test/,
+      );
     });
 
     it('MTA-STS missing is a notice (nice to have), with the record to publish', async () => {
@@ -148,7 +205,10 @@ describe('DNS configuration checks', () => {
       const sts = (await run())('dns.mta-sts');
       assert.equal(sts.status, 'notice');
       assert.equal(sts.maxPoints, 2);
-      assert.match(sts.evidence, /^missing: no MTA-STS record at _mta-sts\.alpha\.caliopen\.test; publish _mta-sts\.alpha\.caliopen\.test\. TXT "v=STSv1; id=1"/);
+      assert.match(
+        sts.evidence,
+        /^missing: no MTA-STS record at _mta-sts\.alpha\.caliopen\.test; publish _mta-sts\.alpha\.caliopen\.test\. TXT "v=STSv1; id=1"/,
+      );
     });
   });
 
@@ -158,17 +218,32 @@ describe('DNS configuration checks', () => {
       const result = await run();
       assert.equal(result('dns.tlsa.smtp').status, 'notice');
       assert.equal(result('dns.tlsa.smtp').points, 2);
-      assert.match(result('dns.tlsa.smtp').evidence, /matches the certificate, but the answer was not DNSSEC-authenticated \(AD bit clear\)/);
+      assert.match(
+        result('dns.tlsa.smtp').evidence,
+        /matches the certificate, but the answer was not DNSSEC-authenticated \(AD bit clear\)/,
+      );
       assert.equal(result('dns.tlsa.https').points, 1);
     });
 
     it('3 0 1 (the whole certificate) matches too; another key does not', async () => {
-      instance.dns.zone[`_443._tcp.${DOMAIN}`] = [{ type: 'TLSA', data: { usage: 3, selector: 0, matchingType: 1, certificate: instance.certificate.fingerprintSha256 } }];
+      instance.dns.zone[`_443._tcp.${DOMAIN}`] = [
+        {
+          type: 'TLSA',
+          data: { usage: 3, selector: 0, matchingType: 1, certificate: instance.certificate.fingerprintSha256 },
+        },
+      ];
       assert.equal((await run())('dns.tlsa.https').status, 'pass');
-      instance.dns.zone[`_443._tcp.${DOMAIN}`] = [{ type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: 'cd'.repeat(32) } }];
+      instance.dns.zone[`_443._tcp.${DOMAIN}`] = [
+        { type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: 'cd'.repeat(32) } },
+      ];
       const mismatch = (await run())('dns.tlsa.https');
       assert.equal(mismatch.status, 'fail');
-      assert.match(mismatch.evidence, new RegExp(`does not match the certificate \\(SPKI SHA-256 ${instance.certificate.spkiSha256}\\); publish _443\\._tcp\\.alpha\\.caliopen\\.test\\. TLSA 3 1 1 ${instance.certificate.spkiSha256}`));
+      assert.match(
+        mismatch.evidence,
+        new RegExp(
+          `does not match the certificate \\(SPKI SHA-256 ${instance.certificate.spkiSha256}\\); publish _443\\._tcp\\.alpha\\.caliopen\\.test\\. TLSA 3 1 1 ${instance.certificate.spkiSha256}`,
+        ),
+      );
     });
 
     it('missing for HTTPS is a notice (nice to have); for SMTP a fail (important)', async () => {

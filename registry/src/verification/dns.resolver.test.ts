@@ -23,7 +23,9 @@ const zone = (): Zone => ({
   'big.alpha.test': Array.from({ length: 60 }, (_, i) => ({ type: 'TXT' as const, data: `${i}:${'x'.repeat(250)}` })),
   'long.alpha.test': [{ type: 'TXT', data: `${'é'.repeat(200)}end` }],
   // OPENPGPKEY (type 61), which dns-packet does not name.
-  'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.alpha.test': [{ type: 'UNKNOWN_61', data: Buffer.from([1, 2, 3, 4]) }],
+  'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.alpha.test': [
+    { type: 'UNKNOWN_61', data: Buffer.from([1, 2, 3, 4]) },
+  ],
   'deep.empty.alpha.test': [{ type: 'TXT', data: 'leaf' }],
 });
 
@@ -56,9 +58,14 @@ describe('DnsPacketResolver against a real DNS server', () => {
     assert.deepEqual(await resolver.txt('alpha.test'), ['v=spf1 mx -all', 'v=DKIM1; p=second-string']);
     assert.deepEqual(
       (await resolver.mx('alpha.test')).sort((a, b) => a.priority - b.priority),
-      [{ exchange: 'mx1.alpha.test', priority: 10 }, { exchange: 'mx2.alpha.test', priority: 20 }],
+      [
+        { exchange: 'mx1.alpha.test', priority: 10 },
+        { exchange: 'mx2.alpha.test', priority: 20 },
+      ],
     );
-    assert.deepEqual(await resolver.tlsa('_443._tcp.alpha.test'), [{ usage: 3, selector: 1, matchingType: 1, data: SPKI }]);
+    assert.deepEqual(await resolver.tlsa('_443._tcp.alpha.test'), [
+      { usage: 3, selector: 1, matchingType: 1, data: SPKI },
+    ]);
   });
 
   it('joins the bytes of long TXT values before decoding them (UTF-8 split across strings)', async () => {
@@ -66,7 +73,10 @@ describe('DnsPacketResolver against a real DNS server', () => {
   });
 
   it('asks raw types by number: OPENPGPKEY as UNKNOWN_61', async () => {
-    const result = await resolver.query('c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.alpha.test', 'UNKNOWN_61');
+    const result = await resolver.query(
+      'c93f1e400f26708f98cb19d936620da35eec8f72e57f9eec01c1afd6._openpgpkey.alpha.test',
+      'UNKNOWN_61',
+    );
     assert.equal(result.records.length, 1);
     assert.deepEqual((result.records[0] as { data: Buffer }).data, Buffer.from([1, 2, 3, 4]));
     assert.equal(server.queries.at(-1)?.type, 'UNKNOWN_61');
@@ -87,7 +97,10 @@ describe('DnsPacketResolver against a real DNS server', () => {
   it('reports the AD bit of each answer, without shared state between concurrent lookups', async () => {
     assert.equal((await resolver.resolve('_443._tcp.alpha.test', 'TLSA')).authenticatedData, false);
     server.authenticatedData = true;
-    const [a, b] = await Promise.all([resolver.resolve('_443._tcp.alpha.test', 'TLSA'), resolver.resolve('alpha.test', 'TXT')]);
+    const [a, b] = await Promise.all([
+      resolver.resolve('_443._tcp.alpha.test', 'TLSA'),
+      resolver.resolve('alpha.test', 'TXT'),
+    ]);
     assert.equal(a.authenticatedData, true);
     assert.equal(b.authenticatedData, true);
   });
@@ -96,7 +109,10 @@ describe('DnsPacketResolver against a real DNS server', () => {
     const result = await resolver.query('big.alpha.test', 'TXT');
     assert.equal(result.transport, 'tcp');
     assert.equal(result.records.length, 60);
-    assert.deepEqual(server.queries.map((q) => q.transport), ['udp', 'tcp']);
+    assert.deepEqual(
+      server.queries.map((q) => q.transport),
+      ['udp', 'tcp'],
+    );
     assert.equal(server.queries[0]?.udpPayloadSize, 1232);
     const small = await resolver.query('alpha.test', 'TXT');
     assert.equal(small.transport, 'udp');
@@ -117,7 +133,11 @@ describe('DnsPacketResolver against a real DNS server', () => {
 
     it('garbage with our id -> dns_malformed_reply', async () => {
       server.behaviour = 'garbage';
-      await rejectsWith(resolver.txt('alpha.test'), 'dns_malformed_reply', /Undecodable DNS answer for TXT alpha\.test/);
+      await rejectsWith(
+        resolver.txt('alpha.test'),
+        'dns_malformed_reply',
+        /Undecodable DNS answer for TXT alpha\.test/,
+      );
     });
 
     it('answers with another id are ignored: garbage or well-formed, the query times out saying so', async () => {
@@ -134,7 +154,13 @@ describe('DnsPacketResolver against a real DNS server', () => {
       socket.on('message', (message, remote) => {
         const query = dnsPacket.decode(message);
         const reply = (id: number, text: string) =>
-          dnsPacket.encode({ type: 'response', id, flags: 0, questions: query.questions, answers: [{ type: 'TXT', name: 'alpha.test', data: text }] });
+          dnsPacket.encode({
+            type: 'response',
+            id,
+            flags: 0,
+            questions: query.questions,
+            answers: [{ type: 'TXT', name: 'alpha.test', data: text }],
+          });
         socket.send(reply(((query.id ?? 0) + 7) % 65536, 'forged'), remote.port, remote.address);
         setTimeout(() => socket.send(reply(query.id ?? 0, 'genuine'), remote.port, remote.address), 20);
       });
@@ -148,7 +174,11 @@ describe('DnsPacketResolver against a real DNS server', () => {
 
     it('an answer to another question, or without the QR bit -> dns_mismatched_reply', async () => {
       server.behaviour = 'wrong-question';
-      await rejectsWith(resolver.txt('alpha.test'), 'dns_mismatched_reply', /does not echo the question \(it has TXT other\.alpha\.test\)/);
+      await rejectsWith(
+        resolver.txt('alpha.test'),
+        'dns_mismatched_reply',
+        /does not echo the question \(it has TXT other\.alpha\.test\)/,
+      );
       server.behaviour = 'not-response';
       await rejectsWith(resolver.txt('alpha.test'), 'dns_mismatched_reply', /not a response/);
     });
@@ -162,18 +192,30 @@ describe('DnsPacketResolver against a real DNS server', () => {
 
     it('SERVFAIL, REFUSED, silence', async () => {
       server.behaviour = 'servfail';
-      await rejectsWith(resolver.txt('alpha.test'), 'dns_server_failure', /SERVFAIL for TXT alpha\.test at 127\.0\.0\.1:\d+/);
+      await rejectsWith(
+        resolver.txt('alpha.test'),
+        'dns_server_failure',
+        /SERVFAIL for TXT alpha\.test at 127\.0\.0\.1:\d+/,
+      );
       server.behaviour = 'refused';
       await rejectsWith(resolver.txt('alpha.test'), 'dns_refused');
       server.behaviour = 'silent';
       server.queries.length = 0;
       await rejectsWith(quick().txt('alpha.test'), 'dns_timeout', /no answer within 300 ms for TXT alpha\.test/);
-      assert.equal(server.queries.filter((q) => q.transport === 'udp').length, 2, 'one retransmission within the deadline');
+      assert.equal(
+        server.queries.filter((q) => q.transport === 'udp').length,
+        2,
+        'one retransmission within the deadline',
+      );
     });
 
     it('truncated over UDP, then the TCP connection closes -> an error naming it', async () => {
       server.behaviour = 'truncated';
-      assert.deepEqual(await resolver.txt('alpha.test'), ['v=spf1 mx -all', 'v=DKIM1; p=second-string'], 'TC answered over TCP');
+      assert.deepEqual(
+        await resolver.txt('alpha.test'),
+        ['v=spf1 mx -all', 'v=DKIM1; p=second-string'],
+        'TC answered over TCP',
+      );
       server.behaviour = 'truncated-tcp-closed';
       await rejectsWith(resolver.txt('alpha.test'), 'dns_malformed_reply', /closed the TCP connection/);
     });
@@ -185,11 +227,14 @@ describe('DnsPacketResolver against a real DNS server', () => {
 
     it('a server that is not there -> dns_network or dns_timeout', async () => {
       const port = await freePort();
-      await assert.rejects(new DnsPacketResolver({ host: '127.0.0.1', port, timeoutMs: 300 }).txt('alpha.test'), (error: unknown) => {
-        assert.ok(error instanceof DnsResolverError);
-        assert.ok(['dns_network', 'dns_timeout'].includes(error.code), error.code);
-        return true;
-      });
+      await assert.rejects(
+        new DnsPacketResolver({ host: '127.0.0.1', port, timeoutMs: 300 }).txt('alpha.test'),
+        (error: unknown) => {
+          assert.ok(error instanceof DnsResolverError);
+          assert.ok(['dns_network', 'dns_timeout'].includes(error.code), error.code);
+          return true;
+        },
+      );
     });
 
     it('refuses to ask names that are not names', async () => {
@@ -206,7 +251,9 @@ describe('DnsPacketResolver against a real DNS server', () => {
         counts.forEach((count, i) => bytes.writeUInt16BE(count, 4 + 2 * i));
         return bytes;
       };
-      const question = dnsPacket.encode({ type: 'query', id: 0, questions: [{ type: 'TXT', name: 'alpha.test' }] }).subarray(12);
+      const question = dnsPacket
+        .encode({ type: 'query', id: 0, questions: [{ type: 'TXT', name: 'alpha.test' }] })
+        .subarray(12);
       await fc.assert(
         fc.asyncProperty(
           fc.record({
@@ -220,7 +267,13 @@ describe('DnsPacketResolver against a real DNS server', () => {
             server.behaviour = ({ id, transport: via }) =>
               transport === 'tcp' && via === 'udp'
                 ? 'truncated'
-                : { raw: Buffer.concat([header(id, flags, counts), echo ? question : Buffer.alloc(0), Buffer.from(tail)]) };
+                : {
+                    raw: Buffer.concat([
+                      header(id, flags, counts),
+                      echo ? question : Buffer.alloc(0),
+                      Buffer.from(tail),
+                    ]),
+                  };
             try {
               const records = await quick().txt('alpha.test');
               assert.ok(Array.isArray(records) && records.every((record) => typeof record === 'string'));
@@ -234,7 +287,10 @@ describe('DnsPacketResolver against a real DNS server', () => {
     });
 
     it('a huge answer over TCP (60 kB) is read whole', async () => {
-      server.zone['huge.alpha.test'] = Array.from({ length: 220 }, (_, i) => ({ type: 'TXT' as const, data: `${i}:${'y'.repeat(250)}` }));
+      server.zone['huge.alpha.test'] = Array.from({ length: 220 }, (_, i) => ({
+        type: 'TXT' as const,
+        data: `${i}:${'y'.repeat(250)}`,
+      }));
       const records = await resolver.txt('huge.alpha.test');
       assert.equal(records.length, 220);
     });

@@ -83,7 +83,8 @@ export class DnsPacketResolver implements Resolver {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.udpAttempts = Math.max(1, options.udpAttempts ?? 2);
     this.udpPayloadSize = options.udpPayloadSize ?? 1232;
-    if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535) throw new RangeError(`Bad DNS server port ${this.port}.`);
+    if (!Number.isInteger(this.port) || this.port < 1 || this.port > 65535)
+      throw new RangeError(`Bad DNS server port ${this.port}.`);
     if (!(this.timeoutMs > 0)) throw new RangeError('The DNS timeout must be positive.');
   }
 
@@ -121,7 +122,18 @@ export class DnsPacketResolver implements Resolver {
       // RD: the server may recurse; AD in a query asks for the AD bit in the answer (RFC 6840 §5.7).
       flags: dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA,
       questions: [{ type: type as RecordType, name: qname, class: 'IN' }],
-      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: this.udpPayloadSize, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [], flag_do: false }],
+      additionals: [
+        {
+          type: 'OPT',
+          name: '.',
+          udpPayloadSize: this.udpPayloadSize,
+          extendedRcode: 0,
+          ednsVersion: 0,
+          flags: 0,
+          options: [],
+          flag_do: false,
+        },
+      ],
     } as Packet);
     const question = { id, name: qname, type: String(type) };
 
@@ -156,24 +168,48 @@ export class DnsPacketResolver implements Resolver {
       };
       const remaining = deadline - Date.now();
       timers.push(
-        setTimeout(() => {
-          const also = ignored > 0 ? ` (${ignored} reply${ignored === 1 ? '' : 'ies'} with another query id ignored)` : '';
-          finish(new DnsResolverError('dns_timeout', `DNS timeout: no answer within ${this.timeoutMs} ms for ${this.describe(question)}${also}.`));
-        }, Math.max(0, remaining)),
+        setTimeout(
+          () => {
+            const also =
+              ignored > 0 ? ` (${ignored} reply${ignored === 1 ? '' : 'ies'} with another query id ignored)` : '';
+            finish(
+              new DnsResolverError(
+                'dns_timeout',
+                `DNS timeout: no answer within ${this.timeoutMs} ms for ${this.describe(question)}${also}.`,
+              ),
+            );
+          },
+          Math.max(0, remaining),
+        ),
       );
       const send = () => {
         if (socket === undefined) return;
         socket.send(query, (error) => {
-          if (error) finish(new DnsResolverError('dns_network', `DNS query for ${this.describe(question)} could not be sent: ${error.message}.`));
+          if (error)
+            finish(
+              new DnsResolverError(
+                'dns_network',
+                `DNS query for ${this.describe(question)} could not be sent: ${error.message}.`,
+              ),
+            );
         });
       };
       try {
         socket = createSocket(isIPv6(this.host) ? 'udp6' : 'udp4');
       } catch (error) {
-        finish(new DnsResolverError('dns_network', `No UDP socket for ${this.describe(question)}: ${(error as Error).message}.`));
+        finish(
+          new DnsResolverError(
+            'dns_network',
+            `No UDP socket for ${this.describe(question)}: ${(error as Error).message}.`,
+          ),
+        );
         return;
       }
-      socket.on('error', (error) => finish(new DnsResolverError('dns_network', `DNS over UDP failed for ${this.describe(question)}: ${error.message}.`)));
+      socket.on('error', (error) =>
+        finish(
+          new DnsResolverError('dns_network', `DNS over UDP failed for ${this.describe(question)}: ${error.message}.`),
+        ),
+      );
       socket.on('message', (message: Buffer) => {
         // A connected UDP socket only hears from the server; a reply with another id is stale or forged: ignore it.
         if (message.length < 2 || message.readUInt16BE(0) !== question.id) {
@@ -207,12 +243,29 @@ export class DnsPacketResolver implements Resolver {
         else resolve(packet!);
       };
       const timer = setTimeout(
-        () => finish(new DnsResolverError('dns_timeout', `DNS timeout: no TCP answer within ${this.timeoutMs} ms for ${this.describe(question)} (UDP answer was truncated).`)),
+        () =>
+          finish(
+            new DnsResolverError(
+              'dns_timeout',
+              `DNS timeout: no TCP answer within ${this.timeoutMs} ms for ${this.describe(question)} (UDP answer was truncated).`,
+            ),
+          ),
         Math.max(0, deadline - Date.now()),
       );
       socket = tcpConnect({ host: this.host, port: this.port });
-      socket.on('error', (error) => finish(new DnsResolverError('dns_network', `DNS over TCP failed for ${this.describe(question)}: ${error.message}.`)));
-      socket.on('close', () => finish(new DnsResolverError('dns_malformed_reply', `The server closed the TCP connection before a whole answer for ${this.describe(question)}.`)));
+      socket.on('error', (error) =>
+        finish(
+          new DnsResolverError('dns_network', `DNS over TCP failed for ${this.describe(question)}: ${error.message}.`),
+        ),
+      );
+      socket.on('close', () =>
+        finish(
+          new DnsResolverError(
+            'dns_malformed_reply',
+            `The server closed the TCP connection before a whole answer for ${this.describe(question)}.`,
+          ),
+        ),
+      );
       socket.on('connect', () => {
         const length = Buffer.alloc(2);
         length.writeUInt16BE(query.length);
@@ -227,7 +280,10 @@ export class DnsPacketResolver implements Resolver {
         const message = received.subarray(2, 2 + length);
         try {
           if (message.length < 2 || message.readUInt16BE(0) !== question.id) {
-            throw new DnsResolverError('dns_mismatched_reply', `The TCP answer for ${this.describe(question)} carries another query id.`);
+            throw new DnsResolverError(
+              'dns_mismatched_reply',
+              `The TCP answer for ${this.describe(question)} carries another query id.`,
+            );
           }
           finish(undefined, this.decode(message, question));
         } catch (error) {
@@ -243,7 +299,10 @@ export class DnsPacketResolver implements Resolver {
     try {
       packet = dnsPacket.decode(message);
     } catch (error) {
-      throw new DnsResolverError('dns_malformed_reply', `Undecodable DNS answer for ${this.describe(question)}: ${(error as Error).message}.`);
+      throw new DnsResolverError(
+        'dns_malformed_reply',
+        `Undecodable DNS answer for ${this.describe(question)}: ${(error as Error).message}.`,
+      );
     }
     // dns-packet reads some record data past the end without complaint: the records must end where the message does.
     if (dnsPacket.decode.bytes !== message.length) {
@@ -252,9 +311,17 @@ export class DnsPacketResolver implements Resolver {
         `Malformed DNS answer for ${this.describe(question)}: its records take ${dnsPacket.decode.bytes} bytes, the message has ${message.length}.`,
       );
     }
-    if (!packet.flag_qr) throw new DnsResolverError('dns_mismatched_reply', `The reply for ${this.describe(question)} is not a response (QR bit clear).`);
+    if (!packet.flag_qr)
+      throw new DnsResolverError(
+        'dns_mismatched_reply',
+        `The reply for ${this.describe(question)} is not a response (QR bit clear).`,
+      );
     const opcode = (packet as DecodedPacket & { opcode?: string }).opcode;
-    if (opcode !== 'QUERY') throw new DnsResolverError('dns_mismatched_reply', `The reply for ${this.describe(question)} has opcode ${String(opcode)}.`);
+    if (opcode !== 'QUERY')
+      throw new DnsResolverError(
+        'dns_mismatched_reply',
+        `The reply for ${this.describe(question)} has opcode ${String(opcode)}.`,
+      );
     const echoed = packet.questions ?? [];
     const [first] = echoed;
     if (
@@ -265,21 +332,31 @@ export class DnsPacketResolver implements Resolver {
       first.class !== 'IN'
     ) {
       const seen = first === undefined ? 'no question' : `${String(first.type)} ${first.name}`;
-      throw new DnsResolverError('dns_mismatched_reply', `The reply for ${this.describe(question)} does not echo the question (it has ${seen}).`);
+      throw new DnsResolverError(
+        'dns_mismatched_reply',
+        `The reply for ${this.describe(question)} does not echo the question (it has ${seen}).`,
+      );
     }
     return packet;
   }
 
   private interpret(packet: DecodedPacket, question: Question, transport: 'udp' | 'tcp'): DnsQueryResult {
     const rcode = (packet as DecodedPacket & { rcode?: string }).rcode;
-    if (rcode === 'SERVFAIL') throw new DnsResolverError('dns_server_failure', `SERVFAIL for ${this.describe(question)}.`);
-    if (rcode === 'REFUSED') throw new DnsResolverError('dns_refused', `The server refused ${this.describe(question)}.`);
+    if (rcode === 'SERVFAIL')
+      throw new DnsResolverError('dns_server_failure', `SERVFAIL for ${this.describe(question)}.`);
+    if (rcode === 'REFUSED')
+      throw new DnsResolverError('dns_refused', `The server refused ${this.describe(question)}.`);
     if (rcode !== 'NOERROR' && rcode !== 'NXDOMAIN') {
-      throw new DnsResolverError('dns_error_rcode', `The server answered ${String(rcode)} for ${this.describe(question)}.`);
+      throw new DnsResolverError(
+        'dns_error_rcode',
+        `The server answered ${String(rcode)} for ${this.describe(question)}.`,
+      );
     }
     const authenticatedData = packet.flag_ad;
     if (rcode === 'NXDOMAIN') return { rcode, authenticatedData, transport, records: [] };
-    const answers = (packet.answers ?? []).filter((answer) => answer.type !== 'OPT' && (answer as { class?: string }).class === 'IN');
+    const answers = (packet.answers ?? []).filter(
+      (answer) => answer.type !== 'OPT' && (answer as { class?: string }).class === 'IN',
+    );
     const records: Answer[] = [];
     let current = question.name;
     for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
@@ -310,7 +387,11 @@ function normalizeName(name: string): string {
 function checkName(name: string): string {
   const qname = normalizeName(String(name));
   const labels = qname.split('.');
-  if (qname.length === 0 || qname.length > 253 || labels.some((label) => label.length === 0 || label.length > 63 || !/^[\x21-\x7e]+$/.test(label))) {
+  if (
+    qname.length === 0 ||
+    qname.length > 253 ||
+    labels.some((label) => label.length === 0 || label.length > 63 || !/^[\x21-\x7e]+$/.test(label))
+  ) {
     throw new DnsResolverError('dns_invalid_name', `"${qname.slice(0, 80)}" is not a DNS name that can be asked.`);
   }
   return qname;
@@ -318,13 +399,16 @@ function checkName(name: string): string {
 
 function convert(record: Answer, type: ResolvableType, name: string, server: string): ResolvedRecordOf[ResolvableType] {
   const data = (record as { data?: unknown }).data;
-  const malformed = () => new DnsResolverError('dns_malformed_reply', `Malformed ${type} record for ${name} from ${server}.`);
+  const malformed = () =>
+    new DnsResolverError('dns_malformed_reply', `Malformed ${type} record for ${name} from ${server}.`);
   switch (type) {
     case 'TXT': {
       const chunks = Array.isArray(data) ? data : [data];
       if (!chunks.every((chunk) => Buffer.isBuffer(chunk) || typeof chunk === 'string')) throw malformed();
       // Join the bytes before decoding: a character-string may end inside a UTF-8 sequence.
-      return Buffer.concat(chunks.map((chunk) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)))).toString('utf8');
+      return Buffer.concat(
+        chunks.map((chunk) => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))),
+      ).toString('utf8');
     }
     case 'MX': {
       const mx = data as { preference?: unknown; exchange?: unknown } | undefined;
@@ -332,7 +416,9 @@ function convert(record: Answer, type: ResolvableType, name: string, server: str
       return { exchange: normalizeName(mx.exchange) || '.', priority: mx.preference };
     }
     case 'TLSA': {
-      const tlsa = data as { usage?: unknown; selector?: unknown; matchingType?: unknown; certificate?: unknown } | undefined;
+      const tlsa = data as
+        | { usage?: unknown; selector?: unknown; matchingType?: unknown; certificate?: unknown }
+        | undefined;
       if (
         typeof tlsa?.usage !== 'number' ||
         typeof tlsa.selector !== 'number' ||
@@ -341,7 +427,12 @@ function convert(record: Answer, type: ResolvableType, name: string, server: str
       ) {
         throw malformed();
       }
-      return { usage: tlsa.usage, selector: tlsa.selector, matchingType: tlsa.matchingType, data: tlsa.certificate.toString('hex') };
+      return {
+        usage: tlsa.usage,
+        selector: tlsa.selector,
+        matchingType: tlsa.matchingType,
+        data: tlsa.certificate.toString('hex'),
+      };
     }
   }
   throw malformed();

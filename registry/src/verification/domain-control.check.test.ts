@@ -30,7 +30,10 @@ describe('domain.control', () => {
     delete instance.dns.zone[CHALLENGE_NAME];
     const result = await check();
     assert.equal(result.status, 'pass', result.evidence);
-    assert.match(result.evidence, new RegExp(`^proved by HTTPS: GET https://${DOMAIN}:\\d+${CHALLENGE_PATH} returned the expected value`));
+    assert.match(
+      result.evidence,
+      new RegExp(`^proved by HTTPS: GET https://${DOMAIN}:\\d+${CHALLENGE_PATH} returned the expected value`),
+    );
   });
 
   it('fails when the challenge is missing both ways, with what to publish', async () => {
@@ -40,8 +43,14 @@ describe('domain.control', () => {
     assert.equal(result.status, 'fail');
     assert.equal(result.points, 0);
     assert.equal(result.mandatory, true);
-    assert.match(result.evidence, new RegExp(`DNS: no TXT record at ${CHALLENGE_NAME}; publish ${CHALLENGE_NAME}\\. TXT "${CHALLENGE.expected}"`));
-    assert.match(result.evidence, new RegExp(`HTTPS: GET https://${DOMAIN}:\\d+${CHALLENGE_PATH} answered 404; serve "${CHALLENGE.expected}"`));
+    assert.match(
+      result.evidence,
+      new RegExp(`DNS: no TXT record at ${CHALLENGE_NAME}; publish ${CHALLENGE_NAME}\\. TXT "${CHALLENGE.expected}"`),
+    );
+    assert.match(
+      result.evidence,
+      new RegExp(`HTTPS: GET https://${DOMAIN}:\\d+${CHALLENGE_PATH} answered 404; serve "${CHALLENGE.expected}"`),
+    );
   });
 
   it('fails when both answers are wrong, quoting what was found', async () => {
@@ -49,7 +58,10 @@ describe('domain.control', () => {
     instance.tls.routes.set(CHALLENGE_PATH, `prefix ${CHALLENGE.expected}`);
     const result = await check();
     assert.equal(result.status, 'fail');
-    assert.match(result.evidence, /TXT _caliopen-challenge\.alpha\.caliopen\.test holds 1 value\(s\), none the expected one \("caliopen-challenge=stale"\)/);
+    assert.match(
+      result.evidence,
+      /TXT _caliopen-challenge\.alpha\.caliopen\.test holds 1 value\(s\), none the expected one \("caliopen-challenge=stale"\)/,
+    );
     assert.match(result.evidence, new RegExp(`returned "prefix ${CHALLENGE.expected}", not the expected value`));
   });
 
@@ -62,7 +74,9 @@ describe('domain.control', () => {
     assert.equal(result.status, 'fail');
     assert.match(
       result.evidence,
-      new RegExp(`presented certificate SHA-256 ${impostor.fingerprintSha256}, not the declared ${instance.certificate.fingerprintSha256}; nothing was sent`),
+      new RegExp(
+        `presented certificate SHA-256 ${impostor.fingerprintSha256}, not the declared ${instance.certificate.fingerprintSha256}; nothing was sent`,
+      ),
     );
     assert.deepEqual(instance.tls.requests, [], 'no HTTP request reached the impostor');
   });
@@ -79,7 +93,10 @@ describe('domain.control', () => {
     instance.tls.routes.set(CHALLENGE_PATH, 'x'.repeat(10_000));
     const result = await check();
     assert.equal(result.status, 'fail');
-    assert.match(result.evidence, /DNS: the TXT lookup of _caliopen-challenge\.alpha\.caliopen\.test failed \(Undecodable DNS answer/);
+    assert.match(
+      result.evidence,
+      /DNS: the TXT lookup of _caliopen-challenge\.alpha\.caliopen\.test failed \(Undecodable DNS answer/,
+    );
     assert.match(result.evidence, /more than the 4096 accepted|longer than the 4096 bytes accepted/);
   });
 });

@@ -39,7 +39,8 @@ export const domainControlCheck: CheckGroup = {
     ]);
     const dnsSays = dns.outcome?.evidence ?? 'the lookup had not finished';
     const httpsSays = https.outcome?.evidence ?? 'the request had not finished';
-    if (dns.outcome?.ok && https.outcome?.ok) return [pass(DOMAIN_CONTROL, `proved by both: ${dnsSays}; ${httpsSays}`, now)];
+    if (dns.outcome?.ok && https.outcome?.ok)
+      return [pass(DOMAIN_CONTROL, `proved by both: ${dnsSays}; ${httpsSays}`, now)];
     if (dns.outcome?.ok) return [pass(DOMAIN_CONTROL, `proved by DNS: ${dnsSays} (HTTPS: ${httpsSays})`, now)];
     if (https.outcome?.ok) return [pass(DOMAIN_CONTROL, `proved by HTTPS: ${httpsSays} (DNS: ${dnsSays})`, now)];
     return [fail(DOMAIN_CONTROL, `not proved. DNS: ${dnsSays}. HTTPS: ${httpsSays}`, now)];
@@ -66,7 +67,8 @@ async function viaDns(context: CheckContext): Promise<Outcome> {
   } catch (error) {
     return { ok: false, evidence: `the TXT lookup of ${name} failed (${messageOf(error)})` };
   }
-  if (records.includes(target.challenge.expected)) return { ok: true, evidence: `TXT ${name} carries the expected value` };
+  if (records.includes(target.challenge.expected))
+    return { ok: true, evidence: `TXT ${name} carries the expected value` };
   if (records.length === 0) return { ok: false, evidence: `no TXT record at ${name}; ${publish}` };
   return {
     ok: false,
@@ -87,10 +89,18 @@ async function viaHttps(context: CheckContext): Promise<Outcome> {
   const serve = `serve "${target.challenge.expected}" at ${url.href}`;
   try {
     const endpoint = endpointFor(target, options, httpsBaseUrl(target).hostname);
-    const response = await pinnedGet(url, { endpoint, pinSha256, maxBytes: MAX_CHALLENGE_BODY, timeoutMs: budgetMs(context), signal });
-    if (response.status !== 200) return { ok: false, evidence: `GET ${url.href} answered ${response.status}; ${serve}` };
+    const response = await pinnedGet(url, {
+      endpoint,
+      pinSha256,
+      maxBytes: MAX_CHALLENGE_BODY,
+      timeoutMs: budgetMs(context),
+      signal,
+    });
+    if (response.status !== 200)
+      return { ok: false, evidence: `GET ${url.href} answered ${response.status}; ${serve}` };
     const body = response.body.toString('utf8').replace(/\s+$/, '');
-    if (body === target.challenge.expected) return { ok: true, evidence: `GET ${url.href} returned the expected value` };
+    if (body === target.challenge.expected)
+      return { ok: true, evidence: `GET ${url.href} returned the expected value` };
     return { ok: false, evidence: `GET ${url.href} returned ${quote(body)}, not the expected value; ${serve}` };
   } catch (error) {
     return { ok: false, evidence: messageOf(error) };

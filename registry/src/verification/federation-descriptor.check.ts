@@ -22,7 +22,7 @@ export const DESCRIPTOR_KEYS: CheckSpec = {
   id: 'federation.descriptor.keys',
   weight: WEIGHT.core,
   mandatory: true,
-  title: 'the descriptor keys and certificate fingerprint are the application\'s',
+  title: "the descriptor keys and certificate fingerprint are the application's",
 };
 
 export const federationDescriptorCheck: CheckGroup = {
@@ -47,15 +47,25 @@ export const federationDescriptorCheck: CheckGroup = {
     let body: string;
     try {
       const endpoint = endpointFor(target, options, httpsBaseUrl(target).hostname);
-      const response = await pinnedGet(url, { endpoint, pinSha256: declaredSha256, maxBytes: MAX_DESCRIPTOR_LENGTH, timeoutMs: budgetMs(context), signal });
+      const response = await pinnedGet(url, {
+        endpoint,
+        pinSha256: declaredSha256,
+        maxBytes: MAX_DESCRIPTOR_LENGTH,
+        timeoutMs: budgetMs(context),
+        signal,
+      });
       if (response.status !== 200) return both(`GET ${url.href} answered ${response.status}`);
       body = response.body.toString('utf8').trim();
     } catch (error) {
       return both(messageOf(error));
     }
 
-    const verified = await verifyDescriptor(body, { expectedDomain: target.domain, now: Math.floor(now.getTime() / 1000) });
-    if (!verified.ok) return both(`the descriptor at ${url.href} is refused: ${verified.error.code}: ${verified.error.message}`);
+    const verified = await verifyDescriptor(body, {
+      expectedDomain: target.domain,
+      now: Math.floor(now.getTime() / 1000),
+    });
+    if (!verified.ok)
+      return both(`the descriptor at ${url.href} is refused: ${verified.error.code}: ${verified.error.message}`);
     const { descriptor, thumbprints } = verified.value;
     const results = [
       pass(
@@ -77,7 +87,11 @@ export const federationDescriptorCheck: CheckGroup = {
     results.push(
       differences.length > 0
         ? fail(DESCRIPTOR_KEYS, `the descriptor does not match the application: ${differences.join('; ')}`, now)
-        : pass(DESCRIPTOR_KEYS, `the descriptor names the application's signing key ${thumbprints.signing}, encryption key ${thumbprints.encryption} and certificate ${declaredSha256}`, now),
+        : pass(
+            DESCRIPTOR_KEYS,
+            `the descriptor names the application's signing key ${thumbprints.signing}, encryption key ${thumbprints.encryption} and certificate ${declaredSha256}`,
+            now,
+          ),
     );
     return results;
   },

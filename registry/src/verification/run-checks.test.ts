@@ -37,19 +37,35 @@ describe('runChecks', () => {
   it('passes every check against a correctly configured instance (real DNS, TLS endpoint and signed descriptor)', async () => {
     const now = new Date();
     const results = await runChecks(instance.target, instance.options({ now }));
-    assert.deepEqual(results.map((r) => r.id), ALL_IDS);
+    assert.deepEqual(
+      results.map((r) => r.id),
+      ALL_IDS,
+    );
     for (const result of results) {
       assert.equal(result.status, 'pass', `${result.id}: ${result.evidence}`);
       assert.equal(result.points, result.maxPoints, result.id);
       assert.equal(result.checkedAt, now.toISOString());
       assert.ok(result.evidence.length > 0);
     }
-    assert.equal(resultOf(results, 'tls.certificate.live').evidence, `127.0.0.1:${instance.tls.port} (SNI ${DOMAIN}) presents the declared certificate (SHA-256 ${instance.certificate.fingerprintSha256})`);
-    assert.ok(instance.tls.requests.every((request) => request.servername === DOMAIN && request.host === `${DOMAIN}:${instance.tls.port}`));
+    assert.equal(
+      resultOf(results, 'tls.certificate.live').evidence,
+      `127.0.0.1:${instance.tls.port} (SNI ${DOMAIN}) presents the declared certificate (SHA-256 ${instance.certificate.fingerprintSha256})`,
+    );
+    assert.ok(
+      instance.tls.requests.every(
+        (request) => request.servername === DOMAIN && request.host === `${DOMAIN}:${instance.tls.port}`,
+      ),
+    );
     const mandatory = results.filter((r) => r.mandatory).map((r) => r.id);
     // The totals README.md states.
-    assert.equal(results.reduce((sum, r) => sum + r.maxPoints, 0), 109);
-    assert.equal(results.filter((r) => r.mandatory).reduce((sum, r) => sum + r.maxPoints, 0), 65);
+    assert.equal(
+      results.reduce((sum, r) => sum + r.maxPoints, 0),
+      109,
+    );
+    assert.equal(
+      results.filter((r) => r.mandatory).reduce((sum, r) => sum + r.maxPoints, 0),
+      65,
+    );
     assert.deepEqual(mandatory, [
       'domain.control',
       'tls.certificate.san',
@@ -67,7 +83,10 @@ describe('runChecks', () => {
       results.filter((r) => r.id.startsWith('dns.')).map((r) => r.id),
       ['dns.discovery', 'dns.tlsa.https'],
     );
-    assert.equal(results.reduce((sum, r) => sum + r.maxPoints, 0), 82);
+    assert.equal(
+      results.reduce((sum, r) => sum + r.maxPoints, 0),
+      82,
+    );
   });
 
   it('never throws: a target that makes no sense yields a fail per check, with the reason', async () => {
@@ -75,8 +94,17 @@ describe('runChecks', () => {
       { ...instance.target, httpsUrl: 'ftp://nowhere', certificatePem: 'not a certificate', domain: 'alpha..test' },
       instance.options(),
     );
-    assert.deepEqual(results.map((r) => r.id), ALL_IDS);
-    for (const id of ['tls.certificate.san', 'tls.certificate.live', 'federation.descriptor', 'federation.descriptor.keys', 'domain.control']) {
+    assert.deepEqual(
+      results.map((r) => r.id),
+      ALL_IDS,
+    );
+    for (const id of [
+      'tls.certificate.san',
+      'tls.certificate.live',
+      'federation.descriptor',
+      'federation.descriptor.keys',
+      'domain.control',
+    ]) {
       assert.equal(resultOf(results, id).status, 'fail', id);
     }
     assert.match(resultOf(results, 'tls.certificate.san').evidence, /not a PEM "CERTIFICATE" block/);
@@ -91,10 +119,20 @@ describe('runChecks', () => {
     await new Promise<void>((resolve) => tarpit.listen(0, '127.0.0.1', resolve));
     const port = (tarpit.address() as { port: number }).port;
     instance.dns.behaviour = 'silent';
-    const patientResolver = new DnsPacketResolver({ host: instance.dns.host, port: instance.dns.port, timeoutMs: 5000 });
+    const patientResolver = new DnsPacketResolver({
+      host: instance.dns.host,
+      port: instance.dns.port,
+      timeoutMs: 5000,
+    });
     try {
-      const results = await runChecks(instance.target, instance.options({ connectTo: { host: '127.0.0.1', port }, resolver: patientResolver, timeoutMs: 1000 }));
-      assert.deepEqual(results.map((r) => r.id), ALL_IDS);
+      const results = await runChecks(
+        instance.target,
+        instance.options({ connectTo: { host: '127.0.0.1', port }, resolver: patientResolver, timeoutMs: 1000 }),
+      );
+      assert.deepEqual(
+        results.map((r) => r.id),
+        ALL_IDS,
+      );
       for (const id of ['tls.certificate.live', 'federation.descriptor', 'domain.control']) {
         const result = resultOf(results, id);
         assert.equal(result.status, 'fail', id);

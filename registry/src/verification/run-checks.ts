@@ -13,7 +13,12 @@ import { federationDescriptorCheck } from './federation-descriptor.check.ts';
  * `fail` for each of its checks, with the reason as evidence. Results come in a stable order (see README.md), one
  * per check id.
  */
-export const CHECK_GROUPS: readonly CheckGroup[] = [domainControlCheck, certificateCheck, dnsConfigurationCheck, federationDescriptorCheck];
+export const CHECK_GROUPS: readonly CheckGroup[] = [
+  domainControlCheck,
+  certificateCheck,
+  dnsConfigurationCheck,
+  federationDescriptorCheck,
+];
 
 export async function runChecks(target: VerificationTarget, options: VerificationOptions): Promise<CheckResult[]> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
@@ -21,7 +26,12 @@ export async function runChecks(target: VerificationTarget, options: Verificatio
   return grouped.flat();
 }
 
-async function runGroup(group: CheckGroup, target: VerificationTarget, options: VerificationOptions, timeoutMs: number): Promise<CheckResult[]> {
+async function runGroup(
+  group: CheckGroup,
+  target: VerificationTarget,
+  options: VerificationOptions,
+  timeoutMs: number,
+): Promise<CheckResult[]> {
   const specs: CheckSpec[] = group.specs(target);
   const controller = new AbortController();
   const deadline = Date.now() + timeoutMs;
@@ -47,5 +57,9 @@ async function runGroup(group: CheckGroup, target: VerificationTarget, options: 
     controller.abort();
   }
   // Exactly one result per declared check, in the declared order.
-  return specs.map((spec) => results.find((result) => result.id === spec.id) ?? fail(spec, `the ${group.name} checks gave no result for ${spec.id}`, options.now));
+  return specs.map(
+    (spec) =>
+      results.find((result) => result.id === spec.id) ??
+      fail(spec, `the ${group.name} checks gave no result for ${spec.id}`, options.now),
+  );
 }

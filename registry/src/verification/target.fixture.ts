@@ -1,5 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { DESCRIPTOR_WELL_KNOWN_PATH, generateEd25519KeyPair, jwkThumbprint, signDescriptor } from '@caliopen/federation-protocol';
+import {
+  DESCRIPTOR_WELL_KNOWN_PATH,
+  generateEd25519KeyPair,
+  jwkThumbprint,
+  signDescriptor,
+} from '@caliopen/federation-protocol';
 import type { Ed25519KeyPair, InstanceDescriptor, X25519PublicJwk } from '@caliopen/federation-protocol';
 import { startDnsServer } from '../../../tests/support/dns-server.ts';
 import type { TestDnsServer, Zone } from '../../../tests/support/dns-server.ts';
@@ -73,14 +78,25 @@ export async function startConfiguredInstance(): Promise<ConfiguredInstance> {
     ],
     [`_caliopen.${DOMAIN}`]: [{ type: 'TXT', data: discoveryRecordValue(keys.signing.kid, keys.encryptionThumbprint) }],
     [`_caliopen-challenge.${DOMAIN}`]: [{ type: 'TXT', data: CHALLENGE.expected }],
-    [`_dmarc.${DOMAIN}`]: [{ type: 'TXT', data: `v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${DOMAIN}` }],
-    [`cal1._domainkey.${DOMAIN}`]: [{ type: 'TXT', data: ['v=DKIM1; k=ed25519; ', 'p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] }],
+    [`_dmarc.${DOMAIN}`]: [
+      { type: 'TXT', data: `v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:postmaster@${DOMAIN}` },
+    ],
+    [`cal1._domainkey.${DOMAIN}`]: [
+      { type: 'TXT', data: ['v=DKIM1; k=ed25519; ', 'p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='] },
+    ],
     [`_mta-sts.${DOMAIN}`]: [{ type: 'TXT', data: 'v=STSv1; id=20260101' }],
-    [`_443._tcp.${DOMAIN}`]: [{ type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: certificate.spkiSha256 } }],
-    [`_25._tcp.mail.${DOMAIN}`]: [{ type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: certificate.spkiSha256 } }],
+    [`_443._tcp.${DOMAIN}`]: [
+      { type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: certificate.spkiSha256 } },
+    ],
+    [`_25._tcp.mail.${DOMAIN}`]: [
+      { type: 'TLSA', data: { usage: 3, selector: 1, matchingType: 1, certificate: certificate.spkiSha256 } },
+    ],
   });
 
-  const serveDescriptor = async (overrides: Partial<InstanceDescriptor> = {}, by: InstanceKeys = keys): Promise<string> => {
+  const serveDescriptor = async (
+    overrides: Partial<InstanceDescriptor> = {},
+    by: InstanceKeys = keys,
+  ): Promise<string> => {
     const descriptor: InstanceDescriptor = {
       version: 1,
       domain: DOMAIN,
@@ -116,7 +132,13 @@ export async function startConfiguredInstance(): Promise<ConfiguredInstance> {
     goodZone,
     serveDescriptor,
     reset,
-    options: (overrides = {}) => ({ resolver, connectTo: { host: tls.host, port: tls.port }, now: new Date(), timeoutMs: 5000, ...overrides }),
+    options: (overrides = {}) => ({
+      resolver,
+      connectTo: { host: tls.host, port: tls.port },
+      now: new Date(),
+      timeoutMs: 5000,
+      ...overrides,
+    }),
     close: async () => {
       await Promise.all([dns.close(), tls.close()]);
     },
@@ -126,6 +148,7 @@ export async function startConfiguredInstance(): Promise<ConfiguredInstance> {
 /** The result of check `id`, failing the test if there is none. */
 export function resultOf(results: readonly CheckResult[], id: string): CheckResult {
   const found = results.filter((result) => result.id === id);
-  if (found.length !== 1) throw new Error(`expected one result for ${id}, got ${found.length}: ${results.map((r) => r.id).join(', ')}`);
+  if (found.length !== 1)
+    throw new Error(`expected one result for ${id}, got ${found.length}: ${results.map((r) => r.id).join(', ')}`);
   return found[0]!;
 }

@@ -92,7 +92,10 @@ function connectTls(endpoint: TlsEndpoint, timeoutMs: number, signal?: AbortSign
       reject(error);
     };
     const onAbort = () => failWith(new Error(`TLS connection to ${where} cancelled`));
-    const timer = setTimeout(() => failWith(new Error(`no TLS handshake with ${where} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => failWith(new Error(`no TLS handshake with ${where} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('error', (error) => failWith(new Error(`TLS connection to ${where} failed: ${error.message}`)));
     socket.once('secureConnect', () => {
@@ -112,7 +115,10 @@ function presented(socket: TLSSocket): { fingerprintSha256: string; protocol: st
 }
 
 /** A TLS handshake with the endpoint (SNI = servername); reports what it presented, then closes. */
-export async function probeTls(endpoint: TlsEndpoint, options: { timeoutMs: number; signal?: AbortSignal }): Promise<TlsProbe> {
+export async function probeTls(
+  endpoint: TlsEndpoint,
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<TlsProbe> {
   const socket = await connectTls(endpoint, options.timeoutMs, options.signal);
   try {
     return presented(socket);
@@ -127,7 +133,9 @@ export class PinMismatchError extends Error {
   readonly presentedSha256: string;
 
   constructor(where: string, presentedSha256: string, pinnedSha256: string) {
-    super(`${where} presented certificate SHA-256 ${presentedSha256}, not the declared ${pinnedSha256}; nothing was sent`);
+    super(
+      `${where} presented certificate SHA-256 ${presentedSha256}, not the declared ${pinnedSha256}; nothing was sent`,
+    );
     this.presentedSha256 = presentedSha256;
   }
 }
@@ -146,7 +154,11 @@ export async function pinnedGet(
   const seen = presented(socket);
   if (seen.fingerprintSha256 !== pinSha256.toLowerCase()) {
     socket.destroy();
-    throw new PinMismatchError(`${endpoint.host}:${endpoint.port} (SNI ${endpoint.servername})`, seen.fingerprintSha256, pinSha256);
+    throw new PinMismatchError(
+      `${endpoint.host}:${endpoint.port} (SNI ${endpoint.servername})`,
+      seen.fingerprintSha256,
+      pinSha256,
+    );
   }
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -163,10 +175,13 @@ export async function pinnedGet(
       request.destroy();
       settle(new Error(`GET ${url.href} cancelled`));
     };
-    const timer = setTimeout(() => {
-      request.destroy();
-      settle(new Error(`GET ${url.href}: no complete answer within ${timeoutMs} ms`));
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        request.destroy();
+        settle(new Error(`GET ${url.href}: no complete answer within ${timeoutMs} ms`));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     const request = httpRequest({
       createConnection: () => socket,
       method: 'GET',
@@ -181,7 +196,9 @@ export async function pinnedGet(
       const declared = Number(response.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) {
         response.destroy();
-        settle(new Error(`GET ${url.href}: the answer announces ${declared} bytes, more than the ${maxBytes} accepted`));
+        settle(
+          new Error(`GET ${url.href}: the answer announces ${declared} bytes, more than the ${maxBytes} accepted`),
+        );
         return;
       }
       const chunks: Buffer[] = [];
@@ -196,7 +213,9 @@ export async function pinnedGet(
         chunks.push(chunk);
       });
       response.on('error', (error) => settle(new Error(`GET ${url.href} failed while reading: ${error.message}`)));
-      response.on('end', () => settle(undefined, { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on('end', () =>
+        settle(undefined, { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+      );
     });
     request.end();
   });
