@@ -138,7 +138,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
         observed.push(last);
         return last.importId === started.body.importId && (last.state === 'completed' || last.state === 'failed');
       },
-      50_000,
+      300_000, // 500 messages through the real ingest: minutes on a 2-core machine under load
       100,
     );
     assert.equal(last.state, 'completed', JSON.stringify(last.lastError));
