@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { DEFAULTS, ENV_KEYS, InstanceConfigSchema, type InstanceConfig } from './config.schema.ts';
-import { deepMerge, isObject, valuesFromEnv, type Json } from './config.layers.ts';
+import { deepMerge, isObject, valuesFromEnv, type Json } from '@caliopen/platform/config/config.layers.ts';
 
 export const CONFIG_FILE_NAME = 'caliopen.json';
 

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { startDnsServer, type DnsBehaviour, type TestDnsServer } from '../../../tests/support/dns-server.ts';
 import { tempDir } from '../../../tests/support/tmp.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { createInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildDnsZone } from './dns-zone.ts';
 import { startDnsResponder, type DnsResponder } from './dns.responder.ts';

@@ -29,8 +29,8 @@ import {
   installProblemHandling,
   requestIdOptions,
   type ProblemCatalogue,
-} from './problem-handling.ts';
-import { validatorCompiler } from './validation.ts';
+} from '@caliopen/platform/http/problem.handling.ts';
+import { validatorCompiler } from '@caliopen/platform/http/schema.validation.ts';
 
 /** The instance's error table, as the shared problem handling uses it. */
 const catalogue: ProblemCatalogue<AppError['code']> = {

@@ -8,7 +8,7 @@ import {
   valuesFromEnv,
   type EnvKind,
   type Json,
-} from '@caliopen/instance/config/config.layers.ts';
+} from '@caliopen/platform/config/config.layers.ts';
 
 /**
  * The registry's configuration: `<dataDir>/registry.json` (written by `caliopen registry init`) overlaid by

@@ -6,8 +6,8 @@ import {
   installProblemHandling,
   requestIdOptions,
   type ProblemCatalogue,
-} from '@caliopen/instance/http/problem-handling.ts';
-import { validatorCompiler } from '@caliopen/instance/http/validation.ts';
+} from '@caliopen/platform/http/problem.handling.ts';
+import { validatorCompiler } from '@caliopen/platform/http/schema.validation.ts';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { RegistryServices } from '../app/registry.services.ts';
