@@ -14,7 +14,7 @@ import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
 import { CONFIG_FILE_NAME } from '../config/config.loader.ts';
 import { deepMerge, isObject, type Json } from '@caliopen/platform/config/config.layers.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import { parseServer } from '../discovery/dns.resolver.ts';
+import { parseServer } from '@caliopen/platform/dns/dns.resolver.ts';
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { applicantToken, readApplicationState, writeApplicationState } from '../registry-client/application.store.ts';
 import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';

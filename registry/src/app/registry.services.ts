@@ -122,7 +122,7 @@ async function defaultRunChecks(): Promise<RunChecks> {
 }
 
 async function defaultResolver(config: RegistryConfig): Promise<Resolver> {
-  const { DnsPacketResolver } = await import('../verification/dns.resolver.ts');
+  const { DnsPacketResolver } = await import('@caliopen/platform/dns/dns.resolver.ts');
   const server = dnsServerFrom(config);
   return new DnsPacketResolver({
     host: server.host,
