@@ -15,14 +15,13 @@ import { applicationRoutes } from '../applications/application.routes.ts';
 import { auditRoutes } from '../audits/audit.routes.ts';
 import { feedRoutes } from '../feed/feed.routes.ts';
 import { logRoutes } from '../log/log.routes.ts';
-import { isRegistryError, RegistryError, type RegistryErrorCode } from '../shared/errors.ts';
+import { RegistryError, type RegistryErrorCode, registryErrors } from '../shared/errors.ts';
 import { installRegistryAccessControl, type RegistryRouteEntry } from './registry.access.ts';
-import { registryProblem, RegistryProblemSchema } from './registry.problem.ts';
 
 /** The registry's error table, as the shared problem handling uses it. */
 const catalogue: ProblemCatalogue<RegistryErrorCode> = {
-  problem: (code, requestId, more) => registryProblem(code, requestId, more),
-  isDomainError: isRegistryError,
+  problem: (code, requestId, more) => registryErrors.problem(code, requestId, more),
+  isDomainError: registryErrors.isError,
 };
 
 export interface RegistryHttpServer {
@@ -46,7 +45,7 @@ export async function buildRegistryServer(
   });
   app.setValidatorCompiler(validatorCompiler);
   app.removeContentTypeParser('text/plain');
-  app.addSchema(RegistryProblemSchema);
+  app.addSchema(registryErrors.ProblemSchema);
 
   const routes = installRegistryAccessControl(app, {
     applicant: (token) => services.applications.authenticate(token),
