@@ -19,7 +19,7 @@ import { startInstance, type RunningInstance } from '@caliopen/instance/app/inst
 import { createLogger } from '@caliopen/instance/app/logger.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
-import { lookupOpenPgpKey } from '@caliopen/instance/discovery/dns.resolver.ts';
+import { lookupOpenPgpKey } from '@caliopen/instance/discovery/dns-key.lookup.ts';
 import { deriveKek } from '@caliopen/instance/keys/account-key.wrap.ts';
 import { generateTestKey, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { tempDir } from '../support/tmp.ts';

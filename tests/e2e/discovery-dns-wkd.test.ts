@@ -22,7 +22,7 @@ import pino from 'pino';
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
-import { lookupOpenPgpKey, lookupTlsa } from '@caliopen/instance/discovery/dns.resolver.ts';
+import { lookupOpenPgpKey, lookupTlsa } from '@caliopen/instance/discovery/dns-key.lookup.ts';
 import { openPgpKeyName, wkdHash } from '@caliopen/instance/discovery/key-names.ts';
 import { MemoryPublishedKeys } from '@caliopen/instance/discovery/published-keys.memory.ts';
 import { lookupWkd } from '@caliopen/instance/discovery/wkd.ts';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Role } from '../accounts/account.entity.ts';
-import { CliError } from './cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import { withServices, type CommonOptions } from './context.ts';
-import { generatePassword, readStdinSecret } from './prompt.ts';
+import { generatePassword, readStdinSecret } from '@caliopen/platform/cli/prompt.helpers.ts';
 
 interface AddOptions extends CommonOptions {
   admin?: boolean;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import dnsPacket from 'dns-packet';
 import { startDnsServer, type TestDnsServer } from '../../../tests/support/dns-server.ts';
 import { freePort } from '../../../tests/support/net.ts';
-import { dnsQuery } from '../discovery/dns.resolver.ts';
+import { dnsQuery } from '@caliopen/platform/dns/dns.resolver.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 
 describe('the local federation name server (a relay by zone)', () => {

@@ -10,16 +10,16 @@ import {
 import { getServers } from 'node:dns';
 import { join } from 'node:path';
 import { parseKeySet, verifyFeed, type FeedInstance } from '@caliopen/federation-protocol';
-import { PasswordHasher } from '../accounts/password.ts';
+import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
 import { CONFIG_FILE_NAME } from '../config/config.loader.ts';
-import { deepMerge, isObject, type Json } from '../config/config.layers.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
-import { parseServer } from '../discovery/dns.resolver.ts';
-import { loadMasterKey } from '../identity/master-key.ts';
+import { deepMerge, isObject, type Json } from '@caliopen/platform/config/config.layers.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
+import { parseServer } from '@caliopen/platform/dns/dns.resolver.ts';
+import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { applicantToken, readApplicationState, writeApplicationState } from '../registry-client/application.store.ts';
 import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';
 import { isAppError } from '../shared/errors.ts';
-import { CliError } from './cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import { withServices } from './context.ts';
 import { answers, spawnCaliopen, untilReady, type CaliopenChild } from './federation.children.ts';
 import {
@@ -36,7 +36,7 @@ import {
 } from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 import { initInstance } from './instance.commands.ts';
-import { generatePassword } from './prompt.ts';
+import { generatePassword } from '@caliopen/platform/cli/prompt.helpers.ts';
 import { applyToRegistry } from './registry-client.commands.ts';
 
 /*

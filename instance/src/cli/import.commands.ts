@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { buildServices } from '../app/instance.services.ts';
 import type { ImapTls, RemoteIdentity, SyncStatus } from '../identities/remote-identity.entity.ts';
 import { isAppError } from '../shared/errors.ts';
-import { CliError } from './cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import { configFrom, withServices, type CommonOptions } from './context.ts';
-import { readStdinSecret } from './prompt.ts';
+import { readStdinSecret } from '@caliopen/platform/cli/prompt.helpers.ts';
 
 interface AddOptions extends CommonOptions {
   host: string;

@@ -3,16 +3,17 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startInstance } from '../app/instance.app.ts';
 import { CONFIG_FILE_NAME } from '../config/config.loader.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import {
   createInstanceIdentity,
   dnsRecords,
   loadInstanceIdentity,
   type InstanceIdentity,
 } from '../identity/instance-identity.ts';
-import { createMasterKey, loadMasterKey } from '../identity/master-key.ts';
+import { createMasterKey, loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
-import { CliError } from './cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
+import { untilSignal } from '@caliopen/platform/cli/signal.helpers.ts';
 import { configFrom, type CommonOptions } from './context.ts';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
@@ -113,27 +114,4 @@ export function registerInstanceCommands(program: Command): void {
       const config = configFrom(opts);
       printDns(await loadInstanceIdentity(config.dataDir, new SecretBox(loadMasterKey(config.dataDir))), console.log);
     });
-}
-
-/**
- * Resolves on the first SIGINT or SIGTERM (Ctrl-C, systemd stop) — or, for a process started by a supervisor with
- * an IPC channel (`caliopen federation`), when that channel closes: the supervisor is gone, so we stop too rather
- * than live on as an orphan.
- */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      process.off('disconnect', orphaned);
-      resolve(sig);
-    };
-    const orphaned = () => on('SIGTERM');
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-    if (process.channel) {
-      process.channel.unref();
-      process.once('disconnect', orphaned);
-    }
-  });
 }

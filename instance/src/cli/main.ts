@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.loader.ts';
 import { isAppError } from '../shared/errors.ts';
 import { registerAdminCommands } from './admin.commands.ts';
-import { CliError } from './cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import { registerFederationCommand } from './federation.command.ts';
 import { registerImportCommands } from './import.commands.ts';
 import { registerInstanceCommands } from './instance.commands.ts';

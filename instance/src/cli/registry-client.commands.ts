@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.loader.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { loadInstanceIdentity } from '../identity/instance-identity.ts';
-import { loadMasterKey } from '../identity/master-key.ts';
+import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { publicBaseUrl } from '../http/public.face.ts';
 import {
   declarationPath,
@@ -19,7 +19,7 @@ import {
   writeApplicationState,
 } from '../registry-client/application.store.ts';
 import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';
-import { CliError } from './cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import type { CommonOptions } from './context.ts';
 
 export interface ApplyOptions extends CommonOptions {

@@ -1,5 +1,6 @@
-import { dateOrNull, listOf, piFromUdt, piToUdt, TABLES, textOrNull } from '../storage/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
+import { dateOrNull, listOf, textOrNull } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../storage/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import type { ContactRepository } from './contact.repository.ts';
 

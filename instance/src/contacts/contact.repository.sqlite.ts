@@ -1,6 +1,6 @@
 import type { StoredPi } from '../messages/message.entity.ts';
-import type { SqliteDb } from '../storage/sqlite.connection.ts';
-import { fromMs, jsonOrNull, parseOrNull, toMs } from '../storage/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { fromMs, jsonOrNull, parseOrNull, toMs } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import type { ContactRepository } from './contact.repository.ts';
 

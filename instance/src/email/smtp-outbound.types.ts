@@ -1,4 +1,4 @@
-import type { EnqueueOptions } from '../queue/job-queue.port.ts';
+import type { EnqueueOptions } from '@caliopen/platform/queue/job-queue.port.ts';
 
 /** Shapes shared by the outbound path: routes, per-recipient outcomes, the delivery job and its record. */
 

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/config.loader.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import type { InstanceStanding } from '../privacy/instance-standing.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 
 /**
  * The instance's copy of the registry's signed feed: who is labelled, with which keys, certificate and PI. Synced on

@@ -1,18 +1,16 @@
+import type { Access } from '@caliopen/platform/http/access.policy.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../sessions/auth.service.ts';
 import { AppError } from '../shared/errors.ts';
 
 /**
- * Who may call a route. Every route must declare one in `config.access`; the server refuses to start otherwise, so no
- * route can be forgotten by the access check (nor by the authorization walk test, which reads the same declaration).
- * - public: anyone; user: any logged-in account; admin: instance administrators.
+ * Who may call a route of the instance (`Access`, declared in `config.access` on every route): public: anyone;
+ * user: any logged-in account; admin: instance administrators. The server refuses to start with a route that declares
+ * none, so no route can be forgotten by the access check (nor by the authorization walk test).
  */
-export type Access = 'public' | 'user' | 'admin';
+export type { Access };
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    access?: Access;
-  }
   interface FastifyRequest {
     principal: Principal | null;
   }

@@ -15,8 +15,8 @@ import {
   examineOwnOpenPgp,
   type OpenPgpExamination,
 } from '../openpgp/openpgp.facts.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { computeAccountPi, type AccountPiFacts } from './account-pi.model.ts';
 import { computeContactPi, type ContactPiFacts } from './contact-pi.model.ts';

@@ -1,7 +1,7 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Message, Participant } from '../messages/message.entity.ts';
 import { parseMessage } from '../messages/message.parser.ts';
-import type { JobInfo, JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { JobInfo, JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { SearchDocument, SearchIndex } from './search.port.ts';
 

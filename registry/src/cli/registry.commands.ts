@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CliError } from '@caliopen/instance/cli/cli-error.ts';
+import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import type { Command } from 'commander';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';
-import type { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 
 /*
  * The `caliopen registry ...` commands. Registered in the one `caliopen` program (instance/src/cli/main.ts), so this
@@ -49,7 +49,7 @@ async function withStorage<T>(
   fn: (ctx: { config: RegistryConfig; storage: RegistryStorage; box: SecretBox }) => Promise<T>,
 ): Promise<T> {
   const config = await configFrom(opts);
-  const { SecretBox } = await import('@caliopen/instance/crypto/secret-box.ts');
+  const { SecretBox } = await import('@caliopen/platform/crypto/secret-box.cipher.ts');
   const { loadRegistryMasterKey, openRegistryStorage } = await import('../app/registry.services.ts');
   const box = new SecretBox(loadRegistryMasterKey(config));
   const storage = await openRegistryStorage(config);
@@ -91,8 +91,8 @@ export async function initRegistry(
   }
 
   const { loadRegistryConfig } = await import('../config/registry-config.ts');
-  const { SecretBox } = await import('@caliopen/instance/crypto/secret-box.ts');
-  const { createMasterKey, loadMasterKey } = await import('@caliopen/instance/identity/master-key.ts');
+  const { SecretBox } = await import('@caliopen/platform/crypto/secret-box.cipher.ts');
+  const { createMasterKey, loadMasterKey } = await import('@caliopen/platform/crypto/master-key.store.ts');
   const { openRegistryStorage } = await import('../app/registry.services.ts');
   const { RegistryKeyService } = await import('../labels/registry-keys.service.ts');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -160,7 +160,7 @@ export function registerRegistryCommands(program: Command): void {
     .action(
       action(async (opts: CommonOptions) => {
         const { startRegistry } = await import('../app/registry.app.ts');
-        const { untilSignal } = await import('@caliopen/instance/cli/instance.commands.ts');
+        const { untilSignal } = await import('@caliopen/platform/cli/signal.helpers.ts');
         const running = await startRegistry(await configFrom(opts));
         console.log(
           `Caliopen registry ${running.services.config.origin} listening on ${running.url} (feed ${running.url}/v1/index, keys ${running.url}/v1/keys, API docs ${running.url}/docs)`,
@@ -180,8 +180,8 @@ export function registerRegistryCommands(program: Command): void {
     .option('--config <file>', 'config file')
     .action(
       action(async (name: string, opts: CommonOptions & { passwordStdin?: boolean; json?: boolean }) => {
-        const { generatePassword, readStdinSecret } = await import('@caliopen/instance/cli/prompt.ts');
-        const { PasswordHasher } = await import('@caliopen/instance/accounts/password.ts');
+        const { generatePassword, readStdinSecret } = await import('@caliopen/platform/cli/prompt.helpers.ts');
+        const { PasswordHasher } = await import('@caliopen/platform/crypto/password.hasher.ts');
         const { AuditorService } = await import('../audits/auditor.service.ts');
         const password = opts.passwordStdin ? await readStdinSecret() : generatePassword();
         const created = await withStorage(opts, ({ config, storage }) =>

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+
 /**
  * The pieces every Caliopen configuration loader (the instance's, the registry's) layers its sources with:
  * defaults < file < environment < flags, each environment variable mapped onto a dotted config path.
@@ -70,4 +72,35 @@ export function valuesFromEnv(
     sources.set(path, `environment variable ${name}`);
   }
   return { values, sources };
+}
+
+/**
+ * Reads the optional JSON config file: absent is fine (no values) unless it was named explicitly (flag or
+ * environment variable); present, it must be a JSON object. `hint` ends the message of a file that does not parse.
+ */
+export function readConfigFile(
+  path: string,
+  options: { explicit: boolean; fail: (message: string) => Error; hint?: string },
+): { values: Json; exists: boolean } {
+  if (!existsSync(path)) {
+    if (options.explicit) throw options.fail(`The config file ${path} does not exist.`);
+    return { values: {}, exists: false };
+  }
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (!isObject(parsed)) throw new Error('the top level must be an object');
+    return { values: parsed, exists: true };
+  } catch (e) {
+    throw options.fail(
+      `The config file ${path} is not valid JSON: ${(e as Error).message}.${options.hint ? ` ${options.hint}` : ''}`,
+    );
+  }
+}
+
+/** defaults < file < environment < overrides, then the values no layer may change (the resolved data directory). */
+export function layerConfig(layers: { defaults: Json; file: Json; env: Json; overrides: Json; fixed: Json }): Json {
+  return deepMerge(
+    deepMerge(deepMerge(deepMerge(layers.defaults, layers.file), layers.env), layers.overrides),
+    layers.fixed,
+  );
 }

@@ -1,35 +1,51 @@
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
-import { isIPv6, connect as tcpConnect } from 'node:net';
+import { getServers } from 'node:dns';
+import { isIP, isIPv6, connect as tcpConnect } from 'node:net';
 import type { Socket as TcpSocket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet, RecordType } from 'dns-packet';
-import type { Resolution, ResolvableType, ResolvedRecordOf, Resolver } from './check.types.ts';
 
 /**
- * A DNS stub resolver on dns-packet: asks one configured server (a recursive resolver in production, the test's
- * authoritative server in tests) over UDP, and again over TCP when the UDP answer is truncated.
+ * The one DNS stub resolver of Caliopen, on dns-packet: the registry's checks (TXT, MX, TLSA) and the instance's key
+ * discovery (OPENPGPKEY, TLSA) and peer lookups both ask through it.
  *
- * Defences against what a network or a hostile server can send: a random query id per query, replies with another
- * id ignored (UDP: they could be spoofed or late; the query keeps waiting until its deadline), a reply with our id
- * that does not decode, does not echo our question or is not a response is an error, as is SERVFAIL/REFUSED or a
- * deadline passed. Nothing a server sends makes it throw anything but a `DnsResolverError`.
+ * Two faces over one engine:
+ * - `DnsPacketResolver`: one server (a recursive resolver in production, the test's authoritative server in tests);
+ *   a failure throws a `DnsResolverError`;
+ * - `dnsQuery(name, type, { servers })`: the configured servers in turn (`ip`, `ip:port`, `[ipv6]:port`; default the
+ *   system's first name server), the first that answers (NOERROR or NXDOMAIN) wins; never throws: every failure is
+ *   an error object in the result.
  *
- * Answers carry metadata (`query`, `resolve`): the rcode, the transport used and the AD bit, so DANE can be
- * credited only when the upstream resolver validated the answer with DNSSEC. There is no `lastAuthenticatedData`
- * state: concurrent lookups each get their own answer.
+ * Each query: a random 16-bit id, a fresh UDP socket (the kernel picks a random source port) connected to the server,
+ * retransmissions within the deadline (one, halfway, by default), then TCP when the answer is truncated. A reply must
+ * carry our id (others are ignored: stale or spoofed; the query keeps waiting until its deadline), decode completely,
+ * be a response to opcode QUERY and echo our exact question (name, type, class); anything else is an error, as is
+ * SERVFAIL/REFUSED or a deadline passed. Sizes are bounded (a TCP answer is at most 65535 bytes).
+ *
+ * Answers carry metadata: the rcode, the transport used and the AD bit, so DANE or a published key can be credited
+ * only when the upstream resolver validated the answer with DNSSEC (and, for `dnsQuery` users, only when the operator
+ * trusts the resolver and the path to it: `trustAd`). There is no shared "last answer" state: concurrent lookups each
+ * get their own answer.
  */
 
 export type DnsResolverErrorCode =
+  /** A name that cannot be asked (DnsPacketResolver). */
   | 'dns_invalid_name'
+  /** A question that cannot be asked: a bad name (dnsQuery) or one that does not encode. */
+  | 'dns_invalid_query'
+  /** No server to ask, or a server string that is not an address (dnsQuery). */
+  | 'dns_no_server'
   | 'dns_timeout'
   | 'dns_network'
   | 'dns_malformed_reply'
   | 'dns_mismatched_reply'
   | 'dns_server_failure'
   | 'dns_refused'
-  | 'dns_error_rcode';
+  | 'dns_error_rcode'
+  /** A record of the asked type whose data is unusable (callers that check record data, e.g. key lookups). */
+  | 'dns_bad_record';
 
 export class DnsResolverError extends Error {
   override readonly name = 'DnsResolverError';
@@ -67,10 +83,27 @@ export interface DnsQueryResult {
   records: Answer[];
 }
 
+/** The record types `resolve` converts, and what each resolves to (TXT: the character-strings of a record, joined). */
+export interface ResolvedRecordOf {
+  TXT: string;
+  MX: { exchange: string; priority: number };
+  /** `data`: the certificate association data, lowercase hex. */
+  TLSA: { usage: number; selector: number; matchingType: number; data: string };
+}
+
+export type ResolvableType = keyof ResolvedRecordOf;
+
+export interface Resolution<T extends ResolvableType> {
+  records: ResolvedRecordOf[T][];
+  /** The AD bit of the answer: the resolver vouches that it validated the records with DNSSEC. */
+  authenticatedData: boolean;
+}
+
 const MAX_CNAME_CHAIN = 8;
 const DEFAULT_TIMEOUT_MS = 3000;
+const MAX_SERVERS = 8;
 
-export class DnsPacketResolver implements Resolver {
+export class DnsPacketResolver {
   readonly host: string;
   readonly port: number;
   readonly timeoutMs: number;
@@ -116,26 +149,34 @@ export class DnsPacketResolver implements Resolver {
     const qname = checkName(name);
     const deadline = Date.now() + this.timeoutMs;
     const id = randomInt(0, 0x10000);
-    const query = dnsPacket.encode({
-      type: 'query',
-      id,
-      // RD: the server may recurse; AD in a query asks for the AD bit in the answer (RFC 6840 §5.7).
-      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA,
-      questions: [{ type: type as RecordType, name: qname, class: 'IN' }],
-      additionals: [
-        {
-          type: 'OPT',
-          name: '.',
-          udpPayloadSize: this.udpPayloadSize,
-          extendedRcode: 0,
-          ednsVersion: 0,
-          flags: 0,
-          options: [],
-          flag_do: false,
-        },
-      ],
-    } as Packet);
-    const question = { id, name: qname, type: String(type) };
+    const question: Question = { id, name: qname, type: String(type) };
+    let query: Buffer;
+    try {
+      query = dnsPacket.encode({
+        type: 'query',
+        id,
+        // RD: the server may recurse; AD in a query asks for the AD bit in the answer (RFC 6840 §5.7).
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA,
+        questions: [{ type: type as RecordType, name: qname, class: 'IN' }],
+        additionals: [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: this.udpPayloadSize,
+            extendedRcode: 0,
+            ednsVersion: 0,
+            flags: 0,
+            options: [],
+            flag_do: false,
+          },
+        ],
+      } as Packet);
+    } catch (error) {
+      throw new DnsResolverError(
+        'dns_invalid_query',
+        `Cannot ask ${this.describe(question)}: ${(error as Error).message}.`,
+      );
+    }
 
     let reply = await this.overUdp(query, question, deadline);
     let transport: 'udp' | 'tcp' = 'udp';
@@ -147,7 +188,7 @@ export class DnsPacketResolver implements Resolver {
   }
 
   private describe(question: { name: string; type: string }): string {
-    return `${question.type} ${question.name} at ${this.server}`;
+    return `${question.type === OPENPGPKEY_TYPE ? 'OPENPGPKEY' : question.type} ${question.name} at ${this.server}`;
   }
 
   private overUdp(query: Buffer, question: Question, deadline: number): Promise<DecodedPacket> {
@@ -171,7 +212,7 @@ export class DnsPacketResolver implements Resolver {
         setTimeout(
           () => {
             const also =
-              ignored > 0 ? ` (${ignored} reply${ignored === 1 ? '' : 'ies'} with another query id ignored)` : '';
+              ignored > 0 ? ` (${ignored} repl${ignored === 1 ? 'y' : 'ies'} with another query id ignored)` : '';
             finish(
               new DnsResolverError(
                 'dns_timeout',
@@ -223,6 +264,7 @@ export class DnsPacketResolver implements Resolver {
         }
       });
       socket.connect(this.port, this.host, () => {
+        if (socket === undefined) return;
         send();
         for (let attempt = 1; attempt < this.udpAttempts; attempt++) {
           timers.push(setTimeout(send, (remaining * attempt) / this.udpAttempts));
@@ -237,8 +279,9 @@ export class DnsPacketResolver implements Resolver {
       let received = Buffer.alloc(0);
       const finish = (error: Error | undefined, packet?: DecodedPacket) => {
         clearTimeout(timer);
-        socket?.destroy();
+        const s = socket;
         socket = undefined;
+        s?.destroy();
         if (error) reject(error);
         else resolve(packet!);
       };
@@ -273,7 +316,7 @@ export class DnsPacketResolver implements Resolver {
       });
       socket.on('data', (chunk: Buffer) => {
         // At most 2 + 65535 bytes are ever kept: the length prefix bounds the message.
-        received = Buffer.concat([received, chunk.subarray(0, 2 + 0xffff - received.length)]);
+        received = Buffer.concat([received, chunk.subarray(0, Math.max(0, 2 + 0xffff - received.length))]);
         if (received.length < 2) return;
         const length = received.readUInt16BE(0);
         if (received.length < 2 + length) return;
@@ -334,7 +377,7 @@ export class DnsPacketResolver implements Resolver {
       const seen = first === undefined ? 'no question' : `${String(first.type)} ${first.name}`;
       throw new DnsResolverError(
         'dns_mismatched_reply',
-        `The reply for ${this.describe(question)} does not echo the question (it has ${seen}).`,
+        `The reply for ${this.describe(question)} does not echo the question (it has ${seen.slice(0, 120)}).`,
       );
     }
     return packet;
@@ -436,4 +479,120 @@ function convert(record: Answer, type: ResolvableType, name: string, server: str
     }
   }
   throw malformed();
+}
+
+// --- several servers, errors as values ------------------------------------------------------------------------
+
+/** The DNS type number of OPENPGPKEY (RFC 7929 §2); dns-packet names it only as `UNKNOWN_61`. */
+export const OPENPGPKEY_TYPE = 'UNKNOWN_61' as const;
+
+export interface DnsLookupError {
+  code: DnsResolverErrorCode;
+  message: string;
+}
+
+export interface DnsLookupOptions {
+  /** `ip`, `ip:port`, `[ipv6]:port`; tried in order until one gives an answer. Default: the system's first. */
+  servers?: readonly string[];
+  /** Deadline per server, UDP and TCP together (default 3000 ms). */
+  timeoutMs?: number;
+  /** Count the AD bit as DNSSEC validation (only for a validating resolver on a trusted path). Default false. */
+  trustAd?: boolean;
+  /** EDNS payload size advertised (default 1232). */
+  udpPayloadSize?: number;
+}
+
+export type DnsAnswer = DnsQueryResult;
+
+export interface DnsQueryOutcome {
+  answer: DnsAnswer | null;
+  /** The server that gave the answer (or the last one tried), as `host:port`. */
+  server: string | null;
+  error: DnsLookupError | null;
+}
+
+/** The servers to ask: the configured ones, else the system's first name server (resolv.conf). */
+export function resolverServers(configured: readonly string[]): string[] {
+  if (configured.length > 0) return [...configured];
+  const system = getServers()[0];
+  return system === undefined ? [] : [system];
+}
+
+/** `ip`, `ip:port`, `[ip6]`, `[ip6]:port`, bare `ip6` -> host and port (53 by default), or null. */
+export function parseServer(server: string): { host: string; port: number } | null {
+  let host: string;
+  let port = 53;
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(server);
+  const v4 = /^([0-9.]+)(?::(\d{1,5}))?$/.exec(server);
+  if (bracketed) {
+    host = bracketed[1]!;
+    if (bracketed[2] !== undefined) port = Number(bracketed[2]);
+  } else if (v4) {
+    host = v4[1]!;
+    if (v4[2] !== undefined) port = Number(v4[2]);
+  } else {
+    host = server;
+  }
+  if (isIP(host) === 0 || port < 1 || port > 65535) return null;
+  return { host, port };
+}
+
+/** One question to the servers in turn; the first server that answers (NOERROR or NXDOMAIN) wins. Never throws. */
+export async function dnsQuery(
+  name: string,
+  type: DnsQuestionType | string,
+  options: DnsLookupOptions = {},
+): Promise<DnsQueryOutcome> {
+  let qname: string;
+  try {
+    qname = checkName(name);
+  } catch {
+    return {
+      answer: null,
+      server: null,
+      error: {
+        code: 'dns_invalid_query',
+        message: `"${String(name).slice(0, 80)}" is not a DNS name that can be asked.`,
+      },
+    };
+  }
+  const servers = (options.servers ?? resolverServers([])).slice(0, MAX_SERVERS);
+  if (servers.length === 0)
+    return {
+      answer: null,
+      server: null,
+      error: { code: 'dns_no_server', message: 'No DNS server to ask: set dns.resolvers.' },
+    };
+  let last: DnsQueryOutcome = { answer: null, server: null, error: null };
+  for (const server of servers) {
+    const target = parseServer(server);
+    if (target === null) {
+      last = {
+        answer: null,
+        server,
+        error: {
+          code: 'dns_no_server',
+          message: `"${server.slice(0, 60)}" is not a DNS server address (ip, ip:port or [ipv6]:port).`,
+        },
+      };
+      continue;
+    }
+    const resolver = new DnsPacketResolver({
+      host: target.host,
+      port: target.port,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(options.udpPayloadSize !== undefined ? { udpPayloadSize: options.udpPayloadSize } : {}),
+    });
+    try {
+      const answer = await resolver.query(qname, type as DnsQuestionType);
+      return { answer, server: resolver.server, error: null };
+    } catch (error) {
+      const failure =
+        error instanceof DnsResolverError
+          ? error
+          : new DnsResolverError('dns_network', `DNS lookup failed: ${(error as Error).message}`);
+      last = { answer: null, server: resolver.server, error: { code: failure.code, message: failure.message } };
+    }
+  }
+  return last;
 }

@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 
 /**
- * The instance's master key (32 bytes) seals every secret kept at rest: private keys, TOTP seeds, remote-mailbox
- * credentials. It comes from `CALIOPEN_MASTER_KEY` (base64) when set — so an operator can keep it out of the data
- * directory, in a secret manager — else from `<dataDir>/secrets/master.key` (mode 0600), written by `instance init`.
+ * A server's master key (32 bytes) seals every secret it keeps at rest (the instance's private keys, TOTP seeds,
+ * remote-mailbox credentials; the registry's signing keys). It comes from `CALIOPEN_MASTER_KEY` (base64) when set — so
+ * an operator can keep it out of the data directory, in a secret manager — else from `<dataDir>/secrets/master.key`
+ * (mode 0600), written by the server's `init`. The missing-key message names the instance's `init`; the registry
+ * checks first and names its own (loadRegistryMasterKey).
  */
 export function masterKeyPath(dataDir: string): string {
   return join(dataDir, 'secrets', 'master.key');

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { startDnsServer } from '../../../tests/support/dns-server.ts';
 import type { TestDnsServer, Zone } from '../../../tests/support/dns-server.ts';
 import { freePort } from '../../../tests/support/net.ts';
-import { DnsPacketResolver, DnsResolverError } from './dns.resolver.ts';
+import { DnsPacketResolver, DnsResolverError, dnsQuery, parseServer, resolverServers } from './dns.resolver.ts';
 import type { DnsResolverErrorCode } from './dns.resolver.ts';
 
 const SPKI = 'ab'.repeat(32);
@@ -294,5 +294,66 @@ describe('DnsPacketResolver against a real DNS server', () => {
       const records = await resolver.txt('huge.alpha.test');
       assert.equal(records.length, 220);
     });
+  });
+});
+
+describe("dnsQuery: several servers, errors as values (the instance's lookups ask through it)", () => {
+  let server: TestDnsServer;
+  let servers: string[];
+
+  beforeAll(async () => {
+    server = await startDnsServer({ zone: zone() });
+    servers = [`127.0.0.1:${server.port}`];
+  });
+  afterAll(() => server.close());
+
+  it('answers with the server that answered, the rcode, the transport and the records', async () => {
+    const found = await dnsQuery('alpha.test', 'TXT', { servers });
+    assert.equal(found.error, null);
+    assert.equal(found.server, servers[0]);
+    assert.deepEqual(
+      [found.answer?.rcode, found.answer?.transport, found.answer?.records.length],
+      ['NOERROR', 'udp', 2],
+    );
+    assert.equal((await dnsQuery('nothing.alpha.test', 'TXT', { servers })).answer?.rcode, 'NXDOMAIN');
+  });
+
+  it('a failing server is an error object, never a throw; the next server is asked', async () => {
+    server.behaviour = 'servfail';
+    try {
+      const failed = await dnsQuery('alpha.test', 'TXT', { servers, timeoutMs: 300 });
+      assert.deepEqual([failed.answer, failed.error?.code, failed.server], [null, 'dns_server_failure', servers[0]]);
+    } finally {
+      server.behaviour = 'normal';
+    }
+    const dead = await startDnsServer();
+    dead.behaviour = 'silent';
+    try {
+      const result = await dnsQuery('alpha.test', 'TXT', {
+        servers: [`127.0.0.1:${dead.port}`, ...servers],
+        timeoutMs: 300,
+      });
+      assert.equal(result.error, null);
+      assert.equal(result.server, servers[0]);
+    } finally {
+      await dead.close();
+    }
+  });
+
+  it('bad input is an error object: a name that is not one, no server, a bad server', async () => {
+    assert.equal((await dnsQuery('x'.repeat(300), 'A', { servers })).error?.code, 'dns_invalid_query');
+    assert.equal((await dnsQuery('alpha.test', 'TXT', { servers: [] })).error?.code, 'dns_no_server');
+    assert.equal((await dnsQuery('alpha.test', 'TXT', { servers: ['dns.example.org'] })).error?.code, 'dns_no_server');
+  });
+
+  it('server strings', () => {
+    assert.deepEqual(parseServer('127.0.0.1'), { host: '127.0.0.1', port: 53 });
+    assert.deepEqual(parseServer('127.0.0.1:5353'), { host: '127.0.0.1', port: 5353 });
+    assert.deepEqual(parseServer('[::1]:5353'), { host: '::1', port: 5353 });
+    assert.deepEqual(parseServer('::1'), { host: '::1', port: 53 });
+    assert.equal(parseServer('127.0.0.1:0'), null);
+    assert.equal(parseServer('resolver.example'), null);
+    assert.deepEqual(resolverServers(['10.0.0.1']), ['10.0.0.1']);
+    assert.ok(resolverServers([]).length <= 1, "the system's first server, if any");
   });
 });

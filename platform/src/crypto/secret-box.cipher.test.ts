@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'vitest';
-import { SecretBox } from './secret-box.ts';
+import { SecretBox } from './secret-box.cipher.ts';
 
 test('seal/open round trip; the sealed text does not contain the secret', () => {
   const box = new SecretBox(randomBytes(32));
