@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
 import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { systemClock } from '@caliopen/instance/shared/clock.ts';
 import { openSqlite, type SqliteDb } from '@caliopen/instance/storage/sqlite.connection.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
@@ -164,7 +164,7 @@ async function main() {
     const httpPort = await freePort();
     child = spawn(
       process.execPath,
-      [join(root, 'instance/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir],
+      [join(root, 'cli/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir],
       {
         cwd: root,
         env: {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Role } from '../accounts/account.entity.ts';
+import type { Role } from '@caliopen/instance/accounts/account.entity.ts';
 import { CliError } from './cli-error.ts';
 import { withServices, type CommonOptions } from './context.ts';
 import { generatePassword, readStdinSecret } from './prompt.ts';

@@ -10,15 +10,23 @@ import {
 import { getServers } from 'node:dns';
 import { join } from 'node:path';
 import { parseKeySet, verifyFeed, type FeedInstance } from '@caliopen/federation-protocol';
-import { PasswordHasher } from '../accounts/password.ts';
-import { CONFIG_FILE_NAME } from '../config/config.loader.ts';
-import { deepMerge, isObject, type Json } from '../config/config.layers.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
-import { parseServer } from '../discovery/dns.resolver.ts';
-import { loadMasterKey } from '../identity/master-key.ts';
-import { applicantToken, readApplicationState, writeApplicationState } from '../registry-client/application.store.ts';
-import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';
-import { isAppError } from '../shared/errors.ts';
+import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
+import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
+import { deepMerge, isObject, type Json } from '@caliopen/instance/config/config.layers.ts';
+import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
+import { parseServer } from '@caliopen/instance/discovery/dns.resolver.ts';
+import { loadMasterKey } from '@caliopen/instance/identity/master-key.ts';
+import {
+  applicantToken,
+  readApplicationState,
+  writeApplicationState,
+} from '@caliopen/instance/registry-client/application.store.ts';
+import {
+  RegistryClient,
+  RegistryClientError,
+  type ApplicationView,
+} from '@caliopen/instance/registry-client/registry.client.ts';
+import { isAppError } from '@caliopen/instance/shared/errors.ts';
 import { CliError } from './cli-error.ts';
 import { withServices } from './context.ts';
 import { answers, spawnCaliopen, untilReady, type CaliopenChild } from './federation.children.ts';
@@ -35,7 +43,7 @@ import {
   type MemberPlan,
 } from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
-import { initInstance } from './instance.commands.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { generatePassword } from './prompt.ts';
 import { applyToRegistry } from './registry-client.commands.ts';
 
@@ -263,9 +271,14 @@ function mergeJsonFile(file: string, ours: Json): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/**
+ * Creates the registry on the first start, merges the federation's settings into its configuration, creates the demo
+ * auditors, and writes the key set the members pin (their federation.registryKeys): what GET /v1/keys will publish,
+ * read before the registry runs since the members start first. All through the registry's operator API.
+ */
 async function prepareRegistry(plan: FederationPlan, credentials: Credentials): Promise<void> {
-  const { initRegistry } = await import('@caliopen/registry/cli/registry.commands.ts');
-  const { REGISTRY_CONFIG_FILE, loadRegistryConfig } = await import('@caliopen/registry/config/registry-config.ts');
+  const { ensureAuditors, initRegistry, registryKeySet } = await import('@caliopen/registry/app/registry.admin.ts');
+  const { REGISTRY_CONFIG_FILE } = await import('@caliopen/registry/config/registry-config.ts');
   const configFile = join(plan.registry.dataDir, REGISTRY_CONFIG_FILE);
   if (!existsSync(configFile)) {
     await initRegistry(
@@ -280,26 +293,11 @@ async function prepareRegistry(plan: FederationPlan, credentials: Credentials): 
     console.log(`Created the registry ${plan.registry.origin} in ${plan.registry.dataDir}.`);
   }
   mergeJsonFile(configFile, registryConfig(plan) as Json);
-
-  const { openRegistryStorage } = await import('@caliopen/registry/app/registry.services.ts');
-  const { AuditorService } = await import('@caliopen/registry/audits/auditor.service.ts');
-  const config = loadRegistryConfig({ overrides: { dataDir: plan.registry.dataDir } });
-  const storage = await openRegistryStorage(config);
-  try {
-    const service = new AuditorService(storage, new PasswordHasher(), () => new Date(), config.audit.sessionTtlSeconds);
-    for (const a of credentials.registry.auditors) {
-      if ((await storage.auditors.getByName(a.name)) === null) await service.create(a.name, a.password);
-    }
-    // The key set the members pin (their federation.registryKeys): what GET /v1/keys will publish, read before the
-    // registry runs since the members start first.
-    const { RegistryKeyService } = await import('@caliopen/registry/labels/registry-keys.service.ts');
-    const { loadRegistryMasterKey } = await import('@caliopen/registry/app/registry.services.ts');
-    const document = await new RegistryKeyService(storage, new SecretBox(loadRegistryMasterKey(config))).document();
-    writeFileSync(`${plan.registry.keysFile}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 });
-    renameSync(`${plan.registry.keysFile}.tmp`, plan.registry.keysFile);
-  } finally {
-    await storage.close();
-  }
+  const where = { dataDir: plan.registry.dataDir };
+  await ensureAuditors(where, credentials.registry.auditors);
+  const document = await registryKeySet(where);
+  writeFileSync(`${plan.registry.keysFile}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 });
+  renameSync(`${plan.registry.keysFile}.tmp`, plan.registry.keysFile);
 }
 
 async function prepareMember(plan: FederationPlan, member: MemberPlan, credentials: Credentials): Promise<void> {

@@ -1,14 +1,14 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/config.loader.ts';
-import { isAppError } from '../shared/errors.ts';
+import { ConfigError } from '@caliopen/instance/config/config.loader.ts';
+import { isAppError } from '@caliopen/instance/shared/errors.ts';
 import { registerAdminCommands } from './admin.commands.ts';
 import { CliError } from './cli-error.ts';
 import { registerFederationCommand } from './federation.command.ts';
 import { registerImportCommands } from './import.commands.ts';
 import { registerInstanceCommands } from './instance.commands.ts';
 import { registerRegistryClientCommands } from './registry-client.commands.ts';
-// The commands module only, not the registry's index: every `caliopen` command would otherwise load the whole registry.
-import { registerRegistryCommands } from '@caliopen/registry/cli/registry.commands.ts';
+// The registry's commands declare themselves without loading the registry (what they run is imported when they run).
+import { registerRegistryCommands } from './registry.commands.ts';
 
 /**
  * `caliopen` — one entry, subcommands, `--help` on each. Exit codes: 0 success, 1 the operation failed,

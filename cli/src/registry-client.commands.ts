@@ -1,24 +1,28 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.loader.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
-import { loadInstanceIdentity } from '../identity/instance-identity.ts';
-import { loadMasterKey } from '../identity/master-key.ts';
-import { publicBaseUrl } from '../http/public.face.ts';
+import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
+import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
+import { loadInstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
+import { loadMasterKey } from '@caliopen/instance/identity/master-key.ts';
+import { publicBaseUrl } from '@caliopen/instance/http/public.face.ts';
 import {
   declarationPath,
   declarationTemplate,
   readDeclaration,
   signDeclaration,
   writeDeclaration,
-} from '../registry-client/declaration.ts';
+} from '@caliopen/instance/registry-client/declaration.ts';
 import {
   applicantToken,
   readApplicationState,
   sealApplicantToken,
   writeApplicationState,
-} from '../registry-client/application.store.ts';
-import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';
+} from '@caliopen/instance/registry-client/application.store.ts';
+import {
+  RegistryClient,
+  RegistryClientError,
+  type ApplicationView,
+} from '@caliopen/instance/registry-client/registry.client.ts';
 import { CliError } from './cli-error.ts';
 import type { CommonOptions } from './context.ts';
 

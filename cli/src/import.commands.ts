@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { buildServices } from '../app/instance.services.ts';
-import type { ImapTls, RemoteIdentity, SyncStatus } from '../identities/remote-identity.entity.ts';
-import { isAppError } from '../shared/errors.ts';
+import { buildServices } from '@caliopen/instance/app/instance.services.ts';
+import type { ImapTls, RemoteIdentity, SyncStatus } from '@caliopen/instance/identities/remote-identity.entity.ts';
+import { isAppError } from '@caliopen/instance/shared/errors.ts';
 import { CliError } from './cli-error.ts';
 import { configFrom, withServices, type CommonOptions } from './context.ts';
 import { readStdinSecret } from './prompt.ts';
