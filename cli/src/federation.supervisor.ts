@@ -11,21 +11,13 @@ import { getServers } from 'node:dns';
 import { join } from 'node:path';
 import { parseKeySet, verifyFeed, type FeedInstance } from '@caliopen/federation-protocol';
 import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
 import { deepMerge, isObject, type Json } from '@caliopen/instance/config/config.layers.ts';
-import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
 import { parseServer } from '@caliopen/instance/discovery/dns.resolver.ts';
-import { loadMasterKey } from '@caliopen/instance/identity/master-key.ts';
-import {
-  applicantToken,
-  readApplicationState,
-  writeApplicationState,
-} from '@caliopen/instance/registry-client/application.store.ts';
-import {
-  RegistryClient,
-  RegistryClientError,
-  type ApplicationView,
-} from '@caliopen/instance/registry-client/registry.client.ts';
+import { labelledInStoredFeed } from '@caliopen/instance/federation/peer-directory.ts';
+import { readRegistryApplication } from '@caliopen/instance/registry-client/registry-application.ts';
+import { RegistryClientError, type ApplicationView } from '@caliopen/instance/registry-client/registry.client.ts';
 import { isAppError } from '@caliopen/instance/shared/errors.ts';
 import { CliError } from './cli-error.ts';
 import { withServices } from './context.ts';
@@ -43,9 +35,8 @@ import {
   type MemberPlan,
 } from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
-import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { generatePassword } from './prompt.ts';
-import { applyToRegistry } from './registry-client.commands.ts';
+import { applyAndReport } from './registry-client.commands.ts';
 
 /*
  * The local federation, as `caliopen federation` (and `npm start`) runs it.
@@ -343,23 +334,14 @@ async function prepareMember(plan: FederationPlan, member: MemberPlan, credentia
  * Returns the line the summary prints.
  */
 async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credentials: Credentials): Promise<string> {
-  const client = new RegistryClient(plan.registry.url);
-  const box = new SecretBox(loadMasterKey(member.dataDir));
-  let view: ApplicationView | null = null;
-  let state = readApplicationState(member.dataDir);
-  if (state) {
-    if (state.registryUrl !== plan.registry.url) {
-      state = { ...state, registryUrl: plan.registry.url };
-      writeApplicationState(member.dataDir, state);
-    }
-    view = await client.application(state.applicationId, applicantToken(state, box)).catch((e: unknown) => {
-      // The registry's data was reset: this application is unknown there, apply again.
-      if (e instanceof RegistryClientError && (e.status === 404 || e.status === 401)) return null;
-      throw e;
-    });
-  }
+  const where = { dataDir: member.dataDir };
+  let view = await readRegistryApplication(where, { registryUrl: plan.registry.url }).catch((e: unknown) => {
+    // The registry's data was reset: this application is unknown there, apply again.
+    if (e instanceof RegistryClientError && (e.status === 404 || e.status === 401)) return null;
+    throw e;
+  });
   if (view === null || view.status === 'closed') {
-    const applied = await applyToRegistry(
+    const applied = await applyAndReport(
       {
         registry: plan.registry.url,
         dataDir: member.dataDir,
@@ -373,7 +355,7 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
     console.log(`${member.domain} applied to ${plan.registry.origin} (application ${view.id}).`);
   }
   if (view.status === 'pending') {
-    view = (await client.verify(view.id, applicantToken(readApplicationState(member.dataDir)!, box))).application;
+    view = (await readRegistryApplication(where, { verify: true }))!;
     if (!view.checks?.mandatoryPassed) {
       const failing =
         view.checks?.results.filter((r) => r.mandatory && r.status === 'fail').map((r) => `${r.id}: ${r.evidence}`) ??
@@ -381,7 +363,7 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
       return `${member.domain}: NOT labelled, mandatory checks fail:\n      ${failing.join('\n      ')}`;
     }
     for (const auditor of credentials.registry.auditors) await approve(plan, auditor, view.id);
-    view = await client.application(view.id, applicantToken(readApplicationState(member.dataDir)!, box));
+    view = (await readRegistryApplication(where))!;
     if (view.label)
       console.log(
         `${member.domain} approved by ${credentials.registry.auditors.map((a) => a.name).join(' and ')}: label ${view.label.id}.`,
@@ -398,11 +380,10 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
     console.log(
       `${member.domain}: label ${why}; waiting for the registry to renew it (its maintenance tick re-runs the checks first)…`,
     );
-    const token = applicantToken(readApplicationState(member.dataDir)!, box);
     const until = Date.now() + RENEWAL_WAIT_MS;
     while (!labelled(view) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 1000));
-      view = await client.application(view.id, token);
+      view = (await readRegistryApplication(where))!;
     }
   }
   if (view.label?.status === 'revoked') {
@@ -452,29 +433,15 @@ async function verifiedFeed(
 
 /**
  * Waits (up to a minute) until each member's peer directory holds a feed listing every member labelled — what makes
- * alice's mail to bob go over the federation rather than SMTP. Read from each member's stored copy of the feed
- * (`<member>/federation/peer-directory.json`, written atomically by its sync). Returns, per member, the domains it
- * sees labelled.
+ * alice's mail to bob go over the federation rather than SMTP. Read from each member's stored copy of the feed, through
+ * the function its peer directory publishes for that. Returns, per member, the domains it sees labelled.
  */
 async function untilMembersSeeEachOther(
   plan: FederationPlan,
   feed: Awaited<ReturnType<typeof verifiedFeed>>,
 ): Promise<string[][]> {
   const expected = 'error' in feed ? [] : feed.instances.filter((e) => e.status === 'labelled').map((e) => e.domain);
-  const seen = () =>
-    plan.members.map((m) => {
-      try {
-        const stored = JSON.parse(readFileSync(join(m.dataDir, 'federation', 'peer-directory.json'), 'utf8')) as {
-          feed?: { instances?: { domain: string; status: string; labelExpiresAt: number }[] };
-        };
-        const now = Date.now() / 1000;
-        return (stored.feed?.instances ?? [])
-          .filter((e) => e.status === 'labelled' && e.labelExpiresAt > now)
-          .map((e) => e.domain);
-      } catch {
-        return [];
-      }
-    });
+  const seen = () => plan.members.map((m) => labelledInStoredFeed(m.dataDir));
   const until = Date.now() + 60_000;
   let current = seen();
   while (Date.now() < until && !current.every((domains) => expected.every((d) => domains.includes(d)))) {
