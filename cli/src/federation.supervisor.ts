@@ -36,7 +36,7 @@ import {
 } from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 import { generatePassword } from './prompt.ts';
-import { applyAndReport } from './registry-client.commands.ts';
+import { applyAndReport } from './registry-client.actions.ts';
 
 /*
  * The local federation, as `caliopen federation` (and `npm start`) runs it.
