@@ -4,6 +4,7 @@ import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
 import { loadInstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { loadMasterKey } from '@caliopen/instance/identity/master-key.ts';
 import { configFrom, type CommonOptions } from './context.ts';
+import { untilSignal } from './until-signal.ts';
 
 /** What `caliopen instance init | start | dns` do (declared in instance.commands.ts). */
 
@@ -23,27 +24,4 @@ export async function start(opts: CommonOptions): Promise<void> {
 export async function dns(opts: CommonOptions): Promise<void> {
   const config = configFrom(opts);
   printDns(await loadInstanceIdentity(config.dataDir, new SecretBox(loadMasterKey(config.dataDir))), console.log);
-}
-
-/**
- * Resolves on the first SIGINT or SIGTERM (Ctrl-C, systemd stop) — or, for a process started by a supervisor with
- * an IPC channel (`caliopen federation`), when that channel closes: the supervisor is gone, so we stop too rather
- * than live on as an orphan.
- */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      process.off('disconnect', orphaned);
-      resolve(sig);
-    };
-    const orphaned = () => on('SIGTERM');
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-    if (process.channel) {
-      process.channel.unref();
-      process.once('disconnect', orphaned);
-    }
-  });
 }

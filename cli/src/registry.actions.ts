@@ -33,7 +33,7 @@ export async function init(opts: RegistryInitOptions): Promise<void> {
 export async function start(opts: CommonOptions): Promise<void> {
   return registryFailures(async () => {
     const { startRegistry } = await import('@caliopen/registry/app/registry.app.ts');
-    const { untilSignal } = await import('./instance.actions.ts');
+    const { untilSignal } = await import('./until-signal.ts');
     const running = await startRegistry((await admin()).registryConfigAt(opts));
     console.log(
       `Caliopen registry ${running.services.config.origin} listening on ${running.url} (feed ${running.url}/v1/index, keys ${running.url}/v1/keys, API docs ${running.url}/docs)`,
