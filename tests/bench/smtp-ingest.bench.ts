@@ -162,25 +162,21 @@ async function main() {
 
     const port = await freePort();
     const httpPort = await freePort();
-    child = spawn(
-      process.execPath,
-      [join(root, 'cli/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          CALIOPEN_HTTP_PORT: String(httpPort),
-          CALIOPEN_HTTPS_PORT: '0',
-          CALIOPEN_SMTP_ENABLED: 'true',
-          CALIOPEN_SMTP_PORT: String(port),
-          CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
-          CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
-          CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-          CALIOPEN_LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+    child = spawn(process.execPath, [join(root, 'cli/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir], {
+      cwd: root,
+      env: {
+        ...process.env,
+        CALIOPEN_HTTP_PORT: String(httpPort),
+        CALIOPEN_HTTPS_PORT: '0',
+        CALIOPEN_SMTP_ENABLED: 'true',
+        CALIOPEN_SMTP_PORT: String(port),
+        CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
+        CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
+        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
+        CALIOPEN_LOG_LEVEL: 'warn',
       },
-    );
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     for (let i = 0; ; i++) {
       try {
         const c = await RawSmtpClient.connect(port);
