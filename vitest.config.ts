@@ -20,7 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{platform,federation-protocol,charter,registry,instance,web}/src/**/*.test.ts'],
+          include: ['{platform,federation-protocol,charter,registry,instance,cli,web}/src/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

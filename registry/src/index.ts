@@ -7,8 +7,16 @@ export type { RunningRegistry } from './app/registry.app.ts';
 export { buildRegistryServices, openRegistryStorage } from './app/registry.services.ts';
 export type { RegistryServiceOptions, RegistryServices } from './app/registry.services.ts';
 export { createRegistryLogger } from './app/registry.logger.ts';
-export { initRegistry, registerRegistryCommands } from './cli/registry.commands.ts';
-export type { RegistryInitOptions } from './cli/registry.commands.ts';
+export {
+  addAuditor,
+  ensureAuditors,
+  initRegistry,
+  listAuditors,
+  registryConfigAt,
+  registryKeySet,
+  rotateRegistryKey,
+} from './app/registry.admin.ts';
+export type { RegistryInitOptions, RegistryLocation } from './app/registry.admin.ts';
 export {
   loadRegistryConfig,
   RegistryConfigError,

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import * as openpgp from 'openpgp';
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
 import { createLogger } from '@caliopen/instance/app/logger.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { lookupOpenPgpKey } from '@caliopen/instance/discovery/dns-key.lookup.ts';
 import { deriveKek } from '@caliopen/instance/keys/account-key.wrap.ts';

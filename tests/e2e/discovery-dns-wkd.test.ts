@@ -20,7 +20,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import * as openpgp from 'openpgp';
 import pino from 'pino';
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { lookupOpenPgpKey, lookupTlsa } from '@caliopen/instance/discovery/dns-key.lookup.ts';
 import { openPgpKeyName, wkdHash } from '@caliopen/instance/discovery/key-names.ts';

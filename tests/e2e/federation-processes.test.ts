@@ -32,8 +32,8 @@ import {
   verifyReceipt,
   type FeedInstance,
 } from '@caliopen/federation-protocol';
-import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/instance/cli/federation.children.ts';
-import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/instance/cli/federation.resolver.ts';
+import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
+import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
 import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { peerRequest } from '@caliopen/instance/federation/federation.client.ts';

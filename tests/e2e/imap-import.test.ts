@@ -396,7 +396,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     await append(server, 'INBOX', 2000, 3, 'cli');
     const child = spawn(
       process.execPath,
-      [join(root, 'instance/bin/caliopen.mjs'), 'import', 'run', 'importer-a', identityId, '--data-dir', inst.dataDir],
+      [join(root, 'cli/bin/caliopen.mjs'), 'import', 'run', 'importer-a', identityId, '--data-dir', inst.dataDir],
       {
         env: {
           ...process.env,
@@ -422,7 +422,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
 
     const list = spawn(
       process.execPath,
-      [join(root, 'instance/bin/caliopen.mjs'), 'import', 'list', 'importer-a', '--data-dir', inst.dataDir],
+      [join(root, 'cli/bin/caliopen.mjs'), 'import', 'list', 'importer-a', '--data-dir', inst.dataDir],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let listed = '';

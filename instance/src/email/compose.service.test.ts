@@ -15,7 +15,7 @@ import { AccountService } from '../accounts/account.service.ts';
 import type { Account } from '../accounts/account.entity.ts';
 import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
 import { FsBlobStore } from '../blobs/blob-store.fs.ts';
-import { initInstance } from '../cli/instance.commands.ts';
+import { initInstance } from '../app/instance.init.ts';
 import { loadConfig } from '../config/config.loader.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { dnsRecords, loadInstanceIdentity } from '../identity/instance-identity.ts';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The `caliopen` executable (what `npx caliopen` runs). */
-export const CALIOPEN_BIN = fileURLToPath(new URL('../../bin/caliopen.mjs', import.meta.url));
+export const CALIOPEN_BIN = fileURLToPath(new URL('../bin/caliopen.mjs', import.meta.url));
 
 /**
  * A `caliopen <command>` running as a child process: what `caliopen federation` supervises, and what the end-to-end

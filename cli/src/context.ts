@@ -1,6 +1,6 @@
-import { loadConfig, type LoadOptions } from '../config/config.loader.ts';
-import type { InstanceConfig } from '../config/config.schema.ts';
-import { buildServices, type InstanceServices } from '../app/instance.services.ts';
+import { loadConfig, type LoadOptions } from '@caliopen/instance/config/config.loader.ts';
+import type { InstanceConfig } from '@caliopen/instance/config/config.schema.ts';
+import { buildServices, type InstanceServices } from '@caliopen/instance/app/instance.services.ts';
 
 export interface CommonOptions {
   dataDir?: string;

@@ -3,8 +3,8 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import dnsPacket from 'dns-packet';
-import { startDnsServer, type TestDnsServer } from '../../../tests/support/dns-server.ts';
-import { freePort } from '../../../tests/support/net.ts';
+import { startDnsServer, type TestDnsServer } from '../../tests/support/dns-server.ts';
+import { freePort } from '../../tests/support/net.ts';
 import { dnsQuery } from '@caliopen/platform/dns/dns.resolver.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CliError } from './cli.error.ts';
+import { CliError } from './cli-error.ts';
 
 /** Reads a whole secret from standard input (`--password-stdin`), trimming one trailing newline. */
 export async function readStdinSecret(): Promise<string> {

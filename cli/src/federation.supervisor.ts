@@ -11,15 +11,15 @@ import { getServers } from 'node:dns';
 import { join } from 'node:path';
 import { parseKeySet, verifyFeed, type FeedInstance } from '@caliopen/federation-protocol';
 import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
-import { CONFIG_FILE_NAME } from '../config/config.loader.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
+import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
 import { deepMerge, isObject, type Json } from '@caliopen/platform/config/config.layers.ts';
-import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { parseServer } from '@caliopen/platform/dns/dns.resolver.ts';
-import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
-import { applicantToken, readApplicationState, writeApplicationState } from '../registry-client/application.store.ts';
-import { RegistryClient, RegistryClientError, type ApplicationView } from '../registry-client/registry.client.ts';
-import { isAppError } from '../shared/errors.ts';
-import { CliError } from '@caliopen/platform/cli/cli.error.ts';
+import { labelledInStoredFeed } from '@caliopen/instance/federation/peer-directory.ts';
+import { readRegistryApplication } from '@caliopen/instance/registry-client/registry-application.ts';
+import { RegistryClientError, type ApplicationView } from '@caliopen/instance/registry-client/registry.client.ts';
+import { isAppError } from '@caliopen/instance/shared/errors.ts';
+import { CliError } from './cli-error.ts';
 import { withServices } from './context.ts';
 import { answers, spawnCaliopen, untilReady, type CaliopenChild } from './federation.children.ts';
 import {
@@ -35,9 +35,8 @@ import {
   type MemberPlan,
 } from './federation.plan.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
-import { initInstance } from './instance.commands.ts';
-import { generatePassword } from '@caliopen/platform/cli/prompt.helpers.ts';
-import { applyToRegistry } from './registry-client.commands.ts';
+import { generatePassword } from './prompt.ts';
+import { applyAndReport } from './registry-client.actions.ts';
 
 /*
  * The local federation, as `caliopen federation` (and `npm start`) runs it.
@@ -263,9 +262,14 @@ function mergeJsonFile(file: string, ours: Json): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/**
+ * Creates the registry on the first start, merges the federation's settings into its configuration, creates the demo
+ * auditors, and writes the key set the members pin (their federation.registryKeys): what GET /v1/keys will publish,
+ * read before the registry runs since the members start first. All through the registry's operator API.
+ */
 async function prepareRegistry(plan: FederationPlan, credentials: Credentials): Promise<void> {
-  const { initRegistry } = await import('@caliopen/registry/cli/registry.commands.ts');
-  const { REGISTRY_CONFIG_FILE, loadRegistryConfig } = await import('@caliopen/registry/config/registry-config.ts');
+  const { ensureAuditors, initRegistry, registryKeySet } = await import('@caliopen/registry/app/registry.admin.ts');
+  const { REGISTRY_CONFIG_FILE } = await import('@caliopen/registry/config/registry-config.ts');
   const configFile = join(plan.registry.dataDir, REGISTRY_CONFIG_FILE);
   if (!existsSync(configFile)) {
     await initRegistry(
@@ -280,26 +284,11 @@ async function prepareRegistry(plan: FederationPlan, credentials: Credentials): 
     console.log(`Created the registry ${plan.registry.origin} in ${plan.registry.dataDir}.`);
   }
   mergeJsonFile(configFile, registryConfig(plan) as Json);
-
-  const { openRegistryStorage } = await import('@caliopen/registry/app/registry.services.ts');
-  const { AuditorService } = await import('@caliopen/registry/audits/auditor.service.ts');
-  const config = loadRegistryConfig({ overrides: { dataDir: plan.registry.dataDir } });
-  const storage = await openRegistryStorage(config);
-  try {
-    const service = new AuditorService(storage, new PasswordHasher(), () => new Date(), config.audit.sessionTtlSeconds);
-    for (const a of credentials.registry.auditors) {
-      if ((await storage.auditors.getByName(a.name)) === null) await service.create(a.name, a.password);
-    }
-    // The key set the members pin (their federation.registryKeys): what GET /v1/keys will publish, read before the
-    // registry runs since the members start first.
-    const { RegistryKeyService } = await import('@caliopen/registry/labels/registry-keys.service.ts');
-    const { loadRegistryMasterKey } = await import('@caliopen/registry/app/registry.services.ts');
-    const document = await new RegistryKeyService(storage, new SecretBox(loadRegistryMasterKey(config))).document();
-    writeFileSync(`${plan.registry.keysFile}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 });
-    renameSync(`${plan.registry.keysFile}.tmp`, plan.registry.keysFile);
-  } finally {
-    await storage.close();
-  }
+  const where = { dataDir: plan.registry.dataDir };
+  await ensureAuditors(where, credentials.registry.auditors);
+  const document = await registryKeySet(where);
+  writeFileSync(`${plan.registry.keysFile}.tmp`, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o644 });
+  renameSync(`${plan.registry.keysFile}.tmp`, plan.registry.keysFile);
 }
 
 async function prepareMember(plan: FederationPlan, member: MemberPlan, credentials: Credentials): Promise<void> {
@@ -345,23 +334,14 @@ async function prepareMember(plan: FederationPlan, member: MemberPlan, credentia
  * Returns the line the summary prints.
  */
 async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credentials: Credentials): Promise<string> {
-  const client = new RegistryClient(plan.registry.url);
-  const box = new SecretBox(loadMasterKey(member.dataDir));
-  let view: ApplicationView | null = null;
-  let state = readApplicationState(member.dataDir);
-  if (state) {
-    if (state.registryUrl !== plan.registry.url) {
-      state = { ...state, registryUrl: plan.registry.url };
-      writeApplicationState(member.dataDir, state);
-    }
-    view = await client.application(state.applicationId, applicantToken(state, box)).catch((e: unknown) => {
-      // The registry's data was reset: this application is unknown there, apply again.
-      if (e instanceof RegistryClientError && (e.status === 404 || e.status === 401)) return null;
-      throw e;
-    });
-  }
+  const where = { dataDir: member.dataDir };
+  let view = await readRegistryApplication(where, { registryUrl: plan.registry.url }).catch((e: unknown) => {
+    // The registry's data was reset: this application is unknown there, apply again.
+    if (e instanceof RegistryClientError && (e.status === 404 || e.status === 401)) return null;
+    throw e;
+  });
   if (view === null || view.status === 'closed') {
-    const applied = await applyToRegistry(
+    const applied = await applyAndReport(
       {
         registry: plan.registry.url,
         dataDir: member.dataDir,
@@ -375,7 +355,7 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
     console.log(`${member.domain} applied to ${plan.registry.origin} (application ${view.id}).`);
   }
   if (view.status === 'pending') {
-    view = (await client.verify(view.id, applicantToken(readApplicationState(member.dataDir)!, box))).application;
+    view = (await readRegistryApplication(where, { verify: true }))!;
     if (!view.checks?.mandatoryPassed) {
       const failing =
         view.checks?.results.filter((r) => r.mandatory && r.status === 'fail').map((r) => `${r.id}: ${r.evidence}`) ??
@@ -383,7 +363,7 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
       return `${member.domain}: NOT labelled, mandatory checks fail:\n      ${failing.join('\n      ')}`;
     }
     for (const auditor of credentials.registry.auditors) await approve(plan, auditor, view.id);
-    view = await client.application(view.id, applicantToken(readApplicationState(member.dataDir)!, box));
+    view = (await readRegistryApplication(where))!;
     if (view.label)
       console.log(
         `${member.domain} approved by ${credentials.registry.auditors.map((a) => a.name).join(' and ')}: label ${view.label.id}.`,
@@ -400,11 +380,10 @@ async function ensureLabelled(plan: FederationPlan, member: MemberPlan, credenti
     console.log(
       `${member.domain}: label ${why}; waiting for the registry to renew it (its maintenance tick re-runs the checks first)…`,
     );
-    const token = applicantToken(readApplicationState(member.dataDir)!, box);
     const until = Date.now() + RENEWAL_WAIT_MS;
     while (!labelled(view) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 1000));
-      view = await client.application(view.id, token);
+      view = (await readRegistryApplication(where))!;
     }
   }
   if (view.label?.status === 'revoked') {
@@ -454,29 +433,15 @@ async function verifiedFeed(
 
 /**
  * Waits (up to a minute) until each member's peer directory holds a feed listing every member labelled — what makes
- * alice's mail to bob go over the federation rather than SMTP. Read from each member's stored copy of the feed
- * (`<member>/federation/peer-directory.json`, written atomically by its sync). Returns, per member, the domains it
- * sees labelled.
+ * alice's mail to bob go over the federation rather than SMTP. Read from each member's stored copy of the feed, through
+ * the function its peer directory publishes for that. Returns, per member, the domains it sees labelled.
  */
 async function untilMembersSeeEachOther(
   plan: FederationPlan,
   feed: Awaited<ReturnType<typeof verifiedFeed>>,
 ): Promise<string[][]> {
   const expected = 'error' in feed ? [] : feed.instances.filter((e) => e.status === 'labelled').map((e) => e.domain);
-  const seen = () =>
-    plan.members.map((m) => {
-      try {
-        const stored = JSON.parse(readFileSync(join(m.dataDir, 'federation', 'peer-directory.json'), 'utf8')) as {
-          feed?: { instances?: { domain: string; status: string; labelExpiresAt: number }[] };
-        };
-        const now = Date.now() / 1000;
-        return (stored.feed?.instances ?? [])
-          .filter((e) => e.status === 'labelled' && e.labelExpiresAt > now)
-          .map((e) => e.domain);
-      } catch {
-        return [];
-      }
-    });
+  const seen = () => plan.members.map((m) => labelledInStoredFeed(m.dataDir));
   const until = Date.now() + 60_000;
   let current = seen();
   while (Date.now() < until && !current.every((domains) => expected.every((d) => domains.includes(d)))) {

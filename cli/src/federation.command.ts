@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { PORT_SETTINGS } from './federation.plan.ts';
+import { implementation } from './lazy-import.ts';
 
 /**
  * `caliopen federation` — what `npm start` runs: the local federation on loopback, a registry and two labelled
@@ -22,7 +23,8 @@ export function registerFederationCommand(program: Command): void {
       `\nPorts (127.0.0.1), each set by its environment variable:\n${ports}\n\nCtrl-C stops every process it started. Accounts and passwords: <data-dir>/credentials.json (mode 0600).`,
     )
     .action(async (opts: { dataDir?: string }) => {
-      const { runFederation } = await import('./federation.supervisor.ts');
+      const { runFederation } =
+        await implementation<typeof import('./federation.supervisor.ts')>('federation.supervisor.ts');
       await runFederation(opts);
     });
 }

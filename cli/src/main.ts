@@ -1,14 +1,17 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/config.loader.ts';
-import { isAppError } from '../shared/errors.ts';
 import { registerAdminCommands } from './admin.commands.ts';
-import { CliError } from '@caliopen/platform/cli/cli.error.ts';
 import { registerFederationCommand } from './federation.command.ts';
 import { registerImportCommands } from './import.commands.ts';
 import { registerInstanceCommands } from './instance.commands.ts';
+import { implementation } from './lazy-import.ts';
 import { registerRegistryClientCommands } from './registry-client.commands.ts';
-// The commands module only, not the registry's index: every `caliopen` command would otherwise load the whole registry.
-import { registerRegistryCommands } from '@caliopen/registry/cli/registry.commands.ts';
+import { registerRegistryCommands } from './registry.commands.ts';
+
+/*
+ * The command tree imports commander and nothing else that runs: every action imports its implementation when it
+ * runs (lazy-import.ts), so `--help` and bad usage answer without loading the instance or the registry
+ * (docs/adr/0011-cli-package-and-fast-start.md).
+ */
 
 /**
  * `caliopen` — one entry, subcommands, `--help` on each. Exit codes: 0 success, 1 the operation failed,
@@ -39,19 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof CliError) {
-      console.error(`caliopen: ${e.message}`);
-      return e.exitCode;
-    }
-    if (e instanceof ConfigError) {
-      console.error(`caliopen: ${e.message}`);
-      return 2;
-    }
-    if (isAppError(e)) {
-      console.error(`caliopen: ${e.detail ?? e.message}`);
-      return e.status >= 500 ? 1 : 2;
-    }
-    console.error(`caliopen: ${(e as Error).message}`);
-    return 1;
+    // An action failed: its error classes are the implementations' own, so they are told apart there.
+    const { exitCodeOf } = await implementation<typeof import('./failure.ts')>('failure.ts');
+    return exitCodeOf(e);
   }
 }
