@@ -31,6 +31,7 @@ import {
   type ProblemCatalogue,
 } from './problem-handling.ts';
 import { validatorCompiler } from './validation.ts';
+import { webAppPlugin } from './web-app.plugin.ts';
 
 /** The instance's error table, as the shared problem handling uses it. */
 const catalogue: ProblemCatalogue<AppError['code']> = {
@@ -123,6 +124,8 @@ export async function buildHttpServer(
     maxAttachmentBytes: config.outbound.maxAttachmentBytes,
   });
   await app.register(routePreviewRoutes, { routes: services.routes });
+  // The user's web app at / (web/dist), after the API so that /api keeps its own 404.
+  await app.register(webAppPlugin);
 
   return { app, routes };
 }
