@@ -35,7 +35,7 @@ afterEach(cleanup);
 describe('PiBadge', () => {
   test('shows the level word, the number and an icon, and is named for screen readers', () => {
     renderIn('en', <PiBadge pi={{ score: 42, level: 'guarded', modelVersion: 'm' }} />);
-    const button = screen.getByRole('button', { name: 'Privacy Index 42 out of 100: Guarded. Show why.' });
+    const button = screen.getByRole('button', { name: 'Privacy Index: Guarded 42 out of 100. Show why.' });
     expect(button.textContent).toContain('Guarded');
     expect(button.textContent).toContain('42');
     expect(button.querySelector('svg')).not.toBeNull();
@@ -54,11 +54,15 @@ describe('PiBadge', () => {
     ] as const;
     for (const [score, level, enWord, frWord] of levels) {
       renderIn('en', <PiBadge pi={{ score, level, modelVersion: 'm' }} />);
-      expect(screen.getByRole('button').textContent).toBe(`${enWord}${score}`);
+      expect(
+        screen.getByRole('button', { name: `Privacy Index: ${enWord} ${score} out of 100. Show why.` }),
+      ).toBeTruthy();
+      expect(screen.getByRole('button').querySelector('.pi-word')?.textContent).toBe(enWord);
+      expect(screen.getByRole('button').querySelector('.pi-score')?.textContent).toBe(String(score));
       cleanup();
       renderIn('fr', <PiBadge pi={{ score, level, modelVersion: 'm' }} />);
       expect(
-        screen.getByRole('button', { name: `Indice de confidentialité ${score} sur 100 : ${frWord}. Voir pourquoi.` }),
+        screen.getByRole('button', { name: `Indice de confidentialité : ${frWord} ${score} sur 100. Voir pourquoi.` }),
       ).toBeTruthy();
       cleanup();
     }
@@ -71,15 +75,15 @@ describe('PiBadge', () => {
 
   test('opens the breakdown: factors with points and facts, caps, suggestions with their gain', () => {
     renderIn('en', <PiBadge pi={breakdown} subject="Tea?" />);
-    fireEvent.click(screen.getByRole('button', { name: /Privacy Index 42/ }));
+    fireEvent.click(screen.getByRole('button', { name: /Privacy Index: Guarded 42/ }));
     const dialog = document.querySelector('dialog')!;
     expect(dialog.hasAttribute('open')).toBe(true);
     const d = within(dialog);
     expect(d.getByRole('heading', { name: 'Why this Privacy Index' })).toBeTruthy();
     const rows = d.getAllByRole('row').slice(1);
     expect(rows.map((r) => r.textContent)).toEqual([
-      'Encrypted transport (TLS)+20TLSv1.3 from mx.x.example',
-      'Signed by the sender’s domain (DKIM)+12DKIM signature of x.example verified',
+      'Transport encryption (TLS)+20TLSv1.3 from mx.x.example',
+      'Domain signature (DKIM)+12DKIM signature of x.example verified',
       'End-to-end encryption (OpenPGP)+40encrypted to your key 0xABCD',
     ]);
     expect(d.getByRole('heading', { name: 'Limits' })).toBeTruthy();
@@ -108,6 +112,6 @@ describe('PiBadge', () => {
     expect(await screen.findByText('le plus exposé')).toBeTruthy();
     expect(calls).toBe(1);
     expect(screen.getByRole('heading', { name: 'Pourquoi cet indice de confidentialité' })).toBeTruthy();
-    expect(screen.getByText('Transport chiffré (TLS)')).toBeTruthy();
+    expect(screen.getByText('Chiffrement du transport (TLS)')).toBeTruthy();
   });
 });

@@ -13,6 +13,8 @@ export interface PiBadgeProps {
   /** What the PI is about, for the dialog's title (e.g. a subject or a person). */
   subject?: string;
   size?: 'small' | 'normal';
+  /** false: the badge only shows the level (a legend), without opening a breakdown. */
+  interactive?: boolean;
 }
 
 const hasBreakdown = (pi: PiSummary | PiBreakdown): pi is PiBreakdown => 'factors' in pi && Array.isArray(pi.factors);
@@ -22,7 +24,7 @@ const hasBreakdown = (pi: PiSummary | PiBreakdown): pi is PiBreakdown => 'factor
  * opens the breakdown in a modal dialog: factors with their points and the verified fact behind each, the caps that
  * hold the index down, and the suggestions with the gain each would bring.
  */
-export function PiBadge({ pi, loadBreakdown, subject, size = 'normal' }: PiBadgeProps) {
+export function PiBadge({ pi, loadBreakdown, subject, size = 'normal', interactive = true }: PiBadgeProps) {
   const { t } = useTranslation();
   const dialogRef = useRef<HTMLDialogElement>(null);
   const [open, setOpen] = useState(false);
@@ -48,6 +50,16 @@ export function PiBadge({ pi, loadBreakdown, subject, size = 'normal' }: PiBadge
   const levelWord = t(`pi.level.${level}`);
   const breakdown = hasBreakdown(pi) ? { breakdown: pi } : loaded;
 
+  if (!interactive) {
+    return (
+      <span className={`pi-badge pi-${level} pi-${size}`}>
+        <span className="visually-hidden">{t('pi.badgePrefix')} </span>
+        <PiIcon level={level} />
+        <span className="pi-word">{levelWord}</span> <span className="pi-score">{pi.score}</span>
+      </span>
+    );
+  }
+
   const onOpen = () => {
     setOpen(true);
     if (!breakdown && loadBreakdown) {
@@ -62,15 +74,17 @@ export function PiBadge({ pi, loadBreakdown, subject, size = 'normal' }: PiBadge
         type="button"
         className={`pi-badge pi-${level} pi-${size}`}
         aria-haspopup="dialog"
-        aria-label={t('pi.badge', { score: pi.score, level: levelWord })}
         onClick={(e) => {
           e.stopPropagation();
           onOpen();
         }}
       >
+        {/* The accessible name is the visible text with its context around it ("Privacy Index: Guarded 42 out of
+            100. Show why."), so that what is seen is what a voice user says (WCAG 2.5.3). */}
+        <span className="visually-hidden">{t('pi.badgePrefix')} </span>
         <PiIcon level={level} />
-        <span className="pi-word">{levelWord}</span>
-        <span className="pi-score">{pi.score}</span>
+        <span className="pi-word">{levelWord}</span> <span className="pi-score">{pi.score}</span>
+        <span className="visually-hidden"> {t('pi.badgeSuffix')}</span>
       </button>
       {/* biome-ignore lint/a11y/useKeyWithClickEvents: the backdrop click is a mouse shortcut; Escape and the Close button close it by keyboard. */}
       <dialog

@@ -29,7 +29,7 @@ export function TrustBadge({ trust }: { trust: Trust }) {
         <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
           <path d={ICON[trust.level]} fill="none" stroke="currentColor" strokeWidth="1.6" />
         </svg>
-        <span className="visually-hidden">{t('discussion.trust')}: </span>
+        <span className="visually-hidden">{t('discussion.trust')} </span>
         {t(`trust.level.${trust.level}`)}
       </button>
       <span id={id} className="trust-reasons" hidden={!open}>

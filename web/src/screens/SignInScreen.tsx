@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client.ts';
 import { problemText } from '../app/ProblemMessage.tsx';
 import { useSession } from '../app/session.tsx';
+import { PiLegend } from '../design-system/PiLegend.tsx';
 
 /**
  * Sign in: username and password, then the two-factor code when the API answers `totp_required`. Errors are sentences
@@ -143,6 +144,7 @@ export function SignInScreen({ notice }: { notice: 'sessionEnded' | 'signedOut' 
           </div>
         </form>
       </div>
+      <PiLegend />
     </div>
   );
 }
