@@ -20,7 +20,8 @@ import nodemailer from 'nodemailer';
 import { generate } from 'otplib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { WEB_APP_CSP } from '@caliopen/instance/http/web-app.plugin.ts';
+import { WEB_APP_CSP, webAppPlugin } from '@caliopen/instance/http/web-app.plugin.ts';
+import Fastify from 'fastify';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
@@ -65,6 +66,25 @@ function rfc5322(o: { from: string; to: string; subject: string; body: string })
     ].join('\r\n'),
   );
 }
+
+test('without web/dist, the app paths answer a page saying how to build it; the API paths are not the app’s', async () => {
+  const app = Fastify();
+  await app.register(webAppPlugin, { distDir: path.join(ROOT, '.data', `no-web-dist-${randomUUID()}`) });
+  try {
+    for (const url of ['/', '/discussions']) {
+      const r = await app.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 503);
+      assert.match(r.headers['content-type'] as string, /^text\/html/);
+      assert.match(r.body, /npm run build -w web/);
+      assert.doesNotMatch(r.body, /<script/i);
+      assert.equal(r.headers['content-security-policy'], WEB_APP_CSP);
+    }
+    assert.equal((await app.inject({ method: 'GET', url: '/api/v1/anything' })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'GET', url: '/app.js' })).statusCode, 404);
+  } finally {
+    await app.close();
+  }
+});
 
 describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
   let inst: TestInstance;
