@@ -357,6 +357,47 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
     assert.deepEqual(cspViolations, []);
   });
 
+  test('a long list is virtualised: 300 discussions, a few dozen rows in the page, the next pages load on scroll', async () => {
+    const ivan = await inst.user('ivan');
+    const start = Date.now() - 400 * 60_000;
+    for (let i = 0; i < 300; i++) {
+      const n = String(i).padStart(3, '0');
+      await inst.running.services.ingest.ingest({
+        accountId: ivan.id,
+        direction: 'inbound',
+        receivedAt: new Date(start + i * 60_000),
+        raw: rfc5322({
+          from: `Sender ${n} <sender${n}@list.example>`,
+          to: `ivan@${DOMAIN}`,
+          subject: `Note ${n}`,
+          body: `Note number ${n}.`,
+        }),
+        facts: { transport: null, authentication: null },
+      });
+    }
+    const page = await newPage();
+    await page.goto(`${inst.url}/sign-in`);
+    await page.getByLabel('Username').fill('ivan');
+    await page.getByLabel('Password').fill(ivan.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('100 discussions so far; more load as you scroll').waitFor();
+    const rendered = await page.locator('.discussion-row').count();
+    assert.ok(rendered > 5 && rendered < 40, `${rendered} rows in the DOM for 100 loaded`);
+    assert.equal(await page.locator('.discussion-row').first().getAttribute('aria-setsize'), '100');
+    // Scrolling to the end loads the following pages until the last one.
+    for (let i = 0; i < 20 && !(await page.getByText('300 discussions', { exact: true }).isVisible()); i++) {
+      await page.evaluate("document.querySelector('.discussion-scroll').scrollTop = 1e9");
+      await page.waitForTimeout(250);
+    }
+    await page.getByText('300 discussions', { exact: true }).waitFor();
+    await page.evaluate("document.querySelector('.discussion-scroll').scrollTop = 1e9");
+    await page.getByRole('link', { name: /^Sender 000/ }).waitFor();
+    assert.equal(await page.locator('.discussion-row').last().getAttribute('aria-posinset'), '300');
+    assert.ok((await page.locator('.discussion-row').count()) < 40);
+    await page.context().close();
+    assert.deepEqual(cspViolations, []);
+  });
+
   test('two-factor: the code is asked when the API wants it', async () => {
     const u = await inst.user('dora');
     const begin = await inst.api('POST', '/api/v1/me/totp', { token: u.token });

@@ -51,6 +51,7 @@ export const en = {
     list: 'Mailing list',
     count_one: '{{count}} discussion',
     count_other: '{{count}} discussions',
+    countMore: '{{count}} discussions so far; more load as you scroll',
     loadMore: 'Load more',
   },
   discussion: {

@@ -55,6 +55,7 @@ export const fr: Catalogue = {
     list: 'Liste de diffusion',
     count_one: '{{count}} discussion',
     count_other: '{{count}} discussions',
+    countMore: '{{count}} discussions pour l’instant ; la suite se charge en faisant défiler',
     loadMore: 'Afficher plus',
   },
   discussion: {

@@ -21,6 +21,9 @@ export function DiscussionsScreen() {
   const [error, setError] = useState<unknown>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const scrollRef = useRef<HTMLDivElement>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  // Arriving on the screen (after sign-in, or back from a discussion), focus starts at its heading.
+  useEffect(() => headingRef.current?.focus(), []);
 
   const load = useCallback(() => {
     setItems(null);
@@ -40,8 +43,10 @@ export function DiscussionsScreen() {
   }, [api, sort]);
   useEffect(load, [load]);
 
+  const loadingRef = useRef(false);
   const loadMore = async () => {
-    if (!next) return;
+    if (!next || loadingRef.current) return;
+    loadingRef.current = true;
     setLoadingMore(true);
     try {
       const page = await api.discussions(sort, next);
@@ -50,6 +55,7 @@ export function DiscussionsScreen() {
     } catch (e) {
       setError(e);
     } finally {
+      loadingRef.current = false;
       setLoadingMore(false);
     }
   };
@@ -61,12 +67,23 @@ export function DiscussionsScreen() {
     overscan: 8,
   });
 
+  // Scrolled near the end: the next page loads by itself (the button below does the same by keyboard).
+  const virtualItems = virtualizer.getVirtualItems();
+  const lastIndex = virtualItems[virtualItems.length - 1]?.index ?? -1;
+  const count = items?.length ?? 0;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: loadMore reads the current page cursor; it must not re-trigger by itself.
+  useEffect(() => {
+    if (next && !loadingMore && count > 0 && lastIndex >= count - 10) void loadMore();
+  }, [lastIndex, count, next, loadingMore]);
+
   const dateFormat = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
 
   return (
     <section className="discussions" aria-labelledby="discussions-h">
       <div className="screen-head">
-        <h1 id="discussions-h">{t('discussions.title')}</h1>
+        <h1 id="discussions-h" ref={headingRef} tabIndex={-1}>
+          {t('discussions.title')}
+        </h1>
         <fieldset className="sort">
           <legend className="muted">{t('discussions.sort')}</legend>
           {(['date', 'importance'] as const).map((s) => (
@@ -82,7 +99,9 @@ export function DiscussionsScreen() {
       {items !== null && items.length > 0 && (
         <>
           <p className="muted small" role="status">
-            {t('discussions.count', { count: items.length })}
+            {next
+              ? t('discussions.countMore', { count: items.length })
+              : t('discussions.count', { count: items.length })}
           </p>
           <div ref={scrollRef} className="discussion-scroll">
             <ul
@@ -90,7 +109,7 @@ export function DiscussionsScreen() {
               aria-labelledby="discussions-h"
               style={{ height: `${virtualizer.getTotalSize()}px` }}
             >
-              {virtualizer.getVirtualItems().map((row) => {
+              {virtualItems.map((row) => {
                 const d = items[row.index]!;
                 const names = d.participants.map((p) => p.name || p.address).join(', ');
                 return (
