@@ -337,6 +337,60 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
     assert.deepEqual(cspViolations, []);
   });
 
+  test('keyboard only: sign in, open a discussion, its breakdown and trust, and come back', async () => {
+    const page = await newPage();
+    await page.goto(`${inst.url}/`);
+    await page.getByRole('heading', { name: 'Sign in to your mailbox' }).waitFor();
+    const focused = async () =>
+      (await page.evaluate(
+        "(document.activeElement?.getAttribute('aria-label') ?? '') + '|' + (document.activeElement?.textContent ?? '').trim() + '|' + (document.activeElement?.id ?? '')",
+      )) as string;
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /\|username$/);
+    await page.keyboard.type('alice');
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /\|password$/);
+    await page.keyboard.type(alice.password);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
+    await page.waitForFunction("document.activeElement?.id === 'discussions-h'");
+    // Sort buttons, then the first discussion's link and its badge.
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /Most recent/);
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /Most important/);
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /^\|Zoé Martin/);
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /Privacy Index: Exposed/);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Zoé Martin' }).waitFor();
+    await page.waitForFunction("document.activeElement?.id === 'discussion-h'");
+    // The discussion's trust level (a disclosure), then its PI badge (a dialog).
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /Sender trust: Unauthenticated email/);
+    await page.keyboard.press('Enter');
+    await page.getByText('Nothing verified ties this message to its sender.').first().waitFor();
+    await page.keyboard.press('Tab');
+    assert.match(await focused(), /Privacy Index: Exposed/);
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Why this Privacy Index' });
+    await dialog.getByRole('heading', { name: 'What counts' }).waitFor();
+    assert.match(await focused(), /^\|Close\|$/, 'focus moves into the dialog');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.match(await focused(), /Privacy Index: Exposed/, 'focus returns to the badge');
+    // Back to the list: the link before the heading.
+    await page.evaluate("document.getElementById('discussion-h').focus()");
+    await page.keyboard.press('Shift+Tab');
+    assert.match(await focused(), /Back to discussions/);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
+    await page.context().close();
+    assert.deepEqual(cspViolations, []);
+  });
+
   test('a French browser gets French; a revoked session returns to sign-in', async () => {
     const page = await newPage('fr-FR');
     await page.goto(`${inst.url}/discussions`);
