@@ -152,7 +152,8 @@ function BreakdownDetails({ breakdown, note }: { breakdown: PiBreakdown; note?: 
               <tr key={f.id}>
                 <th scope="row">{factorName(f.id)}</th>
                 <td className="num">{f.contribution >= 0 ? `+${f.contribution}` : f.contribution}</td>
-                <td>{f.evidence}</td>
+                {/* The API states the facts in English: marked so that a screen reader reads them as English. */}
+                <td lang="en">{f.evidence}</td>
               </tr>
             ))}
           </tbody>
@@ -168,7 +169,8 @@ function BreakdownDetails({ breakdown, note }: { breakdown: PiBreakdown; note?: 
             <ul className="pi-caps">
               {caps.map((f) => (
                 <li key={f.id}>
-                  <strong>{factorName(f.id)}</strong> <span className="num">({f.contribution})</span> — {f.evidence}
+                  <strong>{factorName(f.id)}</strong> <span className="num">({f.contribution})</span> —{' '}
+                  <span lang="en">{f.evidence}</span>
                 </li>
               ))}
             </ul>
