@@ -272,6 +272,17 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
     const titles = await page.locator('.discussion-title').allTextContents();
     assert.ok(titles[0]!.startsWith('Zoé Martin'), titles.join(' | '));
     assert.ok(titles[0]!.includes('1 unread'), titles[0]);
+    // Each correspondent's trust level, in the list as in the discussion, from the facts of their messages.
+    for (const [row, level] of [
+      [0, 'Unauthenticated email'],
+      [1, 'Authenticated email'],
+      [2, 'Member'],
+    ] as const) {
+      await rows
+        .nth(row)
+        .locator('.trust-compact', { hasText: new RegExp(`^Sender trust: ${level}$`) })
+        .waitFor();
+    }
     const badges = page.getByRole('button', { name: /^Privacy Index: \w+ \d+ out of 100\. Show why\.$/ });
     assert.equal(await badges.count(), 3);
     assert.deepEqual(await seriousViolations(page), [], 'axe on discussions');

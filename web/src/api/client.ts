@@ -114,8 +114,8 @@ export class ApiClient {
     return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}`);
   }
 
-  discussionMessages(id: string): Promise<Page<MessageSummary>> {
-    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?limit=50`);
+  discussionMessages(id: string, limit = 50): Promise<Page<MessageSummary>> {
+    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?limit=${limit}`);
   }
 
   message(id: string): Promise<MessageDetail> {

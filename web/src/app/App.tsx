@@ -5,6 +5,7 @@ import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
 import { DiscussionScreen } from '../screens/DiscussionScreen.tsx';
 import { DiscussionsScreen } from '../screens/DiscussionsScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
+import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { navigate, parseRoute, usePathname } from './router.ts';
 import { SessionContext, type SessionContextValue } from './session.tsx';
 
@@ -21,6 +22,7 @@ export function App() {
 
   const endSession = useCallback((why: 'sessionEnded' | 'signedOut') => {
     sessionStore.clear();
+    clearDiscussionTrustCache();
     setSession(null);
     setNotice(why);
     navigate('/sign-in', { replace: true });

@@ -13,10 +13,22 @@ const ICON: Record<TrustLevel, string> = {
  * The correspondent's trust level (trust-level.ts): a word and an icon, and the verified facts behind it on demand
  * (a disclosure button, so it works by keyboard and is announced as expanded or collapsed).
  */
-export function TrustBadge({ trust }: { trust: Trust }) {
+export function TrustBadge({ trust, compact = false }: { trust: Trust; compact?: boolean }) {
   const { t } = useTranslation();
   const [open, setOpen] = useState(false);
   const id = useId();
+  if (compact) {
+    // In a list row: the word and the icon only (the row's link leads to the facts).
+    return (
+      <span className={`trust trust-compact trust-${trust.level}`}>
+        <span className="trust-button">
+          <TrustIcon level={trust.level} />
+          <span className="visually-hidden">{t('discussion.trust')} </span>
+          {t(`trust.level.${trust.level}`)}
+        </span>
+      </span>
+    );
+  }
   return (
     <span className={`trust trust-${trust.level}`}>
       <button
@@ -26,9 +38,7 @@ export function TrustBadge({ trust }: { trust: Trust }) {
         aria-controls={id}
         onClick={() => setOpen((o) => !o)}
       >
-        <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
-          <path d={ICON[trust.level]} fill="none" stroke="currentColor" strokeWidth="1.6" />
-        </svg>
+        <TrustIcon level={trust.level} />
         <span className="visually-hidden">{t('discussion.trust')} </span>
         {t(`trust.level.${trust.level}`)}
       </button>
@@ -36,5 +46,13 @@ export function TrustBadge({ trust }: { trust: Trust }) {
         {trust.reasons.map((r) => t(r.key, r.values ?? {})).join(' ')}
       </span>
     </span>
+  );
+}
+
+function TrustIcon({ level }: { level: TrustLevel }) {
+  return (
+    <svg width="14" height="14" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
+      <path d={ICON[level]} fill="none" stroke="currentColor" strokeWidth="1.6" />
+    </svg>
   );
 }

@@ -6,6 +6,8 @@ import { ProblemMessage } from '../app/ProblemMessage.tsx';
 import { onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { PiBadge } from '../design-system/PiBadge.tsx';
+import { TrustBadge } from '../design-system/TrustBadge.tsx';
+import { useDiscussionTrust } from '../trust/use-discussion-trust.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
 
 type Sort = 'date' | 'importance';
@@ -109,58 +111,17 @@ export function DiscussionsScreen() {
               aria-labelledby="discussions-h"
               style={{ height: `${virtualizer.getTotalSize()}px` }}
             >
-              {virtualItems.map((row) => {
-                const d = items[row.index]!;
-                const names = d.participants.map((p) => p.name || p.address).join(', ');
-                return (
-                  <li
-                    key={d.id}
-                    className={`discussion-row${d.unreadCount > 0 ? ' unread' : ''}`}
-                    aria-setsize={items.length}
-                    aria-posinset={row.index + 1}
-                    style={{ height: `${row.size}px`, transform: `translateY(${row.start}px)` }}
-                  >
-                    <a
-                      className="discussion-link"
-                      href={`/discussions/${d.id}`}
-                      onClick={onLinkClick(`/discussions/${d.id}`)}
-                    >
-                      <span className="discussion-title">
-                        {d.unreadCount > 0 && <span className="unread-dot" aria-hidden="true" />}
-                        {d.title}
-                        {d.unreadCount > 0 && (
-                          <span className="unread-count">{t('discussions.unread', { count: d.unreadCount })}</span>
-                        )}
-                      </span>
-                      <span className="discussion-meta">
-                        <span>{d.kind === 'list' ? t('discussions.list') : t('discussions.with', { names })}</span>
-                        <span aria-hidden="true"> · </span>
-                        <span>{t('discussions.messages', { count: d.messageCount })}</span>
-                        {d.importance !== 'normal' && (
-                          <>
-                            <span aria-hidden="true"> · </span>
-                            <span className={`importance importance-${d.importance}`}>
-                              {t(`importance.${d.importance}`)}
-                            </span>
-                          </>
-                        )}
-                      </span>
-                    </a>
-                    <time className="discussion-date" dateTime={d.lastMessageAt}>
-                      {dateFormat.format(new Date(d.lastMessageAt))}
-                    </time>
-                    <PiBadge
-                      pi={d.pi}
-                      subject={d.title}
-                      loadBreakdown={async () => {
-                        const r = await discussionBreakdown(api, d.id);
-                        if (!r) throw new Error('no message scored');
-                        return { breakdown: r.breakdown, note: t('pi.weakestNote', { subject: r.message.subject }) };
-                      }}
-                    />
-                  </li>
-                );
-              })}
+              {virtualItems.map((row) => (
+                <DiscussionRow
+                  key={items[row.index]!.id}
+                  discussion={items[row.index]!}
+                  index={row.index}
+                  setSize={items.length}
+                  start={row.start}
+                  size={row.size}
+                  dateFormat={dateFormat}
+                />
+              ))}
             </ul>
           </div>
           {next && (
@@ -171,5 +132,68 @@ export function DiscussionsScreen() {
         </>
       )}
     </section>
+  );
+}
+
+function DiscussionRow({
+  discussion: d,
+  index,
+  setSize,
+  start,
+  size,
+  dateFormat,
+}: {
+  discussion: Discussion;
+  index: number;
+  setSize: number;
+  start: number;
+  size: number;
+  dateFormat: Intl.DateTimeFormat;
+}) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const trust = useDiscussionTrust(api, d.id, d.lastMessageAt);
+  const names = d.participants.map((p) => p.name || p.address).join(', ');
+  return (
+    <li
+      className={`discussion-row${d.unreadCount > 0 ? ' unread' : ''}`}
+      aria-setsize={setSize}
+      aria-posinset={index + 1}
+      style={{ height: `${size}px`, transform: `translateY(${start}px)` }}
+    >
+      <a className="discussion-link" href={`/discussions/${d.id}`} onClick={onLinkClick(`/discussions/${d.id}`)}>
+        <span className="discussion-title">
+          {d.unreadCount > 0 && <span className="unread-dot" aria-hidden="true" />}
+          {d.title}
+          {d.unreadCount > 0 && (
+            <span className="unread-count">{t('discussions.unread', { count: d.unreadCount })}</span>
+          )}
+          {trust && <TrustBadge trust={trust} compact />}
+        </span>
+        <span className="discussion-meta">
+          <span>{d.kind === 'list' ? t('discussions.list') : t('discussions.with', { names })}</span>
+          <span aria-hidden="true"> · </span>
+          <span>{t('discussions.messages', { count: d.messageCount })}</span>
+          {d.importance !== 'normal' && (
+            <>
+              <span aria-hidden="true"> · </span>
+              <span className={`importance importance-${d.importance}`}>{t(`importance.${d.importance}`)}</span>
+            </>
+          )}
+        </span>
+      </a>
+      <time className="discussion-date" dateTime={d.lastMessageAt}>
+        {dateFormat.format(new Date(d.lastMessageAt))}
+      </time>
+      <PiBadge
+        pi={d.pi}
+        subject={d.title}
+        loadBreakdown={async () => {
+          const r = await discussionBreakdown(api, d.id);
+          if (!r) throw new Error('no message scored');
+          return { breakdown: r.breakdown, note: t('pi.weakestNote', { subject: r.message.subject }) };
+        }}
+      />
+    </li>
   );
 }
