@@ -5,7 +5,7 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { MessageFacts } from '../messages/message.facts.ts';
+import { LOCAL_FACTS } from '../messages/message.facts.ts';
 import {
   autocryptHeader,
   autocryptKeydata,
@@ -162,20 +162,6 @@ export interface ComposeDeps {
 
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Facts of a message that never left this instance (composed here, or delivered locally). */
-export const LOCAL_FACTS: MessageFacts = {
-  transport: {
-    via: 'local',
-    tls: null,
-    clientIp: null,
-    helo: null,
-    receivedChain: [],
-    externalHops: 0,
-    plaintextHops: 0,
-  },
-  authentication: null,
-};
 
 interface ResolvedRecipient {
   kind: RecipientKind;

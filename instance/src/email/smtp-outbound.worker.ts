@@ -5,7 +5,7 @@ import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { buildBounce } from './bounce.ts';
-import { LOCAL_FACTS } from './compose.service.ts';
+import { LOCAL_FACTS } from '../messages/message.facts.ts';
 import { asMessageIdHeader } from './compose.mime.ts';
 import { readSentCopy } from './sent-copy.ts';
 import type { MxResolver } from './mx-resolver.ts';

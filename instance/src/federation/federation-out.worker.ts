@@ -18,7 +18,7 @@ import {
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { buildBounce } from '../email/bounce.ts';
-import { LOCAL_FACTS } from '../email/compose.service.ts';
+import { LOCAL_FACTS } from '../messages/message.facts.ts';
 import { asMessageIdHeader, headerSection } from '../email/compose.mime.ts';
 import { readSentCopy } from '../email/sent-copy.ts';
 import {
