@@ -28,7 +28,7 @@ import { AppError } from '../shared/errors.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { headerValue } from './compose.mime.ts';
 import { createOutboundMail, type OutboundMail } from './smtp-outbound.service.ts';
-import { SMTP_OUT_QUEUE } from './smtp-outbound.types.ts';
+import { SMTP_OUT_QUEUE } from '../delivery/delivery.types.ts';
 
 /** The MessageIngest contract, minimally: raw to the blob store, a message row, dedupe by (Message-ID, hash), quota. */
 class RecordingIngest implements MessageIngest {

@@ -37,7 +37,7 @@ import {
   type DeliveryJob,
   type OnDelivered,
   type RecipientResult,
-} from './smtp-outbound.types.ts';
+} from '../delivery/delivery.types.ts';
 
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 

@@ -10,8 +10,9 @@ import type { Storage } from '../storage/storage.port.ts';
 import { ComposeService } from './compose.service.ts';
 import type { DkimKey } from './dkim-key.ts';
 import { MxResolver, type ResolveMx } from './mx-resolver.ts';
-import { DeliveryWorker } from './smtp-outbound.worker.ts';
-import type { OnDelivered } from './smtp-outbound.types.ts';
+import { DeliveryWorker } from '../delivery/delivery.worker.ts';
+import type { OnDelivered } from '../delivery/delivery.types.ts';
+import { SmtpTransport } from '../delivery/transport.smtp.ts';
 
 export interface OutboundMailDeps {
   config: InstanceConfig;
@@ -81,16 +82,20 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
     compose,
     dkimKey,
     startWorker(logger) {
-      const worker = new DeliveryWorker({
+      const transport = new SmtpTransport({
+        domain: config.domain,
+        clock: deps.clock,
+        resolver,
+        tlsPolicy: out.tlsPolicy,
+        smarthost,
+      });
+      const worker = new DeliveryWorker(transport, {
         domain: config.domain,
         clock: deps.clock,
         storage: deps.storage,
         queue: deps.queue,
         ingest: deps.ingest,
         blobs: deps.blobs,
-        resolver,
-        tlsPolicy: out.tlsPolicy,
-        smarthost,
         retry: out.retry,
         logger,
         ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),

@@ -4,9 +4,10 @@ import type { InstanceConfig } from '../config/config.schema.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import { computeMessagePi } from '../privacy/message-pi.model.ts';
 import type { Worker } from '../queue/job-queue.port.ts';
-import { deliveryEnqueueOptions } from '../email/smtp-outbound.types.ts';
+import { FEDERATION_OUT_QUEUE, deliveryEnqueueOptions, federationJobId } from '../delivery/delivery.types.ts';
+import { DeliveryWorker } from '../delivery/delivery.worker.ts';
+import { FederationTransport } from '../delivery/transport.federation.ts';
 import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
-import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
 import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
 import type { OwnStanding } from './peer-directory.ts';
 import { PeerDirectoryClient } from './peer-lookup.ts';
@@ -133,20 +134,24 @@ export function startFederation(
   const replay = new SqliteReplayStore(config.dataDir);
   const retry = config.outbound.retry;
   const lookup = peerHostLookup(config.dns.resolvers);
-  const worker = new FederationDeliveryWorker({
+  const transport = new FederationTransport({
+    domain: config.domain,
+    clock: services.clock,
+    peers,
+    signingKey: signingKeyOf(identity),
+    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
+    ...(lookup ? { lookup } : {}),
+  });
+  const worker = new DeliveryWorker(transport, {
     domain: config.domain,
     clock: services.clock,
     storage: services.storage,
     queue: services.queue,
     ingest: services.ingest,
     blobs: services.blobs,
-    peers,
-    signingKey: signingKeyOf(identity),
-    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
     retry,
     logger,
     onDelivered: (accountId, messageId, fact) => services.privacy.recordDelivery(accountId, messageId, fact),
-    ...(lookup ? { lookup } : {}),
   }).start(config.outbound.concurrency);
   services.outbound.compose.enableFederation({
     routes: (domain) => federationRouteOpen(peers(), config.domain, domain).open,
