@@ -62,9 +62,6 @@ export interface DeliveryFederationFact {
   e2e: boolean;
 }
 
-/** Told when recipients of a Sent copy were accepted (the PI engine records it). Must not throw for the caller. */
-export type OnDelivered = (accountId: string, messageId: string, fact: DeliveryFact) => Promise<void>;
-
 /** Queue 'smtp-out': one job per (message, recipient domain, attempt). */
 export const SMTP_OUT_QUEUE = 'smtp-out';
 

@@ -186,8 +186,10 @@ describe('the delivery worker', () => {
       blobs,
       retry: RETRY,
       logger: silent,
-      onDelivered: async (_accountId, _messageId, fact) => {
-        facts.push(fact);
+      events: {
+        publish: async (_name, { fact }) => {
+          facts.push(fact);
+        },
       },
     });
     workers.push(worker.start(2));

@@ -1,3 +1,5 @@
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { DeliveryEvents } from './delivery.events.ts';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { buildBounce } from '../email/bounce.ts';
@@ -12,7 +14,6 @@ import {
   deliveryEnqueueOptions,
   type DeliveryAttempt,
   type DeliveryJob,
-  type OnDelivered,
   type RecipientResult,
   type RetryPolicy,
 } from './delivery.types.ts';
@@ -23,15 +24,15 @@ export interface DeliveryWorkerDeps {
   /** The instance domain (the bounce's Reporting-MTA and From). */
   domain: string;
   clock: Clock;
-  storage: Storage;
+  storage: Pick<Storage, 'messages'>;
   queue: JobQueue;
   ingest: MessageIngest;
   blobs: BlobStore;
   /** outbound.retry: how many attempts, spaced how (bounded by maxDelayMs). */
   retry: RetryPolicy;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Told what each successful delivery established (recorded on the Sent copy for its PI). */
-  onDelivered?: OnDelivered;
+  /** Told `delivery.recorded` with what each successful delivery established (the PI records it on the Sent copy). */
+  events: EventPublisher<DeliveryEvents>;
 }
 
 /** Attempts kept in a job's history (what travels from one attempt to the next). */
@@ -118,9 +119,11 @@ export class DeliveryWorker<J extends DeliveryJob = DeliveryJob> {
       `${prefix}delivery attempt`,
     );
 
-    if (count('delivered') > 0 && attempt.fact !== null && deps.onDelivered) {
-      await deps.onDelivered(job.accountId, job.messageId, attempt.fact).catch((err: unknown) => {
-        deps.logger.warn({ ...log, err }, 'could not record the delivery on the Sent copy');
+    if (count('delivered') > 0 && attempt.fact !== null) {
+      await deps.events.publish('delivery.recorded', {
+        accountId: job.accountId,
+        messageId: job.messageId,
+        fact: attempt.fact,
       });
     }
 

@@ -9,7 +9,7 @@ import { withoutHeaders } from '../email/compose.mime.ts';
  * every transport of the delivery worker.
  */
 export async function readSentCopy(
-  deps: { storage: Storage; blobs: BlobStore },
+  deps: { storage: Pick<Storage, 'messages'>; blobs: BlobStore },
   accountId: string,
   messageId: string,
 ): Promise<{ message: Message; transmitted: Buffer } | null> {
