@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { startInboundMail, type InboundMail, type InboundMailOptions } from '../email/smtp-inbound.service.ts';
-import { buildHttpServer, type HttpServer } from '../http/server.ts';
+import { buildHttpServer, type HttpServer } from './http.app.ts';
 import { startPublicFace } from '../http/public.face.ts';
 import { createDiscovery, startInstanceDns } from '../discovery/discovery.service.ts';
 import type { DnsResponder } from '../discovery/dns.responder.ts';

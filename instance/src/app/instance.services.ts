@@ -51,6 +51,7 @@ import { peerHostLookup } from '../federation/peer-host.lookup.ts';
 import { PeerDirectoryClient } from '../federation/peer-lookup.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import type { KeyEvents } from '../keys/key.events.ts';
+import type { RemoteIdentityEvents } from '../identities/remote-identity.events.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 
@@ -195,7 +196,7 @@ function readImportCa(file: string): string {
 }
 
 /** Every event of the instance's domains: one bus, each domain publishing its own and seeing only those. */
-export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents;
+export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -332,8 +333,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     box,
     connector: imapConnector,
     clock,
-    onCreated:
-      options.open?.queue === false ? undefined : (identity) => imports.scheduleResync(identity.accountId, identity.id),
+    events,
   });
 
   // Sending mail: the Sent copy, local deliveries and bounces go through the same ingest; jobs read the raw back.
@@ -366,6 +366,12 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
 
   // Reactions across domains.
+  // A remote mailbox added: its scheduled re-sync (not in a process without the queue, e.g. a CLI account command).
+  if (options.open?.queue !== false) {
+    events.subscribe('remote-identity.added', ({ accountId, identityId }) =>
+      imports.scheduleResync(accountId, identityId),
+    );
+  }
   events.subscribe('keys.changed', async ({ accountId, address }) => {
     if (address === null) {
       // The account's own keys or their storage mode: the account PI moves.

@@ -20,17 +20,17 @@ import { trustSharingRoutes } from '../federation/trust-sharing.routes.ts';
 import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
-import type { InstanceServices } from '../app/instance.services.ts';
-import { installAccessControl, type RouteEntry } from './access.ts';
-import { healthRoutes } from './health.routes.ts';
-import { problem, ProblemSchema } from './problem.ts';
+import type { InstanceServices } from './instance.services.ts';
+import { installAccessControl, type RouteEntry } from '../http/access.ts';
+import { healthRoutes } from '../http/health.routes.ts';
+import { problem, ProblemSchema } from '../http/problem.ts';
 import {
   frameworkErrorHandler,
   installProblemHandling,
   requestIdOptions,
   type ProblemCatalogue,
-} from './problem-handling.ts';
-import { validatorCompiler } from './validation.ts';
+} from '../http/problem-handling.ts';
+import { validatorCompiler } from '../http/validation.ts';
 
 /** The instance's error table, as the shared problem handling uses it. */
 const catalogue: ProblemCatalogue<AppError['code']> = {
@@ -44,7 +44,10 @@ export interface HttpServer {
   routes: RouteEntry[];
 }
 
-/** Builds the instance's HTTP API: every domain's routes, OpenAPI at /api/docs, problem+json errors, metrics. */
+/**
+ * Builds the instance's HTTP API (part of the composition root): every domain's routes, each given the services it
+ * uses; OpenAPI at /api/docs, problem+json errors, metrics.
+ */
 export async function buildHttpServer(
   services: InstanceServices,
   logger: FastifyServerOptions['loggerInstance'],
@@ -98,7 +101,15 @@ export async function buildHttpServer(
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
-  await app.register(healthRoutes, { services });
+  await app.register(healthRoutes, {
+    services: {
+      domain: config.domain,
+      storage: services.storage,
+      queue: services.queue,
+      search: services.search,
+      metrics: services.metrics,
+    },
+  });
   await app.register(authRoutes, {
     auth: services.auth,
     metrics: services.metrics,
