@@ -29,7 +29,6 @@ import type { LateDecryptionService } from '../messages/late-decryption.service.
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
 import { noticeDue, notifyStanding } from '../federation/standing.ts';
 import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlite.ts';
-import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
 import type { MessageService } from '../messages/message.service.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
@@ -252,7 +251,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   // (null: federation off). Read from disk here, synced by startInstance. Everything federated reads it at each use
   // through `peers`, so a feed sync or a label lapsing takes effect at once.
   const federation = peerDirectoryFromConfig(config, { clock, logger, events });
-  const peers = (): PeerLookup | null => services.federation ?? null;
+  // The directory in use (`services.federation`; a test may put a stand-in there after start).
+  let directory: PeerLookup | null = federation;
+  const peers = (): PeerLookup | null => directory;
   const directoryClient = new PeerDirectoryClient({
     domain: config.domain,
     peers,
@@ -444,7 +445,12 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     ...(core.lateDecryption ? { lateDecryption: core.lateDecryption } : {}),
     keyDiscovery,
     routes,
-    federation,
+    get federation() {
+      return directory as PeerDirectory | null;
+    },
+    set federation(next: PeerDirectory | null | undefined) {
+      directory = next ?? null;
+    },
     trustSharing,
     async close() {
       trustSharing.close();
