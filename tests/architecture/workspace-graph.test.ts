@@ -44,22 +44,6 @@ const RULES: GraphRules = {
   ],
 };
 
-/**
- * Rule (c)'s offenders today, as `importer -> composition-root file`. This list may only shrink: the test fails when
- * an entry is no longer needed (delete it then), and when a new offender appears.
- * - Domain and HTTP files of the instance take the whole `InstanceServices` locator instead of the services they
- *   use; another change is replacing that locator with explicit dependencies.
- * - The registry's HTTP server takes `RegistryServices` the same way.
- */
-const KNOWN_VIOLATIONS: readonly string[] = [
-  'instance/src/email/smtp-inbound.service.ts -> instance/src/app/instance.services.ts',
-  'instance/src/federation/federation.wiring.ts -> instance/src/app/instance.services.ts',
-  'instance/src/http/health.routes.ts -> instance/src/app/instance.services.ts',
-  'instance/src/http/public.face.ts -> instance/src/app/instance.services.ts',
-  'instance/src/http/server.ts -> instance/src/app/instance.services.ts',
-  'registry/src/http/registry.server.ts -> registry/src/app/registry.services.ts',
-];
-
 const edges = collectImportEdges(ROOT);
 const productEdges = edges.filter((e) => !isTestOnly(e.file));
 const describeEdge = (e: ImportEdge) => `${e.file}: '${e.specifier}' (${e.fromWorkspace} -> ${e.toWorkspace})`;
@@ -90,7 +74,7 @@ describe('workspace graph', () => {
     );
   });
 
-  test('(c) only composition sites import a composition root; the known offenders are listed exactly', () => {
+  test('(c) only composition sites import a composition root', () => {
     const found = [
       ...new Set(
         checkRules(productEdges, { ...RULES, separated: [] }).map(
@@ -98,11 +82,11 @@ describe('workspace graph', () => {
         ),
       ),
     ].sort();
-    const known = [...KNOWN_VIOLATIONS].sort();
-    const fresh = found.filter((f) => !known.includes(f));
-    const gone = known.filter((k) => !found.includes(k));
-    assert.deepEqual(fresh, [], 'new imports of a composition root: pass the services needed instead');
-    assert.deepEqual(gone, [], 'these known violations are fixed: remove them from KNOWN_VIOLATIONS');
+    assert.deepEqual(
+      found,
+      [],
+      'imports of a composition root outside the composition sites: pass the services needed',
+    );
   });
 
   test('(d) platform imports no other workspace', () => {

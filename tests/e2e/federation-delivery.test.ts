@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import {
@@ -63,11 +64,24 @@ describe('federated delivery alpha.test -> beta.test', () => {
   let betaOffsetMs = 0;
   let alice: { id: string; token: string };
   let bob: { id: string; token: string };
+  /** Alpha's log lines (what an operator sees of its delivery attempts), and who is told of each as it comes. */
+  const alphaLog: Record<string, unknown>[] = [];
+  const onAlphaLog: ((line: Record<string, unknown>) => void)[] = [];
 
   beforeAll(async () => {
     sink = await startSmtpSink();
+    const logs = new PassThrough();
+    logs.on('data', (chunk: Buffer) => {
+      for (const text of chunk.toString().split('\n')) {
+        if (!text.trim()) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        alphaLog.push(line);
+        for (const listener of onAlphaLog) listener(line);
+      }
+    });
     a = await startTestInstance({
       domain: 'alpha.test',
+      logTo: logs,
       env: {
         CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`,
         CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: '2',
@@ -560,6 +574,64 @@ describe('federated delivery alpha.test -> beta.test', () => {
       texts.join('\n----\n'),
     );
     directory.entries.delete('gamma.test');
+  });
+
+  test('delivery attempts: a recipient_unknown answer is tried once, never again; a peer unreachable once is retried and delivered once', async () => {
+    const attempts = (messageId: string) =>
+      alphaLog.filter((l) => l.msg === 'federation delivery attempt' && l.messageId === messageId);
+    const idle = async () => {
+      const c = await a.running.services.queue.counts('federation-out');
+      return c.waiting + c.delayed + c.active === 0;
+    };
+
+    const refused = ok(
+      await a.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: { to: [{ address: 'nobody@beta.test' }], subject: 'to nobody, once', text: 'x' },
+      }),
+      202,
+    );
+    await waitFor(async () => attempts(refused.id).length > 0 && (await idle()), 20_000);
+    await waitFor(async () =>
+      alphaLog.some((l) => l.msg === 'federation bounce delivered to the sender' && l.messageId === refused.id),
+    );
+    assert.deepEqual(
+      attempts(refused.id).map((l) => [l.attempt, l.failed]),
+      [[1, 1]],
+      'one attempt, the permanent refusal bounced at once',
+    );
+
+    // Beta's entry points where nothing listens until alpha's first attempt has failed; then back to beta.
+    directory.add(betaId, `https://127.0.0.1:${await freePort()}`);
+    const restore = (line: Record<string, unknown>) => {
+      if (line.msg === 'federation delivery attempt' && line.deferred === 1)
+        directory.add(betaId, b.running.publicUrl!);
+    };
+    onAlphaLog.push(restore);
+    try {
+      const before = await bobCount();
+      const sent = ok(
+        await a.api('POST', '/api/v1/messages', {
+          token: alice.token,
+          body: { to: [{ address: 'bob@beta.test' }], subject: 'unreachable once', text: 'retry me' },
+        }),
+        202,
+      );
+      await waitFor(async () => (await bobCount()) > before && (await idle()), 20_000);
+      assert.deepEqual(
+        attempts(sent.id).map((l) => [l.attempt, l.deferred, l.delivered]),
+        [
+          [1, 1, 0],
+          [2, 0, 1],
+        ],
+        'retried once, then delivered',
+      );
+      const got = (await mailbox(b, bob.token)).filter((m) => m.subject === 'unreachable once');
+      assert.equal(got.length, 1, 'delivered exactly once');
+    } finally {
+      onAlphaLog.splice(onAlphaLog.indexOf(restore), 1);
+      directory.add(betaId, b.running.publicUrl!);
+    }
   });
 
   test('the peer label lapses between queueing and sending: nothing sent, alice is told why', async () => {

@@ -229,6 +229,35 @@ describe('outbound mail through the API', () => {
     }
   });
 
+  test('a temporary refusal (451) then acceptance (250): retried, delivered exactly once, no bounce', async () => {
+    sink.behaviour.rejectRecipientsOnce.set('gina@remote.test', '451 4.3.0 Try again later');
+    const bounceCount = async () => (await mailbox(alice.token)).filter((m) => m.tags.includes('bounce')).length;
+    const bouncesBefore = await bounceCount();
+    const connectionsBefore = sink.connections;
+    const r = await inst.api('POST', '/api/v1/messages', {
+      token: alice.token,
+      body: { to: [{ address: 'gina@remote.test' }], subject: 'refused once', text: 'retry me once' },
+    });
+    assert.equal(r.status, 202, r.text);
+    await waitFor(async () => sink.messages.some((m) => messageIdOf(m.raw) === r.body.messageId));
+    await waitFor(queueIdle);
+    assert.equal(
+      sink.messages.filter((m) => messageIdOf(m.raw) === r.body.messageId).length,
+      1,
+      'delivered exactly once',
+    );
+    assert.equal(sink.connections - connectionsBefore, 2, 'one refused attempt, one delivering attempt');
+    const attempts = logLines.filter((l) => l.msg === 'delivery attempt' && l.messageId === r.body.id);
+    assert.deepEqual(
+      attempts.map((l) => [l.attempt, l.deferred, l.delivered]),
+      [
+        [1, 1, 0],
+        [2, 0, 1],
+      ],
+    );
+    assert.equal(await bounceCount(), bouncesBefore, 'no bounce');
+  });
+
   test('contacts as recipients: one of mine works, one of another account is refused like a missing one', async () => {
     const mine = await inst.api('POST', '/api/v1/contacts', {
       token: alice.token,

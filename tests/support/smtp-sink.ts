@@ -15,6 +15,8 @@ export interface SinkBehaviour {
   /** Refuse every RCPT with this reply (e.g. '550 5.1.1 No such user here' or '450 4.2.0 Try later'). */
   rejectAll: string | null;
   rejectRecipients: Map<string, string>;
+  /** Like `rejectRecipients`, for the next RCPT of that address only (e.g. a 451 the retry gets past). */
+  rejectRecipientsOnce: Map<string, string>;
   /** Refuse the message after DATA with this reply. */
   rejectData: string | null;
 }
@@ -52,7 +54,12 @@ export async function startSmtpSink(
   options: { port?: number; starttls?: boolean; size?: number } = {},
 ): Promise<SmtpSink> {
   const port = options.port ?? (await freePort());
-  const behaviour: SinkBehaviour = { rejectAll: null, rejectRecipients: new Map(), rejectData: null };
+  const behaviour: SinkBehaviour = {
+    rejectAll: null,
+    rejectRecipients: new Map(),
+    rejectRecipientsOnce: new Map(),
+    rejectData: null,
+  };
   const sink: SmtpSink = {
     host: '127.0.0.1',
     port,
@@ -86,7 +93,10 @@ export async function startSmtpSink(
         callback();
       },
       onRcptTo(address, _session, callback) {
-        const reply = behaviour.rejectAll ?? behaviour.rejectRecipients.get(address.address.toLowerCase()) ?? null;
+        const lower = address.address.toLowerCase();
+        const once = behaviour.rejectRecipientsOnce.get(lower) ?? null;
+        behaviour.rejectRecipientsOnce.delete(lower);
+        const reply = behaviour.rejectAll ?? once ?? behaviour.rejectRecipients.get(lower) ?? null;
         callback(reply ? replyError(reply) : null);
       },
       onData(stream, session: SMTPServerSession, callback) {

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { startInboundMail, type InboundMail, type InboundMailOptions } from '../email/smtp-inbound.service.ts';
-import { buildHttpServer, type HttpServer } from '../http/server.ts';
+import { buildHttpServer, type HttpServer } from './http.app.ts';
 import { startPublicFace } from '../http/public.face.ts';
 import { createDiscovery, startInstanceDns } from '../discovery/discovery.service.ts';
 import type { DnsResponder } from '../discovery/dns.responder.ts';
 import type { PublishedKeySource } from '../discovery/published-keys.port.ts';
 import { AccountKeyPublishedSource } from '../keys/account-key.published.ts';
-import { loadInstanceIdentity } from '../identity/instance-identity.ts';
+import { startFederation } from '../federation/federation.wiring.ts';
+import type { DirectorySource } from '../federation/directory.routes.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
 import { PI_MODEL_VERSION } from '../privacy/pi.tally.ts';
@@ -110,21 +111,44 @@ export async function startInstance(
       clock: services.clock,
     });
   const discovery = createDiscovery(services.storage.accounts, publishedKeys, logger);
-  const publicFace = config.https.enabled ? await startPublicFace(config, services, logger, discovery) : null;
+  const identity = await services.identity();
+
+  // The federation's running parts (prekeys, replay store, the 'federation-out' worker), whether or not the public
+  // face is enabled: sending to labelled peers needs no listener here; the public face serves what peers ask of us.
+  const federation = startFederation({
+    config,
+    identity,
+    peers: () => services.federation ?? null,
+    clock: services.clock,
+    box: services.box,
+    storage: services.storage,
+    queue: services.queue,
+    ingest: services.ingest,
+    blobs: services.blobs,
+    events: services.events,
+    directory: federatedDirectory(services),
+    logger,
+  });
+  const publicFace = config.https.enabled
+    ? await startPublicFace(
+        config,
+        { identity, clock: services.clock, federation: federation.inbox, discovery },
+        logger,
+      ).catch(async (e: unknown) => {
+        await federation.stop();
+        throw e;
+      })
+    : null;
 
   // The authoritative DNS responder for the instance's zone (dns.enabled). When it cannot start (port taken or
   // privileged), what is already running is closed so that the process can exit.
   let dns: DnsResponder | null = null;
   if (config.dns.enabled) {
     try {
-      dns = await startInstanceDns(
-        config,
-        publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box)),
-        discovery,
-        logger,
-      );
+      dns = await startInstanceDns(config, identity, discovery, logger);
     } catch (e) {
       await publicFace?.stop();
+      await federation.stop();
       await smtp?.stop();
       await http.app.close();
       await Promise.all(workers.map((w) => w.close()));
@@ -137,7 +161,6 @@ export async function startInstance(
   // federation.syncSeconds, verified against the pinned keys and the last checkpoint; never asked per message.
   if (services.federation) {
     // Every feed's entry for this instance must list its own keys and certificate (SPEC.md §3).
-    const identity = publicFace?.identity ?? (await loadInstanceIdentity(config.dataDir, services.box));
     services.federation.expectOwn({
       signingX: identity.signing.publicJwk.x ?? '',
       encryptionX: identity.encryption.publicJwk.x ?? '',
@@ -173,6 +196,7 @@ export async function startInstance(
         await publicFace?.stop();
         await smtp?.stop();
         await http.app.close();
+        await federation.stop();
         await Promise.all(workers.map((w) => w.close()));
         await services.federation?.stop();
         await services.close();
@@ -180,6 +204,26 @@ export async function startInstance(
         logger.flush();
       })();
       return stopping;
+    },
+  };
+}
+
+/** The key directory and trust sharing this instance answers labelled peers with (directory.routes.ts). */
+function federatedDirectory(services: InstanceServices): DirectorySource {
+  const enabledAccount = async (local: string) => {
+    const account = await services.storage.accounts.getByUsername(local.toLowerCase());
+    return account === null || account.disabled ? null : account;
+  };
+  return {
+    async publicKeyOf(local) {
+      const account = await enabledAccount(local);
+      return account === null ? null : services.accountKeys.publicKey(account.id);
+    },
+    async sharedTrustOf(local) {
+      const account = await enabledAccount(local);
+      if (account === null || !services.trustSharing.sharesTrust(account.id)) return null;
+      const pi = await services.privacy.accountPi(account.id);
+      return { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
     },
   };
 }

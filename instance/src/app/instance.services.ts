@@ -29,15 +29,29 @@ import type { LateDecryptionService } from '../messages/late-decryption.service.
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
 import { noticeDue, notifyStanding } from '../federation/standing.ts';
 import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlite.ts';
-import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
 import type { MessageService } from '../messages/message.service.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
-import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
+import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
+import { EventBus } from '../shared/event-bus.ts';
+import type { DeliveryEvents } from '../delivery/delivery.events.ts';
+import type { FederationEvents } from '../federation/federation.events.ts';
+import {
+  composeFederation,
+  federationKeyLookup,
+  federationRouteProvider,
+  peerCredentials,
+} from '../federation/federation.wiring.ts';
+import type { PeerLookup } from '../federation/inbox.routes.ts';
+import { peerHostLookup } from '../federation/peer-host.lookup.ts';
+import { PeerDirectoryClient } from '../federation/peer-lookup.ts';
+import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
+import type { KeyEvents } from '../keys/key.events.ts';
+import type { RemoteIdentityEvents } from '../identities/remote-identity.events.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 
@@ -51,6 +65,10 @@ export interface InstanceServices {
   box: SecretBox;
   hasher: PasswordHasher;
   metrics: Metrics;
+  /** The in-process event bus the domains publish on (reactions are subscribed in buildServices). */
+  events: EventBus<InstanceEvents>;
+  /** The instance identity (keys, TLS certificate), opened on first use. */
+  identity: () => Promise<InstanceIdentity>;
   accounts: AccountService;
   auth: AuthService;
   devices: DeviceService;
@@ -177,15 +195,34 @@ function readImportCa(file: string): string {
   return pem;
 }
 
+/** Every event of the instance's domains: one bus, each domain publishing its own and seeing only those. */
+export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents;
+
+/**
+ * The composition root: every service built once, in dependency order, each given what it needs at construction
+ * (no setter called later); reactions across domains are subscribed here on the event bus, in one place.
+ */
 export async function buildServices(config: InstanceConfig, options: ServiceOptions = {}): Promise<InstanceServices> {
   const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: 'silent' });
   const box = new SecretBox(loadMasterKey(config.dataDir, options.env));
   const storage = await openStorage(config, options.env);
   const queue = options.open?.queue === false ? notOpened<JobQueue>('the job queue') : await openQueue(config);
   const search = options.open?.search === false ? notOpened<SearchIndex>('the search index') : await openSearch(config);
   const hasher = new PasswordHasher(options.passwordHashing);
   const metrics = createMetrics();
-  // The account's own keys: a change moves the account PI (its 'summary' job, through the email core's PiService).
+  const events = new EventBus<InstanceEvents>(logger);
+  // The instance identity (keys, TLS certificate), opened when first needed (a CLI command may never need it).
+  let identityLoad: Promise<InstanceIdentity> | null = null;
+  const identity = (): Promise<InstanceIdentity> => {
+    const load = (identityLoad ??= loadInstanceIdentity(config.dataDir, box));
+    load.catch(() => {
+      identityLoad = null;
+    });
+    return load;
+  };
+
+  // Keys: the account's own (where the private key lives, its session-held unlock) and its correspondents'.
   const accountKeys = new AccountKeyService({
     keys: storage.accountKeys,
     accounts: storage.accounts,
@@ -195,11 +232,11 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     clock,
     domain: config.domain,
     ...(options.passwordHashing ? { kdf: options.passwordHashing } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-    onChanged: (accountId) => core.privacy.enqueue({ kind: 'summary', accountId }),
-    // Encrypted mail that arrived while the key was locked is decrypted once a session unlocks it.
-    onUnlocked: async (accountId) => core.lateDecryption?.keyUnlocked(accountId),
+    logger,
+    events,
   });
+  const ownKeys: AccountKeys = options.accountKeys ?? accountKeys;
+  const correspondentKeys = new CorrespondentKeyService({ keys: storage.keys, clock, events });
   const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes, {
     passwordChanging: (accountId, newPassword, oldPassword) =>
       accountKeys.passwordChanging(accountId, newPassword, oldPassword),
@@ -210,78 +247,49 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     keyUnlock: accountKeys,
   });
   const devices = new DeviceService(storage, clock);
-  const logger = options.logger ?? pino({ level: 'silent' });
-  const imapConnector = new ImapflowConnector({
-    allowPrivateHosts: config.imports.allowPrivateHosts,
-    maxMessageBytes: config.imports.maxMessageBytes,
-    ...(config.imports.caFile ? { extraCa: [readImportCa(config.imports.caFile)] } : {}),
-  });
-  // The email core's ingest, looked up when a message arrives (it joins these services on its own).
-  const ingest: MessageIngest = {
-    ingest: (request) => {
-      const real = (services as InstanceServices & { ingest?: MessageIngest }).ingest;
-      if (!real) throw new AppError('service_unavailable', 'Message ingest is not available in this process.');
-      return real.ingest(request);
-    },
-  };
-  const imapSync = new ImapSync(
-    { storage, box, ingest, connector: imapConnector, clock, logger },
-    { maxMessageBytes: config.imports.maxMessageBytes },
-  );
-  const imports = new ImapImportService(
-    { storage, queue, sync: imapSync, clock, logger },
-    { resyncMinutes: config.imports.resyncMinutes },
-  );
-  const identities = new RemoteIdentityService({
-    storage,
-    box,
-    connector: imapConnector,
+
+  // The peer directory (federation.registryUrl): the registry's verified feed and this instance's own standing in it
+  // (null: federation off). Read from disk here, synced by startInstance. Everything federated reads it at each use
+  // through `peers`, so a feed sync or a label lapsing takes effect at once.
+  const federation = peerDirectoryFromConfig(config, { clock, logger, events });
+  // The directory in use (`services.federation`; a test may put a stand-in there after start).
+  let directory: PeerLookup | null = federation;
+  const peers = (): PeerLookup | null => directory;
+  const directoryClient = new PeerDirectoryClient({
+    domain: config.domain,
+    peers,
+    credentials: async () => peerCredentials(await identity()),
     clock,
-    onCreated:
-      options.open?.queue === false ? undefined : (identity) => imports.scheduleResync(identity.accountId, identity.id),
+    logger,
+    ...(() => {
+      const lookup = peerHostLookup(config.dns.resolvers);
+      return lookup ? { lookup } : {};
+    })(),
   });
-  // The email core: blob store, contacts, conversations, messages, ingest, search indexing.
+
+  // Keys to encrypt to (own accounts', correspondents', the federation's key directory, WKD and DNS lookups through
+  // the instance's resolvers); Autocrypt keys learnt from inbound mail.
+  const keyDiscovery = new KeyDiscoveryService(
+    {
+      keys: correspondentKeys,
+      accountKeys: ownKeys,
+      accounts: storage.accounts,
+      domain: config.domain,
+      clock,
+      logger,
+      federation: federationKeyLookup(directoryClient),
+    },
+    { dns: { resolvers: config.dns.resolvers, trustAd: config.dns.trustAd }, wkd: {}, ...options.keyDiscovery },
+  );
+
+  // The email core: blob store, contacts, conversations, messages, ingest, search indexing, Privacy Index.
   const blobStore = new FsBlobStore(join(config.dataDir, 'blobs'));
-  // End-to-end mail: encrypted mail to an account in server-side key mode, unlocked, is decrypted at arrival.
-  const ownKeys: AccountKeys = options.accountKeys ?? accountKeys;
-  // Every key the account can unlock (the active one, and those it replaced: mail encrypted before a rotation).
+  // End-to-end mail: encrypted mail to an account in server-side key mode, unlocked, is decrypted at arrival; with
+  // every key the account can unlock (the active one, and those it replaced: mail encrypted before a rotation).
   const decryptionKeyOf = async (accountId: string) => {
     if ((await ownKeys.mode(accountId)) !== 'server') return null;
     return ownKeys.unlockedKeys ? ownKeys.unlockedKeys(accountId) : ownKeys.unlocked(accountId);
   };
-  // The peer directory (federation.registryUrl): the registry's verified feed and this instance's own standing in it,
-  // which caps account PIs; a change of standing rescores every account. Read from disk here, synced by startInstance.
-  const federation = peerDirectoryFromConfig(config, {
-    clock,
-    logger,
-    onStandingChanged: (now, before) => {
-      rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) =>
-        logger.error({ err }, 'account PIs not rescored after a change of instance standing'),
-      );
-      // Users are told when federation stops for this instance (and when it resumes), in their mailbox.
-      const notice = noticeDue(now, before);
-      if (notice !== null) {
-        // A revocation's reason is read from the registry's public record first (words for the users; the signed
-        // feed alone decides the standing).
-        const reason =
-          now.status === 'revoked' && federation
-            ? federation.fetchOwnRevocation().then((r) => r?.reason ?? null)
-            : Promise.resolve(null);
-        reason
-          .then((why) =>
-            notifyStanding(
-              { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
-              notice,
-              now,
-              why,
-            ),
-          )
-          .catch((err: unknown) => logger.error({ err }, 'federation standing notice not delivered'));
-      } else if (now.status === 'revoked' && federation) {
-        void federation.fetchOwnRevocation();
-      }
-    },
-  });
   const core = buildEmailCore({
     storage,
     blobs: blobStore,
@@ -293,48 +301,60 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     keyStorageOf: (accountId) => accountKeys.mode(accountId),
     decryptionKeyOf,
     ...(federation ? { standing: federation } : {}),
+    // The addresses of an account's remote mailboxes are its own: imported mail from them is the user's.
+    ownAddressSources: [
+      async (accountId) =>
+        (await storage.remoteIdentities.listByAccount(accountId))
+          .map((i) => i.username.toLowerCase())
+          .filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
+    ],
+    keyLearners: [
+      async (accountId, sender, raw, facts) => {
+        await keyDiscovery.learnAutocrypt(accountId, sender, raw, facts);
+      },
+    ],
+    federationFacts: (addresses) => directoryClient.contactFederation(addresses),
   });
-  const mailIngest = core.ingest;
-  // The addresses of an account's remote mailboxes are its own: imported mail from them is the user's, not a correspondent's.
-  mailIngest.addOwnAddressSource(async (accountId) =>
-    (await storage.remoteIdentities.listByAccount(accountId))
-      .map((i) => i.username.toLowerCase())
-      .filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
+
+  // IMAP imports and remote mailboxes, delivering through the core's ingest.
+  const imapConnector = new ImapflowConnector({
+    allowPrivateHosts: config.imports.allowPrivateHosts,
+    maxMessageBytes: config.imports.maxMessageBytes,
+    ...(config.imports.caFile ? { extraCa: [readImportCa(config.imports.caFile)] } : {}),
+  });
+  const imapSync = new ImapSync(
+    { storage, box, ingest: core.ingest, connector: imapConnector, clock, logger },
+    { maxMessageBytes: config.imports.maxMessageBytes },
   );
+  const imports = new ImapImportService(
+    { storage, queue, sync: imapSync, clock, logger },
+    { resyncMinutes: config.imports.resyncMinutes },
+  );
+  const identities = new RemoteIdentityService({
+    storage,
+    box,
+    connector: imapConnector,
+    clock,
+    events,
+  });
+
   // Sending mail: the Sent copy, local deliveries and bounces go through the same ingest; jobs read the raw back.
+  // Recipients at labelled peers go over the federation; mail is encrypted end to end when keys allow.
   const outbound = createOutboundMail({
     config,
     clock,
     storage,
     queue,
     box,
-    ingest: mailIngest,
+    ingest: core.ingest,
     blobs: blobStore,
     env: options.env ?? process.env,
-    onDelivered: (accountId, messageId, fact) => core.privacy.recordDelivery(accountId, messageId, fact),
-  });
-  // End-to-end encrypted mail: keys to encrypt to (WKD and DNS lookups through the instance's resolvers), Autocrypt
-  // keys learnt from inbound mail, and the route preview. The correspondents' key service is read when first used.
-  const keyDiscovery = new KeyDiscoveryService(
-    {
-      keys: {
-        addKey: (...a) => services.keys.addKey(...a),
-        keysForAddress: (...a) => services.keys.keysForAddress(...a),
-      },
+    events,
+    openpgp: {
       accountKeys: ownKeys,
-      accounts: storage.accounts,
-      domain: config.domain,
-      clock,
-      logger,
+      recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
     },
-    { dns: { resolvers: config.dns.resolvers, trustAd: config.dns.trustAd }, wkd: {}, ...options.keyDiscovery },
-  );
-  mailIngest.addKeyLearner(async (accountId, sender, raw, facts) => {
-    await keyDiscovery.learnAutocrypt(accountId, sender, raw, facts);
-  });
-  outbound.compose.enableOpenPgp({
-    accountKeys: ownKeys,
-    recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
+    federation: composeFederation({ peers, config, queue }),
   });
   const routes = new RoutePreviewService({
     storage,
@@ -343,8 +363,59 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     accountKeys: ownKeys,
     domain: config.domain,
     tlsPolicy: config.outbound.tlsPolicy,
+    providers: [federationRouteProvider(peers, config.domain)],
   });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
+
+  // Reactions across domains.
+  // A remote mailbox added: its scheduled re-sync (not in a process without the queue, e.g. a CLI account command).
+  if (options.open?.queue !== false) {
+    events.subscribe('remote-identity.added', ({ accountId, identityId }) =>
+      imports.scheduleResync(accountId, identityId),
+    );
+  }
+  events.subscribe('keys.changed', async ({ accountId, address }) => {
+    if (address === null) {
+      // The account's own keys or their storage mode: the account PI moves.
+      await core.privacy.enqueue({ kind: 'summary', accountId });
+      return;
+    }
+    // A correspondent's key pinned, replaced, verified or rejected: the contact, its messages (signatures re-checked)
+    // and the account are rescored through the 'pi' queue.
+    const contact = await storage.contacts.findByIdentity(accountId, 'email', address);
+    if (contact !== null) await core.privacy.enqueue({ kind: 'contact', accountId, contactId: contact.id });
+  });
+  // Encrypted mail that arrived while the key was locked is decrypted once a session unlocks it.
+  events.subscribe('key.unlocked', async ({ accountId }) => {
+    await core.lateDecryption?.keyUnlocked(accountId);
+  });
+  // What a delivery established is recorded on the Sent copy for its PI.
+  events.subscribe('delivery.recorded', ({ accountId, messageId, fact }) =>
+    core.privacy.recordDelivery(accountId, messageId, fact),
+  );
+  // A change of this instance's standing rescores every account, and users are told in their mailbox when federation
+  // stops for this instance (and when it resumes).
+  events.subscribe('standing.changed', async ({ now, before }) => {
+    rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) =>
+      logger.error({ err }, 'account PIs not rescored after a change of instance standing'),
+    );
+    const notice = noticeDue(now, before);
+    if (notice !== null) {
+      // A revocation's reason is read from the registry's public record first (words for the users; the signed feed
+      // alone decides the standing).
+      const why =
+        now.status === 'revoked' && federation ? ((await federation.fetchOwnRevocation())?.reason ?? null) : null;
+      await notifyStanding(
+        { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
+        notice,
+        now,
+        why,
+      ).catch((err: unknown) => logger.error({ err }, 'federation standing notice not delivered'));
+    } else if (now.status === 'revoked' && federation) {
+      void federation.fetchOwnRevocation();
+    }
+  });
+
   const services: InstanceServices = {
     config,
     clock,
@@ -354,6 +425,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     box,
     hasher,
     metrics,
+    events,
+    identity,
     accounts,
     auth,
     devices,
@@ -362,28 +435,23 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     outbound,
     blobs: blobStore,
     contacts: core.contacts,
-    // onKeysChanged: the lead wires Privacy Index recomputation of the address's contact here.
-    keys: new CorrespondentKeyService({
-      keys: storage.keys,
-      clock,
-      // A key pinned, replaced, verified or rejected: the contact, its messages (signatures re-checked) and the
-      // account are rescored through the 'pi' queue.
-      onKeysChanged: async (accountId, address) => {
-        const contact = await storage.contacts.findByIdentity(accountId, 'email', address);
-        if (contact !== null) await core.privacy.enqueue({ kind: 'contact', accountId, contactId: contact.id });
-      },
-    }),
+    keys: correspondentKeys,
     keyAlerts: new KeyAlertService({ keys: storage.keys, contacts: storage.contacts }),
     accountKeys,
     conversations: core.conversations,
     messages: core.messages,
-    ingest: mailIngest,
+    ingest: core.ingest,
     indexer: core.indexer,
     privacy: core.privacy,
     ...(core.lateDecryption ? { lateDecryption: core.lateDecryption } : {}),
     keyDiscovery,
     routes,
-    federation,
+    get federation() {
+      return directory as PeerDirectory | null;
+    },
+    set federation(next: PeerDirectory | null | undefined) {
+      directory = next ?? null;
+    },
     trustSharing,
     async close() {
       trustSharing.close();

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { headerSection, withoutHeaders } from './compose.mime.ts';
-import type { RecipientResult } from './smtp-outbound.types.ts';
+import type { RecipientResult } from '../delivery/delivery.types.ts';
 
 /** Originals up to this size travel whole in the bounce (message/rfc822); larger ones by their headers only. */
 export const BOUNCE_FULL_ORIGINAL_MAX_BYTES = 32 * 1024;

@@ -25,10 +25,11 @@ import type { Message } from '../messages/message.entity.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts';
 import { AppError } from '../shared/errors.ts';
+import { noEvents } from '../shared/event-bus.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { headerValue } from './compose.mime.ts';
 import { createOutboundMail, type OutboundMail } from './smtp-outbound.service.ts';
-import { SMTP_OUT_QUEUE } from './smtp-outbound.types.ts';
+import { SMTP_OUT_QUEUE } from '../delivery/delivery.types.ts';
 
 /** The MessageIngest contract, minimally: raw to the blob store, a message row, dedupe by (Message-ID, hash), quota. */
 class RecordingIngest implements MessageIngest {
@@ -120,7 +121,17 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     );
     alice = await accounts.create({ username: 'alice', password: 'alice-password-1', displayName: 'Alice Liddell' });
     bob = await accounts.create({ username: 'bob', password: 'bob-password-12' });
-    outbound = createOutboundMail({ config, clock: () => new Date(), storage, queue, box, ingest, blobs, env: {} });
+    outbound = createOutboundMail({
+      config,
+      clock: () => new Date(),
+      storage,
+      queue,
+      box,
+      ingest,
+      blobs,
+      env: {},
+      events: noEvents(),
+    });
     worker = outbound.startWorker(silent);
     const identity = await loadInstanceIdentity(tmp.dir, box);
     const record = dnsRecords(identity).find((r) => r.name === 'caliopen1._domainkey.alpha.test.')!;

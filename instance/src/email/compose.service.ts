@@ -1,3 +1,5 @@
+import type { DeliveryEvents } from '../delivery/delivery.events.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
 import { randomUUID } from 'node:crypto';
 import type { PrivateKey } from 'openpgp';
 import type { Logger } from 'pino';
@@ -5,7 +7,7 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { MessageFacts } from '../messages/message.facts.ts';
+import { LOCAL_FACTS } from '../messages/message.facts.ts';
 import {
   autocryptHeader,
   autocryptKeydata,
@@ -35,9 +37,8 @@ import {
   SMTP_OUT_QUEUE,
   type RetryPolicy,
   type DeliveryJob,
-  type OnDelivered,
   type RecipientResult,
-} from './smtp-outbound.types.ts';
+} from '../delivery/delivery.types.ts';
 
 export type RecipientKind = 'to' | 'cc' | 'bcc';
 
@@ -109,7 +110,7 @@ export interface SendResult {
   signed: boolean;
 }
 
-/** What compose needs for end-to-end encryption (instance.services wires it; without it nothing is encrypted). */
+/** What compose needs for end-to-end encryption (the composition root, app/, gives it; without it nothing is encrypted). */
 export interface ComposeOpenPgp {
   accountKeys: AccountKeys;
   /** The key to encrypt to for a recipient, as the sender's account knows it (KeyDiscoveryService.keyFor). */
@@ -122,7 +123,7 @@ export interface ComposeOpenPgp {
   preferEncrypt?: (accountId: string) => Promise<boolean>;
 }
 
-/** Delivery over the federation (instance/src/federation wires it): for recipients at a labelled peer instance. */
+/** Delivery over the federation (federation.wiring.ts composeFederation): for recipients at a labelled peer instance. */
 export interface ComposeFederation {
   /** True when mail for this domain goes over the federation now (a peer with a valid label, and ours valid). */
   routes(domain: string): boolean;
@@ -155,27 +156,15 @@ export interface ComposeDeps {
   retry: RetryPolicy;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Told of local deliveries (recorded on the Sent copy for its PI). */
-  onDelivered?: OnDelivered;
-  /** End-to-end encryption; also settable later with `enableOpenPgp`. */
+  events?: EventPublisher<DeliveryEvents>;
+  /** End-to-end encryption (without it nothing is encrypted). */
   openpgp?: ComposeOpenPgp;
+  /** Routing of recipients at labelled peer instances over the federation instead of SMTP. */
+  federation?: ComposeFederation;
 }
 
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Facts of a message that never left this instance (composed here, or delivered locally). */
-export const LOCAL_FACTS: MessageFacts = {
-  transport: {
-    via: 'local',
-    tls: null,
-    clientIp: null,
-    helo: null,
-    receivedChain: [],
-    externalHops: 0,
-    plaintextHops: 0,
-  },
-  authentication: null,
-};
 
 interface ResolvedRecipient {
   kind: RecipientKind;
@@ -192,21 +181,12 @@ interface ResolvedRecipient {
  * hop) and queues one delivery job per remote domain.
  */
 export class ComposeService {
-  private openpgp: ComposeOpenPgp | null;
-  private federation: ComposeFederation | null = null;
+  private readonly openpgp: ComposeOpenPgp | null;
+  private readonly federation: ComposeFederation | null;
 
   constructor(private readonly deps: ComposeDeps) {
     this.openpgp = deps.openpgp ?? null;
-  }
-
-  /** Routes recipients at labelled peer instances over the federation instead of SMTP. */
-  enableFederation(federation: ComposeFederation): void {
-    this.federation = federation;
-  }
-
-  /** Turns end-to-end encryption on (the keys domain is built after the outbound mail). */
-  enableOpenPgp(openpgp: ComposeOpenPgp): void {
-    this.openpgp = openpgp;
+    this.federation = deps.federation ?? null;
   }
 
   async send(sender: Account, input: ComposeInput): Promise<SendResult> {
@@ -288,17 +268,11 @@ export class ComposeService {
             read: false,
           });
           statuses.push({ address: r.email.address, kind: r.kind, route: 'local', status: 'delivered', encrypted });
-          await deps
-            .onDelivered?.(sender.id, sent.message.id, {
-              domain: deps.domain,
-              via: 'local',
-              tls: null,
-              peer: null,
-              at: now.toISOString(),
-            })
-            .catch((err: unknown) => {
-              deps.logger?.warn({ err, messageId: sent.message.id }, 'could not record the delivery on the Sent copy');
-            });
+          await deps.events?.publish('delivery.recorded', {
+            accountId: sender.id,
+            messageId: sent.message.id,
+            fact: { domain: deps.domain, via: 'local', tls: null, peer: null, at: now.toISOString() },
+          });
         } catch (err) {
           const quota = err instanceof AppError && err.code === 'quota_exceeded';
           if (!quota) deps.logger?.error({ err, messageId: sent.message.id }, 'local delivery failed');

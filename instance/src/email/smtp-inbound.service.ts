@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { InstanceConfig } from '../config/config.schema.ts';
-import { loadInstanceIdentity } from '../identity/instance-identity.ts';
-import type { InstanceServices } from '../app/instance.services.ts';
+import type { InstanceIdentity } from '../identity/instance-identity.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import type { Storage } from '../storage/storage.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { InboundSpool } from './inbound-spool.port.ts';
 import { SqliteInboundSpool, type SqliteSpoolOptions } from './inbound-spool.sqlite.ts';
@@ -37,7 +39,14 @@ export type SmtpConfig = InstanceConfig['smtp'];
  * land, in-flight deliveries finish.
  */
 export async function startInboundMail(
-  services: Pick<InstanceServices, 'config' | 'storage' | 'box' | 'metrics' | 'clock'>,
+  services: {
+    config: Pick<InstanceConfig, 'domain' | 'dataDir' | 'smtp'>;
+    storage: Pick<Storage, 'accounts'>;
+    metrics: Metrics;
+    clock: Clock;
+    /** The instance identity: its TLS certificate is what STARTTLS presents. */
+    identity: () => Promise<Pick<InstanceIdentity, 'tls'>>;
+  },
   ingest: MessageIngest,
   logger: Logger,
   options: InboundMailOptions = {},
@@ -45,7 +54,7 @@ export async function startInboundMail(
   const { config } = services;
   const smtp = config.smtp;
   const log = logger.child({ component: 'smtp-in' });
-  const identity = await loadInstanceIdentity(config.dataDir, services.box);
+  const identity = await services.identity();
   const resolver = options.resolver ?? systemDnsResolver(smtp.dnsServers);
   const registry = services.metrics.registry;
 

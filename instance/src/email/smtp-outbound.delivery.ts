@@ -1,13 +1,8 @@
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import {
-  DeliveryFailure,
-  type DeliveryAttempt,
-  type DeliveryRoute,
-  type MxHost,
-  type RecipientResult,
-} from './smtp-outbound.types.ts';
+import type { DeliveryAttempt, RecipientResult } from '../delivery/delivery.types.ts';
+import { DeliveryFailure, type DeliveryRoute, type MxHost } from './smtp-outbound.types.ts';
 
 export interface SmtpClientOptions {
   /** EHLO name: the instance domain. */

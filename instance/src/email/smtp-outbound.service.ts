@@ -7,11 +7,13 @@ import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../storage/storage.port.ts';
-import { ComposeService } from './compose.service.ts';
+import { ComposeService, type ComposeFederation, type ComposeOpenPgp } from './compose.service.ts';
 import type { DkimKey } from './dkim-key.ts';
 import { MxResolver, type ResolveMx } from './mx-resolver.ts';
-import { DeliveryWorker } from './smtp-outbound.worker.ts';
-import type { OnDelivered } from './smtp-outbound.types.ts';
+import { DeliveryWorker } from '../delivery/delivery.worker.ts';
+import type { DeliveryEvents } from '../delivery/delivery.events.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import { SmtpTransport } from '../delivery/transport.smtp.ts';
 
 export interface OutboundMailDeps {
   config: InstanceConfig;
@@ -25,8 +27,12 @@ export interface OutboundMailDeps {
   env?: NodeJS.ProcessEnv;
   /** The MX lookup (node:dns by default). */
   resolveMx?: ResolveMx;
-  /** Told what each delivery negotiated (the PI engine records it on the Sent copy). */
-  onDelivered?: OnDelivered;
+  /** Told `delivery.recorded` with what each delivery negotiated (the PI engine records it on the Sent copy). */
+  events: EventPublisher<DeliveryEvents>;
+  /** End-to-end encryption of what is composed (ComposeService). */
+  openpgp?: ComposeOpenPgp;
+  /** Routing to labelled peer instances over the federation (ComposeService). */
+  federation?: ComposeFederation;
 }
 
 /** Sending mail: the compose service (API side) and the delivery worker (queue side), sharing one configuration. */
@@ -75,25 +81,31 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
     dkimKey,
     limits: { maxRecipients: out.maxRecipients, maxAttachmentBytes: out.maxAttachmentBytes },
     retry: out.retry,
-    ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
+    events: deps.events,
+    ...(deps.openpgp ? { openpgp: deps.openpgp } : {}),
+    ...(deps.federation ? { federation: deps.federation } : {}),
   });
   return {
     compose,
     dkimKey,
     startWorker(logger) {
-      const worker = new DeliveryWorker({
+      const transport = new SmtpTransport({
+        domain: config.domain,
+        clock: deps.clock,
+        resolver,
+        tlsPolicy: out.tlsPolicy,
+        smarthost,
+      });
+      const worker = new DeliveryWorker(transport, {
         domain: config.domain,
         clock: deps.clock,
         storage: deps.storage,
         queue: deps.queue,
         ingest: deps.ingest,
         blobs: deps.blobs,
-        resolver,
-        tlsPolicy: out.tlsPolicy,
-        smarthost,
         retry: out.retry,
         logger,
-        ...(deps.onDelivered ? { onDelivered: deps.onDelivered } : {}),
+        events: deps.events,
       });
       return worker.start(out.concurrency);
     },

@@ -1,15 +1,25 @@
 import type { Logger } from 'pino';
-import type { InstanceServices } from '../app/instance.services.ts';
+import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
+import type { DeliveryEvents } from '../delivery/delivery.events.ts';
+import type { ComposeFederation } from '../email/compose.service.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
+import type { FederationKeyLookup } from '../keys/key-discovery.service.ts';
+import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { computeMessagePi } from '../privacy/message-pi.model.ts';
-import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
-import { deliveryEnqueueOptions } from '../email/smtp-outbound.types.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { Storage } from '../storage/storage.port.ts';
+import { FEDERATION_OUT_QUEUE, deliveryEnqueueOptions, federationJobId } from '../delivery/delivery.types.ts';
+import { DeliveryWorker } from '../delivery/delivery.worker.ts';
+import { FederationTransport } from '../delivery/transport.federation.ts';
 import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
-import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';
+import type { DirectorySource } from './directory.routes.ts';
 import type { InboxDeps, PeerLookup } from './inbox.routes.ts';
 import type { OwnStanding } from './peer-directory.ts';
-import { PeerDirectoryClient } from './peer-lookup.ts';
+import type { PeerCredentials, PeerDirectoryClient } from './peer-lookup.ts';
 import { explainStanding } from './standing.ts';
 import { peerHostLookup } from './peer-host.lookup.ts';
 import { PrekeyStore, signingKeyOf } from './prekey.store.ts';
@@ -55,7 +65,7 @@ export function federationRouteOpen(
   };
 }
 
-/** The route preview's federation provider (RoutePreviewService.addProvider). */
+/** The route preview's federation provider (RoutePreviewService `providers`). */
 export function federationRouteProvider(peers: () => PeerLookup | null, ownDomain: string): RouteProvider {
   return {
     name: 'federation',
@@ -100,116 +110,121 @@ export function federationRouteProvider(peers: () => PeerLookup | null, ownDomai
   };
 }
 
-export interface RunningFederation {
-  inbox: InboxDeps;
-  prekeys: PrekeyStore;
-  replay: SqliteReplayStore;
-  worker: Worker;
-  /** Asks labelled peers for their users' keys and shared trust. */
-  directoryClient: PeerDirectoryClient;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts what the federation needs on the public face: the prekey store (rotation every few minutes), the persistent
- * replay store, the 'federation-out' worker, compose routing to labelled peers and the route preview's provider. The
- * peer directory is read at each use (`services.federation`): a feed sync, or a label lapsing, takes effect at once.
- */
-export function startFederation(
-  config: InstanceConfig,
-  services: InstanceServices,
-  identity: InstanceIdentity,
-  logger: Logger,
-): RunningFederation {
-  const peers = (): PeerLookup | null => services.federation ?? null;
-  const prekeys = new PrekeyStore({
-    dataDir: config.dataDir,
-    box: services.box,
-    identity,
-    clock: services.clock,
-    logger,
-  });
-  prekeys.start();
-  const replay = new SqliteReplayStore(config.dataDir);
-  const retry = config.outbound.retry;
-  const lookup = peerHostLookup(config.dns.resolvers);
-  const worker = new FederationDeliveryWorker({
-    domain: config.domain,
-    clock: services.clock,
-    storage: services.storage,
-    queue: services.queue,
-    ingest: services.ingest,
-    blobs: services.blobs,
-    peers,
-    signingKey: signingKeyOf(identity),
-    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
-    retry,
-    logger,
-    onDelivered: (accountId, messageId, fact) => services.privacy.recordDelivery(accountId, messageId, fact),
-    ...(lookup ? { lookup } : {}),
-  }).start(config.outbound.concurrency);
-  services.outbound.compose.enableFederation({
+/** Compose's routing to labelled peers: open when both labels are valid, queued on 'federation-out'. */
+export function composeFederation(deps: {
+  peers: () => PeerLookup | null;
+  config: Pick<InstanceConfig, 'domain'> & {
+    federation: Pick<InstanceConfig['federation'], 'emailFallback'>;
+    outbound: Pick<InstanceConfig['outbound'], 'retry'>;
+  };
+  queue: JobQueue;
+}): ComposeFederation {
+  const { peers, config, queue } = deps;
+  return {
     routes: (domain) => federationRouteOpen(peers(), config.domain, domain).open,
     reason: (domain) => federationRouteOpen(peers(), config.domain, domain).reason,
     emailFallback: config.federation.emailFallback,
     enqueue: async (job) => {
-      await services.queue.enqueue(
+      await queue.enqueue(
         FEDERATION_OUT_QUEUE,
         'deliver',
         job,
-        deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, 1), retry),
+        deliveryEnqueueOptions(federationJobId(job.messageId, job.domain, 1), config.outbound.retry),
       );
     },
-  });
-  services.routes.addProvider(federationRouteProvider(peers, config.domain));
-  // The federated key directory and trust sharing (SPEC.md §12, §13): asked of labelled peers by key discovery (before
-  // WKD and DNS) and by the contacts' PI; answered to them from the accounts' keys and, when allowed, account PIs.
-  const directoryClient = new PeerDirectoryClient({
-    domain: config.domain,
-    peers,
-    signingKey: signingKeyOf(identity),
-    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
-    clock: services.clock,
-    logger,
-    ...(lookup ? { lookup } : {}),
-  });
-  services.keyDiscovery.enableFederation(async (address) => {
-    if (!directoryClient.isPeerAddress(address)) return null;
-    const answer = await directoryClient.fetchKey(address);
+  };
+}
+
+/** Key discovery's first source for addresses at labelled peers: their federated key directory (SPEC.md §12). */
+export function federationKeyLookup(client: PeerDirectoryClient): FederationKeyLookup {
+  return async (address) => {
+    if (!client.isPeerAddress(address)) return null;
+    const answer = await client.fetchKey(address);
     if (answer.ok)
       return { found: answer.value.openpgpKey, detail: `Served by ${answer.value.domain}'s key directory.` };
     return { found: null, detail: `${answer.code}: ${answer.message}`.slice(0, 300) };
-  });
-  services.privacy.enableFederation((addresses) => directoryClient.contactFederation(addresses));
-  const enabledAccount = async (local: string) => {
-    const account = await services.storage.accounts.getByUsername(local.toLowerCase());
-    return account === null || account.disabled ? null : account;
   };
+}
+
+/** What this instance presents to peers, from its identity. */
+export function peerCredentials(identity: InstanceIdentity): PeerCredentials {
+  return {
+    signingKey: signingKeyOf(identity),
+    clientCert: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
+  };
+}
+
+export interface FederationDeps {
+  config: Pick<InstanceConfig, 'domain' | 'dataDir'> & {
+    outbound: Pick<InstanceConfig['outbound'], 'retry' | 'concurrency'>;
+    dns: Pick<InstanceConfig['dns'], 'resolvers'>;
+  };
+  identity: InstanceIdentity;
+  /** The peer directory as it is now (read at each use: a feed sync, or a label lapsing, takes effect at once). */
+  peers: () => PeerLookup | null;
+  clock: Clock;
+  box: SecretBox;
+  storage: Pick<Storage, 'messages' | 'accounts'>;
+  queue: JobQueue;
+  ingest: MessageIngest;
+  blobs: BlobStore;
+  events: EventPublisher<DeliveryEvents>;
+  /** The key directory and trust sharing answered to peers (directory.routes.ts). */
+  directory: DirectorySource;
+  logger: Logger;
+}
+
+export interface RunningFederation {
+  /** What the public HTTPS face serves the inbox, prekeys and directory with. */
+  inbox: InboxDeps;
+  prekeys: PrekeyStore;
+  replay: SqliteReplayStore;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the federation's running parts: the prekey store (rotation every few minutes), the persistent replay store
+ * and the 'federation-out' delivery worker, and returns what the public face serves peers with. Started by the
+ * instance (app/instance.app.ts) whether or not the public face is enabled: sending to peers needs no listener here.
+ */
+export function startFederation(deps: FederationDeps): RunningFederation {
+  const { config, identity, peers, logger } = deps;
+  const prekeys = new PrekeyStore({ dataDir: config.dataDir, box: deps.box, identity, clock: deps.clock, logger });
+  prekeys.start();
+  const replay = new SqliteReplayStore(config.dataDir);
+  const lookup = peerHostLookup(config.dns.resolvers);
+  const transport = new FederationTransport({
+    domain: config.domain,
+    clock: deps.clock,
+    peers,
+    ...peerCredentials(identity),
+    ...(lookup ? { lookup } : {}),
+  });
+  const worker = new DeliveryWorker(transport, {
+    domain: config.domain,
+    clock: deps.clock,
+    storage: deps.storage,
+    queue: deps.queue,
+    ingest: deps.ingest,
+    blobs: deps.blobs,
+    retry: config.outbound.retry,
+    logger,
+    events: deps.events,
+  }).start(config.outbound.concurrency);
   const inbox: InboxDeps = {
     identity,
     peers,
     prekeys,
     replay,
-    accounts: services.storage.accounts,
-    ingest: services.ingest,
-    clock: services.clock,
+    accounts: deps.storage.accounts,
+    ingest: deps.ingest,
+    clock: deps.clock,
     logger,
-    directory: {
-      async publicKeyOf(local) {
-        const account = await enabledAccount(local);
-        return account === null ? null : services.accountKeys.publicKey(account.id);
-      },
-      async sharedTrustOf(local) {
-        const account = await enabledAccount(local);
-        if (account === null || !services.trustSharing.sharesTrust(account.id)) return null;
-        const pi = await services.privacy.accountPi(account.id);
-        return { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
-      },
-    },
+    directory: deps.directory,
   };
   return {
     inbox,
-    directoryClient,
     prekeys,
     replay,
     worker,

@@ -267,7 +267,11 @@ describe('PeerDirectory against a registry on loopback', () => {
       clock,
       syncSeconds: 0.05,
       logger,
-      onStandingChanged: (now, before) => changes.push({ now: now.status, before: before.status }),
+      events: {
+        publish: async (_name, { now, before }) => {
+          changes.push({ now: now.status, before: before.status });
+        },
+      },
     });
     assert.equal(d.standing().status, 'labelled', 'the stored feed, read at construction, is not a change');
     d.start();

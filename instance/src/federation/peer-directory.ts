@@ -1,3 +1,5 @@
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { FederationEvents } from './federation.events.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -117,10 +119,10 @@ export interface PeerDirectoryOptions {
   /** Per request (default 30 s). */
   timeoutMs?: number;
   /**
-   * Called when this instance's own standing changes: a feed accepted whose entry for `ownDomain` differs, or the
-   * label lapsing with time (checked at every sync tick). `before` is what was reported last.
+   * Told `standing.changed` when this instance's own standing changes: a feed accepted whose entry for `ownDomain`
+   * differs, or the label lapsing with time (checked at every sync tick).
    */
-  onStandingChanged?: (standing: OwnStanding, before: OwnStanding) => void;
+  events?: EventPublisher<FederationEvents>;
 }
 
 /**
@@ -196,7 +198,7 @@ export class PeerDirectory implements InstanceStanding {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly file: string;
-  /** The own standing last reported to `onStandingChanged` (initially what the stored feed says). */
+  /** The own standing last told as `standing.changed` (initially what the stored feed says). */
   private reported: OwnStanding;
   private expectedOwn: OwnKeys | null = null;
   private ownRevocation: PeerDirectoryStatus['ownRevocation'] = null;
@@ -298,7 +300,7 @@ export class PeerDirectory implements InstanceStanding {
     const before = this.reported;
     this.reported = now;
     if (before.status !== now.status || before.labelValid !== now.labelValid || before.instancePi !== now.instancePi) {
-      this.options.onStandingChanged?.(now, before);
+      void this.options.events?.publish('standing.changed', { now, before });
     }
   }
 
@@ -640,7 +642,7 @@ export function peerDirectoryFromConfig(
   config: Pick<InstanceConfig, 'domain' | 'dataDir'> & {
     federation: Pick<InstanceConfig['federation'], 'registryUrl' | 'registryKeys' | 'syncSeconds'>;
   },
-  deps: Pick<PeerDirectoryOptions, 'clock' | 'logger' | 'onStandingChanged'>,
+  deps: Pick<PeerDirectoryOptions, 'clock' | 'logger' | 'events'>,
 ): PeerDirectory | null {
   const { registryUrl, registryKeys, syncSeconds } = config.federation;
   if (registryUrl === null) return null;

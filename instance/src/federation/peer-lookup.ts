@@ -23,12 +23,21 @@ import type { PeerInfo } from './peer-directory.ts';
 /** What a lookup at a peer gave: the verified answer, or a stable code (the protocol's, or `peer_unreachable`, `peer_not_member`, `key_fingerprint_mismatch`). */
 export type PeerAnswer<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
 
+/** What this instance presents to a peer: its signing key (request signatures) and its TLS client certificate. */
+export interface PeerCredentials {
+  signingKey: Ed25519KeyPair;
+  clientCert: { certPem: string; keyPem: string };
+}
+
 export interface PeerDirectoryClientDeps {
   /** This instance's domain. */
   domain: string;
   peers: () => PeerLookup | null;
-  signingKey: Ed25519KeyPair;
-  clientCert: { certPem: string; keyPem: string };
+  /**
+   * This instance's signing key and TLS client certificate, read from its identity when first asked (building the
+   * client opens no secret: a process that never asks a peer never loads them).
+   */
+  credentials: () => Promise<PeerCredentials>;
   clock: Clock;
   logger?: Pick<Logger, 'debug'>;
   timeoutMs?: number;
@@ -76,9 +85,10 @@ export class PeerDirectoryClient {
 
   private async get(peer: PeerInfo, path: string): Promise<PeerAnswer<string>> {
     const now = Math.floor(this.deps.clock().getTime() / 1000);
+    const { signingKey, clientCert } = await this.deps.credentials();
     const signature = await signRequest(
       { instance: this.deps.domain, method: 'GET', path, destination: peer.domain, created: now },
-      this.deps.signingKey,
+      signingKey,
     );
     const base = (peer.endpoints.federation ?? peer.endpoints['https'] ?? '').replace(/\/+$/, '');
     let response: PeerResponse;
@@ -88,7 +98,7 @@ export class PeerDirectoryClient {
         method: 'GET',
         headers: { accept: 'application/jose', [REQUEST_SIGNATURE_HEADER]: signature },
         pinSha256: peer.certificateSha256,
-        clientCert: this.deps.clientCert,
+        clientCert,
         timeoutMs: this.deps.timeoutMs ?? 10_000,
         ...(this.deps.lookup ? { lookup: this.deps.lookup } : {}),
         maxResponseBytes: 256 * 1024,

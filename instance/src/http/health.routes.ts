@@ -1,9 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import type { InstanceServices } from '../app/instance.services.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { SearchIndex } from '../search/search.port.ts';
+import type { Storage } from '../storage/storage.port.ts';
+
+/** What the health routes read: the engines (readiness, their names) and the metrics registry. */
+export interface HealthDeps {
+  domain: string;
+  storage: Pick<Storage, 'ping' | 'engine'>;
+  queue: Pick<JobQueue, 'engine'>;
+  search: Pick<SearchIndex, 'engine'>;
+  metrics: Metrics;
+}
 
 /** Liveness/readiness and Prometheus metrics. Neither reveals anything about accounts or messages. */
-export const healthRoutes: FastifyPluginAsync<{ services: InstanceServices }> = async (app, { services }) => {
+export const healthRoutes: FastifyPluginAsync<{ services: HealthDeps }> = async (app, { services }) => {
   app.get(
     '/healthz',
     {
@@ -26,7 +38,7 @@ export const healthRoutes: FastifyPluginAsync<{ services: InstanceServices }> = 
       if (!storageOk) return reply.code(503).send({ status: 'unavailable' as const, failing: ['storage'] });
       return {
         status: 'ok' as const,
-        domain: services.config.domain,
+        domain: services.domain,
         engines: { storage: services.storage.engine, queue: services.queue.engine, search: services.search.engine },
       };
     },

@@ -1,11 +1,11 @@
 import { signDescriptor, type InstanceDescriptor } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
-import type { InstanceServices } from '../app/instance.services.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
-import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
+import type { InboxDeps } from '../federation/inbox.routes.ts';
+import type { InstanceIdentity } from '../identity/instance-identity.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { buildPublicServer } from './public.server.ts';
 import type { Discovery } from '../discovery/discovery.service.ts';
-import { startFederation } from '../federation/federation.wiring.ts';
 
 const DESCRIPTOR_TTL_SECONDS = 3600;
 
@@ -35,26 +35,26 @@ export async function instanceDescriptor(
   return signDescriptor(descriptor, identity.signing.privateJwk as Parameters<typeof signDescriptor>[1]);
 }
 
-/** Starts the public HTTPS face; the descriptor is re-signed at most hourly. */
+/**
+ * Starts the public HTTPS face: the descriptor (re-signed at most hourly), registry challenges, WKD, and what peers
+ * reach of the federation (prekeys, inbox, key directory; started apart, app/instance.app.ts).
+ */
 export async function startPublicFace(
   config: InstanceConfig,
-  services: InstanceServices,
+  deps: { identity: InstanceIdentity; clock: Clock; federation: InboxDeps; discovery?: Discovery },
   logger: Logger,
-  discovery?: Discovery,
 ) {
-  const identity = await loadInstanceIdentity(config.dataDir, services.box);
-  // The federation (prekeys, inbox, 'federation-out' worker, compose routing) lives on the public face.
-  const federation = startFederation(config, services, identity, logger);
+  const { identity, discovery } = deps;
   let cached: { jws: string; until: number } | null = null;
   let url = '';
   const app = await buildPublicServer({
     identity,
     dataDir: config.dataDir,
     logger,
-    federation: federation.inbox,
+    federation: deps.federation,
     ...(discovery ? { wkd: { keys: discovery.keys, localParts: discovery.localParts } } : {}),
     descriptor: async () => {
-      const now = Math.floor(services.clock().getTime() / 1000);
+      const now = Math.floor(deps.clock().getTime() / 1000);
       if (!cached || cached.until <= now) {
         const smtp = config.smtp.enabled ? `${config.domain}:${config.smtp.port}` : null;
         cached = { jws: await instanceDescriptor(identity, url, smtp, now), until: now + DESCRIPTOR_TTL_SECONDS };
@@ -72,7 +72,6 @@ export async function startPublicFace(
     identity,
     stop: async () => {
       await app.close();
-      await federation.stop();
     },
   };
 }

@@ -1,3 +1,5 @@
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { RemoteIdentityEvents } from './remote-identity.events.ts';
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import type { ImapConnector } from '../imports/imap-session.port.ts';
@@ -30,8 +32,8 @@ export class RemoteIdentityService {
       box: SecretBox;
       connector: ImapConnector;
       clock: Clock;
-      /** Called once an identity exists (schedules its re-sync). */
-      onCreated?: (identity: RemoteIdentity) => Promise<void>;
+      /** Told `remote-identity.added` once an identity exists (its re-sync is scheduled then). */
+      events?: EventPublisher<RemoteIdentityEvents>;
     },
   ) {}
 
@@ -71,7 +73,7 @@ export class RemoteIdentityService {
       sync: { ...IDLE_SYNC },
     };
     await this.deps.storage.remoteIdentities.create(identity);
-    await this.deps.onCreated?.(identity);
+    await this.deps.events?.publish('remote-identity.added', { accountId, identityId: identity.id });
     return identity;
   }
 

@@ -64,8 +64,10 @@ describe('AccountKeyService', () => {
       clock: () => (clock = new Date(clock.getTime() + 1)),
       domain: DOMAIN,
       kdf: COST,
-      onChanged: async (id) => {
-        changes.push(id === accountId ? 'A' : id);
+      events: {
+        publish: async (name, event) => {
+          if (name === 'keys.changed') changes.push(event.accountId === accountId ? 'A' : event.accountId);
+        },
       },
     });
 

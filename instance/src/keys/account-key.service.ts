@@ -1,3 +1,5 @@
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { KeyEvents } from './key.events.ts';
 import * as openpgp from 'openpgp';
 import type { Account } from '../accounts/account.entity.ts';
 import type { AccountRepository } from '../accounts/account.repository.ts';
@@ -50,13 +52,12 @@ export interface AccountKeyServiceDeps {
   domain: string;
   /** argon2id cost of KEK derivations (default: the password hashing cost, OWASP baseline). */
   kdf?: PasswordHasherOptions;
-  /** Called after the account's keys or their storage mode changed (the account PI moves): enqueue a rescoring. */
-  onChanged?: (accountId: string) => Promise<void>;
   /**
-   * Called once a session holds an unlock for the account's server-held key (login, key moved to the server): mail
-   * that arrived while it was locked is decrypted then (late-decryption.service.ts). Its failure never stops a login.
+   * Told `keys.changed` (address null) after the account's keys or their storage mode changed (the account PI moves),
+   * and `key.unlocked` once a session holds an unlock for its server-held key (login, key moved to the server): mail
+   * that arrived while it was locked is decrypted then. A reaction's failure never stops a login.
    */
-  onUnlocked?: (accountId: string) => Promise<void>;
+  events?: EventPublisher<KeyEvents>;
   /** Where failures of background unlocks are told (never with a secret). */
   logger?: { warn(obj: object, msg: string): void };
 }
@@ -751,7 +752,7 @@ export class AccountKeyService implements AccountKeys {
   /** Tells the unlock hook; never throws (a login or a mode switch is not undone by it). */
   private async unlockedNow(accountId: string): Promise<void> {
     try {
-      await this.deps.onUnlocked?.(accountId);
+      await this.deps.events?.publish('key.unlocked', { accountId });
     } catch (e) {
       this.deps.logger?.warn(
         { accountId, reason: e instanceof Error ? e.name : 'error' },
@@ -761,7 +762,7 @@ export class AccountKeyService implements AccountKeys {
   }
 
   private async changed(accountId: string): Promise<void> {
-    await this.deps.onChanged?.(accountId);
+    await this.deps.events?.publish('keys.changed', { accountId, address: null });
   }
 }
 

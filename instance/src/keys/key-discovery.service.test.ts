@@ -8,7 +8,7 @@ import { generateTestKey, revokedPublicKey, type TestKey } from '../openpgp/open
 import { anAccount } from '../storage/storage.conformance.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import type { AccountKeys } from './account-key.port.ts';
-import { KeyDiscoveryService, type KeyDiscoveryOptions } from './key-discovery.service.ts';
+import { KeyDiscoveryService, type FederationKeyLookup, type KeyDiscoveryOptions } from './key-discovery.service.ts';
 import { CorrespondentKeyService } from './public-key.service.ts';
 
 const DOMAIN = 'alpha.test';
@@ -81,9 +81,16 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
     unlocked: async () => null,
   };
 
-  function service(options: Partial<KeyDiscoveryOptions> = {}): KeyDiscoveryService {
+  function service(options: Partial<KeyDiscoveryOptions> = {}, federation?: FederationKeyLookup): KeyDiscoveryService {
     return new KeyDiscoveryService(
-      { keys, accountKeys, accounts: storage.accounts, domain: DOMAIN, clock: () => clock },
+      {
+        keys,
+        accountKeys,
+        accounts: storage.accounts,
+        domain: DOMAIN,
+        clock: () => clock,
+        ...(federation ? { federation } : {}),
+      },
       {
         dns: { resolvers: ['127.0.0.1:53'], trustAd: true },
         wkd: { allowPrivateHosts: false },
@@ -223,9 +230,8 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
   test("an absence at a labelled member instance's key directory is remembered 5 minutes, not the hour of WKD and DNS", async () => {
     wkdAnswer = () => ({ key: null, url: 'u', status: 404, error: null });
     dnsAnswer = () => ({ ...none, rcode: 'NXDOMAIN' });
-    const d = service();
     let asked = 0;
-    d.enableFederation(async (address) => {
+    const d = service({}, async (address) => {
       asked++;
       return address.endsWith('@peer.example') ? { found: null, detail: 'key_not_found: no key yet' } : null;
     });

@@ -102,6 +102,8 @@ export interface KeyDiscoveryDeps {
   domain: string;
   clock: Clock;
   logger?: Pick<Logger, 'debug' | 'warn'>;
+  /** The federated key directory, asked before WKD and DNS for addresses at labelled member instances. */
+  federation?: FederationKeyLookup;
 }
 
 interface Found {
@@ -140,17 +142,14 @@ export type FederationKeyLookup = (address: string) => Promise<{ found: Uint8Arr
 export class KeyDiscoveryService {
   private readonly cache = new Map<string, CachedLookup>();
   private readonly running = new Map<string, Promise<CachedLookup>>();
-  private federation: FederationKeyLookup | null = null;
-
-  /** The federation wiring's key directory, asked before WKD and DNS for addresses at labelled member instances. */
-  enableFederation(lookup: FederationKeyLookup): void {
-    this.federation = lookup;
-  }
+  private readonly federation: FederationKeyLookup | null;
 
   constructor(
     private readonly deps: KeyDiscoveryDeps,
     private readonly options: KeyDiscoveryOptions,
-  ) {}
+  ) {
+    this.federation = deps.federation ?? null;
+  }
 
   /** The domain part, lowercase, when the address is one of this instance's. */
   private isLocal(address: string): boolean {

@@ -34,8 +34,11 @@ describe('CorrespondentKeyService (trust on first use)', () => {
     service = new CorrespondentKeyService({
       keys: storage.keys,
       clock: () => clock,
-      onKeysChanged: async (a, address) => {
-        changes.push(`${a === accountId ? 'A' : a}:${address}`);
+      events: {
+        publish: async (_name, event) => {
+          const { accountId: a, address } = event as { accountId: string; address: string | null };
+          changes.push(`${a === accountId ? 'A' : a}:${address}`);
+        },
       },
     });
   });

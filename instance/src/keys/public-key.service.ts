@@ -1,3 +1,5 @@
+import { noEvents, type EventPublisher } from '../shared/event-bus.ts';
+import type { KeyEvents } from './key.events.ts';
 import type { Contact } from '../contacts/contact.entity.ts';
 import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
 import { MailboxLocks } from '../messages/mailbox-lock.ts';
@@ -36,10 +38,10 @@ export interface CorrespondentKeyServiceDeps {
   keys: CorrespondentKeyRepository;
   clock: Clock;
   /**
-   * Called after the keys of an address changed (a key added, replaced, verified, rejected; not a mere "seen
-   * again"): what depends on them (the contact's and the messages' Privacy Index) is recomputed there.
+   * Told `keys.changed` after the keys of an address changed (a key added, replaced, verified, rejected; not a mere
+   * "seen again"): what depends on them (the contact's and the messages' Privacy Index) is recomputed there.
    */
-  onKeysChanged?: (accountId: string, address: string) => Promise<void>;
+  events?: EventPublisher<KeyEvents>;
 }
 
 const strength = (s: KeySource) => KEY_SOURCES.indexOf(s);
@@ -60,13 +62,17 @@ const strength = (s: KeySource) => KEY_SOURCES.indexOf(s);
 export class CorrespondentKeyService {
   private readonly repo: CorrespondentKeyRepository;
   private readonly clock: Clock;
-  private readonly onKeysChanged: (accountId: string, address: string) => Promise<void>;
+  private readonly events: EventPublisher<KeyEvents>;
   private readonly locks = new MailboxLocks();
 
   constructor(deps: CorrespondentKeyServiceDeps) {
     this.repo = deps.keys;
     this.clock = deps.clock;
-    this.onKeysChanged = deps.onKeysChanged ?? (async () => {});
+    this.events = deps.events ?? noEvents();
+  }
+
+  private keysChanged(accountId: string, address: string): Promise<void> {
+    return this.events.publish('keys.changed', { accountId, address });
   }
 
   /** Parses, checks and files a key for an address (TOFU, above). Refusals are AppErrors with the key_* codes. */
@@ -88,7 +94,7 @@ export class CorrespondentKeyService {
     const result = await this.locks.run(`${accountId}\n${normalised}`, () =>
       this.file(accountId, normalised, parsed, source, now),
     );
-    if (result.changed) await this.onKeysChanged(accountId, normalised);
+    if (result.changed) await this.keysChanged(accountId, normalised);
     return { key: result.key, outcome: result.outcome };
   }
 
@@ -184,7 +190,7 @@ export class CorrespondentKeyService {
       await this.repo.setStatus(accountId, normalised, target.fingerprint, 'active', now);
       return { ...target, status: 'active' as const, verifiedAt: now };
     });
-    await this.onKeysChanged(accountId, normalised);
+    await this.keysChanged(accountId, normalised);
     return key;
   }
 
@@ -197,7 +203,7 @@ export class CorrespondentKeyService {
       await this.repo.setStatus(accountId, normalised, target.fingerprint, 'rejected', null);
       return { ...target, status: 'rejected' as const, verifiedAt: null };
     });
-    await this.onKeysChanged(accountId, normalised);
+    await this.keysChanged(accountId, normalised);
     return key;
   }
 

@@ -12,7 +12,7 @@ import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { LateDecryptionService } from './late-decryption.service.ts';
 import { MailboxLocks } from './mailbox-lock.ts';
-import { MessageIngestService } from './message-ingest.service.ts';
+import { MessageIngestService, type KeyLearner, type OwnAddressSource } from './message-ingest.service.ts';
 import type { Message } from './message.entity.ts';
 import { MessageService } from './message.service.ts';
 
@@ -52,6 +52,11 @@ export function buildEmailCore(deps: {
   decryptionKeyOf?: (accountId: string) => Promise<DecryptionKeys | null>;
   /** Where the account's private key lives (the account-keys service answers); 'none' for every account when absent. */
   keyStorageOf?: (accountId: string) => Promise<'none' | 'server' | 'client'>;
+  /** More addresses an account owns, and learners of keys from inbound mail (MessageIngestService). */
+  ownAddressSources?: readonly OwnAddressSource[];
+  keyLearners?: readonly KeyLearner[];
+  /** A contact's federation facts (PiService): the federation's key directory answers. */
+  federationFacts?: ConstructorParameters<typeof PiService>[0]['federationFacts'];
 }): EmailCore {
   const { storage, blobs, queue, search, clock } = deps;
   const locks = new MailboxLocks();
@@ -97,6 +102,7 @@ export function buildEmailCore(deps: {
     keysFor: (accountId, addresses) => storage.keys.listByAddresses(accountId, addresses),
     ...(deps.keyStorageOf ? { keyStorageOf: deps.keyStorageOf } : {}),
     ...(decryptionKeyOf ? { decryptionKeyOf } : {}),
+    ...(deps.federationFacts ? { federationFacts: deps.federationFacts } : {}),
   });
   const lateDecryption =
     decryptionKeyOf && deps.keyStorageOf
@@ -122,6 +128,8 @@ export function buildEmailCore(deps: {
     domain: deps.domain,
     privacy,
     ...(lateDecryption ? { pendingDecryption: lateDecryption } : {}),
+    ...(deps.ownAddressSources ? { ownAddressSources: deps.ownAddressSources } : {}),
+    ...(deps.keyLearners ? { keyLearners: deps.keyLearners } : {}),
   });
   return {
     blobs,

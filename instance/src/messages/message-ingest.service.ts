@@ -111,8 +111,8 @@ export function cleanTags(tags: readonly string[]): string[] {
  * 5. An `index` job queued (queue 'index'): acceptance never waits on the search engine.
  */
 export class MessageIngestService implements MessageIngest {
-  private readonly ownSources: OwnAddressSource[] = [];
-  private readonly keyLearners: KeyLearner[] = [];
+  private readonly ownSources: readonly OwnAddressSource[];
+  private readonly keyLearners: readonly KeyLearner[];
 
   constructor(
     private readonly deps: {
@@ -128,17 +128,14 @@ export class MessageIngestService implements MessageIngest {
       privacy?: PiService;
       /** Marks encrypted mail that arrives while the account's server-held key is locked, for a later decryption. */
       pendingDecryption?: PendingDecryption;
+      /** More addresses the account owns (they never count as other participants): its remote mailboxes'. */
+      ownAddressSources?: readonly OwnAddressSource[];
+      /** Learners of correspondents' keys from inbound mail (Autocrypt), run before its OpenPGP is checked. */
+      keyLearners?: readonly KeyLearner[];
     },
-  ) {}
-
-  /** Registers more addresses the account owns (they never count as other participants). */
-  addOwnAddressSource(source: OwnAddressSource): void {
-    this.ownSources.push(source);
-  }
-
-  /** Registers a learner of correspondents' keys from inbound mail (Autocrypt). */
-  addKeyLearner(learner: KeyLearner): void {
-    this.keyLearners.push(learner);
+  ) {
+    this.ownSources = deps.ownAddressSources ?? [];
+    this.keyLearners = deps.keyLearners ?? [];
   }
 
   async ingest(request: IngestRequest): Promise<IngestResult> {

@@ -69,3 +69,17 @@ export interface MessageFacts {
   /** Only for messages received over the federation. */
   federation?: FederationFacts;
 }
+
+/** Facts of a message that never left this instance (composed here, or delivered locally). */
+export const LOCAL_FACTS: MessageFacts = {
+  transport: {
+    via: 'local',
+    tls: null,
+    clientIp: null,
+    helo: null,
+    receivedChain: [],
+    externalHops: 0,
+    plaintextHops: 0,
+  },
+  authentication: null,
+};

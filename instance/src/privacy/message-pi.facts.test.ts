@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import fc from 'fast-check';
-import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
+import type { DeliveryFact } from '../delivery/delivery.types.ts';
 import type { Message } from '../messages/message.entity.ts';
 import { messagePiFacts } from './message-pi.facts.ts';
 import { computeMessagePi } from './message-pi.model.ts';

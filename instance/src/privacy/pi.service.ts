@@ -6,7 +6,7 @@ import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { deviceSupport } from '../devices/os-support.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
-import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
+import type { DeliveryFact } from '../delivery/delivery.types.ts';
 import type { Message, StoredPi } from '../messages/message.entity.ts';
 import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import {
@@ -62,12 +62,7 @@ export const summaryOf = (pi: PrivacyIndex): StoredPi => ({
  */
 export class PiService {
   private readonly deliveryWrites = new Map<string, Promise<void>>();
-  private federationFacts: ((addresses: readonly string[]) => Promise<ContactPiFacts['federation']>) | null = null;
-
-  /** The federation wiring: a contact's facts as a member instance gives them (label, instance PI, shared account PI). */
-  enableFederation(facts: (addresses: readonly string[]) => Promise<ContactPiFacts['federation']>): void {
-    this.federationFacts = facts;
-  }
+  private readonly federationFacts: ((addresses: readonly string[]) => Promise<ContactPiFacts['federation']>) | null;
 
   constructor(
     private readonly deps: {
@@ -85,8 +80,12 @@ export class PiService {
        * otherwise. Encrypted mail is then decrypted to check the signature inside (openpgp.facts.ts examineOpenPgp).
        */
       decryptionKeyOf?: (accountId: string) => Promise<DecryptionKeys | null>;
+      /** A contact's facts as a member instance gives them (label, instance PI, shared account PI): the federation's. */
+      federationFacts?: (addresses: readonly string[]) => Promise<ContactPiFacts['federation']>;
     },
-  ) {}
+  ) {
+    this.federationFacts = deps.federationFacts ?? null;
+  }
 
   // --- messages -------------------------------------------------------------------------------------------------
 

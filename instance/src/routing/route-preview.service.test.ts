@@ -5,7 +5,7 @@ import type { RecipientKey } from '../keys/key-discovery.service.ts';
 import { AppError } from '../shared/errors.ts';
 import { aConversation, aMessage, anAccount } from '../storage/storage.conformance.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
-import { RoutePreviewService, type RoutePreviewDeps } from './route-preview.service.ts';
+import { RoutePreviewService, type RoutePreviewDeps, type RouteProvider } from './route-preview.service.ts';
 
 const DOMAIN = 'alpha.test';
 const KEY: RecipientKey = {
@@ -25,7 +25,7 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
   let ownKey: typeof OWN | null;
   let tlsPolicy: 'opportunistic' | 'required';
 
-  const make = () => {
+  const make = (providers: RouteProvider[] = []) => {
     const deps: RoutePreviewDeps = {
       storage,
       privacy: { isKnown: async () => false },
@@ -41,6 +41,7 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
       accountKeys: { publicKey: async () => ownKey },
       domain: DOMAIN,
       tlsPolicy,
+      providers,
     };
     return new RoutePreviewService(deps);
   };
@@ -170,23 +171,24 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
   });
 
   test('the extension point: a more private provider (federation) ranks first and is chosen when available', async () => {
-    const service = make();
-    const base = await service.preview(sender, 'bob@example.org');
-    service.addProvider({
-      name: 'federation',
-      routesFor: async () => [
-        {
-          route: 'federation',
-          rank: 100,
-          status: 'available',
-          available: true,
-          reason: 'labelled peer',
-          encrypted: true,
-          key: null,
-          pi: base.routes[0]!.pi,
-        },
-      ],
-    });
+    const base = await make().preview(sender, 'bob@example.org');
+    const service = make([
+      {
+        name: 'federation',
+        routesFor: async () => [
+          {
+            route: 'federation',
+            rank: 100,
+            status: 'available',
+            available: true,
+            reason: 'labelled peer',
+            encrypted: true,
+            key: null,
+            pi: base.routes[0]!.pi,
+          },
+        ],
+      },
+    ]);
     const p = await service.preview(sender, 'bob@example.org');
     assert.equal(p.routes[0]!.route, 'federation');
     assert.equal(p.chosen, 'federation');

@@ -2,7 +2,7 @@ import { isDataExploitingDomain } from '@caliopen/charter';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
 import type { Account } from '../accounts/account.entity.ts';
 import { parseAddress } from '../email/compose.address.ts';
-import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
+import type { DeliveryFact } from '../delivery/delivery.types.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { KeyDiscoveryService, RecipientKey, RecipientKeySource } from '../keys/key-discovery.service.ts';
 import type { MessagePiFacts } from '../privacy/message-pi.model.ts';
@@ -19,7 +19,7 @@ import type { Storage } from '../storage/storage.port.ts';
  *
  * Routes come from RouteProviders, each ranked by how private its routes are. Email is the one provider today
  * (`openpgp-email`, `local`, `tls-email`, `email`); the inter-instance protocol adds its own (a labelled peer instance,
- * sealed envelope) with a higher rank through `addProvider`, without touching this one.
+ * sealed envelope) with a higher rank through `providers`, without touching this one.
  */
 
 /** `federation` is reserved for the inter-instance protocol's provider. */
@@ -84,18 +84,15 @@ export interface RoutePreviewDeps {
   accountKeys: Pick<AccountKeys, 'publicKey'>;
   domain: string;
   tlsPolicy: 'opportunistic' | 'required';
+  /** More providers of routes beside email's (the federation's: federation.wiring.ts federationRouteProvider). */
+  providers?: readonly RouteProvider[];
 }
 
 export class RoutePreviewService {
   private readonly providers: RouteProvider[];
 
   constructor(private readonly deps: RoutePreviewDeps) {
-    this.providers = [new EmailRoutes(deps)];
-  }
-
-  /** Adds a provider of routes (e.g. federation). */
-  addProvider(provider: RouteProvider): void {
-    this.providers.push(provider);
+    this.providers = [new EmailRoutes(deps), ...(deps.providers ?? [])];
   }
 
   async preview(sender: Account, to: string): Promise<RoutePreview> {

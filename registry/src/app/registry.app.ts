@@ -2,7 +2,7 @@ import { createRegistryLogger } from './registry.logger.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Logger } from 'pino';
 import type { RegistryConfig } from '../config/registry-config.ts';
-import { buildRegistryServer, type RegistryHttpServer } from '../http/registry.server.ts';
+import { buildRegistryServer, type RegistryHttpServer } from './registry.http.ts';
 import { buildRegistryServices, type RegistryServiceOptions, type RegistryServices } from './registry.services.ts';
 
 export interface RunningRegistry {

@@ -1,15 +1,15 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Message } from '../messages/message.entity.ts';
 import type { Storage } from '../storage/storage.port.ts';
-import { withoutHeaders } from './compose.mime.ts';
+import { withoutHeaders } from '../email/compose.mime.ts';
 
 /**
  * The stored Sent copy a delivery job sends, and its bytes as they leave the instance (the Bcc header removed).
  * Null when the message or its raw form is gone (deleted by its sender meanwhile): the job is then dropped. Shared by
- * the SMTP and federation delivery workers.
+ * every transport of the delivery worker.
  */
 export async function readSentCopy(
-  deps: { storage: Storage; blobs: BlobStore },
+  deps: { storage: Pick<Storage, 'messages'>; blobs: BlobStore },
   accountId: string,
   messageId: string,
 ): Promise<{ message: Message; transmitted: Buffer } | null> {

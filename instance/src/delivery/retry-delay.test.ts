@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import { DEFAULTS } from '../config/config.schema.ts';
-import { retryDelayMs } from './smtp-outbound.types.ts';
+import { retryDelayMs } from './delivery.types.ts';
 
 test('retry delays double from the base and are bounded by maxDelayMs', () => {
   assert.deepEqual(

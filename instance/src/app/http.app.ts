@@ -18,10 +18,10 @@ import { trustSharingRoutes } from '../federation/trust-sharing.routes.ts';
 import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
 import { instanceErrors } from '../shared/errors.ts';
-import type { InstanceServices } from '../app/instance.services.ts';
-import { installAccessControl, type RouteEntry } from './access.ts';
-import { healthRoutes } from './health.routes.ts';
-import { webAppPlugin } from './web-app.plugin.ts';
+import type { InstanceServices } from './instance.services.ts';
+import { installAccessControl, type RouteEntry } from '../http/access.ts';
+import { healthRoutes } from '../http/health.routes.ts';
+import { webAppPlugin } from '../http/web-app.plugin.ts';
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -30,8 +30,9 @@ export interface HttpServer {
 }
 
 /**
- * Builds the instance's HTTP API on the platform's bootstrap (problem+json errors, validation, access check, metrics,
- * rate limiting, OpenAPI at /api/docs), then every domain's routes.
+ * Builds the instance's HTTP API (part of the composition root) on the platform's bootstrap (problem+json errors,
+ * validation, access check, metrics, rate limiting, OpenAPI at /api/docs), then every domain's routes, each given the
+ * services it uses.
  */
 export async function buildHttpServer(
   services: InstanceServices,
@@ -54,7 +55,15 @@ export async function buildHttpServer(
     docsPrefix: '/api/docs',
   });
 
-  await app.register(healthRoutes, { services });
+  await app.register(healthRoutes, {
+    services: {
+      domain: config.domain,
+      storage: services.storage,
+      queue: services.queue,
+      search: services.search,
+      metrics: services.metrics,
+    },
+  });
   await app.register(authRoutes, {
     auth: services.auth,
     metrics: services.metrics,
