@@ -138,7 +138,7 @@ export function stronglyConnectedComponents(g: Graph): string[][] {
     }
   };
   for (const v of [...g.keys()].sort()) if (!indices.has(v)) visit(v);
-  return out.sort((a, b) => b.length - a.length || a[0].localeCompare(b[0]));
+  return out.sort((a, b) => b.length - a.length || (a[0] as string).localeCompare(b[0] as string));
 }
 
 /** The components that hold a cycle (more than one node: self-imports of a folder are not edges here). */
@@ -150,7 +150,7 @@ export function cyclicComponents(g: Graph): string[][] {
 export function exampleCycles(g: Graph): string[][] {
   return cyclicComponents(g).map((component) => {
     const members = new Set(component);
-    const start = component[0];
+    const start = component[0] as string;
     const previous = new Map<string, string>();
     const queue = [start];
     const seen = new Set([start]);
@@ -160,7 +160,7 @@ export function exampleCycles(g: Graph): string[][] {
         if (!members.has(w)) continue;
         if (w === start) {
           const path = [v];
-          while (path[0] !== start) path.unshift(previous.get(path[0]) as string);
+          while (path[0] !== start) path.unshift(previous.get(path[0] as string) as string);
           return [...path, start];
         }
         if (!seen.has(w)) {
