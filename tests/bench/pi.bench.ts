@@ -27,7 +27,7 @@ import type { Contact } from '@caliopen/instance/contacts/contact.entity.ts';
 import type { Conversation } from '@caliopen/instance/conversations/conversation.entity.ts';
 import { peopleKey } from '@caliopen/instance/conversations/conversation.resolver.ts';
 import type { CorrespondentKey } from '@caliopen/instance/keys/public-key.entity.ts';
-import type { Message } from '@caliopen/instance/messages/message.entity.ts';
+import type { Message } from '@caliopen/instance/mail/message.entity.ts';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { UNLABELLED } from '@caliopen/instance/privacy/instance-standing.ts';
 import { messagePiFacts } from '@caliopen/instance/privacy/message-pi.facts.ts';

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { credentialPurpose } from '@caliopen/instance/identities/remote-identity.entity.ts';
-import type { Message } from '@caliopen/instance/messages/message.entity.ts';
+import type { Message } from '@caliopen/instance/mail/message.entity.ts';
 import type { Storage } from '@caliopen/instance/storage/storage.port.ts';
 import { ImapFlow } from 'imapflow';
 import { dovecotComponent, startDovecot, type DovecotServer } from '../support/dovecot.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../shared/errors.ts';
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull, toNumber } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row, UniqueClaims } from '../storage/storage.cassandra.ts';
 import type { Account, Role } from './account.entity.ts';

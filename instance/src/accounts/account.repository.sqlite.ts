@@ -1,5 +1,5 @@
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { fromMs, jsonOrNull, parseOrNull, toMs } from '../storage/sqlite.mapping.ts';
 import type { Account, Role } from './account.entity.ts';
 import type { AccountRepository } from './account.repository.ts';

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import type { Account } from './account.entity.ts';
 
 /** Port: where accounts live. Adapters: account.repository.sqlite.ts, account.repository.cassandra.ts. */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ConversationService, Page } from '../conversations/conversation.service.ts';
-import type { MailboxLocks } from '../messages/mailbox-lock.ts';
+import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
-import { cleanDisplayName, cleanText, normaliseIdentityAddress } from './contact.normalise.ts';
+import { cleanDisplayName, cleanText, normaliseIdentityAddress } from '../mail/address.normalise.ts';
 import { contactIdFromUid, formatVcard, parseVcards } from './contact.vcard.ts';
 
 export interface IdentityInput {

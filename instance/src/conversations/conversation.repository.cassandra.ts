@@ -14,7 +14,7 @@ import {
 } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
 import type { Conversation } from './conversation.entity.ts';
-import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../messages/importance.model.ts';
+import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../mail/importance.model.ts';
 import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';
 
 const COLUMNS = `account_id, conversation_id, kind, conversation_key, title, participants, last_message_at, message_count,

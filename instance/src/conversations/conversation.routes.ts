@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { IdParams } from '../http/schemas.ts';
-import { importanceLevelOf } from '../messages/importance.model.ts';
+import { importanceLevelOf } from '../mail/importance.model.ts';
 import { ImportanceLevelDto, MessageSummaryDto, toMessageSummaryDto } from '../messages/message.dto.ts';
 import { PiSummaryDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
 import type { Conversation } from './conversation.entity.ts';

@@ -1,5 +1,5 @@
 import type { Contact } from '../contacts/contact.entity.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import { AppError } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type TimeCursor } from '../shared/paging.ts';
 import type { Storage } from '../storage/storage.port.ts';

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row } from '../storage/storage.cassandra.ts';
 import type { Device, DeviceType } from './device.entity.ts';

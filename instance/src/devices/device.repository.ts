@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import type { Device } from './device.entity.ts';
 
 /** Port: devices of an account. Every read is scoped to the owning account. */

@@ -21,7 +21,7 @@ import { SecretBox } from '../crypto/secret-box.ts';
 import { dnsRecords, loadInstanceIdentity } from '../identity/instance-identity.ts';
 import { loadMasterKey } from '../identity/master-key.ts';
 import type { IngestRequest, MessageIngest } from '../messages/message-ingest.port.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import { openSqliteJobQueue } from '../queue/job-queue.sqlite.ts';
 import { AppError } from '../shared/errors.ts';

@@ -5,7 +5,7 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { MessageFacts } from '../messages/message.facts.ts';
+import type { MessageFacts } from '../mail/message.facts.ts';
 import {
   autocryptHeader,
   autocryptKeydata,
@@ -28,7 +28,7 @@ import {
   withoutHeaders,
   type MimeAttachment,
 } from './compose.mime.ts';
-import { signWithDkim, type DkimKey } from './dkim-key.ts';
+import { signWithDkim, type DkimKey } from '../identity/dkim-key.ts';
 import {
   deliveryEnqueueOptions,
   deliveryJobId,

@@ -1,5 +1,5 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { withoutHeaders } from './compose.mime.ts';
 

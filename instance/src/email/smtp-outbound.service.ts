@@ -8,7 +8,7 @@ import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { ComposeService } from './compose.service.ts';
-import type { DkimKey } from './dkim-key.ts';
+import type { DkimKey } from '../identity/dkim-key.ts';
 import { MxResolver, type ResolveMx } from './mx-resolver.ts';
 import { DeliveryWorker } from './smtp-outbound.worker.ts';
 import type { OnDelivered } from './smtp-outbound.types.ts';

@@ -12,7 +12,7 @@ import {
   type TrustStatement,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { isKeyError, parsePublicKey } from '../openpgp/openpgp.keys.ts';
 import type { ContactPiFacts } from '../privacy/contact-pi.model.ts';
 import type { Clock } from '../shared/clock.ts';

@@ -8,7 +8,7 @@ import {
 } from '../identities/remote-identity.entity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { cleanTags } from '../messages/message-ingest.service.ts';
-import type { MessageFacts } from '../messages/message.facts.ts';
+import type { MessageFacts } from '../mail/message.facts.ts';
 import type { Clock } from '../shared/clock.ts';
 import { isAppError } from '../shared/errors.ts';
 import type { Storage } from '../storage/storage.port.ts';

@@ -3,7 +3,7 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { AccountRepository } from '../accounts/account.repository.ts';
 import { DEFAULT_PASSWORD_HASHING, type PasswordHasher, type PasswordHasherOptions } from '../accounts/password.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { MailboxLocks } from '../messages/mailbox-lock.ts';
+import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { OPENPGP_CONFIG } from '../openpgp/openpgp.config.ts';
 import { parsePublicKey, type ParsedPublicKey } from '../openpgp/openpgp.keys.ts';
 import type { Session } from '../sessions/session.entity.ts';

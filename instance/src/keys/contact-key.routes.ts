@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { Contact } from '../contacts/contact.entity.ts';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import type { ContactService } from '../contacts/contact.service.ts';
 import { principalOf } from '../http/access.ts';
 import { problemResponses } from '../http/problem.ts';

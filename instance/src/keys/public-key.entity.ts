@@ -27,7 +27,7 @@ export type KeyStatus = 'active' | 'superseded' | 'conflict' | 'rejected';
 
 export interface CorrespondentKey {
   accountId: string;
-  /** Normalised email address the key is for (lowercased domain, see contact.normalise.ts). */
+  /** Normalised email address the key is for (lowercased domain, see mail/address.normalise.ts). */
   address: string;
   /** Primary key fingerprint, lowercase hex (40 chars for v4, 64 for v6). */
   fingerprint: string;

@@ -1,6 +1,6 @@
 import type { Contact } from '../contacts/contact.entity.ts';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
-import { MailboxLocks } from '../messages/mailbox-lock.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
+import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import {
   fullConfig,
   isKeyError,

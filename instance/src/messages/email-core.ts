@@ -11,9 +11,9 @@ import { UNLABELLED, type InstanceStanding } from '../privacy/instance-standing.
 import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../storage/storage.port.ts';
 import { LateDecryptionService } from './late-decryption.service.ts';
-import { MailboxLocks } from './mailbox-lock.ts';
+import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { MessageIngestService } from './message-ingest.service.ts';
-import type { Message } from './message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import { MessageService } from './message.service.ts';
 
 export interface EmailCore {

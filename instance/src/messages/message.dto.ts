@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { importanceLevelOf } from './importance.model.ts';
+import { importanceLevelOf } from '../mail/importance.model.ts';
 import { importanceSectionOf } from './importance.service.ts';
-import type { Message, Participant, StoredPi } from './message.entity.ts';
+import type { Message, Participant, StoredPi } from '../mail/message.entity.ts';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
 import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
 import type { MessageBody } from './message.service.ts';

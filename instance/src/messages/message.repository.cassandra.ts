@@ -13,7 +13,7 @@ import {
   toNumber,
 } from '../storage/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
-import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
+import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
 
 const COLUMNS = `account_id, message_id, conversation_id, protocol, direction, external_id, content_hash,

@@ -1,7 +1,7 @@
 import type { TimePage } from '../shared/paging.ts';
 import type { SqliteDb } from '../storage/sqlite.connection.ts';
 import { fromMs, fromMsOrNull, jsonOrNull, parseOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
-import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
+import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import type { DecryptionUpdate, MessageRepository } from './message.repository.ts';
 
 interface MessageRow {

@@ -1,5 +1,5 @@
 import type { TimePage } from '../shared/paging.ts';
-import type { Message, MessageFlags, StoredPi } from './message.entity.ts';
+import type { Message, MessageFlags, StoredPi } from '../mail/message.entity.ts';
 
 /** Port: messages of an account. Every read and write is scoped to the owning account. */
 export interface MessageRepository {

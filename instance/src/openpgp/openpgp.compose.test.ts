@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import { buildMime } from '../email/compose.mime.ts';
-import { parseMessage } from '../messages/message.parser.ts';
+import { parseMessage } from '../mail/message.parser.ts';
 import {
   autocryptHeader,
   autocryptKeydata,

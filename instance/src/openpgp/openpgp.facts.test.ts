@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { CorrespondentKey, KeySource, KeyStatus } from '../keys/public-key.entity.ts';
-import { hostileCorpus } from '../messages/hostile-mail.fixture.ts';
+import { hostileCorpus } from '../mail/hostile-mail.fixture.ts';
 import { detectOpenPgp } from './openpgp.detect.ts';
 import { gatherOpenPgpFacts, type OpenPgpFacts } from './openpgp.facts.ts';
 import {

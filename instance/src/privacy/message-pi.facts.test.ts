@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import fc from 'fast-check';
-import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { DeliveryFact } from '../mail/delivery.fact.ts';
+import type { Message } from '../mail/message.entity.ts';
 import { messagePiFacts } from './message-pi.facts.ts';
 import { computeMessagePi } from './message-pi.model.ts';
 

@@ -1,6 +1,6 @@
 import { isDataExploitingDomain } from '@caliopen/charter';
-import type { Message } from '../messages/message.entity.ts';
-import type { AuthenticationFacts, TransportFacts } from '../messages/message.facts.ts';
+import type { Message } from '../mail/message.entity.ts';
+import type { AuthenticationFacts, TransportFacts } from '../mail/message.facts.ts';
 import type { MessagePiFacts } from './message-pi.model.ts';
 import type { KeyTrust } from './pi.shared.ts';
 

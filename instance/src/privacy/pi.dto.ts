@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 
 /** The PI as the API shows it in lists: score, level and the model that computed it. */
 export const PiSummaryDto = Type.Object(

@@ -6,8 +6,8 @@ import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { deviceSupport } from '../devices/os-support.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
-import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
-import type { Message, StoredPi } from '../messages/message.entity.ts';
+import type { DeliveryFact } from '../mail/delivery.fact.ts';
+import type { Message, StoredPi } from '../mail/message.entity.ts';
 import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import {
   carryDecryptedFacts,

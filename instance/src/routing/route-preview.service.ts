@@ -2,7 +2,7 @@ import { isDataExploitingDomain } from '@caliopen/charter';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
 import type { Account } from '../accounts/account.entity.ts';
 import { parseAddress } from '../email/compose.address.ts';
-import type { DeliveryFact } from '../email/smtp-outbound.types.ts';
+import type { DeliveryFact } from '../mail/delivery.fact.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { KeyDiscoveryService, RecipientKey, RecipientKeySource } from '../keys/key-discovery.service.ts';
 import type { MessagePiFacts } from '../privacy/message-pi.model.ts';

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 
 /**
  * The Cassandra schema of the instance store, and the pure helpers its key layout needs (time buckets, the walk

@@ -10,7 +10,7 @@ import {
   type ImportanceFacts,
   type ImportanceLevel,
 } from './importance.model.ts';
-import { referencedMessageIds } from './importance.service.ts';
+import { referencedMessageIds } from '../messages/importance.service.ts';
 import type { DmarcResult, SpfResult } from './message.facts.ts';
 
 const PASS: ImportanceFacts['authentication'] = { spf: 'pass', dmarc: { result: 'pass', policy: 'reject' } };

@@ -7,7 +7,7 @@ import {
   normaliseDomain,
   normaliseEmailAddress,
   normaliseIdentityAddress,
-} from './contact.normalise.ts';
+} from './address.normalise.ts';
 
 describe('email address normalisation', () => {
   test('lowercases the whole address, converts IDN domains to ASCII, strips brackets and mailto:', () => {

@@ -6,7 +6,7 @@ import { test } from 'vitest';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '../crypto/secret-box.ts';
-import { createInstanceIdentity, dnsRecords, loadInstanceIdentity } from '../identity/instance-identity.ts';
+import { createInstanceIdentity, dnsRecords, loadInstanceIdentity } from './instance-identity.ts';
 import { dkimTxtStrings, dkimTxtValue, signWithDkim } from './dkim-key.ts';
 
 const MESSAGE = Buffer.from(

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import type AddressParser from 'nodemailer/lib/addressparser';
-import { cleanDisplayName, normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { cleanDisplayName, normaliseEmailAddress } from './address.normalise.ts';
 import {
   decodeEncodedWords,
   headerValue,
@@ -39,7 +39,7 @@ export const PARSE_LIMITS = {
 export const UNPARSABLE_SUBJECT = '(unparsable message)';
 
 export interface ParsedAddress {
-  /** Normalised address (contact.normalise.ts), or null when it is not a usable mailbox address. */
+  /** Normalised address (mail/address.normalise.ts), or null when it is not a usable mailbox address. */
   address: string | null;
   /** The address as written (capped), for display when it could not be normalised. */
   written: string;
