@@ -23,7 +23,7 @@ import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
 import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import { systemClock } from '@caliopen/instance/shared/clock.ts';
-import { openSqlite, type SqliteDb } from '@caliopen/instance/storage/sqlite.connection.ts';
+import { openSqlite, type SqliteDb } from '@caliopen/instance/database/sqlite.connection.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { startInternetDns } from '../e2e/fixtures/internet-dns.ts';
 import { freePort } from '../support/net.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { openSqliteJobQueue } from '@caliopen/instance/queue/job-queue.sqlite.ts';
-import { openSqlite } from '@caliopen/instance/storage/sqlite.connection.ts';
+import { openSqlite } from '@caliopen/instance/database/sqlite.connection.ts';
 import { waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 

@@ -8,7 +8,7 @@ import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
 import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
 import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
 import { systemClock } from '@caliopen/instance/shared/clock.ts';
-import { openSqlite } from '@caliopen/instance/storage/sqlite.connection.ts';
+import { openSqlite } from '@caliopen/instance/database/sqlite.connection.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';

@@ -24,3 +24,10 @@ export interface AccountRepository {
   getPi(id: string): Promise<StoredPi | null>;
   setPi(id: string, pi: StoredPi): Promise<void>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly accounts: AccountRepository;
+  }
+}

@@ -3,7 +3,7 @@ import type { ConversationService, Page } from '../conversations/conversation.se
 import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import { cleanDisplayName, cleanText, normaliseIdentityAddress } from '../mail/address.normalise.ts';
 import { contactIdFromUid, formatVcard, parseVcards } from './contact.vcard.ts';

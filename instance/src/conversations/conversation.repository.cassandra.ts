@@ -11,8 +11,8 @@ import {
   type TimeKey,
   textOrNull,
   toNumber,
-} from '../storage/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
+} from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/cassandra.context.ts';
 import type { Conversation } from './conversation.entity.ts';
 import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../mail/importance.model.ts';
 import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';

@@ -4,7 +4,7 @@ import type { ContactService } from '../contacts/contact.service.ts';
 import type { ParsedAddress } from '../mail/message.parser.ts';
 import type { Participant } from '../mail/message.entity.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Conversation } from './conversation.entity.ts';
 
 /**

@@ -2,7 +2,7 @@ import type { Contact } from '../contacts/contact.entity.ts';
 import type { Message } from '../mail/message.entity.ts';
 import { AppError } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type TimeCursor } from '../shared/paging.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Conversation } from './conversation.entity.ts';
 import type { ImportanceCursor } from './conversation.repository.ts';
 import { peopleKey, titleOf, type Resolution } from './conversation.resolver.ts';

@@ -12,3 +12,10 @@ export interface DeviceRepository {
   /** Stores the device's PI summary (no-op for an unknown device). */
   setPi(accountId: string, id: string, pi: StoredPi): Promise<void>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly devices: DeviceRepository;
+  }
+}

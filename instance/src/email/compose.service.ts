@@ -17,7 +17,7 @@ import {
 import type { JobQueue } from '../queue/job-queue.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { buildBounce } from './bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';
 import {

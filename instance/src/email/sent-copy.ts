@@ -1,6 +1,6 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Message } from '../mail/message.entity.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { withoutHeaders } from './compose.mime.ts';
 
 /**

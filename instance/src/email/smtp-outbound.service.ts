@@ -6,7 +6,7 @@ import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { ComposeService } from './compose.service.ts';
 import type { DkimKey } from '../identity/dkim-key.ts';
 import { MxResolver, type ResolveMx } from './mx-resolver.ts';

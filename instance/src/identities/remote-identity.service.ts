@@ -3,7 +3,7 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import type { ImapConnector } from '../imports/imap-session.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { credentialPurpose, IDLE_SYNC, type ImapTls, type RemoteIdentity } from './remote-identity.entity.ts';
 
 export interface NewRemoteIdentity {

@@ -11,7 +11,7 @@ import { cleanTags } from '../messages/message-ingest.service.ts';
 import type { MessageFacts } from '../mail/message.facts.ts';
 import type { Clock } from '../shared/clock.ts';
 import { isAppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { FetchedMessage, ImapConnector, ImapSession, RemoteFolder } from './imap-session.port.ts';
 import { planBatches } from './sequence-set.ts';
 

@@ -1,5 +1,5 @@
-import type { SqliteDb } from '../storage/sqlite.connection.ts';
-import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
+import type { SqliteDb } from '../database/sqlite.connection.ts';
+import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../database/sqlite.mapping.ts';
 import { kekFromJson, kekToJson, type AccountKey, type AccountKeyStatus } from './account-key.entity.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';
 

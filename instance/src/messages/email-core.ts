@@ -9,7 +9,7 @@ import type { SearchIndex } from '../search/search.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import { UNLABELLED, type InstanceStanding } from '../privacy/instance-standing.ts';
 import { PiService } from '../privacy/pi.service.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { LateDecryptionService } from './late-decryption.service.ts';
 import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { MessageIngestService } from './message-ingest.service.ts';

@@ -1,4 +1,4 @@
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { MAX_SENT_LOOKUP } from './correspondence.repository.ts';
 import {
   importanceOf,

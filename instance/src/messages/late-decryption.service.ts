@@ -4,7 +4,7 @@ import { decryptionKeyList, type DecryptionKeys } from '../openpgp/openpgp.decry
 import type { PiService } from '../privacy/pi.service.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { contentView, examineContent, type PendingDecryption } from './message-ingest.service.ts';
 import type { Message } from '../mail/message.entity.ts';
 import { parseMessage } from '../mail/message.parser.ts';

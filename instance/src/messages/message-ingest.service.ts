@@ -6,7 +6,7 @@ import type { ConversationService } from '../conversations/conversation.service.
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import type { IngestRequest, IngestResult, MessageIngest } from './message-ingest.port.ts';
 import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';

@@ -11,8 +11,8 @@ import {
   type TimeKey,
   textOrNull,
   toNumber,
-} from '../storage/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../storage/storage.cassandra.ts';
+} from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/cassandra.context.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
 

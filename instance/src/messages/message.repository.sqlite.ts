@@ -1,6 +1,6 @@
 import type { TimePage } from '../shared/paging.ts';
-import type { SqliteDb } from '../storage/sqlite.connection.ts';
-import { fromMs, fromMsOrNull, jsonOrNull, parseOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
+import type { SqliteDb } from '../database/sqlite.connection.ts';
+import { fromMs, fromMsOrNull, jsonOrNull, parseOrNull, toMs, toMsOrNull } from '../database/sqlite.mapping.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import type { DecryptionUpdate, MessageRepository } from './message.repository.ts';
 

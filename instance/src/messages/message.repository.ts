@@ -53,3 +53,10 @@ export function isPendingDecryption(facts: Record<string, unknown>): boolean {
   const pgp = facts['openpgp'];
   return typeof pgp === 'object' && pgp !== null && (pgp as Record<string, unknown>)['pendingDecryption'] === true;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly messages: MessageRepository;
+  }
+}

@@ -6,7 +6,7 @@ import { parseSearchQuery } from '../search/search.query-parser.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { cleanTags } from './message-ingest.service.ts';
 import type { ImportanceFeedback } from '../mail/importance.model.ts';

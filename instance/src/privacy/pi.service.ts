@@ -17,7 +17,7 @@ import {
 } from '../openpgp/openpgp.facts.ts';
 import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { computeAccountPi, type AccountPiFacts } from './account-pi.model.ts';
 import { computeContactPi, type ContactPiFacts } from './contact-pi.model.ts';
 import { computeConversationPi, RECENT_MESSAGES } from './conversation-pi.model.ts';

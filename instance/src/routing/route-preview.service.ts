@@ -9,7 +9,7 @@ import type { MessagePiFacts } from '../privacy/message-pi.model.ts';
 import { computeMessagePi } from '../privacy/message-pi.model.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 /**
  * "Which routes exist to this recipient, and what Privacy Index does each give?" (`GET /api/v1/routes?to=`): the

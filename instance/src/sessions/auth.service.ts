@@ -7,7 +7,7 @@ import type { Device } from '../devices/device.entity.ts';
 import { parseUserAgent } from '../devices/user-agent.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Session } from './session.entity.ts';
 import { hashToken, isWellFormedToken, newToken } from './token.ts';
 

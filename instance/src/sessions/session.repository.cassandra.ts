@@ -1,5 +1,5 @@
-import { dateOrNull, dayBucket, sessionTtlSeconds, TABLES } from '../storage/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../storage/storage.cassandra.ts';
+import { dateOrNull, dayBucket, sessionTtlSeconds, TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row } from '../database/cassandra.context.ts';
 import type { Session } from './session.entity.ts';
 import type { SessionRepository } from './session.repository.ts';
 

@@ -1,5 +1,5 @@
-import type { SqliteDb } from '../storage/sqlite.connection.ts';
-import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../storage/sqlite.mapping.ts';
+import type { SqliteDb } from '../database/sqlite.connection.ts';
+import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../database/sqlite.mapping.ts';
 import type { Session } from './session.entity.ts';
 import type { SessionRepository } from './session.repository.ts';
 
