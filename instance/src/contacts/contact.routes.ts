@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
+import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { IdParams } from '../api/schemas.ts';
 import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { Contact } from './contact.entity.ts';

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf } from '../http/access.ts';
+import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { IdParams } from '../api/schemas.ts';
 import { DeviceDto, toDeviceDto } from './device.dto.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { DeviceService } from './device.service.ts';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Clock } from '../shared/clock.ts';
-import { principalOf } from '../http/access.ts';
+import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import type { TrustSharingPreferences } from './trust-sharing.store.sqlite.ts';
 

@@ -21,7 +21,7 @@ import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { InstanceServices } from '../app/instance.services.ts';
-import { installAccessControl, type RouteEntry } from './access.ts';
+import { installAccessControl, type RouteEntry } from '../api/access.ts';
 import { healthRoutes } from './health.routes.ts';
 import { problem, ProblemSchema } from './problem.ts';
 import {

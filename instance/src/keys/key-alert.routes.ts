@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
+import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { CorrespondentKeyDto, toCorrespondentKeyDto } from './contact-key.routes.ts';
 import type { KeyAlert, KeyAlertService } from './key-alert.service.ts';

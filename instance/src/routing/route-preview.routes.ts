@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
+import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
 import type { RouteOption, RoutePreview, RoutePreviewService } from './route-preview.service.ts';

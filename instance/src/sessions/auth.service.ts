@@ -28,9 +28,16 @@ export interface LoginResult {
   device: Device;
 }
 
-export interface Principal {
-  account: Account;
-  session: Session;
+import type { Principal } from '../api/access.ts';
+
+export type { Principal };
+
+/** A principal is an account acting through one of its sessions (api/access.ts reads it on every request). */
+declare module '../api/access.ts' {
+  interface Principal {
+    account: Account;
+    session: Session;
+  }
 }
 
 /**

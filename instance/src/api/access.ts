@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Principal } from '../sessions/auth.service.ts';
 import { AppError } from '../shared/errors.ts';
 
 /**
@@ -8,6 +7,14 @@ import { AppError } from '../shared/errors.ts';
  * - public: anyone; user: any logged-in account; admin: instance administrators.
  */
 export type Access = 'public' | 'user' | 'admin';
+
+/**
+ * Who calls an authenticated route. The sessions domain says what a principal holds (its account and session,
+ * sessions/auth.service.ts) by adding to this interface, so that the routes of every domain can read it from this
+ * floor without importing sessions/ (issue 11).
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: completed by the sessions domain (declaration merging)
+export interface Principal {}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
