@@ -7,11 +7,9 @@ import type { Conversation } from './conversation.entity.ts';
 import type { ImportanceCursor } from './conversation.repository.ts';
 import { peopleKey, titleOf, type Resolution } from './conversation.resolver.ts';
 
-export interface Page<T> {
-  items: T[];
-  /** Opaque cursor of the next page, null on the last one. */
-  next: string | null;
-}
+import type { Page } from '../shared/paging.ts';
+
+export type { Page };
 
 export interface ThreadSummary {
   threadKey: string;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import type { ImapConnector } from '../imports/imap-session.port.ts';
+import type { ImapConnector } from './imap-session.port.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';

@@ -12,7 +12,7 @@ import type { MessageFacts } from '../mail/message.facts.ts';
 import type { Clock } from '../shared/clock.ts';
 import { isAppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
-import type { FetchedMessage, ImapConnector, ImapSession, RemoteFolder } from './imap-session.port.ts';
+import type { FetchedMessage, ImapConnector, ImapSession, RemoteFolder } from '../identities/imap-session.port.ts';
 import { planBatches } from './sequence-set.ts';
 
 export interface ImapSyncOptions {

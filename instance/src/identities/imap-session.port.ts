@@ -1,4 +1,4 @@
-import type { ImapTls } from '../identities/remote-identity.entity.ts';
+import type { ImapTls } from './remote-identity.entity.ts';
 
 /** Where and how to log in to a remote IMAP server. Holds the password in clear: never log it, never store it. */
 export interface ImapEndpoint {
