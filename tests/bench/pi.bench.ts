@@ -29,11 +29,11 @@ import { peopleKey } from '@caliopen/instance/conversations/conversation.resolve
 import type { CorrespondentKey } from '@caliopen/instance/keys/public-key.entity.ts';
 import type { Message } from '@caliopen/instance/mail/message.entity.ts';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
-import { UNLABELLED } from '@caliopen/instance/privacy/instance-standing.ts';
-import { messagePiFacts } from '@caliopen/instance/privacy/message-pi.facts.ts';
-import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/privacy/message-pi.model.ts';
+import { UNLABELLED } from '@caliopen/instance/pi-model/instance-standing.ts';
+import { messagePiFacts } from '@caliopen/instance/pi-model/message-pi.facts.ts';
+import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/pi-model/message-pi.model.ts';
 import { PiService } from '@caliopen/instance/privacy/pi.service.ts';
-import { PI_MODEL_VERSION } from '@caliopen/instance/privacy/pi.tally.ts';
+import { PI_MODEL_VERSION } from '@caliopen/instance/pi-model/pi.tally.ts';
 import { openSqliteJobQueue } from '@caliopen/instance/queue/job-queue.sqlite.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { prng } from './search-fixture.ts';

@@ -14,7 +14,7 @@ import {
 import type { Logger } from 'pino';
 import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { isKeyError, parsePublicKey } from '../openpgp/openpgp.keys.ts';
-import type { ContactPiFacts } from '../privacy/contact-pi.model.ts';
+import type { ContactPiFacts } from '../pi-model/contact-pi.model.ts';
 import type { Clock } from '../shared/clock.ts';
 import { peerRequest, PeerTransportError, type PeerRequest, type PeerResponse } from './federation.client.ts';
 import type { PeerLookup } from './peer-auth.ts';

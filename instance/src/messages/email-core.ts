@@ -7,7 +7,7 @@ import type { JobQueue } from '../queue/job-queue.port.ts';
 import { SearchIndexer, type IndexerLogger } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import type { Clock } from '../shared/clock.ts';
-import { UNLABELLED, type InstanceStanding } from '../privacy/instance-standing.ts';
+import { UNLABELLED, type InstanceStanding } from '../pi-model/instance-standing.ts';
 import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { LateDecryptionService } from './late-decryption.service.ts';

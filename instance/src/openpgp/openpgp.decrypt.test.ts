@@ -7,7 +7,7 @@ import { hostileCorpus } from '../mail/hostile-mail.fixture.ts';
 import { parseMessage } from '../mail/message.parser.ts';
 import { OPENPGP_LIMITS } from './openpgp.config.ts';
 import { decryptMessage } from './openpgp.decrypt.ts';
-import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp } from './openpgp.facts.ts';
+import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp } from '../privacy/openpgp.facts.ts';
 import {
   compressionBomb,
   generateTestKey,

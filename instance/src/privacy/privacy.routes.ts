@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
-import { PiBreakdownDto, PiSuggestionDto, toPiBreakdownDto } from './pi.dto.ts';
+import { PiBreakdownDto, PiSuggestionDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
 import { summaryOf, type PiService } from './pi.service.ts';
 
 const RankedSuggestionDto = Type.Object(

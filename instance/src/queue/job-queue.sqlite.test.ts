@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openSqlite } from '../database/sqlite.connection.ts';
+import { openSqlite } from '../storage/sqlite.connection.ts';
 import { jobQueueConformance } from './job-queue.conformance.ts';
 import { openSqliteJobQueue } from './job-queue.sqlite.ts';
 import type { SqliteJobQueueOptions } from './job-queue.sqlite.ts';

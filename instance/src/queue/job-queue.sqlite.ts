@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { migrateSqlite, openSqlite } from '../database/sqlite.connection.ts';
-import type { Migration, SqliteDb } from '../database/sqlite.connection.ts';
+import { migrateSqlite, openSqlite } from '../storage/sqlite.connection.ts';
+import type { Migration, SqliteDb } from '../storage/sqlite.connection.ts';
 import type { EnqueueOptions, JobHandler, JobInfo, JobQueue, QueueCounts, Worker } from './job-queue.port.ts';
 
 /** pino's logger fits; so does `console`. */

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
-import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
+import { PiBreakdownDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
 import type { RouteOption, RoutePreview, RoutePreviewService } from './route-preview.service.ts';
 
 const RouteNames = Type.Enum(['federation', 'openpgp-email', 'local', 'tls-email', 'email'], {

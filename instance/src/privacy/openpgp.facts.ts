@@ -1,11 +1,16 @@
 import type { CorrespondentKey, KeySource } from '../keys/public-key.entity.ts';
-import { errorText, OPENPGP_LIMITS } from './openpgp.config.ts';
-import { type DecryptedContent, decryptionKeyList, type DecryptionKeys, decryptPart } from './openpgp.decrypt.ts';
-import { detectOpenPgp, type OpenPgpPart } from './openpgp.detect.ts';
-import { keyIdsOf, loadPublicKey } from './openpgp.keys.ts';
-import { inspectEncrypted, type SignatureCheck, verifySignature } from './openpgp.verify.ts';
+import { errorText, OPENPGP_LIMITS } from '../openpgp/openpgp.config.ts';
+import {
+  type DecryptedContent,
+  decryptionKeyList,
+  type DecryptionKeys,
+  decryptPart,
+} from '../openpgp/openpgp.decrypt.ts';
+import { detectOpenPgp, type OpenPgpPart } from '../openpgp/openpgp.detect.ts';
+import { keyIdsOf, loadPublicKey } from '../openpgp/openpgp.keys.ts';
+import { inspectEncrypted, type SignatureCheck, verifySignature } from '../openpgp/openpgp.verify.ts';
 
-export type { DecryptedContent } from './openpgp.decrypt.ts';
+export type { DecryptedContent } from '../openpgp/openpgp.decrypt.ts';
 
 /**
  * The OpenPGP facts recorded on a message (MessageFacts.openpgp): what the Privacy Index scores. Verified facts only:

@@ -3,7 +3,7 @@ import { beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { CorrespondentKey, KeySource, KeyStatus } from '../keys/public-key.entity.ts';
 import { hostileCorpus } from '../mail/hostile-mail.fixture.ts';
-import { detectOpenPgp } from './openpgp.detect.ts';
+import { detectOpenPgp } from '../openpgp/openpgp.detect.ts';
 import { gatherOpenPgpFacts, type OpenPgpFacts } from './openpgp.facts.ts';
 import {
   compressionBomb,
@@ -15,8 +15,8 @@ import {
   pgpMimeEncrypted,
   pgpMimeSigned,
   type TestKey,
-} from './openpgp.fixture.ts';
-import { encryptionRecipients, verifySignature } from './openpgp.verify.ts';
+} from '../openpgp/openpgp.fixture.ts';
+import { encryptionRecipients, verifySignature } from '../openpgp/openpgp.verify.ts';
 
 /** Ahead of the wall clock, so every key and signature the tests make is in its past (see openpgp.keys.test.ts). */
 const now = new Date(Date.now() + 10 * 60_000);

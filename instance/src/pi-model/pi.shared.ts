@@ -1,4 +1,4 @@
-import type { KeySource } from '../keys/public-key.entity.ts';
+import type { KeySource } from '../openpgp/key-source.ts';
 
 /** How a correspondent's key is known: its source, or `verified` when the user compared fingerprints. */
 export type KeyTrust = 'verified' | KeySource;
