@@ -18,6 +18,36 @@ import {
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * What the no-cycle assertion leaves out, for now, and why: an entry ending in `/` is a folder, any other a file,
+ * relative to the source root. Every import from or to it is dropped from the graph. The list can only shrink: the
+ * test fails when an entry is no longer needed to keep the graph acyclic, so remove it then.
+ * Only these may stand here: the composition roots (app/, cli/), the two outbound workers being merged into one
+ * delivery worker, and the generic helpers being moved to the platform/ workspace.
+ */
+const EXCLUSIONS: Record<string, readonly { path: string; why: string }[]> = {
+  'instance/src': [
+    {
+      path: 'app/',
+      why:
+        'the composition root: it imports every domain, and smtp-inbound.service.ts, federation.wiring.ts and the ' +
+        'http/ servers import its InstanceServices type; the constructor-injection rewrite of app/ removes those',
+    },
+    {
+      path: 'http/problem.ts',
+      why:
+        'problem handling, imported by the routes of every domain while it sits in http/ beside the servers that ' +
+        'import those routes; it moves to the platform/ workspace',
+    },
+    {
+      path: 'queue/job-queue.sqlite.ts',
+      why:
+        'the SQLite job queue, imported by the domains through job-queue.port.ts, still reaches the SQLite connection ' +
+        'through storage/sqlite.connection.ts (a re-export kept for it); it moves to the platform/ workspace',
+    },
+  ],
+};
+
 function graphOf(srcRoot: string, exclusions: readonly string[] = []) {
   const root = `${repo}${srcRoot}`;
   return folderGraph(listSourceFiles(root), readFileEdges(root), exclusions);
@@ -27,9 +57,39 @@ describe('the import graph of the domain folders', () => {
   for (const srcRoot of ['instance/src', 'registry/src']) {
     it(`${srcRoot}: figures`, () => {
       const g = graphOf(srcRoot);
-      console.log(`${srcRoot}:`, JSON.stringify(figures(g)));
+      console.log(`${srcRoot}, every file:`, JSON.stringify(figures(g)));
       for (const cycle of exampleCycles(g)) console.log(`  cycle: ${cycle.join(' -> ')}`);
+      const excluded = (EXCLUSIONS[srcRoot] ?? []).map((e) => e.path);
+      if (excluded.length > 0)
+        console.log(
+          `${srcRoot}, leaving out ${excluded.join(', ')}:`,
+          JSON.stringify(figures(graphOf(srcRoot, excluded))),
+        );
     });
+  }
+
+  for (const [srcRoot, exclusions] of Object.entries(EXCLUSIONS)) {
+    const paths = exclusions.map((e) => e.path);
+
+    it(`${srcRoot}: no import cycle among the folders (leaving out ${paths.join(', ') || 'nothing'})`, () => {
+      const g = graphOf(srcRoot, paths);
+      const cycles = exampleCycles(g).map((c) => c.join(' -> '));
+      assert.deepEqual(cycles, [], `import cycles among the folders of ${srcRoot}`);
+    });
+
+    for (const path of paths) {
+      it(`${srcRoot}: leaving out ${path} is still needed`, () => {
+        const g = graphOf(
+          srcRoot,
+          paths.filter((p) => p !== path),
+        );
+        assert.notDeepEqual(
+          cyclicComponents(g),
+          [],
+          `${srcRoot}/${path} no longer closes a cycle: remove it from EXCLUSIONS in tests/architecture/domain-folders.test.ts`,
+        );
+      });
+    }
   }
 
   it('finds the cycle of a synthetic graph, and none once the back edge is gone', () => {
@@ -49,5 +109,18 @@ describe('the import graph of the domain folders', () => {
     assert.deepEqual(cyclicComponents(tangled), [['entity', 'routes', 'service']]);
     assert.equal(backEdges(tangled).length, 1);
     assert.deepEqual(exampleCycles(tangled), [['entity', 'routes', 'service', 'entity']]);
+  });
+
+  it('leaves out excluded files and folders, which is how an exclusion hides a cycle', () => {
+    const files = ['a/x.ts', 'b/y.ts', 'c/z.ts', 'c/w.ts'];
+    const edges = [
+      { from: 'a/x.ts', to: 'b/y.ts' },
+      { from: 'b/y.ts', to: 'c/z.ts' },
+      { from: 'c/w.ts', to: 'a/x.ts' },
+    ];
+    assert.deepEqual(cyclicComponents(folderGraph(files, edges)), [['a', 'b', 'c']]);
+    assert.deepEqual(cyclicComponents(folderGraph(files, edges, ['c/w.ts'])), []);
+    assert.deepEqual(cyclicComponents(folderGraph(files, edges, ['b/'])), []);
+    assert.deepEqual(cyclicComponents(folderGraph(files, edges, ['c/z'])), [['a', 'b', 'c']]);
   });
 });
