@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../shared/errors.ts';
 import type { StoredPi } from '../mail/message.entity.ts';
 import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, UniqueClaims } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row, UniqueClaims } from '../database/context.cassandra.ts';
 import type { Account, Role } from './account.entity.ts';
 import type { AccountRepository } from './account.repository.ts';
 

@@ -1,5 +1,5 @@
 import { dateOrNull, listOf, piFromUdt, piToUdt, TABLES, textOrNull } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/context.cassandra.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import type { ContactRepository } from './contact.repository.ts';
 

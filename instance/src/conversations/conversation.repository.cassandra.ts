@@ -12,7 +12,7 @@ import {
   textOrNull,
   toNumber,
 } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/context.cassandra.ts';
 import type { Conversation } from './conversation.entity.ts';
 import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../mail/importance.model.ts';
 import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';

@@ -1,6 +1,6 @@
 import type { StoredPi } from '../mail/message.entity.ts';
 import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row } from '../database/context.cassandra.ts';
 import type { Device, DeviceType } from './device.entity.ts';
 import type { DeviceRepository } from './device.repository.ts';
 

@@ -1,5 +1,5 @@
 import { dateOrNull, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row } from '../database/context.cassandra.ts';
 import { syncFromJson, syncToJson } from './remote-identity.codec.ts';
 import type { FolderSyncState, ImapTls, RemoteIdentity, SyncStatus } from './remote-identity.entity.ts';
 import type { RemoteIdentityRepository } from './remote-identity.repository.ts';

@@ -1,5 +1,5 @@
 import { dateOrNull, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row } from '../database/context.cassandra.ts';
 import { kekFromJson, kekToJson, type AccountKey, type AccountKeyStatus } from './account-key.entity.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';
 

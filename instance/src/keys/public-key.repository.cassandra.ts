@@ -1,5 +1,5 @@
 import { dateOrNull, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row, Statement } from '../database/context.cassandra.ts';
 import type { CorrespondentKey, KeySource, KeyStatus } from './public-key.entity.ts';
 import type { ConflictCursor, CorrespondentKeyRepository } from './public-key.repository.ts';
 

@@ -1,5 +1,5 @@
 import { TABLES } from '../database/cassandra.schema.ts';
-import type { CassandraContext } from '../database/cassandra.context.ts';
+import type { CassandraContext } from '../database/context.cassandra.ts';
 import { MAX_SENT_LOOKUP, type CorrespondenceRepository, type SentMessage } from './correspondence.repository.ts';
 
 /**

@@ -12,7 +12,7 @@ import {
   textOrNull,
   toNumber,
 } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/context.cassandra.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
 

@@ -1,5 +1,5 @@
 import { dateOrNull, dayBucket, sessionTtlSeconds, TABLES } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/cassandra.context.ts';
+import type { CassandraContext, Row } from '../database/context.cassandra.ts';
 import type { Session } from './session.entity.ts';
 import type { SessionRepository } from './session.repository.ts';
 

@@ -11,7 +11,7 @@ import { CassandraCorrespondentKeyRepository } from '../keys/public-key.reposito
 import { CassandraCorrespondenceRepository } from '../messages/correspondence.repository.cassandra.ts';
 import { CassandraMessageRepository } from '../messages/message.repository.cassandra.ts';
 import { CassandraSessionRepository } from '../sessions/session.repository.cassandra.ts';
-import { CassandraContext, type CassandraOptions } from '../database/cassandra.context.ts';
+import { CassandraContext, type CassandraOptions } from '../database/context.cassandra.ts';
 import {
   assertKeyspaceName,
   bootstrapStatements,
@@ -32,7 +32,7 @@ export {
   type SerialConsistencyName,
   type Statement,
   UniqueClaims,
-} from '../database/cassandra.context.ts';
+} from '../database/context.cassandra.ts';
 
 const MIGRATION_COMPONENT = 'instance';
 const LOCK_TTL_SECONDS = 600;

@@ -10,7 +10,7 @@ import {
 } from './cassandra.schema.ts';
 
 /**
- * The Cassandra plumbing the repositories share (issue 11: split from storage/storage.cassandra.ts so that the
+ * The Cassandra plumbing the repositories share (issue 11: split from storage/storage.cassandra.ts; named *.cassandra.ts so the schema test reads its statements too so that the
  * repositories of every domain can use it without importing the store that composes them).
  */
 
