@@ -1,4 +1,4 @@
-import type { Access } from '@caliopen/instance/http/access.ts';
+import type { Access } from '@caliopen/instance/api/access.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Application } from '../applications/application.entity.ts';
 import type { Auditor, AuditorSession } from '../audits/audit.entity.ts';

@@ -17,7 +17,7 @@ import {
   TABLES,
   textOrNull,
   toNumber,
-} from '@caliopen/instance/storage/cassandra.schema.ts';
+} from '@caliopen/instance/database/cassandra.schema.ts';
 import type { Application, ApplicationStatus, CheckRun } from '../applications/application.entity.ts';
 import type { AuditEvent, Auditor, AuditorSession, Vote } from '../audits/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/instance/storage/sqlite.connection.ts';
+import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/instance/database/sqlite.connection.ts';
 import type { Application, ApplicationStatus, CheckRun } from '../applications/application.entity.ts';
 import type { AuditEvent, Auditor, AuditorSession, Vote } from '../audits/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
