@@ -13,7 +13,7 @@ import { CheckService, dnsServerFrom, type RunChecks } from '../checks/check.ser
 import { RegistryConfigError, type RegistryConfig } from '../config/registry-config.ts';
 import { FeedService } from '../feed/feed.service.ts';
 import { LabelService } from '../labels/label.service.ts';
-import { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RenewalService } from '../labels/renewal.service.ts';
 import { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { Exclusive } from '../shared/exclusive.ts';

@@ -94,7 +94,7 @@ export async function initRegistry(
   const { SecretBox } = await import('@caliopen/instance/crypto/secret-box.ts');
   const { createMasterKey, loadMasterKey } = await import('@caliopen/instance/identity/master-key.ts');
   const { openRegistryStorage } = await import('../app/registry.services.ts');
-  const { RegistryKeyService } = await import('../labels/registry-keys.service.ts');
+  const { RegistryKeyService } = await import('../keys/registry-keys.service.ts');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const fileConfig = {
     origin,
@@ -237,7 +237,7 @@ export function registerRegistryCommands(program: Command): void {
             `--activate-in-hours must be a number of hours from 0 to 2160, got "${opts.activateInHours}".`,
             2,
           );
-        const { RegistryKeyService } = await import('../labels/registry-keys.service.ts');
+        const { RegistryKeyService } = await import('../keys/registry-keys.service.ts');
         await withStorage(opts, async ({ config, storage, box }) => {
           const overlapDays =
             opts.overlapDays === undefined ? 2 * config.labels.lifetimeDays : Number(opts.overlapDays);
@@ -271,7 +271,7 @@ export function registerRegistryCommands(program: Command): void {
     .option('--json', 'print the key set document as JSON')
     .action(
       action(async (opts: CommonOptions & { json?: boolean }) => {
-        const { RegistryKeyService } = await import('../labels/registry-keys.service.ts');
+        const { RegistryKeyService } = await import('../keys/registry-keys.service.ts');
         await withStorage(opts, async ({ storage, box }) => {
           const document = await new RegistryKeyService(storage, box).document();
           if (opts.json) return console.log(JSON.stringify(document));

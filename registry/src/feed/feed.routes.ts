@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkRunView, labelView } from '../applications/application.routes.ts';
 import type { CheckService } from '../checks/check.service.ts';
-import type { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';

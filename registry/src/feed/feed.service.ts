@@ -8,7 +8,7 @@ import {
   type FeedDelta,
   type FeedInstance,
 } from '@caliopen/federation-protocol';
-import type { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import type { TransparencyLogService } from '../log/transparency-log.service.ts';
 import type { FeedPublication } from '../log/log.entity.ts';
 import { RegistryError } from '../shared/errors.ts';

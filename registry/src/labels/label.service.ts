@@ -10,7 +10,7 @@ import { computeInstancePi } from '../pi/instance-pi.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';
 import type { LabelRecord, Member } from './label.entity.ts';
-import type { RegistryKeyService } from './registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 
 const DAY = 24 * 3600;
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);

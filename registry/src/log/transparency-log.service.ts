@@ -8,7 +8,7 @@ import {
   type Hash,
   type JsonValue,
 } from '@caliopen/federation-protocol';
-import type { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';
 import type { LogEntry, StoredCheckpoint, StoredLogEntry } from './log.entity.ts';
