@@ -4,7 +4,7 @@ import type { AuditService, ApplicationReview } from '../audits/audit.service.ts
 import type { CheckService } from '../checks/check.service.ts';
 import { applicantApplication } from '../http/registry.access.ts';
 import type { LabelRecord, Member } from '../labels/label.entity.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { challengeInstructions, type ApplicationService } from './application.service.ts';
 import type { Application, CheckRun } from './application.entity.ts';
 import { MAX_DECLARATION_JWS_LENGTH } from './declaration-jws.ts';

@@ -4,7 +4,7 @@ import { isDomain, jwkThumbprint, parseOkpPublicJwk } from '@caliopen/federation
 import { hashToken, isWellFormedToken, newToken } from '@caliopen/instance/sessions/token.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { parseDeclaredCertificate } from '../verification/certificate.inspect.ts';
 import type { Application } from './application.entity.ts';
 import { DECLARATION_MAX_SKEW_SECONDS, verifyDeclarationJws } from './declaration-jws.ts';

@@ -5,7 +5,7 @@ import { complianceOf, systemEvent, type LabelService } from '../labels/label.se
 import type { Member } from '../labels/label.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
 import type { AuditEvent, Auditor, Vote, VoteValue } from './audit.entity.ts';
 import { decide, type ConsensusState } from './consensus.ts';

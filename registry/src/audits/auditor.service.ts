@@ -3,7 +3,7 @@ import type { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
 import { hashToken, isWellFormedToken, newToken } from '@caliopen/instance/sessions/token.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Auditor, AuditorSession } from './audit.entity.ts';
 
 export const AUDITOR_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Application, CheckRun, CheckTrigger } from '../applications/application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
 import { isPublicAddress } from '@caliopen/instance/shared/public-address.ts';
 import type { CheckResult, Resolver, VerificationOptions, VerificationTarget } from '../verification/check.types.ts';

@@ -4,7 +4,7 @@ import { checkRunView, labelView } from '../applications/application.routes.ts';
 import type { CheckService } from '../checks/check.service.ts';
 import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
 import type { FeedService } from './feed.service.ts';
 

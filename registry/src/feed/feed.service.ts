@@ -13,7 +13,7 @@ import type { TransparencyLogService } from '../log/transparency-log.service.ts'
 import type { FeedPublication } from '../log/log.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 
 const MAX_PUBLISH_ATTEMPTS = 8;
 /** How long a process trusts its cached feed before asking storage whether another process published. */

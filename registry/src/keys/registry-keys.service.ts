@@ -12,7 +12,7 @@ import {
 } from '@caliopen/federation-protocol';
 import type { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { RegistryKeyRecord } from './registry-key.entity.ts';
 
 const DAY = 24 * 3600;

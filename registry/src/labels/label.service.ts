@@ -8,7 +8,7 @@ import type { LogEntry } from '../log/log.entity.ts';
 import type { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { computeInstancePi } from '../pi/instance-pi.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { LabelRecord, Member } from './label.entity.ts';
 import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 

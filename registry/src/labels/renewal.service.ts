@@ -3,7 +3,7 @@ import type { CheckRun } from '../applications/application.entity.ts';
 import type { AuditService } from '../audits/audit.service.ts';
 import type { CheckService } from '../checks/check.service.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';
 import type { Member } from './label.entity.ts';
 import { PublicationBatch, type LabelService } from './label.service.ts';
