@@ -6,10 +6,10 @@ import { loadMasterKey, masterKeyPath } from '@caliopen/instance/identity/master
 import type { JobQueue } from '@caliopen/instance/queue/job-queue.port.ts';
 import { systemClock, type Clock } from '@caliopen/instance/shared/clock.ts';
 import type { Logger } from 'pino';
-import { ApplicationService } from '../applications/application.service.ts';
-import { AuditService } from '../audits/audit.service.ts';
-import { AuditorService } from '../audits/auditor.service.ts';
-import { CheckService, dnsServerFrom, type RunChecks } from '../checks/check.service.ts';
+import { ApplicationService } from '../labels/application.service.ts';
+import { AuditService } from '../labels/audit.service.ts';
+import { AuditorService } from '../labels/auditor.service.ts';
+import { CheckService, dnsServerFrom, type RunChecks } from '../labels/check.service.ts';
 import { RegistryConfigError, type RegistryConfig } from '../config/registry-config.ts';
 import { FeedService } from '../feed/feed.service.ts';
 import { LabelService } from '../labels/label.service.ts';

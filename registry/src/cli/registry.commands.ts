@@ -182,7 +182,7 @@ export function registerRegistryCommands(program: Command): void {
       action(async (name: string, opts: CommonOptions & { passwordStdin?: boolean; json?: boolean }) => {
         const { generatePassword, readStdinSecret } = await import('@caliopen/instance/cli/prompt.ts');
         const { PasswordHasher } = await import('@caliopen/instance/accounts/password.ts');
-        const { AuditorService } = await import('../audits/auditor.service.ts');
+        const { AuditorService } = await import('../labels/auditor.service.ts');
         const password = opts.passwordStdin ? await readStdinSecret() : generatePassword();
         const created = await withStorage(opts, ({ config, storage }) =>
           new AuditorService(storage, new PasswordHasher(), () => new Date(), config.audit.sessionTtlSeconds).create(

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { checkRunView, labelView } from '../applications/application.routes.ts';
-import type { CheckService } from '../checks/check.service.ts';
+import { checkRunView, labelView } from '../labels/application.routes.ts';
+import type { CheckService } from '../labels/check.service.ts';
 import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';

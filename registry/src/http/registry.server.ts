@@ -11,12 +11,12 @@ import { validatorCompiler } from '@caliopen/instance/http/validation.ts';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { RegistryServices } from '../app/registry.services.ts';
-import { applicationRoutes } from '../applications/application.routes.ts';
-import { auditRoutes } from '../audits/audit.routes.ts';
+import { applicationRoutes } from '../labels/application.routes.ts';
+import { auditRoutes } from '../labels/audit.routes.ts';
 import { feedRoutes } from '../feed/feed.routes.ts';
 import { logRoutes } from '../log/log.routes.ts';
 import { isRegistryError, RegistryError, type RegistryErrorCode } from '../shared/errors.ts';
-import { installRegistryAccessControl, type RegistryRouteEntry } from './registry.access.ts';
+import { installRegistryAccessControl, type RegistryRouteEntry } from '../labels/registry.access.ts';
 import { registryProblem, RegistryProblemSchema } from './registry.problem.ts';
 
 /** The registry's error table, as the shared problem handling uses it. */

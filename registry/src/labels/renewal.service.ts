@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { CheckRun } from '../applications/application.entity.ts';
-import type { AuditService } from '../audits/audit.service.ts';
-import type { CheckService } from '../checks/check.service.ts';
+import type { CheckRun } from './application.entity.ts';
+import type { AuditService } from './audit.service.ts';
+import type { CheckService } from './check.service.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';

@@ -18,8 +18,8 @@ import {
   textOrNull,
   toNumber,
 } from '@caliopen/instance/database/cassandra.schema.ts';
-import type { Application, ApplicationStatus, CheckRun } from '../applications/application.entity.ts';
-import type { AuditEvent, Auditor, AuditorSession, Vote } from '../audits/audit.entity.ts';
+import type { Application, ApplicationStatus, CheckRun } from '../labels/application.entity.ts';
+import type { AuditEvent, Auditor, AuditorSession, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
 import type { FeedPublication, StoredCheckpoint, StoredLogEntry } from '../log/log.entity.ts';
 import {

@@ -7,13 +7,13 @@ export type {
   ApplicationRepository,
   CheckRunRepository,
   CreateApplicationOutcome,
-} from '../applications/application.repository.ts';
+} from '../labels/application.repository.ts';
 export type {
   AuditEventRepository,
   AuditorRepository,
   CreateAuditorOutcome,
   VoteRepository,
-} from '../audits/audit.repository.ts';
+} from '../labels/audit.repository.ts';
 export type { RegistryKeyRepository } from '../keys/registry-key.repository.ts';
 export type { LabelRepository, MemberRepository } from '../labels/label.repository.ts';
 export type { FeedRepository, TransparencyLogRepository } from '../log/log.repository.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/instance/database/sqlite.connection.ts';
-import type { Application, ApplicationStatus, CheckRun } from '../applications/application.entity.ts';
-import type { AuditEvent, Auditor, AuditorSession, Vote } from '../audits/audit.entity.ts';
+import type { Application, ApplicationStatus, CheckRun } from '../labels/application.entity.ts';
+import type { AuditEvent, Auditor, AuditorSession, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
 import type { FeedPublication, StoredCheckpoint, StoredLogEntry } from '../log/log.entity.ts';
 import { REGISTRY_SQLITE_MIGRATIONS } from './registry-storage.sqlite.migrations.ts';

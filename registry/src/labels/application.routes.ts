@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { AuditService, ApplicationReview } from '../audits/audit.service.ts';
-import type { CheckService } from '../checks/check.service.ts';
-import { applicantApplication } from '../http/registry.access.ts';
-import type { LabelRecord, Member } from '../labels/label.entity.ts';
+import type { AuditService, ApplicationReview } from './audit.service.ts';
+import type { CheckService } from './check.service.ts';
+import { applicantApplication } from './registry.access.ts';
+import type { LabelRecord, Member } from './label.entity.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { challengeInstructions, type ApplicationService } from './application.service.ts';
 import type { Application, CheckRun } from './application.entity.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
-import type { Application } from '../applications/application.entity.ts';
+import type { Application } from './application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import type { RegistryStorage } from '../storage/registry-storage.port.ts';
 import type { VerificationOptions } from '../verification/check.types.ts';

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { ApplicationIdParams, checkRunView } from '../applications/application.routes.ts';
-import { challengeInstructions } from '../applications/application.service.ts';
-import { auditorOf } from '../http/registry.access.ts';
+import { ApplicationIdParams, checkRunView } from './application.routes.ts';
+import { challengeInstructions } from './application.service.ts';
+import { auditorOf } from './registry.access.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { AuditEvent } from './audit.entity.ts';
 import type { ApplicationReview, AuditService } from './audit.service.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import type { Application, CheckRun, CheckTrigger } from '../applications/application.entity.ts';
+import type { Application, CheckRun, CheckTrigger } from './application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/instance/shared/clock.ts';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Application, CheckRun } from '../applications/application.entity.ts';
-import type { CheckService } from '../checks/check.service.ts';
-import { complianceOf, systemEvent, type LabelService } from '../labels/label.service.ts';
-import type { Member } from '../labels/label.entity.ts';
+import type { Application, CheckRun } from './application.entity.ts';
+import type { CheckService } from './check.service.ts';
+import { complianceOf, systemEvent, type LabelService } from './label.service.ts';
+import type { Member } from './label.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';

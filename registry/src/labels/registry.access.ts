@@ -1,7 +1,7 @@
 import type { Access } from '@caliopen/instance/api/access.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Application } from '../applications/application.entity.ts';
-import type { Auditor, AuditorSession } from '../audits/audit.entity.ts';
+import type { Application } from './application.entity.ts';
+import type { Auditor, AuditorSession } from './audit.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 
 /**
