@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
  * One runner for every workspace (docs/adr/0009-vitest.md). Two projects:
  * - `unit`: the tests beside the code in each package (`<pkg>/src/**\/*.test.ts`);
  * - `e2e`: cross-package, multi-process and conformance tests under `tests/` (real servers on loopback ports).
- * A path filter still works: `npm test -- instance/src/crypto` runs the files whose path contains it.
+ * A path filter still works: `npm test -- platform/src/crypto` runs the files whose path contains it.
  * Timeouts are generous on purpose: the suite must pass on a loaded 2-core machine, and every wait inside a test is
  * bounded by a condition of its own.
  */
@@ -20,7 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{federation-protocol,charter,registry,instance,web}/src/**/*.test.ts'],
+          include: ['{platform,federation-protocol,charter,registry,instance,cli,web}/src/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

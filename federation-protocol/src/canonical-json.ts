@@ -78,9 +78,10 @@ class Canonicalizer {
         else this.writeContainer(value);
         return;
       case 'bigint':
-        return this.reject('a BigInt (convert it to a string or a safe integer first)');
+        this.reject('a BigInt (convert it to a string or a safe integer first)');
+        return;
       default:
-        return this.reject(typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`);
+        this.reject(typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`);
     }
   }
 

@@ -108,7 +108,11 @@ describe('prekeys', () => {
         `${Buffer.from(JSON.stringify({ alg: 'none', kid: key.kid, typ: PREKEY_JWS_TYPE })).toString('base64url')}.${Buffer.from(JSON.stringify(prekey)).toString('base64url')}.`,
       ],
     ];
-    for (const [name, jws] of cases) assertCode(await verifyPrekey(await jws, options), 'prekey_malformed');
+    for (const [name, jws] of cases) {
+      const verdict = await verifyPrekey(await jws, options);
+      assert.ok(!verdict.ok, `${name} is refused`);
+      assertCode(verdict, 'prekey_malformed');
+    }
     for (const value of [undefined, null, 42, {}, [], 'a'.repeat(5000)])
       assertCode(await verifyPrekey(value, options), 'prekey_malformed');
   });

@@ -24,7 +24,13 @@ describe('replay', () => {
 
   it('refuses an expired envelope by time, without asking the store', async () => {
     let asked = 0;
-    const spy: ReplayStore = { rememberOnce: () => (asked++, 'fresh'), forget: () => {} };
+    const spy: ReplayStore = {
+      rememberOnce: () => {
+        asked++;
+        return 'fresh';
+      },
+      forget: () => {},
+    };
     const late = await checkReplay(spy, envelope, { now: envelope.expires + 60 });
     assert.ok(!late.ok);
     assert.equal(late.error.code, 'envelope_expired');

@@ -7,8 +7,16 @@ export type { RunningRegistry } from './app/registry.app.ts';
 export { buildRegistryServices, openRegistryStorage } from './app/registry.services.ts';
 export type { RegistryServiceOptions, RegistryServices } from './app/registry.services.ts';
 export { createRegistryLogger } from './app/registry.logger.ts';
-export { initRegistry, registerRegistryCommands } from './cli/registry.commands.ts';
-export type { RegistryInitOptions } from './cli/registry.commands.ts';
+export {
+  addAuditor,
+  ensureAuditors,
+  initRegistry,
+  listAuditors,
+  registryConfigAt,
+  registryKeySet,
+  rotateRegistryKey,
+} from './app/registry.admin.ts';
+export type { RegistryInitOptions, RegistryLocation } from './app/registry.admin.ts';
 export {
   loadRegistryConfig,
   RegistryConfigError,
@@ -26,6 +34,6 @@ export { decide } from './labels/consensus.ts';
 export { REGISTRY_ERROR_CODES, RegistryError, isRegistryError } from './shared/errors.ts';
 export type { RegistryErrorCode } from './shared/errors.ts';
 export { SqliteRegistryStorage } from './storage/registry-storage.sqlite.ts';
-export type { RegistryStorage } from './storage/registry-storage.port.ts';
+export type { RegistryStorage } from './database/registry-storage.port.ts';
 export { FEED_MEDIA_TYPE, FEED_DELTA_MEDIA_TYPE } from './feed/feed.routes.ts';
 export type { Member, LabelRecord } from './labels/label.entity.ts';

@@ -34,7 +34,7 @@ import { messagePiFacts } from '@caliopen/instance/pi-model/message-pi.facts.ts'
 import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/pi-model/message-pi.model.ts';
 import { PiService } from '@caliopen/instance/privacy/pi.service.ts';
 import { PI_MODEL_VERSION } from '@caliopen/instance/pi-model/pi.tally.ts';
-import { openSqliteJobQueue } from '@caliopen/instance/queue/job-queue.sqlite.ts';
+import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { prng } from './search-fixture.ts';
 

@@ -20,10 +20,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
-import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
-import { systemClock } from '@caliopen/instance/shared/clock.ts';
-import { openSqlite, type SqliteDb } from '@caliopen/instance/database/sqlite.connection.ts';
+import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
+import { systemClock } from '@caliopen/platform/clock/clock.port.ts';
+import { openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { startInternetDns } from '../e2e/fixtures/internet-dns.ts';
 import { freePort } from '../support/net.ts';
@@ -162,25 +162,21 @@ async function main() {
 
     const port = await freePort();
     const httpPort = await freePort();
-    child = spawn(
-      process.execPath,
-      [join(root, 'instance/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          CALIOPEN_HTTP_PORT: String(httpPort),
-          CALIOPEN_HTTPS_PORT: '0',
-          CALIOPEN_SMTP_ENABLED: 'true',
-          CALIOPEN_SMTP_PORT: String(port),
-          CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
-          CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
-          CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-          CALIOPEN_LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+    child = spawn(process.execPath, [join(root, 'cli/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir], {
+      cwd: root,
+      env: {
+        ...process.env,
+        CALIOPEN_HTTP_PORT: String(httpPort),
+        CALIOPEN_HTTPS_PORT: '0',
+        CALIOPEN_SMTP_ENABLED: 'true',
+        CALIOPEN_SMTP_PORT: String(port),
+        CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
+        CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
+        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
+        CALIOPEN_LOG_LEVEL: 'warn',
       },
-    );
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     for (let i = 0; ; i++) {
       try {
         const c = await RawSmtpClient.connect(port);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, it } from 'vitest';
 import fc from 'fast-check';
-import { jobQueueConformance } from '@caliopen/instance/queue/job-queue.conformance.ts';
-import { decodeKey, encodeKey, openBullmqJobQueue } from '@caliopen/instance/queue/job-queue.bullmq.ts';
+import { jobQueueConformance } from '@caliopen/platform/queue/job-queue.conformance.ts';
+import { decodeKey, encodeKey, openBullmqJobQueue } from '@caliopen/platform/queue/job-queue.bullmq.ts';
 import { redisServerComponent, startRedisServer } from '../support/redis-server.ts';
 import type { RedisServer } from '../support/redis-server.ts';
 

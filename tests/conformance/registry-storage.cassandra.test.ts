@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { test } from 'vitest';
-import type { CassandraOptions } from '@caliopen/instance/storage/storage.cassandra.ts';
+import type { CassandraOptions } from '@caliopen/platform/cassandra/cassandra.context.ts';
 // The registry package exports only its public API; its conformance suite and Cassandra adapter are reached by path.
 import { registryStorageConformance } from '@caliopen/registry/storage/registry-storage.conformance.ts';
 import { CassandraRegistryStorage } from '@caliopen/registry/storage/registry-storage.cassandra.ts';

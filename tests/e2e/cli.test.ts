@@ -11,7 +11,7 @@ import { freePort, waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(root, 'instance/bin/caliopen.mjs');
+const BIN = join(root, 'cli/bin/caliopen.mjs');
 
 function caliopen(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], {

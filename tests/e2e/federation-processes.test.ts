@@ -32,14 +32,14 @@ import {
   verifyReceipt,
   type FeedInstance,
 } from '@caliopen/federation-protocol';
-import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/instance/cli/federation.children.ts';
-import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/instance/cli/federation.resolver.ts';
+import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
+import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
 import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
-import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { peerRequest } from '@caliopen/instance/federation/federation.client.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
-import { loadMasterKey } from '@caliopen/instance/identity/master-key.ts';
+import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { answers, ROOT } from '../support/process.ts';
 import { tempDir } from '../support/tmp.ts';

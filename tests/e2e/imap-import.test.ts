@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { credentialPurpose } from '@caliopen/instance/identities/remote-identity.entity.ts';
 import type { Message } from '@caliopen/instance/mail/message.entity.ts';
-import type { Storage } from '@caliopen/instance/storage/storage.port.ts';
+import type { Storage } from '@caliopen/instance/database/storage.port.ts';
 import { ImapFlow } from 'imapflow';
 import { dovecotComponent, startDovecot, type DovecotServer } from '../support/dovecot.ts';
 import { freePort, waitFor } from '../support/net.ts';
@@ -138,7 +138,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
         observed.push(last);
         return last.importId === started.body.importId && (last.state === 'completed' || last.state === 'failed');
       },
-      50_000,
+      300_000, // 500 messages through the real ingest: minutes on a 2-core machine under load
       100,
     );
     assert.equal(last.state, 'completed', JSON.stringify(last.lastError));
@@ -396,7 +396,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     await append(server, 'INBOX', 2000, 3, 'cli');
     const child = spawn(
       process.execPath,
-      [join(root, 'instance/bin/caliopen.mjs'), 'import', 'run', 'importer-a', identityId, '--data-dir', inst.dataDir],
+      [join(root, 'cli/bin/caliopen.mjs'), 'import', 'run', 'importer-a', identityId, '--data-dir', inst.dataDir],
       {
         env: {
           ...process.env,
@@ -422,7 +422,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
 
     const list = spawn(
       process.execPath,
-      [join(root, 'instance/bin/caliopen.mjs'), 'import', 'list', 'importer-a', '--data-dir', inst.dataDir],
+      [join(root, 'cli/bin/caliopen.mjs'), 'import', 'list', 'importer-a', '--data-dir', inst.dataDir],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let listed = '';

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import pino from 'pino';

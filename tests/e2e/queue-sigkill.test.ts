@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { openSqliteJobQueue } from '@caliopen/instance/queue/job-queue.sqlite.ts';
-import { openSqlite } from '@caliopen/instance/database/sqlite.connection.ts';
+import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts';
+import { openSqlite } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 

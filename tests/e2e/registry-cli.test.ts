@@ -12,7 +12,7 @@ import { freePort, waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(root, 'instance/bin/caliopen.mjs');
+const BIN = join(root, 'cli/bin/caliopen.mjs');
 
 function caliopen(
   args: string[],

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
-import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
-import { systemClock } from '@caliopen/instance/shared/clock.ts';
-import { openSqlite } from '@caliopen/instance/database/sqlite.connection.ts';
+import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
+import { systemClock } from '@caliopen/platform/clock/clock.port.ts';
+import { openSqlite } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';
@@ -23,7 +23,7 @@ import { startInternetDns } from './fixtures/internet-dns.ts';
  */
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(root, 'instance/bin/caliopen.mjs');
+const BIN = join(root, 'cli/bin/caliopen.mjs');
 const DOMAIN = 'crash.test';
 const TOTAL = 1000;
 const CONNECTIONS = 8;

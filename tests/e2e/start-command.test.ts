@@ -20,7 +20,7 @@ import {
   type FeedInstance,
   type KeySet,
 } from '@caliopen/federation-protocol';
-import { dnsQuery } from '@caliopen/instance/discovery/dns.resolver.ts';
+import { dnsQuery } from '@caliopen/platform/dns/dns.resolver.ts';
 import { openPgpKeyName } from '@caliopen/instance/discovery/key-names.ts';
 import { createTransport } from 'nodemailer';
 import { freePort, waitFor } from '../support/net.ts';

@@ -1,8 +1,8 @@
 import { startInstance, type RunningInstance } from '@caliopen/instance/app/instance.app.ts';
 import { createLogger } from '@caliopen/instance/app/logger.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
-import { initInstance } from '@caliopen/instance/cli/instance.commands.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import { initInstance } from '@caliopen/instance/app/instance.init.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { ServiceOptions } from '@caliopen/instance/app/instance.services.ts';
 import pino from 'pino';
 import { tempDir } from './tmp.ts';

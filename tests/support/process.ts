@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnCaliopen, untilReady } from '@caliopen/instance/cli/federation.children.ts';
+import { spawnCaliopen, untilReady } from '@caliopen/cli/federation.children.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CALIOPEN_BIN = join(ROOT, 'instance/bin/caliopen.mjs');
+export const CALIOPEN_BIN = join(ROOT, 'cli/bin/caliopen.mjs');
 
 /** Runs `caliopen <args>` to completion. */
 export function caliopen(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {

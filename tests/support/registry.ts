@@ -11,7 +11,7 @@ import {
   type X25519PublicJwk,
 } from '@caliopen/federation-protocol';
 import * as x509 from '@peculiar/x509';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import {
   DECLARATION_JWS_TYPE,
   initRegistry,

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../shared/errors.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { USERNAME_PATTERN, type Account, type Role } from './account.entity.ts';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from './password.ts';
+import {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  type PasswordHasher,
+} from '@caliopen/platform/crypto/password.hasher.ts';
 
 export interface NewAccount {
   username: string;

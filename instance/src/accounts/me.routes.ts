@@ -6,7 +6,7 @@ import { NoContent, Password } from '../api/schemas.ts';
 import { AppError } from '../shared/errors.ts';
 import { AccountDto, toAccountDto } from './account.dto.ts';
 import type { AccountService } from './account.service.ts';
-import type { PasswordHasher } from './password.ts';
+import type { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
 
 const Code = Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }, { additionalProperties: false });
 

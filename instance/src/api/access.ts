@@ -1,12 +1,13 @@
+import type { Access } from '@caliopen/platform/http/access.policy.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.ts';
 
 /**
- * Who may call a route. Every route must declare one in `config.access`; the server refuses to start otherwise, so no
- * route can be forgotten by the access check (nor by the authorization walk test, which reads the same declaration).
- * - public: anyone; user: any logged-in account; admin: instance administrators.
+ * Who may call a route of the instance (`Access`, declared in `config.access` on every route): public: anyone;
+ * user: any logged-in account; admin: instance administrators. The server refuses to start with a route that declares
+ * none, so no route can be forgotten by the access check (nor by the authorization walk test).
  */
-export type Access = 'public' | 'user' | 'admin';
+export type { Access };
 
 /**
  * Who calls an authenticated route. The sessions domain says what a principal holds (its account and session,
@@ -17,9 +18,6 @@ export type Access = 'public' | 'user' | 'admin';
 export interface Principal {}
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    access?: Access;
-  }
   interface FastifyRequest {
     principal: Principal | null;
   }

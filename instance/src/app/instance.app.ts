@@ -8,9 +8,9 @@ import type { DnsResponder } from '../discovery/dns.responder.ts';
 import type { PublishedKeySource } from '../discovery/published-keys.port.ts';
 import { AccountKeyPublishedSource } from '../keys/account-key.published.ts';
 import { loadInstanceIdentity } from '../identity/instance-identity.ts';
-import type { Worker } from '../queue/job-queue.port.ts';
+import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
-import { PI_MODEL_VERSION } from '../privacy/pi.tally.ts';
+import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
 import {
   buildServices,
   startEmailCoreWorkers,

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { AccountService } from '../accounts/account.service.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import { PasswordHasher, type PasswordHasherOptions } from '../accounts/password.ts';
+import { PasswordHasher, type PasswordHasherOptions } from '@caliopen/platform/crypto/password.hasher.ts';
 import { ConfigError } from '../config/config.loader.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { FsBlobStore } from '../blobs/blob-store.fs.ts';
 import type { ContactService } from '../contacts/contact.service.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { DeviceService } from '../devices/device.service.ts';
 import { createOutboundMail, type OutboundMail } from '../email/smtp-outbound.service.ts';
 import { RemoteIdentityService } from '../identities/remote-identity.service.ts';
@@ -22,7 +22,7 @@ import { KeyDiscoveryService, type KeyDiscoveryOptions } from '../keys/key-disco
 import { RoutePreviewService } from '../routing/route-preview.service.ts';
 import { AccountKeyService } from '../keys/account-key.service.ts';
 import { ImapSync } from '../imports/imap-sync.ts';
-import { loadMasterKey } from '../identity/master-key.ts';
+import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
 import type { LateDecryptionService } from '../messages/late-decryption.service.ts';
@@ -32,13 +32,13 @@ import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlit
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
 import type { MessageService } from '../messages/message.service.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
-import { systemClock, type Clock } from '../shared/clock.ts';
+import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
@@ -130,10 +130,10 @@ export async function openStorage(config: InstanceConfig, env: NodeJS.ProcessEnv
 
 export async function openQueue(config: InstanceConfig): Promise<JobQueue> {
   if (config.queue.engine === 'bullmq') {
-    const { openBullmqJobQueue } = await import('../queue/job-queue.bullmq.ts');
+    const { openBullmqJobQueue } = await import('@caliopen/platform/queue/job-queue.bullmq.ts');
     return openBullmqJobQueue({ connection: config.queue.redisUrl!, prefix: `caliopen-${config.domain}` });
   }
-  const { openSqliteJobQueue } = await import('../queue/job-queue.sqlite.ts');
+  const { openSqliteJobQueue } = await import('@caliopen/platform/queue/job-queue.sqlite.ts');
   return openSqliteJobQueue(join(config.dataDir, 'queue.db'));
 }
 

@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { DEFAULTS, ENV_KEYS, InstanceConfigSchema, type InstanceConfig } from './config.schema.ts';
-import { deepMerge, isObject, valuesFromEnv, type Json } from './config.layers.ts';
+import { type Json, layerConfig, readConfigFile, valuesFromEnv } from '@caliopen/platform/config/config.layers.ts';
 
 export const CONFIG_FILE_NAME = 'caliopen.json';
 
@@ -34,26 +33,20 @@ export function loadConfig(options: LoadOptions = {}): InstanceConfig & { config
       '.data/instance',
   );
   const configFile = options.configFile ?? env.CALIOPEN_CONFIG ?? join(dataDir, CONFIG_FILE_NAME);
-  let fileValues: Json = {};
-  const fileExists = existsSync(configFile);
-  if (fileExists) {
-    try {
-      const parsed: unknown = JSON.parse(readFileSync(configFile, 'utf8'));
-      if (!isObject(parsed)) throw new Error('the top level must be an object');
-      fileValues = parsed;
-    } catch (e) {
-      throw new ConfigError(
-        `The config file ${configFile} is not valid JSON: ${(e as Error).message}. Fix it or run \`caliopen instance init\` again.`,
-      );
-    }
-  } else if (options.configFile ?? env.CALIOPEN_CONFIG) {
-    throw new ConfigError(`The config file ${configFile} does not exist.`);
-  }
+  const file = readConfigFile(configFile, {
+    explicit: Boolean(options.configFile ?? env.CALIOPEN_CONFIG),
+    fail: (message) => new ConfigError(message),
+    hint: 'Fix it or run `caliopen instance init` again.',
+  });
+  const fileExists = file.exists;
 
-  const merged = deepMerge(
-    deepMerge(deepMerge(deepMerge(DEFAULTS as unknown as Json, fileValues), envPart.values), options.overrides ?? {}),
-    { dataDir },
-  );
+  const merged = layerConfig({
+    defaults: DEFAULTS as unknown as Json,
+    file: file.values,
+    env: envPart.values,
+    overrides: options.overrides ?? {},
+    fixed: { dataDir },
+  });
   if (!Value.Check(InstanceConfigSchema, merged)) {
     const problems = [...Value.Errors(InstanceConfigSchema, merged)]
       .map((err) => err as unknown as { keyword: string; schemaPath: string; instancePath: string; message: string })

@@ -1,5 +1,6 @@
-import { dateOrNull, listOf, piFromUdt, piToUdt, TABLES, textOrNull } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/context.cassandra.ts';
+import { dateOrNull, listOf, textOrNull } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import type { ContactRepository } from './contact.repository.ts';
 

@@ -1,6 +1,6 @@
 import type { StoredPi } from '../mail/message.entity.ts';
-import type { SqliteDb } from '../database/sqlite.connection.ts';
-import { fromMs, jsonOrNull, parseOrNull, toMs } from '../database/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { fromMs, jsonOrNull, parseOrNull, toMs } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import type { ContactRepository } from './contact.repository.ts';
 

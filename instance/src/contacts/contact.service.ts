@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Page } from '../shared/paging.ts';
 import type { MailboxLocks } from '../mail/mailbox-lock.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';

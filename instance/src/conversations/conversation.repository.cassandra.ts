@@ -5,14 +5,12 @@ import {
   dateOrNull,
   listOf,
   monthBucket,
-  piFromUdt,
-  piToUdt,
-  TABLES,
   type TimeKey,
   textOrNull,
   toNumber,
-} from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/context.cassandra.ts';
+} from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Conversation } from './conversation.entity.ts';
 import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../mail/importance.model.ts';
 import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';

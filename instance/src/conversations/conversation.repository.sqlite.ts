@@ -1,7 +1,7 @@
 import type { StoredPi } from '../mail/message.entity.ts';
 import type { TimePage } from '../shared/paging.ts';
-import type { SqliteDb } from '../database/sqlite.connection.ts';
-import { fromMs, jsonOrNull, parseOrNull, toMs } from '../database/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { fromMs, jsonOrNull, parseOrNull, toMs } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Conversation } from './conversation.entity.ts';
 import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';
 

@@ -1,9 +1,11 @@
+import { type CqlMigration, MIGRATION_TABLES } from '@caliopen/platform/cassandra/cassandra.schema.ts';
 import type { StoredPi } from '../mail/message.entity.ts';
 
 /**
- * The Cassandra schema of the instance store, and the pure helpers its key layout needs (time buckets, the walk
- * over them, TTLs, column decoding). Nothing here talks to a server: storage.cassandra.ts runs the migrations and
- * the repositories (`*.repository.cassandra.ts`) run the queries.
+ * The Cassandra schema of the instance store, and the helpers only it needs (session TTLs, the stored_pi type); the
+ * generic ones (the migration ledger, keyspace, time buckets and their walk, claims, column decoding) are in
+ * @caliopen/platform/cassandra/cassandra.schema.ts. Nothing here talks to a server: storage.cassandra.ts runs the
+ * migrations and the repositories (`*.repository.cassandra.ts`) run the queries.
  *
  * Design rules (see instance/docs/cassandra.md):
  * - one table per query; per-user data is partitioned by `account_id` (alone, or with a conversation / a month),
@@ -18,17 +20,9 @@ import type { StoredPi } from '../mail/message.entity.ts';
  * - collections are frozen (a non-frozen collection write first deletes the old one: one tombstone per write).
  */
 
-/** One schema version: CQL statements applied in order. Statements must be idempotent (IF NOT EXISTS). */
-export interface CqlMigration {
-  version: number;
-  name: string;
-  statements: (keyspace: string) => readonly string[];
-}
-
 /** Names of the schema's tables, so that the repositories and the migrations spell them once. */
 export const TABLES = {
-  schemaMigrations: 'schema_migrations',
-  schemaLock: 'schema_lock',
+  ...MIGRATION_TABLES,
   accountsById: 'accounts_by_id',
   accountUsage: 'account_usage',
   accountsByUsername: 'accounts_by_username',
@@ -62,27 +56,6 @@ export const TABLES = {
   accountKeys: 'account_keys',
   correspondentKeyConflicts: 'correspondent_key_conflicts',
 } as const;
-
-/** The tables every schema version starts from: the migration ledger and its lock. */
-export function bootstrapStatements(ks: string): readonly string[] {
-  return [
-    `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.schemaMigrations} (
-       component  text,
-       version    int,
-       name       text,
-       applied_at timestamp,
-       PRIMARY KEY ((component), version)
-     )`,
-    // Only one process applies migrations at a time: concurrent CREATE TABLE on different coordinators can give
-    // one table two ids (schema disagreement). The lock row is taken by LWT and expires by itself (TTL) if its
-    // holder dies.
-    `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.schemaLock} (
-       component   text PRIMARY KEY,
-       owner       text,
-       acquired_at timestamp
-     )`,
-  ];
-}
 
 /** Append new versions; never edit a released one. */
 export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
@@ -493,126 +466,7 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
 /** The schema version this code expects. */
 export const CASSANDRA_SCHEMA_VERSION = Math.max(...CASSANDRA_MIGRATIONS.map((m) => m.version));
 
-// --- keyspace -------------------------------------------------------------------------------------------------
-
-export type CassandraReplication =
-  | { class: 'SimpleStrategy'; replicationFactor: number }
-  | { class: 'NetworkTopologyStrategy'; dataCenters: Record<string, number> };
-
-const KEYSPACE_NAME = /^[a-z][a-z0-9_]{0,47}$/;
-
-/** Keyspace names are interpolated into CQL (they cannot be bound): only plain lowercase identifiers pass. */
-export function assertKeyspaceName(name: string): string {
-  if (!KEYSPACE_NAME.test(name)) {
-    throw new Error(
-      `Invalid Cassandra keyspace name ${JSON.stringify(name)}: use 1–48 lowercase letters, digits or '_', starting with a letter.`,
-    );
-  }
-  return name;
-}
-
-/**
- * Replication used when the keyspace does not exist yet and none was configured: NetworkTopologyStrategy on the
- * local data center, three replicas, or fewer when the cluster has fewer nodes there (a single test node).
- */
-export function defaultReplication(localDataCenter: string, nodesInLocalDataCenter: number): CassandraReplication {
-  return {
-    class: 'NetworkTopologyStrategy',
-    dataCenters: { [localDataCenter]: Math.max(1, Math.min(3, nodesInLocalDataCenter)) },
-  };
-}
-
-const cqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
-
-function replicationFactor(n: number, where: string): number {
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error(`Invalid replication factor ${n} for ${where}.`);
-  return n;
-}
-
-/** The replication map of CREATE KEYSPACE, validated. */
-export function replicationCql(r: CassandraReplication): string {
-  if (r.class === 'SimpleStrategy') {
-    return `{'class': 'SimpleStrategy', 'replication_factor': ${replicationFactor(r.replicationFactor, 'SimpleStrategy')}}`;
-  }
-  const dcs = Object.entries(r.dataCenters);
-  if (dcs.length === 0) throw new Error('NetworkTopologyStrategy needs at least one data center.');
-  const parts = dcs.map(([dc, n]) => `${cqlString(dc)}: ${replicationFactor(n, `data center ${dc}`)}`);
-  return `{'class': 'NetworkTopologyStrategy', ${parts.join(', ')}}`;
-}
-
-export function createKeyspaceCql(keyspace: string, replication: CassandraReplication): string {
-  return `CREATE KEYSPACE IF NOT EXISTS ${assertKeyspaceName(keyspace)} WITH replication = ${replicationCql(replication)} AND durable_writes = true`;
-}
-
-// --- time buckets and the walk over them --------------------------------------------------------------------
-
-/** A listing key: a time and an id, ordered (at desc, id desc). Same shape as shared/paging.ts's TimeCursor. */
-export interface TimeKey {
-  at: Date;
-  id: string;
-}
-
-/** The month bucket of a time, in UTC, as yyyymm (2026-01-15 -> 202601). */
-export function monthBucket(d: Date): number {
-  return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
-}
-
-/** The day bucket of a time, in UTC, as yyyymmdd (2026-01-15 -> 20260115). */
-export function dayBucket(d: Date): number {
-  return monthBucket(d) * 100 + d.getUTCDate();
-}
-
-/** The buckets a newest-first walk visits: known buckets at or before the cursor's, newest first, each once. */
-export function monthsToVisit(months: readonly number[], before?: TimeKey): number[] {
-  const last = before ? monthBucket(before.at) : Number.POSITIVE_INFINITY;
-  return [...new Set(months)].filter((m) => m <= last).sort((a, b) => b - a);
-}
-
-/** true when `a` comes before `b` in (at desc, id desc) order. */
-export function newerThan(a: TimeKey, b: TimeKey): boolean {
-  const ta = a.at.getTime();
-  const tb = b.at.getTime();
-  return ta > tb || (ta === tb && a.id > b.id);
-}
-
-export interface BucketWalk<T> {
-  /** Buckets that may hold keys (any order, repeats allowed). */
-  months: readonly number[];
-  /** Only keys strictly older than this. */
-  before?: TimeKey | undefined;
-  limit: number;
-  /** Up to `limit` keys of one bucket, newest first, strictly older than `before` when given. */
-  fetch: (month: number, before: TimeKey | undefined, limit: number) => Promise<TimeKey[]>;
-  /** The items of these keys, in the same order; null for a key whose item no longer matches it (stale row). */
-  hydrate: (keys: TimeKey[]) => Promise<(T | null)[]>;
-}
-
-/**
- * Keyset paging over month-bucketed index partitions: visits the buckets newest first, reads keys strictly older
- * than the cursor, drops stale ones and keeps reading until `limit` items are found or the buckets run out. Each
- * query reads one partition and at most `limit` rows.
- */
-export async function collectNewestFirst<T>(walk: BucketWalk<T>): Promise<T[]> {
-  const out: T[] = [];
-  if (walk.limit <= 0) return out;
-  for (const month of monthsToVisit(walk.months, walk.before)) {
-    let cursor = walk.before;
-    for (;;) {
-      const need = walk.limit - out.length;
-      const keys = await walk.fetch(month, cursor, need);
-      if (keys.length === 0) break;
-      for (const item of await walk.hydrate(keys)) {
-        if (item !== null) out.push(item);
-      }
-      if (out.length >= walk.limit) return out.slice(0, walk.limit);
-      if (keys.length < need) break;
-      cursor = keys.at(-1);
-    }
-  }
-  return out;
-}
-
-// --- TTLs and claims ------------------------------------------------------------------------------------------
+// --- TTLs ------------------------------------------------------------------------------------------------
 
 /** How long an expired session is still found (so the API can say "expired" rather than "unknown"). */
 export const EXPIRED_SESSION_RETENTION_SECONDS = 7 * 24 * 3600;
@@ -637,35 +491,6 @@ export function sessionTtlSeconds(expiresAt: Date, now: Date): number {
   return Math.min(cap, Math.max(MIN_SESSION_TTL_SECONDS, wanted));
 }
 
-/**
- * A uniqueness claim (username, identity, conversation key, dedupe key) whose owner row never appeared is
- * considered abandoned (its writer died between the claim and the write) after this long, and may be taken over.
- * Long enough that no live writer is still between its two steps.
- */
-export const CLAIM_GRACE_MS = 2 * 60 * 1000;
-
-/** true when a claim made at `claimedAt` may be taken over at `now` (its owner row is missing). */
-export function claimAbandoned(claimedAt: Date | null, now: Date): boolean {
-  return claimedAt === null || now.getTime() - claimedAt.getTime() >= CLAIM_GRACE_MS;
-}
-
-// --- column decoding ------------------------------------------------------------------------------------------
-
-/** Decodes bigint/counter/int columns (the driver gives Long for 64-bit values) to a JS number. */
-export function toNumber(v: unknown, fallback = 0): number {
-  if (v === null || v === undefined) return fallback;
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'object' && typeof (v as { toNumber?: unknown }).toNumber === 'function') {
-    return (v as { toNumber: () => number }).toNumber();
-  }
-  throw new TypeError(`Not a number column value: ${String(v)}`);
-}
-
-/** Nullable text columns: the driver gives null for a null cell and undefined for an absent column. */
-export const textOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-export const dateOrNull = (v: unknown): Date | null => (v instanceof Date ? v : null);
-
 /** The stored_pi user-defined type (Cassandra names its fields in snake_case). */
 interface StoredPiUdt {
   score: number;
@@ -681,6 +506,3 @@ export function piFromUdt(v: unknown): StoredPi | null {
   const u = v as StoredPiUdt;
   return { score: u.score, level: u.level, modelVersion: u.model_version };
 }
-
-/** Frozen lists come back as arrays, or null when empty or absent. */
-export const listOf = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);

@@ -1,6 +1,7 @@
 import type { StoredPi } from '../mail/message.entity.ts';
-import { dateOrNull, piFromUdt, piToUdt, TABLES, textOrNull } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/context.cassandra.ts';
+import { dateOrNull, textOrNull } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Device, DeviceType } from './device.entity.ts';
 import type { DeviceRepository } from './device.repository.ts';
 

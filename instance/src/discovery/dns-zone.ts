@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Answer } from 'dns-packet';
 import { dnsRecords, type InstanceIdentity } from '../identity/instance-identity.ts';
-import { OPENPGPKEY_TYPE } from './key-names.ts';
+import { OPENPGPKEY_TYPE } from '@caliopen/platform/dns/dns.resolver.ts';
 import type { LocalPartIndex } from './local-part.directory.ts';
 import type { PublishedKeySource } from './published-keys.port.ts';
 

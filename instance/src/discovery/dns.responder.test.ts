@@ -9,7 +9,7 @@ import type { DecodedPacket, Packet } from 'dns-packet';
 import fc from 'fast-check';
 import pino from 'pino';
 import { tempDir } from '../../../tests/support/tmp.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { dkimTxtValue } from '../identity/dkim-key.ts';
 import { createInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildDnsZone, type DnsZone } from './dns-zone.ts';

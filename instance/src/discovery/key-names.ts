@@ -52,9 +52,6 @@ export function openPgpKeyName(localPart: string, domain: string): string {
   return `${openPgpKeyHash(localPart)}._openpgpkey.${domain.toLowerCase().replace(/\.$/, '')}`;
 }
 
-/** The DNS type number of OPENPGPKEY (RFC 7929 §2); dns-packet names it only as `UNKNOWN_61`. */
-export const OPENPGPKEY_TYPE = 'UNKNOWN_61' as const;
-
 const ZBASE32_ALPHABET = 'ybndrfg8ejkmcpqxot1uwisza345h769';
 
 /** z-base-32 (the human-oriented base-32 of Zooko Wilcox-O'Hearn), as the Web Key Directory uses it: 5 bits a letter. */

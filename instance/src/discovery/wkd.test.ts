@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { tempDir } from '../../../tests/support/tmp.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { createInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { LocalPartDirectory } from './local-part.directory.ts';
 import { MemoryPublishedKeys } from './published-keys.memory.ts';

@@ -14,9 +14,9 @@ import {
   signMime,
   withHeader,
 } from '../openpgp/openpgp.compose.ts';
-import type { JobQueue } from '../queue/job-queue.port.ts';
+import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { buildBounce } from './bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';

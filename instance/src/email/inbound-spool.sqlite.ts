@@ -1,6 +1,11 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { migrateSqlite, openSqlite, type Migration, type SqliteDb } from '../database/sqlite.connection.ts';
+import {
+  migrateSqlite,
+  openSqlite,
+  type Migration,
+  type SqliteDb,
+} from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import type { InboundSpool, SpoolCounts, SpoolEntry, SpoolEntryInput } from './inbound-spool.port.ts';
 
 /** Schema of `spool.db` (its own file, its own versions). Append; never edit a released migration. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { AuthenticationFacts, MessageFacts } from '../mail/message.facts.ts';
-import { systemClock, type Clock } from '../shared/clock.ts';
+import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
 import type { InboundSpool, SpoolEntry } from './inbound-spool.port.ts';
 import { receivedChain } from './received-chain.ts';

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { ComposeService } from './compose.service.ts';
 import type { DkimKey } from '../identity/dkim-key.ts';

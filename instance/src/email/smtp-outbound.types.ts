@@ -1,7 +1,5 @@
 import type { DeliveryFact } from '../mail/delivery.fact.ts';
-import type { EnqueueOptions } from '../queue/job-queue.port.ts';
-
-export type { DeliveryFact, DeliveryFederationFact } from '../mail/delivery.fact.ts';
+import type { EnqueueOptions } from '@caliopen/platform/queue/job-queue.port.ts';
 
 /** Shapes shared by the outbound path: routes, per-recipient outcomes, the delivery job and its record. */
 

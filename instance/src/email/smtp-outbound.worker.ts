@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
-import type { Clock } from '../shared/clock.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { buildBounce } from './bounce.ts';
 import { LOCAL_FACTS } from './compose.service.ts';
 import { asMessageIdHeader } from './compose.mime.ts';

@@ -31,9 +31,9 @@ import {
   type RecipientResult,
 } from '../email/smtp-outbound.types.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
-import type { Clock } from '../shared/clock.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { peerRequest, PeerTransportError, type PeerResponse } from './federation.client.ts';
 import type { PeerLookup } from './inbox.routes.ts';
 import type { PeerInfo } from './peer-directory.ts';

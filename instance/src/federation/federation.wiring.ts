@@ -3,7 +3,7 @@ import type { InstanceServices } from '../app/instance.services.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import { computeMessagePi } from '../pi-model/message-pi.model.ts';
-import type { Worker } from '../queue/job-queue.port.ts';
+import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { deliveryEnqueueOptions } from '../email/smtp-outbound.types.ts';
 import type { RouteOption, RouteProvider } from '../routing/route-preview.service.ts';
 import { FEDERATION_OUT_QUEUE, FederationDeliveryWorker, federationJobId } from './federation-out.worker.ts';

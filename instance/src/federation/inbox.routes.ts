@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Account } from '../accounts/account.entity.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { registerDirectoryRoutes, type DirectorySource } from './directory.routes.ts';
 import { authenticatePeer, type PeerLookup } from './peer-auth.ts';
 import { signingKeyOf, type PrekeyStore } from './prekey.store.ts';

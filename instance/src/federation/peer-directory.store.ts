@@ -57,3 +57,22 @@ export class PeerDirectoryStore {
     }
   }
 }
+
+/**
+ * The domains labelled at `now` in the copy of the registry's feed an instance keeps in `dataDir` (what its peer
+ * directory last accepted, written atomically by each sync), read without starting the instance: for a supervisor
+ * of several instances (`caliopen federation`) to tell when they see each other. Empty when there is no copy (yet).
+ */
+export function labelledInStoredFeed(dataDir: string, now: Date = new Date()): string[] {
+  try {
+    const raw = JSON.parse(readFileSync(join(dataDir, 'federation', STATE_FILE), 'utf8')) as Partial<StoredState>;
+    const feed = parseFeed(raw.feed);
+    if (raw.version !== 1 || !feed.ok) return [];
+    const seconds = now.getTime() / 1000;
+    return feed.value.instances
+      .filter((e) => e.status === 'labelled' && e.labelExpiresAt > seconds)
+      .map((e) => e.domain);
+  } catch {
+    return [];
+  }
+}

@@ -9,7 +9,7 @@ import {
   type X25519PublicJwk,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 
 /** The shapes of the peer directory (peer-directory.ts), shared by its parts. */
 

@@ -1,5 +1,5 @@
 import { isIP, type LookupFunction } from 'node:net';
-import { dnsQuery } from '../discovery/dns.resolver.ts';
+import { dnsQuery } from '@caliopen/platform/dns/dns.resolver.ts';
 
 /**
  * How a peer's host name becomes an address: through the instance's configured resolvers (`dns.resolvers`) when it

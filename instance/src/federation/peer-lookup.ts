@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { isKeyError, parsePublicKey } from '../openpgp/openpgp.keys.ts';
 import type { ContactPiFacts } from '../pi-model/contact-pi.model.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { peerRequest, PeerTransportError, type PeerRequest, type PeerResponse } from './federation.client.ts';
 import type { PeerLookup } from './peer-auth.ts';
 import type { PeerInfo } from './peer-directory.ts';

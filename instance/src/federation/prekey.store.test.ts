@@ -11,7 +11,7 @@ import {
   generateEd25519KeyPair,
   verifyPrekeyList,
 } from '@caliopen/federation-protocol';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { PrekeyStore } from './prekey.store.ts';
 import { SqliteReplayStore } from './replay.store.sqlite.ts';
 

@@ -10,9 +10,9 @@ import {
   type PrekeyRotationPolicy,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 
 /**
  * This instance's prekeys (SPEC.md §7): X25519 keys signed by the instance signing key, rotated by the library's plan

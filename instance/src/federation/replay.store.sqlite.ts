@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ReplayStore, ReplayVerdict } from '@caliopen/federation-protocol';
-import { migrateSqlite, openSqlite, type SqliteDb } from '../database/sqlite.connection.ts';
+import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 
 /**
  * The inbox's replay store (SPEC.md §9), persistent: `<dataDir>/federation/replay.db`, one row per accepted envelope

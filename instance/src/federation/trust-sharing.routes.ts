@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import type { TrustSharingPreferences } from './trust-sharing.store.sqlite.ts';

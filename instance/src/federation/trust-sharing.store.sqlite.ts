@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { migrateSqlite, openSqlite, type SqliteDb } from '../database/sqlite.connection.ts';
+import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 
 /** Whether a user lets labelled peers read their account PI (trust sharing, SPEC.md §13). */
 export interface TrustSharingPreferences {

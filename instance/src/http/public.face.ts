@@ -2,17 +2,13 @@ import { signDescriptor, type InstanceDescriptor } from '@caliopen/federation-pr
 import type { Logger } from 'pino';
 import type { InstanceServices } from '../app/instance.services.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
+import { publicBaseUrl } from '../config/public-url.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildPublicServer } from './public.server.ts';
 import type { Discovery } from '../discovery/discovery.service.ts';
 import { startFederation } from '../federation/federation.wiring.ts';
 
 const DESCRIPTOR_TTL_SECONDS = 3600;
-
-/** The URL peers reach the public face by: configured, or https://<domain>[:port]. */
-export function publicBaseUrl(config: InstanceConfig, port: number): string {
-  return config.https.publicUrl ?? `https://${config.domain}${port === 443 ? '' : `:${port}`}`;
-}
 
 /** The instance's own descriptor: its keys, endpoints and certificate, signed by its signing key. */
 export async function instanceDescriptor(

@@ -1,7 +1,5 @@
-import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { buildApiServer } from '@caliopen/platform/http/server.bootstrap.ts';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { adminRoutes } from '../accounts/admin.routes.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
 import { contactRoutes } from '../contacts/contact.routes.ts';
@@ -19,24 +17,10 @@ import { federationStatusRoutes } from '../federation/standing.routes.ts';
 import { trustSharingRoutes } from '../federation/trust-sharing.routes.ts';
 import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
-import { AppError, isAppError } from '../shared/errors.ts';
+import { instanceErrors } from '../shared/errors.ts';
 import type { InstanceServices } from '../app/instance.services.ts';
 import { installAccessControl, type RouteEntry } from '../api/access.ts';
 import { healthRoutes } from './health.routes.ts';
-import { problem, ProblemSchema } from './problem.ts';
-import {
-  frameworkErrorHandler,
-  installProblemHandling,
-  requestIdOptions,
-  type ProblemCatalogue,
-} from './problem-handling.ts';
-import { validatorCompiler } from './validation.ts';
-
-/** The instance's error table, as the shared problem handling uses it. */
-const catalogue: ProblemCatalogue<AppError['code']> = {
-  problem: (code, requestId, more) => problem(code, requestId, more),
-  isDomainError: isAppError,
-};
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -44,59 +28,30 @@ export interface HttpServer {
   routes: RouteEntry[];
 }
 
-/** Builds the instance's HTTP API: every domain's routes, OpenAPI at /api/docs, problem+json errors, metrics. */
+/**
+ * Builds the instance's HTTP API on the platform's bootstrap (problem+json errors, validation, access check, metrics,
+ * rate limiting, OpenAPI at /api/docs), then every domain's routes.
+ */
 export async function buildHttpServer(
   services: InstanceServices,
   logger: FastifyServerOptions['loggerInstance'],
 ): Promise<HttpServer> {
   const { config } = services;
-  const app = Fastify({
-    ...(logger ? { loggerInstance: logger } : { logger: false }),
-    bodyLimit: config.http.bodyLimitBytes,
+  const { app, routes } = await buildApiServer({
+    logger,
+    bodyLimitBytes: config.http.bodyLimitBytes,
     trustProxy: config.http.trustProxy,
-    ...requestIdOptions,
-    return503OnClosing: true,
-    // Errors raised by the router before any route runs (overlong or badly encoded URLs) get problem+json too.
-    frameworkErrors: frameworkErrorHandler(catalogue),
-  });
-  app.setValidatorCompiler(validatorCompiler);
-  // JSON only: any other body type is refused with 415 rather than half-parsed.
-  app.removeContentTypeParser('text/plain');
-  app.addSchema(ProblemSchema);
-
-  const routes = installAccessControl(app, (token) => services.auth.authenticate(token));
-
-  installProblemHandling(app, catalogue, { noStore: (request) => request.url.startsWith('/api/v1/') });
-
-  app.addHook('onResponse', async (request, reply) => {
-    services.metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-  });
-
-  await app.register(rateLimit, {
-    global: false,
-    errorResponseBuilder: (_req, ctx) =>
-      Object.assign(new AppError('rate_limited', `Retry in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
-  });
-
-  await app.register(swagger, {
+    errors: instanceErrors,
+    installAccess: (app) => installAccessControl(app, (token) => services.auth.authenticate(token)),
+    noStore: (request) => request.url.startsWith('/api/v1/'),
+    httpDuration: services.metrics.httpDuration,
     openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Caliopen instance API',
-        version: '1',
-        description: 'Errors are application/problem+json with a stable `code` (see docs/errors.md).',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      title: 'Caliopen instance API',
+      description: 'Errors are application/problem+json with a stable `code` (see docs/errors.md).',
+      bearerByDefault: true,
     },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
-    },
+    docsPrefix: '/api/docs',
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
   await app.register(healthRoutes, { services });
   await app.register(authRoutes, {

@@ -1,5 +1,6 @@
-import { dateOrNull, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/context.cassandra.ts';
+import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { syncFromJson, syncToJson } from './remote-identity.codec.ts';
 import type { FolderSyncState, ImapTls, RemoteIdentity, SyncStatus } from './remote-identity.entity.ts';
 import type { RemoteIdentityRepository } from './remote-identity.repository.ts';

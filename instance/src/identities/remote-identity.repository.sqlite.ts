@@ -1,5 +1,5 @@
-import type { SqliteDb } from '../database/sqlite.connection.ts';
-import { fromMs, toMs } from '../database/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { fromMs, toMs } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import { syncFromJson, syncToJson } from './remote-identity.codec.ts';
 import type { FolderSyncState, ImapTls, RemoteIdentity, SyncStatus } from './remote-identity.entity.ts';
 import type { RemoteIdentityRepository } from './remote-identity.repository.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import type { ImapConnector } from './imap-session.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { credentialPurpose, IDLE_SYNC, type ImapTls, type RemoteIdentity } from './remote-identity.entity.ts';

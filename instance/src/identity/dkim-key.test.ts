@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'vitest';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { tempDir } from '../../../tests/support/tmp.ts';
-import { SecretBox } from '../crypto/secret-box.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { createInstanceIdentity, dnsRecords, loadInstanceIdentity } from './instance-identity.ts';
 import { dkimTxtStrings, dkimTxtValue, signWithDkim } from './dkim-key.ts';
 

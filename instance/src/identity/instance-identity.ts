@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import {
   DKIM_SELECTOR,
   dkimRecordName,

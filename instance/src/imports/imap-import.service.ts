@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RemoteIdentity, SyncStatus } from '../identities/remote-identity.entity.ts';
-import type { JobInfo, JobQueue, Worker } from '../queue/job-queue.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { JobInfo, JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { isRunningFresh, type ImapSync } from './imap-sync.ts';

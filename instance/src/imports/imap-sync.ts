@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import {
   credentialPurpose,
   type FolderProgress,
@@ -9,7 +9,7 @@ import {
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { cleanTags } from '../messages/message-ingest.service.ts';
 import type { MessageFacts } from '../mail/message.facts.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { FetchedMessage, ImapConnector, ImapSession, RemoteFolder } from '../identities/imap-session.port.ts';

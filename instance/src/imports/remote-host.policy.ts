@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AppError } from '../shared/errors.ts';
-import { isPublicAddress } from '../shared/public-address.ts';
+import { isPublicAddress } from '@caliopen/platform/net/public-address.policy.ts';
 
 /**
  * Where an import may connect. A user names the host; without this check, a user of a hosted instance could make it

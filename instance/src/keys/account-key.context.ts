@@ -1,12 +1,16 @@
 import * as openpgp from 'openpgp';
 import type { Account } from '../accounts/account.entity.ts';
 import type { AccountRepository } from '../accounts/account.repository.ts';
-import { DEFAULT_PASSWORD_HASHING, type PasswordHasher, type PasswordHasherOptions } from '../accounts/password.ts';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import {
+  DEFAULT_PASSWORD_HASHING,
+  type PasswordHasher,
+  type PasswordHasherOptions,
+} from '@caliopen/platform/crypto/password.hasher.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import type { Session } from '../sessions/session.entity.ts';
 import type { SessionRepository } from '../sessions/session.repository.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { AccountKey, KekDerivation, WrappedPrivateKey } from './account-key.entity.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';

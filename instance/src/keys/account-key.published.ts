@@ -1,7 +1,7 @@
 import type { AccountRepository } from '../accounts/account.repository.ts';
 import type { PublishedKeySource } from '../discovery/published-keys.port.ts';
 import { parsePublicKey } from '../openpgp/openpgp.keys.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';
 
 const MEMO_LIMIT = 10_000;

@@ -1,5 +1,6 @@
-import { dateOrNull, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/context.cassandra.ts';
+import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { kekFromJson, kekToJson, type AccountKey, type AccountKeyStatus } from './account-key.entity.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';
 

@@ -1,5 +1,5 @@
-import type { SqliteDb } from '../database/sqlite.connection.ts';
-import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../database/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import { kekFromJson, kekToJson, type AccountKey, type AccountKeyStatus } from './account-key.entity.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';
 

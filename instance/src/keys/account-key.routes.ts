@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { MIN_PASSWORD_LENGTH } from '../accounts/password.ts';
+import { MIN_PASSWORD_LENGTH } from '@caliopen/platform/crypto/password.hasher.ts';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../http/problem.ts';
 import { Password } from '../api/schemas.ts';

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
-import type { PasswordHasherOptions } from '../accounts/password.ts';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { PasswordHasherOptions } from '@caliopen/platform/crypto/password.hasher.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import type { KekDerivation } from './account-key.entity.ts';
 
 /**

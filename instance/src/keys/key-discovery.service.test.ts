@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeAll, beforeEach, describe, test } from 'vitest';
-import type { OpenPgpKeyLookup } from '../discovery/dns.resolver.ts';
+import type { OpenPgpKeyLookup } from '../discovery/dns-key.lookup.ts';
 import type { WkdLookup, WkdLookupOptions } from '../discovery/wkd.ts';
 import type { MessageFacts } from '../mail/message.facts.ts';
 import { autocryptHeader, autocryptKeydata, withHeader } from '../openpgp/openpgp.compose.ts';

@@ -1,5 +1,6 @@
-import { dateOrNull, TABLES, textOrNull, toNumber } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement } from '../database/context.cassandra.ts';
+import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { CorrespondentKey, KeySource, KeyStatus } from './public-key.entity.ts';
 import type { ConflictCursor, CorrespondentKeyRepository } from './public-key.repository.ts';
 

@@ -1,5 +1,5 @@
-import type { SqliteDb } from '../database/sqlite.connection.ts';
-import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '../database/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { CorrespondentKey, KeySource, KeyStatus } from './public-key.entity.ts';
 import type { ConflictCursor, CorrespondentKeyRepository } from './public-key.repository.ts';
 

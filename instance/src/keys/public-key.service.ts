@@ -8,7 +8,7 @@ import {
   parsePublicKey,
   type ParsedPublicKey,
 } from '../openpgp/openpgp.keys.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import { KEY_SOURCES, type CorrespondentKey, type KeySource } from './public-key.entity.ts';
 import type { CorrespondentKeyRepository } from './public-key.repository.ts';

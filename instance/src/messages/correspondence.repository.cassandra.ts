@@ -1,5 +1,5 @@
 import { TABLES } from '../database/cassandra.schema.ts';
-import type { CassandraContext } from '../database/context.cassandra.ts';
+import type { CassandraContext } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { MAX_SENT_LOOKUP, type CorrespondenceRepository, type SentMessage } from './correspondence.repository.ts';
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
 import { anAccount, aMessage } from '../storage/storage.conformance.ts';
-import { migrateSqlite, openSqlite } from '../database/sqlite.connection.ts';
+import { migrateSqlite, openSqlite } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SQLITE_MIGRATIONS } from '../storage/sqlite.migrations.ts';
 import { SqliteCorrespondenceRepository } from './correspondence.repository.sqlite.ts';
 import { SqliteMessageRepository } from './message.repository.sqlite.ts';

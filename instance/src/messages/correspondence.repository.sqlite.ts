@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database/sqlite.connection.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { MAX_SENT_LOOKUP, type CorrespondenceRepository, type SentMessage } from './correspondence.repository.ts';
 
 /** The correspondence ledger on SQLite: tables sent_message_ids and written_addresses (migration 5). */

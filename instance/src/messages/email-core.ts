@@ -3,10 +3,10 @@ import { decryptionKeyList, decryptMessage, type DecryptionKeys } from '../openp
 import { ContactService } from '../contacts/contact.service.ts';
 import { ConversationResolver } from '../conversations/conversation.resolver.ts';
 import { ConversationService } from '../conversations/conversation.service.ts';
-import type { JobQueue } from '../queue/job-queue.port.ts';
+import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { SearchIndexer, type IndexerLogger } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { UNLABELLED, type InstanceStanding } from '../pi-model/instance-standing.ts';
 import { PiService } from '../privacy/pi.service.ts';
 import type { Storage } from '../database/storage.port.ts';

@@ -2,7 +2,7 @@ import type { BlobStore } from '../blobs/blob-store.port.ts';
 import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { decryptionKeyList, type DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import type { PiService } from '../privacy/pi.service.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { contentView, examineContent, type PendingDecryption } from './message-ingest.service.ts';

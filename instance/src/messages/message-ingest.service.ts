@@ -4,7 +4,7 @@ import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { threadKeyOf, type ConversationResolver } from '../conversations/conversation.resolver.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { MailboxLocks } from '../mail/mailbox-lock.ts';

@@ -5,14 +5,12 @@ import {
   dateOrNull,
   listOf,
   monthBucket,
-  piFromUdt,
-  piToUdt,
-  TABLES,
   type TimeKey,
   textOrNull,
   toNumber,
-} from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row, Statement, UniqueClaims } from '../database/context.cassandra.ts';
+} from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
 

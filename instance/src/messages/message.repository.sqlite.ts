@@ -1,6 +1,13 @@
 import type { TimePage } from '../shared/paging.ts';
-import type { SqliteDb } from '../database/sqlite.connection.ts';
-import { fromMs, fromMsOrNull, jsonOrNull, parseOrNull, toMs, toMsOrNull } from '../database/sqlite.mapping.ts';
+import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import {
+  fromMs,
+  fromMsOrNull,
+  jsonOrNull,
+  parseOrNull,
+  toMs,
+  toMsOrNull,
+} from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import type { DecryptionUpdate, MessageRepository } from './message.repository.ts';
 

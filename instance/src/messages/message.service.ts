@@ -1,10 +1,10 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import { parseSearchQuery } from '../search/search.query-parser.ts';
 import type { SearchIndex } from '../search/search.port.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { MailboxLocks } from '../mail/mailbox-lock.ts';

@@ -1,6 +1,6 @@
 import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp, type OpenPgpExamination } from './openpgp.facts.ts';
 
 /** What the OpenPGP examination needs (part of PiService's dependencies). */

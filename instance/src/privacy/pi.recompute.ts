@@ -5,7 +5,7 @@ import type { Message, StoredPi } from '../mail/message.entity.ts';
 import { messagePiFacts } from '../pi-model/message-pi.facts.ts';
 import { computeMessagePi } from '../pi-model/message-pi.model.ts';
 import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
-import type { JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { PiOpenPgp } from './pi.openpgp.ts';
 import { type PiScoring, type SeenFrom, summaryOf } from './pi.scoring.ts';
 

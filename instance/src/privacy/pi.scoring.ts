@@ -16,7 +16,7 @@ import { messagePiFacts } from '../pi-model/message-pi.facts.ts';
 import { computeMessagePi } from '../pi-model/message-pi.model.ts';
 import { KEY_TRUST_RANK, type KeyTrust } from '../pi-model/pi.shared.ts';
 import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 
 /** How many recent messages make the account's "exchanges" factor. */
 export const RECENT_EXCHANGES = 100;

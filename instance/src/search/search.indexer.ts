@@ -1,7 +1,7 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Message, Participant } from '../mail/message.entity.ts';
 import { parseMessage } from '../mail/message.parser.ts';
-import type { JobInfo, JobQueue, Worker } from '../queue/job-queue.port.ts';
+import type { JobInfo, JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { SearchDocument, SearchIndex } from './search.port.ts';
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import { migrateSqlite, openSqlite } from '../database/sqlite.connection.ts';
-import type { Migration, SqliteDb } from '../database/sqlite.connection.ts';
+import { migrateSqlite, openSqlite } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import type { Migration, SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import type { SearchDocument, SearchHit, SearchIndex, SearchQuery, SearchResult } from './search.port.ts';
 import { freeTextTerms, hasSearchableToken, normalizeKeyword, searchPage } from './search.query-parser.ts';
 

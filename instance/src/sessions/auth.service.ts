@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
 import type { Account } from '../accounts/account.entity.ts';
-import type { PasswordHasher } from '../accounts/password.ts';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { parseUserAgent } from '../devices/user-agent.ts';
-import type { Clock } from '../shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { Session } from './session.entity.ts';
-import { hashToken, isWellFormedToken, newToken } from './token.ts';
+import { hashToken, isWellFormedToken, newToken } from '@caliopen/platform/crypto/token.helpers.ts';
 
 export interface LoginInput {
   username: string;

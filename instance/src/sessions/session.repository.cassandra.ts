@@ -1,5 +1,6 @@
-import { dateOrNull, dayBucket, sessionTtlSeconds, TABLES } from '../database/cassandra.schema.ts';
-import type { CassandraContext, Row } from '../database/context.cassandra.ts';
+import { dateOrNull, dayBucket } from '@caliopen/platform/cassandra/cassandra.schema.ts';
+import { sessionTtlSeconds, TABLES } from '../database/cassandra.schema.ts';
+import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Session } from './session.entity.ts';
 import type { SessionRepository } from './session.repository.ts';
 

@@ -1,3 +1,5 @@
+import { type CatalogueError, createErrorCatalogue } from '@caliopen/platform/errors/error.catalogue.ts';
+
 /**
  * The one place where the instance's error codes live.
  *
@@ -197,22 +199,15 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export class AppError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly detail: string | undefined;
-  readonly extra: Record<string, unknown> | undefined;
+/** The instance's catalogue, built by the platform's factory: error class, problem documents and schema, docs page. */
+export const instanceErrors = createErrorCatalogue({
+  errorName: 'AppError',
+  codes: ERROR_CODES,
+  problemType: 'urn:caliopen:problem:',
+  problemSchemaId: 'Problem',
+  docsPath: 'docs/errors.md',
+});
 
-  constructor(code: ErrorCode, detail?: string, extra?: Record<string, unknown>) {
-    super(detail ?? ERROR_CODES[code].title);
-    this.name = 'AppError';
-    this.code = code;
-    this.status = ERROR_CODES[code].status;
-    this.detail = detail;
-    this.extra = extra;
-  }
-}
-
-export function isAppError(e: unknown): e is AppError {
-  return e instanceof AppError;
-}
+export const AppError = instanceErrors.Error;
+export type AppError = CatalogueError<ErrorCode>;
+export const isAppError = instanceErrors.isError;

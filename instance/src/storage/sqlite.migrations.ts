@@ -1,4 +1,4 @@
-import type { Migration } from '../database/sqlite.connection.ts';
+import type { Migration } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 
 /**
  * Schema of the embedded store. Append new migrations; never edit a released one.

@@ -14,7 +14,7 @@ import type { AccountKey } from '../keys/account-key.entity.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { Message } from '../mail/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
-import type { Storage } from './storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 export interface StorageUnderTest {
   storage: Storage;

@@ -9,9 +9,9 @@ import { SqliteCorrespondentKeyRepository } from '../keys/public-key.repository.
 import { SqliteCorrespondenceRepository } from '../messages/correspondence.repository.sqlite.ts';
 import { SqliteMessageRepository } from '../messages/message.repository.sqlite.ts';
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
-import { migrateSqlite, openSqlite, type SqliteDb } from '../database/sqlite.connection.ts';
+import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
-import type { Storage } from './storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 /** The embedded store: one SQLite file (`<dataDir>/instance.db`, WAL) holding every domain table. */
 export class SqliteStorage implements Storage {

@@ -1,5 +1,5 @@
 import { createRegistryLogger } from './registry.logger.ts';
-import type { Worker } from '@caliopen/instance/queue/job-queue.port.ts';
+import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Logger } from 'pino';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import { buildRegistryServer, type RegistryHttpServer } from '../http/registry.server.ts';

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PasswordHasher, type PasswordHasherOptions } from '@caliopen/instance/accounts/password.ts';
-import { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
-import { loadMasterKey, masterKeyPath } from '@caliopen/instance/identity/master-key.ts';
-import type { JobQueue } from '@caliopen/instance/queue/job-queue.port.ts';
-import { systemClock, type Clock } from '@caliopen/instance/shared/clock.ts';
+import { PasswordHasher, type PasswordHasherOptions } from '@caliopen/platform/crypto/password.hasher.ts';
+import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
+import { loadMasterKey, masterKeyPath } from '@caliopen/platform/crypto/master-key.store.ts';
+import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
+import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Logger } from 'pino';
 import { ApplicationService } from '../labels/application.service.ts';
 import { AuditService } from '../labels/audit.service.ts';
@@ -17,7 +17,7 @@ import { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RenewalService } from '../labels/renewal.service.ts';
 import { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Resolver } from '../verification/check.types.ts';
 import { createRegistryMetrics, type RegistryMetrics } from './registry.metrics.ts';
 
@@ -86,13 +86,13 @@ export async function openRegistryStorage(
 
 export async function openRegistryQueue(config: RegistryConfig): Promise<JobQueue> {
   if (config.queue.engine === 'bullmq') {
-    const { openBullmqJobQueue } = await import('@caliopen/instance/queue/job-queue.bullmq.ts');
+    const { openBullmqJobQueue } = await import('@caliopen/platform/queue/job-queue.bullmq.ts');
     return openBullmqJobQueue({
       connection: config.queue.redisUrl!,
       prefix: `caliopen-registry-${config.origin.replace(/[^A-Za-z0-9.-]/g, '_')}`,
     });
   }
-  const { openSqliteJobQueue } = await import('@caliopen/instance/queue/job-queue.sqlite.ts');
+  const { openSqliteJobQueue } = await import('@caliopen/platform/queue/job-queue.sqlite.ts');
   return openSqliteJobQueue(join(config.dataDir, 'registry-queue.db'));
 }
 
@@ -122,7 +122,7 @@ async function defaultRunChecks(): Promise<RunChecks> {
 }
 
 async function defaultResolver(config: RegistryConfig): Promise<Resolver> {
-  const { DnsPacketResolver } = await import('../verification/dns.resolver.ts');
+  const { DnsPacketResolver } = await import('@caliopen/platform/dns/dns.resolver.ts');
   const server = dnsServerFrom(config);
   return new DnsPacketResolver({
     host: server.host,

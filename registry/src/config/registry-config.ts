@@ -1,14 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import {
-  deepMerge,
-  isObject,
-  valuesFromEnv,
   type EnvKind,
   type Json,
-} from '@caliopen/instance/config/config.layers.ts';
+  layerConfig,
+  readConfigFile,
+  valuesFromEnv,
+} from '@caliopen/platform/config/config.layers.ts';
 
 /**
  * The registry's configuration: `<dataDir>/registry.json` (written by `caliopen registry init`) overlaid by
@@ -175,27 +174,19 @@ export function loadRegistryConfig(options: RegistryLoadOptions = {}): RegistryC
       '.data/registry',
   );
   const configFile = options.configFile ?? env.CALIOPEN_REGISTRY_CONFIG ?? join(dataDir, REGISTRY_CONFIG_FILE);
-  let fileValues: Json = {};
-  const fileExists = existsSync(configFile);
-  if (fileExists) {
-    try {
-      const parsed: unknown = JSON.parse(readFileSync(configFile, 'utf8'));
-      if (!isObject(parsed)) throw new Error('the top level must be an object');
-      fileValues = parsed;
-    } catch (e) {
-      throw new RegistryConfigError(`The config file ${configFile} is not valid JSON: ${(e as Error).message}.`);
-    }
-  } else if (options.configFile ?? env.CALIOPEN_REGISTRY_CONFIG) {
-    throw new RegistryConfigError(`The config file ${configFile} does not exist.`);
-  }
+  const file = readConfigFile(configFile, {
+    explicit: Boolean(options.configFile ?? env.CALIOPEN_REGISTRY_CONFIG),
+    fail: (message) => new RegistryConfigError(message),
+  });
+  const fileExists = file.exists;
 
-  const merged = deepMerge(
-    deepMerge(
-      deepMerge(deepMerge(REGISTRY_DEFAULTS as unknown as Json, fileValues), envPart.values),
-      options.overrides ?? {},
-    ),
-    { dataDir },
-  );
+  const merged = layerConfig({
+    defaults: REGISTRY_DEFAULTS as unknown as Json,
+    file: file.values,
+    env: envPart.values,
+    overrides: options.overrides ?? {},
+    fixed: { dataDir },
+  });
   if (!Value.Check(RegistryConfigSchema, merged)) {
     const problems = [...Value.Errors(RegistryConfigSchema, merged)]
       .map(

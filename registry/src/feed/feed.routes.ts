@@ -5,7 +5,7 @@ import type { CheckService } from '../labels/check.service.ts';
 import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { FeedService } from './feed.service.ts';
 
 export const FEED_MEDIA_TYPE = 'application/vnd.caliopen.feed';

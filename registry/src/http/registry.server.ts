@@ -1,88 +1,47 @@
-import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import {
-  frameworkErrorHandler,
-  installProblemHandling,
-  requestIdOptions,
-  type ProblemCatalogue,
-} from '@caliopen/instance/http/problem-handling.ts';
-import { validatorCompiler } from '@caliopen/instance/http/validation.ts';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import { buildApiServer } from '@caliopen/platform/http/server.bootstrap.ts';
+import type { FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { RegistryServices } from '../app/registry.services.ts';
 import { applicationRoutes } from '../labels/application.routes.ts';
 import { auditRoutes } from '../labels/audit.routes.ts';
 import { feedRoutes } from '../feed/feed.routes.ts';
 import { logRoutes } from '../log/log.routes.ts';
-import { isRegistryError, RegistryError, type RegistryErrorCode } from '../shared/errors.ts';
+import { registryErrors } from '../shared/errors.ts';
 import { installRegistryAccessControl, type RegistryRouteEntry } from '../labels/registry.access.ts';
-import { registryProblem, RegistryProblemSchema } from './registry.problem.ts';
-
-/** The registry's error table, as the shared problem handling uses it. */
-const catalogue: ProblemCatalogue<RegistryErrorCode> = {
-  problem: (code, requestId, more) => registryProblem(code, requestId, more),
-  isDomainError: isRegistryError,
-};
 
 export interface RegistryHttpServer {
   app: import('fastify').FastifyInstance;
   routes: RegistryRouteEntry[];
 }
 
-/** The registry's own HTTP API (fastify): problem+json errors with the registry's codes, OpenAPI at /docs. */
+/**
+ * The registry's own HTTP API, on the platform's bootstrap: problem+json errors with the registry's codes, OpenAPI at
+ * /docs; then health, metrics and the registry's routes.
+ */
 export async function buildRegistryServer(
   services: RegistryServices,
   logger: FastifyServerOptions['loggerInstance'],
 ): Promise<RegistryHttpServer> {
   const { config } = services;
-  const app = Fastify({
-    ...(logger ? { loggerInstance: logger } : { logger: false }),
-    bodyLimit: config.http.bodyLimitBytes,
+  const { app, routes } = await buildApiServer({
+    logger,
+    bodyLimitBytes: config.http.bodyLimitBytes,
     trustProxy: config.http.trustProxy,
-    ...requestIdOptions,
-    return503OnClosing: true,
-    frameworkErrors: frameworkErrorHandler(catalogue),
-  });
-  app.setValidatorCompiler(validatorCompiler);
-  app.removeContentTypeParser('text/plain');
-  app.addSchema(RegistryProblemSchema);
-
-  const routes = installRegistryAccessControl(app, {
-    applicant: (token) => services.applications.authenticate(token),
-    auditor: (token) => services.auditors.authenticate(token),
-  });
-
-  installProblemHandling(app, catalogue, { noStore: (request) => request.routeOptions.config.access !== 'public' });
-
-  app.addHook('onResponse', async (request, reply) => {
-    services.metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-  });
-
-  await app.register(rateLimit, {
-    global: false,
-    errorResponseBuilder: (_req, ctx) =>
-      Object.assign(new RegistryError('rate_limited', `Retry in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
-  });
-
-  await app.register(swagger, {
+    errors: registryErrors,
+    installAccess: (app) =>
+      installRegistryAccessControl(app, {
+        applicant: (token) => services.applications.authenticate(token),
+        auditor: (token) => services.auditors.authenticate(token),
+      }),
+    noStore: (request) => request.routeOptions.config.access !== 'public',
+    httpDuration: services.metrics.httpDuration,
     openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Caliopen registry API',
-        version: '1',
-        description: 'Errors are application/problem+json with a stable `code` (see docs/registry-errors.md).',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      title: 'Caliopen registry API',
+      description: 'Errors are application/problem+json with a stable `code` (see docs/registry-errors.md).',
+      bearerByDefault: false,
     },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
-    },
+    docsPrefix: '/docs',
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get(
     '/healthz',

@@ -10,7 +10,7 @@ import {
   type KeySet,
   type KeySetDocument,
 } from '@caliopen/federation-protocol';
-import type { SecretBox } from '@caliopen/instance/crypto/secret-box.ts';
+import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { RegistryKeyRecord } from './registry-key.entity.ts';

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { charterVersion, parseDeclaration } from '@caliopen/charter';
 import { isDomain, jwkThumbprint, parseOkpPublicJwk } from '@caliopen/federation-protocol';
-import { hashToken, isWellFormedToken, newToken } from '@caliopen/instance/sessions/token.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import { hashToken, isWellFormedToken, newToken } from '@caliopen/platform/crypto/token.helpers.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { parseDeclaredCertificate } from '../verification/certificate.inspect.ts';

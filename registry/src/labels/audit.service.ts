@@ -6,7 +6,7 @@ import type { Member } from './label.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { AuditEvent, Auditor, Vote, VoteValue } from './audit.entity.ts';
 import { decide, type ConsensusState } from './consensus.ts';
 

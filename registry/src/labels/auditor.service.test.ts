@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
-import { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
+import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
 import { unitRegistry } from '../testing/unit-registry.ts';
 import { AuditorService } from './auditor.service.ts';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { PasswordHasher } from '@caliopen/instance/accounts/password.ts';
-import { hashToken, isWellFormedToken, newToken } from '@caliopen/instance/sessions/token.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
+import { hashToken, isWellFormedToken, newToken } from '@caliopen/platform/crypto/token.helpers.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Auditor, AuditorSession } from './audit.entity.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import type { Application } from './application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { VerificationOptions } from '../verification/check.types.ts';
 import { CheckService, type Lookup, type RunChecks } from './check.service.ts';
 

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { Application, CheckRun, CheckTrigger } from './application.entity.ts';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
-import { isPublicAddress } from '@caliopen/instance/shared/public-address.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import { isPublicAddress } from '@caliopen/platform/net/public-address.policy.ts';
 import type { CheckResult, Resolver, VerificationOptions, VerificationTarget } from '../verification/check.types.ts';
 
 /** Resolves a host name to its addresses (node:dns by default; injectable for tests). */

@@ -1,4 +1,4 @@
-import type { Access } from '@caliopen/instance/api/access.ts';
+import type { Access } from '@caliopen/platform/http/access.policy.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Application } from './application.entity.ts';
 import type { Auditor, AuditorSession } from './audit.entity.ts';

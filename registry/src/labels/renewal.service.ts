@@ -4,7 +4,7 @@ import type { AuditService } from './audit.service.ts';
 import type { CheckService } from './check.service.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Member } from './label.entity.ts';
 import { PublicationBatch, type LabelService } from './label.service.ts';
 

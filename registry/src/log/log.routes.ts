@@ -1,7 +1,7 @@
 import { encodeBase64, encodeProof } from '@caliopen/federation-protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { Clock } from '@caliopen/instance/shared/clock.ts';
+import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { RegistryError } from '../shared/errors.ts';
 import { MAX_LOG_RANGE, type TransparencyLogService } from './transparency-log.service.ts';
 

@@ -1,3 +1,5 @@
+import { type CatalogueError, createErrorCatalogue } from '@caliopen/platform/errors/error.catalogue.ts';
+
 /**
  * The one place where the registry's error codes live.
  *
@@ -100,23 +102,16 @@ export const REGISTRY_ERROR_CODES = {
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERROR_CODES;
 
-export class RegistryError extends Error {
-  readonly code: RegistryErrorCode;
-  readonly status: number;
-  readonly detail: string | undefined;
-  /** Extra problem members (e.g. `errors` for declaration_invalid). */
-  readonly extra: Record<string, unknown> | undefined;
+/** The registry's catalogue, built by the platform's factory: error class, problem documents and schema, docs page. */
+export const registryErrors = createErrorCatalogue({
+  errorName: 'RegistryError',
+  codes: REGISTRY_ERROR_CODES,
+  problemType: 'urn:caliopen:registry:problem:',
+  problemSchemaId: 'RegistryProblem',
+  docsPath: 'docs/registry-errors.md',
+});
 
-  constructor(code: RegistryErrorCode, detail?: string, extra?: Record<string, unknown>) {
-    super(detail ?? REGISTRY_ERROR_CODES[code].title);
-    this.name = 'RegistryError';
-    this.code = code;
-    this.status = REGISTRY_ERROR_CODES[code].status;
-    this.detail = detail;
-    this.extra = extra;
-  }
-}
-
-export function isRegistryError(e: unknown): e is RegistryError {
-  return e instanceof RegistryError;
-}
+/** Extra problem members go in `extra` (e.g. `errors` for declaration_invalid). */
+export const RegistryError = registryErrors.Error;
+export type RegistryError = CatalogueError<RegistryErrorCode>;
+export const isRegistryError = registryErrors.isError;

@@ -1,4 +1,4 @@
-import type { CqlMigration } from '@caliopen/instance/database/cassandra.schema.ts';
+import type { CqlMigration } from '@caliopen/platform/cassandra/cassandra.schema.ts';
 
 /**
  * The Cassandra schema of the registry store (query-first: one table per query; see docs/registry.md):

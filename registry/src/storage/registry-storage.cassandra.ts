@@ -1,23 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
 import {
   CassandraContext,
   type CassandraOptions,
+  connectCassandra,
   type Row,
   type Statement,
-} from '@caliopen/instance/storage/storage.cassandra.ts';
-import {
-  assertKeyspaceName,
-  bootstrapStatements,
-  createKeyspaceCql,
-  dateOrNull,
-  defaultReplication,
-  monthBucket,
-  TABLES,
-  textOrNull,
-  toNumber,
-} from '@caliopen/instance/database/cassandra.schema.ts';
+} from '@caliopen/platform/cassandra/cassandra.context.ts';
+import { migrateKeyspace } from '@caliopen/platform/cassandra/cassandra.migrator.ts';
+import { dateOrNull, monthBucket, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
 import type { Application, ApplicationStatus, CheckRun } from '../labels/application.entity.ts';
 import type { AuditEvent, Auditor, AuditorSession, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
@@ -29,25 +20,24 @@ import {
   MEMBER_BUCKETS,
   memberBucket,
   REGISTRY_CASSANDRA_MIGRATIONS,
-  REGISTRY_CASSANDRA_SCHEMA_VERSION,
   REGISTRY_TABLES as T,
 } from './registry-storage.cassandra.schema.ts';
 import { applicationFromJson, applicationToJson, memberFromJson, memberToJson } from './registry-storage.mapping.ts';
 import type {
   ApplicationRepository,
-  AuditEventRepository,
-  AuditorRepository,
   CheckRunRepository,
   CreateApplicationOutcome,
+} from '../labels/application.repository.ts';
+import type {
+  AuditEventRepository,
+  AuditorRepository,
   CreateAuditorOutcome,
-  FeedRepository,
-  LabelRepository,
-  MemberRepository,
-  RegistryKeyRepository,
-  RegistryStorage,
-  TransparencyLogRepository,
   VoteRepository,
-} from './registry-storage.port.ts';
+} from '../labels/audit.repository.ts';
+import type { FeedRepository, TransparencyLogRepository } from '../log/log.repository.ts';
+import type { LabelRepository, MemberRepository } from '../labels/label.repository.ts';
+import type { RegistryKeyRepository } from '../keys/registry-key.repository.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 
 /**
  * The registry store on Cassandra, for a registry run as several processes. Query-first tables
@@ -743,9 +733,6 @@ class CassandraRegistryKeys implements RegistryKeyRepository {
   }
 }
 
-const MIGRATION_COMPONENT = 'registry';
-const LOCK_TTL_SECONDS = 600;
-
 function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
@@ -784,84 +771,15 @@ export class CassandraRegistryStorage implements RegistryStorage {
   }
 
   static async connect(options: CassandraOptions): Promise<CassandraRegistryStorage> {
-    assertKeyspaceName(options.keyspace);
-    const client = new Client({
-      contactPoints: options.contactPoints,
-      localDataCenter: options.localDataCenter,
-      ...(options.username !== undefined
-        ? { credentials: { username: options.username, password: options.password ?? '' } }
-        : {}),
-      queryOptions: { prepare: true },
-    });
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.shutdown().catch(() => undefined);
-      throw new Error(
-        `Cannot connect to Cassandra at ${options.contactPoints.join(', ')} (data center ${options.localDataCenter}): ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    return new CassandraRegistryStorage(client, options);
+    return new CassandraRegistryStorage(await connectCassandra(options), options);
   }
 
   /** Creates the keyspace when missing and applies pending migrations under a cluster-wide lock. */
   async migrate(): Promise<number> {
-    const ks = this.context.keyspace;
-    const hostsHere = this.client.hosts.values().filter((h) => h.datacenter === this.options.localDataCenter).length;
-    await this.ddl(
-      createKeyspaceCql(ks, this.options.replication ?? defaultReplication(this.options.localDataCenter, hostsHere)),
-    );
-    for (const cql of bootstrapStatements(ks)) await this.ddl(cql);
-    const applied = async () =>
-      new Set(
-        (
-          await this.context.rows(
-            `SELECT version FROM ${this.context.table(TABLES.schemaMigrations)} WHERE component = ?`,
-            [MIGRATION_COMPONENT],
-          )
-        ).map((r) => r.get('version') as number),
-      );
-    let done = await applied();
-    if (Math.max(0, ...done) > REGISTRY_CASSANDRA_SCHEMA_VERSION) {
-      throw new Error(
-        `Cassandra keyspace ${ks} has a registry schema newer than this code (${REGISTRY_CASSANDRA_SCHEMA_VERSION}): upgrade the software.`,
-      );
-    }
-    if (REGISTRY_CASSANDRA_MIGRATIONS.every((m) => done.has(m.version))) return REGISTRY_CASSANDRA_SCHEMA_VERSION;
-    const owner = randomUUID();
-    const until = Date.now() + 60_000;
-    while (
-      !(
-        await this.context.lwt(
-          `INSERT INTO ${this.context.table(TABLES.schemaLock)} (component, owner, acquired_at) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ${LOCK_TTL_SECONDS}`,
-          [MIGRATION_COMPONENT, owner, new Date()],
-        )
-      ).applied
-    ) {
-      if (Date.now() > until)
-        throw new Error(`Another process has been migrating keyspace ${ks} for over a minute; retry when it is done.`);
-      await sleep(500);
-    }
-    try {
-      done = await applied();
-      for (const m of REGISTRY_CASSANDRA_MIGRATIONS) {
-        if (done.has(m.version)) continue;
-        for (const cql of m.statements(ks)) await this.ddl(cql);
-        await this.context.write(
-          `INSERT INTO ${this.context.table(TABLES.schemaMigrations)} (component, version, name, applied_at) VALUES (?, ?, ?, ?)`,
-          [MIGRATION_COMPONENT, m.version, m.name, new Date()],
-        );
-      }
-    } finally {
-      await this.context
-        .lwt(`DELETE FROM ${this.context.table(TABLES.schemaLock)} WHERE component = ? IF owner = ?`, [
-          MIGRATION_COMPONENT,
-          owner,
-        ])
-        .catch(() => undefined);
-    }
-    return REGISTRY_CASSANDRA_SCHEMA_VERSION;
+    return migrateKeyspace(this.client, this.context, this.options, {
+      component: 'registry',
+      migrations: REGISTRY_CASSANDRA_MIGRATIONS,
+    });
   }
 
   async ping(): Promise<boolean> {
@@ -874,9 +792,5 @@ export class CassandraRegistryStorage implements RegistryStorage {
 
   async close(): Promise<void> {
     await this.client.shutdown();
-  }
-
-  private async ddl(cql: string): Promise<void> {
-    await this.client.execute(cql, [], { consistency: this.context.writeConsistency });
   }
 }

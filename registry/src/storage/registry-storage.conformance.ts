@@ -11,7 +11,7 @@ import { leafHash, levelForScore, utf8Encode } from '@caliopen/federation-protoc
 import type { Application, CheckRun } from '../labels/application.entity.ts';
 import type { AuditEvent, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member } from '../labels/label.entity.ts';
-import type { RegistryStorage } from './registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 
 export interface RegistryStorageUnderTest {
   storage: RegistryStorage;

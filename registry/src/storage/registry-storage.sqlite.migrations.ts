@@ -1,4 +1,4 @@
-import type { Migration } from '@caliopen/instance/database/sqlite.connection.ts';
+import type { Migration } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 
 /**
  * Schema of the registry's embedded store (`<dataDir>/registry.db`). Append new migrations; never edit a released one.

@@ -1,3 +1,8 @@
+import type { Resolution, ResolvableType } from '@caliopen/platform/dns/dns.resolver.ts';
+
+/** The record types the checks look up, and what each resolves to: the platform resolver's (TXT, MX, TLSA). */
+export type { Resolution, ResolvableType, ResolvedRecordOf } from '@caliopen/platform/dns/dns.resolver.ts';
+
 /**
  * Automated verification of an applicant or member instance. Each check is repeatable and yields results with an
  * id, a status, points (internet.nl-style weights) and evidence in words. Checks run for real against the instance:
@@ -49,22 +54,6 @@ export interface Resolver {
    * TLSA records. A resolver without it is treated as never authenticated.
    */
   resolve?<T extends ResolvableType>(name: string, type: T): Promise<Resolution<T>>;
-}
-
-/** The record types the checks look up, and what each resolves to (TXT: the character-strings of a record, joined). */
-export interface ResolvedRecordOf {
-  TXT: string;
-  MX: { exchange: string; priority: number };
-  /** `data`: the certificate association data, lowercase hex. */
-  TLSA: { usage: number; selector: number; matchingType: number; data: string };
-}
-
-export type ResolvableType = keyof ResolvedRecordOf;
-
-export interface Resolution<T extends ResolvableType> {
-  records: ResolvedRecordOf[T][];
-  /** The AD bit of the answer: the resolver vouches that it validated the records with DNSSEC. */
-  authenticatedData: boolean;
 }
 
 export interface VerificationOptions {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { DnsPacketResolver } from './dns.resolver.ts';
+import { DnsPacketResolver } from '@caliopen/platform/dns/dns.resolver.ts';
 import { runChecks } from './run-checks.ts';
 import { DOMAIN, resultOf, startConfiguredInstance } from './target.fixture.ts';
 import type { ConfiguredInstance } from './target.fixture.ts';

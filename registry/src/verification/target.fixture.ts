@@ -12,7 +12,7 @@ import { generateCertificate, startTlsServer } from '../../../tests/support/tls-
 import type { TestCertificate, TestTlsServer } from '../../../tests/support/tls-server.ts';
 import type { CheckResult, VerificationOptions, VerificationTarget } from './check.types.ts';
 import { discoveryRecordValue } from './dns-configuration.check.ts';
-import { DnsPacketResolver } from './dns.resolver.ts';
+import { DnsPacketResolver } from '@caliopen/platform/dns/dns.resolver.ts';
 
 /**
  * For the verification tests: an instance configured the way the registry expects, for real — an authoritative DNS

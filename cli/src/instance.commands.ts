@@ -1,0 +1,35 @@
+import type { InitOptions } from '@caliopen/instance/app/instance.init.ts';
+import type { Command } from 'commander';
+import type { CommonOptions } from './context.ts';
+import { implementation } from './lazy-import.ts';
+
+const actions = () => implementation<typeof import('./instance.actions.ts')>('instance.actions.ts');
+
+export function registerInstanceCommands(program: Command): void {
+  const instance = program.command('instance').description('create, start and inspect this instance');
+
+  instance
+    .command('init')
+    .description('create an instance: keys, certificate, configuration; prints the DNS records to publish')
+    .requiredOption('--domain <domain>', 'the mail domain this instance serves, e.g. mail.example.org')
+    .option('--data-dir <dir>', 'where the instance keeps its data (default .data/instance or $CALIOPEN_DATA_DIR)')
+    .option('--http-host <host>', 'address the HTTP API listens on', '127.0.0.1')
+    .option('--http-port <port>', 'port of the HTTP API', '8080')
+    .option('--cert <file>', 'a PEM certificate for the domain (default: generate a self-signed one)')
+    .option('--key <file>', 'the PEM private key of --cert')
+    .action(async (opts: InitOptions) => (await actions()).init(opts));
+
+  instance
+    .command('start')
+    .description('run the instance (HTTP API and background workers) until Ctrl-C')
+    .option('--data-dir <dir>', 'the instance data directory')
+    .option('--config <file>', 'config file (default <data-dir>/caliopen.json)')
+    .action(async (opts: CommonOptions) => (await actions()).start(opts));
+
+  instance
+    .command('dns')
+    .description('print the DNS records this instance needs published')
+    .option('--data-dir <dir>', 'the instance data directory')
+    .option('--config <file>', 'config file')
+    .action(async (opts: CommonOptions) => (await actions()).dns(opts));
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openSqlite } from '../sqlite/sqlite.connection.ts';
+import { jobQueueConformance } from './job-queue.conformance.ts';
+import { openSqliteJobQueue } from './job-queue.sqlite.ts';
+import type { SqliteJobQueueOptions } from './job-queue.sqlite.ts';
+
+/** A short poll keeps the suite quick; the in-process wake-up covers most hand-offs anyway. */
+const options: SqliteJobQueueOptions = { pollIntervalMs: 20 };
+
+function tempQueuePath(): { path: string; cleanup: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'caliopen-queue-'));
+  return { path: join(dir, 'queue.db'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+jobQueueConformance('sqlite', async () => {
+  const { path, cleanup } = tempQueuePath();
+  return { queue: openSqliteJobQueue(path, options), reopen: async () => openSqliteJobQueue(path, options), cleanup };
+});
+
+describe('SQLite job queue specifics', () => {
+  it('prunes completed jobs beyond the configured count, newest kept', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const queue = openSqliteJobQueue(path, { ...options, keepCompleted: { maxCount: 3 } });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) ids.push(await queue.enqueue('pruned', 'work', { i }));
+      queue.process('pruned', async () => sleep(2));
+      // Pruning runs at most once a second from the worker's poll loop.
+      await waitUntil(async () => {
+        const { waiting, active, completed } = await queue.counts('pruned');
+        return waiting + active === 0 && completed === 3;
+      });
+      assert.equal(await queue.getJob('pruned', ids[0]!), null);
+      assert.equal((await queue.getJob('pruned', ids[7]!))?.state, 'completed');
+    } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+
+  it('runs again, once its lease lapses, a job left active by a process that died', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const before = openSqliteJobQueue(path, options);
+    const id = await before.enqueue('leases', 'work', { n: 1 }, { attempts: 1 });
+    await before.close();
+    simulateDeadClaim(path, 'leases', id, Date.now() + 300);
+
+    const queue = openSqliteJobQueue(path, options);
+    const runs: number[] = [];
+    try {
+      queue.process('leases', async (job) => {
+        runs.push(job.attemptsMade);
+      });
+      await sleep(50);
+      assert.equal((await queue.getJob('leases', id))?.state, 'active', 'the job ran while its lease still held');
+      await waitUntil(async () => (await queue.getJob('leases', id))?.state === 'completed');
+      // The dead process's attempt never reached an outcome: it is not counted against the job.
+      assert.deepEqual(runs, [1]);
+    } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+
+  it('dead-letters a job that lost its lease more than maxStalls times', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const before = openSqliteJobQueue(path, options);
+    const id = await before.enqueue('stalls', 'work', {});
+    await before.close();
+    simulateDeadClaim(path, 'stalls', id, Date.now() - 1);
+
+    const queue = openSqliteJobQueue(path, { ...options, maxStalls: 0 });
+    let runs = 0;
+    try {
+      queue.process('stalls', async () => {
+        runs++;
+      });
+      await waitUntil(async () => (await queue.getJob('stalls', id))?.state === 'dead');
+      assert.equal(runs, 0);
+      assert.match((await queue.getJob('stalls', id))?.lastError ?? '', /lease expired 1 times/);
+      assert.deepEqual(
+        (await queue.deadLetters('stalls')).map((j) => j.id),
+        [id],
+      );
+    } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+
+  it('rejects invalid options with a message naming them', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const queue = openSqliteJobQueue(path, options);
+    try {
+      await assert.rejects(queue.enqueue('q', 'n', {}, { attempts: 0 }), /attempts must be an integer >= 1/);
+      await assert.rejects(queue.enqueue('q', 'n', {}, { delayMs: -1 }), /delayMs/);
+      await assert.rejects(queue.enqueue('q', 'n', {}, { jobId: '' }), /jobId/);
+      assert.throws(() => queue.process('q', async () => undefined, { concurrency: 0 }), /concurrency/);
+      assert.throws(() => openSqliteJobQueue(path, { leaseMs: 0 }), /leaseMs/);
+    } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+});
+
+/** Leaves the job as a process that claimed it and then died would: active, under a lease nobody renews. */
+function simulateDeadClaim(path: string, queue: string, id: string, lockedUntil: number): void {
+  const db = openSqlite(path);
+  try {
+    db.prepare(
+      `UPDATE jobs SET state = 'active', attempts_made = attempts_made + 1, locked_until = ?, lease_token = 'dead'
+       WHERE queue = ? AND id = ?`,
+    ).run(lockedUntil, queue, id);
+  } finally {
+    db.close();
+  }
+}
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
