@@ -476,6 +476,9 @@ function printSummary(
     lines.push('');
     lines.push(`  instance ${m.domain}`);
     lines.push(
+      `    web app    http://127.0.0.1:${m.ports.http}/   (open it in a browser, sign in as ${account.username})`,
+    );
+    lines.push(
       `    ready      API http://127.0.0.1:${m.ports.http}/api/v1   (docs http://127.0.0.1:${m.ports.http}/api/docs)`,
     );
     lines.push(
@@ -504,7 +507,9 @@ function printSummary(
   );
   lines.push(`               dig @127.0.0.1 -p ${plan.resolverPort} ${beta.domain} MX`);
   lines.push('');
-  lines.push(`Log in as ${alice.address}:`);
+  lines.push(
+    `Open http://127.0.0.1:${alpha.ports.http}/ and sign in as ${alice.username} (password above), or by API:`,
+  );
   lines.push(
     `  curl -s -X POST http://127.0.0.1:${alpha.ports.http}/api/v1/auth/login -H 'content-type: application/json' \\`,
   );

@@ -57,7 +57,8 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
 };
 
 /** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/auth/login']);
+// GET / and GET /*: the user's web app (static files and its client routes, instance/src/http/web-app.plugin.ts).
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/auth/login', 'GET /', 'GET /*']);
 
 /** A query string that passes validation for each route that needs one, so the walk reaches the handler. */
 const VALID_QUERIES: Record<string, string> = {

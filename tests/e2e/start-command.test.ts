@@ -207,6 +207,20 @@ describe('npm start: the local federation', () => {
       assert.ok(out.includes(`"password":"${alice.password}"`));
       assert.ok(out.includes(`http://127.0.0.1:${ports.registry}/v1/index`), 'the feed URL');
       assert.ok(out.includes(`dig @127.0.0.1 -p ${ports.alpha.dns} _caliopen.alpha.test TXT`), 'a dig example');
+      // Each instance's web app: its address is printed and it answers the app's page.
+      for (const [p, user] of [
+        [ports.alpha, 'alice'],
+        [ports.beta, 'bob'],
+      ] as const) {
+        assert.ok(
+          out.includes(`web app    http://127.0.0.1:${p.http}/   (open it in a browser, sign in as ${user})`),
+          out,
+        );
+        const app = await fetch(`http://127.0.0.1:${p.http}/`);
+        assert.equal(app.status, 200);
+        assert.match(await app.text(), /<div id="root"><\/div>/);
+        assert.match(app.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      }
 
       // Each instance holds a label that verifies, in the registry's signed feed, against the registry's key set.
       const keySet = unwrap(parseKeySet((await json(`http://127.0.0.1:${ports.registry}/v1/keys`)).body));

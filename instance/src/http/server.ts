@@ -21,6 +21,7 @@ import { instanceErrors } from '../shared/errors.ts';
 import type { InstanceServices } from '../app/instance.services.ts';
 import { installAccessControl, type RouteEntry } from '../api/access.ts';
 import { healthRoutes } from './health.routes.ts';
+import { webAppPlugin } from './web-app.plugin.ts';
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -78,6 +79,8 @@ export async function buildHttpServer(
     maxAttachmentBytes: config.outbound.maxAttachmentBytes,
   });
   await app.register(routePreviewRoutes, { routes: services.routes });
+  // The user's web app at / (web/dist), after the API so that /api keeps its own 404.
+  await app.register(webAppPlugin);
 
   return { app, routes };
 }

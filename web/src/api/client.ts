@@ -1,0 +1,128 @@
+import { SESSION_ENDED_CODES } from './problem-messages.ts';
+import type { Discussion, LoginReply, MessageDetail, MessageSummary, Page, Problem } from './types.ts';
+
+/** An API call that did not succeed: the problem+json the instance sent (or a synthetic one for network failures). */
+export class ApiError extends Error {
+  readonly problem: Problem | 'network';
+  constructor(problem: Problem | 'network') {
+    super(problem === 'network' ? 'network' : problem.code);
+    this.problem = problem;
+  }
+  get code(): string {
+    return this.problem === 'network' ? 'network' : this.problem.code;
+  }
+  get sessionEnded(): boolean {
+    return this.problem !== 'network' && SESSION_ENDED_CODES.has(this.problem.code);
+  }
+}
+
+const TOKEN_KEY = 'caliopen.session';
+
+export interface StoredSession {
+  token: string;
+  expiresAt: string;
+  username: string;
+  displayName: string;
+}
+
+/** The session lives in sessionStorage: it ends with the tab, and is never readable by another origin. */
+export const sessionStore = {
+  read(): StoredSession | null {
+    try {
+      const raw = sessionStorage.getItem(TOKEN_KEY);
+      if (!raw) return null;
+      const s = JSON.parse(raw) as StoredSession;
+      if (Date.parse(s.expiresAt) <= Date.now()) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        return null;
+      }
+      return s;
+    } catch {
+      return null;
+    }
+  },
+  write(s: StoredSession): void {
+    sessionStorage.setItem(TOKEN_KEY, JSON.stringify(s));
+  },
+  clear(): void {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+async function toProblem(res: Response): Promise<Problem> {
+  try {
+    const body = (await res.json()) as Partial<Problem>;
+    if (typeof body.code === 'string') return { ...body, status: res.status, code: body.code };
+  } catch {
+    // not JSON: fall through
+  }
+  return { status: res.status, code: `http_${res.status}` };
+}
+
+/** A thin client over /api/v1 with the bearer token; every failure is an ApiError carrying the problem. */
+export class ApiClient {
+  constructor(
+    private readonly token: () => string | null,
+    private readonly onSessionEnded: () => void = () => {},
+    private readonly base = '',
+  ) {}
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const token = this.token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch {
+      throw new ApiError('network');
+    }
+    if (!res.ok) {
+      const error = new ApiError(await toProblem(res));
+      if (error.sessionEnded && token) this.onSessionEnded();
+      throw error;
+    }
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  login(username: string, password: string, totp?: string): Promise<LoginReply> {
+    return this.request('POST', '/api/v1/auth/login', {
+      username,
+      password,
+      deviceName: 'Caliopen web',
+      ...(totp ? { totp } : {}),
+    });
+  }
+
+  logout(): Promise<void> {
+    return this.request('POST', '/api/v1/auth/logout');
+  }
+
+  discussions(sort: 'date' | 'importance', cursor?: string): Promise<Page<Discussion>> {
+    const q = new URLSearchParams({ sort, limit: '100' });
+    if (cursor) q.set('cursor', cursor);
+    return this.request('GET', `/api/v1/discussions?${q}`);
+  }
+
+  discussion(id: string): Promise<Discussion> {
+    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}`);
+  }
+
+  discussionMessages(id: string, limit = 50): Promise<Page<MessageSummary>> {
+    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?limit=${limit}`);
+  }
+
+  message(id: string): Promise<MessageDetail> {
+    return this.request('GET', `/api/v1/messages/${encodeURIComponent(id)}`);
+  }
+
+  markRead(id: string): Promise<unknown> {
+    return this.request('PATCH', `/api/v1/messages/${encodeURIComponent(id)}`, { read: true });
+  }
+}

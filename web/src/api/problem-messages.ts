@@ -1,0 +1,41 @@
+import type { Problem } from './types.ts';
+
+/**
+ * Problem codes (instance/src/shared/errors.ts) -> the translation key of the sentence the app shows. The user never
+ * sees raw JSON: a code without its own sentence gets the one of its HTTP status class, and a network failure its own.
+ */
+const BY_CODE: Readonly<Record<string, string>> = {
+  invalid_credentials: 'problem.invalid_credentials',
+  totp_required: 'problem.totp_required',
+  totp_invalid: 'problem.totp_invalid',
+  account_disabled: 'problem.account_disabled',
+  rate_limited: 'problem.rate_limited',
+  unauthenticated: 'problem.session_ended',
+  token_invalid: 'problem.session_ended',
+  token_expired: 'problem.session_ended',
+  token_revoked: 'problem.session_ended',
+  not_found: 'problem.not_found',
+  forbidden: 'problem.forbidden',
+  validation_failed: 'problem.validation_failed',
+  service_unavailable: 'problem.service_unavailable',
+  internal_error: 'problem.internal_error',
+};
+
+/** Codes that mean the session is over: the app forgets the token and returns to sign-in. */
+export const SESSION_ENDED_CODES: ReadonlySet<string> = new Set([
+  'unauthenticated',
+  'token_invalid',
+  'token_expired',
+  'token_revoked',
+]);
+
+/** The translation key for a problem (or for `network` when the instance could not be reached at all). */
+export function problemMessageKey(problem: Pick<Problem, 'code' | 'status'> | 'network'): string {
+  if (problem === 'network') return 'problem.network';
+  const byCode = BY_CODE[problem.code];
+  if (byCode) return byCode;
+  if (problem.status === 401) return 'problem.session_ended';
+  if (problem.status === 429) return 'problem.rate_limited';
+  if (problem.status >= 500) return 'problem.internal_error';
+  return 'problem.unexpected';
+}

@@ -1,0 +1,150 @@
+/**
+ * What the instance's /api/v1 answers, as the app reads it. Mirrors the DTOs of instance/src (message.dto.ts,
+ * pi.dto.ts, conversation.routes.ts, auth.routes.ts); only the fields the app uses are required.
+ */
+
+export type PiLevel = 'exposed' | 'basic' | 'guarded' | 'protected' | 'private' | 'sealed';
+
+export interface PiSummary {
+  score: number;
+  level: string;
+  modelVersion: string;
+}
+
+export interface PiFactor {
+  id: string;
+  contribution: number;
+  evidence: string;
+}
+
+export interface PiSuggestion {
+  action: string;
+  element: string;
+  gain: number;
+}
+
+export interface PiBreakdown extends PiSummary {
+  factors: PiFactor[];
+  suggestions: PiSuggestion[];
+}
+
+export type Importance = 'junk' | 'low' | 'normal' | 'high' | 'important';
+
+export interface DiscussionParticipant {
+  contactId: string | null;
+  address: string;
+  name: string | null;
+}
+
+export interface Discussion {
+  id: string;
+  kind: 'people' | 'list';
+  title: string;
+  participants: DiscussionParticipant[];
+  lastMessageAt: string;
+  messageCount: number;
+  unreadCount: number;
+  importance: Importance;
+  pi: PiSummary | null;
+  createdAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export interface Participant {
+  protocol: string;
+  address: string;
+  name: string | null;
+  contactId: string | null;
+}
+
+export interface MessageSummary {
+  id: string;
+  conversationId: string;
+  protocol: string;
+  direction: 'inbound' | 'outbound';
+  from: Participant;
+  to: Participant[];
+  cc: Participant[];
+  subject: string;
+  snippet: string;
+  sentAt: string | null;
+  receivedAt: string;
+  read: boolean;
+  importance: Importance;
+  pi: PiSummary | null;
+}
+
+export interface TransportFacts {
+  via: string;
+  tls: { version: string; cipher: string } | null;
+  plaintextHops: number;
+  externalHops: number;
+}
+
+export interface AuthenticationFacts {
+  spf: { result: string; domain: string | null };
+  dkim: { result: string; domain: string | null; selector: string | null; aligned: boolean }[];
+  dmarc: { result: string; domain: string | null; policy: string | null };
+}
+
+export interface OpenPgpFacts {
+  kind: string;
+  encrypted: boolean;
+  signature: string;
+  signerFingerprint: string | null;
+  signerKeyTrust: string | null;
+  problem: string | null;
+}
+
+export interface FederationFacts {
+  peerDomain: string;
+  labelValid: boolean;
+  peerInstancePi: number | null;
+  sealed: boolean;
+  forwardSecret: boolean;
+  senderAuthenticated: boolean;
+  e2e: boolean;
+}
+
+export interface MessageFacts {
+  transport: TransportFacts | null;
+  authentication: AuthenticationFacts | null;
+  openpgp: OpenPgpFacts | null;
+  federation: FederationFacts | null;
+}
+
+export interface MessageDetail extends Omit<MessageSummary, 'pi'> {
+  pi: PiBreakdown;
+  facts: MessageFacts;
+  body: { text: string; textTruncated: boolean; hasHtml: boolean };
+  attachments: { filename: string | null; contentType: string; size: number }[];
+}
+
+export interface Account {
+  id: string;
+  username: string;
+  displayName: string;
+  role: 'user' | 'admin';
+  totpEnabled: boolean;
+}
+
+export interface LoginReply {
+  token: string;
+  tokenType: 'Bearer';
+  expiresAt: string;
+  account: Account;
+}
+
+/** RFC 9457 problem details, as every error of the API is sent. */
+export interface Problem {
+  type?: string;
+  title?: string;
+  status: number;
+  code: string;
+  detail?: string;
+  requestId?: string;
+}

@@ -1,0 +1,127 @@
+import { useCallback, useMemo, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { ApiClient, sessionStore, type StoredSession } from '../api/client.ts';
+import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
+import { DiscussionScreen } from '../screens/DiscussionScreen.tsx';
+import { DiscussionsScreen } from '../screens/DiscussionsScreen.tsx';
+import { SignInScreen } from '../screens/SignInScreen.tsx';
+import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
+import { navigate, parseRoute, usePathname } from './router.ts';
+import { SessionContext, type SessionContextValue } from './session.tsx';
+
+const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', fr: 'Français' };
+
+export function App() {
+  const { t } = useTranslation();
+  const [session, setSession] = useState<StoredSession | null>(() => sessionStore.read());
+  const [notice, setNotice] = useState<'sessionEnded' | 'signedOut' | null>(null);
+  const pathname = usePathname();
+
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+
+  const endSession = useCallback((why: 'sessionEnded' | 'signedOut') => {
+    sessionStore.clear();
+    clearDiscussionTrustCache();
+    setSession(null);
+    setNotice(why);
+    navigate('/sign-in', { replace: true });
+  }, []);
+
+  const api = useMemo(
+    () =>
+      new ApiClient(
+        () => sessionRef.current?.token ?? null,
+        () => endSession('sessionEnded'),
+      ),
+    [endSession],
+  );
+
+  const value: SessionContextValue = useMemo(
+    () => ({
+      api,
+      session,
+      signedIn(s) {
+        sessionStore.write(s);
+        sessionRef.current = s;
+        setSession(s);
+        setNotice(null);
+        navigate('/discussions', { replace: true });
+      },
+      async signOut() {
+        try {
+          await api.logout();
+        } catch {
+          // the token may already be gone: signing out locally is what matters
+        }
+        endSession('signedOut');
+      },
+    }),
+    [api, session, endSession],
+  );
+
+  let route = parseRoute(pathname);
+  if (!session && route.name !== 'sign-in') route = { name: 'sign-in' };
+  if (session && route.name === 'sign-in') route = { name: 'discussions' };
+
+  return (
+    <SessionContext.Provider value={value}>
+      <a className="skip-link" href="#main">
+        {t('app.skip')}
+      </a>
+      <header className="app-header">
+        <a
+          className="brand"
+          href="/discussions"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate('/discussions');
+          }}
+        >
+          <img src="/favicon.svg" alt="" width="28" height="28" />
+          <span>{t('app.name')}</span>
+        </a>
+        <div className="header-tools">
+          <LanguageSwitch />
+          {session && (
+            <>
+              <span className="who">{t('app.signedInAs', { name: session.displayName || session.username })}</span>
+              <button type="button" className="button-secondary" onClick={() => void value.signOut()}>
+                {t('app.signOut')}
+              </button>
+            </>
+          )}
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {route.name === 'sign-in' && <SignInScreen notice={notice} />}
+        {route.name === 'discussions' && <DiscussionsScreen />}
+        {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
+        {route.name === 'not-found' && <DiscussionsScreen />}
+      </main>
+    </SessionContext.Provider>
+  );
+}
+
+function LanguageSwitch() {
+  const { t, i18n } = useTranslation();
+  return (
+    <label className="language-switch">
+      <span>{t('app.language')}</span>
+      <select
+        value={i18n.resolvedLanguage ?? i18n.language}
+        onChange={(e) => {
+          const lng = e.target.value as Language;
+          rememberLanguage(lng);
+          void i18n.changeLanguage(lng);
+        }}
+      >
+        {LANGUAGES.map((l) => (
+          <option key={l} value={l} lang={l}>
+            {LANGUAGE_NAMES[l]}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

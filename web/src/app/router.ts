@@ -1,0 +1,55 @@
+import { useEffect, useState } from 'react';
+
+/** The app's routes: the instance answers index.html for each of them (SPA fallback), so they can be bookmarked. */
+export type Route =
+  | { name: 'sign-in' }
+  | { name: 'discussions' }
+  | { name: 'discussion'; id: string }
+  | { name: 'not-found' };
+
+export function parseRoute(pathname: string): Route {
+  if (pathname === '/' || pathname === '/discussions' || pathname === '/discussions/') return { name: 'discussions' };
+  if (pathname === '/sign-in') return { name: 'sign-in' };
+  const m = /^\/discussions\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
+  if (m) return { name: 'discussion', id: m[1]!.toLowerCase() };
+  return { name: 'not-found' };
+}
+
+const listeners = new Set<() => void>();
+
+export function navigate(path: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  for (const l of listeners) l();
+}
+
+/** The current path, re-rendered on navigate() and on the browser's back/forward. */
+export function usePathname(): string {
+  const [path, setPath] = useState(() => location.pathname);
+  useEffect(() => {
+    const update = () => setPath(location.pathname);
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return path;
+}
+
+/** For <a href> links: a plain click navigates inside the app; modified clicks (new tab...) keep the browser's way. */
+export function onLinkClick(path: string) {
+  return (e: {
+    button: number;
+    metaKey: boolean;
+    ctrlKey: boolean;
+    shiftKey: boolean;
+    altKey: boolean;
+    preventDefault(): void;
+  }) => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(path);
+  };
+}

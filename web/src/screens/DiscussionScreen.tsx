@@ -1,0 +1,129 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Discussion, MessageDetail, Participant } from '../api/types.ts';
+import { ProblemMessage } from '../app/ProblemMessage.tsx';
+import { onLinkClick } from '../app/router.ts';
+import { useSession } from '../app/session.tsx';
+import { PiBadge } from '../design-system/PiBadge.tsx';
+import { TrustBadge } from '../design-system/TrustBadge.tsx';
+import { trustOf } from '../trust/trust-level.ts';
+import { discussionBreakdown } from './discussion-pi.ts';
+
+/** One discussion: its messages oldest first, each with its PI badge, the sender's trust level and the text body. */
+export function DiscussionScreen({ id }: { id: string }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [discussion, setDiscussion] = useState<Discussion | null>(null);
+  const [messages, setMessages] = useState<MessageDetail[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+
+  const load = useCallback(() => {
+    let cancelled = false;
+    setError(null);
+    (async () => {
+      const [d, page] = await Promise.all([api.discussion(id), api.discussionMessages(id)]);
+      const details = await Promise.all(page.items.map((m) => api.message(m.id)));
+      if (cancelled) return;
+      setDiscussion(d);
+      setMessages(details.reverse());
+      // Opening the discussion reads it: mark its unread messages read (best effort).
+      for (const m of page.items) if (!m.read) api.markRead(m.id).catch(() => {});
+    })().catch((e) => !cancelled && setError(e));
+    return () => {
+      cancelled = true;
+    };
+  }, [api, id]);
+  useEffect(load, [load]);
+  useEffect(() => {
+    if (discussion) headingRef.current?.focus();
+  }, [discussion]);
+
+  const latestInbound = messages ? [...messages].reverse().find((m) => m.direction === 'inbound') : undefined;
+
+  return (
+    <article className="discussion" aria-labelledby="discussion-h">
+      <a className="back-link" href="/discussions" onClick={onLinkClick('/discussions')}>
+        ← {t('discussion.back')}
+      </a>
+      {error !== null && <ProblemMessage error={error} onRetry={load} />}
+      {!discussion && error === null && <p role="status">{t('app.loading')}</p>}
+      {discussion && messages && (
+        <>
+          <header className="discussion-head">
+            <div>
+              <h1 id="discussion-h" ref={headingRef} tabIndex={-1}>
+                {discussion.title}
+              </h1>
+              <p className="muted">
+                {discussion.participants.map((p) => (p.name ? `${p.name} <${p.address}>` : p.address)).join(', ')}
+              </p>
+              {latestInbound && <TrustBadge trust={trustOf(latestInbound.facts)} />}
+            </div>
+            <PiBadge
+              pi={discussion.pi}
+              subject={discussion.title}
+              loadBreakdown={async () => {
+                const r = await discussionBreakdown(api, discussion.id);
+                if (!r) throw new Error('no message scored');
+                return { breakdown: r.breakdown, note: t('pi.weakestNote', { subject: r.message.subject }) };
+              }}
+            />
+          </header>
+          <h2 className="visually-hidden">{t('discussion.messages')}</h2>
+          <ol className="messages">
+            {messages.map((m) => (
+              <li key={m.id}>
+                <MessageView message={m} />
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </article>
+  );
+}
+
+function who(p: Participant): string {
+  return p.name ? `${p.name} <${p.address}>` : p.address;
+}
+
+function MessageView({ message: m }: { message: MessageDetail }) {
+  const { t, i18n } = useTranslation();
+  const date = new Date(m.sentAt ?? m.receivedAt);
+  const fmt = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' });
+  const subject = m.subject || t('discussion.noSubject');
+  return (
+    <section className={`message card message-${m.direction}`} aria-label={`${subject} — ${who(m.from)}`}>
+      <header className="message-head">
+        <div className="message-who">
+          <h3>{subject}</h3>
+          <dl className="message-meta">
+            <div>
+              <dt>{t('discussion.from')}</dt>
+              <dd>{m.direction === 'outbound' ? t('discussion.you') : who(m.from)}</dd>
+            </div>
+            <div>
+              <dt>{t('discussion.to')}</dt>
+              <dd>{m.to.map(who).join(', ')}</dd>
+            </div>
+            <div>
+              <dt>{t('discussion.date')}</dt>
+              <dd>
+                <time dateTime={date.toISOString()}>{fmt.format(date)}</time>
+              </dd>
+            </div>
+          </dl>
+          {m.direction === 'inbound' && <TrustBadge trust={trustOf(m.facts)} />}
+        </div>
+        <PiBadge pi={m.pi} subject={subject} />
+      </header>
+      <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>
+      {m.body.textTruncated && <p className="muted small">{t('discussion.truncated')}</p>}
+      {m.body.hasHtml && <p className="muted small">{t('discussion.hasHtml')}</p>}
+      {m.attachments.length > 0 && (
+        <p className="muted small">{t('discussion.attachments', { count: m.attachments.length })}</p>
+      )}
+    </section>
+  );
+}
