@@ -24,16 +24,16 @@ export {
   REGISTRY_ENV_KEYS,
 } from './config/registry-config.ts';
 export type { RegistryConfig } from './config/registry-config.ts';
-export { DECLARATION_JWS_TYPE, DECLARATION_MAX_SKEW_SECONDS } from './applications/declaration-jws.ts';
-export type { Application, CheckRun } from './applications/application.entity.ts';
-export type { ApplicationInput, ChallengeInstructions } from './applications/application.service.ts';
-export type { RunChecks } from './checks/check.service.ts';
+export { DECLARATION_JWS_TYPE, DECLARATION_MAX_SKEW_SECONDS } from './labels/declaration-jws.ts';
+export type { Application, CheckRun } from './labels/application.entity.ts';
+export type { ApplicationInput, ChallengeInstructions } from './labels/application.service.ts';
+export type { RunChecks } from './labels/check.service.ts';
 export { computeInstancePi, INSTANCE_PI_MODEL_VERSION, PI_WEIGHTS, FRESHNESS_DAYS } from './pi/instance-pi.ts';
 export type { InstancePiInput } from './pi/instance-pi.ts';
-export { decide } from './audits/consensus.ts';
+export { decide } from './labels/consensus.ts';
 export { REGISTRY_ERROR_CODES, RegistryError, isRegistryError } from './shared/errors.ts';
 export type { RegistryErrorCode } from './shared/errors.ts';
 export { SqliteRegistryStorage } from './storage/registry-storage.sqlite.ts';
-export type { RegistryStorage } from './storage/registry-storage.port.ts';
+export type { RegistryStorage } from './database/registry-storage.port.ts';
 export { FEED_MEDIA_TYPE, FEED_DELTA_MEDIA_TYPE } from './feed/feed.routes.ts';
 export type { Member, LabelRecord } from './labels/label.entity.ts';

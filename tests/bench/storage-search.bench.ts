@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSearchQuery } from '@caliopen/instance/search/search.query-parser.ts';
 import { openSqliteSearchIndex } from '@caliopen/instance/search/search.sqlite.ts';
-import type { Message } from '@caliopen/instance/messages/message.entity.ts';
+import type { Message } from '@caliopen/instance/mail/message.entity.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { generateSearchDocuments, queries } from './search-fixture.ts';
 

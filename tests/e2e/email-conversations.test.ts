@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import nodemailer from 'nodemailer';
-import { hostileCorpus } from '@caliopen/instance/messages/hostile-mail.fixture.ts';
+import { hostileCorpus } from '@caliopen/instance/mail/hostile-mail.fixture.ts';
 import { PURGE_QUEUE } from '@caliopen/instance/messages/message.service.ts';
 import type { IngestRequest } from '@caliopen/instance/messages/message-ingest.port.ts';
 import { waitFor } from '../support/net.ts';

@@ -41,7 +41,7 @@ import { peerRequest } from '@caliopen/instance/federation/federation.client.ts'
 import { DEFAULT_MAX_INBOX_BYTES } from '@caliopen/instance/federation/inbox.routes.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
-import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/privacy/message-pi.model.ts';
+import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/pi-model/message-pi.model.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';

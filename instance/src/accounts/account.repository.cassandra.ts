@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../shared/errors.ts';
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { piFromUdt, piToUdt, TABLES } from '../storage/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Account, Role } from './account.entity.ts';
 import type { AccountRepository } from './account.repository.ts';

@@ -1,5 +1,5 @@
 import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { fromMs, jsonOrNull, parseOrNull, toMs } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Account, Role } from './account.entity.ts';
 import type { AccountRepository } from './account.repository.ts';

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import type { Account } from './account.entity.ts';
 
 /** Port: where accounts live. Adapters: account.repository.sqlite.ts, account.repository.cassandra.ts. */
@@ -23,4 +23,11 @@ export interface AccountRepository {
   /** The account's stored Privacy Index summary (null until first computed, or for an unknown account). */
   getPi(id: string): Promise<StoredPi | null>;
   setPi(id: string, pi: StoredPi): Promise<void>;
+}
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly accounts: AccountRepository;
+  }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../shared/errors.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { USERNAME_PATTERN, type Account, type Role } from './account.entity.ts';
 import {
   MAX_PASSWORD_LENGTH,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams, NoContent, Password, Username } from '../http/schemas.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams, NoContent, Password, Username } from '../api/schemas.ts';
 import { AccountDto, toAccountDto } from './account.dto.ts';
 import type { AccountService } from './account.service.ts';
 

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { NoContent, Password } from '../http/schemas.ts';
-import type { AuthService } from '../sessions/auth.service.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { NoContent, Password } from '../api/schemas.ts';
 import { AppError } from '../shared/errors.ts';
 import { AccountDto, toAccountDto } from './account.dto.ts';
 import type { AccountService } from './account.service.ts';
@@ -11,10 +10,17 @@ import type { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.t
 
 const Code = Type.Object({ code: Type.String({ minLength: 1, maxLength: 16 }) }, { additionalProperties: false });
 
+/** What these routes ask of the sessions domain (sessions/auth.service.ts answers): two-factor enrolment. */
+export interface TwoFactorEnrolment {
+  beginTotp(accountId: string): Promise<{ secret: string; otpauthUri: string }>;
+  confirmTotp(accountId: string, code: string): Promise<void>;
+  disableTotp(accountId: string, code: string): Promise<void>;
+}
+
 /** The logged-in user's own account: profile, password, two-factor authentication. */
 export const meRoutes: FastifyPluginAsync<{
   accounts: AccountService;
-  auth: AuthService;
+  auth: TwoFactorEnrolment;
   hasher: PasswordHasher;
 }> = async (app, { accounts, auth, hasher }) => {
   app.get(

@@ -19,7 +19,7 @@ import { routePreviewRoutes } from '../routing/route-preview.routes.ts';
 import { authRoutes } from '../sessions/auth.routes.ts';
 import { instanceErrors } from '../shared/errors.ts';
 import type { InstanceServices } from './instance.services.ts';
-import { installAccessControl, type RouteEntry } from '../http/access.ts';
+import { installAccessControl, type RouteEntry } from '../api/access.ts';
 import { healthRoutes } from '../http/health.routes.ts';
 import { webAppPlugin } from '../http/web-app.plugin.ts';
 

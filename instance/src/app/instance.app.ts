@@ -7,11 +7,11 @@ import { createDiscovery, startInstanceDns } from '../discovery/discovery.servic
 import type { DnsResponder } from '../discovery/dns.responder.ts';
 import type { PublishedKeySource } from '../discovery/published-keys.port.ts';
 import { AccountKeyPublishedSource } from '../keys/account-key.published.ts';
-import { startFederation } from '../federation/federation.wiring.ts';
+import { startFederation } from './federation.wiring.ts';
 import type { DirectorySource } from '../federation/directory.routes.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
-import { PI_MODEL_VERSION } from '../privacy/pi.tally.ts';
+import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
 import {
   buildServices,
   startEmailCoreWorkers,

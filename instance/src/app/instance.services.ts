@@ -45,14 +45,14 @@ import {
   federationKeyLookup,
   federationRouteProvider,
   peerCredentials,
-} from '../federation/federation.wiring.ts';
+} from './federation.wiring.ts';
 import type { PeerLookup } from '../federation/inbox.routes.ts';
 import { peerHostLookup } from '../federation/peer-host.lookup.ts';
 import { PeerDirectoryClient } from '../federation/peer-lookup.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import type { KeyEvents } from '../keys/key.events.ts';
 import type { RemoteIdentityEvents } from '../identities/remote-identity.events.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */

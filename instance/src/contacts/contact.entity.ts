@@ -1,9 +1,9 @@
-import type { Protocol, StoredPi } from '../messages/message.entity.ts';
+import type { Protocol, StoredPi } from '../mail/message.entity.ts';
 
 /** One way to reach a contact: an address on a protocol. A contact may have many. */
 export interface ContactIdentity {
   protocol: Protocol;
-  /** Normalised address (see contact.normalise.ts). */
+  /** Normalised address (see mail/address.normalise.ts). */
   address: string;
   label: string | null;
 }

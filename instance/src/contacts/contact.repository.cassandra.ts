@@ -1,5 +1,5 @@
 import { dateOrNull, listOf, textOrNull } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { piFromUdt, piToUdt, TABLES } from '../storage/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
 import type { ContactRepository } from './contact.repository.ts';

@@ -15,3 +15,10 @@ export interface ContactRepository {
   update(contact: Contact): Promise<boolean>;
   delete(accountId: string, id: string): Promise<boolean>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly contacts: ContactRepository;
+  }
+}

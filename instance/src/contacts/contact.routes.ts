@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
-import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
-import type { PiService } from '../privacy/pi.service.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
+import { PiBreakdownDto, PiSummaryDto, toPiBreakdownDto, toPiSummaryDto } from '../pi-model/pi.dto.ts';
+import type { PrivacyIndex } from '@caliopen/federation-protocol';
 import type { Contact } from './contact.entity.ts';
 import { MAX_IDENTITIES, MAX_NOTES, type ContactInput, type ContactService } from './contact.service.ts';
 import { VCARD_LIMITS } from './contact.vcard.ts';
@@ -77,7 +77,17 @@ export const ContactDetailDto = Type.Object(
   { additionalProperties: false },
 );
 
-export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; privacy: PiService }> = async (
+/**
+ * What these routes ask of the Privacy Index engine (privacy/pi.service.ts answers): a contact's PI, and its
+ * recomputation when the contact changes. Named here so that contacts do not import the engine, which reads them.
+ */
+export interface ContactPrivacy {
+  contactPi(contact: Contact): Promise<PrivacyIndex>;
+  refreshContact(accountId: string, contactId: string): Promise<void>;
+  enqueue(job: { kind: 'contact'; accountId: string; contactId: string }): Promise<void>;
+}
+
+export const contactRoutes: FastifyPluginAsync<{ contacts: ContactService; privacy: ContactPrivacy }> = async (
   app,
   { contacts, privacy },
 ) => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { ConversationService, Page } from '../conversations/conversation.service.ts';
-import type { MailboxLocks } from '../messages/mailbox-lock.ts';
+import type { Page } from '../shared/paging.ts';
+import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
-import { cleanDisplayName, cleanText, normaliseIdentityAddress } from './contact.normalise.ts';
+import { cleanDisplayName, cleanText, normaliseIdentityAddress } from '../mail/address.normalise.ts';
 import { contactIdFromUid, formatVcard, parseVcards } from './contact.vcard.ts';
 
 export interface IdentityInput {
@@ -57,6 +57,19 @@ function decodeContactCursor(s: string): { displayName: string; id: string } {
 }
 
 /**
+ * What merging contacts asks of the conversations domain (conversations/conversation.service.ts answers): move the
+ * sources' conversations to the target. Named here so that contacts do not import the conversations, which import
+ * contacts (issue 11).
+ */
+export interface ContactConversations {
+  mergeContacts(
+    accountId: string,
+    target: Contact,
+    sourceIds: ReadonlySet<string>,
+  ): Promise<{ conversations: number; messagesMoved: number }>;
+}
+
+/**
  * The address book: contacts with several identities (an address on a protocol each). Contacts are created by the
  * user, imported from vCards, or created automatically from correspondence (`automaticFor`); an identity belongs to
  * at most one contact of an account. Merging contacts merges their conversations.
@@ -66,7 +79,7 @@ export class ContactService {
     private readonly storage: Storage,
     private readonly clock: Clock,
     private readonly locks: MailboxLocks,
-    private readonly conversations: ConversationService,
+    private readonly conversations: ContactConversations,
   ) {}
 
   async list(accountId: string, page: { limit: number; cursor?: string }): Promise<Page<Contact>> {

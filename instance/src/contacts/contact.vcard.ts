@@ -2,7 +2,7 @@ import { TextDecoder } from 'node:util';
 
 import { AppError } from '../shared/errors.ts';
 import type { ContactIdentity } from './contact.entity.ts';
-import { PROTOCOL_PATTERN } from './contact.normalise.ts';
+import { PROTOCOL_PATTERN } from '../mail/address.normalise.ts';
 
 /**
  * vCard import and export, written here because no vCard library is installed. Export writes vCard 4.0 (RFC 6350):

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 
 /**
  * A conversation is defined by *who* you talk with, not by protocol or subject: its key is derived from the set of

@@ -9,10 +9,10 @@ import {
   textOrNull,
   toNumber,
 } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { piFromUdt, piToUdt, TABLES } from '../storage/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Conversation } from './conversation.entity.ts';
-import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../messages/importance.model.ts';
+import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES, importanceLevelOf } from '../mail/importance.model.ts';
 import type { ConversationRepository, ImportancePage } from './conversation.repository.ts';
 
 const COLUMNS = `account_id, conversation_id, kind, conversation_key, title, participants, last_message_at, message_count,

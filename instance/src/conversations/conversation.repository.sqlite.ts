@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import type { TimePage } from '../shared/paging.ts';
 import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { fromMs, jsonOrNull, parseOrNull, toMs } from '@caliopen/platform/sqlite/sqlite.mapping.ts';

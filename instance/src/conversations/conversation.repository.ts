@@ -27,3 +27,10 @@ export interface ConversationRepository {
   update(conversation: Conversation): Promise<void>;
   delete(accountId: string, id: string): Promise<boolean>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly conversations: ConversationRepository;
+  }
+}

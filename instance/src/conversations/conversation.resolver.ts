@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Contact } from '../contacts/contact.entity.ts';
 import type { ContactService } from '../contacts/contact.service.ts';
-import type { ParsedAddress } from '../messages/message.parser.ts';
-import type { Participant } from '../messages/message.entity.ts';
+import type { ParsedAddress } from '../mail/message.parser.ts';
+import type { Participant } from '../mail/message.entity.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Conversation } from './conversation.entity.ts';
 
 /**

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
-import { importanceLevelOf } from '../messages/importance.model.ts';
-import { ImportanceLevelDto, MessageSummaryDto, toMessageSummaryDto } from '../messages/message.dto.ts';
-import { PiSummaryDto, toPiSummaryDto } from '../privacy/pi.dto.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
+import { importanceLevelOf } from '../mail/importance.model.ts';
+import { ImportanceLevelDto, MessageSummaryDto, toMessageSummaryDto } from './message-summary.dto.ts';
+import { PiSummaryDto, toPiSummaryDto } from '../pi-model/pi.dto.ts';
 import type { Conversation } from './conversation.entity.ts';
 import type { ConversationService, DiscussionSort, ThreadSummary } from './conversation.service.ts';
 

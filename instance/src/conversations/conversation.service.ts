@@ -1,17 +1,15 @@
 import type { Contact } from '../contacts/contact.entity.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import { AppError } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type TimeCursor } from '../shared/paging.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Conversation } from './conversation.entity.ts';
 import type { ImportanceCursor } from './conversation.repository.ts';
 import { peopleKey, titleOf, type Resolution } from './conversation.resolver.ts';
 
-export interface Page<T> {
-  items: T[];
-  /** Opaque cursor of the next page, null on the last one. */
-  next: string | null;
-}
+import type { Page } from '../shared/paging.ts';
+
+export type { Page };
 
 export interface ThreadSummary {
   threadKey: string;

@@ -22,14 +22,14 @@ import { startSmtpSink, type SmtpSink } from '../../../tests/support/smtp-sink.t
 import { generateCertificate, startTlsServer, type TestTlsServer } from '../../../tests/support/tls-server.ts';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { FsBlobStore } from '../blobs/blob-store.fs.ts';
-import { MxResolver } from '../email/mx-resolver.ts';
+import { MxResolver } from './mx-resolver.ts';
 import type { PeerLookup } from '../federation/inbox.routes.ts';
 import type { PeerInfo } from '../federation/peer-directory.ts';
 import type { IngestRequest, IngestResult, MessageIngest } from '../messages/message-ingest.port.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import type { EnqueueOptions, JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import {
   DELIVERY_QUEUES,
   FEDERATION_OUT_QUEUE,

@@ -2,13 +2,13 @@ import type { EventPublisher } from '../shared/event-bus.ts';
 import type { DeliveryEvents } from './delivery.events.ts';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import { buildBounce } from '../email/bounce.ts';
-import { asMessageIdHeader } from '../email/compose.mime.ts';
+import { buildBounce } from './bounce.ts';
+import { asMessageIdHeader } from '../mail/compose.mime.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import { LOCAL_FACTS } from '../messages/message.facts.ts';
+import { LOCAL_FACTS } from '../mail/message.facts.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import {
   DELIVERY_QUEUES,
   deliveryEnqueueOptions,

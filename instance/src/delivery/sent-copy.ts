@@ -1,7 +1,7 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import type { Message } from '../messages/message.entity.ts';
-import type { Storage } from '../storage/storage.port.ts';
-import { withoutHeaders } from '../email/compose.mime.ts';
+import type { Message } from '../mail/message.entity.ts';
+import type { Storage } from '../database/storage.port.ts';
+import { withoutHeaders } from '../mail/compose.mime.ts';
 
 /**
  * The stored Sent copy a delivery job sends, and its bytes as they leave the instance (the Bcc header removed).

@@ -15,7 +15,7 @@ import {
   type Ed25519KeyPair,
   type Prekey,
 } from '@caliopen/federation-protocol';
-import { headerSection } from '../email/compose.mime.ts';
+import { headerSection } from '../mail/compose.mime.ts';
 import { peerRequest, PeerTransportError, type PeerResponse } from '../federation/federation.client.ts';
 import type { PeerLookup } from '../federation/inbox.routes.ts';
 import type { PeerInfo } from '../federation/peer-directory.ts';

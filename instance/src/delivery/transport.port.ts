@@ -1,4 +1,4 @@
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import type { DeliveryFact, DeliveryJob, TransportName } from './delivery.types.ts';
 
 /**

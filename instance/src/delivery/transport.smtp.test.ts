@@ -1,6 +1,6 @@
 import { freePort } from '../../../tests/support/net.ts';
 import { startSmtpSink } from '../../../tests/support/smtp-sink.ts';
-import { MxResolver } from '../email/mx-resolver.ts';
+import { MxResolver } from './mx-resolver.ts';
 import { describeTransportConformance } from './transport.conformance.ts';
 import { SmtpTransport } from './transport.smtp.ts';
 

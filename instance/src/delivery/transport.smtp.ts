@@ -1,6 +1,6 @@
-import type { MxResolver } from '../email/mx-resolver.ts';
-import { deliverOverSmtp, type SmtpClientOptions } from '../email/smtp-outbound.delivery.ts';
-import { DeliveryFailure, type DeliveryRoute } from '../email/smtp-outbound.types.ts';
+import type { MxResolver } from './mx-resolver.ts';
+import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
+import { DeliveryFailure, type DeliveryRoute } from './smtp-outbound.types.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { DeliveryAttempt, DeliveryJob } from './delivery.types.ts';
 import type { RecipientOutcome, SentCopy, Transport, TransportResult } from './transport.port.ts';

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { computeDevicePi } from '../privacy/device-pi.model.ts';
-import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
+import { computeDevicePi } from '../pi-model/device-pi.model.ts';
+import { PiBreakdownDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
 import type { Device } from './device.entity.ts';
 import { deviceSupport } from './os-support.ts';
 

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 
 export type DeviceType = 'desktop' | 'mobile' | 'tablet' | 'cli' | 'unknown';
 

@@ -1,6 +1,6 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { dateOrNull, textOrNull } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { piFromUdt, piToUdt, TABLES } from '../storage/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Device, DeviceType } from './device.entity.ts';
 import type { DeviceRepository } from './device.repository.ts';

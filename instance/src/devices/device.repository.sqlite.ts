@@ -1,6 +1,6 @@
 import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import { jsonOrNull, parseOrNull } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Device, DeviceType } from './device.entity.ts';
 import type { DeviceRepository } from './device.repository.ts';

@@ -1,4 +1,4 @@
-import type { StoredPi } from '../messages/message.entity.ts';
+import type { StoredPi } from '../mail/message.entity.ts';
 import type { Device } from './device.entity.ts';
 
 /** Port: devices of an account. Every read is scoped to the owning account. */
@@ -11,4 +11,11 @@ export interface DeviceRepository {
   revoke(accountId: string, id: string, at: Date): Promise<boolean>;
   /** Stores the device's PI summary (no-op for an unknown device). */
   setPi(accountId: string, id: string, pi: StoredPi): Promise<void>;
+}
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly devices: DeviceRepository;
+  }
 }

@@ -1,14 +1,21 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
 import { DeviceDto, toDeviceDto } from './device.dto.ts';
-import type { PiService } from '../privacy/pi.service.ts';
 import type { DeviceService } from './device.service.ts';
 
 /** A user's devices: list them, see one, revoke one (its sessions end at once). */
-export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService; privacy: PiService }> = async (
+/**
+ * What these routes ask of the Privacy Index engine (privacy/pi.service.ts answers): recompute the account's summary
+ * when a device is revoked. Named here so that devices do not import the engine, which reads them.
+ */
+export interface DevicePrivacy {
+  enqueue(job: { kind: 'summary'; accountId: string }): Promise<void>;
+}
+
+export const deviceRoutes: FastifyPluginAsync<{ devices: DeviceService; privacy: DevicePrivacy }> = async (
   app,
   { devices, privacy },
 ) => {

@@ -1,6 +1,6 @@
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Device } from './device.entity.ts';
 
 /** A user's view of the devices that logged in to their account. */

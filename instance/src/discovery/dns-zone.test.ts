@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Answer } from 'dns-packet';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import { dkimTxtValue } from '../email/dkim-key.ts';
+import { dkimTxtValue } from '../identity/dkim-key.ts';
 import { createInstanceIdentity, dnsRecords, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildDnsZone, type DnsZone } from './dns-zone.ts';
 import { openPgpKeyHash, openPgpKeyName } from './key-names.ts';

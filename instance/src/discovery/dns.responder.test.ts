@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import { dkimTxtValue } from '../email/dkim-key.ts';
+import { dkimTxtValue } from '../identity/dkim-key.ts';
 import { createInstanceIdentity, type InstanceIdentity } from '../identity/instance-identity.ts';
 import { buildDnsZone, type DnsZone } from './dns-zone.ts';
 import { answerDnsMessage, startDnsResponder, type DnsResponder, type DnsResponderLimits } from './dns.responder.ts';

@@ -3,7 +3,7 @@ import { createServer, type Server as TcpServer, type Socket as TcpSocket } from
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet } from 'dns-packet';
 import type { Logger } from 'pino';
-import { clientKey } from '../email/smtp-inbound.limits.ts';
+import { clientKey } from '../shared/client-key.ts';
 import type { DnsZone } from './dns-zone.ts';
 
 /**

@@ -21,13 +21,13 @@ import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { dnsRecords, loadInstanceIdentity } from '../identity/instance-identity.ts';
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import type { IngestRequest, MessageIngest } from '../messages/message-ingest.port.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts';
 import { AppError } from '../shared/errors.ts';
 import { noEvents } from '../shared/event-bus.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
-import { headerValue } from './compose.mime.ts';
+import { headerValue } from '../mail/compose.mime.ts';
 import { createOutboundMail, type OutboundMail } from './smtp-outbound.service.ts';
 import { SMTP_OUT_QUEUE } from '../delivery/delivery.types.ts';
 

@@ -7,7 +7,7 @@ import type { Account } from '../accounts/account.entity.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import { LOCAL_FACTS } from '../messages/message.facts.ts';
+import { LOCAL_FACTS } from '../mail/message.facts.ts';
 import {
   autocryptHeader,
   autocryptKeydata,
@@ -19,8 +19,8 @@ import {
 import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
-import { buildBounce } from './bounce.ts';
+import type { Storage } from '../database/storage.port.ts';
+import { buildBounce } from '../delivery/bounce.ts';
 import { CONTROL_CHARS, parseAddress, type EmailAddress } from './compose.address.ts';
 import {
   asMessageIdHeader,
@@ -29,8 +29,8 @@ import {
   messageIds,
   withoutHeaders,
   type MimeAttachment,
-} from './compose.mime.ts';
-import { signWithDkim, type DkimKey } from './dkim-key.ts';
+} from '../mail/compose.mime.ts';
+import { signWithDkim, type DkimKey } from '../identity/dkim-key.ts';
 import {
   deliveryEnqueueOptions,
   deliveryJobId,

@@ -1,4 +1,4 @@
-import type { TlsFacts } from '../messages/message.facts.ts';
+import type { TlsFacts } from '../mail/message.facts.ts';
 
 /**
  * Port: the durable spool between SMTP acceptance and delivery into mailboxes. The SMTP server appends a message and

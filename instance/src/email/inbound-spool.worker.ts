@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
-import type { AuthenticationFacts, MessageFacts } from '../messages/message.facts.ts';
+import type { AuthenticationFacts, MessageFacts } from '../mail/message.facts.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
 import type { InboundSpool, SpoolEntry } from './inbound-spool.port.ts';

@@ -1,4 +1,4 @@
-import type { ReceivedHop } from '../messages/message.facts.ts';
+import type { ReceivedHop } from '../mail/message.facts.ts';
 
 /**
  * The `Received:` trace of a message (RFC 5321 §4.4), read the way the Privacy Index needs it: which servers handled

@@ -1,6 +1,6 @@
 import { promises as dnsPromises } from 'node:dns';
 import { authenticate, type AuthenticateOptions } from 'mailauth';
-import type { AuthenticationFacts, DkimResult, DmarcResult, SpfResult } from '../messages/message.facts.ts';
+import type { AuthenticationFacts, DkimResult, DmarcResult, SpfResult } from '../mail/message.facts.ts';
 
 /**
  * Looks up DNS records the way `dns.promises.resolve` does (`TXT` answers as arrays of strings, errors with a `code`

@@ -1,4 +1,6 @@
-import { isIPv6 } from 'node:net';
+import { clientKey } from '../shared/client-key.ts';
+
+export { clientKey };
 
 /**
  * Per-client limits of the SMTP server: concurrent connections and messages per minute, counted per client address
@@ -11,23 +13,6 @@ export interface ClientLimitsOptions {
   /** 0 = no limit. */
   messagesPerMinutePerIp: number;
   now?: () => number;
-}
-
-/** The key a client address is counted under. */
-export function clientKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(ip)) return ip;
-  const [head = '', tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::')
-    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
-    : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
 }
 
 interface Bucket {

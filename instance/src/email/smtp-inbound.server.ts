@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import type { TlsFacts } from '../messages/message.facts.ts';
+import type { TlsFacts } from '../mail/message.facts.ts';
 import type { InboundSpool, SpoolRecipient } from './inbound-spool.port.ts';
 import { ClientLimits } from './smtp-inbound.limits.ts';
 import type { RecipientResolver } from './smtp-inbound.recipients.ts';

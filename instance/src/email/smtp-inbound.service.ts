@@ -5,7 +5,7 @@ import type { InstanceConfig } from '../config/config.schema.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { InboundSpool } from './inbound-spool.port.ts';
 import { SqliteInboundSpool, type SqliteSpoolOptions } from './inbound-spool.sqlite.ts';

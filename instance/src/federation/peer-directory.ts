@@ -26,7 +26,7 @@ import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/config.loader.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
-import type { InstanceStanding } from '../privacy/instance-standing.ts';
+import type { InstanceStanding } from '../pi-model/instance-standing.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 
 /**

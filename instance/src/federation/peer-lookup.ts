@@ -12,9 +12,9 @@ import {
   type TrustStatement,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { isKeyError, parsePublicKey } from '../openpgp/openpgp.keys.ts';
-import type { ContactPiFacts } from '../privacy/contact-pi.model.ts';
+import type { ContactPiFacts } from '../pi-model/contact-pi.model.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { peerRequest, PeerTransportError, type PeerRequest, type PeerResponse } from './federation.client.ts';
 import type { PeerLookup } from './peer-auth.ts';

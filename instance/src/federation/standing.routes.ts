@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { problemResponses } from '../http/problem.ts';
+import { problemResponses } from '../api/problem.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import { explainStanding } from './standing.ts';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LOCAL_FACTS } from '../messages/message.facts.ts';
-import { buildMime } from '../email/compose.mime.ts';
+import { LOCAL_FACTS } from '../mail/message.facts.ts';
+import { buildMime } from '../mail/compose.mime.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { OwnStanding } from './peer-directory.ts';
 

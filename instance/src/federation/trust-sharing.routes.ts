@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
 import type { TrustSharingPreferences } from './trust-sharing.store.sqlite.ts';
 
 const SharingDto = Type.Object(

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndex } from '../search/search.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 /** What the health routes read: the engines (readiness, their names) and the metrics registry. */
 export interface HealthDeps {

@@ -4,15 +4,11 @@ import type { InstanceConfig } from '../config/config.schema.ts';
 import type { InboxDeps } from '../federation/inbox.routes.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import { publicBaseUrl } from '../config/public-url.ts';
 import { buildPublicServer } from './public.server.ts';
 import type { Discovery } from '../discovery/discovery.service.ts';
 
 const DESCRIPTOR_TTL_SECONDS = 3600;
-
-/** The URL peers reach the public face by: configured, or https://<domain>[:port]. */
-export function publicBaseUrl(config: InstanceConfig, port: number): string {
-  return config.https.publicUrl ?? `https://${config.domain}${port === 443 ? '' : `:${port}`}`;
-}
 
 /** The instance's own descriptor: its keys, endpoints and certificate, signed by its signing key. */
 export async function instanceDescriptor(

@@ -1,5 +1,5 @@
 import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { TABLES } from '../storage/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { syncFromJson, syncToJson } from './remote-identity.codec.ts';
 import type { FolderSyncState, ImapTls, RemoteIdentity, SyncStatus } from './remote-identity.entity.ts';

@@ -17,3 +17,11 @@ export interface RemoteIdentityRepository {
    */
   putFolder(state: FolderSyncState): Promise<void>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    /** Remote mailboxes (IMAP) of an account and their per-folder sync state. */
+    readonly remoteIdentities: RemoteIdentityRepository;
+  }
+}

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
 import { CreateIdentityBody, IdentityDto, toIdentityDto } from './remote-identity.dto.ts';
 import type { RemoteIdentityService } from './remote-identity.service.ts';
 

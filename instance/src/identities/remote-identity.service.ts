@@ -2,10 +2,10 @@ import type { EventPublisher } from '../shared/event-bus.ts';
 import type { RemoteIdentityEvents } from './remote-identity.events.ts';
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import type { ImapConnector } from '../imports/imap-session.port.ts';
+import type { ImapConnector } from './imap-session.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { credentialPurpose, IDLE_SYNC, type ImapTls, type RemoteIdentity } from './remote-identity.entity.ts';
 
 export interface NewRemoteIdentity {

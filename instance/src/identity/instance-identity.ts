@@ -21,7 +21,7 @@ import {
   generateDkimKeyPair,
   quotedTxt,
   type DkimKey,
-} from '../email/dkim-key.ts';
+} from './dkim-key.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 

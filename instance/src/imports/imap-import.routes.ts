@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
 import { SyncStatusDto, toSyncStatusDto } from '../identities/remote-identity.dto.ts';
 import type { ImapImportService } from './imap-import.service.ts';
 

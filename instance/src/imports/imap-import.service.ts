@@ -4,7 +4,7 @@ import type { RemoteIdentity, SyncStatus } from '../identities/remote-identity.e
 import type { JobInfo, JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { isRunningFresh, type ImapSync } from './imap-sync.ts';
 
 export const IMPORT_QUEUE = 'imap-import';

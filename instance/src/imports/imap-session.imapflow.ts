@@ -9,7 +9,7 @@ import type {
   OpenedFolder,
   RemoteFolder,
   RemoteMessageSize,
-} from './imap-session.port.ts';
+} from '../identities/imap-session.port.ts';
 import { resolveImportHost, type Lookup } from './remote-host.policy.ts';
 import { toSequenceSet } from './sequence-set.ts';
 

@@ -8,11 +8,11 @@ import {
 } from '../identities/remote-identity.entity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { cleanTags } from '../messages/message-ingest.service.ts';
-import type { MessageFacts } from '../messages/message.facts.ts';
+import type { MessageFacts } from '../mail/message.facts.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
-import type { FetchedMessage, ImapConnector, ImapSession, RemoteFolder } from './imap-session.port.ts';
+import type { Storage } from '../database/storage.port.ts';
+import type { FetchedMessage, ImapConnector, ImapSession, RemoteFolder } from '../identities/imap-session.port.ts';
 import { planBatches } from './sequence-set.ts';
 
 export interface ImapSyncOptions {

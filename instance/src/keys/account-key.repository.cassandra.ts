@@ -1,5 +1,5 @@
 import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { TABLES } from '../storage/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { kekFromJson, kekToJson, type AccountKey, type AccountKeyStatus } from './account-key.entity.ts';
 import type { AccountKeyRepository } from './account-key.repository.ts';

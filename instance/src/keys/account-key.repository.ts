@@ -13,3 +13,11 @@ export interface AccountKeyRepository {
   listByAccount(accountId: string): Promise<AccountKey[]>;
   delete(accountId: string, fingerprint: string): Promise<boolean>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    /** The account's own OpenPGP keys (and, in server mode, its wrapped and sealed private key). */
+    readonly accountKeys: AccountKeyRepository;
+  }
+}

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { MIN_PASSWORD_LENGTH } from '@caliopen/platform/crypto/password.hasher.ts';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { Password } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { Password } from '../api/schemas.ts';
 import { loadPublicKey } from '../openpgp/openpgp.keys.ts';
 import { AppError } from '../shared/errors.ts';
 import { ACCOUNT_KEY_STATUSES, type AccountKey } from './account-key.entity.ts';

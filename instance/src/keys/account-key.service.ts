@@ -9,7 +9,7 @@ import {
   type PasswordHasherOptions,
 } from '@caliopen/platform/crypto/password.hasher.ts';
 import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import { MailboxLocks } from '../messages/mailbox-lock.ts';
+import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { OPENPGP_CONFIG } from '../openpgp/openpgp.config.ts';
 import { parsePublicKey, type ParsedPublicKey } from '../openpgp/openpgp.keys.ts';
 import type { Session } from '../sessions/session.entity.ts';

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { Contact } from '../contacts/contact.entity.ts';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import type { ContactService } from '../contacts/contact.service.ts';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
 import { AppError } from '../shared/errors.ts';
 import { KEY_SOURCES, type CorrespondentKey } from './public-key.entity.ts';
 import { fingerprintWords, type CorrespondentKeyService } from './public-key.service.ts';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
 import { CorrespondentKeyDto, toCorrespondentKeyDto } from './contact-key.routes.ts';
 import type { KeyAlert, KeyAlertService } from './key-alert.service.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeAll, beforeEach, describe, test } from 'vitest';
 import type { OpenPgpKeyLookup } from '../discovery/dns-key.lookup.ts';
 import type { WkdLookup, WkdLookupOptions } from '../discovery/wkd.ts';
-import type { MessageFacts } from '../messages/message.facts.ts';
+import type { MessageFacts } from '../mail/message.facts.ts';
 import { autocryptHeader, autocryptKeydata, withHeader } from '../openpgp/openpgp.compose.ts';
 import { generateTestKey, revokedPublicKey, type TestKey } from '../openpgp/openpgp.fixture.ts';
 import { anAccount } from '../storage/storage.conformance.ts';

@@ -4,19 +4,9 @@
  * trust on first use (TOFU) pins.
  */
 
-/**
- * Where a key came from, from the weakest to the strongest evidence that it belongs to the address:
- * - `autocrypt`: an `Autocrypt:` header of a message from the address (anyone able to send as them could plant it);
- * - `attached`:  a key the user imported by hand (vCard, file, paste) without comparing fingerprints;
- * - `wkd`:       the address's provider published it under /.well-known/openpgpkey (HTTPS, the domain vouches);
- * - `dns`:       an OPENPGPKEY record (RFC 7929) answered without DNSSEC validation;
- * - `dnssec`:    an OPENPGPKEY record from a DNSSEC-validated answer (AD bit from a trusted resolver);
- * - `federation`: the key directory of a labelled peer instance (mutually authenticated, label checked).
- * Verification by the user (fingerprints compared, `verifiedAt`) stands above all of them.
- */
-export type KeySource = 'autocrypt' | 'attached' | 'wkd' | 'dns' | 'dnssec' | 'federation';
+import type { KeySource } from '../openpgp/key-source.ts';
 
-export const KEY_SOURCES: readonly KeySource[] = ['autocrypt', 'attached', 'wkd', 'dns', 'dnssec', 'federation'];
+export { KEY_SOURCES, type KeySource } from '../openpgp/key-source.ts';
 
 /**
  * `active`: the key used for the address. `superseded`: replaced by a newer key the user accepted (kept to verify old
@@ -27,7 +17,7 @@ export type KeyStatus = 'active' | 'superseded' | 'conflict' | 'rejected';
 
 export interface CorrespondentKey {
   accountId: string;
-  /** Normalised email address the key is for (lowercased domain, see contact.normalise.ts). */
+  /** Normalised email address the key is for (lowercased domain, see mail/address.normalise.ts). */
   address: string;
   /** Primary key fingerprint, lowercase hex (40 chars for v4, 64 for v6). */
   fingerprint: string;

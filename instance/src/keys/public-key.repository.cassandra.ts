@@ -1,5 +1,5 @@
 import { dateOrNull, textOrNull, toNumber } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { TABLES } from '../storage/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { CorrespondentKey, KeySource, KeyStatus } from './public-key.entity.ts';
 import type { ConflictCursor, CorrespondentKeyRepository } from './public-key.repository.ts';

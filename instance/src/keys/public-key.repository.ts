@@ -36,3 +36,11 @@ export interface CorrespondentKeyRepository {
   ): Promise<boolean>;
   delete(accountId: string, address: string, fingerprint: string): Promise<boolean>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    /** Correspondents' OpenPGP public keys (per account and address), as trust on first use pins them. */
+    readonly keys: CorrespondentKeyRepository;
+  }
+}

@@ -1,8 +1,8 @@
 import { noEvents, type EventPublisher } from '../shared/event-bus.ts';
 import type { KeyEvents } from './key.events.ts';
 import type { Contact } from '../contacts/contact.entity.ts';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
-import { MailboxLocks } from '../messages/mailbox-lock.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
+import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import {
   fullConfig,
   isKeyError,

@@ -1,4 +1,4 @@
-import { TABLES } from '../storage/cassandra.schema.ts';
+import { TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { MAX_SENT_LOOKUP, type CorrespondenceRepository, type SentMessage } from './correspondence.repository.ts';
 

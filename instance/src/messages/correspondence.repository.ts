@@ -22,3 +22,11 @@ export interface CorrespondenceRepository {
   /** Whether the account has written to this address. */
   hasWrittenTo(accountId: string, protocol: string, address: string): Promise<boolean>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    /** The account's own correspondence (sent Message-IDs, addresses written to), for the importance model. */
+    readonly correspondence: CorrespondenceRepository;
+  }
+}

@@ -7,13 +7,13 @@ import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { SearchIndexer, type IndexerLogger } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import { UNLABELLED, type InstanceStanding } from '../privacy/instance-standing.ts';
+import { UNLABELLED, type InstanceStanding } from '../pi-model/instance-standing.ts';
 import { PiService } from '../privacy/pi.service.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { LateDecryptionService } from './late-decryption.service.ts';
-import { MailboxLocks } from './mailbox-lock.ts';
+import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { MessageIngestService, type KeyLearner, type OwnAddressSource } from './message-ingest.service.ts';
-import type { Message } from './message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import { MessageService } from './message.service.ts';
 
 export interface EmailCore {

@@ -1,4 +1,4 @@
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { MAX_SENT_LOOKUP } from './correspondence.repository.ts';
 import {
   importanceOf,
@@ -7,10 +7,10 @@ import {
   type ImportanceFeedback,
   type ImportanceLevel,
   type ImportanceReason,
-} from './importance.model.ts';
-import type { Message, Participant } from './message.entity.ts';
-import type { DmarcResult, SpfResult } from './message.facts.ts';
-import { headerValues, readHeaderBlock } from './mime-headers.ts';
+} from '../mail/importance.model.ts';
+import type { Message, Participant } from '../mail/message.entity.ts';
+import type { DmarcResult, SpfResult } from '../mail/message.facts.ts';
+import { headerValues, readHeaderBlock } from '../mail/mime-headers.ts';
 
 /**
  * Gathers the importance facts of a stored message (its recorded facts and a few lookups: the sender's contact, the

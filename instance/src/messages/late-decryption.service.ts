@@ -1,13 +1,13 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { decryptionKeyList, type DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import { contentView, examineContent, type PendingDecryption } from './message-ingest.service.ts';
-import type { Message } from './message.entity.ts';
-import { parseMessage } from './message.parser.ts';
+import type { Message } from '../mail/message.entity.ts';
+import { parseMessage } from '../mail/message.parser.ts';
 import type { DecryptionUpdate } from './message.repository.ts';
 
 export const DECRYPT_PENDING_QUEUE = 'decrypt-pending';

@@ -1,5 +1,5 @@
-import type { Message } from './message.entity.ts';
-import type { MessageFacts } from './message.facts.ts';
+import type { Message } from '../mail/message.entity.ts';
+import type { MessageFacts } from '../mail/message.facts.ts';
 
 /**
  * The one way a message enters a mailbox, whatever brought it (SMTP, IMAP import, the composer's Sent copy, a bounce,

@@ -1,18 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { threadKeyOf, type ConversationResolver } from '../conversations/conversation.resolver.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
-import type { MailboxLocks } from './mailbox-lock.ts';
+import type { Storage } from '../database/storage.port.ts';
+import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import type { IngestRequest, IngestResult, MessageIngest } from './message-ingest.port.ts';
 import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';
 import type { PiService } from '../privacy/pi.service.ts';
-import type { Message } from './message.entity.ts';
-import { parseHeaders, parseMessage, snippetOf, type ParsedMessage } from './message.parser.ts';
+import type { Message } from '../mail/message.entity.ts';
+import { parseHeaders, parseMessage, snippetOf, type ParsedMessage } from '../mail/message.parser.ts';
 
 /** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
 export type OwnAddressSource = (accountId: string) => Promise<string[]>;

@@ -9,9 +9,9 @@ import {
   textOrNull,
   toNumber,
 } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { piFromUdt, piToUdt, TABLES } from '../storage/cassandra.schema.ts';
+import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
-import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
+import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
 
 const COLUMNS = `account_id, message_id, conversation_id, protocol, direction, external_id, content_hash,

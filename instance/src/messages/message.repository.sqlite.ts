@@ -8,7 +8,7 @@ import {
   toMs,
   toMsOrNull,
 } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
-import type { Message, MessageFlags, Participant, StoredPi } from './message.entity.ts';
+import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
 import type { DecryptionUpdate, MessageRepository } from './message.repository.ts';
 
 interface MessageRow {

@@ -1,5 +1,5 @@
 import type { TimePage } from '../shared/paging.ts';
-import type { Message, MessageFlags, StoredPi } from './message.entity.ts';
+import type { Message, MessageFlags, StoredPi } from '../mail/message.entity.ts';
 
 /** Port: messages of an account. Every read and write is scoped to the owning account. */
 export interface MessageRepository {
@@ -52,4 +52,11 @@ export interface DecryptionUpdate {
 export function isPendingDecryption(facts: Record<string, unknown>): boolean {
   const pgp = facts['openpgp'];
   return typeof pgp === 'object' && pgp !== null && (pgp as Record<string, unknown>)['pendingDecryption'] === true;
+}
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly messages: MessageRepository;
+  }
 }

@@ -1,9 +1,9 @@
 import type { PiService } from '../privacy/pi.service.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
 import { SEARCH_MAX_TERMS } from '../search/search.query-parser.ts';
 import { MAX_INGEST_TAGS } from './message-ingest.service.ts';
 import { MessageDetailDto, MessageSummaryDto, toMessageDetailDto, toMessageSummaryDto } from './message.dto.ts';

@@ -6,13 +6,13 @@ import { parseSearchQuery } from '../search/search.query-parser.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
-import type { MailboxLocks } from './mailbox-lock.ts';
+import type { Storage } from '../database/storage.port.ts';
+import type { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { cleanTags } from './message-ingest.service.ts';
-import type { ImportanceFeedback } from './importance.model.ts';
+import type { ImportanceFeedback } from '../mail/importance.model.ts';
 import { assessImportance, withFeedback } from './importance.service.ts';
-import type { Message, MessageFlags } from './message.entity.ts';
-import { parseMessage, type ParsedMessage } from './message.parser.ts';
+import type { Message, MessageFlags } from '../mail/message.entity.ts';
+import { parseMessage, type ParsedMessage } from '../mail/message.parser.ts';
 
 export const PURGE_QUEUE = 'mail-purge';
 /** Soft-deleted messages are purged for good this many days after their deletion (unless restored meanwhile). */

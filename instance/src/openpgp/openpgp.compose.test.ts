@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
-import { buildMime } from '../email/compose.mime.ts';
-import { parseMessage } from '../messages/message.parser.ts';
+import { buildMime } from '../mail/compose.mime.ts';
+import { parseMessage } from '../mail/message.parser.ts';
 import {
   autocryptHeader,
   autocryptKeydata,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as openpgp from 'openpgp';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
-import { headerValues, MAX_HEADER_VALUE, readHeaderBlock } from '../messages/mime-headers.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
+import { headerValues, MAX_HEADER_VALUE, readHeaderBlock } from '../mail/mime-headers.ts';
 import { errorText, OPENPGP_CONFIG, OPENPGP_LIMITS } from './openpgp.config.ts';
 import { fullConfig, loadPublicKey } from './openpgp.keys.ts';
 

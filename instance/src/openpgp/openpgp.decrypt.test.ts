@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
 import type { CorrespondentKey, KeySource, KeyStatus } from '../keys/public-key.entity.ts';
-import { hostileCorpus } from '../messages/hostile-mail.fixture.ts';
-import { parseMessage } from '../messages/message.parser.ts';
+import { hostileCorpus } from '../mail/hostile-mail.fixture.ts';
+import { parseMessage } from '../mail/message.parser.ts';
 import { OPENPGP_LIMITS } from './openpgp.config.ts';
 import { decryptMessage } from './openpgp.decrypt.ts';
-import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp } from './openpgp.facts.ts';
+import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp } from '../privacy/openpgp.facts.ts';
 import {
   compressionBomb,
   generateTestKey,

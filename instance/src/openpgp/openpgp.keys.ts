@@ -1,5 +1,5 @@
 import * as openpgp from 'openpgp';
-import { normaliseEmailAddress } from '../contacts/contact.normalise.ts';
+import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { errorText, OPENPGP_CONFIG, OPENPGP_LIMITS } from './openpgp.config.ts';
 
 /**
@@ -45,7 +45,7 @@ export interface ParsedPublicKey {
   expires: Date | null;
   /** User IDs with a valid, unrevoked self-certification at `now` (others are ignored: anyone can append one). */
   userIds: string[];
-  /** The email addresses of those user IDs, normalised (contact.normalise.ts), without repeats. */
+  /** The email addresses of those user IDs, normalised (mail/address.normalise.ts), without repeats. */
   addresses: string[];
   /** Whether a valid encryption (sub)key exists at `now`. */
   canEncrypt: boolean;

@@ -1,5 +1,5 @@
 import { parseHeaderValue } from 'nodemailer/lib/mime-funcs';
-import { headerValue, readHeaderBlock } from '../messages/mime-headers.ts';
+import { headerValue, readHeaderBlock } from '../mail/mime-headers.ts';
 
 /**
  * The little MIME reading that OpenPGP needs and mailparser does not give: the raw bytes of body parts exactly as

@@ -6,27 +6,22 @@ import type { Conversation } from '../conversations/conversation.entity.ts';
 import type { Device } from '../devices/device.entity.ts';
 import { deviceSupport } from '../devices/os-support.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
-import type { DeliveryFact } from '../delivery/delivery.types.ts';
-import type { Message, StoredPi } from '../messages/message.entity.ts';
+import type { DeliveryFact } from '../mail/delivery.fact.ts';
+import type { Message, StoredPi } from '../mail/message.entity.ts';
 import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
-import {
-  carryDecryptedFacts,
-  examineOpenPgp,
-  examineOwnOpenPgp,
-  type OpenPgpExamination,
-} from '../openpgp/openpgp.facts.ts';
+import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp, type OpenPgpExamination } from './openpgp.facts.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
-import { computeAccountPi, type AccountPiFacts } from './account-pi.model.ts';
-import { computeContactPi, type ContactPiFacts } from './contact-pi.model.ts';
-import { computeConversationPi, RECENT_MESSAGES } from './conversation-pi.model.ts';
-import { computeDevicePi } from './device-pi.model.ts';
-import type { InstanceStanding } from './instance-standing.ts';
-import { messagePiFacts } from './message-pi.facts.ts';
-import { computeMessagePi } from './message-pi.model.ts';
-import { PI_MODEL_VERSION } from './pi.tally.ts';
-import { KEY_TRUST_RANK, type KeyTrust } from './pi.shared.ts';
+import type { Storage } from '../database/storage.port.ts';
+import { computeAccountPi, type AccountPiFacts } from '../pi-model/account-pi.model.ts';
+import { computeContactPi, type ContactPiFacts } from '../pi-model/contact-pi.model.ts';
+import { computeConversationPi, RECENT_MESSAGES } from '../pi-model/conversation-pi.model.ts';
+import { computeDevicePi } from '../pi-model/device-pi.model.ts';
+import type { InstanceStanding } from '../pi-model/instance-standing.ts';
+import { messagePiFacts } from '../pi-model/message-pi.facts.ts';
+import { computeMessagePi } from '../pi-model/message-pi.model.ts';
+import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
+import { KEY_TRUST_RANK, type KeyTrust } from '../pi-model/pi.shared.ts';
 
 export const PI_QUEUE = 'pi';
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { PiBreakdownDto, PiSuggestionDto, toPiBreakdownDto } from './pi.dto.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { PiBreakdownDto, PiSuggestionDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
 import { summaryOf, type PiService } from './pi.service.ts';
 
 const RankedSuggestionDto = Type.Object(

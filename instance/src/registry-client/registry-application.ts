@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/config.loader.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import { publicBaseUrl } from '../http/public.face.ts';
+import { publicBaseUrl } from '../config/public-url.ts';
 import { loadInstanceIdentity } from '../identity/instance-identity.ts';
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { PiBreakdownDto, toPiBreakdownDto } from '../privacy/pi.dto.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { PiBreakdownDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
 import type { RouteOption, RoutePreview, RoutePreviewService } from './route-preview.service.ts';
 
 const RouteNames = Type.Enum(['federation', 'openpgp-email', 'local', 'tls-email', 'email'], {

@@ -2,14 +2,14 @@ import { isDataExploitingDomain } from '@caliopen/charter';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
 import type { Account } from '../accounts/account.entity.ts';
 import { parseAddress } from '../email/compose.address.ts';
-import type { DeliveryFact } from '../delivery/delivery.types.ts';
+import type { DeliveryFact } from '../mail/delivery.fact.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { KeyDiscoveryService, RecipientKey, RecipientKeySource } from '../keys/key-discovery.service.ts';
-import type { MessagePiFacts } from '../privacy/message-pi.model.ts';
-import { computeMessagePi } from '../privacy/message-pi.model.ts';
+import type { MessagePiFacts } from '../pi-model/message-pi.model.ts';
+import { computeMessagePi } from '../pi-model/message-pi.model.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 /**
  * "Which routes exist to this recipient, and what Privacy Index does each give?" (`GET /api/v1/routes?to=`): the

@@ -1,8 +1,8 @@
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import type { Message, Participant } from '../messages/message.entity.ts';
-import { parseMessage } from '../messages/message.parser.ts';
+import type { Message, Participant } from '../mail/message.entity.ts';
+import { parseMessage } from '../mail/message.parser.ts';
 import type { JobInfo, JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { SearchDocument, SearchIndex } from './search.port.ts';
 
 export const INDEX_QUEUE = 'index';

@@ -7,7 +7,7 @@ import type { Device } from '../devices/device.entity.ts';
 import { parseUserAgent } from '../devices/user-agent.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Storage } from '../storage/storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 import type { Session } from './session.entity.ts';
 import { hashToken, isWellFormedToken, newToken } from '@caliopen/platform/crypto/token.helpers.ts';
 
@@ -28,9 +28,16 @@ export interface LoginResult {
   device: Device;
 }
 
-export interface Principal {
-  account: Account;
-  session: Session;
+import type { Principal } from '../api/access.ts';
+
+export type { Principal };
+
+/** A principal is an account acting through one of its sessions (api/access.ts reads it on every request). */
+declare module '../api/access.ts' {
+  interface Principal {
+    account: Account;
+    session: Session;
+  }
 }
 
 /**

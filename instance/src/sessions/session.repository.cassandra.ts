@@ -1,5 +1,5 @@
 import { dateOrNull, dayBucket } from '@caliopen/platform/cassandra/cassandra.schema.ts';
-import { sessionTtlSeconds, TABLES } from '../storage/cassandra.schema.ts';
+import { sessionTtlSeconds, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Session } from './session.entity.ts';
 import type { SessionRepository } from './session.repository.ts';

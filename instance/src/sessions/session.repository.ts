@@ -13,3 +13,10 @@ export interface SessionRepository {
   /** Forgets sessions that expired before `before`. Resolves how many were removed. */
   purgeExpired(before: Date): Promise<number>;
 }
+
+/** This domain's repository on the instance's storage (database/storage.port.ts). */
+declare module '../database/storage.port.ts' {
+  interface Storage {
+    readonly sessions: SessionRepository;
+  }
+}

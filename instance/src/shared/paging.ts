@@ -21,3 +21,10 @@ export function decodeCursor(s: string): TimeCursor | null {
   if (!m) return null;
   return { at: new Date(Number(m[1])), id: m[2]! };
 }
+
+/** A page of results as the API gives it. */
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor of the next page, null on the last one. */
+  next: string | null;
+}

@@ -16,8 +16,8 @@ import { CassandraCorrespondenceRepository } from '../messages/correspondence.re
 import { CassandraMessageRepository } from '../messages/message.repository.cassandra.ts';
 import { CassandraSessionRepository } from '../sessions/session.repository.cassandra.ts';
 import { AppError } from '../shared/errors.ts';
-import { CASSANDRA_MIGRATIONS } from './cassandra.schema.ts';
-import type { Storage } from './storage.port.ts';
+import { CASSANDRA_MIGRATIONS } from '../database/cassandra.schema.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 /**
  * The distributed store: every domain table in one Cassandra keyspace (cassandra.schema.ts). Chosen by

@@ -12,9 +12,9 @@ import type { Device } from '../devices/device.entity.ts';
 import { IDLE_SYNC, type RemoteIdentity } from '../identities/remote-identity.entity.ts';
 import type { AccountKey } from '../keys/account-key.entity.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
-import type { Message } from '../messages/message.entity.ts';
+import type { Message } from '../mail/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
-import type { Storage } from './storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 export interface StorageUnderTest {
   storage: Storage;

@@ -11,7 +11,7 @@ import { SqliteMessageRepository } from '../messages/message.repository.sqlite.t
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
-import type { Storage } from './storage.port.ts';
+import type { Storage } from '../database/storage.port.ts';
 
 /** The embedded store: one SQLite file (`<dataDir>/instance.db`, WAL) holding every domain table. */
 export class SqliteStorage implements Storage {

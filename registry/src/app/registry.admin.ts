@@ -4,16 +4,16 @@ import type { KeySetDocument } from '@caliopen/federation-protocol';
 import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { createMasterKey, loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
-import type { Auditor } from '../audits/audit.entity.ts';
-import { AuditorService } from '../audits/auditor.service.ts';
+import type { Auditor } from '../labels/audit.entity.ts';
+import { AuditorService } from '../labels/auditor.service.ts';
 import {
   loadRegistryConfig,
   REGISTRY_CONFIG_FILE,
   RegistryConfigError,
   type RegistryConfig,
 } from '../config/registry-config.ts';
-import { RegistryKeyService } from '../labels/registry-keys.service.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import { RegistryKeyService } from '../keys/registry-keys.service.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { loadRegistryMasterKey, openRegistryStorage } from './registry.services.ts';
 
 /*

@@ -2,12 +2,12 @@ import { buildApiServer } from '@caliopen/platform/http/server.bootstrap.ts';
 import type { FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
 import type { RegistryServices } from './registry.services.ts';
-import { applicationRoutes } from '../applications/application.routes.ts';
-import { auditRoutes } from '../audits/audit.routes.ts';
+import { applicationRoutes } from '../labels/application.routes.ts';
+import { auditRoutes } from '../labels/audit.routes.ts';
 import { feedRoutes } from '../feed/feed.routes.ts';
 import { logRoutes } from '../log/log.routes.ts';
 import { registryErrors } from '../shared/errors.ts';
-import { installRegistryAccessControl, type RegistryRouteEntry } from '../http/registry.access.ts';
+import { installRegistryAccessControl, type RegistryRouteEntry } from '../labels/registry.access.ts';
 
 export interface RegistryHttpServer {
   app: import('fastify').FastifyInstance;

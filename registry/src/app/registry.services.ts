@@ -6,18 +6,18 @@ import { loadMasterKey, masterKeyPath } from '@caliopen/platform/crypto/master-k
 import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Logger } from 'pino';
-import { ApplicationService } from '../applications/application.service.ts';
-import { AuditService } from '../audits/audit.service.ts';
-import { AuditorService } from '../audits/auditor.service.ts';
-import { CheckService, dnsServerFrom, type RunChecks } from '../checks/check.service.ts';
+import { ApplicationService } from '../labels/application.service.ts';
+import { AuditService } from '../labels/audit.service.ts';
+import { AuditorService } from '../labels/auditor.service.ts';
+import { CheckService, dnsServerFrom, type RunChecks } from '../labels/check.service.ts';
 import { RegistryConfigError, type RegistryConfig } from '../config/registry-config.ts';
 import { FeedService } from '../feed/feed.service.ts';
 import { LabelService } from '../labels/label.service.ts';
-import { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RenewalService } from '../labels/renewal.service.ts';
 import { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Resolver } from '../verification/check.types.ts';
 import { createRegistryMetrics, type RegistryMetrics } from './registry.metrics.ts';
 

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { checkRunView, labelView } from '../applications/application.routes.ts';
-import type { CheckService } from '../checks/check.service.ts';
-import type { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import { checkRunView, labelView } from '../labels/application.routes.ts';
+import type { CheckService } from '../labels/check.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { FeedService } from './feed.service.ts';
 

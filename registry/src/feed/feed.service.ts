@@ -8,12 +8,12 @@ import {
   type FeedDelta,
   type FeedInstance,
 } from '@caliopen/federation-protocol';
-import type { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import type { TransparencyLogService } from '../log/transparency-log.service.ts';
 import type { FeedPublication } from '../log/log.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 
 const MAX_PUBLISH_ATTEMPTS = 8;
 /** How long a process trusts its cached feed before asking storage whether another process published. */

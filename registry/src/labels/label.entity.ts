@@ -41,15 +41,6 @@ export interface Member {
   revocationReason: string | null;
 }
 
-/** A registry signing key; the private half sealed with the master key. */
-export interface RegistryKeyRecord {
-  kid: string;
-  publicJwk: Ed25519PublicJwk;
-  privateSealed: string;
-  /** NumericDate window in which peers accept it. */
-  notBefore: number;
-  notAfter: number;
-  createdAt: Date;
-}
+export type { RegistryKeyRecord } from '../keys/registry-key.entity.ts';
 
 export type { Ed25519PrivateJwk };

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { evaluateCompliance, jurisdiction } from '@caliopen/charter';
 import { issueLabel, summarizePi, type FeedInstance, type PrivacyIndex } from '@caliopen/federation-protocol';
-import type { Application, CheckRun } from '../applications/application.entity.ts';
-import type { AuditEvent } from '../audits/audit.entity.ts';
-import type { FeedService } from '../feed/feed.service.ts';
+import type { Application, CheckRun } from './application.entity.ts';
+import type { AuditEvent } from './audit.entity.ts';
 import type { LogEntry } from '../log/log.entity.ts';
 import type { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { computeInstancePi } from '../pi/instance-pi.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { LabelRecord, Member } from './label.entity.ts';
-import type { RegistryKeyService } from './registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 
 const DAY = 24 * 3600;
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
@@ -44,6 +43,14 @@ export function instancePiOf(
 }
 
 /**
+ * What labelling asks of the feed (feed/feed.service.ts answers): publish a new serial listing the domains changed.
+ * Named here so that labels do not import the feed, whose routes show labels (issue 11).
+ */
+export interface FeedPublisher {
+  publish(changedDomains: readonly string[], now: Date): Promise<unknown>;
+}
+
+/**
  * What a group of label changes will append to the log and publish in the feed. Changes made with a batch are
  * stored at once (labels, members, events) and made public together by `flush`: one log append (one signed
  * checkpoint) and one feed serial, however many instances changed, so a maintenance tick renewing thousands of
@@ -69,7 +76,7 @@ export class LabelService {
     private readonly storage: RegistryStorage,
     private readonly keys: RegistryKeyService,
     private readonly log: TransparencyLogService,
-    private readonly feed: FeedService,
+    private readonly feed: FeedPublisher,
     private readonly options: { origin: string; lifetimeDays: number },
   ) {}
 

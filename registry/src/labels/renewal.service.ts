@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { CheckRun } from '../applications/application.entity.ts';
-import type { AuditService } from '../audits/audit.service.ts';
-import type { CheckService } from '../checks/check.service.ts';
+import type { CheckRun } from './application.entity.ts';
+import type { AuditService } from './audit.service.ts';
+import type { CheckService } from './check.service.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Member } from './label.entity.ts';
 import { PublicationBatch, type LabelService } from './label.service.ts';

@@ -10,7 +10,7 @@ import {
   verifyInclusion,
 } from '@caliopen/federation-protocol';
 import { unitRegistry } from '../testing/unit-registry.ts';
-import { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { TransparencyLogService } from './transparency-log.service.ts';
 
 const NOW = new Date('2026-03-01T00:00:00.000Z');

@@ -8,9 +8,9 @@ import {
   type Hash,
   type JsonValue,
 } from '@caliopen/federation-protocol';
-import type { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RegistryError } from '../shared/errors.ts';
-import type { RegistryStorage } from '../storage/registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import type { LogEntry, StoredCheckpoint, StoredLogEntry } from './log.entity.ts';
 
 const MAX_APPEND_ATTEMPTS = 8;

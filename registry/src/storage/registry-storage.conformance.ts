@@ -8,10 +8,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { Declaration } from '@caliopen/charter';
 import { leafHash, levelForScore, utf8Encode } from '@caliopen/federation-protocol';
-import type { Application, CheckRun } from '../applications/application.entity.ts';
-import type { AuditEvent, Vote } from '../audits/audit.entity.ts';
+import type { Application, CheckRun } from '../labels/application.entity.ts';
+import type { AuditEvent, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member } from '../labels/label.entity.ts';
-import type { RegistryStorage } from './registry-storage.port.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 
 export interface RegistryStorageUnderTest {
   storage: RegistryStorage;

@@ -1,4 +1,4 @@
-import type { Application, ApplicationStatus } from '../applications/application.entity.ts';
+import type { Application, ApplicationStatus } from '../labels/application.entity.ts';
 import type { Member } from '../labels/label.entity.ts';
 
 /**

@@ -1,25 +1,25 @@
 import { join } from 'node:path';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
-import type { Application, ApplicationStatus, CheckRun } from '../applications/application.entity.ts';
-import type { AuditEvent, Auditor, AuditorSession, Vote } from '../audits/audit.entity.ts';
+import type { Application, ApplicationStatus, CheckRun } from '../labels/application.entity.ts';
+import type { AuditEvent, Auditor, AuditorSession, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
 import type { FeedPublication, StoredCheckpoint, StoredLogEntry } from '../log/log.entity.ts';
 import { REGISTRY_SQLITE_MIGRATIONS } from './registry-storage.sqlite.migrations.ts';
 import type {
   ApplicationRepository,
-  AuditEventRepository,
-  AuditorRepository,
   CheckRunRepository,
   CreateApplicationOutcome,
+} from '../labels/application.repository.ts';
+import type {
+  AuditEventRepository,
+  AuditorRepository,
   CreateAuditorOutcome,
-  FeedRepository,
-  LabelRepository,
-  MemberRepository,
-  RegistryKeyRepository,
-  RegistryStorage,
-  TransparencyLogRepository,
   VoteRepository,
-} from './registry-storage.port.ts';
+} from '../labels/audit.repository.ts';
+import type { FeedRepository, TransparencyLogRepository } from '../log/log.repository.ts';
+import type { LabelRepository, MemberRepository } from '../labels/label.repository.ts';
+import type { RegistryKeyRepository } from '../keys/registry-key.repository.ts';
+import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { applicationFromJson, applicationToJson, memberFromJson, memberToJson } from './registry-storage.mapping.ts';
 
 const ms = (d: Date) => d.getTime();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
-import { RegistryKeyService } from '../labels/registry-keys.service.ts';
+import { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { SqliteRegistryStorage } from '../storage/registry-storage.sqlite.ts';
 

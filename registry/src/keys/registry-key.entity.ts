@@ -1,0 +1,12 @@
+import type { Ed25519PublicJwk } from '@caliopen/federation-protocol';
+
+/** A registry signing key; the private half sealed with the master key. */
+export interface RegistryKeyRecord {
+  kid: string;
+  publicJwk: Ed25519PublicJwk;
+  privateSealed: string;
+  /** NumericDate window in which peers accept it. */
+  notBefore: number;
+  notAfter: number;
+  createdAt: Date;
+}

@@ -1,0 +1,106 @@
+import type { Access } from '@caliopen/platform/http/access.policy.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Application } from './application.entity.ts';
+import type { Auditor, AuditorSession } from './audit.entity.ts';
+import { RegistryError } from '../shared/errors.ts';
+
+/**
+ * Who may call a registry route, declared in `config.access` on every route (the server refuses a route without
+ * one, and the authorization walk test reads the same catalogue). The registry uses the project's three levels:
+ * - `public`: anyone (the feed, keys, log, public records, directory, applying, logging in);
+ * - `user`: an applicant, with the bearer token its application returned — and only for that application;
+ * - `admin`: an auditor of the association, with a session from `POST /v1/auth/login`.
+ */
+export type RegistryAccess = Access;
+
+export type RegistryPrincipal =
+  | { kind: 'applicant'; application: Application }
+  | { kind: 'auditor'; auditor: Auditor; session: AuditorSession };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    registryPrincipal: RegistryPrincipal | null;
+  }
+}
+
+export interface RegistryRouteEntry {
+  method: string;
+  url: string;
+  access: RegistryAccess;
+}
+
+export interface RegistryAuthenticators {
+  applicant(token: string): Promise<Application | null>;
+  auditor(token: string): Promise<{ auditor: Auditor; session: AuditorSession } | null>;
+}
+
+function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header === undefined) return null;
+  const m = /^Bearer ([^\s]+)$/i.exec(header);
+  if (!m) throw new RegistryError('token_invalid', 'The Authorization header must be `Bearer <token>`.');
+  return m[1]!;
+}
+
+/** Installs the access check and returns the live catalogue of routes. */
+export function installRegistryAccessControl(
+  app: FastifyInstance,
+  auth: RegistryAuthenticators,
+  publicPrefixes: readonly string[] = ['/docs'],
+): RegistryRouteEntry[] {
+  const catalogue: RegistryRouteEntry[] = [];
+  app.decorateRequest('registryPrincipal', null);
+
+  app.addHook('onRoute', (route) => {
+    let access = (route.config as { access?: RegistryAccess } | undefined)?.access;
+    if (!access && publicPrefixes.some((p) => route.url.startsWith(p))) {
+      access = 'public';
+      route.config = { ...(route.config ?? {}), access };
+    }
+    if (!access) throw new Error(`route ${String(route.method)} ${route.url} declares no config.access`);
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      if (method !== 'HEAD') catalogue.push({ method, url: route.url, access });
+    }
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config.access;
+    if (access === undefined || access === 'public') return;
+    const token = bearerToken(request);
+    if (token === null) throw new RegistryError('unauthenticated');
+    if (access === 'admin') {
+      const auditor = await auth.auditor(token);
+      if (auditor !== null) {
+        request.registryPrincipal = { kind: 'auditor', ...auditor };
+        return;
+      }
+      if ((await auth.applicant(token)) !== null)
+        throw new RegistryError('forbidden', 'This route is for the association auditors.');
+      throw new RegistryError('token_invalid');
+    }
+    const application = await auth.applicant(token);
+    if (application !== null) {
+      request.registryPrincipal = { kind: 'applicant', application };
+      return;
+    }
+    if ((await auth.auditor(token)) !== null)
+      throw new RegistryError('forbidden', 'This route is for the applicant, with its application token.');
+    throw new RegistryError('token_invalid');
+  });
+
+  return catalogue;
+}
+
+export function auditorOf(request: FastifyRequest): { auditor: Auditor; session: AuditorSession } {
+  const p = request.registryPrincipal;
+  if (p?.kind !== 'auditor') throw new RegistryError('unauthenticated');
+  return p;
+}
+
+/** The applicant's own application; another application is indistinguishable from a missing one. */
+export function applicantApplication(request: FastifyRequest, id: string): Application {
+  const p = request.registryPrincipal;
+  if (p?.kind !== 'applicant') throw new RegistryError('unauthenticated');
+  if (p.application.id !== id) throw new RegistryError('not_found', 'No such application.');
+  return p.application;
+}
