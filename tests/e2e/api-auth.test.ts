@@ -367,7 +367,12 @@ describe('accounts, sessions and devices over HTTP', () => {
         Object.keys(ops).map((op) => `${op.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
       ),
     );
-    for (const r of inst.running.http.routes.filter((r) => !r.url.startsWith('/api/docs'))) {
+    // Every API route is documented; the OpenAPI UI and the web app's static files (`/`, `/*`) are not API.
+    const apiRoutes = inst.running.http.routes.filter(
+      (r) => !r.url.startsWith('/api/docs') && r.url !== '/' && r.url !== '/*',
+    );
+    assert.ok(apiRoutes.length > 40, `the walk sees the API routes (${apiRoutes.length})`);
+    for (const r of apiRoutes) {
       assert.ok(documented.has(`${r.method} ${r.url}`), `${r.method} ${r.url} is missing from the OpenAPI document`);
     }
     assert.ok(spec.body.components.schemas.Problem, 'the problem schema is documented');
