@@ -1,4 +1,4 @@
-import { type Checkpoint, type FeedInstance } from '@caliopen/federation-protocol';
+import type { Checkpoint, FeedInstance } from '@caliopen/federation-protocol';
 import {
   FEED_OWN_ENTRY_MISMATCH,
   type OwnKeys,

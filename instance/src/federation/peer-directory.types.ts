@@ -1,12 +1,12 @@
-import {
-  type Checkpoint,
-  type Ed25519PublicJwk,
-  type Feed,
-  type FeedEndpoints,
-  type FeedInstance,
-  type KeySet,
-  type PrivacyIndex,
-  type X25519PublicJwk,
+import type {
+  Checkpoint,
+  Ed25519PublicJwk,
+  Feed,
+  FeedEndpoints,
+  FeedInstance,
+  KeySet,
+  PrivacyIndex,
+  X25519PublicJwk,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';

@@ -176,7 +176,7 @@ export class AccountKeyService implements AccountKeys {
 
   /** The session ended (logout): what it held is forgotten. */
   sessionEnded(sessionId: string): void {
-    return this.custody.sessionEnded(sessionId);
+    this.custody.sessionEnded(sessionId);
   }
 
   /**
