@@ -1,4 +1,4 @@
-import type { OwnStanding } from './peer-directory.ts';
+import type { OwnStanding } from './peer-directory.types.ts';
 
 /** What the federation tells the others (published on the instance's event bus, shared/event-bus.ts). */
 export type FederationEvents = {

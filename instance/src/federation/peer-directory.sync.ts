@@ -1,0 +1,309 @@
+import {
+  applyDelta,
+  decodeProof,
+  verifyConsistentWith,
+  verifyFeed,
+  verifyFeedDelta,
+  verifyLabel,
+  type Checkpoint,
+  type Feed,
+  type FeedInstance,
+} from '@caliopen/federation-protocol';
+import type { PeerFeed } from './peer-directory.lookup.ts';
+import type { StandingWatch } from './peer-directory.standing.ts';
+import type { PeerDirectoryStore } from './peer-directory.store.ts';
+import {
+  FEED_FORK_DETECTED,
+  type ForkIncident,
+  type PeerDirectoryOptions,
+  type PeerDirectoryStatus,
+  SyncError,
+  type SyncOutcome,
+} from './peer-directory.types.ts';
+
+/** The registry could not be asked (down, unreachable, odd answer): nothing was refused, the sync is retried. */
+const TRANSPORT_FAILURES = new Set([
+  'feed_unreachable',
+  'feed_unavailable',
+  'feed_consistency_proof_unavailable',
+  'feed_sync_failed',
+]);
+
+/**
+ * Sync: the full feed once, then `?since=SERIAL` deltas, on a schedule; each verified against the pinned registry key
+ * set and against the last checkpoint accepted (a checkpoint that does not extend it is a forked log: refused, the
+ * incident recorded). Part of PeerDirectory (peer-directory.ts), split out by responsibility.
+ */
+export class PeerFeedSync {
+  lastAttemptAt: string | null = null;
+  lastError: PeerDirectoryStatus['lastError'] = null;
+  ownRevocation: PeerDirectoryStatus['ownRevocation'] = null;
+  private inFlight: Promise<SyncOutcome> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private transportFailures = 0;
+
+  constructor(
+    private readonly options: PeerDirectoryOptions,
+    private readonly feed: PeerFeed,
+    private readonly store: PeerDirectoryStore,
+    private readonly watch: StandingWatch,
+  ) {}
+
+  /** Syncs now, then every `syncSeconds`. Errors are recorded in `status()`, never thrown. */
+  start(): void {
+    this.stopped = false;
+    // Revoked when stopped: the users' explanation gets the registry's published reason again.
+    if (this.feed.standing().status === 'revoked') void this.fetchOwnRevocation();
+    const tick = async () => {
+      this.timer = null;
+      await this.sync();
+      this.watch.check();
+      if (!this.stopped) {
+        this.timer = setTimeout(() => void tick(), this.options.syncSeconds * 1000);
+        this.timer.unref();
+      }
+    };
+    void tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.inFlight?.catch(() => undefined);
+  }
+
+  /** One sync (concurrent callers share it). Never throws: the outcome says what happened, `status()` why. */
+  sync(): Promise<SyncOutcome> {
+    this.inFlight ??= this.syncOnce().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Sync
+
+  async syncOnce(): Promise<SyncOutcome> {
+    this.lastAttemptAt = this.options.clock().toISOString();
+    try {
+      const outcome = await this.fetchAndAccept();
+      this.lastError = null;
+      this.transportFailures = 0;
+      if (this.feed.state) {
+        this.feed.state.lastSyncAt = this.options.clock().toISOString();
+        if (outcome === 'unchanged') await this.store.persist(this.feed.state);
+      }
+      return outcome;
+    } catch (e) {
+      const error = e instanceof SyncError ? e : new SyncError('feed_sync_failed', (e as Error).message);
+      this.lastError = { code: error.code, message: error.message, at: this.options.clock().toISOString() };
+      if (error.code === FEED_FORK_DETECTED) return 'refused';
+      // A registry out of reach for a sync or two (it restarts, or starts after us) is routine: a warning from the
+      // third failure in a row. A refused feed is always one.
+      const transport = TRANSPORT_FAILURES.has(error.code);
+      this.transportFailures = transport ? this.transportFailures + 1 : 0;
+      const level = transport && this.transportFailures < 3 ? 'info' : 'warn';
+      this.options.logger?.[level](
+        {
+          code: error.code,
+          reason: error.message,
+          registry: this.options.registryUrl,
+          failuresInARow: this.transportFailures,
+        },
+        'registry feed refused or unreachable',
+      );
+      return TRANSPORT_FAILURES.has(error.code) ? 'failed' : 'refused';
+    }
+  }
+
+  async fetchAndAccept(): Promise<'full' | 'delta' | 'unchanged'> {
+    if (this.feed.state === null) return this.syncFull();
+    const res = await this.get(`/v1/index?since=${this.feed.state.feed.serial}`);
+    if (res.status === 304) return 'unchanged';
+    if (res.status !== 200) {
+      // A registry that no longer knows our serial (feed_serial_unknown): the full feed, which must still be
+      // newer than ours and extend our checkpoint.
+      this.options.logger?.info({ status: res.status }, 'registry answered no delta; fetching the full feed');
+      return this.syncFull();
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const state = this.feed.state;
+    const verified = await verifyFeedDelta(bytes, {
+      keySet: this.options.keySet,
+      now: this.feed.nowSeconds(),
+      lastSerial: state.feed.serial,
+    });
+    if (!verified.ok) throw new SyncError(verified.error.code, verified.error.message);
+    await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
+    const { delta } = verified.value;
+    for (const entry of delta.changed) await this.checkLabel(entry, delta.registry, delta.issuedAt);
+    const next = applyDelta(state.feed, delta, { checkResultDigest: true });
+    if (!next.ok) {
+      if (next.error.code === 'feed_delta_base_mismatch') return this.syncFull();
+      throw new SyncError(next.error.code, next.error.message);
+    }
+    await this.accept(next.value, verified.value.checkpoint.checkpoint, state.etag);
+    return 'delta';
+  }
+
+  async syncFull(): Promise<'full' | 'unchanged'> {
+    const headers: Record<string, string> = {};
+    if (this.feed.state?.etag) headers['if-none-match'] = this.feed.state.etag;
+    const res = await this.get('/v1/index', headers);
+    if (res.status === 304 && this.feed.state) return 'unchanged';
+    if (res.status !== 200)
+      throw new SyncError('feed_unavailable', `The registry answered ${res.status} for its feed.`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const verified = await verifyFeed(bytes, {
+      keySet: this.options.keySet,
+      now: this.feed.nowSeconds(),
+      verifyLabels: true,
+      ...(this.feed.state ? { lastSerial: this.feed.state.feed.serial } : {}),
+    });
+    if (!verified.ok) throw new SyncError(verified.error.code, verified.error.message);
+    if (this.feed.state && verified.value.feed.registry !== this.feed.state.feed.registry) {
+      throw new SyncError(
+        'feed_wrong_registry',
+        `The feed is from "${verified.value.feed.registry}", not "${this.feed.state.feed.registry}".`,
+      );
+    }
+    await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
+    await this.accept(verified.value.feed, verified.value.checkpoint.checkpoint, res.headers.get('etag'));
+    return 'full';
+  }
+
+  /** The offered checkpoint must extend the last accepted one; otherwise the log forked: recorded and refused. */
+  async checkExtendsLog(offered: Checkpoint): Promise<void> {
+    const last = this.feed.lastCheckpoint;
+    if (last === null) return;
+    let proof: Uint8Array[] = [];
+    if (offered.treeSize > last.treeSize) {
+      const res = await this.get(`/v1/log/proof/consistency?from=${last.treeSize}&to=${offered.treeSize}`);
+      if (res.status !== 200)
+        throw new SyncError(
+          'feed_consistency_proof_unavailable',
+          `The registry answered ${res.status} for a consistency proof.`,
+        );
+      const body = (await res.json().catch(() => null)) as { proof?: unknown } | null;
+      const decoded = decodeProof(body?.proof);
+      if (decoded === undefined)
+        throw new SyncError('feed_consistency_proof_unavailable', 'The consistency proof is malformed.');
+      proof = decoded;
+    }
+    const linked = verifyConsistentWith(last, offered, proof);
+    if (linked.ok) return;
+    if (linked.error.code !== 'checkpoint_inconsistent' && linked.error.code !== 'checkpoint_wrong_origin') {
+      throw new SyncError(linked.error.code, linked.error.message);
+    }
+    const incident: ForkIncident = {
+      code: FEED_FORK_DETECTED,
+      at: this.options.clock().toISOString(),
+      message: linked.error.message,
+      accepted: last,
+      offered,
+    };
+    this.feed.fork = incident;
+    if (this.feed.state) {
+      this.feed.state.fork = incident;
+      await this.store.persist(this.feed.state);
+    }
+    this.options.logger?.error(
+      {
+        code: FEED_FORK_DETECTED,
+        registry: this.options.registryUrl,
+        accepted: { treeSize: last.treeSize, rootHash: last.rootHash },
+        offered: { treeSize: offered.treeSize, rootHash: offered.rootHash },
+      },
+      'registry log forked: feed refused, the last accepted feed is kept',
+    );
+    throw new SyncError(FEED_FORK_DETECTED, linked.error.message);
+  }
+
+  /** A changed `labelled` entry of a delta: its label verifies and matches it (the full feed checks every label). */
+  async checkLabel(entry: FeedInstance, registry: string, issuedAt: number): Promise<void> {
+    if (entry.status !== 'labelled') return;
+    const label = await verifyLabel(entry.label, {
+      keySet: this.options.keySet,
+      expectedDomain: entry.domain,
+      expectedIssuer: registry,
+      now: issuedAt,
+    });
+    if (!label.ok)
+      throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not verify: ${label.error.message}`);
+    if (
+      label.value.id !== entry.labelId ||
+      label.value.expiresAt !== entry.labelExpiresAt ||
+      label.value.certFingerprint !== entry.certFingerprint
+    ) {
+      throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not match its entry.`);
+    }
+  }
+
+  async accept(feed: Feed, checkpoint: Checkpoint, etag: string | null): Promise<void> {
+    this.feed.state = {
+      version: 1,
+      registryUrl: this.options.registryUrl,
+      feed,
+      checkpoint: feed.checkpoint,
+      etag,
+      lastSyncAt: this.feed.state?.lastSyncAt ?? null,
+      fork: this.feed.fork,
+    };
+    this.feed.lastCheckpoint = checkpoint;
+    this.feed.byDomain = new Map(feed.instances.map((entry) => [entry.domain, entry]));
+    this.feed.state.lastSyncAt = this.options.clock().toISOString();
+    await this.store.persist(this.feed.state);
+    this.options.logger?.info(
+      { serial: feed.serial, instances: feed.instances.length, treeSize: checkpoint.treeSize },
+      'registry feed accepted',
+    );
+    this.feed.checkOwnEntry();
+    this.watch.check();
+  }
+
+  /**
+   * Reads the reason the registry gives for this instance's revocation from its public record (a request about
+   * ourselves: it tells the registry nothing about whom we talk to). Kept for `status()`; null when not revoked, or
+   * when the record cannot be read (the revocation itself stands: it comes from the signed feed).
+   */
+  async fetchOwnRevocation(): Promise<PeerDirectoryStatus['ownRevocation']> {
+    if (this.feed.standing().status !== 'revoked') return (this.ownRevocation = null);
+    try {
+      const res = await this.get(`/v1/instances/${encodeURIComponent(this.options.ownDomain)}`, {
+        accept: 'application/json',
+      });
+      if (res.status !== 200) return this.ownRevocation;
+      const body = (await res.json().catch(() => null)) as {
+        revocation?: { reason?: unknown; at?: unknown } | null;
+      } | null;
+      const clean = (v: unknown, max: number) =>
+        typeof v === 'string'
+          ? v
+              .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+              .trim()
+              .slice(0, max) || null
+          : null;
+      this.ownRevocation = body?.revocation
+        ? { reason: clean(body.revocation.reason, 500), at: clean(body.revocation.at, 40) }
+        : null;
+    } catch {
+      // unreachable: the reason stays unknown
+    }
+    return this.ownRevocation;
+  }
+
+  async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+    const url = `${this.options.registryUrl.replace(/\/+$/, '')}${path}`;
+    try {
+      return await fetch(url, {
+        headers,
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (e) {
+      throw new SyncError('feed_unreachable', `The registry could not be reached: ${(e as Error).message}`);
+    }
+  }
+}
