@@ -28,7 +28,9 @@ describe('federation plan', () => {
 
   it('takes every port and the data directory from the environment', () => {
     const env: NodeJS.ProcessEnv = { CALIOPEN_DATA_DIR: '/tmp/fed-x' };
-    Object.values(PORT_SETTINGS).forEach((p, i) => (env[p.env] = String(20000 + i)));
+    Object.values(PORT_SETTINGS).forEach((p, i) => {
+      env[p.env] = String(20000 + i);
+    });
     const plan = federationPlan(env);
     assert.equal(plan.dataDir, '/tmp/fed-x');
     assert.equal(plan.members[1].dataDir, '/tmp/fed-x/beta.test');

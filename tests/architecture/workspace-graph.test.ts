@@ -19,7 +19,6 @@ import {
   type GraphRules,
   type ImportEdge,
   importsOf,
-  isDirectory,
   workspaceGraph,
 } from './workspace-graph.ts';
 

@@ -375,7 +375,7 @@ async function bulk(): Promise<void> {
   const span = 3 * 365 * 86_400_000;
   const dates = Array.from({ length: N }, () => start + Math.floor(random() * span)).sort((a, b) => a - b);
 
-  let t0 = process.hrtime.bigint();
+  const t0 = process.hrtime.bigint();
   const last = new Map<string, number>();
   const counts = new Map<string, number>();
   const rows = dates.map((at, i) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { test } from 'vitest';
-import { type CassandraOptions } from '@caliopen/platform/cassandra/cassandra.context.ts';
+import type { CassandraOptions } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { CassandraStorage } from '@caliopen/instance/storage/storage.cassandra.ts';
 import { storageConformance } from '@caliopen/instance/storage/storage.conformance.ts';
 import { externalService } from '../support/real-component.ts';

@@ -286,7 +286,9 @@ describe('account keys over the API', () => {
       'the password': passwords.sam,
       'the armoured private key': unlocked.armor().split('\n')[3]!,
     };
-    secretParts(unlocked).forEach((s, i) => (secrets[`secret part ${i}`] = s));
+    secretParts(unlocked).forEach((s, i) => {
+      secrets[`secret part ${i}`] = s;
+    });
     assertNowhere(tmp.dir, logs, stored.publicKey, secrets);
 
     // Logout drops the unlock; a restarted process holds nothing until the user signs in again.
@@ -333,7 +335,9 @@ describe('account keys over the API', () => {
     const secrets: Record<string, Uint8Array | string> = {
       'the armoured private key': cleoKey.armoredPrivate.split('\n')[3]!,
     };
-    secretParts(cleoKey.privateKey).forEach((s, i) => (secrets[`secret part ${i}`] = s));
+    secretParts(cleoKey.privateKey).forEach((s, i) => {
+      secrets[`secret part ${i}`] = s;
+    });
     assertNowhere(tmp.dir, logs, cleoKey.publicKey.write(), secrets);
 
     // To server mode: she uploads the key (protected by a passphrase) with her password; the PI goes down.

@@ -83,8 +83,6 @@ describe('email core through the API', () => {
   const api = (method: string, path: string, body?: unknown) =>
     inst.api(method, path, { token, ...(body !== undefined ? { body } : {}) });
   const discussions = async () => ok(await api('GET', '/api/v1/discussions?limit=200')).items as any[];
-  const discussionOf = async (messageId: string) =>
-    ok(await api('GET', `/api/v1/messages/${messageId}`)).conversationId as string;
   const usedBytes = async () => ok(await api('GET', '/api/v1/me')).usedBytes as number;
 
   beforeAll(async () => {

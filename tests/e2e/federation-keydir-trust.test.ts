@@ -354,9 +354,9 @@ describe('federated key directory and trust sharing', () => {
     const stored = await b.running.services.storage.messages.get(dave.id, got.id);
     const raw = (await b.running.services.blobs.get(stored!.rawRef!))!;
     const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1');
-    assert.match(head, /^content-type:[ \t]*multipart\/encrypted;[^]*application\/pgp-encrypted/im);
+    assert.match(head, /^content-type:[ \t]*multipart\/encrypted;[\s\S]*application\/pgp-encrypted/im);
     assert.ok(!raw.includes(marker), 'the plaintext marker is not in the raw message');
-    const armored = /-----BEGIN PGP MESSAGE-----[^]*?-----END PGP MESSAGE-----/.exec(raw.toString('latin1'));
+    const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(raw.toString('latin1'));
     assert.ok(armored, 'an armored OpenPGP message');
     const encryptedTo = (await openpgp.readMessage({ armoredMessage: armored[0] }))
       .getEncryptionKeyIDs()

@@ -43,7 +43,10 @@ async function freePorts(): Promise<Ports> {
   const next = async (): Promise<number> => {
     for (;;) {
       const p = await freePort();
-      if (!seen.has(p)) return (seen.add(p), p);
+      if (!seen.has(p)) {
+        seen.add(p);
+        return p;
+      }
     }
   };
   const member = async () => ({ http: await next(), https: await next(), smtp: await next(), dns: await next() });

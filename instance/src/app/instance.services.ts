@@ -35,7 +35,6 @@ import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.t
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
-import { AppError } from '../shared/errors.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { EventBus } from '../shared/event-bus.ts';
 import type { DeliveryEvents } from '../delivery/delivery.events.ts';

@@ -107,7 +107,7 @@ export class SqliteContactRepository implements ContactRepository {
   }
 
   private writeIdentities(c: Contact): void {
-    uniqueIdentities(c.identities).forEach((i, position) =>
+    uniqueIdentities(c.identities).forEach((i, position) => {
       this.insertIdentity.run({
         accountId: c.accountId,
         contactId: c.id,
@@ -115,8 +115,8 @@ export class SqliteContactRepository implements ContactRepository {
         address: i.address,
         label: i.label,
         position,
-      }),
-    );
+      });
+    });
   }
 
   private row(c: Contact) {

@@ -167,7 +167,7 @@ function logicalLines(text: string): { line: number; text: string }[] {
   return out.filter((l) => l.text.trim() !== '');
 }
 
-function valueOf(p: Property): string {
+function propertyValue(p: Property): string {
   const encoding = p.params.get('ENCODING')?.[0]?.toUpperCase();
   if (encoding === 'QUOTED-PRINTABLE') return decodeQuotedPrintable(p.value, p.params.get('CHARSET')?.[0]);
   return p.value;
@@ -194,10 +194,10 @@ function toCard(line: number, props: Property[]): VcardCard {
     if (encoding === 'B' || encoding === 'BASE64') continue; // photos, sounds: not kept
     switch (p.name) {
       case 'FN':
-        fn ??= unescapeText(valueOf(p)).trim() || null;
+        fn ??= unescapeText(propertyValue(p)).trim() || null;
         break;
       case 'N': {
-        const [family = '', given = '', additional = '', prefix = '', suffix = ''] = splitStructured(valueOf(p));
+        const [family = '', given = '', additional = '', prefix = '', suffix = ''] = splitStructured(propertyValue(p));
         n ??=
           [prefix, given, additional, family, suffix]
             .map((s) => s.trim())
@@ -209,10 +209,10 @@ function toCard(line: number, props: Property[]): VcardCard {
         uid ??= unescapeText(p.value).trim().slice(0, 200) || null;
         break;
       case 'NOTE':
-        notes.push(unescapeText(valueOf(p)));
+        notes.push(unescapeText(propertyValue(p)));
         break;
       case 'EMAIL':
-        identities.push({ protocol: 'email', address: unescapeText(valueOf(p)).trim(), label: labelOf(p) });
+        identities.push({ protocol: 'email', address: unescapeText(propertyValue(p)).trim(), label: labelOf(p) });
         break;
       case 'IMPP': {
         const v = p.value.trim();

@@ -176,7 +176,6 @@ const OsSupportDataSchema = Type.Object(
 );
 
 export type OsSupportData = Static<typeof OsSupportDataSchema>;
-type OsFamily = Static<typeof OsFamilySchema>;
 type OsVersion = Static<typeof OsVersionSchema>;
 type BrowserFamily = Static<typeof BrowserFamilySchema>;
 type Release = Static<typeof ReleaseSchema>;
@@ -249,7 +248,9 @@ export function parseOsSupportData(raw: unknown, file = 'os-support.data.json'):
   data.operatingSystems.forEach((fam, i) => {
     const at = `/operatingSystems/${i}`;
     osName(fam.family, `${at}/family`);
-    fam.aliases.forEach((a, j) => osName(a, `${at}/aliases/${j}`));
+    fam.aliases.forEach((a, j) => {
+      osName(a, `${at}/aliases/${j}`);
+    });
     if (fam.supportEnds !== undefined) day(fam.supportEnds, `${at}/supportEnds`);
     let previous: number[] | null = null;
     const versionNames = new Set<string>();
@@ -281,7 +282,9 @@ export function parseOsSupportData(raw: unknown, file = 'os-support.data.json'):
   data.browsers.forEach((b, i) => {
     const at = `/browsers/${i}`;
     browserName(b.family, `${at}/family`);
-    b.aliases.forEach((a, j) => browserName(a, `${at}/aliases/${j}`));
+    b.aliases.forEach((a, j) => {
+      browserName(a, `${at}/aliases/${j}`);
+    });
     if (b.supportEnds !== undefined) day(b.supportEnds, `${at}/supportEnds`);
     let last: { major: number; t: number } | null = null;
     b.releases.forEach((r, j) => {

@@ -22,7 +22,6 @@ const silent = pino({ level: 'silent' });
 
 type Reply = DecodedPacket & { rcode: string; opcode: string };
 const decode = (message: Buffer): Reply => dnsPacket.decode(message) as Reply;
-const AA = dnsPacket.AUTHORITATIVE_ANSWER;
 
 function query(
   name: string,

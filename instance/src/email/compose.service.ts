@@ -494,7 +494,10 @@ export class ComposeService {
   private async resolveRecipients(sender: Account, input: ComposeInput): Promise<ResolvedRecipient[]> {
     const { deps } = this;
     const given: [RecipientKind, RecipientInput, number][] = [];
-    for (const kind of ['to', 'cc', 'bcc'] as const) (input[kind] ?? []).forEach((r, i) => given.push([kind, r, i]));
+    for (const kind of ['to', 'cc', 'bcc'] as const)
+      (input[kind] ?? []).forEach((r, i) => {
+        given.push([kind, r, i]);
+      });
     if (given.length === 0) throw new AppError('no_recipients');
     if (given.length > deps.limits.maxRecipients) {
       throw new AppError(

@@ -218,7 +218,9 @@ export class SqliteInboundSpool implements InboundSpool {
       })) as number[];
       this.stats.commits++;
       this.stats.appended += batch.length;
-      batch.forEach((p, i) => p.resolve(String(ids[i])));
+      batch.forEach((p, i) => {
+        p.resolve(String(ids[i]));
+      });
       for (const listener of this.listeners) listener();
     } catch (e) {
       for (const p of batch) p.reject(e as Error);

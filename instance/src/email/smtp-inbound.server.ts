@@ -136,9 +136,8 @@ export class SmtpInboundServer {
     this.ownEnhancedCodes(session);
     if (!this.limits.openConnection(session.remoteAddress)) {
       this.options.onRejected?.('connections-per-ip');
-      return callback(
-        smtpError(421, `4.7.0 ${this.options.domain} too many connections from your address, try again later`),
-      );
+      callback(smtpError(421, `4.7.0 ${this.options.domain} too many connections from your address, try again later`));
+      return;
     }
     this.state(session).counted = true;
     callback();
@@ -153,15 +152,20 @@ export class SmtpInboundServer {
     state.accounts.clear();
     // smtp-server takes any bytes as the EHLO name; one that is not text would end up in the recorded facts.
     if (CONTROL_OR_INVALID.test(session.hostNameAppearsAs || '')) {
-      return callback(
+      callback(
         smtpError(501, '5.5.4 The name given in EHLO/HELO has control characters or invalid bytes; send EHLO again'),
       );
+      return;
     }
     const bad = this.badAddress(address.address, session);
-    if (bad) return callback(bad);
+    if (bad) {
+      callback(bad);
+      return;
+    }
     if (!this.limits.takeMessage(session.remoteAddress)) {
       this.options.onRejected?.('rate-limit');
-      return callback(smtpError(450, '4.7.1 Too many messages from your address, slow down and try again later'));
+      callback(smtpError(450, '4.7.1 Too many messages from your address, slow down and try again later'));
+      return;
     }
     callback();
   }
@@ -208,9 +212,8 @@ export class SmtpInboundServer {
     stream.once('end', () => {
       if (stream.sizeExceeded) {
         this.options.onRejected?.('size');
-        return callback(
-          smtpError(552, `5.3.4 Message exceeds the maximum size of ${this.options.maxMessageBytes} bytes`),
-        );
+        callback(smtpError(552, `5.3.4 Message exceeds the maximum size of ${this.options.maxMessageBytes} bytes`));
+        return;
       }
       const state = this.state(session);
       const recipients: SpoolRecipient[] = [];
@@ -223,7 +226,10 @@ export class SmtpInboundServer {
           recipients.push({ address: r.address, accountId });
         }
       }
-      if (recipients.length === 0) return callback(smtpError(554, '5.5.1 No valid recipients'));
+      if (recipients.length === 0) {
+        callback(smtpError(554, '5.5.1 No valid recipients'));
+        return;
+      }
       const raw = Buffer.concat(chunks, bytes);
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       this.options.spool

@@ -74,7 +74,7 @@ export class PeerDirectoryClient {
     const peer = directory?.peer(domain) ?? null;
     if (peer === null || !peer.labelValid) return null;
     const own = directory!.peer(this.deps.domain);
-    return own !== null && own.labelValid ? peer : null;
+    return own?.labelValid ? peer : null;
   }
 
   /** Whether `address` is at a labelled peer the federation is open to now. */

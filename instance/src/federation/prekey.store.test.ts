@@ -21,7 +21,9 @@ function tmp(): string {
   dirs.push(dir);
   return dir;
 }
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 const signing = generateEd25519KeyPair();
 const identity = {

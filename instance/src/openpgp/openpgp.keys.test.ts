@@ -3,7 +3,7 @@ import { beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import * as openpgp from 'openpgp';
 import { generateTestKey, revokedPublicKey, type TestKey } from './openpgp.fixture.ts';
-import { isKeyError, KeyError, type KeyErrorCode, loadPublicKey, parsePublicKey } from './openpgp.keys.ts';
+import { isKeyError, type KeyError, type KeyErrorCode, loadPublicKey, parsePublicKey } from './openpgp.keys.ts';
 
 /**
  * The instant keys are checked at: ahead of the wall clock, so that every key, signature and revocation the

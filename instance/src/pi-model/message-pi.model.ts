@@ -113,7 +113,7 @@ function tallyMessage(f: MessagePiFacts): PiTally {
   const t = new PiTally();
   const inbound = f.direction === 'inbound';
   const encrypted = f.openpgp?.encrypted === true;
-  const federated = f.federation !== null && f.federation.labelValid;
+  const federated = f.federation?.labelValid;
 
   // Transport: the hop we negotiated ourselves.
   const tr = f.transport;

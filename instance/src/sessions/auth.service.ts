@@ -123,7 +123,7 @@ export class AuthService {
     if (account.disabled) throw new AppError('account_disabled');
     const touchEvery = (this.options.touchEverySeconds ?? 60) * 1000;
     const device = await this.storage.devices.get(account.id, session.deviceId);
-    if (device && device.revokedAt) throw new AppError('token_revoked');
+    if (device?.revokedAt) throw new AppError('token_revoked');
     if (device && now.getTime() - device.lastSeenAt.getTime() >= touchEvery) {
       await this.storage.devices.touch(account.id, device.id, now);
     }

@@ -856,7 +856,7 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(r1?.read, true);
         assert.deepEqual(r1?.tags, ['x']);
         assert.equal(r2?.pi?.score, 3);
-        assert.deepEqual((r2?.facts as Record<string, unknown>)['openpgp'], { kind: 'none' });
+        assert.deepEqual((r2?.facts as Record<string, unknown> | undefined)?.['openpgp'], { kind: 'none' });
         await s.messages.setPis(b.id, [{ id: m1.id, pi: { ...pi, score: 99, level: 'sealed' } }]);
         assert.equal((await s.messages.get(a.id, m1.id))?.pi?.score, 22, "another account's call changes nothing");
         await s.messages.setPis(a.id, []);

@@ -248,7 +248,9 @@ describe('DnsPacketResolver against a real DNS server', () => {
         const bytes = Buffer.alloc(12);
         bytes.writeUInt16BE(id, 0);
         bytes.writeUInt16BE(flags, 2);
-        counts.forEach((count, i) => bytes.writeUInt16BE(count, 4 + 2 * i));
+        counts.forEach((count, i) => {
+          bytes.writeUInt16BE(count, 4 + 2 * i);
+        });
         return bytes;
       };
       const question = dnsPacket

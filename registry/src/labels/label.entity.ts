@@ -1,5 +1,5 @@
 import type { FeedInstance, PrivacyIndex } from '@caliopen/federation-protocol';
-import type { Ed25519PrivateJwk, Ed25519PublicJwk } from '@caliopen/federation-protocol';
+import type { Ed25519PrivateJwk } from '@caliopen/federation-protocol';
 
 /** A label the registry signed (every issue and renewal is a new label with a new id). */
 export interface LabelRecord {

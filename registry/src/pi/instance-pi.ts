@@ -108,7 +108,7 @@ export function computeInstancePi(input: InstancePiInput): PrivacyIndex {
           ? 'A mandatory charter clause is not met: commitments earn nothing until it is.'
           : `Charter commitments: ${round1(comp.points)} of ${round1(comp.maxPoints)} points.`,
   });
-  if (comp !== null && comp.mandatoryMet && comp.maxPoints > comp.points) {
+  if (comp?.mandatoryMet && comp.maxPoints > comp.points) {
     const gain = Math.floor((PI_WEIGHTS.charter * (comp.maxPoints - comp.points)) / comp.maxPoints);
     if (gain >= 1) suggestions.push({ action: 'instance.strengthen_commitments', element: 'instance', gain });
   }
