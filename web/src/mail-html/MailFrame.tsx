@@ -22,8 +22,9 @@ export function MailFrame({ html, allowRemote, title }: { html: string; allowRem
     if (!frame) return;
     let observer: ResizeObserver | null = null;
     const fit = () => {
-      const doc = frame.contentDocument;
-      if (doc?.documentElement) setHeight(Math.min(Math.max(doc.documentElement.scrollHeight, 40), 20_000));
+      // The body's extent, not the root's: the root is at least as tall as the frame, so it would never shrink back.
+      const body = frame.contentDocument?.body;
+      if (body) setHeight(Math.min(Math.max(Math.ceil(body.getBoundingClientRect().bottom) + 8, 40), 20_000));
     };
     const onLoad = () => {
       const doc = frame.contentDocument;
@@ -44,7 +45,7 @@ export function MailFrame({ html, allowRemote, title }: { html: string; allowRem
       fit();
       doc.addEventListener('load', fit, true);
       observer = new ResizeObserver(fit);
-      observer.observe(doc.documentElement);
+      observer.observe(doc.body);
     };
     frame.addEventListener('load', onLoad);
     return () => {
