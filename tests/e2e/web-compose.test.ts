@@ -2,7 +2,8 @@
  * Compose, reply and HTML mail in the user's web app, in Debian's Chromium (playwright-core) against a real instance:
  * - alice writes to bob (a second account of her instance) and to an outside address: a live route preview per
  *   recipient with the Privacy Index each route gives, the most private chosen; she sends, the message is in her
- *   discussion with bob and in bob's mailbox; an unknown recipient gives a sentence; a reply is prefilled;
+ *   discussion with bob and in bob's mailbox; bob's reply is prefilled and joins the discussion; an unknown
+ *   recipient gives a sentence (in English and in French); the same journey works by keyboard only;
  * - a draft survives a reload and an ended session;
  * - a newsletter in HTML is shown sanitised in a sandboxed frame, remote content blocked with a notice (trackers
  *   counted) until alice chooses to load this sender's images;
@@ -303,6 +304,33 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     await page.keyboard.press('Enter');
     await page.locator('.message-body', { hasText: 'No mouse was used.' }).waitFor();
     await page.context().close();
+    assert.deepEqual(cspViolations, []);
+  });
+
+  test('in French: the compose screen, its route preview and its errors', async () => {
+    const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+    });
+    await page.goto(`${inst.url}/sign-in`);
+    await page.getByLabel('Nom d’utilisateur').fill('alice');
+    await page.getByLabel('Mot de passe').fill(alice.password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.getByRole('link', { name: 'Nouveau message' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Nouveau message' }).waitFor();
+    await page.getByLabel('À', { exact: true }).fill(`bob@${DOMAIN}, personne@${DOMAIN}`);
+    await page.getByText('passera par une remise à l’intérieur de cette instance').waitFor();
+    await page.getByText('Aucune voie ne peut joindre cette adresse pour le moment.').waitFor();
+    await page
+      .getByRole('button', { name: /^Indice de confidentialité : \S+ \d+ sur 100/ })
+      .first()
+      .waitFor();
+    await page.getByRole('button', { name: 'Envoyer' }).click();
+    await page.getByRole('alert').getByText('Un des destinataires n’existe pas. Vérifiez les destinataires.').waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'axe on compose in French');
+    await page.getByRole('button', { name: 'Abandonner le brouillon' }).click();
+    await context.close();
     assert.deepEqual(cspViolations, []);
   });
 
