@@ -43,6 +43,7 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/discussions/:id/threads': (ctx) => ({ id: ctx.a.conversationId }),
   '/api/v1/messages/:id': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/messages/:id/raw': (ctx) => ({ id: ctx.a.messageId }),
+  '/api/v1/messages/:id/html': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/contacts/:id': (ctx) => ({ id: ctx.a.contactId }),
   '/api/v1/contacts/:id/keys': (ctx) => ({ id: ctx.a.contactId }),
   '/api/v1/contacts/:id/keys/:fingerprint/verify': (ctx) => ({
@@ -289,6 +290,7 @@ describe('authorization walk over every route', () => {
       '/api/v1/discussions/:id/threads',
       '/api/v1/messages/:id',
       '/api/v1/messages/:id/raw',
+      '/api/v1/messages/:id/html',
       '/api/v1/contacts/:id',
       '/api/v1/contacts/:id/keys',
       '/api/v1/keys',

@@ -12,6 +12,7 @@ import { composeRoutes } from '../email/compose.routes.ts';
 import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
 import { imapImportRoutes } from '../imports/imap-import.routes.ts';
 import { messageRoutes } from '../messages/message.routes.ts';
+import { messageHtmlRoutes } from '../messages/message-html.routes.ts';
 import { privacyRoutes } from '../privacy/privacy.routes.ts';
 import { federationStatusRoutes } from '../federation/standing.routes.ts';
 import { trustSharingRoutes } from '../federation/trust-sharing.routes.ts';
@@ -73,6 +74,7 @@ export async function buildHttpServer(
   await app.register(deviceRoutes, { devices: services.devices, privacy: services.privacy });
   await app.register(conversationRoutes, { conversations: services.conversations });
   await app.register(messageRoutes, { messages: services.messages, privacy: services.privacy });
+  await app.register(messageHtmlRoutes, { messages: services.messages });
   await app.register(privacyRoutes, { privacy: services.privacy });
   await app.register(trustSharingRoutes, { sharing: services.trustSharing, clock: services.clock });
   await app.register(federationStatusRoutes, { domain: config.domain, directory: () => services.federation ?? null });

@@ -1,5 +1,16 @@
 import { SESSION_ENDED_CODES } from './problem-messages.ts';
-import type { Discussion, LoginReply, MessageDetail, MessageSummary, Page, Problem } from './types.ts';
+import type {
+  ComposeRequest,
+  Discussion,
+  HtmlBody,
+  LoginReply,
+  MessageDetail,
+  MessageSummary,
+  Page,
+  Problem,
+  RoutePreview,
+  SendReply,
+} from './types.ts';
 
 /** An API call that did not succeed: the problem+json the instance sent (or a synthetic one for network failures). */
 export class ApiError extends Error {
@@ -124,5 +135,18 @@ export class ApiClient {
 
   markRead(id: string): Promise<unknown> {
     return this.request('PATCH', `/api/v1/messages/${encodeURIComponent(id)}`, { read: true });
+  }
+
+  messageHtml(id: string): Promise<HtmlBody> {
+    return this.request('GET', `/api/v1/messages/${encodeURIComponent(id)}/html`);
+  }
+
+  /** The routes to one recipient, most private first, with the PI each gives and the one sending would take. */
+  routes(to: string): Promise<RoutePreview> {
+    return this.request('GET', `/api/v1/routes?${new URLSearchParams({ to })}`);
+  }
+
+  send(message: ComposeRequest): Promise<SendReply> {
+    return this.request('POST', '/api/v1/messages', message);
   }
 }

@@ -31,6 +31,12 @@ describe('problem code -> the sentence shown', () => {
     expect(problemMessageKey('network')).toBe('problem.network');
   });
 
+  test('sending problems have their own sentences', () => {
+    expect(problemMessageKey({ code: 'recipient_unknown', status: 404 })).toBe('problem.recipient_unknown');
+    expect(problemMessageKey({ code: 'route_unavailable', status: 422 })).toBe('problem.route_unavailable');
+    expect(problemMessageKey({ code: 'quota_exceeded', status: 507 })).toBe('problem.quota_exceeded');
+  });
+
   test('every sentence exists in English and French, and they differ', () => {
     const codes = [
       'invalid_credentials',
@@ -44,6 +50,15 @@ describe('problem code -> the sentence shown', () => {
       'validation_failed',
       'service_unavailable',
       'internal_error',
+      'no_recipients',
+      'too_many_recipients',
+      'recipient_invalid',
+      'recipient_unknown',
+      'header_invalid',
+      'route_unavailable',
+      'encryption_unavailable',
+      'signing_key_unavailable',
+      'quota_exceeded',
       'x',
     ];
     const keys = new Set([...codes.map((code) => problemMessageKey({ code, status: 400 })), 'problem.network']);

@@ -19,6 +19,15 @@ const BY_CODE: Readonly<Record<string, string>> = {
   validation_failed: 'problem.validation_failed',
   service_unavailable: 'problem.service_unavailable',
   internal_error: 'problem.internal_error',
+  no_recipients: 'problem.no_recipients',
+  too_many_recipients: 'problem.too_many_recipients',
+  recipient_invalid: 'problem.recipient_invalid',
+  recipient_unknown: 'problem.recipient_unknown',
+  header_invalid: 'problem.header_invalid',
+  route_unavailable: 'problem.route_unavailable',
+  encryption_unavailable: 'problem.encryption_unavailable',
+  signing_key_unavailable: 'problem.signing_key_unavailable',
+  quota_exceeded: 'problem.quota_exceeded',
 };
 
 /** Codes that mean the session is over: the app forgets the token and returns to sign-in. */

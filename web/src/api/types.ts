@@ -148,3 +148,56 @@ export interface Problem {
   detail?: string;
   requestId?: string;
 }
+
+/** `GET /api/v1/routes?to=` (instance/src/routing/route-preview.routes.ts). */
+export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email';
+
+export interface RouteOptionDto {
+  route: RouteKind;
+  rank: number;
+  status: 'available' | 'unavailable' | 'unknown';
+  available: boolean;
+  reason: string;
+  encrypted: boolean;
+  key: { fingerprint: string; source: string; verified: boolean } | null;
+  pi: PiBreakdown;
+}
+
+export interface RoutePreview {
+  to: string;
+  routes: RouteOptionDto[];
+  chosen: RouteKind | null;
+  encrypted: boolean;
+}
+
+/** `POST /api/v1/messages` (instance/src/email/compose.routes.ts): what the app sends. */
+export interface ComposeRequest {
+  to: { address: string }[];
+  subject: string;
+  text: string;
+  inReplyTo?: string;
+  route: 'auto' | 'email' | 'federation';
+  emailFallback?: boolean;
+}
+
+export interface SendReply {
+  id: string;
+  conversationId: string;
+  messageId: string;
+  recipients: {
+    address: string;
+    kind: 'to' | 'cc' | 'bcc';
+    route: 'local' | 'smtp' | 'federation';
+    status: 'delivered' | 'queued' | 'failed';
+    detail?: string;
+    encrypted: boolean;
+  }[];
+  encrypted: boolean;
+  signed: boolean;
+}
+
+/** `GET /api/v1/messages/:id/html`: the HTML part, unsanitised (the app sanitises and sandboxes it). */
+export interface HtmlBody {
+  html: string | null;
+  truncated: boolean;
+}

@@ -2,11 +2,13 @@ import { useCallback, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiClient, sessionStore, type StoredSession } from '../api/client.ts';
 import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
+import { ComposeScreen } from '../compose/ComposeScreen.tsx';
+import { drafts } from '../compose/drafts.ts';
 import { DiscussionScreen } from '../screens/DiscussionScreen.tsx';
 import { DiscussionsScreen } from '../screens/DiscussionsScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
-import { navigate, parseRoute, usePathname } from './router.ts';
+import { navigate, onLinkClick, parseRoute, usePathname } from './router.ts';
 import { SessionContext, type SessionContextValue } from './session.tsx';
 
 const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', fr: 'Français' };
@@ -21,6 +23,8 @@ export function App() {
   sessionRef.current = session;
 
   const endSession = useCallback((why: 'sessionEnded' | 'signedOut') => {
+    // Signing out on purpose leaves nothing behind; an ended session keeps the drafts for the next sign-in.
+    if (why === 'signedOut' && sessionRef.current) drafts.clearAll(sessionRef.current.username);
     sessionStore.clear();
     clearDiscussionTrustCache();
     setSession(null);
@@ -85,6 +89,9 @@ export function App() {
           <LanguageSwitch />
           {session && (
             <>
+              <a className="button-primary compose-link" href="/compose" onClick={onLinkClick('/compose')}>
+                {t('compose.new')}
+              </a>
               <span className="who">{t('app.signedInAs', { name: session.displayName || session.username })}</span>
               <button type="button" className="button-secondary" onClick={() => void value.signOut()}>
                 {t('app.signOut')}
@@ -97,6 +104,8 @@ export function App() {
         {route.name === 'sign-in' && <SignInScreen notice={notice} />}
         {route.name === 'discussions' && <DiscussionsScreen />}
         {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
+        {route.name === 'compose' && <ComposeScreen replyTo={null} key="compose" />}
+        {route.name === 'reply' && <ComposeScreen replyTo={route.id} key={`reply-${route.id}`} />}
         {route.name === 'not-found' && <DiscussionsScreen />}
       </main>
     </SessionContext.Provider>

@@ -5,11 +5,16 @@ export type Route =
   | { name: 'sign-in' }
   | { name: 'discussions' }
   | { name: 'discussion'; id: string }
+  | { name: 'compose' }
+  | { name: 'reply'; id: string }
   | { name: 'not-found' };
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '/discussions' || pathname === '/discussions/') return { name: 'discussions' };
   if (pathname === '/sign-in') return { name: 'sign-in' };
+  if (pathname === '/compose' || pathname === '/compose/') return { name: 'compose' };
+  const reply = /^\/reply\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
+  if (reply) return { name: 'reply', id: reply[1]!.toLowerCase() };
   const m = /^\/discussions\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (m) return { name: 'discussion', id: m[1]!.toLowerCase() };
   return { name: 'not-found' };

@@ -1,11 +1,14 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Discussion, MessageDetail, Participant } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
-import { onLinkClick } from '../app/router.ts';
+import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { PiBadge } from '../design-system/PiBadge.tsx';
 import { TrustBadge } from '../design-system/TrustBadge.tsx';
+import { MailFrame, RemoteContentNotice } from '../mail-html/MailFrame.tsx';
+import { remoteSenders } from '../mail-html/remote-senders.ts';
+import { sanitizeMail } from '../mail-html/sanitize.ts';
 import { trustOf } from '../trust/trust-level.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
 
@@ -118,12 +121,65 @@ function MessageView({ message: m }: { message: MessageDetail }) {
         </div>
         <PiBadge pi={m.pi} subject={subject} />
       </header>
-      <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>
+      {m.body.hasHtml ? (
+        <HtmlBody message={m} />
+      ) : (
+        <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>
+      )}
       {m.body.textTruncated && <p className="muted small">{t('discussion.truncated')}</p>}
-      {m.body.hasHtml && <p className="muted small">{t('discussion.hasHtml')}</p>}
       {m.attachments.length > 0 && (
         <p className="muted small">{t('discussion.attachments', { count: m.attachments.length })}</p>
       )}
+      {m.direction === 'inbound' && (
+        <div className="message-actions">
+          <button type="button" className="button-secondary" onClick={() => navigate(`/reply/${m.id}`)}>
+            {t('discussion.reply')}
+          </button>
+        </div>
+      )}
     </section>
+  );
+}
+
+/** The HTML part, sanitised in a sandboxed frame; the text when the instance gives no HTML (e.g. encrypted mail). */
+function HtmlBody({ message: m }: { message: MessageDetail }) {
+  const { t } = useTranslation();
+  const { api, session } = useSession();
+  const username = session?.username ?? '';
+  const sender = m.from.address;
+  const [html, setHtml] = useState<string | null | undefined>(undefined);
+  const [allowed, setAllowed] = useState(() => remoteSenders.allowed(username, sender));
+  useEffect(() => {
+    let cancelled = false;
+    api.messageHtml(m.id).then(
+      (r) => !cancelled && setHtml(r.html),
+      () => !cancelled && setHtml(null),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, m.id]);
+  const counts = useMemo(() => (html ? sanitizeMail(html, { allowRemote: false }) : null), [html]);
+  if (html === undefined) return <p className="muted small">{t('app.loading')}</p>;
+  if (html === null || counts === null)
+    return <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>;
+  return (
+    <div className="message-html">
+      <RemoteContentNotice
+        remote={counts.remote}
+        trackers={counts.trackers}
+        allowed={allowed}
+        sender={sender}
+        onAllow={() => {
+          remoteSenders.allow(username, sender);
+          setAllowed(true);
+        }}
+      />
+      <MailFrame
+        html={html}
+        allowRemote={allowed}
+        title={t('mail.frameTitle', { subject: m.subject || t('discussion.noSubject') })}
+      />
+    </div>
   );
 }

@@ -1,0 +1,382 @@
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { ApiError } from '../api/client.ts';
+import type { MessageDetail, RouteOptionDto, RoutePreview } from '../api/types.ts';
+import { problemText } from '../app/ProblemMessage.tsx';
+import { navigate, onLinkClick } from '../app/router.ts';
+import { useSession } from '../app/session.tsx';
+import { PiBadge } from '../design-system/PiBadge.tsx';
+import { type Draft, drafts, isEmpty } from './drafts.ts';
+import {
+  federationInPlay,
+  looksLikeAddress,
+  modeOptions,
+  needsConsent,
+  parseRecipients,
+  type RouteMode,
+  routeFor,
+  usable,
+} from './route-choice.ts';
+
+type Preview = { state: 'loading' } | { state: 'ready'; preview: RoutePreview } | { state: 'error'; error: unknown };
+
+function replySubject(subject: string): string {
+  return /^re\s*:/i.test(subject) ? subject : `Re: ${subject}`;
+}
+
+function quote(m: MessageDetail): string {
+  return `\n\n${m.body.text
+    .trim()
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n')}\n`;
+}
+
+/**
+ * Compose a message, or reply to one: recipients, subject, plain text; for each recipient a live preview of the
+ * routes (GET /api/v1/routes) with the Privacy Index each gives, the most private chosen by default, another only with
+ * explicit consent; the draft kept in the browser as it is typed; sent with POST /api/v1/messages.
+ */
+export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
+  const { t } = useTranslation();
+  const { api, session } = useSession();
+  const username = session?.username ?? '';
+  const stored = useMemo(() => drafts.read(username, replyTo), [username, replyTo]);
+  const [to, setTo] = useState(stored?.to ?? '');
+  const [subject, setSubject] = useState(stored?.subject ?? '');
+  const [text, setText] = useState(stored?.text ?? '');
+  const [mode, setMode] = useState<RouteMode>(stored?.mode ?? 'auto');
+  const [emailFallback, setEmailFallback] = useState(stored?.emailFallback ?? false);
+  const [consent, setConsent] = useState(false);
+  const [restored] = useState(stored !== null && !isEmpty(stored));
+  const [original, setOriginal] = useState<MessageDetail | null>(null);
+  const [previews, setPreviews] = useState<Record<string, Preview>>({});
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  const errorRef = useRef<HTMLDivElement>(null);
+  const ids = { to: useId(), subject: useId(), text: useId(), toHelp: useId(), routes: useId() };
+
+  useEffect(() => headingRef.current?.focus(), []);
+
+  // A reply: the original message gives the recipient, the subject and the quote (unless a draft is restored).
+  useEffect(() => {
+    if (replyTo === null) return;
+    let cancelled = false;
+    api.message(replyTo).then(
+      (m) => {
+        if (cancelled) return;
+        setOriginal(m);
+        if (stored === null) {
+          setTo(m.from.address);
+          setSubject(replySubject(m.subject));
+          setText(quote(m));
+        }
+      },
+      (e) => !cancelled && setError(e),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, replyTo, stored]);
+
+  // Kept as it is typed: a reload or an expired session does not lose it.
+  useEffect(() => {
+    const draft: Draft = {
+      to,
+      subject,
+      text,
+      inReplyTo: replyTo,
+      mode,
+      emailFallback,
+      savedAt: new Date().toISOString(),
+    };
+    if (isEmpty(draft) && replyTo === null) drafts.remove(username, null);
+    else drafts.write(username, draft);
+  }, [username, to, subject, text, replyTo, mode, emailFallback]);
+
+  const addresses = useMemo(() => parseRecipients(to), [to]);
+  const valid = addresses.filter(looksLikeAddress);
+
+  // The live route preview, per recipient, shortly after typing stops.
+  const asked = useRef(new Set<string>());
+  const validKey = valid.join(',');
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      for (const a of validKey === '' ? [] : validKey.split(',')) {
+        if (asked.current.has(a)) continue;
+        asked.current.add(a);
+        setPreviews((p) => ({ ...p, [a]: { state: 'loading' } }));
+        api.routes(a).then(
+          (preview) => setPreviews((p) => ({ ...p, [a]: { state: 'ready', preview } })),
+          (e) => {
+            asked.current.delete(a);
+            setPreviews((p) => ({ ...p, [a]: { state: 'error', error: e } }));
+          },
+        );
+      }
+    }, 350);
+    return () => clearTimeout(timer);
+  }, [api, validKey]);
+
+  const ready = valid
+    .map((a) => previews[a])
+    .filter((p): p is { state: 'ready'; preview: RoutePreview } => p?.state === 'ready')
+    .map((p) => p.preview);
+  const allReady = valid.length > 0 && ready.length === valid.length;
+  const options = modeOptions(ready);
+  const current = options.find((o) => o.mode === mode);
+  const consentNeeded = needsConsent(ready, mode, emailFallback);
+  // A choice that no longer applies (recipients changed) falls back to the most private.
+  useEffect(() => {
+    if (allReady && mode !== 'auto' && !(current?.possible && current.differs)) setMode('auto');
+  }, [allReady, mode, current?.possible, current?.differs]);
+  // Consent is given to one choice for these recipients: any change asks again.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the dependencies are the triggers, not inputs.
+  useEffect(() => setConsent(false), [mode, emailFallback, to]);
+
+  const send = async () => {
+    setError(null);
+    setInvalid(null);
+    const bad = addresses.find((a) => !looksLikeAddress(a));
+    if (addresses.length === 0 || bad !== undefined) {
+      setInvalid(bad === undefined ? t('compose.noRecipient') : t('compose.badAddress', { address: bad }));
+      return;
+    }
+    if (consentNeeded && !consent) {
+      setInvalid(t('compose.consentMissing'));
+      return;
+    }
+    setSending(true);
+    try {
+      const sent = await api.send({
+        to: addresses.map((address) => ({ address })),
+        subject,
+        text,
+        route: mode,
+        ...(replyTo ? { inReplyTo: replyTo } : {}),
+        ...(federationInPlay(ready, mode) ? { emailFallback } : {}),
+      });
+      drafts.remove(username, replyTo);
+      navigate(`/discussions/${sent.conversationId}`);
+    } catch (e) {
+      setError(e);
+      setSending(false);
+      setTimeout(() => errorRef.current?.focus(), 0);
+    }
+  };
+
+  const discard = () => {
+    drafts.remove(username, replyTo);
+    navigate(original ? `/discussions/${original.conversationId}` : '/discussions');
+  };
+
+  const back = original ? `/discussions/${original.conversationId}` : '/discussions';
+  const problem = error instanceof ApiError && error.problem !== 'network' ? error.problem : null;
+
+  return (
+    <article className="compose" aria-labelledby="compose-h">
+      <a className="back-link" href={back} onClick={onLinkClick(back)}>
+        ← {t(original ? 'compose.backToDiscussion' : 'discussion.back')}
+      </a>
+      <h1 id="compose-h" ref={headingRef} tabIndex={-1}>
+        {replyTo ? t('compose.replyTitle') : t('compose.title')}
+      </h1>
+      {restored && (
+        <p className="muted small" role="status">
+          {t('compose.restored')}
+        </p>
+      )}
+      <form
+        className="compose-form card"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          void send();
+        }}
+      >
+        <div className="field">
+          <label htmlFor={ids.to}>{t('compose.to')}</label>
+          <input
+            id={ids.to}
+            name="to"
+            type="text"
+            inputMode="email"
+            autoComplete="email"
+            aria-describedby={`${ids.toHelp} ${ids.routes}`}
+            value={to}
+            onChange={(e) => setTo(e.target.value)}
+          />
+          <p id={ids.toHelp} className="muted small">
+            {t('compose.toHelp')}
+          </p>
+        </div>
+        <section id={ids.routes} className="route-previews" aria-label={t('compose.routesTitle')} aria-live="polite">
+          {valid.length === 0 ? (
+            <p className="muted small">{t('compose.routesEmpty')}</p>
+          ) : (
+            <ul>
+              {valid.map((a) => (
+                <li key={a}>
+                  <RecipientRoutes address={a} preview={previews[a]} mode={mode} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+        {allReady &&
+          (options.some((o) => o.mode !== 'auto' && o.possible && o.differs) || federationInPlay(ready, mode)) && (
+            <fieldset className="route-choice">
+              <legend>{t('compose.routeChoice')}</legend>
+              {options
+                .filter((o) => o.mode === 'auto' || (o.possible && o.differs))
+                .map((o) => (
+                  <label key={o.mode} className="radio">
+                    <input
+                      type="radio"
+                      name="route"
+                      value={o.mode}
+                      checked={mode === o.mode}
+                      onChange={() => setMode(o.mode)}
+                    />
+                    <span>
+                      {t(`compose.mode.${o.mode}`)}
+                      {o.lowers.length > 0 && (
+                        <span className="muted small"> — {t('compose.lowers', { count: o.lowers.length })}</span>
+                      )}
+                    </span>
+                  </label>
+                ))}
+              {federationInPlay(ready, mode) && (
+                <label className="checkbox">
+                  <input type="checkbox" checked={emailFallback} onChange={(e) => setEmailFallback(e.target.checked)} />
+                  <span>{t('compose.emailFallback')}</span>
+                </label>
+              )}
+            </fieldset>
+          )}
+        {consentNeeded && (
+          <fieldset className="consent">
+            <legend>{t('compose.consentTitle')}</legend>
+            <ul>
+              {current?.lowers.map((l) => (
+                <li key={l.address}>
+                  {t('compose.lowered', {
+                    address: l.address,
+                    from: `${t(`compose.route.${l.from.route}`)} (${l.from.pi.score})`,
+                    to: `${t(`compose.route.${l.to.route}`)} (${l.to.pi.score})`,
+                  })}
+                </li>
+              ))}
+              {emailFallback && federationInPlay(ready, mode) && <li>{t('compose.fallbackLowers')}</li>}
+            </ul>
+            <label className="checkbox">
+              <input type="checkbox" checked={consent} onChange={(e) => setConsent(e.target.checked)} />
+              <span>{t('compose.consent')}</span>
+            </label>
+          </fieldset>
+        )}
+        <div className="field">
+          <label htmlFor={ids.subject}>{t('compose.subject')}</label>
+          <input
+            id={ids.subject}
+            name="subject"
+            type="text"
+            value={subject}
+            onChange={(e) => setSubject(e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.text}>{t('compose.body')}</label>
+          <textarea id={ids.text} name="text" rows={12} value={text} onChange={(e) => setText(e.target.value)} />
+        </div>
+        {(invalid !== null || error !== null) && (
+          <div className="problem" role="alert" tabIndex={-1} ref={errorRef}>
+            <p>{invalid ?? problemText(t, error)}</p>
+            {problem?.detail && (
+              <p className="muted small" lang="en">
+                {problem.detail}
+              </p>
+            )}
+          </div>
+        )}
+        <div className="compose-actions">
+          <button type="submit" className="button-primary" disabled={sending}>
+            {sending ? t('compose.sending') : t('compose.send')}
+          </button>
+          <button type="button" className="button-secondary" onClick={discard}>
+            {t('compose.discard')}
+          </button>
+          <span className="muted small">{t('compose.draftKept')}</span>
+        </div>
+      </form>
+    </article>
+  );
+}
+
+function RouteLine({ route, chosen }: { route: RouteOptionDto; chosen: boolean }) {
+  const { t } = useTranslation();
+  const ok = usable(route);
+  return (
+    <li className={`route-line${chosen ? ' route-chosen' : ''}${ok ? '' : ' route-unavailable'}`}>
+      <span className="route-name">
+        {t(`compose.route.${route.route}`)}
+        {chosen && <span className="route-tag">{t('compose.chosen')}</span>}
+        {!ok && <span className="route-tag route-tag-off">{t('compose.unavailable')}</span>}
+      </span>
+      <PiBadge pi={route.pi} size="small" subject={t(`compose.route.${route.route}`)} />
+      <span className="route-reason muted small" lang="en">
+        {route.reason}
+      </span>
+    </li>
+  );
+}
+
+function RecipientRoutes({
+  address,
+  preview,
+  mode,
+}: {
+  address: string;
+  preview: Preview | undefined;
+  mode: RouteMode;
+}) {
+  const { t } = useTranslation();
+  if (!preview || preview.state === 'loading')
+    return (
+      <div className="recipient-routes">
+        <strong>{address}</strong> <span className="muted small">{t('compose.routesLoading')}</span>
+      </div>
+    );
+  if (preview.state === 'error')
+    return (
+      <div className="recipient-routes">
+        <strong>{address}</strong> <span className="problem-inline">{problemText(t, preview.error)}</span>
+      </div>
+    );
+  const taken = routeFor(preview.preview, mode);
+  return (
+    <div className="recipient-routes">
+      <div className="recipient-head">
+        <strong>{address}</strong>
+        {taken ? (
+          <span>
+            {t('compose.willGo', { route: t(`compose.route.${taken.route}`) })}{' '}
+            <PiBadge pi={taken.pi} subject={`${address} — ${t(`compose.route.${taken.route}`)}`} />
+          </span>
+        ) : (
+          <span className="problem-inline">{t('compose.noRoute')}</span>
+        )}
+      </div>
+      <details>
+        <summary>{t('compose.allRoutes', { count: preview.preview.routes.length })}</summary>
+        <ul className="route-lines">
+          {preview.preview.routes.map((r) => (
+            <RouteLine key={r.route} route={r} chosen={taken?.route === r.route} />
+          ))}
+        </ul>
+      </details>
+    </div>
+  );
+}

@@ -1,0 +1,69 @@
+// @vitest-environment jsdom
+// DOMPurify is exercised in jsdom, which it supports and is tested against: happy-dom lets <script> through it.
+import { describe, expect, test } from 'vitest';
+import { EVIL_HOST, HOSTILE_MAILS } from '../../../tests/e2e/fixtures/hostile-html.ts';
+import { cleanCss, frameCsp, frameDocument, isRemote, sanitizeMail } from './sanitize.ts';
+
+describe('the mail HTML sanitiser', () => {
+  test('the corpus has at least 50 hostile variants', () => {
+    expect(HOSTILE_MAILS.length).toBeGreaterThanOrEqual(50);
+  });
+
+  test.each(HOSTILE_MAILS)('#$id $name: nothing that runs, nothing remote left', (mail) => {
+    const out = sanitizeMail(mail.html, { allowRemote: false });
+    // Links may point anywhere (the user chooses to follow them); nothing else may name another host.
+    const all = `${out.html.replace(/<a href="[^"]*"/g, '<a')}\n${out.styles.join('\n')}\n${out.css}`;
+    expect(out.html).not.toMatch(/<(script|iframe|object|embed|form|input|button|meta|base|link|svg|math|style)\b/i);
+    expect(out.html).not.toMatch(/\son[a-z]+\s*=/i);
+    expect(out.html).not.toMatch(/javascript:|vbscript:|data:text\/html/i);
+    expect(out.html).not.toMatch(/\sstyle\s*=/i);
+    expect(all).not.toContain(EVIL_HOST);
+    expect(all).not.toMatch(/expression\s*\(|behaviou?r\s*:|-moz-binding/i);
+    if (mail.remote) expect(out.remote).toBeGreaterThan(0);
+  });
+
+  test('ordinary mail keeps its text, links, images from data: and styles (moved out of the markup)', () => {
+    const out = sanitizeMail(
+      '<h1 style="color:#123456">Hello</h1><p>See <a href="https://example.org/a">this</a>.</p><img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">',
+      { allowRemote: false },
+    );
+    expect(out.html).toContain('<h1 data-cal-style="0">Hello</h1>');
+    expect(out.styles).toEqual(['color:#123456']);
+    expect(out.html).toContain('href="https://example.org/a"');
+    expect(out.html).toContain('target="_blank"');
+    expect(out.html).toContain('rel="noopener noreferrer"');
+    expect(out.html).toContain('src="data:image/png;base64,iVBORw0KGgo="');
+    expect(out.remote).toBe(0);
+  });
+
+  test('remote images are counted, trackers among them, and kept only when allowed (https only)', () => {
+    const html = `<img src="https://img.example/logo.png" alt="logo"><img src="https://t.example/o.gif" width="1" height="1"><img src="http://img.example/plain.png">`;
+    const blocked = sanitizeMail(html, { allowRemote: false });
+    expect(blocked.remote).toBe(3);
+    expect(blocked.trackers).toBe(1);
+    expect(blocked.html).not.toContain('img.example');
+    const allowed = sanitizeMail(html, { allowRemote: true });
+    expect(allowed.html).toContain('src="https://img.example/logo.png"');
+    expect(allowed.html).not.toContain('http://img.example/plain.png');
+  });
+
+  test('CSS: @import, url(), strings and escapes', () => {
+    const count = { remote: 0 };
+    expect(
+      cleanCss('@import "https://a.example/x.css"; p{background:url(https://a.example/b.png)}', false, count),
+    ).not.toContain('a.example');
+    expect(count.remote).toBe(2);
+    expect(cleanCss('p{background:url(data:image/png;base64,AAA)}', false, count)).toContain('data:image/png');
+    expect(isRemote('/relative.png')).toBe(true);
+    expect(isRemote('cid:part1')).toBe(false);
+  });
+
+  test('the frame document starts with a CSP that forbids scripts and remote loads', () => {
+    const doc = frameDocument(sanitizeMail('<p>x</p>', { allowRemote: false }), false);
+    expect(doc).toMatch(/^<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy"/);
+    expect(frameCsp(false)).toContain("script-src 'none'");
+    expect(frameCsp(false)).toContain('img-src data:;');
+    expect(frameCsp(true)).toContain('img-src data: https:;');
+    expect(frameCsp(false)).toContain("default-src 'none'");
+  });
+});
