@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { simpleParser } from 'mailparser';
 import { Type } from 'typebox';
-import { principalOf } from '../http/access.ts';
-import { problemResponses } from '../http/problem.ts';
-import { IdParams } from '../http/schemas.ts';
+import { principalOf } from '../api/access.ts';
+import { problemResponses } from '../api/problem.ts';
+import { IdParams } from '../api/schemas.ts';
 import { isAppError } from '../shared/errors.ts';
-import { PARSE_LIMITS } from './message.parser.ts';
+import { PARSE_LIMITS } from '../mail/message.parser.ts';
 import type { MessageService } from './message.service.ts';
 
 const HtmlBodyDto = Type.Object(
