@@ -173,6 +173,8 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
 
   async function newPage(options: { hostile?: boolean } = {}): Promise<Page> {
     const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1200, height: 900 } });
+    // Every wait below is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
+    context.setDefaultTimeout(120_000);
     const page = await context.newPage();
     page.on('console', (m) => {
       if (!options.hostile && /Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
@@ -341,10 +343,15 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     await page.getByLabel('To', { exact: true }).fill(`bob@${DOMAIN}`);
     await page.getByLabel('Subject').fill('Draft that must not be lost');
     await page.getByLabel('Message', { exact: true }).fill('Half-written thoughts.');
+    // The draft is written after each render; reload only once it is (a loaded machine may not have rendered yet).
+    await page.waitForFunction("(localStorage.getItem('caliopen.draft.alice.new') ?? '').includes('Half-written')");
     await page.reload();
     await page.getByText('Your draft was restored.').waitFor();
     assert.equal(await page.getByLabel('Subject').inputValue(), 'Draft that must not be lost');
     assert.equal(await page.getByLabel('Message', { exact: true }).inputValue(), 'Half-written thoughts.');
+    // The restored recipient's route preview is asked once; let it answer before the session ends, so that Send is
+    // the first request that meets the ended session (otherwise the preview would, and the app would leave compose).
+    await page.getByText('will go by delivery inside this instance').waitFor();
 
     // The session ends elsewhere; alice signs in again and finds her draft.
     const token = (await page.evaluate(
@@ -352,6 +359,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     )) as string;
     assert.equal((await inst.api('POST', '/api/v1/auth/logout', { token })).status, 204);
     await page.getByLabel('Message', { exact: true }).fill('Half-written thoughts, and more.');
+    await page.waitForFunction("(localStorage.getItem('caliopen.draft.alice.new') ?? '').includes('and more')");
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByText('Your session has ended. Sign in again to continue.').waitFor();
     await page.getByLabel('Username').fill('alice');
