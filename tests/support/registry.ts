@@ -22,25 +22,16 @@ import {
 } from '@caliopen/registry';
 import { CompactSign, importJWK } from 'jose';
 import pino from 'pino';
+import { type Api, type ApiResponse, jsonApi } from './api-client.ts';
 import { tempDir } from './tmp.ts';
 
-export interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-  bytes: Uint8Array;
-}
+export type { ApiResponse };
 
 export interface TestRegistry {
   running: RunningRegistry;
   url: string;
   dataDir: string;
-  api(
-    method: string,
-    path: string,
-    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  ): Promise<ApiResponse>;
+  api: Api;
   /** Creates an auditor through the service layer and logs it in over HTTP. */
   auditor(name: string): Promise<{ id: string; token: string; password: string }>;
   /** Where the checks reach `domain` (a test site on loopback). */
@@ -95,26 +86,7 @@ export async function startTestRegistry(
   });
   const url = running.url;
 
-  const api: TestRegistry['api'] = async (method, path, o = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body: string | undefined;
-    if (o.rawBody !== undefined) body = o.rawBody;
-    else if (o.body !== undefined) {
-      body = JSON.stringify(o.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const text = new TextDecoder().decode(bytes);
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    return { status: res.status, headers: res.headers, body: parsed, text, bytes };
-  };
+  const api = jsonApi(url);
 
   return {
     running,
