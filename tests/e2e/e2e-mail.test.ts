@@ -42,6 +42,7 @@ import {
 } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
+import { explain, factor, type Pi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const OUTSIDE = 'outside.example';
@@ -51,14 +52,6 @@ const CRLF = '\r\n';
 const SELECTOR = 'k2026';
 
 const dkim = dkimKey();
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-}
-
-const factor = (pi: Pi, id: string) => pi.factors.find((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
 
 /** The PI, checked to be well formed (its factors add up to the score). */
 function checkedPi(m: { pi: Pi }): Pi {

@@ -24,13 +24,7 @@ import { KEY_TRUST_RANK } from '@caliopen/instance/pi-model/pi.shared.ts';
 import { encodeQuery, tcpQuery, udpQuery } from '../support/dns-client.ts';
 import { startDnsServer, type DnsBehaviour, type TestDnsServer } from '../support/dns-server.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-}
-
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
+import { explain, type Pi } from '../support/pi.ts';
 
 function ok(r: ApiResponse, status = 200): any {
   assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);

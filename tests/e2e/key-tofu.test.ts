@@ -32,6 +32,7 @@ import {
   startMailWorld,
 } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
+import { explain, factor, type Pi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const OUTSIDE = 'outside.example';
@@ -40,15 +41,6 @@ const SELECTOR = 'tofu2026';
 const CRLF = '\r\n';
 
 const dkim = dkimKey();
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-  suggestions: { action: string; element: string; gain: number }[];
-}
-
-const factor = (pi: Pi, id: string) => pi.factors.find((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
 
 function expectProblem(r: ApiResponse, status: number, code: string, what: string): void {
   problemBody(r, status, what);

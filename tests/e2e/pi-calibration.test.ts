@@ -29,6 +29,7 @@ import {
   sendingDomain,
   startMailWorld,
 } from '../support/mail-world.ts';
+import { explain, factor, wellFormedPi, type Pi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const RECIPIENT = `ursula@${DOMAIN}`;
@@ -103,28 +104,8 @@ function letter(
   ].join(CRLF);
 }
 
-interface Pi {
-  score: number;
-  level: string;
-  modelVersion: string;
-  factors: { id: string; contribution: number; evidence: string }[];
-  suggestions: { action: string; element: string; gain: number }[];
-}
-
 /** The PI, checked to be well formed: integer 0–100 and the factors' contributions adding up to the score. */
-function checkedPi(m: { pi: Pi }): Pi {
-  const pi = m.pi;
-  assert.ok(Number.isInteger(pi.score) && pi.score >= 0 && pi.score <= 100, `score ${pi.score}`);
-  assert.equal(
-    pi.factors.reduce((sum, f) => sum + f.contribution, 0),
-    pi.score,
-    `the contributions add up to the score: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`,
-  );
-  return pi;
-}
-
-const factor = (pi: Pi, id: string) => pi.factors.find((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
+const checkedPi = (m: { pi: Pi }): Pi => wellFormedPi(m.pi);
 
 describe('Privacy Index calibration over real SMTP deliveries', () => {
   let world: MailWorld;

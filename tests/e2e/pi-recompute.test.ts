@@ -14,6 +14,7 @@ import { ok } from '../support/api-client.ts';
 import type { TestInstance } from '../support/instance.ts';
 import { dkimKey, dkimSigned, mailbox, type MailWorld, sendingDomain, startMailWorld } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
+import { explain, type Pi, wellFormedPi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const BOB = 'bob@example.org';
@@ -21,25 +22,10 @@ const SUBJECT = 'Signed: the keys to the shed';
 
 const dkim = dkimKey();
 
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-  suggestions: { action: string; element: string; gain: number }[];
-}
-
 /** The PI, checked to be well formed: the factors' contributions add up to the score. */
-function checkedPi(pi: Pi): Pi {
-  assert.ok(Number.isInteger(pi.score) && pi.score >= 0 && pi.score <= 100, `score ${pi.score}`);
-  assert.equal(
-    pi.factors.reduce((s, f) => s + f.contribution, 0),
-    pi.score,
-    `contributions add up: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`,
-  );
-  return pi;
-}
+const checkedPi = wellFormedPi;
 
 const has = (pi: Pi, id: string) => pi.factors.some((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
 
 describe('Privacy Index recomputation when a contact’s key arrives', () => {
   let world: MailWorld;
