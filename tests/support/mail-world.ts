@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dkimSign } from 'mailauth';
-import { ok } from './api-client.ts';
+import { type Api, ok } from './api-client.ts';
 import { startDnsServer, type TestDnsServer, type Zone } from './dns-server.ts';
 import { startTestInstance, type TestInstance } from './instance.ts';
 import { waitFor } from './net.ts';
@@ -110,7 +110,7 @@ export async function startMailWorld(o: {
 }
 
 /** Every message of an account (its discussions, then their messages). */
-export async function mailbox(inst: TestInstance, token: string): Promise<any[]> {
+export async function mailbox(inst: { api: Api }, token: string): Promise<any[]> {
   const out: any[] = [];
   for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token })).items) {
     out.push(...ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token })).items);
