@@ -48,6 +48,25 @@ export function sendingDomain(domain: string, selector: string, key: DkimKey, dm
   };
 }
 
+type InstanceOptions = NonNullable<Parameters<typeof startTestInstance>[0]>;
+
+/**
+ * An instance with its SMTP server on (a free port unless `env` says), whose SPF/DKIM/DMARC checks ask `dnsServer`
+ * (host:port); `env` adds to or overrides these settings.
+ */
+export function startSmtpInstance(o: InstanceOptions & { dnsServer: string }): Promise<TestInstance> {
+  const { dnsServer, env, ...rest } = o;
+  return startTestInstance({
+    ...rest,
+    env: {
+      CALIOPEN_SMTP_ENABLED: 'true',
+      CALIOPEN_SMTP_PORT: '0',
+      CALIOPEN_SMTP_DNS_SERVERS: dnsServer,
+      ...env,
+    },
+  });
+}
+
 /** An instance receiving mail over real SMTP, whose SPF/DKIM/DMARC checks ask a real DNS server on loopback. */
 export interface MailWorld {
   dns: TestDnsServer;
@@ -65,17 +84,15 @@ export async function startMailWorld(o: {
   /** The instance's key lookups (CALIOPEN_DNS_RESOLVERS) ask the same DNS server. */
   keyLookupsThroughDns?: boolean;
   env?: Record<string, string>;
-  services?: NonNullable<Parameters<typeof startTestInstance>[0]>['services'];
+  services?: InstanceOptions['services'];
 }): Promise<MailWorld> {
   const dns = await startDnsServer({ zone: o.zone });
   let inst: TestInstance;
   try {
-    inst = await startTestInstance({
+    inst = await startSmtpInstance({
       domain: o.domain,
+      dnsServer: `${dns.host}:${dns.port}`,
       env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
         ...(o.keyLookupsThroughDns ? { CALIOPEN_DNS_RESOLVERS: `${dns.host}:${dns.port}` } : {}),
         ...o.env,
       },
