@@ -12,13 +12,13 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dnsRecords, loadInstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
+import { problemBody } from '../support/api-client.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
 const SMTP_OUT = 'smtp-out';
 
 function expectProblem(r: ApiResponse, status: number, code: string, what: string): void {
-  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  problemBody(r, status, what);
   assert.equal(r.body?.code, code, `${what}: ${r.text.slice(0, 300)}`);
 }
 
