@@ -16,14 +16,12 @@ import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import pino from 'pino';
-import { type Api, type ApiResponse, jsonApi } from '../support/api-client.ts';
+import { type Api, jsonApi, ok } from '../support/api-client.ts';
 import { mailbox as mailboxOf } from '../support/mail-world.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/net.ts';
 
 const DOMAIN = 'alpha.test';
-
-type Res = ApiResponse;
 
 describe('late decryption: encrypted mail that arrived while the server-held key was locked', () => {
   const tmp = tempDir('caliopen-late-decryption-');
@@ -41,10 +39,6 @@ describe('late decryption: encrypted mail that arrived while the server-held key
 
   /** The API of the instance running now (it restarts). */
   const api: Api = (method, path, o) => jsonApi(running.url)(method, path, o);
-  const ok = (r: Res, status = 200): any => {
-    assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-    return r.body;
-  };
   async function login(username: keyof typeof passwords): Promise<string> {
     return ok(await api('POST', '/api/v1/auth/login', { body: { username, password: passwords[username] } }))
       .token as string;
