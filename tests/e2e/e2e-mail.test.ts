@@ -30,7 +30,7 @@ import { detectOpenPgp } from '@caliopen/instance/openpgp/openpgp.detect.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { ok } from '../support/api-client.ts';
 import type { TestDnsServer } from '../support/dns-server.ts';
-import { startTestInstance, type TestInstance } from '../support/instance.ts';
+import { queueIdle, startTestInstance, type TestInstance } from '../support/instance.ts';
 import {
   dkimKey,
   dkimSigned as signedBy,
@@ -152,10 +152,7 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     receivedMessage(inst, token, (m) => m.subject === subject && m.direction === 'inbound');
 
   async function piQueueIdle(): Promise<void> {
-    await waitFor(async () => {
-      const c = await inst.running.services.queue.counts('pi');
-      return c.waiting + c.active + c.delayed === 0;
-    }, 30_000);
+    await waitFor(() => queueIdle(inst.running, 'pi'), 30_000);
   }
 
   /** One SMTP session from the outside domain's server, over STARTTLS. */

@@ -47,7 +47,7 @@ import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { ok } from '../support/api-client.ts';
 import { type FederatedPair, startFederatedPair } from '../support/federated-pair.ts';
-import type { TestInstance } from '../support/instance.ts';
+import { queueIdle, type TestInstance } from '../support/instance.ts';
 import { STAND_IN_INSTANCE_PI, StandInDirectory } from '../support/federation.ts';
 
 describe('federated delivery alpha.test -> beta.test', () => {
@@ -565,10 +565,7 @@ describe('federated delivery alpha.test -> beta.test', () => {
   test('delivery attempts: a recipient_unknown answer is tried once, never again; a peer unreachable once is retried and delivered once', async () => {
     const attempts = (messageId: string) =>
       alphaLog.filter((l) => l.msg === 'federation delivery attempt' && l.messageId === messageId);
-    const idle = async () => {
-      const c = await a.running.services.queue.counts('federation-out');
-      return c.waiting + c.delayed + c.active === 0;
-    };
+    const idle = () => queueIdle(a.running, 'federation-out');
 
     const refused = ok(
       await a.api('POST', '/api/v1/messages', {

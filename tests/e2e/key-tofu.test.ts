@@ -22,7 +22,7 @@ import { CONTACT_CAPS, CONTACT_POINTS } from '@caliopen/instance/pi-model/contac
 import { MESSAGE_POINTS } from '@caliopen/instance/pi-model/message-pi.model.ts';
 import { KEY_TRUST_RANK } from '@caliopen/instance/pi-model/pi.shared.ts';
 import { ok, problemBody } from '../support/api-client.ts';
-import type { ApiResponse, TestInstance } from '../support/instance.ts';
+import { type ApiResponse, queueIdle, type TestInstance } from '../support/instance.ts';
 import {
   dkimKey,
   dkimSigned as signedBy,
@@ -102,10 +102,7 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     await world?.stop();
   });
 
-  async function piQueueIdle(): Promise<boolean> {
-    const c = await inst.running.services.queue.counts('pi');
-    return c.waiting + c.active + c.delayed === 0;
-  }
+  const piQueueIdle = () => queueIdle(inst.running, 'pi');
 
   /** Waits until `probe` holds and the 'pi' queue has nothing left to do. */
   async function settled(probe: () => Promise<boolean>, what: string): Promise<void> {

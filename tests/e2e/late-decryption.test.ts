@@ -17,6 +17,7 @@ import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import pino from 'pino';
 import { type Api, jsonApi, ok } from '../support/api-client.ts';
+import { queueIdle as isIdle } from '../support/instance.ts';
 import { mailbox as mailboxOf } from '../support/mail-world.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/net.ts';
@@ -49,10 +50,7 @@ describe('late decryption: encrypted mail that arrived while the server-held key
   /** Every message of an account (discussions, then their messages). */
   const mailbox = (token: string) => mailboxOf({ api }, token);
   async function queueIdle(queue: string): Promise<void> {
-    await waitFor(async () => {
-      const c = await running.services.queue.counts(queue);
-      return c.waiting + c.active + c.delayed === 0;
-    }, 30_000);
+    await waitFor(() => isIdle(running, queue), 30_000);
   }
   async function searchIds(token: string, q: string): Promise<string[]> {
     return (ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(q)}`, { token })).items as any[]).map(

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateTestKey, pgpMimeSigned, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { PI_QUEUE } from '@caliopen/instance/privacy/pi.service.ts';
 import { ok } from '../support/api-client.ts';
-import type { TestInstance } from '../support/instance.ts';
+import { queueIdle as isIdle, type TestInstance } from '../support/instance.ts';
 import { dkimKey, dkimSigned, mailbox, type MailWorld, sendingDomain, startMailWorld } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
 import { explain, type Pi, wellFormedPi } from '../support/pi.ts';
@@ -57,10 +57,7 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     };
   }
 
-  async function queueIdle(queue: string): Promise<boolean> {
-    const c = await inst.running.services.queue.counts(queue);
-    return c.waiting + c.active + c.delayed === 0;
-  }
+  const queueIdle = (queue: string) => isIdle(inst.running, queue);
 
   beforeAll(async () => {
     world = await startMailWorld({ domain: DOMAIN, zone: sendingDomain('example.org', 'mail2026', dkim) });

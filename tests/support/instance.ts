@@ -74,3 +74,9 @@ export async function startTestInstance(
     },
   };
 }
+
+/** Whether a queue of the running instance has nothing waiting, running or delayed. */
+export async function queueIdle(running: RunningInstance, queue: string): Promise<boolean> {
+  const c = await running.services.queue.counts(queue);
+  return c.waiting + c.active + c.delayed === 0;
+}
