@@ -22,15 +22,11 @@ import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { lookupOpenPgpKey } from '@caliopen/instance/discovery/dns-key.lookup.ts';
 import { deriveKek } from '@caliopen/instance/keys/account-key.wrap.ts';
 import { generateTestKey, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
+import { type Api, type ApiResponse, jsonApi } from '../support/api-client.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/net.ts';
 
-interface Res {
-  status: number;
-  body: any;
-  text: string;
-  type: string;
-}
+type Res = ApiResponse;
 
 /** The ways a secret could sit in storage or logs: raw bytes, hex, base64 and base64url at every byte alignment. */
 function formsOf(secret: Uint8Array): { bytes: Buffer; text: string[] } {
@@ -149,28 +145,12 @@ describe('account keys over the API', () => {
   let cleoKey: TestKey;
   let stranger: TestKey;
 
-  async function api(method: string, path: string, o: { token?: string; body?: unknown } = {}): Promise<Res> {
-    const headers: Record<string, string> = {};
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    if (o.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${running.url}${path}`, {
-      method,
-      headers,
-      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-    });
-    const text = await res.text();
-    let body: unknown = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null;
-    }
-    return { status: res.status, body, text, type: res.headers.get('content-type') ?? '' };
-  }
+  /** The API of the instance running now (it restarts). */
+  const api: Api = (method, path, o) => jsonApi(running.url)(method, path, o);
 
   function problem(r: Res, status: number, code: string | string[], what: string): void {
     assert.equal(r.status, status, `${what}: ${r.status} ${r.text.slice(0, 300)}`);
-    assert.match(r.type, /^application\/problem\+json/, what);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
     assert.ok([code].flat().includes(r.body.code), `${what}: ${r.body.code} ${r.body.detail ?? ''}`);
   }
 

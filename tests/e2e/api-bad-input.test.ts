@@ -5,31 +5,18 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
+import { problemBody, tablesSnapshot } from '../support/api-client.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
 function expectProblem(r: ApiResponse, status: number, codes: string[], what: string): void {
-  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  problemBody(r, status, what);
   assert.ok(codes.includes(r.body?.code), `${what}: code ${r.body?.code} not in ${codes.join(', ')}`);
   assert.ok(r.body.requestId, `${what}: request id`);
 }
 
 /** Every row of every table: what "nothing changed" is checked against. */
 function snapshot(inst: TestInstance): string {
-  const db = (inst.running.services.storage as SqliteStorage).db;
-  const tables = db
-    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    .all();
-  return JSON.stringify(
-    tables.map(({ name }) => [
-      name,
-      db
-        .prepare(`SELECT * FROM "${name}"`)
-        .all()
-        .map((row) => JSON.stringify(row))
-        .sort(),
-    ]),
-  );
+  return tablesSnapshot((inst.running.services.storage as SqliteStorage).db);
 }
 
 describe('hostile input on every route', () => {

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remote-identity.entity.ts';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { queueIdle, startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 
 type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
@@ -194,10 +194,7 @@ describe('authorization walk over every route', () => {
   async function stateOfA(): Promise<string> {
     // Privacy Index recomputation runs in the background ('pi' queue): let it settle so that only a change caused by
     // the call under test can differ.
-    await waitFor(async () => {
-      const c = await inst.running.services.queue.counts('pi');
-      return c.waiting + c.active + c.delayed === 0;
-    }, 20_000);
+    await waitFor(() => queueIdle(inst.running, 'pi'), 20_000);
     const s = inst.running.services.storage;
     const account = await s.accounts.get(ctx.a.id);
     const devices = await s.devices.listByAccount(ctx.a.id);

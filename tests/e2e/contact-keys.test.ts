@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateTestKey, revokedPublicKey, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import type { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
+import { problemBody } from '../support/api-client.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
 function expectProblem(r: ApiResponse, status: number, code: string, what: string): void {
-  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  problemBody(r, status, what);
   assert.equal(r.body?.code, code, what);
 }
 

@@ -16,11 +16,8 @@
  * exercises everything that reads keys through the port.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { dkimSign } from 'mailauth';
 import * as openpgp from 'openpgp';
 import type { AccountKeys } from '@caliopen/instance/keys/account-key.port.ts';
 import {
@@ -31,11 +28,21 @@ import {
 } from '@caliopen/instance/openpgp/openpgp.compose.ts';
 import { detectOpenPgp } from '@caliopen/instance/openpgp/openpgp.detect.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
-import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok } from '../support/api-client.ts';
+import type { TestDnsServer } from '../support/dns-server.ts';
+import { queueIdle, startTestInstance, type TestInstance } from '../support/instance.ts';
+import {
+  dkimKey,
+  dkimSigned as signedBy,
+  mailbox as mailboxOf,
+  type MailWorld,
+  receivedMessage,
+  sendingDomain,
+  startMailWorld,
+} from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
-import { RawSmtpClient } from '../support/smtp-client.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
+import { explain, factor, type Pi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const OUTSIDE = 'outside.example';
@@ -44,22 +51,7 @@ const DAVE = `dave@${OUTSIDE}`;
 const CRLF = '\r\n';
 const SELECTOR = 'k2026';
 
-const dkim = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const dkimPrivatePem = dkim.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const dkimPublic = `v=DKIM1; k=rsa; p=${dkim.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-}
-
-const factor = (pi: Pi, id: string) => pi.factors.find((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-  return r.body;
-}
+const dkim = dkimKey();
 
 /** The PI, checked to be well formed (its factors add up to the score). */
 function checkedPi(m: { pi: Pi }): Pi {
@@ -86,16 +78,7 @@ class TestAccountKeys implements AccountKeys {
   }
 }
 
-async function dkimSigned(message: Buffer | string): Promise<string> {
-  const text = Buffer.isBuffer(message) ? message.toString('utf8') : message;
-  const result = await dkimSign(text, {
-    canonicalization: 'relaxed/relaxed',
-    signTime: new Date(),
-    signatureData: [{ signingDomain: OUTSIDE, selector: SELECTOR, privateKey: dkimPrivatePem }],
-  } as Parameters<typeof dkimSign>[1]);
-  assert.deepEqual(result.errors, []);
-  return result.signatures + text;
-}
+const dkimSigned = (message: Buffer | string) => signedBy(dkim, { domain: OUTSIDE, selector: SELECTOR }, message);
 
 /** A plain letter from the outside, with extra header lines (an Autocrypt header...). */
 function letter(from: string, subject: string, extra: string[] = []): Buffer {
@@ -118,10 +101,10 @@ function letter(from: string, subject: string, extra: string[] = []): Buffer {
 }
 
 describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route preview) over real SMTP', () => {
+  let world: MailWorld;
   let dns: TestDnsServer;
   let sink: SmtpSink;
   let inst: TestInstance;
-  let cert: string;
   const accountKeys = new TestAccountKeys();
   let alice: { id: string; token: string };
   let bob: { id: string; token: string };
@@ -130,30 +113,21 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
   let carolKey: TestKey;
 
   beforeAll(async () => {
-    dns = await startDnsServer({
-      zone: {
-        [OUTSIDE]: [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
-        [`${SELECTOR}._domainkey.${OUTSIDE}`]: [{ type: 'TXT', data: dkimPublic }],
-        [`_dmarc.${OUTSIDE}`]: [{ type: 'TXT', data: 'v=DMARC1; p=reject' }],
-      },
-    });
-    // Key lookups for garbage.example get garbage back (a hostile or broken resolver).
-    dns.behaviour = (q) => (q.name.toLowerCase().endsWith('garbage.example') ? 'garbage' : 'normal');
     sink = await startSmtpSink();
-    inst = await startTestInstance({
+    world = await startMailWorld({
       domain: DOMAIN,
+      zone: sendingDomain(OUTSIDE, SELECTOR, dkim),
+      keyLookupsThroughDns: true,
       env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
-        CALIOPEN_DNS_RESOLVERS: `${dns.host}:${dns.port}`,
         CALIOPEN_OUTBOUND_MX_OVERRIDE: `${OUTSIDE}=127.0.0.1:${sink.port}`,
         CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: '100',
       },
       // WKD would reach for the outside domains over HTTPS: off here (the unit tests and discovery-dns-wkd cover it).
       services: { accountKeys, keyDiscovery: { wkd: false } },
     });
-    cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
+    ({ dns, inst } = world);
+    // Key lookups for garbage.example get garbage back (a hostile or broken resolver).
+    dns.behaviour = (q) => (q.name.toLowerCase().endsWith('garbage.example') ? 'garbage' : 'normal');
     [aliceKey, bobKey, carolKey] = await Promise.all([
       generateTestKey(`alice@${DOMAIN}`),
       generateTestKey(`bob@${DOMAIN}`),
@@ -166,48 +140,24 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
   });
 
   afterAll(async () => {
-    await inst?.stop();
+    await world?.stop();
     await sink?.stop();
-    await dns?.close();
   });
 
   /** Every message of an account (discussions, then their messages). */
-  async function mailbox(token: string): Promise<any[]> {
-    const out: any[] = [];
-    for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token })).items) {
-      out.push(...ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token })).items);
-    }
-    return out;
-  }
+  const mailbox = (token: string) => mailboxOf(inst, token);
 
   /** Waits for the inbound message with this subject; resolves its detail. */
-  async function received(token: string, subject: string): Promise<any> {
-    let id: string | null = null;
-    await waitFor(async () => {
-      id = (await mailbox(token)).find((m) => m.subject === subject && m.direction === 'inbound')?.id ?? null;
-      return id !== null;
-    }, 30_000);
-    return ok(await inst.api('GET', `/api/v1/messages/${id}`, { token }));
-  }
+  const received = (token: string, subject: string) =>
+    receivedMessage(inst, token, (m) => m.subject === subject && m.direction === 'inbound');
 
   async function piQueueIdle(): Promise<void> {
-    await waitFor(async () => {
-      const c = await inst.running.services.queue.counts('pi');
-      return c.waiting + c.active + c.delayed === 0;
-    }, 30_000);
+    await waitFor(() => queueIdle(inst.running, 'pi'), 30_000);
   }
 
   /** One SMTP session from the outside domain's server, over STARTTLS. */
-  async function deliverFromOutside(from: string, raw: string | Buffer): Promise<void> {
-    const c = await RawSmtpClient.connect(inst.running.smtp!.port);
-    assert.equal((await c.read())?.code, 220);
-    assert.equal((await c.command(`EHLO mx.${OUTSIDE}`))?.code, 250);
-    await c.startTls({ ca: cert, servername: DOMAIN });
-    assert.equal((await c.command(`EHLO mx.${OUTSIDE}`))?.code, 250);
-    const reply = await c.send(from, [`alice@${DOMAIN}`], raw);
-    assert.equal(reply?.code, 250, `${reply?.code} ${reply?.text}`);
-    await c.quit();
-  }
+  const deliverFromOutside = (from: string, raw: string | Buffer) =>
+    world.deliver({ helo: `mx.${OUTSIDE}`, from, to: [`alice@${DOMAIN}`], raw });
 
   async function keysOfContact(token: string, address: string): Promise<any[]> {
     const contacts = ok(await inst.api('GET', '/api/v1/contacts?limit=200', { token })).items as any[];

@@ -12,7 +12,9 @@ import { hostileCorpus } from '@caliopen/instance/mail/hostile-mail.fixture.ts';
 import { PURGE_QUEUE } from '@caliopen/instance/messages/message.service.ts';
 import type { IngestRequest } from '@caliopen/instance/messages/message-ingest.port.ts';
 import { waitFor } from '../support/net.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok } from '../support/api-client.ts';
+import { startTestInstance, type TestInstance } from '../support/instance.ts';
+import { startSmtpInstance } from '../support/mail-world.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
 
 const DOMAIN = 'alpha.test';
@@ -39,11 +41,6 @@ function mail(o: {
     ...(o.headers ?? []),
   ];
   return Buffer.from(`${headers.join('\r\n')}\r\n\r\n${o.body ?? 'Hello.'}\r\n`);
-}
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 400)}`);
-  return r.body;
 }
 
 describe('email core through the API', () => {
@@ -532,9 +529,7 @@ describe('conversations by people, through the real SMTP server', () => {
   beforeAll(async () => {
     // The senders' domains are on the internet: a DNS server on loopback answers for them (no records: SPF none).
     dns = await startInternetDns();
-    inst = await startTestInstance({
-      env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server },
-    });
+    inst = await startSmtpInstance({ dnsServer: dns.server });
     token = (await inst.user('victor')).token;
   });
   afterAll(async () => {

@@ -40,19 +40,18 @@ import {
 import { peerRequest } from '@caliopen/instance/federation/federation.client.ts';
 import { DEFAULT_MAX_INBOX_BYTES } from '@caliopen/instance/federation/inbox.routes.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
-import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
+import type { InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { computeMessagePi, type MessagePiFacts } from '@caliopen/instance/pi-model/message-pi.model.ts';
+import { mailbox } from '../support/mail-world.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok } from '../support/api-client.ts';
+import { type FederatedPair, startFederatedPair } from '../support/federated-pair.ts';
+import { queueIdle, type TestInstance } from '../support/instance.ts';
 import { STAND_IN_INSTANCE_PI, StandInDirectory } from '../support/federation.ts';
 
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-  return r.body;
-}
-
 describe('federated delivery alpha.test -> beta.test', () => {
+  let pair: FederatedPair;
   let a: TestInstance;
   let b: TestInstance;
   let sink: SmtpSink;
@@ -79,24 +78,19 @@ describe('federated delivery alpha.test -> beta.test', () => {
         for (const listener of onAlphaLog) listener(line);
       }
     });
-    a = await startTestInstance({
-      domain: 'alpha.test',
-      logTo: logs,
-      env: {
-        CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`,
-        CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: '2',
-        CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: '200',
-      },
-    });
-    b = await startTestInstance({ domain: 'beta.test', clock: () => new Date(Date.now() + betaOffsetMs) });
-    alphaId = await loadInstanceIdentity(a.dataDir, a.running.services.box);
-    betaId = await loadInstanceIdentity(b.dataDir, b.running.services.box);
-    betaUrl = `https://127.0.0.1:${new URL(b.running.publicUrl!).port}`;
-    directory.add(alphaId, a.running.publicUrl!);
-    directory.add(betaId, b.running.publicUrl!);
     // Both instances read the directory at each use.
-    (a.running.services as { federation?: unknown }).federation = directory;
-    (b.running.services as { federation?: unknown }).federation = directory;
+    pair = await startFederatedPair(directory, {
+      alpha: {
+        logTo: logs,
+        env: {
+          CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`,
+          CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: '2',
+          CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: '200',
+        },
+      },
+      beta: { clock: () => new Date(Date.now() + betaOffsetMs) },
+    });
+    ({ alpha: a, beta: b, alphaId, betaId, betaUrl } = pair);
     alice = await a.user('alice');
     bob = await b.user('bob');
     // Alice is a contact Bob made.
@@ -109,18 +103,10 @@ describe('federated delivery alpha.test -> beta.test', () => {
     );
   });
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
+    await pair?.stop();
     await sink?.stop();
   });
 
-  async function mailbox(inst: TestInstance, token: string): Promise<any[]> {
-    const out: any[] = [];
-    for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token })).items) {
-      out.push(...ok(await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token })).items);
-    }
-    return out;
-  }
   const bobCount = async () => (await mailbox(b, bob.token)).length;
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -579,10 +565,7 @@ describe('federated delivery alpha.test -> beta.test', () => {
   test('delivery attempts: a recipient_unknown answer is tried once, never again; a peer unreachable once is retried and delivered once', async () => {
     const attempts = (messageId: string) =>
       alphaLog.filter((l) => l.msg === 'federation delivery attempt' && l.messageId === messageId);
-    const idle = async () => {
-      const c = await a.running.services.queue.counts('federation-out');
-      return c.waiting + c.delayed + c.active === 0;
-    };
+    const idle = () => queueIdle(a.running, 'federation-out');
 
     const refused = ok(
       await a.api('POST', '/api/v1/messages', {

@@ -30,20 +30,18 @@ import {
 } from '@caliopen/federation-protocol';
 import { peerRequest, type PeerResponse } from '@caliopen/instance/federation/federation.client.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
-import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
+import type { InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { generateEd25519KeyPair } from '@caliopen/federation-protocol';
-import { joinDirectory, STAND_IN_INSTANCE_PI, StandInDirectory } from '../support/federation.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok } from '../support/api-client.ts';
+import { type FederatedPair, startFederatedPair } from '../support/federated-pair.ts';
+import { STAND_IN_INSTANCE_PI, StandInDirectory } from '../support/federation.ts';
+import type { TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-  return r.body;
-}
 
 const factorIds = (pi: { factors: { id: string }[] }) => pi.factors.map((f) => f.id);
 
 describe('federated key directory and trust sharing', () => {
+  let pair: FederatedPair;
   let a: TestInstance;
   let b: TestInstance;
   let alphaId: InstanceIdentity;
@@ -62,15 +60,8 @@ describe('federated key directory and trust sharing', () => {
   beforeAll(async () => {
     // WKD off and DNS lookups off: a key found can only come from the federation.
     const services = { keyDiscovery: { wkd: false as const, dns: false as const } };
-    a = await startTestInstance({ domain: 'alpha.test', clock, services });
-    b = await startTestInstance({ domain: 'beta.test', clock, services });
-    alphaId = await loadInstanceIdentity(a.dataDir, a.running.services.box);
-    betaId = await loadInstanceIdentity(b.dataDir, b.running.services.box);
-    betaUrl = `https://127.0.0.1:${new URL(b.running.publicUrl!).port}`;
-    joinDirectory(directory, [
-      { instance: a, identity: alphaId },
-      { instance: b, identity: betaId },
-    ]);
+    pair = await startFederatedPair(directory, { alpha: { clock, services }, beta: { clock, services } });
+    ({ alpha: a, beta: b, alphaId, betaId, betaUrl } = pair);
     alice = await a.user('alice');
     bob = await b.user('bob');
     await b.user('carol'); // no key
@@ -87,8 +78,7 @@ describe('federated key directory and trust sharing', () => {
     ).id;
   });
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
+    await pair?.stop();
   });
 
   /** A GET to beta's public face as alpha would send it (signed by `signer`, alpha's certificate), or as told. */

@@ -7,18 +7,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok } from '../support/api-client.ts';
+import type { ApiResponse, TestInstance } from '../support/instance.ts';
+import { startSmtpInstance } from '../support/mail-world.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
 
 const DOMAIN = 'alpha.test';
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 400)}`);
-  return r.body;
-}
 
 function expectProblem(r: ApiResponse, code: string, what: string): void {
   assert.equal(r.status, 400, `${what}: ${r.status} ${r.text.slice(0, 300)}`);
@@ -78,14 +75,10 @@ describe('importance: from important to junk', () => {
       'spoofer.example': ['v=spf1 -all'],
     });
     sink = await startSmtpSink({ port: await freePort() });
-    inst = await startTestInstance({
+    inst = await startSmtpInstance({
       domain: DOMAIN,
-      env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-        CALIOPEN_OUTBOUND_MX_OVERRIDE: `remote.test=127.0.0.1:${sink.port}`,
-      },
+      dnsServer: dns.server,
+      env: { CALIOPEN_OUTBOUND_MX_OVERRIDE: `remote.test=127.0.0.1:${sink.port}` },
     });
     token = (await inst.user('ursula')).token;
   });

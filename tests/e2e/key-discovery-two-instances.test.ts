@@ -23,19 +23,9 @@ import { CONTACT_POINTS } from '@caliopen/instance/pi-model/contact-pi.model.ts'
 import { KEY_TRUST_RANK } from '@caliopen/instance/pi-model/pi.shared.ts';
 import { encodeQuery, tcpQuery, udpQuery } from '../support/dns-client.ts';
 import { startDnsServer, type DnsBehaviour, type TestDnsServer } from '../support/dns-server.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-}
-
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-  return r.body;
-}
+import { ok } from '../support/api-client.ts';
+import { startTestInstance, type TestInstance } from '../support/instance.ts';
+import { explain, type Pi } from '../support/pi.ts';
 
 /** RFC 7929 §3, computed here rather than with the code under test: SHA-256 of the local part, 28 octets, hex. */
 const ownerName = (localPart: string, domain: string) =>

@@ -14,20 +14,25 @@
  * The Privacy Index recomputation runs in the 'pi' queue: the test waits for it to be idle, never for a time.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { dkimSign } from 'mailauth';
 import { autocryptHeader, autocryptKeydata, withHeader } from '@caliopen/instance/openpgp/openpgp.compose.ts';
 import { generateTestKey, pgpMimeSigned, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { CONTACT_CAPS, CONTACT_POINTS } from '@caliopen/instance/pi-model/contact-pi.model.ts';
 import { MESSAGE_POINTS } from '@caliopen/instance/pi-model/message-pi.model.ts';
 import { KEY_TRUST_RANK } from '@caliopen/instance/pi-model/pi.shared.ts';
-import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok, problemBody } from '../support/api-client.ts';
+import { type ApiResponse, queueIdle, type TestInstance } from '../support/instance.ts';
+import {
+  dkimKey,
+  dkimSigned as signedBy,
+  type MailWorld,
+  receivedMessage,
+  sendingDomain,
+  startMailWorld,
+} from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
-import { RawSmtpClient } from '../support/smtp-client.ts';
+import { explain, factor, type Pi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const OUTSIDE = 'outside.example';
@@ -35,41 +40,15 @@ const CAROL = `carol@${OUTSIDE}`;
 const SELECTOR = 'tofu2026';
 const CRLF = '\r\n';
 
-const dkim = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const dkimPrivatePem = dkim.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const dkimPublic = `v=DKIM1; k=rsa; p=${dkim.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-  suggestions: { action: string; element: string; gain: number }[];
-}
-
-const factor = (pi: Pi, id: string) => pi.factors.find((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-  return r.body;
-}
+const dkim = dkimKey();
 
 function expectProblem(r: ApiResponse, status: number, code: string, what: string): void {
-  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  problemBody(r, status, what);
   assert.equal(r.body?.code, code, what);
 }
 
 /** A message from the outside domain, DKIM-signed by it (relaxed/relaxed, as common MTAs sign). */
-async function dkimSigned(message: Buffer): Promise<string> {
-  const text = message.toString('utf8');
-  const result = await dkimSign(text, {
-    canonicalization: 'relaxed/relaxed',
-    signTime: new Date(),
-    signatureData: [{ signingDomain: OUTSIDE, selector: SELECTOR, privateKey: dkimPrivatePem }],
-  } as Parameters<typeof dkimSign>[1]);
-  assert.deepEqual(result.errors, []);
-  return result.signatures + text;
-}
+const dkimSigned = (message: Buffer) => signedBy(dkim, { domain: OUTSIDE, selector: SELECTOR }, message);
 
 /** A plain letter from Carol, with extra header lines first (her Autocrypt header). */
 function letter(subject: string, extra: string[] = []): Buffer {
@@ -92,9 +71,8 @@ function letter(subject: string, extra: string[] = []): Buffer {
 }
 
 describe('trust on first use: a changed key raises an alert and lowers the contact PI; verifying restores it', () => {
-  let dns: TestDnsServer;
+  let world: MailWorld;
   let inst: TestInstance;
-  let cert: string;
   let alice: { id: string; token: string };
   let other: { id: string; token: string };
   let k1: TestKey;
@@ -105,25 +83,14 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
   let plainLetter: { id: string; pi: Pi; facts: any; from: { contactId: string } };
 
   beforeAll(async () => {
-    dns = await startDnsServer({
-      zone: {
-        [OUTSIDE]: [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
-        [`${SELECTOR}._domainkey.${OUTSIDE}`]: [{ type: 'TXT', data: dkimPublic }],
-        [`_dmarc.${OUTSIDE}`]: [{ type: 'TXT', data: 'v=DMARC1; p=reject' }],
-      },
-    });
-    inst = await startTestInstance({
+    world = await startMailWorld({
       domain: DOMAIN,
-      env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
-        CALIOPEN_DNS_RESOLVERS: `${dns.host}:${dns.port}`,
-      },
+      zone: sendingDomain(OUTSIDE, SELECTOR, dkim),
+      keyLookupsThroughDns: true,
       // Keys come from her mail only here: no lookups reaching for outside.example.
       services: { keyDiscovery: { wkd: false, dns: false } },
     });
-    cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
+    inst = world.inst;
     [k1, k2] = await Promise.all([
       generateTestKey(CAROL, { name: 'Carol' }),
       generateTestKey(CAROL, { name: 'Carol (new laptop)' }),
@@ -132,14 +99,10 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
     other = await inst.user('olivier');
   });
   afterAll(async () => {
-    await inst?.stop();
-    await dns?.close();
+    await world?.stop();
   });
 
-  async function piQueueIdle(): Promise<boolean> {
-    const c = await inst.running.services.queue.counts('pi');
-    return c.waiting + c.active + c.delayed === 0;
-  }
+  const piQueueIdle = () => queueIdle(inst.running, 'pi');
 
   /** Waits until `probe` holds and the 'pi' queue has nothing left to do. */
   async function settled(probe: () => Promise<boolean>, what: string): Promise<void> {
@@ -149,31 +112,10 @@ describe('trust on first use: a changed key raises an alert and lowers the conta
   }
 
   /** One SMTP session from the outside domain's server, over STARTTLS. */
-  async function deliver(raw: string): Promise<void> {
-    const c = await RawSmtpClient.connect(inst.running.smtp!.port);
-    assert.equal((await c.read())?.code, 220);
-    assert.equal((await c.command(`EHLO mx.${OUTSIDE}`))?.code, 250);
-    await c.startTls({ ca: cert, servername: DOMAIN });
-    assert.equal((await c.command(`EHLO mx.${OUTSIDE}`))?.code, 250);
-    const reply = await c.send(CAROL, [`alice@${DOMAIN}`], raw);
-    assert.equal(reply?.code, 250, `${reply?.code} ${reply?.text}`);
-    await c.quit();
-  }
+  const deliver = (raw: string) => world.deliver({ helo: `mx.${OUTSIDE}`, from: CAROL, to: [`alice@${DOMAIN}`], raw });
 
   /** Waits for Alice's inbound message with this subject; resolves its detail (PI breakdown included). */
-  async function received(subject: string): Promise<any> {
-    let id: string | null = null;
-    await waitFor(async () => {
-      for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=50', { token: alice.token })).items) {
-        const m = ok(
-          await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=100`, { token: alice.token }),
-        ).items.find((x: any) => x.subject === subject);
-        if (m) id = m.id;
-      }
-      return id !== null;
-    }, 30_000);
-    return message(id!);
-  }
+  const received = (subject: string) => receivedMessage(inst, alice.token, (m) => m.subject === subject);
 
   const message = async (id: string) => ok(await inst.api('GET', `/api/v1/messages/${id}`, { token: alice.token }));
   const contact = async () => ok(await inst.api('GET', `/api/v1/contacts/${contactId}`, { token: alice.token }));

@@ -16,16 +16,13 @@ import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import pino from 'pino';
+import { type Api, jsonApi, ok } from '../support/api-client.ts';
+import { queueIdle as isIdle } from '../support/instance.ts';
+import { mailbox as mailboxOf } from '../support/mail-world.ts';
 import { tempDir } from '../support/tmp.ts';
 import { waitFor } from '../support/net.ts';
 
 const DOMAIN = 'alpha.test';
-
-interface Res {
-  status: number;
-  body: any;
-  text: string;
-}
 
 describe('late decryption: encrypted mail that arrived while the server-held key was locked', () => {
   const tmp = tempDir('caliopen-late-decryption-');
@@ -41,28 +38,8 @@ describe('late decryption: encrypted mail that arrived while the server-held key
   let carlKey: TestKey;
   let stranger: TestKey;
 
-  async function api(method: string, path: string, o: { token?: string; body?: unknown } = {}): Promise<Res> {
-    const headers: Record<string, string> = {};
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    if (o.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${running.url}${path}`, {
-      method,
-      headers,
-      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-    });
-    const text = await res.text();
-    let body: unknown = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null;
-    }
-    return { status: res.status, body, text };
-  }
-  const ok = (r: Res, status = 200): any => {
-    assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 500)}`);
-    return r.body;
-  };
+  /** The API of the instance running now (it restarts). */
+  const api: Api = (method, path, o) => jsonApi(running.url)(method, path, o);
   async function login(username: keyof typeof passwords): Promise<string> {
     return ok(await api('POST', '/api/v1/auth/login', { body: { username, password: passwords[username] } }))
       .token as string;
@@ -71,18 +48,9 @@ describe('late decryption: encrypted mail that arrived while the server-held key
     running = await startInstance(config, { logger: pino({ level: 'silent' }) });
   };
   /** Every message of an account (discussions, then their messages). */
-  async function mailbox(token: string): Promise<any[]> {
-    const out: any[] = [];
-    for (const d of ok(await api('GET', '/api/v1/discussions?limit=200', { token })).items) {
-      out.push(...ok(await api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token })).items);
-    }
-    return out;
-  }
+  const mailbox = (token: string) => mailboxOf({ api }, token);
   async function queueIdle(queue: string): Promise<void> {
-    await waitFor(async () => {
-      const c = await running.services.queue.counts(queue);
-      return c.waiting + c.active + c.delayed === 0;
-    }, 30_000);
+    await waitFor(() => isIdle(running, queue), 30_000);
   }
   async function searchIds(token: string, q: string): Promise<string[]> {
     return (ok(await api('GET', `/api/v1/search?q=${encodeURIComponent(q)}`, { token })).items as any[]).map(

@@ -9,11 +9,8 @@
  * Every score read here is also checked to be the sum of its factors' contributions.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { dkimSign } from 'mailauth';
 import {
   generateTestKey,
   pgpMimeEncrypted,
@@ -21,19 +18,25 @@ import {
   signedPartContent,
   type TestKey,
 } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
-import { startDnsServer, type TestDnsServer, type Zone } from '../support/dns-server.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
-import { waitFor } from '../support/net.ts';
-import { RawSmtpClient } from '../support/smtp-client.ts';
+import { ok } from '../support/api-client.ts';
+import type { Zone } from '../support/dns-server.ts';
+import type { TestInstance } from '../support/instance.ts';
+import {
+  dkimKey,
+  dkimSigned as signedBy,
+  type MailWorld,
+  receivedMessage,
+  sendingDomain,
+  startMailWorld,
+} from '../support/mail-world.ts';
+import { explain, factor, wellFormedPi, type Pi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const RECIPIENT = `ursula@${DOMAIN}`;
 const CRLF = '\r\n';
 
 /** One DKIM key (RSA 2048) published for every sending domain below, each under its own selector. */
-const dkimKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const dkimPrivatePem = dkimKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const dkimPublic = `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
+const dkim = dkimKey();
 
 interface Sender {
   address: string;
@@ -74,27 +77,11 @@ const STRANGER: Sender = {
   helo: 'host-203-0-113-9.stranger.example',
 };
 
-const txt = (data: string) => [{ type: 'TXT' as const, data }];
-
 /** SPF (this machine may send), DKIM key, and DMARC for a well-configured sending domain. */
-function wellConfigured(s: Sender, dmarcPolicy: string): Zone {
-  return {
-    [s.domain]: txt('v=spf1 ip4:127.0.0.1 -all'),
-    [`${s.selector}._domainkey.${s.domain}`]: txt(dkimPublic),
-    [`_dmarc.${s.domain}`]: txt(`v=DMARC1; p=${dmarcPolicy}; rua=mailto:dmarc@${s.domain}`),
-  };
-}
+const wellConfigured = (s: Sender, dmarcPolicy: string): Zone =>
+  sendingDomain(s.domain, s.selector, dkim, `v=DMARC1; p=${dmarcPolicy}; rua=mailto:dmarc@${s.domain}`);
 
-async function dkimSigned(s: Sender, message: string | Buffer): Promise<string> {
-  const text = Buffer.isBuffer(message) ? message.toString('utf8') : message;
-  const result = await dkimSign(text, {
-    canonicalization: 'relaxed/relaxed',
-    signTime: new Date(),
-    signatureData: [{ signingDomain: s.domain, selector: s.selector, privateKey: dkimPrivatePem }],
-  } as Parameters<typeof dkimSign>[1]);
-  assert.deepEqual(result.errors, []);
-  return result.signatures + text;
-}
+const dkimSigned = (s: Sender, message: string | Buffer) => signedBy(dkim, s, message);
 
 /** A plain text letter as a mail client writes it. */
 function letter(
@@ -117,71 +104,22 @@ function letter(
   ].join(CRLF);
 }
 
-interface Pi {
-  score: number;
-  level: string;
-  modelVersion: string;
-  factors: { id: string; contribution: number; evidence: string }[];
-  suggestions: { action: string; element: string; gain: number }[];
-}
-
 /** The PI, checked to be well formed: integer 0–100 and the factors' contributions adding up to the score. */
-function checkedPi(m: { pi: Pi }): Pi {
-  const pi = m.pi;
-  assert.ok(Number.isInteger(pi.score) && pi.score >= 0 && pi.score <= 100, `score ${pi.score}`);
-  assert.equal(
-    pi.factors.reduce((sum, f) => sum + f.contribution, 0),
-    pi.score,
-    `the contributions add up to the score: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`,
-  );
-  return pi;
-}
-
-const factor = (pi: Pi, id: string) => pi.factors.find((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 400)}`);
-  return r.body;
-}
+const checkedPi = (m: { pi: Pi }): Pi => wellFormedPi(m.pi);
 
 describe('Privacy Index calibration over real SMTP deliveries', () => {
-  let dns: TestDnsServer;
+  let world: MailWorld;
   let inst: TestInstance;
-  let cert: string;
   let ursula: { id: string; token: string };
   let ursulaKey: TestKey;
   let doraKey: TestKey;
 
   /** One SMTP session: EHLO as the sender's server, STARTTLS when asked, the message, QUIT. */
-  async function deliver(s: Sender, raw: string | Buffer, o: { tls: boolean }): Promise<void> {
-    const c = await RawSmtpClient.connect(inst.running.smtp!.port);
-    assert.equal((await c.read())?.code, 220);
-    assert.equal((await c.command(`EHLO ${s.helo}`))?.code, 250);
-    if (o.tls) {
-      await c.startTls({ ca: cert, servername: DOMAIN });
-      assert.equal((await c.command(`EHLO ${s.helo}`))?.code, 250);
-    }
-    const reply = await c.send(s.address, [RECIPIENT], raw);
-    assert.equal(reply?.code, 250, `${reply?.code} ${reply?.text}`);
-    await c.quit();
-  }
+  const deliver = (s: Sender, raw: string | Buffer, o: { tls: boolean }) =>
+    world.deliver({ helo: s.helo, from: s.address, to: [RECIPIENT], raw, tls: o.tls });
 
   /** Waits until the message with this subject is in Ursula's mailbox; resolves its detail (GET /api/v1/messages/:id). */
-  async function received(subject: string): Promise<any> {
-    let id: string | null = null;
-    await waitFor(async () => {
-      for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token: ursula.token })).items) {
-        const messages = ok(
-          await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: ursula.token }),
-        ).items;
-        id = messages.find((m: any) => m.subject === subject)?.id ?? null;
-        if (id !== null) return true;
-      }
-      return false;
-    }, 30_000);
-    return ok(await inst.api('GET', `/api/v1/messages/${id}`, { token: ursula.token }));
-  }
+  const received = (subject: string) => receivedMessage(inst, ursula.token, (m) => m.subject === subject);
 
   async function deliverAndRead(s: Sender, raw: string | Buffer, subject: string, o: { tls: boolean }): Promise<any> {
     await deliver(s, raw, o);
@@ -189,23 +127,16 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
   }
 
   beforeAll(async () => {
-    dns = await startDnsServer({
+    world = await startMailWorld({
+      domain: DOMAIN,
       zone: {
         ...wellConfigured(GMAIL, 'none'),
         ...wellConfigured(ORDINARY, 'quarantine'),
         ...wellConfigured(PGP_USER, 'reject'),
       },
     });
-    inst = await startTestInstance({
-      domain: DOMAIN,
-      env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
-      },
-    });
+    inst = world.inst;
     assert.ok(inst.running.smtp, 'smtp.enabled=true starts the SMTP server');
-    cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
     ursula = await inst.user('ursula');
     [ursulaKey, doraKey] = await Promise.all([
       generateTestKey(RECIPIENT),
@@ -230,8 +161,7 @@ describe('Privacy Index calibration over real SMTP deliveries', () => {
   });
 
   afterAll(async () => {
-    await inst?.stop();
-    await dns?.close();
+    await world?.stop();
   });
 
   test('a Gmail user, over TLS with a verified gmail.com DKIM signature: near zero (≤ 10), capped as a data-exploiting provider', async () => {

@@ -7,67 +7,36 @@
  * were. The test polls (waitFor) for the queue's work; it never sleeps to assert.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { dkimSign } from 'mailauth';
 import { generateTestKey, pgpMimeSigned, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { PI_QUEUE } from '@caliopen/instance/privacy/pi.service.ts';
-import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { ok } from '../support/api-client.ts';
+import { queueIdle as isIdle, type TestInstance } from '../support/instance.ts';
+import { dkimKey, dkimSigned, mailbox, type MailWorld, sendingDomain, startMailWorld } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
-import { RawSmtpClient } from '../support/smtp-client.ts';
+import { explain, type Pi, wellFormedPi } from '../support/pi.ts';
 
 const DOMAIN = 'alpha.test';
 const BOB = 'bob@example.org';
 const SUBJECT = 'Signed: the keys to the shed';
 
-const dkimKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const dkimPrivatePem = dkimKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-
-interface Pi {
-  score: number;
-  factors: { id: string; contribution: number; evidence: string }[];
-  suggestions: { action: string; element: string; gain: number }[];
-}
-
-function ok(r: ApiResponse, status = 200): any {
-  assert.equal(r.status, status, `${r.status} ${r.text.slice(0, 400)}`);
-  return r.body;
-}
+const dkim = dkimKey();
 
 /** The PI, checked to be well formed: the factors' contributions add up to the score. */
-function checkedPi(pi: Pi): Pi {
-  assert.ok(Number.isInteger(pi.score) && pi.score >= 0 && pi.score <= 100, `score ${pi.score}`);
-  assert.equal(
-    pi.factors.reduce((s, f) => s + f.contribution, 0),
-    pi.score,
-    `contributions add up: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(' ')} vs ${pi.score}`,
-  );
-  return pi;
-}
+const checkedPi = wellFormedPi;
 
 const has = (pi: Pi, id: string) => pi.factors.some((f) => f.id === id);
-const explain = (pi: Pi) => `${pi.score}: ${pi.factors.map((f) => `${f.id}=${f.contribution}`).join(', ')}`;
 
 describe('Privacy Index recomputation when a contact’s key arrives', () => {
-  let dns: TestDnsServer;
+  let world: MailWorld;
   let inst: TestInstance;
-  let cert: string;
   let bobKey: TestKey;
   let a: { id: string; token: string };
   let b: { id: string; token: string };
 
   /** What one account sees of Bob: the message (detail), its summary in the discussion, the contact (detail). */
   async function view(user: { token: string }) {
-    let summary: any = null;
-    for (const d of ok(await inst.api('GET', '/api/v1/discussions?limit=200', { token: user.token })).items) {
-      const items = ok(
-        await inst.api('GET', `/api/v1/discussions/${d.id}/messages?limit=200`, { token: user.token }),
-      ).items;
-      summary = items.find((m: any) => m.subject === SUBJECT) ?? summary;
-    }
+    const summary = (await mailbox(inst, user.token)).filter((m) => m.subject === SUBJECT).at(-1) ?? null;
     assert.ok(summary, 'the message is in the mailbox');
     const message = ok(await inst.api('GET', `/api/v1/messages/${summary.id}`, { token: user.token }));
     const contacts = ok(await inst.api('GET', '/api/v1/contacts?limit=500', { token: user.token })).items;
@@ -88,33 +57,11 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
     };
   }
 
-  async function queueIdle(queue: string): Promise<boolean> {
-    const c = await inst.running.services.queue.counts(queue);
-    return c.waiting + c.active + c.delayed === 0;
-  }
+  const queueIdle = (queue: string) => isIdle(inst.running, queue);
 
   beforeAll(async () => {
-    dns = await startDnsServer({
-      zone: {
-        'example.org': [{ type: 'TXT', data: 'v=spf1 ip4:127.0.0.1 -all' }],
-        'mail2026._domainkey.example.org': [
-          {
-            type: 'TXT',
-            data: `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
-          },
-        ],
-        '_dmarc.example.org': [{ type: 'TXT', data: 'v=DMARC1; p=reject' }],
-      },
-    });
-    inst = await startTestInstance({
-      domain: DOMAIN,
-      env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
-      },
-    });
-    cert = readFileSync(join(inst.dataDir, 'keys', 'tls.crt'), 'utf8');
+    world = await startMailWorld({ domain: DOMAIN, zone: sendingDomain('example.org', 'mail2026', dkim) });
+    inst = world.inst;
     a = await inst.user('anna');
     b = await inst.user('berit');
     bobKey = await generateTestKey(BOB, { name: 'Bob Example' });
@@ -126,22 +73,12 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
       subject: SUBJECT,
       signer: bobKey,
     });
-    const dkim = await dkimSign(raw.toString('utf8'), {
-      canonicalization: 'relaxed/relaxed',
-      signTime: new Date(),
-      signatureData: [{ signingDomain: 'example.org', selector: 'mail2026', privateKey: dkimPrivatePem }],
-    } as Parameters<typeof dkimSign>[1]);
-    assert.deepEqual(dkim.errors, []);
-    const c = await RawSmtpClient.connect(inst.running.smtp!.port);
-    assert.equal((await c.read())?.code, 220);
-    assert.equal((await c.command('EHLO mail.example.org'))?.code, 250);
-    await c.startTls({ ca: cert, servername: DOMAIN });
-    assert.equal((await c.command('EHLO mail.example.org'))?.code, 250);
-    assert.equal(
-      (await c.send(BOB, [`anna@${DOMAIN}`, `berit@${DOMAIN}`], dkim.signatures + raw.toString('utf8')))?.code,
-      250,
-    );
-    await c.quit();
+    await world.deliver({
+      helo: 'mail.example.org',
+      from: BOB,
+      to: [`anna@${DOMAIN}`, `berit@${DOMAIN}`],
+      raw: await dkimSigned(dkim, { domain: 'example.org', selector: 'mail2026' }, raw),
+    });
 
     await waitFor(async () => {
       for (const user of [a, b]) {
@@ -155,8 +92,7 @@ describe('Privacy Index recomputation when a contact’s key arrives', () => {
   });
 
   afterAll(async () => {
-    await inst?.stop();
-    await dns?.close();
+    await world?.stop();
   });
 
   test('a key added by A raises A’s message and contact PIs through the queue, and leaves B’s untouched', async () => {

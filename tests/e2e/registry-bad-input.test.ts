@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateEd25519KeyPair } from '@caliopen/federation-protocol';
 import type { SqliteRegistryStorage } from '@caliopen/registry';
+import { problemBody, tablesSnapshot } from '../support/api-client.ts';
 import {
   applicationFor,
   declarationFor,
@@ -21,8 +22,7 @@ import {
 } from '../support/registry.ts';
 
 function expectProblem(r: ApiResponse, status: number, codes: string[], what: string): void {
-  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  problemBody(r, status, what);
   assert.ok(codes.includes(r.body?.code), `${what}: code ${r.body?.code} not in ${codes.join(', ')}`);
   assert.equal(r.body.type, `urn:caliopen:registry:problem:${r.body.code}`, what);
   assert.ok(r.body.requestId, `${what}: request id`);
@@ -30,20 +30,7 @@ function expectProblem(r: ApiResponse, status: number, codes: string[], what: st
 
 /** Every row of every table of registry.db. */
 function snapshot(reg: TestRegistry): string {
-  const db = (reg.running.services.storage as SqliteRegistryStorage).db;
-  const tables = db
-    .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    .all();
-  return JSON.stringify(
-    tables.map(({ name }) => [
-      name,
-      db
-        .prepare(`SELECT * FROM "${name}"`)
-        .all()
-        .map((row) => JSON.stringify(row))
-        .sort(),
-    ]),
-  );
+  return tablesSnapshot((reg.running.services.storage as SqliteRegistryStorage).db);
 }
 
 describe('hostile input on every registry route', () => {

@@ -22,6 +22,7 @@ import {
   verifyLabel,
   type KeySet,
 } from '@caliopen/federation-protocol';
+import { type Api, jsonApi } from '../support/api-client.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { freePort } from '../support/net.ts';
 import { answers, caliopen, caliopenAsync, startCaliopen, type RunningProcess } from '../support/process.ts';
@@ -41,25 +42,8 @@ describe('an instance process applies to a registry process and gets labelled', 
   const auditors: { name: string; password: string; token?: string }[] = [];
   let keySet: KeySet;
 
-  const api = async (method: string, path: string, options: { token?: string; body?: unknown } = {}) => {
-    const res = await fetch(`${registryUrl}${path}`, {
-      method,
-      headers: {
-        ...(options.body ? { 'content-type': 'application/json' } : {}),
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      },
-      ...(options.body ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const text = Buffer.from(bytes).toString('utf8');
-    let body: any = null;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = null;
-    }
-    return { status: res.status, body, bytes, text };
-  };
+  /** The registry process's API (its URL is known once it runs). */
+  const api: Api = (method, path, options) => jsonApi(registryUrl)(method, path, options);
 
   beforeAll(async () => {
     dns = await startDnsServer({ zone: {} });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { startTestInstance, type TestInstance } from '../support/instance.ts';
+import type { TestInstance } from '../support/instance.ts';
+import { startSmtpInstance } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
@@ -47,14 +48,10 @@ async function stillServing(subject: string): Promise<void> {
 
 beforeAll(async () => {
   dns = await startInternetDns({ 'sender.example': ['v=spf1 ip4:127.0.0.1 -all'] });
-  inst = await startTestInstance({
+  inst = await startSmtpInstance({
     domain: DOMAIN,
-    env: {
-      CALIOPEN_SMTP_ENABLED: 'true',
-      CALIOPEN_SMTP_PORT: '0',
-      CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-      CALIOPEN_SMTP_MAX_MESSAGE_BYTES: String(4 * 1024 * 1024),
-    },
+    dnsServer: dns.server,
+    env: { CALIOPEN_SMTP_MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) },
   });
   port = inst.running.smtp!.port;
   token = (await inst.user('bob')).token;

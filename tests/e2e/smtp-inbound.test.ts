@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { dkimSign } from 'mailauth';
 import nodemailer from 'nodemailer';
-import { startTestInstance, type TestInstance } from '../support/instance.ts';
+import type { TestInstance } from '../support/instance.ts';
+import { startSmtpInstance } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
 import { RawSmtpClient } from '../support/smtp-client.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
 
 /**
- * Inbound SMTP through the real entry point: a running instance (startTestInstance, SMTP on a free port) and real
+ * Inbound SMTP through the real entry point: a running instance (startSmtpInstance, SMTP on a free port) and real
  * SMTP clients (nodemailer, and a raw socket where the exact replies matter). The recipient sees the message through
  * the API, with the transport and authentication facts that were measured and verified. The only fake is the DNS of
  * the remote sender domain (SPF, DKIM and DMARC records on the internet), served by a DNS server on loopback.
@@ -74,14 +75,10 @@ beforeAll(async () => {
       `v=DKIM1; k=rsa; p=${dkimKey.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
     ],
   });
-  inst = await startTestInstance({
+  inst = await startSmtpInstance({
     domain: DOMAIN,
-    env: {
-      CALIOPEN_SMTP_ENABLED: 'true',
-      CALIOPEN_SMTP_PORT: '0',
-      CALIOPEN_SMTP_MAX_MESSAGE_BYTES: String(MAX_BYTES),
-      CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-    },
+    dnsServer: dns.server,
+    env: { CALIOPEN_SMTP_MAX_MESSAGE_BYTES: String(MAX_BYTES) },
   });
   assert.ok(inst.running.smtp, 'smtp.enabled=true starts the SMTP server');
   port = inst.running.smtp.port;
@@ -278,12 +275,10 @@ describe('inbound SMTP on a running instance', () => {
 describe('per-client limits', () => {
   let limited: TestInstance;
   beforeAll(async () => {
-    limited = await startTestInstance({
+    limited = await startSmtpInstance({
       domain: 'beta.test',
+      dnsServer: dns.server,
       env: {
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
         CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '2',
         CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '3',
       },

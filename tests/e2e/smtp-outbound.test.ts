@@ -12,13 +12,13 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dnsRecords, loadInstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
-import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
+import { problemBody } from '../support/api-client.ts';
+import { queueIdle as isIdle, startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 
 const SMTP_OUT = 'smtp-out';
 
 function expectProblem(r: ApiResponse, status: number, code: string, what: string): void {
-  assert.equal(r.status, status, `${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, what);
+  problemBody(r, status, what);
   assert.equal(r.body?.code, code, `${what}: ${r.text.slice(0, 300)}`);
 }
 
@@ -69,10 +69,7 @@ describe('outbound mail through the API', () => {
     throw Object.assign(new Error(`no ${type} record for ${name}`), { code: 'ENOTFOUND' });
   };
 
-  async function queueIdle(): Promise<boolean> {
-    const c = await inst.running.services.queue.counts(SMTP_OUT);
-    return c.waiting + c.delayed + c.active === 0;
-  }
+  const queueIdle = () => isIdle(inst.running, SMTP_OUT);
 
   /** Every message of an account, through the API (discussions, then their messages). */
   async function mailbox(token: string): Promise<any[]> {

@@ -1,11 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './net.ts';
 import { realComponent } from './real-component.ts';
+import { firstLine, startSpawnedServer } from './spawned-server.ts';
 import { tempDir } from './tmp.ts';
 
 /** A mailbox user of the test Dovecot. */
@@ -201,17 +199,7 @@ service stats {
 `,
   );
 
-  const child = spawn(binary, ['-F', '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  // A test run that crashes must not leave the server behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const log = () => {
+  const logOf = (output: string) => {
     let text = output;
     try {
       text += readFileSync(logFile, 'utf8').slice(-8000);
@@ -220,53 +208,18 @@ service stats {
     }
     return text;
   };
-
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    await terminate(child);
-    tmp.cleanup();
-  };
-
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      const why = log();
-      await stop();
-      throw new Error(`dovecot exited early (port ${port}):\n${why}`);
-    }
-    if ((await greeting(port).catch(() => '')).startsWith('* OK')) break;
-    if (Date.now() > deadline) {
-      const why = log();
-      await stop();
-      throw new Error(`dovecot did not greet on port ${port} within 15 s:\n${why}`);
-    }
-    await sleep(50);
-  }
-  return { host: '127.0.0.1', port, tlsPort, certPem, mailRoot, log, stop };
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Reads the IMAP greeting line, so the helper needs no IMAP client library. */
-function greeting(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let reply = '';
-    socket.setTimeout(1_000, () => socket.destroy(new Error('greeting timed out')));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) {
-        socket.end('a LOGOUT\r\n');
-        resolve(reply.trim());
-      }
-    });
-    socket.on('error', reject);
+  const server = await startSpawnedServer({
+    binary,
+    args: ['-F', '-c', conf],
+    keepChars: 8000,
+    ready: async () => (await firstLine(port, { bye: 'a LOGOUT\r\n' }).catch(() => '')).startsWith('* OK'),
+    timeoutMs: 15_000,
+    pollMs: 50,
+    exitedEarly: `dovecot exited early (port ${port})`,
+    notReady: `dovecot did not greet on port ${port} within 15 s`,
+    cleanup: tmp.cleanup,
+    diagnostics: logOf,
   });
+  const log = () => logOf(server.output());
+  return { host: '127.0.0.1', port, tlsPort, certPem, mailRoot, log, stop: server.stop };
 }

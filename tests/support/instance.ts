@@ -5,6 +5,7 @@ import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { ServiceOptions } from '@caliopen/instance/app/instance.services.ts';
 import pino from 'pino';
+import { type Api, type ApiResponse, jsonApi } from './api-client.ts';
 import { tempDir } from './tmp.ts';
 
 export interface TestInstance {
@@ -12,11 +13,7 @@ export interface TestInstance {
   url: string;
   dataDir: string;
   /** fetch against the instance with JSON in and out; `token` adds the bearer header. */
-  api(
-    method: string,
-    path: string,
-    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  ): Promise<ApiResponse>;
+  api: Api;
   /** Creates an account directly through the service layer and logs it in over HTTP. */
   user(
     username: string,
@@ -25,12 +22,7 @@ export interface TestInstance {
   stop(): Promise<void>;
 }
 
-export interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-}
+export type { ApiResponse };
 
 /** Starts a real instance (embedded engines, fresh data dir, free port) inside this process. */
 export async function startTestInstance(
@@ -59,25 +51,7 @@ export async function startTestInstance(
   });
   const url = running.url;
 
-  const api: TestInstance['api'] = async (method, path, o = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body: string | undefined;
-    if (o.rawBody !== undefined) body = o.rawBody;
-    else if (o.body !== undefined) {
-      body = JSON.stringify(o.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    return { status: res.status, headers: res.headers, body: parsed, text };
-  };
+  const api = jsonApi(url);
 
   return {
     running,
@@ -99,4 +73,10 @@ export async function startTestInstance(
       cleanup();
     },
   };
+}
+
+/** Whether a queue of the running instance has nothing waiting, running or delayed. */
+export async function queueIdle(running: RunningInstance, queue: string): Promise<boolean> {
+  const c = await running.services.queue.counts(queue);
+  return c.waiting + c.active + c.delayed === 0;
 }

@@ -1,5 +1,4 @@
-import 'reflect-metadata';
-import { createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Declaration } from '@caliopen/charter';
@@ -10,7 +9,6 @@ import {
   type Ed25519PublicJwk,
   type X25519PublicJwk,
 } from '@caliopen/federation-protocol';
-import * as x509 from '@peculiar/x509';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import {
   DECLARATION_JWS_TYPE,
@@ -22,25 +20,17 @@ import {
 } from '@caliopen/registry';
 import { CompactSign, importJWK } from 'jose';
 import pino from 'pino';
+import { type Api, type ApiResponse, jsonApi } from './api-client.ts';
+import { generateCertificate } from './tls-server.ts';
 import { tempDir } from './tmp.ts';
 
-export interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-  bytes: Uint8Array;
-}
+export type { ApiResponse };
 
 export interface TestRegistry {
   running: RunningRegistry;
   url: string;
   dataDir: string;
-  api(
-    method: string,
-    path: string,
-    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  ): Promise<ApiResponse>;
+  api: Api;
   /** Creates an auditor through the service layer and logs it in over HTTP. */
   auditor(name: string): Promise<{ id: string; token: string; password: string }>;
   /** Where the checks reach `domain` (a test site on loopback). */
@@ -95,26 +85,7 @@ export async function startTestRegistry(
   });
   const url = running.url;
 
-  const api: TestRegistry['api'] = async (method, path, o = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body: string | undefined;
-    if (o.rawBody !== undefined) body = o.rawBody;
-    else if (o.body !== undefined) {
-      body = JSON.stringify(o.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const text = new TextDecoder().decode(bytes);
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    return { status: res.status, headers: res.headers, body: parsed, text, bytes };
-  };
+  const api = jsonApi(url);
 
   return {
     running,
@@ -148,39 +119,17 @@ export interface SiteIdentity {
   tls: { certPem: string; keyPem: string; fingerprintSha256: string };
 }
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
 /** A self-signed ECDSA P-256 certificate for `domain` (SAN dns), as `caliopen instance init` makes one. */
 export async function selfSignedCertificate(
   domain: string,
 ): Promise<{ certPem: string; keyPem: string; fingerprintSha256: string }> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const notBefore = new Date(Date.now() - 60_000);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: `01${randomBytes(15).toString('hex')}`,
-    name: `CN=${domain}`,
+  const { certPem, keyPem, fingerprintSha256 } = await generateCertificate({
+    names: [domain],
     notBefore,
     notAfter: new Date(notBefore.getTime() + 397 * 24 * 3600 * 1000),
-    signingAlgorithm: alg,
-    keys,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: domain }]),
-    ],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n')
-    .trimEnd()}\n-----END PRIVATE KEY-----\n`;
-  return {
-    certPem: cert.toString('pem'),
-    keyPem,
-    fingerprintSha256: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
-  };
+  return { certPem, keyPem, fingerprintSha256 };
 }
 
 async function siteIdentity(domain: string): Promise<SiteIdentity> {
