@@ -23,11 +23,12 @@ export function navigate(href: string): void {
   window.scrollTo?.(0, 0);
 }
 
+const readLocation = (): RegRoute => parseRoute(window.location.pathname, window.location.search);
+
 export function useRoute(): RegRoute {
-  const read = () => parseRoute(window.location.pathname, window.location.search);
-  const [route, setRoute] = useState(read);
+  const [route, setRoute] = useState(readLocation);
   useEffect(() => {
-    const on = () => setRoute(read());
+    const on = () => setRoute(readLocation());
     window.addEventListener('popstate', on);
     return () => window.removeEventListener('popstate', on);
   }, []);

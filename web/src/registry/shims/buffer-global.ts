@@ -1,3 +1,4 @@
+// biome-ignore lint/style/useNodejsImportProtocol: the npm `buffer` package for the browser, not Node's module.
 import { Buffer } from 'buffer';
 
 /**
