@@ -6,7 +6,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 /**
  * The association's public site (web/src/registry, built by Vite into web/dist-registry at `npm ci`) served at `/`:
  * the directory of members and the transparency-log explorer that verifies proofs in the browser.
- * - files of web/dist-registry by path; any other path without a file extension gets index.html (client routes);
+ * - files of web/dist-registry by path; a missing asset (.js, .css...) is a 404, any other path gets index.html
+ *   (client routes: /members/<domain>, /log);
  * - the registry's own paths (/v1, /docs, /healthz, /metrics) are never the site's: unknown ones keep their 404;
  * - a strict Content-Security-Policy: own origin only, no inline script or style, no framing, no plugins;
  * - when the build is missing, a short page (no script) says how to build it.
@@ -97,8 +98,10 @@ export const registryWebPlugin: FastifyPluginAsync<{ distDir?: string }> = async
       );
       return reply.type(TYPES[path.extname(file)] ?? 'application/octet-stream').send(readFileSync(file));
     }
-    const lastSegment = urlPath.slice(urlPath.lastIndexOf('/') + 1);
-    if (lastSegment.includes('.') && file === null) return reply.callNotFound();
+    // A missing asset is a 404; a client route answers index.html, including /members/<domain> whose last
+    // segment has dots (a domain), so only the extensions the build emits count as files.
+    const extension = path.posix.extname(urlPath);
+    if (file === null && !urlPath.startsWith('/members/') && extension in TYPES) return reply.callNotFound();
     reply.header('cache-control', 'no-cache');
     if (!built) return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT_PAGE);
     return reply.type('text/html; charset=utf-8').send(readFileSync(indexFile));
