@@ -183,7 +183,6 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     const alphaRow = page.locator('tr[data-domain="alpha.test"]');
     assert.match(await alphaRow.innerText(), /Labelled[\s\S]*valid until[\s\S]*FR[\s\S]*1\.0[\s\S]*passed/);
     assert.deepEqual(await seriousViolations(page), []);
-    await screenshot(page, 'registry-directory');
 
     // Search and filter.
     await page.getByLabel('Search by domain').fill('bet');
@@ -201,6 +200,7 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     const record = (await reg.api('GET', '/v1/instances/alpha.test')).body;
     assert.ok(text.includes(record.pi.factors[0].evidence), 'the breakdown shows the evidence from the feed');
     assert.deepEqual(await seriousViolations(page), []);
+    await screenshot(page, 'registry-directory-pi');
     await page.keyboard.press('Escape');
     await page.context().close();
   });
@@ -264,6 +264,8 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     const beta = page.locator('tr[data-domain="beta.test"]');
     await beta.waitFor();
     assert.match(await beta.innerText(), /Revoked[\s\S]*Sold its users/);
+    assert.deepEqual(await seriousViolations(page), []);
+    await screenshot(page, 'registry-directory');
 
     // A tampered proof (one hash flipped on the way) is shown as failed.
     await page.route('**/v1/log/proof/inclusion**', async (route) => {

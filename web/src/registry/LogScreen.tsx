@@ -170,7 +170,7 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
             })}
           </p>
           <p>{t('reg.log.memory.seen', { size: verdict.seen.treeSize, root: verdict.seen.rootHash })}</p>
-          <button type="button" onClick={forget}>
+          <button type="button" className="reg-button-secondary" onClick={forget}>
             {t('reg.log.memory.forget')}
           </button>
         </div>
@@ -220,12 +220,16 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
                 size: cp.treeSize,
               })}{' '}
               {start > 0 && (
-                <button type="button" onClick={() => setStart(Math.max(0, start - PAGE))}>
+                <button
+                  type="button"
+                  className="reg-button-secondary"
+                  onClick={() => setStart(Math.max(0, start - PAGE))}
+                >
                   ←
                 </button>
               )}
               {start + PAGE < cp.treeSize && (
-                <button type="button" onClick={() => setStart(start + PAGE)}>
+                <button type="button" className="reg-button-secondary" onClick={() => setStart(start + PAGE)}>
                   →
                 </button>
               )}
@@ -263,7 +267,12 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
                       </code>
                     </td>
                     <td>
-                      <button type="button" disabled={busy} onClick={() => void verifyInclusion(r)}>
+                      <button
+                        type="button"
+                        className="reg-button"
+                        disabled={busy}
+                        onClick={() => void verifyInclusion(r)}
+                      >
                         {t('reg.log.verifyInclusion')}
                         <span className="visually-hidden"> #{r.index}</span>
                       </button>
@@ -303,7 +312,7 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
                 {t('reg.log.consistencyFrom')}
                 <input type="number" min={1} max={cp.treeSize} value={from} onChange={(e) => setFrom(e.target.value)} />
               </label>{' '}
-              <button type="submit" disabled={busy}>
+              <button type="submit" className="reg-button" disabled={busy}>
                 {t('reg.log.verifyConsistency')}
               </button>
             </form>

@@ -1,5 +1,36 @@
 /** English catalogue of the registry's public site (keys under `reg`; the PI badge's keys come from the user app). */
 export const regEn = {
+  /** The instance PI's factor and suggestion names (registry/src/pi/instance-pi.ts), merged into the app's `pi`. */
+  pi: {
+    factorName: {
+      jurisdiction: 'Jurisdiction',
+      checks__verified: 'Verified checks',
+      charter__commitments: 'Charter commitments',
+      audit__freshness: 'Freshness of the checks',
+    },
+    action: {
+      instance__strengthen_commitments: 'Instance: take on more of the charter’s commitments',
+      instance__reverify: 'Instance: have the checks run again',
+      instance__protective_jurisdiction: 'Instance: be hosted under a more protective jurisdiction',
+      instance__pass_check__dns_discovery: 'Instance: publish the discovery record (dns.discovery)',
+      instance__pass_check__dns_dkim: 'Instance: sign outgoing mail with DKIM (dns.dkim)',
+      instance__pass_check__dns_dmarc: 'Instance: publish a DMARC policy (dns.dmarc)',
+      instance__pass_check__dns_mx: 'Instance: publish MX records (dns.mx)',
+      instance__pass_check__dns_spf: 'Instance: publish an SPF record (dns.spf)',
+      instance__pass_check__dns_tlsa_https: 'Instance: publish a DANE TLSA record for HTTPS (dns.tlsa.https)',
+      instance__pass_check__dns_tlsa_smtp: 'Instance: publish a DANE TLSA record for SMTP (dns.tlsa.smtp)',
+      instance__pass_check__domain_control: 'Instance: prove control of the domain (domain.control)',
+      instance__pass_check__federation_descriptor:
+        'Instance: serve a valid signed federation descriptor (federation.descriptor)',
+      instance__pass_check__federation_descriptor_keys:
+        'Instance: serve the declared keys in the descriptor (federation.descriptor.keys)',
+      instance__pass_check__tls_certificate_key: 'Instance: use a strong certificate key (tls.certificate.key)',
+      instance__pass_check__tls_certificate_live: 'Instance: present the declared certificate (tls.certificate.live)',
+      instance__pass_check__tls_certificate_san: 'Instance: cover the domain in the certificate (tls.certificate.san)',
+      instance__pass_check__tls_certificate_validity: 'Instance: renew the certificate (tls.certificate.validity)',
+      instance__pass_check__tls_version: 'Instance: negotiate TLS 1.3 (tls.version)',
+    },
+  },
   reg: {
     siteName: 'Caliopen association',
     skip: 'Skip to content',

@@ -2,6 +2,40 @@ import type { RegCatalogue } from './en.ts';
 
 /** Catalogue français du site public du registre. */
 export const regFr: RegCatalogue = {
+  /** The instance PI's factor and suggestion names (registry/src/pi/instance-pi.ts), merged into the app's `pi`. */
+  pi: {
+    factorName: {
+      jurisdiction: 'Juridiction',
+      checks__verified: 'Vérifications réussies',
+      charter__commitments: 'Engagements de la charte',
+      audit__freshness: 'Fraîcheur des vérifications',
+    },
+    action: {
+      instance__strengthen_commitments: 'Instance : prendre davantage d’engagements de la charte',
+      instance__reverify: 'Instance : refaire passer les vérifications',
+      instance__protective_jurisdiction: 'Instance : être hébergée sous une juridiction plus protectrice',
+      instance__pass_check__dns_discovery: 'Instance : publier l’enregistrement de découverte (dns.discovery)',
+      instance__pass_check__dns_dkim: 'Instance : signer le courrier sortant avec DKIM (dns.dkim)',
+      instance__pass_check__dns_dmarc: 'Instance : publier une politique DMARC (dns.dmarc)',
+      instance__pass_check__dns_mx: 'Instance : publier les enregistrements MX (dns.mx)',
+      instance__pass_check__dns_spf: 'Instance : publier un enregistrement SPF (dns.spf)',
+      instance__pass_check__dns_tlsa_https:
+        'Instance : publier un enregistrement DANE TLSA pour HTTPS (dns.tlsa.https)',
+      instance__pass_check__dns_tlsa_smtp: 'Instance : publier un enregistrement DANE TLSA pour SMTP (dns.tlsa.smtp)',
+      instance__pass_check__domain_control: 'Instance : prouver le contrôle du domaine (domain.control)',
+      instance__pass_check__federation_descriptor:
+        'Instance : servir un descripteur de fédération signé valide (federation.descriptor)',
+      instance__pass_check__federation_descriptor_keys:
+        'Instance : servir les clés déclarées dans le descripteur (federation.descriptor.keys)',
+      instance__pass_check__tls_certificate_key:
+        'Instance : utiliser une clé de certificat robuste (tls.certificate.key)',
+      instance__pass_check__tls_certificate_live: 'Instance : présenter le certificat déclaré (tls.certificate.live)',
+      instance__pass_check__tls_certificate_san:
+        'Instance : couvrir le domaine dans le certificat (tls.certificate.san)',
+      instance__pass_check__tls_certificate_validity: 'Instance : renouveler le certificat (tls.certificate.validity)',
+      instance__pass_check__tls_version: 'Instance : négocier TLS 1.3 (tls.version)',
+    },
+  },
   reg: {
     siteName: 'Association Caliopen',
     skip: 'Aller au contenu',
