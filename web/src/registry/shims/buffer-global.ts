@@ -1,4 +1,3 @@
-// biome-ignore lint/style/useNodejsImportProtocol: the npm `buffer` package for the browser, not Node's module.
 import { Buffer } from 'buffer';
 
 /**
