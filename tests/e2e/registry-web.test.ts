@@ -227,6 +227,9 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     const page = await newPage();
     await page.goto(`${reg.url}/log`);
     await page.locator('[data-testid="memory"][data-kind="first"]').waitFor();
+    await page.locator('[data-testid="signature"][data-ok="true"]').waitFor();
+    const kid = (await reg.api('GET', '/v1/keys')).body.keys[0].kid as string;
+    assert.match(await page.getByTestId('signature').innerText(), new RegExp(`verified in your browser.*${kid}`));
     const size = Number(await page.getByTestId('tree-size').innerText());
     assert.ok(size >= 3, `log size ${size}`);
 
@@ -283,6 +286,19 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     assert.match(await tampered.innerText(), /Proof failed/);
     await page.unroute('**/v1/log/proof/inclusion**');
 
+    // A checkpoint whose signature was altered on the way: refused, and not remembered.
+    await page.route('**/v1/log/checkpoint', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      const [h, p, sig] = (body.checkpoint as string).split('.');
+      body.checkpoint = `${h}.${p}.${sig![0] === 'A' ? 'B' : 'A'}${sig!.slice(1)}`;
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    await page.locator('[data-testid="signature"][data-ok="false"]').waitFor();
+    assert.match(await page.getByTestId('signature').innerText(), /does not verify/);
+    await page.unroute('**/v1/log/checkpoint');
+
     // A registry showing another history at the same size: the split-view warning.
     // (A string: the tests are type-checked without the DOM library.)
     await page.evaluate(`(() => {
@@ -311,7 +327,10 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
       .locator('tr[data-index="0"]')
       .getByRole('button', { name: /Vérifier l’inclusion/ })
       .click();
-    await page.getByText('Vérifiée dans votre navigateur').waitFor();
+    const proof = page.locator('[data-proof="inclusion"][data-verdict="verified"]');
+    await proof.waitFor();
+    assert.match(await proof.innerText(), /Vérifiée dans votre navigateur[\s\S]*Étape 1/);
+    assert.match(await page.getByTestId('signature').innerText(), /vérifiée dans votre navigateur avec la clé/);
     assert.deepEqual(await seriousViolations(page), []);
     await page.context().close();
   });

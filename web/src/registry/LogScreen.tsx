@@ -1,4 +1,11 @@
-import { canonicalJsonBytes, encodeBase64, leafHash, MerkleTree } from '@caliopen/federation-protocol';
+import {
+  canonicalJsonBytes,
+  encodeBase64,
+  leafHash,
+  MerkleTree,
+  parseKeySet,
+  verifyCheckpoint,
+} from '@caliopen/federation-protocol';
 import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { type LogEntry, registryApi } from './api.ts';
@@ -49,6 +56,7 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
   const [from, setFrom] = useState('1');
   const [consistency, setConsistency] = useState<{ from: number; replay: ProofReplay } | null>(null);
   const [busy, setBusy] = useState(false);
+  const [signature, setSignature] = useState<{ ok: true; kid: string } | { ok: false; message: string } | null>(null);
 
   // The checkpoint, compared with the one this browser remembers.
   useEffect(() => {
@@ -57,6 +65,16 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
       const current = readCheckpointJws(served.checkpoint);
       if (current === null) throw new Error('malformed checkpoint');
       setCp(current);
+      // The checkpoint's signature, checked here with the protocol's verifyCheckpoint against the published key set.
+      const keySet = parseKeySet(await registryApi.keys());
+      const signed = keySet.ok
+        ? await verifyCheckpoint(served.checkpoint, {
+            keySet: keySet.value,
+            now: Math.floor(Date.now() / 1000),
+            expectedOrigin: current.origin,
+          })
+        : keySet;
+      setSignature(signed.ok ? { ok: true, kid: signed.value.kid } : { ok: false, message: signed.error.message });
       const seen = loadSeen(storage(), current.origin);
       let v = compareCheckpoint(seen, current);
       if (v.kind === 'needs-proof' && seen) {
@@ -72,7 +90,7 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
         v = compareCheckpoint(seen, current, replay.ok);
       }
       setVerdict(v);
-      if (acceptsCurrent(v)) rememberSeen(storage(), current);
+      if (acceptsCurrent(v) && signed.ok) rememberSeen(storage(), current);
       setStart(
         selectedFromUrl !== null && selectedFromUrl < current.treeSize
           ? Math.floor(selectedFromUrl / PAGE) * PAGE
@@ -190,6 +208,14 @@ export function LogScreen({ entry: selectedFromUrl }: { entry: number | null }) 
             </dd>
             <dt>{t('reg.log.timestamp')}</dt>
             <dd>{formatDate(cp.timestamp, lng)}</dd>
+            <dt>{t('reg.log.signature')}</dt>
+            <dd data-testid="signature" data-ok={signature === null ? undefined : String(signature.ok)}>
+              {signature === null
+                ? t('reg.loading')
+                : signature.ok
+                  ? `✔ ${t('reg.log.signatureOk', { kid: signature.kid })}`
+                  : `✘ ${t('reg.log.signatureFailed', { message: signature.message })}`}
+            </dd>
           </dl>
           {verdict && verdict.kind !== 'inconsistent' && (
             <p className="reg-memory" data-testid="memory" data-kind={verdict.kind}>

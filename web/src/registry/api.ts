@@ -91,6 +91,7 @@ export const registryApi = {
     getJson<{ entries: { index: number; entry: LogEntry }[] }>(
       `/v1/directory/members/${encodeURIComponent(domain)}/log`,
     ),
+  keys: () => getJson<unknown>('/v1/keys'),
   checkpoint: () =>
     getJson<{ checkpoint: string; treeSize: number; timestamp: number; origin: string }>('/v1/log/checkpoint'),
   entries: (start: number, end: number) =>

@@ -99,6 +99,9 @@ export const regEn = {
       treeSize: 'Entries',
       rootHash: 'Root hash',
       timestamp: 'Signed at',
+      signature: 'Signature',
+      signatureOk: 'verified in your browser with the registry key {{kid}} (published at /v1/keys)',
+      signatureFailed: 'does not verify: {{message}}',
       memory: {
         first: 'First visit: this browser now remembers this checkpoint and will check that the log only grows.',
         same: 'Same tree as the one this browser saw before.',

@@ -104,6 +104,9 @@ export const regFr: RegCatalogue = {
       treeSize: 'Entrées',
       rootHash: 'Empreinte racine',
       timestamp: 'Signé le',
+      signature: 'Signature',
+      signatureOk: 'vérifiée dans votre navigateur avec la clé du registre {{kid}} (publiée sur /v1/keys)',
+      signatureFailed: 'invalide : {{message}}',
       memory: {
         first:
           'Première visite : ce navigateur retient désormais ce point de contrôle et vérifiera que le journal ne fait que croître.',

@@ -7,8 +7,9 @@ import { sha256 } from '@noble/hashes/sha2.js';
  */
 class Sha256 {
   private readonly hasher = sha256.create();
-  update(data: Uint8Array): this {
-    this.hasher.update(data);
+  /** Bytes, or a string hashed as UTF-8 (Node's default). */
+  update(data: Uint8Array | string): this {
+    this.hasher.update(typeof data === 'string' ? new TextEncoder().encode(data) : data);
     return this;
   }
   digest(): Uint8Array {
