@@ -26,11 +26,11 @@ export function withBase64Url(B: BufferClass): BufferClass {
           ? from(value)
           : from(value, enc)
         : from(value, enc, len);
-  const toString = B.prototype.toString;
+  const originalToString = B.prototype.toString;
   B.prototype.toString = function (this: Buffer, enc?: string, start?: number, end?: number): string {
-    if (enc === 'base64url') return toUrl(toString.call(this, 'base64', start, end));
-    return toString.call(this, enc as BufferEncoding, start, end);
-  } as typeof toString;
+    if (enc === 'base64url') return toUrl(originalToString.call(this, 'base64', start, end));
+    return originalToString.call(this, enc as BufferEncoding, start, end);
+  } as typeof originalToString;
   marker.__base64url = true;
   return B;
 }
