@@ -464,6 +464,9 @@ function printSummary(
   const lines: string[] = ['', `Caliopen local federation (data in ${plan.dataDir}, logs in ${plan.logDir}):`, ''];
   const r = plan.registry;
   lines.push(`  registry ${r.origin}`);
+  lines.push(
+    `    directory  ${r.url}/   (public site: members, their PI, the transparency log with proofs checked in the browser)`,
+  );
   lines.push(`    ready      API ${r.url}/v1   (docs ${r.url}/docs)`);
   lines.push(`    feed       ${r.url}/v1/index   (signed; keys at ${r.url}/v1/keys)`);
   lines.push(

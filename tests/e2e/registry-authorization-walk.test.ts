@@ -29,6 +29,7 @@ const OWNED: Record<string, (ctx: WalkContext) => Record<string, string>> = {
   '/v1/audit/applications/:id/votes': (ctx) => ({ id: ctx.app1 }),
   '/v1/audit/instances/:domain/revoke': (ctx) => ({ domain: ctx.labelled }),
   '/v1/instances/:domain': (ctx) => ({ domain: ctx.labelled }),
+  '/v1/directory/members/:domain/log': (ctx) => ({ domain: ctx.labelled }),
 };
 
 const PUBLIC_ROUTES = new Set([
@@ -40,6 +41,11 @@ const PUBLIC_ROUTES = new Set([
   'GET /v1/keys',
   'GET /v1/instances/:domain',
   'GET /v1/directory',
+  'GET /v1/directory/members',
+  'GET /v1/directory/members/:domain/log',
+  // The association's public site (registry/src/http/registry-web.plugin.ts).
+  'GET /',
+  'GET /*',
   'GET /v1/log/checkpoint',
   'GET /v1/log/entries',
   'GET /v1/log/proof/inclusion',

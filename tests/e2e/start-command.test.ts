@@ -209,6 +209,12 @@ describe('npm start: the local federation', () => {
       assert.ok(out.includes(`curl -s -X POST http://127.0.0.1:${ports.alpha.http}/api/v1/auth/login`), out);
       assert.ok(out.includes(`"password":"${alice.password}"`));
       assert.ok(out.includes(`http://127.0.0.1:${ports.registry}/v1/index`), 'the feed URL');
+      // The association's public site: its address is printed and the registry serves it at /.
+      assert.ok(out.includes(`directory  http://127.0.0.1:${ports.registry}/   (public site`), out);
+      const site = await fetch(`http://127.0.0.1:${ports.registry}/`);
+      assert.equal(site.status, 200);
+      assert.match(await site.text(), /<title>Caliopen association/);
+      assert.match(site.headers.get('content-security-policy') ?? '', /script-src 'self'/);
       assert.ok(out.includes(`dig @127.0.0.1 -p ${ports.alpha.dns} _caliopen.alpha.test TXT`), 'a dig example');
       // Each instance's web app: its address is printed and it answers the app's page.
       for (const [p, user] of [

@@ -6,6 +6,8 @@ import { applicationRoutes } from '../labels/application.routes.ts';
 import { auditRoutes } from '../labels/audit.routes.ts';
 import { feedRoutes } from '../feed/feed.routes.ts';
 import { logRoutes } from '../log/log.routes.ts';
+import { publicDirectoryRoutes } from '../feed/public-directory.routes.ts';
+import { registryWebPlugin } from '../http/registry-web.plugin.ts';
 import { registryErrors } from '../shared/errors.ts';
 import { installRegistryAccessControl, type RegistryRouteEntry } from '../labels/registry.access.ts';
 
@@ -99,6 +101,13 @@ export async function buildRegistryServer(
     clock: services.clock,
   });
   await app.register(logRoutes, { log: services.log, clock: services.clock });
+  await app.register(publicDirectoryRoutes, {
+    storage: services.storage,
+    checks: services.checks,
+    log: services.log,
+    clock: services.clock,
+  });
+  await app.register(registryWebPlugin);
 
   return { app, routes };
 }

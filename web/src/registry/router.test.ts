@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import type { DirectoryMember } from './api.ts';
+import { filterMembers } from './DirectoryScreen.tsx';
+import { parseRoute } from './router.ts';
+
+describe('site routes', () => {
+  it('reads the directory, a member page and the log with an entry', () => {
+    expect(parseRoute('/', '')).toEqual({ name: 'directory' });
+    expect(parseRoute('/members/alpha.test', '')).toEqual({ name: 'member', domain: 'alpha.test' });
+    expect(parseRoute('/log', '?entry=12')).toEqual({ name: 'log', entry: 12 });
+    expect(parseRoute('/log', '?entry=-1')).toEqual({ name: 'log', entry: null });
+    expect(parseRoute('/members/<script>', '')).toEqual({ name: 'directory' });
+  });
+});
+
+describe('directory filter', () => {
+  const m = (domain: string, status: DirectoryMember['status']) => ({ domain, status }) as DirectoryMember;
+  const all = [m('alpha.test', 'labelled'), m('beta.test', 'revoked'), m('gamma.example', 'suspended')];
+  it('searches by domain and filters by standing', () => {
+    expect(filterMembers(all, ' BET ', 'all').map((x) => x.domain)).toEqual(['beta.test']);
+    expect(filterMembers(all, '', 'suspended').map((x) => x.domain)).toEqual(['gamma.example']);
+    expect(filterMembers(all, 'test', 'labelled').map((x) => x.domain)).toEqual(['alpha.test']);
+  });
+});
