@@ -131,6 +131,8 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
 
   async function newPage(locale = 'en-GB'): Promise<Page> {
     const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
+    // Every wait is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
+    context.setDefaultTimeout(120_000);
     const page = await context.newPage();
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
