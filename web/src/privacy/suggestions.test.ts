@@ -9,6 +9,12 @@ describe('what the app can do for a suggestion', () => {
       kind: 'keep_keys_on_devices',
     });
   });
+  test('moving the key to the devices needs a server-held key to move', () => {
+    const s = { action: 'account.keep_keys_on_devices', element: 'account' };
+    expect(suggestionAction(s, { keyMode: 'server' })).toEqual({ kind: 'keep_keys_on_devices' });
+    expect(suggestionAction(s, { keyMode: 'none' })).toBeNull();
+    expect(suggestionAction(s, { keyMode: 'client' })).toBeNull();
+  });
   test('a contact action leads to the contact of its address', () => {
     expect(suggestionAction({ action: 'contact.verify_key', element: 'contact:bob@beta.test' })).toEqual({
       kind: 'contact',

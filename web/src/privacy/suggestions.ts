@@ -18,7 +18,14 @@ function elementOf(element: string): { kind: string; ref: string } {
   return i < 0 ? { kind: element, ref: '' } : { kind: element.slice(0, i), ref: element.slice(i + 1) };
 }
 
-export function suggestionAction(s: { action: string; element: string }): SuggestionAction {
+/**
+ * `keyMode`: where the account's key lives now. Moving a key to the devices needs a server-held key to move (making
+ * a key on the device, openpgp.js in the browser, is not in the app yet): without one, that suggestion has no button.
+ */
+export function suggestionAction(
+  s: { action: string; element: string },
+  context: { keyMode?: 'none' | 'server' | 'client' } = {},
+): SuggestionAction {
   const el = elementOf(s.element);
   switch (s.action) {
     case 'account.enable_totp':
@@ -26,7 +33,7 @@ export function suggestionAction(s: { action: string; element: string }): Sugges
     case 'account.create_key':
       return { kind: 'create_key' };
     case 'account.keep_keys_on_devices':
-      return { kind: 'keep_keys_on_devices' };
+      return context.keyMode === undefined || context.keyMode === 'server' ? { kind: 'keep_keys_on_devices' } : null;
     case 'contact.add_public_key':
     case 'contact.verify_key':
     case 'contact.resolve_key_conflict': {

@@ -83,9 +83,7 @@ export function ContactScreen({ id }: { id: string }) {
               <PiBadge pi={contact.pi} subject={contact.displayName} />
             </div>
           </header>
-          <p className="notice" role="status">
-            {notice ?? ''}
-          </p>
+          <div role="status">{notice && <p className="notice">{notice}</p>}</div>
           {mine.length > 0 && (
             <section id="key-alerts" className="key-alerts" aria-labelledby="contact-alerts-h">
               <h2 id="contact-alerts-h" ref={alertsRef} tabIndex={-1}>

@@ -43,9 +43,7 @@ export function DevicesScreen() {
         </h1>
       </div>
       <p>{t('devices.intro')}</p>
-      <p className="notice" role="status">
-        {notice}
-      </p>
+      <div role="status">{notice && <p className="notice">{notice}</p>}</div>
       {error !== null && <ProblemMessage error={error} onRetry={load} />}
       {items === null && error === null && <p role="status">{t('app.loading')}</p>}
       {items !== null && (

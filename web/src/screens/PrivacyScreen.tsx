@@ -124,7 +124,12 @@ export function PrivacyScreen() {
             ) : (
               <ol className="suggestion-list">
                 {ranked.map((s) => (
-                  <SuggestionItem key={`${s.action}:${s.element}`} s={s} onAct={(a) => void act(a)} />
+                  <SuggestionItem
+                    key={`${s.action}:${s.element}`}
+                    s={s}
+                    keyMode={keys.mode}
+                    onAct={(a) => void act(a)}
+                  />
                 ))}
               </ol>
             )}
@@ -154,9 +159,17 @@ export function PrivacyScreen() {
   );
 }
 
-function SuggestionItem({ s, onAct }: { s: RankedSuggestion; onAct: (a: NonNullable<SuggestionAction>) => void }) {
+function SuggestionItem({
+  s,
+  keyMode,
+  onAct,
+}: {
+  s: RankedSuggestion;
+  keyMode: KeysReply['mode'];
+  onAct: (a: NonNullable<SuggestionAction>) => void;
+}) {
   const { t } = useTranslation();
-  const a = suggestionAction(s);
+  const a = suggestionAction(s, { keyMode });
   const label = t(`pi.action.${dottedKey(s.action)}`, { defaultValue: s.action });
   const [kind, ref] = s.element.includes(':') ? s.element.split(':', 2) : [s.element, ''];
   const element =
@@ -165,12 +178,7 @@ function SuggestionItem({ s, onAct }: { s: RankedSuggestion; onAct: (a: NonNulla
       : kind === 'contact'
         ? t('privacy.elementContact', { ref })
         : t('privacy.elementDevice');
-  const button =
-    a === null
-      ? null
-      : a.kind === 'contact' || a.kind === 'device'
-        ? t(`privacy.act.${a.kind}`)
-        : t(`privacy.act.${a.kind}`);
+  const button = a === null ? null : t(`privacy.act.${a.kind}`);
   return (
     <li className="suggestion">
       <span className="pi-gain" aria-hidden="true">
@@ -343,9 +351,7 @@ function KeysPanel({
           </li>
         ))}
       </ul>
-      <p className="notice" role="status">
-        {notice}
-      </p>
+      <div role="status">{notice && <p className="notice">{notice}</p>}</div>
       {exported !== null && (
         <div className="exported">
           <label>
