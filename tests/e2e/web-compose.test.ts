@@ -346,7 +346,9 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     assert.equal(await page.getByLabel('Subject').inputValue(), 'Draft that must not be lost');
     assert.equal(await page.getByLabel('Message', { exact: true }).inputValue(), 'Half-written thoughts.');
 
-    // The session ends elsewhere; alice signs in again and finds her draft.
+    // The session ends elsewhere; alice signs in again and finds her draft. The page's own requests (route preview,
+    // key alerts) are answered first, so that Send is the first request to meet the ended session.
+    await page.waitForLoadState('networkidle');
     const token = (await page.evaluate(
       "JSON.parse(sessionStorage.getItem('caliopen.session') ?? '{}').token",
     )) as string;
