@@ -182,6 +182,7 @@ export const en = {
     keys: 'Encryption keys',
     noKeys: 'No key is known for this contact: mail to them cannot be encrypted end to end.',
     keyFor: 'For {{address}}',
+    fingerprintSpoken: 'Fingerprint: {{groups}}',
     fingerprint: 'Fingerprint',
     source: 'Found by: {{source}}',
     status: {

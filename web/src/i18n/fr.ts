@@ -190,6 +190,7 @@ export const fr: Catalogue = {
     keys: 'Clés de chiffrement',
     noKeys: 'Aucune clé connue pour ce contact : vos messages ne peuvent pas lui être chiffrés de bout en bout.',
     keyFor: 'Pour {{address}}',
+    fingerprintSpoken: 'Empreinte : {{groups}}',
     fingerprint: 'Empreinte',
     source: 'Trouvée par : {{source}}',
     status: {

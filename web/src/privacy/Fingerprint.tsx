@@ -11,7 +11,7 @@ export function Fingerprint({ value }: { value: string }) {
   return (
     <span className="fingerprint">
       <span className="visually-hidden">
-        {t('contacts.fingerprint')}: {groups.join(', ')}
+        {t('contacts.fingerprintSpoken', { groups: groups.join(', ') })}
       </span>
       <code aria-hidden="true">
         {groups.map((g, i) => (
