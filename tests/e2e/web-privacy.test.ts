@@ -283,6 +283,54 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await page.close();
   });
 
+  test('keyboard only: from the navigation to a contact, compare and verify a key, then my privacy', async () => {
+    const carol = await inst.user('carol');
+    const frank = await generateTestKey('frank@z.example', { name: 'Frank' });
+    const c = await inst.api('POST', '/api/v1/contacts', {
+      token: carol.token,
+      body: { displayName: 'Frank Moreau', identities: [{ address: 'frank@z.example' }] },
+    });
+    assert.equal(c.status, 201, c.text);
+    await inst.running.services.keys.addKey(carol.id, 'frank@z.example', frank.armoredPublic, 'wkd');
+
+    const kb = await newPage();
+    await signIn(kb, 'carol', carol.password);
+    /** Tab until the focused element's text is `name` (at most 40 presses), as a keyboard user would. */
+    const tabTo = async (name: string | RegExp) => {
+      for (let i = 0; i < 40; i++) {
+        await kb.keyboard.press('Tab');
+        const text = ((await kb.evaluate('document.activeElement?.textContent ?? ""')) as string).trim();
+        if (typeof name === 'string' ? text === name : name.test(text)) return;
+      }
+      throw new Error(`no focusable element named ${name}`);
+    };
+    await tabTo('Contacts');
+    await kb.keyboard.press('Enter');
+    await kb.getByRole('heading', { level: 1, name: 'Contacts' }).waitFor();
+    assert.equal(await kb.evaluate('document.activeElement?.id'), 'contacts-h', 'focus starts at the heading');
+    await tabTo('Frank Moreau');
+    await kb.keyboard.press('Enter');
+    await kb.getByRole('heading', { level: 1, name: 'Frank Moreau' }).waitFor();
+    await tabTo(/^Compare and verify/);
+    await kb.keyboard.press('Enter');
+    await tabTo('It matches: mark as verified');
+    await kb.keyboard.press('Enter');
+    await kb.getByText('The key of Frank Moreau is now verified.').waitFor();
+    const keys = await inst.api('GET', `/api/v1/contacts/${c.body.id}/keys`, { token: carol.token });
+    assert.equal(keys.body.items[0].verified, true);
+
+    await tabTo('My privacy');
+    await kb.keyboard.press('Enter');
+    await kb.getByRole('heading', { level: 1, name: 'My privacy' }).waitFor();
+    await tabTo(/^Create my key/);
+    await kb.keyboard.press('Enter');
+    assert.equal(await kb.evaluate('document.activeElement?.id'), 'keys-h', 'the key section takes the focus');
+    await tabTo('Confirm');
+    // The form that asks the password again is reached by Tab (its password field comes before Confirm).
+    assert.equal(await kb.getByLabel('Your password (asked again)').count(), 1);
+    await kb.close();
+  });
+
   test('in French: contacts, my privacy and devices', async () => {
     const bob = await inst.user('bob');
     const fr = await newPage('fr-FR');
