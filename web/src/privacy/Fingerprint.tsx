@@ -10,9 +10,7 @@ export function Fingerprint({ value }: { value: string }) {
   const groups = fingerprintGroups(value);
   return (
     <span className="fingerprint">
-      <span className="visually-hidden">
-        {t('contacts.fingerprintSpoken', { groups: groups.join(', ') })}
-      </span>
+      <span className="visually-hidden">{t('contacts.fingerprintSpoken', { groups: groups.join(', ') })}</span>
       <code aria-hidden="true">
         {groups.map((g, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: groups repeat; their place is their identity.
