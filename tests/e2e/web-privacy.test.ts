@@ -283,7 +283,7 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await page.close();
   });
 
-  test('keyboard only: from the navigation to a contact, compare and verify a key, then my privacy', async () => {
+  test('keyboard only: from the navigation to a contact, compare and verify a key, then my privacy; a key exported and moved to the devices', async () => {
     const carol = await inst.user('carol');
     const frank = await generateTestKey('frank@z.example', { name: 'Frank' });
     const c = await inst.api('POST', '/api/v1/contacts', {
@@ -328,6 +328,31 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await tabTo('Confirm');
     // The form that asks the password again is reached by Tab (its password field comes before Confirm).
     assert.equal(await kb.getByLabel('Your password (asked again)').count(), 1);
+
+    // Then the key's life: generated on the server, exported, moved to the devices (the server erases its copy).
+    await kb.getByLabel('Your password (asked again)').fill(carol.password);
+    await kb.getByRole('button', { name: 'Confirm' }).click();
+    await kb.getByText(/^Your key was created\./).waitFor();
+    const serverHeld = await badgeScore(kb, '.account-pi');
+    await kb.getByRole('button', { name: 'Export my private key' }).click();
+    await kb.getByLabel('Your password (asked again)').fill(carol.password);
+    await kb.getByRole('button', { name: 'Confirm' }).click();
+    const exported = kb.getByLabel('Here is your private key. Save it somewhere safe.');
+    await exported.waitFor();
+    assert.match(await exported.inputValue(), /-----BEGIN PGP PRIVATE KEY BLOCK-----/);
+    assert.equal(
+      await kb.getByRole('link', { name: 'Download the private key' }).getAttribute('download'),
+      'private-key.asc',
+    );
+    await kb.getByRole('button', { name: 'Keep my key on my devices only' }).click();
+    await kb.getByLabel('Your password (asked again)').fill(carol.password);
+    await kb.getByRole('button', { name: 'Confirm' }).click();
+    await kb.getByText('Your private key is now only with you. Download it now: it will not be shown again.').waitFor();
+    await kb.getByText('Your private key is only on your devices: your instance never holds it.').waitFor();
+    await waitFor(async () => (await badgeScore(kb, '.account-pi')) > serverHeld, 5_000);
+    const mode = await inst.api('GET', '/api/v1/keys', { token: carol.token });
+    assert.equal(mode.body.mode, 'client');
+    assert.deepEqual(await seriousViolations(kb), [], 'axe on my privacy with an exported key');
     await kb.close();
   });
 
