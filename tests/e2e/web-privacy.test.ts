@@ -356,6 +356,37 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await kb.close();
   });
 
+  test('adding a contact’s key by pasting it; a key that cannot be read gets a sentence', async () => {
+    const dave = await inst.user('dave');
+    const gina = await generateTestKey('gina@w.example', { name: 'Gina' });
+    const c = await inst.api('POST', '/api/v1/contacts', {
+      token: dave.token,
+      body: { displayName: 'Gina Rossi', identities: [{ address: 'gina@w.example' }] },
+    });
+    const page = await newPage();
+    await signIn(page, 'dave', dave.password);
+    await page.goto(`${inst.url}/contacts/${c.body.id}`);
+    await page.getByRole('heading', { level: 1, name: 'Gina Rossi' }).waitFor();
+    await page.getByText('No key is known for this contact', { exact: false }).waitFor();
+    await page.getByRole('button', { name: 'Add a key' }).click();
+    const form = page.getByRole('form', { name: 'Add a key' });
+    await form
+      .getByLabel('Public key')
+      .fill('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----');
+    await form.getByRole('button', { name: 'Add the key' }).click();
+    await form
+      .getByRole('alert')
+      .getByText('This is not an OpenPGP key the instance can read. Paste the whole armoured block.')
+      .waitFor();
+    await form.getByLabel('Public key').fill(gina.armoredPublic);
+    await form.getByRole('button', { name: 'Add the key' }).click();
+    await page.getByText('The key was added.').waitFor();
+    const shown = await page.locator('.key-item .fingerprint .visually-hidden').first().textContent();
+    assert.equal(shown, `Fingerprint: ${gina.fingerprint.toUpperCase().match(/.{4}/g)!.join(', ')}`);
+    assert.deepEqual(await seriousViolations(page), [], 'axe on a contact card with an added key');
+    await page.close();
+  });
+
   test('in French: contacts, my privacy and devices', async () => {
     const bob = await inst.user('bob');
     const fr = await newPage('fr-FR');
