@@ -412,7 +412,9 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
     await page.getByLabel('Mot de passe').fill(alice.password);
     await page.getByRole('button', { name: 'Se connecter' }).click();
     await page.getByRole('heading', { name: 'Discussions' }).waitFor();
-    // The session ends elsewhere (another device signs it out): the next call sends the user back to sign-in.
+    // The session ends elsewhere (another device signs it out): the next call sends the user back to sign-in. The
+    // page's own requests (trust levels, key alerts) are answered first, so that the click meets the ended session.
+    await page.waitForLoadState('networkidle');
     const token = (await page.evaluate(
       "JSON.parse(sessionStorage.getItem('caliopen.session') ?? '{}').token",
     )) as string;

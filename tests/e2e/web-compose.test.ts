@@ -353,7 +353,9 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     // the first request that meets the ended session (otherwise the preview would, and the app would leave compose).
     await page.getByText('will go by delivery inside this instance').waitFor();
 
-    // The session ends elsewhere; alice signs in again and finds her draft.
+    // The session ends elsewhere; alice signs in again and finds her draft. The page's own requests (route preview,
+    // key alerts) are answered first, so that Send is the first request to meet the ended session.
+    await page.waitForLoadState('networkidle');
     const token = (await page.evaluate(
       "JSON.parse(sessionStorage.getItem('caliopen.session') ?? '{}').token",
     )) as string;

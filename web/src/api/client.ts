@@ -1,7 +1,16 @@
 import { SESSION_ENDED_CODES } from './problem-messages.ts';
 import type {
+  Account,
   ComposeRequest,
+  Contact,
+  ContactDetail,
+  CorrespondentKey,
+  Device,
   Discussion,
+  KeyAlert,
+  KeysReply,
+  OwnKey,
+  PrivacyOverview,
   HtmlBody,
   LoginReply,
   MessageDetail,
@@ -148,5 +157,116 @@ export class ApiClient {
 
   send(message: ComposeRequest): Promise<SendReply> {
     return this.request('POST', '/api/v1/messages', message);
+  }
+
+  // Contacts and their keys (contact.routes.ts, contact-key.routes.ts, key-alert.routes.ts)
+
+  contacts(cursor?: string): Promise<Page<Contact>> {
+    const q = new URLSearchParams({ limit: '200' });
+    if (cursor) q.set('cursor', cursor);
+    return this.request('GET', `/api/v1/contacts?${q}`);
+  }
+
+  contact(id: string): Promise<ContactDetail> {
+    return this.request('GET', `/api/v1/contacts/${encodeURIComponent(id)}`);
+  }
+
+  contactKeys(id: string): Promise<{ items: CorrespondentKey[] }> {
+    return this.request('GET', `/api/v1/contacts/${encodeURIComponent(id)}/keys`);
+  }
+
+  addContactKey(
+    id: string,
+    armored: string,
+    address?: string,
+  ): Promise<{ key: CorrespondentKey; outcome: 'known' | 'new' | 'conflict' }> {
+    return this.request('POST', `/api/v1/contacts/${encodeURIComponent(id)}/keys`, {
+      armored,
+      ...(address ? { address } : {}),
+    });
+  }
+
+  /** You compared the fingerprint with the person: the key becomes the verified one (a conflicting one is set aside). */
+  verifyContactKey(id: string, fingerprint: string): Promise<{ items: CorrespondentKey[] }> {
+    return this.request(
+      'POST',
+      `/api/v1/contacts/${encodeURIComponent(id)}/keys/${encodeURIComponent(fingerprint)}/verify`,
+    );
+  }
+
+  rejectContactKey(id: string, fingerprint: string): Promise<{ items: CorrespondentKey[] }> {
+    return this.request(
+      'POST',
+      `/api/v1/contacts/${encodeURIComponent(id)}/keys/${encodeURIComponent(fingerprint)}/reject`,
+    );
+  }
+
+  keyAlerts(): Promise<Page<KeyAlert>> {
+    return this.request('GET', '/api/v1/keys/alerts?limit=200');
+  }
+
+  // My privacy (privacy.routes.ts, trust-sharing.routes.ts, account-key.routes.ts, me.routes.ts)
+
+  privacy(): Promise<PrivacyOverview> {
+    return this.request('GET', '/api/v1/privacy');
+  }
+
+  sharing(): Promise<{ shareTrust: boolean }> {
+    return this.request('GET', '/api/v1/privacy/sharing');
+  }
+
+  setSharing(shareTrust: boolean): Promise<{ shareTrust: boolean }> {
+    return this.request('PUT', '/api/v1/privacy/sharing', { shareTrust });
+  }
+
+  keys(): Promise<KeysReply> {
+    return this.request('GET', '/api/v1/keys');
+  }
+
+  /** Server mode: generate a key (no armoredPrivateKey) or import one; the password is asked again. */
+  addServerKey(password: string, armoredPrivateKey?: string, passphrase?: string): Promise<{ key: OwnKey }> {
+    return this.request('POST', '/api/v1/keys', {
+      mode: 'server',
+      password,
+      ...(armoredPrivateKey ? { armoredPrivateKey } : {}),
+      ...(armoredPrivateKey && passphrase ? { passphrase } : {}),
+    });
+  }
+
+  setKeyMode(
+    mode: 'server' | 'client',
+    password: string,
+    extra: { exportPassphrase?: string; armoredPrivateKey?: string; passphrase?: string } = {},
+  ): Promise<{ mode: string; exported: string | null; items: OwnKey[] }> {
+    return this.request('POST', '/api/v1/keys/mode', { mode, password, ...extra });
+  }
+
+  exportKey(password: string, exportPassphrase?: string): Promise<{ armored: string }> {
+    return this.request('POST', '/api/v1/keys/export', {
+      password,
+      ...(exportPassphrase ? { exportPassphrase } : {}),
+    });
+  }
+
+  me(): Promise<Account> {
+    return this.request('GET', '/api/v1/me');
+  }
+
+  beginTotp(): Promise<{ secret: string; otpauthUri: string }> {
+    return this.request('POST', '/api/v1/me/totp');
+  }
+
+  confirmTotp(code: string): Promise<void> {
+    return this.request('POST', '/api/v1/me/totp/confirm', { code });
+  }
+
+  // Devices (device.routes.ts)
+
+  devices(): Promise<{ items: Device[] }> {
+    return this.request('GET', '/api/v1/devices');
+  }
+
+  revokeDevice(id: string): Promise<Device> {
+    return this.request('DELETE', `/api/v1/devices/${encodeURIComponent(id)}`);
   }
 }

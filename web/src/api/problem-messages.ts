@@ -28,6 +28,19 @@ const BY_CODE: Readonly<Record<string, string>> = {
   encryption_unavailable: 'problem.encryption_unavailable',
   signing_key_unavailable: 'problem.signing_key_unavailable',
   quota_exceeded: 'problem.quota_exceeded',
+  contact_address_unknown: 'problem.contact_address_unknown',
+  key_exists: 'problem.key_exists',
+  key_malformed: 'problem.key_malformed',
+  key_not_private: 'problem.key_not_private',
+  key_passphrase_wrong: 'problem.key_passphrase_wrong',
+  key_unusable: 'problem.key_unusable',
+  key_too_large: 'problem.key_too_large',
+  key_revoked: 'problem.key_revoked',
+  key_none: 'problem.key_none',
+  key_mode_unchanged: 'problem.key_mode_unchanged',
+  key_request_invalid: 'problem.key_request_invalid',
+  totp_already_enabled: 'problem.totp_already_enabled',
+  totp_not_pending: 'problem.totp_not_pending',
 };
 
 /** Codes that mean the session is over: the app forgets the token and returns to sign-in. */

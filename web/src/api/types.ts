@@ -201,3 +201,101 @@ export interface HtmlBody {
   html: string | null;
   truncated: boolean;
 }
+
+/** `GET /api/v1/contacts` (instance/src/contacts/contact.routes.ts). */
+export interface ContactIdentity {
+  protocol: string;
+  address: string;
+  label: string | null;
+}
+
+export interface Contact {
+  id: string;
+  displayName: string;
+  identities: ContactIdentity[];
+  notes: string;
+  automatic: boolean;
+  pi: PiSummary | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ContactDetail extends Omit<Contact, 'pi'> {
+  pi: PiBreakdown;
+}
+
+/** A correspondent's OpenPGP key (instance/src/keys/contact-key.routes.ts). */
+export interface CorrespondentKey {
+  fingerprint: string;
+  fingerprintGrouped: string;
+  address: string;
+  source: string;
+  status: 'active' | 'superseded' | 'conflict' | 'rejected';
+  verified: boolean;
+  verifiedAt: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  algorithm: string;
+  version: number;
+  firstSeenAt: string;
+  lastSeenAt: string;
+}
+
+/** `GET /api/v1/keys/alerts`: a different key appeared for an address after one was pinned. */
+export interface KeyAlert {
+  address: string;
+  contact: { id: string; displayName: string } | null;
+  pinned: CorrespondentKey | null;
+  conflicting: CorrespondentKey;
+  raisedAt: string;
+}
+
+/** The account's own keys (instance/src/keys/account-key.routes.ts). */
+export type KeyMode = 'none' | 'server' | 'client';
+
+export interface OwnKey {
+  fingerprint: string;
+  fingerprintGrouped: string;
+  status: 'active' | 'retired' | 'revoked';
+  heldBy: 'server' | 'client';
+  userIds: string[];
+  version: number;
+  algorithm: string;
+  createdAt: string;
+  expiresAt: string | null;
+  addedAt: string;
+  revocationHeld: boolean;
+  armored: string;
+}
+
+export interface KeysReply {
+  mode: KeyMode;
+  unlocked: boolean;
+  items: OwnKey[];
+}
+
+/** `GET /api/v1/privacy`: the account's PI and the ranked suggestions (account, devices, contacts). */
+export interface RankedSuggestion extends PiSuggestion {
+  elementScore: number;
+}
+
+export interface PrivacyOverview {
+  account: PiBreakdown;
+  suggestions: RankedSuggestion[];
+}
+
+/** `GET /api/v1/devices` (instance/src/devices/device.dto.ts). */
+export interface Device {
+  id: string;
+  name: string;
+  type: 'desktop' | 'mobile' | 'tablet' | 'cli' | 'unknown';
+  os: string | null;
+  osVersion: string | null;
+  browser: string | null;
+  browserVersion: string | null;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  revokedAt: string | null;
+  current: boolean;
+  pi: PiBreakdown;
+}

@@ -6,10 +6,16 @@ import { ComposeScreen } from '../compose/ComposeScreen.tsx';
 import { drafts } from '../compose/drafts.ts';
 import { DiscussionScreen } from '../screens/DiscussionScreen.tsx';
 import { DiscussionsScreen } from '../screens/DiscussionsScreen.tsx';
+import { ContactScreen } from '../screens/ContactScreen.tsx';
+import { ContactsScreen } from '../screens/ContactsScreen.tsx';
+import { DevicesScreen } from '../screens/DevicesScreen.tsx';
+import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
+import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
-import { navigate, onLinkClick, parseRoute, usePathname } from './router.ts';
-import { SessionContext, type SessionContextValue } from './session.tsx';
+import { useKeyAlerts } from './key-alerts.ts';
+import { navigate, onLinkClick, parseRoute, type Route, usePathname } from './router.ts';
+import { SessionContext, type SessionContextValue, useSession as useSessionValue } from './session.tsx';
 
 const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', fr: 'Français' };
 
@@ -27,6 +33,7 @@ export function App() {
     if (why === 'signedOut' && sessionRef.current) drafts.clearAll(sessionRef.current.username);
     sessionStore.clear();
     clearDiscussionTrustCache();
+    clearContactTrustCache();
     setSession(null);
     setNotice(why);
     navigate('/sign-in', { replace: true });
@@ -100,15 +107,64 @@ export function App() {
           )}
         </div>
       </header>
+      {session && <MainNav route={route} pathname={pathname} />}
       <main id="main" tabIndex={-1}>
         {route.name === 'sign-in' && <SignInScreen notice={notice} />}
         {route.name === 'discussions' && <DiscussionsScreen />}
         {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
         {route.name === 'compose' && <ComposeScreen replyTo={null} key="compose" />}
         {route.name === 'reply' && <ComposeScreen replyTo={route.id} key={`reply-${route.id}`} />}
+        {route.name === 'contacts' && <ContactsScreen />}
+        {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
+        {route.name === 'privacy' && <PrivacyScreen />}
+        {route.name === 'devices' && <DevicesScreen />}
         {route.name === 'not-found' && <DiscussionsScreen />}
       </main>
     </SessionContext.Provider>
+  );
+}
+
+const NAV = [
+  { path: '/discussions', key: 'nav.discussions', routes: ['discussions', 'discussion', 'not-found'] },
+  { path: '/contacts', key: 'nav.contacts', routes: ['contacts', 'contact'] },
+  { path: '/privacy', key: 'nav.privacy', routes: ['privacy'] },
+  { path: '/devices', key: 'nav.devices', routes: ['devices'] },
+] as const;
+
+/** The app's sections, and the key alerts where the user looks: a badge beside them on every screen. */
+function MainNav({ route, pathname }: { route: Route; pathname: string }) {
+  const { t } = useTranslation();
+  const { api } = useSessionValue();
+  const alerts = useKeyAlerts(api, true, pathname);
+  const first = alerts?.[0];
+  const alertPath =
+    alerts && alerts.length === 1 && first?.contact
+      ? `/contacts/${first.contact.id}#key-alerts`
+      : '/contacts#key-alerts';
+  return (
+    <nav className="main-nav" aria-label={t('nav.label')}>
+      <ul>
+        {NAV.map((n) => (
+          <li key={n.path}>
+            <a
+              href={n.path}
+              onClick={onLinkClick(n.path)}
+              aria-current={(n.routes as readonly string[]).includes(route.name) ? 'page' : undefined}
+            >
+              {t(n.key)}
+            </a>
+          </li>
+        ))}
+      </ul>
+      {alerts && alerts.length > 0 && (
+        <a className="key-alert-badge" href={alertPath} onClick={onLinkClick(alertPath)}>
+          <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
+            <path d="M8 1.5L15 14H1zM8 6v4M8 11.5v1.2" fill="none" stroke="currentColor" strokeWidth="1.6" />
+          </svg>
+          {t('nav.keyAlerts', { count: alerts.length })}
+        </a>
+      )}
+    </nav>
   );
 }
 

@@ -7,12 +7,21 @@ export type Route =
   | { name: 'discussion'; id: string }
   | { name: 'compose' }
   | { name: 'reply'; id: string }
+  | { name: 'contacts' }
+  | { name: 'contact'; id: string }
+  | { name: 'privacy' }
+  | { name: 'devices' }
   | { name: 'not-found' };
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '/discussions' || pathname === '/discussions/') return { name: 'discussions' };
   if (pathname === '/sign-in') return { name: 'sign-in' };
   if (pathname === '/compose' || pathname === '/compose/') return { name: 'compose' };
+  if (pathname === '/contacts' || pathname === '/contacts/') return { name: 'contacts' };
+  if (pathname === '/privacy' || pathname === '/privacy/') return { name: 'privacy' };
+  if (pathname === '/devices' || pathname === '/devices/') return { name: 'devices' };
+  const contact = /^\/contacts\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
+  if (contact) return { name: 'contact', id: contact[1]!.toLowerCase() };
   const reply = /^\/reply\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (reply) return { name: 'reply', id: reply[1]!.toLowerCase() };
   const m = /^\/discussions\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);

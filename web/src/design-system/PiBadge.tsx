@@ -126,7 +126,16 @@ export function PiBadge({ pi, loadBreakdown, subject, size = 'normal', interacti
   );
 }
 
-function BreakdownDetails({ breakdown, note }: { breakdown: PiBreakdown; note?: string | undefined }) {
+/** The factors, caps and (unless `suggestions` is false) suggestions of a PI: the dialog's body, or inline on a page. */
+export function BreakdownDetails({
+  breakdown,
+  note,
+  suggestions = true,
+}: {
+  breakdown: PiBreakdown;
+  note?: string | undefined;
+  suggestions?: boolean;
+}) {
   const { t } = useTranslation();
   const isCap = (f: { id: string; contribution: number }) => f.id.startsWith('cap.') || f.contribution < 0;
   const factors = breakdown.factors.filter((f) => !isCap(f));
@@ -177,24 +186,26 @@ function BreakdownDetails({ breakdown, note }: { breakdown: PiBreakdown; note?: 
           </>
         )}
       </section>
-      <section aria-labelledby="pi-suggestions-h">
-        <h3 id="pi-suggestions-h">{t('pi.suggestions')}</h3>
-        {breakdown.suggestions.length === 0 ? (
-          <p>{t('pi.noSuggestions')}</p>
-        ) : (
-          <ul className="pi-suggestions">
-            {breakdown.suggestions.map((s) => (
-              <li key={`${s.action}:${s.element}`}>
-                <span className="pi-gain" aria-hidden="true">
-                  {t('pi.gain', { gain: s.gain })}
-                </span>
-                <span className="visually-hidden">{t('pi.gainLabel', { gain: s.gain })}: </span>{' '}
-                {t(`pi.action.${dottedKey(s.action)}`, { defaultValue: s.action })}
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
+      {suggestions && (
+        <section aria-labelledby="pi-suggestions-h">
+          <h3 id="pi-suggestions-h">{t('pi.suggestions')}</h3>
+          {breakdown.suggestions.length === 0 ? (
+            <p>{t('pi.noSuggestions')}</p>
+          ) : (
+            <ul className="pi-suggestions">
+              {breakdown.suggestions.map((s) => (
+                <li key={`${s.action}:${s.element}`}>
+                  <span className="pi-gain" aria-hidden="true">
+                    {t('pi.gain', { gain: s.gain })}
+                  </span>
+                  <span className="visually-hidden">{t('pi.gainLabel', { gain: s.gain })}: </span>{' '}
+                  {t(`pi.action.${dottedKey(s.action)}`, { defaultValue: s.action })}
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      )}
       <p className="muted small">{t('pi.model', { version: breakdown.modelVersion })}</p>
     </>
   );

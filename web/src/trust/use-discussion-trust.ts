@@ -21,6 +21,7 @@ async function load(api: ApiClient, discussionId: string): Promise<Trust | null>
 export function useDiscussionTrust(api: ApiClient, discussionId: string, lastMessageAt: string): Trust | null {
   const [trust, setTrust] = useState<Trust | null>(null);
   useEffect(() => {
+    if (discussionId === '') return;
     let cancelled = false;
     // Keyed by the last activity too: a new message may come from another route.
     const key = `${discussionId}@${lastMessageAt}`;
