@@ -4,7 +4,6 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import dnsPacket from 'dns-packet';
 import { startDnsServer, type TestDnsServer } from '../../tests/support/dns-server.ts';
-import { freePort } from '../../tests/support/net.ts';
 import { dnsQuery } from '@caliopen/platform/dns/dns.resolver.ts';
 import { startLoopbackResolver, type LoopbackResolver } from './federation.resolver.ts';
 
@@ -29,7 +28,7 @@ describe('the local federation name server (a relay by zone)', () => {
     });
     fallback = await startDnsServer({ zone: { 'example.org': [{ type: 'TXT', data: 'from the system resolver' }] } });
     resolver = await startLoopbackResolver({
-      port: await freePort(),
+      port: 0,
       routes: [
         { zone: 'alpha.test', host: alpha.host, port: alpha.port },
         { zone: 'beta.test.', host: beta.host, port: beta.port },

@@ -74,26 +74,29 @@ export async function startLoopbackResolver(options: LoopbackResolverOptions): P
     });
 
   // UDP: each question relayed from its own socket (a random source port per question), the answer passed back as is.
-  const udp: UdpSocket = createSocket('udp4');
-  udp.on('message', (message, client) => {
-    const q = questionOf(message);
-    if (q === null) return;
-    const upstream = upstreamFor(q.questions[0]!.name);
-    if (upstream === null) return void udp.send(failure(q, RCODE_REFUSED), client.port, client.address);
-    const relay = createSocket(upstream.host.includes(':') ? 'udp6' : 'udp4');
-    let finished = false;
-    const timer = setTimeout(() => done(failure(q, RCODE_SERVFAIL)), timeoutMs);
-    const done = (answer: Buffer) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      relay.close();
-      udp.send(answer, client.port, client.address);
-    };
-    relay.on('error', () => done(failure(q, RCODE_SERVFAIL)));
-    relay.on('message', (answer) => done(answer));
-    relay.connect(upstream.port, upstream.host, () => relay.send(message));
-  });
+  const newUdpSocket = (): UdpSocket => {
+    const udp = createSocket('udp4');
+    udp.on('message', (message, client) => {
+      const q = questionOf(message);
+      if (q === null) return;
+      const upstream = upstreamFor(q.questions[0]!.name);
+      if (upstream === null) return void udp.send(failure(q, RCODE_REFUSED), client.port, client.address);
+      const relay = createSocket(upstream.host.includes(':') ? 'udp6' : 'udp4');
+      let finished = false;
+      const timer = setTimeout(() => done(failure(q, RCODE_SERVFAIL)), timeoutMs);
+      const done = (answer: Buffer) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        relay.close();
+        udp.send(answer, client.port, client.address);
+      };
+      relay.on('error', () => done(failure(q, RCODE_SERVFAIL)));
+      relay.on('message', (answer) => done(answer));
+      relay.connect(upstream.port, upstream.host, () => relay.send(message));
+    });
+    return udp;
+  };
 
   // TCP: length-prefixed messages; each one relayed over its own upstream connection.
   const connections = new Set<TcpSocket>();
@@ -146,23 +149,35 @@ export async function startLoopbackResolver(options: LoopbackResolverOptions): P
     });
   };
 
-  // The same port for both; either failing to bind stops the start (EADDRINUSE names the port).
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(options.port, host, () => {
-      udp.off('error', reject);
-      udp.on('error', () => {});
-      resolve();
+  // The same port for both; either failing to bind stops the start (EADDRINUSE names the port). With port 0 the
+  // system picks the UDP port, whose TCP twin another process may hold: then another port is tried.
+  let udp = newUdpSocket();
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(options.port, host, () => {
+        udp.off('error', reject);
+        udp.on('error', () => {});
+        resolve();
+      });
     });
-  });
-  const port = udp.address().port;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', (e) => {
-      udp.close();
-      reject(e);
-    });
-    tcp.listen(port, host, () => resolve());
-  });
+    port = udp.address().port;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, host, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+      break;
+    } catch (e) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      if (options.port !== 0 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
+      udp = newUdpSocket();
+    }
+  }
 
   return {
     host,
