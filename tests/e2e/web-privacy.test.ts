@@ -165,7 +165,6 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await page.getByRole('heading', { level: 1, name: 'Dana Lefèvre' }).waitFor();
     await page.getByRole('heading', { name: 'Encryption keys' }).waitFor();
     const grouped = danaKey.fingerprint.toUpperCase().match(/.{4}/g)!;
-    // biome-ignore lint/performance/useDomNodeTextContent: the layout's separation between groups is what is compared.
     const shown = await page.locator('.key-item .fingerprint code').first().innerText();
     assert.deepEqual(shown.split(/\s+/).filter(Boolean), grouped);
     await page.getByText('Not verified yet').waitFor();
