@@ -11,9 +11,8 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/registry-web.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +28,7 @@ import {
   type TestRegistry,
 } from '../support/registry.ts';
 import { realComponent } from '../support/real-component.ts';
+import { requireWebBuild } from '../support/web-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const browserBinary = realComponent('chromium', 'chromium');
@@ -98,9 +98,7 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
   }
 
   beforeAll(async () => {
-    if (!existsSync(path.join(ROOT, 'web/dist-registry/index.html'))) {
-      execFileSync('npm', ['run', 'build', '-w', 'web'], { cwd: ROOT, stdio: 'inherit' });
-    }
+    requireWebBuild('dist-registry');
     for (const d of ['alpha.test', 'beta.test', 'gamma.test']) sites[d] = await startTestInstanceSite(d);
     reg = await startTestRegistry({ maintenance: false });
     for (const site of Object.values(sites)) reg.connect(site.domain, site.connectTo);

@@ -10,9 +10,8 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/web-app.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
+import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,10 +95,7 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(path.join(ROOT, 'web/dist/index.html'))) {
-      // npm ci builds it (the root `prepare` script); a checkout without it builds here.
-      execFileSync('npm', ['run', 'build', '-w', 'web'], { cwd: ROOT, stdio: 'inherit' });
-    }
+    requireWebBuild('dist');
     dns = await startInternetDns();
     inst = await startTestInstance({
       clock: () => new Date(Date.now() + clockOffset),

@@ -14,9 +14,8 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/web-compose.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { EVIL_HOST, HOSTILE_MAILS } from './fixtures/hostile-html.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
+import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -110,9 +110,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(path.join(ROOT, 'web/dist/index.html'))) {
-      execFileSync('npm', ['run', 'build', '-w', 'web'], { cwd: ROOT, stdio: 'inherit' });
-    }
+    requireWebBuild('dist');
     dns = await startInternetDns();
     inst = await startTestInstance({
       env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server },

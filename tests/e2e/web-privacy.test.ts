@@ -10,8 +10,7 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/web-privacy.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,7 @@ import { generateTestKey, type TestKey } from '@caliopen/instance/openpgp/openpg
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
+import { requireWebBuild } from '../support/web-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const browserBinary = realComponent('chromium', 'chromium');
@@ -64,8 +64,7 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(path.join(ROOT, 'web/dist/index.html')))
-      execFileSync('npm', ['run', 'build', '-w', 'web'], { cwd: ROOT, stdio: 'inherit' });
+    requireWebBuild('dist');
     inst = await startTestInstance({ clock: () => new Date(Date.now() + clockOffset) });
     alice = await inst.user('alice');
     [danaKey, ...erinKeys] = (await Promise.all([
@@ -111,6 +110,8 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
 
   async function newPage(locale = 'en-GB'): Promise<Page> {
     const context = await browser.newContext({ locale, viewport: { width: 1200, height: 900 } });
+    // Every wait is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
+    context.setDefaultTimeout(120_000);
     const page = await context.newPage();
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
