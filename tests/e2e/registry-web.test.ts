@@ -12,8 +12,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY_WEB_CSP, registryWebPlugin } from '@caliopen/registry/http/registry-web.plugin.ts';
@@ -28,29 +26,12 @@ import {
   type TestRegistry,
 } from '../support/registry.ts';
 import { realComponent } from '../support/real-component.ts';
+import { screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const browserBinary = realComponent('chromium', 'chromium');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const shotsDir = process.env.CALIOPEN_SCREENSHOTS ? path.resolve(ROOT, process.env.CALIOPEN_SCREENSHOTS) : null;
 const REASON = 'Sold its users\u2019 address books to an advertiser.';
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!shotsDir) return;
-  mkdirSync(shotsDir, { recursive: true });
-  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
-}
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(`${axeSource}\n;void 0`);
-  const violations = (await page.evaluate(
-    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })))",
-  )) as { id: string; impact: string | null; nodes: string[] }[];
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.nodes.join(', ')}`);
-}
 
 test('without web/dist-registry, / answers a page saying how to build it; the API paths are not the site’s', async () => {
   const app = Fastify();

@@ -15,10 +15,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
@@ -26,33 +22,15 @@ import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { EVIL_HOST, HOSTILE_MAILS } from './fixtures/hostile-html.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
+import { screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const browserBinary = realComponent('chromium', 'chromium');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const shotsDir = process.env.CALIOPEN_SCREENSHOTS ? path.resolve(ROOT, process.env.CALIOPEN_SCREENSHOTS) : null;
 const PNG_1x1 = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
   'base64',
 );
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!shotsDir) return;
-  mkdirSync(shotsDir, { recursive: true });
-  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
-}
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(`${axeSource}\n;void 0`);
-  const violations = (await page.evaluate(
-    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })))",
-  )) as { id: string; impact: string | null; nodes: string[] }[];
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.nodes.join(', ')}`);
-}
 
 function htmlMail(o: { from: string; to: string; subject: string; html: string; text?: string }): Buffer {
   const boundary = `b-${randomUUID()}`;

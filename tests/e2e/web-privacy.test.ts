@@ -10,10 +10,6 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/web-privacy.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generate } from 'otplib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
@@ -21,30 +17,12 @@ import { generateTestKey, type TestKey } from '@caliopen/instance/openpgp/openpg
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
+import { screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const browserBinary = realComponent('chromium', 'chromium');
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const shotsDir = process.env.CALIOPEN_SCREENSHOTS ? path.resolve(ROOT, process.env.CALIOPEN_SCREENSHOTS) : null;
 const DANA = 'dana@x.example';
 const ERIN = 'erin@y.example';
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!shotsDir) return;
-  mkdirSync(shotsDir, { recursive: true });
-  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
-}
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(`${axeSource}\n;void 0`);
-  const violations = (await page.evaluate(
-    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })))",
-  )) as { id: string; impact: string | null; nodes: string[] }[];
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.nodes.join(', ')}`);
-}
 
 /** The score a PI badge shows ("… Guarded 42 out of 100 …"). */
 async function badgeScore(page: Page, scope: string): Promise<number> {

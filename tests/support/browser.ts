@@ -1,0 +1,28 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+
+/** What the browser tests share: screenshots on request and the axe-core accessibility check. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const shotsDir = process.env.CALIOPEN_SCREENSHOTS ? path.resolve(ROOT, process.env.CALIOPEN_SCREENSHOTS) : null;
+
+/** Writes a full-page screenshot when `CALIOPEN_SCREENSHOTS` names a folder (e.g. docs/screenshots); else nothing. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (!shotsDir) return;
+  mkdirSync(shotsDir, { recursive: true });
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
+}
+
+/** The page's serious and critical accessibility violations found by axe-core, one line each. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(`${axeSource}\n;void 0`);
+  const violations = (await page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })))",
+  )) as { id: string; impact: string | null; nodes: string[] }[];
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.nodes.join(', ')}`);
+}
