@@ -9,8 +9,11 @@ import { jobQueueConformance } from './job-queue.conformance.ts';
 import { openSqliteJobQueue } from './job-queue.sqlite.ts';
 import type { SqliteJobQueueOptions } from './job-queue.sqlite.ts';
 
-/** A short poll keeps the suite quick; the in-process wake-up covers most hand-offs anyway. */
-const options: SqliteJobQueueOptions = { pollIntervalMs: 20 };
+/**
+ * As an instance opens it: one process per file, no polling. Every hand-off (enqueue, a delay or retry falling due, a
+ * lease lapsing, a slot freeing up) must wake the worker by itself, so the whole suite proves there is no need to poll.
+ */
+const options: SqliteJobQueueOptions = {};
 
 function tempQueuePath(): { path: string; cleanup: () => Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'caliopen-queue-'));
@@ -88,6 +91,55 @@ describe('SQLite job queue specifics', () => {
         [id],
       );
     } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+
+  it('never polls: a job enqueued in this process runs at once, and an idle worker holds no timer', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const baseline = timers();
+    const queue = openSqliteJobQueue(path, options);
+    try {
+      const done: number[] = [];
+      queue.process('idle', async (job) => {
+        done.push((job.payload as { n: number }).n);
+      });
+      await waitUntil(async () => timers() === baseline);
+      await queue.enqueue('idle', 'work', { n: 1 });
+      await waitUntil(async () => done.length === 1);
+      await waitUntil(async () => (await queue.counts('idle')).completed === 1);
+      // Nothing is waiting, delayed or leased: the worker sleeps until the next enqueue, with no timer pending.
+      await waitUntil(async () => timers() === baseline);
+      await queue.enqueue('idle', 'work', { n: 2 });
+      await waitUntil(async () => done.length === 2);
+      assert.deepEqual(done, [1, 2]);
+    } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+
+  it('the control: configured for several processes, a worker keeps a poll timer and finds work another process enqueued', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const baseline = timers();
+    const queue = openSqliteJobQueue(path, { pollIntervalMs: 25 });
+    const otherProcess = openSqliteJobQueue(path, options);
+    try {
+      const done: number[] = [];
+      queue.process('shared', async (job) => {
+        done.push((job.payload as { n: number }).n);
+      });
+      await waitUntil(async () => timers() > baseline);
+      // Another connection to the file stands in for another process: its enqueue cannot wake this worker.
+      await otherProcess.enqueue('shared', 'work', { n: 7 });
+      await waitUntil(async () => done.length === 1);
+      assert.deepEqual(done, [7]);
+      assert.ok(timers() > baseline, 'a polling worker must keep its timer');
+    } finally {
+      await otherProcess.close();
       await queue.close();
       await cleanup();
     }

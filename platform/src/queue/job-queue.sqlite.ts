@@ -15,7 +15,12 @@ export interface SqliteJobQueueOptions {
    * when the process dies, the job becomes runnable again once the lease lapses, so this bounds the recovery delay.
    */
   leaseMs?: number;
-  /** Longest pause between two looks for work enqueued by another process (default 250 ms). */
+  /**
+   * Only when another process enqueues into the same file: the longest pause between two looks for its work. Unset
+   * (the default, one process per file as an instance runs it), a worker never polls: it sleeps until a job is
+   * enqueued in this process, the next delayed job or retry is due, or the earliest lease lapses, and an idle queue
+   * costs no CPU at all.
+   */
   pollIntervalMs?: number;
   /** Completed jobs are kept so getJob can report them, then pruned (defaults: 24 h, 10 000 per queue). */
   keepCompleted?: { maxAgeMs?: number; maxCount?: number };
@@ -30,6 +35,8 @@ export interface SqliteJobQueueOptions {
 const DEFAULT_ATTEMPTS = 5;
 const DEFAULT_BACKOFF_MS = 1000;
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
+/** After a failed look-up (disk full, database locked too long), the next try. */
+const RETRY_AFTER_ERROR_MS = 1000;
 /** Pruning needs an index scan over the completed jobs of a queue: once a second is plenty. */
 const PRUNE_EVERY_MS = 1000;
 
@@ -140,6 +147,7 @@ function prepareStatements(db: SqliteDb) {
         last_error = @error, locked_until = NULL, lease_token = NULL
       WHERE queue = @queue AND id = @id AND lease_token = @token AND state = 'active'`),
     nextDue: db.prepare(`SELECT MIN(run_at) AS at FROM jobs WHERE queue = ? AND state = 'queued'`),
+    nextLapse: db.prepare(`SELECT MIN(locked_until) AS at FROM jobs WHERE queue = ? AND state = 'active'`),
     get: db.prepare(`SELECT * FROM jobs WHERE queue = ? AND id = ?`),
     counts: db.prepare(`
       SELECT state, run_at <= @now AS due, COUNT(*) AS n FROM jobs WHERE queue = @queue GROUP BY state, due`),
@@ -161,6 +169,7 @@ class JobStore {
   private readonly keepAgeMs: number;
   private readonly keepCount: number;
   private readonly lastPrune = new Map<string, number>();
+  private readonly completedSincePrune = new Set<string>();
   private readonly stmts: Statements;
   private readonly claimTx: Database.Transaction<(queue: string, limit: number) => JobRow[]>;
 
@@ -212,6 +221,7 @@ class JobStore {
 
   complete(row: JobRow): boolean {
     const params = { queue: row.queue, id: row.id, token: row.lease_token, now: Date.now() };
+    this.completedSincePrune.add(row.queue);
     return this.stmts.complete.run(params).changes > 0;
   }
 
@@ -220,9 +230,14 @@ class JobStore {
     return this.stmts.fail.run(params).changes > 0;
   }
 
-  /** Milliseconds until the next queued job is due, or null when none is queued. */
-  nextDueIn(queue: string): number | null {
-    const { at } = this.stmts.nextDue.get(queue) as { at: number | null };
+  /**
+   * Milliseconds until something in `queue` may need this worker: the next queued job falls due, or the earliest
+   * lease lapses (its process died: the job must be reclaimed). Null when neither can happen.
+   */
+  nextWakeIn(queue: string): number | null {
+    const { at: due } = this.stmts.nextDue.get(queue) as { at: number | null };
+    const { at: lapse } = this.stmts.nextLapse.get(queue) as { at: number | null };
+    const at = due === null ? lapse : lapse === null ? due : Math.min(due, lapse);
     return at === null ? null : Math.max(0, at - Date.now());
   }
 
@@ -245,12 +260,20 @@ class JobStore {
     return this.stmts.dead.all(queue, limit) as JobRow[];
   }
 
-  pruneIfDue(queue: string): void {
+  /**
+   * Prunes completed jobs of `queue` when some completed since the last pruning and it is not too soon. Returns the
+   * milliseconds until a pruning still owed may run, or null when none is owed (so an idle worker need not wake).
+   */
+  pruneIfDue(queue: string): number | null {
+    if (!this.completedSincePrune.has(queue)) return null;
     const now = Date.now();
-    if (now - (this.lastPrune.get(queue) ?? 0) < PRUNE_EVERY_MS) return;
+    const wait = (this.lastPrune.get(queue) ?? 0) + PRUNE_EVERY_MS - now;
+    if (wait > 0) return wait;
     this.lastPrune.set(queue, now);
+    this.completedSincePrune.delete(queue);
     this.stmts.pruneByAge.run(queue, now - this.keepAgeMs);
     this.stmts.pruneByCount.run({ queue, keep: this.keepCount });
+    return null;
   }
 }
 
@@ -259,7 +282,7 @@ class SqliteJobQueue implements JobQueue {
   private readonly workers = new Set<SqliteWorker>();
   /** Wakes this process's workers as soon as a job is enqueued here, instead of at their next poll. */
   private readonly wakeUps = new WakeUps();
-  private readonly pollIntervalMs: number;
+  private readonly pollIntervalMs: number | null;
   private readonly logger: QueueLogger;
   private closing: Promise<void> | undefined;
 
@@ -267,7 +290,8 @@ class SqliteJobQueue implements JobQueue {
     private readonly store: JobStore,
     options: SqliteJobQueueOptions,
   ) {
-    this.pollIntervalMs = positive(options.pollIntervalMs ?? 250, 'pollIntervalMs');
+    this.pollIntervalMs =
+      options.pollIntervalMs === undefined ? null : positive(options.pollIntervalMs, 'pollIntervalMs');
     this.logger = options.logger ?? console;
   }
 
@@ -351,7 +375,7 @@ interface WorkerDeps {
   queue: string;
   handler: JobHandler;
   concurrency: number;
-  pollIntervalMs: number;
+  pollIntervalMs: number | null;
   logger: QueueLogger;
   wakeUps: WakeUps;
   onClosed: () => void;
@@ -359,18 +383,19 @@ interface WorkerDeps {
 
 /**
  * Claims only as many jobs as it has free slots, so nothing sits leased to a busy worker while another is idle.
- * Sleeps until the next delayed job is due, a same-process enqueue, a slot frees up, or the poll interval.
+ * Sleeps until the next delayed job is due, a lease lapses, a same-process enqueue, a slot frees up, or (only when
+ * configured for several processes) the poll interval.
  */
 class SqliteWorker implements Worker {
   private readonly running = new Map<JobRow, Promise<void>>();
-  private readonly renewTimer: NodeJS.Timeout;
+  /** Renews the leases of the running jobs; only exists while some run, so an idle worker has no timer at all. */
+  private renewTimer: NodeJS.Timeout | undefined;
   private readonly wake = () => this.schedule(0);
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
     deps.wakeUps.add(deps.queue, this.wake);
-    this.renewTimer = setInterval(() => this.renewLeases(), deps.store.renewEveryMs).unref();
     this.schedule(0);
   }
 
@@ -395,28 +420,34 @@ class SqliteWorker implements Worker {
     this.timer = undefined;
     if (this.closing) return;
     const { store, queue, concurrency, pollIntervalMs } = this.deps;
-    let sleepMs = pollIntervalMs;
+    let sleepMs: number | null = pollIntervalMs;
     try {
       const free = concurrency - this.running.size;
       if (free > 0) {
         const claimed = store.claim(queue, free);
         for (const row of claimed) this.start(row);
-        if (claimed.length < free) sleepMs = Math.min(pollIntervalMs, store.nextDueIn(queue) ?? pollIntervalMs);
+        if (claimed.length < free) sleepMs = earliest(pollIntervalMs, store.nextWakeIn(queue));
       }
-      store.pruneIfDue(queue);
+      sleepMs = earliest(sleepMs, store.pruneIfDue(queue));
     } catch (err) {
-      this.deps.logger.warn({ err, queue }, 'job queue poll failed; retrying at the next poll');
+      sleepMs = pollIntervalMs ?? RETRY_AFTER_ERROR_MS;
+      this.deps.logger.warn({ err, queue, retryInMs: sleepMs }, 'job queue look-up failed; trying again');
     }
-    // When every slot is busy, a finishing job wakes the worker instead.
-    if (this.running.size < concurrency) this.schedule(sleepMs);
+    // When every slot is busy, a finishing job wakes the worker instead; with nothing due, an enqueue does.
+    if (this.running.size < concurrency && sleepMs !== null) this.schedule(sleepMs);
   }
 
   private start(row: JobRow): void {
     const run = this.run(row).finally(() => {
       this.running.delete(row);
+      if (this.running.size === 0) {
+        clearInterval(this.renewTimer);
+        this.renewTimer = undefined;
+      }
       this.schedule(0);
     });
     this.running.set(row, run);
+    this.renewTimer ??= setInterval(() => this.renewLeases(), this.deps.store.renewEveryMs).unref();
   }
 
   private async run(row: JobRow): Promise<void> {
@@ -455,6 +486,10 @@ class SqliteWorker implements Worker {
       'lost the lease on a running job (event loop blocked longer than the lease?); another worker may run it again',
     );
   }
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 function toJobInfo<P>(row: JobRow): JobInfo<P> {
