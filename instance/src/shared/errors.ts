@@ -194,10 +194,6 @@ export const ERROR_CODES = {
     status: 400,
     title: 'The journal filters contradict each other (e.g. `since` after `until`).',
   },
-  dns_check_failed: {
-    status: 503,
-    title: 'The instance’s DNS resolver could not be asked; the records were not checked (retry, or see dns.resolvers).',
-  },
   key_mode_unchanged: { status: 409, title: 'Your private key is already kept this way.' },
   key_locked: {
     status: 409,
