@@ -41,11 +41,11 @@ export async function addUser(username: string, opts: AddOptions): Promise<void>
     domain: s.config.domain,
     account: await s.accounts.create(
       {
-      username,
-      password,
-      role,
-      ...(opts.displayName ? { displayName: opts.displayName } : {}),
-      ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+        username,
+        password,
+        role,
+        ...(opts.displayName ? { displayName: opts.displayName } : {}),
+        ...(quotaBytes !== undefined ? { quotaBytes } : {}),
       },
       { kind: 'cli' },
     ),

@@ -116,7 +116,9 @@ describe('admin actions journal over HTTP', () => {
 
     const onlyAlice = ok(await inst.api('GET', `/api/v1/admin/journal?subject=${alice.id}`, { token: admin.token }));
     assert.equal(onlyAlice.items.length, 3);
-    const onlyCreated = ok(await inst.api('GET', '/api/v1/admin/journal?action=account.created', { token: admin.token }));
+    const onlyCreated = ok(
+      await inst.api('GET', '/api/v1/admin/journal?action=account.created', { token: admin.token }),
+    );
     assert.deepEqual(
       onlyCreated.items.map((e: any) => e.subject.accountId),
       [carolId],
@@ -125,7 +127,9 @@ describe('admin actions journal over HTTP', () => {
     assert.equal(p1.items.length, 2);
     const p2 = ok(await inst.api('GET', `/api/v1/admin/journal?limit=2&before=${p1.next}`, { token: admin.token }));
     assert.equal(p2.items[0].seq, p1.items[1].seq - 1);
-    const future = ok(await inst.api('GET', '/api/v1/admin/journal?since=2999-01-01T00:00:00Z', { token: admin.token }));
+    const future = ok(
+      await inst.api('GET', '/api/v1/admin/journal?since=2999-01-01T00:00:00Z', { token: admin.token }),
+    );
     assert.deepEqual(future.items, []);
   });
 
@@ -133,7 +137,10 @@ describe('admin actions journal over HTTP', () => {
     const r = await inst.api('GET', '/api/v1/admin/journal?format=jsonl', { token: admin.token });
     assert.equal(r.status, 200, r.text);
     assert.match(r.headers.get('content-type') ?? '', /^application\/jsonl/);
-    const lines = r.text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = r.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 5);
     assert.deepEqual(
       lines.map((e) => e.seq),
@@ -144,16 +151,22 @@ describe('admin actions journal over HTTP', () => {
 
   test('append-only: no route changes or removes an entry', async () => {
     for (const method of ['PUT', 'PATCH', 'DELETE', 'POST']) {
-      for (const path of ['/api/v1/admin/journal', '/api/v1/admin/journal/1', '/api/v1/me/journal', '/api/v1/me/journal/1']) {
+      for (const path of [
+        '/api/v1/admin/journal',
+        '/api/v1/admin/journal/1',
+        '/api/v1/me/journal',
+        '/api/v1/me/journal/1',
+      ]) {
         const r = await inst.api(method, path, { token: admin.token, ...(method === 'DELETE' ? {} : { body: {} }) });
         assert.ok(r.status === 404 || r.status === 405, `${method} ${path}: ${r.status}`);
       }
     }
     const catalogue = inst.running.http.routes.filter((r) => r.url.includes('journal'));
-    assert.deepEqual(
-      catalogue.map((r) => `${r.method} ${r.url}`).sort(),
-      ['GET /api/v1/admin/journal', 'GET /api/v1/admin/journal/verify', 'GET /api/v1/me/journal'],
-    );
+    assert.deepEqual(catalogue.map((r) => `${r.method} ${r.url}`).sort(), [
+      'GET /api/v1/admin/journal',
+      'GET /api/v1/admin/journal/verify',
+      'GET /api/v1/me/journal',
+    ]);
   });
 
   test('hostile query parameters get clear 400s', async () => {

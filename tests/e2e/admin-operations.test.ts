@@ -44,7 +44,10 @@ describe('operator console API', () => {
     assert.equal(r.domain, 'alpha.test');
     assert.equal(r.records.length, expected.length);
     const status = (name: string, type: string) =>
-      r.records.find((x: any) => x.name === name && x.type === type && (type !== 'TXT' || name !== 'alpha.test.' || x.value.includes('spf1')));
+      r.records.find(
+        (x: any) =>
+          x.name === name && x.type === type && (type !== 'TXT' || name !== 'alpha.test.' || x.value.includes('spf1')),
+      );
     assert.equal(status('alpha.test.', 'A/AAAA').status, 'ok');
     assert.deepEqual(status('alpha.test.', 'A/AAAA').published, ['192.0.2.10']);
     assert.equal(status('alpha.test.', 'MX').status, 'ok');

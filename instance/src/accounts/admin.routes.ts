@@ -39,7 +39,10 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
       },
     },
     async (request, reply) => {
-      const account = await accounts.create(request.body as Parameters<AccountService['create']>[0], operatorOf(request));
+      const account = await accounts.create(
+        request.body as Parameters<AccountService['create']>[0],
+        operatorOf(request),
+      );
       request.log.info({ accountId: account.id }, 'account created');
       return reply.code(201).send(toAccountDto(account));
     },

@@ -38,12 +38,21 @@ export function journalConformance(name: string, open: () => Promise<JournalUnde
     test('an empty journal has no head and verifies', async () => {
       assert.equal(await repo.head(), null);
       assert.deepEqual(await repo.list({ limit: 10 }), []);
-      assert.deepEqual(await new AdminJournalService(repo, clock).verify(), { ok: true, entries: 0, head: GENESIS_HASH });
+      assert.deepEqual(await new AdminJournalService(repo, clock).verify(), {
+        ok: true,
+        entries: 0,
+        head: GENESIS_HASH,
+      });
     });
 
     test('entries are numbered from 1, chained, and listed newest first with filters and paging', async () => {
       const j = new AdminJournalService(repo, clock);
-      const e1 = await j.record({ actor: admin, action: 'account.created', subject: alice, details: { quotaBytes: 10 } });
+      const e1 = await j.record({
+        actor: admin,
+        action: 'account.created',
+        subject: alice,
+        details: { quotaBytes: 10 },
+      });
       const e2 = await j.record({ actor: { kind: 'cli' }, action: 'account.password_reset', subject: bob });
       const e3 = await j.record({ actor: admin, action: 'account.disabled', subject: alice });
       const e4 = await j.record({ actor: admin, action: 'config.changed', subject: null, details: { key: 'x' } });
@@ -64,7 +73,10 @@ export function journalConformance(name: string, open: () => Promise<JournalUnde
         ['account.disabled', 'account.created'],
       );
       const byCli = await j.list({ limit: 10, action: 'account.password_reset' });
-      assert.deepEqual(byCli.items.map((e) => e.subject?.username), ['bob']);
+      assert.deepEqual(
+        byCli.items.map((e) => e.subject?.username),
+        ['bob'],
+      );
       assert.deepEqual((await j.list({ limit: 10, actorId: admin.accountId })).items.length, 3);
       const page1 = await j.list({ limit: 2 });
       assert.deepEqual(
@@ -91,12 +103,27 @@ export function journalConformance(name: string, open: () => Promise<JournalUnde
 
     test('a position is taken once: a second append at the same seq is refused', async () => {
       const head = (await repo.head())!;
-      const a = sealEntry(head, { at: clock().toISOString(), actor: admin, action: 'account.enabled', subject: alice, details: {} });
-      const b = sealEntry(head, { at: clock().toISOString(), actor: admin, action: 'account.disabled', subject: bob, details: {} });
+      const a = sealEntry(head, {
+        at: clock().toISOString(),
+        actor: admin,
+        action: 'account.enabled',
+        subject: alice,
+        details: {},
+      });
+      const b = sealEntry(head, {
+        at: clock().toISOString(),
+        actor: admin,
+        action: 'account.disabled',
+        subject: bob,
+        details: {},
+      });
       assert.equal(await repo.append(a), true);
       assert.equal(await repo.append(b), false);
       // Nor may a writer skip a position.
-      const c = sealEntry({ seq: a.seq + 5, hash: a.hash }, { at: clock().toISOString(), actor: admin, action: 'account.enabled', subject: alice, details: {} });
+      const c = sealEntry(
+        { seq: a.seq + 5, hash: a.hash },
+        { at: clock().toISOString(), actor: admin, action: 'account.enabled', subject: alice, details: {} },
+      );
       assert.equal(await repo.append(c), false);
       assert.deepEqual(await repo.head(), { seq: a.seq, hash: a.hash });
     });

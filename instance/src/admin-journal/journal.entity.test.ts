@@ -40,7 +40,9 @@ test('an edited body is detected, even when its hash is recomputed (the next ent
     seq: 2,
     problem: 'its body does not hash to its recorded hash',
   });
-  const rehashed = c.map((e, i) => (i === 1 ? { ...e, body: edited, action: 'account.enabled' as const, hash: hashBody(edited) } : e));
+  const rehashed = c.map((e, i) =>
+    i === 1 ? { ...e, body: edited, action: 'account.enabled' as const, hash: hashBody(edited) } : e,
+  );
   const v = verifyChain(rehashed);
   assert.equal(v.ok, false);
   assert.equal(v.ok === false && v.seq, 3);
@@ -59,6 +61,21 @@ test('a removed, reordered entry, or a column changed beside its body, is detect
 });
 
 test('an entry never carries a password field: the body is what was given, and the sealer adds nothing else', () => {
-  const e = sealEntry(null, { at: new Date().toISOString(), actor: admin, action: 'account.password_reset', subject: alice, details: {} });
-  assert.deepEqual(Object.keys(JSON.parse(e.body)).sort(), ['action', 'actor', 'at', 'details', 'prevHash', 'seq', 'subject', 'v']);
+  const e = sealEntry(null, {
+    at: new Date().toISOString(),
+    actor: admin,
+    action: 'account.password_reset',
+    subject: alice,
+    details: {},
+  });
+  assert.deepEqual(Object.keys(JSON.parse(e.body)).sort(), [
+    'action',
+    'actor',
+    'at',
+    'details',
+    'prevHash',
+    'seq',
+    'subject',
+    'v',
+  ]);
 });

@@ -41,7 +41,10 @@ export async function migrateJournalKeyspace(
   context: CassandraContext,
   options: Pick<CassandraOptions, 'localDataCenter' | 'replication'>,
 ): Promise<number> {
-  return migrateKeyspace(client, context, options, { component: 'admin-journal', migrations: JOURNAL_CASSANDRA_MIGRATIONS });
+  return migrateKeyspace(client, context, options, {
+    component: 'admin-journal',
+    migrations: JOURNAL_CASSANDRA_MIGRATIONS,
+  });
 }
 
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));

@@ -30,7 +30,11 @@ test('the SQLite journal refuses UPDATE and DELETE in the database itself', asyn
   const repo = SqliteJournalRepository.inDataDir(dir);
   try {
     const j = new AdminJournalService(repo, () => new Date('2026-03-01T10:00:00Z'));
-    await j.record({ actor: { kind: 'cli' }, action: 'account.disabled', subject: { accountId: randomUUID(), username: 'a' } });
+    await j.record({
+      actor: { kind: 'cli' },
+      action: 'account.disabled',
+      subject: { accountId: randomUUID(), username: 'a' },
+    });
     assert.throws(() => repo.rawDb.prepare("UPDATE journal SET action = 'account.enabled'").run(), /append-only/);
     assert.throws(() => repo.rawDb.prepare('DELETE FROM journal').run(), /append-only/);
     assert.equal((await repo.range(1, 10)).length, 1);

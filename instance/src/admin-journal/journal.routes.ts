@@ -42,7 +42,11 @@ const Page = Type.Object(
 const paging = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   before: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, description: 'Continue below this seq (the previous page’s `next`).' }),
+    Type.Integer({
+      minimum: 1,
+      maximum: 2 ** 31 - 1,
+      description: 'Continue below this seq (the previous page’s `next`).',
+    }),
   ),
 };
 

@@ -285,9 +285,15 @@ export class SqliteInboundSpool implements InboundSpool {
     const db = openSqlite(path, { readonly: true });
     try {
       const row = db
-        .prepare('SELECT SUM(dead = 0) AS queued, SUM(dead = 1) AS dead, MIN(CASE WHEN dead = 0 THEN received_at END) AS oldest FROM spool')
+        .prepare(
+          'SELECT SUM(dead = 0) AS queued, SUM(dead = 1) AS dead, MIN(CASE WHEN dead = 0 THEN received_at END) AS oldest FROM spool',
+        )
         .get() as { queued: number | null; dead: number | null; oldest: number | null };
-      return { queued: row.queued ?? 0, dead: row.dead ?? 0, oldestQueuedAt: row.oldest === null ? null : new Date(row.oldest) };
+      return {
+        queued: row.queued ?? 0,
+        dead: row.dead ?? 0,
+        oldestQueuedAt: row.oldest === null ? null : new Date(row.oldest),
+      };
     } finally {
       db.close();
     }

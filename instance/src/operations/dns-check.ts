@@ -61,7 +61,10 @@ function expectedShown(r: ExpectedRecord): string {
  * Asks the instance's resolvers (dns.resolvers, as the key lookups do) for every record the operator should publish
  * and compares. The A/AAAA line names no value to compare: it is ok when the name has an address.
  */
-export async function checkDnsRecords(records: readonly ExpectedRecord[], options: DnsLookupOptions): Promise<RecordCheck[]> {
+export async function checkDnsRecords(
+  records: readonly ExpectedRecord[],
+  options: DnsLookupOptions,
+): Promise<RecordCheck[]> {
   return Promise.all(
     records.map(async (r): Promise<RecordCheck> => {
       const name = lower(r.name);

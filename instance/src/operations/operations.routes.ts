@@ -32,9 +32,10 @@ export interface OperationsDeps {
   queue: Pick<JobQueue, 'counts' | 'deadLetters'>;
   queues: readonly WatchedQueue[];
   /** Every account's usage (walked in pages). */
-  accounts: (page: { limit: number; afterUsername?: string }) => Promise<
-    { username: string; role: string; disabled: boolean; usedBytes: number; quotaBytes: number }[]
-  >;
+  accounts: (page: {
+    limit: number;
+    afterUsername?: string;
+  }) => Promise<{ username: string; role: string; disabled: boolean; usedBytes: number; quotaBytes: number }[]>;
   /** Where the data lives (disk size and free space); null: not on a local disk. */
   dataDir: string | null;
   /** The inbound SMTP spool: messages accepted and not yet delivered to mailboxes (null: SMTP off). */
@@ -196,7 +197,10 @@ export const operationsRoutes: FastifyPluginAsync<{ ops: OperationsDeps }> = asy
                 Type.Null(),
               ]),
               index: Type.Object(
-                { pending: Type.Integer({ description: 'Mailbox changes not yet in the search index.' }), failed: Type.Integer() },
+                {
+                  pending: Type.Integer({ description: 'Mailbox changes not yet in the search index.' }),
+                  failed: Type.Integer(),
+                },
                 { additionalProperties: false },
               ),
             },
