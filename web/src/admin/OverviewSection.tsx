@@ -94,7 +94,7 @@ export function OverviewSection({ admin }: { admin: AdminApi }) {
         )}
       </section>
 
-      <section className="card" aria-labelledby="metrics-h">
+      <section className="card admin-wide" aria-labelledby="metrics-h">
         <h2 id="metrics-h">{t('admin.overview.metrics')}</h2>
         <p className="small">
           {t('admin.overview.metricsIntro')} <a href="/metrics">/metrics</a>

@@ -128,12 +128,17 @@ export async function health(): Promise<Health> {
   return (await r.json()) as Health;
 }
 
+const KEPT_RUNTIME =
+  /^caliopen_(process_resident_memory_bytes|process_start_time_seconds|nodejs_eventloop_lag_p99_seconds|nodejs_heap_size_used_bytes) /;
+
 /** Caliopen's own samples of the Prometheus text (/metrics), as name and value. */
 export async function metricSamples(limit = 40): Promise<{ name: string; value: string }[]> {
   const text = await (await fetch('/metrics')).text();
   const out: { name: string; value: string }[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith('caliopen_') || line.includes('_bucket{')) continue;
+    // The runtime's own figures: only memory, uptime and event-loop delay; the rest is the instance's work.
+    if (/^caliopen_(process|nodejs)_/.test(line) && !KEPT_RUNTIME.test(line)) continue;
     const at = line.lastIndexOf(' ');
     if (at > 0) out.push({ name: line.slice(0, at), value: line.slice(at + 1) });
     if (out.length >= limit) break;
