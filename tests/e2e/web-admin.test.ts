@@ -183,7 +183,7 @@ describe.skipIf(browserBinary.skip)('operator console and the user’s journal i
     await page.getByText('Chain intact: 4 entries checked.').waitFor();
     await page.getByLabel('Action', { exact: true }).selectOption('account.quota_changed');
     await page.getByRole('button', { name: 'Filter' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('.journal-table tbody tr').length === 1);
+    await page.waitForFunction("document.querySelectorAll('.journal-table tbody tr').length === 1");
     await page.locator('tr[data-action="account.quota_changed"]').getByText('alice').waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'axe on the journal');
     await screenshot(page, 'admin-journal');
