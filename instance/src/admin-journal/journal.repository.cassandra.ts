@@ -119,6 +119,8 @@ export class CassandraJournalRepository implements JournalRepository {
   }
 
   async append(e: StoredJournalEntry): Promise<boolean> {
+    // Positions are taken in order: the one before must be there (entries are never removed, so once seen it stays).
+    if (e.seq > 1 && (await this.entryAt(e.seq - 1)) === null) return false;
     const claimed = await this.ctx.lwt(this.q.claim, [
       bucketOf(e.seq),
       e.seq,
