@@ -39,13 +39,16 @@ export async function addUser(username: string, opts: AddOptions): Promise<void>
   const role: Role = opts.admin ? 'admin' : 'user';
   const { account, domain } = await withServices(opts, async (s) => ({
     domain: s.config.domain,
-    account: await s.accounts.create({
-      username,
-      password,
-      role,
-      ...(opts.displayName ? { displayName: opts.displayName } : {}),
-      ...(quotaBytes !== undefined ? { quotaBytes } : {}),
-    }),
+    account: await s.accounts.create(
+      {
+        username,
+        password,
+        role,
+        ...(opts.displayName ? { displayName: opts.displayName } : {}),
+        ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+      },
+      { kind: 'cli' },
+    ),
   }));
   if (opts.json) {
     console.log(
@@ -100,7 +103,8 @@ export async function changePassword(
   const password = opts.passwordStdin ? await readStdinSecret() : generatePassword();
   await withServices(opts, async (s) => {
     const account = await s.accounts.getByUsername(username);
-    await s.accounts.setPassword(account.id, password);
+    // The admin journal records that the operator reset it (never the password).
+    await s.accounts.setPassword(account.id, password, undefined, { kind: 'cli' });
   });
   console.log(`Password of ${username} changed; its sessions have ended.`);
   if (!opts.passwordStdin) console.log(`New password: ${password}`);

@@ -207,7 +207,10 @@ describe('authorization walk over every route', () => {
       contacts.flatMap((c) => c.identities.map((i) => i.address)),
     );
     const ownKeys = await s.accountKeys.listByAccount(ctx.a.id);
+    // The admin journal's entries about A: only an admin's action on A adds one.
+    const journal = await inst.running.services.journal.list({ limit: 500, subjectId: ctx.a.id });
     return JSON.stringify({
+      journal,
       account,
       devices: devices.map((d) => ({ ...d, lastSeenAt: undefined })),
       message,
@@ -308,5 +311,32 @@ describe('authorization walk over every route', () => {
       const res = await call(r.method, r.url, 'admin');
       assert.ok(res.status >= 200 && res.status < 300, `${r.method} ${r.url} as admin: ${res.status} ${res.text}`);
     }
+  });
+
+  test('the admin journal and the console: admins read every entry, A reads those about A, B none of them', async () => {
+    const adminRoutes = inst.running.http.routes.filter((r) => r.access === 'admin').map((r) => `${r.method} ${r.url}`);
+    for (const route of [
+      'GET /api/v1/admin/journal',
+      'GET /api/v1/admin/journal/verify',
+      'GET /api/v1/admin/dns',
+      'GET /api/v1/admin/queues',
+      'GET /api/v1/admin/overview',
+      'GET /api/v1/admin/peers',
+    ])
+      assert.ok(adminRoutes.includes(route), `${route} is an admin route`);
+    const userRoutes = inst.running.http.routes.filter((r) => r.access === 'user').map((r) => `${r.method} ${r.url}`);
+    assert.ok(userRoutes.includes('GET /api/v1/me/journal'));
+
+    // The walk's admin calls changed A (renamed, password reset): A reads them; B's journal holds nothing about A.
+    passwords.userA = (VALID_BODIES['POST /api/v1/admin/users/:id/password'] as { password: string }).password;
+    const ofA = (await call('GET', '/api/v1/me/journal', 'userA')).body.items;
+    assert.ok(ofA.length >= 2, JSON.stringify(ofA));
+    assert.ok(ofA.every((e: { subject: { accountId: string } }) => e.subject.accountId === ctx.a.id));
+    assert.ok(ofA.some((e: { action: string }) => e.action === 'account.password_reset'));
+    const ofB = (await call('GET', '/api/v1/me/journal', 'userB')).body.items;
+    assert.ok(ofB.every((e: { subject: { accountId: string } }) => e.subject.accountId !== ctx.a.id));
+    const all = (await call('GET', '/api/v1/admin/journal', 'admin')).body.items;
+    assert.ok(all.length >= ofA.length);
+    assert.equal((await call('GET', '/api/v1/admin/journal/verify', 'admin')).body.ok, true);
   });
 });

@@ -177,6 +177,24 @@ describe('caliopen CLI', () => {
       body: JSON.stringify({ username: 'bob', password: 'bob-new-password-2' }),
     });
     assert.equal(login.status, 200);
+    // What the operator did with the CLI is in the admin journal, by "the operator on the server", without a password.
+    const { token } = (await login.json()) as { token: string };
+    const journal = await fetch(`http://127.0.0.1:${port}/api/v1/admin/journal`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(journal.status, 200);
+    const entries = (
+      (await journal.json()) as { items: { action: string; actor: { kind: string }; subject: { username: string } }[] }
+    ).items;
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.subject.username, e.actor.kind]),
+      [
+        ['account.password_reset', 'bob', 'cli'],
+        ['account.created', 'bob', 'cli'],
+        ['account.created', 'alice', 'cli'],
+      ],
+    );
+    assert.ok(!JSON.stringify(entries).includes('bob-new-password-2'));
     const exited = new Promise<number | null>((resolve) => server!.on('exit', (code) => resolve(code)));
     server.kill('SIGTERM');
     assert.equal(await exited, 0, out);

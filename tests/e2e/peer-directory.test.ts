@@ -74,6 +74,20 @@ describe('peer directory: an instance syncs the real registry feed', () => {
     assert.equal(pi.status, 200, pi.text);
     assert.doesNotMatch(pi.text, /cap\.instance_unlabelled/);
     assert.match(pi.text, /instance\.labelled/);
+    // The operator's console lists the instances of the verified feed (here: this one, labelled).
+    const admin = await instance.user('root', 'admin');
+    const peers = await instance.api('GET', '/api/v1/admin/peers', { token: admin.token });
+    assert.equal(peers.status, 200, peers.text);
+    assert.equal(peers.body.enabled, true);
+    assert.deepEqual(
+      peers.body.items.map((p: { domain: string; status: string; labelValid: boolean }) => [
+        p.domain,
+        p.status,
+        p.labelValid,
+      ]),
+      [['alpha.test', 'labelled', true]],
+    );
+    assert.equal(peers.body.items[0].instancePi, standing.instancePi);
   });
 
   test('full feed, 304 on the next delta, then a revocation as a delta with a real consistency proof', async () => {

@@ -3,6 +3,8 @@ import { AppError } from '../shared/errors.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { USERNAME_PATTERN, type Account, type Role } from './account.entity.ts';
+import type { AccountChange, AccountEvents, Operator } from './account.events.ts';
+import { noEvents, type EventPublisher } from '../shared/event-bus.ts';
 import {
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
@@ -41,8 +43,25 @@ export class AccountService {
     private readonly hasher: PasswordHasher,
     private readonly clock: Clock,
     private readonly defaultQuotaBytes: number,
-    private readonly hooks: { passwordChanging?: PasswordChangeHook } = {},
-  ) {}
+    private readonly hooks: { passwordChanging?: PasswordChangeHook; events?: EventPublisher<AccountEvents> } = {},
+  ) {
+    this.events = hooks.events ?? noEvents();
+  }
+
+  private readonly events: EventPublisher<AccountEvents>;
+
+  /** Tells the others (the admin journal) what an operator changed; nothing when no operator acted (`by` absent). */
+  private async administered(by: Operator | undefined, account: Account, changes: AccountChange[]): Promise<void> {
+    if (by === undefined) return;
+    for (const change of changes) {
+      await this.events.publish('account.administered', {
+        at: account.updatedAt,
+        by,
+        account: { id: account.id, username: account.username },
+        change,
+      });
+    }
+  }
 
   static normaliseUsername(username: string): string {
     return username.trim().toLowerCase();
@@ -57,7 +76,8 @@ export class AccountService {
     }
   }
 
-  async create(input: NewAccount): Promise<Account> {
+  /** Creates an account; `by` names the operator who did (recorded in the admin journal). */
+  async create(input: NewAccount, by?: Operator): Promise<Account> {
     const username = AccountService.normaliseUsername(input.username);
     if (!USERNAME_PATTERN.test(username)) throw new AppError('username_invalid');
     AccountService.checkPassword(input.password);
@@ -80,6 +100,7 @@ export class AccountService {
     if (!(await this.storage.accounts.create(account))) {
       throw new AppError('username_taken', `The username "${username}" is already taken on this instance.`);
     }
+    await this.administered(by, account, [{ kind: 'created', role: account.role, quotaBytes: account.quotaBytes }]);
     return account;
   }
 
@@ -99,7 +120,8 @@ export class AccountService {
     return this.storage.accounts.list(page);
   }
 
-  async update(id: string, changes: AccountChanges): Promise<Account> {
+  /** Changes an account; `by` names the operator who did (each change recorded in the admin journal). */
+  async update(id: string, changes: AccountChanges, by?: Operator): Promise<Account> {
     const account = await this.get(id);
     const next: Account = {
       ...account,
@@ -112,6 +134,13 @@ export class AccountService {
     await this.storage.accounts.update(next);
     // A disabled account keeps no live session.
     if (next.disabled && !account.disabled) await this.storage.sessions.revokeByAccount(id, next.updatedAt);
+    const done: AccountChange[] = [];
+    if (next.disabled !== account.disabled) done.push({ kind: next.disabled ? 'disabled' : 'enabled' });
+    if (next.quotaBytes !== account.quotaBytes)
+      done.push({ kind: 'quota_changed', from: account.quotaBytes, to: next.quotaBytes });
+    if (next.role !== account.role) done.push({ kind: 'role_changed', from: account.role, to: next.role });
+    if (next.displayName !== account.displayName) done.push({ kind: 'display_name_changed' });
+    await this.administered(by, next, done);
     return next;
   }
 
@@ -119,7 +148,7 @@ export class AccountService {
    * Sets a new password and ends every session of the account (a password change is a "log out everywhere").
    * `currentPassword`, when the user gave it, lets a server-held private key follow the change (re-wrapped).
    */
-  async setPassword(id: string, password: string, currentPassword?: string): Promise<Account> {
+  async setPassword(id: string, password: string, currentPassword?: string, by?: Operator): Promise<Account> {
     AccountService.checkPassword(password);
     const account = await this.get(id);
     const commitKeys = await this.hooks.passwordChanging?.(id, password, currentPassword);
@@ -127,6 +156,7 @@ export class AccountService {
     await this.storage.accounts.update(next);
     await this.storage.sessions.revokeByAccount(id, next.updatedAt);
     await commitKeys?.();
+    await this.administered(by, next, [{ kind: 'password_reset' }]);
     return next;
   }
 }

@@ -1,9 +1,18 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../api/problem.ts';
 import { IdParams, NoContent, Password, Username } from '../api/schemas.ts';
 import { AccountDto, toAccountDto } from './account.dto.ts';
 import type { AccountService } from './account.service.ts';
+import type { Operator } from './account.events.ts';
+import type { FastifyRequest } from 'fastify';
+
+/** The administrator making the request, as the admin journal names them. */
+function operatorOf(request: FastifyRequest): Operator {
+  const { account } = principalOf(request);
+  return { kind: 'admin', accountId: account.id, username: account.username };
+}
 
 const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
 
@@ -30,7 +39,10 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
       },
     },
     async (request, reply) => {
-      const account = await accounts.create(request.body as Parameters<AccountService['create']>[0]);
+      const account = await accounts.create(
+        request.body as Parameters<AccountService['create']>[0],
+        operatorOf(request),
+      );
       request.log.info({ accountId: account.id }, 'account created');
       return reply.code(201).send(toAccountDto(account));
     },
@@ -99,7 +111,9 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
       },
     },
     async (request) =>
-      toAccountDto(await accounts.update((request.params as { id: string }).id, request.body as object)),
+      toAccountDto(
+        await accounts.update((request.params as { id: string }).id, request.body as object, operatorOf(request)),
+      ),
   );
 
   app.post(
@@ -118,6 +132,8 @@ export const adminRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asy
       await accounts.setPassword(
         (request.params as { id: string }).id,
         (request.body as { password: string }).password,
+        undefined,
+        operatorOf(request),
       );
       return reply.code(204).send();
     },

@@ -1,6 +1,9 @@
 import { buildApiServer } from '@caliopen/platform/http/server.bootstrap.ts';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { adminRoutes } from '../accounts/admin.routes.ts';
+import { journalRoutes } from '../admin-journal/journal.routes.ts';
+import { operationsRoutes } from '../operations/operations.routes.ts';
+import { operationsDeps } from './operations.wiring.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
 import { contactRoutes } from '../contacts/contact.routes.ts';
 import { contactKeyRoutes } from '../keys/contact-key.routes.ts';
@@ -85,6 +88,8 @@ export async function buildHttpServer(
   await app.register(remoteIdentityRoutes, { identities: services.identities });
   await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(adminRoutes, { accounts: services.accounts });
+  await app.register(journalRoutes, { journal: services.journal });
+  await app.register(operationsRoutes, { ops: operationsDeps(services) });
   await app.register(composeRoutes, {
     compose: services.outbound.compose,
     maxAttachmentBytes: config.outbound.maxAttachmentBytes,

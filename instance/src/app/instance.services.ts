@@ -53,6 +53,9 @@ import type { KeyEvents } from '../keys/key.events.ts';
 import type { RemoteIdentityEvents } from '../identities/remote-identity.events.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
+import type { AccountEvents } from '../accounts/account.events.ts';
+import { AdminJournalService } from '../admin-journal/journal.service.ts';
+import { journalRecordOf, openJournalRepository } from './admin-journal.wiring.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
 export interface InstanceServices {
@@ -104,6 +107,8 @@ export interface InstanceServices {
   federation?: PeerDirectory | null;
   /** The users' trust-sharing choice (GET/PUT /api/v1/privacy/sharing; read by GET /federation/v1/trust/:local). */
   trustSharing: SqliteTrustSharingStore;
+  /** The admin actions journal (append-only, hash-chained): every operator action, told by the domains' events. */
+  journal: AdminJournalService;
   close(): Promise<void>;
 }
 
@@ -195,7 +200,7 @@ function readImportCa(file: string): string {
 }
 
 /** Every event of the instance's domains: one bus, each domain publishing its own and seeing only those. */
-export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents;
+export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents & AccountEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -236,7 +241,10 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   });
   const ownKeys: AccountKeys = options.accountKeys ?? accountKeys;
   const correspondentKeys = new CorrespondentKeyService({ keys: storage.keys, clock, events });
+  const journalRepository = await openJournalRepository(config, storage);
+  const journal = new AdminJournalService(journalRepository, clock);
   const accounts = new AccountService(storage, hasher, clock, config.accounts.defaultQuotaBytes, {
+    events,
     passwordChanging: (accountId, newPassword, oldPassword) =>
       accountKeys.passwordChanging(accountId, newPassword, oldPassword),
   });
@@ -367,6 +375,10 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
 
   // Reactions across domains.
+  // What an operator did to an account goes to the admin journal (awaited by the action: recorded before it answers).
+  events.subscribe('account.administered', async (e) => {
+    await journal.record(journalRecordOf(e));
+  });
   // A remote mailbox added: its scheduled re-sync (not in a process without the queue, e.g. a CLI account command).
   if (options.open?.queue !== false) {
     events.subscribe('remote-identity.added', ({ accountId, identityId }) =>
@@ -452,8 +464,10 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       directory = next ?? null;
     },
     trustSharing,
+    journal,
     async close() {
       trustSharing.close();
+      await journalRepository.close();
       await queue.close();
       await search.close();
       await storage.close();

@@ -25,6 +25,26 @@ describe('SqliteInboundSpool', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('countsAt reads the counts beside the running writer (the operator console), null without a spool file', async () => {
+    assert.equal(SqliteInboundSpool.countsAt(join(dir, 'spool.db')), null);
+    const spool = SqliteInboundSpool.open(join(dir, 'spool.db'));
+    const [first, second, third] = await Promise.all([
+      spool.append(entry(1)),
+      spool.append(entry(2)),
+      spool.append(entry(3)),
+    ]);
+    await spool.defer(first!, 'no such user', null);
+    await spool.defer(second!, 'busy', new Date(1_900_000_000_000));
+    await spool.remove([third!]);
+    await spool.append(entry(4));
+    assert.deepEqual(SqliteInboundSpool.countsAt(join(dir, 'spool.db')), {
+      queued: 2,
+      dead: 1,
+      oldestQueuedAt: new Date(1_800_000_000_002),
+    });
+    await spool.close();
+  });
+
   it('groups appends made in the same event-loop turn into one commit, and each resolves after it', async () => {
     const spool = SqliteInboundSpool.open(join(dir, 'spool.db'));
     const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => spool.append(entry(i))));

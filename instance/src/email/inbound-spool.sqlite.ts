@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import {
@@ -273,6 +274,29 @@ export class SqliteInboundSpool implements InboundSpool {
       retryAt: retryAt ? retryAt.getTime() : 0,
       dead: retryAt ? 0 : 1,
     });
+  }
+
+  /**
+   * The counts of the spool file at `path`, read through a read-only connection beside the running writer (WAL lets
+   * it): the operator's console. null when there is no spool file (inbound SMTP never ran).
+   */
+  static countsAt(path: string): (SpoolCounts & { oldestQueuedAt: Date | null }) | null {
+    if (!existsSync(path)) return null;
+    const db = openSqlite(path, { readonly: true });
+    try {
+      const row = db
+        .prepare(
+          'SELECT SUM(dead = 0) AS queued, SUM(dead = 1) AS dead, MIN(CASE WHEN dead = 0 THEN received_at END) AS oldest FROM spool',
+        )
+        .get() as { queued: number | null; dead: number | null; oldest: number | null };
+      return {
+        queued: row.queued ?? 0,
+        dead: row.dead ?? 0,
+        oldestQueuedAt: row.oldest === null ? null : new Date(row.oldest),
+      };
+    } finally {
+      db.close();
+    }
   }
 
   async counts(): Promise<SpoolCounts> {

@@ -69,6 +69,11 @@ export class PeerDirectory implements InstanceStanding {
     return this.feed.peer(domain);
   }
 
+  /** Every instance the verified feed lists (the operator's console). */
+  peers(): PeerInfo[] {
+    return [...this.feed.byDomain.keys()].map((d) => this.feed.peer(d)).filter((p): p is PeerInfo => p !== null);
+  }
+
   /** This instance's own standing, as the verified feed says: the account PI is capped by it. */
   standing(): OwnStanding {
     return this.feed.standing();

@@ -190,6 +190,10 @@ export const ERROR_CODES = {
     title:
       'Your key is kept the other way (on the server or on your devices): switch with POST /api/v1/keys/mode first.',
   },
+  journal_filter_invalid: {
+    status: 400,
+    title: 'The journal filters contradict each other (e.g. `since` after `until`).',
+  },
   key_mode_unchanged: { status: 409, title: 'Your private key is already kept this way.' },
   key_locked: {
     status: 409,

@@ -12,6 +12,7 @@ import type {
   OwnKey,
   PrivacyOverview,
   HtmlBody,
+  JournalEntry,
   LoginReply,
   MessageDetail,
   MessageSummary,
@@ -43,6 +44,8 @@ export interface StoredSession {
   expiresAt: string;
   username: string;
   displayName: string;
+  /** The account's role at sign-in (GET /api/v1/me says it too): 'admin' shows the operator's console. */
+  role?: 'user' | 'admin';
 }
 
 /** The session lives in sessionStorage: it ends with the tab, and is never readable by another origin. */
@@ -258,6 +261,19 @@ export class ApiClient {
 
   confirmTotp(code: string): Promise<void> {
     return this.request('POST', '/api/v1/me/totp/confirm', { code });
+  }
+
+  /** What the instance's operators did to this account (GET /api/v1/me/journal), newest first. */
+  myJournal(before?: number): Promise<{ items: JournalEntry[]; next: number | null }> {
+    return this.request('GET', `/api/v1/me/journal?limit=50${before ? `&before=${before}` : ''}`);
+  }
+
+  /**
+   * Any call of the API, for screens loaded on demand that bring their own endpoints (the operator's console,
+   * web/src/admin/admin-api.ts): same token, same problem handling.
+   */
+  call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
+    return this.request(method, path, body);
   }
 
   // Devices (device.routes.ts)

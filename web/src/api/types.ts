@@ -132,6 +132,19 @@ export interface Account {
   totpEnabled: boolean;
 }
 
+/** One entry of the admin actions journal (admin-journal/journal.routes.ts). */
+export interface JournalEntry {
+  v: 1;
+  seq: number;
+  at: string;
+  actor: { kind: 'admin'; accountId: string; username: string } | { kind: 'cli' };
+  action: string;
+  subject: { accountId: string; username: string } | null;
+  details: Record<string, string | number | boolean | null>;
+  prevHash: string;
+  hash: string;
+}
+
 export interface LoginReply {
   token: string;
   tokenType: 'Bearer';

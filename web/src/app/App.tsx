@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiClient, sessionStore, type StoredSession } from '../api/client.ts';
 import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
@@ -11,11 +11,15 @@ import { ContactsScreen } from '../screens/ContactsScreen.tsx';
 import { DevicesScreen } from '../screens/DevicesScreen.tsx';
 import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
+import { JournalScreen } from '../screens/JournalScreen.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { useKeyAlerts } from './key-alerts.ts';
 import { navigate, onLinkClick, parseRoute, type Route, usePathname } from './router.ts';
 import { SessionContext, type SessionContextValue, useSession as useSessionValue } from './session.tsx';
+
+/** The operator's console: its own chunk, fetched only when an admin opens it. */
+const AdminConsole = lazy(() => import('../admin/AdminConsole.tsx'));
 
 const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', fr: 'Français' };
 
@@ -74,6 +78,8 @@ export function App() {
   let route = parseRoute(pathname);
   if (!session && route.name !== 'sign-in') route = { name: 'sign-in' };
   if (session && route.name === 'sign-in') route = { name: 'discussions' };
+  // The console is for admins (the API refuses everyone else anyway).
+  if (route.name === 'admin' && session?.role !== 'admin') route = { name: 'not-found' };
 
   return (
     <SessionContext.Provider value={value}>
@@ -118,6 +124,12 @@ export function App() {
         {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
         {route.name === 'privacy' && <PrivacyScreen />}
         {route.name === 'devices' && <DevicesScreen />}
+        {route.name === 'journal' && <JournalScreen />}
+        {route.name === 'admin' && (
+          <Suspense fallback={<p role="status">{t('app.loading')}</p>}>
+            <AdminConsole section={route.section} />
+          </Suspense>
+        )}
         {route.name === 'not-found' && <DiscussionsScreen />}
       </main>
     </SessionContext.Provider>
@@ -127,14 +139,14 @@ export function App() {
 const NAV = [
   { path: '/discussions', key: 'nav.discussions', routes: ['discussions', 'discussion', 'not-found'] },
   { path: '/contacts', key: 'nav.contacts', routes: ['contacts', 'contact'] },
-  { path: '/privacy', key: 'nav.privacy', routes: ['privacy'] },
+  { path: '/privacy', key: 'nav.privacy', routes: ['privacy', 'journal'] },
   { path: '/devices', key: 'nav.devices', routes: ['devices'] },
 ] as const;
 
 /** The app's sections, and the key alerts where the user looks: a badge beside them on every screen. */
 function MainNav({ route, pathname }: { route: Route; pathname: string }) {
   const { t } = useTranslation();
-  const { api } = useSessionValue();
+  const { api, session } = useSessionValue();
   const alerts = useKeyAlerts(api, true, pathname);
   const first = alerts?.[0];
   const alertPath =
@@ -155,6 +167,13 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
             </a>
           </li>
         ))}
+        {session?.role === 'admin' && (
+          <li>
+            <a href="/admin" onClick={onLinkClick('/admin')} aria-current={route.name === 'admin' ? 'page' : undefined}>
+              {t('nav.admin')}
+            </a>
+          </li>
+        )}
       </ul>
       {alerts && alerts.length > 0 && (
         <a className="key-alert-badge" href={alertPath} onClick={onLinkClick(alertPath)}>

@@ -11,7 +11,11 @@ export type Route =
   | { name: 'contact'; id: string }
   | { name: 'privacy' }
   | { name: 'devices' }
+  | { name: 'journal' }
+  | { name: 'admin'; section: 'overview' | 'accounts' | 'dns' | 'queues' | 'federation' | 'journal' }
   | { name: 'not-found' };
+
+const ADMIN_SECTIONS = ['accounts', 'dns', 'queues', 'federation', 'journal'] as const;
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '/discussions' || pathname === '/discussions/') return { name: 'discussions' };
@@ -20,6 +24,11 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/contacts' || pathname === '/contacts/') return { name: 'contacts' };
   if (pathname === '/privacy' || pathname === '/privacy/') return { name: 'privacy' };
   if (pathname === '/devices' || pathname === '/devices/') return { name: 'devices' };
+  if (pathname === '/privacy/journal' || pathname === '/privacy/journal/') return { name: 'journal' };
+  if (pathname === '/admin' || pathname === '/admin/') return { name: 'admin', section: 'overview' };
+  const admin = /^\/admin\/([a-z]+)\/?$/.exec(pathname);
+  const section = ADMIN_SECTIONS.find((s) => s === admin?.[1]);
+  if (section) return { name: 'admin', section };
   const contact = /^\/contacts\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (contact) return { name: 'contact', id: contact[1]!.toLowerCase() };
   const reply = /^\/reply\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);

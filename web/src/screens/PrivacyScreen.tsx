@@ -3,7 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client.ts';
 import type { KeysReply, PrivacyOverview, RankedSuggestion } from '../api/types.ts';
 import { ProblemMessage, problemText } from '../app/ProblemMessage.tsx';
-import { navigate } from '../app/router.ts';
+import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { BreakdownDetails, PiBadge } from '../design-system/PiBadge.tsx';
 import { dottedKey } from '../i18n/i18n.ts';
@@ -152,6 +152,14 @@ export function PrivacyScreen() {
           <section className="card" aria-labelledby="sharing-h">
             <h2 id="sharing-h">{t('privacy.sharing')}</h2>
             <SharingPanel value={sharing === true} onChange={setSharing} />
+          </section>
+
+          <section className="card" aria-labelledby="journal-link-h">
+            <h2 id="journal-link-h">{t('journal.title')}</h2>
+            <p>{t('journal.summary')}</p>
+            <a href="/privacy/journal" onClick={onLinkClick('/privacy/journal')}>
+              {t('journal.link')}
+            </a>
           </section>
         </>
       )}

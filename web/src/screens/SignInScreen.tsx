@@ -40,6 +40,7 @@ export function SignInScreen({ notice }: { notice: 'sessionEnded' | 'signedOut' 
         expiresAt: r.expiresAt,
         username: r.account.username,
         displayName: r.account.displayName,
+        role: r.account.role,
       });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'totp_required' && step === 'password') {
