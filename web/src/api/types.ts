@@ -98,6 +98,10 @@ export interface OpenPgpFacts {
   signerFingerprint: string | null;
   signerKeyTrust: string | null;
   problem: string | null;
+  /** Decrypted by the instance with a server-held key. */
+  decrypted?: boolean;
+  /** Waiting for the server-held key to be unlocked. */
+  pendingDecryption?: boolean;
 }
 
 export interface FederationFacts {
@@ -239,6 +243,8 @@ export interface CorrespondentKey {
   version: number;
   firstSeenAt: string;
   lastSeenAt: string;
+  /** The public key, armoured (verifies the signatures of mail decrypted in the browser). */
+  armored: string;
 }
 
 /** `GET /api/v1/keys/alerts`: a different key appeared for an address after one was pinned. */
@@ -272,6 +278,8 @@ export interface KeysReply {
   mode: KeyMode;
   unlocked: boolean;
   items: OwnKey[];
+  /** The account's address: a key made in the browser carries it in its user ID. */
+  address: string;
 }
 
 /** `GET /api/v1/privacy`: the account's PI and the ranked suggestions (account, devices, contacts). */
