@@ -31,6 +31,15 @@ const CONFIG: openpgp.PartialConfig = {
   allowInsecureVerificationWithReformattedKeys: false,
 };
 
+/** User ID names stay plain (as the instance makes them): no brackets, parentheses, quotes or control characters. */
+function userIdName(name: string): string {
+  return name
+    .replace(/[<>()"\\\p{Cc}]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 100);
+}
+
 export interface MadeKey {
   /** The private key, armoured, encrypted under the passphrase. */
   armoredPrivate: string;
@@ -47,7 +56,7 @@ export interface MadeKey {
 export async function generateClientKey(o: { name: string; email: string; passphrase: string }): Promise<MadeKey> {
   const { privateKey, publicKey, revocationCertificate } = await openpgp.generateKey({
     type: 'curve25519',
-    userIDs: [{ name: o.name.replace(/[<>()"\\]/g, ' ').trim() || o.email.split('@')[0]!, email: o.email }],
+    userIDs: [{ name: userIdName(o.name) || o.email.split('@')[0]!, email: o.email }],
     passphrase: o.passphrase,
     format: 'armored',
     date: new Date(Date.now() - 60_000),
