@@ -83,7 +83,6 @@ function useNewPassphrase() {
           type="password"
           autoComplete="new-password"
           required
-          minLength={MIN_PASSPHRASE_LENGTH}
           aria-describedby={ids.help}
           value={value}
           onChange={(e) => setValue(e.target.value)}

@@ -101,7 +101,11 @@ describe('OpenPGP in the browser (client key mode)', () => {
     await assert.rejects(protectForBrowser(sam.armored, undefined, 'x'.repeat(12)), problem('not_a_private_key'));
     await assert.rejects(protectForBrowser('hello', undefined, 'x'.repeat(12)), problem('not_a_private_key'));
     await assert.rejects(
-      protectForBrowser('-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----', undefined, 'x'),
+      protectForBrowser(
+        '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----',
+        undefined,
+        'x',
+      ),
       problem('not_a_private_key'),
     );
     await assert.rejects(
@@ -112,7 +116,7 @@ describe('OpenPGP in the browser (client key mode)', () => {
 
   test('PGP/MIME, signed inside: decrypted, the signature valid against the sender’s key, the protected subject read', async () => {
     const raw = await pgpMime({
-      to: [(await openpgp.readKey({ armoredKey: alice.armoredPublic }))],
+      to: [await openpgp.readKey({ armoredKey: alice.armoredPublic })],
       signer: sam.privateKey,
       inner: plainInner('Meet at the lighthouse, caf=C3=A9 at dawn.', 'Harbour plans'),
     });
@@ -177,8 +181,9 @@ describe('OpenPGP in the browser (client key mode)', () => {
     lines[at] = lines[at]!.split('')
       .map((c, i) => (i % 7 === 3 ? (c === 'A' ? 'B' : 'A') : c))
       .join('');
-    await assert.rejects(openMail(new TextEncoder().encode(lines.join(CRLF)), aliceKeys), (e) =>
-      e instanceof ClientKeyError && ['unreadable', 'not_for_you'].includes(e.problem),
+    await assert.rejects(
+      openMail(new TextEncoder().encode(lines.join(CRLF)), aliceKeys),
+      (e) => e instanceof ClientKeyError && ['unreadable', 'not_for_you'].includes(e.problem),
     );
 
     const clear = new TextEncoder().encode(['Subject: hi', 'Content-Type: text/plain', '', 'Hello'].join(CRLF));

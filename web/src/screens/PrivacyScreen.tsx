@@ -325,7 +325,6 @@ function KeysPanel({
         type="password"
         autoComplete="new-password"
         required
-        minLength={MIN_PASSPHRASE_LENGTH}
         value={exportPassphrase}
         onChange={(e) => setExportPassphrase(e.target.value)}
       />
