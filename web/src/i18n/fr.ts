@@ -250,7 +250,7 @@ export const fr: Catalogue = {
     noContact: 'Aucun contact ne porte cette adresse : ajoutez-la à un contact pour décider.',
   },
   clientKeys: {
-    generate: 'Créer ma clé dans ce navigateur',
+    generate: 'Générer ma clé dans ce navigateur',
     generateHelp:
       'Votre clé est créée ici. Sa partie privée reste dans ce navigateur, chiffrée par la phrase de passe que vous choisissez ; seule la clé publique va à votre instance, qui ne peut alors jamais lire votre courrier chiffré.',
     importNew: 'Apporter ma propre clé dans ce navigateur',
