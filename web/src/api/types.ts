@@ -163,7 +163,8 @@ export interface RouteOptionDto {
   available: boolean;
   reason: string;
   encrypted: boolean;
-  key: { fingerprint: string; source: string; verified: boolean } | null;
+  /** `armored`: the public key, to encrypt to in the browser (client key mode). */
+  key: { fingerprint: string; source: string; verified: boolean; armored: string } | null;
   pi: PiBreakdown;
 }
 
@@ -177,8 +178,11 @@ export interface RoutePreview {
 /** `POST /api/v1/messages` (instance/src/email/compose.routes.ts): what the app sends. */
 export interface ComposeRequest {
   to: { address: string }[];
-  subject: string;
-  text: string;
+  /** Absent when the message is encrypted in the browser: the real subject is inside, the instance shows "...". */
+  subject?: string;
+  text?: string;
+  /** Client key mode: the message encrypted and signed in the browser (one armoured OpenPGP message). */
+  encrypted?: string;
   inReplyTo?: string;
   route: 'auto' | 'email' | 'federation';
   emailFallback?: boolean;

@@ -14,8 +14,14 @@ export function encryptedForBrowser(m: MessageDetail): boolean {
   return o !== null && o.encrypted && o.decrypted !== true && o.pendingDecryption !== true;
 }
 
-/** The armoured public keys the instance knows for the sender (to verify the signature inside). */
+/** The armoured public keys the instance knows for the sender (to verify the signature inside), or one's own. */
 async function senderKeys(api: ApiClient, m: MessageDetail): Promise<string[]> {
+  // A message of one's own (the Sent copy): signed with one's own key.
+  if (m.direction === 'outbound')
+    return api.keys().then(
+      (k) => k.items.map((i) => i.armored),
+      () => [],
+    );
   if (!m.from.contactId) return [];
   try {
     const { items } = await api.contactKeys(m.from.contactId);

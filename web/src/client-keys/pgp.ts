@@ -273,3 +273,73 @@ async function checkSignature(
     return { signature: 'invalid', signer };
   }
 }
+
+/** A header value as RFC 2047 encoded words when it is not plain ASCII (UTF-8, base64, within the line limit). */
+function encodedWords(value: string): string {
+  const clean = value.replace(/[\r\n\t\p{Cc}]+/gu, ' ');
+  if (/^[\x20-\x7e]*$/.test(clean)) return clean;
+  const out: string[] = [];
+  let chunk = '';
+  const flush = () => {
+    if (chunk === '') return;
+    const bytes = new TextEncoder().encode(chunk);
+    out.push(`=?UTF-8?B?${btoa(String.fromCharCode(...bytes))}?=`);
+    chunk = '';
+  };
+  for (const ch of clean) {
+    if (new TextEncoder().encode(chunk + ch).length > 45) flush();
+    chunk += ch;
+  }
+  flush();
+  return out.join('\r\n ');
+}
+
+/** Base64 lines of 76 characters. */
+function base64Lines(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return (
+    btoa(binary)
+      .match(/.{1,76}/g)
+      ?.join('\r\n') ?? ''
+  );
+}
+
+/**
+ * A plain-text message sealed in the browser for a client-mode sender: the MIME entity (its subject as a protected
+ * header inside), signed with the sender's unlocked key and encrypted to every recipient's key and the sender's own
+ * (the Sent copy must stay readable to its owner), armoured: what POST /api/v1/messages takes as `encrypted`.
+ */
+export async function sealMail(o: {
+  subject: string;
+  text: string;
+  /** Armoured public keys: the recipients' and the sender's own. */
+  encryptTo: string[];
+  /** The sender's unlocked active key. */
+  signingKey: openpgp.PrivateKey;
+}): Promise<string> {
+  const encryptionKeys: openpgp.PublicKey[] = [];
+  for (const armored of o.encryptTo) {
+    try {
+      encryptionKeys.push(await openpgp.readKey({ armoredKey: armored, config: CONFIG }));
+    } catch {
+      throw new ClientKeyError('unreadable');
+    }
+  }
+  const body = new TextEncoder().encode(o.text.replace(/\r?\n/g, '\r\n'));
+  const entity = [
+    'Content-Type: text/plain; charset=utf-8; protected-headers="v1"',
+    'Content-Transfer-Encoding: base64',
+    `Subject: ${encodedWords(o.subject)}`,
+    '',
+    base64Lines(body),
+    '',
+  ].join('\r\n');
+  return openpgp.encrypt({
+    message: await openpgp.createMessage({ binary: new TextEncoder().encode(entity) }),
+    encryptionKeys,
+    signingKeys: o.signingKey,
+    format: 'armored',
+    config: CONFIG,
+  });
+}

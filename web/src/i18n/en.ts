@@ -56,6 +56,8 @@ export const en = {
     route_unavailable:
       'Some recipients cannot be reached by the route you chose. Choose the most private route for each and try again.',
     encryption_unavailable: 'The message cannot be encrypted end to end for every recipient.',
+    encrypted_body_invalid:
+      'The message encrypted in your browser was refused: it could not be read as an encrypted message.',
     signing_key_unavailable: 'Your key cannot sign this message right now. Sign in again, or send without a signature.',
     quota_exceeded: 'Your mailbox is full: the message could not be kept. Free some space and try again.',
     network: 'The instance cannot be reached. Check your connection and try again.',
@@ -276,6 +278,10 @@ export const en = {
     movedToClient:
       'Your private key is now only with you: kept in this browser under your passphrase. Download a copy too: the instance no longer has it.',
     keepFailed: 'The instance erased its copy, but this browser could not keep the key: download it now.',
+    sealHere: 'Encrypted and signed in your browser, with the key it keeps: your instance cannot read it.',
+    sealLocked: 'Your key is locked: unlock it below to encrypt and sign this message in your browser.',
+    sealNoKey:
+      'Not every recipient has a known key: the message goes without your signature, encrypted by your instance only if it can.',
     encryptedLocked: 'Encrypted — unlock to read.',
     decrypting: 'Decrypting in your browser…',
     decryptedHere: 'Decrypted in your browser.',

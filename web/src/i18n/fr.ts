@@ -61,6 +61,8 @@ export const fr: Catalogue = {
     route_unavailable:
       'Certains destinataires ne sont pas joignables par la voie choisie. Choisissez la voie la plus confidentielle pour chacun et réessayez.',
     encryption_unavailable: 'Le message ne peut pas être chiffré de bout en bout pour tous les destinataires.',
+    encrypted_body_invalid:
+      'Le message chiffré dans votre navigateur a été refusé : il n’a pas pu être lu comme un message chiffré.',
     signing_key_unavailable:
       'Votre clé ne peut pas signer ce message pour le moment. Reconnectez-vous, ou envoyez sans signature.',
     quota_exceeded:
@@ -287,6 +289,11 @@ export const fr: Catalogue = {
       'Votre clé privée n’est plus qu’avec vous : gardée dans ce navigateur sous votre phrase de passe. Téléchargez-en aussi une copie : l’instance ne l’a plus.',
     keepFailed:
       'L’instance a effacé sa copie, mais ce navigateur n’a pas pu garder la clé : téléchargez-la maintenant.',
+    sealHere: 'Chiffré et signé dans votre navigateur, avec la clé qu’il garde : votre instance ne peut pas le lire.',
+    sealLocked:
+      'Votre clé est verrouillée : déverrouillez-la ci-dessous pour chiffrer et signer ce message dans votre navigateur.',
+    sealNoKey:
+      'Tous les destinataires n’ont pas de clé connue : le message part sans votre signature, chiffré par votre instance seulement si elle le peut.',
     encryptedLocked: 'Chiffré — déverrouillez pour lire.',
     decrypting: 'Déchiffrement dans votre navigateur…',
     decryptedHere: 'Déchiffré dans votre navigateur.',

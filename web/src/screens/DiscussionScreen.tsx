@@ -122,7 +122,7 @@ function MessageView({ message: m }: { message: MessageDetail }) {
         </div>
         <PiBadge pi={m.pi} subject={subject} />
       </header>
-      {m.direction === 'inbound' && encryptedForBrowser(m) ? (
+      {encryptedForBrowser(m) ? (
         <EncryptedBody message={m} renderHtml={(html) => <HtmlView message={m} html={html} />} />
       ) : m.body.hasHtml ? (
         <HtmlBody message={m} />
