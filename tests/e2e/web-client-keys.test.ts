@@ -82,6 +82,7 @@ describe.skipIf(browserBinary.skip)('client key mode in Chromium', () => {
   let sam: TestKey;
   let discussionId: string;
   let downloaded: string;
+  let bobPage: Page;
   const dkim = dkimKey();
   const pageErrors: string[] = [];
   const contexts: BrowserContext[] = [];
@@ -297,6 +298,7 @@ describe.skipIf(browserBinary.skip)('client key mode in Chromium', () => {
     );
     assert.notEqual(keyRows(world.inst.dataDir, bob.id)[0]!.private_sealed, null, 'held by the server first');
     const p = await newPage();
+    bobPage = p;
     await signIn(p, 'bob', bob.password);
     await openPrivacy(p);
     await p.getByRole('button', { name: 'Keep my key on my devices only' }).click();
@@ -318,6 +320,94 @@ describe.skipIf(browserBinary.skip)('client key mode in Chromium', () => {
     const rows = keyRows(world.inst.dataDir, bob.id);
     assert.equal(rows.length, 1);
     assert.deepEqual([rows[0]!.private_sealed, rows[0]!.kek_json], [null, null], 'the server copy is erased');
+  });
+
+  test('Alice writes to Bob from her browser: encrypted and signed there, sent by the instance as it is', async () => {
+    const words = 'The cormorant nests by the old pier.';
+    // A reload: the compose screen offers to unlock the key kept here.
+    await page.goto(`${world.inst.url}/compose`);
+    await page.getByRole('heading', { level: 1, name: 'New message' }).waitFor();
+    await page.getByLabel('To', { exact: true }).fill(`bob@${DOMAIN}`);
+    await page.getByLabel('Subject').fill('Pier plans');
+    await page.getByRole('textbox', { name: 'Message' }).fill(words);
+    await page
+      .getByText('Your key is locked: unlock it below to encrypt and sign this message in your browser.')
+      .waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'axe on compose, client mode, locked');
+    const unlock = page.getByRole('form', { name: 'Unlock your key for this session' });
+    await unlock.getByLabel('Passphrase of your key').fill(PASSPHRASE);
+    await unlock.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText(/^Encrypted and signed in your browser, with the key it keeps/).waitFor();
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    // The Sent copy: encrypted to Alice too, opened in her browser, her own signature verified.
+    await page.getByText(words).waitFor();
+    await page.getByText('Signed by the sender: the signature is valid.').waitFor();
+
+    const received = await receivedMessage(world.inst, bob.token, (m) => m.direction === 'inbound');
+    assert.equal(received.subject, '...', 'the real subject travels inside only');
+    assert.equal(received.facts.openpgp.kind, 'pgp-mime-encrypted');
+    assert.equal(received.facts.openpgp.encrypted, true);
+    const rawReply = await fetch(`${world.inst.url}/api/v1/messages/${received.id}/raw`, {
+      headers: { authorization: `Bearer ${bob.token}` },
+    });
+    const raw = await rawReply.text();
+    assert.match(raw, /multipart\/encrypted/);
+    assert.ok(!raw.includes('cormorant') && !raw.includes('Pier plans'), 'no plaintext in what was sent');
+    // Bob's key (kept in his browser) opens it, and Alice's signature inside verifies against her public key.
+    const bobKept = (await bobPage.evaluate(
+      `new Promise((resolve, reject) => { const r = indexedDB.open('caliopen-client-keys'); r.onerror = reject;
+        r.onsuccess = () => { const g = r.result.transaction('keys').objectStore('keys').get('bob');
+        g.onsuccess = () => resolve(g.result); g.onerror = reject; }; })`,
+    )) as { keys: string[] };
+    const bobKey = await openpgp.decryptKey({
+      privateKey: await openpgp.readPrivateKey({ armoredKey: bobKept.keys[0]! }),
+      passphrase: 'bob browser passphrase',
+    });
+    const aliceKeys = ok(await world.inst.api('GET', '/api/v1/keys', { token: alice.token }));
+    const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(raw)![0];
+    const opened = await openpgp.decrypt({
+      message: await openpgp.readMessage({ armoredMessage: armored.replace(/\r\n/g, '\n') }),
+      decryptionKeys: bobKey,
+      verificationKeys: await openpgp.readKey({ armoredKey: aliceKeys.items[0].armored }),
+      expectSigned: true,
+      format: 'binary',
+    });
+    const inner = Buffer.from(opened.data as Uint8Array).toString('utf8');
+    assert.match(inner, /^Subject: Pier plans\r$/m);
+    assert.match(inner, /protected-headers="v1"/);
+    assert.ok(Buffer.from(inner.split('\r\n\r\n')[1]!, 'base64').toString('utf8').includes(words));
+
+    // Bob reads it in his browser after his passphrase.
+    await bobPage.goto(`${world.inst.url}/discussions/${received.conversationId}`);
+    const bobUnlock = bobPage.getByRole('form', { name: 'Unlock your key for this session' });
+    await bobUnlock.getByLabel('Passphrase of your key').fill('bob browser passphrase');
+    await bobUnlock.getByRole('button', { name: 'Unlock' }).click();
+    await bobPage.getByText(words).waitFor();
+    await bobPage.getByText('Subject inside the encryption: Pier plans').waitFor();
+    for (const r of rowsOf(world.inst.dataDir))
+      assert.ok(!r.text.includes('cormorant'), `${r.where} holds the plaintext`);
+  });
+
+  test('a pre-encrypted body that is not one is refused with its code, and nothing is sent', async () => {
+    const before = ok(await world.inst.api('GET', '/api/v1/discussions', { token: alice.token })).items.length;
+    const signedOnly = await openpgp.sign({
+      message: await openpgp.createMessage({ text: 'not encrypted at all' }),
+      signingKeys: sam.privateKey,
+    });
+    for (const body of [
+      { to: [{ address: `bob@${DOMAIN}` }], encrypted: signedOnly },
+      { to: [{ address: `bob@${DOMAIN}` }], encrypted: 'hello bob' },
+      {
+        to: [{ address: `bob@${DOMAIN}` }],
+        encrypted: '-----BEGIN PGP MESSAGE-----\n\nAAAA\n-----END PGP MESSAGE-----',
+      },
+      { to: [{ address: `bob@${DOMAIN}` }], encrypted: signedOnly, text: 'and clear words' },
+    ]) {
+      const r = await world.inst.api('POST', '/api/v1/messages', { token: alice.token, body });
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.body.code, 'encrypted_body_invalid');
+    }
+    assert.equal(ok(await world.inst.api('GET', '/api/v1/discussions', { token: alice.token })).items.length, before);
   });
 
   test('in French: the encrypted message and the key in this browser', async () => {
