@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, test } from 'vitest';
 import { ClientKeyError, type ClientKeyProblem } from './client-key.errors.ts';
-import { generateClientKey, type MadeKey, openMail, protectForBrowser, unlockKeys } from './pgp.ts';
+import { generateClientKey, type MadeKey, openMail, protectForBrowser, sealMail, unlockKeys } from './pgp.ts';
 
 const CRLF = '\r\n';
 const PASSPHRASE = 'correct horse battery';
@@ -167,6 +167,45 @@ describe('OpenPGP in the browser (client key mode)', () => {
     const opened = await openMail(raw, aliceKeys, [sam.armored]);
     assert.equal(opened.text, 'Inline secret, walrus.');
     assert.equal(opened.signature, 'valid');
+  });
+
+  test('a message sealed here (to Sam and to herself, signed) opens for both, the subject protected inside', async () => {
+    const armored = await sealMail({
+      subject: 'Plans pour la jetée',
+      text: 'Line one\nThe cormorant — nests.',
+      encryptTo: [sam.armored, alice.armoredPublic],
+      signingKey: aliceKeys[0]!,
+    });
+    assert.match(armored, /^-----BEGIN PGP MESSAGE-----/);
+    const mail = (body: string) =>
+      new TextEncoder().encode(
+        [
+          'Subject: ...',
+          'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"',
+          '',
+          '--b',
+          'Content-Type: application/pgp-encrypted',
+          '',
+          'Version: 1',
+          '',
+          '--b',
+          'Content-Type: application/octet-stream',
+          '',
+          body.trimEnd().replace(/\r?\n/g, CRLF),
+          '--b--',
+          '',
+        ].join(CRLF),
+      );
+    const samReads = await openMail(mail(armored), [sam.privateKey], [alice.armoredPublic]);
+    assert.equal(samReads.subject, 'Plans pour la jetée');
+    assert.equal(samReads.text.trim(), 'Line one\nThe cormorant — nests.');
+    assert.equal(samReads.signature, 'valid');
+    const aliceReads = await openMail(mail(armored), aliceKeys, [alice.armoredPublic]);
+    assert.equal(aliceReads.signature, 'valid', 'the Sent copy opens for its author');
+    await assert.rejects(
+      sealMail({ subject: 'x', text: 'x', encryptTo: ['not a key'], signingKey: aliceKeys[0]! }),
+      problem('unreadable'),
+    );
   });
 
   test('mail for another key, altered ciphertext, clear mail and garbage each get their sentence', async () => {

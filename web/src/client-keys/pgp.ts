@@ -153,6 +153,9 @@ export interface OpenedMail {
   attachments: { filename: string | null; contentType: string; size: number }[];
 }
 
+/** Line ends as the page shows them. */
+const lf = (text: string) => text.replace(/\r\n?/g, '\n');
+
 const ARMOR = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/;
 
 function bytesOf(content: ArrayBuffer | Uint8Array | string): Uint8Array {
@@ -232,7 +235,7 @@ export async function openMail(
   if (inline) {
     return {
       subject: null,
-      text: new TextDecoder().decode(result.data),
+      text: lf(new TextDecoder().decode(result.data)),
       html: null,
       signature,
       signer,
@@ -247,7 +250,7 @@ export async function openMail(
   }
   return {
     subject: inner.subject ?? null,
-    text: inner.text ?? '',
+    text: lf(inner.text ?? ''),
     html: inner.html ?? null,
     signature,
     signer,
