@@ -215,7 +215,7 @@ describe('account keys over the API', () => {
 
   test('server mode: generated, published by DNS, unreadable at rest, unlocked only after a login', async () => {
     const empty = await api('GET', '/api/v1/keys', { token: tokens.sam });
-    assert.deepEqual(empty.body, { mode: 'none', unlocked: false, items: [] });
+    assert.deepEqual(empty.body, { mode: 'none', unlocked: false, items: [], address: 'sam@alpha.test' });
     problem(
       await api('POST', '/api/v1/keys', { token: tokens.sam, body: { mode: 'server' } }),
       400,

@@ -323,9 +323,15 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
       'private-key.asc',
     );
     await kb.getByRole('button', { name: 'Keep my key on my devices only' }).click();
+    // The key moves to this browser, kept under a passphrase chosen here (web-client-keys.test.ts goes further).
+    await kb
+      .getByLabel('Passphrase for your key in this browser (at least 10 characters)')
+      .fill('carol browser passphrase');
     await kb.getByLabel('Your password (asked again)').fill(carol.password);
     await kb.getByRole('button', { name: 'Confirm' }).click();
-    await kb.getByText('Your private key is now only with you. Download it now: it will not be shown again.').waitFor();
+    await kb
+      .getByText(/^Your private key is now only with you: kept in this browser under your passphrase\./)
+      .waitFor();
     await kb.getByText('Your private key is only on your devices: your instance never holds it.').waitFor();
     await waitFor(async () => (await badgeScore(kb, '.account-pi')) > serverHeld, 5_000);
     const mode = await inst.api('GET', '/api/v1/keys', { token: carol.token });

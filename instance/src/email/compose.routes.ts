@@ -63,6 +63,14 @@ const ComposeBody = Type.Object(
     sign: Type.Optional(
       Type.Boolean({ description: 'Sign with your OpenPGP key (default: when the server can use your key).' }),
     ),
+    encrypted: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 12 * 1024 * 1024,
+        description:
+          'For a key kept on your device (client mode): the message already encrypted (and signed) there, one armoured OpenPGP message whose content is the MIME entity to deliver, protected headers inside. Sent as it is in a multipart/encrypted envelope (RFC 3156), the subject hidden ("..."); give no `text`, `html`, `attachments`, `sign` nor `encryption` with it. The instance cannot read it, nor tell whether it is signed (`signed` is then false).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

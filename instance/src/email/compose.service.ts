@@ -15,6 +15,7 @@ import {
   encryptMime,
   signMime,
   withHeader,
+  wrapEncrypted,
 } from '../openpgp/openpgp.compose.ts';
 import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { AppError } from '../shared/errors.ts';
@@ -74,6 +75,12 @@ export interface ComposeInput {
   encryption?: 'auto' | 'require' | 'none';
   /** Sign with your OpenPGP key. Default: when the server can use your key (server-side key mode, unlocked). */
   sign?: boolean;
+  /**
+   * The message encrypted (and signed) on the sender's device, for a key kept there (client key mode): one armoured
+   * OpenPGP message whose content is the MIME entity to deliver (its protected headers inside). Sent as it is in a
+   * multipart/encrypted envelope (RFC 3156 §4), subject hidden; excludes text, html, attachments, sign and encryption.
+   */
+  encrypted?: string;
   /**
    * How remote recipients are reached: `auto` (default) the most private route open for each — the federation to a
    * labelled member instance, else email; `email` by email even where the federation is open (the user's override);
@@ -191,6 +198,17 @@ export class ComposeService {
 
   async send(sender: Account, input: ComposeInput): Promise<SendResult> {
     const { deps } = this;
+    const preEncrypted = input.encrypted;
+    if (preEncrypted !== undefined) {
+      const extra = (['text', 'html', 'attachments', 'sign', 'encryption'] as const).filter(
+        (k) => input[k] !== undefined,
+      );
+      if (extra.length > 0)
+        throw new AppError(
+          'encrypted_body_invalid',
+          `An encrypted body is sent as it is: drop ${extra.map((k) => `\`${k}\``).join(', ')}.`,
+        );
+    }
     const recipients = await this.resolveRecipients(sender, input);
     const subject = input.subject ?? '';
     if (CONTROL_CHARS.test(subject.replace(/\t/g, ' ')))
@@ -214,7 +232,10 @@ export class ComposeService {
     const messageId = `<${randomUUID()}@${deps.domain}>`;
     const from = `${sender.username}@${deps.domain}`;
     // Encryption and signature decided before anything is stored: a refusal (require, sign) leaves nothing behind.
-    const plan = await this.planOpenPgp(sender, from, recipients, input, now);
+    const plan =
+      preEncrypted !== undefined
+        ? await this.planPreEncrypted(sender, from, now)
+        : await this.planOpenPgp(sender, from, recipients, input, now);
     const pick = (k: RecipientKind) =>
       recipients.filter((r) => r.kind === k).map((r) => ({ name: r.name, address: r.email.address }));
     const composed = await buildMime({
@@ -231,14 +252,17 @@ export class ComposeService {
       inReplyTo: thread.inReplyTo,
       references: thread.references,
     });
-    const mime = await this.protect(
-      composed,
-      plan,
-      recipients.some((r) => r.kind === 'bcc'),
-      now,
-    );
+    const mime =
+      preEncrypted !== undefined
+        ? await this.wrapPreEncrypted(composed, preEncrypted, plan.autocrypt)
+        : await this.protect(
+            composed,
+            plan,
+            recipients.some((r) => r.kind === 'bcc'),
+            now,
+          );
     const raw = await signWithDkim(mime, await deps.dkimKey(), now);
-    const encrypted = plan.encryptTo !== null;
+    const encrypted = preEncrypted !== undefined || plan.encryptTo !== null;
 
     // The Sent copy first: it is what the delivery jobs read, and the quota is checked there.
     const sent = await deps.ingest.ingest({
@@ -466,6 +490,33 @@ export class ComposeService {
       return plan;
     }
     return { ...plan, encryptTo: found.map((f) => f.key!.publicKey) };
+  }
+
+  /** A message encrypted on the sender's device: nothing to encrypt or sign here, the Autocrypt header only. */
+  private async planPreEncrypted(sender: Account, from: string, now: Date): Promise<OpenPgpPlan> {
+    const own = this.openpgp === null ? null : await this.openpgp.accountKeys.publicKey(sender.id);
+    let autocrypt: string | null = null;
+    if (own !== null && this.openpgp !== null) {
+      try {
+        autocrypt = autocryptHeader({
+          address: from,
+          keydata: await autocryptKeydata(own.publicKey, from, now),
+          preferEncrypt: (await this.openpgp.preferEncrypt?.(sender.id)) ?? false,
+        });
+      } catch (err) {
+        this.deps.logger?.warn({ err }, 'no Autocrypt header: the sender key cannot be used for it');
+      }
+    }
+    return { encryptTo: null, ownKey: own?.publicKey ?? null, signer: null, autocrypt };
+  }
+
+  private async wrapPreEncrypted(composed: Buffer, armored: string, autocrypt: string | null): Promise<Buffer> {
+    try {
+      return await wrapEncrypted({ raw: composed, armored, autocrypt });
+    } catch (err) {
+      if (err instanceof ComposeError) throw new AppError('encrypted_body_invalid', err.message);
+      throw err;
+    }
   }
 
   /** The composed message encrypted and signed, or signed, or with the Autocrypt header only, as planned. */

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { MIN_PASSWORD_LENGTH } from '@caliopen/platform/crypto/password.hasher.ts';
+import type { Account } from '../accounts/account.entity.ts';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../api/problem.ts';
 import { Password } from '../api/schemas.ts';
@@ -55,6 +56,10 @@ const KeysReply = Type.Object(
         'Server mode: the server can use your private key now (a session of yours proved the password since the server started).',
     }),
     items: Type.Array(OwnKeyDto),
+    address: Type.String({
+      description:
+        'Your address: a key made on your device (client mode) must carry it in a user ID for the instance to accept it.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -169,10 +174,11 @@ const PASSWORD_ROUTE_LIMIT = { max: 30, timeWindow: 60_000 };
  * the user's device (client mode), switch where the private key lives, export it, revoke a key.
  */
 export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> = async (app, { keys }) => {
-  const reply = async (accountId: string) => ({
-    mode: await keys.mode(accountId),
-    unlocked: await keys.isUnlocked(accountId),
-    items: await Promise.all((await keys.list(accountId)).map(toOwnKeyDto)),
+  const reply = async (account: Account) => ({
+    mode: await keys.mode(account.id),
+    unlocked: await keys.isUnlocked(account.id),
+    items: await Promise.all((await keys.list(account.id)).map(toOwnKeyDto)),
+    address: keys.addressOf(account),
   });
 
   app.get(
@@ -186,7 +192,7 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
         response: { 200: KeysReply, ...problemResponses(401) },
       },
     },
-    async (request) => reply(principalOf(request).account.id),
+    async (request) => reply(principalOf(request).account),
   );
 
   app.post(
@@ -277,7 +283,7 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
         ...(body.armoredPrivateKey !== undefined ? { armoredPrivateKey: body.armoredPrivateKey } : {}),
         ...(body.passphrase !== undefined ? { passphrase: body.passphrase } : {}),
       });
-      return { mode: result.mode, exported: result.exported, items: (await reply(account.id)).items };
+      return { mode: result.mode, exported: result.exported, items: (await reply(account)).items };
     },
   );
 
@@ -333,7 +339,7 @@ export const accountKeyRoutes: FastifyPluginAsync<{ keys: AccountKeyService }> =
         fingerprint,
         body.revocationCertificate !== undefined ? { revocationCertificate: body.revocationCertificate } : {},
       );
-      return reply(account.id);
+      return reply(account);
     },
   );
 };

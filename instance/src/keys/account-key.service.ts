@@ -1,4 +1,5 @@
 import type * as openpgp from 'openpgp';
+import type { Account } from '../accounts/account.entity.ts';
 import type { AccountKey } from './account-key.entity.ts';
 import type { AccountKeys, KeyStorageMode, OwnPublicKey } from './account-key.port.ts';
 import {
@@ -42,9 +43,11 @@ export class AccountKeyService implements AccountKeys {
   private readonly lifecycle: AccountKeyLifecycle;
   private readonly custody: AccountKeyCustody;
   private readonly modeSwitch: AccountKeyModeSwitch;
+  private readonly ctx: AccountKeyContext;
 
   constructor(deps: AccountKeyServiceDeps) {
     const ctx = new AccountKeyContext(deps);
+    this.ctx = ctx;
     this.custody = new AccountKeyCustody(ctx);
     this.lifecycle = new AccountKeyLifecycle(ctx, this.custody);
     this.modeSwitch = new AccountKeyModeSwitch(ctx, this.custody);
@@ -74,6 +77,11 @@ export class AccountKeyService implements AccountKeys {
   }
 
   // --- reading ---------------------------------------------------------------------------------------------------
+
+  /** The address the account's keys carry in a user ID (a key made on the user's device must carry it too). */
+  addressOf(account: Account): string {
+    return this.ctx.addressOf(account);
+  }
 
   /** Every key of the account, newest first. */
   list(accountId: string): Promise<AccountKey[]> {

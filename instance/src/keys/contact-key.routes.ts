@@ -8,6 +8,7 @@ import { problemResponses } from '../api/problem.ts';
 import { IdParams } from '../api/schemas.ts';
 import { AppError } from '../shared/errors.ts';
 import { KEY_SOURCES, type CorrespondentKey } from './public-key.entity.ts';
+import { armorPublic } from './account-key.context.ts';
 import { fingerprintWords, type CorrespondentKeyService } from './public-key.service.ts';
 
 export const CorrespondentKeyDto = Type.Object(
@@ -34,6 +35,9 @@ export const CorrespondentKeyDto = Type.Object(
     version: Type.Integer(),
     firstSeenAt: Type.String({ format: 'date-time' }),
     lastSeenAt: Type.String({ format: 'date-time' }),
+    armored: Type.String({
+      description: 'The public key, armoured: what a client that keeps its private key verifies signatures with.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -53,6 +57,7 @@ export function toCorrespondentKeyDto(k: CorrespondentKey): Static<typeof Corres
     version: k.version,
     firstSeenAt: k.firstSeenAt.toISOString(),
     lastSeenAt: k.lastSeenAt.toISOString(),
+    armored: armorPublic(k.publicKey),
   };
 }
 

@@ -11,6 +11,7 @@ import {
   readAutocryptHeader,
   signMime,
   withHeader,
+  wrapEncrypted,
 } from './openpgp.compose.ts';
 import { decryptMessage } from './openpgp.decrypt.ts';
 import { detectOpenPgp } from './openpgp.detect.ts';
@@ -159,6 +160,61 @@ describe('outgoing PGP/MIME (RFC 3156)', () => {
     const tampered = Buffer.from(raw.toString('latin1').replace('swordfish', 'swordfisH'), 'latin1');
     assert.equal((await verifySignature(detectOpenPgp(tampered), [vk(alice)], now)).status, 'invalid');
     assert.equal((await verifySignature(part, [vk(eve)], now)).status, 'unknown_key');
+  });
+});
+
+describe('a message encrypted on the sender’s device, wrapped for sending (client key mode)', () => {
+  let alice: TestKey;
+  let bob: TestKey;
+  beforeAll(async () => {
+    [alice, bob] = await Promise.all([generateTestKey('alice@alpha.test'), generateTestKey('bob@beta.test')]);
+  });
+  const inner = `Content-Type: text/plain; charset=utf-8; protected-headers="v1"\r\nSubject: ${SUBJECT}\r\n\r\n${BODY}`;
+
+  test('sent as it is in multipart/encrypted: routing headers outside, subject hidden, the recipient decrypts and verifies', async () => {
+    const armored = await openpgp.encrypt({
+      message: await openpgp.createMessage({ binary: Buffer.from(inner, 'utf8') }),
+      encryptionKeys: [bob.publicKey, alice.publicKey],
+      signingKeys: alice.privateKey,
+    });
+    const raw = await wrapEncrypted({ raw: await composed(), armored, autocrypt: null });
+    assert.equal(detectOpenPgp(raw).kind, 'pgp-mime-encrypted');
+    assert.equal((await parseMessage(raw)).subject, HIDDEN_SUBJECT);
+    assert.ok(!raw.toString('latin1').includes('swordfish'), 'the composed body is not sent');
+    assert.match(raw.toString('latin1'), /^Message-ID: <m1@alpha\.test>\r$/m);
+    const d = await decryptMessage(raw, bob.privateKey, [vk(alice)], now);
+    assert.ok(d.ok, !d.ok ? d.problem : '');
+    assert.equal(d.signature.status, 'valid');
+    assert.equal((await parseMessage(d.content.mime)).subject, SUBJECT);
+  });
+
+  test('refused: not armoured, a signed-only or symmetric message, garbage, other text around, too large', async () => {
+    const signedOnly = await openpgp.sign({
+      message: await openpgp.createMessage({ text: 'hello' }),
+      signingKeys: alice.privateKey,
+    });
+    const symmetric = await openpgp.encrypt({
+      message: await openpgp.createMessage({ text: 'hello' }),
+      passwords: ['secret'],
+    });
+    const good = await openpgp.encrypt({
+      message: await openpgp.createMessage({ text: 'hello' }),
+      encryptionKeys: bob.publicKey,
+    });
+    for (const [what, armored] of [
+      ['plain text', 'hello bob'],
+      ['signed only', signedOnly],
+      ['symmetric only', symmetric],
+      ['garbage armour', '-----BEGIN PGP MESSAGE-----\n\nAAAA\n-----END PGP MESSAGE-----'],
+      ['text after', `${good}\nP.S. clear words`],
+      [
+        'non-ASCII in the armour',
+        good.replace('-----BEGIN PGP MESSAGE-----', '-----BEGIN PGP MESSAGE-----\nComment: é'),
+      ],
+      ['too large', `-----BEGIN PGP MESSAGE-----\n\n${'A'.repeat(33 * 1024 * 1024)}\n-----END PGP MESSAGE-----`],
+    ] as const) {
+      await assert.rejects(wrapEncrypted({ raw: await composed(), armored }), /./, what);
+    }
   });
 });
 

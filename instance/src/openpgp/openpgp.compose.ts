@@ -173,8 +173,13 @@ export async function encryptMime(o: EncryptMimeOptions): Promise<Buffer> {
   } catch (e) {
     throw new ComposeError(`The message could not be encrypted: ${errorText(e)}.`);
   }
+  return encryptedEnvelope(fields, armored, o.autocrypt ?? null);
+}
+
+/** The RFC 3156 §4 envelope around an armoured OpenPGP message: the outer headers (subject hidden), two parts. */
+function encryptedEnvelope(fields: RawField[], armored: string, autocrypt: string | null): Buffer {
   const boundary = `enc-${randomUUID()}`;
-  const head = outerFields(fields, { hideSubject: true, autocrypt: o.autocrypt ?? null });
+  const head = outerFields(fields, { hideSubject: true, autocrypt });
   const text = [
     `${head}Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";${CRLF} boundary="${boundary}"`,
     '',
@@ -195,6 +200,41 @@ export async function encryptMime(o: EncryptMimeOptions): Promise<Buffer> {
     '',
   ].join(CRLF);
   return Buffer.from(text, 'latin1');
+}
+
+export interface WrapEncryptedOptions {
+  /** The message as composed, for its headers (its body is not sent: the encrypted message replaces it). */
+  raw: Buffer;
+  /** An armoured OpenPGP message made elsewhere (the sender's device, for a key kept there): sent as it is. */
+  armored: string;
+  autocrypt?: string | null;
+}
+
+/**
+ * RFC 3156 §4 multipart/encrypted around a message encrypted (and signed) on the sender's device: it must be one
+ * armoured OpenPGP message, within the size limit, encrypted to at least one key (a public-key encrypted session key
+ * packet); what is inside is not seen here. Throws ComposeError.
+ */
+export async function wrapEncrypted(o: WrapEncryptedOptions): Promise<Buffer> {
+  const armored = o.armored.trim();
+  if (armored.length > OPENPGP_LIMITS.armorBytes) throw new ComposeError('The encrypted message is too large.');
+  if (
+    !armored.startsWith('-----BEGIN PGP MESSAGE-----') ||
+    !armored.endsWith('-----END PGP MESSAGE-----') ||
+    !/^[\x20-\x7e\r\n\t]*$/.test(armored)
+  )
+    throw new ComposeError('The encrypted body must be one armoured OpenPGP message (-----BEGIN PGP MESSAGE-----).');
+  let message: openpgp.Message<Uint8Array>;
+  try {
+    message = await openpgp.readMessage({ armoredMessage: armored, config: OPENPGP_CONFIG });
+  } catch (e) {
+    throw new ComposeError(`The encrypted body cannot be read: ${errorText(e)}.`);
+  }
+  const encrypted = message.packets.filterByTag(openpgp.enums.packet.publicKeyEncryptedSessionKey).length > 0;
+  const literal = message.packets.filterByTag(openpgp.enums.packet.literalData).length > 0;
+  if (!encrypted || literal) throw new ComposeError('The encrypted body is not encrypted to any key.');
+  const { fields } = splitMessage(o.raw);
+  return encryptedEnvelope(fields, armored, o.autocrypt ?? null);
 }
 
 export interface SignMimeOptions {

@@ -28,6 +28,9 @@ const RouteDto = Type.Object(
             description: 'How the key is known (local: an account of this instance).',
           }),
           verified: Type.Boolean({ description: 'You compared its fingerprint.' }),
+          armored: Type.String({
+            description: 'The public key, armoured: what a client that encrypts on your device encrypts to.',
+          }),
         },
         { additionalProperties: false },
       ),

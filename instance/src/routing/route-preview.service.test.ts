@@ -1,3 +1,4 @@
+import { armorPublic } from '../keys/account-key.context.ts';
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'vitest';
 import type { Account } from '../accounts/account.entity.ts';
@@ -108,7 +109,12 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
     const p = await make().preview(sender, 'bob@example.org');
     assert.equal(p.chosen, 'openpgp-email');
     assert.equal(p.encrypted, true);
-    assert.deepEqual(p.routes[0]!.key, { fingerprint: KEY.fingerprint, source: 'wkd', verified: false });
+    assert.deepEqual(p.routes[0]!.key, {
+      fingerprint: KEY.fingerprint,
+      source: 'wkd',
+      verified: false,
+      armored: armorPublic(KEY.publicKey),
+    });
     assert.equal(p.routes[0]!.pi.factors.find((f) => f.id === 'e2e.openpgp')?.contribution, 25);
     ownKey = null;
     const q = await make().preview(sender, 'bob@example.org');

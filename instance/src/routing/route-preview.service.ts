@@ -9,6 +9,7 @@ import type { MessagePiFacts } from '../pi-model/message-pi.model.ts';
 import { computeMessagePi } from '../pi-model/message-pi.model.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import { AppError } from '../shared/errors.ts';
+import { armorPublic } from '../keys/account-key.context.ts';
 import type { Storage } from '../database/storage.port.ts';
 
 /**
@@ -44,7 +45,8 @@ export interface RouteOption {
   /** The content would be encrypted end to end on this route. */
   encrypted: boolean;
   /** The recipient's key this route encrypts to (openpgp-email), and how it is known. */
-  key: { fingerprint: string; source: RecipientKeySource; verified: boolean } | null;
+  /** The key the route encrypts to; `armored`: the public key, for a client that encrypts on the user's device. */
+  key: { fingerprint: string; source: RecipientKeySource; verified: boolean; armored: string } | null;
   /** The PI a message sent this way would get. */
   pi: PrivacyIndex;
 }
@@ -266,7 +268,15 @@ class EmailRoutes implements RouteProvider {
       available: status === 'available',
       reason,
       encrypted,
-      key: key === null ? null : { fingerprint: key.fingerprint, source: key.source, verified: key.verified },
+      key:
+        key === null
+          ? null
+          : {
+              fingerprint: key.fingerprint,
+              source: key.source,
+              verified: key.verified,
+              armored: armorPublic(key.publicKey),
+            },
       pi,
     };
   }

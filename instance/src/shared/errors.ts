@@ -152,6 +152,11 @@ export const ERROR_CODES = {
     title:
       'The message cannot be encrypted end to end: no OpenPGP key is known for some recipients, or you have none (the detail names them). Send with encryption "auto" or "none", or add their keys.',
   },
+  encrypted_body_invalid: {
+    status: 422,
+    title:
+      'The `encrypted` body is not an armoured OpenPGP message encrypted to at least one key, or comes with `text`, `html`, `attachments`, `sign` or `encryption` (an encrypted body is sent as it is).',
+  },
   signing_key_unavailable: {
     status: 422,
     title:

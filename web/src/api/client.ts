@@ -90,8 +90,20 @@ export class ApiClient {
     private readonly base = '',
   ) {}
 
+  /** A message's raw form (RFC 5322 bytes, as received: still encrypted when it came encrypted). */
+  async messageRaw(id: string): Promise<Uint8Array> {
+    const res = await this.fetchApi('GET', `/api/v1/messages/${encodeURIComponent(id)}/raw`, 'message/rfc822');
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const res = await this.fetchApi(method, path, 'application/json', body);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  private async fetchApi(method: string, path: string, accept: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     const token = this.token();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -110,8 +122,7 @@ export class ApiClient {
       if (error.sessionEnded && token) this.onSessionEnded();
       throw error;
     }
-    if (res.status === 204) return undefined as T;
-    return (await res.json()) as T;
+    return res;
   }
 
   login(username: string, password: string, totp?: string): Promise<LoginReply> {
@@ -233,6 +244,15 @@ export class ApiClient {
       password,
       ...(armoredPrivateKey ? { armoredPrivateKey } : {}),
       ...(armoredPrivateKey && passphrase ? { passphrase } : {}),
+    });
+  }
+
+  /** Client mode: register the public key of a key made (or imported) in this browser; the private key stays here. */
+  addClientKey(armoredPublicKey: string, revocationCertificate?: string): Promise<{ key: OwnKey }> {
+    return this.request('POST', '/api/v1/keys', {
+      mode: 'client',
+      armoredPublicKey,
+      ...(revocationCertificate ? { revocationCertificate } : {}),
     });
   }
 

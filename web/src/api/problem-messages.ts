@@ -27,6 +27,7 @@ const BY_CODE: Readonly<Record<string, string>> = {
   route_unavailable: 'problem.route_unavailable',
   encryption_unavailable: 'problem.encryption_unavailable',
   signing_key_unavailable: 'problem.signing_key_unavailable',
+  encrypted_body_invalid: 'problem.encrypted_body_invalid',
   quota_exceeded: 'problem.quota_exceeded',
   contact_address_unknown: 'problem.contact_address_unknown',
   key_exists: 'problem.key_exists',

@@ -98,6 +98,10 @@ export interface OpenPgpFacts {
   signerFingerprint: string | null;
   signerKeyTrust: string | null;
   problem: string | null;
+  /** Decrypted by the instance with a server-held key. */
+  decrypted?: boolean;
+  /** Waiting for the server-held key to be unlocked. */
+  pendingDecryption?: boolean;
 }
 
 export interface FederationFacts {
@@ -172,7 +176,8 @@ export interface RouteOptionDto {
   available: boolean;
   reason: string;
   encrypted: boolean;
-  key: { fingerprint: string; source: string; verified: boolean } | null;
+  /** `armored`: the public key, to encrypt to in the browser (client key mode). */
+  key: { fingerprint: string; source: string; verified: boolean; armored: string } | null;
   pi: PiBreakdown;
 }
 
@@ -186,8 +191,11 @@ export interface RoutePreview {
 /** `POST /api/v1/messages` (instance/src/email/compose.routes.ts): what the app sends. */
 export interface ComposeRequest {
   to: { address: string }[];
-  subject: string;
-  text: string;
+  /** Absent when the message is encrypted in the browser: the real subject is inside, the instance shows "...". */
+  subject?: string;
+  text?: string;
+  /** Client key mode: the message encrypted and signed in the browser (one armoured OpenPGP message). */
+  encrypted?: string;
   inReplyTo?: string;
   route: 'auto' | 'email' | 'federation';
   emailFallback?: boolean;
@@ -252,6 +260,8 @@ export interface CorrespondentKey {
   version: number;
   firstSeenAt: string;
   lastSeenAt: string;
+  /** The public key, armoured (verifies the signatures of mail decrypted in the browser). */
+  armored: string;
 }
 
 /** `GET /api/v1/keys/alerts`: a different key appeared for an address after one was pinned. */
@@ -285,6 +295,8 @@ export interface KeysReply {
   mode: KeyMode;
   unlocked: boolean;
   items: OwnKey[];
+  /** The account's address: a key made in the browser carries it in its user ID. */
+  address: string;
 }
 
 /** `GET /api/v1/privacy`: the account's PI and the ranked suggestions (account, devices, contacts). */

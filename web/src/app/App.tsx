@@ -2,6 +2,7 @@ import { lazy, Suspense, useCallback, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiClient, sessionStore, type StoredSession } from '../api/client.ts';
 import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
+import { lock as lockClientKeys } from '../client-keys/client-keys.session.ts';
 import { ComposeScreen } from '../compose/ComposeScreen.tsx';
 import { drafts } from '../compose/drafts.ts';
 import { DiscussionScreen } from '../screens/DiscussionScreen.tsx';
@@ -38,6 +39,8 @@ export function App() {
     sessionStore.clear();
     clearDiscussionTrustCache();
     clearContactTrustCache();
+    // Keys opened in this tab are forgotten with the session (the kept, encrypted copy stays).
+    lockClientKeys();
     setSession(null);
     setNotice(why);
     navigate('/sign-in', { replace: true });

@@ -5,6 +5,8 @@ import type { MessageDetail, RouteOptionDto, RoutePreview } from '../api/types.t
 import { problemText } from '../app/ProblemMessage.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
+import { UnlockForm } from '../client-keys/ClientKeyPanel.tsx';
+import { loadPgp, useUnlocked } from '../client-keys/client-keys.session.ts';
 import { PiBadge } from '../design-system/PiBadge.tsx';
 import { type Draft, drafts, isEmpty } from './drafts.ts';
 import {
@@ -59,6 +61,23 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   const ids = { to: useId(), subject: useId(), text: useId(), toHelp: useId(), routes: useId() };
 
   useEffect(() => headingRef.current?.focus(), []);
+
+  // Client key mode: the message is encrypted and signed here, with the key this browser keeps (unlocked).
+  const [own, setOwn] = useState<{ mode: string; fingerprint: string; armored: string } | null>(null);
+  const openKeys = useUnlocked(username);
+  useEffect(() => {
+    let cancelled = false;
+    api.keys().then(
+      (k) => {
+        const active = k.items.find((i) => i.status === 'active');
+        if (!cancelled && active) setOwn({ mode: k.mode, fingerprint: active.fingerprint, armored: active.armored });
+      },
+      () => {},
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
 
   // A reply: the original message gives the recipient, the subject and the quote (unless a draft is restored).
   useEffect(() => {
@@ -128,6 +147,11 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   const options = modeOptions(ready);
   const current = options.find((o) => o.mode === mode);
   const consentNeeded = needsConsent(ready, mode, emailFallback);
+  const clientMode = own?.mode === 'client';
+  const recipientKeys = ready.map((p) => p.routes.find((r) => r.key !== null)?.key?.armored ?? null);
+  const signingKey =
+    openKeys?.find((k) => k.getFingerprint().toLowerCase() === own?.fingerprint) ?? openKeys?.[0] ?? null;
+  const sealHere = clientMode && signingKey !== null && allReady && recipientKeys.every((k) => k !== null);
   // A choice that no longer applies (recipients changed) falls back to the most private.
   useEffect(() => {
     if (allReady && mode !== 'auto' && !(current?.possible && current.differs)) setMode('auto');
@@ -150,10 +174,20 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
     }
     setSending(true);
     try {
+      const content =
+        sealHere && own && signingKey
+          ? {
+              encrypted: await (await loadPgp()).sealMail({
+                subject,
+                text,
+                encryptTo: [...(recipientKeys as string[]), own.armored],
+                signingKey,
+              }),
+            }
+          : { subject, text };
       const sent = await api.send({
         to: addresses.map((address) => ({ address })),
-        subject,
-        text,
+        ...content,
         route: mode,
         ...(replyTo ? { inReplyTo: replyTo } : {}),
         ...(federationInPlay(ready, mode) ? { emailFallback } : {}),
@@ -301,6 +335,17 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
             )}
           </div>
         )}
+        {clientMode && (
+          <p className="muted small" role="status">
+            {sealHere
+              ? t('clientKeys.sealHere')
+              : openKeys === null
+                ? t('clientKeys.sealLocked')
+                : allReady
+                  ? t('clientKeys.sealNoKey')
+                  : ''}
+          </p>
+        )}
         <div className="compose-actions">
           <button type="submit" className="button-primary" disabled={sending}>
             {sending ? t('compose.sending') : t('compose.send')}
@@ -311,6 +356,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
           <span className="muted small">{t('compose.draftKept')}</span>
         </div>
       </form>
+      {clientMode && openKeys === null && <UnlockForm />}
     </article>
   );
 }

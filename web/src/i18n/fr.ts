@@ -61,6 +61,8 @@ export const fr: Catalogue = {
     route_unavailable:
       'Certains destinataires ne sont pas joignables par la voie choisie. Choisissez la voie la plus confidentielle pour chacun et réessayez.',
     encryption_unavailable: 'Le message ne peut pas être chiffré de bout en bout pour tous les destinataires.',
+    encrypted_body_invalid:
+      'Le message chiffré dans votre navigateur a été refusé : il n’a pas pu être lu comme un message chiffré.',
     signing_key_unavailable:
       'Votre clé ne peut pas signer ce message pour le moment. Reconnectez-vous, ou envoyez sans signature.',
     quota_exceeded:
@@ -249,6 +251,69 @@ export const fr: Catalogue = {
     resolved: 'C’est décidé : l’alerte est close.',
     open: 'Comparer et décider',
     noContact: 'Aucun contact ne porte cette adresse : ajoutez-la à un contact pour décider.',
+  },
+  clientKeys: {
+    generate: 'Générer ma clé dans ce navigateur',
+    generateHelp:
+      'Votre clé est créée ici. Sa partie privée reste dans ce navigateur, chiffrée par la phrase de passe que vous choisissez ; seule la clé publique va à votre instance, qui ne peut alors jamais lire votre courrier chiffré.',
+    importNew: 'Apporter ma propre clé dans ce navigateur',
+    importHere: 'Importer votre clé privée dans ce navigateur',
+    importHelp:
+      'Collez votre clé privée armurée. Elle est gardée dans ce navigateur, chiffrée par la phrase de passe que vous choisissez ici ; votre instance ne la reçoit jamais.',
+    newPassphrase: 'Phrase de passe de votre clé dans ce navigateur',
+    passphraseHelp:
+      'Au moins {{min}} caractères. Demandée une fois par session pour lire votre courrier chiffré ; elle n’est jamais envoyée.',
+    passphraseAgain: 'La même phrase de passe, à nouveau',
+    passphraseShort: 'La phrase de passe doit compter au moins {{min}} caractères.',
+    passphraseMismatch: 'Les deux phrases de passe diffèrent. Tapez deux fois la même.',
+    browserPassphrase: 'Phrase de passe de votre clé dans ce navigateur (au moins 10 caractères)',
+    passphrase: 'Phrase de passe de votre clé',
+    unlockTitle: 'Déverrouiller votre clé pour cette session',
+    unlock: 'Déverrouiller',
+    lock: 'Verrouiller ma clé maintenant',
+    thisBrowser: 'Dans ce navigateur',
+    kept_one: 'Ce navigateur garde votre clé privée, chiffrée par votre phrase de passe.',
+    kept_other: 'Ce navigateur garde vos {{count}} clés privées, chiffrées par votre phrase de passe.',
+    keptOther: 'Ce navigateur garde une clé privée, mais pas celle qui est active maintenant : importez la clé active.',
+    missingHere:
+      'Ce navigateur ne détient pas votre clé privée : il ne peut pas lire votre courrier chiffré. Importez-la depuis l’appareil qui l’a.',
+    importLink: 'Importer votre clé dans Ma confidentialité',
+    importedHere: 'Votre clé est maintenant gardée dans ce navigateur et déverrouillée pour cette session.',
+    unlocked: 'Déverrouillée pour cette session : votre courrier chiffré s’ouvre ici.',
+    locked: 'Verrouillée : tapez votre phrase de passe pour lire votre courrier chiffré.',
+    unlockedNow: 'Votre clé est déverrouillée pour cette session.',
+    lockedNow: 'Votre clé est verrouillée.',
+    export: 'Télécharger ma clé privée',
+    exportHelp: 'Armurée et toujours protégée par votre phrase de passe : gardez-en une copie en lieu sûr.',
+    generated: 'Votre clé a été créée dans ce navigateur. Empreinte : {{fingerprint}}',
+    movedToClient:
+      'Votre clé privée n’est plus qu’avec vous : gardée dans ce navigateur sous votre phrase de passe. Téléchargez-en aussi une copie : l’instance ne l’a plus.',
+    keepFailed:
+      'L’instance a effacé sa copie, mais ce navigateur n’a pas pu garder la clé : téléchargez-la maintenant.',
+    sealHere: 'Chiffré et signé dans votre navigateur, avec la clé qu’il garde : votre instance ne peut pas le lire.',
+    sealLocked:
+      'Votre clé est verrouillée : déverrouillez-la ci-dessous pour chiffrer et signer ce message dans votre navigateur.',
+    sealNoKey:
+      'Tous les destinataires n’ont pas de clé connue : le message part sans votre signature, chiffré par votre instance seulement si elle le peut.',
+    encryptedLocked: 'Chiffré — déverrouillez pour lire.',
+    decrypting: 'Déchiffrement dans votre navigateur…',
+    decryptedHere: 'Déchiffré dans votre navigateur.',
+    protectedSubject: 'Objet à l’intérieur du chiffrement : {{subject}}',
+    signature: {
+      valid: 'Signé par l’expéditeur : la signature est valide.',
+      invalid: 'Attention : la signature ne correspond pas. Le message a peut-être été modifié.',
+      unknown_key: 'Signé, mais avec une clé que votre instance ne connaît pas pour cet expéditeur : non vérifié.',
+      none: 'Non signé : rien ne prouve qui l’a écrit.',
+    },
+    problem: {
+      wrong_passphrase: 'Cette phrase de passe n’ouvre pas votre clé. Vérifiez-la et réessayez.',
+      not_a_private_key: 'Ce n’est pas une clé privée OpenPGP armurée.',
+      not_yours: 'Cette clé n’est pas une des clés de votre compte.',
+      not_encrypted: 'Ce message n’est pas chiffré sous une forme que l’application sait lire.',
+      not_for_you: 'Aucune de vos clés n’ouvre ce message : il a été chiffré pour une autre clé.',
+      unreadable: 'Le message chiffré n’a pas pu être lu : il est abîmé ou a été modifié.',
+      no_storage: 'Ce navigateur ne peut pas garder votre clé (stockage désactivé, par exemple en navigation privée).',
+    },
   },
   privacy: {
     title: 'Ma confidentialité',

@@ -11,6 +11,7 @@ import { remoteSenders } from '../mail-html/remote-senders.ts';
 import { sanitizeMail } from '../mail-html/sanitize.ts';
 import { trustOf } from '../trust/trust-level.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
+import { EncryptedBody, encryptedForBrowser } from '../client-keys/EncryptedBody.tsx';
 
 /** One discussion: its messages oldest first, each with its PI badge, the sender's trust level and the text body. */
 export function DiscussionScreen({ id }: { id: string }) {
@@ -121,7 +122,9 @@ function MessageView({ message: m }: { message: MessageDetail }) {
         </div>
         <PiBadge pi={m.pi} subject={subject} />
       </header>
-      {m.body.hasHtml ? (
+      {encryptedForBrowser(m) ? (
+        <EncryptedBody message={m} renderHtml={(html) => <HtmlView message={m} html={html} />} />
+      ) : m.body.hasHtml ? (
         <HtmlBody message={m} />
       ) : (
         <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>
@@ -144,11 +147,8 @@ function MessageView({ message: m }: { message: MessageDetail }) {
 /** The HTML part, sanitised in a sandboxed frame; the text when the instance gives no HTML (e.g. encrypted mail). */
 function HtmlBody({ message: m }: { message: MessageDetail }) {
   const { t } = useTranslation();
-  const { api, session } = useSession();
-  const username = session?.username ?? '';
-  const sender = m.from.address;
+  const { api } = useSession();
   const [html, setHtml] = useState<string | null | undefined>(undefined);
-  const [allowed, setAllowed] = useState(() => remoteSenders.allowed(username, sender));
   useEffect(() => {
     let cancelled = false;
     api.messageHtml(m.id).then(
@@ -159,10 +159,20 @@ function HtmlBody({ message: m }: { message: MessageDetail }) {
       cancelled = true;
     };
   }, [api, m.id]);
-  const counts = useMemo(() => (html ? sanitizeMail(html, { allowRemote: false }) : null), [html]);
   if (html === undefined) return <p className="muted small">{t('app.loading')}</p>;
-  if (html === null || counts === null)
+  if (html === null || html === '')
     return <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>;
+  return <HtmlView message={m} html={html} />;
+}
+
+/** An HTML mail, sanitised in its sandboxed frame, remote content blocked unless allowed for the sender. */
+function HtmlView({ message: m, html }: { message: MessageDetail; html: string }) {
+  const { t } = useTranslation();
+  const { session } = useSession();
+  const username = session?.username ?? '';
+  const sender = m.from.address;
+  const [allowed, setAllowed] = useState(() => remoteSenders.allowed(username, sender));
+  const counts = useMemo(() => sanitizeMail(html, { allowRemote: false }), [html]);
   return (
     <div className="message-html">
       <RemoteContentNotice

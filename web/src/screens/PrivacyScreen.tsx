@@ -7,16 +7,24 @@ import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { BreakdownDetails, PiBadge } from '../design-system/PiBadge.tsx';
 import { dottedKey } from '../i18n/i18n.ts';
+import {
+  ClientGenerateForm,
+  ClientImportForm,
+  clientKeyProblem,
+  keepExported,
+  ThisBrowserKey,
+} from '../client-keys/ClientKeyPanel.tsx';
+import { MIN_PASSPHRASE_LENGTH, Sentence } from '../client-keys/client-key.errors.ts';
 import { Fingerprint } from '../privacy/Fingerprint.tsx';
 import { groupFingerprint } from '../privacy/fingerprint.ts';
 import { rankSuggestions, type SuggestionAction, suggestionAction } from '../privacy/suggestions.ts';
 
-type KeyTask = 'generate' | 'import' | 'export' | 'toClient' | 'toServer';
+type KeyTask = 'generate' | 'import' | 'export' | 'toClient' | 'toServer' | 'clientGenerate' | 'clientImport';
 
 /** A password asked again answers invalid_credentials when wrong: here that means the password alone. */
 function passwordProblem(t: (k: string) => string, e: unknown): string {
   if (e instanceof ApiError && e.code === 'invalid_credentials') return t('problem.wrong_password');
-  return problemText(t, e);
+  return clientKeyProblem(t, e);
 }
 
 /**
@@ -281,7 +289,7 @@ function KeysPanel({
   onChanged: () => void;
 }) {
   const { t } = useTranslation();
-  const { api } = useSession();
+  const { api, session } = useSession();
   const [notice, setNotice] = useState('');
   const [exported, setExported] = useState<string | null>(null);
   const [armored, setArmored] = useState('');
@@ -312,6 +320,19 @@ function KeysPanel({
         id={ids.exportPassphrase}
         type="password"
         autoComplete="new-password"
+        value={exportPassphrase}
+        onChange={(e) => setExportPassphrase(e.target.value)}
+      />
+    </div>
+  );
+  const browserPassphraseField = (
+    <div className="field">
+      <label htmlFor={ids.exportPassphrase}>{t('clientKeys.browserPassphrase')}</label>
+      <input
+        id={ids.exportPassphrase}
+        type="password"
+        autoComplete="new-password"
+        required
         value={exportPassphrase}
         onChange={(e) => setExportPassphrase(e.target.value)}
       />
@@ -360,6 +381,7 @@ function KeysPanel({
         ))}
       </ul>
       <div role="status">{notice && <p className="notice">{notice}</p>}</div>
+      {keys.mode === 'client' && <ThisBrowserKey keys={keys} />}
       {exported !== null && (
         <div className="exported">
           <label>
@@ -375,8 +397,18 @@ function KeysPanel({
       )}
       {task === null && (
         <div className="actions wrap">
+          {keys.mode === 'none' && (
+            <button type="button" className="button-primary" onClick={() => setTask('clientGenerate')}>
+              {t('clientKeys.generate')}
+            </button>
+          )}
+          {keys.mode === 'none' && (
+            <button type="button" className="button-secondary" onClick={() => setTask('clientImport')}>
+              {t('clientKeys.importNew')}
+            </button>
+          )}
           {keys.mode !== 'client' && (
-            <button type="button" className="button-primary" onClick={() => setTask('generate')}>
+            <button type="button" className="button-secondary" onClick={() => setTask('generate')}>
               {t('privacy.generate')}
             </button>
           )}
@@ -443,13 +475,39 @@ function KeysPanel({
           help={t('privacy.toClientHelp')}
           onCancel={() => setTask(null)}
           onSubmit={async (pw) => {
-            const r = await api.setKeyMode('client', pw, exportPassphrase ? { exportPassphrase } : {});
-            if (r.exported) setExported(r.exported);
-            done(t('privacy.movedToClient'));
+            if (exportPassphrase.length < MIN_PASSPHRASE_LENGTH)
+              throw new Sentence(t('clientKeys.passphraseShort', { min: MIN_PASSPHRASE_LENGTH }));
+            const r = await api.setKeyMode('client', pw, { exportPassphrase });
+            // The instance no longer has the key: it is kept in this browser, and shown once to download.
+            if (r.exported) {
+              setExported(r.exported);
+              try {
+                await keepExported(session?.username ?? '', r.exported, exportPassphrase);
+              } catch (e) {
+                done(`${t('clientKeys.keepFailed')} ${clientKeyProblem(t, e)}`);
+                return;
+              }
+            }
+            done(t('clientKeys.movedToClient'));
           }}
         >
-          {exportField}
+          {browserPassphraseField}
         </PasswordForm>
+      )}
+      {task === 'clientGenerate' && (
+        <ClientGenerateForm
+          keys={keys}
+          onCancel={() => setTask(null)}
+          onDone={(fp) => done(t('clientKeys.generated', { fingerprint: groupFingerprint(fp) }))}
+        />
+      )}
+      {task === 'clientImport' && (
+        <ClientImportForm
+          keys={keys}
+          register
+          onCancel={() => setTask(null)}
+          onDone={(fp) => done(t('privacy.imported', { fingerprint: groupFingerprint(fp) }))}
+        />
       )}
       {task === 'toServer' && (
         <PasswordForm
