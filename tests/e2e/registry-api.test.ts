@@ -310,11 +310,22 @@ describe('registry API: from application to label, feed and log', () => {
   test('revocation appears in the feed at once and in the log; the public record counts actions without names', async () => {
     const before = await feed();
     const labelId = before.feed.instances.find((i) => i.domain === 'beta.test')!.labelId;
-    const r = await reg.api('POST', '/v1/audit/instances/beta.test/revoke', {
+    // One auditor proposes: nothing changes until the consensus rule holds (issue 16: no auditor revokes alone).
+    const proposed = await reg.api('POST', '/v1/audit/instances/beta.test/revoke', {
       token: alice.token,
       body: { reason: 'Sold its users\u2019 address books to an advertiser.' },
     });
+    assert.equal(proposed.status, 202, proposed.text);
+    assert.equal(proposed.body.status, 'labelled');
+    assert.deepEqual(proposed.body.proposal.consensus.blockers, ['approvals: 1 of 2 needed']);
+    assert.equal((await feed()).feed.serial, before.feed.serial, 'a proposal publishes nothing');
+    const r = await reg.api('POST', '/v1/audit/instances/beta.test/revocation/votes', {
+      token: bob.token,
+      body: { vote: 'approve' },
+    });
     assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'revoked');
+    assert.equal(r.body.proposal.status, 'enacted');
     const after = await feed();
     assert.equal(after.feed.serial, before.feed.serial + 1);
     const entry = after.feed.instances.find((i) => i.domain === 'beta.test')!;
