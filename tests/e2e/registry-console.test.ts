@@ -35,16 +35,19 @@ describe.skipIf(browserBinary.skip)('the applicant view and the auditor console 
   let reg: TestRegistry;
   let browser: Browser;
   let site: TestInstanceSite;
+  let other: TestInstanceSite;
   let application: { id: string; followPath: string; challenge: { token: string; value: string } };
-  const auditors: Record<string, { password: string }> = {};
+  const auditors: Record<string, { password: string; token: string }> = {};
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
     requireWebBuild('dist-registry');
     site = await startTestInstanceSite('delta.test');
+    other = await startTestInstanceSite('epsilon.test');
     reg = await startTestRegistry({ maintenance: false, approvals: 2 });
     reg.connect(site.domain, site.connectTo);
-    for (const name of ['alice', 'bob']) auditors[name] = { password: (await reg.auditor(name)).password };
+    reg.connect(other.domain, other.connectTo);
+    for (const name of ['alice', 'bob']) auditors[name] = await reg.auditor(name);
     browser = await chromium.launch({
       executablePath: browserBinary.path,
       args: [
@@ -62,6 +65,7 @@ describe.skipIf(browserBinary.skip)('the applicant view and the auditor console 
     await browser?.close();
     await reg?.stop();
     await site?.stop();
+    await other?.stop();
     assert.deepEqual(pageErrors, []);
   });
 
@@ -221,6 +225,41 @@ describe.skipIf(browserBinary.skip)('the applicant view and the auditor console 
       .events as { action: string; detail: { approvals?: number } }[];
     assert.equal(events.find((e) => e.action === 'instance.revoked')?.detail.approvals, 2);
     for (const p of [alice, bob]) await p.context().close();
+  });
+
+  test('an emergency suspension by one auditor is immediate, time-limited, and opens a proposal to confirm it', async () => {
+    // epsilon.test is labelled through the API, as in the other tests.
+    const r = await reg.api('POST', '/v1/applications', { body: await applicationFor(other) });
+    assert.equal(r.status, 201, r.text);
+    other.publishChallenge(r.body.challenge.token, r.body.challenge.value);
+    assert.equal((await reg.api('POST', `/v1/applications/${r.body.id}/verify`, { token: r.body.token })).status, 200);
+    for (const name of ['alice', 'bob'])
+      await reg.api('POST', `/v1/audit/applications/${r.body.id}/votes`, {
+        token: auditors[name]!.token,
+        body: { vote: 'approve' },
+      });
+    assert.equal((await reg.api('GET', '/v1/instances/epsilon.test')).body.status, 'labelled');
+
+    const alice = await newPage();
+    await signIn(alice, 'alice');
+    await alice.getByRole('button', { name: 'Members and re-check failures' }).click();
+    const member = alice.locator('article[data-member="epsilon.test"]');
+    await member.getByLabel('Public reason to suspend epsilon.test now').fill('Serving a key it never declared.');
+    await member.getByRole('button', { name: 'Suspend now (emergency)' }).click();
+    await member.getByText(/Emergency suspension by alice until .*: Serving a key/).waitFor();
+    assert.match(await member.getByTestId('proposal').getByTestId('consensus').innerText(), /1 of 2/);
+    assert.deepEqual(await seriousViolations(alice), []);
+    await screenshot(alice, 'registry-console-suspension');
+    // In force at once: the feed and the public directory say suspended, with the reason and the end.
+    assert.equal((await reg.api('GET', '/v1/instances/epsilon.test')).body.status, 'suspended');
+    await alice.getByRole('link', { name: 'Directory', exact: true }).click();
+    const row = alice.locator('tr[data-domain="epsilon.test"]');
+    await row.waitFor();
+    assert.match(
+      await row.innerText(),
+      /Suspended[\s\S]*Suspended in an emergency until .* unless revoked by consensus/,
+    );
+    await alice.context().close();
   });
 
   test('French: the sign-in, the console and the applicant view', async () => {

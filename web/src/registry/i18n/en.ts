@@ -69,6 +69,7 @@ export const regEn = {
       issued: 'Issued',
       expires: 'Expires',
       revoked: 'Revoked on {{date}}: {{reason}}',
+      emergencySuspension: 'Suspended in an emergency until {{date}} unless revoked by consensus: {{reason}}',
       renewalBlocked: 'Renewal held back: {{reason}}',
       piTitle: 'Instance Privacy Index',
       piHint: 'Open the badge for each factor, its points and the verified fact behind it.',

@@ -74,6 +74,7 @@ export const regFr: RegCatalogue = {
       issued: 'Émis',
       expires: 'Expire',
       revoked: 'Révoqué le {{date}} : {{reason}}',
+      emergencySuspension: 'Suspendue en urgence jusqu’au {{date}} sauf révocation par consensus : {{reason}}',
       renewalBlocked: 'Renouvellement suspendu : {{reason}}',
       piTitle: 'Indice de confidentialité de l’instance',
       piHint: 'Ouvrez le badge pour voir chaque facteur, ses points et le fait vérifié qui le justifie.',
