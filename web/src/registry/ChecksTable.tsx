@@ -16,7 +16,7 @@ export function ChecksTable({ run, caption }: { run: CheckRunView; caption: stri
       </p>
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
       <section className="reg-table-wrap" tabIndex={0} aria-label={caption}>
-        <table className="reg-table">
+        <table className="reg-table reg-checks">
           <caption className="visually-hidden">{caption}</caption>
           <thead>
             <tr>

@@ -318,7 +318,7 @@ function QueuePanel() {
           <h4>{t('reg.applicant.votesTitle')}</h4>
           <VotesList votes={a.votes} />
           <details>
-            <summary>{t('reg.applicant.declarationTitle')}</summary>
+            <summary>{t('reg.console.declaration')}</summary>
             <DeclarationFacts view={a} />
             <pre className="reg-hash reg-pre">{a.declarationJws}</pre>
           </details>
