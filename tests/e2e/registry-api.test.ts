@@ -42,7 +42,7 @@ describe('registry API: from application to label, feed and log', () => {
   let reg: TestRegistry;
   const sites: Record<string, TestInstanceSite> = {};
   const apps: Record<string, { id: string; token: string }> = {};
-  let alice: { token: string };
+  let alice: { token: string; password: string };
   let bob: { token: string };
   let keySet: KeySet;
 
@@ -310,11 +310,22 @@ describe('registry API: from application to label, feed and log', () => {
   test('revocation appears in the feed at once and in the log; the public record counts actions without names', async () => {
     const before = await feed();
     const labelId = before.feed.instances.find((i) => i.domain === 'beta.test')!.labelId;
-    const r = await reg.api('POST', '/v1/audit/instances/beta.test/revoke', {
+    // One auditor proposes: nothing changes until the consensus rule holds (issue 16: no auditor revokes alone).
+    const proposed = await reg.api('POST', '/v1/audit/instances/beta.test/revoke', {
       token: alice.token,
       body: { reason: 'Sold its users\u2019 address books to an advertiser.' },
     });
+    assert.equal(proposed.status, 202, proposed.text);
+    assert.equal(proposed.body.status, 'labelled');
+    assert.deepEqual(proposed.body.proposal.consensus.blockers, ['approvals: 1 of 2 needed']);
+    assert.equal((await feed()).feed.serial, before.feed.serial, 'a proposal publishes nothing');
+    const r = await reg.api('POST', '/v1/audit/instances/beta.test/revocation/votes', {
+      token: bob.token,
+      body: { vote: 'approve' },
+    });
     assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'revoked');
+    assert.equal(r.body.proposal.status, 'enacted');
     const after = await feed();
     assert.equal(after.feed.serial, before.feed.serial + 1);
     const entry = after.feed.instances.find((i) => i.domain === 'beta.test')!;
@@ -389,6 +400,44 @@ describe('registry API: from application to label, feed and log', () => {
     assert.ok(entries.some((e) => e.entry.type === 'label.renewed' && e.entry.domain === 'alpha.test'));
     assert.ok(entries.some((e) => e.entry.type === 'label.lapsed' && e.entry.domain === 'gamma.test'));
     assert.ok(!entries.some((e) => e.entry.type === 'label.renewed' && e.entry.domain === 'gamma.test'));
+  });
+
+  test('an emergency suspension holds renewal back and is lifted by the tick when no revocation confirmed it', async () => {
+    // Days have passed on the registry's clock: a fresh session.
+    const login = await reg.api('POST', '/v1/auth/login', { body: { name: 'alice', password: alice.password } });
+    assert.equal(login.status, 200, login.text);
+    const token = login.body.token as string;
+    const r = await reg.api('POST', '/v1/audit/instances/alpha.test/suspend', {
+      token,
+      body: { reason: 'Serving a key it never declared.' },
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'suspended');
+    assert.equal(r.body.proposal.status, 'open');
+    assert.equal((await feed()).feed.instances.find((i) => i.domain === 'alpha.test')!.status, 'suspended');
+    const labelId = (await feed()).feed.instances.find((i) => i.domain === 'alpha.test')!.labelId;
+
+    offsetMs += 3600_000; // renewal is due and the checks pass, but the auditors decide: nothing renews
+    const held = await reg.running.services.renewal.tick();
+    assert.ok(!held.renewed.includes('alpha.test'), JSON.stringify(held));
+    assert.deepEqual(held.lifted, []);
+    assert.equal((await feed()).feed.instances.find((i) => i.domain === 'alpha.test')!.status, 'suspended');
+
+    offsetMs += 72 * 3600_000; // past the 72 h: not confirmed, lifted; its label is still valid, so it is in force again
+    const lifted = await reg.running.services.renewal.tick();
+    assert.deepEqual(lifted.lifted, ['alpha.test']);
+    const entry = (await feed()).feed.instances.find((i) => i.domain === 'alpha.test')!;
+    assert.equal(entry.status, 'labelled');
+    assert.equal(entry.labelId, labelId);
+    const types = (await logEntries()).filter((e) => e.entry.domain === 'alpha.test').map((e) => e.entry.type);
+    assert.ok(types.includes('label.suspended'), types.join());
+    assert.ok(types.includes('label.reinstated'), types.join());
+    const again = await reg.api('POST', '/v1/auth/login', { body: { name: 'alice', password: alice.password } });
+    const events = (await reg.api('GET', '/v1/audit/events', { token: again.body.token })).body.events as {
+      action: string;
+      domain: string;
+    }[];
+    assert.ok(events.some((e) => e.action === 'suspension.lifted' && e.domain === 'alpha.test'));
   });
 
   test('the maintenance tick is scheduled through the queue', async () => {

@@ -28,6 +28,8 @@ const OWNED: Record<string, (ctx: WalkContext) => Record<string, string>> = {
   '/v1/audit/applications/:id': (ctx) => ({ id: ctx.app1 }),
   '/v1/audit/applications/:id/votes': (ctx) => ({ id: ctx.app1 }),
   '/v1/audit/instances/:domain/revoke': (ctx) => ({ domain: ctx.labelled }),
+  '/v1/audit/instances/:domain/revocation/votes': (ctx) => ({ domain: ctx.labelled }),
+  '/v1/audit/instances/:domain/suspend': (ctx) => ({ domain: ctx.labelled }),
   '/v1/instances/:domain': (ctx) => ({ domain: ctx.labelled }),
   '/v1/directory/members/:domain/log': (ctx) => ({ domain: ctx.labelled }),
 };
@@ -64,6 +66,7 @@ describe('registry authorization walk over every route', () => {
   let ctx: WalkContext;
   let tokens: { applicant1: string; applicant2: string };
   let auditorPassword: string;
+  let second: { token: string };
   let bodies: Record<string, unknown>;
 
   beforeAll(async () => {
@@ -71,9 +74,11 @@ describe('registry authorization walk over every route', () => {
       ['walk-one.test', 'walk-two.test', 'walk-labelled.test', 'walk-new.test'].map((d) => startTestInstanceSite(d)),
     );
     sites.push(one!, two!, labelled!, fresh!);
-    reg = await startTestRegistry({ maintenance: false, approvals: 1 });
+    // Two approvals: a revocation proposal stays open while the walk votes on it and suspends.
+    reg = await startTestRegistry({ maintenance: false, approvals: 2 });
     for (const s of sites) reg.connect(s.domain, s.connectTo);
     const auditor = await reg.auditor('walker');
+    second = await reg.auditor('second');
     auditorPassword = auditor.password;
     const submit = async (site: TestInstanceSite) => {
       const r = await reg.api('POST', '/v1/applications', { body: await applicationFor(site) });
@@ -85,11 +90,14 @@ describe('registry authorization walk over every route', () => {
     const a2 = await submit(two!);
     const a3 = await submit(labelled!);
     assert.equal((await reg.api('POST', `/v1/applications/${a3.id}/verify`, { token: a3.token })).status, 200);
-    const decided = await reg.api('POST', `/v1/audit/applications/${a3.id}/votes`, {
-      token: auditor.token,
-      body: { vote: 'approve' },
-    });
-    assert.equal(decided.body.status, 'approved', decided.text);
+    for (const who of [auditor, second]) {
+      const vote = await reg.api('POST', `/v1/audit/applications/${a3.id}/votes`, {
+        token: who.token,
+        body: { vote: 'approve' },
+      });
+      assert.equal(vote.status, 200, vote.text);
+    }
+    assert.equal((await reg.api('GET', `/v1/applications/${a3.id}`, { token: a3.token })).body.status, 'approved');
     ctx = { app1: a1.id, labelled: labelled!.domain };
     tokens = { applicant1: a1.token, applicant2: a2.token };
     bodies = {
@@ -97,6 +105,8 @@ describe('registry authorization walk over every route', () => {
       'POST /v1/auth/login': { name: 'nobody', password: 'irrelevant-password' },
       'POST /v1/audit/applications/:id/votes': { vote: 'abstain' },
       'POST /v1/audit/instances/:domain/revoke': { reason: 'The walk revokes what it may.' },
+      'POST /v1/audit/instances/:domain/revocation/votes': { vote: 'approve' },
+      'POST /v1/audit/instances/:domain/suspend': { reason: 'The walk suspends what it may.' },
     };
   });
   afterAll(async () => {
@@ -206,7 +216,7 @@ describe('registry authorization walk over every route', () => {
     }
     const adminRoutes = walked()
       .filter((x) => x.access === 'admin')
-      // Cast a vote before withdrawing it; revoke last.
+      // Cast a vote before withdrawing it; propose the revocation, vote on it, suspend; log out last.
       .sort((a, b) => order(a) - order(b));
     for (const r of adminRoutes) {
       const res = await call(r.method, r.url, 'auditor');
@@ -215,12 +225,60 @@ describe('registry authorization walk over every route', () => {
         `${r.method} ${r.url} as auditor: ${res.status} ${res.text.slice(0, 200)}`,
       );
     }
+    // One auditor proposed, voted and suspended: suspended, not revoked (issue 16); a second approval revokes.
+    assert.equal((await reg.running.services.storage.members.get(ctx.labelled))?.status, 'suspended');
+    const second2 = await reg.api('POST', `/v1/audit/instances/${ctx.labelled}/revocation/votes`, {
+      token: second.token,
+      body: { vote: 'approve' },
+    });
+    assert.equal(second2.status, 200, second2.text);
     assert.equal((await reg.running.services.storage.members.get(ctx.labelled))?.status, 'revoked');
+  });
+
+  test('the console’s cookie session reaches auditor routes only; an applicant token in the cookie is no auditor', async () => {
+    const login = await reg.api('POST', '/v1/auth/login', {
+      body: { name: 'walker', password: auditorPassword, cookie: true },
+    });
+    assert.equal(login.status, 200, login.text);
+    assert.equal(login.body.token, undefined, 'the cookie session is not in the answer');
+    const setCookie = login.headers.get('set-cookie') ?? '';
+    assert.match(setCookie, /^caliopen_auditor=[^;]+; Path=\/v1; HttpOnly; SameSite=Strict; Max-Age=\d+/);
+    const cookie = setCookie.split(';')[0]!;
+    const applicantCookie = `caliopen_auditor=${tokens.applicant1}`;
+    for (const r of walked().filter((x) => x.access !== 'public' && x.url !== '/v1/auth/logout')) {
+      const before = await stateOf1();
+      const params = OWNED[r.url]?.(ctx) ?? {};
+      const path = r.url.replace(/:(\w+)/g, (_m, name: string) => params[name]!);
+      const body = bodies[`${r.method} ${r.url}`];
+      if (r.access === 'user') {
+        // Applicant routes never read the cookie.
+        const res = await reg.api(r.method, path, { headers: { cookie }, ...(body !== undefined ? { body } : {}) });
+        assert.equal(res.status, 401, `${r.method} ${r.url} with the auditor cookie: ${res.status}`);
+      } else if (r.method === 'GET') {
+        const res = await reg.api(r.method, path, { headers: { cookie } });
+        assert.equal(res.status, 200, `${r.method} ${r.url} with the auditor cookie: ${res.text.slice(0, 200)}`);
+      }
+      if (r.access === 'admin') {
+        const res = await reg.api(r.method, path, {
+          headers: { cookie: applicantCookie },
+          ...(body !== undefined ? { body } : {}),
+        });
+        assert.equal(res.status, 403, `${r.method} ${r.url} with an applicant token as cookie: ${res.status}`);
+      }
+      assert.equal(await stateOf1(), before);
+    }
+    const out = await reg.api('POST', '/v1/auth/logout', { headers: { cookie } });
+    assert.equal(out.status, 204);
+    assert.match(out.headers.get('set-cookie') ?? '', /caliopen_auditor=; .*Max-Age=0/);
+    assert.equal((await reg.api('GET', '/v1/auth/session', { headers: { cookie } })).status, 401);
   });
 });
 
 function order(r: { method: string; url: string }): number {
-  if (r.url.endsWith('/revoke')) return 3;
+  if (r.url === '/v1/auth/logout') return 9;
+  if (r.url.endsWith('/suspend')) return 6;
+  if (r.url.endsWith('/revocation/votes')) return 5;
+  if (r.url.endsWith('/revoke')) return 4;
   if (r.method === 'DELETE') return 2;
   if (r.method === 'POST' && r.url.endsWith('/votes')) return 1;
   return 0;

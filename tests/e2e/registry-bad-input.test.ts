@@ -105,6 +105,8 @@ describe('hostile input on every registry route', () => {
       'POST /v1/auth/login',
       'POST /v1/audit/applications/:id/votes',
       'POST /v1/audit/instances/:domain/revoke',
+      'POST /v1/audit/instances/:domain/revocation/votes',
+      'POST /v1/audit/instances/:domain/suspend',
     ]);
     let checked = 0;
     for (const route of routes) {
@@ -476,6 +478,65 @@ describe('hostile input on every registry route', () => {
       ],
       ['POST', `/v1/audit/instances/${site.domain}/revoke`, { ...a, body: { reason: '' } }, 400, 'validation_failed'],
       ['POST', `/v1/audit/instances/${site.domain}/revoke`, { ...a, body: {} }, 400, 'validation_failed'],
+      ['POST', `/v1/audit/instances/${site.domain}/revoke`, { ...a, body: { reason: ' \n ' } }, 400, 'reason_required'],
+      // Revocation votes and emergency suspension (revocation.service.ts).
+      [
+        'POST',
+        `/v1/audit/instances/${site.domain}/revocation/votes`,
+        { ...a, body: { vote: 'approve' } },
+        404,
+        'revocation_not_found',
+      ],
+      [
+        'POST',
+        `/v1/audit/instances/${site.domain}/revocation/votes`,
+        { ...a, body: { vote: 'object' } },
+        400,
+        'reason_required',
+      ],
+      [
+        'POST',
+        `/v1/audit/instances/${site.domain}/revocation/votes`,
+        { ...a, body: { vote: 'veto', reason: 'x' } },
+        400,
+        'validation_failed',
+      ],
+      [
+        'POST',
+        '/v1/audit/instances/unknown.test/revocation/votes',
+        { ...a, body: { vote: 'approve' } },
+        409,
+        'instance_not_labelled',
+      ],
+      ['POST', '/v1/audit/instances/HOSTILE.TEST/suspend', { ...a, body: { reason: 'x' } }, 400, 'validation_failed'],
+      [
+        'POST',
+        '/v1/audit/instances/unknown.test/suspend',
+        { ...a, body: { reason: 'x' } },
+        409,
+        'instance_not_labelled',
+      ],
+      ['POST', `/v1/audit/instances/${site.domain}/suspend`, { ...a, body: { reason: '   ' } }, 400, 'reason_required'],
+      [
+        'POST',
+        `/v1/audit/instances/${site.domain}/suspend`,
+        { ...a, body: { reason: 'x'.repeat(2001) } },
+        400,
+        'validation_failed',
+      ],
+      [
+        'POST',
+        `/v1/audit/instances/${site.domain}/suspend`,
+        { ...a, body: { reason: 'x', until: '2099-01-01' } },
+        400,
+        'validation_failed',
+      ],
+      ['GET', '/v1/audit/members?status=revoked', a, 400, 'validation_failed'],
+      ['GET', '/v1/audit/revocations?all=1', a, 400, 'validation_failed'],
+      ['GET', '/v1/audit/keys?private=1', a, 400, 'validation_failed'],
+      ['GET', '/v1/audit/rule?k=1', a, 400, 'validation_failed'],
+      ['GET', '/v1/auth/session?x=1', a, 400, 'validation_failed'],
+      ['POST', '/v1/auth/login', { body: { name: 'auditor', password: 'x', cookie: 'yes' } }, 400, 'validation_failed'],
       ['GET', '/v1/index?since=-1', {}, 400, 'validation_failed'],
       ['GET', '/v1/index?since=abc', {}, 400, 'validation_failed'],
       ['GET', '/v1/index?since=999999', {}, 404, 'feed_serial_unknown'],
@@ -520,6 +581,46 @@ describe('hostile input on every registry route', () => {
       'an unknown token',
     );
     assert.equal(snapshot(reg), before, 'no stored row changed');
+  });
+
+  test('the console cookie: another site’s request, a duplicated or forged cookie, an applicant token as cookie', async () => {
+    const login = await reg.api('POST', '/v1/auth/login', {
+      body: { name: 'auditor', password: 'pw-auditor-0123456789', cookie: true },
+    });
+    assert.equal(login.status, 200, login.text);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    assert.match(cookie, /^caliopen_auditor=cal_/);
+    const before = snapshot(reg);
+    const suspend = `/v1/audit/instances/${site.domain}/suspend`;
+    const body = { reason: 'Forged by another site.' };
+    const cases: [string, string, Record<string, string>, number, string][] = [
+      ['POST', suspend, { cookie, origin: 'https://evil.example' }, 403, 'forbidden'],
+      ['POST', suspend, { cookie, origin: 'null' }, 403, 'forbidden'],
+      ['POST', suspend, { cookie: `${cookie}; ${cookie}` }, 401, 'unauthenticated'],
+      ['POST', suspend, { cookie: 'caliopen_auditor=' }, 401, 'unauthenticated'],
+      ['POST', suspend, { cookie: 'caliopen_auditor=cal_forged' }, 401, 'token_invalid'],
+      [
+        'POST',
+        suspend,
+        { cookie: `caliopen_auditor=cal_${randomBytes(32).toString('base64url')}` },
+        401,
+        'token_invalid',
+      ],
+      ['POST', suspend, { cookie: `caliopen_auditor=${app.token}` }, 403, 'forbidden'],
+      // Applicant routes never read the cookie.
+      ['GET', `/v1/applications/${app.id}`, { cookie }, 401, 'unauthenticated'],
+    ];
+    for (const [method, path, headers, status, code] of cases) {
+      expectProblem(
+        await reg.api(method, path, { headers, ...(method === 'POST' ? { body } : {}) }),
+        status,
+        [code],
+        `${method} ${path} with ${JSON.stringify(headers).slice(0, 80)}`,
+      );
+    }
+    assert.equal(snapshot(reg), before, 'no stored row changed');
+    // The same cookie from the registry's own page works (reads only here: nothing to change).
+    assert.equal((await reg.api('GET', '/v1/auth/session', { headers: { cookie } })).status, 200);
   });
 
   test('the registry keeps serving after all of it', async () => {

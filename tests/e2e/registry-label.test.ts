@@ -199,12 +199,18 @@ describe('an instance process applies to a registry process and gets labelled', 
     );
   });
 
-  test('revocation is in the feed at once and in the log; the instance sees it', async () => {
-    const r = await api('POST', '/v1/audit/instances/alpha.test/revoke', {
+  test('revocation by consensus is in the feed at once and in the log; the instance sees it', async () => {
+    // Revocation by consensus: one auditor proposes, the second approves.
+    const proposed = await api('POST', '/v1/audit/instances/alpha.test/revoke', {
       token: auditors[0]!.token!,
       body: { reason: 'test of revocation' },
     });
-    assert.ok(r.status === 200 || r.status === 201, r.text);
+    assert.equal(proposed.status, 202, proposed.text);
+    const r = await api('POST', '/v1/audit/instances/alpha.test/revoke', {
+      token: auditors[1]!.token!,
+      body: { reason: 'test of revocation' },
+    });
+    assert.equal(r.status, 200, r.text);
     const verified = await verifyFeed((await api('GET', '/v1/index')).bytes, { keySet, now: now() });
     assert.ok(verified.ok);
     if (!verified.ok) return;

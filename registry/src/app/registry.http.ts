@@ -87,10 +87,19 @@ export async function buildRegistryServer(
     checks: services.checks,
     storage: services.storage,
     rateLimitPerMinute: config.http.applyRateLimitPerMinute,
+    view: {
+      showAuditorNames: config.audit.applicantsSeeAuditorNames,
+      renewAtFraction: config.labels.renewAtFraction,
+    },
   });
   await app.register(auditRoutes, {
     audits: services.audits,
     auditors: services.auditors,
+    revocations: services.revocations,
+    checks: services.checks,
+    keys: services.keys,
+    storage: services.storage,
+    clock: services.clock,
     loginRateLimitPerMinute: config.audit.loginRateLimitPerMinute,
   });
   await app.register(feedRoutes, {

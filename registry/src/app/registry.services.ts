@@ -15,6 +15,7 @@ import { FeedService } from '../feed/feed.service.ts';
 import { LabelService } from '../labels/label.service.ts';
 import { RegistryKeyService } from '../keys/registry-keys.service.ts';
 import { RenewalService } from '../labels/renewal.service.ts';
+import { RevocationService } from '../labels/revocation.service.ts';
 import { TransparencyLogService } from '../log/transparency-log.service.ts';
 import { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
@@ -39,6 +40,7 @@ export interface RegistryServices {
   applications: ApplicationService;
   auditors: AuditorService;
   audits: AuditService;
+  revocations: RevocationService;
   renewal: RenewalService;
   close(): Promise<void>;
 }
@@ -166,11 +168,16 @@ export async function buildRegistryServices(
   const applications = new ApplicationService(storage, clock);
   const auditors = new AuditorService(storage, hasher, clock, config.audit.sessionTtlSeconds);
   const audits = new AuditService(storage, labels, checks, exclusive, clock, config.audit.approvalsRequired);
+  const revocations = new RevocationService(storage, labels, exclusive, clock, {
+    approvalsRequired: config.audit.approvalsRequired,
+    emergencySuspensionHours: config.audit.emergencySuspensionHours,
+  });
   const renewal = new RenewalService(
     storage,
     checks,
     labels,
     audits,
+    revocations,
     exclusive,
     clock,
     {
@@ -196,6 +203,7 @@ export async function buildRegistryServices(
     applications,
     auditors,
     audits,
+    revocations,
     renewal,
     async close() {
       await queue.close();

@@ -14,7 +14,8 @@ const DomainParams = Type.Object(
 
 /**
  * Read-only views the association's public site (web/src/registry) needs beyond /v1/directory:
- * - every member that chose to be listed, whatever its standing (labelled, suspended, revoked with reason and date),
+ * - every member that chose to be listed, whatever its standing (labelled, suspended — an emergency suspension with
+ *   its reason and end —, revoked with reason and date),
  *   with its PI breakdown, label validity, jurisdiction, charter version and last check results. A member that chose
  *   the gated listing (`listed: false`) is left out here; it stays verifiable by name at /v1/instances/:domain;
  * - the transparency-log entries that name a domain, with their indexes, so a member's page links its log entries.
@@ -55,6 +56,9 @@ export const publicDirectoryRoutes: FastifyPluginAsync<{
             renewalBlocked: m.renewalBlocked,
             revokedAt: m.revokedAt?.toISOString() ?? null,
             revocationReason: m.revocationReason,
+            suspension: m.suspension
+              ? { reason: m.suspension.reason, until: new Date(m.suspension.until).toISOString() }
+              : null,
             lastCheckAt: m.lastCheckAt?.toISOString() ?? null,
             checks: checkRunView(run),
           };

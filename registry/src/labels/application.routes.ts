@@ -89,9 +89,47 @@ export function labelView(label: LabelRecord | null, member: Member | null) {
   };
 }
 
-/** What the applicant sees: status, checks, a vote summary without auditor names (objections with their reasons), label. */
-export function applicantView(review: ApplicationReview, label: LabelRecord | null, member: Member | null) {
+export interface ApplicantViewOptions {
+  /** The association's choice (audit.applicantsSeeAuditorNames): show who cast each vote. */
+  showAuditorNames: boolean;
+  /** labels.renewAtFraction: when renewal starts in a label's life. */
+  renewAtFraction: number;
+}
+
+const DEFAULT_VIEW: ApplicantViewOptions = { showAuditorNames: false, renewAtFraction: 0.5 };
+
+/**
+ * What the applicant sees: status, checks, the declaration it signed, each vote (with its reason; the auditor's name
+ * only when the association chose so), the decision rule's blockers, the label and its renewal dates.
+ */
+export function applicantView(
+  review: ApplicationReview,
+  label: LabelRecord | null,
+  member: Member | null,
+  options: ApplicantViewOptions = DEFAULT_VIEW,
+) {
   const app: Application = review.application;
+  const own = member !== null && member.applicationId === app.id ? member : null;
+  const renewal =
+    own === null
+      ? null
+      : {
+          labelIssuedAt: own.labelIssuedAt.toISOString(),
+          labelExpiresAt: own.labelExpiresAt.toISOString(),
+          renewsFrom: new Date(
+            own.labelIssuedAt.getTime() +
+              (own.labelExpiresAt.getTime() - own.labelIssuedAt.getTime()) * options.renewAtFraction,
+          ).toISOString(),
+          renewalBlocked: own.renewalBlocked,
+          lastCheckAt: own.lastCheckAt?.toISOString() ?? null,
+          lastPassingCheckAt: own.lastPassingCheckAt?.toISOString() ?? null,
+          standing: own.status,
+          suspension: own.suspension
+            ? { reason: own.suspension.reason, until: new Date(own.suspension.until).toISOString() }
+            : null,
+          revokedAt: own.revokedAt?.toISOString() ?? null,
+          revocationReason: own.revocationReason,
+        };
   return {
     id: app.id,
     domain: app.domain,
@@ -109,7 +147,20 @@ export function applicantView(review: ApplicationReview, label: LabelRecord | nu
       abstentions: review.consensus.abstentions,
       approvalsRequired: review.consensus.approvalsRequired,
       objectionReasons: review.votes.filter((v) => v.vote === 'object').map((v) => v.reason ?? ''),
+      cast: review.votes.map((v) => ({
+        auditor: options.showAuditorNames ? v.auditorName : null,
+        vote: v.vote,
+        reason: v.reason,
+        castAt: v.castAt.toISOString(),
+      })),
+      auditorNamesShown: options.showAuditorNames,
     },
+    declaration: app.declaration,
+    declarationJws: app.declarationJws,
+    keyThumbprints: app.keyThumbprints,
+    certFingerprint: app.certFingerprint,
+    endpoints: app.endpoints,
+    renewal,
     decision: {
       reached: review.consensus.reached || app.status === 'approved',
       blockers: app.status === 'pending' ? review.consensus.blockers : [],
@@ -133,7 +184,8 @@ export const applicationRoutes: FastifyPluginAsync<{
   checks: CheckService;
   storage: RegistryStorage;
   rateLimitPerMinute: number;
-}> = async (app, { applications, audits, checks, storage, rateLimitPerMinute }) => {
+  view?: ApplicantViewOptions;
+}> = async (app, { applications, audits, checks, storage, rateLimitPerMinute, view = DEFAULT_VIEW }) => {
   app.post(
     '/v1/applications',
     {
@@ -142,7 +194,7 @@ export const applicationRoutes: FastifyPluginAsync<{
         tags: ['applications'],
         summary: 'Apply for the label: domain, endpoints, public keys, certificate and the signed charter declaration.',
         description:
-          'Answers the application id, the applicant bearer token (shown once) and the domain-control challenge.',
+          'Answers the application id, the applicant bearer token (shown once), the domain-control challenge, and `followPath`: the page of the registry’s site where the applicant follows the application (the token travels in the URL fragment, which browsers never send to a server).',
         body: ApplicationBody,
       },
     },
@@ -157,6 +209,7 @@ export const applicationRoutes: FastifyPluginAsync<{
         status: application.status,
         token,
         tokenType: 'Bearer',
+        followPath: `/applications/${application.id}#token=${token}`,
         challenge,
         next: `Publish the challenge (DNS TXT ${challenge.dns.name} or HTTPS ${challenge.https.url}), then POST /v1/applications/${application.id}/verify.`,
       });
@@ -177,7 +230,7 @@ export const applicationRoutes: FastifyPluginAsync<{
       const own = applicantApplication(request, (request.params as Static<typeof ApplicationIdParams>).id);
       const fresh = await applications.get(own.id);
       const { label, member } = await currentLabelOf(storage, fresh);
-      return applicantView(await audits.review(fresh), label, member);
+      return applicantView(await audits.review(fresh), label, member, view);
     },
   );
 
@@ -198,7 +251,7 @@ export const applicationRoutes: FastifyPluginAsync<{
       if (fresh.status === 'pending') await audits.decide(fresh.id);
       const after = await applications.get(own.id);
       const { label, member } = await currentLabelOf(storage, after);
-      return { run: checkRunView(run), application: applicantView(await audits.review(after), label, member) };
+      return { run: checkRunView(run), application: applicantView(await audits.review(after), label, member, view) };
     },
   );
 };

@@ -32,13 +32,19 @@ export interface Vote {
 }
 
 /**
- * What was done, by whom. Auditor actions carry the auditor; the registry's own decisions (`decision.reached`,
+ * What was done, by whom. Revocation proposals live here (event-sourced: `revocation.proposed` opens one, whose id is
+ * the event id; `revocation.voted` sets an auditor's vote on it; `instance.revoked` closes
+ * it when consensus is reached; see revocation.service.ts). Auditor actions carry the auditor; the registry's own decisions (`decision.reached`,
  * `label.*`) carry none. Members (auditors) read them all; the public sees counts per action on the instance record.
  */
 export type AuditAction =
   | 'vote.cast'
   | 'vote.changed'
   | 'vote.withdrawn'
+  | 'revocation.proposed'
+  | 'revocation.voted'
+  | 'instance.suspended'
+  | 'suspension.lifted'
   | 'instance.revoked'
   | 'decision.reached'
   | 'label.issued'

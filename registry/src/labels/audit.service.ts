@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Application, CheckRun } from './application.entity.ts';
 import type { CheckService } from './check.service.ts';
 import { complianceOf, systemEvent, type LabelService } from './label.service.ts';
-import type { Member } from './label.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
@@ -19,8 +18,8 @@ export interface ApplicationReview {
 }
 
 /**
- * Audits by consensus: auditors vote on pending applications; every vote, change, withdrawal and revocation is an
- * audit event. After every vote and every check run the decision rule (consensus.ts) is applied; when it holds, the
+ * Audits by consensus: auditors vote on pending applications; every vote, change and withdrawal is an audit event
+ * (revocations: revocation.service.ts). After every vote and every check run the decision rule (consensus.ts) is applied; when it holds, the
  * label is issued at once, the application approved, and the domain's earlier approved application closed.
  */
 export class AuditService {
@@ -112,26 +111,6 @@ export class AuditService {
       const app = await this.storage.applications.get(applicationId);
       if (app === null || app.status !== 'pending') return null;
       return this.decideLocked(app, this.clock());
-    });
-  }
-
-  /** Revocation: one auditor's act, immediate, with a public reason (see docs/registry.md for why not by consensus). */
-  async revoke(auditor: Auditor, domain: string, reason: string): Promise<Member> {
-    if (reason.trim() === '') throw new RegistryError('reason_required');
-    return this.exclusive.run(async () => {
-      const now = this.clock();
-      const member = await this.labels.revoke(domain, reason.trim(), now);
-      await this.storage.auditEvents.append({
-        id: randomUUID(),
-        at: now,
-        auditorId: auditor.id,
-        auditorName: auditor.name,
-        action: 'instance.revoked',
-        domain,
-        applicationId: member.applicationId,
-        detail: { labelId: member.currentLabelId, reason: reason.trim() },
-      });
-      return member;
     });
   }
 

@@ -53,3 +53,19 @@ export function decide(input: ConsensusInput): ConsensusState {
     blockers,
   };
 }
+
+/**
+ * The same rule applied to a revocation proposal (issue 16: no auditor revokes alone): at least K approvals (the
+ * proposer's included) and no standing objection. There are no checks to pass: the proposal is about conduct.
+ */
+export function decideRevocation(input: {
+  votes: readonly { vote: VoteValue }[];
+  approvalsRequired: number;
+}): ConsensusState {
+  return decide({
+    votes: input.votes,
+    approvalsRequired: input.approvalsRequired,
+    checks: [],
+    compliance: { mandatoryMet: true, clauses: [] },
+  });
+}

@@ -15,7 +15,10 @@ export interface LabelRecord {
   revocationReason: string | null;
 }
 
-/** labelled: holds a valid label; suspended: its label lapsed unrenewed (a mandatory check failed); revoked: by an auditor. */
+/**
+ * labelled: holds a valid label; suspended: its label lapsed unrenewed (a mandatory check failed), or an auditor
+ * suspended it in an emergency (`suspension`, time-limited); revoked: by the auditors' consensus.
+ */
 export type MemberStatus = 'labelled' | 'suspended' | 'revoked';
 
 /** A labelled (or formerly labelled) instance: what the feed publishes about it and what renewal needs. */
@@ -39,6 +42,21 @@ export interface Member {
   updatedAt: Date;
   revokedAt: Date | null;
   revocationReason: string | null;
+  /**
+   * An emergency suspension by one auditor: immediate, and lifted at `until` (ms since epoch) unless the auditors
+   * revoke the instance by consensus before then. Absent on members stored before suspensions existed.
+   */
+  suspension?: EmergencySuspension | null;
+}
+
+export interface EmergencySuspension {
+  reason: string;
+  by: string;
+  /** Epoch milliseconds. */
+  at: number;
+  until: number;
+  /** The revocation proposal the suspension opened (or joined), which confirms it. */
+  proposalId: string;
 }
 
 export type { RegistryKeyRecord } from '../keys/registry-key.entity.ts';

@@ -8,7 +8,7 @@ import type { TransparencyLogService } from '../log/transparency-log.service.ts'
 import { computeInstancePi } from '../pi/instance-pi.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
-import type { LabelRecord, Member } from './label.entity.ts';
+import type { EmergencySuspension, LabelRecord, Member } from './label.entity.ts';
 import type { RegistryKeyService } from '../keys/registry-keys.service.ts';
 
 const DAY = 24 * 3600;
@@ -146,6 +146,7 @@ export class LabelService {
       updatedAt: now,
       revokedAt: null,
       revocationReason: null,
+      suspension: previous?.suspension ?? null,
     };
     await this.storage.members.put(member);
     const summary = summarizePi(pi);
@@ -192,7 +193,10 @@ export class LabelService {
     return next;
   }
 
-  /** Revokes the instance's label at once: in the feed (status revoked, with the label id) and in the log. */
+  /**
+   * Revokes the instance's label at once: in the feed (status revoked, with the label id) and in the log. Called when
+   * the auditors' consensus on a revocation proposal is reached (revocation.service.ts).
+   */
   async revoke(domain: string, reason: string, now: Date, batch?: PublicationBatch): Promise<Member> {
     const member = await this.storage.members.get(domain);
     if (member === null || member.status === 'revoked') {
@@ -207,6 +211,7 @@ export class LabelService {
       entry: { ...member.entry, status: 'revoked' },
       revokedAt: now,
       revocationReason: reason,
+      suspension: null,
       updatedAt: now,
     };
     await this.storage.labels.markRevoked(member.currentLabelId, now, reason);
@@ -215,6 +220,77 @@ export class LabelService {
     await this.publishOrDefer(
       [{ type: 'label.revoked', domain, labelId: member.currentLabelId, reason, at: seconds(now) }],
       domain,
+      now,
+      batch,
+    );
+    return next;
+  }
+
+  /**
+   * An auditor's emergency suspension: the instance is suspended at once (feed status, `label.suspended` in the log
+   * with the reason) until `suspension.until`, unless the auditors revoke it by consensus before then.
+   */
+  async suspend(domain: string, suspension: EmergencySuspension, now: Date): Promise<Member> {
+    const member = await this.storage.members.get(domain);
+    if (member === null || member.status === 'revoked')
+      throw new RegistryError(
+        'instance_not_labelled',
+        member === null ? `${domain} never held a label.` : `${domain} is already revoked.`,
+      );
+    if (member.suspension)
+      throw new RegistryError(
+        'suspension_active',
+        `${domain} is already suspended until ${new Date(member.suspension.until).toISOString()}.`,
+      );
+    const next: Member = {
+      ...member,
+      status: 'suspended',
+      entry: { ...member.entry, status: 'suspended' },
+      suspension,
+      updatedAt: now,
+    };
+    await this.storage.members.put(next);
+    await this.publishOrDefer(
+      [
+        {
+          type: 'label.suspended',
+          domain,
+          labelId: member.currentLabelId,
+          reason: suspension.reason,
+          at: seconds(now),
+        },
+      ],
+      domain,
+      now,
+      undefined,
+    );
+    return next;
+  }
+
+  /**
+   * An emergency suspension that was not confirmed by a revocation before its end: lifted. The instance is labelled
+   * again if its label is still valid (`label.reinstated` in the log); otherwise it stays suspended as a lapsed
+   * label, and renewal takes it back once its checks pass.
+   */
+  async liftSuspension(member: Member, now: Date, batch?: PublicationBatch): Promise<Member> {
+    const valid = now.getTime() < member.labelExpiresAt.getTime();
+    const status = valid ? 'labelled' : 'suspended';
+    const next: Member = { ...member, status, entry: { ...member.entry, status }, suspension: null, updatedAt: now };
+    await this.storage.members.put(next);
+    const reason = 'emergency suspension ended without a revocation by consensus';
+    await this.publishOrDefer(
+      [
+        valid
+          ? {
+              type: 'label.reinstated',
+              domain: member.domain,
+              labelId: member.currentLabelId,
+              reason,
+              at: seconds(now),
+            }
+          : { type: 'label.lapsed', domain: member.domain, labelId: member.currentLabelId, reason, at: seconds(now) },
+      ],
+      member.domain,
       now,
       batch,
     );

@@ -9,7 +9,8 @@ import { RegistryError } from '../shared/errors.ts';
  * one, and the authorization walk test reads the same catalogue). The registry uses the project's three levels:
  * - `public`: anyone (the feed, keys, log, public records, directory, applying, logging in);
  * - `user`: an applicant, with the bearer token its application returned — and only for that application;
- * - `admin`: an auditor of the association, with a session from `POST /v1/auth/login`.
+ * - `admin`: an auditor of the association, with a session from `POST /v1/auth/login` (bearer token, or the
+ *   console's HttpOnly SameSite=Strict cookie).
  */
 export type RegistryAccess = Access;
 
@@ -32,6 +33,40 @@ export interface RegistryRouteEntry {
 export interface RegistryAuthenticators {
   applicant(token: string): Promise<Application | null>;
   auditor(token: string): Promise<{ auditor: Auditor; session: AuditorSession } | null>;
+}
+
+/**
+ * The auditor console's session cookie: HttpOnly (no script reads it), SameSite=Strict (no other site's page sends
+ * it), Path=/v1, Secure on HTTPS. It carries the same session token as the bearer form and is accepted on auditor
+ * routes only; an applicant token is never a cookie.
+ */
+export const AUDITOR_COOKIE = 'caliopen_auditor';
+
+/** The auditor cookie's value, when the request carries exactly one well-formed one. */
+export function auditorCookie(request: FastifyRequest): string | null {
+  const header = request.headers.cookie;
+  if (typeof header !== 'string') return null;
+  const values = header
+    .split(';')
+    .map((part) => part.trim())
+    .filter((part) => part.startsWith(`${AUDITOR_COOKIE}=`))
+    .map((part) => part.slice(AUDITOR_COOKIE.length + 1));
+  return values.length === 1 && values[0] !== '' ? values[0]! : null;
+}
+
+/** A cookie-authenticated request that changes something must come from the registry's own pages. */
+function checkSameOrigin(request: FastifyRequest): void {
+  if (request.method === 'GET' || request.method === 'HEAD') return;
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    throw new RegistryError('forbidden', 'The Origin header is malformed.');
+  }
+  if (host !== request.headers.host)
+    throw new RegistryError('forbidden', 'A console request must come from the registry’s own pages.');
 }
 
 function bearerToken(request: FastifyRequest): string | null {
@@ -66,7 +101,11 @@ export function installRegistryAccessControl(
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
-    const token = bearerToken(request);
+    let token = bearerToken(request);
+    if (token === null && access === 'admin') {
+      token = auditorCookie(request);
+      if (token !== null) checkSameOrigin(request);
+    }
     if (token === null) throw new RegistryError('unauthenticated');
     if (access === 'admin') {
       const auditor = await auth.auditor(token);

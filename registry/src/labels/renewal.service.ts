@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { CheckRun } from './application.entity.ts';
 import type { AuditService } from './audit.service.ts';
+import type { RevocationService } from './revocation.service.ts';
 import type { CheckService } from './check.service.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
@@ -12,6 +13,8 @@ export interface TickReport {
   checked: string[];
   renewed: string[];
   lapsed: string[];
+  /** Emergency suspensions that ended without a revocation by consensus. */
+  lifted: string[];
   blocked: string[];
   failed: string[];
 }
@@ -25,6 +28,7 @@ const CHECK_CONCURRENCY = 8;
  *   applications that have run before (so an applicant's fix is seen without asking again);
  * - renews a label once `renewAtFraction` of its life has passed (checks run first; renewal needs every mandatory
  *   check passing). A failing mandatory check holds the renewal back (`renewalBlocked`), and the label lapses;
+ * - lifts the emergency suspensions whose time ran out without a revocation by consensus;
  * - suspends an instance whose label expired unrenewed, and renews a suspended one as soon as its checks pass again
  *   (the auditors' decision stands; a revocation does not lapse: revoked instances need a new application).
  * Checks run first, outside the publication lock; then every outcome is applied under the lock and published
@@ -36,6 +40,7 @@ export class RenewalService {
     private readonly checks: CheckService,
     private readonly labels: LabelService,
     private readonly audits: AuditService,
+    private readonly revocations: RevocationService,
     private readonly exclusive: Exclusive,
     private readonly clock: Clock,
     private readonly options: { recheckIntervalMs: number; renewAtFraction: number },
@@ -43,7 +48,8 @@ export class RenewalService {
   ) {}
 
   async tick(): Promise<TickReport> {
-    const report: TickReport = { checked: [], renewed: [], lapsed: [], blocked: [], failed: [] };
+    const report: TickReport = { checked: [], renewed: [], lapsed: [], lifted: [], blocked: [], failed: [] };
+    report.lifted.push(...(await this.revocations.liftExpired()));
     const due = (await this.storage.members.list())
       .filter((m) => m.status !== 'revoked')
       .map((m) => ({ member: m, ...this.plan(m) }));
@@ -91,7 +97,14 @@ export class RenewalService {
         this.logger.warn({ err: error, domain: app.domain }, 'registry re-check of a pending application failed');
       }
     }
-    if (report.renewed.length + report.lapsed.length + report.blocked.length + report.failed.length > 0)
+    if (
+      report.renewed.length +
+        report.lapsed.length +
+        report.lifted.length +
+        report.blocked.length +
+        report.failed.length >
+      0
+    )
       this.logger.info(report, 'registry maintenance');
     return report;
   }
@@ -132,6 +145,8 @@ export class RenewalService {
         updatedAt: at,
       };
       await this.storage.members.put(next);
+      // Under an emergency suspension nothing is renewed or lapsed: the auditors decide (revocation.service.ts).
+      if (next.suspension) return;
       if (renewDue && run.mandatoryPassed) {
         const app = await this.storage.applications.get(member.applicationId);
         if (app !== null) {
@@ -142,6 +157,7 @@ export class RenewalService {
       }
       if (!run.mandatoryPassed) report.blocked.push(member.domain);
     }
+    if (next.suspension) return;
     if (next.status === 'labelled' && at.getTime() >= next.labelExpiresAt.getTime()) {
       await this.labels.lapse(next, at, batch);
       report.lapsed.push(member.domain);

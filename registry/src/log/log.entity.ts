@@ -1,5 +1,12 @@
 /** What the transparency log records. Each entry's bytes are the canonical JSON of a LogEntry. */
-export type LogEntryType = 'label.issued' | 'label.renewed' | 'label.revoked' | 'label.lapsed' | 'pi.changed';
+export type LogEntryType =
+  | 'label.issued'
+  | 'label.renewed'
+  | 'label.revoked'
+  | 'label.lapsed'
+  | 'label.suspended'
+  | 'label.reinstated'
+  | 'pi.changed';
 
 export interface LogEntry {
   type: LogEntryType;

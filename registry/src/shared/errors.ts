@@ -80,9 +80,14 @@ export const REGISTRY_ERROR_CODES = {
   },
 
   // audits and labels
-  reason_required: { status: 400, title: 'An objection or a revocation needs a reason.' },
+  reason_required: { status: 400, title: 'An objection, a revocation or a suspension needs a reason.' },
   vote_not_found: { status: 404, title: 'You have no vote on this application to withdraw.' },
   instance_not_labelled: { status: 409, title: 'This instance holds no label that could be revoked.' },
+  suspension_active: { status: 409, title: 'This instance is already under an emergency suspension.' },
+  revocation_not_found: {
+    status: 404,
+    title: 'This instance has no open revocation proposal to vote on; propose one first.',
+  },
   registry_key_unavailable: {
     status: 503,
     title: 'No registry key is valid now: rotate the keys (`caliopen registry keys rotate`).',

@@ -91,6 +91,14 @@ export function DirectoryScreen() {
                               })}
                             </div>
                           )}
+                          {m.status === 'suspended' && m.suspension && (
+                            <div className="reg-reason">
+                              {t('reg.member.emergencySuspension', {
+                                date: formatDay(m.suspension.until, i18n.language),
+                                reason: m.suspension.reason,
+                              })}
+                            </div>
+                          )}
                           {m.status === 'suspended' && m.renewalBlocked && (
                             <div className="reg-reason">
                               {t('reg.member.renewalBlocked', { reason: m.renewalBlocked })}

@@ -29,6 +29,8 @@ export interface DirectoryMember {
   renewalBlocked: string | null;
   revokedAt: string | null;
   revocationReason: string | null;
+  /** An auditor's emergency suspension, until a revocation by consensus confirms it or it ends. */
+  suspension?: { reason: string; until: string } | null;
   lastCheckAt: string | null;
   checks: CheckRunView | null;
 }

@@ -11,6 +11,14 @@ describe('site routes', () => {
     expect(parseRoute('/log', '?entry=-1')).toEqual({ name: 'log', entry: null });
     expect(parseRoute('/members/<script>', '')).toEqual({ name: 'directory' });
   });
+
+  it('reads the applicant view and the auditor console', () => {
+    const id = '0b7c6c8e-4a52-4d7a-9d55-2f7f3c1a9e10';
+    expect(parseRoute(`/applications/${id}`, '')).toEqual({ name: 'applicant', id });
+    expect(parseRoute('/applications/not-an-id', '')).toEqual({ name: 'directory' });
+    expect(parseRoute('/applications/../console', '')).toEqual({ name: 'directory' });
+    expect(parseRoute('/console', '')).toEqual({ name: 'console' });
+  });
 });
 
 describe('directory filter', () => {
