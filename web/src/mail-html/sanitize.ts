@@ -45,6 +45,14 @@ const FORBID_TAGS = [
   'portal',
   'math',
   'svg',
+  // Inert here, but a second parse (the frame's) can make its content live: mutation XSS.
+  'template',
+  'noscript',
+  'noembed',
+  'noframes',
+  'xmp',
+  'plaintext',
+  'listing',
 ];
 
 /** Attributes that name a resource to load. */
