@@ -6,7 +6,8 @@
  *   recipient gives a sentence (in English and in French); the same journey works by keyboard only;
  * - a draft survives a reload and an ended session;
  * - a newsletter in HTML is shown sanitised in a sandboxed frame, remote content blocked with a notice (trackers
- *   counted) until alice chooses to load this sender's images;
+ *   counted) until alice chooses to load this sender's images; then they load through the instance's image proxy
+ *   (the shop's image server is asked by the instance only, the browser never asks it: 0 requests);
  * - (the corpus of hostile HTML mails has its own file, tests/e2e/web-hostile-html.test.ts, so that it runs in
  *   parallel);
  * - axe-core: no serious or critical violation on compose nor on an HTML mail.
@@ -15,6 +16,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
@@ -60,26 +64,34 @@ function htmlMail(o: { from: string; to: string; subject: string; html: string; 
   );
 }
 
-const NEWSLETTER = `<!doctype html><html><head><style>
+/**
+ * The newsletter's images are on the shop's image server: here a local one (127.0.0.1, which the instance's image
+ * proxy may reach only because the test config allows that one address).
+ */
+const newsletter = (images: string) => `<!doctype html><html><head><style>
   .wrap{max-width:560px;margin:0 auto;font-family:Georgia,serif;color:#222}
   .hero{background:#0f4c5c;color:#fff;padding:18px 20px;border-radius:8px}
   .hero h1{margin:0;font-size:24px}
   .offer{border:1px solid #ddd;border-radius:8px;padding:12px 16px;margin-top:14px}
   .cta{display:inline-block;background:#e4572e;color:#fff;padding:8px 14px;border-radius:6px;text-decoration:none}
 </style></head><body><div class="wrap">
-  <img src="https://cdn.shop.example/logo.png" width="160" height="40" alt="Green Garden Shop">
+  <img src="${images}/cdn/logo.png" width="160" height="40" alt="Green Garden Shop">
   <div class="hero"><h1>Spring is here</h1><p>Seeds, tools and advice for your balcony garden.</p></div>
   <div class="offer"><h2 style="color:#0f4c5c;margin-top:0">Tomato seeds, 3 varieties</h2>
-  <img src="https://cdn.shop.example/tomatoes.jpg" width="520" height="200" alt="Tomatoes">
+  <img src="${images}/cdn/tomatoes.jpg" width="520" height="200" alt="Tomatoes">
   <p>Sow them indoors in March, outside after the last frost.</p>
   <p><a class="cta" href="https://shop.example/spring">See the spring selection</a></p></div>
   <p style="font-size:12px;color:#666">You receive this because you subscribed at shop.example.</p>
-  <img src="https://track.shop.example/open.gif?u=alice" width="1" height="1" alt="">
+  <img src="${images}/track/open.gif?u=alice" width="1" height="1" alt="">
 </div></body></html>`;
 
 describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', () => {
   let inst: TestInstance;
   let dns: InternetDns;
+  let imageServer: Server;
+  let imagesBase: string;
+  /** What the shop's image server was asked, and by whom. */
+  const served: { path: string; userAgent: string }[] = [];
   let browser: Browser;
   let alice: { id: string; password: string; token: string };
   let bob: { id: string; password: string; token: string };
@@ -88,8 +100,21 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
   beforeAll(async () => {
     requireWebBuild('dist');
     dns = await startInternetDns();
+    imageServer = createServer((req, res) => {
+      served.push({ path: req.url ?? '', userAgent: req.headers['user-agent'] ?? '' });
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(PNG_1x1);
+    });
+    imageServer.listen(0, '127.0.0.1');
+    await once(imageServer, 'listening');
+    imagesBase = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
     inst = await startTestInstance({
-      env: { CALIOPEN_SMTP_ENABLED: 'true', CALIOPEN_SMTP_PORT: '0', CALIOPEN_SMTP_DNS_SERVERS: dns.server },
+      env: {
+        CALIOPEN_SMTP_ENABLED: 'true',
+        CALIOPEN_SMTP_PORT: '0',
+        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
+        CALIOPEN_REMOTE_IMAGES_ALLOW_ADDRESSES: '127.0.0.1',
+      },
     });
     alice = await inst.user('alice');
     bob = await inst.user('bob');
@@ -101,7 +126,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
         from: 'Green Garden Shop <news@shop.example>',
         to: `alice@${DOMAIN}`,
         subject: 'Spring is here: seeds and tools',
-        html: NEWSLETTER,
+        html: newsletter(imagesBase),
       }),
       facts: { transport: null, authentication: null },
     });
@@ -122,6 +147,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     await browser?.close();
     await inst?.stop();
     await dns?.stop();
+    await new Promise<void>((resolve) => (imageServer ? imageServer.close(() => resolve()) : resolve()));
   });
 
   async function newPage(): Promise<Page> {
@@ -361,18 +387,35 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
         .evaluate((el: any) => el.ownerDocument.defaultView.getComputedStyle(el).backgroundColor),
       'rgb(15, 76, 92)',
     );
-    await page.waitForTimeout(500);
+    await page.waitForLoadState('networkidle');
     assert.equal(remote.length, 0, `no remote request before the user allows it: ${remote.join(' ')}`);
+    assert.deepEqual(served, [], 'the image server was not asked either');
     assert.deepEqual(await seriousViolations(page), [], 'axe on an HTML mail');
     await screenshot(page, 'mail-html-remote-blocked');
 
     await page.getByRole('button', { name: 'Load images from news@shop.example' }).click();
     await page.getByText('Images from news@shop.example are loaded, as you chose.').waitFor();
-    await waitFor(async () => remote.length >= 3, 10_000);
-    assert.ok(
-      remote.some((u) => u.startsWith('https://cdn.shop.example/logo.png')),
-      remote.join(' '),
+    // The images show, fetched by the instance's image proxy and handed to the frame as blob: URLs.
+    const logo = frame.getByRole('img', { name: 'Green Garden Shop' });
+    await waitFor(
+      async () =>
+        (await logo.evaluate((img: any) => img.complete && img.naturalWidth > 0 && img.src.startsWith('blob:'))) ===
+        true,
+      60_000,
     );
+    await waitFor(async () => served.length >= 3, 60_000);
+    assert.deepEqual(served.map((r) => r.path).sort(), [
+      '/cdn/logo.png',
+      '/cdn/tomatoes.jpg',
+      '/track/open.gif?u=alice',
+    ]);
+    assert.ok(
+      served.every((r) => r.userAgent === 'Caliopen image proxy'),
+      'every image was asked by the instance, none by the browser',
+    );
+    assert.match((await iframe.getAttribute('srcdoc')) ?? '', /img-src data: blob:;/);
+    await page.waitForLoadState('networkidle');
+    assert.deepEqual(remote, [], 'the browser never asked the image host itself');
     await page.context().close();
     assert.deepEqual(cspViolations, []);
   });

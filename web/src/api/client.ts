@@ -87,8 +87,8 @@ export class ApiClient {
     private readonly base = '',
   ) {}
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async fetchOk(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     const token = this.token();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -107,6 +107,11 @@ export class ApiClient {
       if (error.sessionEnded && token) this.onSessionEnded();
       throw error;
     }
+    return res;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.fetchOk(method, path, body);
     if (res.status === 204) return undefined as T;
     return (await res.json()) as T;
   }
@@ -148,6 +153,12 @@ export class ApiClient {
 
   messageHtml(id: string): Promise<HtmlBody> {
     return this.request('GET', `/api/v1/messages/${encodeURIComponent(id)}/html`);
+  }
+
+  /** A remote image of a message, fetched by the instance for the reader: the sender never sees the reader's address. */
+  async remoteImage(id: string, url: string): Promise<Blob> {
+    const path = `/api/v1/messages/${encodeURIComponent(id)}/remote-image?${new URLSearchParams({ url })}`;
+    return (await this.fetchOk('GET', path, undefined, 'image/*')).blob();
   }
 
   /** The routes to one recipient, most private first, with the PI each gives and the one sending would take. */

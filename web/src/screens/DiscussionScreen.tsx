@@ -160,6 +160,7 @@ function HtmlBody({ message: m }: { message: MessageDetail }) {
     };
   }, [api, m.id]);
   const counts = useMemo(() => (html ? sanitizeMail(html, { allowRemote: false }) : null), [html]);
+  const fetchImage = useCallback((url: string) => api.remoteImage(m.id, url), [api, m.id]);
   if (html === undefined) return <p className="muted small">{t('app.loading')}</p>;
   if (html === null || counts === null)
     return <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>;
@@ -178,6 +179,7 @@ function HtmlBody({ message: m }: { message: MessageDetail }) {
       <MailFrame
         html={html}
         allowRemote={allowed}
+        fetchImage={fetchImage}
         title={t('mail.frameTitle', { subject: m.subject || t('discussion.noSubject') })}
       />
     </div>
