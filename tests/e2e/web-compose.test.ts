@@ -389,7 +389,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     );
     await page.waitForLoadState('networkidle');
     assert.equal(remote.length, 0, `no remote request before the user allows it: ${remote.join(' ')}`);
-    assert.deepEqual(served, [], 'the image server was not asked either');
+    assert.equal(served.length, 0, 'the image server was not asked either');
     assert.deepEqual(await seriousViolations(page), [], 'axe on an HTML mail');
     await screenshot(page, 'mail-html-remote-blocked');
 
