@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -144,6 +145,7 @@ describe('the remote-image proxy', () => {
     ];
     const html = [
       `<img src="${base}/logo.png">`,
+      `<img src="http://localhost:${port}/logo.png">`,
       `<img src="${base}/with-query.png?a=1&amp;b=2">`,
       `<div style="background:url('${base}/redirect-ok')"></div>`,
       ...[
@@ -227,6 +229,21 @@ describe('the remote-image proxy', () => {
     const redirected = await proxy(`${base}/redirect-ok`);
     assert.equal(redirected.status, 200);
     assert.deepEqual(redirected.bytes, PNG);
+  });
+
+  test('a host name is resolved first, then the connection goes to the checked address', async () => {
+    const addresses = (await lookup('localhost', { all: true, verbatim: true })).map((a) => a.address);
+    seen.length = 0;
+    const r = await proxy(`http://localhost:${port}/logo.png`);
+    if (addresses.every((a) => a === '127.0.0.1')) {
+      assert.equal(r.status, 200, JSON.stringify(r.problem));
+      assert.deepEqual(r.bytes, PNG);
+      assert.equal(seen[0]?.headers.host, `localhost:${port}`, 'the name stays in the Host header');
+    } else {
+      // localhost also names ::1 here, which the test config does not allow: every address must pass.
+      assert.equal(r.problem?.code, 'remote_image_host_forbidden');
+      assert.equal(seen.length, 0);
+    }
   });
 
   test('URLs that are not in the message, another user’s message, no session: refused', async () => {

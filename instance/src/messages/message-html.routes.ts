@@ -52,7 +52,17 @@ export function urlAppearsIn(html: string, url: string): boolean {
   const candidates = [url];
   const relative = /^https?:(\/\/.*)$/i.exec(url);
   if (relative) candidates.push(relative[1]!);
-  return candidates.some((c) => decoded.includes(c) || html.includes(c));
+  // A whole URL, not the start or the middle of a longer one: delimited as in an attribute, a srcset or a url().
+  const edge = /[\s"'(),<>=]/;
+  const whole = (text: string, c: string) => {
+    for (let i = text.indexOf(c); i >= 0; i = text.indexOf(c, i + 1)) {
+      const before = i === 0 ? ' ' : text[i - 1]!;
+      const after = i + c.length >= text.length ? ' ' : text[i + c.length]!;
+      if (edge.test(before) && edge.test(after)) return true;
+    }
+    return false;
+  };
+  return candidates.some((c) => whole(decoded, c) || whole(html, c));
 }
 
 /**

@@ -94,10 +94,11 @@ export async function fetchRemoteImage(raw: string, options: RemoteImageOptions)
       // One connection, to the checked address only; the name stays in the URL for Host and TLS (SNI, certificate).
       const agent = new Agent({
         connect: {
-          lookup: (_hostname, _opts, callback) =>
-            (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [
-              { address, family: isIP(address) },
-            ]),
+          lookup: (_hostname, opts, callback) => {
+            const cb = callback as (e: null, a: string | { address: string; family: number }[], f?: number) => void;
+            if ((opts as { all?: boolean } | undefined)?.all) cb(null, [{ address, family: isIP(address) }]);
+            else cb(null, address, isIP(address));
+          },
         },
         connections: 1,
         pipelining: 0,
