@@ -2,6 +2,9 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { frameDocument, sanitizeMail, withImages } from './sanitize.ts';
 
+/** Remote images fetched (through the instance) for one mail at most. */
+const MAX_IMAGES = 100;
+
 const BASE_CSS =
   'html,body{margin:0;padding:0;background:#fff;color:#1b1f24;font:16px/1.5 system-ui,sans-serif;overflow-wrap:anywhere}' +
   'body{padding:4px}img{max-width:100%;height:auto}table{max-width:100%}a{color:#0b57d0}';
@@ -62,7 +65,8 @@ export function MailFrame({
       applyStyles([]);
       if (allowRemote && fetchImage && mail.images.length > 0) {
         void Promise.all(
-          mail.images.map((url) =>
+          // At most MAX_IMAGES per mail: a mail of a thousand images does not make a thousand requests.
+          mail.images.slice(0, MAX_IMAGES).map((url) =>
             fetchImage(url).then(
               (blob) => (blob.type.startsWith('image/') ? URL.createObjectURL(blob) : null),
               () => null,
