@@ -44,6 +44,7 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/messages/:id': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/messages/:id/raw': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/messages/:id/html': (ctx) => ({ id: ctx.a.messageId }),
+  '/api/v1/messages/:id/remote-image': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/contacts/:id': (ctx) => ({ id: ctx.a.contactId }),
   '/api/v1/contacts/:id/keys': (ctx) => ({ id: ctx.a.contactId }),
   '/api/v1/contacts/:id/keys/:fingerprint/verify': (ctx) => ({
@@ -65,6 +66,8 @@ const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/aut
 const VALID_QUERIES: Record<string, string> = {
   // A's own address: a local recipient, so the preview never reaches for the network.
   'GET /api/v1/routes': '?to=walker-a@alpha.test',
+  // A URL that passes validation, so the walk reaches the ownership check (it is never fetched: not in the message).
+  'GET /api/v1/messages/:id/remote-image': '?url=https%3A%2F%2Fimages.example%2Fx.png',
 };
 
 /** A body that passes validation for each route that takes one, so the walk reaches the handler. */

@@ -77,7 +77,7 @@ export async function buildHttpServer(
   await app.register(deviceRoutes, { devices: services.devices, privacy: services.privacy });
   await app.register(conversationRoutes, { conversations: services.conversations });
   await app.register(messageRoutes, { messages: services.messages, privacy: services.privacy });
-  await app.register(messageHtmlRoutes, { messages: services.messages });
+  await app.register(messageHtmlRoutes, { messages: services.messages, remoteImages: config.remoteImages });
   await app.register(privacyRoutes, { privacy: services.privacy });
   await app.register(trustSharingRoutes, { sharing: services.trustSharing, clock: services.clock });
   await app.register(federationStatusRoutes, { domain: config.domain, directory: () => services.federation ?? null });

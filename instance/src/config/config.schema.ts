@@ -187,6 +187,20 @@ export const InstanceConfigSchema = Type.Object(
      * instance/src/federation). Off while `registryUrl` is null. `registryKeys` pins the registry key set: the JSON
      * document its `GET /v1/keys` publishes, or the path of a file holding it; required when `registryUrl` is set.
      */
+    /**
+     * Remote images of mails, fetched by the instance on the user's behalf once they choose to load them (so the
+     * sender never sees the reader's address): only URLs that appear in the message, only public addresses, only
+     * raster images, up to `maxBytes`, within `timeoutMs`. `allowAddresses`: non-public addresses it may reach
+     * anyway (tests only: a local image server).
+     */
+    remoteImages: Type.Object(
+      {
+        maxBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+        allowAddresses: Type.Array(Type.String({ pattern: '^[0-9a-fA-F:.]{2,45}$' }), { maxItems: 16 }),
+      },
+      { additionalProperties: false },
+    ),
     federation: Type.Object(
       {
         registryUrl: Type.Union([Type.Null(), Type.String({ pattern: '^https?://[^?#\\s]+$', maxLength: 2048 })]),
@@ -248,6 +262,7 @@ export const DEFAULTS = {
   },
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
+  remoteImages: { maxBytes: 5 * 1024 * 1024, timeoutMs: 10_000, allowAddresses: [] },
   federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false },
   log: { level: 'info' },
 } as const;
@@ -308,6 +323,9 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_OUTBOUND_MAX_RECIPIENTS: { path: 'outbound.maxRecipients', kind: 'integer' },
   CALIOPEN_OUTBOUND_MAX_ATTACHMENT_BYTES: { path: 'outbound.maxAttachmentBytes', kind: 'integer' },
   CALIOPEN_OUTBOUND_CONCURRENCY: { path: 'outbound.concurrency', kind: 'integer' },
+  CALIOPEN_REMOTE_IMAGES_MAX_BYTES: { path: 'remoteImages.maxBytes', kind: 'integer' },
+  CALIOPEN_REMOTE_IMAGES_TIMEOUT_MS: { path: 'remoteImages.timeoutMs', kind: 'integer' },
+  CALIOPEN_REMOTE_IMAGES_ALLOW_ADDRESSES: { path: 'remoteImages.allowAddresses', kind: 'list' },
   CALIOPEN_FEDERATION_REGISTRY_URL: { path: 'federation.registryUrl', kind: 'string' },
   CALIOPEN_FEDERATION_REGISTRY_KEYS: { path: 'federation.registryKeys', kind: 'string' },
   CALIOPEN_FEDERATION_SYNC_SECONDS: { path: 'federation.syncSeconds', kind: 'integer' },

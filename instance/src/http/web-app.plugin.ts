@@ -16,8 +16,9 @@ export const WEB_APP_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
-  // https: only for the remote images of a mail the user chose to load (its frame adds its own, stricter policy).
-  "img-src 'self' data: https:",
+  // blob: for the remote images of a mail the user chose to load: fetched by the instance (its image proxy), never by
+  // the browser from their host, which would learn the reader's address (the frame adds its own, stricter policy).
+  "img-src 'self' data: blob:",
   "font-src 'self'",
   "connect-src 'self'",
   "object-src 'none'",

@@ -87,6 +87,28 @@ export const ERROR_CODES = {
     title:
       'This host resolves to a loopback, private or otherwise non-public address, which this instance does not import from.',
   },
+
+  // remote images of mails, fetched by the instance for the reader
+  remote_image_url_invalid: {
+    status: 400,
+    title: 'The image URL is not an absolute http(s) URL without credentials (file:, data: and others are refused).',
+  },
+  remote_image_not_in_message: { status: 404, title: 'This URL does not appear in the HTML of this message.' },
+  remote_image_host_forbidden: {
+    status: 403,
+    title:
+      'The image host (or a redirect) resolves to a loopback, private or otherwise non-public address, which this instance does not fetch from.',
+  },
+  remote_image_unreachable: {
+    status: 502,
+    title: 'The image host could not be reached, or did not answer with the image (the detail says why).',
+  },
+  remote_image_timeout: { status: 504, title: 'The image host did not send the image in time.' },
+  remote_image_not_image: {
+    status: 502,
+    title: 'The image host answered something that is not a raster image (SVG and other types are refused).',
+  },
+  remote_image_too_large: { status: 502, title: 'The image is larger than this instance fetches.' },
   identity_exists: {
     status: 409,
     title: 'This account already has a remote identity for this username on this server.',

@@ -164,6 +164,12 @@ export class ApiClient {
     return this.request('GET', `/api/v1/messages/${encodeURIComponent(id)}/html`);
   }
 
+  /** A remote image of a message, fetched by the instance for the reader: the sender never sees the reader's address. */
+  async remoteImage(id: string, url: string): Promise<Blob> {
+    const path = `/api/v1/messages/${encodeURIComponent(id)}/remote-image?${new URLSearchParams({ url })}`;
+    return (await this.fetchApi('GET', path, 'image/*')).blob();
+  }
+
   /** The routes to one recipient, most private first, with the PI each gives and the one sending would take. */
   routes(to: string): Promise<RoutePreview> {
     return this.request('GET', `/api/v1/routes?${new URLSearchParams({ to })}`);

@@ -37,6 +37,19 @@ describe('problem code -> the sentence shown', () => {
     expect(problemMessageKey({ code: 'quota_exceeded', status: 507 })).toBe('problem.quota_exceeded');
   });
 
+  test('every refusal of the image proxy has the one sentence about images', () => {
+    for (const c of [
+      'url_invalid',
+      'not_in_message',
+      'host_forbidden',
+      'unreachable',
+      'timeout',
+      'not_image',
+      'too_large',
+    ])
+      expect(problemMessageKey({ code: `remote_image_${c}`, status: 502 })).toBe('problem.remote_image');
+  });
+
   test('every sentence exists in English and French, and they differ', () => {
     const codes = [
       'invalid_credentials',
@@ -59,6 +72,8 @@ describe('problem code -> the sentence shown', () => {
       'encryption_unavailable',
       'signing_key_unavailable',
       'quota_exceeded',
+      'remote_image_host_forbidden',
+      'remote_image_not_image',
       'x',
     ];
     const keys = new Set([...codes.map((code) => problemMessageKey({ code, status: 400 })), 'problem.network']);

@@ -23,6 +23,8 @@ export const en = {
     signedOut: 'You are signed out.',
   },
   problem: {
+    remote_image:
+      'This image could not be loaded through your instance (it is not a plain image, it is too large, or its server refused or did not answer).',
     wrong_password: 'The password is not right. Type the password you sign in with.',
     contact_address_unknown: 'Say which of the contact’s email addresses this key is for.',
     key_exists: 'This key is already yours.',

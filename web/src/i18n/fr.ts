@@ -25,6 +25,8 @@ export const fr: Catalogue = {
     signedOut: 'Vous êtes déconnecté·e.',
   },
   problem: {
+    remote_image:
+      'Cette image n’a pas pu être chargée par votre instance (ce n’est pas une simple image, elle est trop lourde, ou son serveur a refusé ou n’a pas répondu).',
     wrong_password: 'Le mot de passe est incorrect. Saisissez celui avec lequel vous vous connectez.',
     contact_address_unknown: 'Indiquez à quelle adresse du contact cette clé correspond.',
     key_exists: 'Cette clé est déjà la vôtre.',

@@ -4,7 +4,9 @@ import DOMPurify from 'dompurify';
  * Mail HTML, made safe to show (WEB.md: DOMPurify + a sandboxed iframe + CSP). DOMPurify removes scripts, event
  * handlers, javascript: URLs, forms, frames, SVG/MathML tricks; then every remote resource (an image, a background, a
  * CSS url() or @import) is removed and counted unless the user allowed this sender's remote content, and tiny or
- * hidden images are counted as trackers. Styles are taken out of the markup (the app's CSP forbids inline style,
+ * hidden images are counted as trackers. Remote images the user allowed are never loaded by the browser from their
+ * host (that would give the sender the reader's address): they leave the markup for `images`, and the frame shows
+ * them once the instance has fetched them (GET /api/v1/messages/:id/remote-image), as blob: URLs. Styles are taken out of the markup (the app's CSP forbids inline style,
  * and the frame inherits it): `styles[i]` belongs to the element marked data-cal-style="i", `css` to the document,
  * and the frame applies both through the CSSOM. The frame itself (MailFrame.tsx) has no allow-scripts and its own CSP.
  */
@@ -19,6 +21,11 @@ export interface SanitizedMail {
   remote: number;
   /** Of those, images that look like tracking pixels. */
   trackers: number;
+  /**
+   * Remote images the user allowed, to fetch through the instance: `images[i]` belongs to the img marked
+   * data-cal-img="i" and to `cal-img(i)` in the styles (which the frame replaces by the fetched image, or none).
+   */
+  images: string[];
 }
 
 const FORBID_TAGS = [
@@ -45,6 +52,14 @@ const FORBID_TAGS = [
   'portal',
   'math',
   'svg',
+  // Inert here, but a second parse (the frame's) can make its content live: mutation XSS.
+  'template',
+  'noscript',
+  'noembed',
+  'noframes',
+  'xmp',
+  'plaintext',
+  'listing',
 ];
 
 /** Attributes that name a resource to load. */
@@ -62,12 +77,30 @@ const RASTER_DATA = /^data:image\/(?:png|gif|jpe?g|webp|bmp|avif);/i;
 /** Where a style attribute waits while the markup is parsed and sanitised. */
 const MOVED_STYLE = 'data-cal-moved-style';
 
-const allowedRemote = (url: string) => /^https:\/\//i.test(url.trim());
+/** Remote images the instance may fetch for the reader: http(s), protocol-relative ones as https. */
+const allowedRemote = (url: string) => /^(?:https?:)?\/\/[^/\\]/i.test(url.trim());
+const absolute = (url: string) => (url.trim().startsWith('//') ? `https:${url.trim()}` : url.trim());
+
+/** The index of a remote image in the list to fetch (once per URL). */
+function imageIndex(images: string[], url: string): number {
+  const u = absolute(url);
+  const i = images.indexOf(u);
+  return i >= 0 ? i : images.push(u) - 1;
+}
+
+/** The styles with each cal-img(i) replaced by the image fetched for it (a blob: URL), or none. */
+export function withImages(css: string, urls: readonly (string | null | undefined)[]): string {
+  return css.replace(/cal-img\((\d+)\)/g, (_m, i: string) => {
+    const url = urls[Number(i)];
+    return url && /^blob:/.test(url) ? `url("${url}")` : 'none';
+  });
+}
 
 /** CSS with every remote url() and @import removed (counted), and the old script-bearing properties neutralised. */
-export function cleanCss(css: string, allowRemote: boolean, count: { remote: number }): string {
-  // CSS escapes (u\72l, \40import) could hide a url() from the patterns below: decode none, refuse all.
-  let out = css.replace(/\\/g, '');
+export function cleanCss(css: string, allowRemote: boolean, count: { remote: number }, images: string[] = []): string {
+  // CSS escapes (u\72l, \40import) could hide a url() from the patterns below: decode none, refuse all. The mail's own
+  // cal-img( would name another of its images: refused too.
+  let out = css.replace(/\\/g, '').replace(/cal-img\s*\(/gi, 'x-blocked(');
   out = out.replace(/@import\b[^;]*;?/gi, () => {
     count.remote++;
     return '';
@@ -75,7 +108,7 @@ export function cleanCss(css: string, allowRemote: boolean, count: { remote: num
   out = out.replace(/url\s*\(\s*(['"]?)(.*?)\1\s*\)/gi, (_m, _q: string, url: string) => {
     if (!isRemote(url)) return RASTER_DATA.test(url.trim()) ? `url("${url.trim().replace(/"/g, '%22')}")` : 'none';
     count.remote++;
-    return allowRemote && allowedRemote(url) ? `url("${url.trim().replace(/"/g, '%22')}")` : 'none';
+    return allowRemote && allowedRemote(url) ? `cal-img(${imageIndex(images, url)})` : 'none';
   });
   // Bare strings that name a resource (image-set("https://..."), src: "..."): refused too.
   out = out.replace(/(['"])\s*(?:https?:)?\/\/[^'"]*\1/gi, () => {
@@ -106,6 +139,7 @@ export function sanitizeMail(input: string, options: { allowRemote: boolean }): 
   const count = { remote: 0 };
   let trackers = 0;
   const styles: string[] = [];
+  const images: string[] = [];
 
   // Styles leave the markup before anything parses it: a document the app parses inherits its CSP, which would
   // report every style attribute and element as refused. A style element's text ends at the first </style (as the
@@ -114,7 +148,7 @@ export function sanitizeMail(input: string, options: { allowRemote: boolean }): 
   const css: string[] = [];
   const unstyled = input
     .replace(/<style\b[^>]*>([\s\S]*?)(?:<\/style\s*>|$)/gi, (_m, text: string) => {
-      css.push(cleanCss(text, allowRemote, count));
+      css.push(cleanCss(text, allowRemote, count, images));
       return '';
     })
     .replace(/(<[a-zA-Z][^<>]*?\s)style(\s*=)/gi, `$1${MOVED_STYLE}$2`);
@@ -128,7 +162,8 @@ export function sanitizeMail(input: string, options: { allowRemote: boolean }): 
 
   const purify = DOMPurify(window);
   purify.addHook('uponSanitizeAttribute', (_node, data) => {
-    if (data.attrName === 'data-cal-style' || data.attrName === 'style') data.keepAttr = false;
+    if (data.attrName === 'data-cal-style' || data.attrName === 'data-cal-img' || data.attrName === 'style')
+      data.keepAttr = false;
   });
   purify.addHook('afterSanitizeAttributes', (node) => {
     const el = node as Element;
@@ -145,8 +180,12 @@ export function sanitizeMail(input: string, options: { allowRemote: boolean }): 
       }
       count.remote++;
       if (el.tagName === 'IMG' && attr === 'src' && looksLikeTracker(el, style)) trackers++;
-      if (!(allowRemote && el.tagName === 'IMG' && (attr === 'src' || attr === 'srcset') && allowedRemote(value)))
-        el.removeAttribute(attr);
+      el.removeAttribute(attr);
+      if (allowRemote && el.tagName === 'IMG' && !el.hasAttribute('data-cal-img')) {
+        // The src, else the first candidate of a srcset: fetched by the instance, shown by the frame.
+        const url = attr === 'src' ? value : attr === 'srcset' ? (value.trim().split(/\s+/)[0] ?? '') : '';
+        if (allowedRemote(url)) el.setAttribute('data-cal-img', String(imageIndex(images, url)));
+      }
     }
     if (el.tagName === 'A' && el.hasAttribute('href')) {
       el.setAttribute('target', '_blank');
@@ -155,7 +194,7 @@ export function sanitizeMail(input: string, options: { allowRemote: boolean }): 
     el.removeAttribute(MOVED_STYLE);
     if (style !== '') {
       el.setAttribute('data-cal-style', String(styles.length));
-      styles.push(cleanCss(style, allowRemote, count));
+      styles.push(cleanCss(style, allowRemote, count, images));
     }
   });
   const html = purify.sanitize(bodyHtml, {
@@ -166,7 +205,7 @@ export function sanitizeMail(input: string, options: { allowRemote: boolean }): 
     USE_PROFILES: { html: true },
   }) as string;
   purify.removeAllHooks();
-  return { html, styles, css: css.join('\n'), remote: count.remote, trackers };
+  return { html, styles, css: css.join('\n'), remote: count.remote, trackers, images };
 }
 
 /** The frame's own policy, on top of the app's (which it inherits): nothing runs, nothing loads unless allowed. */
@@ -174,7 +213,8 @@ export function frameCsp(allowRemote: boolean): string {
   return [
     "default-src 'none'",
     "script-src 'none'",
-    `img-src data:${allowRemote ? ' https:' : ''}`,
+    // Allowed remote images come from the instance's proxy, as blob: URLs: never from their host.
+    `img-src data:${allowRemote ? ' blob:' : ''}`,
     "style-src 'unsafe-inline'",
     'font-src data:',
     "form-action 'none'",

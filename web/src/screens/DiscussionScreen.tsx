@@ -168,11 +168,13 @@ function HtmlBody({ message: m }: { message: MessageDetail }) {
 /** An HTML mail, sanitised in its sandboxed frame, remote content blocked unless allowed for the sender. */
 function HtmlView({ message: m, html }: { message: MessageDetail; html: string }) {
   const { t } = useTranslation();
-  const { session } = useSession();
+  const { session, api } = useSession();
   const username = session?.username ?? '';
   const sender = m.from.address;
   const [allowed, setAllowed] = useState(() => remoteSenders.allowed(username, sender));
   const counts = useMemo(() => sanitizeMail(html, { allowRemote: false }), [html]);
+  // Remote images come through the instance (never from the browser); it serves only URLs of this message's HTML.
+  const fetchImage = useCallback((url: string) => api.remoteImage(m.id, url), [api, m.id]);
   return (
     <div className="message-html">
       <RemoteContentNotice
@@ -188,6 +190,7 @@ function HtmlView({ message: m, html }: { message: MessageDetail; html: string }
       <MailFrame
         html={html}
         allowRemote={allowed}
+        fetchImage={fetchImage}
         title={t('mail.frameTitle', { subject: m.subject || t('discussion.noSubject') })}
       />
     </div>
