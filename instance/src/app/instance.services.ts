@@ -53,6 +53,11 @@ import type { KeyEvents } from '../keys/key.events.ts';
 import type { RemoteIdentityEvents } from '../identities/remote-identity.events.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
+import type { MessageEvents } from '../messages/message.events.ts';
+import { LiveEventHub } from '../live/live-event.hub.ts';
+import { DEFAULT_LIVE_STREAMS_PER_ACCOUNT } from '../live/live-event.routes.ts';
+import { NoticeService } from '../notices/notice.service.ts';
+import { SqliteNoticeStore } from '../notices/notice.store.sqlite.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
 export interface InstanceServices {
@@ -104,6 +109,10 @@ export interface InstanceServices {
   federation?: PeerDirectory | null;
   /** The users' trust-sharing choice (GET/PUT /api/v1/privacy/sharing; read by GET /federation/v1/trust/:local). */
   trustSharing: SqliteTrustSharingStore;
+  /** The user's notices: this instance's standing changes and their failed deliveries (GET /api/v1/notices). */
+  notices: NoticeService;
+  /** The open live-update streams of the users' apps and what they are told (GET /api/v1/events). */
+  live: LiveEventHub;
   close(): Promise<void>;
 }
 
@@ -195,7 +204,7 @@ function readImportCa(file: string): string {
 }
 
 /** Every event of the instance's domains: one bus, each domain publishing its own and seeing only those. */
-export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents;
+export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents & MessageEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -313,6 +322,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       },
     ],
     federationFacts: (addresses) => directoryClient.contactFederation(addresses),
+    events,
   });
 
   // IMAP imports and remote mailboxes, delivering through the core's ingest.
@@ -365,6 +375,19 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     providers: [federationRouteProvider(peers, config.domain)],
   });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
+  const noticeStore = new SqliteNoticeStore(config.dataDir);
+  const notices = new NoticeService({
+    store: noticeStore,
+    clock,
+    standing: () => (directory as Partial<PeerDirectory> | null)?.standing?.() ?? null,
+    sentCopy: async (accountId, messageId) => {
+      const m = await storage.messages.get(accountId, messageId);
+      return m === null || m.deletedAt !== null ? null : { conversationId: m.conversationId, subject: m.subject };
+    },
+  });
+  const live = new LiveEventHub(config.http.liveStreamsPerAccount ?? DEFAULT_LIVE_STREAMS_PER_ACCOUNT, () =>
+    clock().getTime(),
+  );
 
   // Reactions across domains.
   // A remote mailbox added: its scheduled re-sync (not in a process without the queue, e.g. a CLI account command).
@@ -404,6 +427,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       // alone decides the standing).
       const why =
         now.status === 'revoked' && federation ? ((await federation.fetchOwnRevocation())?.reason ?? null) : null;
+      noticeStore.addStandingChange({ at: clock(), change: notice, status: now.status, reason: why });
+      live.pushAll({ type: 'notices.changed', data: { reason: 'standing.changed' } });
       await notifyStanding(
         { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
         notice,
@@ -413,6 +438,22 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     } else if (now.status === 'revoked' && federation) {
       void federation.fetchOwnRevocation();
     }
+  });
+
+  // The users' open apps are told, by id, what changed in their mailbox (live updates, GET /api/v1/events).
+  events.subscribe('message.stored', ({ accountId, messageId, conversationId, direction }) =>
+    live.push(accountId, { type: 'message.new', data: { discussionId: conversationId, messageId, direction } }),
+  );
+  events.subscribe('message.updated', ({ accountId, conversationId }) =>
+    live.push(accountId, { type: 'discussion.updated', data: { discussionId: conversationId } }),
+  );
+  // A failed delivery becomes a notice of its sender.
+  events.subscribe('delivery.failed', ({ accountId, messageId, at, recipients }) => {
+    noticeStore.addDeliveryFailure({ accountId, messageId, at, recipients });
+    live.push(accountId, { type: 'notices.changed', data: { reason: 'delivery.failed' } });
+  });
+  events.subscribe('keys.changed', ({ accountId, address }) => {
+    if (address !== null) live.push(accountId, { type: 'key-alerts.changed', data: {} });
   });
 
   const services: InstanceServices = {
@@ -452,8 +493,11 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       directory = next ?? null;
     },
     trustSharing,
+    notices,
+    live,
     async close() {
       trustSharing.close();
+      noticeStore.close();
       await queue.close();
       await search.close();
       await storage.close();
