@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiClient, sessionStore, type StoredSession } from '../api/client.ts';
 import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
@@ -11,6 +11,10 @@ import { ContactsScreen } from '../screens/ContactsScreen.tsx';
 import { DevicesScreen } from '../screens/DevicesScreen.tsx';
 import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
+import { SEARCH_INPUT_ID, SearchScreen } from '../search/SearchScreen.tsx';
+import { NoticesScreen } from '../notices/NoticesScreen.tsx';
+import { useNotices } from '../notices/use-notices.ts';
+import { LiveEventsProvider } from '../live/live-events.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { useKeyAlerts } from './key-alerts.ts';
@@ -75,6 +79,27 @@ export function App() {
   if (!session && route.name !== 'sign-in') route = { name: 'sign-in' };
   if (session && route.name === 'sign-in') route = { name: 'discussions' };
 
+  // "/" anywhere but in a field: to the search box (as in Gmail, GitHub...).
+  const signedIn = session !== null;
+  useEffect(() => {
+    if (!signedIn) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+      const el = e.target as HTMLElement | null;
+      if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+      if (el?.closest('dialog')) return;
+      e.preventDefault();
+      const input = document.getElementById(SEARCH_INPUT_ID);
+      if (input) input.focus();
+      else navigate('/search');
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [signedIn]);
+
+  const live = (children: ReactNode) =>
+    session ? <LiveEventsProvider api={api}>{children}</LiveEventsProvider> : children;
+
   return (
     <SessionContext.Provider value={value}>
       <a className="skip-link" href="#main">
@@ -107,19 +132,25 @@ export function App() {
           )}
         </div>
       </header>
-      {session && <MainNav route={route} pathname={pathname} />}
-      <main id="main" tabIndex={-1}>
-        {route.name === 'sign-in' && <SignInScreen notice={notice} />}
-        {route.name === 'discussions' && <DiscussionsScreen />}
-        {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
-        {route.name === 'compose' && <ComposeScreen replyTo={null} key="compose" />}
-        {route.name === 'reply' && <ComposeScreen replyTo={route.id} key={`reply-${route.id}`} />}
-        {route.name === 'contacts' && <ContactsScreen />}
-        {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
-        {route.name === 'privacy' && <PrivacyScreen />}
-        {route.name === 'devices' && <DevicesScreen />}
-        {route.name === 'not-found' && <DiscussionsScreen />}
-      </main>
+      {live(
+        <>
+          {session && <MainNav route={route} pathname={pathname} />}
+          <main id="main" tabIndex={-1}>
+            {route.name === 'sign-in' && <SignInScreen notice={notice} />}
+            {route.name === 'discussions' && <DiscussionsScreen />}
+            {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
+            {route.name === 'compose' && <ComposeScreen replyTo={null} key="compose" />}
+            {route.name === 'reply' && <ComposeScreen replyTo={route.id} key={`reply-${route.id}`} />}
+            {route.name === 'contacts' && <ContactsScreen />}
+            {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
+            {route.name === 'privacy' && <PrivacyScreen />}
+            {route.name === 'devices' && <DevicesScreen />}
+            {route.name === 'search' && <SearchScreen />}
+            {route.name === 'notices' && <NoticesScreen />}
+            {route.name === 'not-found' && <DiscussionsScreen />}
+          </main>
+        </>,
+      )}
     </SessionContext.Provider>
   );
 }
@@ -129,6 +160,8 @@ const NAV = [
   { path: '/contacts', key: 'nav.contacts', routes: ['contacts', 'contact'] },
   { path: '/privacy', key: 'nav.privacy', routes: ['privacy'] },
   { path: '/devices', key: 'nav.devices', routes: ['devices'] },
+  { path: '/search', key: 'nav.search', routes: ['search'] },
+  { path: '/notices', key: 'nav.notices', routes: ['notices'] },
 ] as const;
 
 /** The app's sections, and the key alerts where the user looks: a badge beside them on every screen. */
@@ -136,6 +169,7 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
   const { t } = useTranslation();
   const { api } = useSessionValue();
   const alerts = useKeyAlerts(api, true, pathname);
+  const notices = useNotices(api).items?.filter((n) => !n.dismissed).length ?? 0;
   const first = alerts?.[0];
   const alertPath =
     alerts && alerts.length === 1 && first?.contact
@@ -151,7 +185,7 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
               onClick={onLinkClick(n.path)}
               aria-current={(n.routes as readonly string[]).includes(route.name) ? 'page' : undefined}
             >
-              {t(n.key)}
+              {n.path === '/notices' && notices > 0 ? t('nav.noticesCount', { count: notices }) : t(n.key)}
             </a>
           </li>
         ))}

@@ -11,6 +11,8 @@ export type Route =
   | { name: 'contact'; id: string }
   | { name: 'privacy' }
   | { name: 'devices' }
+  | { name: 'search' }
+  | { name: 'notices' }
   | { name: 'not-found' };
 
 export function parseRoute(pathname: string): Route {
@@ -20,6 +22,8 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/contacts' || pathname === '/contacts/') return { name: 'contacts' };
   if (pathname === '/privacy' || pathname === '/privacy/') return { name: 'privacy' };
   if (pathname === '/devices' || pathname === '/devices/') return { name: 'devices' };
+  if (pathname === '/search' || pathname === '/search/') return { name: 'search' };
+  if (pathname === '/notices' || pathname === '/notices/') return { name: 'notices' };
   const contact = /^\/contacts\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (contact) return { name: 'contact', id: contact[1]!.toLowerCase() };
   const reply = /^\/reply\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
@@ -50,6 +54,22 @@ export function usePathname(): string {
     };
   }, []);
   return path;
+}
+
+/** A parameter of the current URL's query (`?q=`), re-read on navigate() and on back/forward. */
+export function useQueryParam(name: string): string | null {
+  const read = () => new URLSearchParams(location.search).get(name);
+  const [value, setValue] = useState(read);
+  useEffect(() => {
+    const update = () => setValue(new URLSearchParams(location.search).get(name));
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, [name]);
+  return value;
 }
 
 /** For <a href> links: a plain click navigates inside the app; modified clicks (new tab...) keep the browser's way. */
