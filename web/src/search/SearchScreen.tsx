@@ -68,12 +68,7 @@ export function SearchScreen() {
   const terms = freeTerms(q);
   const dateFormat = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
   const invalidToken =
-    state.status === 'error' &&
-    state.error instanceof ApiError &&
-    state.error.problem !== 'network' &&
-    state.error.problem.code === 'search_query_invalid'
-      ? String((state.error.problem as { token?: unknown }).token ?? '')
-      : null;
+    state.status === 'error' && state.error instanceof ApiError ? invalidTermOf(state.error) : null;
 
   return (
     <section className="search" aria-labelledby="search-h">
@@ -218,6 +213,18 @@ export function SearchScreen() {
       )}
     </section>
   );
+}
+
+/** The term a `search_query_invalid` problem names (its detail quotes it as JSON), or null. */
+function invalidTermOf(error: ApiError): string | null {
+  if (error.problem === 'network' || error.problem.code !== 'search_query_invalid') return null;
+  const m = /^Invalid search term ("(?:[^"\\]|\\.)*")/.exec(error.problem.detail ?? '');
+  if (!m) return null;
+  try {
+    return JSON.parse(m[1]!) as string;
+  } catch {
+    return null;
+  }
 }
 
 const SYNTAX = ['words', 'phrase', 'from', 'to', 'subject', 'after', 'before', 'pi', 'tag', 'protocol'] as const;
