@@ -67,8 +67,7 @@ export function SearchScreen() {
   const chips = queryChips(q);
   const terms = freeTerms(q);
   const dateFormat = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
-  const invalidToken =
-    state.status === 'error' && state.error instanceof ApiError ? invalidTermOf(state.error) : null;
+  const invalidToken = state.status === 'error' && state.error instanceof ApiError ? invalidTermOf(state.error) : null;
 
   return (
     <section className="search" aria-labelledby="search-h">
