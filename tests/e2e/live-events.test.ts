@@ -111,13 +111,21 @@ describe('live updates (Server-Sent Events) and notices over HTTP', () => {
     // Heartbeats keep the stream alive (comment lines).
     await waitFor(async () => a.comments.length >= 1, 20_000);
 
+    // The new discussion's Privacy Index was stored: told as a change of the discussion (before the message itself).
+    const piTold = a.events.findIndex(
+      (e) => e.event === 'discussion.updated' && e.data.discussionId === pushed.data.discussionId,
+    );
+    assert.ok(piTold >= 0 && piTold < a.events.indexOf(pushed), JSON.stringify(a.events));
+
     // Reading the message is told as a change of its discussion.
+    const updatesBefore = a.events.filter((e) => e.event === 'discussion.updated').length;
     const read = await inst.api('PATCH', `/api/v1/messages/${pushed.data.messageId}`, {
       token: alice.token,
       body: { read: true },
     });
     assert.equal(read.status, 200);
-    const updated = await a.next((e) => e.event === 'discussion.updated');
+    await waitFor(async () => a.events.filter((e) => e.event === 'discussion.updated').length > updatesBefore, 20_000);
+    const updated = a.events.filter((e) => e.event === 'discussion.updated').at(-1)!;
     assert.equal(updated.data.discussionId, pushed.data.discussionId);
     a.close();
     b.close();

@@ -54,6 +54,7 @@ import type { RemoteIdentityEvents } from '../identities/remote-identity.events.
 import type { Storage } from '../database/storage.port.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { MessageEvents } from '../messages/message.events.ts';
+import type { PrivacyEvents } from '../privacy/privacy.events.ts';
 import { LiveEventHub } from '../live/live-event.hub.ts';
 import { DEFAULT_LIVE_STREAMS_PER_ACCOUNT } from '../live/live-event.routes.ts';
 import { NoticeService } from '../notices/notice.service.ts';
@@ -204,7 +205,12 @@ function readImportCa(file: string): string {
 }
 
 /** Every event of the instance's domains: one bus, each domain publishing its own and seeing only those. */
-export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents & MessageEvents;
+export type InstanceEvents = KeyEvents &
+  DeliveryEvents &
+  FederationEvents &
+  RemoteIdentityEvents &
+  MessageEvents &
+  PrivacyEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -445,6 +451,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     live.push(accountId, { type: 'message.new', data: { discussionId: conversationId, messageId, direction } }),
   );
   events.subscribe('message.updated', ({ accountId, conversationId }) =>
+    live.push(accountId, { type: 'discussion.updated', data: { discussionId: conversationId } }),
+  );
+  events.subscribe('conversation.pi-changed', ({ accountId, conversationId }) =>
     live.push(accountId, { type: 'discussion.updated', data: { discussionId: conversationId } }),
   );
   // A failed delivery becomes a notice of its sender.

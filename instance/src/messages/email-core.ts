@@ -17,6 +17,7 @@ import type { Message } from '../mail/message.entity.ts';
 import { MessageService } from './message.service.ts';
 import type { EventPublisher } from '../shared/event-bus.ts';
 import type { MessageEvents } from './message.events.ts';
+import type { PrivacyEvents } from '../privacy/privacy.events.ts';
 
 export interface EmailCore {
   blobs: BlobStore;
@@ -60,7 +61,7 @@ export function buildEmailCore(deps: {
   /** A contact's federation facts (PiService): the federation's key directory answers. */
   federationFacts?: ConstructorParameters<typeof PiService>[0]['federationFacts'];
   /** Where the messages domain tells what it stored and what users changed (`message.stored`, `message.updated`). */
-  events?: EventPublisher<MessageEvents>;
+  events?: EventPublisher<MessageEvents & PrivacyEvents>;
 }): EmailCore {
   const { storage, blobs, queue, search, clock } = deps;
   const locks = new MailboxLocks();
@@ -108,6 +109,7 @@ export function buildEmailCore(deps: {
     ...(deps.keyStorageOf ? { keyStorageOf: deps.keyStorageOf } : {}),
     ...(decryptionKeyOf ? { decryptionKeyOf } : {}),
     ...(deps.federationFacts ? { federationFacts: deps.federationFacts } : {}),
+    ...(deps.events ? { events: deps.events } : {}),
   });
   const lateDecryption =
     decryptionKeyOf && deps.keyStorageOf
