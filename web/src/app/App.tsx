@@ -14,7 +14,7 @@ import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { SEARCH_INPUT_ID, SearchScreen } from '../search/SearchScreen.tsx';
 import { NoticesScreen } from '../notices/NoticesScreen.tsx';
 import { useNotices } from '../notices/use-notices.ts';
-import { LiveEventsProvider } from '../live/live-events.tsx';
+import { LiveEventsProvider, useLiveStatus } from '../live/live-events.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { useKeyAlerts } from './key-alerts.ts';
@@ -170,6 +170,10 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
   const { api } = useSessionValue();
   const alerts = useKeyAlerts(api, true, pathname);
   const notices = useNotices(api).items?.filter((n) => !n.dismissed).length ?? 0;
+  // Once live updates worked, their loss is said (until they are back); not while the first connection opens.
+  const liveStatus = useLiveStatus();
+  const liveWorked = useRef(false);
+  if (liveStatus === 'open') liveWorked.current = true;
   const first = alerts?.[0];
   const alertPath =
     alerts && alerts.length === 1 && first?.contact
@@ -190,6 +194,11 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
           </li>
         ))}
       </ul>
+      {liveWorked.current && liveStatus !== 'open' && liveStatus !== null && (
+        <span className="muted small" role="status">
+          {t('live.reconnecting')}
+        </span>
+      )}
       {alerts && alerts.length > 0 && (
         <a className="key-alert-badge" href={alertPath} onClick={onLinkClick(alertPath)}>
           <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">

@@ -450,6 +450,7 @@ export const en = {
     },
   },
   live: {
+    reconnecting: 'Live updates paused: reconnecting…',
     newMessage: 'New message in “{{title}}”.',
     newMessageUntitled: 'New message.',
     noticesChanged: 'You have a new notice.',

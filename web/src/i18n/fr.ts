@@ -461,6 +461,7 @@ export const fr: Catalogue = {
     },
   },
   live: {
+    reconnecting: 'Mises à jour en direct interrompues : reconnexion…',
     newMessage: 'Nouveau message dans « {{title}} ».',
     newMessageUntitled: 'Nouveau message.',
     noticesChanged: 'Vous avez un nouvel avis.',
