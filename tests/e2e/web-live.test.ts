@@ -224,7 +224,7 @@ describe.skipIf(browserBinary.skip)('live updates, search and notices in Chromiu
     // Counted in the navigation without a reload.
     await page.getByRole('link', { name: 'Notices (1 new)' }).click();
     await page.getByRole('heading', { level: 1, name: 'Notices' }).waitFor();
-    const notice = page.locator('.notice', { hasText: 'nobody@remote.test' });
+    const notice = page.locator('.notice-card', { hasText: 'nobody@remote.test' });
     await notice.getByRole('heading', { name: '“Our trip to Lyon” could not be delivered' }).waitFor();
     await notice.getByText('this address does not exist at the person’s provider.', { exact: false }).waitFor();
     await notice.getByText('Check the address for a typo', { exact: false }).waitFor();
@@ -248,7 +248,7 @@ describe.skipIf(browserBinary.skip)('live updates, search and notices in Chromiu
     await page.getByRole('heading', { level: 1, name: 'Notices' }).waitFor();
     await page.getByText('Nothing to tell you: all is well.').waitFor();
     await page.getByRole('button', { name: 'Show the dismissed notice (1)' }).click();
-    await page.locator('.notice.dismissed', { hasText: 'nobody@remote.test' }).waitFor();
+    await page.locator('.notice-card.dismissed', { hasText: 'nobody@remote.test' }).waitFor();
     await page.context().close();
   });
 

@@ -56,7 +56,7 @@ export function NoticesScreen() {
       {shown.length > 0 && (
         <ul className="notice-list">
           {shown.map((n) => (
-            <li key={n.id} className={`notice card notice-${n.kind}${n.dismissed ? ' dismissed' : ''}`}>
+            <li key={n.id} className={`notice-card card notice-${n.kind}${n.dismissed ? ' dismissed' : ''}`}>
               {n.kind === 'standing' ? <StandingNotice notice={n} /> : <DeliveryNotice notice={n} />}
               {!n.dismissed && (
                 <button
