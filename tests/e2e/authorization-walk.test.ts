@@ -13,6 +13,7 @@ import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remo
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { queueIdle, startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
+import { openSse } from '../support/sse-client.ts';
 
 type Who = 'anonymous' | 'userA' | 'userB' | 'admin';
 
@@ -28,6 +29,7 @@ interface WalkContext {
     keyFingerprint: string;
     keyArmored: string;
     ownKeyFingerprint: string;
+    noticeId: string;
   };
 }
 
@@ -56,6 +58,7 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
     fingerprint: ctx.a.keyFingerprint,
   }),
   '/api/v1/keys/:fingerprint/revoke': (ctx) => ({ fingerprint: ctx.a.ownKeyFingerprint }),
+  '/api/v1/notices/:id/dismiss': (ctx) => ({ id: ctx.a.noticeId }),
 };
 
 /** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
@@ -164,6 +167,14 @@ describe('authorization walk over every route', () => {
     );
     // A's own key, server-held: the account-key routes walk on it.
     const own = await services.accountKeys.generate(a.id, { mode: 'server', password: a.password });
+    // A notice of A (a failed delivery of its message, as the delivery domain tells it): the dismiss route walks on it.
+    await services.events.publish('delivery.failed', {
+      accountId: a.id,
+      messageId: message.id,
+      at: new Date(),
+      recipients: [{ address: 'gone@w.example', status: '5.1.1', diagnostic: 'No such user', remoteMta: null }],
+    });
+    const [notice] = await services.notices.list(a.id);
     ctx = {
       a: {
         id: a.id,
@@ -176,6 +187,7 @@ describe('authorization walk over every route', () => {
         keyFingerprint: pinned.fingerprint,
         keyArmored: another.armoredPublic,
         ownKeyFingerprint: own.fingerprint,
+        noticeId: notice!.id,
       },
     };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
@@ -233,6 +245,14 @@ describe('authorization walk over every route', () => {
     const given = VALID_BODIES[`${method} ${url}`];
     const body = typeof given === 'function' ? given(ctx) : given;
     const token = await tokenFor(who);
+    if (method === 'GET' && url === '/api/v1/events' && token) {
+      // A live-update stream never ends by itself: read its first event (it answers), then close it.
+      const s = await openSse(`${inst.url}${path}`, token);
+      if (s.status === 200) await s.next((e) => e.event === 'hello');
+      s.close();
+      const text = JSON.stringify(s.problem ?? s.events);
+      return { status: s.status, headers: s.headers, body: s.problem ?? s.events, text, bytes: new Uint8Array() };
+    }
     return inst.api(method, path, { ...(token ? { token } : {}), ...(body !== undefined ? { body } : {}) });
   }
 

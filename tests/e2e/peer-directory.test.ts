@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { openSse } from '../support/sse-client.ts';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PeerDirectory, readPinnedKeySet } from '@caliopen/instance/federation/peer-directory.ts';
@@ -119,10 +120,23 @@ describe('peer directory: an instance syncs the real registry feed', () => {
     assert.equal(directory.peer('alpha.test')?.status, 'revoked');
     assert.equal(directory.peer('alpha.test')?.labelValid, false);
 
-    // The instance learns it at its next sync.
+    // The instance learns it at its next sync; its users' open apps are told, and a notice says why in their words.
+    const dora = await instance.user('dora');
+    const live = await openSse(`${instance.url}/api/v1/events`, dora.token);
+    await live.next((e) => e.event === 'hello');
     const own = instance.running.services.federation!;
     assert.equal(await own.sync(), 'delta');
     assert.deepEqual(own.standing().labelValid, false);
+    const told = await live.next((e) => e.event === 'notices.changed');
+    assert.equal(told.data.reason, 'standing.changed');
+    live.close();
+    const notices = await instance.api('GET', '/api/v1/notices', { token: dora.token });
+    const standing = notices.body.items.find((n: { kind: string }) => n.kind === 'standing');
+    assert.ok(standing, notices.text);
+    assert.deepEqual(
+      [standing.change, standing.status, standing.reason, standing.dismissed],
+      ['stopped', 'revoked', 'test of revocation', false],
+    );
   });
 
   test('a directory pinned to other keys refuses the real feed', async () => {

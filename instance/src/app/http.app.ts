@@ -25,6 +25,8 @@ import { instanceErrors } from '../shared/errors.ts';
 import type { InstanceServices } from './instance.services.ts';
 import { installAccessControl, type RouteEntry } from '../api/access.ts';
 import { healthRoutes } from '../http/health.routes.ts';
+import { liveEventRoutes, DEFAULT_LIVE_HEARTBEAT_SECONDS } from '../live/live-event.routes.ts';
+import { noticeRoutes } from '../notices/notice.routes.ts';
 import { webAppPlugin } from '../http/web-app.plugin.ts';
 
 export interface HttpServer {
@@ -95,6 +97,13 @@ export async function buildHttpServer(
     maxAttachmentBytes: config.outbound.maxAttachmentBytes,
   });
   await app.register(routePreviewRoutes, { routes: services.routes });
+  await app.register(noticeRoutes, { notices: services.notices });
+  await app.register(liveEventRoutes, {
+    hub: services.live,
+    authenticate: (token) => services.auth.authenticate(token),
+    heartbeatSeconds: config.http.liveHeartbeatSeconds ?? DEFAULT_LIVE_HEARTBEAT_SECONDS,
+    clock: services.clock,
+  });
   // The user's web app at / (web/dist), after the API so that /api keeps its own 404.
   await app.register(webAppPlugin);
 

@@ -56,6 +56,12 @@ import type { PiService } from '../privacy/pi.service.ts';
 import type { AccountEvents } from '../accounts/account.events.ts';
 import { AdminJournalService } from '../admin-journal/journal.service.ts';
 import { journalRecordOf, openJournalRepository } from './admin-journal.wiring.ts';
+import type { MessageEvents } from '../messages/message.events.ts';
+import type { PrivacyEvents } from '../privacy/privacy.events.ts';
+import { LiveEventHub } from '../live/live-event.hub.ts';
+import { DEFAULT_LIVE_STREAMS_PER_ACCOUNT } from '../live/live-event.routes.ts';
+import { NoticeService } from '../notices/notice.service.ts';
+import { SqliteNoticeStore } from '../notices/notice.store.sqlite.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
 export interface InstanceServices {
@@ -109,6 +115,10 @@ export interface InstanceServices {
   trustSharing: SqliteTrustSharingStore;
   /** The admin actions journal (append-only, hash-chained): every operator action, told by the domains' events. */
   journal: AdminJournalService;
+  /** The user's notices: this instance's standing changes and their failed deliveries (GET /api/v1/notices). */
+  notices: NoticeService;
+  /** The open live-update streams of the users' apps and what they are told (GET /api/v1/events). */
+  live: LiveEventHub;
   close(): Promise<void>;
 }
 
@@ -200,7 +210,13 @@ function readImportCa(file: string): string {
 }
 
 /** Every event of the instance's domains: one bus, each domain publishing its own and seeing only those. */
-export type InstanceEvents = KeyEvents & DeliveryEvents & FederationEvents & RemoteIdentityEvents & AccountEvents;
+export type InstanceEvents = KeyEvents &
+  DeliveryEvents &
+  FederationEvents &
+  RemoteIdentityEvents &
+  AccountEvents &
+  MessageEvents &
+  PrivacyEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -321,6 +337,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       },
     ],
     federationFacts: (addresses) => directoryClient.contactFederation(addresses),
+    events,
   });
 
   // IMAP imports and remote mailboxes, delivering through the core's ingest.
@@ -373,6 +390,19 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     providers: [federationRouteProvider(peers, config.domain)],
   });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
+  const noticeStore = new SqliteNoticeStore(config.dataDir);
+  const notices = new NoticeService({
+    store: noticeStore,
+    clock,
+    standing: () => (directory as Partial<PeerDirectory> | null)?.standing?.() ?? null,
+    sentCopy: async (accountId, messageId) => {
+      const m = await storage.messages.get(accountId, messageId);
+      return m === null || m.deletedAt !== null ? null : { conversationId: m.conversationId, subject: m.subject };
+    },
+  });
+  const live = new LiveEventHub(config.http.liveStreamsPerAccount ?? DEFAULT_LIVE_STREAMS_PER_ACCOUNT, () =>
+    clock().getTime(),
+  );
 
   // Reactions across domains.
   // What an operator did to an account goes to the admin journal (awaited by the action: recorded before it answers).
@@ -416,6 +446,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       // alone decides the standing).
       const why =
         now.status === 'revoked' && federation ? ((await federation.fetchOwnRevocation())?.reason ?? null) : null;
+      noticeStore.addStandingChange({ at: clock(), change: notice, status: now.status, reason: why });
+      live.pushAll({ type: 'notices.changed', data: { reason: 'standing.changed' } });
       await notifyStanding(
         { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
         notice,
@@ -425,6 +457,25 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     } else if (now.status === 'revoked' && federation) {
       void federation.fetchOwnRevocation();
     }
+  });
+
+  // The users' open apps are told, by id, what changed in their mailbox (live updates, GET /api/v1/events).
+  events.subscribe('message.stored', ({ accountId, messageId, conversationId, direction }) =>
+    live.push(accountId, { type: 'message.new', data: { discussionId: conversationId, messageId, direction } }),
+  );
+  events.subscribe('message.updated', ({ accountId, conversationId }) =>
+    live.push(accountId, { type: 'discussion.updated', data: { discussionId: conversationId } }),
+  );
+  events.subscribe('conversation.pi-changed', ({ accountId, conversationId }) =>
+    live.push(accountId, { type: 'discussion.updated', data: { discussionId: conversationId } }),
+  );
+  // A failed delivery becomes a notice of its sender.
+  events.subscribe('delivery.failed', ({ accountId, messageId, at, recipients }) => {
+    noticeStore.addDeliveryFailure({ accountId, messageId, at, recipients });
+    live.push(accountId, { type: 'notices.changed', data: { reason: 'delivery.failed' } });
+  });
+  events.subscribe('keys.changed', ({ accountId, address }) => {
+    if (address !== null) live.push(accountId, { type: 'key-alerts.changed', data: {} });
   });
 
   const services: InstanceServices = {
@@ -465,8 +516,11 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     },
     trustSharing,
     journal,
+    notices,
+    live,
     async close() {
       trustSharing.close();
+      noticeStore.close();
       await journalRepository.close();
       await queue.close();
       await search.close();

@@ -15,6 +15,10 @@ export const InstanceConfigSchema = Type.Object(
         /** Trust X-Forwarded-* from a reverse proxy in front (for client IPs in rate limits and device records). */
         trustProxy: Type.Boolean(),
         bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        /** Live updates (GET /api/v1/events): seconds between heartbeats, each re-checking the stream's session. */
+        liveHeartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
+        /** Live updates: open streams per account at most (tabs and devices together). */
+        liveStreamsPerAccount: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
       },
       { additionalProperties: false },
     ),
@@ -275,6 +279,8 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_HTTP_PORT: { path: 'http.port', kind: 'integer' },
   CALIOPEN_TRUST_PROXY: { path: 'http.trustProxy', kind: 'boolean' },
   CALIOPEN_BODY_LIMIT_BYTES: { path: 'http.bodyLimitBytes', kind: 'integer' },
+  CALIOPEN_LIVE_HEARTBEAT_SECONDS: { path: 'http.liveHeartbeatSeconds', kind: 'integer' },
+  CALIOPEN_LIVE_STREAMS_PER_ACCOUNT: { path: 'http.liveStreamsPerAccount', kind: 'integer' },
   CALIOPEN_HTTPS_ENABLED: { path: 'https.enabled', kind: 'boolean' },
   CALIOPEN_HTTPS_HOST: { path: 'https.host', kind: 'string' },
   CALIOPEN_HTTPS_PORT: { path: 'https.port', kind: 'integer' },

@@ -187,8 +187,8 @@ describe('the delivery worker', () => {
       retry: RETRY,
       logger: silent,
       events: {
-        publish: async (_name, { fact }) => {
-          facts.push(fact);
+        publish: async (_name, payload) => {
+          if ('fact' in payload) facts.push(payload.fact);
         },
       },
     });

@@ -31,7 +31,10 @@ export interface DeliveryWorkerDeps {
   /** outbound.retry: how many attempts, spaced how (bounded by maxDelayMs). */
   retry: RetryPolicy;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Told `delivery.recorded` with what each successful delivery established (the PI records it on the Sent copy). */
+  /**
+   * Told `delivery.recorded` with what each successful delivery established (the PI records it on the Sent copy), and
+   * `delivery.failed` with the recipients bounced (the user's notices).
+   */
   events: EventPublisher<DeliveryEvents>;
 }
 
@@ -181,6 +184,17 @@ export class DeliveryWorker<J extends DeliveryJob = DeliveryJob> {
       facts: LOCAL_FACTS,
       tags: ['bounce'],
       read: false,
+    });
+    await deps.events.publish('delivery.failed', {
+      accountId: job.accountId,
+      messageId: job.messageId,
+      at: deps.clock(),
+      recipients: failed.map((f) => ({
+        address: f.address,
+        status: f.status,
+        diagnostic: f.diagnostic,
+        remoteMta: f.remoteMta,
+      })),
     });
     deps.logger.info(
       { messageId: job.messageId, domain: job.domain, attempt: job.attempt, failed: failed.length },

@@ -15,6 +15,9 @@ import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { MessageIngestService, type KeyLearner, type OwnAddressSource } from './message-ingest.service.ts';
 import type { Message } from '../mail/message.entity.ts';
 import { MessageService } from './message.service.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { MessageEvents } from './message.events.ts';
+import type { PrivacyEvents } from '../privacy/privacy.events.ts';
 
 export interface EmailCore {
   blobs: BlobStore;
@@ -57,6 +60,8 @@ export function buildEmailCore(deps: {
   keyLearners?: readonly KeyLearner[];
   /** A contact's federation facts (PiService): the federation's key directory answers. */
   federationFacts?: ConstructorParameters<typeof PiService>[0]['federationFacts'];
+  /** Where the messages domain tells what it stored and what users changed (`message.stored`, `message.updated`). */
+  events?: EventPublisher<MessageEvents & PrivacyEvents>;
 }): EmailCore {
   const { storage, blobs, queue, search, clock } = deps;
   const locks = new MailboxLocks();
@@ -92,6 +97,7 @@ export function buildEmailCore(deps: {
     clock,
     ...(deps.purgeAfterDays !== undefined ? { purgeAfterDays: deps.purgeAfterDays } : {}),
     ...(openEncrypted ? { openEncrypted } : {}),
+    ...(deps.events ? { events: deps.events } : {}),
   });
   const privacy = new PiService({
     storage,
@@ -103,6 +109,7 @@ export function buildEmailCore(deps: {
     ...(deps.keyStorageOf ? { keyStorageOf: deps.keyStorageOf } : {}),
     ...(decryptionKeyOf ? { decryptionKeyOf } : {}),
     ...(deps.federationFacts ? { federationFacts: deps.federationFacts } : {}),
+    ...(deps.events ? { events: deps.events } : {}),
   });
   const lateDecryption =
     decryptionKeyOf && deps.keyStorageOf
@@ -130,6 +137,7 @@ export function buildEmailCore(deps: {
     ...(lateDecryption ? { pendingDecryption: lateDecryption } : {}),
     ...(deps.ownAddressSources ? { ownAddressSources: deps.ownAddressSources } : {}),
     ...(deps.keyLearners ? { keyLearners: deps.keyLearners } : {}),
+    ...(deps.events ? { events: deps.events } : {}),
   });
   return {
     blobs,

@@ -12,6 +12,8 @@ import type { IngestRequest, IngestResult, MessageIngest } from './message-inges
 import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { Message } from '../mail/message.entity.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { MessageEvents } from './message.events.ts';
 import { parseHeaders, parseMessage, snippetOf, type ParsedMessage } from '../mail/message.parser.ts';
 
 /** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
@@ -132,6 +134,8 @@ export class MessageIngestService implements MessageIngest {
       ownAddressSources?: readonly OwnAddressSource[];
       /** Learners of correspondents' keys from inbound mail (Autocrypt), run before its OpenPGP is checked. */
       keyLearners?: readonly KeyLearner[];
+      /** Told `message.stored` once a new message is stored and its indexing queued (live updates of the apps). */
+      events?: EventPublisher<MessageEvents>;
     },
   ) {
     this.ownSources = deps.ownAddressSources ?? [];
@@ -267,6 +271,12 @@ export class MessageIngestService implements MessageIngest {
     await this.scoreNewCorrespondent(outcome.message);
     // The key may have been unlocked while this message was examined: its login's job may have run already.
     if (pending) await this.deps.pendingDecryption?.scheduleIfUnlocked(accountId).catch(() => undefined);
+    await this.deps.events?.publish('message.stored', {
+      accountId,
+      messageId: id,
+      conversationId: outcome.message.conversationId,
+      direction: request.direction,
+    });
     return outcome;
   }
 

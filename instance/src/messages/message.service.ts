@@ -13,6 +13,8 @@ import type { ImportanceFeedback } from '../mail/importance.model.ts';
 import { assessImportance, withFeedback } from './importance.service.ts';
 import type { Message, MessageFlags } from '../mail/message.entity.ts';
 import { parseMessage, type ParsedMessage } from '../mail/message.parser.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { MessageEvents } from './message.events.ts';
 
 export const PURGE_QUEUE = 'mail-purge';
 /** Soft-deleted messages are purged for good this many days after their deletion (unless restored meanwhile). */
@@ -70,6 +72,8 @@ export class MessageService {
        * key mode); null otherwise. Reading shows it; the raw form stays as it came.
        */
       openEncrypted?: (message: Message, raw: Buffer) => Promise<Buffer | null>;
+      /** Told `message.updated` after each change a user makes (live updates of the apps). */
+      events?: EventPublisher<MessageEvents>;
     },
   ) {
     this.purgeAfterMs = (deps.purgeAfterDays ?? DEFAULT_PURGE_AFTER_DAYS) * DAY;
@@ -136,6 +140,11 @@ export class MessageService {
     if (after.deletedAt === null && (before.deletedAt !== null || patch.tags !== undefined)) {
       await this.deps.indexer.enqueue(accountId, id);
     }
+    await this.deps.events?.publish('message.updated', {
+      accountId,
+      messageId: id,
+      conversationId: after.conversationId,
+    });
     return after;
   }
 

@@ -1,4 +1,6 @@
 import { isDataExploitingDomain } from '@caliopen/charter';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { PrivacyEvents } from './privacy.events.ts';
 import type { PiSuggestion, PrivacyIndex } from '@caliopen/federation-protocol';
 import type { Contact } from '../contacts/contact.entity.ts';
 import type { Storage } from '../database/storage.port.ts';
@@ -42,6 +44,8 @@ export interface PiScoringDeps {
   keysFor?: (accountId: string, addresses: readonly string[]) => Promise<CorrespondentKey[]>;
   /** A contact's facts as a member instance gives them (label, instance PI, shared account PI): the federation's. */
   federationFacts?: (addresses: readonly string[]) => Promise<ContactPiFacts['federation']>;
+  /** Told `conversation.pi-changed` when a discussion's stored PI moves (the users' open apps redraw it). */
+  events?: EventPublisher<PrivacyEvents>;
 }
 
 /**
@@ -114,7 +118,9 @@ export class PiScoring {
     if (conversation.pi?.score === pi.score && conversation.pi.modelVersion === pi.modelVersion) return;
     // Re-read right before writing: counters may have moved since.
     const fresh = await storage.conversations.get(accountId, conversationId);
-    if (fresh !== null) await storage.conversations.update({ ...fresh, pi });
+    if (fresh === null) return;
+    await storage.conversations.update({ ...fresh, pi });
+    await this.deps.events?.publish('conversation.pi-changed', { accountId, conversationId, score: pi.score });
   }
 
   // --- contacts -------------------------------------------------------------------------------------------------

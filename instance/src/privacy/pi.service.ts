@@ -1,4 +1,6 @@
 import type { PiSuggestion, PrivacyIndex } from '@caliopen/federation-protocol';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { PrivacyEvents } from './privacy.events.ts';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Contact } from '../contacts/contact.entity.ts';
 import type { Storage } from '../database/storage.port.ts';
@@ -49,6 +51,8 @@ export class PiService {
     decryptionKeyOf?: (accountId: string) => Promise<DecryptionKeys | null>;
     /** A contact's facts as a member instance gives them (label, instance PI, shared account PI): the federation's. */
     federationFacts?: (addresses: readonly string[]) => Promise<ContactPiFacts['federation']>;
+    /** Told `conversation.pi-changed` when a discussion's stored PI moves. */
+    events?: EventPublisher<PrivacyEvents>;
   }) {
     this.scoring = new PiScoring(deps);
     this.openPgp = new PiOpenPgp(deps);

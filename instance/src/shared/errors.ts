@@ -47,6 +47,10 @@ export const ERROR_CODES = {
   password_too_weak: { status: 400, title: 'Passwords must be at least 10 characters long.' },
   quota_exceeded: { status: 507, title: 'The account storage quota is exhausted.' },
   conflict: { status: 409, title: 'The resource changed meanwhile; reload and retry.' },
+  live_streams_exceeded: {
+    status: 429,
+    title: 'This account has as many live-update streams open as allowed; close another tab or device first.',
+  },
   search_query_invalid: {
     status: 400,
     title: 'The search query has a term that cannot be understood (the detail names it).',

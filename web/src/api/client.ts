@@ -7,7 +7,9 @@ import type {
   CorrespondentKey,
   Device,
   Discussion,
+  FederationStatus,
   KeyAlert,
+  Notice,
   KeysReply,
   OwnKey,
   PrivacyOverview,
@@ -19,6 +21,7 @@ import type {
   Page,
   Problem,
   RoutePreview,
+  SearchReply,
   SendReply,
 } from './types.ts';
 
@@ -300,6 +303,34 @@ export class ApiClient {
    */
   call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<T> {
     return this.request(method, path, body);
+  }
+
+  // Search, notices, live updates (message.routes.ts, notice.routes.ts, live-event.routes.ts)
+
+  search(q: string, limit = 50): Promise<SearchReply> {
+    return this.request('GET', `/api/v1/search?${new URLSearchParams({ q, limit: String(limit) })}`);
+  }
+
+  notices(): Promise<{ items: Notice[] }> {
+    return this.request('GET', '/api/v1/notices');
+  }
+
+  dismissNotice(id: string): Promise<void> {
+    return this.request('POST', `/api/v1/notices/${encodeURIComponent(id)}/dismiss`);
+  }
+
+  federation(): Promise<FederationStatus> {
+    return this.request('GET', '/api/v1/federation');
+  }
+
+  /** The live-update stream's URL and the bearer token to open it with (web/src/live/event-stream.ts reads it). */
+  liveEventsRequest(): { url: string; token: string | null } {
+    return { url: `${this.base}/api/v1/events`, token: this.token() };
+  }
+
+  /** The session ended while a live stream was open (its `session.ended` event): as any call told so. */
+  sessionEnded(): void {
+    this.onSessionEnded();
   }
 
   // Devices (device.routes.ts)

@@ -49,6 +49,8 @@ const BY_CODE: Readonly<Record<string, string>> = {
   key_request_invalid: 'problem.key_request_invalid',
   totp_already_enabled: 'problem.totp_already_enabled',
   totp_not_pending: 'problem.totp_not_pending',
+  live_streams_exceeded: 'problem.live_streams_exceeded',
+  search_query_invalid: 'problem.search_query_invalid',
 };
 
 /** Codes that mean the session is over: the app forgets the token and returns to sign-in. */

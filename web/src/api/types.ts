@@ -324,3 +324,40 @@ export interface Device {
   current: boolean;
   pi: PiBreakdown;
 }
+
+/** GET /api/v1/search */
+export interface SearchReply {
+  total: number;
+  items: { score: number; conversationId: string; message: MessageSummary }[];
+}
+
+/** GET /api/v1/notices: this instance's standing changes and the user's failed deliveries. */
+export type Notice =
+  | {
+      id: string;
+      kind: 'standing';
+      at: string | null;
+      change: 'stopped' | 'resumed';
+      status: string;
+      reason: string | null;
+      dismissed: boolean;
+    }
+  | {
+      id: string;
+      kind: 'delivery';
+      at: string;
+      messageId: string;
+      conversationId: string | null;
+      subject: string | null;
+      recipients: { address: string; status: string; diagnostic: string }[];
+      dismissed: boolean;
+    };
+
+/** GET /api/v1/federation (the parts the app shows). */
+export interface FederationStatus {
+  enabled: boolean;
+  domain: string;
+  standing: { status: string; labelValid: boolean; labelExpiresAt: string | null };
+  federationRoutes: 'open' | 'closed';
+  explanation: string;
+}

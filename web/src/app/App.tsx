@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useMemo, useRef, useState } from 'react';
+import { lazy, type ReactNode, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiClient, sessionStore, type StoredSession } from '../api/client.ts';
 import { LANGUAGES, rememberLanguage, type Language } from '../i18n/i18n.ts';
@@ -13,6 +13,10 @@ import { DevicesScreen } from '../screens/DevicesScreen.tsx';
 import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { JournalScreen } from '../screens/JournalScreen.tsx';
+import { SEARCH_INPUT_ID, SearchScreen } from '../search/SearchScreen.tsx';
+import { NoticesScreen } from '../notices/NoticesScreen.tsx';
+import { useNotices } from '../notices/use-notices.ts';
+import { LiveEventsProvider, useLiveStatus } from '../live/live-events.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { useKeyAlerts } from './key-alerts.ts';
@@ -84,6 +88,27 @@ export function App() {
   // The console is for admins (the API refuses everyone else anyway).
   if (route.name === 'admin' && session?.role !== 'admin') route = { name: 'not-found' };
 
+  // "/" anywhere but in a field: to the search box (as in Gmail, GitHub...).
+  const signedIn = session !== null;
+  useEffect(() => {
+    if (!signedIn) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+      const el = e.target as HTMLElement | null;
+      if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+      if (el?.closest('dialog')) return;
+      e.preventDefault();
+      const input = document.getElementById(SEARCH_INPUT_ID);
+      if (input) input.focus();
+      else navigate('/search');
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [signedIn]);
+
+  const live = (children: ReactNode) =>
+    session ? <LiveEventsProvider api={api}>{children}</LiveEventsProvider> : children;
+
   return (
     <SessionContext.Provider value={value}>
       <a className="skip-link" href="#main">
@@ -116,25 +141,31 @@ export function App() {
           )}
         </div>
       </header>
-      {session && <MainNav route={route} pathname={pathname} />}
-      <main id="main" tabIndex={-1}>
-        {route.name === 'sign-in' && <SignInScreen notice={notice} />}
-        {route.name === 'discussions' && <DiscussionsScreen />}
-        {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
-        {route.name === 'compose' && <ComposeScreen replyTo={null} key="compose" />}
-        {route.name === 'reply' && <ComposeScreen replyTo={route.id} key={`reply-${route.id}`} />}
-        {route.name === 'contacts' && <ContactsScreen />}
-        {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
-        {route.name === 'privacy' && <PrivacyScreen />}
-        {route.name === 'devices' && <DevicesScreen />}
-        {route.name === 'journal' && <JournalScreen />}
-        {route.name === 'admin' && (
-          <Suspense fallback={<p role="status">{t('app.loading')}</p>}>
-            <AdminConsole section={route.section} />
-          </Suspense>
-        )}
-        {route.name === 'not-found' && <DiscussionsScreen />}
-      </main>
+      {live(
+        <>
+          {session && <MainNav route={route} pathname={pathname} />}
+          <main id="main" tabIndex={-1}>
+            {route.name === 'sign-in' && <SignInScreen notice={notice} />}
+            {route.name === 'discussions' && <DiscussionsScreen />}
+            {route.name === 'discussion' && <DiscussionScreen id={route.id} key={route.id} />}
+            {route.name === 'compose' && <ComposeScreen replyTo={null} key="compose" />}
+            {route.name === 'reply' && <ComposeScreen replyTo={route.id} key={`reply-${route.id}`} />}
+            {route.name === 'contacts' && <ContactsScreen />}
+            {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
+            {route.name === 'privacy' && <PrivacyScreen />}
+            {route.name === 'devices' && <DevicesScreen />}
+            {route.name === 'search' && <SearchScreen />}
+            {route.name === 'notices' && <NoticesScreen />}
+            {route.name === 'journal' && <JournalScreen />}
+            {route.name === 'admin' && (
+              <Suspense fallback={<p role="status">{t('app.loading')}</p>}>
+                <AdminConsole section={route.section} />
+              </Suspense>
+            )}
+            {route.name === 'not-found' && <DiscussionsScreen />}
+          </main>
+        </>,
+      )}
     </SessionContext.Provider>
   );
 }
@@ -144,6 +175,8 @@ const NAV = [
   { path: '/contacts', key: 'nav.contacts', routes: ['contacts', 'contact'] },
   { path: '/privacy', key: 'nav.privacy', routes: ['privacy', 'journal'] },
   { path: '/devices', key: 'nav.devices', routes: ['devices'] },
+  { path: '/search', key: 'nav.search', routes: ['search'] },
+  { path: '/notices', key: 'nav.notices', routes: ['notices'] },
 ] as const;
 
 /** The app's sections, and the key alerts where the user looks: a badge beside them on every screen. */
@@ -151,6 +184,11 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
   const { t } = useTranslation();
   const { api, session } = useSessionValue();
   const alerts = useKeyAlerts(api, true, pathname);
+  const notices = useNotices(api).items?.filter((n) => !n.dismissed).length ?? 0;
+  // Once live updates worked, their loss is said (until they are back); not while the first connection opens.
+  const liveStatus = useLiveStatus();
+  const liveWorked = useRef(false);
+  if (liveStatus === 'open') liveWorked.current = true;
   const first = alerts?.[0];
   const alertPath =
     alerts && alerts.length === 1 && first?.contact
@@ -166,7 +204,7 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
               onClick={onLinkClick(n.path)}
               aria-current={(n.routes as readonly string[]).includes(route.name) ? 'page' : undefined}
             >
-              {t(n.key)}
+              {n.path === '/notices' && notices > 0 ? t('nav.noticesCount', { count: notices }) : t(n.key)}
             </a>
           </li>
         ))}
@@ -178,6 +216,11 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
           </li>
         )}
       </ul>
+      {liveWorked.current && liveStatus !== 'open' && liveStatus !== null && (
+        <span className="muted small" role="status">
+          {t('live.reconnecting')}
+        </span>
+      )}
       {alerts && alerts.length > 0 && (
         <a className="key-alert-badge" href={alertPath} onClick={onLinkClick(alertPath)}>
           <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">

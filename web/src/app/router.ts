@@ -13,6 +13,8 @@ export type Route =
   | { name: 'devices' }
   | { name: 'journal' }
   | { name: 'admin'; section: 'overview' | 'accounts' | 'dns' | 'queues' | 'federation' | 'journal' }
+  | { name: 'search' }
+  | { name: 'notices' }
   | { name: 'not-found' };
 
 const ADMIN_SECTIONS = ['accounts', 'dns', 'queues', 'federation', 'journal'] as const;
@@ -29,6 +31,8 @@ export function parseRoute(pathname: string): Route {
   const admin = /^\/admin\/([a-z]+)\/?$/.exec(pathname);
   const section = ADMIN_SECTIONS.find((s) => s === admin?.[1]);
   if (section) return { name: 'admin', section };
+  if (pathname === '/search' || pathname === '/search/') return { name: 'search' };
+  if (pathname === '/notices' || pathname === '/notices/') return { name: 'notices' };
   const contact = /^\/contacts\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
   if (contact) return { name: 'contact', id: contact[1]!.toLowerCase() };
   const reply = /^\/reply\/([0-9a-fA-F-]{36})\/?$/.exec(pathname);
@@ -59,6 +63,22 @@ export function usePathname(): string {
     };
   }, []);
   return path;
+}
+
+/** A parameter of the current URL's query (`?q=`), re-read on navigate() and on back/forward. */
+export function useQueryParam(name: string): string | null {
+  const read = () => new URLSearchParams(location.search).get(name);
+  const [value, setValue] = useState(read);
+  useEffect(() => {
+    const update = () => setValue(new URLSearchParams(location.search).get(name));
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, [name]);
+  return value;
 }
 
 /** For <a href> links: a plain click navigates inside the app; modified clicks (new tab...) keep the browser's way. */

@@ -12,6 +12,7 @@ import { sanitizeMail } from '../mail-html/sanitize.ts';
 import { trustOf } from '../trust/trust-level.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
 import { EncryptedBody, encryptedForBrowser } from '../client-keys/EncryptedBody.tsx';
+import { useLiveEvent } from '../live/live-events.tsx';
 
 /** One discussion: its messages oldest first, each with its PI badge, the sender's trust level and the text body. */
 export function DiscussionScreen({ id }: { id: string }) {
@@ -39,9 +40,32 @@ export function DiscussionScreen({ id }: { id: string }) {
     };
   }, [api, id]);
   useEffect(load, [load]);
+  // Focus moves to the heading when the discussion opens, not when a live update redraws it.
+  const shownId = discussion?.id;
   useEffect(() => {
-    if (discussion) headingRef.current?.focus();
-  }, [discussion]);
+    if (shownId) headingRef.current?.focus();
+  }, [shownId]);
+
+  // Live updates: a new message of this discussion is appended (and read, since it is on screen); a change redraws
+  // the discussion's head; a resync reloads it.
+  useLiveEvent((e) => {
+    if (e.event === 'resync') {
+      load();
+      return;
+    }
+    if (e.data.discussionId !== id) return;
+    if (e.event === 'message.new' && typeof e.data.messageId === 'string') {
+      const messageId = e.data.messageId;
+      api.message(messageId).then(
+        (m) => {
+          setMessages((prev) => (prev === null || prev.some((x) => x.id === m.id) ? prev : [...prev, m]));
+          if (!m.read) api.markRead(m.id).catch(() => {});
+        },
+        () => {},
+      );
+    }
+    if (e.event === 'message.new' || e.event === 'discussion.updated') api.discussion(id).then(setDiscussion, () => {});
+  });
 
   const latestInbound = messages ? [...messages].reverse().find((m) => m.direction === 'inbound') : undefined;
 

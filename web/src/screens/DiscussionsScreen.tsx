@@ -8,6 +8,7 @@ import { useSession } from '../app/session.tsx';
 import { PiBadge } from '../design-system/PiBadge.tsx';
 import { TrustBadge } from '../design-system/TrustBadge.tsx';
 import { useDiscussionTrust } from '../trust/use-discussion-trust.ts';
+import { useLiveEvent } from '../live/live-events.tsx';
 import { discussionBreakdown } from './discussion-pi.ts';
 
 type Sort = 'date' | 'importance';
@@ -44,6 +45,29 @@ export function DiscussionsScreen() {
     };
   }, [api, sort]);
   useEffect(load, [load]);
+
+  // Live updates: a new message brings its discussion to the top (sorted by date), a changed one is redrawn in place;
+  // a resync (events missed) reloads the list.
+  useLiveEvent((m) => {
+    if (m.event === 'resync') {
+      load();
+      return;
+    }
+    if (m.event !== 'message.new' && m.event !== 'discussion.updated') return;
+    const id = m.data.discussionId;
+    if (typeof id !== 'string') return;
+    api.discussion(id).then(
+      (d) =>
+        setItems((prev) => {
+          if (prev === null) return prev;
+          const at = prev.findIndex((x) => x.id === d.id);
+          if (m.event === 'message.new' && sort === 'date') return [d, ...prev.filter((x) => x.id !== d.id)];
+          if (at < 0) return [d, ...prev];
+          return prev.map((x) => (x.id === d.id ? d : x));
+        }),
+      () => {},
+    );
+  });
 
   const loadingRef = useRef(false);
   const loadMore = async () => {
