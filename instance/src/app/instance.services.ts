@@ -353,7 +353,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       accountKeys: ownKeys,
       recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
     },
-    federation: composeFederation({ peers, config, queue }),
+    federation: composeFederation({ peers, config, queue, directoryClient }),
   });
   const routes = new RoutePreviewService({
     storage,
@@ -363,6 +363,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     domain: config.domain,
     tlsPolicy: config.outbound.tlsPolicy,
     providers: [federationRouteProvider(peers, config.domain)],
+    recipients: (address) => directoryClient.checkRecipient(address),
   });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
 
