@@ -133,6 +133,7 @@ export const en = {
     lowered: '{{address}}: {{from}} → {{to}}',
     fallbackLowers: 'If the federation closes, the message goes by email, which is less private.',
     consent: 'I understand, send it this way',
+    recipientUnknown: '{{address}} does not exist: {{domain}} says it has no such user. Nothing was sent; check the address.',
     consentMissing: 'Confirm that you want to send it by a less private route, or choose the most private one.',
     route: {
       federation: 'the federation (sealed)',

@@ -140,6 +140,7 @@ export const fr: Catalogue = {
     lowered: '{{address}} : {{from}} → {{to}}',
     fallbackLowers: 'Si la fédération se ferme, le message part par courriel, moins confidentiel.',
     consent: 'J’ai compris, l’envoyer ainsi',
+    recipientUnknown: '{{address}} n’existe pas : {{domain}} indique n’avoir aucun utilisateur de ce nom. Rien n’a été envoyé ; vérifiez l’adresse.',
     consentMissing:
       'Confirmez que vous voulez l’envoyer par une voie moins confidentielle, ou choisissez la plus confidentielle.',
     route: {
