@@ -108,6 +108,8 @@ export interface FederationFacts {
   forwardSecret: boolean;
   senderAuthenticated: boolean;
   e2e: boolean;
+  /** The sealed envelope's id: the inbox signed a receipt for it when it accepted the message. */
+  envelopeId?: string;
 }
 
 export interface MessageFacts {
@@ -298,4 +300,19 @@ export interface Device {
   revokedAt: string | null;
   current: boolean;
   pi: PiBreakdown;
+}
+
+/** GET /api/v1/federation/peers/:domain: what the registry's verified feed says of a correspondent's instance. */
+export interface PeerInstance {
+  domain: string;
+  entry: {
+    standing: 'labelled' | 'expired' | 'suspended' | 'revoked';
+    labelValid: boolean;
+    labelId: string;
+    issuer: string | null;
+    labelExpiresAt: string;
+    instancePi: PiBreakdown;
+    revocation: { reason: string | null; at: string | null } | null;
+    feedSerial: number | null;
+  } | null;
 }

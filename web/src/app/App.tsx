@@ -13,6 +13,7 @@ import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
+import { clearPeerCache } from '../trust/use-peer.ts';
 import { useKeyAlerts } from './key-alerts.ts';
 import { navigate, onLinkClick, parseRoute, type Route, usePathname } from './router.ts';
 import { SessionContext, type SessionContextValue, useSession as useSessionValue } from './session.tsx';
@@ -34,6 +35,7 @@ export function App() {
     sessionStore.clear();
     clearDiscussionTrustCache();
     clearContactTrustCache();
+    clearPeerCache();
     setSession(null);
     setNotice(why);
     navigate('/sign-in', { replace: true });
