@@ -108,8 +108,8 @@ export interface FederationFacts {
   forwardSecret: boolean;
   senderAuthenticated: boolean;
   e2e: boolean;
-  /** The sealed envelope's id: the inbox signed a receipt for it when it accepted the message. */
-  envelopeId?: string;
+  /** The inbox accepted the envelope and returned the sending instance a signed receipt. */
+  receipt?: boolean;
 }
 
 export interface MessageFacts {

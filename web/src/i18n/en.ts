@@ -441,6 +441,7 @@ export const en = {
       revoked:
         'The registry revoked the label of {{instance}}: it no longer vouches for this instance, and its messages no longer come over the federation.',
     },
+    validThen: 'When this message came, the label of {{instance}} was valid. Since then:',
     reason: 'The registry’s reason: “{{reason}}”.',
   },
   federation: {

@@ -453,6 +453,7 @@ export const fr: Catalogue = {
       revoked:
         'Le registre a révoqué le label de {{instance}} : il ne se porte plus garant de cette instance, et ses messages ne passent plus par la fédération.',
     },
+    validThen: 'Quand ce message est arrivé, le label de {{instance}} était valide. Depuis :',
     reason: 'Motif donné par le registre : « {{reason}} ».',
   },
   federation: {

@@ -172,8 +172,8 @@ function HowItCame({ message: m, peer }: { message: MessageDetail; peer: PeerIns
             <li className={fed.forwardSecret ? 'fact-yes' : 'fact-no'}>
               {t(fed.forwardSecret ? 'federation.forwardSecret' : 'federation.notForwardSecret')}
             </li>
-            <li className={fed.envelopeId ? 'fact-yes' : 'fact-no'}>
-              {t(fed.envelopeId ? 'federation.receipt' : 'federation.noReceipt', { instance: fed.peerDomain })}
+            <li className={fed.receipt ? 'fact-yes' : 'fact-no'}>
+              {t(fed.receipt ? 'federation.receipt' : 'federation.noReceipt', { instance: fed.peerDomain })}
             </li>
           </ul>
         </>
@@ -182,6 +182,7 @@ function HowItCame({ message: m, peer }: { message: MessageDetail; peer: PeerIns
       )}
       {lost && (
         <p className="peer-alert small" role="note">
+          {viaFederation && fed.labelValid ? `${t('peer.validThen', { instance: fed.peerDomain })} ` : ''}
           {t(`peer.lost.${standing}`, { instance: peer!.domain })}
           {entry.revocation?.reason ? ` ${t('peer.reason', { reason: entry.revocation.reason })}` : ''}
         </p>
