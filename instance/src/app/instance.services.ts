@@ -353,7 +353,12 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       accountKeys: ownKeys,
       recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
     },
-    federation: composeFederation({ peers, config, queue, directoryClient }),
+    federation: composeFederation({
+      peers,
+      config,
+      queue,
+      ...(config.federation.recipientCheck ? { directoryClient } : {}),
+    }),
   });
   const routes = new RoutePreviewService({
     storage,
@@ -363,7 +368,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     domain: config.domain,
     tlsPolicy: config.outbound.tlsPolicy,
     providers: [federationRouteProvider(peers, config.domain)],
-    recipients: (address) => directoryClient.checkRecipient(address),
+    ...(config.federation.recipientCheck
+      ? { recipients: (address: string) => directoryClient.checkRecipient(address) }
+      : {}),
   });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
 
