@@ -415,6 +415,7 @@ export async function requestSignatureVectors() {
     );
   const post = await sign();
   const get = await sign({ method: 'GET', path: '/federation/v1/keys/bob', body: new Uint8Array() });
+  const check = await sign({ method: 'GET', path: '/federation/v1/recipients/bob', body: new Uint8Array() });
   const verify = { expectedDestination: beta.domain, now: T0 + 10 };
   const request = (signature: string | null, changes: Record<string, unknown> = {}) => ({
     method: 'POST',
@@ -493,6 +494,27 @@ export async function requestSignatureVectors() {
         'another body',
         request(post, { body: encodeBase64Url(utf8Encode('{}')) }),
         'request_signature_digest_mismatch',
+      ),
+      {
+        name: 'GET of the recipient check (SPEC.md §12.1, empty body)',
+        request: { method: 'GET', path: '/federation/v1/recipients/bob', body: '', signature: check },
+        verify,
+        expected: {
+          ok: true,
+          instance: alpha.domain,
+          kid: alpha.signingKey.kid,
+          claims: {
+            ...claims,
+            method: 'GET',
+            path: '/federation/v1/recipients/bob',
+            contentSha256: contentSha256(new Uint8Array()),
+          },
+        },
+      },
+      rejected(
+        'a recipient check signed for bob, asking about another user',
+        { method: 'GET', path: '/federation/v1/recipients/carol', body: '', signature: check },
+        'request_signature_bad',
       ),
     ],
   };

@@ -220,6 +220,9 @@ export {
 } from './key-directory.ts';
 export type { KeyDirectoryEntry, SignKeyDirectoryInput, VerifyKeyDirectoryOptions } from './key-directory.ts';
 
+export { RECIPIENT_CHECK_PATH_PREFIX, recipientCheckPath, recipientCheckVerdict } from './recipient-check.ts';
+export type { RecipientCheckVerdict } from './recipient-check.ts';
+
 export {
   DEFAULT_TRUST_LIFETIME_SECONDS,
   MAX_TRUST_LIFETIME_SECONDS,

@@ -1,6 +1,7 @@
 import { INBOX_PATH } from './envelope.ts';
 import { KEY_DIRECTORY_PATH_PREFIX } from './key-directory.ts';
 import { PREKEYS_PATH } from './prekeys.ts';
+import { RECIPIENT_CHECK_PATH_PREFIX } from './recipient-check.ts';
 import { TRUST_PATH_PREFIX } from './trust.ts';
 import { DESCRIPTOR_WELL_KNOWN_PATH } from './descriptor.ts';
 
@@ -18,4 +19,5 @@ export const FEDERATION_PATHS = {
   inbox: INBOX_PATH,
   keys: `${KEY_DIRECTORY_PATH_PREFIX}:local`,
   trust: `${TRUST_PATH_PREFIX}:local`,
+  recipients: `${RECIPIENT_CHECK_PATH_PREFIX}:local`,
 } as const;

@@ -83,6 +83,10 @@ describe('federated delivery alpha.test -> beta.test', () => {
       alpha: {
         logTo: logs,
         env: {
+          // This file is about delivery and what the peer's inbox answers (recipient_unknown bounces, labels lapsing
+          // between queueing and sending, counted in directory lookups): compose does not ask beta first here. The
+          // recipient check has its own tests (federation-recipient-check.test.ts).
+          CALIOPEN_FEDERATION_RECIPIENT_CHECK: 'false',
           CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`,
           CALIOPEN_OUTBOUND_RETRY_ATTEMPTS: '2',
           CALIOPEN_OUTBOUND_RETRY_BASE_DELAY_MS: '200',

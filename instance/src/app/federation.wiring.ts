@@ -118,9 +118,14 @@ export function composeFederation(deps: {
     outbound: Pick<InstanceConfig['outbound'], 'retry'>;
   };
   queue: JobQueue;
+  /** The recipient check at member instances (PeerDirectoryClient.checkRecipient). */
+  directoryClient?: Pick<PeerDirectoryClient, 'checkRecipient'>;
 }): ComposeFederation {
-  const { peers, config, queue } = deps;
+  const { peers, config, queue, directoryClient } = deps;
   return {
+    ...(directoryClient
+      ? { checkRecipient: async (address: string) => (await directoryClient.checkRecipient(address)).verdict }
+      : {}),
     routes: (domain) => federationRouteOpen(peers(), config.domain, domain).open,
     reason: (domain) => federationRouteOpen(peers(), config.domain, domain).reason,
     emailFallback: config.federation.emailFallback,

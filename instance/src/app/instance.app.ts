@@ -225,6 +225,9 @@ function federatedDirectory(services: InstanceServices): DirectorySource {
       const pi = await services.privacy.accountPi(account.id);
       return { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
     },
+    async recipientExists(local) {
+      return (await enabledAccount(local)) !== null;
+    },
   };
 }
 

@@ -378,7 +378,12 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       accountKeys: ownKeys,
       recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
     },
-    federation: composeFederation({ peers, config, queue }),
+    federation: composeFederation({
+      peers,
+      config,
+      queue,
+      ...(config.federation.recipientCheck ? { directoryClient } : {}),
+    }),
   });
   const routes = new RoutePreviewService({
     storage,
@@ -388,6 +393,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     domain: config.domain,
     tlsPolicy: config.outbound.tlsPolicy,
     providers: [federationRouteProvider(peers, config.domain)],
+    ...(config.federation.recipientCheck
+      ? { recipients: (address: string) => directoryClient.checkRecipient(address) }
+      : {}),
   });
   const trustSharing = new SqliteTrustSharingStore(config.dataDir);
   const noticeStore = new SqliteNoticeStore(config.dataDir);

@@ -213,6 +213,11 @@ export const InstanceConfigSchema = Type.Object(
         syncSeconds: Type.Integer({ minimum: 5, maximum: 7 * 24 * 3600 }),
         /** Policy: a message whose federation route closes before delivery goes by email instead of back to its sender. */
         emailFallback: Type.Boolean(),
+        /**
+         * Before sending to a member instance (and in the route preview), ask it whether the recipient exists
+         * (SPEC.md §12.1): an unknown user is refused at once instead of bouncing after the message was queued.
+         */
+        recipientCheck: Type.Boolean(),
       },
       { additionalProperties: false },
     ),
@@ -267,7 +272,7 @@ export const DEFAULTS = {
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   remoteImages: { maxBytes: 5 * 1024 * 1024, timeoutMs: 10_000, allowAddresses: [] },
-  federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false },
+  federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false, recipientCheck: true },
   log: { level: 'info' },
 } as const;
 
@@ -336,4 +341,5 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_FEDERATION_REGISTRY_KEYS: { path: 'federation.registryKeys', kind: 'string' },
   CALIOPEN_FEDERATION_SYNC_SECONDS: { path: 'federation.syncSeconds', kind: 'integer' },
   CALIOPEN_FEDERATION_EMAIL_FALLBACK: { path: 'federation.emailFallback', kind: 'boolean' },
+  CALIOPEN_FEDERATION_RECIPIENT_CHECK: { path: 'federation.recipientCheck', kind: 'boolean' },
 };

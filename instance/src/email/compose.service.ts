@@ -140,6 +140,11 @@ export interface ComposeFederation {
   emailFallback: boolean;
   /** Queues the delivery job (queue 'federation-out'). */
   enqueue(job: DeliveryJob): Promise<void>;
+  /**
+   * Asks the member instance of `address` whether it exists (SPEC.md §12.1): `unknown` refuses the message before it
+   * is queued; `unverified` (not a member, no answer) leaves it to the peer's inbox.
+   */
+  checkRecipient?(address: string): Promise<'exists' | 'unknown' | 'unverified'>;
 }
 
 interface OpenPgpPlan {
@@ -591,6 +596,13 @@ export class ComposeService {
           throw new AppError(
             'recipient_unknown',
             `${where}: ${parsed.value.address} is not an account of this instance.`,
+          );
+      }
+      if (localAccount === null && deps.federation?.checkRecipient) {
+        if ((await deps.federation.checkRecipient(parsed.value.address)) === 'unknown')
+          throw new AppError(
+            'recipient_unknown',
+            `${where}: ${parsed.value.domain} says it has no user ${parsed.value.address}; nothing was sent.`,
           );
       }
       out.push({ kind, name, email: parsed.value, localAccount });

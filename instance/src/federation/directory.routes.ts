@@ -2,6 +2,7 @@ import {
   FEDERATION_HTTP_ERRORS,
   ERROR_CODES as PROTOCOL_ERRORS,
   KEY_DIRECTORY_PATH_PREFIX,
+  RECIPIENT_CHECK_PATH_PREFIX,
   TRUST_PATH_PREFIX,
   isLocalPart,
   signKeyDirectoryEntry,
@@ -20,6 +21,43 @@ export interface DirectorySource {
   publicKeyOf(local: string): Promise<{ publicKey: Uint8Array; fingerprint: string } | null>;
   /** The user's account PI summary when the user allows sharing it, else null (no such user alike). */
   sharedTrustOf(local: string): Promise<PiSummary | null>;
+  /** Whether `local` is an enabled account that can receive (the recipient check, SPEC.md §12.1). */
+  recipientExists(local: string): Promise<boolean>;
+}
+
+/** The recipient check's allowance per asking instance: a burst, refilled over time (SPEC.md §12.1). */
+export interface RecipientCheckRate {
+  burst: number;
+  perSecond: number;
+}
+
+export const DEFAULT_RECIPIENT_CHECK_RATE: RecipientCheckRate = { burst: 30, perSecond: 1 };
+
+/** A token bucket per asking instance, in memory (bounded: the feed lists the askers, at most a few thousand). */
+export class PeerRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly rate: RecipientCheckRate,
+    private readonly nowMs: () => number,
+    private readonly maxPeers = 10_000,
+  ) {}
+
+  /** Takes one token for `peer`: 0 when allowed, else the seconds to wait before the next one. */
+  take(peer: string): number {
+    const now = this.nowMs();
+    const b = this.buckets.get(peer) ?? { tokens: this.rate.burst, at: now };
+    b.tokens = Math.min(this.rate.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.rate.perSecond);
+    b.at = now;
+    this.buckets.delete(peer);
+    this.buckets.set(peer, b);
+    while (this.buckets.size > this.maxPeers) this.buckets.delete(this.buckets.keys().next().value!);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.rate.perSecond));
+  }
 }
 
 export interface DirectoryRouteDeps {
@@ -29,6 +67,8 @@ export interface DirectoryRouteDeps {
   nowSeconds: () => number;
   source: DirectorySource;
   logger: Pick<Logger, 'info'>;
+  /** The recipient check's allowance per peer (DEFAULT_RECIPIENT_CHECK_RATE). */
+  recipientCheckRate?: RecipientCheckRate;
 }
 
 const EMPTY = new Uint8Array();
@@ -52,10 +92,10 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: DirectoryRou
     request: FastifyRequest,
     reply: FastifyReply,
     what: string,
-  ): Promise<{ now: number } | null> => {
+  ): Promise<{ now: number; peer: string } | null> => {
     const now = deps.nowSeconds();
     const auth = await authenticatePeer(request, EMPTY, { domain: deps.domain, now, peers: deps.peers });
-    if (auth.ok) return { now };
+    if (auth.ok) return { now, peer: auth.domain };
     deps.logger.info({ peer: auth.domain, code: auth.code }, `federation ${what} request refused`);
     problem(reply, auth.code, auth.message);
     return null;
@@ -90,5 +130,25 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: DirectoryRou
     const jws = await signTrustStatement({ domain: deps.domain, local, pi, issuedAt: authed.now }, deps.signingKey);
     reply.header('cache-control', 'no-store');
     return reply.code(200).type('application/jose').send(jws);
+  });
+
+  // The recipient check (SPEC.md §12.1): yes or no for one local part, to labelled peers only, rate-limited per peer.
+  const rate = deps.recipientCheckRate ?? DEFAULT_RECIPIENT_CHECK_RATE;
+  const limiter = new PeerRateLimiter(rate, () => deps.nowSeconds() * 1000);
+  app.get<{ Params: { local: string } }>(`${RECIPIENT_CHECK_PATH_PREFIX}:local`, async (request, reply) => {
+    const authed = await authenticate(request, reply, 'recipient check');
+    if (authed === null) return reply;
+    const wait = limiter.take(authed.peer);
+    if (wait > 0) {
+      deps.logger.info({ peer: authed.peer, code: 'peer_rate_limited' }, 'federation recipient check refused');
+      reply.header('retry-after', String(wait));
+      return problem(reply, 'peer_rate_limited', `At most ${rate.burst} recipient checks at once; retry in ${wait} s.`);
+    }
+    const local = request.params.local;
+    const exists = isLocalPart(local) && (await deps.source.recipientExists(local));
+    deps.logger.info({ peer: authed.peer, exists }, 'federation recipient check');
+    reply.header('cache-control', 'no-store');
+    if (!exists) return problem(reply, 'recipient_unknown');
+    return reply.code(204).send();
   });
 }

@@ -28,6 +28,8 @@ export interface PeerRequest {
 export interface PeerResponse {
   status: number;
   contentType: string;
+  /** The `Retry-After` header when the peer gave one (429, 503), as sent. */
+  retryAfter?: string;
   body: Buffer;
   /** TLS as negotiated on this connection. */
   tls: { version: string; cipher: string };
@@ -115,6 +117,7 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
           resolve({
             status: res.statusCode ?? 0,
             contentType: String(res.headers['content-type'] ?? ''),
+            ...(typeof res.headers['retry-after'] === 'string' ? { retryAfter: res.headers['retry-after'] } : {}),
             body: Buffer.concat(chunks),
             tls: tls ?? { version: 'unknown', cipher: 'unknown' },
             remote: `${url.hostname}:${url.port || 443}`,

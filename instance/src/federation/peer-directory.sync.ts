@@ -294,6 +294,41 @@ export class PeerFeedSync {
     return this.ownRevocation;
   }
 
+  private readonly revocations = new Map<
+    string,
+    { serial: number | null; value: PeerDirectoryStatus['ownRevocation'] }
+  >();
+
+  /**
+   * Why the registry revoked a peer, from its public record (`GET /v1/instances/:domain`): words for users, read only
+   * for a peer the signed feed says is revoked, once per feed serial (cached; bounded). The revocation itself comes
+   * from the feed; null when the record cannot be read.
+   */
+  async fetchRevocation(domain: string): Promise<PeerDirectoryStatus['ownRevocation']> {
+    const peer = this.feed.peer(domain);
+    if (peer === null || peer.status !== 'revoked') return null;
+    const serial = this.feed.state?.feed.serial ?? null;
+    const hit = this.revocations.get(peer.domain);
+    if (hit !== undefined && hit.serial === serial && hit.value !== null) return hit.value;
+    let value: PeerDirectoryStatus['ownRevocation'] = null;
+    try {
+      const res = await this.get(`/v1/instances/${encodeURIComponent(peer.domain)}`, { accept: 'application/json' });
+      if (res.status === 200) {
+        const body = (await res.json().catch(() => null)) as {
+          revocation?: { reason?: unknown; at?: unknown } | null;
+        } | null;
+        value = body?.revocation
+          ? { reason: cleanText(body.revocation.reason, 500), at: cleanText(body.revocation.at, 40) }
+          : null;
+      }
+    } catch {
+      // unreachable: the reason stays unknown
+    }
+    this.revocations.set(peer.domain, { serial, value });
+    while (this.revocations.size > 1000) this.revocations.delete(this.revocations.keys().next().value!);
+    return value;
+  }
+
   async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     const url = `${this.options.registryUrl.replace(/\/+$/, '')}${path}`;
     try {
@@ -306,4 +341,14 @@ export class PeerFeedSync {
       throw new SyncError('feed_unreachable', `The registry could not be reached: ${(e as Error).message}`);
     }
   }
+}
+
+/** A string from the registry's public record, fit to show: control characters out, bounded; else null. */
+function cleanText(v: unknown, max: number): string | null {
+  return typeof v === 'string'
+    ? v
+        .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+        .trim()
+        .slice(0, max) || null
+    : null;
 }

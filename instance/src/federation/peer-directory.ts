@@ -122,6 +122,16 @@ export class PeerDirectory implements InstanceStanding {
     return this.syncer.sync();
   }
 
+  /** The registry's name, the issuer of the labels in the feed (null before the first feed). */
+  registryName(): string | null {
+    return this.feed.state?.feed.registry ?? null;
+  }
+
+  /** See PeerFeedSync.fetchRevocation: the registry's published reason for a peer's revocation. */
+  fetchRevocation(domain: string): Promise<PeerDirectoryStatus['ownRevocation']> {
+    return this.syncer.fetchRevocation(domain);
+  }
+
   /** See PeerFeedSync.fetchOwnRevocation: the registry's published reason for this instance's revocation. */
   fetchOwnRevocation(): Promise<PeerDirectoryStatus['ownRevocation']> {
     return this.syncer.fetchOwnRevocation();

@@ -3,12 +3,15 @@ import {
   FEDERATION_HTTP_ERRORS,
   REQUEST_SIGNATURE_HEADER,
   keyDirectoryPath,
+  recipientCheckPath,
+  recipientCheckVerdict,
   signRequest,
   trustPath,
   verifyKeyDirectoryEntry,
   verifyTrustStatement,
   type Ed25519KeyPair,
   type KeyDirectoryEntry,
+  type RecipientCheckVerdict,
   type TrustStatement,
 } from '@caliopen/federation-protocol';
 import type { Logger } from 'pino';
@@ -65,6 +68,8 @@ const MINUTE = 60_000;
 export class PeerDirectoryClient {
   private readonly trustCache = new Map<string, { expires: number; value: TrustStatement | null }>();
   private readonly running = new Map<string, Promise<TrustStatement | null>>();
+  private readonly recipientCache = new Map<string, { expires: number; verdict: RecipientCheckVerdict }>();
+  private readonly checking = new Map<string, Promise<RecipientCheckVerdict>>();
 
   constructor(private readonly deps: PeerDirectoryClientDeps) {}
 
@@ -83,7 +88,12 @@ export class PeerDirectoryClient {
     return split !== null && this.openPeer(split.domain) !== null;
   }
 
-  private async get(peer: PeerInfo, path: string): Promise<PeerAnswer<string>> {
+  /** A signed GET to the peer (SPEC.md §6), over TLS pinned to the feed's certificate; null when unreachable. */
+  private async ask(
+    peer: PeerInfo,
+    path: string,
+    accept: string,
+  ): Promise<{ ok: true; response: PeerResponse } | { ok: false; message: string }> {
     const now = Math.floor(this.deps.clock().getTime() / 1000);
     const { signingKey, clientCert } = await this.deps.credentials();
     const signature = await signRequest(
@@ -91,35 +101,72 @@ export class PeerDirectoryClient {
       signingKey,
     );
     const base = (peer.endpoints.federation ?? peer.endpoints['https'] ?? '').replace(/\/+$/, '');
-    let response: PeerResponse;
     try {
-      response = await (this.deps.request ?? peerRequest)({
+      const response = await (this.deps.request ?? peerRequest)({
         url: `${base}${path}`,
         method: 'GET',
-        headers: { accept: 'application/jose', [REQUEST_SIGNATURE_HEADER]: signature },
+        headers: { accept, [REQUEST_SIGNATURE_HEADER]: signature },
         pinSha256: peer.certificateSha256,
         clientCert,
         timeoutMs: this.deps.timeoutMs ?? 10_000,
         ...(this.deps.lookup ? { lookup: this.deps.lookup } : {}),
         maxResponseBytes: 256 * 1024,
       });
+      return { ok: true, response };
     } catch (e) {
-      return {
-        ok: false,
-        code: 'peer_unreachable',
-        message: e instanceof PeerTransportError ? e.message : 'The peer could not be reached.',
-      };
+      return { ok: false, message: e instanceof PeerTransportError ? e.message : 'The peer could not be reached.' };
     }
+  }
+
+  private async get(peer: PeerInfo, path: string): Promise<PeerAnswer<string>> {
+    const asked = await this.ask(peer, path, 'application/jose');
+    if (!asked.ok) return { ok: false, code: 'peer_unreachable', message: asked.message };
+    const response = asked.response;
     const body = response.body.toString('utf8');
     if (response.status === 200) return { ok: true, value: body.trim() };
-    let code = 'peer_error';
-    try {
-      const parsed = JSON.parse(body) as { code?: unknown };
-      if (typeof parsed.code === 'string' && parsed.code in FEDERATION_HTTP_ERRORS) code = parsed.code;
-    } catch {
-      // not a problem document: the status says enough
-    }
+    const code = problemCode(body) ?? 'peer_error';
     return { ok: false, code, message: `${peer.domain} answered HTTP ${response.status} (${code}).` };
+  }
+
+  /**
+   * Whether `address` exists at its member instance (SPEC.md §12.1, the recipient check), asked while the federation
+   * is open to it: `unknown` only when the peer says `recipient_unknown`; anything else (not a member, unreachable,
+   * rate-limited, an older peer) is `unverified` and leaves the decision to the peer's inbox. Cached per address
+   * (an answer "exists" 5 minutes, "unknown" 1 minute; bounded); one lookup per address at a time.
+   */
+  async checkRecipient(address: string): Promise<{ verdict: RecipientCheckVerdict; domain: string | null }> {
+    const split = splitAddress(address);
+    const peer = split === null ? null : this.openPeer(split.domain);
+    if (split === null || peer === null) return { verdict: 'unverified', domain: split?.domain ?? null };
+    let path: string;
+    try {
+      path = recipientCheckPath(split.local);
+    } catch {
+      return { verdict: 'unverified', domain: peer.domain };
+    }
+    const key = `${split.local}@${peer.domain}`;
+    const now = this.deps.clock().getTime();
+    const hit = this.recipientCache.get(key);
+    if (hit !== undefined && hit.expires > now) return { verdict: hit.verdict, domain: peer.domain };
+    let pending = this.checking.get(key);
+    if (pending === undefined) {
+      pending = (async () => {
+        const asked = await this.ask(peer, path, 'application/problem+json');
+        const verdict = asked.ok
+          ? recipientCheckVerdict(asked.response.status, problemCode(asked.response.body.toString('utf8')))
+          : 'unverified';
+        if (verdict !== 'unverified') {
+          const at = this.deps.clock().getTime();
+          this.recipientCache.delete(key);
+          this.recipientCache.set(key, { expires: at + (verdict === 'exists' ? 5 : 1) * MINUTE, verdict });
+          while (this.recipientCache.size > (this.deps.maxEntries ?? 10_000))
+            this.recipientCache.delete(this.recipientCache.keys().next().value!);
+        } else this.deps.logger?.debug({ peer: peer.domain }, 'federation recipient check: no answer');
+        return verdict;
+      })().finally(() => this.checking.delete(key));
+      this.checking.set(key, pending);
+    }
+    return { verdict: await pending, domain: peer.domain };
   }
 
   /** The key `address`'s instance publishes for it (SPEC.md §12), verified; the fingerprint checked against the key. */
@@ -241,4 +288,14 @@ function splitAddress(address: string): { local: string; domain: string } | null
   const at = normalised.lastIndexOf('@');
   if (at <= 0) return null;
   return { local: normalised.slice(0, at), domain: normalised.slice(at + 1) };
+}
+
+/** The `code` of a problem document, when it is one of the protocol's codes. */
+function problemCode(body: string): string | null {
+  try {
+    const parsed = JSON.parse(body) as { code?: unknown };
+    return typeof parsed.code === 'string' && parsed.code in FEDERATION_HTTP_ERRORS ? parsed.code : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { problemResponses } from '../api/problem.ts';
+import { PiBreakdownDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
+import { AppError } from '../shared/errors.ts';
 import type { PeerDirectory } from './peer-directory.ts';
 import { explainStanding } from './standing.ts';
 
@@ -59,6 +61,48 @@ const FederationStatusDto = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const PeerDto = Type.Object(
+  {
+    domain: Type.String(),
+    entry: Type.Union(
+      [
+        Type.Object(
+          {
+            standing: Type.Union(
+              ['labelled', 'expired', 'suspended', 'revoked'].map((s) => Type.Literal(s)),
+              {
+                description: 'The label as the verified feed says now (expired: labelled, but past its expiry).',
+              },
+            ),
+            labelValid: Type.Boolean(),
+            labelId: Type.String(),
+            issuer: Type.Union([Type.String(), Type.Null()], { description: 'The registry that issued the label.' }),
+            labelExpiresAt: Type.String({ format: 'date-time' }),
+            instancePi: PiBreakdownDto,
+            revocation: Type.Union([
+              Type.Object(
+                {
+                  reason: Type.Union([Type.String(), Type.Null()]),
+                  at: Type.Union([Type.String(), Type.Null()]),
+                },
+                { additionalProperties: false },
+              ),
+              Type.Null(),
+            ]),
+            feedSerial: Type.Union([Type.Integer(), Type.Null()]),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      { description: 'null: the feed does not list this domain (not a member instance), or federation is off.' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /**
  * `GET /api/v1/federation`: this instance's standing at the registry and the state of its peer directory, for its
@@ -124,6 +168,46 @@ export const federationStatusRoutes: FastifyPluginAsync<{
           lastError: status.lastError,
           forkDetected: status.fork !== null,
           ownEntryMismatch: status.ownEntryMismatch === null ? null : [...status.ownEntryMismatch.fields],
+        },
+      };
+    },
+  );
+
+  /**
+   * `GET /api/v1/federation/peers/:domain`: what the registry's verified feed says of a correspondent's instance — its
+   * label (issuer, expiry, standing, the reason the registry published for a revocation) and its instance PI with the
+   * breakdown — for the trust card. Answered from the feed held here; only a revoked peer's reason is read from the
+   * registry's public record, once per feed.
+   */
+  app.get<{ Params: { domain: string } }>(
+    '/api/v1/federation/peers/:domain',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['federation'],
+        summary: "A member instance's label, standing and instance PI, as the registry's feed says.",
+        params: Type.Object({ domain: Type.String({ minLength: 1, maxLength: 253 }) }),
+        response: { 200: PeerDto, ...problemResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const domain = request.params.domain.toLowerCase();
+      if (!DOMAIN.test(domain)) throw new AppError('validation_failed', 'domain is not a domain name.');
+      const peers = directory();
+      const peer = peers?.peer(domain) ?? null;
+      if (peers === null || peer === null) return { domain, entry: null };
+      const expired = peer.status === 'labelled' && !peer.labelValid;
+      return {
+        domain: peer.domain,
+        entry: {
+          standing: expired ? ('expired' as const) : peer.status,
+          labelValid: peer.labelValid,
+          labelId: peer.labelId,
+          issuer: peers.registryName(),
+          labelExpiresAt: iso(peer.labelExpiresAt)!,
+          instancePi: toPiBreakdownDto(peer.pi),
+          revocation: peer.status === 'revoked' ? await peers.fetchRevocation(peer.domain) : null,
+          feedSerial: peers.status().serial,
         },
       };
     },

@@ -102,6 +102,10 @@ const FederationFactsDto = Type.Object(
     e2e: Type.Boolean({
       description: 'The sender declared the content end-to-end encrypted (OpenPGP) to the recipient.',
     }),
+    receipt: Type.Boolean({
+      description:
+        'This instance accepted the envelope and returned the sending instance a receipt it signed, naming the envelope id.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -257,6 +261,7 @@ function federationDto(v: unknown): Static<typeof FederationFactsDto> | null {
     forwardSecret: o.forwardSecret === true,
     senderAuthenticated: o.senderAuthenticated === true,
     e2e: o.e2e === true,
+    receipt: str(o?.envelopeId) !== null,
   };
 }
 

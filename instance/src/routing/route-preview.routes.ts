@@ -79,6 +79,8 @@ function toPreviewDto(p: RoutePreview): Static<typeof PreviewDto> {
  * `GET /api/v1/routes?to=ADDRESS`: the routes to that recipient, most private first, whether each is available and
  * the Privacy Index a message sent that way would get, and the route sending now would take. Looking it up may query
  * the recipient's Web Key Directory and DNS for a key (cached), and files what it finds with the recipient's contact.
+ * An address its member instance says it does not have (the recipient check, SPEC.md §12.1) is refused: 404
+ * `recipient_unknown`, before anything is written.
  */
 export const routePreviewRoutes: FastifyPluginAsync<{ routes: RoutePreviewService }> = async (app, { routes }) => {
   app.get(
@@ -90,7 +92,7 @@ export const routePreviewRoutes: FastifyPluginAsync<{ routes: RoutePreviewServic
         summary:
           'The routes to a recipient (OpenPGP email, TLS email, plain email...), the Privacy Index each gives, and the one sending would use.',
         querystring: PreviewQuery,
-        response: { 200: PreviewDto, ...problemResponses(400, 401) },
+        response: { 200: PreviewDto, ...problemResponses(400, 401, 404) },
       },
     },
     async (request) => {

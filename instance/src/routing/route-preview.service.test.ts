@@ -26,8 +26,9 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
   let ownKey: typeof OWN | null;
   let tlsPolicy: 'opportunistic' | 'required';
 
-  const make = (providers: RouteProvider[] = []) => {
+  const make = (providers: RouteProvider[] = [], recipients?: RoutePreviewDeps['recipients']) => {
     const deps: RoutePreviewDeps = {
+      ...(recipients ? { recipients } : {}),
       storage,
       privacy: { isKnown: async () => false },
       keys: {
@@ -208,5 +209,30 @@ describe('route preview: the routes to a recipient, the PI each gives, the one c
         bad,
       );
     }
+  });
+
+  test('the recipient check: a member instance that says "no such user" makes the preview recipient_unknown; nothing else refuses', async () => {
+    const asked: string[] = [];
+    const answers: Record<string, 'exists' | 'unknown' | 'unverified'> = {
+      'nobody@beta.test': 'unknown',
+      'bob@beta.test': 'exists',
+      'carol@beta.test': 'unverified',
+    };
+    const service = make([], async (address) => {
+      asked.push(address);
+      return { verdict: answers[address] ?? 'unverified', domain: 'beta.test' };
+    });
+    await assert.rejects(service.preview(sender, 'Nobody@Beta.Test'), (e: unknown) => {
+      assert.ok(e instanceof AppError);
+      assert.equal(e.code, 'recipient_unknown');
+      assert.match(e.message, /beta\.test says it has no user nobody@beta\.test/);
+      return true;
+    });
+    assert.ok((await service.preview(sender, 'bob@beta.test')).routes.length > 0);
+    assert.ok((await service.preview(sender, 'carol@beta.test')).routes.length > 0, 'no answer: no refusal');
+    // Addresses of this instance are never asked of anyone; invalid input is refused before any question.
+    await service.preview(sender, `lou@${DOMAIN}`);
+    await assert.rejects(service.preview(sender, 'not an address'), /not|invalid|address/i);
+    assert.deepEqual(asked, ['nobody@beta.test', 'bob@beta.test', 'carol@beta.test']);
   });
 });

@@ -88,6 +88,11 @@ export interface RoutePreviewDeps {
   tlsPolicy: 'opportunistic' | 'required';
   /** More providers of routes beside email's (the federation's: federation.wiring.ts federationRouteProvider). */
   providers?: readonly RouteProvider[];
+  /**
+   * Asks the recipient's member instance whether the address exists (SPEC.md §12.1, PeerDirectoryClient): `unknown`
+   * makes the preview a `recipient_unknown` refusal, before anything is written or sent.
+   */
+  recipients?: (address: string) => Promise<{ verdict: 'exists' | 'unknown' | 'unverified'; domain: string | null }>;
 }
 
 export class RoutePreviewService {
@@ -106,6 +111,11 @@ export class RoutePreviewService {
       );
     const address = parsed.value.address.toLowerCase();
     const domain = parsed.value.domain.toLowerCase();
+    if (domain !== this.deps.domain.toLowerCase() && this.deps.recipients) {
+      const check = await this.deps.recipients(address);
+      if (check.verdict === 'unknown')
+        throw new AppError('recipient_unknown', `${check.domain ?? domain} says it has no user ${address}.`);
+    }
     const contact = await this.deps.storage.contacts.findByIdentity(sender.id, 'email', address);
     const knownContact = await this.deps.privacy.isKnown(sender.id, contact?.id ?? null, address);
     const context: RouteContext = { sender, address, domain, knownContact };

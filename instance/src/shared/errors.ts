@@ -131,7 +131,8 @@ export const ERROR_CODES = {
   },
   recipient_unknown: {
     status: 404,
-    title: 'A recipient names no contact of yours, a contact without an email address, or no account of this instance.',
+    title:
+      'A recipient names no contact of yours, a contact without an email address, no account of this instance, or a user its member instance says it does not have (the recipient check, asked before sending).',
   },
   header_invalid: {
     status: 400,

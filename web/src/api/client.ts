@@ -19,6 +19,7 @@ import type {
   MessageDetail,
   MessageSummary,
   Page,
+  PeerInstance,
   Problem,
   RoutePreview,
   SearchReply,
@@ -145,6 +146,11 @@ export class ApiClient {
     const q = new URLSearchParams({ sort, limit: '100' });
     if (cursor) q.set('cursor', cursor);
     return this.request('GET', `/api/v1/discussions?${q}`);
+  }
+
+  /** A correspondent's instance as the registry's feed says (label, standing, instance PI); entry null: not a member. */
+  peer(domain: string): Promise<PeerInstance> {
+    return this.request('GET', `/api/v1/federation/peers/${encodeURIComponent(domain)}`);
   }
 
   discussion(id: string): Promise<Discussion> {

@@ -112,6 +112,8 @@ export interface FederationFacts {
   forwardSecret: boolean;
   senderAuthenticated: boolean;
   e2e: boolean;
+  /** The inbox accepted the envelope and returned the sending instance a signed receipt. */
+  receipt?: boolean;
 }
 
 export interface MessageFacts {
@@ -360,4 +362,19 @@ export interface FederationStatus {
   standing: { status: string; labelValid: boolean; labelExpiresAt: string | null };
   federationRoutes: 'open' | 'closed';
   explanation: string;
+}
+
+/** GET /api/v1/federation/peers/:domain: what the registry's verified feed says of a correspondent's instance. */
+export interface PeerInstance {
+  domain: string;
+  entry: {
+    standing: 'labelled' | 'expired' | 'suspended' | 'revoked';
+    labelValid: boolean;
+    labelId: string;
+    issuer: string | null;
+    labelExpiresAt: string;
+    instancePi: PiBreakdown;
+    revocation: { reason: string | null; at: string | null } | null;
+    feedSerial: number | null;
+  } | null;
 }

@@ -19,6 +19,7 @@ import { useNotices } from '../notices/use-notices.ts';
 import { LiveEventsProvider, useLiveStatus } from '../live/live-events.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
 import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
+import { clearPeerCache } from '../trust/use-peer.ts';
 import { useKeyAlerts } from './key-alerts.ts';
 import { navigate, onLinkClick, parseRoute, type Route, usePathname } from './router.ts';
 import { SessionContext, type SessionContextValue, useSession as useSessionValue } from './session.tsx';
@@ -45,6 +46,7 @@ export function App() {
     clearContactTrustCache();
     // Keys opened in this tab are forgotten with the session (the kept, encrypted copy stays).
     lockClientKeys();
+    clearPeerCache();
     setSession(null);
     setNotice(why);
     navigate('/sign-in', { replace: true });

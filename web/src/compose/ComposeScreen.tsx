@@ -22,6 +22,11 @@ import {
 
 type Preview = { state: 'loading' } | { state: 'ready'; preview: RoutePreview } | { state: 'error'; error: unknown };
 
+/** The preview's answer was recipient_unknown: the recipient's instance says there is no such user. */
+function isUnknownRecipient(p: Preview | undefined): boolean {
+  return p?.state === 'error' && p.error instanceof ApiError && p.error.code === 'recipient_unknown';
+}
+
 function replySubject(subject: string): string {
   return /^re\s*:/i.test(subject) ? subject : `Re: ${subject}`;
 }
@@ -166,6 +171,12 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
     const bad = addresses.find((a) => !looksLikeAddress(a));
     if (addresses.length === 0 || bad !== undefined) {
       setInvalid(bad === undefined ? t('compose.noRecipient') : t('compose.badAddress', { address: bad }));
+      return;
+    }
+    // A member instance said this user does not exist (the recipient check): refused here, nothing is sent.
+    const unknown = valid.find((a) => isUnknownRecipient(previews[a]));
+    if (unknown !== undefined) {
+      setInvalid(t('compose.recipientUnknown', { address: unknown, domain: unknown.split('@').pop() }));
       return;
     }
     if (consentNeeded && !consent) {
@@ -398,7 +409,12 @@ function RecipientRoutes({
   if (preview.state === 'error')
     return (
       <div className="recipient-routes">
-        <strong>{address}</strong> <span className="problem-inline">{problemText(t, preview.error)}</span>
+        <strong>{address}</strong>{' '}
+        <span className="problem-inline">
+          {isUnknownRecipient(preview)
+            ? t('compose.recipientUnknown', { address, domain: address.split('@').pop() })
+            : problemText(t, preview.error)}
+        </span>
       </div>
     );
   const taken = routeFor(preview.preview, mode);

@@ -140,6 +140,8 @@ export const en = {
     lowered: '{{address}}: {{from}} → {{to}}',
     fallbackLowers: 'If the federation closes, the message goes by email, which is less private.',
     consent: 'I understand, send it this way',
+    recipientUnknown:
+      '{{address}} does not exist: {{domain}} says it has no such user. Nothing was sent; check the address.',
     consentMissing: 'Confirm that you want to send it by a less private route, or choose the most private one.',
     route: {
       federation: 'the federation (sealed)',
@@ -670,6 +672,34 @@ export const en = {
       device__update_os: 'Update your operating system',
       device__update_or_revoke: 'Update or remove this device',
     },
+  },
+  peer: {
+    title: '{{instance}}, their instance',
+    standing: 'Label',
+    issuer: 'Issued by',
+    unknownIssuer: 'unknown',
+    validUntil: 'Valid until',
+    instancePi: 'Instance Privacy Index',
+    instancePiOf: 'The instance {{instance}}',
+    status: { valid: 'Valid', expired: 'Expired', suspended: 'Suspended', revoked: 'Revoked' },
+    lost: {
+      expired: 'The label of {{instance}} has expired: the registry no longer vouches for this instance.',
+      suspended: 'The registry suspended the label of {{instance}}: it no longer vouches for this instance for now.',
+      revoked:
+        'The registry revoked the label of {{instance}}: it no longer vouches for this instance, and its messages no longer come over the federation.',
+    },
+    validThen: 'When this message came, the label of {{instance}} was valid. Since then:',
+    reason: 'The registry’s reason: “{{reason}}”.',
+  },
+  federation: {
+    came: 'Came over the federation from {{instance}}:',
+    sealed: 'sealed envelope (only this instance could open it)',
+    notSealed: 'not sealed',
+    forwardSecret: 'forward secret (the key that opened it is deleted)',
+    notForwardSecret: 'not forward secret',
+    receipt: 'a signed receipt was returned to {{instance}}',
+    noReceipt: 'no receipt recorded',
+    byEmail: 'Came by email, not over the federation.',
   },
   trust: {
     level: {

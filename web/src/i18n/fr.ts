@@ -147,6 +147,8 @@ export const fr: Catalogue = {
     lowered: '{{address}} : {{from}} → {{to}}',
     fallbackLowers: 'Si la fédération se ferme, le message part par courriel, moins confidentiel.',
     consent: 'J’ai compris, l’envoyer ainsi',
+    recipientUnknown:
+      '{{address}} n’existe pas : {{domain}} indique n’avoir aucun utilisateur de ce nom. Rien n’a été envoyé ; vérifiez l’adresse.',
     consentMissing:
       'Confirmez que vous voulez l’envoyer par une voie moins confidentielle, ou choisissez la plus confidentielle.',
     route: {
@@ -685,6 +687,35 @@ export const fr: Catalogue = {
       device__update_os: 'Mettre à jour votre système',
       device__update_or_revoke: 'Mettre à jour ou retirer cet appareil',
     },
+  },
+  peer: {
+    title: '{{instance}}, son instance',
+    standing: 'Label',
+    issuer: 'Délivré par',
+    unknownIssuer: 'inconnu',
+    validUntil: 'Valable jusqu’au',
+    instancePi: 'Indice de confidentialité de l’instance',
+    instancePiOf: 'L’instance {{instance}}',
+    status: { valid: 'Valide', expired: 'Expiré', suspended: 'Suspendu', revoked: 'Révoqué' },
+    lost: {
+      expired: 'Le label de {{instance}} a expiré : le registre ne se porte plus garant de cette instance.',
+      suspended:
+        'Le registre a suspendu le label de {{instance}} : il ne se porte plus garant de cette instance pour l’instant.',
+      revoked:
+        'Le registre a révoqué le label de {{instance}} : il ne se porte plus garant de cette instance, et ses messages ne passent plus par la fédération.',
+    },
+    validThen: 'Quand ce message est arrivé, le label de {{instance}} était valide. Depuis :',
+    reason: 'Motif donné par le registre : « {{reason}} ».',
+  },
+  federation: {
+    came: 'Arrivé par la fédération depuis {{instance}} :',
+    sealed: 'enveloppe scellée (seule cette instance pouvait l’ouvrir)',
+    notSealed: 'non scellé',
+    forwardSecret: 'confidentialité persistante (la clé qui l’a ouvert est effacée)',
+    notForwardSecret: 'sans confidentialité persistante',
+    receipt: 'un accusé de réception signé a été renvoyé à {{instance}}',
+    noReceipt: 'aucun accusé de réception enregistré',
+    byEmail: 'Arrivé par e-mail, pas par la fédération.',
   },
   trust: {
     level: {

@@ -9,7 +9,9 @@ import { PiBadge } from '../design-system/PiBadge.tsx';
 import { TrustBadge } from '../design-system/TrustBadge.tsx';
 import { Fingerprint } from '../privacy/Fingerprint.tsx';
 import { sameFingerprint } from '../privacy/fingerprint.ts';
+import { PeerCard } from '../trust/PeerCard.tsx';
 import { useContactTrust } from '../trust/use-contact-trust.ts';
+import { usePeer } from '../trust/use-peer.ts';
 
 /**
  * A contact's card: addresses, the PI of your exchanges with its breakdown, their keys with fingerprints to compare,
@@ -24,6 +26,8 @@ export function ContactScreen({ id }: { id: string }) {
   const [notice, setNotice] = useState<string | null>(null);
   const alerts = useKeyAlerts(api);
   const trust = useContactTrust(api, id);
+  // The instance of their (first) email address, when it is a member of the federation: its label and standing.
+  const peer = usePeer(api, contact?.identities.find((i) => i.protocol === 'email')?.address);
   const headingRef = useRef<HTMLHeadingElement>(null);
   const alertsRef = useRef<HTMLHeadingElement>(null);
 
@@ -83,6 +87,7 @@ export function ContactScreen({ id }: { id: string }) {
               <PiBadge pi={contact.pi} subject={contact.displayName} />
             </div>
           </header>
+          {peer?.entry && <PeerCard peer={peer} />}
           <div role="status">{notice && <p className="notice">{notice}</p>}</div>
           {mine.length > 0 && (
             <section id="key-alerts" className="key-alerts" aria-labelledby="contact-alerts-h">

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Discussion, MessageDetail, Participant } from '../api/types.ts';
+import type { Discussion, MessageDetail, Participant, PeerInstance } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
@@ -9,7 +9,9 @@ import { TrustBadge } from '../design-system/TrustBadge.tsx';
 import { MailFrame, RemoteContentNotice } from '../mail-html/MailFrame.tsx';
 import { remoteSenders } from '../mail-html/remote-senders.ts';
 import { sanitizeMail } from '../mail-html/sanitize.ts';
+import { PeerCard } from '../trust/PeerCard.tsx';
 import { trustOf } from '../trust/trust-level.ts';
+import { usePeer } from '../trust/use-peer.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
 import { EncryptedBody, encryptedForBrowser } from '../client-keys/EncryptedBody.tsx';
 import { useLiveEvent } from '../live/live-events.tsx';
@@ -68,6 +70,7 @@ export function DiscussionScreen({ id }: { id: string }) {
   });
 
   const latestInbound = messages ? [...messages].reverse().find((m) => m.direction === 'inbound') : undefined;
+  const peer = usePeer(api, latestInbound?.from.address);
 
   return (
     <article className="discussion" aria-labelledby="discussion-h">
@@ -98,6 +101,7 @@ export function DiscussionScreen({ id }: { id: string }) {
               }}
             />
           </header>
+          {peer?.entry && <PeerCard peer={peer} />}
           <h2 className="visually-hidden">{t('discussion.messages')}</h2>
           <ol className="messages">
             {messages.map((m) => (
@@ -118,6 +122,8 @@ function who(p: Participant): string {
 
 function MessageView({ message: m }: { message: MessageDetail }) {
   const { t, i18n } = useTranslation();
+  const { api } = useSession();
+  const peer = usePeer(api, m.direction === 'inbound' ? m.from.address : null);
   const date = new Date(m.sentAt ?? m.receivedAt);
   const fmt = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' });
   const subject = m.subject || t('discussion.noSubject');
@@ -143,6 +149,7 @@ function MessageView({ message: m }: { message: MessageDetail }) {
             </div>
           </dl>
           {m.direction === 'inbound' && <TrustBadge trust={trustOf(m.facts)} />}
+          {m.direction === 'inbound' && <HowItCame message={m} peer={peer} />}
         </div>
         <PiBadge pi={m.pi} subject={subject} />
       </header>
@@ -165,6 +172,49 @@ function MessageView({ message: m }: { message: MessageDetail }) {
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * How an inbound message came: over the federation (sealed envelope, forward secret, the receipt the instance signed),
+ * or by email from a member instance's domain; and, plainly, when that instance's label is no longer valid now.
+ */
+function HowItCame({ message: m, peer }: { message: MessageDetail; peer: PeerInstance | null }) {
+  const { t } = useTranslation();
+  const fed = m.facts.federation;
+  const viaFederation = fed !== null && (m.facts.transport?.via ?? 'federation') === 'federation';
+  const entry = peer?.entry ?? null;
+  const lost = entry !== null && !entry.labelValid;
+  if (!viaFederation && entry === null) return null;
+  const standing = entry?.standing === 'labelled' ? 'valid' : entry?.standing;
+  return (
+    <div className="how-it-came">
+      {viaFederation ? (
+        <>
+          <p className="small">{t('federation.came', { instance: fed.peerDomain })}</p>
+          <ul className="federation-facts small">
+            <li className={fed.sealed ? 'fact-yes' : 'fact-no'}>
+              {t(fed.sealed ? 'federation.sealed' : 'federation.notSealed')}
+            </li>
+            <li className={fed.forwardSecret ? 'fact-yes' : 'fact-no'}>
+              {t(fed.forwardSecret ? 'federation.forwardSecret' : 'federation.notForwardSecret')}
+            </li>
+            <li className={fed.receipt ? 'fact-yes' : 'fact-no'}>
+              {t(fed.receipt ? 'federation.receipt' : 'federation.noReceipt', { instance: fed.peerDomain })}
+            </li>
+          </ul>
+        </>
+      ) : (
+        <p className="small">{t('federation.byEmail', { instance: peer?.domain ?? '' })}</p>
+      )}
+      {lost && (
+        <p className="peer-alert small" role="note">
+          {viaFederation && fed.labelValid ? `${t('peer.validThen', { instance: fed.peerDomain })} ` : ''}
+          {t(`peer.lost.${standing}`, { instance: peer!.domain })}
+          {entry.revocation?.reason ? ` ${t('peer.reason', { reason: entry.revocation.reason })}` : ''}
+        </p>
+      )}
+    </div>
   );
 }
 
