@@ -14,6 +14,7 @@ import { screenshot, seriousViolations } from '../support/browser.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { realComponent } from '../support/real-component.ts';
+import { waitFor } from '../support/net.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const browserBinary = realComponent('chromium', 'chromium');
@@ -183,7 +184,7 @@ describe.skipIf(browserBinary.skip)('operator console and the user’s journal i
     await page.getByText('Chain intact: 4 entries checked.').waitFor();
     await page.getByLabel('Action', { exact: true }).selectOption('account.quota_changed');
     await page.getByRole('button', { name: 'Filter' }).click();
-    await page.waitForFunction("document.querySelectorAll('.journal-table tbody tr').length === 1");
+    await waitFor(async () => (await page.locator('.journal-table tbody tr').count()) === 1, 120_000);
     await page.locator('tr[data-action="account.quota_changed"]').getByText('alice').waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'axe on the journal');
     await screenshot(page, 'admin-journal');

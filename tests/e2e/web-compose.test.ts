@@ -25,7 +25,7 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { networkWatch, screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
@@ -317,12 +317,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
 
   test('a draft survives a reload and an ended session; signing out on purpose removes it', async () => {
     const page = await newPage();
-    const inFlight = new Set<unknown>();
-    page.on('request', (r) => {
-      if (!r.url().includes('/api/v1/events')) inFlight.add(r);
-    });
-    page.on('requestfinished', (r) => inFlight.delete(r));
-    page.on('requestfailed', (r) => inFlight.delete(r));
+    const network = networkWatch(page);
     await signIn(page, alice, 'alice');
     await page.goto(`${inst.url}/compose`);
     await page.getByLabel('To', { exact: true }).fill(`bob@${DOMAIN}`);
@@ -341,12 +336,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     // The session ends elsewhere; alice signs in again and finds her draft. The page's own requests (route preview,
     // key alerts) are answered first, so that Send is the first request to meet the ended session. (The live-update
     // stream stays open for good: not waited for.)
-    // Quiet: nothing in flight, and still nothing half a second later (what Playwright's networkidle means).
-    await waitFor(async () => {
-      if (inFlight.size > 0) return false;
-      await new Promise((r) => setTimeout(r, 500));
-      return inFlight.size === 0;
-    }, 30_000);
+    await network.quiet();
     const token = (await page.evaluate(
       "JSON.parse(sessionStorage.getItem('caliopen.session') ?? '{}').token",
     )) as string;
@@ -377,6 +367,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
 
   test('an HTML newsletter: sanitised in a sandboxed frame, remote content blocked until alice allows the sender', async () => {
     const page = await newPage();
+    const network = networkWatch(page);
     const remote = [] as string[];
     await page.route('**/*', (route) => {
       const url = new URL(route.request().url());
@@ -404,7 +395,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
         .evaluate((el: any) => el.ownerDocument.defaultView.getComputedStyle(el).backgroundColor),
       'rgb(15, 76, 92)',
     );
-    await page.waitForLoadState('networkidle');
+    await network.quiet();
     assert.equal(remote.length, 0, `no remote request before the user allows it: ${remote.join(' ')}`);
     assert.equal(served.length, 0, 'the image server was not asked either');
     assert.deepEqual(await seriousViolations(page), [], 'axe on an HTML mail');
@@ -431,7 +422,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
       'every image was asked by the instance, none by the browser',
     );
     assert.match((await iframe.getAttribute('srcdoc')) ?? '', /img-src data: blob:;/);
-    await page.waitForLoadState('networkidle');
+    await network.quiet();
     assert.deepEqual(remote, [], 'the browser never asked the image host itself');
     await page.context().close();
     assert.deepEqual(cspViolations, []);

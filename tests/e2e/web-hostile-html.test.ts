@@ -20,6 +20,7 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { requireWebBuild } from '../support/web-build.ts';
+import { networkWatch } from '../support/browser.ts';
 import { EVIL_HOST, HOSTILE_MAILS } from './fixtures/hostile-html.ts';
 
 const DOMAIN = 'alpha.test';
@@ -79,6 +80,14 @@ function htmlMail(o: { from: string; to: string; subject: string; html: string }
   );
 }
 
+/** Each watched page's requests, to wait until the app is quiet (the live-update stream never ends: not networkidle). */
+const networks = new WeakMap<Page, ReturnType<typeof networkWatch>>();
+function quiet(page: Page): Promise<void> {
+  const network = networks.get(page);
+  if (!network) throw new Error('quiet(page) needs watch(page) first');
+  return network.quiet();
+}
+
 describe.skipIf(browserBinary.skip)('the hostile HTML corpus in Chromium, through the web app', () => {
   let inst: TestInstance;
   let browser: Browser;
@@ -130,6 +139,7 @@ describe.skipIf(browserBinary.skip)('the hostile HTML corpus in Chromium, throug
 
   /** The hooks: script markers, dialogs and popups in any frame; every request that is not the app's own. */
   function watch(page: Page) {
+    networks.set(page, networkWatch(page));
     const executions: string[] = [];
     const remote: string[] = [];
     const ownHost = new URL(inst.url).host;
@@ -199,7 +209,7 @@ describe.skipIf(browserBinary.skip)('the hostile HTML corpus in Chromium, throug
     }
     await page.mouse.wheel(0, 400);
     await page.keyboard.press('Tab');
-    await page.waitForLoadState('networkidle');
+    await quiet(page);
     return titles;
   }
 
@@ -258,7 +268,7 @@ describe.skipIf(browserBinary.skip)('the hostile HTML corpus in Chromium, throug
     await page.getByRole('heading', { name: 'Discussions' }).waitFor();
     await renderDiscussion(page, sender);
     await waitFor(async () => proxied.length > 0, 60_000);
-    await page.waitForLoadState('networkidle');
+    await quiet(page);
     assert.ok(
       proxied.every((u) => new URL(u).host === new URL(inst.url).host),
       'the images are asked of the instance',

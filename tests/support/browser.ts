@@ -26,3 +26,29 @@ export async function seriousViolations(page: Page): Promise<string[]> {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.impact} ${v.id}: ${v.nodes.join(', ')}`);
 }
+
+/**
+ * Watches `page`'s requests from now on, so that a test can wait until the app is quiet: nothing in flight, and still
+ * nothing half a second later (what Playwright's `networkidle` means). The live-update stream (`/api/v1/events`) stays
+ * open for good, so it is not counted: with it open, `networkidle` never comes.
+ */
+export function networkWatch(page: Page): { quiet(timeoutMs?: number): Promise<void> } {
+  const inFlight = new Set<unknown>();
+  page.on('request', (r) => {
+    if (!r.url().includes('/api/v1/events')) inFlight.add(r);
+  });
+  page.on('requestfinished', (r) => inFlight.delete(r));
+  page.on('requestfailed', (r) => inFlight.delete(r));
+  return {
+    async quiet(timeoutMs = 120_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        if (inFlight.size === 0) {
+          await new Promise((r) => setTimeout(r, 500));
+          if (inFlight.size === 0) return;
+        } else await new Promise((r) => setTimeout(r, 50));
+        if (Date.now() > until) throw new Error(`${inFlight.size} requests still in flight after ${timeoutMs} ms`);
+      }
+    },
+  };
+}
