@@ -69,6 +69,36 @@ export const sessionStore = {
   },
 };
 
+const DEVICE_KEY = 'caliopen.devices';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * This browser's device id per account (an id belongs to one account), in localStorage: it outlives the tab, as the
+ * device does. Not a secret: without the account's password it opens nothing. Anything unreadable is ignored (a new
+ * device is then recorded, as before).
+ */
+export const deviceStore = {
+  readAll(): Record<string, string> {
+    try {
+      const v = JSON.parse(localStorage.getItem(DEVICE_KEY) ?? '{}') as unknown;
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
+    } catch {
+      return {};
+    }
+  },
+  read(username: string): string | null {
+    const id = deviceStore.readAll()[username.toLowerCase()];
+    return typeof id === 'string' && UUID.test(id) ? id : null;
+  },
+  write(username: string, id: string): void {
+    try {
+      localStorage.setItem(DEVICE_KEY, JSON.stringify({ ...deviceStore.readAll(), [username.toLowerCase()]: id }));
+    } catch {
+      // storage full or disabled: the next sign-in records a new device
+    }
+  },
+};
+
 async function toProblem(res: Response): Promise<Problem> {
   try {
     const body = (await res.json()) as Partial<Problem>;
@@ -111,13 +141,21 @@ export class ApiClient {
     return (await res.json()) as T;
   }
 
-  login(username: string, password: string, totp?: string): Promise<LoginReply> {
-    return this.request('POST', '/api/v1/auth/login', {
+  /**
+   * Signs in as this browser's device: the id an earlier sign-in of this account got is sent back, so the devices list
+   * shows one entry per browser, not one per sign-in. No name is sent: the instance names a new device from the
+   * browser's User-Agent ("Chrome on Linux", "Firefox on Windows").
+   */
+  async login(username: string, password: string, totp?: string): Promise<LoginReply> {
+    const deviceId = deviceStore.read(username);
+    const reply = await this.request<LoginReply>('POST', '/api/v1/auth/login', {
       username,
       password,
-      deviceName: 'Caliopen web',
+      ...(deviceId ? { deviceId } : {}),
       ...(totp ? { totp } : {}),
     });
+    deviceStore.write(username, reply.device.id);
+    return reply;
   }
 
   logout(): Promise<void> {

@@ -137,6 +137,7 @@ export interface LoginReply {
   tokenType: 'Bearer';
   expiresAt: string;
   account: Account;
+  device: Device;
 }
 
 /** RFC 9457 problem details, as every error of the API is sent. */

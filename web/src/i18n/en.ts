@@ -303,8 +303,9 @@ export const en = {
     totpOff: 'Off: signing in needs only your password.',
     totpStart: 'Turn on two-factor authentication',
     totpScan:
-      'Add this account to your authenticator app: copy the secret below, or open the link on the device where the app is.',
+      'Add this account to your authenticator app: scan the QR code, copy the secret below, or open the link on the device where the app is.',
     totpSecret: 'Secret',
+    totpQr: 'QR code of the link for an authenticator app',
     totpUri: 'Link for an authenticator app',
     totpCode: 'The 6-digit code the app now shows',
     totpConfirm: 'Confirm the code',

@@ -314,8 +314,9 @@ export const fr: Catalogue = {
     totpOff: 'Inactive : la connexion ne demande que votre mot de passe.',
     totpStart: 'Activer l’authentification à deux facteurs',
     totpScan:
-      'Ajoutez ce compte à votre application d’authentification : copiez le secret ci-dessous, ou ouvrez le lien sur l’appareil où se trouve l’application.',
+      'Ajoutez ce compte à votre application d’authentification : scannez le code QR, copiez le secret ci-dessous, ou ouvrez le lien sur l’appareil où se trouve l’application.',
     totpSecret: 'Secret',
+    totpQr: 'Code QR du lien pour une application d’authentification',
     totpUri: 'Lien pour une application d’authentification',
     totpCode: 'Le code à 6 chiffres que l’application affiche',
     totpConfirm: 'Confirmer le code',

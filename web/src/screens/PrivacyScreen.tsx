@@ -8,6 +8,7 @@ import { useSession } from '../app/session.tsx';
 import { BreakdownDetails, PiBadge } from '../design-system/PiBadge.tsx';
 import { dottedKey } from '../i18n/i18n.ts';
 import { Fingerprint } from '../privacy/Fingerprint.tsx';
+import { TotpQr } from '../privacy/TotpQr.tsx';
 import { groupFingerprint } from '../privacy/fingerprint.ts';
 import { rankSuggestions, type SuggestionAction, suggestionAction } from '../privacy/suggestions.ts';
 
@@ -511,6 +512,7 @@ function TotpPanel({ enabled, start, onEnabled }: { enabled: boolean; start: num
           }}
         >
           <p>{t('privacy.totpScan')}</p>
+          <TotpQr uri={enrolment.otpauthUri} />
           <dl className="totp-facts">
             <dt>{t('privacy.totpSecret')}</dt>
             <dd>
