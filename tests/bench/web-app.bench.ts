@@ -292,10 +292,10 @@ async function main() {
         `(${CLICK_UNTIL})(${JSON.stringify({ click: '.discussion-row[aria-posinset="1"] a.discussion-link', selector: '.message' })})`,
       )) as number;
       // From the same click: until the newest message's text is in the page too.
-      open[rep] = (first +
-        (await page.evaluate(
-          `(${UNTIL})(${JSON.stringify(`() => [...document.querySelectorAll('.message-body')].some((b) => b.textContent.includes(${JSON.stringify(lastText)}))`)})`,
-        ))) as number;
+      const tail = (await page.evaluate(
+        `(${UNTIL})(${JSON.stringify(`() => [...document.querySelectorAll('.message-body')].some((b) => b.textContent.includes(${JSON.stringify(lastText)}))`)})`,
+      )) as number;
+      open[rep] = first + tail;
       await page.waitForLoadState('networkidle');
       openRequests = requests;
       await context.close();

@@ -20,7 +20,7 @@ describe('ApiClient', () => {
     const api = new ApiClient(() => 'tok');
     expect(await api.discussions('importance')).toEqual({ items: [], next: null });
     const [url, init] = fetchMock.mock.calls[0]! as unknown as [string, RequestInit];
-    expect(url).toBe('/api/v1/discussions?sort=importance&limit=100');
+    expect(url).toBe('/api/v1/discussions?sort=importance&limit=100&include=trust');
     expect((init.headers as Record<string, string>).authorization).toBe('Bearer tok');
   });
 

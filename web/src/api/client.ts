@@ -162,8 +162,9 @@ export class ApiClient {
     return this.request('POST', '/api/v1/auth/logout');
   }
 
+  /** A page of discussions, each with the facts its correspondent's trust level comes from (one request a page). */
   discussions(sort: 'date' | 'importance', cursor?: string): Promise<Page<Discussion>> {
-    const q = new URLSearchParams({ sort, limit: '100' });
+    const q = new URLSearchParams({ sort, limit: '100', include: 'trust' });
     if (cursor) q.set('cursor', cursor);
     return this.request('GET', `/api/v1/discussions?${q}`);
   }
@@ -172,8 +173,10 @@ export class ApiClient {
     return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}`);
   }
 
-  discussionMessages(id: string, limit = 50): Promise<Page<MessageSummary>> {
-    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?limit=${limit}`);
+  discussionMessages(id: string, limit = 50, cursor?: string): Promise<Page<MessageSummary>> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?${q}`);
   }
 
   message(id: string): Promise<MessageDetail> {
@@ -207,6 +210,22 @@ export class ApiClient {
 
   contact(id: string): Promise<ContactDetail> {
     return this.request('GET', `/api/v1/contacts/${encodeURIComponent(id)}`);
+  }
+
+  /** Changes a contact: `identities`, when given, replaces the whole list. */
+  updateContact(
+    id: string,
+    patch: { displayName?: string; identities?: { protocol: string; address: string; label: string | null }[] },
+  ): Promise<Contact> {
+    return this.request('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);
+  }
+
+  /** Merges the sources into the target: their addresses move to it, they go, their discussions join the target's. */
+  mergeContacts(
+    target: string,
+    sources: string[],
+  ): Promise<{ contact: Contact; conversationsMerged: number; messagesMoved: number }> {
+    return this.request('POST', '/api/v1/contacts/merge', { target, sources });
   }
 
   contactKeys(id: string): Promise<{ items: CorrespondentKey[] }> {

@@ -12,7 +12,6 @@ import { DevicesScreen } from '../screens/DevicesScreen.tsx';
 import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
-import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { useKeyAlerts } from './key-alerts.ts';
 import { navigate, onLinkClick, parseRoute, type Route, usePathname } from './router.ts';
 import { SessionContext, type SessionContextValue, useSession as useSessionValue } from './session.tsx';
@@ -32,7 +31,6 @@ export function App() {
     // Signing out on purpose leaves nothing behind; an ended session keeps the drafts for the next sign-in.
     if (why === 'signedOut' && sessionRef.current) drafts.clearAll(sessionRef.current.username);
     sessionStore.clear();
-    clearDiscussionTrustCache();
     clearContactTrustCache();
     setSession(null);
     setNotice(why);

@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Discussion } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
@@ -7,7 +7,7 @@ import { onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { PiBadge } from '../design-system/PiBadge.tsx';
 import { TrustBadge } from '../design-system/TrustBadge.tsx';
-import { useDiscussionTrust } from '../trust/use-discussion-trust.ts';
+import { trustOf } from '../trust/trust-level.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
 
 type Sort = 'date' | 'importance';
@@ -152,7 +152,8 @@ function DiscussionRow({
 }) {
   const { t } = useTranslation();
   const { api } = useSession();
-  const trust = useDiscussionTrust(api, d.id, d.lastMessageAt);
+  // The page brought the facts of the correspondent's newest message: no request per row.
+  const trust = useMemo(() => (d.senderFacts ? trustOf(d.senderFacts) : null), [d.senderFacts]);
   const names = d.participants.map((p) => p.name || p.address).join(', ');
   return (
     <li
