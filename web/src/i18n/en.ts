@@ -181,6 +181,7 @@ export const en = {
     displayName: 'Name',
     address: 'Address {{n}}',
     removeAddress: 'Remove address {{n}} ({{address}})',
+    removeEmptyAddress: 'Remove address {{n}}',
     addAddress: 'Add an address',
     save: 'Save',
     saving: 'Saving…',

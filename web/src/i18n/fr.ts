@@ -191,6 +191,7 @@ export const fr: Catalogue = {
     displayName: 'Nom',
     address: 'Adresse {{n}}',
     removeAddress: 'Retirer l’adresse {{n}} ({{address}})',
+    removeEmptyAddress: 'Retirer l’adresse {{n}}',
     addAddress: 'Ajouter une adresse',
     save: 'Enregistrer',
     saving: 'Enregistrement…',

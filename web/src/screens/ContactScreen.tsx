@@ -529,7 +529,11 @@ function EditContactForm({ contact, onSaved }: { contact: ContactDetail; onSaved
             <button
               type="button"
               className="button-secondary"
-              aria-label={t('contacts.removeAddress', { n: i + 1, address: a.address })}
+              aria-label={
+                a.address.trim() === ''
+                  ? t('contacts.removeEmptyAddress', { n: i + 1 })
+                  : t('contacts.removeAddress', { n: i + 1, address: a.address })
+              }
               onClick={() => setAddresses((list) => list.filter((x) => x.key !== a.key))}
             >
               ×
