@@ -429,6 +429,8 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
       await page.getByRole('link', { name: new RegExp(`^${sender}`) }).click();
       await page.getByRole('heading', { level: 1, name: sender }).waitFor();
       const count = await page.locator('.message').count();
+      // A message's body loads as it comes near the viewport: pass over every one of them.
+      for (let i = 0; i < count; i++) await page.locator('.message').nth(i).scrollIntoViewIfNeeded();
       await waitFor(async () => (await page.locator('iframe.mail-frame').count()) === count, 20_000);
       frames += count;
       // Give every frame the time to load, and to try whatever it tries.
