@@ -71,7 +71,7 @@ describe('discussions with their sender facts', () => {
       direction: 'outbound',
       receivedAt: new Date(at + 120_000),
       raw: rfc5322('Alice <alice@alpha.test>', 'Dan <dan@else.example>', 'Sent only'),
-      facts: {},
+      facts: { transport: null, authentication: null },
     });
   });
 
