@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Discussion } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
@@ -78,7 +78,10 @@ export function DiscussionsScreen() {
     if (next && !loadingMore && count > 0 && lastIndex >= count - 10) void loadMore();
   }, [lastIndex, count, next, loadingMore]);
 
-  const dateFormat = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
+  const dateFormat = useMemo(
+    () => new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' }),
+    [i18n.language],
+  );
 
   return (
     <section className="discussions" aria-labelledby="discussions-h">
@@ -135,7 +138,8 @@ export function DiscussionsScreen() {
   );
 }
 
-function DiscussionRow({
+/** A row renders again only when its own props change, not on every scroll frame of the list. */
+const DiscussionRow = memo(function DiscussionRow({
   discussion: d,
   index,
   setSize,
@@ -197,4 +201,4 @@ function DiscussionRow({
       />
     </li>
   );
-}
+});
