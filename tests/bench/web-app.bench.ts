@@ -28,6 +28,7 @@
  * Prints figures; numbers go in docs/benchmarks.md. Never used as a test (no wall-clock assertion anywhere).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +183,46 @@ const SCROLL = `({ step, total }) => new Promise((resolve) => {
   requestAnimationFrame((now) => { last = now; requestAnimationFrame(tick); });
 })`;
 
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+
+/**
+ * CPU time (user + system, ms) used so far by the Chromium this process launched: its renderer processes, and all its
+ * processes. Wall-clock frame times on a shared machine include waiting for a core; CPU time per frame does not.
+ */
+function chromiumCpu(): { renderer: number; all: number } {
+  const procs = new Map<number, { ppid: number; cpu: number; renderer: boolean }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      procs.set(Number(entry), {
+        ppid: Number(f[1]),
+        cpu: (Number(f[11]) + Number(f[12])) * TICK_MS,
+        renderer: cmdline.includes('--type=renderer'),
+      });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const mine = (pid: number): boolean => {
+    for (let p = procs.get(pid)?.ppid, hops = 0; p !== undefined && p > 1 && hops < 10; hops++) {
+      if (p === process.pid) return true;
+      p = procs.get(p)?.ppid;
+    }
+    return false;
+  };
+  let renderer = 0;
+  let all = 0;
+  for (const [pid, p] of procs) {
+    if (!mine(pid)) continue;
+    all += p.cpu;
+    if (p.renderer) renderer += p.cpu;
+  }
+  return { renderer, all };
+}
+
 async function main() {
   if (!existsSync(path.join(DIST, 'index.html'))) throw new Error('web/dist is missing: run `npm run build -w web`');
   if (existsSync('/dev/shm')) process.env.TMPDIR = '/dev/shm';
@@ -246,7 +287,15 @@ async function main() {
     const open: number[] = [];
     let signInRequests = 0;
     let openRequests = 0;
-    let scroll: { frames: number[]; longTasks: number[]; ms: number; domRows: number; requests: number } | null = null;
+    let scroll: {
+      frames: number[];
+      longTasks: number[];
+      ms: number;
+      domRows: number;
+      requests: number;
+      rendererCpu: number;
+      allCpu: number;
+    } | null = null;
 
     for (let rep = 0; rep < REPS; rep++) {
       const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1200, height: 800 } });
@@ -275,13 +324,15 @@ async function main() {
 
       if (rep === 0) {
         requests = 0;
+        const cpu0 = chromiumCpu();
         const r = (await page.evaluate(`(${SCROLL})(${JSON.stringify({ step: STEP, total: DISCUSSIONS + 1 })})`)) as {
           frames: number[];
           longTasks: number[];
           ms: number;
           domRows: number;
         };
-        scroll = { ...r, requests };
+        const cpu1 = chromiumCpu();
+        scroll = { ...r, requests, rendererCpu: cpu1.renderer - cpu0.renderer, allCpu: cpu1.all - cpu0.all };
         await page.evaluate("document.querySelector('.discussion-scroll').scrollTop = 0");
         await page.locator('.discussion-row[aria-posinset="1"]').waitFor();
       }
@@ -317,6 +368,11 @@ async function main() {
           `max ${fmt(Math.max(0, ...scroll.longTasks))} ms); API requests while scrolling: ${scroll.requests}; rows in the DOM at the end: ${scroll.domRows}`,
       );
     }
+    if (scroll)
+      console.log(
+        `  CPU while scrolling: renderer ${fmt(scroll.rendererCpu)} ms (${fmt(scroll.rendererCpu / scroll.frames.length, 2)} ms per frame), ` +
+          `all Chromium processes ${fmt(scroll.allCpu)} ms (${fmt(scroll.allCpu / scroll.frames.length, 2)} ms per frame)`,
+      );
     console.log(`open the ${MESSAGES}-message discussion → newest message painted: ${spread(open)}`);
     console.log(`API requests to open it            : ${openRequests}`);
     console.log(
