@@ -6,6 +6,7 @@ import { IdParams } from '../api/schemas.ts';
 import { importanceLevelOf } from '../mail/importance.model.ts';
 import { ImportanceLevelDto, MessageSummaryDto, toMessageSummaryDto } from './message-summary.dto.ts';
 import { PiSummaryDto, toPiSummaryDto } from '../pi-model/pi.dto.ts';
+import { MessageFactsDto, toMessageFactsDto } from './message-facts.dto.ts';
 import type { Conversation } from './conversation.entity.ts';
 import type { ConversationService, DiscussionSort, ThreadSummary } from './conversation.service.ts';
 
@@ -33,6 +34,12 @@ export const DiscussionDto = Type.Object(
     importance: ImportanceLevelDto,
     pi: Type.Union([PiSummaryDto, Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
+    senderFacts: Type.Optional(
+      Type.Union([MessageFactsDto, Type.Null()], {
+        description:
+          'Only with `include=trust` on the list: the verified facts of the newest received message among the discussion’s 10 newest (null when there is none: only messages you sent). The app derives the correspondent’s trust level from them.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -95,6 +102,12 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
           {
             limit: Limit,
             cursor: Cursor,
+            include: Type.Optional(
+              Type.Literal('trust', {
+                description:
+                  '`trust`: each discussion also carries `senderFacts`, what the correspondent’s trust level is derived from.',
+              }),
+            ),
             sort: Type.Optional(
               Type.Union([Type.Literal('date'), Type.Literal('importance')], {
                 default: 'date',
@@ -109,13 +122,22 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
       },
     },
     async (request) => {
-      const q = request.query as { limit: number; cursor?: string; sort?: DiscussionSort };
-      const page = await conversations.list(principalOf(request).account.id, {
+      const q = request.query as { limit: number; cursor?: string; sort?: DiscussionSort; include?: 'trust' };
+      const accountId = principalOf(request).account.id;
+      const page = await conversations.list(accountId, {
         limit: q.limit,
         sort: q.sort ?? 'date',
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });
-      return { items: page.items.map(toDiscussionDto), next: page.next };
+      if (q.include !== 'trust') return { items: page.items.map(toDiscussionDto), next: page.next };
+      const received = await conversations.latestReceived(accountId, page.items);
+      return {
+        items: page.items.map((c) => {
+          const m = received.get(c.id) ?? null;
+          return { ...toDiscussionDto(c), senderFacts: m === null ? null : toMessageFactsDto(m.facts) };
+        }),
+        next: page.next,
+      };
     },
   );
 
@@ -126,11 +148,26 @@ export const conversationRoutes: FastifyPluginAsync<{ conversations: Conversatio
       schema: {
         tags: ['discussions'],
         params: IdParams,
+        querystring: Type.Object(
+          {
+            include: Type.Optional(
+              Type.Literal('trust', {
+                description: '`trust`: the discussion also carries `senderFacts`, as in the list.',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: DiscussionDto, ...problemResponses(400, 401, 404) },
       },
     },
-    async (request) =>
-      toDiscussionDto(await conversations.get(principalOf(request).account.id, (request.params as { id: string }).id)),
+    async (request) => {
+      const accountId = principalOf(request).account.id;
+      const c = await conversations.get(accountId, (request.params as { id: string }).id);
+      if ((request.query as { include?: 'trust' }).include !== 'trust') return toDiscussionDto(c);
+      const m = (await conversations.latestReceived(accountId, [c])).get(c.id) ?? null;
+      return { ...toDiscussionDto(c), senderFacts: m === null ? null : toMessageFactsDto(m.facts) };
+    },
   );
 
   app.get(

@@ -33,6 +33,9 @@ const IMPORTANCE_SCAN = 200;
 
 export type DiscussionSort = 'date' | 'importance';
 
+/** Rows read per conversation to find its newest received message for the list's trust level. */
+const SENDER_SCAN = 10;
+
 function encodeImportanceCursor(c: ImportanceCursor): string {
   return Buffer.from(`i:${c.importance}:${c.at.getTime()}:${c.id}`, 'utf8').toString('base64url');
 }
@@ -134,6 +137,20 @@ export class ConversationService {
     const c = await this.storage.conversations.get(accountId, id);
     if (c === null) throw new AppError('not_found', 'No such discussion.');
     return c;
+  }
+
+  /**
+   * For each conversation, its newest visible received message among its SENDER_SCAN newest rows, or null: what the
+   * list shows the correspondent's trust level from (the facts recorded on the way in). One indexed read per
+   * conversation, all on this side of the API, instead of two requests per row from the browser.
+   */
+  async latestReceived(accountId: string, conversations: Conversation[]): Promise<Map<string, Message | null>> {
+    const out = new Map<string, Message | null>();
+    for (const c of conversations) {
+      const rows = await this.storage.messages.listByConversation(accountId, c.id, { limit: SENDER_SCAN });
+      out.set(c.id, rows.find((m) => m.direction === 'inbound' && visible(m)) ?? null);
+    }
+    return out;
   }
 
   /** Messages of a conversation, newest first; soft-deleted ones only when asked; optionally one thread only. */

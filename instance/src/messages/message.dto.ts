@@ -1,9 +1,17 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { MessageSummaryDto, toMessageSummaryDto } from '../conversations/message-summary.dto.ts';
+export {
+  AuthenticationFactsDto,
+  MessageFactsDto,
+  OpenPgpFactsDto,
+  TransportFactsDto,
+  toMessageFactsDto,
+} from '../conversations/message-facts.dto.ts';
 import { importanceSectionOf } from './importance.service.ts';
 import type { Message } from '../mail/message.entity.ts';
 import type { PrivacyIndex } from '@caliopen/federation-protocol';
 import { PiBreakdownDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
+import { MessageFactsDto, toMessageFactsDto } from '../conversations/message-facts.dto.ts';
 import type { MessageBody } from './message.service.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -16,99 +24,6 @@ export {
   toMessageSummaryDto,
   toParticipantDto,
 } from '../conversations/message-summary.dto.ts';
-
-const ReceivedHopDto = Type.Object(
-  {
-    from: Nullable(Type.String()),
-    by: Nullable(Type.String()),
-    with: Nullable(Type.String()),
-    tls: Nullable(Type.Boolean()),
-    date: Nullable(Type.String()),
-  },
-  { additionalProperties: false },
-);
-
-export const TransportFactsDto = Type.Object(
-  {
-    via: Type.String({ description: 'smtp, imap-import, local or federation' }),
-    tls: Nullable(Type.Object({ version: Type.String(), cipher: Type.String() }, { additionalProperties: false })),
-    clientIp: Nullable(Type.String()),
-    helo: Nullable(Type.String()),
-    receivedChain: Type.Array(ReceivedHopDto),
-    externalHops: Type.Integer(),
-    plaintextHops: Type.Integer(),
-  },
-  { additionalProperties: false },
-);
-
-export const AuthenticationFactsDto = Type.Object(
-  {
-    spf: Type.Object({ result: Type.String(), domain: Nullable(Type.String()) }, { additionalProperties: false }),
-    dkim: Type.Array(
-      Type.Object(
-        {
-          result: Type.String(),
-          domain: Nullable(Type.String()),
-          selector: Nullable(Type.String()),
-          aligned: Type.Boolean(),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    dmarc: Type.Object(
-      { result: Type.String(), domain: Nullable(Type.String()), policy: Nullable(Type.String()) },
-      { additionalProperties: false },
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export const OpenPgpFactsDto = Type.Object(
-  {
-    kind: Type.String({ description: 'none, pgp-mime-encrypted, pgp-mime-signed, inline-encrypted or inline-signed.' }),
-    encrypted: Type.Boolean(),
-    signature: Type.String({ description: 'none, valid, invalid, unknown_key or unverifiable.' }),
-    signerFingerprint: Nullable(Type.String()),
-    signerKeyTrust: Nullable(Type.String()),
-    problem: Nullable(Type.String()),
-    decrypted: Type.Optional(
-      Type.Boolean({
-        description:
-          'Decrypted here with your key (server-side key mode): the signature fields are those of the signature inside.',
-      }),
-    ),
-    pendingDecryption: Type.Optional(
-      Type.Boolean({
-        description: 'Arrived while your server-held key was locked: decrypted in the background once you sign in.',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-/** Received over the federation: what the inbox verified about the sending instance. */
-const FederationFactsDto = Type.Object(
-  {
-    peerDomain: Type.String({
-      description: 'The sending instance, authenticated by its request signature and TLS client certificate.',
-    }),
-    labelValid: Type.Boolean({
-      description: "Its label was valid in the registry's verified feed when the envelope was accepted.",
-    }),
-    peerInstancePi: Nullable(Type.Integer({ description: "Its instance PI in the registry's feed." })),
-    sealed: Type.Boolean(),
-    forwardSecret: Type.Boolean(),
-    senderAuthenticated: Type.Boolean(),
-    e2e: Type.Boolean({
-      description: 'The sender declared the content end-to-end encrypted (OpenPGP) to the recipient.',
-    }),
-    receipt: Type.Boolean({
-      description:
-        'This instance accepted the envelope and returned the sending instance a receipt it signed, naming the envelope id.',
-    }),
-  },
-  { additionalProperties: false },
-);
 
 const DeliveryDto = Type.Object(
   {
@@ -138,15 +53,7 @@ export const MessageDetailDto = Type.Object(
         description: 'Why the message has its importance level (the signals that counted, your feedback included).',
       },
     ),
-    facts: Type.Object(
-      {
-        transport: Nullable(TransportFactsDto),
-        authentication: Nullable(AuthenticationFactsDto),
-        openpgp: Nullable(OpenPgpFactsDto),
-        federation: Nullable(FederationFactsDto),
-      },
-      { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
-    ),
+    facts: MessageFactsDto,
     deliveries: Type.Array(DeliveryDto, {
       description:
         'Sent copies: how each recipient domain was reached (empty until a delivery is recorded, and for received messages).',
@@ -177,56 +84,8 @@ export const MessageDetailDto = Type.Object(
 );
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : 0);
 const obj = (v: unknown): Record<string, unknown> | null =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
-
-/** Facts as stored (JSON written by several protocols over time) read defensively into the documented shape. */
-function transportDto(v: unknown): Static<typeof TransportFactsDto> | null {
-  const t = obj(v);
-  if (t === null) return null;
-  const tls = obj(t.tls);
-  return {
-    via: str(t.via) ?? 'unknown',
-    tls: tls === null ? null : { version: str(tls.version) ?? '', cipher: str(tls.cipher) ?? '' },
-    clientIp: str(t.clientIp),
-    helo: str(t.helo),
-    receivedChain: arr(t.receivedChain).flatMap((h) => {
-      const hop = obj(h);
-      return hop === null
-        ? []
-        : [{ from: str(hop.from), by: str(hop.by), with: str(hop.with), tls: bool(hop.tls), date: str(hop.date) }];
-    }),
-    externalHops: int(t.externalHops),
-    plaintextHops: int(t.plaintextHops),
-  };
-}
-
-function authenticationDto(v: unknown): Static<typeof AuthenticationFactsDto> | null {
-  const a = obj(v);
-  if (a === null) return null;
-  const spf = obj(a.spf) ?? {};
-  const dmarc = obj(a.dmarc) ?? {};
-  return {
-    spf: { result: str(spf.result) ?? 'none', domain: str(spf.domain) },
-    dkim: arr(a.dkim).flatMap((s) => {
-      const sig = obj(s);
-      return sig === null
-        ? []
-        : [
-            {
-              result: str(sig.result) ?? 'none',
-              domain: str(sig.domain),
-              selector: str(sig.selector),
-              aligned: sig.aligned === true,
-            },
-          ];
-    }),
-    dmarc: { result: str(dmarc.result) ?? 'none', domain: str(dmarc.domain), policy: str(dmarc.policy) },
-  };
-}
 
 export function toMessageDetailDto(m: Message, body: MessageBody, pi: PrivacyIndex): Static<typeof MessageDetailDto> {
   const mime = obj(m.facts.mime) ?? {};
@@ -235,33 +94,11 @@ export function toMessageDetailDto(m: Message, body: MessageBody, pi: PrivacyInd
     pi: toPiBreakdownDto(pi),
     externalId: m.externalId,
     importanceReasons: importanceSectionOf(m.facts).reasons,
-    facts: {
-      transport: transportDto(m.facts.transport),
-      authentication: authenticationDto(m.facts.authentication),
-      openpgp: openPgpDto(m.facts.openpgp),
-      federation: federationDto(m.facts.federation),
-    },
+    facts: toMessageFactsDto(m.facts),
     deliveries: deliveriesDto(m.facts.delivery),
     mime: { parsed: mime.parsed !== false, problem: str(mime.problem) },
     body: { text: body.text, textTruncated: body.textTruncated, hasHtml: body.hasHtml },
     attachments: body.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size })),
-  };
-}
-
-function federationDto(v: unknown): Static<typeof FederationFactsDto> | null {
-  const o = obj(v);
-  const peerDomain = str(o?.peerDomain);
-  if (o === null || peerDomain === null) return null;
-  const pi = o.peerInstancePi;
-  return {
-    peerDomain,
-    labelValid: o.labelValid === true,
-    peerInstancePi: typeof pi === 'number' && Number.isInteger(pi) ? pi : null,
-    sealed: o.sealed === true,
-    forwardSecret: o.forwardSecret === true,
-    senderAuthenticated: o.senderAuthenticated === true,
-    e2e: o.e2e === true,
-    receipt: str(o?.envelopeId) !== null,
   };
 }
 
@@ -286,19 +123,4 @@ function deliveriesDto(v: unknown): Static<typeof DeliveryDto>[] {
       },
     ];
   });
-}
-
-function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {
-  const o = obj(v);
-  if (o === null) return null;
-  return {
-    kind: str(o.kind) ?? 'none',
-    encrypted: o.encrypted === true,
-    signature: str(o.signature) ?? 'none',
-    signerFingerprint: str(o.signerFingerprint),
-    signerKeyTrust: str(o.signerKeyTrust),
-    problem: str(o.problem),
-    ...(o.decrypted === true ? { decrypted: true } : {}),
-    ...(o.pendingDecryption === true ? { pendingDecryption: true } : {}),
-  };
 }

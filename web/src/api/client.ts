@@ -76,6 +76,36 @@ export const sessionStore = {
   },
 };
 
+const DEVICE_KEY = 'caliopen.devices';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * This browser's device id per account (an id belongs to one account), in localStorage: it outlives the tab, as the
+ * device does. Not a secret: without the account's password it opens nothing. Anything unreadable is ignored (a new
+ * device is then recorded, as before).
+ */
+export const deviceStore = {
+  readAll(): Record<string, string> {
+    try {
+      const v = JSON.parse(localStorage.getItem(DEVICE_KEY) ?? '{}') as unknown;
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
+    } catch {
+      return {};
+    }
+  },
+  read(username: string): string | null {
+    const id = deviceStore.readAll()[username.toLowerCase()];
+    return typeof id === 'string' && UUID.test(id) ? id : null;
+  },
+  write(username: string, id: string): void {
+    try {
+      localStorage.setItem(DEVICE_KEY, JSON.stringify({ ...deviceStore.readAll(), [username.toLowerCase()]: id }));
+    } catch {
+      // storage full or disabled: the next sign-in records a new device
+    }
+  },
+};
+
 async function toProblem(res: Response): Promise<Problem> {
   try {
     const body = (await res.json()) as Partial<Problem>;
@@ -129,21 +159,30 @@ export class ApiClient {
     return res;
   }
 
-  login(username: string, password: string, totp?: string): Promise<LoginReply> {
-    return this.request('POST', '/api/v1/auth/login', {
+  /**
+   * Signs in as this browser's device: the id an earlier sign-in of this account got is sent back, so the devices list
+   * shows one entry per browser, not one per sign-in. No name is sent: the instance names a new device from the
+   * browser's User-Agent ("Chrome on Linux", "Firefox on Windows").
+   */
+  async login(username: string, password: string, totp?: string): Promise<LoginReply> {
+    const deviceId = deviceStore.read(username);
+    const reply = await this.request<LoginReply>('POST', '/api/v1/auth/login', {
       username,
       password,
-      deviceName: 'Caliopen web',
+      ...(deviceId ? { deviceId } : {}),
       ...(totp ? { totp } : {}),
     });
+    deviceStore.write(username, reply.device.id);
+    return reply;
   }
 
   logout(): Promise<void> {
     return this.request('POST', '/api/v1/auth/logout');
   }
 
+  /** A page of discussions, each with the facts its correspondent's trust level comes from (one request a page). */
   discussions(sort: 'date' | 'importance', cursor?: string): Promise<Page<Discussion>> {
-    const q = new URLSearchParams({ sort, limit: '100' });
+    const q = new URLSearchParams({ sort, limit: '100', include: 'trust' });
     if (cursor) q.set('cursor', cursor);
     return this.request('GET', `/api/v1/discussions?${q}`);
   }
@@ -153,12 +192,15 @@ export class ApiClient {
     return this.request('GET', `/api/v1/federation/peers/${encodeURIComponent(domain)}`);
   }
 
-  discussion(id: string): Promise<Discussion> {
-    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}`);
+  /** One discussion; with `trust`, the facts its correspondent's trust level comes from, as in the list. */
+  discussion(id: string, options: { trust?: boolean } = {}): Promise<Discussion> {
+    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}${options.trust ? '?include=trust' : ''}`);
   }
 
-  discussionMessages(id: string, limit = 50): Promise<Page<MessageSummary>> {
-    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?limit=${limit}`);
+  discussionMessages(id: string, limit = 50, cursor?: string): Promise<Page<MessageSummary>> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    return this.request('GET', `/api/v1/discussions/${encodeURIComponent(id)}/messages?${q}`);
   }
 
   message(id: string): Promise<MessageDetail> {
@@ -198,6 +240,22 @@ export class ApiClient {
 
   contact(id: string): Promise<ContactDetail> {
     return this.request('GET', `/api/v1/contacts/${encodeURIComponent(id)}`);
+  }
+
+  /** Changes a contact: `identities`, when given, replaces the whole list. */
+  updateContact(
+    id: string,
+    patch: { displayName?: string; identities?: { protocol: string; address: string; label: string | null }[] },
+  ): Promise<Contact> {
+    return this.request('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);
+  }
+
+  /** Merges the sources into the target: their addresses move to it, they go, their discussions join the target's. */
+  mergeContacts(
+    target: string,
+    sources: string[],
+  ): Promise<{ contact: Contact; conversationsMerged: number; messagesMoved: number }> {
+    return this.request('POST', '/api/v1/contacts/merge', { target, sources });
   }
 
   contactKeys(id: string): Promise<{ items: CorrespondentKey[] }> {

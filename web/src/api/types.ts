@@ -47,6 +47,11 @@ export interface Discussion {
   importance: Importance;
   pi: PiSummary | null;
   createdAt: string;
+  /**
+   * The verified facts of the newest received message (the list asks for them with `include=trust`): the
+   * correspondent's trust level comes from them. null: only messages you sent.
+   */
+  senderFacts?: MessageFacts | null;
 }
 
 export interface Page<T> {
@@ -156,6 +161,7 @@ export interface LoginReply {
   tokenType: 'Bearer';
   expiresAt: string;
   account: Account;
+  device: Device;
 }
 
 /** RFC 9457 problem details, as every error of the API is sent. */

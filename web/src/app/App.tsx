@@ -18,7 +18,6 @@ import { NoticesScreen } from '../notices/NoticesScreen.tsx';
 import { useNotices } from '../notices/use-notices.ts';
 import { LiveEventsProvider, useLiveStatus } from '../live/live-events.tsx';
 import { clearContactTrustCache } from '../trust/use-contact-trust.ts';
-import { clearDiscussionTrustCache } from '../trust/use-discussion-trust.ts';
 import { clearPeerCache } from '../trust/use-peer.ts';
 import { useKeyAlerts } from './key-alerts.ts';
 import { navigate, onLinkClick, parseRoute, type Route, usePathname } from './router.ts';
@@ -42,7 +41,6 @@ export function App() {
     // Signing out on purpose leaves nothing behind; an ended session keeps the drafts for the next sign-in.
     if (why === 'signedOut' && sessionRef.current) drafts.clearAll(sessionRef.current.username);
     sessionStore.clear();
-    clearDiscussionTrustCache();
     clearContactTrustCache();
     // Keys opened in this tab are forgotten with the session (the kept, encrypted copy stays).
     lockClientKeys();

@@ -30,6 +30,13 @@ export const fr: Catalogue = {
     live_streams_exceeded:
       'Les mises à jour en direct sont ouvertes dans trop d’onglets ou d’appareils. Fermez-en un ; cet onglet se mettra à jour tout seul.',
     search_query_invalid: 'Cette recherche n’est pas comprise. Vérifiez-la dans « Comment chercher ».',
+    identity_address_invalid:
+      'L’une des adresses n’est pas une adresse électronique valide. Corrigez-la puis enregistrez à nouveau.',
+    contact_identity_taken:
+      'L’une de ces adresses appartient déjà à un autre de vos contacts. Fusionnez plutôt les deux contacts.',
+    contact_merge_invalid:
+      'Ces contacts ne peuvent pas être fusionnés : choisissez un autre contact, ou retirez d’abord des adresses.',
+    conflict: 'Ceci a changé entre-temps sur un autre appareil. Rechargez la page et réessayez.',
     wrong_password: 'Le mot de passe est incorrect. Saisissez celui avec lequel vous vous connectez.',
     contact_address_unknown: 'Indiquez à quelle adresse du contact cette clé correspond.',
     key_exists: 'Cette clé est déjà la vôtre.',
@@ -93,6 +100,8 @@ export const fr: Catalogue = {
     loadMore: 'Afficher plus',
   },
   discussion: {
+    older_one: 'Afficher le message plus ancien',
+    older_other: 'Afficher les messages plus anciens ({{count}} de plus)',
     back: 'Retour aux discussions',
     messages: 'Messages',
     from: 'De',
@@ -191,6 +200,30 @@ export const fr: Catalogue = {
     noticesCount_other: 'Avis ({{count}} nouveaux)',
   },
   contacts: {
+    edit: 'Modifier le contact',
+    editTitle: 'Modifier {{name}}',
+    displayName: 'Nom',
+    address: 'Adresse {{n}}',
+    removeAddress: 'Retirer l’adresse {{n}} ({{address}})',
+    removeEmptyAddress: 'Retirer l’adresse {{n}}',
+    addAddress: 'Ajouter une adresse',
+    save: 'Enregistrer',
+    saving: 'Enregistrement…',
+    saved: 'Enregistré.',
+    nameRequired: 'Donnez un nom au contact.',
+    addressRequired: 'Remplissez l’adresse {{n}}, ou retirez-la.',
+    merge: 'Fusionner avec un autre contact',
+    mergeHelp:
+      'Quand une même personne apparaît comme deux contacts, fusionnez-les : les adresses de l’autre contact rejoignent celui-ci, et vos discussions avec eux sont réunies.',
+    mergeWith: 'Contact à fusionner dans {{name}}',
+    mergeChoose: 'Choisissez un contact…',
+    mergeNext: 'Fusionner…',
+    mergeNone: 'Vous n’avez pas d’autre contact à fusionner.',
+    mergeConfirm:
+      'Fusionner {{source}} dans {{target}} ? Les adresses de {{source}} ({{addresses}}) passent à {{target}}, {{source}} est supprimé, et vos discussions avec eux sont réunies. C’est définitif.',
+    mergeDo: 'Oui, les fusionner',
+    merged_one: '{{source}} a été fusionné dans {{name}} : {{count}} discussion réunie.',
+    merged_other: '{{source}} a été fusionné dans {{name}} : {{count}} discussions réunies.',
     title: 'Contacts',
     empty: 'Aucun contact pour l’instant. Les personnes avec qui vous échangez apparaîtront ici.',
     count_one: '{{count}} contact',
@@ -391,8 +424,9 @@ export const fr: Catalogue = {
     totpOff: 'Inactive : la connexion ne demande que votre mot de passe.',
     totpStart: 'Activer l’authentification à deux facteurs',
     totpScan:
-      'Ajoutez ce compte à votre application d’authentification : copiez le secret ci-dessous, ou ouvrez le lien sur l’appareil où se trouve l’application.',
+      'Ajoutez ce compte à votre application d’authentification : scannez le code QR, copiez le secret ci-dessous, ou ouvrez le lien sur l’appareil où se trouve l’application.',
     totpSecret: 'Secret',
+    totpQr: 'Code QR du lien pour une application d’authentification',
     totpUri: 'Lien pour une application d’authentification',
     totpCode: 'Le code à 6 chiffres que l’application affiche',
     totpConfirm: 'Confirmer le code',

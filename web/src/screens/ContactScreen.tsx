@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useId, useRef, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { ContactDetail, CorrespondentKey, KeyAlert } from '../api/types.ts';
+import type { Contact, ContactDetail, CorrespondentKey, KeyAlert } from '../api/types.ts';
 import { refreshKeyAlerts, useKeyAlerts } from '../app/key-alerts.ts';
 import { ProblemMessage, problemText } from '../app/ProblemMessage.tsx';
 import { onLinkClick } from '../app/router.ts';
@@ -10,7 +10,7 @@ import { TrustBadge } from '../design-system/TrustBadge.tsx';
 import { Fingerprint } from '../privacy/Fingerprint.tsx';
 import { sameFingerprint } from '../privacy/fingerprint.ts';
 import { PeerCard } from '../trust/PeerCard.tsx';
-import { useContactTrust } from '../trust/use-contact-trust.ts';
+import { clearContactTrustCache, useContactTrust } from '../trust/use-contact-trust.ts';
 import { usePeer } from '../trust/use-peer.ts';
 
 /**
@@ -62,6 +62,12 @@ export function ContactScreen({ id }: { id: string }) {
     setKeys((await api.contactKeys(id)).items);
     refreshKeyAlerts();
     setNotice(message);
+  };
+
+  /** After an edit or a merge: the contact (and its keys: a merge brings the other's) as the instance now holds it. */
+  const changed = async (message: string) => {
+    clearContactTrustCache();
+    await decided(message);
   };
 
   return (
@@ -121,6 +127,7 @@ export function ContactScreen({ id }: { id: string }) {
                 <p className="pre-wrap">{contact.notes}</p>
               </>
             )}
+            <EditContactForm contact={contact} onSaved={() => changed(t('contacts.saved'))} />
           </section>
           <section aria-labelledby="keys-h">
             <h2 id="keys-h">{t('contacts.keys')}</h2>
@@ -138,6 +145,7 @@ export function ContactScreen({ id }: { id: string }) {
             </ul>
             <AddKeyForm contact={contact} onAdded={(m) => decided(m)} />
           </section>
+          <MergePanel contact={contact} onMerged={(m) => changed(m)} />
         </>
       )}
     </article>
@@ -405,5 +413,285 @@ function AddKeyForm({ contact, onAdded }: { contact: ContactDetail; onAdded: (me
         </button>
       </div>
     </form>
+  );
+}
+
+interface EditedAddress {
+  /** A key for React only: addresses can be edited, added and removed in any order. */
+  key: number;
+  protocol: string;
+  address: string;
+  label: string | null;
+}
+
+/**
+ * Editing a contact: its name and its addresses (added, changed, removed; the list replaces the contact's). Empty
+ * fields are said in words before anything is sent; what the instance refuses (an address that is not one, or that
+ * belongs to another contact) comes back as its sentence, and the form keeps what was typed.
+ */
+function EditContactForm({ contact, onSaved }: { contact: ContactDetail; onSaved: () => Promise<void> }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState(contact.displayName);
+  const [addresses, setAddresses] = useState<EditedAddress[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [localError, setLocalError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const nextKey = useRef(0);
+  const nameId = useId();
+  const formId = useId();
+  const nameRef = useRef<HTMLInputElement>(null);
+  const openRef = useRef<HTMLButtonElement>(null);
+
+  const start = () => {
+    setName(contact.displayName);
+    setAddresses(contact.identities.map((i) => ({ key: nextKey.current++, ...i })));
+    setError(null);
+    setLocalError(null);
+    setOpen(true);
+  };
+  useEffect(() => {
+    if (open) nameRef.current?.focus();
+  }, [open]);
+  const close = () => {
+    setOpen(false);
+    setTimeout(() => openRef.current?.focus(), 0);
+  };
+
+  if (!open)
+    return (
+      <button ref={openRef} type="button" className="button-secondary" onClick={start}>
+        {t('contacts.edit')}
+      </button>
+    );
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    setLocalError(null);
+    if (name.trim() === '') {
+      setLocalError(t('contacts.nameRequired'));
+      nameRef.current?.focus();
+      return;
+    }
+    const empty = addresses.findIndex((a) => a.address.trim() === '');
+    if (empty >= 0) {
+      setLocalError(t('contacts.addressRequired', { n: empty + 1 }));
+      document.getElementById(`${formId}-address-${addresses[empty]!.key}`)?.focus();
+      return;
+    }
+    setBusy(true);
+    api
+      .updateContact(contact.id, {
+        displayName: name.trim(),
+        identities: addresses.map((a) => ({ protocol: a.protocol, address: a.address.trim(), label: a.label })),
+      })
+      .then(async () => {
+        setOpen(false);
+        await onSaved();
+        openRef.current?.focus();
+      })
+      .catch(setError)
+      .finally(() => setBusy(false));
+  };
+
+  return (
+    <form
+      className="key-task contact-edit"
+      aria-label={t('contacts.editTitle', { name: contact.displayName })}
+      onSubmit={submit}
+      noValidate
+    >
+      <h3>{t('contacts.editTitle', { name: contact.displayName })}</h3>
+      <div className="field">
+        <label htmlFor={nameId}>{t('contacts.displayName')}</label>
+        <input
+          id={nameId}
+          ref={nameRef}
+          value={name}
+          maxLength={200}
+          required
+          autoComplete="off"
+          onChange={(e) => setName(e.target.value)}
+        />
+      </div>
+      {addresses.map((a, i) => (
+        <div className="field address-field" key={a.key}>
+          <label htmlFor={`${formId}-address-${a.key}`}>{t('contacts.address', { n: i + 1 })}</label>
+          <div className="inline-field">
+            <input
+              id={`${formId}-address-${a.key}`}
+              type={a.protocol === 'email' ? 'email' : 'text'}
+              value={a.address}
+              maxLength={320}
+              autoComplete="off"
+              spellCheck={false}
+              onChange={(e) =>
+                setAddresses((list) => list.map((x) => (x.key === a.key ? { ...x, address: e.target.value } : x)))
+              }
+            />
+            <button
+              type="button"
+              className="button-secondary"
+              aria-label={
+                a.address.trim() === ''
+                  ? t('contacts.removeEmptyAddress', { n: i + 1 })
+                  : t('contacts.removeAddress', { n: i + 1, address: a.address })
+              }
+              onClick={() => setAddresses((list) => list.filter((x) => x.key !== a.key))}
+            >
+              ×
+            </button>
+          </div>
+        </div>
+      ))}
+      <button
+        type="button"
+        className="button-secondary"
+        onClick={() => {
+          const key = nextKey.current++;
+          setAddresses((list) => [...list, { key, protocol: 'email', address: '', label: null }]);
+          setTimeout(() => document.getElementById(`${formId}-address-${key}`)?.focus(), 0);
+        }}
+      >
+        {t('contacts.addAddress')}
+      </button>
+      {(localError !== null || error !== null) && (
+        <p className="problem" role="alert">
+          {localError ?? problemText(t, error)}
+        </p>
+      )}
+      <div className="actions">
+        <button type="submit" className="button-primary" disabled={busy}>
+          {busy ? t('contacts.saving') : t('contacts.save')}
+        </button>
+        <button type="button" className="button-secondary" onClick={close}>
+          {t('contacts.cancel')}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/**
+ * Merging another contact into this one: choose it, read what will happen (its addresses move here, it goes, the
+ * discussions join), confirm. The instance's refusal, if any, is shown in words.
+ */
+function MergePanel({ contact, onMerged }: { contact: ContactDetail; onMerged: (message: string) => Promise<void> }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [others, setOthers] = useState<Contact[] | null>(null);
+  const [chosen, setChosen] = useState('');
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const selectId = useId();
+  const confirmRef = useRef<HTMLParagraphElement>(null);
+
+  const loadOthers = useCallback(() => {
+    setError(null);
+    (async () => {
+      const all: Contact[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await api.contacts(cursor);
+        all.push(...page.items);
+        cursor = page.next ?? undefined;
+      } while (cursor && all.length < 2000);
+      setOthers(all.filter((c) => c.id !== contact.id));
+    })().catch(setError);
+  }, [api, contact.id]);
+  useEffect(loadOthers, [loadOthers]);
+  useEffect(() => {
+    if (confirming) confirmRef.current?.focus();
+  }, [confirming]);
+
+  const source = others?.find((c) => c.id === chosen) ?? null;
+
+  return (
+    <section aria-labelledby="merge-h" className="contact-merge">
+      <h2 id="merge-h">{t('contacts.merge')}</h2>
+      <p className="muted">{t('contacts.mergeHelp')}</p>
+      {others === null && error === null && <p role="status">{t('app.loading')}</p>}
+      {others !== null && others.length === 0 && <p>{t('contacts.mergeNone')}</p>}
+      {others !== null && others.length > 0 && !confirming && (
+        <form
+          className="inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (source) {
+              setError(null);
+              setConfirming(true);
+            }
+          }}
+        >
+          <div className="field">
+            <label htmlFor={selectId}>{t('contacts.mergeWith', { name: contact.displayName })}</label>
+            <select id={selectId} value={chosen} onChange={(e) => setChosen(e.target.value)}>
+              <option value="">{t('contacts.mergeChoose')}</option>
+              {others.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.identities.length > 0
+                    ? `${c.displayName} (${c.identities.map((i) => i.address).join(', ')})`
+                    : c.displayName}
+                </option>
+              ))}
+            </select>
+          </div>
+          <button type="submit" className="button-secondary" disabled={!source}>
+            {t('contacts.mergeNext')}
+          </button>
+        </form>
+      )}
+      {confirming && source && (
+        <div className="key-task merge-confirm">
+          <p ref={confirmRef} tabIndex={-1}>
+            {t('contacts.mergeConfirm', {
+              source: source.displayName,
+              target: contact.displayName,
+              addresses: source.identities.map((i) => i.address).join(', ') || '—',
+            })}
+          </p>
+          <div className="actions">
+            <button
+              type="button"
+              className="button-primary"
+              disabled={busy}
+              onClick={() => {
+                setBusy(true);
+                setError(null);
+                api
+                  .mergeContacts(contact.id, [source.id])
+                  .then(async (r) => {
+                    setConfirming(false);
+                    setChosen('');
+                    await onMerged(
+                      t('contacts.merged', {
+                        source: source.displayName,
+                        name: r.contact.displayName,
+                        count: r.conversationsMerged,
+                      }),
+                    );
+                    loadOthers();
+                  })
+                  .catch(setError)
+                  .finally(() => setBusy(false));
+              }}
+            >
+              {t('contacts.mergeDo')}
+            </button>
+            <button type="button" className="button-secondary" onClick={() => setConfirming(false)}>
+              {t('contacts.cancel')}
+            </button>
+          </div>
+        </div>
+      )}
+      {error !== null && (
+        <p className="problem" role="alert">
+          {problemText(t, error)}
+        </p>
+      )}
+    </section>
   );
 }

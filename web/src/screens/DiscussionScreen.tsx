@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { type RefObject, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Discussion, MessageDetail, Participant, PeerInstance } from '../api/types.ts';
+import type { ApiClient } from '../api/client.ts';
+import type { Discussion, MessageDetail, MessageSummary, Participant, PeerInstance } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
@@ -16,61 +17,92 @@ import { discussionBreakdown } from './discussion-pi.ts';
 import { EncryptedBody, encryptedForBrowser } from '../client-keys/EncryptedBody.tsx';
 import { useLiveEvent } from '../live/live-events.tsx';
 
-/** One discussion: its messages oldest first, each with its PI badge, the sender's trust level and the text body. */
+/** Messages asked for per page: the newest first; older ones on request ("Show older messages"). */
+const PAGE = 50;
+/** How far below or above the viewport a message starts loading its body (px). */
+const AHEAD = '800px';
+
+/**
+ * One discussion: its messages oldest first, each with its PI badge, the sender's trust level and the text body.
+ * A long discussion costs what is looked at: one request lists the newest PAGE messages (subjects, senders, dates,
+ * PI summaries); each message's body and verified facts (GET /messages/:id: MIME parsed, PI breakdown) are asked for
+ * when it comes near the viewport, the newest one at once; older pages come with a button.
+ */
 export function DiscussionScreen({ id }: { id: string }) {
   const { t } = useTranslation();
   const { api } = useSession();
   const [discussion, setDiscussion] = useState<Discussion | null>(null);
-  const [messages, setMessages] = useState<MessageDetail[] | null>(null);
+  const [summaries, setSummaries] = useState<MessageSummary[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
+  const details = useMemo(() => new DetailCache(api), [api]);
 
   const load = useCallback(() => {
     let cancelled = false;
     setError(null);
-    (async () => {
-      const [d, page] = await Promise.all([api.discussion(id), api.discussionMessages(id)]);
-      const details = await Promise.all(page.items.map((m) => api.message(m.id)));
-      if (cancelled) return;
-      setDiscussion(d);
-      setMessages(details.reverse());
-      // Opening the discussion reads it: mark its unread messages read (best effort).
-      for (const m of page.items) if (!m.read) api.markRead(m.id).catch(() => {});
-    })().catch((e) => !cancelled && setError(e));
+    Promise.all([api.discussion(id), api.discussionMessages(id, PAGE)]).then(
+      ([d, page]) => {
+        if (cancelled) return;
+        setDiscussion(d);
+        setSummaries(page.items);
+        setNext(page.next);
+      },
+      (e) => !cancelled && setError(e),
+    );
     return () => {
       cancelled = true;
     };
   }, [api, id]);
   useEffect(load, [load]);
-  // Focus moves to the heading when the discussion opens, not when a live update redraws it.
-  const shownId = discussion?.id;
-  useEffect(() => {
-    if (shownId) headingRef.current?.focus();
-  }, [shownId]);
 
-  // Live updates: a new message of this discussion is appended (and read, since it is on screen); a change redraws
-  // the discussion's head; a resync reloads it.
+  // Live updates: a new message of this discussion joins the list (the newest, so its body loads at once and it is
+  // marked read, since it is on screen); a change redraws the discussion's head; a resync reloads it.
   useLiveEvent((e) => {
     if (e.event === 'resync') {
       load();
       return;
     }
     if (e.data.discussionId !== id) return;
-    if (e.event === 'message.new' && typeof e.data.messageId === 'string') {
-      const messageId = e.data.messageId;
-      api.message(messageId).then(
-        (m) => {
-          setMessages((prev) => (prev === null || prev.some((x) => x.id === m.id) ? prev : [...prev, m]));
-          if (!m.read) api.markRead(m.id).catch(() => {});
-        },
+    if (e.event === 'message.new') {
+      api.discussionMessages(id, PAGE).then(
+        (page) =>
+          setSummaries((prev) => {
+            if (prev === null) return page.items;
+            const known = new Set(prev.map((m) => m.id));
+            const fresh = page.items.filter((m) => !known.has(m.id));
+            return fresh.length === 0 ? prev : [...fresh, ...prev];
+          }),
         () => {},
       );
     }
     if (e.event === 'message.new' || e.event === 'discussion.updated') api.discussion(id).then(setDiscussion, () => {});
   });
 
-  const latestInbound = messages ? [...messages].reverse().find((m) => m.direction === 'inbound') : undefined;
+  const loadOlder = () => {
+    if (!next || loadingOlder) return;
+    setLoadingOlder(true);
+    api
+      .discussionMessages(id, PAGE, next)
+      .then((page) => {
+        setSummaries((prev) => [...(prev ?? []), ...page.items]);
+        setNext(page.next);
+      }, setError)
+      .finally(() => setLoadingOlder(false));
+  };
+
+  // The header's trust level is the newest received message's: its facts are asked for at once.
+  const latestInbound = summaries?.find((m) => m.direction === 'inbound');
+  const latestDetail = useDetail(details, latestInbound?.id ?? null, true);
   const peer = usePeer(api, latestInbound?.from.address);
+  const ordered = useMemo(() => (summaries ? [...summaries].reverse() : []), [summaries]);
+  const newestId = summaries?.[0]?.id;
+  // Shown once the header is whole (its trust level included): no focusable control appears above the focus later.
+  const ready = discussion !== null && summaries !== null && (!latestInbound || latestDetail !== null);
+  useEffect(() => {
+    if (ready) headingRef.current?.focus();
+  }, [ready]);
 
   return (
     <article className="discussion" aria-labelledby="discussion-h">
@@ -78,8 +110,8 @@ export function DiscussionScreen({ id }: { id: string }) {
         ← {t('discussion.back')}
       </a>
       {error !== null && <ProblemMessage error={error} onRetry={load} />}
-      {!discussion && error === null && <p role="status">{t('app.loading')}</p>}
-      {discussion && messages && (
+      {!ready && error === null && <p role="status">{t('app.loading')}</p>}
+      {ready && (
         <>
           <header className="discussion-head">
             <div>
@@ -89,7 +121,7 @@ export function DiscussionScreen({ id }: { id: string }) {
               <p className="muted">
                 {discussion.participants.map((p) => (p.name ? `${p.name} <${p.address}>` : p.address)).join(', ')}
               </p>
-              {latestInbound && <TrustBadge trust={trustOf(latestInbound.facts)} />}
+              {latestDetail && <TrustBadge trust={trustOf(latestDetail.facts)} />}
             </div>
             <PiBadge
               pi={discussion.pi}
@@ -103,10 +135,15 @@ export function DiscussionScreen({ id }: { id: string }) {
           </header>
           {peer?.entry && <PeerCard peer={peer} />}
           <h2 className="visually-hidden">{t('discussion.messages')}</h2>
+          {next && (
+            <button type="button" className="button-secondary older" disabled={loadingOlder} onClick={loadOlder}>
+              {t('discussion.older', { count: Math.max(1, discussion.messageCount - summaries.length) })}
+            </button>
+          )}
           <ol className="messages">
-            {messages.map((m) => (
+            {ordered.map((m) => (
               <li key={m.id}>
-                <MessageView message={m} />
+                <MessageView summary={m} details={details} eager={m.id === newestId} />
               </li>
             ))}
           </ol>
@@ -116,19 +153,104 @@ export function DiscussionScreen({ id }: { id: string }) {
   );
 }
 
+/** Each message's detail asked for once per screen, shared by its view, its badge and the header. */
+class DetailCache {
+  private readonly cache = new Map<string, Promise<MessageDetail>>();
+  constructor(private readonly api: ApiClient) {}
+  get(id: string): Promise<MessageDetail> {
+    let p = this.cache.get(id);
+    if (!p) {
+      p = this.api.message(id);
+      p.catch(() => this.cache.delete(id));
+      this.cache.set(id, p);
+    }
+    return p;
+  }
+}
+
+/** The message's detail once `wanted` (null until then, and while it loads); an error is returned to be shown. */
+function useDetail(details: DetailCache, id: string | null, wanted: boolean): MessageDetail | null {
+  const [detail, setDetail] = useState<MessageDetail | null>(null);
+  useEffect(() => {
+    if (id === null || !wanted) return;
+    let cancelled = false;
+    details.get(id).then(
+      (d) => !cancelled && setDetail(d),
+      () => {},
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [details, id, wanted]);
+  return detail;
+}
+
+/** true once the element has come within AHEAD of the viewport (then stays true). */
+function useNear(ref: RefObject<HTMLElement | null>, initially: boolean): boolean {
+  const [near, setNear] = useState(initially);
+  useEffect(() => {
+    const el = ref.current;
+    if (near || !el || typeof IntersectionObserver === 'undefined') {
+      if (!near && typeof IntersectionObserver === 'undefined') setNear(true);
+      return;
+    }
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          setNear(true);
+          io.disconnect();
+        }
+      },
+      { rootMargin: `${AHEAD} 0px` },
+    );
+    io.observe(el);
+    return () => io.disconnect();
+  }, [ref, near]);
+  return near;
+}
+
 function who(p: Participant): string {
   return p.name ? `${p.name} <${p.address}>` : p.address;
 }
 
-function MessageView({ message: m }: { message: MessageDetail }) {
+function MessageView({
+  summary: m,
+  details,
+  eager,
+}: {
+  summary: MessageSummary;
+  details: DetailCache;
+  eager: boolean;
+}) {
   const { t, i18n } = useTranslation();
   const { api } = useSession();
   const peer = usePeer(api, m.direction === 'inbound' ? m.from.address : null);
+  const ref = useRef<HTMLElement>(null);
+  const near = useNear(ref, eager);
+  const [error, setError] = useState<unknown>(null);
+  const [detail, setDetail] = useState<MessageDetail | null>(null);
+  const fetchDetail = useCallback(() => {
+    let cancelled = false;
+    setError(null);
+    details.get(m.id).then(
+      (d) => !cancelled && setDetail(d),
+      (e) => !cancelled && setError(e),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [details, m.id]);
+  useEffect(() => (near ? fetchDetail() : undefined), [near, fetchDetail]);
+  // Shown is read: an unread message is marked read once its body is on the screen (best effort).
+  useEffect(() => {
+    if (detail && !m.read) api.markRead(m.id).catch(() => {});
+  }, [api, detail, m.id, m.read]);
+
   const date = new Date(m.sentAt ?? m.receivedAt);
   const fmt = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' });
   const subject = m.subject || t('discussion.noSubject');
   return (
-    <section className={`message card message-${m.direction}`} aria-label={`${subject} — ${who(m.from)}`}>
+    <section ref={ref} className={`message card message-${m.direction}`} aria-label={`${subject} — ${who(m.from)}`}>
       <header className="message-head">
         <div className="message-who">
           <h3>{subject}</h3>
@@ -148,21 +270,35 @@ function MessageView({ message: m }: { message: MessageDetail }) {
               </dd>
             </div>
           </dl>
-          {m.direction === 'inbound' && <TrustBadge trust={trustOf(m.facts)} />}
-          {m.direction === 'inbound' && <HowItCame message={m} peer={peer} />}
+          {m.direction === 'inbound' && detail && <TrustBadge trust={trustOf(detail.facts)} />}
+          {m.direction === 'inbound' && detail && <HowItCame message={detail} peer={peer} />}
         </div>
-        <PiBadge pi={m.pi} subject={subject} />
+        <PiBadge
+          pi={detail ? detail.pi : m.pi}
+          subject={subject}
+          loadBreakdown={async () => ({ breakdown: (await details.get(m.id)).pi })}
+        />
       </header>
-      {encryptedForBrowser(m) ? (
-        <EncryptedBody message={m} renderHtml={(html) => <HtmlView message={m} html={html} />} />
-      ) : m.body.hasHtml ? (
-        <HtmlBody message={m} />
-      ) : (
-        <div className="message-body">{m.body.text.trim() === '' ? t('discussion.noBody') : m.body.text}</div>
+      {error !== null && <ProblemMessage error={error} onRetry={fetchDetail} />}
+      {!detail && error === null && (
+        <p className="message-snippet muted">
+          {m.snippet || t('discussion.noBody')}
+          <span className="visually-hidden"> {t('app.loading')}</span>
+        </p>
       )}
-      {m.body.textTruncated && <p className="muted small">{t('discussion.truncated')}</p>}
-      {m.attachments.length > 0 && (
-        <p className="muted small">{t('discussion.attachments', { count: m.attachments.length })}</p>
+      {detail &&
+        (encryptedForBrowser(detail) ? (
+          <EncryptedBody message={detail} renderHtml={(html) => <HtmlView message={detail} html={html} />} />
+        ) : detail.body.hasHtml ? (
+          <HtmlBody message={detail} />
+        ) : (
+          <div className="message-body">
+            {detail.body.text.trim() === '' ? t('discussion.noBody') : detail.body.text}
+          </div>
+        ))}
+      {detail?.body.textTruncated && <p className="muted small">{t('discussion.truncated')}</p>}
+      {detail && detail.attachments.length > 0 && (
+        <p className="muted small">{t('discussion.attachments', { count: detail.attachments.length })}</p>
       )}
       {m.direction === 'inbound' && (
         <div className="message-actions">

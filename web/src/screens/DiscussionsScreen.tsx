@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Discussion } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
@@ -7,8 +7,8 @@ import { onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { PiBadge } from '../design-system/PiBadge.tsx';
 import { TrustBadge } from '../design-system/TrustBadge.tsx';
-import { useDiscussionTrust } from '../trust/use-discussion-trust.ts';
 import { useLiveEvent } from '../live/live-events.tsx';
+import { trustOf } from '../trust/trust-level.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
 
 type Sort = 'date' | 'importance';
@@ -56,7 +56,7 @@ export function DiscussionsScreen() {
     if (m.event !== 'message.new' && m.event !== 'discussion.updated') return;
     const id = m.data.discussionId;
     if (typeof id !== 'string') return;
-    api.discussion(id).then(
+    api.discussion(id, { trust: true }).then(
       (d) =>
         setItems((prev) => {
           if (prev === null) return prev;
@@ -102,7 +102,10 @@ export function DiscussionsScreen() {
     if (next && !loadingMore && count > 0 && lastIndex >= count - 10) void loadMore();
   }, [lastIndex, count, next, loadingMore]);
 
-  const dateFormat = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
+  const dateFormat = useMemo(
+    () => new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' }),
+    [i18n.language],
+  );
 
   return (
     <section className="discussions" aria-labelledby="discussions-h">
@@ -159,7 +162,8 @@ export function DiscussionsScreen() {
   );
 }
 
-function DiscussionRow({
+/** A row renders again only when its own props change, not on every scroll frame of the list. */
+const DiscussionRow = memo(function DiscussionRow({
   discussion: d,
   index,
   setSize,
@@ -176,7 +180,8 @@ function DiscussionRow({
 }) {
   const { t } = useTranslation();
   const { api } = useSession();
-  const trust = useDiscussionTrust(api, d.id, d.lastMessageAt);
+  // The page brought the facts of the correspondent's newest message: no request per row.
+  const trust = useMemo(() => (d.senderFacts ? trustOf(d.senderFacts) : null), [d.senderFacts]);
   const names = d.participants.map((p) => p.name || p.address).join(', ');
   return (
     <li
@@ -220,4 +225,4 @@ function DiscussionRow({
       />
     </li>
   );
-}
+});

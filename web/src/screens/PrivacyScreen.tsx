@@ -16,6 +16,7 @@ import {
 } from '../client-keys/ClientKeyPanel.tsx';
 import { MIN_PASSPHRASE_LENGTH, Sentence } from '../client-keys/client-key.errors.ts';
 import { Fingerprint } from '../privacy/Fingerprint.tsx';
+import { TotpQr } from '../privacy/TotpQr.tsx';
 import { groupFingerprint } from '../privacy/fingerprint.ts';
 import { rankSuggestions, type SuggestionAction, suggestionAction } from '../privacy/suggestions.ts';
 
@@ -577,6 +578,7 @@ function TotpPanel({ enabled, start, onEnabled }: { enabled: boolean; start: num
           }}
         >
           <p>{t('privacy.totpScan')}</p>
+          <TotpQr uri={enrolment.otpauthUri} />
           <dl className="totp-facts">
             <dt>{t('privacy.totpSecret')}</dt>
             <dd>

@@ -1,24 +1,24 @@
 import { useEffect, useState } from 'react';
 import type { ApiClient } from '../api/client.ts';
-import type { Trust } from './trust-level.ts';
-import { useDiscussionTrust } from './use-discussion-trust.ts';
+import { type Trust, trustOf } from './trust-level.ts';
 
 /**
- * A contact's trust level is the one of their discussion with you (the newest message they sent): the same word in
- * the discussion list, the contact list and the card (WEB.md). The discussions are listed once per page life to find
- * each contact's discussion; a contact with no discussion has no level (null).
+ * A contact's trust level is the one of their discussion with you (from the newest message they sent): the same word
+ * in the discussion list, the contact list and the card (WEB.md). The first page of discussions, which carries each
+ * discussion's sender facts, is asked for once per page life (one request for the whole contact list); a contact
+ * with no discussion, or only messages you sent them, has no level (null).
  */
-let byContact: Promise<Map<string, { id: string; lastMessageAt: string }>> | null = null;
+let byContact: Promise<Map<string, Trust | null>> | null = null;
 
-function discussionsByContact(api: ApiClient) {
+function trustByContact(api: ApiClient) {
   if (!byContact) {
     byContact = api.discussions('date').then(
       (page) => {
-        const m = new Map<string, { id: string; lastMessageAt: string }>();
+        const m = new Map<string, Trust | null>();
         for (const d of page.items) {
           if (d.kind !== 'people') continue;
-          for (const p of d.participants)
-            if (p.contactId && !m.has(p.contactId)) m.set(p.contactId, { id: d.id, lastMessageAt: d.lastMessageAt });
+          const trust = d.senderFacts ? trustOf(d.senderFacts) : null;
+          for (const p of d.participants) if (p.contactId && !m.has(p.contactId)) m.set(p.contactId, trust);
         }
         return m;
       },
@@ -31,22 +31,22 @@ function discussionsByContact(api: ApiClient) {
   return byContact;
 }
 
+/** Forgets the levels (on sign-out: another account may sign in; after a contact edit or merge). */
 export function clearContactTrustCache(): void {
   byContact = null;
 }
 
 export function useContactTrust(api: ApiClient, contactId: string): Trust | null {
-  const [discussion, setDiscussion] = useState<{ id: string; lastMessageAt: string } | null>(null);
+  const [trust, setTrust] = useState<Trust | null>(null);
   useEffect(() => {
     let cancelled = false;
-    discussionsByContact(api).then(
-      (m) => !cancelled && setDiscussion(m.get(contactId) ?? null),
+    trustByContact(api).then(
+      (m) => !cancelled && setTrust(m.get(contactId) ?? null),
       () => {},
     );
     return () => {
       cancelled = true;
     };
   }, [api, contactId]);
-  const trust = useDiscussionTrust(api, discussion?.id ?? '', discussion?.lastMessageAt ?? '');
-  return discussion ? trust : null;
+  return trust;
 }
