@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +179,54 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
       core.messages.purge(accountId, message.id),
       (e: unknown) => e instanceof AppError && e.code === 'not_found',
     );
+  });
+
+  test('a batch: one commit for the lot, each outcome its own (duplicate within the batch, over quota, unknown account)', async () => {
+    const dup = mail({ id: 'twice', body: 'same bytes' });
+    const requests = [
+      request(mail({ from: 'Bea <bea@b.example>', subject: 'one' })),
+      request(dup),
+      request(mail({ from: 'Bea <bea@b.example>', subject: 'two' })),
+      request(dup),
+      request(mail({ body: 'z'.repeat(20_000) })),
+      { ...request(mail()), accountId: randomUUID() },
+      request(mail({ subject: 'three' })),
+    ];
+    const results = await core.ingest.ingestBatch(requests);
+    assert.deepEqual(
+      results.map((r) =>
+        r.status === 'fulfilled' ? (r.value.inserted ? 'stored' : 'known') : (r.reason as AppError).code,
+      ),
+      ['stored', 'stored', 'stored', 'known', 'quota_exceeded', 'not_found', 'stored'],
+    );
+    const stored = results.flatMap((r) => (r.status === 'fulfilled' && r.value.inserted ? [r.value.message] : []));
+    const dupResults = [results[1], results[3]] as PromiseFulfilledResult<{ message: { id: string } }>[];
+    assert.equal(dupResults[0]!.value.message.id, dupResults[1]!.value.message.id, 'the duplicate is the same message');
+    assert.equal(await storage.messages.countByAccount(accountId), 4);
+    assert.equal(blobCount(), 4, 'the refused message left no blob');
+    assert.equal(
+      await usage(),
+      stored.reduce((n, m) => n + m.sizeBytes, 0),
+    );
+    for (const m of stored) {
+      const blob = await core.blobs.get(m.rawRef!);
+      assert.equal(createHash('sha256').update(blob!).digest('hex'), m.contentHash, 'its own raw bytes');
+      assert.ok(m.pi !== null, 'scored at ingest');
+    }
+    const bea = stored.filter((m) => m.from.address === 'bea@b.example');
+    assert.equal(bea.length, 2);
+    assert.equal(bea[0]!.from.contactId, bea[1]!.from.contactId, 'one contact for the same sender within a batch');
+    assert.equal(bea[0]!.conversationId, bea[1]!.conversationId);
+    assert.equal((await storage.conversations.get(accountId, bea[0]!.conversationId))?.messageCount, 2);
+    // One index job for the batch, naming every stored message (and the known duplicate, queued again harmlessly).
+    const counts = await queue.counts(INDEX_QUEUE_NAME);
+    assert.ok(counts.waiting + counts.active + counts.completed >= 1);
+    for (const m of stored) assert.equal(await queue.getJob(INDEX_QUEUE_NAME, `index-${m.id}`), null);
+    // Filed again (a retry after a crash): nothing new, nothing doubled.
+    const again = await core.ingest.ingestBatch(requests);
+    assert.ok(again.every((r, i) => (r.status === 'fulfilled' ? !r.value.inserted : i === 4 || i === 5)));
+    assert.equal(await storage.messages.countByAccount(accountId), 4);
+    assert.equal(blobCount(), 4);
   });
 
   test('an unknown account is refused before anything is written', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Message, Participant } from '../mail/message.entity.ts';
 import { parseMessage } from '../mail/message.parser.ts';
@@ -10,6 +11,11 @@ export const INDEX_QUEUE = 'index';
 export interface IndexJob {
   accountId: string;
   messageId: string;
+}
+
+/** One job for the messages a batch of ingest filed together (one commit on the queue instead of one each). */
+export interface IndexBatchJob {
+  items: IndexJob[];
 }
 
 /** Body text sent to the search engine, at most. */
@@ -74,9 +80,27 @@ export class SearchIndexer {
     );
   }
 
+  /**
+   * Queues the first indexing of messages filed together, as ONE job (one commit on the queue). Its id is derived
+   * from the set of messages, so a batch retried as it was is queued once; a retry grouped differently queues
+   * another job, and indexing the same message twice is harmless.
+   */
+  async enqueueMany(items: readonly IndexJob[]): Promise<void> {
+    if (items.length === 0) return;
+    if (items.length === 1) return this.enqueue(items[0]!.accountId, items[0]!.messageId, { once: true });
+    const ids = items.map((i) => `${i.accountId}/${i.messageId}`).sort();
+    const digest = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32);
+    await this.deps.queue.enqueue<IndexBatchJob>(
+      INDEX_QUEUE,
+      'index-batch',
+      { items: items.map((i) => ({ accountId: i.accountId, messageId: i.messageId })) },
+      { attempts: 8, backoff: { type: 'exponential', baseDelayMs: 500 }, jobId: `index-batch-${digest}` },
+    );
+  }
+
   /** Starts the worker; the returned Worker stops it. */
   start(concurrency = 16): Worker {
-    return this.deps.queue.process<IndexJob>(INDEX_QUEUE, (job) => this.handle(job), { concurrency });
+    return this.deps.queue.process<IndexJob | IndexBatchJob>(INDEX_QUEUE, (job) => this.handle(job), { concurrency });
   }
 
   /** The document for a message as it is now, or null when it should not be searchable (gone, deleted). */
@@ -86,10 +110,19 @@ export class SearchIndexer {
     return { ...this.metadata(m), body: await this.bodyOf(m) };
   }
 
-  private async handle(job: JobInfo<IndexJob>): Promise<void> {
-    const { accountId, messageId } = job.payload ?? ({} as Partial<IndexJob>);
+  private async handle(job: JobInfo<IndexJob | IndexBatchJob>): Promise<void> {
+    const payload = job.payload as Partial<IndexJob & IndexBatchJob> | null;
+    if (Array.isArray(payload?.items)) {
+      await Promise.all(payload.items.map((item) => this.handleOne(job.id, item)));
+      return;
+    }
+    return this.handleOne(job.id, payload);
+  }
+
+  private async handleOne(jobId: string, item: Partial<IndexJob> | null | undefined): Promise<void> {
+    const { accountId, messageId } = item ?? {};
     if (typeof accountId !== 'string' || typeof messageId !== 'string') {
-      this.deps.logger?.warn({ jobId: job.id }, 'index job without accountId/messageId ignored');
+      this.deps.logger?.warn({ jobId }, 'index job without accountId/messageId ignored');
       return;
     }
     const doc = await this.documentFor(accountId, messageId);
