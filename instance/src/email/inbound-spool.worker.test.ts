@@ -278,7 +278,7 @@ describe('InboundSpoolWorker', () => {
       ingestBatch: (requests) => Promise.allSettled(requests.map((r) => ingest.ingest(r))),
     };
     ingest.fail = (r) => (r.raw.includes('Subject: n2\r\n') ? new Error('disk full') : null);
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 1; i <= 4; i++) ids.push(await spool.append(await entry(i)));
     const worker = new InboundSpoolWorker({
       spool,

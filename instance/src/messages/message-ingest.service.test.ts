@@ -192,6 +192,7 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
       { ...request(mail()), accountId: randomUUID() },
       request(mail({ subject: 'three' })),
     ];
+    const piBefore = (await queue.counts('pi')).waiting;
     const results = await core.ingest.ingestBatch(requests);
     assert.deepEqual(
       results.map((r) =>
@@ -218,6 +219,8 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     assert.equal(bea[0]!.from.contactId, bea[1]!.from.contactId, 'one contact for the same sender within a batch');
     assert.equal(bea[0]!.conversationId, bea[1]!.conversationId);
     assert.equal((await storage.conversations.get(accountId, bea[0]!.conversationId))?.messageCount, 2);
+    // The new correspondents (Bea, Alice) are scored through one 'pi' job for the batch, not one per message.
+    assert.equal((await queue.counts('pi')).waiting - piBefore, 1);
     // One index job for the batch, naming every stored message (and the known duplicate, queued again harmlessly).
     const counts = await queue.counts(INDEX_QUEUE_NAME);
     assert.ok(counts.waiting + counts.active + counts.completed >= 1);

@@ -243,11 +243,25 @@ export class MessageIngestService implements MessageIngest {
     if (fresh.length > 0) {
       try {
         await storage.unitOfWork(async (unit) => {
+          const touched = new Map<string, { accountId: string; conversationId: string }>();
           for (const i of fresh) {
             try {
-              results[i] = { status: 'fulfilled', value: await unit.item(() => this.file(freshOf(i), unit.atomic)) };
+              const r = await unit.item(() => this.file(freshOf(i), unit.atomic));
+              results[i] = { status: 'fulfilled', value: r };
+              if (r.inserted) touched.set(`${r.message.accountId}/${r.message.conversationId}`, r.message);
             } catch (e) {
               fail(i, e);
+            }
+          }
+          // Each conversation's PI once, from its newest messages (the same result as after each message).
+          const privacy = this.deps.privacy;
+          if (privacy) {
+            for (const { accountId, conversationId } of touched.values()) {
+              await unit
+                .item(() =>
+                  this.deps.locks.run(accountId, () => privacy.refreshConversation(accountId, conversationId)),
+                )
+                .catch(() => undefined); // left as it was: the next message or a recompute refreshes it
             }
           }
         });
@@ -277,16 +291,17 @@ export class MessageIngestService implements MessageIngest {
         return results;
       }
     }
-    for (const i of inserted) {
-      const p = freshOf(i);
-      try {
-        await this.scoreNewCorrespondent((results[i] as PromiseFulfilledResult<IngestResult>).value.message);
-        // The key may have been unlocked while this message was examined: its login's job may have run already.
-        if (p.pending) await this.deps.pendingDecryption?.scheduleIfUnlocked(p.accountId).catch(() => undefined);
-      } catch (e) {
-        fail(i, e);
-      }
+    try {
+      await this.scoreNewCorrespondents(
+        inserted.map((i) => (results[i] as PromiseFulfilledResult<IngestResult>).value.message),
+      );
+    } catch (e) {
+      for (const i of inserted) fail(i, e);
     }
+    // A key may have been unlocked while these messages were examined: its login's job may have run already.
+    const pendingAccounts = new Set(inserted.filter((i) => freshOf(i).pending).map((i) => freshOf(i).accountId));
+    for (const accountId of pendingAccounts)
+      await this.deps.pendingDecryption?.scheduleIfUnlocked(accountId).catch(() => undefined);
     return results;
   }
 
@@ -427,7 +442,7 @@ export class MessageIngestService implements MessageIngest {
           return stored;
         }
         await this.deps.conversations.recordIngested(resolution, message);
-        if (this.deps.privacy) await this.deps.privacy.refreshConversation(accountId, message.conversationId);
+        // The conversation's PI is refreshed once per batch (ingestBatch), after all its new messages.
         return stored;
       } catch (e) {
         if (!atomic) await storage.accounts.addUsage(accountId, -raw.length).catch(() => null);
@@ -436,13 +451,29 @@ export class MessageIngestService implements MessageIngest {
     });
   }
 
-  /** A sender seen for the first time (its contact has no PI yet) gets one, through the 'pi' queue. */
-  private async scoreNewCorrespondent(message: Message): Promise<void> {
-    const contactId = message.direction === 'inbound' ? message.from.contactId : null;
-    if (!this.deps.privacy || contactId === null) return;
-    const contact = await this.deps.storage.contacts.get(message.accountId, contactId);
-    if (contact !== null && contact.pi === null)
-      await this.deps.privacy.enqueue({ kind: 'contact-pi', accountId: message.accountId, contactId });
+  /**
+   * Senders seen for the first time (their contact has no PI yet) get one, through the 'pi' queue: one job per account
+   * for the batch (a commit each on the queue), not one per message.
+   */
+  private async scoreNewCorrespondents(messages: readonly Message[]): Promise<void> {
+    const privacy = this.deps.privacy;
+    if (!privacy) return;
+    const byAccount = new Map<string, Set<string>>();
+    for (const m of messages) {
+      const contactId = m.direction === 'inbound' ? m.from.contactId : null;
+      if (contactId === null) continue;
+      const seen = byAccount.get(m.accountId) ?? new Set<string>();
+      byAccount.set(m.accountId, seen.add(contactId));
+    }
+    for (const [accountId, ids] of byAccount) {
+      const unscored: string[] = [];
+      for (const id of ids) {
+        const contact = await this.deps.storage.contacts.get(accountId, id);
+        if (contact !== null && contact.pi === null) unscored.push(id);
+      }
+      if (unscored.length === 1) await privacy.enqueue({ kind: 'contact-pi', accountId, contactId: unscored[0]! });
+      else if (unscored.length > 1) await privacy.enqueue({ kind: 'contacts-pi', accountId, contactIds: unscored });
+    }
   }
 
   /**
