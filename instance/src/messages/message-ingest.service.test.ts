@@ -9,6 +9,7 @@ import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts
 import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { openSqliteSearchIndex } from '../search/search.sqlite.ts';
 import type { SearchIndex } from '../search/search.port.ts';
+import { parseSearchQuery } from '../search/search.query-parser.ts';
 import { AppError } from '../shared/errors.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { buildEmailCore, type EmailCore } from './email-core.ts';
@@ -51,6 +52,14 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     return existsSync(root) ? readdirSync(root).length : 0;
   };
   const usage = async () => (await storage.accounts.get(accountId))!.usedBytes;
+  const waitForIndexed = async (messageId: string) => {
+    for (let i = 0; i < 600; i++) {
+      const job = await queue.getJob(INDEX_QUEUE_NAME, `index-${messageId}`);
+      if (job?.state === 'completed') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail('the index job did not complete');
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'caliopen-ingest-'));
@@ -230,6 +239,51 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     assert.ok(again.every((r, i) => (r.status === 'fulfilled' ? !r.value.inserted : i === 4 || i === 5)));
     assert.equal(await storage.messages.countByAccount(accountId), 4);
     assert.equal(blobCount(), 4);
+  });
+
+  test('indexed from the text parsed at ingest: the body and attachment names are searchable, as when parsed again', async () => {
+    const boundary = 'b1';
+    const raw = Buffer.from(
+      [
+        'From: Alice <alice@x.example>',
+        `To: ursula@${DOMAIN}`,
+        'Subject: report',
+        `Message-ID: <${randomUUID()}@x.example>`,
+        'MIME-Version: 1.0',
+        `Content-Type: multipart/mixed; boundary="${boundary}"`,
+        '',
+        `--${boundary}`,
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'The quarterly zorblax figures.',
+        `--${boundary}`,
+        'Content-Type: application/pdf; name="flimflam-2026.pdf"',
+        'Content-Disposition: attachment; filename="flimflam-2026.pdf"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'JVBERi0xLjQK',
+        `--${boundary}--`,
+        '',
+      ].join('\r\n'),
+    );
+    const { message } = await core.ingest.ingest(request(raw));
+    const worker = core.indexer.start();
+    try {
+      await waitForIndexed(message.id);
+    } finally {
+      await worker.close();
+    }
+    for (const word of ['zorblax', 'flimflam']) {
+      const found = await search.search(accountId, { ...parseSearchQuery(word), limit: 10 });
+      assert.deepEqual(
+        found.hits.map((h) => h.messageId),
+        [message.id],
+        word,
+      );
+    }
+    // Parsed again from the raw message (what a job in another process does): the same document.
+    const doc = await core.indexer.documentFor(accountId, message.id);
+    assert.match(doc!.body, /zorblax[\s\S]*flimflam-2026\.pdf/);
   });
 
   test('an unknown account is refused before anything is written', async () => {

@@ -278,7 +278,18 @@ export class MessageIngestService implements MessageIngest {
       else unused.push(freshOf(i).rawRef);
     }
     await Promise.all(unused.map((key) => blobs.delete(key).catch(() => false)));
-    for (const i of inserted) toIndex.push({ accountId: freshOf(i).accountId, messageId: freshOf(i).id });
+    for (const i of inserted) {
+      const p = freshOf(i);
+      toIndex.push({ accountId: p.accountId, messageId: p.id });
+      // Parsed once: the index job takes this text instead of parsing the raw message again (not for encrypted mail,
+      // whose searchable text depends on the key, now or after a late decryption).
+      if (p.openpgp?.['encrypted'] !== true && p.openpgp?.['decrypted'] !== true)
+        this.deps.indexer.handOver(
+          p.id,
+          p.parsed.text,
+          p.parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : [])),
+        );
+    }
 
     if (toIndex.length > 0) {
       try {

@@ -45,8 +45,14 @@ function participantText(p: Participant): string {
  * part, or the HTML converted to text, plus attachment names), and indexes it — or removes it from the index when
  * the message is gone or soft-deleted. Jobs that arrive together are written in one call to the engine.
  */
+/** Bodies handed over by ingest, kept until their index job runs (bounded: the job parses again when it is gone). */
+const MAX_HANDED_OVER_CHARS = 32 * 1024 * 1024;
+
 export class SearchIndexer {
   private pending: Pending | null = null;
+  /** messageId -> body text extracted at ingest, so that the index job does not parse the raw message again. */
+  private readonly handedOver = new Map<string, string>();
+  private handedOverChars = 0;
 
   constructor(
     private readonly deps: {
@@ -96,6 +102,32 @@ export class SearchIndexer {
       { items: items.map((i) => ({ accountId: i.accountId, messageId: i.messageId })) },
       { attempts: 8, backoff: { type: 'exponential', baseDelayMs: 500 }, jobId: `index-batch-${digest}` },
     );
+  }
+
+  /**
+   * The body text ingest extracted from a message it just stored (the parsed text, then the attachment names): its
+   * index job, when it runs in this process soon enough, uses it instead of parsing the raw message again. Only for
+   * messages stored as they came (not decrypted ones, whose text depends on the key).
+   */
+  handOver(messageId: string, text: string, attachmentNames: readonly string[]): void {
+    const body = bodyText(text, attachmentNames);
+    this.takeHandedOver(messageId);
+    while (this.handedOver.size > 0 && this.handedOverChars + body.length > MAX_HANDED_OVER_CHARS) {
+      const oldest = this.handedOver.keys().next().value;
+      if (oldest === undefined) break;
+      this.takeHandedOver(oldest);
+    }
+    this.handedOver.set(messageId, body);
+    this.handedOverChars += body.length;
+  }
+
+  private takeHandedOver(messageId: string): string | undefined {
+    const body = this.handedOver.get(messageId);
+    if (body !== undefined) {
+      this.handedOver.delete(messageId);
+      this.handedOverChars -= body.length;
+    }
+    return body;
   }
 
   /** Starts the worker; the returned Worker stops it. */
@@ -168,6 +200,8 @@ export class SearchIndexer {
   }
 
   private async bodyOf(m: Message): Promise<string> {
+    const handed = this.takeHandedOver(m.id);
+    if (handed !== undefined) return handed;
     if (m.rawRef === null) return m.snippet;
     const raw = await this.deps.blobs.get(m.rawRef);
     if (raw === null) return m.snippet;
@@ -182,8 +216,15 @@ export class SearchIndexer {
 
   private async textOf(raw: Buffer): Promise<string> {
     const parsed = await parseMessage(raw);
-    const names = parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : []));
-    const body = names.length > 0 ? `${parsed.text}\n\n${names.join('\n')}` : parsed.text;
-    return body.length > MAX_BODY_CHARS ? body.slice(0, MAX_BODY_CHARS) : body;
+    return bodyText(
+      parsed.text,
+      parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : [])),
+    );
   }
+}
+
+/** What is indexed as a message's body: its text, then its attachments' names, at most MAX_BODY_CHARS. */
+function bodyText(text: string, attachmentNames: readonly string[]): string {
+  const body = attachmentNames.length > 0 ? `${text}\n\n${attachmentNames.join('\n')}` : text;
+  return body.length > MAX_BODY_CHARS ? body.slice(0, MAX_BODY_CHARS) : body;
 }
