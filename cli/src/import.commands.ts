@@ -1,13 +1,41 @@
 import type { Command } from 'commander';
 import type { CommonOptions } from './context.ts';
+import type { FileImportOptions } from './file-import.actions.ts';
 import type { AddOptions } from './import.actions.ts';
 import { implementation } from './lazy-import.ts';
 
 const actions = () => implementation<typeof import('./import.actions.ts')>('import.actions.ts');
+const fileActions = () => implementation<typeof import('./file-import.actions.ts')>('file-import.actions.ts');
 
-/** `caliopen import ...`: remote mailboxes (IMAP) of an account, and importing them now with progress. */
+/**
+ * `caliopen import ...`: remote mailboxes (IMAP) of an account, and importing them now with progress; Maildir trees
+ * and mbox files (Thunderbird exports...) into an account.
+ */
 export function registerImportCommands(program: Command): void {
-  const imp = program.command('import').description("import users' remote mailboxes (IMAP) into this instance");
+  const imp = program
+    .command('import')
+    .description("import users' remote mailboxes (IMAP), Maildir trees and mbox files into this instance");
+
+  for (const kind of ['maildir', 'mbox'] as const) {
+    imp
+      .command(`${kind} <path>`)
+      .description(
+        kind === 'maildir'
+          ? 'import a Maildir tree (INBOX at its root, folders below; tmp/ left alone) into an account'
+          : 'import an mbox file (mboxo/mboxrd, LF or CRLF) into an account',
+      )
+      .requiredOption('--account <name>', 'the account (username) to import into')
+      .option('--restart', 'start from the beginning, ignoring where an earlier run stopped')
+      .option('--no-wait-index', 'return once the messages are filed, before the search index catches up')
+      .option('--json', 'print the summary as JSON')
+      .option('--data-dir <dir>', 'the instance data directory')
+      .option('--config <file>', 'config file')
+      .action(async (path: string, opts: FileImportOptions & { waitIndex?: boolean }) => {
+        const a = await fileActions();
+        const o = { ...opts, noWaitIndex: opts.waitIndex === false };
+        return kind === 'maildir' ? a.importMaildir(path, o) : a.importMbox(path, o);
+      });
+  }
 
   imp
     .command('add <username>')

@@ -13,6 +13,9 @@
  *   accepted  = N / (time from the first message until the last 250): durably stored, since the 250 follows the commit
  *   ingested  = N / (time until all N are in the mailbox: parsed, authenticated, filed in conversations)
  *   indexed   = N / (time until the search index has caught up as well)
+ *
+ * The spool depth (entries accepted, not yet filed) and the mailbox count are sampled every SAMPLE_MS (default 1000)
+ * from the start of the burst until the index has caught up, and printed as a series.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,6 +41,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const ANCHOR_SCRIPT = join(root, '../shared/bench/postfix-ingest.sh');
 const DOMAIN = 'bench.test';
 const SENDER = 'bench@client.bench.test';
+const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 1000);
 
 const now = () => performance.now();
 const rate = (n: number, ms: number) => `${Math.round((n * 1000) / ms).toLocaleString('en-US')} msg/s`;
@@ -151,6 +155,8 @@ async function main() {
   let child: ChildProcess | null = null;
   let instanceDb: SqliteDb | null = null;
   let queueDb: SqliteDb | null = null;
+  let spoolDb: SqliteDb | null = null;
+  let sampler: NodeJS.Timeout | null = null;
   try {
     await initInstance({ domain: DOMAIN, dataDir, httpPort: '0' }, () => {});
     const storage = SqliteStorage.inDataDir(dataDir);
@@ -191,6 +197,8 @@ async function main() {
 
     instanceDb = openSqlite(join(dataDir, 'instance.db'), { readonly: true });
     queueDb = openSqlite(join(dataDir, 'queue.db'), { readonly: true });
+    spoolDb = openSqlite(join(dataDir, 'spool.db'), { readonly: true });
+    const spooled = () => (spoolDb!.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n;
     const stored = () => (instanceDb!.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
     const indexBacklog = () =>
       (
@@ -204,11 +212,17 @@ async function main() {
     await waitUntil(() => stored() === 1 && indexBacklog() === 0, 'the warm-up message');
 
     const t0 = now();
+    const samples: { t: number; spool: number; stored: number; index: number }[] = [];
+    const sample = () => samples.push({ t: now() - t0, spool: spooled(), stored: stored() - 1, index: indexBacklog() });
+    sampler = setInterval(sample, SAMPLE_MS);
     if (source) await sourceClient(source, port, N);
     else await nodeClient(port, N, `run${process.pid}`);
     const tAccepted = now();
     const tIngested = await waitUntil(() => stored() >= N + 1, 'ingest');
     const tIndexed = await waitUntil(() => indexBacklog() === 0, 'indexing');
+    clearInterval(sampler);
+    sampler = null;
+    sample();
 
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const gauge = (what: string) =>
@@ -231,6 +245,18 @@ async function main() {
       `caliopen: indexed ${rate(N, tIndexed - t0)} (search index caught up after ${((tIndexed - t0) / 1000).toFixed(2)} s)`,
     );
 
+    console.log(`caliopen: spool depth over time (sampled every ${SAMPLE_MS} ms, at most 40 rows shown)`);
+    console.log('    t (s)   spool   filed   index backlog (jobs)');
+    const step = Math.max(1, Math.ceil(samples.length / 40));
+    for (const x of samples.filter((_, i) => i % step === 0 || i === samples.length - 1)) {
+      console.log(
+        `  ${(x.t / 1000).toFixed(1).padStart(7)} ${String(x.spool).padStart(7)} ${String(x.stored).padStart(7)} ${String(x.index).padStart(7)}`,
+      );
+    }
+    console.log(
+      `caliopen: spool depth peak ${Math.max(...samples.map((x) => x.spool))} entries, at the end of the burst ${samples.filter((x) => x.t <= tAccepted - t0).at(-1)?.spool ?? 0}`,
+    );
+
     child.kill('SIGTERM');
     await once(child, 'exit');
     child = null;
@@ -246,9 +272,14 @@ async function main() {
       console.log(
         `           caliopen ingested into mailboxes / postfix delivered to Maildir = ${(oursIngested / anchor.delivered).toFixed(2)}`,
       );
+      console.log(
+        `           caliopen filed and indexed / postfix delivered to Maildir = ${((N * 1000) / (tIndexed - t0) / anchor.delivered).toFixed(2)}`,
+      );
     }
   } finally {
+    if (sampler) clearInterval(sampler);
     if (child) child.kill('SIGKILL');
+    spoolDb?.close();
     instanceDb?.close();
     queueDb?.close();
     await dns.stop();

@@ -27,3 +27,26 @@ test('keys cannot escape the store', async () => {
     await assert.rejects(store.put(key, Buffer.from('x')), /invalid blob key/);
   }
 });
+
+test('putMany writes a group across directories, private, with no temporary file left; bad keys write nothing', async () => {
+  const store = new FsBlobStore(dir);
+  const blobs = Array.from({ length: 20 }, (_, i) => ({
+    key: `raw/acc-${i % 3}/g${i}`,
+    data: Buffer.from(`message ${i}`),
+  }));
+  await store.putMany(blobs);
+  for (const b of blobs) assert.equal((await store.get(b.key))?.toString(), b.data.toString());
+  for (const a of [0, 1, 2]) {
+    const names = readdirSync(join(dir, `raw/acc-${a}`)).filter((n) => n.startsWith('g'));
+    assert.ok(names.every((n) => !n.endsWith('.tmp')));
+    assert.equal(statSync(join(dir, `raw/acc-${a}`, names[0]!)).mode & 0o777, 0o600);
+  }
+  await assert.rejects(
+    store.putMany([
+      { key: 'raw/ok/x', data: Buffer.from('x') },
+      { key: '../x', data: Buffer.from('y') },
+    ]),
+    /invalid blob key/,
+  );
+  assert.equal(await store.get('raw/ok/x'), null);
+});

@@ -3,7 +3,11 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BLOB_KEY, type BlobStore } from './blob-store.port.ts';
 
-/** Blobs as files: written to a temporary name, fsynced, renamed into place, directory fsynced. */
+/**
+ * Blobs as files: written to a temporary name, fsynced, renamed into place, directory fsynced. A group (`putMany`)
+ * syncs its files concurrently (the file system commits them in a few journal commits, not one each) and each
+ * directory once.
+ */
 export class FsBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
 
@@ -25,13 +29,28 @@ export class FsBlobStore implements BlobStore {
       await fh.close();
     }
     await rename(tmp, target);
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await syncDirectory(dir);
     return data.byteLength;
+  }
+
+  async putMany(blobs: readonly { key: string; data: Uint8Array }[]): Promise<void> {
+    const targets = blobs.map((b) => ({ target: this.path(b.key), data: b.data }));
+    const dirs = [...new Set(targets.map((t) => dirname(t.target)))];
+    await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
+    await Promise.all(
+      targets.map(async ({ target, data }) => {
+        const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+        const fh = await open(tmp, 'w', 0o600);
+        try {
+          await fh.writeFile(data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, target);
+      }),
+    );
+    await Promise.all(dirs.map((d) => syncDirectory(d)));
   }
 
   async get(key: string): Promise<Buffer | null> {
@@ -51,5 +70,14 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }

@@ -6,6 +6,12 @@
 export interface BlobStore {
   /** Writes the blob durably (file + directory fsync) and resolves its size. Writing an existing key replaces it. */
   put(key: string, data: Uint8Array): Promise<number>;
+  /**
+   * Writes several blobs durably as a group (what a batch of ingested messages keeps): every file is synced, each
+   * directory once for the lot. Resolves when all are durable; on failure some may have been written (the caller
+   * deletes them: keys are fresh, nothing refers to them yet).
+   */
+  putMany(blobs: readonly { key: string; data: Uint8Array }[]): Promise<void>;
   /** Resolves the bytes, or null when there is no such blob. */
   get(key: string): Promise<Buffer | null>;
   /** Removes the blob; resolves false when there was none. */

@@ -15,5 +15,23 @@ export interface Storage {
   migrate(): Promise<number>;
   /** true when the engine answers. */
   ping(): Promise<boolean>;
+  /**
+   * Runs `work` as one unit of work: the writes it makes through the repositories (directly or through
+   * `unit.item`) are durable together when the returned promise resolves — one commit for the lot where the engine
+   * has transactions (SQLite), sequential durable writes where it does not (Cassandra: every write is idempotent, so a
+   * crash part-way is repaired by doing the work again). Units run one at a time. `work` throwing undoes what the
+   * unit wrote when the engine is `atomic`, then the error is rethrown.
+   */
+  unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface UnitOfWork {
+  /**
+   * true: a failed `item` (and a failed unit) leaves no write behind (savepoints and one transaction). false: the
+   * writes made before the failure stay; the caller compensates what is not idempotent (a usage counter...).
+   */
+  readonly atomic: boolean;
+  /** Runs one item of the unit (one message of a batch): when it throws, its writes are undone if `atomic`. */
+  item<T>(work: () => Promise<T>): Promise<T>;
 }

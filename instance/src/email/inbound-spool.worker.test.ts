@@ -224,60 +224,75 @@ describe('InboundSpoolWorker', () => {
     assert.equal(ingest.calls[0]!.facts.transport?.tls?.version, 'TLSv1.3');
   });
 
-  it('while messages keep arriving, delivers one at a time (acceptance first); when they stop, at full concurrency', async () => {
+  it('files what is waiting as one batch (ingestBatch), one batch at a time; entries leave the spool only after it resolves', async () => {
+    const batches: number[] = [];
     let running = 0;
     let peak = 0;
     let release!: () => void;
     let gate = new Promise<void>((r) => (release = r));
-    const gated: MessageIngest = {
-      ingest: async (request) => {
+    const batching: MessageIngest = {
+      ingest: (request) => ingest.ingest(request),
+      ingestBatch: async (requests) => {
         running++;
         peak = Math.max(peak, running);
+        batches.push(requests.length);
         await gate;
         running--;
-        return ingest.ingest(request);
+        return Promise.allSettled(requests.map((r) => ingest.ingest(r)));
       },
     };
+    for (let i = 0; i < 5; i++) await spool.append(await entry(i));
     const worker = new InboundSpoolWorker({
       spool,
-      ingest: gated,
+      ingest: batching,
       domain: 'alpha.test',
       logger: silent,
       resolver,
-      concurrency: 4,
-      busyShare: 0.5,
-      busyWindowMs: 60_000,
+      batchSize: 4,
+      busyWindowMs: 1,
     });
     worker.start();
-    for (let i = 0; i < 6; i++) await spool.append(await entry(i));
-    await until(() => running === 1, 'the first delivery');
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(peak, 1, 'one delivery at a time while the SMTP side is busy');
+    await until(() => running === 1, 'the first batch');
+    // The batch is being filed: nothing is removed before it resolves (a crash now re-files all of it).
+    assert.deepEqual(await spool.counts(), { queued: 5, dead: 0 });
+    for (let i = 5; i < 8; i++) await spool.append(await entry(i));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(peak, 1, 'one batch at a time');
     gate = Promise.resolve();
     release();
     await until(async () => (await spool.counts()).queued === 0, 'the backlog');
     await worker.close();
-    assert.equal(ingest.calls.length, 6);
     assert.equal(peak, 1);
+    assert.equal(batches[0], 4, 'the first batch took what was waiting, up to batchSize');
+    assert.equal(
+      batches.reduce((x, y) => x + y, 0),
+      8,
+    );
+    assert.ok(batches.length <= 3, `what arrived meanwhile was filed in batches too (${batches.join(', ')})`);
+    assert.equal(new Set(ingest.calls.map((c) => c.raw.toString())).size, 8, 'each entry filed once');
+  });
 
-    const quiet = new InboundSpoolWorker({
+  it('in a batch, a failed copy defers its own entry only; the others are delivered and removed', async () => {
+    const batching: MessageIngest = {
+      ingest: (request) => ingest.ingest(request),
+      ingestBatch: (requests) => Promise.allSettled(requests.map((r) => ingest.ingest(r))),
+    };
+    ingest.fail = (r) => (r.raw.includes('Subject: n2\r\n') ? new Error('disk full') : null);
+    const ids: string[] = [];
+    for (let i = 1; i <= 4; i++) ids.push(await spool.append(await entry(i)));
+    const worker = new InboundSpoolWorker({
       spool,
-      ingest: gated,
+      ingest: batching,
       domain: 'alpha.test',
       logger: silent,
       resolver,
-      concurrency: 4,
-      busyWindowMs: 1,
+      retryDelayMs: () => 3600_000,
     });
-    peak = 0;
-    gate = new Promise<void>((r) => (release = r));
-    for (let i = 10; i < 16; i++) await spool.append(await entry(i));
-    quiet.start();
-    await until(() => running === 4, 'four deliveries at once');
-    release();
-    await until(async () => (await spool.counts()).queued === 0, 'the second backlog');
-    await quiet.close();
-    assert.equal(peak, 4);
+    worker.start();
+    await until(async () => (await spool.get(ids[1]!))?.attempts === 1, 'the failed entry deferred');
+    await until(async () => (await spool.counts()).queued === 1, 'the others removed');
+    await worker.close();
+    for (const [n, id] of ids.entries()) assert.equal((await spool.get(id)) === null, n !== 1);
   });
 
   it('close waits for deliveries in progress and commits their removal', async () => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { MessageIngest } from '../messages/message-ingest.port.ts';
+import type { IngestRequest, IngestResult, MessageIngest } from '../messages/message-ingest.port.ts';
 import type { AuthenticationFacts, MessageFacts } from '../mail/message.facts.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
@@ -8,10 +8,13 @@ import { receivedChain } from './received-chain.ts';
 import { verifyAuthentication, type DnsResolver } from './smtp-inbound.authentication.ts';
 
 /**
- * Drains the inbound spool, off the SMTP acceptance path: for each entry, read the trace, verify SPF/DKIM/DMARC,
- * ingest one copy per recipient, then remove the entry. Removal comes last, so a crash in between re-ingests on
- * restart, and ingest's dedupe (Message-ID + content hash per account) keeps that from making a duplicate. A failed
- * attempt is retried with backoff; after `maxAttempts` the entry is kept as dead for the operator, never dropped.
+ * Drains the inbound spool, off the SMTP acceptance path, in batches: it takes what is waiting (up to `batchSize`
+ * entries), reads each trace and verifies SPF/DKIM/DMARC (concurrently: DNS), files one copy per recipient for the
+ * whole batch at once (MessageIngest.ingestBatch: one commit, one group of blob syncs, one index job), then removes
+ * the delivered entries in one commit. Removal comes after the batch's commit is durable, so a crash anywhere before
+ * re-files the batch on restart, and ingest's dedupe (Message-ID + content hash per account) keeps that from making a
+ * duplicate. An entry whose copy failed is retried with backoff (the others of its batch are delivered); after
+ * `maxAttempts` it is kept as dead for the operator, never dropped.
  */
 export interface SpoolWorkerOptions {
   spool: InboundSpool;
@@ -21,13 +24,13 @@ export interface SpoolWorkerOptions {
   logger: Logger;
   resolver?: DnsResolver;
   clock?: Clock;
-  /** Entries worked on at once (authentication waits on DNS, so a few in parallel). */
-  concurrency?: number;
+  /** Most entries filed in one batch (default 64). */
+  batchSize?: number;
   /**
    * While messages are arriving (an append within `busyWindowMs`), delivery shares the event loop with the SMTP
-   * sessions: it then runs one entry at a time and takes at most this share of the time (each delivery is followed by
-   * a pause in proportion), so acceptance goes first during a burst and delivery catches up after. Never 0, so a
-   * steady stream cannot starve the mailboxes.
+   * sessions: each batch is then followed by a pause in proportion to its duration, so that delivery takes at most
+   * this share of the time and acceptance goes first during a burst. Never 0, so a steady stream cannot starve the
+   * mailboxes (and a batch files everything that arrived during the pause at once).
    */
   busyShare?: number;
   busyWindowMs?: number;
@@ -44,7 +47,7 @@ const defaultRetryDelay = (failures: number) => Math.min(3600_000, 30_000 * 2 **
 export class InboundSpoolWorker {
   private readonly spool: InboundSpool;
   private readonly clock: Clock;
-  private readonly concurrency: number;
+  private readonly batchSize: number;
   private readonly busyShare: number;
   private readonly busyWindowMs: number;
   private lastAppendAt = -Infinity;
@@ -54,7 +57,8 @@ export class InboundSpoolWorker {
   private readonly retryDelay: (failures: number) => number;
   /** Entries being worked on, or done and waiting for their removal to commit. */
   private readonly inFlight = new Set<string>();
-  private readonly running = new Set<Promise<void>>();
+  /** The batch being filed (one at a time). */
+  private running: Promise<void> | null = null;
   private delivered: string[] = [];
   private removal: Promise<void> | null = null;
   private pumping = false;
@@ -66,7 +70,7 @@ export class InboundSpoolWorker {
   constructor(private readonly options: SpoolWorkerOptions) {
     this.spool = options.spool;
     this.clock = options.clock ?? systemClock;
-    this.concurrency = options.concurrency ?? 4;
+    this.batchSize = Math.max(1, options.batchSize ?? 64);
     this.busyShare = Math.min(1, Math.max(0.01, options.busyShare ?? 0.25));
     this.busyWindowMs = options.busyWindowMs ?? 200;
     this.maxAttempts = options.maxAttempts ?? 30;
@@ -103,27 +107,32 @@ export class InboundSpoolWorker {
   }
 
   private async fill(): Promise<void> {
+    if (this.running || this.closing) return;
     const now = performance.now();
     const busy = now - this.lastAppendAt < this.busyWindowMs;
-    const free = (busy ? 1 : this.concurrency) - this.running.size;
-    if (free <= 0 || this.closing) return;
     if (busy && now < this.resumeAt) {
       this.wakeAt(this.resumeAt - now);
       return;
     }
-    const ids = await this.spool.due(this.clock(), free, this.inFlight);
-    for (const id of ids) {
-      this.inFlight.add(id);
-      const started = performance.now();
-      const task: Promise<void> = this.work(id).finally(() => {
+    const ids = await this.spool.due(this.clock(), this.batchSize, this.inFlight);
+    if (ids.length === 0) {
+      await this.scheduleRetry();
+      return;
+    }
+    for (const id of ids) this.inFlight.add(id);
+    const started = performance.now();
+    this.running = this.work(ids)
+      .catch((e: Error) => {
+        // Unexpected: the entries stay in the spool and are taken again (ingest's dedupe covers a re-filing).
+        this.options.logger.error({ error: e.message }, 'inbound spool: batch failed');
+        for (const id of ids) if (!this.delivered.includes(id)) this.inFlight.delete(id);
+      })
+      .finally(() => {
         const took = performance.now() - started;
         this.resumeAt = performance.now() + (took * (1 - this.busyShare)) / this.busyShare;
-        this.running.delete(task);
+        this.running = null;
         this.pump();
       });
-      this.running.add(task);
-    }
-    if (ids.length === 0 && this.running.size === 0) await this.scheduleRetry();
   }
 
   /** Wakes up when the next deferred entry is due (new appends wake the worker anyway). */
@@ -142,43 +151,117 @@ export class InboundSpoolWorker {
     this.timer.unref();
   }
 
-  private async work(id: string): Promise<void> {
-    let entry: SpoolEntry | null = null;
-    try {
-      entry = await this.spool.get(id);
-      if (!entry) {
+  /** Files one batch: every copy of every entry in one ingest batch, then removal or deferral per entry. */
+  private async work(ids: readonly string[]): Promise<void> {
+    const entries: SpoolEntry[] = [];
+    for (const id of ids) {
+      try {
+        const entry = await this.spool.get(id);
+        if (entry) entries.push(entry);
+        else this.inFlight.delete(id);
+      } catch (e) {
         this.inFlight.delete(id);
+        this.options.logger.error({ spoolId: id, error: (e as Error).message }, 'inbound spool: cannot read an entry');
+      }
+    }
+    if (entries.length === 0) return;
+    const facts = await Promise.all(
+      entries.map((entry) =>
+        this.factsOf(entry).catch(async (e: unknown) => {
+          await this.deferEntry(entry, e);
+          return null;
+        }),
+      ),
+    );
+    const requests: IngestRequest[] = [];
+    const owner: number[] = [];
+    entries.forEach((entry, n) => {
+      const f = facts[n];
+      if (!f) return;
+      for (const recipient of entry.recipients) {
+        requests.push({
+          accountId: recipient.accountId,
+          raw: entry.raw,
+          direction: 'inbound',
+          receivedAt: entry.receivedAt,
+          facts: f,
+        });
+        owner.push(n);
+      }
+    });
+    let outcomes: PromiseSettledResult<IngestResult>[];
+    try {
+      outcomes = await this.file(requests);
+    } catch (e) {
+      outcomes = requests.map(() => ({ status: 'rejected', reason: e }));
+    }
+    const failure: (unknown | null)[] = entries.map(() => null);
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') return;
+      const e = outcome.reason;
+      const entry = entries[owner[i]!]!;
+      // The account was deleted since RCPT TO accepted it: there is no mailbox left to deliver to.
+      if (isAppError(e) && e.code === 'not_found') {
+        this.options.logger.warn(
+          { spoolId: entry.id, accountId: requests[i]!.accountId },
+          'inbound spool: recipient account no longer exists, copy dropped',
+        );
         return;
       }
-      await this.deliver(entry);
-      this.options.onDelivered?.(entry);
-      this.delivered.push(id);
-      this.scheduleRemoval();
-    } catch (e) {
-      const failures = (entry?.attempts ?? 0) + 1;
-      const retryAt =
-        failures >= this.maxAttempts ? null : new Date(this.clock().getTime() + this.retryDelay(failures));
-      const err = e as Error & { code?: string };
-      const reason = `${err.code ?? err.name}: ${err.message}`;
-      this.options.logger.warn(
-        { spoolId: id, failures, retryAt: retryAt?.toISOString() ?? null, error: err.message, errorCode: err.code },
-        retryAt
-          ? 'inbound spool: delivery failed, will retry'
-          : 'inbound spool: delivery failed for good, entry kept as dead',
-      );
+      failure[owner[i]!] ??= e;
+    });
+    await Promise.all(
+      entries.map(async (entry, n) => {
+        if (!facts[n]) return;
+        if (failure[n] === null) {
+          this.options.onDelivered?.(entry);
+          this.delivered.push(entry.id);
+          this.scheduleRemoval();
+        } else await this.deferEntry(entry, failure[n]);
+      }),
+    );
+  }
+
+  /** Through ingestBatch when the ingest has it; one by one otherwise. */
+  private async file(requests: IngestRequest[]): Promise<PromiseSettledResult<IngestResult>[]> {
+    const { ingest } = this.options;
+    if (ingest.ingestBatch) return ingest.ingestBatch(requests);
+    const out: PromiseSettledResult<IngestResult>[] = [];
+    for (const r of requests) {
       try {
-        await this.spool.defer(id, reason, retryAt);
-      } finally {
-        this.inFlight.delete(id);
+        out.push({ status: 'fulfilled', value: await ingest.ingest(r) });
+      } catch (e) {
+        out.push({ status: 'rejected', reason: e });
       }
+    }
+    return out;
+  }
+
+  private async deferEntry(entry: SpoolEntry, e: unknown): Promise<void> {
+    const failures = entry.attempts + 1;
+    const retryAt = failures >= this.maxAttempts ? null : new Date(this.clock().getTime() + this.retryDelay(failures));
+    const err = e as Error & { code?: string };
+    const reason = `${err.code ?? err.name}: ${err.message}`;
+    this.options.logger.warn(
+      { spoolId: entry.id, failures, retryAt: retryAt?.toISOString() ?? null, error: err.message, errorCode: err.code },
+      retryAt
+        ? 'inbound spool: delivery failed, will retry'
+        : 'inbound spool: delivery failed for good, entry kept as dead',
+    );
+    try {
+      await this.spool.defer(entry.id, reason, retryAt);
+    } catch (d) {
+      this.options.logger.error({ spoolId: entry.id, error: (d as Error).message }, 'inbound spool: cannot defer');
+    } finally {
+      this.inFlight.delete(entry.id);
     }
   }
 
-  private async deliver(entry: SpoolEntry): Promise<void> {
-    const { domain } = this.options;
-    const chain = receivedChain(entry.raw, domain);
+  /** The facts of an entry: what the session measured, the parsed trace, and verified authentication. */
+  private async factsOf(entry: SpoolEntry): Promise<MessageFacts> {
+    const chain = receivedChain(entry.raw, this.options.domain);
     const authentication = await this.authenticate(entry);
-    const facts: MessageFacts = {
+    return {
       transport: {
         via: 'smtp',
         tls: entry.transport.tls,
@@ -190,24 +273,6 @@ export class InboundSpoolWorker {
       },
       authentication,
     };
-    for (const recipient of entry.recipients) {
-      try {
-        await this.options.ingest.ingest({
-          accountId: recipient.accountId,
-          raw: entry.raw,
-          direction: 'inbound',
-          receivedAt: entry.receivedAt,
-          facts,
-        });
-      } catch (e) {
-        // The account was deleted since RCPT TO accepted it: there is no mailbox left to deliver to.
-        if (!(isAppError(e) && e.code === 'not_found')) throw e;
-        this.options.logger.warn(
-          { spoolId: entry.id, accountId: recipient.accountId },
-          'inbound spool: recipient account no longer exists, copy dropped',
-        );
-      }
-    }
   }
 
   private async authenticate(entry: SpoolEntry): Promise<AuthenticationFacts | null> {
@@ -261,7 +326,7 @@ export class InboundSpoolWorker {
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
-    while (this.running.size) await Promise.allSettled([...this.running]);
+    while (this.running) await this.running.catch(() => undefined);
     while (this.removal) await this.removal;
   }
 }

@@ -28,7 +28,7 @@ export interface InboundMailOptions {
   /** Replaces the DNS used for SPF/DKIM/DMARC (tests: the remote domains' records). */
   resolver?: DnsResolver;
   spool?: SqliteSpoolOptions;
-  worker?: Pick<SpoolWorkerOptions, 'concurrency' | 'maxAttempts' | 'retryDelayMs' | 'authenticationTimeoutMs'>;
+  worker?: Pick<SpoolWorkerOptions, 'batchSize' | 'maxAttempts' | 'retryDelayMs' | 'authenticationTimeoutMs'>;
 }
 
 export type SmtpConfig = InstanceConfig['smtp'];

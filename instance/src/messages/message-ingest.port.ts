@@ -27,4 +27,10 @@ export interface IngestResult {
 
 export interface MessageIngest {
   ingest(request: IngestRequest): Promise<IngestResult>;
+  /**
+   * Files several messages as one batch (one commit, one group of blob syncs, one index job): outcomes in request
+   * order, one failing never fails the others, each idempotent like `ingest`. Absent (test doubles): callers file one
+   * by one through `ingest`.
+   */
+  ingestBatch?(requests: readonly IngestRequest[]): Promise<PromiseSettledResult<IngestResult>[]>;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { openSqliteJobQueue } from '@caliopen/platform/queue/job-queue.sqlite.ts
 import type { JobQueue } from '@caliopen/platform/queue/job-queue.port.ts';
 import { openSqliteSearchIndex } from '../search/search.sqlite.ts';
 import type { SearchIndex } from '../search/search.port.ts';
+import { parseSearchQuery } from '../search/search.query-parser.ts';
 import { AppError } from '../shared/errors.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { buildEmailCore, type EmailCore } from './email-core.ts';
@@ -51,6 +52,14 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
     return existsSync(root) ? readdirSync(root).length : 0;
   };
   const usage = async () => (await storage.accounts.get(accountId))!.usedBytes;
+  const waitForIndexed = async (messageId: string) => {
+    for (let i = 0; i < 600; i++) {
+      const job = await queue.getJob(INDEX_QUEUE_NAME, `index-${messageId}`);
+      if (job?.state === 'completed') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail('the index job did not complete');
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'caliopen-ingest-'));
@@ -179,6 +188,102 @@ describe('message ingest (real SQLite storage, blob store, queue and search)', (
       core.messages.purge(accountId, message.id),
       (e: unknown) => e instanceof AppError && e.code === 'not_found',
     );
+  });
+
+  test('a batch: one commit for the lot, each outcome its own (duplicate within the batch, over quota, unknown account)', async () => {
+    const dup = mail({ id: 'twice', body: 'same bytes' });
+    const requests = [
+      request(mail({ from: 'Bea <bea@b.example>', subject: 'one' })),
+      request(dup),
+      request(mail({ from: 'Bea <bea@b.example>', subject: 'two' })),
+      request(dup),
+      request(mail({ body: 'z'.repeat(20_000) })),
+      { ...request(mail()), accountId: randomUUID() },
+      request(mail({ subject: 'three' })),
+    ];
+    const piBefore = (await queue.counts('pi')).waiting;
+    const results = await core.ingest.ingestBatch(requests);
+    assert.deepEqual(
+      results.map((r) =>
+        r.status === 'fulfilled' ? (r.value.inserted ? 'stored' : 'known') : (r.reason as AppError).code,
+      ),
+      ['stored', 'stored', 'stored', 'known', 'quota_exceeded', 'not_found', 'stored'],
+    );
+    const stored = results.flatMap((r) => (r.status === 'fulfilled' && r.value.inserted ? [r.value.message] : []));
+    const dupResults = [results[1], results[3]] as PromiseFulfilledResult<{ message: { id: string } }>[];
+    assert.equal(dupResults[0]!.value.message.id, dupResults[1]!.value.message.id, 'the duplicate is the same message');
+    assert.equal(await storage.messages.countByAccount(accountId), 4);
+    assert.equal(blobCount(), 4, 'the refused message left no blob');
+    assert.equal(
+      await usage(),
+      stored.reduce((n, m) => n + m.sizeBytes, 0),
+    );
+    for (const m of stored) {
+      const blob = await core.blobs.get(m.rawRef!);
+      assert.equal(createHash('sha256').update(blob!).digest('hex'), m.contentHash, 'its own raw bytes');
+      assert.ok(m.pi !== null, 'scored at ingest');
+    }
+    const bea = stored.filter((m) => m.from.address === 'bea@b.example');
+    assert.equal(bea.length, 2);
+    assert.equal(bea[0]!.from.contactId, bea[1]!.from.contactId, 'one contact for the same sender within a batch');
+    assert.equal(bea[0]!.conversationId, bea[1]!.conversationId);
+    assert.equal((await storage.conversations.get(accountId, bea[0]!.conversationId))?.messageCount, 2);
+    // The new correspondents (Bea, Alice) are scored through one 'pi' job for the batch, not one per message.
+    assert.equal((await queue.counts('pi')).waiting - piBefore, 1);
+    // One index job for the batch, naming every stored message (and the known duplicate, queued again harmlessly).
+    const counts = await queue.counts(INDEX_QUEUE_NAME);
+    assert.ok(counts.waiting + counts.active + counts.completed >= 1);
+    for (const m of stored) assert.equal(await queue.getJob(INDEX_QUEUE_NAME, `index-${m.id}`), null);
+    // Filed again (a retry after a crash): nothing new, nothing doubled.
+    const again = await core.ingest.ingestBatch(requests);
+    assert.ok(again.every((r, i) => (r.status === 'fulfilled' ? !r.value.inserted : i === 4 || i === 5)));
+    assert.equal(await storage.messages.countByAccount(accountId), 4);
+    assert.equal(blobCount(), 4);
+  });
+
+  test('indexed from the text parsed at ingest: the body and attachment names are searchable, as when parsed again', async () => {
+    const boundary = 'b1';
+    const raw = Buffer.from(
+      [
+        'From: Alice <alice@x.example>',
+        `To: ursula@${DOMAIN}`,
+        'Subject: report',
+        `Message-ID: <${randomUUID()}@x.example>`,
+        'MIME-Version: 1.0',
+        `Content-Type: multipart/mixed; boundary="${boundary}"`,
+        '',
+        `--${boundary}`,
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'The quarterly zorblax figures.',
+        `--${boundary}`,
+        'Content-Type: application/pdf; name="flimflam-2026.pdf"',
+        'Content-Disposition: attachment; filename="flimflam-2026.pdf"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'JVBERi0xLjQK',
+        `--${boundary}--`,
+        '',
+      ].join('\r\n'),
+    );
+    const { message } = await core.ingest.ingest(request(raw));
+    const worker = core.indexer.start();
+    try {
+      await waitForIndexed(message.id);
+    } finally {
+      await worker.close();
+    }
+    for (const word of ['zorblax', 'flimflam']) {
+      const found = await search.search(accountId, { ...parseSearchQuery(word), limit: 10 });
+      assert.deepEqual(
+        found.hits.map((h) => h.messageId),
+        [message.id],
+        word,
+      );
+    }
+    // Parsed again from the raw message (what a job in another process does): the same document.
+    const doc = await core.indexer.documentFor(accountId, message.id);
+    assert.match(doc!.body, /zorblax[\s\S]*flimflam-2026\.pdf/);
   });
 
   test('an unknown account is refused before anything is written', async () => {

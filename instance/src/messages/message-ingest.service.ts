@@ -4,6 +4,8 @@ import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { threadKeyOf, type ConversationResolver } from '../conversations/conversation.resolver.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
+import type { EventPublisher } from '../shared/event-bus.ts';
+import type { MessageEvents } from './message.events.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
@@ -12,8 +14,6 @@ import type { IngestRequest, IngestResult, MessageIngest } from './message-inges
 import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { Message } from '../mail/message.entity.ts';
-import type { EventPublisher } from '../shared/event-bus.ts';
-import type { MessageEvents } from './message.events.ts';
 import { parseHeaders, parseMessage, snippetOf, type ParsedMessage } from '../mail/message.parser.ts';
 
 /** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
@@ -31,6 +31,26 @@ export type KeyLearner = (
 ) => Promise<void>;
 
 export const MAX_INGEST_TAGS = 50;
+
+/** Most messages filed in one batch (one transaction, one group of blob syncs, one index job). */
+export const MAX_INGEST_BATCH = 64;
+
+type Prepared =
+  | { kind: 'known'; message: Message }
+  | {
+      kind: 'new';
+      request: IngestRequest;
+      accountId: string;
+      username: string;
+      contentHash: string;
+      externalId: string | null;
+      parsed: ParsedMessage;
+      openpgp: Record<string, unknown> | null;
+      view: { subject: string; snippet: string; threadKey: string | null };
+      pending: boolean;
+      id: string;
+      rawRef: string;
+    };
 
 export function rawKeyOf(accountId: string, messageId: string): string {
   return `raw/${accountId}/${messageId}`;
@@ -102,15 +122,16 @@ export function cleanTags(tags: readonly string[]): string[] {
  * The one way a message enters a mailbox (the MessageIngest port): SMTP, IMAP import, the composer's Sent copy and
  * bounces all come through here.
  *
- * Order of work, chosen so that a failure at any point leaves nothing half-visible:
+ * Order of work (per batch: see ingestBatch), chosen so that a failure at any point leaves nothing half-visible:
  * 1. SHA-256 of the raw bytes and the Message-ID (from a cheap header read); a message already stored with the same
  *    (Message-ID, hash) is returned as it is (`inserted: false`) before anything is written.
- * 2. Full parse (never throws; a message mailparser cannot read keeps what its headers said).
- * 3. Raw bytes to the blob store (`raw/<accountId>/<messageId>`), then the quota: `addUsage` refused -> the blob is
- *    deleted and `quota_exceeded` thrown; nothing else was written.
- * 4. Under the account's lock: participants resolved to contacts (automatic ones created), conversation found or
- *    created, message stored, conversation counters updated. A failure here releases the quota and the blob.
- * 5. An `index` job queued (queue 'index'): acceptance never waits on the search engine.
+ * 2. Full parse (never throws; a message mailparser cannot read keeps what its headers said), OpenPGP examination.
+ * 3. Raw bytes of the batch's new messages to the blob store (`raw/<accountId>/<messageId>`), synced as a group.
+ * 4. One storage unit of work for the batch; per message, under the account's lock: the quota (`addUsage` refused ->
+ *    `quota_exceeded`, that message only), participants resolved to contacts (automatic ones created), conversation
+ *    found or created, message stored, conversation counters updated. A failed message leaves no write and its blob
+ *    is deleted.
+ * 5. One `index` job for the batch (queue 'index'): acceptance never waits on the search engine.
  */
 export class MessageIngestService implements MessageIngest {
   private readonly ownSources: readonly OwnAddressSource[];
@@ -142,8 +163,180 @@ export class MessageIngestService implements MessageIngest {
     this.keyLearners = deps.keyLearners ?? [];
   }
 
+  /** Requests waiting for the next batch (single `ingest` calls that arrive together are filed together). */
+  private waiting: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
+  private flushing: Promise<void> | null = null;
+
+  /**
+   * Files one message. Calls that arrive together (federation deliveries, a compose fan-out...) are gathered and
+   * filed as one batch (ingestBatch), like a group commit: each caller gets its own outcome.
+   */
   async ingest(request: IngestRequest): Promise<IngestResult> {
-    const { storage, blobs, locks } = this.deps;
+    if (!Buffer.isBuffer(request.raw)) throw new TypeError('IngestRequest.raw must be a Buffer');
+    return new Promise<IngestResult>((resolve, reject) => {
+      this.waiting.push({ request, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.waiting.length > 0) {
+        const group = this.waiting.splice(0, MAX_INGEST_BATCH);
+        try {
+          const results = await this.ingestBatch(group.map((g) => g.request));
+          results.forEach((r, i) => {
+            if (r.status === 'fulfilled') group[i]!.resolve(r.value);
+            else group[i]!.reject(r.reason);
+          });
+        } catch (e) {
+          for (const g of group) g.reject(e);
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /**
+   * Files several messages as one batch; outcomes in request order, one failing never fails the others. Parsing,
+   * Autocrypt, OpenPGP examination run for all first (concurrently: no mailbox state); then the raw bytes of the new
+   * ones are written as one group of blobs (each directory synced once); then every mailbox write (usage, contacts,
+   * conversation, message, importance, PI) goes into ONE storage unit of work (SQLite: one transaction, one commit);
+   * then ONE index job for the lot. A crash anywhere before the commit leaves nothing but orphan blob files; after
+   * it, a retry finds every message by its dedupe key (Message-ID + content hash) and only queues its indexing again.
+   */
+  async ingestBatch(requests: readonly IngestRequest[]): Promise<PromiseSettledResult<IngestResult>[]> {
+    const { storage, blobs } = this.deps;
+    const results: PromiseSettledResult<IngestResult>[] = requests.map(() => ({
+      status: 'rejected',
+      reason: new Error('not filed'),
+    }));
+    const fail = (i: number, reason: unknown) => {
+      results[i] = { status: 'rejected', reason };
+    };
+    const prepared = await Promise.all(
+      requests.map((r, i) =>
+        this.prepare(r).catch((e: unknown) => {
+          fail(i, e);
+          return null;
+        }),
+      ),
+    );
+    const toIndex: { accountId: string; messageId: string }[] = [];
+    let fresh: number[] = [];
+    prepared.forEach((p, i) => {
+      if (p?.kind === 'known') {
+        results[i] = { status: 'fulfilled', value: { message: p.message, inserted: false } };
+        // A retry after a crash may have stored the message but not queued its indexing: queue it again.
+        toIndex.push({ accountId: p.message.accountId, messageId: p.message.id });
+      } else if (p?.kind === 'new') fresh.push(i);
+    });
+    const freshOf = (i: number) => prepared[i] as Extract<Prepared, { kind: 'new' }>;
+
+    if (fresh.length > 0) {
+      try {
+        await blobs.putMany(fresh.map((i) => ({ key: freshOf(i).rawRef, data: freshOf(i).request.raw })));
+      } catch (e) {
+        for (const i of fresh) fail(i, e);
+        await Promise.all(fresh.map((i) => blobs.delete(freshOf(i).rawRef).catch(() => false)));
+        fresh = [];
+      }
+    }
+    if (fresh.length > 0) {
+      try {
+        await storage.unitOfWork(async (unit) => {
+          const touched = new Map<string, { accountId: string; conversationId: string }>();
+          for (const i of fresh) {
+            try {
+              const r = await unit.item(() => this.file(freshOf(i), unit.atomic));
+              results[i] = { status: 'fulfilled', value: r };
+              if (r.inserted) touched.set(`${r.message.accountId}/${r.message.conversationId}`, r.message);
+            } catch (e) {
+              fail(i, e);
+            }
+          }
+          // Each conversation's PI once, from its newest messages (the same result as after each message).
+          const privacy = this.deps.privacy;
+          if (privacy) {
+            for (const { accountId, conversationId } of touched.values()) {
+              await unit
+                .item(() =>
+                  this.deps.locks.run(accountId, () => privacy.refreshConversation(accountId, conversationId)),
+                )
+                .catch(() => undefined); // left as it was: the next message or a recompute refreshes it
+            }
+          }
+        });
+      } catch (e) {
+        // The commit itself failed: nothing of the batch is stored (an engine without transactions never gets here).
+        for (const i of fresh) fail(i, e);
+      }
+    }
+    const inserted: number[] = [];
+    const unused: string[] = [];
+    for (const i of fresh) {
+      const r = results[i]!;
+      if (r.status === 'fulfilled' && r.value.inserted) inserted.push(i);
+      else unused.push(freshOf(i).rawRef);
+    }
+    await Promise.all(unused.map((key) => blobs.delete(key).catch(() => false)));
+    for (const i of inserted) {
+      const p = freshOf(i);
+      toIndex.push({ accountId: p.accountId, messageId: p.id });
+      // Parsed once: the index job takes this text instead of parsing the raw message again (not for encrypted mail,
+      // whose searchable text depends on the key, now or after a late decryption).
+      if (p.openpgp?.['encrypted'] !== true && p.openpgp?.['decrypted'] !== true)
+        this.deps.indexer.handOver(
+          p.id,
+          p.parsed.text,
+          p.parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : [])),
+        );
+    }
+
+    if (toIndex.length > 0) {
+      try {
+        await this.deps.indexer.enqueueMany(toIndex);
+      } catch (e) {
+        // Stored but not queued for indexing: the caller's retry finds the messages and queues them again.
+        prepared.forEach((p, i) => {
+          if (p?.kind === 'known' || inserted.includes(i)) fail(i, e);
+        });
+        return results;
+      }
+    }
+    try {
+      await this.scoreNewCorrespondents(
+        inserted.map((i) => (results[i] as PromiseFulfilledResult<IngestResult>).value.message),
+      );
+    } catch (e) {
+      for (const i of inserted) fail(i, e);
+    }
+    // A key may have been unlocked while these messages were examined: its login's job may have run already.
+    const pendingAccounts = new Set(inserted.filter((i) => freshOf(i).pending).map((i) => freshOf(i).accountId));
+    for (const accountId of pendingAccounts)
+      await this.deps.pendingDecryption?.scheduleIfUnlocked(accountId).catch(() => undefined);
+    for (const i of inserted) {
+      const r = results[i]!;
+      if (r.status !== 'fulfilled') continue;
+      const { message } = r.value;
+      await this.deps.events?.publish('message.stored', {
+        accountId: message.accountId,
+        messageId: message.id,
+        conversationId: message.conversationId,
+        direction: message.direction,
+      });
+    }
+    return results;
+  }
+
+  /**
+   * Everything that needs no mailbox state: account, dedupe key, parse, Autocrypt keys, OpenPGP examination (and
+   * decryption when the key is usable here), the view (subject, snippet, thread key).
+   */
+  private async prepare(request: IngestRequest): Promise<Prepared> {
+    const { storage } = this.deps;
     const { accountId, raw } = request;
     if (!Buffer.isBuffer(raw)) throw new TypeError('IngestRequest.raw must be a Buffer');
     const account = await storage.accounts.get(accountId);
@@ -152,11 +345,7 @@ export class MessageIngestService implements MessageIngest {
     const contentHash = createHash('sha256').update(raw).digest('hex');
     const externalId = parseHeaders(raw).messageId;
     const known = await storage.messages.findByDedupeKey(accountId, externalId, contentHash);
-    if (known !== null) {
-      // A retry after a crash may have stored the message but not queued its indexing: queue it again (same job id).
-      await this.deps.indexer.enqueue(accountId, known.id, { once: true });
-      return { message: known, inserted: false };
-    }
+    if (known !== null) return { kind: 'known', message: known };
 
     const parsed = await parseMessage(raw);
     const sender = normaliseEmailAddress(parsed.from?.address ?? '') ?? '';
@@ -171,7 +360,7 @@ export class MessageIngestService implements MessageIngest {
     let { openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction);
     // Encrypted mail that could not be opened (only that: the key state is not asked of every message). The key is
     // locked: marked, decrypted once it is unlocked (late-decryption.service.ts; one unlocked after this check is
-    // caught below). The key was unlocked since the examination: examined again, so it opens now.
+    // caught after filing). The key was unlocked since the examination: examined again, so it opens now.
     let pending = false;
     const pendingDecryption = this.deps.pendingDecryption;
     if (pendingDecryption && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true) {
@@ -180,24 +369,44 @@ export class MessageIngestService implements MessageIngest {
         ({ openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction));
     }
     if (pending) openpgp!['pendingDecryption'] = true;
-    const view = contentView(parsed, inner);
     const id = randomUUID();
-    const rawRef = rawKeyOf(accountId, id);
-    await blobs.put(rawRef, raw);
-    if ((await storage.accounts.addUsage(accountId, raw.length)) === null) {
-      await blobs.delete(rawRef);
-      throw new AppError(
-        'quota_exceeded',
-        `Storing this message (${raw.length} bytes) would exceed the account's quota.`,
-      );
-    }
+    return {
+      kind: 'new',
+      request,
+      accountId,
+      username: account.username,
+      contentHash,
+      externalId,
+      parsed,
+      openpgp,
+      view: contentView(parsed, inner),
+      pending,
+      id,
+      rawRef: rawKeyOf(accountId, id),
+    };
+  }
 
-    let outcome: IngestResult;
-    try {
-      outcome = await locks.run(accountId, async () => {
-        const again = await storage.messages.findByDedupeKey(accountId, externalId, contentHash);
-        if (again !== null) return { message: again, inserted: false };
-        const own = await this.ownAddresses(accountId, account.username);
+  /**
+   * The mailbox writes of one message, inside the batch's unit of work and under the account's lock: dedupe again
+   * (an earlier message of the same batch, or a concurrent filing), quota, participants resolved to contacts,
+   * conversation found or created, importance, PI, message stored, conversation counters and PI updated. On an
+   * engine without transactions (`atomic` false) a failure gives the usage back; otherwise the savepoint undoes all.
+   */
+  private async file(p: Extract<Prepared, { kind: 'new' }>, atomic: boolean): Promise<IngestResult> {
+    const { storage, locks } = this.deps;
+    const { request, accountId, parsed, view, openpgp, id, rawRef } = p;
+    const raw = request.raw;
+    return locks.run(accountId, async () => {
+      const again = await storage.messages.findByDedupeKey(accountId, p.externalId, p.contentHash);
+      if (again !== null) return { message: again, inserted: false };
+      if ((await storage.accounts.addUsage(accountId, raw.length)) === null) {
+        throw new AppError(
+          'quota_exceeded',
+          `Storing this message (${raw.length} bytes) would exceed the account's quota.`,
+        );
+      }
+      try {
+        const own = await this.ownAddresses(accountId, p.username);
         const resolution = await this.deps.resolver.resolve({
           accountId,
           direction: request.direction,
@@ -214,8 +423,8 @@ export class MessageIngestService implements MessageIngest {
           conversationId: resolution.conversation.id,
           protocol: 'email',
           direction: request.direction,
-          externalId,
-          contentHash,
+          externalId: p.externalId,
+          contentHash: p.contentHash,
           from: resolution.from,
           to: resolution.to,
           cc: resolution.cc,
@@ -254,39 +463,43 @@ export class MessageIngestService implements MessageIngest {
           message.pi = { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
         }
         const stored = await storage.messages.put(message);
-        if (stored.inserted) await this.deps.conversations.recordIngested(resolution, message);
-        if (stored.inserted && this.deps.privacy)
-          await this.deps.privacy.refreshConversation(accountId, message.conversationId);
+        if (!stored.inserted) {
+          await storage.accounts.addUsage(accountId, -raw.length);
+          return stored;
+        }
+        await this.deps.conversations.recordIngested(resolution, message);
+        // The conversation's PI is refreshed once per batch (ingestBatch), after all its new messages.
         return stored;
-      });
-    } catch (e) {
-      await this.release(accountId, rawRef, raw.length);
-      throw e;
-    }
-    if (!outcome.inserted) {
-      await this.release(accountId, rawRef, raw.length);
-      return outcome;
-    }
-    await this.deps.indexer.enqueue(accountId, id, { once: true });
-    await this.scoreNewCorrespondent(outcome.message);
-    // The key may have been unlocked while this message was examined: its login's job may have run already.
-    if (pending) await this.deps.pendingDecryption?.scheduleIfUnlocked(accountId).catch(() => undefined);
-    await this.deps.events?.publish('message.stored', {
-      accountId,
-      messageId: id,
-      conversationId: outcome.message.conversationId,
-      direction: request.direction,
+      } catch (e) {
+        if (!atomic) await storage.accounts.addUsage(accountId, -raw.length).catch(() => null);
+        throw e;
+      }
     });
-    return outcome;
   }
 
-  /** A sender seen for the first time (its contact has no PI yet) gets one, through the 'pi' queue. */
-  private async scoreNewCorrespondent(message: Message): Promise<void> {
-    const contactId = message.direction === 'inbound' ? message.from.contactId : null;
-    if (!this.deps.privacy || contactId === null) return;
-    const contact = await this.deps.storage.contacts.get(message.accountId, contactId);
-    if (contact !== null && contact.pi === null)
-      await this.deps.privacy.enqueue({ kind: 'contact-pi', accountId: message.accountId, contactId });
+  /**
+   * Senders seen for the first time (their contact has no PI yet) get one, through the 'pi' queue: one job per account
+   * for the batch (a commit each on the queue), not one per message.
+   */
+  private async scoreNewCorrespondents(messages: readonly Message[]): Promise<void> {
+    const privacy = this.deps.privacy;
+    if (!privacy) return;
+    const byAccount = new Map<string, Set<string>>();
+    for (const m of messages) {
+      const contactId = m.direction === 'inbound' ? m.from.contactId : null;
+      if (contactId === null) continue;
+      const seen = byAccount.get(m.accountId) ?? new Set<string>();
+      byAccount.set(m.accountId, seen.add(contactId));
+    }
+    for (const [accountId, ids] of byAccount) {
+      const unscored: string[] = [];
+      for (const id of ids) {
+        const contact = await this.deps.storage.contacts.get(accountId, id);
+        if (contact !== null && contact.pi === null) unscored.push(id);
+      }
+      if (unscored.length === 1) await privacy.enqueue({ kind: 'contact-pi', accountId, contactId: unscored[0]! });
+      else if (unscored.length > 1) await privacy.enqueue({ kind: 'contacts-pi', accountId, contactIds: unscored });
+    }
   }
 
   /**
@@ -305,11 +518,6 @@ export class MessageIngestService implements MessageIngest {
     const assessed = await assessImportance(storage, message);
     message.importance = assessed.importance;
     message.facts = assessed.facts;
-  }
-
-  private async release(accountId: string, rawRef: string, size: number): Promise<void> {
-    await this.deps.storage.accounts.addUsage(accountId, -size);
-    await this.deps.blobs.delete(rawRef);
   }
 
   private async ownAddresses(accountId: string, username: string): Promise<Set<string>> {

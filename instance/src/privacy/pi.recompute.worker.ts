@@ -19,6 +19,8 @@ export type PiJob =
   | { kind: 'account'; accountId: string }
   /** The contact's own PI only (a contact created from mail, new mail from them). */
   | { kind: 'contact-pi'; accountId: string; contactId: string }
+  /** The same for the new correspondents of a batch of ingested mail (one job instead of one each). */
+  | { kind: 'contacts-pi'; accountId: string; contactIds: string[] }
   /** Devices and the account PI only (a device revoked or seen, two-factor turned on). */
   | { kind: 'summary'; accountId: string };
 
@@ -61,6 +63,9 @@ export class PiRecompute {
         break;
       case 'contact-pi':
         await this.deps.scoring.refreshContact(job.accountId, job.contactId);
+        break;
+      case 'contacts-pi':
+        for (const contactId of job.contactIds) await this.deps.scoring.refreshContact(job.accountId, contactId);
         break;
       case 'summary':
         await this.deps.scoring.refreshSummary(job.accountId);

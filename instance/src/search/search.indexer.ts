@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { Message, Participant } from '../mail/message.entity.ts';
 import { parseMessage } from '../mail/message.parser.ts';
@@ -10,6 +11,11 @@ export const INDEX_QUEUE = 'index';
 export interface IndexJob {
   accountId: string;
   messageId: string;
+}
+
+/** One job for the messages a batch of ingest filed together (one commit on the queue instead of one each). */
+export interface IndexBatchJob {
+  items: IndexJob[];
 }
 
 /** Body text sent to the search engine, at most. */
@@ -39,8 +45,14 @@ function participantText(p: Participant): string {
  * part, or the HTML converted to text, plus attachment names), and indexes it — or removes it from the index when
  * the message is gone or soft-deleted. Jobs that arrive together are written in one call to the engine.
  */
+/** Bodies handed over by ingest, kept until their index job runs (bounded: the job parses again when it is gone). */
+const MAX_HANDED_OVER_CHARS = 32 * 1024 * 1024;
+
 export class SearchIndexer {
   private pending: Pending | null = null;
+  /** messageId -> body text extracted at ingest, so that the index job does not parse the raw message again. */
+  private readonly handedOver = new Map<string, string>();
+  private handedOverChars = 0;
 
   constructor(
     private readonly deps: {
@@ -74,9 +86,53 @@ export class SearchIndexer {
     );
   }
 
+  /**
+   * Queues the first indexing of messages filed together, as ONE job (one commit on the queue). Its id is derived
+   * from the set of messages, so a batch retried as it was is queued once; a retry grouped differently queues
+   * another job, and indexing the same message twice is harmless.
+   */
+  async enqueueMany(items: readonly IndexJob[]): Promise<void> {
+    if (items.length === 0) return;
+    if (items.length === 1) return this.enqueue(items[0]!.accountId, items[0]!.messageId, { once: true });
+    const ids = items.map((i) => `${i.accountId}/${i.messageId}`).sort();
+    const digest = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32);
+    await this.deps.queue.enqueue<IndexBatchJob>(
+      INDEX_QUEUE,
+      'index-batch',
+      { items: items.map((i) => ({ accountId: i.accountId, messageId: i.messageId })) },
+      { attempts: 8, backoff: { type: 'exponential', baseDelayMs: 500 }, jobId: `index-batch-${digest}` },
+    );
+  }
+
+  /**
+   * The body text ingest extracted from a message it just stored (the parsed text, then the attachment names): its
+   * index job, when it runs in this process soon enough, uses it instead of parsing the raw message again. Only for
+   * messages stored as they came (not decrypted ones, whose text depends on the key).
+   */
+  handOver(messageId: string, text: string, attachmentNames: readonly string[]): void {
+    const body = bodyText(text, attachmentNames);
+    this.takeHandedOver(messageId);
+    while (this.handedOver.size > 0 && this.handedOverChars + body.length > MAX_HANDED_OVER_CHARS) {
+      const oldest = this.handedOver.keys().next().value;
+      if (oldest === undefined) break;
+      this.takeHandedOver(oldest);
+    }
+    this.handedOver.set(messageId, body);
+    this.handedOverChars += body.length;
+  }
+
+  private takeHandedOver(messageId: string): string | undefined {
+    const body = this.handedOver.get(messageId);
+    if (body !== undefined) {
+      this.handedOver.delete(messageId);
+      this.handedOverChars -= body.length;
+    }
+    return body;
+  }
+
   /** Starts the worker; the returned Worker stops it. */
   start(concurrency = 16): Worker {
-    return this.deps.queue.process<IndexJob>(INDEX_QUEUE, (job) => this.handle(job), { concurrency });
+    return this.deps.queue.process<IndexJob | IndexBatchJob>(INDEX_QUEUE, (job) => this.handle(job), { concurrency });
   }
 
   /** The document for a message as it is now, or null when it should not be searchable (gone, deleted). */
@@ -86,10 +142,19 @@ export class SearchIndexer {
     return { ...this.metadata(m), body: await this.bodyOf(m) };
   }
 
-  private async handle(job: JobInfo<IndexJob>): Promise<void> {
-    const { accountId, messageId } = job.payload ?? ({} as Partial<IndexJob>);
+  private async handle(job: JobInfo<IndexJob | IndexBatchJob>): Promise<void> {
+    const payload = job.payload as Partial<IndexJob & IndexBatchJob> | null;
+    if (Array.isArray(payload?.items)) {
+      await Promise.all(payload.items.map((item) => this.handleOne(job.id, item)));
+      return;
+    }
+    return this.handleOne(job.id, payload);
+  }
+
+  private async handleOne(jobId: string, item: Partial<IndexJob> | null | undefined): Promise<void> {
+    const { accountId, messageId } = item ?? {};
     if (typeof accountId !== 'string' || typeof messageId !== 'string') {
-      this.deps.logger?.warn({ jobId: job.id }, 'index job without accountId/messageId ignored');
+      this.deps.logger?.warn({ jobId }, 'index job without accountId/messageId ignored');
       return;
     }
     const doc = await this.documentFor(accountId, messageId);
@@ -135,6 +200,8 @@ export class SearchIndexer {
   }
 
   private async bodyOf(m: Message): Promise<string> {
+    const handed = this.takeHandedOver(m.id);
+    if (handed !== undefined) return handed;
     if (m.rawRef === null) return m.snippet;
     const raw = await this.deps.blobs.get(m.rawRef);
     if (raw === null) return m.snippet;
@@ -149,8 +216,15 @@ export class SearchIndexer {
 
   private async textOf(raw: Buffer): Promise<string> {
     const parsed = await parseMessage(raw);
-    const names = parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : []));
-    const body = names.length > 0 ? `${parsed.text}\n\n${names.join('\n')}` : parsed.text;
-    return body.length > MAX_BODY_CHARS ? body.slice(0, MAX_BODY_CHARS) : body;
+    return bodyText(
+      parsed.text,
+      parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : [])),
+    );
   }
+}
+
+/** What is indexed as a message's body: its text, then its attachments' names, at most MAX_BODY_CHARS. */
+function bodyText(text: string, attachmentNames: readonly string[]): string {
+  const body = attachmentNames.length > 0 ? `${text}\n\n${attachmentNames.join('\n')}` : text;
+  return body.length > MAX_BODY_CHARS ? body.slice(0, MAX_BODY_CHARS) : body;
 }

@@ -17,7 +17,7 @@ import { CassandraMessageRepository } from '../messages/message.repository.cassa
 import { CassandraSessionRepository } from '../sessions/session.repository.cassandra.ts';
 import { AppError } from '../shared/errors.ts';
 import { CASSANDRA_MIGRATIONS } from '../database/cassandra.schema.ts';
-import type { Storage } from '../database/storage.port.ts';
+import type { Storage, UnitOfWork } from '../database/storage.port.ts';
 
 /**
  * The distributed store: every domain table in one Cassandra keyspace (cassandra.schema.ts). Chosen by
@@ -86,6 +86,26 @@ export class CassandraStorage implements Storage {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Cassandra has no multi-table transaction: the unit's writes are sequential, each durable when it resolves (the
+   * repositories' writes are idempotent, so work interrupted part-way is completed by doing it again). Not atomic:
+   * callers compensate a failed item's counter updates.
+   */
+  async unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T> {
+    let items: Promise<unknown> = Promise.resolve();
+    const unit: UnitOfWork = {
+      atomic: false,
+      item: <R>(fn: () => Promise<R>): Promise<R> => {
+        const run = items.then(fn);
+        items = run.catch(() => undefined);
+        return run;
+      },
+    };
+    const result = await work(unit);
+    await items;
+    return result;
   }
 
   async close(): Promise<void> {

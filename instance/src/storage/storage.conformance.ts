@@ -1286,6 +1286,82 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       });
     });
 
+    describe('unit of work (batched writes)', () => {
+      test('a unit files several items together; a failed item leaves the others, and nothing of its own when atomic', async () => {
+        const a = anAccount({ quotaBytes: 10_000 });
+        await s.accounts.create(a);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const good = [aMessage(a.id, conv.id), aMessage(a.id, conv.id), aMessage(a.id, conv.id)];
+        const bad = aMessage(a.id, conv.id);
+        const outcomes = await s.unitOfWork(async (unit) => {
+          const settled: string[] = [];
+          for (const m of [good[0]!, bad, good[1]!, good[2]!]) {
+            try {
+              await unit.item(async () => {
+                await s.accounts.addUsage(a.id, 100);
+                await s.messages.put(m);
+                // Within the unit, an item sees what the items before it wrote (dedupe within a batch relies on it).
+                assert.deepEqual(await s.messages.get(a.id, m.id), m);
+                if (m === bad) throw new Error('this item fails');
+              });
+              settled.push('ok');
+            } catch (e) {
+              settled.push((e as Error).message);
+              if (!unit.atomic) {
+                await s.accounts.addUsage(a.id, -100);
+                await s.messages.purge(a.id, m.id);
+              }
+            }
+          }
+          return settled;
+        });
+        assert.deepEqual(outcomes, ['ok', 'this item fails', 'ok', 'ok']);
+        for (const m of good) assert.deepEqual(await s.messages.get(a.id, m.id), m);
+        assert.equal(await s.messages.get(a.id, bad.id), null);
+        assert.equal((await s.accounts.get(a.id))?.usedBytes, 300);
+      });
+
+      test('units run one at a time, and a unit that throws rethrows (writing nothing when atomic)', async () => {
+        const a = anAccount({ quotaBytes: 10_000 });
+        await s.accounts.create(a);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const order: string[] = [];
+        const m1 = aMessage(a.id, conv.id);
+        const m2 = aMessage(a.id, conv.id);
+        let atomic = true;
+        const failing = s.unitOfWork(async (unit) => {
+          atomic = unit.atomic;
+          order.push('first:start');
+          await unit.item(() => s.messages.put(m1));
+          await new Promise((resolve) => setImmediate(resolve));
+          order.push('first:end');
+          throw new Error('the whole unit fails');
+        });
+        const second = s.unitOfWork(async (unit) => {
+          order.push('second:start');
+          await unit.item(() => s.messages.put(m2));
+          return 'second done';
+        });
+        await assert.rejects(failing, /the whole unit fails/);
+        assert.equal(await second, 'second done');
+        assert.deepEqual(order, ['first:start', 'first:end', 'second:start']);
+        if (atomic) assert.equal(await s.messages.get(a.id, m1.id), null);
+        assert.deepEqual(await s.messages.get(a.id, m2.id), m2);
+      });
+
+      test("a unit's writes are durable once it resolves", async () => {
+        const a = anAccount({ quotaBytes: 10_000 });
+        await s.accounts.create(a);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id));
+        const ms = Array.from({ length: 10 }, () => aMessage(a.id, conv.id));
+        await s.unitOfWork(async (unit) => {
+          for (const m of ms) await unit.item(() => s.messages.put(m));
+        });
+        s = await sut.reopen();
+        for (const m of ms) assert.deepEqual(await s.messages.get(a.id, m.id), m);
+      });
+    });
+
     test('data survives a close and reopen', async () => {
       const a = anAccount();
       await s.accounts.create(a);

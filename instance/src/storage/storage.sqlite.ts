@@ -11,7 +11,7 @@ import { SqliteMessageRepository } from '../messages/message.repository.sqlite.t
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
-import type { Storage } from '../database/storage.port.ts';
+import type { Storage, UnitOfWork } from '../database/storage.port.ts';
 
 /** The embedded store: one SQLite file (`<dataDir>/instance.db`, WAL) holding every domain table. */
 export class SqliteStorage implements Storage {
@@ -59,6 +59,60 @@ export class SqliteStorage implements Storage {
 
   async ping(): Promise<boolean> {
     return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
+  }
+
+  /** Units one at a time, each one transaction (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL: one fsync of the WAL). */
+  private unitTail: Promise<void> = Promise.resolve();
+  private savepoint = 0;
+
+  /**
+   * One transaction held across `work`. The connection is the process's only one, so statements other callers run
+   * meanwhile join the transaction: they commit with it. Work done inside is storage work (synchronous under the
+   * promises), so a unit is short; items are savepoints, run one at a time.
+   */
+  async unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T> {
+    const previous = this.unitTail;
+    let release!: () => void;
+    this.unitTail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      const { db } = this;
+      db.exec('BEGIN IMMEDIATE');
+      let items: Promise<unknown> = Promise.resolve();
+      const unit: UnitOfWork = {
+        atomic: true,
+        item: <R>(fn: () => Promise<R>): Promise<R> => {
+          const run = items.then(async () => {
+            const name = `unit_item_${++this.savepoint}`;
+            db.exec(`SAVEPOINT ${name}`);
+            try {
+              const result = await fn();
+              db.exec(`RELEASE ${name}`);
+              return result;
+            } catch (e) {
+              db.exec(`ROLLBACK TO ${name}`);
+              db.exec(`RELEASE ${name}`);
+              throw e;
+            }
+          });
+          items = run.catch(() => undefined);
+          return run;
+        },
+      };
+      try {
+        const result = await work(unit);
+        await items;
+        db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw e;
+      }
+    } finally {
+      release();
+    }
   }
 
   async close(): Promise<void> {
