@@ -35,6 +35,8 @@ export interface SqliteJobQueueOptions {
 const DEFAULT_ATTEMPTS = 5;
 const DEFAULT_BACKOFF_MS = 1000;
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 /** After a failed look-up (disk full, database locked too long), the next try. */
 const RETRY_AFTER_ERROR_MS = 1000;
 /** Pruning needs an index scan over the completed jobs of a queue: once a second is plenty. */
@@ -413,7 +415,8 @@ class SqliteWorker implements Worker {
   private schedule(ms: number): void {
     if (this.closing) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), ms);
+    // A job delayed by weeks: sleep as long as a timer can (longer would fire at once), then look again.
+    this.timer = setTimeout(() => this.tick(), Math.min(ms, MAX_TIMER_MS));
   }
 
   private tick(): void {
