@@ -108,9 +108,15 @@ describe('peer directory: an instance syncs the real registry feed', () => {
     const sizeBefore = directory.status().checkpointSize!;
     assert.equal(await directory.sync(), 'unchanged');
 
-    const [auditor] = [await reg.auditor('dave')];
+    // Revocation is the auditors' consensus: dave proposes (202, one approval of two), erin's approval revokes.
+    const auditors = [await reg.auditor('dave'), await reg.auditor('erin')];
+    const proposed = await reg.api('POST', '/v1/audit/instances/alpha.test/revoke', {
+      token: auditors[0]!.token,
+      body: { reason: 'test of revocation' },
+    });
+    assert.equal(proposed.status, 202, proposed.text);
     const revoked = await reg.api('POST', '/v1/audit/instances/alpha.test/revoke', {
-      token: auditor!.token,
+      token: auditors[1]!.token,
       body: { reason: 'test of revocation' },
     });
     assert.equal(revoked.status, 200, revoked.text);

@@ -1,4 +1,3 @@
-import type { Client } from 'cassandra-driver';
 import type { CqlMigration } from '@caliopen/platform/cassandra/cassandra.schema.ts';
 import type { CassandraContext, CassandraOptions, Row } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import { migrateKeyspace } from '@caliopen/platform/cassandra/cassandra.migrator.ts';
@@ -37,7 +36,7 @@ export const JOURNAL_CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
 ];
 
 export async function migrateJournalKeyspace(
-  client: Client,
+  client: Parameters<typeof migrateKeyspace>[0],
   context: CassandraContext,
   options: Pick<CassandraOptions, 'localDataCenter' | 'replication'>,
 ): Promise<number> {
