@@ -15,9 +15,9 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/registry-console.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { realComponent } from '../support/real-component.ts';
 import {
   applicationFor,
@@ -48,17 +48,7 @@ describe.skipIf(browserBinary.skip)('the applicant view and the auditor console 
     reg.connect(site.domain, site.connectTo);
     reg.connect(other.domain, other.connectTo);
     for (const name of ['alice', 'bob']) auditors[name] = await reg.auditor(name);
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   }, 120_000);
 
   afterAll(async () => {
@@ -69,16 +59,8 @@ describe.skipIf(browserBinary.skip)('the applicant view and the auditor console 
     assert.deepEqual(pageErrors, []);
   });
 
-  async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
-    // Every wait is on a condition; the bound is generous for a loaded 2-core machine.
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-    return page;
+  function newPage(locale = 'en-GB'): Promise<Page> {
+    return openPage(browser, pageErrors, { locale, viewport: { width: 1280, height: 900 } });
   }
 
   async function signIn(page: Page, name: string): Promise<void> {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REGISTRY_WEB_CSP, registryWebPlugin } from '@caliopen/registry/http/registry-web.plugin.ts';
 import Fastify from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
   applicationFor,
@@ -26,7 +26,7 @@ import {
   type TestRegistry,
 } from '../support/registry.ts';
 import { realComponent } from '../support/real-component.ts';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -88,17 +88,7 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     await label('alpha.test', true, 'FR');
     await label('beta.test', true, 'DE');
     await label('gamma.test', false, 'CH');
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   }, 120_000);
 
   afterAll(async () => {
@@ -108,16 +98,8 @@ describe.skipIf(browserBinary.skip)('the registry’s public site in Chromium', 
     assert.deepEqual(cspViolations, []);
   });
 
-  async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
-    // Every wait is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => cspViolations.push(`page error: ${e.message}`));
-    return page;
+  function newPage(locale = 'en-GB'): Promise<Page> {
+    return openPage(browser, cspViolations, { locale, viewport: { width: 1280, height: 900 } });
   }
 
   test('the registry serves the site at / with a strict CSP and no inline script; its API keeps its 404s', async () => {

@@ -8,9 +8,9 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/web-admin.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { realComponent } from '../support/real-component.ts';
@@ -43,17 +43,7 @@ describe.skipIf(browserBinary.skip)('operator console and the user’s journal i
     inst = await startTestInstance({ env: { CALIOPEN_DNS_RESOLVERS: `${dns.host}:${dns.port}` } });
     admin = await inst.user('root', 'admin');
     alice = await inst.user('alice');
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   }, 120_000);
 
   afterAll(async () => {
@@ -63,15 +53,8 @@ describe.skipIf(browserBinary.skip)('operator console and the user’s journal i
     assert.deepEqual(pageErrors, [], 'the browser reported CSP violations or page errors');
   });
 
-  async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-    return page;
+  function newPage(locale = 'en-GB'): Promise<Page> {
+    return openPage(browser, pageErrors, { locale, viewport: { width: 1280, height: 900 } });
   }
 
   async function signIn(page: Page, username: string, password: string) {

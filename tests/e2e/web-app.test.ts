@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import { generate } from 'otplib';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WEB_APP_CSP, webAppPlugin } from '@caliopen/instance/http/web-app.plugin.ts';
 import Fastify from 'fastify';
@@ -23,7 +23,7 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
@@ -171,17 +171,7 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
       return r.body.items.length === 3;
     }, 20_000);
 
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   });
 
   afterAll(async () => {
@@ -190,16 +180,8 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
     await dns?.stop();
   });
 
-  async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1200, height: 800 } });
-    // Every wait is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => cspViolations.push(`page error: ${e.message}`));
-    return page;
+  function newPage(locale = 'en-GB'): Promise<Page> {
+    return openPage(browser, cspViolations, { locale, viewport: { width: 1200, height: 800 } });
   }
 
   test('the instance serves the app with a strict CSP and no inline script', async () => {

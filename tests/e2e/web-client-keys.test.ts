@@ -19,7 +19,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { ok } from '../support/api-client.ts';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import {
   dkimKey,
   dkimSigned,
@@ -108,17 +108,7 @@ describe.skipIf(browserBinary.skip)('client key mode in Chromium', () => {
       }),
       201,
     );
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   });
 
   afterAll(async () => {
@@ -130,14 +120,8 @@ describe.skipIf(browserBinary.skip)('client key mode in Chromium', () => {
 
   /** A fresh browser profile (its own IndexedDB), as another device is. */
   async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1200, height: 900 }, acceptDownloads: true });
-    contexts.push(context);
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+    const page = await openPage(browser, pageErrors, { locale, acceptDownloads: true });
+    contexts.push(page.context());
     return page;
   }
 

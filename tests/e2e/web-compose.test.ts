@@ -19,13 +19,13 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
-import { networkWatch, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, networkWatch, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
@@ -130,17 +130,7 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
       }),
       facts: { transport: null, authentication: null },
     });
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   });
 
   afterAll(async () => {
@@ -150,16 +140,8 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     await new Promise<void>((resolve) => (imageServer ? imageServer.close(() => resolve()) : resolve()));
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1200, height: 900 } });
-    // Every wait below is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => cspViolations.push(`page error: ${e.message}`));
-    return page;
+  function newPage(): Promise<Page> {
+    return openPage(browser, cspViolations);
   }
 
   async function signIn(page: Page, user: { password: string }, username: string): Promise<void> {

@@ -10,9 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { realComponent } from '../support/real-component.ts';
 import { requireWebBuild } from '../support/web-build.ts';
@@ -63,17 +63,7 @@ describe.skipIf(browserBinary.skip)('contacts edited and merged, and this browse
       facts: { transport: null, authentication: null },
     });
 
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   });
 
   afterAll(async () => {
@@ -82,16 +72,8 @@ describe.skipIf(browserBinary.skip)('contacts edited and merged, and this browse
     assert.deepEqual(cspViolations, [], 'the browser reported CSP violations or page errors');
   });
 
-  async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1200, height: 900 } });
-    // Every wait is on a condition; the bound is generous for a loaded 2-core machine (Playwright's is 30 s).
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
-    });
-    page.on('pageerror', (e) => cspViolations.push(`page error: ${e.message}`));
-    return page;
+  function newPage(locale = 'en-GB'): Promise<Page> {
+    return openPage(browser, cspViolations, { locale });
   }
 
   async function signIn(page: Page, username: string, password: string) {

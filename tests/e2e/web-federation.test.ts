@@ -18,11 +18,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { answers, ROOT } from '../support/process.ts';
 import { realComponent } from '../support/real-component.ts';
@@ -206,17 +206,7 @@ describe.skipIf(browserBinary.skip)('the web app on a local federation, in Chrom
       250,
     );
 
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   });
 
   afterAll(async () => {
@@ -229,16 +219,8 @@ describe.skipIf(browserBinary.skip)('the web app on a local federation, in Chrom
     tmp.cleanup();
   });
 
-  async function newPage(locale = 'en-GB'): Promise<Page> {
-    const context = await browser.newContext({ locale, viewport: { width: 1200, height: 900 } });
-    // Every wait is on a condition; the bound is generous for a loaded 2-core machine.
-    context.setDefaultTimeout(120_000);
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-    return page;
+  function newPage(locale = 'en-GB'): Promise<Page> {
+    return openPage(browser, pageErrors, { locale });
   }
 
   async function signIn(page: Page, url: string, username: string): Promise<void> {

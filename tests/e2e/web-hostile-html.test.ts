@@ -14,13 +14,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { requireWebBuild } from '../support/web-build.ts';
-import { networkWatch } from '../support/browser.ts';
+import { launchChromium, networkWatch } from '../support/browser.ts';
 import { EVIL_HOST, HOSTILE_MAILS } from './fixtures/hostile-html.ts';
 
 const DOMAIN = 'alpha.test';
@@ -119,17 +119,7 @@ describe.skipIf(browserBinary.skip)('the hostile HTML corpus in Chromium, throug
       const r = await inst.api('GET', '/api/v1/discussions?limit=100', { token: hana.token });
       return r.body.items.length === senders.length;
     }, 60_000);
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   }, 300_000);
 
   afterAll(async () => {

@@ -14,9 +14,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, screenshot, seriousViolations } from '../support/browser.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
@@ -89,17 +89,7 @@ describe.skipIf(browserBinary.skip)('live updates, search and notices in Chromiu
       const r = await inst.api('GET', '/api/v1/search?q=budget', { token: alice.token });
       return r.body?.total === 2;
     }, 30_000);
-    browser = await chromium.launch({
-      executablePath: browserBinary.path,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(browserBinary.path);
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 /** What the browser tests share: screenshots on request and the axe-core accessibility check. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,4 +51,43 @@ export function networkWatch(page: Page): { quiet(timeoutMs?: number): Promise<v
       }
     },
   };
+}
+
+/** Debian's Chromium, headless, as every browser test runs it. */
+export function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+}
+
+/**
+ * A page in a context of its own, in `locale`. Every wait is on a condition, with a bound generous for a loaded 2-core
+ * machine (Playwright's own is 30 s). What the browser reports as a CSP refusal or a page error is pushed to
+ * `problems`, which the test asserts empty at its end.
+ */
+export async function openPage(
+  browser: Browser,
+  problems: string[],
+  o: { locale?: string; viewport?: { width: number; height: number }; acceptDownloads?: boolean } = {},
+): Promise<Page> {
+  const context = await browser.newContext({
+    locale: o.locale ?? 'en-GB',
+    viewport: o.viewport ?? { width: 1200, height: 900 },
+    ...(o.acceptDownloads ? { acceptDownloads: true } : {}),
+  });
+  context.setDefaultTimeout(120_000);
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return page;
 }
