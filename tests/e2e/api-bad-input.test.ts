@@ -148,6 +148,21 @@ describe('hostile input on every route', () => {
       ['bad_url', 'validation_failed'],
       'bad percent-encoding',
     );
+    // Control characters in the search box (a NUL reached SQLite's FTS5 and gave a 500): a sentence, never a crash.
+    for (const [q, label] of [
+      ['%00', 'a NUL alone'],
+      ['hello%00world', 'a NUL inside a word'],
+      ['from%3Aalice%00', 'a NUL in a filter'],
+      ['%22a%00b%22', 'a NUL in a phrase'],
+      ['%1B%5B31m', 'an escape sequence'],
+    ] as const) {
+      expectProblem(
+        await inst.api('GET', `/api/v1/search?q=${q}`, { token: tokens.user }),
+        400,
+        ['search_query_invalid'],
+        label,
+      );
+    }
     expectProblem(
       await inst.api('GET', '/api/v1/admin/users?limit=-1', { token: tokens.admin }),
       400,

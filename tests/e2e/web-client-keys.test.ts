@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import * as openpgp from 'openpgp';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateTestKey, pgpMimeEncrypted, type TestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { ok } from '../support/api-client.ts';

@@ -14,7 +14,8 @@ import type { SearchQuery } from './search.port.ts';
  *   `before:` exclusive, so `after:2024-01-01 before:2024-02-01` is exactly January.
  * - Anything else is free text: bare words and "quoted phrases". An unknown `key:` (`http://x`, `10:30`, `is:unread`)
  *   is an ordinary word. A filter key with an empty value (`from:` while the user is still typing) is ignored.
- * - Bad input that a user can fix (an impossible date, a PI outside 0..100, the same filter twice) throws a
+ * - Bad input that a user can fix (an impossible date, a PI outside 0..100, the same filter twice, a control
+ *   character such as NUL) throws a
  *   `SearchQueryError` naming the token; nothing else is ever thrown, whatever the input.
  */
 
@@ -53,6 +54,8 @@ type Lexeme =
   | { kind: 'filter'; raw: string; key: FilterKey; op: string; value: string };
 
 const SPACE = /\s/u;
+/** C0 controls other than tab, line feed and carriage return (which count as spaces), and DEL. */
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/u;
 /** `key:` / `pi>=` forms that may be followed directly by a quoted value. */
 const FILTER_HEAD = /^([A-Za-z]+)(:|>=|>|=)$/;
 const FILTER_WORD = /^([A-Za-z]+)(:|>=|>|=)(.*)$/s;
@@ -170,6 +173,15 @@ function freeItem(l: { kind: 'word' | 'phrase'; text: string }): string {
 
 /** Parses a search-box string into a SearchQuery (paging is not part of the language). */
 export function parseSearchQuery(input: string): SearchQuery {
+  const control = CONTROL.exec(input);
+  if (control) {
+    const at = control.index;
+    const token = input.slice(Math.max(0, at - 10), at + 11);
+    throw new SearchQueryError(
+      token,
+      'it contains a control character (such as NUL or ESC), which no mail text holds.',
+    );
+  }
   const query: SearchQuery = {};
   const seen = new Map<FilterKey, string>();
   const free: string[] = [];

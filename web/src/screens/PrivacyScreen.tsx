@@ -2,7 +2,7 @@ import { type ReactNode, useCallback, useEffect, useId, useRef, useState } from 
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client.ts';
 import type { KeysReply, PrivacyOverview, RankedSuggestion } from '../api/types.ts';
-import { ProblemMessage, problemText } from '../app/ProblemMessage.tsx';
+import { ProblemMessage } from '../app/ProblemMessage.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { BreakdownDetails, PiBadge } from '../design-system/PiBadge.tsx';
