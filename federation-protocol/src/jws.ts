@@ -33,6 +33,7 @@ export interface VerifiedJws {
 export const MAX_JWS_LENGTH = 16 * 1024;
 
 const ED25519_SIGNATURE_LENGTH = 64;
+const HEADER_MEMBERS: ReadonlySet<string> = new Set(['alg', 'kid', 'typ']);
 
 export async function signJws(payload: unknown, keyPair: Ed25519KeyPair, typ: string): Promise<string> {
   return new CompactSign(canonicalJsonBytes(payload))
@@ -62,6 +63,14 @@ export async function verifyJws(
   } catch {
     return fail(codes.malformed, 'The JWS protected header is not base64url JSON.');
   }
+  // Exactly { alg, kid, typ } (SPEC §2): a `jku`, `jwk`, `x5u`, `x5c`, `crit`, `b64` or any other member could steer a
+  // verifier elsewhere (another key, unencoded payloads), so its presence alone refuses the object.
+  const extra = Object.keys(header).filter((k) => !HEADER_MEMBERS.has(k));
+  if (extra.length > 0)
+    return fail(
+      codes.malformed,
+      `The JWS protected header must be exactly { alg, kid, typ }; it also has ${extra.map((k) => JSON.stringify(k)).join(', ')}.`,
+    );
   if (header['alg'] !== 'EdDSA')
     return fail(codes.malformed, `The JWS algorithm must be EdDSA, not ${String(header['alg'])}.`);
   if (header['typ'] !== typ)

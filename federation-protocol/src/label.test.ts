@@ -195,5 +195,39 @@ describe('labels', () => {
       const none = `${Buffer.from('{"alg":"none","typ":"caliopen-label+jwt"}').toString('base64url')}.${jws.split('.')[1]}.`;
       assertCode(await verifyLabel(none, options), 'label_malformed');
     });
+
+    it('label_malformed: a protected header with any member beyond { alg, kid, typ }, even correctly signed', async () => {
+      const { jws } = await labelFor(alpha, { issuedAt: T0 });
+      const claims = JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString()) as unknown;
+      // The control: the same claims under the exact header verify.
+      assert.ok((await verifyLabel(await signRawLabel(claims), options)).ok);
+      for (const extra of [
+        { jku: 'https://evil.example/keys.json' },
+        { jwk: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' } },
+        { x5u: 'https://evil.example/cert.pem' },
+        { x5c: ['MIIB'] },
+        { crit: ['exp'] },
+        { b64: false, crit: ['b64'] },
+        { cty: 'JWT' },
+        { zzz: 1 },
+      ]) {
+        // Signed by hand: jose itself refuses to sign some of these headers (an unknown `crit`).
+        const header = encodeBase64Url(
+          new TextEncoder().encode(
+            JSON.stringify({ alg: 'EdDSA', kid: registryKey.kid, typ: LABEL_JWS_TYPE, ...extra }),
+          ),
+        );
+        const body = encodeBase64Url(canonicalJsonBytes(claims));
+        const signature = await crypto.subtle.sign(
+          'Ed25519',
+          await privateCryptoKey(registryKey),
+          new TextEncoder().encode(`${header}.${body}`),
+        );
+        const signed = `${header}.${body}.${encodeBase64Url(new Uint8Array(signature))}`;
+        const r = await verifyLabel(signed, options);
+        assertCode(r, 'label_malformed');
+        assert.ok(!r.ok && /exactly \{ alg, kid, typ \}/.test(r.error.message), JSON.stringify(extra));
+      }
+    });
   });
 });
