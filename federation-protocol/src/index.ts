@@ -116,6 +116,7 @@ export {
   feedDigest,
   signFeed,
   signFeedDelta,
+  verifyEntryLabel,
   verifyFeed,
   verifyFeedDelta,
   verifyFeedEnvelope,

@@ -3,8 +3,8 @@ import {
   decodeProof,
   verifyConsistentWith,
   verifyFeed,
+  verifyEntryLabel,
   verifyFeedDelta,
-  verifyLabel,
   type Checkpoint,
   type Feed,
   type FeedInstance,
@@ -221,24 +221,10 @@ export class PeerFeedSync {
     throw new SyncError(FEED_FORK_DETECTED, linked.error.message);
   }
 
-  /** A changed `labelled` entry of a delta: its label verifies and matches it (the full feed checks every label). */
+  /** A changed entry of a delta gets the check every entry of a full feed gets (verifyEntryLabel). */
   async checkLabel(entry: FeedInstance, registry: string, issuedAt: number): Promise<void> {
-    if (entry.status !== 'labelled') return;
-    const label = await verifyLabel(entry.label, {
-      keySet: this.options.keySet,
-      expectedDomain: entry.domain,
-      expectedIssuer: registry,
-      now: issuedAt,
-    });
-    if (!label.ok)
-      throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not verify: ${label.error.message}`);
-    if (
-      label.value.id !== entry.labelId ||
-      label.value.expiresAt !== entry.labelExpiresAt ||
-      label.value.certFingerprint !== entry.certFingerprint
-    ) {
-      throw new SyncError('feed_invalid_label', `The label of ${entry.domain} does not match its entry.`);
-    }
+    const checked = await verifyEntryLabel(entry, { keySet: this.options.keySet, registry, issuedAt });
+    if (!checked.ok) throw new SyncError(checked.error.code, checked.error.message);
   }
 
   async accept(feed: Feed, checkpoint: Checkpoint, etag: string | null): Promise<void> {

@@ -383,6 +383,24 @@ describe('PeerDirectory against a registry on loopback', () => {
     registry.history.delete(5);
   });
 
+  test('a delta that swaps a labelled peer’s signing key under its unchanged label is refused, as a full feed would be', async () => {
+    await registry.publish(5, T0 + 4 * DAY, logTree(10), async (fixtures) => {
+      const entries = await labelled(T0 + 3 * DAY)(fixtures);
+      return entries.map((e) =>
+        e.domain === 'gamma.test' ? { ...e, keys: { ...e.keys, signing: strangerKey.publicJwk } } : e,
+      );
+    });
+    const d = directory();
+    const keyBefore = d.peer('gamma.test')?.keys.signing;
+    assert.equal(await d.sync(), 'refused');
+    assert.equal(d.status().lastError?.code, 'feed_invalid_label');
+    assert.match(d.status().lastError?.message ?? '', /signing key/);
+    assert.equal(d.status().serial, 4);
+    assert.deepEqual(d.peer('gamma.test')?.keys.signing, keyBefore);
+    assert.notDeepEqual(keyBefore, strangerKey.publicJwk);
+    registry.history.delete(5);
+  });
+
   test('a damaged store is ignored (reported), and the registry unreachable is a recorded failure, not a crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'peer-directory-bad-'));
     try {
