@@ -83,6 +83,30 @@ describe('accounts, sessions and devices over HTTP', () => {
     );
   });
 
+  test('the full address on this instance signs in like the username; an address of another domain is told where to go', async () => {
+    await inst.running.services.accounts.create({ username: 'beatriz', password: 'beatriz-password-1' });
+    for (const given of ['beatriz@alpha.test', ' Beatriz@Alpha.Test ']) {
+      const r = await inst.api('POST', '/api/v1/auth/login', {
+        body: { username: given, password: 'beatriz-password-1' },
+      });
+      assert.equal(r.status, 200, `${given}: ${r.text}`);
+      assert.equal(r.body.account.username, 'beatriz');
+    }
+    const elsewhere = await inst.api('POST', '/api/v1/auth/login', {
+      body: { username: 'beatriz@beta.test', password: 'beatriz-password-1' },
+    });
+    assertProblem(elsewhere, 401, 'invalid_credentials');
+    assert.match(elsewhere.body.detail, /not an address of alpha\.test.*instance that serves beta\.test/);
+    // The wrong password with the full address: the same answer as with the username.
+    assertProblem(
+      await inst.api('POST', '/api/v1/auth/login', {
+        body: { username: 'beatriz@alpha.test', password: 'nope-nope-nope' },
+      }),
+      401,
+      'invalid_credentials',
+    );
+  });
+
   test('tokens: missing, malformed, forged, expired', async () => {
     assertProblem(await inst.api('GET', '/api/v1/me'), 401, 'unauthenticated');
     assertProblem(

@@ -268,6 +268,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     sessionTtlSeconds: config.auth.sessionTtlSeconds,
     totpIssuer: config.domain,
     keyUnlock: accountKeys,
+    domain: config.domain,
   });
   const devices = new DeviceService(storage, clock);
 

@@ -4,14 +4,18 @@ import { AccountDto, toAccountDto } from '../accounts/account.dto.ts';
 import { DeviceDto, toDeviceDto } from '../devices/device.dto.ts';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../api/problem.ts';
-import { NoContent, Password, Username } from '../api/schemas.ts';
+import { NoContent, Password } from '../api/schemas.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { isAppError } from '../shared/errors.ts';
 import type { AuthService } from './auth.service.ts';
 
 const LoginBody = Type.Object(
   {
-    username: Username,
+    username: Type.String({
+      minLength: 1,
+      maxLength: 320,
+      description: 'The username, or the full address on this instance (`alice@example.org`).',
+    }),
     password: Password,
     totp: Type.Optional(
       Type.String({ maxLength: 16, description: 'Current two-factor code, when the account uses one.' }),

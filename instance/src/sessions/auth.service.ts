@@ -58,6 +58,8 @@ export interface AuthOptions {
   touchEverySeconds?: number;
   /** Session-held unlock of the account's server-held private key (absent: no key is ever unlocked). */
   keyUnlock?: SessionKeyUnlock;
+  /** This instance's mail domain: signing in with the full address `name@domain` is signing in as `name`. */
+  domain?: string;
 }
 
 const totpPurpose = (accountId: string) => `totp:${accountId}`;
@@ -73,8 +75,24 @@ export class AuthService {
     private readonly options: AuthOptions,
   ) {}
 
+  /**
+   * The account name a sign-in names: its username, or its full address on this instance (`alice@alpha.test`, as
+   * people type it). An address on another domain is refused in words: its account lives on that domain's instance.
+   */
+  private usernameOf(given: string): string {
+    const name = given.trim().toLowerCase();
+    const at = name.lastIndexOf('@');
+    if (at < 0 || this.options.domain === undefined) return name;
+    const domain = name.slice(at + 1);
+    if (domain === this.options.domain.toLowerCase()) return name.slice(0, at);
+    throw new AppError(
+      'invalid_credentials',
+      `${given.trim()} is not an address of ${this.options.domain}: sign in with your username here, or on the instance that serves ${domain}.`,
+    );
+  }
+
   async login(input: LoginInput): Promise<LoginResult> {
-    const username = input.username.trim().toLowerCase();
+    const username = this.usernameOf(input.username);
     const account = await this.storage.accounts.getByUsername(username);
     if (!account) {
       await this.hasher.verifyDecoy(input.password);
