@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, test } from 'vitest';
@@ -201,5 +202,32 @@ describe('caliopen CLI', () => {
     assert.match(out, /listening on http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(!out.includes('bob-new-password-2'), 'no password in the output');
     server = null;
+  });
+
+  test('instance start with its HTTPS port taken exits 2, naming the port and the variable that moves it', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const taken = (busy.address() as AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, [BIN, 'instance', 'start', '--data-dir', dataDir], {
+        cwd: root,
+        env: {
+          ...process.env,
+          CALIOPEN_HTTP_PORT: '0',
+          CALIOPEN_HTTPS_PORT: String(taken),
+          CALIOPEN_HTTPS_HOST: '127.0.0.1',
+          CALIOPEN_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      // Before, it printed EADDRINUSE and kept running without serving: now it must end by itself.
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      assert.equal(code, 2, err);
+      assert.match(err, new RegExp(`port ${taken} \\(https\\.port\\) is already in use.*CALIOPEN_HTTPS_PORT=<port>`));
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
   });
 });

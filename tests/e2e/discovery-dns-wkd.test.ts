@@ -176,7 +176,10 @@ describe("an instance publishes its users' keys by DNS and WKD", () => {
         env: { CALIOPEN_HTTPS_PORT: '0', CALIOPEN_DNS_ENABLED: 'true', CALIOPEN_DNS_PORT: String(dnsPort) },
         overrides: { log: { level: 'silent' } },
       });
-      await assert.rejects(startInstance(config, { logger: pino({ level: 'silent' }) }), { code: 'EADDRINUSE' });
+      await assert.rejects(startInstance(config, { logger: pino({ level: 'silent' }) }), {
+        name: 'ConfigError',
+        message: new RegExp(`port ${dnsPort} \\(dns\\.port\\) is already in use.*CALIOPEN_DNS_PORT=<port>`),
+      });
       // Everything was closed: the same data directory starts cleanly once the port is free.
       const retry = await startInstance(
         { ...config, dns: { ...config.dns, port: 0 } },

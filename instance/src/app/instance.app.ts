@@ -11,6 +11,7 @@ import { startFederation } from './federation.wiring.ts';
 import type { DirectorySource } from '../federation/directory.routes.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
+import { ConfigError } from '../config/config.loader.ts';
 import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
 import {
   buildServices,
@@ -49,6 +50,17 @@ export async function startInstance(
   const services = await buildServices(config, { ...options, logger });
   const http = await buildHttpServer(services, logger);
   const workers: Worker[] = [];
+  // What has started so far, closed newest first when a later part cannot start (a port taken or privileged), so that
+  // the process exits instead of running without serving.
+  const started: (() => Promise<unknown>)[] = [
+    () => services.close(),
+    () => Promise.all(workers.map((w) => w.close())),
+    () => http.app.close(),
+  ];
+  const failedToStart = async (e: unknown, listener?: Listener): Promise<never> => {
+    for (const close of started.reverse()) await close().catch(() => undefined);
+    throw listener ? listenerError(e, listener) : e;
+  };
 
   // Hourly housekeeping through the queue: one job per hour slot (the jobId makes restarts idempotent).
   const scheduleMaintenance = async () => {
@@ -90,14 +102,11 @@ export async function startInstance(
   // When it cannot start (port taken or privileged), what is already running is closed so that the process can exit.
   let smtp: InboundMail | null = null;
   if (config.smtp.enabled) {
-    try {
-      smtp = await startInboundMail(services, services.ingest, logger, options.smtp);
-    } catch (e) {
-      await http.app.close();
-      await Promise.all(workers.map((w) => w.close()));
-      await services.close();
-      throw e;
-    }
+    const mail = await startInboundMail(services, services.ingest, logger, options.smtp).catch((e: unknown) =>
+      failedToStart(e, { setting: 'smtp.port', variable: 'CALIOPEN_SMTP_PORT', port: config.smtp.port }),
+    );
+    started.push(() => mail.stop());
+    smtp = mail;
   }
 
   // Users' keys are published by WKD (public face) and DNS (RFC 7929), from one key source and username directory:
@@ -129,32 +138,27 @@ export async function startInstance(
     directory: federatedDirectory(services),
     logger,
   });
+  started.push(() => federation.stop());
   const publicFace = config.https.enabled
     ? await startPublicFace(
         config,
         { identity, clock: services.clock, federation: federation.inbox, discovery },
         logger,
-      ).catch(async (e: unknown) => {
-        await federation.stop();
-        throw e;
-      })
+      ).catch((e: unknown) =>
+        failedToStart(e, { setting: 'https.port', variable: 'CALIOPEN_HTTPS_PORT', port: config.https.port }),
+      )
     : null;
+  if (publicFace) started.push(() => publicFace.stop());
 
   // The authoritative DNS responder for the instance's zone (dns.enabled). When it cannot start (port taken or
   // privileged), what is already running is closed so that the process can exit.
   let dns: DnsResponder | null = null;
   if (config.dns.enabled) {
-    try {
-      dns = await startInstanceDns(config, identity, discovery, logger);
-    } catch (e) {
-      await publicFace?.stop();
-      await federation.stop();
-      await smtp?.stop();
-      await http.app.close();
-      await Promise.all(workers.map((w) => w.close()));
-      await services.close();
-      throw e;
-    }
+    const responder = await startInstanceDns(config, identity, discovery, logger).catch((e: unknown) =>
+      failedToStart(e, { setting: 'dns.port', variable: 'CALIOPEN_DNS_PORT', port: config.dns.port }),
+    );
+    started.push(() => responder.stop());
+    dns = responder;
   }
 
   // The peer directory (federation.registryUrl): the registry's signed feed, synced now and every
@@ -169,7 +173,11 @@ export async function startInstance(
     services.federation.start();
   }
 
-  const address = await http.app.listen({ host: config.http.host, port: config.http.port });
+  const address = await http.app
+    .listen({ host: config.http.host, port: config.http.port })
+    .catch((e: unknown) =>
+      failedToStart(e, { setting: 'http.port', variable: 'CALIOPEN_HTTP_PORT', port: config.http.port }),
+    );
   logger.info(
     {
       address,
@@ -206,6 +214,29 @@ export async function startInstance(
       return stopping;
     },
   };
+}
+
+interface Listener {
+  setting: string;
+  variable: string;
+  port: number;
+}
+
+/**
+ * A listener that cannot bind is the operator's to fix: said as a configuration error (the CLI exits 2) naming the
+ * port, the setting and the variable that move it. Any other failure is passed on as it is.
+ */
+function listenerError(e: unknown, { setting, variable, port }: Listener): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EADDRINUSE')
+    return new ConfigError(
+      `port ${port} (${setting}) is already in use by another program: stop it, or choose another port with ${variable}=<port> or ${setting} in the configuration file.`,
+    );
+  if (code === 'EACCES')
+    return new ConfigError(
+      `port ${port} (${setting}) is privileged and this process may not listen on it: choose a port above 1023 with ${variable}=<port> (and forward ${port} to it), or grant the capability (setcap cap_net_bind_service).`,
+    );
+  return e;
 }
 
 /** The key directory and trust sharing this instance answers labelled peers with (directory.routes.ts). */
