@@ -295,6 +295,17 @@ describe('the local federation as separate processes on loopback', { timeout: 90
   });
 
   test('alice sends to bob: over the federation, PI >= 80 with alpha’s label and PI, a receipt alice holds, and nothing on the wire reveals sender or content', async () => {
+    // Brand-new instances got their first label: nobody was told of a stop, so nobody is told federation "resumed".
+    for (const [api, token] of [
+      [alpha, alice.token],
+      [beta, bob.token],
+    ] as const) {
+      assert.deepEqual(
+        (await mailbox(api, token)).filter((m) => /^Federation (resumed|paused)/.test(m.subject ?? '')),
+        [],
+        `${api}: a standing notice on the first labelling`,
+      );
+    }
     const subject = `Quarterly figures ${Date.now()}`;
     const marker = 'The-vault-code-is-7741-ZEBRA';
     const sent = ok(

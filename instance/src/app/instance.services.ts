@@ -449,7 +449,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) =>
       logger.error({ err }, 'account PIs not rescored after a change of instance standing'),
     );
-    const notice = noticeDue(now, before);
+    const notice = noticeDue(now, before, noticeStore.lastStandingChange()?.change ?? null);
     if (notice !== null) {
       // A revocation's reason is read from the registry's public record first (words for the users; the signed feed
       // alone decides the standing).

@@ -12,19 +12,22 @@ const standing = (status: OwnStanding['status'], labelValid = status === 'labell
 });
 
 describe('own standing told to users', () => {
-  test('a notice when federation stops, and when it resumes after a stop; none on the first labelling or a PI change', () => {
+  test('a notice when federation stops, and when it resumes after a told stop; none on the first labelling or a PI change', () => {
     for (const lost of ['revoked', 'suspended', 'expired', 'absent'] as const) {
-      assert.equal(noticeDue(standing(lost), standing('labelled')), 'stopped', lost);
-      assert.equal(noticeDue(standing('labelled'), standing(lost)), 'resumed', lost);
+      assert.equal(noticeDue(standing(lost), standing('labelled'), null), 'stopped', lost);
+      assert.equal(noticeDue(standing('labelled'), standing(lost), 'stopped'), 'resumed', lost);
     }
-    assert.equal(noticeDue(standing('labelled'), standing('not_synced')), null, 'first labelling');
-    assert.equal(noticeDue(standing('not_synced'), standing('not_synced')), null);
+    // A brand-new instance: not in the feed yet (absent), then labelled; nobody was told of a stop.
+    assert.equal(noticeDue(standing('labelled'), standing('absent'), null), null, 'first labelling, from absent');
+    assert.equal(noticeDue(standing('labelled'), standing('not_synced'), null), null, 'first labelling');
+    assert.equal(noticeDue(standing('labelled'), standing('revoked'), 'resumed'), null, 'already told');
+    assert.equal(noticeDue(standing('not_synced'), standing('not_synced'), null), null);
     assert.equal(
-      noticeDue({ ...standing('labelled'), instancePi: 40 }, standing('labelled')),
+      noticeDue({ ...standing('labelled'), instancePi: 40 }, standing('labelled'), null),
       null,
       'a PI change is not a stop',
     );
-    assert.equal(noticeDue(standing('revoked'), standing('expired')), null, 'still stopped');
+    assert.equal(noticeDue(standing('revoked'), standing('expired'), 'stopped'), null, 'still stopped');
   });
 
   test('each state is explained in words, saying where mail goes meanwhile', () => {

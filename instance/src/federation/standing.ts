@@ -33,15 +33,18 @@ export function explainStanding(domain: string, own: OwnStanding, revocationReas
   }
 }
 
-/** A notice is due when federation stops (a valid label lost) or resumes after a stop (not on the first labelling). */
-export function noticeDue(now: OwnStanding, before: OwnStanding): 'stopped' | 'resumed' | null {
+/**
+ * A notice is due when federation stops (a valid label lost), or when it resumes after a stop the users were told of
+ * (`lastTold`, the last standing notice sent): a new instance's first label (from absent or not yet synced) tells no
+ * one that federation "resumed".
+ */
+export function noticeDue(
+  now: OwnStanding,
+  before: OwnStanding,
+  lastTold: 'stopped' | 'resumed' | null,
+): 'stopped' | 'resumed' | null {
   if (before.labelValid && !now.labelValid) return 'stopped';
-  const stoppedBefore =
-    before.status === 'revoked' ||
-    before.status === 'suspended' ||
-    before.status === 'expired' ||
-    before.status === 'absent';
-  if (!before.labelValid && now.labelValid && stoppedBefore) return 'resumed';
+  if (!before.labelValid && now.labelValid && lastTold === 'stopped') return 'resumed';
   return null;
 }
 
