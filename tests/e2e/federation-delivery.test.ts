@@ -137,10 +137,15 @@ describe('federated delivery alpha.test -> beta.test', () => {
 
   async function sealFor(
     local: string,
-    options: { signingKey?: ReturnType<typeof generateEd25519KeyPair>; prekey?: Prekey } = {},
+    options: {
+      signingKey?: ReturnType<typeof generateEd25519KeyPair>;
+      prekey?: Prekey;
+      headers?: string;
+      subject?: string;
+    } = {},
   ) {
     const raw = Buffer.from(
-      `From: alice@alpha.test\r\nTo: ${local}@beta.test\r\nSubject: by hand ${Math.random()}\r\nMessage-ID: <${Math.random()}@alpha.test>\r\n\r\nhello\r\n`,
+      `${options.headers ?? 'From: alice@alpha.test\r\n'}To: ${local}@beta.test\r\nSubject: ${options.subject ?? `by hand ${Math.random()}`}\r\nMessage-ID: <${Math.random()}@alpha.test>\r\n\r\nhello\r\n`,
     );
     return sealEnvelope(
       {
@@ -464,6 +469,35 @@ describe('federated delivery alpha.test -> beta.test', () => {
     assert.equal(first.status, 200, JSON.stringify(first.body));
     const body = await refused({ status: 409, code: 'envelope_replayed' }, () => post(sealed.bytes));
     assert.equal(body.receipt, first.body.receipt, 'the answer carries the receipt issued the first time');
+  });
+
+  test('the mail’s From must be the sender the protocol authenticated: anything else is delivered as an unverified claim', async () => {
+    const cases: [string, string, boolean][] = [
+      ['From: Alice <alice@alpha.test>\r\n', 'bound: the authenticated account', true],
+      ['From: ALICE@Alpha.Test\r\n', 'bound: case does not matter', true],
+      ['From: The CEO <ceo@gamma.test>\r\n', 'another instance’s user', false],
+      ['From: carol@alpha.test\r\n', 'another user of the same instance', false],
+      ['From: alice@alpha.test, ceo@gamma.test\r\n', 'two authors', false],
+      ['From: alice@alpha.test\r\nFrom: ceo@gamma.test\r\n', 'two From fields', false],
+      ['From: alice@alpha.test\r\nSender: ceo@gamma.test\r\n', 'a Sender who is someone else', false],
+      ['', 'no From at all', false],
+      ['From: not an address\r\n', 'an unreadable From', false],
+    ];
+    for (const [headers, what, bound] of cases) {
+      const subject = `authors ${Math.random()}`;
+      const sealed = await sealFor('bob', { headers, subject });
+      const r = await post(sealed.bytes);
+      assert.equal(r.status, 200, `${what}: ${JSON.stringify(r.body)}`);
+      let stored: any = null;
+      await waitFor(async () => {
+        stored = (await mailbox(b, bob.token)).find((m) => m.subject === subject) ?? null;
+        return stored !== null;
+      }, 60_000);
+      const detail = ok(await b.api('GET', `/api/v1/messages/${stored.id}`, { token: bob.token }));
+      assert.equal(detail.facts.federation.senderAuthenticated, bound, what);
+      const factors = detail.pi.factors.map((f: { id: string }) => f.id);
+      assert.equal(factors.includes('federation.authenticated'), bound, `${what}: ${factors.join(' ')}`);
+    }
   });
 
   test('hostile inbox requests: each its stable code, nothing stored', async () => {

@@ -11,6 +11,7 @@ import {
   replayKey,
   signReceipt,
   type Ed25519PublicJwk,
+  type EnvelopeFrom,
   type FederationHttpErrorCode,
 } from '@caliopen/federation-protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,6 +19,7 @@ import type { Logger } from 'pino';
 import type { Account } from '../accounts/account.entity.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
+import { authorsOf } from '../mail/message.parser.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { registerDirectoryRoutes, type DirectorySource } from './directory.routes.ts';
 import { authenticatePeer, type PeerLookup } from './peer-auth.ts';
@@ -216,7 +218,9 @@ export function federationRoutes(deps: InboxDeps) {
             peerInstancePi: peer.instancePi,
             sealed: true,
             forwardSecret: true,
-            senderAuthenticated: true,
+            // The protocol authenticated the sending instance and the account it names: the message's own From
+            // (and Sender) must be that account, or the identity shown is the mail's claim, not a verified one.
+            senderAuthenticated: authorsBound(content.body, content.from),
             envelopeId: content.id,
             e2e: content.e2e,
           },
@@ -240,3 +244,22 @@ export function federationRoutes(deps: InboxDeps) {
     }
   }
 }
+
+/**
+ * Whether the mail's authors are the sender the protocol authenticated (SPEC §8.6, "Who the mail says wrote it"): one From address, equal to
+ * `account@instance`, and no Sender but that same address; for a message of the instance itself (no account), every
+ * From address at the instance's domain. Anything else (another person, another domain, several authors, an address
+ * that cannot be read) is delivered as the mail's unverified claim: `senderAuthenticated: false`, scored as such.
+ */
+export function authorsBound(body: Uint8Array, from: EnvelopeFrom): boolean {
+  const { from: authors, sender } = authorsOf(Buffer.from(body));
+  const instance = normaliseDomainOf(from.instance);
+  if (from.account === undefined) {
+    return authors.length > 0 && [...authors, ...sender].every((a) => a !== null && domainOf(a) === instance);
+  }
+  const expected = `${from.account.toLowerCase()}@${instance}`;
+  return authors.length === 1 && authors[0] === expected && sender.every((a) => a === expected);
+}
+
+const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1);
+const normaliseDomainOf = (domain: string): string => domain.toLowerCase().replace(/\.$/, '');

@@ -129,6 +129,24 @@ function parseListId(value: string | null): ParsedHeaders['list'] {
   return { id, name };
 }
 
+/**
+ * Who a message says wrote it: every address of its From fields (several fields or several addresses in one count, up
+ * to PARSE_LIMITS.addressesPerField), and its Sender when there is one, normalised; null for an
+ * address that cannot be read. What the federation inbox binds to the sender the protocol authenticated.
+ */
+export function authorsOf(raw: Buffer): { from: (string | null)[]; sender: (string | null)[] } {
+  const block = readHeaderBlock(raw);
+  const limit = PARSE_LIMITS.addressesPerField;
+  const list = (name: string) => {
+    const { kept, dropped } = parseAddresses(headerValues(block, name), limit);
+    const out: (string | null)[] = kept.map((a) => a.address);
+    // Addresses past the cap are still authors: each counts, unread.
+    for (let i = 0; i < dropped; i++) out.push(null);
+    return out;
+  };
+  return { from: list('from'), sender: list('sender') };
+}
+
 export function parseHeaders(raw: Buffer, block: HeaderBlock = readHeaderBlock(raw)): ParsedHeaders {
   const subjectValue = headerValue(block, 'subject');
   const from =
