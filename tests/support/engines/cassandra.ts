@@ -17,7 +17,7 @@ import { tempDir } from '../tmp.ts';
  *
  * `node --import tsx tests/support/engines/cassandra.ts fetch` downloads the jars (.ci/run does it before the tests,
  * so the download is visible and never inside a test's timeout); `... start` starts a node and prints its address
- * until Ctrl-C (for a manual run of the suites with CASSANDRA_CONTACT_POINTS).
+ * and the node's warnings until Ctrl-C (for a manual run of the suites with CASSANDRA_CONTACT_POINTS).
  */
 
 export const CASSANDRA_VERSION = '5.0.9';
@@ -208,7 +208,17 @@ export function cqlAnswers(port: number): Promise<boolean> {
  * output when it exits or does not answer within `timeoutMs` (180 s by default: a JVM and Cassandra's startup on a
  * busy 2-core machine).
  */
-export async function startCassandraNode(o: { timeoutMs?: number } = {}): Promise<CassandraNode> {
+export async function startCassandraNode(o: { timeoutMs?: number; echo?: boolean } = {}): Promise<CassandraNode> {
+  // A port picked free may be taken before the JVM binds it (other test servers start meanwhile): one more try.
+  try {
+    return await startOnce(o);
+  } catch (err) {
+    if (!/Address already in use|BindException/.test(String(err))) throw err;
+    return startOnce(o);
+  }
+}
+
+async function startOnce(o: { timeoutMs?: number; echo?: boolean }): Promise<CassandraNode> {
   const lib = fetchCassandraJars();
   const jars = readdirSync(lib).filter((f) => f.endsWith('.jar'));
   const jamm = jars.find((f) => /^jamm-[\d.]+\.jar$/.test(f));
@@ -222,6 +232,7 @@ export async function startCassandraNode(o: { timeoutMs?: number } = {}): Promis
   const logback = join(tmp.dir, 'logback.xml');
   writeFileSync(yaml, cassandraYaml(tmp.dir, nativePort, storagePort));
   writeFileSync(logback, LOGBACK);
+  mkdirSync(join(tmp.dir, 'triggers'));
 
   const args = [
     '-Xms512m',
@@ -237,6 +248,7 @@ export async function startCassandraNode(o: { timeoutMs?: number } = {}): Promis
     `-Dcassandra.config=file://${yaml}`,
     `-Dcassandra.storagedir=${tmp.dir}`,
     `-Dcassandra.logdir=${tmp.dir}`,
+    `-Dcassandra.triggers_dir=${join(tmp.dir, 'triggers')}`,
     `-Dlogback.configurationFile=${logback}`,
     '-Dcassandra-foreground=yes',
     '-Dcassandra.skip_wait_for_gossip_to_settle=0',
@@ -261,6 +273,10 @@ export async function startCassandraNode(o: { timeoutMs?: number } = {}): Promis
     notReady: `Cassandra ${CASSANDRA_VERSION} did not answer CQL on port ${nativePort} within ${timeoutMs / 1000} s`,
     cleanup: tmp.cleanup,
   });
+  if (o.echo) {
+    server.child.stdout?.pipe(process.stdout);
+    server.child.stderr?.pipe(process.stderr);
+  }
   return {
     contactPoint: `127.0.0.1:${nativePort}`,
     nativePort,
@@ -278,7 +294,7 @@ async function main(command: string | undefined): Promise<void> {
     return;
   }
   if (command === 'start') {
-    const node = await startCassandraNode();
+    const node = await startCassandraNode({ echo: true });
     console.log(
       `Cassandra ${CASSANDRA_VERSION} answers CQL on ${node.contactPoint} after ${(node.startupMs / 1000).toFixed(1)} s` +
         ` (CASSANDRA_CONTACT_POINTS=${node.contactPoint}); Ctrl-C stops it`,
