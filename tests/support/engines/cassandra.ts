@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir } from 'node:os';
@@ -68,24 +69,22 @@ export function cassandraEngineMissing(): string | undefined {
   return undefined;
 }
 
-/** Copies cassandra-all and its runtime dependencies from Maven Central into the cache (once). */
-export function fetchCassandraJars(): string {
+/**
+ * Copies cassandra-all and its runtime dependencies from Maven Central into the cache (once). Asynchronous: inside
+ * the test run's main process a download must not block it. Maven's output goes to stderr.
+ */
+export async function fetchCassandraJars(): Promise<string> {
   if (jarsPresent()) return libDir();
   mkdirSync(libDir(), { recursive: true });
-  execFileSync(
-    'mvn',
-    [
-      '-B',
-      '-q',
-      '-f',
-      POM,
-      'dependency:copy-dependencies',
-      `-DoutputDirectory=${libDir()}`,
-      '-Dmdep.useRepositoryLayout=false',
-    ],
-    { stdio: 'inherit' },
-  );
-  if (!jarsPresent()) throw new Error(`mvn ran but cassandra-all-${CASSANDRA_VERSION}.jar is not in ${libDir()}`);
+  const mvn = spawn('mvn', ['-B', '-q', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libDir()}`], {
+    stdio: ['ignore', process.stderr, process.stderr],
+  });
+  const [code] = (await once(mvn, 'exit')) as [number | null];
+  if (code !== 0 || !jarsPresent()) {
+    throw new Error(
+      `mvn could not fetch cassandra-all-${CASSANDRA_VERSION} into ${libDir()} (exit ${code}): ${FETCH_COMMAND}`,
+    );
+  }
   return libDir();
 }
 
@@ -219,7 +218,7 @@ export async function startCassandraNode(o: { timeoutMs?: number; echo?: boolean
 }
 
 async function startOnce(o: { timeoutMs?: number; echo?: boolean }): Promise<CassandraNode> {
-  const lib = fetchCassandraJars();
+  const lib = await fetchCassandraJars();
   const jars = readdirSync(lib).filter((f) => f.endsWith('.jar'));
   const jamm = jars.find((f) => /^jamm-[\d.]+\.jar$/.test(f));
   if (!jamm) throw new Error(`no jamm jar in ${lib}: delete the folder and run ${FETCH_COMMAND}`);
@@ -289,7 +288,7 @@ async function startOnce(o: { timeoutMs?: number; echo?: boolean }): Promise<Cas
 async function main(command: string | undefined): Promise<void> {
   if (command === 'fetch') {
     const started = Date.now();
-    const dir = fetchCassandraJars();
+    const dir = await fetchCassandraJars();
     console.log(`Cassandra ${CASSANDRA_VERSION} jars in ${dir} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return;
   }
