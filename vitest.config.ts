@@ -38,6 +38,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          globalSetup: ['./tests/support/engines/cassandra.global-setup.ts'],
           include: ['tests/**/*.test.ts'],
           exclude: ['tests/bench/**', '**/node_modules/**'],
           testTimeout: 600_000,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { test } from 'vitest';
+import { get } from 'node:http';
+import { inject, test } from 'vitest';
 import type { CassandraOptions } from '@caliopen/platform/cassandra/cassandra.context.ts';
-import { externalService } from './real-component.ts';
+import { CASSANDRA_VERSION, cassandraEngineMissing, FETCH_COMMAND } from './engines/cassandra.ts';
 
 /** A Cassandra-backed store as the conformance suites drive it: its driver (to drop the keyspace) and close(). */
 interface CassandraStore {
@@ -10,10 +11,13 @@ interface CassandraStore {
 }
 
 /**
- * Runs a storage conformance suite on a real Cassandra 4/5 (CASSANDRA_CONTACT_POINTS; CASSANDRA_LOCAL_DC defaults to
- * 'datacenter1', the docker image's). Without the keyspace variable each run creates a fresh keyspace named
- * `<prefix><random>` and drops it afterwards, so runs can share a cluster; a keyspace named by the variable is kept.
- * Without CASSANDRA_CONTACT_POINTS one test named `skippedName` is skipped, loudly.
+ * Runs a storage conformance suite on a real Cassandra. By default on the run's one shared Cassandra 5.0 node, started
+ * from Maven Central's jars by the e2e project's global setup (tests/support/engines/cassandra.global-setup.ts) when
+ * the first suite asks for it; CASSANDRA_CONTACT_POINTS (and CASSANDRA_LOCAL_DC, default 'datacenter1') points the
+ * suites at another cluster instead. Without the keyspace variable each run creates a fresh keyspace named
+ * `<prefix><random>` and drops it afterwards, so suites and runs share a node; a keyspace named by the variable is kept.
+ * When Java 17 or Maven is missing: under CI (`CI=true`) the suite fails; elsewhere one test named `skippedName` is
+ * skipped, loudly, with the command that fixes it.
  */
 export function conformanceOnCassandra<S extends CassandraStore>(o: {
   skippedName: string;
@@ -28,25 +32,31 @@ export function conformanceOnCassandra<S extends CassandraStore>(o: {
     open: () => Promise<{ storage: S; reopen: () => Promise<S>; cleanup: () => Promise<void> }>,
   ) => void;
 }): void {
-  const cassandra = externalService(
-    'CASSANDRA_CONTACT_POINTS',
-    'start Cassandra 4/5 (e.g. docker run -p 9042:9042 cassandra:5) and set CASSANDRA_CONTACT_POINTS=127.0.0.1',
-  );
-  if (cassandra.skip) {
-    test(o.skippedName, { skip: cassandra.skip }, () => {});
-    return;
+  const external = process.env.CASSANDRA_CONTACT_POINTS;
+  if (!external) {
+    const missing = cassandraEngineMissing();
+    if (missing) {
+      const message = `Cassandra ${CASSANDRA_VERSION} cannot run here: ${missing} (then ${FETCH_COMMAND} fetches the jars)`;
+      if (process.env.CI === 'true') throw new Error(`[CI] ${message}`);
+      console.warn(`\n!!! SKIPPING: ${message}\n`);
+      test.skip(`${o.skippedName} — ${message}`, () => {});
+      return;
+    }
   }
   const namedKeyspace = process.env[o.keyspaceEnv];
-  const options: CassandraOptions = {
-    contactPoints: cassandra.value
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-    localDataCenter: process.env.CASSANDRA_LOCAL_DC || 'datacenter1',
-    keyspace: namedKeyspace || `${o.keyspacePrefix}${randomBytes(6).toString('hex')}`,
-  };
+  const keyspace = namedKeyspace || `${o.keyspacePrefix}${randomBytes(6).toString('hex')}`;
 
-  o.suite(`Cassandra (keyspace ${options.keyspace})`, async () => {
+  o.suite(`Cassandra (keyspace ${keyspace})`, async () => {
+    const options: CassandraOptions = external
+      ? {
+          contactPoints: external
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+          localDataCenter: process.env.CASSANDRA_LOCAL_DC || 'datacenter1',
+          keyspace,
+        }
+      : { ...(await sharedNode()), keyspace };
     let current = await o.connect(options);
     await o.prepare?.(current);
     return {
@@ -58,11 +68,34 @@ export function conformanceOnCassandra<S extends CassandraStore>(o: {
       },
       cleanup: async () => {
         try {
-          if (!namedKeyspace) await current.client.execute(`DROP KEYSPACE IF EXISTS ${options.keyspace}`);
+          if (!namedKeyspace) await current.client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
         } finally {
           await current.close();
         }
       },
     };
+  });
+}
+
+/** The run's shared node, from the global setup's launcher (which starts it on the first call). */
+function sharedNode(): Promise<{ contactPoints: string[]; localDataCenter: string }> {
+  const launcher = inject('cassandraLauncher');
+  if (!launcher) throw new Error('no Cassandra launcher: run the suite through the e2e project (vitest.config.ts)');
+  return new Promise((resolve, reject) => {
+    get(`${launcher}/node`, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`the shared Cassandra node did not start: ${body}`));
+          return;
+        }
+        const node = JSON.parse(body) as { contactPoint: string; localDataCenter: string };
+        resolve({ contactPoints: [node.contactPoint], localDataCenter: node.localDataCenter });
+      });
+    }).on('error', reject);
   });
 }

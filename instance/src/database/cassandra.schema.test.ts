@@ -1,6 +1,6 @@
 /**
  * Checks of the instance's Cassandra schema and of its own helpers (the generic ones are checked in
- * platform/src/cassandra/cassandra.schema.test.ts); no server needed (the adapter itself is exercised by tests/conformance/storage.cassandra.test.ts when CASSANDRA_CONTACT_POINTS is set).
+ * platform/src/cassandra/cassandra.schema.test.ts); no server needed (the adapter itself is exercised by tests/conformance/storage.cassandra.test.ts on a real Cassandra node in every npm test).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

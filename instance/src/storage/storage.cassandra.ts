@@ -39,6 +39,8 @@ export class CassandraStorage implements Storage {
   readonly accountKeys;
   readonly correspondence;
   private readonly options: CassandraOptions;
+  /** Settles when the unit of work running now (if any) has ended. */
+  private unitTail: Promise<void> = Promise.resolve();
 
   private constructor(client: Client, options: CassandraOptions) {
     this.client = client;
@@ -91,9 +93,17 @@ export class CassandraStorage implements Storage {
   /**
    * Cassandra has no multi-table transaction: the unit's writes are sequential, each durable when it resolves (the
    * repositories' writes are idempotent, so work interrupted part-way is completed by doing it again). Not atomic:
-   * callers compensate a failed item's counter updates.
+   * callers compensate a failed item's counter updates. Units of this process run one at a time, as the port
+   * promises (the real server showed two units interleaving): each waits for the previous one, and a unit ends only
+   * once its items have settled, even when `work` throws.
    */
   async unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T> {
+    const previous = this.unitTail;
+    let release!: () => void;
+    this.unitTail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
     let items: Promise<unknown> = Promise.resolve();
     const unit: UnitOfWork = {
       atomic: false,
@@ -103,9 +113,12 @@ export class CassandraStorage implements Storage {
         return run;
       },
     };
-    const result = await work(unit);
-    await items;
-    return result;
+    try {
+      return await work(unit);
+    } finally {
+      await items;
+      release();
+    }
   }
 
   async close(): Promise<void> {

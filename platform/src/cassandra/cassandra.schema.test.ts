@@ -1,6 +1,6 @@
 /**
  * Checks of the pure helpers every Caliopen Cassandra key layout relies on; no server needed (the adapters are
- * exercised by tests/conformance/*.cassandra.test.ts when CASSANDRA_CONTACT_POINTS is set).
+ * exercised by tests/conformance/*.cassandra.test.ts on a real Cassandra node in every npm test).
  */
 import assert from 'node:assert/strict';
 import { types } from 'cassandra-driver';

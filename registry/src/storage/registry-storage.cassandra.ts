@@ -44,8 +44,8 @@ import type { RegistryStorage } from '../database/registry-storage.port.ts';
  * (registry-storage.cassandra.schema.ts); every statement prepared; plain writes idempotent; LWT only for the nonce,
  * the pending application of a domain, auditor names, log indices and the feed serial.
  *
- * Not run on the development machines (no Cassandra there): tests/conformance/registry-storage.cassandra.test.ts runs
- * the shared conformance suite against a real cluster when CASSANDRA_CONTACT_POINTS is set.
+ * tests/conformance/registry-storage.cassandra.test.ts runs the shared conformance suite against a real Cassandra 5.0
+ * node in every npm test (tests/support/engines/cassandra.ts).
  */
 
 const ONE = 'one';

@@ -1,7 +1,7 @@
 /**
  * The registry storage conformance suite: every RegistryStorage adapter must pass it unchanged.
  * Run by registry-storage.sqlite.test.ts (always) and tests/conformance/registry-storage.cassandra.test.ts
- * (when CASSANDRA_CONTACT_POINTS is set).
+ * (on a real Cassandra node in every npm test).
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
