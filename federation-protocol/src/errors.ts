@@ -98,6 +98,8 @@ export const ERROR_CODES = {
   peer_certificate_mismatch: 'The TLS client certificate is not the one the feed pins for the requesting instance.',
   peer_rate_limited: 'The requesting instance sends too much; retry later.',
   recipient_unknown: 'No such recipient on this instance.',
+  recipient_not_labelled:
+    'This instance holds no valid label now (its own entry in the registry feed): it accepts no federation delivery.',
   key_not_found: 'This instance publishes no key for this user (or there is no such user).',
   trust_not_shared: 'This user does not share their Privacy Index (or there is no such user).',
 } as const;
@@ -129,6 +131,7 @@ export const FEDERATION_HTTP_ERRORS = {
   request_signature_digest_mismatch: { status: 401, senderAction: 'retry' },
   peer_unknown: { status: 403, senderAction: 'retry' },
   peer_not_labelled: { status: 403, senderAction: 'retry' },
+  recipient_not_labelled: { status: 403, senderAction: 'retry' },
   peer_certificate_mismatch: { status: 403, senderAction: 'retry' },
   peer_rate_limited: { status: 429, senderAction: 'retry' },
   envelope_malformed: { status: 400, senderAction: 'fail' },

@@ -520,6 +520,14 @@ describe('federated delivery alpha.test -> beta.test', () => {
     } finally {
       directory.setLabel('alpha.test', true);
     }
+    // Beta's own label no longer valid in the feed it holds: it is not a member, and takes no federation delivery.
+    directory.setLabel('beta.test', false);
+    try {
+      const body = await refused({ status: 403, code: 'recipient_not_labelled' }, () => post(sealed.bytes));
+      assert.match(body.detail, /beta\.test holds no valid label now \(revoked\)/);
+    } finally {
+      directory.setLabel('beta.test', true);
+    }
     await refused({ status: 404, code: 'recipient_unknown' }, async () => post((await sealFor('nobody')).bytes));
     await refused({ status: 400, code: 'envelope_malformed' }, () => post(Buffer.from('{"v":1}')));
     await refused({ status: 400, code: 'envelope_malformed' }, () => post(Buffer.from('not json at all \u0000')));

@@ -154,7 +154,15 @@ export function federationRoutes(deps: InboxDeps) {
     note: (sender: string, bucket: number | null) => void,
   ): Promise<string> {
     const now = nowSeconds();
-    // 2-4. Request signature (destination = us, keys from the directory), label, TLS client certificate.
+    // 2. This instance is labelled now (its own entry in the feed it holds): without a valid label it is not a member
+    // and takes no federation delivery (SPEC §10; a sender's retry finds it labelled again, or its own feed says not).
+    const own = deps.peers()?.peer(domain) ?? null;
+    if (own !== null && !own.labelValid)
+      throw new InboxRefusal(
+        'recipient_not_labelled',
+        `${domain} holds no valid label now (${own.status}): it accepts no federation delivery until it does.`,
+      );
+    // 3-5. Request signature (destination = us, keys from the directory), label, TLS client certificate.
     const auth = await authenticatePeer(request, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), {
       domain,
       now,
