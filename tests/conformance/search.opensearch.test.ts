@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, test } from 'vitest';
+import { openSearch } from '@caliopen/instance/app/instance.services.ts';
+import { ConfigError, loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { searchConformance } from '@caliopen/instance/search/search.conformance.ts';
 import {
   type OpenSearchSearchIndex,
@@ -7,6 +9,7 @@ import {
   opensearchOptionsFromEnv,
 } from '@caliopen/instance/search/search.opensearch.ts';
 import { type OpenSearchServer, opensearchComponent, startOpenSearch } from '../support/opensearch.ts';
+import { tempDir } from '../support/tmp.ts';
 
 /**
  * The SearchIndex conformance suite on a real OpenSearch 2.19.6: one embedded single-node server for the file
@@ -129,4 +132,65 @@ test('opensearch: the analysis folds French diacritics and stems English as the 
   assert.equal(res.status, 200);
   const tokens = ((await res.json()) as { tokens: { token: string }[] }).tokens.map((t) => t.token);
   assert.deepEqual(tokens, ['reunion', 'de', 'l', 'ecole', 'invoice', 'oeuvre']);
+});
+
+test('CALIOPEN_SEARCH=opensearch without OPENSEARCH_URL is refused, naming the variable', () => {
+  const tmp = tempDir('caliopen-os-config-');
+  try {
+    assert.throws(
+      () => loadConfig({ dataDir: tmp.dir, env: { CALIOPEN_DOMAIN: 'example.org', CALIOPEN_SEARCH: 'opensearch' } }),
+      (e: unknown) => e instanceof ConfigError && /OPENSEARCH_URL/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        loadConfig({
+          dataDir: tmp.dir,
+          env: { CALIOPEN_DOMAIN: 'example.org', CALIOPEN_SEARCH: 'opensearch', OPENSEARCH_URL: 'ftp://x' },
+        }),
+      (e: unknown) => e instanceof ConfigError && /opensearchUrl/.test(e.message),
+    );
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('the composition root opens OpenSearch from CALIOPEN_SEARCH and OPENSEARCH_URL', {
+  skip: component.skip,
+}, async () => {
+  const tmp = tempDir('caliopen-os-config-');
+  const domain = `os-${process.pid}-${Date.now()}.example.org`;
+  const config = loadConfig({
+    dataDir: tmp.dir,
+    env: { CALIOPEN_DOMAIN: domain, CALIOPEN_SEARCH: 'opensearch', OPENSEARCH_URL: url },
+  });
+  const index = await openSearch(config);
+  try {
+    assert.equal(index.engine, 'opensearch');
+    await index.index([
+      {
+        accountId: 'acct-wired',
+        messageId: 'w1',
+        conversationId: 'c1',
+        date: new Date('2024-05-01T00:00:00Z'),
+        protocol: 'email',
+        from: ['Zoé <zoe@exemple.fr>'],
+        to: ['a@example.org'],
+        subject: 'Élève',
+        body: 'les cahiers',
+        tags: [],
+        pi: 50,
+      },
+    ]);
+    await index.refresh();
+    assert.deepEqual(
+      (await index.search('acct-wired', { text: 'eleve zoe' })).hits.map((h) => h.messageId),
+      ['w1'],
+    );
+    // The index prefix comes from the domain: the hub's documents are under caliopen-<domain>-messages.
+    const res = await fetch(`${url}/caliopen-${domain.replaceAll('.', '-')}-messages/_count`);
+    assert.equal(((await res.json()) as { count: number }).count, 1);
+  } finally {
+    await (index as OpenSearchSearchIndex).destroy().finally(() => index.close());
+    tmp.cleanup();
+  }
 });
