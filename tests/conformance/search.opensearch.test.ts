@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { afterAll, beforeAll, test } from 'vitest';
 import { openSearch } from '@caliopen/instance/app/instance.services.ts';
 import { ConfigError, loadConfig } from '@caliopen/instance/config/config.loader.ts';
-import { searchConformance } from '@caliopen/instance/search/search.conformance.ts';
+import { compareHits, searchConformance } from '@caliopen/instance/search/search.conformance.ts';
+import { openSqliteSearchIndex } from '@caliopen/instance/search/search.sqlite.ts';
 import {
   type OpenSearchSearchIndex,
   openOpenSearchIndex,
@@ -125,13 +127,13 @@ test('opensearch: the analysis folds French diacritics and stems English as the 
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       tokenizer: { type: 'pattern', pattern: '[^\\p{L}\\p{N}]+' },
-      filter: ['lowercase', 'asciifolding', { type: 'stemmer', language: 'light_english' }],
-      text: "Réunion de l'École: invoices, œuvre",
+      filter: ['lowercase', 'asciifolding', { type: 'stemmer', language: 'porter' }],
+      text: "Réunion de l'École: invoices, meetings, œuvre",
     }),
   });
   assert.equal(res.status, 200);
   const tokens = ((await res.json()) as { tokens: { token: string }[] }).tokens.map((t) => t.token);
-  assert.deepEqual(tokens, ['reunion', 'de', 'l', 'ecole', 'invoice', 'oeuvre']);
+  assert.deepEqual(tokens, ['reunion', 'de', 'l', 'ecol', 'invoic', 'meet', 'oeuvr']);
 });
 
 test('CALIOPEN_SEARCH=opensearch without OPENSEARCH_URL is refused, naming the variable', () => {
@@ -191,6 +193,30 @@ test('the composition root opens OpenSearch from CALIOPEN_SEARCH and OPENSEARCH_
     assert.equal(((await res.json()) as { count: number }).count, 1);
   } finally {
     await (index as OpenSearchSearchIndex).destroy().finally(() => index.close());
+    tmp.cleanup();
+  }
+});
+
+test('French and English text: OpenSearch gives the same hits as the embedded FTS5 index, or says why not', {
+  skip: component.skip,
+}, async () => {
+  const tmp = tempDir('caliopen-os-parity-');
+  const fts5 = openSqliteSearchIndex(join(tmp.dir, 'search.db'));
+  const lucene = freshIndex('parity', 1);
+  try {
+    await fts5.init();
+    await lucene.init();
+    const differences = await compareHits(fts5, lucene);
+    for (const d of differences) {
+      console.log(
+        `FTS5 and OpenSearch differ on ${JSON.stringify(d.query)}: FTS5 ${JSON.stringify(d.reference)}, OpenSearch ${JSON.stringify(d.other)} — ${d.mayDiffer ?? 'UNEXPLAINED'}`,
+      );
+    }
+    const unexplained = differences.filter((d) => d.mayDiffer === undefined);
+    assert.deepEqual(unexplained, [], 'every probe without a documented reason gives the same hits on both engines');
+  } finally {
+    await lucene.destroy().finally(() => lucene.close());
+    await fts5.close();
     tmp.cleanup();
   }
 });

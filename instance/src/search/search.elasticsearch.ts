@@ -33,7 +33,7 @@ import type { SearchDocument, SearchIndex, SearchQuery, SearchResult } from './s
  * - Every query has a `term` filter on accountId: routing picks the shard, the filter guarantees isolation (a shard
  *   holds many accounts).
  * - Text fields use one analyzer that mirrors the SQLite tokenizer: split on anything but letters and digits,
- *   lowercase, ASCII folding (so "ecole" finds "école"), light English stemming (KStem: plurals and the like).
+ *   lowercase, ASCII folding (so "ecole" finds "école"), Porter stemming as FTS5 (search.lucene-query.ts).
  *   Keywords (protocol, tags, addresses) are lowercased by a normalizer.
  * - The text is indexed but not kept in `_source` (subject, body, from, to are excluded): the index is not a second
  *   readable copy of people's mail. The index is rebuilt from the message store, never reindexed from itself.

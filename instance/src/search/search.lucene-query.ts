@@ -11,8 +11,11 @@ import { freeTextTerms, hasSearchableToken, normalizeKeyword, searchPage } from 
  * builder serves both; only the clients (and the lifecycle: ILM on Elasticsearch, none on OpenSearch) differ.
  *
  * Analysis mirrors the SQLite FTS5 tokenizer (search.sqlite.ts): words are runs of letters and digits in any script,
- * lowercased, ASCII-folded (so "ecole" finds "école"), lightly stemmed for English (plurals and the like). The same
- * conformance suite (search.conformance.ts) holds every engine to the same hits on the same corpus.
+ * lowercased, ASCII-folded (so "ecole" finds "école"), stemmed by Porter's English algorithm (as FTS5's `porter`
+ * wrapper: "meetings" and "meet" find "meeting"; French words lose a few suffixes the same way on both sides). The
+ * same conformance suite (search.conformance.ts) holds every engine to the same hits on the same corpus, and
+ * compareHits() checks French and English probes hit for hit against FTS5. One known difference: asciifolding writes
+ * the ligatures œ, æ and the ß as oe, ae, ss, which FTS5's unicode61 keeps, so "oeuvre" finds "œuvre" here only.
  */
 
 export const PREFIX_RULE = 'use letters, digits, ".", "_" and "-", starting with a letter or digit.';
@@ -84,13 +87,15 @@ export const ANALYSIS = {
     caliopen_words: { type: 'pattern', pattern: '[^\\p{L}\\p{N}]+' },
   },
   filter: {
-    caliopen_light_english: { type: 'stemmer', language: 'light_english' },
+    // Porter, as FTS5's `porter` tokenizer wrapper: the same algorithm gives the same stems, hence the same hits
+    // (KStem, tried first, kept "meeting" and "confirmation" whole where FTS5 finds them by "meet" and "confirme").
+    caliopen_porter: { type: 'stemmer', language: 'porter' },
   },
   analyzer: {
     [ANALYZER]: {
       type: 'custom',
       tokenizer: 'caliopen_words',
-      filter: ['lowercase', 'asciifolding', 'caliopen_light_english'],
+      filter: ['lowercase', 'asciifolding', 'caliopen_porter'],
     },
   },
   normalizer: {
