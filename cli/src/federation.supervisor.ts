@@ -200,7 +200,11 @@ export async function runFederation(opts: { dataDir?: string }): Promise<void> {
 function embeddedDefaultsOnly(): string[] {
   const ignored: string[] = [];
   for (const name of Object.keys(process.env)) {
-    const per = /^(CALIOPEN_|CASSANDRA_)/.test(name) || name === 'ELASTICSEARCH_URL' || name === 'REDIS_URL';
+    const per =
+      /^(CALIOPEN_|CASSANDRA_)/.test(name) ||
+      name === 'ELASTICSEARCH_URL' ||
+      name === 'OPENSEARCH_URL' ||
+      name === 'REDIS_URL';
     if (per && !FEDERATION_ENV.has(name)) {
       ignored.push(name);
       delete process.env[name];

@@ -6,6 +6,10 @@
  * the product's search index (in process, first page of 50, REPS runs each), and the ratios.
  *
  *   N=10000 node --import tsx tests/bench/file-import.bench.ts      # ANCHOR=0 skips notmuch
+ *   SEARCH=opensearch ANCHOR=0 N=10000 node --import tsx tests/bench/file-import.bench.ts
+ *
+ * SEARCH=opensearch starts the embedded OpenSearch 2.19 of the tests (tests/support/engines/opensearch.ts) and runs the
+ * import with CALIOPEN_SEARCH=opensearch, so the same ingest indexes into it; the queries then run on it.
  *
  * The corpus is generated once into /var/tmp/anchor-notmuch/corpus-N (where notmuch-search.sh looks for it) and reused.
  * Query syntax: notmuch's `date:A..B` is given to the product as `after:A before:B+1day`; `OR` has no equivalent in
@@ -18,15 +22,19 @@ import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
 import { initInstance } from '@caliopen/instance/app/instance.init.ts';
 import { parseSearchQuery } from '@caliopen/instance/search/search.query-parser.ts';
+import { openOpenSearchIndex } from '@caliopen/instance/search/search.opensearch.ts';
+import type { SearchIndex } from '@caliopen/instance/search/search.port.ts';
 import { openSqliteSearchIndex } from '@caliopen/instance/search/search.sqlite.ts';
 import { SqliteStorage } from '@caliopen/instance/storage/storage.sqlite.ts';
 import { systemClock } from '@caliopen/platform/clock/clock.port.ts';
 import { PasswordHasher } from '@caliopen/platform/crypto/password.hasher.ts';
+import { type OpenSearchServer, startOpenSearch } from '../support/engines/opensearch.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const N = Number(process.env.N ?? 10_000);
 const REPS = Number(process.env.REPS ?? 5);
 const ANCHOR = process.env.ANCHOR !== '0';
+const SEARCH = process.env.SEARCH === 'opensearch' ? 'opensearch' : 'sqlite';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH = join(root, '../shared/bench');
 const WORKBASE = process.env.WORKBASE ?? '/var/tmp/anchor-notmuch';
@@ -70,7 +78,18 @@ async function main() {
 
   const tmp = tempDir('caliopen-bench-import-');
   const dataDir = join(tmp.dir, 'instance');
+  let opensearch: OpenSearchServer | undefined;
   try {
+    const engineEnv: Record<string, string> = {};
+    if (SEARCH === 'opensearch') {
+      opensearch = await startOpenSearch();
+      console.log(
+        `search engine: OpenSearch 2.19.6 at ${opensearch.url}, yellow/green after ${opensearch.startupMs} ms`,
+      );
+      Object.assign(engineEnv, { CALIOPEN_SEARCH: 'opensearch', OPENSEARCH_URL: opensearch.url });
+    } else {
+      console.log('search engine: SQLite FTS5');
+    }
     await initInstance({ domain: 'home.example', dataDir, httpPort: '0' }, () => {});
     const storage = SqliteStorage.inDataDir(dataDir);
     const account = await new AccountService(storage, new PasswordHasher(), systemClock, 1024 ** 4).create({
@@ -95,7 +114,13 @@ async function main() {
         dataDir,
         '--json',
       ],
-      { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
+      {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, ...engineEnv },
+      },
     );
     const ms = performance.now() - t0;
     if (r.status !== 0) throw new Error(`caliopen import failed (${r.status})`);
@@ -110,8 +135,12 @@ async function main() {
     );
 
     // 2. The product's queries, on the index the import built.
-    const index = openSqliteSearchIndex(join(dataDir, 'search.db'));
+    const index: SearchIndex =
+      opensearch !== undefined
+        ? openOpenSearchIndex({ url: opensearch.url, indexPrefix: 'caliopen-home-example' })
+        : openSqliteSearchIndex(join(dataDir, 'search.db'));
     await index.init();
+    await index.refresh();
     const lines = readFileSync(join(BENCH, 'queries.txt'), 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '' && !l.startsWith('#'))
@@ -156,6 +185,7 @@ async function main() {
       `                   query median caliopen/notmuch = ${(oursQuery / nmQuery).toFixed(2)} (<= 1.0 wanted)`,
     );
   } finally {
+    await opensearch?.stop();
     tmp.cleanup();
   }
 }

@@ -177,6 +177,12 @@ export async function openSearch(config: InstanceConfig): Promise<SearchIndex> {
       url: config.search.elasticsearchUrl!,
       indexPrefix: `caliopen-${config.domain.replaceAll('.', '-')}`,
     });
+  } else if (config.search.engine === 'opensearch') {
+    const { openOpenSearchIndex } = await import('../search/search.opensearch.ts');
+    index = openOpenSearchIndex({
+      url: config.search.opensearchUrl!,
+      indexPrefix: `caliopen-${config.domain.replaceAll('.', '-')}`,
+    });
   } else {
     const { openSqliteSearchIndex } = await import('../search/search.sqlite.ts');
     index = openSqliteSearchIndex(join(config.dataDir, 'search.db'));

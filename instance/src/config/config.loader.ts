@@ -73,6 +73,9 @@ export function loadConfig(options: LoadOptions = {}): InstanceConfig & { config
   if (config.search.engine === 'elasticsearch' && !config.search.elasticsearchUrl) {
     throw new ConfigError('search.engine is "elasticsearch" but no URL is set: set ELASTICSEARCH_URL.');
   }
+  if (config.search.engine === 'opensearch' && !config.search.opensearchUrl) {
+    throw new ConfigError('search.engine is "opensearch" but no URL is set: set OPENSEARCH_URL.');
+  }
   if (config.queue.engine === 'bullmq' && !config.queue.redisUrl) {
     throw new ConfigError('queue.engine is "bullmq" but no Redis URL is set: set REDIS_URL (redis://host:port).');
   }

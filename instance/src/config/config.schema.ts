@@ -61,8 +61,9 @@ export const InstanceConfigSchema = Type.Object(
     ),
     search: Type.Object(
       {
-        engine: Type.Union([Type.Literal('sqlite'), Type.Literal('elasticsearch')]),
+        engine: Type.Union([Type.Literal('sqlite'), Type.Literal('elasticsearch'), Type.Literal('opensearch')]),
         elasticsearchUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+        opensearchUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
       },
       { additionalProperties: false },
     ),
@@ -298,6 +299,7 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CASSANDRA_WRITE_CONSISTENCY: { path: 'storage.cassandra.writeConsistency', kind: 'string' },
   CALIOPEN_SEARCH: { path: 'search.engine', kind: 'string' },
   ELASTICSEARCH_URL: { path: 'search.elasticsearchUrl', kind: 'string' },
+  OPENSEARCH_URL: { path: 'search.opensearchUrl', kind: 'string' },
   CALIOPEN_QUEUE: { path: 'queue.engine', kind: 'string' },
   REDIS_URL: { path: 'queue.redisUrl', kind: 'string' },
   CALIOPEN_SESSION_TTL_SECONDS: { path: 'auth.sessionTtlSeconds', kind: 'integer' },

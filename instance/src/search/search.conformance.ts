@@ -264,6 +264,130 @@ const BRUNO_DOCS = Object.entries(BRUNO_DRAFTS).map(([id, d]) => doc(BRUNO, id, 
 /** Alice's message ids, newest first. */
 const ALICE_NEWEST_FIRST = [...ALICE_DOCS].sort((x, y) => y.date.getTime() - x.date.getTime()).map((d) => d.messageId);
 
+/**
+ * Analysis parity: the corpus above, plus a few words with ligatures and ß, and probes in French and English
+ * (inflections, diacritics both ways, phrases, address parts). `compareHits` runs every probe on two engines loaded
+ * with the same documents and returns the probes whose hits differ. A probe that may differ says why (`mayDiffer`);
+ * every other probe must give the same hits on every engine.
+ */
+export const PARITY_DOCS: readonly SearchDocument[] = [
+  ...ALICE_DOCS,
+  ...BRUNO_DOCS,
+  doc(ALICE, 'p01', {
+    date: '2024-06-01T08:00:00Z',
+    from: [DAVE],
+    body: "Une œuvre d'art, Encyclopædia Britannica",
+    pi: 10,
+  }),
+  doc(ALICE, 'p02', {
+    date: '2024-06-02T08:00:00Z',
+    from: [DAVE],
+    body: 'Treffpunkt: Königstraße 5, Straße der Musik',
+    pi: 10,
+  }),
+];
+
+const LIGATURES =
+  "Ligatures and ß: Lucene's asciifolding writes œ/æ/ß as oe/ae/ss, FTS5's unicode61 keeps them (they have no " +
+  'decomposition), so the ASCII spelling finds them on OpenSearch/Elasticsearch only.';
+
+export const ANALYSIS_PROBES: ReadonlyArray<{ query: SearchQuery; mayDiffer?: string }> = [
+  // French, diacritics both ways and inflections
+  ...['ecole', 'école', 'ÉCOLE', 'reunion', 'réunions', 'eleves', 'élève', 'presence', 'présent', 'conference'].map(
+    (text) => ({ query: { text } }),
+  ),
+  ...['conférences', 'securite', 'intéressant', 'equipe', 'vacances', 'vacance', 'ete', 'été', 'enfant', 'enfants'].map(
+    (text) => ({ query: { text } }),
+  ),
+  ...[
+    'diner',
+    'dîner',
+    'fete',
+    'gateaux',
+    'gâteau',
+    'journee',
+    'cafe',
+    'cafés',
+    'crepe',
+    'crêpes',
+    'zurich',
+    'malmo',
+  ].map((text) => ({ query: { text } })),
+  ...['confirme', 'confirmer', 'confirmation', 'partons', 'partir', 'prêt', 'pret', 'tous', 'mer'].map((text) => ({
+    query: { text },
+  })),
+  // English inflections (Porter stemming on both sides)
+  ...['meeting', 'meetings', 'meet', 'invoice', 'invoices', 'invoicing', 'kangaroos', 'notes', 'note', 'noted'].map(
+    (text) => ({ query: { text } }),
+  ),
+  ...['photo', 'debug', 'debugging', 'weekly', 'week', 'schedule', 'scheduled', 'cancel', 'cancelled', 'approve'].map(
+    (text) => ({ query: { text } }),
+  ),
+  ...[
+    'approved',
+    'attached',
+    'attach',
+    'termination',
+    'terminate',
+    'liability',
+    'interesting',
+    'review',
+    'reviews',
+  ].map((text) => ({ query: { text } })),
+  // phrases and fields
+  { query: { text: '"team meeting"' } },
+  { query: { text: '"réunion des parents"' } },
+  { query: { text: '"clause 7"' } },
+  { query: { text: 'kangaroo zoo' } },
+  { query: { from: 'lefevre' } },
+  { query: { from: 'Lefèvre' } },
+  { query: { to: 'bruno@exemple.fr' } },
+  { query: { subject: "l'ecole" } },
+  // ligatures and ß
+  { query: { text: 'œuvre' } },
+  { query: { text: 'oeuvre' }, mayDiffer: LIGATURES },
+  { query: { text: 'encyclopædia' } },
+  { query: { text: 'encyclopaedia' }, mayDiffer: LIGATURES },
+  { query: { text: 'straße' } },
+  { query: { text: 'strasse' }, mayDiffer: LIGATURES },
+  { query: { text: 'königstraße' } },
+  { query: { text: 'konigstrasse' }, mayDiffer: LIGATURES },
+];
+
+export interface HitDifference {
+  query: SearchQuery;
+  /** Hit ids (sorted) of the reference engine and of the other one, for both accounts of the corpus. */
+  reference: string[];
+  other: string[];
+  mayDiffer?: string;
+}
+
+/** Indexes PARITY_DOCS into both (initialised, empty) indices and returns the probes whose hits differ. */
+export async function compareHits(reference: SearchIndex, other: SearchIndex): Promise<HitDifference[]> {
+  for (const index of [reference, other]) {
+    await index.index([...PARITY_DOCS]);
+    await index.refresh();
+  }
+  const differences: HitDifference[] = [];
+  for (const probe of ANALYSIS_PROBES) {
+    const hits = async (index: SearchIndex): Promise<string[]> =>
+      [
+        ...(await searchIds(index, ALICE, probe.query)),
+        ...(await searchIds(index, BRUNO, probe.query)).map((id) => `bruno:${id}`),
+      ].sort();
+    const [r, o] = [await hits(reference), await hits(other)];
+    if (JSON.stringify(r) !== JSON.stringify(o)) {
+      differences.push({
+        query: probe.query,
+        reference: r,
+        other: o,
+        ...(probe.mayDiffer ? { mayDiffer: probe.mayDiffer } : {}),
+      });
+    }
+  }
+  return differences;
+}
+
 /** Strings that mean something to FTS5, Lucene or SQL. None may crash a query or widen it to other accounts. */
 export const HOSTILE_QUERY_TEXT: readonly string[] = [
   '"',

@@ -1,10 +1,24 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
-import { AppError } from '../shared/errors.ts';
-import type { SearchDocument, SearchHit, SearchIndex, SearchQuery, SearchResult } from './search.port.ts';
-import { freeTextTerms, hasSearchableToken, normalizeKeyword, searchPage } from './search.query-parser.ts';
+import {
+  ANALYSIS,
+  buildSearchBody,
+  describeCause,
+  type BulkAction,
+  type LuceneBulkItem,
+  removeActions,
+  sendBulk,
+  strayDeletes,
+  upsertActions,
+  type LuceneHits,
+  MAPPINGS,
+  namePrefix,
+  PREFIX_RULE,
+  type StoredFields,
+  searchResult,
+} from './search.lucene-query.ts';
+import type { SearchDocument, SearchIndex, SearchQuery, SearchResult } from './search.port.ts';
 
 /**
  * Search on Elasticsearch 8, for hubs that outgrow the embedded FTS5 index.
@@ -19,7 +33,7 @@ import { freeTextTerms, hasSearchableToken, normalizeKeyword, searchPage } from 
  * - Every query has a `term` filter on accountId: routing picks the shard, the filter guarantees isolation (a shard
  *   holds many accounts).
  * - Text fields use one analyzer that mirrors the SQLite tokenizer: split on anything but letters and digits,
- *   lowercase, ASCII folding (so "ecole" finds "école"), light English stemming (KStem: plurals and the like).
+ *   lowercase, ASCII folding (so "ecole" finds "école"), Porter stemming as FTS5 (search.lucene-query.ts).
  *   Keywords (protocol, tags, addresses) are lowercased by a normalizer.
  * - The text is indexed but not kept in `_source` (subject, body, from, to are excluded): the index is not a second
  *   readable copy of people's mail. The index is rebuilt from the message store, never reindexed from itself.
@@ -67,129 +81,10 @@ export function elasticsearchOptionsFromEnv(env: NodeJS.ProcessEnv = process.env
   return { url, indexPrefix };
 }
 
-const PREFIX_RULE = 'use letters, digits, ".", "_" and "-", starting with a letter or digit.';
-
-/** The prefix as it goes into names (lowercase, no trailing separator), or null when index names cannot hold it. */
-function namePrefix(raw: string): string | null {
-  const p = raw.toLowerCase().replace(/[-_.]+$/, '');
-  // Index names: lowercase, no leading `-`, `_` or `+`, none of `\/*?"<>| ,#:`.
-  return /^[a-z0-9][a-z0-9._-]*$/.test(p) ? p : null;
-}
-const ANALYZER = 'caliopen_text';
-const NORMALIZER = 'caliopen_keyword';
-/** Field boosts for free text, as the SQLite bm25 weights: subject above addresses above body. */
-const TEXT_FIELDS = ['subject^4', 'body', 'from^2', 'to^2'];
-/** Elasticsearch's default index.max_result_window: from + size may not exceed it. */
-const MAX_RESULT_WINDOW = 10_000;
-const BULK_RETRIES = 5;
-
-/** What the index stores per message; the text fields are indexed but left out of `_source`. */
-interface IndexedMessage {
-  accountId: string;
-  messageId: string;
-  conversationId: string;
-  date: string;
-  protocol: string;
-  pi: number;
-  tags: string[];
-  subject: string;
-  body: string;
-  from: string[];
-  to: string[];
-}
-
-type StoredFields = Pick<IndexedMessage, 'messageId' | 'conversationId' | 'date'>;
-
-const keyword = { type: 'keyword' } as const;
-const normalizedKeyword = { type: 'keyword', normalizer: NORMALIZER } as const;
-const text = { type: 'text', analyzer: ANALYZER } as const;
-const address = { ...text, fields: { raw: { type: 'keyword', normalizer: NORMALIZER, ignore_above: 512 } } } as const;
-
-const MAPPINGS: estypes.MappingTypeMapping = {
-  dynamic: 'strict',
-  _routing: { required: true },
-  _source: { excludes: ['subject', 'body', 'from', 'to'] },
-  properties: {
-    accountId: keyword,
-    messageId: keyword,
-    conversationId: keyword,
-    date: { type: 'date', format: 'strict_date_optional_time||epoch_millis' },
-    protocol: normalizedKeyword,
-    pi: { type: 'integer' },
-    tags: normalizedKeyword,
-    subject: text,
-    body: text,
-    from: address,
-    to: address,
-  },
-};
-
-const ANALYSIS: estypes.IndicesIndexSettingsAnalysis = {
-  tokenizer: {
-    // Letters and digits in any script make words; everything else separates them (like SQLite's unicode61).
-    caliopen_words: { type: 'pattern', pattern: '[^\\p{L}\\p{N}]+' },
-  },
-  filter: {
-    caliopen_light_english: { type: 'stemmer', language: 'light_english' },
-  },
-  analyzer: {
-    [ANALYZER]: {
-      type: 'custom',
-      tokenizer: 'caliopen_words',
-      filter: ['lowercase', 'asciifolding', 'caliopen_light_english'],
-    },
-  },
-  normalizer: {
-    [NORMALIZER]: { type: 'custom', filter: ['lowercase'] },
-  },
-};
-
-/** The document id: unambiguous for any (accountId, messageId) pair, fixed length, within the 512-byte limit. */
-function documentId(accountId: string, messageId: string): string {
-  return createHash('sha256')
-    .update(JSON.stringify([accountId, messageId]))
-    .digest('base64url');
-}
-
-function toIndexed(d: SearchDocument): IndexedMessage {
-  return {
-    accountId: d.accountId,
-    messageId: d.messageId,
-    conversationId: d.conversationId,
-    date: d.date.toISOString(),
-    protocol: normalizeKeyword(d.protocol),
-    pi: Math.round(d.pi),
-    tags: [...new Set(d.tags.map(normalizeKeyword))],
-    subject: d.subject.normalize('NFC'),
-    body: d.body.normalize('NFC'),
-    from: d.from.map((s) => s.normalize('NFC')),
-    to: d.to.map((s) => s.normalize('NFC')),
-  };
-}
-
-/** One bulk action with its document (for index actions), kept together so that failed actions can be retried. */
-interface BulkAction {
-  action: estypes.BulkOperationContainer;
-  source?: IndexedMessage;
-}
-
 function errorType(e: unknown): string | undefined {
   if (!(e instanceof errors.ResponseError)) return undefined;
   const body = e.body as { error?: { type?: string } } | undefined;
   return body?.error?.type;
-}
-
-/**
- * An error cause fit for logs: Elasticsearch quotes a preview of the offending field's value in mapping errors,
- * which could be a piece of someone's mail, so that part is cut.
- */
-function describeCause(c: estypes.ErrorCause | undefined): string {
-  if (!c) return 'unknown error';
-  const reason = (c.reason ?? '')
-    .replace(/Preview of field's value:.*$/s, '')
-    .slice(0, 200)
-    .trim();
-  return reason ? `${c.type}: ${reason}` : c.type;
 }
 
 class ElasticsearchSearch implements ElasticsearchSearchIndex {
@@ -242,9 +137,9 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
           number_of_replicas: this.options.replicas ?? 1,
           'index.lifecycle.name': this.policy,
           'index.lifecycle.rollover_alias': this.alias,
-          analysis: ANALYSIS,
+          analysis: ANALYSIS as unknown as estypes.IndicesIndexSettingsAnalysis,
         },
-        mappings: MAPPINGS,
+        mappings: MAPPINGS as unknown as estypes.MappingTypeMapping,
       },
     });
     if (await this.client.indices.existsAlias({ name: this.alias })) return;
@@ -274,27 +169,8 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
     const { write, older } = await this.aliasIndices();
     const size = this.options.bulkSize ?? 500;
     for (let i = 0; i < docs.length; i += size) {
-      const actions: BulkAction[] = [];
-      for (const d of docs.slice(i, i + size)) {
-        const _id = documentId(d.accountId, d.messageId);
-        for (const index of older) actions.push({ action: { delete: { _index: index, _id, routing: d.accountId } } });
-        // require_alias: never let a missing alias auto-create a concrete index of that name.
-        actions.push({
-          action: { index: { _index: this.alias, _id, routing: d.accountId, require_alias: true } },
-          source: toIndexed(d),
-        });
-      }
-      const results = await this.bulk(actions);
-      // A rollover happened during the request: the previous versions may sit in the former write index.
-      const strays: BulkAction[] = [];
-      actions.forEach((a, n) => {
-        const landed = results[n]?._index;
-        if (a.action.index && write !== undefined && landed !== undefined && landed !== write) {
-          strays.push({
-            action: { delete: { _index: write, _id: a.action.index._id!, routing: a.action.index.routing! } },
-          });
-        }
-      });
+      const actions = upsertActions(this.alias, older, docs.slice(i, i + size));
+      const strays = strayDeletes(actions, await this.bulk(actions), write);
       if (strays.length > 0) await this.bulk(strays);
     }
   }
@@ -302,50 +178,15 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
   async remove(accountId: string, messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
     const { write, older } = await this.aliasIndices();
-    const indices = write === undefined ? older : [write, ...older];
-    const actions: BulkAction[] = [];
-    for (const messageId of messageIds) {
-      const _id = documentId(accountId, messageId);
-      for (const index of indices) actions.push({ action: { delete: { _index: index, _id, routing: accountId } } });
-    }
+    const actions = removeActions(write === undefined ? older : [write, ...older], accountId, messageIds);
     for (let i = 0; i < actions.length; i += 1000) await this.bulk(actions.slice(i, i + 1000));
   }
 
-  /**
-   * Sends bulk actions; retries the ones rejected for back-pressure (429) with exponential backoff, and throws on
-   * any other failure. A delete that finds nothing (404) is not a failure. Resolves each action's result, in order.
-   */
-  private async bulk(actions: BulkAction[]): Promise<estypes.BulkResponseItem[]> {
-    const results: estypes.BulkResponseItem[] = new Array(actions.length);
-    let pending = actions.map((action, position) => ({ ...action, position }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const operations = pending.flatMap((a) => (a.source ? [a.action, a.source] : [a.action]));
-      const response = await this.client.bulk({ operations });
-      const retry: typeof pending = [];
-      const failures: string[] = [];
-      response.items.forEach((item, n) => {
-        const [kind, result] = Object.entries(item)[0] as [string, estypes.BulkResponseItem];
-        const sent = pending[n]!;
-        results[sent.position] = result;
-        if (!result.error) return;
-        if (kind === 'delete' && result.status === 404) return;
-        if (result.status === 429) retry.push(sent);
-        else failures.push(`${kind} ${result._index}/${result._id ?? '?'}: ${describeCause(result.error)}`);
-      });
-      if (failures.length > 0) {
-        throw new Error(
-          `Elasticsearch bulk request: ${failures.length} action(s) failed; first: ${failures.slice(0, 3).join('; ')}`,
-        );
-      }
-      if (retry.length > 0 && attempt >= BULK_RETRIES) {
-        throw new Error(
-          `Elasticsearch bulk request: ${retry.length} action(s) still rejected (429) after ${BULK_RETRIES} retries.`,
-        );
-      }
-      pending = retry;
-      if (pending.length > 0) await sleep(200 * 2 ** attempt);
-    }
-    return results;
+  private bulk(actions: BulkAction[]): Promise<LuceneBulkItem[]> {
+    return sendBulk('Elasticsearch', actions, async (operations) => {
+      const response = await this.client.bulk({ operations: operations as estypes.BulkRequest['operations'] });
+      return response.items as unknown as Array<Record<string, LuceneBulkItem>>;
+    });
   }
 
   async removeAccount(accountId: string): Promise<void> {
@@ -386,62 +227,14 @@ class ElasticsearchSearch implements ElasticsearchSearchIndex {
   }
 
   async search(accountId: string, query: SearchQuery): Promise<SearchResult> {
-    const { limit, offset } = searchPage(query);
-    if (offset + limit > MAX_RESULT_WINDOW) {
-      throw new AppError(
-        'validation_failed',
-        `Search results can be paged up to the ${MAX_RESULT_WINDOW}th; narrow the search.`,
-      );
-    }
-    const terms = freeTextTerms(query.text);
-    const filter: estypes.QueryDslQueryContainer[] = [{ term: { accountId } }];
-    for (const [field, value] of [
-      ['subject', query.subject],
-      ['from', query.from],
-      ['to', query.to],
-    ] as const) {
-      if (value === undefined) continue;
-      const phrase = value.normalize('NFC');
-      if (!hasSearchableToken(phrase)) return { total: 0, hits: [] }; // a filter on nothing searchable matches nothing
-      filter.push({ match_phrase: { [field]: { query: phrase } } });
-    }
-    if (query.after !== undefined || query.before !== undefined) {
-      filter.push({
-        range: {
-          date: {
-            ...(query.after !== undefined ? { gte: query.after.getTime() } : {}),
-            ...(query.before !== undefined ? { lt: query.before.getTime() } : {}),
-            format: 'epoch_millis',
-          },
-        },
-      });
-    }
-    if (query.protocol !== undefined) filter.push({ term: { protocol: normalizeKeyword(query.protocol) } });
-    if (query.minPi !== undefined) filter.push({ range: { pi: { gte: query.minPi } } });
-    if (query.tag !== undefined) filter.push({ term: { tags: normalizeKeyword(query.tag) } });
-
-    // Each free word or phrase must match as a phrase within one of the text fields (like an FTS5 phrase).
-    const must: estypes.QueryDslQueryContainer[] = terms.map((t) => ({
-      multi_match: { query: t, type: 'phrase', fields: TEXT_FIELDS },
-    }));
-    const byDate: estypes.SortCombinations[] = [{ date: { order: 'desc' } }, { messageId: { order: 'desc' } }];
+    const built = buildSearchBody(accountId, query);
+    if (built === null) return { total: 0, hits: [] };
     const response = await this.client.search<StoredFields>({
       index: this.alias,
       routing: accountId,
-      query: { bool: { filter, must } },
-      sort: terms.length > 0 ? ['_score', ...byDate] : byDate,
-      from: offset,
-      size: limit,
-      track_total_hits: true,
-      _source: ['messageId', 'conversationId', 'date'],
+      ...(built.body as Omit<estypes.SearchRequest, 'index' | 'routing'>),
     });
-    const total = typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
-    const hits: SearchHit[] = response.hits.hits.map((h) => {
-      const s = h._source!;
-      const score = terms.length === 0 ? 0 : typeof h._score === 'number' ? h._score : Number(h.sort?.[0] ?? 0);
-      return { messageId: s.messageId, conversationId: s.conversationId, date: new Date(s.date), score };
-    });
-    return { total, hits };
+    return searchResult(response.hits as LuceneHits, built.freeText);
   }
 
   async refresh(): Promise<void> {

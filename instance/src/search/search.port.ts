@@ -47,7 +47,7 @@ export interface SearchResult {
 }
 
 export interface SearchIndex {
-  readonly engine: 'sqlite' | 'elasticsearch';
+  readonly engine: 'sqlite' | 'elasticsearch' | 'opensearch';
   /** Creates what the engine needs (tables, index templates); idempotent. */
   init(): Promise<void>;
   /** Adds or replaces documents (keyed by accountId + messageId). */
