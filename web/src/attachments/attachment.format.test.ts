@@ -1,33 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
-import { base64Of, formatSize, MAX_NAME_CHARS, safeFilename, sendableType } from './attachment.format.ts';
-
-const nb = (s: string) => s.replace(/\u00a0|\u202f/g, ' ');
-
-describe('formatSize', () => {
-  test('bytes, kB, MB, GB in decimal units', () => {
-    assert.equal(nb(formatSize(0, 'en')), '0 B');
-    assert.equal(nb(formatSize(999, 'en')), '999 B');
-    assert.equal(nb(formatSize(1000, 'en')), '1 kB');
-    assert.equal(nb(formatSize(1536, 'en')), '1.5 kB');
-    assert.equal(nb(formatSize(10 * 1024 * 1024, 'en')), '10 MB');
-    assert.equal(nb(formatSize(3_200_000_000, 'en')), '3.2 GB');
-  });
-
-  test('rounding never shows 1000 of a unit', () => {
-    assert.equal(nb(formatSize(999_999, 'en')), '1 MB');
-    assert.equal(nb(formatSize(999_499, 'en')), '999 kB');
-  });
-
-  test('in French, with a decimal comma', () => {
-    assert.equal(nb(formatSize(1536, 'fr')), '1,5 kB');
-  });
-
-  test('nonsense sizes are a question mark', () => {
-    assert.equal(formatSize(-1, 'en'), '?');
-    assert.equal(formatSize(Number.NaN, 'en'), '?');
-  });
-});
+import { base64Of, MAX_NAME_CHARS, safeFilename, sendableType } from './attachment.format.ts';
 
 describe('safeFilename', () => {
   test('the last path segment, no hidden file', () => {

@@ -1,27 +1,7 @@
 /**
- * Attachments in the web app: sizes in words a person reads, names safe to save under, bytes to base64 for sending.
+ * Attachments in the web app: names safe to save under and to show, bytes to base64 for sending (sizes:
+ * app/format-bytes.ts).
  */
-
-const UNITS = ['B', 'kB', 'MB', 'GB'] as const;
-
-/** A size in bytes as people read it, in the page's language: 0 B, 999 B, 1.5 kB, 10 MB (decimal units, SI). */
-export function formatSize(bytes: number, locale: string): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '?';
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  // 999,95 kB rounds to "1000 kB": the next unit reads better.
-  if (unit < UNITS.length - 1 && Number(value.toFixed(value < 10 ? 1 : 0)) >= 1000) {
-    value /= 1000;
-    unit++;
-  }
-  const digits = unit === 0 || value >= 10 ? 0 : 1;
-  const n = new Intl.NumberFormat(locale, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(value);
-  return `${n}\u00a0${UNITS[unit]}`;
-}
 
 /** The longest name offered for saving (characters, extension kept). */
 export const MAX_NAME_CHARS = 120;
@@ -48,7 +28,12 @@ export function safeFilename(name: string | null | undefined, fallback: string):
   if (chars.length <= MAX_NAME_CHARS) return s;
   const dot = s.lastIndexOf('.');
   const ext = dot > 0 && s.length - dot <= 16 ? Array.from(s.slice(dot)) : [];
-  return chars.slice(0, MAX_NAME_CHARS - ext.length).join('').trimEnd() + ext.join('');
+  return (
+    chars
+      .slice(0, MAX_NAME_CHARS - ext.length)
+      .join('')
+      .trimEnd() + ext.join('')
+  );
 }
 
 /** A name shown on screen: the same cleaning, so a right-to-left override cannot disguise an extension. */
