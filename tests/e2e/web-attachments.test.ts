@@ -77,19 +77,17 @@ describe.skipIf(browserBinary.skip)('attachments in Chromium', () => {
 
   /** Drops a file onto the compose form, as a file dragged from the desktop would be (a DataTransfer with a File). */
   async function dropFile(page: Page, name: string, bytes: Buffer): Promise<void> {
-    await page.evaluate(
-      ([n, b64]) => {
-        const bin = atob(b64);
-        const data = new Uint8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
-        const dt = new DataTransfer();
-        dt.items.add(new File([data], n, { type: 'application/pdf' }));
-        const form = document.querySelector('form.compose-form')!;
-        form.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }));
-        form.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
-      },
-      [name, bytes.toString('base64')] as const,
-    );
+    // A string: the tests are compiled without the DOM library; this runs in the page.
+    await page.evaluate(`(() => {
+      const bin = atob(${JSON.stringify(bytes.toString('base64'))});
+      const data = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([data], ${JSON.stringify(name)}, { type: 'application/pdf' }));
+      const form = document.querySelector('form.compose-form');
+      form.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }));
+      form.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
+    })()`);
   }
 
   test('alice attaches two files and sends them; a too-large file is refused in words; bob downloads one', async () => {
