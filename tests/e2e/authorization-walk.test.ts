@@ -45,6 +45,7 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/discussions/:id/threads': (ctx) => ({ id: ctx.a.conversationId }),
   '/api/v1/messages/:id': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/messages/:id/raw': (ctx) => ({ id: ctx.a.messageId }),
+  '/api/v1/messages/:id/attachments/:index': (ctx) => ({ id: ctx.a.messageId, index: '0' }),
   '/api/v1/messages/:id/html': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/messages/:id/remote-image': (ctx) => ({ id: ctx.a.messageId }),
   '/api/v1/contacts/:id': (ctx) => ({ id: ctx.a.contactId }),
@@ -133,7 +134,9 @@ describe('authorization walk over every route', () => {
     // A message of A (in a conversation with an automatic contact) and a second contact: what the mail routes walk on.
     const { services } = inst.running;
     const raw = Buffer.from(
-      'From: Walk Sender <walk-sender@w.example>\r\nTo: walker-a@alpha.test\r\nSubject: walk\r\nMessage-ID: <walk@w.example>\r\n\r\nhello\r\n',
+      'From: Walk Sender <walk-sender@w.example>\r\nTo: walker-a@alpha.test\r\nSubject: walk\r\nMessage-ID: <walk@w.example>\r\n' +
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="w"\r\n\r\n--w\r\nContent-Type: text/plain\r\n\r\nhello\r\n' +
+        '--w\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename="walk.txt"\r\n\r\nattached\r\n--w--\r\n',
     );
     const { message } = await services.ingest.ingest({
       accountId: a.id,
@@ -324,6 +327,7 @@ describe('authorization walk over every route', () => {
       '/api/v1/discussions/:id/threads',
       '/api/v1/messages/:id',
       '/api/v1/messages/:id/raw',
+      '/api/v1/messages/:id/attachments/:index',
       '/api/v1/messages/:id/html',
       '/api/v1/contacts/:id',
       '/api/v1/contacts/:id/keys',

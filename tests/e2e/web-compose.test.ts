@@ -263,6 +263,8 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     assert.equal(await focused(), 'Message');
     await page.keyboard.type('No mouse was used.');
     await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Attach files');
+    await page.keyboard.press('Tab');
     assert.equal(await focused(), 'Send');
     await page.keyboard.press('Enter');
     await page.locator('.message-body', { hasText: 'No mouse was used.' }).waitFor();

@@ -18,6 +18,17 @@ const Recipient = Type.Object(
 /** The schema's bounds are generous; the instance's limits (recipients, attachment bytes) are checked in code. */
 const Recipients = Type.Array(Recipient, { maxItems: 10_000 });
 
+/** Attachments in one message, at most. */
+export const MAX_ATTACHMENTS = 100;
+
+const ComposeLimits = Type.Object(
+  {
+    maxAttachmentBytes: Type.Integer({ description: 'The attachments of one message together, decoded, at most.' }),
+    maxAttachments: Type.Integer({ description: 'Attachments in one message, at most.' }),
+  },
+  { additionalProperties: false },
+);
+
 const ComposeBody = Type.Object(
   {
     to: Type.Optional(Recipients),
@@ -36,7 +47,7 @@ const ComposeBody = Type.Object(
           },
           { additionalProperties: false },
         ),
-        { maxItems: 100 },
+        { maxItems: MAX_ATTACHMENTS },
       ),
     ),
     inReplyTo: Type.Optional(
@@ -119,5 +130,19 @@ export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAtt
       const result = await compose.send(p.account, request.body as ComposeInput);
       return reply.code(202).send(result);
     },
+  );
+
+  app.get(
+    '/api/v1/messages/limits',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['messages'],
+        summary:
+          'What this instance accepts in one message you send (attachment bytes and count), for an app to refuse a file before sending it.',
+        response: { 200: ComposeLimits, ...problemResponses(401) },
+      },
+    },
+    async () => ({ maxAttachmentBytes, maxAttachments: MAX_ATTACHMENTS }),
   );
 };

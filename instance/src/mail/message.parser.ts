@@ -12,6 +12,8 @@ import {
   type HeaderBlock,
 } from './mime-headers.ts';
 
+import { cleanAttachmentFilename } from './attachment.download.ts';
+
 const require = createRequire(import.meta.url);
 // A directory module (lib/addressparser/index.js): ESM cannot import it by that path, require can.
 const addressparser = require('nodemailer/lib/addressparser') as typeof AddressParser;
@@ -206,10 +208,11 @@ function describeError(e: unknown): string {
   return message.replace(/[\u0000-\u001f]/g, ' ').slice(0, 200);
 }
 
-/** Parses a raw message. Never throws: what cannot be read is left out and `problem` says why. */
-export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
-  const block = readHeaderBlock(raw);
-  const headers = parseHeaders(raw, block);
+/** mailparser over the raw message, retried without oversized header lines; null and why when it gives up. */
+async function parseMime(
+  raw: Buffer,
+  block: HeaderBlock,
+): Promise<{ mail: ParsedMail | null; problem: string | null }> {
   let mail: ParsedMail | null = null;
   let problem: string | null = null;
   try {
@@ -225,6 +228,38 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
       }
     }
   }
+  return { mail, problem };
+}
+
+/** An attachment with its decoded bytes, as `parseMessage` lists it (same order, same name and type cleaning). */
+export interface ParsedAttachment {
+  filename: string | null;
+  contentType: string;
+  content: Buffer;
+}
+
+/** The attachment at `index` in `parseMessage`'s list, with its bytes; null when there is none at that index. */
+export async function attachmentOf(raw: Buffer, index: number): Promise<ParsedAttachment | null> {
+  if (!Number.isInteger(index) || index < 0 || index >= PARSE_LIMITS.attachments) return null;
+  const { mail } = await parseMime(raw, readHeaderBlock(raw));
+  const a = mail?.attachments?.[index];
+  if (a === undefined) return null;
+  return { ...attachmentInfo(a), content: a.content ?? Buffer.alloc(0) };
+}
+
+function attachmentInfo(a: ParsedMail['attachments'][number]): { filename: string | null; contentType: string } {
+  return {
+    filename: cleanAttachmentFilename(a.filename),
+    contentType: (a.contentType || 'application/octet-stream').slice(0, 200),
+  };
+}
+
+/** Parses a raw message. Never throws: what cannot be read is left out and `problem` says why. */
+export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
+  const block = readHeaderBlock(raw);
+  const headers = parseHeaders(raw, block);
+  const { mail, problem: mimeProblem } = await parseMime(raw, block);
+  let problem = mimeProblem;
   if (!headers.hasHeaders && problem === null) problem = 'no header fields';
   const html = typeof mail?.html === 'string' ? mail.html : '';
   const plain = typeof mail?.text === 'string' ? mail.text : '';
@@ -242,8 +277,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
     textTruncated: fullText.length > text.length,
     hasHtml: html.length > 0,
     attachments: (mail?.attachments ?? []).slice(0, PARSE_LIMITS.attachments).map((a) => ({
-      filename: a.filename ? cleanDisplayName(a.filename) : null,
-      contentType: (a.contentType || 'application/octet-stream').slice(0, 200),
+      ...attachmentInfo(a),
       size: a.size ?? a.content?.length ?? 0,
     })),
     problem,

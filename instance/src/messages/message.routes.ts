@@ -6,6 +6,7 @@ import { problemResponses } from '../api/problem.ts';
 import { IdParams } from '../api/schemas.ts';
 import { SEARCH_MAX_TERMS } from '../search/search.query-parser.ts';
 import { MAX_INGEST_TAGS } from './message-ingest.service.ts';
+import { attachmentDisposition, safeAttachmentFilename, safeAttachmentType } from '../mail/attachment.download.ts';
 import { MessageDetailDto, MessageSummaryDto, toMessageDetailDto, toMessageSummaryDto } from './message.dto.ts';
 import type { MessagePatch, MessageService } from './message.service.ts';
 
@@ -48,6 +49,37 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
     async (request, reply) => {
       const raw = await messages.raw(principalOf(request).account.id, (request.params as { id: string }).id);
       return reply.type('message/rfc822').header('content-disposition', 'attachment; filename="message.eml"').send(raw);
+    },
+  );
+
+  app.get(
+    '/api/v1/messages/:id/attachments/:index',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['messages'],
+        summary:
+          'One attachment of a message, decoded, as a download: `index` counts from 0 in the message’s `attachments`. Always `Content-Disposition: attachment` with a sanitised filename, served under `Content-Security-Policy: sandbox` and nosniff; types a browser could run (HTML, SVG, XML, JavaScript, PDF, unknown...) come as application/octet-stream.',
+        params: Type.Object(
+          {
+            id: Type.String({ format: 'uuid' }),
+            index: Type.Integer({ minimum: 0, maximum: 10_000 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: problemResponses(400, 401, 404),
+      },
+    },
+    async (request, reply) => {
+      const { id, index } = request.params as { id: string; index: number };
+      const a = await messages.attachment(principalOf(request).account.id, id, index);
+      return reply
+        .type(safeAttachmentType(a.contentType))
+        .header('content-disposition', attachmentDisposition(safeAttachmentFilename(a.filename)))
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "sandbox; default-src 'none'")
+        .header('cache-control', 'private, no-store')
+        .send(a.content);
     },
   );
 

@@ -12,7 +12,7 @@ import { cleanTags } from './message-ingest.service.ts';
 import type { ImportanceFeedback } from '../mail/importance.model.ts';
 import { assessImportance, withFeedback } from './importance.service.ts';
 import type { Message, MessageFlags } from '../mail/message.entity.ts';
-import { parseMessage, type ParsedMessage } from '../mail/message.parser.ts';
+import { attachmentOf, parseMessage, type ParsedAttachment, type ParsedMessage } from '../mail/message.parser.ts';
 import type { EventPublisher } from '../shared/event-bus.ts';
 import type { MessageEvents } from './message.events.ts';
 
@@ -92,13 +92,32 @@ export class MessageService {
     return raw;
   }
 
-  /** The readable body of a message, parsed from its raw form (empty when it has none). */
-  async body(m: Message): Promise<MessageBody> {
+  /** The form of a message the server reads: decrypted when it was decrypted at arrival and the key is usable. */
+  private async readable(m: Message): Promise<Buffer | null> {
     const raw = m.rawRef === null ? null : await this.deps.blobs.get(m.rawRef);
-    if (raw === null) return { text: '', textTruncated: false, hasHtml: false, attachments: [] };
+    if (raw === null) return null;
     const decrypted = (m.facts['openpgp'] as { decrypted?: unknown } | undefined)?.decrypted === true;
     const inner = decrypted && this.deps.openEncrypted ? await this.deps.openEncrypted(m, raw).catch(() => null) : null;
-    const parsed = await parseMessage(inner ?? raw);
+    return inner ?? raw;
+  }
+
+  /**
+   * One attachment of one of the account's messages, decoded: `index` as in the message's `attachments` list (from
+   * the same readable form, so an encrypted message the server cannot read has none).
+   */
+  async attachment(accountId: string, id: string, index: number): Promise<ParsedAttachment> {
+    const m = await this.get(accountId, id);
+    const readable = await this.readable(m);
+    const a = readable === null ? null : await attachmentOf(readable, index);
+    if (a === null) throw new AppError('attachment_not_found', `This message has no attachment number ${index}.`);
+    return a;
+  }
+
+  /** The readable body of a message, parsed from its raw form (empty when it has none). */
+  async body(m: Message): Promise<MessageBody> {
+    const readable = await this.readable(m);
+    if (readable === null) return { text: '', textTruncated: false, hasHtml: false, attachments: [] };
+    const parsed = await parseMessage(readable);
     return {
       text: parsed.text,
       textTruncated: parsed.textTruncated,

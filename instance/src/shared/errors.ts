@@ -143,6 +143,10 @@ export const ERROR_CODES = {
     title:
       'An attachment is not valid base64, or has an unacceptable filename or content type (the detail says which).',
   },
+  attachment_not_found: {
+    status: 404,
+    title: 'The message has no attachment at this index (the index counts from 0 in the message’s `attachments`).',
+  },
   attachments_too_large: {
     status: 413,
     title: 'The attachments together are larger than this instance accepts in one message.',

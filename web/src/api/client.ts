@@ -17,6 +17,7 @@ import type {
   JournalEntry,
   LoginReply,
   MessageDetail,
+  MessageLimits,
   MessageSummary,
   Page,
   PeerInstance,
@@ -205,6 +206,17 @@ export class ApiClient {
 
   message(id: string): Promise<MessageDetail> {
     return this.request('GET', `/api/v1/messages/${encodeURIComponent(id)}`);
+  }
+
+  /** One attachment of a message, decoded (index as in the message's `attachments`). */
+  async attachment(id: string, index: number): Promise<Blob> {
+    const path = `/api/v1/messages/${encodeURIComponent(id)}/attachments/${index}`;
+    return (await this.fetchApi('GET', path, '*/*')).blob();
+  }
+
+  /** What one message may carry (attachment bytes and count), to refuse a file before sending. */
+  messageLimits(): Promise<MessageLimits> {
+    return this.request('GET', '/api/v1/messages/limits');
   }
 
   markRead(id: string): Promise<unknown> {

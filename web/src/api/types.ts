@@ -197,8 +197,22 @@ export interface RoutePreview {
 }
 
 /** `POST /api/v1/messages` (instance/src/email/compose.routes.ts): what the app sends. */
+/** GET /api/v1/messages/limits. */
+export interface MessageLimits {
+  maxAttachmentBytes: number;
+  maxAttachments: number;
+}
+
+/** A file attached to a message being sent: its bytes in base64. */
+export interface OutgoingAttachment {
+  filename: string;
+  contentType: string;
+  content: string;
+}
+
 export interface ComposeRequest {
   to: { address: string }[];
+  attachments?: OutgoingAttachment[];
   /** Absent when the message is encrypted in the browser: the real subject is inside, the instance shows "...". */
   subject?: string;
   text?: string;

@@ -1,5 +1,6 @@
 import { type ReactNode, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { AttachmentList } from '../attachments/AttachmentList.tsx';
 import type { ApiClient } from '../api/client.ts';
 import type { MessageDetail } from '../api/types.ts';
 import { onLinkClick } from '../app/router.ts';
@@ -112,7 +113,10 @@ export function EncryptedBody({
         <div className="message-body">{opened.text.trim() === '' ? t('discussion.noBody') : opened.text}</div>
       )}
       {opened.attachments.length > 0 && (
-        <p className="muted small">{t('discussion.attachments', { count: opened.attachments.length })}</p>
+        <AttachmentList
+          items={opened.attachments}
+          load={async (index) => opened.attachments[index]?.content ?? new Uint8Array()}
+        />
       )}
     </div>
   );

@@ -150,7 +150,8 @@ export interface OpenedMail {
   signature: SignatureCheck;
   /** The signer's key ID (hex) when the message is signed. */
   signer: string | null;
-  attachments: { filename: string | null; contentType: string; size: number }[];
+  /** The attachments with their bytes (decrypted here): the app offers them as downloads from the browser. */
+  attachments: { filename: string | null; contentType: string; size: number; content: Uint8Array }[];
 }
 
 /** Line ends as the page shows them. */
@@ -256,7 +257,10 @@ export async function openMail(
     signer,
     attachments: inner.attachments
       .filter((a) => a.mimeType.toLowerCase() !== 'application/pgp-signature')
-      .map((a) => ({ filename: a.filename, contentType: a.mimeType, size: bytesOf(a.content).length })),
+      .map((a) => {
+        const content = bytesOf(a.content);
+        return { filename: a.filename, contentType: a.mimeType, size: content.length, content };
+      }),
   };
 }
 

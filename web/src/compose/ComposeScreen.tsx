@@ -1,7 +1,9 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client.ts';
-import type { MessageDetail, RouteOptionDto, RoutePreview } from '../api/types.ts';
+import type { MessageDetail, MessageLimits, RouteOptionDto, RoutePreview } from '../api/types.ts';
+import { formatBytes } from '../app/format-bytes.ts';
+import { base64Of, safeFilename, sendableType } from '../attachments/attachment.format.ts';
 import { problemText } from '../app/ProblemMessage.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
@@ -27,6 +29,15 @@ function isUnknownRecipient(p: Preview | undefined): boolean {
   return p?.state === 'error' && p.error instanceof ApiError && p.error.code === 'recipient_unknown';
 }
 
+/** A file attached in the form: read and base64-encoded here when it is added. */
+interface Attached {
+  id: number;
+  name: string;
+  type: string;
+  size: number;
+  base64: string;
+}
+
 function replySubject(subject: string): string {
   return /^re\s*:/i.test(subject) ? subject : `Re: ${subject}`;
 }
@@ -45,7 +56,7 @@ function quote(m: MessageDetail): string {
  * explicit consent; the draft kept in the browser as it is typed; sent with POST /api/v1/messages.
  */
 export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { api, session } = useSession();
   const username = session?.username ?? '';
   const stored = useMemo(() => drafts.read(username, replyTo), [username, replyTo]);
@@ -63,7 +74,70 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   const [invalid, setInvalid] = useState<string | null>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
   const errorRef = useRef<HTMLDivElement>(null);
-  const ids = { to: useId(), subject: useId(), text: useId(), toHelp: useId(), routes: useId() };
+  const ids = {
+    to: useId(),
+    subject: useId(),
+    text: useId(),
+    toHelp: useId(),
+    routes: useId(),
+    files: useId(),
+    filesHelp: useId(),
+  };
+
+  // Attachments: read and encoded in the browser as they are added, refused here past the instance's limits.
+  const [limits, setLimits] = useState<MessageLimits | null>(null);
+  const [attached, setAttached] = useState<Attached[]>([]);
+  const [attachProblem, setAttachProblem] = useState<string | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const nextId = useRef(0);
+  const fileInput = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    let cancelled = false;
+    api.messageLimits().then(
+      (l) => !cancelled && setLimits(l),
+      () => {},
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
+  const totalBytes = attached.reduce((n, a) => n + a.size, 0);
+  const lang = i18n.language;
+  const addFiles = async (files: File[]) => {
+    setAttachProblem(null);
+    let total = totalBytes;
+    let count = attached.length;
+    const added: Attached[] = [];
+    const problems: string[] = [];
+    for (const file of files) {
+      const name = safeFilename(file.name, t('discussion.attachmentUnnamed'));
+      if (limits && count + 1 > limits.maxAttachments) {
+        problems.push(t('compose.attachTooMany', { max: limits.maxAttachments }));
+        break;
+      }
+      if (limits && total + file.size > limits.maxAttachmentBytes) {
+        problems.push(
+          t('compose.attachTooLarge', {
+            name,
+            size: formatBytes(file.size, lang),
+            total: formatBytes(total + file.size, lang),
+            max: formatBytes(limits.maxAttachmentBytes, lang),
+          }),
+        );
+        continue;
+      }
+      try {
+        const base64 = base64Of(new Uint8Array(await file.arrayBuffer()));
+        added.push({ id: nextId.current++, name, type: sendableType(file.type), size: file.size, base64 });
+        total += file.size;
+        count++;
+      } catch {
+        problems.push(t('compose.attachUnreadable', { name }));
+      }
+    }
+    if (added.length > 0) setAttached((list) => [...list, ...added]);
+    if (problems.length > 0) setAttachProblem(problems.join(' '));
+  };
 
   useEffect(() => headingRef.current?.focus(), []);
 
@@ -183,6 +257,10 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
       setInvalid(t('compose.consentMissing'));
       return;
     }
+    if (sealHere && attached.length > 0) {
+      setInvalid(t('compose.attachNotSealed'));
+      return;
+    }
     setSending(true);
     try {
       const content =
@@ -195,7 +273,15 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
                 signingKey,
               }),
             }
-          : { subject, text };
+          : {
+              subject,
+              text,
+              ...(attached.length > 0
+                ? {
+                    attachments: attached.map((a) => ({ filename: a.name, contentType: a.type, content: a.base64 })),
+                  }
+                : {}),
+            };
       const sent = await api.send({
         to: addresses.map((address) => ({ address })),
         ...content,
@@ -234,8 +320,23 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
         </p>
       )}
       <form
-        className="compose-form card"
+        className={`compose-form card${dragging ? ' compose-dragging' : ''}`}
         noValidate
+        onDragOver={(e) => {
+          if (!e.dataTransfer.types.includes('Files')) return;
+          e.preventDefault();
+          e.dataTransfer.dropEffect = 'copy';
+          setDragging(true);
+        }}
+        onDragLeave={(e) => {
+          if (e.currentTarget === e.target) setDragging(false);
+        }}
+        onDrop={(e) => {
+          if (e.dataTransfer.files.length === 0) return;
+          e.preventDefault();
+          setDragging(false);
+          void addFiles(Array.from(e.dataTransfer.files));
+        }}
         onSubmit={(e) => {
           e.preventDefault();
           void send();
@@ -335,6 +436,63 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
         <div className="field">
           <label htmlFor={ids.text}>{t('compose.body')}</label>
           <textarea id={ids.text} name="text" rows={12} value={text} onChange={(e) => setText(e.target.value)} />
+        </div>
+        <div className="field attach-field">
+          <label htmlFor={ids.files}>{t('compose.attachFiles')}</label>
+          <input
+            id={ids.files}
+            ref={fileInput}
+            name="files"
+            type="file"
+            multiple
+            aria-describedby={ids.filesHelp}
+            onChange={(e) => {
+              const files = Array.from(e.currentTarget.files ?? []);
+              e.currentTarget.value = '';
+              void addFiles(files);
+            }}
+          />
+          <p id={ids.filesHelp} className="muted small">
+            {dragging
+              ? t('compose.dropHere')
+              : t('compose.attachHelp', { max: limits ? formatBytes(limits.maxAttachmentBytes, lang) : '?' })}
+          </p>
+          {attached.length > 0 && (
+            <>
+              <ul className="attachment-list" aria-label={t('compose.attachmentsList')}>
+                {attached.map((a) => (
+                  <li key={a.id} className="attachment">
+                    <span className="attachment-name">{a.name}</span>{' '}
+                    <span className="attachment-meta muted small">{formatBytes(a.size, lang)}</span>{' '}
+                    <button
+                      type="button"
+                      className="button-secondary"
+                      aria-label={t('compose.removeAttachment', { name: a.name })}
+                      onClick={() => {
+                        setAttached((list) => list.filter((x) => x.id !== a.id));
+                        setAttachProblem(null);
+                        fileInput.current?.focus();
+                      }}
+                    >
+                      {t('compose.remove')}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+              <p className="small" role="status">
+                {t('compose.attachTotal', {
+                  total: formatBytes(totalBytes, lang),
+                  max: limits ? formatBytes(limits.maxAttachmentBytes, lang) : '?',
+                })}
+              </p>
+              <p className="muted small">{t('compose.attachNotInDraft')}</p>
+            </>
+          )}
+          {attachProblem !== null && (
+            <p className="problem" role="alert">
+              {attachProblem}
+            </p>
+          )}
         </div>
         {(invalid !== null || error !== null) && (
           <div className="problem" role="alert" tabIndex={-1} ref={errorRef}>

@@ -68,6 +68,10 @@ export const fr: Catalogue = {
     too_many_recipients: 'Ce message a plus de destinataires que votre instance n’en accepte. Retirez-en et réessayez.',
     recipient_invalid: 'Une des adresses n’est pas une adresse électronique valide. Vérifiez les destinataires.',
     recipient_unknown: 'Un des destinataires n’existe pas. Vérifiez les destinataires.',
+    attachment_not_found: 'Cette pièce jointe n’est plus dans le message.',
+    attachment_invalid:
+      'Un fichier joint a un nom ou un type qui ne peut pas être envoyé : renommez-le et joignez-le à nouveau.',
+    attachments_too_large: 'Les fichiers joints dépassent ce que cette instance accepte dans un message : retirez-en.',
     header_invalid:
       'L’objet contient un caractère qui ne peut pas être envoyé (un saut de ligne ou un caractère de contrôle).',
     route_unavailable:
@@ -113,6 +117,13 @@ export const fr: Catalogue = {
     reply: 'Répondre',
     attachments_one: '{{count}} pièce jointe',
     attachments_other: '{{count}} pièces jointes',
+    attachmentsTitle: 'Pièces jointes',
+    attachmentUnnamed: 'pièce jointe',
+    download: 'Télécharger',
+    downloadLabel: 'Télécharger {{name}} ({{size}})',
+    downloading: 'Téléchargement…',
+    attachmentsEncrypted:
+      'Les pièces jointes d’un message chiffré s’ouvrent une fois celui-ci déchiffré dans ce navigateur.',
     trust: 'Confiance dans l’expéditeur :',
     openMessage: 'Afficher le message',
     unread: 'Non lu',
@@ -131,6 +142,21 @@ export const fr: Catalogue = {
     sending: 'Envoi…',
     discard: 'Abandonner le brouillon',
     draftKept: 'Le brouillon est conservé dans ce navigateur au fil de la saisie.',
+    attachFiles: 'Joindre des fichiers',
+    attachHelp: 'Ou déposez des fichiers sur ce formulaire. {{max}} au plus en tout.',
+    attachmentsList: 'Fichiers joints',
+    removeAttachment: 'Retirer {{name}}',
+    remove: 'Retirer',
+    attachTotal: '{{total}} sur {{max}}',
+    attachTooLarge:
+      '{{name}} ({{size}}) n’a pas été joint : les fichiers feraient {{total}} ensemble, plus que les {{max}} que cette instance accepte dans un message.',
+    attachTooMany: 'Un message peut porter {{max}} fichiers joints au plus.',
+    attachUnreadable: '{{name}} n’a pas pu être lu.',
+    attachNotInDraft:
+      'Les fichiers joints ne sont pas conservés dans le brouillon : joignez-les à nouveau si vous quittez cette page.',
+    attachNotSealed:
+      'Les pièces jointes ne peuvent pas encore être chiffrées dans ce navigateur : retirez-les pour envoyer ce message chiffré, ou envoyez les fichiers dans un autre message.',
+    dropHere: 'Déposez les fichiers pour les joindre',
     restored: 'Votre brouillon a été restauré.',
     noRecipient: 'Ajoutez au moins un destinataire.',
     badAddress: '« {{address}} » n’est pas une adresse électronique. Vérifiez les destinataires.',

@@ -14,6 +14,7 @@ import { PeerCard } from '../trust/PeerCard.tsx';
 import { trustOf } from '../trust/trust-level.ts';
 import { usePeer } from '../trust/use-peer.ts';
 import { discussionBreakdown } from './discussion-pi.ts';
+import { AttachmentList } from '../attachments/AttachmentList.tsx';
 import { EncryptedBody, encryptedForBrowser } from '../client-keys/EncryptedBody.tsx';
 import { useLiveEvent } from '../live/live-events.tsx';
 
@@ -298,7 +299,7 @@ function MessageView({
         ))}
       {detail?.body.textTruncated && <p className="muted small">{t('discussion.truncated')}</p>}
       {detail && detail.attachments.length > 0 && (
-        <p className="muted small">{t('discussion.attachments', { count: detail.attachments.length })}</p>
+        <AttachmentList items={detail.attachments} load={(index) => api.attachment(m.id, index)} />
       )}
       {m.direction === 'inbound' && (
         <div className="message-actions">
