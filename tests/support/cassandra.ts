@@ -84,7 +84,7 @@ export function conformanceOnCassandra<S extends CassandraStore>(o: {
 }
 
 /** The run's shared node, from the global setup's launcher (which starts it on the first call). */
-function sharedNode(): Promise<{ contactPoints: string[]; localDataCenter: string }> {
+export function sharedNode(): Promise<{ contactPoints: string[]; localDataCenter: string }> {
   const launcher = inject('cassandraLauncher');
   if (!launcher) throw new Error('no Cassandra launcher: run the suite through the e2e project (vitest.config.ts)');
   return new Promise((resolve, reject) => {
