@@ -29,7 +29,12 @@ export function conformanceOnCassandra<S extends CassandraStore>(o: {
   prepare?: (store: S) => Promise<unknown>;
   suite: (
     name: string,
-    open: () => Promise<{ storage: S; reopen: () => Promise<S>; cleanup: () => Promise<void> }>,
+    open: () => Promise<{
+      storage: S;
+      reopen: () => Promise<S>;
+      another: () => Promise<S>;
+      cleanup: () => Promise<void>;
+    }>,
   ) => void;
 }): void {
   const external = process.env.CASSANDRA_CONTACT_POINTS;
@@ -66,6 +71,7 @@ export function conformanceOnCassandra<S extends CassandraStore>(o: {
         current = await o.connect(options);
         return current;
       },
+      another: () => o.connect(options),
       cleanup: async () => {
         try {
           if (!namedKeyspace) await current.client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
@@ -78,7 +84,7 @@ export function conformanceOnCassandra<S extends CassandraStore>(o: {
 }
 
 /** The run's shared node, from the global setup's launcher (which starts it on the first call). */
-function sharedNode(): Promise<{ contactPoints: string[]; localDataCenter: string }> {
+export function sharedNode(): Promise<{ contactPoints: string[]; localDataCenter: string }> {
   const launcher = inject('cassandraLauncher');
   if (!launcher) throw new Error('no Cassandra launcher: run the suite through the e2e project (vitest.config.ts)');
   return new Promise((resolve, reject) => {

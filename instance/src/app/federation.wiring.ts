@@ -23,7 +23,7 @@ import type { PeerCredentials, PeerDirectoryClient } from '../federation/peer-lo
 import { explainStanding } from '../federation/standing.ts';
 import { peerHostLookup } from '../federation/peer-host.lookup.ts';
 import { PrekeyStore, signingKeyOf } from '../federation/prekey.store.ts';
-import { SqliteReplayStore } from '../federation/replay.store.sqlite.ts';
+import type { ReplayRepository } from '../federation/replay.repository.ts';
 
 /** Rank of the federation route: above every email route (EMAIL_ROUTE_RANKS). */
 export const FEDERATION_ROUTE_RANK = 100;
@@ -169,7 +169,7 @@ export interface FederationDeps {
   peers: () => PeerLookup | null;
   clock: Clock;
   box: SecretBox;
-  storage: Pick<Storage, 'messages' | 'accounts'>;
+  storage: Pick<Storage, 'messages' | 'accounts' | 'replay'>;
   queue: JobQueue;
   ingest: MessageIngest;
   blobs: BlobStore;
@@ -183,7 +183,7 @@ export interface RunningFederation {
   /** What the public HTTPS face serves the inbox, prekeys and directory with. */
   inbox: InboxDeps;
   prekeys: PrekeyStore;
-  replay: SqliteReplayStore;
+  replay: ReplayRepository;
   worker: Worker;
   stop(): Promise<void>;
 }
@@ -197,7 +197,8 @@ export function startFederation(deps: FederationDeps): RunningFederation {
   const { config, identity, peers, logger } = deps;
   const prekeys = new PrekeyStore({ dataDir: config.dataDir, box: deps.box, identity, clock: deps.clock, logger });
   prekeys.start();
-  const replay = new SqliteReplayStore(config.dataDir);
+  // The replay record is the storage's, shared by every process of the instance (issue 15 item 4).
+  const replay = deps.storage.replay;
   const lookup = peerHostLookup(config.dns.resolvers);
   const transport = new FederationTransport({
     domain: config.domain,
@@ -236,7 +237,6 @@ export function startFederation(deps: FederationDeps): RunningFederation {
     async stop() {
       await worker.close();
       await prekeys.stop();
-      replay.close();
     },
   };
 }

@@ -252,7 +252,7 @@ function federatedDirectory(services: InstanceServices): DirectorySource {
     },
     async sharedTrustOf(local) {
       const account = await enabledAccount(local);
-      if (account === null || !services.trustSharing.sharesTrust(account.id)) return null;
+      if (account === null || !(await services.trustSharing.sharesTrust(account.id))) return null;
       const pi = await services.privacy.accountPi(account.id);
       return { score: pi.score, level: pi.level, modelVersion: pi.modelVersion };
     },

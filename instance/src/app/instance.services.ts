@@ -28,7 +28,8 @@ import { buildEmailCore } from '../messages/email-core.ts';
 import type { LateDecryptionService } from '../messages/late-decryption.service.ts';
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
 import { noticeDue, notifyStanding } from '../federation/standing.ts';
-import { SqliteTrustSharingStore } from '../federation/trust-sharing.store.sqlite.ts';
+import { importLegacyFederationState } from '../federation/legacy-state.import.ts';
+import type { TrustSharingRepository } from '../federation/trust-sharing.repository.ts';
 import type { MessageIngestService } from '../messages/message-ingest.service.ts';
 import type { MessageService } from '../messages/message.service.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
@@ -112,7 +113,7 @@ export interface InstanceServices {
   /** The peer directory: the registry's verified feed and this instance's standing in it (null: federation off). startInstance syncs it. */
   federation?: PeerDirectory | null;
   /** The users' trust-sharing choice (GET/PUT /api/v1/privacy/sharing; read by GET /federation/v1/trust/:local). */
-  trustSharing: SqliteTrustSharingStore;
+  trustSharing: TrustSharingRepository;
   /** The admin actions journal (append-only, hash-chained): every operator action, told by the domains' events. */
   journal: AdminJournalService;
   /** The user's notices: this instance's standing changes and their failed deliveries (GET /api/v1/notices). */
@@ -404,7 +405,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       ? { recipients: (address: string) => directoryClient.checkRecipient(address) }
       : {}),
   });
-  const trustSharing = new SqliteTrustSharingStore(config.dataDir);
+  // Shared by every process of the instance (issue 15 item 4); older per-node files are moved in once.
+  await importLegacyFederationState(config.dataDir, storage, Math.floor(clock().getTime() / 1000));
+  const trustSharing = storage.trustSharing;
   const noticeStore = new SqliteNoticeStore(config.dataDir);
   const notices = new NoticeService({
     store: noticeStore,
@@ -534,7 +537,6 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     notices,
     live,
     async close() {
-      trustSharing.close();
       noticeStore.close();
       await journalRepository.close();
       await queue.close();

@@ -69,6 +69,7 @@ const INSTANCE_LEVEL: Record<string, string> = {
   [TABLES.sessionsByTokenHash]: 'a bearer token is looked up before its account is known',
   [TABLES.sessionsByExpiry]: 'instance maintenance: purge by expiry day',
   [TABLES.sessionExpiryDays]: 'instance maintenance: the days to purge',
+  [TABLES.federationReplay]: 'a federation envelope is claimed before its recipient is known (replay, SPEC §9)',
 };
 
 /** The adapter sources: the schema and every *.cassandra.ts file of the instance. */

@@ -55,6 +55,8 @@ export const TABLES = {
   writtenAddresses: 'written_addresses',
   accountKeys: 'account_keys',
   correspondentKeyConflicts: 'correspondent_key_conflicts',
+  federationReplay: 'federation_replay',
+  trustSharing: 'trust_sharing',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -459,6 +461,26 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          message_id  text,
          PRIMARY KEY ((account_id), received_at, message_id)
        ) WITH CLUSTERING ORDER BY (received_at ASC, message_id ASC)`,
+    ],
+  },
+  {
+    version: 9,
+    name: 'federation replay record and trust-sharing preferences, shared by every process of the instance',
+    statements: (ks) => [
+      // The inbox's replay record (federation/replay.repository.cassandra.ts): one partition per accepted envelope
+      // ('<sender instance> <envelope id>'), claimed by INSERT ... IF NOT EXISTS USING TTL (until - now), so the
+      // entries vanish when the envelope could no longer be accepted; every write to it is an LWT.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.federationReplay} (
+         key     text PRIMARY KEY,
+         until   bigint,
+         receipt text
+       )`,
+      // Whether a user lets labelled peers read their account PI; no row = not shared.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.trustSharing} (
+         account_id text PRIMARY KEY,
+         share      boolean,
+         updated_at timestamp
+       )`,
     ],
   },
 ];

@@ -24,7 +24,7 @@ import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { registerDirectoryRoutes, type DirectorySource } from './directory.routes.ts';
 import { authenticatePeer, type PeerLookup } from './peer-auth.ts';
 import { signingKeyOf, type PrekeyStore } from './prekey.store.ts';
-import type { SqliteReplayStore } from './replay.store.sqlite.ts';
+import type { ReplayRepository } from './replay.repository.ts';
 
 export type { PeerLookup } from './peer-auth.ts';
 export { clientCertificateSha256 } from './peer-auth.ts';
@@ -34,7 +34,7 @@ export interface InboxDeps {
   /** The peer directory as it is now (null: federation off, every sender is `peer_unknown`). */
   peers: () => PeerLookup | null;
   prekeys: PrekeyStore;
-  replay: SqliteReplayStore;
+  replay: ReplayRepository;
   accounts: { getByUsername(username: string): Promise<Account | null> };
   ingest: MessageIngest;
   clock: Clock;
@@ -190,7 +190,7 @@ export function federationRoutes(deps: InboxDeps) {
       throw new InboxRefusal(
         code,
         replay.error.message,
-        code === 'envelope_replayed' ? deps.replay.receiptOf(replayKey(content)) : null,
+        code === 'envelope_replayed' ? await deps.replay.receiptOf(replayKey(content)) : null,
       );
     }
     const key = replay.value.key;
@@ -243,7 +243,7 @@ export function federationRoutes(deps: InboxDeps) {
         },
         signingKey,
       );
-      deps.replay.setReceipt(key, receipt);
+      await deps.replay.setReceipt(key, receipt);
       return receipt;
     } catch (error) {
       // Nothing stored on a failure: the envelope may come again.

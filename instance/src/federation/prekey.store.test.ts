@@ -7,13 +7,11 @@ import { afterAll, describe, test } from 'vitest';
 import {
   DEFAULT_PREKEY_GRACE_SECONDS,
   DEFAULT_PREKEY_WINDOW_SECONDS,
-  checkReplay,
   generateEd25519KeyPair,
   verifyPrekeyList,
 } from '@caliopen/federation-protocol';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { PrekeyStore } from './prekey.store.ts';
-import { SqliteReplayStore } from './replay.store.sqlite.ts';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -86,30 +84,5 @@ describe('PrekeyStore', () => {
     assert.throws(() =>
       new PrekeyStore({ dataDir: dir, box: new SecretBox(randomBytes(32)), identity, clock }).privateHalf(kid),
     );
-  });
-});
-
-describe('SqliteReplayStore', () => {
-  test('accepts an envelope once, remembers it (and its receipt) across a restart, forgets on request, and lets it expire', async () => {
-    const dir = tmp();
-    const envelope = { from: { instance: 'alpha.test' }, id: 'AAAAAAAAAAAAAAAAAAAAAA', expires: 1000 };
-    let store = new SqliteReplayStore(dir);
-    const first = await checkReplay(store, envelope, { now: 900 });
-    assert.ok(first.ok);
-    store.setReceipt(first.value.key, 'receipt-jws');
-    store.close();
-
-    store = new SqliteReplayStore(dir);
-    const again = await checkReplay(store, envelope, { now: 950 });
-    assert.equal(again.ok ? null : again.error.code, 'envelope_replayed');
-    assert.equal(store.receiptOf('alpha.test AAAAAAAAAAAAAAAAAAAAAA'), 'receipt-jws');
-
-    store.forget('alpha.test AAAAAAAAAAAAAAAAAAAAAA');
-    assert.ok((await checkReplay(store, envelope, { now: 950 })).ok, 'forgotten: accepted again');
-    // Past its expiry (+ tolerance) the key may be reused; an expired envelope is refused by time first.
-    assert.equal(store.rememberOnce('alpha.test AAAAAAAAAAAAAAAAAAAAAA', 2000, 1061), 'fresh');
-    const late = await checkReplay(store, envelope, { now: 1061 });
-    assert.equal(late.ok ? null : late.error.code, 'envelope_expired');
-    store.close();
   });
 });

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../api/problem.ts';
-import type { TrustSharingPreferences } from './trust-sharing.store.sqlite.ts';
+import type { TrustSharingRepository } from './trust-sharing.repository.ts';
 
 const SharingDto = Type.Object(
   {
@@ -19,7 +19,7 @@ const SharingDto = Type.Object(
  * `GET` and `PUT /api/v1/privacy/sharing`: the user's trust-sharing choice (SPEC.md §13, `GET /federation/v1/trust/:local`
  * answers peers only when it is on). Default off.
  */
-export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingPreferences; clock: Clock }> = async (
+export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingRepository; clock: Clock }> = async (
   app,
   { sharing, clock },
 ) => {
@@ -33,7 +33,7 @@ export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingPrefe
         response: { 200: SharingDto, ...problemResponses(401) },
       },
     },
-    async (request) => ({ shareTrust: sharing.sharesTrust(principalOf(request).account.id) }),
+    async (request) => ({ shareTrust: await sharing.sharesTrust(principalOf(request).account.id) }),
   );
 
   app.put<{ Body: { shareTrust: boolean } }>(
@@ -49,8 +49,8 @@ export const trustSharingRoutes: FastifyPluginAsync<{ sharing: TrustSharingPrefe
     },
     async (request) => {
       const accountId = principalOf(request).account.id;
-      sharing.setSharesTrust(accountId, request.body.shareTrust, clock());
-      return { shareTrust: sharing.sharesTrust(accountId) };
+      await sharing.setSharesTrust(accountId, request.body.shareTrust, clock());
+      return { shareTrust: await sharing.sharesTrust(accountId) };
     },
   );
 };

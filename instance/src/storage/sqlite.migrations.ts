@@ -272,4 +272,24 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         WHERE json_extract(facts_json, '$.openpgp.pendingDecryption') = 1;
     `,
   },
+  {
+    version: 9,
+    name: 'federation replay record and trust-sharing preferences, shared by every process of the instance',
+    sql: `
+      -- The inbox's replay record (federation/replay.repository.sqlite.ts): one row per accepted envelope
+      -- ('<sender instance> <envelope id>') until its expiry plus tolerance, with the receipt issued for it.
+      CREATE TABLE federation_replay (
+        key     TEXT PRIMARY KEY,
+        until   INTEGER NOT NULL,
+        receipt TEXT
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX federation_replay_until ON federation_replay (until);
+      -- Whether a user lets labelled peers read their account PI; no row = not shared.
+      CREATE TABLE trust_sharing (
+        account_id TEXT PRIMARY KEY,
+        share      INTEGER NOT NULL CHECK (share IN (0, 1)),
+        updated_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

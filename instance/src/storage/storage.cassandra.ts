@@ -7,6 +7,8 @@ import {
 import { migrateKeyspace } from '@caliopen/platform/cassandra/cassandra.migrator.ts';
 import { CassandraAccountRepository } from '../accounts/account.repository.cassandra.ts';
 import { CassandraContactRepository } from '../contacts/contact.repository.cassandra.ts';
+import { CassandraReplayRepository } from '../federation/replay.repository.cassandra.ts';
+import { CassandraTrustSharingRepository } from '../federation/trust-sharing.repository.cassandra.ts';
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
 import { CassandraRemoteIdentityRepository } from '../identities/remote-identity.repository.cassandra.ts';
@@ -38,6 +40,8 @@ export class CassandraStorage implements Storage {
   readonly keys;
   readonly accountKeys;
   readonly correspondence;
+  readonly replay;
+  readonly trustSharing;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -61,6 +65,8 @@ export class CassandraStorage implements Storage {
     this.keys = new CassandraCorrespondentKeyRepository(this.context);
     this.accountKeys = new CassandraAccountKeyRepository(this.context);
     this.correspondence = new CassandraCorrespondenceRepository(this.context);
+    this.replay = new CassandraReplayRepository(this.context);
+    this.trustSharing = new CassandraTrustSharingRepository(this.context);
   }
 
   /**

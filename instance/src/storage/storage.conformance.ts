@@ -20,6 +20,11 @@ export interface StorageUnderTest {
   storage: Storage;
   /** Closes the storage and opens it again on the same data (to check durability and idempotent migrations). */
   reopen: () => Promise<Storage>;
+  /**
+   * A second, independent connection to the same data, as another process of the instance would open (the caller
+   * closes it).
+   */
+  another?: () => Promise<Storage>;
   cleanup: () => Promise<void>;
 }
 
@@ -1359,6 +1364,82 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         });
         s = await sut.reopen();
         for (const m of ms) assert.deepEqual(await s.messages.get(a.id, m.id), m);
+      });
+    });
+
+    describe('federation replay record (shared by every process)', () => {
+      const uniqueKey = () => `alpha.test ${randomUUID().replaceAll('-', '').slice(0, 22)}`;
+
+      test('a key is claimed once; its receipt is kept, survives a reopen, and is forgotten on request', async () => {
+        const key = uniqueKey();
+        assert.equal(await s.replay.rememberOnce(key, 1060, 900), 'fresh');
+        assert.equal(await s.replay.rememberOnce(key, 1060, 901), 'seen');
+        assert.equal(await s.replay.receiptOf(key), null, 'no receipt before one is issued');
+        await s.replay.setReceipt(key, 'receipt-jws');
+        s = await sut.reopen();
+        assert.equal(await s.replay.rememberOnce(key, 1060, 950), 'seen');
+        assert.equal(await s.replay.receiptOf(key), 'receipt-jws');
+        await s.replay.forget(key);
+        assert.equal(await s.replay.receiptOf(key), null);
+        assert.equal(await s.replay.rememberOnce(key, 1060, 950), 'fresh', 'forgotten: claimable again');
+        assert.equal(await s.replay.receiptOf(key), null, 'a new claim starts without the old receipt');
+        assert.equal(await s.replay.receiptOf(uniqueKey()), null);
+        await s.replay.forget(uniqueKey()); // forgetting an unknown key is harmless
+        await s.replay.setReceipt(uniqueKey(), 'nobody'); // and so is a receipt for one
+      });
+
+      test('past its expiry a key may be claimed again', async () => {
+        const key = uniqueKey();
+        assert.equal(await s.replay.rememberOnce(key, 1060, 900), 'fresh');
+        await s.replay.setReceipt(key, 'old');
+        assert.equal(await s.replay.rememberOnce(key, 1060, 1059), 'seen');
+        assert.equal(await s.replay.rememberOnce(key, 2000, 1060), 'fresh');
+        assert.equal(await s.replay.receiptOf(key), null);
+        assert.equal(await s.replay.rememberOnce(key, 2000, 1061), 'seen');
+      });
+
+      test('concurrent claims of one key, from two connections: exactly one wins', async () => {
+        const other = sut.another ? await sut.another() : s;
+        try {
+          for (let round = 0; round < 3; round++) {
+            const key = uniqueKey();
+            const verdicts = await Promise.all(
+              Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? s : other).replay.rememberOnce(key, 5000, 1000)),
+            );
+            assert.equal(verdicts.filter((v) => v === 'fresh').length, 1, verdicts.join(' '));
+            assert.equal(verdicts.filter((v) => v === 'seen').length, 7);
+            await s.replay.setReceipt(key, `receipt-${round}`);
+            assert.equal(await other.replay.receiptOf(key), `receipt-${round}`, 'the other connection sees it');
+          }
+        } finally {
+          if (other !== s) await other.close();
+        }
+      });
+    });
+
+    describe('trust sharing preferences', () => {
+      test('default off; set, change and read back, from another connection and after a reopen', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        assert.equal(await s.trustSharing.sharesTrust(a.id), false);
+        await s.trustSharing.setSharesTrust(a.id, true, at('2026-01-02T10:00:00.000Z'));
+        assert.equal(await s.trustSharing.sharesTrust(a.id), true);
+        assert.equal(await s.trustSharing.sharesTrust(b.id), false, 'one account only');
+        if (sut.another) {
+          const other = await sut.another();
+          try {
+            assert.equal(await other.trustSharing.sharesTrust(a.id), true);
+            await other.trustSharing.setSharesTrust(a.id, false, at('2026-01-03T10:00:00.000Z'));
+          } finally {
+            await other.close();
+          }
+          assert.equal(await s.trustSharing.sharesTrust(a.id), false);
+          await s.trustSharing.setSharesTrust(a.id, true, at('2026-01-04T10:00:00.000Z'));
+        }
+        s = await sut.reopen();
+        assert.equal(await s.trustSharing.sharesTrust(a.id), true);
+        await s.trustSharing.setSharesTrust(a.id, false, at('2026-01-05T10:00:00.000Z'));
+        assert.equal(await s.trustSharing.sharesTrust(a.id), false);
       });
     });
 

@@ -14,6 +14,7 @@ storageConformance('SQLite (embedded)', async () => {
       current = SqliteStorage.inDataDir(dir);
       return current;
     },
+    another: async () => SqliteStorage.inDataDir(dir),
     cleanup: async () => {
       await current.close();
       rmSync(dir, { recursive: true, force: true });

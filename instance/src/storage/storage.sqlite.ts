@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
 import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.ts';
+import { SqliteReplayRepository } from '../federation/replay.repository.sqlite.ts';
+import { SqliteTrustSharingRepository } from '../federation/trust-sharing.repository.sqlite.ts';
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
 import { SqliteRemoteIdentityRepository } from '../identities/remote-identity.repository.sqlite.ts';
@@ -27,6 +29,8 @@ export class SqliteStorage implements Storage {
   readonly keys;
   readonly accountKeys;
   readonly correspondence;
+  readonly replay;
+  readonly trustSharing;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -40,6 +44,8 @@ export class SqliteStorage implements Storage {
     this.keys = new SqliteCorrespondentKeyRepository(db);
     this.accountKeys = new SqliteAccountKeyRepository(db);
     this.correspondence = new SqliteCorrespondenceRepository(db);
+    this.replay = new SqliteReplayRepository(db);
+    this.trustSharing = new SqliteTrustSharingRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */
