@@ -343,3 +343,40 @@ export async function sendBulk(
   }
   return results;
 }
+
+/** The indices behind an alias (a get-alias answer): the write index, and the older ones (read-only but for deletes). */
+export function splitAliasIndices(
+  found: Record<string, { aliases: Record<string, { is_write_index?: boolean }> }>,
+  alias: string,
+): { write: string | undefined; older: string[] } {
+  const names = Object.keys(found);
+  const write =
+    names.find((n) => found[n]!.aliases[alias]?.is_write_index === true) ?? (names.length === 1 ? names[0] : undefined);
+  return { write, older: names.filter((n) => n !== write) };
+}
+
+/** What an adapter gives the shared index and remove loops: its alias's indices and one bulk request. */
+export interface LuceneWriter {
+  readonly alias: string;
+  aliasIndices(): Promise<{ write: string | undefined; older: string[] }>;
+  bulk(actions: BulkAction[]): Promise<LuceneBulkItem[]>;
+}
+
+/** Upserts `docs` in bulks of `size`, then deletes the copies older indices still hold (same for both servers). */
+export async function indexDocuments(w: LuceneWriter, docs: SearchDocument[], size: number): Promise<void> {
+  if (docs.length === 0) return;
+  const { write, older } = await w.aliasIndices();
+  for (let i = 0; i < docs.length; i += size) {
+    const actions = upsertActions(w.alias, older, docs.slice(i, i + size));
+    const strays = strayDeletes(actions, await w.bulk(actions), write);
+    if (strays.length > 0) await w.bulk(strays);
+  }
+}
+
+/** Deletes an account's messages from every index behind the alias, 1,000 actions a bulk. */
+export async function removeDocuments(w: LuceneWriter, accountId: string, messageIds: string[]): Promise<void> {
+  if (messageIds.length === 0) return;
+  const { write, older } = await w.aliasIndices();
+  const actions = removeActions(write === undefined ? older : [write, ...older], accountId, messageIds);
+  for (let i = 0; i < actions.length; i += 1000) await w.bulk(actions.slice(i, i + 1000));
+}

@@ -11,11 +11,11 @@ import {
   MAPPINGS,
   namePrefix,
   PREFIX_RULE,
-  removeActions,
   searchResult,
+  indexDocuments,
+  removeDocuments,
   sendBulk,
-  strayDeletes,
-  upsertActions,
+  splitAliasIndices,
 } from './search.lucene-query.ts';
 import type { SearchDocument, SearchIndex, SearchQuery, SearchResult } from './search.port.ts';
 
@@ -87,7 +87,7 @@ interface DeleteByQueryOutcome {
 class OpenSearchSearch implements OpenSearchSearchIndex {
   readonly engine = 'opensearch' as const;
   private readonly client: Client;
-  private readonly alias: string;
+  readonly alias: string;
   private readonly template: string;
 
   constructor(private readonly options: OpenSearchSearchOptions) {
@@ -132,37 +132,22 @@ class OpenSearchSearch implements OpenSearchSearchIndex {
   }
 
   /** The indices behind the alias: the write index, and the older ones (read-only apart from deletes). */
-  private async aliasIndices(): Promise<{ write: string | undefined; older: string[] }> {
-    const found = (await this.client.indices.getAlias({ name: this.alias })).body as Record<
-      string,
-      { aliases: Record<string, { is_write_index?: boolean }> }
-    >;
-    const names = Object.keys(found);
-    const write =
-      names.find((n) => found[n]!.aliases[this.alias]?.is_write_index === true) ??
-      (names.length === 1 ? names[0] : undefined);
-    return { write, older: names.filter((n) => n !== write) };
+  async aliasIndices(): Promise<{ write: string | undefined; older: string[] }> {
+    return splitAliasIndices(
+      (await this.client.indices.getAlias({ name: this.alias })).body as Parameters<typeof splitAliasIndices>[0],
+      this.alias,
+    );
   }
 
-  async index(docs: SearchDocument[]): Promise<void> {
-    if (docs.length === 0) return;
-    const { write, older } = await this.aliasIndices();
-    const size = this.options.bulkSize ?? 500;
-    for (let i = 0; i < docs.length; i += size) {
-      const actions = upsertActions(this.alias, older, docs.slice(i, i + size));
-      const strays = strayDeletes(actions, await this.bulk(actions), write);
-      if (strays.length > 0) await this.bulk(strays);
-    }
+  index(docs: SearchDocument[]): Promise<void> {
+    return indexDocuments(this, docs, this.options.bulkSize ?? 500);
   }
 
-  async remove(accountId: string, messageIds: string[]): Promise<void> {
-    if (messageIds.length === 0) return;
-    const { write, older } = await this.aliasIndices();
-    const actions = removeActions(write === undefined ? older : [write, ...older], accountId, messageIds);
-    for (let i = 0; i < actions.length; i += 1000) await this.bulk(actions.slice(i, i + 1000));
+  remove(accountId: string, messageIds: string[]): Promise<void> {
+    return removeDocuments(this, accountId, messageIds);
   }
 
-  private bulk(actions: BulkAction[]): Promise<LuceneBulkItem[]> {
+  bulk(actions: BulkAction[]): Promise<LuceneBulkItem[]> {
     return sendBulk('OpenSearch', actions, async (operations) => {
       const response = await this.client.bulk({ body: operations as never });
       return (response.body as { items: Array<Record<string, LuceneBulkItem>> }).items;
