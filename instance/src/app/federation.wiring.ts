@@ -169,7 +169,7 @@ export interface FederationDeps {
   peers: () => PeerLookup | null;
   clock: Clock;
   box: SecretBox;
-  storage: Pick<Storage, 'messages' | 'accounts' | 'replay'>;
+  storage: Pick<Storage, 'messages' | 'accounts' | 'replay' | 'prekeys'>;
   queue: JobQueue;
   ingest: MessageIngest;
   blobs: BlobStore;
@@ -195,7 +195,14 @@ export interface RunningFederation {
  */
 export function startFederation(deps: FederationDeps): RunningFederation {
   const { config, identity, peers, logger } = deps;
-  const prekeys = new PrekeyStore({ dataDir: config.dataDir, box: deps.box, identity, clock: deps.clock, logger });
+  // The prekeys are the storage's, shared by every process of the instance (issue 15 item 4).
+  const prekeys = new PrekeyStore({
+    repository: deps.storage.prekeys,
+    box: deps.box,
+    identity,
+    clock: deps.clock,
+    logger,
+  });
   prekeys.start();
   // The replay record is the storage's, shared by every process of the instance (issue 15 item 4).
   const replay = deps.storage.replay;

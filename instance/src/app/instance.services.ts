@@ -62,7 +62,6 @@ import type { PrivacyEvents } from '../privacy/privacy.events.ts';
 import { LiveEventHub } from '../live/live-event.hub.ts';
 import { DEFAULT_LIVE_STREAMS_PER_ACCOUNT } from '../live/live-event.routes.ts';
 import { NoticeService } from '../notices/notice.service.ts';
-import { SqliteNoticeStore } from '../notices/notice.store.sqlite.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
 export interface InstanceServices {
@@ -408,7 +407,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   // Shared by every process of the instance (issue 15 item 4); older per-node files are moved in once.
   await importLegacyFederationState(config.dataDir, storage, Math.floor(clock().getTime() / 1000));
   const trustSharing = storage.trustSharing;
-  const noticeStore = new SqliteNoticeStore(config.dataDir);
+  const noticeStore = storage.notices;
   const notices = new NoticeService({
     store: noticeStore,
     clock,
@@ -458,13 +457,13 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     rescoreAccountSummaries(storage.accounts, (job) => core.privacy.enqueue(job)).catch((err: unknown) =>
       logger.error({ err }, 'account PIs not rescored after a change of instance standing'),
     );
-    const notice = noticeDue(now, before, noticeStore.lastStandingChange()?.change ?? null);
+    const notice = noticeDue(now, before, (await noticeStore.lastStandingChange())?.change ?? null);
     if (notice !== null) {
       // A revocation's reason is read from the registry's public record first (words for the users; the signed feed
       // alone decides the standing).
       const why =
         now.status === 'revoked' && federation ? ((await federation.fetchOwnRevocation())?.reason ?? null) : null;
-      noticeStore.addStandingChange({ at: clock(), change: notice, status: now.status, reason: why });
+      await noticeStore.addStandingChange({ at: clock(), change: notice, status: now.status, reason: why });
       live.pushAll({ type: 'notices.changed', data: { reason: 'standing.changed' } });
       await notifyStanding(
         { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
@@ -488,8 +487,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     live.push(accountId, { type: 'discussion.updated', data: { discussionId: conversationId } }),
   );
   // A failed delivery becomes a notice of its sender.
-  events.subscribe('delivery.failed', ({ accountId, messageId, at, recipients }) => {
-    noticeStore.addDeliveryFailure({ accountId, messageId, at, recipients });
+  events.subscribe('delivery.failed', async ({ accountId, messageId, at, recipients }) => {
+    await noticeStore.addDeliveryFailure({ accountId, messageId, at, recipients });
     live.push(accountId, { type: 'notices.changed', data: { reason: 'delivery.failed' } });
   });
   events.subscribe('keys.changed', ({ accountId, address }) => {
@@ -537,7 +536,6 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     notices,
     live,
     async close() {
-      noticeStore.close();
       await journalRepository.close();
       await queue.close();
       await search.close();

@@ -57,6 +57,10 @@ export const TABLES = {
   correspondentKeyConflicts: 'correspondent_key_conflicts',
   federationReplay: 'federation_replay',
   trustSharing: 'trust_sharing',
+  federationPrekeys: 'federation_prekeys',
+  noticeDeliveryFailures: 'notice_delivery_failures',
+  noticeStandingChanges: 'notice_standing_changes',
+  noticeDismissals: 'notice_dismissals',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -480,6 +484,50 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          account_id text PRIMARY KEY,
          share      boolean,
          updated_at timestamp
+       )`,
+    ],
+  },
+  {
+    version: 18,
+    name: 'federation prekeys and user notices, shared by every process of the instance',
+    statements: (ks) => [
+      // This instance's prekeys (federation/prekey.repository.cassandra.ts): one small partition, clustered by slot
+      // (the window's start); a slot is claimed by INSERT ... IF NOT EXISTS, so two processes rotating at once store
+      // one successor. Every write to it is an LWT.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.federationPrekeys} (
+         bucket         text,
+         not_before     bigint,
+         kid            text,
+         prekey         text,
+         jws            text,
+         private_sealed text,
+         PRIMARY KEY ((bucket), not_before)
+       )`,
+      // The users' notices (notices/notice.repository.cassandra.ts): delivery failures per account, newest first
+      // (the oldest beyond the cap are deleted on insert); changes of this instance's standing in one partition,
+      // newest first; which notice each account dismissed.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.noticeDeliveryFailures} (
+         account_id text,
+         at         timestamp,
+         id         text,
+         message_id text,
+         recipients text,
+         PRIMARY KEY ((account_id), at, id)
+       ) WITH CLUSTERING ORDER BY (at DESC, id DESC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.noticeStandingChanges} (
+         bucket text,
+         at     timestamp,
+         id     text,
+         change text,
+         status text,
+         reason text,
+         PRIMARY KEY ((bucket), at, id)
+       ) WITH CLUSTERING ORDER BY (at DESC, id DESC)`,
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.noticeDismissals} (
+         account_id text,
+         notice_id  text,
+         at         timestamp,
+         PRIMARY KEY ((account_id), notice_id)
        )`,
     ],
   },

@@ -11,6 +11,7 @@ import {
   verifyPrekeyList,
 } from '@caliopen/federation-protocol';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
+import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { PrekeyStore } from './prekey.store.ts';
 
 const dirs: string[] = [];
@@ -19,7 +20,15 @@ function tmp(): string {
   dirs.push(dir);
   return dir;
 }
-afterAll(() => {
+const opened: SqliteStorage[] = [];
+/** One instance's storage on disk; `open(dir)` again is another process of the same instance. */
+function open(dir: string): SqliteStorage {
+  const storage = SqliteStorage.inDataDir(dir);
+  opened.push(storage);
+  return storage;
+}
+afterAll(async () => {
+  for (const s of opened) await s.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -35,7 +44,7 @@ describe('PrekeyStore', () => {
     const box = new SecretBox(randomBytes(32));
     let now = 1_800_000_000;
     const clock = () => new Date(now * 1000);
-    const store = new PrekeyStore({ dataDir: dir, box, identity, clock });
+    const store = new PrekeyStore({ repository: open(dir).prekeys, box, identity, clock });
 
     const doc = await store.published();
     const verified = await verifyPrekeyList(doc, {
@@ -45,13 +54,14 @@ describe('PrekeyStore', () => {
     });
     assert.ok(verified.ok, 'signed by the instance signing key, for its domain');
     const first = verified.value[0]!;
-    assert.equal(store.privateHalf(first.kid)?.kid, first.kid);
-    const file = readFileSync(join(dir, 'federation', 'prekeys.json'), 'utf8');
-    assert.ok(!file.includes(store.privateHalf(first.kid)!.privateJwk.d), 'the private half is sealed in the file');
+    const half = await store.privateHalf(first.kid);
+    assert.equal(half?.kid, first.kid);
+    const file = readFileSync(join(dir, 'instance.db')).toString('latin1');
+    assert.ok(!file.includes(half!.privateJwk.d), 'the private half is sealed in the storage');
 
-    // Reloaded from disk (another process, same master key): the same prekey, still usable.
-    const reloaded = new PrekeyStore({ dataDir: dir, box, identity, clock });
-    assert.equal(reloaded.privateHalf(first.kid)?.privateJwk.d, store.privateHalf(first.kid)?.privateJwk.d);
+    // Another process of the instance (same storage, same master key): the same prekey, still usable.
+    const other = new PrekeyStore({ repository: open(dir).prekeys, box, identity, clock });
+    assert.equal((await other.privateHalf(first.kid))?.privateJwk.d, half?.privateJwk.d);
 
     // Near the end of the window a successor is published alongside.
     now += DEFAULT_PREKEY_WINDOW_SECONDS - 3600;
@@ -61,11 +71,15 @@ describe('PrekeyStore', () => {
     // Past the window + grace: the first one's private half is gone, from memory and from the file.
     now = first.notAfter + DEFAULT_PREKEY_GRACE_SECONDS;
     await store.rotate();
-    assert.equal(store.privateHalf(first.kid), undefined);
+    assert.equal(await store.privateHalf(first.kid), undefined);
     assert.equal(
-      new PrekeyStore({ dataDir: dir, box, identity, clock }).privateHalf(first.kid),
+      await new PrekeyStore({ repository: open(dir).prekeys, box, identity, clock }).privateHalf(first.kid),
       undefined,
-      'not in the file either',
+      'not in the storage either',
+    );
+    assert.ok(
+      (await open(dir).prekeys.list()).every((p) => p.prekey.kid !== first.kid || p.privateSealed === null),
+      'deleted from the storage',
     );
     const after = await verifyPrekeyList(await store.published(), {
       signingKeys: [signing.publicJwk],
@@ -78,11 +92,43 @@ describe('PrekeyStore', () => {
   test('a private half sealed under another master key does not open', async () => {
     const dir = tmp();
     const clock = () => new Date(1_800_000_000_000);
-    const store = new PrekeyStore({ dataDir: dir, box: new SecretBox(randomBytes(32)), identity, clock });
+    const store = new PrekeyStore({
+      repository: open(dir).prekeys,
+      box: new SecretBox(randomBytes(32)),
+      identity,
+      clock,
+    });
     await store.rotate();
     const kid = store.list()[0]!.prekey.kid;
-    assert.throws(() =>
-      new PrekeyStore({ dataDir: dir, box: new SecretBox(randomBytes(32)), identity, clock }).privateHalf(kid),
+    await assert.rejects(
+      new PrekeyStore({
+        repository: open(dir).prekeys,
+        box: new SecretBox(randomBytes(32)),
+        identity,
+        clock,
+      }).privateHalf(kid),
     );
+  });
+
+  test("two processes of one instance rotating at once publish one prekey per window, and each opens the other's", async () => {
+    const dir = tmp();
+    const box = new SecretBox(randomBytes(32));
+    let now = 1_800_000_000;
+    const clock = () => new Date(now * 1000);
+    const stores = Array.from(
+      { length: 4 },
+      () => new PrekeyStore({ repository: open(dir).prekeys, box, identity, clock }),
+    );
+    const docs = await Promise.all(stores.map((s) => s.published()));
+    assert.equal(new Set(docs.flatMap((d) => d.prekeys)).size, 1, 'one prekey, whoever rotated first');
+    assert.deepEqual(docs[1], docs[0]);
+    // Near the end of the window: again one successor between them.
+    now += DEFAULT_PREKEY_WINDOW_SECONDS - 3600;
+    const next = await Promise.all(stores.map((s) => s.published()));
+    assert.equal(new Set(next.flatMap((d) => d.prekeys)).size, 2);
+    for (const s of stores) assert.deepEqual((await s.published()).prekeys.sort(), next[0]!.prekeys.sort());
+    // A prekey generated by one process opens in every other.
+    for (const { prekey } of stores[3]!.list())
+      for (const s of stores) assert.equal((await s.privateHalf(prekey.kid))?.kid, prekey.kid);
   });
 });

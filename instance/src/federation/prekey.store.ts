@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
+  DEFAULT_PREKEY_GRACE_SECONDS,
   generatePrekey,
   planPrekeyRotation,
   signPrekey,
@@ -13,31 +12,19 @@ import type { Logger } from 'pino';
 import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import type { InstanceIdentity } from '../identity/instance-identity.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import type { PrekeyRepository, StoredPrekey } from './prekey.repository.ts';
 
 /**
  * This instance's prekeys (SPEC.md §7): X25519 keys signed by the instance signing key, rotated by the library's plan
- * (`planPrekeyRotation`), published at `GET /federation/v1/prekeys`. Kept in `<dataDir>/federation/prekeys.json`
- * (written atomically: temporary file, then rename), private halves sealed with the master key (SecretBox, purpose
- * bound to the kid). A private half past its window plus the grace period is removed from the file: from then on an
- * envelope sealed to it cannot be opened here (forward secrecy). Backups of the data directory older than the grace
- * period must not keep it either (SPEC.md §7).
+ * (`planPrekeyRotation`), published at `GET /federation/v1/prekeys`. Kept in the instance's storage
+ * (prekey.repository.ts), shared by every process: the one that rotates first stores the successor in its slot, the
+ * others publish and open that one. Private halves are sealed with the master key (SecretBox, purpose bound to the
+ * kid). A private half past its window plus the grace period is deleted: from then on an envelope sealed to it cannot
+ * be opened here (forward secrecy). Backups older than the grace period must not keep it either (SPEC.md §7).
  */
 
-interface StoredPrekey {
-  prekey: Prekey;
-  /** The signed prekey as published. */
-  jws: string;
-  /** The private JWK, sealed; null once deleted (the entry stays until its window is over, for the published list). */
-  privateSealed: string | null;
-}
-
-interface StoredPrekeys {
-  version: 1;
-  prekeys: StoredPrekey[];
-}
-
 export interface PrekeyStoreOptions {
-  dataDir: string;
+  repository: PrekeyRepository;
   box: SecretBox;
   identity: Pick<InstanceIdentity, 'domain' | 'signing'>;
   clock: Clock;
@@ -47,7 +34,6 @@ export interface PrekeyStoreOptions {
   intervalMs?: number;
 }
 
-const FILE = 'prekeys.json';
 const purpose = (kid: string) => `federation-prekey:${kid}`;
 
 /** The instance signing key in the shape the protocol library signs with. */
@@ -60,59 +46,40 @@ export function signingKeyOf(identity: Pick<InstanceIdentity, 'signing'>): Ed255
 }
 
 export class PrekeyStore {
-  private readonly file: string;
-  private state: StoredPrekeys;
+  /** What the storage held at the last read (rotate() reads it again; a kid not in it is looked up once more). */
+  private held: StoredPrekey[] = [];
   private timer: NodeJS.Timeout | null = null;
   private rotating: Promise<void> | null = null;
 
-  constructor(private readonly options: PrekeyStoreOptions) {
-    this.file = join(options.dataDir, 'federation', FILE);
-    this.state = this.load();
-  }
+  constructor(private readonly options: PrekeyStoreOptions) {}
 
   private nowSeconds(): number {
     return Math.floor(this.options.clock().getTime() / 1000);
   }
 
-  private load(): StoredPrekeys {
-    if (!existsSync(this.file)) return { version: 1, prekeys: [] };
-    const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as StoredPrekeys;
-    if (parsed.version !== 1 || !Array.isArray(parsed.prekeys))
-      throw new Error(`${this.file} is not a prekey file of version 1.`);
-    return parsed;
-  }
-
-  private save(): void {
-    mkdirSync(join(this.options.dataDir, 'federation'), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state), { mode: 0o600 });
-    renameSync(tmp, this.file);
-  }
-
   /**
-   * Applies the rotation plan now: generates and signs a successor when needed, deletes the private halves past their
-   * window plus grace, drops entries that are neither published nor holding a private half. Serialised.
+   * Applies the rotation plan now, on what the storage holds: generates and signs a successor when needed (stored
+   * only if no other process filled its slot first), deletes the private halves past their window plus grace, drops
+   * entries that are neither published nor holding a private half. Serialised within the process; safe across them.
    */
   rotate(): Promise<void> {
+    const { repository } = this.options;
     const run = async () => {
       const now = this.nowSeconds();
+      const held = await repository.list();
       const plan = planPrekeyRotation(
-        this.state.prekeys.map((p) => p.prekey),
+        held.map((p) => p.prekey),
         now,
         this.options.policy,
       );
-      let changed = false;
       const toDelete = new Set(plan.delete);
-      for (const entry of this.state.prekeys) {
-        if (toDelete.has(entry.prekey.kid) && entry.privateSealed !== null) {
-          entry.privateSealed = null;
-          changed = true;
-        }
-      }
       const published = new Set(plan.publish);
-      const kept = this.state.prekeys.filter((p) => published.has(p.prekey.kid) || p.privateSealed !== null);
-      if (kept.length !== this.state.prekeys.length) changed = true;
-      this.state.prekeys = kept;
+      for (const entry of held) {
+        const deleting = toDelete.has(entry.prekey.kid) && entry.privateSealed !== null;
+        if (deleting) await repository.deletePrivate(entry.prekey);
+        if (!published.has(entry.prekey.kid) && (deleting || entry.privateSealed === null))
+          await repository.remove(entry.prekey);
+      }
       if (plan.generate) {
         const windowSeconds = plan.generate.notAfter - plan.generate.notBefore;
         const { prekey, privateKey } = generatePrekey({
@@ -121,17 +88,17 @@ export class PrekeyStore {
           windowSeconds,
         });
         const jws = await signPrekey(prekey, signingKeyOf(this.options.identity));
-        this.state.prekeys.push({
+        const stored = await repository.claimSlot({
           prekey,
           jws,
           privateSealed: this.options.box.seal(JSON.stringify(privateKey), purpose(prekey.kid)),
         });
-        changed = true;
-        this.options.logger?.info({ kid: prekey.kid, notAfter: prekey.notAfter }, 'federation prekey generated');
+        if (stored)
+          this.options.logger?.info({ kid: prekey.kid, notAfter: prekey.notAfter }, 'federation prekey generated');
       }
-      if (changed) this.save();
       if (toDelete.size > 0)
         this.options.logger?.info({ deleted: toDelete.size }, 'federation prekeys past their window deleted');
+      this.held = await repository.list();
     };
     const previous = this.rotating ?? Promise.resolve();
     const next = previous.then(run, run);
@@ -144,22 +111,30 @@ export class PrekeyStore {
     await this.rotate();
     const now = this.nowSeconds();
     return {
-      prekeys: this.state.prekeys
-        .filter((p) => p.prekey.notBefore <= now + 60 && p.prekey.notAfter > now)
-        .map((p) => p.jws),
+      prekeys: this.held.filter((p) => p.prekey.notBefore <= now + 60 && p.prekey.notAfter > now).map((p) => p.jws),
     };
   }
 
-  /** The private half of a prekey, or undefined when unknown or deleted. */
-  privateHalf(kid: string): PrekeyPrivate | undefined {
-    const entry = this.state.prekeys.find((p) => p.prekey.kid === kid);
-    if (entry === undefined || entry.privateSealed === null) return undefined;
+  /**
+   * The private half of a prekey, or undefined when unknown or deleted. A kid this process has not seen (another
+   * process generated it since) is looked up in the storage again.
+   */
+  async privateHalf(kid: string): Promise<PrekeyPrivate | undefined> {
+    const grace = this.options.policy?.graceSeconds ?? DEFAULT_PREKEY_GRACE_SECONDS;
+    let entry = this.held.find((p) => p.prekey.kid === kid);
+    if (entry === undefined || entry.privateSealed === null) {
+      this.held = await this.options.repository.list();
+      entry = this.held.find((p) => p.prekey.kid === kid);
+    }
+    // Past its window plus grace a private half is never used, even before a rotation deletes it (forward secrecy).
+    if (entry === undefined || entry.privateSealed === null || entry.prekey.notAfter + grace <= this.nowSeconds())
+      return undefined;
     return JSON.parse(this.options.box.open(entry.privateSealed, purpose(kid))) as PrekeyPrivate;
   }
 
-  /** The prekeys held (public claims, and whether the private half is still there). */
+  /** The prekeys held at the last read (public claims, and whether the private half is still there). */
   list(): { prekey: Prekey; hasPrivate: boolean }[] {
-    return this.state.prekeys.map((p) => ({ prekey: p.prekey, hasPrivate: p.privateSealed !== null }));
+    return this.held.map((p) => ({ prekey: p.prekey, hasPrivate: p.privateSealed !== null }));
   }
 
   /** Rotates now, then every `intervalMs`. Errors are logged, never thrown. */

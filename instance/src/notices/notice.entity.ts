@@ -18,14 +18,3 @@ export interface StandingChangeRecord {
   /** The registry's published reason (revocations), in its words. */
   reason: string | null;
 }
-
-/** Port: where notices and their dismissals are kept (notice.store.sqlite.ts). */
-export interface NoticeStore {
-  addDeliveryFailure(r: Omit<DeliveryFailureRecord, 'id'>): DeliveryFailureRecord;
-  deliveryFailures(accountId: string): DeliveryFailureRecord[];
-  addStandingChange(r: Omit<StandingChangeRecord, 'id'>): StandingChangeRecord;
-  lastStandingChange(): StandingChangeRecord | null;
-  dismiss(accountId: string, noticeId: string, at: Date): void;
-  dismissed(accountId: string): Set<string>;
-  close(): void;
-}

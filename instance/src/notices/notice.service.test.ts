@@ -4,17 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'vitest';
 import { NoticeService } from './notice.service.ts';
-import { MAX_DELIVERY_FAILURES_PER_ACCOUNT, SqliteNoticeStore } from './notice.store.sqlite.ts';
+import { SqliteStorage } from '../storage/storage.sqlite.ts';
+import { MAX_DELIVERY_FAILURES_PER_ACCOUNT, type NoticeRepository } from './notice.repository.ts';
 
 let dir: string;
-let store: SqliteNoticeStore;
+let storage: SqliteStorage;
+let store: NoticeRepository;
 let standing: { status: string } | null;
 let service: NoticeService;
 const now = new Date('2026-12-06T10:00:00Z');
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'notices-'));
-  store = new SqliteNoticeStore(dir);
+  storage = SqliteStorage.inDataDir(dir);
+  store = storage.notices;
   standing = { status: 'labelled' };
   service = new NoticeService({
     store,
@@ -24,8 +27,8 @@ beforeEach(() => {
       messageId === 'gone' ? null : { conversationId: 'c-1', subject: `Subject of ${messageId}` },
   });
 });
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await storage.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -38,7 +41,7 @@ const failure = (accountId: string, messageId: string, at = now) => ({
 
 test('a labelled instance without any change tells nothing; a recorded change is told to every account, with its reason', async () => {
   assert.deepEqual(await service.list('a'), []);
-  store.addStandingChange({ at: now, change: 'stopped', status: 'revoked', reason: 'Audit failed twice.' });
+  await store.addStandingChange({ at: now, change: 'stopped', status: 'revoked', reason: 'Audit failed twice.' });
   standing = { status: 'revoked' };
   for (const account of ['a', 'b']) {
     const [n] = await service.list(account);
@@ -51,7 +54,12 @@ test('a labelled instance without any change tells nothing; a recorded change is
     ]);
   }
   // Relabelled: the latest change is the one told.
-  store.addStandingChange({ at: new Date(now.getTime() + 1000), change: 'resumed', status: 'labelled', reason: null });
+  await store.addStandingChange({
+    at: new Date(now.getTime() + 1000),
+    change: 'resumed',
+    status: 'labelled',
+    reason: null,
+  });
   standing = { status: 'labelled' };
   const [latest] = await service.list('a');
   assert.ok(latest?.kind === 'standing' && latest.change === 'resumed' && latest.status === 'labelled');
@@ -65,14 +73,14 @@ test('a stopped standing with no recorded change is still told; federation off t
   assert.equal((await service.list('a'))[0]?.dismissed, true);
   assert.equal((await service.list('b'))[0]?.dismissed, false, "a dismissal is the account's own");
   standing = null;
-  store.addStandingChange({ at: now, change: 'stopped', status: 'revoked', reason: null });
+  await store.addStandingChange({ at: now, change: 'stopped', status: 'revoked', reason: null });
   assert.deepEqual(await service.list('a'), []);
 });
 
 test("failed deliveries are the sender's own, newest first, with the Sent copy's subject (null once deleted)", async () => {
-  store.addDeliveryFailure(failure('a', 'm1', new Date(now.getTime() - 2000)));
-  store.addDeliveryFailure(failure('a', 'gone', new Date(now.getTime() - 1000)));
-  store.addDeliveryFailure(failure('b', 'm3'));
+  await store.addDeliveryFailure(failure('a', 'm1', new Date(now.getTime() - 2000)));
+  await store.addDeliveryFailure(failure('a', 'gone', new Date(now.getTime() - 1000)));
+  await store.addDeliveryFailure(failure('b', 'm3'));
   const a = await service.list('a');
   assert.deepEqual(
     a.map((n) => (n.kind === 'delivery' ? [n.messageId, n.subject] : null)),
@@ -96,8 +104,8 @@ test("failed deliveries are the sender's own, newest first, with the Sent copy's
 
 test('an account keeps its most recent failures only', async () => {
   for (let i = 0; i < MAX_DELIVERY_FAILURES_PER_ACCOUNT + 5; i++)
-    store.addDeliveryFailure(failure('a', `m${i}`, new Date(now.getTime() + i)));
-  const kept = store.deliveryFailures('a');
+    await store.addDeliveryFailure(failure('a', `m${i}`, new Date(now.getTime() + i)));
+  const kept = await store.deliveryFailures('a');
   assert.equal(kept.length, MAX_DELIVERY_FAILURES_PER_ACCOUNT);
   assert.equal(kept[0]?.messageId, `m${MAX_DELIVERY_FAILURES_PER_ACCOUNT + 4}`);
 });

@@ -1,6 +1,6 @@
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
-import type { NoticeStore } from './notice.entity.ts';
+import type { NoticeRepository } from './notice.repository.ts';
 
 /** The standings under which this instance does not federate, told to its users even without a recorded change. */
 const STOPPED = new Set(['revoked', 'suspended', 'expired']);
@@ -35,7 +35,7 @@ export type Notice =
 export class NoticeService {
   constructor(
     private readonly deps: {
-      store: NoticeStore;
+      store: NoticeRepository;
       clock: Clock;
       /** This instance's standing now (null: federation is off, nothing to tell). */
       standing: () => { status: string } | null;
@@ -46,9 +46,9 @@ export class NoticeService {
 
   async list(accountId: string): Promise<Notice[]> {
     const { store } = this.deps;
-    const dismissed = store.dismissed(accountId);
+    const dismissed = await store.dismissed(accountId);
     const out: Notice[] = [];
-    const change = store.lastStandingChange();
+    const change = await store.lastStandingChange();
     const now = this.deps.standing();
     if (change !== null && now !== null) {
       out.push({ ...change, kind: 'standing', dismissed: dismissed.has(change.id) });
@@ -65,7 +65,7 @@ export class NoticeService {
         dismissed: dismissed.has(id),
       });
     }
-    for (const f of store.deliveryFailures(accountId)) {
+    for (const f of await store.deliveryFailures(accountId)) {
       const copy = await this.deps.sentCopy(accountId, f.messageId);
       out.push({
         id: f.id,
@@ -85,6 +85,6 @@ export class NoticeService {
   async dismiss(accountId: string, id: string): Promise<void> {
     const notices = await this.list(accountId);
     if (!notices.some((n) => n.id === id)) throw new AppError('not_found', 'No such notice.');
-    this.deps.store.dismiss(accountId, id, this.deps.clock());
+    await this.deps.store.dismiss(accountId, id, this.deps.clock());
   }
 }

@@ -292,4 +292,42 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 18,
+    name: 'federation prekeys and user notices, shared by every process of the instance',
+    sql: `
+      -- This instance's prekeys (federation/prekey.repository.sqlite.ts), one per rotation slot (the window's start):
+      -- the public claims and signed form as published, the private half sealed by the master key (NULL once deleted).
+      CREATE TABLE federation_prekeys (
+        not_before     INTEGER PRIMARY KEY,
+        kid            TEXT NOT NULL UNIQUE,
+        prekey         TEXT NOT NULL,
+        jws            TEXT NOT NULL,
+        private_sealed TEXT
+      ) STRICT;
+      -- The users' notices (notices/notice.repository.sqlite.ts): addresses and status lines, never content.
+      CREATE TABLE notice_delivery_failures (
+        id         TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        recipients TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX notice_delivery_failures_account ON notice_delivery_failures (account_id, at);
+      CREATE TABLE notice_standing_changes (
+        id     TEXT PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        change TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX notice_standing_changes_at ON notice_standing_changes (at);
+      CREATE TABLE notice_dismissals (
+        account_id TEXT NOT NULL,
+        notice_id  TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (account_id, notice_id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

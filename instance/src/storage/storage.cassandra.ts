@@ -8,7 +8,9 @@ import { migrateKeyspace } from '@caliopen/platform/cassandra/cassandra.migrator
 import { CassandraAccountRepository } from '../accounts/account.repository.cassandra.ts';
 import { CassandraContactRepository } from '../contacts/contact.repository.cassandra.ts';
 import { CassandraReplayRepository } from '../federation/replay.repository.cassandra.ts';
+import { CassandraPrekeyRepository } from '../federation/prekey.repository.cassandra.ts';
 import { CassandraTrustSharingRepository } from '../federation/trust-sharing.repository.cassandra.ts';
+import { CassandraNoticeRepository } from '../notices/notice.repository.cassandra.ts';
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
 import { CassandraRemoteIdentityRepository } from '../identities/remote-identity.repository.cassandra.ts';
@@ -42,6 +44,8 @@ export class CassandraStorage implements Storage {
   readonly correspondence;
   readonly replay;
   readonly trustSharing;
+  readonly prekeys;
+  readonly notices;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -67,6 +71,8 @@ export class CassandraStorage implements Storage {
     this.correspondence = new CassandraCorrespondenceRepository(this.context);
     this.replay = new CassandraReplayRepository(this.context);
     this.trustSharing = new CassandraTrustSharingRepository(this.context);
+    this.prekeys = new CassandraPrekeyRepository(this.context);
+    this.notices = new CassandraNoticeRepository(this.context);
   }
 
   /**

@@ -15,6 +15,7 @@ import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { Message } from '../mail/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
 import type { Storage } from '../database/storage.port.ts';
+import { MAX_DELIVERY_FAILURES_PER_ACCOUNT } from '../notices/notice.repository.ts';
 
 export interface StorageUnderTest {
   storage: Storage;
@@ -1440,6 +1441,143 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         assert.equal(await s.trustSharing.sharesTrust(a.id), true);
         await s.trustSharing.setSharesTrust(a.id, false, at('2026-01-05T10:00:00.000Z'));
         assert.equal(await s.trustSharing.sharesTrust(a.id), false);
+      });
+    });
+
+    describe('federation prekeys (shared by every process)', () => {
+      // The table holds one instance's prekeys: each test uses its own slots, far from the others'.
+      const slot = () => 2_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+      const aPrekey = (notBefore: number, privateSealed: string | null = `sealed-${randomUUID()}`) => {
+        const kid = randomUUID();
+        return {
+          prekey: {
+            kid,
+            domain: 'beta.test',
+            publicJwk: { kty: 'OKP' as const, crv: 'X25519' as const, x: kid },
+            notBefore,
+            notAfter: notBefore + 86_400,
+          },
+          jws: `jws-${kid}`,
+          privateSealed,
+        };
+      };
+      const find = async (st: Storage, kid: string) => (await st.prekeys.list()).find((p) => p.prekey.kid === kid);
+
+      test('a slot is claimed once; entries are listed by window, lose their private half, then go', async () => {
+        const base = slot();
+        const first = aPrekey(base);
+        const second = aPrekey(base + 86_400 - 6 * 3600);
+        assert.equal(await s.prekeys.claimSlot(first), true);
+        assert.equal(await s.prekeys.claimSlot(second), true);
+        assert.equal(await s.prekeys.claimSlot(aPrekey(base)), false, 'the slot is taken');
+        assert.equal(await s.prekeys.claimSlot(first), false, 'a retry of the same entry too');
+        const listed = (await s.prekeys.list()).filter(
+          (p) => p.prekey.notBefore >= base && p.prekey.notBefore < base + 86_400,
+        );
+        assert.deepEqual(listed, [first, second], 'oldest window first, as stored');
+        await s.prekeys.deletePrivate(first.prekey);
+        assert.deepEqual(await find(s, first.prekey.kid), { ...first, privateSealed: null });
+        assert.equal(
+          (await find(s, second.prekey.kid))?.privateSealed,
+          second.privateSealed,
+          'the other one untouched',
+        );
+        s = await sut.reopen();
+        assert.deepEqual(await find(s, first.prekey.kid), { ...first, privateSealed: null }, 'durable');
+        await s.prekeys.remove(first.prekey);
+        assert.equal(await find(s, first.prekey.kid), undefined);
+        await s.prekeys.remove(first.prekey); // removing what is gone is harmless
+        await s.prekeys.deletePrivate(aPrekey(slot()).prekey); // and so is deleting an unknown one's private half
+      });
+
+      test('two connections generating the same window at once: exactly one stores it, both read it', async () => {
+        const other = sut.another ? await sut.another() : s;
+        try {
+          for (let round = 0; round < 3; round++) {
+            const notBefore = slot();
+            const candidates = Array.from({ length: 6 }, () => aPrekey(notBefore));
+            const won = await Promise.all(candidates.map((c, i) => (i % 2 === 0 ? s : other).prekeys.claimSlot(c)));
+            assert.equal(won.filter(Boolean).length, 1, won.join(' '));
+            const winner = candidates[won.indexOf(true)]!;
+            assert.deepEqual(await find(other, winner.prekey.kid), winner);
+            assert.deepEqual(await find(s, winner.prekey.kid), winner);
+          }
+        } finally {
+          if (other !== s) await other.close();
+        }
+      });
+    });
+
+    describe('notices', () => {
+      const failure = (accountId: string, messageId: string, atMs: number) => ({
+        accountId,
+        messageId,
+        at: new Date(atMs),
+        recipients: [
+          {
+            address: 'x@remote.test',
+            status: '5.1.1',
+            diagnostic: '550 5.1.1 No such user',
+            remoteMta: 'mx.remote.test',
+          },
+        ],
+      });
+
+      test("delivery failures are the account's own, newest first, the oldest beyond the cap forgotten", async () => {
+        const a = anAccount();
+        const b = anAccount();
+        const t0 = at('2026-03-01T10:00:00.000Z').getTime();
+        const older = await s.notices.addDeliveryFailure(failure(a.id, 'm-1', t0));
+        const newer = await s.notices.addDeliveryFailure(failure(a.id, 'm-2', t0 + 1000));
+        await s.notices.addDeliveryFailure(failure(b.id, 'm-3', t0));
+        assert.notEqual(older.id, newer.id);
+        assert.deepEqual(await s.notices.deliveryFailures(a.id), [newer, older]);
+        assert.deepEqual(
+          (await s.notices.deliveryFailures(b.id)).map((f) => f.messageId),
+          ['m-3'],
+        );
+        assert.deepEqual(await s.notices.deliveryFailures(anAccount().id), []);
+        for (let i = 0; i < MAX_DELIVERY_FAILURES_PER_ACCOUNT; i++)
+          await s.notices.addDeliveryFailure(failure(a.id, `n-${i}`, t0 + 10_000 + i));
+        const kept = await s.notices.deliveryFailures(a.id);
+        assert.equal(kept.length, MAX_DELIVERY_FAILURES_PER_ACCOUNT);
+        assert.equal(kept[0]?.messageId, `n-${MAX_DELIVERY_FAILURES_PER_ACCOUNT - 1}`);
+        assert.ok(!kept.some((f) => f.messageId === 'm-1' || f.messageId === 'm-2'), 'the oldest are forgotten');
+        s = await sut.reopen();
+        assert.equal((await s.notices.deliveryFailures(a.id)).length, MAX_DELIVERY_FAILURES_PER_ACCOUNT, 'durable');
+      });
+
+      test('the last change of standing wins; dismissals are per account, idempotent, seen by another connection', async () => {
+        const before = await s.notices.lastStandingChange();
+        const stopped = await s.notices.addStandingChange({
+          at: at('2099-01-01T10:00:00.000Z'),
+          change: 'stopped',
+          status: 'revoked',
+          reason: 'Audit failed twice.',
+        });
+        assert.deepEqual(await s.notices.lastStandingChange(), stopped);
+        const resumed = await s.notices.addStandingChange({
+          at: at('2099-01-02T10:00:00.000Z'),
+          change: 'resumed',
+          status: 'labelled',
+          reason: null,
+        });
+        assert.deepEqual(await s.notices.lastStandingChange(), resumed);
+        assert.notDeepEqual(before, resumed);
+        const a = anAccount();
+        const b = anAccount();
+        await s.notices.dismiss(a.id, resumed.id, at('2099-01-03T10:00:00.000Z'));
+        await s.notices.dismiss(a.id, resumed.id, at('2099-01-04T10:00:00.000Z'));
+        await s.notices.dismiss(a.id, 'standing-suspended', at('2099-01-04T10:00:00.000Z'));
+        assert.deepEqual([...(await s.notices.dismissed(a.id))].sort(), [resumed.id, 'standing-suspended'].sort());
+        assert.deepEqual([...(await s.notices.dismissed(b.id))], []);
+        const other = sut.another ? await sut.another() : s;
+        try {
+          assert.deepEqual(await other.notices.lastStandingChange(), resumed);
+          assert.equal((await other.notices.dismissed(a.id)).has(resumed.id), true);
+        } finally {
+          if (other !== s) await other.close();
+        }
       });
     });
 

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
 import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.ts';
 import { SqliteReplayRepository } from '../federation/replay.repository.sqlite.ts';
+import { SqlitePrekeyRepository } from '../federation/prekey.repository.sqlite.ts';
 import { SqliteTrustSharingRepository } from '../federation/trust-sharing.repository.sqlite.ts';
+import { SqliteNoticeRepository } from '../notices/notice.repository.sqlite.ts';
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
 import { SqliteRemoteIdentityRepository } from '../identities/remote-identity.repository.sqlite.ts';
@@ -31,6 +33,8 @@ export class SqliteStorage implements Storage {
   readonly correspondence;
   readonly replay;
   readonly trustSharing;
+  readonly prekeys;
+  readonly notices;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -46,6 +50,8 @@ export class SqliteStorage implements Storage {
     this.correspondence = new SqliteCorrespondenceRepository(db);
     this.replay = new SqliteReplayRepository(db);
     this.trustSharing = new SqliteTrustSharingRepository(db);
+    this.prekeys = new SqlitePrekeyRepository(db);
+    this.notices = new SqliteNoticeRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */
