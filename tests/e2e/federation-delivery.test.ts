@@ -17,9 +17,7 @@
  * - The peer's label lapses between queueing and sending: nothing is sent, alice gets a notice saying why.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as openpgp from 'openpgp';
@@ -777,11 +775,8 @@ describe('federated delivery alpha.test -> beta.test', () => {
     betaOffsetMs = (old.notAfter + 3600 + 120) * 1000 - Date.now();
     const fresh = await betaPrekey(); // beta rotates when serving its list
     assert.notEqual(fresh.kid, old.kid);
-    const stored = JSON.parse(readFileSync(join(b.dataDir, 'federation', 'prekeys.json'), 'utf8')) as {
-      prekeys: { prekey: Prekey; privateSealed: string | null }[];
-    };
-    const entry = stored.prekeys.find((p) => p.prekey.kid === old.kid);
-    assert.ok(entry === undefined || entry.privateSealed === null, 'the private half is gone from beta’s prekey file');
+    const entry = (await b.running.services.storage.prekeys.list()).find((p) => p.prekey.kid === old.kid);
+    assert.ok(entry === undefined || entry.privateSealed === null, 'the private half is gone from beta’s storage');
     await refused({ status: 422, code: 'envelope_unknown_prekey' }, () => post(sealed.bytes));
   });
 });

@@ -165,6 +165,69 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     return ok(await json(`${api}/api/v1/messages/${found.id}`, { token }));
   }
 
+  /**
+   * A delivery made by hand with alpha's own keys and certificate, as alpha's worker would make it: sealed to a prekey
+   * listed by `prekeysFrom`, signed for beta's inbox. Resolves the request, to post once or more, anywhere.
+   */
+  async function handMadeDelivery(subject: string, prekeysFrom: string) {
+    const master = (dir: string) => new SecretBox(loadMasterKey(dir));
+    const alphaId: InstanceIdentity = await loadInstanceIdentity(alphaDir, master(alphaDir));
+    const betaId: InstanceIdentity = await loadInstanceIdentity(betaDir, master(betaDir));
+    const now = Math.floor(Date.now() / 1000);
+    const listed = await peerRequest({
+      url: `${prekeysFrom}${PREKEYS_PATH}`,
+      method: 'GET',
+      pinSha256: betaId.tls.fingerprintSha256,
+      clientCert: alphaId.tls,
+    });
+    const prekeys = await verifyPrekeyList(JSON.parse(listed.body.toString('utf8')), {
+      signingKeys: [betaId.signing.publicJwk as never],
+      expectedDomain: 'beta.test',
+      now,
+    });
+    assert.ok(prekeys.ok);
+    const id = `${subject.replaceAll(/[^a-z0-9]+/gi, '-')}-${now}@alpha.test`;
+    const raw = Buffer.from(
+      `From: alice@alpha.test\r\nTo: bob@beta.test\r\nSubject: ${subject}\r\nMessage-ID: <${id}>\r\n\r\nhello\r\n`,
+    );
+    const { bytes: envelope } = await sealEnvelope(
+      {
+        from: { instance: 'alpha.test', account: 'alice' },
+        to: { instance: 'beta.test', local: 'bob' },
+        contentType: 'message/rfc822',
+        body: raw,
+        e2e: false,
+        created: now,
+      },
+      { prekey: choosePrekey(prekeys.value, now)!, signingKey: signingKeyOf(alphaId) },
+    );
+    const signature = await signRequest(
+      {
+        instance: 'alpha.test',
+        method: 'POST',
+        path: INBOX_PATH,
+        destination: 'beta.test',
+        body: envelope,
+        created: now,
+      },
+      signingKeyOf(alphaId),
+    );
+    return {
+      /** Posts the delivery to the inbox at `url` (a process of beta); resolves the status and the parsed answer. */
+      post: async (url: string): Promise<{ status: number; body: any }> => {
+        const answer = await peerRequest({
+          url: `${url}${INBOX_PATH}`,
+          method: 'POST',
+          headers: { 'content-type': ENVELOPE_MEDIA_TYPE, [REQUEST_SIGNATURE_HEADER]: signature },
+          body: envelope,
+          pinSha256: betaId.tls.fingerprintSha256,
+          clientCert: alphaId.tls,
+        });
+        return { status: answer.status, body: JSON.parse(answer.body.toString('utf8')) };
+      },
+    };
+  }
+
   /** The registry's feed, verified with the key set it publishes. */
   async function feedEntry(domain: string): Promise<FeedInstance> {
     const keys = parseKeySet(ok(await json(`${registry}/v1/keys`)));
@@ -468,6 +531,52 @@ describe('the local federation as separate processes on loopback', { timeout: 90
       assert.equal(box.filter((m) => m.subject === subject).length, 1, `${subject}: exactly once`);
   });
 
+  test('a second process of beta (same instance, its own ports) opens what alice seals to the first one’s prekeys, and refuses a replay of what the first one accepted (issue 15 item 5)', async () => {
+    const [http2, https2] = await distinctPorts(2);
+    const second = spawnCaliopen(['instance', 'start', '--data-dir', betaDir], {
+      name: 'beta.test (2)',
+      cwd: ROOT,
+      env: cleanEnv({
+        CALIOPEN_HTTP_PORT: String(http2),
+        CALIOPEN_HTTPS_PORT: String(https2),
+        CALIOPEN_SMTP_ENABLED: 'false',
+        CALIOPEN_DNS_ENABLED: 'false',
+      }),
+    });
+    running.set('beta.test (2)', second);
+    try {
+      await untilReady(second, () => answers(`http://127.0.0.1:${http2}/healthz`), 120_000);
+      const first = `https://127.0.0.1:${ports.betaInner}`;
+      const other = `https://127.0.0.1:${https2}`;
+
+      // Accepted by the first process: stored once for bob, with a signed receipt.
+      const once = await handMadeDelivery('two processes, accepted once', first);
+      const accepted = await once.post(first);
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      assert.equal(typeof accepted.body.receipt, 'string');
+      await received(beta, bob.token, 'two processes, accepted once');
+      // The same request to the other process: refused as a replay, with the receipt the first one issued.
+      const replayed = await once.post(other);
+      assert.equal(replayed.status, 409, JSON.stringify(replayed.body));
+      assert.equal(replayed.body.code, 'envelope_replayed');
+      assert.equal(replayed.body.receipt, accepted.body.receipt, 'the original receipt, from the shared record');
+
+      // Sealed to the prekeys the first process lists, delivered to the other: opened there (the prekeys are shared).
+      const crossed = await handMadeDelivery('sealed for one process, opened by the other', first);
+      const opened = await crossed.post(other);
+      assert.equal(opened.status, 200, JSON.stringify(opened.body));
+      const api2 = `http://127.0.0.1:${http2}`;
+      await received(api2, bob.token, 'sealed for one process, opened by the other');
+      const copies = (await mailbox(beta, bob.token)).filter((m) =>
+        ['two processes, accepted once', 'sealed for one process, opened by the other'].includes(m.subject),
+      );
+      assert.equal(copies.length, 2, 'each stored once, seen by both processes');
+    } finally {
+      running.delete('beta.test (2)');
+      assert.equal(await second.stop('SIGTERM'), 0, second.output().slice(-2000));
+    }
+  });
+
   test('the registry revokes alpha: beta refuses alpha’s deliveries (peer_not_labelled); alpha stops offering the federation and tells its users why', async () => {
     // Revocation by consensus: every auditor of the local federation approves the proposal.
     let revoked: any = null;
@@ -503,59 +612,12 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     assert.match(betaView.reason, /alpha\.test.*revoked/);
 
     // A delivery signed by alpha's own keys, with its certificate, is refused with a stable code; nothing stored.
-    const master = (dir: string) => new SecretBox(loadMasterKey(dir));
-    const alphaId: InstanceIdentity = await loadInstanceIdentity(alphaDir, master(alphaDir));
-    const betaId: InstanceIdentity = await loadInstanceIdentity(betaDir, master(betaDir));
     const betaUrl = `https://127.0.0.1:${ports.betaInner}`;
-    const now = Math.floor(Date.now() / 1000);
-    const listed = await peerRequest({
-      url: `${betaUrl}${PREKEYS_PATH}`,
-      method: 'GET',
-      pinSha256: betaId.tls.fingerprintSha256,
-      clientCert: alphaId.tls,
-    });
-    const prekeys = await verifyPrekeyList(JSON.parse(listed.body.toString('utf8')), {
-      signingKeys: [betaId.signing.publicJwk as never],
-      expectedDomain: 'beta.test',
-      now,
-    });
-    assert.ok(prekeys.ok);
-    const raw = Buffer.from(
-      'From: alice@alpha.test\r\nTo: bob@beta.test\r\nSubject: after the revocation\r\nMessage-ID: <after-revocation@alpha.test>\r\n\r\nhello\r\n',
-    );
-    const { bytes: envelope } = await sealEnvelope(
-      {
-        from: { instance: 'alpha.test', account: 'alice' },
-        to: { instance: 'beta.test', local: 'bob' },
-        contentType: 'message/rfc822',
-        body: raw,
-        e2e: false,
-        created: now,
-      },
-      { prekey: choosePrekey(prekeys.value, now)!, signingKey: signingKeyOf(alphaId) },
-    );
-    const signature = await signRequest(
-      {
-        instance: 'alpha.test',
-        method: 'POST',
-        path: INBOX_PATH,
-        destination: 'beta.test',
-        body: envelope,
-        created: now,
-      },
-      signingKeyOf(alphaId),
-    );
+    const delivery = await handMadeDelivery('after the revocation', betaUrl);
     const before = (await mailbox(beta, bob.token)).length;
-    const refused = await peerRequest({
-      url: `${betaUrl}${INBOX_PATH}`,
-      method: 'POST',
-      headers: { 'content-type': ENVELOPE_MEDIA_TYPE, [REQUEST_SIGNATURE_HEADER]: signature },
-      body: envelope,
-      pinSha256: betaId.tls.fingerprintSha256,
-      clientCert: alphaId.tls,
-    });
-    assert.equal(refused.status, 403, refused.body.toString('utf8'));
-    assert.equal(JSON.parse(refused.body.toString('utf8')).code, 'peer_not_labelled');
+    const refused = await delivery.post(betaUrl);
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'peer_not_labelled');
     assert.equal((await mailbox(beta, bob.token)).length, before, 'nothing stored');
 
     // Alpha learns of its own revocation from the feed: the federation route is withdrawn, and users are told why.

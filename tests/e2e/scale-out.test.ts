@@ -5,9 +5,12 @@
  * SMTP of either process is in the mailbox and the search results of both; a user's trust-sharing choice made through
  * one is what the other answers (nothing per-node left, item 4). Both processes run the queue workers.
  *
- * Not shown here: a SIGKILL during a burst, and a federation envelope replayed to the other process (that needs a
- * labelled instance and a peer; the claim itself is shown atomic across two connections in the storage conformance
- * suite on the real Cassandra).
+ * A SIGKILL of one process during an SMTP burst: every message it acknowledged ends up in the mailbox and the search
+ * index exactly once, the other process carries on meanwhile, and the killed one, restarted, doubles nothing.
+ *
+ * A federation envelope replayed to another process of the instance, and prekeys shared by the processes, are shown
+ * in federation-processes.test.ts (two processes of beta, a labelled peer, embedded engines); the claims themselves
+ * are shown atomic across two connections in the storage conformance suite on the real Cassandra.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -68,6 +71,25 @@ describe.skipIf(missing.length > 0)(
     const password = 'correct horse battery staple 42';
     const api = (i: number) => `http://127.0.0.1:${ports[i]!.http}`;
 
+    /** Starts process `i` of the instance on its own HTTP, HTTPS and SMTP ports (both run every worker). */
+    function startProcess(i: number): Promise<RunningProcess> {
+      const port = ports[i]!;
+      return startCaliopen(
+        ['instance', 'start', '--data-dir', tmp.dir],
+        {
+          ...engineEnv,
+          CALIOPEN_HTTP_PORT: String(port.http),
+          CALIOPEN_HTTPS_PORT: String(port.https),
+          CALIOPEN_SMTP_ENABLED: 'true',
+          CALIOPEN_SMTP_PORT: String(port.smtp),
+          // At info, the start line names the engines in use.
+          CALIOPEN_LOG_LEVEL: 'info',
+        },
+        () => answers(`http://127.0.0.1:${port.http}/healthz`),
+        180_000,
+      );
+    }
+
     beforeAll(async () => {
       const [node, search, queue] = await Promise.all([
         process.env.CASSANDRA_CONTACT_POINTS
@@ -106,24 +128,7 @@ describe.skipIf(missing.length > 0)(
       assert.equal(add.code, 0, add.stderr);
       // One after the other: the second finds the instance's files (prekeys) the first made, as a second machine
       // given a copy of the data directory would.
-      for (const port of ports) {
-        processes.push(
-          await startCaliopen(
-            ['instance', 'start', '--data-dir', tmp.dir],
-            {
-              ...engineEnv,
-              CALIOPEN_HTTP_PORT: String(port.http),
-              CALIOPEN_HTTPS_PORT: String(port.https),
-              CALIOPEN_SMTP_ENABLED: 'true',
-              CALIOPEN_SMTP_PORT: String(port.smtp),
-              // At info, the start line names the engines in use.
-              CALIOPEN_LOG_LEVEL: 'info',
-            },
-            () => answers(`http://127.0.0.1:${port.http}/healthz`),
-            180_000,
-          ),
-        );
-      }
+      for (const i of [0, 1]) processes.push(await startProcess(i));
       for (const p of processes) {
         assert.match(
           p.output(),
@@ -158,7 +163,14 @@ describe.skipIf(missing.length > 0)(
     }
 
     async function send(i: number, subject: string, text: string): Promise<void> {
-      const transport = createTransport({ host: '127.0.0.1', port: ports[i]!.smtp, secure: false, ignoreTLS: true });
+      const transport = createTransport({
+        host: '127.0.0.1',
+        port: ports[i]!.smtp,
+        secure: false,
+        ignoreTLS: true,
+        connectionTimeout: 20_000,
+        socketTimeout: 60_000,
+      });
       try {
         await transport.sendMail({ from: 'Bob <bob@beta.example>', to: 'alice@alpha.test', subject, text });
       } finally {
@@ -222,6 +234,85 @@ describe.skipIf(missing.length > 0)(
         }),
       );
       assert.equal(ok(await json(`${api(0)}/api/v1/privacy/sharing`, { token: tokens[0] })).shareTrust, false);
+    });
+
+    test('SIGKILL of one process during an SMTP burst: what it acknowledged is filed and indexed once, the other carries on', async () => {
+      const run = randomBytes(4).toString('hex');
+      const word = `salve${run}`;
+      const total = 48;
+      const killAfter = 16;
+      const accepted = new Set<string>();
+      const attempted: string[] = [];
+      let killed: Promise<number | null> | null = null;
+      // Four SMTP clients send to process 1 at once; it is killed (SIGKILL: no shutdown) once it has acknowledged a
+      // third of the burst. What it acknowledged is durable in its spool; the rest fails at the clients or never went.
+      let next = 0;
+      const sender = async () => {
+        while (next < total) {
+          const subject = `Burst ${run} #${next++}`;
+          attempted.push(subject);
+          try {
+            await send(0, subject, `Message ${subject}: ${word}.`);
+            accepted.add(subject);
+          } catch {
+            if (killed === null) throw new Error(`${subject} refused before the kill`);
+            return; // the process is gone: this client stops
+          }
+          if (accepted.size >= killAfter && killed === null) killed = processes[0]!.stop('SIGKILL');
+        }
+      };
+      await Promise.all([sender(), sender(), sender(), sender()]);
+      assert.ok(killed !== null, 'the process was killed during the burst');
+      await killed;
+      assert.ok(accepted.size >= killAfter, `${accepted.size} acknowledged before the kill`);
+
+      // The other process carries on: it accepts and files new mail, and its API answers.
+      const token = await login(1);
+      const after = [`After the kill ${run} #1`, `After the kill ${run} #2`];
+      for (const subject of after) await send(1, subject, `Message ${subject}: ${word}.`);
+      const mine = async (i: number, t: string) => (await subjects(i, t)).filter((x) => x.includes(run));
+      await waitFor(
+        async () => {
+          const seen = await mine(1, token);
+          return after.every((x) => seen.includes(x)) && [...accepted].every((x) => seen.includes(x));
+        },
+        180_000,
+        500,
+      ).catch(async () => {
+        const seen = await mine(1, token);
+        throw new Error(`missing on process 2: ${[...accepted, ...after].filter((x) => !seen.includes(x)).join(', ')}`);
+      });
+
+      // The killed process, restarted (as its service manager would), drains what is left in its spool: nothing twice.
+      processes[0] = await startProcess(0);
+      const token0 = await login(0);
+      // Let the restarted process file its leftovers: every message it may hold shows up, or is already there once.
+      await waitFor(async () => (await mine(0, token0)).length >= accepted.size + after.length, 120_000, 500);
+      for (const [i, t] of [
+        [0, token0],
+        [1, token],
+      ] as const) {
+        const seen = await mine(i, t);
+        for (const x of [...accepted, ...after])
+          assert.equal(seen.filter((y) => y === x).length, 1, `process ${i + 1}: "${x}" filed exactly once`);
+        for (const x of attempted)
+          assert.ok(seen.filter((y) => y === x).length <= 1, `process ${i + 1}: "${x}" never doubled`);
+      }
+
+      // Indexed once each in the one OpenSearch index (index jobs the killed process held are taken over).
+      let hits: any[] = [];
+      await waitFor(
+        async () => {
+          hits = ok(await json(`${api(1)}/api/v1/search?q=${word}&limit=100`, { token })).items;
+          const found = new Set(hits.map((h) => h.message.subject));
+          return [...accepted, ...after].every((x) => found.has(x));
+        },
+        180_000,
+        1000,
+      );
+      const counts = new Map<string, number>();
+      for (const h of hits) counts.set(h.message.subject, (counts.get(h.message.subject) ?? 0) + 1);
+      for (const [subject, n] of counts) assert.equal(n, 1, `"${subject}" found once`);
     });
   },
 );
