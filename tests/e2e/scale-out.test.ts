@@ -265,6 +265,9 @@ describe.skipIf(missing.length > 0)(
       assert.ok(killed !== null, 'the process was killed during the burst');
       await killed;
       assert.ok(accepted.size >= killAfter, `${accepted.size} acknowledged before the kill`);
+      console.log(
+        `# burst: ${accepted.size} of ${attempted.length} attempted messages acknowledged before the SIGKILL`,
+      );
 
       // The other process carries on: it accepts and files new mail, and its API answers.
       const token = await login(1);
