@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './net.ts';
 import { realComponent } from './real-component.ts';
@@ -59,6 +59,23 @@ const DISABLED_MODULES = [
   'hfilter',
 ];
 
+/** Where compiled Hyperscan regexps are kept between runs: the engines cache, or the temp dir when home is read-only. */
+function hyperscanCache(): string {
+  for (const dir of [
+    join(homedir(), '.cache', 'caliopen-engines', 'rspamd-hs'),
+    join(tmpdir(), 'caliopen-rspamd-hs'),
+  ]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+      return dir;
+    } catch {
+      // next
+    }
+  }
+  throw new Error('no writable directory for rspamd’s Hyperscan cache');
+}
+
 /**
  * Starts a throwaway rspamd (Debian's 3.4 rules, our own top-level config): a normal worker and a controller on free
  * loopback ports (or the ports given, to start it again where the instance expects it), Bayes on the given Redis
@@ -84,8 +101,7 @@ export async function startRspamd(o: {
   const local = join(dir, 'local.d');
   mkdirSync(local);
   mkdirSync(join(dir, 'db'));
-  const hsCache = join(homedir(), '.cache', 'caliopen-engines', 'rspamd-hs');
-  mkdirSync(hsCache, { recursive: true });
+  const hsCache = hyperscanCache();
   const quote = (s: string) => JSON.stringify(s);
   writeFileSync(
     join(dir, 'rspamd.conf'),
