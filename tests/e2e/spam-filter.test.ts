@@ -78,8 +78,8 @@ describe.skipIf(components.redis.skip || components.rspamd.skip)('spam filtering
         CALIOPEN_RSPAMD_URL: rspamd.url,
         CALIOPEN_RSPAMD_CONTROLLER_URL: rspamd.controllerUrl,
         CALIOPEN_RSPAMD_PASSWORD: rspamd.password,
-        // Bayes alone gives up to 5.1: a trained campaign with no other tell must be able to reach junk.
-        CALIOPEN_SPAM_JUNK_SCORE: '5',
+        // Bayes alone gives at most 5.1: a trained campaign with no other tell must reach junk with room to spare.
+        CALIOPEN_SPAM_JUNK_SCORE: '4.5',
         CALIOPEN_SPAM_REJECT_SCORE: '15',
         CALIOPEN_SPAM_TIMEOUT_MS: '10000',
         CALIOPEN_SPAM_RECHECK_DELAY_MS: '300',
@@ -104,7 +104,7 @@ describe.skipIf(components.redis.skip || components.rspamd.skip)('spam filtering
       const d = await detail(inst, bob.token, subjectOf(m.raw));
       assert.equal(d.facts.spam.status, 'checked');
       assert.equal(d.facts.spam.verdict, 'spam', `${m.family} scored ${d.facts.spam.score}`);
-      assert.ok(d.facts.spam.score >= 5);
+      assert.ok(d.facts.spam.score >= 4.5);
       assert.ok(d.facts.spam.symbols.some((s: any) => s.name === 'SUBJ_ALL_CAPS' && s.score > 0));
       assert.equal(d.importance, 'junk', 'spam is filed as junk, never dropped');
       assert.ok(d.importanceReasons.some((r: any) => r.id === 'spam.filter'));
