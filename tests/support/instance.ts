@@ -46,6 +46,8 @@ export async function startTestInstance(
   const logger = options.logTo ? createLogger('trace', options.logTo) : pino({ level: 'silent' });
   const running = await startInstance(config, {
     logger,
+    // Secrets the services read from the environment (never the config file), e.g. CALIOPEN_RSPAMD_PASSWORD.
+    env: { ...process.env, ...options.env },
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.services,
   });

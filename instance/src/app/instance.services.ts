@@ -62,6 +62,9 @@ import type { PrivacyEvents } from '../privacy/privacy.events.ts';
 import { LiveEventHub } from '../live/live-event.hub.ts';
 import { DEFAULT_LIVE_STREAMS_PER_ACCOUNT } from '../live/live-event.routes.ts';
 import { NoticeService } from '../notices/notice.service.ts';
+import { RspamdSpamFilter } from '../spam/spam-filter.rspamd.ts';
+import type { SpamEvents } from '../spam/spam.events.ts';
+import { SpamService } from '../spam/spam.service.ts';
 
 /** Everything the entry points (HTTP, CLI, workers) use, built once from the configuration. */
 export interface InstanceServices {
@@ -119,6 +122,8 @@ export interface InstanceServices {
   notices: NoticeService;
   /** The open live-update streams of the users' apps and what they are told (GET /api/v1/events). */
   live: LiveEventHub;
+  /** Central spam filtering (rspamd): SMTP screening, re-checks, training (null: `spam.rspamdUrl` not set). */
+  spam: SpamService | null;
   close(): Promise<void>;
 }
 
@@ -222,7 +227,8 @@ export type InstanceEvents = KeyEvents &
   RemoteIdentityEvents &
   AccountEvents &
   MessageEvents &
-  PrivacyEvents;
+  PrivacyEvents &
+  SpamEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -421,6 +427,19 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     clock().getTime(),
   );
 
+  // Central spam filtering (spam.rspamdUrl): the SMTP session screens each message; messages filed unchecked are
+  // checked again through the 'spam-check' queue; the users' junk / not junk teach the filter ('spam-learn').
+  const spam = spamServiceFrom(config, options.env ?? process.env, {
+    queue,
+    storage,
+    blobs: blobStore,
+    messages: core.messages,
+    metrics,
+    clock,
+    logger,
+    events,
+  });
+
   // Reactions across domains.
   // What an operator did to an account goes to the admin journal (awaited by the action: recorded before it answers).
   events.subscribe('account.administered', async (e) => {
@@ -475,6 +494,11 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       void federation.fetchOwnRevocation();
     }
   });
+
+  if (spam !== null && options.open?.queue !== false) {
+    events.subscribe('message.stored', (e) => spam.stored(e));
+    events.subscribe('message.feedback', (e) => spam.feedback(e));
+  }
 
   // The users' open apps are told, by id, what changed in their mailbox (live updates, GET /api/v1/events).
   events.subscribe('message.stored', ({ accountId, messageId, conversationId, direction }) =>
@@ -535,6 +559,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     journal,
     notices,
     live,
+    spam,
     async close() {
       await journalRepository.close();
       await queue.close();
@@ -545,6 +570,45 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   return services;
 }
 
+/** The spam service of the configuration, or null when no rspamd is configured (mail is filed as before). */
+function spamServiceFrom(
+  config: InstanceConfig,
+  env: NodeJS.ProcessEnv,
+  d: {
+    queue: JobQueue;
+    storage: Storage;
+    blobs: BlobStore;
+    messages: MessageService;
+    metrics: Metrics;
+    clock: Clock;
+    logger: Logger;
+    events: EventBus<InstanceEvents>;
+  },
+): SpamService | null {
+  const s = config.spam;
+  if (s.rspamdUrl === null) return null;
+  const filter = new RspamdSpamFilter({
+    url: s.rspamdUrl,
+    controllerUrl: s.controllerUrl,
+    // A secret: from the environment only, never the config file.
+    password: env.CALIOPEN_RSPAMD_PASSWORD || null,
+    timeoutMs: s.timeoutMs,
+  });
+  return new SpamService({
+    filter,
+    thresholds: { junkScore: s.junkScore, rejectScore: s.rejectScore },
+    queue: d.queue,
+    message: (accountId, id) => d.storage.messages.get(accountId, id),
+    blobs: d.blobs,
+    applyVerdict: (accountId, id, facts) => d.messages.recordSpamVerdict(accountId, id, facts),
+    registry: d.metrics.registry,
+    clock: d.clock,
+    logger: d.logger.child({ component: 'spam' }),
+    recheck: { delayMs: s.recheckDelayMs, attempts: s.recheckAttempts },
+    events: d.events,
+  });
+}
+
 /**
  * Starts the email core's background workers: search indexing (queue 'index') and the purge of soft-deleted
  * messages past their retention (queue 'mail-purge'), and Privacy Index recomputation (queue 'pi'). startInstance calls it; the returned workers stop with it.
@@ -553,5 +617,7 @@ export function startEmailCoreWorkers(services: InstanceServices): Worker[] {
   const workers = [services.indexer.start(), services.messages.startPurgeWorker(), services.privacy.startWorker()];
   // Late decryption (queue 'decrypt-pending'): encrypted mail that arrived while the account's key was locked.
   if (services.lateDecryption) workers.push(services.lateDecryption.startWorker());
+  // Spam filtering (queues 'spam-check' and 'spam-learn'): re-checks of mail filed unchecked, and lessons.
+  if (services.spam) workers.push(...services.spam.startWorkers());
   return workers;
 }

@@ -79,5 +79,13 @@ export function loadConfig(options: LoadOptions = {}): InstanceConfig & { config
   if (config.queue.engine === 'bullmq' && !config.queue.redisUrl) {
     throw new ConfigError('queue.engine is "bullmq" but no Redis URL is set: set REDIS_URL (redis://host:port).');
   }
+  if (config.spam.rejectScore !== null && config.spam.rejectScore <= config.spam.junkScore) {
+    throw new ConfigError(
+      `spam.rejectScore (${config.spam.rejectScore}) must be above spam.junkScore (${config.spam.junkScore}): mail is refused only when it is far beyond junk (CALIOPEN_SPAM_REJECT_SCORE, CALIOPEN_SPAM_JUNK_SCORE).`,
+    );
+  }
+  if (config.spam.rspamdUrl === null && config.spam.controllerUrl !== null) {
+    throw new ConfigError('spam.controllerUrl is set but spam.rspamdUrl is not: set CALIOPEN_RSPAMD_URL too.');
+  }
   return { ...config, configFile: fileExists ? configFile : null };
 }

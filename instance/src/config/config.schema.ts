@@ -222,6 +222,29 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Central spam filtering (rspamd): off while `rspamdUrl` is null (then mail is filed as before, unchecked by any
+     * filter). See docs/configuration.md and docs/adr/0020-central-spam-filtering-with-rspamd.md. The controller's
+     * password comes from the environment only (CALIOPEN_RSPAMD_PASSWORD).
+     */
+    spam: Type.Object(
+      {
+        /** rspamd's normal worker, which scans (`/checkv2`): `http://127.0.0.1:11333`. */
+        rspamdUrl: Type.Union([Type.Null(), Type.String({ pattern: '^https?://[^?#\\s]+$', maxLength: 2048 })]),
+        /** rspamd's controller, which learns from the users' junk / not junk (`/learnspam`, `/learnham`); null: no training. */
+        controllerUrl: Type.Union([Type.Null(), Type.String({ pattern: '^https?://[^?#\\s]+$', maxLength: 2048 })]),
+        /** A message scoring at least this is filed as junk. */
+        junkScore: Type.Number({ minimum: -1000, maximum: 1000 }),
+        /** A message scoring at least this is refused at SMTP time (`550 5.7.1`); null: never refused, only filed as junk. */
+        rejectScore: Type.Union([Type.Null(), Type.Number({ minimum: -1000, maximum: 1000 })]),
+        /** One request to rspamd takes at most this long; beyond, the message is filed unchecked and checked later. */
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000 }),
+        /** An unchecked message is checked again after this delay, doubling at each failure, `recheckAttempts` times. */
+        recheckDelayMs: Type.Integer({ minimum: 100, maximum: 24 * 3600_000 }),
+        recheckAttempts: Type.Integer({ minimum: 1, maximum: 50 }),
+      },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union([
@@ -274,11 +297,21 @@ export const DEFAULTS = {
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   remoteImages: { maxBytes: 5 * 1024 * 1024, timeoutMs: 10_000, allowAddresses: [] },
   federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false, recipientCheck: true },
+  // rspamd's own defaults: `add header` at 6, `reject` at 15. Re-checks: 1 min, 2, 4... 12 tries over ~2.8 days.
+  spam: {
+    rspamdUrl: null,
+    controllerUrl: null,
+    junkScore: 6,
+    rejectScore: 15,
+    timeoutMs: 5000,
+    recheckDelayMs: 60_000,
+    recheckAttempts: 12,
+  },
   log: { level: 'info' },
 } as const;
 
 /** Environment variables and the config key each sets (documented in docs/configuration.md). */
-export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer' | 'boolean' | 'list' }> = {
+export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer' | 'number' | 'boolean' | 'list' }> = {
   CALIOPEN_DOMAIN: { path: 'domain', kind: 'string' },
   CALIOPEN_DATA_DIR: { path: 'dataDir', kind: 'string' },
   CALIOPEN_HTTP_HOST: { path: 'http.host', kind: 'string' },
@@ -344,4 +377,11 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_FEDERATION_SYNC_SECONDS: { path: 'federation.syncSeconds', kind: 'integer' },
   CALIOPEN_FEDERATION_EMAIL_FALLBACK: { path: 'federation.emailFallback', kind: 'boolean' },
   CALIOPEN_FEDERATION_RECIPIENT_CHECK: { path: 'federation.recipientCheck', kind: 'boolean' },
+  CALIOPEN_RSPAMD_URL: { path: 'spam.rspamdUrl', kind: 'string' },
+  CALIOPEN_RSPAMD_CONTROLLER_URL: { path: 'spam.controllerUrl', kind: 'string' },
+  CALIOPEN_SPAM_JUNK_SCORE: { path: 'spam.junkScore', kind: 'number' },
+  CALIOPEN_SPAM_REJECT_SCORE: { path: 'spam.rejectScore', kind: 'number' },
+  CALIOPEN_SPAM_TIMEOUT_MS: { path: 'spam.timeoutMs', kind: 'integer' },
+  CALIOPEN_SPAM_RECHECK_DELAY_MS: { path: 'spam.recheckDelayMs', kind: 'integer' },
+  CALIOPEN_SPAM_RECHECK_ATTEMPTS: { path: 'spam.recheckAttempts', kind: 'integer' },
 };

@@ -102,12 +102,34 @@ const FederationFactsDto = Type.Object(
   { additionalProperties: false },
 );
 
+/** The instance's spam filter on this message (rspamd): what it said, or that it could not say yet. */
+export const SpamFactsDto = Type.Object(
+  {
+    status: Type.Union([Type.Literal('checked'), Type.Literal('unchecked')], {
+      description: 'unchecked: the filter could not answer when the message arrived; it is checked again later.',
+    }),
+    filter: Type.String({ description: 'Which filter (rspamd).' }),
+    verdict: Nullable(Type.Union([Type.Literal('spam'), Type.Literal('ham')])),
+    score: Nullable(Type.Number({ description: "The filter's score; spam from the instance's junk score up." })),
+    symbols: Type.Array(
+      Type.Object(
+        { name: Type.String(), score: Type.Number(), description: Nullable(Type.String()) },
+        { additionalProperties: false },
+      ),
+      { description: 'The rules that fired, highest weight first.' },
+    ),
+    at: Type.String({ description: 'When it was checked (or first found unchecked).' }),
+  },
+  { additionalProperties: false },
+);
+
 export const MessageFactsDto = Type.Object(
   {
     transport: Nullable(TransportFactsDto),
     authentication: Nullable(AuthenticationFactsDto),
     openpgp: Nullable(OpenPgpFactsDto),
     federation: Nullable(FederationFactsDto),
+    spam: Nullable(SpamFactsDto),
   },
   { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
 );
@@ -118,6 +140,7 @@ export function toMessageFactsDto(facts: Message['facts']): Static<typeof Messag
     authentication: authenticationDto(facts.authentication),
     openpgp: openPgpDto(facts.openpgp),
     federation: federationDto(facts.federation),
+    spam: spamDto(facts.spam),
   };
 }
 
@@ -202,5 +225,27 @@ function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {
     problem: str(o.problem),
     ...(o.decrypted === true ? { decrypted: true } : {}),
     ...(o.pendingDecryption === true ? { pendingDecryption: true } : {}),
+  };
+}
+
+function spamDto(v: unknown): Static<typeof SpamFactsDto> | null {
+  const o = obj(v);
+  if (o === null || (o.status !== 'checked' && o.status !== 'unchecked')) return null;
+  const checked = o.status === 'checked';
+  return {
+    status: o.status,
+    filter: str(o.filter) ?? 'unknown',
+    verdict: checked && (o.verdict === 'spam' || o.verdict === 'ham') ? o.verdict : null,
+    score: checked && typeof o.score === 'number' && Number.isFinite(o.score) ? o.score : null,
+    symbols: checked
+      ? arr(o.symbols).flatMap((x) => {
+          const sym = obj(x);
+          const name = str(sym?.name);
+          return sym === null || name === null || typeof sym.score !== 'number'
+            ? []
+            : [{ name, score: sym.score, description: str(sym.description) }];
+        })
+      : [],
+    at: str(checked ? o.checkedAt : o.since) ?? '',
   };
 }

@@ -1,4 +1,4 @@
-import type { TlsFacts } from '../mail/message.facts.ts';
+import type { SpamFacts, TlsFacts } from '../mail/message.facts.ts';
 
 /**
  * Port: the durable spool between SMTP acceptance and delivery into mailboxes. The SMTP server appends a message and
@@ -19,6 +19,8 @@ export interface SpoolTransport {
   clientIp: string;
   /** Name given in HELO/EHLO. */
   helo: string | null;
+  /** The spam filter's verdict at SMTP time (or `unchecked`), when a filter is configured. */
+  spam?: SpamFacts;
 }
 
 export interface SpoolEntryInput {

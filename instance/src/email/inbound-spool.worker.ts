@@ -272,6 +272,7 @@ export class InboundSpoolWorker {
         plaintextHops: chain.plaintextHops,
       },
       authentication,
+      ...(entry.transport.spam ? { spam: entry.transport.spam } : {}),
     };
   }
 

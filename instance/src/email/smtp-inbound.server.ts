@@ -3,6 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { TlsFacts } from '../mail/message.facts.ts';
+import type { SpamEnvelope } from '../spam/spam-filter.port.ts';
+import type { SpamScreening } from '../spam/spam.verdict.ts';
 import type { InboundSpool, SpoolRecipient } from './inbound-spool.port.ts';
 import { ClientLimits } from './smtp-inbound.limits.ts';
 import type { RecipientResolver } from './smtp-inbound.recipients.ts';
@@ -32,6 +34,11 @@ export interface SmtpInboundOptions {
   closeTimeoutMs?: number;
   onAccepted?: (bytes: number) => void;
   onRejected?: (reason: string) => void;
+  /**
+   * The spam filter's look at each message before it is spooled (spam/spam.service.ts): far beyond junk it is refused
+   * with the given 5xx; otherwise its verdict (or `unchecked`) is spooled with it. Absent: no filter, as before.
+   */
+  spam?: { screen(raw: Buffer, envelope: SpamEnvelope): Promise<SpamScreening> };
 }
 
 /** Max recipients per transaction (RFC 5321 §4.5.3.1.8 asks servers to accept at least 100). */
@@ -232,24 +239,42 @@ export class SmtpInboundServer {
       }
       const raw = Buffer.concat(chunks, bytes);
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-      this.options.spool
-        .append({
-          receivedAt: new Date(),
-          mailFrom,
-          recipients,
-          transport: {
-            tls: state.tls,
+      const helo = session.hostNameAppearsAs || null;
+      const screening: Promise<SpamScreening | null> = this.options.spam
+        ? this.options.spam.screen(raw, {
             clientIp: session.remoteAddress,
-            helo: session.hostNameAppearsAs || null,
-          },
-          raw,
+            helo,
+            mailFrom,
+            recipients: recipients.map((r) => r.address),
+          })
+        : Promise.resolve(null);
+      screening
+        .then((screened) => {
+          if (screened?.kind === 'reject') {
+            this.options.onRejected?.('spam');
+            this.options.logger.info({ score: screened.score }, 'message refused as spam');
+            return Promise.reject(smtpError(550, screened.reply));
+          }
+          return this.options.spool.append({
+            receivedAt: new Date(),
+            mailFrom,
+            recipients,
+            transport: {
+              tls: state.tls,
+              clientIp: session.remoteAddress,
+              helo,
+              ...(screened ? { spam: screened.facts } : {}),
+            },
+            raw,
+          });
         })
         .then(
           (id) => {
             this.options.onAccepted?.(bytes);
             callback(null, `2.0.0 Ok: queued as ${id}`);
           },
-          (e: Error) => {
+          (e: Error & { responseCode?: number }) => {
+            if (e.responseCode === 550) return callback(e);
             this.options.logger.error({ error: e.message }, 'spool append failed');
             callback(smtpError(451, '4.3.0 Local error in processing, try again later'));
           },

@@ -13,6 +13,7 @@ import { InboundSpoolWorker, type SpoolWorkerOptions } from './inbound-spool.wor
 import { systemDnsResolver, type DnsResolver } from './smtp-inbound.authentication.ts';
 import { createRecipientResolver } from './smtp-inbound.recipients.ts';
 import { SmtpInboundServer } from './smtp-inbound.server.ts';
+import type { SpamService } from '../spam/spam.service.ts';
 
 /** Inbound mail of a running instance: the SMTP server, its spool and the worker that drains it. */
 export interface InboundMail {
@@ -46,6 +47,8 @@ export async function startInboundMail(
     clock: Clock;
     /** The instance identity: its TLS certificate is what STARTTLS presents. */
     identity: () => Promise<Pick<InstanceIdentity, 'tls'>>;
+    /** The spam filter, when configured: each message is screened before it is spooled. */
+    spam?: Pick<SpamService, 'screen'> | null;
   },
   ingest: MessageIngest,
   logger: Logger,
@@ -71,7 +74,7 @@ export async function startInboundMail(
   });
   const rejected = new Counter({
     name: 'caliopen_smtp_in_rejected_total',
-    help: 'Refusals by reason (rcpt-550, rcpt-452, size, rate-limit, connections-per-ip).',
+    help: 'Refusals by reason (rcpt-550, rcpt-452, size, rate-limit, connections-per-ip, spam).',
     labelNames: ['reason'] as const,
     registers: [registry],
   });
@@ -131,6 +134,7 @@ export async function startInboundMail(
       acceptedBytes.inc(bytes);
     },
     onRejected: (reason) => rejected.inc({ reason }),
+    ...(services.spam ? { spam: services.spam } : {}),
   });
   let address;
   try {

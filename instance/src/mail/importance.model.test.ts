@@ -24,6 +24,7 @@ const base = (over: Partial<ImportanceFacts> = {}): ImportanceFacts => ({
   userTags: [],
   listId: null,
   authentication: PASS,
+  spamFilter: null,
   ...over,
 });
 
@@ -39,7 +40,7 @@ const factsArb: fc.Arbitrary<ImportanceFacts> = fc.record({
   senderIsContact: fc.boolean(),
   senderWrittenTo: fc.boolean(),
   repliesTo: fc.option(fc.constantFrom('<a@x>', '<b@y>'), { nil: null }),
-  feedback: fc.constantFrom(null, 'important' as const, 'junk' as const),
+  feedback: fc.constantFrom(null, 'important' as const, 'junk' as const, 'not-junk' as const),
   userTags: fc.array(fc.constantFrom('INBOX', 'sent', 'bounce', 'Family', 'work', '[Gmail]/Spam', 'INBOX.Drafts'), {
     maxLength: 4,
   }),
@@ -54,6 +55,7 @@ const factsArb: fc.Arbitrary<ImportanceFacts> = fc.record({
     }),
     { nil: null },
   ),
+  spamFilter: fc.constantFrom(null, 'spam' as const, 'ham' as const),
 });
 
 describe('importance model: the rules', () => {
@@ -141,6 +143,21 @@ describe('importance model: the rules', () => {
     assert.equal(level({ direction: 'outbound', feedback: 'junk' }), 'junk');
   });
 
+  test('the spam filter saying spam makes it junk on its own; a known sender lifts it to low only; ham changes nothing', () => {
+    assert.equal(level({ spamFilter: 'spam' }), 'junk');
+    assert.ok(ids({ spamFilter: 'spam' }).includes('spam.filter'));
+    assert.equal(level({ spamFilter: 'spam', senderIsContact: true }), 'low');
+    assert.equal(level({ spamFilter: 'ham' }), 'normal');
+    assert.equal(level({ spamFilter: 'spam', direction: 'outbound' }), 'normal', 'own mail is never filtered');
+  });
+
+  test('not junk: at least normal whatever the spam signals, never lower than without it', () => {
+    const spoofed = { spf: 'fail' as const, dmarc: { result: 'fail' as const, policy: 'reject' } };
+    assert.equal(level({ spamFilter: 'spam', authentication: spoofed, feedback: 'not-junk' }), 'normal');
+    assert.equal(level({ senderIsContact: true, feedback: 'not-junk' }), 'high');
+    assert.ok(ids({ spamFilter: 'spam', feedback: 'not-junk' }).includes('feedback.not-junk'));
+  });
+
   test('feedback overrides everything and says so', () => {
     const r = importanceOf(base({ senderIsContact: true, repliesTo: '<x@y>', feedback: 'junk' }));
     assert.equal(r.level, 'junk');
@@ -189,6 +206,12 @@ describe('importance model: laws (fast-check)', () => {
             importanceOf({ ...f, authentication: { ...auth, dmarc: { result: 'fail', policy: 'reject' } } }).level,
           ) <= clean,
         );
+        assert.ok(
+          value(importanceOf({ ...f, spamFilter: 'spam' }).level) <=
+            value(importanceOf({ ...f, spamFilter: null }).level),
+        );
+        const junkless = importanceOf({ ...f, feedback: null }).level;
+        assert.ok(value(importanceOf({ ...f, feedback: 'not-junk' }).level) >= Math.max(value(junkless), 0));
         const untagged = value(importanceOf({ ...f, userTags: [] }).level);
         assert.ok(value(importanceOf({ ...f, userTags: ['Family'] }).level) >= untagged);
       }),

@@ -22,8 +22,14 @@ export const IMPORTANCE_VALUES: Readonly<Record<ImportanceLevel, number>> = {
 /** The levels, most important first (the order `?sort=importance` lists discussions in). */
 export const IMPORTANCE_LEVELS: readonly ImportanceLevel[] = ['important', 'high', 'normal', 'low', 'junk'];
 
-/** What the user may say about a message: it is important, or it is junk. Overrides every other signal. */
-export type ImportanceFeedback = 'important' | 'junk';
+/**
+ * What the user may say about a message: it is important, or it is junk (both override every other signal), or it is
+ * not junk (a floor: at least normal, whatever the spam signals said). Junk and not junk also teach the instance's
+ * spam filter when one is configured (spam/spam.service.ts).
+ */
+export type ImportanceFeedback = 'important' | 'junk' | 'not-junk';
+
+export const IMPORTANCE_FEEDBACK: readonly ImportanceFeedback[] = ['important', 'junk', 'not-junk'];
 
 /** The level of a stored integer; values outside -2..2 are clamped, anything that is not a number is normal. */
 export function importanceLevelOf(value: number): ImportanceLevel {
@@ -59,6 +65,11 @@ export interface ImportanceFacts {
    * was verified (local delivery, IMAP import): then no spam verdict applies.
    */
   authentication: { spf: SpfResult; dmarc: { result: DmarcResult; policy: string | null } } | null;
+  /**
+   * The instance's spam filter's verdict (`facts.spam`, when it checked the message: rspamd's score against
+   * `spam.junkScore`), or null when no filter checked it (none configured, not by SMTP, or still unchecked).
+   */
+  spamFilter: 'spam' | 'ham' | null;
 }
 
 export interface ImportanceReason {
@@ -84,6 +95,7 @@ export const IMPORTANCE_WEIGHTS = {
   replyToYou: 2,
   dmarcFail: -4,
   spfFail: -2,
+  spamFilter: -4,
   feedback: 10,
 } as const;
 
@@ -152,7 +164,7 @@ const atMost = (a: ImportanceLevel, cap: ImportanceLevel) => (IMPORTANCE_VALUES[
  *
  * 1. **Spam verdicts** (verified facts only): DMARC `fail` on a domain whose policy is `reject` or `quarantine`
  *    (the domain owner says such mail is not theirs) counts -4 (junk on its own); SPF `fail` (a hard fail, not
- *    softfail) counts -2 (low on its own).
+ *    softfail) counts -2 (low on its own); the instance's spam filter saying spam (rspamd) counts -4 (junk on its own).
  * 2. **Known sender**: the sender is a contact the user created or kept, or an address the account has written
  *    to: +2 (high on its own). Not counted when DMARC failed (whatever the policy): the From address was not
  *    proven, and a spoofer must not borrow a contact's standing.
@@ -161,7 +173,8 @@ const atMost = (a: ImportanceLevel, cap: ImportanceLevel) => (IMPORTANCE_VALUES[
  * 4. The sum gives the level: >= 4 important, >= 2 high, <= -4 junk, <= -2 low, else normal.
  * 5. **User tags**: any tag the user chose makes it at least normal.
  * 6. **Mailing list** (List-Id): at most normal.
- * 7. **Feedback** from the user (`important` or `junk`) overrides everything above.
+ * 7. **Feedback** from the user (`important` or `junk`) overrides everything above; `not-junk` makes it at least
+ *    normal.
  *
  * The account's own outbound mail is normal (only feedback changes it). A known sender or a reply never lowers the
  * level; a spam verdict never raises it (checked by property tests).
@@ -189,6 +202,10 @@ export function importanceOf(facts: ImportanceFacts): Importance {
         id: 'spam.spf',
         evidence: "SPF failed: the sending server is not one the sender's domain allows.",
       });
+    }
+    if (facts.spamFilter === 'spam') {
+      score += IMPORTANCE_WEIGHTS.spamFilter;
+      reasons.push({ id: 'spam.filter', evidence: 'The spam filter scored it as spam.' });
     }
     if (facts.senderIsContact || facts.senderWrittenTo) {
       if (dmarcFailed) {
@@ -221,7 +238,10 @@ export function importanceOf(facts: ImportanceFacts): Importance {
     level = atMost(level, 'normal');
     reasons.push({ id: 'list', evidence: `Mailing-list mail (${facts.listId}): at most normal.` });
   }
-  if (facts.feedback !== null) {
+  if (facts.feedback === 'not-junk') {
+    level = atLeast(level, 'normal');
+    reasons.push({ id: 'feedback.not-junk', evidence: 'You marked it not junk: at least normal.' });
+  } else if (facts.feedback !== null) {
     score += facts.feedback === 'important' ? IMPORTANCE_WEIGHTS.feedback : -IMPORTANCE_WEIGHTS.feedback;
     level = facts.feedback;
     reasons.push({ id: `feedback.${facts.feedback}`, evidence: `You marked it ${facts.feedback}.` });

@@ -63,11 +63,40 @@ export interface FederationFacts {
   e2e: boolean;
 }
 
+/**
+ * What the instance's spam filter (spam/, rspamd) said of an inbound message, kept as `facts.spam`. Absent when no
+ * filter is configured or the message did not come by SMTP. Not a Privacy Index fact: it decides importance (junk),
+ * never how private the message is (docs/adr/0020-central-spam-filtering-with-rspamd.md).
+ */
+export type SpamFacts =
+  | {
+      status: 'checked';
+      /** Which filter answered ('rspamd'). */
+      filter: string;
+      /** Our reading of its score against the instance's thresholds (spam.junkScore). */
+      verdict: 'spam' | 'ham';
+      score: number;
+      /** The filter's own action word, for explanation only. */
+      action: string;
+      /** The rules that fired, highest weight first (bounded). */
+      symbols: { name: string; score: number; description: string | null }[];
+      checkedAt: string;
+    }
+  | {
+      /** The filter could not answer when the message arrived: filed anyway, checked again later (queue 'spam-check'). */
+      status: 'unchecked';
+      filter: string;
+      reason: string;
+      since: string;
+    };
+
 export interface MessageFacts {
   transport: TransportFacts | null;
   authentication: AuthenticationFacts | null;
   /** Only for messages received over the federation. */
   federation?: FederationFacts;
+  /** Only when a spam filter is configured and the message came by SMTP. */
+  spam?: SpamFacts;
 }
 
 /** Facts of a message that never left this instance (composed here, or delivered locally). */

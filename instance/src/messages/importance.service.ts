@@ -1,6 +1,7 @@
 import type { Storage } from '../database/storage.port.ts';
 import { MAX_SENT_LOOKUP } from './correspondence.repository.ts';
 import {
+  IMPORTANCE_FEEDBACK,
   importanceOf,
   IMPORTANCE_VALUES,
   type ImportanceFacts,
@@ -19,7 +20,7 @@ import { headerValues, readHeaderBlock } from '../mail/mime-headers.ts';
  * What is kept in `Message.facts.importance` (the "importance section"):
  * - `repliesTo`: the Message-ID of the account's own message this one answers, found once at ingest (a fact about
  *   the message as it arrived);
- * - `feedback` / `feedbackAt`: the user's word (`important`, `junk`, or null once cleared) and when it was given —
+ * - `feedback` / `feedbackAt`: the user's word (`important`, `junk`, `not-junk`, or null once cleared) and when it was given —
  *   durable, so every recomputation keeps it;
  * - `reasons`: the model's explanation at the last computation (shown on `GET /api/v1/messages/:id`).
  * Whether the sender is a known contact is looked up again at every computation (the user may add the contact later).
@@ -46,7 +47,7 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 export function importanceSectionOf(facts: Record<string, unknown>): ImportanceSection {
   const s = obj(facts.importance);
   if (s === null) return { ...EMPTY_IMPORTANCE_SECTION };
-  const feedback = s.feedback === 'important' || s.feedback === 'junk' ? s.feedback : null;
+  const feedback = IMPORTANCE_FEEDBACK.find((f) => f === s.feedback) ?? null;
   const reasons = Array.isArray(s.reasons)
     ? s.reasons.flatMap((r) => {
         const o = obj(r);
@@ -68,6 +69,13 @@ function authenticationOf(facts: Record<string, unknown>): ImportanceFacts['auth
     spf: spf as SpfResult,
     dmarc: { result: (str(dmarc?.result) ?? 'none') as DmarcResult, policy: str(dmarc?.policy) },
   };
+}
+
+/** The spam filter's verdict recorded with the message (`facts.spam`), or null when it was not checked. */
+function spamVerdictOf(facts: Record<string, unknown>): 'spam' | 'ham' | null {
+  const s = obj(facts.spam);
+  if (s === null || s.status !== 'checked') return null;
+  return s.verdict === 'spam' ? 'spam' : s.verdict === 'ham' ? 'ham' : null;
 }
 
 const MESSAGE_ID = /<([^<>\s]{1,996})>/g;
@@ -133,6 +141,7 @@ export async function importanceFactsOf(storage: Storage, m: Message): Promise<I
     userTags: m.tags,
     listId: str(obj(m.facts.mime)?.listId),
     authentication: authenticationOf(m.facts),
+    spamFilter: spamVerdictOf(m.facts),
   };
 }
 

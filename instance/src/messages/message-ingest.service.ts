@@ -446,6 +446,7 @@ export class MessageIngestService implements MessageIngest {
             transport: request.facts?.transport ?? null,
             authentication: request.facts?.authentication ?? null,
             ...(request.facts?.federation ? { federation: request.facts.federation } : {}),
+            ...(request.facts?.spam ? { spam: request.facts.spam } : {}),
             ...(openpgp !== null ? { openpgp } : {}),
             mime: {
               parsed: parsed.problem === null,

@@ -90,7 +90,7 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
       schema: {
         tags: ['messages'],
         summary:
-          'Mark read or unread, archive, set tags, soft-delete (`deleted: true`, purged after the retention period) or restore; mark important or junk (`importance`).',
+          'Mark read or unread, archive, set tags, soft-delete (`deleted: true`, purged after the retention period) or restore; mark important, junk or not junk (`importance`; junk and not junk also teach the spam filter when one is configured).',
         params: IdParams,
         body: Type.Object(
           {
@@ -99,9 +99,9 @@ export const messageRoutes: FastifyPluginAsync<{ messages: MessageService; priva
             tags: Type.Optional(Type.Array(Tag, { maxItems: MAX_INGEST_TAGS, description: 'Replaces the tags.' })),
             deleted: Type.Optional(Type.Boolean()),
             importance: Type.Optional(
-              Type.Union([Type.Literal('important'), Type.Literal('junk'), Type.Null()], {
+              Type.Union([Type.Literal('important'), Type.Literal('junk'), Type.Literal('not-junk'), Type.Null()], {
                 description:
-                  'Your word on this message: overrides the computed importance (and moves its discussion); null withdraws it.',
+                  'Your word on this message: `important` and `junk` override the computed importance (and move its discussion), `not-junk` makes it at least normal; null withdraws it. Junk and not junk are taught to the spam filter.',
               }),
             ),
           },

@@ -12,6 +12,7 @@ import { cleanTags } from './message-ingest.service.ts';
 import type { ImportanceFeedback } from '../mail/importance.model.ts';
 import { assessImportance, withFeedback } from './importance.service.ts';
 import type { Message, MessageFlags } from '../mail/message.entity.ts';
+import type { SpamFacts } from '../mail/message.facts.ts';
 import { attachmentOf, parseMessage, type ParsedAttachment, type ParsedMessage } from '../mail/message.parser.ts';
 import type { EventPublisher } from '../shared/event-bus.ts';
 import type { MessageEvents } from './message.events.ts';
@@ -164,6 +165,35 @@ export class MessageService {
       messageId: id,
       conversationId: after.conversationId,
     });
+    if (patch.importance !== undefined)
+      await this.deps.events?.publish('message.feedback', { accountId, messageId: id, feedback: patch.importance });
+    return after;
+  }
+
+  /**
+   * Records the spam filter's verdict on a message filed unchecked (spam/spam.service.ts) and moves its importance
+   * (and its discussion's) accordingly. Resolves null when the message is gone meanwhile.
+   */
+  async recordSpamVerdict(accountId: string, id: string, spam: SpamFacts): Promise<Message | null> {
+    const { storage, conversations, locks } = this.deps;
+    const after = await locks.run(accountId, async () => {
+      const current = await storage.messages.get(accountId, id);
+      if (current === null) return null;
+      const assessed = await assessImportance(storage, { ...current, facts: { ...current.facts, spam } });
+      const next = await storage.messages.updateFlags(accountId, id, {
+        importance: assessed.importance,
+        facts: assessed.facts,
+      });
+      if (next === null) return null;
+      await conversations.recordImportance(current, next);
+      return next;
+    });
+    if (after !== null)
+      await this.deps.events?.publish('message.updated', {
+        accountId,
+        messageId: id,
+        conversationId: after.conversationId,
+      });
     return after;
   }
 

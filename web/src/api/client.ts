@@ -19,6 +19,7 @@ import type {
   MessageDetail,
   MessageLimits,
   MessageSummary,
+  ImportanceFeedback,
   Page,
   PeerInstance,
   Problem,
@@ -221,6 +222,11 @@ export class ApiClient {
 
   markRead(id: string): Promise<unknown> {
     return this.request('PATCH', `/api/v1/messages/${encodeURIComponent(id)}`, { read: true });
+  }
+
+  /** Your word on a message: junk, not junk (both teach the instance's spam filter), important; null withdraws it. */
+  setImportance(id: string, importance: ImportanceFeedback | null): Promise<MessageSummary> {
+    return this.request('PATCH', `/api/v1/messages/${encodeURIComponent(id)}`, { importance });
   }
 
   messageHtml(id: string): Promise<HtmlBody> {

@@ -121,12 +121,27 @@ export interface FederationFacts {
   receipt?: boolean;
 }
 
+/** The instance's spam filter (rspamd) on a received message; `unchecked`: it could not answer yet. */
+export interface SpamFacts {
+  status: 'checked' | 'unchecked';
+  filter: string;
+  verdict: 'spam' | 'ham' | null;
+  score: number | null;
+  symbols: { name: string; score: number; description: string | null }[];
+  at: string;
+}
+
 export interface MessageFacts {
   transport: TransportFacts | null;
   authentication: AuthenticationFacts | null;
   openpgp: OpenPgpFacts | null;
   federation: FederationFacts | null;
+  /** Absent from instances without a spam filter (and older ones). */
+  spam?: SpamFacts | null;
 }
+
+/** The user's word on a message (PATCH /api/v1/messages/:id `importance`): junk and not junk teach the spam filter. */
+export type ImportanceFeedback = 'important' | 'junk' | 'not-junk';
 
 export interface MessageDetail extends Omit<MessageSummary, 'pi'> {
   pi: PiBreakdown;

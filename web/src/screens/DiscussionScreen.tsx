@@ -1,7 +1,7 @@
 import { type RefObject, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiClient } from '../api/client.ts';
-import type { Discussion, MessageDetail, MessageSummary, Participant, PeerInstance } from '../api/types.ts';
+import type { Discussion, MessageDetail, MessageSummary, Participant, PeerInstance, SpamFacts } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
@@ -301,14 +301,81 @@ function MessageView({
       {detail && detail.attachments.length > 0 && (
         <AttachmentList items={detail.attachments} load={(index) => api.attachment(m.id, index)} />
       )}
+      {m.direction === 'inbound' && detail?.facts.spam && <SpamVerdict spam={detail.facts.spam} />}
       {m.direction === 'inbound' && (
         <div className="message-actions">
           <button type="button" className="button-secondary" onClick={() => navigate(`/reply/${m.id}`)}>
             {t('discussion.reply')}
           </button>
+          <JunkButton id={m.id} importance={m.importance} />
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * Junk / not junk: the user's word on a received message (PATCH importance). It moves the message (junk importance,
+ * or at least normal) and teaches the instance's spam filter; what happened is said in a polite live region.
+ */
+function JunkButton({ id, importance }: { id: string; importance: MessageSummary['importance'] }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [current, setCurrent] = useState(importance);
+  const [said, setSaid] = useState<'junk' | 'not-junk' | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const word = current === 'junk' ? 'not-junk' : 'junk';
+  const mark = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const updated = await api.setImportance(id, word);
+      setCurrent(updated.importance);
+      setSaid(word);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" className="button-secondary" disabled={busy} onClick={mark}>
+        {t(word === 'junk' ? 'discussion.junk' : 'discussion.notJunk')}
+      </button>
+      <span className="small muted" role="status">
+        {said === 'junk' ? t('discussion.markedJunk') : said === 'not-junk' ? t('discussion.markedNotJunk') : ''}
+      </span>
+      {error !== null && <ProblemMessage error={error} />}
+    </>
+  );
+}
+
+/** What the instance's spam filter said of a received message, and the rules that counted (highest weight first). */
+function SpamVerdict({ spam }: { spam: SpamFacts }) {
+  const { t, i18n } = useTranslation();
+  if (spam.status === 'unchecked' || spam.verdict === null)
+    return <p className="spam-verdict small muted">{t('discussion.spamUnchecked')}</p>;
+  const number = new Intl.NumberFormat(i18n.language, { maximumFractionDigits: 1 });
+  const rules = spam.symbols.filter((s) => s.score !== 0).slice(0, 12);
+  return (
+    <details className={`spam-verdict small spam-${spam.verdict}`}>
+      <summary>{t(`discussion.spamVerdict_${spam.verdict}`, { score: number.format(spam.score ?? 0) })}</summary>
+      {rules.length > 0 && (
+        <>
+          <p className="muted">{t('discussion.spamRules')}</p>
+          <ul className="spam-rules">
+            {rules.map((r) => (
+              <li key={r.name}>
+                <code>{r.name}</code> ({r.score > 0 ? '+' : ''}
+                {number.format(r.score)}){r.description ? ` — ${r.description}` : ''}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </details>
   );
 }
 
