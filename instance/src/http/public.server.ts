@@ -51,7 +51,9 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 /**
  * The instance's public HTTPS face, presenting the instance certificate: what registries and peer instances fetch
  * (the signed descriptor, the registry's domain-control challenge, the federation prekeys and inbox).
- * Nothing here is per-user; nothing here needs a login.
+ * Nothing here is per-user; nothing here needs a login. Bounded against anonymous exhaustion (ADR 0023): header,
+ * request and idle timeouts, a request allowance per client address, bodies read only up to 16 KiB except the
+ * inbox's, which reads one only from an authenticated peer (inbox.routes.ts).
  */
 export async function buildPublicServer(options: PublicServerOptions) {
   const limits = options.limits ?? DEFAULT_PUBLIC_FACE_LIMITS;
@@ -85,7 +87,8 @@ export async function buildPublicServer(options: PublicServerOptions) {
   app.addHook('onRequest', async (request, reply) => {
     const wait = perIp.take(request.ip);
     if (wait === 0) return;
-    options.logger.info({ code: 'peer_rate_limited' }, 'public face request refused: too many from one address');
+    // Debug only: a flood must not become a flood of log lines.
+    options.logger.debug({ code: 'peer_rate_limited' }, 'public face request refused: too many from one address');
     const status = FEDERATION_HTTP_ERRORS.peer_rate_limited.status;
     await reply
       .code(status)
