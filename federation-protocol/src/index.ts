@@ -191,9 +191,11 @@ export {
   MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS,
   REQUEST_JWS_TYPE,
   REQUEST_SIGNATURE_HEADER,
+  checkRequestDigest,
   contentSha256,
   signRequest,
   verifyRequest,
+  verifyRequestHeader,
 } from './request-signature.ts';
 export type {
   ReceivedRequest,

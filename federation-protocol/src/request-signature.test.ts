@@ -6,9 +6,11 @@ import type { ErrorCode, Result } from './errors.ts';
 import {
   MAX_REQUEST_SIGNATURE_LIFETIME_SECONDS,
   REQUEST_JWS_TYPE,
+  checkRequestDigest,
   contentSha256,
   signRequest,
   verifyRequest,
+  verifyRequestHeader,
 } from './request-signature.ts';
 import type { ReceivedRequest, VerifyRequestOptions } from './request-signature.ts';
 import { alpha, beta, flipBase64UrlChar, gamma, signWithHeader } from './testing/federation-fixtures.ts';
@@ -75,6 +77,31 @@ describe('request signatures', () => {
     assert.ok(
       (await verifyRequest(request(` ${signature} `), options)).ok,
       'surrounding spaces of a header value are ignored',
+    );
+  });
+
+  it('verify the header before any body is read, then the body against the digest it covers', async () => {
+    const signature = await signed();
+    const header = await verifyRequestHeader({ method: 'POST', path, signature }, options);
+    assert.ok(header.ok, header.ok ? '' : header.error.message);
+    assert.equal(header.value.instance, alpha.domain);
+    assert.ok(checkRequestDigest(header.value, body).ok);
+    assertCode(checkRequestDigest(header.value, utf8Encode('another body')), 'request_signature_digest_mismatch');
+    // Everything but the digest is refused from the header alone: an unknown signer never gets to send a body.
+    assertCode(
+      await verifyRequestHeader({ method: 'POST', path, signature: undefined }, options),
+      'request_signature_missing',
+    );
+    assertCode(
+      await verifyRequestHeader({ method: 'POST', path, signature: await signed({}, strangerKey) }, options),
+      'request_signature_bad',
+    );
+    assertCode(
+      await verifyRequestHeader(
+        { method: 'POST', path, signature: await signed({ instance: 'nobody.caliopen.test' }) },
+        options,
+      ),
+      'peer_unknown',
     );
   });
 

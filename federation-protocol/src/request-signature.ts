@@ -123,6 +123,20 @@ export async function verifyRequest(
   request: ReceivedRequest,
   options: VerifyRequestOptions,
 ): Promise<Result<VerifiedRequest>> {
+  const verified = await verifyRequestHeader(request, options);
+  if (!verified.ok) return verified;
+  return checkRequestDigest(verified.value, request.body);
+}
+
+/**
+ * Steps 1 to 7 of verifyRequest, without the body: what a server checks before it reads a body at all, so that an
+ * anonymous or unknown client never makes it buffer one. The body is then read (capped for the authenticated signer)
+ * and checked with checkRequestDigest. Never throws on hostile input.
+ */
+export async function verifyRequestHeader(
+  request: Omit<ReceivedRequest, 'body'>,
+  options: VerifyRequestOptions,
+): Promise<Result<VerifiedRequest>> {
   const header = request.signature;
   if (header === undefined || header === '' || (Array.isArray(header) && header.length === 0)) {
     return fail('request_signature_missing', 'The request carries no Caliopen-Signature header.');
@@ -175,10 +189,15 @@ export async function verifyRequest(
     what: 'request signature',
   });
   if (!verified.ok) return verified;
-  if (contentSha256(request.body) !== claims.contentSha256) {
+  return ok({ instance: claims.iss, kid: verified.value.kid, claims });
+}
+
+/** Step 8 of verifyRequest: the body as received is the one the verified signature covers. */
+export function checkRequestDigest(verified: VerifiedRequest, body: Uint8Array): Result<VerifiedRequest> {
+  if (contentSha256(body) !== verified.claims.contentSha256) {
     return fail('request_signature_digest_mismatch', 'The body is not the one the request signature covers.');
   }
-  return ok({ instance: claims.iss, kid: verified.value.kid, claims });
+  return ok(verified);
 }
 
 function parseClaims(input: unknown): Result<RequestSignatureClaims> {

@@ -235,6 +235,10 @@ export function startFederation(deps: FederationDeps): RunningFederation {
     clock: deps.clock,
     logger,
     directory: deps.directory,
+    // Test hook: a crash between the replay claim and the filing (tests/e2e/public-face-hardening.test.ts).
+    ...(process.env['NODE_ENV'] === 'test' && process.env['CALIOPEN_TEST_CRASH_AT'] === 'inbox-claimed'
+      ? { afterClaim: () => process.kill(process.pid, 'SIGKILL') }
+      : {}),
   };
   return {
     inbox,

@@ -30,6 +30,20 @@ export const InstanceConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535 }),
         /** The base URL peers and registries reach it by (default https://<domain>[:port]). */
         publicUrl: Type.Optional(Type.String({ pattern: '^https://[^/?#]+$' })),
+        /** A request's headers must be complete this long after its first byte (slow-drip clients are cut). */
+        headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+        /** A whole request, body included, must be received this long after its first byte. */
+        requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+        /** A connection silent this long is closed (TLS handshake included). */
+        idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+        /** A kept-alive connection waits this long for its next request. */
+        keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+        /** Requests per client IP address: a burst, refilled per second (every route; beyond: 429 peer_rate_limited). */
+        ipBurst: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        ipPerSecond: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        /** Authenticated federation requests per peer instance: a burst, refilled per second (429 peer_rate_limited). */
+        peerBurst: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        peerPerSecond: Type.Integer({ minimum: 1, maximum: 100_000 }),
       },
       { additionalProperties: false },
     ),
@@ -267,7 +281,19 @@ export type InstanceConfig = Static<typeof InstanceConfigSchema>;
 
 export const DEFAULTS = {
   http: { host: '127.0.0.1', port: 8080, trustProxy: false, bodyLimitBytes: 1024 * 1024 },
-  https: { enabled: true, host: '127.0.0.1', port: 8443 },
+  https: {
+    enabled: true,
+    host: '127.0.0.1',
+    port: 8443,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 120_000,
+    idleTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 5_000,
+    ipBurst: 300,
+    ipPerSecond: 50,
+    peerBurst: 200,
+    peerPerSecond: 30,
+  },
   storage: { engine: 'sqlite' },
   search: { engine: 'sqlite' },
   queue: { engine: 'sqlite' },
@@ -324,6 +350,14 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_HTTPS_HOST: { path: 'https.host', kind: 'string' },
   CALIOPEN_HTTPS_PORT: { path: 'https.port', kind: 'integer' },
   CALIOPEN_PUBLIC_URL: { path: 'https.publicUrl', kind: 'string' },
+  CALIOPEN_HTTPS_HEADERS_TIMEOUT_MS: { path: 'https.headersTimeoutMs', kind: 'integer' },
+  CALIOPEN_HTTPS_REQUEST_TIMEOUT_MS: { path: 'https.requestTimeoutMs', kind: 'integer' },
+  CALIOPEN_HTTPS_IDLE_TIMEOUT_MS: { path: 'https.idleTimeoutMs', kind: 'integer' },
+  CALIOPEN_HTTPS_KEEP_ALIVE_TIMEOUT_MS: { path: 'https.keepAliveTimeoutMs', kind: 'integer' },
+  CALIOPEN_HTTPS_IP_BURST: { path: 'https.ipBurst', kind: 'integer' },
+  CALIOPEN_HTTPS_IP_PER_SECOND: { path: 'https.ipPerSecond', kind: 'integer' },
+  CALIOPEN_HTTPS_PEER_BURST: { path: 'https.peerBurst', kind: 'integer' },
+  CALIOPEN_HTTPS_PEER_PER_SECOND: { path: 'https.peerPerSecond', kind: 'integer' },
   CALIOPEN_STORAGE: { path: 'storage.engine', kind: 'string' },
   CASSANDRA_CONTACT_POINTS: { path: 'storage.cassandra.contactPoints', kind: 'list' },
   CASSANDRA_LOCAL_DC: { path: 'storage.cassandra.localDataCenter', kind: 'string' },

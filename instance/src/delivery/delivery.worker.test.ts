@@ -15,6 +15,7 @@ import {
   generateEd25519KeyPair,
   generatePrekey,
   signPrekey,
+  signReceipt,
 } from '@caliopen/federation-protocol';
 import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { freePort, waitFor } from '../../../tests/support/net.ts';
@@ -373,7 +374,7 @@ describe('the delivery worker', () => {
   describe('with the federation transport and a TLS server playing the peer', () => {
     let peer: TestTlsServer;
     /** What the peer's inbox answers, per request (the test writes it). */
-    let inboxAnswers: { status: number; code: string }[] = [];
+    let inboxAnswers: { status: number; code: string; receipt?: string }[] = [];
     let posts = 0;
     const peerSigning = generateEd25519KeyPair();
     let info: PeerInfo;
@@ -391,7 +392,7 @@ describe('the delivery worker', () => {
         const answer = inboxAnswers.shift() ?? { status: 503, code: 'replay_store_full' };
         return {
           status: answer.status,
-          body: JSON.stringify({ code: answer.code }),
+          body: JSON.stringify({ code: answer.code, ...(answer.receipt ? { receipt: answer.receipt } : {}) }),
           headers: { 'content-type': 'application/json' },
         };
       });
@@ -439,16 +440,33 @@ describe('the delivery worker', () => {
       assert.match(bounce, /the peer refused it: recipient_unknown/);
     });
 
-    test('a temporary refusal (peer_rate_limited) is retried with the same envelope id; "done" then counts as delivered', async () => {
+    test('a temporary refusal (peer_rate_limited) is retried with the same envelope id; "done" counts as delivered only with its receipt', async () => {
       const transport = await federation();
       const seen: FederationJob[] = [];
       start({
         name: transport.name,
-        attempt: (job, copy) => {
+        attempt: async (job, copy) => {
           seen.push(structuredClone(job));
+          // The third attempt: the peer now answers "already accepted" with the receipt it issued for this envelope.
+          const envelopeId = (job as FederationJob).envelopeIds?.['bob@peer.test'];
+          if (job.attempt === 3 && envelopeId)
+            inboxAnswers.push({
+              status: 409,
+              code: 'envelope_replayed',
+              receipt: await signReceipt(
+                {
+                  envelopeId,
+                  to: { instance: 'peer.test', local: 'bob' },
+                  receivedAt: Math.floor(Date.now() / 1000),
+                  status: 'delivered',
+                },
+                peerSigning,
+              ),
+            });
           return transport.attempt(job, copy);
         },
       });
+      // 409 without a receipt: the peer may hold a claim whose message it never filed (a crash): not delivered yet.
       inboxAnswers = [
         { status: 429, code: 'peer_rate_limited' },
         { status: 409, code: 'envelope_replayed' },
@@ -457,17 +475,15 @@ describe('the delivery worker', () => {
       const job = await sentCopy('peer.test', ['bob@peer.test']);
       await run('federation', job);
       await waitFor(async () => facts.length === 1 && (await idle(FEDERATION_OUT_QUEUE)));
-      assert.equal(posts, 2, 'retried once');
+      assert.equal(posts, 3, 'retried after the 429 and after the 409 without a receipt');
       assert.deepEqual(
         seen.map((j) => j.attempt),
-        [1, 2],
+        [1, 2, 3],
       );
-      assert.ok(
-        seen[1]!.envelopeIds?.['bob@peer.test'],
-        'the retry carries the envelope id drawn on the first attempt',
-      );
+      const ids = seen.map((j) => j.envelopeIds?.['bob@peer.test']);
+      assert.ok(ids[1] && ids[1] === ids[2], 'every retry carries the envelope id drawn on the first attempt');
       assert.equal(facts[0]!.via, 'federation');
-      assert.equal(facts[0]!.federation?.receiptVerified, false, 'no receipt came with "done"');
+      assert.equal(facts[0]!.federation?.receiptVerified, true, 'delivered on the receipt that came with "done"');
       assert.deepEqual(ingest.bouncesFor(job.accountId), []);
     });
 

@@ -294,7 +294,13 @@ export class FederationTransport implements Transport<FederationJob> {
             : failed('5.7.0', what, answer, code || undefined);
         switch (known.senderAction) {
           case 'done': {
-            return delivered('already delivered over the federation', answer, await checkReceipt());
+            // "Already accepted" counts only with the receipt issued then: without one, the peer may hold the claim of
+            // an earlier attempt whose message it never filed (a crash between the two): retried, same envelope id,
+            // until a receipt comes (SPEC.md §9; docs/adr/0023-public-face-hardening.md).
+            const receipt = await checkReceipt();
+            if (receipt === null)
+              return deferred('4.7.0', 'the peer says it already accepted it but gave no valid receipt', answer, code);
+            return delivered('already delivered over the federation (receipt verified)', answer, receipt);
           }
           case 'reseal':
             // The peer rotated or dropped that prekey: fetch its list again.

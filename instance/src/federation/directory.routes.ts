@@ -13,6 +13,7 @@ import {
 } from '@caliopen/federation-protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { TokenBuckets, type RateAllowance } from '../shared/token-bucket.ts';
 import { authenticatePeer, type PeerLookup } from './peer-auth.ts';
 
 /** What the key directory and trust sharing answer from (federation.wiring.ts fills it from the services). */
@@ -26,39 +27,9 @@ export interface DirectorySource {
 }
 
 /** The recipient check's allowance per asking instance: a burst, refilled over time (SPEC.md §12.1). */
-export interface RecipientCheckRate {
-  burst: number;
-  perSecond: number;
-}
+export type RecipientCheckRate = RateAllowance;
 
 export const DEFAULT_RECIPIENT_CHECK_RATE: RecipientCheckRate = { burst: 30, perSecond: 1 };
-
-/** A token bucket per asking instance, in memory (bounded: the feed lists the askers, at most a few thousand). */
-export class PeerRateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(
-    private readonly rate: RecipientCheckRate,
-    private readonly nowMs: () => number,
-    private readonly maxPeers = 10_000,
-  ) {}
-
-  /** Takes one token for `peer`: 0 when allowed, else the seconds to wait before the next one. */
-  take(peer: string): number {
-    const now = this.nowMs();
-    const b = this.buckets.get(peer) ?? { tokens: this.rate.burst, at: now };
-    b.tokens = Math.min(this.rate.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.rate.perSecond);
-    b.at = now;
-    this.buckets.delete(peer);
-    this.buckets.set(peer, b);
-    while (this.buckets.size > this.maxPeers) this.buckets.delete(this.buckets.keys().next().value!);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.rate.perSecond));
-  }
-}
 
 export interface DirectoryRouteDeps {
   domain: string;
@@ -69,6 +40,8 @@ export interface DirectoryRouteDeps {
   logger: Pick<Logger, 'info'>;
   /** The recipient check's allowance per peer (DEFAULT_RECIPIENT_CHECK_RATE). */
   recipientCheckRate?: RecipientCheckRate;
+  /** Every authenticated request's allowance per peer, shared with the inbox (429 peer_rate_limited beyond). */
+  peerLimiter?: Pick<TokenBuckets, 'take'>;
 }
 
 const EMPTY = new Uint8Array();
@@ -95,7 +68,14 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: DirectoryRou
   ): Promise<{ now: number; peer: string } | null> => {
     const now = deps.nowSeconds();
     const auth = await authenticatePeer(request, EMPTY, { domain: deps.domain, now, peers: deps.peers });
-    if (auth.ok) return { now, peer: auth.domain };
+    if (auth.ok) {
+      const wait = deps.peerLimiter?.take(auth.domain) ?? 0;
+      if (wait === 0) return { now, peer: auth.domain };
+      deps.logger.info({ peer: auth.domain, code: 'peer_rate_limited' }, `federation ${what} request refused`);
+      reply.header('retry-after', String(wait));
+      problem(reply, 'peer_rate_limited', `Too many requests from one instance; retry in ${wait} s.`);
+      return null;
+    }
     deps.logger.info({ peer: auth.domain, code: auth.code }, `federation ${what} request refused`);
     problem(reply, auth.code, auth.message);
     return null;
@@ -134,7 +114,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, deps: DirectoryRou
 
   // The recipient check (SPEC.md §12.1): yes or no for one local part, to labelled peers only, rate-limited per peer.
   const rate = deps.recipientCheckRate ?? DEFAULT_RECIPIENT_CHECK_RATE;
-  const limiter = new PeerRateLimiter(rate, () => deps.nowSeconds() * 1000);
+  const limiter = new TokenBuckets(rate, () => deps.nowSeconds() * 1000);
   app.get<{ Params: { local: string } }>(`${RECIPIENT_CHECK_PATH_PREFIX}:local`, async (request, reply) => {
     const authed = await authenticate(request, reply, 'recipient check');
     if (authed === null) return reply;

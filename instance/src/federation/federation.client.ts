@@ -65,7 +65,9 @@ function agentFor(pin: string): Agent {
       first.destroy();
       agents.delete(oldest);
     }
-    agent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 4, timeout: 30_000 });
+    // No TLS session resumption: a resumed session shows no peer certificate, and the pin is checked on every
+    // connection (a peer closes connections after a refusal or an idle keep-alive).
+    agent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 4, timeout: 30_000, maxCachedSessions: 0 });
     agents.set(pin, agent);
   }
   return agent;

@@ -1,5 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import {
+  checkRequestDigest,
   ENVELOPE_MEDIA_TYPE,
   ERROR_CODES as PROTOCOL_ERRORS,
   FEDERATION_HTTP_ERRORS,
@@ -22,7 +23,8 @@ import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { authorsOf } from '../mail/message.parser.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { registerDirectoryRoutes, type DirectorySource } from './directory.routes.ts';
-import { authenticatePeer, type PeerLookup } from './peer-auth.ts';
+import { TokenBuckets, type RateAllowance } from '../shared/token-bucket.ts';
+import { authenticatePeerHeader, type PeerAuthentication, type PeerLookup } from './peer-auth.ts';
 import { signingKeyOf, type PrekeyStore } from './prekey.store.ts';
 import type { ReplayRepository } from './replay.repository.ts';
 
@@ -43,7 +45,19 @@ export interface InboxDeps {
   maxEnvelopeBytes?: number;
   /** The key directory and trust sharing (directory.routes.ts); absent: not served. */
   directory?: DirectorySource;
+  /** Authenticated requests per peer instance (inbox and key directory), beyond: 429 peer_rate_limited. */
+  peerRate?: RateAllowance;
+  /**
+   * Test hook (the composition root sets it from CALIOPEN_TEST_CRASH_AT=inbox-claimed under NODE_ENV=test): runs
+   * between the replay claim and the filing of an accepted envelope, where a crash once lost the message.
+   */
+  afterClaim?: () => void;
 }
+
+/** The default allowance per peer: a burst of 200 requests, refilled at 30 a second. */
+export const DEFAULT_PEER_RATE: RateAllowance = { burst: 200, perSecond: 30 };
+
+type Authenticated = Extract<PeerAuthentication, { ok: true }>;
 
 /** The default body limit: envelopes up to the 16 MiB bucket (messages of about 12 MiB). */
 export const DEFAULT_MAX_INBOX_BYTES = Math.ceil(((MAX_BUCKET_BYTES / 2) * 4) / 3) + 2048;
@@ -88,6 +102,8 @@ export function federationRoutes(deps: InboxDeps) {
     const peer = deps.peers()?.peer(peerDomain);
     return peer ? [peer.keys.signing] : undefined;
   };
+  const peerRate = deps.peerRate ?? DEFAULT_PEER_RATE;
+  const peerLimiter = new TokenBuckets(peerRate, () => deps.clock().getTime());
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
@@ -125,51 +141,102 @@ export function federationRoutes(deps: InboxDeps) {
         nowSeconds,
         source: deps.directory,
         logger: deps.logger,
+        peerLimiter,
       });
     }
 
-    app.post(INBOX_PATH, { bodyLimit: maxBytes }, async (request, reply) => {
-      const body = request.body;
-      if (!Buffer.isBuffer(body)) return sendProblem(reply, 'envelope_malformed', 'The request has no envelope.');
-      let sender: string | null = null;
-      let bucket: number | null = null;
-      try {
-        const receipt = await receive(request, body, (s, b) => {
-          sender = s;
-          bucket = b;
-        });
-        deps.logger.info({ peer: sender, bucket }, 'federation envelope accepted');
-        return reply.code(200).type('application/json').send({ receipt });
-      } catch (error) {
-        if (!(error instanceof InboxRefusal)) throw error;
-        deps.logger.info({ peer: sender, bucket, code: error.code }, 'federation envelope refused');
-        return sendProblem(reply, error.code, error.message, error.receipt);
-      }
-    });
+    // The inbox authenticates from the headers and TLS alone, before reading a byte of body (onRequest runs before
+    // the body parser): an anonymous or unknown client never makes the instance buffer a body, a labelled peer is
+    // rate-limited, and only then is the body read, capped, and checked against the signed digest.
+    const authenticated = new WeakMap<FastifyRequest, Authenticated>();
+    app.post(
+      INBOX_PATH,
+      {
+        bodyLimit: maxBytes,
+        onRequest: async (request, reply) => {
+          const refusal = await admit(request);
+          if (!('code' in refusal)) {
+            authenticated.set(request, refusal);
+            return;
+          }
+          deps.logger.info({ peer: refusal.peer, code: refusal.code }, 'federation envelope refused');
+          // The body is never read: the connection closes after the answer instead of draining it.
+          reply.header('connection', 'close');
+          if (refusal.retryAfter !== undefined) reply.header('retry-after', String(refusal.retryAfter));
+          await sendProblem(reply, refusal.code, refusal.message);
+          return reply;
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const auth = authenticated.get(request);
+        if (!Buffer.isBuffer(body) || auth === undefined)
+          return sendProblem(reply, 'envelope_malformed', 'The request has no envelope.');
+        let bucket: number | null = null;
+        try {
+          const digest = checkRequestDigest(
+            auth.verified,
+            new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+          );
+          if (!digest.ok) throw new InboxRefusal(digest.error.code as FederationHttpErrorCode, digest.error.message);
+          const receipt = await receive(request, body, auth, (b) => {
+            bucket = b;
+          });
+          deps.logger.info({ peer: auth.domain, bucket }, 'federation envelope accepted');
+          return reply.code(200).type('application/json').send({ receipt });
+        } catch (error) {
+          if (!(error instanceof InboxRefusal)) throw error;
+          deps.logger.info({ peer: auth.domain, bucket, code: error.code }, 'federation envelope refused');
+          return sendProblem(reply, error.code, error.message, error.receipt);
+        }
+      },
+    );
   };
 
-  async function receive(
+  /**
+   * The inbox's checks before the body (SPEC.md §10, steps 1 to 5, then the rate): the declared size, this instance's
+   * own label, the request signature, the sender's label and TLS client certificate, the sender's allowance.
+   */
+  async function admit(
     request: FastifyRequest,
-    body: Buffer,
-    note: (sender: string, bucket: number | null) => void,
-  ): Promise<string> {
-    const now = nowSeconds();
+  ): Promise<
+    Authenticated | { code: FederationHttpErrorCode; message: string; peer: string | null; retryAfter?: number }
+  > {
+    // 1. Size, before reading: a declared length beyond the limit (a chunked body is cut at the limit while read).
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes)
+      return { code: 'envelope_oversize', message: `The inbox accepts at most ${maxBytes} bytes.`, peer: null };
     // 2. This instance is labelled now (its own entry in the feed it holds): without a valid label it is not a member
     // and takes no federation delivery (SPEC §10; a sender's retry finds it labelled again, or its own feed says not).
     const own = deps.peers()?.peer(domain) ?? null;
     if (own !== null && !own.labelValid)
-      throw new InboxRefusal(
-        'recipient_not_labelled',
-        `${domain} holds no valid label now (${own.status}): it accepts no federation delivery until it does.`,
-      );
-    // 3-5. Request signature (destination = us, keys from the directory), label, TLS client certificate.
-    const auth = await authenticatePeer(request, new Uint8Array(body.buffer, body.byteOffset, body.byteLength), {
-      domain,
-      now,
-      peers: deps.peers,
-    });
-    if (auth.domain !== null) note(auth.domain, null);
-    if (!auth.ok) throw new InboxRefusal(auth.code, auth.message);
+      return {
+        code: 'recipient_not_labelled',
+        message: `${domain} holds no valid label now (${own.status}): it accepts no federation delivery until it does.`,
+        peer: null,
+      };
+    // 3-5. Request signature (destination = us, keys from the directory; the body digest once read), label, TLS
+    // client certificate.
+    const auth = await authenticatePeerHeader(request, { domain, now: nowSeconds(), peers: deps.peers });
+    if (!auth.ok) return { code: auth.code, message: auth.message, peer: auth.domain };
+    const wait = peerLimiter.take(auth.domain);
+    if (wait > 0)
+      return {
+        code: 'peer_rate_limited',
+        message: `At most ${peerRate.burst} requests at once from one instance; retry in ${wait} s.`,
+        peer: auth.domain,
+        retryAfter: wait,
+      };
+    return auth;
+  }
+
+  async function receive(
+    request: FastifyRequest,
+    body: Buffer,
+    auth: Authenticated,
+    note: (bucket: number | null) => void,
+  ): Promise<string> {
+    const now = nowSeconds();
     const { domain: senderDomain, peer } = auth;
     // 5. Open the envelope.
     const opened = await openEnvelope(body, {
@@ -182,18 +249,22 @@ export function federationRoutes(deps: InboxDeps) {
     });
     if (!opened.ok) throw new InboxRefusal(opened.error.code as FederationHttpErrorCode, opened.error.message);
     const { content } = opened.value;
-    note(senderDomain, opened.value.bucket);
-    // 6. Replay (persistent); a replay answers with the receipt issued the first time.
+    note(opened.value.bucket);
+    // 6. Replay (persistent); a replay answers with the receipt issued the first time. The claim counts as done only
+    // once the receipt is recorded, which happens after the message is filed: a claim without a receipt is a delivery
+    // cut between the two (a crash) or still under way, and this delivery completes it — filing is idempotent (the
+    // same Message-ID and bytes for the same account are stored once), so the message is in the mailbox exactly once
+    // and the sender gets a receipt (docs/adr/0023-public-face-hardening.md).
     const replay = await checkReplay(deps.replay, content, { now });
-    if (!replay.ok) {
+    let key: string;
+    if (replay.ok) key = replay.value.key;
+    else {
       const code = replay.error.code as FederationHttpErrorCode;
-      throw new InboxRefusal(
-        code,
-        replay.error.message,
-        code === 'envelope_replayed' ? await deps.replay.receiptOf(replayKey(content)) : null,
-      );
+      const first = code === 'envelope_replayed' ? await deps.replay.receiptOf(replayKey(content)) : null;
+      if (code !== 'envelope_replayed' || first !== null) throw new InboxRefusal(code, replay.error.message, first);
+      key = replayKey(content);
     }
-    const key = replay.value.key;
+    deps.afterClaim?.();
     try {
       // 7. The recipient.
       const account = await deps.accounts.getByUsername(content.to.local.toLowerCase());

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import {
-  verifyRequest,
+  checkRequestDigest,
+  verifyRequestHeader,
   REQUEST_SIGNATURE_HEADER,
   type Ed25519PublicJwk,
   type FederationHttpErrorCode,
+  type VerifiedRequest,
 } from '@caliopen/federation-protocol';
 import type { FastifyRequest } from 'fastify';
 import type { PeerInfo } from './peer-directory.ts';
@@ -24,26 +26,27 @@ export function clientCertificateSha256(request: FastifyRequest): string | null 
 }
 
 export type PeerAuthentication =
-  | { ok: true; domain: string; peer: PeerInfo }
+  | { ok: true; domain: string; peer: PeerInfo; verified: VerifiedRequest }
   /** `domain`: the signer, once the request signature verified (for logs). */
   | { ok: false; code: FederationHttpErrorCode; message: string; domain: string | null };
 
 /**
- * Authenticates a request from a peer instance (SPEC.md §6, the inbox's steps 2 to 4): the request signature
- * (destination = us, keys from the peer directory), then a valid label now, then the TLS client certificate against
- * the feed's fingerprint for the signer. Used by every federation endpoint that answers labelled peers only.
+ * Authenticates a request from a peer instance (SPEC.md §6, the inbox's steps 2 to 4) from its headers and TLS alone,
+ * before any body is read: the request signature (destination = us, keys from the peer directory; not yet the body
+ * digest), then a valid label now, then the TLS client certificate against the feed's fingerprint for the signer. The
+ * caller then reads the body (capped) and checks it with checkRequestDigest: an anonymous or unknown client never
+ * makes the instance buffer a body.
  */
-export async function authenticatePeer(
+export async function authenticatePeerHeader(
   request: FastifyRequest,
-  body: Uint8Array,
   deps: { domain: string; now: number; peers: () => PeerLookup | null },
 ): Promise<PeerAuthentication> {
   const keysOf = (peerDomain: string): readonly Ed25519PublicJwk[] | undefined => {
     const peer = deps.peers()?.peer(peerDomain);
     return peer ? [peer.keys.signing] : undefined;
   };
-  const verified = await verifyRequest(
-    { method: request.method, path: request.url, signature: request.headers[REQUEST_SIGNATURE_HEADER], body },
+  const verified = await verifyRequestHeader(
+    { method: request.method, path: request.url, signature: request.headers[REQUEST_SIGNATURE_HEADER] },
     { expectedDestination: deps.domain, now: deps.now, keysOf },
   );
   if (!verified.ok)
@@ -76,5 +79,24 @@ export async function authenticatePeer(
       domain,
     };
   }
-  return { ok: true, domain, peer };
+  return { ok: true, domain, peer, verified: verified.value };
+}
+
+/** authenticatePeerHeader, then the body (already read; empty for a GET) against the signature's digest. */
+export async function authenticatePeer(
+  request: FastifyRequest,
+  body: Uint8Array,
+  deps: { domain: string; now: number; peers: () => PeerLookup | null },
+): Promise<PeerAuthentication> {
+  const auth = await authenticatePeerHeader(request, deps);
+  if (!auth.ok) return auth;
+  const digest = checkRequestDigest(auth.verified, body);
+  if (!digest.ok)
+    return {
+      ok: false,
+      code: digest.error.code as FederationHttpErrorCode,
+      message: digest.error.message,
+      domain: auth.domain,
+    };
+  return auth;
 }

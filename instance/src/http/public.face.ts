@@ -47,7 +47,17 @@ export async function startPublicFace(
     identity,
     dataDir: config.dataDir,
     logger,
-    federation: deps.federation,
+    federation: {
+      ...deps.federation,
+      peerRate: { burst: config.https.peerBurst, perSecond: config.https.peerPerSecond },
+    },
+    limits: {
+      headersTimeoutMs: config.https.headersTimeoutMs,
+      requestTimeoutMs: config.https.requestTimeoutMs,
+      idleTimeoutMs: config.https.idleTimeoutMs,
+      keepAliveTimeoutMs: config.https.keepAliveTimeoutMs,
+      perIp: { burst: config.https.ipBurst, perSecond: config.https.ipPerSecond },
+    },
     ...(discovery ? { wkd: { keys: discovery.keys, localParts: discovery.localParts } } : {}),
     descriptor: async () => {
       const now = Math.floor(deps.clock().getTime() / 1000);
