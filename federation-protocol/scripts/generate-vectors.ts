@@ -20,6 +20,8 @@ import {
   encodeBase64Url,
   encodeHex,
   encodeProof,
+  entryLeafHash,
+  entryLogLeaf,
   sha256,
   signCheckpoint,
   signFeed,
@@ -31,6 +33,7 @@ import { privateCryptoKey } from '../src/keys.ts';
 import {
   DAY,
   LOG_ORIGIN,
+  bindEntries,
   REGISTRY,
   T0,
   feedEntryFor,
@@ -66,6 +69,7 @@ export async function generateVectors(): Promise<Record<string, unknown>> {
     'labels.json': await labelVectors(),
     'checkpoints.json': await checkpointVectors(),
     'feeds.json': await feedVectors(),
+    'entry-bindings.json': await entryBindingVectors(),
     'prekeys.json': await prekeyVectors(),
     'envelopes.json': await envelopeVectors(),
     'request-signatures.json': await requestSignatureVectors(),
@@ -665,6 +669,64 @@ async function feedVectors() {
         delta,
         verify: { now: now + DAY },
         expected: { ok: false, code: 'feed_delta_base_mismatch' },
+      },
+    ],
+  };
+}
+
+async function entryBindingVectors() {
+  const fixtures = ['alpha.caliopen.test', 'beta.caliopen.test'].map((domain, index) =>
+    instanceFixture(domain, 90 - 25 * index),
+  );
+  const tree = logTree(5);
+  const [alpha, beta] = bindEntries(
+    tree,
+    await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, T0))),
+  ) as [Feed['instances'][number], Feed['instances'][number]];
+  tree.appendEntry(logEntry(7));
+  const checkpoint = checkpointOf(tree, { origin: LOG_ORIGIN, timestamp: T0 });
+  const proofOf = (index: number) => encodeProof(tree.inclusionProof(index, tree.size));
+  const leafOf = (entry: Feed['instances'][number]) => ({
+    leaf: utf8Decode(entryLogLeaf(entry))!,
+    leafHash: Buffer.from(entryLeafHash(entry)).toString('base64'),
+  });
+  return {
+    description:
+      'Feed entries bound to the transparency log (SPEC.md, "Entries bound to the log"). leaf is the canonical JSON ' +
+      'of the entry\'s binding { type: "feed.entry", domain, status, labelId, keys: { signing, encryption } (RFC 7638 ' +
+      'thumbprints), certFingerprint, entrySha256 (base64 SHA-256 of the canonical entry without logIndex) }; ' +
+      'leafHash its RFC 9162 leaf hash. Each case: recompute the leaf from entry and verify its inclusion at ' +
+      'entry.logIndex in the tree of checkpoint (treeSize, rootHash) with proof (base64); expected { ok: true } or ' +
+      '{ ok: false, code }.',
+    generatedBy: GENERATED_BY,
+    checkpoint,
+    bindings: [alpha, beta].map((entry) => ({ entry, ...leafOf(entry) })),
+    cases: [
+      { name: 'bound entry', entry: alpha, proof: proofOf(alpha.logIndex), expected: { ok: true } },
+      { name: 'second bound entry', entry: beta, proof: proofOf(beta.logIndex), expected: { ok: true } },
+      {
+        name: 'signing key swapped after binding',
+        entry: { ...beta, keys: { ...beta.keys, signing: strangerKey.publicJwk } },
+        proof: proofOf(beta.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'status changed after binding (a revocation hidden)',
+        entry: { ...alpha, status: 'labelled' as const, listed: false },
+        proof: proofOf(alpha.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'logIndex pointing at another leaf',
+        entry: { ...alpha, logIndex: beta.logIndex },
+        proof: proofOf(beta.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'logIndex beyond the checkpoint',
+        entry: { ...alpha, logIndex: tree.size },
+        proof: [],
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
       },
     ],
   };

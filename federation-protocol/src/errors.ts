@@ -45,6 +45,11 @@ export const ERROR_CODES = {
   feed_invalid_label: 'An instance entry carries a label that does not verify or does not match the entry.',
   feed_delta_base_mismatch: 'The delta does not apply to this feed (another registry, serial or instance set).',
   feed_delta_result_mismatch: 'Applying the delta did not produce the feed the registry signed.',
+  feed_entry_not_in_log:
+    'An instance entry is not bound to the transparency log: no leaf at its logIndex carries its keys, certificate ' +
+    'and label (the inclusion proof does not verify against the feed checkpoint).',
+  feed_inclusion_proof_unavailable: 'The registry gave no usable inclusion proof for an instance entry.',
+  feed_stale: 'The newest signed feed is older than the freshness bound: peers are no longer trusted from it.',
 
   // caliopen-federation/1 (SPEC.md): what instances say to each other.
   prekey_malformed:

@@ -105,7 +105,7 @@ function parseEntries(input: unknown, name: string): FeedInstance[] | string {
 
 function parseFeedInstance(input: unknown): FeedInstance | string {
   if (!isRecord(input)) return 'not an object';
-  const { domain, certFingerprint, labelId, labelExpiresAt, label, status, listed } = input;
+  const { domain, certFingerprint, labelId, labelExpiresAt, label, status, listed, logIndex } = input;
   if (!isDomain(domain)) return 'domain is not a normalised domain name';
   const endpoints = parseEndpoints(input['endpoints']);
   if (typeof endpoints === 'string') return endpoints;
@@ -126,6 +126,7 @@ function parseFeedInstance(input: unknown): FeedInstance | string {
   if (!INSTANCE_STATUSES.includes(status as InstanceStatus))
     return `status is not one of ${INSTANCE_STATUSES.join(', ')}`;
   if (typeof listed !== 'boolean') return 'listed is not a boolean';
+  if (!isCount(logIndex)) return 'logIndex is not a non-negative integer';
   return {
     domain,
     endpoints,
@@ -137,6 +138,7 @@ function parseFeedInstance(input: unknown): FeedInstance | string {
     pi: pi.value,
     status: status as InstanceStatus,
     listed,
+    logIndex,
   };
 }
 

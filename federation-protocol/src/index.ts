@@ -94,7 +94,23 @@ export {
 } from './label.ts';
 export type { IssueLabelInput, LabelClaims, VerifyLabelOptions } from './label.ts';
 
-export { FEED_DELTA_JWS_TYPE, FEED_JWS_TYPE, FEED_VERSION, INSTANCE_STATUSES } from './feed.types.ts';
+export {
+  FEED_DELTA_JWS_TYPE,
+  FEED_HEARTBEAT_SECONDS,
+  FEED_JWS_TYPE,
+  FEED_VERSION,
+  INSTANCE_STATUSES,
+  MAX_FEED_AGE_SECONDS,
+} from './feed.types.ts';
+export {
+  ENTRY_BINDING_TYPE,
+  entryBinding,
+  entryLeafHash,
+  entryLogLeaf,
+  isFeedFresh,
+  verifyEntryInLog,
+} from './entry-binding.ts';
+export type { EntryBinding } from './entry-binding.ts';
 export type {
   Feed,
   FeedDelta,

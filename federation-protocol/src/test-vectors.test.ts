@@ -11,7 +11,10 @@ import {
   ed25519KeyPairFromSeed,
   encodeBase64,
   encodeHex,
+  entryLeafHash,
+  entryLogLeaf,
   feedDigest,
+  parseCheckpoint,
   jwkThumbprint,
   parseKeySet,
   sha256,
@@ -19,6 +22,7 @@ import {
   verifyCheckpoint,
   verifyConsistency,
   verifyConsistentWith,
+  verifyEntryInLog,
   verifyFeed,
   verifyFeedDelta,
   verifyInclusion,
@@ -58,6 +62,7 @@ const FILES = [
   'labels.json',
   'checkpoints.json',
   'feeds.json',
+  'entry-bindings.json',
   'prekeys.json',
   'envelopes.json',
   'request-signatures.json',
@@ -308,6 +313,19 @@ describe('test vectors', () => {
       }
     }
   });
+  it('entry-bindings.json', () => {
+    const vectors = load('entry-bindings.json');
+    const checkpoint = unwrap(parseCheckpoint(vectors.checkpoint));
+    for (const { entry, leaf, leafHash } of vectors.bindings) {
+      assert.equal(utf8Decode(entryLogLeaf(entry)), leaf);
+      assert.equal(encodeBase64(entryLeafHash(entry)), leafHash);
+    }
+    for (const vector of vectors.cases) {
+      const result = verifyEntryInLog(vector.entry, checkpoint, proofOf(vector.proof));
+      assertExpected(result, vector.expected, vector.name);
+    }
+  });
+
   it('prekeys.json', async () => {
     const vectors = load('prekeys.json');
     for (const { randomness, privateJwk, prekey } of vectors.prekeys) {

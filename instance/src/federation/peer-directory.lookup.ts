@@ -1,4 +1,4 @@
-import type { Checkpoint, FeedInstance } from '@caliopen/federation-protocol';
+import { isFeedFresh, MAX_FEED_AGE_SECONDS, type Checkpoint, type FeedInstance } from '@caliopen/federation-protocol';
 import {
   FEED_OWN_ENTRY_MISMATCH,
   type OwnKeys,
@@ -32,7 +32,9 @@ export class PeerFeed {
     return {
       domain: entry.domain,
       status: entry.status,
-      labelValid: entry.status === 'labelled' && entry.labelExpiresAt > now,
+      // A peer is trusted from a fresh feed only: a feed withheld (304s, an old copy replayed) stops vouching for
+      // anyone MAX_FEED_AGE_SECONDS after it was signed (SPEC.md, "Freshness").
+      labelValid: entry.status === 'labelled' && entry.labelExpiresAt > now && this.fresh(),
       labelId: entry.labelId,
       labelExpiresAt: entry.labelExpiresAt,
       instancePi: entry.pi.score,
@@ -104,6 +106,11 @@ export class PeerFeed {
         "the registry's feed lists keys or a certificate for this instance that are not its own: peers will trust those, not ours",
       );
     }
+  }
+
+  /** The newest verified feed was signed less than MAX_FEED_AGE_SECONDS ago (false before any feed). */
+  fresh(): boolean {
+    return this.state !== null && isFeedFresh(this.state.feed.issuedAt, this.nowSeconds(), MAX_FEED_AGE_SECONDS);
   }
 
   nowSeconds(): number {

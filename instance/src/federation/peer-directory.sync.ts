@@ -1,10 +1,12 @@
 import {
   applyDelta,
+  canonicalJson,
   decodeProof,
   verifyConsistentWith,
   verifyFeed,
   verifyEntryLabel,
   verifyFeedDelta,
+  verifyEntryInLog,
   type Checkpoint,
   type Feed,
   type FeedInstance,
@@ -26,8 +28,12 @@ const TRANSPORT_FAILURES = new Set([
   'feed_unreachable',
   'feed_unavailable',
   'feed_consistency_proof_unavailable',
+  'feed_inclusion_proof_unavailable',
   'feed_sync_failed',
 ]);
+
+/** Inclusion proofs asked at once when a feed brings many new entries. */
+const PROOF_CONCURRENCY = 8;
 
 /**
  * Sync: the full feed once, then `?since=SERIAL` deltas, on a schedule; each verified against the pinned registry key
@@ -139,6 +145,7 @@ export class PeerFeedSync {
     await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
     const { delta } = verified.value;
     for (const entry of delta.changed) await this.checkLabel(entry, delta.registry, delta.issuedAt);
+    await this.checkBound(delta.changed, verified.value.checkpoint.checkpoint);
     const next = applyDelta(state.feed, delta, { checkResultDigest: true });
     if (!next.ok) {
       if (next.error.code === 'feed_delta_base_mismatch') return this.syncFull();
@@ -170,6 +177,7 @@ export class PeerFeedSync {
       );
     }
     await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
+    await this.checkBound(verified.value.feed.instances, verified.value.checkpoint.checkpoint);
     await this.accept(verified.value.feed, verified.value.checkpoint.checkpoint, res.headers.get('etag'));
     return 'full';
   }
@@ -219,6 +227,48 @@ export class PeerFeedSync {
       'registry log forked: feed refused, the last accepted feed is kept',
     );
     throw new SyncError(FEED_FORK_DETECTED, linked.error.message);
+  }
+
+  /**
+   * Every entry this peer does not hold yet, as it is, must be bound to the log of the offered checkpoint (SPEC.md,
+   * "Entries bound to the log"): its binding leaf at `logIndex`, shown by an inclusion proof from the registry's log
+   * API. An entry held unchanged was checked against an earlier checkpoint, which the offered one extends. The proofs
+   * are asked for every new entry of a feed, never per message: they tell the registry nothing about whom we talk to.
+   */
+  async checkBound(entries: readonly FeedInstance[], checkpoint: Checkpoint): Promise<void> {
+    const held = this.feed.byDomain;
+    const fresh = entries.filter((entry) => {
+      const before = held.get(entry.domain);
+      return before === undefined || canonicalJson(before) !== canonicalJson(entry);
+    });
+    for (let start = 0; start < fresh.length; start += PROOF_CONCURRENCY) {
+      await Promise.all(fresh.slice(start, start + PROOF_CONCURRENCY).map((e) => this.checkOneBound(e, checkpoint)));
+    }
+  }
+
+  private async checkOneBound(entry: FeedInstance, checkpoint: Checkpoint): Promise<void> {
+    let proof: Uint8Array[] = [];
+    if (entry.logIndex < checkpoint.treeSize) {
+      const res = await this.get(`/v1/log/proof/inclusion?index=${entry.logIndex}&size=${checkpoint.treeSize}`);
+      if (res.status !== 200)
+        throw new SyncError(
+          'feed_inclusion_proof_unavailable',
+          `The registry answered ${res.status} for the inclusion proof of ${entry.domain}.`,
+        );
+      const body = (await res.json().catch(() => null)) as { proof?: unknown } | null;
+      const decoded = decodeProof(body?.proof);
+      if (decoded === undefined)
+        throw new SyncError('feed_inclusion_proof_unavailable', `The inclusion proof of ${entry.domain} is malformed.`);
+      proof = decoded;
+    }
+    const bound = verifyEntryInLog(entry, checkpoint, proof);
+    if (!bound.ok) {
+      this.options.logger?.error(
+        { code: bound.error.code, domain: entry.domain, logIndex: entry.logIndex, treeSize: checkpoint.treeSize },
+        'a feed entry is not bound to the registry log: feed refused, the last accepted feed is kept',
+      );
+      throw new SyncError(bound.error.code, bound.error.message);
+    }
   }
 
   /** A changed entry of a delta gets the check every entry of a full feed gets (verifyEntryLabel). */

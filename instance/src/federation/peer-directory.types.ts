@@ -62,6 +62,10 @@ export interface PeerDirectoryStatus {
   readonly lastSyncAt: string | null;
   readonly lastAttemptAt: string | null;
   readonly serial: number | null;
+  /** NumericDate (seconds) the newest verified feed was signed: its freshness (SPEC.md, "Freshness"). */
+  readonly feedIssuedAt: number | null;
+  /** The newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is trusted from it any more. */
+  readonly stale: boolean;
   readonly checkpointSize: number | null;
   readonly instances: number;
   readonly lastError: { readonly code: string; readonly message: string; readonly at: string } | null;

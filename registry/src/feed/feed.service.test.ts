@@ -66,6 +66,7 @@ async function member(domain: string, key: Ed25519KeyPair, score: number, over: 
       pi,
       status: 'labelled',
       listed: true,
+      logIndex: 0,
     },
     pi,
     renewalBlocked: null,

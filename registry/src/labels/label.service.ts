@@ -128,6 +128,8 @@ export class LabelService {
       pi,
       status: 'labelled',
       listed: app.listed,
+      // Bound to its log leaf when the feed is published (FeedService.publish).
+      logIndex: previous?.entry.logIndex ?? 0,
     };
     const member: Member = {
       domain: app.domain,

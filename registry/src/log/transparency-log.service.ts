@@ -5,6 +5,7 @@ import {
   MerkleTree,
   signCheckpoint,
   utf8Encode,
+  type EntryBinding,
   type Hash,
   type JsonValue,
 } from '@caliopen/federation-protocol';
@@ -55,7 +56,7 @@ export class TransparencyLogService {
   }
 
   /** Appends the entries in order, then signs and stores a checkpoint of the new tree. */
-  async append(entries: readonly LogEntry[], now: Date): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
+  async append(entries: readonly (LogEntry | EntryBinding)[], now: Date): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     const texts = entries.map((e) => canonicalJson(stripUndefined(e)));
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
       const start = await this.sync();
@@ -127,8 +128,13 @@ export class TransparencyLogService {
     }
     return this.tree.consistencyProof(from, to);
   }
+
+  /** The leaf hash at `index` as of the last `sync()`, or undefined past the end. */
+  leafHashAt(index: number): Hash | undefined {
+    return Number.isSafeInteger(index) && index >= 0 && index < this.tree.size ? this.tree.leafHash(index) : undefined;
+  }
 }
 
-function stripUndefined(entry: LogEntry): JsonValue {
+function stripUndefined(entry: LogEntry | EntryBinding): JsonValue {
   return JSON.parse(JSON.stringify(entry)) as JsonValue;
 }

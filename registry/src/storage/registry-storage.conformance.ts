@@ -98,6 +98,7 @@ function aMember(domain: string, applicationId: string, over: Partial<Member> = 
       label: 'a.b.c',
       pi,
       status: 'labelled',
+      logIndex: 0,
       listed: true,
     },
     pi,
