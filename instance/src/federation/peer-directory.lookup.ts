@@ -25,16 +25,22 @@ export class PeerFeed {
 
   constructor(private readonly options: PeerDirectoryOptions) {}
 
+  /**
+   * A peer's entry. A peer is trusted from a fresh feed only: a feed withheld (304s, an old copy replayed) stops
+   * vouching for anyone MAX_FEED_AGE_SECONDS after it was signed (SPEC.md, "Freshness").
+   */
   peer(domain: string): PeerInfo | null {
+    return this.entryInfo(domain, true);
+  }
+
+  private entryInfo(domain: string, requireFresh: boolean): PeerInfo | null {
     const entry = this.byDomain.get(domain.toLowerCase());
     if (entry === undefined) return null;
     const now = this.nowSeconds();
     return {
       domain: entry.domain,
       status: entry.status,
-      // A peer is trusted from a fresh feed only: a feed withheld (304s, an old copy replayed) stops vouching for
-      // anyone MAX_FEED_AGE_SECONDS after it was signed (SPEC.md, "Freshness").
-      labelValid: entry.status === 'labelled' && entry.labelExpiresAt > now && this.fresh(),
+      labelValid: entry.status === 'labelled' && entry.labelExpiresAt > now && (!requireFresh || this.fresh()),
       labelId: entry.labelId,
       labelExpiresAt: entry.labelExpiresAt,
       instancePi: entry.pi.score,
@@ -50,7 +56,8 @@ export class PeerFeed {
     const serial = this.state?.feed.serial ?? null;
     if (this.state === null)
       return { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
-    const own = this.peer(this.options.ownDomain);
+    // Our own label, as the registry signed it: a stale feed stops us trusting peers, it does not unlabel us.
+    const own = this.entryInfo(this.options.ownDomain, false);
     if (own === null) return { status: 'absent', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
     const status = own.status === 'labelled' && !own.labelValid ? 'expired' : own.status;
     return {
