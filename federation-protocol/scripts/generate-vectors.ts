@@ -679,10 +679,10 @@ async function entryBindingVectors() {
     instanceFixture(domain, 90 - 25 * index),
   );
   const tree = logTree(5);
-  const [alpha, beta] = bindEntries(
-    tree,
-    await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, T0))),
-  ) as [Feed['instances'][number], Feed['instances'][number]];
+  const [alpha, beta] = bindEntries(tree, await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, T0)))) as [
+    Feed['instances'][number],
+    Feed['instances'][number],
+  ];
   tree.appendEntry(logEntry(7));
   const checkpoint = checkpointOf(tree, { origin: LOG_ORIGIN, timestamp: T0 });
   const proofOf = (index: number) => encodeProof(tree.inclusionProof(index, tree.size));

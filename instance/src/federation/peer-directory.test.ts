@@ -634,12 +634,18 @@ describe('PeerDirectory against a registry on loopback', () => {
     const keys = JSON.stringify(keySetDocument);
     for (const registryUrl of ['http://registry.example', 'http://10.0.0.1:8080', 'ftp://registry.example', 'nope']) {
       assert.throws(
-        () => peerDirectoryFromConfig({ ...base, federation: { registryUrl, registryKeys: keys, syncSeconds: 300 } }, deps),
+        () =>
+          peerDirectoryFromConfig({ ...base, federation: { registryUrl, registryKeys: keys, syncSeconds: 300 } }, deps),
         (e: Error) => e.name === 'ConfigError' && /registryUrl/.test(e.message),
         registryUrl,
       );
     }
-    for (const registryUrl of ['https://registry.example', 'http://localhost:8080', 'http://127.0.0.1:9', 'http://[::1]:9']) {
+    for (const registryUrl of [
+      'https://registry.example',
+      'http://localhost:8080',
+      'http://127.0.0.1:9',
+      'http://[::1]:9',
+    ]) {
       assert.ok(
         peerDirectoryFromConfig({ ...base, federation: { registryUrl, registryKeys: keys, syncSeconds: 300 } }, deps),
         registryUrl,

@@ -191,8 +191,7 @@ export function checkRegistryUrl(value: string): void {
   } catch {
     throw new Error(`federation.registryUrl is not a URL: ${JSON.stringify(value.slice(0, 200))}.`);
   }
-  if (url.username !== '' || url.password !== '')
-    throw new Error('federation.registryUrl must not carry credentials.');
+  if (url.username !== '' || url.password !== '') throw new Error('federation.registryUrl must not carry credentials.');
   if (url.protocol === 'https:') return;
   const host = url.hostname;
   const loopback =

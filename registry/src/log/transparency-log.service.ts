@@ -56,7 +56,10 @@ export class TransparencyLogService {
   }
 
   /** Appends the entries in order, then signs and stores a checkpoint of the new tree. */
-  async append(entries: readonly (LogEntry | EntryBinding)[], now: Date): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
+  async append(
+    entries: readonly (LogEntry | EntryBinding)[],
+    now: Date,
+  ): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     const texts = entries.map((e) => canonicalJson(stripUndefined(e)));
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
       const start = await this.sync();
