@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, test } from 'vitest';
+import { MAX_FEED_AGE_SECONDS } from '@caliopen/federation-protocol';
+import { PeerDirectory, readPinnedKeySet } from '@caliopen/instance/federation/peer-directory.ts';
+import {
+  applicationFor,
+  startTestInstanceSite,
+  startTestRegistry,
+  type TestInstanceSite,
+  type TestRegistry,
+} from '../support/registry.ts';
+import { tempDir } from '../support/tmp.ts';
+
+/**
+ * Freshness of the feed against a real registry, on a simulated clock shared by the registry and a peer
+ * (issue 16 point 4 and R7; docs/adr/0017-feed-freshness-and-staleness-bound.md). The peer reaches the registry
+ * through a man in the middle on loopback that can forward, cut the registry off (an outage), or answer 304 to every
+ * feed request (a withheld revocation).
+ */
+class Middleman {
+  mode: 'forward' | 'down' | 'withhold' = 'forward';
+  readonly seen: string[] = [];
+  private server!: Server;
+  url = '';
+
+  constructor(private readonly target: string) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = req.url ?? '/';
+    this.seen.push(`${this.mode} ${path}`);
+    if (this.mode === 'down') return void req.socket.destroy();
+    if (this.mode === 'withhold' && path.startsWith('/v1/index')) return void res.writeHead(304).end();
+    const upstream = await fetch(`${this.target}${path}`, {
+      headers:
+        typeof req.headers['if-none-match'] === 'string' ? { 'if-none-match': req.headers['if-none-match'] } : {},
+    });
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'etag', 'x-feed-serial']) {
+      const value = upstream.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    res.writeHead(upstream.status, headers).end(Buffer.from(await upstream.arrayBuffer()));
+  }
+}
+
+describe('feed freshness: a registry outage is survived, a withheld revocation stops working, both within the ADR 0017 bound', () => {
+  let offsetMs = 0;
+  const clock = () => new Date(Date.now() + offsetMs);
+  const nowSeconds = () => Math.floor(clock().getTime() / 1000);
+  /** Moves the shared clock so that it reads `seconds` (NumericDate). */
+  const setNow = (seconds: number) => {
+    offsetMs += seconds * 1000 - clock().getTime();
+  };
+  let reg: TestRegistry;
+  let site: TestInstanceSite;
+  let middleman: Middleman;
+  let directory: PeerDirectory;
+  const tmp = tempDir('caliopen-freshness-');
+
+  beforeAll(async () => {
+    site = await startTestInstanceSite('alpha.test');
+    reg = await startTestRegistry({ maintenance: false, clock });
+    reg.connect(site.domain, site.connectTo);
+    const [alice, bob] = [await reg.auditor('alice'), await reg.auditor('bob')];
+    const applied = await reg.api('POST', '/v1/applications', { body: await applicationFor(site) });
+    assert.equal(applied.status, 201, applied.text);
+    site.publishChallenge(applied.body.challenge.token, applied.body.challenge.value);
+    const verified = await reg.api('POST', `/v1/applications/${applied.body.id}/verify`, { token: applied.body.token });
+    assert.equal(verified.status, 200, verified.text);
+    for (const auditor of [alice!, bob!]) {
+      const r = await reg.api('POST', `/v1/audit/applications/${applied.body.id}/votes`, {
+        token: auditor.token,
+        body: { vote: 'approve' },
+      });
+      assert.equal(r.status, 200, r.text);
+    }
+    middleman = new Middleman(reg.url);
+    await middleman.start();
+    directory = new PeerDirectory({
+      registryUrl: middleman.url,
+      keySet: readPinnedKeySet((await reg.api('GET', '/v1/keys')).text),
+      dataDir: tmp.dir,
+      ownDomain: 'beta.test',
+      clock,
+      syncSeconds: 300,
+    });
+  });
+  afterAll(async () => {
+    await middleman?.stop();
+    await reg?.stop();
+    await site?.stop();
+    tmp.cleanup();
+  });
+
+  test('R7: the registry unreachable for 48 h, federation goes on from the verified cached feed; past the bound it stops; back, the heartbeat makes it fresh', async () => {
+    assert.equal(await directory.sync(), 'full', JSON.stringify(directory.status().lastError));
+    assert.equal(directory.peer('alpha.test')?.labelValid, true);
+    const signedAt = directory.status().feedIssuedAt!;
+    const start = nowSeconds();
+
+    middleman.mode = 'down';
+    for (let hour = 1; hour <= 48; hour++) {
+      setNow(start + hour * 3600);
+      assert.equal(await directory.sync(), 'failed', `hour ${hour}`);
+      assert.equal(directory.status().lastError?.code, 'feed_unreachable');
+      assert.equal(directory.peer('alpha.test')?.labelValid, true, `alpha still trusted at hour ${hour}`);
+    }
+    assert.equal(directory.status().stale, false);
+    // Nothing is lost: a restart at hour 48 reads the same verified feed, and trusts alpha as well.
+    const restarted = new PeerDirectory({
+      registryUrl: middleman.url,
+      keySet: readPinnedKeySet((await reg.api('GET', '/v1/keys')).text),
+      dataDir: tmp.dir,
+      ownDomain: 'beta.test',
+      clock,
+      syncSeconds: 300,
+    });
+    assert.equal(restarted.peer('alpha.test')?.labelValid, true);
+    assert.equal(restarted.status().serial, directory.status().serial);
+
+    // The bound: MAX_FEED_AGE_SECONDS after the last feed was signed, nobody is trusted from it.
+    setNow(signedAt + MAX_FEED_AGE_SECONDS);
+    assert.equal(directory.peer('alpha.test')?.labelValid, true);
+    setNow(signedAt + MAX_FEED_AGE_SECONDS + 1);
+    assert.equal(directory.peer('alpha.test')?.labelValid, false);
+    assert.ok(directory.peer('alpha.test')!.labelExpiresAt > nowSeconds(), 'the label itself has not expired');
+    assert.equal(directory.status().stale, true);
+
+    // The registry back: it has published nothing in 72 h, so asking publishes a heartbeat serial signed now.
+    middleman.mode = 'forward';
+    const serialBefore = directory.status().serial!;
+    assert.equal(await directory.sync(), 'delta', JSON.stringify(directory.status().lastError));
+    assert.ok(directory.status().serial! > serialBefore);
+    assert.ok(directory.status().feedIssuedAt! >= nowSeconds() - 5, 'the heartbeat is signed now');
+    assert.equal(directory.status().stale, false);
+    assert.equal(directory.peer('alpha.test')?.labelValid, true);
+  });
+
+  test('a revocation withheld by a man in the middle (304 to every feed request) stops working MAX_FEED_AGE_SECONDS after the last feed was signed', async () => {
+    assert.equal(directory.status().stale, false);
+    const signedAt = directory.status().feedIssuedAt!;
+    middleman.mode = 'withhold';
+    const auditors = [await reg.auditor('dave'), await reg.auditor('erin')];
+    for (const [i, auditor] of auditors.entries()) {
+      const r = await reg.api('POST', '/v1/audit/instances/alpha.test/revoke', {
+        token: auditor.token,
+        body: { reason: 'withheld revocation test' },
+      });
+      assert.equal(r.status, i === 0 ? 202 : 200, r.text);
+    }
+    assert.equal(await directory.sync(), 'unchanged');
+    assert.equal(directory.peer('alpha.test')?.labelValid, true, 'withheld: the revocation is not known yet');
+    setNow(signedAt + MAX_FEED_AGE_SECONDS - 60);
+    assert.equal(await directory.sync(), 'unchanged');
+    assert.equal(directory.peer('alpha.test')?.labelValid, true, 'within the bound (ADR 0017)');
+    setNow(signedAt + MAX_FEED_AGE_SECONDS + 1);
+    assert.equal(await directory.sync(), 'unchanged');
+    assert.equal(directory.peer('alpha.test')?.labelValid, false, 'past the bound the withheld feed no longer vouches');
+    assert.ok(directory.peer('alpha.test')!.labelExpiresAt > nowSeconds(), 'the label itself has not expired');
+    assert.ok(middleman.seen.some((s) => s.startsWith('withhold /v1/index')));
+
+    middleman.mode = 'forward';
+    assert.equal(await directory.sync(), 'delta');
+    assert.equal(directory.peer('alpha.test')?.status, 'revoked');
+    assert.equal(directory.peer('alpha.test')?.labelValid, false);
+  });
+});
