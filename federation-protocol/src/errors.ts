@@ -49,7 +49,6 @@ export const ERROR_CODES = {
     'An instance entry is not bound to the transparency log: no leaf at its logIndex carries its keys, certificate ' +
     'and label (the inclusion proof does not verify against the feed checkpoint).',
   feed_inclusion_proof_unavailable: 'The registry gave no usable inclusion proof for an instance entry.',
-  feed_stale: 'The newest signed feed is older than the freshness bound: peers are no longer trusted from it.',
 
   // caliopen-federation/1 (SPEC.md): what instances say to each other.
   prekey_malformed:
