@@ -20,6 +20,7 @@ import {
   encodeBase64Url,
   encodeHex,
   encodeProof,
+  signKeySetStatement,
   entryLeafHash,
   entryLogLeaf,
   sha256,
@@ -42,6 +43,7 @@ import {
   labelFor,
   logEntry,
   logTree,
+  nextRegistryKey,
   registryKey,
   retiredRegistryKey,
   seedOf,
@@ -70,6 +72,7 @@ export async function generateVectors(): Promise<Record<string, unknown>> {
     'checkpoints.json': await checkpointVectors(),
     'feeds.json': await feedVectors(),
     'entry-bindings.json': await entryBindingVectors(),
+    'key-set-statements.json': await keySetStatementVectors(),
     'prekeys.json': await prekeyVectors(),
     'envelopes.json': await envelopeVectors(),
     'request-signatures.json': await requestSignatureVectors(),
@@ -727,6 +730,89 @@ async function entryBindingVectors() {
         entry: { ...alpha, logIndex: tree.size },
         proof: [],
         expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+    ],
+  };
+}
+
+async function keySetStatementVectors() {
+  const thirdKey = ed25519KeyPairFromSeed(seedOf('registry key 2028'));
+  const pinned = keySetDocument.keys;
+  const set1 = [
+    ...pinned.map((k) => (k.kid === registryKey.kid ? { ...k, notAfter: T0 + 30 * DAY } : k)),
+    { jwk: nextRegistryKey.publicJwk, kid: nextRegistryKey.kid, notBefore: T0 + DAY, notAfter: T0 + 400 * DAY },
+  ];
+  const set2 = [
+    ...set1,
+    { jwk: thirdKey.publicJwk, kid: thirdKey.kid, notBefore: T0 + 100 * DAY, notAfter: T0 + 800 * DAY },
+  ];
+  const first = await signKeySetStatement({ registry: REGISTRY, sequence: 1, issuedAt: T0, keys: set1 }, registryKey);
+  const second = await signKeySetStatement(
+    { registry: REGISTRY, sequence: 2, issuedAt: T0 + 50 * DAY, keys: set2 },
+    nextRegistryKey,
+  );
+  const now = T0 + 60 * DAY;
+  const flipped = `${second.slice(0, -2)}${second.endsWith('AA') ? 'BA' : 'AA'}`;
+  return {
+    description:
+      'Registry key rotation statements (SPEC.md §3, "Registry key rotation"): compact JWS, typ ' +
+      '"caliopen-key-set+jws", payload { registry, sequence, issuedAt, keys } (keys as in a key set document), signed ' +
+      'by a key of the previous set valid at issuedAt; sequence 0 is the pinned set. Each case: follow chain from ' +
+      'pinned at now (registry given); expected { ok: true, sequence, kids } (the kids of the set reached) or ' +
+      '{ ok: false, code }.',
+    generatedBy: GENERATED_BY,
+    pinned: keySetDocument,
+    registry: REGISTRY,
+    cases: [
+      {
+        name: 'no statement: the pinned set',
+        chain: [],
+        now,
+        expected: { ok: true, sequence: 0, kids: pinned.map((k) => k.kid) },
+      },
+      {
+        name: 'two rotations',
+        chain: [first, second],
+        now,
+        expected: { ok: true, sequence: 2, kids: set2.map((k) => k.kid) },
+      },
+      {
+        name: 'signed by a key not in the set it chains from',
+        chain: [await signKeySetStatement({ registry: REGISTRY, sequence: 1, issuedAt: T0, keys: set1 }, strangerKey)],
+        now,
+        expected: { ok: false, code: 'key_set_statement_unknown_key' },
+      },
+      {
+        name: 'the second link alone',
+        chain: [second],
+        now,
+        expected: { ok: false, code: 'key_set_statement_unknown_key' },
+      },
+      {
+        name: 'a gap in the sequence',
+        chain: [await signKeySetStatement({ registry: REGISTRY, sequence: 2, issuedAt: T0, keys: set1 }, registryKey)],
+        now,
+        expected: { ok: false, code: 'key_set_chain_broken' },
+      },
+      {
+        name: 'signed by the retired key, outside its window',
+        chain: [
+          await signKeySetStatement({ registry: REGISTRY, sequence: 1, issuedAt: T0, keys: set1 }, retiredRegistryKey),
+        ],
+        now,
+        expected: { ok: false, code: 'key_set_statement_key_outside_validity' },
+      },
+      {
+        name: 'signature changed',
+        chain: [first, flipped],
+        now,
+        expected: { ok: false, code: 'key_set_statement_bad_signature' },
+      },
+      {
+        name: 'issued in the future',
+        chain: [first, second],
+        now: T0 + 10 * DAY,
+        expected: { ok: false, code: 'key_set_chain_broken' },
       },
     ],
   };

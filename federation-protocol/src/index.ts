@@ -103,6 +103,13 @@ export {
   MAX_FEED_AGE_SECONDS,
 } from './feed.types.ts';
 export {
+  KEY_SET_STATEMENT_JWS_TYPE,
+  MAX_KEY_SET_CHAIN,
+  followKeySetChain,
+  signKeySetStatement,
+} from './key-set-statement.ts';
+export type { FollowedKeySet, KeySetStatement } from './key-set-statement.ts';
+export {
   ENTRY_BINDING_TYPE,
   entryBinding,
   entryLeafHash,

@@ -14,6 +14,7 @@ import {
   entryLeafHash,
   entryLogLeaf,
   feedDigest,
+  followKeySetChain,
   parseCheckpoint,
   jwkThumbprint,
   parseKeySet,
@@ -63,6 +64,7 @@ const FILES = [
   'checkpoints.json',
   'feeds.json',
   'entry-bindings.json',
+  'key-set-statements.json',
   'prekeys.json',
   'envelopes.json',
   'request-signatures.json',
@@ -323,6 +325,23 @@ describe('test vectors', () => {
     for (const vector of vectors.cases) {
       const result = verifyEntryInLog(vector.entry, checkpoint, proofOf(vector.proof));
       assertExpected(result, vector.expected, vector.name);
+    }
+  });
+
+  it('key-set-statements.json', async () => {
+    const vectors = load('key-set-statements.json');
+    const pinned = unwrap(parseKeySet(vectors.pinned));
+    for (const vector of vectors.cases) {
+      const result = await followKeySetChain(pinned, vector.chain, { now: vector.now, registry: vectors.registry });
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) {
+        assert.equal(result.value.sequence, vector.expected.sequence, vector.name);
+        assert.deepEqual(
+          result.value.keySet.document.keys.map((k) => k.kid),
+          vector.expected.kids,
+          vector.name,
+        );
+      }
     }
   });
 

@@ -39,6 +39,8 @@ export function seedOf(name: string): Uint8Array {
 export const registryKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('registry key 2026'));
 /** Retired before T0: in the key set, outside its window. */
 export const retiredRegistryKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('registry key 2025'));
+/** The key a rotation brings in (key-set-statements.json, the peer directory's rotation tests). */
+export const nextRegistryKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('registry key 2027'));
 /** Never in the key set. */
 export const strangerKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('stranger key'));
 
