@@ -1,4 +1,10 @@
-import { isFeedFresh, MAX_FEED_AGE_SECONDS, type Checkpoint, type FeedInstance } from '@caliopen/federation-protocol';
+import {
+  isFeedFresh,
+  MAX_FEED_AGE_SECONDS,
+  type Checkpoint,
+  type FeedInstance,
+  type KeySet,
+} from '@caliopen/federation-protocol';
 import {
   FEED_OWN_ENTRY_MISMATCH,
   type OwnKeys,
@@ -20,10 +26,18 @@ export class PeerFeed {
   byDomain = new Map<string, FeedInstance>();
   lastCheckpoint: Checkpoint | null = null;
   fork: ForkIncident | null = null;
+  /** The registry key set trusted now: the pinned one, or where rotation statements chained from it lead. */
+  keySet: KeySet;
+  /** The rotation statements that lead from the pinned set to `keySet` (SPEC.md §3). */
+  keyStatements: string[] = [];
+  /** Statements read from disk, verified again from the pinned set before the next sync uses them. */
+  pendingStatements: string[] | null = null;
   ownMismatch: PeerDirectoryStatus['ownEntryMismatch'] = null;
   private expectedOwn: OwnKeys | null = null;
 
-  constructor(private readonly options: PeerDirectoryOptions) {}
+  constructor(private readonly options: PeerDirectoryOptions) {
+    this.keySet = options.keySet;
+  }
 
   /**
    * A peer's entry. A peer is trusted from a fresh feed only: a feed withheld (304s, an old copy replayed) stops

@@ -1,6 +1,7 @@
 import {
   applyDelta,
   canonicalJson,
+  followKeySetChain,
   decodeProof,
   verifyConsistentWith,
   verifyFeed,
@@ -30,6 +31,14 @@ const TRANSPORT_FAILURES = new Set([
   'feed_consistency_proof_unavailable',
   'feed_inclusion_proof_unavailable',
   'feed_sync_failed',
+]);
+
+/** A signature by a key the trusted set does not hold valid: the registry may have rotated its keys. */
+const KEY_FAILURES = new Set([
+  'feed_unknown_key',
+  'feed_key_outside_validity',
+  'checkpoint_unknown_key',
+  'checkpoint_key_outside_validity',
 ]);
 
 /** Inclusion proofs asked at once when a feed brings many new entries. */
@@ -124,7 +133,69 @@ export class PeerFeedSync {
     }
   }
 
+  /**
+   * One sync. A feed signed by a key the trusted set does not hold (or no longer holds valid) makes the directory
+   * look for registry key rotation statements chained from its pinned set (SPEC.md §3, "Registry key rotation"): if
+   * they lead to a newer set, it is adopted and the feed verified once more; a key no chain leads to stays refused.
+   */
   async fetchAndAccept(): Promise<'full' | 'delta' | 'unchanged'> {
+    await this.restoreChain();
+    try {
+      return await this.fetchAndAcceptOnce();
+    } catch (e) {
+      if (e instanceof SyncError && KEY_FAILURES.has(e.code) && (await this.followRotation())) {
+        return this.fetchAndAcceptOnce();
+      }
+      throw e;
+    }
+  }
+
+  /** The statements kept from an earlier sync, verified again from the pinned set (never trusted from disk). */
+  private async restoreChain(): Promise<void> {
+    const kept = this.feed.pendingStatements;
+    if (kept === null) return;
+    this.feed.pendingStatements = null;
+    const followed = await followKeySetChain(this.options.keySet, kept, {
+      now: this.feed.nowSeconds(),
+      ...(this.feed.state ? { registry: this.feed.state.feed.registry } : {}),
+    });
+    if (!followed.ok) {
+      this.options.logger?.error(
+        { code: followed.error.code, reason: followed.error.message },
+        'the stored registry key rotation statements do not chain from the pinned key set; they are ignored',
+      );
+      return;
+    }
+    this.feed.keySet = followed.value.keySet;
+    this.feed.keyStatements = [...followed.value.statements];
+  }
+
+  /** Fetches the rotation statements and adopts the set they lead to; true when that set is newer than ours. */
+  private async followRotation(): Promise<boolean> {
+    const res = await this.get('/v1/keys/statements', { accept: 'application/json' });
+    if (res.status !== 200) return false;
+    const body = (await res.json().catch(() => null)) as { statements?: unknown } | null;
+    const statements = body?.statements;
+    if (!Array.isArray(statements) || statements.length <= this.feed.keyStatements.length) return false;
+    const followed = await followKeySetChain(this.options.keySet, statements, {
+      now: this.feed.nowSeconds(),
+      ...(this.feed.state ? { registry: this.feed.state.feed.registry } : {}),
+    });
+    if (!followed.ok) throw new SyncError(followed.error.code, followed.error.message);
+    this.feed.keySet = followed.value.keySet;
+    this.feed.keyStatements = [...followed.value.statements];
+    if (this.feed.state) {
+      this.feed.state.keyStatements = this.feed.keyStatements;
+      await this.store.persist(this.feed.state);
+    }
+    this.options.logger?.info(
+      { sequence: followed.value.sequence, kids: followed.value.keySet.document.keys.map((k) => k.kid) },
+      'registry key rotation followed from the pinned key set',
+    );
+    return true;
+  }
+
+  async fetchAndAcceptOnce(): Promise<'full' | 'delta' | 'unchanged'> {
     if (this.feed.state === null) return this.syncFull();
     const res = await this.get(`/v1/index?since=${this.feed.state.feed.serial}`);
     if (res.status === 304) return 'unchanged';
@@ -137,7 +208,7 @@ export class PeerFeedSync {
     const bytes = new Uint8Array(await res.arrayBuffer());
     const state = this.feed.state;
     const verified = await verifyFeedDelta(bytes, {
-      keySet: this.options.keySet,
+      keySet: this.feed.keySet,
       now: this.feed.nowSeconds(),
       lastSerial: state.feed.serial,
     });
@@ -164,7 +235,7 @@ export class PeerFeedSync {
       throw new SyncError('feed_unavailable', `The registry answered ${res.status} for its feed.`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const verified = await verifyFeed(bytes, {
-      keySet: this.options.keySet,
+      keySet: this.feed.keySet,
       now: this.feed.nowSeconds(),
       verifyLabels: true,
       ...(this.feed.state ? { lastSerial: this.feed.state.feed.serial } : {}),
@@ -273,7 +344,7 @@ export class PeerFeedSync {
 
   /** A changed entry of a delta gets the check every entry of a full feed gets (verifyEntryLabel). */
   async checkLabel(entry: FeedInstance, registry: string, issuedAt: number): Promise<void> {
-    const checked = await verifyEntryLabel(entry, { keySet: this.options.keySet, registry, issuedAt });
+    const checked = await verifyEntryLabel(entry, { keySet: this.feed.keySet, registry, issuedAt });
     if (!checked.ok) throw new SyncError(checked.error.code, checked.error.message);
   }
 
@@ -286,6 +357,7 @@ export class PeerFeedSync {
       etag,
       lastSyncAt: this.feed.state?.lastSyncAt ?? null,
       fork: this.feed.fork,
+      keyStatements: this.feed.keyStatements,
     };
     this.feed.lastCheckpoint = checkpoint;
     this.feed.byDomain = new Map(feed.instances.map((entry) => [entry.domain, entry]));

@@ -17,6 +17,7 @@ import {
   leafHash,
   signFeed,
   signFeedDelta,
+  signKeySetStatement,
   type Ed25519KeyPair,
   type Feed,
 } from '@caliopen/federation-protocol';
@@ -29,6 +30,7 @@ import {
   labelFor,
   keySetDocument,
   logEntry,
+  nextRegistryKey,
   registryKey,
   signedCheckpointOf,
   strangerKey,
@@ -58,6 +60,8 @@ class FakeRegistry {
   readonly requests: string[] = [];
   /** Answer 304 to every feed request, as a registry (or a man in the middle) withholding a revocation would. */
   withhold = false;
+  /** Key rotation statements served at /v1/keys/statements. */
+  statements: string[] = [];
   /** The honest log, as leaf hashes: what every honest publication extends. */
   private readonly honest: Uint8Array[] = [];
   /** Where each domain's current entry is bound in the honest log, by its canonical form without logIndex. */
@@ -144,6 +148,11 @@ class FakeRegistry {
       return void res
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ from, to, proof: encodeProof(proof) }));
+    }
+    if (url.pathname === '/v1/keys/statements') {
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ statements: this.statements }));
     }
     if (url.pathname === '/v1/log/proof/inclusion') {
       const index = Number(url.searchParams.get('index'));
@@ -546,6 +555,81 @@ describe('PeerDirectory against a registry on loopback', () => {
     nowSeconds = T0 + 3600;
   });
 
+  test('registry key rotation: the directory, pinned to the old key, follows a statement chained from it; a restart verifies it again; a feed signed by an unchained key is refused', async () => {
+    const rotated = [
+      ...keySetDocument.keys,
+      { jwk: nextRegistryKey.publicJwk, kid: nextRegistryKey.kid, notBefore: T0, notAfter: T0 + 400 * DAY },
+    ];
+    registry.statements = [
+      await signKeySetStatement(
+        { registry: REGISTRY, sequence: 1, issuedAt: T0 + 6 * DAY, keys: rotated },
+        registryKey,
+      ),
+    ];
+    registry.signer = nextRegistryKey;
+    nowSeconds = T0 + 6 * DAY + 60;
+    try {
+      await registry.publish(7, T0 + 6 * DAY, labelled(T0 + 3 * DAY));
+      registry.requests.length = 0;
+      const d = directory();
+      assert.equal(d.status().registryKeys.sequence, 0);
+      assert.equal(await d.sync(), 'delta', JSON.stringify(d.status().lastError));
+      assert.ok(registry.requests.includes('/v1/keys/statements'));
+      assert.equal(d.status().serial, 7);
+      assert.equal(d.status().registryKeys.sequence, 1);
+      assert.ok(d.status().registryKeys.kids.includes(nextRegistryKey.kid));
+
+      // A restart verifies the kept statements again from the pinned set, without asking for them.
+      await registry.publish(8, T0 + 6 * DAY + 600, labelled(T0 + 3 * DAY));
+      registry.requests.length = 0;
+      const restarted = directory();
+      assert.equal(await restarted.sync(), 'delta');
+      assert.equal(restarted.status().serial, 8);
+      assert.ok(!registry.requests.includes('/v1/keys/statements'));
+      assert.equal(restarted.status().registryKeys.sequence, 1);
+
+      // An instance set up now, pinned to the old set, follows the chain from scratch.
+      const fresh = mkdtempSync(join(tmpdir(), 'peer-directory-rotation-'));
+      try {
+        const other = directory(fresh);
+        assert.equal(await other.sync(), 'full');
+        assert.equal(other.status().registryKeys.sequence, 1);
+      } finally {
+        rmSync(fresh, { recursive: true, force: true });
+      }
+
+      // A key no statement chains to stays refused; so does a statement its own key signed.
+      registry.signer = strangerKey;
+      await registry.publish(9, T0 + 6 * DAY + 1200, labelled(T0 + 3 * DAY));
+      assert.equal(await restarted.sync(), 'refused');
+      assert.equal(restarted.status().lastError?.code, 'feed_unknown_key');
+      registry.statements.push(
+        await signKeySetStatement(
+          {
+            registry: REGISTRY,
+            sequence: 2,
+            issuedAt: T0 + 6 * DAY + 1200,
+            keys: [
+              ...rotated,
+              { jwk: strangerKey.publicJwk, kid: strangerKey.kid, notBefore: T0, notAfter: T0 + 400 * DAY },
+            ],
+          },
+          strangerKey,
+        ),
+      );
+      assert.equal(await restarted.sync(), 'refused');
+      assert.equal(restarted.status().lastError?.code, 'key_set_statement_unknown_key');
+      assert.equal(restarted.status().serial, 8);
+      assert.equal(restarted.status().registryKeys.sequence, 1);
+      assert.ok(!restarted.status().registryKeys.kids.includes(strangerKey.kid));
+    } finally {
+      registry.signer = registryKey;
+      registry.statements = registry.statements.slice(0, 1);
+      registry.history.delete(9);
+      nowSeconds = T0 + 3600;
+    }
+  });
+
   test('a damaged store is ignored (reported), and the registry unreachable is a recorded failure, not a crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'peer-directory-bad-'));
     try {
@@ -629,7 +713,7 @@ describe('PeerDirectory against a registry on loopback', () => {
       },
       deps,
     );
-    assert.equal(d?.status().serial, 6, 'it reads the stored feed');
+    assert.equal(d?.status().serial, 8, 'it reads the stored feed');
     // The registry is reached over HTTPS: plain http:// only on loopback (a feed over http can be withheld by anyone).
     const keys = JSON.stringify(keySetDocument);
     for (const registryUrl of ['http://registry.example', 'http://10.0.0.1:8080', 'ftp://registry.example', 'nope']) {

@@ -57,6 +57,7 @@ export class PeerDirectory implements InstanceStanding {
       this.feed.state = loaded.state;
       this.feed.lastCheckpoint = loaded.checkpoint;
       this.feed.fork = loaded.state.fork;
+      if (loaded.state.keyStatements?.length) this.feed.pendingStatements = loaded.state.keyStatements;
       this.feed.byDomain = new Map(loaded.state.feed.instances.map((entry) => [entry.domain, entry]));
     }
     this.watch = new StandingWatch(this.feed, options);
@@ -100,6 +101,10 @@ export class PeerDirectory implements InstanceStanding {
       feedIssuedAt: this.feed.state?.feed.issuedAt ?? null,
       stale: this.feed.state !== null && !this.feed.fresh(),
       checkpointSize: this.feed.lastCheckpoint?.treeSize ?? null,
+      registryKeys: {
+        sequence: this.feed.keyStatements.length,
+        kids: this.feed.keySet.document.keys.map((k) => k.kid),
+      },
       instances: this.feed.byDomain.size,
       lastError: this.syncer.lastError,
       fork: this.feed.fork,

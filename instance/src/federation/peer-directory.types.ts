@@ -67,6 +67,8 @@ export interface PeerDirectoryStatus {
   /** The newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is trusted from it any more. */
   readonly stale: boolean;
   readonly checkpointSize: number | null;
+  /** How many registry key rotations were followed from the pinned set, and the kids trusted now. */
+  readonly registryKeys: { readonly sequence: number; readonly kids: readonly string[] };
   readonly instances: number;
   readonly lastError: { readonly code: string; readonly message: string; readonly at: string } | null;
   /** The last forked log detected (kept until the operator looks into it; a restart does not clear it). */
@@ -130,6 +132,8 @@ export interface StoredState {
   etag: string | null;
   lastSyncAt: string | null;
   fork: ForkIncident | null;
+  /** Registry key rotation statements followed from the pinned set (verified again at every start). */
+  keyStatements?: string[];
 }
 
 /** Why a sync failed or was refused (a stable code, and words). */
