@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { MAX_FEED_AGE_SECONDS } from '@caliopen/federation-protocol';
 import { PeerDirectory, readPinnedKeySet } from '@caliopen/instance/federation/peer-directory.ts';
@@ -11,6 +9,7 @@ import {
   type TestInstanceSite,
   type TestRegistry,
 } from '../support/registry.ts';
+import { Middleman } from '../support/middleman.ts';
 import { tempDir } from '../support/tmp.ts';
 
 /**
@@ -19,43 +18,6 @@ import { tempDir } from '../support/tmp.ts';
  * through a man in the middle on loopback that can forward, cut the registry off (an outage), or answer 304 to every
  * feed request (a withheld revocation).
  */
-class Middleman {
-  mode: 'forward' | 'down' | 'withhold' = 'forward';
-  readonly seen: string[] = [];
-  private server!: Server;
-  url = '';
-
-  constructor(private readonly target: string) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = req.url ?? '/';
-    this.seen.push(`${this.mode} ${path}`);
-    if (this.mode === 'down') return void req.socket.destroy();
-    if (this.mode === 'withhold' && path.startsWith('/v1/index')) return void res.writeHead(304).end();
-    const upstream = await fetch(`${this.target}${path}`, {
-      headers:
-        typeof req.headers['if-none-match'] === 'string' ? { 'if-none-match': req.headers['if-none-match'] } : {},
-    });
-    const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'etag', 'x-feed-serial']) {
-      const value = upstream.headers.get(name);
-      if (value !== null) headers[name] = value;
-    }
-    res.writeHead(upstream.status, headers).end(Buffer.from(await upstream.arrayBuffer()));
-  }
-}
-
 describe('feed freshness: a registry outage is survived, a withheld revocation stops working, both within the ADR 0017 bound', () => {
   let offsetMs = 0;
   const clock = () => new Date(Date.now() + offsetMs);
