@@ -682,7 +682,14 @@ async function entryBindingVectors() {
     instanceFixture(domain, 90 - 25 * index),
   );
   const tree = logTree(5);
-  const [alpha, beta] = bindEntries(tree, await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, T0)))) as [
+  const [alphaEntry, betaEntry] = await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, T0)));
+  // beta rotated its signing key: the previous one is accepted until the end of the overlap, and bound as well.
+  const betaOldKey = ed25519KeyPairFromSeed(seedOf('beta.caliopen.test previous signing key'));
+  const betaRotated = {
+    ...betaEntry!,
+    keys: { ...betaEntry!.keys, previousSigning: [{ jwk: betaOldKey.publicJwk, notAfter: T0 + 3 * DAY }] },
+  };
+  const [alpha, beta] = bindEntries(tree, [alphaEntry!, betaRotated]) as [
     Feed['instances'][number],
     Feed['instances'][number],
   ];
@@ -717,6 +724,12 @@ async function entryBindingVectors() {
         name: 'status changed after binding (a revocation hidden)',
         entry: { ...alpha, status: 'labelled' as const, listed: false },
         proof: proofOf(alpha.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'previous signing key dropped after binding',
+        entry: { ...beta, keys: { signing: beta.keys.signing, encryption: beta.keys.encryption } },
+        proof: proofOf(beta.logIndex),
         expected: { ok: false, code: 'feed_entry_not_in_log' },
       },
       {

@@ -5,6 +5,7 @@ import { fail, ok } from './errors.ts';
 import type { Result } from './errors.ts';
 import type { FeedInstance, InstanceStatus } from './feed.types.ts';
 import { jwkThumbprint } from './keys.ts';
+import type { Ed25519PublicJwk } from './keys.ts';
 import { HASH_SIZE, leafHash, verifyInclusion } from './merkle.ts';
 import type { Proof } from './merkle.ts';
 
@@ -75,6 +76,15 @@ export function verifyEntryInLog(entry: FeedInstance, checkpoint: Checkpoint, pr
     );
   }
   return ok(entry);
+}
+
+/**
+ * The signing keys of an entry accepted at `now`: its current key, then every previous key whose overlap is not over
+ * (SPEC.md §3, "Instance key rotation").
+ */
+export function signingKeysAt(entry: FeedInstance, now: number): Ed25519PublicJwk[] {
+  const previous = entry.keys.previousSigning ?? [];
+  return [entry.keys.signing, ...previous.filter((k) => now < k.notAfter).map((k) => k.jwk)];
 }
 
 /** Whether the newest verified feed, issued at `issuedAt`, is still fresh at `now` (all in seconds). */

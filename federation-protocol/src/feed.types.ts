@@ -31,6 +31,16 @@ export const FEED_DELTA_JWS_TYPE = 'caliopen-feed-delta+jws';
 export const FEED_HEARTBEAT_SECONDS = 3600;
 export const MAX_FEED_AGE_SECONDS = 72 * 3600;
 
+/** How long an instance's previous signing key stays accepted after the registry lists a new one. */
+export const INSTANCE_KEY_OVERLAP_SECONDS = 72 * 3600;
+export const MAX_PREVIOUS_SIGNING_KEYS = 4;
+
+/** An instance signing key being retired: accepted until `notAfter` (NumericDate, exclusive). */
+export interface RetiringKey {
+  readonly jwk: Ed25519PublicJwk;
+  readonly notAfter: number;
+}
+
 export const INSTANCE_STATUSES = ['labelled', 'suspended', 'revoked'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
@@ -43,7 +53,15 @@ export interface FeedEndpoints {
 export interface FeedInstance {
   readonly domain: string;
   readonly endpoints: FeedEndpoints;
-  readonly keys: { readonly signing: Ed25519PublicJwk; readonly encryption: X25519PublicJwk };
+  readonly keys: {
+    readonly signing: Ed25519PublicJwk;
+    readonly encryption: X25519PublicJwk;
+    /**
+     * Signing keys the instance used before `signing`, each still accepted until its `notAfter` (a rotation's
+     * overlap, SPEC.md §3 "Instance key rotation"); absent when none. At most MAX_PREVIOUS_SIGNING_KEYS.
+     */
+    readonly previousSigning?: readonly RetiringKey[];
+  };
   /** SHA-256 of the instance TLS certificate (DER), lowercase hex. */
   readonly certFingerprint: string;
   readonly labelId: string;

@@ -99,8 +99,10 @@ export {
   FEED_HEARTBEAT_SECONDS,
   FEED_JWS_TYPE,
   FEED_VERSION,
+  INSTANCE_KEY_OVERLAP_SECONDS,
   INSTANCE_STATUSES,
   MAX_FEED_AGE_SECONDS,
+  MAX_PREVIOUS_SIGNING_KEYS,
 } from './feed.types.ts';
 export {
   KEY_SET_STATEMENT_JWS_TYPE,
@@ -115,6 +117,7 @@ export {
   entryLeafHash,
   entryLogLeaf,
   isFeedFresh,
+  signingKeysAt,
   verifyEntryInLog,
 } from './entry-binding.ts';
 export type { EntryBinding } from './entry-binding.ts';
@@ -127,6 +130,7 @@ export type {
   FeedInstance,
   FeedVerifyOptions,
   InstanceStatus,
+  RetiringKey,
   VerifiedFeed,
   VerifiedFeedDelta,
   VerifiedFeedEnvelope,
