@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
+  INSTANCE_KEY_OVERLAP_SECONDS,
   buildFeed,
   diffFeeds,
+  jwkThumbprint,
   parseKeySet,
   signFeedDelta,
   signKeySetStatement,
+  signRequest,
   unwrap,
   verifyFeed,
+  verifyRequest,
+  type Ed25519KeyPair,
+  type Ed25519PrivateJwk,
 } from '@caliopen/federation-protocol';
 import { PeerDirectory, readPinnedKeySet } from '@caliopen/instance/federation/peer-directory.ts';
 import { strangerKey } from '../../federation-protocol/src/testing/fixtures.ts';
@@ -22,6 +28,11 @@ import {
 import { tempDir } from '../support/tmp.ts';
 
 const DAY = 86_400;
+
+function keyPairOf(privateJwk: { x: string; d?: string }): Ed25519KeyPair {
+  const publicJwk = { kty: 'OKP' as const, crv: 'Ed25519' as const, x: privateJwk.x };
+  return { kid: jwkThumbprint(publicJwk), publicJwk, privateJwk: privateJwk as Ed25519PrivateJwk };
+}
 
 /**
  * Registry key rotation end to end (issue 16 point 7): a real registry rotates its signing key; a peer that pinned
@@ -169,5 +180,59 @@ describe('registry key rotation: followed from the pinned key, unchained keys re
     }
     assert.equal(await peer.sync(), 'unchanged');
     assert.equal(peer.status().lastError, null);
+  });
+  test('instance key rotation: alpha re-applies with a new signing key; peers accept both keys during the overlap, the old one is refused after', async () => {
+    const peer = directory(dirs[0]!.dir);
+    const oldPair = keyPairOf(site.identity.signing.privateJwk);
+    await site.rotateSigningKey(clock());
+    const newPair = keyPairOf(site.identity.signing.privateJwk);
+    const applied = await reg.api('POST', '/v1/applications', { body: await applicationFor(site, { now: clock() }) });
+    assert.equal(applied.status, 201, applied.text);
+    site.publishChallenge(applied.body.challenge.token, applied.body.challenge.value);
+    const verified = await reg.api('POST', `/v1/applications/${applied.body.id}/verify`, { token: applied.body.token });
+    assert.equal(verified.status, 200, verified.text);
+    for (const auditor of [await reg.auditor('carol'), await reg.auditor('dan')]) {
+      const r = await reg.api('POST', `/v1/audit/applications/${applied.body.id}/votes`, {
+        token: auditor.token,
+        body: { vote: 'approve' },
+      });
+      assert.equal(r.status, 200, r.text);
+    }
+    assert.equal(await peer.sync(), 'delta', JSON.stringify(peer.status().lastError));
+    const during = peer.peer('alpha.test')!;
+    assert.equal(during.labelValid, true);
+    assert.deepEqual(during.keys.signing, newPair.publicJwk);
+    assert.deepEqual(during.signingKeys, [newPair.publicJwk, oldPair.publicJwk]);
+
+    // A request alpha signed with either key is authenticated during the overlap, as the inbox does (keysOf).
+    const signedBy = async (pair: Ed25519KeyPair) => {
+      const body = new TextEncoder().encode('{}');
+      const signature = await signRequest(
+        {
+          instance: 'alpha.test',
+          method: 'POST',
+          path: '/federation/v1/inbox',
+          destination: 'beta.test',
+          body,
+          created: nowSeconds(),
+        },
+        pair,
+      );
+      return verifyRequest(
+        { method: 'POST', path: '/federation/v1/inbox', signature, body },
+        { expectedDestination: 'beta.test', now: nowSeconds(), keysOf: (d) => peer.peer(d)?.signingKeys },
+      );
+    };
+    assert.ok((await signedBy(oldPair)).ok, 'the old key during the overlap');
+    assert.ok((await signedBy(newPair)).ok);
+
+    // After the overlap (the registry's heartbeat keeps the feed fresh), only the new key is accepted.
+    offsetMs += (INSTANCE_KEY_OVERLAP_SECONDS + 60) * 1000;
+    assert.equal(await peer.sync(), 'delta', JSON.stringify(peer.status().lastError));
+    assert.equal(peer.peer('alpha.test')?.labelValid, true);
+    assert.deepEqual(peer.peer('alpha.test')?.signingKeys, [newPair.publicJwk]);
+    const late = await signedBy(oldPair);
+    assert.ok(!late.ok, 'the old key after the overlap');
+    assert.ok((await signedBy(newPair)).ok);
   });
 });

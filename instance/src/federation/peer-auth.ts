@@ -40,7 +40,7 @@ export async function authenticatePeer(
 ): Promise<PeerAuthentication> {
   const keysOf = (peerDomain: string): readonly Ed25519PublicJwk[] | undefined => {
     const peer = deps.peers()?.peer(peerDomain);
-    return peer ? [peer.keys.signing] : undefined;
+    return peer ? peer.signingKeys : undefined;
   };
   const verified = await verifyRequest(
     { method: request.method, path: request.url, signature: request.headers[REQUEST_SIGNATURE_HEADER], body },

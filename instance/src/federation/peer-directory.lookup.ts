@@ -1,6 +1,7 @@
 import {
   isFeedFresh,
   MAX_FEED_AGE_SECONDS,
+  signingKeysAt,
   type Checkpoint,
   type FeedInstance,
   type KeySet,
@@ -60,7 +61,8 @@ export class PeerFeed {
       instancePi: entry.pi.score,
       pi: entry.pi,
       certificateSha256: entry.certFingerprint,
-      keys: entry.keys,
+      keys: { signing: entry.keys.signing, encryption: entry.keys.encryption },
+      signingKeys: signingKeysAt(entry, now),
       endpoints: entry.endpoints,
     };
   }

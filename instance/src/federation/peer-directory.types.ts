@@ -43,6 +43,11 @@ export interface PeerInfo {
   /** SHA-256 of the peer's TLS certificate (DER), lowercase hex. */
   readonly certificateSha256: string;
   readonly keys: { readonly signing: Ed25519PublicJwk; readonly encryption: X25519PublicJwk };
+  /**
+   * The signing keys accepted from this peer now: `keys.signing`, then previous keys still in their rotation overlap
+   * (SPEC.md §3, "Instance key rotation"). Verify what the peer signs against these, never against a key alone.
+   */
+  readonly signingKeys: readonly Ed25519PublicJwk[];
   readonly endpoints: FeedEndpoints;
 }
 
