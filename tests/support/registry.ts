@@ -199,7 +199,7 @@ export async function startTestInstanceSite(domain: string): Promise<TestInstanc
     );
   };
   await signServedDescriptor(signingJwk, new Date());
-  return {
+  const site: TestInstanceSite = {
     domain,
     identity,
     httpsUrl,
@@ -215,7 +215,7 @@ export async function startTestInstanceSite(domain: string): Promise<TestInstanc
         privateJwk: { kty: 'OKP', crv: 'Ed25519', x: next.x, d: next.d },
         thumbprint: jwkThumbprint(jwk),
       };
-      this.signingJwk = jwk;
+      site.signingJwk = jwk;
       await signServedDescriptor(jwk, now);
     },
     async stop() {
@@ -223,6 +223,7 @@ export async function startTestInstanceSite(domain: string): Promise<TestInstanc
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return site;
 }
 
 /** A compact JWS of `{ declaration, nonce, iat }` as `caliopen instance apply` makes it. Every part can be overridden. */
