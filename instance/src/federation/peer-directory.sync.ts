@@ -2,6 +2,7 @@ import {
   applyDelta,
   canonicalJson,
   followKeySetChain,
+  MAX_FEED_AGE_SECONDS,
   decodeProof,
   verifyConsistentWith,
   verifyFeed,
@@ -17,6 +18,7 @@ import type { StandingWatch } from './peer-directory.standing.ts';
 import type { PeerDirectoryStore } from './peer-directory.store.ts';
 import {
   FEED_FORK_DETECTED,
+  FEED_STALE,
   type ForkIncident,
   type PeerDirectoryOptions,
   type PeerDirectoryStatus,
@@ -57,6 +59,7 @@ export class PeerFeedSync {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private transportFailures = 0;
+  private staleReported = false;
 
   constructor(
     private readonly options: PeerDirectoryOptions,
@@ -101,6 +104,34 @@ export class PeerFeedSync {
   // Sync
 
   async syncOnce(): Promise<SyncOutcome> {
+    const outcome = await this.syncAttempt();
+    this.checkFreshness();
+    return outcome;
+  }
+
+  /**
+   * Tells the operator, once per episode, that the newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is
+   * trusted from it any more (a registry out of reach too long, or a feed withheld), until a fresh one is accepted.
+   */
+  private checkFreshness(): void {
+    const stale = this.feed.state !== null && !this.feed.fresh();
+    if (stale && !this.staleReported) {
+      this.options.logger?.error(
+        {
+          code: FEED_STALE,
+          feedIssuedAt: this.feed.state?.feed.issuedAt,
+          maxAgeSeconds: MAX_FEED_AGE_SECONDS,
+          registry: this.options.registryUrl,
+        },
+        'the registry feed is stale: no peer is trusted from it until a fresh feed is accepted',
+      );
+    } else if (!stale && this.staleReported) {
+      this.options.logger?.info({ serial: this.feed.state?.feed.serial }, 'the registry feed is fresh again');
+    }
+    this.staleReported = stale;
+  }
+
+  async syncAttempt(): Promise<SyncOutcome> {
     this.lastAttemptAt = this.options.clock().toISOString();
     try {
       const outcome = await this.fetchAndAccept();

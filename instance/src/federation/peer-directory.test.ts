@@ -39,6 +39,7 @@ import {
 import {
   FEED_FORK_DETECTED,
   FEED_OWN_ENTRY_MISMATCH,
+  FEED_STALE,
   PeerDirectory,
   peerDirectoryFromConfig,
   readPinnedKeySet,
@@ -537,9 +538,17 @@ describe('PeerDirectory against a registry on loopback', () => {
       assert.equal(await d.sync(), 'unchanged');
       assert.equal(d.peer('beta.test')?.labelValid, true, 'within the bound the withheld revocation still works');
       assert.equal(d.status().stale, false);
+      logs.length = 0;
       nowSeconds = signedAt + MAX_FEED_AGE_SECONDS + 1;
       assert.equal(await d.sync(), 'unchanged');
       assert.equal(d.status().stale, true);
+      assert.equal(
+        logs.filter((l) => l.level === 'error' && l.obj['code'] === FEED_STALE).length,
+        1,
+        'the operator is told',
+      );
+      assert.equal(await d.sync(), 'unchanged');
+      assert.equal(logs.filter((l) => l.obj['code'] === FEED_STALE).length, 1, 'once per episode');
       assert.equal(d.peer('beta.test')?.labelValid, false, 'past the bound nobody is trusted from the stale feed');
       assert.equal(d.peer('gamma.test')?.labelValid, false);
       assert.equal(d.standing().labelValid, true, 'a stale feed does not unlabel this instance itself');

@@ -19,6 +19,7 @@ import type {
 export {
   FEED_FORK_DETECTED,
   FEED_OWN_ENTRY_MISMATCH,
+  FEED_STALE,
   type ForkIncident,
   type OwnKeys,
   type OwnStanding,

@@ -16,6 +16,8 @@ import type { FederationEvents } from './federation.events.ts';
 /** The shapes of the peer directory (peer-directory.ts), shared by its parts. */
 
 export const FEED_FORK_DETECTED = 'feed_fork_detected';
+/** The newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is trusted from it (docs/adr/0017). */
+export const FEED_STALE = 'feed_stale';
 /** The feed's entry for this instance lists keys or a certificate that are not its own (SPEC.md §3). */
 export const FEED_OWN_ENTRY_MISMATCH = 'feed_own_entry_mismatch';
 
