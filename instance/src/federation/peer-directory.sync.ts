@@ -43,8 +43,8 @@ const KEY_FAILURES = new Set([
   'checkpoint_key_outside_validity',
 ]);
 
-/** Inclusion proofs asked at once when a feed brings many new entries. */
-const PROOF_CONCURRENCY = 8;
+/** Inclusion proofs asked in one request when a feed brings many new entries (the registry answers up to 256). */
+const PROOF_BATCH = 256;
 
 /**
  * Sync: the full feed once, then `?since=SERIAL` deltas, on a schedule; each verified against the pinned registry key
@@ -343,33 +343,41 @@ export class PeerFeedSync {
       const before = held.get(entry.domain);
       return before === undefined || canonicalJson(before) !== canonicalJson(entry);
     });
-    for (let start = 0; start < fresh.length; start += PROOF_CONCURRENCY) {
-      await Promise.all(fresh.slice(start, start + PROOF_CONCURRENCY).map((e) => this.checkOneBound(e, checkpoint)));
-    }
-  }
-
-  private async checkOneBound(entry: FeedInstance, checkpoint: Checkpoint): Promise<void> {
-    let proof: Uint8Array[] = [];
-    if (entry.logIndex < checkpoint.treeSize) {
-      const res = await this.get(`/v1/log/proof/inclusion?index=${entry.logIndex}&size=${checkpoint.treeSize}`);
+    const inTree = [...new Set(fresh.map((e) => e.logIndex).filter((i) => i < checkpoint.treeSize))].sort(
+      (a, b) => a - b,
+    );
+    const proofs = new Map<number, Uint8Array[]>();
+    for (let start = 0; start < inTree.length; start += PROOF_BATCH) {
+      const indices = inTree.slice(start, start + PROOF_BATCH);
+      const res = await this.get(`/v1/log/proof/inclusions?size=${checkpoint.treeSize}&indices=${indices.join(',')}`);
       if (res.status !== 200)
         throw new SyncError(
           'feed_inclusion_proof_unavailable',
-          `The registry answered ${res.status} for the inclusion proof of ${entry.domain}.`,
+          `The registry answered ${res.status} for inclusion proofs.`,
         );
-      const body = (await res.json().catch(() => null)) as { proof?: unknown } | null;
-      const decoded = decodeProof(body?.proof);
-      if (decoded === undefined)
-        throw new SyncError('feed_inclusion_proof_unavailable', `The inclusion proof of ${entry.domain} is malformed.`);
-      proof = decoded;
+      const body = (await res.json().catch(() => null)) as { proofs?: unknown } | null;
+      for (const item of Array.isArray(body?.proofs) ? body.proofs : []) {
+        const index = (item as { index?: unknown }).index;
+        const proof = decodeProof((item as { proof?: unknown }).proof);
+        if (typeof index === 'number' && indices.includes(index) && proof !== undefined) proofs.set(index, proof);
+      }
     }
-    const bound = verifyEntryInLog(entry, checkpoint, proof);
-    if (!bound.ok) {
-      this.options.logger?.error(
-        { code: bound.error.code, domain: entry.domain, logIndex: entry.logIndex, treeSize: checkpoint.treeSize },
-        'a feed entry is not bound to the registry log: feed refused, the last accepted feed is kept',
-      );
-      throw new SyncError(bound.error.code, bound.error.message);
+    for (const entry of fresh) {
+      const proof = entry.logIndex < checkpoint.treeSize ? proofs.get(entry.logIndex) : [];
+      if (proof === undefined) {
+        throw new SyncError(
+          'feed_inclusion_proof_unavailable',
+          `The registry gave no inclusion proof for ${entry.domain}.`,
+        );
+      }
+      const bound = verifyEntryInLog(entry, checkpoint, proof);
+      if (!bound.ok) {
+        this.options.logger?.error(
+          { code: bound.error.code, domain: entry.domain, logIndex: entry.logIndex, treeSize: checkpoint.treeSize },
+          'a feed entry is not bound to the registry log: feed refused, the last accepted feed is kept',
+        );
+        throw new SyncError(bound.error.code, bound.error.message);
+      }
     }
   }
 

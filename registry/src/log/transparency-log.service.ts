@@ -121,6 +121,25 @@ export class TransparencyLogService {
     return { leafHash: this.tree.leafHash(index), proof: this.tree.inclusionProof(index, size) };
   }
 
+  /** Inclusion proofs of several entries in the tree of `size` entries (a peer checking a feed's new entries). */
+  async inclusionProofs(
+    indices: readonly number[],
+    size: number,
+  ): Promise<{ index: number; leafHash: Hash; proof: Hash[] }[]> {
+    const current = await this.sync();
+    if (!(size >= 1 && size <= current && indices.every((i) => Number.isSafeInteger(i) && i >= 0 && i < size))) {
+      throw new RegistryError(
+        'log_range_invalid',
+        `The log has ${current} entries; every index must be below size, size at most ${current}.`,
+      );
+    }
+    return indices.map((index) => ({
+      index,
+      leafHash: this.tree.leafHash(index),
+      proof: this.tree.inclusionProof(index, size),
+    }));
+  }
+
   async consistencyProof(from: number, to: number): Promise<Hash[]> {
     const current = await this.sync();
     if (!(from >= 0 && from <= to && to <= current)) {
