@@ -9,7 +9,9 @@ import {
   type TestInstanceSite,
   type TestRegistry,
 } from '../support/registry.ts';
+import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { Middleman } from '../support/middleman.ts';
+import { waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
 
 /**
@@ -30,6 +32,14 @@ describe('feed freshness: a registry outage is survived, a withheld revocation s
   let site: TestInstanceSite;
   let middleman: Middleman;
   let directory: PeerDirectory;
+  /** alpha.test itself, on the shared clock, following the registry through the man in the middle. */
+  let alpha: TestInstance;
+  const federationStatus = async () => {
+    const user = await alpha.user(`u${Math.floor(Math.random() * 1e9)}`);
+    const r = await alpha.api('GET', '/api/v1/federation', { token: user.token });
+    assert.equal(r.status, 200, r.text);
+    return r.body as { federationRoutes: string; explanation: string; directory: { stale: boolean } };
+  };
   const tmp = tempDir('caliopen-freshness-');
 
   beforeAll(async () => {
@@ -51,6 +61,16 @@ describe('feed freshness: a registry outage is survived, a withheld revocation s
     }
     middleman = new Middleman(reg.url);
     await middleman.start();
+    alpha = await startTestInstance({
+      domain: 'alpha.test',
+      clock,
+      env: {
+        CALIOPEN_FEDERATION_REGISTRY_URL: middleman.url,
+        CALIOPEN_FEDERATION_REGISTRY_KEYS: (await reg.api('GET', '/v1/keys')).text,
+        CALIOPEN_FEDERATION_SYNC_SECONDS: '3600',
+      },
+    });
+    await waitFor(async () => alpha.running.services.federation!.status().serial !== null, 60_000);
     directory = new PeerDirectory({
       registryUrl: middleman.url,
       keySet: readPinnedKeySet((await reg.api('GET', '/v1/keys')).text),
@@ -61,6 +81,7 @@ describe('feed freshness: a registry outage is survived, a withheld revocation s
     });
   });
   afterAll(async () => {
+    await alpha?.stop();
     await middleman?.stop();
     await reg?.stop();
     await site?.stop();
@@ -81,6 +102,8 @@ describe('feed freshness: a registry outage is survived, a withheld revocation s
       assert.equal(directory.peer('alpha.test')?.labelValid, true, `alpha still trusted at hour ${hour}`);
     }
     assert.equal(directory.status().stale, false);
+    assert.equal(await alpha.running.services.federation!.sync(), 'failed');
+    assert.equal((await federationStatus()).federationRoutes, 'open', 'alpha itself still federates at hour 48');
     // Nothing is lost: a restart at hour 48 reads the same verified feed, and trusts alpha as well.
     const restarted = new PeerDirectory({
       registryUrl: middleman.url,
@@ -100,6 +123,11 @@ describe('feed freshness: a registry outage is survived, a withheld revocation s
     assert.equal(directory.peer('alpha.test')?.labelValid, false);
     assert.ok(directory.peer('alpha.test')!.labelExpiresAt > nowSeconds(), 'the label itself has not expired');
     assert.equal(directory.status().stale, true);
+    assert.equal(await alpha.running.services.federation!.sync(), 'failed');
+    const stale = await federationStatus();
+    assert.equal(stale.directory.stale, true);
+    assert.equal(stale.federationRoutes, 'closed');
+    assert.match(stale.explanation, /more than 72 h ago .* waits or goes by email as each sender chose/);
 
     // The registry back: it has published nothing in 72 h, so asking publishes a heartbeat serial signed now.
     middleman.mode = 'forward';
@@ -109,6 +137,10 @@ describe('feed freshness: a registry outage is survived, a withheld revocation s
     assert.ok(directory.status().feedIssuedAt! >= nowSeconds() - 5, 'the heartbeat is signed now');
     assert.equal(directory.status().stale, false);
     assert.equal(directory.peer('alpha.test')?.labelValid, true);
+    assert.equal(await alpha.running.services.federation!.sync(), 'delta');
+    const fresh = await federationStatus();
+    assert.equal(fresh.directory.stale, false);
+    assert.equal(fresh.federationRoutes, 'open');
   });
 
   test('a revocation withheld by a man in the middle (304 to every feed request) stops working MAX_FEED_AGE_SECONDS after the last feed was signed', async () => {
