@@ -20,6 +20,9 @@ import {
   encodeBase64Url,
   encodeHex,
   encodeProof,
+  signKeySetStatement,
+  entryLeafHash,
+  entryLogLeaf,
   sha256,
   signCheckpoint,
   signFeed,
@@ -31,6 +34,7 @@ import { privateCryptoKey } from '../src/keys.ts';
 import {
   DAY,
   LOG_ORIGIN,
+  bindEntries,
   REGISTRY,
   T0,
   feedEntryFor,
@@ -39,6 +43,7 @@ import {
   labelFor,
   logEntry,
   logTree,
+  nextRegistryKey,
   registryKey,
   retiredRegistryKey,
   seedOf,
@@ -66,6 +71,8 @@ export async function generateVectors(): Promise<Record<string, unknown>> {
     'labels.json': await labelVectors(),
     'checkpoints.json': await checkpointVectors(),
     'feeds.json': await feedVectors(),
+    'entry-bindings.json': await entryBindingVectors(),
+    'key-set-statements.json': await keySetStatementVectors(),
     'prekeys.json': await prekeyVectors(),
     'envelopes.json': await envelopeVectors(),
     'request-signatures.json': await requestSignatureVectors(),
@@ -665,6 +672,160 @@ async function feedVectors() {
         delta,
         verify: { now: now + DAY },
         expected: { ok: false, code: 'feed_delta_base_mismatch' },
+      },
+    ],
+  };
+}
+
+async function entryBindingVectors() {
+  const fixtures = ['alpha.caliopen.test', 'beta.caliopen.test'].map((domain, index) =>
+    instanceFixture(domain, 90 - 25 * index),
+  );
+  const tree = logTree(5);
+  const [alphaEntry, betaEntry] = await Promise.all(fixtures.map((fixture) => feedEntryFor(fixture, T0)));
+  // beta rotated its signing key: the previous one is accepted until the end of the overlap, and bound as well.
+  const betaOldKey = ed25519KeyPairFromSeed(seedOf('beta.caliopen.test previous signing key'));
+  const betaRotated = {
+    ...betaEntry!,
+    keys: { ...betaEntry!.keys, previousSigning: [{ jwk: betaOldKey.publicJwk, notAfter: T0 + 3 * DAY }] },
+  };
+  const [alpha, beta] = bindEntries(tree, [alphaEntry!, betaRotated]) as [
+    Feed['instances'][number],
+    Feed['instances'][number],
+  ];
+  tree.appendEntry(logEntry(7));
+  const checkpoint = checkpointOf(tree, { origin: LOG_ORIGIN, timestamp: T0 });
+  const proofOf = (index: number) => encodeProof(tree.inclusionProof(index, tree.size));
+  const leafOf = (entry: Feed['instances'][number]) => ({
+    leaf: utf8Decode(entryLogLeaf(entry))!,
+    leafHash: Buffer.from(entryLeafHash(entry)).toString('base64'),
+  });
+  return {
+    description:
+      'Feed entries bound to the transparency log (SPEC.md, "Entries bound to the log"). leaf is the canonical JSON ' +
+      'of the entry\'s binding { type: "feed.entry", domain, status, labelId, keys: { signing, encryption } (RFC 7638 ' +
+      'thumbprints), certFingerprint, entrySha256 (base64 SHA-256 of the canonical entry without logIndex) }; ' +
+      'leafHash its RFC 9162 leaf hash. Each case: recompute the leaf from entry and verify its inclusion at ' +
+      'entry.logIndex in the tree of checkpoint (treeSize, rootHash) with proof (base64); expected { ok: true } or ' +
+      '{ ok: false, code }.',
+    generatedBy: GENERATED_BY,
+    checkpoint,
+    bindings: [alpha, beta].map((entry) => ({ entry, ...leafOf(entry) })),
+    cases: [
+      { name: 'bound entry', entry: alpha, proof: proofOf(alpha.logIndex), expected: { ok: true } },
+      { name: 'second bound entry', entry: beta, proof: proofOf(beta.logIndex), expected: { ok: true } },
+      {
+        name: 'signing key swapped after binding',
+        entry: { ...beta, keys: { ...beta.keys, signing: strangerKey.publicJwk } },
+        proof: proofOf(beta.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'status changed after binding (a revocation hidden)',
+        entry: { ...alpha, status: 'labelled' as const, listed: false },
+        proof: proofOf(alpha.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'previous signing key dropped after binding',
+        entry: { ...beta, keys: { signing: beta.keys.signing, encryption: beta.keys.encryption } },
+        proof: proofOf(beta.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'logIndex pointing at another leaf',
+        entry: { ...alpha, logIndex: beta.logIndex },
+        proof: proofOf(beta.logIndex),
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+      {
+        name: 'logIndex beyond the checkpoint',
+        entry: { ...alpha, logIndex: tree.size },
+        proof: [],
+        expected: { ok: false, code: 'feed_entry_not_in_log' },
+      },
+    ],
+  };
+}
+
+async function keySetStatementVectors() {
+  const thirdKey = ed25519KeyPairFromSeed(seedOf('registry key 2028'));
+  const pinned = keySetDocument.keys;
+  const set1 = [
+    ...pinned.map((k) => (k.kid === registryKey.kid ? { ...k, notAfter: T0 + 30 * DAY } : k)),
+    { jwk: nextRegistryKey.publicJwk, kid: nextRegistryKey.kid, notBefore: T0 + DAY, notAfter: T0 + 400 * DAY },
+  ];
+  const set2 = [
+    ...set1,
+    { jwk: thirdKey.publicJwk, kid: thirdKey.kid, notBefore: T0 + 100 * DAY, notAfter: T0 + 800 * DAY },
+  ];
+  const first = await signKeySetStatement({ registry: REGISTRY, sequence: 1, issuedAt: T0, keys: set1 }, registryKey);
+  const second = await signKeySetStatement(
+    { registry: REGISTRY, sequence: 2, issuedAt: T0 + 50 * DAY, keys: set2 },
+    nextRegistryKey,
+  );
+  const now = T0 + 60 * DAY;
+  const flipped = `${second.slice(0, -2)}${second.endsWith('AA') ? 'BA' : 'AA'}`;
+  return {
+    description:
+      'Registry key rotation statements (SPEC.md §3, "Registry key rotation"): compact JWS, typ ' +
+      '"caliopen-key-set+jws", payload { registry, sequence, issuedAt, keys } (keys as in a key set document), signed ' +
+      'by a key of the previous set valid at issuedAt; sequence 0 is the pinned set. Each case: follow chain from ' +
+      'pinned at now (registry given); expected { ok: true, sequence, kids } (the kids of the set reached) or ' +
+      '{ ok: false, code }.',
+    generatedBy: GENERATED_BY,
+    pinned: keySetDocument,
+    registry: REGISTRY,
+    cases: [
+      {
+        name: 'no statement: the pinned set',
+        chain: [],
+        now,
+        expected: { ok: true, sequence: 0, kids: pinned.map((k) => k.kid) },
+      },
+      {
+        name: 'two rotations',
+        chain: [first, second],
+        now,
+        expected: { ok: true, sequence: 2, kids: set2.map((k) => k.kid) },
+      },
+      {
+        name: 'signed by a key not in the set it chains from',
+        chain: [await signKeySetStatement({ registry: REGISTRY, sequence: 1, issuedAt: T0, keys: set1 }, strangerKey)],
+        now,
+        expected: { ok: false, code: 'key_set_statement_unknown_key' },
+      },
+      {
+        name: 'the second link alone',
+        chain: [second],
+        now,
+        expected: { ok: false, code: 'key_set_statement_unknown_key' },
+      },
+      {
+        name: 'a gap in the sequence',
+        chain: [await signKeySetStatement({ registry: REGISTRY, sequence: 2, issuedAt: T0, keys: set1 }, registryKey)],
+        now,
+        expected: { ok: false, code: 'key_set_chain_broken' },
+      },
+      {
+        name: 'signed by the retired key, outside its window',
+        chain: [
+          await signKeySetStatement({ registry: REGISTRY, sequence: 1, issuedAt: T0, keys: set1 }, retiredRegistryKey),
+        ],
+        now,
+        expected: { ok: false, code: 'key_set_statement_key_outside_validity' },
+      },
+      {
+        name: 'signature changed',
+        chain: [first, flipped],
+        now,
+        expected: { ok: false, code: 'key_set_statement_bad_signature' },
+      },
+      {
+        name: 'issued in the future',
+        chain: [first, second],
+        now: T0 + 10 * DAY,
+        expected: { ok: false, code: 'key_set_chain_broken' },
       },
     ],
   };

@@ -15,6 +15,16 @@ export const ERROR_CODES = {
 
   key_set_malformed:
     'The registry key set document is malformed (bad JWK, kid that is not its thumbprint, bad window).',
+  key_set_statement_malformed:
+    'A registry key rotation statement is not a well-formed compact JWS with the expected header and claims.',
+  key_set_statement_unknown_key:
+    'A registry key rotation statement is signed by a key that is not in the set it chains from.',
+  key_set_statement_key_outside_validity:
+    'A registry key rotation statement is signed by a key outside its validity window when it was issued.',
+  key_set_statement_bad_signature: 'A registry key rotation statement signature does not verify.',
+  key_set_chain_broken:
+    'The registry key rotation statements do not chain (a gap in the sequence, another registry, a statement from ' +
+    'the future, or too many).',
 
   label_malformed: 'The label is not a well-formed compact JWS with the expected header and claims.',
   label_unknown_key: 'The label is signed by a key that is not in the pinned registry key set.',
@@ -45,6 +55,10 @@ export const ERROR_CODES = {
   feed_invalid_label: 'An instance entry carries a label that does not verify or does not match the entry.',
   feed_delta_base_mismatch: 'The delta does not apply to this feed (another registry, serial or instance set).',
   feed_delta_result_mismatch: 'Applying the delta did not produce the feed the registry signed.',
+  feed_entry_not_in_log:
+    'An instance entry is not bound to the transparency log: no leaf at its logIndex carries its keys, certificate ' +
+    'and label (the inclusion proof does not verify against the feed checkpoint).',
+  feed_inclusion_proof_unavailable: 'The registry gave no usable inclusion proof for an instance entry.',
 
   // caliopen-federation/1 (SPEC.md): what instances say to each other.
   prekey_malformed:

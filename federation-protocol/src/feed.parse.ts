@@ -2,7 +2,7 @@ import { isDomain } from './domain.ts';
 import { decodeBase64, utf8Decode } from './encoding.ts';
 import { fail, ok } from './errors.ts';
 import type { Failure, Result } from './errors.ts';
-import { FEED_VERSION, INSTANCE_STATUSES } from './feed.types.ts';
+import { FEED_VERSION, INSTANCE_STATUSES, MAX_PREVIOUS_SIGNING_KEYS } from './feed.types.ts';
 import type {
   Feed,
   FeedDelta,
@@ -11,6 +11,7 @@ import type {
   FeedHead,
   FeedInstance,
   InstanceStatus,
+  RetiringKey,
 } from './feed.types.ts';
 import { MAX_JWS_LENGTH } from './jws.ts';
 import { parseOkpPublicJwk } from './keys.ts';
@@ -105,7 +106,7 @@ function parseEntries(input: unknown, name: string): FeedInstance[] | string {
 
 function parseFeedInstance(input: unknown): FeedInstance | string {
   if (!isRecord(input)) return 'not an object';
-  const { domain, certFingerprint, labelId, labelExpiresAt, label, status, listed } = input;
+  const { domain, certFingerprint, labelId, labelExpiresAt, label, status, listed, logIndex } = input;
   if (!isDomain(domain)) return 'domain is not a normalised domain name';
   const endpoints = parseEndpoints(input['endpoints']);
   if (typeof endpoints === 'string') return endpoints;
@@ -115,6 +116,8 @@ function parseFeedInstance(input: unknown): FeedInstance | string {
   if (signing === undefined || encryption === undefined) {
     return 'keys needs a public Ed25519 signing JWK and a public X25519 encryption JWK';
   }
+  const previousSigning = isRecord(keys) ? parsePreviousSigning(keys['previousSigning'], signing.x) : undefined;
+  if (typeof previousSigning === 'string') return previousSigning;
   if (typeof certFingerprint !== 'string' || !SHA256_HEX.test(certFingerprint)) {
     return 'certFingerprint is not a lowercase hex SHA-256';
   }
@@ -126,10 +129,11 @@ function parseFeedInstance(input: unknown): FeedInstance | string {
   if (!INSTANCE_STATUSES.includes(status as InstanceStatus))
     return `status is not one of ${INSTANCE_STATUSES.join(', ')}`;
   if (typeof listed !== 'boolean') return 'listed is not a boolean';
+  if (!isCount(logIndex)) return 'logIndex is not a non-negative integer';
   return {
     domain,
     endpoints,
-    keys: { signing, encryption },
+    keys: previousSigning === undefined ? { signing, encryption } : { signing, encryption, previousSigning },
     certFingerprint,
     labelId,
     labelExpiresAt,
@@ -137,7 +141,25 @@ function parseFeedInstance(input: unknown): FeedInstance | string {
     pi: pi.value,
     status: status as InstanceStatus,
     listed,
+    logIndex,
   };
+}
+
+/** Absent, or 1 to MAX_PREVIOUS_SIGNING_KEYS distinct keys other than the current one, each with its notAfter. */
+function parsePreviousSigning(input: unknown, currentX: string): RetiringKey[] | undefined | string {
+  if (input === undefined) return undefined;
+  const problem = 'keys.previousSigning is not a list of { jwk, notAfter } (distinct keys, not the current one)';
+  if (!Array.isArray(input) || input.length === 0 || input.length > MAX_PREVIOUS_SIGNING_KEYS) return problem;
+  const keys: RetiringKey[] = [];
+  for (const item of input) {
+    const jwk = isRecord(item) ? parseOkpPublicJwk(item['jwk'], 'Ed25519') : undefined;
+    const notAfter = isRecord(item) ? item['notAfter'] : undefined;
+    if (jwk === undefined || !isTimestamp(notAfter) || jwk.x === currentX || keys.some((k) => k.jwk.x === jwk.x)) {
+      return problem;
+    }
+    keys.push({ jwk, notAfter });
+  }
+  return keys;
 }
 
 const ENDPOINT_NAME = /^[a-z][a-zA-Z0-9_-]{0,31}$/;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canonicalJson, canonicalJsonBytes, sha256 } from './canonical-json.ts';
 import { checkpointOf } from './checkpoint.ts';
-import { encodeBase64, utf8Decode, utf8Encode } from './encoding.ts';
+import { encodeBase64, encodeBase64Url, utf8Decode, utf8Encode } from './encoding.ts';
+import { signingKeysAt } from './entry-binding.ts';
 import type { ErrorCode, Result } from './errors.ts';
 import {
   applyDelta,
@@ -289,5 +290,53 @@ describe('registry feed', () => {
         { numRuns: 50 },
       );
     });
+  });
+});
+
+describe('instance key rotation in a feed entry (previousSigning)', () => {
+  const entryWith = async (previousSigning: unknown) => {
+    const entry = await feedEntryFor(instances[0]!, T0);
+    return { ...entry, keys: { ...entry.keys, previousSigning } };
+  };
+  const parseEntry = async (previousSigning: unknown) =>
+    parseFeed({
+      version: 1,
+      serial: 1,
+      issuedAt: T0,
+      registry: REGISTRY,
+      checkpoint: await signedCheckpointOf(tree, T0),
+      instances: [await entryWith(previousSigning)],
+    });
+
+  it('is kept through parsing, and its keys are accepted until their notAfter only', async () => {
+    const previous = [{ jwk: strangerKey.publicJwk, notAfter: T0 + DAY }];
+    const parsed = await parseEntry(previous);
+    assert.ok(parsed.ok);
+    const entry = parsed.value.instances[0]!;
+    assert.deepEqual(entry.keys.previousSigning, previous);
+    assert.deepEqual(signingKeysAt(entry, T0 + DAY - 1), [entry.keys.signing, strangerKey.publicJwk]);
+    assert.deepEqual(signingKeysAt(entry, T0 + DAY), [entry.keys.signing], 'refused once the overlap is over');
+    const { keys, ...rest } = entry;
+    const plain = { ...rest, keys: { signing: keys.signing, encryption: keys.encryption } };
+    assert.deepEqual(signingKeysAt(plain, T0), [keys.signing]);
+  });
+
+  it('refuses an empty list, the current key again, a duplicate, a private key, a missing notAfter, too many', async () => {
+    const current = instances[0]!.signingKey.publicJwk;
+    const other = (i: number) => ({ kty: 'OKP', crv: 'Ed25519', x: encodeBase64Url(sha256(`key ${i}`)) });
+    for (const bad of [
+      [],
+      [{ jwk: current, notAfter: T0 }],
+      [
+        { jwk: strangerKey.publicJwk, notAfter: T0 },
+        { jwk: strangerKey.publicJwk, notAfter: T0 + 1 },
+      ],
+      [{ jwk: strangerKey.privateJwk, notAfter: T0 }],
+      [{ jwk: strangerKey.publicJwk }],
+      [0, 1, 2, 3, 4].map((i) => ({ jwk: other(i), notAfter: T0 })),
+      'nope',
+    ]) {
+      assertCode(await parseEntry(bad), 'feed_malformed');
+    }
   });
 });

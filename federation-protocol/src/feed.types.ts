@@ -21,6 +21,26 @@ export const FEED_VERSION = 1;
 export const FEED_JWS_TYPE = 'caliopen-feed+jws';
 export const FEED_DELTA_JWS_TYPE = 'caliopen-feed-delta+jws';
 
+/**
+ * Freshness (SPEC.md, "Freshness"; docs/adr/0017). The registry publishes a new serial at least every
+ * FEED_HEARTBEAT_SECONDS, even with nothing changed, so its signed `issuedAt` is a timestamp peers can rely on.
+ * A peer whose newest verified feed is older than MAX_FEED_AGE_SECONDS trusts no peer from it any more: a withheld
+ * feed (a registry or a man in the middle answering 304 or replaying an old feed) stops working after that long,
+ * and a registry outage is survived for that long minus one heartbeat.
+ */
+export const FEED_HEARTBEAT_SECONDS = 3600;
+export const MAX_FEED_AGE_SECONDS = 72 * 3600;
+
+/** How long an instance's previous signing key stays accepted after the registry lists a new one. */
+export const INSTANCE_KEY_OVERLAP_SECONDS = 72 * 3600;
+export const MAX_PREVIOUS_SIGNING_KEYS = 4;
+
+/** An instance signing key being retired: accepted until `notAfter` (NumericDate, exclusive). */
+export interface RetiringKey {
+  readonly jwk: Ed25519PublicJwk;
+  readonly notAfter: number;
+}
+
 export const INSTANCE_STATUSES = ['labelled', 'suspended', 'revoked'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
@@ -33,7 +53,15 @@ export interface FeedEndpoints {
 export interface FeedInstance {
   readonly domain: string;
   readonly endpoints: FeedEndpoints;
-  readonly keys: { readonly signing: Ed25519PublicJwk; readonly encryption: X25519PublicJwk };
+  readonly keys: {
+    readonly signing: Ed25519PublicJwk;
+    readonly encryption: X25519PublicJwk;
+    /**
+     * Signing keys the instance used before `signing`, each still accepted until its `notAfter` (a rotation's
+     * overlap, SPEC.md §3 "Instance key rotation"); absent when none. At most MAX_PREVIOUS_SIGNING_KEYS.
+     */
+    readonly previousSigning?: readonly RetiringKey[];
+  };
   /** SHA-256 of the instance TLS certificate (DER), lowercase hex. */
   readonly certFingerprint: string;
   readonly labelId: string;
@@ -44,6 +72,12 @@ export interface FeedInstance {
   readonly status: InstanceStatus;
   /** Shown in the public directory; false for members that must not be listed publicly (gated listing). */
   readonly listed: boolean;
+  /**
+   * Index, in the registry's transparency log, of the leaf that binds this entry (`entryLogLeaf`: domain, status,
+   * label id, key thumbprints, certificate and the digest of the whole entry). A peer checks the leaf is included in
+   * the tree of the feed's checkpoint before it relies on the entry (SPEC.md, "Entries bound to the log").
+   */
+  readonly logIndex: number;
 }
 
 export interface Feed {

@@ -94,7 +94,33 @@ export {
 } from './label.ts';
 export type { IssueLabelInput, LabelClaims, VerifyLabelOptions } from './label.ts';
 
-export { FEED_DELTA_JWS_TYPE, FEED_JWS_TYPE, FEED_VERSION, INSTANCE_STATUSES } from './feed.types.ts';
+export {
+  FEED_DELTA_JWS_TYPE,
+  FEED_HEARTBEAT_SECONDS,
+  FEED_JWS_TYPE,
+  FEED_VERSION,
+  INSTANCE_KEY_OVERLAP_SECONDS,
+  INSTANCE_STATUSES,
+  MAX_FEED_AGE_SECONDS,
+  MAX_PREVIOUS_SIGNING_KEYS,
+} from './feed.types.ts';
+export {
+  KEY_SET_STATEMENT_JWS_TYPE,
+  MAX_KEY_SET_CHAIN,
+  followKeySetChain,
+  signKeySetStatement,
+} from './key-set-statement.ts';
+export type { FollowedKeySet, KeySetStatement } from './key-set-statement.ts';
+export {
+  ENTRY_BINDING_TYPE,
+  entryBinding,
+  entryLeafHash,
+  entryLogLeaf,
+  isFeedFresh,
+  signingKeysAt,
+  verifyEntryInLog,
+} from './entry-binding.ts';
+export type { EntryBinding } from './entry-binding.ts';
 export type {
   Feed,
   FeedDelta,
@@ -104,6 +130,7 @@ export type {
   FeedInstance,
   FeedVerifyOptions,
   InstanceStatus,
+  RetiringKey,
   VerifiedFeed,
   VerifiedFeedDelta,
   VerifiedFeedEnvelope,

@@ -11,7 +11,11 @@ import {
   ed25519KeyPairFromSeed,
   encodeBase64,
   encodeHex,
+  entryLeafHash,
+  entryLogLeaf,
   feedDigest,
+  followKeySetChain,
+  parseCheckpoint,
   jwkThumbprint,
   parseKeySet,
   sha256,
@@ -19,6 +23,7 @@ import {
   verifyCheckpoint,
   verifyConsistency,
   verifyConsistentWith,
+  verifyEntryInLog,
   verifyFeed,
   verifyFeedDelta,
   verifyInclusion,
@@ -58,6 +63,8 @@ const FILES = [
   'labels.json',
   'checkpoints.json',
   'feeds.json',
+  'entry-bindings.json',
+  'key-set-statements.json',
   'prekeys.json',
   'envelopes.json',
   'request-signatures.json',
@@ -308,6 +315,36 @@ describe('test vectors', () => {
       }
     }
   });
+  it('entry-bindings.json', () => {
+    const vectors = load('entry-bindings.json');
+    const checkpoint = unwrap(parseCheckpoint(vectors.checkpoint));
+    for (const { entry, leaf, leafHash } of vectors.bindings) {
+      assert.equal(utf8Decode(entryLogLeaf(entry)), leaf);
+      assert.equal(encodeBase64(entryLeafHash(entry)), leafHash);
+    }
+    for (const vector of vectors.cases) {
+      const result = verifyEntryInLog(vector.entry, checkpoint, proofOf(vector.proof));
+      assertExpected(result, vector.expected, vector.name);
+    }
+  });
+
+  it('key-set-statements.json', async () => {
+    const vectors = load('key-set-statements.json');
+    const pinned = unwrap(parseKeySet(vectors.pinned));
+    for (const vector of vectors.cases) {
+      const result = await followKeySetChain(pinned, vector.chain, { now: vector.now, registry: vectors.registry });
+      assertExpected(result, vector.expected, vector.name);
+      if (result.ok) {
+        assert.equal(result.value.sequence, vector.expected.sequence, vector.name);
+        assert.deepEqual(
+          result.value.keySet.document.keys.map((k) => k.kid),
+          vector.expected.kids,
+          vector.name,
+        );
+      }
+    }
+  });
+
   it('prekeys.json', async () => {
     const vectors = load('prekeys.json');
     for (const { randomness, privateJwk, prekey } of vectors.prekeys) {

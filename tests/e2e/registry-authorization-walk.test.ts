@@ -41,6 +41,7 @@ const PUBLIC_ROUTES = new Set([
   'POST /v1/auth/login',
   'GET /v1/index',
   'GET /v1/keys',
+  'GET /v1/keys/statements',
   'GET /v1/instances/:domain',
   'GET /v1/directory',
   'GET /v1/directory/members',
@@ -51,12 +52,14 @@ const PUBLIC_ROUTES = new Set([
   'GET /v1/log/checkpoint',
   'GET /v1/log/entries',
   'GET /v1/log/proof/inclusion',
+  'GET /v1/log/proof/inclusions',
   'GET /v1/log/proof/consistency',
 ]);
 
 const QUERIES: Record<string, string> = {
   'GET /v1/log/entries': '?start=0&end=1',
   'GET /v1/log/proof/inclusion': '?index=0&size=1',
+  'GET /v1/log/proof/inclusions': '?size=1&indices=0',
   'GET /v1/log/proof/consistency': '?from=0&to=1',
 };
 

@@ -35,6 +35,7 @@ export class StandInDirectory implements PeerLookup {
       pi: PI,
       certificateSha256: identity.tls.fingerprintSha256,
       keys: { signing: identity.signing.publicJwk, encryption: identity.encryption.publicJwk },
+      signingKeys: [identity.signing.publicJwk],
       endpoints: { federation: `https://127.0.0.1:${port}`, https: `https://127.0.0.1:${port}` },
     } as unknown as PeerInfo;
     this.entries.set(identity.domain, { info, labelValid: true });

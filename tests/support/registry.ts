@@ -158,6 +158,8 @@ export interface TestInstanceSite {
   publishChallenge(token: string, value: string): void;
   /** Serve another certificate from now on (what a misconfigured or hijacked instance does). */
   serveCertificate(certPem: string, keyPem: string): void;
+  /** A new signing key from now on (identity, `signingJwk` and the served descriptor, signed at `now`). */
+  rotateSigningKey(now?: Date): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -183,18 +185,21 @@ export async function startTestInstanceSite(domain: string): Promise<TestInstanc
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const httpsUrl = `https://${domain}:${port}`;
-  descriptor = await signDescriptor(
-    {
-      version: 1,
-      domain,
-      keys: { signing: signingJwk, encryption: encryptionJwk },
-      endpoints: { https: httpsUrl },
-      certificateSha256: identity.tls.fingerprintSha256,
-      issuedAt: Math.floor(Date.now() / 1000) - 30,
-    },
-    identity.signing.privateJwk as unknown as Ed25519PrivateJwk,
-  );
-  return {
+  const signServedDescriptor = async (signing: Ed25519PublicJwk, now: Date) => {
+    descriptor = await signDescriptor(
+      {
+        version: 1,
+        domain,
+        keys: { signing, encryption: encryptionJwk },
+        endpoints: { https: httpsUrl },
+        certificateSha256: identity.tls.fingerprintSha256,
+        issuedAt: Math.floor(now.getTime() / 1000) - 30,
+      },
+      identity.signing.privateJwk as unknown as Ed25519PrivateJwk,
+    );
+  };
+  await signServedDescriptor(signingJwk, new Date());
+  const site: TestInstanceSite = {
     domain,
     identity,
     httpsUrl,
@@ -203,11 +208,22 @@ export async function startTestInstanceSite(domain: string): Promise<TestInstanc
     encryptionJwk,
     publishChallenge: (token, value) => challenges.set(token, value),
     serveCertificate: (cert, key) => server.setSecureContext({ cert, key }),
+    async rotateSigningKey(now = new Date()) {
+      const next = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
+      const jwk = { kty: 'OKP', crv: 'Ed25519', x: next.x } as Ed25519PublicJwk;
+      identity.signing = {
+        privateJwk: { kty: 'OKP', crv: 'Ed25519', x: next.x, d: next.d },
+        thumbprint: jwkThumbprint(jwk),
+      };
+      site.signingJwk = jwk;
+      await signServedDescriptor(jwk, now);
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return site;
 }
 
 /** A compact JWS of `{ declaration, nonce, iat }` as `caliopen instance apply` makes it. Every part can be overridden. */

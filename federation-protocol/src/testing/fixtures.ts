@@ -16,6 +16,7 @@ import { levelForScore } from '../pi.types.ts';
 import type { PrivacyIndex } from '../pi.types.ts';
 import { checkpointOf, signCheckpoint } from '../checkpoint.ts';
 import { unwrap } from '../errors.ts';
+import { entryLogLeaf } from '../entry-binding.ts';
 
 /**
  * Deterministic fixtures for the tests and the test-vector generator: every key derives from a readable name,
@@ -38,6 +39,8 @@ export function seedOf(name: string): Uint8Array {
 export const registryKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('registry key 2026'));
 /** Retired before T0: in the key set, outside its window. */
 export const retiredRegistryKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('registry key 2025'));
+/** The key a rotation brings in (key-set-statements.json, the peer directory's rotation tests). */
+export const nextRegistryKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('registry key 2027'));
 /** Never in the key set. */
 export const strangerKey: Ed25519KeyPair = ed25519KeyPairFromSeed(seedOf('stranger key'));
 
@@ -111,7 +114,7 @@ export function labelFor(
 export async function feedEntryFor(
   instance: InstanceFixture,
   issuedAt: number,
-  overrides: Partial<Pick<FeedInstance, 'status' | 'listed'>> = {},
+  overrides: Partial<Pick<FeedInstance, 'status' | 'listed' | 'logIndex'>> = {},
 ): Promise<FeedInstance> {
   const { jws, claims } = await labelFor(instance, { issuedAt });
   return {
@@ -125,7 +128,20 @@ export async function feedEntryFor(
     pi: instance.pi,
     status: overrides.status ?? 'labelled',
     listed: overrides.listed ?? true,
+    logIndex: overrides.logIndex ?? 0,
   };
+}
+
+/**
+ * Binds entries to `tree` as the registry does: each gets the next index and its binding leaf is appended there
+ * (entryLogLeaf). Returns the bound entries.
+ */
+export function bindEntries(tree: MerkleTree, entries: readonly FeedInstance[]): FeedInstance[] {
+  return entries.map((entry) => {
+    const bound = { ...entry, logIndex: tree.size };
+    tree.appendEntry(entryLogLeaf(bound));
+    return bound;
+  });
 }
 
 /** Log entries as the registry might append them; only their bytes matter to the tree. */

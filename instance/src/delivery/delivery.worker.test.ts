@@ -404,6 +404,7 @@ describe('the delivery worker', () => {
         instancePi: 90,
         certificateSha256: peer.certificate.fingerprintSha256,
         keys: { signing: peerSigning.publicJwk },
+        signingKeys: [peerSigning.publicJwk],
         endpoints: { federation: `https://127.0.0.1:${peer.port}` },
       } as unknown as PeerInfo;
       open = {

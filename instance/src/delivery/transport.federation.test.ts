@@ -65,6 +65,7 @@ describeTransportConformance('federation', async () => {
     instancePi: 90,
     certificateSha256: certificate.fingerprintSha256,
     keys: { signing: peerSigning.publicJwk },
+    signingKeys: [peerSigning.publicJwk],
     endpoints: { federation: `https://127.0.0.1:${port}` },
   } as unknown as PeerInfo;
   const own = { domain: 'alpha.test', status: 'labelled', labelValid: true } as unknown as PeerInfo;

@@ -226,7 +226,7 @@ export class FederationTransport implements Transport<FederationJob> {
             return deferred('4.7.0', "the peer's prekey list is not JSON", listed);
           }
           const prekeys = await verifyPrekeyList(document, {
-            signingKeys: [peer.keys.signing],
+            signingKeys: peer.signingKeys,
             expectedDomain: peer.domain,
             now,
           });
@@ -272,7 +272,7 @@ export class FederationTransport implements Transport<FederationJob> {
         const checkReceipt = async () => {
           if (typeof parsed['receipt'] !== 'string') return null;
           const verified = await verifyReceipt(parsed['receipt'], {
-            signingKeys: [peer.keys.signing],
+            signingKeys: peer.signingKeys,
             expectedEnvelopeId: envelopeId,
             expectedTo: { instance: peer.domain, local },
           });

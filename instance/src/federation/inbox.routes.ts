@@ -100,7 +100,7 @@ export function federationRoutes(deps: InboxDeps) {
   const nowSeconds = () => Math.floor(deps.clock().getTime() / 1000);
   const keysOf = (peerDomain: string): readonly Ed25519PublicJwk[] | undefined => {
     const peer = deps.peers()?.peer(peerDomain);
-    return peer ? [peer.keys.signing] : undefined;
+    return peer ? peer.signingKeys : undefined;
   };
   const peerRate = deps.peerRate ?? DEFAULT_PEER_RATE;
   const peerLimiter = new TokenBuckets(peerRate, () => deps.clock().getTime());

@@ -43,7 +43,7 @@ export async function authenticatePeerHeader(
 ): Promise<PeerAuthentication> {
   const keysOf = (peerDomain: string): readonly Ed25519PublicJwk[] | undefined => {
     const peer = deps.peers()?.peer(peerDomain);
-    return peer ? [peer.keys.signing] : undefined;
+    return peer ? peer.signingKeys : undefined;
   };
   const verified = await verifyRequestHeader(
     { method: request.method, path: request.url, signature: request.headers[REQUEST_SIGNATURE_HEADER] },

@@ -1,4 +1,11 @@
-import type { Checkpoint, FeedInstance } from '@caliopen/federation-protocol';
+import {
+  isFeedFresh,
+  MAX_FEED_AGE_SECONDS,
+  signingKeysAt,
+  type Checkpoint,
+  type FeedInstance,
+  type KeySet,
+} from '@caliopen/federation-protocol';
 import {
   FEED_OWN_ENTRY_MISMATCH,
   type OwnKeys,
@@ -20,25 +27,42 @@ export class PeerFeed {
   byDomain = new Map<string, FeedInstance>();
   lastCheckpoint: Checkpoint | null = null;
   fork: ForkIncident | null = null;
+  /** The registry key set trusted now: the pinned one, or where rotation statements chained from it lead. */
+  keySet: KeySet;
+  /** The rotation statements that lead from the pinned set to `keySet` (SPEC.md §3). */
+  keyStatements: string[] = [];
+  /** Statements read from disk, verified again from the pinned set before the next sync uses them. */
+  pendingStatements: string[] | null = null;
   ownMismatch: PeerDirectoryStatus['ownEntryMismatch'] = null;
   private expectedOwn: OwnKeys | null = null;
 
-  constructor(private readonly options: PeerDirectoryOptions) {}
+  constructor(private readonly options: PeerDirectoryOptions) {
+    this.keySet = options.keySet;
+  }
 
+  /**
+   * A peer's entry. A peer is trusted from a fresh feed only: a feed withheld (304s, an old copy replayed) stops
+   * vouching for anyone MAX_FEED_AGE_SECONDS after it was signed (SPEC.md, "Freshness").
+   */
   peer(domain: string): PeerInfo | null {
+    return this.entryInfo(domain, true);
+  }
+
+  private entryInfo(domain: string, requireFresh: boolean): PeerInfo | null {
     const entry = this.byDomain.get(domain.toLowerCase());
     if (entry === undefined) return null;
     const now = this.nowSeconds();
     return {
       domain: entry.domain,
       status: entry.status,
-      labelValid: entry.status === 'labelled' && entry.labelExpiresAt > now,
+      labelValid: entry.status === 'labelled' && entry.labelExpiresAt > now && (!requireFresh || this.fresh()),
       labelId: entry.labelId,
       labelExpiresAt: entry.labelExpiresAt,
       instancePi: entry.pi.score,
       pi: entry.pi,
       certificateSha256: entry.certFingerprint,
-      keys: entry.keys,
+      keys: { signing: entry.keys.signing, encryption: entry.keys.encryption },
+      signingKeys: signingKeysAt(entry, now),
       endpoints: entry.endpoints,
     };
   }
@@ -48,7 +72,8 @@ export class PeerFeed {
     const serial = this.state?.feed.serial ?? null;
     if (this.state === null)
       return { status: 'not_synced', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
-    const own = this.peer(this.options.ownDomain);
+    // Our own label, as the registry signed it: a stale feed stops us trusting peers, it does not unlabel us.
+    const own = this.entryInfo(this.options.ownDomain, false);
     if (own === null) return { status: 'absent', labelValid: false, instancePi: null, labelExpiresAt: null, serial };
     const status = own.status === 'labelled' && !own.labelValid ? 'expired' : own.status;
     return {
@@ -104,6 +129,11 @@ export class PeerFeed {
         "the registry's feed lists keys or a certificate for this instance that are not its own: peers will trust those, not ours",
       );
     }
+  }
+
+  /** The newest verified feed was signed less than MAX_FEED_AGE_SECONDS ago (false before any feed). */
+  fresh(): boolean {
+    return this.state !== null && isFeedFresh(this.state.feed.issuedAt, this.nowSeconds(), MAX_FEED_AGE_SECONDS);
   }
 
   nowSeconds(): number {

@@ -65,6 +65,10 @@ export class PeerDirectoryStore {
         etag: typeof raw.etag === 'string' ? raw.etag : null,
         lastSyncAt: typeof raw.lastSyncAt === 'string' ? raw.lastSyncAt : null,
         fork: raw.fork ?? null,
+        keyStatements:
+          Array.isArray(raw.keyStatements) && raw.keyStatements.every((x) => typeof x === 'string')
+            ? raw.keyStatements
+            : [],
       };
       return { state, checkpoint: checkpoint.value };
     } catch (e) {

@@ -1,10 +1,14 @@
 import {
   applyDelta,
+  canonicalJson,
+  followKeySetChain,
+  MAX_FEED_AGE_SECONDS,
   decodeProof,
   verifyConsistentWith,
   verifyFeed,
   verifyEntryLabel,
   verifyFeedDelta,
+  verifyEntryInLog,
   type Checkpoint,
   type Feed,
   type FeedInstance,
@@ -14,6 +18,7 @@ import type { StandingWatch } from './peer-directory.standing.ts';
 import type { PeerDirectoryStore } from './peer-directory.store.ts';
 import {
   FEED_FORK_DETECTED,
+  FEED_STALE,
   type ForkIncident,
   type PeerDirectoryOptions,
   type PeerDirectoryStatus,
@@ -26,8 +31,20 @@ const TRANSPORT_FAILURES = new Set([
   'feed_unreachable',
   'feed_unavailable',
   'feed_consistency_proof_unavailable',
+  'feed_inclusion_proof_unavailable',
   'feed_sync_failed',
 ]);
+
+/** A signature by a key the trusted set does not hold valid: the registry may have rotated its keys. */
+const KEY_FAILURES = new Set([
+  'feed_unknown_key',
+  'feed_key_outside_validity',
+  'checkpoint_unknown_key',
+  'checkpoint_key_outside_validity',
+]);
+
+/** Inclusion proofs asked in one request when a feed brings many new entries (the registry answers up to 256). */
+const PROOF_BATCH = 256;
 
 /**
  * Sync: the full feed once, then `?since=SERIAL` deltas, on a schedule; each verified against the pinned registry key
@@ -42,6 +59,7 @@ export class PeerFeedSync {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private transportFailures = 0;
+  private staleReported = false;
 
   constructor(
     private readonly options: PeerDirectoryOptions,
@@ -86,6 +104,34 @@ export class PeerFeedSync {
   // Sync
 
   async syncOnce(): Promise<SyncOutcome> {
+    const outcome = await this.syncAttempt();
+    this.checkFreshness();
+    return outcome;
+  }
+
+  /**
+   * Tells the operator, once per episode, that the newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is
+   * trusted from it any more (a registry out of reach too long, or a feed withheld), until a fresh one is accepted.
+   */
+  private checkFreshness(): void {
+    const stale = this.feed.state !== null && !this.feed.fresh();
+    if (stale && !this.staleReported) {
+      this.options.logger?.error(
+        {
+          code: FEED_STALE,
+          feedIssuedAt: this.feed.state?.feed.issuedAt,
+          maxAgeSeconds: MAX_FEED_AGE_SECONDS,
+          registry: this.options.registryUrl,
+        },
+        'the registry feed is stale: no peer is trusted from it until a fresh feed is accepted',
+      );
+    } else if (!stale && this.staleReported) {
+      this.options.logger?.info({ serial: this.feed.state?.feed.serial }, 'the registry feed is fresh again');
+    }
+    this.staleReported = stale;
+  }
+
+  async syncAttempt(): Promise<SyncOutcome> {
     this.lastAttemptAt = this.options.clock().toISOString();
     try {
       const outcome = await this.fetchAndAccept();
@@ -118,7 +164,69 @@ export class PeerFeedSync {
     }
   }
 
+  /**
+   * One sync. A feed signed by a key the trusted set does not hold (or no longer holds valid) makes the directory
+   * look for registry key rotation statements chained from its pinned set (SPEC.md §3, "Registry key rotation"): if
+   * they lead to a newer set, it is adopted and the feed verified once more; a key no chain leads to stays refused.
+   */
   async fetchAndAccept(): Promise<'full' | 'delta' | 'unchanged'> {
+    await this.restoreChain();
+    try {
+      return await this.fetchAndAcceptOnce();
+    } catch (e) {
+      if (e instanceof SyncError && KEY_FAILURES.has(e.code) && (await this.followRotation())) {
+        return this.fetchAndAcceptOnce();
+      }
+      throw e;
+    }
+  }
+
+  /** The statements kept from an earlier sync, verified again from the pinned set (never trusted from disk). */
+  private async restoreChain(): Promise<void> {
+    const kept = this.feed.pendingStatements;
+    if (kept === null) return;
+    this.feed.pendingStatements = null;
+    const followed = await followKeySetChain(this.options.keySet, kept, {
+      now: this.feed.nowSeconds(),
+      ...(this.feed.state ? { registry: this.feed.state.feed.registry } : {}),
+    });
+    if (!followed.ok) {
+      this.options.logger?.error(
+        { code: followed.error.code, reason: followed.error.message },
+        'the stored registry key rotation statements do not chain from the pinned key set; they are ignored',
+      );
+      return;
+    }
+    this.feed.keySet = followed.value.keySet;
+    this.feed.keyStatements = [...followed.value.statements];
+  }
+
+  /** Fetches the rotation statements and adopts the set they lead to; true when that set is newer than ours. */
+  private async followRotation(): Promise<boolean> {
+    const res = await this.get('/v1/keys/statements', { accept: 'application/json' });
+    if (res.status !== 200) return false;
+    const body = (await res.json().catch(() => null)) as { statements?: unknown } | null;
+    const statements = body?.statements;
+    if (!Array.isArray(statements) || statements.length <= this.feed.keyStatements.length) return false;
+    const followed = await followKeySetChain(this.options.keySet, statements, {
+      now: this.feed.nowSeconds(),
+      ...(this.feed.state ? { registry: this.feed.state.feed.registry } : {}),
+    });
+    if (!followed.ok) throw new SyncError(followed.error.code, followed.error.message);
+    this.feed.keySet = followed.value.keySet;
+    this.feed.keyStatements = [...followed.value.statements];
+    if (this.feed.state) {
+      this.feed.state.keyStatements = this.feed.keyStatements;
+      await this.store.persist(this.feed.state);
+    }
+    this.options.logger?.info(
+      { sequence: followed.value.sequence, kids: followed.value.keySet.document.keys.map((k) => k.kid) },
+      'registry key rotation followed from the pinned key set',
+    );
+    return true;
+  }
+
+  async fetchAndAcceptOnce(): Promise<'full' | 'delta' | 'unchanged'> {
     if (this.feed.state === null) return this.syncFull();
     const res = await this.get(`/v1/index?since=${this.feed.state.feed.serial}`);
     if (res.status === 304) return 'unchanged';
@@ -131,7 +239,7 @@ export class PeerFeedSync {
     const bytes = new Uint8Array(await res.arrayBuffer());
     const state = this.feed.state;
     const verified = await verifyFeedDelta(bytes, {
-      keySet: this.options.keySet,
+      keySet: this.feed.keySet,
       now: this.feed.nowSeconds(),
       lastSerial: state.feed.serial,
     });
@@ -139,6 +247,7 @@ export class PeerFeedSync {
     await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
     const { delta } = verified.value;
     for (const entry of delta.changed) await this.checkLabel(entry, delta.registry, delta.issuedAt);
+    await this.checkBound(delta.changed, verified.value.checkpoint.checkpoint);
     const next = applyDelta(state.feed, delta, { checkResultDigest: true });
     if (!next.ok) {
       if (next.error.code === 'feed_delta_base_mismatch') return this.syncFull();
@@ -157,7 +266,7 @@ export class PeerFeedSync {
       throw new SyncError('feed_unavailable', `The registry answered ${res.status} for its feed.`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const verified = await verifyFeed(bytes, {
-      keySet: this.options.keySet,
+      keySet: this.feed.keySet,
       now: this.feed.nowSeconds(),
       verifyLabels: true,
       ...(this.feed.state ? { lastSerial: this.feed.state.feed.serial } : {}),
@@ -170,6 +279,7 @@ export class PeerFeedSync {
       );
     }
     await this.checkExtendsLog(verified.value.checkpoint.checkpoint);
+    await this.checkBound(verified.value.feed.instances, verified.value.checkpoint.checkpoint);
     await this.accept(verified.value.feed, verified.value.checkpoint.checkpoint, res.headers.get('etag'));
     return 'full';
   }
@@ -221,9 +331,59 @@ export class PeerFeedSync {
     throw new SyncError(FEED_FORK_DETECTED, linked.error.message);
   }
 
+  /**
+   * Every entry this peer does not hold yet, as it is, must be bound to the log of the offered checkpoint (SPEC.md,
+   * "Entries bound to the log"): its binding leaf at `logIndex`, shown by an inclusion proof from the registry's log
+   * API. An entry held unchanged was checked against an earlier checkpoint, which the offered one extends. The proofs
+   * are asked for every new entry of a feed, never per message: they tell the registry nothing about whom we talk to.
+   */
+  async checkBound(entries: readonly FeedInstance[], checkpoint: Checkpoint): Promise<void> {
+    const held = this.feed.byDomain;
+    const fresh = entries.filter((entry) => {
+      const before = held.get(entry.domain);
+      return before === undefined || canonicalJson(before) !== canonicalJson(entry);
+    });
+    const inTree = [...new Set(fresh.map((e) => e.logIndex).filter((i) => i < checkpoint.treeSize))].sort(
+      (a, b) => a - b,
+    );
+    const proofs = new Map<number, Uint8Array[]>();
+    for (let start = 0; start < inTree.length; start += PROOF_BATCH) {
+      const indices = inTree.slice(start, start + PROOF_BATCH);
+      const res = await this.get(`/v1/log/proof/inclusions?size=${checkpoint.treeSize}&indices=${indices.join(',')}`);
+      if (res.status !== 200)
+        throw new SyncError(
+          'feed_inclusion_proof_unavailable',
+          `The registry answered ${res.status} for inclusion proofs.`,
+        );
+      const body = (await res.json().catch(() => null)) as { proofs?: unknown } | null;
+      for (const item of Array.isArray(body?.proofs) ? body.proofs : []) {
+        const index = (item as { index?: unknown }).index;
+        const proof = decodeProof((item as { proof?: unknown }).proof);
+        if (typeof index === 'number' && indices.includes(index) && proof !== undefined) proofs.set(index, proof);
+      }
+    }
+    for (const entry of fresh) {
+      const proof = entry.logIndex < checkpoint.treeSize ? proofs.get(entry.logIndex) : [];
+      if (proof === undefined) {
+        throw new SyncError(
+          'feed_inclusion_proof_unavailable',
+          `The registry gave no inclusion proof for ${entry.domain}.`,
+        );
+      }
+      const bound = verifyEntryInLog(entry, checkpoint, proof);
+      if (!bound.ok) {
+        this.options.logger?.error(
+          { code: bound.error.code, domain: entry.domain, logIndex: entry.logIndex, treeSize: checkpoint.treeSize },
+          'a feed entry is not bound to the registry log: feed refused, the last accepted feed is kept',
+        );
+        throw new SyncError(bound.error.code, bound.error.message);
+      }
+    }
+  }
+
   /** A changed entry of a delta gets the check every entry of a full feed gets (verifyEntryLabel). */
   async checkLabel(entry: FeedInstance, registry: string, issuedAt: number): Promise<void> {
-    const checked = await verifyEntryLabel(entry, { keySet: this.options.keySet, registry, issuedAt });
+    const checked = await verifyEntryLabel(entry, { keySet: this.feed.keySet, registry, issuedAt });
     if (!checked.ok) throw new SyncError(checked.error.code, checked.error.message);
   }
 
@@ -236,6 +396,7 @@ export class PeerFeedSync {
       etag,
       lastSyncAt: this.feed.state?.lastSyncAt ?? null,
       fork: this.feed.fork,
+      keyStatements: this.feed.keyStatements,
     };
     this.feed.lastCheckpoint = checkpoint;
     this.feed.byDomain = new Map(feed.instances.map((entry) => [entry.domain, entry]));

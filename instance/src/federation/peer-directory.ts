@@ -19,6 +19,7 @@ import type {
 export {
   FEED_FORK_DETECTED,
   FEED_OWN_ENTRY_MISMATCH,
+  FEED_STALE,
   type ForkIncident,
   type OwnKeys,
   type OwnStanding,
@@ -49,6 +50,7 @@ export class PeerDirectory implements InstanceStanding {
   private readonly syncer: PeerFeedSync;
 
   constructor(private readonly options: PeerDirectoryOptions) {
+    checkRegistryUrl(options.registryUrl);
     this.store = new PeerDirectoryStore(options);
     this.feed = new PeerFeed(options);
     const loaded = this.store.load();
@@ -56,6 +58,7 @@ export class PeerDirectory implements InstanceStanding {
       this.feed.state = loaded.state;
       this.feed.lastCheckpoint = loaded.checkpoint;
       this.feed.fork = loaded.state.fork;
+      if (loaded.state.keyStatements?.length) this.feed.pendingStatements = loaded.state.keyStatements;
       this.feed.byDomain = new Map(loaded.state.feed.instances.map((entry) => [entry.domain, entry]));
     }
     this.watch = new StandingWatch(this.feed, options);
@@ -96,7 +99,13 @@ export class PeerDirectory implements InstanceStanding {
       lastSyncAt: this.feed.state?.lastSyncAt ?? null,
       lastAttemptAt: this.syncer.lastAttemptAt,
       serial: this.feed.state?.feed.serial ?? null,
+      feedIssuedAt: this.feed.state?.feed.issuedAt ?? null,
+      stale: this.feed.state !== null && !this.feed.fresh(),
       checkpointSize: this.feed.lastCheckpoint?.treeSize ?? null,
+      registryKeys: {
+        sequence: this.feed.keyStatements.length,
+        kids: this.feed.keySet.document.keys.map((k) => k.kid),
+      },
       instances: this.feed.byDomain.size,
       lastError: this.syncer.lastError,
       fork: this.feed.fork,
@@ -155,6 +164,11 @@ export function peerDirectoryFromConfig(
       'federation.registryKeys (CALIOPEN_FEDERATION_REGISTRY_KEYS) is required with federation.registryUrl: pin the registry key set.',
     );
   }
+  try {
+    checkRegistryUrl(registryUrl);
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message} (CALIOPEN_FEDERATION_REGISTRY_URL)`);
+  }
   let keySet: KeySet;
   try {
     keySet = readPinnedKeySet(registryKeys);
@@ -169,6 +183,29 @@ export function peerDirectoryFromConfig(
     syncSeconds,
     ...deps,
   });
+}
+
+/**
+ * The registry is reached over HTTPS: a feed fetched over plain HTTP could be withheld or replayed by anyone on the
+ * path (its signature stops forgery, not that). Plain http:// only to a loopback address, for a local federation.
+ * Throws a plain message otherwise.
+ */
+export function checkRegistryUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`federation.registryUrl is not a URL: ${JSON.stringify(value.slice(0, 200))}.`);
+  }
+  if (url.username !== '' || url.password !== '') throw new Error('federation.registryUrl must not carry credentials.');
+  if (url.protocol === 'https:') return;
+  const host = url.hostname;
+  const loopback =
+    host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+  if (url.protocol === 'http:' && loopback) return;
+  throw new Error(
+    `federation.registryUrl must be https:// (plain http:// only to a loopback address), not ${url.protocol}//${host}.`,
+  );
 }
 
 /**

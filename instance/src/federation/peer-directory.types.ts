@@ -16,6 +16,8 @@ import type { FederationEvents } from './federation.events.ts';
 /** The shapes of the peer directory (peer-directory.ts), shared by its parts. */
 
 export const FEED_FORK_DETECTED = 'feed_fork_detected';
+/** The newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is trusted from it (docs/adr/0017). */
+export const FEED_STALE = 'feed_stale';
 /** The feed's entry for this instance lists keys or a certificate that are not its own (SPEC.md §3). */
 export const FEED_OWN_ENTRY_MISMATCH = 'feed_own_entry_mismatch';
 
@@ -43,6 +45,11 @@ export interface PeerInfo {
   /** SHA-256 of the peer's TLS certificate (DER), lowercase hex. */
   readonly certificateSha256: string;
   readonly keys: { readonly signing: Ed25519PublicJwk; readonly encryption: X25519PublicJwk };
+  /**
+   * The signing keys accepted from this peer now: `keys.signing`, then previous keys still in their rotation overlap
+   * (SPEC.md §3, "Instance key rotation"). Verify what the peer signs against these, never against a key alone.
+   */
+  readonly signingKeys: readonly Ed25519PublicJwk[];
   readonly endpoints: FeedEndpoints;
 }
 
@@ -62,7 +69,13 @@ export interface PeerDirectoryStatus {
   readonly lastSyncAt: string | null;
   readonly lastAttemptAt: string | null;
   readonly serial: number | null;
+  /** NumericDate (seconds) the newest verified feed was signed: its freshness (SPEC.md, "Freshness"). */
+  readonly feedIssuedAt: number | null;
+  /** The newest verified feed is older than MAX_FEED_AGE_SECONDS: no peer is trusted from it any more. */
+  readonly stale: boolean;
   readonly checkpointSize: number | null;
+  /** How many registry key rotations were followed from the pinned set, and the kids trusted now. */
+  readonly registryKeys: { readonly sequence: number; readonly kids: readonly string[] };
   readonly instances: number;
   readonly lastError: { readonly code: string; readonly message: string; readonly at: string } | null;
   /** The last forked log detected (kept until the operator looks into it; a restart does not clear it). */
@@ -126,6 +139,8 @@ export interface StoredState {
   etag: string | null;
   lastSyncAt: string | null;
   fork: ForkIncident | null;
+  /** Registry key rotation statements followed from the pinned set (verified again at every start). */
+  keyStatements?: string[];
 }
 
 /** Why a sync failed or was refused (a stable code, and words). */

@@ -179,7 +179,7 @@ export class PeerDirectoryClient {
     if (!answer.ok) return answer;
     const now = this.deps.clock();
     const verified = await verifyKeyDirectoryEntry(answer.value, {
-      signingKeys: [peer.keys.signing],
+      signingKeys: peer.signingKeys,
       expectedDomain: peer.domain,
       expectedLocal: split.local,
       now: Math.floor(now.getTime() / 1000),
@@ -212,7 +212,7 @@ export class PeerDirectoryClient {
     const answer = await this.get(peer, trustPath(split.local));
     if (!answer.ok) return answer;
     const verified = await verifyTrustStatement(answer.value, {
-      signingKeys: [peer.keys.signing],
+      signingKeys: peer.signingKeys,
       expectedDomain: peer.domain,
       expectedLocal: split.local,
       now: Math.floor(this.deps.clock().getTime() / 1000),

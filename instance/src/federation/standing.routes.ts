@@ -49,6 +49,17 @@ const FederationStatusDto = Type.Object(
           forkDetected: Type.Boolean({
             description: "The registry's log forked: its feed is refused and the last good one kept.",
           }),
+          stale: Type.Boolean({
+            description:
+              'The newest verified feed was signed more than 72 h ago (the registry out of reach, or its feed withheld): no member instance is trusted from it until a fresh one arrives (docs/adr/0017).',
+          }),
+          feedIssuedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+            description: 'When the newest verified feed was signed: its freshness.',
+          }),
+          registryKeySequence: Type.Integer({
+            minimum: 0,
+            description: 'Registry key rotations followed from the pinned key set (SPEC.md §3).',
+          }),
           ownEntryMismatch: Type.Union([Type.Array(Type.String()), Type.Null()], {
             description:
               "The feed's entry for this instance lists keys or a certificate that are not its own (which fields): peers trust those, not this instance's.",
@@ -156,17 +167,25 @@ export const federationStatusRoutes: FastifyPluginAsync<{
           labelExpiresAt: iso(own.labelExpiresAt),
           feedSerial: own.serial,
         },
-        federationRoutes: own.labelValid ? ('open' as const) : ('closed' as const),
-        explanation:
+        federationRoutes: own.labelValid && !status.stale ? ('open' as const) : ('closed' as const),
+        explanation: `${
+          status.stale
+            ? `The registry's feed was last signed ${iso(status.feedIssuedAt)}, more than 72 h ago (the registry out of reach, or its feed withheld): no member instance is trusted from it until a fresh one arrives, and mail to them waits or goes by email as each sender chose. `
+            : ''
+        }${
           status.ownEntryMismatch === null
             ? explainStanding(domain, own, status.ownRevocation?.reason ?? null)
-            : `The registry's feed lists ${status.ownEntryMismatch.fields.join(', ')} for ${domain} that are not this instance's own: member instances will refuse its deliveries until the operator has the entry corrected. ${explainStanding(domain, own, status.ownRevocation?.reason ?? null)}`,
+            : `The registry's feed lists ${status.ownEntryMismatch.fields.join(', ')} for ${domain} that are not this instance's own: member instances will refuse its deliveries until the operator has the entry corrected. ${explainStanding(domain, own, status.ownRevocation?.reason ?? null)}`
+        }`,
         directory: {
           lastSyncAt: status.lastSyncAt,
           lastAttemptAt: status.lastAttemptAt,
           members: status.instances,
           lastError: status.lastError,
           forkDetected: status.fork !== null,
+          stale: status.stale,
+          feedIssuedAt: iso(status.feedIssuedAt),
+          registryKeySequence: status.registryKeys.sequence,
           ownEntryMismatch: status.ownEntryMismatch === null ? null : [...status.ownEntryMismatch.fields],
         },
       };

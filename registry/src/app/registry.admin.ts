@@ -97,7 +97,7 @@ export async function initRegistry(
   const storage = await openRegistryStorage(config);
   let kid: string;
   try {
-    const keys = new RegistryKeyService(storage, box);
+    const keys = new RegistryKeyService(storage, box, config.origin);
     kid =
       (await keys.ensureInitialKey(new Date(), config.labels.keyLifetimeDays)) ??
       (await keys.signingKey(new Date())).kid;
@@ -168,7 +168,7 @@ export async function rotateRegistryKey(
         `--overlap-days must be from ${config.labels.lifetimeDays} (the label lifetime) to 365, got "${options.overlapDays}".`,
       );
     }
-    return new RegistryKeyService(storage, box).rotate(new Date(), {
+    return new RegistryKeyService(storage, box, config.origin).rotate(new Date(), {
       activateInSeconds: Math.round(hours * 3600),
       overlapSeconds: Math.round(overlapDays * 86400),
       lifetimeDays: config.labels.keyLifetimeDays,
@@ -178,5 +178,7 @@ export async function rotateRegistryKey(
 
 /** The key set the registry publishes at GET /v1/keys, read from its store (the registry need not be running). */
 export async function registryKeySet(where: RegistryLocation): Promise<KeySetDocument> {
-  return withStorage(where, ({ storage, box }) => new RegistryKeyService(storage, box).document());
+  return withStorage(where, ({ config, storage, box }) =>
+    new RegistryKeyService(storage, box, config.origin).document(),
+  );
 }

@@ -151,7 +151,7 @@ export async function buildRegistryServices(
   const hasher = new PasswordHasher(options.passwordHashing);
   const metrics = createRegistryMetrics();
   const exclusive = new Exclusive();
-  const keys = new RegistryKeyService(storage, box);
+  const keys = new RegistryKeyService(storage, box, config.origin);
   const log = await TransparencyLogService.open(storage, keys, `${config.origin}/log`);
   const feed = new FeedService(storage, keys, log, config.origin, exclusive);
   const labels = new LabelService(storage, keys, log, feed, {

@@ -81,6 +81,23 @@ export const feedRoutes: FastifyPluginAsync<{
   );
 
   app.get(
+    '/v1/keys/statements',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['feed'],
+        summary:
+          'The key rotation statements, in order: each the key set from then on, signed by a key of the set before it (SPEC.md §3). Peers follow them from the set they pinned.',
+        querystring: NoQuery,
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'max-age=300');
+      return { statements: await keys.statements() };
+    },
+  );
+
+  app.get(
     '/v1/instances/:domain',
     {
       config: { access: 'public' },

@@ -2,14 +2,19 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { test } from 'vitest';
 import {
+  FEED_HEARTBEAT_SECONDS,
   applyDelta,
+  entryBinding,
   issueLabel,
   jwkThumbprint,
   levelForScore,
   unwrap,
   verifyFeed,
+  verifyEntryInLog,
   verifyFeedDelta,
+  type Checkpoint,
   type Ed25519KeyPair,
+  type FeedInstance,
   type X25519PublicJwk,
 } from '@caliopen/federation-protocol';
 import type { Member } from '../labels/label.entity.ts';
@@ -66,6 +71,7 @@ async function member(domain: string, key: Ed25519KeyPair, score: number, over: 
       pi,
       status: 'labelled',
       listed: true,
+      logIndex: 0,
     },
     pi,
     renewalBlocked: null,
@@ -116,6 +122,71 @@ test('serials follow each other; a delta leads a peer from any older serial to e
     assert.equal(await feed.delta(3, NOW), null, 'nothing to send from the current serial');
     await assert.rejects(feed.delta(4, NOW), (e: { code?: string }) => e.code === 'feed_serial_unknown');
     assert.match(third.etag, /^"3-/);
+  } finally {
+    await r.close();
+  }
+});
+
+test('every published entry is bound to a leaf of the log its checkpoint signs; a changed entry gets a new leaf', async () => {
+  const r = await unitRegistry(NOW);
+  try {
+    const feed = new FeedService(r.storage, r.keys, r.log, 'registry.unit.test', new Exclusive());
+    const key = await r.keys.signingKey(NOW);
+    const keySet = await r.keys.keySet();
+    // Stored without a binding (as before bindings existed): bound at publication.
+    for (const d of ['a.test', 'b.test']) await r.storage.members.put(await member(d, key, 60));
+    const first = unwrap(
+      await verifyFeed((await feed.publish(['a.test', 'b.test'], NOW)).envelope, { keySet, now: nowS }),
+    );
+    const inLog = async (entry: FeedInstance, checkpoint: Checkpoint) => {
+      const { proof } = await r.log.inclusionProof(entry.logIndex, checkpoint.treeSize);
+      return verifyEntryInLog(entry, checkpoint, proof);
+    };
+    for (const entry of first.feed.instances)
+      assert.ok((await inLog(entry, first.checkpoint.checkpoint)).ok, entry.domain);
+    const logged = await r.log.entries(first.feed.instances[0]!.logIndex, first.feed.instances[0]!.logIndex + 1);
+    assert.deepEqual(logged[0]?.entry, entryBinding(first.feed.instances[0]!), 'the leaf is readable in the log API');
+
+    const b = (await r.storage.members.get('b.test'))!;
+    await r.storage.members.put({ ...b, status: 'revoked', entry: { ...b.entry, status: 'revoked' } });
+    const second = unwrap(await verifyFeed((await feed.publish(['b.test'], NOW)).envelope, { keySet, now: nowS }));
+    const [a1, b1] = first.feed.instances;
+    const [a2, b2] = second.feed.instances;
+    assert.equal(a2!.logIndex, a1!.logIndex, 'an unchanged entry keeps its leaf');
+    assert.ok(b2!.logIndex > b1!.logIndex, 'a changed entry gets a new leaf');
+    assert.equal(b2!.status, 'revoked');
+    for (const entry of second.feed.instances) assert.ok((await inLog(entry, second.checkpoint.checkpoint)).ok);
+    // The old leaf no longer describes the entry.
+    const { proof } = await r.log.inclusionProof(b1!.logIndex, second.checkpoint.checkpoint.treeSize);
+    assert.equal(verifyEntryInLog({ ...b2!, logIndex: b1!.logIndex }, second.checkpoint.checkpoint, proof).ok, false);
+  } finally {
+    await r.close();
+  }
+});
+
+test('a heartbeat: once the latest feed is FEED_HEARTBEAT_SECONDS old, asking for it publishes a new serial, signed now, same entries', async () => {
+  const r = await unitRegistry(NOW);
+  try {
+    const feed = new FeedService(r.storage, r.keys, r.log, 'registry.unit.test', new Exclusive());
+    const keySet = await r.keys.keySet();
+    await r.storage.members.put(await member('a.test', await r.keys.signingKey(NOW), 60));
+    const first = await feed.publish(['a.test'], NOW);
+    const soon = new Date(NOW.getTime() + (FEED_HEARTBEAT_SECONDS - 1) * 1000);
+    assert.equal((await feed.current(soon)).serial, first.serial);
+    assert.equal(await feed.delta(first.serial, soon), null, 'nothing new within the heartbeat');
+    const later = new Date(NOW.getTime() + FEED_HEARTBEAT_SECONDS * 1000);
+    const delta = (await feed.delta(first.serial, later))!;
+    const verified = unwrap(
+      await verifyFeedDelta(delta.envelope, { keySet, now: nowS + FEED_HEARTBEAT_SECONDS, lastSerial: first.serial }),
+    ).delta;
+    assert.equal(verified.serial, first.serial + 1);
+    assert.equal(
+      verified.issuedAt,
+      nowS + FEED_HEARTBEAT_SECONDS,
+      'signed at the heartbeat: the freshness peers check',
+    );
+    assert.deepEqual(verified.changed, [], 'nothing changed');
+    assert.equal((await feed.current(later)).serial, first.serial + 1);
   } finally {
     await r.close();
   }

@@ -1,6 +1,10 @@
 import {
   buildFeed,
+  bytesEqual,
   decodeBase64Url,
+  entryBinding,
+  entryLeafHash,
+  FEED_HEARTBEAT_SECONDS,
   FEED_VERSION,
   signFeed,
   signFeedDelta,
@@ -14,6 +18,7 @@ import type { FeedPublication } from '../log/log.entity.ts';
 import { RegistryError } from '../shared/errors.ts';
 import type { Exclusive } from '../shared/exclusive.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
+import type { Member } from '../labels/label.entity.ts';
 
 const MAX_PUBLISH_ATTEMPTS = 8;
 /** How long a process trusts its cached feed before asking storage whether another process published. */
@@ -55,8 +60,8 @@ export class FeedService {
     for (let attempt = 0; attempt < MAX_PUBLISH_ATTEMPTS; attempt++) {
       const latest = await this.storage.feed.latest();
       const serial = (latest?.serial ?? 0) + 1;
+      const { members, rebound } = await this.bindToLog(await this.storage.members.list(), now);
       const checkpoint = await this.log.latestCheckpoint(now);
-      const members = await this.storage.members.list();
       const issuedAt = Math.floor(now.getTime() / 1000);
       const feed = buildFeed({
         serial,
@@ -72,7 +77,7 @@ export class FeedService {
         envelope,
         digest: signedBodyDigest(envelope),
         checkpointJws: checkpoint.jws,
-        changedDomains: [...changedDomains],
+        changedDomains: [...new Set([...changedDomains, ...rebound])].sort(),
       };
       if (await this.storage.feed.publish(publication)) {
         const current = toCurrent(publication);
@@ -84,15 +89,47 @@ export class FeedService {
     throw new RegistryError('service_unavailable', 'Another process keeps publishing the feed; retry.');
   }
 
-  /** The feed being served; publishes the first (empty) one when none exists yet. */
+  /**
+   * Every entry bound to a log leaf (SPEC.md, "Entries bound to the log"): an entry whose `logIndex` does not hold its
+   * binding leaf (new, changed, or stored before bindings existed) gets one appended, in one batch with one signed
+   * checkpoint, and is stored with its new index. Returns the members as they will be published, and the domains
+   * whose entry was rebound (their entry changed: deltas carry them).
+   */
+  private async bindToLog(members: Member[], now: Date): Promise<{ members: Member[]; rebound: string[] }> {
+    await this.log.sync();
+    const unbound = members.filter((m) => {
+      const at = this.log.leafHashAt(m.entry.logIndex ?? -1);
+      return at === undefined || !bytesEqual(at, entryLeafHash({ ...m.entry, logIndex: m.entry.logIndex ?? 0 }));
+    });
+    if (unbound.length === 0) return { members, rebound: [] };
+    const { firstIndex } = await this.log.append(
+      unbound.map((m) => entryBinding({ ...m.entry, logIndex: 0 })),
+      now,
+    );
+    const updated = new Map<string, Member>();
+    for (const [i, m] of unbound.entries()) {
+      const next: Member = { ...m, entry: { ...m.entry, logIndex: firstIndex + i } };
+      await this.storage.members.put(next);
+      updated.set(m.domain, next);
+    }
+    return { members: members.map((m) => updated.get(m.domain) ?? m), rebound: [...updated.keys()] };
+  }
+
+  /**
+   * The feed being served; publishes the first (empty) one when none exists yet, and a new serial with the same
+   * entries (a heartbeat) when the latest is FEED_HEARTBEAT_SECONDS old: its signed `issuedAt` is the freshness peers
+   * rely on (SPEC.md, "Freshness").
+   */
   current(now: Date): Promise<CurrentFeed> {
     return this.exclusive.run(() => this.currentLocked(now));
   }
 
   private async currentLocked(now: Date): Promise<CurrentFeed> {
-    if (this.cache && Date.now() - this.cache.checkedAt < CACHE_REVALIDATE_MS) return this.cache.feed;
+    const due = (issuedAt: number) => Math.floor(now.getTime() / 1000) - issuedAt >= FEED_HEARTBEAT_SECONDS;
+    if (this.cache && Date.now() - this.cache.checkedAt < CACHE_REVALIDATE_MS && !due(this.cache.feed.issuedAt))
+      return this.cache.feed;
     const latest = await this.storage.feed.latest();
-    if (latest === null) return this.publish([], now);
+    if (latest === null || due(latest.issuedAt)) return this.publish([], now);
     if (this.cache?.feed.serial !== latest.serial) this.deltas.clear();
     const feed = this.cache?.feed.serial === latest.serial ? this.cache.feed : toCurrent(latest);
     this.cache = { feed, checkedAt: Date.now() };

@@ -10,3 +10,10 @@ export interface RegistryKeyRecord {
   notAfter: number;
   createdAt: Date;
 }
+
+/** A signed key rotation statement: the key set from `sequence` on, signed by a key of the set before it. */
+export interface KeySetStatementRecord {
+  sequence: number;
+  jws: string;
+  createdAt: Date;
+}

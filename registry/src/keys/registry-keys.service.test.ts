@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
-import { signCheckpoint, verifyCheckpoint } from '@caliopen/federation-protocol';
+import { followKeySetChain, signCheckpoint, unwrap, verifyCheckpoint } from '@caliopen/federation-protocol';
 import { unitRegistry } from '../testing/unit-registry.ts';
 
 const T0 = new Date('2026-03-01T00:00:00.000Z');
@@ -73,6 +73,32 @@ test('with every key expired the registry refuses to sign, saying what to do', a
       (e: Error & { code?: string }) =>
         e.code === 'registry_key_unavailable' && /rotate/.test(e.message + (e as { detail?: string }).detail),
     );
+  } finally {
+    await r.close();
+  }
+});
+
+test('every rotation is a statement chained from the set before it: a peer pinned to the first set follows them to the set published now', async () => {
+  const r = await unitRegistry(T0);
+  try {
+    const pinned = await r.keys.keySet();
+    assert.deepEqual(await r.keys.statements(), [], 'no rotation yet');
+    await r.keys.rotate(T0, { activateInSeconds: DAY, overlapSeconds: 14 * DAY, lifetimeDays: 365 });
+    await r.keys.rotate(at(20 * DAY), { activateInSeconds: DAY, overlapSeconds: 14 * DAY, lifetimeDays: 365 });
+    const statements = await r.keys.statements();
+    assert.equal(statements.length, 2);
+    const now = Math.floor(T0.getTime() / 1000) + 30 * DAY;
+    const followed = unwrap(await followKeySetChain(pinned, statements, { now, registry: 'registry.unit.test' }));
+    assert.equal(followed.sequence, 2);
+    const published = (await r.keys.document()).keys;
+    assert.deepEqual(
+      followed.keySet.document.keys.map((k) => [k.kid, k.notBefore, k.notAfter]).sort(),
+      published.map((k) => [k.kid, k.notBefore, k.notAfter]).sort(),
+      'the chain leads to exactly the published set',
+    );
+    // The second statement alone does not chain from the pinned set: its signer is not pinned.
+    const alone = await followKeySetChain(pinned, statements.slice(1), { now });
+    assert.equal(alone.ok ? 'ok' : alone.error.code, 'key_set_statement_unknown_key');
   } finally {
     await r.close();
   }

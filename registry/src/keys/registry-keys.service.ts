@@ -3,6 +3,7 @@ import {
   keySetEntry,
   parseKeySet,
   rotateKeySet,
+  signKeySetStatement,
   signingEntryAt,
   unwrap,
   type Ed25519KeyPair,
@@ -31,6 +32,8 @@ export class RegistryKeyService {
   constructor(
     private readonly storage: RegistryStorage,
     private readonly box: SecretBox,
+    /** The registry's name, the `iss` of its labels and the `registry` of its rotation statements. */
+    private readonly registry: string,
   ) {}
 
   async records(): Promise<RegistryKeyRecord[]> {
@@ -67,12 +70,27 @@ export class RegistryKeyService {
     const pair = generateEd25519KeyPair();
     const entry = keySetEntry(pair.publicJwk, { notBefore, notAfter: notBefore + options.lifetimeDays * DAY });
     const next = rotateKeySet(current, entry, { overlapSeconds: options.overlapSeconds });
+    // The statement chaining the new set to the current one, signed by the key valid now (SPEC.md §3): peers that
+    // pinned an earlier set follow it; stored first, so a rotation racing another one stops here.
+    const sequence = (await this.storage.keys.statements()).length + 1;
+    const jws = await signKeySetStatement(
+      { registry: this.registry, sequence, issuedAt: seconds(now), keys: next.keys },
+      await this.signingKey(now),
+    );
+    if (!(await this.storage.keys.addStatement({ sequence, jws, createdAt: now }))) {
+      throw new RegistryError('service_unavailable', 'Another key rotation was recorded at the same time; retry.');
+    }
     for (const before of current.keys) {
       const after = next.keys.find((k) => k.kid === before.kid);
       if (after && after.notAfter !== before.notAfter) await this.storage.keys.setNotAfter(before.kid, after.notAfter);
     }
     await this.store(pair, entry.notBefore, entry.notAfter, now);
     return { kid: pair.kid, document: next };
+  }
+
+  /** The rotation statements from the first set on, in order (`GET /v1/keys/statements`). */
+  async statements(): Promise<string[]> {
+    return (await this.storage.keys.statements()).map((st) => st.jws);
   }
 
   /** The key pair to sign with at `now`; registry_key_unavailable when none is valid (rotate the keys). */

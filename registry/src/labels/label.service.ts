@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { evaluateCompliance, jurisdiction } from '@caliopen/charter';
-import { issueLabel, summarizePi, type FeedInstance, type PrivacyIndex } from '@caliopen/federation-protocol';
+import {
+  INSTANCE_KEY_OVERLAP_SECONDS,
+  MAX_PREVIOUS_SIGNING_KEYS,
+  issueLabel,
+  summarizePi,
+  type FeedInstance,
+  type PrivacyIndex,
+} from '@caliopen/federation-protocol';
 import type { Application, CheckRun } from './application.entity.ts';
 import type { AuditEvent } from './audit.entity.ts';
 import type { LogEntry } from '../log/log.entity.ts';
@@ -120,7 +127,7 @@ export class LabelService {
     const entry: FeedInstance = {
       domain: app.domain,
       endpoints: { federation: app.endpoints.federation, https: app.endpoints.https },
-      keys: app.keys,
+      keys: withPreviousSigning(app.keys, previous?.status === 'revoked' ? undefined : previous?.entry, issuedAt),
       certFingerprint: app.certFingerprint,
       labelId: claims.id,
       labelExpiresAt: claims.expiresAt,
@@ -128,6 +135,8 @@ export class LabelService {
       pi,
       status: 'labelled',
       listed: app.listed,
+      // Bound to its log leaf when the feed is published (FeedService.publish).
+      logIndex: previous?.entry.logIndex ?? 0,
     };
     const member: Member = {
       domain: app.domain,
@@ -326,4 +335,25 @@ export function systemEvent(
   detail: AuditEvent['detail'],
 ): AuditEvent {
   return { id: randomUUID(), at, auditorId: null, auditorName: null, action, domain, applicationId, detail };
+}
+
+/**
+ * The keys of a new entry (SPEC.md §3, "Instance key rotation"): the application's, plus the signing keys the
+ * instance used before that are still in their overlap. A signing key replaced now stays accepted for
+ * INSTANCE_KEY_OVERLAP_SECONDS, so what the instance signed just before (queued deliveries, receipts) still verifies;
+ * a revoked instance's old keys are not carried over.
+ */
+export function withPreviousSigning(
+  keys: FeedInstance['keys'],
+  previous: FeedInstance | undefined,
+  now: number,
+): FeedInstance['keys'] {
+  const carried = (previous?.keys.previousSigning ?? []).filter((k) => k.notAfter > now && k.jwk.x !== keys.signing.x);
+  if (previous !== undefined && previous.keys.signing.x !== keys.signing.x) {
+    carried.unshift({ jwk: previous.keys.signing, notAfter: now + INSTANCE_KEY_OVERLAP_SECONDS });
+  }
+  const kept = carried.slice(0, MAX_PREVIOUS_SIGNING_KEYS);
+  return kept.length === 0
+    ? { signing: keys.signing, encryption: keys.encryption }
+    : { signing: keys.signing, encryption: keys.encryption, previousSigning: kept };
 }

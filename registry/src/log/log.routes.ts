@@ -8,6 +8,18 @@ import { MAX_LOG_RANGE, type TransparencyLogService } from './transparency-log.s
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const EntriesQuery = Type.Object({ start: Count, end: Count }, { additionalProperties: false });
 const InclusionQuery = Type.Object({ index: Count, size: Count }, { additionalProperties: false });
+/** Most inclusion proofs answered at once. */
+export const MAX_INCLUSION_BATCH = 256;
+const InclusionsQuery = Type.Object(
+  {
+    size: Count,
+    indices: Type.String({
+      pattern: `^[0-9]{1,16}(,[0-9]{1,16}){0,${MAX_INCLUSION_BATCH - 1}}$`,
+      maxLength: MAX_INCLUSION_BATCH * 17,
+    }),
+  },
+  { additionalProperties: false },
+);
 const ConsistencyQuery = Type.Object({ from: Count, to: Count }, { additionalProperties: false });
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
@@ -63,6 +75,31 @@ export const logRoutes: FastifyPluginAsync<{ log: TransparencyLogService; clock:
       const { index, size } = request.query as Static<typeof InclusionQuery>;
       const { leafHash, proof } = await log.inclusionProof(index, size);
       return { index, size, leafHash: encodeBase64(leafHash), proof: encodeProof(proof) };
+    },
+  );
+
+  app.get(
+    '/v1/log/proof/inclusions',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['log'],
+        summary: `Inclusion proofs of entries \`indices\` (comma-separated, at most ${MAX_INCLUSION_BATCH}) in the tree of \`size\` entries: what a peer asks for the new entries of a feed (SPEC.md §3).`,
+        querystring: InclusionsQuery,
+      },
+    },
+    async (request) => {
+      const { size, indices } = request.query as Static<typeof InclusionsQuery>;
+      const wanted = [...new Set(indices.split(',').map(Number))];
+      const proofs = await log.inclusionProofs(wanted, size);
+      return {
+        size,
+        proofs: proofs.map((p) => ({
+          index: p.index,
+          leafHash: encodeBase64(p.leafHash),
+          proof: encodeProof(p.proof),
+        })),
+      };
     },
   );
 

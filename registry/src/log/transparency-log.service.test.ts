@@ -80,7 +80,7 @@ test('the tree is rebuilt from the stored leaf hashes on start, and catches up w
       await r.log.append([{ type: 'label.renewed', domain: `d${i}.test`, labelId: `l${i}`, at: nowS + i }], NOW);
     const rootBefore = (await r.log.latestCheckpoint(NOW)).jws;
     const storage = await r.reopen();
-    const keys = new RegistryKeyService(storage, r.box);
+    const keys = new RegistryKeyService(storage, r.box, 'registry.unit.test');
     const reopened = await TransparencyLogService.open(storage, keys, 'registry.unit.test/log');
     assert.equal(reopened.size, 5);
     const other = await TransparencyLogService.open(storage, keys, 'registry.unit.test/log');

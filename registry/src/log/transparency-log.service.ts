@@ -5,6 +5,7 @@ import {
   MerkleTree,
   signCheckpoint,
   utf8Encode,
+  type EntryBinding,
   type Hash,
   type JsonValue,
 } from '@caliopen/federation-protocol';
@@ -55,7 +56,10 @@ export class TransparencyLogService {
   }
 
   /** Appends the entries in order, then signs and stores a checkpoint of the new tree. */
-  async append(entries: readonly LogEntry[], now: Date): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
+  async append(
+    entries: readonly (LogEntry | EntryBinding)[],
+    now: Date,
+  ): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     const texts = entries.map((e) => canonicalJson(stripUndefined(e)));
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
       const start = await this.sync();
@@ -117,6 +121,25 @@ export class TransparencyLogService {
     return { leafHash: this.tree.leafHash(index), proof: this.tree.inclusionProof(index, size) };
   }
 
+  /** Inclusion proofs of several entries in the tree of `size` entries (a peer checking a feed's new entries). */
+  async inclusionProofs(
+    indices: readonly number[],
+    size: number,
+  ): Promise<{ index: number; leafHash: Hash; proof: Hash[] }[]> {
+    const current = await this.sync();
+    if (!(size >= 1 && size <= current && indices.every((i) => Number.isSafeInteger(i) && i >= 0 && i < size))) {
+      throw new RegistryError(
+        'log_range_invalid',
+        `The log has ${current} entries; every index must be below size, size at most ${current}.`,
+      );
+    }
+    return indices.map((index) => ({
+      index,
+      leafHash: this.tree.leafHash(index),
+      proof: this.tree.inclusionProof(index, size),
+    }));
+  }
+
   async consistencyProof(from: number, to: number): Promise<Hash[]> {
     const current = await this.sync();
     if (!(from >= 0 && from <= to && to <= current)) {
@@ -127,8 +150,13 @@ export class TransparencyLogService {
     }
     return this.tree.consistencyProof(from, to);
   }
+
+  /** The leaf hash at `index` as of the last `sync()`, or undefined past the end. */
+  leafHashAt(index: number): Hash | undefined {
+    return Number.isSafeInteger(index) && index >= 0 && index < this.tree.size ? this.tree.leafHash(index) : undefined;
+  }
 }
 
-function stripUndefined(entry: LogEntry): JsonValue {
+function stripUndefined(entry: LogEntry | EntryBinding): JsonValue {
   return JSON.parse(JSON.stringify(entry)) as JsonValue;
 }

@@ -39,6 +39,7 @@ export const REGISTRY_TABLES = {
   feedLatest: 'feed_latest',
   feedChanges: 'feed_changes',
   registryKeys: 'registry_keys',
+  registryKeyStatements: 'registry_key_statements',
 } as const;
 
 export const MEMBER_BUCKETS = 64;
@@ -100,6 +101,14 @@ export const REGISTRY_CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
       `CREATE TABLE IF NOT EXISTS ${ks}.${T.registryKeys} (
          one text, kid text, public_jwk text, private_sealed text, not_before bigint, not_after bigint, created_at timestamp,
          PRIMARY KEY ((one), kid))`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'registry key rotation statements',
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.${T.registryKeyStatements} (
+         one text, sequence bigint, jws text, created_at timestamp, PRIMARY KEY ((one), sequence))`,
     ],
   },
 ];

@@ -12,6 +12,7 @@ import { dateOrNull, monthBucket, textOrNull, toNumber } from '@caliopen/platfor
 import type { Application, ApplicationStatus, CheckRun } from '../labels/application.entity.ts';
 import type { AuditEvent, Auditor, AuditorSession, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
+import type { KeySetStatementRecord } from '../keys/registry-key.entity.ts';
 import type { FeedPublication, StoredCheckpoint, StoredLogEntry } from '../log/log.entity.ts';
 import {
   ENVELOPE_CHUNK_BYTES,
@@ -730,6 +731,25 @@ class CassandraRegistryKeys implements RegistryKeyRepository {
       ONE,
       kid,
     ]);
+  }
+
+  async addStatement(st: KeySetStatementRecord): Promise<boolean> {
+    const r = await this.c.lwt(
+      `INSERT INTO ${this.c.table(T.registryKeyStatements)} (one, sequence, jws, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+      [ONE, st.sequence, st.jws, st.createdAt],
+    );
+    return r.applied;
+  }
+
+  async statements(): Promise<KeySetStatementRecord[]> {
+    const rows = await this.c.rows(`SELECT * FROM ${this.c.table(T.registryKeyStatements)} WHERE one = ?`, [ONE]);
+    return rows
+      .map((r) => ({
+        sequence: toNumber(r.get('sequence')),
+        jws: r.get('jws') as string,
+        createdAt: d(r.get('created_at')),
+      }))
+      .sort((a, b) => a.sequence - b.sequence);
   }
 }
 

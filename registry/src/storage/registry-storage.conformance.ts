@@ -98,6 +98,7 @@ function aMember(domain: string, applicationId: string, over: Partial<Member> = 
       label: 'a.b.c',
       pi,
       status: 'labelled',
+      logIndex: 0,
       listed: true,
     },
     pi,
@@ -398,6 +399,30 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
       );
       await s.keys.setNotAfter(kid, 500);
       assert.equal((await s.keys.list()).find((k) => k.kid === kid)?.notAfter, 500);
+    });
+
+    test('key rotation statements: one per sequence (a racing rotation loses), listed in order', async () => {
+      const statement = (sequence: number, jws: string) => ({
+        sequence,
+        jws,
+        createdAt: at('2026-01-02T00:00:00.000Z'),
+      });
+      assert.deepEqual(await s.keys.statements(), []);
+      assert.equal(await s.keys.addStatement(statement(2, 'b.b.b')), true);
+      assert.equal(await s.keys.addStatement(statement(1, 'a.a.a')), true);
+      assert.equal(await s.keys.addStatement(statement(1, 'x.x.x')), false, 'sequence 1 is taken');
+      const [one, two] = await Promise.all([
+        s.keys.addStatement(statement(3, 'c1.c.c')),
+        s.keys.addStatement(statement(3, 'c2.c.c')),
+      ]);
+      assert.equal([one, two].filter(Boolean).length, 1, 'one of two racing writers wins sequence 3');
+      const listed = await s.keys.statements();
+      assert.deepEqual(
+        listed.map((x) => x.sequence),
+        [1, 2, 3],
+      );
+      assert.equal(listed[0]?.jws, 'a.a.a');
+      assert.deepEqual(listed[0]?.createdAt, at('2026-01-02T00:00:00.000Z'));
     });
 
     test('everything survives a reopen', async () => {

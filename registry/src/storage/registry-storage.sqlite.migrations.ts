@@ -140,4 +140,15 @@ export const REGISTRY_SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'registry key rotation statements',
+    sql: `
+      CREATE TABLE registry_key_statements (
+        sequence   INTEGER PRIMARY KEY CHECK (sequence >= 1),
+        jws        TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

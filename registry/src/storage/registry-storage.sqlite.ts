@@ -3,6 +3,7 @@ import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sql
 import type { Application, ApplicationStatus, CheckRun } from '../labels/application.entity.ts';
 import type { AuditEvent, Auditor, AuditorSession, Vote } from '../labels/audit.entity.ts';
 import type { LabelRecord, Member, RegistryKeyRecord } from '../labels/label.entity.ts';
+import type { KeySetStatementRecord } from '../keys/registry-key.entity.ts';
 import type { FeedPublication, StoredCheckpoint, StoredLogEntry } from '../log/log.entity.ts';
 import { REGISTRY_SQLITE_MIGRATIONS } from './registry-storage.sqlite.migrations.ts';
 import type {
@@ -598,6 +599,23 @@ class SqliteRegistryKeys implements RegistryKeyRepository {
 
   async setNotAfter(kid: string, notAfter: number): Promise<void> {
     this.db.prepare('UPDATE registry_keys SET not_after_s = ? WHERE kid = ?').run(notAfter, kid);
+  }
+
+  async addStatement(st: KeySetStatementRecord): Promise<boolean> {
+    const r = this.db
+      .prepare(
+        'INSERT INTO registry_key_statements (sequence, jws, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      )
+      .run(st.sequence, st.jws, ms(st.createdAt));
+    return r.changes === 1;
+  }
+
+  async statements(): Promise<KeySetStatementRecord[]> {
+    type Row = { sequence: number; jws: string; created_at: number };
+    return this.db
+      .prepare<[], Row>('SELECT * FROM registry_key_statements ORDER BY sequence')
+      .all()
+      .map((r) => ({ sequence: r.sequence, jws: r.jws, createdAt: date(r.created_at) }));
   }
 }
 

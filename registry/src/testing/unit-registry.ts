@@ -12,7 +12,7 @@ export async function unitRegistry(now = new Date()) {
   const dir = mkdtempSync(join(tmpdir(), 'registry-unit-'));
   let storage = SqliteRegistryStorage.inDataDir(dir);
   const box = new SecretBox(randomBytes(32));
-  const keys = new RegistryKeyService(storage, box);
+  const keys = new RegistryKeyService(storage, box, 'registry.unit.test');
   await keys.ensureInitialKey(now, 365);
   return {
     dir,
