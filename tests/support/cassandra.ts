@@ -6,7 +6,7 @@ import { CASSANDRA_VERSION, cassandraEngineMissing, FETCH_COMMAND } from './engi
 
 /** A Cassandra-backed store as the conformance suites drive it: its driver (to drop the keyspace) and close(). */
 interface CassandraStore {
-  client: { execute(query: string): Promise<unknown> };
+  client: { execute(query: string, params?: unknown[], options?: { readTimeout?: number }): Promise<unknown> };
   close(): Promise<void>;
 }
 
