@@ -106,6 +106,13 @@ describe('an instance process applies to a registry process and gets labelled', 
 
   test('`caliopen instance apply`: the declaration is signed, the challenge served, the real checks pass', async () => {
     const env = { CALIOPEN_HTTPS_PORT: String(httpsPort) };
+    // A registry over plain HTTP (not loopback): refused before anything is written or sent (issue 16 point 4).
+    const plain = await caliopenAsync(
+      ['instance', 'apply', '--registry', 'http://registry.example.org', '--data-dir', instanceDir],
+      { env },
+    );
+    assert.equal(plain.code, 2, plain.stderr);
+    assert.match(plain.stderr, /--registry must be https:\/\/ \(plain http:\/\/ only to a loopback address\)/);
     const refused = await caliopenAsync(['instance', 'apply', '--registry', registryUrl, '--data-dir', instanceDir], {
       env,
     });

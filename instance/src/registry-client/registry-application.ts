@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/config.loader.ts';
+import { checkRegistryUrl } from '../federation/peer-directory.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { publicBaseUrl } from '../config/public-url.ts';
@@ -63,6 +64,7 @@ function configAt(where: InstanceLocation): InstanceConfig {
  * written the declaration, unless `yes`.
  */
 export async function applyToRegistry(opts: ApplyOptions): Promise<ApplyOutcome> {
+  registryUrlOrRefuse(opts.registry);
   const config = configAt(opts);
   const box = new SecretBox(loadMasterKey(config.dataDir));
   const identity = await loadInstanceIdentity(config.dataDir, box);
@@ -130,6 +132,7 @@ export async function readRegistryApplication(
   const config = configAt(where);
   let state = readApplicationState(config.dataDir);
   if (!state) return null;
+  if (options.registryUrl !== undefined) registryUrlOrRefuse(options.registryUrl);
   if (options.registryUrl !== undefined && state.registryUrl !== options.registryUrl) {
     state = { ...state, registryUrl: options.registryUrl };
     writeApplicationState(config.dataDir, state);
@@ -139,4 +142,13 @@ export async function readRegistryApplication(
   return options.verify
     ? (await client.verify(state.applicationId, token)).application
     : await client.application(state.applicationId, token);
+}
+
+/** The registry is applied to over HTTPS, as the feed is read (plain http:// only on loopback): a ConfigError otherwise. */
+function registryUrlOrRefuse(url: string): void {
+  try {
+    checkRegistryUrl(url);
+  } catch (e) {
+    throw new ConfigError((e as Error).message.replace('federation.registryUrl', '--registry'));
+  }
 }
