@@ -173,7 +173,7 @@ export function decryptStream(secret: BackupSecret): Transform {
   let keys: Keys | null = null;
   let header: Buffer | null = null;
   let prefix: Buffer | null = null;
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   let counter = 0;
   let offset = HEADER_BYTES;
   let finished = false;
