@@ -338,8 +338,13 @@ async function readBackup(
     await feeding;
   } catch (e) {
     extract.destroy();
-    await feeding.catch(() => undefined);
-    throw e;
+    // The root cause: our own finding, else what broke the stream (a chunk that does not authenticate...).
+    const cause = await feeding.then(
+      () => null,
+      (f: unknown) => f,
+    );
+    if (e instanceof BackupError || cause === null) throw e;
+    throw cause;
   }
   if (header === null) throw new BackupError('the backup is empty.');
   if (manifest === null) throw new BackupError('the backup has no manifest (it was cut short when made).');
