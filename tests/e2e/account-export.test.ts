@@ -7,10 +7,14 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { splitMboxrd } from '@caliopen/instance/account-export/account-export.mbox.ts';
 import { parseVcards } from '@caliopen/instance/contacts/contact.vcard.ts';
+import type { Browser } from 'playwright-core';
 import { ok } from '../support/api-client.ts';
+import { launchChromium, networkWatch, openPage, seriousViolations } from '../support/browser.ts';
 import { type MailWorld, mailbox, startMailWorld } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
+import { realComponent } from '../support/real-component.ts';
 import { tempDir } from '../support/tmp.ts';
+import { requireWebBuild } from '../support/web-build.ts';
 
 /**
  * Issue 18 item 3, "take your data away": GET /api/v1/account/export through HTTP, the archive unpacked by the
@@ -169,5 +173,44 @@ describe('GET /api/v1/account/export', () => {
         'privacy.json',
       ].sort(),
     );
+  });
+});
+
+const browserBinary = realComponent('chromium', 'chromium');
+
+describe.skipIf(browserBinary.skip)('“Vos données” in the app (Chromium)', () => {
+  let browser: Browser;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    requireWebBuild('dist');
+    browser = await launchChromium(browserBinary.path);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('a keyboard user downloads the archive from My privacy, in French, with no serious accessibility violation', async () => {
+    const page = await openPage(browser, problems, { locale: 'fr-FR', acceptDownloads: true });
+    await page.goto(`${world.inst.url}/sign-in`);
+    await page.getByLabel('Nom d’utilisateur').fill('bob');
+    await page.getByLabel('Mot de passe').fill(bob.password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
+    await page.goto(`${world.inst.url}/privacy`);
+    await page.getByRole('heading', { name: 'Vos données' }).waitFor();
+    await networkWatch(page).quiet();
+    assert.deepEqual(await seriousViolations(page), []);
+
+    const button = page.getByRole('button', { name: 'Télécharger mes données' });
+    await button.focus();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+    assert.match(download.suggestedFilename(), /^caliopen-bob-\d{4}-\d{2}-\d{2}\.tar$/);
+    const saved = await download.path();
+    const tarBytes = readFileSync(saved);
+    assert.equal(tarBytes.subarray(257, 262).toString('latin1'), 'ustar', 'a tar archive');
+    await page.getByRole('status').filter({ hasText: 'Votre archive est téléchargée.' }).waitFor();
+    assert.deepEqual(problems, []);
   });
 });
