@@ -359,6 +359,7 @@ async function readBackup(
   for (const rel of listed.keys())
     if (!seen.has(rel)) throw new BackupError(`${rel} is in the manifest but missing from the backup.`);
   for (const [rel, got] of seen) if (got.sqlite) checkIntegrity(written.get(rel)!, rel);
+  if (seen.get('instance.db')?.sqlite) checkBlobs(written.get('instance.db')!, seen);
   return { header, manifest, written };
 }
 
@@ -419,6 +420,24 @@ function checkIntegrity(path: string, rel: string): void {
     throw new BackupError(`${rel}: SQLite cannot read it (${(e as Error).message}).`);
   } finally {
     db?.close();
+  }
+}
+
+/** The snapshot is consistent: every message of the mailbox copy has its raw form (its blob) in the backup. */
+function checkBlobs(instanceDb: string, seen: Map<string, unknown>): void {
+  const db = new Database(instanceDb, { readonly: true, fileMustExist: true });
+  try {
+    const missing: string[] = [];
+    for (const row of db
+      .prepare('SELECT DISTINCT raw_ref FROM messages WHERE raw_ref IS NOT NULL')
+      .iterate() as IterableIterator<{ raw_ref: string }>)
+      if (!seen.has(`blobs/${row.raw_ref}`)) missing.push(row.raw_ref);
+    if (missing.length > 0)
+      throw new BackupError(
+        `${missing.length} message(s) of the backup have no raw form in it (first: blob ${missing[0]}): the backup is not consistent.`,
+      );
+  } finally {
+    db.close();
   }
 }
 
