@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin.commands.ts';
+import { registerBackupCommands } from './backup.commands.ts';
 import { registerFederationCommand } from './federation.command.ts';
 import { registerImportCommands } from './import.commands.ts';
 import { registerInstanceCommands } from './instance.commands.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerInstanceCommands(program);
   registerRegistryClientCommands(program);
   registerAdminCommands(program);
+  registerBackupCommands(program);
   registerFederationCommand(program);
   registerImportCommands(program);
   registerRegistryCommands(program);

@@ -34,6 +34,8 @@ import type { MessageIngestService } from '../messages/message-ingest.service.ts
 import type { MessageService } from '../messages/message.service.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
+import { AccountExportService } from '../account-export/account-export.service.ts';
+import { armorPublic } from '../keys/account-key.context.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
@@ -98,6 +100,8 @@ export interface InstanceServices {
   keyAlerts: KeyAlertService;
   /** The account's own OpenPGP keys, where the private key lives, its session-held unlock (implements AccountKeys). */
   accountKeys: AccountKeyService;
+  /** Everything about an account as one archive (GET /api/v1/account/export). */
+  accountExport: AccountExportService;
   conversations: ConversationService;
   messages: MessageService;
   /** The one way mail enters a mailbox (SMTP, IMAP import, Sent copies, bounces). */
@@ -541,6 +545,16 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     keys: correspondentKeys,
     keyAlerts: new KeyAlertService({ keys: storage.keys, contacts: storage.contacts }),
     accountKeys,
+    accountExport: new AccountExportService({
+      storage,
+      blobs: blobStore,
+      contacts: core.contacts,
+      keys: { list: (accountId) => accountKeys.list(accountId), armor: armorPublic },
+      privacy: core.privacy,
+      journal,
+      clock,
+      domain: config.domain,
+    }),
     conversations: core.conversations,
     messages: core.messages,
     ingest: core.ingest,

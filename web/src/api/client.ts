@@ -132,6 +132,13 @@ export class ApiClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
+  /** Everything the instance keeps about the account, as one tar archive (GET /api/v1/account/export). */
+  async accountExport(): Promise<{ blob: Blob; filename: string }> {
+    const res = await this.fetchApi('GET', '/api/v1/account/export', 'application/x-tar');
+    const named = /filename="([A-Za-z0-9._-]{1,100})"/.exec(res.headers.get('content-disposition') ?? '');
+    return { blob: await res.blob(), filename: named?.[1] ?? 'caliopen-export.tar' };
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.fetchApi(method, path, 'application/json', body);
     if (res.status === 204) return undefined as T;

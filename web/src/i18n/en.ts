@@ -449,6 +449,14 @@ export const en = {
     totpConfirm: 'Confirm the code',
     totpDone: 'Two-factor authentication is on. Next time you sign in, you will be asked for a code.',
   },
+  accountExport: {
+    title: 'Your data',
+    summary:
+      'Download everything this instance keeps about your account in one archive: your messages (mbox, for any mail program), contacts (vCard), public keys, Privacy Index, devices and the administrators’ actions on your account.',
+    download: 'Download my data',
+    preparing: 'Preparing your archive…',
+    ready: 'Your archive is downloaded.',
+  },
   journal: {
     title: 'Journal of administrator actions',
     summary: 'Every action of your instance’s administrators on your account is recorded, and you can read it.',

@@ -467,6 +467,14 @@ export const fr: Catalogue = {
     totpConfirm: 'Confirmer le code',
     totpDone: 'L’authentification à deux facteurs est active. À la prochaine connexion, un code vous sera demandé.',
   },
+  accountExport: {
+    title: 'Vos données',
+    summary:
+      'Téléchargez en une archive tout ce que cette instance conserve sur votre compte : vos messages (mbox, pour tout logiciel de messagerie), vos contacts (vCard), vos clés publiques, votre indice de confidentialité, vos appareils et les actions des administrateurs sur votre compte.',
+    download: 'Télécharger mes données',
+    preparing: 'Préparation de votre archive…',
+    ready: 'Votre archive est téléchargée.',
+  },
   journal: {
     title: 'Journal des actions des administrateurs',
     summary:

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client.ts';
 import type { KeysReply, PrivacyOverview, RankedSuggestion } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
+import { AccountExportPanel } from '../privacy/AccountExportPanel.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { BreakdownDetails, PiBadge } from '../design-system/PiBadge.tsx';
@@ -162,6 +163,8 @@ export function PrivacyScreen() {
             <h2 id="sharing-h">{t('privacy.sharing')}</h2>
             <SharingPanel value={sharing === true} onChange={setSharing} />
           </section>
+
+          <AccountExportPanel />
 
           <section className="card" aria-labelledby="journal-link-h">
             <h2 id="journal-link-h">{t('journal.title')}</h2>
