@@ -70,6 +70,8 @@ const INSTANCE_LEVEL: Record<string, string> = {
   [TABLES.sessionsByExpiry]: 'instance maintenance: purge by expiry day',
   [TABLES.sessionExpiryDays]: 'instance maintenance: the days to purge',
   [TABLES.federationReplay]: 'a federation envelope is claimed before its recipient is known (replay, SPEC §9)',
+  [TABLES.federationPrekeys]: "this instance's prekeys (SPEC §7), no user's",
+  [TABLES.noticeStandingChanges]: "changes of this instance's standing, told to every user",
 };
 
 /** The adapter sources: the schema and every *.cassandra.ts file of the instance. */
