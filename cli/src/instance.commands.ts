@@ -17,6 +17,10 @@ export function registerInstanceCommands(program: Command): void {
     .option('--http-port <port>', 'port of the HTTP API', '8080')
     .option('--cert <file>', 'a PEM certificate for the domain (default: generate a self-signed one)')
     .option('--key <file>', 'the PEM private key of --cert')
+    .option('--acme', 'obtain and renew the certificate from an ACME CA (HTTP-01: port 80 must reach the HTTP port)')
+    .option('--acme-directory <url>', "the ACME directory URL (default Let's Encrypt production)")
+    .option('--acme-email <address>', 'the contact address given to the ACME CA')
+    .option('--acme-ca-file <file>', "extra PEM authorities trusted for the ACME directory's TLS (private/test CA)")
     .action(async (opts: InitOptions) => (await actions()).init(opts));
 
   instance

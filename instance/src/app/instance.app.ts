@@ -173,11 +173,25 @@ export async function startInstance(
     services.federation.start();
   }
 
+  // A renewed certificate is presented at once by the HTTPS face (no restart), and the feed's entry for this instance
+  // is expected with its new digest (the registry updates it on re-verification, docs/ops/acme.md).
+  const unsubscribeRenewed = services.events.subscribe('certificate.renewed', ({ fingerprintSha256 }) => {
+    publicFace?.reloadCertificate();
+    services.federation?.expectOwn({
+      signingX: identity.signing.publicJwk.x ?? '',
+      encryptionX: identity.encryption.publicJwk.x ?? '',
+      certFingerprint: fingerprintSha256,
+    });
+  });
+  started.push(async () => unsubscribeRenewed());
+
   const address = await http.app
     .listen({ host: config.http.host, port: config.http.port })
     .catch((e: unknown) =>
       failedToStart(e, { setting: 'http.port', variable: 'CALIOPEN_HTTP_PORT', port: config.http.port }),
     );
+  // The ACME CA checks the HTTP-01 answer on the HTTP port: checked (and ordered when due) once it listens.
+  services.certificates?.start();
   logger.info(
     {
       address,
@@ -200,6 +214,8 @@ export async function startInstance(
     publicUrl: publicFace?.url ?? null,
     stop() {
       stopping ??= (async () => {
+        unsubscribeRenewed();
+        await services.certificates?.stop();
         await dns?.stop();
         await publicFace?.stop();
         await smtp?.stop();
