@@ -224,7 +224,8 @@ function readCaFile(file: string, setting: string): string {
   } catch (e) {
     throw new ConfigError(`${setting}: cannot read ${file}: ${(e as Error).message}.`);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${setting}: ${file} holds no PEM certificate.`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError(`${setting}: ${file} holds no PEM certificate.`);
   return pem;
 }
 
@@ -443,7 +444,9 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
         settings: {
           directoryUrl: config.acme.directoryUrl,
           ...(config.acme.email ? { email: config.acme.email } : {}),
-          ...(config.acme.caFile ? { caPem: readCaFile(config.acme.caFile, 'acme.caFile (CALIOPEN_ACME_CA_FILE)') } : {}),
+          ...(config.acme.caFile
+            ? { caPem: readCaFile(config.acme.caFile, 'acme.caFile (CALIOPEN_ACME_CA_FILE)') }
+            : {}),
           checkSeconds: config.acme.checkSeconds,
           retry: config.acme.retry,
         },

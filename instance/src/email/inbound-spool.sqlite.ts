@@ -307,6 +307,14 @@ export class SqliteInboundSpool implements InboundSpool {
     return { queued: row.queued ?? 0, dead: row.dead ?? 0 };
   }
 
+  /** When the oldest message still waiting for delivery into mailboxes was accepted (null: none waits). */
+  async oldestQueuedAt(): Promise<Date | null> {
+    const row = this.db.prepare('SELECT MIN(received_at) AS oldest FROM spool WHERE dead = 0').get() as {
+      oldest: number | null;
+    };
+    return row.oldest === null ? null : new Date(row.oldest);
+  }
+
   onAppend(listener: () => void): void {
     this.listeners.push(listener);
   }

@@ -102,6 +102,17 @@ export async function startInboundMail(
     },
   });
 
+  // Ingest lag: how long the oldest accepted message has waited for delivery into its mailboxes (0: none waits).
+  new Gauge({
+    name: 'caliopen_smtp_in_spool_oldest_age_seconds',
+    help: 'Age of the oldest message in the inbound spool still waiting for delivery into mailboxes (ingest lag).',
+    registers: [registry],
+    async collect() {
+      const oldest = await spool.oldestQueuedAt();
+      this.set(oldest === null ? 0 : Math.max(0, (services.clock().getTime() - oldest.getTime()) / 1000));
+    },
+  });
+
   const worker = new InboundSpoolWorker({
     spool,
     ingest,

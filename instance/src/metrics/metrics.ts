@@ -30,6 +30,7 @@ export function createMetrics() {
     help: 'Instance certificates obtained from the ACME CA.',
     registers: [registry],
   });
+  // Spam filtering (rspamd) registers its own here when it is wired: caliopen_rspamd_* (docs/ops/metrics.md).
   return { registry, httpDuration, logins, acmeErrors, certificateRenewals };
 }
 
@@ -61,7 +62,9 @@ export function observeInstance(metrics: Metrics, sources: InstanceGaugeSources)
     help: "The instance certificate's notAfter (Unix seconds).",
     registers,
     async collect() {
-      this.set((await sources.certificateNotAfter()).getTime() / 1000);
+      // A process whose identity does not open (a wrong master key) exposes no expiry rather than failing the scrape.
+      const notAfter = await sources.certificateNotAfter().catch(() => null);
+      if (notAfter !== null) this.set(notAfter.getTime() / 1000);
     },
   });
   new Gauge({
@@ -72,18 +75,18 @@ export function observeInstance(metrics: Metrics, sources: InstanceGaugeSources)
     async collect() {
       for (const queue of sources.deliveryQueues) {
         const counts = await sources.queueCounts(queue);
-        for (const state of ['waiting', 'delayed', 'active', 'dead'])
-          this.set({ queue, state }, counts[state] ?? 0);
+        for (const state of ['waiting', 'delayed', 'active', 'dead']) this.set({ queue, state }, counts[state] ?? 0);
       }
     },
   });
+  const { feedSyncedAt, labelExpiresAt } = sources;
+  if (!feedSyncedAt || !labelExpiresAt) return;
   new Gauge({
     name: 'caliopen_federation_feed_age_seconds',
     help: "Seconds since the registry's feed was last synced (-1: never synced; absent: federation off).",
     registers,
     collect() {
-      if (!sources.feedSyncedAt) return;
-      const at = sources.feedSyncedAt();
+      const at = feedSyncedAt();
       this.set(at === null ? -1 : Math.max(0, (sources.now().getTime() - at.getTime()) / 1000));
     },
   });
@@ -92,8 +95,7 @@ export function observeInstance(metrics: Metrics, sources: InstanceGaugeSources)
     help: "This instance's label expiry at the registry (Unix seconds; 0: not labelled; absent: federation off).",
     registers,
     collect() {
-      if (!sources.labelExpiresAt) return;
-      const at = sources.labelExpiresAt();
+      const at = labelExpiresAt();
       this.set(at === null ? 0 : at.getTime() / 1000);
     },
   });
