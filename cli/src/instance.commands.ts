@@ -31,6 +31,16 @@ export function registerInstanceCommands(program: Command): void {
     .action(async (opts: CommonOptions) => (await actions()).start(opts));
 
   instance
+    .command('migrate')
+    .description(
+      'apply the pending schema migrations of the data directory (before starting a new release); --check lists them and applies nothing (exit 3 when some are pending, 0 when none)',
+    )
+    .option('--data-dir <dir>', 'the instance data directory')
+    .option('--config <file>', 'config file')
+    .option('--check', 'list the pending migrations by version and name, apply nothing')
+    .action(async (opts: CommonOptions & { check?: boolean }) => (await actions()).migrate(opts));
+
+  instance
     .command('dns')
     .description('print the DNS records this instance needs published')
     .option('--data-dir <dir>', 'the instance data directory')

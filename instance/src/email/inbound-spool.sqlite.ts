@@ -10,7 +10,7 @@ import {
 import type { InboundSpool, SpoolCounts, SpoolEntry, SpoolEntryInput } from './inbound-spool.port.ts';
 
 /** Schema of `spool.db` (its own file, its own versions). Append; never edit a released migration. */
-const SPOOL_MIGRATIONS: readonly Migration[] = [
+export const SPOOL_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'inbound spool',

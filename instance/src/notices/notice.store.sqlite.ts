@@ -1,7 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import {
+  type Migration,
+  migrateSqlite,
+  openSqlite,
+  type SqliteDb,
+} from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import type { DeliveryFailureRecord, NoticeStore, StandingChangeRecord } from './notice.entity.ts';
+
+/** The schema of `<dataDir>/notices.db`. */
+export const NOTICE_SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'notices',
+    sql: `
+            CREATE TABLE delivery_failure (
+              id TEXT PRIMARY KEY, account_id TEXT NOT NULL, message_id TEXT NOT NULL, at INTEGER NOT NULL,
+              recipients TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX delivery_failure_account ON delivery_failure (account_id, at);
+            CREATE TABLE standing_change (
+              id TEXT PRIMARY KEY, at INTEGER NOT NULL, change TEXT NOT NULL, status TEXT NOT NULL, reason TEXT
+            ) WITHOUT ROWID;
+            CREATE TABLE dismissed (
+              account_id TEXT NOT NULL, notice_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (account_id, notice_id)
+            ) WITHOUT ROWID;`,
+  },
+];
 
 /** Delivery failures kept per account (the oldest beyond this are forgotten). */
 export const MAX_DELIVERY_FAILURES_PER_ACCOUNT = 200;
@@ -16,28 +41,7 @@ export class SqliteNoticeStore implements NoticeStore {
 
   constructor(dataDir: string) {
     this.db = openSqlite(join(dataDir, 'notices.db'));
-    migrateSqlite(
-      this.db,
-      [
-        {
-          version: 1,
-          name: 'notices',
-          sql: `
-            CREATE TABLE delivery_failure (
-              id TEXT PRIMARY KEY, account_id TEXT NOT NULL, message_id TEXT NOT NULL, at INTEGER NOT NULL,
-              recipients TEXT NOT NULL
-            ) WITHOUT ROWID;
-            CREATE INDEX delivery_failure_account ON delivery_failure (account_id, at);
-            CREATE TABLE standing_change (
-              id TEXT PRIMARY KEY, at INTEGER NOT NULL, change TEXT NOT NULL, status TEXT NOT NULL, reason TEXT
-            ) WITHOUT ROWID;
-            CREATE TABLE dismissed (
-              account_id TEXT NOT NULL, notice_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (account_id, notice_id)
-            ) WITHOUT ROWID;`,
-        },
-      ],
-      'notices store',
-    );
+    migrateSqlite(this.db, NOTICE_SQLITE_MIGRATIONS, 'notices store');
   }
 
   addDeliveryFailure(r: Omit<DeliveryFailureRecord, 'id'>): DeliveryFailureRecord {
