@@ -5,7 +5,7 @@ import { loadInstanceIdentity } from '@caliopen/instance/identity/instance-ident
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import { migrateDataDir, schemaStatus, type SchemaStatus } from '@caliopen/instance/app/instance.migrate.ts';
 import { CliError } from './cli-error.ts';
-import { configFrom, type CommonOptions } from './context.ts';
+import { configFrom, withServices, type CommonOptions } from './context.ts';
 import { untilSignal } from './until-signal.ts';
 
 /** What `caliopen instance init | start | dns` do (declared in instance.commands.ts). */
@@ -56,4 +56,31 @@ export async function migrate(opts: CommonOptions & { check?: boolean }): Promis
   const applied = await migrateDataDir(config);
   for (const s of applied) print(s, 'applied');
   console.log(applied.length === 0 ? 'Nothing to migrate.' : 'Migrated.');
+}
+
+/** RFC 5280 reason codes an operator may give (RFC 8555 §7.6). */
+const REVOCATION_REASONS: Record<string, number> = {
+  unspecified: 0,
+  keyCompromise: 1,
+  superseded: 4,
+  cessationOfOperation: 5,
+};
+
+/** `caliopen instance certificate-revoke`: the current certificate, at the CA that issued it. */
+export async function revokeCertificate(opts: CommonOptions & { reason: string }): Promise<void> {
+  const reason = REVOCATION_REASONS[opts.reason];
+  if (reason === undefined)
+    throw new CliError(
+      `--reason must be one of ${Object.keys(REVOCATION_REASONS).join(', ')}, got "${opts.reason}".`,
+      2,
+    );
+  await withServices(opts, async (services) => {
+    if (!services.certificates)
+      throw new CliError('ACME is off for this instance (acme.enabled): there is no ACME certificate to revoke.', 2);
+    const { tls } = await services.identity();
+    await services.certificates.revoke(tls.certPem, reason);
+    console.log(
+      `Certificate ${tls.fingerprintSha256} revoked (${opts.reason}); the instance orders a new one at its next check.`,
+    );
+  });
 }

@@ -41,6 +41,16 @@ export function registerInstanceCommands(program: Command): void {
     .action(async (opts: CommonOptions & { check?: boolean }) => (await actions()).migrate(opts));
 
   instance
+    .command('certificate-revoke')
+    .description(
+      'revoke the instance certificate at the ACME CA that issued it (acme.enabled), e.g. after a key compromise; the next check orders a new one',
+    )
+    .option('--data-dir <dir>', 'the instance data directory')
+    .option('--config <file>', 'config file')
+    .option('--reason <reason>', 'unspecified, keyCompromise, superseded or cessationOfOperation', 'unspecified')
+    .action(async (opts: CommonOptions & { reason: string }) => (await actions()).revokeCertificate(opts));
+
+  instance
     .command('dns')
     .description('print the DNS records this instance needs published')
     .option('--data-dir <dir>', 'the instance data directory')

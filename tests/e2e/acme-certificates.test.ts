@@ -17,6 +17,8 @@ import { type Pebble, pebbleComponent, startPebble } from '../support/engines/pe
 import { freePort, waitFor } from '../support/net.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { tempDir } from '../support/tmp.ts';
+import { caliopen } from '../support/process.ts';
+import { RawSmtpClient } from '../support/smtp-client.ts';
 
 const pebbleCheck = pebbleComponent();
 /** Pebble's certificates live 3 days here: 2/3 of that is well before any session of the test expires. */
@@ -70,6 +72,9 @@ describe.skipIf(pebbleCheck.skip)('ACME certificates from pebble', () => {
   let selfSigned: string;
   let first: Presented;
   let second: Presented;
+  let third: Presented;
+  /** The ACME settings, as the environment gives them to the instance and to the CLI. */
+  let acmeEnv: Record<string, string>;
   /** The instance's clock: real time until a test moves it to a certificate's renewal point. */
   let fixedNow: number | null = null;
   const clock = () => new Date(fixedNow ?? Date.now());
@@ -80,18 +85,24 @@ describe.skipIf(pebbleCheck.skip)('ACME certificates from pebble', () => {
     pebble = await startPebble({ httpPort, validitySeconds: VALIDITY_S });
     const caFile = join(tmp.dir, 'pebble-ca.pem');
     writeFileSync(caFile, pebble.caPem);
+    acmeEnv = {
+      CALIOPEN_ACME_ENABLED: 'true',
+      CALIOPEN_ACME_DIRECTORY_URL: pebble.directoryUrl,
+      CALIOPEN_ACME_CA_FILE: caFile,
+      CALIOPEN_ACME_EMAIL: 'postmaster@alpha.test',
+      CALIOPEN_ACME_CHECK_SECONDS: '1',
+      CALIOPEN_ACME_RETRY_ATTEMPTS: '2',
+      CALIOPEN_ACME_RETRY_BASE_DELAY_MS: '50',
+    };
     inst = await startTestInstance({
       clock,
       ...(process.env.ACME_TEST_LOG ? { logTo: createWriteStream(process.env.ACME_TEST_LOG) } : {}),
       env: {
+        ...acmeEnv,
         CALIOPEN_HTTP_PORT: String(httpPort),
-        CALIOPEN_ACME_ENABLED: 'true',
-        CALIOPEN_ACME_DIRECTORY_URL: pebble.directoryUrl,
-        CALIOPEN_ACME_CA_FILE: caFile,
-        CALIOPEN_ACME_EMAIL: 'postmaster@alpha.test',
-        CALIOPEN_ACME_CHECK_SECONDS: '1',
-        CALIOPEN_ACME_RETRY_ATTEMPTS: '2',
-        CALIOPEN_ACME_RETRY_BASE_DELAY_MS: '50',
+        CALIOPEN_SMTP_ENABLED: 'true',
+        // A real port: the descriptor names it (port 0 would not be a valid endpoint).
+        CALIOPEN_SMTP_PORT: String(await freePort()),
       },
     });
     port = Number(new URL(inst.running.publicUrl!).port);
@@ -159,6 +170,13 @@ describe.skipIf(pebbleCheck.skip)('ACME certificates from pebble', () => {
       now: Math.floor(fixedNow / 1000),
     });
     assert.ok(verified.ok && verified.value.descriptor.certificateSha256 === second.fingerprint);
+    // SMTP's STARTTLS offers the new certificate too, without a restart.
+    const smtp = await RawSmtpClient.connect(inst.running.smtp!.port);
+    assert.equal((await smtp.read())?.code, 220);
+    await smtp.command('EHLO mail.sender.example');
+    const secure = await smtp.startTls({ ca: await pebble.issuingRoot(), servername: 'alpha.test' });
+    assert.equal(createHash('sha256').update(secure.getPeerCertificate().raw).digest('hex'), second.fingerprint);
+    secure.destroy();
 
     // The superseded certificate is revoked at the CA (RFC 5280 reason 4), which then lists it so.
     assert.equal(await pebble.certificateStatus(first.serial.toLowerCase()), 'Valid');
@@ -193,10 +211,32 @@ describe.skipIf(pebbleCheck.skip)('ACME certificates from pebble', () => {
 
     await pebble.start();
     await waitFor(async () => (await presented(port)).fingerprint !== second.fingerprint, 60_000, 200);
-    const third = await presented(port, await pebble.issuingRoot());
+    third = await presented(port, await pebble.issuingRoot());
     assert.ok(third.authorized, `issued by the restarted CA: ${third.authorizationError}`);
     assert.equal(await metric(inst.url, 'caliopen_certificate_renewals_total'), 3);
   }, 300_000);
+
+  test('caliopen instance certificate-revoke revokes the current certificate, and the running instance replaces it', async () => {
+    const bad = caliopen(['instance', 'certificate-revoke', '--data-dir', inst.dataDir, '--reason', 'whim'], {
+      env: acmeEnv,
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--reason must be one of/);
+    const off = caliopen(['instance', 'certificate-revoke', '--data-dir', inst.dataDir]);
+    assert.equal(off.code, 2, 'without ACME settings there is nothing to revoke');
+    assert.match(off.stderr, /ACME is off/);
+
+    assert.equal(await pebble.certificateStatus(third.serial.toLowerCase()), 'Valid');
+    const r = caliopen(['instance', 'certificate-revoke', '--data-dir', inst.dataDir, '--reason', 'keyCompromise'], {
+      env: acmeEnv,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Certificate ${third.fingerprint} revoked`));
+    assert.equal(await pebble.certificateStatus(third.serial.toLowerCase()), 'Revoked');
+    await waitFor(async () => (await presented(port)).fingerprint !== third.fingerprint, 60_000, 200);
+    const fourth = await presented(port, await pebble.issuingRoot());
+    assert.ok(fourth.authorized, String(fourth.authorizationError));
+  }, 240_000);
 
   async function mailbox(token: string): Promise<any[]> {
     const out: any[] = [];

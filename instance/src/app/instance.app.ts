@@ -173,10 +173,11 @@ export async function startInstance(
     services.federation.start();
   }
 
-  // A renewed certificate is presented at once by the HTTPS face (no restart), and the feed's entry for this instance
+  // A renewed certificate is presented at once by the HTTPS face and SMTP's STARTTLS (no restart), and the feed's entry for this instance
   // is expected with its new digest (the registry updates it on re-verification, docs/ops/acme.md).
   const unsubscribeRenewed = services.events.subscribe('certificate.renewed', ({ fingerprintSha256 }) => {
     publicFace?.reloadCertificate();
+    smtp?.reloadCertificate();
     services.federation?.expectOwn({
       signingX: identity.signing.publicJwk.x ?? '',
       encryptionX: identity.encryption.publicJwk.x ?? '',

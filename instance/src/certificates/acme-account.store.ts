@@ -50,7 +50,8 @@ export class AcmeAccountStore {
     return read(this.dataDir).lastCertificateSha256;
   }
 
-  recordCertificate(fingerprintSha256: string): void {
+  /** The certificate now in place came from the CA (null: it must be replaced at the next check). */
+  recordCertificate(fingerprintSha256: string | null): void {
     write(this.dataDir, { ...read(this.dataDir), lastCertificateSha256: fingerprintSha256 });
   }
 }

@@ -159,12 +159,17 @@ export class CertificateRenewal {
     });
   }
 
-  /** Revokes a certificate this instance obtained (the current one by default), e.g. after a key compromise. */
+  /**
+   * Revokes a certificate this instance obtained (the current one by default), e.g. after a key compromise. Revoking
+   * the current one makes the next check (of whichever process runs the renewal) order a new one.
+   */
   async revoke(certPem?: string, reason = 0): Promise<void> {
     const { settings } = this.deps;
-    const pem = certPem ?? (await this.deps.identity()).tls.certPem;
+    const { tls } = await this.deps.identity();
+    const pem = certPem ?? tls.certPem;
     const accountKey = await this.accounts.accountKey(settings.directoryUrl, newAccountKey);
     await revokeCertificate(settings, accountKey, pem, reason);
+    if (leafCertificatePem(pem) === leafCertificatePem(tls.certPem)) this.accounts.recordCertificate(null);
     this.deps.logger.info({ reason }, 'certificate revoked');
   }
 }

@@ -21,6 +21,8 @@ export interface InboundMail {
   port: number;
   spool: InboundSpool;
   worker: InboundSpoolWorker;
+  /** Offers the identity's current certificate to the next STARTTLS (after a renewal), without a restart. */
+  reloadCertificate(): void;
   stop(): Promise<void>;
 }
 
@@ -161,6 +163,10 @@ export async function startInboundMail(
     port: address.port,
     spool,
     worker,
+    reloadCertificate() {
+      server.reloadCertificate(identity.tls);
+      log.info({ fingerprint: identity.tls.fingerprintSha256 }, 'smtp STARTTLS certificate reloaded');
+    },
     stop() {
       stopping ??= (async () => {
         await server.close();
