@@ -13,6 +13,8 @@ import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { verifyDescriptor } from '@caliopen/federation-protocol';
 import { initInstance } from '@caliopen/instance/app/instance.init.ts';
+import { buildServices } from '@caliopen/instance/app/instance.services.ts';
+import { ConfigError, loadConfig } from '@caliopen/instance/config/config.loader.ts';
 import { type Pebble, pebbleComponent, startPebble } from '../support/engines/pebble.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
@@ -267,6 +269,26 @@ test('init --acme refuses bad settings with a clear message', async () => {
     await initInstance({ domain: 'alpha.test', dataDir: dir, acme: true, acmeEmail: 'ops@alpha.test' }, () => {});
     const config = JSON.parse(readFileSync(join(dir, 'caliopen.json'), 'utf8'));
     assert.deepEqual(config.acme, { enabled: true, email: 'ops@alpha.test' });
+
+    // The same settings from the environment are checked at start, naming the setting.
+    const settings: [Record<string, string>, RegExp][] = [
+      [{ CALIOPEN_ACME_DIRECTORY_URL: 'http://ca.example/dir' }, /acme\.directoryUrl|CALIOPEN_ACME_DIRECTORY_URL/],
+      [{ CALIOPEN_ACME_CHECK_SECONDS: '0' }, /acme\.checkSeconds|CALIOPEN_ACME_CHECK_SECONDS/],
+      [{ CALIOPEN_ACME_RETRY_ATTEMPTS: 'many' }, /CALIOPEN_ACME_RETRY_ATTEMPTS/],
+    ];
+    for (const [env, message] of settings)
+      assert.throws(
+        () => loadConfig({ dataDir: dir, env }),
+        (e: Error) => e instanceof ConfigError && message.test(e.message),
+      );
+    const notPem = join(dir, 'not-a-ca.pem');
+    writeFileSync(notPem, 'hello');
+    await assert.rejects(
+      buildServices(loadConfig({ dataDir: dir, env: { CALIOPEN_ACME_CA_FILE: notPem } }), {
+        open: { queue: false, search: false },
+      }),
+      /acme\.caFile \(CALIOPEN_ACME_CA_FILE\): .* holds no PEM certificate/,
+    );
   } finally {
     cleanup();
   }
