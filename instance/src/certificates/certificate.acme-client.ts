@@ -24,6 +24,7 @@ export async function orderCertificate(
 ): Promise<{ certPem: string; keyPem: string }> {
   const client = clientFor(directory, accountKeyPem);
   return explained(directory, async () => {
+    await findOrCreateAccount(client, directory);
     const keyPem = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
     const [, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, keyPem);
     const certPem = await client.auto({
@@ -55,16 +56,25 @@ export async function revokeCertificate(
 ): Promise<void> {
   const client = clientFor(directory, accountKeyPem);
   await explained(directory, async () => {
-    await client.createAccount({
-      termsOfServiceAgreed: true,
-      ...(directory.email ? { contact: [`mailto:${directory.email}`] } : {}),
-    });
+    await findOrCreateAccount(client, directory);
     await client.revokeCertificate(certPem, { reason });
   });
 }
 
 export async function newAccountKey(): Promise<string> {
   return (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
+}
+
+/**
+ * Registers the account, or finds it by its key. acme-client then sends an account update: the contact is always in
+ * it, so that it is never empty (an empty update is refused by RFC 8555 CAs such as pebble, which broke every order
+ * after the first for an account without an email). `auto()` skips its own registration once the URL is known.
+ */
+async function findOrCreateAccount(client: acme.Client, directory: AcmeDirectory): Promise<void> {
+  await client.createAccount({
+    termsOfServiceAgreed: true,
+    contact: directory.email ? [`mailto:${directory.email}`] : [],
+  });
 }
 
 /**
