@@ -1,10 +1,8 @@
 /**
  * Issue #18 item 1, the registry's side of a renewal: an instance with an ACME certificate (Debian's pebble) applies
  * to a real registry, passes its checks and is labelled with that certificate. When the certificate is replaced, the
- * instance presents the new one at once and notices that the registry's signed feed still lists the old digest for it
- * (`ownEntryMismatch: certFingerprint`, told at GET /api/v1/federation), and the registry's own check sees the live
- * certificate differ from the declared one: re-applying is the operator's step until the registry can take a new
- * declared certificate (docs/ops/acme.md, ADR 0022).
+ * instance presents the new one at once and declares it to the registry (PUT /v1/applications/:id/certificate), which
+ * runs its checks again and renews the label with the new digest: the feed lists the instance as it is again.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -71,7 +69,7 @@ describe.skipIf(pebbleCheck.skip)('an ACME renewal seen from the registry', () =
     tmp.cleanup();
   });
 
-  test('labelled with its ACME certificate, the instance notices the feed lists the old one after a renewal', async () => {
+  test('labelled with its ACME certificate, the instance declares its renewed one and the feed follows', async () => {
     await waitFor(async () => (await presentedFingerprint(httpsPort)).issuer.includes('Pebble'), 60_000, 200);
     const first = await presentedFingerprint(httpsPort);
 
@@ -107,21 +105,40 @@ describe.skipIf(pebbleCheck.skip)('an ACME renewal seen from the registry', () =
     const second = await presentedFingerprint(httpsPort);
     assert.ok(second.issuer.includes('Pebble'));
 
-    // The instance now expects its new digest in its feed entry, and notices the registry still lists the old one.
-    await directory.sync();
-    assert.deepEqual(directory.status().ownEntryMismatch?.fields, ['certFingerprint']);
+    // The instance declares the new certificate to the registry, which checks it again and renews the label with the
+    // new digest at once: after a sync the feed lists this instance as it is again.
+    await waitFor(
+      async () => {
+        await directory.sync();
+        return directory.status().ownEntryMismatch === null && directory.peer('alpha.test') !== null;
+      },
+      60_000,
+      250,
+    );
+    assert.equal(directory.peer('alpha.test')?.certificateSha256, second.fingerprint, 'the feed lists the new digest');
+    const state = readApplicationState(inst.dataDir)!;
+    const token = applicantToken(state, inst.running.services.box);
+    const view = await reg.api('GET', `/v1/applications/${state.applicationId}`, { token });
+    assert.equal(view.status, 200, view.text);
+    assert.equal(view.body.certFingerprint, second.fingerprint, 'the declared certificate is the new one');
+    const checks = view.body.checks.results as { id: string; status: string }[];
+    assert.equal(checks.find((c) => c.id === 'tls.certificate.live')?.status, 'pass', JSON.stringify(checks));
+    assert.equal(directory.standing().labelValid, true);
     const admin = await inst.user('root', 'admin');
     const told = await inst.api('GET', '/api/v1/federation', { token: admin.token });
     assert.equal(told.status, 200, told.text);
-    assert.deepEqual(told.body.directory.ownEntryMismatch, ['certFingerprint']);
-    assert.match(told.body.explanation, /The registry's feed lists certFingerprint for alpha\.test/);
+    assert.equal(told.body.directory.ownEntryMismatch, null);
 
-    // The registry's own check sees the live certificate differ from the declared one.
-    const state = readApplicationState(inst.dataDir)!;
-    const token = applicantToken(state, inst.running.services.box);
-    const rerun = await reg.api('POST', `/v1/applications/${state.applicationId}/verify`, { token });
-    assert.equal(rerun.status, 200, rerun.text);
-    const checks = rerun.body.run.results as { id: string; status: string }[];
-    assert.equal(checks.find((c) => c.id === 'tls.certificate.live')?.status, 'fail', JSON.stringify(checks));
+    // The registry's side refuses what is not a certificate, and anyone but the applicant.
+    const garbage = await reg.api('PUT', `/v1/applications/${state.applicationId}/certificate`, {
+      token,
+      body: { certificatePem: '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n' },
+    });
+    assert.equal(garbage.status, 400, garbage.text);
+    assert.equal(garbage.body.code, 'certificate_invalid');
+    const anonymous = await reg.api('PUT', `/v1/applications/${state.applicationId}/certificate`, {
+      body: { certificatePem: 'x' },
+    });
+    assert.equal(anonymous.status, 401);
   }, 300_000);
 });

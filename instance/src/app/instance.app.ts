@@ -11,6 +11,7 @@ import { startFederation } from './federation.wiring.ts';
 import type { DirectorySource } from '../federation/directory.routes.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
+import { declareRenewedCertificate } from '../registry-client/registry-application.ts';
 import { ConfigError } from '../config/config.loader.ts';
 import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
 import {
@@ -183,6 +184,14 @@ export async function startInstance(
       encryptionX: identity.encryption.publicJwk.x ?? '',
       certFingerprint: fingerprintSha256,
     });
+    // The registry this instance applied to gets the new certificate (now presented) and checks it again.
+    declareRenewedCertificate(config.dataDir, services.box, identity.tls.certPem)
+      .then((told) => {
+        if (told) logger.info({ fingerprint: fingerprintSha256 }, 'renewed certificate declared to the registry');
+      })
+      .catch((err: unknown) =>
+        logger.error({ err }, 'the registry did not take the renewed certificate: re-apply (docs/ops/acme.md)'),
+      );
   });
   started.push(async () => unsubscribeRenewed());
 
