@@ -17,6 +17,10 @@ export function registerInstanceCommands(program: Command): void {
     .option('--http-port <port>', 'port of the HTTP API', '8080')
     .option('--cert <file>', 'a PEM certificate for the domain (default: generate a self-signed one)')
     .option('--key <file>', 'the PEM private key of --cert')
+    .option('--acme', 'obtain and renew the certificate from an ACME CA (HTTP-01: port 80 must reach the HTTP port)')
+    .option('--acme-directory <url>', "the ACME directory URL (default Let's Encrypt production)")
+    .option('--acme-email <address>', 'the contact address given to the ACME CA')
+    .option('--acme-ca-file <file>', "extra PEM authorities trusted for the ACME directory's TLS (private/test CA)")
     .action(async (opts: InitOptions) => (await actions()).init(opts));
 
   instance
@@ -25,6 +29,26 @@ export function registerInstanceCommands(program: Command): void {
     .option('--data-dir <dir>', 'the instance data directory')
     .option('--config <file>', 'config file (default <data-dir>/caliopen.json)')
     .action(async (opts: CommonOptions) => (await actions()).start(opts));
+
+  instance
+    .command('migrate')
+    .description(
+      'apply the pending schema migrations of the data directory (before starting a new release); --check lists them and applies nothing (exit 3 when some are pending, 0 when none)',
+    )
+    .option('--data-dir <dir>', 'the instance data directory')
+    .option('--config <file>', 'config file')
+    .option('--check', 'list the pending migrations by version and name, apply nothing')
+    .action(async (opts: CommonOptions & { check?: boolean }) => (await actions()).migrate(opts));
+
+  instance
+    .command('certificate-revoke')
+    .description(
+      'revoke the instance certificate at the ACME CA that issued it (acme.enabled), e.g. after a key compromise; the next check orders a new one',
+    )
+    .option('--data-dir <dir>', 'the instance data directory')
+    .option('--config <file>', 'config file')
+    .option('--reason <reason>', 'unspecified, keyCompromise, superseded or cessationOfOperation', 'unspecified')
+    .action(async (opts: CommonOptions & { reason: string }) => (await actions()).revokeCertificate(opts));
 
   instance
     .command('dns')

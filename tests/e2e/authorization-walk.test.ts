@@ -68,11 +68,20 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
  */
 const SHARED_LOOKUPS: Record<string, Record<string, string>> = {
   '/api/v1/federation/peers/:domain': { domain: 'beta.test' },
+  // An ACME HTTP-01 answer: public by design (the CA asks unauthenticated); no order runs, so every token is a 404.
+  '/.well-known/acme-challenge/:token': { token: 'no-order-in-progress' },
 };
 
 /** Routes anyone may call. Anything else answering an anonymous caller is a leak. */
 // GET / and GET /*: the user's web app (static files and its client routes, instance/src/http/web-app.plugin.ts).
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /metrics', 'POST /api/v1/auth/login', 'GET /', 'GET /*']);
+const PUBLIC_ROUTES = new Set([
+  'GET /healthz',
+  'GET /metrics',
+  'POST /api/v1/auth/login',
+  'GET /',
+  'GET /*',
+  'GET /.well-known/acme-challenge/:token',
+]);
 
 /** A query string that passes validation for each route that needs one, so the walk reaches the handler. */
 const VALID_QUERIES: Record<string, string> = {

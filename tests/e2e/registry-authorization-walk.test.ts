@@ -25,6 +25,7 @@ interface WalkContext {
 const OWNED: Record<string, (ctx: WalkContext) => Record<string, string>> = {
   '/v1/applications/:id': (ctx) => ({ id: ctx.app1 }),
   '/v1/applications/:id/verify': (ctx) => ({ id: ctx.app1 }),
+  '/v1/applications/:id/certificate': (ctx) => ({ id: ctx.app1 }),
   '/v1/audit/applications/:id': (ctx) => ({ id: ctx.app1 }),
   '/v1/audit/applications/:id/votes': (ctx) => ({ id: ctx.app1 }),
   '/v1/audit/instances/:domain/revoke': (ctx) => ({ domain: ctx.labelled }),
@@ -107,6 +108,8 @@ describe('registry authorization walk over every route', () => {
       'POST /v1/applications': await applicationFor(fresh!),
       'POST /v1/auth/login': { name: 'nobody', password: 'irrelevant-password' },
       'POST /v1/audit/applications/:id/votes': { vote: 'abstain' },
+      // The certificate application 1 already declared: the walk reaches the handler without changing it.
+      'PUT /v1/applications/:id/certificate': { certificatePem: one!.identity.tls.certPem },
       'POST /v1/audit/instances/:domain/revoke': { reason: 'The walk revokes what it may.' },
       'POST /v1/audit/instances/:domain/revocation/votes': { vote: 'approve' },
       'POST /v1/audit/instances/:domain/suspend': { reason: 'The walk suspends what it may.' },

@@ -19,6 +19,8 @@ export interface SpawnedServer {
 export async function startSpawnedServer(o: {
   binary: string;
   args: string[];
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
   /** How much of its output is kept. */
   keepChars: number;
   ready: () => Promise<boolean>;
@@ -31,7 +33,7 @@ export async function startSpawnedServer(o: {
   cleanup: () => void;
   diagnostics?: (output: string) => string;
 }): Promise<SpawnedServer> {
-  const child = spawn(o.binary, o.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(o.binary, o.args, { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-o.keepChars);

@@ -9,7 +9,7 @@ import type { JournalQuery, JournalRepository } from './journal.repository.ts';
  * its own, and a backup or an auditor's copy of it is the journal alone. Triggers refuse UPDATE and DELETE, so even a
  * bug elsewhere in the process cannot rewrite history (someone with the file can; the hash chain shows it).
  */
-const MIGRATIONS: readonly Migration[] = [
+export const JOURNAL_SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'admin actions journal, append-only',
@@ -62,7 +62,7 @@ export class SqliteJournalRepository implements JournalRepository {
 
   static open(path: string): SqliteJournalRepository {
     const db = openSqlite(path);
-    migrateSqlite(db, MIGRATIONS, 'admin journal');
+    migrateSqlite(db, JOURNAL_SQLITE_MIGRATIONS, 'admin journal');
     return new SqliteJournalRepository(db);
   }
 

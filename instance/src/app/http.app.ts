@@ -29,6 +29,7 @@ import { healthRoutes } from '../http/health.routes.ts';
 import { liveEventRoutes, DEFAULT_LIVE_HEARTBEAT_SECONDS } from '../live/live-event.routes.ts';
 import { noticeRoutes } from '../notices/notice.routes.ts';
 import { webAppPlugin } from '../http/web-app.plugin.ts';
+import { acmeChallengeRoutes } from '../certificates/acme-challenge.routes.ts';
 
 export interface HttpServer {
   app: FastifyInstance;
@@ -71,6 +72,8 @@ export async function buildHttpServer(
       metrics: services.metrics,
     },
   });
+  // ACME HTTP-01 answers (acme.enabled): the CA reaches them through port 80, forwarded to this port.
+  await app.register(acmeChallengeRoutes, { board: services.acmeChallenges });
   await app.register(authRoutes, {
     auth: services.auth,
     metrics: services.metrics,

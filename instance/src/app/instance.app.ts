@@ -11,6 +11,7 @@ import { startFederation } from './federation.wiring.ts';
 import type { DirectorySource } from '../federation/directory.routes.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
+import { declareRenewedCertificate } from '../registry-client/registry-application.ts';
 import { ConfigError } from '../config/config.loader.ts';
 import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
 import {
@@ -173,11 +174,34 @@ export async function startInstance(
     services.federation.start();
   }
 
+  // A renewed certificate is presented at once by the HTTPS face and SMTP's STARTTLS (no restart), and the feed's entry for this instance
+  // is expected with its new digest (the registry updates it on re-verification, docs/ops/acme.md).
+  const unsubscribeRenewed = services.events.subscribe('certificate.renewed', ({ fingerprintSha256 }) => {
+    publicFace?.reloadCertificate();
+    smtp?.reloadCertificate();
+    services.federation?.expectOwn({
+      signingX: identity.signing.publicJwk.x ?? '',
+      encryptionX: identity.encryption.publicJwk.x ?? '',
+      certFingerprint: fingerprintSha256,
+    });
+    // The registry this instance applied to gets the new certificate (now presented) and checks it again.
+    declareRenewedCertificate(config.dataDir, services.box, identity.tls.certPem)
+      .then((told) => {
+        if (told) logger.info({ fingerprint: fingerprintSha256 }, 'renewed certificate declared to the registry');
+      })
+      .catch((err: unknown) =>
+        logger.error({ err }, 'the registry did not take the renewed certificate: re-apply (docs/ops/acme.md)'),
+      );
+  });
+  started.push(async () => unsubscribeRenewed());
+
   const address = await http.app
     .listen({ host: config.http.host, port: config.http.port })
     .catch((e: unknown) =>
       failedToStart(e, { setting: 'http.port', variable: 'CALIOPEN_HTTP_PORT', port: config.http.port }),
     );
+  // The ACME CA checks the HTTP-01 answer on the HTTP port: checked (and ordered when due) once it listens.
+  services.certificates?.start();
   logger.info(
     {
       address,
@@ -200,6 +224,8 @@ export async function startInstance(
     publicUrl: publicFace?.url ?? null,
     stop() {
       stopping ??= (async () => {
+        unsubscribeRenewed();
+        await services.certificates?.stop();
         await dns?.stop();
         await publicFace?.stop();
         await smtp?.stop();

@@ -23,7 +23,11 @@ import { RoutePreviewService } from '../routing/route-preview.service.ts';
 import { AccountKeyService } from '../keys/account-key.service.ts';
 import { ImapSync } from '../imports/imap-sync.ts';
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
-import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createMetrics, observeInstance, type Metrics } from '../metrics/metrics.ts';
+import { AcmeChallengeBoard } from '../certificates/acme-challenge.board.ts';
+import { CertificateRenewal, type CertificateEvents } from '../certificates/certificate-renewal.service.ts';
+import { notifyOperators } from '../notices/operator-notice.ts';
+import { DELIVERY_QUEUES } from '../delivery/delivery.types.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
 import type { LateDecryptionService } from '../messages/late-decryption.service.ts';
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
@@ -128,6 +132,10 @@ export interface InstanceServices {
   live: LiveEventHub;
   /** Central spam filtering (rspamd): SMTP screening, re-checks, training (null: `spam.rspamdUrl` not set). */
   spam: SpamService | null;
+  /** HTTP-01 answers of an ACME order in progress (served at /.well-known/acme-challenge/ on the HTTP port). */
+  acmeChallenges: AcmeChallengeBoard;
+  /** The instance certificate kept from an ACME CA (null: acme.enabled is false). startInstance starts it. */
+  certificates: CertificateRenewal | null;
   close(): Promise<void>;
 }
 
@@ -213,14 +221,19 @@ function notOpened<T extends object>(what: string): T {
 
 /** The extra CA bundle for IMAP import (imports.caFile), read once at start; a bad file stops the start, naming the key. */
 function readImportCa(file: string): string {
+  return readCaFile(file, 'imports.caFile (CALIOPEN_IMPORT_CA_FILE)');
+}
+
+/** An extra CA bundle named by a setting, read once at start; a bad file stops the start, naming the setting. */
+function readCaFile(file: string, setting: string): string {
   let pem: string;
   try {
     pem = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): cannot read ${file}: ${(e as Error).message}.`);
+    throw new ConfigError(`${setting}: cannot read ${file}: ${(e as Error).message}.`);
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new ConfigError(`imports.caFile (CALIOPEN_IMPORT_CA_FILE): ${file} holds no PEM certificate.`);
+    throw new ConfigError(`${setting}: ${file} holds no PEM certificate.`);
   return pem;
 }
 
@@ -232,7 +245,8 @@ export type InstanceEvents = KeyEvents &
   AccountEvents &
   MessageEvents &
   PrivacyEvents &
-  SpamEvents;
+  SpamEvents &
+  CertificateEvents;
 
 /**
  * The composition root: every service built once, in dependency order, each given what it needs at construction
@@ -443,6 +457,58 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     logger,
     events,
   });
+  // The instance certificate from an ACME CA (acme.enabled): its account key and certificate key sealed by the
+  // master key; a failed renewal round is told to the operators (a mail to the admins) and counted.
+  const acmeChallenges = new AcmeChallengeBoard();
+  const certificates = config.acme.enabled
+    ? new CertificateRenewal({
+        settings: {
+          directoryUrl: config.acme.directoryUrl,
+          ...(config.acme.email ? { email: config.acme.email } : {}),
+          ...(config.acme.caFile
+            ? { caPem: readCaFile(config.acme.caFile, 'acme.caFile (CALIOPEN_ACME_CA_FILE)') }
+            : {}),
+          checkSeconds: config.acme.checkSeconds,
+          retry: config.acme.retry,
+        },
+        domain: config.domain,
+        dataDir: config.dataDir,
+        box,
+        clock,
+        board: acmeChallenges,
+        identity,
+        events,
+        onAttemptFailed: () => metrics.acmeErrors.inc(),
+        logger: logger.child({ component: 'acme' }),
+      })
+    : null;
+  events.subscribe('certificate.renewed', () => metrics.certificateRenewals.inc());
+  events.subscribe('certificate.renewal-failed', async ({ attempts, error, notAfter }) => {
+    await notifyOperators(
+      { domain: config.domain, accounts: storage.accounts, ingest: core.ingest, clock, logger },
+      'The instance certificate could not be renewed',
+      `The ACME CA (${config.acme.directoryUrl}) did not give ${config.domain} a new certificate after ${attempts} attempts: ${error}\n\nThe current certificate expires on ${notAfter.toISOString()}. The instance tries again every ${config.acme.checkSeconds} seconds; check that port 80 reaches /.well-known/acme-challenge/ on this instance and that the CA is reachable (docs/ops/acme.md).`,
+    );
+  });
+  // Gauges read at scrape time (docs/ops/metrics.md).
+  observeInstance(metrics, {
+    now: clock,
+    certificateNotAfter: async () => (await identity()).tls.notAfter,
+    queueCounts: async (name) => ({ ...(await queue.counts(name)) }),
+    deliveryQueues: options.open?.queue === false ? [] : Object.values(DELIVERY_QUEUES).map((d) => d.queue),
+    ...(federation
+      ? {
+          feedSyncedAt: () => {
+            const at = (directory as Partial<PeerDirectory> | null)?.status?.().lastSyncAt;
+            return at ? new Date(at) : null;
+          },
+          labelExpiresAt: () => {
+            const at = (directory as Partial<PeerDirectory> | null)?.standing?.().labelExpiresAt;
+            return at ? new Date(at * 1000) : null;
+          },
+        }
+      : {}),
+  });
 
   // Reactions across domains.
   // What an operator did to an account goes to the admin journal (awaited by the action: recorded before it answers).
@@ -574,7 +640,10 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     notices,
     live,
     spam,
+    acmeChallenges,
+    certificates,
     async close() {
+      await certificates?.stop();
       await journalRepository.close();
       await queue.close();
       await search.close();

@@ -259,6 +259,32 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * The instance certificate from an ACME CA (RFC 8555, e.g. Let's Encrypt), HTTP-01 answered on the HTTP port
+     * (`/.well-known/acme-challenge/<token>`; port 80 must reach it). Renewed at 2/3 of its lifetime, reloaded
+     * without a restart. `caFile`: PEM of extra authorities trusted for the ACME directory (a private or test CA).
+     * Off unless enabled (`caliopen instance init --acme`); see docs/ops/acme.md.
+     */
+    acme: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        directoryUrl: Type.String({ pattern: '^https://[^\\s?#]+$', maxLength: 2048 }),
+        email: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', maxLength: 254 })),
+        caFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** How often the certificate's age is checked. */
+        checkSeconds: Type.Integer({ minimum: 1, maximum: 24 * 3600 }),
+        /** One renewal round tries `attempts` times, the n-th retry after min(baseDelayMs * 2^(n-1), maxDelayMs). */
+        retry: Type.Object(
+          {
+            attempts: Type.Integer({ minimum: 1, maximum: 100 }),
+            baseDelayMs: Type.Integer({ minimum: 10, maximum: 24 * 3600_000 }),
+            maxDelayMs: Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600_000 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union([
@@ -333,6 +359,12 @@ export const DEFAULTS = {
     recheckDelayMs: 60_000,
     recheckAttempts: 12,
   },
+  acme: {
+    enabled: false,
+    directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+    checkSeconds: 6 * 3600,
+    retry: { attempts: 6, baseDelayMs: 60_000, maxDelayMs: 3600_000 },
+  },
   log: { level: 'info' },
 } as const;
 
@@ -392,6 +424,14 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_IMPORT_CA_FILE: { path: 'imports.caFile', kind: 'string' },
   CALIOPEN_IMPORT_MAX_MESSAGE_BYTES: { path: 'imports.maxMessageBytes', kind: 'integer' },
   CALIOPEN_IMPORT_CONCURRENCY: { path: 'imports.concurrency', kind: 'integer' },
+  CALIOPEN_ACME_ENABLED: { path: 'acme.enabled', kind: 'boolean' },
+  CALIOPEN_ACME_DIRECTORY_URL: { path: 'acme.directoryUrl', kind: 'string' },
+  CALIOPEN_ACME_EMAIL: { path: 'acme.email', kind: 'string' },
+  CALIOPEN_ACME_CA_FILE: { path: 'acme.caFile', kind: 'string' },
+  CALIOPEN_ACME_CHECK_SECONDS: { path: 'acme.checkSeconds', kind: 'integer' },
+  CALIOPEN_ACME_RETRY_ATTEMPTS: { path: 'acme.retry.attempts', kind: 'integer' },
+  CALIOPEN_ACME_RETRY_BASE_DELAY_MS: { path: 'acme.retry.baseDelayMs', kind: 'integer' },
+  CALIOPEN_ACME_RETRY_MAX_DELAY_MS: { path: 'acme.retry.maxDelayMs', kind: 'integer' },
   CALIOPEN_SMARTHOST_HOST: { path: 'outbound.smarthost.host', kind: 'string' },
   CALIOPEN_SMARTHOST_PORT: { path: 'outbound.smarthost.port', kind: 'integer' },
   CALIOPEN_SMARTHOST_REQUIRE_TLS: { path: 'outbound.smarthost.requireTls', kind: 'boolean' },

@@ -10,7 +10,7 @@ import {
 import type { InboundSpool, SpoolCounts, SpoolEntry, SpoolEntryInput } from './inbound-spool.port.ts';
 
 /** Schema of `spool.db` (its own file, its own versions). Append; never edit a released migration. */
-const SPOOL_MIGRATIONS: readonly Migration[] = [
+export const SPOOL_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'inbound spool',
@@ -305,6 +305,14 @@ export class SqliteInboundSpool implements InboundSpool {
       dead: number | null;
     };
     return { queued: row.queued ?? 0, dead: row.dead ?? 0 };
+  }
+
+  /** When the oldest message still waiting for delivery into mailboxes was accepted (null: none waits). */
+  async oldestQueuedAt(): Promise<Date | null> {
+    const row = this.db.prepare('SELECT MIN(received_at) AS oldest FROM spool WHERE dead = 0').get() as {
+      oldest: number | null;
+    };
+    return row.oldest === null ? null : new Date(row.oldest);
   }
 
   onAppend(listener: () => void): void {

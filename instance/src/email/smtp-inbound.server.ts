@@ -119,6 +119,11 @@ export class SmtpInboundServer {
     );
   }
 
+  /** Offers a new certificate to the next STARTTLS (an ACME renewal); sessions already in TLS keep theirs. */
+  reloadCertificate(tls: { certPem: string; keyPem: string }): void {
+    this.server.updateSecureContext({ key: tls.keyPem, cert: tls.certPem });
+  }
+
   private state(session: SMTPServerSession): SessionState {
     let s = this.sessions.get(session);
     if (!s) {

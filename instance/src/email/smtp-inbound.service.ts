@@ -22,6 +22,8 @@ export interface InboundMail {
   port: number;
   spool: InboundSpool;
   worker: InboundSpoolWorker;
+  /** Offers the identity's current certificate to the next STARTTLS (after a renewal), without a restart. */
+  reloadCertificate(): void;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,17 @@ export async function startInboundMail(
     },
   });
 
+  // Ingest lag: how long the oldest accepted message has waited for delivery into its mailboxes (0: none waits).
+  new Gauge({
+    name: 'caliopen_smtp_in_spool_oldest_age_seconds',
+    help: 'Age of the oldest message in the inbound spool still waiting for delivery into mailboxes (ingest lag).',
+    registers: [registry],
+    async collect() {
+      const oldest = await spool.oldestQueuedAt();
+      this.set(oldest === null ? 0 : Math.max(0, (services.clock().getTime() - oldest.getTime()) / 1000));
+    },
+  });
+
   const worker = new InboundSpoolWorker({
     spool,
     ingest,
@@ -154,6 +167,10 @@ export async function startInboundMail(
     port: address.port,
     spool,
     worker,
+    reloadCertificate() {
+      server.reloadCertificate(identity.tls);
+      log.info({ fingerprint: identity.tls.fingerprintSha256 }, 'smtp STARTTLS certificate reloaded');
+    },
     stop() {
       stopping ??= (async () => {
         await server.close();

@@ -76,6 +76,15 @@ export async function startPublicFace(
   return {
     url,
     identity,
+    /**
+     * Presents the identity's current certificate to new connections (after a renewal), without a restart: open
+     * connections keep the one they started with. The descriptor is signed again with the new digest.
+     */
+    reloadCertificate: () => {
+      app.server.setSecureContext({ key: identity.tls.keyPem, cert: identity.tls.certPem, minVersion: 'TLSv1.2' });
+      cached = null;
+      logger.info({ fingerprint: identity.tls.fingerprintSha256 }, 'public HTTPS face certificate reloaded');
+    },
     stop: async () => {
       await app.close();
     },

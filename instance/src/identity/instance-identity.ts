@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHash, generateKeyPairSync, webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -89,8 +89,15 @@ async function selfSignedCertificate(domain: string): Promise<{ certPem: string;
   return { certPem: cert.toString('pem'), keyPem };
 }
 
+/** The first certificate of a PEM chain (the leaf: an ACME CA sends the chain after it). */
+export function leafCertificatePem(pem: string): string {
+  const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
+  if (!leaf) throw new Error('not a PEM certificate');
+  return `${leaf[0]}\n`;
+}
+
 function describeCertificate(certPem: string): { fingerprintSha256: string; spkiSha256: string; notAfter: Date } {
-  const cert = new x509.X509Certificate(certPem);
+  const cert = new x509.X509Certificate(leafCertificatePem(certPem));
   return {
     fingerprintSha256: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
     spkiSha256: createHash('sha256').update(Buffer.from(cert.publicKey.rawData)).digest('hex'),
@@ -180,6 +187,31 @@ export async function loadInstanceIdentity(dataDir: string, box: SecretBox): Pro
       publicKeyPem: dkim.publicKeyPem,
     },
   };
+}
+
+/**
+ * Puts a new TLS certificate and its key in place of the instance's (an ACME renewal): the key sealed with the master
+ * key in identity.json, the certificate in tls.crt, each written to a temporary file then renamed (the key first: a
+ * crash between the two leaves the old certificate with a key it does not match, which the next renewal replaces;
+ * never a certificate whose key was lost). The certificate must be for this key. Returns the new TLS part.
+ */
+export function replaceTlsCertificate(
+  dataDir: string,
+  box: SecretBox,
+  next: { certPem: string; keyPem: string },
+): InstanceIdentity['tls'] {
+  const cert = new x509.X509Certificate(leafCertificatePem(next.certPem));
+  const keySpki = createPublicKey(next.keyPem).export({ format: 'der', type: 'spki' });
+  if (!Buffer.from(cert.publicKey.rawData).equals(keySpki))
+    throw new Error('The new certificate is not for the new key; the instance certificate is left as it was.');
+  const path = identityPath(dataDir);
+  const current = JSON.parse(readFileSync(path, 'utf8')) as StoredIdentity;
+  const stored: StoredIdentity = { ...current, tls: { keySealed: box.seal(next.keyPem, 'identity:tls') } };
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+  writeFileSync(`${certPath(dataDir)}.tmp`, next.certPem, { mode: 0o644 });
+  renameSync(`${certPath(dataDir)}.tmp`, certPath(dataDir));
+  return { certPem: next.certPem, keyPem: next.keyPem, ...describeCertificate(next.certPem) };
 }
 
 function sealedDkimKey(box: SecretBox): NonNullable<StoredIdentity['dkim']> {

@@ -152,3 +152,20 @@ function registryUrlOrRefuse(url: string): void {
     throw new ConfigError((e as Error).message.replace('federation.registryUrl', '--registry'));
   }
 }
+
+/**
+ * After a certificate renewal: the registry this instance applied to is given the new certificate (it runs its checks
+ * again and, for a labelled instance whose checks pass, renews the label with the new digest). Resolves false when the
+ * instance never applied.
+ */
+export async function declareRenewedCertificate(
+  dataDir: string,
+  box: SecretBox,
+  certificatePem: string,
+): Promise<boolean> {
+  const state = readApplicationState(dataDir);
+  if (!state) return false;
+  const client = new RegistryClient(state.registryUrl);
+  await client.replaceCertificate(state.applicationId, applicantToken(state, box), certificatePem);
+  return true;
+}

@@ -111,4 +111,12 @@ export class RegistryClient {
   verify(id: string, token: string): Promise<{ application: ApplicationView }> {
     return this.call('POST', `/v1/applications/${encodeURIComponent(id)}/verify`, { token });
   }
+
+  /** The instance's renewed certificate replaces the declared one; the registry runs its checks again. */
+  replaceCertificate(id: string, token: string, certificatePem: string): Promise<{ application: ApplicationView }> {
+    return this.call('PUT', `/v1/applications/${encodeURIComponent(id)}/certificate`, {
+      token,
+      body: { certificatePem },
+    });
+  }
 }

@@ -46,7 +46,7 @@ const MAX_ACCOUNT_NO = (1n << 31n) - 1n;
 /** bm25 column weights, in FTS column order: subject, body, sender, recipients. */
 const BM25 = 'bm25(search_fts, 4.0, 1.0, 2.0, 2.0)';
 
-const MIGRATIONS: readonly Migration[] = [
+export const SEARCH_SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'fts5 index with account-ranged ids',
@@ -209,7 +209,7 @@ class SqliteSearchIndex implements SearchIndex {
   constructor(private readonly db: SqliteDb) {}
 
   async init(): Promise<void> {
-    migrateSqlite(this.db, MIGRATIONS, 'Search');
+    migrateSqlite(this.db, SEARCH_SQLITE_MIGRATIONS, 'Search');
   }
 
   /** Statements are cached by SQL text: the search SQL varies only with which filters are present. */

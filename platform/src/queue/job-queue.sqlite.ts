@@ -42,7 +42,7 @@ const RETRY_AFTER_ERROR_MS = 1000;
 /** Pruning needs an index scan over the completed jobs of a queue: once a second is plenty. */
 const PRUNE_EVERY_MS = 1000;
 
-const MIGRATIONS: readonly Migration[] = [
+export const JOB_QUEUE_SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'jobs',
@@ -98,7 +98,7 @@ interface JobRow {
 export function openSqliteJobQueue(path: string, options: SqliteJobQueueOptions = {}): JobQueue {
   const db = openSqlite(path);
   try {
-    migrateSqlite(db, MIGRATIONS, 'job queue');
+    migrateSqlite(db, JOB_QUEUE_SQLITE_MIGRATIONS, 'job queue');
   } catch (err) {
     db.close();
     throw err;

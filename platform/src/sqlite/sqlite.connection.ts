@@ -32,8 +32,15 @@ export interface Migration {
  * Applies, in order and each in its own transaction, the migrations whose version is above the database's
  * `user_version`. Idempotent. Resolves the resulting version. Refuses a database newer than the code.
  */
-export function migrateSqlite(db: SqliteDb, migrations: readonly Migration[], label: string): number {
-  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+export function migrateSqlite(
+  db: SqliteDb,
+  migrations: readonly Migration[],
+  label: string,
+  options: { upTo?: number } = {},
+): number {
+  const sorted = [...migrations]
+    .sort((a, b) => a.version - b.version)
+    .filter((m) => options.upTo === undefined || m.version <= options.upTo);
   const latest = sorted.at(-1)?.version ?? 0;
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > latest) {
@@ -49,4 +56,24 @@ export function migrateSqlite(db: SqliteDb, migrations: readonly Migration[], la
     })();
   }
   return Math.max(current, latest);
+}
+
+/**
+ * What `migrateSqlite` would apply to this database, applying nothing: its version, the code's latest, and the
+ * pending migrations in order. Refuses a database newer than the code, as migrateSqlite does.
+ */
+export function pendingSqliteMigrations(
+  db: SqliteDb,
+  migrations: readonly Migration[],
+  label: string,
+): { current: number; latest: number; pending: Migration[] } {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  const latest = sorted.at(-1)?.version ?? 0;
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > latest) {
+    throw new Error(
+      `${label} database schema is version ${current}, newer than this code (${latest}): upgrade the software, or restore a backup.`,
+    );
+  }
+  return { current, latest, pending: sorted.filter((m) => m.version > current) };
 }

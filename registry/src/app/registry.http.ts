@@ -86,6 +86,7 @@ export async function buildRegistryServer(
     audits: services.audits,
     checks: services.checks,
     storage: services.storage,
+    labels: services.labels,
     rateLimitPerMinute: config.http.applyRateLimitPerMinute,
     view: {
       showAuditorNames: config.audit.applicantsSeeAuditorNames,

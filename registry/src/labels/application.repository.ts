@@ -11,6 +11,8 @@ export interface ApplicationRepository {
   listByStatus(status: ApplicationStatus, options: { limit: number }): Promise<Application[]>;
   listByDomain(domain: string): Promise<Application[]>;
   setStatus(id: string, status: ApplicationStatus, at: Date, closedReason?: string | null): Promise<void>;
+  /** The declared certificate replaced (an instance's renewed certificate); nothing else of the application changes. */
+  replaceCertificate(id: string, certificatePem: string, certFingerprint: string, at: Date): Promise<void>;
 }
 
 export interface CheckRunRepository {

@@ -4,6 +4,7 @@ import type { AuditService, ApplicationReview } from './audit.service.ts';
 import type { CheckService } from './check.service.ts';
 import { applicantApplication } from './registry.access.ts';
 import type { LabelRecord, Member } from './label.entity.ts';
+import type { LabelService } from './label.service.ts';
 import type { RegistryStorage } from '../database/registry-storage.port.ts';
 import { challengeInstructions, type ApplicationService } from './application.service.ts';
 import type { Application, CheckRun } from './application.entity.ts';
@@ -183,9 +184,11 @@ export const applicationRoutes: FastifyPluginAsync<{
   audits: AuditService;
   checks: CheckService;
   storage: RegistryStorage;
+  /** Renews the label at once when a labelled instance's new certificate passes the checks. */
+  labels: LabelService;
   rateLimitPerMinute: number;
   view?: ApplicantViewOptions;
-}> = async (app, { applications, audits, checks, storage, rateLimitPerMinute, view = DEFAULT_VIEW }) => {
+}> = async (app, { applications, audits, checks, storage, labels, rateLimitPerMinute, view = DEFAULT_VIEW }) => {
   app.post(
     '/v1/applications',
     {
@@ -252,6 +255,48 @@ export const applicationRoutes: FastifyPluginAsync<{
       const after = await applications.get(own.id);
       const { label, member } = await currentLabelOf(storage, after);
       return { run: checkRunView(run), application: applicantView(await audits.review(after), label, member, view) };
+    },
+  );
+
+  app.put(
+    '/v1/applications/:id/certificate',
+    {
+      config: { access: 'user', rateLimit: { max: rateLimitPerMinute, timeWindow: 60_000 } },
+      schema: {
+        tags: ['applications'],
+        summary: 'Replace the declared certificate (the instance renewed it), then run the checks again.',
+        description:
+          'For a pending or approved application. The checks judge the new certificate like the first: the endpoint must present it and the signed descriptor name its digest. A labelled instance whose mandatory checks pass gets a renewed label carrying the new certificate digest at once (a new feed serial).',
+        params: ApplicationIdParams,
+        body: Type.Object(
+          { certificatePem: Type.String({ minLength: 1, maxLength: 32 * 1024 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const own = applicantApplication(request, (request.params as Static<typeof ApplicationIdParams>).id);
+      const replaced = await applications.replaceCertificate(
+        await applications.get(own.id),
+        (request.body as { certificatePem: string }).certificatePem,
+      );
+      const run = await checks.run(replaced, 'applicant');
+      const member = await storage.members.get(replaced.domain);
+      const relabel =
+        member !== null &&
+        member.applicationId === replaced.id &&
+        member.status === 'labelled' &&
+        !member.suspension &&
+        member.entry.certFingerprint !== replaced.certFingerprint &&
+        run.mandatoryPassed;
+      if (relabel) await labels.issue(replaced, run, 'renewed', run.finishedAt);
+      request.log.info(
+        { applicationId: replaced.id, domain: replaced.domain, relabelled: relabel },
+        'declared certificate replaced',
+      );
+      const after = await applications.get(own.id);
+      const { label, member: now } = await currentLabelOf(storage, after);
+      return { run: checkRunView(run), application: applicantView(await audits.review(after), label, now, view) };
     },
   );
 };

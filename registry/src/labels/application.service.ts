@@ -149,6 +149,26 @@ export class ApplicationService {
     return this.storage.applications.getByTokenHash(hashToken(token));
   }
 
+  /**
+   * Replaces the certificate an application declared (the instance renewed it, e.g. by ACME): a single PEM X.509
+   * certificate, for a pending or approved application. The checks judge it like the first one (the live endpoint
+   * must present it, the descriptor signed by the instance key must name its digest). Resolves the application as
+   * stored.
+   */
+  async replaceCertificate(app: Application, certificatePem: string): Promise<Application> {
+    if (app.status === 'closed')
+      throw new RegistryError('application_closed', 'A closed application keeps its certificate: apply again.');
+    let certFingerprint: string;
+    try {
+      certFingerprint = parseDeclaredCertificate(certificatePem).fingerprintSha256;
+    } catch (error) {
+      throw new RegistryError('certificate_invalid', (error as Error).message);
+    }
+    if (certFingerprint !== app.certFingerprint)
+      await this.storage.applications.replaceCertificate(app.id, certificatePem, certFingerprint, this.clock());
+    return this.get(app.id);
+  }
+
   async get(id: string): Promise<Application> {
     const app = await this.storage.applications.get(id);
     if (app === null) throw new RegistryError('not_found', 'No such application.');

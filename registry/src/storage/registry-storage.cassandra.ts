@@ -208,6 +208,16 @@ class CassandraApplications implements ApplicationRepository {
       );
     }
   }
+
+  async replaceCertificate(id: string, certificatePem: string, certFingerprint: string, at: Date): Promise<void> {
+    const app = await this.get(id);
+    if (app === null) return;
+    await this.c.write(`UPDATE ${this.c.table(T.applicationsById)} SET body = ?, updated_at = ? WHERE id = ?`, [
+      applicationToJson({ ...app, certificatePem, certFingerprint }),
+      at,
+      id,
+    ]);
+  }
 }
 
 class CassandraCheckRuns implements CheckRunRepository {

@@ -159,6 +159,17 @@ export function registryStorageConformance(name: string, open: () => Promise<Reg
       assert.ok(pending.some((x) => x.id === second.id) && !pending.some((x) => x.id === a.id));
       await s.applications.setStatus(second.id, 'closed', at('2026-01-04T00:00:00.000Z'), 'superseded');
       assert.equal((await s.applications.get(second.id))?.closedReason, 'superseded');
+
+      // A renewed certificate replaces the declared one; nothing else changes; an unknown id is a no-op.
+      await s.applications.replaceCertificate(a.id, 'NEW PEM', 'f'.repeat(64), at('2026-01-05T00:00:00.000Z'));
+      assert.deepEqual(await s.applications.get(a.id), {
+        ...approved,
+        certificatePem: 'NEW PEM',
+        certFingerprint: 'f'.repeat(64),
+        updatedAt: at('2026-01-05T00:00:00.000Z'),
+      });
+      assert.deepEqual((await s.applications.getByTokenHash(a.applicantTokenHash))?.certFingerprint, 'f'.repeat(64));
+      await s.applications.replaceCertificate(randomUUID(), 'X', 'e'.repeat(64), at('2026-01-05T00:00:00.000Z'));
     });
 
     test('check runs: newest first, results kept whole', async () => {

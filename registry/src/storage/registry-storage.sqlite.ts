@@ -106,6 +106,17 @@ class SqliteApplications implements ApplicationRepository {
       .prepare('UPDATE applications SET status = ?, updated_at = ?, closed_reason = ? WHERE id = ?')
       .run(status, ms(at), closedReason, id);
   }
+
+  async replaceCertificate(id: string, certificatePem: string, certFingerprint: string, at: Date): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.db.prepare<[string], ApplicationRow>('SELECT * FROM applications WHERE id = ?').get(id);
+      const app = this.row(row);
+      if (app === null) return;
+      this.db
+        .prepare('UPDATE applications SET body_json = ?, updated_at = ? WHERE id = ?')
+        .run(applicationToJson({ ...app, certificatePem, certFingerprint }), ms(at), id);
+    })();
+  }
 }
 
 interface ApplicationRow {
