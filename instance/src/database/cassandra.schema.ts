@@ -57,6 +57,7 @@ export const TABLES = {
   correspondentKeyConflicts: 'correspondent_key_conflicts',
   federationReplay: 'federation_replay',
   trustSharing: 'trust_sharing',
+  xmppAccountsByAccount: 'xmpp_accounts_by_account',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -480,6 +481,26 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          account_id text PRIMARY KEY,
          share      boolean,
          updated_at timestamp
+       )`,
+    ],
+  },
+  {
+    version: 11,
+    name: 'linked XMPP accounts (a second protocol in the same person-conversations)',
+    statements: (ks) => [
+      // xmpp/xmpp-account.repository.cassandra.ts: one partition per account, one row per linked XMPP account.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.xmppAccountsByAccount} (
+         account_id        text,
+         link_id           text,
+         jid               text,
+         host              text,
+         port              int,
+         label             text,
+         credential_sealed text,
+         archive_cursor    text,
+         created_at        timestamp,
+         updated_at        timestamp,
+         PRIMARY KEY ((account_id), link_id)
        )`,
     ],
   },
