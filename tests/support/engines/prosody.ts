@@ -3,7 +3,8 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { freePort } from '../net.ts';
 import { realComponent } from '../real-component.ts';
-import { firstLine, startSpawnedServer, type SpawnedServer } from '../spawned-server.ts';
+import { startSpawnedServer, type SpawnedServer } from '../spawned-server.ts';
+import { connect } from 'node:net';
 import { tempDir } from '../tmp.ts';
 
 /** A user of the test Prosody: `<username>@<domain>`. */
@@ -143,7 +144,7 @@ VirtualHost "${domain}"
       binary,
       args: ['--config', conf],
       keepChars: 8000,
-      ready: async () => (await firstLine(port, { send: streamHeader(domain) }).catch(() => '')).includes('stream'),
+      ready: () => answersStream(port, domain),
       timeoutMs: 15_000,
       pollMs: 50,
       exitedEarly: `prosody exited early on port ${port}`,
@@ -174,6 +175,25 @@ VirtualHost "${domain}"
       tmp.cleanup();
     },
   };
+}
+
+/** Whether an XMPP server answers a stream header on this port (it sends its own, without a line end). */
+function answersStream(port: number, domain: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let seen = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write(streamHeader(domain)));
+    socket.on('data', (chunk) => {
+      seen += chunk.toString();
+      if (seen.includes('<stream:features')) done(true);
+    });
+  });
 }
 
 function streamHeader(domain: string): string {
