@@ -1,5 +1,5 @@
 /**
- * Port: a client session on an XMPP server for one linked account (XEP-0198 stream management, XEP-0313 archive).
+ * Port: a client session on an XMPP server for one linked account, with its server archive (XEP-0313).
  * The adapter (xmpp-session.xmppjs.ts) keeps it connected; the service (xmpp.service.ts) files what it hears.
  */
 export interface XmppEndpoint {
@@ -60,7 +60,7 @@ export interface XmppSession {
   /** TLS of the current connection; null while not connected. */
   tls(): XmppTlsFacts | null;
   online(): boolean;
-  /** Sends a chat message with this id (also its origin-id); resolves once the server acknowledged it (XEP-0198). */
+  /** Sends a chat message with this id (also its origin-id); resolves once written to the server's TLS stream. */
   send(to: string, body: string, id: string): Promise<void>;
   /** One page of the account's archive after `after` (null: from the start), oldest first. */
   archive(after: string | null, max: number): Promise<ArchivePage>;

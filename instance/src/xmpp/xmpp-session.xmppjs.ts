@@ -11,7 +11,6 @@ import plain from '@xmpp/sasl-plain';
 import scramsha1 from '@xmpp/sasl-scram-sha-1';
 import { upgrade } from '@xmpp/starttls/starttls.js';
 import _streamFeatures from '@xmpp/stream-features';
-import _streamManagement from '@xmpp/stream-management';
 import _tcp from '@xmpp/tcp';
 import SASLFactory from 'saslmechanisms';
 import { AppError } from '../shared/errors.ts';
@@ -122,7 +121,12 @@ export function classifyFailure(err: unknown): AppError {
   return new AppError('xmpp_unreachable');
 }
 
-/** The XMPP connector on xmpp.js: STARTTLS required (TLS 1.2+, certificate checked for the JID's domain), SCRAM-SHA-1 or PLAIN inside TLS, XEP-0198 stream management, automatic reconnection. */
+/**
+ * The XMPP connector on xmpp.js: STARTTLS required (TLS 1.2+, certificate checked for the JID's domain), SCRAM-SHA-1
+ * or PLAIN only inside TLS, automatic reconnection. Durability rests on the server archive (XEP-0313), read on every
+ * (re)connection, not on XEP-0198: xmpp.js 0.14's stream management miscounted acknowledgements against Prosody 0.12
+ * (the server closed the stream: "Client acknowledged less stanzas than already acknowledged").
+ */
 export class XmppjsConnector implements XmppConnector {
   constructor(private readonly options: XmppjsConnectorOptions) {}
 
@@ -167,7 +171,6 @@ export class XmppjsConnector implements XmppConnector {
 class XmppjsSession implements XmppSession {
   private readonly entity: any;
   private readonly iqCaller: any;
-  private readonly sm: any;
   private readonly reconnect: any;
   private currentTls: XmppTlsFacts | null = null;
   private closed = false;
@@ -226,7 +229,6 @@ class XmppjsSession implements XmppSession {
         await authenticate({ username: where.local, password: endpoint.password }, mechanism);
       },
     );
-    this.sm = _streamManagement({ streamFeatures, entity, middleware });
     _resourceBinding({ iqCaller: this.iqCaller, streamFeatures }, `caliopen-${randomUUID().slice(0, 8)}`);
 
     entity.on('error', (err: Error) => {
@@ -242,7 +244,6 @@ class XmppjsSession implements XmppSession {
       await entity.send(xml('presence', {})).catch(() => undefined);
       this.handlers?.onOnline();
     });
-    this.sm.on?.('resumed', () => this.handlers?.onOnline());
     entity.on('stanza', (stanza: XmlElement) => this.onStanza(stanza));
   }
 
@@ -306,33 +307,8 @@ class XmppjsSession implements XmppSession {
       xml('origin-id', { xmlns: NS_SID, id }),
       xml('markable', { xmlns: 'urn:xmpp:chat-markers:0' }),
     );
-    if (!this.sm.enabled) {
-      await this.entity.send(stanza);
-      return;
-    }
-    // Resolved when the server acknowledged it (XEP-0198), refused when the stream failed first.
-    await new Promise<void>((resolve, reject) => {
-      const onAck = (s: XmlElement) => {
-        if (s.attrs['id'] !== id) return;
-        done();
-        resolve();
-      };
-      const onFail = (s: XmlElement) => {
-        if (s.attrs['id'] !== id) return;
-        done();
-        reject(new AppError('xmpp_offline', 'The connection to the XMPP server was lost before it took the message.'));
-      };
-      const done = () => {
-        this.sm.removeListener('ack', onAck);
-        this.sm.removeListener('fail', onFail);
-      };
-      this.sm.on('ack', onAck);
-      this.sm.on('fail', onFail);
-      this.entity.send(stanza).catch((e: unknown) => {
-        done();
-        reject(e);
-      });
-    });
+    // Written to the TLS stream; the server archives it (XEP-0313), so a later catch-up finds it whatever happens.
+    await this.entity.send(stanza);
   }
 
   async archive(after: string | null, max: number): Promise<ArchivePage> {

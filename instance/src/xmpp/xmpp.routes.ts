@@ -70,7 +70,7 @@ export const xmppRoutes: FastifyPluginAsync<{ xmpp: XmppService }> = async (app,
         summary:
           'Send a chat message over XMPP (to a JID or a contact’s XMPP address); filed in the conversation with that person once the server acknowledged it.',
         body: SendChatBody,
-        response: { 201: MessageSummaryDto, ...problemResponses(400, 401, 404, 409, 503) },
+        response: { 201: MessageSummaryDto, ...problemResponses(400, 401, 404, 409, 422, 503) },
       },
     },
     async (request, reply) => {

@@ -349,7 +349,7 @@ export class XmppService {
 
   /**
    * Sends a chat message from one of the account's linked XMPP accounts (the given one, else the first connected) to
-   * a JID, or to a contact's first XMPP address; files it in the mailbox once the server acknowledged it.
+   * a JID, or to a contact's first XMPP address; files it in the mailbox once it is written to the server.
    */
   async send(
     accountId: string,

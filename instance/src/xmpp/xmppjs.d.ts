@@ -34,6 +34,6 @@ declare module '@xmpp/sasl';
 declare module '@xmpp/sasl-scram-sha-1';
 declare module '@xmpp/sasl-plain';
 declare module '@xmpp/resource-binding';
-declare module '@xmpp/stream-management';
 declare module '@xmpp/starttls/starttls.js';
 declare module 'saslmechanisms';
+declare module '@xmpp/client';
