@@ -66,6 +66,14 @@ export const en = {
     attachment_invalid: 'An attached file has a name or type that cannot be sent: rename it and attach it again.',
     attachments_too_large: 'The attached files are larger than this instance accepts in one message: remove some.',
     header_invalid: 'The subject contains a character that cannot be sent (a line break or a control character).',
+    xmpp_auth_failed: 'The XMPP server refused the login. Check the address and the password.',
+    xmpp_unreachable: 'The XMPP server cannot be reached. Check the address, and the host and port if you gave them.',
+    xmpp_tls_failed:
+      'No secure connection to the XMPP server (no TLS, or a certificate not valid for its domain). Your password was not sent.',
+    xmpp_host_forbidden: 'This XMPP host points to a private address, which this instance does not connect to.',
+    xmpp_account_exists: 'This XMPP account is already linked.',
+    xmpp_not_linked: 'Link an XMPP account in the settings to send chat messages.',
+    xmpp_offline: 'Your XMPP account is reconnecting. Try again in a moment.',
     route_unavailable:
       'Some recipients cannot be reached by the route you chose. Choose the most private route for each and try again.',
     encryption_unavailable: 'The message cannot be encrypted end to end for every recipient.',

@@ -74,6 +74,15 @@ export const fr: Catalogue = {
     attachments_too_large: 'Les fichiers joints dépassent ce que cette instance accepte dans un message : retirez-en.',
     header_invalid:
       'L’objet contient un caractère qui ne peut pas être envoyé (un saut de ligne ou un caractère de contrôle).',
+    xmpp_auth_failed: 'Le serveur XMPP a refusé la connexion. Vérifiez l’adresse et le mot de passe.',
+    xmpp_unreachable:
+      'Le serveur XMPP est injoignable. Vérifiez l’adresse, et l’hôte et le port si vous les avez indiqués.',
+    xmpp_tls_failed:
+      'Pas de connexion sûre avec le serveur XMPP (pas de TLS, ou un certificat non valable pour son domaine). Votre mot de passe n’a pas été envoyé.',
+    xmpp_host_forbidden: 'Cet hôte XMPP pointe vers une adresse privée, à laquelle cette instance ne se connecte pas.',
+    xmpp_account_exists: 'Ce compte XMPP est déjà relié.',
+    xmpp_not_linked: 'Reliez un compte XMPP dans les réglages pour envoyer des messages instantanés.',
+    xmpp_offline: 'Votre compte XMPP se reconnecte. Réessayez dans un instant.',
     route_unavailable:
       'Certains destinataires ne sont pas joignables par la voie choisie. Choisissez la voie la plus confidentielle pour chacun et réessayez.',
     encryption_unavailable: 'Le message ne peut pas être chiffré de bout en bout pour tous les destinataires.',
