@@ -228,6 +228,24 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     assert.equal(mailDetail.pi.factors.find((f: any) => f.id === 'transport.tls')?.contribution, 10);
     assert.ok(mailDetail.pi.score > detail.pi.score, `${mailDetail.pi.score} > ${detail.pi.score}`);
 
+    // The route preview offers the chat route to Carol (by her email address or her JID), with its PI; compose's
+    // choice stays an email route.
+    for (const to of ['carol@mail.example', `carol@${CHAT}`]) {
+      const preview = ok(await api('GET', `/api/v1/routes?to=${encodeURIComponent(to)}`));
+      const chatRoute = preview.routes.find((r: any) => r.route === 'xmpp');
+      assert.ok(chatRoute, JSON.stringify(preview.routes.map((r: any) => r.route)));
+      assert.equal(chatRoute.available, true, chatRoute.reason);
+      assert.match(chatRoute.reason, /By chat to carol@chat\.example from ursula@chat\.example \(TLSv1\.3/);
+      assert.ok(chatRoute.pi.factors.some((f: any) => f.id === 'transport.tls' && f.contribution === 10));
+      assert.notEqual(preview.chosen, 'xmpp');
+    }
+    const mailOnly = ok(await api('GET', '/api/v1/routes?to=someone%40mail.example'));
+    assert.equal(
+      mailOnly.routes.some((r: any) => r.route === 'xmpp'),
+      false,
+      'no chat route without a JID',
+    );
+
     // The reply, from the API, by XMPP: Carol's client receives it; it is filed in the same conversation.
     const sent = await api('POST', '/api/v1/xmpp/messages', { contactId: carolContactId, text: 'See you Friday 🍝' });
     assert.equal(

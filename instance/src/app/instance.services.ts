@@ -16,6 +16,7 @@ import { RemoteIdentityService } from '../identities/remote-identity.service.ts'
 import { ImapImportService } from '../imports/imap-import.service.ts';
 import { XmppService } from '../xmpp/xmpp.service.ts';
 import { XmppjsConnector } from '../xmpp/xmpp-session.xmppjs.ts';
+import { xmppRouteProvider } from '../xmpp/xmpp.route-provider.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
 import { CorrespondentKeyService } from '../keys/public-key.service.ts';
 import { KeyAlertService } from '../keys/key-alert.service.ts';
@@ -419,7 +420,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     accountKeys: ownKeys,
     domain: config.domain,
     tlsPolicy: config.outbound.tlsPolicy,
-    providers: [federationRouteProvider(peers, config.domain)],
+    providers: [federationRouteProvider(peers, config.domain), xmppRouteProvider({ storage, xmpp })],
     ...(config.federation.recipientCheck
       ? { recipients: (address: string) => directoryClient.checkRecipient(address) }
       : {}),

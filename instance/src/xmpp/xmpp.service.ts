@@ -119,6 +119,12 @@ export class XmppService {
     return this.running.get(id)?.session?.online() ?? false;
   }
 
+  /** The TLS of the link's session while it is connected; null otherwise (the route preview's chat route). */
+  sessionTls(id: string): XmppTlsFacts | null {
+    const session = this.running.get(id)?.session;
+    return session?.online() ? session.tls() : null;
+  }
+
   /** Forgets the link and closes its session. Chat already filed stays in the mailbox. */
   async unlink(accountId: string, id: string): Promise<XmppAccount> {
     const link = await this.get(accountId, id);
