@@ -398,3 +398,15 @@ export interface PeerInstance {
     feedSerial: number | null;
   } | null;
 }
+
+/** A linked XMPP account (GET /api/v1/xmpp/accounts). */
+export interface XmppAccount {
+  id: string;
+  jid: string;
+  label: string;
+  host: string | null;
+  port: number | null;
+  /** The instance's session of this account is connected now. */
+  connected: boolean;
+  createdAt: string;
+}
