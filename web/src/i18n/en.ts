@@ -212,7 +212,7 @@ export const en = {
       'Link an XMPP account: its chats land in the same discussions as the same people’s mail, and you can answer by chat. Your instance checks the login first and keeps the password sealed.',
     none: 'No chat account linked yet.',
     connected: 'connected',
-    reconnecting: 'reconnecting',
+    connecting: 'connecting',
     unlink: 'Unlink',
     unlinkNamed: 'Unlink {{jid}}',
     linked: '{{jid}} is linked: its chats will appear in your discussions.',

@@ -226,7 +226,7 @@ export const fr: Catalogue = {
       'Reliez un compte XMPP : ses conversations arrivent dans les mêmes discussions que le courriel des mêmes personnes, et vous pouvez répondre par messagerie instantanée. Votre instance vérifie d’abord la connexion et garde le mot de passe scellé.',
     none: 'Aucun compte de messagerie instantanée relié pour l’instant.',
     connected: 'connecté',
-    reconnecting: 'reconnexion en cours',
+    connecting: 'connexion en cours',
     unlink: 'Délier',
     unlinkNamed: 'Délier {{jid}}',
     linked: '{{jid}} est relié : ses messages apparaîtront dans vos discussions.',

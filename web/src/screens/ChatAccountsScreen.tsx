@@ -82,12 +82,12 @@ export function ChatAccountsScreen() {
       {items === null && error === null && <p role="status">{t('app.loading')}</p>}
       {items !== null && items.length === 0 && <p className="muted">{t('chatAccounts.none')}</p>}
       {items !== null && items.length > 0 && (
-        <ul className="chat-account-list" aria-labelledby="chat-accounts-h">
+        <ul className="plain-list chat-account-list" aria-labelledby="chat-accounts-h">
           {items.map((a) => (
             <li key={a.id} className="card">
               <strong>{a.jid}</strong>{' '}
               <span className={a.connected ? 'fact-yes' : 'fact-no'}>
-                {t(a.connected ? 'chatAccounts.connected' : 'chatAccounts.reconnecting')}
+                {t(a.connected ? 'chatAccounts.connected' : 'chatAccounts.connecting')}
               </span>{' '}
               <button
                 type="button"
@@ -102,41 +102,49 @@ export function ChatAccountsScreen() {
         </ul>
       )}
       <h2 id={`${ids}-link`}>{t('chatAccounts.linkTitle')}</h2>
-      <form className="card form" onSubmit={link} aria-labelledby={`${ids}-link`}>
+      <form className="card chat-account-form" onSubmit={link} aria-labelledby={`${ids}-link`}>
         {formError !== null && <ProblemMessage error={formError} />}
-        <label htmlFor={`${ids}-jid`}>{t('chatAccounts.jid')}</label>
-        <input
-          id={`${ids}-jid`}
-          type="text"
-          autoComplete="username"
-          required
-          value={jid}
-          onChange={(e) => setJid(e.target.value)}
-          placeholder="name@example.org"
-        />
-        <label htmlFor={`${ids}-password`}>{t('chatAccounts.password')}</label>
-        <input
-          id={`${ids}-password`}
-          type="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-        <label htmlFor={`${ids}-host`}>{t('chatAccounts.host')}</label>
-        <input id={`${ids}-host`} type="text" value={host} onChange={(e) => setHost(e.target.value)} />
-        <label htmlFor={`${ids}-port`}>{t('chatAccounts.port')}</label>
-        <input
-          id={`${ids}-port`}
-          type="number"
-          min={1}
-          max={65535}
-          inputMode="numeric"
-          value={port}
-          onChange={(e) => setPort(e.target.value)}
-        />
+        <div className="field">
+          <label htmlFor={`${ids}-jid`}>{t('chatAccounts.jid')}</label>
+          <input
+            id={`${ids}-jid`}
+            type="text"
+            autoComplete="username"
+            required
+            value={jid}
+            onChange={(e) => setJid(e.target.value)}
+            placeholder="name@example.org"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-password`}>{t('chatAccounts.password')}</label>
+          <input
+            id={`${ids}-password`}
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-host`}>{t('chatAccounts.host')}</label>
+          <input id={`${ids}-host`} type="text" value={host} onChange={(e) => setHost(e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-port`}>{t('chatAccounts.port')}</label>
+          <input
+            id={`${ids}-port`}
+            type="number"
+            min={1}
+            max={65535}
+            inputMode="numeric"
+            value={port}
+            onChange={(e) => setPort(e.target.value)}
+          />
+        </div>
         <p className="muted small">{t('chatAccounts.hostHelp')}</p>
-        <button type="submit" disabled={busy}>
+        <button type="submit" className="button-primary" disabled={busy}>
           {t('chatAccounts.link')}
         </button>
       </form>

@@ -122,7 +122,7 @@ export function DiscussionScreen({ id }: { id: string }) {
               <p className="muted">
                 {discussion.participants.map((p) => (p.name ? `${p.name} <${p.address}>` : p.address)).join(', ')}
               </p>
-              {latestDetail && <TrustBadge trust={trustOf(latestDetail.facts)} />}
+              {latestDetail && latestInbound?.protocol !== 'xmpp' && <TrustBadge trust={trustOf(latestDetail.facts)} />}
             </div>
             <PiBadge
               pi={discussion.pi}
@@ -192,7 +192,7 @@ function ChatReply({ summaries }: { summaries: MessageSummary[] }) {
       <label htmlFor="chat-reply-text">{t('chat.replyLabel', { name })}</label>
       <textarea id="chat-reply-text" rows={3} value={text} onChange={(e) => setText(e.target.value)} />
       <div className="message-actions">
-        <button type="submit" disabled={busy || text.trim() === ''}>
+        <button type="submit" className="button-primary" disabled={busy || text.trim() === ''}>
           {t('chat.send')}
         </button>
       </div>
@@ -323,7 +323,7 @@ function MessageView({
               </dd>
             </div>
           </dl>
-          {m.direction === 'inbound' && detail && <TrustBadge trust={trustOf(detail.facts)} />}
+          {m.direction === 'inbound' && detail && !chat && <TrustBadge trust={trustOf(detail.facts)} />}
           {m.direction === 'inbound' && detail && <HowItCame message={detail} peer={peer} />}
         </div>
         <PiBadge
@@ -353,7 +353,7 @@ function MessageView({
       {detail && detail.attachments.length > 0 && (
         <AttachmentList items={detail.attachments} load={(index) => api.attachment(m.id, index)} />
       )}
-      {m.direction === 'inbound' && (
+      {m.direction === 'inbound' && !chat && (
         <div className="message-actions">
           <button type="button" className="button-secondary" onClick={() => navigate(`/reply/${m.id}`)}>
             {t('discussion.reply')}
