@@ -18,10 +18,12 @@ export interface ChatForm {
 /** Most characters of a chat body kept; longer bodies are cut (and the message says so in its facts). */
 export const MAX_CHAT_BODY_CHARS = 100_000;
 
-/** Header-safe: RFC 2047 encoded-word for anything but printable ASCII, no line breaks whatever the input. */
-function headerValue(s: string): string {
-  if (/^[\x20-\x7e]*$/.test(s)) return s;
-  return `=?UTF-8?B?${Buffer.from(s, 'utf8').toString('base64')}?=`;
+/**
+ * An address as a header may carry it: internationalised addresses as UTF-8 (RFC 6532); anything that could end the
+ * header or the angle brackets (line breaks, controls, spaces, `<>`) removed, whatever the caller passed.
+ */
+function headerAddress(s: string): string {
+  return s.replace(/[\u0000-\u0020\u007f<>\u2028\u2029]/gu, '');
 }
 
 /** `<xmpp-<hash>@<domain of the account's JID>>`: derived from the key, whatever characters the key holds. */
@@ -36,8 +38,8 @@ export function chatToMime(form: ChatForm, ownJid: string): Buffer {
     .toString('base64')
     .replace(/.{1,76}/g, '$&\r\n');
   const headers = [
-    `From: <${headerValue(form.from)}>`,
-    `To: <${headerValue(form.to)}>`,
+    `From: <${headerAddress(form.from)}>`,
+    `To: <${headerAddress(form.to)}>`,
     `Message-ID: ${chatMessageId(form.key, ownJid)}`,
     'Subject: ',
     'MIME-Version: 1.0',
