@@ -301,6 +301,35 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     assert.equal((await chats()).length, before + N + 1);
   }, 120_000);
 
+  test('Prosody restarted mid-burst: nothing lost, nothing doubled', async () => {
+    const before = (await chats()).length;
+    const N = 40;
+    const body = (i: number) => `restart ${String(i).padStart(3, '0')}`;
+    for (let i = 0; i < N / 2; i++) await carol.send(`ursula@${CHAT}`, body(i));
+    // The server took all of the first half (its answer to a ping comes after them on Carol's stream).
+    await carol.ping();
+    const onlines = carol.onlines();
+    const connections = relay.connections();
+    await server.restart();
+    // Carol's client and the instance both reconnect by themselves; Carol writes the second half.
+    await waitFor(async () => carol.onlines() > onlines, 60_000);
+    for (let i = N / 2; i < N; i++) await carol.send(`ursula@${CHAT}`, body(i));
+    await waitFor(async () => (await chats()).filter((m) => m.snippet?.startsWith('restart')).length >= N, 90_000);
+    assert.ok(relay.connections() > connections, 'the instance reconnected');
+    await carol.send(`ursula@${CHAT}`, 'after the restart');
+    await waitFor(async () => (await chats()).some((m) => m.snippet === 'after the restart'), 30_000);
+    const bodies = (await chats())
+      .filter((m) => m.snippet?.startsWith('restart'))
+      .map((m) => m.snippet)
+      .sort();
+    assert.deepEqual(
+      bodies,
+      Array.from({ length: N }, (_, i) => body(i)),
+      'each exactly once',
+    );
+    assert.equal((await chats()).length, before + N + 1);
+  }, 180_000);
+
   test('hostile stanzas: nothing crashes, nothing forged is filed, nothing is lost', async () => {
     const before = (await chats()).length;
     // A contact's malformed XML: Prosody closes that stream; the instance's session is not disturbed.

@@ -26,6 +26,10 @@ export interface XmppContact {
   send(to: string, body: string, id?: string): Promise<void>;
   /** Writes a raw stanza (XML text) as it is: for hostile input. */
   sendRaw(xml: string): Promise<void>;
+  /** Pings its server and waits for the answer: everything sent before has been taken by the server. */
+  ping(): Promise<void>;
+  /** How many times it came online (its client reconnects by itself after the server restarted). */
+  onlines(): number;
   /** Lines it reported (online, errors...), for failing assertions. */
   log(): string;
   stop(): Promise<void>;
@@ -53,6 +57,7 @@ export async function startXmppContact(o: {
   const lines: string[] = [];
   const waiting = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   let online: (() => void) | null = null;
+  let onlineCount = 0;
   let failed: ((e: Error) => void) | null = null;
   const ready = new Promise<void>((resolve, reject) => {
     online = resolve;
@@ -67,8 +72,10 @@ export async function startXmppContact(o: {
     } catch {
       return;
     }
-    if (ev.ev === 'online') online?.();
-    else if (ev.ev === 'fatal') failed?.(new Error(String(ev.error)));
+    if (ev.ev === 'online') {
+      onlineCount++;
+      online?.();
+    } else if (ev.ev === 'fatal') failed?.(new Error(String(ev.error)));
     else if (ev.ev === 'message') heard.push(ev.message as HeardChat);
     else if (ev.ev === 'done') {
       const w = waiting.get(String(ev.ref));
@@ -101,6 +108,8 @@ export async function startXmppContact(o: {
     heard,
     send: (to, body, id) => command({ op: 'send', to, body, id: id ?? null }),
     sendRaw: (xml) => command({ op: 'raw', xml }),
+    ping: () => command({ op: 'ping' }),
+    onlines: () => onlineCount,
     log: () => lines.join('\n').slice(-4000),
     async stop() {
       process.off('exit', kill);
@@ -167,6 +176,11 @@ async function runClient(): Promise<void> {
             xml('body', {}, cmd.body),
             xml('origin-id', { xmlns: 'urn:xmpp:sid:0', id }),
           ),
+        );
+      } else if (cmd.op === 'ping') {
+        await xmpp.iqCaller.request(
+          xml('iq', { type: 'get', to: cfg.domain }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
+          30_000,
         );
       } else if (cmd.op === 'raw') {
         await xmpp.write(cmd.xml);
