@@ -177,11 +177,12 @@ export class XmppService {
         {
           onMessage: (chat) => {
             void this.file(r, chat).catch((err: unknown) => {
-              // Not filed now: the next catch-up (reconnect) reads it from the archive.
+              // Not filed now: a catch-up reads it again from the archive (now, and at every reconnection).
               log?.warn(
                 { linkId: link.id, code: (err as AppError)?.code },
                 'xmpp message not filed; left for catch-up',
               );
+              if (!r.stopped) this.catchUp(r);
             });
           },
           onOnline: () => this.catchUp(r),
