@@ -113,5 +113,16 @@ describe.skipIf(browserBinary.skip || prosody.skip)('chat (XMPP) in the web app,
     // The answer joins the discussion (live update).
     await page.getByText('Yes — see you there!').waitFor();
     await screenshot(page, 'discussion-chat');
+
+    // Composing a mail to Carol's address: the preview shows the chat route beside the mail routes, never taken.
+    await page.getByRole('link', { name: 'New message' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New message' }).waitFor();
+    await page.getByLabel('To', { exact: true }).fill(`carol@${CHAT}`);
+    const routes = page.getByRole('region', { name: 'How the message will travel' }).locator('li').first();
+    await routes.getByText('will go by email encrypted in transit (TLS)').waitFor();
+    await routes.getByText(/See all \d routes/).click();
+    await routes.locator('.route-line', { hasText: 'chat (XMPP): reply from the discussion' }).waitFor();
+    assert.equal(await routes.locator('.route-chosen', { hasText: 'chat (XMPP)' }).count(), 0);
+    await screenshot(page, 'compose-chat-route');
   }, 180_000);
 });

@@ -175,7 +175,8 @@ export interface Problem {
 }
 
 /** `GET /api/v1/routes?to=` (instance/src/routing/route-preview.routes.ts). */
-export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email';
+/** `xmpp`: a chat reply (from a discussion), shown beside the mail routes; a composed mail never takes it. */
+export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email' | 'xmpp';
 
 export interface RouteOptionDto {
   route: RouteKind;

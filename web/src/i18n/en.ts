@@ -187,6 +187,7 @@ export const en = {
       local: 'delivery inside this instance',
       'tls-email': 'email encrypted in transit (TLS)',
       email: 'plain email',
+      xmpp: 'chat (XMPP): reply from the discussion',
     },
   },
   mail: {

@@ -201,6 +201,7 @@ export const fr: Catalogue = {
       local: 'une remise à l’intérieur de cette instance',
       'tls-email': 'un courriel chiffré en transit (TLS)',
       email: 'un courriel en clair',
+      xmpp: 'la messagerie instantanée (XMPP) : répondez depuis la discussion',
     },
   },
   mail: {
