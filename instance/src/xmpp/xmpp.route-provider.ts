@@ -33,7 +33,8 @@ export function xmppRouteProvider(deps: {
         authentication: null,
         provider: null,
         openpgp: null,
-        knownContact: c.knownContact,
+        // Known: the preview's answer for the address, or a contact the user made or kept holding the JID.
+        knownContact: c.knownContact || contact?.automatic === false,
         correspondent: jid,
         federation: null,
         xmpp: server ? { server, e2eClaim: null } : null,
