@@ -50,7 +50,10 @@ export interface XmppSessionHandlers {
   onMessage(message: ChatStanza): void;
   /** Connected, authenticated, bound (first time and after every reconnect): time to catch up. */
   onOnline(): void;
-  /** The connection was lost (the adapter reconnects by itself). */
+  /**
+   * The connection was lost: the adapter reconnects by itself, except for `auth_failed` (the server refused the
+   * password on a reconnection): then it stops and the caller closes the session and tries later.
+   */
   onOffline(reason: string): void;
   /** Something a caller may want to know (a stanza ignored, a reconnect failed); never bodies or passwords. */
   onNotice(event: string, detail: Record<string, unknown>): void;

@@ -174,6 +174,7 @@ class XmppjsSession implements XmppSession {
   private readonly reconnect: any;
   private currentTls: XmppTlsFacts | null = null;
   private closed = false;
+  private everOnline = false;
   private readonly ownBare: string;
   /** Archive queries in flight: their results, by query id. */
   private readonly queries = new Map<string, ChatStanza[]>();
@@ -233,6 +234,15 @@ class XmppjsSession implements XmppSession {
 
     entity.on('error', (err: Error) => {
       this.handlers?.onNotice('xmpp.error', { jid: this.ownBare, error: (err?.message ?? '').slice(0, 200) });
+      // The password stopped working (changed on the server): no reconnecting every second with it; the owner of the
+      // session decides when to try again.
+      if (err?.name === 'SASLError' && this.everOnline && !this.closed) {
+        this.reconnect.stop();
+        this.handlers?.onOffline('auth_failed');
+      }
+    });
+    entity.on('online', () => {
+      this.everOnline = true;
     });
     entity.on('offline', () => {
       this.currentTls = null;

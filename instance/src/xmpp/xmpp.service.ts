@@ -26,6 +26,8 @@ export const MAX_XMPP_LINKS_PER_ACCOUNT = 5;
 const ARCHIVE_PAGE = 50;
 /** Most archive pages read in one catch-up (a first catch-up of a huge archive continues at the next reconnect). */
 const MAX_ARCHIVE_PAGES = 200;
+/** After the server refused the password on a reconnection, the next try (the user may have changed it there). */
+const AUTH_RETRY_MS = 10 * 60_000;
 
 /** What the service needs of the running sessions' lifecycle (a Worker for startInstance). */
 export interface XmppSessions {
@@ -186,7 +188,10 @@ export class XmppService {
             });
           },
           onOnline: () => this.catchUp(r),
-          onOffline: (reason) => log?.info({ linkId: link.id, reason }, 'xmpp session offline; reconnecting'),
+          onOffline: (reason) => {
+            log?.info({ linkId: link.id, reason }, 'xmpp session offline; reconnecting');
+            if (reason === 'auth_failed') void this.reopenLater(r, AUTH_RETRY_MS);
+          },
           onNotice: (event, detail) => log?.info({ linkId: link.id, ...detail }, event),
         },
       );
@@ -198,8 +203,24 @@ export class XmppService {
       this.catchUp(r);
     } catch (err) {
       log?.warn({ linkId: link.id, code: (err as AppError)?.code }, 'xmpp session could not start; retrying');
-      if (!r.stopped) r.retry = setTimeout(() => void this.open(r), this.deps.retryMs ?? 30_000);
+      if (!r.stopped)
+        r.retry = setTimeout(() => {
+          r.retry = null;
+          void this.open(r);
+        }, this.deps.retryMs ?? 30_000);
     }
+  }
+
+  /** Closes the link's session and opens it again after `ms` (the password was refused: not every second). */
+  private async reopenLater(r: Running, ms: number): Promise<void> {
+    const session = r.session;
+    r.session = null;
+    await session?.close().catch(() => undefined);
+    if (!r.stopped && !r.retry)
+      r.retry = setTimeout(() => {
+        r.retry = null;
+        void this.open(r);
+      }, ms);
   }
 
   private async stop(id: string): Promise<void> {
