@@ -409,6 +409,17 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     );
   }, 120_000);
 
+  test('a password that stops working: told apart (auth_failed), the session given up until later, sending refused in words', async () => {
+    server.deleteUser(URSULA_XMPP.username);
+    relay.cut();
+    await waitFor(async () => /"reason":"auth_failed"/.test(logText), 60_000);
+    const links = ok(await api('GET', '/api/v1/xmpp/accounts')).items;
+    assert.equal(links[0].connected, false);
+    const refused = await api('POST', '/api/v1/xmpp/messages', { contactId: carolContactId, text: 'hello?' });
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.body.code, 'xmpp_offline');
+  }, 120_000);
+
   test('unlinking closes the session; the logs never held a body or a password', async () => {
     const gone = await api('DELETE', `/api/v1/xmpp/accounts/${linkId}`);
     assert.equal(gone.status, 200, gone.text);

@@ -23,6 +23,8 @@ export interface ProsodyServer {
   certPem: string;
   /** Registers one more user (prosodyctl register). */
   register(user: ProsodyUser): void;
+  /** Deletes a user (prosodyctl deluser): their password stops working. */
+  deleteUser(username: string): void;
   /** Stops it and starts it again on the same port with the same data (accounts, archives, offline messages). */
   restart(): Promise<void>;
   /** The last lines of its log (for failing assertions). */
@@ -137,6 +139,9 @@ VirtualHost "${domain}"
     if (owner) chownRecursive(data, owner);
   };
   for (const u of options.users) register(u);
+  const deleteUser = (username: string) => {
+    execFileSync('prosodyctl', ['--config', conf, 'deluser', `${username}@${domain}`], { stdio: 'pipe' });
+  };
 
   let server: SpawnedServer | null = null;
   const start = async () => {
@@ -165,6 +170,7 @@ VirtualHost "${domain}"
     port,
     certPem: readFileSync(cert, 'utf8'),
     register,
+    deleteUser,
     async restart() {
       await server?.stop();
       await start();
