@@ -36,6 +36,8 @@ export interface ChatStanza {
   e2e: XmppE2eClaim | null;
   /** Heard from the archive (catch-up) rather than live. */
   fromArchive: boolean;
+  /** The TLS of the connection it was heard on (set by the session, not read from the stanza). */
+  tls: XmppTlsFacts | null;
 }
 
 export interface ArchivePage {

@@ -107,6 +107,7 @@ export function chatOf(
     delayedAt: archive?.delay ?? delayOf(message),
     e2e: e2eOf(message),
     fromArchive: archive !== null,
+    tls: null,
   };
 }
 
@@ -292,12 +293,12 @@ class XmppjsSession implements XmppSession {
       const id = result.attrs['id'];
       if (!inner || !id) return;
       const chat = chatOf(inner, this.ownBare, { id, delay: delayOf(forwarded) });
-      if (chat) collected.push(chat);
+      if (chat) collected.push({ ...chat, tls: this.currentTls });
       return;
     }
     const chat = chatOf(stanza, this.ownBare, null);
     if (chat === null) return;
-    this.handlers?.onMessage(chat);
+    this.handlers?.onMessage({ ...chat, tls: this.currentTls });
   }
 
   tls(): XmppTlsFacts | null {

@@ -299,7 +299,8 @@ export class XmppService {
       key,
       body: chat.body,
       receivedAt: chat.delayedAt ?? this.deps.clock(),
-      tls: r.session?.tls() ?? null,
+      // The connection it was heard on (live messages may come before the session is handed over).
+      tls: chat.tls,
       e2e: chat.e2e,
       fromArchive: chat.fromArchive,
     });
