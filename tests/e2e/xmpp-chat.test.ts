@@ -189,7 +189,11 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     await world.deliver({ helo: 'mx.mail.example', from: 'carol@mail.example', to: [`ursula@${DOMAIN}`], raw });
     await carol.send(`ursula@${CHAT}`, 'Friday works — and by chat too!');
 
-    await waitFor(async () => (await chats()).length === 1, 30_000);
+    // SMTP's 250 means spooled; the spool worker files it soon after: wait for both.
+    await waitFor(async () => {
+      const all = await mailbox(world.inst, user.token);
+      return all.some((m) => m.protocol === 'email') && all.some((m) => m.protocol === 'xmpp');
+    }, 30_000);
     const all = await mailbox(world.inst, user.token);
     const email = all.find((m) => m.protocol === 'email');
     const chat = all.find((m) => m.protocol === 'xmpp');
