@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import { xmppCredentialPurpose } from '@caliopen/instance/xmpp/xmpp-account.entity.ts';
 import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remote-identity.entity.ts';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { queueIdle, startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
@@ -26,6 +27,7 @@ interface WalkContext {
     contactId: string;
     otherContactId: string;
     identityId: string;
+    xmppLinkId: string;
     keyFingerprint: string;
     keyArmored: string;
     ownKeyFingerprint: string;
@@ -39,6 +41,7 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/admin/users/:id': (ctx) => ({ id: ctx.a.id }),
   '/api/v1/admin/users/:id/password': (ctx) => ({ id: ctx.a.id }),
   '/api/v1/identities/:id': (ctx) => ({ id: ctx.a.identityId }),
+  '/api/v1/xmpp/accounts/:id': (ctx) => ({ id: ctx.a.xmppLinkId }),
   '/api/v1/identities/:id/import': (ctx) => ({ id: ctx.a.identityId }),
   '/api/v1/discussions/:id': (ctx) => ({ id: ctx.a.conversationId }),
   '/api/v1/discussions/:id/messages': (ctx) => ({ id: ctx.a.conversationId }),
@@ -174,6 +177,20 @@ describe('authorization walk over every route', () => {
       updatedAt: new Date(),
       sync: { ...IDLE_SYNC },
     });
+    // A linked XMPP account of A, stored directly: linking through the API needs a live XMPP server (xmpp-chat.test.ts).
+    const xmppLinkId = randomUUID();
+    await services.storage.xmppAccounts.create({
+      id: xmppLinkId,
+      accountId: a.id,
+      jid: 'walker-a@chat.w.example',
+      host: null,
+      port: null,
+      label: 'walk',
+      credentialSealed: services.box.seal('walk-xmpp-password', xmppCredentialPurpose(xmppLinkId)),
+      archiveCursor: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
     // A key pinned for A's contact (the key routes walk on it), and a second key of the same address to add.
     const pinned = await generateTestKey('walk-sender@w.example');
     const another = await generateTestKey('walk-sender@w.example');
@@ -204,6 +221,7 @@ describe('authorization walk over every route', () => {
         contactId: message.from.contactId!,
         otherContactId: other.id,
         identityId,
+        xmppLinkId,
         keyFingerprint: pinned.fingerprint,
         keyArmored: another.armoredPublic,
         ownKeyFingerprint: own.fingerprint,
@@ -237,6 +255,7 @@ describe('authorization walk over every route', () => {
     const conversation = await s.conversations.get(ctx.a.id, ctx.a.conversationId);
     const contacts = await s.contacts.list(ctx.a.id, { limit: 100 });
     const identities = await s.remoteIdentities.listByAccount(ctx.a.id);
+    const xmppLinks = await s.xmppAccounts.listByAccount(ctx.a.id);
     const keys = await s.keys.listByAddresses(
       ctx.a.id,
       contacts.flatMap((c) => c.identities.map((i) => i.address)),
@@ -252,6 +271,7 @@ describe('authorization walk over every route', () => {
       conversation,
       contacts,
       identities,
+      xmppLinks,
       keys,
       ownKeys,
     });

@@ -85,6 +85,8 @@ export async function startMailWorld(o: {
   keyLookupsThroughDns?: boolean;
   env?: Record<string, string>;
   services?: InstanceOptions['services'];
+  /** Where the instance logs (trace level), e.g. to check what never reaches the logs. */
+  logTo?: NodeJS.WritableStream;
 }): Promise<MailWorld> {
   const dns = await startDnsServer({ zone: o.zone });
   let inst: TestInstance;
@@ -97,6 +99,7 @@ export async function startMailWorld(o: {
         ...o.env,
       },
       ...(o.services ? { services: o.services } : {}),
+      ...(o.logTo ? { logTo: o.logTo } : {}),
     });
   } catch (e) {
     await dns.close();

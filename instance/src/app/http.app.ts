@@ -15,6 +15,7 @@ import { deviceRoutes } from '../devices/device.routes.ts';
 import { composeRoutes } from '../email/compose.routes.ts';
 import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
 import { imapImportRoutes } from '../imports/imap-import.routes.ts';
+import { xmppRoutes } from '../xmpp/xmpp.routes.ts';
 import { messageRoutes } from '../messages/message.routes.ts';
 import { messageHtmlRoutes } from '../messages/message-html.routes.ts';
 import { privacyRoutes } from '../privacy/privacy.routes.ts';
@@ -94,6 +95,7 @@ export async function buildHttpServer(
   await app.register(keyAlertRoutes, { alerts: services.keyAlerts });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
   await app.register(imapImportRoutes, { imports: services.imports });
+  await app.register(xmppRoutes, { xmpp: services.xmpp });
   await app.register(adminRoutes, { accounts: services.accounts });
   await app.register(journalRoutes, { journal: services.journal });
   await app.register(operationsRoutes, { ops: operationsDeps(services) });

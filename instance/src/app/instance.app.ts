@@ -98,6 +98,8 @@ export async function startInstance(
 
   // IMAP imports and the scheduled re-sync of every remote identity.
   workers.push(services.imports.startWorker(config.imports.concurrency));
+  // Linked XMPP accounts: a session each, filing their chat through the same ingest.
+  workers.push(services.xmpp.startSessions());
 
   // Inbound SMTP: 250 once the message is in <dataDir>/spool.db; the spool worker delivers it through ingest.
   // When it cannot start (port taken or privileged), what is already running is closed so that the process can exit.

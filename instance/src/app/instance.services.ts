@@ -14,6 +14,9 @@ import { DeviceService } from '../devices/device.service.ts';
 import { createOutboundMail, type OutboundMail } from '../email/smtp-outbound.service.ts';
 import { RemoteIdentityService } from '../identities/remote-identity.service.ts';
 import { ImapImportService } from '../imports/imap-import.service.ts';
+import { XmppService } from '../xmpp/xmpp.service.ts';
+import { XmppjsConnector } from '../xmpp/xmpp-session.xmppjs.ts';
+import { xmppRouteProvider } from '../xmpp/xmpp.route-provider.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
 import { CorrespondentKeyService } from '../keys/public-key.service.ts';
 import { KeyAlertService } from '../keys/key-alert.service.ts';
@@ -93,6 +96,8 @@ export interface InstanceServices {
   identities: RemoteIdentityService;
   /** IMAP imports: start, progress, scheduled re-sync (its worker runs in startInstance). */
   imports: ImapImportService;
+  /** Linked XMPP accounts: their sessions file chat through the ingest (started in startInstance), replies leave by them. */
+  xmpp: XmppService;
   /** Sending mail: compose (POST /api/v1/messages) and the 'smtp-out' delivery worker (started in startInstance). */
   outbound: OutboundMail;
   /** Raw messages and attachments (`<dataDir>/blobs`). */
@@ -361,6 +366,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
         (await storage.remoteIdentities.listByAccount(accountId))
           .map((i) => i.username.toLowerCase())
           .filter((u) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(u)),
+      // The account's linked XMPP addresses (bare JIDs) are its own in chat.
+      async (accountId) => (await storage.xmppAccounts.listByAccount(accountId)).map((l) => l.jid),
     ],
     keyLearners: [
       async (accountId, sender, raw, facts) => {
@@ -385,6 +392,19 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     { storage, queue, sync: imapSync, clock, logger },
     { resyncMinutes: config.imports.resyncMinutes },
   );
+  // Linked XMPP accounts (same host policy and extra trust anchors as IMAP imports: both are user-named servers).
+  const xmpp = new XmppService({
+    storage,
+    box,
+    connector: new XmppjsConnector({
+      allowPrivateHosts: config.imports.allowPrivateHosts,
+      ...(config.imports.caFile ? { extraCa: [readImportCa(config.imports.caFile)] } : {}),
+    }),
+    ingest: core.ingest,
+    clock,
+    ...(logger ? { logger } : {}),
+    retryMs: 5_000,
+  });
   const identities = new RemoteIdentityService({
     storage,
     box,
@@ -423,7 +443,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     accountKeys: ownKeys,
     domain: config.domain,
     tlsPolicy: config.outbound.tlsPolicy,
-    providers: [federationRouteProvider(peers, config.domain)],
+    providers: [federationRouteProvider(peers, config.domain), xmppRouteProvider({ storage, xmpp })],
     ...(config.federation.recipientCheck
       ? { recipients: (address: string) => directoryClient.checkRecipient(address) }
       : {}),
@@ -605,6 +625,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     devices,
     identities,
     imports,
+    xmpp,
     outbound,
     blobs: blobStore,
     contacts: core.contacts,

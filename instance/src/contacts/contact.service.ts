@@ -5,6 +5,7 @@ import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { Contact, ContactIdentity } from './contact.entity.ts';
+import type { Protocol } from '../mail/message.entity.ts';
 import { cleanDisplayName, cleanText, normaliseIdentityAddress } from '../mail/address.normalise.ts';
 import { contactIdFromUid, formatVcard, parseVcards } from './contact.vcard.ts';
 
@@ -152,12 +153,17 @@ export class ContactService {
   }
 
   /**
-   * The contact of an email address, created as an automatic contact when there is none (caller holds the
+   * The contact of an address (email unless said), created as an automatic contact when there is none (caller holds the
    * account lock: called while a message is filed). An automatic contact named after its address takes the
    * display name a later message gives.
    */
-  async automaticFor(accountId: string, address: string, name: string | null): Promise<Contact> {
-    const existing = await this.storage.contacts.findByIdentity(accountId, 'email', address);
+  async automaticFor(
+    accountId: string,
+    address: string,
+    name: string | null,
+    protocol: Protocol = 'email',
+  ): Promise<Contact> {
+    const existing = await this.storage.contacts.findByIdentity(accountId, protocol, address);
     if (existing !== null) {
       if (existing.automatic && name !== null && existing.displayName === address) {
         const renamed = { ...existing, displayName: name, updatedAt: this.clock() };
@@ -170,7 +176,7 @@ export class ContactService {
       id: randomUUID(),
       accountId,
       displayName: name ?? address,
-      identities: [{ protocol: 'email', address, label: null }],
+      identities: [{ protocol, address, label: null }],
       notes: '',
       automatic: true,
       pi: null,
@@ -178,7 +184,7 @@ export class ContactService {
       updatedAt: now,
     };
     if (await this.storage.contacts.create(contact)) return contact;
-    const raced = await this.storage.contacts.findByIdentity(accountId, 'email', address);
+    const raced = await this.storage.contacts.findByIdentity(accountId, protocol, address);
     if (raced === null) throw new AppError('conflict', 'The contact of this address changed meanwhile; retry.');
     return raced;
   }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Contact } from '../contacts/contact.entity.ts';
 import type { ContactService } from '../contacts/contact.service.ts';
 import type { ParsedAddress } from '../mail/message.parser.ts';
-import type { Participant } from '../mail/message.entity.ts';
+import type { Participant, Protocol } from '../mail/message.entity.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../database/storage.port.ts';
 import type { Conversation } from './conversation.entity.ts';
@@ -63,6 +63,8 @@ export function titleOf(participants: Conversation['participants'], fallback: st
 
 export interface ResolveInput {
   accountId: string;
+  /** The protocol of the addresses (default email): they resolve to the contacts holding them on that protocol. */
+  protocol?: Protocol;
   direction: 'inbound' | 'outbound';
   from: ParsedAddress | null;
   to: ParsedAddress[];
@@ -94,19 +96,20 @@ export class ConversationResolver {
   /** Resolves a message's addresses to contacts (creating automatic ones) and finds or creates its conversation. */
   async resolve(input: ResolveInput): Promise<Resolution> {
     const { accountId, own } = input;
+    const protocol = input.protocol ?? 'email';
     const byAddress = new Map<string, Contact | null>();
     const contactOf = async (a: ParsedAddress | null): Promise<Contact | null> => {
       if (a === null || a.address === null || own.has(a.address)) return null;
       if (byAddress.has(a.address)) return byAddress.get(a.address)!;
       const c =
         input.list !== null
-          ? await this.storage.contacts.findByIdentity(accountId, 'email', a.address)
-          : await this.contacts.automaticFor(accountId, a.address, a.name);
+          ? await this.storage.contacts.findByIdentity(accountId, protocol, a.address)
+          : await this.contacts.automaticFor(accountId, a.address, a.name, protocol);
       byAddress.set(a.address, c);
       return c;
     };
     const participant = async (a: ParsedAddress): Promise<Participant> => ({
-      protocol: 'email',
+      protocol,
       address: a.address ?? a.written,
       name: a.name,
       contactId: (await contactOf(a))?.id ?? null,
@@ -114,7 +117,7 @@ export class ConversationResolver {
 
     const from: Participant = input.from
       ? await participant(input.from)
-      : { protocol: 'email', address: '', name: null, contactId: null };
+      : { protocol, address: '', name: null, contactId: null };
     const to: Participant[] = [];
     for (const a of input.to) to.push(await participant(a));
     const cc: Participant[] = [];

@@ -22,7 +22,7 @@ const ReceivedHopDto = Type.Object(
 
 export const TransportFactsDto = Type.Object(
   {
-    via: Type.String({ description: 'smtp, imap-import, local or federation' }),
+    via: Type.String({ description: 'smtp, imap-import, local, federation or xmpp' }),
     tls: Nullable(Type.Object({ version: Type.String(), cipher: Type.String() }, { additionalProperties: false })),
     clientIp: Nullable(Type.String()),
     helo: Nullable(Type.String()),
@@ -123,6 +123,23 @@ export const SpamFactsDto = Type.Object(
   { additionalProperties: false },
 );
 
+/** A chat message (XMPP): what the instance saw of it. */
+const XmppFactsDto = Type.Object(
+  {
+    server: Type.String({
+      description: "The account's XMPP server: the TLS in `transport` is this instance's connection to it.",
+    }),
+    e2eClaim: Nullable(
+      Type.String({
+        description: 'omemo or openpgp: the encryption the stanza claims; not checkable here, so it earns nothing.',
+      }),
+    ),
+    fromArchive: Type.Boolean({ description: 'Caught up from the server archive (XEP-0313) after a disconnection.' }),
+    bodyTruncated: Type.Boolean({ description: 'The body was longer than the instance keeps and was cut.' }),
+  },
+  { additionalProperties: false },
+);
+
 export const MessageFactsDto = Type.Object(
   {
     transport: Nullable(TransportFactsDto),
@@ -130,6 +147,7 @@ export const MessageFactsDto = Type.Object(
     openpgp: Nullable(OpenPgpFactsDto),
     federation: Nullable(FederationFactsDto),
     spam: Nullable(SpamFactsDto),
+    xmpp: Type.Optional(Nullable(XmppFactsDto)),
   },
   { additionalProperties: false, description: 'Verified facts recorded on the way in; unverifiable means null.' },
 );
@@ -141,6 +159,19 @@ export function toMessageFactsDto(facts: Message['facts']): Static<typeof Messag
     openpgp: openPgpDto(facts.openpgp),
     federation: federationDto(facts.federation),
     spam: spamDto(facts.spam),
+    ...(facts.xmpp !== undefined ? { xmpp: xmppDto(facts.xmpp) } : {}),
+  };
+}
+
+function xmppDto(v: unknown): Static<typeof XmppFactsDto> | null {
+  const o = obj(v);
+  const server = str(o?.server);
+  if (o === null || server === null) return null;
+  return {
+    server,
+    e2eClaim: o.e2eClaim === 'omemo' || o.e2eClaim === 'openpgp' ? o.e2eClaim : null,
+    fromArchive: o.fromArchive === true,
+    bodyTruncated: o.bodyTruncated === true,
   };
 }
 

@@ -61,6 +61,7 @@ export const TABLES = {
   noticeDeliveryFailures: 'notice_delivery_failures',
   noticeStandingChanges: 'notice_standing_changes',
   noticeDismissals: 'notice_dismissals',
+  xmppAccountsByAccount: 'xmpp_accounts_by_account',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -488,7 +489,7 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
     ],
   },
   {
-    version: 18,
+    version: 10,
     name: 'federation prekeys and user notices, shared by every process of the instance',
     statements: (ks) => [
       // This instance's prekeys (federation/prekey.repository.cassandra.ts): one small partition, clustered by slot
@@ -528,6 +529,26 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          notice_id  text,
          at         timestamp,
          PRIMARY KEY ((account_id), notice_id)
+       )`,
+    ],
+  },
+  {
+    version: 11,
+    name: 'linked XMPP accounts (a second protocol in the same person-conversations)',
+    statements: (ks) => [
+      // xmpp/xmpp-account.repository.cassandra.ts: one partition per account, one row per linked XMPP account.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.xmppAccountsByAccount} (
+         account_id        text,
+         link_id           text,
+         jid               text,
+         host              text,
+         port              int,
+         label             text,
+         credential_sealed text,
+         archive_cursor    text,
+         created_at        timestamp,
+         updated_at        timestamp,
+         PRIMARY KEY ((account_id), link_id)
        )`,
     ],
   },

@@ -4,7 +4,7 @@
  */
 export interface DeliveryFact {
   domain: string;
-  via: 'smtp' | 'local' | 'federation';
+  via: 'smtp' | 'local' | 'federation' | 'xmpp';
   tls: { version: string; cipher: string } | null;
   /** host:port of the server that accepted it (null for local delivery). */
   peer: string | null;

@@ -22,7 +22,7 @@ export interface ReceivedHop {
 
 export interface TransportFacts {
   /** How the message reached us. */
-  via: 'smtp' | 'imap-import' | 'local' | 'federation';
+  via: 'smtp' | 'imap-import' | 'local' | 'federation' | 'xmpp';
   /** TLS on the hop into this instance; null = plaintext (or not applicable for local/import). */
   tls: TlsFacts | null;
   clientIp: string | null;
@@ -89,6 +89,17 @@ export type SpamFacts =
       reason: string;
       since: string;
     };
+/** A chat message (XMPP): what this instance saw of it (xmpp/xmpp.service.ts). */
+export interface XmppFacts {
+  /** The account's XMPP server (the JID's domain): the c2s hop's TLS is in `transport.tls`. */
+  server: string;
+  /** End-to-end encryption the stanza claims (OMEMO, OpenPGP for XMPP): not checkable here, so it earns nothing. */
+  e2eClaim: 'omemo' | 'openpgp' | null;
+  /** Heard from the server archive (XEP-0313) during a catch-up, rather than live. */
+  fromArchive: boolean;
+  /** The body was longer than the instance keeps (MAX_CHAT_BODY_CHARS) and was cut. */
+  bodyTruncated: boolean;
+}
 
 export interface MessageFacts {
   transport: TransportFacts | null;
@@ -97,6 +108,10 @@ export interface MessageFacts {
   federation?: FederationFacts;
   /** Only when a spam filter is configured and the message came by SMTP. */
   spam?: SpamFacts;
+  /** Only for chat messages (XMPP). */
+  xmpp?: XmppFacts;
+  /** Outbound chat: how it left (read by the PI like a Sent copy's deliveries). */
+  delivery?: import('./delivery.fact.ts').DeliveryFact[];
 }
 
 /** Facts of a message that never left this instance (composed here, or delivered locally). */

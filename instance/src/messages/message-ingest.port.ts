@@ -1,5 +1,7 @@
 import type { Message } from '../mail/message.entity.ts';
 import type { MessageFacts } from '../mail/message.facts.ts';
+import type { ParsedAddress } from '../mail/message.parser.ts';
+import type { Protocol } from '../mail/message.entity.ts';
 
 /**
  * The one way a message enters a mailbox, whatever brought it (SMTP, IMAP import, the composer's Sent copy, a bounce,
@@ -17,6 +19,14 @@ export interface IngestRequest {
   /** Tags to start with: IMAP folder names, 'sent', 'bounce'... */
   tags?: string[];
   read?: boolean;
+  /**
+   * The protocol it came by (default `email`). Another protocol's message (XMPP chat) comes in a synthesised
+   * text/plain form (its raw) with its participants given here, as addresses on that protocol: they resolve to the
+   * contacts holding those identities, so one person's mail and chat share one conversation. No OpenPGP/Autocrypt
+   * examination then (the raw is not the sender's MIME).
+   */
+  protocol?: Protocol;
+  participants?: { from: ParsedAddress; to: ParsedAddress[] };
 }
 
 export interface IngestResult {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { BlobStore } from '../blobs/blob-store.port.ts';
-import { normaliseEmailAddress } from '../mail/address.normalise.ts';
+import { normaliseEmailAddress, normaliseIdentityAddress } from '../mail/address.normalise.ts';
 import { threadKeyOf, type ConversationResolver } from '../conversations/conversation.resolver.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
@@ -348,7 +348,8 @@ export class MessageIngestService implements MessageIngest {
     if (known !== null) return { kind: 'known', message: known };
 
     const parsed = await parseMessage(raw);
-    const sender = normaliseEmailAddress(parsed.from?.address ?? '') ?? '';
+    const email = (request.protocol ?? 'email') === 'email';
+    const sender = email ? (normaliseEmailAddress(parsed.from?.address ?? '') ?? '') : '';
     // Keys the message itself brings (Autocrypt) are learnt first, so that its signature is checked with them.
     if (request.direction === 'inbound' && sender !== '') {
       for (const learn of this.keyLearners) await learn(accountId, sender, raw, request.facts).catch(() => undefined);
@@ -357,7 +358,9 @@ export class MessageIngestService implements MessageIngest {
     // checks are CPU work and need no mailbox state. When the account's key is usable here (server-side key mode),
     // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
     // message stays as it came (ciphertext).
-    let { openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction);
+    let { openpgp, inner } = email
+      ? await examineContent(this.deps.privacy, accountId, sender, raw, request.direction)
+      : { openpgp: null, inner: null };
     // Encrypted mail that could not be opened (only that: the key state is not asked of every message). The key is
     // locked: marked, decrypted once it is unlocked (late-decryption.service.ts; one unlocked after this check is
     // caught after filing). The key was unlocked since the examination: examined again, so it opens now.
@@ -407,13 +410,16 @@ export class MessageIngestService implements MessageIngest {
       }
       try {
         const own = await this.ownAddresses(accountId, p.username);
+        const protocol = request.protocol ?? 'email';
+        const given = request.participants;
         const resolution = await this.deps.resolver.resolve({
           accountId,
+          protocol,
           direction: request.direction,
-          from: parsed.from,
-          to: parsed.to,
-          cc: parsed.cc,
-          list: parsed.list,
+          from: given ? given.from : parsed.from,
+          to: given ? given.to : parsed.to,
+          cc: given ? [] : parsed.cc,
+          list: given ? null : parsed.list,
           own,
           receivedAt: request.receivedAt,
         });
@@ -421,7 +427,7 @@ export class MessageIngestService implements MessageIngest {
           id,
           accountId,
           conversationId: resolution.conversation.id,
-          protocol: 'email',
+          protocol,
           direction: request.direction,
           externalId: p.externalId,
           contentHash: p.contentHash,
@@ -447,6 +453,8 @@ export class MessageIngestService implements MessageIngest {
             authentication: request.facts?.authentication ?? null,
             ...(request.facts?.federation ? { federation: request.facts.federation } : {}),
             ...(request.facts?.spam ? { spam: request.facts.spam } : {}),
+            ...(request.facts?.xmpp ? { xmpp: request.facts.xmpp } : {}),
+            ...(request.facts?.delivery ? { delivery: request.facts.delivery } : {}),
             ...(openpgp !== null ? { openpgp } : {}),
             mime: {
               parsed: parsed.problem === null,
@@ -529,6 +537,9 @@ export class MessageIngestService implements MessageIngest {
       for (const a of await source(accountId)) {
         const n = normaliseEmailAddress(a);
         if (n !== null) own.add(n);
+        // An account's own chat addresses (bare JIDs) are its own too.
+        const jid = normaliseIdentityAddress('xmpp', a);
+        if (jid !== null && jid.includes('@')) own.add(jid);
       }
     }
     return own;

@@ -29,7 +29,17 @@ export function messagePiFacts(message: Message, context: MessageContext): Messa
     knownContact: context.knownContact,
     correspondent,
     federation: inbound ? federationOf(facts['federation']) : deliveredFederation(facts['delivery']),
+    xmpp: xmppOf(facts['xmpp']),
   };
+}
+
+/** A chat message's XMPP section: the server, and the encryption its stanza claims (a claim: it earns nothing). */
+function xmppOf(raw: unknown): MessagePiFacts['xmpp'] {
+  if (!isObject(raw)) return null;
+  const server = str(raw['server']);
+  if (server === null) return null;
+  const claim = raw['e2eClaim'];
+  return { server, e2eClaim: claim === 'omemo' || claim === 'openpgp' ? claim : null };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -57,7 +67,9 @@ function transportOf(raw: unknown, inbound: boolean, delivery: unknown): Message
             ? ('local' as const)
             : d['via'] === 'federation'
               ? ('federation' as const)
-              : ('smtp' as const),
+              : d['via'] === 'xmpp'
+                ? ('xmpp' as const)
+                : ('smtp' as const),
         tls,
         peer: str(d['peer']),
         plaintextHops: 0,
@@ -69,7 +81,10 @@ function transportOf(raw: unknown, inbound: boolean, delivery: unknown): Message
   }
   if (!isObject(raw)) return null;
   const t = raw as Partial<TransportFacts>;
-  const via = t.via === 'smtp' || t.via === 'imap-import' || t.via === 'local' || t.via === 'federation' ? t.via : null;
+  const via =
+    t.via === 'smtp' || t.via === 'imap-import' || t.via === 'local' || t.via === 'federation' || t.via === 'xmpp'
+      ? t.via
+      : null;
   if (via === null) return null;
   const tls =
     isObject(t.tls) && str(t.tls.version) && str(t.tls.cipher)

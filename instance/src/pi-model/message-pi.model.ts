@@ -14,7 +14,7 @@ export interface MessagePiFacts {
    * message not delivered yet, an imported message whose arrival we did not witness).
    */
   transport: {
-    via: 'smtp' | 'imap-import' | 'local' | 'federation';
+    via: 'smtp' | 'imap-import' | 'local' | 'federation' | 'xmpp';
     tls: { version: string; cipher: string } | null;
     /** Who was on the other end of our hop (HELO name, MX host), for the evidence. */
     peer: string | null;
@@ -42,6 +42,11 @@ export interface MessagePiFacts {
   knownContact: boolean;
   /** The correspondent's address, for suggestions (`contact:<address>`). */
   correspondent: string | null;
+  /**
+   * A chat message (XMPP): the end-to-end encryption its stanza claims. A claim only: nothing here holds the keys to
+   * check it, so it earns nothing (unverifiable means absent); it is shown so the user knows. Absent for email.
+   */
+  xmpp?: { server: string; e2eClaim: 'omemo' | 'openpgp' | null } | null;
   /** Filled by the federation protocol: facts about the peer instance the message came from or went to. */
   federation: {
     peerDomain: string;
@@ -131,7 +136,15 @@ function tallyMessage(f: MessagePiFacts): PiTally {
   } else if (tr.tls !== null) {
     const pts = tlsPoints(tr.tls);
     const peer = tr.peer ? ` ${inbound ? 'from' : 'to'} ${tr.peer}` : '';
-    t.add('transport.tls', pts, `${tr.tls.version} (${tr.tls.cipher}) negotiated${peer}.`);
+    if (tr.via === 'xmpp')
+      // The one hop this instance witnessed: its own connection to the account's XMPP server. The server-to-server
+      // hop and the contact's connection are not seen from here; like email, only our hop counts.
+      t.add(
+        'transport.tls',
+        pts,
+        `${tr.tls.version} (${tr.tls.cipher}) negotiated with the XMPP server${tr.peer ? ` ${tr.peer}` : ''}; the hops beyond it are not witnessed.`,
+      );
+    else t.add('transport.tls', pts, `${tr.tls.version} (${tr.tls.cipher}) negotiated${peer}.`);
     const hops = clampInt(tr.plaintextHops, 0, 1000);
     if (hops > 0) {
       t.add(
@@ -230,6 +243,14 @@ function tallyMessage(f: MessagePiFacts): PiTally {
       );
     }
   }
+
+  const claim = f.xmpp?.e2eClaim ?? null;
+  if (claim !== null)
+    t.add(
+      'e2e.xmpp_claim',
+      0,
+      `Marked ${claim === 'omemo' ? 'OMEMO' : 'OpenPGP for XMPP'}-encrypted by the sender's client; this instance cannot check it, so it earns nothing.`,
+    );
 
   if (f.knownContact)
     t.add(

@@ -29,7 +29,13 @@ const messageArb: fc.Arbitrary<MessagePiFacts> = fc.record({
   direction: fc.constantFrom('inbound' as const, 'outbound' as const),
   transport: fc.option(
     fc.record({
-      via: fc.constantFrom('smtp' as const, 'imap-import' as const, 'local' as const, 'federation' as const),
+      via: fc.constantFrom(
+        'smtp' as const,
+        'imap-import' as const,
+        'local' as const,
+        'federation' as const,
+        'xmpp' as const,
+      ),
       tls: tlsArb,
       peer: fc.option(fc.domain(), { nil: null }),
       plaintextHops: fc.nat(6),
@@ -214,6 +220,39 @@ test('message PI: an expired or revoked peer label scores no better than the sam
         },
       };
       assert.ok(computeMessagePi(revoked).score <= computeMessagePi(asEmail).score);
+    }),
+    RUNS,
+  );
+});
+
+test('message PI: a chat message claiming OMEMO or OpenPGP for XMPP scores what it scores without the claim', () => {
+  fc.assert(
+    fc.property(messageArb, fc.constantFrom('omemo' as const, 'openpgp' as const), (facts, claim) => {
+      const plain: MessagePiFacts = { ...facts, xmpp: { server: 'chat.example', e2eClaim: null } };
+      const claimed: MessagePiFacts = { ...facts, xmpp: { server: 'chat.example', e2eClaim: claim } };
+      const a = computeMessagePi(plain);
+      const b = computeMessagePi(claimed);
+      assert.equal(b.score, a.score, 'unverifiable means absent');
+      assert.ok(
+        b.factors.some((f) => f.id === 'e2e.xmpp_claim' && f.contribution === 0),
+        'but it is shown',
+      );
+    }),
+    RUNS,
+  );
+});
+
+test('message PI: on the email scale, a TLS hop to an XMPP server counts what the same TLS hop counts for mail', () => {
+  fc.assert(
+    fc.property(messageArb, tlsArb, (facts, tls) => {
+      const base: MessagePiFacts = { ...facts, authentication: null, provider: null, federation: null };
+      const chat = computeMessagePi({
+        ...base,
+        transport: { via: 'xmpp', tls, peer: 'chat.example', plaintextHops: 0 },
+        xmpp: { server: 'chat.example', e2eClaim: null },
+      });
+      const mail = computeMessagePi({ ...base, transport: { via: 'smtp', tls, peer: 'mx.example', plaintextHops: 0 } });
+      assert.equal(chat.score, mail.score);
     }),
     RUNS,
   );

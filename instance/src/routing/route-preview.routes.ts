@@ -5,9 +5,9 @@ import { problemResponses } from '../api/problem.ts';
 import { PiBreakdownDto, toPiBreakdownDto } from '../pi-model/pi.dto.ts';
 import type { RouteOption, RoutePreview, RoutePreviewService } from './route-preview.service.ts';
 
-const RouteNames = Type.Enum(['federation', 'openpgp-email', 'local', 'tls-email', 'email'], {
+const RouteNames = Type.Enum(['federation', 'openpgp-email', 'local', 'tls-email', 'email', 'xmpp'], {
   description:
-    'federation (labelled peer instance), openpgp-email (end-to-end encrypted), local (inside this instance), tls-email, email (plain).',
+    'federation (labelled peer instance), openpgp-email (end-to-end encrypted), local (inside this instance), tls-email, email (plain), xmpp (a chat reply from your linked XMPP account to the contact’s JID: POST /api/v1/xmpp/messages; never `chosen`, which is what a composed mail would take).',
 });
 
 const RouteDto = Type.Object(

@@ -24,7 +24,10 @@ import type { Storage } from '../database/storage.port.ts';
  */
 
 /** `federation` is reserved for the inter-instance protocol's provider. */
-export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email';
+export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email' | 'xmpp';
+
+/** Routes offered beside compose's (a chat reply: POST /api/v1/xmpp/messages), never `chosen` for a composed mail. */
+const NOT_COMPOSE: ReadonlySet<RouteKind> = new Set(['xmpp']);
 
 export type RouteStatus =
   /** The route can be used now. */
@@ -124,7 +127,10 @@ export class RoutePreviewService {
       .sort((a, b) => b.rank - a.rank);
     // In rank order: the first available route, or TLS email whose support is not known yet (STARTTLS is tried first,
     // so it is what sending does; plaintext is only what an MX that offers no TLS gets).
-    const chosen = routes.find((r) => r.available || (r.route === 'tls-email' && r.status === 'unknown')) ?? null;
+    const chosen =
+      routes.find(
+        (r) => !NOT_COMPOSE.has(r.route) && (r.available || (r.route === 'tls-email' && r.status === 'unknown')),
+      ) ?? null;
     return { to: address, routes, chosen: chosen?.route ?? null, encrypted: chosen?.encrypted ?? false };
   }
 }

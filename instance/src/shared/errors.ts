@@ -71,6 +71,35 @@ export const ERROR_CODES = {
   },
   vcard_invalid: { status: 400, title: 'The vCard file cannot be read (the detail names the line and the problem).' },
 
+  // linked XMPP accounts (chat in the same person-conversations)
+  xmpp_auth_failed: {
+    status: 422,
+    title: 'The XMPP server refused the login: check the address (JID) and the password.',
+  },
+  xmpp_unreachable: {
+    status: 502,
+    title: 'The XMPP server could not be reached: check the address, the host and the port.',
+  },
+  xmpp_tls_failed: {
+    status: 502,
+    title:
+      "No trusted TLS connection to the XMPP server: it offered no TLS, or its certificate is not valid for the JID's domain. The password was not sent.",
+  },
+  xmpp_host_forbidden: {
+    status: 400,
+    title:
+      'This XMPP host resolves to a loopback, private or otherwise non-public address, which this instance does not connect to.',
+  },
+  xmpp_account_exists: { status: 409, title: 'This XMPP account is already linked to your account.' },
+  xmpp_not_linked: {
+    status: 409,
+    title: 'No XMPP account of yours can send this: link one in the settings first.',
+  },
+  xmpp_offline: {
+    status: 503,
+    title: 'Your XMPP account is not connected right now (the instance is reconnecting); try again in a moment.',
+  },
+
   // remote identities and IMAP import
   imap_auth_failed: {
     status: 422,

@@ -293,7 +293,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 18,
+    version: 10,
     name: 'federation prekeys and user notices, shared by every process of the instance',
     sql: `
       -- This instance's prekeys (federation/prekey.repository.sqlite.ts), one per rotation slot (the window's start):
@@ -328,6 +328,28 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         at         INTEGER NOT NULL,
         PRIMARY KEY (account_id, notice_id)
       ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 11,
+    name: 'linked XMPP accounts (a second protocol in the same person-conversations)',
+    sql: `
+      -- xmpp/xmpp-account.repository.sqlite.ts: one row per XMPP account a user linked; the password sealed for this
+      -- link only; archive_cursor: the server archive (XEP-0313) id caught up to. One link per JID per account.
+      CREATE TABLE xmpp_accounts (
+        id                TEXT PRIMARY KEY,
+        account_id        TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        jid               TEXT NOT NULL,
+        host              TEXT,
+        port              INTEGER,
+        label             TEXT NOT NULL,
+        credential_sealed TEXT NOT NULL,
+        archive_cursor    TEXT,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        UNIQUE (account_id, jid)
+      ) STRICT;
+      CREATE INDEX xmpp_accounts_by_account ON xmpp_accounts (account_id, created_at, id);
     `,
   },
 ];

@@ -13,6 +13,7 @@ import { CassandraTrustSharingRepository } from '../federation/trust-sharing.rep
 import { CassandraNoticeRepository } from '../notices/notice.repository.cassandra.ts';
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
+import { CassandraXmppAccountRepository } from '../xmpp/xmpp-account.repository.cassandra.ts';
 import { CassandraRemoteIdentityRepository } from '../identities/remote-identity.repository.cassandra.ts';
 import { CassandraAccountKeyRepository } from '../keys/account-key.repository.cassandra.ts';
 import { CassandraCorrespondentKeyRepository } from '../keys/public-key.repository.cassandra.ts';
@@ -39,6 +40,7 @@ export class CassandraStorage implements Storage {
   readonly conversations;
   readonly contacts;
   readonly remoteIdentities;
+  readonly xmppAccounts;
   readonly keys;
   readonly accountKeys;
   readonly correspondence;
@@ -66,6 +68,7 @@ export class CassandraStorage implements Storage {
     this.conversations = new CassandraConversationRepository(this.context);
     this.contacts = new CassandraContactRepository(this.context);
     this.remoteIdentities = new CassandraRemoteIdentityRepository(this.context);
+    this.xmppAccounts = new CassandraXmppAccountRepository(this.context);
     this.keys = new CassandraCorrespondentKeyRepository(this.context);
     this.accountKeys = new CassandraAccountKeyRepository(this.context);
     this.correspondence = new CassandraCorrespondenceRepository(this.context);

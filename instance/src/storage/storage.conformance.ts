@@ -16,6 +16,7 @@ import type { Message } from '../mail/message.entity.ts';
 import type { Session } from '../sessions/session.entity.ts';
 import type { Storage } from '../database/storage.port.ts';
 import { MAX_DELIVERY_FAILURES_PER_ACCOUNT } from '../notices/notice.repository.ts';
+import type { XmppAccount } from '../xmpp/xmpp-account.entity.ts';
 
 export interface StorageUnderTest {
   storage: Storage;
@@ -148,6 +149,22 @@ export function aRemoteIdentity(accountId: string, over: Partial<RemoteIdentity>
     createdAt: at('2026-01-01T10:00:00.000Z'),
     updatedAt: at('2026-01-01T10:00:00.000Z'),
     sync: { ...IDLE_SYNC },
+    ...over,
+  };
+}
+
+export function anXmppAccount(accountId: string, over: Partial<XmppAccount> = {}): XmppAccount {
+  return {
+    id: randomUUID(),
+    accountId,
+    jid: `u${randomUUID().slice(0, 8)}@chat.example`,
+    host: null,
+    port: null,
+    label: 'Chat',
+    credentialSealed: 'v1.aXY.c2VhbGVk',
+    archiveCursor: null,
+    createdAt: at('2026-01-01T10:00:00.000Z'),
+    updatedAt: at('2026-01-01T10:00:00.000Z'),
     ...over,
   };
 }
@@ -1578,6 +1595,65 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         } finally {
           if (other !== s) await other.close();
         }
+      });
+    });
+
+    describe('linked XMPP accounts', () => {
+      test('create once per JID, get, list oldest first, scoped to the account; cursor; delete', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        const l1 = anXmppAccount(a.id, {
+          createdAt: at('2026-01-02T10:00:00.000Z'),
+          updatedAt: at('2026-01-02T10:00:00.000Z'),
+        });
+        const l2 = anXmppAccount(a.id, {
+          host: 'xmpp.example.net',
+          port: 5223,
+          label: 'Ünïcode',
+          jid: 'üser@chat.example',
+        });
+        assert.equal(await s.xmppAccounts.create(l1), true);
+        assert.equal(await s.xmppAccounts.create(l2), true);
+        assert.equal(await s.xmppAccounts.create({ ...l1, id: randomUUID() }), false, 'the same JID twice is refused');
+        const l3 = anXmppAccount(b.id, { jid: l1.jid });
+        assert.equal(await s.xmppAccounts.create(l3), true, 'another account may link the same JID');
+        assert.deepEqual(await s.xmppAccounts.get(a.id, l1.id), l1);
+        assert.deepEqual(await s.xmppAccounts.get(a.id, l2.id), l2);
+        assert.equal(await s.xmppAccounts.get(b.id, l1.id), null, "B cannot read A's link");
+        assert.deepEqual(
+          (await s.xmppAccounts.listByAccount(a.id)).map((l) => l.id),
+          [l2.id, l1.id],
+        );
+        const all = (await s.xmppAccounts.listAll()).map((l) => l.id);
+        for (const id of [l1.id, l2.id, l3.id]) assert.ok(all.includes(id));
+
+        assert.equal(
+          await s.xmppAccounts.setArchiveCursor(a.id, l1.id, 'mam-42', at('2026-01-03T10:00:00.000Z')),
+          true,
+        );
+        assert.equal(
+          await s.xmppAccounts.setArchiveCursor(b.id, l1.id, 'mam-43', at('2026-01-03T10:00:00.000Z')),
+          false,
+        );
+        s = await sut.reopen();
+        const back = await s.xmppAccounts.get(a.id, l1.id);
+        assert.equal(back?.archiveCursor, 'mam-42');
+        assert.deepEqual(back?.updatedAt, at('2026-01-03T10:00:00.000Z'));
+
+        assert.equal(await s.xmppAccounts.delete(b.id, l1.id), false, "B cannot delete A's link");
+        assert.equal(await s.xmppAccounts.delete(a.id, l1.id), true);
+        assert.equal(await s.xmppAccounts.delete(a.id, l1.id), false, 'deleting twice is a no-op');
+        assert.equal(await s.xmppAccounts.get(a.id, l1.id), null);
+        assert.equal(
+          await s.xmppAccounts.setArchiveCursor(a.id, l1.id, 'mam-44', at('2026-01-04T10:00:00.000Z')),
+          false,
+        );
+        assert.deepEqual(
+          (await s.xmppAccounts.listByAccount(a.id)).map((l) => l.id),
+          [l2.id],
+        );
       });
     });
 

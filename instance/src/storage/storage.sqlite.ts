@@ -7,6 +7,7 @@ import { SqliteTrustSharingRepository } from '../federation/trust-sharing.reposi
 import { SqliteNoticeRepository } from '../notices/notice.repository.sqlite.ts';
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
+import { SqliteXmppAccountRepository } from '../xmpp/xmpp-account.repository.sqlite.ts';
 import { SqliteRemoteIdentityRepository } from '../identities/remote-identity.repository.sqlite.ts';
 import { SqliteAccountKeyRepository } from '../keys/account-key.repository.sqlite.ts';
 import { SqliteCorrespondentKeyRepository } from '../keys/public-key.repository.sqlite.ts';
@@ -28,6 +29,7 @@ export class SqliteStorage implements Storage {
   readonly conversations;
   readonly contacts;
   readonly remoteIdentities;
+  readonly xmppAccounts;
   readonly keys;
   readonly accountKeys;
   readonly correspondence;
@@ -45,6 +47,7 @@ export class SqliteStorage implements Storage {
     this.conversations = new SqliteConversationRepository(db);
     this.contacts = new SqliteContactRepository(db);
     this.remoteIdentities = new SqliteRemoteIdentityRepository(db);
+    this.xmppAccounts = new SqliteXmppAccountRepository(db);
     this.keys = new SqliteCorrespondentKeyRepository(db);
     this.accountKeys = new SqliteAccountKeyRepository(db);
     this.correspondence = new SqliteCorrespondenceRepository(db);

@@ -1,5 +1,6 @@
 import { SESSION_ENDED_CODES } from './problem-messages.ts';
 import type {
+  XmppAccount,
   Account,
   ComposeRequest,
   Contact,
@@ -430,5 +431,24 @@ export class ApiClient {
 
   revokeDevice(id: string): Promise<Device> {
     return this.request('DELETE', `/api/v1/devices/${encodeURIComponent(id)}`);
+  }
+
+  // Linked XMPP accounts and chat (xmpp/xmpp.routes.ts)
+
+  xmppAccounts(): Promise<{ items: XmppAccount[] }> {
+    return this.request('GET', '/api/v1/xmpp/accounts');
+  }
+
+  linkXmppAccount(input: { jid: string; password: string; host?: string; port?: number }): Promise<XmppAccount> {
+    return this.request('POST', '/api/v1/xmpp/accounts', input);
+  }
+
+  unlinkXmppAccount(id: string): Promise<XmppAccount> {
+    return this.request('DELETE', `/api/v1/xmpp/accounts/${encodeURIComponent(id)}`);
+  }
+
+  /** Sends a chat message to a contact's XMPP address; resolves the message as filed. */
+  sendChat(input: { contactId: string; text: string }): Promise<MessageSummary> {
+    return this.request('POST', '/api/v1/xmpp/messages', input);
   }
 }

@@ -190,7 +190,8 @@ export interface Problem {
 }
 
 /** `GET /api/v1/routes?to=` (instance/src/routing/route-preview.routes.ts). */
-export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email';
+/** `xmpp`: a chat reply (from a discussion), shown beside the mail routes; a composed mail never takes it. */
+export type RouteKind = 'federation' | 'openpgp-email' | 'local' | 'tls-email' | 'email' | 'xmpp';
 
 export interface RouteOptionDto {
   route: RouteKind;
@@ -412,4 +413,16 @@ export interface PeerInstance {
     revocation: { reason: string | null; at: string | null } | null;
     feedSerial: number | null;
   } | null;
+}
+
+/** A linked XMPP account (GET /api/v1/xmpp/accounts). */
+export interface XmppAccount {
+  id: string;
+  jid: string;
+  label: string;
+  host: string | null;
+  port: number | null;
+  /** The instance's session of this account is connected now. */
+  connected: boolean;
+  createdAt: string;
 }

@@ -10,6 +10,7 @@ import { DiscussionsScreen } from '../screens/DiscussionsScreen.tsx';
 import { ContactScreen } from '../screens/ContactScreen.tsx';
 import { ContactsScreen } from '../screens/ContactsScreen.tsx';
 import { DevicesScreen } from '../screens/DevicesScreen.tsx';
+import { ChatAccountsScreen } from '../screens/ChatAccountsScreen.tsx';
 import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { JournalScreen } from '../screens/JournalScreen.tsx';
@@ -154,6 +155,7 @@ export function App() {
             {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
             {route.name === 'privacy' && <PrivacyScreen />}
             {route.name === 'devices' && <DevicesScreen />}
+            {route.name === 'chat-accounts' && <ChatAccountsScreen />}
             {route.name === 'search' && <SearchScreen />}
             {route.name === 'notices' && <NoticesScreen />}
             {route.name === 'journal' && <JournalScreen />}
@@ -175,6 +177,7 @@ const NAV = [
   { path: '/contacts', key: 'nav.contacts', routes: ['contacts', 'contact'] },
   { path: '/privacy', key: 'nav.privacy', routes: ['privacy', 'journal'] },
   { path: '/devices', key: 'nav.devices', routes: ['devices'] },
+  { path: '/chat-accounts', key: 'nav.chatAccounts', routes: ['chat-accounts'] },
   { path: '/search', key: 'nav.search', routes: ['search'] },
   { path: '/notices', key: 'nav.notices', routes: ['notices'] },
 ] as const;

@@ -41,6 +41,14 @@ const outsider = preview('zoe@x.example', [
 const colleague = preview('carol@alpha.test', [route('openpgp-email', 40, 75), route('local', 30, 60)]);
 
 describe('route choice', () => {
+  test('the chat route (XMPP) is shown in the preview but never taken by a composed mail', () => {
+    const chatty = preview('carol@mail.example', [route('xmpp', 15, 15), route('email', 10, 8, 'unavailable')]);
+    expect(routeFor(chatty, 'auto')).toBe(null);
+    expect(routeFor(chatty, 'email')).toBe(null);
+    const both = preview('carol@mail.example', [route('tls-email', 20, 30, 'unknown'), route('xmpp', 15, 15)]);
+    expect(routeFor(both, 'auto')?.route).toBe('tls-email');
+  });
+
   test('auto takes the most private usable route (TLS of unknown support counts), like the instance', () => {
     expect(routeFor(member, 'auto')?.route).toBe('federation');
     expect(routeFor(outsider, 'auto')?.route).toBe('tls-email');

@@ -17,7 +17,8 @@ const byRank = (routes: RouteOptionDto[]) => [...routes].sort((a, b) => b.rank -
 
 /** The route one recipient's message would take under a mode (null: it cannot be sent that way). */
 export function routeFor(preview: RoutePreview, mode: RouteMode): RouteOptionDto | null {
-  const routes = byRank(preview.routes).filter(usable);
+  // The chat route is offered for a reply by chat from the discussion; a composed mail never goes that way.
+  const routes = byRank(preview.routes).filter((r) => usable(r) && r.route !== 'xmpp');
   if (mode === 'auto') return routes[0] ?? null;
   if (mode === 'email') return routes.find((r) => r.route !== 'federation') ?? null;
   return routes.find((r) => r.route === 'federation' || r.route === 'local') ?? null;

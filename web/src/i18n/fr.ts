@@ -74,6 +74,15 @@ export const fr: Catalogue = {
     attachments_too_large: 'Les fichiers joints dépassent ce que cette instance accepte dans un message : retirez-en.',
     header_invalid:
       'L’objet contient un caractère qui ne peut pas être envoyé (un saut de ligne ou un caractère de contrôle).',
+    xmpp_auth_failed: 'Le serveur XMPP a refusé la connexion. Vérifiez l’adresse et le mot de passe.',
+    xmpp_unreachable:
+      'Le serveur XMPP est injoignable. Vérifiez l’adresse, et l’hôte et le port si vous les avez indiqués.',
+    xmpp_tls_failed:
+      'Pas de connexion sûre avec le serveur XMPP (pas de TLS, ou un certificat non valable pour son domaine). Votre mot de passe n’a pas été envoyé.',
+    xmpp_host_forbidden: 'Cet hôte XMPP pointe vers une adresse privée, à laquelle cette instance ne se connecte pas.',
+    xmpp_account_exists: 'Ce compte XMPP est déjà relié.',
+    xmpp_not_linked: 'Reliez un compte XMPP dans les réglages pour envoyer des messages instantanés.',
+    xmpp_offline: 'Votre compte XMPP se reconnecte. Réessayez dans un instant.',
     route_unavailable:
       'Certains destinataires ne sont pas joignables par la voie choisie. Choisissez la voie la plus confidentielle pour chacun et réessayez.',
     encryption_unavailable: 'Le message ne peut pas être chiffré de bout en bout pour tous les destinataires.',
@@ -201,6 +210,7 @@ export const fr: Catalogue = {
       local: 'une remise à l’intérieur de cette instance',
       'tls-email': 'un courriel chiffré en transit (TLS)',
       email: 'un courriel en clair',
+      xmpp: 'la messagerie instantanée (XMPP) : répondez depuis la discussion',
     },
   },
   mail: {
@@ -220,12 +230,42 @@ export const fr: Catalogue = {
     high: 'Important',
     important: 'Très important',
   },
+  chatAccounts: {
+    title: 'Comptes de messagerie instantanée',
+    intro:
+      'Reliez un compte XMPP : ses conversations arrivent dans les mêmes discussions que le courriel des mêmes personnes, et vous pouvez répondre par messagerie instantanée. Votre instance vérifie d’abord la connexion et garde le mot de passe scellé.',
+    none: 'Aucun compte de messagerie instantanée relié pour l’instant.',
+    connected: 'connecté',
+    connecting: 'connexion en cours',
+    unlink: 'Délier',
+    unlinkNamed: 'Délier {{jid}}',
+    linked: '{{jid}} est relié : ses messages apparaîtront dans vos discussions.',
+    unlinked: '{{jid}} est délié. Les messages déjà reçus restent dans vos discussions.',
+    linkTitle: 'Relier un compte XMPP',
+    jid: 'Adresse XMPP',
+    password: 'Mot de passe',
+    host: 'Hôte du serveur (facultatif)',
+    port: 'Port (facultatif)',
+    hostHelp:
+      'Laissez vide pour se connecter au domaine de l’adresse sur le port 5222. Une connexion sécurisée (TLS) est exigée.',
+    link: 'Relier',
+  },
+  chat: {
+    mark: 'Messagerie instantanée (XMPP)',
+    subject: 'Message instantané',
+    replyTitle: 'Répondre par messagerie instantanée',
+    replyLabel: 'Votre message instantané à {{name}}',
+    send: 'Envoyer par messagerie instantanée',
+    sent: 'Message instantané envoyé.',
+    orEmail: 'Ou répondez par courriel avec le bouton Répondre d’un message.',
+  },
   nav: {
     label: 'Principale',
     discussions: 'Discussions',
     contacts: 'Contacts',
     privacy: 'Ma confidentialité',
     devices: 'Appareils',
+    chatAccounts: 'Comptes de messagerie instantanée',
     admin: 'Administration',
     keyAlerts_one: '{{count}} alerte de clé',
     keyAlerts_other: '{{count}} alertes de clé',

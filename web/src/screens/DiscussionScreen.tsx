@@ -1,4 +1,4 @@
-import { type RefObject, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { type FormEvent, type RefObject, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ApiClient } from '../api/client.ts';
 import type { Discussion, MessageDetail, MessageSummary, Participant, PeerInstance, SpamFacts } from '../api/types.ts';
@@ -122,7 +122,7 @@ export function DiscussionScreen({ id }: { id: string }) {
               <p className="muted">
                 {discussion.participants.map((p) => (p.name ? `${p.name} <${p.address}>` : p.address)).join(', ')}
               </p>
-              {latestDetail && <TrustBadge trust={trustOf(latestDetail.facts)} />}
+              {latestDetail && latestInbound?.protocol !== 'xmpp' && <TrustBadge trust={trustOf(latestDetail.facts)} />}
             </div>
             <PiBadge
               pi={discussion.pi}
@@ -148,9 +148,57 @@ export function DiscussionScreen({ id }: { id: string }) {
               </li>
             ))}
           </ol>
+          <ChatReply summaries={summaries} />
         </>
       )}
     </article>
+  );
+}
+
+/**
+ * The chat route of a reply: shown when the discussion holds chat (XMPP) from a contact, it sends to that contact's
+ * XMPP address through the account's linked XMPP account; the message joins the discussion by the live update. The
+ * email route stays each message's Reply button.
+ */
+function ChatReply({ summaries }: { summaries: MessageSummary[] }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState('');
+  const lastChat = summaries.find((m) => m.protocol === 'xmpp' && m.direction === 'inbound' && m.from.contactId);
+  if (!lastChat) return null;
+  const contactId = lastChat.from.contactId!;
+  const name = lastChat.from.name ?? lastChat.from.address;
+  const send = (e: FormEvent) => {
+    e.preventDefault();
+    if (text.trim() === '') return;
+    setBusy(true);
+    setError(null);
+    setNotice('');
+    api
+      .sendChat({ contactId, text })
+      .then(() => {
+        setText('');
+        setNotice(t('chat.sent'));
+      }, setError)
+      .finally(() => setBusy(false));
+  };
+  return (
+    <form className="chat-reply card" onSubmit={send} aria-labelledby="chat-reply-h">
+      <h2 id="chat-reply-h">{t('chat.replyTitle')}</h2>
+      {error !== null && <ProblemMessage error={error} />}
+      <label htmlFor="chat-reply-text">{t('chat.replyLabel', { name })}</label>
+      <textarea id="chat-reply-text" rows={3} value={text} onChange={(e) => setText(e.target.value)} />
+      <div className="message-actions">
+        <button type="submit" className="button-primary" disabled={busy || text.trim() === ''}>
+          {t('chat.send')}
+        </button>
+      </div>
+      <p className="muted small">{t('chat.orEmail')}</p>
+      <div role="status">{notice && <p className="notice">{notice}</p>}</div>
+    </form>
   );
 }
 
@@ -249,12 +297,16 @@ function MessageView({
 
   const date = new Date(m.sentAt ?? m.receivedAt);
   const fmt = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' });
-  const subject = m.subject || t('discussion.noSubject');
+  const chat = m.protocol === 'xmpp';
+  const subject = m.subject || t(chat ? 'chat.subject' : 'discussion.noSubject');
   return (
     <section ref={ref} className={`message card message-${m.direction}`} aria-label={`${subject} — ${who(m.from)}`}>
       <header className="message-head">
         <div className="message-who">
-          <h3>{subject}</h3>
+          <h3>
+            {subject}
+            {chat && <span className="protocol-mark"> {t('chat.mark')}</span>}
+          </h3>
           <dl className="message-meta">
             <div>
               <dt>{t('discussion.from')}</dt>
@@ -271,7 +323,7 @@ function MessageView({
               </dd>
             </div>
           </dl>
-          {m.direction === 'inbound' && detail && <TrustBadge trust={trustOf(detail.facts)} />}
+          {m.direction === 'inbound' && detail && !chat && <TrustBadge trust={trustOf(detail.facts)} />}
           {m.direction === 'inbound' && detail && <HowItCame message={detail} peer={peer} />}
         </div>
         <PiBadge
@@ -302,7 +354,7 @@ function MessageView({
         <AttachmentList items={detail.attachments} load={(index) => api.attachment(m.id, index)} />
       )}
       {m.direction === 'inbound' && detail?.facts.spam && <SpamVerdict spam={detail.facts.spam} />}
-      {m.direction === 'inbound' && (
+      {m.direction === 'inbound' && !chat && (
         <div className="message-actions">
           <button type="button" className="button-secondary" onClick={() => navigate(`/reply/${m.id}`)}>
             {t('discussion.reply')}
