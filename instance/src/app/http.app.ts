@@ -5,6 +5,7 @@ import { journalRoutes } from '../admin-journal/journal.routes.ts';
 import { operationsRoutes } from '../operations/operations.routes.ts';
 import { operationsDeps } from './operations.wiring.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
+import { appPasswordRoutes } from '../app-passwords/app-password.routes.ts';
 import { contactRoutes } from '../contacts/contact.routes.ts';
 import { contactKeyRoutes } from '../keys/contact-key.routes.ts';
 import { accountKeyRoutes } from '../keys/account-key.routes.ts';
@@ -76,6 +77,7 @@ export async function buildHttpServer(
     loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute,
   });
   await app.register(meRoutes, { accounts: services.accounts, auth: services.auth, hasher: services.hasher });
+  await app.register(appPasswordRoutes, { appPasswords: services.appPasswords });
   await app.register(deviceRoutes, { devices: services.devices, privacy: services.privacy });
   await app.register(conversationRoutes, { conversations: services.conversations });
   await app.register(messageRoutes, { messages: services.messages, privacy: services.privacy });

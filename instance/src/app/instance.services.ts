@@ -36,6 +36,8 @@ import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.t
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
+import { AppPasswordService } from '../app-passwords/app-password.service.ts';
+import { MailClientAuth } from '../app-passwords/mail-client.auth.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { EventBus } from '../shared/event-bus.ts';
 import type { DeliveryEvents } from '../delivery/delivery.events.ts';
@@ -80,6 +82,10 @@ export interface InstanceServices {
   identity: () => Promise<InstanceIdentity>;
   accounts: AccountService;
   auth: AuthService;
+  /** Passwords for mail apps (GET/POST/DELETE /api/v1/me/app-passwords). */
+  appPasswords: AppPasswordService;
+  /** Sign-in of mail apps (SMTP submission): account password or app password, brute force bounded. */
+  mailClientAuth: MailClientAuth;
   devices: DeviceService;
   /** Remote mailboxes (IMAP) of accounts. */
   identities: RemoteIdentityService;
@@ -278,6 +284,12 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     domain: config.domain,
   });
   const devices = new DeviceService(storage, clock);
+  const appPasswords = new AppPasswordService(storage, hasher, clock);
+  const mailClientAuth = new MailClientAuth(storage, hasher, appPasswords, {
+    domain: config.domain,
+    failuresPerIp: config.submission.authFailuresPerIp,
+    failuresPerAccount: config.submission.authFailuresPerAccount,
+  });
 
   // The peer directory (federation.registryUrl): the registry's verified feed and this instance's own standing in it
   // (null: federation off). Read from disk here, synced by startInstance. Everything federated reads it at each use
@@ -509,6 +521,8 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     identity,
     accounts,
     auth,
+    appPasswords,
+    mailClientAuth,
     devices,
     identities,
     imports,

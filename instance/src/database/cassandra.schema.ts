@@ -57,6 +57,7 @@ export const TABLES = {
   correspondentKeyConflicts: 'correspondent_key_conflicts',
   federationReplay: 'federation_replay',
   trustSharing: 'trust_sharing',
+  appPasswords: 'app_passwords',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -480,6 +481,22 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          account_id text PRIMARY KEY,
          share      boolean,
          updated_at timestamp
+       )`,
+    ],
+  },
+  {
+    version: 13,
+    name: 'app passwords: one per mail app of an account, hashed',
+    statements: (ks) => [
+      // Passwords the instance makes for mail apps, stored as argon2id hashes; read per account, a few dozen at most.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.appPasswords} (
+         account_id   text,
+         id           text,
+         label        text,
+         hash         text,
+         created_at   timestamp,
+         last_used_at timestamp,
+         PRIMARY KEY ((account_id), id)
        )`,
     ],
   },

@@ -292,4 +292,21 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 13,
+    name: 'app passwords: one per mail app of an account, hashed',
+    sql: `
+      -- Passwords the instance makes for mail apps (SMTP submission, IMAP), shown once, stored as argon2id hashes;
+      -- read per account (at most a few dozen), oldest first.
+      CREATE TABLE app_passwords (
+        id           TEXT NOT NULL,
+        account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        label        TEXT NOT NULL,
+        hash         TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        PRIMARY KEY (account_id, id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

@@ -1,3 +1,4 @@
+import { CassandraAppPasswordRepository } from '../app-passwords/app-password.repository.cassandra.ts';
 import type { Client } from 'cassandra-driver';
 import {
   CassandraContext,
@@ -42,6 +43,7 @@ export class CassandraStorage implements Storage {
   readonly correspondence;
   readonly replay;
   readonly trustSharing;
+  readonly appPasswords;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -67,6 +69,7 @@ export class CassandraStorage implements Storage {
     this.correspondence = new CassandraCorrespondenceRepository(this.context);
     this.replay = new CassandraReplayRepository(this.context);
     this.trustSharing = new CassandraTrustSharingRepository(this.context);
+    this.appPasswords = new CassandraAppPasswordRepository(this.context);
   }
 
   /**

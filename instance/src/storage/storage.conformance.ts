@@ -1443,6 +1443,40 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       });
     });
 
+    describe('app passwords', () => {
+      test('create, list oldest first, touch, delete; per account; after a reopen', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        assert.deepEqual(await s.appPasswords.list(a.id), []);
+        const first = {
+          id: randomUUID(),
+          accountId: a.id,
+          label: 'Thunderbird',
+          hash: '$argon2id$v=19$m=19456,t=2,p=1$first',
+          createdAt: at('2026-01-02T10:00:00.000Z'),
+          lastUsedAt: null,
+        };
+        const second = { ...first, id: randomUUID(), label: 'Phone', createdAt: at('2026-01-03T10:00:00.000Z') };
+        await s.appPasswords.create(second);
+        await s.appPasswords.create(first);
+        await s.appPasswords.create({ ...first, id: randomUUID(), accountId: b.id });
+        assert.deepEqual(await s.appPasswords.list(a.id), [first, second]);
+        await s.appPasswords.touch(a.id, first.id, at('2026-01-04T10:00:00.000Z'));
+        s = await sut.reopen();
+        assert.deepEqual(await s.appPasswords.list(a.id), [
+          { ...first, lastUsedAt: at('2026-01-04T10:00:00.000Z') },
+          second,
+        ]);
+        assert.equal(await s.appPasswords.delete(a.id, first.id), true);
+        assert.equal(await s.appPasswords.delete(a.id, first.id), false, 'already gone');
+        assert.equal(await s.appPasswords.delete(b.id, second.id), false, "not b's");
+        assert.deepEqual(await s.appPasswords.list(a.id), [second]);
+        assert.equal((await s.appPasswords.list(b.id)).length, 1, 'the other account keeps its own');
+      });
+    });
+
     test('data survives a close and reopen', async () => {
       const a = anAccount();
       await s.accounts.create(a);

@@ -1,3 +1,4 @@
+import { SqliteAppPasswordRepository } from '../app-passwords/app-password.repository.sqlite.ts';
 import { join } from 'node:path';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
 import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.ts';
@@ -31,6 +32,7 @@ export class SqliteStorage implements Storage {
   readonly correspondence;
   readonly replay;
   readonly trustSharing;
+  readonly appPasswords;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -46,6 +48,7 @@ export class SqliteStorage implements Storage {
     this.correspondence = new SqliteCorrespondenceRepository(db);
     this.replay = new SqliteReplayRepository(db);
     this.trustSharing = new SqliteTrustSharingRepository(db);
+    this.appPasswords = new SqliteAppPasswordRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */
