@@ -61,7 +61,10 @@ export const appPasswordRoutes: FastifyPluginAsync<{ appPasswords: AppPasswordSe
       },
     },
     async (request, reply) => {
-      const made = await appPasswords.create(principalOf(request).account.id, (request.body as { label: string }).label);
+      const made = await appPasswords.create(
+        principalOf(request).account.id,
+        (request.body as { label: string }).label,
+      );
       return reply.code(201).send({ ...toDto(made), password: made.password });
     },
   );

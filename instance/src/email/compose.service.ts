@@ -8,6 +8,7 @@ import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { LOCAL_FACTS } from '../mail/message.facts.ts';
+import { authorsOf, parseHeaders } from '../mail/message.parser.ts';
 import {
   autocryptHeader,
   autocryptKeydata,
@@ -267,7 +268,99 @@ export class ComposeService {
             now,
           );
     const raw = await signWithDkim(mime, await deps.dkimKey(), now);
-    const encrypted = preEncrypted !== undefined || plan.encryptTo !== null;
+    return this.dispatch(sender, {
+      from,
+      raw,
+      recipients,
+      messageId,
+      subject,
+      now,
+      overFederation,
+      emailFallback: input.emailFallback,
+      encrypted: preEncrypted !== undefined || plan.encryptTo !== null,
+      signed: plan.signer !== null,
+    });
+  }
+
+  /** Whether the account may send as `address` (its own address on this instance). */
+  async sendsAs(sender: Account, address: string): Promise<boolean> {
+    return address.toLowerCase() === `${sender.username}@${this.deps.domain}`.toLowerCase();
+  }
+
+  /**
+   * A message a mail app submitted (SMTP submission, RFC 6409), as the app wrote it: the same path as `send` from the
+   * DKIM signature on (Sent copy, local delivery, federation or SMTP routing, bounces). The From (and Sender) must be
+   * addresses of the account (`sender_not_owned` otherwise); recipients are the envelope's (RCPT TO), those not in
+   * To or Cc being blind copies; the Bcc field is never transmitted. A Message-ID and a Date are added when missing.
+   * The app's own OpenPGP (if any) is left as it is: nothing is encrypted or signed here.
+   */
+  async submit(sender: Account, input: { raw: Buffer; recipients: string[]; mailFrom?: string }): Promise<SendResult> {
+    const { deps } = this;
+    const own = `${sender.username}@${deps.domain}`.toLowerCase();
+    const authors = authorsOf(input.raw);
+    if (authors.from.length === 0)
+      throw new AppError('sender_not_owned', `The message has no From field; it must be ${own}.`);
+    for (const a of [...authors.from, ...authors.sender]) {
+      if (a?.toLowerCase() !== own)
+        throw new AppError(
+          'sender_not_owned',
+          `${a === null ? 'An unreadable address' : printable(a)} in From/Sender is not an address of your account (${own}).`,
+        );
+    }
+    const headers = parseHeaders(input.raw);
+    const inHeader = (list: { address: string | null }[]) =>
+      new Set(list.map((a) => a.address?.toLowerCase()).filter((a): a is string => !!a));
+    const to = inHeader(headers.to);
+    const cc = inHeader(headers.cc);
+    const given: ComposeInput = { to: [], cc: [], bcc: [] };
+    for (const address of input.recipients) {
+      const key = address.toLowerCase();
+      (to.has(key) ? given.to : cc.has(key) ? given.cc : given.bcc)!.push({ address });
+    }
+    const recipients = await this.resolveRecipients(sender, given);
+
+    const now = deps.clock();
+    let mime = input.raw;
+    let messageId = headers.messageId;
+    if (messageId === null) {
+      messageId = `<${randomUUID()}@${deps.domain}>`;
+      mime = withHeader(mime, `Message-ID: ${messageId}`);
+    }
+    if (headerValue(mime, 'date') === null)
+      mime = withHeader(mime, `Date: ${now.toUTCString().replace('GMT', '+0000')}`);
+    const raw = await signWithDkim(mime, await deps.dkimKey(), now);
+    return this.dispatch(sender, {
+      from: own,
+      raw,
+      recipients,
+      messageId,
+      subject: headers.subject,
+      now,
+      overFederation: (domain) => this.federation?.routes(domain) ?? false,
+      emailFallback: undefined,
+      encrypted: false,
+      signed: false,
+    });
+  }
+
+  /** Stores the Sent copy, delivers to local recipients, queues one job per remote domain, bounces local failures. */
+  private async dispatch(
+    sender: Account,
+    m: {
+      from: string;
+      raw: Buffer;
+      recipients: ResolvedRecipient[];
+      messageId: string;
+      subject: string;
+      now: Date;
+      overFederation: (domain: string) => boolean;
+      emailFallback: boolean | undefined;
+      encrypted: boolean;
+      signed: boolean;
+    },
+  ): Promise<SendResult> {
+    const { deps } = this;
+    const { from, raw, recipients, messageId, subject, now, overFederation, encrypted } = m;
 
     // The Sent copy first: it is what the delivery jobs read, and the quota is checked there.
     const sent = await deps.ingest.ingest({
@@ -355,7 +448,7 @@ export class ComposeService {
       if (federated.has(domain)) {
         await this.federation!.enqueue({
           ...job,
-          emailFallback: input.emailFallback ?? this.federation!.emailFallback,
+          emailFallback: m.emailFallback ?? this.federation!.emailFallback,
         });
         continue;
       }
@@ -373,7 +466,7 @@ export class ComposeService {
         remoteDomains: remote.size,
         bytes: raw.length,
         encrypted,
-        signed: plan.signer !== null,
+        signed: m.signed,
       },
       'message sent',
     );
@@ -411,7 +504,7 @@ export class ComposeService {
       messageId,
       recipients: statuses,
       encrypted,
-      signed: plan.signer !== null,
+      signed: m.signed,
     };
   }
 

@@ -5,7 +5,13 @@ import { AuthThrottle } from './auth-throttle.ts';
 describe('AuthThrottle', () => {
   test('locks an address after its limit, for twice as long at each further failure, up to the cap', () => {
     let now = 0;
-    const t = new AuthThrottle({ failuresPerIp: 3, failuresPerAccount: 100, baseLockMs: 1000, maxLockMs: 4000, now: () => now });
+    const t = new AuthThrottle({
+      failuresPerIp: 3,
+      failuresPerAccount: 100,
+      baseLockMs: 1000,
+      maxLockMs: 4000,
+      now: () => now,
+    });
     for (let i = 0; i < 2; i++) t.failed('192.0.2.1', `user${i}`);
     assert.equal(t.lockedFor('192.0.2.1', 'someone'), 0);
     t.failed('192.0.2.1', 'user2');

@@ -61,7 +61,8 @@ export class AuthThrottle {
     const now = this.now();
     for (const [key, limit] of this.keys(ip, account)) {
       let e = this.entries.get(key);
-      if (!e || (now - e.firstAt > this.windowMs && e.lockedUntil <= now)) e = { failures: 0, firstAt: now, lockedUntil: 0 };
+      if (!e || (now - e.firstAt > this.windowMs && e.lockedUntil <= now))
+        e = { failures: 0, firstAt: now, lockedUntil: 0 };
       e.failures += 1;
       if (e.failures >= limit) {
         const lock = Math.min(this.maxLockMs, this.baseLockMs * 2 ** Math.min(20, e.failures - limit));

@@ -34,6 +34,10 @@ export const ERROR_CODES = {
   totp_invalid: { status: 401, title: 'The two-factor code is wrong or expired.' },
   totp_not_pending: { status: 409, title: 'There is no two-factor enrolment waiting for confirmation.' },
   totp_already_enabled: { status: 409, title: 'Two-factor authentication is already enabled on this account.' },
+  sender_not_owned: {
+    status: 403,
+    title: 'The sender address (From, Sender or MAIL FROM) is not one of your addresses.',
+  },
   app_password_limit: {
     status: 409,
     title: 'This account has as many app passwords as allowed (20); revoke one you no longer use first.',
