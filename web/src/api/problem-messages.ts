@@ -8,6 +8,7 @@ const BY_CODE: Readonly<Record<string, string>> = {
   invalid_credentials: 'problem.invalid_credentials',
   totp_required: 'problem.totp_required',
   totp_invalid: 'problem.totp_invalid',
+  app_password_limit: 'problem.app_password_limit',
   account_disabled: 'problem.account_disabled',
   rate_limited: 'problem.rate_limited',
   unauthenticated: 'problem.session_ended',
