@@ -14,6 +14,7 @@ import { conversationRoutes } from '../conversations/conversation.routes.ts';
 import { deviceRoutes } from '../devices/device.routes.ts';
 import { composeRoutes } from '../email/compose.routes.ts';
 import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
+import { sendAsRoutes } from '../identities/send-as.routes.ts';
 import { imapImportRoutes } from '../imports/imap-import.routes.ts';
 import { messageRoutes } from '../messages/message.routes.ts';
 import { messageHtmlRoutes } from '../messages/message-html.routes.ts';
@@ -90,6 +91,7 @@ export async function buildHttpServer(
   await app.register(accountKeyRoutes, { keys: services.accountKeys });
   await app.register(keyAlertRoutes, { alerts: services.keyAlerts });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
+  await app.register(sendAsRoutes, { sendAs: services.sendAs });
   await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(adminRoutes, { accounts: services.accounts });
   await app.register(journalRoutes, { journal: services.journal });

@@ -15,6 +15,8 @@ import { createOutboundMail, type OutboundMail } from '../email/smtp-outbound.se
 import { RemoteIdentityService } from '../identities/remote-identity.service.ts';
 import { ImapImportService } from '../imports/imap-import.service.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
+import { NodemailerSmtpRelay } from '../imports/smtp-relay.nodemailer.ts';
+import { SendAsService } from '../identities/send-as.service.ts';
 import { CorrespondentKeyService } from '../keys/public-key.service.ts';
 import { KeyAlertService } from '../keys/key-alert.service.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
@@ -89,6 +91,8 @@ export interface InstanceServices {
   devices: DeviceService;
   /** Remote mailboxes (IMAP) of accounts. */
   identities: RemoteIdentityService;
+  /** Sending as an imported address through its provider (PUT/GET/DELETE /api/v1/identities/:id/send-as). */
+  sendAs: SendAsService;
   /** IMAP imports: start, progress, scheduled re-sync (its worker runs in startInstance). */
   imports: ImapImportService;
   /** Sending mail: compose (POST /api/v1/messages) and the 'smtp-out' delivery worker (started in startInstance). */
@@ -374,6 +378,18 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     { storage, queue, sync: imapSync, clock, logger },
     { resyncMinutes: config.imports.resyncMinutes },
   );
+  // Sending as an imported address: relayed through its provider, checked and pinned like an IMAP import's host.
+  const sendAs = new SendAsService({
+    storage,
+    box,
+    clock,
+    domain: config.domain,
+    relay: new NodemailerSmtpRelay({
+      domain: config.domain,
+      allowPrivateHosts: config.imports.allowPrivateHosts,
+      ...(config.imports.caFile ? { extraCa: [readImportCa(config.imports.caFile)] } : {}),
+    }),
+  });
   const identities = new RemoteIdentityService({
     storage,
     box,
@@ -398,6 +414,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       accountKeys: ownKeys,
       recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
     },
+    sendAs,
     federation: composeFederation({
       peers,
       config,
@@ -525,6 +542,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     mailClientAuth,
     devices,
     identities,
+    sendAs,
     imports,
     outbound,
     blobs: blobStore,

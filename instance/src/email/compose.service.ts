@@ -157,6 +157,19 @@ interface OpenPgpPlan {
   autocrypt: string | null;
 }
 
+/** Sending as an imported address (identities/send-as.service.ts): mail relayed through the address's provider. */
+export interface ComposeSendAs {
+  /** Whether the account may send as `address` through one of its imported identities. */
+  has(accountId: string, address: string): Promise<boolean>;
+  /** Submits the message to the provider with the identity's credentials; resolves once it accepted it. */
+  relay(
+    accountId: string,
+    address: string,
+    envelope: { from: string; to: string[] },
+    raw: Buffer,
+  ): Promise<{ host: string }>;
+}
+
 export interface ComposeDeps {
   domain: string;
   clock: Clock;
@@ -174,6 +187,8 @@ export interface ComposeDeps {
   openpgp?: ComposeOpenPgp;
   /** Routing of recipients at labelled peer instances over the federation instead of SMTP. */
   federation?: ComposeFederation;
+  /** Imported addresses the account may send as, relayed through their provider. */
+  sendAs?: ComposeSendAs;
 }
 
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -284,7 +299,8 @@ export class ComposeService {
 
   /** Whether the account may send as `address` (its own address on this instance). */
   async sendsAs(sender: Account, address: string): Promise<boolean> {
-    return address.toLowerCase() === `${sender.username}@${this.deps.domain}`.toLowerCase();
+    if (address.toLowerCase() === `${sender.username}@${this.deps.domain}`.toLowerCase()) return true;
+    return (await this.deps.sendAs?.has(sender.id, address)) ?? false;
   }
 
   /**
@@ -300,6 +316,14 @@ export class ComposeService {
     const authors = authorsOf(input.raw);
     if (authors.from.length === 0)
       throw new AppError('sender_not_owned', `The message has no From field; it must be ${own}.`);
+    const imported = authors.from.length === 1 ? authors.from[0]?.toLowerCase() : undefined;
+    if (
+      imported &&
+      imported !== own &&
+      authors.sender.every((a) => a?.toLowerCase() === imported) &&
+      (await deps.sendAs?.has(sender.id, imported))
+    )
+      return this.relayImported(sender, imported, input);
     for (const a of [...authors.from, ...authors.sender]) {
       if (a?.toLowerCase() !== own)
         throw new AppError(
@@ -341,6 +365,72 @@ export class ComposeService {
       encrypted: false,
       signed: false,
     });
+  }
+
+  /**
+   * A message from an imported address: relayed through that address's provider (with the identity's submission
+   * credentials), then its Sent copy stored. Nothing is signed in this instance's name: the provider's domain is not
+   * ours. A refusal of the provider leaves no Sent copy and reaches the mail app as the provider said it.
+   */
+  private async relayImported(
+    sender: Account,
+    address: string,
+    input: { raw: Buffer; recipients: string[] },
+  ): Promise<SendResult> {
+    const { deps } = this;
+    if (input.recipients.length === 0) throw new AppError('no_recipients');
+    if (input.recipients.length > deps.limits.maxRecipients)
+      throw new AppError(
+        'too_many_recipients',
+        `${input.recipients.length} recipients; at most ${deps.limits.maxRecipients} per message.`,
+      );
+    const recipients = input.recipients.map((r, i) => {
+      const parsed = parseAddress(r);
+      if (!parsed.ok) throw new AppError('recipient_invalid', `recipient ${i}: "${printable(r)}" ${parsed.reason}.`);
+      return parsed.value.address;
+    });
+    const now = deps.clock();
+    const headers = parseHeaders(input.raw);
+    let raw = input.raw;
+    let messageId = headers.messageId;
+    if (messageId === null) {
+      messageId = `<${randomUUID()}@${address.slice(address.lastIndexOf('@') + 1)}>`;
+      raw = withHeader(raw, `Message-ID: ${messageId}`);
+    }
+    if (headerValue(raw, 'date') === null) raw = withHeader(raw, `Date: ${now.toUTCString().replace('GMT', '+0000')}`);
+    const { host } = await deps.sendAs!.relay(
+      sender.id,
+      address,
+      { from: address, to: recipients },
+      withoutHeaders(raw, ['bcc']),
+    );
+    const sent = await deps.ingest.ingest({
+      accountId: sender.id,
+      raw,
+      direction: 'outbound',
+      receivedAt: now,
+      facts: LOCAL_FACTS,
+      tags: ['sent'],
+      read: true,
+    });
+    deps.logger?.info({ messageId: sent.message.id, relayed: true, recipients: recipients.length }, 'message relayed');
+    const to = new Set(headers.to.map((a) => a.address?.toLowerCase()));
+    const cc = new Set(headers.cc.map((a) => a.address?.toLowerCase()));
+    return {
+      id: sent.message.id,
+      conversationId: sent.message.conversationId,
+      messageId,
+      recipients: recipients.map((r) => ({
+        address: r,
+        kind: to.has(r.toLowerCase()) ? 'to' : cc.has(r.toLowerCase()) ? 'cc' : 'bcc',
+        route: 'smtp',
+        status: 'delivered',
+        detail: `relayed through ${host}`,
+        encrypted: false,
+      })),
+      encrypted: false,
+      signed: false,
+    };
   }
 
   /** Stores the Sent copy, delivers to local recipients, queues one job per remote domain, bounces local failures. */

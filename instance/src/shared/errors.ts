@@ -80,6 +80,20 @@ export const ERROR_CODES = {
   vcard_invalid: { status: 400, title: 'The vCard file cannot be read (the detail names the line and the problem).' },
 
   // remote identities and IMAP import
+  send_as_auth_failed: {
+    status: 422,
+    title:
+      "The provider's SMTP submission server refused the sign-in: check the username and password (some providers want an app password).",
+  },
+  send_as_failed: {
+    status: 502,
+    title:
+      "The provider's SMTP submission server could not be reached, its TLS certificate is not trusted, or it refused the message (the detail says which).",
+  },
+  send_as_invalid: {
+    status: 400,
+    title: 'This address cannot be sent as through a provider (the detail says why).',
+  },
   imap_auth_failed: {
     status: 422,
     title:

@@ -1,3 +1,4 @@
+import { CassandraSendAsRepository } from '../identities/send-as.repository.cassandra.ts';
 import { CassandraAppPasswordRepository } from '../app-passwords/app-password.repository.cassandra.ts';
 import type { Client } from 'cassandra-driver';
 import {
@@ -44,6 +45,7 @@ export class CassandraStorage implements Storage {
   readonly replay;
   readonly trustSharing;
   readonly appPasswords;
+  readonly sendAs;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -70,6 +72,7 @@ export class CassandraStorage implements Storage {
     this.replay = new CassandraReplayRepository(this.context);
     this.trustSharing = new CassandraTrustSharingRepository(this.context);
     this.appPasswords = new CassandraAppPasswordRepository(this.context);
+    this.sendAs = new CassandraSendAsRepository(this.context);
   }
 
   /**

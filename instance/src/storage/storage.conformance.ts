@@ -1477,6 +1477,54 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       });
     });
 
+    describe('send-as relays', () => {
+      test('put (create, then replace), get, list, delete; per account; after a reopen', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const first = aRemoteIdentity(a.id);
+        const second = aRemoteIdentity(a.id);
+        await s.remoteIdentities.create(first);
+        await s.remoteIdentities.create(second);
+        const relay = {
+          accountId: a.id,
+          identityId: first.id,
+          address: 'me@provider.example',
+          host: 'smtp.provider.example',
+          port: 465,
+          tls: 'implicit' as const,
+          username: 'me@provider.example',
+          credentialSealed: 'sealed-1',
+          createdAt: at('2026-01-02T10:00:00.000Z'),
+          updatedAt: at('2026-01-02T10:00:00.000Z'),
+        };
+        assert.equal(await s.sendAs.get(a.id, first.id), null);
+        await s.sendAs.put(relay);
+        const other = {
+          ...relay,
+          identityId: second.id,
+          address: 'other@provider.example',
+          createdAt: at('2026-01-03T10:00:00.000Z'),
+          updatedAt: at('2026-01-03T10:00:00.000Z'),
+        };
+        await s.sendAs.put(other);
+        const replaced = {
+          ...relay,
+          port: 587,
+          tls: 'starttls' as const,
+          credentialSealed: 'sealed-2',
+          updatedAt: at('2026-01-04T10:00:00.000Z'),
+        };
+        await s.sendAs.put(replaced);
+        s = await sut.reopen();
+        assert.deepEqual(await s.sendAs.get(a.id, first.id), replaced);
+        assert.deepEqual(await s.sendAs.listByAccount(a.id), [replaced, other]);
+        assert.equal(await s.sendAs.get(anAccount().id, first.id), null, "another account's key finds nothing");
+        assert.equal(await s.sendAs.delete(a.id, first.id), true);
+        assert.equal(await s.sendAs.delete(a.id, first.id), false);
+        assert.deepEqual(await s.sendAs.listByAccount(a.id), [other]);
+      });
+    });
+
     test('data survives a close and reopen', async () => {
       const a = anAccount();
       await s.accounts.create(a);

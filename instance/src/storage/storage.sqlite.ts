@@ -1,3 +1,4 @@
+import { SqliteSendAsRepository } from '../identities/send-as.repository.sqlite.ts';
 import { SqliteAppPasswordRepository } from '../app-passwords/app-password.repository.sqlite.ts';
 import { join } from 'node:path';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
@@ -33,6 +34,7 @@ export class SqliteStorage implements Storage {
   readonly replay;
   readonly trustSharing;
   readonly appPasswords;
+  readonly sendAs;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -49,6 +51,7 @@ export class SqliteStorage implements Storage {
     this.replay = new SqliteReplayRepository(db);
     this.trustSharing = new SqliteTrustSharingRepository(db);
     this.appPasswords = new SqliteAppPasswordRepository(db);
+    this.sendAs = new SqliteSendAsRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */
