@@ -192,6 +192,39 @@ describe('send as an imported address, relayed through its provider', { skip: do
     assert.match(m!.raw, /relayed by my provider/);
     const sent = (await mailbox(inst, alice.token)).find((x) => x.subject === 'as my imported address');
     assert.equal(sent?.direction, 'outbound', "alice's Sent copy");
+
+    // The same from the API (the web app's compose): `from` the imported address.
+    const api = ok(
+      await inst.api('POST', '/api/v1/messages', {
+        token: alice.token,
+        body: {
+          from: 'Me@Provider.test',
+          to: [{ address: 'friend@elsewhere.test' }],
+          subject: 'from the API as my imported address',
+          text: 'composed by the instance',
+        },
+      }),
+      202,
+    );
+    assert.deepEqual(
+      api.recipients.map((r: any) => [r.address, r.route, r.status, r.detail]),
+      [['friend@elsewhere.test', 'smtp', 'delivered', 'relayed through localhost']],
+    );
+    assert.equal(relayed.length, 2);
+    assert.match(relayed[1]!.raw, /^From: .*<?me@provider\.test>?/m);
+    assert.match(relayed[1]!.raw, /^Message-ID: <[0-9a-f-]{36}@provider\.test>/m);
+    assert.equal(relayed[1]!.from, 'me@provider.test');
+    const refused = await inst.api('POST', '/api/v1/messages', {
+      token: alice.token,
+      body: { from: 'me@provider.test', to: [{ address: 'x@elsewhere.test' }], encryption: 'require', text: 'x' },
+    });
+    assert.equal(refused.body.code, 'send_as_invalid', refused.text);
+    const notOwned = await inst.api('POST', '/api/v1/messages', {
+      token: carol.token,
+      body: { from: 'me@provider.test', to: [{ address: 'x@elsewhere.test' }], text: 'x' },
+    });
+    assert.equal(notOwned.status, 403);
+    assert.equal(notOwned.body.code, 'sender_not_owned');
   });
 
   test('another account cannot send as it; a provider refusal reaches the app; removed, alice cannot either', async () => {
@@ -216,6 +249,6 @@ describe('send as an imported address, relayed through its provider', { skip: do
       submit(alice, 'alice', { from: 'me@provider.test', to: 'friend@elsewhere.test', subject: 'x', text: 'x' }),
       (e: any) => e.responseCode === 553,
     );
-    assert.equal(relayed.length, 1, 'nothing more reached the provider');
+    assert.equal(relayed.length, 2, 'nothing more reached the provider');
   });
 });

@@ -59,6 +59,12 @@ export interface AttachmentInput {
 }
 
 export interface ComposeInput {
+  /**
+   * The sender address: yours (default), or an imported address you may send as (its provider's submission server
+   * set on the identity): then the message is relayed through that provider, without server-side OpenPGP nor the
+   * federation.
+   */
+  from?: string;
   to?: RecipientInput[];
   cc?: RecipientInput[];
   bcc?: RecipientInput[];
@@ -230,6 +236,11 @@ export class ComposeService {
           `An encrypted body is sent as it is: drop ${extra.map((k) => `\`${k}\``).join(', ')}.`,
         );
     }
+    if (
+      input.from !== undefined &&
+      input.from.trim().toLowerCase() !== `${sender.username}@${deps.domain}`.toLowerCase()
+    )
+      return this.sendAsImported(sender, input.from.trim().toLowerCase(), input);
     const recipients = await this.resolveRecipients(sender, input);
     const subject = input.subject ?? '';
     if (CONTROL_CHARS.test(subject.replace(/\t/g, ' ')))
@@ -365,6 +376,47 @@ export class ComposeService {
       encrypted: false,
       signed: false,
     });
+  }
+
+  /** `send` with `from` an imported address: composed here, relayed through its provider (relayImported). */
+  private async sendAsImported(sender: Account, address: string, input: ComposeInput): Promise<SendResult> {
+    if (!(await this.deps.sendAs?.has(sender.id, address)))
+      throw new AppError('sender_not_owned', `${printable(address)} is not an address you can send as.`);
+    const unavailable = [
+      input.encrypted !== undefined && '`encrypted`',
+      input.encryption === 'require' && 'encryption `require`',
+      input.sign === true && '`sign`',
+      input.route === 'federation' && 'route `federation`',
+    ].filter(Boolean);
+    if (unavailable.length > 0)
+      throw new AppError(
+        'send_as_invalid',
+        `Mail from ${address} goes through its provider: ${unavailable.join(', ')} cannot be honoured.`,
+      );
+    const recipients = await this.resolveRecipients(sender, input);
+    const subject = input.subject ?? '';
+    if (CONTROL_CHARS.test(subject.replace(/\t/g, ' ')))
+      throw new AppError('header_invalid', 'The subject contains a control character (CR, LF, NUL...).');
+    const attachments = this.decodeAttachments(input.attachments ?? []);
+    const thread = await this.threadOf(sender, input.inReplyTo);
+    const now = this.deps.clock();
+    const pick = (k: RecipientKind) =>
+      recipients.filter((r) => r.kind === k).map((r) => ({ name: r.name, address: r.email.address }));
+    const raw = await buildMime({
+      from: { name: headerSafe(sender.displayName) || null, address },
+      to: pick('to'),
+      cc: pick('cc'),
+      bcc: pick('bcc'),
+      subject,
+      text: input.text ?? null,
+      html: input.html ?? null,
+      attachments,
+      messageId: `<${randomUUID()}@${address.slice(address.lastIndexOf('@') + 1)}>`,
+      date: now,
+      inReplyTo: thread.inReplyTo,
+      references: thread.references,
+    });
+    return this.relayImported(sender, address, { raw, recipients: recipients.map((r) => r.email.address) });
   }
 
   /**

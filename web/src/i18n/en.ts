@@ -49,6 +49,11 @@ export const en = {
     totp_not_pending: 'Start the enrolment again: the code was asked for too late.',
     invalid_credentials: 'The username or password is not right. Check them and try again.',
     totp_required: 'This account is protected by a second factor: enter the code from your authenticator app.',
+    sender_not_owned: 'This sender address is not one of yours (nor an imported address you can send as).',
+    send_as_invalid: 'This address cannot be sent as through its provider; the details say why.',
+    send_as_auth_failed:
+      'The provider’s mail server refused the username or password. Some providers want an app password.',
+    send_as_failed: 'The provider’s mail server could not be reached or refused the message. Try again later.',
     app_password_limit: 'You have as many app passwords as allowed (20): revoke one you no longer use first.',
     totp_invalid: 'That code is wrong or has expired. Enter the current code from your authenticator app.',
     account_disabled: 'This account is disabled. Contact the administrator of your instance.',

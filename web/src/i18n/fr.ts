@@ -54,6 +54,13 @@ export const fr: Catalogue = {
     invalid_credentials: 'Le nom d’utilisateur ou le mot de passe est incorrect. Vérifiez-les et réessayez.',
     totp_required:
       'Ce compte est protégé par un second facteur : saisissez le code de votre application d’authentification.',
+    sender_not_owned:
+      'Cette adresse d’expédition n’est pas la vôtre (ni une adresse importée au nom de laquelle vous pouvez envoyer).',
+    send_as_invalid: 'Impossible d’envoyer au nom de cette adresse par son fournisseur ; le détail dit pourquoi.',
+    send_as_auth_failed:
+      'Le serveur de messagerie du fournisseur a refusé l’identifiant ou le mot de passe. Certains fournisseurs demandent un mot de passe d’application.',
+    send_as_failed:
+      'Le serveur de messagerie du fournisseur est injoignable ou a refusé le message. Réessayez plus tard.',
     app_password_limit:
       'Vous avez autant de mots de passe d’application que permis (20) : révoquez d’abord celui dont vous ne vous servez plus.',
     totp_invalid: 'Ce code est faux ou a expiré. Saisissez le code actuel de votre application d’authentification.',
