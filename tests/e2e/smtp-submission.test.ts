@@ -8,8 +8,9 @@
  *   a DKIM-signed Sent copy without the Bcc field.
  * - swaks, AUTH LOGIN over implicit TLS: delivered to bob over the federation.
  * - The sender check: a MAIL FROM or a From field the account does not own is refused (553 with text), nothing sent.
- * - No AUTH before TLS, nothing before AUTH; an unknown local recipient is refused at RCPT.
+ * - No AUTH before TLS, nothing before AUTH; garbage AUTH and oversize messages refused; an unknown local recipient is refused at RCPT.
  * - Two-factor accounts: the password is refused, an app password made through the API works until revoked.
+ * - Messages per account and hour: 450 past the limit.
  * - Brute force: failed AUTH lock the account (454 even with the right password), then the client address.
  */
 import assert from 'node:assert/strict';
@@ -48,7 +49,7 @@ describe('SMTP submission on alpha.test', () => {
   let certPem: string;
   let alice: { id: string; token: string; password: string };
   let bob: { id: string; token: string };
-  let carol: { id: string; token: string };
+  let carol: { id: string; token: string; password: string };
   const swaks = hasSwaks();
 
   beforeAll(async () => {
@@ -61,6 +62,8 @@ describe('SMTP submission on alpha.test', () => {
           CALIOPEN_SUBMISSION_TLS_PORT: '0',
           CALIOPEN_SUBMISSION_AUTH_FAILURES_PER_ACCOUNT: '3',
           CALIOPEN_SUBMISSION_AUTH_FAILURES_PER_IP: '8',
+          CALIOPEN_SUBMISSION_MESSAGES_PER_HOUR: '5',
+          CALIOPEN_SUBMISSION_MAX_MESSAGE_BYTES: String(256 * 1024),
           CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${sink.port}`,
         },
       },
@@ -197,6 +200,35 @@ describe('SMTP submission on alpha.test', () => {
     }
   });
 
+  test('hostile input after STARTTLS: garbage AUTH, control characters in a name, an oversize message', async () => {
+    const c = await RawSmtpClient.connect(port);
+    try {
+      await c.read();
+      await c.command('EHLO client.test');
+      await c.startTls({ ca: certPem, servername: 'alpha.test' });
+      const ehlo = await c.command('EHLO client.test');
+      assert.ok(
+        ehlo!.lines.some((l) => /AUTH PLAIN LOGIN/.test(l)),
+        'AUTH is offered once TLS is on',
+      );
+      const garbage = await c.command('AUTH PLAIN %%%not-base64%%%');
+      assert.ok(garbage && garbage.code >= 500 && garbage.code < 600, `garbage AUTH: ${garbage?.code}`);
+      const nul = await c.command(`AUTH PLAIN ${Buffer.from('\0ali\x01ce\0whatever-password').toString('base64')}`);
+      assert.equal(nul?.code, 501, 'control characters in the name');
+    } finally {
+      await c.quit();
+    }
+    await assert.rejects(
+      transport({ user: 'alice', pass: alice.password }).sendMail({
+        from: 'alice@alpha.test',
+        to: 'carol@alpha.test',
+        subject: 'too big',
+        text: 'x'.repeat(300 * 1024),
+      }),
+      (e: any) => e.responseCode === 552 && /5\.3\.4 Message exceeds the maximum size/.test(e.response),
+    );
+  });
+
   test('two-factor: the password is refused (535 naming app passwords); an app password works until revoked', async () => {
     const dave = await a.user('dave');
     const { secret } = ok(await a.api('POST', '/api/v1/me/totp', { token: dave.token }));
@@ -234,6 +266,23 @@ describe('SMTP submission on alpha.test', () => {
     assert.equal(bad.status, 400);
     const gone = await a.api('DELETE', `/api/v1/me/app-passwords/${made.id}`, { token: dave.token });
     assert.equal(gone.body.code, 'not_found');
+  });
+
+  test('messages per account and hour: the 6th of the hour gets 450 with text, other accounts are not held back', async () => {
+    const gina = await a.user('gina');
+    const t = transport({ user: 'gina', pass: gina.password });
+    for (let i = 0; i < 5; i++)
+      await t.sendMail({ from: 'gina@alpha.test', to: 'carol@alpha.test', subject: `rate ${i}`, text: 'x' });
+    await assert.rejects(
+      t.sendMail({ from: 'gina@alpha.test', to: 'carol@alpha.test', subject: 'rate 5', text: 'x' }),
+      (e: any) => e.responseCode === 450 && /4\.7\.1 You sent 5 messages in the last hour/.test(e.response),
+    );
+    await transport({ user: 'carol', pass: carol.password }).sendMail({
+      from: 'carol@alpha.test',
+      to: 'alice@alpha.test',
+      subject: 'carol is not held back',
+      text: 'x',
+    });
   });
 
   // Last: it locks 127.0.0.1 out.
