@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { xmppCredentialPurpose } from '@caliopen/instance/xmpp/xmpp-account.entity.ts';
 import { credentialPurpose, IDLE_SYNC } from '@caliopen/instance/identities/remote-identity.entity.ts';
+import { sendAsPurpose } from '@caliopen/instance/identities/send-as.entity.ts';
 import { generateTestKey } from '@caliopen/instance/openpgp/openpgp.fixture.ts';
 import { queueIdle, startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
@@ -32,6 +33,7 @@ interface WalkContext {
     keyArmored: string;
     ownKeyFingerprint: string;
     noticeId: string;
+    appPasswordId: string;
   };
 }
 
@@ -43,6 +45,8 @@ const OWNED_BY_A: Record<string, (ctx: WalkContext) => Record<string, string>> =
   '/api/v1/identities/:id': (ctx) => ({ id: ctx.a.identityId }),
   '/api/v1/xmpp/accounts/:id': (ctx) => ({ id: ctx.a.xmppLinkId }),
   '/api/v1/identities/:id/import': (ctx) => ({ id: ctx.a.identityId }),
+  '/api/v1/identities/:id/send-as': (ctx) => ({ id: ctx.a.identityId }),
+  '/api/v1/me/app-passwords/:id': (ctx) => ({ id: ctx.a.appPasswordId }),
   '/api/v1/discussions/:id': (ctx) => ({ id: ctx.a.conversationId }),
   '/api/v1/discussions/:id/messages': (ctx) => ({ id: ctx.a.conversationId }),
   '/api/v1/discussions/:id/threads': (ctx) => ({ id: ctx.a.conversationId }),
@@ -112,6 +116,15 @@ const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = 
     username: 'walk',
     password: 'walk-remote-password',
   },
+  // A loopback host: refused before any connection (like the IMAP one above).
+  'PUT /api/v1/identities/:id/send-as': {
+    address: 'walk@w.example',
+    host: '127.0.0.1',
+    port: 465,
+    tls: 'implicit',
+    password: 'walk-smtp-password',
+  },
+  'POST /api/v1/me/app-passwords': { label: 'walk' },
   'PATCH /api/v1/messages/:id': { read: true, tags: ['walk'], deleted: true, importance: 'junk' },
   'POST /api/v1/contacts': { displayName: 'Walk contact', identities: [{ address: 'walk@w.example' }] },
   'PATCH /api/v1/contacts/:id': { notes: 'changed by the walk' },
@@ -191,6 +204,20 @@ describe('authorization walk over every route', () => {
       createdAt: new Date(),
       updatedAt: new Date(),
     });
+    // A's send-as relay on that identity, and an app password of A: the send-as and app-password routes walk on them.
+    await services.storage.sendAs.put({
+      accountId: a.id,
+      identityId,
+      address: 'walker-a@w.example',
+      host: 'smtp.w.example',
+      port: 465,
+      tls: 'implicit',
+      username: 'walker-a',
+      credentialSealed: services.box.seal('walk-smtp-password', sendAsPurpose(identityId)),
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    const appPassword = await services.appPasswords.create(a.id, 'walk');
     // A key pinned for A's contact (the key routes walk on it), and a second key of the same address to add.
     const pinned = await generateTestKey('walk-sender@w.example');
     const another = await generateTestKey('walk-sender@w.example');
@@ -226,6 +253,7 @@ describe('authorization walk over every route', () => {
         keyArmored: another.armoredPublic,
         ownKeyFingerprint: own.fingerprint,
         noticeId: notice!.id,
+        appPasswordId: appPassword.id,
       },
     };
     passwords = { userA: a.password, userB: 'pw-walker-b-0123456789', admin: 'pw-walker-admin-0123456789' };
@@ -261,6 +289,8 @@ describe('authorization walk over every route', () => {
       contacts.flatMap((c) => c.identities.map((i) => i.address)),
     );
     const ownKeys = await s.accountKeys.listByAccount(ctx.a.id);
+    const appPasswords = await s.appPasswords.list(ctx.a.id);
+    const sendAs = await s.sendAs.listByAccount(ctx.a.id);
     // The admin journal's entries about A: only an admin's action on A adds one.
     const journal = await inst.running.services.journal.list({ limit: 500, subjectId: ctx.a.id });
     return JSON.stringify({
@@ -274,6 +304,8 @@ describe('authorization walk over every route', () => {
       xmppLinks,
       keys,
       ownKeys,
+      appPasswords,
+      sendAs,
     });
   }
 

@@ -353,6 +353,31 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await page.close();
   });
 
+  test('passwords for mail apps: made and shown once, listed, revoked; it signs a mail app in until then', async () => {
+    const frank = await inst.user('frank');
+    const p = await newPage();
+    await signIn(p, 'frank', frank.password);
+    await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My privacy' }).click();
+    await p.getByRole('heading', { name: 'Passwords for mail apps' }).waitFor();
+    await p.getByText('No app password yet.').waitFor();
+    const form = p.getByRole('form', { name: 'Make a password' });
+    await form.getByLabel('Which app is it for?').fill('Thunderbird');
+    await form.getByRole('button', { name: 'Make a password' }).click();
+    const shown = p.locator('.app-password-made');
+    await shown.getByText(/Copy it into the app now: it will not be shown again\./).waitFor();
+    const secret = ((await shown.locator('code').textContent()) ?? '').trim();
+    assert.match(secret, /^(?:[a-z2-9]{4}-){4}[a-z2-9]{4}$/);
+    await p.getByText('never used').waitFor();
+    assert.deepEqual(await seriousViolations(p), [], 'axe on my privacy with an app password');
+    const auth = inst.running.services.mailClientAuth;
+    assert.equal((await auth.authenticate('frank', secret, '192.0.2.10')).ok, true, 'a mail app signs in with it');
+    await p.getByRole('button', { name: 'Revoke the password for “Thunderbird”' }).click();
+    await p.getByText('The password for “Thunderbird” is revoked.').waitFor();
+    await p.getByText('No app password yet.').waitFor();
+    assert.equal((await auth.authenticate('frank', secret, '192.0.2.10')).ok, false, 'revoked');
+    await p.close();
+  });
+
   test('in French: contacts, my privacy and devices', async () => {
     const bob = await inst.user('bob');
     const fr = await newPage('fr-FR');
@@ -369,6 +394,7 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     await fr.getByRole('checkbox', { name: 'Partager l’indice de mon compte avec les instances membres' }).check();
     await fr.getByText('Enregistré.').waitFor();
     assert.equal((await inst.api('GET', '/api/v1/privacy/sharing', { token: bob.token })).body.shareTrust, true);
+    await fr.getByRole('heading', { name: 'Mots de passe pour les applications de messagerie' }).waitFor();
     assert.deepEqual(await seriousViolations(fr), [], 'axe on my privacy in French');
     await screenshot(fr, 'my-privacy-fr');
     await nav.getByRole('link', { name: 'Contacts' }).click();

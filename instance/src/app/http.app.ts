@@ -6,6 +6,7 @@ import { journalRoutes } from '../admin-journal/journal.routes.ts';
 import { operationsRoutes } from '../operations/operations.routes.ts';
 import { operationsDeps } from './operations.wiring.ts';
 import { meRoutes } from '../accounts/me.routes.ts';
+import { appPasswordRoutes } from '../app-passwords/app-password.routes.ts';
 import { contactRoutes } from '../contacts/contact.routes.ts';
 import { contactKeyRoutes } from '../keys/contact-key.routes.ts';
 import { accountKeyRoutes } from '../keys/account-key.routes.ts';
@@ -14,6 +15,7 @@ import { conversationRoutes } from '../conversations/conversation.routes.ts';
 import { deviceRoutes } from '../devices/device.routes.ts';
 import { composeRoutes } from '../email/compose.routes.ts';
 import { remoteIdentityRoutes } from '../identities/remote-identity.routes.ts';
+import { sendAsRoutes } from '../identities/send-as.routes.ts';
 import { imapImportRoutes } from '../imports/imap-import.routes.ts';
 import { xmppRoutes } from '../xmpp/xmpp.routes.ts';
 import { messageRoutes } from '../messages/message.routes.ts';
@@ -81,6 +83,7 @@ export async function buildHttpServer(
     loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute,
   });
   await app.register(meRoutes, { accounts: services.accounts, auth: services.auth, hasher: services.hasher });
+  await app.register(appPasswordRoutes, { appPasswords: services.appPasswords });
   await app.register(deviceRoutes, { devices: services.devices, privacy: services.privacy });
   await app.register(conversationRoutes, { conversations: services.conversations });
   await app.register(messageRoutes, { messages: services.messages, privacy: services.privacy });
@@ -94,6 +97,7 @@ export async function buildHttpServer(
   await app.register(accountExportRoutes, { exports: services.accountExport });
   await app.register(keyAlertRoutes, { alerts: services.keyAlerts });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
+  await app.register(sendAsRoutes, { sendAs: services.sendAs });
   await app.register(imapImportRoutes, { imports: services.imports });
   await app.register(xmppRoutes, { xmpp: services.xmpp });
   await app.register(adminRoutes, { accounts: services.accounts });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { startInboundMail, type InboundMail, type InboundMailOptions } from '../email/smtp-inbound.service.ts';
+import { startSubmission, type Submission } from '../email/smtp-submission.service.ts';
 import { buildHttpServer, type HttpServer } from './http.app.ts';
 import { startPublicFace } from '../http/public.face.ts';
 import { createDiscovery, startInstanceDns } from '../discovery/discovery.service.ts';
@@ -31,6 +32,8 @@ export interface RunningInstance {
   publicUrl: string | null;
   /** Inbound SMTP (null when `smtp.enabled` is false). */
   smtp: InboundMail | null;
+  /** SMTP submission for mail apps (null when `submission.enabled` is false). */
+  submission: Submission | null;
   /** The authoritative DNS responder (null when `dns.enabled` is false). */
   dns: DnsResponder | null;
   stop(): Promise<void>;
@@ -110,6 +113,29 @@ export async function startInstance(
     );
     started.push(() => mail.stop());
     smtp = mail;
+  }
+
+  // Submission for mail apps (587 STARTTLS, 465 implicit TLS): AUTH, then the compose path.
+  let submission: Submission | null = null;
+  if (config.submission.enabled) {
+    const sub = await startSubmission(
+      {
+        config,
+        storage: services.storage,
+        identity: services.identity,
+        compose: services.outbound.compose,
+        authenticate: (username, password, ip) => services.mailClientAuth.authenticate(username, password, ip),
+      },
+      logger,
+    ).catch((e: unknown) =>
+      failedToStart(e, {
+        setting: 'submission.port',
+        variable: 'CALIOPEN_SUBMISSION_PORT',
+        port: config.submission.port,
+      }),
+    );
+    started.push(() => sub.stop());
+    submission = sub;
   }
 
   // Users' keys are published by WKD (public face) and DNS (RFC 7929), from one key source and username directory:
@@ -222,6 +248,7 @@ export async function startInstance(
     url: address,
     logger,
     smtp,
+    submission,
     dns,
     publicUrl: publicFace?.url ?? null,
     stop() {
@@ -231,6 +258,7 @@ export async function startInstance(
         await dns?.stop();
         await publicFace?.stop();
         await smtp?.stop();
+        await submission?.stop();
         await http.app.close();
         await federation.stop();
         await Promise.all(workers.map((w) => w.close()));

@@ -18,6 +18,8 @@ import { XmppService } from '../xmpp/xmpp.service.ts';
 import { XmppjsConnector } from '../xmpp/xmpp-session.xmppjs.ts';
 import { xmppRouteProvider } from '../xmpp/xmpp.route-provider.ts';
 import { ImapflowConnector } from '../imports/imap-session.imapflow.ts';
+import { NodemailerSmtpRelay } from '../imports/smtp-relay.nodemailer.ts';
+import { SendAsService } from '../identities/send-as.service.ts';
 import { CorrespondentKeyService } from '../keys/public-key.service.ts';
 import { KeyAlertService } from '../keys/key-alert.service.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
@@ -45,6 +47,8 @@ import { AccountExportService } from '../account-export/account-export.service.t
 import { armorPublic } from '../keys/account-key.context.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
+import { AppPasswordService } from '../app-passwords/app-password.service.ts';
+import { MailClientAuth } from '../app-passwords/mail-client.auth.ts';
 import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { EventBus } from '../shared/event-bus.ts';
 import type { DeliveryEvents } from '../delivery/delivery.events.ts';
@@ -91,9 +95,15 @@ export interface InstanceServices {
   identity: () => Promise<InstanceIdentity>;
   accounts: AccountService;
   auth: AuthService;
+  /** Passwords for mail apps (GET/POST/DELETE /api/v1/me/app-passwords). */
+  appPasswords: AppPasswordService;
+  /** Sign-in of mail apps (SMTP submission): account password or app password, brute force bounded. */
+  mailClientAuth: MailClientAuth;
   devices: DeviceService;
   /** Remote mailboxes (IMAP) of accounts. */
   identities: RemoteIdentityService;
+  /** Sending as an imported address through its provider (PUT/GET/DELETE /api/v1/identities/:id/send-as). */
+  sendAs: SendAsService;
   /** IMAP imports: start, progress, scheduled re-sync (its worker runs in startInstance). */
   imports: ImapImportService;
   /** Linked XMPP accounts: their sessions file chat through the ingest (started in startInstance), replies leave by them. */
@@ -306,6 +316,12 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     domain: config.domain,
   });
   const devices = new DeviceService(storage, clock);
+  const appPasswords = new AppPasswordService(storage, hasher, clock);
+  const mailClientAuth = new MailClientAuth(storage, hasher, appPasswords, {
+    domain: config.domain,
+    failuresPerIp: config.submission.authFailuresPerIp,
+    failuresPerAccount: config.submission.authFailuresPerAccount,
+  });
 
   // The peer directory (federation.registryUrl): the registry's verified feed and this instance's own standing in it
   // (null: federation off). Read from disk here, synced by startInstance. Everything federated reads it at each use
@@ -405,6 +421,18 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     ...(logger ? { logger } : {}),
     retryMs: 5_000,
   });
+  // Sending as an imported address: relayed through its provider, checked and pinned like an IMAP import's host.
+  const sendAs = new SendAsService({
+    storage,
+    box,
+    clock,
+    domain: config.domain,
+    relay: new NodemailerSmtpRelay({
+      domain: config.domain,
+      allowPrivateHosts: config.imports.allowPrivateHosts,
+      ...(config.imports.caFile ? { extraCa: [readImportCa(config.imports.caFile)] } : {}),
+    }),
+  });
   const identities = new RemoteIdentityService({
     storage,
     box,
@@ -429,6 +457,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       accountKeys: ownKeys,
       recipientKey: (accountId, address, o) => keyDiscovery.keyFor(accountId, address, o),
     },
+    sendAs,
     federation: composeFederation({
       peers,
       config,
@@ -622,8 +651,11 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     identity,
     accounts,
     auth,
+    appPasswords,
+    mailClientAuth,
     devices,
     identities,
+    sendAs,
     imports,
     xmpp,
     outbound,

@@ -118,6 +118,27 @@ export const InstanceConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     /**
+     * Authenticated submission (RFC 6409 / RFC 8314) for mail apps: off unless enabled. Production listens on 587
+     * (STARTTLS) and 465 (implicit TLS); 1587 and 1465 are the unprivileged development defaults (0 = any free port).
+     * AUTH PLAIN/LOGIN only once TLS is on, with the account password or, for accounts with two-factor, an app password.
+     */
+    submission: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        host: Type.String({ minLength: 1 }),
+        port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        tlsPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+        maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 ** 3 }),
+        maxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        /** Messages one account may submit per hour, refilled evenly. */
+        messagesPerHourPerAccount: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        /** Failed AUTH attempts allowed per client address (IPv6 /64) and per account within 15 minutes before a lockout. */
+        authFailuresPerIp: Type.Integer({ minimum: 1, maximum: 10_000 }),
+        authFailuresPerAccount: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    /**
      * Outbound mail (SMTP out). `mxOverride` routes a domain to a fixed host:port instead of its MX records: for
      * tests and private networks only (it bypasses DNS, so never point it at a host you do not run).
      */
@@ -335,6 +356,17 @@ export const DEFAULTS = {
     messagesPerMinutePerIp: 300,
     dnsServers: [],
   },
+  submission: {
+    enabled: false,
+    host: '127.0.0.1',
+    port: 1587,
+    tlsPort: 1465,
+    maxMessageBytes: 25 * 1024 * 1024,
+    maxConnectionsPerIp: 10,
+    messagesPerHourPerAccount: 200,
+    authFailuresPerIp: 10,
+    authFailuresPerAccount: 5,
+  },
   // The first retry a minute later, doubling up to 4 hours between tries (a destination back after an outage gets its
   // mail within 4 hours); 37 attempts: the last try comes about 4.8 days after the first (RFC 5321 §4.5.4.1: 4-5 days).
   outbound: {
@@ -413,6 +445,15 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: { path: 'smtp.maxConnectionsPerIp', kind: 'integer' },
   CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: { path: 'smtp.messagesPerMinutePerIp', kind: 'integer' },
   CALIOPEN_SMTP_DNS_SERVERS: { path: 'smtp.dnsServers', kind: 'list' },
+  CALIOPEN_SUBMISSION_ENABLED: { path: 'submission.enabled', kind: 'boolean' },
+  CALIOPEN_SUBMISSION_HOST: { path: 'submission.host', kind: 'string' },
+  CALIOPEN_SUBMISSION_PORT: { path: 'submission.port', kind: 'integer' },
+  CALIOPEN_SUBMISSION_TLS_PORT: { path: 'submission.tlsPort', kind: 'integer' },
+  CALIOPEN_SUBMISSION_MAX_MESSAGE_BYTES: { path: 'submission.maxMessageBytes', kind: 'integer' },
+  CALIOPEN_SUBMISSION_MAX_CONNECTIONS_PER_IP: { path: 'submission.maxConnectionsPerIp', kind: 'integer' },
+  CALIOPEN_SUBMISSION_MESSAGES_PER_HOUR: { path: 'submission.messagesPerHourPerAccount', kind: 'integer' },
+  CALIOPEN_SUBMISSION_AUTH_FAILURES_PER_IP: { path: 'submission.authFailuresPerIp', kind: 'integer' },
+  CALIOPEN_SUBMISSION_AUTH_FAILURES_PER_ACCOUNT: { path: 'submission.authFailuresPerAccount', kind: 'integer' },
   CALIOPEN_DNS_ENABLED: { path: 'dns.enabled', kind: 'boolean' },
   CALIOPEN_DNS_HOST: { path: 'dns.host', kind: 'string' },
   CALIOPEN_DNS_PORT: { path: 'dns.port', kind: 'integer' },

@@ -62,6 +62,8 @@ export const TABLES = {
   noticeStandingChanges: 'notice_standing_changes',
   noticeDismissals: 'notice_dismissals',
   xmppAccountsByAccount: 'xmpp_accounts_by_account',
+  appPasswords: 'app_passwords',
+  sendAsRelays: 'send_as_relays',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -549,6 +551,36 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          created_at        timestamp,
          updated_at        timestamp,
          PRIMARY KEY ((account_id), link_id)
+       )`,
+    ],
+  },
+  {
+    version: 12,
+    name: 'app passwords (one per mail app of an account, hashed) and send-as relays of imported addresses',
+    statements: (ks) => [
+      // Passwords the instance makes for mail apps, stored as argon2id hashes; read per account, a few dozen at most.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.appPasswords} (
+         account_id   text,
+         id           text,
+         label        text,
+         hash         text,
+         created_at   timestamp,
+         last_used_at timestamp,
+         PRIMARY KEY ((account_id), id)
+       )`,
+      // Send as an imported address: the provider's submission server and sealed credentials, per remote identity.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.sendAsRelays} (
+         account_id        text,
+         identity_id       text,
+         address           text,
+         host              text,
+         port              int,
+         tls               text,
+         username          text,
+         credential_sealed text,
+         created_at        timestamp,
+         updated_at        timestamp,
+         PRIMARY KEY ((account_id), identity_id)
        )`,
     ],
   },

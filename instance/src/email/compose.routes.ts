@@ -31,6 +31,14 @@ const ComposeLimits = Type.Object(
 
 const ComposeBody = Type.Object(
   {
+    from: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 254,
+        description:
+          'Your address (default), or an imported address you may send as (PUT /api/v1/identities/{id}/send-as): the message is then relayed through that provider (no server-side OpenPGP, no federation route).',
+      }),
+    ),
     to: Type.Optional(Recipients),
     cc: Type.Optional(Recipients),
     bcc: Type.Optional(Recipients),
@@ -122,7 +130,7 @@ export const composeRoutes: FastifyPluginAsync<{ compose: ComposeService; maxAtt
         summary:
           'Send a message: signed with the instance DKIM key, stored in your Sent conversation, delivered locally or queued for SMTP.',
         body: ComposeBody,
-        response: { 202: SendResponse, ...problemResponses(400, 401, 404, 413, 422, 507) },
+        response: { 202: SendResponse, ...problemResponses(400, 401, 403, 404, 413, 422, 502, 507) },
       },
     },
     async (request, reply) => {

@@ -386,4 +386,67 @@ describe('compose and deliver (service level, real engines and a real SMTP sink)
     assert.equal(ingest.calls.length, callsBefore, 'nothing stored');
     assert.equal(JSON.stringify(await queue.counts(SMTP_OUT_QUEUE)), countsBefore, 'nothing queued');
   });
+
+  test('a submitted message (mail app): kept as written, Message-ID and Date added, DKIM-signed, Bcc off the wire; blind copies from the envelope', async () => {
+    const before = sink.messages.length;
+    const callsBefore = ingest.calls.length;
+    const raw = Buffer.from(
+      'From: Alice <alice@alpha.test>\r\nTo: carol@remote.test\r\nBcc: dave@remote.test\r\nSubject: from Thunderbird\r\nX-Mailer: Thunderbird\r\n\r\nHello from my mail app\r\n',
+    );
+    const r = await outbound.compose.submit(alice, {
+      raw,
+      recipients: ['carol@remote.test', 'dave@remote.test', 'bob@alpha.test'],
+    });
+    assert.deepEqual(
+      r.recipients.map((x) => [x.address, x.kind, x.route, x.status]),
+      [
+        ['carol@remote.test', 'to', 'smtp', 'queued'],
+        ['dave@remote.test', 'bcc', 'smtp', 'queued'],
+        ['bob@alpha.test', 'bcc', 'local', 'delivered'],
+      ],
+    );
+    assert.match(r.messageId, /^<[0-9a-f-]{36}@alpha\.test>$/);
+    const sentRaw = (await blobs.get((await storage.messages.get(alice.id, r.id))!.rawRef!))!;
+    assert.equal(headerValue(sentRaw, 'message-id'), r.messageId);
+    assert.ok(headerValue(sentRaw, 'date'), 'a Date was added');
+    assert.equal(headerValue(sentRaw, 'x-mailer'), 'Thunderbird', "the app's headers are kept");
+    assert.equal(headerValue(sentRaw, 'bcc'), 'dave@remote.test', 'the Sent copy keeps the Bcc');
+    const toBob = ingest.calls.slice(callsBefore).find((c) => c.accountId === bob.id)!;
+    assert.equal(headerValue(toBob.raw, 'bcc'), null);
+    const [got] = (await sink.waitForMessages(before + 1)).slice(before);
+    assert.deepEqual(got!.to.sort(), ['carol@remote.test', 'dave@remote.test']);
+    assert.equal(headerValue(got!.raw, 'bcc'), null, 'no Bcc on the wire');
+    const verdict = await dkimVerify(got!.raw, { resolver: resolver as never });
+    assert.equal(verdict.results[0]!.status.result, 'pass', JSON.stringify(verdict.results[0]!.status));
+  });
+
+  test('a submitted message whose From or Sender is not the account’s is refused, nothing stored or queued', async () => {
+    const callsBefore = ingest.calls.length;
+    const countsBefore = JSON.stringify(await queue.counts(SMTP_OUT_QUEUE));
+    const cases: [string, string][] = [
+      ['someone else', 'From: bob@alpha.test\r\nTo: x@remote.test\r\n\r\nx\r\n'],
+      ['no From', 'To: x@remote.test\r\n\r\nx\r\n'],
+      ['two authors', 'From: alice@alpha.test, bob@alpha.test\r\nTo: x@remote.test\r\n\r\nx\r\n'],
+      ['a foreign Sender', 'From: alice@alpha.test\r\nSender: ceo@bank.example\r\nTo: x@remote.test\r\n\r\nx\r\n'],
+      ['an unreadable From', 'From: <<<>>>\r\nTo: x@remote.test\r\n\r\nx\r\n'],
+    ];
+    for (const [what, text] of cases) {
+      await assert.rejects(
+        outbound.compose.submit(alice, { raw: Buffer.from(text), recipients: ['x@remote.test'] }),
+        (err: unknown) => err instanceof AppError && err.code === 'sender_not_owned',
+        what,
+      );
+    }
+    await assert.rejects(
+      outbound.compose.submit(alice, {
+        raw: Buffer.from('From: alice@alpha.test\r\n\r\nx\r\n'),
+        recipients: ['nobody@alpha.test'],
+      }),
+      (err: unknown) => err instanceof AppError && err.code === 'recipient_unknown',
+    );
+    assert.equal(ingest.calls.length, callsBefore, 'nothing stored');
+    assert.equal(JSON.stringify(await queue.counts(SMTP_OUT_QUEUE)), countsBefore, 'nothing queued');
+    assert.equal(await outbound.compose.sendsAs(alice, 'ALICE@alpha.test'), true);
+    assert.equal(await outbound.compose.sendsAs(alice, 'bob@alpha.test'), false);
+  });
 });

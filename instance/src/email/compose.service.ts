@@ -8,6 +8,7 @@ import type { BlobStore } from '../blobs/blob-store.port.ts';
 import type { AccountKeys } from '../keys/account-key.port.ts';
 import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { LOCAL_FACTS } from '../mail/message.facts.ts';
+import { authorsOf, parseHeaders } from '../mail/message.parser.ts';
 import {
   autocryptHeader,
   autocryptKeydata,
@@ -58,6 +59,12 @@ export interface AttachmentInput {
 }
 
 export interface ComposeInput {
+  /**
+   * The sender address: yours (default), or an imported address you may send as (its provider's submission server
+   * set on the identity): then the message is relayed through that provider, without server-side OpenPGP nor the
+   * federation.
+   */
+  from?: string;
   to?: RecipientInput[];
   cc?: RecipientInput[];
   bcc?: RecipientInput[];
@@ -156,6 +163,19 @@ interface OpenPgpPlan {
   autocrypt: string | null;
 }
 
+/** Sending as an imported address (identities/send-as.service.ts): mail relayed through the address's provider. */
+export interface ComposeSendAs {
+  /** Whether the account may send as `address` through one of its imported identities. */
+  has(accountId: string, address: string): Promise<boolean>;
+  /** Submits the message to the provider with the identity's credentials; resolves once it accepted it. */
+  relay(
+    accountId: string,
+    address: string,
+    envelope: { from: string; to: string[] },
+    raw: Buffer,
+  ): Promise<{ host: string }>;
+}
+
 export interface ComposeDeps {
   domain: string;
   clock: Clock;
@@ -173,6 +193,8 @@ export interface ComposeDeps {
   openpgp?: ComposeOpenPgp;
   /** Routing of recipients at labelled peer instances over the federation instead of SMTP. */
   federation?: ComposeFederation;
+  /** Imported addresses the account may send as, relayed through their provider. */
+  sendAs?: ComposeSendAs;
 }
 
 const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -214,6 +236,11 @@ export class ComposeService {
           `An encrypted body is sent as it is: drop ${extra.map((k) => `\`${k}\``).join(', ')}.`,
         );
     }
+    if (
+      input.from !== undefined &&
+      input.from.trim().toLowerCase() !== `${sender.username}@${deps.domain}`.toLowerCase()
+    )
+      return this.sendAsImported(sender, input.from.trim().toLowerCase(), input);
     const recipients = await this.resolveRecipients(sender, input);
     const subject = input.subject ?? '';
     if (CONTROL_CHARS.test(subject.replace(/\t/g, ' ')))
@@ -267,7 +294,215 @@ export class ComposeService {
             now,
           );
     const raw = await signWithDkim(mime, await deps.dkimKey(), now);
-    const encrypted = preEncrypted !== undefined || plan.encryptTo !== null;
+    return this.dispatch(sender, {
+      from,
+      raw,
+      recipients,
+      messageId,
+      subject,
+      now,
+      overFederation,
+      emailFallback: input.emailFallback,
+      encrypted: preEncrypted !== undefined || plan.encryptTo !== null,
+      signed: plan.signer !== null,
+    });
+  }
+
+  /** Whether the account may send as `address` (its own address on this instance). */
+  async sendsAs(sender: Account, address: string): Promise<boolean> {
+    if (address.toLowerCase() === `${sender.username}@${this.deps.domain}`.toLowerCase()) return true;
+    return (await this.deps.sendAs?.has(sender.id, address)) ?? false;
+  }
+
+  /**
+   * A message a mail app submitted (SMTP submission, RFC 6409), as the app wrote it: the same path as `send` from the
+   * DKIM signature on (Sent copy, local delivery, federation or SMTP routing, bounces). The From (and Sender) must be
+   * addresses of the account (`sender_not_owned` otherwise); recipients are the envelope's (RCPT TO), those not in
+   * To or Cc being blind copies; the Bcc field is never transmitted. A Message-ID and a Date are added when missing.
+   * The app's own OpenPGP (if any) is left as it is: nothing is encrypted or signed here.
+   */
+  async submit(sender: Account, input: { raw: Buffer; recipients: string[]; mailFrom?: string }): Promise<SendResult> {
+    const { deps } = this;
+    const own = `${sender.username}@${deps.domain}`.toLowerCase();
+    const authors = authorsOf(input.raw);
+    if (authors.from.length === 0)
+      throw new AppError('sender_not_owned', `The message has no From field; it must be ${own}.`);
+    const imported = authors.from.length === 1 ? authors.from[0]?.toLowerCase() : undefined;
+    if (
+      imported &&
+      imported !== own &&
+      authors.sender.every((a) => a?.toLowerCase() === imported) &&
+      (await deps.sendAs?.has(sender.id, imported))
+    )
+      return this.relayImported(sender, imported, input);
+    for (const a of [...authors.from, ...authors.sender]) {
+      if (a?.toLowerCase() !== own)
+        throw new AppError(
+          'sender_not_owned',
+          `${a === null ? 'An unreadable address' : printable(a)} in From/Sender is not an address of your account (${own}).`,
+        );
+    }
+    const headers = parseHeaders(input.raw);
+    const inHeader = (list: { address: string | null }[]) =>
+      new Set(list.map((a) => a.address?.toLowerCase()).filter((a): a is string => !!a));
+    const to = inHeader(headers.to);
+    const cc = inHeader(headers.cc);
+    const given: ComposeInput = { to: [], cc: [], bcc: [] };
+    for (const address of input.recipients) {
+      const key = address.toLowerCase();
+      (to.has(key) ? given.to : cc.has(key) ? given.cc : given.bcc)!.push({ address });
+    }
+    const recipients = await this.resolveRecipients(sender, given);
+
+    const now = deps.clock();
+    let mime = input.raw;
+    let messageId = headers.messageId;
+    if (messageId === null) {
+      messageId = `<${randomUUID()}@${deps.domain}>`;
+      mime = withHeader(mime, `Message-ID: ${messageId}`);
+    }
+    if (headerValue(mime, 'date') === null)
+      mime = withHeader(mime, `Date: ${now.toUTCString().replace('GMT', '+0000')}`);
+    const raw = await signWithDkim(mime, await deps.dkimKey(), now);
+    return this.dispatch(sender, {
+      from: own,
+      raw,
+      recipients,
+      messageId,
+      subject: headers.subject,
+      now,
+      overFederation: (domain) => this.federation?.routes(domain) ?? false,
+      emailFallback: undefined,
+      encrypted: false,
+      signed: false,
+    });
+  }
+
+  /** `send` with `from` an imported address: composed here, relayed through its provider (relayImported). */
+  private async sendAsImported(sender: Account, address: string, input: ComposeInput): Promise<SendResult> {
+    if (!(await this.deps.sendAs?.has(sender.id, address)))
+      throw new AppError('sender_not_owned', `${printable(address)} is not an address you can send as.`);
+    const unavailable = [
+      input.encrypted !== undefined && '`encrypted`',
+      input.encryption === 'require' && 'encryption `require`',
+      input.sign === true && '`sign`',
+      input.route === 'federation' && 'route `federation`',
+    ].filter(Boolean);
+    if (unavailable.length > 0)
+      throw new AppError(
+        'send_as_invalid',
+        `Mail from ${address} goes through its provider: ${unavailable.join(', ')} cannot be honoured.`,
+      );
+    const recipients = await this.resolveRecipients(sender, input);
+    const subject = input.subject ?? '';
+    if (CONTROL_CHARS.test(subject.replace(/\t/g, ' ')))
+      throw new AppError('header_invalid', 'The subject contains a control character (CR, LF, NUL...).');
+    const attachments = this.decodeAttachments(input.attachments ?? []);
+    const thread = await this.threadOf(sender, input.inReplyTo);
+    const now = this.deps.clock();
+    const pick = (k: RecipientKind) =>
+      recipients.filter((r) => r.kind === k).map((r) => ({ name: r.name, address: r.email.address }));
+    const raw = await buildMime({
+      from: { name: headerSafe(sender.displayName) || null, address },
+      to: pick('to'),
+      cc: pick('cc'),
+      bcc: pick('bcc'),
+      subject,
+      text: input.text ?? null,
+      html: input.html ?? null,
+      attachments,
+      messageId: `<${randomUUID()}@${address.slice(address.lastIndexOf('@') + 1)}>`,
+      date: now,
+      inReplyTo: thread.inReplyTo,
+      references: thread.references,
+    });
+    return this.relayImported(sender, address, { raw, recipients: recipients.map((r) => r.email.address) });
+  }
+
+  /**
+   * A message from an imported address: relayed through that address's provider (with the identity's submission
+   * credentials), then its Sent copy stored. Nothing is signed in this instance's name: the provider's domain is not
+   * ours. A refusal of the provider leaves no Sent copy and reaches the mail app as the provider said it.
+   */
+  private async relayImported(
+    sender: Account,
+    address: string,
+    input: { raw: Buffer; recipients: string[] },
+  ): Promise<SendResult> {
+    const { deps } = this;
+    if (input.recipients.length === 0) throw new AppError('no_recipients');
+    if (input.recipients.length > deps.limits.maxRecipients)
+      throw new AppError(
+        'too_many_recipients',
+        `${input.recipients.length} recipients; at most ${deps.limits.maxRecipients} per message.`,
+      );
+    const recipients = input.recipients.map((r, i) => {
+      const parsed = parseAddress(r);
+      if (!parsed.ok) throw new AppError('recipient_invalid', `recipient ${i}: "${printable(r)}" ${parsed.reason}.`);
+      return parsed.value.address;
+    });
+    const now = deps.clock();
+    const headers = parseHeaders(input.raw);
+    let raw = input.raw;
+    let messageId = headers.messageId;
+    if (messageId === null) {
+      messageId = `<${randomUUID()}@${address.slice(address.lastIndexOf('@') + 1)}>`;
+      raw = withHeader(raw, `Message-ID: ${messageId}`);
+    }
+    if (headerValue(raw, 'date') === null) raw = withHeader(raw, `Date: ${now.toUTCString().replace('GMT', '+0000')}`);
+    const { host } = await deps.sendAs!.relay(
+      sender.id,
+      address,
+      { from: address, to: recipients },
+      withoutHeaders(raw, ['bcc']),
+    );
+    const sent = await deps.ingest.ingest({
+      accountId: sender.id,
+      raw,
+      direction: 'outbound',
+      receivedAt: now,
+      facts: LOCAL_FACTS,
+      tags: ['sent'],
+      read: true,
+    });
+    deps.logger?.info({ messageId: sent.message.id, relayed: true, recipients: recipients.length }, 'message relayed');
+    const to = new Set(headers.to.map((a) => a.address?.toLowerCase()));
+    const cc = new Set(headers.cc.map((a) => a.address?.toLowerCase()));
+    return {
+      id: sent.message.id,
+      conversationId: sent.message.conversationId,
+      messageId,
+      recipients: recipients.map((r) => ({
+        address: r,
+        kind: to.has(r.toLowerCase()) ? 'to' : cc.has(r.toLowerCase()) ? 'cc' : 'bcc',
+        route: 'smtp',
+        status: 'delivered',
+        detail: `relayed through ${host}`,
+        encrypted: false,
+      })),
+      encrypted: false,
+      signed: false,
+    };
+  }
+
+  /** Stores the Sent copy, delivers to local recipients, queues one job per remote domain, bounces local failures. */
+  private async dispatch(
+    sender: Account,
+    m: {
+      from: string;
+      raw: Buffer;
+      recipients: ResolvedRecipient[];
+      messageId: string;
+      subject: string;
+      now: Date;
+      overFederation: (domain: string) => boolean;
+      emailFallback: boolean | undefined;
+      encrypted: boolean;
+      signed: boolean;
+    },
+  ): Promise<SendResult> {
+    const { deps } = this;
+    const { from, raw, recipients, messageId, subject, now, overFederation, encrypted } = m;
 
     // The Sent copy first: it is what the delivery jobs read, and the quota is checked there.
     const sent = await deps.ingest.ingest({
@@ -355,7 +590,7 @@ export class ComposeService {
       if (federated.has(domain)) {
         await this.federation!.enqueue({
           ...job,
-          emailFallback: input.emailFallback ?? this.federation!.emailFallback,
+          emailFallback: m.emailFallback ?? this.federation!.emailFallback,
         });
         continue;
       }
@@ -373,7 +608,7 @@ export class ComposeService {
         remoteDomains: remote.size,
         bytes: raw.length,
         encrypted,
-        signed: plan.signer !== null,
+        signed: m.signed,
       },
       'message sent',
     );
@@ -411,7 +646,7 @@ export class ComposeService {
       messageId,
       recipients: statuses,
       encrypted,
-      signed: plan.signer !== null,
+      signed: m.signed,
     };
   }
 

@@ -7,7 +7,7 @@ import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import type { Storage } from '../database/storage.port.ts';
-import { ComposeService, type ComposeFederation, type ComposeOpenPgp } from './compose.service.ts';
+import { ComposeService, type ComposeFederation, type ComposeSendAs, type ComposeOpenPgp } from './compose.service.ts';
 import type { DkimKey } from '../identity/dkim-key.ts';
 import { MxResolver, type ResolveMx } from '../delivery/mx-resolver.ts';
 import { DeliveryWorker } from '../delivery/delivery.worker.ts';
@@ -33,6 +33,8 @@ export interface OutboundMailDeps {
   openpgp?: ComposeOpenPgp;
   /** Routing to labelled peer instances over the federation (ComposeService). */
   federation?: ComposeFederation;
+  /** Imported addresses sent as through their provider (ComposeService). */
+  sendAs?: ComposeSendAs;
 }
 
 /** Sending mail: the compose service (API side) and the delivery worker (queue side), sharing one configuration. */
@@ -84,6 +86,7 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
     events: deps.events,
     ...(deps.openpgp ? { openpgp: deps.openpgp } : {}),
     ...(deps.federation ? { federation: deps.federation } : {}),
+    ...(deps.sendAs ? { sendAs: deps.sendAs } : {}),
   });
   return {
     compose,

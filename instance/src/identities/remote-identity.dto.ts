@@ -10,7 +10,7 @@ export const ImapTlsSchema = Type.Union([Type.Literal('implicit'), Type.Literal(
 });
 
 /** A host name (letters, digits, dots, dashes) or an IP literal (IPv6 in brackets or bare). */
-const Host = Type.String({
+export const Host = Type.String({
   minLength: 1,
   maxLength: 253,
   pattern:

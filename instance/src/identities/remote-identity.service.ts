@@ -90,6 +90,8 @@ export class RemoteIdentityService {
   /** Forgets the identity, its credential and its sync positions. Mail already imported stays in the mailbox. */
   async delete(accountId: string, id: string): Promise<RemoteIdentity> {
     const identity = await this.get(accountId, id);
+    // Its send-as relay goes with it (SQLite cascades; Cassandra has no foreign keys).
+    await this.deps.storage.sendAs.delete(accountId, id);
     await this.deps.storage.remoteIdentities.delete(accountId, id);
     return identity;
   }

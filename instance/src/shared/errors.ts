@@ -34,6 +34,14 @@ export const ERROR_CODES = {
   totp_invalid: { status: 401, title: 'The two-factor code is wrong or expired.' },
   totp_not_pending: { status: 409, title: 'There is no two-factor enrolment waiting for confirmation.' },
   totp_already_enabled: { status: 409, title: 'Two-factor authentication is already enabled on this account.' },
+  sender_not_owned: {
+    status: 403,
+    title: 'The sender address (From, Sender or MAIL FROM) is not one of your addresses.',
+  },
+  app_password_limit: {
+    status: 409,
+    title: 'This account has as many app passwords as allowed (20); revoke one you no longer use first.',
+  },
   account_disabled: { status: 403, title: 'This account is disabled; contact your instance administrator.' },
   forbidden: { status: 403, title: 'You are not allowed to do this.' },
 
@@ -101,6 +109,20 @@ export const ERROR_CODES = {
   },
 
   // remote identities and IMAP import
+  send_as_auth_failed: {
+    status: 422,
+    title:
+      "The provider's SMTP submission server refused the sign-in: check the username and password (some providers want an app password).",
+  },
+  send_as_failed: {
+    status: 502,
+    title:
+      "The provider's SMTP submission server could not be reached, its TLS certificate is not trusted, or it refused the message (the detail says which).",
+  },
+  send_as_invalid: {
+    status: 400,
+    title: 'This address cannot be sent as through a provider (the detail says why).',
+  },
   imap_auth_failed: {
     status: 422,
     title:

@@ -352,4 +352,35 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX xmpp_accounts_by_account ON xmpp_accounts (account_id, created_at, id);
     `,
   },
+  {
+    version: 12,
+    name: 'app passwords (one per mail app of an account, hashed) and send-as relays of imported addresses',
+    sql: `
+      -- Passwords the instance makes for mail apps (SMTP submission, IMAP), shown once, stored as argon2id hashes;
+      -- read per account (at most a few dozen), oldest first.
+      CREATE TABLE app_passwords (
+        id           TEXT NOT NULL,
+        account_id   TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        label        TEXT NOT NULL,
+        hash         TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        PRIMARY KEY (account_id, id)
+      ) STRICT, WITHOUT ROWID;
+      -- Send as an imported address: the provider's submission server and sealed credentials, one per remote identity.
+      CREATE TABLE send_as_relays (
+        account_id        TEXT NOT NULL,
+        identity_id       TEXT NOT NULL REFERENCES remote_identities(id) ON DELETE CASCADE,
+        address           TEXT NOT NULL,
+        host              TEXT NOT NULL,
+        port              INTEGER NOT NULL,
+        tls               TEXT NOT NULL CHECK (tls IN ('implicit', 'starttls')),
+        username          TEXT NOT NULL,
+        credential_sealed TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        PRIMARY KEY (account_id, identity_id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

@@ -1,3 +1,5 @@
+import { CassandraSendAsRepository } from '../identities/send-as.repository.cassandra.ts';
+import { CassandraAppPasswordRepository } from '../app-passwords/app-password.repository.cassandra.ts';
 import type { Client } from 'cassandra-driver';
 import {
   CassandraContext,
@@ -48,6 +50,8 @@ export class CassandraStorage implements Storage {
   readonly trustSharing;
   readonly prekeys;
   readonly notices;
+  readonly appPasswords;
+  readonly sendAs;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -76,6 +80,8 @@ export class CassandraStorage implements Storage {
     this.trustSharing = new CassandraTrustSharingRepository(this.context);
     this.prekeys = new CassandraPrekeyRepository(this.context);
     this.notices = new CassandraNoticeRepository(this.context);
+    this.appPasswords = new CassandraAppPasswordRepository(this.context);
+    this.sendAs = new CassandraSendAsRepository(this.context);
   }
 
   /**

@@ -1657,6 +1657,88 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       });
     });
 
+    describe('app passwords', () => {
+      test('create, list oldest first, touch, delete; per account; after a reopen', async () => {
+        const a = anAccount();
+        const b = anAccount();
+        await s.accounts.create(a);
+        await s.accounts.create(b);
+        assert.deepEqual(await s.appPasswords.list(a.id), []);
+        const first = {
+          id: randomUUID(),
+          accountId: a.id,
+          label: 'Thunderbird',
+          hash: '$argon2id$v=19$m=19456,t=2,p=1$first',
+          createdAt: at('2026-01-02T10:00:00.000Z'),
+          lastUsedAt: null,
+        };
+        const second = { ...first, id: randomUUID(), label: 'Phone', createdAt: at('2026-01-03T10:00:00.000Z') };
+        await s.appPasswords.create(second);
+        await s.appPasswords.create(first);
+        await s.appPasswords.create({ ...first, id: randomUUID(), accountId: b.id });
+        assert.deepEqual(await s.appPasswords.list(a.id), [first, second]);
+        await s.appPasswords.touch(a.id, first.id, at('2026-01-04T10:00:00.000Z'));
+        s = await sut.reopen();
+        assert.deepEqual(await s.appPasswords.list(a.id), [
+          { ...first, lastUsedAt: at('2026-01-04T10:00:00.000Z') },
+          second,
+        ]);
+        assert.equal(await s.appPasswords.delete(a.id, first.id), true);
+        assert.equal(await s.appPasswords.delete(a.id, first.id), false, 'already gone');
+        assert.equal(await s.appPasswords.delete(b.id, second.id), false, "not b's");
+        assert.deepEqual(await s.appPasswords.list(a.id), [second]);
+        assert.equal((await s.appPasswords.list(b.id)).length, 1, 'the other account keeps its own');
+      });
+    });
+
+    describe('send-as relays', () => {
+      test('put (create, then replace), get, list, delete; per account; after a reopen', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const first = aRemoteIdentity(a.id);
+        const second = aRemoteIdentity(a.id);
+        await s.remoteIdentities.create(first);
+        await s.remoteIdentities.create(second);
+        const relay = {
+          accountId: a.id,
+          identityId: first.id,
+          address: 'me@provider.example',
+          host: 'smtp.provider.example',
+          port: 465,
+          tls: 'implicit' as const,
+          username: 'me@provider.example',
+          credentialSealed: 'sealed-1',
+          createdAt: at('2026-01-02T10:00:00.000Z'),
+          updatedAt: at('2026-01-02T10:00:00.000Z'),
+        };
+        assert.equal(await s.sendAs.get(a.id, first.id), null);
+        await s.sendAs.put(relay);
+        const other = {
+          ...relay,
+          identityId: second.id,
+          address: 'other@provider.example',
+          createdAt: at('2026-01-03T10:00:00.000Z'),
+          updatedAt: at('2026-01-03T10:00:00.000Z'),
+        };
+        await s.sendAs.put(other);
+        const replaced = {
+          ...relay,
+          port: 587,
+          tls: 'starttls' as const,
+          credentialSealed: 'sealed-2',
+          updatedAt: at('2026-01-04T10:00:00.000Z'),
+        };
+        await s.sendAs.put(replaced);
+        s = await sut.reopen();
+        assert.deepEqual(await s.sendAs.get(a.id, first.id), replaced);
+        assert.deepEqual(await s.sendAs.listByAccount(a.id), [replaced, other]);
+        assert.equal(await s.sendAs.get(anAccount().id, first.id), null, "another account's key finds nothing");
+        assert.equal(await s.sendAs.delete(a.id, first.id), true);
+        assert.equal(await s.sendAs.delete(a.id, first.id), false);
+        assert.deepEqual(await s.sendAs.listByAccount(a.id), [other]);
+      });
+    });
+
     test('data survives a close and reopen', async () => {
       const a = anAccount();
       await s.accounts.create(a);

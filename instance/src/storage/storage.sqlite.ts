@@ -1,3 +1,5 @@
+import { SqliteSendAsRepository } from '../identities/send-as.repository.sqlite.ts';
+import { SqliteAppPasswordRepository } from '../app-passwords/app-password.repository.sqlite.ts';
 import { join } from 'node:path';
 import { SqliteAccountRepository } from '../accounts/account.repository.sqlite.ts';
 import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.ts';
@@ -37,6 +39,8 @@ export class SqliteStorage implements Storage {
   readonly trustSharing;
   readonly prekeys;
   readonly notices;
+  readonly appPasswords;
+  readonly sendAs;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -55,6 +59,8 @@ export class SqliteStorage implements Storage {
     this.trustSharing = new SqliteTrustSharingRepository(db);
     this.prekeys = new SqlitePrekeyRepository(db);
     this.notices = new SqliteNoticeRepository(db);
+    this.appPasswords = new SqliteAppPasswordRepository(db);
+    this.sendAs = new SqliteSendAsRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */

@@ -27,6 +27,7 @@ import type {
   RoutePreview,
   SearchReply,
   SendReply,
+  AppPassword,
 } from './types.ts';
 
 /** An API call that did not succeed: the problem+json the instance sent (or a synthetic one for network failures). */
@@ -380,6 +381,20 @@ export class ApiClient {
 
   confirmTotp(code: string): Promise<void> {
     return this.request('POST', '/api/v1/me/totp/confirm', { code });
+  }
+
+  /** Passwords for mail apps (GET /api/v1/me/app-passwords): never the passwords themselves. */
+  appPasswords(): Promise<{ items: AppPassword[] }> {
+    return this.request('GET', '/api/v1/me/app-passwords');
+  }
+
+  /** A new app password: the answer is the only place its secret is ever shown. */
+  createAppPassword(label: string): Promise<AppPassword & { password: string }> {
+    return this.request('POST', '/api/v1/me/app-passwords', { label });
+  }
+
+  revokeAppPassword(id: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/me/app-passwords/${encodeURIComponent(id)}`);
   }
 
   /** What the instance's operators did to this account (GET /api/v1/me/journal), newest first. */

@@ -158,6 +158,14 @@ export interface Account {
   totpEnabled: boolean;
 }
 
+/** A password for one mail app (SMTP submission), as GET /api/v1/me/app-passwords lists it. */
+export interface AppPassword {
+  id: string;
+  label: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
 /** One entry of the admin actions journal (admin-journal/journal.routes.ts). */
 export interface JournalEntry {
   v: 1;

@@ -54,6 +54,15 @@ export const fr: Catalogue = {
     invalid_credentials: 'Le nom d’utilisateur ou le mot de passe est incorrect. Vérifiez-les et réessayez.',
     totp_required:
       'Ce compte est protégé par un second facteur : saisissez le code de votre application d’authentification.',
+    sender_not_owned:
+      'Cette adresse d’expédition n’est pas la vôtre (ni une adresse importée au nom de laquelle vous pouvez envoyer).',
+    send_as_invalid: 'Impossible d’envoyer au nom de cette adresse par son fournisseur ; le détail dit pourquoi.',
+    send_as_auth_failed:
+      'Le serveur de messagerie du fournisseur a refusé l’identifiant ou le mot de passe. Certains fournisseurs demandent un mot de passe d’application.',
+    send_as_failed:
+      'Le serveur de messagerie du fournisseur est injoignable ou a refusé le message. Réessayez plus tard.',
+    app_password_limit:
+      'Vous avez autant de mots de passe d’application que permis (20) : révoquez d’abord celui dont vous ne vous servez plus.',
     totp_invalid: 'Ce code est faux ou a expiré. Saisissez le code actuel de votre application d’authentification.',
     account_disabled: 'Ce compte est désactivé. Contactez l’administrateur de votre instance.',
     rate_limited: 'Trop de tentatives en peu de temps. Attendez une minute, puis réessayez.',
@@ -506,6 +515,20 @@ export const fr: Catalogue = {
     totpCode: 'Le code à 6 chiffres que l’application affiche',
     totpConfirm: 'Confirmer le code',
     totpDone: 'L’authentification à deux facteurs est active. À la prochaine connexion, un code vous sera demandé.',
+    appPasswords: 'Mots de passe pour les applications de messagerie',
+    appPasswordsHelp:
+      'Les applications de messagerie (Thunderbird, celle de votre téléphone) envoient par votre instance en SMTP : serveur {{host}}, port 587 (STARTTLS) ou 465 (TLS), votre nom d’utilisateur. Avec l’authentification à deux facteurs, elles ne peuvent pas demander de code : donnez à chacune un mot de passe à elle, créé ici, que vous pouvez révoquer seul.',
+    appPasswordsNone: 'Aucun mot de passe d’application pour l’instant.',
+    appPasswordLabel: 'Pour quelle application ?',
+    appPasswordCreate: 'Créer un mot de passe',
+    appPasswordShown:
+      'Le mot de passe pour « {{label}} ». Copiez-le dans l’application maintenant : il ne sera plus affiché.',
+    appPasswordCreated: 'Créé le {{date}}',
+    appPasswordUsed: 'dernière utilisation le {{date}}',
+    appPasswordNeverUsed: 'jamais utilisé',
+    appPasswordRevoke: 'Révoquer',
+    appPasswordRevokeNamed: 'Révoquer le mot de passe pour « {{label}} »',
+    appPasswordRevoked: 'Le mot de passe pour « {{label}} » est révoqué.',
   },
   accountExport: {
     title: 'Vos données',

@@ -18,6 +18,7 @@ import {
 import { MIN_PASSPHRASE_LENGTH, Sentence } from '../client-keys/client-key.errors.ts';
 import { Fingerprint } from '../privacy/Fingerprint.tsx';
 import { TotpQr } from '../privacy/TotpQr.tsx';
+import { AppPasswordsPanel } from '../privacy/AppPasswordsPanel.tsx';
 import { groupFingerprint } from '../privacy/fingerprint.ts';
 import { rankSuggestions, type SuggestionAction, suggestionAction } from '../privacy/suggestions.ts';
 
@@ -159,6 +160,10 @@ export function PrivacyScreen() {
             <TotpPanel enabled={totpEnabled === true} start={totpStart} onEnabled={load} />
           </section>
 
+          <section className="card" aria-labelledby="app-passwords-h">
+            <h2 id="app-passwords-h">{t('privacy.appPasswords')}</h2>
+            <AppPasswordsPanel />
+          </section>
           <section className="card" aria-labelledby="sharing-h">
             <h2 id="sharing-h">{t('privacy.sharing')}</h2>
             <SharingPanel value={sharing === true} onChange={setSharing} />
