@@ -15,6 +15,7 @@ import { ok } from '../support/api-client.ts';
 import { prosodyComponent, startProsody, type ProsodyServer } from '../support/engines/prosody.ts';
 import { dkimKey, dkimSigned, mailbox, sendingDomain, startMailWorld, type MailWorld } from '../support/mail-world.ts';
 import { freePort, waitFor } from '../support/net.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { tempDir } from '../support/tmp.ts';
 import { startXmppContact, type XmppContact } from '../support/xmpp-contact.ts';
 
@@ -72,6 +73,8 @@ async function startRelay(
 describe('XMPP chat in the same person-conversations (real Prosody)', { skip: prosody.skip }, () => {
   let server: ProsodyServer;
   let world: MailWorld;
+  /** carol's mail server (mail.example's MX, for the instance's outbound SMTP). */
+  let sink: SmtpSink;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let carol: XmppContact;
   let user: { id: string; token: string };
@@ -94,10 +97,15 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     server = await startProsody({ users: [URSULA_XMPP, CAROL_XMPP, STRANGER_XMPP], domain: CHAT });
     writeFileSync(caFile, server.certPem);
     relay = await startRelay(server.port);
+    sink = await startSmtpSink();
     world = await startMailWorld({
       domain: DOMAIN,
       zone: sendingDomain('mail.example', 's1', dkim),
-      env: { CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true', CALIOPEN_IMPORT_CA_FILE: caFile },
+      env: {
+        CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
+        CALIOPEN_IMPORT_CA_FILE: caFile,
+        CALIOPEN_OUTBOUND_MX_OVERRIDE: `mail.example=127.0.0.1:${sink.port}`,
+      },
       logTo: logs,
     });
     // The instance's logs are kept to check that no body or password ever reaches them.
@@ -108,6 +116,7 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
   afterAll(async () => {
     await carol?.stop();
     await world?.stop();
+    await sink?.stop();
     await relay?.close();
     await server?.stop();
     ca.cleanup();
@@ -270,6 +279,33 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     assert.equal(reply.conversationId, email.conversationId);
     assert.equal(reply.deliveries[0]?.via ?? 'xmpp', 'xmpp');
     assert.ok(reply.pi.factors.some((f: any) => f.id === 'transport.tls' && f.contribution === 10));
+
+    // And a reply by email to the same person, from the API: it leaves over SMTP to carol's mail server and is filed
+    // in the same conversation as her mail and her chat, with email's PI (DKIM-signed, TLS to the MX).
+    const mailed = await api('POST', '/api/v1/messages', {
+      to: [{ address: 'carol@mail.example' }],
+      subject: 'Friday',
+      text: 'And by mail: Friday it is.',
+    });
+    assert.equal(mailed.status, 202, mailed.text);
+    assert.equal(mailed.body.recipients[0].route, 'smtp');
+    await waitFor(
+      async () => sink.messages.some((m) => m.raw.toString().includes('And by mail: Friday it is.')),
+      60_000,
+    );
+    const byMail = ok(await api('GET', `/api/v1/messages/${mailed.body.id}`));
+    assert.equal(byMail.protocol, 'email');
+    assert.equal(byMail.conversationId, email.conversationId, 'one conversation: her mail, her chat, both replies');
+    assert.ok(byMail.pi.factors.length > 0, 'the email reply has its PI explained');
+    const conversation = (await mailbox(world.inst, user.token)).filter(
+      (m) => m.conversationId === email.conversationId,
+    );
+    assert.deepEqual([...new Set(conversation.map((m) => `${m.protocol} ${m.direction}`))].sort(), [
+      'email inbound',
+      'email outbound',
+      'xmpp inbound',
+      'xmpp outbound',
+    ]);
 
     // Sending without a route: a clear error.
     const noXmpp = await api('POST', '/api/v1/contacts', {

@@ -164,7 +164,7 @@ export function MemberScreen({ domain }: { domain: string }) {
               {log.map((e) => (
                 <li key={e.index}>
                   <Link href={`/log?entry=${e.index}`}>
-                    {t('reg.member.logEntry', {
+                    {t(e.entry.at ? 'reg.member.logEntry' : 'reg.member.logEntryUndated', {
                       index: e.index,
                       type: t(`reg.log.entryTypes.${e.entry.type}`, { defaultValue: e.entry.type }),
                       date: formatDate(e.entry.at, lng),
