@@ -22,6 +22,7 @@ import { CassandraSessionRepository } from '../sessions/session.repository.cassa
 import { AppError } from '../shared/errors.ts';
 import { CASSANDRA_MIGRATIONS } from '../database/cassandra.schema.ts';
 import type { Storage, UnitOfWork } from '../database/storage.port.ts';
+import { purgeAccountCassandra } from './account-purge.cassandra.ts';
 
 /**
  * The distributed store: every domain table in one Cassandra keyspace (cassandra.schema.ts). Chosen by
@@ -131,6 +132,12 @@ export class CassandraStorage implements Storage {
       await items;
       release();
     }
+  }
+
+  /** Idempotent deletes of every partition of the account (account-purge.cassandra.ts). */
+  async purgeAccount(accountId: string): Promise<void> {
+    const { context: ctx, accounts, messages, conversations, contacts, remoteIdentities } = this;
+    await purgeAccountCassandra({ ctx, accounts, messages, conversations, contacts, remoteIdentities }, accountId);
   }
 
   async close(): Promise<void> {
