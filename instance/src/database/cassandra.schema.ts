@@ -61,6 +61,7 @@ export const TABLES = {
   noticeDeliveryFailures: 'notice_delivery_failures',
   noticeStandingChanges: 'notice_standing_changes',
   noticeDismissals: 'notice_dismissals',
+  accountDeletions: 'account_deletions',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -484,6 +485,21 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          account_id text PRIMARY KEY,
          share      boolean,
          updated_at timestamp
+       )`,
+    ],
+  },
+  {
+    version: 14,
+    name: 'pending account deletions (self-service deletion with a grace period)',
+    statements: (ks) => [
+      // The deletions waiting for their grace period (account-deletion/account-deletion.repository.cassandra.ts): one
+      // partition for the instance (a handful of rows, read whole by the administrators' view), written by LWT only.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountDeletions} (
+         scope        text,
+         account_id   text,
+         requested_at timestamp,
+         due_at       timestamp,
+         PRIMARY KEY ((scope), account_id)
        )`,
     ],
   },

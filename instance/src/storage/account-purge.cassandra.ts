@@ -7,6 +7,7 @@ import type { ConversationRepository } from '../conversations/conversation.repos
 import type { RemoteIdentityRepository } from '../identities/remote-identity.repository.ts';
 import type { MessageRepository } from '../messages/message.repository.ts';
 import type { Message } from '../mail/message.entity.ts';
+import { ACCOUNT_DELETIONS_SCOPE } from '../account-deletion/account-deletion.repository.cassandra.ts';
 import { IMPORTANCE_LEVELS, IMPORTANCE_VALUES } from '../mail/importance.model.ts';
 
 export interface CassandraPurgeDeps {
@@ -171,7 +172,11 @@ export async function purgeAccountCassandra(deps: CassandraPurgeDeps, accountId:
   // 6. Every partition keyed by the account alone.
   for (const table of ACCOUNT_PARTITIONS) await del(`DELETE FROM ${t(table)} WHERE account_id = ?`, [accountId]);
 
-  // 7. The account itself, last: its username claim (LWT), its directory row, its usage (LWT-only), its row.
+  // 7. The pending deletion, then the account itself, last: its username claim (LWT), its directory row, its usage (LWT-only), its row.
+  await ctx.lwt(`DELETE FROM ${t(TABLES.accountDeletions)} WHERE scope = ? AND account_id = ? IF EXISTS`, [
+    ACCOUNT_DELETIONS_SCOPE,
+    accountId,
+  ]);
   if (account !== null) {
     await ctx.claims(TABLES.accountsByUsername, ['username'], 'account_id').release([account.username], accountId);
     await del(`DELETE FROM ${t(TABLES.accountDirectory)} WHERE directory = ? AND username = ?`, [

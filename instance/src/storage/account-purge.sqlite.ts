@@ -21,6 +21,7 @@ export const SQLITE_ACCOUNT_TABLES = [
   'trust_sharing',
   'notice_delivery_failures',
   'notice_dismissals',
+  'account_deletions',
 ] as const;
 
 /** Deletes every row of the account (see Storage.purgeAccount); run inside the store's transaction. */

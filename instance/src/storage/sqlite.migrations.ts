@@ -293,6 +293,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 14,
+    name: 'pending account deletions (self-service deletion with a grace period)',
+    sql: `
+      -- One row per account whose user asked for its deletion, until the purge (which removes it with the account)
+      -- or a cancellation. Times: when asked, when the purge runs.
+      CREATE TABLE account_deletions (
+        account_id   TEXT PRIMARY KEY,
+        requested_at INTEGER NOT NULL,
+        due_at       INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
     version: 18,
     name: 'federation prekeys and user notices, shared by every process of the instance',
     sql: `

@@ -10,6 +10,7 @@ import { CassandraContactRepository } from '../contacts/contact.repository.cassa
 import { CassandraReplayRepository } from '../federation/replay.repository.cassandra.ts';
 import { CassandraPrekeyRepository } from '../federation/prekey.repository.cassandra.ts';
 import { CassandraTrustSharingRepository } from '../federation/trust-sharing.repository.cassandra.ts';
+import { CassandraAccountDeletionRepository } from '../account-deletion/account-deletion.repository.cassandra.ts';
 import { CassandraNoticeRepository } from '../notices/notice.repository.cassandra.ts';
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
@@ -47,6 +48,7 @@ export class CassandraStorage implements Storage {
   readonly trustSharing;
   readonly prekeys;
   readonly notices;
+  readonly accountDeletions;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -74,6 +76,7 @@ export class CassandraStorage implements Storage {
     this.trustSharing = new CassandraTrustSharingRepository(this.context);
     this.prekeys = new CassandraPrekeyRepository(this.context);
     this.notices = new CassandraNoticeRepository(this.context);
+    this.accountDeletions = new CassandraAccountDeletionRepository(this.context);
   }
 
   /**

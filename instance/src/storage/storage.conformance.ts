@@ -1581,6 +1581,25 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       });
     });
 
+    describe('account deletions', () => {
+      test('scheduled once per account, read back, listed soonest first, cancelled once', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const da = { accountId: a, requestedAt: at('2099-03-01T10:00:00.000Z'), dueAt: at('2099-03-08T10:00:00.000Z') };
+        const db = { accountId: b, requestedAt: at('2099-03-01T09:00:00.000Z'), dueAt: at('2099-03-02T09:00:00.000Z') };
+        assert.equal(await s.accountDeletions.schedule(da), true);
+        assert.equal(await s.accountDeletions.schedule({ ...da, dueAt: at('2099-04-01T00:00:00.000Z') }), false);
+        assert.equal(await s.accountDeletions.schedule(db), true);
+        assert.deepEqual(await s.accountDeletions.get(a), da);
+        const mine = (await s.accountDeletions.list()).filter((d) => d.accountId === a || d.accountId === b);
+        assert.deepEqual(mine, [db, da]);
+        assert.equal(await s.accountDeletions.cancel(a), true);
+        assert.equal(await s.accountDeletions.cancel(a), false);
+        assert.equal(await s.accountDeletions.get(a), null);
+        assert.deepEqual(await s.accountDeletions.get(b), db);
+        await s.accountDeletions.cancel(b);
+      });
+    });
+
     describe('account purge', () => {
       /** An account with data in every repository, the way the application writes it. */
       async function populated() {
@@ -1647,6 +1666,11 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           recipients: [{ address: 'carol@x.example', status: '5.1.1', diagnostic: '550', remoteMta: 'mx.x.example' }],
         });
         await s.notices.dismiss(a.id, 'standing-suspended', at('2026-02-03T10:02:00.000Z'));
+        await s.accountDeletions.schedule({
+          accountId: a.id,
+          requestedAt: at('2026-02-04T10:00:00.000Z'),
+          dueAt: at('2026-02-11T10:00:00.000Z'),
+        });
         return { a, device, session, contact, conv, inbound, outbound, key, conflict, own, identity };
       }
 
@@ -1681,6 +1705,7 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           trust: await s.trustSharing.sharesTrust(a.id),
           failures: await s.notices.deliveryFailures(a.id),
           dismissed: [...(await s.notices.dismissed(a.id))],
+          deletion: await s.accountDeletions.get(a.id),
         };
       }
 
@@ -1727,6 +1752,7 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           trust: false,
           failures: [],
           dismissed: [],
+          deletion: null,
         });
         assert.deepEqual(await everything(other), otherBefore);
         assert.equal(await s.accounts.count(), accounts - 1);

@@ -4,6 +4,7 @@ import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.t
 import { SqliteReplayRepository } from '../federation/replay.repository.sqlite.ts';
 import { SqlitePrekeyRepository } from '../federation/prekey.repository.sqlite.ts';
 import { SqliteTrustSharingRepository } from '../federation/trust-sharing.repository.sqlite.ts';
+import { SqliteAccountDeletionRepository } from '../account-deletion/account-deletion.repository.sqlite.ts';
 import { SqliteNoticeRepository } from '../notices/notice.repository.sqlite.ts';
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
@@ -36,6 +37,7 @@ export class SqliteStorage implements Storage {
   readonly trustSharing;
   readonly prekeys;
   readonly notices;
+  readonly accountDeletions;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -53,6 +55,7 @@ export class SqliteStorage implements Storage {
     this.trustSharing = new SqliteTrustSharingRepository(db);
     this.prekeys = new SqlitePrekeyRepository(db);
     this.notices = new SqliteNoticeRepository(db);
+    this.accountDeletions = new SqliteAccountDeletionRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */
