@@ -9,6 +9,8 @@ const BY_CODE: Readonly<Record<string, string>> = {
   totp_required: 'problem.totp_required',
   totp_invalid: 'problem.totp_invalid',
   account_disabled: 'problem.account_disabled',
+  account_deletion_pending: 'problem.account_deletion_pending',
+  account_deletion_not_pending: 'problem.account_deletion_not_pending',
   rate_limited: 'problem.rate_limited',
   unauthenticated: 'problem.session_ended',
   token_invalid: 'problem.session_ended',

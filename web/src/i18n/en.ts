@@ -49,6 +49,9 @@ export const en = {
     totp_not_pending: 'Start the enrolment again: the code was asked for too late.',
     invalid_credentials: 'The username or password is not right. Check them and try again.',
     totp_required: 'This account is protected by a second factor: enter the code from your authenticator app.',
+    account_deletion_pending:
+      'The deletion of your account is already scheduled. Cancel it first if you want to ask again.',
+    account_deletion_not_pending: 'No deletion of your account is scheduled any more.',
     totp_invalid: 'That code is wrong or has expired. Enter the current code from your authenticator app.',
     account_disabled: 'This account is disabled. Contact the administrator of your instance.',
     rate_limited: 'Too many attempts in a short time. Wait a minute, then try again.',

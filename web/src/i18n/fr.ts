@@ -54,6 +54,9 @@ export const fr: Catalogue = {
     invalid_credentials: 'Le nom d’utilisateur ou le mot de passe est incorrect. Vérifiez-les et réessayez.',
     totp_required:
       'Ce compte est protégé par un second facteur : saisissez le code de votre application d’authentification.',
+    account_deletion_pending:
+      'La suppression de votre compte est déjà programmée. Annulez-la d’abord pour la demander à nouveau.',
+    account_deletion_not_pending: 'Aucune suppression de votre compte n’est plus programmée.',
     totp_invalid: 'Ce code est faux ou a expiré. Saisissez le code actuel de votre application d’authentification.',
     account_disabled: 'Ce compte est désactivé. Contactez l’administrateur de votre instance.',
     rate_limited: 'Trop de tentatives en peu de temps. Attendez une minute, puis réessayez.',
