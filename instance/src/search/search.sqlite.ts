@@ -331,6 +331,9 @@ class SqliteSearchIndex implements SearchIndex {
         this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
       })
       .immediate();
+    // FTS5 deletes only mark the rows: their terms stay in the index's segments until a merge. Merging them all now
+    // leaves no word of the deleted account in the file's tables (account deletion: nothing may remain).
+    this.stmt("INSERT INTO search_fts (search_fts) VALUES ('optimize')").run();
   }
 
   async search(accountId: string, query: SearchQuery): Promise<SearchResult> {
