@@ -233,6 +233,11 @@ describe('self-service account deletion', () => {
       const traces = scanDatabase(join(world.inst.dataDir, file), needles());
       assert.deepEqual(traces, [], `${file} still holds traces of the deleted account`);
     }
+    // The files themselves, byte for byte (free pages and the write-ahead log included).
+    for (const file of readdirSync(world.inst.dataDir).filter((f) => /^search\.db(-wal)?$/.test(f))) {
+      const bytes = readFileSync(join(world.inst.dataDir, file)).toString('latin1').toLowerCase();
+      for (const n of needles()) assert.ok(!bytes.includes(n.toLowerCase()), `the file ${file} holds ${n}`);
+    }
     // Every blob: no file under the account's prefix, no file holding its content.
     const blobs = join(world.inst.dataDir, 'blobs');
     for (const file of walk(blobs)) {

@@ -24,8 +24,22 @@ export const SQLITE_ACCOUNT_TABLES = [
   'account_deletions',
 ] as const;
 
-/** Deletes every row of the account (see Storage.purgeAccount); run inside the store's transaction. */
+/**
+ * Deletes every row of the account (see Storage.purgeAccount); run inside the store's transaction. With
+ * secure_delete on meanwhile, SQLite overwrites the deleted content with zeros instead of leaving it in free space.
+ */
 export function purgeAccountSqlite(db: SqliteDb, accountId: string): void {
-  for (const table of SQLITE_ACCOUNT_TABLES) db.prepare(`DELETE FROM ${table} WHERE account_id = ?`).run(accountId);
-  db.prepare('DELETE FROM accounts WHERE id = ?').run(accountId);
+  const previous = db.pragma('secure_delete', { simple: true }) as number;
+  db.pragma('secure_delete = ON');
+  try {
+    for (const table of SQLITE_ACCOUNT_TABLES) db.prepare(`DELETE FROM ${table} WHERE account_id = ?`).run(accountId);
+    db.prepare('DELETE FROM accounts WHERE id = ?').run(accountId);
+  } finally {
+    db.pragma(`secure_delete = ${previous === 1 ? 'ON' : 'OFF'}`);
+  }
+}
+
+/** After the purge's commit: the write-ahead log, which still holds the pages as they were, is emptied. */
+export function truncateWal(db: SqliteDb): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }

@@ -16,7 +16,7 @@ import { SqliteMessageRepository } from '../messages/message.repository.sqlite.t
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
-import { purgeAccountSqlite } from './account-purge.sqlite.ts';
+import { purgeAccountSqlite, truncateWal } from './account-purge.sqlite.ts';
 import type { Storage, UnitOfWork } from '../database/storage.port.ts';
 
 /** The embedded store: one SQLite file (`<dataDir>/instance.db`, WAL) holding every domain table. */
@@ -134,6 +134,7 @@ export class SqliteStorage implements Storage {
   /** One transaction (a unit of work, so it never interleaves with another unit's writes). */
   async purgeAccount(accountId: string): Promise<void> {
     await this.unitOfWork(async () => purgeAccountSqlite(this.db, accountId));
+    truncateWal(this.db);
   }
 
   async close(): Promise<void> {
