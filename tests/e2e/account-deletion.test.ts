@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { openPgpKeyName } from '@caliopen/instance/discovery/key-names.ts';
 import { lookupWkd } from '@caliopen/instance/discovery/wkd.ts';
@@ -265,6 +266,27 @@ describe('self-service account deletion', () => {
     });
     assert.notEqual(reborn.id, user.id);
   }, 180_000);
+
+  it('with two-factor on, the request also needs a current code', async () => {
+    const { api } = world.inst;
+    const u = await world.inst.user('twofactor');
+    const { secret } = ok(await api('POST', '/api/v1/me/totp', { token: u.token }));
+    const code = (offsetSeconds: number) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
+    ok(await api('POST', '/api/v1/me/totp/confirm', { token: u.token, body: { code: await code(0) } }), 204);
+    const ask = (body: unknown) => api('POST', '/api/v1/account/deletion', { token: u.token, body });
+    const none = await ask({ password: u.password });
+    assert.deepEqual([none.status, none.body.code], [401, 'totp_required']);
+    const later = await code(30);
+    const wrongCode = String((Number(later) + 1) % 1_000_000).padStart(6, '0');
+    const wrong = await ask({ password: u.password, totp: wrongCode });
+    assert.deepEqual([wrong.status, wrong.body.code], [401, 'totp_invalid']);
+    const badPassword = await ask({ password: 'not-the-password', totp: later });
+    assert.deepEqual([badPassword.status, badPassword.body.code], [401, 'invalid_credentials']);
+    assert.deepEqual(ok(await api('GET', '/api/v1/account/deletion', { token: u.token })), { pending: false });
+    // The next time step's code (within the tolerance), never used before.
+    ok(await ask({ password: u.password, totp: later }), 202);
+    assert.equal((await api('GET', '/api/v1/me', { token: u.token })).status, 401);
+  });
 });
 
 function walk(dir: string): string[] {

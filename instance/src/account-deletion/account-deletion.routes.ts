@@ -16,9 +16,6 @@ const toDto = (d: PendingDeletion) => ({
   dueAt: d.dueAt.toISOString(),
 });
 
-/** Each attempt checks a password: as few as a login. */
-const REQUEST_LIMIT = { max: 10, timeWindow: 60_000 };
-
 /**
  * `/api/v1/account/deletion`: the signed-in user asks for the deletion of their account (password, and two-factor
  * code if enabled), sees it pending, cancels it; `/api/v1/admin/account-deletions`: the pending ones.
@@ -26,11 +23,13 @@ const REQUEST_LIMIT = { max: 10, timeWindow: 60_000 };
 export const accountDeletionRoutes: FastifyPluginAsync<{
   deletions: AccountDeletionService;
   usernameOf: (accountId: string) => Promise<string | null>;
-}> = async (app, { deletions, usernameOf }) => {
+  /** Each request checks a password: limited as logins are (auth.loginRateLimitPerMinute per client address). */
+  passwordChecksPerMinute: number;
+}> = async (app, { deletions, usernameOf, passwordChecksPerMinute }) => {
   app.post(
     '/api/v1/account/deletion',
     {
-      config: { access: 'user', rateLimit: REQUEST_LIMIT },
+      config: { access: 'user', rateLimit: { max: passwordChecksPerMinute, timeWindow: 60_000 } },
       schema: {
         tags: ['account'],
         summary:

@@ -92,6 +92,7 @@ export async function buildHttpServer(
   await app.register(accountDeletionRoutes, {
     deletions: services.accountDeletion,
     usernameOf: async (id) => (await services.storage.accounts.get(id))?.username ?? null,
+    passwordChecksPerMinute: config.auth.loginRateLimitPerMinute,
   });
   await app.register(keyAlertRoutes, { alerts: services.keyAlerts });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
