@@ -452,6 +452,17 @@ export const en = {
     totpConfirm: 'Confirm the code',
     totpDone: 'Two-factor authentication is on. Next time you sign in, you will be asked for a code.',
   },
+  accountDeletion: {
+    title: 'Delete my account',
+    summary:
+      'Your account and everything in it (messages, attachments, contacts, keys, search index) will be deleted for good after a grace period. You are signed out everywhere now; sign in again before the date to cancel. Download your data first if you want to keep it.',
+    password: 'Your password',
+    code: 'Two-factor code',
+    submit: 'Delete my account',
+    pending: 'Your account will be deleted on {{date}}.',
+    cancel: 'Cancel the deletion',
+    cancelled: 'The deletion is cancelled: your account stays.',
+  },
   accountExport: {
     title: 'Your data',
     summary:

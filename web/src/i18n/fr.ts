@@ -470,6 +470,17 @@ export const fr: Catalogue = {
     totpConfirm: 'Confirmer le code',
     totpDone: 'L’authentification à deux facteurs est active. À la prochaine connexion, un code vous sera demandé.',
   },
+  accountDeletion: {
+    title: 'Supprimer mon compte',
+    summary:
+      'Votre compte et tout son contenu (messages, pièces jointes, contacts, clés, index de recherche) seront supprimés définitivement après un délai de grâce. Vous êtes déconnecté partout dès maintenant ; reconnectez-vous avant la date pour annuler. Téléchargez d’abord vos données si vous voulez les garder.',
+    password: 'Votre mot de passe',
+    code: 'Code de double authentification',
+    submit: 'Supprimer mon compte',
+    pending: 'Votre compte sera supprimé le {{date}}.',
+    cancel: 'Annuler la suppression',
+    cancelled: 'La suppression est annulée : votre compte est conservé.',
+  },
   accountExport: {
     title: 'Vos données',
     summary:
