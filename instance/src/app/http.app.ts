@@ -2,6 +2,7 @@ import { buildApiServer } from '@caliopen/platform/http/server.bootstrap.ts';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { adminRoutes } from '../accounts/admin.routes.ts';
 import { accountExportRoutes } from '../account-export/account-export.routes.ts';
+import { accountDeletionRoutes } from '../account-deletion/account-deletion.routes.ts';
 import { journalRoutes } from '../admin-journal/journal.routes.ts';
 import { operationsRoutes } from '../operations/operations.routes.ts';
 import { operationsDeps } from './operations.wiring.ts';
@@ -95,6 +96,11 @@ export async function buildHttpServer(
   await app.register(contactKeyRoutes, { contacts: services.contacts, keys: services.keys });
   await app.register(accountKeyRoutes, { keys: services.accountKeys });
   await app.register(accountExportRoutes, { exports: services.accountExport });
+  await app.register(accountDeletionRoutes, {
+    deletions: services.accountDeletion,
+    usernameOf: async (id) => (await services.storage.accounts.get(id))?.username ?? null,
+    passwordChecksPerMinute: config.auth.loginRateLimitPerMinute,
+  });
   await app.register(keyAlertRoutes, { alerts: services.keyAlerts });
   await app.register(remoteIdentityRoutes, { identities: services.identities });
   await app.register(sendAsRoutes, { sendAs: services.sendAs });

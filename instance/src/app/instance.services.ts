@@ -44,6 +44,11 @@ import type { MessageService } from '../messages/message.service.ts';
 import type { JobQueue, Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import type { SearchIndexer } from '../search/search.indexer.ts';
 import { AccountExportService } from '../account-export/account-export.service.ts';
+import {
+  AccountDeletionService,
+  DEFAULT_DELETION_GRACE_SECONDS,
+} from '../account-deletion/account-deletion.service.ts';
+import { rawPrefixOf } from '../messages/message-ingest.service.ts';
 import { armorPublic } from '../keys/account-key.context.ts';
 import type { SearchIndex } from '../search/search.port.ts';
 import { AuthService } from '../sessions/auth.service.ts';
@@ -121,6 +126,8 @@ export interface InstanceServices {
   accountKeys: AccountKeyService;
   /** Everything about an account as one archive (GET /api/v1/account/export). */
   accountExport: AccountExportService;
+  /** Self-service account deletion: requests with a grace period, then the purge (queue 'account-deletion'). */
+  accountDeletion: AccountDeletionService;
   conversations: ConversationService;
   messages: MessageService;
   /** The one way mail enters a mailbox (SMTP, IMAP import, Sent copies, bounces). */
@@ -674,6 +681,17 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       clock,
       domain: config.domain,
     }),
+    accountDeletion: new AccountDeletionService({
+      storage,
+      search,
+      blobs: blobStore,
+      queue,
+      identity: auth,
+      blobPrefixOf: rawPrefixOf,
+      clock,
+      graceSeconds: config.accounts.deletionGraceSeconds ?? DEFAULT_DELETION_GRACE_SECONDS,
+      logger: logger.child({ component: 'account-deletion' }),
+    }),
     conversations: core.conversations,
     messages: core.messages,
     ingest: core.ingest,
@@ -750,7 +768,13 @@ function spamServiceFrom(
  * messages past their retention (queue 'mail-purge'), and Privacy Index recomputation (queue 'pi'). startInstance calls it; the returned workers stop with it.
  */
 export function startEmailCoreWorkers(services: InstanceServices): Worker[] {
-  const workers = [services.indexer.start(), services.messages.startPurgeWorker(), services.privacy.startWorker()];
+  const workers = [
+    services.indexer.start(),
+    services.messages.startPurgeWorker(),
+    services.privacy.startWorker(),
+    // Account deletions past their grace period (queue 'account-deletion').
+    services.accountDeletion.startWorker(),
+  ];
   // Late decryption (queue 'decrypt-pending'): encrypted mail that arrived while the account's key was locked.
   if (services.lateDecryption) workers.push(services.lateDecryption.startWorker());
   // Spam filtering (queues 'spam-check' and 'spam-learn'): re-checks of mail filed unchecked, and lessons.

@@ -50,3 +50,22 @@ test('putMany writes a group across directories, private, with no temporary file
   );
   assert.equal(await store.get('raw/ok/x'), null);
 });
+
+test('deletePrefix removes every blob under the prefix and nothing beside it; a bad or empty prefix', async () => {
+  const store = new FsBlobStore(dir);
+  await store.putMany([
+    { key: 'raw/gone/m1', data: Buffer.from('1') },
+    { key: 'raw/gone/m2', data: Buffer.from('2') },
+    { key: 'raw/gone-not/m1', data: Buffer.from('3') },
+    { key: 'raw/kept/m1', data: Buffer.from('4') },
+  ]);
+  assert.equal(await store.deletePrefix('raw/gone'), 2);
+  assert.equal(await store.get('raw/gone/m1'), null);
+  assert.throws(() => statSync(join(dir, 'raw/gone')), /ENOENT/);
+  assert.equal((await store.get('raw/gone-not/m1'))?.toString(), '3');
+  assert.equal((await store.get('raw/kept/m1'))?.toString(), '4');
+  assert.equal(await store.deletePrefix('raw/gone'), 0);
+  for (const prefix of ['../x', 'raw/../..', '', '/abs', 'raw/']) {
+    await assert.rejects(store.deletePrefix(prefix), /invalid blob/);
+  }
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BLOB_KEY, type BlobStore } from './blob-store.port.ts';
 
@@ -70,6 +70,23 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
+  }
+
+  /** The prefix's directory goes whole (`rm -r`), then its parent is synced. */
+  async deletePrefix(prefix: string): Promise<number> {
+    if (prefix.endsWith('/')) throw new Error(`invalid blob prefix ${JSON.stringify(prefix)}`);
+    const dir = this.path(prefix);
+    let count = 0;
+    try {
+      const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+      count = entries.filter((e) => e.isFile()).length;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+    await rm(dir, { recursive: true, force: true });
+    await syncDirectory(dirname(dir));
+    return count;
   }
 }
 

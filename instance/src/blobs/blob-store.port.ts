@@ -16,6 +16,11 @@ export interface BlobStore {
   get(key: string): Promise<Buffer | null>;
   /** Removes the blob; resolves false when there was none. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Removes every blob whose key starts with `prefix/` (an account's raw messages, `raw/<accountId>`, at its
+   * deletion); durable when it resolves; nothing to remove is no error. Resolves how many blobs went.
+   */
+  deletePrefix(prefix: string): Promise<number>;
 }
 
 /** Keys are path-like (`raw/<accountId>/<messageId>`): letters, digits, `-`, `_`, `.` and `/`, no `..`. */

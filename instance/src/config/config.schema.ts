@@ -95,7 +95,14 @@ export const InstanceConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    accounts: Type.Object({ defaultQuotaBytes: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    accounts: Type.Object(
+      {
+        defaultQuotaBytes: Type.Integer({ minimum: 0 }),
+        /** A user's request to delete their account waits this long (they may cancel meanwhile); default 7 days. */
+        deletionGraceSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 366 * 24 * 3600 })),
+      },
+      { additionalProperties: false },
+    ),
     /**
      * Inbound SMTP (the MX): off unless enabled. Production listens on 0.0.0.0 port 25; 2525 is the unprivileged
      * development default. `dnsServers` are used for SPF/DKIM/DMARC and reverse lookups (empty = the system's).
@@ -436,6 +443,7 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_SESSION_TTL_SECONDS: { path: 'auth.sessionTtlSeconds', kind: 'integer' },
   CALIOPEN_LOGIN_RATE_LIMIT: { path: 'auth.loginRateLimitPerMinute', kind: 'integer' },
   CALIOPEN_DEFAULT_QUOTA_BYTES: { path: 'accounts.defaultQuotaBytes', kind: 'integer' },
+  CALIOPEN_ACCOUNT_DELETION_GRACE_SECONDS: { path: 'accounts.deletionGraceSeconds', kind: 'integer' },
   CALIOPEN_LOG_LEVEL: { path: 'log.level', kind: 'string' },
   CALIOPEN_SMTP_ENABLED: { path: 'smtp.enabled', kind: 'boolean' },
   CALIOPEN_SMTP_HOST: { path: 'smtp.host', kind: 'string' },

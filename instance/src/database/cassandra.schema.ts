@@ -64,6 +64,7 @@ export const TABLES = {
   xmppAccountsByAccount: 'xmpp_accounts_by_account',
   appPasswords: 'app_passwords',
   sendAsRelays: 'send_as_relays',
+  accountDeletions: 'account_deletions',
 } as const;
 
 /** Append new versions; never edit a released one. */
@@ -581,6 +582,21 @@ export const CASSANDRA_MIGRATIONS: readonly CqlMigration[] = [
          created_at        timestamp,
          updated_at        timestamp,
          PRIMARY KEY ((account_id), identity_id)
+       )`,
+    ],
+  },
+  {
+    version: 13,
+    name: 'pending account deletions (self-service deletion with a grace period)',
+    statements: (ks) => [
+      // The deletions waiting for their grace period (account-deletion/account-deletion.repository.cassandra.ts): one
+      // partition for the instance (a handful of rows, read whole by the administrators' view), written by LWT only.
+      `CREATE TABLE IF NOT EXISTS ${ks}.${TABLES.accountDeletions} (
+         scope        text,
+         account_id   text,
+         requested_at timestamp,
+         due_at       timestamp,
+         PRIMARY KEY ((scope), account_id)
        )`,
     ],
   },

@@ -23,6 +23,16 @@ export interface Storage {
    * unit wrote when the engine is `atomic`, then the error is rethrown.
    */
   unitOfWork<T>(work: (unit: UnitOfWork) => Promise<T>): Promise<T>;
+  /**
+   * Removes everything the store holds about one account (self-service deletion, issue 18): the account, its
+   * devices, sessions, contacts, conversations, messages and their listing and dedupe rows, correspondence ledger,
+   * keys (correspondents' and its own), remote identities and their folder states, Privacy Index, trust sharing and
+   * notices. Instance-wide records (the admin journal, an append-only audit record; the federation replay record;
+   * standing-change notices) are not the account's and stay. Idempotent: an interrupted purge is finished by running
+   * it again. SQLite: one transaction. Cassandra: idempotent deletes of every partition of the account, found from
+   * its own listing tables; the account row goes last so that a rerun still finds what is left.
+   */
+  purgeAccount(accountId: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -53,7 +53,12 @@ type Prepared =
     };
 
 export function rawKeyOf(accountId: string, messageId: string): string {
-  return `raw/${accountId}/${messageId}`;
+  return `${rawPrefixOf(accountId)}/${messageId}`;
+}
+
+/** Every raw message of the account is under this blob prefix (deleted whole with the account). */
+export function rawPrefixOf(accountId: string): string {
+  return `raw/${accountId}`;
 }
 
 /**

@@ -76,6 +76,35 @@ test('sqlite search: the text itself is not stored in the search file (contentle
   }
 });
 
+test("sqlite search: removeAccount leaves no term of the account in the index's segments; others still found", async () => {
+  const tmp = tempDir('caliopen-search-');
+  try {
+    const path = join(tmp.dir, 'search.db');
+    const index = openSqliteSearchIndex(path);
+    await index.init();
+    await index.index([sample('acct-gone', 'm1', 'quagga wombat'), sample('acct-kept', 'm2', 'narwhal')]);
+    await index.index([sample('acct-gone', 'm3', 'okapi')]);
+    await index.removeAccount('acct-gone');
+    assert.equal((await index.search('acct-gone', { text: 'quagga' })).total, 0);
+    assert.deepEqual(
+      (await index.search('acct-kept', { text: 'narwhal' })).hits.map((h) => h.messageId),
+      ['m2'],
+    );
+    await index.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const blocks = db.prepare('SELECT block FROM search_fts_data').all() as { block: Buffer | null }[];
+      const all = Buffer.concat(blocks.map((b) => b.block ?? Buffer.alloc(0))).toString('latin1');
+      for (const term of ['quagga', 'wombat', 'okapi']) assert.ok(!all.includes(term), `${term} is still indexed`);
+      assert.ok(all.includes('narwhal'));
+    } finally {
+      db.close();
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 test('sqlite search: every query shape is index-driven (no scan, no sort where the index gives the order)', async () => {
   const tmp = tempDir('caliopen-search-');
   try {

@@ -323,14 +323,24 @@ class SqliteSearchIndex implements SearchIndex {
   async removeAccount(accountId: string): Promise<void> {
     const range = this.accountRange(accountId);
     if (!range) return;
-    this.db
-      .transaction(() => {
-        this.stmt('DELETE FROM search_fts WHERE rowid BETWEEN ? AND ?').run(range.lo, range.hi);
-        this.stmt('DELETE FROM search_tag WHERE account_no = ?').run(range.no);
-        this.stmt('DELETE FROM search_doc WHERE account_no = ?').run(range.no);
-        this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
-      })
-      .immediate();
+    // Deleted content is overwritten rather than left in free space, and the write-ahead log emptied at the end.
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.db
+        .transaction(() => {
+          this.stmt('DELETE FROM search_fts WHERE rowid BETWEEN ? AND ?').run(range.lo, range.hi);
+          this.stmt('DELETE FROM search_tag WHERE account_no = ?').run(range.no);
+          this.stmt('DELETE FROM search_doc WHERE account_no = ?').run(range.no);
+          this.stmt('DELETE FROM search_account WHERE account_no = ?').run(range.no);
+        })
+        .immediate();
+      // FTS5 deletes only mark the rows: their terms stay in the index's segments until a merge. Merging them all now
+      // leaves no word of the deleted account in the file's tables (account deletion: nothing may remain).
+      this.stmt("INSERT INTO search_fts (search_fts) VALUES ('optimize')").run();
+    } finally {
+      this.db.pragma('secure_delete = OFF');
+    }
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   async search(accountId: string, query: SearchQuery): Promise<SearchResult> {

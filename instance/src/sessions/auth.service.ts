@@ -153,6 +153,20 @@ export class AuthService {
     this.options.keyUnlock?.sessionEnded(principal.session.id);
   }
 
+  /**
+   * Asks the signed-in user to prove it is them again before an irreversible act (deleting the account): the
+   * password, and the current two-factor code when the account has one. Throws invalid_credentials, totp_required
+   * or totp_invalid; a code is used once (its step is recorded).
+   */
+  async confirmIdentity(accountId: string, password: string, totp?: string): Promise<void> {
+    const account = await this.mustGet(accountId);
+    if (!(await this.hasher.verify(account.passwordHash, password))) throw new AppError('invalid_credentials');
+    if (account.totpSecretSealed) {
+      if (!totp) throw new AppError('totp_required');
+      await this.checkTotp(account, account.totpSecretSealed, totp);
+    }
+  }
+
   /** Starts two-factor enrolment: a new secret, pending until a first valid code confirms it. */
   async beginTotp(accountId: string): Promise<{ secret: string; otpauthUri: string }> {
     const account = await this.mustGet(accountId);

@@ -46,6 +46,11 @@ export const ERROR_CODES = {
   forbidden: { status: 403, title: 'You are not allowed to do this.' },
 
   // resources
+  account_deletion_pending: {
+    status: 409,
+    title: 'The deletion of this account is already scheduled; cancel it first to ask again.',
+  },
+  account_deletion_not_pending: { status: 409, title: 'No deletion of this account is scheduled.' },
   not_found: { status: 404, title: 'No such resource (or it is not yours).' },
   username_taken: { status: 409, title: 'This username is already taken on this instance.' },
   username_invalid: {

@@ -383,4 +383,17 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 13,
+    name: 'pending account deletions (self-service deletion with a grace period)',
+    sql: `
+      -- One row per account whose user asked for its deletion, until the purge (which removes it with the account)
+      -- or a cancellation. Times: when asked, when the purge runs.
+      CREATE TABLE account_deletions (
+        account_id   TEXT PRIMARY KEY,
+        requested_at INTEGER NOT NULL,
+        due_at       INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

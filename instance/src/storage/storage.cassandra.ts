@@ -12,6 +12,7 @@ import { CassandraContactRepository } from '../contacts/contact.repository.cassa
 import { CassandraReplayRepository } from '../federation/replay.repository.cassandra.ts';
 import { CassandraPrekeyRepository } from '../federation/prekey.repository.cassandra.ts';
 import { CassandraTrustSharingRepository } from '../federation/trust-sharing.repository.cassandra.ts';
+import { CassandraAccountDeletionRepository } from '../account-deletion/account-deletion.repository.cassandra.ts';
 import { CassandraNoticeRepository } from '../notices/notice.repository.cassandra.ts';
 import { CassandraConversationRepository } from '../conversations/conversation.repository.cassandra.ts';
 import { CassandraDeviceRepository } from '../devices/device.repository.cassandra.ts';
@@ -25,6 +26,7 @@ import { CassandraSessionRepository } from '../sessions/session.repository.cassa
 import { AppError } from '../shared/errors.ts';
 import { CASSANDRA_MIGRATIONS } from '../database/cassandra.schema.ts';
 import type { Storage, UnitOfWork } from '../database/storage.port.ts';
+import { purgeAccountCassandra } from './account-purge.cassandra.ts';
 
 /**
  * The distributed store: every domain table in one Cassandra keyspace (cassandra.schema.ts). Chosen by
@@ -52,6 +54,7 @@ export class CassandraStorage implements Storage {
   readonly notices;
   readonly appPasswords;
   readonly sendAs;
+  readonly accountDeletions;
   private readonly options: CassandraOptions;
   /** Settles when the unit of work running now (if any) has ended. */
   private unitTail: Promise<void> = Promise.resolve();
@@ -82,6 +85,7 @@ export class CassandraStorage implements Storage {
     this.notices = new CassandraNoticeRepository(this.context);
     this.appPasswords = new CassandraAppPasswordRepository(this.context);
     this.sendAs = new CassandraSendAsRepository(this.context);
+    this.accountDeletions = new CassandraAccountDeletionRepository(this.context);
   }
 
   /**
@@ -140,6 +144,12 @@ export class CassandraStorage implements Storage {
       await items;
       release();
     }
+  }
+
+  /** Idempotent deletes of every partition of the account (account-purge.cassandra.ts). */
+  async purgeAccount(accountId: string): Promise<void> {
+    const { context: ctx, accounts, messages, conversations, contacts, remoteIdentities } = this;
+    await purgeAccountCassandra({ ctx, accounts, messages, conversations, contacts, remoteIdentities }, accountId);
   }
 
   async close(): Promise<void> {

@@ -1739,6 +1739,197 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
       });
     });
 
+    describe('account deletions', () => {
+      test('scheduled once per account, read back, listed soonest first, cancelled once', async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const da = { accountId: a, requestedAt: at('2099-03-01T10:00:00.000Z'), dueAt: at('2099-03-08T10:00:00.000Z') };
+        const db = { accountId: b, requestedAt: at('2099-03-01T09:00:00.000Z'), dueAt: at('2099-03-02T09:00:00.000Z') };
+        assert.equal(await s.accountDeletions.schedule(da), true);
+        assert.equal(await s.accountDeletions.schedule({ ...da, dueAt: at('2099-04-01T00:00:00.000Z') }), false);
+        assert.equal(await s.accountDeletions.schedule(db), true);
+        assert.deepEqual(await s.accountDeletions.get(a), da);
+        const mine = (await s.accountDeletions.list()).filter((d) => d.accountId === a || d.accountId === b);
+        assert.deepEqual(mine, [db, da]);
+        assert.equal(await s.accountDeletions.cancel(a), true);
+        assert.equal(await s.accountDeletions.cancel(a), false);
+        assert.equal(await s.accountDeletions.get(a), null);
+        assert.deepEqual(await s.accountDeletions.get(b), db);
+        await s.accountDeletions.cancel(b);
+      });
+    });
+
+    describe('account purge', () => {
+      /** An account with data in every repository, the way the application writes it. */
+      async function populated() {
+        const a = anAccount({ totpSecretSealed: 'sealed-seed' });
+        assert.equal(await s.accounts.create(a), true);
+        await s.accounts.setPi(a.id, { score: 40, level: 'medium', modelVersion: 'hub-pi/1' });
+        await s.accounts.addUsage(a.id, 300);
+        const device = aDevice(a.id);
+        await s.devices.create(device);
+        await s.devices.setPi(a.id, device.id, { score: 5, level: 'exposed', modelVersion: 'hub-pi/1' });
+        const session: Session = {
+          id: randomUUID(),
+          accountId: a.id,
+          deviceId: device.id,
+          tokenHash: randomUUID().replaceAll('-', ''),
+          createdAt: at('2026-01-01T10:00:00.000Z'),
+          expiresAt: new Date(Date.now() + 86_400_000),
+          revokedAt: null,
+        };
+        await s.sessions.create(session);
+        const contact = aContact(a.id);
+        assert.equal(await s.contacts.create(contact), true);
+        const conv = await s.conversations.getOrCreate(aConversation(a.id, { importance: 2 }));
+        const inbound = aMessage(a.id, conv.id, {
+          facts: {
+            transport: null,
+            authentication: null,
+            openpgp: { kind: 'pgp-mime-encrypted', encrypted: true, pendingDecryption: true },
+          },
+        });
+        const outbound = aMessage(a.id, conv.id, {
+          direction: 'outbound',
+          from: { protocol: 'email', address: `${a.username}@alpha.test`, name: null, contactId: null },
+          to: [{ protocol: 'email', address: 'carol@x.example', name: null, contactId: null }],
+          receivedAt: at('2026-02-03T10:00:00.000Z'),
+        });
+        await s.messages.put(inbound);
+        await s.messages.put(outbound);
+        await s.correspondence.recordSent(a.id, {
+          externalId: outbound.externalId,
+          recipients: [{ protocol: 'email', address: 'carol@x.example' }],
+        });
+        const key = aCorrespondentKey(a.id, { address: 'alice@x.example' });
+        const conflict = aCorrespondentKey(a.id, { address: 'carol@x.example', status: 'conflict' });
+        await s.keys.put(key);
+        await s.keys.put(conflict);
+        const own = anAccountKey(a.id, { privateKey: null });
+        await s.accountKeys.put(own);
+        const identity = aRemoteIdentity(a.id);
+        await s.remoteIdentities.create(identity);
+        await s.remoteIdentities.putFolder({
+          accountId: a.id,
+          identityId: identity.id,
+          path: 'INBOX',
+          uidValidity: '7',
+          lastUid: 12,
+          updatedAt: at('2026-01-05T10:00:00.000Z'),
+        });
+        await s.trustSharing.setSharesTrust(a.id, true, at('2026-01-05T10:00:00.000Z'));
+        await s.notices.addDeliveryFailure({
+          accountId: a.id,
+          messageId: outbound.id,
+          at: at('2026-02-03T10:01:00.000Z'),
+          recipients: [{ address: 'carol@x.example', status: '5.1.1', diagnostic: '550', remoteMta: 'mx.x.example' }],
+        });
+        await s.notices.dismiss(a.id, 'standing-suspended', at('2026-02-03T10:02:00.000Z'));
+        await s.accountDeletions.schedule({
+          accountId: a.id,
+          requestedAt: at('2026-02-04T10:00:00.000Z'),
+          dueAt: at('2026-02-11T10:00:00.000Z'),
+        });
+        return { a, device, session, contact, conv, inbound, outbound, key, conflict, own, identity };
+      }
+
+      /** What the repositories return for the account, to compare before and after. */
+      async function everything(x: Awaited<ReturnType<typeof populated>>) {
+        const { a } = x;
+        return {
+          account: await s.accounts.get(a.id),
+          byUsername: await s.accounts.getByUsername(a.username),
+          pi: await s.accounts.getPi(a.id),
+          devices: await s.devices.listByAccount(a.id),
+          sessions: await s.sessions.listByAccount(a.id),
+          byToken: await s.sessions.getByTokenHash(x.session.tokenHash),
+          contacts: await s.contacts.list(a.id, { limit: 10 }),
+          contactByIdentity: await s.contacts.findByIdentity(a.id, 'email', x.contact.identities[0]!.address),
+          conversations: await s.conversations.list(a.id, { limit: 10 }),
+          byImportance: await s.conversations.listByImportance(a.id, { limit: 10 }),
+          conversation: await s.conversations.get(a.id, x.conv.id),
+          conversationByKey: await s.conversations.getByKey(a.id, x.conv.key),
+          messages: await s.messages.listByConversation(a.id, x.conv.id, { limit: 10 }),
+          message: await s.messages.get(a.id, x.inbound.id),
+          dedupe: await s.messages.findByDedupeKey(a.id, x.outbound.externalId, x.outbound.contentHash),
+          count: await s.messages.countByAccount(a.id),
+          pending: await s.messages.listPendingDecryption(a.id, 10),
+          sent: [...(await s.correspondence.sentAmong(a.id, [x.outbound.externalId!]))],
+          written: await s.correspondence.hasWrittenTo(a.id, 'email', 'carol@x.example'),
+          keys: await s.keys.listByAddresses(a.id, ['alice@x.example', 'carol@x.example']),
+          conflicts: await s.keys.listConflicts(a.id, { limit: 10 }),
+          accountKeys: await s.accountKeys.listByAccount(a.id),
+          identities: await s.remoteIdentities.listByAccount(a.id),
+          folders: await s.remoteIdentities.listFolders(a.id, x.identity.id),
+          trust: await s.trustSharing.sharesTrust(a.id),
+          failures: await s.notices.deliveryFailures(a.id),
+          dismissed: [...(await s.notices.dismissed(a.id))],
+          deletion: await s.accountDeletions.get(a.id),
+        };
+      }
+
+      test("purging an account leaves nothing of it in any repository, and another account's data as it was", async () => {
+        const x = await populated();
+        const other = await populated();
+        const before = await everything(x);
+        // The fixture really filled every repository (a purge of nothing would pass otherwise).
+        for (const [name, value] of Object.entries(before)) {
+          const empty =
+            value === null || value === false || value === 0 || (Array.isArray(value) && value.length === 0);
+          assert.equal(empty, false, `${name} was not filled by the fixture`);
+        }
+        const otherBefore = await everything(other);
+        const accounts = await s.accounts.count();
+
+        await s.purgeAccount(x.a.id);
+
+        assert.deepEqual(await everything(x), {
+          account: null,
+          byUsername: null,
+          pi: null,
+          devices: [],
+          sessions: [],
+          byToken: null,
+          contacts: [],
+          contactByIdentity: null,
+          conversations: [],
+          byImportance: [],
+          conversation: null,
+          conversationByKey: null,
+          messages: [],
+          message: null,
+          dedupe: null,
+          count: 0,
+          pending: [],
+          sent: [],
+          written: false,
+          keys: [],
+          conflicts: [],
+          accountKeys: [],
+          identities: [],
+          folders: [],
+          trust: false,
+          failures: [],
+          dismissed: [],
+          deletion: null,
+        });
+        assert.deepEqual(await everything(other), otherBefore);
+        assert.equal(await s.accounts.count(), accounts - 1);
+        const page = await s.accounts.list({ limit: 1000 });
+        assert.equal(
+          page.some((p) => p.id === x.a.id),
+          false,
+        );
+
+        // Idempotent (an interrupted purge is finished by running it again), and a stranger's id is no error.
+        await s.purgeAccount(x.a.id);
+        await s.purgeAccount(randomUUID());
+        // The username and the claims of the account are free again: a new account may take them.
+        const again = anAccount({ username: x.a.username });
+        assert.equal(await s.accounts.create(again), true);
+        assert.equal(await s.contacts.create({ ...aContact(again.id), identities: x.contact.identities }), true);
+      });
+    });
+
     test('data survives a close and reopen', async () => {
       const a = anAccount();
       await s.accounts.create(a);

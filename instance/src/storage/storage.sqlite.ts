@@ -6,6 +6,7 @@ import { SqliteContactRepository } from '../contacts/contact.repository.sqlite.t
 import { SqliteReplayRepository } from '../federation/replay.repository.sqlite.ts';
 import { SqlitePrekeyRepository } from '../federation/prekey.repository.sqlite.ts';
 import { SqliteTrustSharingRepository } from '../federation/trust-sharing.repository.sqlite.ts';
+import { SqliteAccountDeletionRepository } from '../account-deletion/account-deletion.repository.sqlite.ts';
 import { SqliteNoticeRepository } from '../notices/notice.repository.sqlite.ts';
 import { SqliteConversationRepository } from '../conversations/conversation.repository.sqlite.ts';
 import { SqliteDeviceRepository } from '../devices/device.repository.sqlite.ts';
@@ -18,6 +19,7 @@ import { SqliteMessageRepository } from '../messages/message.repository.sqlite.t
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
+import { purgeAccountSqlite, truncateWal } from './account-purge.sqlite.ts';
 import type { Storage, UnitOfWork } from '../database/storage.port.ts';
 
 /** The embedded store: one SQLite file (`<dataDir>/instance.db`, WAL) holding every domain table. */
@@ -41,6 +43,7 @@ export class SqliteStorage implements Storage {
   readonly notices;
   readonly appPasswords;
   readonly sendAs;
+  readonly accountDeletions;
 
   private constructor(db: SqliteDb) {
     this.db = db;
@@ -61,6 +64,7 @@ export class SqliteStorage implements Storage {
     this.notices = new SqliteNoticeRepository(db);
     this.appPasswords = new SqliteAppPasswordRepository(db);
     this.sendAs = new SqliteSendAsRepository(db);
+    this.accountDeletions = new SqliteAccountDeletionRepository(db);
   }
 
   /** Opens the store and applies pending migrations (statements are prepared against the migrated schema). */
@@ -134,6 +138,12 @@ export class SqliteStorage implements Storage {
     } finally {
       release();
     }
+  }
+
+  /** One transaction (a unit of work, so it never interleaves with another unit's writes). */
+  async purgeAccount(accountId: string): Promise<void> {
+    await this.unitOfWork(async () => purgeAccountSqlite(this.db, accountId));
+    truncateWal(this.db);
   }
 
   async close(): Promise<void> {

@@ -121,6 +121,9 @@ async function toProblem(res: Response): Promise<Problem> {
 }
 
 /** A thin client over /api/v1 with the bearer token; every failure is an ApiError carrying the problem. */
+/** GET /api/v1/account/deletion. */
+export type AccountDeletionStatus = { pending: false } | { pending: true; requestedAt: string; dueAt: string };
+
 export class ApiClient {
   constructor(
     private readonly token: () => string | null,
@@ -139,6 +142,23 @@ export class ApiClient {
     const res = await this.fetchApi('GET', '/api/v1/account/export', 'application/x-tar');
     const named = /filename="([A-Za-z0-9._-]{1,100})"/.exec(res.headers.get('content-disposition') ?? '');
     return { blob: await res.blob(), filename: named?.[1] ?? 'caliopen-export.tar' };
+  }
+
+  /** Whether the deletion of the account is pending (GET /api/v1/account/deletion). */
+  accountDeletion(): Promise<AccountDeletionStatus> {
+    return this.request<AccountDeletionStatus>('GET', '/api/v1/account/deletion');
+  }
+
+  /** Asks for the deletion of the account; every session (this one included) ends. */
+  requestAccountDeletion(password: string, totp?: string): Promise<AccountDeletionStatus> {
+    return this.request<AccountDeletionStatus>('POST', '/api/v1/account/deletion', {
+      password,
+      ...(totp ? { totp } : {}),
+    });
+  }
+
+  cancelAccountDeletion(): Promise<void> {
+    return this.request<void>('DELETE', '/api/v1/account/deletion');
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -14,6 +14,8 @@ const BY_CODE: Readonly<Record<string, string>> = {
   send_as_auth_failed: 'problem.send_as_auth_failed',
   send_as_failed: 'problem.send_as_failed',
   account_disabled: 'problem.account_disabled',
+  account_deletion_pending: 'problem.account_deletion_pending',
+  account_deletion_not_pending: 'problem.account_deletion_not_pending',
   rate_limited: 'problem.rate_limited',
   unauthenticated: 'problem.session_ended',
   token_invalid: 'problem.session_ended',

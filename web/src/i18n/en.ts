@@ -55,6 +55,9 @@ export const en = {
       'The provider’s mail server refused the username or password. Some providers want an app password.',
     send_as_failed: 'The provider’s mail server could not be reached or refused the message. Try again later.',
     app_password_limit: 'You have as many app passwords as allowed (20): revoke one you no longer use first.',
+    account_deletion_pending:
+      'The deletion of your account is already scheduled. Cancel it first if you want to ask again.',
+    account_deletion_not_pending: 'No deletion of your account is scheduled any more.',
     totp_invalid: 'That code is wrong or has expired. Enter the current code from your authenticator app.',
     account_disabled: 'This account is disabled. Contact the administrator of your instance.',
     rate_limited: 'Too many attempts in a short time. Wait a minute, then try again.',
@@ -505,6 +508,17 @@ export const en = {
     appPasswordRevoke: 'Revoke',
     appPasswordRevokeNamed: 'Revoke the password for “{{label}}”',
     appPasswordRevoked: 'The password for “{{label}}” is revoked.',
+  },
+  accountDeletion: {
+    title: 'Delete my account',
+    summary:
+      'Your account and everything in it (messages, attachments, contacts, keys, search index) will be deleted for good after a grace period. You are signed out everywhere now; sign in again before the date to cancel. Download your data first if you want to keep it.',
+    password: 'Your password',
+    code: 'Two-factor code',
+    submit: 'Delete my account',
+    pending: 'Your account will be deleted on {{date}}.',
+    cancel: 'Cancel the deletion',
+    cancelled: 'The deletion is cancelled: your account stays.',
   },
   accountExport: {
     title: 'Your data',

@@ -63,6 +63,9 @@ export const fr: Catalogue = {
       'Le serveur de messagerie du fournisseur est injoignable ou a refusé le message. Réessayez plus tard.',
     app_password_limit:
       'Vous avez autant de mots de passe d’application que permis (20) : révoquez d’abord celui dont vous ne vous servez plus.',
+    account_deletion_pending:
+      'La suppression de votre compte est déjà programmée. Annulez-la d’abord pour la demander à nouveau.',
+    account_deletion_not_pending: 'Aucune suppression de votre compte n’est plus programmée.',
     totp_invalid: 'Ce code est faux ou a expiré. Saisissez le code actuel de votre application d’authentification.',
     account_disabled: 'Ce compte est désactivé. Contactez l’administrateur de votre instance.',
     rate_limited: 'Trop de tentatives en peu de temps. Attendez une minute, puis réessayez.',
@@ -529,6 +532,17 @@ export const fr: Catalogue = {
     appPasswordRevoke: 'Révoquer',
     appPasswordRevokeNamed: 'Révoquer le mot de passe pour « {{label}} »',
     appPasswordRevoked: 'Le mot de passe pour « {{label}} » est révoqué.',
+  },
+  accountDeletion: {
+    title: 'Supprimer mon compte',
+    summary:
+      'Votre compte et tout son contenu (messages, pièces jointes, contacts, clés, index de recherche) seront supprimés définitivement après un délai de grâce. Vous êtes déconnecté partout dès maintenant ; reconnectez-vous avant la date pour annuler. Téléchargez d’abord vos données si vous voulez les garder.',
+    password: 'Votre mot de passe',
+    code: 'Code de double authentification',
+    submit: 'Supprimer mon compte',
+    pending: 'Votre compte sera supprimé le {{date}}.',
+    cancel: 'Annuler la suppression',
+    cancelled: 'La suppression est annulée : votre compte est conservé.',
   },
   accountExport: {
     title: 'Vos données',

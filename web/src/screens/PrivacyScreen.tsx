@@ -4,6 +4,7 @@ import { ApiError } from '../api/client.ts';
 import type { KeysReply, PrivacyOverview, RankedSuggestion } from '../api/types.ts';
 import { ProblemMessage } from '../app/ProblemMessage.tsx';
 import { AccountExportPanel } from '../privacy/AccountExportPanel.tsx';
+import { AccountDeletionPanel } from '../privacy/AccountDeletionPanel.tsx';
 import { navigate, onLinkClick } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { BreakdownDetails, PiBadge } from '../design-system/PiBadge.tsx';
@@ -170,6 +171,8 @@ export function PrivacyScreen() {
           </section>
 
           <AccountExportPanel />
+
+          <AccountDeletionPanel totpEnabled={totpEnabled === true} />
 
           <section className="card" aria-labelledby="journal-link-h">
             <h2 id="journal-link-h">{t('journal.title')}</h2>
