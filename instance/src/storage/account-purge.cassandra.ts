@@ -37,6 +37,9 @@ const ACCOUNT_PARTITIONS = [
   TABLES.trustSharing,
   TABLES.noticeDeliveryFailures,
   TABLES.noticeDismissals,
+  TABLES.xmppAccountsByAccount,
+  TABLES.appPasswords,
+  TABLES.sendAsRelays,
 ] as const;
 
 const addressesOf = (m: Message) => [m.from, ...m.to, ...m.cc];

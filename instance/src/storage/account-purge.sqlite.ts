@@ -6,6 +6,9 @@ import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
  * with an `account_id` column must be here: storage.sqlite.test.ts checks it against sqlite_master.
  */
 export const SQLITE_ACCOUNT_TABLES = [
+  'send_as_relays',
+  'app_passwords',
+  'xmpp_accounts',
   'imap_folder_states',
   'remote_identities',
   'contact_identities',

@@ -1829,6 +1829,28 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           requestedAt: at('2026-02-04T10:00:00.000Z'),
           dueAt: at('2026-02-11T10:00:00.000Z'),
         });
+        // What mail apps and chat added: a linked XMPP account, an app password, a send-as relay.
+        await s.xmppAccounts.create(anXmppAccount(a.id));
+        await s.appPasswords.create({
+          id: randomUUID(),
+          accountId: a.id,
+          label: 'Thunderbird',
+          hash: '$argon2id$v=19$m=19456,t=2,p=1$purge',
+          createdAt: at('2026-02-04T10:00:00.000Z'),
+          lastUsedAt: null,
+        });
+        await s.sendAs.put({
+          accountId: a.id,
+          identityId: identity.id,
+          address: 'me@provider.example',
+          host: 'smtp.provider.example',
+          port: 465,
+          tls: 'implicit',
+          username: 'me@provider.example',
+          credentialSealed: 'sealed-relay',
+          createdAt: at('2026-02-04T10:00:00.000Z'),
+          updatedAt: at('2026-02-04T10:00:00.000Z'),
+        });
         return { a, device, session, contact, conv, inbound, outbound, key, conflict, own, identity };
       }
 
@@ -1864,6 +1886,9 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           failures: await s.notices.deliveryFailures(a.id),
           dismissed: [...(await s.notices.dismissed(a.id))],
           deletion: await s.accountDeletions.get(a.id),
+          xmpp: await s.xmppAccounts.listByAccount(a.id),
+          appPasswords: await s.appPasswords.list(a.id),
+          sendAs: await s.sendAs.listByAccount(a.id),
         };
       }
 
@@ -1911,6 +1936,9 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
           failures: [],
           dismissed: [],
           deletion: null,
+          xmpp: [],
+          appPasswords: [],
+          sendAs: [],
         });
         assert.deepEqual(await everything(other), otherBefore);
         assert.equal(await s.accounts.count(), accounts - 1);
