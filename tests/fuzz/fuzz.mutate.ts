@@ -238,7 +238,7 @@ const jsonMutation: fc.Arbitrary<JsonMutation> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('nest' as const),
       node: fc.nat(),
-      depth: fc.integer({ min: 2, max: 3000 }),
+      depth: fc.integer({ min: 2, max: 1000 }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('swap' as const), node: fc.nat(), other: fc.nat() }) },

@@ -453,13 +453,11 @@ async function envelopeTarget(): Promise<FuzzTarget<EnvelopeInput>> {
     },
     {
       weight: 1,
-      arbitrary: fc
-        .tuple(mutatedJson(payloadSeeds, 1), fc.uint8Array({ maxLength: 64 }))
-        .map(([payload, junk]) => ({
-          mode: 'inner' as const,
-          payload,
-          plaintext: Buffer.from(junk).toString('base64'),
-        })),
+      arbitrary: fc.tuple(mutatedJson(payloadSeeds, 1), fc.uint8Array({ maxLength: 64 })).map(([payload, junk]) => ({
+        mode: 'inner' as const,
+        payload,
+        plaintext: Buffer.from(junk).toString('base64'),
+      })),
     },
     {
       weight: 1,
@@ -714,6 +712,15 @@ function canonicalTarget(): FuzzTarget<CanonicalInput> {
     arbitrary: fc.oneof(
       { weight: 3, arbitrary: value.map((json) => ({ json })) },
       {
+        // Deep nesting, as text: JSON.parse reads it, the canonical writer recurses (the first finding, docs/fuzzing.md).
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.integer({ min: 1, max: 2000 }), fc.constantFrom('[', '{"a":'), fc.constantFrom('', '1', '"x"'))
+          .map(([depth, open, leaf]) => ({
+            text: `${open.repeat(depth)}${leaf || (open === '[' ? '' : '1')}${(open === '[' ? ']' : '}').repeat(depth)}`,
+          })),
+      },
+      {
         weight: 1,
         arbitrary: mutatedBytes({
           seeds: [
@@ -829,6 +836,18 @@ function searchTarget(): FuzzTarget<string> {
     },
   };
 }
+
+export const FUZZ_TARGET_NAMES = [
+  'mime',
+  'openpgp',
+  'dns',
+  'envelope',
+  'feed',
+  'label',
+  'descriptor',
+  'canonical-json',
+  'search',
+] as const;
 
 export interface FuzzSuite {
   targets: FuzzTarget<any>[];
