@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import canonicalizeModule from 'canonicalize';
-import { canonicalJson, canonicalJsonBytes, canonicalSha256 } from './canonical-json.ts';
+import { canonicalJson, canonicalJsonBytes, canonicalSha256, MAX_JSON_DEPTH } from './canonical-json.ts';
 import { encodeHex } from './encoding.ts';
 import { ProtocolError } from './errors.ts';
 
@@ -82,6 +82,15 @@ describe('canonicalJson (RFC 8785)', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     rejects(cyclic, /cyclic/);
+  });
+
+  it('refuses nesting deeper than MAX_JSON_DEPTH with its own error, not a stack overflow (a fuzzing finding)', () => {
+    const nested = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+    assert.equal(canonicalJson(nested(MAX_JSON_DEPTH)).length, 2 * MAX_JSON_DEPTH);
+    rejects(nested(MAX_JSON_DEPTH + 1), /nested deeper than 512 levels/);
+    // JSON.parse reads 100,000 levels; before the limit, writing them overflowed the stack (RangeError).
+    rejects(nested(100_000), /nested deeper than 512 levels/);
+    rejects({ a: nested(20_000) }, /^Cannot write canonical JSON: \$\.a(\[0\]){511} is nested deeper/);
   });
 
   it('accepts a value shared twice (not a cycle) and objects without prototype', () => {

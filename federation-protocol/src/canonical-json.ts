@@ -15,7 +15,17 @@ import { utf8Encode } from './encoding.ts';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
-/** The canonical JSON text of a value; throws `json_unsupported_value` for anything that is not plain JSON. */
+/**
+ * Containers nested deeper than this are refused (`json_unsupported_value`): no document of the protocol comes near
+ * it, and the writer recurses, so a hostile value nested 10,000 deep (JSON.parse reads it happily) would otherwise
+ * end in a stack overflow (a RangeError) instead of the documented error. Found by fuzzing (docs/fuzzing.md).
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/**
+ * The canonical JSON text of a value; throws `json_unsupported_value` for anything that is not plain JSON, or that is
+ * nested deeper than MAX_JSON_DEPTH.
+ */
 export function canonicalJson(value: unknown): string {
   return new Canonicalizer().run(value);
 }
@@ -87,6 +97,7 @@ class Canonicalizer {
 
   private writeContainer(value: object): void {
     if (this.ancestors.has(value)) this.reject('a cyclic reference');
+    if (this.ancestors.size >= MAX_JSON_DEPTH) this.reject(`nested deeper than ${MAX_JSON_DEPTH} levels`);
     this.ancestors.add(value);
     if (Array.isArray(value)) this.writeArray(value);
     else this.writeObject(value);

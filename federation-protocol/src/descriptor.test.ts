@@ -73,6 +73,16 @@ describe('instance descriptor', () => {
       ),
       { code: 'descriptor_malformed' },
     );
+    // A lone surrogate in an endpoint: the URL parser accepts it, canonical JSON cannot write it. Refused as
+    // malformed, not left to throw json_unsupported_value while signing (a fuzzing finding, docs/fuzzing.md).
+    for (const endpoints of [
+      { https: 'https://alpha.caliopen.test/\ud800' },
+      { https: 'https://alpha.caliopen.test', smtp: 'alpha\udc00.caliopen.test:25' },
+    ]) {
+      await assert.rejects(signDescriptor({ ...descriptor, endpoints }, alpha.signingKey.privateJwk), {
+        code: 'descriptor_malformed',
+      });
+    }
   });
 
   it('never accepts a descriptor with any one character changed', async () => {

@@ -4,7 +4,7 @@ import { isDomain, normalizeDomain } from './domain.ts';
 import { decodeBase64Url, utf8Decode } from './encoding.ts';
 import { jwkThumbprint, parseOkpPublicJwk } from './keys.ts';
 import type { Ed25519PrivateJwk, Ed25519PublicJwk, X25519PublicJwk } from './keys.ts';
-import { COMPACT_JWS, isRecord, isTimestamp, SHA256_BASE64URL, SHA256_HEX } from './validate.ts';
+import { COMPACT_JWS, isRecord, isText, isTimestamp, SHA256_BASE64URL, SHA256_HEX } from './validate.ts';
 
 /**
  * The instance descriptor: what an instance says about itself at `https://<domain>/.well-known/caliopen`.
@@ -265,7 +265,7 @@ export function parseDescriptorPayload(input: unknown): DescriptorResult<Instanc
 }
 
 function isHttpsBaseUrl(value: unknown): value is string {
-  if (typeof value !== 'string' || value.length > MAX_URL_LENGTH) return false;
+  if (!isText(value, MAX_URL_LENGTH)) return false;
   let url: URL;
   try {
     url = new URL(value);
@@ -278,7 +278,7 @@ function isHttpsBaseUrl(value: unknown): value is string {
 }
 
 function isHostPort(value: unknown): value is string {
-  if (typeof value !== 'string' || value.length > 260) return false;
+  if (!isText(value, 260)) return false;
   const match = /^(.+):(\d{1,5})$/.exec(value);
   if (match === null) return false;
   const port = Number(match[2]);

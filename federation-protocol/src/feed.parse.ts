@@ -16,7 +16,7 @@ import type {
 import { MAX_JWS_LENGTH } from './jws.ts';
 import { parseOkpPublicJwk } from './keys.ts';
 import { parsePrivacyIndex } from './pi.types.ts';
-import { COMPACT_JWS, isCount, isRecord, isTimestamp, isToken, SHA256_HEX } from './validate.ts';
+import { COMPACT_JWS, isCount, isRecord, isText, isTimestamp, isToken, SHA256_HEX } from './validate.ts';
 
 /**
  * Validation of feed documents from untrusted input: every member checked, unknown members dropped, entries
@@ -180,7 +180,7 @@ function parseEndpoints(input: unknown): FeedEndpoints | string {
 }
 
 function isEndpointUrl(value: unknown): value is string {
-  if (typeof value !== 'string' || value.length > 2048 || !URL.canParse(value)) return false;
+  if (!isText(value, 2048) || !URL.canParse(value)) return false;
   const url = new URL(value);
   if (url.username !== '' || url.password !== '') return false;
   if (url.protocol === 'https:') return true;

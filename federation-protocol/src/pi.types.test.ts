@@ -68,6 +68,13 @@ describe('Privacy Index wire types', () => {
       [{ ...valid, suggestions: [{ action: 'a.b', element: 'account', gain: 0 }] }, /gain/],
       [{ ...valid, suggestions: [{ action: 'a.b', element: '', gain: 5 }] }, /element/],
       [{ ...valid, factors: Array.from({ length: 65 }, () => valid.factors[0]) }, /more than 64/],
+      // Lone surrogates (JSON.parse reads "\ud800"): canonical JSON cannot write them, so they are refused here
+      // (a fuzzing finding: a feed accepted with one had no canonical form).
+      [
+        { ...valid, factors: [{ id: 'a.b', contribution: 1, evidence: 'x\ud800' }] },
+        /evidence text \(or not valid Unicode\)/,
+      ],
+      [{ ...valid, suggestions: [{ action: 'a.b', element: '\udc00', gain: 5 }] }, /element \(or not valid Unicode\)/],
     ];
     for (const [input, reason] of cases) {
       const parsed = parsePrivacyIndex(input);

@@ -1,6 +1,6 @@
 import { fail, ok } from './errors.ts';
 import type { Result } from './errors.ts';
-import { isRecord } from './validate.ts';
+import { isRecord, isText } from './validate.ts';
 
 /**
  * The Privacy Index as it crosses the wire: in the registry feed (an instance's PI with its breakdown), in labels
@@ -131,7 +131,7 @@ function parseFactor(input: unknown): PiFactor | string {
   const { id, contribution, evidence } = input;
   if (typeof id !== 'string' || id.length > 64 || !DOTTED_ID.test(id)) return 'has an id that is not a dotted name';
   if (!isPoints(contribution, -PI_MAX_SCORE)) return 'has a contribution outside -100..100';
-  if (typeof evidence !== 'string' || evidence.length > MAX_EVIDENCE_LENGTH) return 'has no evidence text';
+  if (!isText(evidence, MAX_EVIDENCE_LENGTH)) return 'has no evidence text (or not valid Unicode)';
   return { id, contribution, evidence };
 }
 
@@ -141,8 +141,8 @@ function parseSuggestion(input: unknown): PiSuggestion | string {
   if (typeof action !== 'string' || action.length > 64 || !DOTTED_ID.test(action)) {
     return 'has an action that is not a dotted name';
   }
-  if (typeof element !== 'string' || element.length === 0 || element.length > MAX_ELEMENT_LENGTH) {
-    return 'has no element';
+  if (!isText(element, MAX_ELEMENT_LENGTH) || element.length === 0) {
+    return 'has no element (or not valid Unicode)';
   }
   if (!isPoints(gain, 0) || gain === 0) return 'has a gain outside 1..100';
   return { action, element, gain };

@@ -20,6 +20,21 @@ export function isToken(value: unknown, maxLength = 256): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= maxLength && /^[\x21-\x7e]+$/.test(value);
 }
 
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
+/**
+ * Free text from the wire: a string of at most `maxLength` UTF-16 units that is well-formed Unicode (no lone
+ * surrogate, which JSON.parse accepts from a `\ud800` escape). What canonical JSON cannot write, a parser must not
+ * accept: every accepted document has one canonical form (a fuzzing finding, docs/fuzzing.md).
+ */
+export function isText(value: unknown, maxLength: number): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length <= maxLength &&
+    (nativeIsWellFormed === undefined ? !/\p{Surrogate}/u.test(value) : nativeIsWellFormed.call(value))
+  );
+}
+
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** A base64url SHA-256 (43 characters), the form of RFC 7638 thumbprints. */

@@ -179,6 +179,29 @@ describe.skipIf(browserBinary.skip)('contacts, my privacy and devices in Chromiu
     assert.equal(byFp[erinKeys[1].fingerprint]!.verified, true);
   });
 
+  test('a key alert raised by a signature (only the fingerprint known): said so, refusable, not usable', async () => {
+    // Dana's mail was signed by another key than her pinned one, and only its fingerprint is known (point 11).
+    const stranger = await generateTestKey(DANA, { name: 'Not Dana' });
+    const filed = await inst.running.services.keys.recordSignerConflict(alice.id, DANA, stranger.fingerprint);
+    assert.equal(filed?.key.source, 'signature');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await page.reload();
+    await nav.getByRole('link', { name: '1 key alert' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dana Lefèvre' }).waitFor();
+    const decision = page.locator('.alert-decision');
+    await decision.getByRole('heading', { name: `Two keys for ${DANA}` }).waitFor();
+    await decision.getByText(/signed by an unknown key, not the pinned one/).waitFor();
+    await decision.getByText('a signature on their mail (only its fingerprint is known)', { exact: false }).waitFor();
+    const texts = await decision.locator('.fingerprint code').allInnerTexts();
+    assert.equal(texts[1]?.replace(/\s+/g, '').toLowerCase(), stranger.fingerprint);
+    assert.equal(await decision.getByRole('button', { name: 'The new key is right: use it' }).count(), 0);
+    assert.deepEqual(await seriousViolations(page), [], 'axe on a key alert from a signature');
+    await decision.getByRole('button', { name: 'Refuse the new key' }).click();
+    await page.getByText('Decided: the alert is closed.').waitFor();
+    await waitFor(async () => (await nav.getByRole('link', { name: /key alert/ }).count()) === 0, 5_000);
+    assert.deepEqual((await inst.api('GET', '/api/v1/keys/alerts', { token: alice.token })).body.items, []);
+  });
+
   test('my privacy: generate a server-held key, the account PI rises; turn on two-factor, the next sign-in asks', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My privacy' }).click();
     await page.getByRole('heading', { level: 1, name: 'My privacy' }).waitFor();

@@ -49,6 +49,16 @@ test('an edited body is detected, even when its hash is recomputed (the next ent
   assert.equal(v.ok === false && v.problem, 'it does not chain to the entry before');
 });
 
+test('a body canonical JSON cannot write (a lone surrogate, 10,000 levels deep) is reported, not thrown', () => {
+  const c = chain(2);
+  for (const details of ['{"x":"\\ud800"}', `{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`]) {
+    const body = c[1]!.body.replace('"details":{}', `"details":${details}`);
+    assert.notEqual(body, c[1]!.body);
+    const v = verifyChain(c.map((e, i) => (i === 1 ? { ...e, body, hash: hashBody(body) } : e)));
+    assert.deepEqual(v, { ok: false, entries: 1, seq: 2, problem: 'its body is not in canonical form' });
+  }
+});
+
 test('a removed, reordered entry, or a column changed beside its body, is detected', () => {
   const c = chain(4);
   const removed = verifyChain([c[0]!, c[2]!, c[3]!]);

@@ -396,6 +396,11 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
       async (accountId, sender, raw, facts) => {
         await keyDiscovery.learnAutocrypt(accountId, sender, raw, facts);
       },
+      // After Autocrypt (a header carrying the signing key files it with its material first): a signature by another
+      // key than the pinned one raises the key alert even without the key (point 11).
+      async (accountId, sender, raw, facts) => {
+        await keyDiscovery.learnSignatureConflict(accountId, sender, raw, facts);
+      },
     ],
     federationFacts: (addresses) => directoryClient.contactFederation(addresses),
     events,

@@ -74,6 +74,12 @@ export const OpenPgpFactsDto = Type.Object(
         description: 'Arrived while your server-held key was locked: decrypted in the background once you sign in.',
       }),
     ),
+    keyConflict: Type.Optional(
+      Type.Boolean({
+        description:
+          'Signed by another key than the one pinned for the sender: a key alert (GET /api/v1/keys/alerts when the mail was vouched for).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -256,6 +262,7 @@ function openPgpDto(v: unknown): Static<typeof OpenPgpFactsDto> | null {
     problem: str(o.problem),
     ...(o.decrypted === true ? { decrypted: true } : {}),
     ...(o.pendingDecryption === true ? { pendingDecryption: true } : {}),
+    ...(o.keyConflict === true ? { keyConflict: true } : {}),
   };
 }
 

@@ -36,7 +36,8 @@ export const CorrespondentKeyDto = Type.Object(
     firstSeenAt: Type.String({ format: 'date-time' }),
     lastSeenAt: Type.String({ format: 'date-time' }),
     armored: Type.String({
-      description: 'The public key, armoured: what a client that keeps its private key verifies signatures with.',
+      description:
+        'The public key, armoured: what a client that keeps its private key verifies signatures with. Empty for a key known only by its fingerprint (source `signature`).',
     }),
   },
   { additionalProperties: false },
@@ -57,7 +58,7 @@ export function toCorrespondentKeyDto(k: CorrespondentKey): Static<typeof Corres
     version: k.version,
     firstSeenAt: k.firstSeenAt.toISOString(),
     lastSeenAt: k.lastSeenAt.toISOString(),
-    armored: armorPublic(k.publicKey),
+    armored: k.publicKey.length === 0 ? '' : armorPublic(k.publicKey),
   };
 }
 

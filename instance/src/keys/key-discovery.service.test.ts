@@ -4,7 +4,7 @@ import type { OpenPgpKeyLookup } from '../discovery/dns-key.lookup.ts';
 import type { WkdLookup, WkdLookupOptions } from '../discovery/wkd.ts';
 import type { MessageFacts } from '../mail/message.facts.ts';
 import { autocryptHeader, autocryptKeydata, withHeader } from '../openpgp/openpgp.compose.ts';
-import { generateTestKey, revokedPublicKey, type TestKey } from '../openpgp/openpgp.fixture.ts';
+import { generateTestKey, pgpMimeSigned, revokedPublicKey, type TestKey } from '../openpgp/openpgp.fixture.ts';
 import { anAccount } from '../storage/storage.conformance.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import type { AccountKeys } from './account-key.port.ts';
@@ -386,6 +386,50 @@ describe('key discovery: keys to encrypt to, lookups (WKD, DNS) and Autocrypt', 
         assert.ok(r.problem, `${what}: a reason`);
       }
       assert.deepEqual(await keys.keysForAddress(accountId, 'bob@example.org'), [], 'nothing filed');
+    });
+  });
+
+  describe('a signature by another key than the pinned one (point 11)', () => {
+    const signedBy = (signer: TestKey) =>
+      pgpMimeSigned({ from: 'Bob <bob@example.org>', to: `a@${DOMAIN}`, subject: 'hi', signer });
+    const vouched = DKIM_ALIGNED('example.org');
+
+    test('filed as a conflict without key material, when vouched for and a key is pinned; its own signatures file nothing', async () => {
+      const d = service();
+      // Nothing pinned yet: nothing to conflict with.
+      assert.deepEqual(await d.learnSignatureConflict(accountId, 'bob@example.org', await signedBy(bob2), vouched), {
+        recorded: null,
+        problem: null,
+      });
+      await keys.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'autocrypt');
+      // Signed by the pinned key: no conflict.
+      assert.equal(
+        (await d.learnSignatureConflict(accountId, 'bob@example.org', await signedBy(bob), vouched)).recorded,
+        null,
+      );
+      // Not vouched for: nothing filed (anyone could forge the address), with a reason.
+      const forged = await d.learnSignatureConflict(accountId, 'bob@example.org', await signedBy(bob2), {
+        transport: null,
+        authentication: null,
+      });
+      assert.equal(forged.recorded, null);
+      assert.match(forged.problem ?? '', /not vouched/);
+      assert.equal((await keys.keysForAddress(accountId, 'bob@example.org')).length, 1);
+      // Vouched for: the signer's fingerprint, as a conflict.
+      assert.deepEqual(await d.learnSignatureConflict(accountId, 'bob@example.org', await signedBy(bob2), vouched), {
+        recorded: bob2.fingerprint,
+        problem: null,
+      });
+      const filed = (await keys.keysForAddress(accountId, 'bob@example.org')).find(
+        (k) => k.fingerprint === bob2.fingerprint,
+      );
+      assert.deepEqual([filed?.source, filed?.status, filed?.publicKey.length], ['signature', 'conflict', 0]);
+      // Not signed at all, or garbage: nothing, and nothing thrown.
+      for (const raw of [Buffer.from('From: bob@example.org\r\n\r\nhello'), Buffer.from([0xff, 0x00, 0x2d])])
+        assert.deepEqual(await d.learnSignatureConflict(accountId, 'bob@example.org', raw, vouched), {
+          recorded: null,
+          problem: null,
+        });
     });
   });
 });

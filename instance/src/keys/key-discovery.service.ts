@@ -10,7 +10,9 @@ import { lookupWkd, type WkdLookup, type WkdLookupOptions } from '../discovery/w
 import type { MessageFacts } from '../mail/message.facts.ts';
 import { readHeaderBlock, headerValue } from '../mail/mime-headers.ts';
 import { readAutocryptHeader } from '../openpgp/openpgp.compose.ts';
-import { fullConfig, isKeyError, loadPublicKey, parsePublicKey } from '../openpgp/openpgp.keys.ts';
+import { detectOpenPgp } from '../openpgp/openpgp.detect.ts';
+import { fullConfig, isKeyError, keyIdsOf, loadPublicKey, parsePublicKey } from '../openpgp/openpgp.keys.ts';
+import { signatureIssuers } from '../openpgp/openpgp.verify.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
 import { isPublicAddress } from '@caliopen/platform/net/public-address.policy.ts';
@@ -37,7 +39,8 @@ import type { AddKeyOutcome, CorrespondentKeyService } from './public-key.servic
  */
 
 /** Where an encryption key comes from: a correspondent key's source, or `local` (an account of this instance). */
-export type RecipientKeySource = KeySource | 'local';
+/** (A `signature` key is only a fingerprint: never one to encrypt to.) */
+export type RecipientKeySource = Exclude<KeySource, 'signature'> | 'local';
 
 export interface RecipientKey {
   address: string;
@@ -94,7 +97,7 @@ export interface KeyDiscoveryOptions {
 }
 
 export interface KeyDiscoveryDeps {
-  keys: Pick<CorrespondentKeyService, 'addKey' | 'keysForAddress'>;
+  keys: Pick<CorrespondentKeyService, 'addKey' | 'keysForAddress' | 'recordSignerConflict'>;
   accountKeys: AccountKeys;
   /** Accounts of this instance by username (same-instance recipients). */
   accounts: { getByUsername(username: string): Promise<Account | null> };
@@ -198,7 +201,7 @@ export class KeyDiscoveryService {
     const keys = (await this.deps.keys.keysForAddress(accountId, address)).filter((k) => usableStatus(k, now));
     keys.sort((a, b) => Number(b.verifiedAt !== null) - Number(a.verifiedAt !== null));
     for (const k of keys) {
-      if (await canEncrypt(k.publicKey, now))
+      if (k.source !== 'signature' && (await canEncrypt(k.publicKey, now)))
         return {
           address,
           fingerprint: k.fingerprint,
@@ -466,18 +469,9 @@ export class KeyDiscoveryService {
     try {
       const from = normaliseEmailAddress(sender);
       if (from === null) return { learned: null, problem: 'No usable From address.' };
-      const local = facts?.transport?.via === 'local';
-      const domain = from.slice(from.lastIndexOf('@') + 1);
-      const vouched = (facts?.authentication?.dkim ?? []).some(
-        (d) =>
-          d.result === 'pass' &&
-          d.aligned &&
-          typeof d.domain === 'string' &&
-          (domain === d.domain.toLowerCase() || domain.endsWith(`.${d.domain.toLowerCase()}`)),
-      );
       const reading = readAutocryptHeader(raw);
       if (reading.header === null) return { learned: null, problem: reading.problem };
-      if (!local && !vouched)
+      if (!vouchedFor(from, facts))
         return {
           learned: null,
           problem: 'The Autocrypt header is not vouched for (no DKIM signature of the From domain verified): ignored.',
@@ -498,4 +492,67 @@ export class KeyDiscoveryService {
       return { learned: null, problem };
     }
   }
+
+  /**
+   * Point 11 of the TOFU review: a message from an address whose pinned key is another key, signed by a key none of
+   * the address's keys has (primary or subkey), raises the key alert a different key in a header would — recorded
+   * without key material when only the signature's issuer fingerprint is known (CorrespondentKeyService
+   * .recordSignerConflict). Only for mail the sender's domain vouches for, as for Autocrypt (local delivery, or a
+   * DKIM signature of the From domain that verified): otherwise anyone could cap a contact's PI by forging their
+   * address on signed mail. A signature naming only a 64-bit key ID is not filed (nothing to compare aloud); the
+   * message's facts still say conflict (privacy/openpgp.facts.ts). Must not throw.
+   */
+  async learnSignatureConflict(
+    accountId: string,
+    sender: string,
+    raw: Buffer,
+    facts: MessageFacts | null,
+  ): Promise<{ recorded: string | null; problem: string | null }> {
+    try {
+      const from = normaliseEmailAddress(sender);
+      if (from === null) return { recorded: null, problem: 'No usable From address.' };
+      const issuers = await signatureIssuers(detectOpenPgp(raw));
+      if (issuers === null || issuers.keyIds.length === 0) return { recorded: null, problem: null };
+      const keys = await this.deps.keys.keysForAddress(accountId, from);
+      if (!keys.some((k) => k.status === 'active')) return { recorded: null, problem: null };
+      const known = new Set<string>();
+      for (const k of keys) {
+        known.add(k.fingerprint);
+        const loaded = k.publicKey.length > 0 ? await loadPublicKey(k.publicKey) : null;
+        for (const id of loaded ? keyIdsOf(loaded) : []) known.add(id);
+        for (const sub of loaded?.getSubkeys() ?? []) known.add(sub.getFingerprint().toLowerCase());
+      }
+      if (issuers.keyIds.some((id) => known.has(id)) || issuers.fingerprints.some((fp) => known.has(fp)))
+        return { recorded: null, problem: null };
+      if (!vouchedFor(from, facts))
+        return {
+          recorded: null,
+          problem: 'Signed by another key than the pinned one, on mail not vouched for: no alert.',
+        };
+      const fingerprint = issuers.fingerprints[0];
+      if (fingerprint === undefined)
+        return { recorded: null, problem: 'The signature names only a key ID, not a fingerprint: no alert filed.' };
+      const filed = await this.deps.keys.recordSignerConflict(accountId, from, fingerprint);
+      return { recorded: filed?.key.fingerprint ?? null, problem: null };
+    } catch (e) {
+      if (!isAppError(e)) this.deps.logger?.warn({ err: e }, 'signature conflict: not filed');
+      return { recorded: null, problem: isAppError(e) ? `${e.code}: ${e.message}` : 'Not filed.' };
+    }
+  }
+}
+
+/**
+ * The sender's domain vouches for what a message says about its keys: it came over local delivery, or it carries a
+ * DKIM signature of the From domain (or a parent) that verified, aligned.
+ */
+function vouchedFor(from: string, facts: MessageFacts | null): boolean {
+  if (facts?.transport?.via === 'local') return true;
+  const domain = from.slice(from.lastIndexOf('@') + 1);
+  return (facts?.authentication?.dkim ?? []).some(
+    (d) =>
+      d.result === 'pass' &&
+      d.aligned &&
+      typeof d.domain === 'string' &&
+      (domain === d.domain.toLowerCase() || domain.endsWith(`.${d.domain.toLowerCase()}`)),
+  );
 }

@@ -107,6 +107,39 @@ describe('CorrespondentKeyService (trust on first use)', () => {
     );
   });
 
+  test('a signer known only by its fingerprint is a conflict without material, only while a key is pinned; its material fills it in later', async () => {
+    // Nothing pinned: trust on first use pins keys, not fingerprints.
+    assert.equal(await service.recordSignerConflict(accountId, 'bob@example.org', bob2.fingerprint), null);
+    assert.deepEqual(await statuses(), {});
+    await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'autocrypt');
+    // The pinned key itself is not a conflict.
+    assert.equal(await service.recordSignerConflict(accountId, 'bob@example.org', bob.fingerprint.toUpperCase()), null);
+    const filed = await service.recordSignerConflict(accountId, 'Bob@Example.org', bob2.fingerprint);
+    assert.equal(filed?.outcome, 'conflict');
+    assert.deepEqual(
+      [filed?.key.source, filed?.key.status, filed?.key.publicKey.length, filed?.key.algorithm],
+      ['signature', 'conflict', 0, 'unknown'],
+    );
+    assert.deepEqual(await statuses(), { [bob.fingerprint]: 'active', [bob2.fingerprint]: 'conflict' });
+    assert.deepEqual(changes, ['A:bob@example.org', 'A:bob@example.org'], 'an alert is a change');
+    assert.equal(await service.recordSignerConflict(accountId, 'bob@example.org', bob2.fingerprint), null, 'once');
+    await assert.rejects(service.recordSignerConflict(accountId, 'bob@example.org', 'abc'), { code: 'key_malformed' });
+    // It cannot be verified without its material; rejecting it works.
+    await assert.rejects(service.verify(accountId, 'bob@example.org', bob2.fingerprint), {
+      code: 'key_material_unknown',
+    });
+    // The key itself arrives (Autocrypt): same fingerprint, now with material, still a conflict, source upgraded.
+    const arrived = await service.addKey(accountId, 'bob@example.org', bob2.armoredPublic, 'autocrypt');
+    assert.equal(arrived.key.status, 'conflict');
+    assert.equal(arrived.key.source, 'autocrypt');
+    assert.ok(arrived.key.publicKey.length > 0);
+    assert.notEqual(arrived.key.algorithm, 'unknown');
+    assert.equal((await service.verify(accountId, 'bob@example.org', bob2.fingerprint)).status, 'active');
+    // A refused fingerprint stays refused.
+    await service.reject(accountId, 'bob@example.org', bob2.fingerprint);
+    assert.equal(await service.recordSignerConflict(accountId, 'bob@example.org', bob2.fingerprint), null);
+  });
+
   test('a key the user adds by hand replaces the pinned one (superseded, kept to check old signatures)', async () => {
     await service.addKey(accountId, 'bob@example.org', bob.armoredPublic, 'autocrypt');
     const chosen = await service.addKey(accountId, 'bob@example.org', bob2.armoredPublic, 'attached');

@@ -109,11 +109,14 @@ export class CorrespondentKeyService {
     const byUser = source === 'attached';
     const same = existing.find((k) => k.fingerprint === parsed.fingerprint);
     if (same) {
+      // A key known so far only by its fingerprint (a signature's issuer: source 'signature') gets its material now.
+      const keyless = same.publicKey.length === 0;
       const merged = await mergeKeyMaterial(same.publicKey, parsed, now);
       // A key the user adds by hand is their choice: it becomes the active one, whatever it was.
       const promote = byUser && same.status !== 'active';
       const key: CorrespondentKey = {
         ...same,
+        ...(keyless ? { version: parsed.version, algorithm: parsed.algorithm, keyCreatedAt: parsed.created } : {}),
         publicKey: merged.bytes,
         keyExpiresAt: merged.expires,
         source: strength(source) > strength(same.source) ? source : same.source,
@@ -152,6 +155,50 @@ export class CorrespondentKeyService {
     return { key, outcome: status === 'active' ? 'new' : 'conflict', changed: true };
   }
 
+  /**
+   * A message from the address was signed by a key that is not one of its keys while one is pinned (point 11 of the
+   * TOFU review): the signer's fingerprint is kept as a `conflict` without key material (source `signature`), so the
+   * contact shows the key alert as when the other key arrives in a header. Nothing is filed when no key is pinned
+   * (trust on first use pins keys, not fingerprints) or when the fingerprint is already one of the address's keys
+   * (a rejected one stays rejected). Such a key can be rejected, never verified or used (`key_material_unknown`)
+   * until its material arrives (Autocrypt, WKD, by hand: then it is an ordinary key in conflict).
+   */
+  async recordSignerConflict(
+    accountId: string,
+    address: string,
+    fingerprint: string,
+  ): Promise<{ key: CorrespondentKey; outcome: 'conflict' } | null> {
+    const normalised = this.address(address);
+    const fp = fingerprint.toLowerCase();
+    if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(fp))
+      throw new AppError('key_malformed', 'A key fingerprint is 40 (v4) or 64 (v6) hexadecimal digits.');
+    const filed = await this.locks.run(`${accountId}\n${normalised}`, async () => {
+      const existing = await this.repo.listByAddress(accountId, normalised);
+      if (!existing.some((k) => k.status === 'active') || existing.some((k) => k.fingerprint === fp)) return null;
+      const now = this.clock();
+      const key: CorrespondentKey = {
+        accountId,
+        address: normalised,
+        fingerprint: fp,
+        version: fp.length === 64 ? 6 : 4,
+        algorithm: 'unknown',
+        publicKey: new Uint8Array(0),
+        source: 'signature',
+        status: 'conflict',
+        keyCreatedAt: now,
+        keyExpiresAt: null,
+        verifiedAt: null,
+        firstSeenAt: now,
+        lastSeenAt: now,
+      };
+      await this.repo.put(key);
+      return key;
+    });
+    if (filed === null) return null;
+    await this.keysChanged(accountId, normalised);
+    return { key: filed, outcome: 'conflict' };
+  }
+
   private async supersedeActive(existing: CorrespondentKey[], except: string): Promise<void> {
     for (const k of existing) {
       if (k.status === 'active' && k.fingerprint !== except)
@@ -181,6 +228,11 @@ export class CorrespondentKeyService {
       const existing = await this.repo.listByAddress(accountId, normalised);
       const target = existing.find((k) => k.fingerprint === fingerprint.toLowerCase());
       if (!target) throw new AppError('not_found', 'No such key for this address.');
+      if (target.publicKey.length === 0)
+        throw new AppError(
+          'key_material_unknown',
+          'Only this key’s fingerprint is known, from a signature: add the key itself (ask the contact) before verifying it.',
+        );
       const now = this.clock();
       for (const k of existing) {
         if (k === target) continue;

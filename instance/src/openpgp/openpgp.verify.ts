@@ -24,6 +24,12 @@ export interface SignatureCheck {
   signerKeyId: string | null;
   /** Fingerprint of the given key that made a valid or invalid signature. */
   signerFingerprint: string | null;
+  /**
+   * unknown_key: the full fingerprint the signature names for its issuer (Issuer Fingerprint subpacket, RFC 9580
+   * §5.2.3.35: always in v6 signatures, in v4 ones from GnuPG 2.2 and openpgp.js), lowercase hex; null when it names only
+   * a 64-bit key ID. What a key alert without key material shows.
+   */
+  issuerFingerprint?: string | null;
   reason: string | null;
 }
 
@@ -62,12 +68,26 @@ async function loadKeys(keys: readonly VerificationKey[]): Promise<LoadedKey[]> 
 }
 
 /** Something openpgp.js can verify: a detached signature over bytes, a cleartext message, or a signed message. */
-type Signed =
-  | { form: 'detached'; content: Uint8Array; signature: openpgp.Signature; keyIds: string[] }
-  | { form: 'cleartext'; message: openpgp.CleartextMessage; keyIds: string[] }
-  | { form: 'message'; message: openpgp.Message<Uint8Array>; keyIds: string[] };
+type Signed = (
+  | { form: 'detached'; content: Uint8Array; signature: openpgp.Signature }
+  | { form: 'cleartext'; message: openpgp.CleartextMessage }
+  | { form: 'message'; message: openpgp.Message<Uint8Array> }
+) & { keyIds: string[]; fingerprints: string[] };
 
 const hexIds = (ids: openpgp.KeyID[]) => [...new Set(ids.map((id) => id.toHex().toLowerCase()))];
+
+/** The issuer fingerprints the signature packets name (lowercase hex, 40 or 64 digits), in order, once each. */
+function issuerFingerprints(packets: Iterable<unknown>): string[] {
+  const out: string[] = [];
+  for (const p of packets) {
+    if (!(p instanceof openpgp.SignaturePacket)) continue;
+    const fp = (p as { issuerFingerprint?: Uint8Array | null }).issuerFingerprint;
+    if (!(fp instanceof Uint8Array) || (fp.length !== 20 && fp.length !== 32)) continue;
+    const hex = Buffer.from(fp).toString('hex');
+    if (!out.includes(hex)) out.push(hex);
+  }
+  return out;
+}
 
 /** Reads the signed structure of a part; throws (with openpgp.js's message) when it is malformed. */
 async function readSigned(part: OpenPgpPart): Promise<Signed> {
@@ -79,11 +99,25 @@ async function readSigned(part: OpenPgpPart): Promise<Signed> {
       typeof part.signature === 'string'
         ? await openpgp.readSignature({ armoredSignature: part.signature, config })
         : await openpgp.readSignature({ binarySignature: part.signature, config });
-    return { form: 'detached', content: part.signedContent, signature, keyIds: hexIds(signature.getSigningKeyIDs()) };
+    return {
+      form: 'detached',
+      content: part.signedContent,
+      signature,
+      keyIds: hexIds(signature.getSigningKeyIDs()),
+      fingerprints: issuerFingerprints(signature.packets),
+    };
   }
   if (part.cleartext !== undefined) {
     const message = await openpgp.readCleartextMessage({ cleartextMessage: part.cleartext, config });
-    return { form: 'cleartext', message, keyIds: hexIds(message.getSigningKeyIDs()) };
+    return {
+      form: 'cleartext',
+      message,
+      keyIds: hexIds(message.getSigningKeyIDs()),
+      // The runtime object holds its Signature; openpgp.js's typings do not declare it.
+      fingerprints: issuerFingerprints(
+        (message as unknown as { signature?: openpgp.Signature }).signature?.packets ?? [],
+      ),
+    };
   }
   if (part.signature === undefined) throw new Error(part.problem ?? 'the signed message is missing');
   if ((typeof part.signature === 'string' ? part.signature.length : part.signature.length) > OPENPGP_LIMITS.armorBytes)
@@ -96,7 +130,12 @@ async function readSigned(part: OpenPgpPart): Promise<Signed> {
   const inner = message.packets.some((p) => p instanceof openpgp.CompressedDataPacket)
     ? message.unwrapCompressed()
     : message;
-  return { form: 'message', message: message as openpgp.Message<Uint8Array>, keyIds: hexIds(inner.getSigningKeyIDs()) };
+  return {
+    form: 'message',
+    message: message as openpgp.Message<Uint8Array>,
+    keyIds: hexIds(inner.getSigningKeyIDs()),
+    fingerprints: issuerFingerprints(inner.packets),
+  };
 }
 
 async function runVerify(signed: Signed, keys: openpgp.PublicKey[], now: Date): Promise<VerificationResult[]> {
@@ -134,13 +173,7 @@ export async function verifySignature(
     if (signed.keyIds.length === 0) return result('invalid', 'The signature names no signing key.');
     const loaded = await loadKeys(keys);
     const matching = loaded.filter((k) => k.keyIds.some((id) => signed.keyIds.includes(id)));
-    if (matching.length === 0) {
-      return result(
-        'unknown_key',
-        `Signed by key ${signed.keyIds[0]}, which is not a known key of the sender.`,
-        signed.keyIds[0]!,
-      );
-    }
+    if (matching.length === 0) return unknownKey(signed);
     let signatures: VerificationResult[];
     try {
       signatures = await runVerify(
@@ -168,17 +201,38 @@ export async function verifySignature(
         failure ??= result('invalid', reasonFor(e), keyId, signer.fingerprint);
       }
     }
-    return (
-      failure ??
-      result(
-        'unknown_key',
-        `Signed by key ${signed.keyIds[0]}, which is not a known key of the sender.`,
-        signed.keyIds[0]!,
-      )
-    );
+    return failure ?? unknownKey(signed);
   } catch (e) {
     return result('invalid', `The signature could not be checked: ${errorText(e)}.`);
   }
+}
+
+/**
+ * Who a signed part says signed it, without checking anything: the key IDs (lowercase hex) and the issuer
+ * fingerprints its signatures name. null when the part is not signed or its signature cannot be read.
+ */
+export async function signatureIssuers(
+  part: OpenPgpPart,
+): Promise<{ keyIds: string[]; fingerprints: string[] } | null> {
+  if (part.kind !== 'pgp-mime-signed' && part.kind !== 'inline-signed') return null;
+  try {
+    const signed = await readSigned(part);
+    return { keyIds: signed.keyIds, fingerprints: signed.fingerprints };
+  } catch {
+    return null;
+  }
+}
+
+/** Signed by a key we were not given: its key ID, and its fingerprint when the signature names it. */
+function unknownKey(signed: Signed): SignatureCheck {
+  const keyId = signed.keyIds[0]!;
+  // The fingerprint of the first signer: a v4 key ID is the fingerprint's last 16 digits, a v6 one its first 16.
+  const fingerprint =
+    signed.fingerprints.find((fp) => (fp.length === 40 ? fp.endsWith(keyId) : fp.startsWith(keyId))) ?? null;
+  return {
+    ...result('unknown_key', `Signed by key ${fingerprint ?? keyId}, which is not a known key of the sender.`, keyId),
+    issuerFingerprint: fingerprint,
+  };
 }
 
 function reasonFor(e: unknown): string {

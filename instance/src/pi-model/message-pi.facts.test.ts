@@ -244,3 +244,42 @@ describe('Sent copy: federation facts from its deliveries', () => {
     );
   });
 });
+
+describe('OpenPGP signature by another key than the pinned one (point 11)', () => {
+  const openpgp = (over: Record<string, unknown>) => ({
+    openpgp: {
+      kind: 'pgp-mime-signed',
+      encrypted: false,
+      signature: 'unknown_key',
+      signerFingerprint: null,
+      signerKeyTrust: null,
+      problem: 'Signed by an unknown key …, not the key pinned for the sender (conflict).',
+      ...over,
+    },
+  });
+  const inbound = (extra: Record<string, unknown>) => {
+    const m = sentCopy(undefined, extra);
+    return messagePiFacts({ ...m, direction: 'inbound' }, { knownContact: true });
+  };
+
+  test('the factor says conflict, earns nothing, and no "add their key" suggestion is made', () => {
+    const conflict = computeMessagePi(inbound(openpgp({ keyConflict: true })));
+    const f = conflict.factors.find((x) => x.id === 'origin.signature_key_conflict');
+    assert.equal(f?.contribution, 0);
+    assert.match(f?.evidence ?? '', /key alert \(conflict\)/);
+    assert.ok(!conflict.factors.some((x) => x.id === 'origin.signature_unknown_key'));
+    assert.ok(!conflict.suggestions.some((s) => s.action === 'contact.add_public_key'));
+    const unknown = computeMessagePi(inbound(openpgp({})));
+    assert.ok(unknown.factors.some((x) => x.id === 'origin.signature_unknown_key'));
+    assert.equal(conflict.score, unknown.score, 'a conflict is no better than an unknown key');
+  });
+
+  test('keyConflict is read only beside unknown_key, and only as true', () => {
+    assert.equal(inbound(openpgp({ keyConflict: 'yes' })).openpgp?.keyConflict, undefined);
+    assert.equal(
+      inbound(openpgp({ signature: 'valid', signerKeyTrust: 'wkd', keyConflict: true })).openpgp?.keyConflict,
+      undefined,
+    );
+    assert.equal(inbound(openpgp({ keyConflict: true })).openpgp?.keyConflict, true);
+  });
+});

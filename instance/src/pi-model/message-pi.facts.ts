@@ -197,6 +197,7 @@ function openPgpOf(raw: unknown): MessagePiFacts['openpgp'] {
     signerKeyTrust: signature === 'valid' ? trust : null,
     signerFingerprint: str(raw['signerFingerprint']),
     problem: str(raw['problem']),
+    ...(signature === 'unknown_key' && raw['keyConflict'] === true ? { keyConflict: true } : {}),
   };
 }
 

@@ -37,6 +37,8 @@ export interface MessagePiFacts {
     signerKeyTrust: KeyTrust | null;
     signerFingerprint: string | null;
     problem: string | null;
+    /** unknown_key: the signer is another key than the one pinned for the sender (trust on first use's alert). */
+    keyConflict?: boolean;
   } | null;
   /** The correspondent is a contact the user made or kept (not one created automatically from mail). */
   knownContact: boolean;
@@ -229,6 +231,12 @@ function tallyMessage(f: MessagePiFacts): PiTally {
         0,
         `OpenPGP signature does not verify${p.problem ? `: ${p.problem}` : ''}. The content may have been altered; it earns nothing.`,
       );
+    } else if (p.signature === 'unknown_key' && p.keyConflict === true) {
+      t.add(
+        'origin.signature_key_conflict',
+        0,
+        `Signed with another OpenPGP key than the one pinned for ${f.correspondent ?? 'the sender'}: a key alert (conflict). It earns nothing until you decide which key is theirs.`,
+      );
     } else if (p.signature === 'unknown_key') {
       t.add(
         'origin.signature_unknown_key',
@@ -334,7 +342,9 @@ const MESSAGE_WHAT_IFS: readonly WhatIf<MessagePiFacts>[] = [
   {
     action: 'contact.add_public_key',
     element: contactOf,
-    applies: (f) => f.correspondent !== null && f.openpgp?.signature === 'unknown_key',
+    // Not for a key in conflict: the user decides about the alert, adding a key would not say which one is theirs.
+    applies: (f) =>
+      f.correspondent !== null && f.openpgp?.signature === 'unknown_key' && f.openpgp.keyConflict !== true,
     apply: (f) => ({ ...f, openpgp: { ...f.openpgp!, signature: 'valid', signerKeyTrust: 'attached' } }),
   },
   {

@@ -10,6 +10,8 @@ export type KeyTrust = 'verified' | KeySource;
  * unvalidated DNS; a key the user attached by hand beats one learnt from a header anyone could forge.
  */
 export const KEY_TRUST_RANK: Readonly<Record<KeyTrust, number>> = {
+  // Only a fingerprint, never usable: no signature can verify with it (it is listed for completeness).
+  signature: 0,
   autocrypt: 1,
   attached: 2,
   dns: 3,
@@ -35,6 +37,8 @@ export function keyTrustWords(trust: KeyTrust): string {
       return 'added by you, fingerprint not compared';
     case 'autocrypt':
       return 'learnt from an Autocrypt header (trust on first use)';
+    case 'signature':
+      return 'known only by its fingerprint, from a signature (no key material)';
   }
 }
 

@@ -142,14 +142,42 @@ describe('OpenPGP facts of incoming mail', () => {
       assertNeverValid(f, 'tampered');
     });
 
-    test('signed by a key we do not hold: unknown_key, naming the key', async () => {
+    test('signed by a key we do not hold: unknown_key, naming the key; a conflict when another key is pinned', async () => {
       const raw = await pgpMimeSigned({ ...mail, signer: eve });
       const f = await gatherOpenPgpFacts(raw, [stored(bob)], now);
       assert.equal(f.signature, 'unknown_key');
       assert.equal(f.signerKeyId, await signingKeyId(eve));
       assert.equal(f.signerFingerprint, null);
-      assert.equal(f.problem, null);
-      assert.equal((await gatherOpenPgpFacts(raw, [], now)).signature, 'unknown_key');
+      // Bob's key is pinned: a signature by any other key is trust on first use's conflict (point 11).
+      assert.equal(f.keyConflict, true);
+      assert.equal(
+        f.problem,
+        `Signed by an unknown key ${eve.fingerprint}, not the key pinned for the sender (conflict).`,
+      );
+      // No key pinned: merely a key we do not have yet.
+      const nothingPinned = await gatherOpenPgpFacts(raw, [], now);
+      assert.equal(nothingPinned.signature, 'unknown_key');
+      assert.equal(nothingPinned.keyConflict, undefined);
+      assert.equal(nothingPinned.problem, null);
+      assert.equal(
+        (await gatherOpenPgpFacts(raw, [stored(bob, { status: 'superseded' })], now)).keyConflict,
+        undefined,
+      );
+    });
+
+    test('a key known only by its fingerprint (source signature) is matched by the issuer fingerprint', async () => {
+      const raw = await pgpMimeSigned({ ...mail, signer: eve });
+      const keyless = { ...stored(eve, { status: 'conflict', source: 'signature' }), publicKey: new Uint8Array(0) };
+      const f = await gatherOpenPgpFacts(raw, [stored(bob), keyless], now);
+      assert.equal(f.signature, 'unknown_key');
+      assert.equal(f.keyConflict, true);
+      assert.match(
+        f.problem ?? '',
+        /not accepted \(conflict\): [0-9a-f]{40}, an unknown key known only by its fingerprint/,
+      );
+      const rejected = await gatherOpenPgpFacts(raw, [stored(bob), { ...keyless, status: 'rejected' }], now);
+      assert.equal(rejected.keyConflict, undefined, 'the user refused it already');
+      assert.match(rejected.problem ?? '', /not accepted \(rejected\)/);
     });
 
     test('only active or superseded keys make a signature valid (not conflict, not rejected)', async () => {

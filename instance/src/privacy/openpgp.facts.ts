@@ -37,6 +37,11 @@ export interface OpenPgpFacts {
    * signature fields are then those of the signature inside the encryption, checked like any other.
    */
   decrypted?: true;
+  /**
+   * Present (true) when the signature is by another key than the one pinned for the sender (a key in conflict, or a
+   * key none of the sender's keys is, while one is pinned): trust on first use's alert, on the message (point 11).
+   */
+  keyConflict?: true;
 }
 
 export const NO_OPENPGP: OpenPgpFacts = {
@@ -102,17 +107,40 @@ async function gather(
     const reason = check.reason;
     if (!problems.some((p) => reason.includes(p.replace(/\.$/, '')))) problems.unshift(reason);
   } else if (check.status === 'unknown_key' && check.signerKeyId) {
-    const refused = await refusedKeyNamed(senderKeys, check.signerKeyId);
-    if (refused)
-      problems.push(`Signed by a key of the sender that is not accepted (${refused.status}): ${refused.fingerprint}.`);
+    const refused = await refusedKeyNamed(senderKeys, check.signerKeyId, check.issuerFingerprint ?? null);
+    if (refused) {
+      problems.push(
+        `Signed by a key of the sender that is not accepted (${refused.status}): ${refused.fingerprint}${refused.publicKey.length === 0 ? ', an unknown key known only by its fingerprint' : ''}.`,
+      );
+      if (refused.status === 'conflict') facts.keyConflict = true;
+    } else if (senderKeys.some((k) => k.status === 'active')) {
+      // Not a key of the sender's at all, while one is pinned: a conflict, whether or not an alert could be filed.
+      facts.keyConflict = true;
+      problems.push(
+        `Signed by an unknown key ${check.issuerFingerprint ?? check.signerKeyId}, not the key pinned for the sender (conflict).`,
+      );
+    }
   }
   facts.problem = problems.length > 0 ? problems.join(' ') : null;
   return { facts, content: inner?.content ?? null };
 }
 
-/** The sender's key in conflict or rejected that has this key ID, if any (a signature by it stays unknown_key). */
-async function refusedKeyNamed(keys: readonly CorrespondentKey[], keyId: string): Promise<CorrespondentKey | null> {
+/**
+ * The sender's key in conflict or rejected that has this key ID, if any (a signature by it stays unknown_key). A key
+ * known only by its fingerprint (no material: source `signature`) matches by the issuer fingerprint, or by the key ID
+ * that fingerprint gives (a v4 key ID is its last 16 digits, a v6 one its first 16).
+ */
+async function refusedKeyNamed(
+  keys: readonly CorrespondentKey[],
+  keyId: string,
+  issuerFingerprint: string | null,
+): Promise<CorrespondentKey | null> {
   for (const k of keys.filter((x) => !usable(x)).slice(0, OPENPGP_LIMITS.verificationKeys)) {
+    if (k.publicKey.length === 0) {
+      const idOf = k.fingerprint.length === 40 ? k.fingerprint.slice(-16) : k.fingerprint.slice(0, 16);
+      if (k.fingerprint === issuerFingerprint || idOf === keyId) return k;
+      continue;
+    }
     const key = await loadPublicKey(k.publicKey);
     if (key && keyIdsOf(key).includes(keyId)) return k;
   }

@@ -223,6 +223,11 @@ export const ERROR_CODES = {
   key_revoked: { status: 422, title: 'The OpenPGP key has been revoked by its owner.' },
   key_address_mismatch: { status: 422, title: 'None of the key’s valid user IDs carries this email address.' },
   key_unusable: { status: 422, title: 'The OpenPGP key has no valid self-signature, or can neither encrypt nor sign.' },
+  key_material_unknown: {
+    status: 409,
+    title:
+      'Only this key’s fingerprint is known (it signed a message): it cannot be verified or used until the key itself is added.',
+  },
   contact_address_unknown: {
     status: 422,
     title: 'The address is not one of this contact’s email addresses (or the contact has several and none was named).',

@@ -396,4 +396,34 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 14,
+    name: "correspondents' keys known only by their fingerprint (source 'signature'): a signature by another key than the pinned one",
+    sql: `
+      -- SQLite cannot change a CHECK constraint: the table is rebuilt with 'signature' among the sources (a key alert
+      -- raised by a signature whose key we do not hold: public_key is then empty). Its index is made again.
+      CREATE TABLE correspondent_keys_v15 (
+        account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        address        TEXT NOT NULL,
+        fingerprint    TEXT NOT NULL,
+        version        INTEGER NOT NULL,
+        algorithm      TEXT NOT NULL,
+        public_key     BLOB NOT NULL,
+        source         TEXT NOT NULL
+          CHECK (source IN ('signature', 'autocrypt', 'attached', 'wkd', 'dns', 'dnssec', 'federation')),
+        status         TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'conflict', 'rejected')),
+        key_created_at INTEGER NOT NULL,
+        key_expires_at INTEGER,
+        verified_at    INTEGER,
+        first_seen_at  INTEGER NOT NULL,
+        last_seen_at   INTEGER NOT NULL,
+        PRIMARY KEY (account_id, address, fingerprint)
+      ) STRICT;
+      INSERT INTO correspondent_keys_v15 SELECT * FROM correspondent_keys;
+      DROP TABLE correspondent_keys;
+      ALTER TABLE correspondent_keys_v15 RENAME TO correspondent_keys;
+      CREATE INDEX correspondent_keys_conflicts ON correspondent_keys (account_id, first_seen_at DESC, address DESC, fingerprint DESC)
+        WHERE status = 'conflict';
+    `,
+  },
 ];

@@ -1220,6 +1220,24 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         );
         assert.equal((await s.keys.listConflicts(a.id, { limit: 10 })).length, 2);
       });
+
+      test('a key known only by its fingerprint (source signature, no material) is stored, listed as a conflict, and gets its material later', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const keyless = aCorrespondentKey(a.id, {
+          fingerprint: 'a'.repeat(40),
+          algorithm: 'unknown',
+          publicKey: new Uint8Array(0),
+          source: 'signature',
+          status: 'conflict',
+        });
+        await s.keys.put(keyless);
+        assert.deepEqual(await s.keys.get(a.id, keyless.address, keyless.fingerprint), keyless);
+        assert.deepEqual(await s.keys.listConflicts(a.id, { limit: 10 }), [keyless]);
+        const material = { ...keyless, publicKey: Uint8Array.from([1, 2, 3]), source: 'autocrypt' as const };
+        await s.keys.put(material);
+        assert.deepEqual(await s.keys.listByAddress(a.id, keyless.address), [material]);
+      });
     });
 
     describe("the account's own keys", () => {

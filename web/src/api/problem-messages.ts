@@ -63,6 +63,7 @@ const BY_CODE: Readonly<Record<string, string>> = {
   key_not_private: 'problem.key_not_private',
   key_passphrase_wrong: 'problem.key_passphrase_wrong',
   key_unusable: 'problem.key_unusable',
+  key_material_unknown: 'problem.key_material_unknown',
   key_too_large: 'problem.key_too_large',
   key_revoked: 'problem.key_revoked',
   key_none: 'problem.key_none',

@@ -107,6 +107,8 @@ export interface OpenPgpFacts {
   decrypted?: boolean;
   /** Waiting for the server-held key to be unlocked. */
   pendingDecryption?: boolean;
+  /** Signed by another key than the one pinned for the sender (a key alert). */
+  keyConflict?: boolean;
 }
 
 export interface FederationFacts {

@@ -27,9 +27,12 @@ async function senderKeys(api: ApiClient, m: MessageDetail): Promise<string[]> {
   try {
     const { items } = await api.contactKeys(m.from.contactId);
     const address = m.from.address.toLowerCase();
-    return items
-      .filter((k) => k.status !== 'rejected' && k.address.toLowerCase() === address && typeof k.armored === 'string')
-      .map((k) => k.armored);
+    return (
+      items
+        // A key known only by its fingerprint (source 'signature') comes with no armour: nothing to verify with.
+        .filter((k) => k.status !== 'rejected' && k.address.toLowerCase() === address && k.armored !== '')
+        .map((k) => k.armored)
+    );
   } catch {
     return [];
   }

@@ -40,6 +40,8 @@ export const en = {
     key_not_private: 'This is a public key: the private key is needed here.',
     key_passphrase_wrong: 'The passphrase does not open this private key.',
     key_unusable: 'This key cannot be used to encrypt or sign (expired, revoked or incomplete).',
+    key_material_unknown:
+      'Only this key’s fingerprint is known (it signed a message): ask your contact for the key itself before using it.',
     key_too_large: 'This key is too large for the instance.',
     key_revoked: 'This key was revoked: it cannot be used again.',
     key_none: 'You have no active key yet: create one first.',
@@ -338,6 +340,7 @@ export const en = {
       conflict: 'This key differs from the one already pinned: decide below which one to trust.',
     },
     sources: {
+      signature: 'a signature on their mail (only its fingerprint is known)',
       autocrypt: 'Autocrypt header',
       attached: 'attached or added by you',
       wkd: 'their domain’s key directory (WKD)',
@@ -362,6 +365,8 @@ export const en = {
     resolved: 'Decided: the alert is closed.',
     open: 'Compare and decide',
     noContact: 'No contact holds this address: add it to a contact to decide.',
+    signedByUnknown:
+      'A message from this address was signed by an unknown key, not the pinned one. Only its fingerprint is known: it cannot be used until your contact gives you the key itself.',
   },
   clientKeys: {
     generate: 'Make my key in this browser',

@@ -44,6 +44,8 @@ export const fr: Catalogue = {
     key_not_private: 'C’est une clé publique : il faut ici la clé privée.',
     key_passphrase_wrong: 'La phrase de passe n’ouvre pas cette clé privée.',
     key_unusable: 'Cette clé ne peut ni chiffrer ni signer (expirée, révoquée ou incomplète).',
+    key_material_unknown:
+      'Seule l’empreinte de cette clé est connue (elle a signé un message) : demandez la clé elle-même à votre contact avant de l’utiliser.',
     key_too_large: 'Cette clé est trop grande pour l’instance.',
     key_revoked: 'Cette clé a été révoquée : elle ne peut plus servir.',
     key_none: 'Vous n’avez pas encore de clé active : créez-en une d’abord.',
@@ -356,6 +358,7 @@ export const fr: Catalogue = {
       conflict: 'Cette clé diffère de celle déjà retenue : décidez ci-dessous à laquelle vous fier.',
     },
     sources: {
+      signature: 'une signature sur son courrier (seule son empreinte est connue)',
       autocrypt: 'en-tête Autocrypt',
       attached: 'jointe ou ajoutée par vous',
       wkd: 'l’annuaire de clés de son domaine (WKD)',
@@ -381,6 +384,8 @@ export const fr: Catalogue = {
     refuseNew: 'Refuser la nouvelle clé',
     resolved: 'C’est décidé : l’alerte est close.',
     open: 'Comparer et décider',
+    signedByUnknown:
+      'Un message de cette adresse a été signé par une clé inconnue, et non par la clé épinglée. Seule son empreinte est connue : elle ne pourra servir que lorsque votre contact vous aura donné la clé elle-même.',
     noContact: 'Aucun contact ne porte cette adresse : ajoutez-la à un contact pour décider.',
   },
   clientKeys: {

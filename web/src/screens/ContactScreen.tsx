@@ -272,6 +272,8 @@ function AlertDecision({
   const [busy, setBusy] = useState(false);
   const dateFormat = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
   const titleId = useId();
+  // Known only by its fingerprint (a signature by another key than the pinned one): it can be refused, not used.
+  const keyless = a.conflicting.source === 'signature';
 
   const act = async (f: () => Promise<unknown>) => {
     setBusy(true);
@@ -299,6 +301,7 @@ function AlertDecision({
         <div>
           <h4>{t('alerts.conflicting')}</h4>
           <Fingerprint value={a.conflicting.fingerprint} />
+          {keyless && <p>{t('alerts.signedByUnknown')}</p>}
           <p className="muted small">
             {t('contacts.source', {
               source: t(`contacts.sources.${a.conflicting.source}`, { defaultValue: a.conflicting.source }),
@@ -318,14 +321,16 @@ function AlertDecision({
             {t('alerts.keepPinned')}
           </button>
         )}
-        <button
-          type="button"
-          className="button-secondary"
-          disabled={busy}
-          onClick={() => void act(() => api.verifyContactKey(contactId, a.conflicting.fingerprint))}
-        >
-          {t('alerts.useNew')}
-        </button>
+        {!keyless && (
+          <button
+            type="button"
+            className="button-secondary"
+            disabled={busy}
+            onClick={() => void act(() => api.verifyContactKey(contactId, a.conflicting.fingerprint))}
+          >
+            {t('alerts.useNew')}
+          </button>
+        )}
         <button
           type="button"
           className="button-secondary"
