@@ -72,6 +72,7 @@ const INSTANCE_LEVEL: Record<string, string> = {
   [TABLES.federationReplay]: 'a federation envelope is claimed before its recipient is known (replay, SPEC §9)',
   [TABLES.federationPrekeys]: "this instance's prekeys (SPEC §7), no user's",
   [TABLES.noticeStandingChanges]: "changes of this instance's standing, told to every user",
+  [TABLES.accountDeletions]: 'the deletions waiting for their grace period, listed whole for the administrators',
 };
 
 /** The adapter sources: the schema and every *.cassandra.ts file of the instance. */
