@@ -59,6 +59,8 @@ beforeAll(async () => {
       CALIOPEN_SMTP_PORT: '0',
       CALIOPEN_FEDERATION_REGISTRY_URL: registry.url,
       CALIOPEN_FEDERATION_REGISTRY_KEYS: keys,
+      // Spam filtering wired (its metrics exist from the start); nothing answers there: no mail is sent in this test.
+      CALIOPEN_RSPAMD_URL: 'http://127.0.0.1:9',
     },
   });
 }, 120_000);

@@ -30,7 +30,7 @@ export function createMetrics() {
     help: 'Instance certificates obtained from the ACME CA.',
     registers: [registry],
   });
-  // Spam filtering (rspamd) registers its own here when it is wired: caliopen_rspamd_* (docs/ops/metrics.md).
+  // Spam filtering (rspamd) registers caliopen_spam_* on the same registry when it is wired (spam/spam.service.ts).
   return { registry, httpDuration, logins, acmeErrors, certificateRenewals };
 }
 
