@@ -277,7 +277,7 @@ describe('XMPP chat in the same person-conversations (real Prosody)', { skip: pr
     assert.match(heard.from, new RegExp(`^ursula@${CHAT.replace('.', '\\.')}/`));
     const reply = ok(await api('GET', `/api/v1/messages/${sent.body.id}`));
     assert.equal(reply.conversationId, email.conversationId);
-    assert.equal(reply.deliveries[0]?.via ?? 'xmpp', 'xmpp');
+    assert.equal(reply.deliveries[0]?.via, 'xmpp', 'how it left is recorded, as for a Sent copy');
     assert.ok(reply.pi.factors.some((f: any) => f.id === 'transport.tls' && f.contribution === 10));
 
     // And a reply by email to the same person, from the API: it leaves over SMTP to carol's mail server and is filed
