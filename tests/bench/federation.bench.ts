@@ -273,11 +273,11 @@ async function main() {
     }
 
     // Beta's ingest, hooked: the moment a message is stored for bob, with the transport facts it was stored with.
+    // Both entry points: the federation inbox files one message (`ingest`), the SMTP spool worker files batches.
     const arrivals = new Map<string, Arrival>();
     const ingestService = beta.running.services.ingest;
     const realIngest = ingestService.ingest.bind(ingestService);
-    ingestService.ingest = async (request: IngestRequest): Promise<IngestResult> => {
-      const result = await realIngest(request);
+    const arrived = (request: IngestRequest, result: IngestResult) => {
       if (request.accountId === bob.id && request.direction === 'inbound' && result.inserted) {
         const m = SUBJECT.exec(result.message.subject);
         if (m)
@@ -287,6 +287,20 @@ async function main() {
             facts: result.message.facts as Arrival['facts'],
           });
       }
+    };
+    const realBatch = ingestService.ingestBatch?.bind(ingestService);
+    if (realBatch) {
+      ingestService.ingestBatch = async (requests: readonly IngestRequest[]) => {
+        const outcomes = await realBatch(requests);
+        outcomes.forEach((o, i) => {
+          if (o.status === 'fulfilled') arrived(requests[i]!, o.value);
+        });
+        return outcomes;
+      };
+    }
+    ingestService.ingest = async (request: IngestRequest): Promise<IngestResult> => {
+      const result = await realIngest(request);
+      arrived(request, result);
       return result;
     };
 
