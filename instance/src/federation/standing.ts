@@ -1,8 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LOCAL_FACTS } from '../mail/message.facts.ts';
-import { buildMime } from '../mail/compose.mime.ts';
-import type { MessageIngest } from '../messages/message-ingest.port.ts';
+import { deliverLocalNotice, type LocalNoticeDeps } from '../messages/local-notice.ts';
 import type { OwnStanding } from './peer-directory.ts';
 
 /**
@@ -48,16 +45,7 @@ export function noticeDue(
   return null;
 }
 
-export interface StandingNoticeDeps {
-  domain: string;
-  accounts: {
-    list(options: {
-      limit: number;
-      afterUsername?: string;
-    }): Promise<readonly { id: string; username: string; disabled?: boolean }[]>;
-  };
-  ingest: MessageIngest;
-  clock: () => Date;
+export interface StandingNoticeDeps extends LocalNoticeDeps {
   logger: Pick<Logger, 'info' | 'error'>;
 }
 
@@ -73,40 +61,7 @@ export async function notifyStanding(
       ? `Federation paused: ${explainHeadline(own)}`
       : 'Federation resumed: this instance is labelled again';
   const text = `${explainStanding(deps.domain, own, revocationReason)}\n\nThe route shown when you write to someone (GET /api/v1/routes) says which route each message takes.\n\n-- \nThe ${deps.domain} instance\n`;
-  let told = 0;
-  let afterUsername: string | undefined;
-  for (;;) {
-    const page = await deps.accounts.list({ limit: 500, ...(afterUsername ? { afterUsername } : {}) });
-    for (const account of page) {
-      if (account.disabled) continue;
-      const raw = await buildMime({
-        from: { name: `${deps.domain} federation`, address: `postmaster@${deps.domain}` },
-        to: [{ name: null, address: `${account.username}@${deps.domain}` }],
-        cc: [],
-        bcc: [],
-        subject,
-        text,
-        html: null,
-        attachments: [],
-        messageId: `<${randomUUID()}@${deps.domain}>`,
-        date: deps.clock(),
-        inReplyTo: null,
-        references: [],
-      });
-      await deps.ingest.ingest({
-        accountId: account.id,
-        raw,
-        direction: 'inbound',
-        receivedAt: deps.clock(),
-        facts: LOCAL_FACTS,
-        tags: ['notice'],
-        read: false,
-      });
-      told++;
-    }
-    if (page.length < 500) break;
-    afterUsername = page[page.length - 1]!.username;
-  }
+  const told = await deliverLocalNotice(deps, { fromName: `${deps.domain} federation`, subject, text });
   deps.logger.info({ kind, status: own.status, accounts: told }, 'federation standing notice delivered');
   return told;
 }
