@@ -168,21 +168,27 @@ async function main() {
 
     const port = await freePort();
     const httpPort = await freePort();
-    child = spawn(process.execPath, [join(root, 'cli/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir], {
-      cwd: root,
-      env: {
-        ...process.env,
-        CALIOPEN_HTTP_PORT: String(httpPort),
-        CALIOPEN_HTTPS_PORT: '0',
-        CALIOPEN_SMTP_ENABLED: 'true',
-        CALIOPEN_SMTP_PORT: String(port),
-        CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
-        CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
-        CALIOPEN_SMTP_DNS_SERVERS: dns.server,
-        CALIOPEN_LOG_LEVEL: 'warn',
+    // PROFILE_DIR=<dir>: a V8 CPU profile of the instance process, written when it stops (node --cpu-prof).
+    const profile = process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : [];
+    child = spawn(
+      process.execPath,
+      [...profile, join(root, 'cli/bin/caliopen.mjs'), 'instance', 'start', '--data-dir', dataDir],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          CALIOPEN_HTTP_PORT: String(httpPort),
+          CALIOPEN_HTTPS_PORT: '0',
+          CALIOPEN_SMTP_ENABLED: 'true',
+          CALIOPEN_SMTP_PORT: String(port),
+          CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
+          CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
+          CALIOPEN_SMTP_DNS_SERVERS: dns.server,
+          CALIOPEN_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     for (let i = 0; ; i++) {
       try {
         const c = await RawSmtpClient.connect(port);

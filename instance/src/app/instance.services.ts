@@ -34,6 +34,7 @@ import { CertificateRenewal, type CertificateEvents } from '../certificates/cert
 import { notifyOperators } from '../notices/operator-notice.ts';
 import { DELIVERY_QUEUES } from '../delivery/delivery.types.ts';
 import { buildEmailCore } from '../messages/email-core.ts';
+import { defaultMailWorkerThreads, startMailWorkers, type MailWorkers } from './mail-workers.piscina.ts';
 import type { LateDecryptionService } from '../messages/late-decryption.service.ts';
 import { peerDirectoryFromConfig, rescoreAccountSummaries, type PeerDirectory } from '../federation/peer-directory.ts';
 import { noticeDue, notifyStanding } from '../federation/standing.ts';
@@ -132,6 +133,8 @@ export interface InstanceServices {
   messages: MessageService;
   /** The one way mail enters a mailbox (SMTP, IMAP import, Sent copies, bounces). */
   ingest: MessageIngestService;
+  /** MIME parsing and SPF/DKIM/DMARC verification of arriving mail, on worker threads (config `ingest.workerThreads`). */
+  mailWorkers: MailWorkers;
   /** Keeps the search index in step with the mailbox through the 'index' queue. */
   indexer: SearchIndexer;
   /** The Privacy Index of every element, and its recomputation through the 'pi' queue. */
@@ -372,7 +375,13 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     if ((await ownKeys.mode(accountId)) !== 'server') return null;
     return ownKeys.unlockedKeys ? ownKeys.unlockedKeys(accountId) : ownKeys.unlocked(accountId);
   };
+  const mailWorkers = startMailWorkers({
+    threads: config.ingest.workerThreads ?? defaultMailWorkerThreads(),
+    dnsServers: config.smtp.dnsServers,
+    logger,
+  });
   const core = buildEmailCore({
+    parse: (raw) => mailWorkers.parse(raw),
     storage,
     blobs: blobStore,
     queue,
@@ -700,6 +709,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     conversations: core.conversations,
     messages: core.messages,
     ingest: core.ingest,
+    mailWorkers,
     indexer: core.indexer,
     privacy: core.privacy,
     ...(core.lateDecryption ? { lateDecryption: core.lateDecryption } : {}),
@@ -720,6 +730,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     certificates,
     async close() {
       await certificates?.stop();
+      await mailWorkers.close();
       await journalRepository.close();
       await queue.close();
       await search.close();

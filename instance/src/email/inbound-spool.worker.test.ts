@@ -224,7 +224,7 @@ describe('InboundSpoolWorker', () => {
     assert.equal(ingest.calls[0]!.facts.transport?.tls?.version, 'TLSv1.3');
   });
 
-  it('files what is waiting as one batch (ingestBatch), one batch at a time; entries leave the spool only after it resolves', async () => {
+  it('files what is waiting in batches (ingestBatch), at most concurrentBatches at once; entries leave the spool only after their batch resolves', async () => {
     const batches: number[] = [];
     let running = 0;
     let peak = 0;
@@ -249,27 +249,60 @@ describe('InboundSpoolWorker', () => {
       logger: silent,
       resolver,
       batchSize: 4,
+      concurrentBatches: 2,
       busyWindowMs: 1,
     });
     worker.start();
-    await until(() => running === 1, 'the first batch');
-    // The batch is being filed: nothing is removed before it resolves (a crash now re-files all of it).
+    await until(() => running === 2, 'the first two batches');
+    assert.deepEqual(batches, [4, 1], 'the first batch took what was waiting, up to batchSize; the second the rest');
+    // The batches are being filed: nothing is removed before they resolve (a crash now re-files all of it).
     assert.deepEqual(await spool.counts(), { queued: 5, dead: 0 });
     for (let i = 5; i < 8; i++) await spool.append(await entry(i));
+    await until(async () => (await spool.counts()).queued === 8, 'the new entries spooled');
     await new Promise((r) => setImmediate(r));
-    assert.equal(peak, 1, 'one batch at a time');
+    assert.equal(peak, 2, 'no third batch while two are in progress');
+    assert.equal(batches.length, 2);
     gate = Promise.resolve();
     release();
     await until(async () => (await spool.counts()).queued === 0, 'the backlog');
     await worker.close();
-    assert.equal(peak, 1);
-    assert.equal(batches[0], 4, 'the first batch took what was waiting, up to batchSize');
+    assert.equal(peak, 2);
     assert.equal(
       batches.reduce((x, y) => x + y, 0),
       8,
     );
-    assert.ok(batches.length <= 3, `what arrived meanwhile was filed in batches too (${batches.join(', ')})`);
+    assert.ok(batches.length <= 4, `what arrived meanwhile was filed in batches too (${batches.join(', ')})`);
     assert.equal(new Set(ingest.calls.map((c) => c.raw.toString())).size, 8, 'each entry filed once');
+  });
+
+  it('with concurrentBatches 1, one batch at a time', async () => {
+    let running = 0;
+    let peak = 0;
+    const batching: MessageIngest = {
+      ingest: (request) => ingest.ingest(request),
+      ingestBatch: async (requests) => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        return Promise.allSettled(requests.map((r) => ingest.ingest(r)));
+      },
+    };
+    for (let i = 0; i < 9; i++) await spool.append(await entry(i));
+    const worker = new InboundSpoolWorker({
+      spool,
+      ingest: batching,
+      domain: 'alpha.test',
+      logger: silent,
+      resolver,
+      batchSize: 2,
+      concurrentBatches: 1,
+    });
+    worker.start();
+    await until(async () => (await spool.counts()).queued === 0, 'the backlog');
+    await worker.close();
+    assert.equal(peak, 1);
+    assert.equal(new Set(ingest.calls.map((c) => c.raw.toString())).size, 9, 'each entry filed once');
   });
 
   it('in a batch, a failed copy defers its own entry only; the others are delivered and removed', async () => {

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '@caliopen/platform/clock/clock.port.ts'
 import { isAppError } from '../shared/errors.ts';
 import type { InboundSpool, SpoolEntry } from './inbound-spool.port.ts';
 import { receivedChain } from './received-chain.ts';
-import { verifyAuthentication, type DnsResolver } from './smtp-inbound.authentication.ts';
+import { verifyAuthentication, type Authenticator, type DnsResolver } from './smtp-inbound.authentication.ts';
 
 /**
  * Drains the inbound spool, off the SMTP acceptance path, in batches: it takes what is waiting (up to `batchSize`
@@ -23,9 +23,16 @@ export interface SpoolWorkerOptions {
   domain: string;
   logger: Logger;
   resolver?: DnsResolver;
+  /** What verifies SPF/DKIM/DMARC (the mail worker threads); verifyAuthentication here by default. */
+  authenticator?: Authenticator;
   clock?: Clock;
   /** Most entries filed in one batch (default 64). */
   batchSize?: number;
+  /**
+   * Batches in progress at once (default 2): while one waits (its blobs' fsync, its parses on the mail worker
+   * threads), the next one is read and authenticated. Their storage commits still come one after the other.
+   */
+  concurrentBatches?: number;
   /**
    * While messages are arriving (an append within `busyWindowMs`), delivery shares the event loop with the SMTP
    * sessions: each batch is then followed by a pause in proportion to its duration, so that delivery takes at most
@@ -57,8 +64,9 @@ export class InboundSpoolWorker {
   private readonly retryDelay: (failures: number) => number;
   /** Entries being worked on, or done and waiting for their removal to commit. */
   private readonly inFlight = new Set<string>();
-  /** The batch being filed (one at a time). */
-  private running: Promise<void> | null = null;
+  private readonly concurrentBatches: number;
+  /** The batches being filed. */
+  private readonly running = new Set<Promise<void>>();
   private delivered: string[] = [];
   private removal: Promise<void> | null = null;
   private pumping = false;
@@ -71,6 +79,7 @@ export class InboundSpoolWorker {
     this.spool = options.spool;
     this.clock = options.clock ?? systemClock;
     this.batchSize = Math.max(1, options.batchSize ?? 64);
+    this.concurrentBatches = Math.max(1, options.concurrentBatches ?? 2);
     this.busyShare = Math.min(1, Math.max(0.01, options.busyShare ?? 0.25));
     this.busyWindowMs = options.busyWindowMs ?? 200;
     this.maxAttempts = options.maxAttempts ?? 30;
@@ -107,7 +116,7 @@ export class InboundSpoolWorker {
   }
 
   private async fill(): Promise<void> {
-    if (this.running || this.closing) return;
+    if (this.running.size >= this.concurrentBatches || this.closing) return;
     const now = performance.now();
     const busy = now - this.lastAppendAt < this.busyWindowMs;
     if (busy && now < this.resumeAt) {
@@ -121,7 +130,7 @@ export class InboundSpoolWorker {
     }
     for (const id of ids) this.inFlight.add(id);
     const started = performance.now();
-    this.running = this.work(ids)
+    const run: Promise<void> = this.work(ids)
       .catch((e: Error) => {
         // Unexpected: the entries stay in the spool and are taken again (ingest's dedupe covers a re-filing).
         this.options.logger.error({ error: e.message }, 'inbound spool: batch failed');
@@ -130,9 +139,12 @@ export class InboundSpoolWorker {
       .finally(() => {
         const took = performance.now() - started;
         this.resumeAt = performance.now() + (took * (1 - this.busyShare)) / this.busyShare;
-        this.running = null;
+        this.running.delete(run);
         this.pump();
       });
+    this.running.add(run);
+    // Another batch may start at once (up to concurrentBatches) when entries are waiting.
+    if (this.running.size < this.concurrentBatches) this.pumpAgain = true;
   }
 
   /** Wakes up when the next deferred entry is due (new appends wake the worker anyway). */
@@ -281,7 +293,7 @@ export class InboundSpoolWorker {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        verifyAuthentication(entry.raw, {
+        (this.options.authenticator ?? verifyAuthentication)(entry.raw, {
           ip: entry.transport.clientIp,
           helo: entry.transport.helo,
           sender: entry.mailFrom,
@@ -327,7 +339,7 @@ export class InboundSpoolWorker {
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
-    while (this.running) await this.running.catch(() => undefined);
+    while (this.running.size > 0) await Promise.all([...this.running]);
     while (this.removal) await this.removal;
   }
 }

@@ -28,6 +28,9 @@ export interface AuthenticationInput {
   resolver?: DnsResolver;
 }
 
+/** verifyAuthentication's signature: what checks a message's SPF/DKIM/DMARC (on this thread or a worker thread). */
+export type Authenticator = (raw: Buffer, input: AuthenticationInput) => Promise<AuthenticationFacts>;
+
 const SPF_RESULTS = new Set<SpfResult>([
   'pass',
   'fail',

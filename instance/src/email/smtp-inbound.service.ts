@@ -10,7 +10,7 @@ import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import type { InboundSpool } from './inbound-spool.port.ts';
 import { SqliteInboundSpool, type SqliteSpoolOptions } from './inbound-spool.sqlite.ts';
 import { InboundSpoolWorker, type SpoolWorkerOptions } from './inbound-spool.worker.ts';
-import { systemDnsResolver, type DnsResolver } from './smtp-inbound.authentication.ts';
+import { systemDnsResolver, type Authenticator, type DnsResolver } from './smtp-inbound.authentication.ts';
 import { createRecipientResolver } from './smtp-inbound.recipients.ts';
 import { SmtpInboundServer } from './smtp-inbound.server.ts';
 import type { SpamService } from '../spam/spam.service.ts';
@@ -51,6 +51,8 @@ export async function startInboundMail(
     identity: () => Promise<Pick<InstanceIdentity, 'tls'>>;
     /** The spam filter, when configured: each message is screened before it is spooled. */
     spam?: Pick<SpamService, 'screen'> | null;
+    /** Verifies SPF/DKIM/DMARC (the instance's mail worker threads); verifyAuthentication on this thread by default. */
+    mailWorkers?: { authenticate: Authenticator };
   },
   ingest: MessageIngest,
   logger: Logger,
@@ -60,7 +62,6 @@ export async function startInboundMail(
   const smtp = config.smtp;
   const log = logger.child({ component: 'smtp-in' });
   const identity = await services.identity();
-  const resolver = options.resolver ?? systemDnsResolver(smtp.dnsServers);
   const registry = services.metrics.registry;
 
   const spool = SqliteInboundSpool.open(join(config.dataDir, 'spool.db'), options.spool);
@@ -123,7 +124,11 @@ export async function startInboundMail(
     ingest,
     domain: config.domain,
     logger: log,
-    resolver,
+    // Verified on the mail worker threads (which ask smtp.dnsServers), unless the caller gives its own resolver (tests:
+    // the remote domains' records), a function, which cannot cross to another thread.
+    ...(services.mailWorkers && !options.resolver
+      ? { authenticator: services.mailWorkers.authenticate }
+      : { resolver: options.resolver ?? systemDnsResolver(smtp.dnsServers) }),
     clock: services.clock,
     onDelivered: () => delivered.inc(),
     ...options.worker,

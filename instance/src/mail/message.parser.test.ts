@@ -172,3 +172,51 @@ describe('parsing', () => {
     );
   });
 });
+
+describe('snippetOf', () => {
+  /** The definition: every line of the first 16 KiB read, joined, collapsed, then cut (what it was before it stopped reading early). */
+  function reference(text: string, max = 200): string {
+    const lines = text.slice(0, 16 * 1024).split(/\r?\n/);
+    const own = lines.filter((l) => !l.trimStart().startsWith('>'));
+    const s = (own.length > 0 ? own : lines)
+      .join(' ')
+      .replace(/[\u0000-\u001f\u007f]/g, ' ')
+      .replace(/\s+/gu, ' ')
+      .trim();
+    const chars = Array.from(s);
+    return chars.length > max
+      ? `${chars
+          .slice(0, max - 1)
+          .join('')
+          .trimEnd()}…`
+      : s;
+  }
+
+  test('reads only what it needs and says the same as reading everything', () => {
+    const piece = fc.constantFrom(
+      '\r\n',
+      '\n',
+      '\r',
+      '> ',
+      '>',
+      ' ',
+      '\t',
+      '\u0000',
+      'é',
+      '😀',
+      'word',
+      'x'.repeat(60),
+    );
+    const text = fc.array(piece, { maxLength: 400 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 1, max: 250 }), (t, max) => {
+        assert.equal(snippetOf(t, max), reference(t, max));
+      }),
+      { numRuns: 2000 },
+    );
+    const long = `${'> quoted\n'.repeat(3000)}${'a few words of the answer\n'.repeat(2000)}`;
+    assert.equal(snippetOf(long), reference(long));
+    assert.equal(snippetOf('> only\n> quoted'), '> only > quoted');
+    assert.equal(snippetOf(''), '');
+  });
+});

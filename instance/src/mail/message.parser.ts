@@ -284,6 +284,23 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage> {
   };
 }
 
+/**
+ * What the mailbox keeps of a message whose body could not be read at all (the parser stopped: a worker killed by
+ * its limits...): what its headers say, no text, and why.
+ */
+export function headersOnly(raw: Buffer, problem: string): ParsedMessage {
+  const headers = parseHeaders(raw);
+  return {
+    ...headers,
+    subject: headers.hasHeaders && headers.hasSubject ? headers.subject : UNPARSABLE_SUBJECT,
+    text: '',
+    textTruncated: false,
+    hasHtml: false,
+    attachments: [],
+    problem: describeError(problem),
+  };
+}
+
 const ENTITIES: Record<string, string> = {
   amp: '&',
   lt: '<',
@@ -427,15 +444,40 @@ export function htmlToText(html: string): string {
     .trim();
 }
 
-/** A short preview of a body: quoted lines dropped, whitespace collapsed, about 200 characters. */
+/** Control characters and runs of white space, as a snippet shows them: one space. */
+function collapseWhitespace(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\s+/gu, ' ');
+}
+
+/**
+ * The snippet's text before its cut: the lines of `text` (quoted ones left out when `ownOnly`) joined by spaces,
+ * white space collapsed, reading no further than needed to know the first `max` characters and whether more follow.
+ * Null when no line qualifies.
+ */
+function snippetText(text: string, max: number, ownOnly: boolean): string | null {
+  // Enough UTF-16 units for max + 1 code points (2 units at most each) after a trailing space is trimmed.
+  const enough = 2 * (max + 1) + 4;
+  let out: string | null = null;
+  for (let start = 0; start <= text.length; ) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    const line = text.slice(start, end > start && text[end - 1] === '\r' && nl >= 0 ? end - 1 : end);
+    start = nl < 0 ? text.length + 1 : nl + 1;
+    if (ownOnly && line.trimStart().startsWith('>')) continue;
+    out = out === null ? collapseWhitespace(line) : collapseWhitespace(`${out} ${line}`);
+    if (out.trimStart().length >= enough) break;
+  }
+  return out;
+}
+
+/**
+ * A short preview of a body: quoted lines dropped (unless there is nothing else), whitespace collapsed, about 200
+ * characters. Reads only as far into the text as the preview needs.
+ */
 export function snippetOf(text: string, max = 200): string {
-  const lines = text.slice(0, 16 * 1024).split(/\r?\n/);
-  const own = lines.filter((l) => !l.trimStart().startsWith('>'));
-  const s = (own.length > 0 ? own : lines)
-    .join(' ')
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
-    .replace(/\s+/gu, ' ')
-    .trim();
+  const head = text.length > 16 * 1024 ? text.slice(0, 16 * 1024) : text;
+  const s = (snippetText(head, max, true) ?? snippetText(head, max, false) ?? '').trim();
+  if (s.length <= max) return s;
   const chars = Array.from(s);
   return chars.length > max
     ? `${chars

@@ -14,6 +14,7 @@ import { LateDecryptionService } from './late-decryption.service.ts';
 import { MailboxLocks } from '../mail/mailbox-lock.ts';
 import { MessageIngestService, type KeyLearner, type OwnAddressSource } from './message-ingest.service.ts';
 import type { Message } from '../mail/message.entity.ts';
+import type { ParsedMessage } from '../mail/message.parser.ts';
 import { MessageService } from './message.service.ts';
 import type { EventPublisher } from '../shared/event-bus.ts';
 import type { MessageEvents } from './message.events.ts';
@@ -38,6 +39,8 @@ export interface EmailCore {
 
 /** Wires the email core (contacts, conversations, messages, ingest, indexing) over the engines it is given. */
 export function buildEmailCore(deps: {
+  /** How arriving mail is parsed (MessageIngestService's `parse`): on worker threads in the instance; inline by default. */
+  parse?: (raw: Buffer) => Promise<ParsedMessage>;
   storage: Storage;
   blobs: BlobStore;
   queue: JobQueue;
@@ -125,6 +128,7 @@ export function buildEmailCore(deps: {
         })
       : undefined;
   const ingest = new MessageIngestService({
+    ...(deps.parse ? { parse: deps.parse } : {}),
     storage,
     blobs,
     resolver,

@@ -14,7 +14,8 @@ import type { IngestRequest, IngestResult, MessageIngest } from './message-inges
 import { assessImportance, findRepliedTo, recordSent, referencedMessageIds } from './importance.service.ts';
 import type { PiService } from '../privacy/pi.service.ts';
 import type { Message } from '../mail/message.entity.ts';
-import { parseHeaders, parseMessage, snippetOf, type ParsedMessage } from '../mail/message.parser.ts';
+import { parseMessage, snippetOf, type ParsedMessage } from '../mail/message.parser.ts';
+import { headerValue, messageIdOf, readHeaderBlock } from '../mail/mime-headers.ts';
 
 /** Extra addresses an account owns (remote identities...), beyond `<username>@<domain>`. */
 export type OwnAddressSource = (accountId: string) => Promise<string[]>;
@@ -139,11 +140,14 @@ export function cleanTags(tags: readonly string[]): string[] {
  * 5. One `index` job for the batch (queue 'index'): acceptance never waits on the search engine.
  */
 export class MessageIngestService implements MessageIngest {
+  private readonly parse: (raw: Buffer) => Promise<ParsedMessage>;
   private readonly ownSources: readonly OwnAddressSource[];
   private readonly keyLearners: readonly KeyLearner[];
 
   constructor(
     private readonly deps: {
+      /** Parses an arriving message (parseMessage's contract: never throws); parseMessage on this thread by default. */
+      parse?: (raw: Buffer) => Promise<ParsedMessage>;
       storage: Storage;
       blobs: BlobStore;
       resolver: ConversationResolver;
@@ -164,6 +168,7 @@ export class MessageIngestService implements MessageIngest {
       events?: EventPublisher<MessageEvents>;
     },
   ) {
+    this.parse = deps.parse ?? parseMessage;
     this.ownSources = deps.ownAddressSources ?? [];
     this.keyLearners = deps.keyLearners ?? [];
   }
@@ -348,11 +353,11 @@ export class MessageIngestService implements MessageIngest {
     if (account === null) throw new AppError('not_found', 'No such account.');
 
     const contentHash = createHash('sha256').update(raw).digest('hex');
-    const externalId = parseHeaders(raw).messageId;
+    const externalId = messageIdOf(headerValue(readHeaderBlock(raw), 'message-id'));
     const known = await storage.messages.findByDedupeKey(accountId, externalId, contentHash);
     if (known !== null) return { kind: 'known', message: known };
 
-    const parsed = await parseMessage(raw);
+    const parsed = await this.parse(raw);
     const email = (request.protocol ?? 'email') === 'email';
     const sender = email ? (normaliseEmailAddress(parsed.from?.address ?? '') ?? '') : '';
     // Keys the message itself brings (Autocrypt) are learnt first, so that its signature is checked with them.
