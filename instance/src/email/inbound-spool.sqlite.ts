@@ -123,12 +123,21 @@ export class SqliteInboundSpool implements InboundSpool {
   private readonly maxBatchBytes: number;
   /** Commits of appends so far and the messages they held (messages per fsync: the group-commit batch size). */
   readonly stats = { commits: 0, appended: 0 };
+  /** The drain worker's reads, prepared once (it reads every entry). */
+  private readonly reads;
 
   private constructor(
     private readonly db: SqliteDb,
     private readonly writer: Worker,
     options: SqliteSpoolOptions,
   ) {
+    this.reads = {
+      due: db.prepare(
+        'SELECT id FROM spool WHERE dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?',
+      ),
+      nextDue: db.prepare('SELECT MIN(next_attempt_at) AS at FROM spool WHERE dead = 0'),
+      one: db.prepare('SELECT * FROM spool WHERE id = ?'),
+    };
     this.lingerMs = options.lingerMs ?? 0;
     this.maxBatch = options.maxBatch ?? 256;
     this.maxBatchBytes = options.maxBatchBytes ?? 64 * 1024 * 1024;
@@ -232,9 +241,7 @@ export class SqliteInboundSpool implements InboundSpool {
   }
 
   async due(now: Date, limit: number, exclude: ReadonlySet<string>): Promise<string[]> {
-    const rows = this.db
-      .prepare('SELECT id FROM spool WHERE dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?')
-      .all(now.getTime(), limit + exclude.size) as { id: number }[];
+    const rows = this.reads.due.all(now.getTime(), limit + exclude.size) as { id: number }[];
     return rows
       .map((r) => String(r.id))
       .filter((id) => !exclude.has(id))
@@ -242,14 +249,14 @@ export class SqliteInboundSpool implements InboundSpool {
   }
 
   async nextDueAt(): Promise<Date | null> {
-    const row = this.db.prepare('SELECT MIN(next_attempt_at) AS at FROM spool WHERE dead = 0').get() as {
+    const row = this.reads.nextDue.get() as {
       at: number | null;
     };
     return row.at === null ? null : new Date(row.at);
   }
 
   async get(id: string): Promise<SpoolEntry | null> {
-    const row = this.db.prepare('SELECT * FROM spool WHERE id = ?').get(Number(id)) as Row | undefined;
+    const row = this.reads.one.get(Number(id)) as Row | undefined;
     if (!row) return null;
     return {
       id: String(row.id),

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import { fromMs, fromMsOrNull, toMs, toMsOrNull } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { CorrespondentKey, KeySource, KeyStatus } from './public-key.entity.ts';
@@ -49,6 +50,7 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
   private readonly status;
   private readonly statusAndVerified;
   private readonly remove;
+  private readonly byAddressesOf = new Map<number, Database.Statement<[string, ...string[]], KeyRow>>();
 
   constructor(db: SqliteDb) {
     this.db = db;
@@ -110,6 +112,18 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
     return this.byAddress.all(accountId, address).map(toKey);
   }
 
+  /** The statement for `n` addresses, prepared once per n (ingest asks for one sender's keys per message). */
+  private byAddresses(n: number): Database.Statement<[string, ...string[]], KeyRow> {
+    let s = this.byAddressesOf.get(n);
+    if (!s) {
+      s = this.db.prepare<[string, ...string[]], KeyRow>(
+        `SELECT * FROM correspondent_keys WHERE account_id = ? AND address IN (${Array.from({ length: n }, () => '?').join(', ')}) ${ORDER}`,
+      );
+      if (this.byAddressesOf.size < 64) this.byAddressesOf.set(n, s);
+    }
+    return s;
+  }
+
   async listByAddresses(accountId: string, addresses: readonly string[]): Promise<CorrespondentKey[]> {
     const unique = [...new Set(addresses)];
     if (unique.length === 0) return [];
@@ -117,11 +131,7 @@ export class SqliteCorrespondentKeyRepository implements CorrespondentKeyReposit
     // Bound the number of bound parameters per statement (SQLite allows 32766; contacts have at most a few dozen).
     for (let i = 0; i < unique.length; i += 500) {
       const chunk = unique.slice(i, i + 500);
-      const rows = this.db
-        .prepare<[string, ...string[]], KeyRow>(
-          `SELECT * FROM correspondent_keys WHERE account_id = ? AND address IN (${chunk.map(() => '?').join(', ')}) ${ORDER}`,
-        )
-        .all(accountId, ...chunk);
+      const rows = this.byAddresses(chunk.length).all(accountId, ...chunk);
       out.push(...rows);
     }
     out.sort(
