@@ -9,7 +9,9 @@
  * Knobs (env): N messages (default 500); C concurrent API clients (default 4); SIZE bytes of plain text body (default
  * 10240, ~10 KB); WARMUP messages sent first, not measured (default 20); TO=remote (default: one external recipient,
  * bob@remote.test, routed by SMTP: a delivery job on the 'smtp-out' queue) or TO=local (bob of this instance: Sent copy
- * plus bob's copy, both through ingest, no job); PROFILE=1 writes the CPU profile of the measured burst
+ * plus bob's copy, both through ingest, no job); KEY=1 gives alice a server-side OpenPGP key first (`POST /api/v1/keys`
+ * mode server): every message is then signed (OpenPGP/MIME) and carries her Autocrypt header, and compose looks for
+ * the recipient's key (none is found: sent signed, not encrypted); PROFILE=1 writes the CPU profile of the measured burst
  * (node:inspector Profiler) to PROFILE_OUT (default ./compose.cpuprofile, opens in Chrome DevTools) and prints the top
  * functions by self and by inclusive time.
  *
@@ -44,6 +46,7 @@ const SIZE = Number(process.env.SIZE ?? 10_240);
 const WARMUP = Number(process.env.WARMUP ?? 20);
 const TO = process.env.TO ?? 'remote';
 const PROFILE = process.env.PROFILE === '1';
+const KEY = process.env.KEY === '1';
 const PROFILE_OUT = resolve(process.env.PROFILE_OUT ?? 'compose.cpuprofile');
 const REMOTE = 'remote.test';
 
@@ -123,7 +126,7 @@ function summarise(profile: CpuProfile, top = 25): void {
 
 async function main() {
   console.log(
-    `compose bench: N=${N} messages of ~${SIZE} B text, ${C} clients, to ${TO === 'local' ? 'a local account' : `an external address (SMTP route, ${REMOTE})`}, warm-up ${WARMUP}; ` +
+    `compose bench: N=${N} messages of ~${SIZE} B text, ${C} clients, to ${TO === 'local' ? 'a local account' : `an external address (SMTP route, ${REMOTE})`}, warm-up ${WARMUP}${KEY ? ", alice with a server-side OpenPGP key (signed, Autocrypt)" : ''}; ` +
       `node ${process.version}, ${cpus().length} CPUs, load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
@@ -152,6 +155,13 @@ async function main() {
     const { services } = inst.running;
     const alice = await inst.user('alice');
     const bob = TO === 'local' ? await inst.user('bob') : null;
+    if (KEY) {
+      const r = await inst.api('POST', '/api/v1/keys', {
+        token: alice.token,
+        body: { mode: 'server', password: alice.password },
+      });
+      if (r.status !== 201) throw new BenchAbort(`alice's key: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+    }
     const to = TO === 'local' ? 'bob@alpha.test' : `bob@${REMOTE}`;
     const texts = Array.from({ length: Math.max(N, WARMUP) }, (_, i) => bodyText(i));
 
@@ -167,6 +177,7 @@ async function main() {
         throw new BenchAbort(
           `message ${tag}${i}: recipient ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`,
         );
+      if (KEY && r.body.signed !== true) throw new BenchAbort(`message ${tag}${i}: not signed with alice's key (KEY=1)`);
       return r.body.id as string;
     };
 
@@ -234,7 +245,7 @@ async function main() {
     latencies.sort((x, y) => x - y);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     console.log(
-      `\nN=${N} C=${C} TO=${TO}: ${fmt((N * 1000) / elapsed)} msg/s (${fmt(elapsed / 1000, 2)} s first request -> last 202), ` +
+      `\nN=${N} C=${C} TO=${TO}${KEY ? ' KEY=1' : ''}: ${fmt((N * 1000) / elapsed)} msg/s (${fmt(elapsed / 1000, 2)} s first request -> last 202), ` +
         `latency p50 ${fmt(percentile(latencies, 50))} ms, p99 ${fmt(percentile(latencies, 99))} ms, ` +
         `CPU ${fmt(cpuMs / N, 2)} ms/msg (user ${fmt(cpu.user / 1000 / N, 2)} + system ${fmt(cpu.system / 1000 / N, 2)})`,
     );
