@@ -126,7 +126,7 @@ function summarise(profile: CpuProfile, top = 25): void {
 
 async function main() {
   console.log(
-    `compose bench: N=${N} messages of ~${SIZE} B text, ${C} clients, to ${TO === 'local' ? 'a local account' : `an external address (SMTP route, ${REMOTE})`}, warm-up ${WARMUP}${KEY ? ", alice with a server-side OpenPGP key (signed, Autocrypt)" : ''}; ` +
+    `compose bench: N=${N} messages of ~${SIZE} B text, ${C} clients, to ${TO === 'local' ? 'a local account' : `an external address (SMTP route, ${REMOTE})`}, warm-up ${WARMUP}${KEY ? ', alice with a server-side OpenPGP key (signed, Autocrypt)' : ''}; ` +
       `node ${process.version}, ${cpus().length} CPUs, load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
@@ -177,7 +177,8 @@ async function main() {
         throw new BenchAbort(
           `message ${tag}${i}: recipient ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`,
         );
-      if (KEY && r.body.signed !== true) throw new BenchAbort(`message ${tag}${i}: not signed with alice's key (KEY=1)`);
+      if (KEY && r.body.signed !== true)
+        throw new BenchAbort(`message ${tag}${i}: not signed with alice's key (KEY=1)`);
       return r.body.id as string;
     };
 
