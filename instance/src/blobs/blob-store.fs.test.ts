@@ -69,3 +69,20 @@ test('deletePrefix removes every blob under the prefix and nothing beside it; a 
     await assert.rejects(store.deletePrefix(prefix), /invalid blob/);
   }
 });
+
+test('a directory removed behind the store (another process, deletePrefix) is made again on the next write', async () => {
+  const store = new FsBlobStore(dir);
+  await store.putMany([{ key: 'raw/again/m1', data: Buffer.from('1') }]);
+  rmSync(join(dir, 'raw/again'), { recursive: true, force: true }); // not through this store: it still knows the directory
+  await store.putMany([
+    { key: 'raw/again/m2', data: Buffer.from('2') },
+    { key: 'raw/again/m3', data: Buffer.from('3') },
+  ]);
+  assert.deepEqual(readdirSync(join(dir, 'raw/again')).sort(), ['m2', 'm3']);
+  rmSync(join(dir, 'raw/again'), { recursive: true, force: true });
+  await store.put('raw/again/m4', Buffer.from('4'));
+  assert.equal((await store.get('raw/again/m4'))?.toString(), '4');
+  assert.equal(await store.deletePrefix('raw/again'), 1);
+  await store.put('raw/again/m5', Buffer.from('5'));
+  assert.deepEqual(readdirSync(join(dir, 'raw/again')), ['m5']);
+});

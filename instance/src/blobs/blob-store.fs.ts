@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BLOB_KEY, type BlobStore } from './blob-store.port.ts';
 
@@ -9,7 +9,42 @@ import { BLOB_KEY, type BlobStore } from './blob-store.port.ts';
  * directory once.
  */
 export class FsBlobStore implements BlobStore {
+  /**
+   * Directories this store made or found: not asked to `mkdir` again for every blob (a message's raw bytes go to its
+   * account's directory, made once). A directory removed meanwhile (deletePrefix, or another process) makes the
+   * open fail with ENOENT: it is made again and the write retried.
+   */
+  private readonly made = new Set<string>();
+
   constructor(private readonly root: string) {}
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
+  /** Writes `data` to a temporary file beside `target`, fsynced, then renamed into place (its directory not synced). */
+  private async writeFile(target: string, data: Uint8Array): Promise<void> {
+    const dir = dirname(target);
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    let fh: FileHandle;
+    try {
+      fh = await open(tmp, 'w', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.made.delete(dir);
+      await this.ensureDir(dir);
+      fh = await open(tmp, 'w', 0o600);
+    }
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+  }
 
   private path(key: string): string {
     if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
@@ -19,16 +54,8 @@ export class FsBlobStore implements BlobStore {
   async put(key: string, data: Uint8Array): Promise<number> {
     const target = this.path(key);
     const dir = dirname(target);
-    await mkdir(dir, { recursive: true });
-    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
+    await this.ensureDir(dir);
+    await this.writeFile(target, data);
     await syncDirectory(dir);
     return data.byteLength;
   }
@@ -36,20 +63,8 @@ export class FsBlobStore implements BlobStore {
   async putMany(blobs: readonly { key: string; data: Uint8Array }[]): Promise<void> {
     const targets = blobs.map((b) => ({ target: this.path(b.key), data: b.data }));
     const dirs = [...new Set(targets.map((t) => dirname(t.target)))];
-    await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
-    await Promise.all(
-      targets.map(async ({ target, data }) => {
-        const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-        const fh = await open(tmp, 'w', 0o600);
-        try {
-          await fh.writeFile(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, target);
-      }),
-    );
+    await Promise.all(dirs.map((d) => this.ensureDir(d)));
+    await Promise.all(targets.map(({ target, data }) => this.writeFile(target, data)));
     await Promise.all(dirs.map((d) => syncDirectory(d)));
   }
 
@@ -84,6 +99,7 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw e;
     }
+    for (const d of this.made) if (d === dir || d.startsWith(`${dir}/`)) this.made.delete(d);
     await rm(dir, { recursive: true, force: true });
     await syncDirectory(dirname(dir));
     return count;

@@ -10,8 +10,8 @@ import type { MessageIngest } from '../messages/message-ingest.port.ts';
 import { LOCAL_FACTS } from '../mail/message.facts.ts';
 import { authorsOf, parseHeaders } from '../mail/message.parser.ts';
 import {
+  AutocryptKeydataCache,
   autocryptHeader,
-  autocryptKeydata,
   ComposeError,
   encryptMime,
   signMime,
@@ -217,6 +217,8 @@ interface ResolvedRecipient {
 export class ComposeService {
   private readonly openpgp: ComposeOpenPgp | null;
   private readonly federation: ComposeFederation | null;
+  /** The senders' Autocrypt keydata, the same on each of their messages: built once per key (and address). */
+  private readonly autocryptKeydata = new AutocryptKeydataCache();
 
   constructor(private readonly deps: ComposeDeps) {
     this.openpgp = deps.openpgp ?? null;
@@ -684,7 +686,7 @@ export class ComposeService {
     let autocrypt: string | null = null;
     if (own !== null) {
       try {
-        const keydata = await autocryptKeydata(own.publicKey, from, now);
+        const keydata = await this.autocryptKeydata.get(own.publicKey, from, now);
         autocrypt = autocryptHeader({
           address: from,
           keydata,
@@ -740,7 +742,7 @@ export class ComposeService {
       try {
         autocrypt = autocryptHeader({
           address: from,
-          keydata: await autocryptKeydata(own.publicKey, from, now),
+          keydata: await this.autocryptKeydata.get(own.publicKey, from, now),
           preferEncrypt: (await this.openpgp.preferEncrypt?.(sender.id)) ?? false,
         });
       } catch (err) {

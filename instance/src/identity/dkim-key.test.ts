@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'vitest';
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { tempDir } from '../../../tests/support/tmp.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { createInstanceIdentity, dnsRecords, loadInstanceIdentity } from './instance-identity.ts';
-import { dkimTxtStrings, dkimTxtValue, signWithDkim } from './dkim-key.ts';
+import {
+  DKIM_SELECTOR,
+  DKIM_SIGNED_HEADERS,
+  dkimTxtStrings,
+  dkimTxtValue,
+  generateDkimKeyPair,
+  signWithDkim,
+} from './dkim-key.ts';
 
 const MESSAGE = Buffer.from(
   'From: a@alpha.test\r\nTo: b@remote.test\r\nSubject: s\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@alpha.test>\r\n\r\nbody\r\n',
@@ -103,4 +111,55 @@ test('the signature covers an Autocrypt header: a key swapped on the way breaks 
   } finally {
     tmp.cleanup();
   }
+});
+
+test("the signature is byte for byte mailauth's dkimSign (the key parsed once, not per message), for varied messages and keys", async () => {
+  const keys = [generateDkimKeyPair(), generateDkimKeyPair()].map((k, i) => ({
+    domain: i === 0 ? 'alpha.test' : 'beta.test',
+    selector: DKIM_SELECTOR,
+    ...k,
+  }));
+  const folded =
+    'From: "A, B" <a@alpha.test>\r\nTo: b@remote.test,\r\n  c@remote.test\r\nCc: d@remote.test\r\nSubject: =?UTF-8?Q?caf=C3=A9?=\r\n   folded  subject\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\nMessage-ID: <2@alpha.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nBcc: hidden@remote.test\r\nX-Other: not signed\r\n\r\nl\u00e9ger   \r\n\r\nspaces\t\tand tabs  \r\n\r\n\r\n';
+  const messages = [
+    MESSAGE,
+    Buffer.from(folded, 'utf8'),
+    Buffer.from('From: a@alpha.test\nSubject: bare LF\n\nbody without CRLF'),
+    Buffer.from(`From: a@alpha.test\r\nSubject: big\r\n\r\n${'x'.repeat(76)}\r\n`.repeat(3000)),
+    Buffer.from('From: a@alpha.test\r\nSubject: no body\r\n\r\n'),
+  ];
+  const at = new Date('2026-01-02T03:04:05Z');
+  for (const key of [keys[0]!, keys[1]!, keys[0]!]) {
+    for (const [i, raw] of messages.entries()) {
+      const ours = await signWithDkim(raw, key, at);
+      const theirs = await dkimSign(raw, {
+        canonicalization: 'relaxed/relaxed',
+        algorithm: 'rsa-sha256',
+        signTime: at,
+        headerList: DKIM_SIGNED_HEADERS,
+        signatureData: [
+          {
+            signingDomain: key.domain,
+            selector: key.selector,
+            privateKey: key.privateKeyPem,
+            canonicalization: 'relaxed/relaxed',
+            algorithm: 'rsa-sha256',
+          },
+        ],
+      } as never);
+      assert.deepEqual(theirs.errors, []);
+      assert.equal(ours.toString('latin1'), theirs.signatures + raw.toString('latin1'), `message ${i}, ${key.domain}`);
+      const verdict = await dkimVerify(ours, {
+        resolver: (async () => [dkimTxtStrings(key.publicKeyPem)]) as never,
+      });
+      assert.equal(verdict.results[0]!.status.result, 'pass', `message ${i} verifies`);
+    }
+  }
+  // Not an RSA key: refused with a clear error, nothing signed.
+  const ed = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  await assert.rejects(signWithDkim(MESSAGE, { ...keys[0]!, privateKeyPem: ed }, at), /DKIM signing failed/);
+  await assert.rejects(
+    signWithDkim(MESSAGE, { ...keys[0]!, privateKeyPem: 'not a key' }, at),
+    (e: Error) => /^DKIM signing failed: /.test(e.message) && !e.message.includes('not a key'),
+  );
 });

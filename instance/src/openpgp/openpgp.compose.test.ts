@@ -4,6 +4,7 @@ import * as openpgp from 'openpgp';
 import { buildMime } from '../mail/compose.mime.ts';
 import { parseMessage } from '../mail/message.parser.ts';
 import {
+  AutocryptKeydataCache,
   autocryptHeader,
   autocryptKeydata,
   encryptMime,
@@ -226,6 +227,32 @@ describe('Autocrypt header (Level 1)', () => {
       generateTestKey('alice@alpha.test', { alsoEmails: ['alice.old@elsewhere.test'] }),
       generateTestKey('mallory@evil.test'),
     ]);
+  });
+
+  test('remembered per key and address: the same bytes as autocryptKeydata, built once, never past an expiry', async () => {
+    const cache = new AutocryptKeydataCache({ ttlMs: 60_000 });
+    const key = alice.publicKey.write();
+    const first = await cache.get(key, 'alice@alpha.test', now);
+    assert.deepEqual(first, await autocryptKeydata(key, 'alice@alpha.test', now));
+    assert.equal(await cache.get(key, 'alice@alpha.test', new Date(now.getTime() + 1000)), first, 'remembered');
+    const other = await cache.get(key, 'alice.old@elsewhere.test', now);
+    assert.notDeepEqual(other, first, 'per address');
+    assert.deepEqual(other, await autocryptKeydata(key, 'alice.old@elsewhere.test', now));
+    assert.notEqual(await cache.get(key, 'alice@alpha.test', new Date(now.getTime() + 61_000)), first, 'ttl');
+    const mallorys = await cache.get(mallory.publicKey.write(), 'alice@alpha.test', now);
+    assert.deepEqual(mallorys, await autocryptKeydata(mallory.publicKey.write(), 'alice@alpha.test', now));
+
+    // A key expiring in an hour, with a day of ttl: remembered until the expiry only, refused after it as
+    // autocryptKeydata refuses it.
+    const long = new AutocryptKeydataCache({ ttlMs: 86_400_000 });
+    const short = await generateTestKey('short@alpha.test', { expiresInSeconds: 3600, date: now });
+    const shortKey = short.publicKey.write();
+    const before = await long.get(shortKey, 'short@alpha.test', new Date(now.getTime() + 1000));
+    assert.equal(await long.get(shortKey, 'short@alpha.test', new Date(now.getTime() + 3590_000)), before);
+    const later = new Date(now.getTime() + 3601_000);
+    await assert.rejects(autocryptKeydata(shortKey, 'short@alpha.test', later), /cannot encrypt/);
+    await assert.rejects(long.get(shortKey, 'short@alpha.test', later), /cannot encrypt/);
+    await assert.rejects(cache.get(Buffer.from('not a key'), 'alice@alpha.test', now), /cannot be read/);
   });
 
   test('round trip: the minimal key (primary, that user ID, the encryption subkey) parses for the address', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { headerValues, MAX_HEADER_VALUE, readHeaderBlock } from '../mail/mime-headers.ts';
@@ -311,6 +311,19 @@ export function withHeader(raw: Buffer, header: string): Buffer {
  * the encryption subkey with its binding signature. Binary transferable public key. Throws ComposeError.
  */
 export async function autocryptKeydata(publicKey: Uint8Array, address: string, now: Date): Promise<Uint8Array> {
+  return (await autocryptKeydataUntil(publicKey, address, now, false)).keydata;
+}
+
+/**
+ * autocryptKeydata, and (when `withExpiry`) until when it holds: the primary key's or the chosen encryption key's
+ * expiry (ms since the epoch; Infinity: none; null: unknown).
+ */
+async function autocryptKeydataUntil(
+  publicKey: Uint8Array,
+  address: string,
+  now: Date,
+  withExpiry: boolean,
+): Promise<{ keydata: Uint8Array; expires: number | null }> {
   const wanted = normaliseEmailAddress(address);
   const key = await loadPublicKey(publicKey);
   if (key === null || wanted === null) throw new ComposeError('The key or the address cannot be read.');
@@ -322,12 +335,55 @@ export async function autocryptKeydata(publicKey: Uint8Array, address: string, n
   } catch (e) {
     throw new ComposeError(`The key cannot encrypt: ${errorText(e)}.`);
   }
+  let expires: number | null = null;
+  if (withExpiry) {
+    try {
+      const times = await Promise.all([
+        key.getExpirationTime(undefined, fullConfig()),
+        encryption instanceof openpgp.Subkey ? encryption.getExpirationTime(now, fullConfig()) : Infinity,
+      ]);
+      expires = times.some((t) => t === null) ? null : Math.min(...times.map((t) => (t === Infinity ? t : +t!)));
+    } catch {
+      expires = null;
+    }
+  }
   if (user !== undefined) {
     user.otherCertifications = [];
     copy.users = [user];
   }
   copy.subkeys = copy.subkeys.filter((s) => s === encryption);
-  return copy.write();
+  return { keydata: copy.write(), expires };
+}
+
+/**
+ * autocryptKeydata remembered per (public key, address): a sender's Autocrypt header is the same on every message,
+ * and building it parses the key and checks its self-signatures (~1.6 ms). An entry holds until the key or its
+ * encryption subkey expires, and at most `ttlMs` (a key given a new subkey or a revocation has other bytes, so another
+ * entry); a key whose expiry cannot be read is not remembered. Errors are not remembered either.
+ */
+export class AutocryptKeydataCache {
+  private readonly entries = new Map<string, { keydata: Uint8Array; from: number; until: number }>();
+  private readonly maxEntries: number;
+  private readonly ttlMs: number;
+
+  constructor(options: { maxEntries?: number; ttlMs?: number } = {}) {
+    this.maxEntries = options.maxEntries ?? 1024;
+    this.ttlMs = options.ttlMs ?? 10 * 60_000;
+  }
+
+  async get(publicKey: Uint8Array, address: string, now: Date): Promise<Uint8Array> {
+    const id = `${address.toLowerCase()}\n${createHash('sha256').update(publicKey).digest('base64')}`;
+    const t = now.getTime();
+    const hit = this.entries.get(id);
+    if (hit !== undefined && t >= hit.from && t < hit.until) return hit.keydata;
+    this.entries.delete(id);
+    const { keydata, expires } = await autocryptKeydataUntil(publicKey, address, now, true);
+    if (expires !== null && expires > t) {
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(id, { keydata, from: t, until: Math.min(expires, t + this.ttlMs) });
+    }
+    return keydata;
+  }
 }
 
 /** Base64 folded for a header: continuation lines start with a space and stay under 78 characters. */

@@ -172,6 +172,46 @@ describe('SQLite job queue specifics', () => {
     }
   });
 
+  it('jobs enqueued together are committed together: each durable when its promise resolves, a bad one failing alone', async () => {
+    const { path, cleanup } = tempQueuePath();
+    const queue = openSqliteJobQueue(path, options);
+    try {
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 100 }, (_, i) => queue.enqueue('grouped', 'work', { i }, { jobId: `job-${i}` })),
+        queue.enqueue('grouped', 'work', { again: true }, { jobId: 'job-7' }), // same id: one job kept
+        queue.enqueue('grouped', 'work', { n: 1n }), // not JSON: refused, alone
+        queue.enqueue('grouped', 'work', {}, { attempts: 0 }), // bad option: refused, alone
+        queue.enqueue('other', 'work', { other: true }, { jobId: 'other-1' }),
+      ]);
+      assert.deepEqual(
+        outcomes.slice(0, 101).map((o) => o.status),
+        Array(101).fill('fulfilled'),
+      );
+      assert.equal(outcomes[101]!.status, 'rejected');
+      assert.equal(outcomes[102]!.status, 'rejected');
+      assert.match(String((outcomes[102] as PromiseRejectedResult).reason), /attempts/);
+      assert.equal(outcomes[103]!.status, 'fulfilled');
+      // Enqueued without waiting, then closed at once: close inserts it first.
+      const last = queue.enqueue('grouped', 'work', { last: true }, { jobId: 'job-last' });
+      await queue.close();
+      assert.equal(await last, 'job-last');
+      await assert.rejects(queue.enqueue('grouped', 'work', {}), /closed/);
+
+      const reopened = openSqliteJobQueue(path, options);
+      try {
+        assert.equal((await reopened.counts('grouped')).waiting, 101);
+        assert.deepEqual((await reopened.getJob('grouped', 'job-7'))?.payload, { i: 7 });
+        assert.deepEqual((await reopened.getJob('grouped', 'job-last'))?.payload, { last: true });
+        assert.equal((await reopened.counts('other')).waiting, 1);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await queue.close();
+      await cleanup();
+    }
+  });
+
   it('rejects invalid options with a message naming them', async () => {
     const { path, cleanup } = tempQueuePath();
     const queue = openSqliteJobQueue(path, options);
