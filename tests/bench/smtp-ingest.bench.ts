@@ -19,7 +19,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
@@ -46,6 +46,19 @@ const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 1000);
 const now = () => performance.now();
 const rate = (n: number, ms: number) => `${Math.round((n * 1000) / ms).toLocaleString('en-US')} msg/s`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The machine's CPU time so far (/proc/stat, in ticks): busy, idle, waiting for I/O. */
+function machineCpu(): { busy: number; idle: number; iowait: number } {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f.map(Number) as number[];
+  return { busy: user! + nice! + system! + irq! + softirq! + steal!, idle: idle!, iowait: iowait! };
+}
+
+/** CPU time (user + system) of a process and all its threads so far, in ms (/proc/PID/stat). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
 
 function smtpSource(): string | null {
   if (process.env.CLIENT === 'node') return null;
@@ -217,6 +230,8 @@ async function main() {
     await nodeClient(port, 1, 'warmup');
     await waitUntil(() => stored() === 1 && indexBacklog() === 0, 'the warm-up message');
 
+    const cpu0 = machineCpu();
+    const proc0 = processCpuMs(child.pid!);
     const t0 = now();
     const samples: { t: number; spool: number; stored: number; index: number }[] = [];
     const sample = () => samples.push({ t: now() - t0, spool: spooled(), stored: stored() - 1, index: indexBacklog() });
@@ -226,6 +241,8 @@ async function main() {
     const tAccepted = now();
     const tIngested = await waitUntil(() => stored() >= N + 1, 'ingest');
     const tIndexed = await waitUntil(() => indexBacklog() === 0, 'indexing');
+    const cpu1 = machineCpu();
+    const procMs = processCpuMs(child.pid!) - proc0;
     clearInterval(sampler);
     sampler = null;
     sample();
@@ -251,6 +268,11 @@ async function main() {
       `caliopen: indexed ${rate(N, tIndexed - t0)} (search index caught up after ${((tIndexed - t0) / 1000).toFixed(2)} s)`,
     );
 
+    const busy = cpu1.busy - cpu0.busy;
+    const all = busy + (cpu1.idle - cpu0.idle) + (cpu1.iowait - cpu0.iowait);
+    console.log(
+      `caliopen: instance process CPU ${(procMs / N).toFixed(2)} ms per message (all its threads); machine, burst to indexed: ${Math.round((100 * busy) / all)}% busy, ${Math.round((100 * (cpu1.iowait - cpu0.iowait)) / all)}% waiting for the disk, ${Math.round((100 * (cpu1.idle - cpu0.idle)) / all)}% idle`,
+    );
     console.log(`caliopen: spool depth over time (sampled every ${SAMPLE_MS} ms, at most 40 rows shown)`);
     console.log('    t (s)   spool   filed   index backlog (jobs)');
     const step = Math.max(1, Math.ceil(samples.length / 40));

@@ -81,6 +81,54 @@ describe('mail worker threads', () => {
     }
   });
 
+  test('the DNS of SPF/DKIM/DMARC is asked once for a burst from one domain; absences are kept briefly, failures not at all', async () => {
+    const key = dkimKey();
+    const dns = await startDnsServer({ zone: sendingDomain('sender.example', 'sel', key) });
+    try {
+      const resolver = systemDnsResolver([`${dns.host}:${dns.port}`]);
+      const input = { ip: '127.0.0.1', helo: 'mx.sender.example', sender: 'alice@sender.example', mta: 'alpha.test' };
+      const burst = await Promise.all(
+        Array.from({ length: 8 }, async (_, n) =>
+          verifyAuthentication(
+            Buffer.from(await dkimSigned(key, { domain: 'sender.example', selector: 'sel' }, plain(n))),
+            {
+              ...input,
+              resolver,
+            },
+          ),
+        ),
+      );
+      assert.ok(
+        burst.every((f) => f.spf.result === 'pass' && f.dkim[0]?.result === 'pass' && f.dmarc.result === 'pass'),
+      );
+      const asked = (name: string) => dns.queries.filter((q) => q.name === name && q.type === 'TXT').length;
+      assert.equal(asked('sel._domainkey.sender.example'), 1, 'the DKIM key, once for the burst');
+      assert.equal(asked('sender.example'), 1, 'the SPF record, once');
+      assert.equal(asked('_dmarc.sender.example'), 1, 'the DMARC record, once');
+
+      // An absence (NXDOMAIN) is kept for negativeTtlMs; a server failure is not kept at all.
+      const short = systemDnsResolver([`${dns.host}:${dns.port}`], { negativeTtlMs: 1 });
+      await assert.rejects(short('nothing.sender.example', 'TXT'), { code: 'ENOTFOUND' });
+      await assert.rejects(short('nothing.sender.example', 'TXT'), { code: 'ENOTFOUND' });
+      assert.equal(asked('nothing.sender.example'), 1, 'the absence answered from the cache');
+      const t = Date.now();
+      await waitFor(async () => Date.now() > t + 5);
+      await assert.rejects(short('nothing.sender.example', 'TXT'), { code: 'ENOTFOUND' });
+      assert.equal(asked('nothing.sender.example'), 2, 'asked again once the absence expired');
+      dns.behaviour = 'servfail';
+      await assert.rejects(short('broken.sender.example', 'TXT'));
+      dns.behaviour = 'normal';
+      dns.zone['broken.sender.example'] = [{ type: 'TXT', data: 'v=spf1 -all' }];
+      assert.deepEqual(await short('broken.sender.example', 'TXT'), [['v=spf1 -all']], 'the failure was not kept');
+      // Each caller gets its own copy of an answer.
+      const first = (await short('broken.sender.example', 'TXT')) as string[][];
+      first[0]![0] = 'changed';
+      assert.deepEqual(await short('broken.sender.example', 'TXT'), [['v=spf1 -all']]);
+    } finally {
+      await dns.close();
+    }
+  });
+
   test('closing while a batch is in a thread: the batch is parsed on the caller, nothing is lost', async () => {
     workers = startMailWorkers({ threads: 1, dnsServers: [], logger });
     // A batch big enough to still be in the thread when close() comes (about 16 MiB of text to parse).

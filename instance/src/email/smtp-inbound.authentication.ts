@@ -1,4 +1,5 @@
 import { promises as dnsPromises } from 'node:dns';
+import { LRUCache } from 'lru-cache';
 import { authenticate, type AuthenticateOptions } from 'mailauth';
 import type { AuthenticationFacts, DkimResult, DmarcResult, SpfResult } from '../mail/message.facts.ts';
 
@@ -9,11 +10,53 @@ import type { AuthenticationFacts, DkimResult, DmarcResult, SpfResult } from '..
  */
 export type DnsResolver = (name: string, rrtype: string) => Promise<unknown>;
 
-/** A resolver on the given servers (`host` or `host:port`; empty = the system's), with bounded timeouts. */
-export function systemDnsResolver(servers: readonly string[] = []): DnsResolver {
+/** Answers kept by systemDnsResolver's cache (see there). */
+export interface DnsCacheOptions {
+  /** How long an answer is kept (default 60 s). */
+  ttlMs?: number;
+  /** How long "no such name" / "no such record" is kept (default 30 s). */
+  negativeTtlMs?: number;
+  /** Most names kept (default 10,000; the least recently used go first). */
+  maxEntries?: number;
+}
+
+type DnsOutcome = { answer: unknown } | { error: Error };
+
+/** Answers that mean the record does not exist (cached briefly); anything else (timeout, SERVFAIL...) is not cached. */
+const NEGATIVE = new Set(['ENOTFOUND', 'ENODATA']);
+
+/**
+ * A resolver on the given servers (`host` or `host:port`; empty = the system's), with bounded timeouts and a small
+ * cache: the SPF, DKIM and DMARC records of a sending domain are asked once for all the mail it sends within a
+ * minute, not six times per message (what a local caching resolver gives an MTA). Answers are kept at most `ttlMs`
+ * whatever their DNS TTL (Node's resolver does not report TTLs of TXT records), absences `negativeTtlMs`; failures
+ * are never kept. Concurrent questions for the same name share one query.
+ */
+export function systemDnsResolver(servers: readonly string[] = [], cache: DnsCacheOptions = {}): DnsResolver {
   const resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 2 });
   if (servers.length) resolver.setServers([...servers]);
-  return (name, rrtype) => resolver.resolve(name, rrtype as 'TXT');
+  const negativeTtl = cache.negativeTtlMs ?? 30_000;
+  const answers = new LRUCache<string, DnsOutcome>({
+    max: cache.maxEntries ?? 10_000,
+    ttl: cache.ttlMs ?? 60_000,
+    fetchMethod: async (key, _stale, { options }) => {
+      const space = key.indexOf(' ');
+      try {
+        return { answer: await resolver.resolve(key.slice(space + 1), key.slice(0, space) as 'TXT') };
+      } catch (e) {
+        if (!NEGATIVE.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        options.ttl = negativeTtl;
+        return { error: e as Error };
+      }
+    },
+  });
+  return async (name, rrtype) => {
+    const outcome = await answers.fetch(`${rrtype.toUpperCase()} ${name.toLowerCase()}`);
+    if (!outcome) throw new Error(`DNS: no answer for ${name} ${rrtype}`);
+    if ('error' in outcome) throw outcome.error;
+    // Each caller gets its own copy: a verifier may not change what the next one reads.
+    return structuredClone(outcome.answer);
+  };
 }
 
 export interface AuthenticationInput {
