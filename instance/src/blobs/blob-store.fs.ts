@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { BLOB_KEY, type BlobStore } from './blob-store.port.ts';
 
 /**
- * Blobs as files: written to a temporary name, fsynced, renamed into place, directory fsynced. A group (`putMany`)
- * syncs its files concurrently (the file system commits them in a few journal commits, not one each) and each
- * directory once.
+ * Blobs as files: written to a temporary name, fsynced, renamed into place, directory fsynced. A group (`putMany`,
+ * fresh keys) is written straight to its names and synced concurrently (the file system commits them in a few
+ * journal commits, not one each), each directory once.
  */
 export class FsBlobStore implements BlobStore {
   /**
@@ -46,6 +46,34 @@ export class FsBlobStore implements BlobStore {
     await rename(tmp, target);
   }
 
+  /**
+   * Writes a blob under a fresh key straight to its name (exclusive create), data-synced: no temporary name, no
+   * rename. Safe because nothing refers to a fresh key until the write is durable (BlobStore.putMany); a crash midway
+   * leaves an unreferenced file, as a crash before a rename would. A key that exists after all is replaced the
+   * atomic way (writeFile).
+   */
+  private async writeFresh(target: string, data: Uint8Array): Promise<void> {
+    const dir = dirname(target);
+    let fh: FileHandle;
+    try {
+      fh = await open(target, 'wx', 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return this.writeFile(target, data);
+      if (code !== 'ENOENT') throw e;
+      this.made.delete(dir);
+      await this.ensureDir(dir);
+      fh = await open(target, 'wx', 0o600);
+    }
+    try {
+      await fh.writeFile(data);
+      // The size is part of what fdatasync makes durable; the name is, once the directory is synced.
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
   private path(key: string): string {
     if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return join(this.root, key);
@@ -64,7 +92,7 @@ export class FsBlobStore implements BlobStore {
     const targets = blobs.map((b) => ({ target: this.path(b.key), data: b.data }));
     const dirs = [...new Set(targets.map((t) => dirname(t.target)))];
     await Promise.all(dirs.map((d) => this.ensureDir(d)));
-    await Promise.all(targets.map(({ target, data }) => this.writeFile(target, data)));
+    await Promise.all(targets.map(({ target, data }) => this.writeFresh(target, data)));
     await Promise.all(dirs.map((d) => syncDirectory(d)));
   }
 

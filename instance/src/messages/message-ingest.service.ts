@@ -305,24 +305,21 @@ export class MessageIngestService implements MessageIngest {
         );
     }
 
-    if (toIndex.length > 0) {
-      try {
-        await this.deps.indexer.enqueueMany(toIndex);
-      } catch (e) {
-        // Stored but not queued for indexing: the caller's retry finds the messages and queues them again.
-        prepared.forEach((p, i) => {
-          if (p?.kind === 'known' || inserted.includes(i)) fail(i, e);
-        });
-        return results;
-      }
-    }
-    try {
-      await this.scoreNewCorrespondents(
+    // The index job and the scoring of new correspondents are enqueued together: one queue commit for both.
+    const [indexing, scoring] = await Promise.allSettled([
+      toIndex.length > 0 ? this.deps.indexer.enqueueMany(toIndex) : Promise.resolve(),
+      this.scoreNewCorrespondents(
         inserted.map((i) => (results[i] as PromiseFulfilledResult<IngestResult>).value.message),
-      );
-    } catch (e) {
-      for (const i of inserted) fail(i, e);
+      ),
+    ]);
+    if (indexing.status === 'rejected') {
+      // Stored but not queued for indexing: the caller's retry finds the messages and queues them again.
+      prepared.forEach((p, i) => {
+        if (p?.kind === 'known' || inserted.includes(i)) fail(i, indexing.reason);
+      });
+      return results;
     }
+    if (scoring.status === 'rejected') for (const i of inserted) fail(i, scoring.reason);
     // A key may have been unlocked while these messages were examined: its login's job may have run already.
     const pendingAccounts = new Set(inserted.filter((i) => freshOf(i).pending).map((i) => freshOf(i).accountId));
     for (const accountId of pendingAccounts)

@@ -233,26 +233,43 @@ class JobStore {
     else this.insertTx(rows);
   }
 
+  /**
+   * Runs a write whose loss in a power failure costs nothing but a job run again: a claim, a lease renewal, an
+   * outcome, a pruning. Delivery is at-least-once anyway (a job whose lease lapses runs again), so these commits skip
+   * their fsync (`synchronous=NORMAL` in WAL mode: written, not synced; the next synced commit, an enqueue, makes them
+   * durable with it, the log being sequential). Only enqueue needs its job durable before it resolves.
+   */
+  private relaxed<T>(write: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return write();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   /** BEGIN IMMEDIATE takes the write lock before reading, so two processes can never claim the same row. */
   claim(queue: string, limit: number): JobRow[] {
-    return this.claimTx.immediate(queue, limit);
+    return this.relaxed(() => this.claimTx.immediate(queue, limit));
   }
 
   /** Returns false when the lease was lost (another worker reclaimed the job after it lapsed). */
   renew(row: JobRow): boolean {
     const lockedUntil = Date.now() + this.leaseMs;
-    return this.stmts.renew.run({ queue: row.queue, id: row.id, token: row.lease_token, lockedUntil }).changes > 0;
+    return this.relaxed(
+      () => this.stmts.renew.run({ queue: row.queue, id: row.id, token: row.lease_token, lockedUntil }).changes > 0,
+    );
   }
 
   complete(row: JobRow): boolean {
     const params = { queue: row.queue, id: row.id, token: row.lease_token, now: Date.now() };
     this.completedSincePrune.add(row.queue);
-    return this.stmts.complete.run(params).changes > 0;
+    return this.relaxed(() => this.stmts.complete.run(params).changes > 0);
   }
 
   fail(row: JobRow, error: string): boolean {
     const params = { queue: row.queue, id: row.id, token: row.lease_token, now: Date.now(), error };
-    return this.stmts.fail.run(params).changes > 0;
+    return this.relaxed(() => this.stmts.fail.run(params).changes > 0);
   }
 
   /**
@@ -296,8 +313,10 @@ class JobStore {
     if (wait > 0) return wait;
     this.lastPrune.set(queue, now);
     this.completedSincePrune.delete(queue);
-    this.stmts.pruneByAge.run(queue, now - this.keepAgeMs);
-    this.stmts.pruneByCount.run({ queue, keep: this.keepCount });
+    this.relaxed(() => {
+      this.stmts.pruneByAge.run(queue, now - this.keepAgeMs);
+      this.stmts.pruneByCount.run({ queue, keep: this.keepCount });
+    });
     return null;
   }
 }
