@@ -34,9 +34,9 @@ export interface SpoolWorkerOptions {
    */
   concurrentBatches?: number;
   /**
-   * While messages are arriving (an append within `busyWindowMs`), delivery shares the event loop with the SMTP
-   * sessions: each batch is then followed by a pause in proportion to its duration, so that delivery takes at most
-   * this share of the time and acceptance goes first during a burst. Never 0, so a steady stream cannot starve the
+   * While messages are arriving (an append within `busyWindowMs`) and batches fill (a quarter of `batchSize` or
+   * more: a burst), delivery shares the event loop with the SMTP sessions: each batch is then followed by a pause in
+   * proportion to its duration, so that delivery takes at most this share of the time and acceptance goes first. Never 0, so a steady stream cannot starve the
    * mailboxes (and a batch files everything that arrived during the pause at once).
    */
   busyShare?: number;
@@ -138,7 +138,10 @@ export class InboundSpoolWorker {
       })
       .finally(() => {
         const took = performance.now() - started;
-        this.resumeAt = performance.now() + (took * (1 - this.busyShare)) / this.busyShare;
+        // A burst fills batches; a trickle (a batch under a quarter full) is no burst: no pause after it, so that
+        // mail arriving one message at a time is filed at once instead of waiting out a pause meant for bursts.
+        const burst = ids.length >= Math.max(2, this.batchSize / 4);
+        this.resumeAt = burst ? performance.now() + (took * (1 - this.busyShare)) / this.busyShare : 0;
         this.running.delete(run);
         this.pump();
       });
