@@ -24,19 +24,23 @@ export class FsBlobStore implements BlobStore {
     this.made.add(dir);
   }
 
-  /** Writes `data` to a temporary file beside `target`, fsynced, then renamed into place (its directory not synced). */
-  private async writeFile(target: string, data: Uint8Array): Promise<void> {
-    const dir = dirname(target);
-    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    let fh: FileHandle;
+  /** Opens `path` for writing; a directory removed behind the store (ENOENT) is made again and the open retried. */
+  private async openIn(path: string, flags: 'w' | 'wx'): Promise<FileHandle> {
     try {
-      fh = await open(tmp, 'w', 0o600);
+      return await open(path, flags, 0o600);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const dir = dirname(path);
       this.made.delete(dir);
       await this.ensureDir(dir);
-      fh = await open(tmp, 'w', 0o600);
+      return open(path, flags, 0o600);
     }
+  }
+
+  /** Writes `data` to a temporary file beside `target`, fsynced, then renamed into place (its directory not synced). */
+  private async writeFile(target: string, data: Uint8Array): Promise<void> {
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    const fh = await this.openIn(tmp, 'w');
     try {
       await fh.writeFile(data);
       await fh.sync();
@@ -53,17 +57,12 @@ export class FsBlobStore implements BlobStore {
    * atomic way (writeFile).
    */
   private async writeFresh(target: string, data: Uint8Array): Promise<void> {
-    const dir = dirname(target);
     let fh: FileHandle;
     try {
-      fh = await open(target, 'wx', 0o600);
+      fh = await this.openIn(target, 'wx');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return this.writeFile(target, data);
-      if (code !== 'ENOENT') throw e;
-      this.made.delete(dir);
-      await this.ensureDir(dir);
-      fh = await open(target, 'wx', 0o600);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return this.writeFile(target, data);
+      throw e;
     }
     try {
       await fh.writeFile(data);
