@@ -19,7 +19,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountService } from '@caliopen/instance/accounts/account.service.ts';
@@ -58,6 +58,26 @@ function machineCpu(): { busy: number; idle: number; iowait: number } {
 function processCpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * CPU time (user, system; ms) of each thread of a process so far, by thread id, with the thread's name. Node names
+ * its threads: the main thread after the process, `node` for V8's helpers (GC, compiler), libuv's pool `libuv-worker`,
+ * worker_threads by their `name` option when given (else `node`).
+ */
+function threadsCpuMs(pid: number): Map<string, { name: string; user: number; system: number }> {
+  const out = new Map<string, { name: string; user: number; system: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(tid, { name, user: (Number(f[11]) * 1000) / 100, system: (Number(f[12]) * 1000) / 100 });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 function smtpSource(): string | null {
@@ -232,6 +252,7 @@ async function main() {
 
     const cpu0 = machineCpu();
     const proc0 = processCpuMs(child.pid!);
+    const threads0 = threadsCpuMs(child.pid!);
     const t0 = now();
     const samples: { t: number; spool: number; stored: number; index: number }[] = [];
     const sample = () => samples.push({ t: now() - t0, spool: spooled(), stored: stored() - 1, index: indexBacklog() });
@@ -243,6 +264,7 @@ async function main() {
     const tIndexed = await waitUntil(() => indexBacklog() === 0, 'indexing');
     const cpu1 = machineCpu();
     const procMs = processCpuMs(child.pid!) - proc0;
+    const threads1 = threadsCpuMs(child.pid!);
     clearInterval(sampler);
     sampler = null;
     sample();
@@ -268,6 +290,19 @@ async function main() {
       `caliopen: indexed ${rate(N, tIndexed - t0)} (search index caught up after ${((tIndexed - t0) / 1000).toFixed(2)} s)`,
     );
 
+    // Per thread, in µs per message (user + system), largest first: which thread the work is on.
+    const perThread = [...threads1]
+      .map(([tid, t]) => {
+        const before = threads0.get(tid) ?? { user: 0, system: 0 };
+        return { tid, name: t.name, user: t.user - before.user, system: t.system - before.system };
+      })
+      .filter((t) => t.user + t.system > 0)
+      .sort((a, b) => b.user + b.system - (a.user + a.system));
+    console.log('caliopen: CPU per message by thread (µs, user + system; threads ended before the end are not listed)');
+    for (const t of perThread.slice(0, 12))
+      console.log(
+        `    ${t.tid.padStart(8)} ${t.name.padEnd(16)} ${String(Math.round(((t.user + t.system) * 1000) / N)).padStart(5)} = ${Math.round((t.user * 1000) / N)} + ${Math.round((t.system * 1000) / N)}`,
+      );
     const busy = cpu1.busy - cpu0.busy;
     const all = busy + (cpu1.idle - cpu0.idle) + (cpu1.iowait - cpu0.iowait);
     console.log(

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, test } from 'vitest';
@@ -249,6 +249,14 @@ describe('caliopen import maildir | mbox', () => {
   });
 });
 
+/** A raw message as stored: packed in blobs.db (the embedded engine's blob store). */
 function readBlob(dataDir: string, ref: string): string {
-  return readFileSync(join(dataDir, 'blobs', ref), 'latin1');
+  const db = openSqlite(join(dataDir, 'blobs.db'), { readonly: true });
+  try {
+    const row = db.prepare('SELECT data FROM blobs WHERE key = ?').get(ref) as { data: Buffer } | undefined;
+    assert.ok(row, `blob ${ref} is in blobs.db`);
+    return row.data.toString('latin1');
+  } finally {
+    db.close();
+  }
 }

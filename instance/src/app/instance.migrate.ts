@@ -7,6 +7,7 @@ import {
   openSqlite,
   pendingSqliteMigrations,
 } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { BLOB_MIGRATIONS } from '../blobs/blob-store.sqlite.ts';
 import { JOURNAL_SQLITE_MIGRATIONS } from '../admin-journal/journal.repository.sqlite.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { SPOOL_MIGRATIONS } from '../email/inbound-spool.sqlite.ts';
@@ -47,6 +48,7 @@ export const INSTANCE_DATABASES: readonly DatabaseSchema[] = [
     migrations: SEARCH_SQLITE_MIGRATIONS,
     inUse: (c) => c.search.engine === 'sqlite',
   },
+  { file: 'blobs.db', label: 'blobs', migrations: BLOB_MIGRATIONS, inUse: (c) => c.storage.engine === 'sqlite' },
   { file: 'spool.db', label: 'spool', migrations: SPOOL_MIGRATIONS, inUse: () => true },
   { file: 'admin-journal.db', label: 'admin journal', migrations: JOURNAL_SQLITE_MIGRATIONS, inUse: () => true },
   // notices.db (before issue 15): moved into the instance storage by the first start (federation/legacy-state.import.ts).

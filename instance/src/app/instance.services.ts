@@ -7,6 +7,7 @@ import { PasswordHasher, type PasswordHasherOptions } from '@caliopen/platform/c
 import { ConfigError } from '../config/config.loader.ts';
 import type { InstanceConfig } from '../config/config.schema.ts';
 import { FsBlobStore } from '../blobs/blob-store.fs.ts';
+import { SqliteBlobStore } from '../blobs/blob-store.sqlite.ts';
 import type { ContactService } from '../contacts/contact.service.ts';
 import type { ConversationService } from '../conversations/conversation.service.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
@@ -368,7 +369,13 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
   );
 
   // The email core: blob store, contacts, conversations, messages, ingest, search indexing, Privacy Index.
-  const blobStore = new FsBlobStore(join(config.dataDir, 'blobs'));
+  // On the embedded engine, blobs are packed in blobs.db (large ones, and those written before, stay files: ADR 0027);
+  // a distributed deployment keeps files, on the volume its processes share (docs/scale-out.md).
+  const blobFiles = new FsBlobStore(join(config.dataDir, 'blobs'));
+  const blobStore =
+    config.storage.engine === 'cassandra'
+      ? blobFiles
+      : SqliteBlobStore.open(join(config.dataDir, 'blobs.db'), blobFiles);
   // End-to-end mail: encrypted mail to an account in server-side key mode, unlocked, is decrypted at arrival; with
   // every key the account can unlock (the active one, and those it replaced: mail encrypted before a rotation).
   const decryptionKeyOf = async (accountId: string) => {
@@ -731,6 +738,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     async close() {
       await certificates?.stop();
       await mailWorkers.close();
+      if (blobStore instanceof SqliteBlobStore) await blobStore.close();
       await journalRepository.close();
       await queue.close();
       await search.close();

@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'vitest';
 import { openSqlite } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { FsBlobStore } from '../blobs/blob-store.fs.ts';
+import { SqliteBlobStore } from '../blobs/blob-store.sqlite.ts';
 import { SqliteStorage } from '../storage/storage.sqlite.ts';
 import { createBackup, restoreBackup, verifyBackup } from './backup.archive.ts';
 
@@ -103,5 +105,37 @@ describe('backup archive', () => {
     const dst = join(temp(), 'restored');
     await assert.rejects(restoreBackup({ file: out, secret, dataDir: dst, env: {} }), /no raw form/);
     assert.deepEqual(readdirSync(dst), []);
+  });
+
+  it('a raw form packed in blobs.db counts; blobs.db is copied after the mailbox; a key it lacks is still refused', async () => {
+    const src = await dataDir('ab/packed', false);
+    const blobs = SqliteBlobStore.open(join(src, 'blobs.db'), new FsBlobStore(join(src, 'blobs')));
+    await blobs.put('ab/packed', Buffer.from('hello'));
+    await blobs.close();
+    const out = join(temp(), 'b.backup');
+    const manifest = await createBackup({
+      dataDir: src,
+      domain: 'alpha.test',
+      out,
+      secret,
+      scrypt,
+      includeMasterKey: true,
+    });
+    const order = manifest.files.map((f) => f.path);
+    assert.ok(order.indexOf('instance.db') < order.indexOf('blobs.db'), order.join(', '));
+    assert.equal((await verifyBackup(out, secret)).databases, 2);
+    const dst = join(temp(), 'restored');
+    await restoreBackup({ file: out, secret, dataDir: dst, env: {} });
+    const restored = SqliteBlobStore.open(join(dst, 'blobs.db'), new FsBlobStore(join(dst, 'blobs')));
+    assert.equal((await restored.get('ab/packed'))?.toString(), 'hello');
+    await restored.close();
+
+    const other = await dataDir('ab/elsewhere', false);
+    const wrong = SqliteBlobStore.open(join(other, 'blobs.db'), new FsBlobStore(join(other, 'blobs')));
+    await wrong.put('ab/not-this-one', Buffer.from('hello'));
+    await wrong.close();
+    const bad = join(temp(), 'bad.backup');
+    await createBackup({ dataDir: other, domain: 'alpha.test', out: bad, secret, scrypt });
+    await assert.rejects(verifyBackup(bad, secret), /no raw form in it \(first: blob ab\/elsewhere\)/);
   });
 });

@@ -32,7 +32,7 @@ const TRANSIENT = /(?:-wal|-shm|-journal|\.tmp)$/;
 const DERIVED = new Set(['search.db']);
 const MASTER_KEY = 'secrets/master.key';
 /** The order the SQLite files are copied in (see above); any other database comes after these. */
-const SQLITE_ORDER = ['spool.db', 'instance.db', 'queue.db'];
+const SQLITE_ORDER = ['spool.db', 'instance.db', 'blobs.db', 'queue.db'];
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
 export class BackupError extends Error {
@@ -359,7 +359,8 @@ async function readBackup(
   for (const rel of listed.keys())
     if (!seen.has(rel)) throw new BackupError(`${rel} is in the manifest but missing from the backup.`);
   for (const [rel, got] of seen) if (got.sqlite) checkIntegrity(written.get(rel)!, rel);
-  if (seen.get('instance.db')?.sqlite) checkBlobs(written.get('instance.db')!, seen);
+  if (seen.get('instance.db')?.sqlite)
+    checkBlobs(written.get('instance.db')!, seen.get('blobs.db')?.sqlite ? written.get('blobs.db') : undefined, seen);
   return { header, manifest, written };
 }
 
@@ -423,21 +424,27 @@ function checkIntegrity(path: string, rel: string): void {
   }
 }
 
-/** The snapshot is consistent: every message of the mailbox copy has its raw form (its blob) in the backup. */
-function checkBlobs(instanceDb: string, seen: Map<string, unknown>): void {
+/**
+ * The snapshot is consistent: every message of the mailbox copy has its raw form (its blob) in the backup, packed in
+ * the copy of blobs.db or as a file under blobs/ (large ones, and those written before blobs.db existed).
+ */
+function checkBlobs(instanceDb: string, blobsDb: string | undefined, seen: Map<string, unknown>): void {
   const db = new Database(instanceDb, { readonly: true, fileMustExist: true });
+  const packed = blobsDb ? new Database(blobsDb, { readonly: true, fileMustExist: true }) : null;
   try {
+    const has = packed?.prepare<[string], { n: number }>('SELECT 1 AS n FROM blobs WHERE key = ?');
     const missing: string[] = [];
     for (const row of db
       .prepare('SELECT DISTINCT raw_ref FROM messages WHERE raw_ref IS NOT NULL')
       .iterate() as IterableIterator<{ raw_ref: string }>)
-      if (!seen.has(`blobs/${row.raw_ref}`)) missing.push(row.raw_ref);
+      if (!seen.has(`blobs/${row.raw_ref}`) && has?.get(row.raw_ref) === undefined) missing.push(row.raw_ref);
     if (missing.length > 0)
       throw new BackupError(
         `${missing.length} message(s) of the backup have no raw form in it (first: blob ${missing[0]}): the backup is not consistent.`,
       );
   } finally {
     db.close();
+    packed?.close();
   }
 }
 

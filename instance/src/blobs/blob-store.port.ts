@@ -1,10 +1,11 @@
 /**
  * Port: immutable blobs (raw messages, attachments) addressed by key. Writes are durable when `put` resolves.
- * Adapter: blob-store.fs.ts (files under `<dataDir>/blobs`, fsynced). A scaled deployment mounts a shared volume
- * or adds an object-store adapter behind the same port.
+ * Adapters: blob-store.sqlite.ts (the embedded engine: packed in `<dataDir>/blobs.db`, large ones as files; ADR 0027),
+ * blob-store.fs.ts (files under `<dataDir>/blobs`, fsynced: a scaled deployment mounts a shared volume), or an
+ * object-store adapter behind the same port.
  */
 export interface BlobStore {
-  /** Writes the blob durably (file + directory fsync) and resolves its size. Writing an existing key replaces it. */
+  /** Writes the blob durably (committed, or file + directory fsync) and resolves its size. Writing an existing key replaces it. */
   put(key: string, data: Uint8Array): Promise<number>;
   /**
    * Writes several blobs durably as a group (what a batch of ingested messages keeps): every file is synced, each
