@@ -120,7 +120,10 @@ export class InboundSpoolWorker {
     const now = performance.now();
     const busy = now - this.lastAppendAt < this.busyWindowMs;
     if (busy && now < this.resumeAt) {
-      this.wakeAt(this.resumeAt - now);
+      // The pause lasts until resumeAt, or until messages stop arriving (the busy window closes) if that comes first:
+      // once a burst is over nothing appends, and nothing would wake the worker before the end of a pause meant to
+      // leave room for acceptance that is no longer there.
+      this.wakeAt(Math.min(this.resumeAt, this.lastAppendAt + this.busyWindowMs) - now);
       return;
     }
     const ids = await this.spool.due(this.clock(), this.batchSize, this.inFlight);
