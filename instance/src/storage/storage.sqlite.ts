@@ -18,6 +18,7 @@ import { SqliteCorrespondenceRepository } from '../messages/correspondence.repos
 import { SqliteMessageRepository } from '../messages/message.repository.sqlite.ts';
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { WalSync } from '@caliopen/platform/sqlite/sqlite.wal-sync.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
 import { purgeAccountSqlite, truncateWal } from './account-purge.sqlite.ts';
 import type { Storage, UnitOfWork } from '../database/storage.port.ts';
@@ -45,8 +46,16 @@ export class SqliteStorage implements Storage {
   readonly sendAs;
   readonly accountDeletions;
 
-  private constructor(db: SqliteDb) {
+  /** Makes a unit of work's commit durable off the event loop (see unitOfWork). */
+  private readonly walSync: WalSync;
+  private readonly commitUnsynced;
+  private readonly commitSynced;
+
+  private constructor(db: SqliteDb, path: string) {
     this.db = db;
+    this.walSync = new WalSync(path);
+    this.commitUnsynced = db.prepare('PRAGMA synchronous = NORMAL');
+    this.commitSynced = db.prepare('PRAGMA synchronous = FULL');
     this.accounts = new SqliteAccountRepository(db);
     this.devices = new SqliteDeviceRepository(db);
     this.sessions = new SqliteSessionRepository(db);
@@ -71,7 +80,7 @@ export class SqliteStorage implements Storage {
   static open(path: string): SqliteStorage {
     const db = openSqlite(path);
     migrateSqlite(db, SQLITE_MIGRATIONS, 'instance');
-    return new SqliteStorage(db);
+    return new SqliteStorage(db, path);
   }
 
   static inDataDir(dataDir: string): SqliteStorage {
@@ -86,7 +95,12 @@ export class SqliteStorage implements Storage {
     return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
   }
 
-  /** Units one at a time, each one transaction (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL: one fsync of the WAL). */
+  /**
+   * Units one at a time, each one transaction (BEGIN IMMEDIATE ... COMMIT). The commit writes the log without waiting
+   * for the disk (`synchronous=NORMAL` for that commit only); the unit resolves after the log's fdatasync on libuv's
+   * pool (WalSync, ADR 0028): durable when it resolves, as before, without holding the event loop for the disk. Other
+   * writes of the connection keep `synchronous=FULL`.
+   */
   private unitTail: Promise<void> = Promise.resolve();
   private savepoint = 0;
 
@@ -104,7 +118,15 @@ export class SqliteStorage implements Storage {
     await previous;
     try {
       const { db } = this;
-      db.exec('BEGIN IMMEDIATE');
+      // Set outside the transaction (SQLite refuses inside); every statement until COMMIT joins the transaction, so
+      // this commit is the only one it applies to.
+      this.commitUnsynced.run();
+      try {
+        db.exec('BEGIN IMMEDIATE');
+      } catch (e) {
+        this.commitSynced.run();
+        throw e;
+      }
       let items: Promise<unknown> = Promise.resolve();
       const unit: UnitOfWork = {
         atomic: true,
@@ -130,9 +152,13 @@ export class SqliteStorage implements Storage {
         const result = await work(unit);
         await items;
         db.exec('COMMIT');
+        this.commitSynced.run();
+        release();
+        await this.walSync.sync();
         return result;
       } catch (e) {
         if (db.inTransaction) db.exec('ROLLBACK');
+        this.commitSynced.run();
         throw e;
       }
     } finally {
@@ -148,5 +174,6 @@ export class SqliteStorage implements Storage {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    await this.walSync.close();
   }
 }

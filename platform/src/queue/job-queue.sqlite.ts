@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { migrateSqlite, openSqlite } from '../sqlite/sqlite.connection.ts';
 import type { Migration, SqliteDb } from '../sqlite/sqlite.connection.ts';
+import { WalSync } from '../sqlite/sqlite.wal-sync.ts';
 import type { EnqueueOptions, JobHandler, JobInfo, JobQueue, QueueCounts, Worker } from './job-queue.port.ts';
 
 /** pino's logger fits; so does `console`. */
@@ -103,7 +104,10 @@ export function openSqliteJobQueue(path: string, options: SqliteJobQueueOptions 
     db.close();
     throw err;
   }
-  return new SqliteJobQueue(new JobStore(db, options), options);
+  // Commits write the log without waiting for the disk; an enqueue resolves after the log's sync (WalSync, ADR 0028),
+  // the bookkeeping (claims, renewals, outcomes, prunings) does not wait for it at all.
+  db.pragma('synchronous = NORMAL');
+  return new SqliteJobQueue(new JobStore(db, options), new WalSync(path), options);
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -234,18 +238,13 @@ class JobStore {
   }
 
   /**
-   * Runs a write whose loss in a power failure costs nothing but a job run again: a claim, a lease renewal, an
-   * outcome, a pruning. Delivery is at-least-once anyway (a job whose lease lapses runs again), so these commits skip
-   * their fsync (`synchronous=NORMAL` in WAL mode: written, not synced; the next synced commit, an enqueue, makes them
-   * durable with it, the log being sequential). Only enqueue needs its job durable before it resolves.
+   * A write whose loss in a power failure costs nothing but a job run again: a claim, a lease renewal, an outcome, a
+   * pruning. Delivery is at-least-once anyway (a job whose lease lapses runs again), so nothing waits for these to be
+   * on disk (the connection commits at `synchronous=NORMAL`); the next enqueue's log sync makes them durable with it,
+   * the log being sequential. Only an enqueue needs its job durable before it resolves (SqliteJobQueue.flush).
    */
   private relaxed<T>(write: () => T): T {
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return write();
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return write();
   }
 
   /** BEGIN IMMEDIATE takes the write lock before reading, so two processes can never claim the same row. */
@@ -335,6 +334,7 @@ class SqliteJobQueue implements JobQueue {
 
   constructor(
     private readonly store: JobStore,
+    private readonly walSync: WalSync,
     options: SqliteJobQueueOptions,
   ) {
     this.pollIntervalMs =
@@ -344,9 +344,9 @@ class SqliteJobQueue implements JobQueue {
 
   /**
    * Jobs enqueued together (a burst of composes, an ingest batch and the deliveries it unblocks...) are inserted as
-   * one transaction, like a group commit: one fsync for all instead of one each. Each caller's promise resolves once
-   * its job is committed (durable), as before; a batch that fails is retried one job at a time, so one bad insert
-   * never fails the others.
+   * one transaction, like a group commit: one log sync for all instead of one each, on libuv's pool rather than the
+   * event loop (WalSync). Each caller's promise resolves once its job is durable; a batch that fails is retried one
+   * job at a time, so one bad insert never fails the others.
    */
   async enqueue<P>(queue: string, name: string, payload: P, options: EnqueueOptions = {}): Promise<string> {
     this.assertOpen();
@@ -359,24 +359,42 @@ class SqliteJobQueue implements JobQueue {
     });
   }
 
-  /** Inserts what was enqueued since the last flush, then wakes the workers of those queues. */
+  /** Syncs of the log still running (close waits for them). */
+  private readonly syncing = new Set<Promise<void>>();
+
+  /**
+   * Inserts what was enqueued since the last flush; once the log is on disk, resolves the callers and wakes the
+   * workers of those queues (so no job has effects before it is durable).
+   */
   private flush(): void {
     this.flushing = null;
     const group = this.pending.splice(0);
+    const inserted: typeof group = [];
     try {
       this.store.insertMany(group.map((g) => g.row));
-      for (const g of group) g.resolve();
+      inserted.push(...group);
     } catch {
       for (const g of group) {
         try {
           this.store.insertMany([g.row]);
-          g.resolve();
+          inserted.push(g);
         } catch (e) {
           g.reject(e);
         }
       }
     }
-    for (const queue of new Set(group.map((g) => g.row.queue))) this.wakeUps.notify(queue);
+    if (inserted.length === 0) return;
+    const synced = this.walSync.sync().then(
+      () => {
+        for (const g of inserted) g.resolve();
+        for (const queue of new Set(inserted.map((g) => g.row.queue))) this.wakeUps.notify(queue);
+      },
+      (e: unknown) => {
+        for (const g of inserted) g.reject(e);
+      },
+    );
+    this.syncing.add(synced);
+    void synced.finally(() => this.syncing.delete(synced));
   }
 
   process<P>(queue: string, handler: JobHandler<P>, options: { concurrency?: number } = {}): Worker {
@@ -415,8 +433,10 @@ class SqliteJobQueue implements JobQueue {
     this.closing ??= (async () => {
       // Jobs enqueued before close are inserted before the file is closed.
       await this.flushing;
+      await Promise.all([...this.syncing]);
       await Promise.all([...this.workers].map((w) => w.close()));
       this.store.db.close();
+      await this.walSync.close();
     })();
     return this.closing;
   }
