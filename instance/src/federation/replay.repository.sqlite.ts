@@ -14,7 +14,14 @@ export class SqliteReplayRepository implements ReplayRepository {
   private readonly q;
   private inserts = 0;
 
-  constructor(db: SqliteDb) {
+  /**
+   * `durably` runs a write and resolves once it is on disk without holding the event loop for the fsync (the
+   * storage's WalSync, ADR 0028); by default the write is simply run (its commit synced as the connection is set).
+   */
+  constructor(
+    db: SqliteDb,
+    private readonly durably: <T>(write: () => T) => Promise<T> = async (write) => write(),
+  ) {
     this.db = db;
     this.q = {
       dropExpired: db.prepare('DELETE FROM federation_replay WHERE key = ? AND until <= ?'),
@@ -28,8 +35,8 @@ export class SqliteReplayRepository implements ReplayRepository {
     };
   }
 
-  async rememberOnce(key: string, until: number, now: number): Promise<ReplayVerdict> {
-    return this.db
+  private readonly claimTx = (key: string, until: number, now: number): ReplayVerdict =>
+    this.db
       .transaction((): ReplayVerdict => {
         this.q.dropExpired.run(key, now);
         if (++this.inserts >= SWEEP_EVERY) {
@@ -39,14 +46,17 @@ export class SqliteReplayRepository implements ReplayRepository {
         return this.q.claim.run(key, until).changes === 1 ? 'fresh' : 'seen';
       })
       .immediate();
+
+  async rememberOnce(key: string, until: number, now: number): Promise<ReplayVerdict> {
+    return this.durably(() => this.claimTx(key, until, now));
   }
 
   async forget(key: string): Promise<void> {
-    this.q.forget.run(key);
+    await this.durably(() => this.q.forget.run(key));
   }
 
   async setReceipt(key: string, receipt: string): Promise<void> {
-    this.q.setReceipt.run(receipt, key);
+    await this.durably(() => this.q.setReceipt.run(receipt, key));
   }
 
   async receiptOf(key: string): Promise<string | null> {

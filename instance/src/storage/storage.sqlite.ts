@@ -56,6 +56,7 @@ export class SqliteStorage implements Storage {
     this.walSync = new WalSync(path);
     this.commitUnsynced = db.prepare('PRAGMA synchronous = NORMAL');
     this.commitSynced = db.prepare('PRAGMA synchronous = FULL');
+    const durably = <T>(write: () => T) => this.durably(write);
     this.accounts = new SqliteAccountRepository(db);
     this.devices = new SqliteDeviceRepository(db);
     this.sessions = new SqliteSessionRepository(db);
@@ -67,7 +68,7 @@ export class SqliteStorage implements Storage {
     this.keys = new SqliteCorrespondentKeyRepository(db);
     this.accountKeys = new SqliteAccountKeyRepository(db);
     this.correspondence = new SqliteCorrespondenceRepository(db);
-    this.replay = new SqliteReplayRepository(db);
+    this.replay = new SqliteReplayRepository(db, durably);
     this.trustSharing = new SqliteTrustSharingRepository(db);
     this.prekeys = new SqlitePrekeyRepository(db);
     this.notices = new SqliteNoticeRepository(db);
@@ -164,6 +165,25 @@ export class SqliteStorage implements Storage {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Runs `write` (one statement, or one synchronous transaction) with its commit written to the log without waiting
+   * for the disk, then resolves once the log is synced off the event loop (WalSync, ADR 0028): durable when it
+   * resolves, as under `synchronous=FULL`. Inside a unit of work's open transaction the write joins it and commits
+   * with it, as any statement does there.
+   */
+  private async durably<T>(write: () => T): Promise<T> {
+    if (this.db.inTransaction) return write();
+    this.commitUnsynced.run();
+    let result: T;
+    try {
+      result = write();
+    } finally {
+      this.commitSynced.run();
+    }
+    await this.walSync.sync();
+    return result;
   }
 
   /** One transaction (a unit of work, so it never interleaves with another unit's writes). */

@@ -138,6 +138,10 @@ function prepareStatements(db: SqliteDb) {
         SELECT rowid FROM jobs WHERE queue = @queue AND state = 'queued' AND run_at <= @now
         ORDER BY run_at, rowid LIMIT @limit)
       RETURNING *`),
+    // Read before taking the write lock: most looks (a job finished, a slot is free) find nothing to claim.
+    anyDue: db.prepare(`
+      SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'queued' AND run_at <= @now)
+          OR EXISTS (SELECT 1 FROM jobs WHERE queue = @queue AND state = 'active' AND locked_until <= @now) AS due`),
     renew: db.prepare(`
       UPDATE jobs SET locked_until = @lockedUntil
       WHERE queue = @queue AND id = @id AND lease_token = @token AND state = 'active'`),
@@ -247,8 +251,14 @@ class JobStore {
     return write();
   }
 
-  /** BEGIN IMMEDIATE takes the write lock before reading, so two processes can never claim the same row. */
+  /**
+   * BEGIN IMMEDIATE takes the write lock before reading, so two processes can never claim the same row. A read first
+   * skips the write transaction when nothing is due (a snapshot: what another process enqueues meanwhile is found at
+   * the next look, as when a claim comes back empty).
+   */
   claim(queue: string, limit: number): JobRow[] {
+    const { due } = this.stmts.anyDue.get({ queue, now: Date.now() }) as { due: 0 | 1 };
+    if (!due) return [];
     return this.relaxed(() => this.claimTx.immediate(queue, limit));
   }
 
