@@ -20,7 +20,12 @@ parentPort.on('message', (m) => {
     let result = null;
     if (m.ops) result = runAll(m.ops);
     else if (m.pragma) result = db.pragma(m.pragma);
-    else if (m.close) db.close();
+    else if (m.close) {
+      db.close();
+      parentPort.postMessage({ seq: m.seq, ok: true, result });
+      parentPort.close(); // nothing left to wait for: the thread ends
+      return;
+    }
     parentPort.postMessage({ seq: m.seq, ok: true, result });
   } catch (e) {
     parentPort.postMessage({ seq: m.seq, ok: false, error: String((e && e.message) || e) });
@@ -34,6 +39,20 @@ export interface WriterOp {
   params: readonly unknown[];
 }
 
+export interface WriterThreadOptions {
+  /** Names the writer in errors and in the thread's name. */
+  label: string;
+  /** The statements the writer prepares, by name. */
+  statements: Record<string, string>;
+  /** Extra pragmas of the writer's connection (`secure_delete = ON`...). */
+  pragmas?: readonly string[];
+  /**
+   * The thread starts with the first write and stops after this long without any (default 30 s), so an idle process
+   * holds no thread (a thread costs ~10 MiB).
+   */
+  idleMs?: number;
+}
+
 /**
  * The one connection that writes an SQLite file, on a thread of its own: a commit with `synchronous=FULL` waits for
  * the disk there, not on the caller's event loop. Each `transaction` is one transaction (one fsync) on that thread;
@@ -43,50 +62,93 @@ export interface WriterOp {
 export class SqliteWriterThread {
   private readonly replies = new Map<number, { resolve: (result: unknown) => void; reject: (e: Error) => void }>();
   private seq = 0;
-  private failure: Error | null = null;
+  private worker: Worker | null = null;
+  /** The previous thread, stopping (after idleness or a failure): a new one starts once it is gone. */
+  private stopping: Promise<void> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly idleMs: number;
+  /** Threads started so far (for tests). */
+  started = 0;
 
   private constructor(
-    private readonly worker: Worker,
-    private readonly label: string,
+    private readonly path: string,
+    private readonly options: WriterThreadOptions,
   ) {
+    this.idleMs = options.idleMs ?? 30_000;
+  }
+
+  /**
+   * The writer of the (already migrated) database at `path`, with its statements by name; its thread starts with the
+   * first write.
+   */
+  static open(path: string, options: WriterThreadOptions): SqliteWriterThread {
+    return new SqliteWriterThread(path, options);
+  }
+
+  private start(): Worker {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const { label, statements, pragmas } = this.options;
+    const worker = new Worker(WRITER_SOURCE, {
+      eval: true,
+      name: `${label} writer`,
+      workerData: { path: this.path, driver, statements, pragmas: pragmas ?? [] },
+    });
+    this.started++;
     worker.on('message', (m: { seq: number; ok: boolean; result?: unknown; error?: string }) => {
       const waiter = this.replies.get(m.seq);
       this.replies.delete(m.seq);
       if (m.ok) waiter?.resolve(m.result);
       else waiter?.reject(new Error(`${label} write failed: ${m.error}`));
+      this.armIdle();
     });
     const broken = (e: Error) => {
-      this.failure ??= e;
+      if (this.worker !== worker) return;
+      this.worker = null;
+      // What was sent to this thread and not answered fails; the next write starts a new thread.
       for (const waiter of this.replies.values()) waiter.reject(e);
       this.replies.clear();
     };
     worker.on('error', broken);
     worker.on('exit', () => broken(new Error(`the ${label} writer thread stopped`)));
+    return worker;
   }
 
-  /**
-   * Starts the writer of the (already migrated) database at `path`, with its statements by name and extra pragmas
-   * (`secure_delete = ON`...). `label` names it in errors.
-   */
-  static open(
-    path: string,
-    options: { label: string; statements: Record<string, string>; pragmas?: readonly string[] },
-  ): SqliteWriterThread {
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(WRITER_SOURCE, {
-      eval: true,
-      name: `${options.label} writer`,
-      workerData: { path, driver, statements: options.statements, pragmas: options.pragmas ?? [] },
-    });
-    return new SqliteWriterThread(worker, options.label);
+  /** Once nothing is waiting for an answer, the thread stops after `idleMs` unless another write comes. */
+  private armIdle(): void {
+    if (this.replies.size > 0 || this.closed) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.replies.size === 0) this.stop();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
 
-  private send(message: Record<string, unknown>): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
+  /** Closes the thread's connection (the log is checkpointed), then ends the thread. */
+  private stop(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = null;
+    this.stopping = new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      worker.postMessage({ seq: 0, close: true });
+    }).then(() => undefined);
+  }
+
+  private async send(message: Record<string, unknown>): Promise<unknown> {
+    if (this.closed) throw new Error(`the ${this.options.label} is closed`);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    if (!this.worker) {
+      await this.stopping;
+      this.worker ??= this.start();
+    }
+    const worker = this.worker;
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
       this.replies.set(seq, { resolve, reject });
-      this.worker.postMessage({ ...message, seq });
+      worker.postMessage({ ...message, seq });
     });
   }
 
@@ -101,9 +163,28 @@ export class SqliteWriterThread {
     return this.send({ pragma });
   }
 
-  /** Closes the connection, then stops the thread. */
+  /** Waits for what is under way, closes the connection and stops the thread; later writes are refused. */
   async close(): Promise<void> {
-    if (!this.failure) await this.send({ close: true }).catch(() => undefined);
-    await this.worker.terminate();
+    if (this.closed) return;
+    await Promise.allSettled(
+      [...this.replies.values()].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const { resolve: ok, reject: ko } = w;
+            w.resolve = (r) => {
+              ok(r);
+              resolve();
+            };
+            w.reject = (e) => {
+              ko(e);
+              resolve();
+            };
+          }),
+      ),
+    );
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.stop();
+    await this.stopping;
   }
 }
