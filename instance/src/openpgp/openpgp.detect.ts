@@ -40,7 +40,23 @@ const SIGNED_MEDIA = 'multipart/signed';
 const PGP_ENCRYPTED = 'application/pgp-encrypted';
 const PGP_SIGNATURE = 'application/pgp-signature';
 
-export function detectOpenPgp(raw: Buffer): OpenPgpPart {
+/**
+ * What was found in each raw message still in memory: ingest asks twice per arriving message (the key-conflict check,
+ * then the OpenPGP facts), with the same Buffer. Keyed by the Buffer object, so an entry goes with its message; a
+ * result is frozen, so no caller can change what the next one reads.
+ */
+const detected = new WeakMap<Buffer, Readonly<OpenPgpPart>>();
+
+export function detectOpenPgp(raw: Buffer): Readonly<OpenPgpPart> {
+  let part = detected.get(raw);
+  if (part === undefined) {
+    part = Object.freeze(detect(raw));
+    detected.set(raw, part);
+  }
+  return part;
+}
+
+function detect(raw: Buffer): OpenPgpPart {
   try {
     if (raw.length > OPENPGP_LIMITS.messageBytes)
       return { kind: 'none', problem: 'The message is too large to be checked for OpenPGP.' };

@@ -1,7 +1,14 @@
 import type { DecryptionKeys } from '../openpgp/openpgp.decrypt.ts';
 import type { CorrespondentKey } from '../keys/public-key.entity.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
-import { carryDecryptedFacts, examineOpenPgp, examineOwnOpenPgp, type OpenPgpExamination } from './openpgp.facts.ts';
+import { detectOpenPgp } from '../openpgp/openpgp.detect.ts';
+import {
+  carryDecryptedFacts,
+  examineOpenPgp,
+  examineOwnOpenPgp,
+  NO_OPENPGP,
+  type OpenPgpExamination,
+} from './openpgp.facts.ts';
 
 /** What the OpenPGP examination needs (part of PiService's dependencies). */
 export interface PiOpenPgpDeps {
@@ -53,6 +60,9 @@ export class PiOpenPgp {
     direction: 'inbound' | 'outbound',
     senderKeys?: CorrespondentKey[],
   ): Promise<OpenPgpExamination> {
+    // Most mail has no OpenPGP at all: then nothing depends on keys, and none is looked up.
+    const part = detectOpenPgp(raw);
+    if (part.kind === 'none') return { facts: { ...NO_OPENPGP, problem: part.problem ?? null }, content: null };
     const now = this.deps.clock();
     const key = this.deps.decryptionKeyOf ? await this.deps.decryptionKeyOf(accountId).catch(() => null) : null;
     if (direction === 'outbound') return examineOwnOpenPgp(raw, now, key);
