@@ -12,7 +12,12 @@ import {
 import { piFromUdt, piToUdt, TABLES } from '../database/cassandra.schema.ts';
 import type { CassandraContext, Row, Statement, UniqueClaims } from '@caliopen/platform/cassandra/cassandra.context.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
-import { isPendingDecryption, type DecryptionUpdate, type MessageRepository } from './message.repository.ts';
+import {
+  isPendingDecryption,
+  type DecryptionUpdate,
+  type MessageRepository,
+  type RecentPi,
+} from './message.repository.ts';
 
 const COLUMNS = `account_id, message_id, conversation_id, protocol, direction, external_id, content_hash,
   from_participant, to_participants, cc_participants, subject, snippet, sent_at, received_at, size_bytes, raw_ref,
@@ -210,6 +215,16 @@ export class CassandraMessageRepository implements MessageRepository {
       },
       hydrate: (keys) => mapLimit(keys, PARALLEL_READS, (k) => this.placed(accountId, conversationId, k)),
     });
+  }
+
+  /** Whole messages are read here (a message's columns live in one row with its facts). */
+  async recentPis(accountId: string, conversationId: string, limit: number): Promise<RecentPi[]> {
+    return (await this.listByConversation(accountId, conversationId, { limit })).map((m) => ({
+      id: m.id,
+      receivedAt: m.receivedAt,
+      deletedAt: m.deletedAt,
+      pi: m.pi,
+    }));
   }
 
   async updateFlags(accountId: string, id: string, flags: MessageFlags): Promise<Message | null> {

@@ -9,7 +9,7 @@ import {
   toMsOrNull,
 } from '@caliopen/platform/sqlite/sqlite.mapping.ts';
 import type { Message, MessageFlags, Participant, StoredPi } from '../mail/message.entity.ts';
-import type { DecryptionUpdate, MessageRepository } from './message.repository.ts';
+import type { DecryptionUpdate, MessageRepository, RecentPi } from './message.repository.ts';
 
 interface MessageRow {
   id: string;
@@ -99,6 +99,7 @@ export class SqliteMessageRepository implements MessageRepository {
   private readonly byDedupe;
   private readonly firstPage;
   private readonly nextPage;
+  private readonly recent;
   private readonly updateStmt;
   private readonly move;
   private readonly deleteStmt;
@@ -126,6 +127,13 @@ export class SqliteMessageRepository implements MessageRepository {
     );
     this.firstPage = db.prepare<[string, string, number], MessageRow>(
       `SELECT * FROM messages WHERE account_id = ? AND conversation_id = ?
+       ORDER BY received_at DESC, id DESC LIMIT ?`,
+    );
+    this.recent = db.prepare<
+      [string, string, number],
+      { id: string; received_at: number; deleted_at: number | null; pi_json: string | null }
+    >(
+      `SELECT id, received_at, deleted_at, pi_json FROM messages WHERE account_id = ? AND conversation_id = ?
        ORDER BY received_at DESC, id DESC LIMIT ?`,
     );
     this.nextPage = db.prepare<[string, string, number, string, number], MessageRow>(
@@ -184,6 +192,16 @@ export class SqliteMessageRepository implements MessageRepository {
       ? this.nextPage.all(accountId, conversationId, toMs(page.before.at), page.before.id, page.limit)
       : this.firstPage.all(accountId, conversationId, page.limit);
     return rows.map(toMessage);
+  }
+
+  /** Four columns, no JSON but the PI's: the facts of each message are not read. */
+  async recentPis(accountId: string, conversationId: string, limit: number): Promise<RecentPi[]> {
+    return this.recent.all(accountId, conversationId, limit).map((r) => ({
+      id: r.id,
+      receivedAt: fromMs(r.received_at),
+      deletedAt: fromMsOrNull(r.deleted_at),
+      pi: parseOrNull<StoredPi>(r.pi_json),
+    }));
   }
 
   async updateFlags(accountId: string, id: string, flags: MessageFlags): Promise<Message | null> {

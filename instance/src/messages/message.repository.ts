@@ -1,6 +1,14 @@
 import type { TimePage } from '../shared/paging.ts';
 import type { Message, MessageFlags, StoredPi } from '../mail/message.entity.ts';
 
+/** A message as the conversation's PI sees it. */
+export interface RecentPi {
+  id: string;
+  receivedAt: Date;
+  deletedAt: Date | null;
+  pi: StoredPi | null;
+}
+
 /** Port: messages of an account. Every read and write is scoped to the owning account. */
 export interface MessageRepository {
   /**
@@ -12,6 +20,11 @@ export interface MessageRepository {
   findByDedupeKey(accountId: string, externalId: string | null, contentHash: string): Promise<Message | null>;
   /** Messages of one conversation, newest first (by receivedAt, id). */
   listByConversation(accountId: string, conversationId: string, page: TimePage): Promise<Message[]>;
+  /**
+   * The PI-relevant fields of a conversation's newest messages, newest first (the order of listByConversation): what
+   * its PI is computed from after each arrival, without reading whole messages where the engine can avoid it.
+   */
+  recentPis(accountId: string, conversationId: string, limit: number): Promise<RecentPi[]>;
   updateFlags(accountId: string, id: string, flags: MessageFlags): Promise<Message | null>;
   /** Re-homes every message of `fromConversationId` into `toConversationId` (contact merge). Resolves how many. */
   moveConversation(accountId: string, fromConversationId: string, toConversationId: string): Promise<number>;

@@ -107,9 +107,7 @@ export class PiScoring {
     const { storage } = this.deps;
     const conversation = await storage.conversations.get(accountId, conversationId);
     if (conversation === null) return;
-    const recent = (
-      await storage.messages.listByConversation(accountId, conversationId, { limit: RECENT_MESSAGES + 5 })
-    )
+    const recent = (await storage.messages.recentPis(accountId, conversationId, RECENT_MESSAGES + 5))
       .filter((m) => m.deletedAt === null && m.pi !== null)
       .slice(0, RECENT_MESSAGES);
     const pi = summaryOf(

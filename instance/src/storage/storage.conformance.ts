@@ -708,6 +708,20 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
             (prev.receivedAt.getTime() === cur.receivedAt.getTime() && prev.id > cur.id);
           assert.ok(ordered, 'ordered by (receivedAt desc, id desc)');
         }
+        // What the conversation's PI reads: the same messages in the same order, with their PI and deletion.
+        await s.messages.setPis(a.id, [{ id: seen[1]!.id, pi: { score: 61, level: 'good', modelVersion: 'm/1' } }]);
+        await s.messages.updateFlags(a.id, seen[2]!.id, { deletedAt: at('2026-04-01T00:00:00.000Z') });
+        const full = await s.messages.listByConversation(a.id, conv.id, { limit: 4 });
+        assert.deepEqual(
+          await s.messages.recentPis(a.id, conv.id, 4),
+          full.map((m) => ({ id: m.id, receivedAt: m.receivedAt, deletedAt: m.deletedAt, pi: m.pi })),
+        );
+        assert.deepEqual((await s.messages.recentPis(a.id, conv.id, 4))[1]!.pi, {
+          score: 61,
+          level: 'good',
+          modelVersion: 'm/1',
+        });
+        assert.deepEqual(await s.messages.recentPis(a.id, randomUUID(), 4), []);
       });
 
       test('pending decryption: listed oldest first, only the marked, scoped; setDecryption updates in place and unmarks; purge removes', async () => {
