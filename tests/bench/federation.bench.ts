@@ -21,7 +21,12 @@
  * Not alpha's own authoritative responder (in alpha's busy process, asked directly with no cache in between, ~6
  * queries per message): with it, one run had an SPF check end in `temperror` during the burst; a real receiver asks
  * through a caching resolver. Warm-up messages must pass SPF, DKIM and DMARC; measured ones that do not are counted.
- * Beta's per-IP SMTP limits are off (everything comes from 127.0.0.1; the federation inbox has no such limit either).
+ * Beta's per-IP SMTP limits are off (everything comes from 127.0.0.1), and so is its inbox's per-peer allowance (a
+ * burst of 200 federation requests, then 30 a second, by default): with it, two federation phases back to back had
+ * beta answer 429 to alpha, whose deliveries then waited for their retry (seen in beta's log as 21–27 responses 429
+ * per three rounds, and a one-second stall in round 3). Both routes run unthrottled.
+ *
+ * FED_LOG=<path> writes both instances' logs (pino, trace) to <path>.alpha and <path>.beta.
  *
  * Each message is submitted through alice's API (`POST /api/v1/messages`, the real compose entry point: MIME, DKIM,
  * Sent copy, routing, queueing). Then:
@@ -41,6 +46,7 @@
  * transport facts, alice's delivery facts), else the run aborts; every measured message is checked the same way.
  * Prints figures; numbers go in docs/benchmarks.md. Never used as a test (no wall-clock assertion anywhere).
  */
+import { createWriteStream } from 'node:fs';
 import * as openpgp from 'openpgp';
 import type { IngestRequest, IngestResult } from '@caliopen/instance/messages/message-ingest.port.ts';
 import {
@@ -198,8 +204,11 @@ async function main() {
   // --- setup (not timed) -----------------------------------------------------------------------------------------
   const betaSmtpPort = await freePort();
   const dns = await startDnsServer();
+  const logTo = (name: string) =>
+    process.env.FED_LOG ? { logTo: createWriteStream(`${process.env.FED_LOG}.${name}`) } : {};
   const a = await startTestInstance({
     domain: 'alpha.test',
+    ...logTo('alpha'),
     env: {
       CALIOPEN_OUTBOUND_MX_OVERRIDE: `beta.test=127.0.0.1:${betaSmtpPort}`,
       CALIOPEN_OUTBOUND_TLS_POLICY: 'required',
@@ -219,7 +228,10 @@ async function main() {
         CALIOPEN_SMTP_DNS_SERVERS: `${dns.host}:${dns.port}`,
         CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
         CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
+        CALIOPEN_HTTPS_PEER_BURST: '1000000',
+        CALIOPEN_HTTPS_PEER_PER_SECOND: '100000',
       },
+      ...logTo('beta'),
     });
     const beta = b;
     const betaId = await loadInstanceIdentity(beta.dataDir, beta.running.services.box);
