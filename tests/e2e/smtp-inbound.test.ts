@@ -235,6 +235,8 @@ describe('inbound SMTP on a running instance', () => {
 
   it('refuses an oversize message with 552 5.3.4, declared (SIZE=) or not, stores nothing and keeps the session usable', async () => {
     const spool = inst.running.smtp!.spool;
+    // The previous test's message may still be leaving the spool (removed once its commit is on disk).
+    await waitFor(async () => (await spool.counts()).queued === 0, 30_000);
     const before = await spool.counts();
     const c = await session();
     await c.command('EHLO mail.sender.example');
