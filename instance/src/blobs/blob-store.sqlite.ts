@@ -120,7 +120,7 @@ export class SqliteBlobStore implements BlobStore {
     return changes! + (await this.files.deletePrefix(prefix));
   }
 
-  /** Whether the key is packed in the database (not in the file store): for tests and the backup's check. */
+  /** Whether the key is packed in the database (not in the file store). */
   isPacked(key: string): boolean {
     return this.reads.has.get(key) !== undefined;
   }

@@ -55,6 +55,11 @@ export const NO_OPENPGP: OpenPgpFacts = {
   problem: null,
 };
 
+/** The examination of a message without OpenPGP (kind 'none'): the same whatever the keys, inbound or outbound. */
+export function withoutOpenPgp(part: Readonly<OpenPgpPart>): OpenPgpExamination {
+  return { facts: { ...NO_OPENPGP, problem: part.problem ?? null }, content: null };
+}
+
 /** Keys that may make a signature valid: the address's pinned key and the ones it replaced. */
 const usable = (k: CorrespondentKey) => k.status === 'active' || k.status === 'superseded';
 
@@ -70,7 +75,7 @@ async function gather(
   now: Date,
   decryptionKey: DecryptionKeys | null,
 ): Promise<OpenPgpExamination> {
-  if (part.kind === 'none') return { facts: { ...NO_OPENPGP, problem: part.problem ?? null }, content: null };
+  if (part.kind === 'none') return withoutOpenPgp(part);
   const facts: OpenPgpFacts = { ...NO_OPENPGP, kind: part.kind };
   const problems: string[] = [];
   const accepted = senderKeys.filter(usable);

@@ -6,8 +6,8 @@ import {
   carryDecryptedFacts,
   examineOpenPgp,
   examineOwnOpenPgp,
-  NO_OPENPGP,
   type OpenPgpExamination,
+  withoutOpenPgp,
 } from './openpgp.facts.ts';
 
 /** What the OpenPGP examination needs (part of PiService's dependencies). */
@@ -62,7 +62,7 @@ export class PiOpenPgp {
   ): Promise<OpenPgpExamination> {
     // Most mail has no OpenPGP at all: then nothing depends on keys, and none is looked up.
     const part = detectOpenPgp(raw);
-    if (part.kind === 'none') return { facts: { ...NO_OPENPGP, problem: part.problem ?? null }, content: null };
+    if (part.kind === 'none') return withoutOpenPgp(part);
     const now = this.deps.clock();
     const key = this.deps.decryptionKeyOf ? await this.deps.decryptionKeyOf(accountId).catch(() => null) : null;
     if (direction === 'outbound') return examineOwnOpenPgp(raw, now, key);

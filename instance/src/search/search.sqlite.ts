@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { migrateSqlite, openSqlite } from '@caliopen/platform/sqlite/sqlite.connection.ts';
 import type { Migration, SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
-import { WalSync } from '@caliopen/platform/sqlite/sqlite.wal-sync.ts';
+import { WalCommits } from '@caliopen/platform/sqlite/sqlite.wal-sync.ts';
 import type { SearchDocument, SearchHit, SearchIndex, SearchQuery, SearchResult } from './search.port.ts';
 import { freeTextTerms, hasSearchableToken, normalizeKeyword, searchPage } from './search.query-parser.ts';
 
@@ -207,15 +207,13 @@ class SqliteSearchIndex implements SearchIndex {
   readonly engine = 'sqlite' as const;
   private readonly statements = new Map<string, Statement>();
 
-  private readonly commitUnsynced;
-  private readonly commitSynced;
+  private readonly commits: WalCommits;
 
   constructor(
     private readonly db: SqliteDb,
-    private readonly walSync: WalSync,
+    path: string,
   ) {
-    this.commitUnsynced = db.prepare('PRAGMA synchronous = NORMAL');
-    this.commitSynced = db.prepare('PRAGMA synchronous = FULL');
+    this.commits = new WalCommits(db, path);
   }
 
   async init(): Promise<void> {
@@ -256,13 +254,7 @@ class SqliteSearchIndex implements SearchIndex {
     if (docs.length === 0) return;
     // The commit writes the log without waiting for the disk; the call resolves after the log's sync, off the event
     // loop (WalSync, ADR 0028): an index job completes only once its documents are durable.
-    this.commitUnsynced.run();
-    try {
-      this.writeDocs(docs);
-    } finally {
-      this.commitSynced.run();
-    }
-    await this.walSync.sync();
+    await this.commits.durably(() => this.writeDocs(docs));
   }
 
   private writeDocs(docs: SearchDocument[]): void {
@@ -421,7 +413,7 @@ class SqliteSearchIndex implements SearchIndex {
   async close(): Promise<void> {
     this.statements.clear();
     if (this.db.open) this.db.close();
-    await this.walSync.close();
+    await this.commits.close();
   }
 }
 
@@ -435,5 +427,5 @@ export function openSqliteSearchIndex(path: string): SearchIndex {
   // keeps the hot ones in process. Durability as with openSqlite's synchronous=FULL: a job that indexed a message and
   // was acknowledged must not lose it on a power cut; `index` gets it with a log sync off the event loop.
   db.pragma('cache_size = -32768');
-  return new SqliteSearchIndex(db, new WalSync(path));
+  return new SqliteSearchIndex(db, path);
 }

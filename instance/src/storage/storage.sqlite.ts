@@ -18,7 +18,7 @@ import { SqliteCorrespondenceRepository } from '../messages/correspondence.repos
 import { SqliteMessageRepository } from '../messages/message.repository.sqlite.ts';
 import { SqliteSessionRepository } from '../sessions/session.repository.sqlite.ts';
 import { migrateSqlite, openSqlite, type SqliteDb } from '@caliopen/platform/sqlite/sqlite.connection.ts';
-import { WalSync } from '@caliopen/platform/sqlite/sqlite.wal-sync.ts';
+import { WalCommits } from '@caliopen/platform/sqlite/sqlite.wal-sync.ts';
 import { SQLITE_MIGRATIONS } from './sqlite.migrations.ts';
 import { purgeAccountSqlite, truncateWal } from './account-purge.sqlite.ts';
 import type { Storage, UnitOfWork } from '../database/storage.port.ts';
@@ -46,17 +46,13 @@ export class SqliteStorage implements Storage {
   readonly sendAs;
   readonly accountDeletions;
 
-  /** Makes a unit of work's commit durable off the event loop (see unitOfWork). */
-  private readonly walSync: WalSync;
-  private readonly commitUnsynced;
-  private readonly commitSynced;
+  /** Makes a unit of work's commit, and the replay records', durable off the event loop (ADR 0028). */
+  private readonly commits: WalCommits;
 
   private constructor(db: SqliteDb, path: string) {
     this.db = db;
-    this.walSync = new WalSync(path);
-    this.commitUnsynced = db.prepare('PRAGMA synchronous = NORMAL');
-    this.commitSynced = db.prepare('PRAGMA synchronous = FULL');
-    const durably = <T>(write: () => T) => this.durably(write);
+    this.commits = new WalCommits(db, path);
+    const durably = <T>(write: () => T) => this.commits.durably(write);
     this.accounts = new SqliteAccountRepository(db);
     this.devices = new SqliteDeviceRepository(db);
     this.sessions = new SqliteSessionRepository(db);
@@ -121,11 +117,11 @@ export class SqliteStorage implements Storage {
       const { db } = this;
       // Set outside the transaction (SQLite refuses inside); every statement until COMMIT joins the transaction, so
       // this commit is the only one it applies to.
-      this.commitUnsynced.run();
+      this.commits.relax();
       try {
         db.exec('BEGIN IMMEDIATE');
       } catch (e) {
-        this.commitSynced.run();
+        this.commits.restore();
         throw e;
       }
       let items: Promise<unknown> = Promise.resolve();
@@ -153,37 +149,18 @@ export class SqliteStorage implements Storage {
         const result = await work(unit);
         await items;
         db.exec('COMMIT');
-        this.commitSynced.run();
+        this.commits.restore();
         release();
-        await this.walSync.sync();
+        await this.commits.sync();
         return result;
       } catch (e) {
         if (db.inTransaction) db.exec('ROLLBACK');
-        this.commitSynced.run();
+        this.commits.restore();
         throw e;
       }
     } finally {
       release();
     }
-  }
-
-  /**
-   * Runs `write` (one statement, or one synchronous transaction) with its commit written to the log without waiting
-   * for the disk, then resolves once the log is synced off the event loop (WalSync, ADR 0028): durable when it
-   * resolves, as under `synchronous=FULL`. Inside a unit of work's open transaction the write joins it and commits
-   * with it, as any statement does there.
-   */
-  private async durably<T>(write: () => T): Promise<T> {
-    if (this.db.inTransaction) return write();
-    this.commitUnsynced.run();
-    let result: T;
-    try {
-      result = write();
-    } finally {
-      this.commitSynced.run();
-    }
-    await this.walSync.sync();
-    return result;
   }
 
   /** One transaction (a unit of work, so it never interleaves with another unit's writes). */
@@ -194,6 +171,6 @@ export class SqliteStorage implements Storage {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-    await this.walSync.close();
+    await this.commits.close();
   }
 }

@@ -184,7 +184,13 @@ interface InsertRow {
   now: number;
 }
 
-/** All SQL lives here; everything else deals in rows. */
+/**
+ * All SQL lives here; everything else deals in rows. The connection commits at `synchronous=NORMAL`: claims, lease
+ * renewals, outcomes and prunings never wait for the disk — their loss in a power failure costs nothing but a job run
+ * again, and delivery is at-least-once anyway (a job whose lease lapses runs again); the next enqueue's log sync makes
+ * them durable with it, the log being sequential. Only an enqueue waits for its job to be on disk
+ * (SqliteJobQueue.flush).
+ */
 class JobStore {
   private readonly leaseMs: number;
   private readonly maxStalls: number;
@@ -242,16 +248,6 @@ class JobStore {
   }
 
   /**
-   * A write whose loss in a power failure costs nothing but a job run again: a claim, a lease renewal, an outcome, a
-   * pruning. Delivery is at-least-once anyway (a job whose lease lapses runs again), so nothing waits for these to be
-   * on disk (the connection commits at `synchronous=NORMAL`); the next enqueue's log sync makes them durable with it,
-   * the log being sequential. Only an enqueue needs its job durable before it resolves (SqliteJobQueue.flush).
-   */
-  private relaxed<T>(write: () => T): T {
-    return write();
-  }
-
-  /**
    * BEGIN IMMEDIATE takes the write lock before reading, so two processes can never claim the same row. A read first
    * skips the write transaction when nothing is due (a snapshot: what another process enqueues meanwhile is found at
    * the next look, as when a claim comes back empty).
@@ -259,26 +255,24 @@ class JobStore {
   claim(queue: string, limit: number): JobRow[] {
     const { due } = this.stmts.anyDue.get({ queue, now: Date.now() }) as { due: 0 | 1 };
     if (!due) return [];
-    return this.relaxed(() => this.claimTx.immediate(queue, limit));
+    return this.claimTx.immediate(queue, limit);
   }
 
   /** Returns false when the lease was lost (another worker reclaimed the job after it lapsed). */
   renew(row: JobRow): boolean {
     const lockedUntil = Date.now() + this.leaseMs;
-    return this.relaxed(
-      () => this.stmts.renew.run({ queue: row.queue, id: row.id, token: row.lease_token, lockedUntil }).changes > 0,
-    );
+    return this.stmts.renew.run({ queue: row.queue, id: row.id, token: row.lease_token, lockedUntil }).changes > 0;
   }
 
   complete(row: JobRow): boolean {
     const params = { queue: row.queue, id: row.id, token: row.lease_token, now: Date.now() };
     this.completedSincePrune.add(row.queue);
-    return this.relaxed(() => this.stmts.complete.run(params).changes > 0);
+    return this.stmts.complete.run(params).changes > 0;
   }
 
   fail(row: JobRow, error: string): boolean {
     const params = { queue: row.queue, id: row.id, token: row.lease_token, now: Date.now(), error };
-    return this.relaxed(() => this.stmts.fail.run(params).changes > 0);
+    return this.stmts.fail.run(params).changes > 0;
   }
 
   /**
@@ -322,10 +316,8 @@ class JobStore {
     if (wait > 0) return wait;
     this.lastPrune.set(queue, now);
     this.completedSincePrune.delete(queue);
-    this.relaxed(() => {
-      this.stmts.pruneByAge.run(queue, now - this.keepAgeMs);
-      this.stmts.pruneByCount.run({ queue, keep: this.keepCount });
-    });
+    this.stmts.pruneByAge.run(queue, now - this.keepAgeMs);
+    this.stmts.pruneByCount.run({ queue, keep: this.keepCount });
     return null;
   }
 }

@@ -1,4 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import type { SqliteDb } from './sqlite.connection.ts';
 
 /**
  * Durable commits without blocking the event loop (ADR 0028). better-sqlite3 is synchronous: a commit under
@@ -65,5 +66,62 @@ export class WalSync {
     const handle = this.handle;
     this.handle = null;
     await handle?.close();
+  }
+}
+
+/**
+ * The commits of one `synchronous=FULL` connection that should not hold the event loop for the disk: `durably(write)`
+ * runs a statement or a synchronous transaction at `synchronous=NORMAL` and resolves once the log is synced
+ * (WalSync). A unit held across awaits uses the parts: `relax()` before its BEGIN (SQLite refuses the pragma inside a
+ * transaction), `restore()` after its COMMIT or ROLLBACK, then `sync()`. Every other commit keeps FULL.
+ */
+export class WalCommits {
+  private readonly unsynced;
+  private readonly synced;
+  private readonly log: WalSync;
+
+  /** For the connection `db` to the database file at `path`. */
+  constructor(
+    private readonly db: SqliteDb,
+    path: string,
+  ) {
+    this.log = new WalSync(path);
+    // Prepared once: a pragma string is parsed again at each call.
+    this.unsynced = db.prepare('PRAGMA synchronous = NORMAL');
+    this.synced = db.prepare('PRAGMA synchronous = FULL');
+  }
+
+  relax(): void {
+    this.unsynced.run();
+  }
+
+  restore(): void {
+    this.synced.run();
+  }
+
+  sync(): Promise<void> {
+    return this.log.sync();
+  }
+
+  /**
+   * Runs `write` with its commit written to the log without waiting for the disk, then resolves once the log is on
+   * disk: durable when it resolves, as under FULL. Inside an open transaction (a unit of work's) the write joins it and
+   * commits with it, as any statement does there.
+   */
+  async durably<T>(write: () => T): Promise<T> {
+    if (this.db.inTransaction) return write();
+    this.relax();
+    let result: T;
+    try {
+      result = write();
+    } finally {
+      this.restore();
+    }
+    await this.log.sync();
+    return result;
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
   }
 }

@@ -67,6 +67,8 @@ export class SqliteWriterThread {
   private stopping: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Writes sent and not answered yet (close waits for them). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly idleMs: number;
   /** Threads started so far (for tests). */
   started = 0;
@@ -146,10 +148,16 @@ export class SqliteWriterThread {
     }
     const worker = this.worker;
     const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
+    const reply = new Promise((resolve, reject) => {
       this.replies.set(seq, { resolve, reject });
       worker.postMessage({ ...message, seq });
     });
+    this.inFlight.add(reply);
+    void reply.then(
+      () => this.inFlight.delete(reply),
+      () => this.inFlight.delete(reply),
+    );
+    return reply;
   }
 
   /** Runs the statements in order, in one transaction; resolves each one's count of changed rows once committed. */
@@ -166,22 +174,7 @@ export class SqliteWriterThread {
   /** Waits for what is under way, closes the connection and stops the thread; later writes are refused. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await Promise.allSettled(
-      [...this.replies.values()].map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            const { resolve: ok, reject: ko } = w;
-            w.resolve = (r) => {
-              ok(r);
-              resolve();
-            };
-            w.reject = (e) => {
-              ko(e);
-              resolve();
-            };
-          }),
-      ),
-    );
+    await Promise.allSettled(this.inFlight);
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.stop();
