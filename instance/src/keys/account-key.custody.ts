@@ -236,9 +236,17 @@ export class AccountKeyCustody {
     const held = await this.liveKeks(accountId);
     const out: { stored: AccountKey; key: openpgp.PrivateKey }[] = [];
     for (const k of keys) {
-      for (const h of held.filter((h) => sameSalt(h.kdf, k.privateKey.kek))) {
+      const kek = held.filter((h) => sameSalt(h.kdf, k.privateKey.kek));
+      if (kek.length === 0) continue;
+      const kept = this.unlockCache.openedKey(accountId, k.fingerprint, k.privateKey.sealed);
+      if (kept !== undefined) {
+        out.push({ stored: k, key: kept });
+        continue;
+      }
+      for (const h of kek) {
         const key = await this.open(k, h.kek);
         if (key) {
+          this.unlockCache.keepOpened(accountId, k.fingerprint, k.privateKey.sealed, key);
           out.push({ stored: k, key });
           break;
         }

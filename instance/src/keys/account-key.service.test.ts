@@ -144,6 +144,7 @@ describe('AccountKeyService', () => {
       assert.ok(unlocked.isDecrypted());
       await roundTrip((await service.publicKey(accountId))!.armored, unlocked);
       assert.equal(await service.isUnlocked(accountId), true);
+      assert.equal(await service.unlocked(accountId), unlocked, 'opened once, then the same key for every message');
     });
 
     test('the wrapped key opens with the password-derived KEK and the instance box only; bound to its account and fingerprint', async () => {
@@ -539,5 +540,35 @@ describe('KeyUnlockCache', () => {
     assert.deepEqual(cache.held('acc', now), []);
     cache.dropAccount('other');
     assert.equal(cache.size, 0);
+  });
+
+  test('keeps opened keys only while the account holds a KEK, only for the same wrapped copy', () => {
+    const cache = new KeyUnlockCache();
+    const later = new Date('2030-01-01T00:00:00Z');
+    const key = { name: 'a parsed key' } as unknown as openpgp.PrivateKey;
+    cache.keepOpened('acc', 'fp', 'sealed-1', key);
+    assert.equal(cache.openedKey('acc', 'fp', 'sealed-1'), undefined, 'nothing kept for an account holding no KEK');
+    cache.put('acc', 's1', later, kdf(1), Buffer.alloc(32, 1));
+    cache.put('acc', 's2', later, kdf(1), Buffer.alloc(32, 1));
+    cache.keepOpened('acc', 'fp', 'sealed-1', key);
+    assert.equal(cache.openedKey('acc', 'fp', 'sealed-1'), key);
+    assert.equal(
+      cache.openedKey('acc', 'fp', 'sealed-2'),
+      undefined,
+      'another wrapped copy (re-wrapped) is opened anew',
+    );
+    assert.equal(cache.openedKey('other', 'fp', 'sealed-1'), undefined);
+    cache.drop('s1');
+    assert.equal(cache.openedKey('acc', 'fp', 'sealed-1'), key, 'kept while another session holds a KEK');
+    cache.drop('s2');
+    assert.equal(cache.openedKey('acc', 'fp', 'sealed-1'), undefined, 'gone with the last session');
+    cache.put('acc', 's3', later, kdf(1), Buffer.alloc(32, 1));
+    cache.keepOpened('acc', 'fp', 'sealed-1', key);
+    cache.dropAccount('acc');
+    assert.equal(
+      cache.openedKey('acc', 'fp', 'sealed-1'),
+      undefined,
+      'gone at a password change or a disabled account',
+    );
   });
 });

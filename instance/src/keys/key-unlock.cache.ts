@@ -1,3 +1,4 @@
+import type { PrivateKey } from 'openpgp';
 import type { KekDerivation } from './account-key.entity.ts';
 import { sameSalt } from './account-key.wrap.ts';
 
@@ -22,10 +23,15 @@ interface SessionEntry {
  * An entry lives until its session expires, ends (logout, device revoked, account disabled: the service checks the
  * session store before each use), or the password changes. Dropped KEKs are overwritten with zeros (best effort:
  * copies the runtime made before are out of reach).
+ *
+ * It also keeps the private keys opened with those KEKs (parsed, as openpgp.js objects), for as long as the account
+ * holds a KEK: a key is then opened and its self-signatures verified once, not for every message. They go with the
+ * account's last session, and at a password change, a switch to client mode, a disabled account.
  */
 export class KeyUnlockCache {
   private readonly sessions = new Map<string, SessionEntry>();
   private readonly byAccount = new Map<string, Set<string>>();
+  private readonly opened = new Map<string, Map<string, { sealed: string; key: PrivateKey }>>();
 
   /** Holds `kek` (copied) for the session; replaces an earlier KEK of the same salt. */
   put(accountId: string, sessionId: string, expiresAt: Date, kdf: KekDerivation, kek: Buffer): void {
@@ -58,6 +64,20 @@ export class KeyUnlockCache {
     return out;
   }
 
+  /** The key opened before from exactly this wrapped copy (`sealed`), while the account holds a KEK. */
+  openedKey(accountId: string, fingerprint: string, sealed: string): PrivateKey | undefined {
+    const kept = this.opened.get(accountId)?.get(fingerprint);
+    return kept?.sealed === sealed ? kept.key : undefined;
+  }
+
+  /** Keeps a key opened from the wrapped copy `sealed` (only while the account holds a KEK). */
+  keepOpened(accountId: string, fingerprint: string, sealed: string, key: PrivateKey): void {
+    if (!this.byAccount.has(accountId)) return;
+    let keys = this.opened.get(accountId);
+    if (keys === undefined) this.opened.set(accountId, (keys = new Map()));
+    keys.set(fingerprint, { sealed, key });
+  }
+
   /** Session ids holding something for the account. */
   sessionsOf(accountId: string): string[] {
     return [...(this.byAccount.get(accountId) ?? [])];
@@ -71,7 +91,10 @@ export class KeyUnlockCache {
     this.sessions.delete(sessionId);
     const ids = this.byAccount.get(entry.accountId);
     ids?.delete(sessionId);
-    if (ids?.size === 0) this.byAccount.delete(entry.accountId);
+    if (ids?.size === 0) {
+      this.byAccount.delete(entry.accountId);
+      this.opened.delete(entry.accountId);
+    }
   }
 
   /** Forgets everything held for an account: password change, account disabled, mode switched to client. */

@@ -3,7 +3,7 @@ import * as openpgp from 'openpgp';
 import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { headerValues, MAX_HEADER_VALUE, readHeaderBlock } from '../mail/mime-headers.ts';
 import { errorText, OPENPGP_CONFIG, OPENPGP_LIMITS } from './openpgp.config.ts';
-import { fullConfig, loadPublicKey } from './openpgp.keys.ts';
+import { fullConfig, loadPublicKey, sharedPublicKey } from './openpgp.keys.ts';
 
 /**
  * Outgoing OpenPGP mail (RFC 3156 PGP/MIME) built from a message as the composer made it (RFC 5322, CRLF, every header
@@ -121,7 +121,7 @@ async function encryptionKeysOf(
   const out: openpgp.PublicKey[] = [];
   const seen = new Set<string>();
   for (const k of keys) {
-    const key = k instanceof Uint8Array ? await loadPublicKey(k) : k;
+    const key = k instanceof Uint8Array ? await sharedPublicKey(k) : k;
     if (key === null) throw new ComposeError('A recipient key cannot be read.');
     const fingerprint = key.getFingerprint();
     if (seen.has(fingerprint)) continue;

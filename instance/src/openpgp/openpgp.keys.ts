@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { normaliseEmailAddress } from '../mail/address.normalise.ts';
 import { errorText, OPENPGP_CONFIG, OPENPGP_LIMITS } from './openpgp.config.ts';
@@ -259,6 +260,32 @@ export async function loadPublicKey(bytes: Uint8Array): Promise<openpgp.PublicKe
   } catch {
     return null;
   }
+}
+
+/** How many parsed keys sharedPublicKey keeps (least recently used dropped first). */
+const SHARED_KEYS = 512;
+const sharedKeys = new Map<string, Promise<openpgp.PublicKey | null>>();
+
+/**
+ * loadPublicKey, memoised by the key's bytes, for the paths that only read the key (encrypting to it, verifying with
+ * it): the same key object serves every message. openpgp.js verifies a key's self-signatures (its binding to its
+ * user IDs and subkeys, one Ed25519 or RSA verification each) the first time a key object is used, and remembers
+ * that on the object; parsed afresh for every message, a key was verified afresh for every message, several times
+ * per message (compose, arrival, Privacy Index). Time-dependent checks (expiry, revocation at a date) are still made
+ * at every use. The object is shared: callers never modify it (openpgp.js's `update`, `revoke`, … return copies, but
+ * anything that changes a key takes loadPublicKey's own object).
+ */
+export function sharedPublicKey(bytes: Uint8Array): Promise<openpgp.PublicKey | null> {
+  const id = createHash('sha256').update(bytes).digest('base64');
+  let key = sharedKeys.get(id);
+  if (key !== undefined) {
+    sharedKeys.delete(id);
+  } else {
+    key = loadPublicKey(bytes);
+    if (sharedKeys.size >= SHARED_KEYS) sharedKeys.delete(sharedKeys.keys().next().value!);
+  }
+  sharedKeys.set(id, key);
+  return key;
 }
 
 /** The key IDs (lowercase hex) of a key and of its subkeys: what signatures and PKESK packets name. */

@@ -1,7 +1,7 @@
 import * as openpgp from 'openpgp';
 import { errorText, OPENPGP_CONFIG, OPENPGP_LIMITS } from './openpgp.config.ts';
 import type { OpenPgpPart } from './openpgp.detect.ts';
-import { keyIdsOf, loadPublicKey } from './openpgp.keys.ts';
+import { keyIdsOf, sharedPublicKey } from './openpgp.keys.ts';
 
 /**
  * Checking what detectOpenPgp found: signatures against the keys we hold for the sender, and the recipients of
@@ -61,7 +61,7 @@ interface LoadedKey {
 async function loadKeys(keys: readonly VerificationKey[]): Promise<LoadedKey[]> {
   const out: LoadedKey[] = [];
   for (const k of keys.slice(0, OPENPGP_LIMITS.verificationKeys)) {
-    const key = await loadPublicKey(k.publicKey);
+    const key = await sharedPublicKey(k.publicKey);
     if (key !== null) out.push({ fingerprint: key.getFingerprint().toLowerCase(), key, keyIds: keyIdsOf(key) });
   }
   return out;

@@ -7,7 +7,7 @@ import {
   decryptPart,
 } from '../openpgp/openpgp.decrypt.ts';
 import { detectOpenPgp, type OpenPgpPart } from '../openpgp/openpgp.detect.ts';
-import { keyIdsOf, loadPublicKey } from '../openpgp/openpgp.keys.ts';
+import { keyIdsOf, sharedPublicKey } from '../openpgp/openpgp.keys.ts';
 import { inspectEncrypted, type SignatureCheck, verifySignature } from '../openpgp/openpgp.verify.ts';
 
 export type { DecryptedContent } from '../openpgp/openpgp.decrypt.ts';
@@ -146,7 +146,7 @@ async function refusedKeyNamed(
       if (k.fingerprint === issuerFingerprint || idOf === keyId) return k;
       continue;
     }
-    const key = await loadPublicKey(k.publicKey);
+    const key = await sharedPublicKey(k.publicKey);
     if (key && keyIdsOf(key).includes(keyId)) return k;
   }
   return null;
