@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import {
   migrateSqlite,
   openSqlite,
   type Migration,
   type SqliteDb,
 } from '@caliopen/platform/sqlite/sqlite.connection.ts';
+import { SpoolAppender, type SpoolAppendOptions, SpoolWriterClient } from './inbound-spool.appender.ts';
 import type { InboundSpool, SpoolCounts, SpoolEntry, SpoolEntryInput } from './inbound-spool.port.ts';
 
 /** Schema of `spool.db` (its own file, its own versions). Append; never edit a released migration. */
@@ -34,8 +35,9 @@ export const SPOOL_MIGRATIONS: readonly Migration[] = [
 
 /**
  * The writer thread: the only connection that writes `spool.db`. A commit with `synchronous=FULL` waits for the disk;
- * here it waits on its own thread, so the SMTP sessions on the main thread keep reading messages meanwhile — and
- * those messages form the next batch. Plain JavaScript, evaluated as the thread's script (no loader needed).
+ * here it waits on its own thread, so the SMTP sessions keep reading messages meanwhile — and those messages form the
+ * next batch. It serves its parent and the channels handed to it (`appendChannel`: the SMTP thread's appends). Plain
+ * JavaScript, evaluated as the thread's script (no loader needed).
  */
 const WRITER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -50,38 +52,27 @@ const defer = db.prepare('UPDATE spool SET attempts = attempts + 1, last_error =
 const appendAll = db.transaction((rows) => rows.map((r) =>
   Number(insert.run(r.receivedAt, r.mailFrom, r.recipients, r.transport, Buffer.from(r.raw.buffer, r.raw.byteOffset, r.raw.byteLength)).lastInsertRowid)));
 const removeAll = db.transaction((ids) => { for (const id of ids) remove.run(id); });
-parentPort.on('message', (m) => {
+const handle = (port, m) => {
+  if (m.op === 'port') {
+    // Another thread's channel to this writer (the SMTP thread's appends): served like the parent's messages.
+    m.port.on('message', (n) => handle(m.port, n));
+    return;
+  }
   try {
     let result = null;
     if (m.op === 'append') result = appendAll(m.rows);
     else if (m.op === 'remove') removeAll(m.ids);
     else if (m.op === 'defer') defer.run(m.error, m.retryAt, m.dead, m.id);
     else if (m.op === 'close') db.close();
-    parentPort.postMessage({ seq: m.seq, ok: true, result });
+    port.postMessage({ seq: m.seq, ok: true, result });
   } catch (e) {
-    parentPort.postMessage({ seq: m.seq, ok: false, error: String(e && e.message || e) });
+    port.postMessage({ seq: m.seq, ok: false, error: String(e && e.message || e) });
   }
-});
+};
+parentPort.on('message', (m) => handle(parentPort, m));
 `;
 
-export interface SqliteSpoolOptions {
-  /**
-   * How long an append waits for others to share its commit when the writer is idle (0, the default: it starts at
-   * the end of the current event-loop turn). While a commit is under way, new appends wait for it anyway and share the
-   * next one, so the batch size follows the load.
-   */
-  lingerMs?: number;
-  /** A batch holds at most this many messages... */
-  maxBatch?: number;
-  /** ...or this many bytes. */
-  maxBatchBytes?: number;
-}
-
-interface Pending {
-  entry: SpoolEntryInput;
-  resolve: (id: string) => void;
-  reject: (e: Error) => void;
-}
+export type SqliteSpoolOptions = SpoolAppendOptions;
 
 interface Row {
   id: number;
@@ -93,34 +84,19 @@ interface Row {
   attempts: number;
 }
 
-type WriterOp =
-  | {
-      op: 'append';
-      rows: { receivedAt: number; mailFrom: string; recipients: string; transport: string; raw: Uint8Array }[];
-    }
-  | { op: 'remove'; ids: number[] }
-  | { op: 'defer'; id: number; error: string; retryAt: number; dead: number }
-  | { op: 'close' };
-
 /**
  * The inbound spool on SQLite (`<dataDir>/spool.db`, WAL, `synchronous=FULL`). Appends from all SMTP sessions are
  * grouped into one transaction — one fsync acknowledges many messages, no per-message fsync storm — and each `append`
- * resolves only after the commit holding it returned. Commits run on a writer thread; reads (the drain worker's) use
- * a connection of the calling thread, which WAL lets read while the writer writes.
+ * resolves only after the commit holding it returned (SpoolAppender). Commits run on a writer thread; reads (the drain
+ * worker's) use a connection of the calling thread, which WAL lets read while the writer writes. The SMTP sessions
+ * may run on a thread of their own (smtp-inbound.thread.ts): they append through a channel to the same writer
+ * (`appendChannel`) and say so (`appendedElsewhere`).
  */
 export class SqliteInboundSpool implements InboundSpool {
-  private readonly pending: Pending[] = [];
-  private pendingBytes = 0;
-  private scheduled = false;
-  private appending = false;
   private closed = false;
-  private failure: Error | null = null;
   private readonly listeners: (() => void)[] = [];
-  private readonly replies = new Map<number, { resolve: (result: unknown) => void; reject: (e: Error) => void }>();
-  private seq = 0;
-  private readonly lingerMs: number;
-  private readonly maxBatch: number;
-  private readonly maxBatchBytes: number;
+  private readonly client: SpoolWriterClient;
+  private readonly appender: SpoolAppender;
   /** Commits of appends so far and the messages they held (messages per fsync: the group-commit batch size). */
   readonly stats = { commits: 0, appended: 0 };
   /** The drain worker's reads, prepared once (it reads every entry). */
@@ -138,22 +114,10 @@ export class SqliteInboundSpool implements InboundSpool {
       nextDue: db.prepare('SELECT MIN(next_attempt_at) AS at FROM spool WHERE dead = 0'),
       one: db.prepare('SELECT * FROM spool WHERE id = ?'),
     };
-    this.lingerMs = options.lingerMs ?? 0;
-    this.maxBatch = options.maxBatch ?? 256;
-    this.maxBatchBytes = options.maxBatchBytes ?? 64 * 1024 * 1024;
-    writer.on('message', (m: { seq: number; ok: boolean; result?: unknown; error?: string }) => {
-      const waiter = this.replies.get(m.seq);
-      this.replies.delete(m.seq);
-      if (m.ok) waiter?.resolve(m.result);
-      else waiter?.reject(new Error(`spool write failed: ${m.error}`));
-    });
-    const broken = (e: Error) => {
-      this.failure ??= e;
-      for (const waiter of this.replies.values()) waiter.reject(e);
-      this.replies.clear();
-    };
-    writer.on('error', broken);
-    writer.on('exit', () => broken(new Error('the spool writer thread stopped')));
+    this.client = new SpoolWriterClient(writer);
+    this.appender = new SpoolAppender(this.client, options, (count) => this.appendedElsewhere(count));
+    writer.on('error', (e) => this.client.broken(e));
+    writer.on('exit', () => this.client.broken(new Error('the spool writer thread stopped')));
   }
 
   static open(path: string, options: SqliteSpoolOptions = {}): SqliteInboundSpool {
@@ -164,80 +128,23 @@ export class SqliteInboundSpool implements InboundSpool {
     return new SqliteInboundSpool(db, writer, options);
   }
 
-  private write(op: WriterOp): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
-    const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.replies.set(seq, { resolve, reject });
-      this.writer.postMessage({ ...op, seq });
-    });
-  }
-
   append(entry: SpoolEntryInput): Promise<string> {
     if (this.closed) return Promise.reject(new Error('the inbound spool is closed'));
-    return new Promise<string>((resolve, reject) => {
-      this.pending.push({ entry, resolve, reject });
-      this.pendingBytes += entry.raw.length;
-      this.schedule();
-    });
+    return this.appender.append(entry);
   }
 
-  /** Starts a commit unless one is under way (its end starts the next) or the linger window is still open. */
-  private schedule(): void {
-    if (this.appending || this.pending.length === 0) return;
-    if (this.pending.length >= this.maxBatch || this.pendingBytes >= this.maxBatchBytes) {
-      void this.commit();
-      return;
-    }
-    if (this.scheduled) return;
-    this.scheduled = true;
-    const fire = () => {
-      this.scheduled = false;
-      void this.commit();
-    };
-    if (this.lingerMs > 0) setTimeout(fire, this.lingerMs);
-    else setImmediate(fire);
+  /** A channel to the spool's writer, for appends made on another thread (a SpoolWriterClient at the other end). */
+  appendChannel(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    this.writer.postMessage({ op: 'port', port: port1 }, [port1]);
+    return port2;
   }
 
-  /** Commits the pending appends (up to the batch bounds) in one transaction, then settles them. */
-  private async commit(): Promise<void> {
-    if (this.appending || this.pending.length === 0) return;
-    this.appending = true;
-    let count = 0;
-    let bytes = 0;
-    while (
-      count < this.pending.length &&
-      count < this.maxBatch &&
-      (count === 0 || bytes + this.pending[count]!.entry.raw.length <= this.maxBatchBytes)
-    ) {
-      bytes += this.pending[count]!.entry.raw.length;
-      count++;
-    }
-    const batch = this.pending.splice(0, count);
-    this.pendingBytes -= bytes;
-    try {
-      const ids = (await this.write({
-        op: 'append',
-        rows: batch.map(({ entry }) => ({
-          receivedAt: entry.receivedAt.getTime(),
-          mailFrom: entry.mailFrom,
-          recipients: JSON.stringify(entry.recipients),
-          transport: JSON.stringify(entry.transport),
-          raw: entry.raw,
-        })),
-      })) as number[];
-      this.stats.commits++;
-      this.stats.appended += batch.length;
-      batch.forEach((p, i) => {
-        p.resolve(String(ids[i]));
-      });
-      for (const listener of this.listeners) listener();
-    } catch (e) {
-      for (const p of batch) p.reject(e as Error);
-    } finally {
-      this.appending = false;
-      this.schedule();
-    }
+  /** A commit of `count` appends returned (here or on another thread): counted, and the drain worker woken. */
+  appendedElsewhere(count: number): void {
+    this.stats.commits++;
+    this.stats.appended += count;
+    for (const listener of this.listeners) listener();
   }
 
   async due(now: Date, limit: number, exclude: ReadonlySet<string>): Promise<string[]> {
@@ -270,11 +177,11 @@ export class SqliteInboundSpool implements InboundSpool {
   }
 
   async remove(ids: readonly string[]): Promise<void> {
-    if (ids.length) await this.write({ op: 'remove', ids: ids.map(Number) });
+    if (ids.length) await this.client.request({ op: 'remove', ids: ids.map(Number) });
   }
 
   async defer(id: string, error: string, retryAt: Date | null): Promise<void> {
-    await this.write({
+    await this.client.request({
       op: 'defer',
       id: Number(id),
       error: error.slice(0, 500),
@@ -330,11 +237,8 @@ export class SqliteInboundSpool implements InboundSpool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.pending.length || this.appending) {
-      if (!this.appending) await this.commit();
-      else await new Promise((r) => setImmediate(r));
-    }
-    if (!this.failure) await this.write({ op: 'close' }).catch(() => {});
+    await this.appender.drain();
+    if (!this.client.failed) await this.client.request({ op: 'close' }).catch(() => {});
     await this.writer.terminate();
     this.db.close();
   }

@@ -1,6 +1,5 @@
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { TlsFacts } from '../mail/message.facts.ts';
 import type { SpamEnvelope } from '../spam/spam-filter.port.ts';
@@ -25,9 +24,9 @@ export interface SmtpInboundOptions {
   messagesPerMinutePerIp: number;
   /** The instance certificate; without it STARTTLS is not offered. */
   tls: { certPem: string; keyPem: string } | null;
-  spool: InboundSpool;
+  spool: Pick<InboundSpool, 'append'>;
   recipients: RecipientResolver;
-  logger: Logger;
+  logger: SmtpLog;
   /** Idle time before a silent client is disconnected. */
   socketTimeoutMs?: number;
   /** On close, how long open sessions may take to finish before they are cut. */
@@ -39,6 +38,13 @@ export interface SmtpInboundOptions {
    * with the given 5xx; otherwise its verdict (or `unchecked`) is spooled with it. Absent: no filter, as before.
    */
   spam?: { screen(raw: Buffer, envelope: SpamEnvelope): Promise<SpamScreening> };
+}
+
+/** What the server logs through (a pino logger, or the SMTP thread's, which hands each record to the main thread). */
+export interface SmtpLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
 /** Max recipients per transaction (RFC 5321 §4.5.3.1.8 asks servers to accept at least 100). */

@@ -13,6 +13,7 @@ import { InboundSpoolWorker, type SpoolWorkerOptions } from './inbound-spool.wor
 import { systemDnsResolver, type Authenticator, type DnsResolver } from './smtp-inbound.authentication.ts';
 import { createRecipientResolver } from './smtp-inbound.recipients.ts';
 import { SmtpInboundServer } from './smtp-inbound.server.ts';
+import { SmtpInboundThread } from './smtp-inbound.threaded.ts';
 import type { SpamService } from '../spam/spam.service.ts';
 
 /** Inbound mail of a running instance: the SMTP server, its spool and the worker that drains it. */
@@ -31,6 +32,8 @@ export interface InboundMailOptions {
   /** Replaces the DNS used for SPF/DKIM/DMARC (tests: the remote domains' records). */
   resolver?: DnsResolver;
   spool?: SqliteSpoolOptions;
+  /** false: the SMTP sessions stay on the main thread even on the embedded store (default: a thread of their own). */
+  sessionsThread?: boolean;
   worker?: Pick<SpoolWorkerOptions, 'batchSize' | 'maxAttempts' | 'retryDelayMs' | 'authenticationTimeoutMs'>;
 }
 
@@ -44,7 +47,7 @@ export type SmtpConfig = InstanceConfig['smtp'];
 export async function startInboundMail(
   services: {
     config: Pick<InstanceConfig, 'domain' | 'dataDir' | 'smtp'>;
-    storage: Pick<Storage, 'accounts'>;
+    storage: Pick<Storage, 'accounts' | 'engine'>;
     metrics: Metrics;
     clock: Clock;
     /** The instance identity: its TLS certificate is what STARTTLS presents. */
@@ -119,9 +122,14 @@ export async function startInboundMail(
     },
   });
 
+  // On the embedded store the sessions run on a thread of their own, which reads the accounts through its own
+  // connection to instance.db; on Cassandra they stay on this thread, with the storage's client.
+  const sessionsThread = services.storage.engine === 'sqlite' && options.sessionsThread !== false;
   const worker = new InboundSpoolWorker({
     spool,
     ingest,
+    // Sessions on their own thread: filing has this one to itself, no pause to leave room for them during a burst.
+    ...(sessionsThread ? { busyShare: 1 } : {}),
     domain: config.domain,
     logger: log,
     // Verified on the mail worker threads (which ask smtp.dnsServers), unless the caller gives its own resolver (tests:
@@ -135,7 +143,7 @@ export async function startInboundMail(
   });
   worker.start();
 
-  const server = new SmtpInboundServer({
+  const serverOptions = {
     host: smtp.host,
     port: smtp.port,
     domain: config.domain,
@@ -144,16 +152,35 @@ export async function startInboundMail(
     maxConnectionsPerIp: smtp.maxConnectionsPerIp,
     messagesPerMinutePerIp: smtp.messagesPerMinutePerIp,
     tls: { certPem: identity.tls.certPem, keyPem: identity.tls.keyPem },
-    spool,
-    recipients: createRecipientResolver(services.storage.accounts, config.domain),
-    logger: log,
-    onAccepted: (bytes) => {
-      accepted.inc();
-      acceptedBytes.inc(bytes);
-    },
-    onRejected: (reason) => rejected.inc({ reason }),
-    ...(services.spam ? { spam: services.spam } : {}),
-  });
+  };
+  const onRejected = (reason: string) => rejected.inc({ reason });
+  const spam = services.spam ? { spam: services.spam } : {};
+  const server = sessionsThread
+    ? new SmtpInboundThread({
+        server: serverOptions,
+        instanceDb: join(config.dataDir, 'instance.db'),
+        spool,
+        ...(options.spool ? { spoolOptions: options.spool } : {}),
+        logger: log,
+        onAccepted: (count, bytes) => {
+          accepted.inc(count);
+          acceptedBytes.inc(bytes);
+        },
+        onRejected,
+        ...spam,
+      })
+    : new SmtpInboundServer({
+        ...serverOptions,
+        spool,
+        recipients: createRecipientResolver(services.storage.accounts, config.domain),
+        logger: log,
+        onAccepted: (bytes) => {
+          accepted.inc();
+          acceptedBytes.inc(bytes);
+        },
+        onRejected,
+        ...spam,
+      });
   let address;
   try {
     address = await server.listen();
