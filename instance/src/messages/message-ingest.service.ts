@@ -46,6 +46,8 @@ type Prepared =
       contentHash: string;
       externalId: string | null;
       parsed: ParsedMessage;
+      /** The decrypted inner message, when it was decrypted at arrival. */
+      inner: ParsedMessage | null;
       openpgp: Record<string, unknown> | null;
       view: { subject: string; snippet: string; threadKey: string | null };
       pending: boolean;
@@ -89,11 +91,13 @@ export async function examineContent(
   sender: string,
   raw: Buffer,
   direction: 'inbound' | 'outbound',
+  /** How the decrypted inner message is parsed (ingest: on the mail worker threads). */
+  parse: (raw: Buffer) => Promise<ParsedMessage> = parseMessage,
 ): Promise<OpenedContent> {
   const examined = privacy ? await privacy.examineOpenPgp(accountId, sender, raw, direction) : null;
   const openpgp =
     examined && (direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
-  const inner = examined?.content ? await parseMessage(examined.content.mime) : null;
+  const inner = examined?.content ? await parse(examined.content.mime) : null;
   return { openpgp, inner };
 }
 
@@ -295,13 +299,15 @@ export class MessageIngestService implements MessageIngest {
     for (const i of inserted) {
       const p = freshOf(i);
       toIndex.push({ accountId: p.accountId, messageId: p.id });
-      // Parsed once: the index job takes this text instead of parsing the raw message again (not for encrypted mail,
-      // whose searchable text depends on the key, now or after a late decryption).
-      if (p.openpgp?.['encrypted'] !== true && p.openpgp?.['decrypted'] !== true)
+      // Parsed once: the index job takes this text instead of parsing the raw message again. Encrypted mail decrypted
+      // here hands over its decrypted text (what the job would get by decrypting again with the key usable now);
+      // encrypted mail not decrypted here is left to the job (its searchable text depends on the key, later).
+      const searchable = p.openpgp?.['encrypted'] === true ? p.inner : p.parsed;
+      if (searchable !== null)
         this.deps.indexer.handOver(
           p.id,
-          p.parsed.text,
-          p.parsed.attachments.flatMap((a) => (a.filename ? [a.filename] : [])),
+          searchable.text,
+          searchable.attachments.flatMap((a) => (a.filename ? [a.filename] : [])),
         );
     }
 
@@ -366,7 +372,7 @@ export class MessageIngestService implements MessageIngest {
     // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
     // message stays as it came (ciphertext).
     let { openpgp, inner } = email
-      ? await examineContent(this.deps.privacy, accountId, sender, raw, request.direction)
+      ? await examineContent(this.deps.privacy, accountId, sender, raw, request.direction, this.parse)
       : { openpgp: null, inner: null };
     // Encrypted mail that could not be opened (only that: the key state is not asked of every message). The key is
     // locked: marked, decrypted once it is unlocked (late-decryption.service.ts; one unlocked after this check is
@@ -376,7 +382,14 @@ export class MessageIngestService implements MessageIngest {
     if (pendingDecryption && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true) {
       if (await pendingDecryption.isLocked(accountId).catch(() => false)) pending = true;
       else if (await pendingDecryption.isUnlocked(accountId).catch(() => false))
-        ({ openpgp, inner } = await examineContent(this.deps.privacy, accountId, sender, raw, request.direction));
+        ({ openpgp, inner } = await examineContent(
+          this.deps.privacy,
+          accountId,
+          sender,
+          raw,
+          request.direction,
+          this.parse,
+        ));
     }
     if (pending) openpgp!['pendingDecryption'] = true;
     const id = randomUUID();
@@ -388,6 +401,7 @@ export class MessageIngestService implements MessageIngest {
       contentHash,
       externalId,
       parsed,
+      inner,
       openpgp,
       view: contentView(parsed, inner),
       pending,
