@@ -91,8 +91,14 @@ export class PiScoring {
       const recorded = Array.isArray(m.facts['delivery']) ? (m.facts['delivery'] as DeliveryFact[]) : [];
       const facts = { ...m.facts, delivery: [...recorded.filter((d) => d.domain !== fact.domain), fact].slice(-100) };
       const pi = summaryOf(await this.messagePi({ ...m, facts }));
-      await this.deps.storage.messages.setPis(accountId, [{ id: m.id, pi, facts }]);
-      await this.refreshConversation(accountId, m.conversationId);
+      // One commit for the message and its conversation, durable off the event loop (a unit of work, ADR 0028): a
+      // delivery is recorded for every message sent, and two synchronous commits each held the event loop in fsync.
+      await this.deps.storage.unitOfWork((unit) =>
+        unit.item(async () => {
+          await this.deps.storage.messages.setPis(accountId, [{ id: m.id, pi, facts }]);
+          await this.refreshConversation(accountId, m.conversationId);
+        }),
+      );
     });
     const settled = next.catch(() => undefined);
     this.deliveryWrites.set(key, settled);
