@@ -84,8 +84,16 @@ describe('federation plan', () => {
     const tcp = createServer();
     await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
     const tcpPort = (tcp.address() as { port: number }).port;
-    const udp = createSocket('udp4');
-    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    // A UDP port whose TCP twin is free: TCP and UDP ports are numbered apart, and a parallel test's TCP socket on the
+    // same number would make the planner report the TCP side first (the UDP check this test is about never runs).
+    let udp = createSocket('udp4');
+    for (;;) {
+      await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+      if (await tcpFree(udp.address().port)) break;
+      const busy = udp;
+      await new Promise<void>((r) => busy.close(() => r()));
+      udp = createSocket('udp4');
+    }
     const udpPort = udp.address().port;
     try {
       const env: NodeJS.ProcessEnv = {};
@@ -116,12 +124,32 @@ describe('federation plan', () => {
   });
 });
 
-function freePort(): Promise<number> {
+function tcpFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A port free over TCP and over UDP (the DNS ports are checked on both). */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve(false);
+      });
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
 }
