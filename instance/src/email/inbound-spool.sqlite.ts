@@ -90,7 +90,7 @@ interface Row {
  * resolves only after the commit holding it returned (SpoolAppender). Commits run on a writer thread; reads (the drain
  * worker's) use a connection of the calling thread, which WAL lets read while the writer writes. The SMTP sessions
  * may run on a thread of their own (smtp-inbound.thread.ts): they append through a channel to the same writer
- * (`appendChannel`) and say so (`appendedElsewhere`).
+ * (`appendChannel`) and report each commit (`appendsCommitted`).
  */
 export class SqliteInboundSpool implements InboundSpool {
   private closed = false;
@@ -115,7 +115,7 @@ export class SqliteInboundSpool implements InboundSpool {
       one: db.prepare('SELECT * FROM spool WHERE id = ?'),
     };
     this.client = new SpoolWriterClient(writer);
-    this.appender = new SpoolAppender(this.client, options, (count) => this.appendedElsewhere(count));
+    this.appender = new SpoolAppender(this.client, options, (count) => this.appendsCommitted(count));
     writer.on('error', (e) => this.client.broken(e));
     writer.on('exit', () => this.client.broken(new Error('the spool writer thread stopped')));
   }
@@ -141,7 +141,7 @@ export class SqliteInboundSpool implements InboundSpool {
   }
 
   /** A commit of `count` appends returned (here or on another thread): counted, and the drain worker woken. */
-  appendedElsewhere(count: number): void {
+  appendsCommitted(count: number): void {
     this.stats.commits++;
     this.stats.appended += count;
     for (const listener of this.listeners) listener();

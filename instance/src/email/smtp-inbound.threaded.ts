@@ -138,7 +138,7 @@ export class SmtpInboundThread {
     const { options } = this;
     switch (m.kind) {
       case 'appended':
-        options.spool.appendedElsewhere(m.count);
+        options.spool.appendsCommitted(m.count);
         return;
       case 'accepted':
         options.onAccepted?.(m.count, m.bytes);

@@ -236,14 +236,14 @@ export class AccountKeyCustody {
     const held = await this.liveKeks(accountId);
     const out: { stored: AccountKey; key: openpgp.PrivateKey }[] = [];
     for (const k of keys) {
-      const kek = held.filter((h) => sameSalt(h.kdf, k.privateKey.kek));
-      if (kek.length === 0) continue;
+      const keks = held.filter((h) => sameSalt(h.kdf, k.privateKey.kek));
+      if (keks.length === 0) continue;
       const kept = this.unlockCache.openedKey(accountId, k.fingerprint, k.privateKey.sealed);
       if (kept !== undefined) {
         out.push({ stored: k, key: kept });
         continue;
       }
-      for (const h of kek) {
+      for (const h of keks) {
         const key = await this.open(k, h.kek);
         if (key) {
           this.unlockCache.keepOpened(accountId, k.fingerprint, k.privateKey.sealed, key);
