@@ -58,6 +58,7 @@ describe('PrekeyStore', () => {
     assert.equal(half?.kid, first.kid);
     const file = readFileSync(join(dir, 'instance.db')).toString('latin1');
     assert.ok(!file.includes(half!.privateJwk.d), 'the private half is sealed in the storage');
+    assert.equal(await store.privateHalf(first.kid), half, 'unsealed once, then the same half for every envelope');
 
     // Another process of the instance (same storage, same master key): the same prekey, still usable.
     const other = new PrekeyStore({ repository: open(dir).prekeys, box, identity, clock });

@@ -50,6 +50,11 @@ export class PrekeyStore {
   private held: StoredPrekey[] = [];
   private timer: NodeJS.Timeout | null = null;
   private rotating: Promise<void> | null = null;
+  /**
+   * Private halves opened since they were stored, by kid: unsealed (and imported into WebCrypto, envelope.ts) once,
+   * not per envelope. One goes when its half is deleted or past its window plus grace.
+   */
+  private readonly opened = new Map<string, PrekeyPrivate>();
 
   constructor(private readonly options: PrekeyStoreOptions) {}
 
@@ -99,6 +104,9 @@ export class PrekeyStore {
       if (toDelete.size > 0)
         this.options.logger?.info({ deleted: toDelete.size }, 'federation prekeys past their window deleted');
       this.held = await repository.list();
+      for (const kid of this.opened.keys()) {
+        if (!this.held.some((p) => p.prekey.kid === kid && p.privateSealed !== null)) this.opened.delete(kid);
+      }
     };
     const previous = this.rotating ?? Promise.resolve();
     const next = previous.then(run, run);
@@ -127,9 +135,16 @@ export class PrekeyStore {
       entry = this.held.find((p) => p.prekey.kid === kid);
     }
     // Past its window plus grace a private half is never used, even before a rotation deletes it (forward secrecy).
-    if (entry === undefined || entry.privateSealed === null || entry.prekey.notAfter + grace <= this.nowSeconds())
+    if (entry === undefined || entry.privateSealed === null || entry.prekey.notAfter + grace <= this.nowSeconds()) {
+      this.opened.delete(kid);
       return undefined;
-    return JSON.parse(this.options.box.open(entry.privateSealed, purpose(kid))) as PrekeyPrivate;
+    }
+    let half = this.opened.get(kid);
+    if (half === undefined) {
+      half = JSON.parse(this.options.box.open(entry.privateSealed, purpose(kid))) as PrekeyPrivate;
+      this.opened.set(kid, half);
+    }
+    return half;
   }
 
   /** The prekeys held at the last read (public claims, and whether the private half is still there). */
