@@ -138,9 +138,7 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
     );
     req.on('socket', (socket) => {
       const s = socket as TLSSocket;
-      const checkThenSend = () => {
-        const cert = s.getPeerCertificate();
-        const seen = cert && Buffer.isBuffer(cert.raw) ? createHash('sha256').update(cert.raw).digest('hex') : null;
+      const checkThenSend = (seen: string | null) => {
         if (seen !== pin) {
           req.destroy(new PeerTransportError('The peer certificate is not the one the feed pins.', true));
           return;
@@ -149,10 +147,17 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
         tls = { version: s.getProtocol() ?? 'unknown', cipher: cipher.standardName ?? cipher.name };
         req.end(options.body ? Buffer.from(options.body) : undefined);
       };
-      // A kept-alive connection finished its handshake long ago: its certificate is checked at once.
-      const handshakeDone = typeof s.getPeerCertificate === 'function' && Buffer.isBuffer(s.getPeerCertificate()?.raw);
-      if (handshakeDone) checkThenSend();
-      else s.once('secureConnect', checkThenSend);
+      // A kept-alive connection finished its handshake long ago: its certificate is checked at once (read once: Node
+      // turns the whole certificate into an object on every call). A new one is checked once its handshake is done.
+      const now = typeof s.getPeerCertificate === 'function' ? certificateSha256(s) : null;
+      if (now !== null) checkThenSend(now);
+      else s.once('secureConnect', () => checkThenSend(certificateSha256(s)));
     });
   });
+}
+
+/** SHA-256 of the DER of the socket's peer certificate, lowercase hex; null before the handshake or without one. */
+function certificateSha256(s: TLSSocket): string | null {
+  const cert = s.getPeerCertificate();
+  return cert && Buffer.isBuffer(cert.raw) ? createHash('sha256').update(cert.raw).digest('hex') : null;
 }
