@@ -12,6 +12,7 @@ import { startFederation } from './federation.wiring.ts';
 import type { DirectorySource } from '../federation/directory.routes.ts';
 import type { Worker } from '@caliopen/platform/queue/job-queue.port.ts';
 import { createLogger } from './logger.ts';
+import { installUint8ArrayBase64 } from '@caliopen/platform/runtime/uint8array-base64.polyfill.ts';
 import { declareRenewedCertificate } from '../registry-client/registry-application.ts';
 import { ConfigError } from '../config/config.loader.ts';
 import { PI_MODEL_VERSION } from '../pi-model/pi.tally.ts';
@@ -50,6 +51,8 @@ export async function startInstance(
   config: InstanceConfig,
   options: ServiceOptions & { logger?: Logger; smtp?: InboundMailOptions; publishedKeys?: PublishedKeySource } = {},
 ): Promise<RunningInstance> {
+  // Native base64 for jose's JWS and JWE (every federation delivery, label and feed) where Node lacks it.
+  installUint8ArrayBase64();
   const logger = options.logger ?? createLogger(config.log.level);
   const services = await buildServices(config, { ...options, logger });
   const http = await buildHttpServer(services, logger);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RegistryConfig } from '../config/registry-config.ts';
 import { buildRegistryServer, type RegistryHttpServer } from './registry.http.ts';
 import { buildRegistryServices, type RegistryServiceOptions, type RegistryServices } from './registry.services.ts';
+import { installUint8ArrayBase64 } from '@caliopen/platform/runtime/uint8array-base64.polyfill.ts';
 
 export interface RunningRegistry {
   services: RegistryServices;
@@ -23,6 +24,8 @@ export async function startRegistry(
   config: RegistryConfig,
   options: RegistryServiceOptions & { logger?: Logger; maintenance?: boolean } = {},
 ): Promise<RunningRegistry> {
+  // Native base64 for jose's JWS (labels, the feed, the transparency log) where Node lacks it.
+  installUint8ArrayBase64();
   const logger = options.logger ?? createRegistryLogger(config.log.level);
   const services = await buildRegistryServices(config, { ...options, logger });
   const workers: Worker[] = [];
