@@ -404,6 +404,8 @@ async function main() {
       let next = 0;
       const dnsBefore = dns.queries.length;
       const t0 = now();
+      const cpu0 = process.cpuUsage();
+      if (process.env.FED_BENCH_MARKS === '1') console.log(`  mark ${via} start ${process.hrtime.bigint() / 1000n}`);
       await Promise.all(
         Array.from({ length: Math.min(CLIENTS, N) }, async () => {
           while (next < N) {
@@ -420,6 +422,12 @@ async function main() {
       );
       const keys = [...started.keys()];
       await waitArrived(keys, via);
+      if (process.env.FED_BENCH_MARKS === '1') {
+        const cpu = process.cpuUsage(cpu0);
+        console.log(
+          `  mark ${via} end ${process.hrtime.bigint() / 1000n}; process CPU ${((cpu.user + cpu.system) / 1000 / (now() - t0)).toFixed(2)} cores, ${((cpu.user + cpu.system) / 1000 / N).toFixed(1)} ms per message`,
+        );
+      }
       const dnsPerMessage = (dns.queries.length - dnsBefore) / N;
       const unauthenticated = keys
         .map((k) => authenticationProblem(via, arrivals.get(k)!.facts))
