@@ -246,6 +246,7 @@ describe('end-to-end encrypted mail (PGP/MIME, Autocrypt, key lookups, route pre
     const own = ok(await inst.api('GET', `/api/v1/messages/${sent.id}`, { token: alice.token }));
     assert.equal(own.subject, 'The safe code');
     assert.equal(own.facts.openpgp.encrypted, true);
+    assert.equal(own.facts.openpgp.decrypted, true, 'read with what was encrypted, as decrypting it gives');
     assert.equal(own.facts.openpgp.signature, 'none', "a signature is a fact about a correspondent, not one's own");
     assert.equal(factor(checkedPi(own), 'e2e.openpgp')?.contribution, 25);
   });

@@ -13,7 +13,7 @@ import {
   AutocryptKeydataCache,
   autocryptHeader,
   ComposeError,
-  encryptMime,
+  encryptMimeParts,
   signMime,
   withHeader,
   wrapEncrypted,
@@ -286,9 +286,9 @@ export class ComposeService {
       inReplyTo: thread.inReplyTo,
       references: thread.references,
     });
-    const mime =
+    const { mime, plaintext } =
       preEncrypted !== undefined
-        ? await this.wrapPreEncrypted(composed, preEncrypted, plan.autocrypt)
+        ? { mime: await this.wrapPreEncrypted(composed, preEncrypted, plan.autocrypt), plaintext: undefined }
         : await this.protect(
             composed,
             plan,
@@ -307,6 +307,7 @@ export class ComposeService {
       emailFallback: input.emailFallback,
       encrypted: preEncrypted !== undefined || plan.encryptTo !== null,
       signed: plan.signer !== null,
+      ...(plaintext !== undefined ? { plaintext } : {}),
     });
   }
 
@@ -501,6 +502,8 @@ export class ComposeService {
       emailFallback: boolean | undefined;
       encrypted: boolean;
       signed: boolean;
+      /** Encrypted here: the part that was encrypted (the Sent copy is filed without decrypting it again). */
+      plaintext?: Buffer;
     },
   ): Promise<SendResult> {
     const { deps } = this;
@@ -515,6 +518,7 @@ export class ComposeService {
       facts: LOCAL_FACTS,
       tags: ['sent'],
       read: true,
+      ...(m.plaintext !== undefined ? { encryptedPlaintext: m.plaintext } : {}),
     });
     const transmitted = withoutHeaders(raw, ['bcc']);
 
@@ -761,11 +765,19 @@ export class ComposeService {
     }
   }
 
-  /** The composed message encrypted and signed, or signed, or with the Autocrypt header only, as planned. */
-  private async protect(composed: Buffer, plan: OpenPgpPlan, hasBcc: boolean, now: Date): Promise<Buffer> {
+  /**
+   * The composed message encrypted and signed, or signed, or with the Autocrypt header only, as planned; when it was
+   * encrypted, the part that was (what the Sent copy decrypts to).
+   */
+  private async protect(
+    composed: Buffer,
+    plan: OpenPgpPlan,
+    hasBcc: boolean,
+    now: Date,
+  ): Promise<{ mime: Buffer; plaintext?: Buffer }> {
     try {
       if (plan.encryptTo !== null && plan.ownKey !== null) {
-        return await encryptMime({
+        const { message, plaintext } = await encryptMimeParts({
           raw: composed,
           encryptionKeys: [...plan.encryptTo, plan.ownKey],
           signingKey: plan.signer,
@@ -773,10 +785,11 @@ export class ComposeService {
           autocrypt: plan.autocrypt,
           now,
         });
+        return { mime: message, plaintext };
       }
       if (plan.signer !== null)
-        return await signMime({ raw: composed, signingKey: plan.signer, autocrypt: plan.autocrypt, now });
-      return plan.autocrypt === null ? composed : withHeader(composed, plan.autocrypt);
+        return { mime: await signMime({ raw: composed, signingKey: plan.signer, autocrypt: plan.autocrypt, now }) };
+      return { mime: plan.autocrypt === null ? composed : withHeader(composed, plan.autocrypt) };
     } catch (err) {
       if (err instanceof ComposeError)
         throw new AppError(plan.encryptTo !== null ? 'encryption_unavailable' : 'signing_key_unavailable', err.message);

@@ -27,6 +27,12 @@ export interface IngestRequest {
    */
   protocol?: Protocol;
   participants?: { from: ParsedAddress; to: ParsedAddress[] };
+  /**
+   * An outbound message encrypted here (the composer's Sent copy): the part it encrypted, which is what decrypting it
+   * would give. Used instead of decrypting the copy again, and only when the account's key could decrypt it here, so
+   * that the mailbox records exactly what it would have by decrypting.
+   */
+  encryptedPlaintext?: Buffer;
 }
 
 export interface IngestResult {

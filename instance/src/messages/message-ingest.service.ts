@@ -93,8 +93,12 @@ export async function examineContent(
   direction: 'inbound' | 'outbound',
   /** How the decrypted inner message is parsed (ingest: on the mail worker threads). */
   parse: (raw: Buffer) => Promise<ParsedMessage> = parseMessage,
+  /** An outbound message encrypted here: what it decrypts to (IngestRequest.encryptedPlaintext). */
+  plaintext?: Buffer,
 ): Promise<OpenedContent> {
-  const examined = privacy ? await privacy.examineOpenPgp(accountId, sender, raw, direction) : null;
+  const examined = privacy
+    ? await privacy.examineOpenPgp(accountId, sender, raw, direction, undefined, plaintext)
+    : null;
   const openpgp =
     examined && (direction === 'inbound' || examined.facts.kind !== 'none') ? { ...examined.facts } : null;
   const inner = examined?.content ? await parse(examined.content.mime) : null;
@@ -372,7 +376,15 @@ export class MessageIngestService implements MessageIngest {
     // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
     // message stays as it came (ciphertext).
     let { openpgp, inner } = email
-      ? await examineContent(this.deps.privacy, accountId, sender, raw, request.direction, this.parse)
+      ? await examineContent(
+          this.deps.privacy,
+          accountId,
+          sender,
+          raw,
+          request.direction,
+          this.parse,
+          request.direction === 'outbound' ? request.encryptedPlaintext : undefined,
+        )
       : { openpgp: null, inner: null };
     // Encrypted mail that could not be opened (only that: the key state is not asked of every message). The key is
     // locked: marked, decrypted once it is unlocked (late-decryption.service.ts; one unlocked after this check is

@@ -8,6 +8,7 @@ import {
   autocryptHeader,
   autocryptKeydata,
   encryptMime,
+  encryptMimeParts,
   HIDDEN_SUBJECT,
   readAutocryptHeader,
   signMime,
@@ -15,6 +16,7 @@ import {
   wrapEncrypted,
 } from './openpgp.compose.ts';
 import { decryptMessage } from './openpgp.decrypt.ts';
+import { examineOwnOpenPgp } from '../privacy/openpgp.facts.ts';
 import { detectOpenPgp } from './openpgp.detect.ts';
 import { generateTestKey, type TestKey } from './openpgp.fixture.ts';
 import { parsePublicKey } from './openpgp.keys.ts';
@@ -90,6 +92,34 @@ describe('outgoing PGP/MIME (RFC 3156)', () => {
     const wrong = await decryptMessage(raw, eve.privateKey, [vk(alice)], now);
     assert.ok(!wrong.ok);
     assert.equal(wrong.code, 'not_for_this_key');
+  });
+
+  test('the part that was encrypted is what decrypting gives: an own Sent copy examined with it records the same facts and content', async () => {
+    for (const hide of [false, true]) {
+      const { message, plaintext } = await encryptMimeParts({
+        raw: await composed({ bcc: hide }),
+        encryptionKeys: [bob.publicKey.write(), alice.publicKey.write()],
+        signingKey: alice.privateKey,
+        hideRecipients: hide,
+        now,
+      });
+      const d = await decryptMessage(message, alice.privateKey, [], now);
+      assert.ok(d.ok);
+      assert.deepEqual(d.content.mime, plaintext, 'byte for byte');
+      // Examined with the key, with and without the known plaintext: the same.
+      const decrypting = await examineOwnOpenPgp(message, now, alice.privateKey);
+      const known = await examineOwnOpenPgp(message, now, alice.privateKey, plaintext);
+      assert.equal(decrypting.facts.decrypted, true);
+      assert.deepEqual(known, decrypting);
+      // A key it is not encrypted to, or no key: the plaintext given changes nothing (nothing is taken as decrypted).
+      for (const key of [eve.privateKey, null]) {
+        const without = await examineOwnOpenPgp(message, now, key);
+        const withIt = await examineOwnOpenPgp(message, now, key, plaintext);
+        assert.notEqual(withIt.facts.decrypted, true);
+        assert.equal(withIt.content, null);
+        assert.deepEqual(withIt, without);
+      }
+    }
   });
 
   test('Bcc never goes inside, and with Bcc recipients the key IDs are anonymous (yet everyone still decrypts)', async () => {

@@ -155,6 +155,14 @@ export interface EncryptMimeOptions {
 
 /** RFC 3156 §4 multipart/encrypted, signed inside when a signing key is given (§6.2). Throws ComposeError. */
 export async function encryptMime(o: EncryptMimeOptions): Promise<Buffer> {
+  return (await encryptMimeParts(o)).message;
+}
+
+/**
+ * encryptMime, with the part that was encrypted (the protected part, CRLF): what decrypting the message gives back,
+ * for the sender's Sent copy, which then need not be decrypted again to be read and indexed.
+ */
+export async function encryptMimeParts(o: EncryptMimeOptions): Promise<{ message: Buffer; plaintext: Buffer }> {
   const { fields, body } = splitMessage(o.raw);
   const inner = protectedPart(fields, body);
   const keys = await encryptionKeysOf(o.encryptionKeys, o.now);
@@ -173,7 +181,7 @@ export async function encryptMime(o: EncryptMimeOptions): Promise<Buffer> {
   } catch (e) {
     throw new ComposeError(`The message could not be encrypted: ${errorText(e)}.`);
   }
-  return encryptedEnvelope(fields, armored, o.autocrypt ?? null);
+  return { message: encryptedEnvelope(fields, armored, o.autocrypt ?? null), plaintext: inner };
 }
 
 /** The RFC 3156 §4 envelope around an armoured OpenPGP message: the outer headers (subject hidden), two parts. */

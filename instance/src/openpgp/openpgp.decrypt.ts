@@ -150,6 +150,16 @@ export function decryptionKeyList(keys: DecryptionKeys | null): openpgp.PrivateK
  * Decrypts the encrypted part detectOpenPgp found, with `keys` (those the message is encrypted to are used), checking
  * the signature inside against `senderKeys`.
  */
+/**
+ * Whether `keys` would decrypt a message encrypted to `recipients` (key IDs, lowercase hex, as inspectEncrypted gives
+ * them): an unlocked private key named among them. Anonymous recipients name none: only trying tells then.
+ */
+export function encryptedToKey(recipients: readonly string[], keys: DecryptionKeys): boolean {
+  return decryptionKeyList(keys)
+    .slice(0, OPENPGP_LIMITS.verificationKeys)
+    .some((k) => k.isPrivate() && k.isDecrypted() && keyIdsOf(k).some((id) => recipients.includes(id)));
+}
+
 export async function decryptPart(
   part: OpenPgpPart,
   keys: DecryptionKeys,

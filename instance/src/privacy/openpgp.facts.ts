@@ -1,6 +1,7 @@
 import type { CorrespondentKey, KeySource } from '../keys/public-key.entity.ts';
 import { errorText, OPENPGP_LIMITS } from '../openpgp/openpgp.config.ts';
 import {
+  encryptedToKey,
   type DecryptedContent,
   decryptionKeyList,
   type DecryptionKeys,
@@ -74,6 +75,8 @@ async function gather(
   senderKeys: readonly CorrespondentKey[],
   now: Date,
   decryptionKey: DecryptionKeys | null,
+  /** What the message decrypts to, known beforehand (a message of the account's own, encrypted here). */
+  plaintext: Buffer | null,
 ): Promise<OpenPgpExamination> {
   if (part.kind === 'none') return withoutOpenPgp(part);
   const facts: OpenPgpFacts = { ...NO_OPENPGP, kind: part.kind };
@@ -88,7 +91,18 @@ async function gather(
     facts.encryptedTo = inspection.recipients;
     if (inspection.problem) problems.push(inspection.problem);
     if (inspection.wellFormed && decryptionKeyList(decryptionKey).length > 0) {
-      const outcome = await decryptPart(part, decryptionKey!, verificationKeys, now);
+      // Known beforehand: what decrypting it would give, when it names the key as a recipient (no signature is read
+      // from it: only an own message comes with its plaintext, and its signature is not recorded).
+      const outcome =
+        plaintext !== null &&
+        part.kind === 'pgp-mime-encrypted' &&
+        encryptedToKey(inspection.recipients, decryptionKey!)
+          ? ({
+              ok: true,
+              content: { form: 'pgp-mime', mime: plaintext },
+              signature: { status: 'none', signerKeyId: null, signerFingerprint: null, reason: null },
+            } as const)
+          : await decryptPart(part, decryptionKey!, verificationKeys, now);
       if (outcome.ok) {
         facts.decrypted = true;
         inner = { content: outcome.content, check: outcome.signature };
@@ -177,6 +191,7 @@ export async function examineOpenPgp(
   senderKeys: readonly CorrespondentKey[],
   now: Date,
   decryptionKey: DecryptionKeys | null,
+  plaintext: Buffer | null = null,
 ): Promise<OpenPgpExamination> {
   // Detection is synchronous and bounded; the cryptography after it runs under the time budget.
   const part = detectOpenPgp(raw);
@@ -198,7 +213,7 @@ export async function examineOpenPgp(
     timer.unref();
   });
   try {
-    return await Promise.race([gather(part, senderKeys, now, decryptionKey), timeout]);
+    return await Promise.race([gather(part, senderKeys, now, decryptionKey, plaintext), timeout]);
   } catch (e) {
     return {
       facts: {
@@ -216,14 +231,17 @@ export async function examineOpenPgp(
 /**
  * The OpenPGP facts of a message of the account's own (a Sent copy): what the structure is (encrypted, and to whom),
  * decrypted with the account's key when given (for its subject and search), and no signature status — the account
- * signed it itself; a signature is a fact about a correspondent, not about us. Never throws.
+ * signed it itself; a signature is a fact about a correspondent, not about us. Never throws. `plaintext`: what it
+ * decrypts to, when it was encrypted here (the composer's Sent copy): taken as the decrypted content, without
+ * decrypting, whenever the key would have decrypted it — the same facts and content, one decryption less.
  */
 export async function examineOwnOpenPgp(
   raw: Buffer,
   now: Date,
   decryptionKey: DecryptionKeys | null,
+  plaintext: Buffer | null = null,
 ): Promise<OpenPgpExamination> {
-  const examined = await examineOpenPgp(raw, [], now, decryptionKey);
+  const examined = await examineOpenPgp(raw, [], now, decryptionKey, plaintext);
   const { facts } = examined;
   return {
     facts: {

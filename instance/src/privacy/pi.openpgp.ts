@@ -59,13 +59,15 @@ export class PiOpenPgp {
     raw: Buffer,
     direction: 'inbound' | 'outbound',
     senderKeys?: CorrespondentKey[],
+    /** An outbound message encrypted here: what it decrypts to (examineOwnOpenPgp). */
+    plaintext?: Buffer,
   ): Promise<OpenPgpExamination> {
     // Most mail has no OpenPGP at all: then nothing depends on keys, and none is looked up.
     const part = detectOpenPgp(raw);
     if (part.kind === 'none') return withoutOpenPgp(part);
     const now = this.deps.clock();
     const key = this.deps.decryptionKeyOf ? await this.deps.decryptionKeyOf(accountId).catch(() => null) : null;
-    if (direction === 'outbound') return examineOwnOpenPgp(raw, now, key);
+    if (direction === 'outbound') return examineOwnOpenPgp(raw, now, key, plaintext ?? null);
     const keys =
       senderKeys ?? (sender === '' || !this.deps.keysFor ? [] : await this.deps.keysFor(accountId, [sender]));
     return examineOpenPgp(raw, keys, now, key);

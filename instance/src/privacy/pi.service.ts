@@ -83,8 +83,9 @@ export class PiService {
     raw: Buffer,
     direction: 'inbound' | 'outbound',
     senderKeys?: CorrespondentKey[],
+    plaintext?: Buffer,
   ): Promise<OpenPgpExamination> {
-    return this.openPgp.examineOpenPgp(accountId, sender, raw, direction, senderKeys);
+    return this.openPgp.examineOpenPgp(accountId, sender, raw, direction, senderKeys, plaintext);
   }
 
   /** See PiScoring.recordDelivery. */
