@@ -47,6 +47,7 @@
  * transport facts, alice's delivery facts), else the run aborts; every measured message is checked the same way.
  * Prints figures; numbers go in docs/benchmarks.md. Never used as a test (no wall-clock assertion anywhere).
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import * as openpgp from 'openpgp';
 import type { IngestRequest, IngestResult } from '@caliopen/instance/messages/message-ingest.port.ts';
@@ -78,6 +79,17 @@ const fmt = (n: number, digits = 1) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 class BenchAbort extends Error {}
+
+/**
+ * The machine's speed right now: 100,000 chained SHA-256 on this thread, in ms. The machines this runs on change
+ * speed by half within minutes (a shared host): a phase's figures are only comparable with runs of similar speed.
+ */
+function calibration(): number {
+  const t = now();
+  let h = Buffer.alloc(32);
+  for (let i = 0; i < 100_000; i++) h = createHash('sha256').update(h).digest();
+  return now() - t;
+}
 
 function expect(r: ApiResponse, status: number, what: string): any {
   if (r.status !== status) throw new BenchAbort(`${what}: HTTP ${r.status} ${r.text.slice(0, 300)}`);
@@ -404,6 +416,7 @@ async function main() {
       let next = 0;
       const dnsBefore = dns.queries.length;
       const t0 = now();
+      console.log(`  calibration: ${fmt(calibration(), 0)} ms (100,000 chained SHA-256; lower is faster)`);
       const cpu0 = process.cpuUsage();
       if (process.env.FED_BENCH_MARKS === '1') console.log(`  mark ${via} start ${process.hrtime.bigint() / 1000n}`);
       await Promise.all(
