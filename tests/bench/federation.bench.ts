@@ -385,6 +385,28 @@ async function main() {
       }
     }
 
+    // What an arrival or a delivery leaves queued behind it (index jobs, PI refreshes, deliveries, spam checks).
+    const BACKGROUND_QUEUES = ['index', 'pi', 'federation-out', 'smtp-out', 'spam-check', 'spam-learn'];
+    /**
+     * Waits until neither instance has a job waiting, delayed or running in those queues (at most 60 s), before a
+     * phase is measured: it must not pay for the tail of what came before (the process warm-up's and the previous
+     * phase's index jobs and PI refreshes ran during the next measured phase).
+     */
+    async function waitIdle(): Promise<number> {
+      const t = now();
+      const until = Date.now() + 60_000;
+      for (;;) {
+        let pending = 0;
+        for (const instance of [a, beta])
+          for (const queue of BACKGROUND_QUEUES) {
+            const c = await instance.running.services.queue.counts(queue);
+            pending += c.waiting + c.delayed + c.active;
+          }
+        if (pending === 0 || Date.now() > until) return now() - t;
+        await sleep(50);
+      }
+    }
+
     async function phase(via: Via, round: number): Promise<PhaseResult> {
       route(via);
       const tag = `${via[0]}${round}`;
@@ -408,6 +430,8 @@ async function main() {
       console.log(
         `  warm-up ok: ${pathSummary(via, arrivals.get(warm[0]!.key)!.facts)}; alice's Sent copy: delivered via=${via}${via === 'federation' ? ' with a receipt' : ''}`,
       );
+
+      console.log(`  waited ${fmt(await waitIdle(), 0)} ms for both instances' queues to drain`);
 
       // Measured: CLIENTS callers submit the N messages back to back.
       const started = new Map<string, number>();
