@@ -375,17 +375,17 @@ export class MessageIngestService implements MessageIngest {
     // checks are CPU work and need no mailbox state. When the account's key is usable here (server-side key mode),
     // encrypted mail is decrypted: its inner subject, snippet and text (search) are the decrypted ones; the raw
     // message stays as it came (ciphertext).
-    let { openpgp, inner } = email
-      ? await examineContent(
-          this.deps.privacy,
-          accountId,
-          sender,
-          raw,
-          request.direction,
-          this.parse,
-          request.direction === 'outbound' ? request.encryptedPlaintext : undefined,
-        )
-      : { openpgp: null, inner: null };
+    const examine = () =>
+      examineContent(
+        this.deps.privacy,
+        accountId,
+        sender,
+        raw,
+        request.direction,
+        this.parse,
+        request.direction === 'outbound' ? request.encryptedPlaintext : undefined,
+      );
+    let { openpgp, inner } = email ? await examine() : { openpgp: null, inner: null };
     // Encrypted mail that could not be opened (only that: the key state is not asked of every message). The key is
     // locked: marked, decrypted once it is unlocked (late-decryption.service.ts; one unlocked after this check is
     // caught after filing). The key was unlocked since the examination: examined again, so it opens now.
@@ -393,15 +393,7 @@ export class MessageIngestService implements MessageIngest {
     const pendingDecryption = this.deps.pendingDecryption;
     if (pendingDecryption && openpgp !== null && openpgp['encrypted'] === true && openpgp['decrypted'] !== true) {
       if (await pendingDecryption.isLocked(accountId).catch(() => false)) pending = true;
-      else if (await pendingDecryption.isUnlocked(accountId).catch(() => false))
-        ({ openpgp, inner } = await examineContent(
-          this.deps.privacy,
-          accountId,
-          sender,
-          raw,
-          request.direction,
-          this.parse,
-        ));
+      else if (await pendingDecryption.isUnlocked(accountId).catch(() => false)) ({ openpgp, inner } = await examine());
     }
     if (pending) openpgp!['pendingDecryption'] = true;
     const id = randomUUID();
