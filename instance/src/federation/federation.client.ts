@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { peerCertificateSha256 } from './peer-auth.ts';
 
 /**
  * HTTPS to a peer instance (SPEC.md §5): the server is authenticated by pinning — its certificate must be exactly the
@@ -149,15 +149,9 @@ export function peerRequest(options: PeerRequest): Promise<PeerResponse> {
       };
       // A kept-alive connection finished its handshake long ago: its certificate is checked at once (read once: Node
       // turns the whole certificate into an object on every call). A new one is checked once its handshake is done.
-      const now = typeof s.getPeerCertificate === 'function' ? certificateSha256(s) : null;
+      const now = peerCertificateSha256(s);
       if (now !== null) checkThenSend(now);
-      else s.once('secureConnect', () => checkThenSend(certificateSha256(s)));
+      else s.once('secureConnect', () => checkThenSend(peerCertificateSha256(s)));
     });
   });
-}
-
-/** SHA-256 of the DER of the socket's peer certificate, lowercase hex; null before the handshake or without one. */
-function certificateSha256(s: TLSSocket): string | null {
-  const cert = s.getPeerCertificate();
-  return cert && Buffer.isBuffer(cert.raw) ? createHash('sha256').update(cert.raw).digest('hex') : null;
 }

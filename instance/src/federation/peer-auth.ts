@@ -18,7 +18,15 @@ export interface PeerLookup {
 
 /** SHA-256 of the DER of the TLS client certificate of a request, lowercase hex, or null without one. */
 export function clientCertificateSha256(request: FastifyRequest): string | null {
-  const socket = request.raw.socket as TLSSocket;
+  return peerCertificateSha256(request.raw.socket as TLSSocket);
+}
+
+/**
+ * SHA-256 of the DER of a TLS socket's peer certificate, lowercase hex; null on a socket that is not TLS, before the
+ * handshake, or without a certificate. (`getPeerCertificate`, not `getPeerX509Certificate`: on kept-alive TLS 1.3
+ * connections the latter returned nothing where the former still had the certificate.)
+ */
+export function peerCertificateSha256(socket: TLSSocket): string | null {
   if (typeof socket.getPeerCertificate !== 'function') return null;
   const cert = socket.getPeerCertificate();
   if (!cert || !Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return null;
