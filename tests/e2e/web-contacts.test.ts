@@ -109,6 +109,8 @@ describe.skipIf(browserBinary.skip)('contacts edited and merged, and this browse
     await form.getByRole('button', { name: 'Add an address' }).click();
     const second = form.getByRole('textbox', { name: 'Address 2', exact: true });
     await second.waitFor();
+    // The new address takes the focus once rendered: waited for, not sampled (under load the render comes later).
+    await page.waitForFunction('document.activeElement?.getAttribute("type") === "email"', null, { timeout: 20_000 });
     assert.equal(await page.evaluate('document.activeElement?.getAttribute("type")'), 'email');
     await form.getByRole('button', { name: 'Save' }).click();
     await form.getByRole('alert').getByText('Fill in address 2, or remove it.').waitFor();

@@ -459,6 +459,14 @@ function EditContactForm({ contact, onSaved }: { contact: ContactDetail; onSaved
   useEffect(() => {
     if (open) nameRef.current?.focus();
   }, [open]);
+  // An address just added takes the focus once it is on the page (a timer could fire before React renders it, and
+  // the focus would stay on the button).
+  const [focusAddress, setFocusAddress] = useState<number | null>(null);
+  useEffect(() => {
+    if (focusAddress === null) return;
+    document.getElementById(`${formId}-address-${focusAddress}`)?.focus();
+    setFocusAddress(null);
+  }, [focusAddress, formId]);
   const close = () => {
     setOpen(false);
     setTimeout(() => openRef.current?.focus(), 0);
@@ -556,8 +564,8 @@ function EditContactForm({ contact, onSaved }: { contact: ContactDetail; onSaved
         className="button-secondary"
         onClick={() => {
           const key = nextKey.current++;
+          setFocusAddress(key);
           setAddresses((list) => [...list, { key, protocol: 'email', address: '', label: null }]);
-          setTimeout(() => document.getElementById(`${formId}-address-${key}`)?.focus(), 0);
         }}
       >
         {t('contacts.addAddress')}
