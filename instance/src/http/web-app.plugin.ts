@@ -1,16 +1,11 @@
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { singlePageAppPlugin } from '@caliopen/platform/http/single-page-app.plugin.ts';
+import type { FastifyPluginAsync } from 'fastify';
 
 /**
- * The user's web app (web/, built by Vite into web/dist at `npm ci`) served at `/`.
- * - files of web/dist by path; any other path without a file extension gets index.html (the app's client routes:
- *   /sign-in, /discussions/<id>...), so a bookmark or a reload works;
- * - `/api/...` is never the app's: an unknown API path keeps its problem+json 404;
- * - a strict Content-Security-Policy: the app's own origin only, no inline script or style, no framing, no plugins;
- * - when web/dist is missing, the app's paths answer a short page (no script) saying how to build it.
+ * The user's web app (web/, built by Vite into web/dist at `npm ci`) served at `/` (singlePageAppPlugin: client
+ * routes get index.html, a missing asset is a 404, `/api/...` keeps its problem+json 404, a page saying how to build
+ * the app when web/dist is missing).
  */
 export const WEB_APP_CSP = [
   "default-src 'self'",
@@ -37,59 +32,11 @@ Run <code>npm run build -w web</code> at the root of the repository (<code>npm c
 </body></html>
 `;
 
-function setSecurityHeaders(reply: FastifyReply): void {
-  reply.header('content-security-policy', WEB_APP_CSP);
-  reply.header('x-frame-options', 'DENY');
-  reply.header('cross-origin-opener-policy', 'same-origin');
-  reply.header('cross-origin-resource-policy', 'same-origin');
-  reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
-}
-
-/** The file under `root` a URL path names, or null (outside root, not a file, or undecodable). */
-function fileFor(root: string, urlPath: string): string | null {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return null;
-  }
-  if (decoded.includes('\0')) return null;
-  const rel = path.posix.normalize(decoded).replace(/^\/+/, '');
-  if (rel === '' || rel.startsWith('..')) return null;
-  const full = path.resolve(root, rel);
-  if (!full.startsWith(root + path.sep)) return null;
-  try {
-    return statSync(full).isFile() ? rel : null;
-  } catch {
-    return null;
-  }
-}
-
 export const webAppPlugin: FastifyPluginAsync<{ distDir?: string }> = async (app, options) => {
-  const root = path.resolve(options.distDir ?? DEFAULT_WEB_DIST);
-  const built = existsSync(path.join(root, 'index.html'));
-  if (built) await app.register(fastifyStatic, { root, serve: false, index: false, cacheControl: false });
-
-  const handler = async (request: { url: string }, reply: FastifyReply) => {
-    const urlPath = request.url.split('?')[0] ?? '/';
-    if (urlPath === '/api' || urlPath.startsWith('/api/')) return reply.callNotFound();
-    setSecurityHeaders(reply);
-    const file = built ? fileFor(root, urlPath) : null;
-    if (file !== null && file !== 'index.html') {
-      reply.header(
-        'cache-control',
-        file.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'public, max-age=3600',
-      );
-      return reply.sendFile(file);
-    }
-    const lastSegment = urlPath.slice(urlPath.lastIndexOf('/') + 1);
-    if (lastSegment.includes('.') && file === null) return reply.callNotFound();
-    reply.header('cache-control', 'no-cache');
-    if (!built) return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT_PAGE);
-    return reply.type('text/html; charset=utf-8').sendFile('index.html');
-  };
-
-  const route = { config: { access: 'public' as const }, schema: { hide: true } };
-  app.get('/', route, handler);
-  app.get('/*', route, handler);
+  await app.register(singlePageAppPlugin, {
+    distDir: options.distDir ?? DEFAULT_WEB_DIST,
+    csp: WEB_APP_CSP,
+    serverPaths: ['/api'],
+    notBuiltPage: NOT_BUILT_PAGE,
+  });
 };
