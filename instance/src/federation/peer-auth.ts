@@ -28,10 +28,20 @@ export function clientCertificateSha256(request: FastifyRequest): string | null 
  */
 export function peerCertificateSha256(socket: TLSSocket): string | null {
   if (typeof socket.getPeerCertificate !== 'function') return null;
+  const known = fingerprints.get(socket);
+  if (known !== undefined) return known;
   const cert = socket.getPeerCertificate();
   if (!cert || !Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return null;
-  return createHash('sha256').update(cert.raw).digest('hex');
+  const fingerprint = createHash('sha256').update(cert.raw).digest('hex');
+  // A kept-alive connection carries many requests, and Node builds the whole certificate as an object at each
+  // getPeerCertificate: the fingerprint is kept with the socket. Only under TLS 1.3, which has no renegotiation; under
+  // TLS 1.2 a renegotiation could bring another certificate on the same socket.
+  if (socket.getProtocol?.() === 'TLSv1.3') fingerprints.set(socket, fingerprint);
+  return fingerprint;
 }
+
+/** Peer certificate fingerprints of live TLS 1.3 sockets (peerCertificateSha256), gone with their socket. */
+const fingerprints = new WeakMap<TLSSocket, string>();
 
 export type PeerAuthentication =
   | { ok: true; domain: string; peer: PeerInfo; verified: VerifiedRequest }
