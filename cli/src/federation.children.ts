@@ -31,12 +31,14 @@ export interface SpawnCaliopenOptions {
   supervised?: boolean;
   /** Called with each complete line of output (stdout and stderr). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Options for Node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  nodeArgs?: readonly string[];
 }
 
 const KEEP_OUTPUT = 256 * 1024;
 
 export function spawnCaliopen(args: readonly string[], options: SpawnCaliopenOptions = {}): CaliopenChild {
-  const child = spawn(process.execPath, [CALIOPEN_BIN, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CALIOPEN_BIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: options.env ?? process.env,
     stdio: options.supervised ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],

@@ -47,7 +47,6 @@
  * transport facts, alice's delivery facts), else the run aborts; every measured message is checked the same way.
  * Prints figures; numbers go in docs/benchmarks.md. Never used as a test (no wall-clock assertion anywhere).
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import * as openpgp from 'openpgp';
 import type { IngestRequest, IngestResult } from '@caliopen/instance/messages/message-ingest.port.ts';
@@ -56,6 +55,23 @@ import {
   loadInstanceIdentity,
   type InstanceIdentity,
 } from '@caliopen/instance/identity/instance-identity.ts';
+import {
+  authenticationProblem,
+  BenchAbort,
+  bodyText,
+  calibration,
+  fmt,
+  now,
+  pathProblem,
+  pathSummary,
+  type ArrivalFacts,
+  type PhaseResult,
+  printFigures,
+  SUBJECT,
+  sleep,
+  subjectOf,
+  type Via,
+} from './federation.figures.ts';
 import { startDnsServer, type Zone, type ZoneRecord } from '../support/dns-server.ts';
 import { StandInDirectory } from '../support/federation.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
@@ -71,66 +87,10 @@ const SERIAL = Number(process.env.FED_BENCH_SERIAL ?? 30);
 const E2E = process.env.FED_BENCH_E2E === '1';
 const PHASE_TIMEOUT_MS = Number(process.env.FED_BENCH_TIMEOUT_MS ?? 30 * 60_000);
 
-type Via = 'federation' | 'smtp';
-
-const now = () => performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number, digits = 1) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
-class BenchAbort extends Error {}
-
-/**
- * The machine's speed right now: 100,000 chained SHA-256 on this thread, in ms. The machines this runs on change
- * speed by half within minutes (a shared host): a phase's figures are only comparable with runs of similar speed.
- */
-function calibration(): number {
-  const t = now();
-  let h = Buffer.alloc(32);
-  for (let i = 0; i < 100_000; i++) h = createHash('sha256').update(h).digest();
-  return now() - t;
-}
-
 function expect(r: ApiResponse, status: number, what: string): any {
   if (r.status !== status) throw new BenchAbort(`${what}: HTTP ${r.status} ${r.text.slice(0, 300)}`);
   return r.body;
 }
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** ~SIZE bytes of plain ASCII text in 76-character lines (7bit as composed: no transfer-encoding growth). */
-function bodyText(tag: string): string {
-  const words = [
-    'federation',
-    'sealed',
-    'envelope',
-    'receipt',
-    'instance',
-    'privacy',
-    'index',
-    'relay',
-    'message',
-    'label',
-  ];
-  const lines = [`${tag} — the same text in both phases.`];
-  let size = lines[0]!.length + 2;
-  for (let i = 0; size < SIZE; i++) {
-    let line = '';
-    for (let j = i; line.length < 70; j += 3) line += `${words[j % words.length]} `;
-    line = line.trimEnd();
-    lines.push(line);
-    size += line.length + 2;
-  }
-  return lines.join('\r\n');
-}
-
-/** Subject and body of message `i` (phase-independent: the SAME messages go both ways). */
-const subjectOf = (i: number | string) => `fedbench ${i}`;
-const SUBJECT = /^fedbench (\S+)$/;
 
 /**
  * The mail records alpha publishes (`dnsRecords`, what `caliopen instance init` prints and its own responder serves):
@@ -152,58 +112,7 @@ interface Arrival {
   at: number;
   /** Size of the message as stored for bob (raw bytes). */
   bytes: number;
-  facts: {
-    transport?: { via?: unknown; tls?: { version?: string } | null };
-    authentication?: {
-      spf?: { result?: string };
-      dkim?: { result?: string; aligned?: boolean }[];
-      dmarc?: { result?: string };
-    } | null;
-    federation?: { sealed?: boolean; forwardSecret?: boolean; senderAuthenticated?: boolean };
-    openpgp?: { encrypted?: boolean } | null;
-  };
-}
-
-/** What bob's copy must show for `via`: the path, TLS, the federation's guarantees. Null when it does. */
-function pathProblem(via: Via, facts: Arrival['facts']): string | null {
-  if (facts.transport?.via !== via) return `stored for bob with via=${String(facts.transport?.via)}, expected ${via}`;
-  if (!facts.transport.tls?.version) return 'arrived at beta without TLS';
-  if (via === 'federation') {
-    const f = facts.federation;
-    if (!f?.sealed || !f.forwardSecret || !f.senderAuthenticated)
-      return `federation facts incomplete: ${JSON.stringify(f)}`;
-  }
-  if (E2E && facts.openpgp?.encrypted !== true) return 'not end-to-end encrypted (FED_BENCH_E2E=1)';
-  return null;
-}
-
-/** For SMTP: SPF, aligned DKIM and DMARC all pass at beta. Null when they do. */
-function authenticationProblem(via: Via, facts: Arrival['facts']): string | null {
-  if (via !== 'smtp') return null;
-  const a = facts.authentication;
-  if (a?.spf?.result !== 'pass' || !a.dkim?.some((d) => d.result === 'pass' && d.aligned) || a.dmarc?.result !== 'pass')
-    return `SPF/DKIM/DMARC not all passing: ${JSON.stringify(a)}`;
-  return null;
-}
-
-function pathSummary(via: Via, facts: Arrival['facts']): string {
-  const tls = facts.transport?.tls?.version ?? 'no TLS';
-  if (via === 'federation') return `via=federation, ${tls}, sealed, forward secret, sender authenticated`;
-  const a = facts.authentication!;
-  return `via=smtp, STARTTLS ${tls}, SPF ${a.spf?.result}, DKIM ${a.dkim?.map((d) => d.result).join('/')}, DMARC ${a.dmarc?.result}`;
-}
-
-interface PhaseResult {
-  via: Via;
-  n: number;
-  elapsedMs: number;
-  latencies: number[];
-  submitMs: number[];
-  meanBytes: number;
-  /** DNS queries beta made per measured message (SPF, DKIM, DMARC). */
-  dnsPerMessage: number;
-  /** Latencies of the messages sent one at a time, sorted. */
-  serial: number[];
+  facts: ArrivalFacts;
 }
 
 async function main() {
@@ -310,7 +219,7 @@ async function main() {
           arrivals.set(m[1]!, {
             at: now(),
             bytes: result.message.sizeBytes,
-            facts: result.message.facts as Arrival['facts'],
+            facts: result.message.facts as ArrivalFacts,
           });
       }
     };
@@ -333,7 +242,7 @@ async function main() {
     const texts = new Map<number, string>();
     const textOf = (i: number) => {
       let t = texts.get(i);
-      if (t === undefined) texts.set(i, (t = bodyText(`fedbench message ${i}`)));
+      if (t === undefined) texts.set(i, (t = bodyText(`fedbench message ${i}`, SIZE)));
       return t;
     };
 
@@ -362,7 +271,7 @@ async function main() {
     /** Every message arrived by `via` at beta, and alice's Sent copy records its delivery to beta.test by `via`. */
     async function checkRoute(via: Via, sent: readonly { key: string; id: string }[]): Promise<void> {
       for (const { key } of sent) {
-        const problem = pathProblem(via, arrivals.get(key)!.facts);
+        const problem = pathProblem(via, arrivals.get(key)!.facts, E2E);
         if (problem !== null) throw new BenchAbort(`${key}: ${problem}`);
       }
       const until = Date.now() + 60_000;
@@ -498,8 +407,7 @@ async function main() {
         elapsedMs: last - t0,
         latencies,
         submitMs: submitMs.sort((x, y) => x - y),
-        meanBytes,
-        dnsPerMessage,
+        note: `${fmt(meanBytes / 1024)} KiB stored per message${via === 'smtp' ? `; beta made ${fmt(dnsPerMessage)} DNS queries per message` : ''}`,
         serial: serial.sort((x, y) => x - y),
       };
     }
@@ -541,35 +449,7 @@ async function main() {
       }
     }
 
-    // --- figures ---------------------------------------------------------------------------------------------------
-    const rate = (p: PhaseResult) => (p.n * 1000) / p.elapsedMs;
-    const ms = (x: number) => fmt(x, 0).padStart(6);
-    const pcts = (l: readonly number[]) =>
-      `${ms(percentile(l, 50))} ${ms(percentile(l, 90))} ${ms(percentile(l, 99))} ${ms(l[l.length - 1]!)}`;
-    const ratio = (x: number, y: number) => fmt(x / y, 2).padStart(6);
-    console.log(
-      `\nlatency = API request start -> stored in bob's mailbox (ms: p50 p90 p99 max); throughput = N / (first request -> last stored)`,
-    );
-    console.log(
-      `${''.padEnd(22)}${'msg/s'.padStart(8)}   under load (N=${N}, ${CLIENTS} clients)   one at a time (${SERIAL})      API answer p50`,
-    );
-    for (let r = 0; r < ROUNDS; r++) {
-      const fed = results.find((p, i) => p.via === 'federation' && Math.floor(i / 2) === r)!;
-      const smtp = results.find((p, i) => p.via === 'smtp' && Math.floor(i / 2) === r)!;
-      for (const p of [fed, smtp]) {
-        console.log(
-          `${`${p.via} (round ${r + 1})`.padEnd(22)}${fmt(rate(p)).padStart(8)}   ${pcts(p.latencies)}        ${pcts(p.serial)}   ${ms(percentile(p.submitMs, 50))}`,
-        );
-      }
-      console.log(
-        `${`federation/smtp`.padEnd(22)}${fmt(rate(fed) / rate(smtp), 2).padStart(8)}   ` +
-          `${ratio(percentile(fed.latencies, 50), percentile(smtp.latencies, 50))} ${ratio(percentile(fed.latencies, 90), percentile(smtp.latencies, 90))} ${ratio(percentile(fed.latencies, 99), percentile(smtp.latencies, 99))} ${ratio(fed.latencies.at(-1)!, smtp.latencies.at(-1)!)}        ` +
-          `${ratio(percentile(fed.serial, 50), percentile(smtp.serial, 50))} ${ratio(percentile(fed.serial, 90), percentile(smtp.serial, 90))} ${ratio(percentile(fed.serial, 99), percentile(smtp.serial, 99))} ${ratio(fed.serial.at(-1)!, smtp.serial.at(-1)!)}`,
-      );
-      console.log(
-        `  (throughput ratio above 1 / latency ratio below 1: federation faster; ${fmt(fed.meanBytes / 1024)} KiB stored per message; beta made ${fmt(smtp.dnsPerMessage)} DNS queries per SMTP message)`,
-      );
-    }
+    printFigures(results, { rounds: ROUNDS, clients: CLIENTS });
     ingestService.ingest = realIngest;
   } finally {
     await b?.stop();

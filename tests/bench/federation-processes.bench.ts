@@ -1,0 +1,503 @@
+/**
+ * Federated delivery vs SMTP relay with each instance in its own process, as deployed (issue 14, target P2): the
+ * local federation of `npm start` (`caliopen federation`: a registry, alpha.test and beta.test, labelled by the
+ * registry's auditors, a loopback name server for both zones), alice@alpha.test -> bob@beta.test, the same messages
+ * both ways, the ratio federation/SMTP in one run.
+ *
+ *   node --import tsx tests/bench/federation-processes.bench.ts     # (npm run bench:federation:processes)
+ *   FED_BENCH_E2E=1 FED_BENCH_ROUNDS=2 node --import tsx tests/bench/federation-processes.bench.ts
+ *
+ * The same knobs as federation.bench.ts: FED_BENCH_MESSAGES (N, default 200), FED_BENCH_SIZE (10240),
+ * FED_BENCH_CLIENTS (4), FED_BENCH_PROCESS_WARMUP (100 per route), FED_BENCH_WARMUP (5 per phase), FED_BENCH_SERIAL
+ * (30), FED_BENCH_ROUNDS (1), FED_BENCH_E2E=1 (OpenPGP end to end: server-held keys for both, alpha finds bob's through
+ * beta's key directory, every message sent with `encryption: require`).
+ *
+ * federation.bench.ts runs both instances and the API client in one process, on one event loop; no deployment does,
+ * and there the two instances' main-thread work adds up on one core. Here each instance is a `caliopen instance start`
+ * process and the bench is a third, which only talks HTTP to them, as their users' apps do:
+ * - a message is submitted through alice's API (`POST /api/v1/messages`) with `route: federation` or
+ *   `route: email` (compose's own choice between the two: the federation where it is open, email otherwise);
+ * - it counts as arrived when bob's live stream (`GET /api/v1/events`, what bob's web app listens to) announces it:
+ *   latency is from the start of the API request to that announcement, throughput N / (first request -> last
+ *   announcement);
+ * - after each phase (not timed) every message is read back through the API: bob's copy must show the path taken
+ *   (via, TLS; sealed, forward secret and sender-authenticated for the federation; SPF, aligned DKIM and DMARC passing
+ *   for SMTP; encrypted with FED_BENCH_E2E=1), and alice's Sent copy its delivery by that route (with beta's receipt
+ *   for the federation), else the run aborts;
+ * - before a phase is measured, both instances must have gone quiet (their CPU below 5 % over half a second), so that
+ *   a phase does not pay for the tail of the one before;
+ * - each instance's CPU (user + system, from /proc) per message of the phase is printed, and the phase's start and
+ *   end on the monotonic clock (microseconds): FED_BENCH_PROFILE=<dir> writes each instance's CPU profiles there
+ *   (<dir>/alpha.test, <dir>/beta.test), to be read for that window.
+ * Beta's per-IP limits (SMTP and HTTPS) and its per-peer allowance are lifted, as in federation.bench.ts: everything
+ * comes from 127.0.0.1. Prints figures; numbers go in docs/benchmarks.md. Never used as a test.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createParser } from 'eventsource-parser';
+import { spawnCaliopen, untilReady, answers, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
+import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
+import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
+import { freePort } from '../support/net.ts';
+import { ROOT } from '../support/process.ts';
+import { tempDir } from '../support/tmp.ts';
+import {
+  type ArrivalFacts,
+  authenticationProblem,
+  BenchAbort,
+  bodyText,
+  calibration,
+  fmt,
+  now,
+  pathProblem,
+  pathSummary,
+  type PhaseResult,
+  printFigures,
+  SUBJECT,
+  sleep,
+  subjectOf,
+  type Via,
+} from './federation.figures.ts';
+
+const N = Number(process.env.FED_BENCH_MESSAGES ?? 200);
+const SIZE = Number(process.env.FED_BENCH_SIZE ?? 10_240);
+const CLIENTS = Number(process.env.FED_BENCH_CLIENTS ?? 4);
+const WARMUP = Number(process.env.FED_BENCH_WARMUP ?? 5);
+const PROCESS_WARMUP = Number(process.env.FED_BENCH_PROCESS_WARMUP ?? 100);
+const ROUNDS = Number(process.env.FED_BENCH_ROUNDS ?? 1);
+const SERIAL = Number(process.env.FED_BENCH_SERIAL ?? 30);
+const E2E = process.env.FED_BENCH_E2E === '1';
+const PHASE_TIMEOUT_MS = Number(process.env.FED_BENCH_TIMEOUT_MS ?? 30 * 60_000);
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** A JSON call to an instance's API (the bench's only way in). */
+async function api(
+  base: string,
+  method: string,
+  path: string,
+  o: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+    },
+    ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    signal: AbortSignal.timeout(120_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+function expect(r: { status: number; body: any }, status: number, what: string): any {
+  if (r.status !== status) throw new BenchAbort(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  return r.body;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+function mergeConfig(dir: string, patch: (config: any) => void): void {
+  const file = join(dir, CONFIG_FILE_NAME);
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  patch(config);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+}
+
+/** The environment without the caller's CALIOPEN_* settings, which would reach every process at once. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))),
+    CALIOPEN_LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+/** bob's live stream: when each of his new inbound messages was announced (by message id), on this process's clock. */
+async function openArrivals(base: string, token: string): Promise<{ at: Map<string, number>; close(): void }> {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/api/v1/events`, {
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  if (res.status !== 200) throw new BenchAbort(`bob's live stream: HTTP ${res.status}`);
+  const at = new Map<string, number>();
+  const parser = createParser({
+    onEvent: (m) => {
+      if (m.event !== 'message.new') return;
+      const data = JSON.parse(m.data) as { messageId: string; direction: string };
+      if (data.direction === 'inbound' && !at.has(data.messageId)) at.set(data.messageId, now());
+    },
+  });
+  void (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+        parser.feed(decoder.decode(chunk, { stream: true }));
+    } catch {
+      // closed
+    }
+  })();
+  return { at, close: () => abort.abort() };
+}
+
+async function main() {
+  const os = await import('node:os');
+  console.log(
+    `federation bench, one process per instance: N=${N} messages of ~${SIZE} B per phase, ${CLIENTS} API clients, warm-up ${PROCESS_WARMUP} per route then ${WARMUP} per phase, ${ROUNDS} round(s)${E2E ? ', OpenPGP end to end' : ''}; ` +
+      `node ${process.version}, ${os.cpus().length} CPUs, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+  );
+
+  // --- setup (not timed): the local federation, as `npm start` makes it --------------------------------------------
+  const tmp = tempDir('caliopen-fedbench-');
+  const dataDir = join(tmp.dir, 'federation');
+  const seen = new Set<number>();
+  while (seen.size < 11) seen.add(await freePort());
+  const p = [...seen];
+  const registryPort = p.shift()!;
+  const resolverPort = p.shift()!;
+  const ports = {
+    alpha: { http: p[0]!, https: p[1]!, smtp: p[2]!, dns: p[3]! },
+    beta: { http: p[4]!, https: p[5]!, smtp: p[6]!, dns: p[7]! },
+  };
+  const alpha = `http://127.0.0.1:${ports.alpha.http}`;
+  const beta = `http://127.0.0.1:${ports.beta.http}`;
+  const running: CaliopenChild[] = [];
+  let resolver: LoopbackResolver | null = null;
+  let arrivals: { at: Map<string, number>; close(): void } | null = null;
+  try {
+    console.log('setting up the local federation (caliopen federation: registry, audit, labels)...');
+    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], {
+      name: 'federation',
+      cwd: ROOT,
+      env: cleanEnv({
+        CALIOPEN_REGISTRY_HTTP_PORT: String(registryPort),
+        CALIOPEN_FEDERATION_DNS_PORT: String(resolverPort),
+        CALIOPEN_ALPHA_HTTP_PORT: String(ports.alpha.http),
+        CALIOPEN_ALPHA_HTTPS_PORT: String(ports.alpha.https),
+        CALIOPEN_ALPHA_SMTP_PORT: String(ports.alpha.smtp),
+        CALIOPEN_ALPHA_DNS_PORT: String(ports.alpha.dns),
+        CALIOPEN_BETA_HTTP_PORT: String(ports.beta.http),
+        CALIOPEN_BETA_HTTPS_PORT: String(ports.beta.https),
+        CALIOPEN_BETA_SMTP_PORT: String(ports.beta.smtp),
+        CALIOPEN_BETA_DNS_PORT: String(ports.beta.dns),
+      }),
+    });
+    running.push(supervisor);
+    await untilReady(supervisor, async () => supervisor.output().includes('Ready. Ctrl-C stops'), 300_000, 250);
+    if (await supervisor.stop('SIGTERM'))
+      throw new BenchAbort(`caliopen federation: ${supervisor.output().slice(-2000)}`);
+    running.pop();
+    const credentials = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
+    const passwordOf = (username: string): string =>
+      credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
+
+    // The same processes, started one by one: delivery retries soon (a refused message does not wait a minute), and
+    // TLS is required on alpha's SMTP relay (it always gets STARTTLS here, as between real MTAs).
+    mergeConfig(join(dataDir, 'alpha.test'), (c) => {
+      c.outbound = {
+        ...c.outbound,
+        tlsPolicy: 'required',
+        retry: { attempts: 3, baseDelayMs: 1000, maxDelayMs: 2000 },
+      };
+    });
+    resolver = await startLoopbackResolver({
+      port: resolverPort,
+      routes: [
+        { zone: 'alpha.test', host: '127.0.0.1', port: ports.alpha.dns },
+        { zone: 'beta.test', host: '127.0.0.1', port: ports.beta.dns },
+      ],
+      fallback: null,
+    });
+    const start = async (name: string, args: string[], ready: string, env: Record<string, string> = {}) => {
+      // FED_BENCH_PROFILE=<dir>: a CPU profile of each instance's threads, written there when it stops.
+      const profile = process.env.FED_BENCH_PROFILE && name !== 'registry';
+      const child = spawnCaliopen(args, {
+        name,
+        cwd: ROOT,
+        env: cleanEnv(env),
+        ...(profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.FED_BENCH_PROFILE}/${name}`] } : {}),
+      });
+      running.push(child);
+      await untilReady(child, () => answers(ready), 120_000);
+      return child;
+    };
+    const [alphaProcess, betaProcess] = await Promise.all([
+      start('alpha.test', ['instance', 'start', '--data-dir', join(dataDir, 'alpha.test')], `${alpha}/healthz`),
+      start('beta.test', ['instance', 'start', '--data-dir', join(dataDir, 'beta.test')], `${beta}/healthz`, {
+        CALIOPEN_SMTP_MAX_CONNECTIONS_PER_IP: '0',
+        CALIOPEN_SMTP_MESSAGES_PER_MINUTE_PER_IP: '0',
+        CALIOPEN_HTTPS_IP_BURST: '1000000',
+        CALIOPEN_HTTPS_IP_PER_SECOND: '100000',
+        CALIOPEN_HTTPS_PEER_BURST: '1000000',
+        CALIOPEN_HTTPS_PEER_PER_SECOND: '100000',
+      }),
+    ]);
+    await start(
+      'registry',
+      ['registry', 'start', '--data-dir', join(dataDir, 'registry')],
+      `http://127.0.0.1:${registryPort}/v1/keys`,
+    );
+    const pids = { alpha: alphaProcess!.process.pid!, beta: betaProcess!.process.pid! };
+
+    const login = async (base: string, username: string) =>
+      expect(
+        await api(base, 'POST', '/api/v1/auth/login', { body: { username, password: passwordOf(username) } }),
+        200,
+        `${username} logs in`,
+      ).token as string;
+    const alice = await login(alpha, 'alice');
+    const bob = await login(beta, 'bob');
+    expect(
+      await api(beta, 'POST', '/api/v1/contacts', {
+        token: bob,
+        body: { displayName: 'Alice', identities: [{ address: 'alice@alpha.test' }] },
+      }),
+      201,
+      'bob adds alice',
+    );
+    if (E2E) {
+      // Server-held keys on both sides; alpha finds bob's through beta's key directory.
+      expect(
+        await api(beta, 'POST', '/api/v1/keys', { token: bob, body: { mode: 'server', password: passwordOf('bob') } }),
+        201,
+        'bob makes a key',
+      );
+      expect(
+        await api(alpha, 'POST', '/api/v1/keys', {
+          token: alice,
+          body: { mode: 'server', password: passwordOf('alice') },
+        }),
+        201,
+        'alice makes a key',
+      );
+    }
+    // Each member's directory must list the other as labelled (synced from the registry) before anything is sent.
+    const until = Date.now() + 120_000;
+    while (
+      (await api(alpha, 'GET', '/api/v1/routes?to=bob@beta.test', { token: alice })).body?.chosen !== 'federation'
+    ) {
+      if (Date.now() > until) throw new BenchAbort('alpha never listed beta as a labelled member');
+      await sleep(250);
+    }
+    arrivals = await openArrivals(beta, bob);
+    const arrived = arrivals.at;
+
+    const texts = new Map<number, string>();
+    const textOf = (i: number) => {
+      let t = texts.get(i);
+      if (t === undefined) texts.set(i, (t = bodyText(`fedbench message ${i}`, SIZE)));
+      return t;
+    };
+    /** alice's message ids by key, and bob's arrivals (message id) not yet matched to a key. */
+    const sentIds = new Map<string, string>();
+
+    /** Submits one message through alice's API by `via`; returns alpha's message id. */
+    async function submit(key: string, i: number, via: Via): Promise<string> {
+      const body: Record<string, unknown> = {
+        to: [{ address: 'bob@beta.test' }],
+        subject: subjectOf(key),
+        text: textOf(i),
+        route: via === 'federation' ? 'federation' : 'email',
+      };
+      if (E2E) body['encryption'] = 'require';
+      const sent = expect(await api(alpha, 'POST', '/api/v1/messages', { token: alice, body }), 202, `submit ${key}`);
+      if (sent.recipients[0].route !== via)
+        throw new BenchAbort(`${key}: compose routed it by ${sent.recipients[0].route}, expected ${via}`);
+      if (E2E && sent.encrypted !== true) throw new BenchAbort(`${key}: compose did not encrypt it end to end`);
+      sentIds.set(key, sent.id);
+      return sent.id;
+    }
+
+    /** Waits until `count` more inbound messages than `before` were announced to bob. */
+    async function waitAnnounced(before: number, count: number, what: string): Promise<void> {
+      const limit = Date.now() + PHASE_TIMEOUT_MS;
+      while (arrived.size < before + count) {
+        if (Date.now() > limit)
+          throw new BenchAbort(`${what}: ${before + count - arrived.size} message(s) never reached bob`);
+        await sleep(5);
+      }
+    }
+
+    /**
+     * Not timed: bob's copies of the messages announced since `before` (read through his API), by key, each checked
+     * for the path `via` (and SMTP's authentication), and alice's Sent copies for their delivery by `via`.
+     */
+    async function readBack(via: Via, before: number): Promise<Map<string, { at: number; facts: ArrivalFacts }>> {
+      const byKey = new Map<string, { at: number; facts: ArrivalFacts }>();
+      for (const [id, at] of [...arrived].slice(before)) {
+        const m = expect(await api(beta, 'GET', `/api/v1/messages/${id}`, { token: bob }), 200, `bob reads ${id}`);
+        const key = SUBJECT.exec(m.subject ?? '')?.[1];
+        if (key === undefined) continue;
+        const problem = pathProblem(via, m.facts, E2E) ?? authenticationProblem(via, m.facts);
+        if (problem !== null) throw new BenchAbort(`${key}: ${problem}`);
+        byKey.set(key, { at, facts: m.facts });
+      }
+      const limit = Date.now() + 60_000;
+      for (const key of byKey.keys()) {
+        for (;;) {
+          const m = expect(
+            await api(alpha, 'GET', `/api/v1/messages/${sentIds.get(key)}`, { token: alice }),
+            200,
+            `alice reads ${key}`,
+          );
+          const delivery = (m.deliveries as { domain: string; via: string; receipt: string | null }[]).find(
+            (d) => d.domain === 'beta.test',
+          );
+          if (delivery) {
+            if (delivery.via !== via)
+              throw new BenchAbort(`${key}: alice's Sent copy says via=${delivery.via}, expected ${via}`);
+            if (via === 'federation' && !delivery.receipt)
+              throw new BenchAbort(`${key}: no receipt recorded for a federated delivery`);
+            break;
+          }
+          if (Date.now() > limit) throw new BenchAbort(`${key}: no delivery fact on alice's Sent copy`);
+          await sleep(20);
+        }
+      }
+      return byKey;
+    }
+
+    /** Waits (at most 60 s) until both instances' CPU stays under 5 % for half a second; resolves the time taken. */
+    async function waitQuiet(): Promise<number> {
+      const t = now();
+      const limit = Date.now() + 60_000;
+      for (;;) {
+        const before = cpuSeconds(pids.alpha) + cpuSeconds(pids.beta);
+        await sleep(500);
+        const used = cpuSeconds(pids.alpha) + cpuSeconds(pids.beta) - before;
+        if (used < 0.05 || Date.now() > limit) return now() - t;
+      }
+    }
+
+    async function send(via: Via, keys: readonly string[], clients: number): Promise<Map<string, number>> {
+      const started = new Map<string, number>();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(clients, keys.length) }, async () => {
+          while (next < keys.length) {
+            const i = next++;
+            started.set(keys[i]!, now());
+            await submit(keys[i]!, i, via);
+          }
+        }),
+      );
+      return started;
+    }
+
+    async function phase(via: Via, round: number): Promise<PhaseResult> {
+      const tag = `${via[0]}${round}`;
+      let before = arrived.size;
+      const warm = Array.from({ length: WARMUP }, (_, w) => `${tag}-w${w}`);
+      await send(via, warm, 1);
+      await waitAnnounced(before, warm.length, `${via} warm-up`);
+      const warmed = await readBack(via, before);
+      console.log(
+        `  warm-up ok: ${pathSummary(via, warmed.values().next().value!.facts)}; alice's Sent copy: delivered via=${via}${via === 'federation' ? ' with a receipt' : ''}`,
+      );
+      console.log(`  waited ${fmt(await waitQuiet(), 0)} ms for both instances to go quiet`);
+      console.log(`  calibration: ${fmt(calibration(), 0)} ms (100,000 chained SHA-256; lower is faster)`);
+
+      // Measured: CLIENTS callers submit the N messages back to back.
+      before = arrived.size;
+      const keys = Array.from({ length: N }, (_, i) => `${tag}-${i}`);
+      const submitMs: number[] = [];
+      const cpu0 = { alpha: cpuSeconds(pids.alpha), beta: cpuSeconds(pids.beta) };
+      // Monotonic microseconds, the clock of the instances' CPU profiles (FED_BENCH_PROFILE): to window them.
+      const mark = (what: string) => console.log(`  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`);
+      mark('start');
+      const t0 = now();
+      const started = new Map<string, number>();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(CLIENTS, N) }, async () => {
+          while (next < N) {
+            const i = next++;
+            const t = now();
+            started.set(keys[i]!, t);
+            await submit(keys[i]!, i, via);
+            submitMs.push(now() - t);
+          }
+        }),
+      );
+      await waitAnnounced(before, N, via);
+      mark('end');
+      const cpu = {
+        alpha: ((cpuSeconds(pids.alpha) - cpu0.alpha) * 1000) / N,
+        beta: ((cpuSeconds(pids.beta) - cpu0.beta) * 1000) / N,
+      };
+      const byKey = await readBack(via, before);
+      const missing = keys.filter((k) => !byKey.has(k));
+      if (missing.length > 0) throw new BenchAbort(`${via}: ${missing.length} message(s) not found in bob's mailbox`);
+      const last = Math.max(...keys.map((k) => byKey.get(k)!.at));
+      const latencies = keys.map((k) => byKey.get(k)!.at - started.get(k)!).sort((x, y) => x - y);
+
+      // One at a time: each message submitted once the previous one was announced to bob (no queueing).
+      const serial: number[] = [];
+      for (let i = 0; i < SERIAL; i++) {
+        const b = arrived.size;
+        const t = now();
+        await submit(`${tag}-s${i}`, i, via);
+        await waitAnnounced(b, 1, `${via} one at a time`);
+        serial.push([...arrived.values()].at(-1)! - t);
+      }
+      if (SERIAL > 0) await readBack(via, arrived.size - SERIAL);
+      return {
+        via,
+        n: N,
+        elapsedMs: last - t0,
+        latencies,
+        submitMs: submitMs.sort((x, y) => x - y),
+        serial: serial.sort((x, y) => x - y),
+        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads)`,
+      };
+    }
+
+    // Both routes warmed, as a measured phase sends (CLIENTS at once), before either is measured.
+    for (const via of PROCESS_WARMUP > 0 ? (['federation', 'smtp'] as Via[]) : []) {
+      console.log(`process warm-up: ${PROCESS_WARMUP} messages by ${via}...`);
+      const before = arrived.size;
+      await send(
+        via,
+        Array.from({ length: PROCESS_WARMUP }, (_, i) => `p${via[0]}-${i}`),
+        CLIENTS,
+      );
+      await waitAnnounced(before, PROCESS_WARMUP, `${via} process warm-up`);
+      await readBack(via, before);
+    }
+
+    const results: PhaseResult[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const order: Via[] = r % 2 === 0 ? ['federation', 'smtp'] : ['smtp', 'federation'];
+      for (const via of order) {
+        console.log(`round ${r + 1}: ${via}...`);
+        results.push(await phase(via, r));
+      }
+    }
+    printFigures(results, { rounds: ROUNDS, clients: CLIENTS });
+  } finally {
+    arrivals?.close();
+    for (const child of running.reverse()) await child.stop('SIGTERM');
+    await resolver?.close();
+    tmp.cleanup();
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  if (err instanceof BenchAbort) {
+    console.error(`federation bench (processes) aborted: ${err.message}`);
+    process.exitCode = 1;
+  } else throw err;
+}
