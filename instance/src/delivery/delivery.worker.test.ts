@@ -335,6 +335,7 @@ describe('the delivery worker', () => {
         resolver: new MxResolver({ mxOverride: [`remote.test=127.0.0.1:${sink.port}`] }),
         tlsPolicy: 'opportunistic',
         timeouts: { connectionMs: 5000, greetingMs: 5000, socketMs: 10_000 },
+        dkim: null,
       });
 
     test('550: one connection, a bounce with the server reply, no retry', async () => {

@@ -2,6 +2,7 @@ import type { MxResolver } from './mx-resolver.ts';
 import { deliverOverSmtp, type SmtpClientOptions } from './smtp-outbound.delivery.ts';
 import { DeliveryFailure, type DeliveryRoute } from './smtp-outbound.types.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
+import { signWithDkim, type DkimKey } from '../identity/dkim-key.ts';
 import type { DeliveryAttempt, DeliveryJob } from './delivery.types.ts';
 import type { RecipientOutcome, SentCopy, Transport, TransportResult } from './transport.port.ts';
 
@@ -13,6 +14,11 @@ export interface SmtpTransportDeps {
   tlsPolicy: 'opportunistic' | 'required';
   smarthost?: { requireTls: boolean; auth?: { user: string; pass: string } | undefined } | undefined;
   timeouts?: SmtpClientOptions['timeouts'];
+  /**
+   * The instance's DKIM key: each message is signed as it leaves by SMTP, at every attempt (ADR 0030), so a message
+   * retried for days carries a fresh signature by the key in force. Null: sent unsigned (tests of the transport alone).
+   */
+  dkim: (() => Promise<DkimKey>) | null;
   /** The SMTP client (injectable for tests of the worker). */
   deliver?: typeof deliverOverSmtp;
 }
@@ -40,7 +46,8 @@ export class SmtpTransport implements Transport<DeliveryJob> {
       route = await deps.resolver.route(job.domain);
       const requireTls =
         deps.tlsPolicy === 'required' || (route.kind === 'smarthost' && deps.smarthost?.requireTls !== false);
-      attempt = await this.deliver(route, { from: job.from, to: job.recipients }, copy.transmitted, {
+      const raw = deps.dkim ? await signWithDkim(copy.transmitted, await deps.dkim(), deps.clock()) : copy.transmitted;
+      attempt = await this.deliver(route, { from: job.from, to: job.recipients }, raw, {
         heloName: deps.domain,
         requireTls,
         auth: route.kind === 'smarthost' ? deps.smarthost?.auth : undefined,

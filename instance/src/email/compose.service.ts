@@ -32,7 +32,6 @@ import {
   withoutHeaders,
   type MimeAttachment,
 } from '../mail/compose.mime.ts';
-import { signWithDkim, type DkimKey } from '../identity/dkim-key.ts';
 import {
   deliveryEnqueueOptions,
   deliveryJobId,
@@ -183,7 +182,6 @@ export interface ComposeDeps {
   queue: JobQueue;
   ingest: MessageIngest;
   blobs: BlobStore;
-  dkimKey: () => Promise<DkimKey>;
   limits: { maxRecipients: number; maxAttachmentBytes: number };
   retry: RetryPolicy;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -210,7 +208,8 @@ interface ResolvedRecipient {
 
 /**
  * Sending mail: checks everything first (recipients, headers, attachments, the message answered) so that a refused
- * request stores and queues nothing; then builds the MIME message, signs it with the instance DKIM key, stores the
+ * request stores and queues nothing; then builds the MIME message (signed with DKIM only if and when it leaves by
+ * SMTP: the delivery worker signs it at each attempt, ADR 0030), stores the
  * sender's Sent copy through ingest (the quota applies there), hands it to local recipients through ingest (no SMTP
  * hop) and queues one delivery job per remote domain.
  */
@@ -295,10 +294,9 @@ export class ComposeService {
             recipients.some((r) => r.kind === 'bcc'),
             now,
           );
-    const raw = await signWithDkim(mime, await deps.dkimKey(), now);
     return this.dispatch(sender, {
       from,
-      raw,
+      raw: mime,
       recipients,
       messageId,
       subject,
@@ -319,7 +317,7 @@ export class ComposeService {
 
   /**
    * A message a mail app submitted (SMTP submission, RFC 6409), as the app wrote it: the same path as `send` from the
-   * DKIM signature on (Sent copy, local delivery, federation or SMTP routing, bounces). The From (and Sender) must be
+   * Sent copy on (local delivery, federation or SMTP routing with its DKIM signature, bounces). The From (and Sender) must be
    * addresses of the account (`sender_not_owned` otherwise); recipients are the envelope's (RCPT TO), those not in
    * To or Cc being blind copies; the Bcc field is never transmitted. A Message-ID and a Date are added when missing.
    * The app's own OpenPGP (if any) is left as it is: nothing is encrypted or signed here.
@@ -366,10 +364,9 @@ export class ComposeService {
     }
     if (headerValue(mime, 'date') === null)
       mime = withHeader(mime, `Date: ${now.toUTCString().replace('GMT', '+0000')}`);
-    const raw = await signWithDkim(mime, await deps.dkimKey(), now);
     return this.dispatch(sender, {
       from: own,
-      raw,
+      raw: mime,
       recipients,
       messageId,
       subject: headers.subject,

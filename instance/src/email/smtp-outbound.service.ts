@@ -80,7 +80,6 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
     queue: deps.queue,
     ingest: deps.ingest,
     blobs: deps.blobs,
-    dkimKey,
     limits: { maxRecipients: out.maxRecipients, maxAttachmentBytes: out.maxAttachmentBytes },
     retry: out.retry,
     events: deps.events,
@@ -98,6 +97,7 @@ export function createOutboundMail(deps: OutboundMailDeps): OutboundMail {
         resolver,
         tlsPolicy: out.tlsPolicy,
         smarthost,
+        dkim: dkimKey,
       });
       const worker = new DeliveryWorker(transport, {
         domain: config.domain,
