@@ -104,6 +104,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
 
+/** The number of threads a process runs now. */
+function threadsOf(pid: number): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
 function mergeConfig(dir: string, patch: (config: any) => void): void {
   const file = join(dir, CONFIG_FILE_NAME);
   const config = JSON.parse(readFileSync(file, 'utf8'));
@@ -413,6 +418,7 @@ async function main() {
       const keys = Array.from({ length: N }, (_, i) => `${tag}-${i}`);
       const submitMs: number[] = [];
       const cpu0 = { alpha: cpuSeconds(pids.alpha), beta: cpuSeconds(pids.beta) };
+      const threads0 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
       // Monotonic microseconds, the clock of the instances' CPU profiles (FED_BENCH_PROFILE): to window them.
       const mark = (what: string) => console.log(`  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`);
       mark('start');
@@ -432,6 +438,7 @@ async function main() {
       );
       await waitAnnounced(before, N, via);
       mark('end');
+      const threads1 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
       const cpu = {
         alpha: ((cpuSeconds(pids.alpha) - cpu0.alpha) * 1000) / N,
         beta: ((cpuSeconds(pids.beta) - cpu0.beta) * 1000) / N,
@@ -459,7 +466,7 @@ async function main() {
         latencies,
         submitMs: submitMs.sort((x, y) => x - y),
         serial: serial.sort((x, y) => x - y),
-        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads)`,
+        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads); threads at the start ${threads0}, at the end ${threads1}`,
       };
     }
 
