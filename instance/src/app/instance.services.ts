@@ -386,6 +386,7 @@ export async function buildServices(config: InstanceConfig, options: ServiceOpti
     threads: config.ingest.workerThreads ?? defaultMailWorkerThreads(),
     dnsServers: config.smtp.dnsServers,
     logger,
+    idleTimeoutMs: config.ingest.workerIdleSeconds * 1000,
   });
   const core = buildEmailCore({
     parse: (raw) => mailWorkers.parse(raw),

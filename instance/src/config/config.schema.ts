@@ -213,11 +213,17 @@ export const InstanceConfigSchema = Type.Object(
     /**
      * Arriving mail: MIME parsing and SPF/DKIM/DMARC verification run on worker threads (app/mail-workers.piscina.ts).
      * `workerThreads`: how many at most (0: on the main thread); absent: one per core but one, between 1 and 4.
-     * Threads start with the first message and stop after 30 s without any.
+     * Threads start with the first message and stop after `workerIdleSeconds` without any.
      */
     ingest: Type.Object(
       {
         workerThreads: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+        /**
+         * A thread with no mail to read for this long stops. Starting one costs ~0.5 s of CPU and of delay (its
+         * modules load) and a running one ~75 MiB: short, and an instance whose mail comes every minute or two starts
+         * one for nearly every message; long, and a quiet instance holds memory it does not use.
+         */
+        workerIdleSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
       },
       { additionalProperties: false },
     ),
@@ -396,7 +402,7 @@ export const DEFAULTS = {
     concurrency: 4,
   },
   dns: { enabled: false, host: '127.0.0.1', port: 5353, addresses: ['127.0.0.1'], resolvers: [], trustAd: false },
-  ingest: {},
+  ingest: { workerIdleSeconds: 300 },
   imports: { resyncMinutes: 15, allowPrivateHosts: false, maxMessageBytes: 50 * 1024 * 1024, concurrency: 2 },
   remoteImages: { maxBytes: 5 * 1024 * 1024, timeoutMs: 10_000, allowAddresses: [] },
   federation: { registryUrl: null, registryKeys: null, syncSeconds: 300, emailFallback: false, recipientCheck: true },
@@ -481,6 +487,7 @@ export const ENV_KEYS: Record<string, { path: string; kind: 'string' | 'integer'
   CALIOPEN_DNS_RESOLVERS: { path: 'dns.resolvers', kind: 'list' },
   CALIOPEN_DNS_TRUST_AD: { path: 'dns.trustAd', kind: 'boolean' },
   CALIOPEN_INGEST_WORKER_THREADS: { path: 'ingest.workerThreads', kind: 'integer' },
+  CALIOPEN_INGEST_WORKER_IDLE_SECONDS: { path: 'ingest.workerIdleSeconds', kind: 'integer' },
   CALIOPEN_IMPORT_RESYNC_MINUTES: { path: 'imports.resyncMinutes', kind: 'integer' },
   CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: { path: 'imports.allowPrivateHosts', kind: 'boolean' },
   CALIOPEN_IMPORT_CA_FILE: { path: 'imports.caFile', kind: 'string' },
