@@ -39,7 +39,15 @@ export class AccountKeyLifecycle {
   async publicKey(accountId: string): Promise<OwnPublicKey | null> {
     const active = await this.ctx.active(accountId);
     if (active === null || (active.keyExpiresAt !== null && active.keyExpiresAt <= this.ctx.deps.clock())) return null;
-    return { fingerprint: active.fingerprint, publicKey: active.publicKey, armored: armorPublic(active.publicKey) };
+    const { fingerprint, publicKey } = active;
+    // Armoured only when asked (compose, which asks at every message, uses the binary key).
+    return {
+      fingerprint,
+      publicKey,
+      get armored() {
+        return armorPublic(publicKey);
+      },
+    };
   }
 
   /** Every key of the account, newest first. */

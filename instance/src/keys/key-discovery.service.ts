@@ -11,7 +11,14 @@ import type { MessageFacts } from '../mail/message.facts.ts';
 import { readHeaderBlock, headerValue } from '../mail/mime-headers.ts';
 import { readAutocryptHeader } from '../openpgp/openpgp.compose.ts';
 import { detectOpenPgp } from '../openpgp/openpgp.detect.ts';
-import { fullConfig, isKeyError, keyIdsOf, loadPublicKey, parsePublicKey } from '../openpgp/openpgp.keys.ts';
+import {
+  fullConfig,
+  isKeyError,
+  keyIdsOf,
+  loadPublicKey,
+  parsePublicKey,
+  sharedPublicKey,
+} from '../openpgp/openpgp.keys.ts';
 import { signatureIssuers } from '../openpgp/openpgp.verify.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
@@ -124,9 +131,12 @@ const HOUR = 3600_000;
 /** How long an absence at a labelled member instance's key directory is remembered. */
 const FEDERATION_NEGATIVE_TTL_MS = 5 * 60 * 1000;
 
-/** Whether a key can encrypt at `now`. */
+/**
+ * Whether a key can encrypt at `now`. Asked at every message composed to its holder: through the shared key object,
+ * whose self-signatures openpgp.js verifies once, not once per message (sharedPublicKey).
+ */
 async function canEncrypt(bytes: Uint8Array, now: Date): Promise<boolean> {
-  const key = await loadPublicKey(bytes);
+  const key = await sharedPublicKey(bytes);
   if (key === null) return false;
   try {
     await key.getEncryptionKey(undefined, now, undefined, fullConfig());
@@ -518,7 +528,7 @@ export class KeyDiscoveryService {
       const known = new Set<string>();
       for (const k of keys) {
         known.add(k.fingerprint);
-        const loaded = k.publicKey.length > 0 ? await loadPublicKey(k.publicKey) : null;
+        const loaded = k.publicKey.length > 0 ? await sharedPublicKey(k.publicKey) : null;
         for (const id of loaded ? keyIdsOf(loaded) : []) known.add(id);
         for (const sub of loaded?.getSubkeys() ?? []) known.add(sub.getFingerprint().toLowerCase());
       }
