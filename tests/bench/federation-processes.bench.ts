@@ -32,13 +32,18 @@
  * Beta's per-IP limits (SMTP and HTTPS) and its per-peer allowance are lifted, as in federation.bench.ts: everything
  * comes from 127.0.0.1. Prints figures; numbers go in docs/benchmarks.md. Never used as a test.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import { spawnCaliopen, untilReady, answers, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
-import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
-import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
-import { freePort } from '../support/net.ts';
+import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
+import {
+  cleanEnv,
+  federationPorts,
+  mergeConfig,
+  prepareLocalFederation,
+  startFederationResolver,
+} from '../support/local-federation.ts';
 import { ROOT } from '../support/process.ts';
 import { tempDir } from '../support/tmp.ts';
 import {
@@ -48,6 +53,7 @@ import {
   bodyText,
   calibration,
   fmt,
+  KNOBS,
   now,
   pathProblem,
   pathSummary,
@@ -59,15 +65,17 @@ import {
   type Via,
 } from './federation.figures.ts';
 
-const N = Number(process.env.FED_BENCH_MESSAGES ?? 200);
-const SIZE = Number(process.env.FED_BENCH_SIZE ?? 10_240);
-const CLIENTS = Number(process.env.FED_BENCH_CLIENTS ?? 4);
-const WARMUP = Number(process.env.FED_BENCH_WARMUP ?? 5);
-const PROCESS_WARMUP = Number(process.env.FED_BENCH_PROCESS_WARMUP ?? 100);
-const ROUNDS = Number(process.env.FED_BENCH_ROUNDS ?? 1);
-const SERIAL = Number(process.env.FED_BENCH_SERIAL ?? 30);
-const E2E = process.env.FED_BENCH_E2E === '1';
-const PHASE_TIMEOUT_MS = Number(process.env.FED_BENCH_TIMEOUT_MS ?? 30 * 60_000);
+const {
+  n: N,
+  size: SIZE,
+  clients: CLIENTS,
+  warmup: WARMUP,
+  processWarmup: PROCESS_WARMUP,
+  rounds: ROUNDS,
+  serial: SERIAL,
+  e2e: E2E,
+  phaseTimeoutMs: PHASE_TIMEOUT_MS,
+} = KNOBS;
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
@@ -107,22 +115,6 @@ function cpuSeconds(pid: number): number {
 /** The number of threads a process runs now. */
 function threadsOf(pid: number): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
-}
-
-function mergeConfig(dir: string, patch: (config: any) => void): void {
-  const file = join(dir, CONFIG_FILE_NAME);
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  patch(config);
-  writeFileSync(file, JSON.stringify(config, null, 2));
-}
-
-/** The environment without the caller's CALIOPEN_* settings, which would reach every process at once. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))),
-    CALIOPEN_LOG_LEVEL: 'warn',
-    ...extra,
-  };
 }
 
 /** bob's live stream: when each of his new inbound messages was announced (by message id), on this process's clock. */
@@ -166,15 +158,7 @@ async function main() {
   // --- setup (not timed): the local federation, as `npm start` makes it --------------------------------------------
   const tmp = tempDir('caliopen-fedbench-');
   const dataDir = join(tmp.dir, 'federation');
-  const seen = new Set<number>();
-  while (seen.size < 11) seen.add(await freePort());
-  const p = [...seen];
-  const registryPort = p.shift()!;
-  const resolverPort = p.shift()!;
-  const ports = {
-    alpha: { http: p[0]!, https: p[1]!, smtp: p[2]!, dns: p[3]! },
-    beta: { http: p[4]!, https: p[5]!, smtp: p[6]!, dns: p[7]! },
-  };
+  const ports = await federationPorts();
   const alpha = `http://127.0.0.1:${ports.alpha.http}`;
   const beta = `http://127.0.0.1:${ports.beta.http}`;
   const running: CaliopenChild[] = [];
@@ -182,30 +166,7 @@ async function main() {
   let arrivals: { at: Map<string, number>; close(): void } | null = null;
   try {
     console.log('setting up the local federation (caliopen federation: registry, audit, labels)...');
-    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], {
-      name: 'federation',
-      cwd: ROOT,
-      env: cleanEnv({
-        CALIOPEN_REGISTRY_HTTP_PORT: String(registryPort),
-        CALIOPEN_FEDERATION_DNS_PORT: String(resolverPort),
-        CALIOPEN_ALPHA_HTTP_PORT: String(ports.alpha.http),
-        CALIOPEN_ALPHA_HTTPS_PORT: String(ports.alpha.https),
-        CALIOPEN_ALPHA_SMTP_PORT: String(ports.alpha.smtp),
-        CALIOPEN_ALPHA_DNS_PORT: String(ports.alpha.dns),
-        CALIOPEN_BETA_HTTP_PORT: String(ports.beta.http),
-        CALIOPEN_BETA_HTTPS_PORT: String(ports.beta.https),
-        CALIOPEN_BETA_SMTP_PORT: String(ports.beta.smtp),
-        CALIOPEN_BETA_DNS_PORT: String(ports.beta.dns),
-      }),
-    });
-    running.push(supervisor);
-    await untilReady(supervisor, async () => supervisor.output().includes('Ready. Ctrl-C stops'), 300_000, 250);
-    if (await supervisor.stop('SIGTERM'))
-      throw new BenchAbort(`caliopen federation: ${supervisor.output().slice(-2000)}`);
-    running.pop();
-    const credentials = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
-    const passwordOf = (username: string): string =>
-      credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
+    const { passwordOf } = await prepareLocalFederation(dataDir, ports);
 
     // The same processes, started one by one: delivery retries soon (a refused message does not wait a minute), and
     // TLS is required on alpha's SMTP relay (it always gets STARTTLS here, as between real MTAs).
@@ -216,14 +177,7 @@ async function main() {
         retry: { attempts: 3, baseDelayMs: 1000, maxDelayMs: 2000 },
       };
     });
-    resolver = await startLoopbackResolver({
-      port: resolverPort,
-      routes: [
-        { zone: 'alpha.test', host: '127.0.0.1', port: ports.alpha.dns },
-        { zone: 'beta.test', host: '127.0.0.1', port: ports.beta.dns },
-      ],
-      fallback: null,
-    });
+    resolver = await startFederationResolver(ports);
     const start = async (name: string, args: string[], ready: string, env: Record<string, string> = {}) => {
       // FED_BENCH_PROFILE=<dir>: a CPU profile of each instance's threads, written there when it stops.
       const profile = process.env.FED_BENCH_PROFILE && name !== 'registry';
@@ -251,7 +205,7 @@ async function main() {
     await start(
       'registry',
       ['registry', 'start', '--data-dir', join(dataDir, 'registry')],
-      `http://127.0.0.1:${registryPort}/v1/keys`,
+      `http://127.0.0.1:${ports.registry}/v1/keys`,
     );
     const pids = { alpha: alphaProcess!.process.pid!, beta: betaProcess!.process.pid! };
 

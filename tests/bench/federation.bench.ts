@@ -61,6 +61,7 @@ import {
   bodyText,
   calibration,
   fmt,
+  KNOBS,
   now,
   pathProblem,
   pathSummary,
@@ -77,15 +78,17 @@ import { StandInDirectory } from '../support/federation.ts';
 import { startTestInstance, type ApiResponse, type TestInstance } from '../support/instance.ts';
 import { freePort } from '../support/net.ts';
 
-const N = Number(process.env.FED_BENCH_MESSAGES ?? 200);
-const SIZE = Number(process.env.FED_BENCH_SIZE ?? 10_240);
-const CLIENTS = Number(process.env.FED_BENCH_CLIENTS ?? 4);
-const WARMUP = Number(process.env.FED_BENCH_WARMUP ?? 5);
-const PROCESS_WARMUP = Number(process.env.FED_BENCH_PROCESS_WARMUP ?? 100);
-const ROUNDS = Number(process.env.FED_BENCH_ROUNDS ?? 1);
-const SERIAL = Number(process.env.FED_BENCH_SERIAL ?? 30);
-const E2E = process.env.FED_BENCH_E2E === '1';
-const PHASE_TIMEOUT_MS = Number(process.env.FED_BENCH_TIMEOUT_MS ?? 30 * 60_000);
+const {
+  n: N,
+  size: SIZE,
+  clients: CLIENTS,
+  warmup: WARMUP,
+  processWarmup: PROCESS_WARMUP,
+  rounds: ROUNDS,
+  serial: SERIAL,
+  e2e: E2E,
+  phaseTimeoutMs: PHASE_TIMEOUT_MS,
+} = KNOBS;
 
 function expect(r: ApiResponse, status: number, what: string): any {
   if (r.status !== status) throw new BenchAbort(`${what}: HTTP ${r.status} ${r.text.slice(0, 300)}`);

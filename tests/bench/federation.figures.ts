@@ -7,6 +7,19 @@ import { createHash } from 'node:crypto';
 
 export type Via = 'federation' | 'smtp';
 
+/** The knobs both benches read from the environment (their headers say what each does). */
+export const KNOBS = {
+  n: Number(process.env.FED_BENCH_MESSAGES ?? 200),
+  size: Number(process.env.FED_BENCH_SIZE ?? 10_240),
+  clients: Number(process.env.FED_BENCH_CLIENTS ?? 4),
+  warmup: Number(process.env.FED_BENCH_WARMUP ?? 5),
+  processWarmup: Number(process.env.FED_BENCH_PROCESS_WARMUP ?? 100),
+  rounds: Number(process.env.FED_BENCH_ROUNDS ?? 1),
+  serial: Number(process.env.FED_BENCH_SERIAL ?? 30),
+  e2e: process.env.FED_BENCH_E2E === '1',
+  phaseTimeoutMs: Number(process.env.FED_BENCH_TIMEOUT_MS ?? 30 * 60_000),
+};
+
 export class BenchAbort extends Error {}
 
 export const now = () => performance.now();

@@ -15,7 +15,6 @@
  *   then goes by email.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
@@ -34,13 +33,20 @@ import {
 } from '@caliopen/federation-protocol';
 import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
-import { CONFIG_FILE_NAME } from '@caliopen/instance/config/config.loader.ts';
 import { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import { peerRequest } from '@caliopen/instance/federation/federation.client.ts';
 import { signingKeyOf } from '@caliopen/instance/federation/prekey.store.ts';
 import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/identity/instance-identity.ts';
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import {
+  cleanEnv,
+  federationPorts,
+  type FederationPorts,
+  mergeConfig,
+  prepareLocalFederation,
+  type PreparedFederation,
+} from '../support/local-federation.ts';
+import { waitFor } from '../support/net.ts';
 import { answers, ROOT } from '../support/process.ts';
 import { tempDir } from '../support/tmp.ts';
 import { startWireCapture, type WireCapture } from '../support/wire-capture.ts';
@@ -49,28 +55,6 @@ const tmp = tempDir('caliopen-fedproc-');
 const dataDir = join(tmp.dir, 'federation');
 const alphaDir = join(dataDir, 'alpha.test');
 const betaDir = join(dataDir, 'beta.test');
-
-interface MemberPorts {
-  http: number;
-  https: number;
-  smtp: number;
-  dns: number;
-}
-
-async function distinctPorts(n: number): Promise<number[]> {
-  const seen = new Set<number>();
-  while (seen.size < n) seen.add(await freePort());
-  return [...seen];
-}
-
-/** The environment without this test's own CALIOPEN_* settings, which would reach every process at once. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))),
-    CALIOPEN_LOG_LEVEL: 'warn',
-    ...extra,
-  };
-}
 
 async function json(
   url: string,
@@ -95,15 +79,9 @@ function ok<T = any>(r: { status: number; body: any }, status = 200): T {
   return r.body as T;
 }
 
-function mergeConfig(dir: string, patch: (config: any) => void): void {
-  const file = join(dir, CONFIG_FILE_NAME);
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  patch(config);
-  writeFileSync(file, JSON.stringify(config, null, 2));
-}
-
 describe('the local federation as separate processes on loopback', { timeout: 900_000 }, () => {
-  let ports: { registry: number; resolver: number; alpha: MemberPorts; beta: MemberPorts; betaInner: number };
+  let ports: FederationPorts;
+  let betaInner: number;
   let capture: WireCapture;
   let resolver: LoopbackResolver;
   const running = new Map<string, CaliopenChild>();
@@ -112,7 +90,8 @@ describe('the local federation as separate processes on loopback', { timeout: 90
   let registry: string;
   let alice: { token: string };
   let bob: { token: string };
-  let credentials: any;
+  let credentials: PreparedFederation['credentials'];
+  let passwordOf: PreparedFederation['passwordOf'];
 
   async function startMember(name: 'alpha.test' | 'beta.test'): Promise<void> {
     const dir = name === 'alpha.test' ? alphaDir : betaDir;
@@ -132,9 +111,6 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     running.delete(name);
     if (child) assert.equal(await child.stop('SIGTERM'), 0, `${name} stops cleanly:\n${child.output().slice(-2000)}`);
   }
-
-  const passwordOf = (username: string): string =>
-    credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
 
   async function login(api: string, username: string): Promise<{ token: string }> {
     return {
@@ -239,46 +215,17 @@ describe('the local federation as separate processes on loopback', { timeout: 90
   }
 
   beforeAll(async () => {
-    const p = await distinctPorts(12);
-    ports = {
-      registry: p[0]!,
-      resolver: p[1]!,
-      alpha: { http: p[2]!, https: p[3]!, smtp: p[4]!, dns: p[5]! },
-      beta: { http: p[6]!, https: p[7]!, smtp: p[8]!, dns: p[9]! },
-      betaInner: p[10]!,
-    };
+    // Three more: beta's inner HTTPS port (behind the recording relay), a second beta process's HTTP and HTTPS.
+    ports = await federationPorts(3);
+    betaInner = ports.extra[0]!;
     alpha = `http://127.0.0.1:${ports.alpha.http}`;
     beta = `http://127.0.0.1:${ports.beta.http}`;
     registry = `http://127.0.0.1:${ports.registry}`;
-    const portEnv = {
-      CALIOPEN_REGISTRY_HTTP_PORT: String(ports.registry),
-      CALIOPEN_FEDERATION_DNS_PORT: String(ports.resolver),
-      CALIOPEN_ALPHA_HTTP_PORT: String(ports.alpha.http),
-      CALIOPEN_ALPHA_HTTPS_PORT: String(ports.alpha.https),
-      CALIOPEN_ALPHA_SMTP_PORT: String(ports.alpha.smtp),
-      CALIOPEN_ALPHA_DNS_PORT: String(ports.alpha.dns),
-      CALIOPEN_BETA_HTTP_PORT: String(ports.beta.http),
-      CALIOPEN_BETA_HTTPS_PORT: String(ports.beta.https),
-      CALIOPEN_BETA_SMTP_PORT: String(ports.beta.smtp),
-      CALIOPEN_BETA_DNS_PORT: String(ports.beta.dns),
-    };
 
     // 1. `caliopen federation` prepares, applies, audits and labels both members, and says the federation is open.
-    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], {
-      name: 'federation',
-      cwd: ROOT,
-      env: cleanEnv(portEnv),
-    });
-    await untilReady(
-      supervisor,
-      async () => supervisor.output().includes('Ready. Ctrl-C stops the federation'),
-      240_000,
-      250,
-    );
-    const summary = supervisor.output();
-    assert.equal(summary.match(/federation open: mail to @/g)?.length, 2, summary);
-    assert.equal(await supervisor.stop('SIGTERM'), 0, supervisor.output().slice(-2000));
-    credentials = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
+    const prepared = await prepareLocalFederation(dataDir, ports, 240_000);
+    assert.equal(prepared.output.match(/federation open: mail to @/g)?.length, 2, prepared.output);
+    ({ credentials, passwordOf } = prepared);
 
     // 2. The same processes, run one by one: alpha retries quickly (backoff bounded at 2 s); beta's public face moves behind a recording relay
     //    on the port the feed lists for it, so that every byte alpha sends beta crosses the relay.
@@ -286,8 +233,8 @@ describe('the local federation as separate processes on loopback', { timeout: 90
       alphaDir,
       (c) => (c.outbound = { ...c.outbound, retry: { attempts: 100, baseDelayMs: 250, maxDelayMs: 2000 } }),
     );
-    mergeConfig(betaDir, (c) => (c.https = { ...c.https, port: ports.betaInner }));
-    capture = await startWireCapture(ports.beta.https, ports.betaInner);
+    mergeConfig(betaDir, (c) => (c.https = { ...c.https, port: betaInner }));
+    capture = await startWireCapture(ports.beta.https, betaInner);
     resolver = await startLoopbackResolver({
       port: ports.resolver,
       routes: [
@@ -532,7 +479,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
   });
 
   test('a second process of beta (same instance, its own ports) opens what alice seals to the first one’s prekeys, and refuses a replay of what the first one accepted (issue 15 item 5)', async () => {
-    const [http2, https2] = await distinctPorts(2);
+    const [http2, https2] = ports.extra.slice(1) as [number, number];
     const second = spawnCaliopen(['instance', 'start', '--data-dir', betaDir], {
       name: 'beta.test (2)',
       cwd: ROOT,
@@ -546,7 +493,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     running.set('beta.test (2)', second);
     try {
       await untilReady(second, () => answers(`http://127.0.0.1:${http2}/healthz`), 120_000);
-      const first = `https://127.0.0.1:${ports.betaInner}`;
+      const first = `https://127.0.0.1:${betaInner}`;
       const other = `https://127.0.0.1:${https2}`;
 
       // Accepted by the first process: stored once for bob, with a signed receipt.
@@ -612,7 +559,7 @@ describe('the local federation as separate processes on loopback', { timeout: 90
     assert.match(betaView.reason, /alpha\.test.*revoked/);
 
     // A delivery signed by alpha's own keys, with its certificate, is refused with a stable code; nothing stored.
-    const betaUrl = `https://127.0.0.1:${ports.betaInner}`;
+    const betaUrl = `https://127.0.0.1:${betaInner}`;
     const delivery = await handMadeDelivery('after the revocation', betaUrl);
     const before = (await mailbox(beta, bob.token)).length;
     const refused = await delivery.post(betaUrl);

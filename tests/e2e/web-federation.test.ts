@@ -16,14 +16,20 @@
  * Screenshots: `CALIOPEN_SCREENSHOTS=docs/screenshots npx vitest run --project e2e tests/e2e/web-federation.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
-import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
+import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
 import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import {
+  cleanEnv,
+  federationPorts,
+  prepareLocalFederation,
+  startFederationResolver,
+  type PreparedFederation,
+} from '../support/local-federation.ts';
+import { waitFor } from '../support/net.ts';
 import { answers, ROOT } from '../support/process.ts';
 import { realComponent } from '../support/real-component.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -31,21 +37,6 @@ import { requireWebBuild } from '../support/web-build.ts';
 
 const browserBinary = realComponent('chromium', 'chromium');
 const REASON = 'charter breach found in an audit';
-
-async function distinctPorts(n: number): Promise<number[]> {
-  const seen = new Set<number>();
-  while (seen.size < n) seen.add(await freePort());
-  return [...seen];
-}
-
-/** The environment without this test's own CALIOPEN_* settings, which would reach every process at once. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CALIOPEN_'))),
-    CALIOPEN_LOG_LEVEL: 'warn',
-    ...extra,
-  };
-}
 
 async function json(
   url: string,
@@ -79,14 +70,12 @@ describe.skipIf(browserBinary.skip)('the web app on a local federation, in Chrom
   let alpha: string;
   let beta: string;
   let registry: string;
-  let credentials: any;
+  let credentials: PreparedFederation['credentials'];
+  let passwordOf: PreparedFederation['passwordOf'];
   let bobToken: string;
   let aliceContactAtBeta: string;
   const pageErrors: string[] = [];
   const subject = 'Quarterly figures';
-
-  const passwordOf = (username: string): string =>
-    credentials.instances.flatMap((i: any) => i.accounts).find((a: any) => a.username === username).password;
 
   async function login(api: string, username: string): Promise<string> {
     return ok(
@@ -102,54 +91,18 @@ describe.skipIf(browserBinary.skip)('the web app on a local federation, in Chrom
 
   beforeAll(async () => {
     requireWebBuild('dist');
-    const p = await distinctPorts(10);
-    const ports = {
-      registry: p[0]!,
-      resolver: p[1]!,
-      alpha: { http: p[2]!, https: p[3]!, smtp: p[4]!, dns: p[5]! },
-      beta: { http: p[6]!, https: p[7]!, smtp: p[8]!, dns: p[9]! },
-    };
+    const ports = await federationPorts();
     alpha = `http://127.0.0.1:${ports.alpha.http}`;
     beta = `http://127.0.0.1:${ports.beta.http}`;
     registry = `http://127.0.0.1:${ports.registry}`;
-    const portEnv = {
-      CALIOPEN_REGISTRY_HTTP_PORT: String(ports.registry),
-      CALIOPEN_FEDERATION_DNS_PORT: String(ports.resolver),
-      CALIOPEN_ALPHA_HTTP_PORT: String(ports.alpha.http),
-      CALIOPEN_ALPHA_HTTPS_PORT: String(ports.alpha.https),
-      CALIOPEN_ALPHA_SMTP_PORT: String(ports.alpha.smtp),
-      CALIOPEN_ALPHA_DNS_PORT: String(ports.alpha.dns),
-      CALIOPEN_BETA_HTTP_PORT: String(ports.beta.http),
-      CALIOPEN_BETA_HTTPS_PORT: String(ports.beta.https),
-      CALIOPEN_BETA_SMTP_PORT: String(ports.beta.smtp),
-      CALIOPEN_BETA_DNS_PORT: String(ports.beta.dns),
-    };
 
     // `caliopen federation` prepares, audits and labels both members (what `npm start` runs), then stops; the same
     // processes are then started one by one, as federation-processes.test.ts does.
-    const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], {
-      name: 'federation',
-      cwd: ROOT,
-      env: cleanEnv(portEnv),
-    });
-    await untilReady(
-      supervisor,
-      async () => supervisor.output().includes('Ready. Ctrl-C stops the federation'),
-      300_000,
-      250,
-    );
-    assert.equal(supervisor.output().match(/federation open: mail to @/g)?.length, 2, supervisor.output());
-    assert.equal(await supervisor.stop('SIGTERM'), 0, supervisor.output().slice(-2000));
-    credentials = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
+    const prepared = await prepareLocalFederation(dataDir, ports);
+    assert.equal(prepared.output.match(/federation open: mail to @/g)?.length, 2, prepared.output);
+    ({ credentials, passwordOf } = prepared);
 
-    resolver = await startLoopbackResolver({
-      port: ports.resolver,
-      routes: [
-        { zone: 'alpha.test', host: '127.0.0.1', port: ports.alpha.dns },
-        { zone: 'beta.test', host: '127.0.0.1', port: ports.beta.dns },
-      ],
-      fallback: null,
-    });
+    resolver = await startFederationResolver(ports);
     await Promise.all([
       startChild('alpha.test', ['instance', 'start', '--data-dir', join(dataDir, 'alpha.test')], `${alpha}/healthz`),
       startChild('beta.test', ['instance', 'start', '--data-dir', join(dataDir, 'beta.test')], `${beta}/healthz`),

@@ -11,14 +11,7 @@ import type { MessageFacts } from '../mail/message.facts.ts';
 import { readHeaderBlock, headerValue } from '../mail/mime-headers.ts';
 import { readAutocryptHeader } from '../openpgp/openpgp.compose.ts';
 import { detectOpenPgp } from '../openpgp/openpgp.detect.ts';
-import {
-  fullConfig,
-  isKeyError,
-  keyIdsOf,
-  loadPublicKey,
-  parsePublicKey,
-  sharedPublicKey,
-} from '../openpgp/openpgp.keys.ts';
+import { fullConfig, isKeyError, keyIdsOf, parsePublicKey, sharedPublicKey } from '../openpgp/openpgp.keys.ts';
 import { signatureIssuers } from '../openpgp/openpgp.verify.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { isAppError } from '../shared/errors.ts';
