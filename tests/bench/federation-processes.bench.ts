@@ -34,7 +34,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createParser } from 'eventsource-parser';
 import { spawnCaliopen, untilReady, answers, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
 import {
@@ -45,6 +44,7 @@ import {
   startFederationResolver,
 } from '../support/local-federation.ts';
 import { ROOT } from '../support/process.ts';
+import { openSse, type SseStream } from '../support/sse-client.ts';
 import { tempDir } from '../support/tmp.ts';
 import {
   type ArrivalFacts,
@@ -117,32 +117,21 @@ function threadsOf(pid: number): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
-/** bob's live stream: when each of his new inbound messages was announced (by message id), on this process's clock. */
-async function openArrivals(base: string, token: string): Promise<{ at: Map<string, number>; close(): void }> {
-  const abort = new AbortController();
-  const res = await fetch(`${base}/api/v1/events`, {
-    headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
-    signal: abort.signal,
-  });
-  if (res.status !== 200) throw new BenchAbort(`bob's live stream: HTTP ${res.status}`);
+/**
+ * bob's new inbound messages as his live stream announces them: a function giving, by message id in order, when each
+ * was announced (on this process's clock); it reads only the events received since its last call.
+ */
+function inboundAnnouncements(stream: SseStream): () => Map<string, number> {
   const at = new Map<string, number>();
-  const parser = createParser({
-    onEvent: (m) => {
-      if (m.event !== 'message.new') return;
-      const data = JSON.parse(m.data) as { messageId: string; direction: string };
-      if (data.direction === 'inbound' && !at.has(data.messageId)) at.set(data.messageId, now());
-    },
-  });
-  void (async () => {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
-        parser.feed(decoder.decode(chunk, { stream: true }));
-    } catch {
-      // closed
+  let read = 0;
+  return () => {
+    for (; read < stream.events.length; read++) {
+      const e = stream.events[read]!;
+      if (e.event === 'message.new' && e.data.direction === 'inbound' && !at.has(e.data.messageId))
+        at.set(e.data.messageId, e.at);
     }
-  })();
-  return { at, close: () => abort.abort() };
+    return at;
+  };
 }
 
 async function main() {
@@ -163,7 +152,7 @@ async function main() {
   const beta = `http://127.0.0.1:${ports.beta.http}`;
   const running: CaliopenChild[] = [];
   let resolver: LoopbackResolver | null = null;
-  let arrivals: { at: Map<string, number>; close(): void } | null = null;
+  let live: SseStream | null = null;
   try {
     console.log('setting up the local federation (caliopen federation: registry, audit, labels)...');
     const { passwordOf } = await prepareLocalFederation(dataDir, ports);
@@ -249,8 +238,9 @@ async function main() {
       if (Date.now() > until) throw new BenchAbort('alpha never listed beta as a labelled member');
       await sleep(250);
     }
-    arrivals = await openArrivals(beta, bob);
-    const arrived = arrivals.at;
+    live = await openSse(`${beta}/api/v1/events`, bob);
+    if (live.status !== 200) throw new BenchAbort(`bob's live stream: HTTP ${live.status}`);
+    const announced = inboundAnnouncements(live);
 
     const texts = new Map<number, string>();
     const textOf = (i: number) => {
@@ -258,7 +248,7 @@ async function main() {
       if (t === undefined) texts.set(i, (t = bodyText(`fedbench message ${i}`, SIZE)));
       return t;
     };
-    /** alice's message ids by key, and bob's arrivals (message id) not yet matched to a key. */
+    /** alice's message (her Sent copy) by key. */
     const sentIds = new Map<string, string>();
 
     /** Submits one message through alice's API by `via`; returns alpha's message id. */
@@ -281,9 +271,9 @@ async function main() {
     /** Waits until `count` more inbound messages than `before` were announced to bob. */
     async function waitAnnounced(before: number, count: number, what: string): Promise<void> {
       const limit = Date.now() + PHASE_TIMEOUT_MS;
-      while (arrived.size < before + count) {
+      while (announced().size < before + count) {
         if (Date.now() > limit)
-          throw new BenchAbort(`${what}: ${before + count - arrived.size} message(s) never reached bob`);
+          throw new BenchAbort(`${what}: ${before + count - announced().size} message(s) never reached bob`);
         await sleep(5);
       }
     }
@@ -294,7 +284,7 @@ async function main() {
      */
     async function readBack(via: Via, before: number): Promise<Map<string, { at: number; facts: ArrivalFacts }>> {
       const byKey = new Map<string, { at: number; facts: ArrivalFacts }>();
-      for (const [id, at] of [...arrived].slice(before)) {
+      for (const [id, at] of [...announced()].slice(before)) {
         const m = expect(await api(beta, 'GET', `/api/v1/messages/${id}`, { token: bob }), 200, `bob reads ${id}`);
         const key = SUBJECT.exec(m.subject ?? '')?.[1];
         if (key === undefined) continue;
@@ -339,24 +329,32 @@ async function main() {
       }
     }
 
-    async function send(via: Via, keys: readonly string[], clients: number): Promise<Map<string, number>> {
+    /** `keys` submitted by `clients` callers back to back: when each request started, and how long each took. */
+    async function send(
+      via: Via,
+      keys: readonly string[],
+      clients: number,
+    ): Promise<{ started: Map<string, number>; submitMs: number[] }> {
       const started = new Map<string, number>();
+      const submitMs: number[] = [];
       let next = 0;
       await Promise.all(
         Array.from({ length: Math.min(clients, keys.length) }, async () => {
           while (next < keys.length) {
             const i = next++;
-            started.set(keys[i]!, now());
+            const t = now();
+            started.set(keys[i]!, t);
             await submit(keys[i]!, i, via);
+            submitMs.push(now() - t);
           }
         }),
       );
-      return started;
+      return { started, submitMs };
     }
 
     async function phase(via: Via, round: number): Promise<PhaseResult> {
       const tag = `${via[0]}${round}`;
-      let before = arrived.size;
+      let before = announced().size;
       const warm = Array.from({ length: WARMUP }, (_, w) => `${tag}-w${w}`);
       await send(via, warm, 1);
       await waitAnnounced(before, warm.length, `${via} warm-up`);
@@ -368,28 +366,15 @@ async function main() {
       console.log(`  calibration: ${fmt(calibration(), 0)} ms (100,000 chained SHA-256; lower is faster)`);
 
       // Measured: CLIENTS callers submit the N messages back to back.
-      before = arrived.size;
+      before = announced().size;
       const keys = Array.from({ length: N }, (_, i) => `${tag}-${i}`);
-      const submitMs: number[] = [];
       const cpu0 = { alpha: cpuSeconds(pids.alpha), beta: cpuSeconds(pids.beta) };
       const threads0 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
       // Monotonic microseconds, the clock of the instances' CPU profiles (FED_BENCH_PROFILE): to window them.
       const mark = (what: string) => console.log(`  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`);
       mark('start');
       const t0 = now();
-      const started = new Map<string, number>();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(CLIENTS, N) }, async () => {
-          while (next < N) {
-            const i = next++;
-            const t = now();
-            started.set(keys[i]!, t);
-            await submit(keys[i]!, i, via);
-            submitMs.push(now() - t);
-          }
-        }),
-      );
+      const { started, submitMs } = await send(via, keys, CLIENTS);
       await waitAnnounced(before, N, via);
       mark('end');
       const threads1 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
@@ -406,13 +391,13 @@ async function main() {
       // One at a time: each message submitted once the previous one was announced to bob (no queueing).
       const serial: number[] = [];
       for (let i = 0; i < SERIAL; i++) {
-        const b = arrived.size;
+        const b = announced().size;
         const t = now();
         await submit(`${tag}-s${i}`, i, via);
         await waitAnnounced(b, 1, `${via} one at a time`);
-        serial.push([...arrived.values()].at(-1)! - t);
+        serial.push([...announced().values()].at(-1)! - t);
       }
-      if (SERIAL > 0) await readBack(via, arrived.size - SERIAL);
+      if (SERIAL > 0) await readBack(via, announced().size - SERIAL);
       return {
         via,
         n: N,
@@ -427,7 +412,7 @@ async function main() {
     // Both routes warmed, as a measured phase sends (CLIENTS at once), before either is measured.
     for (const via of PROCESS_WARMUP > 0 ? (['federation', 'smtp'] as Via[]) : []) {
       console.log(`process warm-up: ${PROCESS_WARMUP} messages by ${via}...`);
-      const before = arrived.size;
+      const before = announced().size;
       await send(
         via,
         Array.from({ length: PROCESS_WARMUP }, (_, i) => `p${via[0]}-${i}`),
@@ -447,7 +432,7 @@ async function main() {
     }
     printFigures(results, { rounds: ROUNDS, clients: CLIENTS });
   } finally {
-    arrivals?.close();
+    live?.close();
     for (const child of running.reverse()) await child.stop('SIGTERM');
     await resolver?.close();
     tmp.cleanup();

@@ -7,14 +7,12 @@ export interface SseStream {
   /** The problem+json of a refused stream (status not 200). */
   problem: any;
   headers: Headers;
-  events: { id: string | undefined; event: string; data: any }[];
+  /** Each with when it arrived (performance.now() of this process). */
+  events: { id: string | undefined; event: string; data: any; at: number }[];
   comments: string[];
   ended: boolean;
   /** Resolves the first event (received or to come) that matches. */
-  next(
-    match: (e: { event: string; data: any }) => boolean,
-    timeoutMs?: number,
-  ): Promise<{ id: string | undefined; event: string; data: any }>;
+  next(match: (e: { event: string; data: any }) => boolean, timeoutMs?: number): Promise<SseStream['events'][number]>;
   close(): void;
 }
 
@@ -49,7 +47,7 @@ export async function openSse(url: string, token: string, headers: Record<string
   }
   const parser = createParser({
     onEvent: (m: EventSourceMessage) =>
-      stream.events.push({ id: m.id, event: m.event ?? 'message', data: JSON.parse(m.data) }),
+      stream.events.push({ id: m.id, event: m.event ?? 'message', data: JSON.parse(m.data), at: performance.now() }),
     onComment: (c) => stream.comments.push(c),
   });
   void (async () => {

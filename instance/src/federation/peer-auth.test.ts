@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { generateCertificate, type TestCertificate } from '../../../tests/support/tls-server.ts';
 import { peerCertificateSha256 } from './peer-auth.ts';
 
-/** A client connected to a server presenting `server`, over exactly `version`. */
-async function clientOver(
+/** A TLS server presenting `server` on a loopback port, and a client connecting to it (over `version` if given). */
+async function connection(
   server: TestCertificate,
-  version: SecureVersion,
+  version?: SecureVersion,
 ): Promise<{ socket: TLSSocket; close(): void }> {
   const listener = createServer({ cert: server.certPem, key: server.keyPem }, (s) => s.on('error', () => {}));
   listener.listen(0, '127.0.0.1');
@@ -18,10 +18,8 @@ async function clientOver(
     host: '127.0.0.1',
     port: (listener.address() as AddressInfo).port,
     rejectUnauthorized: false,
-    minVersion: version,
-    maxVersion: version,
+    ...(version ? { minVersion: version, maxVersion: version } : {}),
   });
-  await once(socket, 'secureConnect');
   return {
     socket,
     close: () => {
@@ -29,6 +27,16 @@ async function clientOver(
       listener.close();
     },
   };
+}
+
+/** A client connected to a server presenting `server`, over exactly `version`, once its handshake is done. */
+async function clientOver(
+  server: TestCertificate,
+  version: SecureVersion,
+): Promise<{ socket: TLSSocket; close(): void }> {
+  const c = await connection(server, version);
+  await once(c.socket, 'secureConnect');
+  return c;
 }
 
 describe('peerCertificateSha256', () => {
@@ -70,19 +78,11 @@ describe('peerCertificateSha256', () => {
 
   test('is null on a socket without TLS or before its handshake', async () => {
     assert.equal(peerCertificateSha256({} as TLSSocket), null);
-    const listener = createServer({ cert: cert.certPem, key: cert.keyPem });
-    listener.listen(0, '127.0.0.1');
-    await once(listener, 'listening');
-    const socket = connect({
-      host: '127.0.0.1',
-      port: (listener.address() as AddressInfo).port,
-      rejectUnauthorized: false,
-    });
+    const c = await connection(cert);
     try {
-      assert.equal(peerCertificateSha256(socket), null);
+      assert.equal(peerCertificateSha256(c.socket), null);
     } finally {
-      socket.destroy();
-      listener.close();
+      c.close();
     }
   });
 });
