@@ -36,13 +36,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnCaliopen, untilReady, answers, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
-import {
-  cleanEnv,
-  federationPorts,
-  mergeConfig,
-  prepareLocalFederation,
-  startFederationResolver,
-} from '../support/local-federation.ts';
+import { cleanEnv, mergeConfig, prepareLocalFederation, startFederationResolver } from '../support/local-federation.ts';
 import { ROOT } from '../support/process.ts';
 import { openSse, type SseStream } from '../support/sse-client.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -147,15 +141,14 @@ async function main() {
   // --- setup (not timed): the local federation, as `npm start` makes it --------------------------------------------
   const tmp = tempDir('caliopen-fedbench-');
   const dataDir = join(tmp.dir, 'federation');
-  const ports = await federationPorts();
-  const alpha = `http://127.0.0.1:${ports.alpha.http}`;
-  const beta = `http://127.0.0.1:${ports.beta.http}`;
   const running: CaliopenChild[] = [];
   let resolver: LoopbackResolver | null = null;
   let live: SseStream | null = null;
   try {
     console.log('setting up the local federation (caliopen federation: registry, audit, labels)...');
-    const { passwordOf } = await prepareLocalFederation(dataDir, ports);
+    const { ports, passwordOf } = await prepareLocalFederation(dataDir);
+    const alpha = `http://127.0.0.1:${ports.alpha.http}`;
+    const beta = `http://127.0.0.1:${ports.beta.http}`;
 
     // The same processes, started one by one: delivery retries soon (a refused message does not wait a minute), and
     // TLS is required on alpha's SMTP relay (it always gets STARTTLS here, as between real MTAs).

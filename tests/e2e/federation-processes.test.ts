@@ -40,7 +40,6 @@ import { loadInstanceIdentity, type InstanceIdentity } from '@caliopen/instance/
 import { loadMasterKey } from '@caliopen/platform/crypto/master-key.store.ts';
 import {
   cleanEnv,
-  federationPorts,
   type FederationPorts,
   mergeConfig,
   prepareLocalFederation,
@@ -215,16 +214,15 @@ describe('the local federation as separate processes on loopback', { timeout: 90
   }
 
   beforeAll(async () => {
-    // Three more: beta's inner HTTPS port (behind the recording relay), a second beta process's HTTP and HTTPS.
-    ports = await federationPorts(3);
+    // 1. `caliopen federation` prepares, applies, audits and labels both members, and says the federation is open.
+    // Three more ports: beta's inner HTTPS port (behind the recording relay), a second beta process's HTTP and HTTPS.
+    const prepared = await prepareLocalFederation(dataDir, { extraPorts: 3, timeoutMs: 240_000 });
+    assert.equal(prepared.output.match(/federation open: mail to @/g)?.length, 2, prepared.output);
+    ports = prepared.ports;
     betaInner = ports.extra[0]!;
     alpha = `http://127.0.0.1:${ports.alpha.http}`;
     beta = `http://127.0.0.1:${ports.beta.http}`;
     registry = `http://127.0.0.1:${ports.registry}`;
-
-    // 1. `caliopen federation` prepares, applies, audits and labels both members, and says the federation is open.
-    const prepared = await prepareLocalFederation(dataDir, ports, 240_000);
-    assert.equal(prepared.output.match(/federation open: mail to @/g)?.length, 2, prepared.output);
     ({ credentials, passwordOf } = prepared);
 
     // 2. The same processes, run one by one: alpha retries quickly (backoff bounded at 2 s); beta's public face moves behind a recording relay

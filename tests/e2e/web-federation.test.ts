@@ -24,7 +24,6 @@ import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
 import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
 import {
   cleanEnv,
-  federationPorts,
   prepareLocalFederation,
   startFederationResolver,
   type PreparedFederation,
@@ -91,15 +90,14 @@ describe.skipIf(browserBinary.skip)('the web app on a local federation, in Chrom
 
   beforeAll(async () => {
     requireWebBuild('dist');
-    const ports = await federationPorts();
+    // `caliopen federation` prepares, audits and labels both members (what `npm start` runs), then stops; the same
+    // processes are then started one by one, as federation-processes.test.ts does.
+    const prepared = await prepareLocalFederation(dataDir);
+    assert.equal(prepared.output.match(/federation open: mail to @/g)?.length, 2, prepared.output);
+    const { ports } = prepared;
     alpha = `http://127.0.0.1:${ports.alpha.http}`;
     beta = `http://127.0.0.1:${ports.beta.http}`;
     registry = `http://127.0.0.1:${ports.registry}`;
-
-    // `caliopen federation` prepares, audits and labels both members (what `npm start` runs), then stops; the same
-    // processes are then started one by one, as federation-processes.test.ts does.
-    const prepared = await prepareLocalFederation(dataDir, ports);
-    assert.equal(prepared.output.match(/federation open: mail to @/g)?.length, 2, prepared.output);
     ({ credentials, passwordOf } = prepared);
 
     resolver = await startFederationResolver(ports);

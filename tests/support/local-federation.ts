@@ -4,7 +4,7 @@
  * benches that then run its members as separate processes: federation-processes.test.ts, web-federation.test.ts,
  * tests/bench/federation-processes.bench.ts.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnCaliopen, untilReady } from '@caliopen/cli/federation.children.ts';
 import { startLoopbackResolver, type LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
@@ -65,6 +65,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 export interface PreparedFederation {
+  /** The ports it was prepared on (its members keep them in their configuration). */
+  ports: FederationPorts;
   /** What `caliopen federation` printed. */
   output: string;
   /** The accounts it made (credentials.json). */
@@ -73,15 +75,28 @@ export interface PreparedFederation {
 }
 
 /**
- * Runs `caliopen federation --data-dir <dataDir>` on `ports` until it says the federation is open (both members
- * labelled), then stops it: the members are then started one by one by the caller (`startMember`...). Throws with
- * its output if it stops first, fails to stop cleanly, or is not ready within `timeoutMs`.
+ * Runs `caliopen federation --data-dir <dataDir>` on free ports until it says the federation is open (both members
+ * labelled), then stops it: the members are then started one by one by the caller. A port found free can be taken by
+ * another process before the federation binds it (the tests run in parallel): then the whole preparation is done
+ * again on other ports, up to three times. Throws with its output otherwise (stopped first, not ready within
+ * `timeoutMs`, or not stopping cleanly).
  */
 export async function prepareLocalFederation(
   dataDir: string,
-  ports: FederationPorts,
-  timeoutMs = 300_000,
+  o: { extraPorts?: number; timeoutMs?: number } = {},
 ): Promise<PreparedFederation> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await federationPorts(o.extraPorts ?? 0);
+    try {
+      return await prepareOn(dataDir, ports, o.timeoutMs ?? 300_000);
+    } catch (e) {
+      if (attempt >= 3 || !/already in use/.test((e as Error).message)) throw e;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function prepareOn(dataDir: string, ports: FederationPorts, timeoutMs: number): Promise<PreparedFederation> {
   const supervisor = spawnCaliopen(['federation', '--data-dir', dataDir], {
     name: 'federation',
     cwd: ROOT,
@@ -103,6 +118,7 @@ export async function prepareLocalFederation(
   if (code !== 0) throw new Error(`caliopen federation did not stop cleanly (${code}):\n${output.slice(-2000)}`);
   const credentials = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
   return {
+    ports,
     output,
     credentials,
     passwordOf: (username) =>
