@@ -98,12 +98,19 @@ function expect(r: { status: number; body: any }, status: number, what: string):
   return r.body;
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) a process (or with `thread`, one of its threads) has used so far. */
+function cpuSeconds(pid: number, thread?: number): number {
+  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+/** CPU seconds the whole machine has spent busy so far (every core; /proc/stat: all but idle and iowait). */
+function machineBusySeconds(): number {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = f.map(Number) as number[];
+  return (user! + nice! + system! + irq! + softirq! + steal!) / USER_HZ;
 }
 
 /** The number of threads a process runs now. */
@@ -361,7 +368,14 @@ async function main() {
       // Measured: CLIENTS callers submit the N messages back to back.
       before = announced().size;
       const keys = Array.from({ length: N }, (_, i) => `${tag}-${i}`);
-      const cpu0 = { alpha: cpuSeconds(pids.alpha), beta: cpuSeconds(pids.beta) };
+      const cpu0 = {
+        alpha: cpuSeconds(pids.alpha),
+        beta: cpuSeconds(pids.beta),
+        bench: cpuSeconds(process.pid),
+        machine: machineBusySeconds(),
+        alphaMain: cpuSeconds(pids.alpha, pids.alpha),
+        betaMain: cpuSeconds(pids.beta, pids.beta),
+      };
       const threads0 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
       // Monotonic microseconds, the clock of the instances' CPU profiles (FED_BENCH_PROFILE): to window them.
       const mark = (what: string) => console.log(`  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`);
@@ -374,6 +388,10 @@ async function main() {
       const cpu = {
         alpha: ((cpuSeconds(pids.alpha) - cpu0.alpha) * 1000) / N,
         beta: ((cpuSeconds(pids.beta) - cpu0.beta) * 1000) / N,
+        bench: ((cpuSeconds(process.pid) - cpu0.bench) * 1000) / N,
+        machine: ((machineBusySeconds() - cpu0.machine) * 1000) / N,
+        alphaMain: ((cpuSeconds(pids.alpha, pids.alpha) - cpu0.alphaMain) * 1000) / N,
+        betaMain: ((cpuSeconds(pids.beta, pids.beta) - cpu0.betaMain) * 1000) / N,
       };
       const byKey = await readBack(via, before);
       const missing = keys.filter((k) => !byKey.has(k));
@@ -398,7 +416,7 @@ async function main() {
         latencies,
         submitMs: submitMs.sort((x, y) => x - y),
         serial: serial.sort((x, y) => x - y),
-        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads); threads at the start ${threads0}, at the end ${threads1}`,
+        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads; their main threads ${fmt(cpu.alphaMain)} and ${fmt(cpu.betaMain)} ms), this bench's API clients ${fmt(cpu.bench)} ms, the whole machine ${fmt(cpu.machine)} ms; threads at the start ${threads0}, at the end ${threads1}`,
       };
     }
 
