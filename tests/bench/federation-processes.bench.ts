@@ -32,7 +32,7 @@
  * Beta's per-IP limits (SMTP and HTTPS) and its per-peer allowance are lifted, as in federation.bench.ts: everything
  * comes from 127.0.0.1. Prints figures; numbers go in docs/benchmarks.md. Never used as a test.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnCaliopen, untilReady, answers, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
@@ -98,9 +98,9 @@ function expect(r: { status: number; body: any }, status: number, what: string):
   return r.body;
 }
 
-/** CPU seconds (user + system) a process (or with `thread`, one of its threads) has used so far. */
-function cpuSeconds(pid: number, thread?: number): number {
-  const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
@@ -111,6 +111,42 @@ function machineBusySeconds(): number {
   const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
   const [user, nice, system, , , irq, softirq, steal] = f.map(Number) as number[];
   return (user! + nice! + system! + irq! + softirq! + steal!) / USER_HZ;
+}
+
+/** CPU seconds each thread of a process has used so far, by thread id, with its name (the main thread: "main"). */
+function threadCpu(pid: number): Map<string, { name: string; seconds: number }> {
+  const out = new Map<string, { name: string; seconds: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / USER_HZ });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * Per message, the CPU used between two threadCpu() readings: the main thread's, then the others' (Node 20 leaves its
+ * threads unnamed: worker threads, libuv's pool where file and WebCrypto work runs, V8's GC helpers), each thread's
+ * share largest first; threads started since count from 0.
+ */
+function threadBreakdown(
+  before: Map<string, { name: string; seconds: number }>,
+  after: Map<string, { name: string; seconds: number }>,
+  n: number,
+): string {
+  const used = [...after].map(([tid, t]) => ({
+    name: t.name,
+    ms: ((t.seconds - (before.get(tid)?.seconds ?? 0)) * 1000) / n,
+  }));
+  const main = used.find((t) => t.name === 'main')?.ms ?? 0;
+  const others = used.filter((t) => t.name !== 'main' && t.ms > 0).sort((x, y) => y.ms - x.ms);
+  const sum = others.reduce((acc, t) => acc + t.ms, 0);
+  return `main ${fmt(main)}, other threads ${fmt(sum)} (${others.map((t) => fmt(t.ms)).join(' + ') || 'none'})`;
 }
 
 /** The number of threads a process runs now. */
@@ -169,12 +205,19 @@ async function main() {
     resolver = await startFederationResolver(ports);
     const start = async (name: string, args: string[], ready: string, env: Record<string, string> = {}) => {
       // FED_BENCH_PROFILE=<dir>: a CPU profile of each instance's threads, written there when it stops.
-      const profile = process.env.FED_BENCH_PROFILE && name !== 'registry';
+      // FED_BENCH_NODE_ARGS: Node options for both instances (e.g. --max-semi-space-size=64), to try a runtime setting.
+      const instance = name !== 'registry';
+      const nodeArgs = [
+        ...(instance && process.env.FED_BENCH_PROFILE
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.FED_BENCH_PROFILE}/${name}`]
+          : []),
+        ...(instance ? (process.env.FED_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : []),
+      ];
       const child = spawnCaliopen(args, {
         name,
         cwd: ROOT,
         env: cleanEnv(env),
-        ...(profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.FED_BENCH_PROFILE}/${name}`] } : {}),
+        ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
       });
       running.push(child);
       await untilReady(child, () => answers(ready), 120_000);
@@ -373,9 +416,8 @@ async function main() {
         beta: cpuSeconds(pids.beta),
         bench: cpuSeconds(process.pid),
         machine: machineBusySeconds(),
-        alphaMain: cpuSeconds(pids.alpha, pids.alpha),
-        betaMain: cpuSeconds(pids.beta, pids.beta),
       };
+      const threadCpu0 = { alpha: threadCpu(pids.alpha), beta: threadCpu(pids.beta) };
       const threads0 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
       // Monotonic microseconds, the clock of the instances' CPU profiles (FED_BENCH_PROFILE): to window them.
       const mark = (what: string) => console.log(`  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`);
@@ -390,8 +432,10 @@ async function main() {
         beta: ((cpuSeconds(pids.beta) - cpu0.beta) * 1000) / N,
         bench: ((cpuSeconds(process.pid) - cpu0.bench) * 1000) / N,
         machine: ((machineBusySeconds() - cpu0.machine) * 1000) / N,
-        alphaMain: ((cpuSeconds(pids.alpha, pids.alpha) - cpu0.alphaMain) * 1000) / N,
-        betaMain: ((cpuSeconds(pids.beta, pids.beta) - cpu0.betaMain) * 1000) / N,
+      };
+      const byThread = {
+        alpha: threadBreakdown(threadCpu0.alpha, threadCpu(pids.alpha), N),
+        beta: threadBreakdown(threadCpu0.beta, threadCpu(pids.beta), N),
       };
       const byKey = await readBack(via, before);
       const missing = keys.filter((k) => !byKey.has(k));
@@ -416,7 +460,7 @@ async function main() {
         latencies,
         submitMs: submitMs.sort((x, y) => x - y),
         serial: serial.sort((x, y) => x - y),
-        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads; their main threads ${fmt(cpu.alphaMain)} and ${fmt(cpu.betaMain)} ms), this bench's API clients ${fmt(cpu.bench)} ms, the whole machine ${fmt(cpu.machine)} ms; threads at the start ${threads0}, at the end ${threads1}`,
+        note: `CPU per message: alpha ${fmt(cpu.alpha)} ms, beta ${fmt(cpu.beta)} ms (each process, all its threads), this bench's API clients ${fmt(cpu.bench)} ms, the whole machine ${fmt(cpu.machine)} ms; threads at the start ${threads0}, at the end ${threads1}\n    by thread (ms per message): alpha ${byThread.alpha}\n                                beta ${byThread.beta}`,
       };
     }
 
