@@ -170,6 +170,14 @@ describe('send as an imported address, relayed through its provider', { skip: do
       { address: 'me@provider.test', host: 'localhost', port: providerPort, tls: 'implicit', username: 'me' },
     );
     assert.ok(!JSON.stringify(set).includes(SMTP_PASSWORD));
+    // What compose offers as From: alice's list names it (without the password), carol's is empty.
+    const listed = ok(await inst.api('GET', '/api/v1/send-as', { token: alice.token }));
+    assert.deepEqual(
+      listed.items.map((r: any) => [r.identityId, r.address, r.host]),
+      [[identityId, 'me@provider.test', 'localhost']],
+    );
+    assert.ok(!JSON.stringify(listed).includes(SMTP_PASSWORD));
+    assert.deepEqual(ok(await inst.api('GET', '/api/v1/send-as', { token: carol.token })).items, []);
     const [stored] = await inst.running.services.storage.sendAs.listByAccount(alice.id);
     assert.ok(stored && !stored.credentialSealed.includes(SMTP_PASSWORD), 'sealed at rest');
 
@@ -245,6 +253,7 @@ describe('send as an imported address, relayed through its provider', { skip: do
     const copies = (await mailbox(inst, alice.token)).filter((x) => x.subject === 'refused by the provider');
     assert.equal(copies.length, 0, 'no Sent copy of a message the provider refused');
     ok(await inst.api('DELETE', `/api/v1/identities/${identityId}/send-as`, { token: alice.token }), 204);
+    assert.deepEqual(ok(await inst.api('GET', '/api/v1/send-as', { token: alice.token })).items, []);
     await assert.rejects(
       submit(alice, 'alice', { from: 'me@provider.test', to: 'friend@elsewhere.test', subject: 'x', text: 'x' }),
       (e: any) => e.responseCode === 553,

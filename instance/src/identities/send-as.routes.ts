@@ -68,6 +68,20 @@ export const sendAsRoutes: FastifyPluginAsync<{ sendAs: SendAsService }> = async
   );
 
   app.get(
+    '/api/v1/send-as',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['identities'],
+        summary:
+          'The imported addresses this account can send as, each with its submission server (never the password): what compose offers as From.',
+        response: { 200: Type.Object({ items: Type.Array(SendAsDto) }), ...problemResponses(401) },
+      },
+    },
+    async (request) => ({ items: (await sendAs.list(principalOf(request).account.id)).map(toDto) }),
+  );
+
+  app.get(
     '/api/v1/identities/:id/send-as',
     {
       config: { access: 'user' },

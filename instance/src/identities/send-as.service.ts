@@ -91,6 +91,12 @@ export class SendAsService {
     return view(relay);
   }
 
+  /** Every imported address the account can send as, by address (what a compose screen offers as From). */
+  async list(accountId: string): Promise<SendAsView[]> {
+    const relays = await this.deps.storage.sendAs.listByAccount(accountId);
+    return relays.map(view).sort((a, b) => a.address.localeCompare(b.address));
+  }
+
   async get(accountId: string, identityId: string): Promise<SendAsView> {
     const relay = await this.deps.storage.sendAs.get(accountId, identityId);
     if (!relay) throw new AppError('not_found', 'This identity has no submission server set: it cannot be sent as.');
