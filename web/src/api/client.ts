@@ -1,6 +1,11 @@
 import { SESSION_ENDED_CODES } from './problem-messages.ts';
 import type {
   XmppAccount,
+  ImportStatus,
+  NewRemoteMailbox,
+  NewSendAsRelay,
+  RemoteMailbox,
+  SendAsRelay,
   Account,
   ComposeRequest,
   Contact,
@@ -480,6 +485,41 @@ export class ApiClient {
 
   unlinkXmppAccount(id: string): Promise<XmppAccount> {
     return this.request('DELETE', `/api/v1/xmpp/accounts/${encodeURIComponent(id)}`);
+  }
+
+  // Mailboxes at other providers, imported over IMAP, and sending as their addresses (identities/*.routes.ts,
+  // imports/imap-import.routes.ts)
+
+  remoteMailboxes(): Promise<{ items: RemoteMailbox[] }> {
+    return this.request('GET', '/api/v1/identities');
+  }
+
+  /** Adds a mailbox; the instance tries the login first (nothing is kept when it fails). */
+  addRemoteMailbox(input: NewRemoteMailbox): Promise<RemoteMailbox> {
+    return this.request('POST', '/api/v1/identities', input);
+  }
+
+  /** Forgets a mailbox (its password and sync positions); mail already imported stays. */
+  removeRemoteMailbox(id: string): Promise<RemoteMailbox> {
+    return this.request('DELETE', `/api/v1/identities/${encodeURIComponent(id)}`);
+  }
+
+  /** Starts an import now (or answers the one already queued or running). */
+  startImport(id: string): Promise<ImportStatus> {
+    return this.request('POST', `/api/v1/identities/${encodeURIComponent(id)}/import`);
+  }
+
+  sendAsRelays(): Promise<{ items: SendAsRelay[] }> {
+    return this.request('GET', '/api/v1/send-as');
+  }
+
+  /** Sets the submission server of an imported address; the instance tries the sign-in first. */
+  setSendAs(identityId: string, input: NewSendAsRelay): Promise<SendAsRelay> {
+    return this.request('PUT', `/api/v1/identities/${encodeURIComponent(identityId)}/send-as`, input);
+  }
+
+  removeSendAs(identityId: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/identities/${encodeURIComponent(identityId)}/send-as`);
   }
 
   /** Sends a chat message to a contact's XMPP address; resolves the message as filed. */

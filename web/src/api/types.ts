@@ -237,6 +237,8 @@ export interface OutgoingAttachment {
 }
 
 export interface ComposeRequest {
+  /** An imported address to send as (relayed through its provider); absent: the account's own address. */
+  from?: string;
   to: { address: string }[];
   attachments?: OutgoingAttachment[];
   /** Absent when the message is encrypted in the browser: the real subject is inside, the instance shows "...". */
@@ -435,4 +437,65 @@ export interface XmppAccount {
   /** The instance's session of this account is connected now. */
   connected: boolean;
   createdAt: string;
+}
+
+/** How the instance reaches a remote IMAP server: TLS from the first byte, upgraded by STARTTLS, or in clear. */
+export type ImapTls = 'implicit' | 'starttls' | 'none';
+
+/** Progress of a remote mailbox's current or last import (identities/remote-identity.dto.ts, SyncStatusDto). */
+export interface ImportStatus {
+  importId: string | null;
+  state: 'idle' | 'queued' | 'running' | 'completed' | 'failed';
+  trigger: 'manual' | 'scheduled' | null;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  heartbeatAt: string | null;
+  lastError: { code: string; message: string } | null;
+  folders: { path: string; total: number | null; done: number; imported: number; skipped: number }[];
+  totals: { total: number; done: number; imported: number; skipped: number };
+  lastSuccessAt: string | null;
+}
+
+/** A mailbox at another provider, imported over IMAP (the password is never returned). */
+export interface RemoteMailbox {
+  id: string;
+  kind: 'imap';
+  label: string;
+  host: string;
+  port: number;
+  tls: ImapTls;
+  username: string;
+  createdAt: string;
+  sync: ImportStatus;
+}
+
+export interface NewRemoteMailbox {
+  kind: 'imap';
+  host: string;
+  port: number;
+  tls: ImapTls;
+  username: string;
+  password: string;
+  label?: string;
+}
+
+/** Sending as an imported address: its provider's submission server (the password is never returned). */
+export interface SendAsRelay {
+  identityId: string;
+  address: string;
+  host: string;
+  port: number;
+  tls: 'implicit' | 'starttls';
+  username: string;
+  updatedAt: string;
+}
+
+export interface NewSendAsRelay {
+  address: string;
+  host: string;
+  port: number;
+  tls: 'implicit' | 'starttls';
+  username?: string;
+  password: string;
 }

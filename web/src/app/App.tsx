@@ -11,6 +11,7 @@ import { ContactScreen } from '../screens/ContactScreen.tsx';
 import { ContactsScreen } from '../screens/ContactsScreen.tsx';
 import { DevicesScreen } from '../screens/DevicesScreen.tsx';
 import { ChatAccountsScreen } from '../screens/ChatAccountsScreen.tsx';
+import { MailAccountsScreen } from '../screens/MailAccountsScreen.tsx';
 import { PrivacyScreen } from '../screens/PrivacyScreen.tsx';
 import { SignInScreen } from '../screens/SignInScreen.tsx';
 import { JournalScreen } from '../screens/JournalScreen.tsx';
@@ -155,6 +156,7 @@ export function App() {
             {route.name === 'contact' && <ContactScreen id={route.id} key={route.id} />}
             {route.name === 'privacy' && <PrivacyScreen />}
             {route.name === 'devices' && <DevicesScreen />}
+            {route.name === 'mail-accounts' && <MailAccountsScreen />}
             {route.name === 'chat-accounts' && <ChatAccountsScreen />}
             {route.name === 'search' && <SearchScreen />}
             {route.name === 'notices' && <NoticesScreen />}
@@ -177,6 +179,7 @@ const NAV = [
   { path: '/contacts', key: 'nav.contacts', routes: ['contacts', 'contact'] },
   { path: '/privacy', key: 'nav.privacy', routes: ['privacy', 'journal'] },
   { path: '/devices', key: 'nav.devices', routes: ['devices'] },
+  { path: '/mail-accounts', key: 'nav.mailAccounts', routes: ['mail-accounts'] },
   { path: '/chat-accounts', key: 'nav.chatAccounts', routes: ['chat-accounts'] },
   { path: '/search', key: 'nav.search', routes: ['search'] },
   { path: '/notices', key: 'nav.notices', routes: ['notices'] },

@@ -12,3 +12,10 @@ test('the console and the journal have their addresses; unknown console sections
   expect(parseRoute('/admin/secrets')).toEqual({ name: 'not-found' });
   expect(parseRoute('/admin/accounts/x')).toEqual({ name: 'not-found' });
 });
+
+test('the mail accounts and chat accounts screens have their addresses', () => {
+  expect(parseRoute('/mail-accounts')).toEqual({ name: 'mail-accounts' });
+  expect(parseRoute('/mail-accounts/')).toEqual({ name: 'mail-accounts' });
+  expect(parseRoute('/chat-accounts')).toEqual({ name: 'chat-accounts' });
+  expect(parseRoute('/mail-accounts/x')).toEqual({ name: 'not-found' });
+});

@@ -12,6 +12,7 @@ export type Route =
   | { name: 'privacy' }
   | { name: 'devices' }
   | { name: 'chat-accounts' }
+  | { name: 'mail-accounts' }
   | { name: 'journal' }
   | { name: 'admin'; section: 'overview' | 'accounts' | 'dns' | 'queues' | 'federation' | 'journal' }
   | { name: 'search' }
@@ -28,6 +29,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/privacy' || pathname === '/privacy/') return { name: 'privacy' };
   if (pathname === '/devices' || pathname === '/devices/') return { name: 'devices' };
   if (pathname === '/chat-accounts' || pathname === '/chat-accounts/') return { name: 'chat-accounts' };
+  if (pathname === '/mail-accounts' || pathname === '/mail-accounts/') return { name: 'mail-accounts' };
   if (pathname === '/privacy/journal' || pathname === '/privacy/journal/') return { name: 'journal' };
   if (pathname === '/admin' || pathname === '/admin/') return { name: 'admin', section: 'overview' };
   const admin = /^\/admin\/([a-z]+)\/?$/.exec(pathname);

@@ -1,7 +1,7 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client.ts';
-import type { MessageDetail, MessageLimits, RouteOptionDto, RoutePreview } from '../api/types.ts';
+import type { MessageDetail, MessageLimits, RouteOptionDto, RoutePreview, SendAsRelay } from '../api/types.ts';
 import { formatBytes } from '../app/format-bytes.ts';
 import { base64Of, safeFilename, sendableType } from '../attachments/attachment.format.ts';
 import { problemText } from '../app/ProblemMessage.tsx';
@@ -75,6 +75,8 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   const headingRef = useRef<HTMLHeadingElement>(null);
   const errorRef = useRef<HTMLDivElement>(null);
   const ids = {
+    from: useId(),
+    fromHelp: useId(),
     to: useId(),
     subject: useId(),
     text: useId(),
@@ -140,6 +142,22 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   };
 
   useEffect(() => headingRef.current?.focus(), []);
+
+  // Imported addresses this account can send as (Mail accounts): offered in "From" when there are any. Such a message
+  // leaves through the address's provider, by plain email: no route choice, no sealing here.
+  const [relays, setRelays] = useState<SendAsRelay[]>([]);
+  const [from, setFrom] = useState('');
+  useEffect(() => {
+    let cancelled = false;
+    api.sendAsRelays().then(
+      (r) => !cancelled && setRelays(r.items),
+      () => {},
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
+  const relayed = relays.find((r) => r.address === from) ?? null;
 
   // Client key mode: the message is encrypted and signed here, with the key this browser keeps (unlocked).
   const [own, setOwn] = useState<{ mode: string; fingerprint: string; armored: string } | null>(null);
@@ -225,12 +243,13 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   const allReady = valid.length > 0 && ready.length === valid.length;
   const options = modeOptions(ready);
   const current = options.find((o) => o.mode === mode);
-  const consentNeeded = needsConsent(ready, mode, emailFallback);
+  const consentNeeded = relayed === null && needsConsent(ready, mode, emailFallback);
   const clientMode = own?.mode === 'client';
   const recipientKeys = ready.map((p) => p.routes.find((r) => r.key !== null)?.key?.armored ?? null);
   const signingKey =
     openKeys?.find((k) => k.getFingerprint().toLowerCase() === own?.fingerprint) ?? openKeys?.[0] ?? null;
-  const sealHere = clientMode && signingKey !== null && allReady && recipientKeys.every((k) => k !== null);
+  const sealHere =
+    relayed === null && clientMode && signingKey !== null && allReady && recipientKeys.every((k) => k !== null);
   // A choice that no longer applies (recipients changed) falls back to the most private.
   useEffect(() => {
     if (allReady && mode !== 'auto' && !(current?.possible && current.differs)) setMode('auto');
@@ -248,7 +267,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
       return;
     }
     // A member instance said this user does not exist (the recipient check): refused here, nothing is sent.
-    const unknown = valid.find((a) => isUnknownRecipient(previews[a]));
+    const unknown = relayed === null ? valid.find((a) => isUnknownRecipient(previews[a])) : undefined;
     if (unknown !== undefined) {
       setInvalid(t('compose.recipientUnknown', { address: unknown, domain: unknown.split('@').pop() }));
       return;
@@ -283,11 +302,12 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
                 : {}),
             };
       const sent = await api.send({
+        ...(relayed ? { from: relayed.address } : {}),
         to: addresses.map((address) => ({ address })),
         ...content,
-        route: mode,
+        route: relayed ? 'email' : mode,
         ...(replyTo ? { inReplyTo: replyTo } : {}),
-        ...(federationInPlay(ready, mode) ? { emailFallback } : {}),
+        ...(!relayed && federationInPlay(ready, mode) ? { emailFallback } : {}),
       });
       drafts.remove(username, replyTo);
       navigate(`/discussions/${sent.conversationId}`);
@@ -342,6 +362,30 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
           void send();
         }}
       >
+        {relays.length > 0 && (
+          <div className="field">
+            <label htmlFor={ids.from}>{t('compose.from')}</label>
+            <select
+              id={ids.from}
+              name="from"
+              value={from}
+              aria-describedby={relayed ? ids.fromHelp : undefined}
+              onChange={(e) => setFrom(e.target.value)}
+            >
+              <option value="">{t('compose.fromOwn')}</option>
+              {relays.map((r) => (
+                <option key={r.identityId} value={r.address}>
+                  {r.address}
+                </option>
+              ))}
+            </select>
+            {relayed && (
+              <p id={ids.fromHelp} className="muted small">
+                {t('compose.fromRelayed', { address: relayed.address, host: relayed.host })}
+              </p>
+            )}
+          </div>
+        )}
         <div className="field">
           <label htmlFor={ids.to}>{t('compose.to')}</label>
           <input
@@ -350,7 +394,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
             type="text"
             inputMode="email"
             autoComplete="email"
-            aria-describedby={`${ids.toHelp} ${ids.routes}`}
+            aria-describedby={relayed ? ids.toHelp : `${ids.toHelp} ${ids.routes}`}
             value={to}
             onChange={(e) => setTo(e.target.value)}
           />
@@ -358,20 +402,23 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
             {t('compose.toHelp')}
           </p>
         </div>
-        <section id={ids.routes} className="route-previews" aria-label={t('compose.routesTitle')} aria-live="polite">
-          {valid.length === 0 ? (
-            <p className="muted small">{t('compose.routesEmpty')}</p>
-          ) : (
-            <ul>
-              {valid.map((a) => (
-                <li key={a}>
-                  <RecipientRoutes address={a} preview={previews[a]} mode={mode} />
-                </li>
-              ))}
-            </ul>
-          )}
-        </section>
-        {allReady &&
+        {relayed === null && (
+          <section id={ids.routes} className="route-previews" aria-label={t('compose.routesTitle')} aria-live="polite">
+            {valid.length === 0 ? (
+              <p className="muted small">{t('compose.routesEmpty')}</p>
+            ) : (
+              <ul>
+                {valid.map((a) => (
+                  <li key={a}>
+                    <RecipientRoutes address={a} preview={previews[a]} mode={mode} />
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        )}
+        {relayed === null &&
+          allReady &&
           (options.some((o) => o.mode !== 'auto' && o.possible && o.differs) || federationInPlay(ready, mode)) && (
             <fieldset className="route-choice">
               <legend>{t('compose.routeChoice')}</legend>
@@ -504,7 +551,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
             )}
           </div>
         )}
-        {clientMode && (
+        {clientMode && relayed === null && (
           <p className="muted small" role="status">
             {sealHere
               ? t('clientKeys.sealHere')

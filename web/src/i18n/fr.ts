@@ -89,6 +89,13 @@ export const fr: Catalogue = {
     header_invalid:
       'L’objet contient un caractère qui ne peut pas être envoyé (un saut de ligne ou un caractère de contrôle).',
     xmpp_auth_failed: 'Le serveur XMPP a refusé la connexion. Vérifiez l’adresse et le mot de passe.',
+    imap_auth_failed:
+      'Le serveur de courriel a refusé la connexion. Vérifiez l’identifiant et le mot de passe ; certains fournisseurs demandent un mot de passe d’application.',
+    imap_unreachable: 'Le serveur de courriel est injoignable. Vérifiez son nom, le port et la sécurité.',
+    imap_tls_failed:
+      'Pas de connexion sécurisée au serveur de courriel (son certificat n’est pas valable pour ce nom). Votre mot de passe n’a pas été envoyé.',
+    imap_host_forbidden: 'Ce nom de serveur désigne une adresse privée, depuis laquelle cette instance n’importe pas.',
+    identity_exists: 'Cette boîte est déjà ajoutée.',
     xmpp_unreachable:
       'Le serveur XMPP est injoignable. Vérifiez l’adresse, et l’hôte et le port si vous les avez indiqués.',
     xmpp_tls_failed:
@@ -218,6 +225,10 @@ export const fr: Catalogue = {
       '{{address}} n’existe pas : {{domain}} indique n’avoir aucun utilisateur de ce nom. Rien n’a été envoyé ; vérifiez l’adresse.',
     consentMissing:
       'Confirmez que vous voulez l’envoyer par une voie moins confidentielle, ou choisissez la plus confidentielle.',
+    from: 'De',
+    fromOwn: 'Votre adresse sur cette instance',
+    fromRelayed:
+      'Ce message part de {{address}} par {{host}}, le serveur de votre fournisseur : en courriel ordinaire, sans la fédération et sans chiffrement de bout en bout par votre instance.',
     route: {
       federation: 'la fédération (scellé)',
       'openpgp-email': 'un courriel chiffré (OpenPGP)',
@@ -264,6 +275,66 @@ export const fr: Catalogue = {
       'Laissez vide pour se connecter au domaine de l’adresse sur le port 5222. Une connexion sécurisée (TLS) est exigée.',
     link: 'Relier',
   },
+  mailAccounts: {
+    title: 'Comptes de courriel',
+    intro:
+      'Rassemblez ici le courriel de vos autres boîtes : votre instance importe chacune par IMAP, puis y cherche le nouveau courriel toutes les quelques minutes, et le range dans les mêmes discussions que le reste de votre correspondance. Elle vérifie d’abord la connexion et garde le mot de passe scellé.',
+    none: 'Aucune autre boîte pour l’instant.',
+    mailbox: '{{username}} sur {{host}}, port {{port}}',
+    security: {
+      implicit: 'TLS dès le premier octet (IMAPS)',
+      starttls: 'TLS après STARTTLS',
+      none: 'sans chiffrement',
+    },
+    clearWarning:
+      'Sans chiffrement, votre mot de passe et votre courriel traversent le réseau lisibles par quiconque sur le chemin. Choisissez TLS si le fournisseur le propose.',
+    state: {
+      idle: 'Pas encore importée.',
+      queued: 'Import en attente de démarrage…',
+      running: 'Import en cours : {{done}} messages examinés sur {{total}}, {{imported}} nouveaux.',
+      runningUnknown: 'Import en cours : {{done}} messages examinés jusqu’ici, {{imported}} nouveaux.',
+      completed: 'Dernier import terminé le {{when}} : {{imported}} nouveaux messages.',
+      failed: 'Le dernier import a échoué : {{reason}}',
+      skipped_one: '{{count}} message était trop gros et est resté chez le fournisseur.',
+      skipped_other: '{{count}} messages étaient trop gros et sont restés chez le fournisseur.',
+    },
+    progressLabel: 'Import de {{label}}',
+    importNow: 'Importer maintenant',
+    importNamed: 'Importer maintenant : {{label}}',
+    remove: 'Retirer',
+    removeNamed: 'Retirer {{label}}',
+    removed: '{{label}} est retirée. Le courriel déjà importé reste dans vos discussions.',
+    added: '{{label}} est ajoutée ; son import a commencé.',
+    addTitle: 'Ajouter une boîte',
+    label: 'Nom (facultatif)',
+    username: 'Identifiant',
+    password: 'Mot de passe',
+    host: 'Serveur IMAP',
+    securityField: 'Sécurité',
+    port: 'Port',
+    passwordHelp:
+      'Certains fournisseurs demandent ici un mot de passe d’application plutôt que votre mot de passe habituel.',
+    add: 'Ajouter et importer',
+    sendAsTitle: 'Envoyer avec cette adresse',
+    sendAsIntro:
+      'Le courriel que vous envoyez depuis cette adresse part par le serveur du fournisseur, comme si vous l’envoyiez de chez lui. Votre instance ne peut ni le chiffrer de bout en bout ni l’envoyer par la fédération.',
+    sendAsActive: 'Le courriel de {{address}} part par {{host}}, port {{port}}.',
+    sendAsAddress: 'Adresse d’envoi',
+    sendAsHost: 'Serveur sortant (SMTP)',
+    sendAsSecurity: 'Sécurité',
+    sendAsSecurityOption: {
+      implicit: 'TLS dès le premier octet (port 465)',
+      starttls: 'TLS après STARTTLS (port 587)',
+    },
+    sendAsPort: 'Port',
+    sendAsUsername: 'Identifiant (facultatif)',
+    sendAsUsernameHelp: 'Laissez vide pour vous connecter en tant que {{username}}.',
+    sendAsPassword: 'Mot de passe',
+    sendAsSave: 'Enregistrer',
+    sendAsSaved: 'Vous pouvez maintenant envoyer avec {{address}} : choisissez-la dans « De » en écrivant.',
+    sendAsStop: 'Ne plus envoyer avec {{address}}',
+    sendAsStopped: 'Vous n’envoyez plus avec {{address}}.',
+  },
   chat: {
     mark: 'Messagerie instantanée (XMPP)',
     subject: 'Message instantané',
@@ -280,6 +351,7 @@ export const fr: Catalogue = {
     privacy: 'Ma confidentialité',
     devices: 'Appareils',
     chatAccounts: 'Comptes de messagerie instantanée',
+    mailAccounts: 'Comptes de courriel',
     admin: 'Administration',
     keyAlerts_one: '{{count}} alerte de clé',
     keyAlerts_other: '{{count}} alertes de clé',

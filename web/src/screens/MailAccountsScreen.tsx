@@ -1,0 +1,502 @@
+import { type FormEvent, useCallback, useEffect, useId, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { problemMessageKey } from '../api/problem-messages.ts';
+import type { ImapTls, ImportStatus, RemoteMailbox, SendAsRelay } from '../api/types.ts';
+import { ProblemMessage } from '../app/ProblemMessage.tsx';
+import { useSession } from '../app/session.tsx';
+
+/** The usual IMAP port of each security mode (what a user's provider documents). */
+const IMAP_PORT: Record<ImapTls, number> = { implicit: 993, starttls: 143, none: 143 };
+const SUBMISSION_PORT = { implicit: 465, starttls: 587 } as const;
+type SubmissionTls = keyof typeof SUBMISSION_PORT;
+
+/** While an import is queued or running, the list is read again this often. */
+const POLL_MS = 1500;
+
+const importing = (s: ImportStatus) => s.state === 'queued' || s.state === 'running';
+
+/**
+ * Mail accounts: the user's mailboxes at other providers, imported over IMAP into the same discussions (then kept in
+ * sync by the instance), each import's progress as it runs, and sending as an imported address through its provider.
+ * Adding a mailbox tries the login first and starts its import; passwords are kept sealed and never shown again.
+ */
+export function MailAccountsScreen() {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [items, setItems] = useState<RemoteMailbox[] | null>(null);
+  const [relays, setRelays] = useState<SendAsRelay[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState('');
+  const headingRef = useRef<HTMLHeadingElement>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const [mailboxes, sendAs] = await Promise.all([api.remoteMailboxes(), api.sendAsRelays()]);
+      setItems(mailboxes.items);
+      setRelays(sendAs.items);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, [api]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  useEffect(() => headingRef.current?.focus(), []);
+
+  // Progress as it happens: read again while an import is under way, stop when none is (or the screen is left).
+  const busy = items?.some((m) => importing(m.sync)) ?? false;
+  useEffect(() => {
+    if (!busy) return;
+    const timer = setInterval(() => void load(), POLL_MS);
+    return () => clearInterval(timer);
+  }, [busy, load]);
+
+  const importNow = (m: RemoteMailbox) => {
+    setNotice('');
+    api.startImport(m.id).then(() => load(), setError);
+  };
+
+  const remove = (m: RemoteMailbox) => {
+    setNotice('');
+    api.removeRemoteMailbox(m.id).then(() => {
+      setNotice(t('mailAccounts.removed', { label: m.label }));
+      return load();
+    }, setError);
+  };
+
+  return (
+    <section className="mail-accounts" aria-labelledby="mail-accounts-h">
+      <div className="screen-head">
+        <h1 id="mail-accounts-h" ref={headingRef} tabIndex={-1}>
+          {t('mailAccounts.title')}
+        </h1>
+      </div>
+      <p>{t('mailAccounts.intro')}</p>
+      <div role="status">{notice && <p className="notice">{notice}</p>}</div>
+      {error !== null && <ProblemMessage error={error} onRetry={() => void load()} />}
+      {items === null && error === null && <p role="status">{t('app.loading')}</p>}
+      {items !== null && items.length === 0 && <p className="muted">{t('mailAccounts.none')}</p>}
+      {items !== null && items.length > 0 && (
+        <ul className="plain-list mail-account-list" aria-labelledby="mail-accounts-h">
+          {items.map((m) => (
+            <li key={m.id} className="card">
+              <MailboxCard
+                mailbox={m}
+                relay={relays.find((r) => r.identityId === m.id) ?? null}
+                onImport={() => importNow(m)}
+                onRemove={() => remove(m)}
+                onSendAsChanged={(message) => {
+                  setNotice(message);
+                  void load();
+                }}
+              />
+            </li>
+          ))}
+        </ul>
+      )}
+      <AddMailboxForm
+        onAdded={(m) => {
+          setNotice(t('mailAccounts.added', { label: m.label }));
+          void load();
+        }}
+      />
+    </section>
+  );
+}
+
+function MailboxCard({
+  mailbox: m,
+  relay,
+  onImport,
+  onRemove,
+  onSendAsChanged,
+}: {
+  mailbox: RemoteMailbox;
+  relay: SendAsRelay | null;
+  onImport: () => void;
+  onRemove: () => void;
+  onSendAsChanged: (notice: string) => void;
+}) {
+  const { t } = useTranslation();
+  const headingId = useId();
+  return (
+    <article aria-labelledby={headingId}>
+      <h2 id={headingId}>{m.label}</h2>
+      <p className="small">
+        {t('mailAccounts.mailbox', { username: m.username, host: m.host, port: m.port })} —{' '}
+        <span className={m.tls === 'none' ? 'problem-inline' : undefined}>{t(`mailAccounts.security.${m.tls}`)}</span>
+      </p>
+      {m.tls === 'none' && <p className="problem small">{t('mailAccounts.clearWarning')}</p>}
+      <ImportProgress status={m.sync} label={m.label} />
+      <div className="actions">
+        <button
+          type="button"
+          className="button-secondary"
+          onClick={onImport}
+          disabled={importing(m.sync)}
+          aria-label={t('mailAccounts.importNamed', { label: m.label })}
+        >
+          {t('mailAccounts.importNow')}
+        </button>{' '}
+        <button
+          type="button"
+          className="button-secondary"
+          onClick={onRemove}
+          aria-label={t('mailAccounts.removeNamed', { label: m.label })}
+        >
+          {t('mailAccounts.remove')}
+        </button>
+      </div>
+      <SendAsPanel mailbox={m} relay={relay} onChanged={onSendAsChanged} />
+    </article>
+  );
+}
+
+/** Where an import stands, in words, with a progress bar while it runs. */
+export function ImportProgress({ status: s, label }: { status: ImportStatus; label: string }) {
+  const { t, i18n } = useTranslation();
+  const { total, done, imported, skipped } = s.totals;
+  let line: string;
+  if (s.state === 'queued') line = t('mailAccounts.state.queued');
+  else if (s.state === 'running')
+    line =
+      total > 0
+        ? t('mailAccounts.state.running', { done, total, imported })
+        : t('mailAccounts.state.runningUnknown', { done, imported });
+  else if (s.state === 'failed') {
+    const key = s.lastError ? problemMessageKey({ code: s.lastError.code, status: 0 }) : 'problem.unexpected';
+    line = t('mailAccounts.state.failed', {
+      reason: key === 'problem.unexpected' ? (s.lastError?.message ?? t(key)) : t(key),
+    });
+  } else if (s.state === 'completed' && s.finishedAt)
+    line = t('mailAccounts.state.completed', {
+      when: new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' }).format(
+        new Date(s.finishedAt),
+      ),
+      imported,
+    });
+  else line = t('mailAccounts.state.idle');
+  return (
+    <div className="import-progress">
+      <p className={s.state === 'failed' ? 'problem-inline small' : 'small'} aria-live="polite">
+        {line}
+      </p>
+      {s.state === 'running' && (
+        <progress
+          max={total > 0 ? total : undefined}
+          value={total > 0 ? done : undefined}
+          aria-label={t('mailAccounts.progressLabel', { label })}
+        />
+      )}
+      {skipped > 0 && <p className="muted small">{t('mailAccounts.state.skipped', { count: skipped })}</p>}
+    </div>
+  );
+}
+
+function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const ids = useId();
+  const [label, setLabel] = useState('');
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [host, setHost] = useState('');
+  const [tls, setTls] = useState<ImapTls>('implicit');
+  const [port, setPort] = useState(String(IMAP_PORT.implicit));
+  const [portEdited, setPortEdited] = useState(false);
+  const [formError, setFormError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    setFormError(null);
+    setBusy(true);
+    try {
+      const added = await api.addRemoteMailbox({
+        kind: 'imap',
+        host: host.trim(),
+        port: Number(port),
+        tls,
+        username: username.trim(),
+        password,
+        ...(label.trim() ? { label: label.trim() } : {}),
+      });
+      setPassword('');
+      setLabel('');
+      setUsername('');
+      setHost('');
+      // Its first import starts at once (the instance would otherwise wait for the next scheduled sync).
+      await api.startImport(added.id).catch(() => undefined);
+      onAdded(added);
+    } catch (err) {
+      setFormError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <>
+      <h2 id={`${ids}-add`}>{t('mailAccounts.addTitle')}</h2>
+      <form className="card mail-account-form" onSubmit={add} aria-labelledby={`${ids}-add`}>
+        {formError !== null && <ProblemMessage error={formError} />}
+        <div className="field">
+          <label htmlFor={`${ids}-username`}>{t('mailAccounts.username')}</label>
+          <input
+            id={`${ids}-username`}
+            type="text"
+            autoComplete="off"
+            required
+            maxLength={320}
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+            placeholder="name@example.org"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-password`}>{t('mailAccounts.password')}</label>
+          <input
+            id={`${ids}-password`}
+            type="password"
+            autoComplete="off"
+            required
+            maxLength={1024}
+            aria-describedby={`${ids}-password-help`}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+          <p id={`${ids}-password-help`} className="muted small">
+            {t('mailAccounts.passwordHelp')}
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-host`}>{t('mailAccounts.host')}</label>
+          <input
+            id={`${ids}-host`}
+            type="text"
+            required
+            maxLength={253}
+            value={host}
+            onChange={(e) => setHost(e.target.value)}
+            placeholder="imap.example.org"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-tls`}>{t('mailAccounts.securityField')}</label>
+          <select
+            id={`${ids}-tls`}
+            value={tls}
+            onChange={(e) => {
+              const next = e.target.value as ImapTls;
+              setTls(next);
+              if (!portEdited) setPort(String(IMAP_PORT[next]));
+            }}
+          >
+            {(['implicit', 'starttls', 'none'] as const).map((m) => (
+              <option key={m} value={m}>
+                {t(`mailAccounts.security.${m}`)}
+              </option>
+            ))}
+          </select>
+          {tls === 'none' && <p className="problem small">{t('mailAccounts.clearWarning')}</p>}
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-port`}>{t('mailAccounts.port')}</label>
+          <input
+            id={`${ids}-port`}
+            type="number"
+            min={1}
+            max={65535}
+            inputMode="numeric"
+            required
+            value={port}
+            onChange={(e) => {
+              setPort(e.target.value);
+              setPortEdited(true);
+            }}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-label`}>{t('mailAccounts.label')}</label>
+          <input
+            id={`${ids}-label`}
+            type="text"
+            maxLength={100}
+            value={label}
+            onChange={(e) => setLabel(e.target.value)}
+          />
+        </div>
+        <button type="submit" className="button-primary" disabled={busy}>
+          {t('mailAccounts.add')}
+        </button>
+      </form>
+    </>
+  );
+}
+
+/** The provider's usual name for its outgoing server, guessed from the incoming one (imap.x -> smtp.x). */
+const outgoingHostOf = (imapHost: string) => imapHost.replace(/^imaps?\./i, 'smtp.');
+
+function SendAsPanel({
+  mailbox: m,
+  relay,
+  onChanged,
+}: {
+  mailbox: RemoteMailbox;
+  relay: SendAsRelay | null;
+  onChanged: (notice: string) => void;
+}) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const ids = useId();
+  const [address, setAddress] = useState(m.username.includes('@') ? m.username : '');
+  const [host, setHost] = useState(outgoingHostOf(m.host));
+  const [tls, setTls] = useState<SubmissionTls>('implicit');
+  const [port, setPort] = useState(String(SUBMISSION_PORT.implicit));
+  const [portEdited, setPortEdited] = useState(false);
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [formError, setFormError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (relay)
+    return (
+      <div className="send-as">
+        <h3>{t('mailAccounts.sendAsTitle')}</h3>
+        <p className="small">
+          {t('mailAccounts.sendAsActive', { address: relay.address, host: relay.host, port: relay.port })}
+        </p>
+        {formError !== null && <ProblemMessage error={formError} />}
+        <button
+          type="button"
+          className="button-secondary"
+          onClick={() =>
+            api
+              .removeSendAs(m.id)
+              .then(() => onChanged(t('mailAccounts.sendAsStopped', { address: relay.address })), setFormError)
+          }
+        >
+          {t('mailAccounts.sendAsStop', { address: relay.address })}
+        </button>
+      </div>
+    );
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setFormError(null);
+    setBusy(true);
+    try {
+      const set = await api.setSendAs(m.id, {
+        address: address.trim(),
+        host: host.trim(),
+        port: Number(port),
+        tls,
+        ...(username.trim() ? { username: username.trim() } : {}),
+        password,
+      });
+      setPassword('');
+      onChanged(t('mailAccounts.sendAsSaved', { address: set.address }));
+    } catch (err) {
+      setFormError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <details className="send-as">
+      <summary>{t('mailAccounts.sendAsTitle')}</summary>
+      <p className="muted small">{t('mailAccounts.sendAsIntro')}</p>
+      <form className="send-as-form" onSubmit={save} aria-label={`${t('mailAccounts.sendAsTitle')}: ${m.label}`}>
+        {formError !== null && <ProblemMessage error={formError} />}
+        <div className="field">
+          <label htmlFor={`${ids}-address`}>{t('mailAccounts.sendAsAddress')}</label>
+          <input
+            id={`${ids}-address`}
+            type="email"
+            required
+            maxLength={254}
+            value={address}
+            onChange={(e) => setAddress(e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-host`}>{t('mailAccounts.sendAsHost')}</label>
+          <input
+            id={`${ids}-host`}
+            type="text"
+            required
+            maxLength={253}
+            value={host}
+            onChange={(e) => setHost(e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-tls`}>{t('mailAccounts.sendAsSecurity')}</label>
+          <select
+            id={`${ids}-tls`}
+            value={tls}
+            onChange={(e) => {
+              const next = e.target.value as SubmissionTls;
+              setTls(next);
+              if (!portEdited) setPort(String(SUBMISSION_PORT[next]));
+            }}
+          >
+            {(['implicit', 'starttls'] as const).map((mode) => (
+              <option key={mode} value={mode}>
+                {t(`mailAccounts.sendAsSecurityOption.${mode}`)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-port`}>{t('mailAccounts.sendAsPort')}</label>
+          <input
+            id={`${ids}-port`}
+            type="number"
+            min={1}
+            max={65535}
+            inputMode="numeric"
+            required
+            value={port}
+            onChange={(e) => {
+              setPort(e.target.value);
+              setPortEdited(true);
+            }}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-username`}>{t('mailAccounts.sendAsUsername')}</label>
+          <input
+            id={`${ids}-username`}
+            type="text"
+            autoComplete="off"
+            maxLength={320}
+            aria-describedby={`${ids}-username-help`}
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+          />
+          <p id={`${ids}-username-help`} className="muted small">
+            {t('mailAccounts.sendAsUsernameHelp', { username: m.username })}
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${ids}-password`}>{t('mailAccounts.sendAsPassword')}</label>
+          <input
+            id={`${ids}-password`}
+            type="password"
+            autoComplete="off"
+            required
+            maxLength={1024}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </div>
+        <button type="submit" className="button-primary" disabled={busy}>
+          {t('mailAccounts.sendAsSave')}
+        </button>
+      </form>
+    </details>
+  );
+}
