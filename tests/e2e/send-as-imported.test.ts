@@ -13,31 +13,23 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ok } from '../support/api-client.ts';
 import { dovecotComponent, type DovecotServer, startDovecot } from '../support/dovecot.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { mailbox } from '../support/mail-world.ts';
-import { generateCertificate } from '../support/tls-server.ts';
+import { type ProviderSubmission, startProviderSubmission } from '../support/provider-submission.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const dovecot = dovecotComponent();
 const IMAP_USER = { username: 'me', password: 'imap-password-123' };
 const SMTP_PASSWORD = 'provider-smtp-secret-456';
 
-interface Relayed {
-  user: string;
-  from: string;
-  to: string[];
-  raw: string;
-}
-
 describe('send as an imported address, relayed through its provider', { skip: dovecot.skip }, () => {
   let imap: DovecotServer;
-  let provider: SMTPServer;
+  let provider: ProviderSubmission;
   let providerPort: number;
-  const relayed: Relayed[] = [];
+  let relayed: ProviderSubmission['relayed'];
   let inst: TestInstance;
   let alice: { id: string; token: string; password: string };
   let carol: { id: string; token: string; password: string };
@@ -46,47 +38,16 @@ describe('send as an imported address, relayed through its provider', { skip: do
 
   beforeAll(async () => {
     imap = await startDovecot({ users: [IMAP_USER], ssl: true });
-    // Its own subject name: Dovecot's certificate is CN=localhost too, and a trust store finds issuers by name.
-    const cert = await generateCertificate({ names: ['localhost'], commonName: 'provider smtp' });
     // The provider's submission server: implicit TLS, AUTH with its own password, refuses one recipient.
-    provider = new SMTPServer({
-      secure: true,
-      key: cert.keyPem,
-      cert: cert.certPem,
-      authMethods: ['PLAIN', 'LOGIN'],
-      logger: false,
-      disableReverseLookup: true,
-      onAuth(auth, _session, callback) {
-        if (auth.username === IMAP_USER.username && auth.password === SMTP_PASSWORD)
-          callback(null, { user: auth.username });
-        else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
-      },
-      onRcptTo(address, _session, callback) {
-        if (address.address.startsWith('refused@'))
-          callback(Object.assign(new Error('5.7.1 relaying to refused@ is not allowed here'), { responseCode: 550 }));
-        else callback();
-      },
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          relayed.push({
-            user: String(session.user),
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks).toString('utf8'),
-          });
-          callback(null, 'queued at the provider');
-        });
-      },
+    provider = await startProviderSubmission({
+      username: IMAP_USER.username,
+      password: SMTP_PASSWORD,
+      refuse: (address) => (address.startsWith('refused@') ? '5.7.1 relaying to refused@ is not allowed here' : null),
     });
-    // Clients that hang up mid-handshake (the instance checking a wrong password) are no failure of the provider.
-    provider.on('error', () => undefined);
-    providerPort = await new Promise<number>((resolve) =>
-      provider.listen(0, '127.0.0.1', () => resolve((provider.server.address() as { port: number }).port)),
-    );
+    providerPort = provider.port;
+    relayed = provider.relayed;
     const caFile = join(ca.dir, 'provider-ca.pem');
-    writeFileSync(caFile, `${imap.certPem}\n${cert.certPem}`);
+    writeFileSync(caFile, `${imap.certPem}\n${provider.certPem}`);
     inst = await startTestInstance({
       env: {
         CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
@@ -111,7 +72,7 @@ describe('send as an imported address, relayed through its provider', { skip: do
 
   afterAll(async () => {
     await inst?.stop();
-    await new Promise<void>((resolve) => (provider ? provider.close(() => resolve()) : resolve()));
+    await provider?.close();
     await imap?.stop();
     ca.cleanup();
   });

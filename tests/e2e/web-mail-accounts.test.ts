@@ -16,7 +16,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import type { Browser, Page } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ok } from '../support/api-client.ts';
 import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
@@ -24,8 +23,8 @@ import { dovecotComponent, type DovecotServer, startDovecot } from '../support/d
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { mailbox } from '../support/mail-world.ts';
 import { waitFor } from '../support/net.ts';
+import { type ProviderSubmission, startProviderSubmission } from '../support/provider-submission.ts';
 import { realComponent } from '../support/real-component.ts';
-import { generateCertificate } from '../support/tls-server.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
@@ -34,13 +33,6 @@ const dovecot = dovecotComponent();
 const IMAP_USER = { username: 'me', password: 'imap-password-123' };
 const SMTP_PASSWORD = 'provider-smtp-secret-456';
 const SUBJECTS = ['Dinner on Friday', 'The garden plans', 'Train tickets'];
-
-interface Relayed {
-  user: string;
-  from: string;
-  to: string[];
-  raw: string;
-}
 
 function seedMessage(n: number): string {
   return [
@@ -59,9 +51,9 @@ function seedMessage(n: number): string {
 
 describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web app, in Chromium', () => {
   let imap: DovecotServer;
-  let provider: SMTPServer;
+  let provider: ProviderSubmission;
   let providerPort: number;
-  const relayed: Relayed[] = [];
+  let relayed: ProviderSubmission['relayed'];
   let inst: TestInstance;
   let browser: Browser;
   let user: { id: string; token: string; password: string };
@@ -84,41 +76,11 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     for (let n = 0; n < SUBJECTS.length; n++) await seeder.append('INBOX', seedMessage(n));
     await seeder.logout();
 
-    // Its own subject name: Dovecot's certificate is CN=localhost too, and a trust store finds issuers by name.
-    const cert = await generateCertificate({ names: ['localhost'], commonName: 'provider smtp' });
-    provider = new SMTPServer({
-      secure: true,
-      key: cert.keyPem,
-      cert: cert.certPem,
-      authMethods: ['PLAIN', 'LOGIN'],
-      logger: false,
-      disableReverseLookup: true,
-      onAuth(auth, _session, callback) {
-        if (auth.username === IMAP_USER.username && auth.password === SMTP_PASSWORD)
-          callback(null, { user: auth.username });
-        else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
-      },
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          relayed.push({
-            user: String(session.user),
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks).toString('utf8'),
-          });
-          callback(null, 'queued at the provider');
-        });
-      },
-    });
-    // Clients that hang up mid-handshake (the instance checking a wrong password) are no failure of the provider.
-    provider.on('error', () => undefined);
-    providerPort = await new Promise<number>((resolve) =>
-      provider.listen(0, '127.0.0.1', () => resolve((provider.server.address() as { port: number }).port)),
-    );
+    provider = await startProviderSubmission({ username: IMAP_USER.username, password: SMTP_PASSWORD });
+    providerPort = provider.port;
+    relayed = provider.relayed;
     const caFile = join(ca.dir, 'provider-ca.pem');
-    writeFileSync(caFile, `${imap.certPem}\n${cert.certPem}`);
+    writeFileSync(caFile, `${imap.certPem}\n${provider.certPem}`);
     inst = await startTestInstance({
       env: {
         CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
@@ -133,7 +95,7 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
   afterAll(async () => {
     await browser?.close();
     await inst?.stop();
-    await new Promise<void>((resolve) => (provider ? provider.close(() => resolve()) : resolve()));
+    await provider?.close();
     await imap?.stop();
     ca.cleanup();
     assert.deepEqual(problems, [], 'the browser reported CSP violations or page errors');

@@ -8,7 +8,6 @@ import { useSession } from '../app/session.tsx';
 /** The usual IMAP port of each security mode (what a user's provider documents). */
 const IMAP_PORT: Record<ImapTls, number> = { implicit: 993, starttls: 143, none: 143 };
 const SUBMISSION_PORT = { implicit: 465, starttls: 587 } as const;
-type SubmissionTls = keyof typeof SUBMISSION_PORT;
 
 /** While an import is queued or running, the list is read again this often. */
 const POLL_MS = 1500;
@@ -202,9 +201,7 @@ function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [host, setHost] = useState('');
-  const [tls, setTls] = useState<ImapTls>('implicit');
-  const [port, setPort] = useState(String(IMAP_PORT.implicit));
-  const [portEdited, setPortEdited] = useState(false);
+  const security = useModeAndPort(IMAP_PORT, 'implicit');
   const [formError, setFormError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -216,8 +213,8 @@ function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
       const added = await api.addRemoteMailbox({
         kind: 'imap',
         host: host.trim(),
-        port: Number(port),
-        tls,
+        port: Number(security.port),
+        tls: security.mode,
         username: username.trim(),
         password,
         ...(label.trim() ? { label: label.trim() } : {}),
@@ -241,92 +238,60 @@ function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
       <h2 id={`${ids}-add`}>{t('mailAccounts.addTitle')}</h2>
       <form className="card mail-account-form" onSubmit={add} aria-labelledby={`${ids}-add`}>
         {formError !== null && <ProblemMessage error={formError} />}
-        <div className="field">
-          <label htmlFor={`${ids}-username`}>{t('mailAccounts.username')}</label>
-          <input
-            id={`${ids}-username`}
-            type="text"
-            autoComplete="off"
-            required
-            maxLength={320}
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-            placeholder="name@example.org"
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-password`}>{t('mailAccounts.password')}</label>
-          <input
-            id={`${ids}-password`}
-            type="password"
-            autoComplete="off"
-            required
-            maxLength={1024}
-            aria-describedby={`${ids}-password-help`}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-          <p id={`${ids}-password-help`} className="muted small">
-            {t('mailAccounts.passwordHelp')}
-          </p>
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-host`}>{t('mailAccounts.host')}</label>
-          <input
-            id={`${ids}-host`}
-            type="text"
-            required
-            maxLength={253}
-            value={host}
-            onChange={(e) => setHost(e.target.value)}
-            placeholder="imap.example.org"
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-tls`}>{t('mailAccounts.securityField')}</label>
-          <select
-            id={`${ids}-tls`}
-            value={tls}
-            onChange={(e) => {
-              const next = e.target.value as ImapTls;
-              setTls(next);
-              if (!portEdited) setPort(String(IMAP_PORT[next]));
-            }}
-          >
-            {(['implicit', 'starttls', 'none'] as const).map((m) => (
-              <option key={m} value={m}>
-                {t(`mailAccounts.security.${m}`)}
-              </option>
-            ))}
-          </select>
-          {tls === 'none' && <p className="problem small">{t('mailAccounts.clearWarning')}</p>}
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-port`}>{t('mailAccounts.port')}</label>
-          <input
-            id={`${ids}-port`}
-            type="number"
-            min={1}
-            max={65535}
-            inputMode="numeric"
-            required
-            value={port}
-            onChange={(e) => {
-              setPort(e.target.value);
-              setPortEdited(true);
-            }}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-label`}>{t('mailAccounts.label')}</label>
-          <input
-            id={`${ids}-label`}
-            type="text"
-            maxLength={100}
-            value={label}
-            onChange={(e) => setLabel(e.target.value)}
-          />
-        </div>
+        <TextField
+          id={`${ids}-username`}
+          label={t('mailAccounts.username')}
+          value={username}
+          onChange={setUsername}
+          required
+          maxLength={320}
+          placeholder="name@example.org"
+        />
+        <TextField
+          id={`${ids}-password`}
+          label={t('mailAccounts.password')}
+          type="password"
+          value={password}
+          onChange={setPassword}
+          required
+          maxLength={1024}
+          help={t('mailAccounts.passwordHelp')}
+        />
+        <TextField
+          id={`${ids}-host`}
+          label={t('mailAccounts.host')}
+          value={host}
+          onChange={setHost}
+          required
+          maxLength={253}
+          placeholder="imap.example.org"
+        />
+        <SelectField
+          id={`${ids}-tls`}
+          label={t('mailAccounts.securityField')}
+          value={security.mode}
+          options={(['implicit', 'starttls', 'none'] as const).map((m) => ({
+            value: m,
+            label: t(`mailAccounts.security.${m}`),
+          }))}
+          onChange={security.chooseMode}
+        />
+        {security.mode === 'none' && <p className="problem small">{t('mailAccounts.clearWarning')}</p>}
+        <TextField
+          id={`${ids}-port`}
+          label={t('mailAccounts.port')}
+          type="port"
+          value={security.port}
+          onChange={security.typePort}
+          required
+        />
+        <TextField
+          id={`${ids}-label`}
+          label={t('mailAccounts.label')}
+          value={label}
+          onChange={setLabel}
+          maxLength={100}
+        />
         <button type="submit" className="button-primary" disabled={busy}>
           {t('mailAccounts.add')}
         </button>
@@ -352,9 +317,7 @@ function SendAsPanel({
   const ids = useId();
   const [address, setAddress] = useState(m.username.includes('@') ? m.username : '');
   const [host, setHost] = useState(outgoingHostOf(m.host));
-  const [tls, setTls] = useState<SubmissionTls>('implicit');
-  const [port, setPort] = useState(String(SUBMISSION_PORT.implicit));
-  const [portEdited, setPortEdited] = useState(false);
+  const security = useModeAndPort(SUBMISSION_PORT, 'implicit');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [formError, setFormError] = useState<unknown>(null);
@@ -390,8 +353,8 @@ function SendAsPanel({
       const set = await api.setSendAs(m.id, {
         address: address.trim(),
         host: host.trim(),
-        port: Number(port),
-        tls,
+        port: Number(security.port),
+        tls: security.mode,
         ...(username.trim() ? { username: username.trim() } : {}),
         password,
       });
@@ -410,93 +373,156 @@ function SendAsPanel({
       <p className="muted small">{t('mailAccounts.sendAsIntro')}</p>
       <form className="send-as-form" onSubmit={save} aria-label={`${t('mailAccounts.sendAsTitle')}: ${m.label}`}>
         {formError !== null && <ProblemMessage error={formError} />}
-        <div className="field">
-          <label htmlFor={`${ids}-address`}>{t('mailAccounts.sendAsAddress')}</label>
-          <input
-            id={`${ids}-address`}
-            type="email"
-            required
-            maxLength={254}
-            value={address}
-            onChange={(e) => setAddress(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-host`}>{t('mailAccounts.sendAsHost')}</label>
-          <input
-            id={`${ids}-host`}
-            type="text"
-            required
-            maxLength={253}
-            value={host}
-            onChange={(e) => setHost(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-tls`}>{t('mailAccounts.sendAsSecurity')}</label>
-          <select
-            id={`${ids}-tls`}
-            value={tls}
-            onChange={(e) => {
-              const next = e.target.value as SubmissionTls;
-              setTls(next);
-              if (!portEdited) setPort(String(SUBMISSION_PORT[next]));
-            }}
-          >
-            {(['implicit', 'starttls'] as const).map((mode) => (
-              <option key={mode} value={mode}>
-                {t(`mailAccounts.sendAsSecurityOption.${mode}`)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-port`}>{t('mailAccounts.sendAsPort')}</label>
-          <input
-            id={`${ids}-port`}
-            type="number"
-            min={1}
-            max={65535}
-            inputMode="numeric"
-            required
-            value={port}
-            onChange={(e) => {
-              setPort(e.target.value);
-              setPortEdited(true);
-            }}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-username`}>{t('mailAccounts.sendAsUsername')}</label>
-          <input
-            id={`${ids}-username`}
-            type="text"
-            autoComplete="off"
-            maxLength={320}
-            aria-describedby={`${ids}-username-help`}
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-          <p id={`${ids}-username-help`} className="muted small">
-            {t('mailAccounts.sendAsUsernameHelp', { username: m.username })}
-          </p>
-        </div>
-        <div className="field">
-          <label htmlFor={`${ids}-password`}>{t('mailAccounts.sendAsPassword')}</label>
-          <input
-            id={`${ids}-password`}
-            type="password"
-            autoComplete="off"
-            required
-            maxLength={1024}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </div>
+        <TextField
+          id={`${ids}-address`}
+          label={t('mailAccounts.sendAsAddress')}
+          type="email"
+          value={address}
+          onChange={setAddress}
+          required
+          maxLength={254}
+        />
+        <TextField
+          id={`${ids}-host`}
+          label={t('mailAccounts.sendAsHost')}
+          value={host}
+          onChange={setHost}
+          required
+          maxLength={253}
+        />
+        <SelectField
+          id={`${ids}-tls`}
+          label={t('mailAccounts.sendAsSecurity')}
+          value={security.mode}
+          options={(['implicit', 'starttls'] as const).map((mode) => ({
+            value: mode,
+            label: t(`mailAccounts.sendAsSecurityOption.${mode}`),
+          }))}
+          onChange={security.chooseMode}
+        />
+        <TextField
+          id={`${ids}-port`}
+          label={t('mailAccounts.sendAsPort')}
+          type="port"
+          value={security.port}
+          onChange={security.typePort}
+          required
+        />
+        <TextField
+          id={`${ids}-username`}
+          label={t('mailAccounts.sendAsUsername')}
+          value={username}
+          onChange={setUsername}
+          maxLength={320}
+          help={t('mailAccounts.sendAsUsernameHelp', { username: m.username })}
+        />
+        <TextField
+          id={`${ids}-password`}
+          label={t('mailAccounts.sendAsPassword')}
+          type="password"
+          value={password}
+          onChange={setPassword}
+          required
+          maxLength={1024}
+        />
         <button type="submit" className="button-primary" disabled={busy}>
           {t('mailAccounts.sendAsSave')}
         </button>
       </form>
     </details>
+  );
+}
+
+/** A security mode with its port: the port follows the mode's usual one until the user types another. */
+function useModeAndPort<M extends string>(usual: Record<M, number>, initial: M) {
+  const [mode, setMode] = useState<M>(initial);
+  const [port, setPort] = useState(String(usual[initial]));
+  const [typed, setTyped] = useState(false);
+  return {
+    mode,
+    port,
+    chooseMode(next: M) {
+      setMode(next);
+      if (!typed) setPort(String(usual[next]));
+    },
+    typePort(value: string) {
+      setPort(value);
+      setTyped(true);
+    },
+  };
+}
+
+/** A labelled input, with its help sentence tied to it when there is one. */
+function TextField({
+  id,
+  label,
+  value,
+  onChange,
+  help,
+  type = 'text',
+  required = false,
+  maxLength,
+  placeholder,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  help?: string;
+  type?: 'text' | 'password' | 'email' | 'port';
+  required?: boolean;
+  maxLength?: number;
+  placeholder?: string;
+}) {
+  const port = type === 'port';
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type={port ? 'number' : type}
+        {...(port ? { min: 1, max: 65535, inputMode: 'numeric' as const } : {})}
+        {...(type === 'password' || type === 'text' ? { autoComplete: 'off' } : {})}
+        {...(maxLength !== undefined ? { maxLength } : {})}
+        {...(placeholder !== undefined ? { placeholder } : {})}
+        {...(help !== undefined ? { 'aria-describedby': `${id}-help` } : {})}
+        required={required}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      {help !== undefined && (
+        <p id={`${id}-help`} className="muted small">
+          {help}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** A labelled choice among `options` (value and words). */
+function SelectField<V extends string>({
+  id,
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: V;
+  options: readonly { value: V; label: string }[];
+  onChange: (value: V) => void;
+}) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value as V)}>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
