@@ -201,7 +201,7 @@ function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [host, setHost] = useState('');
-  const security = useModeAndPort(IMAP_PORT, 'implicit');
+  const security = useModeAndPort<ImapTls>(IMAP_PORT, 'implicit');
   const [formError, setFormError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -317,7 +317,7 @@ function SendAsPanel({
   const ids = useId();
   const [address, setAddress] = useState(m.username.includes('@') ? m.username : '');
   const [host, setHost] = useState(outgoingHostOf(m.host));
-  const security = useModeAndPort(SUBMISSION_PORT, 'implicit');
+  const security = useModeAndPort<keyof typeof SUBMISSION_PORT>(SUBMISSION_PORT, 'implicit');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [formError, setFormError] = useState<unknown>(null);
