@@ -124,6 +124,8 @@ const VALID_BODIES: Record<string, unknown | ((ctx: WalkContext) => unknown)> = 
     tls: 'implicit',
     password: 'walk-smtp-password',
   },
+  // A new name only: a new password would be tried against A's provider first.
+  'PATCH /api/v1/identities/:id': { label: 'Renamed by the walk' },
   'POST /api/v1/me/app-passwords': { label: 'walk' },
   'PATCH /api/v1/messages/:id': { read: true, tags: ['walk'], deleted: true, importance: 'junk' },
   'POST /api/v1/contacts': { displayName: 'Walk contact', identities: [{ address: 'walk@w.example' }] },

@@ -15,6 +15,7 @@ import { credentialPurpose } from '@caliopen/instance/identities/remote-identity
 import type { Message } from '@caliopen/instance/mail/message.entity.ts';
 import type { Storage } from '@caliopen/instance/database/storage.port.ts';
 import { ImapFlow } from 'imapflow';
+import { ok } from '../support/api-client.ts';
 import { dovecotComponent, startDovecot, type DovecotServer } from '../support/dovecot.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
@@ -448,14 +449,60 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.throws(() => box.open(identity!.credentialSealed, credentialPurpose(b.id)));
   });
 
+  test('a new password or name: a wrong password changes nothing; the right one is sealed anew and the positions stay', async () => {
+    const path = `/api/v1/identities/${identityId}`;
+    const before = await inst.running.services.storage.remoteIdentities.get(a.id, identityId);
+    const wrong = await inst.api('PATCH', path, { token: a.token, body: { password: 'not-the-password', label: 'x' } });
+    assert.equal(wrong.status, 422, wrong.text);
+    assert.equal(wrong.body.code, 'imap_auth_failed');
+    const unchanged = await inst.running.services.storage.remoteIdentities.get(a.id, identityId);
+    assert.deepEqual(
+      [unchanged?.credentialSealed, unchanged?.label],
+      [before?.credentialSealed, before?.label],
+      'nothing changed, the name neither',
+    );
+    for (const body of [
+      {},
+      { password: 'x\r\nA1 LOGIN evil' },
+      { password: '' },
+      { label: 'x'.repeat(101) },
+      { host: 'evil.example' },
+    ]) {
+      const r = await inst.api('PATCH', path, { token: a.token, body });
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+    }
+
+    const changed = ok(
+      await inst.api('PATCH', path, { token: a.token, body: { password: REMOTE.password, label: 'Old mailbox' } }),
+    );
+    assert.equal(changed.label, 'Old mailbox');
+    assert.ok(!JSON.stringify(changed).includes(REMOTE.password), 'never returned');
+    const after = await inst.running.services.storage.remoteIdentities.get(a.id, identityId);
+    assert.notEqual(after?.credentialSealed, before?.credentialSealed, 'sealed anew');
+    assert.equal(
+      inst.running.services.box.open(after!.credentialSealed, credentialPurpose(identityId)),
+      REMOTE.password,
+    );
+    const stored = (await allMessages(inst.running.services.storage, a.id)).length;
+    const done = await syncNow();
+    assert.equal(done.totals.imported, 0, 'the positions were kept: nothing is imported again');
+    assert.equal((await allMessages(inst.running.services.storage, a.id)).length, stored);
+    const renamedBack = ok(await inst.api('PATCH', path, { token: a.token, body: { label: '' } }));
+    assert.equal(renamedBack.label, `${REMOTE.username} on 127.0.0.1`, 'an empty name: the default one');
+  });
+
   test("B can neither see nor trigger A's identity; A's delete forgets it and keeps the mail", async () => {
     for (const [method, path] of [
       ['GET', `/api/v1/identities/${identityId}`],
       ['GET', `/api/v1/identities/${identityId}/import`],
       ['POST', `/api/v1/identities/${identityId}/import`],
+      ['PATCH', `/api/v1/identities/${identityId}`],
       ['DELETE', `/api/v1/identities/${identityId}`],
     ] as const) {
-      const r = await inst.api(method, path, { token: b.token });
+      const r = await inst.api(method, path, {
+        token: b.token,
+        ...(method === 'PATCH' ? { body: { label: 'taken' } } : {}),
+      });
       assert.equal(r.status, 404, `${method} ${path} as B: ${r.text}`);
       assert.equal(r.body.code, 'not_found');
     }

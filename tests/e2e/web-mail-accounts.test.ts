@@ -5,6 +5,8 @@
  * - Ursula adds her mailbox: a wrong password is refused in words and nothing is added; with the right one the
  *   mailbox is listed, its import starts at once and its progress ends in "3 new messages"; the three messages are
  *   in her discussions.
+ * - She changes its password and name (a wrong password first: refused, nothing changed); its import resumes where it
+ *   was (nothing imported twice).
  * - She sets the provider's outgoing server to send as that address (a wrong password first: refused in words,
  *   nothing kept); compose then offers the address in "From", says the message leaves through the provider, and the
  *   provider receives it from that address with her credentials. Once she stops sending as it, compose no longer
@@ -228,11 +230,30 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     await page.getByRole('heading', { level: 1, name: 'New message' }).waitFor();
     await page.getByLabel('To', { exact: true }).waitFor();
     assert.equal(await page.getByLabel('From', { exact: true }).count(), 0);
+    // A new password (here the same one again: Dovecot's does not change) and name; a wrong one changes nothing.
     await openMailAccounts(page);
-    await page.getByRole('button', { name: `Remove ${label}` }).click();
+    await card.getByText('Change the password or the name').click();
+    const change = card.getByRole('form', { name: `Change the password or the name: ${label}` });
+    await change.getByLabel('New password (optional)').fill('not-the-password');
+    await change.getByLabel('Name', { exact: true }).fill('My old mailbox');
+    await change.getByRole('button', { name: 'Save' }).click();
+    await change
+      .getByRole('alert')
+      .getByText(
+        'The mail server refused the login. Check the username and password; some providers want an app password.',
+      )
+      .waitFor();
+    assert.equal(ok(await inst.api('GET', '/api/v1/identities', { token: user.token })).items[0].label, label);
+    await change.getByLabel('New password (optional)').fill(IMAP_USER.password);
+    await change.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').getByText('My old mailbox is updated; its import has started.').waitFor();
+    const renamed = page.getByRole('article', { name: 'My old mailbox' });
+    await renamed.getByText(/^Last import finished on .+: 0 new messages\.$/).waitFor({ timeout: 60_000 });
+
+    await page.getByRole('button', { name: 'Remove My old mailbox' }).click();
     await page
       .getByRole('status')
-      .getByText(`${label} is removed. Mail already imported stays in your discussions.`)
+      .getByText('My old mailbox is removed. Mail already imported stays in your discussions.')
       .waitFor();
     await page.getByText('No other mailbox yet.').waitFor();
     const kept = await mailbox(inst, user.token);

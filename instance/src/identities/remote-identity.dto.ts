@@ -30,6 +30,21 @@ export const CreateIdentityBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const UpdateIdentityBody = Type.Object(
+  {
+    password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        pattern: '^[^\\r\\n\\u0000]+$',
+        description: 'the new password; the login is tried with it first',
+      }),
+    ),
+    label: Type.Optional(Type.String({ maxLength: 100, description: 'empty: the default name' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
 export const SyncStatusDto = Type.Object(
   {
     importId: Nullable(Type.String({ format: 'uuid' })),

@@ -57,6 +57,7 @@ export class CassandraRemoteIdentityRepository implements RemoteIdentityReposito
       one: `SELECT ${IDENTITY_COLUMNS} FROM ${t} WHERE account_id = ? AND identity_id = ?`,
       all: `SELECT ${IDENTITY_COLUMNS} FROM ${t} WHERE account_id = ?`,
       sync: `UPDATE ${t} SET sync_json = ?, updated_at = ? WHERE account_id = ? AND identity_id = ?`,
+      credential: `UPDATE ${t} SET credential_sealed = ?, label = ?, updated_at = ? WHERE account_id = ? AND identity_id = ?`,
       remove: `DELETE FROM ${t} WHERE account_id = ? AND identity_id = ?`,
       removeFolders: `DELETE FROM ${f} WHERE account_id = ? AND identity_id = ?`,
       folders: `SELECT ${FOLDER_COLUMNS} FROM ${f} WHERE account_id = ? AND identity_id = ?`,
@@ -99,6 +100,18 @@ export class CassandraRemoteIdentityRepository implements RemoteIdentityReposito
     // Checking first keeps unknown ids from leaving partial rows; a write racing a delete leaves one, which reads skip.
     if ((await this.get(accountId, id)) === null) return false;
     await this.ctx.write(this.q.sync, [syncToJson(sync), at, accountId, id]);
+    return true;
+  }
+
+  async updateCredential(
+    accountId: string,
+    id: string,
+    change: { credentialSealed: string; label: string },
+    at: Date,
+  ): Promise<boolean> {
+    // As updateSync: checked first, so that an unknown id leaves no partial row.
+    if ((await this.get(accountId, id)) === null) return false;
+    await this.ctx.write(this.q.credential, [change.credentialSealed, change.label, at, accountId, id]);
     return true;
   }
 

@@ -58,6 +58,7 @@ export class SqliteRemoteIdentityRepository implements RemoteIdentityRepository 
   private readonly one;
   private readonly byAccount;
   private readonly sync;
+  private readonly credential;
   private readonly remove;
   private readonly folders;
   private readonly upsertFolder;
@@ -77,6 +78,9 @@ export class SqliteRemoteIdentityRepository implements RemoteIdentityRepository 
     );
     this.sync = db.prepare<[string, number, string, string]>(
       'UPDATE remote_identities SET sync_json = ?, updated_at = ? WHERE account_id = ? AND id = ?',
+    );
+    this.credential = db.prepare<[string, string, number, string, string]>(
+      'UPDATE remote_identities SET credential_sealed = ?, label = ?, updated_at = ? WHERE account_id = ? AND id = ?',
     );
     // Folder states go with the identity (ON DELETE CASCADE).
     this.remove = db.prepare<[string, string]>('DELETE FROM remote_identities WHERE account_id = ? AND id = ?');
@@ -123,6 +127,15 @@ export class SqliteRemoteIdentityRepository implements RemoteIdentityRepository 
 
   async updateSync(accountId: string, id: string, sync: SyncStatus, at: Date): Promise<boolean> {
     return this.sync.run(syncToJson(sync), toMs(at), accountId, id).changes === 1;
+  }
+
+  async updateCredential(
+    accountId: string,
+    id: string,
+    change: { credentialSealed: string; label: string },
+    at: Date,
+  ): Promise<boolean> {
+    return this.credential.run(change.credentialSealed, change.label, toMs(at), accountId, id).changes === 1;
   }
 
   async delete(accountId: string, id: string): Promise<boolean> {

@@ -8,6 +8,16 @@ export interface RemoteIdentityRepository {
   listByAccount(accountId: string): Promise<RemoteIdentity[]>;
   /** Replaces the sync status (import progress). Resolves false when the identity does not exist (deleted meanwhile). */
   updateSync(accountId: string, id: string, sync: SyncStatus, at: Date): Promise<boolean>;
+  /**
+   * Replaces the sealed password and the name (the user changed them), leaving the sync status and the folder
+   * positions alone. Resolves false when the identity does not exist.
+   */
+  updateCredential(
+    accountId: string,
+    id: string,
+    change: { credentialSealed: string; label: string },
+    at: Date,
+  ): Promise<boolean>;
   /** Removes the identity and its folder states. Resolves false when there was none. */
   delete(accountId: string, id: string): Promise<boolean>;
   listFolders(accountId: string, identityId: string): Promise<FolderSyncState[]>;

@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { principalOf } from '../api/access.ts';
 import { problemResponses } from '../api/problem.ts';
 import { IdParams } from '../api/schemas.ts';
-import { CreateIdentityBody, IdentityDto, toIdentityDto } from './remote-identity.dto.ts';
+import { CreateIdentityBody, IdentityDto, toIdentityDto, UpdateIdentityBody } from './remote-identity.dto.ts';
 import type { RemoteIdentityService } from './remote-identity.service.ts';
 
 /** A user's remote mailboxes (IMAP): add one (its login is tested first), list, see, delete. */
@@ -55,6 +55,29 @@ export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdenti
     },
     async (request) =>
       toIdentityDto(await identities.get(principalOf(request).account.id, (request.params as { id: string }).id)),
+  );
+
+  app.patch(
+    '/api/v1/identities/:id',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['identities'],
+        summary:
+          'Change the password (tried first: nothing changes when the login fails) or the name of a remote mailbox. Its sync positions are kept.',
+        params: IdParams,
+        body: UpdateIdentityBody,
+        response: { 200: IdentityDto, ...problemResponses(400, 401, 404, 422, 502) },
+      },
+    },
+    async (request) =>
+      toIdentityDto(
+        await identities.update(
+          principalOf(request).account.id,
+          (request.params as { id: string }).id,
+          request.body as Static<typeof UpdateIdentityBody>,
+        ),
+      ),
   );
 
   app.delete(

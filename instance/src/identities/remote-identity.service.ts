@@ -87,6 +87,32 @@ export class RemoteIdentityService {
     return identity;
   }
 
+  /**
+   * A new password (the provider's changed, or an app password replaced) and/or a new name. A new password is tried
+   * first, on the same server as the user (nothing changes when the login fails); the sync positions are kept, so the
+   * next import takes only what is new.
+   */
+  async update(accountId: string, id: string, change: { password?: string; label?: string }): Promise<RemoteIdentity> {
+    const identity = await this.get(accountId, id);
+    let credentialSealed = identity.credentialSealed;
+    if (change.password !== undefined) {
+      await this.deps.connector.verify({
+        host: identity.host,
+        port: identity.port,
+        tls: identity.tls,
+        username: identity.username,
+        password: change.password,
+      });
+      credentialSealed = this.deps.box.seal(change.password, credentialPurpose(id));
+    }
+    const label =
+      change.label === undefined ? identity.label : change.label.trim() || `${identity.username} on ${identity.host}`;
+    const now = this.deps.clock();
+    if (!(await this.deps.storage.remoteIdentities.updateCredential(accountId, id, { credentialSealed, label }, now)))
+      throw new AppError('not_found');
+    return { ...identity, credentialSealed, label, updatedAt: now };
+  }
+
   /** Forgets the identity, its credential and its sync positions. Mail already imported stays in the mailbox. */
   async delete(accountId: string, id: string): Promise<RemoteIdentity> {
     const identity = await this.get(accountId, id);

@@ -965,6 +965,54 @@ export function storageConformance(name: string, open: () => Promise<StorageUnde
         );
       });
 
+      test('a new password and name replace the old ones and leave the progress and folder positions', async () => {
+        const a = anAccount();
+        await s.accounts.create(a);
+        const i = aRemoteIdentity(a.id);
+        await s.remoteIdentities.create(i);
+        const sync = { ...IDLE_SYNC, state: 'failed' as const, lastError: { code: 'imap_auth_failed', message: 'no' } };
+        await s.remoteIdentities.updateSync(a.id, i.id, sync, at('2026-01-06T10:00:00.000Z'));
+        await s.remoteIdentities.putFolder({
+          accountId: a.id,
+          identityId: i.id,
+          path: 'INBOX',
+          uidValidity: '3',
+          lastUid: 42,
+          updatedAt: at('2026-01-06T10:00:00.000Z'),
+        });
+        const change = { credentialSealed: 'sealed-new-password', label: 'Old mailbox, renamed' };
+        assert.equal(
+          await s.remoteIdentities.updateCredential(a.id, i.id, change, at('2026-01-06T11:00:00.000Z')),
+          true,
+        );
+        const got = await s.remoteIdentities.get(a.id, i.id);
+        assert.equal(got?.credentialSealed, 'sealed-new-password');
+        assert.equal(got?.label, 'Old mailbox, renamed');
+        assert.equal(got?.updatedAt.toISOString(), '2026-01-06T11:00:00.000Z');
+        assert.deepEqual(got?.sync, sync, 'the progress is left alone');
+        assert.deepEqual(
+          [got?.host, got?.port, got?.tls, got?.username, got?.createdAt.toISOString()],
+          [i.host, i.port, i.tls, i.username, i.createdAt.toISOString()],
+        );
+        assert.deepEqual(
+          (await s.remoteIdentities.listFolders(a.id, i.id)).map((f) => [f.path, f.lastUid]),
+          [['INBOX', 42]],
+          'the folder positions too: the next sync takes only what is new',
+        );
+        assert.equal(
+          await s.remoteIdentities.updateCredential(a.id, randomUUID(), change, at('2026-01-06T11:00:00.000Z')),
+          false,
+        );
+        const other = anAccount();
+        await s.accounts.create(other);
+        assert.equal(
+          await s.remoteIdentities.updateCredential(other.id, i.id, change, at('2026-01-06T11:00:00.000Z')),
+          false,
+          'another account cannot change it',
+        );
+        assert.equal(await s.remoteIdentities.get(other.id, i.id), null, 'nor create a row by trying');
+      });
+
       test('sync status round-trips; folder positions never go back under one UIDVALIDITY', async () => {
         const a = anAccount();
         await s.accounts.create(a);

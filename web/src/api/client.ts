@@ -499,6 +499,11 @@ export class ApiClient {
     return this.request('POST', '/api/v1/identities', input);
   }
 
+  /** A new password (tried first: nothing changes when the login fails) or name; the sync positions are kept. */
+  updateRemoteMailbox(id: string, change: { password?: string; label?: string }): Promise<RemoteMailbox> {
+    return this.request('PATCH', `/api/v1/identities/${encodeURIComponent(id)}`, change);
+  }
+
   /** Forgets a mailbox (its password and sync positions); mail already imported stays. */
   removeRemoteMailbox(id: string): Promise<RemoteMailbox> {
     return this.request('DELETE', `/api/v1/identities/${encodeURIComponent(id)}`);

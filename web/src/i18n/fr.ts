@@ -315,6 +315,14 @@ export const fr: Catalogue = {
     passwordHelp:
       'Certains fournisseurs demandent ici un mot de passe d’application plutôt que votre mot de passe habituel.',
     add: 'Ajouter et importer',
+    changeTitle: 'Changer le mot de passe ou le nom',
+    changeTitleAuth: 'Le fournisseur a refusé le mot de passe : donnez le nouveau',
+    newPassword: 'Nouveau mot de passe (facultatif)',
+    newPasswordHelp: 'Laissez vide pour garder l’actuel. La connexion est essayée avant tout changement.',
+    newLabel: 'Nom',
+    change: 'Enregistrer',
+    changed: '{{label}} est mise à jour ; son import a commencé.',
+    renamed: '{{label}} est renommée.',
     sendAsTitle: 'Envoyer avec cette adresse',
     sendAsIntro:
       'Le courriel que vous envoyez depuis cette adresse part par le serveur du fournisseur, comme si vous l’envoyiez de chez lui. Votre instance ne peut ni le chiffrer de bout en bout ni l’envoyer par la fédération.',

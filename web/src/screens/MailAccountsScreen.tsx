@@ -85,7 +85,7 @@ export function MailAccountsScreen() {
                 relay={relays.find((r) => r.identityId === m.id) ?? null}
                 onImport={() => importNow(m)}
                 onRemove={() => remove(m)}
-                onSendAsChanged={(message) => {
+                onChanged={(message) => {
                   setNotice(message);
                   void load();
                 }}
@@ -109,13 +109,13 @@ function MailboxCard({
   relay,
   onImport,
   onRemove,
-  onSendAsChanged,
+  onChanged,
 }: {
   mailbox: RemoteMailbox;
   relay: SendAsRelay | null;
   onImport: () => void;
   onRemove: () => void;
-  onSendAsChanged: (notice: string) => void;
+  onChanged: (notice: string) => void;
 }) {
   const { t } = useTranslation();
   const headingId = useId();
@@ -147,7 +147,8 @@ function MailboxCard({
           {t('mailAccounts.remove')}
         </button>
       </div>
-      <SendAsPanel mailbox={m} relay={relay} onChanged={onSendAsChanged} />
+      <ChangeMailboxPanel mailbox={m} onChanged={onChanged} />
+      <SendAsPanel mailbox={m} relay={relay} onChanged={onChanged} />
     </article>
   );
 }
@@ -297,6 +298,78 @@ function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
         </button>
       </form>
     </>
+  );
+}
+
+/**
+ * A new password (the provider's changed, or an app password was replaced) or name. Open by itself when the last
+ * import failed on the login; a new password starts an import once it is taken.
+ */
+function ChangeMailboxPanel({
+  mailbox: m,
+  onChanged,
+}: {
+  mailbox: RemoteMailbox;
+  onChanged: (notice: string) => void;
+}) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const ids = useId();
+  const [password, setPassword] = useState('');
+  const [label, setLabel] = useState(m.label);
+  const [formError, setFormError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const refused = m.sync.state === 'failed' && m.sync.lastError?.code === 'imap_auth_failed';
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setFormError(null);
+    setBusy(true);
+    try {
+      const updated = await api.updateRemoteMailbox(m.id, {
+        ...(password !== '' ? { password } : {}),
+        label: label.trim(),
+      });
+      if (password !== '') {
+        setPassword('');
+        await api.startImport(m.id).catch(() => undefined);
+        onChanged(t('mailAccounts.changed', { label: updated.label }));
+      } else onChanged(t('mailAccounts.renamed', { label: updated.label }));
+    } catch (err) {
+      setFormError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const title = t(refused ? 'mailAccounts.changeTitleAuth' : 'mailAccounts.changeTitle');
+  return (
+    <details className="send-as" open={refused}>
+      <summary>{title}</summary>
+      <form className="send-as-form" onSubmit={save} aria-label={`${title}: ${m.label}`}>
+        {formError !== null && <ProblemMessage error={formError} />}
+        <TextField
+          id={`${ids}-password`}
+          label={t('mailAccounts.newPassword')}
+          type="password"
+          value={password}
+          onChange={setPassword}
+          required={refused}
+          maxLength={1024}
+          help={t('mailAccounts.newPasswordHelp')}
+        />
+        <TextField
+          id={`${ids}-label`}
+          label={t('mailAccounts.newLabel')}
+          value={label}
+          onChange={setLabel}
+          maxLength={100}
+        />
+        <button type="submit" className="button-primary" disabled={busy}>
+          {t('mailAccounts.change')}
+        </button>
+      </form>
+    </details>
   );
 }
 
