@@ -208,6 +208,12 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     await page.getByLabel('Subject').fill('Sent from my old address');
     await page.getByLabel('Message', { exact: true }).fill('Through my provider, from the new hub.');
     assert.equal(await page.getByRole('region', { name: 'How the message will travel' }).count(), 0);
+    // The draft keeps the From chosen: a reload comes back to it.
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'New message' }).waitFor();
+    await page.getByText('Your draft was restored.').waitFor();
+    await page.getByText('This message leaves from me@provider.test through localhost', { exact: false }).waitFor();
+    assert.equal(await page.getByLabel('From', { exact: true }).inputValue(), 'me@provider.test');
     assert.deepEqual(await seriousViolations(page), [], 'axe on compose with From');
     await screenshot(page, 'compose-send-as');
     await page.getByRole('button', { name: 'Send' }).click();

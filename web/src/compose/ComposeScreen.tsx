@@ -145,8 +145,8 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
 
   // Imported addresses this account can send as (Mail accounts): offered in "From" when there are any. Such a message
   // leaves through the address's provider, by plain email: no route choice, no sealing here.
-  const [relays, setRelays] = useState<SendAsRelay[]>([]);
-  const [from, setFrom] = useState('');
+  const [relays, setRelays] = useState<SendAsRelay[] | null>(null);
+  const [from, setFrom] = useState(stored?.from ?? '');
   useEffect(() => {
     let cancelled = false;
     api.sendAsRelays().then(
@@ -157,7 +157,11 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
       cancelled = true;
     };
   }, [api]);
-  const relayed = relays.find((r) => r.address === from) ?? null;
+  const relayed = relays?.find((r) => r.address === from) ?? null;
+  // A draft's From that can no longer be sent as (stopped in Mail accounts meanwhile): back to the own address.
+  useEffect(() => {
+    if (relays !== null && from !== '' && !relays.some((r) => r.address === from)) setFrom('');
+  }, [relays, from]);
 
   // Client key mode: the message is encrypted and signed here, with the key this browser keeps (unlocked).
   const [own, setOwn] = useState<{ mode: string; fingerprint: string; armored: string } | null>(null);
@@ -200,6 +204,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
   // Kept as it is typed: a reload or an expired session does not lose it.
   useEffect(() => {
     const draft: Draft = {
+      from,
       to,
       subject,
       text,
@@ -210,7 +215,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
     };
     if (isEmpty(draft) && replyTo === null) drafts.remove(username, null);
     else drafts.write(username, draft);
-  }, [username, to, subject, text, replyTo, mode, emailFallback]);
+  }, [username, from, to, subject, text, replyTo, mode, emailFallback]);
 
   const addresses = useMemo(() => parseRecipients(to), [to]);
   const valid = addresses.filter(looksLikeAddress);
@@ -362,7 +367,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
           void send();
         }}
       >
-        {relays.length > 0 && (
+        {relays !== null && relays.length > 0 && (
           <div className="field">
             <label htmlFor={ids.from}>{t('compose.from')}</label>
             <select

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import { type Draft, draftKey, drafts, isEmpty } from './drafts.ts';
 
 const draft = (o: Partial<Draft> = {}): Draft => ({
+  from: '',
   to: 'bob@alpha.test',
   subject: 'Lunch',
   text: 'Noon?',
@@ -33,6 +34,16 @@ describe('drafts kept in the browser', () => {
     expect(drafts.read('alice', null)).toBeNull();
     localStorage.setItem(draftKey('alice', null), JSON.stringify({ ...draft(), mode: 'carrier-pigeon' }));
     expect(drafts.read('alice', null)?.mode).toBe('auto');
+  });
+
+  test('the From chosen is kept; a draft from before it existed, or a strange one, reads as the own address', () => {
+    drafts.write('alice', draft({ from: 'me@provider.test' }));
+    expect(drafts.read('alice', null)?.from).toBe('me@provider.test');
+    const { from: _none, ...older } = draft();
+    localStorage.setItem(draftKey('alice', null), JSON.stringify(older));
+    expect(drafts.read('alice', null)?.from).toBe('');
+    localStorage.setItem(draftKey('alice', null), JSON.stringify({ ...draft(), from: { address: 'x' } }));
+    expect(drafts.read('alice', null)?.from).toBe('');
   });
 
   test('signing out removes every draft of that account, and only of that account', () => {

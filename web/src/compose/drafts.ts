@@ -6,6 +6,8 @@ import type { RouteMode } from './route-choice.ts';
  * removes it; signing out on purpose removes all of the account's drafts (a shared computer keeps nothing).
  */
 export interface Draft {
+  /** An imported address to send as (Mail accounts); '' for the account's own. */
+  from: string;
   to: string;
   subject: string;
   text: string;
@@ -29,6 +31,7 @@ export const drafts = {
       const d = JSON.parse(raw) as Partial<Draft>;
       if (typeof d.to !== 'string' || typeof d.subject !== 'string' || typeof d.text !== 'string') return null;
       return {
+        from: typeof d.from === 'string' ? d.from : '',
         to: d.to,
         subject: d.subject,
         text: d.text,

@@ -62,6 +62,23 @@ describe('ImportProgress', () => {
     expect(screen.getByText('1 message était trop gros et est resté chez le fournisseur.')).toBeTruthy();
   });
 
+  test('by folder: each one’s progress, a folder not opened yet said so; names shown as text', () => {
+    show({
+      state: 'running',
+      folders: [
+        { path: 'INBOX', total: 300, done: 120, imported: 100, skipped: 0 },
+        { path: 'Archives/<b>2025</b>', total: null, done: 0, imported: 0, skipped: 0 },
+      ],
+      totals: { total: 300, done: 120, imported: 100, skipped: 0 },
+    });
+    expect(screen.getByText('By folder (2)')).toBeTruthy();
+    const items = screen.getAllByRole('listitem').map((li) => li.textContent);
+    expect(items).toEqual(['INBOX: 120 of 300 looked at, 100 new', 'Archives/<b>2025</b>: not opened yet']);
+    cleanup();
+    show({ state: 'running', folders: [{ path: 'INBOX', total: 3, done: 1, imported: 1, skipped: 0 }] });
+    expect(screen.queryByText(/By folder/)).toBeNull();
+  });
+
   test('failed: a known reason in the user’s words, an unknown one as the instance said it', () => {
     show({ state: 'failed', lastError: { code: 'imap_auth_failed', message: 'LOGIN refused' } });
     expect(

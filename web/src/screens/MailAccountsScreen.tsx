@@ -190,6 +190,21 @@ export function ImportProgress({ status: s, label }: { status: ImportStatus; lab
         />
       )}
       {skipped > 0 && <p className="muted small">{t('mailAccounts.state.skipped', { count: skipped })}</p>}
+      {s.folders.length > 1 && (s.state === 'running' || s.state === 'completed' || s.state === 'failed') && (
+        <details className="import-folders">
+          <summary className="small">{t('mailAccounts.folders', { count: s.folders.length })}</summary>
+          <ul className="plain-list small">
+            {s.folders.map((f) => (
+              <li key={f.path}>
+                <span className="folder-name">{f.path}</span>:{' '}
+                {f.total === null
+                  ? t('mailAccounts.folderWaiting')
+                  : t('mailAccounts.folderLine', { done: f.done, total: f.total, imported: f.imported })}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
     </div>
   );
 }
