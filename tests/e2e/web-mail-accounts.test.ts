@@ -228,14 +228,25 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     const sent = (await mailbox(inst, user.token)).find((x) => x.subject === 'Sent from my old address');
     assert.equal(sent?.direction, 'outbound', 'a Sent copy');
 
-    // Stopping: compose no longer offers it. Removing the mailbox keeps its mail.
+    // Stopping while a draft has that From: compose says the draft now leaves from the own address, and no longer
+    // offers it.
+    await page.getByRole('link', { name: 'New message' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New message' }).waitFor();
+    await page.getByLabel('From', { exact: true }).selectOption('me@provider.test');
+    await page.getByLabel('To', { exact: true }).fill('friend1@elsewhere.test');
     await openMailAccounts(page);
     await page.getByRole('button', { name: 'Stop sending as me@provider.test' }).click();
     await page.getByRole('status').getByText('You no longer send as me@provider.test.').waitFor();
     await page.getByRole('link', { name: 'New message' }).click();
     await page.getByRole('heading', { level: 1, name: 'New message' }).waitFor();
-    await page.getByLabel('To', { exact: true }).waitFor();
-    assert.equal(await page.getByLabel('From', { exact: true }).count(), 0);
+    await page
+      .getByText(
+        'me@provider.test can no longer be sent as (it was stopped in Mail accounts): this message will leave from your own address.',
+      )
+      .waitFor();
+    assert.equal(await page.getByLabel('From', { exact: true }).count(), 0, 'no longer offered');
+    assert.equal(await page.getByLabel('To', { exact: true }).inputValue(), 'friend1@elsewhere.test', 'the draft');
+    await page.getByRole('button', { name: 'Discard draft' }).click();
     // A new password (here the same one again: Dovecot's does not change) and name; a wrong one changes nothing.
     await openMailAccounts(page);
     await card.getByText('Change the password or the name').click();

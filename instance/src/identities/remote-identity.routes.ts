@@ -60,7 +60,8 @@ export const remoteIdentityRoutes: FastifyPluginAsync<{ identities: RemoteIdenti
   app.patch(
     '/api/v1/identities/:id',
     {
-      config: { access: 'user' },
+      // A new password is tried against the provider: as many sign-ins as the send-as route allows.
+      config: { access: 'user', rateLimit: { max: 10, timeWindow: 60_000 } },
       schema: {
         tags: ['identities'],
         summary:

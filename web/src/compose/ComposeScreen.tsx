@@ -151,17 +151,24 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
     let cancelled = false;
     api.sendAsRelays().then(
       (r) => !cancelled && setRelays(r.items),
-      () => {},
+      // Unknown: none offered (a draft's imported From is then said to be dropped, below).
+      () => !cancelled && setRelays([]),
     );
     return () => {
       cancelled = true;
     };
   }, [api]);
   const relayed = relays?.find((r) => r.address === from) ?? null;
-  // A draft's From that can no longer be sent as (stopped in Mail accounts meanwhile): back to the own address.
+  // A draft's From that can no longer be sent as (stopped in Mail accounts meanwhile): back to the own address, said.
+  const [fromDropped, setFromDropped] = useState<string | null>(null);
   useEffect(() => {
-    if (relays !== null && from !== '' && !relays.some((r) => r.address === from)) setFrom('');
+    if (relays !== null && from !== '' && !relays.some((r) => r.address === from)) {
+      setFromDropped(from);
+      setFrom('');
+    }
   }, [relays, from]);
+  // Until the imported addresses are known, a draft's imported From is not yet known to hold: no sending.
+  const fromUnsettled = from !== '' && relays === null;
 
   // Client key mode: the message is encrypted and signed here, with the key this browser keeps (unlocked).
   const [own, setOwn] = useState<{ mode: string; fingerprint: string; armored: string } | null>(null);
@@ -367,6 +374,11 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
           void send();
         }}
       >
+        {fromDropped !== null && (
+          <p className="notice" role="status">
+            {t('compose.fromDropped', { address: fromDropped })}
+          </p>
+        )}
         {relays !== null && relays.length > 0 && (
           <div className="field">
             <label htmlFor={ids.from}>{t('compose.from')}</label>
@@ -568,7 +580,7 @@ export function ComposeScreen({ replyTo }: { replyTo: string | null }) {
           </p>
         )}
         <div className="compose-actions">
-          <button type="submit" className="button-primary" disabled={sending}>
+          <button type="submit" className="button-primary" disabled={sending || fromUnsettled}>
             {sending ? t('compose.sending') : t('compose.send')}
           </button>
           <button type="button" className="button-secondary" onClick={discard}>

@@ -210,6 +210,8 @@ export const en = {
     consentMissing: 'Confirm that you want to send it by a less private route, or choose the most private one.',
     from: 'From',
     fromOwn: 'Your address on this instance',
+    fromDropped:
+      '{{address}} can no longer be sent as (it was stopped in Mail accounts): this message will leave from your own address.',
     fromRelayed:
       'This message leaves from {{address}} through {{host}}, your provider’s server: by plain email, without the federation and without end-to-end encryption by your instance.',
     route: {
@@ -273,9 +275,12 @@ export const en = {
     state: {
       idle: 'Not imported yet.',
       queued: 'Import waiting to start…',
-      running: 'Importing: {{done}} of {{total}} messages looked at, {{imported}} new.',
-      runningUnknown: 'Importing: {{done}} messages looked at so far, {{imported}} new.',
-      completed: 'Last import finished on {{when}}: {{imported}} new messages.',
+      running_one: 'Importing: {{done}} of {{total}} messages looked at, {{count}} new.',
+      running_other: 'Importing: {{done}} of {{total}} messages looked at, {{count}} new.',
+      runningUnknown_one: 'Importing: {{done}} messages looked at so far, {{count}} new.',
+      runningUnknown_other: 'Importing: {{done}} messages looked at so far, {{count}} new.',
+      completed_one: 'Last import finished on {{when}}: {{count}} new message.',
+      completed_other: 'Last import finished on {{when}}: {{count}} new messages.',
       failed: 'The last import failed: {{reason}}',
       skipped_one: '{{count}} message was too large and was left at the provider.',
       skipped_other: '{{count}} messages were too large and were left at the provider.',
@@ -284,7 +289,8 @@ export const en = {
     folders_one: 'By folder ({{count}})',
     folders_other: 'By folder ({{count}})',
     folderWaiting: 'not opened yet',
-    folderLine: '{{done}} of {{total}} looked at, {{imported}} new',
+    folderLine_one: '{{done}} of {{total}} looked at, {{count}} new',
+    folderLine_other: '{{done}} of {{total}} looked at, {{count}} new',
     importNow: 'Import now',
     importNamed: 'Import now: {{label}}',
     remove: 'Remove',

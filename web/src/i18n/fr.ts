@@ -227,6 +227,8 @@ export const fr: Catalogue = {
       'Confirmez que vous voulez l’envoyer par une voie moins confidentielle, ou choisissez la plus confidentielle.',
     from: 'De',
     fromOwn: 'Votre adresse sur cette instance',
+    fromDropped:
+      '{{address}} ne peut plus servir d’adresse d’envoi (c’est arrêté dans Comptes de courriel) : ce message partira de votre propre adresse.',
     fromRelayed:
       'Ce message part de {{address}} par {{host}}, le serveur de votre fournisseur : en courriel ordinaire, sans la fédération et sans chiffrement de bout en bout par votre instance.',
     route: {
@@ -291,9 +293,12 @@ export const fr: Catalogue = {
     state: {
       idle: 'Pas encore importée.',
       queued: 'Import en attente de démarrage…',
-      running: 'Import en cours : {{done}} messages examinés sur {{total}}, {{imported}} nouveaux.',
-      runningUnknown: 'Import en cours : {{done}} messages examinés jusqu’ici, {{imported}} nouveaux.',
-      completed: 'Dernier import terminé le {{when}} : {{imported}} nouveaux messages.',
+      running_one: 'Import en cours : {{done}} messages examinés sur {{total}}, {{count}} nouveau.',
+      running_other: 'Import en cours : {{done}} messages examinés sur {{total}}, {{count}} nouveaux.',
+      runningUnknown_one: 'Import en cours : {{done}} messages examinés jusqu’ici, {{count}} nouveau.',
+      runningUnknown_other: 'Import en cours : {{done}} messages examinés jusqu’ici, {{count}} nouveaux.',
+      completed_one: 'Dernier import terminé le {{when}} : {{count}} nouveau message.',
+      completed_other: 'Dernier import terminé le {{when}} : {{count}} nouveaux messages.',
       failed: 'Le dernier import a échoué : {{reason}}',
       skipped_one: '{{count}} message était trop gros et est resté chez le fournisseur.',
       skipped_other: '{{count}} messages étaient trop gros et sont restés chez le fournisseur.',
@@ -302,7 +307,8 @@ export const fr: Catalogue = {
     folders_one: 'Par dossier ({{count}})',
     folders_other: 'Par dossier ({{count}})',
     folderWaiting: 'pas encore ouvert',
-    folderLine: '{{done}} sur {{total}} examinés, {{imported}} nouveaux',
+    folderLine_one: '{{done}} sur {{total}} examinés, {{count}} nouveau',
+    folderLine_other: '{{done}} sur {{total}} examinés, {{count}} nouveaux',
     importNow: 'Importer maintenant',
     importNamed: 'Importer maintenant : {{label}}',
     remove: 'Retirer',

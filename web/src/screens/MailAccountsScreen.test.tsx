@@ -57,8 +57,11 @@ describe('ImportProgress', () => {
     expect(screen.getByText(/^Last import finished on .+: 38 new messages\.$/)).toBeTruthy();
     expect(screen.getByText('2 messages were too large and were left at the provider.')).toBeTruthy();
     cleanup();
+    show({ state: 'completed', finishedAt, totals: { total: 1, done: 1, imported: 1, skipped: 0 } });
+    expect(screen.getByText(/^Last import finished on .+: 1 new message\.$/)).toBeTruthy();
+    cleanup();
     show({ state: 'completed', finishedAt, totals: { total: 1, done: 1, imported: 0, skipped: 1 } }, 'fr');
-    expect(screen.getByText(/^Dernier import terminé le .+ : 0 nouveaux messages\.$/)).toBeTruthy();
+    expect(screen.getByText(/^Dernier import terminé le .+ : 0 nouveau message\.$/)).toBeTruthy();
     expect(screen.getByText('1 message était trop gros et est resté chez le fournisseur.')).toBeTruthy();
   });
 

@@ -24,7 +24,10 @@ export function MailAccountsScreen() {
   const { api } = useSession();
   const [items, setItems] = useState<RemoteMailbox[] | null>(null);
   const [relays, setRelays] = useState<SendAsRelay[]>([]);
+  // Reading the list, and an action of a card (import, remove): each its own alert, so that a poll that works does
+  // not hide the failure of an action.
   const [error, setError] = useState<unknown>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
   const [notice, setNotice] = useState('');
   const headingRef = useRef<HTMLHeadingElement>(null);
 
@@ -43,25 +46,22 @@ export function MailAccountsScreen() {
   }, [load]);
   useEffect(() => headingRef.current?.focus(), []);
 
-  // Progress as it happens: read again while an import is under way, stop when none is (or the screen is left).
+  // Progress as it happens: while an import is under way, the list is read again once the previous reading is in
+  // (never two at once, never out of order); none when no import runs or the screen is left.
   const busy = items?.some((m) => importing(m.sync)) ?? false;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: each reading's new items schedule the next one.
   useEffect(() => {
     if (!busy) return;
-    const timer = setInterval(() => void load(), POLL_MS);
-    return () => clearInterval(timer);
-  }, [busy, load]);
+    const timer = setTimeout(() => void load(), POLL_MS);
+    return () => clearTimeout(timer);
+  }, [busy, items, load]);
 
-  const importNow = (m: RemoteMailbox) => {
-    setNotice('');
-    api.startImport(m.id).then(() => load(), setError);
-  };
-
-  const remove = (m: RemoteMailbox) => {
-    setNotice('');
-    api.removeRemoteMailbox(m.id).then(() => {
-      setNotice(t('mailAccounts.removed', { label: m.label }));
-      return load();
-    }, setError);
+  /** After an action: its notice, the list read again, and focus back on the heading (the control may be gone). */
+  const done = async (message: string) => {
+    setActionError(null);
+    setNotice(message);
+    await load();
+    headingRef.current?.focus();
   };
 
   return (
@@ -74,6 +74,7 @@ export function MailAccountsScreen() {
       <p>{t('mailAccounts.intro')}</p>
       <div role="status">{notice && <p className="notice">{notice}</p>}</div>
       {error !== null && <ProblemMessage error={error} onRetry={() => void load()} />}
+      {actionError !== null && <ProblemMessage error={actionError} />}
       {items === null && error === null && <p role="status">{t('app.loading')}</p>}
       {items !== null && items.length === 0 && <p className="muted">{t('mailAccounts.none')}</p>}
       {items !== null && items.length > 0 && (
@@ -83,23 +84,25 @@ export function MailAccountsScreen() {
               <MailboxCard
                 mailbox={m}
                 relay={relays.find((r) => r.identityId === m.id) ?? null}
-                onImport={() => importNow(m)}
-                onRemove={() => remove(m)}
-                onChanged={(message) => {
-                  setNotice(message);
-                  void load();
-                }}
+                onImport={() =>
+                  api.startImport(m.id).then(
+                    () => load(),
+                    (e: unknown) => setActionError(e),
+                  )
+                }
+                onRemove={() =>
+                  api.removeRemoteMailbox(m.id).then(
+                    () => done(t('mailAccounts.removed', { label: m.label })),
+                    (e: unknown) => setActionError(e),
+                  )
+                }
+                onChanged={(message) => void done(message)}
               />
             </li>
           ))}
         </ul>
       )}
-      <AddMailboxForm
-        onAdded={(m) => {
-          setNotice(t('mailAccounts.added', { label: m.label }));
-          void load();
-        }}
-      />
+      <AddMailboxForm onAdded={(m) => void done(t('mailAccounts.added', { label: m.label }))} />
     </section>
   );
 }
@@ -113,12 +116,19 @@ function MailboxCard({
 }: {
   mailbox: RemoteMailbox;
   relay: SendAsRelay | null;
-  onImport: () => void;
-  onRemove: () => void;
+  onImport: () => Promise<unknown>;
+  onRemove: () => Promise<unknown>;
   onChanged: (notice: string) => void;
 }) {
   const { t } = useTranslation();
   const headingId = useId();
+  // One action at a time per mailbox: a double click sends one request.
+  const [pending, setPending] = useState(false);
+  const act = (action: () => Promise<unknown>) => () => {
+    if (pending) return;
+    setPending(true);
+    void action().finally(() => setPending(false));
+  };
   return (
     <article aria-labelledby={headingId}>
       <h2 id={headingId}>{m.label}</h2>
@@ -132,8 +142,8 @@ function MailboxCard({
         <button
           type="button"
           className="button-secondary"
-          onClick={onImport}
-          disabled={importing(m.sync)}
+          onClick={act(onImport)}
+          disabled={pending || importing(m.sync)}
           aria-label={t('mailAccounts.importNamed', { label: m.label })}
         >
           {t('mailAccounts.importNow')}
@@ -141,7 +151,8 @@ function MailboxCard({
         <button
           type="button"
           className="button-secondary"
-          onClick={onRemove}
+          onClick={act(onRemove)}
+          disabled={pending}
           aria-label={t('mailAccounts.removeNamed', { label: m.label })}
         >
           {t('mailAccounts.remove')}
@@ -162,8 +173,8 @@ export function ImportProgress({ status: s, label }: { status: ImportStatus; lab
   else if (s.state === 'running')
     line =
       total > 0
-        ? t('mailAccounts.state.running', { done, total, imported })
-        : t('mailAccounts.state.runningUnknown', { done, imported });
+        ? t('mailAccounts.state.running', { done, total, count: imported })
+        : t('mailAccounts.state.runningUnknown', { done, count: imported });
   else if (s.state === 'failed') {
     const key = s.lastError ? problemMessageKey({ code: s.lastError.code, status: 0 }) : 'problem.unexpected';
     line = t('mailAccounts.state.failed', {
@@ -174,14 +185,12 @@ export function ImportProgress({ status: s, label }: { status: ImportStatus; lab
       when: new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' }).format(
         new Date(s.finishedAt),
       ),
-      imported,
+      count: imported,
     });
   else line = t('mailAccounts.state.idle');
   return (
     <div className="import-progress">
-      <p className={s.state === 'failed' ? 'problem-inline small' : 'small'} aria-live="polite">
-        {line}
-      </p>
+      <p className={s.state === 'failed' ? 'problem-inline small' : 'small'}>{line}</p>
       {s.state === 'running' && (
         <progress
           max={total > 0 ? total : undefined}
@@ -199,7 +208,7 @@ export function ImportProgress({ status: s, label }: { status: ImportStatus; lab
                 <span className="folder-name">{f.path}</span>:{' '}
                 {f.total === null
                   ? t('mailAccounts.folderWaiting')
-                  : t('mailAccounts.folderLine', { done: f.done, total: f.total, imported: f.imported })}
+                  : t('mailAccounts.folderLine', { done: f.done, total: f.total, count: f.imported })}
               </li>
             ))}
           </ul>
@@ -332,6 +341,8 @@ function ChangeMailboxPanel({
   const ids = useId();
   const [password, setPassword] = useState('');
   const [label, setLabel] = useState(m.label);
+  // The name as it is now (renamed here or elsewhere) until the user types another.
+  useEffect(() => setLabel(m.label), [m.label]);
   const [formError, setFormError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const refused = m.sync.state === 'failed' && m.sync.lastError?.code === 'imap_auth_failed';
@@ -341,9 +352,12 @@ function ChangeMailboxPanel({
     setFormError(null);
     setBusy(true);
     try {
+      // Only what the user changed: a name left as it is is not sent back over one renamed elsewhere meanwhile.
+      const renamed = label.trim() !== m.label;
+      if (password === '' && !renamed) return;
       const updated = await api.updateRemoteMailbox(m.id, {
         ...(password !== '' ? { password } : {}),
-        label: label.trim(),
+        ...(renamed ? { label: label.trim() } : {}),
       });
       if (password !== '') {
         setPassword('');
@@ -422,11 +436,14 @@ function SendAsPanel({
         <button
           type="button"
           className="button-secondary"
-          onClick={() =>
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
             api
               .removeSendAs(m.id)
               .then(() => onChanged(t('mailAccounts.sendAsStopped', { address: relay.address })), setFormError)
-          }
+              .finally(() => setBusy(false));
+          }}
         >
           {t('mailAccounts.sendAsStop', { address: relay.address })}
         </button>
@@ -570,7 +587,8 @@ function TextField({
         id={id}
         type={port ? 'number' : type}
         {...(port ? { min: 1, max: 65535, inputMode: 'numeric' as const } : {})}
-        {...(type === 'password' || type === 'text' ? { autoComplete: 'off' } : {})}
+        // A password here is another server's: never the browser's saved one for this instance.
+        {...(type === 'password' ? { autoComplete: 'new-password' } : type === 'text' ? { autoComplete: 'off' } : {})}
         {...(maxLength !== undefined ? { maxLength } : {})}
         {...(placeholder !== undefined ? { placeholder } : {})}
         {...(help !== undefined ? { 'aria-describedby': `${id}-help` } : {})}
