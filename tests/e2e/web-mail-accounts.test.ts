@@ -295,5 +295,12 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
       .getByText('Sans chiffrement, votre mot de passe et votre courriel traversent le réseau', { exact: false })
       .waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'axe in French');
+    await form.getByLabel('Sécurité').selectOption('implicit');
+    await form.getByLabel('Identifiant').fill(IMAP_USER.username);
+    await form.getByLabel('Mot de passe').fill('pas-le-mot-de-passe');
+    await form.getByLabel('Serveur IMAP').fill('127.0.0.1');
+    await form.getByLabel('Port').fill(String(imap.tlsPort));
+    await form.getByRole('button', { name: 'Ajouter et importer' }).click();
+    await form.getByRole('alert').getByText('Le serveur de courriel a refusé la connexion', { exact: false }).waitFor();
   }, 120_000);
 });

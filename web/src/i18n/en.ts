@@ -265,6 +265,7 @@ export const en = {
       'Bring the mail of your other mailboxes here: your instance imports each one over IMAP, then looks for new mail every few minutes, and files it in the same discussions as the rest of your correspondence. It tries the login first and keeps the password sealed.',
     none: 'No other mailbox yet.',
     mailbox: '{{username}} on {{host}}, port {{port}}',
+    defaultLabel: '{{username}} on {{host}}',
     security: {
       implicit: 'TLS from the first byte (IMAPS)',
       starttls: 'TLS after STARTTLS',

@@ -283,6 +283,7 @@ export const fr: Catalogue = {
       'Rassemblez ici le courriel de vos autres boîtes : votre instance importe chacune par IMAP, puis y cherche le nouveau courriel toutes les quelques minutes, et le range dans les mêmes discussions que le reste de votre correspondance. Elle vérifie d’abord la connexion et garde le mot de passe scellé.',
     none: 'Aucune autre boîte pour l’instant.',
     mailbox: '{{username}} sur {{host}}, port {{port}}',
+    defaultLabel: '{{username}} sur {{host}}',
     security: {
       implicit: 'TLS dès le premier octet (IMAPS)',
       starttls: 'TLS après STARTTLS',

@@ -1,4 +1,5 @@
 import { type FormEvent, useCallback, useEffect, useId, useRef, useState } from 'react';
+import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { problemMessageKey } from '../api/problem-messages.ts';
 import type { ImapTls, ImportStatus, RemoteMailbox, SendAsRelay } from '../api/types.ts';
@@ -242,7 +243,8 @@ function AddMailboxForm({ onAdded }: { onAdded: (m: RemoteMailbox) => void }) {
         tls: security.mode,
         username: username.trim(),
         password,
-        ...(label.trim() ? { label: label.trim() } : {}),
+        // Named in the user's language when they give no name (the instance's default is in English).
+        label: label.trim() || defaultLabel(t, username.trim(), host),
       });
       setPassword('');
       setLabel('');
@@ -353,11 +355,12 @@ function ChangeMailboxPanel({
     setBusy(true);
     try {
       // Only what the user changed: a name left as it is is not sent back over one renamed elsewhere meanwhile.
-      const renamed = label.trim() !== m.label;
+      const wanted = label.trim() || defaultLabel(t, m.username, m.host);
+      const renamed = wanted !== m.label;
       if (password === '' && !renamed) return;
       const updated = await api.updateRemoteMailbox(m.id, {
         ...(password !== '' ? { password } : {}),
-        ...(renamed ? { label: label.trim() } : {}),
+        ...(renamed ? { label: wanted } : {}),
       });
       if (password !== '') {
         setPassword('');
@@ -401,6 +404,10 @@ function ChangeMailboxPanel({
     </details>
   );
 }
+
+/** A mailbox's name when the user gives none: "<username> on <host>", the host as the instance keeps it. */
+const defaultLabel = (t: TFunction, username: string, host: string) =>
+  t('mailAccounts.defaultLabel', { username, host: host.trim().toLowerCase().replace(/\.$/, '') });
 
 /** The provider's usual name for its outgoing server, guessed from the incoming one (imap.x -> smtp.x). */
 const outgoingHostOf = (imapHost: string) => imapHost.replace(/^imaps?\./i, 'smtp.');
