@@ -268,6 +268,12 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     await renamed.getByText(/^Last import finished on .+: 0 new messages\.$/).waitFor({ timeout: 60_000 });
 
     await page.getByRole('button', { name: 'Remove My old mailbox' }).click();
+    const confirm = renamed.getByRole('group', { name: /^Remove My old mailbox\? The mail already imported stays/ });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal(ok(await inst.api('GET', '/api/v1/identities', { token: user.token })).items.length, 1, 'kept');
+    await page.getByRole('button', { name: 'Remove My old mailbox' }).click();
+    await confirm.getByRole('button', { name: 'Yes, remove' }).click();
     await page
       .getByRole('status')
       .getByText('My old mailbox is removed. Mail already imported stays in your discussions.')

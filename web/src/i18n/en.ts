@@ -296,6 +296,10 @@ export const en = {
     importNamed: 'Import now: {{label}}',
     remove: 'Remove',
     removeNamed: 'Remove {{label}}',
+    removeConfirm:
+      'Remove {{label}}? The mail already imported stays; where its import had got to, and sending as its address, are forgotten.',
+    removeYes: 'Yes, remove',
+    cancel: 'Cancel',
     removed: '{{label}} is removed. Mail already imported stays in your discussions.',
     added: '{{label}} is added; its import has started.',
     addTitle: 'Add a mailbox',

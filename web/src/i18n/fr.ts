@@ -314,6 +314,10 @@ export const fr: Catalogue = {
     importNamed: 'Importer maintenant : {{label}}',
     remove: 'Retirer',
     removeNamed: 'Retirer {{label}}',
+    removeConfirm:
+      'Retirer {{label}} ? Le courriel déjà importé reste ; où en était son import, et l’envoi avec son adresse, sont oubliés.',
+    removeYes: 'Oui, retirer',
+    cancel: 'Annuler',
     removed: '{{label}} est retirée. Le courriel déjà importé reste dans vos discussions.',
     added: '{{label}} est ajoutée ; son import a commencé.',
     addTitle: 'Ajouter une boîte',

@@ -123,8 +123,9 @@ function MailboxCard({
 }) {
   const { t } = useTranslation();
   const headingId = useId();
-  // One action at a time per mailbox: a double click sends one request.
+  // One action at a time per mailbox: a double click sends one request. Removing asks first.
   const [pending, setPending] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const act = (action: () => Promise<unknown>) => () => {
     if (pending) return;
     setPending(true);
@@ -152,13 +153,26 @@ function MailboxCard({
         <button
           type="button"
           className="button-secondary"
-          onClick={act(onRemove)}
-          disabled={pending}
+          onClick={() => setConfirming(true)}
+          disabled={pending || confirming}
           aria-label={t('mailAccounts.removeNamed', { label: m.label })}
         >
           {t('mailAccounts.remove')}
         </button>
       </div>
+      {confirming && (
+        <fieldset className="compare-box">
+          <legend>{t('mailAccounts.removeConfirm', { label: m.label })}</legend>
+          <div className="actions wrap">
+            <button type="button" className="button-primary danger" disabled={pending} onClick={act(onRemove)}>
+              {t('mailAccounts.removeYes')}
+            </button>
+            <button type="button" className="button-secondary" onClick={() => setConfirming(false)}>
+              {t('mailAccounts.cancel')}
+            </button>
+          </div>
+        </fieldset>
+      )}
       <ChangeMailboxPanel mailbox={m} onChanged={onChanged} />
       <SendAsPanel mailbox={m} relay={relay} onChanged={onChanged} />
     </article>
