@@ -98,12 +98,16 @@ function expect(r: { status: number; body: any }, status: number, what: string):
   return r.body;
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) in a /proc `stat` line (of a process or of one of its threads). */
+function statCpuSeconds(stat: string): number {
   // Fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /** CPU seconds the whole machine has spent busy so far (every core; /proc/stat: all but idle and iowait). */
@@ -120,8 +124,7 @@ function threadCpu(pid: number): Map<string, { name: string; seconds: number }> 
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / USER_HZ });
+      out.set(tid, { name, seconds: statCpuSeconds(stat) });
     } catch {
       // The thread ended between the listing and the read.
     }

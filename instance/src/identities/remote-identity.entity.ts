@@ -79,3 +79,6 @@ export interface FolderSyncState {
 
 /** The SecretBox purpose a remote identity's password is sealed for. */
 export const credentialPurpose = (identityId: string) => `remote-identity:${identityId}`;
+
+/** An identity's name when the user gives none. */
+export const defaultLabel = (username: string, host: string) => `${username} on ${host}`;

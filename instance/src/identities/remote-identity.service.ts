@@ -6,7 +6,13 @@ import type { ImapConnector } from './imap-session.port.ts';
 import type { Clock } from '@caliopen/platform/clock/clock.port.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Storage } from '../database/storage.port.ts';
-import { credentialPurpose, IDLE_SYNC, type ImapTls, type RemoteIdentity } from './remote-identity.entity.ts';
+import {
+  credentialPurpose,
+  defaultLabel,
+  IDLE_SYNC,
+  type ImapTls,
+  type RemoteIdentity,
+} from './remote-identity.entity.ts';
 
 export interface NewRemoteIdentity {
   kind: 'imap';
@@ -62,7 +68,7 @@ export class RemoteIdentityService {
       id,
       accountId,
       kind: 'imap',
-      label: input.label?.trim() || `${input.username} on ${host}`,
+      label: input.label?.trim() || defaultLabel(input.username, host),
       host,
       port: input.port,
       tls: input.tls,
@@ -106,7 +112,9 @@ export class RemoteIdentityService {
       credentialSealed = this.deps.box.seal(change.password, credentialPurpose(id));
     }
     const label =
-      change.label === undefined ? identity.label : change.label.trim() || `${identity.username} on ${identity.host}`;
+      change.label === undefined
+        ? identity.label
+        : change.label.trim() || defaultLabel(identity.username, identity.host);
     const now = this.deps.clock();
     if (!(await this.deps.storage.remoteIdentities.updateCredential(accountId, id, { credentialSealed, label }, now)))
       throw new AppError('not_found');
