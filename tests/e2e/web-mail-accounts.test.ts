@@ -308,5 +308,6 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     await form.getByLabel('Port').fill(String(imap.tlsPort));
     await form.getByRole('button', { name: 'Ajouter et importer' }).click();
     await form.getByRole('alert').getByText('Le serveur de courriel a refusé la connexion', { exact: false }).waitFor();
+    await screenshot(page, 'mail-accounts-fr');
   }, 120_000);
 });
