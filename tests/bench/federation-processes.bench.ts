@@ -8,7 +8,9 @@
  *   FED_BENCH_E2E=1 FED_BENCH_ROUNDS=2 node --import tsx tests/bench/federation-processes.bench.ts
  *
  * The same knobs as federation.bench.ts: FED_BENCH_MESSAGES (N, default 200), FED_BENCH_SIZE (10240),
- * FED_BENCH_CLIENTS (4), FED_BENCH_PROCESS_WARMUP (100 per route), FED_BENCH_WARMUP (5 per phase), FED_BENCH_SERIAL
+ * FED_BENCH_CLIENTS (4), FED_BENCH_PROCESS_WARMUP (here: `steady` by default, batches of FED_BENCH_WARMUP_BATCH=250 per
+ * route until the JIT has settled, at most FED_BENCH_WARMUP_MAX=4000; a number for a fixed count), FED_BENCH_WARMUP (5
+ * per phase), FED_BENCH_SERIAL
  * (30), FED_BENCH_ROUNDS (1), FED_BENCH_E2E=1 (OpenPGP end to end: server-held keys for both, alpha finds bob's through
  * beta's key directory, every message sent with `encryption: require`).
  *
@@ -32,7 +34,8 @@
  * Beta's per-IP limits (SMTP and HTTPS) and its per-peer allowance are lifted, as in federation.bench.ts: everything
  * comes from 127.0.0.1. Prints figures; numbers go in docs/benchmarks.md. Never used as a test.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { spawnCaliopen, untilReady, answers, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
@@ -70,27 +73,59 @@ const {
   e2e: E2E,
   phaseTimeoutMs: PHASE_TIMEOUT_MS,
 } = KNOBS;
+/** Warm-up until the JIT has settled unless FED_BENCH_PROCESS_WARMUP gives a count (see warmUntilSteady). */
+const STEADY_WARMUP = (process.env.FED_BENCH_PROCESS_WARMUP ?? 'steady') === 'steady';
+const WARMUP_BATCH = Number(process.env.FED_BENCH_WARMUP_BATCH ?? 250);
+const WARMUP_MAX = Number(process.env.FED_BENCH_WARMUP_MAX ?? 4000);
+const WARMUP_MIN_BATCHES = 4;
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
 /** A JSON call to an instance's API (the bench's only way in). */
-async function api(
+/**
+ * The bench's HTTP client: node:http over kept-alive connections. The bench shares the machine's two cores with both
+ * instances, and `fetch` (undici) cost ~1.5 ms of CPU per submitted message here, CPU taken from the instances; users'
+ * apps do not run on the server.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+function api(
   base: string,
   method: string,
   path: string,
   o: { token?: string; body?: unknown } = {},
 ): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-    },
-    ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-    signal: AbortSignal.timeout(120_000),
+  const payload = o.body !== undefined ? Buffer.from(JSON.stringify(o.body)) : null;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        timeout: 120_000,
+        headers: {
+          ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null });
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 120 s`)));
+    req.on('error', reject);
+    req.end(payload ?? undefined);
   });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 function expect(r: { status: number; body: any }, status: number, what: string): any {
@@ -153,6 +188,15 @@ function threadBreakdown(
 }
 
 /** The number of threads a process runs now. */
+/** Where a child's output lines go with FED_BENCH_OUTPUT (a diagnostic knob: V8's --trace-* flags print there). */
+const outputs: NodeJS.WritableStream[] = [];
+function outputTo(file: string): (line: string, stream: 'stdout' | 'stderr') => void {
+  mkdirSync(join(file, '..'), { recursive: true });
+  const out = createWriteStream(file, { flags: 'a' });
+  outputs.push(out);
+  return (line, stream) => out.write(`${stream === 'stderr' ? 'E ' : ''}${line}\n`);
+}
+
 function threadsOf(pid: number): number {
   return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
@@ -177,7 +221,7 @@ function inboundAnnouncements(stream: SseStream): () => Map<string, number> {
 async function main() {
   const os = await import('node:os');
   console.log(
-    `federation bench, one process per instance: N=${N} messages of ~${SIZE} B per phase, ${CLIENTS} API clients, warm-up ${PROCESS_WARMUP} per route then ${WARMUP} per phase, ${ROUNDS} round(s)${E2E ? ', OpenPGP end to end' : ''}; ` +
+    `federation bench, one process per instance: N=${N} messages of ~${SIZE} B per phase, ${CLIENTS} API clients, warm-up ${STEADY_WARMUP ? `until settled (batches of ${WARMUP_BATCH}, at most ${WARMUP_MAX})` : PROCESS_WARMUP} per route then ${WARMUP} per phase, ${ROUNDS} round(s)${E2E ? ', OpenPGP end to end' : ''}; ` +
       `node ${process.version}, ${os.cpus().length} CPUs, load ${os
         .loadavg()
         .map((l) => l.toFixed(1))
@@ -209,6 +253,7 @@ async function main() {
     const start = async (name: string, args: string[], ready: string, env: Record<string, string> = {}) => {
       // FED_BENCH_PROFILE=<dir>: a CPU profile of each instance's threads, written there when it stops.
       // FED_BENCH_NODE_ARGS: Node options for both instances (e.g. --max-semi-space-size=64), to try a runtime setting.
+      // FED_BENCH_OUTPUT=<dir>: each instance's output written to <dir>/<name>.log (e.g. with --trace-deopt).
       const instance = name !== 'registry';
       const nodeArgs = [
         ...(instance && process.env.FED_BENCH_PROFILE
@@ -221,6 +266,9 @@ async function main() {
         cwd: ROOT,
         env: cleanEnv(env),
         ...(nodeArgs.length > 0 ? { nodeArgs } : {}),
+        ...(instance && process.env.FED_BENCH_OUTPUT
+          ? { onLine: outputTo(join(process.env.FED_BENCH_OUTPUT, `${name}.log`)) }
+          : {}),
       });
       running.push(child);
       await untilReady(child, () => answers(ready), 120_000);
@@ -398,6 +446,38 @@ async function main() {
       return { started, submitMs };
     }
 
+    /**
+     * Warms one route in batches of WARMUP_BATCH messages (CLIENTS at once) until the JIT has settled: V8 optimises a
+     * function only after it has run many times, so code run once or twice per message is still being compiled after
+     * hundreds of messages (`--trace-opt`: ~200 functions compiled for the first time in a phase measured after 100
+     * warm-up messages; `perf`: 14 % of the machine's samples in TurboFan on V8's helper threads). A long-running
+     * instance lives in the settled state. Settled: a batch's whole-machine CPU per message, from its first request
+     * until both instances are quiet, is not more than 3 % below the previous batch's; at least four batches (one
+     * batch's figure is noisy on a shared machine: 38.2 then 38.0 ms once, where 30 came two batches later), at most
+     * WARMUP_MAX messages.
+     */
+    async function warmUntilSteady(via: Via): Promise<void> {
+      const perBatch: number[] = [];
+      for (let b = 0; b * WARMUP_BATCH < WARMUP_MAX; b++) {
+        const before = announced().size;
+        const machine0 = machineBusySeconds();
+        await send(
+          via,
+          Array.from({ length: WARMUP_BATCH }, (_, i) => `p${via[0]}-${b}-${i}`),
+          CLIENTS,
+        );
+        await waitAnnounced(before, WARMUP_BATCH, `${via} process warm-up`);
+        await waitQuiet();
+        perBatch.push(((machineBusySeconds() - machine0) * 1000) / WARMUP_BATCH);
+        await readBack(via, before);
+        const [previous, last] = perBatch.slice(-2);
+        if (perBatch.length >= WARMUP_MIN_BATCHES && last! >= previous! * 0.97) break;
+      }
+      console.log(
+        `process warm-up by ${via}: ${perBatch.length} batches of ${WARMUP_BATCH}, whole-machine CPU per message ${perBatch.map((c) => fmt(c)).join(', ')} ms${perBatch.length * WARMUP_BATCH >= WARMUP_MAX ? ' (stopped at the limit, not settled)' : ''}`,
+      );
+    }
+
     async function phase(via: Via, round: number): Promise<PhaseResult> {
       const tag = `${via[0]}${round}`;
       let before = announced().size;
@@ -423,7 +503,11 @@ async function main() {
       const threadCpu0 = { alpha: threadCpu(pids.alpha), beta: threadCpu(pids.beta) };
       const threads0 = `alpha ${threadsOf(pids.alpha)}, beta ${threadsOf(pids.beta)}`;
       // Monotonic microseconds, the clock of the instances' CPU profiles (FED_BENCH_PROFILE): to window them.
-      const mark = (what: string) => console.log(`  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`);
+      const mark = (what: string) => {
+        const line = `  mark ${via} ${what} ${process.hrtime.bigint() / 1000n}`;
+        console.log(line);
+        for (const out of outputs) out.write(`${line}\n`);
+      };
       mark('start');
       const t0 = now();
       const { started, submitMs } = await send(via, keys, CLIENTS);
@@ -436,6 +520,7 @@ async function main() {
         bench: ((cpuSeconds(process.pid) - cpu0.bench) * 1000) / N,
         machine: ((machineBusySeconds() - cpu0.machine) * 1000) / N,
       };
+      machineCpu.set(`${via}/${round}`, cpu.machine);
       const byThread = {
         alpha: threadBreakdown(threadCpu0.alpha, threadCpu(pids.alpha), N),
         beta: threadBreakdown(threadCpu0.beta, threadCpu(pids.beta), N),
@@ -467,8 +552,14 @@ async function main() {
       };
     }
 
-    // Both routes warmed, as a measured phase sends (CLIENTS at once), before either is measured.
-    for (const via of PROCESS_WARMUP > 0 ? (['federation', 'smtp'] as Via[]) : []) {
+    // Both routes warmed, as a measured phase sends (CLIENTS at once), before either is measured: a fixed count with
+    // FED_BENCH_PROCESS_WARMUP=<n>, else until the JIT has settled (below).
+    for (const via of ['federation', 'smtp'] as Via[]) {
+      if (STEADY_WARMUP) {
+        await warmUntilSteady(via);
+        continue;
+      }
+      if (PROCESS_WARMUP <= 0) continue;
       console.log(`process warm-up: ${PROCESS_WARMUP} messages by ${via}...`);
       const before = announced().size;
       await send(
@@ -481,6 +572,8 @@ async function main() {
     }
 
     const results: PhaseResult[] = [];
+    /** Whole-machine CPU per message of each measured phase, by `${via}/${round}`. */
+    const machineCpu = new Map<string, number>();
     for (let r = 0; r < ROUNDS; r++) {
       const order: Via[] = r % 2 === 0 ? ['federation', 'smtp'] : ['smtp', 'federation'];
       for (const via of order) {
@@ -489,8 +582,18 @@ async function main() {
       }
     }
     printFigures(results, { rounds: ROUNDS, clients: CLIENTS });
+    // Each route's throughput is bound either by the CPU or by its deliveries in flight (outbound.concurrency at once,
+    // each as long as its round trip); this says what the ratio would be if both were bound by the CPU alone.
+    for (let r = 0; r < ROUNDS; r++) {
+      const fed = machineCpu.get(`federation/${r}`)!;
+      const smtp = machineCpu.get(`smtp/${r}`)!;
+      console.log(
+        `round ${r + 1}: whole-machine CPU per message, relay ${fmt(smtp)} ms ÷ federation ${fmt(fed)} ms = ${fmt(smtp / fed, 2)} (the throughput ratio if both routes were bound by the CPU alone)`,
+      );
+    }
   } finally {
     live?.close();
+    agent.destroy();
     for (const child of running.reverse()) await child.stop('SIGTERM');
     await resolver?.close();
     tmp.cleanup();
