@@ -402,6 +402,54 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
     assert.deepEqual(cspViolations, []);
   });
 
+  test('the sections bar keeps one line: in French at 1200 px it fits; on a phone it scrolls sideways, not the page, and shows the current section', async () => {
+    const page = await newPage('fr-FR');
+    await page.goto(`${inst.url}/discussions`);
+    await page.getByLabel('Nom d’utilisateur').fill('alice');
+    await page.getByLabel('Mot de passe').fill(alice.password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
+    const nav = page.getByRole('navigation', { name: 'Principale' });
+    const bar = nav.getByRole('list');
+    /** The bar's links: each one's box, and how far the bar itself is scrolled and could be. */
+    const measure = () =>
+      bar.evaluate((ul) => ({
+        links: [...ul.querySelectorAll('a')].map((a) => {
+          const r = a.getBoundingClientRect();
+          return { name: a.textContent ?? '', top: r.top, left: r.left, right: r.right, height: r.height };
+        }),
+        scrollable: ul.scrollWidth > ul.clientWidth,
+        page: ul.ownerDocument.documentElement.scrollWidth,
+      }));
+
+    // 1200 px, French (the longest labels): every section on one row, none of them on two lines, nothing to scroll.
+    const wide = await measure();
+    assert.ok(wide.links.length >= 8, `the sections: ${wide.links.map((l) => l.name).join(', ')}`);
+    const rowTop = wide.links[0]!.top;
+    const lineHeight = Math.min(...wide.links.map((l) => l.height));
+    for (const l of wide.links) {
+      assert.ok(Math.abs(l.top - rowTop) < 1, `${l.name} is on the first row (top ${l.top}, row ${rowTop})`);
+      assert.ok(l.height < lineHeight * 1.5, `${l.name} is on one line (height ${l.height})`);
+    }
+    assert.equal(wide.scrollable, false, 'at 1200 px the sections fit without scrolling');
+
+    // A phone: the page keeps its width; the bar scrolls sideways, and the section opened last is in view.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${inst.url}/notices`);
+    await nav.getByRole('link', { name: /^Avis/ }).and(page.locator('[aria-current="page"]')).waitFor();
+    await waitFor(async () => {
+      const narrow = await measure();
+      const current = narrow.links.find((l) => l.name.startsWith('Avis'))!;
+      return narrow.scrollable && narrow.page <= 390 && current.left >= 0 && current.right <= 390;
+    }, 10_000).catch(async (err) => {
+      assert.fail(`on a phone: ${JSON.stringify(await measure())} (${err})`);
+    });
+    for (const l of (await measure()).links) assert.ok(l.height < lineHeight * 1.5, `${l.name} stays on one line`);
+    await screenshot(page, 'sections-bar-phone-fr');
+    await page.context().close();
+    assert.deepEqual(cspViolations, []);
+  });
+
   test('a long list is virtualised: 300 discussions, a few dozen rows in the page, the next pages load on scroll', async () => {
     const ivan = await inst.user('ivan');
     const start = Date.now() - 400 * 60_000;

@@ -195,6 +195,18 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
   const liveStatus = useLiveStatus();
   const liveWorked = useRef(false);
   if (liveStatus === 'open') liveWorked.current = true;
+  // Where the sections scroll sideways (a phone), the current one is brought into view, without moving the page.
+  const list = useRef<HTMLUListElement>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs at each route change, which moves aria-current.
+  useEffect(() => {
+    const ul = list.current;
+    const current = ul?.querySelector<HTMLElement>('a[aria-current="page"]');
+    if (!ul || !current || ul.scrollWidth <= ul.clientWidth) return;
+    const box = current.getBoundingClientRect();
+    const bar = ul.getBoundingClientRect();
+    if (box.left < bar.left || box.right > bar.right)
+      ul.scrollLeft += box.left - bar.left - (bar.width - box.width) / 2;
+  }, [route.name]);
   const first = alerts?.[0];
   const alertPath =
     alerts && alerts.length === 1 && first?.contact
@@ -202,7 +214,7 @@ function MainNav({ route, pathname }: { route: Route; pathname: string }) {
       : '/contacts#key-alerts';
   return (
     <nav className="main-nav" aria-label={t('nav.label')}>
-      <ul>
+      <ul ref={list}>
         {NAV.map((n) => (
           <li key={n.path}>
             <a

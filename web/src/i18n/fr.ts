@@ -373,7 +373,7 @@ export const fr: Catalogue = {
     contacts: 'Contacts',
     privacy: 'Ma confidentialité',
     devices: 'Appareils',
-    chatAccounts: 'Comptes de messagerie instantanée',
+    chatAccounts: 'Messagerie instantanée',
     mailAccounts: 'Comptes de courriel',
     admin: 'Administration',
     keyAlerts_one: '{{count}} alerte de clé',
