@@ -21,12 +21,14 @@ const TLS_MODES: readonly ImapTls[] = ['implicit', 'starttls', 'none'];
 
 /** One line per progress report: the folder being worked on and the running totals. */
 export function progressLine(s: SyncStatus): string {
-  const sum = (k: 'done' | 'imported' | 'skipped') => s.folders.reduce((n, f) => n + f[k], 0);
-  const total = s.folders.reduce((n, f) => n + (f.total ?? 0), 0);
-  const current = s.folders.find((f) => f.total === null || f.done < f.total) ?? s.folders.at(-1);
-  const index = current ? s.folders.indexOf(current) + 1 : 0;
+  // The folders left at the provider (junk, trash) are not counted: nothing of them is imported.
+  const folders = s.folders.filter((f) => f.excluded === undefined);
+  const sum = (k: 'done' | 'imported' | 'skipped') => folders.reduce((n, f) => n + f[k], 0);
+  const total = folders.reduce((n, f) => n + (f.total ?? 0), 0);
+  const current = folders.find((f) => f.total === null || f.done < f.total) ?? folders.at(-1);
+  const index = current ? folders.indexOf(current) + 1 : 0;
   const where = current
-    ? ` folder ${index}/${s.folders.length} ${JSON.stringify(current.path)} ${current.done}/${current.total ?? '?'}`
+    ? ` folder ${index}/${folders.length} ${JSON.stringify(current.path)} ${current.done}/${current.total ?? '?'}`
     : '';
   return `${s.state}:${where} | all folders ${sum('done')}/${total} done, ${sum('imported')} new${sum('skipped') ? `, ${sum('skipped')} skipped` : ''}`;
 }
@@ -35,12 +37,14 @@ function summary(identity: RemoteIdentity, s: SyncStatus): string {
   const imported = s.folders.reduce((n, f) => n + f.imported, 0);
   const done = s.folders.reduce((n, f) => n + f.done, 0);
   const skipped = s.folders.reduce((n, f) => n + f.skipped, 0);
-  const perFolder = s.folders.map(
-    (f) =>
-      `  ${f.path}: ${f.imported} new of ${f.total ?? 0}${f.skipped ? ` (${f.skipped} over the size limit, skipped)` : ''}`,
+  const left = s.folders.filter((f) => f.excluded !== undefined).length;
+  const perFolder = s.folders.map((f) =>
+    f.excluded !== undefined
+      ? `  ${f.path}: not imported (the provider's ${f.excluded === 'junk' ? 'junk folder' : 'trash'}: its mail stays there)`
+      : `  ${f.path}: ${f.imported} new of ${f.total ?? 0}${f.skipped ? ` (${f.skipped} over the size limit, skipped)` : ''}`,
   );
   return [
-    `Imported ${imported} new message(s) from ${s.folders.length} folder(s) of ${identity.label} (${done - imported - skipped} already present, ${skipped} skipped).`,
+    `Imported ${imported} new message(s) from ${s.folders.length - left} folder(s) of ${identity.label} (${done - imported - skipped} already present, ${skipped} skipped${left ? `; ${left} folder(s) left at the provider` : ''}).`,
     ...perFolder,
   ].join('\n');
 }

@@ -152,8 +152,13 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     const client = await imapClient(server);
     await client.mailboxCreate('Sent');
     await client.mailboxCreate('Archives/2025');
+    // The provider's junk folder and trash (special-use \\Junk and \\Trash): left there by the import.
+    await client.mailboxCreate('Junk');
+    await client.mailboxCreate('Trash');
     await client.logout();
     for (const f of FOLDERS) await append(server, f.path, 0, f.count);
+    await append(server, 'Junk', 0, 4, 'spam');
+    await append(server, 'Trash', 0, 2, 'thrown');
     inst = await startTestInstance({
       env: {
         CALIOPEN_IMPORT_ALLOW_PRIVATE_HOSTS: 'true',
@@ -266,7 +271,7 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     );
   });
 
-  test('first import: 500 messages of 3 folders (the \\Noselect parent skipped), folder names as tags, Sent as outbound', async () => {
+  test('first import: 500 messages of 3 folders (the \\Noselect parent skipped, the junk folder and the trash left at the provider), folder names as tags, Sent as outbound', async () => {
     const created = await inst.api('POST', '/api/v1/identities', {
       token: a.token,
       body: {
@@ -301,17 +306,19 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
 
     const observed: any[] = [];
     const done = await syncNow(observed);
-    const midway = observed.find((s) => s.state === 'running' && s.folders.length === 3 && s.totals.done < 500);
+    const midway = observed.find((s) => s.state === 'running' && s.folders.length === 5 && s.totals.done < 500);
     assert.ok(midway, 'progress was visible while the import ran');
     assert.ok(midway.folders.every((f: any) => f.total === null || f.done <= f.total));
     assert.deepEqual(
-      done.folders.map((f: any) => [f.path, f.total, f.done, f.imported, f.skipped]).sort(),
+      done.folders.map((f: any) => [f.path, f.total, f.done, f.imported, f.skipped, f.excluded]).sort(),
       [
-        ['Archives/2025', 100, 100, 100, 0],
-        ['INBOX', 300, 300, 300, 0],
-        ['Sent', 100, 100, 100, 0],
+        ['Archives/2025', 100, 100, 100, 0, null],
+        ['INBOX', 300, 300, 300, 0, null],
+        ['Junk', 0, 0, 0, 0, 'junk'],
+        ['Sent', 100, 100, 100, 0, null],
+        ['Trash', 0, 0, 0, 0, 'trash'],
       ],
-      'three folders; the Archives parent (\\Noselect) is not one',
+      'three folders imported, the junk folder and the trash listed as left at the provider; the Archives parent (\\Noselect) is not one',
     );
     assert.deepEqual(done.totals, { total: 500, done: 500, imported: 500, skipped: 0 });
     assert.equal(done.lastError, null);
@@ -319,6 +326,11 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
 
     const stored = await allMessages(inst.running.services.storage, a.id);
     assert.equal(stored.length, 500);
+    assert.deepEqual(
+      stored.filter((m) => /^(spam|thrown) /.test(m.subject) || m.tags.includes('Junk') || m.tags.includes('Trash')),
+      [],
+      'nothing of the junk folder or the trash was imported',
+    );
     for (const f of FOLDERS) {
       const inFolder = stored.filter((m) => m.tags.includes(f.path));
       assert.equal(inFolder.length, f.count, f.path);
@@ -417,7 +429,9 @@ describe('IMAP import from a real Dovecot', { skip: dovecot.skip }, () => {
     assert.equal(code, 0, `${out}\n${err}`);
     assert.match(out, /Importing Old mailbox/);
     assert.match(out, /running: folder \d\/3 "INBOX" \d+\/3 \| all folders \d+\/3 done/);
-    assert.match(out, /Imported 3 new message\(s\) from 3 folder\(s\)/);
+    assert.match(out, /Imported 3 new message\(s\) from 3 folder\(s\) .*; 2 folder\(s\) left at the provider\)/);
+    assert.match(out, /^ {2}Junk: not imported \(the provider's junk folder: its mail stays there\)$/m);
+    assert.match(out, /^ {2}Trash: not imported \(the provider's trash: its mail stays there\)$/m);
     assert.ok(!out.includes(REMOTE.password) && !err.includes(REMOTE.password));
     assert.equal((await allMessages(inst.running.services.storage, a.id)).length, 508);
 

@@ -176,6 +176,12 @@ namespace inbox {
   mailbox Drafts {
     special_use = \\Drafts
   }
+  mailbox Junk {
+    special_use = \\Junk
+  }
+  mailbox Trash {
+    special_use = \\Trash
+  }
 }
 service imap-login {
   inet_listener imap {

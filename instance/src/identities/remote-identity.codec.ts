@@ -33,6 +33,7 @@ export function syncToJson(s: SyncStatus): string {
       done: f.done,
       imported: f.imported,
       skipped: f.skipped,
+      ...(f.excluded !== undefined ? { excluded: f.excluded } : {}),
     })),
     lastSuccessAt: iso(s.lastSuccessAt),
   };
@@ -51,7 +52,16 @@ export function syncFromJson(text: string | null | undefined): SyncStatus {
     finishedAt: date(s.finishedAt),
     heartbeatAt: date(s.heartbeatAt),
     lastError: s.lastError ?? null,
-    folders: Array.isArray(s.folders) ? s.folders : [],
+    folders: Array.isArray(s.folders)
+      ? s.folders.map((f) => ({
+          path: f.path,
+          total: f.total,
+          done: f.done,
+          imported: f.imported,
+          skipped: f.skipped,
+          ...(f.excluded === 'junk' || f.excluded === 'trash' ? { excluded: f.excluded } : {}),
+        }))
+      : [],
     lastSuccessAt: date(s.lastSuccessAt),
   };
 }

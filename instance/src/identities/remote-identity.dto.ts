@@ -68,6 +68,12 @@ export const SyncStatusDto = Type.Object(
         done: Type.Integer(),
         imported: Type.Integer({ description: 'new messages stored' }),
         skipped: Type.Integer({ description: 'messages over the size limit, left out' }),
+        excluded: Nullable(
+          Type.Union([Type.Literal('junk'), Type.Literal('trash')], {
+            description:
+              "not imported: the provider's junk folder or its trash (their mail stays there); null: imported",
+          }),
+        ),
       }),
     ),
     totals: Type.Object({
@@ -115,6 +121,7 @@ export function toSyncStatusDto(s: SyncStatus): Static<typeof SyncStatusDto> {
       done: f.done,
       imported: f.imported,
       skipped: f.skipped,
+      excluded: f.excluded ?? null,
     })),
     totals: {
       total: s.folders.reduce((n, f) => n + (f.total ?? 0), 0),

@@ -15,7 +15,16 @@ export interface FolderProgress {
   imported: number;
   /** Of those, messages left out (larger than the import limit). */
   skipped: number;
+  /**
+   * A folder not imported at all, and why: the provider's junk folder (`\Junk`) or its trash (`\Trash`). Their mail
+   * stays at the provider; importing it would file spam and what the user threw away among their discussions. Absent
+   * (statuses stored before this existed) means imported.
+   */
+  excluded?: ExcludedFolder;
 }
+
+/** Why a remote folder is left at the provider. */
+export type ExcludedFolder = 'junk' | 'trash';
 
 /** The state of the latest import of an identity: what the API and the CLI show as progress. */
 export interface SyncStatus {

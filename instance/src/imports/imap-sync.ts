@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { SecretBox } from '@caliopen/platform/crypto/secret-box.cipher.ts';
 import {
   credentialPurpose,
+  type ExcludedFolder,
   type FolderProgress,
   type RemoteIdentity,
   type SyncStatus,
@@ -48,6 +49,17 @@ const IMPORT_FACTS: MessageFacts = {
   authentication: null,
 };
 
+/**
+ * The remote folders left at the provider: its junk folder and its trash (by their IMAP special-use attribute, RFC
+ * 6154), as Delta Chat and Thunderbird's "move to" targets treat them. Spam and deleted mail do not belong among the
+ * user's discussions; the rest (Archive, All Mail, Flagged, the user's own folders) is imported.
+ */
+export function excludedAs(folder: RemoteFolder): ExcludedFolder | null {
+  if (folder.specialUse === '\\Junk') return 'junk';
+  if (folder.specialUse === '\\Trash') return 'trash';
+  return null;
+}
+
 /** Messages of the remote Sent folder are the user's own: stored as outbound. Everything else is inbound. */
 export function directionOf(folder: RemoteFolder): 'inbound' | 'outbound' {
   return folder.specialUse === '\\Sent' ? 'outbound' : 'inbound';
@@ -60,7 +72,7 @@ export function isRunningFresh(sync: SyncStatus, now: Date): boolean {
 }
 
 /**
- * One sync of a remote identity: every selectable folder, from where the last sync stopped (per-folder UIDVALIDITY
+ * One sync of a remote identity: every selectable folder but the junk and the trash (excludedAs), from where the last sync stopped (per-folder UIDVALIDITY
  * and last UID), in UID order and bounded batches; every message goes through the ingest port (which deduplicates
  * by Message-ID + content hash), tagged with its folder's name. Progress is written after every batch; the folder
  * position only moves once its batch is stored, so an interrupted sync resumes without losing or duplicating mail.
@@ -132,12 +144,19 @@ export class ImapSync {
         password,
       });
       const folders = await session.listFolders();
-      status.folders = folders.map((f) => ({ path: f.path, total: null, done: 0, imported: 0, skipped: 0 }));
+      // A folder left at the provider is listed (the user sees it was not imported, and why), with nothing to do.
+      status.folders = folders.map((f) => {
+        const excluded = excludedAs(f);
+        return excluded === null
+          ? { path: f.path, total: null, done: 0, imported: 0, skipped: 0 }
+          : { path: f.path, total: 0, done: 0, imported: 0, skipped: 0, excluded };
+      });
       await save();
       const positions = new Map(
         (await storage.remoteIdentities.listFolders(identity.accountId, identity.id)).map((f) => [f.path, f]),
       );
       for (const [i, folder] of folders.entries()) {
+        if (status.folders[i]!.excluded !== undefined) continue;
         await this.syncFolder(identity, session, folder, status.folders[i]!, positions.get(folder.path) ?? null, save);
       }
       status.state = 'completed';

@@ -452,7 +452,15 @@ export interface ImportStatus {
   finishedAt: string | null;
   heartbeatAt: string | null;
   lastError: { code: string; message: string } | null;
-  folders: { path: string; total: number | null; done: number; imported: number; skipped: number }[];
+  folders: {
+    path: string;
+    total: number | null;
+    done: number;
+    imported: number;
+    skipped: number;
+    /** Not imported: the provider's junk folder or its trash (their mail stays there); null: imported. */
+    excluded: 'junk' | 'trash' | null;
+  }[];
   totals: { total: number; done: number; imported: number; skipped: number };
   lastSuccessAt: string | null;
 }

@@ -262,7 +262,7 @@ export const en = {
   mailAccounts: {
     title: 'Mail accounts',
     intro:
-      'Bring the mail of your other mailboxes here: your instance imports each one over IMAP, then looks for new mail every few minutes, and files it in the same discussions as the rest of your correspondence. It tries the login first and keeps the password sealed.',
+      'Bring the mail of your other mailboxes here: your instance imports each one over IMAP, then looks for new mail every few minutes, and files it in the same discussions as the rest of your correspondence. Their junk folder and their trash stay at the provider. It tries the login first and keeps the password sealed.',
     none: 'No other mailbox yet.',
     mailbox: '{{username}} on {{host}}, port {{port}}',
     defaultLabel: '{{username}} on {{host}}',
@@ -289,7 +289,12 @@ export const en = {
     progressLabel: 'Import of {{label}}',
     folders_one: 'By folder ({{count}})',
     folders_other: 'By folder ({{count}})',
+    folderSeparator: ': ',
     folderWaiting: 'not opened yet',
+    folderExcluded: {
+      junk: 'not imported: this is the junk folder at your provider (its mail stays there)',
+      trash: 'not imported: this is the trash at your provider (its mail stays there)',
+    },
     folderLine_one: '{{done}} of {{total}} looked at, {{count}} new',
     folderLine_other: '{{done}} of {{total}} looked at, {{count}} new',
     importNow: 'Import now',

@@ -280,7 +280,7 @@ export const fr: Catalogue = {
   mailAccounts: {
     title: 'Comptes de courriel',
     intro:
-      'Rassemblez ici le courriel de vos autres boîtes : votre instance importe chacune par IMAP, puis y cherche le nouveau courriel toutes les quelques minutes, et le range dans les mêmes discussions que le reste de votre correspondance. Elle vérifie d’abord la connexion et garde le mot de passe scellé.',
+      'Rassemblez ici le courriel de vos autres boîtes : votre instance importe chacune par IMAP, puis y cherche le nouveau courriel toutes les quelques minutes, et le range dans les mêmes discussions que le reste de votre correspondance. Leur dossier des indésirables et leur corbeille restent chez le fournisseur. Elle vérifie d’abord la connexion et garde le mot de passe scellé.',
     none: 'Aucune autre boîte pour l’instant.',
     mailbox: '{{username}} sur {{host}}, port {{port}}',
     defaultLabel: '{{username}} sur {{host}}',
@@ -307,7 +307,12 @@ export const fr: Catalogue = {
     progressLabel: 'Import de {{label}}',
     folders_one: 'Par dossier ({{count}})',
     folders_other: 'Par dossier ({{count}})',
+    folderSeparator: ' : ',
     folderWaiting: 'pas encore ouvert',
+    folderExcluded: {
+      junk: 'non importé : c’est le dossier des indésirables chez votre fournisseur (son courriel y reste)',
+      trash: 'non importé : c’est la corbeille chez votre fournisseur (son courriel y reste)',
+    },
     folderLine_one: '{{done}} sur {{total}} examinés, {{count}} nouveau',
     folderLine_other: '{{done}} sur {{total}} examinés, {{count}} nouveaux',
     importNow: 'Importer maintenant',

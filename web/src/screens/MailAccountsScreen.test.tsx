@@ -69,16 +69,40 @@ describe('ImportProgress', () => {
     show({
       state: 'running',
       folders: [
-        { path: 'INBOX', total: 300, done: 120, imported: 100, skipped: 0 },
-        { path: 'Archives/<b>2025</b>', total: null, done: 0, imported: 0, skipped: 0 },
+        { path: 'INBOX', total: 300, done: 120, imported: 100, skipped: 0, excluded: null },
+        { path: 'Archives/<b>2025</b>', total: null, done: 0, imported: 0, skipped: 0, excluded: null },
+        { path: 'Spam', total: 0, done: 0, imported: 0, skipped: 0, excluded: 'junk' },
+        { path: 'Deleted Items', total: 0, done: 0, imported: 0, skipped: 0, excluded: 'trash' },
       ],
       totals: { total: 300, done: 120, imported: 100, skipped: 0 },
     });
-    expect(screen.getByText('By folder (2)')).toBeTruthy();
+    expect(screen.getByText('By folder (4)')).toBeTruthy();
     const items = screen.getAllByRole('listitem').map((li) => li.textContent);
-    expect(items).toEqual(['INBOX: 120 of 300 looked at, 100 new', 'Archives/<b>2025</b>: not opened yet']);
+    expect(items).toEqual([
+      'INBOX: 120 of 300 looked at, 100 new',
+      'Archives/<b>2025</b>: not opened yet',
+      'Spam: not imported: this is the junk folder at your provider (its mail stays there)',
+      'Deleted Items: not imported: this is the trash at your provider (its mail stays there)',
+    ]);
     cleanup();
-    show({ state: 'running', folders: [{ path: 'INBOX', total: 3, done: 1, imported: 1, skipped: 0 }] });
+    show(
+      {
+        state: 'completed',
+        folders: [
+          { path: 'INBOX', total: 3, done: 3, imported: 3, skipped: 0, excluded: null },
+          { path: 'Indésirables', total: 0, done: 0, imported: 0, skipped: 0, excluded: 'junk' },
+        ],
+      },
+      'fr',
+    );
+    expect(screen.getAllByRole('listitem').map((li) => li.textContent)).toContain(
+      'Indésirables : non importé : c’est le dossier des indésirables chez votre fournisseur (son courriel y reste)',
+    );
+    cleanup();
+    show({
+      state: 'running',
+      folders: [{ path: 'INBOX', total: 3, done: 1, imported: 1, skipped: 0, excluded: null }],
+    });
     expect(screen.queryByText(/By folder/)).toBeNull();
   });
 

@@ -220,10 +220,13 @@ export function ImportProgress({ status: s, label }: { status: ImportStatus; lab
           <ul className="plain-list small">
             {s.folders.map((f) => (
               <li key={f.path}>
-                <span className="folder-name">{f.path}</span>:{' '}
-                {f.total === null
-                  ? t('mailAccounts.folderWaiting')
-                  : t('mailAccounts.folderLine', { done: f.done, total: f.total, count: f.imported })}
+                <span className="folder-name">{f.path}</span>
+                {t('mailAccounts.folderSeparator')}
+                {f.excluded
+                  ? t(`mailAccounts.folderExcluded.${f.excluded}`)
+                  : f.total === null
+                    ? t('mailAccounts.folderWaiting')
+                    : t('mailAccounts.folderLine', { done: f.done, total: f.total, count: f.imported })}
               </li>
             ))}
           </ul>
