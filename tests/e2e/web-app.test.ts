@@ -445,6 +445,12 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
       assert.fail(`on a phone: ${JSON.stringify(await measure())} (${err})`);
     });
     for (const l of (await measure()).links) assert.ok(l.height < lineHeight * 1.5, `${l.name} stays on one line`);
+    // The header's tools fit too: the language select keeps its name (its visible word is hidden on a phone).
+    assert.ok(await page.getByLabel('Langue').isVisible(), 'the language select, named, on a phone');
+    assert.ok(
+      await page.locator('.app-header').evaluate((h) => h.scrollWidth <= h.clientWidth),
+      'the header does not overflow',
+    );
     await screenshot(page, 'sections-bar-phone-fr');
     await page.context().close();
     assert.deepEqual(cspViolations, []);
