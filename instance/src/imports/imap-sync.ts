@@ -51,8 +51,8 @@ const IMPORT_FACTS: MessageFacts = {
 
 /**
  * The remote folders left at the provider: its junk folder and its trash (by their IMAP special-use attribute, RFC
- * 6154), as Delta Chat and Thunderbird's "move to" targets treat them. Spam and deleted mail do not belong among the
- * user's discussions; the rest (Archive, All Mail, Flagged, the user's own folders) is imported.
+ * 6154). Spam and deleted mail do not belong among the user's discussions; the rest (Archive, All Mail, Flagged, the
+ * user's own folders) is imported.
  */
 export function excludedAs(folder: RemoteFolder): ExcludedFolder | null {
   if (folder.specialUse === '\\Junk') return 'junk';
@@ -72,10 +72,11 @@ export function isRunningFresh(sync: SyncStatus, now: Date): boolean {
 }
 
 /**
- * One sync of a remote identity: every selectable folder but the junk and the trash (excludedAs), from where the last sync stopped (per-folder UIDVALIDITY
- * and last UID), in UID order and bounded batches; every message goes through the ingest port (which deduplicates
- * by Message-ID + content hash), tagged with its folder's name. Progress is written after every batch; the folder
- * position only moves once its batch is stored, so an interrupted sync resumes without losing or duplicating mail.
+ * One sync of a remote identity: every selectable folder but the junk and the trash (excludedAs), from where the
+ * last sync stopped (per-folder UIDVALIDITY and last UID), in UID order and bounded batches; every message goes
+ * through the ingest port (which deduplicates by Message-ID + content hash), tagged with its folder's name. Progress
+ * is written after every batch; the folder position only moves once its batch is stored, so an interrupted sync
+ * resumes without losing or duplicating mail.
  */
 export class ImapSync {
   private readonly batchCount: number;
