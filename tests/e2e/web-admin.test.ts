@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations, signInToApp } from '../support/browser.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { realComponent } from '../support/real-component.ts';
@@ -57,13 +57,7 @@ describe.skipIf(browserBinary.skip)('operator console and the user’s journal i
     return openPage(browser, pageErrors, { locale, viewport: { width: 1280, height: 900 } });
   }
 
-  async function signIn(page: Page, username: string, password: string) {
-    await page.goto(`${inst.url}/sign-in`);
-    await page.getByLabel(/^(Username|Nom d’utilisateur)$/).fill(username);
-    await page.getByLabel(/^(Password|Mot de passe)$/).fill(password);
-    await page.getByRole('button', { name: /^(Sign in|Se connecter)$/ }).click();
-    await page.getByRole('heading', { level: 1, name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page, username: string, password: string) => signInToApp(page, inst.url, username, password);
 
   async function openSection(page: Page, name: string, heading: string) {
     await page

@@ -23,7 +23,7 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
-import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations, signInToApp } from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
@@ -404,11 +404,7 @@ describe.skipIf(browserBinary.skip)('the web app in Chromium', () => {
 
   test('the sections bar keeps one line: in French at 1200 px it fits; on a phone it scrolls sideways, not the page, and shows the current section', async () => {
     const page = await newPage('fr-FR');
-    await page.goto(`${inst.url}/discussions`);
-    await page.getByLabel('Nom d’utilisateur').fill('alice');
-    await page.getByLabel('Mot de passe').fill(alice.password);
-    await page.getByRole('button', { name: 'Se connecter' }).click();
-    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
+    await signInToApp(page, inst.url, 'alice', alice.password);
     const nav = page.getByRole('navigation', { name: 'Principale' });
     const bar = nav.getByRole('list');
     /** The bar's links: each one's box, and how far the bar itself is scrolled and could be. */

@@ -25,7 +25,14 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { startInternetDns, type InternetDns } from './fixtures/internet-dns.ts';
-import { launchChromium, networkWatch, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import {
+  launchChromium,
+  networkWatch,
+  openPage,
+  screenshot,
+  seriousViolations,
+  signInToApp,
+} from '../support/browser.ts';
 import { requireWebBuild } from '../support/web-build.ts';
 
 const DOMAIN = 'alpha.test';
@@ -144,13 +151,8 @@ describe.skipIf(browserBinary.skip)('compose, reply and HTML mail in Chromium', 
     return openPage(browser, cspViolations);
   }
 
-  async function signIn(page: Page, user: { password: string }, username: string): Promise<void> {
-    await page.goto(`${inst.url}/sign-in`);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page, user: { password: string }, username: string) =>
+    signInToApp(page, inst.url, username, user.password);
 
   test('alice composes to bob with a live route preview, sends, and bob receives it', async () => {
     const page = await newPage();

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations, signInToApp } from '../support/browser.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { realComponent } from '../support/real-component.ts';
 import { requireWebBuild } from '../support/web-build.ts';
@@ -76,13 +76,7 @@ describe.skipIf(browserBinary.skip)('contacts edited and merged, and this browse
     return openPage(browser, cspViolations, { locale });
   }
 
-  async function signIn(page: Page, username: string, password: string) {
-    await page.goto(`${inst.url}/sign-in`);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page, username: string, password: string) => signInToApp(page, inst.url, username, password);
 
   const contactOf = async (id: string) => inst.api('GET', `/api/v1/contacts/${id}`, { token: alice.token });
 

@@ -21,7 +21,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { spawnCaliopen, untilReady, type CaliopenChild } from '@caliopen/cli/federation.children.ts';
 import type { LoopbackResolver } from '@caliopen/cli/federation.resolver.ts';
-import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations, signInToApp } from '../support/browser.ts';
 import {
   cleanEnv,
   prepareLocalFederation,
@@ -174,13 +174,7 @@ describe.skipIf(browserBinary.skip)('the web app on a local federation, in Chrom
     return openPage(browser, pageErrors, { locale });
   }
 
-  async function signIn(page: Page, url: string, username: string): Promise<void> {
-    await page.goto(`${url}/sign-in`);
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(passwordOf(username));
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page, url: string, username: string) => signInToApp(page, url, username, passwordOf(username));
 
   test('alice writes to bob over the federation; nobody@beta.test is refused before sending', async () => {
     const aliceToken = await login(alpha, 'alice');

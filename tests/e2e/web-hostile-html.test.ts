@@ -20,7 +20,7 @@ import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
 import { realComponent } from '../support/real-component.ts';
 import { requireWebBuild } from '../support/web-build.ts';
-import { launchChromium, networkWatch } from '../support/browser.ts';
+import { launchChromium, networkWatch, signInToApp } from '../support/browser.ts';
 import { EVIL_HOST, HOSTILE_MAILS } from './fixtures/hostile-html.ts';
 
 const DOMAIN = 'alpha.test';
@@ -157,13 +157,7 @@ describe.skipIf(browserBinary.skip)('the hostile HTML corpus in Chromium, throug
     };
   }
 
-  async function signIn(page: Page): Promise<void> {
-    await page.goto(`${inst.url}/sign-in`);
-    await page.getByLabel('Username').fill('hana');
-    await page.getByLabel('Password').fill(hana.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page) => signInToApp(page, inst.url, 'hana', hana.password);
 
   /**
    * Opens a sender's discussion in the app, waits until every message is in its frame and every frame has loaded,

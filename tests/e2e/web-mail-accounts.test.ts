@@ -20,7 +20,7 @@ import { ImapFlow } from 'imapflow';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ok } from '../support/api-client.ts';
-import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations, signInToApp } from '../support/browser.ts';
 import { dovecotComponent, type DovecotServer, startDovecot } from '../support/dovecot.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { mailbox } from '../support/mail-world.ts';
@@ -103,13 +103,7 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     assert.deepEqual(problems, [], 'the browser reported CSP violations or page errors');
   });
 
-  async function signIn(page: Page) {
-    await page.goto(`${inst.url}/sign-in`);
-    await page.getByLabel('Username').fill('ursula');
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page) => signInToApp(page, inst.url, 'ursula', user.password);
 
   async function openMailAccounts(page: Page) {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Mail accounts' }).click();

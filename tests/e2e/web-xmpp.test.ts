@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { launchChromium, openPage, screenshot, seriousViolations } from '../support/browser.ts';
+import { launchChromium, openPage, screenshot, seriousViolations, signInToApp } from '../support/browser.ts';
 import { prosodyComponent, startProsody, type ProsodyServer } from '../support/engines/prosody.ts';
 import { startTestInstance, type TestInstance } from '../support/instance.ts';
 import { waitFor } from '../support/net.ts';
@@ -55,13 +55,7 @@ describe.skipIf(browserBinary.skip || prosody.skip)('chat (XMPP) in the web app,
     assert.deepEqual(problems, [], 'the browser reported CSP violations or page errors');
   });
 
-  async function signIn(page: Page) {
-    await page.goto(`${inst.url}/sign-in`);
-    await page.getByLabel('Username').fill('ursula');
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Discussions' }).waitFor();
-  }
+  const signIn = (page: Page) => signInToApp(page, inst.url, 'ursula', user.password);
 
   test('link a chat account, see chat beside mail, answer by chat', async () => {
     const page = await openPage(browser, problems);

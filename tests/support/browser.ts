@@ -91,3 +91,15 @@ export async function openPage(
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return page;
 }
+
+/**
+ * Signs in to the user's web app at `baseUrl` as a person does (the form, in English or French), and waits for the
+ * discussions.
+ */
+export async function signInToApp(page: Page, baseUrl: string, username: string, password: string): Promise<void> {
+  await page.goto(`${baseUrl}/sign-in`);
+  await page.getByLabel(/^(Username|Nom d’utilisateur)$/).fill(username);
+  await page.getByLabel(/^(Password|Mot de passe)$/).fill(password);
+  await page.getByRole('button', { name: /^(Sign in|Se connecter)$/ }).click();
+  await page.getByRole('heading', { level: 1, name: 'Discussions' }).waitFor();
+}
