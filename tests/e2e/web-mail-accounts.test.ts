@@ -76,6 +76,9 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     seeder.on('error', () => {});
     await seeder.connect();
     for (let n = 0; n < SUBJECTS.length; n++) await seeder.append('INBOX', seedMessage(n));
+    // The provider's junk folder (special-use \\Junk): shown as left there, nothing of it imported.
+    await seeder.mailboxCreate('Junk');
+    await seeder.append('Junk', seedMessage(0).replace('Message-ID: <', 'Message-ID: <junk-'));
     await seeder.logout();
 
     provider = await startProviderSubmission({ username: IMAP_USER.username, password: SMTP_PASSWORD });
@@ -145,6 +148,8 @@ describe.skipIf(browserBinary.skip || dovecot.skip)('mail accounts in the web ap
     // The screen follows the import by itself, to its end.
     await card.getByText(/^Last import finished on .+: 3 new messages\.$/).waitFor({ timeout: 60_000 });
     assert.equal(await form.getByLabel('Password').inputValue(), '', 'the password is not kept in the form');
+    await card.getByText('By folder (2)').click();
+    await card.getByText('not imported: this is the junk folder at your provider (its mail stays there)').waitFor();
     await screenshot(page, 'mail-accounts');
 
     // In her discussions, by person, as any mail.
